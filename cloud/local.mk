@@ -1,0 +1,1 @@
+# cloud module: see the files in cloud/

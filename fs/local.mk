@@ -1,0 +1,1 @@
+# fs module: see the files in fs/

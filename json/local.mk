@@ -1,0 +1,1 @@
+# json module: see the files in json/

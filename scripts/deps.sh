@@ -1,0 +1,22 @@
+#!/bin/sh
+# deps.sh - install what building and testing caravanfs needs on Debian
+# bookworm, skipping what is already there.  Sourced by run.sh and test.sh.
+set -e
+CARAVAN_PKGS="build-essential autoconf automake libtool pkg-config \
+libfuse3-dev fuse3 libcurl4-openssl-dev libssl-dev check libjansson-dev \
+rsync attr tar curl clang libclang-rt-14-dev valgrind sqlite3 libsqlite3-dev"
+
+caravan_missing=""
+for p in $CARAVAN_PKGS; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+		caravan_missing="$caravan_missing $p"
+done
+command -v node >/dev/null 2>&1 || caravan_missing="$caravan_missing nodejs"
+command -v npm >/dev/null 2>&1 || caravan_missing="$caravan_missing npm"
+if [ -n "$caravan_missing" ]; then
+	echo "installing:$caravan_missing"
+	SUDO=""
+	[ "$(id -u)" = 0 ] || SUDO=sudo
+	$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null
+	$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $caravan_missing >/dev/null
+fi

@@ -1,0 +1,68 @@
+#!/bin/sh
+# test.sh - the README's test command: install what is missing, build, and
+# run every suite twice (plain, and under AddressSanitizer +
+# UndefinedBehaviorSanitizer), then the unit suites under valgrind.
+# Exits non-zero on any failure or skipped test.
+#
+#   CARAVAN_LONG=1  long campaigns (crash rounds, fuzzing time) instead of
+#                   the bounded CI amounts.
+set -e
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+. scripts/deps.sh
+sh scripts/s3rver-install.sh
+
+[ -f configure ] && [ configure -nt configure.ac ] || autoreconf -fi >/dev/null
+if [ -f config.status ]; then
+	make distclean >/dev/null 2>&1 || true
+fi
+
+status=0
+report() {
+	# Print each suite's closing line so the log shows what ran.
+	for f in $(find "$1/tests" -name '*.log' ! -name 'test-suite.log' | sort); do
+		line=$(grep -E '^[0-9]+%: Checks:|^# (passed|failed)|[0-9]+ passed, [0-9]+ failed' "$f" | tail -1)
+		echo "  $(basename "$f" .log): ${line:-$(tail -1 "$f")}"
+	done
+}
+
+run_build() {
+	name=$1; shift
+	dir="$top/build-$name"
+	rm -rf "$dir" && mkdir -p "$dir" && cd "$dir"
+	"$top/configure" -q --enable-werror "$@"
+	make -s -j"$(nproc)" >/dev/null
+	echo "== $name: make check"
+	if make -s -j"$(nproc)" check >/dev/null 2>&1; then r=0; else r=1; fi
+	report "$dir"
+	grep -E '^# (TOTAL|PASS|SKIP|FAIL|XPASS|ERROR):' tests/../test-suite.log 2>/dev/null | tr '\n' ' '; echo
+	skipped=$(grep -E '^# SKIP:' test-suite.log | awk '{print $3}')
+	if [ "$r" != 0 ] || [ "${skipped:-0}" != 0 ]; then
+		echo "== $name: FAILED (see $dir/test-suite.log)"
+		cat test-suite.log | tail -60
+		status=1
+	else
+		echo "== $name: all passed"
+	fi
+	cd "$top"
+}
+
+run_build plain
+run_build sanitize --enable-sanitizers
+
+echo "== valgrind: unit suites"
+cd "$top/build-plain"
+for t in tests/check_*; do
+	case "$t" in *.log|*.trs|*.o) continue ;; esac
+	[ -x "$t" ] || continue
+	if CK_FORK=no CARAVAN_VALGRIND=1 valgrind -q --error-exitcode=9 --leak-check=full \
+		--errors-for-leak-kinds=definite "$t" >"$t.valgrind" 2>&1; then
+		echo "  $(basename "$t"): valgrind clean"
+	else
+		echo "  $(basename "$t"): valgrind FAILED"; tail -30 "$t.valgrind"; status=1
+	fi
+done
+cd "$top"
+
+if [ "$status" = 0 ]; then echo "caravanfs: every suite passed"; else echo "caravanfs: FAILURES"; fi
+exit $status

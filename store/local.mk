@@ -1,0 +1,1 @@
+# store module: see the files in store/

@@ -1,0 +1,148 @@
+/*
+ * check_util.c - checksums, byte order and the fault-injecting I/O seam.
+ */
+#include "util/crc32c.h"
+#include "util/endian.h"
+#include "util/io.h"
+#include "util/io_fault.h"
+
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+START_TEST(test_crc32c_known_vectors)
+{
+	/* Check values from RFC 3720 appendix B.4 and the common "123456789". */
+	uint8_t zeros[32] = { 0 }, ones[32], inc[32];
+
+	memset(ones, 0xff, sizeof(ones));
+	for (int i = 0; i < 32; i++)
+		inc[i] = (uint8_t)i;
+	ck_assert_uint_eq(crc32c("123456789", 9), 0xE3069283u);
+	ck_assert_uint_eq(crc32c(zeros, 32), 0x8A9136AAu);
+	ck_assert_uint_eq(crc32c(ones, 32), 0x62A8AB43u);
+	ck_assert_uint_eq(crc32c(inc, 32), 0x46DD794Eu);
+	ck_assert_uint_eq(crc32c("", 0), 0);
+}
+END_TEST
+
+START_TEST(test_crc32c_hw_matches_table_and_extends)
+{
+	uint8_t buf[4096];
+	srand(7);
+	for (size_t i = 0; i < sizeof(buf); i++)
+		buf[i] = (uint8_t)rand();
+	for (size_t len = 0; len < 200; len++) {
+		for (size_t start = 0; start < 9; start++) {
+			uint32_t a = crc32c_extend(0, buf + start, len);
+			uint32_t b = crc32c_extend_sw(0, buf + start, len);
+			ck_assert_uint_eq(a, b);
+		}
+	}
+	uint32_t whole = crc32c(buf, sizeof(buf));
+	uint32_t part = crc32c_extend(crc32c(buf, 1000), buf + 1000, 3096);
+	ck_assert_uint_eq(whole, part);
+}
+END_TEST
+
+START_TEST(test_endian_roundtrip_is_little_endian)
+{
+	uint8_t b[8];
+
+	le64_put(b, 0x0102030405060708ull);
+	ck_assert_uint_eq(b[0], 0x08);
+	ck_assert_uint_eq(b[7], 0x01);
+	ck_assert_uint_eq(le64_get(b), 0x0102030405060708ull);
+	le32_put(b, 0xdeadbeefu);
+	ck_assert_uint_eq(le32_get(b), 0xdeadbeefu);
+	le16_put(b, 0xabcd);
+	ck_assert_uint_eq(b[0], 0xcd);
+	ck_assert_uint_eq(le16_get(b), 0xabcd);
+}
+END_TEST
+
+static int tmpfile_fd(char *path)
+{
+	strcpy(path, "/tmp/caravan-util-XXXXXX");
+	int fd = mkstemp(path);
+	ck_assert_int_ge(fd, 0);
+	return fd;
+}
+
+START_TEST(test_io_fault_fails_nth_call_then_passes)
+{
+	char path[64];
+	int fd = tmpfile_fd(path);
+
+	io_fault_install();
+	io_fault_arm(IO_OP_FDATASYNC, 3, EIO, IO_FAULT_ONCE);
+	ck_assert_int_eq(io_fdatasync(fd), 0);
+	ck_assert_int_eq(io_fdatasync(fd), 0);
+	ck_assert(!io_fault_fired());
+	ck_assert_int_eq(io_fdatasync(fd), -EIO);
+	ck_assert(io_fault_fired());
+	ck_assert_int_eq(io_fdatasync(fd), 0);
+	ck_assert_uint_eq(io_fault_calls(IO_OP_FDATASYNC), 4);
+	io_fault_uninstall();
+	close(fd);
+	unlink(path);
+}
+END_TEST
+
+START_TEST(test_io_fault_short_write_then_enospc)
+{
+	char path[64], buf[100];
+	int fd = tmpfile_fd(path);
+
+	memset(buf, 'x', sizeof(buf));
+	io_fault_install();
+	io_fault_arm(IO_OP_PWRITE, 1, IO_FAULT_SHORT, IO_FAULT_STICKY);
+	ck_assert_int_eq(io_pwrite_all(fd, buf, sizeof(buf), 0), -ENOSPC);
+	ck_assert_int_eq(lseek(fd, 0, SEEK_END), 50);
+	io_fault_uninstall();
+	ck_assert_int_eq(io_pwrite_all(fd, buf, sizeof(buf), 0), 0);
+	ck_assert_int_eq(lseek(fd, 0, SEEK_END), 100);
+	close(fd);
+	unlink(path);
+}
+END_TEST
+
+START_TEST(test_io_sticky_fault_keeps_failing)
+{
+	char path[64];
+	int fd = tmpfile_fd(path);
+
+	io_fault_install();
+	io_fault_arm(IO_OP_FSYNC, 1, ENOSPC, IO_FAULT_STICKY);
+	for (int i = 0; i < 5; i++)
+		ck_assert_int_eq(io_fsync(fd), -ENOSPC);
+	io_fault_uninstall();
+	ck_assert_int_eq(io_fsync(fd), 0);
+	close(fd);
+	unlink(path);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("util");
+	TCase *tc = tcase_create("core");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_test(tc, test_crc32c_known_vectors);
+	tcase_add_test(tc, test_crc32c_hw_matches_table_and_extends);
+	tcase_add_test(tc, test_endian_roundtrip_is_little_endian);
+	tcase_add_test(tc, test_io_fault_fails_nth_call_then_passes);
+	tcase_add_test(tc, test_io_fault_short_write_then_enospc);
+	tcase_add_test(tc, test_io_sticky_fault_keeps_failing);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

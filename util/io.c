@@ -1,0 +1,211 @@
+/*
+ * io.c - default (kernel) I/O ops and the dispatch through the seam.
+ *
+ * The installed ops pointer is read with acquire semantics so a test that
+ * installs ops before starting threads is seen by them.
+ */
+#include "util/io.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+static int real_open(const char *path, int flags, mode_t mode)
+{
+	int fd = open(path, flags | O_CLOEXEC, mode);
+	return fd < 0 ? -errno : fd;
+}
+
+static int real_close(int fd)
+{
+	return close(fd) < 0 ? -errno : 0;
+}
+
+static ssize_t real_pread(int fd, void *buf, size_t len, off_t off)
+{
+	ssize_t n;
+
+	do
+		n = pread(fd, buf, len, off);
+	while (n < 0 && errno == EINTR);
+	return n < 0 ? -errno : n;
+}
+
+static ssize_t real_pwrite(int fd, const void *buf, size_t len, off_t off)
+{
+	ssize_t n;
+
+	do
+		n = pwrite(fd, buf, len, off);
+	while (n < 0 && errno == EINTR);
+	return n < 0 ? -errno : n;
+}
+
+static int real_fsync(int fd)
+{
+	return fsync(fd) < 0 ? -errno : 0;
+}
+
+static int real_fdatasync(int fd)
+{
+	return fdatasync(fd) < 0 ? -errno : 0;
+}
+
+static int real_msync(void *addr, size_t len, int flags)
+{
+	return msync(addr, len, flags) < 0 ? -errno : 0;
+}
+
+static int real_rename(const char *from, const char *to)
+{
+	return rename(from, to) < 0 ? -errno : 0;
+}
+
+static int real_unlink(const char *path)
+{
+	return unlink(path) < 0 ? -errno : 0;
+}
+
+static int real_fallocate(int fd, off_t off, off_t len)
+{
+	return -posix_fallocate(fd, off, len);
+}
+
+static int real_ftruncate(int fd, off_t len)
+{
+	return ftruncate(fd, len) < 0 ? -errno : 0;
+}
+
+static const struct io_ops real_ops = {
+	.open = real_open,
+	.close = real_close,
+	.pread = real_pread,
+	.pwrite = real_pwrite,
+	.fsync = real_fsync,
+	.fdatasync = real_fdatasync,
+	.msync = real_msync,
+	.rename = real_rename,
+	.unlink = real_unlink,
+	.fallocate = real_fallocate,
+	.ftruncate = real_ftruncate,
+};
+
+static const struct io_ops *ops = &real_ops;
+
+const struct io_ops *io_real_ops(void)
+{
+	return &real_ops;
+}
+
+void io_set_ops(const struct io_ops *o)
+{
+	__atomic_store_n(&ops, o ? o : &real_ops, __ATOMIC_RELEASE);
+}
+
+static const struct io_ops *cur(void)
+{
+	return __atomic_load_n(&ops, __ATOMIC_ACQUIRE);
+}
+
+int io_open(const char *path, int flags, mode_t mode)
+{
+	return cur()->open(path, flags, mode);
+}
+
+int io_close(int fd)
+{
+	return cur()->close(fd);
+}
+
+ssize_t io_pread(int fd, void *buf, size_t len, off_t off)
+{
+	return cur()->pread(fd, buf, len, off);
+}
+
+ssize_t io_pwrite(int fd, const void *buf, size_t len, off_t off)
+{
+	return cur()->pwrite(fd, buf, len, off);
+}
+
+int io_fsync(int fd)
+{
+	return cur()->fsync(fd);
+}
+
+int io_fdatasync(int fd)
+{
+	return cur()->fdatasync(fd);
+}
+
+int io_msync(void *addr, size_t len, int flags)
+{
+	return cur()->msync(addr, len, flags);
+}
+
+int io_rename(const char *from, const char *to)
+{
+	return cur()->rename(from, to);
+}
+
+int io_unlink(const char *path)
+{
+	return cur()->unlink(path);
+}
+
+int io_fallocate(int fd, off_t off, off_t len)
+{
+	return cur()->fallocate(fd, off, len);
+}
+
+int io_ftruncate(int fd, off_t len)
+{
+	return cur()->ftruncate(fd, len);
+}
+
+int io_pwrite_all(int fd, const void *buf, size_t len, off_t off)
+{
+	const char *p = buf;
+
+	while (len > 0) {
+		ssize_t n = io_pwrite(fd, p, len, off);
+		if (n < 0)
+			return (int)n;
+		if (n == 0)
+			return -EIO;
+		p += n;
+		len -= (size_t)n;
+		off += n;
+	}
+	return 0;
+}
+
+int io_pread_all(int fd, void *buf, size_t len, off_t off)
+{
+	char *p = buf;
+
+	while (len > 0) {
+		ssize_t n = io_pread(fd, p, len, off);
+		if (n < 0)
+			return (int)n;
+		if (n == 0)
+			return -EIO;
+		p += n;
+		len -= (size_t)n;
+		off += n;
+	}
+	return 0;
+}
+
+int io_fsync_dir(const char *path)
+{
+	int fd, rc;
+
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	rc = io_fsync(fd);
+	close(fd);
+	return rc;
+}

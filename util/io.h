@@ -1,0 +1,63 @@
+/*
+ * io.h - the narrow I/O seam of the storage engine.
+ *
+ * Every write, sync, rename and allocation of the files that hold data goes
+ * through io_*() here, which forwards to the installed struct io_ops.  The
+ * default ops call the kernel; tests install others (util/io_fault.h fails
+ * the Nth call, a crash simulator can record and drop unsynced writes).
+ *
+ * All functions return 0 (or a byte count) on success and a negative errno
+ * on failure; errno itself is never the channel.
+ */
+#ifndef UTIL_IO_H
+#define UTIL_IO_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+struct io_ops {
+	int (*open)(const char *path, int flags, mode_t mode);
+	int (*close)(int fd);
+	ssize_t (*pread)(int fd, void *buf, size_t len, off_t off);
+	ssize_t (*pwrite)(int fd, const void *buf, size_t len, off_t off);
+	int (*fsync)(int fd);
+	int (*fdatasync)(int fd);
+	int (*msync)(void *addr, size_t len, int flags);
+	int (*rename)(const char *from, const char *to);
+	int (*unlink)(const char *path);
+	int (*fallocate)(int fd, off_t off, off_t len);
+	int (*ftruncate)(int fd, off_t len);
+};
+
+/* The kernel's ops.  Borrowed, static. */
+const struct io_ops *io_real_ops(void);
+
+/* Install ops for every later io_*() call; NULL restores io_real_ops().
+ * The pointer is borrowed and must stay valid while installed.  Not
+ * thread-safe with concurrent io_*() calls: install before opening. */
+void io_set_ops(const struct io_ops *ops);
+
+int io_open(const char *path, int flags, mode_t mode);
+int io_close(int fd);
+ssize_t io_pread(int fd, void *buf, size_t len, off_t off);
+ssize_t io_pwrite(int fd, const void *buf, size_t len, off_t off);
+int io_fsync(int fd);
+int io_fdatasync(int fd);
+int io_msync(void *addr, size_t len, int flags);
+int io_rename(const char *from, const char *to);
+int io_unlink(const char *path);
+int io_fallocate(int fd, off_t off, off_t len);
+int io_ftruncate(int fd, off_t len);
+
+/* Write all of buf at off, retrying short writes.  A write that makes no
+ * progress is -EIO.  Returns 0 or -errno. */
+int io_pwrite_all(int fd, const void *buf, size_t len, off_t off);
+
+/* Read exactly len bytes at off; -EIO on a short file.  Returns 0 or -errno. */
+int io_pread_all(int fd, void *buf, size_t len, off_t off);
+
+/* Open the directory at path and fsync it (makes renames and creations in
+ * it durable).  Returns 0 or -errno. */
+int io_fsync_dir(const char *path);
+
+#endif

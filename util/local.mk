@@ -1,0 +1,15 @@
+# util: leaf helpers shared by every module (checksums, byte order, the I/O
+# seam and its fault injector, logging).  Includes no other module.
+noinst_LIBRARIES += util/libutil.a
+util_libutil_a_SOURCES = \
+	util/crc32c.c util/crc32c.h \
+	util/endian.h \
+	util/io.c util/io.h \
+	util/io_fault.c util/io_fault.h \
+	util/log.c util/log.h
+
+check_PROGRAMS += tests/check_util
+TESTS += tests/check_util
+tests_check_util_SOURCES = tests/check_util.c
+tests_check_util_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+tests_check_util_LDADD = util/libutil.a $(CHECK_LIBS)

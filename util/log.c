@@ -1,0 +1,58 @@
+/*
+ * log.c - line logger.  The level and sink are process-wide settings
+ * changed at start-up; each line is formatted into a local buffer and
+ * written with one write(2) so lines from threads never interleave.
+ */
+#include "util/log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <syslog.h>
+#include <unistd.h>
+
+static enum log_level level = LOG_LVL_INFO;
+static bool to_syslog;
+
+void log_set_level(enum log_level l)
+{
+	level = l;
+}
+
+void log_use_syslog(bool on)
+{
+	if (on && !to_syslog)
+		openlog("caravanfs", LOG_PID, LOG_DAEMON);
+	to_syslog = on;
+}
+
+bool log_enabled(enum log_level l)
+{
+	return l <= level;
+}
+
+void log_msg(enum log_level l, const char *fmt, ...)
+{
+	static const char *const tag[] = { "error", "warning", "info", "debug" };
+	static const int prio[] = { LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG };
+	char line[1024];
+	va_list ap;
+	int n;
+
+	if (!log_enabled(l))
+		return;
+	va_start(ap, fmt);
+	if (to_syslog) {
+		vsnprintf(line, sizeof(line), fmt, ap);
+		syslog(prio[l], "%s", line);
+		va_end(ap);
+		return;
+	}
+	n = snprintf(line, sizeof(line), "caravanfs: %s: ", tag[l]);
+	vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
+	va_end(ap);
+	n = (int)strlen(line);
+	line[n++] = '\n';
+	if (write(STDERR_FILENO, line, (size_t)n) < 0)
+		return;
+}

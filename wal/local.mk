@@ -1,0 +1,1 @@
+# wal module: see the files in wal/
