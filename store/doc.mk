@@ -1,0 +1,1 @@
+# store/doc: materialized documents (owned separately from the list store core)

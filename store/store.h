@@ -1,0 +1,216 @@
+/*
+ * store.h - the durable list store: documents as lists of appends.
+ *
+ * A store is a directory holding a preallocated, memory-mapped data file,
+ * a write-ahead log and a lock file.  It keeps a namespace of spaces and
+ * documents; each document is an ordered list of entries (opaque byte
+ * strings, numbered by a per-document sequence number that never goes
+ * back).  Every mutation is a WAL record; a multi-record mutation (delete,
+ * rename over a target, snapshot + trim) is one WAL frame, replayed all or
+ * nothing.
+ *
+ * Nodes: spaces and documents share one id counter; ids are never reused,
+ * so they are stable inode numbers (the root directory is STORE_ROOT_ID).
+ *
+ * Durability: every mutating call returns the LSN of its WAL frame in
+ * *lsn (may be NULL).  The change is visible at once; it is durable when
+ * store_sync(s, lsn) returned 0.  A background committer makes every
+ * change durable within options.commit_ms.  With options.sync each
+ * mutation waits for durability before it returns.
+ *
+ * Errors are negative errnos: -ENOENT, -EEXIST, -ENOTEMPTY, -ENOSPC (data
+ * full: nothing changed), -EFBIG (entry too large), -EINVAL (bad name),
+ * -ENAMETOOLONG, -EIO / the failed call's errno once the store is failed
+ * (fail-stop: after a failed write, sync, msync or rename nothing more is
+ * accepted).
+ *
+ * Threads: every function is safe to call from any thread.  Callbacks run
+ * with the store's read lock held and must not call back into the store.
+ */
+#ifndef STORE_STORE_H
+#define STORE_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define STORE_ROOT_ID 1
+#define STORE_NAME_MAX 255
+
+struct store;
+
+struct store_options {
+	uint64_t capacity_bytes;    /* data capacity of a new store */
+	uint64_t cutover_bytes;     /* cut the log over past this size */
+	uint32_t commit_ms;         /* background commit interval */
+	bool sync;                  /* every mutation durable before return */
+	uint64_t max_entry_bytes;   /* larger entries: -EFBIG */
+	bool read_only;             /* open without replaying into a writable log
+				       (fsck, dump): no lock file, no recovery writes */
+};
+
+/* Defaults: 64 MiB capacity, 64 MiB cut-over, 1000 ms commit, no sync,
+ * 16 MiB entries. */
+void store_options_default(struct store_options *o);
+
+/* Open (creating a new store when dir holds none) and recover.  Takes the
+ * lock file; a second opener gets -EBUSY and a log line naming the
+ * holder's pid.  On success *out owns the store; free with store_close(). */
+int store_open(const char *dir, const struct store_options *o,
+	       struct store **out);
+
+/* Flush everything, cut the log over (checkpoint), release the lock and
+ * free.  Returns the first error met; the store is freed regardless.
+ * Accepts NULL. */
+int store_close(struct store *s);
+
+/* Wait until every frame up to lsn is durable (lsn 0: everything so far).
+ * Concurrent callers share one flush.  Returns 0 or the sticky error. */
+int store_sync(struct store *s, uint64_t lsn);
+
+/* Cut the log over now (checkpoint). */
+int store_checkpoint(struct store *s);
+
+/* ---- metadata of a node (space or document) ---- */
+
+struct store_meta {
+	uint32_t mode;     /* permission bits only (07777) */
+	uint32_t uid, gid;
+	int64_t mtime_ns;  /* last data change or set by utimens */
+	int64_t ctime_ns;  /* last change of anything */
+};
+
+int store_meta_set(struct store *s, uint64_t id, const struct store_meta *m,
+		   uint64_t *lsn);
+
+/* ---- spaces ---- */
+
+/* Create a space; *id receives its id.  -EEXIST, -EINVAL, -ENAMETOOLONG. */
+int store_space_create(struct store *s, const char *name,
+		       const struct store_meta *m, uint64_t *id,
+		       uint64_t *lsn);
+/* Remove an empty space: -ENOTEMPTY, -ENOENT. */
+int store_space_remove(struct store *s, const char *name, uint64_t *lsn);
+int store_space_lookup(struct store *s, const char *name, uint64_t *id);
+
+/* Visit spaces in id order starting at id >= from_id.  fn returns 0 to go
+ * on, non-zero to stop (that value is returned).  name is valid during the
+ * call only. */
+typedef int (*store_name_fn)(void *arg, uint64_t id, const char *name);
+int store_space_list(struct store *s, uint64_t from_id, store_name_fn fn,
+		     void *arg);
+
+/* ---- documents ---- */
+
+/* Create an empty document (MapKey).  -EEXIST, -ENOENT (no such space). */
+int store_doc_create(struct store *s, uint64_t space_id, const char *key,
+		     const struct store_meta *m, uint64_t *id, uint64_t *lsn);
+int store_doc_lookup(struct store *s, uint64_t space_id, const char *key,
+		     uint64_t *id);
+/* Visit a space's documents in id order from from_id (each name exactly
+ * once even while documents are created and removed between calls). */
+int store_doc_list(struct store *s, uint64_t space_id, uint64_t from_id,
+		   store_name_fn fn, void *arg);
+
+/* Delete + DelKey in one frame; frees the document's space. */
+int store_doc_delete(struct store *s, uint64_t id, uint64_t *lsn);
+
+enum store_rename_flags {
+	STORE_RENAME_NOREPLACE = 1 << 0,
+};
+/* Move a document to (space_id, key), atomically replacing a document
+ * already there (unless NOREPLACE: -EEXIST).  The id is kept. */
+int store_doc_rename(struct store *s, uint64_t id, uint64_t space_id,
+		     const char *key, int flags, uint64_t *lsn);
+
+/* Append one entry; *seq receives its sequence number. */
+int store_append(struct store *s, uint64_t id, const void *buf, size_t len,
+		 uint64_t *seq, uint64_t *lsn);
+
+/* Append an entry and drop every older one, in one frame (snapshot +
+ * trim).  Fails with -EAGAIN, changing nothing, when the document's last
+ * sequence number is not expect_seq. */
+int store_append_replace(struct store *s, uint64_t id, const void *buf,
+			 size_t len, uint64_t expect_seq, uint64_t *seq,
+			 uint64_t *lsn);
+
+/* Keep only the newest keep entries. */
+int store_trim(struct store *s, uint64_t id, uint32_t keep, uint64_t *lsn);
+
+/* Visit a document's entries oldest first.  buf is valid during the call
+ * only.  fn returns 0 to go on. */
+typedef int (*store_entry_fn)(void *arg, uint64_t seq, const void *buf,
+			      size_t len);
+int store_read(struct store *s, uint64_t id, store_entry_fn fn, void *arg);
+
+struct store_doc_info {
+	uint64_t id;
+	uint64_t space_id;   /* 0 for a space */
+	bool is_space;
+	uint64_t seq;        /* last sequence number (0: none yet) */
+	uint32_t entries;    /* entries held */
+	uint64_t stored_bytes; /* bytes of the entries held */
+	uint64_t lsn;        /* frame of the last change */
+	uint64_t backup_seq; /* last sequence confirmed in the cloud */
+	int64_t backup_time_ns;
+	struct store_meta meta;
+};
+int store_doc_info(struct store *s, uint64_t id, struct store_doc_info *out);
+
+/* Name of a node: copies the space name and (for documents) the key into
+ * the caller's buffers of STORE_NAME_MAX + 1 bytes; key may be NULL. */
+int store_node_name(struct store *s, uint64_t id, char *space, char *key);
+
+/* Restore: create (space, key) holding exactly these entries, sequence
+ * numbers starting so that the last is last_seq, in one frame.  The space
+ * is created when missing.  -EEXIST when the key exists. */
+struct store_import_entry {
+	const void *buf;
+	size_t len;
+};
+int store_import(struct store *s, const char *space, const char *key,
+		 const struct store_meta *m, const struct store_import_entry *e,
+		 size_t n, uint64_t last_seq, uint64_t *id, uint64_t *lsn);
+
+/* ---- backup bookkeeping (survives crashes; logged like any change) ---- */
+
+/* Record that the document's entries up to seq are in the cloud. */
+int store_backup_mark(struct store *s, uint64_t id, uint64_t seq,
+		      int64_t time_ns);
+/* Visit documents whose last seq is above their backup_seq. */
+typedef int (*store_id_fn)(void *arg, uint64_t id);
+int store_backup_pending(struct store *s, store_id_fn fn, void *arg);
+/* A deleted or renamed-away document that had been uploaded leaves a
+ * tombstone (its old space and key) until the cloud copy is removed. */
+typedef int (*store_tomb_fn)(void *arg, uint64_t tomb_id, const char *space,
+			     const char *key);
+int store_tombstone_list(struct store *s, store_tomb_fn fn, void *arg);
+int store_tombstone_clear(struct store *s, uint64_t tomb_id);
+bool store_tombstoned(struct store *s, const char *space, const char *key);
+
+/* Called after every committed change to a document (id) or space, from
+ * the mutating thread with no store lock held.  Set once, before use. */
+typedef void (*store_change_fn)(void *arg, uint64_t id);
+void store_set_change_hook(struct store *s, store_change_fn fn, void *arg);
+
+/* ---- statistics ---- */
+
+struct store_stats {
+	uint64_t capacity_bytes;
+	uint64_t free_bytes;
+	uint64_t documents;
+	uint64_t spaces;
+	uint64_t entries;
+	uint64_t log_bytes;
+	uint64_t durable_lsn;
+	uint64_t appends;
+	uint64_t flushes;
+	uint64_t cutovers;
+	uint64_t max_entry_bytes;
+};
+void store_stats(struct store *s, struct store_stats *out);
+
+/* Name rules of SPEC 3: 0, -EINVAL or -ENAMETOOLONG. */
+int store_name_check(const char *name);
+
+#endif
