@@ -210,6 +210,15 @@ struct store_stats {
 };
 void store_stats(struct store *s, struct store_stats *out);
 
+/* Offline integrity check of the store in dir (opened read-only; works
+ * while no one holds it): log frames and checksums, snapshot, allocator
+ * and index invariants, every entry's checksum in the data file.  Writes a
+ * human summary to out, one line per problem.  Returns 0 when clean, the
+ * number of problems found (> 0), or a negative errno when it could not
+ * run. */
+#include <stdio.h>
+int store_fsck(const char *dir, FILE *out);
+
 /* Name rules of SPEC 3: 0, -EINVAL or -ENAMETOOLONG. */
 int store_name_check(const char *name);
 
