@@ -6,7 +6,8 @@ util_libutil_a_SOURCES = \
 	util/endian.h \
 	util/io.c util/io.h \
 	util/io_fault.c util/io_fault.h \
-	util/log.c util/log.h
+	util/log.c util/log.h \
+	util/u64map.c util/u64map.h
 
 check_PROGRAMS += tests/check_util
 TESTS += tests/check_util

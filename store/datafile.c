@@ -1,0 +1,127 @@
+/*
+ * datafile.c - the preallocated, memory-mapped data file.
+ *
+ * Layout: a 4096-byte header page, then the data area of `capacity`
+ * bytes.  Header (little-endian):
+ *
+ *   0   8  magic "CRVNDATA"
+ *   8   4  format version (1)
+ *   12  4  header size (4096)
+ *   16  8  capacity of the data area
+ *   24  36 zero
+ *   60  4  CRC-32C of bytes 0..60
+ *
+ * The file is created whole: allocated with posix_fallocate (so a later
+ * write into the map cannot fail for lack of disk, which would be a
+ * SIGBUS), header written, file and directory fsync'd, all before the
+ * first log exists.  A store directory is initialised when its log
+ * exists; a data file without a log is the remains of an interrupted
+ * creation and is created again.
+ *
+ * The map is shared and writable when the store is open for writing;
+ * private (changes stay in memory) when it is opened read-only.
+ */
+#include "store/datafile.h"
+
+#include "store/store_internal.h"
+#include "util/crc32c.h"
+#include "util/endian.h"
+#include "util/io.h"
+#include "util/log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static void header_encode(uint8_t *h, uint64_t capacity)
+{
+	memset(h, 0, 64);
+	memcpy(h, DATA_MAGIC, 8);
+	le32_put(h + 8, DATA_VERSION);
+	le32_put(h + 12, DATA_HDR);
+	le64_put(h + 16, capacity);
+	le32_put(h + 60, crc32c(h, 60));
+}
+
+int datafile_create(const char *path, const char *dir, uint64_t capacity)
+{
+	uint8_t h[64];
+	int fd, rc;
+
+	fd = io_open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+	if (fd < 0)
+		return fd;
+	rc = io_fallocate(fd, 0, (off_t)(DATA_HDR + capacity));
+	if (rc) {
+		log_error("cannot allocate %" PRIu64 " bytes for '%s': %s",
+			  capacity, path, strerror(-rc));
+		goto out;
+	}
+	header_encode(h, capacity);
+	rc = io_pwrite_all(fd, h, sizeof(h), 0);
+	if (!rc)
+		rc = io_fsync(fd);
+	if (!rc)
+		rc = io_fsync_dir(dir);
+out:
+	io_close(fd);
+	return rc;
+}
+
+int datafile_open(const char *path, bool read_only, int *fd_out,
+		  uint8_t **map_out, uint64_t *capacity)
+{
+	uint8_t h[64];
+	struct stat st;
+	uint64_t cap;
+	void *map;
+	int fd, rc;
+
+	fd = io_open(path, read_only ? O_RDONLY : O_RDWR, 0);
+	if (fd < 0)
+		return fd;
+	rc = io_pread_all(fd, h, sizeof(h), 0);
+	if (rc)
+		goto out_close;
+	if (memcmp(h, DATA_MAGIC, 8) != 0 || le32_get(h + 60) != crc32c(h, 60)) {
+		log_error("cannot open data file '%s': damaged header", path);
+		rc = -EBADMSG;
+		goto out_close;
+	}
+	if (le32_get(h + 8) != DATA_VERSION || le32_get(h + 12) != DATA_HDR) {
+		log_error("cannot open data file '%s': unsupported version %u",
+			  path, le32_get(h + 8));
+		rc = -EPROTONOSUPPORT;
+		goto out_close;
+	}
+	cap = le64_get(h + 16);
+	if (fstat(fd, &st) < 0) {
+		rc = -errno;
+		goto out_close;
+	}
+	if ((uint64_t)st.st_size < DATA_HDR + cap) {
+		log_error("cannot open data file '%s': shorter than its "
+			  "capacity", path);
+		rc = -EBADMSG;
+		goto out_close;
+	}
+	map = mmap(NULL, (size_t)(DATA_HDR + cap), PROT_READ | PROT_WRITE,
+		   read_only ? MAP_PRIVATE : MAP_SHARED, fd, 0);
+	if (map == MAP_FAILED) {
+		rc = -errno;
+		goto out_close;
+	}
+	*fd_out = fd;
+	*map_out = map;
+	*capacity = cap;
+	return 0;
+out_close:
+	io_close(fd);
+	return rc;
+}

@@ -1,0 +1,235 @@
+/*
+ * nodes.c - the in-memory index: nodes by id, nodes by (space, name), and
+ * the ordered id lists that directory listings walk.
+ *
+ * Names are found through a 64-bit hash of (space id, name) in a u64map
+ * whose values chain the nodes sharing a hash.  Listings walk a sorted
+ * array of ids per space: ids only grow, so a new document is appended at
+ * the end; a listing resumed "from id X" sees every name that existed
+ * throughout exactly once.  All functions need the store lock (exclusive
+ * for changes).
+ */
+#include "store/store_internal.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+static uint64_t name_hash(uint64_t space_id, const char *name, size_t len)
+{
+	uint64_t h = 0xcbf29ce484222325ull ^ (space_id * 0x9E3779B97F4A7C15ull);
+
+	for (size_t i = 0; i < len; i++) {
+		h ^= (uint8_t)name[i];
+		h *= 0x100000001b3ull;
+	}
+	return h | 1;
+}
+
+void meta_to_wal(const struct store_meta *m, struct wal_meta *w)
+{
+	w->mode = m->mode;
+	w->uid = m->uid;
+	w->gid = m->gid;
+	w->mtime_ns = m->mtime_ns;
+	w->ctime_ns = m->ctime_ns;
+}
+
+void meta_from_wal(const struct wal_meta *w, struct store_meta *m)
+{
+	m->mode = w->mode;
+	m->uid = w->uid;
+	m->gid = w->gid;
+	m->mtime_ns = w->mtime_ns;
+	m->ctime_ns = w->ctime_ns;
+}
+
+struct node *node_get(struct store *s, uint64_t id)
+{
+	return u64map_get(&s->nodes, id);
+}
+
+struct node *node_by_name(struct store *s, uint64_t space_id,
+			  const char *name, size_t len)
+{
+	struct node *n = u64map_get(&s->names, name_hash(space_id, name, len));
+
+	for (; n; n = n->name_next)
+		if (n->space_id == space_id && strlen(n->name) == len &&
+		    memcmp(n->name, name, len) == 0)
+			return n;
+	return NULL;
+}
+
+static int name_link(struct store *s, struct node *n)
+{
+	uint64_t h = name_hash(n->space_id, n->name, strlen(n->name));
+
+	n->name_next = u64map_get(&s->names, h);
+	return u64map_put(&s->names, h, n);
+}
+
+static void name_unlink(struct store *s, struct node *n)
+{
+	uint64_t h = name_hash(n->space_id, n->name, strlen(n->name));
+	struct node *head = u64map_get(&s->names, h), **pp;
+
+	if (head == n) {
+		if (n->name_next)
+			u64map_put(&s->names, h, n->name_next);
+		else
+			u64map_del(&s->names, h);
+		n->name_next = NULL;
+		return;
+	}
+	for (pp = &head; *pp; pp = &(*pp)->name_next) {
+		if (*pp == n) {
+			*pp = n->name_next;
+			break;
+		}
+	}
+	n->name_next = NULL;
+}
+
+uint32_t kids_lower_bound(const struct kids *k, uint64_t id)
+{
+	uint32_t lo = 0, hi = k->n;
+
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		if (k->ids[mid] < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+int kids_insert(struct kids *k, uint64_t id)
+{
+	uint32_t at;
+
+	if (k->n == k->cap) {
+		uint32_t cap = k->cap ? k->cap * 2 : 4;
+		uint64_t *ids = realloc(k->ids, cap * sizeof(*ids));
+		if (!ids)
+			return -ENOMEM;
+		k->ids = ids;
+		k->cap = cap;
+	}
+	at = (k->n && k->ids[k->n - 1] < id) ? k->n : kids_lower_bound(k, id);
+	memmove(k->ids + at + 1, k->ids + at, (k->n - at) * sizeof(*k->ids));
+	k->ids[at] = id;
+	k->n++;
+	return 0;
+}
+
+void kids_remove(struct kids *k, uint64_t id)
+{
+	uint32_t at = kids_lower_bound(k, id);
+
+	if (at < k->n && k->ids[at] == id) {
+		memmove(k->ids + at, k->ids + at + 1,
+			(k->n - at - 1) * sizeof(*k->ids));
+		k->n--;
+	}
+}
+
+int node_add(struct store *s, uint64_t id, uint64_t space_id,
+	     const char *name, size_t len, const struct wal_meta *m,
+	     struct node **out)
+{
+	struct node *n = calloc(1, sizeof(*n));
+	struct kids *parent;
+
+	if (!n)
+		return -ENOMEM;
+	n->name = strndup(name, len);
+	if (!n->name)
+		goto out_free;
+	n->id = id;
+	n->space_id = space_id;
+	meta_from_wal(m, &n->meta);
+	if (space_id) {
+		struct node *sp = node_get(s, space_id);
+		parent = &sp->kids;
+	} else {
+		parent = &s->spaces;
+	}
+	if (u64map_put(&s->nodes, id, n))
+		goto out_free;
+	if (name_link(s, n))
+		goto out_unmap;
+	if (kids_insert(parent, id))
+		goto out_unname;
+	if (space_id)
+		s->ndocs++;
+	else
+		s->nspaces++;
+	if (id >= s->next_id)
+		s->next_id = id + 1;
+	*out = n;
+	return 0;
+out_unname:
+	name_unlink(s, n);
+out_unmap:
+	u64map_del(&s->nodes, id);
+out_free:
+	free(n->name);
+	free(n);
+	return -ENOMEM;
+}
+
+void node_free(struct node *n)
+{
+	if (!n)
+		return;
+	free(n->name);
+	free(n->ents);
+	free(n->kids.ids);
+	free(n);
+}
+
+void node_remove(struct store *s, struct node *n)
+{
+	name_unlink(s, n);
+	u64map_del(&s->nodes, n->id);
+	if (n->space_id) {
+		kids_remove(&node_get(s, n->space_id)->kids, n->id);
+		s->ndocs--;
+		s->nentries -= n->nent;
+	} else {
+		kids_remove(&s->spaces, n->id);
+		s->nspaces--;
+	}
+	node_free(n);
+}
+
+int node_rename(struct store *s, struct node *n, uint64_t space_id,
+		const char *name, size_t len)
+{
+	char *copy = strndup(name, len);
+	struct node *to = node_get(s, space_id);
+
+	if (!copy)
+		return -ENOMEM;
+	if (space_id != n->space_id && kids_insert(&to->kids, n->id)) {
+		free(copy);
+		return -ENOMEM;
+	}
+	name_unlink(s, n);
+	if (space_id != n->space_id)
+		kids_remove(&node_get(s, n->space_id)->kids, n->id);
+	free(n->name);
+	n->name = copy;
+	n->space_id = space_id;
+	return name_link(s, n);
+}
+
+struct tomb *tomb_find(struct store *s, const char *space, const char *key)
+{
+	for (struct tomb *t = s->tombs; t; t = t->next)
+		if (strcmp(t->space, space) == 0 && strcmp(t->key, key) == 0)
+			return t;
+	return NULL;
+}

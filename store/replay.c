@@ -1,0 +1,552 @@
+/*
+ * replay.c - applying WAL frames to the in-memory index, and the
+ * OrganizationSnapshot that opens every log.
+ *
+ * One function applies a frame both live (right after wal_append) and at
+ * open (replay), so the state after recovery is by construction the state
+ * the running store had.  A frame is first decoded completely (any
+ * malformed record rejects the whole frame), then applied record by
+ * record.  At open, a record that does not fit the state (an append to an
+ * unknown document, a name already taken) means the log is not ours to
+ * trust: the open fails with -EBADMSG.  Live, the caller validated the
+ * change before logging it, so only -ENOMEM can fail, and that fails the
+ * store (s->failed) because memory and log would disagree.
+ *
+ * Space freed live (Delete, Trim) is not given back to the allocator at
+ * once: it goes to a FIFO of pending frees tagged with the frame's LSN and
+ * is released only when that LSN is durable (store.c), so a crash can
+ * never leave a durable record pointing at bytes already reused.  At open
+ * the allocator is rebuilt from the index (store_rebuild_alloc), after all
+ * frames were applied.
+ *
+ * Snapshot: SNAP_BEGIN opens it, SNAP_END closes it with the CRC-32C of
+ * every snapshot record body in order and their count; a log must start
+ * with a complete snapshot before any other record.
+ */
+#include "store/store_internal.h"
+
+#include "util/crc32c.h"
+#include "util/log.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SNAP_FRAME_BYTES (1u << 20)
+
+static int pending_free(struct store *s, uint64_t off, uint64_t len,
+			uint64_t lsn)
+{
+	if (len == 0)
+		return 0;
+	if (s->npf == s->pf_cap) {
+		size_t cap = s->pf_cap ? s->pf_cap * 2 : 64;
+		struct pending_free *pf;
+
+		/* Compact the consumed head before growing. */
+		if (s->pf_head) {
+			memmove(s->pf, s->pf + s->pf_head,
+				(s->npf - s->pf_head) * sizeof(*s->pf));
+			s->npf -= s->pf_head;
+			s->pf_head = 0;
+			if (s->npf < s->pf_cap)
+				goto add;
+		}
+		pf = realloc(s->pf, cap * sizeof(*pf));
+		if (!pf)
+			return -ENOMEM;
+		s->pf = pf;
+		s->pf_cap = cap;
+	}
+add:
+	s->pf[s->npf].off = off;
+	s->pf[s->npf].len = len;
+	s->pf[s->npf].lsn = lsn;
+	s->npf++;
+	s->pf_bytes += len;
+	return 0;
+}
+
+/* Drop entries [0, k) of a document, freeing their space. */
+static int drop_front(struct store *s, struct node *n, uint32_t k,
+		      uint64_t lsn, bool live)
+{
+	int rc = 0;
+
+	for (uint32_t i = 0; i < k; i++) {
+		if (live && !rc)
+			rc = pending_free(s, n->ents[i].off, n->ents[i].len,
+					  lsn);
+		n->stored_bytes -= n->ents[i].len;
+	}
+	memmove(n->ents, n->ents + k, (n->nent - k) * sizeof(*n->ents));
+	n->nent -= k;
+	s->nentries -= k;
+	return rc;
+}
+
+static int ent_push(struct store *s, struct node *n, const struct ent *e)
+{
+	if (n->nent == n->cap) {
+		uint32_t cap = n->cap ? n->cap * 2 : 2;
+		struct ent *ents = realloc(n->ents, cap * sizeof(*ents));
+		if (!ents)
+			return -ENOMEM;
+		n->ents = ents;
+		n->cap = cap;
+	}
+	n->ents[n->nent++] = *e;
+	n->stored_bytes += e->len;
+	s->nentries++;
+	return 0;
+}
+
+static struct node *doc_of(struct store *s, uint64_t id)
+{
+	struct node *n = node_get(s, id);
+	return n && n->space_id ? n : NULL;
+}
+
+static struct node *space_of(struct store *s, uint64_t id)
+{
+	struct node *n = node_get(s, id);
+	return n && !n->space_id ? n : NULL;
+}
+
+static bool region_ok(struct store *s, uint64_t off, uint32_t len)
+{
+	if (len == 0)
+		return true;
+	return off >= DATA_HDR && off <= s->map_len && len <= s->map_len - off;
+}
+
+static int tomb_add(struct store *s, uint64_t id, const char *space,
+		    size_t ns, const char *key, size_t nk)
+{
+	struct tomb *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		return -ENOMEM;
+	t->id = id;
+	t->space = strndup(space, ns);
+	t->key = strndup(key, nk);
+	if (!t->space || !t->key) {
+		free(t->space);
+		free(t->key);
+		free(t);
+		return -ENOMEM;
+	}
+	t->next = s->tombs;
+	s->tombs = t;
+	if (id >= s->next_tomb_id)
+		s->next_tomb_id = id + 1;
+	return 0;
+}
+
+static void tomb_del(struct store *s, uint64_t id)
+{
+	for (struct tomb **pp = &s->tombs; *pp; pp = &(*pp)->next) {
+		if ((*pp)->id == id) {
+			struct tomb *t = *pp;
+			*pp = t->next;
+			free(t->space);
+			free(t->key);
+			free(t);
+			return;
+		}
+	}
+}
+
+static int apply_snap(struct store *s, const struct wal_rec *r)
+{
+	struct node *n;
+	int rc;
+
+	if (r->type == WAL_SNAP_END) {
+		if (!s->in_snapshot || r->crc != s->snap_crc ||
+		    r->a != s->snap_count)
+			return -EBADMSG;
+		s->in_snapshot = false;
+		s->snap_done = true;
+		return 0;
+	}
+	if (r->type == WAL_SNAP_BEGIN) {
+		if (s->in_snapshot || s->snap_done)
+			return -EBADMSG;
+		if (r->offset != s->capacity) {
+			log_error("cannot open store '%s': the log describes "
+				  "capacity %" PRIu64 " but the data file holds "
+				  "%" PRIu64, s->dir, r->offset, s->capacity);
+			return -EBADMSG;
+		}
+		s->in_snapshot = true;
+		s->next_id = r->id > s->next_id ? r->id : s->next_id;
+		s->next_tomb_id = r->id2 ? r->id2 : 1;
+	} else if (!s->in_snapshot) {
+		return -EBADMSG;
+	}
+	s->snap_crc = crc32c_extend(s->snap_crc, r->body, r->body_len);
+	s->snap_count++;
+
+	switch (r->type) {
+	case WAL_SNAP_BEGIN:
+		return 0;
+	case WAL_SNAP_SPACE:
+		if (r->id <= STORE_ROOT_ID || node_get(s, r->id) ||
+		    node_by_name(s, 0, r->name, r->name_len))
+			return -EBADMSG;
+		return node_add(s, r->id, 0, r->name, r->name_len, &r->meta,
+				&n);
+	case WAL_SNAP_DOC:
+		if (r->id <= STORE_ROOT_ID || node_get(s, r->id) ||
+		    !space_of(s, r->id2) ||
+		    node_by_name(s, r->id2, r->name, r->name_len))
+			return -EBADMSG;
+		rc = node_add(s, r->id, r->id2, r->name, r->name_len, &r->meta,
+			      &n);
+		if (rc)
+			return rc;
+		n->seq = r->seq;
+		n->backup_seq = r->a;
+		n->backup_time_ns = r->time_ns;
+		for (uint32_t i = 0; i < r->n; i++) {
+			struct wal_ent we;
+			struct ent e;
+
+			wal_rec_ent(r, i, &we);
+			if (!region_ok(s, we.offset, we.len) || we.seq > n->seq ||
+			    (n->nent && we.seq <= n->ents[n->nent - 1].seq))
+				return -EBADMSG;
+			e.seq = we.seq;
+			e.off = we.offset;
+			e.len = we.len;
+			e.crc = we.crc;
+			rc = ent_push(s, n, &e);
+			if (rc)
+				return rc;
+		}
+		return 0;
+	case WAL_SNAP_TOMB:
+		return tomb_add(s, r->id, r->name, r->name_len, r->name2,
+				r->name2_len);
+	default:
+		return -EBADMSG;
+	}
+}
+
+static int apply_rec(struct store *s, const struct wal_rec *r, uint64_t lsn,
+		     bool live)
+{
+	struct node *n, *sp;
+	struct ent e;
+	uint32_t k;
+	int rc;
+
+	if (r->type >= WAL_SNAP_BEGIN)
+		return apply_snap(s, r);
+	if (!s->snap_done)
+		return -EBADMSG;
+
+	switch (r->type) {
+	case WAL_APPEND:
+		n = doc_of(s, r->id);
+		if (!n || r->seq <= n->seq || !region_ok(s, r->offset, r->len))
+			return -EBADMSG;
+		e.seq = r->seq;
+		e.off = r->offset;
+		e.len = r->len;
+		e.crc = r->crc;
+		rc = ent_push(s, n, &e);
+		if (rc)
+			return rc;
+		if (r->len)
+			memcpy(s->map + r->offset, r->bytes, r->len);
+		n->seq = r->seq;
+		n->lsn = lsn;
+		if (r->time_ns)
+			n->meta.mtime_ns = n->meta.ctime_ns = r->time_ns;
+		return 0;
+	case WAL_DELETE:
+		n = doc_of(s, r->id);
+		if (!n)
+			return -EBADMSG;
+		n->lsn = lsn;
+		return drop_front(s, n, n->nent, lsn, live);
+	case WAL_TRIM:
+		n = doc_of(s, r->id);
+		if (!n)
+			return -EBADMSG;
+		for (k = 0; k < n->nent && n->ents[k].seq < r->seq; k++)
+			;
+		n->lsn = lsn;
+		return drop_front(s, n, k, lsn, live);
+	case WAL_MAPKEY:
+		if (r->id <= STORE_ROOT_ID || node_get(s, r->id) ||
+		    !space_of(s, r->id2) ||
+		    node_by_name(s, r->id2, r->name, r->name_len))
+			return -EBADMSG;
+		rc = node_add(s, r->id, r->id2, r->name, r->name_len, &r->meta,
+			      &n);
+		if (!rc)
+			n->lsn = lsn;
+		return rc;
+	case WAL_DELKEY:
+		n = doc_of(s, r->id);
+		if (!n)
+			return -EBADMSG;
+		rc = drop_front(s, n, n->nent, lsn, live);
+		node_remove(s, n);
+		return rc;
+	case WAL_META:
+		n = node_get(s, r->id);
+		if (!n)
+			return -EBADMSG;
+		meta_from_wal(&r->meta, &n->meta);
+		n->lsn = lsn;
+		return 0;
+	case WAL_MKSPACE:
+		if (r->id <= STORE_ROOT_ID || node_get(s, r->id) ||
+		    node_by_name(s, 0, r->name, r->name_len))
+			return -EBADMSG;
+		rc = node_add(s, r->id, 0, r->name, r->name_len, &r->meta, &n);
+		if (!rc)
+			n->lsn = lsn;
+		return rc;
+	case WAL_RMSPACE:
+		sp = space_of(s, r->id);
+		if (!sp || sp->kids.n)
+			return -EBADMSG;
+		node_remove(s, sp);
+		return 0;
+	case WAL_RENAME:
+		n = doc_of(s, r->id);
+		sp = space_of(s, r->id2);
+		if (!n || !sp || node_by_name(s, r->id2, r->name, r->name_len))
+			return -EBADMSG;
+		rc = node_rename(s, n, r->id2, r->name, r->name_len);
+		n->backup_seq = 0;
+		n->backup_time_ns = 0;
+		n->lsn = lsn;
+		return rc;
+	case WAL_BACKUP:
+		n = doc_of(s, r->id);
+		if (!n)
+			return -EBADMSG;
+		n->backup_seq = r->seq;
+		n->backup_time_ns = r->time_ns;
+		return 0;
+	case WAL_TOMB_ADD:
+		return tomb_add(s, r->id, r->name, r->name_len, r->name2,
+				r->name2_len);
+	case WAL_TOMB_DEL:
+		tomb_del(s, r->id);
+		return 0;
+	default:
+		return -EBADMSG;
+	}
+}
+
+int store_apply_frame(struct store *s, uint64_t lsn, const uint8_t *p,
+		      size_t len, bool live)
+{
+	struct wal_rec r;
+	size_t pos = 0;
+	int rc;
+
+	/* Decode everything first: a frame is applied whole or not at all. */
+	while ((rc = wal_rec_next(p, len, &pos, &r)) > 0)
+		;
+	if (rc < 0)
+		return rc;
+	pos = 0;
+	while ((rc = wal_rec_next(p, len, &pos, &r)) > 0) {
+		rc = apply_rec(s, &r, lsn, live);
+		if (rc)
+			return rc;
+	}
+	return rc;
+}
+
+int store_replay_frame(void *arg, uint64_t lsn, const uint8_t *p, size_t len)
+{
+	struct store *s = arg;
+	int rc = store_apply_frame(s, lsn, p, len, false);
+
+	if (rc == -EBADMSG)
+		log_error("cannot open store '%s': frame %" PRIu64
+			  " does not apply to the state before it", s->dir,
+			  lsn);
+	return rc;
+}
+
+/* ---- writing the snapshot ---- */
+
+struct snap_writer {
+	struct store *s;
+	struct wal_snap *sn;
+	struct wal_buf buf;
+	uint32_t crc;
+	uint64_t count;
+	uint64_t bytes;
+};
+
+/* Account the record just put at [start, buf.len) and flush full frames. */
+static int snap_put_done(struct snap_writer *w, size_t start, int rc)
+{
+	if (rc)
+		return rc;
+	w->crc = crc32c_extend(w->crc, w->buf.p + start + WAL_REC_HDR,
+			       w->buf.len - start - WAL_REC_HDR);
+	w->count++;
+	if (w->buf.len < SNAP_FRAME_BYTES)
+		return 0;
+	rc = wal_snap_frame(w->sn, w->buf.p, w->buf.len);
+	w->bytes += w->buf.len;
+	w->buf.len = 0;
+	return rc;
+}
+
+int store_write_snapshot(void *arg, struct wal_snap *sn)
+{
+	struct snap_writer w = { .s = arg, .sn = sn };
+	struct store *s = w.s;
+	struct wal_ent *ents = NULL;
+	uint32_t ents_cap = 0;
+	struct wal_meta m;
+	uint64_t ntombs = 0;
+	size_t start;
+	int rc;
+
+	wal_buf_init(&w.buf);
+	for (struct tomb *t = s->tombs; t; t = t->next)
+		ntombs++;
+	start = w.buf.len;
+	rc = snap_put_done(&w, start,
+			   wal_put_snap_begin(&w.buf, s->next_id,
+					      s->next_tomb_id, s->capacity,
+					      s->nspaces, s->ndocs,
+					      s->nentries, ntombs));
+	for (uint32_t i = 0; !rc && i < s->spaces.n; i++) {
+		struct node *sp = node_get(s, s->spaces.ids[i]);
+
+		meta_to_wal(&sp->meta, &m);
+		start = w.buf.len;
+		rc = snap_put_done(&w, start,
+				   wal_put_snap_space(&w.buf, sp->id, &m,
+						      sp->name));
+	}
+	for (uint32_t i = 0; !rc && i < s->spaces.n; i++) {
+		struct node *sp = node_get(s, s->spaces.ids[i]);
+
+		for (uint32_t j = 0; !rc && j < sp->kids.n; j++) {
+			struct node *n = node_get(s, sp->kids.ids[j]);
+
+			if (n->nent > ents_cap) {
+				struct wal_ent *e;
+				ents_cap = n->nent;
+				e = realloc(ents, ents_cap * sizeof(*e));
+				if (!e) {
+					rc = -ENOMEM;
+					break;
+				}
+				ents = e;
+			}
+			for (uint32_t k = 0; k < n->nent; k++) {
+				ents[k].seq = n->ents[k].seq;
+				ents[k].offset = n->ents[k].off;
+				ents[k].len = n->ents[k].len;
+				ents[k].crc = n->ents[k].crc;
+			}
+			meta_to_wal(&n->meta, &m);
+			start = w.buf.len;
+			rc = snap_put_done(
+				&w, start,
+				wal_put_snap_doc(&w.buf, n->id, n->space_id,
+						 n->seq, n->backup_seq,
+						 n->backup_time_ns, &m, n->name,
+						 ents, n->nent));
+		}
+	}
+	for (struct tomb *t = s->tombs; !rc && t; t = t->next) {
+		start = w.buf.len;
+		rc = snap_put_done(&w, start,
+				   wal_put_tomb_add(&w.buf, WAL_SNAP_TOMB,
+						    t->id, t->space, t->key));
+	}
+	if (!rc)
+		rc = wal_put_snap_end(&w.buf, w.crc, w.count);
+	if (!rc) {
+		rc = wal_snap_frame(sn, w.buf.p, w.buf.len);
+		w.bytes += w.buf.len;
+	}
+	if (!rc)
+		s->last_snap_bytes = w.bytes;
+	free(ents);
+	wal_buf_release(&w.buf);
+	return rc;
+}
+
+/* ---- allocator rebuild ---- */
+
+struct span {
+	uint64_t off, len;
+};
+
+static int cmp_span(const void *a, const void *b)
+{
+	const struct span *x = a, *y = b;
+	return x->off < y->off ? -1 : x->off > y->off;
+}
+
+int store_rebuild_alloc(struct store *s)
+{
+	struct span *v = malloc((s->nentries + 1) * sizeof(*v));
+	uint64_t n = 0, at = DATA_HDR, end = DATA_HDR + s->capacity;
+	struct alloc *a;
+	int rc = 0;
+
+	if (!v)
+		return -ENOMEM;
+	for (size_t i = 0; i < s->nodes.cap; i++) {
+		struct node *nd;
+
+		if (!s->nodes.keys[i])
+			continue;
+		nd = s->nodes.vals[i];
+		for (uint32_t k = 0; k < nd->nent; k++) {
+			if (nd->ents[k].len == 0)
+				continue;
+			v[n].off = nd->ents[k].off;
+			v[n].len = nd->ents[k].len;
+			n++;
+		}
+	}
+	qsort(v, n, sizeof(*v), cmp_span);
+	a = alloc_new_empty(DATA_HDR, s->capacity);
+	if (!a) {
+		free(v);
+		return -ENOMEM;
+	}
+	for (uint64_t i = 0; i < n && !rc; i++) {
+		if (v[i].off < at) {
+			log_error("cannot open store '%s': entries overlap at "
+				  "offset %" PRIu64, s->dir, v[i].off);
+			rc = -EBADMSG;
+			break;
+		}
+		if (v[i].off > at)
+			rc = alloc_release(a, at, v[i].off - at);
+		at = v[i].off + v[i].len;
+	}
+	if (!rc && at < end)
+		rc = alloc_release(a, at, end - at);
+	free(v);
+	if (rc) {
+		alloc_free(a);
+		return rc;
+	}
+	alloc_free(s->alloc);
+	s->alloc = a;
+	return 0;
+}

@@ -1,0 +1,1061 @@
+/*
+ * store.c - the durable list store: open, recovery, the mutation API,
+ * reads, and checkpoints.
+ *
+ * Files in the store directory:
+ *   LOCK   flock'd by the process that owns the store; holds its pid
+ *   data   the data file (datafile.c): entry bytes at allocated regions
+ *   wal    the write-ahead log (wal/log.c); it opens with an
+ *          OrganizationSnapshot of the whole index (replay.c)
+ *
+ * A mutation, under the exclusive lock: validate; take space from the
+ * allocator; encode the frame into s->scratch; wal_append() it; apply it
+ * with the same code that replays it at open (store_apply_frame).  If the
+ * append fails nothing was applied and taken space is given back at once.
+ * After unlocking: the change hook, the -o sync wait, and a cut-over when
+ * the log has grown past max(cutover_bytes, 2 x last snapshot).
+ *
+ * Why bytes are safe in the map before they are durable in the log: they
+ * go only into space that is free in every state a crash could recover
+ * (space freed by a Delete or Trim returns to the allocator only once that
+ * frame is durable, see replay.c), and replay writes every logged Append
+ * into the map again.  A checkpoint msyncs the whole map before the new
+ * log (which no longer carries those bytes) replaces the old one.
+ *
+ * Fail-stop: a failed msync or cut-over, or an allocation failure while
+ * applying a logged frame, sets s->failed; the WAL keeps its own sticky
+ * error.  Either makes every later mutation fail.
+ */
+#include "store/store.h"
+
+#include "store/datafile.h"
+#include "store/store_internal.h"
+#include "util/crc32c.h"
+#include "util/io.h"
+#include "util/log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+void store_options_default(struct store_options *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->capacity_bytes = 64ull << 20;
+	o->cutover_bytes = 64ull << 20;
+	o->commit_ms = 1000;
+	o->max_entry_bytes = 16ull << 20;
+}
+
+int store_name_check(const char *name)
+{
+	size_t n = strlen(name);
+
+	if (n == 0)
+		return -EINVAL;
+	if (n > STORE_NAME_MAX)
+		return -ENAMETOOLONG;
+	if (strchr(name, '/') || strcmp(name, ".") == 0 ||
+	    strcmp(name, "..") == 0 || strncmp(name, ".caravan", 8) == 0)
+		return -EINVAL;
+	return 0;
+}
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static char *path_in(const char *dir, const char *name)
+{
+	size_t n = strlen(dir) + strlen(name) + 2;
+	char *p = malloc(n);
+
+	if (p)
+		snprintf(p, n, "%s/%s", dir, name);
+	return p;
+}
+
+/* ---- pending frees ---- */
+
+static void release_durable(struct store *s)
+{
+	uint64_t d;
+
+	if (s->pf_head == s->npf)
+		return;
+	d = wal_durable_lsn(s->wal);
+	while (s->pf_head < s->npf && s->pf[s->pf_head].lsn <= d) {
+		struct pending_free *p = &s->pf[s->pf_head++];
+		if (alloc_release(s->alloc, p->off, p->len) == 0)
+			s->pf_bytes -= p->len;
+	}
+	if (s->pf_head == s->npf)
+		s->pf_head = s->npf = 0;
+}
+
+static int take_space(struct store *s, uint64_t len, uint64_t *off)
+{
+	int rc;
+
+	*off = 0;
+	if (len == 0)
+		return 0;
+	rc = alloc_take(s->alloc, len, off);
+	if (rc == -ENOSPC && s->pf_head < s->npf) {
+		/* Space is waiting for its Delete/Trim to become durable:
+		 * make it so (no store state changes meanwhile: we hold the
+		 * exclusive lock) and try again. */
+		rc = wal_sync(s->wal, s->pf[s->npf - 1].lsn);
+		if (rc)
+			return rc;
+		release_durable(s);
+		rc = alloc_take(s->alloc, len, off);
+	}
+	return rc;
+}
+
+/* ---- the mutation protocol ---- */
+
+static int change_begin(struct store *s)
+{
+	int rc;
+
+	if (s->opt.read_only)
+		return -EROFS;
+	pthread_rwlock_wrlock(&s->lock);
+	rc = s->failed ? s->failed : wal_error(s->wal);
+	if (rc) {
+		pthread_rwlock_unlock(&s->lock);
+		return rc;
+	}
+	s->scratch.len = 0;
+	return 0;
+}
+
+/* Log and apply s->scratch.  On failure nothing changed. */
+static int change_commit(struct store *s, uint64_t *lsn)
+{
+	int rc = wal_append(s->wal, s->scratch.p, s->scratch.len, lsn);
+
+	if (rc)
+		return rc;
+	rc = store_apply_frame(s, *lsn, s->scratch.p, s->scratch.len, true);
+	if (rc) {
+		s->failed = rc == -ENOMEM ? -ENOMEM : -EIO;
+		log_error("store '%s' is failed and refuses changes: frame "
+			  "%" PRIu64 " could not be applied: %s", s->dir, *lsn,
+			  strerror(-rc));
+		return s->failed;
+	}
+	release_durable(s);
+	return 0;
+}
+
+static void maybe_cutover(struct store *s)
+{
+	uint64_t limit = s->opt.cutover_bytes;
+
+	if (limit < 2 * s->last_snap_bytes)
+		limit = 2 * s->last_snap_bytes;
+	if (wal_size(s->wal) < limit)
+		return;
+	if (__atomic_exchange_n(&s->cutover_running, 1, __ATOMIC_ACQ_REL))
+		return;
+	store_checkpoint(s);
+	__atomic_store_n(&s->cutover_running, 0, __ATOMIC_RELEASE);
+}
+
+/* Unlock, then run what follows a change.  Returns rc, or the sync
+ * error. */
+static int change_end(struct store *s, int rc, uint64_t id, uint64_t lsn,
+		      uint64_t *lsn_out)
+{
+	pthread_rwlock_unlock(&s->lock);
+	if (rc)
+		return rc;
+	if (lsn_out)
+		*lsn_out = lsn;
+	if (s->hook && id)
+		s->hook(s->hook_arg, id);
+	if (s->opt.sync && lsn)
+		rc = wal_sync(s->wal, lsn);
+	if (!rc)
+		maybe_cutover(s);
+	return rc;
+}
+
+static struct node *doc_get(struct store *s, uint64_t id, int *rc)
+{
+	struct node *n = node_get(s, id);
+
+	if (!n || id == STORE_ROOT_ID) {
+		*rc = -ENOENT;
+		return NULL;
+	}
+	if (!n->space_id) {
+		*rc = -EISDIR;
+		return NULL;
+	}
+	return n;
+}
+
+/* ---- open and close ---- */
+
+static int take_lock(struct store *s)
+{
+	char *path = path_in(s->dir, "LOCK");
+	char buf[32];
+	int fd, rc = 0, n;
+
+	if (!path)
+		return -ENOMEM;
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		rc = -errno;
+		log_error("cannot open lock file '%s': %s", path,
+			  strerror(errno));
+		goto out;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		rc = -errno;
+		n = (int)pread(fd, buf, sizeof(buf) - 1, 0);
+		buf[n > 0 ? n : 0] = '\0';
+		buf[strcspn(buf, "\n")] = '\0';
+		if (rc == -EWOULDBLOCK) {
+			log_error("cannot open store '%s': it is in use by "
+				  "process %s", s->dir, buf[0] ? buf : "?");
+			rc = -EBUSY;
+		}
+		close(fd);
+		goto out;
+	}
+	n = snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
+	if (ftruncate(fd, 0) < 0 || pwrite(fd, buf, (size_t)n, 0) != n)
+		log_warn("cannot record pid in '%s'", path);
+	s->lock_fd = fd;
+out:
+	free(path);
+	return rc;
+}
+
+static void store_free(struct store *s)
+{
+	if (!s)
+		return;
+	for (size_t i = 0; i < s->nodes.cap; i++)
+		if (s->nodes.keys[i])
+			node_free(s->nodes.vals[i]);
+	u64map_release(&s->nodes);
+	u64map_release(&s->names);
+	free(s->spaces.ids);
+	while (s->tombs) {
+		struct tomb *t = s->tombs;
+		s->tombs = t->next;
+		free(t->space);
+		free(t->key);
+		free(t);
+	}
+	free(s->pf);
+	wal_buf_release(&s->scratch);
+	alloc_free(s->alloc);
+	if (s->map)
+		munmap(s->map, s->map_len);
+	if (s->data_fd >= 0)
+		io_close(s->data_fd);
+	if (s->lock_fd >= 0)
+		close(s->lock_fd); /* releases the flock */
+	pthread_rwlock_destroy(&s->lock);
+	free(s->dir);
+	free(s);
+}
+
+static bool file_exists(const char *dir, const char *name)
+{
+	char *p = path_in(dir, name);
+	struct stat st;
+	bool yes = p && stat(p, &st) == 0;
+
+	free(p);
+	return yes;
+}
+
+static int open_files(struct store *s)
+{
+	struct wal_options wo = { .commit_ms = s->opt.commit_ms,
+				  .read_only = s->opt.read_only };
+	char *data = path_in(s->dir, "data");
+	bool fresh = !file_exists(s->dir, "wal");
+	int rc;
+
+	if (!data)
+		return -ENOMEM;
+	if (fresh && s->opt.read_only) {
+		log_error("cannot open store '%s': no store there", s->dir);
+		rc = -ENOENT;
+		goto out;
+	}
+	if (fresh) {
+		if (s->opt.capacity_bytes < 4096) {
+			rc = -EINVAL;
+			goto out;
+		}
+		rc = datafile_create(data, s->dir, s->opt.capacity_bytes);
+		if (rc)
+			goto out;
+	}
+	rc = datafile_open(data, s->opt.read_only, &s->data_fd, &s->map,
+			   &s->capacity);
+	if (rc)
+		goto out;
+	s->map_len = DATA_HDR + s->capacity;
+	if (fresh) {
+		s->next_id = STORE_ROOT_ID + 1;
+		s->next_tomb_id = 1;
+		s->snap_done = true;
+		rc = wal_create(s->dir, &wo, store_write_snapshot, s, &s->wal);
+		if (rc)
+			goto out;
+	} else {
+		s->next_id = STORE_ROOT_ID + 1;
+		s->replaying = true;
+		rc = wal_open(s->dir, &wo, store_replay_frame, s, &s->wal);
+		s->replaying = false;
+		if (rc)
+			goto out;
+		if (!s->snap_done) {
+			log_error("cannot open store '%s': the log does not "
+				  "start with a complete snapshot", s->dir);
+			rc = -EBADMSG;
+			goto out;
+		}
+	}
+	rc = store_rebuild_alloc(s);
+out:
+	free(data);
+	return rc;
+}
+
+int store_open(const char *dir, const struct store_options *o,
+	       struct store **out)
+{
+	struct store *s;
+	int rc;
+
+	if (!o->read_only && mkdir(dir, 0755) < 0 && errno != EEXIST) {
+		rc = -errno;
+		log_error("cannot create store directory '%s': %s", dir,
+			  strerror(errno));
+		return rc;
+	}
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->lock_fd = s->data_fd = -1;
+	s->opt = *o;
+	if (s->opt.max_entry_bytes == 0 || s->opt.max_entry_bytes > UINT32_MAX)
+		s->opt.max_entry_bytes = UINT32_MAX;
+	pthread_rwlock_init(&s->lock, NULL);
+	u64map_init(&s->nodes);
+	u64map_init(&s->names);
+	wal_buf_init(&s->scratch);
+	s->dir = strdup(dir);
+	if (!s->dir) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	if (!o->read_only) {
+		rc = take_lock(s);
+		if (rc)
+			goto fail;
+	}
+	rc = open_files(s);
+	if (rc)
+		goto fail;
+	*out = s;
+	return 0;
+fail:
+	if (s->wal) {
+		wal_close(s->wal);
+		s->wal = NULL;
+	}
+	store_free(s);
+	return rc;
+}
+
+static int checkpoint_locked(struct store *s)
+{
+	int rc = s->failed ? s->failed : wal_error(s->wal);
+
+	if (rc)
+		return rc;
+	rc = wal_sync(s->wal, 0);
+	if (rc)
+		return rc;
+	rc = io_msync(s->map, s->map_len, MS_SYNC);
+	if (rc) {
+		s->failed = rc;
+		log_error("store '%s' is failed and refuses changes: msync of "
+			  "the data file: %s", s->dir, strerror(-rc));
+		return rc;
+	}
+	rc = wal_cutover(s->wal, store_write_snapshot, s);
+	if (rc)
+		return rc;
+	s->cutovers++;
+	release_durable(s);
+	return 0;
+}
+
+int store_checkpoint(struct store *s)
+{
+	int rc;
+
+	if (s->opt.read_only)
+		return -EROFS;
+	pthread_rwlock_wrlock(&s->lock);
+	rc = checkpoint_locked(s);
+	pthread_rwlock_unlock(&s->lock);
+	return rc;
+}
+
+int store_close(struct store *s)
+{
+	int rc = 0, rc2;
+
+	if (!s)
+		return 0;
+	if (!s->opt.read_only) {
+		pthread_rwlock_wrlock(&s->lock);
+		rc = checkpoint_locked(s);
+		pthread_rwlock_unlock(&s->lock);
+	}
+	rc2 = wal_close(s->wal);
+	if (!rc)
+		rc = rc2;
+	s->wal = NULL;
+	store_free(s);
+	return rc;
+}
+
+int store_sync(struct store *s, uint64_t lsn)
+{
+	int rc;
+
+	if (s->opt.read_only)
+		return 0;
+	rc = wal_sync(s->wal, lsn);
+	return rc ? rc : s->failed;
+}
+
+void store_set_change_hook(struct store *s, store_change_fn fn, void *arg)
+{
+	s->hook = fn;
+	s->hook_arg = arg;
+}
+
+/* ---- spaces ---- */
+
+int store_space_create(struct store *s, const char *name,
+		       const struct store_meta *m, uint64_t *id, uint64_t *lsn)
+{
+	struct wal_meta wm;
+	uint64_t nid = 0, l = 0;
+	int rc = store_name_check(name);
+
+	if (rc)
+		return rc;
+	rc = change_begin(s);
+	if (rc)
+		return rc;
+	if (node_by_name(s, 0, name, strlen(name))) {
+		rc = -EEXIST;
+		goto out;
+	}
+	nid = s->next_id;
+	meta_to_wal(m, &wm);
+	rc = wal_put_mkspace(&s->scratch, nid, &wm, name);
+	if (!rc)
+		rc = change_commit(s, &l);
+	if (!rc && id)
+		*id = nid;
+out:
+	return change_end(s, rc, nid, l, lsn);
+}
+
+int store_space_remove(struct store *s, const char *name, uint64_t *lsn)
+{
+	struct node *sp;
+	uint64_t l = 0, sid = 0;
+	int rc = change_begin(s);
+
+	if (rc)
+		return rc;
+	sp = node_by_name(s, 0, name, strlen(name));
+	if (!sp) {
+		rc = -ENOENT;
+		goto out;
+	}
+	if (sp->kids.n) {
+		rc = -ENOTEMPTY;
+		goto out;
+	}
+	sid = sp->id;
+	rc = wal_put_id(&s->scratch, WAL_RMSPACE, sid);
+	if (!rc)
+		rc = change_commit(s, &l);
+out:
+	return change_end(s, rc, sid, l, lsn);
+}
+
+int store_space_lookup(struct store *s, const char *name, uint64_t *id)
+{
+	struct node *sp;
+	int rc = 0;
+
+	pthread_rwlock_rdlock(&s->lock);
+	sp = node_by_name(s, 0, name, strlen(name));
+	if (sp)
+		*id = sp->id;
+	else
+		rc = -ENOENT;
+	pthread_rwlock_unlock(&s->lock);
+	return rc;
+}
+
+static int list_kids(struct store *s, const struct kids *k, uint64_t from,
+		     store_name_fn fn, void *arg)
+{
+	for (uint32_t i = kids_lower_bound(k, from); i < k->n; i++) {
+		struct node *n = node_get(s, k->ids[i]);
+		int rc = fn(arg, n->id, n->name);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+int store_space_list(struct store *s, uint64_t from_id, store_name_fn fn,
+		     void *arg)
+{
+	int rc;
+
+	pthread_rwlock_rdlock(&s->lock);
+	rc = list_kids(s, &s->spaces, from_id, fn, arg);
+	pthread_rwlock_unlock(&s->lock);
+	return rc;
+}
+
+/* ---- documents ---- */
+
+static int space_get(struct store *s, uint64_t id, struct node **out)
+{
+	struct node *sp = node_get(s, id);
+
+	if (!sp || id == STORE_ROOT_ID)
+		return -ENOENT;
+	if (sp->space_id)
+		return -ENOTDIR;
+	*out = sp;
+	return 0;
+}
+
+/* Add a TOMB_DEL for a tombstone at (space, key), if any: a document that
+ * takes the name will overwrite the cloud copy itself. */
+static int put_untomb(struct store *s, const char *space, const char *key)
+{
+	struct tomb *t = tomb_find(s, space, key);
+
+	return t ? wal_put_id(&s->scratch, WAL_TOMB_DEL, t->id) : 0;
+}
+
+int store_doc_create(struct store *s, uint64_t space_id, const char *key,
+		     const struct store_meta *m, uint64_t *id, uint64_t *lsn)
+{
+	struct node *sp;
+	struct wal_meta wm;
+	uint64_t nid = 0, l = 0;
+	int rc = store_name_check(key);
+
+	if (rc)
+		return rc;
+	rc = change_begin(s);
+	if (rc)
+		return rc;
+	rc = space_get(s, space_id, &sp);
+	if (rc)
+		goto out;
+	if (node_by_name(s, space_id, key, strlen(key))) {
+		rc = -EEXIST;
+		goto out;
+	}
+	nid = s->next_id;
+	meta_to_wal(m, &wm);
+	rc = put_untomb(s, sp->name, key);
+	if (!rc)
+		rc = wal_put_mapkey(&s->scratch, nid, space_id, &wm, key);
+	if (!rc)
+		rc = change_commit(s, &l);
+	if (!rc && id)
+		*id = nid;
+out:
+	return change_end(s, rc, nid, l, lsn);
+}
+
+int store_doc_lookup(struct store *s, uint64_t space_id, const char *key,
+		     uint64_t *id)
+{
+	struct node *n;
+	int rc = 0;
+
+	pthread_rwlock_rdlock(&s->lock);
+	n = node_by_name(s, space_id, key, strlen(key));
+	if (n)
+		*id = n->id;
+	else
+		rc = -ENOENT;
+	pthread_rwlock_unlock(&s->lock);
+	return rc;
+}
+
+int store_doc_list(struct store *s, uint64_t space_id, uint64_t from_id,
+		   store_name_fn fn, void *arg)
+{
+	struct node *sp;
+	int rc;
+
+	pthread_rwlock_rdlock(&s->lock);
+	rc = space_get(s, space_id, &sp);
+	if (!rc)
+		rc = list_kids(s, &sp->kids, from_id, fn, arg);
+	pthread_rwlock_unlock(&s->lock);
+	return rc;
+}
+
+/* Encode the removal of document n (Delete + DelKey, and a tombstone
+ * when its cloud copy must go). */
+static int put_remove(struct store *s, struct node *n, bool tomb)
+{
+	int rc = wal_put_id(&s->scratch, WAL_DELETE, n->id);
+
+	if (!rc)
+		rc = wal_put_id(&s->scratch, WAL_DELKEY, n->id);
+	if (!rc && tomb && n->backup_time_ns) {
+		struct node *sp = node_get(s, n->space_id);
+		rc = wal_put_tomb_add(&s->scratch, WAL_TOMB_ADD,
+				      s->next_tomb_id, sp->name, n->name);
+	}
+	return rc;
+}
+
+int store_doc_delete(struct store *s, uint64_t id, uint64_t *lsn)
+{
+	struct node *n;
+	uint64_t l = 0;
+	int rc = change_begin(s);
+
+	if (rc)
+		return rc;
+	n = doc_get(s, id, &rc);
+	if (!n)
+		goto out;
+	rc = put_remove(s, n, true);
+	if (!rc)
+		rc = change_commit(s, &l);
+out:
+	return change_end(s, rc, id, l, lsn);
+}
+
+int store_doc_rename(struct store *s, uint64_t id, uint64_t space_id,
+		     const char *key, int flags, uint64_t *lsn)
+{
+	struct node *n, *sp, *target, *from;
+	uint64_t l = 0;
+	int rc = store_name_check(key);
+
+	if (rc)
+		return rc;
+	rc = change_begin(s);
+	if (rc)
+		return rc;
+	n = doc_get(s, id, &rc);
+	if (!n)
+		goto out;
+	rc = space_get(s, space_id, &sp);
+	if (rc)
+		goto out;
+	target = node_by_name(s, space_id, key, strlen(key));
+	if (target == n)
+		goto out; /* renaming onto itself changes nothing */
+	if (target && (flags & STORE_RENAME_NOREPLACE)) {
+		rc = -EEXIST;
+		goto out;
+	}
+	if (target)
+		rc = put_remove(s, target, false);
+	from = node_get(s, n->space_id);
+	if (!rc && n->backup_time_ns)
+		rc = wal_put_tomb_add(&s->scratch, WAL_TOMB_ADD,
+				      s->next_tomb_id, from->name, n->name);
+	if (!rc)
+		rc = put_untomb(s, sp->name, key);
+	if (!rc)
+		rc = wal_put_rename(&s->scratch, id, space_id, key);
+	if (!rc)
+		rc = change_commit(s, &l);
+out:
+	return change_end(s, rc, l ? id : 0, l, lsn);
+}
+
+static int append_locked(struct store *s, struct node *n, const void *buf,
+			 size_t len, bool replace, uint64_t *seq,
+			 uint64_t *lsn)
+{
+	uint64_t off;
+	uint32_t crc;
+	int rc;
+
+	rc = take_space(s, len, &off);
+	if (rc)
+		return rc;
+	crc = crc32c(buf, len);
+	rc = wal_put_append(&s->scratch, n->id, n->seq + 1, off, now_ns(), buf,
+			    (uint32_t)len, crc);
+	if (!rc && replace)
+		rc = wal_put_trim(&s->scratch, n->id, n->seq + 1);
+	if (!rc)
+		rc = change_commit(s, lsn);
+	if (rc) {
+		if (len && !s->failed)
+			alloc_release(s->alloc, off, len);
+		return rc;
+	}
+	if (seq)
+		*seq = n->seq;
+	s->appends++;
+	return 0;
+}
+
+static int append_common(struct store *s, uint64_t id, const void *buf,
+			 size_t len, bool replace, uint64_t expect_seq,
+			 uint64_t *seq, uint64_t *lsn)
+{
+	struct node *n;
+	uint64_t l = 0;
+	int rc;
+
+	if (len > s->opt.max_entry_bytes)
+		return -EFBIG;
+	rc = change_begin(s);
+	if (rc)
+		return rc;
+	n = doc_get(s, id, &rc);
+	if (!n)
+		goto out;
+	if (replace && n->seq != expect_seq) {
+		rc = -EAGAIN;
+		goto out;
+	}
+	rc = append_locked(s, n, buf, len, replace, seq, &l);
+out:
+	return change_end(s, rc, id, l, lsn);
+}
+
+int store_append(struct store *s, uint64_t id, const void *buf, size_t len,
+		 uint64_t *seq, uint64_t *lsn)
+{
+	return append_common(s, id, buf, len, false, 0, seq, lsn);
+}
+
+int store_append_replace(struct store *s, uint64_t id, const void *buf,
+			 size_t len, uint64_t expect_seq, uint64_t *seq,
+			 uint64_t *lsn)
+{
+	return append_common(s, id, buf, len, true, expect_seq, seq, lsn);
+}
+
+int store_trim(struct store *s, uint64_t id, uint32_t keep, uint64_t *lsn)
+{
+	struct node *n;
+	uint64_t l = 0, first;
+	int rc = change_begin(s);
+
+	if (rc)
+		return rc;
+	n = doc_get(s, id, &rc);
+	if (!n || n->nent <= keep)
+		goto out;
+	first = keep ? n->ents[n->nent - keep].seq : n->seq + 1;
+	rc = wal_put_trim(&s->scratch, id, first);
+	if (!rc)
+		rc = change_commit(s, &l);
+out:
+	return change_end(s, rc, l ? id : 0, l, lsn);
+}
+
+int store_read(struct store *s, uint64_t id, store_entry_fn fn, void *arg)
+{
+	struct node *n;
+	int rc = 0;
+
+	pthread_rwlock_rdlock(&s->lock);
+	n = doc_get(s, id, &rc);
+	for (uint32_t i = 0; n && i < n->nent && !rc; i++)
+		rc = fn(arg, n->ents[i].seq, s->map + n->ents[i].off,
+			n->ents[i].len);
+	pthread_rwlock_unlock(&s->lock);
+	return rc;
+}
+
+int store_meta_set(struct store *s, uint64_t id, const struct store_meta *m,
+		   uint64_t *lsn)
+{
+	struct wal_meta wm;
+	uint64_t l = 0;
+	int rc = change_begin(s);
+
+	if (rc)
+		return rc;
+	if (!node_get(s, id) || id == STORE_ROOT_ID) {
+		rc = -ENOENT;
+		goto out;
+	}
+	meta_to_wal(m, &wm);
+	rc = wal_put_meta(&s->scratch, id, &wm);
+	if (!rc)
+		rc = change_commit(s, &l);
+out:
+	return change_end(s, rc, id, l, lsn);
+}
+
+int store_doc_info(struct store *s, uint64_t id, struct store_doc_info *out)
+{
+	struct node *n;
+	int rc = 0;
+
+	pthread_rwlock_rdlock(&s->lock);
+	n = node_get(s, id);
+	if (!n) {
+		rc = -ENOENT;
+		goto out;
+	}
+	memset(out, 0, sizeof(*out));
+	out->id = n->id;
+	out->space_id = n->space_id;
+	out->is_space = n->space_id == 0;
+	out->seq = n->seq;
+	out->entries = n->nent;
+	out->stored_bytes = n->stored_bytes;
+	out->lsn = n->lsn;
+	out->backup_seq = n->backup_seq;
+	out->backup_time_ns = n->backup_time_ns;
+	out->meta = n->meta;
+out:
+	pthread_rwlock_unlock(&s->lock);
+	return rc;
+}
+
+int store_node_name(struct store *s, uint64_t id, char *space, char *key)
+{
+	struct node *n;
+	int rc = 0;
+
+	pthread_rwlock_rdlock(&s->lock);
+	n = node_get(s, id);
+	if (!n) {
+		rc = -ENOENT;
+	} else if (n->space_id) {
+		snprintf(space, STORE_NAME_MAX + 1, "%s",
+			 node_get(s, n->space_id)->name);
+		if (key)
+			snprintf(key, STORE_NAME_MAX + 1, "%s", n->name);
+	} else {
+		snprintf(space, STORE_NAME_MAX + 1, "%s", n->name);
+		if (key)
+			key[0] = '\0';
+	}
+	pthread_rwlock_unlock(&s->lock);
+	return rc;
+}
+
+int store_import(struct store *s, const char *space, const char *key,
+		 const struct store_meta *m, const struct store_import_entry *e,
+		 size_t n, uint64_t last_seq, uint64_t *id, uint64_t *lsn)
+{
+	struct wal_meta wm;
+	struct node *sp;
+	uint64_t *offs = NULL, sid, nid = 0, l = 0, seq0, total = 0;
+	size_t taken = 0;
+	int rc;
+
+	if (store_name_check(space) || store_name_check(key))
+		return -EINVAL;
+	if (n > last_seq)
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++) {
+		if (e[i].len > s->opt.max_entry_bytes)
+			return -EFBIG;
+		total += e[i].len;
+	}
+	offs = calloc(n + 1, sizeof(*offs));
+	if (!offs)
+		return -ENOMEM;
+	rc = change_begin(s);
+	if (rc) {
+		free(offs);
+		return rc;
+	}
+	meta_to_wal(m, &wm);
+	sp = node_by_name(s, 0, space, strlen(space));
+	sid = sp ? sp->id : s->next_id;
+	nid = sp ? s->next_id : s->next_id + 1;
+	if (sp && node_by_name(s, sid, key, strlen(key))) {
+		rc = -EEXIST;
+		goto out;
+	}
+	if (!sp) {
+		struct wal_meta dm = wm;
+		dm.mode = 0755;
+		rc = wal_put_mkspace(&s->scratch, sid, &dm, space);
+	}
+	if (!rc)
+		rc = put_untomb(s, space, key);
+	if (!rc)
+		rc = wal_put_mapkey(&s->scratch, nid, sid, &wm, key);
+	seq0 = last_seq - n + 1;
+	for (size_t i = 0; i < n && !rc; i++) {
+		rc = take_space(s, e[i].len, &offs[i]);
+		if (rc)
+			break;
+		taken = i + 1;
+		rc = wal_put_append(&s->scratch, nid, seq0 + i, offs[i], 0,
+				    e[i].buf, (uint32_t)e[i].len,
+				    crc32c(e[i].buf, e[i].len));
+	}
+	if (!rc)
+		rc = wal_put_backup(&s->scratch, nid, last_seq, now_ns());
+	if (!rc)
+		rc = change_commit(s, &l);
+	if (rc && !s->failed)
+		for (size_t i = 0; i < taken; i++)
+			if (e[i].len)
+				alloc_release(s->alloc, offs[i], e[i].len);
+	if (!rc && id)
+		*id = nid;
+out:
+	free(offs);
+	(void)total;
+	return change_end(s, rc, nid, l, lsn);
+}
+
+/* ---- backup bookkeeping ---- */
+
+int store_backup_mark(struct store *s, uint64_t id, uint64_t seq,
+		      int64_t time_ns)
+{
+	struct node *n;
+	uint64_t l = 0;
+	int rc = change_begin(s);
+
+	if (rc)
+		return rc;
+	n = doc_get(s, id, &rc);
+	if (!n)
+		goto out;
+	rc = wal_put_backup(&s->scratch, id, seq, time_ns);
+	if (!rc)
+		rc = change_commit(s, &l);
+out:
+	/* No change hook: a backup mark is not a change of the document. */
+	return change_end(s, rc, 0, l, NULL);
+}
+
+int store_backup_pending(struct store *s, store_id_fn fn, void *arg)
+{
+	int rc = 0;
+
+	pthread_rwlock_rdlock(&s->lock);
+	for (size_t i = 0; i < s->nodes.cap && !rc; i++) {
+		struct node *n = s->nodes.vals[i];
+
+		if (!s->nodes.keys[i] || !n->space_id)
+			continue;
+		if (n->seq > n->backup_seq || n->backup_time_ns == 0)
+			rc = fn(arg, n->id);
+	}
+	pthread_rwlock_unlock(&s->lock);
+	return rc;
+}
+
+int store_tombstone_list(struct store *s, store_tomb_fn fn, void *arg)
+{
+	int rc = 0;
+
+	pthread_rwlock_rdlock(&s->lock);
+	for (struct tomb *t = s->tombs; t && !rc; t = t->next)
+		rc = fn(arg, t->id, t->space, t->key);
+	pthread_rwlock_unlock(&s->lock);
+	return rc;
+}
+
+int store_tombstone_clear(struct store *s, uint64_t tomb_id)
+{
+	uint64_t l = 0;
+	bool found = false;
+	int rc = change_begin(s);
+
+	if (rc)
+		return rc;
+	for (struct tomb *t = s->tombs; t; t = t->next)
+		found |= t->id == tomb_id;
+	if (!found) {
+		rc = -ENOENT;
+		goto out;
+	}
+	rc = wal_put_id(&s->scratch, WAL_TOMB_DEL, tomb_id);
+	if (!rc)
+		rc = change_commit(s, &l);
+out:
+	return change_end(s, rc, 0, l, NULL);
+}
+
+bool store_tombstoned(struct store *s, const char *space, const char *key)
+{
+	bool yes;
+
+	pthread_rwlock_rdlock(&s->lock);
+	yes = tomb_find(s, space, key) != NULL;
+	pthread_rwlock_unlock(&s->lock);
+	return yes;
+}
+
+/* ---- statistics ---- */
+
+void store_stats(struct store *s, struct store_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	pthread_rwlock_rdlock(&s->lock);
+	out->capacity_bytes = s->capacity;
+	out->free_bytes = alloc_free_bytes(s->alloc) + s->pf_bytes;
+	out->documents = s->ndocs;
+	out->spaces = s->nspaces;
+	out->entries = s->nentries;
+	out->appends = s->appends;
+	out->cutovers = s->cutovers;
+	out->max_entry_bytes = s->opt.max_entry_bytes;
+	pthread_rwlock_unlock(&s->lock);
+	out->log_bytes = wal_size(s->wal);
+	out->durable_lsn = wal_durable_lsn(s->wal);
+	out->flushes = wal_flushes(s->wal);
+}

@@ -1,0 +1,136 @@
+/*
+ * store_internal.h - the store's in-memory state, shared by the files of
+ * store/ (and by tests).  Never included outside store/ and tests/.
+ *
+ * Locking: s->lock (rwlock) guards every field below it in struct store
+ * and every node.  Readers (read, list, info, lookup) take it shared;
+ * mutations take it exclusive, from validation through wal_append() to
+ * applying the frame, so the order of frames in the log is the order in
+ * which changes became visible.  The WAL has its own mutex; waiting for
+ * durability (store_sync) holds no store lock.
+ */
+#ifndef STORE_STORE_INTERNAL_H
+#define STORE_STORE_INTERNAL_H
+
+#include "store/alloc.h"
+#include "store/store.h"
+#include "util/u64map.h"
+#include "wal/record.h"
+#include "wal/wal.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Data file layout: a 4096-byte header, then the data area. */
+#define DATA_HDR 4096
+#define DATA_MAGIC "CRVNDATA"
+#define DATA_VERSION 1
+
+struct ent {
+	uint64_t seq;
+	uint64_t off;  /* absolute offset in the data file */
+	uint32_t len;
+	uint32_t crc;  /* CRC-32C of the bytes */
+};
+
+/* Ids of a space's documents (or of the root's spaces), ascending. */
+struct kids {
+	uint64_t *ids;
+	uint32_t n, cap;
+};
+
+struct node {
+	uint64_t id;
+	uint64_t space_id;      /* 0 for spaces */
+	char *name;             /* key, or space name; owned */
+	struct node *name_next; /* chain in s->names */
+	struct store_meta meta;
+	uint64_t seq;
+	uint64_t backup_seq;
+	int64_t backup_time_ns;
+	uint64_t lsn;
+	uint64_t stored_bytes;
+	struct ent *ents;
+	uint32_t nent, cap;
+	struct kids kids;       /* spaces: their documents */
+};
+
+struct tomb {
+	uint64_t id;
+	char *space, *key;
+	struct tomb *next;
+};
+
+struct pending_free {
+	uint64_t off, len, lsn;
+};
+
+struct store {
+	char *dir;
+	struct store_options opt;
+	int lock_fd;
+	int data_fd;
+	uint8_t *map;
+	uint64_t map_len;      /* DATA_HDR + capacity */
+	uint64_t capacity;
+	struct wal *wal;
+	store_change_fn hook;
+	void *hook_arg;
+
+	pthread_rwlock_t lock;
+	struct alloc *alloc;
+	struct u64map nodes;   /* id -> node */
+	struct u64map names;   /* name hash -> node chain */
+	struct kids spaces;    /* the root's children */
+	uint64_t next_id;
+	uint64_t next_tomb_id;
+	uint64_t ndocs, nspaces, nentries;
+	struct tomb *tombs;
+	struct pending_free *pf;
+	size_t npf, pf_head, pf_cap;
+	uint64_t pf_bytes;
+	struct wal_buf scratch;
+	int failed;            /* sticky in-memory failure (ENOMEM mid-apply) */
+
+	/* replay state */
+	bool replaying;
+	bool in_snapshot;
+	bool snap_done;
+	uint32_t snap_crc;
+	uint64_t snap_count;
+
+	uint64_t last_snap_bytes;
+	uint64_t appends;
+	uint64_t cutovers;
+	int cutover_running;   /* atomic flag */
+};
+
+/* replay.c: applying records (live and at open) and snapshots. */
+int store_apply_frame(struct store *s, uint64_t lsn, const uint8_t *p,
+		      size_t len, bool live);
+int store_replay_frame(void *arg, uint64_t lsn, const uint8_t *p,
+		       size_t len);
+int store_write_snapshot(void *arg, struct wal_snap *sn);
+int store_rebuild_alloc(struct store *s);
+
+/* nodes.c */
+struct node *node_get(struct store *s, uint64_t id);
+struct node *node_by_name(struct store *s, uint64_t space_id,
+			  const char *name, size_t len);
+int node_add(struct store *s, uint64_t id, uint64_t space_id,
+	     const char *name, size_t len, const struct wal_meta *m,
+	     struct node **out);
+void node_remove(struct store *s, struct node *n);
+int node_rename(struct store *s, struct node *n, uint64_t space_id,
+		const char *name, size_t len);
+void node_free(struct node *n);
+int kids_insert(struct kids *k, uint64_t id);
+void kids_remove(struct kids *k, uint64_t id);
+uint32_t kids_lower_bound(const struct kids *k, uint64_t id);
+struct tomb *tomb_find(struct store *s, const char *space, const char *key);
+
+void meta_to_wal(const struct store_meta *m, struct wal_meta *w);
+void meta_from_wal(const struct wal_meta *w, struct store_meta *m);
+
+#endif

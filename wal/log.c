@@ -1,0 +1,798 @@
+/*
+ * log.c - the write-ahead log file: group commit, replay, cut-over.
+ *
+ * File format (all integers little-endian):
+ *
+ *   header, 64 bytes
+ *     0   8  magic "CRVNWAL\0"
+ *     8   4  format version (1)
+ *     12  4  header size (64)
+ *     16  8  generation (grows by one at every cut-over)
+ *     24  8  salt (random, chosen when the file is written)
+ *     32  8  LSN of the first frame in this file
+ *     40  20 zero
+ *     60  4  CRC-32C of bytes 0..60
+ *
+ *   frames, back to back from offset 64
+ *     0   4  frame magic 0xC0A1F4A3
+ *     4   4  payload length L (at most WAL_FRAME_MAX)
+ *     8   8  LSN (the previous frame's plus one)
+ *     16  8  epoch: the lowest LSN not known durable when it was written
+ *     24  4  zero
+ *     28  4  CRC-32C over bytes 0..28 and the payload, seeded with the
+ *            CRC-32C of (generation, salt)
+ *     32  L  payload
+ *
+ * Validity: a frame is valid when its magic, length, LSN (exactly the
+ * expected one) and checksum all hold.  The seed makes frames of an older
+ * file, or of the same file before a cut-over, fail the checksum, so stale
+ * bytes never validate.
+ *
+ * Recovery: frames are replayed up to the first invalid one, at offset X,
+ * expected LSN E.  The rest of the file is then scanned for any frame with
+ * a valid checksum.  If such a frame has epoch > E, frame E had been
+ * synced before that frame was written, so the damage is corruption of
+ * acknowledged data: the open fails with -EBADMSG and nothing is changed.
+ * Otherwise the damage lies in the unsynced tail of a crash (a torn
+ * write): the tail is saved to wal.damaged.<E>, the file is truncated at X
+ * and fsync'd, and appends continue from X.  We never append after
+ * garbage.
+ *
+ * Invariants (under mu):
+ *   1. durable_lsn <= written_lsn < next_lsn; none of them decreases.
+ *   2. pend holds exactly the frames written_lsn+1 .. next_lsn-1, unless
+ *      io_busy, when the frames being written are out of pend.
+ *   3. Only the thread that set io_busy writes or syncs fd.
+ *   4. Once err != 0 it never changes and no frame is accepted.
+ *
+ * Durability order at cut-over: pending frames written and fdatasync'd;
+ * (caller: data file msync'd); new file written, fdatasync'd; renamed over
+ * the log; directory fsync'd; only then are appends accepted again.
+ */
+#include "wal/wal.h"
+
+#include "util/crc32c.h"
+#include "util/endian.h"
+#include "util/io.h"
+#include "util/log.h"
+#include "wal/record.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define WAL_MAGIC "CRVNWAL"
+#define WAL_VERSION 1
+#define WAL_HDR 64
+#define FRAME_MAGIC 0xC0A1F4A3u
+#define FRAME_HDR 32
+#define WAL_FRAME_MAX (1u << 30)
+#define SNAP_CHUNK (1u << 20)
+
+_Static_assert(WAL_HDR == 64, "log header is 64 bytes");
+_Static_assert(FRAME_HDR == 32, "frame header is 32 bytes");
+
+struct wal {
+	char *dir;
+	char *path;
+	int fd;
+	uint64_t gen, salt;
+	uint32_t seed;
+	struct wal_options opt;
+
+	pthread_mutex_t mu;
+	pthread_cond_t cv;   /* io finished, or stop requested */
+	struct wal_buf pend; /* frames not yet written */
+	struct wal_buf spare;
+	uint64_t next_lsn;
+	uint64_t written_lsn;
+	uint64_t durable_lsn;
+	uint64_t file_size;
+	uint64_t flushes;
+	bool io_busy;
+	int err;
+
+	pthread_t committer;
+	bool has_committer;
+	bool stop;
+};
+
+struct wal_snap {
+	struct wal *w;
+	int fd;
+	uint64_t off;
+	uint64_t lsn;
+	uint64_t epoch;
+	uint32_t seed;
+	struct wal_buf buf;
+};
+
+static uint32_t seed_of(uint64_t gen, uint64_t salt)
+{
+	uint8_t b[16];
+
+	le64_put(b, gen);
+	le64_put(b + 8, salt);
+	return crc32c(b, sizeof(b));
+}
+
+static void frame_header(uint8_t *h, uint32_t seed, uint64_t lsn,
+			 uint64_t epoch, const void *payload, size_t len)
+{
+	uint32_t crc;
+
+	le32_put(h, FRAME_MAGIC);
+	le32_put(h + 4, (uint32_t)len);
+	le64_put(h + 8, lsn);
+	le64_put(h + 16, epoch);
+	le32_put(h + 24, 0);
+	crc = crc32c_extend(seed, h, 28);
+	crc = crc32c_extend(crc, payload, len);
+	le32_put(h + 28, crc);
+}
+
+/* Is there a valid frame at p (any LSN)?  On success *lsn, *epoch and
+ * *len describe it. */
+static bool frame_valid(const uint8_t *p, size_t left, uint32_t seed,
+			uint64_t *lsn, uint64_t *epoch, uint32_t *len)
+{
+	uint32_t n, crc;
+
+	if (left < FRAME_HDR || le32_get(p) != FRAME_MAGIC)
+		return false;
+	n = le32_get(p + 4);
+	if (n > WAL_FRAME_MAX || n > left - FRAME_HDR)
+		return false;
+	if (le32_get(p + 24) != 0)
+		return false;
+	crc = crc32c_extend(seed, p, 28);
+	crc = crc32c_extend(crc, p + FRAME_HDR, n);
+	if (crc != le32_get(p + 28))
+		return false;
+	*lsn = le64_get(p + 8);
+	*epoch = le64_get(p + 16);
+	*len = n;
+	return true;
+}
+
+static void header_encode(uint8_t *h, uint64_t gen, uint64_t salt,
+			  uint64_t first_lsn)
+{
+	memset(h, 0, WAL_HDR);
+	memcpy(h, WAL_MAGIC, 8);
+	le32_put(h + 8, WAL_VERSION);
+	le32_put(h + 12, WAL_HDR);
+	le64_put(h + 16, gen);
+	le64_put(h + 24, salt);
+	le64_put(h + 32, first_lsn);
+	le32_put(h + 60, crc32c(h, 60));
+}
+
+static int header_decode(const uint8_t *h, size_t len, uint64_t *gen,
+			 uint64_t *salt, uint64_t *first_lsn)
+{
+	if (len < WAL_HDR || memcmp(h, WAL_MAGIC, 8) != 0)
+		return -EBADMSG;
+	if (le32_get(h + 60) != crc32c(h, 60))
+		return -EBADMSG;
+	if (le32_get(h + 8) != WAL_VERSION || le32_get(h + 12) != WAL_HDR)
+		return -EPROTONOSUPPORT;
+	*gen = le64_get(h + 16);
+	*salt = le64_get(h + 24);
+	*first_lsn = le64_get(h + 32);
+	return 0;
+}
+
+static char *path_join(const char *dir, const char *name)
+{
+	size_t n = strlen(dir) + strlen(name) + 2;
+	char *p = malloc(n);
+
+	if (p)
+		snprintf(p, n, "%s/%s", dir, name);
+	return p;
+}
+
+static uint64_t random_u64(void)
+{
+	uint64_t v = 0;
+
+	if (getrandom(&v, sizeof(v), 0) != (ssize_t)sizeof(v))
+		v = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
+	return v;
+}
+
+/* ---- group commit ---- */
+
+static void fail_locked(struct wal *w, int rc, const char *what)
+{
+	if (w->err)
+		return;
+	w->err = rc;
+	log_error("wal '%s' is failed and refuses changes: %s: %s", w->path,
+		  what, strerror(-rc));
+}
+
+/* Write out (and with sync, fdatasync) every pending frame.  Called with
+ * mu held and io_busy clear; drops mu during the I/O. */
+static void do_io_locked(struct wal *w, bool sync)
+{
+	struct wal_buf batch = w->pend;
+	uint64_t last = w->next_lsn - 1;
+	uint64_t off = w->file_size;
+	const char *what = "write";
+	int rc = 0;
+
+	w->io_busy = true;
+	w->pend = w->spare;
+	w->pend.len = 0;
+	pthread_mutex_unlock(&w->mu);
+
+	if (batch.len)
+		rc = io_pwrite_all(w->fd, batch.p, batch.len, (off_t)off);
+	if (!rc && sync) {
+		what = "fdatasync";
+		rc = io_fdatasync(w->fd);
+	}
+
+	pthread_mutex_lock(&w->mu);
+	w->io_busy = false;
+	if (rc) {
+		fail_locked(w, rc, what);
+	} else {
+		w->file_size += batch.len;
+		w->written_lsn = last;
+		if (sync) {
+			w->durable_lsn = last;
+			w->flushes++;
+		}
+	}
+	batch.len = 0;
+	w->spare = batch;
+	pthread_cond_broadcast(&w->cv);
+}
+
+int wal_append(struct wal *w, const void *payload, size_t len, uint64_t *lsn)
+{
+	int rc;
+
+	if (len > WAL_FRAME_MAX)
+		return -EFBIG;
+	pthread_mutex_lock(&w->mu);
+	if (w->err) {
+		rc = w->err;
+		goto out;
+	}
+	if (w->opt.read_only) {
+		rc = -EROFS;
+		goto out;
+	}
+	rc = wal_buf_reserve(&w->pend, FRAME_HDR + len);
+	if (rc)
+		goto out;
+	frame_header(w->pend.p + w->pend.len, w->seed, w->next_lsn,
+		     w->durable_lsn + 1, payload, len);
+	if (len)
+		memcpy(w->pend.p + w->pend.len + FRAME_HDR, payload, len);
+	w->pend.len += FRAME_HDR + len;
+	if (lsn)
+		*lsn = w->next_lsn;
+	w->next_lsn++;
+	if (w->pend.len >= w->opt.buffer_bytes && !w->io_busy)
+		do_io_locked(w, false);
+out:
+	pthread_mutex_unlock(&w->mu);
+	return rc;
+}
+
+int wal_sync(struct wal *w, uint64_t lsn)
+{
+	int rc;
+
+	pthread_mutex_lock(&w->mu);
+	if (lsn == 0 || lsn >= w->next_lsn)
+		lsn = w->next_lsn - 1;
+	while (w->durable_lsn < lsn && !w->err) {
+		if (w->io_busy)
+			pthread_cond_wait(&w->cv, &w->mu);
+		else
+			do_io_locked(w, true);
+	}
+	rc = w->err;
+	pthread_mutex_unlock(&w->mu);
+	return rc;
+}
+
+uint64_t wal_durable_lsn(struct wal *w)
+{
+	uint64_t v;
+
+	pthread_mutex_lock(&w->mu);
+	v = w->durable_lsn;
+	pthread_mutex_unlock(&w->mu);
+	return v;
+}
+
+uint64_t wal_next_lsn(struct wal *w)
+{
+	uint64_t v;
+
+	pthread_mutex_lock(&w->mu);
+	v = w->next_lsn;
+	pthread_mutex_unlock(&w->mu);
+	return v;
+}
+
+uint64_t wal_size(struct wal *w)
+{
+	uint64_t v;
+
+	pthread_mutex_lock(&w->mu);
+	v = w->file_size + w->pend.len;
+	pthread_mutex_unlock(&w->mu);
+	return v;
+}
+
+uint64_t wal_flushes(struct wal *w)
+{
+	uint64_t v;
+
+	pthread_mutex_lock(&w->mu);
+	v = w->flushes;
+	pthread_mutex_unlock(&w->mu);
+	return v;
+}
+
+int wal_error(struct wal *w)
+{
+	int v;
+
+	pthread_mutex_lock(&w->mu);
+	v = w->err;
+	pthread_mutex_unlock(&w->mu);
+	return v;
+}
+
+static void *committer_main(void *arg)
+{
+	struct wal *w = arg;
+	struct timespec ts;
+
+	pthread_mutex_lock(&w->mu);
+	while (!w->stop) {
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_sec += w->opt.commit_ms / 1000;
+		ts.tv_nsec += (long)(w->opt.commit_ms % 1000) * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		while (!w->stop &&
+		       pthread_cond_timedwait(&w->cv, &w->mu, &ts) != ETIMEDOUT)
+			;
+		if (w->stop)
+			break;
+		if (!w->err && !w->io_busy && w->durable_lsn + 1 < w->next_lsn)
+			do_io_locked(w, true);
+	}
+	pthread_mutex_unlock(&w->mu);
+	return NULL;
+}
+
+/* ---- construction ---- */
+
+static struct wal *wal_alloc(const char *dir, const struct wal_options *o)
+{
+	struct wal *w = calloc(1, sizeof(*w));
+	pthread_condattr_t ca;
+
+	if (!w)
+		return NULL;
+	w->fd = -1;
+	w->opt = *o;
+	if (w->opt.buffer_bytes == 0)
+		w->opt.buffer_bytes = 4u << 20;
+	w->dir = strdup(dir);
+	w->path = path_join(dir, "wal");
+	if (!w->dir || !w->path) {
+		free(w->dir);
+		free(w->path);
+		free(w);
+		return NULL;
+	}
+	pthread_mutex_init(&w->mu, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&w->cv, &ca);
+	pthread_condattr_destroy(&ca);
+	wal_buf_init(&w->pend);
+	wal_buf_init(&w->spare);
+	w->next_lsn = 1;
+	return w;
+}
+
+static void wal_free(struct wal *w)
+{
+	if (w->fd >= 0)
+		io_close(w->fd);
+	wal_buf_release(&w->pend);
+	wal_buf_release(&w->spare);
+	pthread_mutex_destroy(&w->mu);
+	pthread_cond_destroy(&w->cv);
+	free(w->dir);
+	free(w->path);
+	free(w);
+}
+
+static int start_committer(struct wal *w)
+{
+	if (w->opt.read_only || w->opt.commit_ms == 0)
+		return 0;
+	if (pthread_create(&w->committer, NULL, committer_main, w) != 0)
+		return -EAGAIN;
+	w->has_committer = true;
+	return 0;
+}
+
+int wal_close(struct wal *w)
+{
+	int rc = 0;
+
+	if (!w)
+		return 0;
+	pthread_mutex_lock(&w->mu);
+	w->stop = true;
+	pthread_cond_broadcast(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+	if (w->has_committer)
+		pthread_join(w->committer, NULL);
+	if (!w->opt.read_only)
+		rc = wal_sync(w, 0);
+	wal_free(w);
+	return rc;
+}
+
+/* ---- snapshot writing and cut-over ---- */
+
+static int snap_flush(struct wal_snap *sn)
+{
+	int rc;
+
+	if (sn->buf.len == 0)
+		return 0;
+	rc = io_pwrite_all(sn->fd, sn->buf.p, sn->buf.len, (off_t)sn->off);
+	if (rc)
+		return rc;
+	sn->off += sn->buf.len;
+	sn->buf.len = 0;
+	return 0;
+}
+
+int wal_snap_frame(struct wal_snap *sn, const void *payload, size_t len)
+{
+	int rc;
+
+	if (len > WAL_FRAME_MAX)
+		return -EFBIG;
+	rc = wal_buf_reserve(&sn->buf, FRAME_HDR + len);
+	if (rc)
+		return rc;
+	frame_header(sn->buf.p + sn->buf.len, sn->seed, sn->lsn, sn->epoch,
+		     payload, len);
+	memcpy(sn->buf.p + sn->buf.len + FRAME_HDR, payload, len);
+	sn->buf.len += FRAME_HDR + len;
+	sn->lsn++;
+	if (sn->buf.len >= SNAP_CHUNK)
+		return snap_flush(sn);
+	return 0;
+}
+
+/* Write DIR/wal.tmp holding a header and snap's frames, make it durable
+ * and rename it over DIR/wal.  On success *fd is the new file (open for
+ * writing), *size its size and *next_lsn the LSN after its last frame. */
+static int write_new_log(struct wal *w, uint64_t gen, uint64_t salt,
+			 wal_snap_fn snap, void *arg, int *fd_out,
+			 uint64_t *size, uint64_t *next_lsn)
+{
+	struct wal_snap sn;
+	uint8_t h[WAL_HDR];
+	char *tmp = path_join(w->dir, "wal.tmp");
+	const char *what = "open";
+	int rc;
+
+	if (!tmp)
+		return -ENOMEM;
+	memset(&sn, 0, sizeof(sn));
+	wal_buf_init(&sn.buf);
+	sn.w = w;
+	sn.lsn = w->next_lsn;
+	sn.epoch = w->next_lsn;
+	sn.seed = seed_of(gen, salt);
+	sn.off = WAL_HDR;
+	sn.fd = io_open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	if (sn.fd < 0) {
+		rc = sn.fd;
+		goto out_free;
+	}
+	header_encode(h, gen, salt, w->next_lsn);
+	what = "write";
+	rc = io_pwrite_all(sn.fd, h, WAL_HDR, 0);
+	if (rc)
+		goto out_close;
+	rc = snap(arg, &sn);
+	if (rc)
+		goto out_close;
+	rc = snap_flush(&sn);
+	if (rc)
+		goto out_close;
+	what = "fdatasync";
+	rc = io_fdatasync(sn.fd);
+	if (rc)
+		goto out_close;
+	what = "rename";
+	rc = io_rename(tmp, w->path);
+	if (rc)
+		goto out_close;
+	what = "directory fsync";
+	rc = io_fsync_dir(w->dir);
+	if (rc)
+		goto out_close;
+	*fd_out = sn.fd;
+	*size = sn.off;
+	*next_lsn = sn.lsn;
+	sn.fd = -1;
+out_close:
+	if (sn.fd >= 0)
+		io_close(sn.fd);
+	if (rc && rc != -ENOMEM)
+		log_error("cannot write new log '%s': %s: %s", tmp, what,
+			  strerror(-rc));
+out_free:
+	wal_buf_release(&sn.buf);
+	free(tmp);
+	return rc;
+}
+
+int wal_cutover(struct wal *w, wal_snap_fn snap, void *arg)
+{
+	uint64_t gen, salt, size = 0, next = 0;
+	int rc, fd = -1;
+
+	if (w->opt.read_only)
+		return -EROFS;
+	rc = wal_sync(w, 0);
+	if (rc)
+		return rc;
+	pthread_mutex_lock(&w->mu);
+	while (w->io_busy)
+		pthread_cond_wait(&w->cv, &w->mu);
+	rc = w->err;
+	if (rc) {
+		pthread_mutex_unlock(&w->mu);
+		return rc;
+	}
+	w->io_busy = true;
+	gen = w->gen + 1;
+	pthread_mutex_unlock(&w->mu);
+
+	salt = random_u64();
+	rc = write_new_log(w, gen, salt, snap, arg, &fd, &size, &next);
+
+	pthread_mutex_lock(&w->mu);
+	w->io_busy = false;
+	if (rc) {
+		if (rc != -ENOMEM)
+			fail_locked(w, rc, "cut-over");
+	} else {
+		io_close(w->fd);
+		w->fd = fd;
+		w->gen = gen;
+		w->salt = salt;
+		w->seed = seed_of(gen, salt);
+		w->file_size = size;
+		w->next_lsn = next;
+		w->written_lsn = w->durable_lsn = next - 1;
+	}
+	pthread_cond_broadcast(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+	return rc;
+}
+
+int wal_create(const char *dir, const struct wal_options *o, wal_snap_fn snap,
+	       void *arg, struct wal **out)
+{
+	struct wal *w;
+	uint64_t size, next;
+	int rc, fd;
+
+	if (o->read_only)
+		return -EROFS;
+	w = wal_alloc(dir, o);
+	if (!w)
+		return -ENOMEM;
+	w->gen = 1;
+	w->salt = random_u64();
+	rc = write_new_log(w, w->gen, w->salt, snap, arg, &fd, &size, &next);
+	if (rc)
+		goto out_free;
+	w->fd = fd;
+	w->seed = seed_of(w->gen, w->salt);
+	w->file_size = size;
+	w->next_lsn = next;
+	w->written_lsn = w->durable_lsn = next - 1;
+	rc = start_committer(w);
+	if (rc)
+		goto out_free;
+	*out = w;
+	return 0;
+out_free:
+	wal_free(w);
+	return rc;
+}
+
+/* ---- open and replay ---- */
+
+/* Save bytes [off, size) of the mapped log to DIR/wal.damaged.<lsn>. */
+static void save_damaged(struct wal *w, const uint8_t *map, uint64_t off,
+			 uint64_t size, uint64_t lsn)
+{
+	char name[64];
+	char *path;
+	int fd, rc;
+
+	snprintf(name, sizeof(name), "wal.damaged.%" PRIu64, lsn);
+	path = path_join(w->dir, name);
+	if (!path)
+		return;
+	fd = io_open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	if (fd >= 0) {
+		rc = io_pwrite_all(fd, map + off, size - off, 0);
+		if (!rc)
+			rc = io_fsync(fd);
+		io_close(fd);
+		if (rc)
+			log_warn("cannot save damaged log tail to '%s': %s",
+				 path, strerror(-rc));
+	}
+	free(path);
+}
+
+/* Classify damage at off (expected LSN e): 0 torn tail, -EBADMSG when a
+ * frame written after frame e was durable follows. */
+static int classify_damage(const uint8_t *map, uint64_t off, uint64_t size,
+			   uint32_t seed, uint64_t e, uint64_t *bad_lsn)
+{
+	for (uint64_t q = off + 1; q + FRAME_HDR <= size; q++) {
+		uint64_t lsn, epoch;
+		uint32_t len;
+
+		if (map[q] != (FRAME_MAGIC & 0xff))
+			continue;
+		if (!frame_valid(map + q, size - q, seed, &lsn, &epoch, &len))
+			continue;
+		if (lsn > e && epoch > e) {
+			*bad_lsn = lsn;
+			return -EBADMSG;
+		}
+	}
+	return 0;
+}
+
+static int replay(struct wal *w, const uint8_t *map, uint64_t size,
+		  wal_frame_fn fn, void *arg, uint64_t *end)
+{
+	uint64_t first, off = WAL_HDR, e;
+	int rc;
+
+	rc = header_decode(map, size, &w->gen, &w->salt, &first);
+	if (rc) {
+		log_error("cannot open log '%s': %s header", w->path,
+			  rc == -EBADMSG ? "damaged" : "unsupported");
+		return rc;
+	}
+	w->seed = seed_of(w->gen, w->salt);
+	e = first;
+	for (;;) {
+		uint64_t lsn, epoch, bad;
+		uint32_t len;
+
+		if (off == size)
+			break;
+		if (!frame_valid(map + off, size - off, w->seed, &lsn, &epoch,
+				 &len) ||
+		    lsn != e) {
+			rc = classify_damage(map, off, size, w->seed, e, &bad);
+			if (rc) {
+				log_error("cannot open log '%s': frame %" PRIu64
+					  " at offset %" PRIu64
+					  " is corrupt but frame %" PRIu64
+					  " after it was written later",
+					  w->path, e, off, bad);
+				return rc;
+			}
+			log_warn("log '%s': dropping damaged tail of %" PRIu64
+				 " bytes at offset %" PRIu64
+				 " (frames from %" PRIu64 ")",
+				 w->path, size - off, off, e);
+			break;
+		}
+		rc = fn(arg, lsn, map + off + FRAME_HDR, len);
+		if (rc)
+			return rc;
+		off += FRAME_HDR + len;
+		e++;
+	}
+	w->next_lsn = e;
+	w->written_lsn = w->durable_lsn = e - 1;
+	*end = off;
+	return 0;
+}
+
+int wal_open(const char *dir, const struct wal_options *o, wal_frame_fn fn,
+	     void *arg, struct wal **out)
+{
+	struct wal *w = wal_alloc(dir, o);
+	uint8_t *map = MAP_FAILED;
+	struct stat st;
+	uint64_t end = 0;
+	int rc;
+
+	if (!w)
+		return -ENOMEM;
+	w->fd = io_open(w->path, o->read_only ? O_RDONLY : O_RDWR, 0);
+	if (w->fd < 0) {
+		rc = w->fd;
+		goto out_free;
+	}
+	if (fstat(w->fd, &st) < 0) {
+		rc = -errno;
+		goto out_free;
+	}
+	if ((uint64_t)st.st_size < WAL_HDR) {
+		log_error("cannot open log '%s': shorter than its header",
+			  w->path);
+		rc = -EBADMSG;
+		goto out_free;
+	}
+	map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, w->fd, 0);
+	if (map == MAP_FAILED) {
+		rc = -errno;
+		goto out_free;
+	}
+	rc = replay(w, map, (uint64_t)st.st_size, fn, arg, &end);
+	if (rc)
+		goto out_unmap;
+	if (end < (uint64_t)st.st_size && !o->read_only) {
+		save_damaged(w, map, end, (uint64_t)st.st_size, w->next_lsn);
+		rc = io_ftruncate(w->fd, (off_t)end);
+		if (!rc)
+			rc = io_fsync(w->fd);
+		if (rc) {
+			log_error("cannot truncate damaged log '%s': %s",
+				  w->path, strerror(-rc));
+			goto out_unmap;
+		}
+	}
+	w->file_size = end;
+	munmap(map, (size_t)st.st_size);
+	map = MAP_FAILED;
+	rc = start_committer(w);
+	if (rc)
+		goto out_free;
+	*out = w;
+	return 0;
+out_unmap:
+	munmap(map, (size_t)st.st_size);
+out_free:
+	wal_free(w);
+	return rc;
+}

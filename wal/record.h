@@ -1,0 +1,152 @@
+/*
+ * record.h - the records of the write-ahead log and their byte encoding.
+ *
+ * A WAL frame's payload is a sequence of records; a frame is applied all
+ * or nothing, so a multi-record change (Delete + DelKey, a rename over a
+ * target, snapshot + trim) is written as one frame.  Every record is
+ *
+ *   offset size field
+ *   0      1    type (enum wal_rec_type)
+ *   1      4    body length B (little-endian)
+ *   5      B    body, fields little-endian in the order listed below
+ *
+ * Bodies (u64 unless noted; "name" is u16 length + bytes; "meta" is
+ * mode u32, uid u32, gid u32, mtime_ns i64, ctime_ns i64 = 28 bytes):
+ *
+ *   APPEND      id, seq, offset, mtime_ns i64, len u32, crc32c u32 of the
+ *               bytes, bytes
+ *   DELETE      id                      (drop the entries, free the space)
+ *   TRIM        id, first_kept_seq       (drop entries with seq below it)
+ *   MAPKEY      id, space_id, meta, name (a new document under a key)
+ *   DELKEY      id                      (forget the document's key)
+ *   META        id, meta                 (document or space)
+ *   MKSPACE     id, meta, name
+ *   RMSPACE     id
+ *   RENAME      id, space_id, name
+ *   BACKUP      id, seq, time_ns i64     (cloud holds the entries to seq)
+ *   TOMB_ADD    tomb_id, space name, key name (cloud copy to delete)
+ *   TOMB_DEL    tomb_id
+ *   SNAP_BEGIN  next_id, next_tomb_id, capacity, counts (u64 each: spaces,
+ *               docs, entries, tombs)
+ *   SNAP_SPACE  id, meta, name
+ *   SNAP_DOC    id, space_id, seq, backup_seq, backup_time_ns i64, meta,
+ *               name, n u32, then n x (seq, offset, len u32, crc u32)
+ *   SNAP_TOMB   tomb_id, space name, key name
+ *   SNAP_END    crc32c u32 of every snapshot record body before it, in
+ *               order, and the record count u64
+ *
+ * An OrganizationSnapshot is SNAP_BEGIN, the SNAP_* records, SNAP_END,
+ * spread over as many frames as needed; it only opens a log file.
+ *
+ * Decoding is bounds-checked: wal_rec_next() never reads past the payload
+ * and returns -EBADMSG for any malformed record.
+ */
+#ifndef WAL_RECORD_H
+#define WAL_RECORD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum wal_rec_type {
+	WAL_APPEND = 1,
+	WAL_DELETE = 2,
+	WAL_TRIM = 3,
+	WAL_MAPKEY = 4,
+	WAL_DELKEY = 5,
+	WAL_META = 6,
+	WAL_MKSPACE = 7,
+	WAL_RMSPACE = 8,
+	WAL_RENAME = 9,
+	WAL_BACKUP = 10,
+	WAL_TOMB_ADD = 11,
+	WAL_TOMB_DEL = 12,
+	WAL_SNAP_BEGIN = 20,
+	WAL_SNAP_SPACE = 21,
+	WAL_SNAP_DOC = 22,
+	WAL_SNAP_TOMB = 23,
+	WAL_SNAP_END = 24,
+};
+
+#define WAL_REC_HDR 5
+#define WAL_META_BYTES 28
+#define WAL_NAME_MAX 255
+
+struct wal_meta {
+	uint32_t mode, uid, gid;
+	int64_t mtime_ns, ctime_ns;
+};
+
+struct wal_ent {
+	uint64_t seq, offset;
+	uint32_t len, crc;
+};
+
+/* A decoded record.  Pointers (bytes, name, name2, ents) point into the
+ * payload given to wal_rec_next() and are valid as long as it is. */
+struct wal_rec {
+	enum wal_rec_type type;
+	uint64_t id, id2, seq, offset; /* id2: space_id, tomb next id */
+	uint64_t a, b, c, d;           /* SNAP_BEGIN capacity and counts */
+	int64_t time_ns;
+	uint32_t len, crc, n;
+	const uint8_t *bytes;          /* APPEND data */
+	const uint8_t *body;           /* the raw body (SNAP_END crc input) */
+	uint32_t body_len;
+	struct wal_meta meta;
+	const char *name, *name2;      /* not NUL-terminated */
+	uint16_t name_len, name2_len;
+	const uint8_t *ents;           /* SNAP_DOC: n x 24 encoded entries */
+};
+
+/* Decode the record at *pos in buf[0..len); advance *pos.  Returns 1 with
+ * *r filled, 0 at the end of the buffer, -EBADMSG on malformed bytes. */
+int wal_rec_next(const uint8_t *buf, size_t len, size_t *pos,
+		 struct wal_rec *r);
+
+/* The i-th entry of a decoded SNAP_DOC record (i < r->n). */
+void wal_rec_ent(const struct wal_rec *r, uint32_t i, struct wal_ent *e);
+
+/*
+ * Encoding into a growable buffer.  Each put returns 0 or -ENOMEM; a
+ * failed put leaves the buffer's previous contents intact.
+ */
+struct wal_buf {
+	uint8_t *p;
+	size_t len, cap;
+};
+
+void wal_buf_init(struct wal_buf *b);
+void wal_buf_release(struct wal_buf *b);
+int wal_buf_reserve(struct wal_buf *b, size_t more);
+
+int wal_put_append(struct wal_buf *b, uint64_t id, uint64_t seq,
+		   uint64_t offset, int64_t mtime_ns, const void *data,
+		   uint32_t len, uint32_t crc);
+int wal_put_id(struct wal_buf *b, enum wal_rec_type t, uint64_t id);
+int wal_put_trim(struct wal_buf *b, uint64_t id, uint64_t first_kept_seq);
+int wal_put_mapkey(struct wal_buf *b, uint64_t id, uint64_t space_id,
+		   const struct wal_meta *m, const char *name);
+int wal_put_meta(struct wal_buf *b, uint64_t id, const struct wal_meta *m);
+int wal_put_mkspace(struct wal_buf *b, uint64_t id, const struct wal_meta *m,
+		    const char *name);
+int wal_put_rename(struct wal_buf *b, uint64_t id, uint64_t space_id,
+		   const char *name);
+int wal_put_backup(struct wal_buf *b, uint64_t id, uint64_t seq,
+		   int64_t time_ns);
+int wal_put_tomb_add(struct wal_buf *b, enum wal_rec_type t, uint64_t tomb_id,
+		     const char *space, const char *key);
+int wal_put_snap_begin(struct wal_buf *b, uint64_t next_id,
+		       uint64_t next_tomb_id, uint64_t capacity,
+		       uint64_t spaces, uint64_t docs, uint64_t entries,
+		       uint64_t tombs);
+int wal_put_snap_space(struct wal_buf *b, uint64_t id,
+		       const struct wal_meta *m, const char *name);
+int wal_put_snap_doc(struct wal_buf *b, uint64_t id, uint64_t space_id,
+		     uint64_t seq, uint64_t backup_seq, int64_t backup_time_ns,
+		     const struct wal_meta *m, const char *name,
+		     const struct wal_ent *ents, uint32_t n);
+int wal_put_snap_end(struct wal_buf *b, uint32_t crc, uint64_t count);
+
+const char *wal_rec_type_name(enum wal_rec_type t);
+
+#endif

@@ -1,0 +1,96 @@
+/*
+ * wal.h - the write-ahead log: frames, group commit, replay, cut-over.
+ *
+ * A log is one file, DIR/wal.  It holds a header and a sequence of frames;
+ * each frame carries an opaque payload (a sequence of records, see
+ * record.h) and is applied all or nothing.  Frames are numbered by a log
+ * sequence number (LSN) that grows by one per frame and continues across
+ * cut-overs.
+ *
+ * Writers call wal_append() (copies the payload into memory, returns the
+ * frame's LSN) and, when they need durability, wal_sync(lsn).  One waiter
+ * at a time writes and fdatasyncs everything pending for all of them
+ * (group commit); a background committer does the same every commit_ms.
+ *
+ * Fail-stop: the first failed write, fdatasync, fsync or rename makes the
+ * log refuse every later mutation with that error, and every waiter gets
+ * it.  A sync is never retried.
+ *
+ * Thread-safety: all functions may be called concurrently, except that
+ * wal_cutover() requires that no wal_append() runs at the same time (the
+ * store holds its write lock) and wal_close() is called once, last.
+ */
+#ifndef WAL_WAL_H
+#define WAL_WAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct wal;
+
+struct wal_options {
+	uint32_t commit_ms;  /* background commit interval; 0: no committer */
+	bool read_only;      /* replay only: never write, truncate or lock */
+	size_t buffer_bytes; /* write pending frames out past this size */
+};
+
+/* Called for every valid frame at open, in LSN order.  The payload is
+ * valid during the call only.  A negative return aborts the open with
+ * that error. */
+typedef int (*wal_frame_fn)(void *arg, uint64_t lsn, const uint8_t *payload,
+			    size_t len);
+
+/* Open DIR/wal and replay it through fn.  A torn tail (a damaged frame
+ * after which no frame of an already-synced batch follows) is copied to
+ * DIR/wal.damaged.<lsn>, reported, truncated away and fsync'd.  Damage
+ * followed by frames written after a successful sync is corruption:
+ * -EBADMSG with a log line, nothing changed.  -ENOENT when there is no
+ * log.  On success *out owns the log (wal_close). */
+int wal_open(const char *dir, const struct wal_options *o, wal_frame_fn fn,
+	     void *arg, struct wal **out);
+
+/* Create a new log in DIR whose first frames come from snap (see
+ * wal_cutover), replacing any log there, and open it. */
+struct wal_snap;
+typedef int (*wal_snap_fn)(void *arg, struct wal_snap *sn);
+int wal_create(const char *dir, const struct wal_options *o, wal_snap_fn snap,
+	       void *arg, struct wal **out);
+
+/* Queue one frame; *lsn receives its LSN.  Returns 0 or the sticky error
+ * (-ENOMEM leaves the log usable). */
+int wal_append(struct wal *w, const void *payload, size_t len, uint64_t *lsn);
+
+/* Wait until frame lsn (0: every frame so far) is durable. */
+int wal_sync(struct wal *w, uint64_t lsn);
+
+/* The highest durable LSN, and the LSN the next frame will get. */
+uint64_t wal_durable_lsn(struct wal *w);
+uint64_t wal_next_lsn(struct wal *w);
+
+/* Bytes in the log file plus pending frames. */
+uint64_t wal_size(struct wal *w);
+/* Flushes (fdatasyncs) done since open. */
+uint64_t wal_flushes(struct wal *w);
+
+/* The sticky error, or 0. */
+int wal_error(struct wal *w);
+
+/*
+ * Cut-over: make everything pending durable, then write a new log to
+ * DIR/wal.tmp that starts with the frames emitted by snap (an
+ * OrganizationSnapshot), fdatasync it, rename it over DIR/wal and fsync
+ * DIR.  Only then does the new log take appends.  The caller must have
+ * made the data file durable (msync) before calling, and must not append
+ * concurrently.  Any failure is sticky (fail-stop).
+ *
+ * Inside snap, call wal_snap_frame() for each payload to write.
+ */
+int wal_cutover(struct wal *w, wal_snap_fn snap, void *arg);
+int wal_snap_frame(struct wal_snap *sn, const void *payload, size_t len);
+
+/* Stop the committer, make everything durable, close.  Returns the
+ * sticky error or 0.  Accepts NULL. */
+int wal_close(struct wal *w);
+
+#endif
