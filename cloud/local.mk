@@ -1,1 +1,28 @@
-# cloud module: see the files in cloud/
+# cloud: the S3 client (SigV4 over libcurl + OpenSSL), the dir: target, the
+# archive format of a document, and (phase 2) the uploader and restore.
+# Uses util/ and store/store.h only.
+noinst_LIBRARIES += cloud/libcloud.a
+cloud_libcloud_a_SOURCES = \
+	cloud/archive.c cloud/archive.h \
+	cloud/buf.c cloud/buf.h \
+	cloud/sigv4.c cloud/sigv4.h
+cloud_libcloud_a_CFLAGS = $(AM_CFLAGS) $(CURL_CFLAGS) $(CRYPTO_CFLAGS)
+
+CLOUD_TEST_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(CURL_CFLAGS) \
+	$(CRYPTO_CFLAGS) -DTOP_SRCDIR='"$(abs_top_srcdir)"'
+CLOUD_TEST_LDADD = cloud/libcloud.a util/libutil.a $(CURL_LIBS) \
+	$(CRYPTO_LIBS) $(CHECK_LIBS)
+
+check_PROGRAMS += tests/check_cloud_sigv4
+TESTS += tests/check_cloud_sigv4
+tests_check_cloud_sigv4_SOURCES = tests/check_cloud_sigv4.c
+tests_check_cloud_sigv4_CFLAGS = $(CLOUD_TEST_CFLAGS)
+tests_check_cloud_sigv4_LDADD = $(CLOUD_TEST_LDADD)
+
+check_PROGRAMS += tests/check_cloud_archive
+TESTS += tests/check_cloud_archive
+tests_check_cloud_archive_SOURCES = tests/check_cloud_archive.c
+tests_check_cloud_archive_CFLAGS = $(CLOUD_TEST_CFLAGS)
+tests_check_cloud_archive_LDADD = $(CLOUD_TEST_LDADD)
+
+EXTRA_DIST += tests/data/aws-sigv4 tests/data/cloud
