@@ -8,3 +8,15 @@ store_libstore_a_SOURCES = \
 	store/nodes.c \
 	store/replay.c \
 	store/fsck.c
+
+check_PROGRAMS += tests/check_store
+TESTS += tests/check_store
+tests_check_store_SOURCES = tests/check_store.c
+tests_check_store_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+tests_check_store_LDADD = tests/libtestutil.a store/libstore.a wal/libwal.a util/libutil.a $(CHECK_LIBS)
+
+check_PROGRAMS += tests/check_store_crash
+TESTS += tests/check_store_crash
+tests_check_store_crash_SOURCES = tests/check_store_crash.c
+tests_check_store_crash_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+tests_check_store_crash_LDADD = tests/libtestutil.a store/libstore.a wal/libwal.a util/libutil.a $(CHECK_LIBS)

@@ -4,3 +4,13 @@ noinst_LIBRARIES += wal/libwal.a
 wal_libwal_a_SOURCES = \
 	wal/record.c wal/record.h \
 	wal/log.c wal/wal.h
+
+check_LIBRARIES = tests/libtestutil.a
+tests_libtestutil_a_SOURCES = tests/testutil.c tests/testutil.h
+tests_libtestutil_a_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+
+check_PROGRAMS += tests/check_wal
+TESTS += tests/check_wal
+tests_check_wal_SOURCES = tests/check_wal.c
+tests_check_wal_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+tests_check_wal_LDADD = tests/libtestutil.a wal/libwal.a util/libutil.a $(CHECK_LIBS)

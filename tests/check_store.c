@@ -1,0 +1,586 @@
+/*
+ * check_store.c - the durable list store: the flow of the original
+ * DurableListStore tests with exact free-byte counts, namespace rules,
+ * reopen after close and after cut-overs, the lock, fail-stop under
+ * injected I/O faults, and fsck.
+ */
+#include "store/store.h"
+#include "tests/testutil.h"
+#include "util/io_fault.h"
+
+#include <check.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static const struct store_meta M = { 0644, 0, 0, 1, 1 };
+
+static struct store *open_store(const char *dir, uint64_t cap)
+{
+	struct store_options o;
+	struct store *s;
+
+	store_options_default(&o);
+	o.capacity_bytes = cap;
+	o.commit_ms = 0;
+	ck_assert_int_eq(store_open(dir, &o, &s), 0);
+	return s;
+}
+
+static uint64_t free_bytes(struct store *s)
+{
+	struct store_stats st;
+	store_stats(s, &st);
+	return st.free_bytes;
+}
+
+static uint64_t mkdoc(struct store *s, uint64_t sp, const char *key)
+{
+	uint64_t id;
+	ck_assert_int_eq(store_doc_create(s, sp, key, &M, &id, NULL), 0);
+	return id;
+}
+
+static void fill(char *buf, size_t n, int v)
+{
+	memset(buf, 'a' + v % 26, n);
+}
+
+struct collect {
+	int n;
+	uint64_t seq[2048];
+	size_t len[2048];
+	char first[2048];
+};
+
+static int collect_fn(void *arg, uint64_t seq, const void *buf, size_t len)
+{
+	struct collect *c = arg;
+	c->seq[c->n] = seq;
+	c->len[c->n] = len;
+	c->first[c->n] = len ? *(const char *)buf : 0;
+	c->n++;
+	return 0;
+}
+
+static void check_clean(const char *dir)
+{
+	FILE *devnull = fopen("/dev/null", "w");
+	ck_assert_int_eq(store_fsck(dir, devnull), 0);
+	fclose(devnull);
+}
+
+START_TEST(test_store_flow_of_the_original_with_exact_free_bytes)
+{
+	const uint64_t C = 1 << 20;
+	char *dir = test_tmpdir();
+	struct store *s = open_store(dir, C);
+	char buf[1000];
+	uint64_t sp, a, b, c, c2, seq;
+	struct collect col = { 0 };
+	int k = 0, rc;
+
+	ck_assert_uint_eq(free_bytes(s), C);
+	ck_assert_int_eq(store_space_create(s, "sp", &M, &sp, NULL), 0);
+	a = mkdoc(s, sp, "a");
+	for (int i = 0; i < 100; i++) {
+		fill(buf, 100, i);
+		ck_assert_int_eq(store_append(s, a, buf, 100, &seq, NULL), 0);
+		ck_assert_uint_eq(seq, (uint64_t)i + 1);
+	}
+	ck_assert_uint_eq(free_bytes(s), C - 10000);
+	ck_assert_int_eq(store_trim(s, a, 90, NULL), 0);
+	ck_assert_uint_eq(free_bytes(s), C - 9000);
+	ck_assert_int_eq(store_read(s, a, collect_fn, &col), 0);
+	ck_assert_int_eq(col.n, 90);
+	ck_assert_uint_eq(col.seq[0], 11);
+	ck_assert_int_eq(col.first[0], 'a' + 10);
+
+	b = mkdoc(s, sp, "b");
+	for (int i = 0; i < 10; i++)
+		ck_assert_int_eq(store_append(s, b, buf, 50, NULL, NULL), 0);
+	ck_assert_uint_eq(free_bytes(s), C - 9500);
+	ck_assert_int_eq(store_doc_delete(s, b, NULL), 0);
+	ck_assert_uint_eq(free_bytes(s), C - 9000);
+	ck_assert_int_eq(store_doc_lookup(s, sp, "b", &b), -ENOENT);
+
+	c = mkdoc(s, sp, "c");
+	while ((rc = store_append(s, c, buf, 1000, NULL, NULL)) == 0)
+		k++;
+	ck_assert_int_eq(rc, -ENOSPC);
+	ck_assert_uint_eq(free_bytes(s), C - 9000 - 1000 * (uint64_t)k);
+	ck_assert_uint_lt(free_bytes(s), 1000);
+	/* a full store changes nothing */
+	{
+		struct store_doc_info info;
+		ck_assert_int_eq(store_doc_info(s, c, &info), 0);
+		ck_assert_uint_eq(info.seq, (uint64_t)k);
+		ck_assert_uint_eq(info.entries, (uint32_t)k);
+	}
+	ck_assert_int_eq(store_doc_delete(s, c, NULL), 0);
+	ck_assert_uint_eq(free_bytes(s), C - 9000);
+	c2 = mkdoc(s, sp, "c2");
+	ck_assert_int_eq(store_append(s, c2, buf, 1000, NULL, NULL), 0);
+	ck_assert_uint_eq(free_bytes(s), C - 10000);
+	ck_assert_int_eq(store_close(s), 0);
+
+	check_clean(dir);
+	s = open_store(dir, C);
+	ck_assert_uint_eq(free_bytes(s), C - 10000);
+	memset(&col, 0, sizeof(col));
+	ck_assert_int_eq(store_read(s, a, collect_fn, &col), 0);
+	ck_assert_int_eq(col.n, 90);
+	ck_assert_uint_eq(col.seq[89], 100);
+	ck_assert_int_eq(store_close(s), 0);
+	test_rmdir(dir);
+}
+END_TEST
+
+START_TEST(test_store_names_follow_the_contract)
+{
+	char *dir = test_tmpdir();
+	struct store *s = open_store(dir, 1 << 20);
+	char longname[300];
+	uint64_t sp;
+
+	memset(longname, 'x', 256);
+	longname[256] = '\0';
+	ck_assert_int_eq(store_space_create(s, "", &M, NULL, NULL), -EINVAL);
+	ck_assert_int_eq(store_space_create(s, ".", &M, NULL, NULL), -EINVAL);
+	ck_assert_int_eq(store_space_create(s, "..", &M, NULL, NULL), -EINVAL);
+	ck_assert_int_eq(store_space_create(s, "a/b", &M, NULL, NULL), -EINVAL);
+	ck_assert_int_eq(store_space_create(s, ".caravan-x", &M, NULL, NULL),
+			 -EINVAL);
+	ck_assert_int_eq(store_space_create(s, longname, &M, NULL, NULL),
+			 -ENAMETOOLONG);
+	longname[255] = '\0';
+	ck_assert_int_eq(store_space_create(s, longname, &M, &sp, NULL), 0);
+	ck_assert_int_eq(store_space_create(s, longname, &M, NULL, NULL),
+			 -EEXIST);
+	ck_assert_int_eq(store_doc_create(s, sp, "\xff\x01 odd", &M, NULL, NULL),
+			 0);
+	ck_assert_int_eq(store_doc_create(s, sp, "\xff\x01 odd", &M, NULL, NULL),
+			 -EEXIST);
+	ck_assert_int_eq(store_doc_create(s, 999, "k", &M, NULL, NULL), -ENOENT);
+	ck_assert_int_eq(store_space_remove(s, longname, NULL), -ENOTEMPTY);
+	ck_assert_int_eq(store_close(s), 0);
+	test_rmdir(dir);
+}
+END_TEST
+
+static int count_fn(void *arg, uint64_t id, const char *name)
+{
+	(void)id;
+	(void)name;
+	(*(int *)arg)++;
+	return 0;
+}
+
+START_TEST(test_store_rename_replaces_atomically_and_keeps_id)
+{
+	char *dir = test_tmpdir();
+	struct store *s = open_store(dir, 1 << 20);
+	uint64_t s1, s2, a, b, id;
+	struct collect col = { 0 };
+	int n = 0;
+
+	ck_assert_int_eq(store_space_create(s, "one", &M, &s1, NULL), 0);
+	ck_assert_int_eq(store_space_create(s, "two", &M, &s2, NULL), 0);
+	a = mkdoc(s, s1, "a");
+	b = mkdoc(s, s2, "b");
+	ck_assert_int_eq(store_append(s, a, "A", 1, NULL, NULL), 0);
+	ck_assert_int_eq(store_append(s, b, "B", 1, NULL, NULL), 0);
+	ck_assert_int_eq(store_doc_rename(s, a, s2, "b", STORE_RENAME_NOREPLACE,
+					  NULL), -EEXIST);
+	ck_assert_int_eq(store_doc_rename(s, a, s2, "b", 0, NULL), 0);
+	ck_assert_int_eq(store_doc_lookup(s, s2, "b", &id), 0);
+	ck_assert_uint_eq(id, a);
+	ck_assert_int_eq(store_doc_lookup(s, s1, "a", &id), -ENOENT);
+	ck_assert_int_eq(store_read(s, a, collect_fn, &col), 0);
+	ck_assert_int_eq(col.first[0], 'A');
+	ck_assert_int_eq(store_doc_list(s, s1, 0, count_fn, &n), 0);
+	ck_assert_int_eq(n, 0);
+	ck_assert_int_eq(store_doc_list(s, s2, 0, count_fn, &n), 0);
+	ck_assert_int_eq(n, 1);
+	ck_assert_int_eq(store_space_remove(s, "one", NULL), 0);
+	ck_assert_int_eq(store_close(s), 0);
+	s = open_store(dir, 1 << 20);
+	ck_assert_int_eq(store_doc_lookup(s, s2, "b", &id), 0);
+	ck_assert_uint_eq(id, a);
+	ck_assert_int_eq(store_space_lookup(s, "one", &id), -ENOENT);
+	ck_assert_int_eq(store_close(s), 0);
+	check_clean(dir);
+	test_rmdir(dir);
+}
+END_TEST
+
+START_TEST(test_store_second_open_is_refused)
+{
+	char *dir = test_tmpdir();
+	struct store *s = open_store(dir, 1 << 20), *s2;
+	struct store_options o;
+
+	store_options_default(&o);
+	ck_assert_int_eq(store_open(dir, &o, &s2), -EBUSY);
+	ck_assert_int_eq(store_close(s), 0);
+	ck_assert_int_eq(store_open(dir, &o, &s2), 0);
+	ck_assert_int_eq(store_close(s2), 0);
+	test_rmdir(dir);
+}
+END_TEST
+
+START_TEST(test_store_survives_many_cutovers_and_reopens)
+{
+	char *dir = test_tmpdir();
+	struct store_options o;
+	struct store *s;
+	uint64_t sp, ids[20];
+	struct store_stats st;
+	char buf[200];
+
+	store_options_default(&o);
+	o.capacity_bytes = 1 << 20;
+	o.cutover_bytes = 8192;
+	o.commit_ms = 0;
+	ck_assert_int_eq(store_open(dir, &o, &s), 0);
+	ck_assert_int_eq(store_space_create(s, "sp", &M, &sp, NULL), 0);
+	for (int i = 0; i < 20; i++) {
+		char k[8];
+		snprintf(k, sizeof(k), "k%d", i);
+		ids[i] = mkdoc(s, sp, k);
+	}
+	for (int i = 0; i < 2000; i++) {
+		fill(buf, sizeof(buf), i);
+		ck_assert_int_eq(store_append(s, ids[i % 20], buf,
+					      (size_t)(i % 200), NULL, NULL), 0);
+		if (i % 7 == 0)
+			ck_assert_int_eq(store_trim(s, ids[i % 20], 3, NULL), 0);
+	}
+	store_stats(s, &st);
+	ck_assert_uint_gt(st.cutovers, 10);
+	ck_assert_uint_le(st.entries, 20 * 13);
+	/* crash-free reopen without a final checkpoint: child exits hard */
+	ck_assert_int_eq(store_sync(s, 0), 0);
+	{
+		struct store_doc_info before[20], after;
+		for (int i = 0; i < 20; i++)
+			ck_assert_int_eq(store_doc_info(s, ids[i], &before[i]), 0);
+		ck_assert_int_eq(store_close(s), 0);
+		check_clean(dir);
+		ck_assert_int_eq(store_open(dir, &o, &s), 0);
+		for (int i = 0; i < 20; i++) {
+			ck_assert_int_eq(store_doc_info(s, ids[i], &after), 0);
+			ck_assert_uint_eq(after.seq, before[i].seq);
+			ck_assert_uint_eq(after.entries, before[i].entries);
+			ck_assert_uint_eq(after.stored_bytes,
+					  before[i].stored_bytes);
+		}
+	}
+	ck_assert_int_eq(store_close(s), 0);
+	test_rmdir(dir);
+}
+END_TEST
+
+START_TEST(test_store_unclosed_store_recovers_synced_changes)
+{
+	char *dir = test_tmpdir();
+	pid_t pid = fork();
+	int status;
+
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		struct store_options o;
+		struct store *s;
+		uint64_t sp, id;
+
+		store_options_default(&o);
+		o.commit_ms = 0;
+		if (store_open(dir, &o, &s) ||
+		    store_space_create(s, "sp", &M, &sp, NULL) ||
+		    store_doc_create(s, sp, "k", &M, &id, NULL) ||
+		    store_append(s, id, "hello", 5, NULL, NULL) ||
+		    store_sync(s, 0))
+			_exit(1);
+		_exit(0); /* no close: the log is not checkpointed */
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	check_clean(dir);
+	{
+		struct store *s = open_store(dir, 1 << 20);
+		struct collect col = { 0 };
+		uint64_t sp, id;
+		ck_assert_int_eq(store_space_lookup(s, "sp", &sp), 0);
+		ck_assert_int_eq(store_doc_lookup(s, sp, "k", &id), 0);
+		ck_assert_int_eq(store_read(s, id, collect_fn, &col), 0);
+		ck_assert_int_eq(col.n, 1);
+		ck_assert_uint_eq(col.len[0], 5);
+		ck_assert_int_eq(store_close(s), 0);
+	}
+	test_rmdir(dir);
+}
+END_TEST
+
+static int tomb_count_fn(void *arg, uint64_t id, const char *space,
+			 const char *key)
+{
+	(void)id;
+	(void)space;
+	(void)key;
+	(*(int *)arg)++;
+	return 0;
+}
+
+START_TEST(test_store_meta_backup_and_tombstones_persist)
+{
+	char *dir = test_tmpdir();
+	struct store *s = open_store(dir, 1 << 20);
+	struct store_meta m = { 0600, 5, 6, 7, 8 };
+	struct store_doc_info info;
+	uint64_t sp, a;
+	int n = 0;
+
+	ck_assert_int_eq(store_space_create(s, "sp", &M, &sp, NULL), 0);
+	a = mkdoc(s, sp, "a");
+	ck_assert_int_eq(store_append(s, a, "x", 1, NULL, NULL), 0);
+	ck_assert_int_eq(store_meta_set(s, a, &m, NULL), 0);
+	ck_assert_int_eq(store_backup_mark(s, a, 1, 1234), 0);
+	ck_assert_int_eq(store_close(s), 0);
+	s = open_store(dir, 1 << 20);
+	ck_assert_int_eq(store_doc_info(s, a, &info), 0);
+	ck_assert_uint_eq(info.meta.mode, 0600);
+	ck_assert_uint_eq(info.meta.uid, 5);
+	ck_assert_uint_eq(info.backup_seq, 1);
+	ck_assert_int_eq(info.backup_time_ns, 1234);
+	ck_assert_int_eq(store_doc_delete(s, a, NULL), 0);
+	ck_assert(store_tombstoned(s, "sp", "a"));
+	ck_assert_int_eq(store_close(s), 0);
+	s = open_store(dir, 1 << 20);
+	ck_assert(store_tombstoned(s, "sp", "a"));
+	ck_assert_int_eq(store_tombstone_list(s, tomb_count_fn, &n), 0);
+	ck_assert_int_eq(n, 1);
+	n = 0;
+	/* a new document with the name takes over the cloud name */
+	a = mkdoc(s, sp, "a");
+	ck_assert(!store_tombstoned(s, "sp", "a"));
+	ck_assert_int_eq(store_tombstone_list(s, tomb_count_fn, &n), 0);
+	ck_assert_int_eq(n, 0);
+	ck_assert_int_eq(store_close(s), 0);
+	test_rmdir(dir);
+}
+END_TEST
+
+static int pending_fn(void *arg, uint64_t id)
+{
+	(void)id;
+	(*(int *)arg)++;
+	return 0;
+}
+
+START_TEST(test_store_backup_pending_lists_unuploaded_documents)
+{
+	char *dir = test_tmpdir();
+	struct store *s = open_store(dir, 1 << 20);
+	uint64_t sp, a, b;
+	int n = 0;
+
+	ck_assert_int_eq(store_space_create(s, "sp", &M, &sp, NULL), 0);
+	a = mkdoc(s, sp, "a");
+	b = mkdoc(s, sp, "b");
+	ck_assert_int_eq(store_append(s, a, "x", 1, NULL, NULL), 0);
+	ck_assert_int_eq(store_backup_pending(s, pending_fn, &n), 0);
+	ck_assert_int_eq(n, 2);
+	ck_assert_int_eq(store_backup_mark(s, a, 1, 10), 0);
+	ck_assert_int_eq(store_backup_mark(s, b, 0, 10), 0);
+	n = 0;
+	ck_assert_int_eq(store_backup_pending(s, pending_fn, &n), 0);
+	ck_assert_int_eq(n, 0);
+	ck_assert_int_eq(store_append(s, a, "y", 1, NULL, NULL), 0);
+	n = 0;
+	ck_assert_int_eq(store_backup_pending(s, pending_fn, &n), 0);
+	ck_assert_int_eq(n, 1);
+	ck_assert_int_eq(store_close(s), 0);
+	test_rmdir(dir);
+}
+END_TEST
+
+START_TEST(test_store_import_creates_document_with_given_seqs)
+{
+	char *dir = test_tmpdir();
+	struct store *s = open_store(dir, 1 << 20);
+	struct store_import_entry e[2] = { { "one", 3 }, { "two", 3 } };
+	struct store_doc_info info;
+	struct collect col = { 0 };
+	uint64_t id;
+
+	ck_assert_int_eq(store_import(s, "sp", "k", &M, e, 2, 9, &id, NULL), 0);
+	ck_assert_int_eq(store_doc_info(s, id, &info), 0);
+	ck_assert_uint_eq(info.seq, 9);
+	ck_assert_uint_eq(info.backup_seq, 9);
+	ck_assert_int_eq(store_read(s, id, collect_fn, &col), 0);
+	ck_assert_int_eq(col.n, 2);
+	ck_assert_uint_eq(col.seq[0], 8);
+	ck_assert_int_eq(store_import(s, "sp", "k", &M, e, 2, 9, &id, NULL),
+			 -EEXIST);
+	ck_assert_int_eq(store_close(s), 0);
+	check_clean(dir);
+	test_rmdir(dir);
+}
+END_TEST
+
+START_TEST(test_store_append_replace_is_snapshot_plus_trim)
+{
+	char *dir = test_tmpdir();
+	struct store *s = open_store(dir, 1 << 20);
+	struct collect col = { 0 };
+	uint64_t sp, a, seq;
+
+	ck_assert_int_eq(store_space_create(s, "sp", &M, &sp, NULL), 0);
+	a = mkdoc(s, sp, "a");
+	for (int i = 0; i < 10; i++)
+		ck_assert_int_eq(store_append(s, a, "p", 1, NULL, NULL), 0);
+	ck_assert_int_eq(store_append_replace(s, a, "S", 1, 9, NULL, NULL),
+			 -EAGAIN);
+	ck_assert_int_eq(store_append_replace(s, a, "S", 1, 10, &seq, NULL), 0);
+	ck_assert_uint_eq(seq, 11);
+	ck_assert_int_eq(store_read(s, a, collect_fn, &col), 0);
+	ck_assert_int_eq(col.n, 1);
+	ck_assert_int_eq(col.first[0], 'S');
+	ck_assert_uint_eq(free_bytes(s), (1 << 20) - 1);
+	ck_assert_int_eq(store_close(s), 0);
+	test_rmdir(dir);
+}
+END_TEST
+
+/*
+ * Fault injection: fail the nth call of one I/O kind in a workload of
+ * synced appends and checkpoints.  After the first error the store must
+ * never acknowledge again; after reopening, every acknowledged append is
+ * there and fsck is clean.
+ */
+static void fault_round(enum io_op op, unsigned long nth, int err,
+			int *fired)
+{
+	char *dir = test_tmpdir();
+	struct store_options o;
+	struct store *s;
+	uint64_t sp = 0, ids[3] = { 0 }, acked[3] = { 0 };
+	bool failed = false;
+	int rc;
+
+	store_options_default(&o);
+	o.capacity_bytes = 1 << 16;
+	o.commit_ms = 0;
+	o.cutover_bytes = 2048;
+	io_fault_install();
+	io_fault_arm(op, nth, err, IO_FAULT_ONCE);
+	rc = store_open(dir, &o, &s);
+	if (rc) {
+		ck_assert(io_fault_fired());
+		io_fault_uninstall();
+		*fired = 1;
+		test_rmdir(dir);
+		return;
+	}
+	if (store_space_create(s, "sp", &M, &sp, NULL) == 0)
+		for (int i = 0; i < 3; i++) {
+			char k[4] = { 'k', (char)('0' + i), 0, 0 };
+			if (store_doc_create(s, sp, k, &M, &ids[i], NULL))
+				failed = true;
+		}
+	else
+		failed = true;
+	if (!failed && store_sync(s, 0))
+		failed = true;
+	for (int i = 0; i < 60 && !failed; i++) {
+		uint64_t seq, lsn;
+		char buf[64];
+
+		fill(buf, sizeof(buf), i);
+		rc = store_append(s, ids[i % 3], buf, sizeof(buf), &seq, &lsn);
+		if (!rc)
+			rc = store_sync(s, lsn);
+		if (!rc && i % 10 == 9)
+			rc = store_checkpoint(s);
+		if (rc) {
+			failed = true;
+			break;
+		}
+		acked[i % 3] = seq;
+	}
+	if (failed) {
+		/* fail-stop: nothing is acknowledged any more */
+		ck_assert_int_ne(store_append(s, ids[0], "z", 1, NULL, NULL), 0);
+		ck_assert_int_ne(store_sync(s, 0), 0);
+	}
+	*fired = io_fault_fired();
+	ck_assert(failed == *fired || !failed);
+	store_close(s);
+	io_fault_uninstall();
+
+	check_clean(dir);
+	s = open_store(dir, 1 << 16);
+	if (ids[0]) {
+		for (int i = 0; i < 3; i++) {
+			struct store_doc_info info;
+			if (!acked[i])
+				continue;
+			ck_assert_int_eq(store_doc_info(s, ids[i], &info), 0);
+			ck_assert_uint_ge(info.seq, acked[i]);
+		}
+	}
+	ck_assert_int_eq(store_close(s), 0);
+	test_rmdir(dir);
+}
+
+START_TEST(test_store_fails_stop_on_every_injected_fault)
+{
+	static const enum io_op ops[] = { IO_OP_PWRITE, IO_OP_FDATASYNC,
+					  IO_OP_FSYNC, IO_OP_MSYNC,
+					  IO_OP_RENAME, IO_OP_FALLOCATE };
+	int rounds = 0;
+
+	for (size_t k = 0; k < sizeof(ops) / sizeof(ops[0]); k++) {
+		for (unsigned long nth = 1; nth < 200; nth++) {
+			int fired = 0;
+			fault_round(ops[k], nth, k % 2 ? ENOSPC : EIO, &fired);
+			rounds++;
+			if (!fired)
+				break; /* the workload makes fewer calls */
+		}
+	}
+	/* short writes */
+	for (unsigned long nth = 1; nth < 200; nth++) {
+		int fired = 0;
+		fault_round(IO_OP_PWRITE, nth, IO_FAULT_SHORT, &fired);
+		rounds++;
+		if (!fired)
+			break;
+	}
+	ck_assert_int_gt(rounds, 50);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("store");
+	TCase *tc = tcase_create("core");
+
+	tcase_set_timeout(tc, 300);
+	tcase_add_test(tc, test_store_flow_of_the_original_with_exact_free_bytes);
+	tcase_add_test(tc, test_store_names_follow_the_contract);
+	tcase_add_test(tc, test_store_rename_replaces_atomically_and_keeps_id);
+	tcase_add_test(tc, test_store_second_open_is_refused);
+	tcase_add_test(tc, test_store_survives_many_cutovers_and_reopens);
+	tcase_add_test(tc, test_store_unclosed_store_recovers_synced_changes);
+	tcase_add_test(tc, test_store_meta_backup_and_tombstones_persist);
+	tcase_add_test(tc, test_store_backup_pending_lists_unuploaded_documents);
+	tcase_add_test(tc, test_store_import_creates_document_with_given_seqs);
+	tcase_add_test(tc, test_store_append_replace_is_snapshot_plus_trim);
+	tcase_add_test(tc, test_store_fails_stop_on_every_injected_fault);
+	suite_add_tcase(s, tc);
+	return test_run_suite(s);
+}

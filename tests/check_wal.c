@@ -1,0 +1,471 @@
+/*
+ * check_wal.c - the write-ahead log: record codec, group commit, replay
+ * of torn and corrupt logs, cut-over, fail-stop.
+ */
+#include "tests/testutil.h"
+#include "util/crc32c.h"
+#include "util/io_fault.h"
+#include "wal/record.h"
+#include "wal/wal.h"
+
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define MAXF 64
+
+struct seen {
+	int n;
+	uint64_t lsn[4096];
+	size_t len[4096];
+	uint8_t first[4096];
+};
+
+static int collect(void *arg, uint64_t lsn, const uint8_t *p, size_t len)
+{
+	struct seen *s = arg;
+
+	ck_assert_int_lt(s->n, 4096);
+	s->lsn[s->n] = lsn;
+	s->len[s->n] = len;
+	s->first[s->n] = len ? p[0] : 0;
+	s->n++;
+	return 0;
+}
+
+static int empty_snap(void *arg, struct wal_snap *sn)
+{
+	(void)arg;
+	return wal_snap_frame(sn, "S", 1);
+}
+
+static const struct wal_options no_committer = { .commit_ms = 0 };
+
+/* Build a log of nframes frames (frame i is i+1 bytes of 'a'+i%26 after
+ * the one-byte snapshot), syncing after each when sync_each. */
+static void build_log(const char *dir, int nframes, bool sync_each)
+{
+	struct wal *w;
+	char buf[256];
+
+	ck_assert_int_eq(wal_create(dir, &no_committer, empty_snap, NULL, &w),
+			 0);
+	for (int i = 0; i < nframes; i++) {
+		uint64_t lsn;
+		memset(buf, 'a' + i % 26, sizeof(buf));
+		ck_assert_int_eq(wal_append(w, buf, (size_t)(i % 200) + 1, &lsn),
+				 0);
+		ck_assert_uint_eq(lsn, (uint64_t)i + 2);
+		if (sync_each)
+			ck_assert_int_eq(wal_sync(w, lsn), 0);
+	}
+	ck_assert_int_eq(wal_close(w), 0);
+}
+
+START_TEST(test_wal_records_round_trip)
+{
+	struct wal_buf b;
+	struct wal_meta m = { 0644, 1, 2, 3, 4 };
+	struct wal_ent ents[2] = { { 5, 4096, 10, 99 }, { 6, 5000, 0, 0 } };
+	struct wal_rec r;
+	size_t pos = 0;
+
+	wal_buf_init(&b);
+	ck_assert_int_eq(wal_put_append(&b, 7, 8, 4096, 123, "hello", 5,
+					crc32c("hello", 5)), 0);
+	ck_assert_int_eq(wal_put_mapkey(&b, 9, 3, &m, "key"), 0);
+	ck_assert_int_eq(wal_put_snap_doc(&b, 9, 3, 6, 5, 77, &m, "k", ents, 2),
+			 0);
+	ck_assert_int_eq(wal_put_tomb_add(&b, WAL_TOMB_ADD, 4, "sp", "ke"), 0);
+	ck_assert_int_eq(wal_rec_next(b.p, b.len, &pos, &r), 1);
+	ck_assert_int_eq(r.type, WAL_APPEND);
+	ck_assert_uint_eq(r.id, 7);
+	ck_assert_uint_eq(r.seq, 8);
+	ck_assert_int_eq(r.time_ns, 123);
+	ck_assert_uint_eq(r.len, 5);
+	ck_assert_mem_eq(r.bytes, "hello", 5);
+	ck_assert_int_eq(wal_rec_next(b.p, b.len, &pos, &r), 1);
+	ck_assert_int_eq(r.type, WAL_MAPKEY);
+	ck_assert_uint_eq(r.id2, 3);
+	ck_assert_uint_eq(r.meta.mode, 0644);
+	ck_assert_int_eq(r.meta.ctime_ns, 4);
+	ck_assert_uint_eq(r.name_len, 3);
+	ck_assert_int_eq(wal_rec_next(b.p, b.len, &pos, &r), 1);
+	ck_assert_int_eq(r.type, WAL_SNAP_DOC);
+	ck_assert_uint_eq(r.n, 2);
+	{
+		struct wal_ent e;
+		wal_rec_ent(&r, 1, &e);
+		ck_assert_uint_eq(e.seq, 6);
+		ck_assert_uint_eq(e.offset, 5000);
+	}
+	ck_assert_int_eq(wal_rec_next(b.p, b.len, &pos, &r), 1);
+	ck_assert_int_eq(r.type, WAL_TOMB_ADD);
+	ck_assert_uint_eq(r.name2_len, 2);
+	ck_assert_int_eq(wal_rec_next(b.p, b.len, &pos, &r), 0);
+	wal_buf_release(&b);
+}
+END_TEST
+
+START_TEST(test_wal_record_decoder_refuses_every_truncation_and_flip)
+{
+	struct wal_buf b;
+	struct wal_meta m = { 0644, 1, 2, 3, 4 };
+	struct wal_rec r;
+
+	wal_buf_init(&b);
+	ck_assert_int_eq(wal_put_append(&b, 7, 8, 4096, 1, "hello", 5, 1), 0);
+	ck_assert_int_eq(wal_put_mkspace(&b, 9, &m, "space"), 0);
+	ck_assert_int_eq(wal_put_rename(&b, 9, 3, "x"), 0);
+	/* Every strict prefix that cuts a record fails cleanly. */
+	for (size_t cut = 0; cut < b.len; cut++) {
+		size_t pos = 0;
+		int rc;
+		while ((rc = wal_rec_next(b.p, cut, &pos, &r)) > 0)
+			;
+		ck_assert(rc == 0 || rc == -EBADMSG);
+		if (rc == 0)
+			ck_assert_uint_eq(pos, cut);
+	}
+	/* Flipped bits never crash the decoder. */
+	for (size_t i = 0; i < b.len * 8; i++) {
+		size_t pos = 0;
+		b.p[i / 8] ^= (uint8_t)(1u << (i % 8));
+		while (wal_rec_next(b.p, b.len, &pos, &r) > 0)
+			;
+		b.p[i / 8] ^= (uint8_t)(1u << (i % 8));
+	}
+	wal_buf_release(&b);
+}
+END_TEST
+
+START_TEST(test_wal_replays_every_frame_in_order)
+{
+	char *dir = test_tmpdir();
+	struct seen s = { 0 };
+	struct wal *w;
+
+	build_log(dir, 50, false);
+	ck_assert_int_eq(wal_open(dir, &no_committer, collect, &s, &w), 0);
+	ck_assert_int_eq(s.n, 51);
+	for (int i = 0; i < 51; i++)
+		ck_assert_uint_eq(s.lsn[i], (uint64_t)i + 1);
+	ck_assert_uint_eq(s.len[50], 50);
+	ck_assert_uint_eq(wal_next_lsn(w), 52);
+	ck_assert_int_eq(wal_close(w), 0);
+	test_rmdir(dir);
+}
+END_TEST
+
+static off_t file_size(const char *path)
+{
+	struct stat st;
+	ck_assert_int_eq(stat(path, &st), 0);
+	return st.st_size;
+}
+
+/* Offsets where each frame starts, from the log's own layout. */
+static int frame_offsets(int nframes, off_t *offs)
+{
+	off_t at = 64;
+	offs[0] = at;
+	at += 32 + 1; /* snapshot frame */
+	for (int i = 0; i < nframes; i++) {
+		offs[i + 1] = at;
+		at += 32 + (i % 200) + 1;
+	}
+	offs[nframes + 1] = at;
+	return nframes + 2;
+}
+
+START_TEST(test_wal_recover_accepts_exactly_the_prefix_at_every_cut)
+{
+	char *dir = test_tmpdir(), *work = test_tmpdir();
+	char path[512], wpath[512];
+	off_t offs[MAXF + 2];
+	const int nf = 12;
+
+	build_log(dir, nf, false);
+	snprintf(path, sizeof(path), "%s/wal", dir);
+	snprintf(wpath, sizeof(wpath), "%s/wal", work);
+	frame_offsets(nf, offs);
+	ck_assert_int_eq(file_size(path), offs[nf + 1]);
+	/* Cut anywhere inside the last four frames. */
+	for (off_t cut = offs[nf - 3]; cut <= offs[nf + 1]; cut++) {
+		struct seen s = { 0 };
+		struct wal *w;
+		int whole = 0;
+
+		test_copy_file(path, wpath, cut);
+		ck_assert_int_eq(wal_open(work, &no_committer, collect, &s, &w),
+				 0);
+		for (int i = 0; i <= nf + 1; i++)
+			if (offs[i] <= cut)
+				whole = i;
+		/* frames [0, whole) end at or before the cut */
+		ck_assert_int_eq(s.n, whole);
+		ck_assert_int_eq(file_size(wpath), offs[whole]);
+		/* and the log takes appends after the valid prefix */
+		ck_assert_int_eq(wal_append(w, "z", 1, NULL), 0);
+		ck_assert_int_eq(wal_close(w), 0);
+		memset(&s, 0, sizeof(s));
+		ck_assert_int_eq(wal_open(work, &no_committer, collect, &s, &w),
+				 0);
+		ck_assert_int_eq(s.n, whole + 1);
+		ck_assert_int_eq(s.first[whole], 'z');
+		wal_close(w);
+		test_clear_dir(work);
+	}
+	test_rmdir(dir);
+	test_rmdir(work);
+}
+END_TEST
+
+START_TEST(test_wal_bit_flip_in_unsynced_tail_is_dropped_in_synced_body_refused)
+{
+	char *dir = test_tmpdir(), *work = test_tmpdir();
+	char path[512], wpath[512];
+	off_t offs[MAXF + 2];
+	const int nf = 6;
+
+	/* Every frame synced: damage before the last frame is corruption. */
+	build_log(dir, nf, true);
+	snprintf(path, sizeof(path), "%s/wal", dir);
+	snprintf(wpath, sizeof(wpath), "%s/wal", work);
+	frame_offsets(nf, offs);
+	for (off_t bit = offs[nf - 1] * 8; bit < offs[nf + 1] * 8; bit++) {
+		struct seen s = { 0 };
+		struct wal *w = NULL;
+		int rc, damaged;
+
+		test_copy_file(path, wpath, -1);
+		test_flip_bit(wpath, bit);
+		rc = wal_open(work, &no_committer, collect, &s, &w);
+		damaged = bit / 8 >= offs[nf] ? nf : nf - 1;
+		if (damaged == nf) {
+			/* last frame: a torn tail, dropped */
+			ck_assert_int_eq(rc, 0);
+			ck_assert_int_eq(s.n, nf);
+			wal_close(w);
+		} else {
+			/* a synced frame followed by a later one: refused */
+			ck_assert_int_eq(rc, -EBADMSG);
+			ck_assert_int_eq(s.n, nf - 1);
+		}
+		test_clear_dir(work);
+	}
+	test_rmdir(dir);
+	test_rmdir(work);
+}
+END_TEST
+
+START_TEST(test_wal_bit_flip_in_one_unsynced_batch_drops_the_rest)
+{
+	char *dir = test_tmpdir(), *work = test_tmpdir();
+	char path[512], wpath[512];
+	off_t offs[MAXF + 2];
+	const int nf = 6;
+
+	/* Nothing synced after the snapshot: any damage is a torn tail. */
+	build_log(dir, nf, false);
+	snprintf(path, sizeof(path), "%s/wal", dir);
+	snprintf(wpath, sizeof(wpath), "%s/wal", work);
+	frame_offsets(nf, offs);
+	for (off_t bit = offs[1] * 8; bit < offs[nf + 1] * 8; bit += 3) {
+		struct seen s = { 0 };
+		struct wal *w = NULL;
+		int k = 0;
+
+		for (int i = 0; i <= nf; i++)
+			if (offs[i] * 8 <= bit)
+				k = i;
+		test_copy_file(path, wpath, -1);
+		test_flip_bit(wpath, bit);
+		ck_assert_int_eq(wal_open(work, &no_committer, collect, &s, &w),
+				 0);
+		ck_assert_int_eq(s.n, k);
+		wal_close(w);
+		test_clear_dir(work);
+	}
+	test_rmdir(dir);
+	test_rmdir(work);
+}
+END_TEST
+
+START_TEST(test_wal_damaged_header_is_refused)
+{
+	char *dir = test_tmpdir();
+	char path[512];
+	struct seen s = { 0 };
+	struct wal *w;
+
+	build_log(dir, 3, true);
+	snprintf(path, sizeof(path), "%s/wal", dir);
+	test_flip_bit(path, 17 * 8);
+	ck_assert_int_eq(wal_open(dir, &no_committer, collect, &s, &w),
+			 -EBADMSG);
+	test_rmdir(dir);
+}
+END_TEST
+
+struct gc_arg {
+	struct wal *w;
+	int n;
+};
+
+static void *gc_thread(void *p)
+{
+	struct gc_arg *a = p;
+
+	for (int i = 0; i < a->n; i++) {
+		uint64_t lsn;
+		ck_assert_int_eq(wal_append(a->w, "0123456789", 10, &lsn), 0);
+		ck_assert_int_eq(wal_sync(a->w, lsn), 0);
+		ck_assert_uint_ge(wal_durable_lsn(a->w), lsn);
+	}
+	return NULL;
+}
+
+START_TEST(test_wal_group_commit_shares_flushes)
+{
+	char *dir = test_tmpdir();
+	struct wal *w;
+	pthread_t t[8];
+	struct gc_arg a;
+
+	ck_assert_int_eq(wal_create(dir, &no_committer, empty_snap, NULL, &w),
+			 0);
+	a.w = w;
+	a.n = 100;
+	for (int i = 0; i < 8; i++)
+		pthread_create(&t[i], NULL, gc_thread, &a);
+	for (int i = 0; i < 8; i++)
+		pthread_join(t[i], NULL);
+	ck_assert_uint_eq(wal_durable_lsn(w), 801);
+	ck_assert_uint_lt(wal_flushes(w), 800);
+	ck_assert_int_eq(wal_close(w), 0);
+	test_rmdir(dir);
+}
+END_TEST
+
+START_TEST(test_wal_committer_makes_changes_durable_without_sync)
+{
+	char *dir = test_tmpdir();
+	struct wal_options o = { .commit_ms = 5 };
+	struct wal *w;
+	uint64_t lsn;
+
+	ck_assert_int_eq(wal_create(dir, &o, empty_snap, NULL, &w), 0);
+	ck_assert_int_eq(wal_append(w, "x", 1, &lsn), 0);
+	/* Nobody calls wal_sync: the committer must get there. */
+	while (wal_durable_lsn(w) < lsn)
+		test_wait_ms(1);
+	ck_assert_uint_ge(wal_flushes(w), 1);
+	ck_assert_int_eq(wal_close(w), 0);
+	test_rmdir(dir);
+}
+END_TEST
+
+static int big_snap(void *arg, struct wal_snap *sn)
+{
+	int *n = arg;
+	char buf[1000];
+
+	memset(buf, 's', sizeof(buf));
+	for (int i = 0; i < *n; i++)
+		if (wal_snap_frame(sn, buf, sizeof(buf)))
+			return -EIO;
+	return 0;
+}
+
+START_TEST(test_wal_cutover_starts_new_log_with_snapshot)
+{
+	char *dir = test_tmpdir();
+	struct wal *w;
+	struct seen s = { 0 };
+	int n = 3000;
+
+	build_log(dir, 10, false);
+	ck_assert_int_eq(wal_open(dir, &no_committer, collect, &s, &w), 0);
+	ck_assert_int_eq(wal_cutover(w, big_snap, &n), 0);
+	ck_assert_int_eq(wal_append(w, "after", 5, NULL), 0);
+	ck_assert_int_eq(wal_close(w), 0);
+	memset(&s, 0, sizeof(s));
+	ck_assert_int_eq(wal_open(dir, &no_committer, collect, &s, &w), 0);
+	ck_assert_int_eq(s.n, n + 1);
+	ck_assert_uint_eq(s.lsn[0], 12);
+	ck_assert_int_eq(s.first[0], 's');
+	ck_assert_int_eq(s.first[n], 'a');
+	wal_close(w);
+	test_rmdir(dir);
+}
+END_TEST
+
+START_TEST(test_wal_failed_fdatasync_is_sticky)
+{
+	char *dir = test_tmpdir();
+	struct wal *w;
+	uint64_t lsn;
+
+	io_fault_install();
+	ck_assert_int_eq(wal_create(dir, &no_committer, empty_snap, NULL, &w),
+			 0);
+	io_fault_arm(IO_OP_FDATASYNC, 1, EIO, IO_FAULT_ONCE);
+	ck_assert_int_eq(wal_append(w, "x", 1, &lsn), 0);
+	ck_assert_int_eq(wal_sync(w, lsn), -EIO);
+	/* The next fdatasync would succeed; the log must not use it. */
+	ck_assert_int_eq(wal_sync(w, lsn), -EIO);
+	ck_assert_int_eq(wal_append(w, "y", 1, &lsn), -EIO);
+	ck_assert_int_eq(wal_error(w), -EIO);
+	ck_assert_int_eq(wal_close(w), -EIO);
+	io_fault_uninstall();
+	test_rmdir(dir);
+}
+END_TEST
+
+START_TEST(test_wal_failed_cutover_rename_is_sticky)
+{
+	char *dir = test_tmpdir();
+	struct wal *w;
+	int n = 1;
+
+	io_fault_install();
+	ck_assert_int_eq(wal_create(dir, &no_committer, empty_snap, NULL, &w),
+			 0);
+	ck_assert_int_eq(wal_append(w, "x", 1, NULL), 0);
+	io_fault_arm(IO_OP_RENAME, 1, EIO, IO_FAULT_ONCE);
+	ck_assert_int_eq(wal_cutover(w, big_snap, &n), -EIO);
+	ck_assert_int_eq(wal_append(w, "y", 1, NULL), -EIO);
+	wal_close(w);
+	io_fault_uninstall();
+	test_rmdir(dir);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("wal");
+	TCase *tc = tcase_create("core");
+
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_wal_records_round_trip);
+	tcase_add_test(tc, test_wal_record_decoder_refuses_every_truncation_and_flip);
+	tcase_add_test(tc, test_wal_replays_every_frame_in_order);
+	tcase_add_test(tc, test_wal_recover_accepts_exactly_the_prefix_at_every_cut);
+	tcase_add_test(tc, test_wal_bit_flip_in_unsynced_tail_is_dropped_in_synced_body_refused);
+	tcase_add_test(tc, test_wal_bit_flip_in_one_unsynced_batch_drops_the_rest);
+	tcase_add_test(tc, test_wal_damaged_header_is_refused);
+	tcase_add_test(tc, test_wal_group_commit_shares_flushes);
+	tcase_add_test(tc, test_wal_committer_makes_changes_durable_without_sync);
+	tcase_add_test(tc, test_wal_cutover_starts_new_log_with_snapshot);
+	tcase_add_test(tc, test_wal_failed_fdatasync_is_sticky);
+	tcase_add_test(tc, test_wal_failed_cutover_rename_is_sticky);
+	suite_add_tcase(s, tc);
+	return test_run_suite(s);
+}
