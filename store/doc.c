@@ -1,0 +1,718 @@
+/*
+ * doc.c - materialized documents: entry codec, cache, per-document locks,
+ * compaction.
+ *
+ * The entry format and the meaning of the options are in doc.h.  This file
+ * holds the mechanics.
+ *
+ * Structures:
+ *   struct doc      one per store: a hash table of cache entries (by id)
+ *                   and a least-recently-used list of them.
+ *   struct doc_ent  one per document that was used recently: its lock, the
+ *                   materialized json_t and the current snapshot.
+ *   struct doc_snap immutable emitted text; reference-counted so an open
+ *                   file keeps its version after the document moved on.
+ *
+ * Locks (never take a lock of an earlier row while holding a later one):
+ *   1. doc_ent.mu   serializes every operation on one document and guards
+ *                   value, snap and seq of its entry.
+ *   2. doc.mu       guards the hash table, the LRU list, refs and charge of
+ *                   every entry, and charged.
+ * The store is called with at most one doc_ent.mu held; its callbacks only
+ * touch the callback's own state.
+ *
+ * Invariants:
+ *   1. An entry with refs > 0 is never freed; only an entry with refs == 0
+ *      is evicted, and nobody holds the mu of such an entry (a thread takes
+ *      a reference before locking mu and drops it after unlocking).
+ *   2. value != NULL implies snap != NULL, and both reflect the store's
+ *      document at sequence number seq; snap->text is value emitted.
+ *   3. charged is the sum of charge over all entries.
+ *   4. A failed operation leaves the document unchanged in the store; if it
+ *      had already changed value in place, value is dropped (the next call
+ *      materializes again), so the cache never holds a state the store
+ *      does not.
+ *
+ * Write path of doc_patch(): emit the patch (size check), lock the
+ * document, make sure value is current (compare seq with the store's),
+ * merge in place, emit the result (size check), store_append, publish a new
+ * snapshot; then compact when the thresholds say so.  A failed compaction
+ * is logged and changes nothing: the patch itself succeeded.
+ */
+#include "store/doc.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "json/json.h"
+#include "store/store.h"
+#include "util/log.h"
+
+struct doc_snap {
+	atomic_uint refs;
+	uint64_t seq;
+	size_t len;
+	char *text;
+};
+
+struct doc_ent {
+	uint64_t id;
+	struct doc_ent *hnext;
+	struct doc_ent *prev, *next;
+	unsigned refs;
+	size_t charge;
+	pthread_mutex_t mu;
+	json_t *value;
+	struct doc_snap *snap;
+	uint64_t seq;
+};
+
+struct doc {
+	struct store *s;
+	struct doc_options o;
+	pthread_mutex_t mu;
+	struct doc_ent **tab;
+	size_t nbuckets;
+	size_t count;
+	struct doc_ent lru; /* sentinel: lru.next is the most recent */
+	uint64_t charged;
+	atomic_uint_fast64_t hits, misses, patches, replaces, compactions;
+};
+
+enum { DOC_MIN_BUCKETS = 256, DOC_ENT_OVERHEAD = 256 };
+
+void doc_options_default(struct doc_options *o)
+{
+	o->cache_bytes = 64u << 20;
+	o->max_doc_bytes = 8u << 20;
+	o->max_patch_bytes = 8u << 20;
+	o->compact_entries = 256;
+	o->compact_ratio = 4;
+	o->compact_min_bytes = 64u << 10;
+}
+
+/* ---- snapshots ---- */
+
+static struct doc_snap *snap_new(char *text, size_t len, uint64_t seq)
+{
+	struct doc_snap *sn = malloc(sizeof(*sn));
+
+	if (!sn)
+		return NULL;
+	atomic_init(&sn->refs, 1);
+	sn->seq = seq;
+	sn->len = len;
+	sn->text = text;
+	return sn;
+}
+
+const char *doc_snap_text(const struct doc_snap *sn, size_t *len)
+{
+	*len = sn->len;
+	return sn->text;
+}
+
+uint64_t doc_snap_seq(const struct doc_snap *sn)
+{
+	return sn->seq;
+}
+
+struct doc_snap *doc_snap_get(struct doc_snap *sn)
+{
+	atomic_fetch_add(&sn->refs, 1);
+	return sn;
+}
+
+void doc_snap_put(struct doc_snap *sn)
+{
+	if (!sn || atomic_fetch_sub(&sn->refs, 1) != 1)
+		return;
+	free(sn->text);
+	free(sn);
+}
+
+/* ---- entry codec ---- */
+
+int doc_entry_decode(const void *buf, size_t len, char *kind, json_t **value)
+{
+	const char *p = buf;
+	json_t *v;
+	int rc;
+
+	if (len < 2)
+		return -EBADMSG;
+	if (p[0] != DOC_PATCH && p[0] != DOC_REPLACE && p[0] != DOC_SNAPSHOT)
+		return -EBADMSG;
+	*kind = p[0];
+	if (!value)
+		return 0;
+	rc = json_value_parse(p + 1, len - 1, &v);
+	if (rc == -ENOMEM)
+		return rc;
+	if (rc < 0)
+		return -EBADMSG;
+	*value = v;
+	return 0;
+}
+
+/* Build kind + text (without its trailing newline) in a new buffer. */
+static char *entry_build(char kind, const char *text, size_t text_len,
+			 size_t *len)
+{
+	size_t n = text_len;
+	char *buf;
+
+	if (n && text[n - 1] == '\n')
+		n--;
+	buf = malloc(n + 1);
+	if (!buf)
+		return NULL;
+	buf[0] = kind;
+	memcpy(buf + 1, text, n);
+	*len = n + 1;
+	return buf;
+}
+
+/* ---- the cache table ---- */
+
+static size_t bucket_of(const struct doc *d, uint64_t id)
+{
+	uint64_t h = id * 0x9e3779b97f4a7c15ull;
+
+	return (size_t)(h >> 32) & (d->nbuckets - 1);
+}
+
+static void lru_unlink(struct doc_ent *e)
+{
+	e->prev->next = e->next;
+	e->next->prev = e->prev;
+}
+
+static void lru_push(struct doc *d, struct doc_ent *e)
+{
+	e->next = d->lru.next;
+	e->prev = &d->lru;
+	d->lru.next->prev = e;
+	d->lru.next = e;
+}
+
+static void table_grow(struct doc *d)
+{
+	size_t n = d->nbuckets * 2, i;
+	struct doc_ent **tab = calloc(n, sizeof(*tab));
+	struct doc_ent **old = d->tab;
+	size_t oldn = d->nbuckets;
+
+	if (!tab)
+		return; /* keep the longer chains */
+	d->tab = tab;
+	d->nbuckets = n;
+	for (i = 0; i < oldn; i++) {
+		struct doc_ent *e = old[i], *next;
+
+		for (; e; e = next) {
+			size_t b = bucket_of(d, e->id);
+
+			next = e->hnext;
+			e->hnext = tab[b];
+			tab[b] = e;
+		}
+	}
+	free(old);
+}
+
+static void ent_clear(struct doc_ent *e)
+{
+	json_decref(e->value);
+	e->value = NULL;
+	doc_snap_put(e->snap);
+	e->snap = NULL;
+	e->seq = 0;
+}
+
+/* Remove e (refs == 0) from the table and free it.  d->mu held. */
+static void ent_evict(struct doc *d, struct doc_ent *e)
+{
+	struct doc_ent **pp = &d->tab[bucket_of(d, e->id)];
+
+	while (*pp != e)
+		pp = &(*pp)->hnext;
+	*pp = e->hnext;
+	lru_unlink(e);
+	d->count--;
+	d->charged -= e->charge;
+	ent_clear(e);
+	pthread_mutex_destroy(&e->mu);
+	free(e);
+}
+
+static void evict_over_budget(struct doc *d)
+{
+	struct doc_ent *e = d->lru.prev, *prev;
+
+	for (; e != &d->lru && d->charged > d->o.cache_bytes; e = prev) {
+		prev = e->prev;
+		if (e->refs == 0)
+			ent_evict(d, e);
+	}
+}
+
+/* Find or add the entry of id, take a reference and lock it. */
+static int ent_get(struct doc *d, uint64_t id, struct doc_ent **out)
+{
+	struct doc_ent *e;
+
+	pthread_mutex_lock(&d->mu);
+	for (e = d->tab[bucket_of(d, id)]; e; e = e->hnext)
+		if (e->id == id)
+			break;
+	if (!e) {
+		e = calloc(1, sizeof(*e));
+		if (!e) {
+			pthread_mutex_unlock(&d->mu);
+			return -ENOMEM;
+		}
+		e->id = id;
+		pthread_mutex_init(&e->mu, NULL);
+		if (d->count >= d->nbuckets)
+			table_grow(d);
+		e->hnext = d->tab[bucket_of(d, id)];
+		d->tab[bucket_of(d, id)] = e;
+		d->count++;
+		e->charge = DOC_ENT_OVERHEAD;
+		d->charged += e->charge;
+		lru_push(d, e);
+	}
+	e->refs++;
+	pthread_mutex_unlock(&d->mu);
+	pthread_mutex_lock(&e->mu);
+	*out = e;
+	return 0;
+}
+
+/* Unlock e, account its new size, drop the reference, evict. */
+static void ent_release(struct doc *d, struct doc_ent *e)
+{
+	size_t charge = DOC_ENT_OVERHEAD;
+
+	/* The json_t tree costs about twice its text. */
+	if (e->snap)
+		charge += 3 * e->snap->len;
+	pthread_mutex_lock(&d->mu);
+	d->charged += charge;
+	d->charged -= e->charge;
+	e->charge = charge;
+	pthread_mutex_unlock(&d->mu);
+	pthread_mutex_unlock(&e->mu);
+
+	pthread_mutex_lock(&d->mu);
+	e->refs--;
+	lru_unlink(e);
+	lru_push(d, e);
+	evict_over_budget(d);
+	pthread_mutex_unlock(&d->mu);
+}
+
+/* ---- materialization ---- */
+
+struct mat {
+	json_t *v;
+	uint64_t seq;
+	uint64_t id;
+	int rc;
+};
+
+static int mat_entry(void *arg, uint64_t seq, const void *buf, size_t len)
+{
+	struct mat *m = arg;
+	json_t *v;
+	char kind;
+	int rc;
+
+	rc = doc_entry_decode(buf, len, &kind, &v);
+	if (rc < 0) {
+		m->rc = rc;
+		return 1;
+	}
+	m->seq = seq;
+	if (kind == DOC_PATCH) {
+		rc = json_merge_patch(&m->v, v);
+		json_decref(v);
+		if (rc < 0) {
+			m->rc = rc;
+			return 1;
+		}
+		return 0;
+	}
+	json_decref(m->v);
+	m->v = v;
+	return 0;
+}
+
+/* Read the entries of e->id and set value, snap and seq.  e->mu held. */
+static int ent_materialize(struct doc *d, struct doc_ent *e, uint64_t cur_seq)
+{
+	struct mat m = { .v = json_object(), .seq = cur_seq, .id = e->id };
+	struct doc_snap *sn;
+	char *text;
+	size_t len;
+	int rc;
+
+	ent_clear(e);
+	if (!m.v)
+		return -ENOMEM;
+	rc = store_read(d->s, e->id, mat_entry, &m);
+	if (m.rc < 0)
+		rc = m.rc;
+	if (rc == -EBADMSG)
+		log_error("cannot materialize document %llu: an entry is not valid",
+			  (unsigned long long)e->id);
+	if (rc < 0)
+		goto out_value;
+	rc = json_value_emit(m.v, &text, &len);
+	if (rc < 0)
+		goto out_value;
+	sn = snap_new(text, len, m.seq);
+	if (!sn) {
+		free(text);
+		rc = -ENOMEM;
+		goto out_value;
+	}
+	e->value = m.v;
+	e->snap = sn;
+	e->seq = m.seq;
+	atomic_fetch_add(&d->misses, 1);
+	return 0;
+
+out_value:
+	json_decref(m.v);
+	return rc;
+}
+
+/* Make e current.  *info (may be NULL) receives the store's view of the
+ * document.  e->mu held. */
+static int ent_load(struct doc *d, struct doc_ent *e,
+		    struct store_doc_info *info)
+{
+	struct store_doc_info tmp;
+	int rc;
+
+	if (!info)
+		info = &tmp;
+	rc = store_doc_info(d->s, e->id, info);
+	if (rc < 0) {
+		ent_clear(e);
+		return rc;
+	}
+	if (info->is_space) {
+		ent_clear(e);
+		return -EISDIR;
+	}
+	if (e->value && e->seq == info->seq) {
+		atomic_fetch_add(&d->hits, 1);
+		return 0;
+	}
+	return ent_materialize(d, e, info->seq);
+}
+
+/* ---- open / close ---- */
+
+int doc_open(struct store *s, const struct doc_options *o, struct doc **out)
+{
+	struct doc *d = calloc(1, sizeof(*d));
+
+	if (!d)
+		return -ENOMEM;
+	d->tab = calloc(DOC_MIN_BUCKETS, sizeof(*d->tab));
+	if (!d->tab) {
+		free(d);
+		return -ENOMEM;
+	}
+	d->nbuckets = DOC_MIN_BUCKETS;
+	d->s = s;
+	if (o)
+		d->o = *o;
+	else
+		doc_options_default(&d->o);
+	pthread_mutex_init(&d->mu, NULL);
+	d->lru.next = d->lru.prev = &d->lru;
+	*out = d;
+	return 0;
+}
+
+void doc_close(struct doc *d)
+{
+	if (!d)
+		return;
+	while (d->lru.next != &d->lru)
+		ent_evict(d, d->lru.next);
+	pthread_mutex_destroy(&d->mu);
+	free(d->tab);
+	free(d);
+}
+
+/* ---- compaction ---- */
+
+static bool needs_compaction(const struct doc_options *o, uint64_t entries,
+			     uint64_t stored, size_t len)
+{
+	if (entries <= 1)
+		return false;
+	if (o->compact_entries && entries > o->compact_entries)
+		return true;
+	return o->compact_ratio && stored > o->compact_min_bytes &&
+	       stored / o->compact_ratio > len;
+}
+
+/* Replace every entry of e->id by a snapshot holding text, the document at
+ * sequence number *seq.  On success *seq (and *lsn) move on.  e->mu held. */
+static int compact(struct doc *d, struct doc_ent *e, const char *text,
+		   size_t len, uint64_t *seq, uint64_t *lsn)
+{
+	size_t blen;
+	char *buf = entry_build(DOC_SNAPSHOT, text, len, &blen);
+	uint64_t nseq, nlsn;
+	int rc;
+
+	if (!buf)
+		return -ENOMEM;
+	rc = store_append_replace(d->s, e->id, buf, blen, *seq, &nseq, &nlsn);
+	free(buf);
+	if (rc < 0) {
+		log_warn("cannot compact document %llu: %s",
+			 (unsigned long long)e->id, strerror(-rc));
+		return rc;
+	}
+	*seq = nseq;
+	if (lsn && nlsn > *lsn)
+		*lsn = nlsn;
+	atomic_fetch_add(&d->compactions, 1);
+	return 0;
+}
+
+/* ---- mutations ---- */
+
+/* Publish text as the current state at seq.  Takes ownership of text.
+ * Without memory for the snapshot the cache entry is dropped instead (the
+ * next call materializes again); the store already holds the change. */
+static void ent_publish(struct doc_ent *e, char *text, size_t len,
+			uint64_t seq)
+{
+	struct doc_snap *sn = snap_new(text, len, seq);
+
+	if (!sn) {
+		free(text);
+		ent_clear(e);
+		return;
+	}
+	doc_snap_put(e->snap);
+	e->snap = sn;
+	e->seq = seq;
+}
+
+static int patch_locked(struct doc *d, struct doc_ent *e, const json_t *patch,
+			const char *ptext, size_t plen, uint64_t *lsn)
+{
+	struct store_doc_info info;
+	char *text = NULL, *buf = NULL;
+	size_t len, blen;
+	uint64_t seq;
+	int rc;
+
+	rc = ent_load(d, e, &info);
+	if (rc < 0)
+		return rc;
+	rc = json_merge_patch(&e->value, patch);
+	if (rc < 0)
+		goto out_drop;
+	rc = json_value_emit(e->value, &text, &len);
+	if (rc < 0)
+		goto out_drop;
+	rc = -EFBIG;
+	if (len > d->o.max_doc_bytes)
+		goto out_drop;
+	rc = -ENOMEM;
+	buf = entry_build(DOC_PATCH, ptext, plen, &blen);
+	if (!buf)
+		goto out_drop;
+	rc = store_append(d->s, e->id, buf, blen, &seq, lsn);
+	free(buf);
+	if (rc < 0)
+		goto out_drop;
+	atomic_fetch_add(&d->patches, 1);
+	if (needs_compaction(&d->o, (uint64_t)info.entries + 1,
+			     info.stored_bytes + blen, len))
+		compact(d, e, text, len, &seq, lsn);
+	ent_publish(e, text, len, seq);
+	return 0;
+
+out_drop:
+	free(text);
+	ent_clear(e);
+	return rc;
+}
+
+int doc_patch(struct doc *d, uint64_t id, const json_t *patch, uint64_t *lsn)
+{
+	struct doc_ent *e;
+	char *ptext;
+	size_t plen;
+	int rc;
+
+	rc = json_value_emit(patch, &ptext, &plen);
+	if (rc < 0)
+		return rc;
+	if (plen - 1 > d->o.max_patch_bytes) {
+		rc = -EFBIG;
+		goto out_text;
+	}
+	rc = ent_get(d, id, &e);
+	if (rc < 0)
+		goto out_text;
+	rc = patch_locked(d, e, patch, ptext, plen, lsn);
+	ent_release(d, e);
+out_text:
+	free(ptext);
+	return rc;
+}
+
+static int replace_locked(struct doc *d, struct doc_ent *e, json_t *copy,
+			  const char *text, size_t len, uint64_t *lsn)
+{
+	struct store_doc_info info;
+	char *buf, *mine;
+	size_t blen;
+	uint64_t seq;
+	int rc, tries;
+
+	buf = entry_build(DOC_REPLACE, text, len, &blen);
+	if (!buf)
+		return -ENOMEM;
+	for (tries = 0; tries < 8; tries++) {
+		rc = store_doc_info(d->s, e->id, &info);
+		if (rc == 0 && info.is_space)
+			rc = -EISDIR;
+		if (rc < 0)
+			break;
+		rc = store_append_replace(d->s, e->id, buf, blen, info.seq,
+					  &seq, lsn);
+		if (rc != -EAGAIN)
+			break;
+	}
+	free(buf);
+	if (rc < 0)
+		return rc;
+	ent_clear(e);
+	atomic_fetch_add(&d->replaces, 1);
+	mine = malloc(len + 1);
+	if (!mine)
+		return 0; /* stored; the next read materializes */
+	memcpy(mine, text, len + 1);
+	e->value = json_incref(copy);
+	ent_publish(e, mine, len, seq);
+	return 0;
+}
+
+int doc_replace(struct doc *d, uint64_t id, const json_t *value,
+		uint64_t *lsn)
+{
+	struct doc_ent *e;
+	json_t *copy;
+	char *text;
+	size_t len;
+	int rc;
+
+	rc = json_value_emit(value, &text, &len);
+	if (rc < 0)
+		return rc;
+	rc = -EFBIG;
+	if (len > d->o.max_doc_bytes)
+		goto out_text;
+	rc = -ENOMEM;
+	copy = json_deep_copy(value);
+	if (!copy)
+		goto out_text;
+	rc = ent_get(d, id, &e);
+	if (rc == 0) {
+		rc = replace_locked(d, e, copy, text, len, lsn);
+		ent_release(d, e);
+	}
+	json_decref(copy);
+out_text:
+	free(text);
+	return rc;
+}
+
+int doc_reset(struct doc *d, uint64_t id, uint64_t *lsn)
+{
+	json_t *empty = json_object();
+	int rc;
+
+	if (!empty)
+		return -ENOMEM;
+	rc = doc_replace(d, id, empty, lsn);
+	json_decref(empty);
+	return rc;
+}
+
+/* ---- reads ---- */
+
+int doc_read(struct doc *d, uint64_t id, struct doc_snap **out)
+{
+	struct doc_ent *e;
+	int rc;
+
+	rc = ent_get(d, id, &e);
+	if (rc < 0)
+		return rc;
+	rc = ent_load(d, e, NULL);
+	if (rc == 0)
+		*out = doc_snap_get(e->snap);
+	ent_release(d, e);
+	return rc;
+}
+
+int doc_size(struct doc *d, uint64_t id, uint64_t *size)
+{
+	struct doc_ent *e;
+	int rc;
+
+	rc = ent_get(d, id, &e);
+	if (rc < 0)
+		return rc;
+	rc = ent_load(d, e, NULL);
+	if (rc == 0)
+		*size = e->snap->len;
+	ent_release(d, e);
+	return rc;
+}
+
+void doc_forget(struct doc *d, uint64_t id)
+{
+	struct doc_ent *e;
+
+	pthread_mutex_lock(&d->mu);
+	for (e = d->tab[bucket_of(d, id)]; e; e = e->hnext)
+		if (e->id == id)
+			break;
+	if (e && e->refs == 0)
+		ent_evict(d, e);
+	pthread_mutex_unlock(&d->mu);
+}
+
+void doc_stats(struct doc *d, struct doc_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->hits = atomic_load(&d->hits);
+	out->misses = atomic_load(&d->misses);
+	out->patches = atomic_load(&d->patches);
+	out->replaces = atomic_load(&d->replaces);
+	out->compactions = atomic_load(&d->compactions);
+	pthread_mutex_lock(&d->mu);
+	out->cached_docs = d->count;
+	out->cached_bytes = d->charged;
+	pthread_mutex_unlock(&d->mu);
+}

@@ -1,0 +1,125 @@
+/*
+ * doc.h - materialized documents over the list store.
+ *
+ * The list store keeps a document as an ordered list of opaque entries;
+ * this module gives those entries a meaning and serves the resulting JSON
+ * document.  Every entry is
+ *
+ *	offset  size  field
+ *	0       1     kind: 'P' merge patch (RFC 7386)
+ *	                    'R' replacement (a whole document written by a user)
+ *	                    'S' snapshot (a whole document written by compaction)
+ *	1       n     one JSON text, compact as json_value_emit() writes it but
+ *	              without the trailing newline (readers accept any JSON
+ *	              text with surrounding whitespace)
+ *
+ * A document with no entries is {}.  Materialization starts from {} and
+ * applies the entries oldest first: 'P' through json_merge_patch(), 'R'
+ * and 'S' replace.  An entry that is empty, of another kind, or not JSON
+ * makes the document unreadable (-EBADMSG) and is logged; it is never
+ * skipped silently.
+ *
+ * Compaction: after an append, when the document holds more than
+ * compact_entries entries, or its stored bytes exceed compact_min_bytes and
+ * compact_ratio times its materialized size, a snapshot of the materialized
+ * document replaces every entry in one frame (store_append_replace).
+ *
+ * Cache: the materialized value and its emitted text are kept per document
+ * (id), valid for the store sequence number they were built from, within
+ * a byte budget (least recently used documents are dropped first).  Every
+ * call checks the store's current sequence number, so a change made around
+ * this module (a restore, a delete) is never served stale.
+ *
+ * Threads: every function is safe from any thread.  Calls on one document
+ * are serialized by a per-document lock, so concurrent patches apply in a
+ * well-defined order (the order they take the lock) and the text a reader
+ * gets is always one of the states the patches passed through.
+ */
+#ifndef STORE_DOC_H
+#define STORE_DOC_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct store;
+struct doc;
+struct doc_snap;
+
+enum doc_entry_kind {
+	DOC_PATCH = 'P',
+	DOC_REPLACE = 'R',
+	DOC_SNAPSHOT = 'S',
+};
+
+struct doc_options {
+	uint64_t cache_bytes;       /* budget of the materialized cache */
+	uint64_t max_doc_bytes;     /* materialized text (with '\n') above: -EFBIG */
+	uint64_t max_patch_bytes;   /* compact text of one patch above: -EFBIG */
+	uint32_t compact_entries;   /* compact when more entries are held */
+	uint32_t compact_ratio;     /* ... or stored bytes > ratio * size */
+	uint64_t compact_min_bytes; /* ... and stored bytes > this */
+};
+
+/* Defaults: 64 MiB cache, 8 MiB documents, 8 MiB patches, compaction past
+ * 256 entries, or past 4 x the document size once 64 KiB are stored. */
+void doc_options_default(struct doc_options *o);
+
+/* The store is borrowed and must outlive the doc handle.  On success *out
+ * owns the handle; free with doc_close(). */
+int doc_open(struct store *s, const struct doc_options *o, struct doc **out);
+/* Drop the cache and free.  Snapshots still held stay valid.  Accepts NULL. */
+void doc_close(struct doc *d);
+
+/* Apply a merge patch (borrowed) to document id: the document size after
+ * the patch is checked (-EFBIG) before anything is appended.  *lsn (may
+ * be NULL) receives the frame to store_sync() for durability.  Errors:
+ * -ENOENT, -EFBIG, -ENOSPC, -EBADMSG (stored entries unreadable), -ENOMEM,
+ * the store's sticky error; on error the document is unchanged. */
+int doc_patch(struct doc *d, uint64_t id, const json_t *patch, uint64_t *lsn);
+
+/* Replace the whole document by value (borrowed) in one frame that also
+ * drops the older entries.  Same errors as doc_patch(). */
+int doc_replace(struct doc *d, uint64_t id, const json_t *value,
+		uint64_t *lsn);
+
+/* Reset the document to {} (truncate). */
+int doc_reset(struct doc *d, uint64_t id, uint64_t *lsn);
+
+/* The current materialized document as an immutable snapshot.  On success
+ * *out holds a new reference: release with doc_snap_put().  The snapshot
+ * stays valid and unchanged whatever happens to the document. */
+int doc_read(struct doc *d, uint64_t id, struct doc_snap **out);
+
+/* Length of what doc_read() would return now (st_size). */
+int doc_size(struct doc *d, uint64_t id, uint64_t *size);
+
+/* Drop the cached copy of id (after a delete). */
+void doc_forget(struct doc *d, uint64_t id);
+
+/* Text of a snapshot: compact JSON followed by '\n' (*len bytes, also
+ * NUL-terminated).  Valid until the last doc_snap_put(). */
+const char *doc_snap_text(const struct doc_snap *sn, size_t *len);
+/* Store sequence number the snapshot reflects (0: no entries). */
+uint64_t doc_snap_seq(const struct doc_snap *sn);
+struct doc_snap *doc_snap_get(struct doc_snap *sn);
+/* Accepts NULL. */
+void doc_snap_put(struct doc_snap *sn);
+
+struct doc_stats {
+	uint64_t hits;             /* served from the cache */
+	uint64_t misses;           /* materialized from the store */
+	uint64_t patches;
+	uint64_t replaces;
+	uint64_t compactions;
+	uint64_t cached_docs;
+	uint64_t cached_bytes;
+};
+void doc_stats(struct doc *d, struct doc_stats *out);
+
+/* Decode one stored entry: *kind receives its kind byte and *value (may be
+ * NULL) a new reference to its JSON value.  Returns 0 or -EBADMSG. */
+int doc_entry_decode(const void *buf, size_t len, char *kind, json_t **value);
+
+#endif
