@@ -352,10 +352,11 @@ int store_apply_frame(struct store *s, uint64_t lsn, const uint8_t *p,
 {
 	struct wal_rec r;
 	size_t pos = 0;
-	int rc;
+	int rc = 0;
 
-	/* Decode everything first: a frame is applied whole or not at all. */
-	while ((rc = wal_rec_next(p, len, &pos, &r)) > 0)
+	/* Decode everything first: a frame is applied whole or not at all.
+	 * A live frame was encoded a moment ago by us: no need. */
+	while (!live && (rc = wal_rec_next(p, len, &pos, &r)) > 0)
 		;
 	if (rc < 0)
 		return rc;

@@ -104,6 +104,8 @@ struct wal {
 	pthread_t committer;
 	bool has_committer;
 	bool stop;
+	bool kick;          /* pend passed buffer_bytes: write it out */
+	pthread_cond_t kick_cv;
 };
 
 struct wal_snap {
@@ -287,8 +289,21 @@ int wal_append(struct wal *w, const void *payload, size_t len, uint64_t *lsn)
 	if (lsn)
 		*lsn = w->next_lsn;
 	w->next_lsn++;
-	if (w->pend.len >= w->opt.buffer_bytes && !w->io_busy)
-		do_io_locked(w, false);
+	if (w->pend.len >= w->opt.buffer_bytes) {
+		/* Let the committer write the buffer on another core; write
+		 * it here only when it has grown far beyond its size (the
+		 * disk is slower than the writers: push back on them). */
+		if (w->has_committer && !w->kick) {
+			w->kick = true;
+			pthread_cond_signal(&w->kick_cv);
+		}
+		while (w->pend.len >= 8 * w->opt.buffer_bytes && w->io_busy)
+			pthread_cond_wait(&w->cv, &w->mu);
+		if ((!w->has_committer ||
+		     w->pend.len >= 8 * w->opt.buffer_bytes) &&
+		    !w->io_busy && !w->err)
+			do_io_locked(w, false);
+	}
 out:
 	pthread_mutex_unlock(&w->mu);
 	return rc;
@@ -376,11 +391,20 @@ static void *committer_main(void *arg)
 			ts.tv_sec++;
 			ts.tv_nsec -= 1000000000L;
 		}
-		while (!w->stop &&
-		       pthread_cond_timedwait(&w->cv, &w->mu, &ts) != ETIMEDOUT)
+		while (!w->stop && !w->kick &&
+		       pthread_cond_timedwait(&w->kick_cv, &w->mu, &ts) !=
+			       ETIMEDOUT)
 			;
 		if (w->stop)
 			break;
+		if (w->kick) {
+			/* the buffer is full: write it (durability comes at
+			 * the interval or from a waiter) */
+			w->kick = false;
+			if (!w->err && !w->io_busy && w->pend.len)
+				do_io_locked(w, false);
+			continue;
+		}
 		if (!w->err && !w->io_busy && w->durable_lsn + 1 < w->next_lsn)
 			do_io_locked(w, true);
 	}
@@ -413,6 +437,7 @@ static struct wal *wal_alloc(const char *dir, const struct wal_options *o)
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&w->cv, &ca);
+	pthread_cond_init(&w->kick_cv, &ca);
 	pthread_condattr_destroy(&ca);
 	wal_buf_init(&w->pend);
 	wal_buf_init(&w->spare);
@@ -428,6 +453,7 @@ static void wal_free(struct wal *w)
 	wal_buf_release(&w->spare);
 	pthread_mutex_destroy(&w->mu);
 	pthread_cond_destroy(&w->cv);
+	pthread_cond_destroy(&w->kick_cv);
 	free(w->dir);
 	free(w->path);
 	free(w);
@@ -452,6 +478,7 @@ int wal_close(struct wal *w)
 	pthread_mutex_lock(&w->mu);
 	w->stop = true;
 	pthread_cond_broadcast(&w->cv);
+	pthread_cond_broadcast(&w->kick_cv);
 	pthread_mutex_unlock(&w->mu);
 	if (w->has_committer)
 		pthread_join(w->committer, NULL);

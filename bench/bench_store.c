@@ -1,0 +1,385 @@
+/*
+ * bench_store.c - throughput of the durable list store beside baselines
+ * measured in the same run on the same disk.
+ *
+ *   bench_store DIR [what...]     what: nowait wait baseline sqlite open
+ *
+ * nowait    appends/s of 100 B and 1 KiB entries, nobody waiting for
+ *           durability (the background committer flushes)
+ * wait      appends/s with 1, 4 and 16 threads, each waiting for
+ *           durability (store_sync) after every append
+ * baseline  the same bytes with write + fdatasync to a plain file,
+ *           one stream
+ * sqlite    SQLite in WAL mode, synchronous=FULL, one INSERT per
+ *           transaction, 1 and 16 threads (connections)
+ * open      time to open a store holding 1M documents after a clean
+ *           close, and resident memory per document
+ *
+ * Each timed run lasts BENCH_SECONDS (2 by default).  Figures go to
+ * stdout, one line each.
+ */
+#include "store/store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifdef HAVE_SQLITE_BENCH
+#include <sqlite3.h>
+#endif
+
+static double seconds = 2.0;
+static const struct store_meta M = { 0644, 0, 0, 1, 1 };
+
+static double now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void rm_rf(const char *dir)
+{
+	char cmd[4200];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "cannot remove %s\n", dir);
+}
+
+static struct store *fresh_store(const char *dir, uint64_t cap, uint32_t ms)
+{
+	struct store_options o;
+	struct store *s;
+	int rc;
+
+	rm_rf(dir);
+	store_options_default(&o);
+	o.capacity_bytes = cap;
+	o.commit_ms = ms;
+	o.cutover_bytes = 256ull << 20;
+	rc = store_open(dir, &o, &s);
+	if (rc) {
+		fprintf(stderr, "cannot open store %s: %s\n", dir, strerror(-rc));
+		exit(1);
+	}
+	return s;
+}
+
+#define DOCS 1000
+
+static void make_docs(struct store *s, uint64_t *ids, int n)
+{
+	uint64_t sp;
+	char k[32];
+
+	if (store_space_create(s, "bench", &M, &sp, NULL))
+		exit(1);
+	for (int i = 0; i < n; i++) {
+		snprintf(k, sizeof(k), "doc%d", i);
+		if (store_doc_create(s, sp, k, &M, &ids[i], NULL))
+			exit(1);
+	}
+}
+
+static void bench_nowait(const char *dir, size_t size)
+{
+	struct store *s = fresh_store(dir, 2ull << 30, 200);
+	static uint64_t ids[DOCS];
+	char *buf = malloc(size);
+	uint64_t n = 0;
+	double t0, t;
+
+	memset(buf, 'x', size);
+	make_docs(s, ids, DOCS);
+	t0 = now();
+	do {
+		for (int i = 0; i < 1000; i++, n++) {
+			int rc = store_append(s, ids[n % DOCS], buf, size, NULL,
+					      NULL);
+			if (rc == -ENOSPC) {
+				/* keep the store from filling: trim all */
+				for (int d = 0; d < DOCS; d++)
+					store_trim(s, ids[d], 1, NULL);
+				continue;
+			}
+			if (rc)
+				exit(1);
+		}
+		t = now();
+	} while (t - t0 < seconds);
+	printf("store append nowait %5zu B: %10.0f appends/s (%" PRIu64
+	       " in %.2f s)\n", size, (double)n / (t - t0), n, t - t0);
+	store_close(s);
+	rm_rf(dir);
+	free(buf);
+}
+
+struct wait_arg {
+	struct store *s;
+	uint64_t id;
+	size_t size;
+	double until;
+	uint64_t n;
+};
+
+static void *wait_thread(void *p)
+{
+	struct wait_arg *a = p;
+	char buf[2048];
+
+	memset(buf, 'y', sizeof(buf));
+	while (now() < a->until) {
+		uint64_t lsn;
+		if (store_append(a->s, a->id, buf, a->size, NULL, &lsn) ||
+		    store_sync(a->s, lsn))
+			exit(1);
+		a->n++;
+	}
+	return NULL;
+}
+
+static double bench_wait(const char *dir, int threads, size_t size)
+{
+	struct store *s = fresh_store(dir, 1ull << 30, 1000);
+	static uint64_t ids[64];
+	struct wait_arg a[64];
+	pthread_t t[64];
+	uint64_t n = 0;
+	double t0;
+
+	make_docs(s, ids, threads);
+	t0 = now();
+	for (int i = 0; i < threads; i++) {
+		a[i] = (struct wait_arg){ s, ids[i], size, t0 + seconds, 0 };
+		pthread_create(&t[i], NULL, wait_thread, &a[i]);
+	}
+	for (int i = 0; i < threads; i++) {
+		pthread_join(t[i], NULL);
+		n += a[i].n;
+	}
+	t0 = now() - t0;
+	printf("store append+sync %2d threads %4zu B: %8.0f appends/s\n",
+	       threads, size, (double)n / t0);
+	store_close(s);
+	rm_rf(dir);
+	return (double)n / t0;
+}
+
+static double bench_baseline(const char *dir, size_t size)
+{
+	char path[4200], buf[2048];
+	uint64_t n = 0;
+	double t0, t;
+	int fd;
+
+	mkdir(dir, 0755);
+	snprintf(path, sizeof(path), "%s/plain", dir);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0644);
+	if (fd < 0)
+		exit(1);
+	memset(buf, 'z', sizeof(buf));
+	t0 = now();
+	do {
+		if (write(fd, buf, size) != (ssize_t)size || fdatasync(fd))
+			exit(1);
+		n++;
+		t = now();
+	} while (t - t0 < seconds);
+	close(fd);
+	printf("baseline write+fdatasync  1 stream %4zu B: %8.0f appends/s\n",
+	       size, (double)n / (t - t0));
+	rm_rf(dir);
+	return (double)n / (t - t0);
+}
+
+#ifdef HAVE_SQLITE_BENCH
+struct sq_arg {
+	const char *path;
+	size_t size;
+	double until;
+	uint64_t n;
+};
+
+static void *sq_thread(void *p)
+{
+	struct sq_arg *a = p;
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	char buf[2048];
+
+	memset(buf, 'q', sizeof(buf));
+	if (sqlite3_open(a->path, &db) != SQLITE_OK)
+		exit(1);
+	sqlite3_busy_timeout(db, 60000);
+	sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;",
+		     NULL, NULL, NULL);
+	if (sqlite3_prepare_v2(db, "INSERT INTO t(doc, body) VALUES (?, ?)",
+			       -1, &st, NULL) != SQLITE_OK)
+		exit(1);
+	while (now() < a->until) {
+		sqlite3_bind_int64(st, 1, (sqlite3_int64)a->n);
+		sqlite3_bind_blob(st, 2, buf, (int)a->size, SQLITE_STATIC);
+		if (sqlite3_step(st) != SQLITE_DONE)
+			exit(1);
+		sqlite3_reset(st);
+		a->n++;
+	}
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return NULL;
+}
+
+static double bench_sqlite(const char *dir, int threads, size_t size)
+{
+	char path[4200];
+	sqlite3 *db;
+	struct sq_arg a[64];
+	pthread_t t[64];
+	uint64_t n = 0;
+	double t0;
+
+	rm_rf(dir);
+	mkdir(dir, 0755);
+	snprintf(path, sizeof(path), "%s/bench.db", dir);
+	if (sqlite3_open(path, &db) != SQLITE_OK)
+		exit(1);
+	sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+		     "CREATE TABLE t(id INTEGER PRIMARY KEY, doc INTEGER, body BLOB);",
+		     NULL, NULL, NULL);
+	sqlite3_close(db);
+	t0 = now();
+	for (int i = 0; i < threads; i++) {
+		a[i] = (struct sq_arg){ path, size, t0 + seconds, 0 };
+		pthread_create(&t[i], NULL, sq_thread, &a[i]);
+	}
+	for (int i = 0; i < threads; i++) {
+		pthread_join(t[i], NULL);
+		n += a[i].n;
+	}
+	t0 = now() - t0;
+	printf("sqlite WAL synchronous=FULL %2d threads %4zu B: %8.0f inserts/s\n",
+	       threads, size, (double)n / t0);
+	rm_rf(dir);
+	return (double)n / t0;
+}
+#endif
+
+static long rss_kib(void)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[256];
+	long v = -1;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmRSS: %ld kB", &v) == 1)
+			break;
+	fclose(f);
+	return v;
+}
+
+static void bench_open(const char *dir, int ndocs)
+{
+	struct store_options o;
+	struct store *s = fresh_store(dir, 1ull << 30, 1000);
+	uint64_t sp, id;
+	char k[32], body[64];
+	long before, after;
+	double t0, t;
+
+	if (store_space_create(s, "many", &M, &sp, NULL))
+		exit(1);
+	for (int i = 0; i < ndocs; i++) {
+		int len = snprintf(body, sizeof(body), "{\"n\":%d}", i);
+		snprintf(k, sizeof(k), "document-%08d", i);
+		if (store_doc_create(s, sp, k, &M, &id, NULL) ||
+		    store_append(s, id, body, (size_t)len, NULL, NULL))
+			exit(1);
+	}
+	t0 = now();
+	if (store_close(s))
+		exit(1);
+	t = now();
+	printf("close (checkpoint) with %d documents: %.2f s\n", ndocs, t - t0);
+	store_options_default(&o);
+	before = rss_kib();
+	t0 = now();
+	if (store_open(dir, &o, &s))
+		exit(1);
+	t = now();
+	after = rss_kib();
+	printf("open with %d documents: %.2f s; resident memory %.0f bytes "
+	       "per document\n", ndocs, t - t0,
+	       (double)(after - before) * 1024.0 / ndocs);
+	{
+		struct store_stats st;
+		store_stats(s, &st);
+		printf("log after clean close: %" PRIu64 " bytes (%.1f per "
+		       "document)\n", st.log_bytes,
+		       (double)st.log_bytes / ndocs);
+	}
+	store_close(s);
+	rm_rf(dir);
+}
+
+static bool want(int argc, char **argv, const char *what)
+{
+	if (argc <= 2)
+		return true;
+	for (int i = 2; i < argc; i++)
+		if (strcmp(argv[i], what) == 0)
+			return true;
+	return false;
+}
+
+int main(int argc, char **argv)
+{
+	char dir[4096];
+	const char *env = getenv("BENCH_SECONDS");
+	double base1 = 0, w16 = 0, sq = 0;
+
+	if (argc < 2) {
+		fprintf(stderr, "usage: bench_store DIR [nowait|wait|baseline|"
+			"sqlite|open]...\n");
+		return 2;
+	}
+	if (env)
+		seconds = atof(env);
+	snprintf(dir, sizeof(dir), "%s/bench-store", argv[1]);
+	if (want(argc, argv, "nowait")) {
+		bench_nowait(dir, 100);
+		bench_nowait(dir, 1024);
+	}
+	if (want(argc, argv, "baseline"))
+		base1 = bench_baseline(dir, 100);
+	if (want(argc, argv, "wait")) {
+		bench_wait(dir, 1, 100);
+		bench_wait(dir, 4, 100);
+		w16 = bench_wait(dir, 16, 100);
+		bench_wait(dir, 16, 1024);
+	}
+#ifdef HAVE_SQLITE_BENCH
+	if (want(argc, argv, "sqlite")) {
+		double a = bench_sqlite(dir, 1, 100);
+		double b = bench_sqlite(dir, 16, 100);
+		sq = a > b ? a : b;
+	}
+#endif
+	if (base1 > 0 && w16 > 0)
+		printf("ratio: 16 waiting threads / write+fdatasync = %.1fx\n",
+		       w16 / base1);
+	if (sq > 0 && w16 > 0)
+		printf("ratio: 16 waiting threads / best sqlite = %.1fx\n",
+		       w16 / sq);
+	if (want(argc, argv, "open"))
+		bench_open(dir, 1000000);
+	return 0;
+}
