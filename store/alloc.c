@@ -201,6 +201,20 @@ int alloc_release(struct alloc *a, uint64_t off, uint64_t len)
 	return 0;
 }
 
+int alloc_grow(struct alloc *a, uint64_t new_capacity)
+{
+	uint64_t old = a->capacity;
+	int rc;
+
+	if (new_capacity <= old)
+		return 0;
+	a->capacity = new_capacity;
+	rc = alloc_release(a, a->base + old, new_capacity - old);
+	if (rc)
+		a->capacity = old;
+	return rc;
+}
+
 uint64_t alloc_free_bytes(const struct alloc *a)
 {
 	return a->free_bytes;

@@ -39,6 +39,10 @@ int alloc_take(struct alloc *a, uint64_t len, uint64_t *off);
  * -ENOMEM (the region then stays unusable until the next open). */
 int alloc_release(struct alloc *a, uint64_t off, uint64_t len);
 
+/* Extend the area to new_capacity (> current), the new bytes free.
+ * Returns 0 or -ENOMEM (nothing changed). */
+int alloc_grow(struct alloc *a, uint64_t new_capacity);
+
 uint64_t alloc_free_bytes(const struct alloc *a);
 uint64_t alloc_regions(const struct alloc *a);
 uint64_t alloc_largest(const struct alloc *a);

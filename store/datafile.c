@@ -1,6 +1,13 @@
 /*
  * datafile.c - the preallocated, memory-mapped data file.
  *
+ * Growth (store_grow): the file is extended and preallocated and synced
+ * first, then the header is rewritten with the new capacity and synced.
+ * A crash between the two leaves the old capacity; a crash after the
+ * header but before the next checkpoint leaves a log that describes a
+ * smaller capacity than the file, which is accepted (the space beyond is
+ * free).
+ *
  * Layout: a 4096-byte header page, then the data area of `capacity`
  * bytes.  Header (little-endian):
  *
@@ -123,5 +130,26 @@ int datafile_open(const char *path, bool read_only, int *fd_out,
 	return 0;
 out_close:
 	io_close(fd);
+	return rc;
+}
+
+int datafile_grow(int fd, const char *path, uint64_t capacity)
+{
+	uint8_t h[64];
+	int rc;
+
+	rc = io_fallocate(fd, 0, (off_t)(DATA_HDR + capacity));
+	if (rc) {
+		log_error("cannot grow '%s' to %" PRIu64 " bytes: %s", path,
+			  capacity, strerror(-rc));
+		return rc;
+	}
+	rc = io_fsync(fd);
+	if (rc)
+		return rc;
+	header_encode(h, capacity);
+	rc = io_pwrite_all(fd, h, sizeof(h), 0);
+	if (!rc)
+		rc = io_fsync(fd);
 	return rc;
 }

@@ -17,4 +17,8 @@ int datafile_create(const char *path, const char *dir, uint64_t capacity);
 int datafile_open(const char *path, bool read_only, int *fd_out,
 		  uint8_t **map_out, uint64_t *capacity);
 
+/* Extend the data file behind fd to a data area of capacity bytes
+ * (preallocated) and rewrite its header; durable on return. */
+int datafile_grow(int fd, const char *path, uint64_t capacity);
+
 #endif

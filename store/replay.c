@@ -174,7 +174,7 @@ static int apply_snap(struct store *s, const struct wal_rec *r)
 	if (r->type == WAL_SNAP_BEGIN) {
 		if (s->in_snapshot || s->snap_done)
 			return -EBADMSG;
-		if (r->offset != s->capacity) {
+		if (r->offset > s->capacity) {
 			log_error("cannot open store '%s': the log describes "
 				  "capacity %" PRIu64 " but the data file holds "
 				  "%" PRIu64, s->dir, r->offset, s->capacity);

@@ -430,6 +430,50 @@ int store_checkpoint(struct store *s)
 	return rc;
 }
 
+int store_grow(struct store *s, uint64_t capacity)
+{
+	char *path;
+	void *map;
+	int rc;
+
+	if (s->opt.read_only)
+		return -EROFS;
+	path = path_in(s->dir, "data");
+	if (!path)
+		return -ENOMEM;
+	pthread_rwlock_wrlock(&s->lock);
+	rc = s->failed ? s->failed : wal_error(s->wal);
+	if (rc || capacity <= s->capacity)
+		goto out;
+	rc = datafile_grow(s->data_fd, path, capacity);
+	if (rc) {
+		/* the header still names the old size: nothing changed */
+		if (rc != -ENOSPC)
+			s->failed = rc;
+		goto out;
+	}
+	map = mremap(s->map, s->map_len, DATA_HDR + capacity, MREMAP_MAYMOVE);
+	if (map == MAP_FAILED) {
+		rc = -errno;
+		s->failed = rc;
+		goto out;
+	}
+	s->map = map;
+	s->map_len = DATA_HDR + capacity;
+	rc = alloc_grow(s->alloc, capacity);
+	if (rc) {
+		s->failed = rc;
+		goto out;
+	}
+	s->capacity = capacity;
+	log_info("store '%s' grew to %" PRIu64 " bytes", s->dir, capacity);
+	rc = checkpoint_locked(s);
+out:
+	pthread_rwlock_unlock(&s->lock);
+	free(path);
+	return rc;
+}
+
 int store_close(struct store *s)
 {
 	int rc = 0, rc2;

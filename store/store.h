@@ -71,6 +71,13 @@ int store_sync(struct store *s, uint64_t lsn);
 /* Cut the log over now (checkpoint). */
 int store_checkpoint(struct store *s);
 
+/* Grow the data capacity to capacity_bytes (a no-op when it is not
+ * larger): the data file is extended and preallocated, its header
+ * rewritten and synced, the map extended, and a checkpoint taken.
+ * Returns 0, -ENOSPC when the disk lacks the room (nothing changed), or
+ * the sticky error. */
+int store_grow(struct store *s, uint64_t capacity_bytes);
+
 /* ---- metadata of a node (space or document) ---- */
 
 struct store_meta {

@@ -564,6 +564,31 @@ START_TEST(test_store_fails_stop_on_every_injected_fault)
 }
 END_TEST
 
+START_TEST(test_store_grows_and_keeps_growth_after_reopen)
+{
+	char *dir = test_tmpdir();
+	struct store *s = open_store(dir, 8192);
+	char buf[4096];
+	uint64_t sp, a;
+
+	memset(buf, 'g', sizeof(buf));
+	ck_assert_int_eq(store_space_create(s, "sp", &M, &sp, NULL), 0);
+	a = mkdoc(s, sp, "a");
+	ck_assert_int_eq(store_append(s, a, buf, 4096, NULL, NULL), 0);
+	ck_assert_int_eq(store_append(s, a, buf, 4096, NULL, NULL), 0);
+	ck_assert_int_eq(store_append(s, a, buf, 1, NULL, NULL), -ENOSPC);
+	ck_assert_int_eq(store_grow(s, 65536), 0);
+	ck_assert_uint_eq(free_bytes(s), 65536 - 8192);
+	ck_assert_int_eq(store_append(s, a, buf, 4096, NULL, NULL), 0);
+	ck_assert_int_eq(store_close(s), 0);
+	check_clean(dir);
+	s = open_store(dir, 8192);
+	ck_assert_uint_eq(free_bytes(s), 65536 - 3 * 4096);
+	ck_assert_int_eq(store_close(s), 0);
+	test_rmdir(dir);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("store");
@@ -581,6 +606,7 @@ int main(void)
 	tcase_add_test(tc, test_store_import_creates_document_with_given_seqs);
 	tcase_add_test(tc, test_store_append_replace_is_snapshot_plus_trim);
 	tcase_add_test(tc, test_store_fails_stop_on_every_injected_fault);
+	tcase_add_test(tc, test_store_grows_and_keeps_growth_after_reopen);
 	suite_add_tcase(s, tc);
 	return test_run_suite(s);
 }
