@@ -6,6 +6,7 @@
  */
 #include "store/store.h"
 #include "tests/testutil.h"
+#include "util/log.h"
 #include "util/io_fault.h"
 
 #include <check.h>

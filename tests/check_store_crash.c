@@ -21,6 +21,7 @@
  */
 #include "store/store.h"
 #include "tests/testutil.h"
+#include "util/log.h"
 
 #include <check.h>
 #include <errno.h>
@@ -325,6 +326,8 @@ END_TEST
 
 int main(void)
 {
+	/* expected damage and faults log warnings by the thousand */
+	log_set_level(LOG_LVL_ERROR);
 	Suite *s = suite_create("store_crash");
 	TCase *tc = tcase_create("crash");
 

@@ -3,6 +3,7 @@
  * of torn and corrupt logs, cut-over, fail-stop.
  */
 #include "tests/testutil.h"
+#include "util/log.h"
 #include "util/crc32c.h"
 #include "util/io_fault.h"
 #include "wal/record.h"
@@ -450,6 +451,8 @@ END_TEST
 
 int main(void)
 {
+	/* expected damage and faults log warnings by the thousand */
+	log_set_level(LOG_LVL_ERROR);
 	Suite *s = suite_create("wal");
 	TCase *tc = tcase_create("core");
 

@@ -65,6 +65,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sched.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -105,6 +106,16 @@ struct wal {
 	bool has_committer;
 	bool stop;
 	bool kick;          /* pend passed buffer_bytes: write it out */
+	int waiters;        /* threads inside wal_sync */
+	/* Waiters sleep on sync_cv[slot]: the slot of the flush that will
+	 * make them durable (io_seq & 1 when the running flush covers them,
+	 * the other slot otherwise), so a finished flush wakes exactly the
+	 * threads it satisfied plus one thread to lead the next flush. */
+	pthread_cond_t sync_cv[2];
+	int sync_waiting[2];
+	uint64_t io_seq;
+	uint64_t io_durable_upto; /* last LSN the running flush syncs, or 0 */
+	bool yielded;       /* the next leader already yielded once */
 	pthread_cond_t kick_cv;
 };
 
@@ -235,6 +246,8 @@ static void do_io_locked(struct wal *w, bool sync)
 	int rc = 0;
 
 	w->io_busy = true;
+	w->io_seq++;
+	w->io_durable_upto = sync ? last : 0;
 	w->pend = w->spare;
 	w->pend.len = 0;
 	pthread_mutex_unlock(&w->mu);
@@ -260,7 +273,21 @@ static void do_io_locked(struct wal *w, bool sync)
 	}
 	batch.len = 0;
 	w->spare = batch;
+	w->io_durable_upto = 0;
+	if (rc || sync)
+		pthread_cond_broadcast(&w->sync_cv[w->io_seq & 1]);
+	if (rc)
+		pthread_cond_broadcast(&w->sync_cv[(w->io_seq + 1) & 1]);
+	else if (w->sync_waiting[(w->io_seq + 1) & 1])
+		pthread_cond_signal(&w->sync_cv[(w->io_seq + 1) & 1]);
 	pthread_cond_broadcast(&w->cv);
+}
+
+/* Wake every thread in wal_sync (after a cut-over, at stop). */
+static void wake_all_syncers(struct wal *w)
+{
+	pthread_cond_broadcast(&w->sync_cv[0]);
+	pthread_cond_broadcast(&w->sync_cv[1]);
 }
 
 int wal_append(struct wal *w, const void *payload, size_t len, uint64_t *lsn)
@@ -314,15 +341,41 @@ int wal_sync(struct wal *w, uint64_t lsn)
 	int rc;
 
 	pthread_mutex_lock(&w->mu);
+	w->waiters++;
 	if (lsn == 0 || lsn >= w->next_lsn)
 		lsn = w->next_lsn - 1;
 	while (w->durable_lsn < lsn && !w->err) {
-		if (w->io_busy)
-			pthread_cond_wait(&w->cv, &w->mu);
-		else
-			do_io_locked(w, true);
+		if (w->io_busy) {
+			int slot = lsn <= w->io_durable_upto
+					   ? (int)(w->io_seq & 1)
+					   : (int)((w->io_seq + 1) & 1);
+			w->sync_waiting[slot]++;
+			pthread_cond_wait(&w->sync_cv[slot], &w->mu);
+			w->sync_waiting[slot]--;
+			continue;
+		}
+		if (w->waiters > 1 && !w->yielded) {
+			/* Threads just released by the previous flush are
+			 * about to append again: let them, so this flush
+			 * carries their frames too (once per flush). */
+			w->yielded = true;
+			pthread_mutex_unlock(&w->mu);
+			sched_yield();
+			pthread_mutex_lock(&w->mu);
+			continue;
+		}
+		w->yielded = false;
+		do_io_locked(w, true);
 	}
 	rc = w->err;
+	w->waiters--;
+	/* Pass the baton: if others still wait and nobody flushes, wake one
+	 * to lead. */
+	if (!w->io_busy && w->sync_waiting[0] + w->sync_waiting[1] > 0)
+		pthread_cond_signal(
+			&w->sync_cv[w->sync_waiting[(w->io_seq + 1) & 1]
+					    ? (w->io_seq + 1) & 1
+					    : w->io_seq & 1]);
 	pthread_mutex_unlock(&w->mu);
 	return rc;
 }
@@ -438,6 +491,8 @@ static struct wal *wal_alloc(const char *dir, const struct wal_options *o)
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&w->cv, &ca);
 	pthread_cond_init(&w->kick_cv, &ca);
+	pthread_cond_init(&w->sync_cv[0], &ca);
+	pthread_cond_init(&w->sync_cv[1], &ca);
 	pthread_condattr_destroy(&ca);
 	wal_buf_init(&w->pend);
 	wal_buf_init(&w->spare);
@@ -454,6 +509,8 @@ static void wal_free(struct wal *w)
 	pthread_mutex_destroy(&w->mu);
 	pthread_cond_destroy(&w->cv);
 	pthread_cond_destroy(&w->kick_cv);
+	pthread_cond_destroy(&w->sync_cv[0]);
+	pthread_cond_destroy(&w->sync_cv[1]);
 	free(w->dir);
 	free(w->path);
 	free(w);
@@ -479,6 +536,7 @@ int wal_close(struct wal *w)
 	w->stop = true;
 	pthread_cond_broadcast(&w->cv);
 	pthread_cond_broadcast(&w->kick_cv);
+	wake_all_syncers(w);
 	pthread_mutex_unlock(&w->mu);
 	if (w->has_committer)
 		pthread_join(w->committer, NULL);
@@ -630,6 +688,7 @@ int wal_cutover(struct wal *w, wal_snap_fn snap, void *arg)
 		w->written_lsn = w->durable_lsn = next - 1;
 	}
 	pthread_cond_broadcast(&w->cv);
+	wake_all_syncers(w);
 	pthread_mutex_unlock(&w->mu);
 	return rc;
 }

@@ -1,0 +1,782 @@
+/*
+ * check_cloud_target.c - the target interface against both kinds: a dir:
+ * target in a fresh temporary directory, and s3:// against a real
+ * S3-compatible server (s3rver, started here on a free loopback port,
+ * path-style and virtual-hosted addressing).  The same tests run against
+ * each; a few more check what only one kind has (atomic files and
+ * corrupt objects for dir:, credentials and an unreachable endpoint for
+ * s3).
+ *
+ * s3rver is found at $CARAVAN_S3RVER (its bin/s3rver.js), else under
+ * tests/s3/node_modules of the source or build tree (scripts/
+ * s3rver-install.sh puts it there).  Missing node or s3rver is a failure,
+ * never a skip.
+ */
+#include "config.h"
+
+#include "cloud/target.h"
+
+#include "util/io.h"
+#include "util/io_fault.h"
+
+#include <arpa/inet.h>
+#include <check.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef TOP_SRCDIR
+#define TOP_SRCDIR "."
+#endif
+#ifndef TOP_BUILDDIR
+#define TOP_BUILDDIR "."
+#endif
+
+#define BUCKET "caravan"
+
+enum kind { KIND_DIR, KIND_S3_PATH, KIND_S3_VHOST, KIND_COUNT };
+static const char *const kind_name[] = { "dir", "s3-path", "s3-vhost" };
+
+static char s3_root[] = "/tmp/caravan-s3rver-XXXXXX";
+static pid_t s3_pid = -1;
+static int s3_port;
+static char dir_root[] = "/tmp/caravan-dirtarget-XXXXXX";
+static int opened;
+
+/* ---- s3rver ---- */
+
+static int free_port(void)
+{
+	struct sockaddr_in a;
+	socklen_t len = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+
+	memset(&a, 0, sizeof(a));
+	a.sin_family = AF_INET;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
+	    getsockname(fd, (struct sockaddr *)&a, &len) != 0)
+		return -1;
+	port = ntohs(a.sin_port);
+	close(fd);
+	return port;
+}
+
+static bool port_open(int port)
+{
+	struct sockaddr_in a;
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	bool ok;
+
+	memset(&a, 0, sizeof(a));
+	a.sin_family = AF_INET;
+	a.sin_port = htons((uint16_t)port);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ok = connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
+	close(fd);
+	return ok;
+}
+
+static const char *find_s3rver(void)
+{
+	static char path[4096];
+	const char *env = getenv("CARAVAN_S3RVER");
+	const char *roots[] = { TOP_SRCDIR, TOP_BUILDDIR };
+
+	if (env && env[0])
+		return access(env, R_OK) == 0 ? env : NULL;
+	for (size_t i = 0; i < 2; i++) {
+		snprintf(path, sizeof(path),
+			 "%s/tests/s3/node_modules/s3rver/bin/s3rver.js",
+			 roots[i]);
+		if (access(path, R_OK) == 0)
+			return path;
+	}
+	return NULL;
+}
+
+static int start_s3rver(void)
+{
+	const char *js = find_s3rver();
+	char data[sizeof(s3_root) + 16], logf[sizeof(s3_root) + 16];
+	char port[16];
+	struct timespec pause = { 0, 20 * 1000 * 1000 };
+
+	if (!js) {
+		fprintf(stderr, "s3rver not found: run scripts/s3rver-install.sh "
+				"or set CARAVAN_S3RVER to its bin/s3rver.js\n");
+		return -1;
+	}
+	if (!mkdtemp(s3_root))
+		return -1;
+	snprintf(data, sizeof(data), "%s/data", s3_root);
+	snprintf(logf, sizeof(logf), "%s/log", s3_root);
+	mkdir(data, 0700);
+	s3_port = free_port();
+	snprintf(port, sizeof(port), "%d", s3_port);
+	s3_pid = fork();
+	if (s3_pid == 0) {
+		int fd = open(logf, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		dup2(fd, STDOUT_FILENO);
+		dup2(fd, STDERR_FILENO);
+		execlp("node", "node", js, "--directory", data, "--address",
+		       "127.0.0.1", "--port", port, "--silent",
+		       "--configure-bucket", BUCKET, "--service-endpoint",
+		       "localhost", (char *)NULL);
+		fprintf(stderr, "cannot run 'node': %s\n", strerror(errno));
+		_exit(127);
+	}
+	for (int i = 0; i < 1500; i++) { /* up to 30 s on a busy machine */
+		int status;
+
+		if (port_open(s3_port))
+			return 0;
+		if (waitpid(s3_pid, &status, WNOHANG) == s3_pid) {
+			char cmd[256];
+
+			s3_pid = -1;
+			fprintf(stderr, "s3rver exited (status %d); its log:\n",
+				status);
+			snprintf(cmd, sizeof(cmd), "cat '%s' >&2", logf);
+			if (system(cmd) != 0)
+				fprintf(stderr, "(no log)\n");
+			return -1;
+		}
+		nanosleep(&pause, NULL);
+	}
+	fprintf(stderr, "s3rver did not listen on port %d\n", s3_port);
+	return -1;
+}
+
+static void stop_s3rver(void)
+{
+	char cmd[256];
+
+	if (s3_pid > 0) {
+		kill(s3_pid, SIGTERM);
+		waitpid(s3_pid, NULL, 0);
+		s3_pid = -1;
+	}
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", s3_root);
+	if (system(cmd) != 0)
+		fprintf(stderr, "cannot remove '%s'\n", s3_root);
+}
+
+/* ---- opening targets ---- */
+
+static struct cloud_target *open_kind(enum kind k, uint32_t page_keys,
+				      const char *access_key)
+{
+	struct cloud_options o;
+	struct cloud_creds creds;
+	struct cloud_target *t = NULL;
+	char url[512], endpoint[64];
+	int n = opened++;
+
+	cloud_options_default(&o);
+	o.list_page_keys = page_keys;
+	o.connect_timeout_ms = 2000;
+	o.timeout_ms = 20000;
+	o.retry.base_ms = 10;
+	o.retry.cap_ms = 100;
+	o.retry.max_attempts = 3;
+	if (k == KIND_DIR) {
+		snprintf(url, sizeof(url), "dir:%s/t%d-%d", dir_root,
+			 (int)getpid(), n);
+	} else {
+		/* A prefix of its own per test keeps tests apart. */
+		snprintf(url, sizeof(url), "s3://" BUCKET "/t%d-%d/p",
+			 (int)getpid(), n);
+		ck_assert_int_eq(cloud_creds_set(&creds, access_key, "S3RVER",
+						 NULL),
+				 0);
+		o.creds = &creds;
+		o.s3_region = "us-east-1";
+		if (k == KIND_S3_PATH) {
+			snprintf(endpoint, sizeof(endpoint),
+				 "http://127.0.0.1:%d", s3_port);
+			o.s3_path_style = true;
+		} else {
+			snprintf(endpoint, sizeof(endpoint),
+				 "http://s3.localhost:%d", s3_port);
+		}
+		o.s3_endpoint = endpoint;
+	}
+	ck_assert_int_eq(cloud_target_open(url, &o, &t), 0);
+	if (k != KIND_DIR)
+		cloud_creds_release(&creds);
+	return t;
+}
+
+static struct cloud_target *open_target(int i)
+{
+	return open_kind((enum kind)i, 1000, "S3RVER");
+}
+
+struct names {
+	char (*v)[CLOUD_NAME_MAX + 1];
+	int n, cap;
+};
+
+static int add_name(void *arg, const char *name)
+{
+	struct names *n = arg;
+
+	if (n->n == n->cap) {
+		n->cap = n->cap ? 2 * n->cap : 16;
+		n->v = realloc(n->v, (size_t)n->cap * sizeof(*n->v));
+	}
+	snprintf(n->v[n->n++], CLOUD_NAME_MAX + 1, "%s", name);
+	return 0;
+}
+
+static bool names_has(const struct names *n, const char *name)
+{
+	for (int i = 0; i < n->n; i++)
+		if (!strcmp(n->v[i], name))
+			return true;
+	return false;
+}
+
+static void expect_object(struct cloud_target *t, const char *space,
+			  const char *key, const void *body, size_t len,
+			  uint64_t seq)
+{
+	void *buf = NULL;
+	size_t got_len = 0;
+	uint64_t got_seq = 0;
+	int rc = cloud_target_get(t, space, key, &buf, &got_len, &got_seq);
+
+	ck_assert_msg(rc == 0, "get '%s'/'%s': %d", space, key, rc);
+	ck_assert_uint_eq(got_len, len);
+	ck_assert(len == 0 || !memcmp(buf, body, len));
+	ck_assert_uint_eq(got_seq, seq);
+	free(buf);
+}
+
+/* ---- the shared tests (loop index: enum kind) ---- */
+
+START_TEST(test_target_put_get_overwrite)
+{
+	struct cloud_target *t = open_target(_i);
+
+	ck_assert_int_eq(cloud_target_put(t, "s", "k", "first", 5, 7), 0);
+	expect_object(t, "s", "k", "first", 5, 7);
+	ck_assert_int_eq(cloud_target_put(t, "s", "k", "second!", 7, 9), 0);
+	expect_object(t, "s", "k", "second!", 7, 9);
+	ck_assert_int_eq(cloud_target_put(t, "s", "empty", "", 0, 1), 0);
+	expect_object(t, "s", "empty", "", 0, 1);
+	cloud_target_free(t);
+}
+END_TEST
+
+START_TEST(test_target_large_binary_object)
+{
+	struct cloud_target *t = open_target(_i);
+	size_t len = 1 << 20;
+	unsigned char *body = malloc(len);
+
+	for (size_t i = 0; i < len; i++)
+		body[i] = (unsigned char)(i * 2654435761u >> 13);
+	ck_assert_int_eq(cloud_target_put(t, "s", "big", body, len,
+					  UINT64_MAX - 1),
+			 0);
+	expect_object(t, "s", "big", body, len, UINT64_MAX - 1);
+	free(body);
+	cloud_target_free(t);
+}
+END_TEST
+
+START_TEST(test_target_head_and_missing_objects)
+{
+	struct cloud_target *t = open_target(_i);
+	struct cloud_object_info info;
+	void *buf;
+	size_t len;
+	uint64_t seq;
+
+	ck_assert_int_eq(cloud_target_get(t, "s", "nope", &buf, &len, &seq),
+			 -ENOENT);
+	ck_assert_int_eq(cloud_target_head(t, "s", "nope", &info), -ENOENT);
+	ck_assert_int_eq(cloud_target_head(t, "no-space", "nope", &info),
+			 -ENOENT);
+	ck_assert_int_eq(cloud_target_put(t, "s", "k", "12345", 5, 33), 0);
+	ck_assert_int_eq(cloud_target_head(t, "s", "k", &info), 0);
+	ck_assert_uint_eq(info.seq, 33);
+	ck_assert_uint_eq(info.size_bytes, 5);
+	cloud_target_free(t);
+}
+END_TEST
+
+START_TEST(test_target_delete_is_idempotent)
+{
+	struct cloud_target *t = open_target(_i);
+	struct cloud_object_info info;
+	struct names n = { NULL, 0, 0 };
+
+	ck_assert_int_eq(cloud_target_put(t, "s", "a", "x", 1, 1), 0);
+	ck_assert_int_eq(cloud_target_put(t, "s", "b", "y", 1, 1), 0);
+	ck_assert_int_eq(cloud_target_delete(t, "s", "a"), 0);
+	ck_assert_int_eq(cloud_target_head(t, "s", "a", &info), -ENOENT);
+	ck_assert_int_eq(cloud_target_delete(t, "s", "a"), 0);
+	ck_assert_int_eq(cloud_target_delete(t, "never", "was"), 0);
+	ck_assert_int_eq(cloud_target_list_all(t, "s", add_name, &n), 0);
+	ck_assert_int_eq(n.n, 1);
+	ck_assert_str_eq(n.v[0], "b");
+	free(n.v);
+	cloud_target_free(t);
+}
+END_TEST
+
+static void long_names(char *ascii, char *multi)
+{
+	memset(ascii, 'x', CLOUD_NAME_MAX);
+	ascii[0] = ' '; /* encodes to 257 bytes: a long file name */
+	ascii[CLOUD_NAME_MAX] = '\0';
+	for (int i = 0; i < 85; i++)
+		memcpy(multi + 3 * i, "\xe2\x82\xac", 3); /* 255 bytes of € */
+	multi[CLOUD_NAME_MAX] = '\0';
+}
+
+START_TEST(test_target_any_name_round_trips)
+{
+	struct cloud_target *t = open_target(_i);
+	static char ascii[CLOUD_NAME_MAX + 1], multi[CLOUD_NAME_MAX + 1];
+	const char *keys[] = { "plain",
+			       "with space",
+			       "\xc3\xbc\xe2\x82\xac\xe6\x97\xa5\xe6\x9c\xac",
+			       "a%b",
+			       "%41",
+			       "a+b=c&d?e#f",
+			       "...",
+			       ".hidden",
+			       "#hash-first",
+			       "-",
+			       "~tilde",
+			       "ctl\x01\x1f\x7f\xff",
+			       "quote\"'<>&;:@,!$()*[]{}|\\^`",
+			       ascii,
+			       multi };
+	const char *spaces[] = { "space \xc3\xa9!", multi };
+	struct names n = { NULL, 0, 0 };
+
+	long_names(ascii, multi);
+	for (size_t s = 0; s < 2; s++) {
+		for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+			ck_assert_msg(cloud_target_put(t, spaces[s], keys[i],
+						       keys[i], strlen(keys[i]),
+						       i + 1) == 0,
+				      "put key %zu", i);
+		for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+			expect_object(t, spaces[s], keys[i], keys[i],
+				      strlen(keys[i]), i + 1);
+		n.n = 0;
+		ck_assert_int_eq(cloud_target_list_all(t, spaces[s], add_name,
+						       &n),
+				 0);
+		ck_assert_int_eq(n.n, (int)(sizeof(keys) / sizeof(keys[0])));
+		for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+			ck_assert_msg(names_has(&n, keys[i]),
+				      "key %zu not listed", i);
+	}
+	n.n = 0;
+	ck_assert_int_eq(cloud_target_list_all(t, NULL, add_name, &n), 0);
+	ck_assert_int_eq(n.n, 2);
+	ck_assert(names_has(&n, spaces[0]) && names_has(&n, spaces[1]));
+	free(n.v);
+	cloud_target_free(t);
+}
+END_TEST
+
+START_TEST(test_target_list_pages_see_each_name_once_in_order)
+{
+	struct cloud_target *t = open_kind((enum kind)_i, 2, "S3RVER");
+	const char *keys[] = { "g", "a", "e b", "c", "f", "d", "b" };
+	const char *sorted[] = { "a", "b", "c", "d", "e b", "f", "g" };
+	struct names n = { NULL, 0, 0 };
+	char *token = NULL, *next = NULL;
+	int pages = 0;
+
+	for (size_t i = 0; i < 7; i++)
+		ck_assert_int_eq(cloud_target_put(t, "s", keys[i], "v", 1, 1),
+				 0);
+	do {
+		int before = n.n;
+
+		ck_assert_int_eq(cloud_target_list(t, "s", token, &next,
+						   add_name, &n),
+				 0);
+		ck_assert_int_le(n.n - before, 2);
+		free(token);
+		token = next;
+		pages++;
+	} while (token);
+	ck_assert_int_ge(pages, 4);
+	ck_assert_int_eq(n.n, 7);
+	for (int i = 0; i < 7; i++)
+		ck_assert_str_eq(n.v[i], sorted[i]);
+	n.n = 0;
+	ck_assert_int_eq(cloud_target_list_all(t, "s", add_name, &n), 0);
+	ck_assert_int_eq(n.n, 7);
+	n.n = 0;
+	ck_assert_int_eq(cloud_target_list_all(t, "empty", add_name, &n), 0);
+	ck_assert_int_eq(n.n, 0);
+	free(n.v);
+	cloud_target_free(t);
+}
+END_TEST
+
+START_TEST(test_target_spaces_come_and_go_with_their_objects)
+{
+	struct cloud_target *t = open_kind((enum kind)_i, 2, "S3RVER");
+	struct names n = { NULL, 0, 0 };
+
+	ck_assert_int_eq(cloud_target_list_all(t, NULL, add_name, &n), 0);
+	ck_assert_int_eq(n.n, 0);
+	ck_assert_int_eq(cloud_target_put(t, "one", "k", "v", 1, 1), 0);
+	ck_assert_int_eq(cloud_target_put(t, "two", "k", "v", 1, 1), 0);
+	ck_assert_int_eq(cloud_target_put(t, "two", "l", "v", 1, 1), 0);
+	ck_assert_int_eq(cloud_target_put(t, "th ree", "k", "v", 1, 1), 0);
+	ck_assert_int_eq(cloud_target_list_all(t, NULL, add_name, &n), 0);
+	ck_assert_int_eq(n.n, 3);
+	ck_assert(names_has(&n, "one") && names_has(&n, "two") &&
+		  names_has(&n, "th ree"));
+	ck_assert_int_eq(cloud_target_delete(t, "two", "k"), 0);
+	ck_assert_int_eq(cloud_target_delete(t, "two", "l"), 0);
+	n.n = 0;
+	ck_assert_int_eq(cloud_target_list_all(t, NULL, add_name, &n), 0);
+	ck_assert_int_eq(n.n, 2);
+	ck_assert(!names_has(&n, "two"));
+	free(n.v);
+	cloud_target_free(t);
+}
+END_TEST
+
+START_TEST(test_target_refuses_bad_names)
+{
+	struct cloud_target *t = open_target(_i);
+	struct names n = { NULL, 0, 0 };
+
+	ck_assert_int_eq(cloud_target_put(t, "a/b", "k", "", 0, 1), -EINVAL);
+	ck_assert_int_eq(cloud_target_put(t, "s", "..", "", 0, 1), -EINVAL);
+	ck_assert_int_eq(cloud_target_put(t, "s", "", "", 0, 1), -EINVAL);
+	ck_assert_int_eq(cloud_target_delete(t, ".", "k"), -EINVAL);
+	ck_assert_int_eq(cloud_target_list_all(t, "x/y", add_name, &n),
+			 -EINVAL);
+	cloud_target_free(t);
+}
+END_TEST
+
+struct writer_arg {
+	struct cloud_target *t;
+	int id;
+};
+
+static void *writer(void *p)
+{
+	struct writer_arg *w = p;
+	char key[32], body[64];
+
+	for (int i = 0; i < 10; i++) {
+		snprintf(key, sizeof(key), "w%d-%d", w->id, i);
+		snprintf(body, sizeof(body), "{\"w\":%d,\"i\":%d}", w->id, i);
+		if (cloud_target_put(w->t, "conc", key, body, strlen(body),
+				     (uint64_t)i + 1))
+			return (void *)1;
+	}
+	return NULL;
+}
+
+START_TEST(test_target_concurrent_puts)
+{
+	struct cloud_target *t = open_target(_i);
+	struct writer_arg args[4];
+	pthread_t th[4];
+	struct names n = { NULL, 0, 0 };
+
+	for (int i = 0; i < 4; i++) {
+		args[i].t = t;
+		args[i].id = i;
+		pthread_create(&th[i], NULL, writer, &args[i]);
+	}
+	for (int i = 0; i < 4; i++) {
+		void *rv;
+
+		pthread_join(th[i], &rv);
+		ck_assert_ptr_null(rv);
+	}
+	ck_assert_int_eq(cloud_target_list_all(t, "conc", add_name, &n), 0);
+	ck_assert_int_eq(n.n, 40);
+	expect_object(t, "conc", "w3-9", "{\"w\":3,\"i\":9}", 13, 10);
+	free(n.v);
+	cloud_target_free(t);
+}
+END_TEST
+
+/* ---- dir: only ---- */
+
+static int count_tmp_files(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int n = 0;
+
+	ck_assert_ptr_nonnull(d);
+	while ((e = readdir(d)))
+		n += !strncmp(e->d_name, "#tmp.", 5);
+	closedir(d);
+	return n;
+}
+
+START_TEST(test_dir_put_is_atomic_under_io_faults)
+{
+	struct cloud_target *t = open_kind(KIND_DIR, 1000, NULL);
+	const enum io_op ops[] = { IO_OP_PWRITE, IO_OP_FSYNC, IO_OP_RENAME };
+	char spacedir[512];
+
+	snprintf(spacedir, sizeof(spacedir), "%s/s",
+		 cloud_target_url(t) + strlen("dir:"));
+	ck_assert_int_eq(cloud_target_put(t, "s", "k", "old", 3, 1), 0);
+	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
+		io_fault_install();
+		io_fault_arm(ops[i], 1, EIO, IO_FAULT_ONCE);
+		ck_assert_int_eq(cloud_target_put(t, "s", "k", "new!", 4, 2),
+				 -EIO);
+		ck_assert(io_fault_fired());
+		io_fault_uninstall();
+		expect_object(t, "s", "k", "old", 3, 1);
+		ck_assert_int_eq(count_tmp_files(spacedir), 0);
+	}
+	/* A short write (disk full) also leaves the old object. */
+	io_fault_install();
+	io_fault_arm(IO_OP_PWRITE, 1, IO_FAULT_SHORT, IO_FAULT_ONCE);
+	ck_assert_int_eq(cloud_target_put(t, "s", "k", "new!", 4, 2), -ENOSPC);
+	io_fault_uninstall();
+	expect_object(t, "s", "k", "old", 3, 1);
+	ck_assert_int_eq(count_tmp_files(spacedir), 0);
+	ck_assert_int_eq(cloud_target_put(t, "s", "k", "new!", 4, 2), 0);
+	expect_object(t, "s", "k", "new!", 4, 2);
+	cloud_target_free(t);
+}
+END_TEST
+
+static void patch_file(const char *path, off_t off, const void *b, size_t n)
+{
+	int fd = open(path, O_WRONLY);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(pwrite(fd, b, n, off), (ssize_t)n);
+	close(fd);
+}
+
+START_TEST(test_dir_corrupt_object_is_ebadmsg)
+{
+	struct cloud_target *t = open_kind(KIND_DIR, 1000, NULL);
+	char path[512], logpath[] = "/tmp/caravan-dirlog-XXXXXX";
+	void *buf;
+	size_t len;
+	uint64_t seq;
+	int logfd = mkstemp(logpath), saved = dup(STDERR_FILENO);
+	char text[2048] = "";
+
+	snprintf(path, sizeof(path), "%s/s/k",
+		 cloud_target_url(t) + strlen("dir:"));
+	ck_assert_int_eq(cloud_target_put(t, "s", "k", "body", 4, 5), 0);
+	dup2(logfd, STDERR_FILENO);
+	patch_file(path, 9, "\x01", 1); /* inside the seq field */
+	ck_assert_int_eq(cloud_target_get(t, "s", "k", &buf, &len, &seq),
+			 -EBADMSG);
+	ck_assert_int_eq(cloud_target_put(t, "s", "k", "body", 4, 5), 0);
+	ck_assert_int_eq(truncate(path, 30), 0);
+	ck_assert_int_eq(cloud_target_get(t, "s", "k", &buf, &len, &seq),
+			 -EBADMSG);
+	ck_assert_int_eq(truncate(path, 2), 0);
+	ck_assert_int_eq(cloud_target_get(t, "s", "k", &buf, &len, &seq),
+			 -EBADMSG);
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	ck_assert_int_gt(pread(logfd, text, sizeof(text) - 1, 0), 0);
+	close(logfd);
+	unlink(logpath);
+	ck_assert_ptr_nonnull(strstr(text, "cannot read 'dir:"));
+	ck_assert_ptr_nonnull(strstr(text, "/s/k': malformed object file"));
+	cloud_target_free(t);
+}
+END_TEST
+
+START_TEST(test_dir_listing_ignores_foreign_and_temporary_files)
+{
+	struct cloud_target *t = open_kind(KIND_DIR, 1000, NULL);
+	const char *root = cloud_target_url(t) + strlen("dir:");
+	char path[512];
+	struct names n = { NULL, 0, 0 };
+	int fd;
+
+	ck_assert_int_eq(cloud_target_put(t, "s", "k", "v", 1, 1), 0);
+	snprintf(path, sizeof(path), "%s/s/#tmp.1.2", root);
+	fd = open(path, O_CREAT | O_WRONLY, 0644);
+	close(fd);
+	snprintf(path, sizeof(path), "%s/s/not%%zzencoded", root);
+	fd = open(path, O_CREAT | O_WRONLY, 0644);
+	close(fd);
+	snprintf(path, sizeof(path), "%s/s/subdir", root);
+	mkdir(path, 0755);
+	snprintf(path, sizeof(path), "%s/loose-file", root);
+	fd = open(path, O_CREAT | O_WRONLY, 0644);
+	close(fd);
+	ck_assert_int_eq(cloud_target_list_all(t, "s", add_name, &n), 0);
+	ck_assert_int_eq(n.n, 1);
+	ck_assert_str_eq(n.v[0], "k");
+	n.n = 0;
+	ck_assert_int_eq(cloud_target_list_all(t, NULL, add_name, &n), 0);
+	ck_assert_int_eq(n.n, 1);
+	ck_assert_str_eq(n.v[0], "s");
+	free(n.v);
+	cloud_target_free(t);
+}
+END_TEST
+
+/* ---- s3 only ---- */
+
+START_TEST(test_s3_wrong_credentials_are_eacces_with_a_log_line)
+{
+	struct cloud_target *t = open_kind(KIND_S3_PATH, 1000, "WRONGKEY");
+	char logpath[] = "/tmp/caravan-s3log-XXXXXX";
+	int logfd = mkstemp(logpath), saved = dup(STDERR_FILENO);
+	char text[4096] = "";
+	void *buf;
+	size_t len;
+	uint64_t seq;
+
+	dup2(logfd, STDERR_FILENO);
+	ck_assert_int_eq(cloud_target_put(t, "s", "k", "v", 1, 1), -EACCES);
+	ck_assert_int_eq(cloud_target_get(t, "s", "k", &buf, &len, &seq),
+			 -EACCES);
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	ck_assert_int_gt(pread(logfd, text, sizeof(text) - 1, 0), 0);
+	close(logfd);
+	unlink(logpath);
+	ck_assert_ptr_nonnull(strstr(text, "error: cannot put 's3://" BUCKET "/t"));
+	ck_assert_ptr_nonnull(strstr(text, "/p/s/k': http 403 InvalidAccessKeyId"));
+	ck_assert_ptr_nonnull(strstr(text, "error: cannot get 's3://"));
+	ck_assert_ptr_null(strstr(text, "S3RVER"));
+	cloud_target_free(t);
+}
+END_TEST
+
+START_TEST(test_s3_unreachable_endpoint_is_eio_after_retries)
+{
+	struct cloud_options o;
+	struct cloud_creds creds;
+	struct cloud_target *t = NULL;
+	char endpoint[64], logpath[] = "/tmp/caravan-s3log-XXXXXX";
+	int logfd = mkstemp(logpath), saved = dup(STDERR_FILENO);
+	char text[4096] = "";
+	void *buf;
+	size_t len;
+	uint64_t seq;
+
+	cloud_options_default(&o);
+	cloud_creds_set(&creds, "S3RVER", "S3RVER", NULL);
+	o.creds = &creds;
+	snprintf(endpoint, sizeof(endpoint), "http://127.0.0.1:%d",
+		 free_port());
+	o.s3_endpoint = endpoint;
+	o.s3_path_style = true;
+	o.retry.base_ms = 1;
+	o.retry.cap_ms = 5;
+	o.retry.max_attempts = 3;
+	ck_assert_int_eq(cloud_target_open("s3://" BUCKET "/x", &o, &t), 0);
+	cloud_creds_release(&creds);
+	dup2(logfd, STDERR_FILENO);
+	ck_assert_int_eq(cloud_target_get(t, "s", "k", &buf, &len, &seq), -EIO);
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	ck_assert_int_gt(pread(logfd, text, sizeof(text) - 1, 0), 0);
+	close(logfd);
+	unlink(logpath);
+	ck_assert_ptr_nonnull(strstr(text, "warning: cannot get 's3://" BUCKET
+					   "/x/s/k': curl error 7"));
+	ck_assert_ptr_nonnull(strstr(text, "giving up after 3 attempts"));
+	cloud_target_free(t);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("cloud_target");
+	TCase *shared = tcase_create("shared");
+	TCase *dir = tcase_create("dir");
+	TCase *s3 = tcase_create("s3");
+	SRunner *sr;
+	int failed;
+
+	if (!mkdtemp(dir_root)) {
+		perror("mkdtemp");
+		return EXIT_FAILURE;
+	}
+	if (start_s3rver() != 0) {
+		stop_s3rver();
+		return EXIT_FAILURE;
+	}
+	fprintf(stderr, "s3rver on 127.0.0.1:%d; targets:", s3_port);
+	for (int k = 0; k < KIND_COUNT; k++)
+		fprintf(stderr, " %s", kind_name[k]);
+	fprintf(stderr, "\n");
+	tcase_add_loop_test(shared, test_target_put_get_overwrite, 0, KIND_COUNT);
+	tcase_add_loop_test(shared, test_target_large_binary_object, 0,
+			    KIND_COUNT);
+	tcase_add_loop_test(shared, test_target_head_and_missing_objects, 0,
+			    KIND_COUNT);
+	tcase_add_loop_test(shared, test_target_delete_is_idempotent, 0,
+			    KIND_COUNT);
+	tcase_add_loop_test(shared, test_target_any_name_round_trips, 0,
+			    KIND_COUNT);
+	tcase_add_loop_test(shared,
+			    test_target_list_pages_see_each_name_once_in_order,
+			    0, KIND_COUNT);
+	tcase_add_loop_test(shared,
+			    test_target_spaces_come_and_go_with_their_objects,
+			    0, KIND_COUNT);
+	tcase_add_loop_test(shared, test_target_refuses_bad_names, 0,
+			    KIND_COUNT);
+	tcase_add_loop_test(shared, test_target_concurrent_puts, 0, KIND_COUNT);
+	tcase_set_timeout(shared, 120);
+	tcase_add_test(dir, test_dir_put_is_atomic_under_io_faults);
+	tcase_add_test(dir, test_dir_corrupt_object_is_ebadmsg);
+	tcase_add_test(dir, test_dir_listing_ignores_foreign_and_temporary_files);
+	tcase_add_test(s3, test_s3_wrong_credentials_are_eacces_with_a_log_line);
+	tcase_add_test(s3, test_s3_unreachable_endpoint_is_eio_after_retries);
+	tcase_set_timeout(s3, 60);
+	suite_add_tcase(s, shared);
+	suite_add_tcase(s, dir);
+	suite_add_tcase(s, s3);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	stop_s3rver();
+	{
+		char cmd[256];
+
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir_root);
+		if (system(cmd) != 0)
+			fprintf(stderr, "cannot remove '%s'\n", dir_root);
+	}
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,682 @@
+/*
+ * check_doc.c - materialized documents (store/doc.h): the entry format,
+ * merge order, replacement, snapshots that outlive later changes, the
+ * cache (no rematerializing, coherence with changes made around it,
+ * budget), size limits, compaction by count and by bytes, concurrent
+ * patches to one document, and damaged entries.
+ */
+#include "store/doc.h"
+
+#include <check.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "json/json.h"
+#include "store/store.h"
+
+static const struct store_meta M = { 0644, 0, 0, 1, 1 };
+
+struct fixture {
+	char dir[64];
+	struct store *s;
+	struct doc *d;
+	uint64_t space;
+};
+
+static void fx_open(struct fixture *fx, const struct doc_options *o,
+		    uint64_t capacity)
+{
+	struct store_options so;
+
+	store_options_default(&so);
+	so.commit_ms = 0;
+	if (capacity)
+		so.capacity_bytes = capacity;
+	ck_assert_int_eq(store_open(fx->dir, &so, &fx->s), 0);
+	ck_assert_int_eq(doc_open(fx->s, o, &fx->d), 0);
+}
+
+static void fx_init(struct fixture *fx, const struct doc_options *o,
+		    uint64_t capacity)
+{
+	const char *tmp = getenv("TMPDIR");
+
+	snprintf(fx->dir, sizeof(fx->dir), "%s/check_doc.XXXXXX",
+		 tmp && strlen(tmp) < 30 ? tmp : "/tmp");
+	ck_assert_ptr_nonnull(mkdtemp(fx->dir));
+	fx_open(fx, o, capacity);
+	ck_assert_int_eq(store_space_create(fx->s, "sp", &M, &fx->space, NULL),
+			 0);
+}
+
+static void fx_close(struct fixture *fx)
+{
+	doc_close(fx->d);
+	ck_assert_int_eq(store_close(fx->s), 0);
+	fx->d = NULL;
+	fx->s = NULL;
+}
+
+static void fx_done(struct fixture *fx)
+{
+	char cmd[128];
+
+	if (fx->s)
+		fx_close(fx);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", fx->dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+static uint64_t mkdoc(struct fixture *fx, const char *key)
+{
+	uint64_t id;
+
+	ck_assert_int_eq(store_doc_create(fx->s, fx->space, key, &M, &id,
+					  NULL),
+			 0);
+	return id;
+}
+
+static json_t *J(const char *text)
+{
+	json_t *v;
+
+	ck_assert_int_eq(json_value_parse(text, strlen(text), &v), 0);
+	return v;
+}
+
+static int patch(struct fixture *fx, uint64_t id, const char *text)
+{
+	json_t *v = J(text);
+	int rc = doc_patch(fx->d, id, v, NULL);
+
+	json_decref(v);
+	return rc;
+}
+
+static int replace(struct fixture *fx, uint64_t id, const char *text)
+{
+	json_t *v = J(text);
+	int rc = doc_replace(fx->d, id, v, NULL);
+
+	json_decref(v);
+	return rc;
+}
+
+/* The document's text, checked against doc_size. */
+static void expect_doc(struct fixture *fx, uint64_t id, const char *want)
+{
+	struct doc_snap *sn;
+	const char *text;
+	uint64_t size;
+	size_t len;
+
+	ck_assert_int_eq(doc_read(fx->d, id, &sn), 0);
+	text = doc_snap_text(sn, &len);
+	ck_assert_uint_eq(len, strlen(text));
+	ck_assert_str_eq(text, want);
+	ck_assert_int_eq(doc_size(fx->d, id, &size), 0);
+	ck_assert_uint_eq(size, len);
+	doc_snap_put(sn);
+}
+
+/* The document equals want as a JSON value (member order aside). */
+static void expect_equal(struct fixture *fx, uint64_t id, const char *want)
+{
+	struct doc_snap *sn;
+	const char *text;
+	json_t *a, *b = J(want);
+	size_t len;
+
+	ck_assert_int_eq(doc_read(fx->d, id, &sn), 0);
+	text = doc_snap_text(sn, &len);
+	ck_assert_int_eq(json_value_parse(text, len, &a), 0);
+	ck_assert_msg(json_equal(a, b), "got %s", text);
+	json_decref(a);
+	json_decref(b);
+	doc_snap_put(sn);
+}
+
+static struct store_doc_info info_of(struct fixture *fx, uint64_t id)
+{
+	struct store_doc_info in;
+
+	ck_assert_int_eq(store_doc_info(fx->s, id, &in), 0);
+	return in;
+}
+
+START_TEST(test_doc_empty_document_reads_as_empty_object)
+{
+	struct fixture fx;
+	uint64_t id;
+
+	fx_init(&fx, NULL, 0);
+	id = mkdoc(&fx, "a");
+	expect_doc(&fx, id, "{}\n");
+	fx_done(&fx);
+}
+END_TEST
+
+START_TEST(test_doc_patches_merge_in_order)
+{
+	struct fixture fx;
+	uint64_t id;
+
+	fx_init(&fx, NULL, 0);
+	id = mkdoc(&fx, "a");
+	ck_assert_int_eq(patch(&fx, id, "{\"a\":1,\"b\":{\"x\":1}}"), 0);
+	ck_assert_int_eq(patch(&fx, id, "{\"c\":3,\"b\":{\"y\":2}}"), 0);
+	ck_assert_int_eq(patch(&fx, id, "{\"a\":null}"), 0);
+	expect_doc(&fx, id, "{\"b\":{\"x\":1,\"y\":2},\"c\":3}\n");
+	ck_assert_uint_eq(info_of(&fx, id).entries, 3);
+	/* a patch that is not an object replaces the document */
+	ck_assert_int_eq(patch(&fx, id, "[1,2]"), 0);
+	expect_doc(&fx, id, "[1,2]\n");
+	ck_assert_int_eq(patch(&fx, id, "{\"z\":9007199254740993}"), 0);
+	expect_doc(&fx, id, "{\"z\":9007199254740993}\n");
+	fx_done(&fx);
+}
+END_TEST
+
+struct kinds {
+	char k[16];
+	int n;
+};
+
+static int kinds_fn(void *arg, uint64_t seq, const void *buf, size_t len)
+{
+	struct kinds *ks = arg;
+	char kind;
+
+	ck_assert_int_eq(doc_entry_decode(buf, len, &kind, NULL), 0);
+	if (ks->n < 15)
+		ks->k[ks->n++] = kind;
+	return 0;
+}
+
+START_TEST(test_doc_entries_use_the_documented_format)
+{
+	struct fixture fx;
+	struct kinds ks = { { 0 }, 0 };
+	uint64_t id;
+
+	fx_init(&fx, NULL, 0);
+	id = mkdoc(&fx, "a");
+	ck_assert_int_eq(replace(&fx, id, "{\"r\":1}"), 0);
+	ck_assert_int_eq(patch(&fx, id, "{\"p\":2}"), 0);
+	ck_assert_int_eq(store_read(fx.s, id, kinds_fn, &ks), 0);
+	ck_assert_str_eq(ks.k, "RP");
+	fx_done(&fx);
+}
+END_TEST
+
+START_TEST(test_doc_replace_drops_older_entries)
+{
+	struct fixture fx;
+	uint64_t id;
+	int i;
+
+	fx_init(&fx, NULL, 0);
+	id = mkdoc(&fx, "a");
+	for (i = 0; i < 10; i++)
+		ck_assert_int_eq(patch(&fx, id, "{\"k\":[1,2,3]}"), 0);
+	ck_assert_int_eq(replace(&fx, id, "{\"x\":{\"a\":null}}"), 0);
+	/* a replacement keeps null members (a patch would drop them) */
+	expect_doc(&fx, id, "{\"x\":{\"a\":null}}\n");
+	ck_assert_uint_eq(info_of(&fx, id).entries, 1);
+	ck_assert_int_eq(doc_reset(fx.d, id, NULL), 0);
+	expect_doc(&fx, id, "{}\n");
+	fx_done(&fx);
+}
+END_TEST
+
+START_TEST(test_doc_snapshot_keeps_its_version)
+{
+	struct fixture fx;
+	struct doc_snap *sn;
+	const char *text;
+	size_t len;
+	uint64_t id;
+
+	fx_init(&fx, NULL, 0);
+	id = mkdoc(&fx, "a");
+	ck_assert_int_eq(patch(&fx, id, "{\"v\":1}"), 0);
+	ck_assert_int_eq(doc_read(fx.d, id, &sn), 0);
+	ck_assert_int_eq(patch(&fx, id, "{\"v\":2}"), 0);
+	ck_assert_int_eq(replace(&fx, id, "\"other\""), 0);
+	ck_assert_int_eq(store_doc_delete(fx.s, id, NULL), 0);
+	doc_forget(fx.d, id);
+	text = doc_snap_text(sn, &len);
+	ck_assert_str_eq(text, "{\"v\":1}\n");
+	ck_assert_uint_eq(len, 8);
+	ck_assert_uint_eq(doc_snap_seq(sn), 1);
+	doc_snap_put(sn);
+	fx_done(&fx);
+}
+END_TEST
+
+START_TEST(test_doc_cache_serves_repeated_reads)
+{
+	struct fixture fx;
+	struct doc_stats st;
+	uint64_t id, size;
+	int i;
+
+	fx_init(&fx, NULL, 0);
+	id = mkdoc(&fx, "a");
+	ck_assert_int_eq(patch(&fx, id, "{\"v\":1}"), 0);
+	doc_stats(fx.d, &st);
+	ck_assert_uint_eq(st.misses, 1); /* the patch materialized {} */
+	for (i = 0; i < 100; i++) {
+		ck_assert_int_eq(doc_size(fx.d, id, &size), 0);
+		expect_doc(&fx, id, "{\"v\":1}\n");
+	}
+	ck_assert_int_eq(patch(&fx, id, "{\"v\":2}"), 0);
+	expect_doc(&fx, id, "{\"v\":2}\n");
+	doc_stats(fx.d, &st);
+	ck_assert_uint_eq(st.misses, 1);
+	ck_assert_uint_ge(st.hits, 300);
+	fx_done(&fx);
+}
+END_TEST
+
+START_TEST(test_doc_cache_sees_changes_made_around_it)
+{
+	struct fixture fx;
+	const char entry[] = "P{\"b\":2}";
+	uint64_t id;
+
+	fx_init(&fx, NULL, 0);
+	id = mkdoc(&fx, "a");
+	ck_assert_int_eq(patch(&fx, id, "{\"a\":1}"), 0);
+	expect_doc(&fx, id, "{\"a\":1}\n");
+	ck_assert_int_eq(store_append(fx.s, id, entry, strlen(entry), NULL,
+				      NULL),
+			 0);
+	expect_doc(&fx, id, "{\"a\":1,\"b\":2}\n");
+	ck_assert_int_eq(store_doc_delete(fx.s, id, NULL), 0);
+	{
+		struct doc_snap *sn;
+		uint64_t size;
+
+		ck_assert_int_eq(doc_read(fx.d, id, &sn), -ENOENT);
+		ck_assert_int_eq(doc_size(fx.d, id, &size), -ENOENT);
+	}
+	ck_assert_int_eq(patch(&fx, id, "{\"c\":3}"), -ENOENT);
+	fx_done(&fx);
+}
+END_TEST
+
+START_TEST(test_doc_survives_reopen)
+{
+	struct fixture fx;
+	uint64_t id;
+	int i;
+
+	fx_init(&fx, NULL, 0);
+	id = mkdoc(&fx, "a");
+	for (i = 0; i < 50; i++) {
+		char p[64];
+
+		snprintf(p, sizeof(p), "{\"k%d\":%d,\"n\":%d}", i % 7, i, i);
+		ck_assert_int_eq(patch(&fx, id, p), 0);
+	}
+	fx_close(&fx);
+	fx_open(&fx, NULL, 0);
+	expect_doc(&fx, id,
+		   "{\"k0\":49,\"n\":49,\"k1\":43,\"k2\":44,\"k3\":45,"
+		   "\"k4\":46,\"k5\":47,\"k6\":48}\n");
+	fx_done(&fx);
+}
+END_TEST
+
+START_TEST(test_doc_limits_refuse_and_keep_the_document)
+{
+	struct fixture fx;
+	struct doc_options o;
+	char big[200];
+	uint64_t id;
+
+	doc_options_default(&o);
+	o.max_doc_bytes = 64;
+	o.max_patch_bytes = 40;
+	fx_init(&fx, &o, 0);
+	id = mkdoc(&fx, "a");
+	ck_assert_int_eq(patch(&fx, id, "{\"a\":\"0123456789\"}"), 0);
+	/* patch over max_patch */
+	snprintf(big, sizeof(big), "{\"b\":\"%050d\"}", 0);
+	ck_assert_int_eq(patch(&fx, id, big), -EFBIG);
+	/* patches under max_patch until the document would pass max_doc */
+	ck_assert_int_eq(patch(&fx, id, "{\"b\":\"0123456789\"}"), 0);
+	ck_assert_int_eq(patch(&fx, id,
+			       "{\"c\":\"012345678901234567890123456789\"}"),
+			 -EFBIG);
+	expect_doc(&fx, id, "{\"a\":\"0123456789\",\"b\":\"0123456789\"}\n");
+	ck_assert_uint_eq(info_of(&fx, id).entries, 2);
+	snprintf(big, sizeof(big), "[\"%070d\"]", 0);
+	ck_assert_int_eq(replace(&fx, id, big), -EFBIG);
+	expect_doc(&fx, id, "{\"a\":\"0123456789\",\"b\":\"0123456789\"}\n");
+	/* the cache was not left holding the refused state */
+	fx_close(&fx);
+	fx_open(&fx, &o, 0);
+	expect_doc(&fx, id, "{\"a\":\"0123456789\",\"b\":\"0123456789\"}\n");
+	fx_done(&fx);
+}
+END_TEST
+
+START_TEST(test_doc_full_store_is_enospc_and_keeps_the_document)
+{
+	struct fixture fx;
+	char p[2100];
+	uint64_t id;
+	int i, rc = 0;
+
+	fx_init(&fx, NULL, 64 << 10);
+	id = mkdoc(&fx, "a");
+	for (i = 0; i < 1000; i++) {
+		snprintf(p, sizeof(p), "{\"k%d\":\"%02000d\"}", i, i);
+		rc = patch(&fx, id, p);
+		if (rc)
+			break;
+	}
+	ck_assert_int_eq(rc, -ENOSPC);
+	{
+		struct doc_snap *sn;
+		size_t len;
+		json_t *v;
+
+		const char *text;
+
+		ck_assert_int_eq(doc_read(fx.d, id, &sn), 0);
+		text = doc_snap_text(sn, &len);
+		ck_assert_int_eq(json_value_parse(text, len, &v), 0);
+		ck_assert_uint_eq(json_object_size(v), (size_t)i);
+		json_decref(v);
+		doc_snap_put(sn);
+	}
+	fx_close(&fx);
+	fx_open(&fx, NULL, 0);
+	{
+		struct doc_snap *sn;
+		size_t len;
+		json_t *v;
+
+		const char *text;
+
+		ck_assert_int_eq(doc_read(fx.d, id, &sn), 0);
+		text = doc_snap_text(sn, &len);
+		ck_assert_int_eq(json_value_parse(text, len, &v), 0);
+		ck_assert_uint_eq(json_object_size(v), (size_t)i);
+		json_decref(v);
+		doc_snap_put(sn);
+	}
+	fx_done(&fx);
+}
+END_TEST
+
+START_TEST(test_doc_compaction_bounds_entries_by_count)
+{
+	struct fixture fx;
+	struct doc_options o;
+	struct doc_stats st;
+	char p[64], want[64];
+	uint64_t id;
+	int i;
+
+	doc_options_default(&o);
+	o.compact_entries = 32;
+	fx_init(&fx, &o, 0);
+	id = mkdoc(&fx, "a");
+	for (i = 1; i <= 5000; i++) {
+		snprintf(p, sizeof(p), "{\"n\":%d,\"m%d\":%d}", i, i % 3, i);
+		ck_assert_int_eq(patch(&fx, id, p), 0);
+		ck_assert_uint_le(info_of(&fx, id).entries, 33);
+	}
+	snprintf(want, sizeof(want), "{\"n\":5000,\"m1\":4999,\"m2\":5000,\"m0\":4998}\n");
+	expect_doc(&fx, id, want);
+	ck_assert_uint_gt(info_of(&fx, id).seq, 5000);
+	doc_stats(fx.d, &st);
+	ck_assert_uint_ge(st.compactions, 5000 / 33);
+	fx_close(&fx);
+	fx_open(&fx, &o, 0);
+	expect_doc(&fx, id, want);
+	fx_done(&fx);
+}
+END_TEST
+
+START_TEST(test_doc_compaction_bounds_stored_bytes)
+{
+	struct fixture fx;
+	struct doc_options o;
+	struct store_doc_info in;
+	char p[600];
+	uint64_t id;
+	int i;
+
+	doc_options_default(&o);
+	o.compact_entries = 0;
+	o.compact_ratio = 4;
+	o.compact_min_bytes = 4096;
+	fx_init(&fx, &o, 0);
+	id = mkdoc(&fx, "a");
+	for (i = 0; i < 2000; i++) {
+		snprintf(p, sizeof(p), "{\"v\":\"%0500d\"}", i);
+		ck_assert_int_eq(patch(&fx, id, p), 0);
+		in = info_of(&fx, id);
+		ck_assert_uint_le(in.stored_bytes, 4096 + 600);
+	}
+	fx_done(&fx);
+}
+END_TEST
+
+START_TEST(test_doc_damaged_entry_is_ebadmsg)
+{
+	struct fixture fx;
+	struct doc_snap *sn;
+	char kind;
+	uint64_t id;
+
+	fx_init(&fx, NULL, 0);
+	id = mkdoc(&fx, "a");
+	ck_assert_int_eq(store_append(fx.s, id, "X{}", 3, NULL, NULL), 0);
+	ck_assert_int_eq(doc_read(fx.d, id, &sn), -EBADMSG);
+	ck_assert_int_eq(patch(&fx, id, "{\"a\":1}"), -EBADMSG);
+	ck_assert_int_eq(doc_entry_decode("P{", 2, &kind, NULL), 0);
+	ck_assert_int_eq(doc_entry_decode("P", 1, &kind, NULL), -EBADMSG);
+	{
+		json_t *v;
+
+		ck_assert_int_eq(doc_entry_decode("P{", 2, &kind, &v), -EBADMSG);
+		ck_assert_int_eq(doc_entry_decode("S[1]", 4, &kind, &v), 0);
+		ck_assert_int_eq(kind, 'S');
+		json_decref(v);
+	}
+	/* a replacement makes the document readable again */
+	ck_assert_int_eq(replace(&fx, id, "{\"ok\":true}"), 0);
+	expect_doc(&fx, id, "{\"ok\":true}\n");
+	fx_done(&fx);
+}
+END_TEST
+
+START_TEST(test_doc_cache_stays_within_budget)
+{
+	struct fixture fx;
+	struct doc_options o;
+	struct doc_stats st;
+	char key[16], p[1100];
+	uint64_t ids[200];
+	int i;
+
+	doc_options_default(&o);
+	o.cache_bytes = 64 << 10;
+	fx_init(&fx, &o, 0);
+	snprintf(p, sizeof(p), "{\"v\":\"%01000d\"}", 7);
+	for (i = 0; i < 200; i++) {
+		snprintf(key, sizeof(key), "d%d", i);
+		ids[i] = mkdoc(&fx, key);
+		ck_assert_int_eq(patch(&fx, ids[i], p), 0);
+		doc_stats(fx.d, &st);
+		ck_assert_uint_le(st.cached_bytes, 64 << 10);
+	}
+	ck_assert_uint_lt(st.cached_docs, 200);
+	/* evicted documents are materialized again, correctly */
+	for (i = 0; i < 200; i++) {
+		uint64_t size;
+
+		ck_assert_int_eq(doc_size(fx.d, ids[i], &size), 0);
+		ck_assert_uint_eq(size, strlen(p) + 1);
+	}
+	fx_done(&fx);
+}
+END_TEST
+
+/* Four writers patch one document; a reader checks that every version it
+ * sees parses and never goes back for any writer. */
+struct race {
+	struct fixture *fx;
+	uint64_t id;
+	int t;
+	volatile int *stop;
+};
+
+enum { RACE_THREADS = 4, RACE_PATCHES = 400 };
+
+static void *race_writer(void *arg)
+{
+	struct race *r = arg;
+	char p[64];
+	int i;
+
+	for (i = 1; i <= RACE_PATCHES; i++) {
+		snprintf(p, sizeof(p), "{\"t%d\":%d}", r->t, i);
+		if (patch(r->fx, r->id, p) != 0)
+			return (void *)1;
+	}
+	return NULL;
+}
+
+static void *race_reader(void *arg)
+{
+	struct race *r = arg;
+	long last[RACE_THREADS] = { 0 };
+	long bad = 0;
+
+	while (!*r->stop) {
+		struct doc_snap *sn;
+		const char *text;
+		size_t len;
+		json_t *v;
+		int t;
+
+		if (doc_read(r->fx->d, r->id, &sn) != 0)
+			return (void *)1;
+		text = doc_snap_text(sn, &len);
+		if (json_value_parse(text, len, &v) != 0)
+			bad++;
+		for (t = 0; t < RACE_THREADS && !bad; t++) {
+			char k[8];
+			json_t *n;
+
+			snprintf(k, sizeof(k), "t%d", t);
+			n = json_object_get(v, k);
+			if (n && json_integer_value(n) < last[t])
+				bad++;
+			if (n)
+				last[t] = (long)json_integer_value(n);
+		}
+		json_decref(v);
+		doc_snap_put(sn);
+	}
+	return (void *)bad;
+}
+
+START_TEST(test_doc_concurrent_patches_apply_in_one_order)
+{
+	struct fixture fx;
+	struct race r[RACE_THREADS + 1];
+	pthread_t th[RACE_THREADS + 1];
+	volatile int stop = 0;
+	struct doc_options o;
+	void *res;
+	uint64_t id;
+	int t;
+
+	doc_options_default(&o);
+	o.compact_entries = 50;
+	fx_init(&fx, &o, 0);
+	id = mkdoc(&fx, "a");
+	for (t = 0; t <= RACE_THREADS; t++) {
+		r[t] = (struct race){ &fx, id, t, &stop };
+		ck_assert_int_eq(pthread_create(&th[t], NULL,
+						t < RACE_THREADS ? race_writer :
+								   race_reader,
+						&r[t]),
+				 0);
+	}
+	for (t = 0; t < RACE_THREADS; t++) {
+		pthread_join(th[t], &res);
+		ck_assert_ptr_null(res);
+	}
+	stop = 1;
+	pthread_join(th[RACE_THREADS], &res);
+	ck_assert_ptr_null(res);
+	expect_equal(&fx, id, "{\"t0\":400,\"t1\":400,\"t2\":400,\"t3\":400}");
+	fx_close(&fx);
+	fx_open(&fx, &o, 0);
+	expect_equal(&fx, id, "{\"t0\":400,\"t1\":400,\"t2\":400,\"t3\":400}");
+	fx_done(&fx);
+}
+END_TEST
+
+START_TEST(test_doc_space_is_not_a_document)
+{
+	struct fixture fx;
+	struct doc_snap *sn;
+
+	fx_init(&fx, NULL, 0);
+	ck_assert_int_eq(doc_read(fx.d, fx.space, &sn), -EISDIR);
+	ck_assert_int_eq(patch(&fx, 999999, "{}"), -ENOENT);
+	fx_done(&fx);
+}
+END_TEST
+
+static Suite *doc_suite(void)
+{
+	Suite *s = suite_create("doc");
+	TCase *tc = tcase_create("doc");
+
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_doc_empty_document_reads_as_empty_object);
+	tcase_add_test(tc, test_doc_patches_merge_in_order);
+	tcase_add_test(tc, test_doc_entries_use_the_documented_format);
+	tcase_add_test(tc, test_doc_replace_drops_older_entries);
+	tcase_add_test(tc, test_doc_snapshot_keeps_its_version);
+	tcase_add_test(tc, test_doc_cache_serves_repeated_reads);
+	tcase_add_test(tc, test_doc_cache_sees_changes_made_around_it);
+	tcase_add_test(tc, test_doc_survives_reopen);
+	tcase_add_test(tc, test_doc_limits_refuse_and_keep_the_document);
+	tcase_add_test(tc, test_doc_full_store_is_enospc_and_keeps_the_document);
+	tcase_add_test(tc, test_doc_compaction_bounds_entries_by_count);
+	tcase_add_test(tc, test_doc_compaction_bounds_stored_bytes);
+	tcase_add_test(tc, test_doc_damaged_entry_is_ebadmsg);
+	tcase_add_test(tc, test_doc_cache_stays_within_budget);
+	tcase_add_test(tc, test_doc_concurrent_patches_apply_in_one_order);
+	tcase_add_test(tc, test_doc_space_is_not_a_document);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(doc_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}

@@ -1,0 +1,131 @@
+# lib.sh - shared by tests/e2e_fs_*.sh: a fresh temporary directory,
+# mounting caravanfs in the foreground and waiting for the mount by polling
+# mountpoint(1), result counting, and a trap that always unmounts and
+# cleans up.  Source it, call e2e_finish at the end.
+#
+# The programs come from the build directory: $CARAVAN_BUILD, by default
+# the current directory (make check runs the tests there).
+set -u
+
+BUILD=${CARAVAN_BUILD:-$(pwd)}
+CARAVANFS=$BUILD/caravanfs
+CARAVAN=$BUILD/caravan
+TOOL=$BUILD/tests/e2e/e2e_tool
+E2E_PASS=0
+E2E_FAIL=0
+T=$(mktemp -d "${TMPDIR:-/tmp}/caravan-e2e.XXXXXX")
+: >"$T/mounts"
+
+for p in "$CARAVANFS" "$CARAVAN" "$TOOL"; do
+	if [ ! -x "$p" ]; then
+		echo "missing program $p (run from the build directory)"
+		exit 1
+	fi
+done
+
+ok() {
+	E2E_PASS=$((E2E_PASS + 1))
+	echo "ok   - $1"
+}
+
+not_ok() {
+	E2E_FAIL=$((E2E_FAIL + 1))
+	echo "FAIL - $1"
+	if [ $# -gt 1 ]; then echo "       $2"; fi
+}
+
+# check_eq NAME GOT WANT
+check_eq() {
+	if [ "$2" = "$3" ]; then ok "$1"; else not_ok "$1" "got [$2] want [$3]"; fi
+}
+
+# check NAME COMMAND...: the command succeeds
+check() {
+	e2e_name=$1
+	shift
+	if "$@" >"$T/out" 2>&1; then ok "$e2e_name"; else not_ok "$e2e_name" "$(head -c 600 "$T/out")"; fi
+}
+
+# check_fails NAME COMMAND...: the command fails
+check_fails() {
+	e2e_name=$1
+	shift
+	if "$@" >"$T/out" 2>&1; then not_ok "$e2e_name" "succeeded"; else ok "$e2e_name"; fi
+}
+
+# wait_for COMMAND...: poll until it succeeds (20 s at most)
+wait_for() {
+	e2e_i=0
+	while ! "$@" >/dev/null 2>&1; do
+		e2e_i=$((e2e_i + 1))
+		if [ $e2e_i -ge 400 ]; then return 1; fi
+		sleep 0.05
+	done
+	return 0
+}
+
+# mount_fs STORE MNT [OPTIONS]: caravanfs -f in the background (cloud=none
+# unless OPTIONS says otherwise); returns when the mount is live.  The pid
+# is in MOUNT_PID.
+mount_fs() {
+	mkdir -p "$2"
+	if [ -n "${3:-}" ]; then e2e_o="cloud=none,$3"; else e2e_o=cloud=none; fi
+	"$CARAVANFS" -f -o "$e2e_o" "$1" "$2" 2>>"$T/caravanfs.log" &
+	MOUNT_PID=$!
+	echo "$MOUNT_PID $2" >>"$T/mounts"
+	e2e_i=0
+	while ! mountpoint -q "$2"; do
+		if ! kill -0 "$MOUNT_PID" 2>/dev/null; then
+			echo "caravanfs exited before mounting $2:"
+			tail -5 "$T/caravanfs.log"
+			return 1
+		fi
+		e2e_i=$((e2e_i + 1))
+		if [ $e2e_i -ge 400 ]; then
+			echo "timeout mounting $2"
+			return 1
+		fi
+		sleep 0.05
+	done
+	return 0
+}
+
+# umount_fs MNT: clean unmount; waits for the daemon to exit and returns
+# its exit status.
+umount_fs() {
+	e2e_pid=$(awk -v m="$1" '$2 == m { p = $1 } END { print p }' "$T/mounts")
+	fusermount3 -u "$1" || return 1
+	if [ -n "$e2e_pid" ]; then
+		wait "$e2e_pid"
+		return $?
+	fi
+	return 0
+}
+
+e2e_cleanup() {
+	while read -r e2e_pid e2e_mnt; do
+		if mountpoint -q "$e2e_mnt" 2>/dev/null; then
+			fusermount3 -u "$e2e_mnt" 2>/dev/null ||
+				fusermount3 -u -z "$e2e_mnt" 2>/dev/null
+		fi
+		kill "$e2e_pid" 2>/dev/null
+	done <"$T/mounts"
+	# a dead daemon leaves "transport endpoint not connected" behind
+	while read -r e2e_pid e2e_mnt; do
+		fusermount3 -u -z "$e2e_mnt" 2>/dev/null
+	done <"$T/mounts"
+	wait 2>/dev/null
+	[ -n "${E2E_KEEP:-}" ] || rm -rf "$T"
+}
+trap e2e_cleanup EXIT
+trap 'exit 1' INT TERM HUP
+
+# e2e_finish: the closing line and the exit status
+e2e_finish() {
+	if [ $E2E_FAIL -ne 0 ] && [ -s "$T/caravanfs.log" ]; then
+		echo "--- caravanfs log (tail)"
+		tail -20 "$T/caravanfs.log"
+	fi
+	echo "$E2E_PASS passed, $E2E_FAIL failed"
+	[ $E2E_FAIL -eq 0 ]
+}
