@@ -424,6 +424,20 @@ int store_checkpoint(struct store *s)
 
 	if (s->opt.read_only)
 		return -EROFS;
+	/* Write most dirty pages out before holding appends back; the
+	 * locked msync then only has what changed meanwhile.  An error here
+	 * is final: the kernel reports a writeback error once. */
+	rc = io_msync(s->map, s->map_len, MS_SYNC);
+	if (rc) {
+		pthread_rwlock_wrlock(&s->lock);
+		if (!s->failed)
+			s->failed = rc;
+		pthread_rwlock_unlock(&s->lock);
+		log_error("store '%s' is failed and refuses changes: msync of "
+			  "the data file: %s", s->dir, strerror(-rc));
+		return rc;
+	}
+	wal_sync(s->wal, 0);
 	pthread_rwlock_wrlock(&s->lock);
 	rc = checkpoint_locked(s);
 	pthread_rwlock_unlock(&s->lock);
