@@ -597,8 +597,13 @@ static int replace_locked(struct doc *d, struct doc_ent *e, json_t *copy,
 			rc = -EISDIR;
 		if (rc < 0)
 			break;
-		rc = store_append_replace(d->s, e->id, buf, blen, info.seq,
-					  &seq, lsn);
+		/* With no entries there is nothing to drop: a plain append
+		 * (no Trim record in the frame). */
+		if (info.entries == 0)
+			rc = store_append(d->s, e->id, buf, blen, &seq, lsn);
+		else
+			rc = store_append_replace(d->s, e->id, buf, blen,
+						  info.seq, &seq, lsn);
 		if (rc != -EAGAIN)
 			break;
 	}

@@ -372,7 +372,7 @@ static bool priv_ok(json_t *v, long *n_out)
 	if ((long)json_object_size(v) != want_keys)
 		return false;
 	for (j = 0; j < 8 && j <= i; j++) {
-		char k[8];
+		char k[32];
 		long last = i - ((i - j) % 8 + 8) % 8;
 		json_t *h;
 
@@ -430,7 +430,7 @@ static void *conc_reader(void *arg)
 		}
 		if (shared) {
 			for (k = 0; k < CW_SHARED; k++) {
-				char key[8];
+				char key[32];
 				json_t *x;
 				long val;
 
@@ -501,7 +501,7 @@ static int cmd_concurrency(int argc, char **argv)
 		text = read_file(path, &len);
 		v = text ? json_loadb(text, len, 0, NULL) : NULL;
 		for (i = 0; i < CW_SHARED; i++) {
-			char key[8];
+			char key[32];
 
 			snprintf(key, sizeof(key), "t%d", i);
 			if (!v || json_integer_value(json_object_get(v, key)) !=
@@ -516,7 +516,9 @@ static int cmd_concurrency(int argc, char **argv)
 	}
 	printf("writes=%ld reads=%ld bad=%ld %s\n", atomic_load(&c->writes),
 	       atomic_load(&c->reads), atomic_load(&c->bad), c->msg);
-	return atomic_load(&c->bad) ? 1 : 0;
+	i = atomic_load(&c->bad) ? 1 : 0;
+	free(c);
+	return i;
 }
 
 /* ---- readdir under change ---- */

@@ -122,6 +122,10 @@ trap 'exit 1' INT TERM HUP
 
 # e2e_finish: the closing line and the exit status
 e2e_finish() {
+	if grep -qE 'Sanitizer|runtime error:' "$T/caravanfs.log" 2>/dev/null; then
+		not_ok "the daemon's log has sanitizer reports"
+		grep -E -A12 'Sanitizer|runtime error:' "$T/caravanfs.log" | head -40
+	fi
 	if [ $E2E_FAIL -ne 0 ] && [ -s "$T/caravanfs.log" ]; then
 		echo "--- caravanfs log (tail)"
 		tail -20 "$T/caravanfs.log"

@@ -1,0 +1,471 @@
+/*
+ * file.c - open files: read snapshots and write streams.
+ *
+ * Every open of a document makes a struct fs_handle (fi->fh):
+ *
+ *   read side (O_RDONLY, O_RDWR): a reference to the document's snapshot
+ *     at open (doc_read); every read of the handle is served from it, so
+ *     the handle sees one version from open to close whatever writers do.
+ *
+ *   write side (O_WRONLY, O_RDWR): a json_splitter over the bytes written
+ *     through the handle.  Each complete value is parsed and stored at
+ *     once (visible to the next open):
+ *       - append handle (O_APPEND): every value is a merge patch; the
+ *         offset the kernel passes (its idea of the file size) is ignored;
+ *       - overwrite handle (any other write open: O_TRUNC, a new file,
+ *         plain O_WRONLY): the first value replaces the document, later
+ *         ones are merge patches; a write at an offset other than the end
+ *         of what the handle has written so far is EINVAL and consumes
+ *         nothing.
+ *     A value that cannot be JSON, is too big, or cannot be stored fails
+ *     the write that completes (or breaks) it; nothing of that value is
+ *     stored, values before it stand, and the handle is failed: every later
+ *     write is EINVAL.
+ *
+ * Truncation.  Opening an existing document with O_TRUNC resets it to {}
+ * at open, as any filesystem empties the file at open (a reader between
+ * open and the first value sees {}: valid, never torn); the first value
+ * written is still a replacement.  A document just created is already {}.
+ *
+ * Close.  close(2) returns what flush returns, so flush is where the end
+ * of the stream is judged: when a value is in progress,
+ * json_splitter_finish() completes a trailing scalar ("5" without a
+ * newline) or reports an incomplete value, which fails close with EINVAL
+ * (nothing of it is stored; the handle is failed).  A flush between values
+ * changes nothing, so the close of a duplicate descriptor (a shell's
+ * `> file` opens, dup2s and closes before writing) does not disturb the
+ * stream.  With -o close_sync flush also waits until the handle's changes
+ * are durable.  release frees the handle and cannot report anything.
+ *
+ * Durability.  fsync waits for the frame of the document's last change
+ * (store_doc_info().lsn, and the handle's own last frame): every change to
+ * that document made before the call, through any handle.
+ *
+ * Locks: h->mu serializes writes, flush and fsync bookkeeping of one
+ * handle (the kernel already serializes writes to one inode); fs->
+ * handles_mu guards the list of open handles, used only to free them when
+ * the session ends with files still open.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fs/fs.h"
+#include "json/json.h"
+#include "util/log.h"
+
+enum {
+	FH_READ = 1 << 0,
+	FH_WRITE = 1 << 1,
+	FH_APPEND = 1 << 2,
+	FH_TRUNC = 1 << 3,
+};
+
+struct fs_handle {
+	struct fs_handle *prev, *next; /* fs->handles, handles_mu */
+	struct fs *fs;
+	uint64_t id;
+	unsigned mode;
+	struct doc_snap *snap;  /* read side of a document */
+	char *text;             /* read side of the metrics file */
+	size_t text_len;
+	pthread_mutex_t mu;
+	struct json_splitter *sp;
+	uint64_t base_off;      /* stream offset where sp started */
+	bool replaced;          /* overwrite: first value stored */
+	bool failed;            /* stream failed: later writes EINVAL */
+	uint64_t lsn;           /* frame of the handle's last change */
+};
+
+static void reply_err(fuse_req_t req, int rc)
+{
+	if (rc == -EBADMSG)
+		rc = -EIO;
+	fuse_reply_err(req, -rc);
+}
+
+static struct fs_handle *handle_of(struct fuse_file_info *fi)
+{
+	return (struct fs_handle *)(uintptr_t)fi->fh;
+}
+
+static size_t splitter_limit(const struct fs *fs)
+{
+	uint64_t m = fs->cfg.max_doc_bytes > fs->cfg.max_patch_bytes ?
+			     fs->cfg.max_doc_bytes :
+			     fs->cfg.max_patch_bytes;
+
+	/* Raw input may carry whitespace; the compact sizes are checked
+	 * exactly by the doc module. */
+	return (size_t)(2 * m + 64);
+}
+
+/* Splitter callback: one complete value of the stream. */
+static int handle_value(void *arg, const char *buf, size_t len)
+{
+	struct fs_handle *h = arg;
+	struct fs *fs = h->fs;
+	uint64_t lsn = 0;
+	json_t *v;
+	int rc;
+
+	rc = json_value_parse(buf, len, &v);
+	if (rc < 0)
+		return rc;
+	if (!(h->mode & FH_APPEND) && !h->replaced) {
+		rc = doc_replace(fs->doc, h->id, v, &lsn);
+		if (rc == 0) {
+			h->replaced = true;
+			atomic_fetch_add(&fs->c.replaces, 1);
+		}
+	} else {
+		rc = doc_patch(fs->doc, h->id, v, &lsn);
+		if (rc == 0)
+			atomic_fetch_add(&fs->c.patches, 1);
+	}
+	json_decref(v);
+	if (rc == 0 && lsn > h->lsn)
+		h->lsn = lsn;
+	return rc;
+}
+
+static void handle_free(struct fs_handle *h)
+{
+	if (!h)
+		return;
+	doc_snap_put(h->snap);
+	free(h->text);
+	json_splitter_free(h->sp);
+	pthread_mutex_destroy(&h->mu);
+	free(h);
+}
+
+static int handle_new(struct fs *fs, uint64_t id, int flags,
+		      struct fs_handle **out)
+{
+	struct fs_handle *h = calloc(1, sizeof(*h));
+	int acc = flags & O_ACCMODE;
+
+	if (!h)
+		return -ENOMEM;
+	h->fs = fs;
+	h->id = id;
+	pthread_mutex_init(&h->mu, NULL);
+	if (acc != O_WRONLY)
+		h->mode |= FH_READ;
+	if (acc != O_RDONLY)
+		h->mode |= FH_WRITE;
+	if ((h->mode & FH_WRITE) && (flags & O_APPEND))
+		h->mode |= FH_APPEND;
+	if ((h->mode & FH_WRITE) && (flags & O_TRUNC))
+		h->mode |= FH_TRUNC;
+	if (h->mode & FH_WRITE) {
+		h->sp = json_splitter_new(splitter_limit(fs), handle_value, h);
+		if (!h->sp) {
+			handle_free(h);
+			return -ENOMEM;
+		}
+	}
+	*out = h;
+	return 0;
+}
+
+static void handle_link(struct fs *fs, struct fs_handle *h)
+{
+	pthread_mutex_lock(&fs->handles_mu);
+	h->prev = NULL;
+	h->next = fs->handles;
+	if (fs->handles)
+		fs->handles->prev = h;
+	fs->handles = h;
+	pthread_mutex_unlock(&fs->handles_mu);
+	atomic_fetch_add(&fs->c.open_handles, 1);
+}
+
+static void handle_unlink(struct fs *fs, struct fs_handle *h)
+{
+	pthread_mutex_lock(&fs->handles_mu);
+	if (h->prev)
+		h->prev->next = h->next;
+	else
+		fs->handles = h->next;
+	if (h->next)
+		h->next->prev = h->prev;
+	pthread_mutex_unlock(&fs->handles_mu);
+	atomic_fetch_sub(&fs->c.open_handles, 1);
+}
+
+void fs_handles_free(struct fs *fs)
+{
+	struct fs_handle *h, *next;
+
+	pthread_mutex_lock(&fs->handles_mu);
+	for (h = fs->handles; h; h = next) {
+		next = h->next;
+		handle_free(h);
+	}
+	fs->handles = NULL;
+	pthread_mutex_unlock(&fs->handles_mu);
+}
+
+/* Prepare the handle of an open document or of the metrics file. */
+static int handle_open(struct fs *fs, uint64_t id, int flags, bool fresh,
+		       struct fs_handle **out)
+{
+	struct store_doc_info info;
+	struct fs_handle *h;
+	int rc;
+
+	if (id == FS_METRICS_INO) {
+		if ((flags & O_ACCMODE) != O_RDONLY)
+			return -EACCES;
+	} else {
+		rc = store_doc_info(fs->s, id, &info);
+		if (rc < 0)
+			return rc;
+		if (info.is_space || id == STORE_ROOT_ID)
+			return -EISDIR;
+	}
+	rc = handle_new(fs, id, flags, &h);
+	if (rc < 0)
+		return rc;
+	if (id == FS_METRICS_INO)
+		rc = fs_metrics_render(fs, &h->text, &h->text_len);
+	else if ((h->mode & FH_TRUNC) && !fresh)
+		rc = doc_reset(fs->doc, id, &h->lsn);
+	if (rc == 0 && id != FS_METRICS_INO && (h->mode & FH_READ))
+		rc = doc_read(fs->doc, id, &h->snap);
+	if (rc < 0) {
+		handle_free(h);
+		return rc;
+	}
+	*out = h;
+	return 0;
+}
+
+static void open_reply(fuse_req_t req, struct fs *fs, struct fs_handle *h,
+		       struct fuse_file_info *fi,
+		       const struct fuse_entry_param *e)
+{
+	int rc;
+
+	fi->fh = (uintptr_t)h;
+	fi->direct_io = 1;
+	fi->keep_cache = 0;
+	handle_link(fs, h);
+	atomic_fetch_add(&fs->c.opens, 1);
+	rc = e ? fuse_reply_create(req, e, fi) : fuse_reply_open(req, fi);
+	if (rc == -ENOENT) {
+		/* The open was interrupted: release will never come. */
+		handle_unlink(fs, h);
+		handle_free(h);
+	}
+}
+
+void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs *fs = fuse_req_userdata(req);
+	struct fs_handle *h;
+	int rc;
+
+	rc = handle_open(fs, ino, fi->flags, false, &h);
+	if (rc < 0)
+		reply_err(req, rc);
+	else
+		open_reply(req, fs, h, fi, NULL);
+}
+
+void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
+	       mode_t mode, struct fuse_file_info *fi)
+{
+	struct fs *fs = fuse_req_userdata(req);
+	struct fuse_entry_param e;
+	struct fs_handle *h;
+	bool fresh = true;
+	uint64_t id;
+	int rc;
+
+	rc = fs_doc_create(req, fs, parent, name, mode, &id);
+	if (rc == -EEXIST && !(fi->flags & O_EXCL)) {
+		fresh = false;
+		rc = store_doc_lookup(fs->s, parent, name, &id);
+	}
+	if (rc == 0)
+		rc = handle_open(fs, id, fi->flags, fresh, &h);
+	if (rc == 0) {
+		rc = fs_entry(fs, id, &e);
+		if (rc < 0)
+			handle_free(h);
+	}
+	if (rc < 0)
+		reply_err(req, rc);
+	else
+		open_reply(req, fs, h, fi, &e);
+}
+
+/* The reply is built from a reference of our own: once the kernel has the
+ * data, the reader may close and release the handle before the sending
+ * thread is done with the buffer. */
+void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+	     struct fuse_file_info *fi)
+{
+	struct fs_handle *h = handle_of(fi);
+	struct fs *fs = h->fs;
+	struct doc_snap *sn = NULL;
+	const char *text, *out;
+	char *copy = NULL;
+	size_t len, n;
+
+	if (h->snap) {
+		sn = doc_snap_get(h->snap);
+		text = doc_snap_text(sn, &len);
+	} else if (h->text) {
+		text = h->text;
+		len = h->text_len;
+	} else {
+		reply_err(req, -EBADF);
+		return;
+	}
+	atomic_fetch_add(&fs->c.reads, 1);
+	if (off < 0 || (uint64_t)off >= len) {
+		doc_snap_put(sn);
+		fuse_reply_buf(req, NULL, 0);
+		return;
+	}
+	n = len - (size_t)off;
+	if (n > size)
+		n = size;
+	atomic_fetch_add(&fs->c.read_bytes, n);
+	out = text + off;
+	if (!sn) {
+		copy = malloc(n);
+		if (!copy) {
+			reply_err(req, -ENOMEM);
+			return;
+		}
+		memcpy(copy, out, n);
+		out = copy;
+	}
+	fuse_reply_buf(req, out, n);
+	doc_snap_put(sn);
+	free(copy);
+}
+
+void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
+	      off_t off, struct fuse_file_info *fi)
+{
+	struct fs_handle *h = handle_of(fi);
+	struct fs *fs = h->fs;
+	int rc;
+
+	if (!h->sp) {
+		reply_err(req, -EBADF);
+		return;
+	}
+	pthread_mutex_lock(&h->mu);
+	if (h->failed) {
+		rc = -EINVAL;
+	} else if (!(h->mode & FH_APPEND) &&
+		   (off < 0 || (uint64_t)off != h->base_off +
+				  json_splitter_offset(h->sp))) {
+		rc = -EINVAL;
+	} else {
+		rc = json_splitter_feed(h->sp, buf, size);
+		if (rc < 0)
+			h->failed = true;
+	}
+	pthread_mutex_unlock(&h->mu);
+	atomic_fetch_add(&fs->c.writes, 1);
+	if (rc < 0) {
+		atomic_fetch_add(&fs->c.write_errors, 1);
+		reply_err(req, rc);
+		return;
+	}
+	atomic_fetch_add(&fs->c.write_bytes, size);
+	fuse_reply_write(req, size);
+}
+
+/* End the handle's current stream when a value is in progress (see the
+ * top of the file).  h->mu held. */
+static int stream_end(struct fs_handle *h)
+{
+	struct fs *fs = h->fs;
+	struct json_splitter *sp;
+	int rc;
+
+	if (h->failed || json_splitter_idle(h->sp))
+		return 0;
+	rc = json_splitter_finish(h->sp);
+	if (rc < 0) {
+		h->failed = true;
+		atomic_fetch_add(&fs->c.incomplete_closes, 1);
+		return -EINVAL;
+	}
+	sp = json_splitter_new(splitter_limit(fs), handle_value, h);
+	if (!sp) {
+		h->failed = true;
+		return 0;
+	}
+	h->base_off += json_splitter_offset(h->sp);
+	json_splitter_free(h->sp);
+	h->sp = sp;
+	return 0;
+}
+
+void fs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs_handle *h = handle_of(fi);
+	struct fs *fs = h->fs;
+	uint64_t lsn;
+	int rc = 0;
+
+	atomic_fetch_add(&fs->c.flushes, 1);
+	if (!(h->mode & FH_WRITE)) {
+		fuse_reply_err(req, 0);
+		return;
+	}
+	pthread_mutex_lock(&h->mu);
+	rc = stream_end(h);
+	lsn = h->lsn;
+	pthread_mutex_unlock(&h->mu);
+	if (rc == 0 && fs->cfg.close_sync && lsn)
+		rc = store_sync(fs->s, lsn);
+	reply_err(req, rc);
+}
+
+void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs_handle *h = handle_of(fi);
+	struct fs *fs = h->fs;
+
+	handle_unlink(fs, h);
+	handle_free(h);
+	fuse_reply_err(req, 0);
+}
+
+void fs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
+	      struct fuse_file_info *fi)
+{
+	struct fs *fs = fuse_req_userdata(req);
+	struct fs_handle *h = fi ? handle_of(fi) : NULL;
+	struct store_doc_info info;
+	uint64_t lsn = 0;
+	int64_t t0 = fs_now_ns();
+	int rc;
+
+	if (store_doc_info(fs->s, ino, &info) == 0)
+		lsn = info.lsn;
+	if (h) {
+		pthread_mutex_lock(&h->mu);
+		if (h->lsn > lsn)
+			lsn = h->lsn;
+		pthread_mutex_unlock(&h->mu);
+	}
+	/* lsn 0 (a deleted document): wait for everything so far. */
+	rc = store_sync(fs->s, lsn);
+	fs_metrics_fsync(fs, fs_now_ns() - t0);
+	reply_err(req, rc);
+}

@@ -1,0 +1,139 @@
+/*
+ * fs.h - the caravanfs filesystem: configuration, state and the FUSE
+ * operations table (fs/ops.c, fs/file.c, fs/xattr.c), metrics
+ * (fs/metrics.c) and the cloud glue (fs/cloud_glue.c).  Private to fs/ and
+ * its tests; the program itself is fs/main.c.
+ */
+#ifndef FS_FS_H
+#define FS_FS_H
+
+#define FUSE_USE_VERSION 312
+
+#include <fuse_lowlevel.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "store/doc.h"
+#include "store/store.h"
+
+/* The hidden, reserved, read-only metrics file at the root.  Its inode
+ * number lies above every id the store can hand out. */
+#define FS_METRICS_NAME ".caravan-metrics"
+#define FS_METRICS_INO (UINT64_C(1) << 62)
+/* Names starting with this are reserved (never created, never listed). */
+#define FS_RESERVED_PREFIX ".caravan"
+
+/* Every option of the program (fs/options.c parses them). */
+struct fs_config {
+	char *store_dir;
+	char *mountpoint;
+	/* store */
+	uint64_t capacity_bytes;
+	uint64_t cutover_bytes;
+	uint32_t commit_ms;
+	bool sync;
+	/* documents */
+	uint64_t cache_bytes;
+	uint64_t max_doc_bytes;
+	uint64_t max_patch_bytes;
+	uint32_t compact_entries;
+	uint32_t compact_ratio;
+	uint64_t compact_min_bytes;
+	/* cloud */
+	char *cloud;          /* "none", "dir:/PATH" or "s3://BUCKET/PREFIX" */
+	char *s3_endpoint;
+	char *s3_region;
+	bool s3_path_style;
+	uint32_t backup_delay_ms;
+	/* kernel interface */
+	double entry_timeout_s;
+	bool close_sync;
+	/* operations */
+	char *metrics_file;
+	uint32_t metrics_ms;
+	bool foreground;
+	bool debug;
+};
+
+/* Counters shown in the metrics (fs/metrics.c renders them). */
+enum { FS_LAT_BUCKETS = 12 };
+struct fs_counters {
+	atomic_uint_fast64_t lookups, opens, reads, read_bytes;
+	atomic_uint_fast64_t writes, write_bytes, patches, replaces;
+	atomic_uint_fast64_t write_errors, flushes, incomplete_closes;
+	atomic_uint_fast64_t fsyncs, fsync_ns_sum;
+	atomic_uint_fast64_t fsync_le[FS_LAT_BUCKETS]; /* cumulative buckets */
+	atomic_uint_fast64_t creates, unlinks, renames, restores;
+	atomic_uint_fast64_t restore_failures;
+	atomic_int open_handles;
+};
+
+struct cloud_glue;
+struct fs_handle;
+
+struct fs {
+	struct fs_config cfg;
+	struct store *s;
+	struct doc *doc;
+	struct cloud_glue *cloud;
+	struct fs_counters c;
+	int64_t start_ns;           /* mount time */
+	pthread_mutex_t meta_mu;    /* read-modify-write of node metadata */
+	struct store_meta root_meta; /* meta_mu: the root's attributes */
+	pthread_mutex_t handles_mu; /* the list of open handles */
+	struct fs_handle *handles;
+};
+
+/* The operations table; userdata of the session is the struct fs. */
+extern const struct fuse_lowlevel_ops fs_ops;
+
+/* ---- fs/ops.c ---- */
+/* Set the root's attributes and the mount time (after the store opened). */
+void fs_root_init(struct fs *fs);
+/* Name rules of SPEC 3 for a new name: 0, -EINVAL, -ENAMETOOLONG. */
+int fs_name_check(const char *name);
+bool fs_name_reserved(const char *name);
+/* Attributes of a node (root, space, document, metrics file). */
+int fs_stat(struct fs *fs, uint64_t ino, struct stat *st);
+/* The reply to a lookup of node id. */
+int fs_entry(struct fs *fs, uint64_t id, struct fuse_entry_param *e);
+/* Create an empty document (parent must be a space). */
+int fs_doc_create(fuse_req_t req, struct fs *fs, uint64_t parent,
+		  const char *name, mode_t mode, uint64_t *id);
+int64_t fs_now_ns(void);
+
+/* ---- fs/file.c ---- */
+void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
+	       mode_t mode, struct fuse_file_info *fi);
+void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+	     struct fuse_file_info *fi);
+void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
+	      off_t off, struct fuse_file_info *fi);
+void fs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void fs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
+	      struct fuse_file_info *fi);
+/* Free every handle still open (after the session ended). */
+void fs_handles_free(struct fs *fs);
+
+/* ---- fs/xattr.c ---- */
+void fs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+		 size_t size);
+void fs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size);
+void fs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+		 const char *value, size_t size, int flags);
+void fs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name);
+
+/* ---- fs/metrics.c ---- */
+/* Render every metric in Prometheus text format into a new buffer (free
+ * with free()).  Returns 0 or -ENOMEM. */
+int fs_metrics_render(struct fs *fs, char **out, size_t *len);
+void fs_metrics_fsync(struct fs *fs, int64_t ns);
+/* Rewrite cfg.metrics_file every cfg.metrics_ms from a thread. */
+int fs_metrics_start(struct fs *fs);
+void fs_metrics_stop(struct fs *fs);
+
+#endif

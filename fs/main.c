@@ -1,0 +1,368 @@
+/*
+ * main.c - the caravanfs program: parse the command line, open the store,
+ * mount, serve FUSE requests on a pool of threads, and on unmount or
+ * SIGTERM/SIGINT/SIGHUP flush and checkpoint the store (store_close).
+ *
+ * Start-up order, chosen so that every failure is reported to whoever
+ * started the program (a shell, mount(8), systemd) with a non-zero exit:
+ *   1. parse and check options (fs/options.c); create STORE_DIR; make the
+ *      paths absolute (a daemon runs in /);
+ *   2. without -f, fork: the parent waits on a pipe and exits with the
+ *      status the child reports; the child goes on in a new session.  The
+ *      fork comes before anything starts a thread (the store's committer).
+ *   3. open the store (recovery, lock file: a second mount fails here with
+ *      the holder's pid), the document layer, the FUSE session; mount;
+ *      start cloud backup and the metrics writer;
+ *   4. report success: the daemon detaches stdio and logs to syslog from
+ *      now on; in the foreground logs stay on stderr;
+ *   5. serve until the kernel ends the session or a signal arrives; then
+ *      unmount, stop the threads, free open handles, close the store.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fs/cloud_glue.h"
+#include "fs/fs.h"
+#include "fs/options.h"
+#include "util/log.h"
+
+static void fuse_log_to_ours(enum fuse_log_level level, const char *fmt,
+			     va_list ap)
+{
+	enum log_level l = LOG_LVL_DEBUG;
+	char line[512];
+	size_t n;
+
+	if (level <= FUSE_LOG_ERR)
+		l = LOG_LVL_ERROR;
+	else if (level == FUSE_LOG_WARNING)
+		l = LOG_LVL_WARN;
+	else if (level <= FUSE_LOG_INFO)
+		l = LOG_LVL_INFO;
+	if (!log_enabled(l))
+		return;
+	vsnprintf(line, sizeof(line), fmt, ap);
+	n = strlen(line);
+	if (n && line[n - 1] == '\n')
+		line[n - 1] = 0;
+	log_msg(l, "%s", line);
+}
+
+/* mkdir -p */
+static int make_dirs(const char *path)
+{
+	char buf[PATH_MAX];
+	size_t n = strlen(path), i;
+
+	if (n == 0 || n >= sizeof(buf))
+		return -ENAMETOOLONG;
+	memcpy(buf, path, n + 1);
+	for (i = 1; i <= n; i++) {
+		if (buf[i] != '/' && buf[i] != 0)
+			continue;
+		buf[i] = 0;
+		if (mkdir(buf, 0700) < 0 && errno != EEXIST)
+			return -errno;
+		buf[i] = path[i];
+	}
+	return 0;
+}
+
+static int absolute(char **path)
+{
+	char *abs = realpath(*path, NULL);
+
+	if (!abs)
+		return -errno;
+	free(*path);
+	*path = abs;
+	return 0;
+}
+
+/* The cloud target dir:PATH relative to the current directory. */
+static int cloud_absolute(struct fs_config *c)
+{
+	char cwd[PATH_MAX], *abs;
+	size_t n;
+
+	if (strncmp(c->cloud, "dir:", 4) || c->cloud[4] == '/')
+		return 0;
+	if (!getcwd(cwd, sizeof(cwd)))
+		return -errno;
+	n = strlen(cwd) + strlen(c->cloud) + 2;
+	abs = malloc(n);
+	if (!abs)
+		return -ENOMEM;
+	snprintf(abs, n, "dir:%s/%s", cwd, c->cloud + 4);
+	free(c->cloud);
+	c->cloud = abs;
+	return 0;
+}
+
+static int prepare_paths(struct fs_config *c)
+{
+	int rc;
+
+	rc = make_dirs(c->store_dir);
+	if (rc == 0)
+		rc = absolute(&c->store_dir);
+	if (rc < 0) {
+		log_error("cannot create store directory '%s': %s",
+			  c->store_dir, strerror(-rc));
+		return rc;
+	}
+	rc = absolute(&c->mountpoint);
+	if (rc < 0) {
+		log_error("cannot use mount point '%s': %s", c->mountpoint,
+			  strerror(-rc));
+		return rc;
+	}
+	return cloud_absolute(c);
+}
+
+/* fsname=STORE_DIR and subtype=caravanfs unless given (df and mount show
+ * them). */
+static int add_names(struct fuse_args *args, const struct fs_config *c)
+{
+	char *opts = NULL, *fsname;
+	bool has_fsname = false;
+	size_t n;
+	int i, rc;
+
+	for (i = 0; i < args->argc; i++)
+		if (strstr(args->argv[i], "fsname="))
+			has_fsname = true;
+	rc = fuse_opt_add_opt(&opts, "subtype=caravanfs");
+	if (rc == 0 && !has_fsname) {
+		n = strlen(c->store_dir) + sizeof("fsname=");
+		fsname = malloc(n);
+		if (!fsname) {
+			free(opts);
+			return -ENOMEM;
+		}
+		snprintf(fsname, n, "fsname=%s", c->store_dir);
+		rc = fuse_opt_add_opt_escaped(&opts, fsname);
+		free(fsname);
+	}
+	if (rc == 0)
+		rc = fuse_opt_add_arg(args, "-o");
+	if (rc == 0)
+		rc = fuse_opt_add_arg(args, opts);
+	free(opts);
+	return rc < 0 ? -ENOMEM : 0;
+}
+
+/* Fork; the parent exits with the status the child reports through the
+ * pipe (1 when the child dies first).  Returns the child's end. */
+static int daemon_begin(void)
+{
+	int p[2];
+	pid_t pid;
+	char st = 1;
+
+	if (pipe(p) < 0)
+		return -errno;
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid > 0) {
+		close(p[1]);
+		if (read(p[0], &st, 1) != 1)
+			st = 1;
+		_exit(st);
+	}
+	close(p[0]);
+	setsid();
+	return p[1];
+}
+
+static void daemon_ready(int fd, int status)
+{
+	char st = (char)status;
+	int null;
+
+	if (fd < 0)
+		return;
+	if (status == 0) {
+		if (chdir("/") < 0)
+			log_warn("cannot change to '/': %s", strerror(errno));
+		null = open("/dev/null", O_RDWR);
+		if (null >= 0) {
+			dup2(null, 0);
+			dup2(null, 1);
+			dup2(null, 2);
+			if (null > 2)
+				close(null);
+		}
+		log_use_syslog(true);
+	}
+	if (write(fd, &st, 1) != 1)
+		log_warn("cannot report start-up: %s", strerror(errno));
+	close(fd);
+}
+
+static int fs_open_store(struct fs *fs)
+{
+	struct fs_config *c = &fs->cfg;
+	struct store_options so;
+	struct doc_options dopt;
+	uint64_t need;
+	int rc;
+
+	store_options_default(&so);
+	so.capacity_bytes = c->capacity_bytes;
+	so.cutover_bytes = c->cutover_bytes;
+	so.commit_ms = c->commit_ms;
+	so.sync = c->sync;
+	need = (c->max_doc_bytes > c->max_patch_bytes ? c->max_doc_bytes :
+							c->max_patch_bytes) + 1;
+	if (so.max_entry_bytes < need)
+		so.max_entry_bytes = need;
+	rc = store_open(c->store_dir, &so, &fs->s);
+	if (rc < 0) {
+		log_error("cannot open store '%s': %s", c->store_dir,
+			  strerror(-rc));
+		return rc;
+	}
+	doc_options_default(&dopt);
+	dopt.cache_bytes = c->cache_bytes;
+	dopt.max_doc_bytes = c->max_doc_bytes;
+	dopt.max_patch_bytes = c->max_patch_bytes;
+	dopt.compact_entries = c->compact_entries;
+	dopt.compact_ratio = c->compact_ratio;
+	dopt.compact_min_bytes = c->compact_min_bytes;
+	rc = doc_open(fs->s, &dopt, &fs->doc);
+	if (rc < 0) {
+		log_error("cannot start the document layer: %s", strerror(-rc));
+		store_close(fs->s);
+		fs->s = NULL;
+	}
+	return rc;
+}
+
+static int serve(struct fuse_session *se, bool single_thread)
+{
+	struct fuse_loop_config *lc;
+	int rc;
+
+	if (single_thread)
+		return fuse_session_loop(se);
+	lc = fuse_loop_cfg_create();
+	if (!lc)
+		return -ENOMEM;
+	fuse_loop_cfg_set_clone_fd(lc, 0);
+	fuse_loop_cfg_set_idle_threads(lc, 10);
+	rc = fuse_session_loop_mt(se, lc);
+	fuse_loop_cfg_destroy(lc);
+	return rc;
+}
+
+/* Steps 3-5 of the start-up order.  Returns the exit status. */
+static int run(struct fs *fs, struct fuse_args *args, bool single_thread,
+	       int ready_fd)
+{
+	struct fuse_session *se;
+	int rc, status = 1;
+
+	if (fs_open_store(fs) < 0)
+		goto out_report;
+	fs_root_init(fs);
+	se = fuse_session_new(args, &fs_ops, sizeof(fs_ops), fs);
+	if (!se)
+		goto out_store;
+	if (fuse_set_signal_handlers(se) < 0)
+		goto out_session;
+	if (fuse_session_mount(se, fs->cfg.mountpoint) < 0) {
+		log_error("cannot mount on '%s'", fs->cfg.mountpoint);
+		goto out_signals;
+	}
+	if (cloud_glue_start(fs) < 0 || fs_metrics_start(fs) < 0)
+		goto out_unmount;
+	log_info("mounted store '%s' on '%s'", fs->cfg.store_dir,
+		 fs->cfg.mountpoint);
+	daemon_ready(ready_fd, 0);
+	ready_fd = -1;
+	rc = serve(se, single_thread);
+	status = rc < 0 ? 1 : 0;
+	if (rc < 0)
+		log_error("request loop failed: %s", strerror(-rc));
+	log_info("unmounting '%s'", fs->cfg.mountpoint);
+out_unmount:
+	fuse_session_unmount(se);
+	fs_metrics_stop(fs);
+	cloud_glue_stop(fs);
+	fs_handles_free(fs);
+out_signals:
+	fuse_remove_signal_handlers(se);
+out_session:
+	fuse_session_destroy(se);
+out_store:
+	doc_close(fs->doc);
+	fs->doc = NULL;
+	rc = store_close(fs->s);
+	fs->s = NULL;
+	if (rc < 0) {
+		log_error("cannot close store '%s' cleanly: %s",
+			  fs->cfg.store_dir, strerror(-rc));
+		status = 1;
+	}
+out_report:
+	daemon_ready(ready_fd, 1);
+	return status;
+}
+
+int main(int argc, char **argv)
+{
+	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+	struct fs_cmdline cl;
+	struct fs fs;
+	int status = 1, fd = -1;
+
+	memset(&fs, 0, sizeof(fs));
+	pthread_mutex_init(&fs.meta_mu, NULL);
+	pthread_mutex_init(&fs.handles_mu, NULL);
+	fuse_set_log_func(fuse_log_to_ours);
+	fs_config_default(&fs.cfg);
+	if (fs_config_parse(&args, &fs.cfg, &cl) < 0) {
+		fprintf(stderr, "try 'caravanfs --help'\n");
+		goto out;
+	}
+	if (cl.action == FS_HELP) {
+		fs_config_help(stdout, "caravanfs");
+		status = 0;
+		goto out;
+	}
+	if (cl.action == FS_VERSION) {
+		printf("caravanfs %s (libfuse %s)\n", PACKAGE_VERSION,
+		       fuse_pkgversion());
+		status = 0;
+		goto out;
+	}
+	if (fs.cfg.debug)
+		log_set_level(LOG_LVL_DEBUG);
+	if (prepare_paths(&fs.cfg) < 0 || add_names(&args, &fs.cfg) < 0)
+		goto out;
+	if (!fs.cfg.foreground) {
+		fd = daemon_begin();
+		if (fd < 0) {
+			log_error("cannot start the daemon: %s", strerror(-fd));
+			goto out;
+		}
+	}
+	status = run(&fs, &args, cl.single_thread, fd);
+out:
+	fuse_opt_free_args(&args);
+	fs_config_release(&fs.cfg);
+	pthread_mutex_destroy(&fs.meta_mu);
+	pthread_mutex_destroy(&fs.handles_mu);
+	return status;
+}

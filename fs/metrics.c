@@ -1,0 +1,273 @@
+/*
+ * metrics.c - Prometheus text format (version 0.0.4) metrics.
+ *
+ * Where they are: the hidden read-only file MOUNTPOINT/.caravan-metrics
+ * (reserved name: never listed, so tar and rsync do not copy it; a read
+ * gets the values at open), and with -o metrics_file=PATH a file rewritten
+ * every metrics_ms (written to PATH.tmp, then renamed over PATH, so a
+ * scraper such as node_exporter's textfile collector never reads half a
+ * file).
+ *
+ * Sources: the counters of struct fs (atomics, updated by the request
+ * handlers), store_stats(), doc_stats() and cloud_glue_stats().  The
+ * rewriting thread is one per process (a process serves one mount); its
+ * state below is guarded by mx.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "fs/cloud_glue.h"
+#include "fs/fs.h"
+#include "util/log.h"
+
+/* Upper bounds of the fsync latency buckets, in nanoseconds. */
+static const int64_t lat_le_ns[FS_LAT_BUCKETS] = {
+	100000,	  250000,   500000,   1000000,	2500000,   5000000,
+	10000000, 25000000, 50000000, 100000000, 500000000, 1000000000,
+};
+
+void fs_metrics_fsync(struct fs *fs, int64_t ns)
+{
+	int i;
+
+	atomic_fetch_add(&fs->c.fsyncs, 1);
+	atomic_fetch_add(&fs->c.fsync_ns_sum, (uint64_t)(ns > 0 ? ns : 0));
+	for (i = 0; i < FS_LAT_BUCKETS; i++)
+		if (ns <= lat_le_ns[i])
+			atomic_fetch_add(&fs->c.fsync_le[i], 1);
+}
+
+static void metric(FILE *f, const char *name, const char *type,
+		   const char *help, uint64_t v)
+{
+	fprintf(f, "# HELP caravanfs_%s %s\n# TYPE caravanfs_%s %s\n"
+		   "caravanfs_%s %" PRIu64 "\n",
+		name, help, name, type, name, v);
+}
+
+#define COUNTER(f, name, help, v) metric(f, name, "counter", help, v)
+#define GAUGE(f, name, help, v) metric(f, name, "gauge", help, v)
+#define LOAD(x) ((uint64_t)atomic_load(&(x)))
+
+static void render_fsync(FILE *f, struct fs *fs)
+{
+	uint64_t count = LOAD(fs->c.fsyncs);
+	int i;
+
+	fprintf(f, "# HELP caravanfs_fsync_seconds Latency of fsync, fdatasync and fsyncdir.\n"
+		   "# TYPE caravanfs_fsync_seconds histogram\n");
+	for (i = 0; i < FS_LAT_BUCKETS; i++)
+		fprintf(f, "caravanfs_fsync_seconds_bucket{le=\"%g\"} %" PRIu64 "\n",
+			(double)lat_le_ns[i] / 1e9, LOAD(fs->c.fsync_le[i]));
+	fprintf(f, "caravanfs_fsync_seconds_bucket{le=\"+Inf\"} %" PRIu64 "\n",
+		count);
+	fprintf(f, "caravanfs_fsync_seconds_sum %.9f\n",
+		(double)LOAD(fs->c.fsync_ns_sum) / 1e9);
+	fprintf(f, "caravanfs_fsync_seconds_count %" PRIu64 "\n", count);
+}
+
+static void render_fs(FILE *f, struct fs *fs)
+{
+	COUNTER(f, "appends_total", "Merge patches appended through the mount.",
+		LOAD(fs->c.patches));
+	COUNTER(f, "replaces_total", "Whole-document replacements written through the mount.",
+		LOAD(fs->c.replaces));
+	COUNTER(f, "reads_total", "Read requests served.", LOAD(fs->c.reads));
+	COUNTER(f, "read_bytes_total", "Bytes returned by reads.",
+		LOAD(fs->c.read_bytes));
+	COUNTER(f, "writes_total", "Write requests.", LOAD(fs->c.writes));
+	COUNTER(f, "write_bytes_total", "Bytes accepted by writes.",
+		LOAD(fs->c.write_bytes));
+	COUNTER(f, "write_errors_total", "Writes refused (bad JSON, too big, store full, ...).",
+		LOAD(fs->c.write_errors));
+	COUNTER(f, "incomplete_closes_total", "Closes refused because a value was incomplete.",
+		LOAD(fs->c.incomplete_closes));
+	COUNTER(f, "flushes_total", "Flush requests (one per close of a descriptor).",
+		LOAD(fs->c.flushes));
+	COUNTER(f, "opens_total", "Files opened.", LOAD(fs->c.opens));
+	COUNTER(f, "lookups_total", "Name lookups.", LOAD(fs->c.lookups));
+	COUNTER(f, "creates_total", "Documents created.", LOAD(fs->c.creates));
+	COUNTER(f, "unlinks_total", "Documents deleted.", LOAD(fs->c.unlinks));
+	COUNTER(f, "renames_total", "Documents renamed.", LOAD(fs->c.renames));
+	GAUGE(f, "open_files", "Files open now.",
+	      (uint64_t)atomic_load(&fs->c.open_handles));
+	render_fsync(f, fs);
+}
+
+static void render_store(FILE *f, struct fs *fs)
+{
+	struct store_stats ss;
+	struct doc_stats ds;
+
+	store_stats(fs->s, &ss);
+	doc_stats(fs->doc, &ds);
+	GAUGE(f, "capacity_bytes", "Data capacity of the store.",
+	      ss.capacity_bytes);
+	GAUGE(f, "bytes_free", "Free data bytes.", ss.free_bytes);
+	GAUGE(f, "documents", "Documents in the store.", ss.documents);
+	GAUGE(f, "spaces", "Spaces in the store.", ss.spaces);
+	GAUGE(f, "log_entries", "Document log entries held.", ss.entries);
+	GAUGE(f, "wal_bytes", "Size of the write-ahead log.", ss.log_bytes);
+	GAUGE(f, "durable_lsn", "Last durable write-ahead log frame.",
+	      ss.durable_lsn);
+	COUNTER(f, "store_appends_total", "Entries appended to the store.",
+		ss.appends);
+	COUNTER(f, "store_flushes_total", "Disk flushes of the write-ahead log.",
+		ss.flushes);
+	COUNTER(f, "cutovers_total", "Write-ahead log cut-overs.", ss.cutovers);
+	COUNTER(f, "cache_hits_total", "Document reads served from the materialized cache.",
+		ds.hits);
+	COUNTER(f, "cache_misses_total", "Documents materialized from their log.",
+		ds.misses);
+	COUNTER(f, "compactions_total", "Snapshots written by compaction.",
+		ds.compactions);
+	GAUGE(f, "cache_documents", "Documents in the materialized cache.",
+	      ds.cached_docs);
+	GAUGE(f, "cache_bytes", "Bytes charged to the materialized cache.",
+	      ds.cached_bytes);
+}
+
+static void render_cloud(FILE *f, struct fs *fs)
+{
+	struct cloud_glue_stats cs;
+
+	cloud_glue_stats(fs, &cs);
+	GAUGE(f, "upload_queue", "Documents waiting for upload.", cs.queue);
+	COUNTER(f, "uploads_total", "Document uploads confirmed.", cs.uploads);
+	COUNTER(f, "upload_failures_total", "Failed upload attempts (retried).",
+		cs.upload_failures);
+	COUNTER(f, "restores_total", "Documents restored from the cloud.",
+		cs.restores);
+	COUNTER(f, "restore_failures_total", "Failed restores.",
+		cs.restore_failures);
+}
+
+int fs_metrics_render(struct fs *fs, char **out, size_t *len)
+{
+	char *buf = NULL;
+	size_t n = 0;
+	FILE *f = open_memstream(&buf, &n);
+
+	if (!f)
+		return -ENOMEM;
+	render_fs(f, fs);
+	render_store(f, fs);
+	render_cloud(f, fs);
+	if (fclose(f) != 0 || !buf) {
+		free(buf);
+		return -ENOMEM;
+	}
+	*out = buf;
+	*len = n;
+	return 0;
+}
+
+/* ---- metrics_file ---- */
+
+static struct {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	pthread_t thread;
+	bool running;
+	bool stop;
+} mx = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
+
+static int metrics_write(struct fs *fs)
+{
+	const char *path = fs->cfg.metrics_file;
+	size_t n = strlen(path) + 5, len;
+	char *tmp = malloc(n), *text;
+	FILE *f;
+	int rc;
+
+	if (!tmp)
+		return -ENOMEM;
+	snprintf(tmp, n, "%s.tmp", path);
+	rc = fs_metrics_render(fs, &text, &len);
+	if (rc < 0)
+		goto out_tmp;
+	f = fopen(tmp, "w");
+	if (!f) {
+		rc = -errno;
+		goto out_text;
+	}
+	if (fwrite(text, 1, len, f) != len)
+		rc = -EIO;
+	if (fclose(f) != 0 && rc == 0)
+		rc = -errno;
+	if (rc == 0 && rename(tmp, path) != 0)
+		rc = -errno;
+out_text:
+	free(text);
+out_tmp:
+	free(tmp);
+	return rc;
+}
+
+static void *metrics_main(void *arg)
+{
+	struct fs *fs = arg;
+	struct timespec ts;
+	int last = 0, rc;
+
+	pthread_mutex_lock(&mx.mu);
+	while (!mx.stop) {
+		pthread_mutex_unlock(&mx.mu);
+		rc = metrics_write(fs);
+		if (rc < 0 && rc != last)
+			log_warn("cannot write metrics file '%s': %s",
+				 fs->cfg.metrics_file, strerror(-rc));
+		last = rc;
+		pthread_mutex_lock(&mx.mu);
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += fs->cfg.metrics_ms / 1000;
+		ts.tv_nsec += (long)(fs->cfg.metrics_ms % 1000) * 1000000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		while (!mx.stop &&
+		       pthread_cond_timedwait(&mx.cv, &mx.mu, &ts) == 0)
+			;
+	}
+	pthread_mutex_unlock(&mx.mu);
+	return NULL;
+}
+
+int fs_metrics_start(struct fs *fs)
+{
+	int rc;
+
+	if (!fs->cfg.metrics_file)
+		return 0;
+	if (fs->cfg.metrics_ms == 0)
+		fs->cfg.metrics_ms = 1000;
+	mx.stop = false;
+	rc = pthread_create(&mx.thread, NULL, metrics_main, fs);
+	if (rc) {
+		log_error("cannot start the metrics writer: %s", strerror(rc));
+		return -rc;
+	}
+	mx.running = true;
+	return 0;
+}
+
+void fs_metrics_stop(struct fs *fs)
+{
+	if (!mx.running)
+		return;
+	pthread_mutex_lock(&mx.mu);
+	mx.stop = true;
+	pthread_cond_signal(&mx.cv);
+	pthread_mutex_unlock(&mx.mu);
+	pthread_join(mx.thread, NULL);
+	mx.running = false;
+	/* A last picture with the final counters. */
+	metrics_write(fs);
+}

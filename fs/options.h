@@ -1,0 +1,40 @@
+/*
+ * options.h - the command line of caravanfs: `caravanfs [options]
+ * STORE_DIR MOUNTPOINT`, options as `-o name[=value],...` (also the way
+ * mount(8) and /etc/fstab call it), plus -f, -d, -s, --help, --version.
+ */
+#ifndef FS_OPTIONS_H
+#define FS_OPTIONS_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "fs/fs.h"
+
+enum fs_action { FS_RUN, FS_HELP, FS_VERSION };
+
+struct fs_cmdline {
+	enum fs_action action;
+	bool single_thread;
+};
+
+void fs_config_default(struct fs_config *c);
+
+/* Parse argv into c, removing what it consumed from args; what is left
+ * (allow_other, default_permissions, ro, fsname=, ... and -d) is for
+ * libfuse.  Prints a clear message to stderr and returns -EINVAL on a bad
+ * option or value.  c owns its strings: release with fs_config_release(). */
+int fs_config_parse(struct fuse_args *args, struct fs_config *c,
+		    struct fs_cmdline *cl);
+
+/* Check a cloud target: "none", "dir:PATH", "s3://BUCKET[/PREFIX]".
+ * Returns 0 or -EINVAL with a message in err (errlen bytes). */
+int fs_cloud_url_check(const char *url, char *err, size_t errlen);
+
+/* "64M", "4G", "1024", "512K": binary multiples.  0 or -EINVAL. */
+int fs_parse_size(const char *s, uint64_t *out);
+
+void fs_config_help(FILE *f, const char *prog);
+void fs_config_release(struct fs_config *c);
+
+#endif

@@ -1,0 +1,167 @@
+/*
+ * xattr.c - read-only extended attributes of documents.
+ *
+ *   user.caravan.seq           last sequence number of the document's log
+ *   user.caravan.entries       log entries held (bounded by compaction)
+ *   user.caravan.stored_bytes  bytes of those entries
+ *   user.caravan.backup        "off" (cloud=none), "uploaded seq=N at=TIME"
+ *                              or "pending" plus the last upload if any
+ *   user.caravan.backup_seq    last sequence number confirmed in the cloud
+ *   user.caravan.backup_time   when (RFC 3339, UTC; empty: never)
+ *
+ * Values are ASCII without a trailing newline.  Spaces and the root have
+ * none.  Setting or removing one of these is EPERM; any other name is
+ * ENOTSUP (the filesystem stores no extended attributes), which copy and
+ * archive tools treat as "not supported here" and carry on.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "fs/fs.h"
+
+#define XPFX "user.caravan."
+
+static const char *const xattr_names[] = {
+	XPFX "seq",	   XPFX "entries",    XPFX "stored_bytes",
+	XPFX "backup",	   XPFX "backup_seq", XPFX "backup_time",
+};
+enum { NXATTR = sizeof(xattr_names) / sizeof(xattr_names[0]) };
+
+static void time_str(int64_t ns, char *buf, size_t len)
+{
+	time_t t = (time_t)(ns / 1000000000);
+	struct tm tm;
+
+	if (ns <= 0 || !gmtime_r(&t, &tm)) {
+		buf[0] = 0;
+		return;
+	}
+	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static void backup_str(struct fs *fs, const struct store_doc_info *in,
+		       char *buf, size_t len)
+{
+	char when[64];
+
+	time_str(in->backup_time_ns, when, sizeof(when));
+	if (!strcmp(fs->cfg.cloud, "none"))
+		snprintf(buf, len, "off");
+	else if (in->backup_time_ns > 0 && in->backup_seq >= in->seq)
+		snprintf(buf, len, "uploaded seq=%" PRIu64 " at=%s",
+			 in->backup_seq, when);
+	else if (in->backup_time_ns > 0)
+		snprintf(buf, len, "pending (last uploaded seq=%" PRIu64 " at=%s)",
+			 in->backup_seq, when);
+	else
+		snprintf(buf, len, "pending");
+}
+
+/* The value of xattr name of document info, or -ENODATA. */
+static int xattr_value(struct fs *fs, const struct store_doc_info *in,
+		       const char *name, char *buf, size_t len)
+{
+	if (!strcmp(name, XPFX "seq"))
+		snprintf(buf, len, "%" PRIu64, in->seq);
+	else if (!strcmp(name, XPFX "entries"))
+		snprintf(buf, len, "%" PRIu32, in->entries);
+	else if (!strcmp(name, XPFX "stored_bytes"))
+		snprintf(buf, len, "%" PRIu64, in->stored_bytes);
+	else if (!strcmp(name, XPFX "backup"))
+		backup_str(fs, in, buf, len);
+	else if (!strcmp(name, XPFX "backup_seq"))
+		snprintf(buf, len, "%" PRIu64, in->backup_seq);
+	else if (!strcmp(name, XPFX "backup_time"))
+		time_str(in->backup_time_ns, buf, len);
+	else
+		return -ENODATA;
+	return 0;
+}
+
+/* Document info of ino, or -ENODATA for nodes without attributes. */
+static int doc_info(struct fs *fs, fuse_ino_t ino, struct store_doc_info *in)
+{
+	int rc;
+
+	if (ino == STORE_ROOT_ID || ino == FS_METRICS_INO)
+		return -ENODATA;
+	rc = store_doc_info(fs->s, ino, in);
+	if (rc == 0 && in->is_space)
+		return -ENODATA;
+	return rc;
+}
+
+static void reply_sized(fuse_req_t req, const char *buf, size_t len,
+			size_t size)
+{
+	if (size == 0)
+		fuse_reply_xattr(req, len);
+	else if (size < len)
+		fuse_reply_err(req, ERANGE);
+	else
+		fuse_reply_buf(req, buf, len);
+}
+
+void fs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+		 size_t size)
+{
+	struct fs *fs = fuse_req_userdata(req);
+	struct store_doc_info in;
+	char buf[256];
+	int rc;
+
+	rc = doc_info(fs, ino, &in);
+	if (rc == 0)
+		rc = xattr_value(fs, &in, name, buf, sizeof(buf));
+	if (rc < 0)
+		fuse_reply_err(req, -rc);
+	else
+		reply_sized(req, buf, strlen(buf), size);
+}
+
+void fs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+{
+	struct fs *fs = fuse_req_userdata(req);
+	struct store_doc_info in;
+	char buf[512];
+	size_t len = 0;
+	int rc, i;
+
+	rc = doc_info(fs, ino, &in);
+	if (rc == -ENODATA) {
+		reply_sized(req, "", 0, size);
+		return;
+	}
+	if (rc < 0) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	for (i = 0; i < NXATTR; i++) {
+		size_t n = strlen(xattr_names[i]) + 1;
+
+		memcpy(buf + len, xattr_names[i], n);
+		len += n;
+	}
+	reply_sized(req, buf, len, size);
+}
+
+static int xattr_write_errno(const char *name)
+{
+	return strncmp(name, XPFX, strlen(XPFX)) ? ENOTSUP : EPERM;
+}
+
+void fs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+		 const char *value, size_t size, int flags)
+{
+	fuse_reply_err(req, xattr_write_errno(name));
+}
+
+void fs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
+{
+	fuse_reply_err(req, xattr_write_errno(name));
+}
