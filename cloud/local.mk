@@ -5,11 +5,19 @@ noinst_LIBRARIES += cloud/libcloud.a
 cloud_libcloud_a_SOURCES = \
 	cloud/archive.c cloud/archive.h \
 	cloud/buf.c cloud/buf.h \
-	cloud/sigv4.c cloud/sigv4.h
+	cloud/creds.c cloud/creds.h \
+	cloud/dir.c \
+	cloud/http.h cloud/http_curl.c \
+	cloud/retry.c cloud/retry.h \
+	cloud/s3.c \
+	cloud/s3_xml.c cloud/s3_xml.h \
+	cloud/sigv4.c cloud/sigv4.h \
+	cloud/target.c cloud/target.h cloud/target_internal.h
 cloud_libcloud_a_CFLAGS = $(AM_CFLAGS) $(CURL_CFLAGS) $(CRYPTO_CFLAGS)
 
 CLOUD_TEST_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(CURL_CFLAGS) \
-	$(CRYPTO_CFLAGS) -DTOP_SRCDIR='"$(abs_top_srcdir)"'
+	$(CRYPTO_CFLAGS) -DTOP_SRCDIR='"$(abs_top_srcdir)"' \
+	-DTOP_BUILDDIR='"$(abs_top_builddir)"'
 CLOUD_TEST_LDADD = cloud/libcloud.a util/libutil.a $(CURL_LIBS) \
 	$(CRYPTO_LIBS) $(CHECK_LIBS)
 
@@ -24,5 +32,23 @@ TESTS += tests/check_cloud_archive
 tests_check_cloud_archive_SOURCES = tests/check_cloud_archive.c
 tests_check_cloud_archive_CFLAGS = $(CLOUD_TEST_CFLAGS)
 tests_check_cloud_archive_LDADD = $(CLOUD_TEST_LDADD)
+
+check_PROGRAMS += tests/check_cloud_retry
+TESTS += tests/check_cloud_retry
+tests_check_cloud_retry_SOURCES = tests/check_cloud_retry.c
+tests_check_cloud_retry_CFLAGS = $(CLOUD_TEST_CFLAGS)
+tests_check_cloud_retry_LDADD = $(CLOUD_TEST_LDADD)
+
+check_PROGRAMS += tests/check_cloud_parse
+TESTS += tests/check_cloud_parse
+tests_check_cloud_parse_SOURCES = tests/check_cloud_parse.c
+tests_check_cloud_parse_CFLAGS = $(CLOUD_TEST_CFLAGS)
+tests_check_cloud_parse_LDADD = $(CLOUD_TEST_LDADD)
+
+check_PROGRAMS += tests/check_cloud_target
+TESTS += tests/check_cloud_target
+tests_check_cloud_target_SOURCES = tests/check_cloud_target.c
+tests_check_cloud_target_CFLAGS = $(CLOUD_TEST_CFLAGS)
+tests_check_cloud_target_LDADD = $(CLOUD_TEST_LDADD)
 
 EXTRA_DIST += tests/data/aws-sigv4 tests/data/cloud

@@ -1,0 +1,394 @@
+/*
+ * target.c - the cloud target interface: URL parsing, name checks and
+ * encoding, dispatch to the kind (cloud/dir.c, cloud/s3.c), and the
+ * interruptible sleep of the retry loops.
+ *
+ * Module design (cloud/):
+ *
+ *   target.h    the interface: put/get/head/delete/list of (space, key)
+ *   s3.c        S3 over the transport seam (http.h; http_curl.c is
+ *               libcurl), SigV4 (sigv4.c), credentials (creds.c), the
+ *               retry policy and errno mapping (retry.c), the XML of
+ *               list and error responses (s3_xml.c)
+ *   dir.c       a directory: one file per object, written atomically
+ *   archive.c   the bytes of one document's archive
+ *
+ * Invariants:
+ *   1. Object names are the percent-encoding of valid names only;
+ *      every entry point checks names before anything else.
+ *   2. After cloud_target_interrupt() every sleep returns -ECANCELED at
+ *      once, so no retry loop outlives a shutdown by more than one
+ *      request timeout.
+ *   3. Nothing in cloud/ logs or returns credentials.
+ */
+#include "config.h"
+
+#include "cloud/target_internal.h"
+
+#include "cloud/sigv4.h"
+#include "util/log.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+void cloud_options_default(struct cloud_options *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->connect_timeout_ms = 10000;
+	o->timeout_ms = 300000;
+	o->low_speed_time_s = 30;
+	cloud_retry_policy_default(&o->retry);
+	o->list_page_keys = 1000;
+	o->max_object_bytes = (size_t)1 << 30;
+}
+
+/* ---- names ---- */
+
+#define SEG_HASH_PREFIX 128
+
+_Static_assert(SEG_HASH_PREFIX + 1 + 64 <= CLOUD_SEG_MAX, "hashed segment");
+
+static const char hexu[] = "0123456789ABCDEF";
+
+static bool unreserved(unsigned char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+	       (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' ||
+	       c == '~';
+}
+
+bool cloud_name_valid(const char *name)
+{
+	size_t n;
+
+	if (!name)
+		return false;
+	n = strnlen(name, CLOUD_NAME_MAX + 1);
+	if (n == 0 || n > CLOUD_NAME_MAX)
+		return false;
+	if (!strcmp(name, ".") || !strcmp(name, ".."))
+		return false;
+	return memchr(name, '/', n) == NULL;
+}
+
+int cloud_name_encode(const char *name, char out[CLOUD_ENC_MAX])
+{
+	size_t w = 0;
+
+	if (!cloud_name_valid(name))
+		return -EINVAL;
+	for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
+		if (unreserved(*p)) {
+			out[w++] = (char)*p;
+			continue;
+		}
+		out[w++] = '%';
+		out[w++] = hexu[*p >> 4];
+		out[w++] = hexu[*p & 15];
+	}
+	out[w] = '\0';
+	return 0;
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int cloud_name_decode(const char *enc, size_t len,
+		      char out[CLOUD_NAME_MAX + 1])
+{
+	size_t w = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)enc[i];
+		int hi, lo;
+
+		if (w == CLOUD_NAME_MAX)
+			return -EINVAL;
+		if (unreserved(c)) {
+			out[w++] = (char)c;
+			continue;
+		}
+		if (c != '%' || len - i < 3)
+			return -EINVAL;
+		hi = hexval(enc[i + 1]);
+		lo = hexval(enc[i + 2]);
+		if (hi < 0 || lo < 0)
+			return -EINVAL;
+		c = (unsigned char)(hi * 16 + lo);
+		/* Canonical only: an unreserved byte is never escaped. */
+		if (unreserved(c) || c == '\0')
+			return -EINVAL;
+		out[w++] = (char)c;
+		i += 2;
+	}
+	out[w] = '\0';
+	return cloud_name_valid(out) ? 0 : -EINVAL;
+}
+
+int cloud_name_segment(const char *name, char out[CLOUD_SEG_MAX + 1])
+{
+	char enc[CLOUD_ENC_MAX], hex[65];
+	size_t n, cut = SEG_HASH_PREFIX;
+	int rc = cloud_name_encode(name, enc);
+
+	if (rc)
+		return rc;
+	n = strlen(enc);
+	if (n <= CLOUD_SEG_MAX) {
+		memcpy(out, enc, n + 1);
+		return 0;
+	}
+	if (enc[cut - 1] == '%')
+		cut -= 1;
+	else if (enc[cut - 2] == '%')
+		cut -= 2;
+	sigv4_sha256_hex(enc, n, hex);
+	snprintf(out, CLOUD_SEG_MAX + 1, "%.*s#%s", (int)cut, enc, hex);
+	return 0;
+}
+
+bool cloud_segment_hashed(const char *seg, size_t len)
+{
+	return memchr(seg, '#', len) != NULL;
+}
+
+/* ---- the common part ---- */
+
+int cloud_target_base_init(struct cloud_target *t,
+			   const struct cloud_target_ops *ops, const char *url,
+			   const struct cloud_options *o)
+{
+	t->url = strdup(url);
+	if (!t->url)
+		return -ENOMEM;
+	t->ops = ops;
+	t->retry = o->retry;
+	t->sleep_ms = o->sleep_ms;
+	t->sleep_arg = o->sleep_arg;
+	t->rng = o->jitter_seed;
+	if (!t->rng) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		t->rng = ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)ts.tv_sec ^
+			 ((uint64_t)getpid() << 40) ^ (uintptr_t)t;
+	}
+	pthread_mutex_init(&t->lock, NULL);
+	pthread_cond_init(&t->wake, NULL);
+	t->interrupted = false;
+	return 0;
+}
+
+void cloud_target_base_release(struct cloud_target *t)
+{
+	pthread_cond_destroy(&t->wake);
+	pthread_mutex_destroy(&t->lock);
+	free(t->url);
+	t->url = NULL;
+}
+
+uint32_t cloud_target_backoff_ms(struct cloud_target *t, uint32_t attempt)
+{
+	uint32_t ms;
+
+	pthread_mutex_lock(&t->lock);
+	ms = cloud_backoff_ms(&t->retry, attempt, &t->rng);
+	pthread_mutex_unlock(&t->lock);
+	return ms;
+}
+
+bool cloud_target_interrupted(struct cloud_target *t)
+{
+	bool v;
+
+	pthread_mutex_lock(&t->lock);
+	v = t->interrupted;
+	pthread_mutex_unlock(&t->lock);
+	return v;
+}
+
+int cloud_target_sleep(struct cloud_target *t, uint32_t ms)
+{
+	struct timespec until;
+	int rc = 0;
+
+	if (t->sleep_ms) {
+		if (cloud_target_interrupted(t))
+			return -ECANCELED;
+		t->sleep_ms(t->sleep_arg, ms);
+		return cloud_target_interrupted(t) ? -ECANCELED : 0;
+	}
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += ms / 1000;
+	until.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&t->lock);
+	while (!t->interrupted && rc != ETIMEDOUT)
+		rc = pthread_cond_timedwait(&t->wake, &t->lock, &until);
+	rc = t->interrupted ? -ECANCELED : 0;
+	pthread_mutex_unlock(&t->lock);
+	return rc;
+}
+
+void cloud_target_interrupt(struct cloud_target *t)
+{
+	pthread_mutex_lock(&t->lock);
+	t->interrupted = true;
+	pthread_cond_broadcast(&t->wake);
+	pthread_mutex_unlock(&t->lock);
+}
+
+/* ---- opening ---- */
+
+static int open_s3(const char *url, const struct cloud_options *o,
+		   struct cloud_target **out)
+{
+	const char *b = url + strlen("s3://"), *slash = strchr(b, '/');
+	char *bucket, *prefix;
+	size_t pl;
+	int rc;
+
+	bucket = strndup(b, slash ? (size_t)(slash - b) : strlen(b));
+	prefix = strdup(slash ? slash + 1 : "");
+	if (!bucket || !prefix) {
+		rc = -ENOMEM;
+		goto out_free;
+	}
+	/* Strip the slashes around the prefix: objects are PREFIX/... */
+	pl = strlen(prefix);
+	while (pl > 0 && prefix[pl - 1] == '/')
+		prefix[--pl] = '\0';
+	if (!bucket[0] || prefix[0] == '/') {
+		log_error("invalid cloud url '%s': expected s3://BUCKET/PREFIX",
+			  url);
+		rc = -EINVAL;
+		goto out_free;
+	}
+	rc = cloud_s3_open(bucket, prefix, o, url, out);
+out_free:
+	free(bucket);
+	free(prefix);
+	return rc;
+}
+
+int cloud_target_open(const char *url, const struct cloud_options *o,
+		      struct cloud_target **out)
+{
+	struct cloud_options defaults;
+
+	if (!o) {
+		cloud_options_default(&defaults);
+		o = &defaults;
+	}
+	if (!url) {
+		log_error("invalid cloud url: none given");
+		return -EINVAL;
+	}
+	if (!strncmp(url, "s3://", 5))
+		return open_s3(url, o, out);
+	if (!strncmp(url, "dir:", 4) && url[4])
+		return cloud_dir_open(url + 4, o, url, out);
+	log_error("invalid cloud url '%s': expected s3://BUCKET/PREFIX or "
+		  "dir:/PATH",
+		  url);
+	return -EINVAL;
+}
+
+void cloud_target_free(struct cloud_target *t)
+{
+	if (t)
+		t->ops->destroy(t);
+}
+
+const char *cloud_target_url(const struct cloud_target *t)
+{
+	return t->url;
+}
+
+/* ---- dispatch ---- */
+
+static int check_names(const char *space, const char *key)
+{
+	if (!cloud_name_valid(space) || !cloud_name_valid(key))
+		return -EINVAL;
+	return 0;
+}
+
+int cloud_target_put(struct cloud_target *t, const char *space,
+		     const char *key, const void *buf, size_t len,
+		     uint64_t seq)
+{
+	int rc = check_names(space, key);
+
+	if (rc)
+		return rc;
+	return t->ops->put(t, space, key, buf, len, seq);
+}
+
+int cloud_target_get(struct cloud_target *t, const char *space,
+		     const char *key, void **buf, size_t *len, uint64_t *seq)
+{
+	int rc = check_names(space, key);
+
+	if (rc)
+		return rc;
+	return t->ops->get(t, space, key, buf, len, seq);
+}
+
+int cloud_target_head(struct cloud_target *t, const char *space,
+		      const char *key, struct cloud_object_info *info)
+{
+	int rc = check_names(space, key);
+
+	if (rc)
+		return rc;
+	return t->ops->head(t, space, key, info);
+}
+
+int cloud_target_delete(struct cloud_target *t, const char *space,
+			const char *key)
+{
+	int rc = check_names(space, key);
+
+	if (rc)
+		return rc;
+	return t->ops->del(t, space, key);
+}
+
+int cloud_target_list(struct cloud_target *t, const char *space,
+		      const char *token, char **next, cloud_name_fn fn,
+		      void *arg)
+{
+	*next = NULL;
+	if (space && !cloud_name_valid(space))
+		return -EINVAL;
+	return t->ops->list(t, space, token, next, fn, arg);
+}
+
+int cloud_target_list_all(struct cloud_target *t, const char *space,
+			  cloud_name_fn fn, void *arg)
+{
+	char *token = NULL, *next = NULL;
+	int rc;
+
+	do {
+		rc = cloud_target_list(t, space, token, &next, fn, arg);
+		free(token);
+		token = next;
+	} while (!rc && token);
+	free(token);
+	return rc;
+}

@@ -1,0 +1,155 @@
+/*
+ * target.h - where document archives are kept: an S3 bucket or a
+ * directory.
+ *
+ * A target stores opaque objects named (space, key), each with the
+ * document's sequence number as metadata.  Two kinds, chosen by URL:
+ *
+ *   s3://BUCKET/PREFIX   object PREFIX/<space>/<key> in an S3 (or
+ *                        S3-compatible) bucket, x-amz-meta-seq = seq
+ *   dir:/PATH            file PATH/<space>/<key> with a small header
+ *                        holding the seq (format in cloud/dir.c)
+ *
+ * In both, <space> and <key> stand for the names as segments (see
+ * cloud_name_segment): the names percent-encoded (every byte but A-Z a-z
+ * 0-9 '-' '.' '_' '~' becomes %XX, upper-case hex), so object keys and
+ * file names hold only those characters and '%' whatever bytes the names
+ * have (any but '/' and NUL).  An encoding longer than CLOUD_SEG_MAX bytes
+ * (a 255-byte name can encode to 765) is hashed, so every segment fits a
+ * file name and every object key stays within S3's 1024 bytes; the real
+ * names of a hashed object then travel with it (dir: its header; s3:
+ * x-amz-meta-space and x-amz-meta-key, percent-encoded) and listings read
+ * them from there.
+ *
+ * Errors are negative errnos (the mapping from HTTP and libcurl is in
+ * cloud/retry.h): -ENOENT no such object, -EACCES refused credentials,
+ * -EIO a failure that outlived its retries, -EBADMSG a malformed object or
+ * response, -EINVAL a bad name, -ECANCELED after cloud_target_interrupt().
+ * Every failure other than -ENOENT is logged once with the object's URL
+ * and the HTTP status or errno; credentials never are.
+ *
+ * Threads: every function may be called from any number of threads at
+ * once on one target.
+ */
+#ifndef CLOUD_TARGET_H
+#define CLOUD_TARGET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cloud/creds.h"
+#include "cloud/http.h"
+#include "cloud/retry.h"
+
+#define CLOUD_NAME_MAX 255
+/* Longest encoded name, with its NUL. */
+#define CLOUD_ENC_MAX (3 * CLOUD_NAME_MAX + 1)
+/* Longest segment (below file name limits: 255 bytes, and s3rver's 236). */
+#define CLOUD_SEG_MAX 200
+
+struct cloud_target;
+
+struct cloud_options {
+	const char *s3_endpoint;   /* NULL: https://s3.<region>.amazonaws.com */
+	const char *s3_region;     /* NULL: $AWS_REGION, $AWS_DEFAULT_REGION,
+				      else us-east-1 */
+	bool s3_path_style;        /* BUCKET in the path, not the host name */
+	const char *aws_profile;   /* NULL: $AWS_PROFILE, else "default" */
+	const struct cloud_creds *creds; /* NULL: cloud_creds_load(); copied */
+	const char *ca_file;       /* NULL: the system's CA store */
+	uint32_t connect_timeout_ms;
+	uint32_t timeout_ms;       /* one whole request; 0: none */
+	uint32_t low_speed_time_s; /* a transfer stalled this long fails */
+	struct cloud_retry_policy retry;
+	uint32_t list_page_keys;   /* names per list page */
+	size_t max_object_bytes;   /* larger objects: -EFBIG */
+	/* Seams for tests.  http: NULL for libcurl, else borrowed (must
+	 * outlive the target).  sleep_ms: NULL for a real sleep that
+	 * cloud_target_interrupt() cuts short.  jitter_seed: 0 for the
+	 * clock. */
+	struct cloud_http *http;
+	void (*sleep_ms)(void *arg, uint32_t ms);
+	void *sleep_arg;
+	uint64_t jitter_seed;
+};
+
+/* Defaults: 10 s connect, 300 s per request, 30 s stall, the retry
+ * defaults of retry.h, 1000 names per page, 1 GiB objects. */
+void cloud_options_default(struct cloud_options *o);
+
+/* Open the target named by url ("s3://BUCKET[/PREFIX]" or "dir:PATH").
+ * A dir: target creates PATH when missing.  An s3 target needs
+ * credentials (-ENOKEY otherwise) and does not contact the server here.
+ * On success *out is owned by the caller (cloud_target_free).  -EINVAL
+ * for a malformed URL or option, with a log line. */
+int cloud_target_open(const char *url, const struct cloud_options *o,
+		      struct cloud_target **out);
+/* Accepts NULL.  No call may be in progress. */
+void cloud_target_free(struct cloud_target *t);
+
+/* The URL the target was opened with (no secrets), for messages. */
+const char *cloud_target_url(const struct cloud_target *t);
+
+/* Store buf as (space, key) with sequence number seq, replacing any
+ * object there.  Atomic: a reader sees the old object or the new one. */
+int cloud_target_put(struct cloud_target *t, const char *space,
+		     const char *key, const void *buf, size_t len,
+		     uint64_t seq);
+
+/* Fetch (space, key): *buf (owned by the caller, free with free(); also
+ * NUL-terminated for convenience), *len and *seq.  -ENOENT when absent
+ * (not logged). */
+int cloud_target_get(struct cloud_target *t, const char *space,
+		     const char *key, void **buf, size_t *len, uint64_t *seq);
+
+struct cloud_object_info {
+	uint64_t seq;
+	uint64_t size_bytes;
+};
+/* Metadata of (space, key); -ENOENT when absent (not logged). */
+int cloud_target_head(struct cloud_target *t, const char *space,
+		      const char *key, struct cloud_object_info *info);
+
+/* Remove (space, key).  Removing an absent object succeeds. */
+int cloud_target_delete(struct cloud_target *t, const char *space,
+			const char *key);
+
+/* One name per call, decoded; valid during the call only.  A non-zero
+ * return stops the listing and is returned. */
+typedef int (*cloud_name_fn)(void *arg, const char *name);
+
+/* One page of names in encoded-name order: the spaces (space NULL) or
+ * the keys of space.  token is NULL for the first page, else the *next
+ * of the previous page.  *next receives the token of the next page
+ * (owned by the caller, free with free()) or NULL after the last page.
+ * Names that are not encodings of valid names are skipped. */
+int cloud_target_list(struct cloud_target *t, const char *space,
+		      const char *token, char **next, cloud_name_fn fn,
+		      void *arg);
+/* Every page. */
+int cloud_target_list_all(struct cloud_target *t, const char *space,
+			  cloud_name_fn fn, void *arg);
+
+/* Make sleeping and later retries give up with -ECANCELED (shutdown). */
+void cloud_target_interrupt(struct cloud_target *t);
+
+/* ---- names ---- */
+
+/* 1..255 bytes, no '/' or NUL, not "." or "..". */
+bool cloud_name_valid(const char *name);
+/* Percent-encode name into out (CLOUD_ENC_MAX bytes).  -EINVAL for an
+ * invalid name. */
+int cloud_name_encode(const char *name, char out[CLOUD_ENC_MAX]);
+/* Decode exactly the canonical encoding of a valid name (what
+ * cloud_name_encode produces); -EINVAL for anything else. */
+int cloud_name_decode(const char *enc, size_t len,
+		      char out[CLOUD_NAME_MAX + 1]);
+/* The segment of a name: its encoding when that is at most CLOUD_SEG_MAX
+ * bytes, else the encoding's first 128 bytes (never splitting an escape),
+ * '#', and the hex SHA-256 of the whole encoding.  Encodings never hold
+ * '#', so a hashed segment is one that does.  -EINVAL for a bad name. */
+int cloud_name_segment(const char *name, char out[CLOUD_SEG_MAX + 1]);
+bool cloud_segment_hashed(const char *seg, size_t len);
+
+#endif
