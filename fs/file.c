@@ -74,7 +74,7 @@ struct fs_handle {
 	size_t text_len;
 	pthread_mutex_t mu;
 	struct json_splitter *sp;
-	uint64_t base_off;      /* stream offset where sp started */
+	int64_t base_off;       /* stream offset where sp started */
 	bool replaced;          /* overwrite: first value stored */
 	bool failed;            /* stream failed: later writes EINVAL */
 	uint64_t lsn;           /* frame of the handle's last change */
@@ -127,6 +127,8 @@ static int handle_value(void *arg, const char *buf, size_t len)
 			atomic_fetch_add(&fs->c.patches, 1);
 	}
 	json_decref(v);
+	if (rc < 0)
+		fs_log_failure(fs, h->id, "write", rc);
 	if (rc == 0 && lsn > h->lsn)
 		h->lsn = lsn;
 	return rc;
@@ -196,6 +198,20 @@ static void handle_unlink(struct fs *fs, struct fs_handle *h)
 		h->next->prev = h->prev;
 	pthread_mutex_unlock(&fs->handles_mu);
 	atomic_fetch_sub(&fs->c.open_handles, 1);
+}
+
+void fs_handle_truncated(struct fuse_file_info *fi)
+{
+	struct fs_handle *h = handle_of(fi);
+
+	if (!h || !h->sp)
+		return;
+	pthread_mutex_lock(&h->mu);
+	if (!json_splitter_idle(h->sp))
+		h->failed = true; /* a value cut in two by the truncate */
+	h->base_off = -(int64_t)json_splitter_offset(h->sp);
+	h->replaced = false;
+	pthread_mutex_unlock(&h->mu);
 }
 
 void fs_handles_free(struct fs *fs)
@@ -369,8 +385,8 @@ void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
 	if (h->failed) {
 		rc = -EINVAL;
 	} else if (!(h->mode & FH_APPEND) &&
-		   (off < 0 || (uint64_t)off != h->base_off +
-				  json_splitter_offset(h->sp))) {
+		   off != h->base_off +
+				   (int64_t)json_splitter_offset(h->sp)) {
 		rc = -EINVAL;
 	} else {
 		rc = json_splitter_feed(h->sp, buf, size);
@@ -409,7 +425,7 @@ static int stream_end(struct fs_handle *h)
 		h->failed = true;
 		return 0;
 	}
-	h->base_off += json_splitter_offset(h->sp);
+	h->base_off += (int64_t)json_splitter_offset(h->sp);
 	json_splitter_free(h->sp);
 	h->sp = sp;
 	return 0;
@@ -467,5 +483,7 @@ void fs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 	/* lsn 0 (a deleted document): wait for everything so far. */
 	rc = store_sync(fs->s, lsn);
 	fs_metrics_fsync(fs, fs_now_ns() - t0);
+	if (rc < 0)
+		fs_log_failure(fs, ino, "fsync", rc);
 	reply_err(req, rc);
 }

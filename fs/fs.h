@@ -99,6 +99,10 @@ bool fs_name_reserved(const char *name);
 int fs_stat(struct fs *fs, uint64_t ino, struct stat *st);
 /* The reply to a lookup of node id. */
 int fs_entry(struct fs *fs, uint64_t id, struct fuse_entry_param *e);
+/* Log a failed operation on a node with its name: user errors (EINVAL,
+ * EFBIG, ENOENT, ...) at debug level, store trouble (ENOSPC, EIO,
+ * EBADMSG, ENOMEM, ...) as warnings. */
+void fs_log_failure(struct fs *fs, uint64_t id, const char *what, int rc);
 /* Create an empty document (parent must be a space). */
 int fs_doc_create(fuse_req_t req, struct fs *fs, uint64_t parent,
 		  const char *name, mode_t mode, uint64_t *id);
@@ -116,6 +120,9 @@ void fs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void fs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 	      struct fuse_file_info *fi);
+/* ftruncate(fd, 0) through handle fi: its stream starts again at offset
+ * 0 and its next value replaces the document. */
+void fs_handle_truncated(struct fuse_file_info *fi);
 /* Free every handle still open (after the session ended). */
 void fs_handles_free(struct fs *fs);
 

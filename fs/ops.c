@@ -77,6 +77,21 @@ static void ns_to_ts(int64_t ns, struct timespec *ts)
 	}
 }
 
+void fs_log_failure(struct fs *fs, uint64_t id, const char *what, int rc)
+{
+	char space[STORE_NAME_MAX + 1] = "?", key[STORE_NAME_MAX + 1] = "";
+	bool user = rc == -EINVAL || rc == -EFBIG || rc == -ENOENT ||
+		    rc == -EEXIST || rc == -ENOTEMPTY || rc == -EPERM ||
+		    rc == -ENAMETOOLONG || rc == -EISDIR || rc == -ENOTDIR;
+
+	if (user && !log_enabled(LOG_LVL_DEBUG))
+		return;
+	if (store_node_name(fs->s, id, space, key) < 0)
+		snprintf(space, sizeof(space), "#%llu", (unsigned long long)id);
+	log_msg(user ? LOG_LVL_DEBUG : LOG_LVL_WARN, "cannot %s '%s%s%s': %s",
+		what, space, key[0] ? "/" : "", key, strerror(-rc));
+}
+
 static void reply_err(fuse_req_t req, int rc)
 {
 	if (rc == -EBADMSG)
@@ -391,9 +406,16 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 			rc = -EINVAL;
 		else
 			rc = doc_reset(fs->doc, ino, NULL);
+		if (rc == 0 && fi)
+			fs_handle_truncated(fi);
+		if (rc < 0)
+			fs_log_failure(fs, ino, "truncate", rc);
 	}
-	if (rc == 0 && (to_set & meta_bits))
+	if (rc == 0 && (to_set & meta_bits)) {
 		rc = meta_update(req, fs, ino, attr, to_set);
+		if (rc < 0)
+			fs_log_failure(fs, ino, "change the attributes of", rc);
+	}
 	if (rc == 0)
 		rc = fs_stat(fs, ino, &st);
 	if (rc < 0)

@@ -111,6 +111,9 @@ check_eq "truncate to another size: EINVAL" "$("$TOOL" sys truncate "$D/trunc" 5
 unchanged "truncate to 5" "$D/trunc" '{"t":1}'
 : >"$D/trunc"
 check_eq ": > doc resets it" "$(cat "$D/trunc")" '{}'
+check_eq "write, ftruncate(0), seek(0), write through one handle" \
+	"$("$TOOL" truncwrite "$D/trunc" '{"a":1,"b":2}\n' '{"c":null}\n')" "OK OK OK OK close:OK"
+check_eq "... the second value replaces the document" "$(cat "$D/trunc")" '{"c":null}'
 
 # ---- attributes ----
 echo '{"m":1}' >"$D/meta"

@@ -136,7 +136,7 @@ check_fails "a missing mount point is refused" "$CARAVANFS" -f "$S"
 check "daemon mode returns once mounted" "$CARAVANFS" -o cloud=none "$S" "$M"
 check "... and the mount is live" mountpoint -q "$M"
 check_eq "... serving the store" "$(cat "$M/notes/doc1")" '{"a":1}'
-dpid=$(pgrep -f -- "$CARAVANFS -o cloud=none $S $M" | head -1)
+dpid=$(daemon_pid "$M")
 if [ -n "$dpid" ]; then
 	kill -TERM "$dpid"
 	check "SIGTERM unmounts" wait_for sh -c '! mountpoint -q "$1"' sh "$M"
@@ -152,7 +152,7 @@ check "fsck after SIGTERM" "$CARAVAN" fsck "$S"
 mount -t fuse "$CARAVANFS#$S" "$M" -o cloud=none,defaults,noatime,nofail,_netdev >"$T/mount.out" 2>&1
 check "mount -t fuse PROGRAM#STORE (the fstab convention)" mountpoint -q "$M"
 check_eq "... serving the store" "$(cat "$M/notes/doc1" 2>/dev/null)" '{"a":1}'
-mpid=$(pgrep -f -- "caravanfs $S $M" | head -1)
+mpid=$(daemon_pid "$M")
 check "umount(8)" umount "$M"
 if [ -n "$mpid" ]; then
 	check "... ends the daemon" wait_for sh -c '! kill -0 "$1"' sh "$mpid"

@@ -15,6 +15,8 @@
  *   bytewise FILE MODE         the same with stdin, one byte per write;
  *       prints the first failing write (its byte offset) and close
  *   pwrite FILE OFFSET DATA    open O_WRONLY, pwrite at OFFSET; result
+ *   truncwrite FILE A B        open O_WRONLY, write A, ftruncate to 0,
+ *       seek to 0, write B, close; prints the results
  *   snapread FILE DATA         open FILE for reading, read 3 bytes, append
  *       DATA through another descriptor, read the rest; prints what the
  *       first descriptor read (one version) and the file's content now
@@ -232,6 +234,23 @@ static int cmd_pwrite(int argc, char **argv)
 	len = unescape(argv[2]);
 	n = pwrite(fd, argv[2], len, atoll(argv[1]));
 	printf("%s ", n < 0 ? ename(errno) : "OK");
+	printf("close:%s\n", res(close(fd)));
+	return 0;
+}
+
+static int cmd_truncwrite(int argc, char **argv)
+{
+	int fd = open(argv[0], O_WRONLY);
+	size_t la = unescape(argv[1]), lb = unescape(argv[2]);
+
+	if (fd < 0) {
+		printf("open:%s\n", ename(errno));
+		return 0;
+	}
+	printf("%s ", res(write(fd, argv[1], la) < 0 ? -1 : 0));
+	printf("%s ", res(ftruncate(fd, 0)));
+	printf("%s ", res(lseek(fd, 0, SEEK_SET) < 0 ? -1 : 0));
+	printf("%s ", res(write(fd, argv[2], lb) < 0 ? -1 : 0));
 	printf("close:%s\n", res(close(fd)));
 	return 0;
 }
@@ -752,6 +771,7 @@ int main(int argc, char **argv)
 		{ "bytewise", 2, cmd_bytewise },
 		{ "pwrite", 3, cmd_pwrite },
 		{ "snapread", 2, cmd_snapread },
+		{ "truncwrite", 3, cmd_truncwrite },
 		{ "concurrency", 2, cmd_concurrency },
 		{ "listrace", 2, cmd_listrace },
 		{ "crashwriter", 3, cmd_crashwriter },

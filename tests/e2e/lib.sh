@@ -102,6 +102,18 @@ umount_fs() {
 	return 0
 }
 
+# daemon_pid MNT: the pid of the caravanfs process serving MNT (for a
+# daemon started without -f); empty when there is none
+daemon_pid() {
+	for e2e_p in /proc/[0-9]*; do
+		e2e_c=$(tr '\0' ' ' <"$e2e_p/cmdline" 2>/dev/null) || continue
+		case "$e2e_c" in
+		*caravanfs*" $1 "* | *caravanfs*" $1") echo "${e2e_p#/proc/}"; return 0 ;;
+		esac
+	done
+	return 0
+}
+
 e2e_cleanup() {
 	while read -r e2e_pid e2e_mnt; do
 		if mountpoint -q "$e2e_mnt" 2>/dev/null; then
