@@ -836,6 +836,54 @@ int store_append(struct store *s, uint64_t id, const void *buf, size_t len,
 	return append_common(s, id, buf, len, false, 0, seq, lsn);
 }
 
+int store_append_batch(struct store *s, uint64_t id,
+		       const struct store_import_entry *e, size_t n,
+		       uint64_t *seq, uint64_t *lsn)
+{
+	struct node *nd;
+	uint64_t *offs, l = 0;
+	size_t taken = 0;
+	int rc = 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (e[i].len > s->opt.max_entry_bytes)
+			return -EFBIG;
+	offs = calloc(n + 1, sizeof(*offs));
+	if (!offs)
+		return -ENOMEM;
+	rc = change_begin(s);
+	if (rc) {
+		free(offs);
+		return rc;
+	}
+	nd = doc_get(s, id, &rc);
+	if (!nd)
+		goto out;
+	for (size_t i = 0; i < n && !rc; i++) {
+		rc = take_space(s, e[i].len, &offs[i]);
+		if (rc)
+			break;
+		taken = i + 1;
+		rc = wal_put_append(&s->scratch, id, nd->seq + 1 + i, offs[i],
+				    now_ns(), e[i].buf, (uint32_t)e[i].len,
+				    crc32c(e[i].buf, e[i].len));
+	}
+	if (!rc && n)
+		rc = change_commit(s, &l);
+	if (rc && !s->failed)
+		for (size_t i = 0; i < taken; i++)
+			if (e[i].len)
+				alloc_release(s->alloc, offs[i], e[i].len);
+	if (!rc) {
+		s->appends += n;
+		if (seq)
+			*seq = nd->seq;
+	}
+out:
+	free(offs);
+	return change_end(s, rc, l ? id : 0, l, lsn);
+}
+
 int store_append_replace(struct store *s, uint64_t id, const void *buf,
 			 size_t len, uint64_t expect_seq, uint64_t *seq,
 			 uint64_t *lsn)

@@ -134,6 +134,13 @@ int store_doc_rename(struct store *s, uint64_t id, uint64_t space_id,
 int store_append(struct store *s, uint64_t id, const void *buf, size_t len,
 		 uint64_t *seq, uint64_t *lsn);
 
+/* Append n entries to one document in one frame (all or none); *seq
+ * receives the sequence number of the last. */
+struct store_import_entry;
+int store_append_batch(struct store *s, uint64_t id,
+		       const struct store_import_entry *e, size_t n,
+		       uint64_t *seq, uint64_t *lsn);
+
 /* Append an entry and drop every older one, in one frame (snapshot +
  * trim).  Fails with -EAGAIN, changing nothing, when the document's last
  * sequence number is not expect_seq. */

@@ -565,6 +565,34 @@ START_TEST(test_store_fails_stop_on_every_injected_fault)
 }
 END_TEST
 
+START_TEST(test_store_batch_append_is_all_or_nothing)
+{
+	char *dir = test_tmpdir();
+	struct store *s = open_store(dir, 4096);
+	struct store_import_entry e[3] = { { "one", 3 }, { "two", 3 },
+					   { "three", 5 } };
+	struct store_import_entry big[2] = { { "x", 1 }, { NULL, 0 } };
+	struct collect col = { 0 };
+	static char huge[5000];
+	uint64_t sp, a, seq;
+
+	ck_assert_int_eq(store_space_create(s, "sp", &M, &sp, NULL), 0);
+	a = mkdoc(s, sp, "a");
+	ck_assert_int_eq(store_append_batch(s, a, e, 3, &seq, NULL), 0);
+	ck_assert_uint_eq(seq, 3);
+	big[1].buf = huge;
+	big[1].len = sizeof(huge);
+	ck_assert_int_eq(store_append_batch(s, a, big, 2, &seq, NULL), -ENOSPC);
+	ck_assert_uint_eq(free_bytes(s), 4096 - 11);
+	ck_assert_int_eq(store_read(s, a, collect_fn, &col), 0);
+	ck_assert_int_eq(col.n, 3);
+	ck_assert_int_eq(col.first[2], 't');
+	ck_assert_int_eq(store_close(s), 0);
+	check_clean(dir);
+	test_rmdir(dir);
+}
+END_TEST
+
 START_TEST(test_store_grows_and_keeps_growth_after_reopen)
 {
 	char *dir = test_tmpdir();
@@ -608,6 +636,7 @@ int main(void)
 	tcase_add_test(tc, test_store_append_replace_is_snapshot_plus_trim);
 	tcase_add_test(tc, test_store_fails_stop_on_every_injected_fault);
 	tcase_add_test(tc, test_store_grows_and_keeps_growth_after_reopen);
+	tcase_add_test(tc, test_store_batch_append_is_all_or_nothing);
 	suite_add_tcase(s, tc);
 	return test_run_suite(s);
 }
