@@ -11,6 +11,8 @@ BUILD=${CARAVAN_BUILD:-$(pwd)}
 CARAVANFS=$BUILD/caravanfs
 CARAVAN=$BUILD/caravan
 TOOL=$BUILD/tests/e2e/e2e_tool
+# Owners to chown to: any as root, else our own (a user may only keep them).
+if [ "$(id -u)" = 0 ]; then OWNER=1234:5678; else OWNER=$(id -u):$(id -g); fi
 E2E_PASS=0
 E2E_FAIL=0
 T=$(mktemp -d "${TMPDIR:-/tmp}/caravan-e2e.XXXXXX")
