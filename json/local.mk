@@ -1,1 +1,29 @@
-# json module: see the files in json/
+# json: JSON values as caravanfs stores them (jansson underneath): parsing
+# with our number and UTF-8 rules, the compact serializer, RFC 7386 merge
+# patches and the streaming splitter of the write path.  Uses only util.
+noinst_LIBRARIES += json/libjson.a
+json_libjson_a_SOURCES = \
+	json/json.h json/json_internal.h \
+	json/alloc.c \
+	json/emit.c \
+	json/merge.c \
+	json/parse.c \
+	json/splitter.c \
+	json/utf8.c
+json_libjson_a_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS)
+
+check_PROGRAMS += tests/check_json
+TESTS += tests/check_json
+tests_check_json_SOURCES = tests/check_json.c
+tests_check_json_CPPFLAGS = $(AM_CPPFLAGS) \
+	-DJSON_TEST_DATA_DIR='"$(abs_top_srcdir)/tests/data/json"'
+tests_check_json_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(CHECK_CFLAGS)
+tests_check_json_LDADD = json/libjson.a util/libutil.a $(JANSSON_LIBS) \
+	$(CHECK_LIBS) -lm
+
+# Data-driven cases read by tests/check_json, and the fuzz targets with
+# their seed corpus and runner (built by tests/fuzz/run-json.sh, not by
+# make check).
+EXTRA_DIST += tests/data/json tests/fuzz/fuzz_json_splitter.c \
+	tests/fuzz/fuzz_json_value.c tests/fuzz/run-json.sh \
+	tests/fuzz/corpus/json

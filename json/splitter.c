@@ -1,0 +1,747 @@
+/*
+ * splitter.c - cuts the byte stream written through a file handle into
+ * JSON values, one byte at a time.
+ *
+ * Design
+ *
+ * The filesystem receives a document's new content in write() calls of any
+ * size: NDJSON, pretty-printed JSON, a value split across many writes, or
+ * many values in one write.  The splitter is a pushdown automaton over the
+ * bytes that recognises exactly jansson's JSON syntax (RFC 8259 plus
+ * jansson's two restrictions, below).  It never builds values and never
+ * looks at a byte twice: each byte costs one state transition, so a
+ * stream costs O(total bytes) however it is cut.  When a value is
+ * complete its exact bytes (no surrounding whitespace) go to the callback,
+ * which normally parses them with json_value_parse().
+ *
+ * Because the automaton checks the full syntax, the write that makes the
+ * stream invalid is the one that fails (SPEC 4), at the offending byte.
+ * The only errors it leaves to the parser are numeric ranges: an integer
+ * beyond 64 bits or a real beyond a double is well-formed syntax that
+ * json_value_parse() refuses once the number is complete.
+ *
+ * What it checks, per lexical element:
+ *   structure  '{' key ':' value (',' key ':' value)* '}',
+ *              '[' (value (',' value)*)? ']', closers matching openers;
+ *   strings    no raw byte below 0x20; escapes \" \\ \/ \b \f \n \r \t
+ *              and \uXXXX; a high surrogate escape immediately followed
+ *              by a low one, no lone low surrogate; no \u0000 inside a
+ *              key (jansson keeps keys as C strings); well-formed UTF-8
+ *              (utf8.c's tables, one byte at a time);
+ *   numbers    -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+ *   literals   true, false, null
+ *   nesting    at most JSON_PARSER_MAX_DEPTH (2048) values deep, counted
+ *              as jansson counts: a container's members are one deeper
+ *              than the container, and the top-level value is at depth 1;
+ *   between    whitespace is space, \t, \n and \r; nothing else.
+ *
+ * Where a value ends.  An object, array or string ends at its closing
+ * byte, and the next value may follow immediately ({"a":1}{"b":2}).  A
+ * top-level number or literal has no closing byte: it ends at the first
+ * byte that cannot continue it, which must be whitespace or the start of
+ * an object, array or string ("1 2", "1[2]", 'true"x"'), or at
+ * json_splitter_finish().  Any other byte there is an error: "1-2",
+ * "0123", "truefalse", "1x" are refused rather than read as two values,
+ * as every JSON tokenizer would.
+ *
+ * Buffering.  A value that is complete within one feed is handed to the
+ * callback straight from the caller's buffer.  Only the bytes of a value
+ * still incomplete at the end of a feed are copied into `held`, so memory
+ * is bounded by the largest value (max_value_bytes, -EFBIG beyond it).
+ *
+ * State diagram (outside strings, numbers and literals):
+ *
+ *   TOP --value start--> (scalar | OBJ_FIRST | ARR_FIRST)
+ *   OBJ_FIRST --'"'--> key string --'"'--> COLON --':'--> VALUE
+ *   OBJ_FIRST/AFTER --'}'--> pop; ARR_FIRST/AFTER --']'--> pop
+ *   AFTER --','--> KEY (object) | VALUE (array)
+ *   a completed value --> AFTER (depth > 0) or delivered, TOP (depth 0)
+ *   a top-level number or literal --> SCALAR_END --delimiter--> delivered
+ *   any error --> FAILED (sticky)
+ *
+ * Invariants
+ *   1. state == ST_TOP  <=>  no value is in progress (held_len == 0).
+ *   2. depth is the number of open containers; bit d-1 of `stack` is 1
+ *      when the container at depth d is an object.
+ *   3. In a feed, a value in progress began at vstart (in this feed) or
+ *      in an earlier feed, in which case held holds all its earlier bytes
+ *      and vstart is 0.
+ *   4. offset counts the bytes of all successful feeds; after a failure it
+ *      is the stream position the failure is reported at.
+ */
+#include "json/json.h"
+#include "json/json_internal.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_DEPTH JSON_PARSER_MAX_DEPTH
+
+enum sp_state {
+	ST_TOP,        /* between top-level values */
+	ST_VALUE,      /* a value must follow (after ':' or an array's ',') */
+	ST_ARR_FIRST,  /* after '[': a value or ']' */
+	ST_OBJ_FIRST,  /* after '{': a key or '}' */
+	ST_KEY,        /* after an object's ',': a key */
+	ST_COLON,      /* after a key: ':' */
+	ST_AFTER,      /* after a member or element: ',' or the closer */
+	ST_STR,        /* inside a string */
+	ST_ESC,        /* after a backslash */
+	ST_HEX,        /* inside the four hex digits of \uXXXX */
+	ST_LOW_BS,     /* after a high surrogate escape: '\\' must follow */
+	ST_UTF8,       /* inside a multi-byte UTF-8 sequence */
+	ST_NUM_MINUS,  /* after a leading '-' */
+	ST_NUM_ZERO,   /* integer part "0" */
+	ST_NUM_INT,    /* integer part [1-9][0-9]* */
+	ST_NUM_DOT,    /* after '.' */
+	ST_NUM_FRAC,   /* fraction digits */
+	ST_NUM_E,      /* after 'e' or 'E' */
+	ST_NUM_ESIGN,  /* after the exponent's sign */
+	ST_NUM_EXP,    /* exponent digits */
+	ST_LIT,        /* inside true, false or null */
+	ST_SCALAR_END, /* a top-level number or literal waits for a delimiter */
+	ST_FAILED,
+};
+
+struct json_splitter {
+	json_value_fn fn;
+	void *arg;
+	size_t max_bytes;   /* longest value accepted */
+	size_t offset;      /* stream position of the next byte */
+	size_t value_start; /* stream position of the value in progress */
+	char *held;         /* bytes of the value in progress from earlier feeds */
+	size_t held_len;
+	size_t held_cap;
+	enum sp_state state;
+	unsigned depth;      /* open containers */
+	bool str_key;        /* the string in progress is an object key */
+	bool want_low;       /* the \u escape in progress must be a low surrogate */
+	uint8_t hex_left;    /* ST_HEX: digits still to come */
+	uint16_t code_unit;  /* ST_HEX: value of the digits so far */
+	uint8_t u8_left;     /* ST_UTF8: continuation bytes still to come */
+	uint8_t u8_lo, u8_hi; /* ST_UTF8: range of the next one */
+	const char *lit;     /* ST_LIT: the rest of the literal */
+	uint8_t stack[MAX_DEPTH / 8]; /* 1 bit per level: object? */
+};
+
+
+/* Bytes a string copies without a second look: 0x20..0x7F but '"', '\\'. */
+static const uint8_t str_plain[256] = {
+	[0x20 ... 0x21] = 1, /* '"' is 0x22 */
+	[0x23 ... 0x5B] = 1, /* '\\' is 0x5C */
+	[0x5D ... 0x7F] = 1,
+};
+
+#define ONES 0x0101010101010101ull
+#define HIGHS 0x8080808080808080ull
+
+/*
+ * The bytes of w (loaded little-endian) that need a look in a string:
+ * '"', '\\', below 0x20 or non-ASCII, as the high bit of each such byte.
+ * The classic SWAR tests ("has a zero byte", "has a byte less than n")
+ * can flag a byte above the first match spuriously, but never one below
+ * it, so the lowest set bit is always the first byte to look at.
+ */
+static uint64_t str_special8(uint64_t w)
+{
+	uint64_t lt = (w - ONES * 0x20) & ~w;
+	uint64_t q = w ^ (ONES * '"');
+	uint64_t b = w ^ (ONES * '\\');
+
+	q = (q - ONES) & ~q;
+	b = (b - ONES) & ~b;
+	return (lt | q | b | w) & HIGHS;
+}
+
+/* Index of the first byte of p[0..len) that needs a look in a string, or
+ * len when there is none. */
+static size_t str_scan(const unsigned char *p, size_t len)
+{
+	size_t i = 0;
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	for (; len - i >= 8; i += 8) {
+		uint64_t w, m;
+
+		memcpy(&w, p + i, 8);
+		m = str_special8(w);
+		if (m)
+			return i + (size_t)(__builtin_ctzll(m) >> 3);
+	}
+#endif
+	while (i < len && str_plain[p[i]])
+		i++;
+	return i;
+}
+
+/* Length of the valid multi-byte UTF-8 sequence at p (avail bytes there,
+ * p[0] a lead byte), 0 when it is invalid or does not fit in avail. */
+static size_t utf8_seq(const unsigned char *p, size_t avail)
+{
+	unsigned need = json_utf8_need[p[0]];
+
+	if (need == 0 || avail <= need)
+		return 0;
+	if (p[1] < json_utf8_lo[p[0]] || p[1] > json_utf8_hi[p[0]])
+		return 0;
+	for (unsigned k = 2; k <= need; k++) {
+		if ((p[k] & 0xC0) != 0x80)
+			return 0;
+	}
+	return need + 1;
+}
+
+static bool is_ws(unsigned char c)
+{
+	return c == ' ' || c == '\n' || c == '\r' || c == '\t';
+}
+
+/* Index of the first non-whitespace byte of p[i..len), or len. */
+static size_t skip_ws(const unsigned char *p, size_t i, size_t len)
+{
+	while (i < len && is_ws(p[i]))
+		i++;
+	return i;
+}
+
+static bool is_digit(unsigned char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+static int hex_value(unsigned char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+static bool top_is_object(const struct json_splitter *sp)
+{
+	unsigned d = sp->depth - 1;
+
+	return sp->stack[d / 8] & (1u << (d % 8));
+}
+
+struct json_splitter *json_splitter_new(size_t max_value_bytes,
+					json_value_fn fn, void *arg)
+{
+	struct json_splitter *sp = json_malloc(sizeof(*sp));
+
+	if (!sp)
+		return NULL;
+	memset(sp, 0, sizeof(*sp));
+	sp->fn = fn;
+	sp->arg = arg;
+	sp->max_bytes = max_value_bytes ? max_value_bytes : SIZE_MAX;
+	sp->state = ST_TOP;
+	return sp;
+}
+
+void json_splitter_free(struct json_splitter *sp)
+{
+	if (!sp)
+		return;
+	json_free(sp->held);
+	json_free(sp);
+}
+
+size_t json_splitter_offset(const struct json_splitter *sp)
+{
+	return sp->offset;
+}
+
+bool json_splitter_idle(const struct json_splitter *sp)
+{
+	return sp->state == ST_TOP;
+}
+
+/* Enters the sticky failed state; pos is the stream position reported. */
+static int fail(struct json_splitter *sp, int rc, size_t pos)
+{
+	sp->state = ST_FAILED;
+	sp->offset = pos;
+	sp->held_len = 0;
+	return rc;
+}
+
+/* Appends buf[0..n) to held, growing it geometrically. */
+static int held_append(struct json_splitter *sp, const char *buf, size_t n)
+{
+	if (sp->held_cap - sp->held_len < n) {
+		size_t cap = sp->held_cap ? sp->held_cap : 256;
+		char *p;
+
+		while (cap - sp->held_len < n)
+			cap = cap > SIZE_MAX / 2 ? SIZE_MAX : cap * 2;
+		p = json_realloc(sp->held, cap);
+		if (!p)
+			return -ENOMEM;
+		sp->held = p;
+		sp->held_cap = cap;
+	}
+	memcpy(sp->held + sp->held_len, buf, n);
+	sp->held_len += n;
+	return 0;
+}
+
+/*
+ * The value in progress ends before buf[end]: hands it to the callback.
+ * base is the stream position of buf[0].  Returns 0 or the error the
+ * splitter failed with.
+ */
+static int deliver(struct json_splitter *sp, const char *buf, size_t vstart,
+		   size_t end, size_t base)
+{
+	size_t n = sp->held_len + (end - vstart);
+	const char *p = buf + vstart;
+	int rc;
+
+	if (n > sp->max_bytes)
+		return fail(sp, -EFBIG, sp->value_start + sp->max_bytes);
+	if (sp->held_len) {
+		if (end > vstart) {
+			rc = held_append(sp, buf + vstart, end - vstart);
+			if (rc)
+				return fail(sp, rc, base + end);
+		}
+		p = sp->held;
+	}
+	sp->held_len = 0;
+	sp->state = ST_TOP;
+	rc = sp->fn(sp->arg, p, n);
+	if (rc < 0)
+		return fail(sp, rc, sp->value_start);
+	return 0;
+}
+
+/* Opens a container or starts a scalar with byte c; false when c cannot
+ * start a value here. */
+static bool start_value(struct json_splitter *sp, unsigned char c)
+{
+	if (sp->depth == MAX_DEPTH)
+		return false;
+	switch (c) {
+	case '{':
+	case '[': {
+		unsigned d = sp->depth++;
+		uint8_t bit = (uint8_t)(1u << (d % 8));
+
+		if (c == '{') {
+			sp->stack[d / 8] |= bit;
+			sp->state = ST_OBJ_FIRST;
+		} else {
+			sp->stack[d / 8] &= (uint8_t)~bit;
+			sp->state = ST_ARR_FIRST;
+		}
+		return true;
+	}
+	case '"':
+		sp->str_key = false;
+		sp->state = ST_STR;
+		return true;
+	case '-':
+		sp->state = ST_NUM_MINUS;
+		return true;
+	case '0':
+		sp->state = ST_NUM_ZERO;
+		return true;
+	case 't':
+		sp->lit = "rue";
+		sp->state = ST_LIT;
+		return true;
+	case 'f':
+		sp->lit = "alse";
+		sp->state = ST_LIT;
+		return true;
+	case 'n':
+		sp->lit = "ull";
+		sp->state = ST_LIT;
+		return true;
+	default:
+		if (c >= '1' && c <= '9') {
+			sp->state = ST_NUM_INT;
+			return true;
+		}
+		return false;
+	}
+}
+
+/* A value inside a container is complete: wait for ',' or a closer. */
+static void member_done(struct json_splitter *sp)
+{
+	sp->state = ST_AFTER;
+}
+
+/* The four hex digits of a \u escape are in code_unit: checks surrogate
+ * pairing and NUL in keys. */
+static bool escape_done(struct json_splitter *sp)
+{
+	unsigned cu = sp->code_unit;
+	bool low = cu >= 0xDC00 && cu <= 0xDFFF;
+
+	if (sp->want_low) {
+		sp->want_low = false;
+		sp->state = ST_STR;
+		return low;
+	}
+	if (low || (cu == 0 && sp->str_key))
+		return false;
+	sp->state = (cu >= 0xD800 && cu <= 0xDBFF) ? ST_LOW_BS : ST_STR;
+	return true;
+}
+
+/* A byte after a backslash. */
+static bool escape_char(struct json_splitter *sp, unsigned char c)
+{
+	switch (c) {
+	case '"':
+	case '\\':
+	case '/':
+	case 'b':
+	case 'f':
+	case 'n':
+	case 'r':
+	case 't':
+		sp->state = ST_STR;
+		return true;
+	case 'u':
+		sp->hex_left = 4;
+		sp->code_unit = 0;
+		sp->state = ST_HEX;
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* A byte in ST_NUM_* that does not continue the number ends it; true when
+ * the number's state is a complete number. */
+static bool number_complete(enum sp_state st)
+{
+	return st == ST_NUM_ZERO || st == ST_NUM_INT || st == ST_NUM_FRAC ||
+	       st == ST_NUM_EXP;
+}
+
+int json_splitter_feed(struct json_splitter *sp, const char *buf, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)buf;
+	const size_t base = sp->offset;
+	size_t vstart = 0; /* invariant 3 */
+	size_t i = 0;
+	int rc;
+
+	if (sp->state == ST_FAILED)
+		return -EINVAL;
+	if (len == 0)
+		return 0;
+
+	while (i < len) {
+		unsigned char c = p[i];
+
+		switch (sp->state) {
+		case ST_TOP:
+			if (is_ws(c)) {
+				i = skip_ws(p, i + 1, len);
+				break;
+			}
+			if (!start_value(sp, c))
+				goto out_invalid;
+			vstart = i;
+			sp->value_start = base + i;
+			i++;
+			break;
+
+		case ST_STR:
+			/* The common case: runs of plain ASCII, 8 bytes at a
+			 * time, and complete UTF-8 sequences. */
+			for (;;) {
+				size_t n;
+
+				i += str_scan(p + i, len - i);
+				if (i == len)
+					goto out_end;
+				c = p[i];
+				if (c < 0x80)
+					break;
+				n = utf8_seq(p + i, len - i);
+				if (n == 0)
+					break; /* invalid, or split by the feed */
+				i += n;
+			}
+			if (c == '"') {
+				i++;
+				if (sp->str_key)
+					sp->state = ST_COLON;
+				else if (sp->depth)
+					member_done(sp);
+				else if ((rc = deliver(sp, buf, vstart, i, base)))
+					return rc;
+			} else if (c == '\\') {
+				sp->state = ST_ESC;
+				i++;
+			} else if (json_utf8_need[c]) {
+				sp->u8_left = json_utf8_need[c];
+				sp->u8_lo = json_utf8_lo[c];
+				sp->u8_hi = json_utf8_hi[c];
+				sp->state = ST_UTF8;
+				i++;
+			} else {
+				goto out_invalid; /* control char or bad UTF-8 */
+			}
+			break;
+
+		case ST_UTF8:
+			if (c < sp->u8_lo || c > sp->u8_hi)
+				goto out_invalid;
+			sp->u8_lo = 0x80;
+			sp->u8_hi = 0xBF;
+			if (--sp->u8_left == 0)
+				sp->state = ST_STR;
+			i++;
+			break;
+
+		case ST_ESC:
+			if (sp->want_low && c != 'u')
+				goto out_invalid;
+			if (!escape_char(sp, c))
+				goto out_invalid;
+			i++;
+			break;
+
+		case ST_HEX: {
+			int h = hex_value(c);
+
+			if (h < 0)
+				goto out_invalid;
+			sp->code_unit = (uint16_t)(sp->code_unit << 4 | h);
+			i++;
+			if (--sp->hex_left == 0 && !escape_done(sp))
+				goto out_invalid_prev;
+			break;
+		}
+
+		case ST_LOW_BS:
+			if (c != '\\')
+				goto out_invalid;
+			sp->want_low = true;
+			sp->state = ST_ESC;
+			i++;
+			break;
+
+		case ST_OBJ_FIRST:
+		case ST_KEY:
+			if (is_ws(c)) {
+				i = skip_ws(p, i + 1, len);
+				break;
+			}
+			if (c == '"') {
+				sp->str_key = true;
+				sp->state = ST_STR;
+				i++;
+				break;
+			}
+			if (c == '}' && sp->state == ST_OBJ_FIRST)
+				goto close;
+			goto out_invalid;
+
+		case ST_COLON:
+			if (is_ws(c)) {
+				i = skip_ws(p, i + 1, len);
+				break;
+			}
+			if (c != ':')
+				goto out_invalid;
+			sp->state = ST_VALUE;
+			i++;
+			break;
+
+		case ST_ARR_FIRST:
+			if (c == ']')
+				goto close;
+			/* fall through */
+		case ST_VALUE:
+			if (is_ws(c)) {
+				i = skip_ws(p, i + 1, len);
+				break;
+			}
+			if (!start_value(sp, c))
+				goto out_invalid;
+			i++;
+			break;
+
+		case ST_AFTER:
+			if (is_ws(c)) {
+				i = skip_ws(p, i + 1, len);
+				break;
+			}
+			if (c == ',') {
+				sp->state = top_is_object(sp) ? ST_KEY : ST_VALUE;
+				i++;
+				break;
+			}
+			if (c == '}' || c == ']')
+				goto close;
+			goto out_invalid;
+
+		case ST_NUM_MINUS:
+			if (c == '0')
+				sp->state = ST_NUM_ZERO;
+			else if (c >= '1' && c <= '9')
+				sp->state = ST_NUM_INT;
+			else
+				goto out_invalid;
+			i++;
+			break;
+
+		case ST_NUM_INT:
+			while (is_digit(c)) {
+				if (++i == len)
+					goto out_end;
+				c = p[i];
+			}
+			/* fall through */
+		case ST_NUM_ZERO:
+			if (c == '.') {
+				sp->state = ST_NUM_DOT;
+				i++;
+			} else if (c == 'e' || c == 'E') {
+				sp->state = ST_NUM_E;
+				i++;
+			} else {
+				goto number_end;
+			}
+			break;
+
+		case ST_NUM_DOT:
+			if (!is_digit(c))
+				goto out_invalid;
+			sp->state = ST_NUM_FRAC;
+			i++;
+			break;
+
+		case ST_NUM_FRAC:
+			while (is_digit(c)) {
+				if (++i == len)
+					goto out_end;
+				c = p[i];
+			}
+			if (c == 'e' || c == 'E') {
+				sp->state = ST_NUM_E;
+				i++;
+				break;
+			}
+			goto number_end;
+
+		case ST_NUM_E:
+			if (c == '+' || c == '-') {
+				sp->state = ST_NUM_ESIGN;
+				i++;
+				break;
+			}
+			/* fall through */
+		case ST_NUM_ESIGN:
+			if (!is_digit(c))
+				goto out_invalid;
+			sp->state = ST_NUM_EXP;
+			i++;
+			break;
+
+		case ST_NUM_EXP:
+			while (is_digit(c)) {
+				if (++i == len)
+					goto out_end;
+				c = p[i];
+			}
+			goto number_end;
+
+		case ST_LIT:
+			if (c != (unsigned char)*sp->lit)
+				goto out_invalid;
+			i++;
+			if (*++sp->lit == '\0') {
+				if (sp->depth)
+					member_done(sp);
+				else
+					sp->state = ST_SCALAR_END;
+			}
+			break;
+
+		case ST_SCALAR_END:
+			/* c is not consumed here: it delimits, then starts the
+			 * next value or is skipped as whitespace. */
+			if (!is_ws(c) && c != '{' && c != '[' && c != '"')
+				goto out_invalid;
+			if ((rc = deliver(sp, buf, vstart, i, base)))
+				return rc;
+			break;
+
+		case ST_FAILED:
+			assert(0);
+			return -EINVAL;
+		}
+		continue;
+
+	number_end:
+		/* c (not consumed) follows a complete number. */
+		if (sp->depth)
+			member_done(sp);
+		else
+			sp->state = ST_SCALAR_END;
+		continue;
+
+	close:
+		/* c is '}' or ']' in a state where a closer may come. */
+		if ((c == '}') != top_is_object(sp))
+			goto out_invalid;
+		sp->depth--;
+		i++;
+		if (sp->depth)
+			member_done(sp);
+		else if ((rc = deliver(sp, buf, vstart, i, base)))
+			return rc;
+	}
+
+out_end:
+	if (sp->state != ST_TOP) {
+		if (sp->held_len + (len - vstart) > sp->max_bytes)
+			return fail(sp, -EFBIG, sp->value_start + sp->max_bytes);
+		rc = held_append(sp, buf + vstart, len - vstart);
+		if (rc)
+			return fail(sp, rc, base + len);
+	}
+	sp->offset = base + len;
+	return 0;
+
+out_invalid_prev:
+	/* the escape that just ended is wrong: report its last byte */
+	i--;
+out_invalid:
+	return fail(sp, -EINVAL, base + i);
+}
+
+int json_splitter_finish(struct json_splitter *sp)
+{
+	switch (sp->state) {
+	case ST_TOP:
+		return 0;
+	case ST_FAILED:
+		return -EINVAL;
+	case ST_SCALAR_END:
+		break;
+	default:
+		if (sp->depth || !number_complete(sp->state))
+			return fail(sp, -EINVAL, sp->offset);
+		break;
+	}
+	/* A top-level number or literal ends with the stream: everything is
+	 * held. */
+	return deliver(sp, sp->held, 0, 0, sp->offset);
+}
