@@ -84,6 +84,7 @@ START_TEST(test_store_flow_of_the_original_with_exact_free_bytes)
 	struct collect col = { 0 };
 	int k = 0, rc;
 
+	memset(buf, 'q', sizeof(buf));
 	ck_assert_uint_eq(free_bytes(s), C);
 	ck_assert_int_eq(store_space_create(s, "sp", &M, &sp, NULL), 0);
 	a = mkdoc(s, sp, "a");

@@ -11,9 +11,16 @@
 #include <time.h>
 #include <unistd.h>
 
-/* Paths stay reachable from here: tests may drop them without a leak. */
+/* Paths handed out are freed at exit: tests may simply drop them. */
 static char *dirs[1024];
 static size_t ndirs;
+
+static void free_dirs(void)
+{
+	for (size_t i = 0; i < ndirs; i++)
+		free(dirs[i]);
+	ndirs = 0;
+}
 
 char *test_tmpdir(void)
 {
@@ -25,6 +32,8 @@ char *test_tmpdir(void)
 	if (asprintf(&p, "%s/caravan-test-XXXXXX", base) < 0)
 		abort();
 	ck_assert_ptr_nonnull(mkdtemp(p));
+	if (ndirs == 0)
+		atexit(free_dirs);
 	if (ndirs < sizeof(dirs) / sizeof(dirs[0]))
 		dirs[ndirs++] = p;
 	return p;
