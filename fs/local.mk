@@ -1,1 +1,44 @@
-# fs module: see the files in fs/
+# fs: the FUSE filesystem (libfs.a), the caravanfs program and the caravan
+# admin command; and the end-to-end tests that mount for real.
+# Uses everything below it: cloud (once fs/cloud_glue.c calls it), store,
+# wal, json, util.
+noinst_LIBRARIES += fs/libfs.a
+fs_libfs_a_SOURCES = \
+	fs/fs.h \
+	fs/ops.c \
+	fs/file.c \
+	fs/xattr.c \
+	fs/metrics.c \
+	fs/options.c fs/options.h \
+	fs/cloud_glue.c fs/cloud_glue.h
+fs_libfs_a_CFLAGS = $(AM_CFLAGS) $(FUSE_CFLAGS) $(JANSSON_CFLAGS)
+
+FS_LDADD = fs/libfs.a store/libstore.a wal/libwal.a \
+	json/libjson.a util/libutil.a $(FUSE_LIBS) $(JANSSON_LIBS) \
+	$(CURL_LIBS) $(CRYPTO_LIBS) -lm
+
+bin_PROGRAMS += caravanfs caravan
+caravanfs_SOURCES = fs/main.c
+caravanfs_CFLAGS = $(AM_CFLAGS) $(FUSE_CFLAGS) $(JANSSON_CFLAGS)
+caravanfs_LDADD = $(FS_LDADD)
+caravan_SOURCES = fs/caravan.c
+caravan_CFLAGS = $(AM_CFLAGS) $(FUSE_CFLAGS) $(JANSSON_CFLAGS)
+caravan_LDADD = $(FS_LDADD)
+
+# End-to-end tests: each script mounts caravanfs for real in a fresh
+# temporary directory (tests/e2e/lib.sh) and prints "N passed, N failed".
+check_PROGRAMS += tests/e2e/e2e_tool
+tests_e2e_e2e_tool_SOURCES = tests/e2e/e2e_tool.c
+tests_e2e_e2e_tool_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS)
+tests_e2e_e2e_tool_LDADD = $(JANSSON_LIBS)
+
+E2E_FS_TESTS = \
+	tests/e2e_fs_namespace.sh \
+	tests/e2e_fs_documents.sh \
+	tests/e2e_fs_concurrency.sh \
+	tests/e2e_fs_tools.sh \
+	tests/e2e_fs_crash.sh \
+	tests/e2e_fs_compaction.sh
+dist_check_SCRIPTS += $(E2E_FS_TESTS)
+TESTS += $(E2E_FS_TESTS)
+EXTRA_DIST += tests/e2e/lib.sh
