@@ -164,8 +164,9 @@ check "-o sync: a write is on disk when it returns" sh -c '"$1" dump "$2" docs/s
 check "clean unmount" umount_fs "$M"
 
 # ---- size limits ----
-mount_fs "$S" "$M" "max_doc=2K,max_patch=512" || not_ok "mount with limits"
+mount_fs "$S" "$M" "max_doc=2K,max_patch=512,close_sync,commit_ms=600000" || not_ok "mount with limits"
 echo '{"a":1}' >"$D/lim"
+check "-o close_sync: a change is on disk when close returns" sh -c '"$1" dump "$2" docs/lim --values | grep -q "{\"a\":1}"' sh "$CARAVAN" "$S"
 p600="{\"p\":\"$(printf '%0600d' 0)\"}\n"
 check_eq "a patch over max_patch: EFBIG" "$("$TOOL" writes "$D/lim" append "$p600")" "EFBIG close:OK"
 unchanged "a patch too big" "$D/lim" '{"a":1}'
