@@ -117,7 +117,9 @@ int json_merge_patch(json_t **doc, const json_t *patch)
 {
 	json_t *nv;
 
-	assert(doc && patch && patch != *doc);
+	/* The same object as both would be modified while iterated; the same
+	 * scalar (jansson's true/false/null are singletons) is harmless. */
+	assert(doc && patch && !(json_is_object(patch) && patch == *doc));
 	if (!json_is_object(patch)) {
 		nv = json_incref((json_t *)patch);
 	} else if (json_is_object(*doc)) {

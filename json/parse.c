@@ -30,6 +30,13 @@
  *   - anything RFC 8259 does not allow (comments, NaN, leading zeros,
  *     single quotes, control characters in strings, a byte-order mark).
  *
+ * A raw NUL byte is refused before jansson sees the text.  JSON never
+ * allows one (inside a string it must be written "\u0000"), but jansson's
+ * reader uses NUL as its "buffer empty" mark, so a NUL right after a
+ * number, which the lexer reads ahead and puts back, is silently dropped:
+ * json_loadb() accepts "[1\0]" as [1] (jansson 2.14, found by
+ * tests/fuzz/fuzz_json_value.c).
+ *
  * A number with a fraction or an exponent is a real even when integral
  * ("1.0", "1e2"); one without is an integer ("-0" is the integer 0).
  *
@@ -42,6 +49,7 @@
 #include "json/json_internal.h"
 
 #include <errno.h>
+#include <string.h>
 
 #define JSON_PARSE_FLAGS (JSON_DECODE_ANY | JSON_ALLOW_NUL)
 
@@ -50,6 +58,8 @@ int json_value_parse(const char *buf, size_t len, json_t **out)
 	json_error_t error;
 	json_t *v;
 
+	if (memchr(buf, '\0', len))
+		return -EINVAL;
 	json_alloc_failed_clear();
 	v = json_loadb(buf, len, JSON_PARSE_FLAGS, &error);
 	if (!v) {

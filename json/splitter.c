@@ -48,6 +48,9 @@
  * callback straight from the caller's buffer.  Only the bytes of a value
  * still incomplete at the end of a feed are copied into `held`, so memory
  * is bounded by the largest value (max_value_bytes, -EFBIG beyond it).
+ * The limit is exact: a value whose (max_value_bytes + 1)th byte arrives
+ * fails with -EFBIG, also when that byte or a later one is a syntax
+ * error, so the outcome never depends on how the stream was cut.
  *
  * State diagram (outside strings, numbers and literals):
  *
@@ -724,6 +727,18 @@ out_invalid_prev:
 	/* the escape that just ended is wrong: report its last byte */
 	i--;
 out_invalid:
+	/* A value already beyond the limit is -EFBIG, whatever the byte, so
+	 * that the error does not depend on how the stream was cut.  The byte
+	 * that fails to delimit a top-level scalar is not part of it. */
+	if (sp->state != ST_TOP) {
+		size_t n = base + i - sp->value_start;
+
+		if (sp->state != ST_SCALAR_END)
+			n++;
+		if (n > sp->max_bytes)
+			return fail(sp, -EFBIG,
+				    sp->value_start + sp->max_bytes);
+	}
 	return fail(sp, -EINVAL, base + i);
 }
 

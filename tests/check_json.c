@@ -374,6 +374,18 @@ START_TEST(test_parse_refuses_trailing_garbage)
 }
 END_TEST
 
+START_TEST(test_parse_refuses_raw_nul_that_jansson_skips)
+{
+	json_t *v = NULL;
+
+	/* jansson 2.14 drops a NUL it reads ahead after a number */
+	ck_assert_int_eq(json_value_parse("0\0", 2, &v), -EINVAL);
+	ck_assert_int_eq(json_value_parse("[1\0]", 4, &v), -EINVAL);
+	ck_assert_int_eq(json_value_parse("{\"a\":1.5\0}", 9, &v), -EINVAL);
+	ck_assert_int_eq(json_value_parse("\"a\0\"", 4, &v), -EINVAL);
+}
+END_TEST
+
 START_TEST(test_parse_allows_surrounding_whitespace_only)
 {
 	assert_reads_back(" \t\r\n[1] \n", "[1]");
@@ -916,6 +928,21 @@ START_TEST(test_merge_absent_doc_is_undefined)
 }
 END_TEST
 
+START_TEST(test_merge_same_singleton_as_doc_and_patch)
+{
+	/* jansson's true, false and null are shared singletons */
+	json_t *d = json_true();
+
+	ck_assert_int_eq(json_merge_patch(&d, json_true()), 0);
+	assert_emits(d, "true");
+	json_decref(d);
+	d = json_null();
+	ck_assert_int_eq(json_merge_patch(&d, json_null()), 0);
+	assert_emits(d, "null");
+	json_decref(d);
+}
+END_TEST
+
 START_TEST(test_merge_result_does_not_alias_patch_objects)
 {
 	json_t *d = parse_ok("{}");
@@ -1180,6 +1207,26 @@ START_TEST(test_splitter_efbig_beyond_max_value_bytes)
 	ck_assert_int_eq(json_splitter_feed(sp, "34", 2), -EFBIG);
 	json_splitter_free(sp);
 	collect_reset(&c);
+	/* the limit wins over a syntax error beyond it, however it is cut */
+	for (size_t chunk = 1; chunk <= 12; chunk++) {
+		ck_assert_int_eq(split_stream("[1,2,3,4,5x]", 12, chunk, SIZE_MAX, 6,
+					      &c),
+				 -EFBIG);
+		collect_reset(&c);
+		ck_assert_int_eq(split_stream("[1,x,3,4,5]", 11, chunk, SIZE_MAX, 6,
+					      &c),
+				 -EINVAL);
+		collect_reset(&c);
+	}
+	/* a delimiter after a scalar of exactly the limit is not part of it */
+	ck_assert_int_eq(split_stream("12x", 3, 3, SIZE_MAX, 2, &c), -EINVAL);
+	collect_reset(&c);
+	/* but a scalar beyond the limit is too big, whatever follows it */
+	for (size_t chunk = 1; chunk <= 4; chunk++) {
+		ck_assert_int_eq(split_stream("123x", 4, chunk, SIZE_MAX, 2, &c),
+				 -EFBIG);
+		collect_reset(&c);
+	}
 	/* many values each under the limit, in one feed */
 	ck_assert_int_eq(split_stream("[1] [2] [3] [4]", 15, 15, SIZE_MAX, 3, &c),
 			 0);
@@ -1610,6 +1657,7 @@ int main(void)
 	tcase_add_test(parse, test_parse_fraction_or_exponent_makes_real);
 	tcase_add_test(parse, test_parse_minus_zero_is_integer_zero);
 	tcase_add_test(parse, test_parse_refuses_trailing_garbage);
+	tcase_add_test(parse, test_parse_refuses_raw_nul_that_jansson_skips);
 	tcase_add_test(parse, test_parse_allows_surrounding_whitespace_only);
 	tcase_add_test(parse, test_parse_reads_only_len_bytes);
 	tcase_add_test(parse, test_parse_refuses_invalid_utf8);
@@ -1640,6 +1688,7 @@ int main(void)
 	tcase_add_test(merge, test_merge_null_member_absent_in_doc_is_not_added);
 	tcase_add_test(merge, test_merge_object_patch_on_non_object_starts_empty);
 	tcase_add_test(merge, test_merge_absent_doc_is_undefined);
+	tcase_add_test(merge, test_merge_same_singleton_as_doc_and_patch);
 	tcase_add_test(merge, test_merge_result_does_not_alias_patch_objects);
 	suite_add_tcase(s, merge);
 

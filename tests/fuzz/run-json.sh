@@ -1,0 +1,56 @@
+#!/bin/sh
+# run-json.sh - build the json module's fuzz targets with libFuzzer, ASan
+# and UBSan straight from the sources (no configure needed) and run each
+# for a bounded time.
+#
+# usage: tests/fuzz/run-json.sh [SECONDS]     (default 20 per target)
+#
+# Environment:
+#   CC        compiler with libFuzzer (default: clang)
+#   FUZZ_OUT  where binaries, working corpora, logs and crash artifacts go
+#             (default: build-fuzz-json/ in the top source directory)
+#
+# The seed corpus tests/fuzz/corpus/json/ is only read; what a run finds
+# accumulates in $FUZZ_OUT/corpus-<target>/ and is reused by later runs.
+# Exits non-zero when a target crashes or fails an oracle; the input that
+# did it is $FUZZ_OUT/<target>-crash-*, and the log $FUZZ_OUT/<target>.log.
+set -eu
+
+secs=${1:-20}
+top=$(cd "$(dirname "$0")/../.." && pwd)
+out=${FUZZ_OUT:-$top/build-fuzz-json}
+cc=${CC:-clang}
+targets="fuzz_json_value fuzz_json_splitter"
+
+jansson_cflags=$(pkg-config --cflags jansson)
+jansson_libs=$(pkg-config --libs jansson)
+flags="-std=gnu11 -g -O1 -fno-omit-frame-pointer \
+ -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+ -Wall -Wextra -Werror -Wno-unused-parameter -I$top $jansson_cflags"
+
+mkdir -p "$out"
+for t in $targets; do
+	echo "building $t"
+	# shellcheck disable=SC2086 # flags are words on purpose
+	$cc $flags -o "$out/$t" "$top/tests/fuzz/$t.c" "$top"/json/*.c \
+		$jansson_libs
+done
+
+status=0
+for t in $targets; do
+	mkdir -p "$out/corpus-$t"
+	echo "running $t for ${secs}s"
+	if "$out/$t" -max_total_time="$secs" -timeout=10 -max_len=8192 \
+		-print_final_stats=1 -artifact_prefix="$out/$t-" \
+		"$out/corpus-$t" "$top/tests/fuzz/corpus/json" \
+		>"$out/$t.log" 2>&1; then
+		runs=$(sed -n 's/^stat::number_of_executed_units: *//p' \
+			"$out/$t.log")
+		echo "$t: ok, ${runs:-?} executions"
+	else
+		echo "$t: FAILED, see $out/$t.log"
+		tail -n 40 "$out/$t.log"
+		status=1
+	fi
+done
+exit $status
