@@ -11,6 +11,12 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 . scripts/deps.sh
 sh scripts/s3rver-install.sh
+# The S3 tests start this server; exported so `make distcheck` (which
+# builds from an unpacked tarball without node_modules) finds it too.
+export CARAVAN_S3RVER="$top/tests/s3/node_modules/s3rver/bin/s3rver.js"
+if [ -n "$CARAVAN_LONG" ]; then
+	export CARAVAN_CRASH_ROUNDS=${CARAVAN_CRASH_ROUNDS:-2000}
+fi
 
 [ -f configure ] && [ configure -nt configure.ac ] || autoreconf -fi >/dev/null
 if [ -f config.status ]; then
@@ -49,6 +55,15 @@ run_build() {
 
 run_build plain
 run_build sanitize --enable-sanitizers
+
+echo "== distcheck"
+cd "$top/build-plain"
+if make -s -j"$(nproc)" distcheck >distcheck.out 2>&1; then
+	echo "  make distcheck: passed"
+else
+	echo "  make distcheck: FAILED"; tail -40 distcheck.out; status=1
+fi
+cd "$top"
 
 echo "== valgrind: unit suites"
 cd "$top/build-plain"
