@@ -9,7 +9,9 @@
 
 S=$T/store
 M=$T/mnt
-ROUNDS=${CARAVAN_CRASH_ROUNDS:-3}
+# 3 rounds, 20 in the long campaign (CARAVAN_LONG=1)
+if [ -n "${CARAVAN_LONG:-}" ]; then ROUNDS=20; else ROUNDS=3; fi
+ROUNDS=${CARAVAN_E2E_CRASH_ROUNDS:-$ROUNDS}
 DOCS=4
 if ! mount_fs "$S" "$M" "commit_ms=2000"; then
 	not_ok "mount"
