@@ -52,15 +52,20 @@
  * fails with -EFBIG, also when that byte or a later one is a syntax
  * error, so the outcome never depends on how the stream was cut.
  *
- * State diagram (outside strings, numbers and literals):
+ * State diagram, with the function behind each transition:
  *
- *   TOP --value start--> (scalar | OBJ_FIRST | ARR_FIRST)
- *   OBJ_FIRST --'"'--> key string --'"'--> COLON --':'--> VALUE
- *   OBJ_FIRST/AFTER --'}'--> pop; ARR_FIRST/AFTER --']'--> pop
- *   AFTER --','--> KEY (object) | VALUE (array)
- *   a completed value --> AFTER (depth > 0) or delivered, TOP (depth 0)
- *   a top-level number or literal --> SCALAR_END --delimiter--> delivered
- *   any error --> FAILED (sticky)
+ *   TOP --value start (start_value)--> a string, number or literal state,
+ *       or OBJ_FIRST / ARR_FIRST (a container opened)
+ *   OBJ_FIRST --'"'--> key STR --'"'--> COLON --':'--> VALUE  (step_structure,
+ *       step_string)
+ *   OBJ_FIRST/AFTER --'}'--> pop; ARR_FIRST/AFTER --']'--> pop  (step_structure)
+ *   AFTER --','--> KEY (object) | VALUE (array)  (step_structure)
+ *   STR <--> ESC, HEX, LOW_BS, UTF8  (step_string, step_string_byte)
+ *   NUM_* (step_number), LIT (step_literal)
+ *   a value ends (EV_DONE / EV_SCALAR): AFTER when inside a container;
+ *       at the top, a string or container is delivered (deliver) -> TOP,
+ *       a number or literal waits in SCALAR_END for its delimiter
+ *   any error (fail, fail_at) --> FAILED, sticky
  *
  * Invariants
  *   1. state == ST_TOP  <=>  no value is in progress (held_len == 0).
@@ -377,11 +382,16 @@ static bool start_value(struct json_splitter *sp, unsigned char c)
 	}
 }
 
-/* A value inside a container is complete: wait for ',' or a closer. */
-static void member_done(struct json_splitter *sp)
-{
-	sp->state = ST_AFTER;
-}
+/*
+ * What a step function tells the feed loop.  A step consumes bytes from
+ * p[*i] on and leaves *i at the first byte it did not consume.
+ */
+enum event {
+	EV_NONE,    /* keep going */
+	EV_INVALID, /* p[*i] cannot continue the stream */
+	EV_DONE,    /* a string or container value ended just before p[*i] */
+	EV_SCALAR,  /* a number or literal is complete; p[*i] must delimit it */
+};
 
 /* The four hex digits of a \u escape are in code_unit: checks surrogate
  * pairing and NUL in keys. */
@@ -404,6 +414,8 @@ static bool escape_done(struct json_splitter *sp)
 /* A byte after a backslash. */
 static bool escape_char(struct json_splitter *sp, unsigned char c)
 {
+	if (sp->want_low && c != 'u')
+		return false;
 	switch (c) {
 	case '"':
 	case '\\':
@@ -425,12 +437,249 @@ static bool escape_char(struct json_splitter *sp, unsigned char c)
 	}
 }
 
-/* A byte in ST_NUM_* that does not continue the number ends it; true when
- * the number's state is a complete number. */
-static bool number_complete(enum sp_state st)
+/* ST_STR: a run of string bytes, up to a byte that changes state. */
+static enum event step_string(struct json_splitter *sp,
+			      const unsigned char *p, size_t len, size_t *i)
 {
-	return st == ST_NUM_ZERO || st == ST_NUM_INT || st == ST_NUM_FRAC ||
-	       st == ST_NUM_EXP;
+	size_t k = *i, n;
+	unsigned char c;
+
+	/* The common case: plain ASCII 8 bytes at a time, complete UTF-8
+	 * sequences whole. */
+	for (;;) {
+		k += str_scan(p + k, len - k);
+		if (k == len) {
+			*i = k;
+			return EV_NONE;
+		}
+		if (p[k] < 0x80)
+			break;
+		n = utf8_seq(p + k, len - k);
+		if (n == 0)
+			break; /* invalid, or cut by the end of the feed */
+		k += n;
+	}
+	*i = k;
+	c = p[k];
+	if (c == '"') {
+		*i = k + 1;
+		if (!sp->str_key)
+			return EV_DONE;
+		sp->state = ST_COLON;
+		return EV_NONE;
+	}
+	if (c == '\\') {
+		sp->state = ST_ESC;
+	} else if (json_utf8_need[c]) {
+		sp->u8_left = json_utf8_need[c];
+		sp->u8_lo = json_utf8_lo[c];
+		sp->u8_hi = json_utf8_hi[c];
+		sp->state = ST_UTF8;
+	} else {
+		return EV_INVALID; /* control character or bad UTF-8 */
+	}
+	*i = k + 1;
+	return EV_NONE;
+}
+
+/* ST_ESC, ST_HEX, ST_LOW_BS, ST_UTF8: one byte inside a string. */
+static enum event step_string_byte(struct json_splitter *sp, unsigned char c)
+{
+	int h;
+
+	switch (sp->state) {
+	case ST_ESC:
+		return escape_char(sp, c) ? EV_NONE : EV_INVALID;
+	case ST_HEX:
+		h = hex_value(c);
+		if (h < 0)
+			return EV_INVALID;
+		sp->code_unit = (uint16_t)(sp->code_unit << 4 | h);
+		if (--sp->hex_left == 0 && !escape_done(sp))
+			return EV_INVALID;
+		return EV_NONE;
+	case ST_LOW_BS:
+		if (c != '\\')
+			return EV_INVALID;
+		sp->want_low = true;
+		sp->state = ST_ESC;
+		return EV_NONE;
+	default: /* ST_UTF8 */
+		if (c < sp->u8_lo || c > sp->u8_hi)
+			return EV_INVALID;
+		sp->u8_lo = 0x80;
+		sp->u8_hi = 0xBF;
+		if (--sp->u8_left == 0)
+			sp->state = ST_STR;
+		return EV_NONE;
+	}
+}
+
+/* ST_NUM_*: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? */
+static enum event step_number(struct json_splitter *sp,
+			      const unsigned char *p, size_t len, size_t *i)
+{
+	unsigned char c = p[*i];
+
+	switch (sp->state) {
+	case ST_NUM_MINUS:
+		if (c == '0')
+			sp->state = ST_NUM_ZERO;
+		else if (c >= '1' && c <= '9')
+			sp->state = ST_NUM_INT;
+		else
+			return EV_INVALID;
+		break;
+	case ST_NUM_INT:
+	case ST_NUM_FRAC:
+	case ST_NUM_EXP:
+		while (is_digit(p[*i])) {
+			if (++*i == len)
+				return EV_NONE;
+		}
+		c = p[*i];
+		if (sp->state == ST_NUM_EXP)
+			return EV_SCALAR;
+		/* fall through */
+	case ST_NUM_ZERO:
+		if (c == '.' && sp->state != ST_NUM_FRAC)
+			sp->state = ST_NUM_DOT;
+		else if (c == 'e' || c == 'E')
+			sp->state = ST_NUM_E;
+		else
+			return EV_SCALAR;
+		break;
+	case ST_NUM_DOT:
+		if (!is_digit(c))
+			return EV_INVALID;
+		sp->state = ST_NUM_FRAC;
+		break;
+	case ST_NUM_E:
+		if (c == '+' || c == '-') {
+			sp->state = ST_NUM_ESIGN;
+			break;
+		}
+		/* fall through */
+	default: /* ST_NUM_ESIGN */
+		if (!is_digit(c))
+			return EV_INVALID;
+		sp->state = ST_NUM_EXP;
+		break;
+	}
+	++*i;
+	return EV_NONE;
+}
+
+/* ST_LIT: the rest of true, false or null. */
+static enum event step_literal(struct json_splitter *sp, unsigned char c)
+{
+	if (c != (unsigned char)*sp->lit)
+		return EV_INVALID;
+	return *++sp->lit ? EV_NONE : EV_SCALAR;
+}
+
+/* ST_VALUE .. ST_AFTER: structure between tokens inside a container. */
+static enum event step_structure(struct json_splitter *sp, unsigned char c)
+{
+	switch (sp->state) {
+	case ST_OBJ_FIRST:
+	case ST_KEY:
+		if (c == '"') {
+			sp->str_key = true;
+			sp->state = ST_STR;
+			return EV_NONE;
+		}
+		if (c == '}' && sp->state == ST_OBJ_FIRST)
+			break;
+		return EV_INVALID;
+	case ST_COLON:
+		if (c != ':')
+			return EV_INVALID;
+		sp->state = ST_VALUE;
+		return EV_NONE;
+	case ST_ARR_FIRST:
+		if (c == ']')
+			break;
+		/* fall through */
+	case ST_VALUE:
+		return start_value(sp, c) ? EV_NONE : EV_INVALID;
+	default: /* ST_AFTER */
+		if (c == ',') {
+			sp->state = top_is_object(sp) ? ST_KEY : ST_VALUE;
+			return EV_NONE;
+		}
+		if (c != '}' && c != ']')
+			return EV_INVALID;
+		break;
+	}
+	/* c closes the innermost container. */
+	if ((c == '}') != top_is_object(sp))
+		return EV_INVALID;
+	sp->depth--;
+	return EV_DONE;
+}
+
+/* ST_SCALAR_END: the byte after a top-level number or literal. */
+static bool delimits_scalar(unsigned char c)
+{
+	return is_ws(c) || c == '{' || c == '[' || c == '"';
+}
+
+/* The error for the byte at stream position pos: -EFBIG when the value
+ * in progress is already beyond the limit (so that the outcome does not
+ * depend on how the stream was cut; the byte that fails to delimit a
+ * top-level scalar is not part of it), else -EINVAL. */
+static int fail_at(struct json_splitter *sp, size_t pos)
+{
+	if (sp->state != ST_TOP) {
+		size_t n = pos - sp->value_start;
+
+		if (sp->state != ST_SCALAR_END)
+			n++;
+		if (n > sp->max_bytes)
+			return fail(sp, -EFBIG, sp->value_start + sp->max_bytes);
+	}
+	return fail(sp, -EINVAL, pos);
+}
+
+/* Runs the step function of the current state on p[*i..len). */
+static enum event step(struct json_splitter *sp, const unsigned char *p,
+		       size_t len, size_t *i)
+{
+	enum event ev;
+
+	switch (sp->state) {
+	case ST_STR:
+		return step_string(sp, p, len, i);
+	case ST_ESC:
+	case ST_HEX:
+	case ST_LOW_BS:
+	case ST_UTF8:
+		ev = step_string_byte(sp, p[*i]);
+		break;
+	case ST_NUM_MINUS:
+	case ST_NUM_ZERO:
+	case ST_NUM_INT:
+	case ST_NUM_DOT:
+	case ST_NUM_FRAC:
+	case ST_NUM_E:
+	case ST_NUM_ESIGN:
+	case ST_NUM_EXP:
+		return step_number(sp, p, len, i);
+	case ST_LIT:
+		ev = step_literal(sp, p[*i]);
+		break;
+	default:
+		if (is_ws(p[*i])) {
+			*i = skip_ws(p, *i + 1, len);
+			return EV_NONE;
+		}
+		ev = step_structure(sp, p[*i]);
+		break;
+	}
+	if (ev != EV_INVALID)
+		++*i;
+	return ev;
 }
 
 int json_splitter_feed(struct json_splitter *sp, const char *buf, size_t len)
@@ -447,272 +696,47 @@ int json_splitter_feed(struct json_splitter *sp, const char *buf, size_t len)
 		return 0;
 
 	while (i < len) {
-		unsigned char c = p[i];
-
-		switch (sp->state) {
-		case ST_TOP:
-			if (is_ws(c)) {
-				i = skip_ws(p, i + 1, len);
+		if (sp->state == ST_TOP) {
+			i = skip_ws(p, i, len);
+			if (i == len)
 				break;
-			}
-			if (!start_value(sp, c))
-				goto out_invalid;
+			if (!start_value(sp, p[i]))
+				return fail_at(sp, base + i);
 			vstart = i;
 			sp->value_start = base + i;
 			i++;
-			break;
-
-		case ST_STR:
-			/* The common case: runs of plain ASCII, 8 bytes at a
-			 * time, and complete UTF-8 sequences. */
-			for (;;) {
-				size_t n;
-
-				i += str_scan(p + i, len - i);
-				if (i == len)
-					goto out_end;
-				c = p[i];
-				if (c < 0x80)
-					break;
-				n = utf8_seq(p + i, len - i);
-				if (n == 0)
-					break; /* invalid, or split by the feed */
-				i += n;
-			}
-			if (c == '"') {
-				i++;
-				if (sp->str_key)
-					sp->state = ST_COLON;
-				else if (sp->depth)
-					member_done(sp);
-				else if ((rc = deliver(sp, buf, vstart, i, base)))
-					return rc;
-			} else if (c == '\\') {
-				sp->state = ST_ESC;
-				i++;
-			} else if (json_utf8_need[c]) {
-				sp->u8_left = json_utf8_need[c];
-				sp->u8_lo = json_utf8_lo[c];
-				sp->u8_hi = json_utf8_hi[c];
-				sp->state = ST_UTF8;
-				i++;
-			} else {
-				goto out_invalid; /* control char or bad UTF-8 */
-			}
-			break;
-
-		case ST_UTF8:
-			if (c < sp->u8_lo || c > sp->u8_hi)
-				goto out_invalid;
-			sp->u8_lo = 0x80;
-			sp->u8_hi = 0xBF;
-			if (--sp->u8_left == 0)
-				sp->state = ST_STR;
-			i++;
-			break;
-
-		case ST_ESC:
-			if (sp->want_low && c != 'u')
-				goto out_invalid;
-			if (!escape_char(sp, c))
-				goto out_invalid;
-			i++;
-			break;
-
-		case ST_HEX: {
-			int h = hex_value(c);
-
-			if (h < 0)
-				goto out_invalid;
-			sp->code_unit = (uint16_t)(sp->code_unit << 4 | h);
-			i++;
-			if (--sp->hex_left == 0 && !escape_done(sp))
-				goto out_invalid_prev;
-			break;
+			continue;
 		}
-
-		case ST_LOW_BS:
-			if (c != '\\')
-				goto out_invalid;
-			sp->want_low = true;
-			sp->state = ST_ESC;
-			i++;
-			break;
-
-		case ST_OBJ_FIRST:
-		case ST_KEY:
-			if (is_ws(c)) {
-				i = skip_ws(p, i + 1, len);
-				break;
-			}
-			if (c == '"') {
-				sp->str_key = true;
-				sp->state = ST_STR;
-				i++;
-				break;
-			}
-			if (c == '}' && sp->state == ST_OBJ_FIRST)
-				goto close;
-			goto out_invalid;
-
-		case ST_COLON:
-			if (is_ws(c)) {
-				i = skip_ws(p, i + 1, len);
-				break;
-			}
-			if (c != ':')
-				goto out_invalid;
-			sp->state = ST_VALUE;
-			i++;
-			break;
-
-		case ST_ARR_FIRST:
-			if (c == ']')
-				goto close;
-			/* fall through */
-		case ST_VALUE:
-			if (is_ws(c)) {
-				i = skip_ws(p, i + 1, len);
-				break;
-			}
-			if (!start_value(sp, c))
-				goto out_invalid;
-			i++;
-			break;
-
-		case ST_AFTER:
-			if (is_ws(c)) {
-				i = skip_ws(p, i + 1, len);
-				break;
-			}
-			if (c == ',') {
-				sp->state = top_is_object(sp) ? ST_KEY : ST_VALUE;
-				i++;
-				break;
-			}
-			if (c == '}' || c == ']')
-				goto close;
-			goto out_invalid;
-
-		case ST_NUM_MINUS:
-			if (c == '0')
-				sp->state = ST_NUM_ZERO;
-			else if (c >= '1' && c <= '9')
-				sp->state = ST_NUM_INT;
-			else
-				goto out_invalid;
-			i++;
-			break;
-
-		case ST_NUM_INT:
-			while (is_digit(c)) {
-				if (++i == len)
-					goto out_end;
-				c = p[i];
-			}
-			/* fall through */
-		case ST_NUM_ZERO:
-			if (c == '.') {
-				sp->state = ST_NUM_DOT;
-				i++;
-			} else if (c == 'e' || c == 'E') {
-				sp->state = ST_NUM_E;
-				i++;
-			} else {
-				goto number_end;
-			}
-			break;
-
-		case ST_NUM_DOT:
-			if (!is_digit(c))
-				goto out_invalid;
-			sp->state = ST_NUM_FRAC;
-			i++;
-			break;
-
-		case ST_NUM_FRAC:
-			while (is_digit(c)) {
-				if (++i == len)
-					goto out_end;
-				c = p[i];
-			}
-			if (c == 'e' || c == 'E') {
-				sp->state = ST_NUM_E;
-				i++;
-				break;
-			}
-			goto number_end;
-
-		case ST_NUM_E:
-			if (c == '+' || c == '-') {
-				sp->state = ST_NUM_ESIGN;
-				i++;
-				break;
-			}
-			/* fall through */
-		case ST_NUM_ESIGN:
-			if (!is_digit(c))
-				goto out_invalid;
-			sp->state = ST_NUM_EXP;
-			i++;
-			break;
-
-		case ST_NUM_EXP:
-			while (is_digit(c)) {
-				if (++i == len)
-					goto out_end;
-				c = p[i];
-			}
-			goto number_end;
-
-		case ST_LIT:
-			if (c != (unsigned char)*sp->lit)
-				goto out_invalid;
-			i++;
-			if (*++sp->lit == '\0') {
-				if (sp->depth)
-					member_done(sp);
-				else
-					sp->state = ST_SCALAR_END;
-			}
-			break;
-
-		case ST_SCALAR_END:
-			/* c is not consumed here: it delimits, then starts the
+		if (sp->state == ST_SCALAR_END) {
+			/* p[i] is not consumed: it delimits, then starts the
 			 * next value or is skipped as whitespace. */
-			if (!is_ws(c) && c != '{' && c != '[' && c != '"')
-				goto out_invalid;
-			if ((rc = deliver(sp, buf, vstart, i, base)))
+			if (!delimits_scalar(p[i]))
+				return fail_at(sp, base + i);
+			rc = deliver(sp, buf, vstart, i, base);
+			if (rc)
+				return rc;
+			continue;
+		}
+		switch (step(sp, p, len, &i)) {
+		case EV_NONE:
+			break;
+		case EV_INVALID:
+			return fail_at(sp, base + i);
+		case EV_SCALAR:
+			sp->state = sp->depth ? ST_AFTER : ST_SCALAR_END;
+			break;
+		case EV_DONE:
+			if (sp->depth) {
+				sp->state = ST_AFTER;
+				break;
+			}
+			rc = deliver(sp, buf, vstart, i, base);
+			if (rc)
 				return rc;
 			break;
-
-		case ST_FAILED:
-			assert(0);
-			return -EINVAL;
 		}
-		continue;
-
-	number_end:
-		/* c (not consumed) follows a complete number. */
-		if (sp->depth)
-			member_done(sp);
-		else
-			sp->state = ST_SCALAR_END;
-		continue;
-
-	close:
-		/* c is '}' or ']' in a state where a closer may come. */
-		if ((c == '}') != top_is_object(sp))
-			goto out_invalid;
-		sp->depth--;
-		i++;
-		if (sp->depth)
-			member_done(sp);
-		else if ((rc = deliver(sp, buf, vstart, i, base)))
-			return rc;
 	}
 
-out_end:
 	if (sp->state != ST_TOP) {
 		if (sp->held_len + (len - vstart) > sp->max_bytes)
 			return fail(sp, -EFBIG, sp->value_start + sp->max_bytes);
@@ -722,24 +746,13 @@ out_end:
 	}
 	sp->offset = base + len;
 	return 0;
+}
 
-out_invalid_prev:
-	/* the escape that just ended is wrong: report its last byte */
-	i--;
-out_invalid:
-	/* A value already beyond the limit is -EFBIG, whatever the byte, so
-	 * that the error does not depend on how the stream was cut.  The byte
-	 * that fails to delimit a top-level scalar is not part of it. */
-	if (sp->state != ST_TOP) {
-		size_t n = base + i - sp->value_start;
-
-		if (sp->state != ST_SCALAR_END)
-			n++;
-		if (n > sp->max_bytes)
-			return fail(sp, -EFBIG,
-				    sp->value_start + sp->max_bytes);
-	}
-	return fail(sp, -EINVAL, base + i);
+/* True in a number state where the text so far is a complete number. */
+static bool number_complete(enum sp_state st)
+{
+	return st == ST_NUM_ZERO || st == ST_NUM_INT || st == ST_NUM_FRAC ||
+	       st == ST_NUM_EXP;
 }
 
 int json_splitter_finish(struct json_splitter *sp)
