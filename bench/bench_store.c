@@ -68,7 +68,8 @@ static struct store *fresh_store(const char *dir, uint64_t cap, uint32_t ms)
 	o.cutover_bytes = 256ull << 20;
 	rc = store_open(dir, &o, &s);
 	if (rc) {
-		fprintf(stderr, "cannot open store %s: %s\n", dir, strerror(-rc));
+		fprintf(stderr, "cannot open store %s: %s\n", dir,
+			strerror(-rc));
 		exit(1);
 	}
 	return s;
@@ -117,7 +118,8 @@ static void bench_nowait(const char *dir, size_t size)
 		t = now();
 	} while (t - t0 < seconds);
 	printf("store append nowait %5zu B: %10.0f appends/s (%" PRIu64
-	       " in %.2f s)\n", size, (double)n / (t - t0), n, t - t0);
+	       " in %.2f s)\n",
+	       size, (double)n / (t - t0), n, t - t0);
 	store_close(s);
 	rm_rf(dir);
 	free(buf);
@@ -222,8 +224,8 @@ static void *sq_thread(void *p)
 	sqlite3_busy_timeout(db, 60000);
 	sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;",
 		     NULL, NULL, NULL);
-	if (sqlite3_prepare_v2(db, "INSERT INTO t(doc, body) VALUES (?, ?)",
-			       -1, &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(db, "INSERT INTO t(doc, body) VALUES (?, ?)", -1,
+			       &st, NULL) != SQLITE_OK)
 		exit(1);
 	while (now() < a->until) {
 		sqlite3_bind_int64(st, 1, (sqlite3_int64)a->n);
@@ -252,9 +254,11 @@ static double bench_sqlite(const char *dir, int threads, size_t size)
 	snprintf(path, sizeof(path), "%s/bench.db", dir);
 	if (sqlite3_open(path, &db) != SQLITE_OK)
 		exit(1);
-	sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
-		     "CREATE TABLE t(id INTEGER PRIMARY KEY, doc INTEGER, body BLOB);",
-		     NULL, NULL, NULL);
+	sqlite3_exec(
+		db,
+		"PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+		"CREATE TABLE t(id INTEGER PRIMARY KEY, doc INTEGER, body BLOB);",
+		NULL, NULL, NULL);
 	sqlite3_close(db);
 	t0 = now();
 	for (int i = 0; i < threads; i++) {
@@ -338,10 +342,11 @@ static void bench_open1(const char *dir, int ndocs)
 	after = rss_kib();
 	store_stats(s, &st);
 	printf("open with %d documents: %.2f s; resident memory %.0f bytes "
-	       "per document\n", ndocs, t - t0,
-	       (double)(after - before) * 1024.0 / ndocs);
+	       "per document\n",
+	       ndocs, t - t0, (double)(after - before) * 1024.0 / ndocs);
 	printf("log after clean close: %" PRIu64 " bytes (%.1f per "
-	       "document)\n", st.log_bytes, (double)st.log_bytes / ndocs);
+	       "document)\n",
+	       st.log_bytes, (double)st.log_bytes / ndocs);
 	store_close(s);
 }
 
@@ -363,7 +368,7 @@ int main(int argc, char **argv)
 
 	if (argc < 2) {
 		fprintf(stderr, "usage: bench_store DIR [nowait|wait|baseline|"
-			"sqlite|open]...\n");
+				"sqlite|open]...\n");
 		return 2;
 	}
 	if (env)

@@ -30,7 +30,7 @@ struct alloc {
 	uint64_t free_bytes;
 	uint64_t count;
 	struct u64map by_start; /* keys are off + 1 (0 is reserved) */
-	struct u64map by_end;   /* keys are off + len + 1 */
+	struct u64map by_end; /* keys are off + len + 1 */
 	struct region *cls[CLASSES];
 };
 
@@ -264,13 +264,16 @@ bool alloc_check(const struct alloc *a)
 		return false;
 	for (int c = 0; c < CLASSES; c++) {
 		for (struct region *r = a->cls[c]; r; r = r->next) {
-			if (n == a->count || r->len == 0 || class_of(r->len) != c ||
+			if (n == a->count || r->len == 0 ||
+			    class_of(r->len) != c ||
 			    u64map_get(&a->by_start, r->off + 1) != r ||
 			    u64map_get(&a->by_end, r->off + r->len + 1) != r ||
 			    r->off < a->base ||
 			    r->off + r->len > a->base + a->capacity) {
-				fprintf(stderr, "alloc: bad free region %" PRIu64
-					"+%" PRIu64 "\n", r->off, r->len);
+				fprintf(stderr,
+					"alloc: bad free region %" PRIu64
+					"+%" PRIu64 "\n",
+					r->off, r->len);
 				ok = false;
 				goto out;
 			}
@@ -286,8 +289,9 @@ bool alloc_check(const struct alloc *a)
 	qsort(all, n, sizeof(*all), cmp_region);
 	for (uint64_t i = 1; i < n; i++) {
 		if (all[i - 1]->off + all[i - 1]->len >= all[i]->off) {
-			fprintf(stderr, "alloc: free regions touch at %" PRIu64
-				"\n", all[i]->off);
+			fprintf(stderr,
+				"alloc: free regions touch at %" PRIu64 "\n",
+				all[i]->off);
 			ok = false;
 			break;
 		}

@@ -96,7 +96,8 @@ int datafile_open(const char *path, bool read_only, int *fd_out,
 	rc = io_pread_all(fd, h, sizeof(h), 0);
 	if (rc)
 		goto out_close;
-	if (memcmp(h, DATA_MAGIC, 8) != 0 || le32_get(h + 60) != crc32c(h, 60)) {
+	if (memcmp(h, DATA_MAGIC, 8) != 0 ||
+	    le32_get(h + 60) != crc32c(h, 60)) {
 		log_error("cannot open data file '%s': damaged header", path);
 		rc = -EBADMSG;
 		goto out_close;
@@ -114,7 +115,8 @@ int datafile_open(const char *path, bool read_only, int *fd_out,
 	}
 	if ((uint64_t)st.st_size < DATA_HDR + cap) {
 		log_error("cannot open data file '%s': shorter than its "
-			  "capacity", path);
+			  "capacity",
+			  path);
 		rc = -EBADMSG;
 		goto out_close;
 	}

@@ -26,8 +26,10 @@ static int check_doc(struct store *s, struct node *n, FILE *out)
 	uint64_t bytes = 0;
 
 	if (!sp || sp->space_id) {
-		fprintf(out, "document %" PRIu64 " '%s': its space %" PRIu64
-			" does not exist\n", n->id, n->name, n->space_id);
+		fprintf(out,
+			"document %" PRIu64 " '%s': its space %" PRIu64
+			" does not exist\n",
+			n->id, n->name, n->space_id);
 		return 1;
 	}
 	if (store_name_check(n->name)) {
@@ -38,8 +40,10 @@ static int check_doc(struct store *s, struct node *n, FILE *out)
 	{
 		uint32_t at = kids_lower_bound(&sp->kids, n->id);
 		if (at >= sp->kids.n || sp->kids.ids[at] != n->id) {
-			fprintf(out, "document '%s/%s' is missing from its "
-				"space's listing\n", sp->name, n->name);
+			fprintf(out,
+				"document '%s/%s' is missing from its "
+				"space's listing\n",
+				sp->name, n->name);
 			bad++;
 		}
 	}
@@ -47,26 +51,31 @@ static int check_doc(struct store *s, struct node *n, FILE *out)
 		const struct ent *e = &n->ents[i];
 
 		if (i && e->seq <= n->ents[i - 1].seq) {
-			fprintf(out, "document '%s/%s': entries out of order at "
-				"seq %" PRIu64 "\n", sp->name, n->name, e->seq);
+			fprintf(out,
+				"document '%s/%s': entries out of order at "
+				"seq %" PRIu64 "\n",
+				sp->name, n->name, e->seq);
 			bad++;
 		}
 		if (e->seq > n->seq) {
-			fprintf(out, "document '%s/%s': entry seq %" PRIu64
-				" above the document's %" PRIu64 "\n", sp->name,
-				n->name, e->seq, n->seq);
+			fprintf(out,
+				"document '%s/%s': entry seq %" PRIu64
+				" above the document's %" PRIu64 "\n",
+				sp->name, n->name, e->seq, n->seq);
 			bad++;
 		}
 		if (crc32c(s->map + e->off, e->len) != e->crc) {
-			fprintf(out, "document '%s/%s': entry seq %" PRIu64
+			fprintf(out,
+				"document '%s/%s': entry seq %" PRIu64
 				" at offset %" PRIu64 " fails its checksum\n",
 				sp->name, n->name, e->seq, e->off);
 			bad++;
 		}
 		if (e->len && alloc_overlaps_free(s->alloc, e->off, e->len)) {
-			fprintf(out, "document '%s/%s': entry seq %" PRIu64
-				" lies in free space\n", sp->name, n->name,
-				e->seq);
+			fprintf(out,
+				"document '%s/%s': entry seq %" PRIu64
+				" lies in free space\n",
+				sp->name, n->name, e->seq);
 			bad++;
 		}
 		bytes += e->len;
@@ -109,8 +118,10 @@ int store_fsck(const char *dir, FILE *out)
 			spaces++;
 			for (uint32_t k = 1; k < n->kids.n; k++)
 				if (n->kids.ids[k - 1] >= n->kids.ids[k]) {
-					fprintf(out, "space '%s': listing out "
-						"of order\n", n->name);
+					fprintf(out,
+						"space '%s': listing out "
+						"of order\n",
+						n->name);
 					bad++;
 					break;
 				}
@@ -126,16 +137,19 @@ int store_fsck(const char *dir, FILE *out)
 		bad++;
 	}
 	if (alloc_free_bytes(s->alloc) + used != s->capacity) {
-		fprintf(out, "free space (%" PRIu64 ") plus used (%" PRIu64
+		fprintf(out,
+			"free space (%" PRIu64 ") plus used (%" PRIu64
 			") is not the capacity (%" PRIu64 ")\n",
 			alloc_free_bytes(s->alloc), used, s->capacity);
 		bad++;
 	}
-	fprintf(out, "%s: %" PRIu64 " spaces, %" PRIu64 " documents, %" PRIu64
+	fprintf(out,
+		"%s: %" PRIu64 " spaces, %" PRIu64 " documents, %" PRIu64
 		" entries, %" PRIu64 " bytes used, %" PRIu64 " free of %" PRIu64
-		", log %" PRIu64 " bytes: %s\n", dir, spaces, docs, entries,
-		used, alloc_free_bytes(s->alloc), s->capacity,
-		wal_size(s->wal), bad ? "PROBLEMS FOUND" : "clean");
+		", log %" PRIu64 " bytes: %s\n",
+		dir, spaces, docs, entries, used, alloc_free_bytes(s->alloc),
+		s->capacity, wal_size(s->wal),
+		bad ? "PROBLEMS FOUND" : "clean");
 	store_close(s);
 	return bad;
 }

@@ -49,8 +49,8 @@ struct node *node_get(struct store *s, uint64_t id)
 	return u64map_get(&s->nodes, id);
 }
 
-struct node *node_by_name(struct store *s, uint64_t space_id,
-			  const char *name, size_t len)
+struct node *node_by_name(struct store *s, uint64_t space_id, const char *name,
+			  size_t len)
 {
 	struct node *n = u64map_get(&s->names, name_hash(space_id, name, len));
 
@@ -135,9 +135,8 @@ void kids_remove(struct kids *k, uint64_t id)
 	}
 }
 
-int node_add(struct store *s, uint64_t id, uint64_t space_id,
-	     const char *name, size_t len, const struct wal_meta *m,
-	     struct node **out)
+int node_add(struct store *s, uint64_t id, uint64_t space_id, const char *name,
+	     size_t len, const struct wal_meta *m, struct node **out)
 {
 	struct node *n = calloc(1, sizeof(*n));
 	struct kids *parent;

@@ -69,8 +69,8 @@ add:
 }
 
 /* Drop entries [0, k) of a document, freeing their space. */
-static int drop_front(struct store *s, struct node *n, uint32_t k,
-		      uint64_t lsn, bool live)
+static int drop_front(struct store *s, struct node *n, uint32_t k, uint64_t lsn,
+		      bool live)
 {
 	int rc = 0;
 
@@ -123,8 +123,8 @@ static bool region_ok(struct store *s, uint64_t off, uint32_t len)
 	return off >= DATA_HDR && off <= s->map_len && len <= s->map_len - off;
 }
 
-static int tomb_add(struct store *s, uint64_t id, const char *space,
-		    size_t ns, const char *key, size_t nk)
+static int tomb_add(struct store *s, uint64_t id, const char *space, size_t ns,
+		    const char *key, size_t nk)
 {
 	struct tomb *t = calloc(1, sizeof(*t));
 
@@ -178,8 +178,10 @@ static int apply_snap(struct store *s, const struct wal_rec *r)
 			return -EBADMSG;
 		if (r->offset > s->capacity) {
 			log_error("cannot open store '%s': the log describes "
-				  "capacity %" PRIu64 " but the data file holds "
-				  "%" PRIu64, s->dir, r->offset, s->capacity);
+				  "capacity %" PRIu64
+				  " but the data file holds "
+				  "%" PRIu64,
+				  s->dir, r->offset, s->capacity);
 			return -EBADMSG;
 		}
 		s->in_snapshot = true;
@@ -217,7 +219,8 @@ static int apply_snap(struct store *s, const struct wal_rec *r)
 			struct ent e;
 
 			wal_rec_ent(r, i, &we);
-			if (!region_ok(s, we.offset, we.len) || we.seq > n->seq ||
+			if (!region_ok(s, we.offset, we.len) ||
+			    we.seq > n->seq ||
 			    (n->nent && we.seq <= n->ents[n->nent - 1].seq))
 				return -EBADMSG;
 			e.seq = we.seq;
@@ -378,8 +381,8 @@ int store_replay_frame(void *arg, uint64_t lsn, const uint8_t *p, size_t len)
 
 	if (rc == -EBADMSG)
 		log_error("cannot open store '%s': frame %" PRIu64
-			  " does not apply to the state before it", s->dir,
-			  lsn);
+			  " does not apply to the state before it",
+			  s->dir, lsn);
 	return rc;
 }
 
@@ -428,8 +431,8 @@ int store_write_snapshot(void *arg, struct wal_snap *sn)
 	rc = snap_put_done(&w, start,
 			   wal_put_snap_begin(&w.buf, s->next_id,
 					      s->next_tomb_id, s->capacity,
-					      s->nspaces, s->ndocs,
-					      s->nentries, ntombs));
+					      s->nspaces, s->ndocs, s->nentries,
+					      ntombs));
 	for (uint32_t i = 0; !rc && i < s->spaces.n; i++) {
 		struct node *sp = node_get(s, s->spaces.ids[i]);
 
@@ -534,7 +537,8 @@ int store_rebuild_alloc(struct store *s)
 	for (uint64_t i = 0; i < n && !rc; i++) {
 		if (v[i].off < at) {
 			log_error("cannot open store '%s': entries overlap at "
-				  "offset %" PRIu64, s->dir, v[i].off);
+				  "offset %" PRIu64,
+				  s->dir, v[i].off);
 			rc = -EBADMSG;
 			break;
 		}

@@ -155,8 +155,8 @@ static int change_commit(struct store *s, uint64_t *lsn)
 	if (rc) {
 		s->failed = rc == -ENOMEM ? -ENOMEM : -EIO;
 		log_error("store '%s' is failed and refuses changes: frame "
-			  "%" PRIu64 " could not be applied: %s", s->dir, *lsn,
-			  strerror(-rc));
+			  "%" PRIu64 " could not be applied: %s",
+			  s->dir, *lsn, strerror(-rc));
 		return s->failed;
 	}
 	release_durable(s);
@@ -235,7 +235,8 @@ static int take_lock(struct store *s)
 		buf[strcspn(buf, "\n")] = '\0';
 		if (rc == -EWOULDBLOCK) {
 			log_error("cannot open store '%s': it is in use by "
-				  "process %s", s->dir, buf[0] ? buf : "?");
+				  "process %s",
+				  s->dir, buf[0] ? buf : "?");
 			rc = -EBUSY;
 		}
 		close(fd);
@@ -336,7 +337,8 @@ static int open_files(struct store *s)
 			goto out;
 		if (!s->snap_done) {
 			log_error("cannot open store '%s': the log does not "
-				  "start with a complete snapshot", s->dir);
+				  "start with a complete snapshot",
+				  s->dir);
 			rc = -EBADMSG;
 			goto out;
 		}
@@ -407,7 +409,8 @@ static int checkpoint_locked(struct store *s)
 	if (rc) {
 		s->failed = rc;
 		log_error("store '%s' is failed and refuses changes: msync of "
-			  "the data file: %s", s->dir, strerror(-rc));
+			  "the data file: %s",
+			  s->dir, strerror(-rc));
 		return rc;
 	}
 	rc = wal_cutover(s->wal, store_write_snapshot, s);
@@ -434,7 +437,8 @@ int store_checkpoint(struct store *s)
 			s->failed = rc;
 		pthread_rwlock_unlock(&s->lock);
 		log_error("store '%s' is failed and refuses changes: msync of "
-			  "the data file: %s", s->dir, strerror(-rc));
+			  "the data file: %s",
+			  s->dir, strerror(-rc));
 		return rc;
 	}
 	wal_sync(s->wal, 0);
@@ -777,8 +781,7 @@ out:
 }
 
 static int append_locked(struct store *s, struct node *n, const void *buf,
-			 size_t len, bool replace, uint64_t *seq,
-			 uint64_t *lsn)
+			 size_t len, bool replace, uint64_t *seq, uint64_t *lsn)
 {
 	uint64_t off;
 	uint32_t crc;

@@ -40,12 +40,12 @@
 struct store;
 
 struct store_options {
-	uint64_t capacity_bytes;    /* data capacity of a new store */
-	uint64_t cutover_bytes;     /* cut the log over past this size */
-	uint32_t commit_ms;         /* background commit interval */
-	bool sync;                  /* every mutation durable before return */
-	uint64_t max_entry_bytes;   /* larger entries: -EFBIG */
-	bool read_only;             /* open without replaying into a writable log
+	uint64_t capacity_bytes; /* data capacity of a new store */
+	uint64_t cutover_bytes; /* cut the log over past this size */
+	uint32_t commit_ms; /* background commit interval */
+	bool sync; /* every mutation durable before return */
+	uint64_t max_entry_bytes; /* larger entries: -EFBIG */
+	bool read_only; /* open without replaying into a writable log
 				       (fsck, dump): no lock file, no recovery writes */
 };
 
@@ -81,10 +81,10 @@ int store_grow(struct store *s, uint64_t capacity_bytes);
 /* ---- metadata of a node (space or document) ---- */
 
 struct store_meta {
-	uint32_t mode;     /* permission bits only (07777) */
+	uint32_t mode; /* permission bits only (07777) */
 	uint32_t uid, gid;
-	int64_t mtime_ns;  /* last data change or set by utimens */
-	int64_t ctime_ns;  /* last change of anything */
+	int64_t mtime_ns; /* last data change or set by utimens */
+	int64_t ctime_ns; /* last change of anything */
 };
 
 int store_meta_set(struct store *s, uint64_t id, const struct store_meta *m,
@@ -94,8 +94,7 @@ int store_meta_set(struct store *s, uint64_t id, const struct store_meta *m,
 
 /* Create a space; *id receives its id.  -EEXIST, -EINVAL, -ENAMETOOLONG. */
 int store_space_create(struct store *s, const char *name,
-		       const struct store_meta *m, uint64_t *id,
-		       uint64_t *lsn);
+		       const struct store_meta *m, uint64_t *id, uint64_t *lsn);
 /* Remove an empty space: -ENOTEMPTY, -ENOENT. */
 int store_space_remove(struct store *s, const char *name, uint64_t *lsn);
 int store_space_lookup(struct store *s, const char *name, uint64_t *id);
@@ -159,12 +158,12 @@ int store_read(struct store *s, uint64_t id, store_entry_fn fn, void *arg);
 
 struct store_doc_info {
 	uint64_t id;
-	uint64_t space_id;   /* 0 for a space */
+	uint64_t space_id; /* 0 for a space */
 	bool is_space;
-	uint64_t seq;        /* last sequence number (0: none yet) */
-	uint32_t entries;    /* entries held */
+	uint64_t seq; /* last sequence number (0: none yet) */
+	uint32_t entries; /* entries held */
 	uint64_t stored_bytes; /* bytes of the entries held */
-	uint64_t lsn;        /* frame of the last change */
+	uint64_t lsn; /* frame of the last change */
 	uint64_t backup_seq; /* last sequence confirmed in the cloud */
 	int64_t backup_time_ns;
 	struct store_meta meta;

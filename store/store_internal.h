@@ -29,9 +29,9 @@
 
 struct ent {
 	uint64_t seq;
-	uint64_t off;  /* absolute offset in the data file */
+	uint64_t off; /* absolute offset in the data file */
 	uint32_t len;
-	uint32_t crc;  /* CRC-32C of the bytes */
+	uint32_t crc; /* CRC-32C of the bytes */
 };
 
 /* Ids of a space's documents (or of the root's spaces), ascending. */
@@ -42,8 +42,8 @@ struct kids {
 
 struct node {
 	uint64_t id;
-	uint64_t space_id;      /* 0 for spaces */
-	char *name;             /* key, or space name; owned */
+	uint64_t space_id; /* 0 for spaces */
+	char *name; /* key, or space name; owned */
 	struct node *name_next; /* chain in s->names */
 	struct store_meta meta;
 	uint64_t seq;
@@ -53,7 +53,7 @@ struct node {
 	uint64_t stored_bytes;
 	struct ent *ents;
 	uint32_t nent, cap;
-	struct kids kids;       /* spaces: their documents */
+	struct kids kids; /* spaces: their documents */
 };
 
 struct tomb {
@@ -72,7 +72,7 @@ struct store {
 	int lock_fd;
 	int data_fd;
 	uint8_t *map;
-	uint64_t map_len;      /* DATA_HDR + capacity */
+	uint64_t map_len; /* DATA_HDR + capacity */
 	uint64_t capacity;
 	struct wal *wal;
 	store_change_fn hook;
@@ -80,9 +80,9 @@ struct store {
 
 	pthread_rwlock_t lock;
 	struct alloc *alloc;
-	struct u64map nodes;   /* id -> node */
-	struct u64map names;   /* name hash -> node chain */
-	struct kids spaces;    /* the root's children */
+	struct u64map nodes; /* id -> node */
+	struct u64map names; /* name hash -> node chain */
+	struct kids spaces; /* the root's children */
 	uint64_t next_id;
 	uint64_t next_tomb_id;
 	uint64_t ndocs, nspaces, nentries;
@@ -91,7 +91,7 @@ struct store {
 	size_t npf, pf_head, pf_cap;
 	uint64_t pf_bytes;
 	struct wal_buf scratch;
-	int failed;            /* sticky in-memory failure (ENOMEM mid-apply) */
+	int failed; /* sticky in-memory failure (ENOMEM mid-apply) */
 
 	/* replay state */
 	bool replaying;
@@ -103,24 +103,22 @@ struct store {
 	uint64_t last_snap_bytes;
 	uint64_t appends;
 	uint64_t cutovers;
-	int cutover_running;   /* atomic flag */
+	int cutover_running; /* atomic flag */
 };
 
 /* replay.c: applying records (live and at open) and snapshots. */
 int store_apply_frame(struct store *s, uint64_t lsn, const uint8_t *p,
 		      size_t len, bool live);
-int store_replay_frame(void *arg, uint64_t lsn, const uint8_t *p,
-		       size_t len);
+int store_replay_frame(void *arg, uint64_t lsn, const uint8_t *p, size_t len);
 int store_write_snapshot(void *arg, struct wal_snap *sn);
 int store_rebuild_alloc(struct store *s);
 
 /* nodes.c */
 struct node *node_get(struct store *s, uint64_t id);
-struct node *node_by_name(struct store *s, uint64_t space_id,
-			  const char *name, size_t len);
-int node_add(struct store *s, uint64_t id, uint64_t space_id,
-	     const char *name, size_t len, const struct wal_meta *m,
-	     struct node **out);
+struct node *node_by_name(struct store *s, uint64_t space_id, const char *name,
+			  size_t len);
+int node_add(struct store *s, uint64_t id, uint64_t space_id, const char *name,
+	     size_t len, const struct wal_meta *m, struct node **out);
 void node_remove(struct store *s, struct node *n);
 int node_rename(struct store *s, struct node *n, uint64_t space_id,
 		const char *name, size_t len);

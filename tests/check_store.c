@@ -162,11 +162,13 @@ START_TEST(test_store_names_follow_the_contract)
 	ck_assert_int_eq(store_space_create(s, longname, &M, &sp, NULL), 0);
 	ck_assert_int_eq(store_space_create(s, longname, &M, NULL, NULL),
 			 -EEXIST);
-	ck_assert_int_eq(store_doc_create(s, sp, "\xff\x01 odd", &M, NULL, NULL),
-			 0);
-	ck_assert_int_eq(store_doc_create(s, sp, "\xff\x01 odd", &M, NULL, NULL),
+	ck_assert_int_eq(
+		store_doc_create(s, sp, "\xff\x01 odd", &M, NULL, NULL), 0);
+	ck_assert_int_eq(store_doc_create(s, sp, "\xff\x01 odd", &M, NULL,
+					  NULL),
 			 -EEXIST);
-	ck_assert_int_eq(store_doc_create(s, 999, "k", &M, NULL, NULL), -ENOENT);
+	ck_assert_int_eq(store_doc_create(s, 999, "k", &M, NULL, NULL),
+			 -ENOENT);
 	ck_assert_int_eq(store_space_remove(s, longname, NULL), -ENOTEMPTY);
 	ck_assert_int_eq(store_close(s), 0);
 	test_rmdir(dir);
@@ -196,7 +198,8 @@ START_TEST(test_store_rename_replaces_atomically_and_keeps_id)
 	ck_assert_int_eq(store_append(s, a, "A", 1, NULL, NULL), 0);
 	ck_assert_int_eq(store_append(s, b, "B", 1, NULL, NULL), 0);
 	ck_assert_int_eq(store_doc_rename(s, a, s2, "b", STORE_RENAME_NOREPLACE,
-					  NULL), -EEXIST);
+					  NULL),
+			 -EEXIST);
 	ck_assert_int_eq(store_doc_rename(s, a, s2, "b", 0, NULL), 0);
 	ck_assert_int_eq(store_doc_lookup(s, s2, "b", &id), 0);
 	ck_assert_uint_eq(id, a);
@@ -257,9 +260,11 @@ START_TEST(test_store_survives_many_cutovers_and_reopens)
 	for (int i = 0; i < 2000; i++) {
 		fill(buf, sizeof(buf), i);
 		ck_assert_int_eq(store_append(s, ids[i % 20], buf,
-					      (size_t)(i % 200), NULL, NULL), 0);
+					      (size_t)(i % 200), NULL, NULL),
+				 0);
 		if (i % 7 == 0)
-			ck_assert_int_eq(store_trim(s, ids[i % 20], 3, NULL), 0);
+			ck_assert_int_eq(store_trim(s, ids[i % 20], 3, NULL),
+					 0);
 	}
 	store_stats(s, &st);
 	ck_assert_uint_gt(st.cutovers, 10);
@@ -269,7 +274,8 @@ START_TEST(test_store_survives_many_cutovers_and_reopens)
 	{
 		struct store_doc_info before[20], after;
 		for (int i = 0; i < 20; i++)
-			ck_assert_int_eq(store_doc_info(s, ids[i], &before[i]), 0);
+			ck_assert_int_eq(store_doc_info(s, ids[i], &before[i]),
+					 0);
 		ck_assert_int_eq(store_close(s), 0);
 		check_clean(dir);
 		ck_assert_int_eq(store_open(dir, &o, &s), 0);
@@ -463,8 +469,7 @@ END_TEST
  * never acknowledge again; after reopening, every acknowledged append is
  * there and fsck is clean.
  */
-static void fault_round(enum io_op op, unsigned long nth, int err,
-			int *fired)
+static void fault_round(enum io_op op, unsigned long nth, int err, int *fired)
 {
 	char *dir = test_tmpdir();
 	struct store_options o;
@@ -515,7 +520,8 @@ static void fault_round(enum io_op op, unsigned long nth, int err,
 	}
 	if (failed) {
 		/* fail-stop: nothing is acknowledged any more */
-		ck_assert_int_ne(store_append(s, ids[0], "z", 1, NULL, NULL), 0);
+		ck_assert_int_ne(store_append(s, ids[0], "z", 1, NULL, NULL),
+				 0);
 		ck_assert_int_ne(store_sync(s, 0), 0);
 	}
 	*fired = io_fault_fired();
@@ -541,7 +547,7 @@ static void fault_round(enum io_op op, unsigned long nth, int err,
 START_TEST(test_store_fails_stop_on_every_injected_fault)
 {
 	static const enum io_op ops[] = { IO_OP_PWRITE, IO_OP_FDATASYNC,
-					  IO_OP_FSYNC, IO_OP_MSYNC,
+					  IO_OP_FSYNC,	IO_OP_MSYNC,
 					  IO_OP_RENAME, IO_OP_FALLOCATE };
 	int rounds = 0;
 
@@ -570,7 +576,8 @@ START_TEST(test_store_batch_append_is_all_or_nothing)
 {
 	char *dir = test_tmpdir();
 	struct store *s = open_store(dir, 4096);
-	struct store_import_entry e[3] = { { "one", 3 }, { "two", 3 },
+	struct store_import_entry e[3] = { { "one", 3 },
+					   { "two", 3 },
 					   { "three", 5 } };
 	struct store_import_entry big[2] = { { "x", 1 }, { NULL, 0 } };
 	struct collect col = { 0 };
@@ -625,14 +632,16 @@ int main(void)
 	TCase *tc = tcase_create("core");
 
 	tcase_set_timeout(tc, 300);
-	tcase_add_test(tc, test_store_flow_of_the_original_with_exact_free_bytes);
+	tcase_add_test(tc,
+		       test_store_flow_of_the_original_with_exact_free_bytes);
 	tcase_add_test(tc, test_store_names_follow_the_contract);
 	tcase_add_test(tc, test_store_rename_replaces_atomically_and_keeps_id);
 	tcase_add_test(tc, test_store_second_open_is_refused);
 	tcase_add_test(tc, test_store_survives_many_cutovers_and_reopens);
 	tcase_add_test(tc, test_store_unclosed_store_recovers_synced_changes);
 	tcase_add_test(tc, test_store_meta_backup_and_tombstones_persist);
-	tcase_add_test(tc, test_store_backup_pending_lists_unuploaded_documents);
+	tcase_add_test(tc,
+		       test_store_backup_pending_lists_unuploaded_documents);
 	tcase_add_test(tc, test_store_import_creates_document_with_given_seqs);
 	tcase_add_test(tc, test_store_append_replace_is_snapshot_plus_trim);
 	tcase_add_test(tc, test_store_fails_stop_on_every_injected_fault);

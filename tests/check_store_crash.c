@@ -202,7 +202,8 @@ static int read_entry(void *arg, uint64_t seq, const void *buf, size_t len)
 
 	memcpy(text, buf, len < 63 ? len : 63);
 	text[len < 63 ? len : 63] = '\0';
-	if (sscanf(text, "g=%" SCNu64 " k=%d s=%" SCNu64 "|", &g, &key, &s) != 3 ||
+	if (sscanf(text, "g=%" SCNu64 " k=%d s=%" SCNu64 "|", &g, &key, &s) !=
+		    3 ||
 	    key != c->key || s != seq || c->k->n >= MAXE) {
 		c->bad = true;
 		return 0;
@@ -279,16 +280,18 @@ START_TEST(test_store_crash_rounds_keep_every_acknowledged_change)
 					kill(pid, SIGKILL);
 				continue;
 			}
-			ck_assert_int_eq(sscanf(line, "I %" SCNu64 " %c %d %" SCNu64,
-						&o.g, &o.kind, &o.key, &o.arg), 4);
+			ck_assert_int_eq(sscanf(line,
+						"I %" SCNu64 " %c %d %" SCNu64,
+						&o.g, &o.kind, &o.key, &o.arg),
+					 4);
 			ck_assert_int_lt(nops, MAXOPS);
 			ops[nops++] = o;
 		}
 		fclose(in);
 		kill(pid, SIGKILL);
 		ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-		ck_assert_msg(WIFSIGNALED(status) ||
-				      (WIFEXITED(status) && WEXITSTATUS(status) == 0),
+		ck_assert_msg(WIFSIGNALED(status) || (WIFEXITED(status) &&
+						      WEXITSTATUS(status) == 0),
 			      "child failed with status %d", status);
 		acked_total += acks;
 
@@ -318,8 +321,10 @@ START_TEST(test_store_crash_rounds_keep_every_acknowledged_change)
 		}
 	}
 	fclose(devnull);
-	fprintf(stderr, "crash rounds: %d, acknowledged changes verified: %" PRIu64
-		", losses: 0\n", rounds, acked_total);
+	fprintf(stderr,
+		"crash rounds: %d, acknowledged changes verified: %" PRIu64
+		", losses: 0\n",
+		rounds, acked_total);
 	test_rmdir(dir);
 }
 END_TEST
@@ -332,7 +337,8 @@ int main(void)
 	TCase *tc = tcase_create("crash");
 
 	tcase_set_timeout(tc, 3600);
-	tcase_add_test(tc, test_store_crash_rounds_keep_every_acknowledged_change);
+	tcase_add_test(tc,
+		       test_store_crash_rounds_keep_every_acknowledged_change);
 	suite_add_tcase(s, tc);
 	return test_run_suite(s);
 }

@@ -60,8 +60,8 @@ static void build_log(const char *dir, int nframes, bool sync_each)
 	for (int i = 0; i < nframes; i++) {
 		uint64_t lsn;
 		memset(buf, 'a' + i % 26, sizeof(buf));
-		ck_assert_int_eq(wal_append(w, buf, (size_t)(i % 200) + 1, &lsn),
-				 0);
+		ck_assert_int_eq(
+			wal_append(w, buf, (size_t)(i % 200) + 1, &lsn), 0);
 		ck_assert_uint_eq(lsn, (uint64_t)i + 2);
 		if (sync_each)
 			ck_assert_int_eq(wal_sync(w, lsn), 0);
@@ -79,7 +79,8 @@ START_TEST(test_wal_records_round_trip)
 
 	wal_buf_init(&b);
 	ck_assert_int_eq(wal_put_append(&b, 7, 8, 4096, 123, "hello", 5,
-					crc32c("hello", 5)), 0);
+					crc32c("hello", 5)),
+			 0);
 	ck_assert_int_eq(wal_put_mapkey(&b, 9, 3, &m, "key"), 0);
 	ck_assert_int_eq(wal_put_snap_doc(&b, 9, 3, 6, 5, 77, &m, "k", ents, 2),
 			 0);
@@ -458,14 +459,20 @@ int main(void)
 
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_wal_records_round_trip);
-	tcase_add_test(tc, test_wal_record_decoder_refuses_every_truncation_and_flip);
+	tcase_add_test(
+		tc, test_wal_record_decoder_refuses_every_truncation_and_flip);
 	tcase_add_test(tc, test_wal_replays_every_frame_in_order);
-	tcase_add_test(tc, test_wal_recover_accepts_exactly_the_prefix_at_every_cut);
-	tcase_add_test(tc, test_wal_bit_flip_in_unsynced_tail_is_dropped_in_synced_body_refused);
-	tcase_add_test(tc, test_wal_bit_flip_in_one_unsynced_batch_drops_the_rest);
+	tcase_add_test(
+		tc, test_wal_recover_accepts_exactly_the_prefix_at_every_cut);
+	tcase_add_test(
+		tc,
+		test_wal_bit_flip_in_unsynced_tail_is_dropped_in_synced_body_refused);
+	tcase_add_test(tc,
+		       test_wal_bit_flip_in_one_unsynced_batch_drops_the_rest);
 	tcase_add_test(tc, test_wal_damaged_header_is_refused);
 	tcase_add_test(tc, test_wal_group_commit_shares_flushes);
-	tcase_add_test(tc, test_wal_committer_makes_changes_durable_without_sync);
+	tcase_add_test(tc,
+		       test_wal_committer_makes_changes_durable_without_sync);
 	tcase_add_test(tc, test_wal_cutover_starts_new_log_with_snapshot);
 	tcase_add_test(tc, test_wal_failed_fdatasync_is_sticky);
 	tcase_add_test(tc, test_wal_failed_cutover_rename_is_sticky);

@@ -40,8 +40,9 @@ uint32_t crc32c_extend_sw(uint32_t crc, const void *buf, size_t len)
 	pthread_once(&table_once, table_build);
 	crc = ~crc;
 	while (len >= 8) {
-		uint32_t lo = crc ^ ((uint32_t)p[0] | (uint32_t)p[1] << 8 |
-				     (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24);
+		uint32_t lo = crc ^
+			      ((uint32_t)p[0] | (uint32_t)p[1] << 8 |
+			       (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24);
 		uint32_t hi = (uint32_t)p[4] | (uint32_t)p[5] << 8 |
 			      (uint32_t)p[6] << 16 | (uint32_t)p[7] << 24;
 		crc = table[7][lo & 0xff] ^ table[6][(lo >> 8) & 0xff] ^

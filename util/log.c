@@ -33,7 +33,8 @@ bool log_enabled(enum log_level l)
 
 void log_msg(enum log_level l, const char *fmt, ...)
 {
-	static const char *const tag[] = { "error", "warning", "info", "debug" };
+	static const char *const tag[] = { "error", "warning", "info",
+					   "debug" };
 	static const int prio[] = { LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG };
 	char line[1024];
 	va_list ap;

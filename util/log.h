@@ -10,7 +10,12 @@
 
 #include <stdbool.h>
 
-enum log_level { LOG_LVL_ERROR, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
+enum log_level {
+	LOG_LVL_ERROR,
+	LOG_LVL_WARN,
+	LOG_LVL_INFO,
+	LOG_LVL_DEBUG
+};
 
 void log_set_level(enum log_level level);
 /* Send later lines to syslog (ident "caravanfs") instead of stderr. */

@@ -13,7 +13,7 @@
 struct u64map {
 	uint64_t *keys;
 	void **vals;
-	size_t cap;   /* power of two, or 0 */
+	size_t cap; /* power of two, or 0 */
 	size_t count;
 };
 

@@ -91,7 +91,7 @@ struct wal {
 	struct wal_options opt;
 
 	pthread_mutex_t mu;
-	pthread_cond_t cv;   /* io finished, or stop requested */
+	pthread_cond_t cv; /* io finished, or stop requested */
 	struct wal_buf pend; /* frames not yet written */
 	struct wal_buf spare;
 	uint64_t next_lsn;
@@ -105,8 +105,8 @@ struct wal {
 	pthread_t committer;
 	bool has_committer;
 	bool stop;
-	bool kick;          /* pend passed buffer_bytes: write it out */
-	int waiters;        /* threads inside wal_sync */
+	bool kick; /* pend passed buffer_bytes: write it out */
+	int waiters; /* threads inside wal_sync */
 	/* Waiters sleep on sync_cv[slot]: the slot of the flush that will
 	 * make them durable (io_seq & 1 when the running flush covers them,
 	 * the other slot otherwise), so a finished flush wakes exactly the
@@ -115,7 +115,7 @@ struct wal {
 	int sync_waiting[2];
 	uint64_t io_seq;
 	uint64_t io_durable_upto; /* last LSN the running flush syncs, or 0 */
-	bool yielded;       /* the next leader already yielded once */
+	bool yielded; /* the next leader already yielded once */
 	pthread_cond_t kick_cv;
 };
 
@@ -268,7 +268,8 @@ static void do_io_locked(struct wal *w, bool sync)
 				 __ATOMIC_RELAXED);
 		w->written_lsn = last;
 		if (sync) {
-			__atomic_store_n(&w->durable_lsn, last, __ATOMIC_RELEASE);
+			__atomic_store_n(&w->durable_lsn, last,
+					 __ATOMIC_RELEASE);
 			w->flushes++;
 		}
 	}

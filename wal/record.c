@@ -241,8 +241,8 @@ int wal_put_snap_begin(struct wal_buf *b, uint64_t next_id,
 	return 0;
 }
 
-int wal_put_snap_space(struct wal_buf *b, uint64_t id,
-		       const struct wal_meta *m, const char *name)
+int wal_put_snap_space(struct wal_buf *b, uint64_t id, const struct wal_meta *m,
+		       const char *name)
 {
 	size_t start = b->len;
 	int rc = wal_put_mkspace(b, id, m, name);
@@ -347,8 +347,7 @@ static void rname(struct cur *c, const char **s, uint16_t *n)
 		c->bad = true;
 }
 
-int wal_rec_next(const uint8_t *buf, size_t len, size_t *pos,
-		 struct wal_rec *r)
+int wal_rec_next(const uint8_t *buf, size_t len, size_t *pos, struct wal_rec *r)
 {
 	struct cur c;
 	uint32_t body;
@@ -470,23 +469,40 @@ void wal_rec_ent(const struct wal_rec *r, uint32_t i, struct wal_ent *e)
 const char *wal_rec_type_name(enum wal_rec_type t)
 {
 	switch (t) {
-	case WAL_APPEND: return "Append";
-	case WAL_DELETE: return "Delete";
-	case WAL_TRIM: return "Trim";
-	case WAL_MAPKEY: return "MapKey";
-	case WAL_DELKEY: return "DelKey";
-	case WAL_META: return "Meta";
-	case WAL_MKSPACE: return "MkSpace";
-	case WAL_RMSPACE: return "RmSpace";
-	case WAL_RENAME: return "Rename";
-	case WAL_BACKUP: return "Backup";
-	case WAL_TOMB_ADD: return "TombAdd";
-	case WAL_TOMB_DEL: return "TombDel";
-	case WAL_SNAP_BEGIN: return "SnapBegin";
-	case WAL_SNAP_SPACE: return "SnapSpace";
-	case WAL_SNAP_DOC: return "SnapDoc";
-	case WAL_SNAP_TOMB: return "SnapTomb";
-	case WAL_SNAP_END: return "SnapEnd";
+	case WAL_APPEND:
+		return "Append";
+	case WAL_DELETE:
+		return "Delete";
+	case WAL_TRIM:
+		return "Trim";
+	case WAL_MAPKEY:
+		return "MapKey";
+	case WAL_DELKEY:
+		return "DelKey";
+	case WAL_META:
+		return "Meta";
+	case WAL_MKSPACE:
+		return "MkSpace";
+	case WAL_RMSPACE:
+		return "RmSpace";
+	case WAL_RENAME:
+		return "Rename";
+	case WAL_BACKUP:
+		return "Backup";
+	case WAL_TOMB_ADD:
+		return "TombAdd";
+	case WAL_TOMB_DEL:
+		return "TombDel";
+	case WAL_SNAP_BEGIN:
+		return "SnapBegin";
+	case WAL_SNAP_SPACE:
+		return "SnapSpace";
+	case WAL_SNAP_DOC:
+		return "SnapDoc";
+	case WAL_SNAP_TOMB:
+		return "SnapTomb";
+	case WAL_SNAP_END:
+		return "SnapEnd";
 	}
 	return "?";
 }

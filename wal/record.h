@@ -86,16 +86,16 @@ struct wal_ent {
 struct wal_rec {
 	enum wal_rec_type type;
 	uint64_t id, id2, seq, offset; /* id2: space_id, tomb next id */
-	uint64_t a, b, c, d;           /* SNAP_BEGIN capacity and counts */
+	uint64_t a, b, c, d; /* SNAP_BEGIN capacity and counts */
 	int64_t time_ns;
 	uint32_t len, crc, n;
-	const uint8_t *bytes;          /* APPEND data */
-	const uint8_t *body;           /* the raw body (SNAP_END crc input) */
+	const uint8_t *bytes; /* APPEND data */
+	const uint8_t *body; /* the raw body (SNAP_END crc input) */
 	uint32_t body_len;
 	struct wal_meta meta;
-	const char *name, *name2;      /* not NUL-terminated */
+	const char *name, *name2; /* not NUL-terminated */
 	uint16_t name_len, name2_len;
-	const uint8_t *ents;           /* SNAP_DOC: n x 24 encoded entries */
+	const uint8_t *ents; /* SNAP_DOC: n x 24 encoded entries */
 };
 
 /* Decode the record at *pos in buf[0..len); advance *pos.  Returns 1 with
@@ -139,8 +139,8 @@ int wal_put_snap_begin(struct wal_buf *b, uint64_t next_id,
 		       uint64_t next_tomb_id, uint64_t capacity,
 		       uint64_t spaces, uint64_t docs, uint64_t entries,
 		       uint64_t tombs);
-int wal_put_snap_space(struct wal_buf *b, uint64_t id,
-		       const struct wal_meta *m, const char *name);
+int wal_put_snap_space(struct wal_buf *b, uint64_t id, const struct wal_meta *m,
+		       const char *name);
 int wal_put_snap_doc(struct wal_buf *b, uint64_t id, uint64_t space_id,
 		     uint64_t seq, uint64_t backup_seq, int64_t backup_time_ns,
 		     const struct wal_meta *m, const char *name,

@@ -30,8 +30,8 @@
 struct wal;
 
 struct wal_options {
-	uint32_t commit_ms;  /* background commit interval; 0: no committer */
-	bool read_only;      /* replay only: never write, truncate or lock */
+	uint32_t commit_ms; /* background commit interval; 0: no committer */
+	bool read_only; /* replay only: never write, truncate or lock */
 	size_t buffer_bytes; /* write pending frames out past this size */
 };
 
