@@ -69,15 +69,15 @@ struct fs_handle {
 	struct fs *fs;
 	uint64_t id;
 	unsigned mode;
-	struct doc_snap *snap;  /* read side of a document */
-	char *text;             /* read side of the metrics file */
+	struct doc_snap *snap; /* read side of a document */
+	char *text; /* read side of the metrics file */
 	size_t text_len;
 	pthread_mutex_t mu;
 	struct json_splitter *sp;
-	int64_t base_off;       /* stream offset where sp started */
-	bool replaced;          /* overwrite: first value stored */
-	bool failed;            /* stream failed: later writes EINVAL */
-	uint64_t lsn;           /* frame of the handle's last change */
+	int64_t base_off; /* stream offset where sp started */
+	bool replaced; /* overwrite: first value stored */
+	bool failed; /* stream failed: later writes EINVAL */
+	uint64_t lsn; /* frame of the handle's last change */
 };
 
 static void reply_err(fuse_req_t req, int rc)
@@ -94,9 +94,9 @@ static struct fs_handle *handle_of(struct fuse_file_info *fi)
 
 static size_t splitter_limit(const struct fs *fs)
 {
-	uint64_t m = fs->cfg.max_doc_bytes > fs->cfg.max_patch_bytes ?
-			     fs->cfg.max_doc_bytes :
-			     fs->cfg.max_patch_bytes;
+	uint64_t m = fs->cfg.max_doc_bytes > fs->cfg.max_patch_bytes
+			     ? fs->cfg.max_doc_bytes
+			     : fs->cfg.max_patch_bytes;
 
 	/* Raw input may carry whitespace; the compact sizes are checked
 	 * exactly by the doc module. */
@@ -294,8 +294,8 @@ void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		open_reply(req, fs, h, fi, NULL);
 }
 
-void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
-	       mode_t mode, struct fuse_file_info *fi)
+void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+	       struct fuse_file_info *fi)
 {
 	struct fs *fs = fuse_req_userdata(req);
 	struct fuse_entry_param e;
@@ -385,8 +385,7 @@ void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
 	if (h->failed) {
 		rc = -EINVAL;
 	} else if (!(h->mode & FH_APPEND) &&
-		   off != h->base_off +
-				   (int64_t)json_splitter_offset(h->sp)) {
+		   off != h->base_off + (int64_t)json_splitter_offset(h->sp)) {
 		rc = -EINVAL;
 	} else {
 		rc = json_splitter_feed(h->sp, buf, size);

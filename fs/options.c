@@ -21,12 +21,31 @@
 #include <string.h>
 
 enum opt_key {
-	K_HELP, K_VERSION, K_FG, K_DEBUG, K_SINGLE, K_DROP,
-	K_CAPACITY, K_CUTOVER, K_COMMIT_MS, K_SYNC,
-	K_CACHE, K_MAX_DOC, K_MAX_PATCH, K_COMPACT_ENTRIES, K_COMPACT_RATIO,
+	K_HELP,
+	K_VERSION,
+	K_FG,
+	K_DEBUG,
+	K_SINGLE,
+	K_DROP,
+	K_CAPACITY,
+	K_CUTOVER,
+	K_COMMIT_MS,
+	K_SYNC,
+	K_CACHE,
+	K_MAX_DOC,
+	K_MAX_PATCH,
+	K_COMPACT_ENTRIES,
+	K_COMPACT_RATIO,
 	K_COMPACT_MIN,
-	K_CLOUD, K_S3_ENDPOINT, K_S3_REGION, K_S3_PATH_STYLE, K_BACKUP_DELAY,
-	K_ENTRY_TIMEOUT, K_CLOSE_SYNC, K_METRICS_FILE, K_METRICS_MS,
+	K_CLOUD,
+	K_S3_ENDPOINT,
+	K_S3_REGION,
+	K_S3_PATH_STYLE,
+	K_BACKUP_DELAY,
+	K_ENTRY_TIMEOUT,
+	K_CLOSE_SYNC,
+	K_METRICS_FILE,
+	K_METRICS_MS,
 };
 
 static const struct fuse_opt opt_spec[] = {
@@ -67,7 +86,7 @@ static const struct fuse_opt opt_spec[] = {
 	FUSE_OPT_KEY("nouser", K_DROP),
 	FUSE_OPT_KEY("users", K_DROP),
 	FUSE_OPT_KEY("comment=%s", K_DROP),
-	FUSE_OPT_END
+	FUSE_OPT_END,
 };
 
 struct parse_state {
@@ -112,11 +131,24 @@ int fs_parse_size(const char *s, uint64_t *out)
 	if (errno)
 		return -EINVAL;
 	switch (toupper((unsigned char)*end)) {
-	case 'K': shift = 10; end++; break;
-	case 'M': shift = 20; end++; break;
-	case 'G': shift = 30; end++; break;
-	case 'T': shift = 40; end++; break;
-	default: break;
+	case 'K':
+		shift = 10;
+		end++;
+		break;
+	case 'M':
+		shift = 20;
+		end++;
+		break;
+	case 'G':
+		shift = 30;
+		end++;
+		break;
+	case 'T':
+		shift = 40;
+		end++;
+		break;
+	default:
+		break;
 	}
 	if (shift && (*end == 'i' || *end == 'I'))
 		end++;
@@ -167,8 +199,8 @@ static bool bucket_ok(const char *b, size_t n)
 	for (i = 0; i < n; i++) {
 		char ch = b[i];
 
-		if (!(islower((unsigned char)ch) || isdigit((unsigned char)ch) ||
-		      ch == '-' || ch == '.'))
+		if (!(islower((unsigned char)ch) ||
+		      isdigit((unsigned char)ch) || ch == '-' || ch == '.'))
 			return false;
 	}
 	return isalnum((unsigned char)b[0]) && isalnum((unsigned char)b[n - 1]);
@@ -182,8 +214,8 @@ int fs_cloud_url_check(const char *url, char *err, size_t errlen)
 		return 0;
 	if (!strncmp(url, "dir:", 4)) {
 		if (!url[4]) {
-			snprintf(err, errlen, "empty directory in cloud target '%s'",
-				 url);
+			snprintf(err, errlen,
+				 "empty directory in cloud target '%s'", url);
 			return -EINVAL;
 		}
 		return 0;
@@ -192,15 +224,17 @@ int fs_cloud_url_check(const char *url, char *err, size_t errlen)
 		b = url + 5;
 		slash = strchr(b, '/');
 		if (!bucket_ok(b, slash ? (size_t)(slash - b) : strlen(b))) {
-			snprintf(err, errlen, "invalid bucket name in cloud target '%s'",
+			snprintf(err, errlen,
+				 "invalid bucket name in cloud target '%s'",
 				 url);
 			return -EINVAL;
 		}
 		return 0;
 	}
-	snprintf(err, errlen,
-		 "unknown cloud target '%s' (use s3://BUCKET/PREFIX, dir:/PATH or none)",
-		 url);
+	snprintf(
+		err, errlen,
+		"unknown cloud target '%s' (use s3://BUCKET/PREFIX, dir:/PATH or none)",
+		url);
 	return -EINVAL;
 }
 
@@ -226,23 +260,40 @@ static int set_string(char **field, const char *v)
 static int opt_value_set(struct fs_config *c, int key, const char *v)
 {
 	switch (key) {
-	case K_CAPACITY: return fs_parse_size(v, &c->capacity_bytes);
-	case K_CUTOVER: return fs_parse_size(v, &c->cutover_bytes);
-	case K_COMMIT_MS: return parse_u32(v, &c->commit_ms);
-	case K_CACHE: return fs_parse_size(v, &c->cache_bytes);
-	case K_MAX_DOC: return fs_parse_size(v, &c->max_doc_bytes);
-	case K_MAX_PATCH: return fs_parse_size(v, &c->max_patch_bytes);
-	case K_COMPACT_ENTRIES: return parse_u32(v, &c->compact_entries);
-	case K_COMPACT_RATIO: return parse_u32(v, &c->compact_ratio);
-	case K_COMPACT_MIN: return fs_parse_size(v, &c->compact_min_bytes);
-	case K_CLOUD: return set_string(&c->cloud, v);
-	case K_S3_ENDPOINT: return set_string(&c->s3_endpoint, v);
-	case K_S3_REGION: return set_string(&c->s3_region, v);
-	case K_BACKUP_DELAY: return parse_u32(v, &c->backup_delay_ms);
-	case K_ENTRY_TIMEOUT: return parse_seconds(v, &c->entry_timeout_s);
-	case K_METRICS_FILE: return set_string(&c->metrics_file, v);
-	case K_METRICS_MS: return parse_u32(v, &c->metrics_ms);
-	default: return -EINVAL;
+	case K_CAPACITY:
+		return fs_parse_size(v, &c->capacity_bytes);
+	case K_CUTOVER:
+		return fs_parse_size(v, &c->cutover_bytes);
+	case K_COMMIT_MS:
+		return parse_u32(v, &c->commit_ms);
+	case K_CACHE:
+		return fs_parse_size(v, &c->cache_bytes);
+	case K_MAX_DOC:
+		return fs_parse_size(v, &c->max_doc_bytes);
+	case K_MAX_PATCH:
+		return fs_parse_size(v, &c->max_patch_bytes);
+	case K_COMPACT_ENTRIES:
+		return parse_u32(v, &c->compact_entries);
+	case K_COMPACT_RATIO:
+		return parse_u32(v, &c->compact_ratio);
+	case K_COMPACT_MIN:
+		return fs_parse_size(v, &c->compact_min_bytes);
+	case K_CLOUD:
+		return set_string(&c->cloud, v);
+	case K_S3_ENDPOINT:
+		return set_string(&c->s3_endpoint, v);
+	case K_S3_REGION:
+		return set_string(&c->s3_region, v);
+	case K_BACKUP_DELAY:
+		return parse_u32(v, &c->backup_delay_ms);
+	case K_ENTRY_TIMEOUT:
+		return parse_seconds(v, &c->entry_timeout_s);
+	case K_METRICS_FILE:
+		return set_string(&c->metrics_file, v);
+	case K_METRICS_MS:
+		return parse_u32(v, &c->metrics_ms);
+	default:
+		return -EINVAL;
 	}
 }
 
@@ -269,22 +320,38 @@ static int opt_proc(void *data, const char *arg, int key,
 		if (!strncmp(arg, "x-", 2))
 			return 0; /* x-systemd.*, x-gvfs-*: for other programs */
 		return 1; /* libfuse's */
-	case K_HELP: ps->cl->action = FS_HELP; return 0;
-	case K_VERSION: ps->cl->action = FS_VERSION; return 0;
-	case K_FG: c->foreground = true; return 0;
+	case K_HELP:
+		ps->cl->action = FS_HELP;
+		return 0;
+	case K_VERSION:
+		ps->cl->action = FS_VERSION;
+		return 0;
+	case K_FG:
+		c->foreground = true;
+		return 0;
 	case K_DEBUG:
 		c->foreground = c->debug = true;
 		return 1; /* libfuse prints its requests too */
-	case K_SINGLE: ps->cl->single_thread = true; return 0;
-	case K_DROP: return 0;
-	case K_SYNC: c->sync = true; return 0;
-	case K_S3_PATH_STYLE: c->s3_path_style = true; return 0;
-	case K_CLOSE_SYNC: c->close_sync = true; return 0;
+	case K_SINGLE:
+		ps->cl->single_thread = true;
+		return 0;
+	case K_DROP:
+		return 0;
+	case K_SYNC:
+		c->sync = true;
+		return 0;
+	case K_S3_PATH_STYLE:
+		c->s3_path_style = true;
+		return 0;
+	case K_CLOSE_SYNC:
+		c->close_sync = true;
+		return 0;
 	default:
 		break;
 	}
 	if (opt_value_set(c, key, opt_value(arg)) < 0) {
-		fprintf(stderr, "caravanfs: invalid value in option '%s'\n", arg);
+		fprintf(stderr, "caravanfs: invalid value in option '%s'\n",
+			arg);
 		ps->bad = 1;
 	}
 	return 0;
@@ -320,11 +387,13 @@ static int config_check(struct fs_config *c)
 		return -EINVAL;
 	}
 	if (c->max_doc_bytes < 16 || c->max_patch_bytes < 16) {
-		fprintf(stderr, "caravanfs: max_doc and max_patch must be at least 16 bytes\n");
+		fprintf(stderr,
+			"caravanfs: max_doc and max_patch must be at least 16 bytes\n");
 		return -EINVAL;
 	}
 	if (c->cache_bytes == 0 || c->capacity_bytes == 0) {
-		fprintf(stderr, "caravanfs: cache and capacity must not be 0\n");
+		fprintf(stderr,
+			"caravanfs: cache and capacity must not be 0\n");
 		return -EINVAL;
 	}
 	return 0;

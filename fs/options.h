@@ -11,7 +11,11 @@
 
 #include "fs/fs.h"
 
-enum fs_action { FS_RUN, FS_HELP, FS_VERSION };
+enum fs_action {
+	FS_RUN,
+	FS_HELP,
+	FS_VERSION
+};
 
 struct fs_cmdline {
 	enum fs_action action;

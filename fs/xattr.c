@@ -27,10 +27,12 @@
 #define XPFX "user.caravan."
 
 static const char *const xattr_names[] = {
-	XPFX "seq",	   XPFX "entries",    XPFX "stored_bytes",
-	XPFX "backup",	   XPFX "backup_seq", XPFX "backup_time",
+	XPFX "seq",    XPFX "entries",	  XPFX "stored_bytes",
+	XPFX "backup", XPFX "backup_seq", XPFX "backup_time",
 };
-enum { NXATTR = sizeof(xattr_names) / sizeof(xattr_names[0]) };
+enum {
+	NXATTR = sizeof(xattr_names) / sizeof(xattr_names[0])
+};
 
 static void time_str(int64_t ns, char *buf, size_t len)
 {
@@ -56,7 +58,8 @@ static void backup_str(struct fs *fs, const struct store_doc_info *in,
 		snprintf(buf, len, "uploaded seq=%" PRIu64 " at=%s",
 			 in->backup_seq, when);
 	else if (in->backup_time_ns > 0)
-		snprintf(buf, len, "pending (last uploaded seq=%" PRIu64 " at=%s)",
+		snprintf(buf, len,
+			 "pending (last uploaded seq=%" PRIu64 " at=%s)",
 			 in->backup_seq, when);
 	else
 		snprintf(buf, len, "pending");
@@ -107,8 +110,7 @@ static void reply_sized(fuse_req_t req, const char *buf, size_t len,
 		fuse_reply_buf(req, buf, len);
 }
 
-void fs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
-		 size_t size)
+void fs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 {
 	struct fs *fs = fuse_req_userdata(req);
 	struct store_doc_info in;

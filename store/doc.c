@@ -82,7 +82,10 @@ struct doc {
 	atomic_uint_fast64_t hits, misses, patches, replaces, compactions;
 };
 
-enum { DOC_MIN_BUCKETS = 256, DOC_ENT_OVERHEAD = 256 };
+enum {
+	DOC_MIN_BUCKETS = 256,
+	DOC_ENT_OVERHEAD = 256
+};
 
 void doc_options_default(struct doc_options *o)
 {
@@ -368,8 +371,9 @@ static int ent_materialize(struct doc *d, struct doc_ent *e, uint64_t cur_seq)
 	if (m.rc < 0)
 		rc = m.rc;
 	if (rc == -EBADMSG)
-		log_error("cannot materialize document %llu: an entry is not valid",
-			  (unsigned long long)e->id);
+		log_error(
+			"cannot materialize document %llu: an entry is not valid",
+			(unsigned long long)e->id);
 	if (rc < 0)
 		goto out_value;
 	rc = json_value_emit(m.v, &text, &len);
@@ -498,8 +502,7 @@ static int compact(struct doc *d, struct doc_ent *e, const char *text,
 /* Publish text as the current state at seq.  Takes ownership of text.
  * Without memory for the snapshot the cache entry is dropped instead (the
  * next call materializes again); the store already holds the change. */
-static void ent_publish(struct doc_ent *e, char *text, size_t len,
-			uint64_t seq)
+static void ent_publish(struct doc_ent *e, char *text, size_t len, uint64_t seq)
 {
 	struct doc_snap *sn = snap_new(text, len, seq);
 
@@ -621,8 +624,7 @@ static int replace_locked(struct doc *d, struct doc_ent *e, json_t *copy,
 	return 0;
 }
 
-int doc_replace(struct doc *d, uint64_t id, const json_t *value,
-		uint64_t *lsn)
+int doc_replace(struct doc *d, uint64_t id, const json_t *value, uint64_t *lsn)
 {
 	struct doc_ent *e;
 	json_t *copy;

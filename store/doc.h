@@ -54,11 +54,11 @@ enum doc_entry_kind {
 };
 
 struct doc_options {
-	uint64_t cache_bytes;       /* budget of the materialized cache */
-	uint64_t max_doc_bytes;     /* materialized text (with '\n') above: -EFBIG */
-	uint64_t max_patch_bytes;   /* compact text of one patch above: -EFBIG */
-	uint32_t compact_entries;   /* compact when more entries are held */
-	uint32_t compact_ratio;     /* ... or stored bytes > ratio * size */
+	uint64_t cache_bytes; /* budget of the materialized cache */
+	uint64_t max_doc_bytes; /* materialized text (with '\n') above: -EFBIG */
+	uint64_t max_patch_bytes; /* compact text of one patch above: -EFBIG */
+	uint32_t compact_entries; /* compact when more entries are held */
+	uint32_t compact_ratio; /* ... or stored bytes > ratio * size */
 	uint64_t compact_min_bytes; /* ... and stored bytes > this */
 };
 
@@ -81,8 +81,7 @@ int doc_patch(struct doc *d, uint64_t id, const json_t *patch, uint64_t *lsn);
 
 /* Replace the whole document by value (borrowed) in one frame that also
  * drops the older entries.  Same errors as doc_patch(). */
-int doc_replace(struct doc *d, uint64_t id, const json_t *value,
-		uint64_t *lsn);
+int doc_replace(struct doc *d, uint64_t id, const json_t *value, uint64_t *lsn);
 
 /* Reset the document to {} (truncate). */
 int doc_reset(struct doc *d, uint64_t id, uint64_t *lsn);
@@ -108,8 +107,8 @@ struct doc_snap *doc_snap_get(struct doc_snap *sn);
 void doc_snap_put(struct doc_snap *sn);
 
 struct doc_stats {
-	uint64_t hits;             /* served from the cache */
-	uint64_t misses;           /* materialized from the store */
+	uint64_t hits; /* served from the cache */
+	uint64_t misses; /* materialized from the store */
 	uint64_t patches;
 	uint64_t replaces;
 	uint64_t compactions;

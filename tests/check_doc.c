@@ -75,8 +75,7 @@ static uint64_t mkdoc(struct fixture *fx, const char *key)
 {
 	uint64_t id;
 
-	ck_assert_int_eq(store_doc_create(fx->s, fx->space, key, &M, &id,
-					  NULL),
+	ck_assert_int_eq(store_doc_create(fx->s, fx->space, key, &M, &id, NULL),
 			 0);
 	return id;
 }
@@ -294,9 +293,8 @@ START_TEST(test_doc_cache_sees_changes_made_around_it)
 	id = mkdoc(&fx, "a");
 	ck_assert_int_eq(patch(&fx, id, "{\"a\":1}"), 0);
 	expect_doc(&fx, id, "{\"a\":1}\n");
-	ck_assert_int_eq(store_append(fx.s, id, entry, strlen(entry), NULL,
-				      NULL),
-			 0);
+	ck_assert_int_eq(
+		store_append(fx.s, id, entry, strlen(entry), NULL, NULL), 0);
 	expect_doc(&fx, id, "{\"a\":1,\"b\":2}\n");
 	ck_assert_int_eq(store_doc_delete(fx.s, id, NULL), 0);
 	{
@@ -436,7 +434,8 @@ START_TEST(test_doc_compaction_bounds_entries_by_count)
 		ck_assert_int_eq(patch(&fx, id, p), 0);
 		ck_assert_uint_le(info_of(&fx, id).entries, 33);
 	}
-	snprintf(want, sizeof(want), "{\"n\":5000,\"m1\":4999,\"m2\":5000,\"m0\":4998}\n");
+	snprintf(want, sizeof(want),
+		 "{\"n\":5000,\"m1\":4999,\"m2\":5000,\"m0\":4998}\n");
 	expect_doc(&fx, id, want);
 	ck_assert_uint_gt(info_of(&fx, id).seq, 5000);
 	doc_stats(fx.d, &st);
@@ -490,7 +489,8 @@ START_TEST(test_doc_damaged_entry_is_ebadmsg)
 	{
 		json_t *v;
 
-		ck_assert_int_eq(doc_entry_decode("P{", 2, &kind, &v), -EBADMSG);
+		ck_assert_int_eq(doc_entry_decode("P{", 2, &kind, &v),
+				 -EBADMSG);
 		ck_assert_int_eq(doc_entry_decode("S[1]", 4, &kind, &v), 0);
 		ck_assert_int_eq(kind, 'S');
 		json_decref(v);
@@ -543,7 +543,10 @@ struct race {
 	volatile int *stop;
 };
 
-enum { RACE_THREADS = 4, RACE_PATCHES = 400 };
+enum {
+	RACE_THREADS = 4,
+	RACE_PATCHES = 400
+};
 
 static void *race_writer(void *arg)
 {
@@ -612,8 +615,8 @@ START_TEST(test_doc_concurrent_patches_apply_in_one_order)
 	for (t = 0; t <= RACE_THREADS; t++) {
 		r[t] = (struct race){ &fx, id, t, &stop };
 		ck_assert_int_eq(pthread_create(&th[t], NULL,
-						t < RACE_THREADS ? race_writer :
-								   race_reader,
+						t < RACE_THREADS ? race_writer
+								 : race_reader,
 						&r[t]),
 				 0);
 	}
@@ -659,7 +662,8 @@ static Suite *doc_suite(void)
 	tcase_add_test(tc, test_doc_cache_sees_changes_made_around_it);
 	tcase_add_test(tc, test_doc_survives_reopen);
 	tcase_add_test(tc, test_doc_limits_refuse_and_keep_the_document);
-	tcase_add_test(tc, test_doc_full_store_is_enospc_and_keeps_the_document);
+	tcase_add_test(tc,
+		       test_doc_full_store_is_enospc_and_keeps_the_document);
 	tcase_add_test(tc, test_doc_compaction_bounds_entries_by_count);
 	tcase_add_test(tc, test_doc_compaction_bounds_stored_bytes);
 	tcase_add_test(tc, test_doc_damaged_entry_is_ebadmsg);

@@ -82,8 +82,14 @@ static size_t unescape(char *s)
 		}
 		p++;
 		switch (*p) {
-		case 'n': *o++ = '\n'; p++; break;
-		case 't': *o++ = '\t'; p++; break;
+		case 'n':
+			*o++ = '\n';
+			p++;
+			break;
+		case 't':
+			*o++ = '\t';
+			p++;
+			break;
 		case 'x': {
 			char hex[3] = { p[1], p[2], 0 };
 
@@ -91,7 +97,9 @@ static size_t unescape(char *s)
 			p += 3;
 			break;
 		}
-		default: *o++ = *p++; break;
+		default:
+			*o++ = *p++;
+			break;
 		}
 	}
 	return (size_t)(o - s);
@@ -320,7 +328,11 @@ static int cmd_snapread(int argc, char **argv)
 
 /* ---- concurrency ---- */
 
-enum { CW_SHARED = 2, CW_PRIVATE = 2, CR = 3 };
+enum {
+	CW_SHARED = 2,
+	CW_PRIVATE = 2,
+	CR = 3
+};
 
 struct conc {
 	const char *dir;
@@ -361,8 +373,8 @@ static void *conc_writer(void *arg)
 			n = snprintf(p, sizeof(p), "{\"n\":%ld,\"h%ld\":%ld}\n",
 				     i, i % 8, i);
 		if (write_all(fd, p, (size_t)n) < 0) {
-			snprintf(c->msg, sizeof(c->msg), "write %.400s: %s", path,
-				 strerror(errno));
+			snprintf(c->msg, sizeof(c->msg), "write %.400s: %s",
+				 path, strerror(errno));
 			atomic_fetch_add(&c->bad, 1);
 			break;
 		}
@@ -432,16 +444,16 @@ static void *conc_reader(void *arg)
 			snprintf(path, sizeof(path), "%s/priv%d", c->dir, t);
 		text = read_file(path, &len);
 		if (!text) {
-			snprintf(c->msg, sizeof(c->msg), "read %.400s: %s", path,
-				 strerror(errno));
+			snprintf(c->msg, sizeof(c->msg), "read %.400s: %s",
+				 path, strerror(errno));
 			atomic_fetch_add(&c->bad, 1);
 			break;
 		}
 		atomic_fetch_add(&c->reads, 1);
 		v = json_loadb(text, len, 0, &jerr);
 		if (!v || len == 0 || text[len - 1] != '\n') {
-			snprintf(c->msg, sizeof(c->msg), "not a document: %.200s",
-				 text);
+			snprintf(c->msg, sizeof(c->msg),
+				 "not a document: %.200s", text);
 			atomic_fetch_add(&c->bad, 1);
 			free(text);
 			json_decref(v);
@@ -461,9 +473,11 @@ static void *conc_reader(void *arg)
 				 * never backwards */
 				if (val < before[k] || val < last_shared[k] ||
 				    val > atomic_load(&c->shared_done[k]) + 1) {
-					snprintf(c->msg, sizeof(c->msg),
-						 "shared t%d=%ld (acked %ld, last %ld)",
-						 k, val, before[k], last_shared[k]);
+					snprintf(
+						c->msg, sizeof(c->msg),
+						"shared t%d=%ld (acked %ld, last %ld)",
+						k, val, before[k],
+						last_shared[k]);
 					atomic_fetch_add(&c->bad, 1);
 				}
 				last_shared[k] = val;
@@ -568,7 +582,9 @@ static int cmd_listrace(int argc, char **argv)
 {
 	struct churn ch = { argv[0], 0 };
 	int rounds = atoi(argv[1]), r, i, bad = 0;
-	enum { STABLE = 300 };
+	enum {
+		STABLE = 300
+	};
 	char path[4096];
 	pthread_t th;
 
@@ -597,13 +613,15 @@ static int cmd_listrace(int argc, char **argv)
 				if (!strcmp(names[t], de->d_name))
 					bad++; /* a name twice */
 			if (ntmp < 64)
-				snprintf(names[ntmp++], 16, "%.15s", de->d_name);
+				snprintf(names[ntmp++], 16, "%.15s",
+					 de->d_name);
 		}
 		closedir(d);
 		for (i = 0; i < STABLE; i++)
 			if (seen[i] != 1) {
 				bad++;
-				fprintf(stderr, "round %d: stable%03d seen %d times\n",
+				fprintf(stderr,
+					"round %d: stable%03d seen %d times\n",
 					r, i, seen[i]);
 			}
 	}
@@ -695,7 +713,8 @@ static int cmd_crashcheck(int argc, char **argv)
 		text = read_file(path, &len);
 		doc = text ? json_loadb(text, len, 0, NULL) : NULL;
 		if (!doc) {
-			printf("w%d: unreadable (%s)\n", i, text ? "bad JSON" : strerror(errno));
+			printf("w%d: unreadable (%s)\n", i,
+			       text ? "bad JSON" : strerror(errno));
 			bad++;
 			free(text);
 			continue;
@@ -705,8 +724,10 @@ static int cmd_crashcheck(int argc, char **argv)
 			char key[32];
 
 			snprintf(key, sizeof(key), "k%ld", k);
-			if (json_integer_value(json_object_get(doc, key)) != k) {
-				printf("w%d: hole at k%ld of %zu\n", i, k, keys);
+			if (json_integer_value(json_object_get(doc, key)) !=
+			    k) {
+				printf("w%d: hole at k%ld of %zu\n", i, k,
+				       keys);
 				bad++;
 				break;
 			}
