@@ -4,6 +4,7 @@
 noinst_LIBRARIES += cloud/libcloud.a
 cloud_libcloud_a_SOURCES = \
 	cloud/archive.c cloud/archive.h \
+	cloud/backup.c cloud/backup.h \
 	cloud/buf.c cloud/buf.h \
 	cloud/creds.c cloud/creds.h \
 	cloud/dir.c \
@@ -50,5 +51,15 @@ TESTS += tests/check_cloud_target
 tests_check_cloud_target_SOURCES = tests/check_cloud_target.c
 tests_check_cloud_target_CFLAGS = $(CLOUD_TEST_CFLAGS)
 tests_check_cloud_target_LDADD = $(CLOUD_TEST_LDADD)
+
+# The uploader and restore run against a real store: this suite links the
+# store and what it uses.
+check_PROGRAMS += tests/check_cloud_backup
+TESTS += tests/check_cloud_backup
+tests_check_cloud_backup_SOURCES = tests/check_cloud_backup.c
+tests_check_cloud_backup_CFLAGS = $(CLOUD_TEST_CFLAGS)
+tests_check_cloud_backup_LDADD = cloud/libcloud.a store/libstore.a \
+	wal/libwal.a json/libjson.a util/libutil.a $(JANSSON_LIBS) \
+	$(CURL_LIBS) $(CRYPTO_LIBS) $(CHECK_LIBS) -lm
 
 EXTRA_DIST += tests/data/aws-sigv4 tests/data/cloud

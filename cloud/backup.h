@@ -1,0 +1,104 @@
+/*
+ * backup.h - the background uploader and restore: the store mirrored to a
+ * cloud target.
+ *
+ * Uploading: backup_start() installs the store's change hook.  A changed
+ * document is queued once however often it changes (coalescing) and its
+ * upload starts options.delay_ms after the first change; options.uploads
+ * worker threads upload in parallel.  An upload reads the document's
+ * entries, waits until they are durable in the store (store_sync), sends
+ * one archive (cloud/archive.h) with the sequence number as metadata, and
+ * only after the target confirmed it records store_backup_mark().  Failed
+ * uploads are retried forever with exponential backoff and jitter, logged
+ * each time, never dropped; while the target is down the filesystem keeps
+ * working and the backlog drains when it returns.  At start every
+ * document the store reports pending (store_backup_pending: changed since
+ * its last confirmed upload, also across a crash) is queued, and every
+ * tombstone (a deleted or renamed-away document whose cloud copy must go)
+ * is deleted from the target, then cleared.  Uploads and deletions of the
+ * same name never overlap.
+ *
+ * Restoring: backup_restore_doc() fetches a document missing locally,
+ * verifies the archive (checksum, names), imports it (store_import) and
+ * returns its id.  A corrupt or truncated archive is -EIO with a log line
+ * and nothing is imported.  A name with a tombstone (deleted locally, the
+ * cloud copy not yet removed) is -ENOENT: deletes never come back.
+ *
+ * Listing: backup_list_space() / backup_list_spaces() give the names the
+ * cloud holds (cached for options.list_cache_ms, tombstoned names left
+ * out), for directory listings that include cloud-only documents.
+ *
+ * Threads: every function may be called from any thread.  The change
+ * hook runs on the store's mutating threads and only queues.
+ */
+#ifndef CLOUD_BACKUP_H
+#define CLOUD_BACKUP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cloud/retry.h"
+#include "cloud/target.h"
+#include "store/store.h"
+
+struct backup;
+
+struct backup_options {
+	uint32_t delay_ms;    /* a change waits this long before its upload */
+	uint32_t uploads;     /* uploads in flight (worker threads) */
+	/* Backoff between failed target calls (each of which has its own
+	 * retries); max_attempts is ignored: the uploader never gives up. */
+	struct cloud_retry_policy retry;
+	uint32_t list_cache_ms; /* lifetime of a cached cloud listing */
+};
+
+/* Defaults: 1000 ms delay, 4 uploads, backoff 500 ms doubling to 60 s,
+ * listings cached 5000 ms. */
+void backup_options_default(struct backup_options *o);
+
+/* Start backing store up to target (both borrowed: they must outlive the
+ * backup).  Installs the store's change hook (the store has one: nothing
+ * else may set it), queues every pending document and the tombstones,
+ * starts the workers.  On success *out is owned by the caller
+ * (backup_stop). */
+int backup_start(struct store *store, struct cloud_target *target,
+		 const struct backup_options *o, struct backup **out);
+
+/* Upload everything queued now, ignoring the delay, and wait until the
+ * queue is empty and no upload or deletion is in flight, or timeout_ms
+ * passed (0: wait forever).  Returns 0, or -ETIMEDOUT. */
+int backup_flush(struct backup *b, uint32_t timeout_ms);
+
+/* Flush for up to drain_ms, then stop: uploads in flight are abandoned
+ * (they stay pending in the store and are uploaded by the next start),
+ * the target is interrupted (cloud_target_interrupt: do not use it
+ * afterwards), the workers are joined and everything is freed.  The
+ * change hook stays installed but does nothing.  Accepts NULL. */
+void backup_stop(struct backup *b, uint32_t drain_ms);
+
+/* Restore (space, key) from the cloud into the store: 0 with *id,
+ * -ENOENT when the cloud has no such document (or it is tombstoned),
+ * -EIO when the target cannot be reached after its retries or the
+ * archive is corrupt (logged).  A document that exists locally already
+ * (restored meanwhile by another thread) is returned as it is. */
+int backup_restore_doc(struct backup *b, const char *space, const char *key,
+		       uint64_t *id);
+
+/* The names of the documents of space in the cloud (fn as in
+ * cloud/target.h; a non-zero return stops and is returned). */
+int backup_list_space(struct backup *b, const char *space, cloud_name_fn fn,
+		      void *arg);
+/* The names of the spaces in the cloud. */
+int backup_list_spaces(struct backup *b, cloud_name_fn fn, void *arg);
+
+struct backup_stats {
+	uint64_t queue;            /* documents waiting or in flight */
+	uint64_t uploads;          /* confirmed uploads */
+	uint64_t upload_failures;  /* failed upload attempts (retried) */
+	uint64_t deletes;          /* cloud copies removed */
+	uint64_t restores;         /* documents restored */
+	uint64_t restore_failures; /* restores that failed (not -ENOENT) */
+};
+void backup_stats(struct backup *b, struct backup_stats *out);
+
+#endif

@@ -1,0 +1,894 @@
+/*
+ * check_cloud_backup.c - the uploader and restore against a real store in
+ * a temporary directory and a dir: target, seen through a wrapper target
+ * that counts calls, can be taken down, and can slow uploads down.
+ *
+ * What is checked: pending documents and tombstones handled at start;
+ * changes coalesced and uploaded after the delay; uploads in parallel up
+ * to the limit; a target outage retried until it ends, nothing dropped;
+ * pending state surviving a restart; the mark after the confirmed PUT
+ * only; deletes and renames reaching the cloud, also during an upload;
+ * restore importing exactly what was uploaded and refusing corrupt
+ * archives (EIO, nothing imported) and tombstoned names; cloud listings.
+ */
+#include "config.h"
+
+#include "cloud/archive.h"
+#include "cloud/backup.h"
+#include "cloud/target.h"
+#include "cloud/target_internal.h"
+#include "store/store.h"
+
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ---- a wrapper target ---- */
+
+struct flaky {
+	struct cloud_target base;
+	struct cloud_target *inner;
+	pthread_mutex_t lock; /* guards the fields below */
+	bool down;            /* every call fails with -EIO */
+	bool deletes_down;    /* deletes fail with -EIO */
+	uint32_t put_delay_ms;
+	int puts, deletes, gets, failures;
+	int inflight, max_inflight;
+};
+
+static struct flaky *fl(struct cloud_target *t)
+{
+	return (struct flaky *)t;
+}
+
+static bool enter(struct flaky *f, int *counter)
+{
+	bool down;
+
+	pthread_mutex_lock(&f->lock);
+	down = f->down;
+	if (down)
+		f->failures++;
+	else
+		(*counter)++;
+	pthread_mutex_unlock(&f->lock);
+	return !down;
+}
+
+static void sleep_ms(uint32_t ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+static int flaky_put(struct cloud_target *t, const char *space,
+		     const char *key, const void *buf, size_t len, uint64_t seq)
+{
+	struct flaky *f = fl(t);
+	uint32_t delay;
+	int rc;
+
+	if (!enter(f, &f->puts))
+		return -EIO;
+	pthread_mutex_lock(&f->lock);
+	f->inflight++;
+	if (f->inflight > f->max_inflight)
+		f->max_inflight = f->inflight;
+	delay = f->put_delay_ms;
+	pthread_mutex_unlock(&f->lock);
+	if (delay)
+		sleep_ms(delay);
+	rc = cloud_target_put(f->inner, space, key, buf, len, seq);
+	pthread_mutex_lock(&f->lock);
+	f->inflight--;
+	pthread_mutex_unlock(&f->lock);
+	return rc;
+}
+
+static int flaky_get(struct cloud_target *t, const char *space,
+		     const char *key, void **buf, size_t *len, uint64_t *seq)
+{
+	struct flaky *f = fl(t);
+
+	if (!enter(f, &f->gets))
+		return -EIO;
+	return cloud_target_get(f->inner, space, key, buf, len, seq);
+}
+
+static int flaky_head(struct cloud_target *t, const char *space,
+		      const char *key, struct cloud_object_info *info)
+{
+	return cloud_target_head(fl(t)->inner, space, key, info);
+}
+
+static int flaky_del(struct cloud_target *t, const char *space,
+		     const char *key)
+{
+	struct flaky *f = fl(t);
+	bool down;
+
+	pthread_mutex_lock(&f->lock);
+	down = f->deletes_down;
+	if (down)
+		f->failures++;
+	pthread_mutex_unlock(&f->lock);
+	if (down || !enter(f, &f->deletes))
+		return -EIO;
+	return cloud_target_delete(f->inner, space, key);
+}
+
+static int flaky_list(struct cloud_target *t, const char *space,
+		      const char *token, char **next, cloud_name_fn fn,
+		      void *arg)
+{
+	struct flaky *f = fl(t);
+	bool down;
+
+	pthread_mutex_lock(&f->lock);
+	down = f->down;
+	pthread_mutex_unlock(&f->lock);
+	if (down)
+		return -EIO;
+	return cloud_target_list(f->inner, space, token, next, fn, arg);
+}
+
+static void flaky_destroy(struct cloud_target *t)
+{
+	struct flaky *f = fl(t);
+
+	cloud_target_free(f->inner);
+	pthread_mutex_destroy(&f->lock);
+	cloud_target_base_release(t);
+	free(f);
+}
+
+static const struct cloud_target_ops flaky_ops = {
+	.put = flaky_put,
+	.get = flaky_get,
+	.head = flaky_head,
+	.del = flaky_del,
+	.list = flaky_list,
+	.destroy = flaky_destroy,
+};
+
+static struct flaky *flaky_open(const char *cloud_dir)
+{
+	struct cloud_options o;
+	struct flaky *f = calloc(1, sizeof(*f));
+	char url[512];
+
+	cloud_options_default(&o);
+	snprintf(url, sizeof(url), "dir:%s", cloud_dir);
+	ck_assert_int_eq(cloud_target_open(url, &o, &f->inner), 0);
+	ck_assert_int_eq(cloud_target_base_init(&f->base, &flaky_ops, url, &o),
+			 0);
+	pthread_mutex_init(&f->lock, NULL);
+	return f;
+}
+
+static void flaky_set(struct flaky *f, bool down, uint32_t put_delay_ms)
+{
+	pthread_mutex_lock(&f->lock);
+	f->down = down;
+	f->put_delay_ms = put_delay_ms;
+	pthread_mutex_unlock(&f->lock);
+}
+
+static int flaky_count(struct flaky *f, int *counter)
+{
+	int n;
+
+	pthread_mutex_lock(&f->lock);
+	n = *counter;
+	pthread_mutex_unlock(&f->lock);
+	return n;
+}
+
+/* ---- fixtures ---- */
+
+static char tmp_root[] = "/tmp/caravan-backup-XXXXXX";
+static int fixture_n;
+
+struct fix {
+	char store_dir[512];
+	char cloud_dir[512];
+	struct store *s;
+	struct flaky *f;
+	struct backup *b;
+	uint64_t space;
+};
+
+static struct store *open_store(const char *dir)
+{
+	struct store_options o;
+	struct store *s = NULL;
+
+	store_options_default(&o);
+	o.capacity_bytes = 4u << 20;
+	o.commit_ms = 20;
+	ck_assert_int_eq(store_open(dir, &o, &s), 0);
+	return s;
+}
+
+static const struct store_meta doc_meta = { 0640, 1000, 1000,
+					    1700000000123456789LL,
+					    1700000000123456789LL };
+
+static void fix_start(struct fix *x, uint32_t delay_ms, uint32_t uploads);
+
+static void fix_open(struct fix *x, uint32_t delay_ms, uint32_t uploads,
+		     bool start)
+{
+	memset(x, 0, sizeof(*x));
+	snprintf(x->store_dir, sizeof(x->store_dir), "%s/store%d-%d", tmp_root,
+		 (int)getpid(), fixture_n);
+	snprintf(x->cloud_dir, sizeof(x->cloud_dir), "%s/cloud%d-%d", tmp_root,
+		 (int)getpid(), fixture_n++);
+	x->s = open_store(x->store_dir);
+	x->f = flaky_open(x->cloud_dir);
+	ck_assert_int_eq(store_space_create(x->s, "sp ace", &doc_meta,
+					    &x->space, NULL),
+			 0);
+	if (start)
+		fix_start(x, delay_ms, uploads);
+}
+
+static void fix_start(struct fix *x, uint32_t delay_ms, uint32_t uploads)
+{
+	struct backup_options o;
+
+	backup_options_default(&o);
+	o.delay_ms = delay_ms;
+	o.uploads = uploads;
+	o.retry.base_ms = 5;
+	o.retry.cap_ms = 20;
+	o.list_cache_ms = 0;
+	ck_assert_int_eq(backup_start(x->s, &x->f->base, &o, &x->b), 0);
+}
+
+static void fix_close(struct fix *x)
+{
+	backup_stop(x->b, 0);
+	x->b = NULL;
+	ck_assert_int_eq(store_close(x->s), 0);
+	cloud_target_free(&x->f->base);
+}
+
+static uint64_t new_doc(struct fix *x, const char *key, int appends)
+{
+	uint64_t id;
+	char buf[64];
+
+	ck_assert_int_eq(store_doc_create(x->s, x->space, key, &doc_meta, &id,
+					  NULL),
+			 0);
+	for (int i = 0; i < appends; i++) {
+		int n = snprintf(buf, sizeof(buf), "{\"%s\":%d}", key, i);
+
+		ck_assert_int_eq(store_append(x->s, id, buf, (size_t)n, NULL,
+					      NULL),
+				 0);
+	}
+	return id;
+}
+
+/* The archive the cloud holds for (space, key); -ENOENT when none. */
+static int cloud_archive(struct fix *x, const char *space, const char *key,
+			 struct archive *a, void **buf)
+{
+	size_t len;
+	uint64_t seq;
+	int rc = cloud_target_get(x->f->inner, space, key, buf, &len, &seq);
+
+	if (rc)
+		return rc;
+	ck_assert_int_eq(archive_decode(*buf, len, a), 0);
+	ck_assert_uint_eq(a->seq, seq);
+	return 0;
+}
+
+struct expect_ctx {
+	struct archive *a;
+	size_t i;
+};
+
+static int expect_entry(void *arg, uint64_t seq, const void *buf, size_t len)
+{
+	struct expect_ctx *c = arg;
+
+	ck_assert_uint_lt(c->i, c->a->n);
+	ck_assert_uint_eq(c->a->entries[c->i].seq, seq);
+	ck_assert_uint_eq(c->a->entries[c->i].len, len);
+	ck_assert(!memcmp(c->a->entries[c->i].buf, buf, len));
+	c->i++;
+	return 0;
+}
+
+/* The cloud copy of document id holds exactly its entries, and the store
+ * marks it uploaded at its seq. */
+static void expect_uploaded(struct fix *x, uint64_t id, const char *key)
+{
+	struct store_doc_info info;
+	struct archive a;
+	struct expect_ctx c;
+	void *buf;
+
+	ck_assert_int_eq(cloud_archive(x, "sp ace", key, &a, &buf), 0);
+	ck_assert_int_eq(store_doc_info(x->s, id, &info), 0);
+	ck_assert_uint_eq(a.seq, info.seq);
+	ck_assert_uint_eq(a.n, info.entries);
+	ck_assert_uint_eq(a.meta.mode, info.meta.mode);
+	c.a = &a;
+	c.i = 0;
+	ck_assert_int_eq(store_read(x->s, id, expect_entry, &c), 0);
+	ck_assert_uint_eq(c.i, a.n);
+	ck_assert_uint_eq(info.backup_seq, info.seq);
+	ck_assert(info.backup_time_ns != 0);
+	archive_release(&a);
+	free(buf);
+}
+
+static int count_pending(void *arg, uint64_t id)
+{
+	(*(int *)arg)++;
+	return 0;
+}
+
+static int pending(struct fix *x)
+{
+	int n = 0;
+
+	ck_assert_int_eq(store_backup_pending(x->s, count_pending, &n), 0);
+	return n;
+}
+
+static int count_tomb(void *arg, uint64_t id, const char *s, const char *k)
+{
+	(*(int *)arg)++;
+	return 0;
+}
+
+static int tombstones(struct fix *x)
+{
+	int n = 0;
+
+	ck_assert_int_eq(store_tombstone_list(x->s, count_tomb, &n), 0);
+	return n;
+}
+
+/* ---- uploading ---- */
+
+START_TEST(test_backup_uploads_pending_documents_at_start)
+{
+	struct fix x;
+	struct backup_stats st;
+	uint64_t a, b, e;
+
+	fix_open(&x, 50, 2, false);
+	a = new_doc(&x, "a", 3);
+	b = new_doc(&x, "b\xc3\xbc ?", 1);
+	e = new_doc(&x, "empty", 0);
+	ck_assert_int_eq(pending(&x), 3);
+	fix_start(&x, 50, 2);
+	ck_assert_int_eq(backup_flush(x.b, 10000), 0);
+	expect_uploaded(&x, a, "a");
+	expect_uploaded(&x, b, "b\xc3\xbc ?");
+	expect_uploaded(&x, e, "empty");
+	ck_assert_int_eq(pending(&x), 0);
+	backup_stats(x.b, &st);
+	ck_assert_uint_eq(st.uploads, 3);
+	ck_assert_uint_eq(st.queue, 0);
+	fix_close(&x);
+}
+END_TEST
+
+START_TEST(test_backup_coalesces_changes_within_the_delay)
+{
+	struct fix x;
+	uint64_t id;
+
+	fix_open(&x, 400, 2, true);
+	id = new_doc(&x, "busy", 30);
+	ck_assert_int_eq(backup_flush(x.b, 10000), 0);
+	ck_assert_int_eq(flaky_count(x.f, &x.f->puts), 1);
+	expect_uploaded(&x, id, "busy");
+	fix_close(&x);
+}
+END_TEST
+
+START_TEST(test_backup_upload_starts_after_the_delay)
+{
+	struct fix x;
+	struct timespec a, b;
+	long ms;
+
+	fix_open(&x, 300, 2, true);
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	new_doc(&x, "later", 1);
+	sleep_ms(100);
+	ck_assert_int_eq(flaky_count(x.f, &x.f->puts), 0);
+	while (flaky_count(x.f, &x.f->puts) == 0)
+		sleep_ms(5);
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	ms = (b.tv_sec - a.tv_sec) * 1000 + (b.tv_nsec - a.tv_nsec) / 1000000;
+	ck_assert_int_ge(ms, 290);
+	ck_assert_int_lt(ms, 3000);
+	fix_close(&x);
+}
+END_TEST
+
+START_TEST(test_backup_uploads_in_parallel_up_to_the_limit)
+{
+	struct fix x;
+
+	fix_open(&x, 0, 3, false);
+	for (int i = 0; i < 9; i++) {
+		char key[16];
+
+		snprintf(key, sizeof(key), "doc%d", i);
+		new_doc(&x, key, 1);
+	}
+	flaky_set(x.f, false, 80);
+	fix_start(&x, 0, 3);
+	ck_assert_int_eq(backup_flush(x.b, 20000), 0);
+	ck_assert_int_eq(flaky_count(x.f, &x.f->puts), 9);
+	ck_assert_int_eq(flaky_count(x.f, &x.f->max_inflight), 3);
+	fix_close(&x);
+}
+END_TEST
+
+START_TEST(test_backup_outage_is_retried_until_it_ends)
+{
+	struct fix x;
+	struct backup_stats st;
+	uint64_t id;
+
+	fix_open(&x, 0, 2, true);
+	flaky_set(x.f, true, 0);
+	id = new_doc(&x, "patient", 2);
+	while (flaky_count(x.f, &x.f->failures) < 5)
+		sleep_ms(5);
+	/* Nothing was marked while the target was down. */
+	ck_assert_int_eq(pending(&x), 1);
+	ck_assert_int_eq(backup_flush(x.b, 50), -ETIMEDOUT);
+	flaky_set(x.f, false, 0);
+	ck_assert_int_eq(backup_flush(x.b, 10000), 0);
+	expect_uploaded(&x, id, "patient");
+	backup_stats(x.b, &st);
+	ck_assert_uint_ge(st.upload_failures, 5);
+	ck_assert_uint_ge(st.uploads, 1);
+	fix_close(&x);
+}
+END_TEST
+
+START_TEST(test_backup_pending_survives_a_restart)
+{
+	struct fix x;
+	uint64_t id;
+
+	fix_open(&x, 0, 2, true);
+	flaky_set(x.f, true, 0);
+	id = new_doc(&x, "kept", 3);
+	while (flaky_count(x.f, &x.f->failures) < 2)
+		sleep_ms(5);
+	backup_stop(x.b, 0);
+	x.b = NULL;
+	ck_assert_int_eq(store_close(x.s), 0);
+	x.s = open_store(x.store_dir);
+	ck_assert_int_eq(pending(&x), 1);
+	/* The old target was interrupted by the stop: a fresh one. */
+	cloud_target_free(&x.f->base);
+	x.f = flaky_open(x.cloud_dir);
+	fix_start(&x, 0, 2);
+	ck_assert_int_eq(backup_flush(x.b, 10000), 0);
+	expect_uploaded(&x, id, "kept");
+	fix_close(&x);
+}
+END_TEST
+
+START_TEST(test_backup_change_during_upload_is_uploaded_again)
+{
+	struct fix x;
+	uint64_t id;
+
+	fix_open(&x, 0, 1, true);
+	flaky_set(x.f, false, 200);
+	id = new_doc(&x, "moving", 1);
+	while (flaky_count(x.f, &x.f->puts) == 0)
+		sleep_ms(2);
+	ck_assert_int_eq(store_append(x.s, id, "{\"late\":1}", 10, NULL, NULL),
+			 0);
+	ck_assert_int_eq(backup_flush(x.b, 10000), 0);
+	ck_assert_int_eq(flaky_count(x.f, &x.f->puts), 2);
+	expect_uploaded(&x, id, "moving");
+	fix_close(&x);
+}
+END_TEST
+
+START_TEST(test_backup_delete_removes_the_cloud_copy)
+{
+	struct fix x;
+	struct archive a;
+	struct backup_stats st;
+	void *buf;
+	uint64_t id;
+
+	fix_open(&x, 0, 2, true);
+	id = new_doc(&x, "doomed", 2);
+	ck_assert_int_eq(backup_flush(x.b, 10000), 0);
+	ck_assert_int_eq(cloud_archive(&x, "sp ace", "doomed", &a, &buf), 0);
+	archive_release(&a);
+	free(buf);
+	ck_assert_int_eq(store_doc_delete(x.s, id, NULL), 0);
+	ck_assert_int_eq(backup_flush(x.b, 10000), 0);
+	ck_assert_int_eq(cloud_archive(&x, "sp ace", "doomed", &a, &buf),
+			 -ENOENT);
+	ck_assert_int_eq(tombstones(&x), 0);
+	backup_stats(x.b, &st);
+	ck_assert_uint_eq(st.deletes, 1);
+	fix_close(&x);
+}
+END_TEST
+
+START_TEST(test_backup_tombstones_are_deleted_at_start)
+{
+	struct fix x;
+	struct archive a;
+	void *buf;
+	uint64_t id;
+
+	fix_open(&x, 0, 2, true);
+	id = new_doc(&x, "old", 1);
+	ck_assert_int_eq(backup_flush(x.b, 10000), 0);
+	backup_stop(x.b, 0);
+	x.b = NULL;
+	ck_assert_int_eq(store_doc_delete(x.s, id, NULL), 0);
+	ck_assert_int_eq(tombstones(&x), 1);
+	ck_assert_int_eq(store_close(x.s), 0);
+	x.s = open_store(x.store_dir);
+	cloud_target_free(&x.f->base);
+	x.f = flaky_open(x.cloud_dir);
+	fix_start(&x, 0, 2);
+	ck_assert_int_eq(backup_flush(x.b, 10000), 0);
+	ck_assert_int_eq(tombstones(&x), 0);
+	ck_assert_int_eq(cloud_archive(&x, "sp ace", "old", &a, &buf), -ENOENT);
+	fix_close(&x);
+}
+END_TEST
+
+START_TEST(test_backup_rename_moves_the_cloud_copy)
+{
+	struct fix x;
+	struct archive a;
+	void *buf;
+	uint64_t id;
+
+	fix_open(&x, 0, 2, true);
+	id = new_doc(&x, "from", 2);
+	ck_assert_int_eq(backup_flush(x.b, 10000), 0);
+	ck_assert_int_eq(store_doc_rename(x.s, id, x.space, "to", 0, NULL), 0);
+	ck_assert_int_eq(backup_flush(x.b, 10000), 0);
+	ck_assert_int_eq(cloud_archive(&x, "sp ace", "from", &a, &buf),
+			 -ENOENT);
+	expect_uploaded(&x, id, "to");
+	ck_assert_int_eq(tombstones(&x), 0);
+	fix_close(&x);
+}
+END_TEST
+
+START_TEST(test_backup_delete_during_first_upload_leaves_no_copy)
+{
+	struct fix x;
+	struct archive a;
+	void *buf;
+	uint64_t id;
+
+	fix_open(&x, 0, 1, true);
+	flaky_set(x.f, false, 200);
+	id = new_doc(&x, "brief", 1);
+	while (flaky_count(x.f, &x.f->puts) == 0)
+		sleep_ms(2);
+	/* Never uploaded yet: no tombstone; the uploader must undo. */
+	ck_assert_int_eq(store_doc_delete(x.s, id, NULL), 0);
+	ck_assert_int_eq(tombstones(&x), 0);
+	ck_assert_int_eq(backup_flush(x.b, 10000), 0);
+	ck_assert_int_eq(cloud_archive(&x, "sp ace", "brief", &a, &buf),
+			 -ENOENT);
+	fix_close(&x);
+}
+END_TEST
+
+/* ---- restoring ---- */
+
+START_TEST(test_backup_restore_imports_what_was_uploaded)
+{
+	struct fix x, y;
+	struct store_doc_info info, src;
+	struct archive a;
+	struct expect_ctx c;
+	struct backup_stats st;
+	void *buf;
+	uint64_t id, rid = 0;
+
+	fix_open(&x, 0, 2, true);
+	id = new_doc(&x, "precious", 5);
+	ck_assert_int_eq(backup_flush(x.b, 10000), 0);
+	ck_assert_int_eq(store_doc_info(x.s, id, &src), 0);
+
+	/* A new, empty store against the same cloud. */
+	fix_open(&y, 0, 2, false);
+	cloud_target_free(&y.f->base);
+	y.f = flaky_open(x.cloud_dir);
+	fix_start(&y, 0, 2);
+	ck_assert_int_eq(backup_restore_doc(y.b, "sp ace", "precious", &rid),
+			 0);
+	ck_assert_int_eq(cloud_archive(&x, "sp ace", "precious", &a, &buf), 0);
+	c.a = &a;
+	c.i = 0;
+	ck_assert_int_eq(store_read(y.s, rid, expect_entry, &c), 0);
+	ck_assert_uint_eq(c.i, 5);
+	ck_assert_int_eq(store_doc_info(y.s, rid, &info), 0);
+	ck_assert_uint_eq(info.seq, a.seq);
+	ck_assert_uint_eq(info.meta.mode, 0640);
+	ck_assert_uint_eq(info.meta.uid, 1000);
+	ck_assert(info.meta.mtime_ns == a.meta.mtime_ns);
+	ck_assert(info.meta.mtime_ns == src.meta.mtime_ns);
+	ck_assert_uint_eq(info.backup_seq, info.seq);
+	/* A restored, unchanged document is not uploaded back. */
+	ck_assert_int_eq(backup_flush(y.b, 10000), 0);
+	ck_assert_int_eq(flaky_count(y.f, &y.f->puts), 0);
+	/* Restoring again finds the local one. */
+	ck_assert_int_eq(backup_restore_doc(y.b, "sp ace", "precious", &id), 0);
+	ck_assert_uint_eq(id, rid);
+	backup_stats(y.b, &st);
+	ck_assert_uint_eq(st.restores, 1);
+	archive_release(&a);
+	free(buf);
+	fix_close(&y);
+	fix_close(&x);
+}
+END_TEST
+
+static char *capture_log(int *saved)
+{
+	char *path = strdup("/tmp/caravan-backup-log-XXXXXX");
+	int fd = mkstemp(path);
+
+	*saved = dup(STDERR_FILENO);
+	dup2(fd, STDERR_FILENO);
+	close(fd);
+	return path;
+}
+
+static char *end_capture(char *path, int saved)
+{
+	FILE *f;
+	char *text = calloc(1, 8192);
+
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	f = fopen(path, "r");
+	if (fread(text, 1, 8191, f) == 0)
+		text[0] = '\0';
+	fclose(f);
+	unlink(path);
+	free(path);
+	return text;
+}
+
+START_TEST(test_backup_restore_refuses_corrupt_archives)
+{
+	struct fix x;
+	struct archive_writer w;
+	struct archive_meta am = { 0600, 0, 0, 0, 0 };
+	void *good;
+	size_t len;
+	uint64_t id = 0, sid;
+	int saved;
+	char *log, *path;
+
+	fix_open(&x, 0, 2, true);
+	ck_assert_int_eq(archive_writer_init(&w, "sp ace", "bad", &am), 0);
+	ck_assert_int_eq(archive_writer_add(&w, 1, "{\"x\":1}", 7), 0);
+	ck_assert_int_eq(archive_writer_finish(&w, 1, &good, &len), 0);
+
+	path = capture_log(&saved);
+	/* Truncated. */
+	ck_assert_int_eq(cloud_target_put(x.f->inner, "sp ace", "bad", good,
+					  len - 3, 1),
+			 0);
+	ck_assert_int_eq(backup_restore_doc(x.b, "sp ace", "bad", &id), -EIO);
+	/* One flipped bit. */
+	((unsigned char *)good)[20] ^= 4;
+	ck_assert_int_eq(cloud_target_put(x.f->inner, "sp ace", "bad", good,
+					  len, 1),
+			 0);
+	ck_assert_int_eq(backup_restore_doc(x.b, "sp ace", "bad", &id), -EIO);
+	((unsigned char *)good)[20] ^= 4;
+	/* Valid, but the archive of another name. */
+	ck_assert_int_eq(cloud_target_put(x.f->inner, "sp ace", "other", good,
+					  len, 1),
+			 0);
+	ck_assert_int_eq(backup_restore_doc(x.b, "sp ace", "other", &id), -EIO);
+	/* Not an archive at all. */
+	ck_assert_int_eq(cloud_target_put(x.f->inner, "sp ace", "junk", "{}", 2,
+					  1),
+			 0);
+	ck_assert_int_eq(backup_restore_doc(x.b, "sp ace", "junk", &id), -EIO);
+	log = end_capture(path, saved);
+	ck_assert_ptr_nonnull(strstr(log, "cannot restore 'sp%20ace/bad': "
+					  "corrupt archive"));
+	ck_assert_ptr_nonnull(strstr(log, "cannot restore 'sp%20ace/junk': "
+					  "corrupt archive"));
+	free(log);
+	/* Nothing was imported. */
+	ck_assert_int_eq(store_space_lookup(x.s, "sp ace", &sid), 0);
+	ck_assert_int_eq(store_doc_lookup(x.s, sid, "bad", &id), -ENOENT);
+	ck_assert_int_eq(store_doc_lookup(x.s, sid, "other", &id), -ENOENT);
+	ck_assert_int_eq(store_doc_lookup(x.s, sid, "junk", &id), -ENOENT);
+	/* The good one still restores. */
+	ck_assert_int_eq(cloud_target_put(x.f->inner, "sp ace", "bad", good,
+					  len, 1),
+			 0);
+	ck_assert_int_eq(backup_restore_doc(x.b, "sp ace", "bad", &id), 0);
+	free(good);
+	fix_close(&x);
+}
+END_TEST
+
+START_TEST(test_backup_restore_of_missing_deleted_or_unreachable)
+{
+	struct fix x;
+	uint64_t id, rid;
+	int saved;
+	char *path, *log;
+
+	fix_open(&x, 0, 2, true);
+	ck_assert_int_eq(backup_restore_doc(x.b, "sp ace", "nothing", &rid),
+			 -ENOENT);
+	ck_assert_int_eq(backup_restore_doc(x.b, "nospace", "nothing", &rid),
+			 -ENOENT);
+	id = new_doc(&x, "gone", 1);
+	ck_assert_int_eq(backup_flush(x.b, 10000), 0);
+	/* Deleted while the target is down: the tombstone waits, and the
+	 * cloud copy must not come back. */
+	flaky_set(x.f, true, 0);
+	ck_assert_int_eq(store_doc_delete(x.s, id, NULL), 0);
+	while (tombstones(&x) == 0 || flaky_count(x.f, &x.f->failures) < 1)
+		sleep_ms(5);
+	flaky_set(x.f, false, 0);
+	/* (The tombstone may be gone already; either way: ENOENT.) */
+	ck_assert_int_eq(backup_restore_doc(x.b, "sp ace", "gone", &rid),
+			 -ENOENT);
+	flaky_set(x.f, true, 0);
+	path = capture_log(&saved);
+	ck_assert_int_eq(backup_restore_doc(x.b, "sp ace", "elsewhere", &rid),
+			 -EIO);
+	log = end_capture(path, saved);
+	free(log);
+	flaky_set(x.f, false, 0);
+	fix_close(&x);
+}
+END_TEST
+
+static int add_name(void *arg, const char *name)
+{
+	char *all = arg;
+
+	strcat(all, name);
+	strcat(all, ";");
+	return 0;
+}
+
+START_TEST(test_backup_lists_cloud_names)
+{
+	struct fix x, y;
+	char names[1024] = "";
+	uint64_t id;
+
+	fix_open(&x, 0, 2, true);
+	new_doc(&x, "one", 1);
+	id = new_doc(&x, "two", 1);
+	ck_assert_int_eq(backup_flush(x.b, 10000), 0);
+	fix_open(&y, 0, 2, false);
+	cloud_target_free(&y.f->base);
+	y.f = flaky_open(x.cloud_dir);
+	fix_start(&y, 0, 2);
+	ck_assert_int_eq(backup_list_spaces(y.b, add_name, names), 0);
+	ck_assert_str_eq(names, "sp ace;");
+	names[0] = '\0';
+	ck_assert_int_eq(backup_list_space(y.b, "sp ace", add_name, names), 0);
+	ck_assert_str_eq(names, "one;two;");
+	/* A tombstoned name is left out (its deletion held back here). */
+	pthread_mutex_lock(&x.f->lock);
+	x.f->deletes_down = true;
+	pthread_mutex_unlock(&x.f->lock);
+	ck_assert_int_eq(store_doc_delete(x.s, id, NULL), 0);
+	ck_assert_int_eq(tombstones(&x), 1);
+	names[0] = '\0';
+	ck_assert_int_eq(backup_list_space(x.b, "sp ace", add_name, names), 0);
+	ck_assert_str_eq(names, "one;");
+	pthread_mutex_lock(&x.f->lock);
+	x.f->deletes_down = false;
+	pthread_mutex_unlock(&x.f->lock);
+	fix_close(&y);
+	fix_close(&x);
+}
+END_TEST
+
+START_TEST(test_backup_stop_is_prompt_while_the_target_is_down)
+{
+	struct fix x;
+	struct backup_options o;
+	struct timespec a, b;
+
+	fix_open(&x, 0, 2, false);
+	flaky_set(x.f, true, 0);
+	backup_options_default(&o);
+	o.delay_ms = 0;
+	o.retry.base_ms = 60000;
+	o.retry.cap_ms = 60000;
+	ck_assert_int_eq(backup_start(x.s, &x.f->base, &o, &x.b), 0);
+	new_doc(&x, "stuck", 1);
+	while (flaky_count(x.f, &x.f->failures) < 1)
+		sleep_ms(5);
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	backup_stop(x.b, 100);
+	x.b = NULL;
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	ck_assert_int_lt(b.tv_sec - a.tv_sec, 3);
+	ck_assert_int_eq(pending(&x), 1);
+	ck_assert_int_eq(store_close(x.s), 0);
+	cloud_target_free(&x.f->base);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("cloud_backup");
+	TCase *up = tcase_create("upload");
+	TCase *re = tcase_create("restore");
+	SRunner *sr;
+	int failed;
+	char cmd[256];
+
+	if (!mkdtemp(tmp_root)) {
+		perror("mkdtemp");
+		return EXIT_FAILURE;
+	}
+	tcase_add_test(up, test_backup_uploads_pending_documents_at_start);
+	tcase_add_test(up, test_backup_coalesces_changes_within_the_delay);
+	tcase_add_test(up, test_backup_upload_starts_after_the_delay);
+	tcase_add_test(up, test_backup_uploads_in_parallel_up_to_the_limit);
+	tcase_add_test(up, test_backup_outage_is_retried_until_it_ends);
+	tcase_add_test(up, test_backup_pending_survives_a_restart);
+	tcase_add_test(up, test_backup_change_during_upload_is_uploaded_again);
+	tcase_add_test(up, test_backup_delete_removes_the_cloud_copy);
+	tcase_add_test(up, test_backup_tombstones_are_deleted_at_start);
+	tcase_add_test(up, test_backup_rename_moves_the_cloud_copy);
+	tcase_add_test(up, test_backup_delete_during_first_upload_leaves_no_copy);
+	tcase_add_test(up, test_backup_stop_is_prompt_while_the_target_is_down);
+	tcase_set_timeout(up, 60);
+	tcase_add_test(re, test_backup_restore_imports_what_was_uploaded);
+	tcase_add_test(re, test_backup_restore_refuses_corrupt_archives);
+	tcase_add_test(re, test_backup_restore_of_missing_deleted_or_unreachable);
+	tcase_add_test(re, test_backup_lists_cloud_names);
+	tcase_set_timeout(re, 60);
+	suite_add_tcase(s, up);
+	suite_add_tcase(s, re);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmp_root);
+	if (system(cmd) != 0)
+		fprintf(stderr, "cannot remove '%s'\n", tmp_root);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
