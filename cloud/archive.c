@@ -97,8 +97,8 @@ int archive_writer_init(struct archive_writer *w, const char *space,
 	return 0;
 }
 
-int archive_writer_add(struct archive_writer *w, uint64_t seq,
-		       const void *buf, size_t len)
+int archive_writer_add(struct archive_writer *w, uint64_t seq, const void *buf,
+		       size_t len)
 {
 	uint8_t h[ENTRY_HDR];
 

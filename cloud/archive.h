@@ -62,8 +62,8 @@ int archive_writer_init(struct archive_writer *w, const char *space,
 			const char *key, const struct archive_meta *m);
 /* Append an entry (copied).  -EINVAL when seq does not increase, -EFBIG
  * for an entry of 4 GiB or more, -ENOMEM; errors are sticky. */
-int archive_writer_add(struct archive_writer *w, uint64_t seq,
-		       const void *buf, size_t len);
+int archive_writer_add(struct archive_writer *w, uint64_t seq, const void *buf,
+		       size_t len);
 /* Seal with the document's sequence number: the last entry's when there
  * are entries (else -EINVAL), any value when there are none.
  * On success *out (free with free()) and *len hold the archive.  Releases

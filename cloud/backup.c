@@ -55,7 +55,7 @@ struct entry {
 	int64_t due_ns;
 	bool queued;
 	bool inflight;
-	bool dirty;         /* changed while in flight */
+	bool dirty; /* changed while in flight */
 	bool skip_if_clean; /* just restored: no upload unless changed */
 	struct entry *hnext;
 	struct entry *qnext;
@@ -141,7 +141,8 @@ static int64_t real_ns(void)
 
 static struct timespec mono_at(int64_t ns)
 {
-	struct timespec ts = { (time_t)(ns / 1000000000), (long)(ns % 1000000000) };
+	struct timespec ts = { (time_t)(ns / 1000000000),
+			       (long)(ns % 1000000000) };
 
 	return ts;
 }
@@ -425,11 +426,11 @@ static int cache_get(struct backup *b, const char *space, struct listing *out)
 		if (!fresh)
 			return -ENOMEM;
 		fresh->space = strdup(space);
-		rc = fresh->space ? cloud_target_list_all(b->target,
-							   space[0] ? space
-								    : NULL,
-							   collect_name, fresh)
-				  : -ENOMEM;
+		rc = fresh->space
+			     ? cloud_target_list_all(b->target,
+						     space[0] ? space : NULL,
+						     collect_name, fresh)
+			     : -ENOMEM;
 		if (rc) {
 			cached_free(fresh);
 			return rc;
@@ -561,8 +562,8 @@ static bool superseded(struct backup *b, const struct entry *e)
  * entry e gives up with -ESTALE after a failure when e changed meanwhile:
  * the next attempt should send the newer state. */
 static int until_confirmed(struct backup *b, const struct entry *e,
-			   const char *space, const char *key,
-			   const void *buf, size_t len, uint64_t seq)
+			   const char *space, const char *key, const void *buf,
+			   size_t len, uint64_t seq)
 {
 	char name[2 * CLOUD_ENC_MAX];
 	uint32_t attempt;
@@ -573,7 +574,8 @@ static int until_confirmed(struct backup *b, const struct entry *e,
 
 		if (stopping(b))
 			return -ECANCELED;
-		rc = buf ? cloud_target_put(b->target, space, key, buf, len, seq)
+		rc = buf ? cloud_target_put(b->target, space, key, buf, len,
+					    seq)
 			 : cloud_target_delete(b->target, space, key);
 		if (!rc)
 			return 0;
@@ -784,8 +786,8 @@ static void tomb_pass(struct backup *b, struct slot *sl)
 			continue; /* an upload holds it: the next pass */
 		/* Re-created meanwhile: the new document overwrites it. */
 		if (store_tombstoned(b->store, t.v[i].space, t.v[i].key) &&
-		    !until_confirmed(b, NULL, t.v[i].space, t.v[i].key, NULL,
-				     0, 0)) {
+		    !until_confirmed(b, NULL, t.v[i].space, t.v[i].key, NULL, 0,
+				     0)) {
 			rc = store_tombstone_clear(b->store, t.v[i].id);
 			if (rc && rc != -ENOENT)
 				log_error("cannot clear tombstone %" PRIu64
@@ -1044,8 +1046,8 @@ void backup_stop(struct backup *b, uint32_t drain_ms)
 
 /* ---- restore ---- */
 
-static int restore_import(struct backup *b, const char *space,
-			  const char *key, const char *name, uint64_t *id);
+static int restore_import(struct backup *b, const char *space, const char *key,
+			  const char *name, uint64_t *id);
 
 int backup_restore_doc(struct backup *b, const char *space, const char *key,
 		       uint64_t *id)
@@ -1090,8 +1092,8 @@ int backup_restore_doc(struct backup *b, const char *space, const char *key,
 }
 
 /* Fetch, verify, import.  0, -ENOENT, or the restore's errno. */
-static int restore_import(struct backup *b, const char *space,
-			  const char *key, const char *name, uint64_t *id)
+static int restore_import(struct backup *b, const char *space, const char *key,
+			  const char *name, uint64_t *id)
 {
 	struct store_import_entry *ents = NULL;
 	struct store_meta m;

@@ -44,8 +44,8 @@
 struct backup;
 
 struct backup_options {
-	uint32_t delay_ms;    /* a change waits this long before its upload */
-	uint32_t uploads;     /* uploads in flight (worker threads) */
+	uint32_t delay_ms; /* a change waits this long before its upload */
+	uint32_t uploads; /* uploads in flight (worker threads) */
 	/* Backoff between failed target calls (each of which has its own
 	 * retries); max_attempts is ignored: the uploader never gives up. */
 	struct cloud_retry_policy retry;
@@ -92,11 +92,11 @@ int backup_list_space(struct backup *b, const char *space, cloud_name_fn fn,
 int backup_list_spaces(struct backup *b, cloud_name_fn fn, void *arg);
 
 struct backup_stats {
-	uint64_t queue;            /* documents waiting or in flight */
-	uint64_t uploads;          /* confirmed uploads */
-	uint64_t upload_failures;  /* failed upload attempts (retried) */
-	uint64_t deletes;          /* cloud copies removed */
-	uint64_t restores;         /* documents restored */
+	uint64_t queue; /* documents waiting or in flight */
+	uint64_t uploads; /* confirmed uploads */
+	uint64_t upload_failures; /* failed upload attempts (retried) */
+	uint64_t deletes; /* cloud copies removed */
+	uint64_t restores; /* documents restored */
 	uint64_t restore_failures; /* restores that failed (not -ENOENT) */
 };
 void backup_stats(struct backup *b, struct backup_stats *out);

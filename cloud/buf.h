@@ -21,7 +21,10 @@ struct cbuf {
 	bool oom;
 };
 
-#define CBUF_INIT { NULL, 0, 0, false }
+#define CBUF_INIT                                                              \
+	{                                                                      \
+		NULL, 0, 0, false                                              \
+	}
 
 void cbuf_add(struct cbuf *b, const void *buf, size_t len);
 void cbuf_adds(struct cbuf *b, const char *s);

@@ -106,8 +106,8 @@ static int take(char **slot, const char *s, const char *e)
 	return 0;
 }
 
-static int ini_line(const char *s, const char *e, const char *profile,
-		    bool *in, struct cloud_creds *c)
+static int ini_line(const char *s, const char *e, const char *profile, bool *in,
+		    struct cloud_creds *c)
 {
 	const char *eq, *ks, *ke, *vs, *ve;
 

@@ -220,8 +220,7 @@ static int dir_get(struct cloud_target *t, const char *space, const char *key,
 		rc = -ENOMEM;
 		goto out_close;
 	}
-	rc = io_pread_all(fd, body, (size_t)oh.body_len,
-			  (off_t)oh.header_len);
+	rc = io_pread_all(fd, body, (size_t)oh.body_len, (off_t)oh.header_len);
 	if (rc) {
 		free(body);
 		goto out_close;
@@ -241,8 +240,8 @@ out_log:
 	return rc;
 }
 
-static int dir_head(struct cloud_target *t, const char *space,
-		    const char *key, struct cloud_object_info *info)
+static int dir_head(struct cloud_target *t, const char *space, const char *key,
+		    struct cloud_object_info *info)
 {
 	struct dir_target *d = dir_of(t);
 	struct obj_paths p;
@@ -266,9 +265,8 @@ static int dir_head(struct cloud_target *t, const char *space,
 
 /* Write buf to a new temporary file in dir, fsync it, rename it to
  * final, fsync dir.  Removes the temporary on failure. */
-static int write_atomic(const char *dir, const char *final,
-			const void *hdr, size_t hl, const void *body,
-			size_t len)
+static int write_atomic(const char *dir, const char *final, const void *hdr,
+			size_t hl, const void *body, size_t len)
 {
 	char tmp[PATH_MAX];
 	int fd, rc;
@@ -499,8 +497,7 @@ static int collect(const char *dir, bool spaces, struct listed **out,
 }
 
 static int dir_list(struct cloud_target *t, const char *space,
-		    const char *token, char **next, cloud_name_fn fn,
-		    void *arg)
+		    const char *token, char **next, cloud_name_fn fn, void *arg)
 {
 	struct dir_target *d = dir_of(t);
 	struct obj_paths p;

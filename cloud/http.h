@@ -19,35 +19,36 @@
 #include <stddef.h>
 
 struct cloud_http_request {
-	const char *method;  /* GET, PUT, HEAD, DELETE */
-	const char *url;     /* scheme://host[:port]/path?query, encoded */
+	const char *method; /* GET, PUT, HEAD, DELETE */
+	const char *url; /* scheme://host[:port]/path?query, encoded */
 	const char *const *headers; /* "Name: value" lines */
 	size_t headers_len;
-	const void *body;    /* PUT body (may be NULL when body_len is 0) */
+	const void *body; /* PUT body (may be NULL when body_len is 0) */
 	size_t body_len;
 	size_t max_response_bytes; /* larger bodies fail the attempt */
 };
 
 struct cloud_http_response {
 	long status;
-	char *headers;   /* raw header block, NUL-terminated, owned */
+	char *headers; /* raw header block, NUL-terminated, owned */
 	size_t headers_len;
-	char *body;      /* NUL-terminated, owned */
+	char *body; /* NUL-terminated, owned */
 	size_t body_len;
 	char error[256]; /* transport detail for the log, when perform fails */
 };
 
 struct cloud_http {
-	int (*perform)(struct cloud_http *h, const struct cloud_http_request *rq,
+	int (*perform)(struct cloud_http *h,
+		       const struct cloud_http_request *rq,
 		       struct cloud_http_response *rs);
 	void (*destroy)(struct cloud_http *h);
 };
 
 struct cloud_http_curl_options {
 	unsigned connect_timeout_ms;
-	unsigned timeout_ms;       /* whole transfer; 0: none */
+	unsigned timeout_ms; /* whole transfer; 0: none */
 	unsigned low_speed_time_s; /* abort below 1 byte/s for this long */
-	const char *ca_file;       /* NULL: the system's CA store */
+	const char *ca_file; /* NULL: the system's CA store */
 };
 
 /* The libcurl transport: HTTPS with peer and host verification, no

@@ -142,8 +142,8 @@ static int set_options(struct curl_http *h, CURL *c,
 	bad += curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf) != CURLE_OK;
 	bad += curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
 				(long)h->o.connect_timeout_ms) != CURLE_OK;
-	bad += curl_easy_setopt(c, CURLOPT_TIMEOUT_MS,
-				(long)h->o.timeout_ms) != CURLE_OK;
+	bad += curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)h->o.timeout_ms) !=
+	       CURLE_OK;
 	bad += curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L) != CURLE_OK;
 	bad += curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME,
 				(long)h->o.low_speed_time_s) != CURLE_OK;

@@ -43,8 +43,8 @@
 #define CLOUD_RETRY_FOREVER 0
 
 struct cloud_retry_policy {
-	uint32_t base_ms;      /* first delay bound */
-	uint32_t cap_ms;       /* no delay bound above this */
+	uint32_t base_ms; /* first delay bound */
+	uint32_t cap_ms; /* no delay bound above this */
 	uint32_t max_attempts; /* CLOUD_RETRY_FOREVER: no limit */
 };
 

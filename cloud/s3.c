@@ -47,9 +47,9 @@
 struct s3_target {
 	struct cloud_target base;
 	char *base_url; /* scheme://host[:port] */
-	char *host;     /* Host header: host[:port] */
+	char *host; /* Host header: host[:port] */
 	char *bucket;
-	char *prefix;   /* "" or "a/b/" (with the trailing '/') */
+	char *prefix; /* "" or "a/b/" (with the trailing '/') */
 	char *region;
 	bool path_style;
 	struct cloud_creds creds;
@@ -60,10 +60,10 @@ struct s3_target {
 };
 
 struct s3_req {
-	const char *op;     /* for messages: "put", "get", ... */
+	const char *op; /* for messages: "put", "get", ... */
 	const char *method;
 	const char *object; /* object key, "" for the bucket */
-	const char *what;   /* for messages, when not the object */
+	const char *what; /* for messages, when not the object */
 	const struct sigv4_kv *query;
 	size_t query_len;
 	const void *body;
@@ -200,7 +200,8 @@ static int attempt_once(struct s3_target *s, const struct s3_req *rq,
 	if (rc) {
 		snprintf(rs->error, sizeof(rs->error), "cannot sign: %s",
 			 strerror(-rc));
-		return rc == -ENOMEM ? CURLE_OUT_OF_MEMORY : CURLE_URL_MALFORMAT;
+		return rc == -ENOMEM ? CURLE_OUT_OF_MEMORY
+				     : CURLE_URL_MALFORMAT;
 	}
 	cbuf_addf(&url, "%s%s%s%s", s->base_url, res.path,
 		  res.query[0] ? "?" : "", res.query);
@@ -287,8 +288,8 @@ static int s3_call(struct s3_target *s, const struct s3_req *rq,
 			 ", retrying in %" PRIu32 " ms",
 			 rq->op, s->bucket, name, detail, attempt + 1, ms);
 		if (cloud_target_sleep(t, ms)) {
-			log_error("cannot %s 's3://%s/%s': interrupted",
-				  rq->op, s->bucket, name);
+			log_error("cannot %s 's3://%s/%s': interrupted", rq->op,
+				  s->bucket, name);
 			return -ECANCELED;
 		}
 	}
@@ -297,8 +298,8 @@ static int s3_call(struct s3_target *s, const struct s3_req *rq,
 /* ---- operations ---- */
 
 /* PREFIX/<space>/<key>, or PREFIX/<space>/ without a key. */
-static int object_key(struct s3_target *s, const char *space,
-		      const char *key, struct cbuf *out)
+static int object_key(struct s3_target *s, const char *space, const char *key,
+		      struct cbuf *out)
 {
 	char es[CLOUD_SEG_MAX + 1], ek[CLOUD_SEG_MAX + 1];
 	int rc = cloud_name_segment(space, es);
@@ -433,8 +434,8 @@ static int head_object(struct s3_target *s, const char *object,
 	return s3_call(s, &rq, rs);
 }
 
-static int s3_head(struct cloud_target *t, const char *space,
-		   const char *key, struct cloud_object_info *info)
+static int s3_head(struct cloud_target *t, const char *space, const char *key,
+		   struct cloud_object_info *info)
 {
 	struct s3_target *s = s3_of(t);
 	struct cloud_http_response rs;
@@ -487,9 +488,9 @@ out_release:
 }
 
 /* One ListObjectsV2 request under prefix (delimiter '/'). */
-static int list_call(struct s3_target *s, const char *prefix,
-		     const char *token, uint32_t max_keys, s3_list_fn fn,
-		     void *arg, bool *truncated, char **next)
+static int list_call(struct s3_target *s, const char *prefix, const char *token,
+		     uint32_t max_keys, s3_list_fn fn, void *arg,
+		     bool *truncated, char **next)
 {
 	struct cloud_http_response rs;
 	struct sigv4_kv q[5];
@@ -611,8 +612,8 @@ static int list_one(void *arg, const char *name, size_t len, bool is_prefix)
 	return c->fn(c->arg, dec);
 }
 
-static int s3_list(struct cloud_target *t, const char *space,
-		   const char *token, char **next, cloud_name_fn fn, void *arg)
+static int s3_list(struct cloud_target *t, const char *space, const char *token,
+		   char **next, cloud_name_fn fn, void *arg)
 {
 	struct s3_target *s = s3_of(t);
 	struct cbuf pfx = CBUF_INIT;
@@ -634,8 +635,8 @@ static int s3_list(struct cloud_target *t, const char *space,
 	c.spaces = space == NULL;
 	c.fn = fn;
 	c.arg = arg;
-	rc = list_call(s, pfx.p, token, s->page_keys, list_one, &c,
-		       &truncated, next);
+	rc = list_call(s, pfx.p, token, s->page_keys, list_one, &c, &truncated,
+		       next);
 	if (!rc && !truncated) {
 		free(*next);
 		*next = NULL;
@@ -755,8 +756,8 @@ static int setup(struct s3_target *s, const char *bucket, const char *prefix,
 	}
 	if (o->s3_endpoint && o->s3_endpoint[0])
 		endpoint = strdup(o->s3_endpoint);
-	else if (asprintf(&endpoint, "https://s3.%s.amazonaws.com",
-			  s->region) < 0)
+	else if (asprintf(&endpoint, "https://s3.%s.amazonaws.com", s->region) <
+		 0)
 		endpoint = NULL;
 	if (!endpoint)
 		return -ENOMEM;
@@ -798,10 +799,10 @@ int cloud_s3_open(const char *bucket, const char *prefix,
 	if (!rc && o->http) {
 		s->http = o->http;
 	} else if (!rc) {
-		struct cloud_http_curl_options co = {
-			o->connect_timeout_ms, o->timeout_ms,
-			o->low_speed_time_s, o->ca_file
-		};
+		struct cloud_http_curl_options co = { o->connect_timeout_ms,
+						      o->timeout_ms,
+						      o->low_speed_time_s,
+						      o->ca_file };
 
 		rc = cloud_http_curl_new(&co, &s->http);
 		s->own_http = rc == 0;

@@ -23,7 +23,10 @@
 #define XML_NAME_MAX 64
 #define XML_TEXT_MAX (64 * 1024)
 
-enum xml_event { XML_OPEN, XML_CLOSE };
+enum xml_event {
+	XML_OPEN,
+	XML_CLOSE
+};
 
 typedef int (*xml_fn)(void *arg, enum xml_event ev, const char *const *path,
 		      int depth, const char *text, size_t len);
@@ -157,8 +160,11 @@ static int entity(struct xml *x)
 	static const struct {
 		const char *name;
 		char c;
-	} named[] = { { "lt", '<' },   { "gt", '>' },	{ "amp", '&' },
-		      { "quot", '"' }, { "apos", '\'' } };
+	} named[] = { { "lt", '<' },
+		      { "gt", '>' },
+		      { "amp", '&' },
+		      { "quot", '"' },
+		      { "apos", '\'' } };
 	const char *s = x->p + 1, *semi = s;
 	size_t n;
 	uint32_t cp;
@@ -170,7 +176,8 @@ static int entity(struct xml *x)
 	n = (size_t)(semi - s);
 	x->p = semi + 1;
 	for (size_t i = 0; i < sizeof(named) / sizeof(named[0]); i++) {
-		if (strlen(named[i].name) == n && !memcmp(s, named[i].name, n)) {
+		if (strlen(named[i].name) == n &&
+		    !memcmp(s, named[i].name, n)) {
 			cbuf_addc(&x->text, named[i].c);
 			return 0;
 		}

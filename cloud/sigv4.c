@@ -49,8 +49,7 @@ static bool is_unreserved(unsigned char c)
 	       c == '~';
 }
 
-static void uri_encode(struct cbuf *b, const char *s, size_t n,
-		       bool keep_slash)
+static void uri_encode(struct cbuf *b, const char *s, size_t n, bool keep_slash)
 {
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
@@ -106,7 +105,7 @@ static int hmac(const void *key, size_t key_len, const void *msg,
 static void normalize_path(struct cbuf *out, const char *path)
 {
 	size_t n = strlen(path), i = 0, depth = 0;
-	size_t (*seg)[2] = calloc(n + 1, sizeof(*seg));
+	size_t(*seg)[2] = calloc(n + 1, sizeof(*seg));
 	bool trailing = false;
 
 	if (!seg) {
@@ -290,13 +289,16 @@ static int canonical_headers(const struct sigv4_request *r,
 	if (!v)
 		return -ENOMEM;
 	for (size_t i = 0; i < r->headers_len && !rc; i++)
-		rc = header_push(v, &n, r->headers[i].name, r->headers[i].value);
+		rc = header_push(v, &n, r->headers[i].name,
+				 r->headers[i].value);
 	for (size_t i = 0; i < out->added_len && !rc; i++) {
-		bool token = !strcmp(out->added[i].name, "x-amz-security-token");
+		bool token =
+			!strcmp(out->added[i].name, "x-amz-security-token");
 
 		if (token && (p->flags & SIGV4_OMIT_TOKEN))
 			continue;
-		rc = header_push(v, &n, out->added[i].name, out->added[i].value);
+		rc = header_push(v, &n, out->added[i].name,
+				 out->added[i].value);
 	}
 	if (rc)
 		goto out_free;
@@ -441,8 +443,8 @@ static int add_signer_headers(const struct sigv4_request *r,
 
 static int build_canonical_request(const struct sigv4_request *r,
 				   const struct sigv4_params *p,
-				   struct sigv4_result *out,
-				   const char *scope, struct cbuf *names)
+				   struct sigv4_result *out, const char *scope,
+				   struct cbuf *names)
 {
 	struct cbuf path = CBUF_INIT, hdrs = CBUF_INIT, q = CBUF_INIT;
 	struct cbuf cred = CBUF_INIT, cr = CBUF_INIT;
@@ -543,10 +545,9 @@ int sigv4_sign(const struct sigv4_request *r, const struct sigv4_params *p,
 		rc = build_canonical_request(r, p, out, scope, &names);
 	if (rc)
 		goto out_fail;
-	sigv4_sha256_hex(out->canonical_request,
-			 strlen(out->canonical_request), crhash);
-	cbuf_addf(&sts, ALGORITHM "\n%s\n%s\n%s", out->amz_date, scope,
-		  crhash);
+	sigv4_sha256_hex(out->canonical_request, strlen(out->canonical_request),
+			 crhash);
+	cbuf_addf(&sts, ALGORITHM "\n%s\n%s\n%s", out->amz_date, scope, crhash);
 	if (cbuf_failed(&sts)) {
 		rc = -ENOMEM;
 		goto out_fail;

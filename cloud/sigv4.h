@@ -32,7 +32,7 @@
 #include <stddef.h>
 #include <time.h>
 
-#define SIGV4_EMPTY_SHA256 \
+#define SIGV4_EMPTY_SHA256                                                     \
 	"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 #define SIGV4_UNSIGNED_PAYLOAD "UNSIGNED-PAYLOAD"
 
@@ -43,8 +43,8 @@ struct sigv4_kv {
 
 struct sigv4_request {
 	const char *method;
-	const char *path;               /* raw, starts with '/' */
-	const struct sigv4_kv *query;   /* raw names and values */
+	const char *path; /* raw, starts with '/' */
+	const struct sigv4_kv *query; /* raw names and values */
 	size_t query_len;
 	const struct sigv4_kv *headers; /* must include host */
 	size_t headers_len;
@@ -53,14 +53,14 @@ struct sigv4_request {
 
 enum sigv4_mode {
 	SIGV4_HEADER, /* Authorization header */
-	SIGV4_QUERY,  /* presigned URL: X-Amz-* query parameters */
+	SIGV4_QUERY, /* presigned URL: X-Amz-* query parameters */
 };
 
 enum sigv4_flags {
-	SIGV4_NORMALIZE_PATH = 1 << 0,  /* remove dot segments, '//' (not S3) */
-	SIGV4_CONTENT_SHA256 = 1 << 1,  /* header mode: send and sign
+	SIGV4_NORMALIZE_PATH = 1 << 0, /* remove dot segments, '//' (not S3) */
+	SIGV4_CONTENT_SHA256 = 1 << 1, /* header mode: send and sign
 					   x-amz-content-sha256 (S3) */
-	SIGV4_OMIT_TOKEN = 1 << 2,      /* send the session token unsigned */
+	SIGV4_OMIT_TOKEN = 1 << 2, /* send the session token unsigned */
 };
 
 struct sigv4_params {
@@ -72,7 +72,7 @@ struct sigv4_params {
 	time_t when;
 	enum sigv4_mode mode;
 	unsigned expires_s; /* query mode: X-Amz-Expires */
-	int flags;          /* enum sigv4_flags */
+	int flags; /* enum sigv4_flags */
 };
 
 #define SIGV4_MAX_ADDED 3
@@ -81,9 +81,9 @@ struct sigv4_result {
 	char *canonical_request;
 	char *string_to_sign;
 	char signature[65];
-	char amz_date[17];   /* YYYYMMDDTHHMMSSZ */
-	char *path;          /* encoded path, as sent */
-	char *query;         /* query string as sent (no '?'; may be "") */
+	char amz_date[17]; /* YYYYMMDDTHHMMSSZ */
+	char *path; /* encoded path, as sent */
+	char *query; /* query string as sent (no '?'; may be "") */
 	char *authorization; /* header mode: Authorization value; else NULL */
 	/* Headers the signer added, to be sent too (x-amz-date,
 	 * x-amz-content-sha256, x-amz-security-token). */

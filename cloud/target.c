@@ -103,8 +103,7 @@ static int hexval(char c)
 	return -1;
 }
 
-int cloud_name_decode(const char *enc, size_t len,
-		      char out[CLOUD_NAME_MAX + 1])
+int cloud_name_decode(const char *enc, size_t len, char out[CLOUD_NAME_MAX + 1])
 {
 	size_t w = 0;
 
@@ -327,9 +326,8 @@ static int check_names(const char *space, const char *key)
 	return 0;
 }
 
-int cloud_target_put(struct cloud_target *t, const char *space,
-		     const char *key, const void *buf, size_t len,
-		     uint64_t seq)
+int cloud_target_put(struct cloud_target *t, const char *space, const char *key,
+		     const void *buf, size_t len, uint64_t seq)
 {
 	int rc = check_names(space, key);
 
@@ -338,8 +336,8 @@ int cloud_target_put(struct cloud_target *t, const char *space,
 	return t->ops->put(t, space, key, buf, len, seq);
 }
 
-int cloud_target_get(struct cloud_target *t, const char *space,
-		     const char *key, void **buf, size_t *len, uint64_t *seq)
+int cloud_target_get(struct cloud_target *t, const char *space, const char *key,
+		     void **buf, size_t *len, uint64_t *seq)
 {
 	int rc = check_names(space, key);
 

@@ -51,19 +51,19 @@
 struct cloud_target;
 
 struct cloud_options {
-	const char *s3_endpoint;   /* NULL: https://s3.<region>.amazonaws.com */
-	const char *s3_region;     /* NULL: $AWS_REGION, $AWS_DEFAULT_REGION,
+	const char *s3_endpoint; /* NULL: https://s3.<region>.amazonaws.com */
+	const char *s3_region; /* NULL: $AWS_REGION, $AWS_DEFAULT_REGION,
 				      else us-east-1 */
-	bool s3_path_style;        /* BUCKET in the path, not the host name */
-	const char *aws_profile;   /* NULL: $AWS_PROFILE, else "default" */
+	bool s3_path_style; /* BUCKET in the path, not the host name */
+	const char *aws_profile; /* NULL: $AWS_PROFILE, else "default" */
 	const struct cloud_creds *creds; /* NULL: cloud_creds_load(); copied */
-	const char *ca_file;       /* NULL: the system's CA store */
+	const char *ca_file; /* NULL: the system's CA store */
 	uint32_t connect_timeout_ms;
-	uint32_t timeout_ms;       /* one whole request; 0: none */
+	uint32_t timeout_ms; /* one whole request; 0: none */
 	uint32_t low_speed_time_s; /* a transfer stalled this long fails */
 	struct cloud_retry_policy retry;
-	uint32_t list_page_keys;   /* names per list page */
-	size_t max_object_bytes;   /* larger objects: -EFBIG */
+	uint32_t list_page_keys; /* names per list page */
+	size_t max_object_bytes; /* larger objects: -EFBIG */
 	/* Seams for tests.  http: NULL for libcurl, else borrowed (must
 	 * outlive the target).  sleep_ms: NULL for a real sleep that
 	 * cloud_target_interrupt() cuts short.  jitter_seed: 0 for the
@@ -93,15 +93,14 @@ const char *cloud_target_url(const struct cloud_target *t);
 
 /* Store buf as (space, key) with sequence number seq, replacing any
  * object there.  Atomic: a reader sees the old object or the new one. */
-int cloud_target_put(struct cloud_target *t, const char *space,
-		     const char *key, const void *buf, size_t len,
-		     uint64_t seq);
+int cloud_target_put(struct cloud_target *t, const char *space, const char *key,
+		     const void *buf, size_t len, uint64_t seq);
 
 /* Fetch (space, key): *buf (owned by the caller, free with free(); also
  * NUL-terminated for convenience), *len and *seq.  -ENOENT when absent
  * (not logged). */
-int cloud_target_get(struct cloud_target *t, const char *space,
-		     const char *key, void **buf, size_t *len, uint64_t *seq);
+int cloud_target_get(struct cloud_target *t, const char *space, const char *key,
+		     void **buf, size_t *len, uint64_t *seq);
 
 struct cloud_object_info {
 	uint64_t seq;

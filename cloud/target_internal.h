@@ -14,8 +14,8 @@ struct cloud_target_ops {
 		   const void *buf, size_t len, uint64_t seq);
 	int (*get)(struct cloud_target *t, const char *space, const char *key,
 		   void **buf, size_t *len, uint64_t *seq);
-	int (*head)(struct cloud_target *t, const char *space,
-		    const char *key, struct cloud_object_info *info);
+	int (*head)(struct cloud_target *t, const char *space, const char *key,
+		    struct cloud_object_info *info);
 	int (*del)(struct cloud_target *t, const char *space, const char *key);
 	int (*list)(struct cloud_target *t, const char *space,
 		    const char *token, char **next, cloud_name_fn fn,

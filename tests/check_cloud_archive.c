@@ -21,11 +21,13 @@
 #define TOP_SRCDIR "."
 #endif
 
-#define SPACE "sp\xc3\xa9" "ce" /* 6 bytes */
-#define KEY "k\xe2\x82\xac y"      /* 6 bytes */
+#define SPACE                                                                  \
+	"sp\xc3\xa9"                                                           \
+	"ce" /* 6 bytes */
+#define KEY "k\xe2\x82\xac y" /* 6 bytes */
 
-static const struct archive_meta meta = { 0640, 1000, 100,
-					  -1234567890123LL, 1700000000000000000LL };
+static const struct archive_meta meta = { 0640, 1000, 100, -1234567890123LL,
+					  1700000000000000000LL };
 
 /* A document with three entries, one empty. */
 static void *sample(size_t *len)
@@ -230,8 +232,8 @@ START_TEST(test_archive_structural_damage_with_valid_crc_is_refused)
 		size_t n;
 
 		ck_assert_int_eq(archive_writer_init(&w, "s", "ab", &meta), 0);
-		ck_assert_int_eq(archive_writer_finish(&w, 1, (void **)&buf, &n),
-				 0);
+		ck_assert_int_eq(
+			archive_writer_finish(&w, 1, (void **)&buf, &n), 0);
 		ck_assert_int_eq(archive_decode(buf, n, &a), 0);
 		memcpy(buf + 61, "..", 2);
 		reseal(buf, n);
@@ -332,8 +334,8 @@ int main(void)
 	tcase_add_test(tc, test_archive_matches_golden_version_1_bytes);
 	tcase_add_test(tc, test_archive_every_truncation_is_refused);
 	tcase_add_test(tc, test_archive_every_bit_flip_is_refused);
-	tcase_add_test(tc,
-		       test_archive_structural_damage_with_valid_crc_is_refused);
+	tcase_add_test(
+		tc, test_archive_structural_damage_with_valid_crc_is_refused);
 	tcase_add_test(tc, test_archive_random_garbage_never_crashes);
 	tcase_add_test(tc, test_archive_writer_refuses_bad_input);
 	tcase_set_timeout(tc, 60);

@@ -35,8 +35,8 @@ struct flaky {
 	struct cloud_target base;
 	struct cloud_target *inner;
 	pthread_mutex_t lock; /* guards the fields below */
-	bool down;            /* every call fails with -EIO */
-	bool deletes_down;    /* deletes fail with -EIO */
+	bool down; /* every call fails with -EIO */
+	bool deletes_down; /* deletes fail with -EIO */
 	uint32_t put_delay_ms;
 	int puts, deletes, gets, failures;
 	int inflight, max_inflight;
@@ -68,8 +68,8 @@ static void sleep_ms(uint32_t ms)
 	nanosleep(&ts, NULL);
 }
 
-static int flaky_put(struct cloud_target *t, const char *space,
-		     const char *key, const void *buf, size_t len, uint64_t seq)
+static int flaky_put(struct cloud_target *t, const char *space, const char *key,
+		     const void *buf, size_t len, uint64_t seq)
 {
 	struct flaky *f = fl(t);
 	uint32_t delay;
@@ -92,8 +92,8 @@ static int flaky_put(struct cloud_target *t, const char *space,
 	return rc;
 }
 
-static int flaky_get(struct cloud_target *t, const char *space,
-		     const char *key, void **buf, size_t *len, uint64_t *seq)
+static int flaky_get(struct cloud_target *t, const char *space, const char *key,
+		     void **buf, size_t *len, uint64_t *seq)
 {
 	struct flaky *f = fl(t);
 
@@ -108,8 +108,7 @@ static int flaky_head(struct cloud_target *t, const char *space,
 	return cloud_target_head(fl(t)->inner, space, key, info);
 }
 
-static int flaky_del(struct cloud_target *t, const char *space,
-		     const char *key)
+static int flaky_del(struct cloud_target *t, const char *space, const char *key)
 {
 	struct flaky *f = fl(t);
 	bool down;
@@ -266,15 +265,13 @@ static uint64_t new_doc(struct fix *x, const char *key, int appends)
 	uint64_t id;
 	char buf[64];
 
-	ck_assert_int_eq(store_doc_create(x->s, x->space, key, &doc_meta, &id,
-					  NULL),
-			 0);
+	ck_assert_int_eq(
+		store_doc_create(x->s, x->space, key, &doc_meta, &id, NULL), 0);
 	for (int i = 0; i < appends; i++) {
 		int n = snprintf(buf, sizeof(buf), "{\"%s\":%d}", key, i);
 
-		ck_assert_int_eq(store_append(x->s, id, buf, (size_t)n, NULL,
-					      NULL),
-				 0);
+		ck_assert_int_eq(
+			store_append(x->s, id, buf, (size_t)n, NULL, NULL), 0);
 	}
 	return id;
 }
@@ -707,9 +704,8 @@ START_TEST(test_backup_restore_refuses_corrupt_archives)
 	ck_assert_int_eq(backup_restore_doc(x.b, "sp ace", "bad", &id), -EIO);
 	/* One flipped bit. */
 	((unsigned char *)good)[20] ^= 4;
-	ck_assert_int_eq(cloud_target_put(x.f->inner, "sp ace", "bad", good,
-					  len, 1),
-			 0);
+	ck_assert_int_eq(
+		cloud_target_put(x.f->inner, "sp ace", "bad", good, len, 1), 0);
 	ck_assert_int_eq(backup_restore_doc(x.b, "sp ace", "bad", &id), -EIO);
 	((unsigned char *)good)[20] ^= 4;
 	/* Valid, but the archive of another name. */
@@ -718,9 +714,8 @@ START_TEST(test_backup_restore_refuses_corrupt_archives)
 			 0);
 	ck_assert_int_eq(backup_restore_doc(x.b, "sp ace", "other", &id), -EIO);
 	/* Not an archive at all. */
-	ck_assert_int_eq(cloud_target_put(x.f->inner, "sp ace", "junk", "{}", 2,
-					  1),
-			 0);
+	ck_assert_int_eq(
+		cloud_target_put(x.f->inner, "sp ace", "junk", "{}", 2, 1), 0);
 	ck_assert_int_eq(backup_restore_doc(x.b, "sp ace", "junk", &id), -EIO);
 	log = end_capture(path, saved);
 	ck_assert_ptr_nonnull(strstr(log, "cannot restore 'sp%20ace/bad': "
@@ -734,9 +729,8 @@ START_TEST(test_backup_restore_refuses_corrupt_archives)
 	ck_assert_int_eq(store_doc_lookup(x.s, sid, "other", &id), -ENOENT);
 	ck_assert_int_eq(store_doc_lookup(x.s, sid, "junk", &id), -ENOENT);
 	/* The good one still restores. */
-	ck_assert_int_eq(cloud_target_put(x.f->inner, "sp ace", "bad", good,
-					  len, 1),
-			 0);
+	ck_assert_int_eq(
+		cloud_target_put(x.f->inner, "sp ace", "bad", good, len, 1), 0);
 	ck_assert_int_eq(backup_restore_doc(x.b, "sp ace", "bad", &id), 0);
 	free(good);
 	fix_close(&x);
@@ -873,12 +867,14 @@ int main(void)
 	tcase_add_test(up, test_backup_delete_removes_the_cloud_copy);
 	tcase_add_test(up, test_backup_tombstones_are_deleted_at_start);
 	tcase_add_test(up, test_backup_rename_moves_the_cloud_copy);
-	tcase_add_test(up, test_backup_delete_during_first_upload_leaves_no_copy);
+	tcase_add_test(up,
+		       test_backup_delete_during_first_upload_leaves_no_copy);
 	tcase_add_test(up, test_backup_stop_is_prompt_while_the_target_is_down);
 	tcase_set_timeout(up, 60);
 	tcase_add_test(re, test_backup_restore_imports_what_was_uploaded);
 	tcase_add_test(re, test_backup_restore_refuses_corrupt_archives);
-	tcase_add_test(re, test_backup_restore_of_missing_deleted_or_unreachable);
+	tcase_add_test(re,
+		       test_backup_restore_of_missing_deleted_or_unreachable);
 	tcase_add_test(re, test_backup_lists_cloud_names);
 	tcase_set_timeout(re, 60);
 	suite_add_tcase(s, up);

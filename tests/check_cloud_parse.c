@@ -171,14 +171,12 @@ START_TEST(test_xml_error_code_is_read)
 			  "<Message>Please reduce</Message><RequestId>1"
 			  "</RequestId></Error>";
 
-	ck_assert_int_eq(s3_xml_parse_error(doc, strlen(doc), code,
-					    sizeof(code)),
-			 0);
+	ck_assert_int_eq(
+		s3_xml_parse_error(doc, strlen(doc), code, sizeof(code)), 0);
 	ck_assert_str_eq(code, "SlowDown");
 	doc = "<Error><Code>AVeryLongErrorCodeIndeed</Code></Error>";
-	ck_assert_int_eq(s3_xml_parse_error(doc, strlen(doc), code,
-					    sizeof(code)),
-			 0);
+	ck_assert_int_eq(
+		s3_xml_parse_error(doc, strlen(doc), code, sizeof(code)), 0);
 	ck_assert_str_eq(code, "AVeryLongErrorC");
 	doc = "<ListBucketResult/>";
 	ck_assert_int_eq(s3_xml_parse_error(doc, strlen(doc), code,
@@ -213,8 +211,8 @@ START_TEST(test_xml_callback_can_stop_the_parse)
 	char *token = NULL;
 	int n = 0;
 
-	ck_assert_int_eq(s3_xml_parse_list(xml, strlen(xml), stop_at_second,
-					   &n, &trunc, &token),
+	ck_assert_int_eq(s3_xml_parse_list(xml, strlen(xml), stop_at_second, &n,
+					   &trunc, &token),
 			 77);
 	ck_assert_int_eq(n, 2);
 	ck_assert_ptr_null(token);
@@ -229,11 +227,30 @@ static int ignore(void *arg, const char *name, size_t len, bool is_prefix)
 START_TEST(test_xml_random_input_never_crashes)
 {
 	static const char *pieces[] = {
-		"<",	    ">",	  "</",		"/>",	  "<ListBucketResult>",
-		"</ListBucketResult>", "<Contents>", "</Contents>", "<Key>",
-		"</Key>",  "&amp;",	  "&#x41;",	"&",	  ";",
-		"<![CDATA[", "]]>",	  "<!--",	"-->",	  "<?",
-		"?>",	    "a",	  " ",		"\"",	  "=",
+		"<",
+		">",
+		"</",
+		"/>",
+		"<ListBucketResult>",
+		"</ListBucketResult>",
+		"<Contents>",
+		"</Contents>",
+		"<Key>",
+		"</Key>",
+		"&amp;",
+		"&#x41;",
+		"&",
+		";",
+		"<![CDATA[",
+		"]]>",
+		"<!--",
+		"-->",
+		"<?",
+		"?>",
+		"a",
+		" ",
+		"\"",
+		"=",
 		"<IsTruncated>true</IsTruncated>",
 		"<NextContinuationToken>t</NextContinuationToken>",
 	};
@@ -251,8 +268,8 @@ START_TEST(test_xml_random_input_never_crashes)
 
 		for (int i = 0; i < n; i++) {
 			const char *p =
-				pieces[rand_r(&seed) %
-				       (int)(sizeof(pieces) / sizeof(pieces[0]))];
+				pieces[rand_r(&seed) % (int)(sizeof(pieces) /
+							     sizeof(pieces[0]))];
 			size_t pl = strlen(p);
 
 			if (len + pl >= sizeof(buf))
@@ -275,23 +292,22 @@ END_TEST
 
 /* ---- credentials ---- */
 
-static const char ini[] =
-	"# comment\n"
-	"[default]\n"
-	"aws_access_key_id = AKIDDEFAULT\n"
-	"aws_secret_access_key=secret/default+key\r\n"
-	"\n"
-	"; another comment\n"
-	"[work]\n"
-	"  aws_access_key_id   =   AKIDWORK  \n"
-	"aws_secret_access_key = s3cr3t\n"
-	"aws_session_token = tok/en==\n"
-	"region = eu-west-1\n"
-	"[profile other]\n"
-	"aws_access_key_id = AKIDOTHER\n"
-	"aws_secret_access_key = other\n"
-	"[partial]\n"
-	"aws_access_key_id = AKIDPARTIAL\n";
+static const char ini[] = "# comment\n"
+			  "[default]\n"
+			  "aws_access_key_id = AKIDDEFAULT\n"
+			  "aws_secret_access_key=secret/default+key\r\n"
+			  "\n"
+			  "; another comment\n"
+			  "[work]\n"
+			  "  aws_access_key_id   =   AKIDWORK  \n"
+			  "aws_secret_access_key = s3cr3t\n"
+			  "aws_session_token = tok/en==\n"
+			  "region = eu-west-1\n"
+			  "[profile other]\n"
+			  "aws_access_key_id = AKIDOTHER\n"
+			  "aws_secret_access_key = other\n"
+			  "[partial]\n"
+			  "aws_access_key_id = AKIDPARTIAL\n";
 
 START_TEST(test_creds_ini_profiles)
 {
@@ -303,7 +319,8 @@ START_TEST(test_creds_ini_profiles)
 	ck_assert_str_eq(c.secret_key, "secret/default+key");
 	ck_assert_ptr_null(c.session_token);
 	cloud_creds_release(&c);
-	ck_assert_int_eq(cloud_creds_parse_ini(ini, strlen(ini), "work", &c), 0);
+	ck_assert_int_eq(cloud_creds_parse_ini(ini, strlen(ini), "work", &c),
+			 0);
 	ck_assert_str_eq(c.access_key, "AKIDWORK");
 	ck_assert_str_eq(c.secret_key, "s3cr3t");
 	ck_assert_str_eq(c.session_token, "tok/en==");
@@ -421,9 +438,10 @@ START_TEST(test_name_encoding_round_trips_every_byte)
 		name[n] = '\0';
 		ck_assert_int_eq(cloud_name_encode(name, enc), 0);
 		for (const char *p = enc; *p; p++)
-			ck_assert(strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklm"
-					 "nopqrstuvwxyz0123456789-._~%",
-					 *p));
+			ck_assert(
+				strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklm"
+				       "nopqrstuvwxyz0123456789-._~%",
+				       *p));
 		ck_assert_int_eq(cloud_name_decode(enc, strlen(enc), dec), 0);
 		ck_assert_str_eq(dec, name);
 	}
@@ -442,9 +460,8 @@ END_TEST
 START_TEST(test_name_decoding_accepts_only_canonical_encodings)
 {
 	char dec[CLOUD_NAME_MAX + 1], big[1000];
-	const char *bad[] = { "",    "%",     "%2",    "%zz",  "%2f",
-			      "%41", "a%2Fb", "%2E",   ".",    "..",
-			      "a b", "a+b",   "%00",   "a/b" };
+	const char *bad[] = { "",    "%", "%2", "%zz", "%2f", "%41", "a%2Fb",
+			      "%2E", ".", "..", "a b", "a+b", "%00", "a/b" };
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		ck_assert_msg(cloud_name_decode(bad[i], strlen(bad[i]), dec) ==
@@ -480,7 +497,8 @@ int main(void)
 	tcase_add_test(creds, test_creds_environment_comes_first_then_the_file);
 	tcase_add_test(creds, test_creds_missing_are_enokey_and_never_logged);
 	tcase_add_test(names, test_name_encoding_round_trips_every_byte);
-	tcase_add_test(names, test_name_decoding_accepts_only_canonical_encodings);
+	tcase_add_test(names,
+		       test_name_decoding_accepts_only_canonical_encodings);
 	suite_add_tcase(s, xml);
 	suite_add_tcase(s, creds);
 	suite_add_tcase(s, names);

@@ -228,8 +228,8 @@ static struct cloud_target *open_s3(const char *url, uint32_t attempts,
 
 	fake_init(&fake);
 	memset(&sleeps, 0, sizeof(sleeps));
-	ck_assert_int_eq(cloud_creds_set(&creds, "AKIDTEST", "SECRETSECRETSECRET",
-					 NULL),
+	ck_assert_int_eq(cloud_creds_set(&creds, "AKIDTEST",
+					 "SECRETSECRETSECRET", NULL),
 			 0);
 	cloud_options_default(&o);
 	o.s3_region = "eu-west-1";
@@ -276,7 +276,8 @@ START_TEST(test_backoff_is_full_jitter_within_bounds)
 	uint64_t rng = 7;
 
 	for (uint32_t a = 0; a < 10; a++) {
-		uint32_t bound = cloud_backoff_bound_ms(&p, a), lo = bound, hi = 0;
+		uint32_t bound = cloud_backoff_bound_ms(&p, a), lo = bound,
+			 hi = 0;
 		double sum = 0;
 		const int n = 20000;
 
@@ -351,8 +352,8 @@ START_TEST(test_http_status_maps_to_errno)
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 		bool retry = !t[i].retry;
 
-		ck_assert_msg(cloud_http_errno(t[i].status, t[i].code, &retry) ==
-					      t[i].err &&
+		ck_assert_msg(cloud_http_errno(t[i].status, t[i].code,
+					       &retry) == t[i].err &&
 				      retry == t[i].retry,
 			      "status %ld %s", t[i].status, t[i].code);
 	}
@@ -387,7 +388,8 @@ START_TEST(test_curl_codes_map_to_errno)
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 		bool retry = !t[i].retry;
 
-		ck_assert_msg(cloud_curl_errno((int)t[i].c, &retry) == t[i].err &&
+		ck_assert_msg(cloud_curl_errno((int)t[i].c, &retry) ==
+					      t[i].err &&
 				      retry == t[i].retry,
 			      "curl code %d", (int)t[i].c);
 	}
@@ -406,10 +408,12 @@ static const struct {
 	{ 0, 503, "" },
 	{ 0, 504, "" },
 	{ 0, 429, "" },
-	{ 0, 503, "<Error><Code>SlowDown</Code><Message>Reduce your request "
-		  "rate.</Message></Error>" },
-	{ 0, 400, "<?xml version=\"1.0\"?><Error><Code>RequestTimeout</Code>"
-		  "</Error>" },
+	{ 0, 503,
+	  "<Error><Code>SlowDown</Code><Message>Reduce your request "
+	  "rate.</Message></Error>" },
+	{ 0, 400,
+	  "<?xml version=\"1.0\"?><Error><Code>RequestTimeout</Code>"
+	  "</Error>" },
 	{ 0, 500, "<Error><Code>InternalError</Code></Error>" },
 	{ CURLE_COULDNT_CONNECT, 0, NULL },
 	{ CURLE_COULDNT_RESOLVE_HOST, 0, NULL },
@@ -437,8 +441,9 @@ START_TEST(test_transient_failure_is_retried_then_succeeds)
 	ck_assert_uint_le(sleeps.ms[0], 100);
 	ck_assert_uint_le(sleeps.ms[1], 200);
 	/* One warning per failed attempt, naming the object. */
-	ck_assert_int_eq(count_lines(log, "warning: cannot put 's3://bucket/pfx/s/k'"),
-			 2);
+	ck_assert_int_eq(
+		count_lines(log, "warning: cannot put 's3://bucket/pfx/s/k'"),
+		2);
 	ck_assert_int_eq(count_lines(log, "error:"), 0);
 	free(log);
 	close_s3(t);
@@ -450,8 +455,7 @@ START_TEST(test_exhausted_retries_give_eio_with_one_error_line)
 	struct cloud_target *t = open_s3("s3://bucket/pfx", 4, NULL, false);
 	char *log;
 
-	fake_push(&fake, 0, 503, NULL,
-		  "<Error><Code>SlowDown</Code></Error>");
+	fake_push(&fake, 0, 503, NULL, "<Error><Code>SlowDown</Code></Error>");
 	capture_start();
 	ck_assert_int_eq(cloud_target_put(t, "s", "k", "{}", 2, 3), -EIO);
 	log = capture_end();
@@ -459,11 +463,13 @@ START_TEST(test_exhausted_retries_give_eio_with_one_error_line)
 	ck_assert_uint_eq(sleeps.n, 3);
 	for (size_t i = 0; i < sleeps.n; i++)
 		ck_assert_uint_le(sleeps.ms[i], 100u << i);
-	ck_assert_int_eq(count_lines(log, "warning: cannot put 's3://bucket/pfx/s/k': "
-					  "http 503 SlowDown"),
-			 3);
-	ck_assert_int_eq(count_lines(log, "error: cannot put 's3://bucket/pfx/s/k': "
-					  "http 503 SlowDown, giving up after 4"),
+	ck_assert_int_eq(
+		count_lines(log, "warning: cannot put 's3://bucket/pfx/s/k': "
+				 "http 503 SlowDown"),
+		3);
+	ck_assert_int_eq(count_lines(log,
+				     "error: cannot put 's3://bucket/pfx/s/k': "
+				     "http 503 SlowDown, giving up after 4"),
 			 1);
 	free(log);
 	close_s3(t);
@@ -497,8 +503,9 @@ START_TEST(test_client_errors_are_not_retried)
 		log = capture_end();
 		ck_assert_uint_eq(fake.calls, 1);
 		ck_assert_uint_eq(sleeps.n, 0);
-		ck_assert_int_eq(count_lines(log, "error: cannot put "
-						  "'s3://bucket/pfx/s/k': http"),
+		ck_assert_int_eq(count_lines(log,
+					     "error: cannot put "
+					     "'s3://bucket/pfx/s/k': http"),
 				 1);
 		free(log);
 		close_s3(t);
@@ -562,11 +569,9 @@ START_TEST(test_interrupt_ends_a_forever_retry)
 	sleeps.interrupt_target = t;
 	sleeps.interrupt_after = 5;
 	capture_start();
-	ck_assert_int_eq(cloud_target_put(t, "s", "k", "{}", 2, 3),
-			 -ECANCELED);
+	ck_assert_int_eq(cloud_target_put(t, "s", "k", "{}", 2, 3), -ECANCELED);
 	/* Later calls give up at their first retry. */
-	ck_assert_int_eq(cloud_target_put(t, "s", "k", "{}", 2, 3),
-			 -ECANCELED);
+	ck_assert_int_eq(cloud_target_put(t, "s", "k", "{}", 2, 3), -ECANCELED);
 	log = capture_end();
 	ck_assert_uint_eq(fake.calls, 6);
 	ck_assert_int_eq(count_lines(log, "interrupted"), 2);
@@ -616,10 +621,10 @@ START_TEST(test_real_sleep_wakes_on_interrupt)
 	pthread_create(&th, NULL, interrupt_soon, &x);
 	capture_start();
 	/* The jittered delay may be 0: keep failing until interrupted. */
-	ck_assert_int_eq(cloud_target_put(t, "s", "k", "", 0, 1) == -ECANCELED ||
-				 cloud_target_put(t, "s", "k", "", 0, 1) ==
-					 -ECANCELED,
-			 1);
+	ck_assert_int_eq(
+		cloud_target_put(t, "s", "k", "", 0, 1) == -ECANCELED ||
+			cloud_target_put(t, "s", "k", "", 0, 1) == -ECANCELED,
+		1);
 	log = capture_end();
 	clock_gettime(CLOCK_MONOTONIC, &b);
 	pthread_join(th, NULL);
@@ -644,7 +649,8 @@ static bool has_line(const char *headers, const char *line)
 
 START_TEST(test_put_sends_signed_payload_md5_and_seq)
 {
-	struct cloud_target *t = open_s3("s3://bucket/pfx/sub/", 5, NULL, false);
+	struct cloud_target *t =
+		open_s3("s3://bucket/pfx/sub/", 5, NULL, false);
 	const char *body = "{\"a\":1}";
 	char hash[65], line[200];
 
@@ -669,10 +675,11 @@ START_TEST(test_put_sends_signed_payload_md5_and_seq)
 	ck_assert_ptr_nonnull(strstr(FAKE_SEEN(&fake, 0).headers,
 				     "Authorization: AWS4-HMAC-SHA256 "
 				     "Credential=AKIDTEST/"));
-	ck_assert_ptr_nonnull(strstr(FAKE_SEEN(&fake, 0).headers,
-				     "/eu-west-1/s3/aws4_request, SignedHeaders="
-				     "content-md5;host;x-amz-content-sha256;"
-				     "x-amz-date;x-amz-meta-seq, Signature="));
+	ck_assert_ptr_nonnull(
+		strstr(FAKE_SEEN(&fake, 0).headers,
+		       "/eu-west-1/s3/aws4_request, SignedHeaders="
+		       "content-md5;host;x-amz-content-sha256;"
+		       "x-amz-date;x-amz-meta-seq, Signature="));
 	ck_assert_ptr_null(strstr(FAKE_SEEN(&fake, 0).headers, "SECRET"));
 	close_s3(t);
 }
@@ -688,7 +695,8 @@ START_TEST(test_path_style_endpoint_puts_bucket_in_path)
 	ck_assert_str_eq(FAKE_SEEN(&fake, 0).method, "DELETE");
 	ck_assert_str_eq(FAKE_SEEN(&fake, 0).url,
 			 "http://127.0.0.1:9000/bucket/s%2520p/%25C3%25BC");
-	ck_assert(has_line(FAKE_SEEN(&fake, 0).headers, "Host: 127.0.0.1:9000"));
+	ck_assert(
+		has_line(FAKE_SEEN(&fake, 0).headers, "Host: 127.0.0.1:9000"));
 	close_s3(t);
 }
 END_TEST
@@ -711,7 +719,8 @@ START_TEST(test_session_token_is_sent_and_signed)
 	o.retry.max_attempts = 2;
 	ck_assert_int_eq(cloud_target_open("s3://bucket", &o, &t), 0);
 	cloud_creds_release(&creds);
-	fake_push(&fake, 0, 500, NULL, "<Error><Code>InternalError</Code></Error>");
+	fake_push(&fake, 0, 500, NULL,
+		  "<Error><Code>InternalError</Code></Error>");
 	capture_start();
 	ck_assert_int_eq(cloud_target_put(t, "s", "k", "x", 1, 1), -EIO);
 	log = capture_end();
@@ -756,10 +765,11 @@ START_TEST(test_get_returns_body_and_seq)
 	ck_assert_str_eq(FAKE_SEEN(&fake, 0).method, "HEAD");
 	/* A missing, negative or overflowing seq is a malformed answer. */
 	{
-		const char *bad[] = { "", "x-amz-meta-seq: -1\r\n",
-				      "x-amz-meta-seq: 18446744073709551616\r\n",
-				      "x-amz-meta-seq: 12a\r\n",
-				      "x-amz-meta-seq:\r\n" };
+		const char *bad[] = {
+			"", "x-amz-meta-seq: -1\r\n",
+			"x-amz-meta-seq: 18446744073709551616\r\n",
+			"x-amz-meta-seq: 12a\r\n", "x-amz-meta-seq:\r\n"
+		};
 
 		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 			fake.nsteps = 0;
@@ -798,17 +808,18 @@ START_TEST(test_list_follows_continuation_and_decodes_names)
 	struct names got;
 
 	memset(&got, 0, sizeof(got));
-	fake_push(&fake, 0, 200, NULL,
-		  "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-		  "<ListBucketResult xmlns=\"http://s3.amazonaws.com/doc/"
-		  "2006-03-01/\"><Name>bucket</Name><Prefix>pfx/my%20sp/</Prefix>"
-		  "<KeyCount>3</KeyCount><MaxKeys>1000</MaxKeys>"
-		  "<IsTruncated>true</IsTruncated>"
-		  "<Contents><Key>pfx/my%20sp/a%26b</Key><Size>3</Size></Contents>"
-		  "<Contents><Key>pfx/my%20sp/not%zzours</Key></Contents>"
-		  "<Contents><Key>pfx/my%20sp/%C3%BC</Key></Contents>"
-		  "<NextContinuationToken>1ueGc/x+y=</NextContinuationToken>"
-		  "</ListBucketResult>");
+	fake_push(
+		&fake, 0, 200, NULL,
+		"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+		"<ListBucketResult xmlns=\"http://s3.amazonaws.com/doc/"
+		"2006-03-01/\"><Name>bucket</Name><Prefix>pfx/my%20sp/</Prefix>"
+		"<KeyCount>3</KeyCount><MaxKeys>1000</MaxKeys>"
+		"<IsTruncated>true</IsTruncated>"
+		"<Contents><Key>pfx/my%20sp/a%26b</Key><Size>3</Size></Contents>"
+		"<Contents><Key>pfx/my%20sp/not%zzours</Key></Contents>"
+		"<Contents><Key>pfx/my%20sp/%C3%BC</Key></Contents>"
+		"<NextContinuationToken>1ueGc/x+y=</NextContinuationToken>"
+		"</ListBucketResult>");
 	fake_push(&fake, 0, 200, NULL,
 		  "<ListBucketResult><IsTruncated>false</IsTruncated>"
 		  "<Contents><Key>pfx/my%20sp/z</Key></Contents>"
@@ -821,9 +832,10 @@ START_TEST(test_list_follows_continuation_and_decodes_names)
 	ck_assert_str_eq(got.v[1], "\xc3\xbc");
 	ck_assert_str_eq(got.v[2], "z");
 	ck_assert_uint_eq(fake.calls, 2);
-	ck_assert_str_eq(FAKE_SEEN(&fake, 1).url,
-			 "https://bucket.s3.eu-west-1.amazonaws.com/?delimiter=%2F&"
-			 "list-type=2&max-keys=1000&prefix=pfx%2Fmy%2520sp%2F");
+	ck_assert_str_eq(
+		FAKE_SEEN(&fake, 1).url,
+		"https://bucket.s3.eu-west-1.amazonaws.com/?delimiter=%2F&"
+		"list-type=2&max-keys=1000&prefix=pfx%2Fmy%2520sp%2F");
 	ck_assert_str_eq(FAKE_SEEN(&fake, 0).url,
 			 "https://bucket.s3.eu-west-1.amazonaws.com/?"
 			 "continuation-token=1ueGc%2Fx%2By%3D&delimiter=%2F&"
@@ -914,8 +926,8 @@ START_TEST(test_open_refuses_bad_urls_and_endpoints)
 	struct cloud_options o;
 	struct cloud_creds creds;
 	struct cloud_target *t = NULL;
-	const char *urls[] = { "s3://", "s3:///pfx", "ftp://x", "dir:", "",
-			       "s3://a", "s3://bad bucket/x" };
+	const char *urls[] = { "s3://", "s3:///pfx", "ftp://x",		 "dir:",
+			       "",	"s3://a",    "s3://bad bucket/x" };
 	const char *endpoints[] = { "ftp://host", "http://", "http://h/path",
 				    "https://user@h" };
 	char *log;
@@ -953,12 +965,15 @@ int main(void)
 
 	tcase_add_test(policy, test_backoff_bound_doubles_up_to_the_cap);
 	tcase_add_test(policy, test_backoff_is_full_jitter_within_bounds);
-	tcase_add_test(policy, test_retry_more_counts_every_attempt_or_never_stops);
+	tcase_add_test(policy,
+		       test_retry_more_counts_every_attempt_or_never_stops);
 	tcase_add_test(policy, test_http_status_maps_to_errno);
 	tcase_add_test(policy, test_curl_codes_map_to_errno);
-	tcase_add_loop_test(retry, test_transient_failure_is_retried_then_succeeds,
-			    0, (int)(sizeof(transient) / sizeof(transient[0])));
-	tcase_add_test(retry, test_exhausted_retries_give_eio_with_one_error_line);
+	tcase_add_loop_test(retry,
+			    test_transient_failure_is_retried_then_succeeds, 0,
+			    (int)(sizeof(transient) / sizeof(transient[0])));
+	tcase_add_test(retry,
+		       test_exhausted_retries_give_eio_with_one_error_line);
 	tcase_add_test(retry, test_client_errors_are_not_retried);
 	tcase_add_test(retry, test_missing_object_is_enoent_and_not_logged);
 	tcase_add_test(retry, test_forever_mode_never_gives_up);

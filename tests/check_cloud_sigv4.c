@@ -424,8 +424,10 @@ static struct sigv4_params s3_params(void)
 START_TEST(test_sigv4_s3_path_is_encoded_once_and_never_normalized)
 {
 	struct sigv4_kv h[] = { { "Host", "b.s3.amazonaws.com" } };
-	struct sigv4_request rq = { "GET", "/a b//./../%41+?#\xc3\xbc", NULL,
-				    0, h, 1, SIGV4_EMPTY_SHA256 };
+	struct sigv4_request rq = {
+		"GET", "/a b//./../%41+?#\xc3\xbc", NULL, 0, h,
+		1,     SIGV4_EMPTY_SHA256
+	};
 	struct sigv4_params p = s3_params();
 	struct sigv4_result res;
 
@@ -471,8 +473,9 @@ START_TEST(test_sigv4_query_values_are_encoded_and_sorted)
 				{ "continuation-token", "x/y+z=" },
 				{ "list-type", "2" },
 				{ "flag", NULL } };
-	struct sigv4_request rq = { "GET", "/b", q, 4, h, 1,
-				    SIGV4_EMPTY_SHA256 };
+	struct sigv4_request rq = {
+		"GET", "/b", q, 4, h, 1, SIGV4_EMPTY_SHA256
+	};
 	struct sigv4_params p = s3_params();
 	struct sigv4_result res;
 
@@ -486,8 +489,9 @@ END_TEST
 START_TEST(test_sigv4_refuses_incomplete_requests)
 {
 	struct sigv4_kv h[] = { { "x", "y" } };
-	struct sigv4_request rq = { "GET", "/", NULL, 0, h, 1,
-				    SIGV4_EMPTY_SHA256 };
+	struct sigv4_request rq = {
+		"GET", "/", NULL, 0, h, 1, SIGV4_EMPTY_SHA256
+	};
 	struct sigv4_params p = s3_params();
 	struct sigv4_result res;
 
@@ -505,8 +509,9 @@ END_TEST
 START_TEST(test_sigv4_secret_never_appears_in_outputs)
 {
 	struct sigv4_kv h[] = { { "host", "h" } };
-	struct sigv4_request rq = { "GET", "/", NULL, 0, h, 1,
-				    SIGV4_EMPTY_SHA256 };
+	struct sigv4_request rq = {
+		"GET", "/", NULL, 0, h, 1, SIGV4_EMPTY_SHA256
+	};
 	struct sigv4_params p = s3_params();
 	struct sigv4_result res;
 
@@ -518,7 +523,8 @@ START_TEST(test_sigv4_secret_never_appears_in_outputs)
 		ck_assert_ptr_null(strstr(res.string_to_sign, p.secret_key));
 		ck_assert_ptr_null(strstr(res.query, "K7MDENG"));
 		if (res.authorization)
-			ck_assert_ptr_null(strstr(res.authorization, "K7MDENG"));
+			ck_assert_ptr_null(
+				strstr(res.authorization, "K7MDENG"));
 		sigv4_result_release(&res);
 	}
 }
@@ -539,7 +545,8 @@ static void collect_cases(const char *sub)
 		 sub);
 	d = opendir(base);
 	if (!d) {
-		fprintf(stderr, "cannot open '%s': %s\n", base, strerror(errno));
+		fprintf(stderr, "cannot open '%s': %s\n", base,
+			strerror(errno));
 		exit(EXIT_FAILURE);
 	}
 	while ((e = readdir(d))) {
@@ -576,7 +583,8 @@ int main(void)
 			    n_cases);
 	tcase_add_test(tc2,
 		       test_sigv4_s3_path_is_encoded_once_and_never_normalized);
-	tcase_add_test(tc2, test_sigv4_content_sha256_header_is_added_and_signed);
+	tcase_add_test(tc2,
+		       test_sigv4_content_sha256_header_is_added_and_signed);
 	tcase_add_test(tc2, test_sigv4_query_values_are_encoded_and_sorted);
 	tcase_add_test(tc2, test_sigv4_refuses_incomplete_requests);
 	tcase_add_test(tc2, test_sigv4_secret_never_appears_in_outputs);

@@ -46,7 +46,12 @@
 
 #define BUCKET "caravan"
 
-enum kind { KIND_DIR, KIND_S3_PATH, KIND_S3_VHOST, KIND_COUNT };
+enum kind {
+	KIND_DIR,
+	KIND_S3_PATH,
+	KIND_S3_VHOST,
+	KIND_COUNT
+};
 static const char *const kind_name[] = { "dir", "s3-path", "s3-vhost" };
 
 static char s3_root[] = "/tmp/caravan-s3rver-XXXXXX";
@@ -115,8 +120,9 @@ static int start_s3rver(void)
 	struct timespec pause = { 0, 20 * 1000 * 1000 };
 
 	if (!js) {
-		fprintf(stderr, "s3rver not found: run scripts/s3rver-install.sh "
-				"or set CARAVAN_S3RVER to its bin/s3rver.js\n");
+		fprintf(stderr,
+			"s3rver not found: run scripts/s3rver-install.sh "
+			"or set CARAVAN_S3RVER to its bin/s3rver.js\n");
 		return -1;
 	}
 	if (!mkdtemp(s3_root))
@@ -136,10 +142,9 @@ static int start_s3rver(void)
 		/* s3rver's continuation tokens use DES, which OpenSSL 3
 		 * keeps in its legacy provider. */
 		execlp("node", "node", "--openssl-legacy-provider", js,
-		       "--directory", data, "--address",
-		       "127.0.0.1", "--port", port, "--silent",
-		       "--configure-bucket", BUCKET, "--service-endpoint",
-		       "localhost", (char *)NULL);
+		       "--directory", data, "--address", "127.0.0.1", "--port",
+		       port, "--silent", "--configure-bucket", BUCKET,
+		       "--service-endpoint", "localhost", (char *)NULL);
 		fprintf(stderr, "cannot run 'node': %s\n", strerror(errno));
 		_exit(127);
 	}
@@ -204,9 +209,8 @@ static struct cloud_target *open_kind(enum kind k, uint32_t page_keys,
 		/* A prefix of its own per test keeps tests apart. */
 		snprintf(url, sizeof(url), "s3://" BUCKET "/t%d-%d/p",
 			 (int)getpid(), n);
-		ck_assert_int_eq(cloud_creds_set(&creds, access_key, "S3RVER",
-						 NULL),
-				 0);
+		ck_assert_int_eq(
+			cloud_creds_set(&creds, access_key, "S3RVER", NULL), 0);
 		o.creds = &creds;
 		o.s3_region = "us-east-1";
 		if (k == KIND_S3_PATH) {
@@ -295,9 +299,8 @@ START_TEST(test_target_large_binary_object)
 
 	for (size_t i = 0; i < len; i++)
 		body[i] = (unsigned char)(i * 2654435761u >> 13);
-	ck_assert_int_eq(cloud_target_put(t, "s", "big", body, len,
-					  UINT64_MAX - 1),
-			 0);
+	ck_assert_int_eq(
+		cloud_target_put(t, "s", "big", body, len, UINT64_MAX - 1), 0);
 	expect_object(t, "s", "big", body, len, UINT64_MAX - 1);
 	free(body);
 	cloud_target_free(t);
@@ -388,9 +391,8 @@ START_TEST(test_target_any_name_round_trips)
 			expect_object(t, spaces[s], keys[i], keys[i],
 				      strlen(keys[i]), i + 1);
 		n.n = 0;
-		ck_assert_int_eq(cloud_target_list_all(t, spaces[s], add_name,
-						       &n),
-				 0);
+		ck_assert_int_eq(
+			cloud_target_list_all(t, spaces[s], add_name, &n), 0);
 		ck_assert_int_eq(n.n, (int)(sizeof(keys) / sizeof(keys[0])));
 		for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
 			ck_assert_msg(names_has(&n, keys[i]),
@@ -674,8 +676,10 @@ START_TEST(test_s3_wrong_credentials_are_eacces_with_a_log_line)
 	ck_assert_int_gt(pread(logfd, text, sizeof(text) - 1, 0), 0);
 	close(logfd);
 	unlink(logpath);
-	ck_assert_ptr_nonnull(strstr(text, "error: cannot put 's3://" BUCKET "/t"));
-	ck_assert_ptr_nonnull(strstr(text, "/p/s/k': http 403 InvalidAccessKeyId"));
+	ck_assert_ptr_nonnull(
+		strstr(text, "error: cannot put 's3://" BUCKET "/t"));
+	ck_assert_ptr_nonnull(
+		strstr(text, "/p/s/k': http 403 InvalidAccessKeyId"));
 	ck_assert_ptr_nonnull(strstr(text, "error: cannot get 's3://"));
 	ck_assert_ptr_null(strstr(text, "S3RVER"));
 	cloud_target_free(t);
@@ -741,7 +745,8 @@ int main(void)
 	for (int k = 0; k < KIND_COUNT; k++)
 		fprintf(stderr, " %s", kind_name[k]);
 	fprintf(stderr, "\n");
-	tcase_add_loop_test(shared, test_target_put_get_overwrite, 0, KIND_COUNT);
+	tcase_add_loop_test(shared, test_target_put_get_overwrite, 0,
+			    KIND_COUNT);
 	tcase_add_loop_test(shared, test_target_large_binary_object, 0,
 			    KIND_COUNT);
 	tcase_add_loop_test(shared, test_target_head_and_missing_objects, 0,
@@ -762,8 +767,10 @@ int main(void)
 	tcase_set_timeout(shared, 120);
 	tcase_add_test(dir, test_dir_put_is_atomic_under_io_faults);
 	tcase_add_test(dir, test_dir_corrupt_object_is_ebadmsg);
-	tcase_add_test(dir, test_dir_listing_ignores_foreign_and_temporary_files);
-	tcase_add_test(s3, test_s3_wrong_credentials_are_eacces_with_a_log_line);
+	tcase_add_test(dir,
+		       test_dir_listing_ignores_foreign_and_temporary_files);
+	tcase_add_test(s3,
+		       test_s3_wrong_credentials_are_eacces_with_a_log_line);
 	tcase_add_test(s3, test_s3_unreachable_endpoint_is_eio_after_retries);
 	tcase_set_timeout(s3, 60);
 	suite_add_tcase(s, shared);
