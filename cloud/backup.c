@@ -664,7 +664,11 @@ static int confirm(struct backup *b, uint64_t id, const char *space,
 	int rc = store_node_name(b->store, id, now_space, now_key);
 
 	if (!rc && !strcmp(now_space, space) && !strcmp(now_key, key)) {
-		rc = store_backup_mark(b->store, id, seq, real_ns());
+		/* checked again atomically with the mark */
+		rc = store_backup_mark_named(b->store, id, space, key, seq,
+					     real_ns());
+		if (rc == -ESTALE || rc == -ENOENT)
+			goto moved;
 		if (!rc) {
 			pthread_mutex_lock(&b->lock);
 			b->st.uploads++;
@@ -673,6 +677,7 @@ static int confirm(struct backup *b, uint64_t id, const char *space,
 		}
 		return rc;
 	}
+moved:
 	/* Deleted or renamed meanwhile: the copy is stale unless another
 	 * document now owns the name (it will overwrite it) or a tombstone
 	 * will remove it. */

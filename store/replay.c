@@ -309,6 +309,9 @@ static int apply_rec(struct store *s, const struct wal_rec *r, uint64_t lsn,
 			return -EBADMSG;
 		meta_from_wal(&r->meta, &n->meta);
 		n->lsn = lsn;
+		/* the cloud copy carries the metadata: it is stale now */
+		if (n->space_id && n->backup_time_ns > 0)
+			n->backup_time_ns = -1;
 		return 0;
 	case WAL_MKSPACE:
 		if (r->id <= STORE_ROOT_ID || node_get(s, r->id) ||

@@ -282,14 +282,19 @@ static void store_free(struct store *s)
 	free(s);
 }
 
-static bool file_exists(const char *dir, const char *name)
+/* 1 when dir/name exists, 0 when it does not, else -errno: only a sure
+ * "no such file" may lead to creating a store over the directory. */
+static int file_exists(const char *dir, const char *name)
 {
 	char *p = path_in(dir, name);
 	struct stat st;
-	bool yes = p && stat(p, &st) == 0;
+	int rc;
 
+	if (!p)
+		return -ENOMEM;
+	rc = stat(p, &st) == 0 ? 1 : errno == ENOENT ? 0 : -errno;
 	free(p);
-	return yes;
+	return rc;
 }
 
 static int open_files(struct store *s)
@@ -297,9 +302,13 @@ static int open_files(struct store *s)
 	struct wal_options wo = { .commit_ms = s->opt.commit_ms,
 				  .read_only = s->opt.read_only };
 	char *data = path_in(s->dir, "data");
-	bool fresh = !file_exists(s->dir, "wal");
-	int rc;
+	int rc = file_exists(s->dir, "wal");
+	bool fresh = rc == 0;
 
+	if (rc < 0) {
+		free(data);
+		return rc;
+	}
 	if (!data)
 		return -ENOMEM;
 	if (fresh && s->opt.read_only) {
@@ -633,13 +642,20 @@ static int space_get(struct store *s, uint64_t id, struct node **out)
 	return 0;
 }
 
-/* Add a TOMB_DEL for a tombstone at (space, key), if any: a document that
- * takes the name will overwrite the cloud copy itself. */
-static int put_untomb(struct store *s, const char *space, const char *key)
+/* Add a TOMB_DEL for a tombstone at (space, key), if any: the document
+ * that takes the name will overwrite the cloud copy itself.  *stale tells
+ * whether a cloud copy exists under the name, so that the new document
+ * is marked as owning it (BACKUP seq 0, time -1) and its own delete or
+ * rename leaves a tombstone again. */
+static int put_untomb(struct store *s, const char *space, const char *key,
+		      bool *stale)
 {
 	struct tomb *t = tomb_find(s, space, key);
 
-	return t ? wal_put_id(&s->scratch, WAL_TOMB_DEL, t->id) : 0;
+	if (!t)
+		return 0;
+	*stale = true;
+	return wal_put_id(&s->scratch, WAL_TOMB_DEL, t->id);
 }
 
 int store_doc_create(struct store *s, uint64_t space_id, const char *key,
@@ -648,6 +664,7 @@ int store_doc_create(struct store *s, uint64_t space_id, const char *key,
 	struct node *sp;
 	struct wal_meta wm;
 	uint64_t nid = 0, l = 0;
+	bool stale = false;
 	int rc = store_name_check(key);
 
 	if (rc)
@@ -664,9 +681,11 @@ int store_doc_create(struct store *s, uint64_t space_id, const char *key,
 	}
 	nid = s->next_id;
 	meta_to_wal(m, &wm);
-	rc = put_untomb(s, sp->name, key);
+	rc = put_untomb(s, sp->name, key, &stale);
 	if (!rc)
 		rc = wal_put_mapkey(&s->scratch, nid, space_id, &wm, key);
+	if (!rc && stale)
+		rc = wal_put_backup(&s->scratch, nid, 0, -1);
 	if (!rc)
 		rc = change_commit(s, &l);
 	if (!rc && id)
@@ -744,6 +763,7 @@ int store_doc_rename(struct store *s, uint64_t id, uint64_t space_id,
 {
 	struct node *n, *sp, *target, *from;
 	uint64_t l = 0;
+	bool stale = false;
 	int rc = store_name_check(key);
 
 	if (rc)
@@ -764,16 +784,22 @@ int store_doc_rename(struct store *s, uint64_t id, uint64_t space_id,
 		rc = -EEXIST;
 		goto out;
 	}
-	if (target)
+	if (target) {
+		/* the target's cloud copy now belongs to the renamed document,
+		 * whose upload will overwrite it */
+		stale = target->backup_time_ns != 0;
 		rc = put_remove(s, target, false);
+	}
 	from = node_get(s, n->space_id);
 	if (!rc && n->backup_time_ns)
 		rc = wal_put_tomb_add(&s->scratch, WAL_TOMB_ADD,
 				      s->next_tomb_id, from->name, n->name);
 	if (!rc)
-		rc = put_untomb(s, sp->name, key);
+		rc = put_untomb(s, sp->name, key, &stale);
 	if (!rc)
 		rc = wal_put_rename(&s->scratch, id, space_id, key);
+	if (!rc && stale)
+		rc = wal_put_backup(&s->scratch, id, 0, -1);
 	if (!rc)
 		rc = change_commit(s, &l);
 out:
@@ -1004,19 +1030,18 @@ int store_import(struct store *s, const char *space, const char *key,
 {
 	struct wal_meta wm;
 	struct node *sp;
-	uint64_t *offs = NULL, sid, nid = 0, l = 0, seq0, total = 0;
+	uint64_t *offs = NULL, sid, nid = 0, l = 0, seq0;
 	size_t taken = 0;
+	bool stale = false;
 	int rc;
 
 	if (store_name_check(space) || store_name_check(key))
 		return -EINVAL;
 	if (n > last_seq)
 		return -EINVAL;
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < n; i++)
 		if (e[i].len > s->opt.max_entry_bytes)
 			return -EFBIG;
-		total += e[i].len;
-	}
 	offs = calloc(n + 1, sizeof(*offs));
 	if (!offs)
 		return -ENOMEM;
@@ -1039,7 +1064,7 @@ int store_import(struct store *s, const char *space, const char *key,
 		rc = wal_put_mkspace(&s->scratch, sid, &dm, space);
 	}
 	if (!rc)
-		rc = put_untomb(s, space, key);
+		rc = put_untomb(s, space, key, &stale);
 	if (!rc)
 		rc = wal_put_mapkey(&s->scratch, nid, sid, &wm, key);
 	seq0 = last_seq - n + 1;
@@ -1064,7 +1089,6 @@ int store_import(struct store *s, const char *space, const char *key,
 		*id = nid;
 out:
 	free(offs);
-	(void)total;
 	return change_end(s, rc, nid, l, lsn);
 }
 
@@ -1090,6 +1114,30 @@ out:
 	return change_end(s, rc, 0, l, NULL);
 }
 
+int store_backup_mark_named(struct store *s, uint64_t id, const char *space,
+			    const char *key, uint64_t seq, int64_t time_ns)
+{
+	struct node *n;
+	uint64_t l = 0;
+	int rc = change_begin(s);
+
+	if (rc)
+		return rc;
+	n = doc_get(s, id, &rc);
+	if (!n)
+		goto out;
+	if (strcmp(n->name, key) != 0 ||
+	    strcmp(node_get(s, n->space_id)->name, space) != 0) {
+		rc = -ESTALE;
+		goto out;
+	}
+	rc = wal_put_backup(&s->scratch, id, seq, time_ns);
+	if (!rc)
+		rc = change_commit(s, &l);
+out:
+	return change_end(s, rc, 0, l, NULL);
+}
+
 int store_backup_pending(struct store *s, store_id_fn fn, void *arg)
 {
 	int rc = 0;
@@ -1100,7 +1148,7 @@ int store_backup_pending(struct store *s, store_id_fn fn, void *arg)
 
 		if (!s->nodes.keys[i] || !n->space_id)
 			continue;
-		if (n->seq > n->backup_seq || n->backup_time_ns == 0)
+		if (n->seq > n->backup_seq || n->backup_time_ns <= 0)
 			rc = fn(arg, n->id);
 	}
 	pthread_rwlock_unlock(&s->lock);

@@ -165,7 +165,9 @@ struct store_doc_info {
 	uint64_t stored_bytes; /* bytes of the entries held */
 	uint64_t lsn; /* frame of the last change */
 	uint64_t backup_seq; /* last sequence confirmed in the cloud */
-	int64_t backup_time_ns;
+	int64_t backup_time_ns; /* when; 0 never uploaded; -1 a cloud copy
+				   exists under this name but is stale (a
+				   metadata change, or an older document's) */
 	struct store_meta meta;
 };
 int store_doc_info(struct store *s, uint64_t id, struct store_doc_info *out);
@@ -190,7 +192,13 @@ int store_import(struct store *s, const char *space, const char *key,
 /* Record that the document's entries up to seq are in the cloud. */
 int store_backup_mark(struct store *s, uint64_t id, uint64_t seq,
 		      int64_t time_ns);
-/* Visit documents whose last seq is above their backup_seq. */
+/* The same, only while the document is still named (space, key), checked
+ * atomically with the mark: -ESTALE (nothing recorded) when it was renamed,
+ * -ENOENT when it is gone. */
+int store_backup_mark_named(struct store *s, uint64_t id, const char *space,
+			    const char *key, uint64_t seq, int64_t time_ns);
+/* Visit documents whose cloud copy is missing or stale: last seq above
+ * backup_seq, or backup_time_ns <= 0. */
 typedef int (*store_id_fn)(void *arg, uint64_t id);
 int store_backup_pending(struct store *s, store_id_fn fn, void *arg);
 /* A deleted or renamed-away document that had been uploaded leaves a

@@ -601,6 +601,68 @@ START_TEST(test_store_batch_append_is_all_or_nothing)
 }
 END_TEST
 
+/* Regression: a document created at a name whose older document's cloud
+ * copy is still there must leave a tombstone when deleted before its own
+ * upload, or the old copy would come back on restore. */
+START_TEST(test_store_recreated_name_keeps_cloud_copy_ownership)
+{
+	char *dir = test_tmpdir();
+	struct store *s = open_store(dir, 1 << 20);
+	struct store_doc_info info;
+	uint64_t sp, a, b;
+	int n = 0;
+
+	ck_assert_int_eq(store_space_create(s, "sp", &M, &sp, NULL), 0);
+	a = mkdoc(s, sp, "a");
+	ck_assert_int_eq(store_append(s, a, "x", 1, NULL, NULL), 0);
+	ck_assert_int_eq(store_backup_mark(s, a, 1, 99), 0);
+	ck_assert_int_eq(store_doc_delete(s, a, NULL), 0);
+	ck_assert(store_tombstoned(s, "sp", "a"));
+	b = mkdoc(s, sp, "a");
+	ck_assert(!store_tombstoned(s, "sp", "a"));
+	ck_assert_int_eq(store_doc_info(s, b, &info), 0);
+	ck_assert_int_eq(info.backup_time_ns, -1);
+	ck_assert_int_eq(store_backup_pending(s, pending_fn, &n), 0);
+	ck_assert_int_eq(n, 1);
+	ck_assert_int_eq(store_close(s), 0);
+	s = open_store(dir, 1 << 20);
+	ck_assert_int_eq(store_doc_delete(s, b, NULL), 0);
+	ck_assert(store_tombstoned(s, "sp", "a"));
+	ck_assert_int_eq(store_close(s), 0);
+	test_rmdir(dir);
+}
+END_TEST
+
+START_TEST(test_store_backup_mark_named_refuses_a_renamed_document)
+{
+	char *dir = test_tmpdir();
+	struct store *s = open_store(dir, 1 << 20);
+	struct store_meta m = M;
+	struct store_doc_info info;
+	uint64_t sp, a;
+	int n = 0;
+
+	ck_assert_int_eq(store_space_create(s, "sp", &M, &sp, NULL), 0);
+	a = mkdoc(s, sp, "a");
+	ck_assert_int_eq(store_append(s, a, "x", 1, NULL, NULL), 0);
+	ck_assert_int_eq(store_doc_rename(s, a, sp, "b", 0, NULL), 0);
+	ck_assert_int_eq(store_backup_mark_named(s, a, "sp", "a", 1, 5),
+			 -ESTALE);
+	ck_assert_int_eq(store_backup_mark_named(s, a, "sp", "b", 1, 5), 0);
+	/* a metadata change makes the copy stale, also after reopen */
+	m.mode = 0600;
+	ck_assert_int_eq(store_meta_set(s, a, &m, NULL), 0);
+	ck_assert_int_eq(store_close(s), 0);
+	s = open_store(dir, 1 << 20);
+	ck_assert_int_eq(store_doc_info(s, a, &info), 0);
+	ck_assert_int_eq(info.backup_time_ns, -1);
+	ck_assert_int_eq(store_backup_pending(s, pending_fn, &n), 0);
+	ck_assert_int_eq(n, 1);
+	ck_assert_int_eq(store_close(s), 0);
+	test_rmdir(dir);
+}
+END_TEST
+
 START_TEST(test_store_grows_and_keeps_growth_after_reopen)
 {
 	char *dir = test_tmpdir();
@@ -647,6 +709,10 @@ int main(void)
 	tcase_add_test(tc, test_store_fails_stop_on_every_injected_fault);
 	tcase_add_test(tc, test_store_grows_and_keeps_growth_after_reopen);
 	tcase_add_test(tc, test_store_batch_append_is_all_or_nothing);
+	tcase_add_test(tc,
+		       test_store_recreated_name_keeps_cloud_copy_ownership);
+	tcase_add_test(tc,
+		       test_store_backup_mark_named_refuses_a_renamed_document);
 	suite_add_tcase(s, tc);
 	return test_run_suite(s);
 }
