@@ -8,11 +8,26 @@
  *                                 R replacement, S snapshot); with
  *                                 --values the entry's JSON follows
  *   caravan stats DIR [--json]    counts and sizes of the store
- *   caravan restore --cloud URL DIR, caravan backup DIR
- *                                 not in this build (exit 2)
+ *   caravan backup [--cloud URL] DIR
+ *                                 upload every pending document and remove
+ *                                 the cloud copies of deleted ones, now
+ *                                 (default URL: dir:DIR.cloud, as the mount)
+ *   caravan restore --cloud URL DIR
+ *                                 restore every document of the cloud into
+ *                                 the store DIR (created when new), with a
+ *                                 progress bar; documents present locally
+ *                                 are kept as they are
+ *   S3 options for both: --s3-endpoint URL, --s3-region NAME,
+ *   --s3-path-style; credentials from the AWS environment or
+ *   ~/.aws/credentials.
+ *
+ * Exit status: 0 done, 1 problems found or some documents failed, 2 the
+ * command could not run.
  *
  * dump and stats open the store read-only (no lock, no recovery writes),
  * so they also work on a mounted store, showing its last durable state.
+ * backup and restore take the store's lock: unmount first (a mounted store
+ * uploads by itself and restores on access).
  */
 #include "config.h"
 
@@ -22,6 +37,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <unistd.h>
+
+#include "cloud/backup.h"
+#include "cloud/target.h"
 #include "json/json.h"
 #include "store/doc.h"
 #include "store/store.h"
@@ -32,8 +51,9 @@ static void usage(FILE *f)
 		"usage: caravan fsck DIR\n"
 		"       caravan dump DIR SPACE/KEY [--values]\n"
 		"       caravan stats DIR [--json]\n"
-		"       caravan restore --cloud URL DIR\n"
-		"       caravan backup DIR\n");
+		"       caravan backup [--cloud URL] [S3 OPTIONS] DIR\n"
+		"       caravan restore --cloud URL [S3 OPTIONS] DIR\n"
+		"S3 OPTIONS: --s3-endpoint URL, --s3-region NAME, --s3-path-style\n");
 }
 
 static int open_ro(const char *dir, struct store **s)
@@ -114,7 +134,8 @@ static int cmd_dump(int argc, char **argv)
 		return 2;
 	key = strchr(space, '/');
 	if (!key || !key[1] || key == space) {
-		fprintf(stderr, "caravan: expected SPACE/KEY, got '%s'\n", argv[1]);
+		fprintf(stderr, "caravan: expected SPACE/KEY, got '%s'\n",
+			argv[1]);
 		free(space);
 		return 2;
 	}
@@ -132,8 +153,8 @@ static int cmd_dump(int argc, char **argv)
 		fprintf(stderr, "caravan: cannot dump '%s': %s\n", argv[1],
 			strerror(-rc));
 	else if (ds.bad)
-		fprintf(stderr, "caravan: %d entr%s of '%s' not valid\n", ds.bad,
-			ds.bad == 1 ? "y" : "ies", argv[1]);
+		fprintf(stderr, "caravan: %d entr%s of '%s' not valid\n",
+			ds.bad, ds.bad == 1 ? "y" : "ies", argv[1]);
 	else
 		status = 0;
 	store_close(s);
@@ -163,8 +184,8 @@ static int cmd_stats(int argc, char **argv)
 		       ",\"entries\":%" PRIu64 ",\"log_bytes\":%" PRIu64
 		       ",\"durable_lsn\":%" PRIu64
 		       ",\"max_entry_bytes\":%" PRIu64 "}\n",
-		       st.capacity_bytes, st.free_bytes, st.documents, st.spaces,
-		       st.entries, st.log_bytes, st.durable_lsn,
+		       st.capacity_bytes, st.free_bytes, st.documents,
+		       st.spaces, st.entries, st.log_bytes, st.durable_lsn,
 		       st.max_entry_bytes);
 		return 0;
 	}
@@ -181,6 +202,251 @@ static int cmd_stats(int argc, char **argv)
 	return 0;
 }
 
+/* ---- backup and restore ---- */
+
+struct cloud_args {
+	const char *url;
+	const char *dir;
+	struct cloud_options co;
+	char *default_url;
+};
+
+static int cloud_args_parse(int argc, char **argv, struct cloud_args *a)
+{
+	int i;
+
+	memset(a, 0, sizeof(*a));
+	cloud_options_default(&a->co);
+	for (i = 0; i < argc; i++) {
+		const char *arg = argv[i];
+
+		if (!strcmp(arg, "--cloud") && i + 1 < argc)
+			a->url = argv[++i];
+		else if (!strcmp(arg, "--s3-endpoint") && i + 1 < argc)
+			a->co.s3_endpoint = argv[++i];
+		else if (!strcmp(arg, "--s3-region") && i + 1 < argc)
+			a->co.s3_region = argv[++i];
+		else if (!strcmp(arg, "--s3-path-style"))
+			a->co.s3_path_style = true;
+		else if (arg[0] != '-' && !a->dir)
+			a->dir = arg;
+		else
+			return -EINVAL;
+	}
+	return a->dir ? 0 : -EINVAL;
+}
+
+/* Open the store (read-write: takes its lock), the target and the
+ * uploader. */
+static int cloud_begin(const struct cloud_args *a, struct store **s,
+		       struct cloud_target **t, struct backup **b)
+{
+	struct store_options so;
+	struct backup_options bo;
+	int rc;
+
+	store_options_default(&so);
+	rc = store_open(a->dir, &so, s);
+	if (rc < 0) {
+		fprintf(stderr, "caravan: cannot open store '%s': %s\n", a->dir,
+			strerror(-rc));
+		return rc;
+	}
+	rc = cloud_target_open(a->url, &a->co, t);
+	if (rc < 0) {
+		fprintf(stderr, "caravan: cannot open cloud target '%s': %s\n",
+			a->url, strerror(-rc));
+		goto out_store;
+	}
+	backup_options_default(&bo);
+	bo.delay_ms = 0;
+	rc = backup_start(*s, *t, &bo, b);
+	if (rc == 0)
+		return 0;
+	fprintf(stderr, "caravan: cannot start backup to '%s': %s\n", a->url,
+		strerror(-rc));
+	cloud_target_free(*t);
+out_store:
+	store_close(*s);
+	return rc;
+}
+
+static int cloud_end(struct store *s, struct cloud_target *t, struct backup *b)
+{
+	int rc;
+
+	backup_stop(b, 0);
+	cloud_target_free(t);
+	rc = store_close(s);
+	if (rc < 0)
+		fprintf(stderr, "caravan: cannot close the store cleanly: %s\n",
+			strerror(-rc));
+	return rc;
+}
+
+static int cmd_backup(int argc, char **argv)
+{
+	struct cloud_args a;
+	struct backup_stats st;
+	struct cloud_target *t;
+	struct backup *b;
+	struct store *s;
+	size_t n;
+	int rc;
+
+	if (cloud_args_parse(argc, argv, &a) < 0) {
+		usage(stderr);
+		return 2;
+	}
+	if (!a.url) {
+		n = strlen(a.dir) + sizeof("dir:.cloud");
+		a.default_url = malloc(n);
+		if (!a.default_url)
+			return 2;
+		snprintf(a.default_url, n, "dir:%s.cloud", a.dir);
+		a.url = a.default_url;
+	}
+	if (cloud_begin(&a, &s, &t, &b) < 0) {
+		free(a.default_url);
+		return 2;
+	}
+	rc = backup_flush(b, 0);
+	backup_stats(b, &st);
+	if (cloud_end(s, t, b) < 0 && rc == 0)
+		rc = -EIO;
+	printf("%" PRIu64 " document%s uploaded, %" PRIu64
+	       " deleted cop%s removed from '%s'\n",
+	       st.uploads, st.uploads == 1 ? "" : "s", st.deletes,
+	       st.deletes == 1 ? "y" : "ies", a.url);
+	free(a.default_url);
+	return rc < 0 ? 1 : 0;
+}
+
+struct names {
+	char **v;
+	size_t n, cap;
+};
+
+static int names_add(void *arg, const char *name)
+{
+	struct names *ns = arg;
+	char **grown;
+
+	if (ns->n == ns->cap) {
+		ns->cap = ns->cap ? 2 * ns->cap : 64;
+		grown = realloc(ns->v, ns->cap * sizeof(*grown));
+		if (!grown)
+			return -ENOMEM;
+		ns->v = grown;
+	}
+	ns->v[ns->n] = strdup(name);
+	if (!ns->v[ns->n])
+		return -ENOMEM;
+	ns->n++;
+	return 0;
+}
+
+static void names_free(struct names *ns)
+{
+	while (ns->n)
+		free(ns->v[--ns->n]);
+	free(ns->v);
+	ns->v = NULL;
+	ns->cap = 0;
+}
+
+static void progress(size_t done, size_t total, const char *space,
+		     const char *key)
+{
+	enum {
+		WIDTH = 30
+	};
+	size_t fill = total ? done * WIDTH / total : WIDTH, i;
+	char bar[WIDTH + 1];
+
+	for (i = 0; i < WIDTH; i++)
+		bar[i] = i < fill ? '#' : '.';
+	bar[WIDTH] = 0;
+	fprintf(stderr, "%s[%s] %zu/%zu %.40s%s%.40s\033[K",
+		isatty(2) ? "\r" : "", bar, done, total, space,
+		key[0] ? "/" : "", key);
+	if (!isatty(2) || done == total)
+		fputc('\n', stderr);
+}
+
+/* Restore every document of one space; counts into *ok and *bad. */
+static int restore_space(struct backup *b, const char *space, size_t *done,
+			 size_t total, size_t *bad)
+{
+	struct names keys = { 0 };
+	uint64_t id;
+	size_t i;
+	int rc;
+
+	rc = backup_list_space(b, space, names_add, &keys);
+	for (i = 0; rc == 0 && i < keys.n; i++) {
+		int r = backup_restore_doc(b, space, keys.v[i], &id);
+
+		(*done)++;
+		if (r < 0 && r != -ENOENT) {
+			fprintf(stderr, "caravan: cannot restore '%s/%s': %s\n",
+				space, keys.v[i], strerror(-r));
+			(*bad)++;
+		}
+		progress(*done, total, space, keys.v[i]);
+	}
+	names_free(&keys);
+	return rc;
+}
+
+static int count_keys(void *arg, const char *name)
+{
+	(*(size_t *)arg)++;
+	return 0;
+}
+
+static int cmd_restore(int argc, char **argv)
+{
+	struct names spaces = { 0 };
+	size_t total = 0, done = 0, bad = 0, i;
+	struct cloud_args a;
+	struct cloud_target *t;
+	struct backup *b;
+	struct store *s;
+	int rc;
+
+	if (cloud_args_parse(argc, argv, &a) < 0 || !a.url) {
+		usage(stderr);
+		return 2;
+	}
+	if (cloud_begin(&a, &s, &t, &b) < 0)
+		return 2;
+	rc = backup_list_spaces(b, names_add, &spaces);
+	for (i = 0; rc == 0 && i < spaces.n; i++)
+		rc = backup_list_space(b, spaces.v[i], count_keys, &total);
+	for (i = 0; rc == 0 && i < spaces.n; i++) {
+		uint64_t sid;
+		struct store_meta m = { 0755, (uint32_t)getuid(),
+					(uint32_t)getgid(), 0, 0 };
+
+		/* a space the cloud lists without documents is made too */
+		if (store_space_lookup(s, spaces.v[i], &sid) == -ENOENT)
+			store_space_create(s, spaces.v[i], &m, &sid, NULL);
+		rc = restore_space(b, spaces.v[i], &done, total, &bad);
+	}
+	if (rc < 0)
+		fprintf(stderr, "caravan: cannot list '%s': %s\n", a.url,
+			strerror(-rc));
+	if (total == 0)
+		progress(0, 0, "", "");
+	names_free(&spaces);
+	if (cloud_end(s, t, b) < 0 && rc == 0)
+		rc = -EIO;
+	printf("%zu document%s restored from '%s', %zu failed\n", done - bad,
+	       done - bad == 1 ? "" : "s", a.url, bad);
+	return rc < 0 || bad ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *cmd = argc > 1 ? argv[1] : "";
@@ -191,12 +457,10 @@ int main(int argc, char **argv)
 		return cmd_dump(argc - 2, argv + 2);
 	if (!strcmp(cmd, "stats"))
 		return cmd_stats(argc - 2, argv + 2);
-	if (!strcmp(cmd, "restore") || !strcmp(cmd, "backup")) {
-		fprintf(stderr,
-			"caravan: '%s' is not available in this build (cloud backup is not built in yet)\n",
-			cmd);
-		return 2;
-	}
+	if (!strcmp(cmd, "backup"))
+		return cmd_backup(argc - 2, argv + 2);
+	if (!strcmp(cmd, "restore"))
+		return cmd_restore(argc - 2, argv + 2);
 	if (!strcmp(cmd, "--version") || !strcmp(cmd, "-V")) {
 		printf("caravan %s\n", PACKAGE_VERSION);
 		return 0;

@@ -1,41 +1,405 @@
 /*
- * cloud_glue.c - cloud backup as the filesystem sees it.
+ * cloud_glue.c - cloud backup as the filesystem sees it (cloud/backup.h
+ * does the work).
  *
- * The uploader and restore live in cloud/ (cloud/backup.h).  This version
- * of the program is built without them: the target named by cloud= is
- * checked at start-up (fs/options.c), every change stays pending in the
- * store's backup bookkeeping (store_backup_pending), which a build with
- * backup uploads after its first mount, and a lookup miss is a plain
- * ENOENT.
+ *   start    open the target named by cloud= (s3_endpoint, s3_region,
+ *            s3_path_style), start the uploader with backup_delay_ms; it
+ *            installs the store's change hook and queues whatever the
+ *            store reports pending (also after a crash);
+ *   stop     drain uploads for up to STOP_DRAIN_MS, then stop; what is
+ *            left stays pending in the store for the next mount;
+ *   lookup   a key missing locally is restored (download, verify, import)
+ *            and served; a space missing locally but present in the cloud
+ *            is created, so its documents can be looked up;
+ *   readdir  a directory opened when the cloud holds names the store does
+ *            not gets a sorted snapshot of those names (cloud_glue_dir);
+ *            ops.c lists them after the local ones.
+ *
+ * Which names the cloud holds: a lookup miss must not ask the cloud for
+ * every new name (creating a file begins with a lookup), and must keep
+ * working while the cloud is down.  So the glue keeps the last listing of
+ * the spaces and of each space it was asked about (struct listing, sorted
+ * names; backup.c itself caches listings for a few seconds).  A name not
+ * in the listing is ENOENT at once; a name in it is restored (EIO when the
+ * cloud cannot be reached).  When a listing cannot be fetched the last one
+ * fetched stands, and no new attempt is made for LIST_RETRY_MS; with no
+ * listing ever fetched for that directory the answer is EIO, since
+ * creating a name the cloud holds would overwrite its copy later.
+ *
+ * Lock: g->mu guards the listings; no store or cloud call is made with it
+ * held.  With cloud=none fs->cloud is NULL and every call is a no-op.
  */
 #include "config.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "cloud/backup.h"
+#include "cloud/target.h"
 #include "fs/cloud_glue.h"
 #include "fs/fs.h"
 #include "util/log.h"
 
+enum {
+	STOP_DRAIN_MS = 5000,
+	LIST_RETRY_MS = 10000
+};
+
+/* The last listing of the spaces (space "") or of one space's keys. */
+struct listing {
+	struct listing *next;
+	char *space;
+	char **names; /* sorted */
+	size_t n;
+	bool valid; /* fetched once at least */
+	int64_t retry_ns; /* after a failure: do not fetch before this */
+};
+
+struct cloud_glue {
+	struct cloud_target *t;
+	struct backup *b;
+	pthread_mutex_t mu;
+	struct listing *lists;
+};
+
+/* ---- listings ---- */
+
+struct collect {
+	char **names;
+	size_t n, cap;
+	int rc;
+};
+
+static int collect_name(void *arg, const char *name)
+{
+	struct collect *c = arg;
+	char **grown;
+
+	if (c->n == c->cap) {
+		c->cap = c->cap ? 2 * c->cap : 64;
+		grown = realloc(c->names, c->cap * sizeof(*grown));
+		if (!grown)
+			return c->rc = -ENOMEM;
+		c->names = grown;
+	}
+	c->names[c->n] = strdup(name);
+	if (!c->names[c->n])
+		return c->rc = -ENOMEM;
+	c->n++;
+	return 0;
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void names_free(char **names, size_t n)
+{
+	while (n)
+		free(names[--n]);
+	free(names);
+}
+
+static bool names_have(char **names, size_t n, const char *name)
+{
+	return n && bsearch(&name, names, n, sizeof(*names), cmp_names);
+}
+
+static struct listing *listing_find(struct cloud_glue *g, const char *space)
+{
+	struct listing *l;
+
+	for (l = g->lists; l; l = l->next)
+		if (!strcmp(l->space, space))
+			return l;
+	l = calloc(1, sizeof(*l));
+	if (!l)
+		return NULL;
+	l->space = strdup(space);
+	if (!l->space) {
+		free(l);
+		return NULL;
+	}
+	l->next = g->lists;
+	g->lists = l;
+	return l;
+}
+
+/* Bring the listing of space ("": the spaces) up to date if it may be
+ * fetched now.  g->mu not held.  Returns 0, or the error of the fetch
+ * when no listing was ever fetched. */
+static int listing_refresh(struct cloud_glue *g, const char *space)
+{
+	struct collect c = { NULL, 0, 0, 0 };
+	struct listing *l;
+	int64_t now = fs_now_ns();
+	bool fetch;
+	int rc;
+
+	pthread_mutex_lock(&g->mu);
+	l = listing_find(g, space);
+	fetch = l && now >= l->retry_ns;
+	pthread_mutex_unlock(&g->mu);
+	if (!l)
+		return -ENOMEM;
+	rc = 0;
+	if (fetch) {
+		rc = space[0] ? backup_list_space(g->b, space, collect_name, &c)
+			      : backup_list_spaces(g->b, collect_name, &c);
+		if (c.rc < 0)
+			rc = c.rc;
+	}
+	pthread_mutex_lock(&g->mu);
+	if (fetch && rc == 0) {
+		if (c.n)
+			qsort(c.names, c.n, sizeof(*c.names), cmp_names);
+		names_free(l->names, l->n);
+		l->names = c.names;
+		l->n = c.n;
+		l->valid = true;
+		l->retry_ns = 0;
+		c.names = NULL;
+		c.n = 0;
+	} else if (fetch) {
+		l->retry_ns = now + (int64_t)LIST_RETRY_MS * 1000000;
+	}
+	if (l->valid)
+		rc = 0;
+	else if (rc == 0)
+		rc = -EIO; /* a failure less than LIST_RETRY_MS ago */
+	pthread_mutex_unlock(&g->mu);
+	names_free(c.names, c.n);
+	if (rc < 0 && fetch)
+		log_warn("cannot list '%s' in the cloud: %s",
+			 space[0] ? space : "/", strerror(-rc));
+	return rc;
+}
+
+/* Whether the last listing of space holds name.  0, or -EIO when the
+ * cloud was never listed. */
+static int cloud_has(struct cloud_glue *g, const char *space, const char *name,
+		     bool *has)
+{
+	struct listing *l;
+	int rc = listing_refresh(g, space);
+
+	if (rc < 0)
+		return rc;
+	pthread_mutex_lock(&g->mu);
+	l = listing_find(g, space);
+	*has = l && names_have(l->names, l->n, name);
+	pthread_mutex_unlock(&g->mu);
+	return 0;
+}
+
+/* A copy of the last listing of space. */
+static int listing_copy(struct cloud_glue *g, const char *space,
+			struct collect *c)
+{
+	struct listing *l;
+	size_t i;
+	int rc = listing_refresh(g, space);
+
+	if (rc < 0)
+		return rc;
+	pthread_mutex_lock(&g->mu);
+	l = listing_find(g, space);
+	for (i = 0; l && i < l->n && c->rc == 0; i++)
+		collect_name(c, l->names[i]);
+	pthread_mutex_unlock(&g->mu);
+	return c->rc;
+}
+
 int cloud_glue_start(struct fs *fs)
 {
-	if (strcmp(fs->cfg.cloud, "none"))
-		log_warn("cloud backup to '%s' is not available in this build; changes stay pending",
-			 fs->cfg.cloud);
+	struct cloud_options co;
+	struct backup_options bo;
+	struct cloud_glue *g;
+	int rc;
+
+	if (!strcmp(fs->cfg.cloud, "none"))
+		return 0;
+	g = calloc(1, sizeof(*g));
+	if (!g)
+		return -ENOMEM;
+	pthread_mutex_init(&g->mu, NULL);
+	cloud_options_default(&co);
+	co.s3_endpoint = fs->cfg.s3_endpoint;
+	co.s3_region = fs->cfg.s3_region;
+	co.s3_path_style = fs->cfg.s3_path_style;
+	rc = cloud_target_open(fs->cfg.cloud, &co, &g->t);
+	if (rc < 0) {
+		log_error("cannot open cloud target '%s': %s", fs->cfg.cloud,
+			  strerror(-rc));
+		goto out_free;
+	}
+	backup_options_default(&bo);
+	bo.delay_ms = fs->cfg.backup_delay_ms;
+	rc = backup_start(fs->s, g->t, &bo, &g->b);
+	if (rc < 0) {
+		log_error("cannot start backup to '%s': %s", fs->cfg.cloud,
+			  strerror(-rc));
+		goto out_target;
+	}
+	fs->cloud = g;
+	log_info("backing up to '%s'", cloud_target_url(g->t));
 	return 0;
+
+out_target:
+	cloud_target_free(g->t);
+out_free:
+	pthread_mutex_destroy(&g->mu);
+	free(g);
+	return rc;
 }
 
 void cloud_glue_stop(struct fs *fs)
 {
+	struct cloud_glue *g = fs->cloud;
+
+	if (!g)
+		return;
+	backup_stop(g->b, STOP_DRAIN_MS);
+	cloud_target_free(g->t);
+	while (g->lists) {
+		struct listing *l = g->lists;
+
+		g->lists = l->next;
+		names_free(l->names, l->n);
+		free(l->space);
+		free(l);
+	}
+	pthread_mutex_destroy(&g->mu);
+	free(g);
+	fs->cloud = NULL;
 }
 
 int cloud_glue_restore(struct fs *fs, uint64_t space_id, const char *key,
 		       uint64_t *id)
 {
-	return -ENOENT;
+	char space[STORE_NAME_MAX + 1];
+	bool has = false;
+	int rc;
+
+	if (!fs->cloud || !cloud_name_valid(key))
+		return -ENOENT;
+	rc = store_node_name(fs->s, space_id, space, NULL);
+	if (rc == 0)
+		rc = cloud_has(fs->cloud, space, key, &has);
+	if (rc < 0)
+		return rc == -ENOENT ? rc : -EIO;
+	if (!has)
+		return -ENOENT;
+	return backup_restore_doc(fs->cloud->b, space, key, id);
+}
+
+int cloud_glue_space(struct fs *fs, const char *name, uint64_t *id)
+{
+	struct store_meta m;
+	bool has = false;
+	int rc;
+
+	if (!fs->cloud || !cloud_name_valid(name))
+		return -ENOENT;
+	rc = cloud_has(fs->cloud, "", name, &has);
+	if (rc < 0)
+		return -EIO;
+	if (!has)
+		return -ENOENT;
+	m.mode = 0755;
+	m.uid = fs->root_meta.uid;
+	m.gid = fs->root_meta.gid;
+	m.mtime_ns = m.ctime_ns = fs_now_ns();
+	rc = store_space_create(fs->s, name, &m, id, NULL);
+	if (rc == -EEXIST)
+		rc = store_space_lookup(fs->s, name, id);
+	return rc;
+}
+
+/* Keep only names the store does not hold under ino. */
+static void drop_local(struct fs *fs, uint64_t ino, struct collect *c)
+{
+	size_t i, k = 0;
+	uint64_t id;
+
+	for (i = 0; i < c->n; i++) {
+		int rc = ino == STORE_ROOT_ID
+				 ? store_space_lookup(fs->s, c->names[i], &id)
+				 : store_doc_lookup(fs->s, ino, c->names[i],
+						    &id);
+
+		if (rc == -ENOENT && !fs_name_reserved(c->names[i]))
+			c->names[k++] = c->names[i];
+		else
+			free(c->names[i]);
+	}
+	c->n = k;
+}
+
+int cloud_glue_dir_open(struct fs *fs, uint64_t ino,
+			struct cloud_glue_dir **out)
+{
+	char space[STORE_NAME_MAX + 1] = "";
+	struct collect c = { NULL, 0, 0, 0 };
+	struct cloud_glue_dir *d;
+	int rc = 0;
+
+	*out = NULL;
+	if (!fs->cloud)
+		return 0;
+	if (ino != STORE_ROOT_ID)
+		rc = store_node_name(fs->s, ino, space, NULL);
+	if (rc == 0)
+		rc = listing_copy(fs->cloud, space, &c);
+	if (rc < 0 && rc != -ENOMEM)
+		rc = 0; /* logged: list what the store holds */
+	if (rc == 0)
+		drop_local(fs, ino, &c);
+	if (rc < 0 || c.n == 0)
+		goto out_free;
+	d = malloc(sizeof(*d));
+	if (!d) {
+		rc = -ENOMEM;
+		goto out_free;
+	}
+	d->n = c.n;
+	d->names = c.names;
+	*out = d;
+	return 0;
+
+out_free:
+	names_free(c.names, c.n);
+	return rc;
+}
+
+bool cloud_glue_dir_has(const struct cloud_glue_dir *d, const char *name)
+{
+	return d && names_have(d->names, d->n, name);
+}
+
+void cloud_glue_dir_free(struct cloud_glue_dir *d)
+{
+	if (!d)
+		return;
+	names_free(d->names, d->n);
+	free(d);
 }
 
 void cloud_glue_stats(struct fs *fs, struct cloud_glue_stats *out)
 {
+	struct backup_stats bs;
+
 	memset(out, 0, sizeof(*out));
+	if (!fs->cloud)
+		return;
+	backup_stats(fs->cloud->b, &bs);
+	out->queue = bs.queue;
+	out->uploads = bs.uploads;
+	out->upload_failures = bs.upload_failures;
+	out->deletes = bs.deletes;
+	out->restores = bs.restores;
+	out->restore_failures = bs.restore_failures;
 }

@@ -1,36 +1,58 @@
 /*
  * cloud_glue.h - the filesystem's only contact with cloud backup: start
  * and stop the uploader for cfg.cloud, restore a document missing locally
- * on lookup, and report counters for the metrics.  Every call is cheap and
- * safe when backup is off (cloud=none).
+ * on lookup, list what only the cloud holds, and report counters for the
+ * metrics.  Every call is cheap and safe when backup is off (cloud=none).
  */
 #ifndef FS_CLOUD_GLUE_H
 #define FS_CLOUD_GLUE_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct fs;
 
 struct cloud_glue_stats {
-	uint64_t queue;            /* documents waiting for upload */
-	uint64_t uploads;          /* uploads confirmed */
-	uint64_t upload_failures;  /* failed attempts (retried) */
-	uint64_t restores;         /* documents restored on lookup */
+	uint64_t queue; /* documents waiting for upload */
+	uint64_t uploads; /* uploads confirmed */
+	uint64_t upload_failures; /* failed attempts (retried) */
+	uint64_t deletes; /* cloud copies removed */
+	uint64_t restores; /* documents restored on lookup */
 	uint64_t restore_failures;
 };
 
 /* Start backup for fs->cfg.cloud (after the store is open).  Returns 0 or
- * a negative errno after logging why. */
+ * a negative errno after logging why (a malformed target, no S3
+ * credentials). */
 int cloud_glue_start(struct fs *fs);
-/* Stop the uploader, waiting for uploads in flight.  Accepts a stopped or
- * never started glue. */
+/* Upload what is pending for a short while, then stop the uploader.
+ * Accepts a stopped or never started glue. */
 void cloud_glue_stop(struct fs *fs);
 
-/* space_id has no document key: restore it from the cloud if it is there.
- * Returns 0 with *id set, -ENOENT when the cloud has none either, -EIO
- * when the cloud cannot be reached or the archive is damaged. */
+/* The key is not in space_id locally: restore it from the cloud if it is
+ * there.  Returns 0 with *id set, -ENOENT when the cloud has none either
+ * (or backup is off), -EIO when the cloud cannot be reached or the archive
+ * is damaged. */
 int cloud_glue_restore(struct fs *fs, uint64_t space_id, const char *key,
 		       uint64_t *id);
+/* The space is not local: create it when the cloud holds it.  0 with *id,
+ * -ENOENT otherwise. */
+int cloud_glue_space(struct fs *fs, const char *name, uint64_t *id);
+
+/* What a directory listing shows of the cloud: the names the cloud held
+ * and the store did not when the directory was opened, sorted. */
+struct cloud_glue_dir {
+	size_t n;
+	char **names;
+};
+/* *out is NULL when backup is off or the cloud holds nothing more.  A
+ * cloud that cannot be reached lists nothing (logged), it does not fail
+ * the listing.  Free with cloud_glue_dir_free(). */
+int cloud_glue_dir_open(struct fs *fs, uint64_t ino,
+			struct cloud_glue_dir **out);
+bool cloud_glue_dir_has(const struct cloud_glue_dir *d, const char *name);
+void cloud_glue_dir_free(struct cloud_glue_dir *d);
 
 void cloud_glue_stats(struct fs *fs, struct cloud_glue_stats *out);
 

@@ -22,6 +22,9 @@
  * number lies above every id the store can hand out. */
 #define FS_METRICS_NAME ".caravan-metrics"
 #define FS_METRICS_INO (UINT64_C(1) << 62)
+/* Directory offsets (and listed inode numbers) of cloud-only names start
+ * here, above every store id. */
+#define FS_CLOUD_BASE (UINT64_C(1) << 61)
 /* Names starting with this are reserved (never created, never listed). */
 #define FS_RESERVED_PREFIX ".caravan"
 
@@ -42,7 +45,7 @@ struct fs_config {
 	uint32_t compact_ratio;
 	uint64_t compact_min_bytes;
 	/* cloud */
-	char *cloud;          /* "none", "dir:/PATH" or "s3://BUCKET/PREFIX" */
+	char *cloud; /* "none", "dir:/PATH" or "s3://BUCKET/PREFIX" */
 	char *s3_endpoint;
 	char *s3_region;
 	bool s3_path_style;
@@ -58,7 +61,9 @@ struct fs_config {
 };
 
 /* Counters shown in the metrics (fs/metrics.c renders them). */
-enum { FS_LAT_BUCKETS = 12 };
+enum {
+	FS_LAT_BUCKETS = 12
+};
 struct fs_counters {
 	atomic_uint_fast64_t lookups, opens, reads, read_bytes;
 	atomic_uint_fast64_t writes, write_bytes, patches, replaces;
@@ -79,8 +84,8 @@ struct fs {
 	struct doc *doc;
 	struct cloud_glue *cloud;
 	struct fs_counters c;
-	int64_t start_ns;           /* mount time */
-	pthread_mutex_t meta_mu;    /* read-modify-write of node metadata */
+	int64_t start_ns; /* mount time */
+	pthread_mutex_t meta_mu; /* read-modify-write of node metadata */
 	struct store_meta root_meta; /* meta_mu: the root's attributes */
 	pthread_mutex_t handles_mu; /* the list of open handles */
 	struct fs_handle *handles;
@@ -110,8 +115,8 @@ int64_t fs_now_ns(void);
 
 /* ---- fs/file.c ---- */
 void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
-void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
-	       mode_t mode, struct fuse_file_info *fi);
+void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+	       struct fuse_file_info *fi);
 void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	     struct fuse_file_info *fi);
 void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
@@ -127,8 +132,7 @@ void fs_handle_truncated(struct fuse_file_info *fi);
 void fs_handles_free(struct fs *fs);
 
 /* ---- fs/xattr.c ---- */
-void fs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
-		 size_t size);
+void fs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size);
 void fs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size);
 void fs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		 const char *value, size_t size, int flags);

@@ -1,7 +1,6 @@
 # fs: the FUSE filesystem (libfs.a), the caravanfs program and the caravan
 # admin command; and the end-to-end tests that mount for real.
-# Uses everything below it: cloud (once fs/cloud_glue.c calls it), store,
-# wal, json, util.
+# Uses everything below it: cloud, store, wal, json, util.
 noinst_LIBRARIES += fs/libfs.a
 fs_libfs_a_SOURCES = \
 	fs/fs.h \
@@ -11,9 +10,10 @@ fs_libfs_a_SOURCES = \
 	fs/metrics.c \
 	fs/options.c fs/options.h \
 	fs/cloud_glue.c fs/cloud_glue.h
-fs_libfs_a_CFLAGS = $(AM_CFLAGS) $(FUSE_CFLAGS) $(JANSSON_CFLAGS)
+fs_libfs_a_CFLAGS = $(AM_CFLAGS) $(FUSE_CFLAGS) $(JANSSON_CFLAGS) \
+	$(CURL_CFLAGS) $(CRYPTO_CFLAGS)
 
-FS_LDADD = fs/libfs.a store/libstore.a wal/libwal.a \
+FS_LDADD = fs/libfs.a cloud/libcloud.a store/libstore.a wal/libwal.a \
 	json/libjson.a util/libutil.a $(FUSE_LIBS) $(JANSSON_LIBS) \
 	$(CURL_LIBS) $(CRYPTO_LIBS) -lm
 
@@ -38,7 +38,9 @@ E2E_FS_TESTS = \
 	tests/e2e_fs_concurrency.sh \
 	tests/e2e_fs_tools.sh \
 	tests/e2e_fs_crash.sh \
-	tests/e2e_fs_compaction.sh
+	tests/e2e_fs_compaction.sh \
+	tests/e2e_fs_cloud.sh \
+	tests/e2e_fs_s3.sh
 dist_check_SCRIPTS += $(E2E_FS_TESTS)
 TESTS += $(E2E_FS_TESTS)
 EXTRA_DIST += tests/e2e/lib.sh

@@ -11,12 +11,13 @@
  *      status the child reports; the child goes on in a new session.  The
  *      fork comes before anything starts a thread (the store's committer).
  *   3. open the store (recovery, lock file: a second mount fails here with
- *      the holder's pid), the document layer, the FUSE session; mount;
- *      start cloud backup and the metrics writer;
+ *      the holder's pid) and the document layer, start cloud backup, make
+ *      the FUSE session, mount, start the metrics writer;
  *   4. report success: the daemon detaches stdio and logs to syslog from
  *      now on; in the foreground logs stay on stderr;
  *   5. serve until the kernel ends the session or a signal arrives; then
- *      unmount, stop the threads, free open handles, close the store.
+ *      unmount, stop the metrics writer, free open handles, drain and
+ *      stop the uploader, close the store.
  */
 #include "config.h"
 
@@ -223,8 +224,9 @@ static int fs_open_store(struct fs *fs)
 	so.cutover_bytes = c->cutover_bytes;
 	so.commit_ms = c->commit_ms;
 	so.sync = c->sync;
-	need = (c->max_doc_bytes > c->max_patch_bytes ? c->max_doc_bytes :
-							c->max_patch_bytes) + 1;
+	need = (c->max_doc_bytes > c->max_patch_bytes ? c->max_doc_bytes
+						      : c->max_patch_bytes) +
+	       1;
 	if (so.max_entry_bytes < need)
 		so.max_entry_bytes = need;
 	rc = store_open(c->store_dir, &so, &fs->s);
@@ -276,16 +278,18 @@ static int run(struct fs *fs, struct fuse_args *args, bool single_thread,
 	if (fs_open_store(fs) < 0)
 		goto out_report;
 	fs_root_init(fs);
+	if (cloud_glue_start(fs) < 0)
+		goto out_store;
 	se = fuse_session_new(args, &fs_ops, sizeof(fs_ops), fs);
 	if (!se)
-		goto out_store;
+		goto out_cloud;
 	if (fuse_set_signal_handlers(se) < 0)
 		goto out_session;
 	if (fuse_session_mount(se, fs->cfg.mountpoint) < 0) {
 		log_error("cannot mount on '%s'", fs->cfg.mountpoint);
 		goto out_signals;
 	}
-	if (cloud_glue_start(fs) < 0 || fs_metrics_start(fs) < 0)
+	if (fs_metrics_start(fs) < 0)
 		goto out_unmount;
 	log_info("mounted store '%s' on '%s'", fs->cfg.store_dir,
 		 fs->cfg.mountpoint);
@@ -299,12 +303,13 @@ static int run(struct fs *fs, struct fuse_args *args, bool single_thread,
 out_unmount:
 	fuse_session_unmount(se);
 	fs_metrics_stop(fs);
-	cloud_glue_stop(fs);
 	fs_handles_free(fs);
 out_signals:
 	fuse_remove_signal_handlers(se);
 out_session:
 	fuse_session_destroy(se);
+out_cloud:
+	cloud_glue_stop(fs);
 out_store:
 	doc_close(fs->doc);
 	fs->doc = NULL;

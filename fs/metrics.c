@@ -28,7 +28,7 @@
 
 /* Upper bounds of the fsync latency buckets, in nanoseconds. */
 static const int64_t lat_le_ns[FS_LAT_BUCKETS] = {
-	100000,	  250000,   500000,   1000000,	2500000,   5000000,
+	100000,	  250000,   500000,   1000000,	 2500000,   5000000,
 	10000000, 25000000, 50000000, 100000000, 500000000, 1000000000,
 };
 
@@ -46,8 +46,9 @@ void fs_metrics_fsync(struct fs *fs, int64_t ns)
 static void metric(FILE *f, const char *name, const char *type,
 		   const char *help, uint64_t v)
 {
-	fprintf(f, "# HELP caravanfs_%s %s\n# TYPE caravanfs_%s %s\n"
-		   "caravanfs_%s %" PRIu64 "\n",
+	fprintf(f,
+		"# HELP caravanfs_%s %s\n# TYPE caravanfs_%s %s\n"
+		"caravanfs_%s %" PRIu64 "\n",
 		name, help, name, type, name, v);
 }
 
@@ -60,10 +61,13 @@ static void render_fsync(FILE *f, struct fs *fs)
 	uint64_t count = LOAD(fs->c.fsyncs);
 	int i;
 
-	fprintf(f, "# HELP caravanfs_fsync_seconds Latency of fsync, fdatasync and fsyncdir.\n"
-		   "# TYPE caravanfs_fsync_seconds histogram\n");
+	fprintf(f,
+		"# HELP caravanfs_fsync_seconds Latency of fsync, fdatasync and fsyncdir.\n"
+		"# TYPE caravanfs_fsync_seconds histogram\n");
 	for (i = 0; i < FS_LAT_BUCKETS; i++)
-		fprintf(f, "caravanfs_fsync_seconds_bucket{le=\"%g\"} %" PRIu64 "\n",
+		fprintf(f,
+			"caravanfs_fsync_seconds_bucket{le=\"%g\"} %" PRIu64
+			"\n",
 			(double)lat_le_ns[i] / 1e9, LOAD(fs->c.fsync_le[i]));
 	fprintf(f, "caravanfs_fsync_seconds_bucket{le=\"+Inf\"} %" PRIu64 "\n",
 		count);
@@ -76,7 +80,8 @@ static void render_fs(FILE *f, struct fs *fs)
 {
 	COUNTER(f, "appends_total", "Merge patches appended through the mount.",
 		LOAD(fs->c.patches));
-	COUNTER(f, "replaces_total", "Whole-document replacements written through the mount.",
+	COUNTER(f, "replaces_total",
+		"Whole-document replacements written through the mount.",
 		LOAD(fs->c.replaces));
 	COUNTER(f, "reads_total", "Read requests served.", LOAD(fs->c.reads));
 	COUNTER(f, "read_bytes_total", "Bytes returned by reads.",
@@ -84,11 +89,14 @@ static void render_fs(FILE *f, struct fs *fs)
 	COUNTER(f, "writes_total", "Write requests.", LOAD(fs->c.writes));
 	COUNTER(f, "write_bytes_total", "Bytes accepted by writes.",
 		LOAD(fs->c.write_bytes));
-	COUNTER(f, "write_errors_total", "Writes refused (bad JSON, too big, store full, ...).",
+	COUNTER(f, "write_errors_total",
+		"Writes refused (bad JSON, too big, store full, ...).",
 		LOAD(fs->c.write_errors));
-	COUNTER(f, "incomplete_closes_total", "Closes refused because a value was incomplete.",
+	COUNTER(f, "incomplete_closes_total",
+		"Closes refused because a value was incomplete.",
 		LOAD(fs->c.incomplete_closes));
-	COUNTER(f, "flushes_total", "Flush requests (one per close of a descriptor).",
+	COUNTER(f, "flushes_total",
+		"Flush requests (one per close of a descriptor).",
 		LOAD(fs->c.flushes));
 	COUNTER(f, "opens_total", "Files opened.", LOAD(fs->c.opens));
 	COUNTER(f, "lookups_total", "Name lookups.", LOAD(fs->c.lookups));
@@ -118,13 +126,13 @@ static void render_store(FILE *f, struct fs *fs)
 	      ss.durable_lsn);
 	COUNTER(f, "store_appends_total", "Entries appended to the store.",
 		ss.appends);
-	COUNTER(f, "store_flushes_total", "Disk flushes of the write-ahead log.",
-		ss.flushes);
+	COUNTER(f, "store_flushes_total",
+		"Disk flushes of the write-ahead log.", ss.flushes);
 	COUNTER(f, "cutovers_total", "Write-ahead log cut-overs.", ss.cutovers);
-	COUNTER(f, "cache_hits_total", "Document reads served from the materialized cache.",
-		ds.hits);
-	COUNTER(f, "cache_misses_total", "Documents materialized from their log.",
-		ds.misses);
+	COUNTER(f, "cache_hits_total",
+		"Document reads served from the materialized cache.", ds.hits);
+	COUNTER(f, "cache_misses_total",
+		"Documents materialized from their log.", ds.misses);
 	COUNTER(f, "compactions_total", "Snapshots written by compaction.",
 		ds.compactions);
 	GAUGE(f, "cache_documents", "Documents in the materialized cache.",
@@ -142,6 +150,8 @@ static void render_cloud(FILE *f, struct fs *fs)
 	COUNTER(f, "uploads_total", "Document uploads confirmed.", cs.uploads);
 	COUNTER(f, "upload_failures_total", "Failed upload attempts (retried).",
 		cs.upload_failures);
+	COUNTER(f, "cloud_deletes_total",
+		"Cloud copies of deleted documents removed.", cs.deletes);
 	COUNTER(f, "restores_total", "Documents restored from the cloud.",
 		cs.restores);
 	COUNTER(f, "restore_failures_total", "Failed restores.",

@@ -17,6 +17,11 @@
  * "..", store ids of spaces and documents start at 2), so a listing that
  * continues after concurrent creates and deletes resumes exactly after the
  * last name returned: every name present throughout is returned once.
+ * With cloud backup, opendir also takes a sorted snapshot of the names the
+ * cloud holds and the store does not (cloud_glue_dir, in fi->fh); they
+ * follow the local names with cookies FS_CLOUD_BASE + index + 1, and the
+ * local phase skips any name of the snapshot (one restored meanwhile), so
+ * each name is still listed once.  A lookup of such a name restores it.
  *
  * Kernel caching (the rule: a reader never sees stale or torn content after
  * a change made through the mount):
@@ -57,7 +62,12 @@
 #include "fs/fs.h"
 #include "util/log.h"
 
-enum node_kind { NODE_ROOT, NODE_SPACE, NODE_DOC, NODE_METRICS };
+enum node_kind {
+	NODE_ROOT,
+	NODE_SPACE,
+	NODE_DOC,
+	NODE_METRICS
+};
 
 int64_t fs_now_ns(void)
 {
@@ -266,7 +276,10 @@ static int child_lookup(struct fs *fs, uint64_t parent, const char *name,
 		}
 		if (fs_name_reserved(name))
 			return -ENOENT;
-		return store_space_lookup(fs->s, name, id);
+		rc = store_space_lookup(fs->s, name, id);
+		if (rc == -ENOENT)
+			rc = cloud_glue_space(fs, name, id);
+		return rc;
 	}
 	if (parent == FS_METRICS_INO)
 		return -ENOTDIR;
@@ -539,13 +552,15 @@ static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 		else if (fs_name_reserved(name))
 			rc = -ENOENT;
 		else
-			rc = store_space_lookup(fs->s, name, &id) == 0 ?
-				     -EISDIR : -ENOENT;
+			rc = store_space_lookup(fs->s, name, &id) == 0
+				     ? -EISDIR
+				     : -ENOENT;
 		reply_err(req, rc);
 		return;
 	}
-	rc = fs_name_reserved(name) ? -ENOENT :
-				      store_doc_lookup(fs->s, parent, name, &id);
+	rc = fs_name_reserved(name)
+		     ? -ENOENT
+		     : store_doc_lookup(fs->s, parent, name, &id);
 	if (rc == 0)
 		rc = store_doc_delete(fs->s, id, NULL);
 	if (rc == 0) {
@@ -561,8 +576,8 @@ static int rename_space(struct fs *fs, uint64_t newparent, const char *name)
 	uint64_t id;
 	int rc;
 
-	rc = fs_name_reserved(name) ? -ENOENT :
-				      store_space_lookup(fs->s, name, &id);
+	rc = fs_name_reserved(name) ? -ENOENT
+				    : store_space_lookup(fs->s, name, &id);
 	if (rc < 0)
 		return rc;
 	return newparent == STORE_ROOT_ID ? -EXDEV : -EPERM;
@@ -588,9 +603,9 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	if (rc == 0)
 		rc = fs_name_check(newname);
 	if (rc == 0)
-		rc = fs_name_reserved(name) ?
-			     -ENOENT :
-			     store_doc_lookup(fs->s, parent, name, &id);
+		rc = fs_name_reserved(name)
+			     ? -ENOENT
+			     : store_doc_lookup(fs->s, parent, name, &id);
 	if (rc < 0)
 		goto out;
 	if (store_doc_lookup(fs->s, newparent, newname, &target) == 0 &&
@@ -598,10 +613,9 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		rc = (flags & RENAME_NOREPLACE) ? -EEXIST : 0;
 		goto out;
 	}
-	rc = store_doc_rename(fs->s, id, newparent, newname,
-			      (flags & RENAME_NOREPLACE) ?
-				      STORE_RENAME_NOREPLACE : 0,
-			      NULL);
+	rc = store_doc_rename(
+		fs->s, id, newparent, newname,
+		(flags & RENAME_NOREPLACE) ? STORE_RENAME_NOREPLACE : 0, NULL);
 	if (rc == 0) {
 		atomic_fetch_add(&fs->c.renames, 1);
 		if (target)
@@ -629,19 +643,23 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino,
 		       struct fuse_file_info *fi)
 {
 	struct fs *fs = fuse_req_userdata(req);
+	struct cloud_glue_dir *cd = NULL;
 	enum node_kind kind;
 	int rc;
 
 	rc = node_kind(fs, ino, &kind);
 	if (rc == 0 && kind != NODE_ROOT && kind != NODE_SPACE)
 		rc = -ENOTDIR;
+	if (rc == 0)
+		rc = cloud_glue_dir_open(fs, ino, &cd);
 	if (rc < 0) {
 		reply_err(req, rc);
 		return;
 	}
-	fi->fh = 0;
+	fi->fh = (uintptr_t)cd;
 	fi->cache_readdir = 0;
-	fuse_reply_open(req, fi);
+	if (fuse_reply_open(req, fi) == -ENOENT)
+		cloud_glue_dir_free(cd); /* interrupted: no releasedir */
 }
 
 struct dir_fill {
@@ -650,6 +668,7 @@ struct dir_fill {
 	size_t size;
 	size_t pos;
 	mode_t mode;
+	const struct cloud_glue_dir *cloud;
 };
 
 static bool dir_put(struct dir_fill *df, const char *name, uint64_t ino,
@@ -671,13 +690,22 @@ static int dir_add(void *arg, uint64_t id, const char *name)
 {
 	struct dir_fill *df = arg;
 
-	if (fs_name_reserved(name))
+	if (fs_name_reserved(name) || cloud_glue_dir_has(df->cloud, name))
 		return 0;
 	return dir_put(df, name, id, df->mode, (off_t)id + 1) ? 0 : 1;
 }
 
-static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
-		       off_t off, struct fuse_file_info *fi)
+/* The cloud-only names from index i on. */
+static void dir_add_cloud(struct dir_fill *df, uint64_t i)
+{
+	for (; df->cloud && i < df->cloud->n; i++)
+		if (!dir_put(df, df->cloud->names[i], FS_CLOUD_BASE + i,
+			     df->mode, (off_t)(FS_CLOUD_BASE + i + 1)))
+			return;
+}
+
+static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       struct fuse_file_info *fi)
 {
 	struct fs *fs = fuse_req_userdata(req);
 	struct dir_fill df = { .req = req, .size = size };
@@ -689,16 +717,23 @@ static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
 		reply_err(req, -ENOMEM);
 		return;
 	}
+	df.cloud = (const struct cloud_glue_dir *)(uintptr_t)fi->fh;
 	df.mode = ino == STORE_ROOT_ID ? S_IFDIR : S_IFREG;
 	if (off == 0 && !dir_put(&df, ".", ino, S_IFDIR, 1))
 		goto out_reply;
 	if (off <= 1 && !dir_put(&df, "..", STORE_ROOT_ID, S_IFDIR, 2))
 		goto out_reply;
+	if ((uint64_t)off >= FS_CLOUD_BASE) {
+		dir_add_cloud(&df, (uint64_t)off - FS_CLOUD_BASE);
+		goto out_reply;
+	}
 	from = off < 2 ? 2 : (uint64_t)off;
 	if (ino == STORE_ROOT_ID)
 		rc = store_space_list(fs->s, from, dir_add, &df);
 	else
 		rc = store_doc_list(fs->s, ino, from, dir_add, &df);
+	if (rc == 0)
+		dir_add_cloud(&df, 0);
 	if (rc > 0)
 		rc = 0;
 out_reply:
@@ -712,6 +747,7 @@ out_reply:
 static void op_releasedir(fuse_req_t req, fuse_ino_t ino,
 			  struct fuse_file_info *fi)
 {
+	cloud_glue_dir_free((struct cloud_glue_dir *)(uintptr_t)fi->fh);
 	fuse_reply_err(req, 0);
 }
 
@@ -754,8 +790,7 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
 		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
 	conn->want &= ~(unsigned)(FUSE_CAP_WRITEBACK_CACHE |
-				  FUSE_CAP_SPLICE_READ |
-				  FUSE_CAP_SPLICE_MOVE);
+				  FUSE_CAP_SPLICE_READ | FUSE_CAP_SPLICE_MOVE);
 }
 
 static void op_destroy(void *userdata)

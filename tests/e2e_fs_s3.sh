@@ -1,0 +1,71 @@
+#!/bin/sh
+# e2e_fs_s3.sh - the mount against a real S3-compatible server (s3rver,
+# started here on a free loopback port): uploads, restore into an empty
+# store, and S3 going away: the filesystem keeps working locally, a
+# restore is EIO, and the backlog drains when S3 is back.
+. "$(dirname "$0")/e2e/lib.sh"
+
+JS=${CARAVAN_S3RVER:-$(cd "$(dirname "$0")" && pwd)/s3/node_modules/s3rver/bin/s3rver.js}
+if ! command -v node >/dev/null 2>&1 || [ ! -r "$JS" ]; then
+	not_ok "node and s3rver are needed (scripts/s3rver-install.sh)"
+	e2e_finish
+	exit 1
+fi
+PORT=$(node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
+mkdir -p "$T/s3data"
+S3PID=""
+s3_start() {
+	node --openssl-legacy-provider "$JS" --directory "$T/s3data" --address 127.0.0.1 \
+		--port "$PORT" --silent --configure-bucket caravan \
+		--service-endpoint localhost >>"$T/s3rver.log" 2>&1 &
+	S3PID=$!
+	wait_for curl -s -o /dev/null "http://127.0.0.1:$PORT/"
+}
+s3_stop() {
+	kill "$S3PID" 2>/dev/null
+	wait "$S3PID" 2>/dev/null
+	S3PID=""
+}
+trap 's3_stop; e2e_cleanup' EXIT
+
+export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER
+unset AWS_SESSION_TOKEN AWS_PROFILE
+O="cloud=s3://caravan/e2e,s3_endpoint=http://127.0.0.1:$PORT,s3_region=us-east-1,s3_path_style,backup_delay_ms=50"
+check "s3rver starts" s3_start
+A=$T/a
+B=$T/b
+mount_fs "$T/store-a" "$A" "$O" || not_ok "mount against s3://"
+mkdir "$A/sp"
+echo '{"k":"v","n":1}' >"$A/sp/one"
+echo '{"n":2}' >>"$A/sp/one"
+printf '{"odd name":true}\n' >"$A/sp/a b%c"
+echo '{"two":2}' >"$A/sp/two"
+uploaded() {
+	getfattr --absolute-names --only-values -n user.caravan.backup "$1" 2>/dev/null | grep -q '^uploaded'
+}
+check "a document is uploaded to S3" wait_for uploaded "$A/sp/one"
+check "an odd name is uploaded" wait_for uploaded "$A/sp/a b%c"
+check "a third one" wait_for uploaded "$A/sp/two"
+check "clean unmount" umount_fs "$A"
+
+mount_fs "$T/store-b" "$B" "$O" || not_ok "mount an empty store against s3://"
+check_eq "an empty store lists the bucket's documents" "$(ls "$B/sp" | tr '\n' '|')" "a b%c|one|two|"
+check_eq "and restores them on access" "$(cat "$B/sp/one")" '{"k":"v","n":2}'
+check_eq "an odd name too" "$(cat "$B/sp/a b%c")" '{"odd name":true}'
+
+# ---- S3 goes away ----
+s3_stop
+echo '{"offline":1}' >>"$B/sp/one"
+check_eq "the mount keeps working while S3 is down" "$(cat "$B/sp/one")" '{"k":"v","n":2,"offline":1}'
+echo '{"new":1}' >"$B/sp/new"
+check_eq "... changes wait as pending" "$(getfattr --absolute-names --only-values -n user.caravan.backup "$B/sp/new" | cut -d' ' -f1)" pending
+check_eq "creating a new document works while S3 is down" "$(cat "$B/sp/new")" '{"new":1}'
+check_eq "a name the cloud does not hold: ENOENT at once" "$("$TOOL" writes "$B/sp/missing" plain '{}')" "open:ENOENT"
+check_eq "restoring a document while S3 is down: EIO" "$(cat "$B/sp/two" 2>&1 | grep -c 'Input/output error')" 1
+check "s3rver comes back" s3_start
+check "the backlog drains" wait_for uploaded "$B/sp/new"
+check "... also the change made while S3 was down" wait_for sh -c 'getfattr --absolute-names --only-values -n user.caravan.backup "$1" | grep -q "^uploaded seq=3"' sh "$B/sp/one"
+check "clean unmount" umount_fs "$B"
+check "fsck" "$CARAVAN" fsck "$T/store-b"
+
+e2e_finish
