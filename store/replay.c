@@ -304,6 +304,10 @@ static int apply_rec(struct store *s, const struct wal_rec *r, uint64_t lsn,
 		node_remove(s, n);
 		return rc;
 	case WAL_META:
+		if (r->id == STORE_ROOT_ID) {
+			meta_from_wal(&r->meta, &s->root_meta);
+			return 0;
+		}
 		n = node_get(s, r->id);
 		if (!n)
 			return -EBADMSG;
@@ -485,6 +489,12 @@ int store_write_snapshot(void *arg, struct wal_snap *sn)
 	}
 	if (!rc)
 		rc = wal_put_snap_end(&w.buf, w.crc, w.count);
+	/* The root has no node: its metadata follows the snapshot as an
+	 * ordinary record in the same frame. */
+	if (!rc) {
+		meta_to_wal(&s->root_meta, &m);
+		rc = wal_put_meta(&w.buf, STORE_ROOT_ID, &m);
+	}
 	if (!rc) {
 		rc = wal_snap_frame(sn, w.buf.p, w.buf.len);
 		w.bytes += w.buf.len;

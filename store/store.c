@@ -331,6 +331,10 @@ static int open_files(struct store *s)
 		goto out;
 	s->map_len = DATA_HDR + s->capacity;
 	if (fresh) {
+		s->root_meta.mode = 0755;
+		s->root_meta.uid = getuid();
+		s->root_meta.gid = getgid();
+		s->root_meta.mtime_ns = s->root_meta.ctime_ns = now_ns();
 		s->next_id = STORE_ROOT_ID + 1;
 		s->next_tomb_id = 1;
 		s->snap_done = true;
@@ -962,7 +966,7 @@ int store_meta_set(struct store *s, uint64_t id, const struct store_meta *m,
 
 	if (rc)
 		return rc;
-	if (!node_get(s, id) || id == STORE_ROOT_ID) {
+	if (!node_get(s, id) && id != STORE_ROOT_ID) {
 		rc = -ENOENT;
 		goto out;
 	}
@@ -981,6 +985,13 @@ int store_doc_info(struct store *s, uint64_t id, struct store_doc_info *out)
 
 	pthread_rwlock_rdlock(&s->lock);
 	n = node_get(s, id);
+	if (!n && id == STORE_ROOT_ID) {
+		memset(out, 0, sizeof(*out));
+		out->id = id;
+		out->is_space = true;
+		out->meta = s->root_meta;
+		goto out;
+	}
 	if (!n) {
 		rc = -ENOENT;
 		goto out;

@@ -87,6 +87,9 @@ struct store_meta {
 	int64_t ctime_ns; /* last change of anything */
 };
 
+/* id may be STORE_ROOT_ID: the root's metadata persists too (a new store
+ * starts with mode 0755, the creating process's uid and gid, and the
+ * creation time); store_doc_info(STORE_ROOT_ID) returns it. */
 int store_meta_set(struct store *s, uint64_t id, const struct store_meta *m,
 		   uint64_t *lsn);
 

@@ -83,6 +83,7 @@ struct store {
 	struct u64map nodes; /* id -> node */
 	struct u64map names; /* name hash -> node chain */
 	struct kids spaces; /* the root's children */
+	struct store_meta root_meta;
 	uint64_t next_id;
 	uint64_t next_tomb_id;
 	uint64_t ndocs, nspaces, nentries;

@@ -663,6 +663,29 @@ START_TEST(test_store_backup_mark_named_refuses_a_renamed_document)
 }
 END_TEST
 
+START_TEST(test_store_root_metadata_persists)
+{
+	char *dir = test_tmpdir();
+	struct store *s = open_store(dir, 1 << 20);
+	struct store_meta m = { 0700, 7, 8, 9, 10 };
+	struct store_doc_info info;
+
+	ck_assert_int_eq(store_doc_info(s, STORE_ROOT_ID, &info), 0);
+	ck_assert(info.is_space);
+	ck_assert_uint_eq(info.meta.mode, 0755);
+	ck_assert_int_eq(store_meta_set(s, STORE_ROOT_ID, &m, NULL), 0);
+	ck_assert_int_eq(store_close(s), 0);
+	s = open_store(dir, 1 << 20);
+	ck_assert_int_eq(store_doc_info(s, STORE_ROOT_ID, &info), 0);
+	ck_assert_uint_eq(info.meta.mode, 0700);
+	ck_assert_uint_eq(info.meta.uid, 7);
+	ck_assert_int_eq(info.meta.mtime_ns, 9);
+	ck_assert_int_eq(store_close(s), 0);
+	check_clean(dir);
+	test_rmdir(dir);
+}
+END_TEST
+
 START_TEST(test_store_grows_and_keeps_growth_after_reopen)
 {
 	char *dir = test_tmpdir();
@@ -709,6 +732,7 @@ int main(void)
 	tcase_add_test(tc, test_store_fails_stop_on_every_injected_fault);
 	tcase_add_test(tc, test_store_grows_and_keeps_growth_after_reopen);
 	tcase_add_test(tc, test_store_batch_append_is_all_or_nothing);
+	tcase_add_test(tc, test_store_root_metadata_persists);
 	tcase_add_test(tc,
 		       test_store_recreated_name_keeps_cloud_copy_ownership);
 	tcase_add_test(tc,
