@@ -6,6 +6,7 @@
 #
 #   CARAVAN_LONG=1  long campaigns (crash rounds, fuzzing time) instead of
 #                   the bounded CI amounts.
+#   CARAVAN_FUZZ_SECONDS=N  seconds per fuzz target (30; 1800 when long)
 set -e
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -78,6 +79,18 @@ for t in tests/check_*; do
 	fi
 done
 cd "$top"
+
+echo "== fuzz (libFuzzer + ASan + UBSan, bounded time per target)"
+fuzz_secs=${CARAVAN_FUZZ_SECONDS:-30}
+if [ -n "$CARAVAN_LONG" ]; then fuzz_secs=${CARAVAN_FUZZ_SECONDS:-1800}; fi
+for r in tests/fuzz/run-*.sh; do
+	if sh "$r" "$fuzz_secs" >"$r.out" 2>&1; then
+		grep -E ': ok,' "$r.out" | sed 's/^/  /'
+	else
+		echo "  $r: FAILED"; tail -40 "$r.out"; status=1
+	fi
+	rm -f "$r.out"
+done
 
 if [ "$status" = 0 ]; then echo "caravanfs: every suite passed"; else echo "caravanfs: FAILURES"; fi
 exit $status
