@@ -316,6 +316,31 @@ START_TEST(test_wal_damaged_header_is_refused)
 }
 END_TEST
 
+static int big_snap(void *arg, struct wal_snap *sn);
+
+START_TEST(test_wal_damage_in_sealed_snapshot_is_refused_not_truncated)
+{
+	char *dir = test_tmpdir();
+	char path[512];
+	struct seen s = { 0 };
+	struct wal *w;
+	int n = 3;
+	off_t before;
+
+	/* A log that holds nothing but its snapshot: damage in the last
+	 * snapshot frame is not a torn tail. */
+	ck_assert_int_eq(wal_create(dir, &no_committer, big_snap, &n, &w), 0);
+	ck_assert_int_eq(wal_close(w), 0);
+	snprintf(path, sizeof(path), "%s/wal", dir);
+	before = file_size(path);
+	test_flip_bit(path, (before - 10) * 8);
+	ck_assert_int_eq(wal_open(dir, &no_committer, collect, &s, &w),
+			 -EBADMSG);
+	ck_assert_int_eq(file_size(path), before);
+	test_rmdir(dir);
+}
+END_TEST
+
 struct gc_arg {
 	struct wal *w;
 	int n;
@@ -470,6 +495,9 @@ int main(void)
 	tcase_add_test(tc,
 		       test_wal_bit_flip_in_one_unsynced_batch_drops_the_rest);
 	tcase_add_test(tc, test_wal_damaged_header_is_refused);
+	tcase_add_test(
+		tc,
+		test_wal_damage_in_sealed_snapshot_is_refused_not_truncated);
 	tcase_add_test(tc, test_wal_group_commit_shares_flushes);
 	tcase_add_test(tc,
 		       test_wal_committer_makes_changes_durable_without_sync);

@@ -10,7 +10,8 @@
  *     16  8  generation (grows by one at every cut-over)
  *     24  8  salt (random, chosen when the file is written)
  *     32  8  LSN of the first frame in this file
- *     40  20 zero
+ *     40  8  sealed length: the file's size when it was renamed into place
+ *     48  12 zero
  *     60  4  CRC-32C of bytes 0..60
  *
  *   frames, back to back from offset 64
@@ -29,7 +30,9 @@
  * bytes never validate.
  *
  * Recovery: frames are replayed up to the first invalid one, at offset X,
- * expected LSN E.  The rest of the file is then scanned for any frame with
+ * expected LSN E.  Damage below the sealed length (the snapshot that opens
+ * the file, written and synced before the file was renamed into place)
+ * can never be a torn write: it is corruption, and the open fails.  The rest of the file is then scanned for any frame with
  * a valid checksum.  If such a frame has epoch > E, frame E had been
  * synced before that frame was written, so the damage is corruption of
  * acknowledged data: the open fails with -EBADMSG and nothing is changed.
@@ -178,7 +181,7 @@ static bool frame_valid(const uint8_t *p, size_t left, uint32_t seed,
 }
 
 static void header_encode(uint8_t *h, uint64_t gen, uint64_t salt,
-			  uint64_t first_lsn)
+			  uint64_t first_lsn, uint64_t sealed)
 {
 	memset(h, 0, WAL_HDR);
 	memcpy(h, WAL_MAGIC, 8);
@@ -187,11 +190,12 @@ static void header_encode(uint8_t *h, uint64_t gen, uint64_t salt,
 	le64_put(h + 16, gen);
 	le64_put(h + 24, salt);
 	le64_put(h + 32, first_lsn);
+	le64_put(h + 40, sealed);
 	le32_put(h + 60, crc32c(h, 60));
 }
 
 static int header_decode(const uint8_t *h, size_t len, uint64_t *gen,
-			 uint64_t *salt, uint64_t *first_lsn)
+			 uint64_t *salt, uint64_t *first_lsn, uint64_t *sealed)
 {
 	if (len < WAL_HDR || memcmp(h, WAL_MAGIC, 8) != 0)
 		return -EBADMSG;
@@ -202,6 +206,7 @@ static int header_decode(const uint8_t *h, size_t len, uint64_t *gen,
 	*gen = le64_get(h + 16);
 	*salt = le64_get(h + 24);
 	*first_lsn = le64_get(h + 32);
+	*sealed = le64_get(h + 40);
 	return 0;
 }
 
@@ -608,15 +613,16 @@ static int write_new_log(struct wal *w, uint64_t gen, uint64_t salt,
 		rc = sn.fd;
 		goto out_free;
 	}
-	header_encode(h, gen, salt, w->next_lsn);
 	what = "write";
-	rc = io_pwrite_all(sn.fd, h, WAL_HDR, 0);
-	if (rc)
-		goto out_close;
 	rc = snap(arg, &sn);
 	if (rc)
 		goto out_close;
 	rc = snap_flush(&sn);
+	if (rc)
+		goto out_close;
+	/* The header goes last: it records how much of the file is sealed. */
+	header_encode(h, gen, salt, w->next_lsn, sn.off);
+	rc = io_pwrite_all(sn.fd, h, WAL_HDR, 0);
 	if (rc)
 		goto out_close;
 	what = "fdatasync";
@@ -776,10 +782,10 @@ static int classify_damage(const uint8_t *map, uint64_t off, uint64_t size,
 static int replay(struct wal *w, const uint8_t *map, uint64_t size,
 		  wal_frame_fn fn, void *arg, uint64_t *end)
 {
-	uint64_t first, off = WAL_HDR, e;
+	uint64_t first, sealed, off = WAL_HDR, e;
 	int rc;
 
-	rc = header_decode(map, size, &w->gen, &w->salt, &first);
+	rc = header_decode(map, size, &w->gen, &w->salt, &first, &sealed);
 	if (rc) {
 		log_error("cannot open log '%s': %s header", w->path,
 			  rc == -EBADMSG ? "damaged" : "unsupported");
@@ -796,6 +802,13 @@ static int replay(struct wal *w, const uint8_t *map, uint64_t size,
 		if (!frame_valid(map + off, size - off, w->seed, &lsn, &epoch,
 				 &len) ||
 		    lsn != e) {
+			if (off < sealed) {
+				log_error("cannot open log '%s': frame %" PRIu64
+					  " at offset %" PRIu64
+					  " of the sealed snapshot is corrupt",
+					  w->path, e, off);
+				return -EBADMSG;
+			}
 			rc = classify_damage(map, off, size, w->seed, e, &bad);
 			if (rc) {
 				log_error("cannot open log '%s': frame %" PRIu64
