@@ -52,6 +52,7 @@ struct fs_config {
 	uint32_t backup_delay_ms;
 	/* kernel interface */
 	double entry_timeout_s;
+	uint32_t max_threads; /* FUSE worker threads at most */
 	bool close_sync;
 	/* operations */
 	char *metrics_file;

@@ -251,7 +251,13 @@ static int fs_open_store(struct fs *fs)
 	return rc;
 }
 
-static int serve(struct fuse_session *se, bool single_thread)
+/* Serve requests.  A worker is started whenever none is free, up to
+ * max_threads (libfuse's own default is 10), and idle workers are kept:
+ * a request blocked in fsync occupies its worker until the group commit
+ * ends, so with fewer workers than fsyncing clients the other clients'
+ * writes would queue behind them and miss the shared flush. */
+static int serve(struct fuse_session *se, const struct fs_config *c,
+		 bool single_thread)
 {
 	struct fuse_loop_config *lc;
 	int rc;
@@ -262,7 +268,7 @@ static int serve(struct fuse_session *se, bool single_thread)
 	if (!lc)
 		return -ENOMEM;
 	fuse_loop_cfg_set_clone_fd(lc, 0);
-	fuse_loop_cfg_set_idle_threads(lc, 10);
+	fuse_loop_cfg_set_max_threads(lc, c->max_threads);
 	rc = fuse_session_loop_mt(se, lc);
 	fuse_loop_cfg_destroy(lc);
 	return rc;
@@ -295,7 +301,7 @@ static int run(struct fs *fs, struct fuse_args *args, bool single_thread,
 		 fs->cfg.mountpoint);
 	daemon_ready(ready_fd, 0);
 	ready_fd = -1;
-	rc = serve(se, single_thread);
+	rc = serve(se, &fs->cfg, single_thread);
 	status = rc < 0 ? 1 : 0;
 	if (rc < 0)
 		log_error("request loop failed: %s", strerror(-rc));

@@ -43,6 +43,7 @@ enum opt_key {
 	K_S3_PATH_STYLE,
 	K_BACKUP_DELAY,
 	K_ENTRY_TIMEOUT,
+	K_MAX_THREADS,
 	K_CLOSE_SYNC,
 	K_METRICS_FILE,
 	K_METRICS_MS,
@@ -73,6 +74,7 @@ static const struct fuse_opt opt_spec[] = {
 	FUSE_OPT_KEY("s3_path_style", K_S3_PATH_STYLE),
 	FUSE_OPT_KEY("backup_delay_ms=%s", K_BACKUP_DELAY),
 	FUSE_OPT_KEY("entry_timeout=%s", K_ENTRY_TIMEOUT),
+	FUSE_OPT_KEY("max_threads=%s", K_MAX_THREADS),
 	FUSE_OPT_KEY("close_sync", K_CLOSE_SYNC),
 	FUSE_OPT_KEY("metrics_file=%s", K_METRICS_FILE),
 	FUSE_OPT_KEY("metrics_ms=%s", K_METRICS_MS),
@@ -115,6 +117,7 @@ void fs_config_default(struct fs_config *c)
 	c->compact_min_bytes = dopt.compact_min_bytes;
 	c->backup_delay_ms = 1000;
 	c->entry_timeout_s = 1.0;
+	c->max_threads = 64;
 	c->metrics_ms = 10000;
 }
 
@@ -288,6 +291,8 @@ static int opt_value_set(struct fs_config *c, int key, const char *v)
 		return parse_u32(v, &c->backup_delay_ms);
 	case K_ENTRY_TIMEOUT:
 		return parse_seconds(v, &c->entry_timeout_s);
+	case K_MAX_THREADS:
+		return parse_u32(v, &c->max_threads);
 	case K_METRICS_FILE:
 		return set_string(&c->metrics_file, v);
 	case K_METRICS_MS:
@@ -391,6 +396,11 @@ static int config_check(struct fs_config *c)
 			"caravanfs: max_doc and max_patch must be at least 16 bytes\n");
 		return -EINVAL;
 	}
+	if (c->max_threads < 2 || c->max_threads > 1024) {
+		fprintf(stderr,
+			"caravanfs: max_threads must be between 2 and 1024\n");
+		return -EINVAL;
+	}
 	if (c->cache_bytes == 0 || c->capacity_bytes == 0) {
 		fprintf(stderr,
 			"caravanfs: cache and capacity must not be 0\n");
@@ -481,6 +491,7 @@ void fs_config_help(FILE *f, const char *prog)
 		"\n"
 		"kernel interface:\n"
 		"  -o entry_timeout=SECS   how long the kernel caches names (default %g)\n"
+		"  -o max_threads=N        threads serving requests at most (default %u)\n"
 		"  -o allow_other          let other users access the mount (default off)\n"
 		"  -o default_permissions  let the kernel check permissions (default off)\n"
 		"  -o ro                   mount read-only (default off)\n"
@@ -492,10 +503,10 @@ void fs_config_help(FILE *f, const char *prog)
 		"  -o metrics_ms=N         metrics_file rewrite interval in ms (default %u)\n"
 		"\n"
 		"SIZE takes K, M, G or T (binary multiples).  Other libfuse options\n"
-		"(fsname=, subtype=, max_threads=, ...) are passed through.\n",
+		"(fsname=, subtype=, ...) are passed through.\n",
 		prog, cap, cut, d.commit_ms, cache, mdoc, mpatch,
 		d.compact_entries, d.compact_ratio, cmin, d.backup_delay_ms,
-		d.entry_timeout_s, d.metrics_ms);
+		d.entry_timeout_s, d.max_threads, d.metrics_ms);
 }
 
 void fs_config_release(struct fs_config *c)
