@@ -1,12 +1,20 @@
 # bench: benchmark programs, built by `make bench`, never run by make check.
 # See bench/README.md for what they measure and the figures.
 EXTRA_PROGRAMS = bench/bench_store bench/bench_fs
+EXTRA_PROGRAMS += bench/bench_cloud
 bench_bench_fs_SOURCES = bench/bench_fs.c
 bench_bench_store_SOURCES = bench/bench_store.c
 bench_bench_store_CFLAGS = $(AM_CFLAGS) $(SQLITE_CFLAGS) -DHAVE_SQLITE_BENCH
 bench_bench_store_LDADD = store/libstore.a wal/libwal.a util/libutil.a $(SQLITE_LIBS)
+bench_bench_cloud_SOURCES = bench/bench_cloud.c
+bench_bench_cloud_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(CURL_CFLAGS) \
+	$(CRYPTO_CFLAGS)
+bench_bench_cloud_LDADD = cloud/libcloud.a store/libstore.a wal/libwal.a \
+	json/libjson.a util/libutil.a $(CURL_LIBS) $(CRYPTO_LIBS) \
+	$(JANSSON_LIBS) -lm
 CLEANFILES += $(EXTRA_PROGRAMS)
 EXTRA_DIST += bench/README.md bench/bench_fs.sh
+EXTRA_DIST += bench/bench_cloud.sh
 
 bench: $(EXTRA_PROGRAMS)
 .PHONY: bench
