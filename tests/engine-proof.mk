@@ -18,3 +18,33 @@ TESTS += tests/check_store_oom
 tests_check_store_oom_SOURCES = tests/check_store_oom.c
 tests_check_store_oom_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 tests_check_store_oom_LDADD = $(ENGINE_PROOF_LIBS) -ldl
+
+# Real power cuts: ext4 on a loop device shut down under the workload
+# (needs root; fails without it).
+check_PROGRAMS += tests/powercut/powercut_workload
+tests_powercut_powercut_workload_SOURCES = tests/powercut/powercut_workload.c
+tests_powercut_powercut_workload_LDADD = store/libstore.a wal/libwal.a \
+	json/libjson.a util/libutil.a $(JANSSON_LIBS) -lm
+TESTS += tests/powercut/powercut.sh
+dist_check_SCRIPTS += tests/powercut/powercut.sh
+
+# The libFuzzer targets without libFuzzer: every seed of their corpora
+# (and each fixed crash's input kept there) replayed in make check.
+# tests/fuzz/run-engine.sh builds them with libFuzzer and fuzzes.
+check_PROGRAMS += tests/fuzz/fuzz_wal_record_replay \
+	tests/fuzz/fuzz_wal_log_replay tests/fuzz/fuzz_snapshot_replay
+TESTS += tests/fuzz/fuzz_wal_record_replay \
+	tests/fuzz/fuzz_wal_log_replay tests/fuzz/fuzz_snapshot_replay
+tests_fuzz_fuzz_wal_record_replay_SOURCES = tests/fuzz/fuzz_wal_record.c
+tests_fuzz_fuzz_wal_record_replay_CPPFLAGS = $(AM_CPPFLAGS) -DFUZZ_REPLAY_MAIN
+tests_fuzz_fuzz_wal_record_replay_LDADD = wal/libwal.a util/libutil.a
+tests_fuzz_fuzz_wal_log_replay_SOURCES = tests/fuzz/fuzz_wal_log.c
+tests_fuzz_fuzz_wal_log_replay_CPPFLAGS = $(AM_CPPFLAGS) -DFUZZ_REPLAY_MAIN
+tests_fuzz_fuzz_wal_log_replay_LDADD = store/libstore.a wal/libwal.a \
+	json/libjson.a util/libutil.a $(JANSSON_LIBS) -lm
+tests_fuzz_fuzz_snapshot_replay_SOURCES = tests/fuzz/fuzz_snapshot.c
+tests_fuzz_fuzz_snapshot_replay_CPPFLAGS = $(AM_CPPFLAGS) -DFUZZ_REPLAY_MAIN
+tests_fuzz_fuzz_snapshot_replay_LDADD = store/libstore.a wal/libwal.a \
+	json/libjson.a util/libutil.a $(JANSSON_LIBS) -lm
+EXTRA_DIST += tests/fuzz/run-engine.sh tests/fuzz/corpus/wal \
+	tests/fuzz/corpus/snapshot

@@ -1,0 +1,413 @@
+/*
+ * powercut_workload.c - the store side of the real power-cut test
+ * (tests/powercut/powercut.sh).
+ *
+ *   powercut_workload run DIR SEED
+ *     Open (or create) the store in DIR and append from THREADS threads,
+ *     each to its own documents, each append followed by store_sync (the
+ *     threads share flushes: group commit).  A small cut-over size makes
+ *     the log cut over about every hundred appends; old entries are trimmed
+ *     now and then.  After each acknowledged append one line goes to
+ *     stdout, written whole with one write(2):
+ *         A DOC SEQ LEN TAG
+ *     Runs until killed, or until the store fails (the file system was
+ *     shut down under it).
+ *
+ *   powercut_workload shutdown MOUNTPOINT
+ *     ioctl(FS_IOC_SHUTDOWN, FS_GOING_DOWN_NOLOGFLUSH) on the file system
+ *     holding MOUNTPOINT: from now on it writes nothing, not even its
+ *     journal; what the disk holds is what a power cut would leave.
+ *
+ *   powercut_workload verify DIR ACKS
+ *     fsck the store as the cut left it, open it (recovery), and check
+ *     every line of ACKS (all rounds so far): the document holds at least
+ *     that sequence number, and when the entry is still held (not
+ *     trimmed) its bytes are exactly those acknowledged.  Every held
+ *     entry names its document and sequence number, held sequence numbers
+ *     have no hole and end at the document's last one.  Close, fsck again.
+ *     Exit 0 when all holds; prints one summary line.
+ */
+#include "store/store.h"
+#include "util/log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#ifndef FS_IOC_SHUTDOWN
+#define FS_IOC_SHUTDOWN _IOR('X', 125, uint32_t)
+#endif
+#define FS_GOING_DOWN_NOLOGFLUSH 0x2
+
+#define THREADS 4
+#define DOCS_PER_THREAD 2
+#define NDOCS (THREADS * DOCS_PER_THREAD)
+#define MAX_LEN 3000
+#define TRIM_EVERY 40
+#define MAX_APPENDS 200000
+
+static const struct store_meta M = { 0644, 0, 0, 1, 1 };
+
+static void store_opts(struct store_options *o)
+{
+	store_options_default(o);
+	o->capacity_bytes = 16u << 20;
+	o->cutover_bytes = 128u << 10;
+	o->commit_ms = 5;
+}
+
+/* The bytes of an entry: a header naming it, then a fill from the tag. */
+static void make_entry(char *buf, int doc, uint64_t seq, uint32_t len,
+		       uint32_t tag)
+{
+	int h = snprintf(buf, 64, "doc=d%d seq=%" PRIu64 " tag=%u|", doc, seq,
+			 tag);
+
+	for (uint32_t i = (uint32_t)h; i < len; i++)
+		buf[i] = (char)('A' + (tag + i * 13) % 26);
+}
+
+/* ---- run ---- */
+
+struct worker {
+	struct store *s;
+	int first_doc;
+	uint64_t id[DOCS_PER_THREAD];
+	uint64_t seq[DOCS_PER_THREAD];
+	uint32_t rng;
+	uint32_t tag_base;
+	int err;
+};
+
+static uint32_t next_rand(uint32_t *x)
+{
+	*x ^= *x << 13;
+	*x ^= *x >> 17;
+	*x ^= *x << 5;
+	return *x;
+}
+
+static void say(const char *line, size_t len)
+{
+	if (write(STDOUT_FILENO, line, len) != (ssize_t)len)
+		exit(3);
+}
+
+static void *work(void *arg)
+{
+	struct worker *w = arg;
+	char buf[MAX_LEN], line[128];
+
+	for (uint32_t n = 1; n <= MAX_APPENDS / THREADS; n++) {
+		int k = (int)(next_rand(&w->rng) % DOCS_PER_THREAD);
+		int doc = w->first_doc + k;
+		uint32_t len = 64 + next_rand(&w->rng) % (MAX_LEN - 64);
+		uint32_t tag = w->tag_base + n;
+		uint64_t seq, lsn;
+		int rc, m;
+
+		make_entry(buf, doc, w->seq[k] + 1, len, tag);
+		rc = store_append(w->s, w->id[k], buf, len, &seq, &lsn);
+		if (!rc && seq != w->seq[k] + 1)
+			rc = -EPROTO;
+		if (!rc)
+			rc = store_sync(w->s, lsn);
+		if (rc) {
+			w->err = rc;
+			return NULL;
+		}
+		w->seq[k] = seq;
+		m = snprintf(line, sizeof(line), "A d%d %" PRIu64 " %u %u\n",
+			     doc, seq, len, tag);
+		say(line, (size_t)m);
+		if (seq % TRIM_EVERY == 0)
+			store_trim(w->s, w->id[k], 10, NULL);
+	}
+	return NULL;
+}
+
+static int run(const char *dir, unsigned seed)
+{
+	struct store_options o;
+	struct store *s;
+	struct worker w[THREADS];
+	pthread_t t[THREADS];
+	uint64_t sp;
+	int rc;
+
+	store_opts(&o);
+	rc = store_open(dir, &o, &s);
+	if (rc) {
+		fprintf(stderr, "run: cannot open store '%s': %s\n", dir,
+			strerror(-rc));
+		return 1;
+	}
+	if (store_space_lookup(s, "pc", &sp) &&
+	    (rc = store_space_create(s, "pc", &M, &sp, NULL)) != 0)
+		goto fail;
+	for (int i = 0; i < THREADS; i++) {
+		memset(&w[i], 0, sizeof(w[i]));
+		w[i].s = s;
+		w[i].first_doc = i * DOCS_PER_THREAD;
+		w[i].rng = seed * 2654435761u + (uint32_t)i * 40503u + 1;
+		w[i].tag_base =
+			(seed % 4096) * 1000000u + (uint32_t)i * 100000u;
+		for (int k = 0; k < DOCS_PER_THREAD; k++) {
+			struct store_doc_info info;
+			char key[16];
+
+			snprintf(key, sizeof(key), "d%d", w[i].first_doc + k);
+			if (store_doc_lookup(s, sp, key, &w[i].id[k]) &&
+			    (rc = store_doc_create(s, sp, key, &M, &w[i].id[k],
+						   NULL)) != 0)
+				goto fail;
+			rc = store_doc_info(s, w[i].id[k], &info);
+			if (rc)
+				goto fail;
+			w[i].seq[k] = info.seq;
+		}
+	}
+	rc = store_sync(s, 0);
+	if (rc)
+		goto fail;
+	for (int i = 0; i < THREADS; i++)
+		pthread_create(&t[i], NULL, work, &w[i]);
+	for (int i = 0; i < THREADS; i++)
+		pthread_join(t[i], NULL);
+	for (int i = 0; i < THREADS; i++)
+		if (w[i].err)
+			fprintf(stderr, "run: thread %d stopped: %s\n", i,
+				strerror(-w[i].err));
+	store_close(s);
+	return 0;
+fail:
+	fprintf(stderr, "run: cannot set up the documents: %s\n",
+		strerror(-rc));
+	store_close(s);
+	return 1;
+}
+
+/* ---- shutdown ---- */
+
+static int shutdown_fs(const char *mnt)
+{
+	uint32_t how = FS_GOING_DOWN_NOLOGFLUSH;
+	int fd = open(mnt, O_RDONLY | O_DIRECTORY);
+
+	if (fd < 0 || ioctl(fd, FS_IOC_SHUTDOWN, &how) < 0) {
+		fprintf(stderr, "shutdown: cannot shut down '%s': %s\n", mnt,
+			strerror(errno));
+		return 1;
+	}
+	close(fd);
+	return 0;
+}
+
+/* ---- verify ---- */
+
+struct acked {
+	uint64_t seq;
+	uint32_t len, tag;
+};
+
+struct docv {
+	struct acked *a; /* indexed by seq; len 0: not acknowledged */
+	uint64_t cap;
+	uint64_t max_acked;
+	uint64_t first_held, last_held, held;
+	int problems;
+};
+
+static struct docv dv[NDOCS];
+static int problems;
+
+static void note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void note(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (problems++ >= 20)
+		return;
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+}
+
+static uint64_t read_acks(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char line[256];
+	uint64_t n = 0;
+
+	if (!f) {
+		note("cannot read '%s': %s", path, strerror(errno));
+		return 0;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		int doc;
+		uint64_t seq;
+		uint32_t len, tag;
+		struct docv *d;
+
+		if (sscanf(line, "A d%d %" SCNu64 " %u %u", &doc, &seq, &len,
+			   &tag) != 4 ||
+		    doc < 0 || doc >= NDOCS || seq == 0 || len > MAX_LEN) {
+			note("malformed acknowledgement line '%s'", line);
+			continue;
+		}
+		d = &dv[doc];
+		if (seq >= d->cap) {
+			uint64_t cap = d->cap ? d->cap : 1024;
+			while (cap <= seq)
+				cap *= 2;
+			d->a = realloc(d->a, cap * sizeof(*d->a));
+			if (!d->a)
+				abort();
+			memset(d->a + d->cap, 0,
+			       (cap - d->cap) * sizeof(*d->a));
+			d->cap = cap;
+		}
+		/* a later round may reuse a sequence number whose entry a cut
+		 * lost unacknowledged; an acknowledged one is never reused */
+		if (d->a[seq].len &&
+		    (d->a[seq].len != len || d->a[seq].tag != tag))
+			note("d%d seq %" PRIu64 " acknowledged twice with "
+			     "different bytes",
+			     doc, seq);
+		d->a[seq].seq = seq;
+		d->a[seq].len = len;
+		d->a[seq].tag = tag;
+		if (seq > d->max_acked)
+			d->max_acked = seq;
+		n++;
+	}
+	fclose(f);
+	return n;
+}
+
+struct held_ctx {
+	int doc;
+};
+
+static int check_entry(void *arg, uint64_t seq, const void *buf, size_t len)
+{
+	struct held_ctx *c = arg;
+	struct docv *d = &dv[c->doc];
+	char want[MAX_LEN], head[64];
+	unsigned tag;
+	int doc;
+	uint64_t s;
+
+	if (d->held && seq != d->last_held + 1)
+		note("d%d: hole: seq %" PRIu64 " follows %" PRIu64, c->doc, seq,
+		     d->last_held);
+	if (!d->held)
+		d->first_held = seq;
+	d->last_held = seq;
+	d->held++;
+	memcpy(head, buf, len < sizeof(head) - 1 ? len : sizeof(head) - 1);
+	head[len < sizeof(head) - 1 ? len : sizeof(head) - 1] = '\0';
+	if (len > MAX_LEN ||
+	    sscanf(head, "doc=d%d seq=%" SCNu64 " tag=%u|", &doc, &s, &tag) !=
+		    3 ||
+	    doc != c->doc || s != seq) {
+		note("d%d seq %" PRIu64 ": foreign or damaged bytes", c->doc,
+		     seq);
+		return 0;
+	}
+	make_entry(want, doc, seq, (uint32_t)len, tag);
+	if (memcmp(want, buf, len) != 0)
+		note("d%d seq %" PRIu64 ": damaged bytes", c->doc, seq);
+	if (seq < d->cap && d->a[seq].len &&
+	    (d->a[seq].len != len || d->a[seq].tag != tag))
+		note("d%d seq %" PRIu64 ": not the acknowledged entry (len %zu "
+		     "tag %u, acknowledged len %u tag %u)",
+		     c->doc, seq, len, tag, d->a[seq].len, d->a[seq].tag);
+	return 0;
+}
+
+static int verify(const char *dir, const char *acks)
+{
+	struct store_options o;
+	struct store *s;
+	uint64_t sp, nacks, held = 0;
+	int rc;
+
+	nacks = read_acks(acks);
+	rc = store_fsck(dir, stdout);
+	if (rc)
+		note("fsck of the store as the power cut left it: %d", rc);
+	store_opts(&o);
+	rc = store_open(dir, &o, &s);
+	if (rc) {
+		note("cannot open the store after the power cut: %s",
+		     strerror(-rc));
+		goto out;
+	}
+	if (store_space_lookup(s, "pc", &sp)) {
+		if (nacks)
+			note("space 'pc' is gone");
+		store_close(s);
+		goto out;
+	}
+	for (int i = 0; i < NDOCS; i++) {
+		struct store_doc_info info;
+		struct held_ctx c = { i };
+		char key[16];
+		uint64_t id;
+
+		snprintf(key, sizeof(key), "d%d", i);
+		if (store_doc_lookup(s, sp, key, &id) ||
+		    store_doc_info(s, id, &info)) {
+			if (dv[i].max_acked)
+				note("d%d is gone", i);
+			continue;
+		}
+		if (info.seq < dv[i].max_acked)
+			note("d%d: lost acknowledged appends: seq %" PRIu64
+			     ", acknowledged %" PRIu64,
+			     i, info.seq, dv[i].max_acked);
+		store_read(s, id, check_entry, &c);
+		if (dv[i].held && dv[i].last_held != info.seq)
+			note("d%d: last held seq %" PRIu64 " is not the "
+			     "document's %" PRIu64,
+			     i, dv[i].last_held, info.seq);
+		held += dv[i].held;
+	}
+	rc = store_close(s);
+	if (rc)
+		note("close after recovery: %s", strerror(-rc));
+	rc = store_fsck(dir, stdout);
+	if (rc)
+		note("fsck after recovery: %d", rc);
+out:
+	printf("verify: %" PRIu64 " acknowledged appends, %" PRIu64
+	       " entries held, %d problems\n",
+	       nacks, held, problems);
+	return problems ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+	log_set_level(LOG_LVL_ERROR);
+	if (argc == 4 && strcmp(argv[1], "run") == 0)
+		return run(argv[2], (unsigned)strtoul(argv[3], NULL, 10));
+	if (argc == 3 && strcmp(argv[1], "shutdown") == 0)
+		return shutdown_fs(argv[2]);
+	if (argc == 4 && strcmp(argv[1], "verify") == 0)
+		return verify(argv[2], argv[3]);
+	fprintf(stderr,
+		"usage: %s run DIR SEED | shutdown MOUNTPOINT | "
+		"verify DIR ACKS\n",
+		argv[0]);
+	return 2;
+}
