@@ -13,6 +13,16 @@
 # hole and fsck clean.  The store carries over from round to round, so
 # recoveries of recovered stores are covered too.
 #
+# Which acknowledgements count: those read from the pipe before the
+# shutdown ioctl is issued (their fdatasync had returned before the cut
+# began).  An fdatasync that runs while the shutdown takes effect may
+# return 0 and still lose its commit: measured on ext4 with a plain
+# pwrite+fdatasync loop and no store at all (17 of 300 cuts lost the one
+# write acknowledged during the cut, none lost a write acknowledged
+# before it).  Acknowledgements printed after the ioctl are therefore "in
+# flight": counted and checked for intact bytes when they survive, never
+# required.
+#
 # Needs root and loop devices; without them the test FAILS (the suite runs
 # as root in CI).  Rounds: 10, CARAVAN_LONG=1: 100,
 # CARAVAN_POWERCUT_ROUNDS=N: N.  CARAVAN_POWERCUT_SEED fixes the moments.
@@ -34,6 +44,12 @@ done_rounds=0
 
 fail() {
 	echo "FAIL: $*"
+	if [ -n "$T" ] && [ -d "$T/mnt/store" ]; then
+		keep=$(mktemp -d "${TMPDIR:-/tmp}/caravan-powercut-failed-XXXXXX")
+		cp -a "$T/mnt/store" "$T/acks" "$T/inflight" "$keep/" 2>/dev/null
+		cp -a "$T/workload.err" "$keep/" 2>/dev/null
+		echo "the store, the acknowledgements and the workload's errors are kept in $keep"
+	fi
 	[ -n "$T" ] && [ -f "$T/workload.err" ] && tail -5 "$T/workload.err"
 	echo "powercut: $done_rounds power cuts verified before the failure: $done_rounds passed, 1 failed"
 	exit 1
@@ -87,15 +103,15 @@ while [ "$r" -le "$ROUNDS" ]; do
 	kill -9 "$WPID" 2>/dev/null
 	wait "$WPID" 2>/dev/null
 	WPID=""
-	# what it printed up to the kill was acknowledged too
-	cat <&3 >>"$T/acks"
+	# printed while the shutdown took effect: in flight, not required
+	cat <&3 >"$T/inflight"
 	exec 3<&-
 	rm -f "$T/pipe"
 	umount "$T/mnt" || fail "round $r: umount after the shutdown"
 	mount -t ext4 "$LOOP" "$T/mnt" || fail "round $r: mount after the power cut"
-	out=$("$W" verify "$T/mnt/store" "$T/acks")
+	out=$("$W" verify "$T/mnt/store" "$T/acks" "$T/inflight")
 	rc=$?
-	echo "  round $r: cut after $n+ acknowledgements; $(echo "$out" | tail -1)"
+	echo "  round $r: cut after $n acknowledgements; $(echo "$out" | tail -1)"
 	if [ "$rc" != 0 ]; then
 		echo "$out" | tail -25
 		fail "round $r: acknowledged data lost or store damaged"
