@@ -23,10 +23,12 @@
  *     resurrected delete; every entry's bytes are exactly the bytes
  *     written (they name their change and sequence number);
  *   - it closes (checkpoint) and fsck is clean again;
- *   - a second power cut during recovery (store_open + store_close of a
- *     pristine copy, in a child under the simulator) at its sync points
- *     leaves a store that opens fsck-clean in exactly the state the
- *     uninterrupted recovery reached.
+ *   - a second power cut during recovery (store_open, one more append
+ *     and store_sync, store_close of a pristine copy, in a child under
+ *     the simulator) at each of its sync points leaves a store that opens
+ *     fsck-clean in exactly the state the uninterrupted recovery reached,
+ *     plus the new append when it was acknowledged before the cut (with
+ *     or without it otherwise).
  *
  * Figures go to stderr as the last line.  CARAVAN_LONG=1: more random
  * states per point and a longer script.  CARAVAN_VALGRIND=1: a sample of
@@ -60,6 +62,7 @@
 #define GROWN (384u << 10)
 #define CUTOVER 4096
 #define RECOVERY_CRASHED 42
+#define RECOVERY_CRASHED_ACKED 43
 
 static const struct store_meta M = { 0644, 0, 0, 1, 1 };
 
@@ -404,6 +407,7 @@ struct figures {
 	unsigned long points;
 	uint64_t states;
 	uint64_t recovery_states;
+	uint64_t recovery_acked; /* second cuts after the new append's ack */
 	uint64_t acked_verified;
 	uint64_t losses;
 	struct io_crashsim_stats sim;
@@ -577,10 +581,14 @@ static bool same_state(const struct model *a, const struct model *b)
 	return true;
 }
 
+/* The change number written into the entry the recovery appends. */
+#define RECOVERY_G 999999
+
 struct recovery_hook {
 	unsigned long at;
 	const char *out;
 	uint64_t seed;
+	bool acked; /* the recovery's own append was acknowledged */
 };
 
 static void on_recovery_point(void *arg, unsigned long n)
@@ -591,23 +599,28 @@ static void on_recovery_point(void *arg, unsigned long n)
 		return;
 	if (io_crashsim_write_state(h->out, IO_CRASH_RANDOM, h->seed))
 		_exit(3);
-	_exit(RECOVERY_CRASHED);
+	_exit(h->acked ? RECOVERY_CRASHED_ACKED : RECOVERY_CRASHED);
 }
 
-/* Recover a copy of pristine under the simulator, cutting the power at
- * recovery sync point at into out.  true when the cut happened, false
- * when the recovery had fewer sync points. */
-static bool crash_recovery(const char *pristine, const char *work,
-			   const char *out, unsigned long at, uint64_t seed)
+/* Recover a copy of pristine under the simulator: open, append one entry
+ * of len bytes to document doc (0: none) and sync it, close; cut the
+ * power at recovery sync point at into out.  Returns 0 when the recovery
+ * had fewer sync points, RECOVERY_CRASHED, or RECOVERY_CRASHED_ACKED
+ * when the append had been acknowledged before the cut. */
+static int crash_recovery(const char *pristine, const char *work,
+			  const char *out, unsigned long at, uint64_t seed,
+			  uint64_t doc, uint64_t seq, uint32_t len)
 {
 	int status;
 	pid_t pid = fork();
 
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
-		struct recovery_hook h = { at, out, seed };
+		struct recovery_hook h = { at, out, seed, false };
 		struct store_options o;
 		struct store *s;
+		uint64_t lsn;
+		char buf[600];
 
 		copy_dir(pristine, work);
 		if (io_crashsim_install(work))
@@ -616,6 +629,13 @@ static bool crash_recovery(const char *pristine, const char *work,
 		store_opts(&o);
 		if (store_open(work, &o, &s))
 			_exit(5);
+		if (doc) {
+			make_entry(buf, RECOVERY_G, seq, len);
+			if (store_append(s, doc, buf, len, NULL, &lsn) ||
+			    store_sync(s, lsn))
+				_exit(7);
+			h.acked = true;
+		}
 		if (store_close(s))
 			_exit(6);
 		_exit(0);
@@ -623,9 +643,10 @@ static bool crash_recovery(const char *pristine, const char *work,
 	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
 	ck_assert_msg(WIFEXITED(status) &&
 			      (WEXITSTATUS(status) == 0 ||
-			       WEXITSTATUS(status) == RECOVERY_CRASHED),
+			       WEXITSTATUS(status) == RECOVERY_CRASHED ||
+			       WEXITSTATUS(status) == RECOVERY_CRASHED_ACKED),
 		      "recovery child failed with status %d", status);
-	return WEXITSTATUS(status) == RECOVERY_CRASHED;
+	return WEXITSTATUS(status);
 }
 
 struct checker {
@@ -655,31 +676,53 @@ static void loss(struct checker *c, const char *dir, unsigned long n, int j,
 	copy_dir(dir, keep);
 }
 
-/* The second cut: recovery sync points of the state in pristine. */
+/* The second cut: every sync point of a recovery of the state in
+ * pristine that also appends one entry and syncs it.  The cut must leave
+ * want (the uninterrupted recovery), with the new entry when it was
+ * acknowledged, and with or without it otherwise. */
 static void check_recoveries(struct checker *c, const char *pristine,
 			     const struct model *want, unsigned long n, int j)
 {
 	char work[600], out[600], why[200];
+	struct model with = *want;
+	uint64_t doc = 0, seq = 0;
+	uint32_t len = 24 + (uint32_t)(n % 400);
+	int slot;
 
+	for (slot = 0; slot < NSLOT && !doc; slot++) {
+		if (want->d[slot].id && want->d[slot].n < MAXE) {
+			doc = want->d[slot].id;
+			seq = want->d[slot].seq + 1;
+			push_ent(&with.d[slot], RECOVERY_G, len);
+		}
+	}
+	path_join(work, sizeof(work), c->base, "rw");
+	path_join(out, sizeof(out), c->base, "ry");
 	for (unsigned long at = 1;; at++) {
 		struct model got;
+		int cut = crash_recovery(pristine, work, out, at,
+					 state_seed(c->seed, n * 131 + at, j),
+					 doc, seq, len);
 
-		path_join(work, sizeof(work), c->base, "rw");
-		path_join(out, sizeof(out), c->base, "ry");
-		if (!crash_recovery(pristine, work, out, at,
-				    state_seed(c->seed, n * 131 + at, j))) {
-			rm_dir(work);
-			break;
-		}
 		rm_dir(work);
+		if (!cut)
+			break;
 		c->fig.recovery_states++;
+		if (cut == RECOVERY_CRASHED_ACKED)
+			c->fig.recovery_acked++;
 		if (has_log(out) && fsck_quiet(out))
 			loss(c, out, n, j, "second cut", "fsck not clean");
 		else if (recover_and_read(out, &got, why, sizeof(why)))
 			loss(c, out, n, j, "second cut", why);
-		else if (!same_state(&got, want))
+		else if (!(doc && same_state(&got, &with)) &&
+			 (cut == RECOVERY_CRASHED_ACKED ||
+			  !same_state(&got, want)))
 			loss(c, out, n, j, "second cut",
-			     "state differs from the uninterrupted recovery");
+			     cut == RECOVERY_CRASHED_ACKED
+				     ? "the append acknowledged after recovery "
+				       "is lost"
+				     : "state is neither the recovered one nor "
+				       "it plus the new append");
 		rm_dir(out);
 	}
 }
@@ -844,10 +887,11 @@ START_TEST(test_crashsim_every_sync_point_keeps_acknowledged_prefix)
 	fprintf(stderr,
 		"crashsim: %d changes, sync points enumerated: %lu, crash "
 		"states checked: %" PRIu64 " (+%" PRIu64 " second cuts in "
-		"recovery), acknowledged changes verified: %" PRIu64
+		"recovery, %" PRIu64 " after its own append was acknowledged), "
+		"acknowledged changes verified: %" PRIu64
 		", losses found: %" PRIu64 "\n",
 		nops, c.fig.points, c.fig.states, c.fig.recovery_states,
-		c.fig.acked_verified, c.fig.losses);
+		c.fig.recovery_acked, c.fig.acked_verified, c.fig.losses);
 	ck_assert_uint_eq(c.fig.losses, 0);
 	ck_assert_uint_gt(c.fig.points, vg ? 5 : 100);
 }
