@@ -116,9 +116,12 @@ static struct node *space_of(struct store *s, uint64_t id)
 	return n && !n->space_id ? n : NULL;
 }
 
+/* Does [off, off + len) lie in the data area?  An empty entry is written
+ * at offset 0; any other offset must still point into the map, since
+ * readers are handed s->map + off. */
 static bool region_ok(struct store *s, uint64_t off, uint32_t len)
 {
-	if (len == 0)
+	if (len == 0 && off == 0)
 		return true;
 	return off >= DATA_HDR && off <= s->map_len && len <= s->map_len - off;
 }

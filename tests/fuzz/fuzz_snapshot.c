@@ -8,7 +8,8 @@
  * record count carried by every SNAP_END from the SNAP_* records before
  * it, so mutations get past the snapshot's own check into apply_snap().
  *
- * Checks: store_fsck never crashes; a read-only and a writable open agree;
+ * Checks: store_fsck never crashes; every entry an open store holds lies
+ * inside the data file's map; a read-only and a writable open agree;
  * a store that opened writable closes (checkpoint: the snapshot writer
  * encodes the state again) and reopens holding the same namespace (names,
  * sequence numbers, entry counts and bytes, backup state, metadata).
@@ -16,6 +17,7 @@
  * Seeds: tests/fuzz/corpus/snapshot (frame payloads of real logs).
  */
 #include "store/store.h"
+#include "store/store_internal.h"
 #include "util/crc32c.h"
 #include "util/endian.h"
 #include "util/log.h"
@@ -178,6 +180,28 @@ static void write_store(const uint8_t *payload, size_t len)
 	free(log);
 }
 
+/* Every entry the index holds lies in the map: readers are handed
+ * s->map + off (an empty entry may sit at offset 0). */
+static void check_index(struct store *s)
+{
+	for (size_t i = 0; i < s->nodes.cap; i++) {
+		struct node *n;
+
+		if (!s->nodes.keys[i])
+			continue;
+		n = s->nodes.vals[i];
+		for (uint32_t k = 0; k < n->nent; k++) {
+			const struct ent *e = &n->ents[k];
+
+			if (e->len == 0 && e->off == 0)
+				continue;
+			if (e->off < DATA_HDR || e->off > s->map_len ||
+			    e->len > s->map_len - e->off)
+				abort();
+		}
+	}
+}
+
 /* ---- a digest of the whole namespace ---- */
 
 struct digest {
@@ -267,6 +291,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	opts(&o, true);
 	ro = store_open(dir, &o, &s);
 	if (ro == 0) {
+		check_index(s);
 		a = digest(s);
 		store_close(s);
 	}
@@ -276,6 +301,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort(); /* the two opens disagree */
 	if (rw)
 		return 0;
+	check_index(s);
 	b = digest(s);
 	if (a != b)
 		abort();
@@ -284,6 +310,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	opts(&o, true);
 	if (store_open(dir, &o, &s))
 		abort(); /* the snapshot it wrote does not open */
+	check_index(s);
 	c = digest(s);
 	store_close(s);
 	if (b != c)

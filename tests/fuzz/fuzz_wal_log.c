@@ -17,7 +17,8 @@
  *
  * Checks: store_fsck (read-only open: frame validation, damage
  * classification, replay of every record, snapshot checks, allocator
- * rebuild, then the fsck checks) never crashes.  With WRITABLE also: a
+ * rebuild, then the fsck checks) never crashes; every entry a store that
+ * opened holds lies inside the data file's map.  With WRITABLE also: a
  * read-only and a writable open agree on success and on the counts; a
  * store that opened writable (recovery: torn tail saved and truncated)
  * and closed (checkpoint: a new snapshot) reopens with the same counts.
@@ -27,6 +28,7 @@
  *   fuzz_wal_log_seeds WAL_CORPUS_DIR SNAPSHOT_CORPUS_DIR
  */
 #include "store/store.h"
+#include "store/store_internal.h"
 #include "util/crc32c.h"
 #include "util/endian.h"
 #include "util/log.h"
@@ -237,6 +239,28 @@ static void opts(struct store_options *o, bool read_only)
 	o->read_only = read_only;
 }
 
+/* Every entry the index holds lies in the map: readers are handed
+ * s->map + off (an empty entry may sit at offset 0). */
+static void check_index(struct store *s)
+{
+	for (size_t i = 0; i < s->nodes.cap; i++) {
+		struct node *n;
+
+		if (!s->nodes.keys[i])
+			continue;
+		n = s->nodes.vals[i];
+		for (uint32_t k = 0; k < n->nent; k++) {
+			const struct ent *e = &n->ents[k];
+
+			if (e->len == 0 && e->off == 0)
+				continue;
+			if (e->off < DATA_HDR || e->off > s->map_len ||
+			    e->len > s->map_len - e->off)
+				abort();
+		}
+	}
+}
+
 static void counts(struct store *s, uint64_t c[3])
 {
 	struct store_stats st;
@@ -266,6 +290,7 @@ static void round_trip(void)
 		abort(); /* the two opens disagree */
 	if (rw)
 		return;
+	check_index(s);
 	counts(s, b);
 	if (memcmp(a, b, sizeof(a)))
 		abort();
@@ -275,6 +300,7 @@ static void round_trip(void)
 	opts(&o, true);
 	if (store_open(dir, &o, &s))
 		abort(); /* a store closed cleanly does not reopen */
+	check_index(s);
 	counts(s, c);
 	store_close(s);
 	if (memcmp(b, c, sizeof(b)))
@@ -294,8 +320,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	free(b.p);
 	store_fsck(dir, devnull);
-	if (data[0] & F_WRITABLE)
+	if (data[0] & F_WRITABLE) {
 		round_trip();
+	} else {
+		struct store_options o;
+		struct store *s;
+
+		opts(&o, true);
+		if (store_open(dir, &o, &s) == 0) {
+			check_index(s);
+			store_close(s);
+		}
+	}
 	return 0;
 }
 
