@@ -68,6 +68,10 @@ struct fs_handle {
 	struct fs_handle *prev, *next; /* fs->handles, handles_mu */
 	struct fs *fs;
 	uint64_t id;
+	uint64_t nodeid; /* the kernel's node (fs/node.c) */
+	enum fs_open_kind kind;
+	bool registered; /* counted by the node */
+	bool keep_cache;
 	unsigned mode;
 	struct doc_snap *snap; /* read side of a document */
 	char *text; /* read side of the metrics file */
@@ -138,6 +142,8 @@ static void handle_free(struct fs_handle *h)
 {
 	if (!h)
 		return;
+	if (h->registered)
+		fs_node_close(h->fs, h->nodeid, h->kind);
 	doc_snap_put(h->snap);
 	free(h->text);
 	json_splitter_free(h->sp);
@@ -145,7 +151,7 @@ static void handle_free(struct fs_handle *h)
 	free(h);
 }
 
-static int handle_new(struct fs *fs, uint64_t id, int flags,
+static int handle_new(struct fs *fs, uint64_t nodeid, uint64_t id, int flags,
 		      struct fs_handle **out)
 {
 	struct fs_handle *h = calloc(1, sizeof(*h));
@@ -155,6 +161,8 @@ static int handle_new(struct fs *fs, uint64_t id, int flags,
 		return -ENOMEM;
 	h->fs = fs;
 	h->id = id;
+	h->nodeid = nodeid;
+	h->kind = FS_OPEN_DIRECT;
 	pthread_mutex_init(&h->mu, NULL);
 	if (acc != O_WRONLY)
 		h->mode |= FH_READ;
@@ -162,7 +170,9 @@ static int handle_new(struct fs *fs, uint64_t id, int flags,
 		h->mode |= FH_WRITE;
 	if ((h->mode & FH_WRITE) && (flags & O_APPEND))
 		h->mode |= FH_APPEND;
-	if ((h->mode & FH_WRITE) && (flags & O_TRUNC))
+	/* O_TRUNC empties the file whatever the access mode (the kernel
+	 * has already emptied its idea of it). */
+	if (flags & O_TRUNC)
 		h->mode |= FH_TRUNC;
 	if (h->mode & FH_WRITE) {
 		h->sp = json_splitter_new(splitter_limit(fs), handle_value, h);
@@ -227,33 +237,91 @@ void fs_handles_free(struct fs *fs)
 	pthread_mutex_unlock(&fs->handles_mu);
 }
 
-/* Prepare the handle of an open document or of the metrics file. */
-static int handle_open(struct fs *fs, uint64_t id, int flags, bool fresh,
-		       struct fs_handle **out)
+/* The read side of a document handle: the snapshot to read, and whether
+ * through the page cache (read-only opens only, see node.c). */
+static int handle_read_side(struct fs *fs, struct fs_handle *h)
 {
-	struct store_doc_info info;
-	struct fs_handle *h;
+	struct fs_node_open no;
+	struct doc_snap *sn;
 	int rc;
 
-	if (id == FS_METRICS_INO) {
-		if ((flags & O_ACCMODE) != O_RDONLY)
-			return -EACCES;
-	} else {
-		rc = store_doc_info(fs->s, id, &info);
-		if (rc < 0)
-			return rc;
-		if (info.is_space || id == STORE_ROOT_ID)
-			return -EISDIR;
-	}
-	rc = handle_new(fs, id, flags, &h);
+	rc = doc_read(fs->doc, h->id, &sn);
 	if (rc < 0)
 		return rc;
-	if (id == FS_METRICS_INO)
+	if (h->kind == FS_OPEN_WRITE) {
+		h->snap = sn;
+		return 0;
+	}
+	rc = fs_node_open_read(fs, h->nodeid, h->id, sn, fs->page_cache, &no);
+	doc_snap_put(sn);
+	if (rc < 0)
+		return rc;
+	h->registered = true;
+	h->kind = no.kind;
+	h->keep_cache = no.keep_cache;
+	h->snap = no.snap;
+	if (no.kind == FS_OPEN_CACHED)
+		atomic_fetch_add(&fs->c.cached_opens, 1);
+	return 0;
+}
+
+/* Register a writing handle with its node (a create did already:
+ * registered), before an O_TRUNC reset, so the reset is a registered
+ * change too. */
+static int handle_write_side(struct fs *fs, struct fs_handle *h,
+			     bool registered)
+{
+	int rc = 0;
+
+	h->kind = FS_OPEN_WRITE;
+	if (!registered)
+		rc = fs_node_open_write(fs, h->nodeid, h->id);
+	if (rc < 0)
+		return rc;
+	h->registered = true;
+	/* Attributes the kernel cached before the writer came must not
+	 * stay valid: it is about to set i_size itself. */
+	fs_inval_attr(fs, h->nodeid);
+	return 0;
+}
+
+/* Prepare the handle of an open document or of the metrics file.  With
+ * registered (a create) the node already counts a writer for this open,
+ * which the handle takes over (or gives back on failure). */
+static int handle_open(struct fs *fs, uint64_t nodeid, int flags, bool fresh,
+		       bool registered, struct fs_handle **out)
+{
+	struct store_doc_info info;
+	struct fs_handle *h = NULL;
+	uint64_t id = fs_node_doc(fs, nodeid);
+	int rc = 0;
+
+	if (nodeid == FS_METRICS_INO) {
+		if ((flags & O_ACCMODE) != O_RDONLY)
+			rc = -EACCES;
+	} else {
+		rc = id ? store_doc_info(fs->s, id, &info) : -ESTALE;
+		if (rc == 0 && (info.is_space || id == STORE_ROOT_ID))
+			rc = -EISDIR;
+	}
+	if (rc == 0)
+		rc = handle_new(fs, nodeid, id, flags, &h);
+	if (rc < 0) {
+		if (registered)
+			fs_node_close(fs, nodeid, FS_OPEN_WRITE);
+		return rc;
+	}
+	if (nodeid == FS_METRICS_INO) {
 		rc = fs_metrics_render(fs, &h->text, &h->text_len);
-	else if ((h->mode & FH_TRUNC) && !fresh)
+		goto out;
+	}
+	if (registered || (h->mode & (FH_WRITE | FH_TRUNC)))
+		rc = handle_write_side(fs, h, registered);
+	if (rc == 0 && (h->mode & FH_TRUNC) && !fresh)
 		rc = doc_reset(fs->doc, id, &h->lsn);
-	if (rc == 0 && id != FS_METRICS_INO && (h->mode & FH_READ))
-		rc = doc_read(fs->doc, id, &h->snap);
+	if (rc == 0 && (h->mode & FH_READ))
+		rc = handle_read_side(fs, h);
+out:
 	if (rc < 0) {
 		handle_free(h);
 		return rc;
@@ -269,15 +337,20 @@ static void open_reply(fuse_req_t req, struct fs *fs, struct fs_handle *h,
 	int rc;
 
 	fi->fh = (uintptr_t)h;
-	fi->direct_io = 1;
-	fi->keep_cache = 0;
+	fi->direct_io = h->kind != FS_OPEN_CACHED;
+	fi->keep_cache = h->keep_cache;
+	/* A read-only handle has nothing to flush: no FLUSH at close. */
+	fi->noflush = !(h->mode & FH_WRITE);
 	handle_link(fs, h);
 	atomic_fetch_add(&fs->c.opens, 1);
 	rc = e ? fuse_reply_create(req, e, fi) : fuse_reply_open(req, fi);
 	if (rc == -ENOENT) {
-		/* The open was interrupted: release will never come. */
+		/* The open was interrupted: release will never come, nor a
+		 * forget of the created entry. */
 		handle_unlink(fs, h);
 		handle_free(h);
+		if (e)
+			fs_node_forget(fs, e->ino, 1);
 	}
 }
 
@@ -287,7 +360,7 @@ void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct fs_handle *h;
 	int rc;
 
-	rc = handle_open(fs, ino, fi->flags, false, &h);
+	rc = handle_open(fs, ino, fi->flags, false, false, &h);
 	if (rc < 0)
 		reply_err(req, rc);
 	else
@@ -299,9 +372,9 @@ void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 {
 	struct fs *fs = fuse_req_userdata(req);
 	struct fuse_entry_param e;
-	struct fs_handle *h;
+	struct fs_handle *h = NULL;
+	uint64_t id, nodeid = 0;
 	bool fresh = true;
-	uint64_t id;
 	int rc;
 
 	rc = fs_doc_create(req, fs, parent, name, mode, &id);
@@ -310,11 +383,18 @@ void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 		rc = store_doc_lookup(fs->s, parent, name, &id);
 	}
 	if (rc == 0)
-		rc = handle_open(fs, id, fi->flags, fresh, &h);
+		rc = fs_node_create(fs, id, &nodeid);
 	if (rc == 0) {
-		rc = fs_entry(fs, id, &e);
+		rc = handle_open(fs, nodeid, fi->flags, fresh, true, &h);
 		if (rc < 0)
+			fs_node_forget(fs, nodeid, 1);
+	}
+	if (rc == 0) {
+		rc = fs_entry(fs, nodeid, &e);
+		if (rc < 0) {
 			handle_free(h);
+			fs_node_forget(fs, nodeid, 1);
+		}
 	}
 	if (rc < 0)
 		reply_err(req, rc);
@@ -434,7 +514,7 @@ void fs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct fs_handle *h = handle_of(fi);
 	struct fs *fs = h->fs;
-	uint64_t lsn;
+	uint64_t lsn, before;
 	int rc = 0;
 
 	atomic_fetch_add(&fs->c.flushes, 1);
@@ -443,9 +523,16 @@ void fs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	pthread_mutex_lock(&h->mu);
+	before = h->lsn;
 	rc = stream_end(h);
 	lsn = h->lsn;
 	pthread_mutex_unlock(&h->mu);
+	/* A value completed here (a trailing scalar) changed the document
+	 * after the kernel's last WRITE reply, which was the last time it
+	 * dropped the attributes it caches: drop them again (attributes
+	 * only, which never blocks). */
+	if (lsn != before)
+		fs_inval_attr(fs, ino);
 	if (rc == 0 && fs->cfg.close_sync && lsn)
 		rc = store_sync(fs->s, lsn);
 	reply_err(req, rc);
@@ -471,7 +558,7 @@ void fs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 	int64_t t0 = fs_now_ns();
 	int rc;
 
-	if (store_doc_info(fs->s, ino, &info) == 0)
+	if (store_doc_info(fs->s, h ? h->id : fs_node_doc(fs, ino), &info) == 0)
 		lsn = info.lsn;
 	if (h) {
 		pthread_mutex_lock(&h->mu);

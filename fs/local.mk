@@ -6,6 +6,7 @@ fs_libfs_a_SOURCES = \
 	fs/fs.h \
 	fs/ops.c \
 	fs/file.c \
+	fs/node.c \
 	fs/xattr.c \
 	fs/metrics.c \
 	fs/options.c fs/options.h \
@@ -36,6 +37,7 @@ E2E_FS_TESTS = \
 	tests/e2e_fs_namespace.sh \
 	tests/e2e_fs_documents.sh \
 	tests/e2e_fs_concurrency.sh \
+	tests/e2e_fs_cache.sh \
 	tests/e2e_fs_tools.sh \
 	tests/e2e_fs_crash.sh \
 	tests/e2e_fs_compaction.sh \

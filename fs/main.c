@@ -289,6 +289,7 @@ static int run(struct fs *fs, struct fuse_args *args, bool single_thread,
 	se = fuse_session_new(args, &fs_ops, sizeof(fs_ops), fs);
 	if (!se)
 		goto out_cloud;
+	fs->se = se;
 	if (fuse_set_signal_handlers(se) < 0)
 		goto out_session;
 	if (fuse_session_mount(se, fs->cfg.mountpoint) < 0) {
@@ -297,11 +298,15 @@ static int run(struct fs *fs, struct fuse_args *args, bool single_thread,
 	}
 	if (fs_metrics_start(fs) < 0)
 		goto out_unmount;
+	if (fs_nodes_start(fs) < 0)
+		log_warn(
+			"cannot start the dentry thread: attributes of written documents stay uncached until looked up");
 	log_info("mounted store '%s' on '%s'", fs->cfg.store_dir,
 		 fs->cfg.mountpoint);
 	daemon_ready(ready_fd, 0);
 	ready_fd = -1;
 	rc = serve(se, &fs->cfg, single_thread);
+	fs_nodes_stop(fs);
 	status = rc < 0 ? 1 : 0;
 	if (rc < 0)
 		log_error("request loop failed: %s", strerror(-rc));
@@ -313,6 +318,7 @@ out_unmount:
 out_signals:
 	fuse_remove_signal_handlers(se);
 out_session:
+	fs->se = NULL;
 	fuse_session_destroy(se);
 out_cloud:
 	cloud_glue_stop(fs);
@@ -341,6 +347,7 @@ int main(int argc, char **argv)
 	memset(&fs, 0, sizeof(fs));
 	pthread_mutex_init(&fs.meta_mu, NULL);
 	pthread_mutex_init(&fs.handles_mu, NULL);
+	fs_nodes_init(&fs);
 	fuse_set_log_func(fuse_log_to_ours);
 	fs_config_default(&fs.cfg);
 	if (fs_config_parse(&args, &fs.cfg, &cl) < 0) {
@@ -373,6 +380,7 @@ int main(int argc, char **argv)
 out:
 	fuse_opt_free_args(&args);
 	fs_config_release(&fs.cfg);
+	fs_nodes_release(&fs);
 	pthread_mutex_destroy(&fs.meta_mu);
 	pthread_mutex_destroy(&fs.handles_mu);
 	return status;

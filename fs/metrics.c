@@ -99,6 +99,12 @@ static void render_fs(FILE *f, struct fs *fs)
 		"Flush requests (one per close of a descriptor).",
 		LOAD(fs->c.flushes));
 	COUNTER(f, "opens_total", "Files opened.", LOAD(fs->c.opens));
+	COUNTER(f, "cached_opens_total",
+		"Read-only opens served through the kernel page cache.",
+		LOAD(fs->c.cached_opens));
+	COUNTER(f, "node_retirements_total",
+		"Writers sent to a fresh node while page-cache readers held the old one (ESTALE, retried by the kernel).",
+		LOAD(fs->c.retirements));
 	COUNTER(f, "lookups_total", "Name lookups.", LOAD(fs->c.lookups));
 	COUNTER(f, "creates_total", "Documents created.", LOAD(fs->c.creates));
 	COUNTER(f, "unlinks_total", "Documents deleted.", LOAD(fs->c.unlinks));

@@ -43,6 +43,8 @@ enum opt_key {
 	K_S3_PATH_STYLE,
 	K_BACKUP_DELAY,
 	K_ENTRY_TIMEOUT,
+	K_ATTR_TIMEOUT,
+	K_DIRECT_IO,
 	K_MAX_THREADS,
 	K_CLOSE_SYNC,
 	K_METRICS_FILE,
@@ -74,6 +76,8 @@ static const struct fuse_opt opt_spec[] = {
 	FUSE_OPT_KEY("s3_path_style", K_S3_PATH_STYLE),
 	FUSE_OPT_KEY("backup_delay_ms=%s", K_BACKUP_DELAY),
 	FUSE_OPT_KEY("entry_timeout=%s", K_ENTRY_TIMEOUT),
+	FUSE_OPT_KEY("attr_timeout=%s", K_ATTR_TIMEOUT),
+	FUSE_OPT_KEY("direct_io", K_DIRECT_IO),
 	FUSE_OPT_KEY("max_threads=%s", K_MAX_THREADS),
 	FUSE_OPT_KEY("close_sync", K_CLOSE_SYNC),
 	FUSE_OPT_KEY("metrics_file=%s", K_METRICS_FILE),
@@ -116,7 +120,8 @@ void fs_config_default(struct fs_config *c)
 	c->compact_ratio = dopt.compact_ratio;
 	c->compact_min_bytes = dopt.compact_min_bytes;
 	c->backup_delay_ms = 1000;
-	c->entry_timeout_s = 1.0;
+	c->entry_timeout_s = 30.0;
+	c->attr_timeout_s = 30.0;
 	c->max_threads = 64;
 	c->metrics_ms = 10000;
 }
@@ -291,6 +296,8 @@ static int opt_value_set(struct fs_config *c, int key, const char *v)
 		return parse_u32(v, &c->backup_delay_ms);
 	case K_ENTRY_TIMEOUT:
 		return parse_seconds(v, &c->entry_timeout_s);
+	case K_ATTR_TIMEOUT:
+		return parse_seconds(v, &c->attr_timeout_s);
 	case K_MAX_THREADS:
 		return parse_u32(v, &c->max_threads);
 	case K_METRICS_FILE:
@@ -350,6 +357,9 @@ static int opt_proc(void *data, const char *arg, int key,
 		return 0;
 	case K_CLOSE_SYNC:
 		c->close_sync = true;
+		return 0;
+	case K_DIRECT_IO:
+		c->direct_io = true;
 		return 0;
 	default:
 		break;
@@ -491,6 +501,10 @@ void fs_config_help(FILE *f, const char *prog)
 		"\n"
 		"kernel interface:\n"
 		"  -o entry_timeout=SECS   how long the kernel caches names (default %g)\n"
+		"  -o attr_timeout=SECS    how long the kernel caches attributes (default %g;\n"
+		"                          changes through the mount invalidate them at once)\n"
+		"  -o direct_io            every open bypasses the page cache (default off:\n"
+		"                          read-only opens use it when that is safe)\n"
 		"  -o max_threads=N        threads serving requests at most (default %u)\n"
 		"  -o allow_other          let other users access the mount (default off)\n"
 		"  -o default_permissions  let the kernel check permissions (default off)\n"
@@ -506,7 +520,8 @@ void fs_config_help(FILE *f, const char *prog)
 		"(fsname=, subtype=, ...) are passed through.\n",
 		prog, cap, cut, d.commit_ms, cache, mdoc, mpatch,
 		d.compact_entries, d.compact_ratio, cmin, d.backup_delay_ms,
-		d.entry_timeout_s, d.max_threads, d.metrics_ms);
+		d.entry_timeout_s, d.attr_timeout_s, d.max_threads,
+		d.metrics_ms);
 }
 
 void fs_config_release(struct fs_config *c)

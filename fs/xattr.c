@@ -12,7 +12,9 @@
  * Values are ASCII without a trailing newline.  Spaces and the root have
  * none.  Setting or removing one of these is EPERM; any other name is
  * ENOTSUP (the filesystem stores no extended attributes), which copy and
- * archive tools treat as "not supported here" and carry on.
+ * archive tools treat as "not supported here" and carry on.  Reading a
+ * name outside the user namespace (security.selinux, system.posix_acl_*)
+ * is ENOTSUP too: `ls -l` then stops asking for every file of the mount.
  */
 #include "config.h"
 
@@ -93,7 +95,7 @@ static int doc_info(struct fs *fs, fuse_ino_t ino, struct store_doc_info *in)
 
 	if (ino == STORE_ROOT_ID || ino == FS_METRICS_INO)
 		return -ENODATA;
-	rc = store_doc_info(fs->s, ino, in);
+	rc = store_doc_info(fs->s, fs_node_doc(fs, ino), in);
 	if (rc == 0 && in->is_space)
 		return -ENODATA;
 	return rc;
@@ -117,6 +119,10 @@ void fs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 	char buf[256];
 	int rc;
 
+	if (strncmp(name, "user.", 5)) {
+		fuse_reply_err(req, ENOTSUP);
+		return;
+	}
 	rc = doc_info(fs, ino, &in);
 	if (rc == 0)
 		rc = xattr_value(fs, &in, name, buf, sizeof(buf));

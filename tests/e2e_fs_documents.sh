@@ -4,7 +4,8 @@
 # member rules, any value), writing (append and overwrite handles, NDJSON,
 # pretty JSON one byte per write, offsets, invalid JSON, incomplete values
 # at close, size limits, a full store), truncate, chmod/chown/utimens,
-# unlink, extended attributes and durability (fsync, -o sync).
+# unlink (also of a document still open), extended attributes and
+# durability (fsync, -o sync).
 . "$(dirname "$0")/e2e/lib.sh"
 
 S=$T/store
@@ -150,6 +151,13 @@ free_before=$(stat -f -c %f "$M")
 check "rm" rm "$D/big"
 check_eq "the document disappears at once" "$(ls "$D" | grep -c '^big$')" 0
 check_eq "open after unlink: ENOENT" "$("$TOOL" writes "$D/big" plain '{}')" "open:ENOENT"
+echo '{"open":"while unlinked"}' >"$D/gone"
+check_eq "unlinked while open: fstat works (nlink 0), reads return the snapshot, writes fail with ENOENT" \
+	"$("$TOOL" unlinked "$D/gone")" "fstat:OK size=26 nlink=0 read=26 write:ENOENT fstat_w:OK close_w:OK close_r:OK"
+echo '{"n":1}' >"$D/gone2"
+cat "$D/gone2" >/dev/null
+check_eq "... also when the reader reads through the page cache" \
+	"$("$TOOL" unlinked "$D/gone2")" "fstat:OK size=8 nlink=0 read=8 write:ENOENT fstat_w:OK close_w:OK close_r:OK"
 "$TOOL" sys fsyncdir "$D" >/dev/null
 check "its space is freed" test "$(stat -f -c %f "$M")" -gt "$free_before"
 

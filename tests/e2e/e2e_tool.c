@@ -33,6 +33,23 @@
  *   patches FILE N BATCH       N patches {"n":I,"mJ":I} (J = I % 10) through
  *       one O_APPEND descriptor, BATCH per write; prints the expected
  *       document
+ *   cacheread FILE HOW DATA    open FILE read-only, read 3 bytes, fstat;
+ *       change the document (HOW: append DATA, trunc: rewrite with DATA
+ *       through O_TRUNC, truncate: truncate(2) to 0, unlink, renameover:
+ *       DATA written to FILE.new renamed over FILE); read the rest and
+ *       fstat again; prints what the first descriptor read with its
+ *       sizes and nlink, then what a new open reads with stat's size
+ *   unlinked FILE              open FILE for reading and for appending,
+ *       unlink it, then fstat, read and write through the descriptors;
+ *       prints the results
+ *   cachechurn DIR SECONDS [PAUSE_US]  writers change documents through
+ *       short opens (O_APPEND patches, O_TRUNC rewrites; resting PAUSE_US
+ *       after each, so readers also find them idle) while readers read
+ *       them in small pieces, stat them, and read an open descriptor
+ *       twice; every read is a whole state not older than the last
+ *       acknowledged change, a descriptor reads the same twice, and stat
+ *       never shows a size older than the last acknowledged change;
+ *       prints a summary, exits 1 on any bad observation
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -42,12 +59,15 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sched.h>
+#include <stdint.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -324,6 +344,326 @@ static int cmd_snapread(int argc, char **argv)
 	free(rest);
 	free(now);
 	return 0;
+}
+
+/* ---- caching: one version per descriptor, stat after a change ---- */
+
+static void write_file(const char *path, int flags, const char *data,
+		       size_t len)
+{
+	int fd = open(path, flags, 0644);
+
+	if (fd < 0 || write_all(fd, data, len) < 0 || close(fd) < 0)
+		die(path);
+}
+
+static int cmd_cacheread(int argc, char **argv)
+{
+	const char *file = argv[0], *how = argv[1];
+	char head[4] = { 0 }, tmp[4096];
+	size_t len = 0, dlen, nlen = 0;
+	struct stat s0, s1, s2;
+	char *rest, *now;
+	int fd;
+
+	dlen = argc > 2 ? unescape(argv[2]) : 0;
+	fd = open(file, O_RDONLY);
+	if (fd < 0 || read(fd, head, 3) != 3 || fstat(fd, &s0) < 0)
+		die("open/read/fstat");
+	if (!strcmp(how, "append")) {
+		write_file(file, O_WRONLY | O_APPEND, argv[2], dlen);
+	} else if (!strcmp(how, "trunc")) {
+		write_file(file, O_WRONLY | O_TRUNC, argv[2], dlen);
+	} else if (!strcmp(how, "truncate")) {
+		if (truncate(file, 0) < 0)
+			die("truncate");
+	} else if (!strcmp(how, "unlink")) {
+		if (unlink(file) < 0)
+			die("unlink");
+	} else if (!strcmp(how, "renameover")) {
+		snprintf(tmp, sizeof(tmp), "%s.new", file);
+		write_file(tmp, O_WRONLY | O_CREAT | O_TRUNC, argv[2], dlen);
+		if (rename(tmp, file) < 0)
+			die("rename");
+	} else {
+		fprintf(stderr, "e2e_tool: unknown change '%s'\n", how);
+		return 2;
+	}
+	rest = read_fd(fd, &len);
+	if (!rest || fstat(fd, &s1) < 0)
+		die("read/fstat");
+	close(fd);
+	printf("old=%s%s", head, rest);
+	printf("old_len=%zu fstat_before=%lld fstat_after=%lld nlink=%lu\n",
+	       len + 3, (long long)s0.st_size, (long long)s1.st_size,
+	       (unsigned long)s1.st_nlink);
+	now = read_file(file, &nlen);
+	if (!now) {
+		printf("new:%s\n", ename(errno));
+	} else {
+		if (stat(file, &s2) < 0)
+			die("stat");
+		printf("new=%snew_len=%zu stat=%lld\n", now, nlen,
+		       (long long)s2.st_size);
+	}
+	free(rest);
+	free(now);
+	return 0;
+}
+
+static int cmd_unlinked(int argc, char **argv)
+{
+	int r = open(argv[0], O_RDONLY), w = open(argv[0], O_WRONLY | O_APPEND);
+	const char *p = "{\"after\":1}\n";
+	struct stat st;
+	size_t len;
+	char *text;
+
+	if (r < 0 || w < 0)
+		die("open");
+	if (unlink(argv[0]) < 0)
+		die("unlink");
+	printf("fstat:%s", res(fstat(r, &st)));
+	printf(" size=%lld nlink=%lu", (long long)st.st_size,
+	       (unsigned long)st.st_nlink);
+	text = read_fd(r, &len);
+	printf(" read=%zu", text ? len : 0);
+	printf(" write:%s", write(w, p, strlen(p)) < 0 ? ename(errno) : "OK");
+	printf(" fstat_w:%s", res(fstat(w, &st)));
+	printf(" close_w:%s", res(close(w)));
+	printf(" close_r:%s\n", res(close(r)));
+	free(text);
+	return 0;
+}
+
+/* Documents of cachechurn: state k is {"n":k,"pad":"xx..."} with a pad
+ * length that goes up and down with k, so a size taken from another
+ * version, or a torn read, does not pass for it. */
+enum {
+	CC_DOCS = 2, /* doc0: O_APPEND patches, doc1: O_TRUNC rewrites */
+	CC_READERS = 3
+};
+
+struct cc {
+	const char *dir;
+	atomic_int stop;
+	atomic_long acked[CC_DOCS]; /* last state whose close returned */
+	atomic_long reads, stats, rereads, bad, writes;
+	long pause_us; /* writers rest this long after each change */
+	char msg[512];
+};
+
+static size_t cc_pad(long k)
+{
+	return (size_t)((k * 37) % 500);
+}
+
+static size_t cc_state(char *buf, size_t cap, long k)
+{
+	size_t n = (size_t)snprintf(buf, cap, "{\"n\":%ld,\"pad\":\"", k);
+	size_t pad = cc_pad(k);
+
+	memset(buf + n, 'x', pad);
+	n += pad;
+	memcpy(buf + n, "\"}\n", 3);
+	return n + 3;
+}
+
+static void cc_path(const struct cc *c, int d, char *path, size_t cap)
+{
+	snprintf(path, cap, "%s/doc%d", c->dir, d);
+}
+
+__attribute__((format(printf, 2, 3))) static void cc_fail(struct cc *c,
+							  const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(c->msg, sizeof(c->msg), fmt, ap);
+	va_end(ap);
+	atomic_fetch_add(&c->bad, 1);
+}
+
+static void *cc_writer(void *arg)
+{
+	struct cc *c = ((void **)arg)[0];
+	int d = (int)(intptr_t)((void **)arg)[1];
+	char path[4096], buf[1024];
+	long k;
+
+	cc_path(c, d, path, sizeof(path));
+	for (k = 1; !atomic_load(&c->stop); k++) {
+		size_t n = cc_state(buf, sizeof(buf), k);
+		int flags = d == 0 ? O_WRONLY | O_APPEND : O_WRONLY | O_TRUNC;
+		int fd = open(path, flags);
+
+		if (fd < 0 || write_all(fd, buf, n) < 0 || close(fd) < 0) {
+			snprintf(c->msg, sizeof(c->msg), "writer %d: %s", d,
+				 strerror(errno));
+			atomic_fetch_add(&c->bad, 1);
+			return NULL;
+		}
+		atomic_store(&c->acked[d], k);
+		atomic_fetch_add(&c->writes, 1);
+		if (c->pause_us)
+			usleep((useconds_t)c->pause_us);
+	}
+	return NULL;
+}
+
+/* The state text holds: k (0 for {}), or -1 when it is no state. */
+static long cc_parse(const char *text, size_t len)
+{
+	char want[1024];
+	long k;
+
+	if (len == 3 && !memcmp(text, "{}\n", 3))
+		return 0;
+	if (sscanf(text, "{\"n\":%ld,", &k) != 1 || k < 1)
+		return -1;
+	if (cc_state(want, sizeof(want), k) != len || memcmp(want, text, len))
+		return -1;
+	return k;
+}
+
+/* Is size that of some state k >= from (or of {} on doc1)? */
+static bool cc_size_ok(int d, long from, long upto, off_t size)
+{
+	char buf[1024];
+	long k;
+
+	if (d == 1 && size == 3)
+		return true;
+	for (k = from < 1 ? 1 : from; k <= upto; k++)
+		if ((off_t)cc_state(buf, sizeof(buf), k) == size)
+			return true;
+	return from == 0 && size == 3;
+}
+
+/* Read fd in small pieces, yielding now and then. */
+static char *cc_read_slowly(int fd, size_t *len)
+{
+	size_t cap = 2048, n = 0, step = 1;
+	char *buf = malloc(cap);
+	ssize_t r;
+
+	if (!buf)
+		die("malloc");
+	for (;;) {
+		r = read(fd, buf + n, step);
+		if (r < 0) {
+			free(buf);
+			return NULL;
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+		step = step % 61 + 7;
+		if (n % 5 == 0)
+			sched_yield();
+		if (n + step >= cap)
+			die("document too long");
+	}
+	*len = n;
+	return buf;
+}
+
+static void cc_read_once(struct cc *c, int d)
+{
+	char path[4096], *text, *again;
+	long before = atomic_load(&c->acked[d]), k, k2;
+	size_t len, len2;
+	struct stat st;
+	int fd;
+
+	cc_path(c, d, path, sizeof(path));
+	if (stat(path, &st) < 0) {
+		cc_fail(c, "stat: %s", strerror(errno));
+		return;
+	}
+	atomic_fetch_add(&c->stats, 1);
+	if (!cc_size_ok(d, before, atomic_load(&c->acked[d]) + 1, st.st_size)) {
+		struct stat st2;
+		long now = atomic_load(&c->acked[d]);
+
+		stat(path, &st2);
+		cc_fail(c,
+			"doc%d: stat size %lld older than acknowledged state %ld (now %ld; a second stat: %lld)",
+			d, (long long)st.st_size, before, now,
+			(long long)st2.st_size);
+	}
+	fd = open(path, O_RDONLY);
+	if (fd < 0) {
+		cc_fail(c, "open: %s", strerror(errno));
+		return;
+	}
+	text = cc_read_slowly(fd, &len);
+	k = text ? cc_parse(text, len) : -1;
+	atomic_fetch_add(&c->reads, 1);
+	if (k < 0)
+		cc_fail(c, "torn or wrong read of doc%d (%zu bytes)", d,
+			text ? len : 0);
+	else if (k != 0 && k < before)
+		cc_fail(c, "read state %ld older than acknowledged %ld", k,
+			before);
+	/* the same descriptor again, after the writers moved on */
+	usleep(200);
+	if (text && lseek(fd, 0, SEEK_SET) == 0) {
+		again = cc_read_slowly(fd, &len2);
+		k2 = again ? cc_parse(again, len2) : -1;
+		atomic_fetch_add(&c->rereads, 1);
+		if (k2 != k)
+			cc_fail(c, "descriptor read state %ld, then %ld", k,
+				k2);
+		free(again);
+	}
+	close(fd);
+	free(text);
+}
+
+static void *cc_reader(void *arg)
+{
+	struct cc *c = arg;
+	int i;
+
+	for (i = 0; !atomic_load(&c->stop); i++)
+		cc_read_once(c, i % CC_DOCS);
+	return NULL;
+}
+
+static int cmd_cachechurn(int argc, char **argv)
+{
+	struct cc *c = calloc(1, sizeof(*c));
+	pthread_t th[CC_DOCS + CC_READERS];
+	void *wargs[CC_DOCS][2];
+	char path[4096];
+	int i, nth = 0;
+
+	if (!c)
+		die("calloc");
+	c->dir = argv[0];
+	c->pause_us = argc > 2 ? atol(argv[2]) : 0;
+	for (i = 0; i < CC_DOCS; i++) {
+		cc_path(c, i, path, sizeof(path));
+		write_file(path, O_WRONLY | O_CREAT | O_TRUNC, "{}\n", 3);
+		wargs[i][0] = c;
+		wargs[i][1] = (void *)(intptr_t)i;
+		pthread_create(&th[nth++], NULL, cc_writer, wargs[i]);
+	}
+	for (i = 0; i < CC_READERS; i++)
+		pthread_create(&th[nth++], NULL, cc_reader, c);
+	usleep((useconds_t)(atof(argv[1]) * 1e6));
+	atomic_store(&c->stop, 1);
+	for (i = 0; i < nth; i++)
+		pthread_join(th[i], NULL);
+	printf("writes=%ld reads=%ld rereads=%ld stats=%ld bad=%ld %s\n",
+	       atomic_load(&c->writes), atomic_load(&c->reads),
+	       atomic_load(&c->rereads), atomic_load(&c->stats),
+	       atomic_load(&c->bad), c->msg);
+	i = atomic_load(&c->bad) ? 1 : 0;
+	free(c);
+	return i;
 }
 
 /* ---- concurrency ---- */
@@ -610,8 +950,11 @@ static int cmd_listrace(int argc, char **argv)
 			if (strncmp(de->d_name, "tmp", 3))
 				continue;
 			for (t = 0; t < ntmp; t++)
-				if (!strcmp(names[t], de->d_name))
+				if (!strcmp(names[t], de->d_name)) {
 					bad++; /* a name twice */
+					fprintf(stderr, "round %d: %s twice\n",
+						r, de->d_name);
+				}
 			if (ntmp < 64)
 				snprintf(names[ntmp++], 16, "%.15s",
 					 de->d_name);
@@ -798,6 +1141,9 @@ int main(int argc, char **argv)
 		{ "crashwriter", 3, cmd_crashwriter },
 		{ "crashcheck", 3, cmd_crashcheck },
 		{ "patches", 3, cmd_patches },
+		{ "cacheread", 2, cmd_cacheread },
+		{ "unlinked", 1, cmd_unlinked },
+		{ "cachechurn", 2, cmd_cachechurn },
 	};
 	size_t i;
 

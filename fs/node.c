@@ -1,0 +1,614 @@
+/*
+ * node.c - the kernel's inodes of documents: node ids, lookup counts, the
+ * handles open on each node, and the rules that decide which handle may
+ * read through the kernel's page cache and which attributes the kernel may
+ * cache.  Why the rules are what they are, and the races they close, is
+ * the "Kernel caching" part of the design comment at the top of ops.c;
+ * this file holds the bookkeeping.
+ *
+ * Node ids.  The kernel keeps one inode, one page cache and one i_size
+ * per node id.  A document is shown under its store id (also st_ino) until
+ * that node is retired; from then on lookups give the document a fresh
+ * node id from FS_NODE_BASE up (never reused), while the retired node
+ * lives on, unchanged, for the handles still open on it, until the kernel
+ * forgets it.  Spaces and the root are always their store id and are not
+ * kept here (they hold no state).
+ *
+ * State (fs->nodes_mu guards all of it):
+ *   nodes   node id -> struct fs_node, for every document node the kernel
+ *           holds a lookup of or that has open handles;
+ *   cur     store id -> struct fs_node, the document's current node, only
+ *           when that is not the node with the store id itself.
+ *
+ * Handles of a node, counted by kind:
+ *   cached   read-only, reading through the page cache; all of them read
+ *            one snapshot, pinned (the version the cache holds);
+ *   direct   read-only with direct_io (each reads its own snapshot);
+ *   writers  open for writing (direct_io), plus a truncate in progress.
+ *
+ * Invariants:
+ *   1. cached > 0 implies writers == 0 and direct == 0 on that node, and
+ *      pinned is the snapshot every cached handle reads.
+ *   2. writers > 0 only on the document's current node.
+ *   3. A retired node never gets a writer or a new direct handle while
+ *      cached > 0; a read open of it shares pinned.
+ *   4. While a node is current and has writers == 0 (under nodes_mu), the
+ *      document's content does not change: every change goes through a
+ *      registered writer (a write handle, an O_TRUNC open, a truncate).
+ *   5. cache_seq is the only version whose pages the kernel may hold for
+ *      the node when cache_known; any direct or writing open clears
+ *      cache_known (a private mmap of a direct_io file fills the page
+ *      cache with that handle's version).
+ *   6. A node that ever had a writer is dirty, for good: the kernel may
+ *      hold an i_size of it that it computed itself, so its attributes are
+ *      replied with timeout 0.  A dirty current node without writers is
+ *      retired by the next lookup, which gets a fresh, clean node.
+ *   7. A retired node's attributes are replied with timeout 0 too: the
+ *      document changes (or is deleted) through other nodes, whose
+ *      requests never tell the kernel about this one.
+ *
+ * A node is freed when the kernel holds no lookup of it and no handle is
+ * open on it (a current node waiting for a writer told ESTALE is kept
+ * until its document is deleted or the kernel forgets it).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "fs/fs.h"
+
+struct fs_node {
+	uint64_t nodeid;
+	uint64_t id; /* store id */
+	uint64_t nlookup;
+	unsigned cached, direct, writers;
+	struct doc_snap *pinned; /* cached > 0 */
+	uint64_t cache_seq;
+	bool cache_known;
+	bool retired;
+	bool dirty; /* has had a writer: the kernel's i_size may be its own */
+	bool writer_pending; /* made for a writer told ESTALE */
+	bool has_last;
+	struct stat last; /* attributes last reported */
+};
+
+int fs_nodes_init(struct fs *fs)
+{
+	pthread_mutex_init(&fs->nodes_mu, NULL);
+	u64map_init(&fs->nodes);
+	u64map_init(&fs->cur);
+	fs->next_nodeid = FS_NODE_BASE;
+	pthread_mutex_init(&fs->inval_mu, NULL);
+	pthread_cond_init(&fs->inval_cv, NULL);
+	return 0;
+}
+
+void fs_nodes_release(struct fs *fs)
+{
+	size_t i;
+
+	for (i = 0; i < fs->nodes.cap; i++) {
+		struct fs_node *n = fs->nodes.vals[i];
+
+		if (!fs->nodes.keys[i] || !n)
+			continue;
+		doc_snap_put(n->pinned);
+		free(n);
+	}
+	u64map_release(&fs->nodes);
+	u64map_release(&fs->cur);
+	pthread_mutex_destroy(&fs->nodes_mu);
+	free(fs->inval_ids);
+	pthread_cond_destroy(&fs->inval_cv);
+	pthread_mutex_destroy(&fs->inval_mu);
+}
+
+/* ---- dropping dentries of written documents ----
+ *
+ * When the last writer of a document's current node closes, that node is
+ * dirty (invariant 6) and its attributes are never cached.  The next
+ * lookup retires it, but while the kernel's dentry points at it no lookup
+ * comes; so the name's dentry is dropped (fuse_lowlevel_notify_inval_entry)
+ * from this thread, never from a request: that call takes the directory's
+ * lock, which a request on the same directory may hold while it waits for
+ * our reply.  Dropping it early also means the old inode is evicted here
+ * and not in the middle of a reader's readdirplus (the kernel distrusts
+ * the attributes of inodes made by a request that saw an eviction).  Only
+ * performance depends on this thread, never correctness. */
+
+static void inval_queue(struct fs *fs, uint64_t id)
+{
+	uint64_t *grown;
+	size_t cap;
+
+	pthread_mutex_lock(&fs->inval_mu);
+	if (fs->inval_n == fs->inval_cap) {
+		cap = fs->inval_cap ? 2 * fs->inval_cap : 256;
+		grown = realloc(fs->inval_ids, cap * sizeof(*grown));
+		if (!grown) {
+			pthread_mutex_unlock(&fs->inval_mu);
+			return; /* the dentry simply lives on */
+		}
+		fs->inval_ids = grown;
+		fs->inval_cap = cap;
+	}
+	fs->inval_ids[fs->inval_n++] = id;
+	pthread_cond_signal(&fs->inval_cv);
+	pthread_mutex_unlock(&fs->inval_mu);
+}
+
+/* Whether document id's current node is dirty and has no writer now. */
+static bool inval_wanted(struct fs *fs, uint64_t id)
+{
+	struct fs_node *n;
+	bool want;
+
+	pthread_mutex_lock(&fs->nodes_mu);
+	n = u64map_get(&fs->cur, id);
+	if (!n)
+		n = u64map_get(&fs->nodes, id);
+	want = n && !n->retired && n->dirty && !n->writers;
+	pthread_mutex_unlock(&fs->nodes_mu);
+	return want;
+}
+
+static void inval_one(struct fs *fs, uint64_t id)
+{
+	char space[STORE_NAME_MAX + 1], key[STORE_NAME_MAX + 1];
+	struct store_doc_info info;
+
+	if (!inval_wanted(fs, id) || store_doc_info(fs->s, id, &info) < 0 ||
+	    store_node_name(fs->s, id, space, key) < 0)
+		return;
+	fuse_lowlevel_notify_inval_entry(fs->se, info.space_id, key,
+					 strlen(key));
+}
+
+static void *inval_main(void *arg)
+{
+	struct fs *fs = arg;
+	uint64_t *ids;
+	size_t n, i;
+
+	pthread_mutex_lock(&fs->inval_mu);
+	while (!fs->inval_stop) {
+		if (fs->inval_n == 0) {
+			pthread_cond_wait(&fs->inval_cv, &fs->inval_mu);
+			continue;
+		}
+		ids = fs->inval_ids;
+		n = fs->inval_n;
+		fs->inval_ids = NULL;
+		fs->inval_n = fs->inval_cap = 0;
+		pthread_mutex_unlock(&fs->inval_mu);
+		for (i = 0; i < n; i++)
+			inval_one(fs, ids[i]);
+		free(ids);
+		pthread_mutex_lock(&fs->inval_mu);
+	}
+	pthread_mutex_unlock(&fs->inval_mu);
+	return NULL;
+}
+
+int fs_nodes_start(struct fs *fs)
+{
+	int rc;
+
+	fs->inval_stop = false;
+	rc = pthread_create(&fs->inval_thread, NULL, inval_main, fs);
+	if (rc)
+		return -rc;
+	fs->inval_running = true;
+	return 0;
+}
+
+void fs_nodes_stop(struct fs *fs)
+{
+	if (!fs->inval_running)
+		return;
+	pthread_mutex_lock(&fs->inval_mu);
+	fs->inval_stop = true;
+	pthread_cond_signal(&fs->inval_cv);
+	pthread_mutex_unlock(&fs->inval_mu);
+	pthread_join(fs->inval_thread, NULL);
+	fs->inval_running = false;
+}
+
+uint64_t fs_node_doc(struct fs *fs, uint64_t nodeid)
+{
+	struct fs_node *n;
+	uint64_t id = 0;
+
+	if (nodeid < FS_NODE_BASE || nodeid >= FS_CLOUD_BASE)
+		return nodeid;
+	pthread_mutex_lock(&fs->nodes_mu);
+	n = u64map_get(&fs->nodes, nodeid);
+	if (n)
+		id = n->id;
+	pthread_mutex_unlock(&fs->nodes_mu);
+	return id;
+}
+
+/* ---- the table (nodes_mu held) ---- */
+
+static struct fs_node *node_new(struct fs *fs, uint64_t nodeid, uint64_t id)
+{
+	struct fs_node *n = calloc(1, sizeof(*n));
+
+	if (!n)
+		return NULL;
+	n->nodeid = nodeid;
+	n->id = id;
+	if (u64map_put(&fs->nodes, nodeid, n) < 0) {
+		free(n);
+		return NULL;
+	}
+	return n;
+}
+
+static bool node_is_current(struct fs *fs, const struct fs_node *n)
+{
+	struct fs_node *c = u64map_get(&fs->cur, n->id);
+
+	return c ? c == n : n->nodeid == n->id && !n->retired;
+}
+
+static void node_maybe_free(struct fs *fs, struct fs_node *n)
+{
+	if (n->nlookup || n->cached || n->direct || n->writers)
+		return;
+	if (n->writer_pending && node_is_current(fs, n))
+		return;
+	if (u64map_get(&fs->cur, n->id) == n)
+		u64map_del(&fs->cur, n->id);
+	u64map_del(&fs->nodes, n->nodeid);
+	doc_snap_put(n->pinned);
+	free(n);
+}
+
+/* Retire the current node n of a document (it keeps serving its open
+ * handles, unchanged) and make a fresh current node.  Returns the new
+ * node or NULL (out of memory: n stays current and the caller answers
+ * ENOMEM). */
+static struct fs_node *node_retire(struct fs *fs, struct fs_node *n)
+{
+	struct fs_node *fresh = node_new(fs, fs->next_nodeid, n->id);
+
+	if (!fresh)
+		return NULL;
+	if (u64map_put(&fs->cur, n->id, fresh) < 0) {
+		u64map_del(&fs->nodes, fresh->nodeid);
+		free(fresh);
+		return NULL;
+	}
+	fs->next_nodeid++;
+	n->retired = true;
+	return fresh;
+}
+
+/* The current node of document id, made when missing.  A dirty current
+ * node whose writers are gone is retired on the way (invariant 6): the
+ * kernel gets a fresh node whose attributes it may cache. */
+static struct fs_node *node_current(struct fs *fs, uint64_t id)
+{
+	struct fs_node *n = u64map_get(&fs->cur, id);
+
+	if (!n) {
+		n = u64map_get(&fs->nodes, id);
+		if (!n)
+			return node_new(fs, id, id);
+		if (n->retired) {
+			/* The store id's node is retired and still held. */
+			n = node_new(fs, fs->next_nodeid, id);
+			if (n && u64map_put(&fs->cur, id, n) < 0) {
+				u64map_del(&fs->nodes, n->nodeid);
+				free(n);
+				n = NULL;
+			}
+			if (n)
+				fs->next_nodeid++;
+			return n;
+		}
+	}
+	if (n->dirty && !n->writers && !n->writer_pending) {
+		struct fs_node *fresh = node_retire(fs, n);
+
+		if (fresh)
+			return fresh;
+	}
+	return n;
+}
+
+/* Retire the current node n for a writer told ESTALE: the fresh node
+ * waits for that writer (readers of it stay direct until it comes). */
+static struct fs_node *node_retire_for_writer(struct fs *fs, struct fs_node *n)
+{
+	struct fs_node *fresh = node_retire(fs, n);
+
+	if (fresh) {
+		fresh->writer_pending = true;
+		atomic_fetch_add(&fs->c.retirements, 1);
+	}
+	return fresh;
+}
+
+/* A writer registers on n (nodes_mu held). */
+static void writer_join(struct fs_node *n)
+{
+	n->writers++;
+	n->dirty = true;
+	n->writer_pending = false;
+	n->cache_known = false;
+}
+
+/* ---- lookups ---- */
+
+int fs_node_lookup(struct fs *fs, uint64_t id, uint64_t *nodeid)
+{
+	struct fs_node *n;
+	int rc = -ENOMEM;
+
+	pthread_mutex_lock(&fs->nodes_mu);
+	n = node_current(fs, id);
+	if (n) {
+		n->nlookup++;
+		*nodeid = n->nodeid;
+		rc = 0;
+	}
+	pthread_mutex_unlock(&fs->nodes_mu);
+	return rc;
+}
+
+void fs_node_forget(struct fs *fs, uint64_t nodeid, uint64_t nlookup)
+{
+	struct fs_node *n;
+
+	pthread_mutex_lock(&fs->nodes_mu);
+	n = u64map_get(&fs->nodes, nodeid);
+	if (n) {
+		n->nlookup = nlookup < n->nlookup ? n->nlookup - nlookup : 0;
+		node_maybe_free(fs, n);
+	}
+	pthread_mutex_unlock(&fs->nodes_mu);
+}
+
+void fs_node_deleted(struct fs *fs, uint64_t id)
+{
+	struct fs_node *n;
+
+	pthread_mutex_lock(&fs->nodes_mu);
+	n = u64map_get(&fs->cur, id);
+	if (n) {
+		n->writer_pending = false;
+		node_maybe_free(fs, n);
+	}
+	pthread_mutex_unlock(&fs->nodes_mu);
+}
+
+/* ---- opens ---- */
+
+/* A writer on n (nodes_mu held): 0, or -ESTALE after making sure the
+ * document's current node is fit for the writer's retry.  *retired
+ * receives the node id retired on the way, if any. */
+static int writer_add(struct fs *fs, struct fs_node *n, uint64_t *retired)
+{
+	struct fs_node *c;
+
+	if (!n->retired && n->cached == 0) {
+		writer_join(n);
+		return 0;
+	}
+	c = n->retired ? node_current(fs, n->id) : n;
+	if (c && c->cached > 0) {
+		*retired = c->nodeid;
+		c = node_retire_for_writer(fs, c);
+	} else if (c) {
+		c->writer_pending = true;
+	}
+	return c ? -ESTALE : -ENOMEM;
+}
+
+/* A node retired for a writer keeps serving its readers, but whatever
+ * happens to the document from now on happens through other nodes: the
+ * attributes the kernel caches for it are dropped (and never cached again,
+ * fs_node_attr_volatile), so fstat on its descriptors stays true, nlink 0
+ * included once the document is deleted. */
+static void retired_inval(struct fs *fs, uint64_t nodeid)
+{
+	if (nodeid)
+		fs_inval_attr(fs, nodeid);
+}
+
+int fs_node_open_write(struct fs *fs, uint64_t nodeid, uint64_t id)
+{
+	uint64_t retired = 0;
+	struct fs_node *n;
+	int rc = -ENOMEM;
+
+	pthread_mutex_lock(&fs->nodes_mu);
+	n = u64map_get(&fs->nodes, nodeid);
+	if (!n && nodeid == id)
+		n = node_new(fs, id, id); /* not held: make it */
+	else if (!n)
+		rc = -ESTALE;
+	if (n)
+		rc = writer_add(fs, n, &retired);
+	pthread_mutex_unlock(&fs->nodes_mu);
+	retired_inval(fs, retired);
+	return rc;
+}
+
+int fs_node_create(struct fs *fs, uint64_t id, uint64_t *nodeid)
+{
+	uint64_t retired = 0;
+	struct fs_node *n;
+	int rc = -ENOMEM;
+
+	pthread_mutex_lock(&fs->nodes_mu);
+	n = node_current(fs, id);
+	if (n && n->cached > 0) {
+		retired = n->nodeid;
+		n = node_retire_for_writer(fs, n);
+	}
+	if (n) {
+		n->nlookup++;
+		writer_join(n);
+		*nodeid = n->nodeid;
+		rc = 0;
+	}
+	pthread_mutex_unlock(&fs->nodes_mu);
+	retired_inval(fs, retired);
+	return rc;
+}
+
+/* May n, with no cached handle open, serve a cached handle of snapshot
+ * sn?  nodes_mu held. */
+static bool cache_allowed(struct fs *fs, struct fs_node *n,
+			  const struct doc_snap *sn)
+{
+	struct store_doc_info info;
+
+	if (n->retired || n->writers || n->direct || n->writer_pending)
+		return false;
+	/* No writer is registered, so the document cannot change while we
+	 * hold nodes_mu (invariant 4): sn must still be its content. */
+	return store_doc_info(fs->s, n->id, &info) == 0 &&
+	       info.seq == doc_snap_seq(sn);
+}
+
+int fs_node_open_read(struct fs *fs, uint64_t nodeid, uint64_t id,
+		      struct doc_snap *sn, bool may_cache,
+		      struct fs_node_open *out)
+{
+	struct fs_node *n;
+
+	pthread_mutex_lock(&fs->nodes_mu);
+	n = u64map_get(&fs->nodes, nodeid);
+	if (!n && nodeid == id)
+		n = node_new(fs, id, id);
+	if (!n) {
+		pthread_mutex_unlock(&fs->nodes_mu);
+		return nodeid == id ? -ENOMEM : -ESTALE;
+	}
+	if (n->cached) {
+		/* Share the version the node's cache and i_size hold (on a
+		 * current node that is the document's content, invariant
+		 * 4; a retired node is frozen). */
+		out->kind = FS_OPEN_CACHED;
+		out->keep_cache = true;
+		out->snap = doc_snap_get(n->pinned);
+		n->cached++;
+	} else if (may_cache && cache_allowed(fs, n, sn)) {
+		out->kind = FS_OPEN_CACHED;
+		out->keep_cache = n->cache_known &&
+				  n->cache_seq == doc_snap_seq(sn);
+		n->pinned = doc_snap_get(sn);
+		out->snap = doc_snap_get(sn);
+		n->cache_seq = doc_snap_seq(sn);
+		n->cache_known = true;
+		n->cached++;
+	} else {
+		out->kind = FS_OPEN_DIRECT;
+		out->keep_cache = false;
+		out->snap = doc_snap_get(sn);
+		n->direct++;
+		n->cache_known = false;
+	}
+	pthread_mutex_unlock(&fs->nodes_mu);
+	return 0;
+}
+
+void fs_node_close(struct fs *fs, uint64_t nodeid, enum fs_open_kind kind)
+{
+	struct fs_node *n;
+	uint64_t inval = 0;
+
+	pthread_mutex_lock(&fs->nodes_mu);
+	n = u64map_get(&fs->nodes, nodeid);
+	if (!n) {
+		pthread_mutex_unlock(&fs->nodes_mu);
+		return;
+	}
+	if (kind == FS_OPEN_CACHED && n->cached && --n->cached == 0) {
+		doc_snap_put(n->pinned);
+		n->pinned = NULL;
+	} else if (kind == FS_OPEN_DIRECT && n->direct) {
+		n->direct--;
+	} else if (kind == FS_OPEN_WRITE && n->writers) {
+		if (--n->writers == 0 && node_is_current(fs, n))
+			inval = n->id;
+	}
+	node_maybe_free(fs, n);
+	pthread_mutex_unlock(&fs->nodes_mu);
+	if (inval && fs->inval_running)
+		inval_queue(fs, inval);
+}
+
+/* ---- attributes ---- */
+
+bool fs_node_attr_volatile(struct fs *fs, uint64_t nodeid)
+{
+	struct fs_node *n;
+	bool vol;
+
+	pthread_mutex_lock(&fs->nodes_mu);
+	n = u64map_get(&fs->nodes, nodeid);
+	vol = n && (n->dirty || n->retired);
+	pthread_mutex_unlock(&fs->nodes_mu);
+	return vol;
+}
+
+bool fs_node_pinned_size(struct fs *fs, uint64_t nodeid, uint64_t *size)
+{
+	struct fs_node *n;
+	size_t len = 0;
+	bool pinned = false;
+
+	pthread_mutex_lock(&fs->nodes_mu);
+	n = u64map_get(&fs->nodes, nodeid);
+	if (n && n->cached) {
+		doc_snap_text(n->pinned, &len);
+		pinned = true;
+	}
+	pthread_mutex_unlock(&fs->nodes_mu);
+	*size = len;
+	return pinned;
+}
+
+void fs_node_remember(struct fs *fs, uint64_t nodeid, const struct stat *st)
+{
+	struct fs_node *n;
+
+	pthread_mutex_lock(&fs->nodes_mu);
+	n = u64map_get(&fs->nodes, nodeid);
+	if (n) {
+		n->last = *st;
+		n->has_last = true;
+	}
+	pthread_mutex_unlock(&fs->nodes_mu);
+}
+
+int fs_node_last(struct fs *fs, uint64_t nodeid, struct stat *st)
+{
+	struct fs_node *n;
+	size_t len;
+	int rc = -ENOENT;
+
+	pthread_mutex_lock(&fs->nodes_mu);
+	n = u64map_get(&fs->nodes, nodeid);
+	if (n && n->has_last && (n->cached || n->direct || n->writers)) {
+		*st = n->last;
+		st->st_nlink = 0;
+		if (n->cached) {
+			doc_snap_text(n->pinned, &len);
+			st->st_size = (off_t)len;
+			st->st_blocks = (blkcnt_t)((len + 511) / 512);
+		}
+		rc = 0;
+	}
+	pthread_mutex_unlock(&fs->nodes_mu);
+	return rc;
+}
