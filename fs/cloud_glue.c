@@ -298,6 +298,7 @@ int cloud_glue_restore(struct fs *fs, uint64_t space_id, const char *key,
 
 int cloud_glue_space(struct fs *fs, const char *name, uint64_t *id)
 {
+	struct store_doc_info root;
 	struct store_meta m;
 	bool has = false;
 	int rc;
@@ -309,9 +310,11 @@ int cloud_glue_space(struct fs *fs, const char *name, uint64_t *id)
 		return -EIO;
 	if (!has)
 		return -ENOENT;
+	if (store_doc_info(fs->s, STORE_ROOT_ID, &root) < 0)
+		root.meta.uid = root.meta.gid = 0;
 	m.mode = 0755;
-	m.uid = fs->root_meta.uid;
-	m.gid = fs->root_meta.gid;
+	m.uid = root.meta.uid;
+	m.gid = root.meta.gid;
 	m.mtime_ns = m.ctime_ns = fs_now_ns();
 	rc = store_space_create(fs->s, name, &m, id, NULL);
 	if (rc == -EEXIST)

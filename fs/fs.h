@@ -94,7 +94,6 @@ struct fs {
 	struct fs_counters c;
 	int64_t start_ns; /* mount time */
 	pthread_mutex_t meta_mu; /* read-modify-write of node metadata */
-	struct store_meta root_meta; /* meta_mu: the root's attributes */
 	pthread_mutex_t handles_mu; /* the list of open handles */
 	struct fs_handle *handles;
 	struct fuse_session *se; /* set before the first request */
@@ -117,8 +116,9 @@ struct fs {
 extern const struct fuse_lowlevel_ops fs_ops;
 
 /* ---- fs/ops.c ---- */
-/* Set the root's attributes and the mount time (after the store opened). */
-void fs_root_init(struct fs *fs);
+/* Note the mount time and make sure the store holds the root's
+ * attributes (after the store opened).  0 or the store's error. */
+int fs_root_init(struct fs *fs);
 /* Name rules of SPEC 3 for a new name: 0, -EINVAL, -ENAMETOOLONG. */
 int fs_name_check(const char *name);
 bool fs_name_reserved(const char *name);

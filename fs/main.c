@@ -283,7 +283,12 @@ static int run(struct fs *fs, struct fuse_args *args, bool single_thread,
 
 	if (fs_open_store(fs) < 0)
 		goto out_report;
-	fs_root_init(fs);
+	rc = fs_root_init(fs);
+	if (rc < 0) {
+		log_error("cannot read the attributes of the root of '%s': %s",
+			  fs->cfg.store_dir, strerror(-rc));
+		goto out_store;
+	}
 	if (cloud_glue_start(fs) < 0)
 		goto out_store;
 	se = fuse_session_new(args, &fs_ops, sizeof(fs_ops), fs);

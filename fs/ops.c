@@ -14,7 +14,9 @@
  * node (forget counts down there); the root and spaces hold no state.
  * The root lists spaces, a space lists documents; nothing else exists
  * except the hidden metrics file FS_METRICS_NAME at the root (node
- * FS_METRICS_INO, above any store id).
+ * FS_METRICS_INO, above any store id).  The root's attributes are the
+ * store's (store_doc_info and store_meta_set of STORE_ROOT_ID), as any
+ * node's, so they survive remounts.
  *
  * Directory offsets.  The store lists a directory in id order from a given
  * id; the offset cookie of an entry is its id + 1 (0 and 1 are "." and
@@ -220,32 +222,39 @@ static void stat_meta(struct stat *st, const struct store_meta *m)
 	ns_to_ts(m->ctime_ns, &st->st_ctim);
 }
 
-void fs_root_init(struct fs *fs)
+/* The root's attributes are the store's (it persists them like any
+ * node's).  A store written before it did holds none (mode 0, no mtime):
+ * such a root gets 0755, the mounting user and the mount time, stored. */
+int fs_root_init(struct fs *fs)
 {
 	struct store_doc_info info;
+	struct store_meta m;
+	int rc;
 
 	fs->start_ns = fs_now_ns();
-	if (store_doc_info(fs->s, STORE_ROOT_ID, &info) == 0 &&
-	    info.meta.mode && info.meta.mtime_ns) {
-		fs->root_meta = info.meta;
-		return;
-	}
-	fs->root_meta.mode = 0755;
-	fs->root_meta.uid = getuid();
-	fs->root_meta.gid = getgid();
-	fs->root_meta.mtime_ns = fs->root_meta.ctime_ns = fs->start_ns;
+	rc = store_doc_info(fs->s, STORE_ROOT_ID, &info);
+	if (rc < 0 || info.meta.mode || info.meta.mtime_ns)
+		return rc;
+	m.mode = 0755;
+	m.uid = getuid();
+	m.gid = getgid();
+	m.mtime_ns = m.ctime_ns = fs->start_ns;
+	return store_meta_set(fs->s, STORE_ROOT_ID, &m, NULL);
 }
 
 static int stat_root(struct fs *fs, struct stat *st)
 {
+	struct store_doc_info info;
 	struct store_stats ss;
+	int rc;
 
+	rc = store_doc_info(fs->s, STORE_ROOT_ID, &info);
+	if (rc < 0)
+		return rc;
 	store_stats(fs->s, &ss);
 	st->st_mode = S_IFDIR;
 	st->st_nlink = 2 + ss.spaces;
-	pthread_mutex_lock(&fs->meta_mu);
-	stat_meta(st, &fs->root_meta);
-	pthread_mutex_unlock(&fs->meta_mu);
+	stat_meta(st, &info.meta);
 	return 0;
 }
 
@@ -490,14 +499,10 @@ static int meta_update(fuse_req_t req, struct fs *fs, uint64_t ino,
 	int rc;
 
 	pthread_mutex_lock(&fs->meta_mu);
-	if (ino == STORE_ROOT_ID) {
-		m = fs->root_meta;
-	} else {
-		rc = store_doc_info(fs->s, ino, &info);
-		if (rc < 0)
-			goto out_unlock;
-		m = info.meta;
-	}
+	rc = store_doc_info(fs->s, ino, &info);
+	if (rc < 0)
+		goto out_unlock;
+	m = info.meta;
 	rc = meta_allowed(req, &m, attr, to_set);
 	if (rc < 0)
 		goto out_unlock;
@@ -514,14 +519,6 @@ static int meta_update(fuse_req_t req, struct fs *fs, uint64_t ino,
 			     attr->st_mtim.tv_nsec;
 	m.ctime_ns = fs_now_ns();
 	rc = store_meta_set(fs->s, ino, &m, NULL);
-	if (ino == STORE_ROOT_ID) {
-		/* The store keeps no attributes of the root: they last as
-		 * long as the mount. */
-		if (rc == -ENOENT)
-			rc = 0;
-		if (rc == 0)
-			fs->root_meta = m;
-	}
 out_unlock:
 	pthread_mutex_unlock(&fs->meta_mu);
 	return rc;

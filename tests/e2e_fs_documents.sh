@@ -122,6 +122,10 @@ check "chmod" chmod 0600 "$D/meta"
 check "chown" chown "$OWNER" "$D/meta"
 check "touch -d" touch -m -d '2001-02-03 04:05:06' "$D/meta"
 check "chmod of a space" chmod 0700 "$D"
+check "chmod of the root" chmod 0751 "$M"
+check "chown of the root" chown "$OWNER" "$M"
+check "touch -d of the root" touch -m -d '2002-03-04 05:06:07' "$M"
+check_eq "the root's mode, owner and mtime show" "$(stat -c '%a %u %g %Y' "$M")" "751 $(echo "$OWNER" | tr : " ") 1015218367"
 check_eq "mode, owner and mtime show" "$(stat -c '%a %u %g %Y' "$D/meta")" "600 $(echo "$OWNER" | tr : " ") 981173106"
 
 # ---- extended attributes ----
@@ -166,6 +170,7 @@ check "clean unmount" umount_fs "$M"
 mount_fs "$S" "$M" "sync,commit_ms=600000" || not_ok "remount with -o sync"
 check_eq "attributes persist across a remount" "$(stat -c '%a %u %g %Y' "$D/meta")" "600 $(echo "$OWNER" | tr : " ") 981173106"
 check_eq "a space's mode persists" "$(stat -c %a "$D")" 700
+check_eq "the root's mode, owner and mtime persist across a remount" "$(stat -c '%a %u %g %Y' "$M")" "751 $(echo "$OWNER" | tr : " ") 1015218367"
 check_eq "documents persist" "$(cat "$D/ndjson" "$D/over" | tr '\n' ' ')" '{"b":2,"c":3} {"q":1} '
 echo '{"sync":1}' >>"$D/syncdoc"
 check "-o sync: a write is on disk when it returns" sh -c '"$1" dump "$2" docs/syncdoc --values | grep -q sync' sh "$CARAVAN" "$S"
