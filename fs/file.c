@@ -8,8 +8,10 @@
  *     the handle sees one version from open to close whatever writers do.
  *
  *   write side (O_WRONLY, O_RDWR): a json_splitter over the bytes written
- *     through the handle.  Each complete value is parsed and stored at
- *     once (visible to the next open):
+ *     through the handle.  Each complete value is parsed, and stored before
+ *     the write(2) that completed it returns (visible to the next open);
+ *     the patches completed by one write(2) are stored together, as one
+ *     frame (doc_patch_batch), with the same result as one by one:
  *       - append handle (O_APPEND): every value is a merge patch; the
  *         offset the kernel passes (its idea of the file size) is ignored;
  *       - overwrite handle (any other write open: O_TRUNC, a new file,
@@ -82,6 +84,8 @@ struct fs_handle {
 	bool replaced; /* overwrite: first value stored */
 	bool failed; /* stream failed: later writes EINVAL */
 	uint64_t lsn; /* frame of the handle's last change */
+	json_t **pend; /* patches of the current write, not stored yet */
+	size_t npend, cappend;
 };
 
 static void reply_err(fuse_req_t req, int rc)
@@ -107,13 +111,18 @@ static size_t splitter_limit(const struct fs *fs)
 	return (size_t)(2 * m + 64);
 }
 
-/* Splitter callback: one complete value of the stream. */
+/* Splitter callback: one complete value of the stream.  The first value
+ * of an overwrite stream replaces the document at once; patches are
+ * collected and stored together when the write's bytes are consumed
+ * (handle_commit), one frame for all the values of one write(2). */
 static int handle_value(void *arg, const char *buf, size_t len)
 {
 	struct fs_handle *h = arg;
 	struct fs *fs = h->fs;
 	uint64_t lsn = 0;
+	json_t **grown;
 	json_t *v;
+	size_t cap;
 	int rc;
 
 	rc = json_value_parse(buf, len, &v);
@@ -121,19 +130,55 @@ static int handle_value(void *arg, const char *buf, size_t len)
 		return rc;
 	if (!(h->mode & FH_APPEND) && !h->replaced) {
 		rc = doc_replace(fs->doc, h->id, v, &lsn);
-		if (rc == 0) {
-			h->replaced = true;
-			atomic_fetch_add(&fs->c.replaces, 1);
+		json_decref(v);
+		if (rc < 0) {
+			fs_log_failure(fs, h->id, "write", rc);
+			return rc;
 		}
-	} else {
-		rc = doc_patch(fs->doc, h->id, v, &lsn);
-		if (rc == 0)
-			atomic_fetch_add(&fs->c.patches, 1);
+		h->replaced = true;
+		atomic_fetch_add(&fs->c.replaces, 1);
+		if (lsn > h->lsn)
+			h->lsn = lsn;
+		return 0;
 	}
-	json_decref(v);
+	if (h->npend == h->cappend) {
+		cap = h->cappend ? 2 * h->cappend : 8;
+		grown = realloc(h->pend, cap * sizeof(*grown));
+		if (!grown) {
+			json_decref(v);
+			return -ENOMEM;
+		}
+		h->pend = grown;
+		h->cappend = cap;
+	}
+	h->pend[h->npend++] = v;
+	return 0;
+}
+
+/* Store the patches handle_value collected, in order; several are one
+ * frame (doc_patch_batch).  Returns 0 or the error of the first one not
+ * stored (those before it stand).  h->mu held. */
+static int handle_commit(struct fs_handle *h)
+{
+	struct fs *fs = h->fs;
+	uint64_t lsn = 0;
+	size_t done = 0, i;
+	int rc = 0;
+
+	if (h->npend == 1) {
+		rc = doc_patch(fs->doc, h->id, h->pend[0], &lsn);
+		done = rc == 0;
+	} else if (h->npend > 1) {
+		rc = doc_patch_batch(fs->doc, h->id, h->pend, h->npend, &done,
+				     &lsn);
+	}
+	for (i = 0; i < h->npend; i++)
+		json_decref(h->pend[i]);
+	h->npend = 0;
+	atomic_fetch_add(&fs->c.patches, done);
 	if (rc < 0)
 		fs_log_failure(fs, h->id, "write", rc);
-	if (rc == 0 && lsn > h->lsn)
+	if (lsn > h->lsn)
 		h->lsn = lsn;
 	return rc;
 }
@@ -147,6 +192,9 @@ static void handle_free(struct fs_handle *h)
 	doc_snap_put(h->snap);
 	free(h->text);
 	json_splitter_free(h->sp);
+	while (h->npend)
+		json_decref(h->pend[--h->npend]);
+	free(h->pend);
 	pthread_mutex_destroy(&h->mu);
 	free(h);
 }
@@ -455,7 +503,7 @@ void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
 {
 	struct fs_handle *h = handle_of(fi);
 	struct fs *fs = h->fs;
-	int rc;
+	int rc, crc;
 
 	if (!h->sp) {
 		reply_err(req, -EBADF);
@@ -469,6 +517,9 @@ void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
 		rc = -EINVAL;
 	} else {
 		rc = json_splitter_feed(h->sp, buf, size);
+		crc = handle_commit(h);
+		if (crc < 0) /* a value before the one that broke the feed */
+			rc = crc;
 		if (rc < 0)
 			h->failed = true;
 	}
@@ -494,6 +545,8 @@ static int stream_end(struct fs_handle *h)
 	if (h->failed || json_splitter_idle(h->sp))
 		return 0;
 	rc = json_splitter_finish(h->sp);
+	if (rc == 0)
+		rc = handle_commit(h);
 	if (rc < 0) {
 		h->failed = true;
 		atomic_fetch_add(&fs->c.incomplete_closes, 1);

@@ -38,6 +38,12 @@
  * merge in place, emit the result (size check), store_append, publish a new
  * snapshot; then compact when the thresholds say so.  A failed compaction
  * is logged and changes nothing: the patch itself succeeded.
+ *
+ * doc_patch_batch() does the same for n patches with one store call
+ * (store_append_batch: one frame, all or none) when it can judge the size
+ * limit from the final state alone (see batch_locked()); otherwise, or
+ * when the frame fails, it takes the patches one at a time, so its result
+ * and its errors are always those of n doc_patch() calls.
  */
 #include "store/doc.h"
 
@@ -579,6 +585,137 @@ int doc_patch(struct doc *d, uint64_t id, const json_t *patch, uint64_t *lsn)
 	ent_release(d, e);
 out_text:
 	free(ptext);
+	return rc;
+}
+
+/* ---- several patches in one frame ---- */
+
+enum {
+	BATCH_PER_PATCH = 1 /* batch_locked: take the one-by-one path */
+};
+
+/* Append patches[0..n) (texts[i], lens[i]: their compact texts with the
+ * newline) in one frame.  Returns 0, BATCH_PER_PATCH when the result
+ * cannot be judged without checking every intermediate state against
+ * max_doc_bytes, or an error; on anything but 0 the document is unchanged
+ * in the store and value dropped.  e->mu held.
+ *
+ * A merge never grows a document by more than the patch's compact text
+ * (each member it adds is written in the patch, whose braces and commas
+ * pay for the new commas), so when the document plus all the patch texts
+ * fits max_doc_bytes, so does every intermediate state, and only the final
+ * one is emitted. */
+static int batch_locked(struct doc *d, struct doc_ent *e,
+			json_t *const *patches, char **texts,
+			const size_t *lens, size_t n, uint64_t *lsn)
+{
+	struct store_import_entry *ents = calloc(n, sizeof(*ents));
+	struct store_doc_info info;
+	uint64_t bound, stored = 0, seq;
+	char *text = NULL;
+	size_t len, i;
+	int rc;
+
+	if (!ents)
+		return -ENOMEM;
+	rc = ent_load(d, e, &info);
+	if (rc < 0)
+		goto out_free;
+	bound = e->snap->len;
+	for (i = 0; i < n; i++)
+		bound += lens[i];
+	rc = BATCH_PER_PATCH;
+	if (bound > d->o.max_doc_bytes)
+		goto out_free;
+	for (i = 0; i < n; i++) {
+		rc = json_merge_patch(&e->value, patches[i]);
+		if (rc < 0)
+			goto out_drop;
+	}
+	rc = json_value_emit(e->value, &text, &len);
+	if (rc < 0)
+		goto out_drop;
+	rc = -ENOMEM;
+	for (i = 0; i < n; i++) {
+		size_t blen;
+		char *buf = entry_build(DOC_PATCH, texts[i], lens[i], &blen);
+
+		if (!buf)
+			goto out_drop;
+		ents[i].buf = buf;
+		ents[i].len = blen;
+		stored += blen;
+	}
+	rc = store_append_batch(d->s, e->id, ents, n, &seq, lsn);
+	if (rc < 0)
+		goto out_drop;
+	atomic_fetch_add(&d->patches, n);
+	if (needs_compaction(&d->o, (uint64_t)info.entries + n,
+			     info.stored_bytes + stored, len))
+		compact(d, e, text, len, &seq, lsn);
+	ent_publish(e, text, len, seq);
+	text = NULL;
+	goto out_free;
+
+out_drop:
+	ent_clear(e);
+out_free:
+	free(text);
+	for (i = 0; i < n; i++)
+		free((void *)ents[i].buf);
+	free(ents);
+	return rc;
+}
+
+int doc_patch_batch(struct doc *d, uint64_t id, json_t *const *patches,
+		    size_t n, size_t *done, uint64_t *lsn)
+{
+	char **texts = calloc(n ? n : 1, sizeof(*texts));
+	size_t *lens = calloc(n ? n : 1, sizeof(*lens));
+	size_t m = 0, i;
+	struct doc_ent *e;
+	int rc = 0, emit_rc = 0;
+
+	*done = 0;
+	if (!texts || !lens) {
+		rc = -ENOMEM;
+		goto out_free;
+	}
+	/* The patches that pass the patch size check, up to the first that
+	 * does not (its error comes after those before it are stored). */
+	for (; m < n; m++) {
+		emit_rc = json_value_emit(patches[m], &texts[m], &lens[m]);
+		if (emit_rc == 0 && lens[m] - 1 > d->o.max_patch_bytes)
+			emit_rc = -EFBIG;
+		if (emit_rc < 0)
+			break;
+	}
+	if (m == 0)
+		goto out_free;
+	rc = ent_get(d, id, &e);
+	if (rc < 0)
+		goto out_free;
+	rc = m > 1 ? batch_locked(d, e, patches, texts, lens, m, lsn)
+		   : BATCH_PER_PATCH;
+	if (rc == 0) {
+		*done = m;
+	} else {
+		/* One by one: exact errors, at the patch that has them. */
+		for (i = 0, rc = 0; rc == 0 && i < m; i++) {
+			rc = patch_locked(d, e, patches[i], texts[i], lens[i],
+					  lsn);
+			if (rc == 0)
+				*done = i + 1;
+		}
+	}
+	ent_release(d, e);
+out_free:
+	if (rc == 0 && *done < n)
+		rc = emit_rc;
+	for (i = 0; texts && i < n; i++)
+		free(texts[i]);
+	free(texts);
+	free(lens);
 	return rc;
 }
 

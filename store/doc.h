@@ -79,6 +79,15 @@ void doc_close(struct doc *d);
  * the store's sticky error; on error the document is unchanged. */
 int doc_patch(struct doc *d, uint64_t id, const json_t *patch, uint64_t *lsn);
 
+/* Apply n merge patches (borrowed) in order, storing as many as possible
+ * in one frame (store_append_batch): the result is exactly that of n
+ * doc_patch() calls.  *done receives how many were stored, always a
+ * prefix; returns 0 when all were, else the error doc_patch() gives for
+ * patch *done (patches after it are not tried).  *lsn (may be NULL)
+ * receives the frame to store_sync() for the stored ones. */
+int doc_patch_batch(struct doc *d, uint64_t id, json_t *const *patches,
+		    size_t n, size_t *done, uint64_t *lsn);
+
 /* Replace the whole document by value (borrowed) in one frame that also
  * drops the older entries.  Same errors as doc_patch(). */
 int doc_replace(struct doc *d, uint64_t id, const json_t *value, uint64_t *lsn);

@@ -3,7 +3,8 @@
  * merge order, replacement, snapshots that outlive later changes, the
  * cache (no rematerializing, coherence with changes made around it,
  * budget), size limits, compaction by count and by bytes, concurrent
- * patches to one document, and damaged entries.
+ * patches to one document, damaged entries, and several patches in one
+ * frame (doc_patch_batch).
  */
 #include "store/doc.h"
 
@@ -647,6 +648,135 @@ START_TEST(test_doc_space_is_not_a_document)
 }
 END_TEST
 
+/* doc_patch_batch with the patches given as texts. */
+static int batch(struct fixture *fx, uint64_t id, const char *const *texts,
+		 size_t n, size_t *done, uint64_t *lsn)
+{
+	json_t *v[16];
+	size_t i;
+	int rc;
+
+	ck_assert_uint_le(n, 16);
+	for (i = 0; i < n; i++)
+		v[i] = J(texts[i]);
+	rc = doc_patch_batch(fx->d, id, v, n, done, lsn);
+	for (i = 0; i < n; i++)
+		json_decref(v[i]);
+	return rc;
+}
+
+START_TEST(test_doc_patch_batch_is_one_frame_with_the_same_result)
+{
+	static const char *const p[] = {
+		"{\"a\":1,\"b\":{\"c\":2}}",
+		"{\"b\":{\"c\":null,\"d\":3}}",
+		"{\"e\":[1,2]}",
+		"{\"a\":null}",
+		"{\"f\":\"x\"}",
+	};
+	struct fixture fx;
+	uint64_t one, many, lsn = 0, before;
+	size_t i, done = 99;
+
+	fx_init(&fx, NULL, 0);
+	one = mkdoc(&fx, "one");
+	many = mkdoc(&fx, "many");
+	for (i = 0; i < 5; i++)
+		ck_assert_int_eq(patch(&fx, one, p[i]), 0);
+	before = info_of(&fx, one).lsn;
+	ck_assert_int_eq(batch(&fx, many, p, 5, &done, &lsn), 0);
+	ck_assert_uint_eq(done, 5);
+	ck_assert_uint_eq(lsn, before + 1); /* one frame */
+	expect_doc(&fx, many, "{\"b\":{\"d\":3},\"e\":[1,2],\"f\":\"x\"}\n");
+	expect_doc(&fx, one, "{\"b\":{\"d\":3},\"e\":[1,2],\"f\":\"x\"}\n");
+	ck_assert_uint_eq(info_of(&fx, many).entries, 5);
+	ck_assert_uint_eq(info_of(&fx, many).seq, 5);
+	/* the entries are ordinary patches: the same after a reopen */
+	fx_close(&fx);
+	fx_open(&fx, NULL, 0);
+	expect_doc(&fx, many, "{\"b\":{\"d\":3},\"e\":[1,2],\"f\":\"x\"}\n");
+	fx_done(&fx);
+}
+END_TEST
+
+START_TEST(test_doc_patch_batch_stops_at_the_first_failing_patch)
+{
+	struct fixture fx;
+	struct doc_options o;
+	char big[200], mid[80];
+	const char *p[4];
+	size_t done = 99;
+	uint64_t id;
+
+	doc_options_default(&o);
+	o.max_doc_bytes = 64;
+	o.max_patch_bytes = 40;
+	fx_init(&fx, &o, 0);
+	id = mkdoc(&fx, "a");
+	/* a patch over max_patch: the ones before it are stored */
+	snprintf(big, sizeof(big), "{\"z\":\"%050d\"}", 0);
+	p[0] = "{\"a\":1}";
+	p[1] = "{\"b\":2}";
+	p[2] = big;
+	p[3] = "{\"c\":3}";
+	ck_assert_int_eq(batch(&fx, id, p, 4, &done, NULL), -EFBIG);
+	ck_assert_uint_eq(done, 2);
+	expect_doc(&fx, id, "{\"a\":1,\"b\":2}\n");
+	/* an intermediate state over max_doc, although the last one fits:
+	 * refused at that patch, as one patch at a time would */
+	snprintf(mid, sizeof(mid), "{\"m\":\"%030d\"}", 0);
+	p[0] = "{\"c\":3}";
+	p[1] = mid;
+	p[2] = "{\"m\":null}";
+	ck_assert_int_eq(batch(&fx, id, p, 3, &done, NULL), 0);
+	ck_assert_uint_eq(done, 3);
+	p[0] = mid;
+	p[1] = "{\"n\":\"0123456789012345678901234\"}";
+	p[2] = "{\"m\":null}";
+	ck_assert_int_eq(batch(&fx, id, p, 3, &done, NULL), -EFBIG);
+	ck_assert_uint_eq(done, 1);
+	expect_doc(
+		&fx, id,
+		"{\"a\":1,\"b\":2,\"c\":3,\"m\":\"000000000000000000000000000000\"}\n");
+	/* a document that is gone */
+	ck_assert_int_eq(batch(&fx, 999999, p, 2, &done, NULL), -ENOENT);
+	ck_assert_uint_eq(done, 0);
+	fx_done(&fx);
+}
+END_TEST
+
+START_TEST(test_doc_patch_batch_compacts)
+{
+	const char *p[16];
+	char text[16][32];
+	struct fixture fx;
+	struct doc_options o;
+	size_t done, i, round;
+	uint64_t id;
+
+	doc_options_default(&o);
+	o.compact_entries = 8;
+	fx_init(&fx, &o, 0);
+	id = mkdoc(&fx, "a");
+	for (round = 0; round < 5; round++) {
+		for (i = 0; i < 16; i++) {
+			snprintf(text[i], sizeof(text[i]), "{\"k%zu\":%zu}", i,
+				 round * 16 + i);
+			p[i] = text[i];
+		}
+		ck_assert_int_eq(batch(&fx, id, p, 16, &done, NULL), 0);
+		ck_assert_uint_eq(done, 16);
+		ck_assert_uint_le(info_of(&fx, id).entries, 8);
+	}
+	expect_equal(
+		&fx, id,
+		"{\"k0\":64,\"k1\":65,\"k2\":66,\"k3\":67,\"k4\":68,\"k5\":69,"
+		"\"k6\":70,\"k7\":71,\"k8\":72,\"k9\":73,\"k10\":74,"
+		"\"k11\":75,\"k12\":76,\"k13\":77,\"k14\":78,\"k15\":79}");
+	fx_done(&fx);
+}
+END_TEST
+
 static Suite *doc_suite(void)
 {
 	Suite *s = suite_create("doc");
@@ -670,6 +800,11 @@ static Suite *doc_suite(void)
 	tcase_add_test(tc, test_doc_cache_stays_within_budget);
 	tcase_add_test(tc, test_doc_concurrent_patches_apply_in_one_order);
 	tcase_add_test(tc, test_doc_space_is_not_a_document);
+	tcase_add_test(tc,
+		       test_doc_patch_batch_is_one_frame_with_the_same_result);
+	tcase_add_test(tc,
+		       test_doc_patch_batch_stops_at_the_first_failing_patch);
+	tcase_add_test(tc, test_doc_patch_batch_compacts);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -146,6 +146,15 @@ echo '{"durable":1}' >>"$D/dur"
 check_eq "fsync returns OK" "$("$TOOL" sys fsync "$D/dur")" OK
 check "after fsync the change is in the log on disk" sh -c '"$1" dump "$2" docs/dur --values | grep -q durable' sh "$CARAVAN" "$S"
 check_eq "fsyncdir returns OK" "$("$TOOL" sys fsyncdir "$D")" OK
+echo '{}' >"$D/multi"
+"$TOOL" sys fsync "$D/multi" >/dev/null
+lsn0=$(awk '$1 == "caravanfs_durable_lsn" { print $2 }' "$M/.caravan-metrics")
+check_eq "ten values in one write(2)" "$("$TOOL" writes "$D/multi" append '{"a":1}\n{"b":2}\n{"c":3}\n{"d":4}\n{"e":5}\n{"a":null}\n{"f":[6]}\n{"g":7}\n{"h":8}\n{"i":9}\n')" "OK close:OK"
+"$TOOL" sys fsync "$D/multi" >/dev/null
+lsn1=$(awk '$1 == "caravanfs_durable_lsn" { print $2 }' "$M/.caravan-metrics")
+check_eq "... are one log frame" "$((lsn1 - lsn0))" 1
+check_eq "... holding ten patches" "$(getfattr --absolute-names --only-values -n user.caravan.entries "$D/multi")" 11
+check_eq "... applied in order" "$(cat "$D/multi")" '{"b":2,"c":3,"d":4,"e":5,"f":[6],"g":7,"h":8,"i":9}'
 check "sync(1)" sync
 
 # ---- unlink frees space ----
