@@ -196,10 +196,13 @@ void fs_inval_attr(struct fs *fs, uint64_t nodeid);
 /* The size the node's page-cache readers read, if it has any. */
 bool fs_node_pinned_size(struct fs *fs, uint64_t nodeid, uint64_t *size);
 /* Keep the attributes last reported for nodeid ... */
-void fs_node_remember(struct fs *fs, uint64_t nodeid, const struct stat *st);
-/* ... and report them (nlink 0) once the document is gone while handles
- * are still open on the node; -ENOENT otherwise. */
-int fs_node_last(struct fs *fs, uint64_t nodeid, struct stat *st);
+void fs_node_remember(struct fs *fs, uint64_t nodeid,
+		      const struct store_meta *m, uint64_t size);
+/* ... and give them back once the document is gone while handles are
+ * still open on the node (the size of its page-cache readers' version if
+ * it has any); -ENOENT otherwise. */
+int fs_node_last(struct fs *fs, uint64_t nodeid, struct store_meta *m,
+		 uint64_t *size);
 
 /* ---- fs/file.c ---- */
 void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);

@@ -56,7 +56,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "fs/fs.h"
 
@@ -72,7 +71,8 @@ struct fs_node {
 	bool dirty; /* has had a writer: the kernel's i_size may be its own */
 	bool writer_pending; /* made for a writer told ESTALE */
 	bool has_last;
-	struct stat last; /* attributes last reported */
+	uint64_t last_size; /* attributes last reported */
+	struct store_meta last_meta;
 };
 
 int fs_nodes_init(struct fs *fs)
@@ -578,20 +578,23 @@ bool fs_node_pinned_size(struct fs *fs, uint64_t nodeid, uint64_t *size)
 	return pinned;
 }
 
-void fs_node_remember(struct fs *fs, uint64_t nodeid, const struct stat *st)
+void fs_node_remember(struct fs *fs, uint64_t nodeid,
+		      const struct store_meta *m, uint64_t size)
 {
 	struct fs_node *n;
 
 	pthread_mutex_lock(&fs->nodes_mu);
 	n = u64map_get(&fs->nodes, nodeid);
 	if (n) {
-		n->last = *st;
+		n->last_meta = *m;
+		n->last_size = size;
 		n->has_last = true;
 	}
 	pthread_mutex_unlock(&fs->nodes_mu);
 }
 
-int fs_node_last(struct fs *fs, uint64_t nodeid, struct stat *st)
+int fs_node_last(struct fs *fs, uint64_t nodeid, struct store_meta *m,
+		 uint64_t *size)
 {
 	struct fs_node *n;
 	size_t len;
@@ -600,12 +603,11 @@ int fs_node_last(struct fs *fs, uint64_t nodeid, struct stat *st)
 	pthread_mutex_lock(&fs->nodes_mu);
 	n = u64map_get(&fs->nodes, nodeid);
 	if (n && n->has_last && (n->cached || n->direct || n->writers)) {
-		*st = n->last;
-		st->st_nlink = 0;
+		*m = n->last_meta;
+		*size = n->last_size;
 		if (n->cached) {
 			doc_snap_text(n->pinned, &len);
-			st->st_size = (off_t)len;
-			st->st_blocks = (blkcnt_t)((len + 511) / 512);
+			*size = len;
 		}
 		rc = 0;
 	}

@@ -298,16 +298,19 @@ static int stat_node(struct fs *fs, uint64_t ino, uint64_t id, struct stat *st)
 	}
 	if (rc == 0 && !fs_node_pinned_size(fs, ino, &size))
 		rc = doc_size(fs->doc, id, &size);
-	if (rc == -ENOENT)
-		return fs_node_last(fs, ino, st);
+	st->st_nlink = 1;
+	if (rc == 0) {
+		fs_node_remember(fs, ino, &info.meta, size);
+	} else if (rc == -ENOENT) {
+		rc = fs_node_last(fs, ino, &info.meta, &size);
+		st->st_nlink = 0;
+	}
 	if (rc < 0)
 		return rc;
 	st->st_mode = S_IFREG;
-	st->st_nlink = 1;
 	st->st_size = (off_t)size;
 	st->st_blocks = (blkcnt_t)((size + 511) / 512);
 	stat_meta(st, &info.meta);
-	fs_node_remember(fs, ino, st);
 	return 0;
 }
 
