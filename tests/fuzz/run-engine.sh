@@ -64,6 +64,7 @@ for t in $targets; do
 		-fno-sanitize-recover=undefined -o "$out/$t" \
 		"$top/tests/fuzz/$t.c" $LIBS -lm
 	mkdir -p "$out/corpus-$t"
+	touch "$out/.start-$t"
 	echo "== $t: fuzzing for $secs s"
 	set +e
 	(cd "$out" && "./$t" -max_total_time="$secs" -timeout=10 \
@@ -73,8 +74,10 @@ for t in $targets; do
 	rc=$?
 	set -e
 	execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$out/$t.log")
-	crashes=$(ls "$out/$t-"crash-* "$out/$t-"leak-* "$out/$t-"timeout-* \
-		"$out/$t-"oom-* 2>/dev/null | wc -l)
+	# artifacts of this run only (earlier ones stay for inspection)
+	crashes=$(find "$out" -maxdepth 1 -name "$t-*" -newer "$out/.start-$t" \
+		\( -name "$t-crash-*" -o -name "$t-leak-*" -o \
+		-name "$t-timeout-*" -o -name "$t-oom-*" \) | wc -l)
 	if [ "$rc" = 0 ]; then
 		echo "$t: ok, ${execs:-?} executions, $crashes crashes"
 	else
