@@ -41,7 +41,8 @@
  *
  * Durability.  fsync waits for the frame of the document's last change
  * (store_doc_info().lsn, and the handle's own last frame): every change to
- * that document made before the call, through any handle.
+ * that document made before the call, through any handle.  The waiting is
+ * done by sync.c's thread, for all fsyncs at once.
  *
  * Locks: h->mu serializes writes, flush and fsync bookkeeping of one
  * handle (the kernel already serializes writes to one inode); fs->
@@ -609,7 +610,6 @@ void fs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 	struct store_doc_info info;
 	uint64_t lsn = 0;
 	int64_t t0 = fs_now_ns();
-	int rc;
 
 	if (store_doc_info(fs->s, h ? h->id : fs_node_doc(fs, ino), &info) == 0)
 		lsn = info.lsn;
@@ -620,9 +620,5 @@ void fs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 		pthread_mutex_unlock(&h->mu);
 	}
 	/* lsn 0 (a deleted document): wait for everything so far. */
-	rc = store_sync(fs->s, lsn);
-	fs_metrics_fsync(fs, fs_now_ns() - t0);
-	if (rc < 0)
-		fs_log_failure(fs, ino, "fsync", rc);
-	reply_err(req, rc);
+	fs_sync_wait(fs, req, ino, lsn, t0);
 }

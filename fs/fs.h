@@ -85,6 +85,7 @@ struct fs_counters {
 
 struct cloud_glue;
 struct fs_handle;
+struct fs_sync_wait;
 
 struct fs {
 	struct fs_config cfg;
@@ -110,6 +111,14 @@ struct fs {
 	bool inval_stop;
 	bool inval_running; /* set and cleared by the mount's thread */
 	pthread_t inval_thread;
+	/* fs/sync.c: fsync requests waiting for the store */
+	pthread_mutex_t sync_mu; /* guards the queue, sync_busy, sync_stop */
+	pthread_cond_t sync_cv;
+	struct fs_sync_wait *sync_head, **sync_tail;
+	bool sync_busy;
+	bool sync_stop;
+	bool sync_running; /* set and cleared by the mount's thread */
+	pthread_t sync_thread;
 };
 
 /* The operations table; userdata of the session is the struct fs. */
@@ -221,6 +230,17 @@ void fs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 void fs_handle_truncated(struct fuse_file_info *fi);
 /* Free every handle still open (after the session ended). */
 void fs_handles_free(struct fs *fs);
+
+/* ---- fs/sync.c: fsync requests waiting on one thread ---- */
+/* Start and stop the thread (stop before the session is destroyed; it
+ * answers what is queued).  Starting may fail (-errno): fsync then waits
+ * in the request's thread. */
+int fs_sync_start(struct fs *fs);
+void fs_sync_stop(struct fs *fs);
+/* Answer fsync request req (of node ino, started at t0) once every frame
+ * up to lsn (0: everything logged so far) is durable. */
+void fs_sync_wait(struct fs *fs, fuse_req_t req, uint64_t ino, uint64_t lsn,
+		  int64_t t0);
 
 /* ---- fs/xattr.c ---- */
 void fs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size);

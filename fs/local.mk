@@ -7,6 +7,7 @@ fs_libfs_a_SOURCES = \
 	fs/ops.c \
 	fs/file.c \
 	fs/node.c \
+	fs/sync.c \
 	fs/xattr.c \
 	fs/metrics.c \
 	fs/options.c fs/options.h \

@@ -303,6 +303,9 @@ static int run(struct fs *fs, struct fuse_args *args, bool single_thread,
 	}
 	if (fs_metrics_start(fs) < 0)
 		goto out_unmount;
+	if (fs_sync_start(fs) < 0)
+		log_warn(
+			"cannot start the fsync thread: each fsync waits in its own request");
 	if (fs_nodes_start(fs) < 0)
 		log_warn(
 			"cannot start the dentry thread: attributes of written documents stay uncached until looked up");
@@ -312,6 +315,7 @@ static int run(struct fs *fs, struct fuse_args *args, bool single_thread,
 	ready_fd = -1;
 	rc = serve(se, &fs->cfg, single_thread);
 	fs_nodes_stop(fs);
+	fs_sync_stop(fs);
 	status = rc < 0 ? 1 : 0;
 	if (rc < 0)
 		log_error("request loop failed: %s", strerror(-rc));
