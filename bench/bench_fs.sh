@@ -8,7 +8,8 @@
 # the disk to measure, default /var/tmp) gets a store, a mount point and a
 # plain directory, all removed at the end.  BENCH_SECONDS (default 3) sets
 # the length of the timed write runs; BENCH_DOCS (default 100000) the size
-# of the tar and ls trees.
+# of the tar and ls trees; BENCH_MOUNT_OPTS (e.g. cache=512M) is added to
+# the mount options.
 set -e
 build=$(cd "$1" && pwd)
 work=${2:-/var/tmp}/caravan-bench-fs.$$
@@ -23,7 +24,8 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 mkdir -p "$mnt" "$plain" "$store"
-"$build/caravanfs" -o capacity=4G,cloud=none "$store/s" "$mnt"
+"$build/caravanfs" -o "capacity=4G,cloud=none${BENCH_MOUNT_OPTS:+,$BENCH_MOUNT_OPTS}" \
+	"$store/s" "$mnt"
 while ! mountpoint -q "$mnt"; do sleep 0.05; done
 
 now() { date +%s.%N; }
@@ -66,4 +68,5 @@ fl=$(timed ls -l "$mnt/tree")
 pl=$(timed ls -l "$plain/tree")
 echo "ls -l of a $ndocs-document space: caravanfs ${fl}s, plain ${pl}s, speed ratio $(ratio "$pl" "$fl")"
 m() { awk -v k="caravanfs_$1" '$1 == k { print $2 }' "$mnt/.caravan-metrics"; }
+echo "caravanfs: $(m cache_hits_total) materialized-cache hits, $(m cache_misses_total) misses"
 echo "caravanfs: $(m opens_total) opens, $(m cached_opens_total) through the page cache, $(m node_retirements_total) writers sent to a fresh node, $(m lookups_total) lookups"

@@ -112,9 +112,14 @@ struct fs {
 	bool inval_running; /* set and cleared by the mount's thread */
 	pthread_t inval_thread;
 	/* fs/sync.c: fsync requests waiting for the store */
-	pthread_mutex_t sync_mu; /* guards the queue, sync_busy, sync_stop */
-	pthread_cond_t sync_cv;
+	pthread_mutex_t sync_mu; /* guards the queue, sync_busy, sync_stop,
+				  * the counts and sync_gathering */
+	pthread_cond_t sync_cv; /* CLOCK_MONOTONIC */
 	struct fs_sync_wait *sync_head, **sync_tail;
+	unsigned sync_queued;     /* requests in the queue */
+	unsigned sync_last_round; /* requests the last round answered */
+	int64_t sync_last_ns;     /* how long its store_sync() took */
+	bool sync_gathering;      /* the thread waits for the round to fill */
 	bool sync_busy;
 	bool sync_stop;
 	bool sync_running; /* set and cleared by the mount's thread */

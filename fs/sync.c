@@ -16,6 +16,17 @@
  * fsyncs share a flush) and no thread is woken per fsync just to send its
  * reply.
  *
+ * Gathering: the clients a round answers come back with their next write
+ * and fsync a few tens of microseconds later, just after the next round
+ * began, and would wait for that round and then one more: each client
+ * would get one fsync per two flushes.  So before a round the thread waits
+ * until as many requests are queued as the last round answered, or until
+ * half the last flush's duration (at most GATHER_MAX_NS) has passed,
+ * whichever comes first.  A steady set of N fsyncing clients thus shares
+ * every flush; when clients leave, the round starts at the deadline and
+ * the next round expects the smaller number.  A lone fsync never waits
+ * (it syncs in its own thread, above).
+ *
  * Errors: store_sync()'s result goes to every request of the round (after
  * a failure the store is failed for good, so every later one fails too).
  * Lock: fs->sync_mu guards the queue, sync_busy (a sync is running: in a
@@ -26,8 +37,13 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "fs/fs.h"
+
+enum {
+	GATHER_MAX_NS = 2000000 /* longest wait for a round to fill */
+};
 
 struct fs_sync_wait {
 	struct fs_sync_wait *next;
@@ -47,12 +63,42 @@ static void sync_reply(struct fs *fs, struct fs_sync_wait *w, int rc)
 	fuse_reply_err(w->req, -rc);
 }
 
+static int64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Wait (sync_mu held) until the queue holds as many requests as the last
+ * round answered, the deadline passes, or the mount stops. */
+static void gather(struct fs *fs)
+{
+	int64_t wait = fs->sync_last_ns / 2, end;
+	struct timespec ts;
+
+	if (fs->sync_queued >= fs->sync_last_round || wait <= 0)
+		return;
+	if (wait > GATHER_MAX_NS)
+		wait = GATHER_MAX_NS;
+	end = mono_ns() + wait;
+	ts.tv_sec = end / 1000000000;
+	ts.tv_nsec = end % 1000000000;
+	fs->sync_gathering = true;
+	while (fs->sync_queued < fs->sync_last_round && !fs->sync_stop)
+		if (pthread_cond_timedwait(&fs->sync_cv, &fs->sync_mu, &ts))
+			break; /* ETIMEDOUT: go with what came */
+	fs->sync_gathering = false;
+}
+
 /* One round: sync up to the largest frame waited for, answer all. */
 static void sync_round(struct fs *fs, struct fs_sync_wait *list)
 {
 	struct fs_sync_wait *w, *next;
 	uint64_t lsn = 0;
 	bool all = false;
+	int64_t t0;
 	int rc;
 
 	for (w = list; w; w = w->next) {
@@ -61,7 +107,11 @@ static void sync_round(struct fs *fs, struct fs_sync_wait *list)
 		if (w->lsn > lsn)
 			lsn = w->lsn;
 	}
+	t0 = mono_ns();
 	rc = store_sync(fs->s, all ? 0 : lsn);
+	pthread_mutex_lock(&fs->sync_mu);
+	fs->sync_last_ns = mono_ns() - t0;
+	pthread_mutex_unlock(&fs->sync_mu);
 	for (w = list; w; w = next) {
 		next = w->next;
 		sync_reply(fs, w, rc);
@@ -85,9 +135,12 @@ static void *sync_main(void *arg)
 			pthread_cond_wait(&fs->sync_cv, &fs->sync_mu);
 			continue;
 		}
+		gather(fs);
 		list = fs->sync_head;
 		fs->sync_head = NULL;
 		fs->sync_tail = &fs->sync_head;
+		fs->sync_last_round = fs->sync_queued;
+		fs->sync_queued = 0;
 		pthread_mutex_unlock(&fs->sync_mu);
 		sync_round(fs, list);
 		pthread_mutex_lock(&fs->sync_mu);
@@ -98,11 +151,18 @@ static void *sync_main(void *arg)
 
 int fs_sync_start(struct fs *fs)
 {
+	pthread_condattr_t ca;
 	int rc;
 
 	pthread_mutex_init(&fs->sync_mu, NULL);
-	pthread_cond_init(&fs->sync_cv, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&fs->sync_cv, &ca);
+	pthread_condattr_destroy(&ca);
 	fs->sync_head = NULL;
+	fs->sync_queued = fs->sync_last_round = 0;
+	fs->sync_last_ns = 0;
+	fs->sync_gathering = false;
 	fs->sync_tail = &fs->sync_head;
 	fs->sync_stop = false;
 	fs->sync_busy = false;
@@ -159,6 +219,10 @@ void fs_sync_wait(struct fs *fs, fuse_req_t req, uint64_t ino, uint64_t lsn,
 		*w = one;
 		*fs->sync_tail = w;
 		fs->sync_tail = &w->next;
+		fs->sync_queued++;
+		if (fs->sync_gathering &&
+		    fs->sync_queued >= fs->sync_last_round)
+			pthread_cond_signal(&fs->sync_cv);
 	}
 	pthread_mutex_unlock(&fs->sync_mu);
 	if (!w) /* no memory to queue: wait here */
