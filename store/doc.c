@@ -95,7 +95,7 @@ enum {
 
 void doc_options_default(struct doc_options *o)
 {
-	o->cache_bytes = 64u << 20;
+	o->cache_bytes = 256u << 20;
 	o->max_doc_bytes = 8u << 20;
 	o->max_patch_bytes = 8u << 20;
 	o->compact_entries = 256;

@@ -62,7 +62,7 @@ struct doc_options {
 	uint64_t compact_min_bytes; /* ... and stored bytes > this */
 };
 
-/* Defaults: 64 MiB cache, 8 MiB documents, 8 MiB patches, compaction past
+/* Defaults: 256 MiB cache, 8 MiB documents, 8 MiB patches, compaction past
  * 256 entries, or past 4 x the document size once 64 KiB are stored. */
 void doc_options_default(struct doc_options *o);
 
