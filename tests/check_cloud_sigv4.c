@@ -530,6 +530,62 @@ START_TEST(test_sigv4_secret_never_appears_in_outputs)
 }
 END_TEST
 
+/* Signature of a fixed request under p. */
+static void sign_sig(const struct sigv4_params *p, char out[65])
+{
+	struct sigv4_kv h[] = { { "host", "examplebucket.s3.amazonaws.com" } };
+	struct sigv4_request rq = {
+		"GET", "/test.txt", NULL, 0, h, 1, SIGV4_EMPTY_SHA256
+	};
+	struct sigv4_result res;
+
+	ck_assert_int_eq(sigv4_sign(&rq, p, &res), 0);
+	memcpy(out, res.signature, 65);
+	sigv4_result_release(&res);
+}
+
+/* The signing key is kept per thread: whatever changes, the signature is
+ * the one a fresh derivation gives. */
+START_TEST(test_sigv4_kept_signing_key_follows_secret_day_region_service)
+{
+	static char long_secret[300];
+	struct sigv4_params base = s3_params(), p;
+	char first[65], s[65], again[65];
+
+	sign_sig(&base, first);
+	p = base;
+	p.secret_key = "another/secret/key";
+	sign_sig(&p, s);
+	ck_assert_str_ne(s, first);
+	p = base;
+	p.when += 86400; /* next day */
+	sign_sig(&p, s);
+	ck_assert_str_ne(s, first);
+	p = base;
+	p.region = "eu-west-1";
+	sign_sig(&p, s);
+	ck_assert_str_ne(s, first);
+	p = base;
+	p.service = "iam";
+	sign_sig(&p, s);
+	ck_assert_str_ne(s, first);
+	sign_sig(&base, again);
+	ck_assert_str_eq(again, first);
+	p = base;
+	p.when += 3600; /* same day, another hour: another date header */
+	sign_sig(&p, s);
+	ck_assert_str_ne(s, first);
+	/* a secret too long to keep is derived every time, the same way */
+	memset(long_secret, 'k', sizeof(long_secret) - 1);
+	p = base;
+	p.secret_key = long_secret;
+	sign_sig(&p, s);
+	sign_sig(&p, again);
+	ck_assert_str_eq(s, again);
+	ck_assert_str_ne(s, first);
+}
+END_TEST
+
 static int cmp_str(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
@@ -588,6 +644,8 @@ int main(void)
 	tcase_add_test(tc2, test_sigv4_query_values_are_encoded_and_sorted);
 	tcase_add_test(tc2, test_sigv4_refuses_incomplete_requests);
 	tcase_add_test(tc2, test_sigv4_secret_never_appears_in_outputs);
+	tcase_add_test(
+		tc2, test_sigv4_kept_signing_key_follows_secret_day_region_service);
 	suite_add_tcase(s, tc);
 	suite_add_tcase(s, tc2);
 	sr = srunner_create(s);
