@@ -26,6 +26,12 @@
  * listing ever fetched for that directory the answer is EIO, since
  * creating a name the cloud holds would overwrite its copy later.
  *
+ * At mount the target is asked once, without retries, for a page of the
+ * spaces (probe): refused credentials (HTTP 401/403) fail the mount with
+ * a message, as a wrong password should; a target that cannot be reached
+ * only warns, since uploads wait and retry and local documents need no
+ * cloud.
+ *
  * Lock: g->mu guards the listings; no store or cloud call is made with it
  * held.  With cloud=none fs->cloud is NULL and every call is a no-op.
  */
@@ -44,7 +50,8 @@
 
 enum {
 	STOP_DRAIN_MS = 5000,
-	LIST_RETRY_MS = 10000
+	LIST_RETRY_MS = 10000,
+	PROBE_TIMEOUT_MS = 10000
 };
 
 /* The last listing of the spaces (space "") or of one space's keys. */
@@ -213,6 +220,44 @@ static int listing_copy(struct cloud_glue *g, const char *space,
 	return c->rc;
 }
 
+static int probe_name(void *arg, const char *name)
+{
+	(void)arg;
+	(void)name;
+	return 0;
+}
+
+/* See "At mount" above.  0, or -EACCES for refused credentials. */
+static int probe(struct fs *fs, const struct cloud_options *base)
+{
+	struct cloud_options co = *base;
+	struct cloud_target *t;
+	char *next = NULL;
+	int rc;
+
+	co.retry.max_attempts = 1;
+	co.connect_timeout_ms = PROBE_TIMEOUT_MS;
+	co.timeout_ms = PROBE_TIMEOUT_MS;
+	co.list_page_keys = 1;
+	rc = cloud_target_open(fs->cfg.cloud, &co, &t);
+	if (rc == 0) {
+		rc = cloud_target_list(t, NULL, NULL, &next, probe_name, NULL);
+		free(next);
+		cloud_target_free(t);
+	}
+	if (rc == -EACCES) {
+		log_error(
+			"the cloud target '%s' refused the credentials (HTTP 401/403): check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or the profile",
+			fs->cfg.cloud);
+		return rc;
+	}
+	if (rc < 0)
+		log_warn(
+			"cannot reach the cloud target '%s' now (%s): uploads wait and retry",
+			fs->cfg.cloud, strerror(-rc));
+	return 0;
+}
+
 int cloud_glue_start(struct fs *fs)
 {
 	struct cloud_options co;
@@ -236,6 +281,9 @@ int cloud_glue_start(struct fs *fs)
 			  strerror(-rc));
 		goto out_free;
 	}
+	rc = probe(fs, &co);
+	if (rc < 0)
+		goto out_target;
 	backup_options_default(&bo);
 	bo.delay_ms = fs->cfg.backup_delay_ms;
 	rc = backup_start(fs->s, g->t, &bo, &g->b);
