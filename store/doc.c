@@ -19,7 +19,9 @@
  *   2. doc.mu       guards the hash table, the LRU list, refs and charge of
  *                   every entry, and charged.
  * The store is called with at most one doc_ent.mu held; its callbacks only
- * touch the callback's own state.
+ * touch the callback's own state.  Materialization copies the raw entries
+ * out (store_read holds the store's lock) and parses them afterwards, so a
+ * large document's parse never holds up writers of other documents.
  *
  * Invariants:
  *   1. An entry with refs > 0 is never freed; only an entry with refs == 0
@@ -361,19 +363,68 @@ static int mat_entry(void *arg, uint64_t seq, const void *buf, size_t len)
 	return 0;
 }
 
+/* The raw entries of a document, copied out of the store so they are
+ * parsed without holding the store's lock (a writer of any document
+ * would wait for the parse of a large one).  Records in buf:
+ * u64 seq, u64 len, len bytes, padded to 8. */
+struct raw_entries {
+	char *buf;
+	size_t len, cap;
+	int rc;
+};
+
+static int copy_entry(void *arg, uint64_t seq, const void *p, size_t len)
+{
+	struct raw_entries *r = arg;
+	size_t need = 16 + ((len + 7) & ~(size_t)7);
+	uint64_t hdr[2] = { seq, len };
+
+	if (r->cap - r->len < need) {
+		size_t cap = r->cap ? r->cap : 4096;
+		char *nb;
+
+		while (cap - r->len < need)
+			cap *= 2;
+		nb = realloc(r->buf, cap);
+		if (!nb) {
+			r->rc = -ENOMEM;
+			return 1;
+		}
+		r->buf = nb;
+		r->cap = cap;
+	}
+	memcpy(r->buf + r->len, hdr, 16);
+	if (len)
+		memcpy(r->buf + r->len + 16, p, len);
+	r->len += need;
+	return 0;
+}
+
 /* Read the entries of e->id and set value, snap and seq.  e->mu held. */
 static int ent_materialize(struct doc *d, struct doc_ent *e, uint64_t cur_seq)
 {
 	struct mat m = { .v = json_object(), .seq = cur_seq, .id = e->id };
+	struct raw_entries raw = { NULL, 0, 0, 0 };
 	struct doc_snap *sn;
 	char *text;
-	size_t len;
+	size_t len, at;
 	int rc;
 
 	ent_clear(e);
 	if (!m.v)
 		return -ENOMEM;
-	rc = store_read(d->s, e->id, mat_entry, &m);
+	rc = store_read(d->s, e->id, copy_entry, &raw);
+	if (raw.rc < 0)
+		rc = raw.rc;
+	for (at = 0; rc == 0 && at < raw.len;) {
+		uint64_t hdr[2];
+
+		memcpy(hdr, raw.buf + at, 16);
+		if (mat_entry(&m, hdr[0], raw.buf + at + 16, (size_t)hdr[1]))
+			break;
+		at += 16 + (((size_t)hdr[1] + 7) & ~(size_t)7);
+	}
+	free(raw.buf);
 	if (m.rc < 0)
 		rc = m.rc;
 	if (rc == -EBADMSG)
