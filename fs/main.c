@@ -252,10 +252,9 @@ static int fs_open_store(struct fs *fs)
 }
 
 /* Serve requests.  A worker is started whenever none is free, up to
- * max_threads (libfuse's own default is 10), and idle workers are kept:
- * a request blocked in fsync occupies its worker until the group commit
- * ends, so with fewer workers than fsyncing clients the other clients'
- * writes would queue behind them and miss the shared flush. */
+ * max_threads (libfuse's own default is 10), and idle workers are kept.
+ * Only the fsync that finds nobody syncing holds its worker through the
+ * flush; the others are queued (sync.c) and free theirs at once. */
 static int serve(struct fuse_session *se, const struct fs_config *c,
 		 bool single_thread)
 {
