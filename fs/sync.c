@@ -30,7 +30,8 @@
  * Errors: store_sync()'s result goes to every request of the round (after
  * a failure the store is failed for good, so every later one fails too).
  * Lock: fs->sync_mu guards the queue, sync_busy (a sync is running: in a
- * request thread, or the thread's rounds) and sync_stop.  Without the
+ * request thread, or the thread's rounds), sync_stop and the gathering
+ * counts (sync_queued, sync_last_round, sync_last_ns).  Without the
  * thread (it could not start) fs_sync_wait() always syncs in the caller.
  */
 #include "config.h"
@@ -92,8 +93,9 @@ static void gather(struct fs *fs)
 	fs->sync_gathering = false;
 }
 
-/* One round: sync up to the largest frame waited for, answer all. */
-static void sync_round(struct fs *fs, struct fs_sync_wait *list)
+/* One round: sync up to the largest frame waited for, answer all.
+ * Returns how long the sync took. */
+static int64_t sync_round(struct fs *fs, struct fs_sync_wait *list)
 {
 	struct fs_sync_wait *w, *next;
 	uint64_t lsn = 0;
@@ -109,14 +111,13 @@ static void sync_round(struct fs *fs, struct fs_sync_wait *list)
 	}
 	t0 = mono_ns();
 	rc = store_sync(fs->s, all ? 0 : lsn);
-	pthread_mutex_lock(&fs->sync_mu);
-	fs->sync_last_ns = mono_ns() - t0;
-	pthread_mutex_unlock(&fs->sync_mu);
+	t0 = mono_ns() - t0;
 	for (w = list; w; w = next) {
 		next = w->next;
 		sync_reply(fs, w, rc);
 		free(w);
 	}
+	return t0;
 }
 
 /* The thread runs rounds while requests are queued, then marks the
@@ -125,6 +126,7 @@ static void *sync_main(void *arg)
 {
 	struct fs *fs = arg;
 	struct fs_sync_wait *list;
+	int64_t took;
 
 	pthread_mutex_lock(&fs->sync_mu);
 	for (;;) {
@@ -142,8 +144,9 @@ static void *sync_main(void *arg)
 		fs->sync_last_round = fs->sync_queued;
 		fs->sync_queued = 0;
 		pthread_mutex_unlock(&fs->sync_mu);
-		sync_round(fs, list);
+		took = sync_round(fs, list);
 		pthread_mutex_lock(&fs->sync_mu);
+		fs->sync_last_ns = took;
 	}
 	pthread_mutex_unlock(&fs->sync_mu);
 	return NULL;
