@@ -330,12 +330,6 @@ target_up() {
 	fi
 }
 
-# flip_bit FILE OFFSET: invert bit 4 of the byte at OFFSET
-flip_bit() {
-	fb_v=$(od -An -tu1 -j "$2" -N1 "$1" | tr -d ' ')
-	printf '%b' "\\0$(printf %o $((fb_v ^ 16)))" |
-		dd of="$1" bs=1 seek="$2" conv=notrunc 2>/dev/null
-}
 
 # ---- the proof, against the target $KIND ----
 
