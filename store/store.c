@@ -869,6 +869,49 @@ int store_append(struct store *s, uint64_t id, const void *buf, size_t len,
 	return append_common(s, id, buf, len, false, 0, seq, lsn);
 }
 
+/* Entries of a batch or an import: each checked against the entry limit
+ * up front, then given space and an Append record (seq0, seq0 + 1, ...)
+ * in the scratch frame.  offs[] (n + 1 slots, caller-owned) records the
+ * space taken; *taken how many entries got some, for entries_release when
+ * the change does not commit. */
+static int entries_check(const struct store *s,
+			 const struct store_import_entry *e, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (e[i].len > s->opt.max_entry_bytes)
+			return -EFBIG;
+	return 0;
+}
+
+static int entries_put(struct store *s, uint64_t id, uint64_t seq0,
+		       int64_t time_ns, const struct store_import_entry *e,
+		       size_t n, uint64_t *offs, size_t *taken)
+{
+	int rc = 0;
+
+	for (size_t i = 0; i < n && !rc; i++) {
+		rc = take_space(s, e[i].len, &offs[i]);
+		if (rc)
+			break;
+		*taken = i + 1;
+		rc = wal_put_append(&s->scratch, id, seq0 + i, offs[i], time_ns,
+				    e[i].buf, (uint32_t)e[i].len,
+				    crc32c(e[i].buf, e[i].len));
+	}
+	return rc;
+}
+
+static void entries_release(struct store *s,
+			    const struct store_import_entry *e,
+			    const uint64_t *offs, size_t taken)
+{
+	if (s->failed)
+		return;
+	for (size_t i = 0; i < taken; i++)
+		if (e[i].len)
+			alloc_release(s->alloc, offs[i], e[i].len);
+}
+
 int store_append_batch(struct store *s, uint64_t id,
 		       const struct store_import_entry *e, size_t n,
 		       uint64_t *seq, uint64_t *lsn)
@@ -876,11 +919,11 @@ int store_append_batch(struct store *s, uint64_t id,
 	struct node *nd;
 	uint64_t *offs, l = 0;
 	size_t taken = 0;
-	int rc = 0;
+	int rc;
 
-	for (size_t i = 0; i < n; i++)
-		if (e[i].len > s->opt.max_entry_bytes)
-			return -EFBIG;
+	rc = entries_check(s, e, n);
+	if (rc)
+		return rc;
 	offs = calloc(n + 1, sizeof(*offs));
 	if (!offs)
 		return -ENOMEM;
@@ -892,21 +935,11 @@ int store_append_batch(struct store *s, uint64_t id,
 	nd = doc_get(s, id, &rc);
 	if (!nd)
 		goto out;
-	for (size_t i = 0; i < n && !rc; i++) {
-		rc = take_space(s, e[i].len, &offs[i]);
-		if (rc)
-			break;
-		taken = i + 1;
-		rc = wal_put_append(&s->scratch, id, nd->seq + 1 + i, offs[i],
-				    now_ns(), e[i].buf, (uint32_t)e[i].len,
-				    crc32c(e[i].buf, e[i].len));
-	}
+	rc = entries_put(s, id, nd->seq + 1, now_ns(), e, n, offs, &taken);
 	if (!rc && n)
 		rc = change_commit(s, &l);
-	if (rc && !s->failed)
-		for (size_t i = 0; i < taken; i++)
-			if (e[i].len)
-				alloc_release(s->alloc, offs[i], e[i].len);
+	if (rc)
+		entries_release(s, e, offs, taken);
 	if (!rc) {
 		s->appends += n;
 		if (seq)
@@ -1041,7 +1074,7 @@ int store_import(struct store *s, const char *space, const char *key,
 {
 	struct wal_meta wm;
 	struct node *sp;
-	uint64_t *offs = NULL, sid, nid = 0, l = 0, seq0;
+	uint64_t *offs = NULL, sid, nid = 0, l = 0;
 	size_t taken = 0;
 	bool stale = false;
 	int rc;
@@ -1050,9 +1083,9 @@ int store_import(struct store *s, const char *space, const char *key,
 		return -EINVAL;
 	if (n > last_seq)
 		return -EINVAL;
-	for (size_t i = 0; i < n; i++)
-		if (e[i].len > s->opt.max_entry_bytes)
-			return -EFBIG;
+	rc = entries_check(s, e, n);
+	if (rc)
+		return rc;
 	offs = calloc(n + 1, sizeof(*offs));
 	if (!offs)
 		return -ENOMEM;
@@ -1078,24 +1111,15 @@ int store_import(struct store *s, const char *space, const char *key,
 		rc = put_untomb(s, space, key, &stale);
 	if (!rc)
 		rc = wal_put_mapkey(&s->scratch, nid, sid, &wm, key);
-	seq0 = last_seq - n + 1;
-	for (size_t i = 0; i < n && !rc; i++) {
-		rc = take_space(s, e[i].len, &offs[i]);
-		if (rc)
-			break;
-		taken = i + 1;
-		rc = wal_put_append(&s->scratch, nid, seq0 + i, offs[i], 0,
-				    e[i].buf, (uint32_t)e[i].len,
-				    crc32c(e[i].buf, e[i].len));
-	}
+	if (!rc)
+		rc = entries_put(s, nid, last_seq - n + 1, 0, e, n, offs,
+				 &taken);
 	if (!rc)
 		rc = wal_put_backup(&s->scratch, nid, last_seq, now_ns());
 	if (!rc)
 		rc = change_commit(s, &l);
-	if (rc && !s->failed)
-		for (size_t i = 0; i < taken; i++)
-			if (e[i].len)
-				alloc_release(s->alloc, offs[i], e[i].len);
+	if (rc)
+		entries_release(s, e, offs, taken);
 	if (!rc && id)
 		*id = nid;
 out:
