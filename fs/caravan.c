@@ -44,6 +44,7 @@
 #include "json/json.h"
 #include "store/doc.h"
 #include "store/store.h"
+#include "util/strlist.h"
 
 static void usage(FILE *f)
 {
@@ -322,39 +323,6 @@ static int cmd_backup(int argc, char **argv)
 	return rc < 0 ? 1 : 0;
 }
 
-struct names {
-	char **v;
-	size_t n, cap;
-};
-
-static int names_add(void *arg, const char *name)
-{
-	struct names *ns = arg;
-	char **grown;
-
-	if (ns->n == ns->cap) {
-		ns->cap = ns->cap ? 2 * ns->cap : 64;
-		grown = realloc(ns->v, ns->cap * sizeof(*grown));
-		if (!grown)
-			return -ENOMEM;
-		ns->v = grown;
-	}
-	ns->v[ns->n] = strdup(name);
-	if (!ns->v[ns->n])
-		return -ENOMEM;
-	ns->n++;
-	return 0;
-}
-
-static void names_free(struct names *ns)
-{
-	while (ns->n)
-		free(ns->v[--ns->n]);
-	free(ns->v);
-	ns->v = NULL;
-	ns->cap = 0;
-}
-
 static void progress(size_t done, size_t total, const char *space,
 		     const char *key)
 {
@@ -378,12 +346,12 @@ static void progress(size_t done, size_t total, const char *space,
 static int restore_space(struct backup *b, const char *space, size_t *done,
 			 size_t total, size_t *bad)
 {
-	struct names keys = { 0 };
+	struct strlist keys = STRLIST_INIT;
 	uint64_t id;
 	size_t i;
 	int rc;
 
-	rc = backup_list_space(b, space, names_add, &keys);
+	rc = backup_list_space(b, space, strlist_collect, &keys);
 	for (i = 0; rc == 0 && i < keys.n; i++) {
 		int r = backup_restore_doc(b, space, keys.v[i], &id);
 
@@ -395,7 +363,7 @@ static int restore_space(struct backup *b, const char *space, size_t *done,
 		}
 		progress(*done, total, space, keys.v[i]);
 	}
-	names_free(&keys);
+	strlist_release(&keys);
 	return rc;
 }
 
@@ -407,7 +375,7 @@ static int count_keys(void *arg, const char *name)
 
 static int cmd_restore(int argc, char **argv)
 {
-	struct names spaces = { 0 };
+	struct strlist spaces = STRLIST_INIT;
 	size_t total = 0, done = 0, bad = 0, i;
 	struct cloud_args a;
 	struct cloud_target *t;
@@ -421,7 +389,7 @@ static int cmd_restore(int argc, char **argv)
 	}
 	if (cloud_begin(&a, &s, &t, &b) < 0)
 		return 2;
-	rc = backup_list_spaces(b, names_add, &spaces);
+	rc = backup_list_spaces(b, strlist_collect, &spaces);
 	for (i = 0; rc == 0 && i < spaces.n; i++)
 		rc = backup_list_space(b, spaces.v[i], count_keys, &total);
 	for (i = 0; rc == 0 && i < spaces.n; i++) {
@@ -439,7 +407,7 @@ static int cmd_restore(int argc, char **argv)
 			strerror(-rc));
 	if (total == 0)
 		progress(0, 0, "", "");
-	names_free(&spaces);
+	strlist_release(&spaces);
 	if (cloud_end(s, t, b) < 0 && rc == 0)
 		rc = -EIO;
 	printf("%zu document%s restored from '%s', %zu failed\n", done - bad,

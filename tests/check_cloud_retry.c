@@ -11,6 +11,7 @@
 #include "cloud/retry.h"
 #include "cloud/sigv4.h"
 #include "cloud/target.h"
+#include "util/strlist.h"
 
 #include <check.h>
 #include <curl/curl.h>
@@ -788,26 +789,11 @@ START_TEST(test_get_returns_body_and_seq)
 }
 END_TEST
 
-struct names {
-	char v[16][CLOUD_NAME_MAX + 1];
-	int n;
-};
-
-static int collect_name(void *arg, const char *name)
-{
-	struct names *n = arg;
-
-	ck_assert_int_lt(n->n, 16);
-	snprintf(n->v[n->n++], CLOUD_NAME_MAX + 1, "%s", name);
-	return 0;
-}
-
 START_TEST(test_list_follows_continuation_and_decodes_names)
 {
 	struct cloud_target *t = open_s3("s3://bucket/pfx", 5, NULL, false);
-	struct names got;
+	struct strlist got = STRLIST_INIT;
 
-	memset(&got, 0, sizeof(got));
 	fake_push(
 		&fake, 0, 200, NULL,
 		"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
@@ -825,12 +811,13 @@ START_TEST(test_list_follows_continuation_and_decodes_names)
 		  "<Contents><Key>pfx/my%20sp/z</Key></Contents>"
 		  "<Contents><Key>other/z</Key></Contents>"
 		  "</ListBucketResult>");
-	ck_assert_int_eq(cloud_target_list_all(t, "my sp", collect_name, &got),
+	ck_assert_int_eq(cloud_target_list_all(t, "my sp", strlist_collect, &got),
 			 0);
 	ck_assert_int_eq(got.n, 3);
 	ck_assert_str_eq(got.v[0], "a&b");
 	ck_assert_str_eq(got.v[1], "\xc3\xbc");
 	ck_assert_str_eq(got.v[2], "z");
+	strlist_release(&got);
 	ck_assert_uint_eq(fake.calls, 2);
 	ck_assert_str_eq(
 		FAKE_SEEN(&fake, 1).url,
@@ -847,9 +834,8 @@ END_TEST
 START_TEST(test_list_of_spaces_reads_common_prefixes)
 {
 	struct cloud_target *t = open_s3("s3://bucket", 5, NULL, false);
-	struct names got;
+	struct strlist got = STRLIST_INIT;
 
-	memset(&got, 0, sizeof(got));
 	fake_push(&fake, 0, 200, NULL,
 		  "<ListBucketResult><IsTruncated>false</IsTruncated>"
 		  "<Contents><Key>loose-object</Key></Contents>"
@@ -857,11 +843,12 @@ START_TEST(test_list_of_spaces_reads_common_prefixes)
 		  "<CommonPrefixes><Prefix>b%2Fc/</Prefix></CommonPrefixes>"
 		  "<CommonPrefixes><Prefix>sp%20ace/</Prefix></CommonPrefixes>"
 		  "</ListBucketResult>");
-	ck_assert_int_eq(cloud_target_list_all(t, NULL, collect_name, &got), 0);
+	ck_assert_int_eq(cloud_target_list_all(t, NULL, strlist_collect, &got), 0);
 	/* "b%2Fc" would decode to a name with '/': not one of ours. */
 	ck_assert_int_eq(got.n, 2);
 	ck_assert_str_eq(got.v[0], "alpha");
 	ck_assert_str_eq(got.v[1], "sp ace");
+	strlist_release(&got);
 	close_s3(t);
 }
 END_TEST
@@ -881,18 +868,18 @@ START_TEST(test_malformed_list_response_is_ebadmsg)
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct cloud_target *t = open_s3("s3://bucket", 5, NULL, false);
-		struct names got;
+		struct strlist got = STRLIST_INIT;
 		char *log;
 
-		memset(&got, 0, sizeof(got));
 		fake_push(&fake, 0, 200, NULL, bad[i]);
 		capture_start();
-		ck_assert_int_eq(cloud_target_list_all(t, "s", collect_name,
+		ck_assert_int_eq(cloud_target_list_all(t, "s", strlist_collect,
 						       &got),
 				 -EBADMSG);
 		log = capture_end();
 		ck_assert_int_eq(count_lines(log, "malformed"), 1);
 		free(log);
+		strlist_release(&got);
 		close_s3(t);
 	}
 }

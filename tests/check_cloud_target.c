@@ -18,6 +18,7 @@
 
 #include "util/io.h"
 #include "util/io_fault.h"
+#include "util/strlist.h"
 
 #include <arpa/inet.h>
 #include <check.h>
@@ -234,31 +235,6 @@ static struct cloud_target *open_target(int i)
 	return open_kind((enum kind)i, 1000, "S3RVER");
 }
 
-struct names {
-	char (*v)[CLOUD_NAME_MAX + 1];
-	int n, cap;
-};
-
-static int add_name(void *arg, const char *name)
-{
-	struct names *n = arg;
-
-	if (n->n == n->cap) {
-		n->cap = n->cap ? 2 * n->cap : 16;
-		n->v = realloc(n->v, (size_t)n->cap * sizeof(*n->v));
-	}
-	snprintf(n->v[n->n++], CLOUD_NAME_MAX + 1, "%s", name);
-	return 0;
-}
-
-static bool names_has(const struct names *n, const char *name)
-{
-	for (int i = 0; i < n->n; i++)
-		if (!strcmp(n->v[i], name))
-			return true;
-	return false;
-}
-
 static void expect_object(struct cloud_target *t, const char *space,
 			  const char *key, const void *body, size_t len,
 			  uint64_t seq)
@@ -332,7 +308,7 @@ START_TEST(test_target_delete_is_idempotent)
 {
 	struct cloud_target *t = open_target(_i);
 	struct cloud_object_info info;
-	struct names n = { NULL, 0, 0 };
+	struct strlist n = STRLIST_INIT;
 
 	ck_assert_int_eq(cloud_target_put(t, "s", "a", "x", 1, 1), 0);
 	ck_assert_int_eq(cloud_target_put(t, "s", "b", "y", 1, 1), 0);
@@ -340,10 +316,10 @@ START_TEST(test_target_delete_is_idempotent)
 	ck_assert_int_eq(cloud_target_head(t, "s", "a", &info), -ENOENT);
 	ck_assert_int_eq(cloud_target_delete(t, "s", "a"), 0);
 	ck_assert_int_eq(cloud_target_delete(t, "never", "was"), 0);
-	ck_assert_int_eq(cloud_target_list_all(t, "s", add_name, &n), 0);
+	ck_assert_int_eq(cloud_target_list_all(t, "s", strlist_collect, &n), 0);
 	ck_assert_int_eq(n.n, 1);
 	ck_assert_str_eq(n.v[0], "b");
-	free(n.v);
+	strlist_release(&n);
 	cloud_target_free(t);
 }
 END_TEST
@@ -378,7 +354,7 @@ START_TEST(test_target_any_name_round_trips)
 			       ascii,
 			       multi };
 	const char *spaces[] = { "space \xc3\xa9!", multi };
-	struct names n = { NULL, 0, 0 };
+	struct strlist n = STRLIST_INIT;
 
 	long_names(ascii, multi);
 	for (size_t s = 0; s < 2; s++) {
@@ -390,19 +366,19 @@ START_TEST(test_target_any_name_round_trips)
 		for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
 			expect_object(t, spaces[s], keys[i], keys[i],
 				      strlen(keys[i]), i + 1);
-		n.n = 0;
+		strlist_clear(&n);
 		ck_assert_int_eq(
-			cloud_target_list_all(t, spaces[s], add_name, &n), 0);
+			cloud_target_list_all(t, spaces[s], strlist_collect, &n), 0);
 		ck_assert_int_eq(n.n, (int)(sizeof(keys) / sizeof(keys[0])));
 		for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
-			ck_assert_msg(names_has(&n, keys[i]),
+			ck_assert_msg(strlist_has(&n, keys[i]),
 				      "key %zu not listed", i);
 	}
-	n.n = 0;
-	ck_assert_int_eq(cloud_target_list_all(t, NULL, add_name, &n), 0);
+	strlist_clear(&n);
+	ck_assert_int_eq(cloud_target_list_all(t, NULL, strlist_collect, &n), 0);
 	ck_assert_int_eq(n.n, 2);
-	ck_assert(names_has(&n, spaces[0]) && names_has(&n, spaces[1]));
-	free(n.v);
+	ck_assert(strlist_has(&n, spaces[0]) && strlist_has(&n, spaces[1]));
+	strlist_release(&n);
 	cloud_target_free(t);
 }
 END_TEST
@@ -412,7 +388,7 @@ START_TEST(test_target_list_pages_see_each_name_once_in_order)
 	struct cloud_target *t = open_kind((enum kind)_i, 2, "S3RVER");
 	const char *keys[] = { "g", "a", "e b", "c", "f", "d", "b" };
 	const char *sorted[] = { "a", "b", "c", "d", "e b", "f", "g" };
-	struct names n = { NULL, 0, 0 };
+	struct strlist n = STRLIST_INIT;
 	char *token = NULL, *next = NULL;
 	int pages = 0;
 
@@ -420,10 +396,10 @@ START_TEST(test_target_list_pages_see_each_name_once_in_order)
 		ck_assert_int_eq(cloud_target_put(t, "s", keys[i], "v", 1, 1),
 				 0);
 	do {
-		int before = n.n;
+		size_t before = n.n;
 
 		ck_assert_int_eq(cloud_target_list(t, "s", token, &next,
-						   add_name, &n),
+						   strlist_collect, &n),
 				 0);
 		ck_assert_int_le(n.n - before, 2);
 		free(token);
@@ -434,13 +410,13 @@ START_TEST(test_target_list_pages_see_each_name_once_in_order)
 	ck_assert_int_eq(n.n, 7);
 	for (int i = 0; i < 7; i++)
 		ck_assert_str_eq(n.v[i], sorted[i]);
-	n.n = 0;
-	ck_assert_int_eq(cloud_target_list_all(t, "s", add_name, &n), 0);
+	strlist_clear(&n);
+	ck_assert_int_eq(cloud_target_list_all(t, "s", strlist_collect, &n), 0);
 	ck_assert_int_eq(n.n, 7);
-	n.n = 0;
-	ck_assert_int_eq(cloud_target_list_all(t, "empty", add_name, &n), 0);
+	strlist_clear(&n);
+	ck_assert_int_eq(cloud_target_list_all(t, "empty", strlist_collect, &n), 0);
 	ck_assert_int_eq(n.n, 0);
-	free(n.v);
+	strlist_release(&n);
 	cloud_target_free(t);
 }
 END_TEST
@@ -448,25 +424,25 @@ END_TEST
 START_TEST(test_target_spaces_come_and_go_with_their_objects)
 {
 	struct cloud_target *t = open_kind((enum kind)_i, 2, "S3RVER");
-	struct names n = { NULL, 0, 0 };
+	struct strlist n = STRLIST_INIT;
 
-	ck_assert_int_eq(cloud_target_list_all(t, NULL, add_name, &n), 0);
+	ck_assert_int_eq(cloud_target_list_all(t, NULL, strlist_collect, &n), 0);
 	ck_assert_int_eq(n.n, 0);
 	ck_assert_int_eq(cloud_target_put(t, "one", "k", "v", 1, 1), 0);
 	ck_assert_int_eq(cloud_target_put(t, "two", "k", "v", 1, 1), 0);
 	ck_assert_int_eq(cloud_target_put(t, "two", "l", "v", 1, 1), 0);
 	ck_assert_int_eq(cloud_target_put(t, "th ree", "k", "v", 1, 1), 0);
-	ck_assert_int_eq(cloud_target_list_all(t, NULL, add_name, &n), 0);
+	ck_assert_int_eq(cloud_target_list_all(t, NULL, strlist_collect, &n), 0);
 	ck_assert_int_eq(n.n, 3);
-	ck_assert(names_has(&n, "one") && names_has(&n, "two") &&
-		  names_has(&n, "th ree"));
+	ck_assert(strlist_has(&n, "one") && strlist_has(&n, "two") &&
+		  strlist_has(&n, "th ree"));
 	ck_assert_int_eq(cloud_target_delete(t, "two", "k"), 0);
 	ck_assert_int_eq(cloud_target_delete(t, "two", "l"), 0);
-	n.n = 0;
-	ck_assert_int_eq(cloud_target_list_all(t, NULL, add_name, &n), 0);
+	strlist_clear(&n);
+	ck_assert_int_eq(cloud_target_list_all(t, NULL, strlist_collect, &n), 0);
 	ck_assert_int_eq(n.n, 2);
-	ck_assert(!names_has(&n, "two"));
-	free(n.v);
+	ck_assert(!strlist_has(&n, "two"));
+	strlist_release(&n);
 	cloud_target_free(t);
 }
 END_TEST
@@ -474,13 +450,13 @@ END_TEST
 START_TEST(test_target_refuses_bad_names)
 {
 	struct cloud_target *t = open_target(_i);
-	struct names n = { NULL, 0, 0 };
+	struct strlist n = STRLIST_INIT;
 
 	ck_assert_int_eq(cloud_target_put(t, "a/b", "k", "", 0, 1), -EINVAL);
 	ck_assert_int_eq(cloud_target_put(t, "s", "..", "", 0, 1), -EINVAL);
 	ck_assert_int_eq(cloud_target_put(t, "s", "", "", 0, 1), -EINVAL);
 	ck_assert_int_eq(cloud_target_delete(t, ".", "k"), -EINVAL);
-	ck_assert_int_eq(cloud_target_list_all(t, "x/y", add_name, &n),
+	ck_assert_int_eq(cloud_target_list_all(t, "x/y", strlist_collect, &n),
 			 -EINVAL);
 	cloud_target_free(t);
 }
@@ -511,7 +487,7 @@ START_TEST(test_target_concurrent_puts)
 	struct cloud_target *t = open_target(_i);
 	struct writer_arg args[4];
 	pthread_t th[4];
-	struct names n = { NULL, 0, 0 };
+	struct strlist n = STRLIST_INIT;
 
 	for (int i = 0; i < 4; i++) {
 		args[i].t = t;
@@ -524,10 +500,10 @@ START_TEST(test_target_concurrent_puts)
 		pthread_join(th[i], &rv);
 		ck_assert_ptr_null(rv);
 	}
-	ck_assert_int_eq(cloud_target_list_all(t, "conc", add_name, &n), 0);
+	ck_assert_int_eq(cloud_target_list_all(t, "conc", strlist_collect, &n), 0);
 	ck_assert_int_eq(n.n, 40);
 	expect_object(t, "conc", "w3-9", "{\"w\":3,\"i\":9}", 13, 10);
-	free(n.v);
+	strlist_release(&n);
 	cloud_target_free(t);
 }
 END_TEST
@@ -628,7 +604,7 @@ START_TEST(test_dir_listing_ignores_foreign_and_temporary_files)
 	struct cloud_target *t = open_kind(KIND_DIR, 1000, NULL);
 	const char *root = cloud_target_url(t) + strlen("dir:");
 	char path[512];
-	struct names n = { NULL, 0, 0 };
+	struct strlist n = STRLIST_INIT;
 	int fd;
 
 	ck_assert_int_eq(cloud_target_put(t, "s", "k", "v", 1, 1), 0);
@@ -643,14 +619,14 @@ START_TEST(test_dir_listing_ignores_foreign_and_temporary_files)
 	snprintf(path, sizeof(path), "%s/loose-file", root);
 	fd = open(path, O_CREAT | O_WRONLY, 0644);
 	close(fd);
-	ck_assert_int_eq(cloud_target_list_all(t, "s", add_name, &n), 0);
+	ck_assert_int_eq(cloud_target_list_all(t, "s", strlist_collect, &n), 0);
 	ck_assert_int_eq(n.n, 1);
 	ck_assert_str_eq(n.v[0], "k");
-	n.n = 0;
-	ck_assert_int_eq(cloud_target_list_all(t, NULL, add_name, &n), 0);
+	strlist_clear(&n);
+	ck_assert_int_eq(cloud_target_list_all(t, NULL, strlist_collect, &n), 0);
 	ck_assert_int_eq(n.n, 1);
 	ck_assert_str_eq(n.v[0], "s");
-	free(n.v);
+	strlist_release(&n);
 	cloud_target_free(t);
 }
 END_TEST

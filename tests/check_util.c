@@ -1,14 +1,17 @@
 /*
- * check_util.c - checksums, byte order and the fault-injecting I/O seam.
+ * check_util.c - checksums, byte order, the fault-injecting I/O seam and
+ * string lists.
  */
 #include "util/crc32c.h"
 #include "util/endian.h"
 #include "util/io.h"
 #include "util/io_fault.h"
+#include "util/strlist.h"
 
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -126,6 +129,35 @@ START_TEST(test_io_sticky_fault_keeps_failing)
 }
 END_TEST
 
+START_TEST(test_strlist_copies_grows_clears)
+{
+	struct strlist l = STRLIST_INIT;
+	char name[16];
+
+	for (int i = 0; i < 100; i++) {
+		snprintf(name, sizeof(name), "n%d", i);
+		ck_assert_int_eq(strlist_collect(&l, name), 0);
+	}
+	/* the list holds copies, in order */
+	snprintf(name, sizeof(name), "changed");
+	ck_assert_uint_eq(l.n, 100);
+	ck_assert_str_eq(l.v[0], "n0");
+	ck_assert_str_eq(l.v[99], "n99");
+	ck_assert(strlist_has(&l, "n57"));
+	ck_assert(!strlist_has(&l, "n100"));
+	ck_assert(!strlist_has(&l, "changed"));
+	strlist_clear(&l);
+	ck_assert_uint_eq(l.n, 0);
+	ck_assert(!strlist_has(&l, "n0"));
+	ck_assert_int_eq(strlist_add(&l, ""), 0);
+	ck_assert(strlist_has(&l, ""));
+	strlist_release(&l);
+	ck_assert_ptr_null(l.v);
+	ck_assert_uint_eq(l.n + l.cap, 0);
+	strlist_release(&l); /* twice is harmless */
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("util");
@@ -139,6 +171,7 @@ int main(void)
 	tcase_add_test(tc, test_io_fault_fails_nth_call_then_passes);
 	tcase_add_test(tc, test_io_fault_short_write_then_enospc);
 	tcase_add_test(tc, test_io_sticky_fault_keeps_failing);
+	tcase_add_test(tc, test_strlist_copies_grows_clears);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

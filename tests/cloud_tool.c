@@ -43,6 +43,7 @@
 #include "cloud/target.h"
 #include "json/json.h"
 #include "store/doc.h"
+#include "util/strlist.h"
 
 enum {
 	EXIT_ABSENT = 3,
@@ -146,39 +147,11 @@ static int get_doc(struct cloud_target *t, const char *space, const char *key,
 	return rc;
 }
 
-struct names {
-	char **v;
-	size_t n, cap;
-};
-
-static int names_add(void *arg, const char *name)
-{
-	struct names *ns = arg;
-	char **grown;
-
-	if (ns->n == ns->cap) {
-		ns->cap = ns->cap ? 2 * ns->cap : 64;
-		grown = realloc(ns->v, ns->cap * sizeof(*grown));
-		if (!grown)
-			return -ENOMEM;
-		ns->v = grown;
-	}
-	ns->v[ns->n] = strdup(name);
-	return ns->v[ns->n] ? (ns->n++, 0) : -ENOMEM;
-}
-
-static void names_release(struct names *ns)
-{
-	while (ns->n)
-		free(ns->v[--ns->n]);
-	free(ns->v);
-}
-
 /* Every document of space into dir/<space>/<key>.  0, or 1 when some
  * failed (each named on stderr). */
 static int get_space(struct cloud_target *t, const char *dir, const char *space)
 {
-	struct names keys = { NULL, 0, 0 };
+	struct strlist keys = STRLIST_INIT;
 	char path[PATH_MAX];
 	size_t i;
 	int rc, bad = 0;
@@ -189,7 +162,7 @@ static int get_space(struct cloud_target *t, const char *dir, const char *space)
 			strerror(errno));
 		return 1;
 	}
-	rc = cloud_target_list_all(t, space, names_add, &keys);
+	rc = cloud_target_list_all(t, space, strlist_collect, &keys);
 	if (rc < 0) {
 		fprintf(stderr, "cloud_tool: cannot list '%s': %s\n", space,
 			strerror(-rc));
@@ -211,13 +184,13 @@ static int get_space(struct cloud_target *t, const char *dir, const char *space)
 		if (fclose(f) != 0)
 			bad = 1;
 	}
-	names_release(&keys);
+	strlist_release(&keys);
 	return bad;
 }
 
 static int cmd_get_all(struct cloud_target *t, const char *dir)
 {
-	struct names spaces = { NULL, 0, 0 };
+	struct strlist spaces = STRLIST_INIT;
 	size_t i;
 	int rc, bad = 0;
 
@@ -226,7 +199,7 @@ static int cmd_get_all(struct cloud_target *t, const char *dir)
 			strerror(errno));
 		return 1;
 	}
-	rc = cloud_target_list_all(t, NULL, names_add, &spaces);
+	rc = cloud_target_list_all(t, NULL, strlist_collect, &spaces);
 	if (rc < 0) {
 		fprintf(stderr, "cloud_tool: cannot list '/': %s\n",
 			strerror(-rc));
@@ -234,7 +207,7 @@ static int cmd_get_all(struct cloud_target *t, const char *dir)
 	}
 	for (i = 0; i < spaces.n; i++)
 		bad |= get_space(t, dir, spaces.v[i]);
-	names_release(&spaces);
+	strlist_release(&spaces);
 	return bad;
 }
 

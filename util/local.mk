@@ -1,5 +1,5 @@
 # util: leaf helpers shared by every module (checksums, byte order, the I/O
-# seam and its fault injector, logging).  Includes no other module.
+# seam and its fault injector, logging, string lists).  Includes no other module.
 noinst_LIBRARIES += util/libutil.a
 util_libutil_a_SOURCES = \
 	util/crc32c.c util/crc32c.h \
@@ -7,6 +7,7 @@ util_libutil_a_SOURCES = \
 	util/io.c util/io.h \
 	util/io_fault.c util/io_fault.h \
 	util/log.c util/log.h \
+	util/strlist.c util/strlist.h \
 	util/u64map.c util/u64map.h
 
 check_PROGRAMS += tests/check_util
