@@ -190,6 +190,22 @@ static void pairs_free(struct pair *v, size_t n)
 	free(v);
 }
 
+/* Store name a and value b (both taken over) as pair *n, or release both
+ * when building either ran out of memory. */
+static int pair_take(struct pair *v, size_t *n, struct cbuf *a, struct cbuf *b)
+{
+	if (cbuf_failed(a) || cbuf_failed(b)) {
+		cbuf_release(a);
+		cbuf_release(b);
+		return -ENOMEM;
+	}
+	v[*n].name = cbuf_detach(a, NULL);
+	v[*n].value = cbuf_detach(b, NULL);
+	v[*n].order = *n;
+	(*n)++;
+	return 0;
+}
+
 /* Append one encoded query pair. */
 static int query_push(struct pair *v, size_t *n, const char *name,
 		      const char *value)
@@ -200,16 +216,7 @@ static int query_push(struct pair *v, size_t *n, const char *name,
 	cbuf_grow(&b, 0);
 	if (value)
 		uri_encode(&b, value, strlen(value), false);
-	if (cbuf_failed(&a) || cbuf_failed(&b)) {
-		cbuf_release(&a);
-		cbuf_release(&b);
-		return -ENOMEM;
-	}
-	v[*n].name = cbuf_detach(&a, NULL);
-	v[*n].value = cbuf_detach(&b, NULL);
-	v[*n].order = *n;
-	(*n)++;
-	return 0;
+	return pair_take(v, n, &a, &b);
 }
 
 static bool is_space(char c)
@@ -243,16 +250,7 @@ static int header_push(struct pair *v, size_t *n, const char *name,
 		}
 		cbuf_addc(&b, *s++);
 	}
-	if (cbuf_failed(&a) || cbuf_failed(&b)) {
-		cbuf_release(&a);
-		cbuf_release(&b);
-		return -ENOMEM;
-	}
-	v[*n].name = cbuf_detach(&a, NULL);
-	v[*n].value = cbuf_detach(&b, NULL);
-	v[*n].order = *n;
-	(*n)++;
-	return 0;
+	return pair_take(v, n, &a, &b);
 }
 
 static bool has_header(const struct sigv4_request *r, const char *lname)
