@@ -35,15 +35,18 @@ check_PROGRAMS += tests/fuzz/fuzz_wal_record_replay \
 	tests/fuzz/fuzz_wal_log_replay tests/fuzz/fuzz_snapshot_replay
 TESTS += tests/fuzz/fuzz_wal_record_replay \
 	tests/fuzz/fuzz_wal_log_replay tests/fuzz/fuzz_snapshot_replay
-tests_fuzz_fuzz_wal_record_replay_SOURCES = tests/fuzz/fuzz_wal_record.c
-tests_fuzz_fuzz_wal_record_replay_CPPFLAGS = $(AM_CPPFLAGS) -DFUZZ_REPLAY_MAIN
+tests_fuzz_fuzz_wal_record_replay_SOURCES = tests/fuzz/fuzz_wal_record.c \
+	tests/fuzz/replay_main.c
+tests_fuzz_fuzz_wal_record_replay_CPPFLAGS = $(AM_CPPFLAGS) -DFUZZ_CORPUS='"snapshot"'
 tests_fuzz_fuzz_wal_record_replay_LDADD = wal/libwal.a util/libutil.a
-tests_fuzz_fuzz_wal_log_replay_SOURCES = tests/fuzz/fuzz_wal_log.c
-tests_fuzz_fuzz_wal_log_replay_CPPFLAGS = $(AM_CPPFLAGS) -DFUZZ_REPLAY_MAIN
+tests_fuzz_fuzz_wal_log_replay_SOURCES = tests/fuzz/fuzz_wal_log.c \
+	tests/fuzz/replay_main.c
+tests_fuzz_fuzz_wal_log_replay_CPPFLAGS = $(AM_CPPFLAGS) -DFUZZ_CORPUS='"wal"'
 tests_fuzz_fuzz_wal_log_replay_LDADD = store/libstore.a wal/libwal.a \
 	json/libjson.a util/libutil.a $(JANSSON_LIBS) -lm
-tests_fuzz_fuzz_snapshot_replay_SOURCES = tests/fuzz/fuzz_snapshot.c
-tests_fuzz_fuzz_snapshot_replay_CPPFLAGS = $(AM_CPPFLAGS) -DFUZZ_REPLAY_MAIN
+tests_fuzz_fuzz_snapshot_replay_SOURCES = tests/fuzz/fuzz_snapshot.c \
+	tests/fuzz/replay_main.c
+tests_fuzz_fuzz_snapshot_replay_CPPFLAGS = $(AM_CPPFLAGS) -DFUZZ_CORPUS='"snapshot"'
 tests_fuzz_fuzz_snapshot_replay_LDADD = store/libstore.a wal/libwal.a \
 	json/libjson.a util/libutil.a $(JANSSON_LIBS) -lm
 EXTRA_DIST += tests/fuzz/run-engine.sh tests/fuzz/corpus/wal \
