@@ -49,5 +49,5 @@ tests_fuzz_fuzz_snapshot_replay_SOURCES = tests/fuzz/fuzz_snapshot.c \
 tests_fuzz_fuzz_snapshot_replay_CPPFLAGS = $(AM_CPPFLAGS) -DFUZZ_CORPUS='"snapshot"'
 tests_fuzz_fuzz_snapshot_replay_LDADD = store/libstore.a wal/libwal.a \
 	json/libjson.a util/libutil.a $(JANSSON_LIBS) -lm
-EXTRA_DIST += tests/fuzz/run-engine.sh tests/fuzz/corpus/wal \
+EXTRA_DIST += tests/fuzz/run-engine.sh tests/fuzz/lib.sh tests/fuzz/corpus/wal \
 	tests/fuzz/corpus/snapshot

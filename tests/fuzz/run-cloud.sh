@@ -20,6 +20,7 @@ flags="-std=gnu11 -g -O1 -fno-omit-frame-pointer -D_GNU_SOURCE \
  -Wall -Wextra -Werror -Wno-unused-parameter -I$out -I$top"
 util="$top/util/crc32c.c"
 
+. "$top/tests/fuzz/lib.sh"
 mkdir -p "$out"
 : >"$out/config.h"
 echo "building fuzz_archive"
@@ -31,21 +32,7 @@ echo "building fuzz_s3_list"
 $cc $flags -o "$out/fuzz_s3_list" "$top/tests/fuzz/fuzz_s3_list.c" \
 	"$top/cloud/s3_xml.c" "$top/cloud/buf.c"
 
-status=0
 for t in fuzz_archive fuzz_s3_list; do
-	mkdir -p "$out/corpus-$t"
-	echo "running $t for ${secs}s"
-	if "$out/$t" -max_total_time="$secs" -timeout=10 -max_len=16384 \
-		-print_final_stats=1 -artifact_prefix="$out/$t-" \
-		"$out/corpus-$t" "$top/tests/fuzz/corpus/cloud" \
-		>"$out/$t.log" 2>&1; then
-		runs=$(sed -n 's/^stat::number_of_executed_units: *//p' \
-			"$out/$t.log")
-		echo "$t: ok, ${runs:-?} executions"
-	else
-		echo "$t: FAILED, see $out/$t.log"
-		tail -n 40 "$out/$t.log"
-		status=1
-	fi
+	fuzz_run "$t" "$top/tests/fuzz/corpus/cloud" 16384
 done
 exit $status

@@ -24,6 +24,7 @@ set -eu
 top=$(cd "$(dirname "$0")/../.." && pwd)
 out=${FUZZ_OUT:-$top/build-fuzz-engine}
 cc=${CC:-clang}
+. "$top/tests/fuzz/lib.sh"
 mkdir -p "$out"
 
 # the library sources, from the modules' automake fragments
@@ -52,7 +53,6 @@ fi
 secs=${1:-20}
 [ $# -gt 0 ] && shift
 targets=${*:-fuzz_wal_record fuzz_wal_log fuzz_snapshot}
-status=0
 for t in $targets; do
 	case $t in
 	fuzz_wal_log) corpus=wal ;;
@@ -63,27 +63,6 @@ for t in $targets; do
 	$cc $flags -fsanitize=fuzzer,address,undefined \
 		-fno-sanitize-recover=undefined -o "$out/$t" \
 		"$top/tests/fuzz/$t.c" $LIBS -lm
-	mkdir -p "$out/corpus-$t"
-	touch "$out/.start-$t"
-	echo "== $t: fuzzing for $secs s"
-	set +e
-	(cd "$out" && "./$t" -max_total_time="$secs" -timeout=10 \
-		-rss_limit_mb=2048 -max_len=65536 -close_fd_mask=2 \
-		-print_final_stats=1 -artifact_prefix="$out/$t-" \
-		"corpus-$t" "$top/tests/fuzz/corpus/$corpus") >"$out/$t.log" 2>&1
-	rc=$?
-	set -e
-	execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$out/$t.log")
-	# artifacts of this run only (earlier ones stay for inspection)
-	crashes=$(find "$out" -maxdepth 1 -name "$t-*" -newer "$out/.start-$t" \
-		\( -name "$t-crash-*" -o -name "$t-leak-*" -o \
-		-name "$t-timeout-*" -o -name "$t-oom-*" \) | wc -l)
-	if [ "$rc" = 0 ]; then
-		echo "$t: ok, ${execs:-?} executions, $crashes crashes"
-	else
-		status=1
-		echo "$t: FAILED (exit $rc), ${execs:-?} executions, see $out/$t.log"
-		grep -E 'ERROR|SUMMARY|Test unit written' "$out/$t.log" | head -5
-	fi
+	fuzz_run "$t" "$top/tests/fuzz/corpus/$corpus" 65536 -close_fd_mask=2
 done
 exit $status

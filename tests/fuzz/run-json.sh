@@ -28,6 +28,7 @@ flags="-std=gnu11 -g -O1 -fno-omit-frame-pointer \
  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
  -Wall -Wextra -Werror -Wno-unused-parameter -I$top $jansson_cflags"
 
+. "$top/tests/fuzz/lib.sh"
 mkdir -p "$out"
 for t in $targets; do
 	echo "building $t"
@@ -36,21 +37,7 @@ for t in $targets; do
 		$jansson_libs
 done
 
-status=0
 for t in $targets; do
-	mkdir -p "$out/corpus-$t"
-	echo "running $t for ${secs}s"
-	if "$out/$t" -max_total_time="$secs" -timeout=10 -max_len=8192 \
-		-print_final_stats=1 -artifact_prefix="$out/$t-" \
-		"$out/corpus-$t" "$top/tests/fuzz/corpus/json" \
-		>"$out/$t.log" 2>&1; then
-		runs=$(sed -n 's/^stat::number_of_executed_units: *//p' \
-			"$out/$t.log")
-		echo "$t: ok, ${runs:-?} executions"
-	else
-		echo "$t: FAILED, see $out/$t.log"
-		tail -n 40 "$out/$t.log"
-		status=1
-	fi
+	fuzz_run "$t" "$top/tests/fuzz/corpus/json" 8192
 done
 exit $status
