@@ -503,7 +503,9 @@ int store_write_snapshot(void *arg, struct wal_snap *sn)
 		w.bytes += w.buf.len;
 	}
 	if (!rc)
-		s->last_snap_bytes = w.bytes;
+		/* read without the lock by cutover_due() */
+		__atomic_store_n(&s->last_snap_bytes, w.bytes,
+				 __ATOMIC_RELAXED);
 	free(ents);
 	wal_buf_release(&w.buf);
 	return rc;

@@ -13,14 +13,16 @@
  * with the same code that replays it at open (store_apply_frame).  If the
  * append fails nothing was applied and taken space is given back at once.
  * After unlocking: the change hook, the -o sync wait, and a cut-over when
- * the log has grown past max(cutover_bytes, 2 x last snapshot).
+ * the log has grown past max(cutover_bytes, 2 x last snapshot), run by
+ * the checkpointer thread (or, with commit_ms 0, by this thread).
  *
  * Why bytes are safe in the map before they are durable in the log: they
  * go only into space that is free in every state a crash could recover
  * (space freed by a Delete or Trim returns to the allocator only once that
  * frame is durable, see replay.c), and replay writes every logged Append
  * into the map again.  A checkpoint msyncs the whole map before the new
- * log (which no longer carries those bytes) replaces the old one.
+ * log (which no longer carries those bytes) replaces the old one; changes
+ * go on meanwhile (see checkpoint_begin_locked).
  *
  * Fail-stop: a failed msync or cut-over, or an allocation failure while
  * applying a logged frame, sets s->failed; the WAL keeps its own sticky
@@ -163,18 +165,79 @@ static int change_commit(struct store *s, uint64_t *lsn)
 	return 0;
 }
 
-static void maybe_cutover(struct store *s)
+static bool cutover_due(struct store *s)
 {
 	uint64_t limit = s->opt.cutover_bytes;
+	uint64_t snap = __atomic_load_n(&s->last_snap_bytes, __ATOMIC_RELAXED);
 
-	if (limit < 2 * s->last_snap_bytes)
-		limit = 2 * s->last_snap_bytes;
-	if (wal_size(s->wal) < limit)
+	if (limit < 2 * snap)
+		limit = 2 * snap;
+	return wal_size(s->wal) >= limit;
+}
+
+/* After a change: past the cut-over size, hand the checkpoint to the
+ * checkpointer thread, or without one run it here (once at a time). */
+static void maybe_cutover(struct store *s)
+{
+	if (!cutover_due(s))
 		return;
+	if (s->has_cut_thread) {
+		pthread_mutex_lock(&s->req_mu);
+		if (!s->cut_wanted) {
+			s->cut_wanted = true;
+			pthread_cond_signal(&s->req_cv);
+		}
+		pthread_mutex_unlock(&s->req_mu);
+		return;
+	}
 	if (__atomic_exchange_n(&s->cutover_running, 1, __ATOMIC_ACQ_REL))
 		return;
 	store_checkpoint(s);
 	__atomic_store_n(&s->cutover_running, 0, __ATOMIC_RELEASE);
+}
+
+static void *checkpointer_main(void *arg)
+{
+	struct store *s = arg;
+
+	pthread_mutex_lock(&s->req_mu);
+	for (;;) {
+		while (!s->cut_wanted && !s->cut_stop)
+			pthread_cond_wait(&s->req_cv, &s->req_mu);
+		if (s->cut_stop)
+			break;
+		s->cut_wanted = false;
+		pthread_mutex_unlock(&s->req_mu);
+		/* requests made while the last checkpoint ran saw the old
+		 * log's size: look again */
+		if (cutover_due(s))
+			store_checkpoint(s);
+		pthread_mutex_lock(&s->req_mu);
+	}
+	pthread_mutex_unlock(&s->req_mu);
+	return NULL;
+}
+
+static int checkpointer_start(struct store *s)
+{
+	if (s->opt.read_only || s->opt.commit_ms == 0)
+		return 0;
+	if (pthread_create(&s->cut_thread, NULL, checkpointer_main, s) != 0)
+		return -EAGAIN;
+	s->has_cut_thread = true;
+	return 0;
+}
+
+static void checkpointer_stop(struct store *s)
+{
+	if (!s->has_cut_thread)
+		return;
+	pthread_mutex_lock(&s->req_mu);
+	s->cut_stop = true;
+	pthread_cond_signal(&s->req_cv);
+	pthread_mutex_unlock(&s->req_mu);
+	pthread_join(s->cut_thread, NULL);
+	s->has_cut_thread = false;
 }
 
 /* Unlock, then run what follows a change.  Returns rc, or the sync
@@ -278,6 +341,9 @@ static void store_free(struct store *s)
 	if (s->lock_fd >= 0)
 		close(s->lock_fd); /* releases the flock */
 	pthread_rwlock_destroy(&s->lock);
+	pthread_mutex_destroy(&s->cut_mu);
+	pthread_mutex_destroy(&s->req_mu);
+	pthread_cond_destroy(&s->req_cv);
 	free(s->dir);
 	free(s);
 }
@@ -382,6 +448,9 @@ int store_open(const char *dir, const struct store_options *o,
 	if (s->opt.max_entry_bytes == 0 || s->opt.max_entry_bytes > UINT32_MAX)
 		s->opt.max_entry_bytes = UINT32_MAX;
 	pthread_rwlock_init(&s->lock, NULL);
+	pthread_mutex_init(&s->cut_mu, NULL);
+	pthread_mutex_init(&s->req_mu, NULL);
+	pthread_cond_init(&s->req_cv, NULL);
 	u64map_init(&s->nodes);
 	u64map_init(&s->names);
 	wal_buf_init(&s->scratch);
@@ -396,6 +465,8 @@ int store_open(const char *dir, const struct store_options *o,
 			goto fail;
 	}
 	rc = open_files(s);
+	if (!rc)
+		rc = checkpointer_start(s);
 	if (rc)
 		goto fail;
 	*out = s;
@@ -409,55 +480,85 @@ fail:
 	return rc;
 }
 
-static int checkpoint_locked(struct store *s)
+/*
+ * A checkpoint, in three steps (cut_mu held throughout):
+ *   begin, under the exclusive lock: the log is flushed and the new log,
+ *     opened by a snapshot of the index, written (wal_cutover_begin);
+ *   seal, with or without the lock: the whole map msync'd, which covers
+ *     every entry the snapshot names, then the new log synced and renamed
+ *     into place (wal_cutover_finish);
+ *   done, under the lock again: freed space whose frames are now durable
+ *     returns to the allocator.
+ * Changes made between begin and seal go to the new log after the
+ * snapshot and become durable only after the seal; they never touch the
+ * space the snapshot's entries occupy (it is not free in the snapshot,
+ * and space freed later waits for its frame to be durable).
+ */
+static int checkpoint_begin_locked(struct store *s)
 {
 	int rc = s->failed ? s->failed : wal_error(s->wal);
 
+	return rc ? rc : wal_cutover_begin(s->wal, store_write_snapshot, s);
+}
+
+/* Returns 0, or the msync error (the caller records it in s->failed
+ * under the lock) or the log's. */
+static int checkpoint_seal(struct store *s, bool *msync_failed)
+{
+	int rc = io_msync(s->map, s->map_len, MS_SYNC);
+
+	*msync_failed = rc != 0;
 	if (rc)
-		return rc;
-	rc = wal_sync(s->wal, 0);
-	if (rc)
-		return rc;
-	rc = io_msync(s->map, s->map_len, MS_SYNC);
-	if (rc) {
-		s->failed = rc;
 		log_error("store '%s' is failed and refuses changes: msync of "
 			  "the data file: %s",
 			  s->dir, strerror(-rc));
-		return rc;
-	}
-	rc = wal_cutover(s->wal, store_write_snapshot, s);
+	return wal_cutover_finish(s->wal, rc);
+}
+
+static void checkpoint_done_locked(struct store *s, int rc, bool msync_failed)
+{
+	if (msync_failed && !s->failed)
+		s->failed = rc;
 	if (rc)
-		return rc;
+		return;
 	s->cutovers++;
 	release_durable(s);
-	return 0;
+}
+
+/* The whole checkpoint under the exclusive lock (growth, close). */
+static int checkpoint_locked(struct store *s)
+{
+	bool msync_failed = false;
+	int rc = checkpoint_begin_locked(s);
+
+	if (rc)
+		return rc;
+	rc = checkpoint_seal(s, &msync_failed);
+	checkpoint_done_locked(s, rc, msync_failed);
+	return rc;
 }
 
 int store_checkpoint(struct store *s)
 {
+	bool msync_failed = false;
 	int rc;
 
 	if (s->opt.read_only)
 		return -EROFS;
-	/* Write most dirty pages out before holding appends back; the
-	 * locked msync then only has what changed meanwhile.  An error here
-	 * is final: the kernel reports a writeback error once. */
-	rc = io_msync(s->map, s->map_len, MS_SYNC);
-	if (rc) {
-		pthread_rwlock_wrlock(&s->lock);
-		if (!s->failed)
-			s->failed = rc;
-		pthread_rwlock_unlock(&s->lock);
-		log_error("store '%s' is failed and refuses changes: msync of "
-			  "the data file: %s",
-			  s->dir, strerror(-rc));
-		return rc;
-	}
+	pthread_mutex_lock(&s->cut_mu);
+	/* Flush the log before holding changes back: begin then only has
+	 * what came meanwhile. */
 	wal_sync(s->wal, 0);
 	pthread_rwlock_wrlock(&s->lock);
-	rc = checkpoint_locked(s);
+	rc = checkpoint_begin_locked(s);
 	pthread_rwlock_unlock(&s->lock);
+	if (!rc) {
+		rc = checkpoint_seal(s, &msync_failed);
+		pthread_rwlock_wrlock(&s->lock);
+		checkpoint_done_locked(s, rc, msync_failed);
+		pthread_rwlock_unlock(&s->lock);
+	}
+	pthread_mutex_unlock(&s->cut_mu);
 	return rc;
 }
 
@@ -472,6 +573,7 @@ int store_grow(struct store *s, uint64_t capacity)
 	path = path_in(s->dir, "data");
 	if (!path)
 		return -ENOMEM;
+	pthread_mutex_lock(&s->cut_mu);
 	pthread_rwlock_wrlock(&s->lock);
 	rc = s->failed ? s->failed : wal_error(s->wal);
 	if (rc || capacity <= s->capacity)
@@ -501,6 +603,7 @@ int store_grow(struct store *s, uint64_t capacity)
 	rc = checkpoint_locked(s);
 out:
 	pthread_rwlock_unlock(&s->lock);
+	pthread_mutex_unlock(&s->cut_mu);
 	free(path);
 	return rc;
 }
@@ -511,10 +614,13 @@ int store_close(struct store *s)
 
 	if (!s)
 		return 0;
+	checkpointer_stop(s);
 	if (!s->opt.read_only) {
+		pthread_mutex_lock(&s->cut_mu);
 		pthread_rwlock_wrlock(&s->lock);
 		rc = checkpoint_locked(s);
 		pthread_rwlock_unlock(&s->lock);
+		pthread_mutex_unlock(&s->cut_mu);
 	}
 	rc2 = wal_close(s->wal);
 	if (!rc)

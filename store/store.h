@@ -42,7 +42,9 @@ struct store;
 struct store_options {
 	uint64_t capacity_bytes; /* data capacity of a new store */
 	uint64_t cutover_bytes; /* cut the log over past this size */
-	uint32_t commit_ms; /* background commit interval */
+	uint32_t commit_ms; /* background commit interval; 0: no
+			       background threads (commits and cut-overs
+			       run in the callers' threads) */
 	bool sync; /* every mutation durable before return */
 	uint64_t max_entry_bytes; /* larger entries: -EFBIG */
 	bool read_only; /* open without replaying into a writable log

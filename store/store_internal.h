@@ -105,6 +105,19 @@ struct store {
 	uint64_t appends;
 	uint64_t cutovers;
 	int cutover_running; /* atomic flag */
+	/* Held for a whole checkpoint (taken before lock): one checkpoint
+	 * at a time, and no growth (mremap) while a checkpoint msyncs the
+	 * map without the lock. */
+	pthread_mutex_t cut_mu;
+	/* The checkpointer thread (when commit_ms > 0): a change that finds
+	 * the log past its cut-over size asks it (cut_wanted) instead of
+	 * checkpointing in its own thread.  Under req_mu. */
+	pthread_mutex_t req_mu;
+	pthread_cond_t req_cv;
+	pthread_t cut_thread;
+	bool has_cut_thread;
+	bool cut_wanted;
+	bool cut_stop;
 };
 
 /* replay.c: applying records (live and at open) and snapshots. */

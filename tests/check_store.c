@@ -11,6 +11,7 @@
 
 #include <check.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -686,6 +687,152 @@ START_TEST(test_store_root_metadata_persists)
 }
 END_TEST
 
+/*
+ * Checkpoints while other threads append: a checkpoint holds changes back
+ * only while it writes the snapshot, so appends and syncs go on during
+ * its msync, log sync and rename.  Two writers (one also trims) append
+ * and sync while a third thread checkpoints in a loop, in a child that
+ * ends with _exit (no clean close).  Every synced entry must be back,
+ * byte for byte, after the parent reopens, and fsck must be clean.
+ */
+#define CW_N 400
+
+struct cw {
+	struct store *s;
+	uint64_t id;
+	bool trims;
+	uint64_t acked; /* last synced seq */
+	int done;
+};
+
+static void cw_entry(char *buf, size_t *len, uint64_t seq)
+{
+	*len = 64 + (size_t)(seq % 137);
+	memset(buf, 'a' + (int)(seq % 26), *len);
+}
+
+static void *cw_writer(void *arg)
+{
+	struct cw *w = arg;
+	char buf[256];
+	size_t len;
+
+	for (uint64_t seq = 1; seq <= CW_N; seq++) {
+		uint64_t got, lsn;
+
+		cw_entry(buf, &len, seq);
+		if (store_append(w->s, w->id, buf, len, &got, &lsn) ||
+		    got != seq)
+			abort();
+		if (w->trims && seq % 100 == 0 &&
+		    store_trim(w->s, w->id, 50, &lsn))
+			abort();
+		if (seq % 3 == 0 || seq == CW_N) {
+			if (store_sync(w->s, lsn))
+				abort();
+			w->acked = seq;
+		}
+	}
+	__atomic_store_n(&w->done, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+struct cw_check {
+	uint64_t next;
+	int bad;
+};
+
+static int cw_check_fn(void *arg, uint64_t seq, const void *buf, size_t len)
+{
+	struct cw_check *c = arg;
+	char want[256];
+	size_t wlen;
+
+	cw_entry(want, &wlen, seq);
+	if (seq != c->next || len != wlen || memcmp(buf, want, len))
+		c->bad++;
+	c->next++;
+	return 0;
+}
+
+START_TEST(test_store_changes_go_on_during_checkpoints)
+{
+	char *dir = test_tmpdir();
+	struct store_options o;
+	struct store *s;
+	uint64_t sp, ids[2];
+	int fds[2];
+	pid_t pid;
+	int status;
+
+	store_options_default(&o);
+	o.capacity_bytes = 4 << 20;
+	o.cutover_bytes = 16384;
+	o.commit_ms = 5;
+	ck_assert_int_eq(store_open(dir, &o, &s), 0);
+	ck_assert_int_eq(store_space_create(s, "sp", &M, &sp, NULL), 0);
+	ids[0] = mkdoc(s, sp, "plain");
+	ids[1] = mkdoc(s, sp, "trimmed");
+	ck_assert_int_eq(store_close(s), 0);
+	ck_assert_int_eq(pipe(fds), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		struct cw w[2] = { { NULL, ids[0], false, 0, 0 },
+				   { NULL, ids[1], true, 0, 0 } };
+		struct store_stats st;
+		pthread_t t[2];
+		uint64_t out[3];
+
+		if (store_open(dir, &o, &s))
+			_exit(1);
+		w[0].s = w[1].s = s;
+		for (int i = 0; i < 2; i++)
+			if (pthread_create(&t[i], NULL, cw_writer, &w[i]))
+				_exit(2);
+		while (!__atomic_load_n(&w[0].done, __ATOMIC_ACQUIRE) ||
+		       !__atomic_load_n(&w[1].done, __ATOMIC_ACQUIRE))
+			if (store_checkpoint(s))
+				_exit(3);
+		for (int i = 0; i < 2; i++)
+			pthread_join(t[i], NULL);
+		store_stats(s, &st);
+		out[0] = w[0].acked;
+		out[1] = w[1].acked;
+		out[2] = st.cutovers;
+		if (write(fds[1], out, sizeof(out)) != (ssize_t)sizeof(out))
+			_exit(4);
+		_exit(0); /* no close: recovery reads the last cut-over's log */
+	}
+	close(fds[1]);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status));
+	ck_assert_int_eq(WEXITSTATUS(status), 0);
+	{
+		uint64_t in[3];
+		struct cw_check c0 = { 1, 0 }, c1 = { CW_N - 49, 0 };
+
+		ck_assert_int_eq(read(fds[0], in, sizeof(in)),
+				 (ssize_t)sizeof(in));
+		close(fds[0]);
+		ck_assert_uint_eq(in[0], CW_N);
+		ck_assert_uint_eq(in[1], CW_N);
+		ck_assert_uint_gt(in[2], 2);
+		check_clean(dir);
+		ck_assert_int_eq(store_open(dir, &o, &s), 0);
+		ck_assert_int_eq(store_read(s, ids[0], cw_check_fn, &c0), 0);
+		ck_assert_int_eq(c0.bad, 0);
+		ck_assert_uint_eq(c0.next, CW_N + 1);
+		ck_assert_int_eq(store_read(s, ids[1], cw_check_fn, &c1), 0);
+		ck_assert_int_eq(c1.bad, 0);
+		ck_assert_uint_eq(c1.next, CW_N + 1);
+	}
+	ck_assert_int_eq(store_close(s), 0);
+	check_clean(dir);
+	test_rmdir(dir);
+}
+END_TEST
+
 START_TEST(test_store_grows_and_keeps_growth_after_reopen)
 {
 	char *dir = test_tmpdir();
@@ -723,6 +870,7 @@ int main(void)
 	tcase_add_test(tc, test_store_rename_replaces_atomically_and_keeps_id);
 	tcase_add_test(tc, test_store_second_open_is_refused);
 	tcase_add_test(tc, test_store_survives_many_cutovers_and_reopens);
+	tcase_add_test(tc, test_store_changes_go_on_during_checkpoints);
 	tcase_add_test(tc, test_store_unclosed_store_recovers_synced_changes);
 	tcase_add_test(tc, test_store_meta_backup_and_tombstones_persist);
 	tcase_add_test(tc,

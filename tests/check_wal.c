@@ -434,6 +434,71 @@ START_TEST(test_wal_cutover_starts_new_log_with_snapshot)
 }
 END_TEST
 
+START_TEST(test_wal_appends_during_cutover_follow_the_snapshot)
+{
+	char *dir = test_tmpdir();
+	struct wal *w;
+	struct seen s = { 0 };
+	uint64_t lsn[3];
+	int n = 5;
+
+	build_log(dir, 10, false);
+	ck_assert_int_eq(wal_open(dir, &no_committer, collect, &s, &w), 0);
+	ck_assert_int_eq(wal_cutover_begin(w, big_snap, &n), 0);
+	/* accepted at once, numbered after the snapshot's frames 12..16,
+	 * and not durable before the new file is in place */
+	for (int i = 0; i < 3; i++) {
+		ck_assert_int_eq(wal_append(w, i == 0 ? "x" : "y", 1, &lsn[i]),
+				 0);
+		ck_assert_uint_eq(lsn[i], 17 + (uint64_t)i);
+	}
+	ck_assert_uint_lt(wal_durable_lsn(w), 12);
+	ck_assert_int_eq(wal_cutover_finish(w, 0), 0);
+	ck_assert_uint_eq(wal_durable_lsn(w), 16);
+	ck_assert_int_eq(wal_sync(w, lsn[2]), 0);
+	ck_assert_uint_eq(wal_durable_lsn(w), 19);
+	ck_assert_int_eq(wal_close(w), 0);
+	memset(&s, 0, sizeof(s));
+	ck_assert_int_eq(wal_open(dir, &no_committer, collect, &s, &w), 0);
+	ck_assert_int_eq(s.n, n + 3);
+	for (int i = 0; i < n + 3; i++)
+		ck_assert_uint_eq(s.lsn[i], 12 + (uint64_t)i);
+	ck_assert_int_eq(s.first[0], 's');
+	ck_assert_int_eq(s.first[n], 'x');
+	ck_assert_int_eq(s.first[n + 2], 'y');
+	wal_close(w);
+	test_rmdir(dir);
+}
+END_TEST
+
+START_TEST(test_wal_abandoned_cutover_fails_and_keeps_the_old_log)
+{
+	char *dir = test_tmpdir();
+	struct wal *w;
+	struct seen s = { 0 };
+	uint64_t lsn;
+	int n = 5;
+
+	build_log(dir, 10, true);
+	ck_assert_int_eq(wal_open(dir, &no_committer, collect, &s, &w), 0);
+	ck_assert_int_eq(wal_cutover_begin(w, big_snap, &n), 0);
+	ck_assert_int_eq(wal_append(w, "x", 1, &lsn), 0);
+	/* the caller's msync failed: the new file must not take over */
+	ck_assert_int_eq(wal_cutover_finish(w, -EIO), -EIO);
+	ck_assert_int_eq(wal_error(w), -EIO);
+	ck_assert_int_eq(wal_sync(w, lsn), -EIO);
+	ck_assert_int_eq(wal_append(w, "y", 1, NULL), -EIO);
+	ck_assert_int_eq(wal_close(w), -EIO);
+	memset(&s, 0, sizeof(s));
+	ck_assert_int_eq(wal_open(dir, &no_committer, collect, &s, &w), 0);
+	ck_assert_int_eq(s.n, 11); /* the old log: snapshot and 10 frames */
+	ck_assert_uint_eq(s.lsn[10], 11);
+	ck_assert_int_eq(s.first[0], 'S');
+	wal_close(w);
+	test_rmdir(dir);
+}
+END_TEST
+
 START_TEST(test_wal_failed_fdatasync_is_sticky)
 {
 	char *dir = test_tmpdir();
@@ -502,6 +567,9 @@ int main(void)
 	tcase_add_test(tc,
 		       test_wal_committer_makes_changes_durable_without_sync);
 	tcase_add_test(tc, test_wal_cutover_starts_new_log_with_snapshot);
+	tcase_add_test(tc, test_wal_appends_during_cutover_follow_the_snapshot);
+	tcase_add_test(tc,
+		       test_wal_abandoned_cutover_fails_and_keeps_the_old_log);
 	tcase_add_test(tc, test_wal_failed_fdatasync_is_sticky);
 	tcase_add_test(tc, test_wal_failed_cutover_rename_is_sticky);
 	suite_add_tcase(s, tc);

@@ -48,9 +48,17 @@
  *   3. Only the thread that set io_busy writes or syncs fd.
  *   4. Once err != 0 it never changes and no frame is accepted.
  *
- * Durability order at cut-over: pending frames written and fdatasync'd;
- * (caller: data file msync'd); new file written, fdatasync'd; renamed over
- * the log; directory fsync'd; only then are appends accepted again.
+ * Cut-over, in two steps.  wal_cutover_begin (no appends meanwhile):
+ * every pending frame written and fdatasync'd; the new file written to
+ * wal.tmp (not yet synced); the log switches to the new generation and
+ * seed, and appends are accepted again: they queue in pend, after the
+ * snapshot's LSNs, and are not written while io_busy is held.
+ * wal_cutover_finish (caller: data file msync'd first): wal.tmp
+ * fdatasync'd, renamed over the log, directory fsync'd; then the new file
+ * is the log, the snapshot's frames are durable and the queued frames are
+ * written by the next flush.  A crash before the rename recovers the old
+ * log, which holds every frame acknowledged so far (frames queued during
+ * the cut-over cannot be acknowledged before it ends).
  */
 #include "wal/wal.h"
 
@@ -120,6 +128,14 @@ struct wal {
 	uint64_t io_durable_upto; /* last LSN the running flush syncs, or 0 */
 	bool yielded; /* the next leader already yielded once */
 	pthread_cond_t kick_cv;
+
+	/* Between wal_cutover_begin and wal_cutover_finish (io_busy is
+	 * held all along): the new file, written but not yet durable, and
+	 * the LSN of its last snapshot frame. */
+	char *tmp_path;
+	int cut_fd;
+	uint64_t cut_size;
+	uint64_t cut_last_lsn;
 };
 
 struct wal_snap {
@@ -269,8 +285,7 @@ static void do_io_locked(struct wal *w, bool sync)
 	if (rc) {
 		fail_locked(w, rc, what);
 	} else {
-		__atomic_store_n(&w->file_size, w->file_size + batch.len,
-				 __ATOMIC_RELAXED);
+		w->file_size += batch.len;
 		w->written_lsn = last;
 		if (sync) {
 			__atomic_store_n(&w->durable_lsn, last,
@@ -409,10 +424,12 @@ uint64_t wal_next_lsn(struct wal *w)
 
 uint64_t wal_size(struct wal *w)
 {
-	/* An estimate read without the lock (the cut-over trigger polls it
-	 * after every change); exact when nothing runs concurrently. */
-	return __atomic_load_n(&w->file_size, __ATOMIC_RELAXED) +
-	       __atomic_load_n(&w->pend.len, __ATOMIC_RELAXED);
+	uint64_t v;
+
+	pthread_mutex_lock(&w->mu);
+	v = w->file_size + w->pend.len;
+	pthread_mutex_unlock(&w->mu);
+	return v;
 }
 
 uint64_t wal_flushes(struct wal *w)
@@ -483,11 +500,14 @@ static struct wal *wal_alloc(const char *dir, const struct wal_options *o)
 	w->opt = *o;
 	if (w->opt.buffer_bytes == 0)
 		w->opt.buffer_bytes = 4u << 20;
+	w->cut_fd = -1;
 	w->dir = strdup(dir);
 	w->path = path_join(dir, "wal");
-	if (!w->dir || !w->path) {
+	w->tmp_path = path_join(dir, "wal.tmp");
+	if (!w->dir || !w->path || !w->tmp_path) {
 		free(w->dir);
 		free(w->path);
+		free(w->tmp_path);
 		free(w);
 		return NULL;
 	}
@@ -518,6 +538,7 @@ static void wal_free(struct wal *w)
 	pthread_cond_destroy(&w->sync_cv[1]);
 	free(w->dir);
 	free(w->path);
+	free(w->tmp_path);
 	free(w);
 }
 
@@ -586,21 +607,19 @@ int wal_snap_frame(struct wal_snap *sn, const void *payload, size_t len)
 	return 0;
 }
 
-/* Write DIR/wal.tmp holding a header and snap's frames, make it durable
- * and rename it over DIR/wal.  On success *fd is the new file (open for
- * writing), *size its size and *next_lsn the LSN after its last frame. */
-static int write_new_log(struct wal *w, uint64_t gen, uint64_t salt,
+/* Write DIR/wal.tmp: a header and snap's frames, numbered from the log's
+ * next LSN and checksummed for (gen, salt).  Nothing is synced.  On
+ * success *fd_out is the file (open for writing), *size its size and
+ * *next_lsn the LSN after its last frame. */
+static int new_log_write(struct wal *w, uint64_t gen, uint64_t salt,
 			 wal_snap_fn snap, void *arg, int *fd_out,
 			 uint64_t *size, uint64_t *next_lsn)
 {
 	struct wal_snap sn;
 	uint8_t h[WAL_HDR];
-	char *tmp = path_join(w->dir, "wal.tmp");
 	const char *what = "open";
 	int rc;
 
-	if (!tmp)
-		return -ENOMEM;
 	memset(&sn, 0, sizeof(sn));
 	wal_buf_init(&sn.buf);
 	sn.w = w;
@@ -608,52 +627,59 @@ static int write_new_log(struct wal *w, uint64_t gen, uint64_t salt,
 	sn.epoch = w->next_lsn;
 	sn.seed = seed_of(gen, salt);
 	sn.off = WAL_HDR;
-	sn.fd = io_open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	sn.fd = io_open(w->tmp_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 	if (sn.fd < 0) {
 		rc = sn.fd;
-		goto out_free;
+		goto out;
 	}
 	what = "write";
 	rc = snap(arg, &sn);
 	if (rc)
-		goto out_close;
+		goto out;
 	rc = snap_flush(&sn);
 	if (rc)
-		goto out_close;
+		goto out;
 	/* The header goes last: it records how much of the file is sealed. */
 	header_encode(h, gen, salt, w->next_lsn, sn.off);
 	rc = io_pwrite_all(sn.fd, h, WAL_HDR, 0);
 	if (rc)
-		goto out_close;
-	what = "fdatasync";
-	rc = io_fdatasync(sn.fd);
-	if (rc)
-		goto out_close;
-	what = "rename";
-	rc = io_rename(tmp, w->path);
-	if (rc)
-		goto out_close;
-	what = "directory fsync";
-	rc = io_fsync_dir(w->dir);
-	if (rc)
-		goto out_close;
+		goto out;
 	*fd_out = sn.fd;
 	*size = sn.off;
 	*next_lsn = sn.lsn;
 	sn.fd = -1;
-out_close:
+out:
 	if (sn.fd >= 0)
 		io_close(sn.fd);
 	if (rc && rc != -ENOMEM)
-		log_error("cannot write new log '%s': %s: %s", tmp, what,
-			  strerror(-rc));
-out_free:
+		log_error("cannot write new log '%s': %s: %s", w->tmp_path,
+			  what, strerror(-rc));
 	wal_buf_release(&sn.buf);
-	free(tmp);
 	return rc;
 }
 
-int wal_cutover(struct wal *w, wal_snap_fn snap, void *arg)
+/* Make the written wal.tmp (fd) durable and put it in the log's place. */
+static int new_log_seal(struct wal *w, int fd)
+{
+	const char *what = "fdatasync";
+	int rc;
+
+	rc = io_fdatasync(fd);
+	if (!rc) {
+		what = "rename";
+		rc = io_rename(w->tmp_path, w->path);
+	}
+	if (!rc) {
+		what = "directory fsync";
+		rc = io_fsync_dir(w->dir);
+	}
+	if (rc)
+		log_error("cannot write new log '%s': %s: %s", w->tmp_path,
+			  what, strerror(-rc));
+	return rc;
+}
+
+int wal_cutover_begin(struct wal *w, wal_snap_fn snap, void *arg)
 {
 	uint64_t gen, salt, size = 0, next = 0;
 	int rc, fd = -1;
@@ -671,32 +697,71 @@ int wal_cutover(struct wal *w, wal_snap_fn snap, void *arg)
 		pthread_mutex_unlock(&w->mu);
 		return rc;
 	}
+	/* Held until wal_cutover_finish: no flush touches either file. */
 	w->io_busy = true;
 	gen = w->gen + 1;
 	pthread_mutex_unlock(&w->mu);
 
 	salt = random_u64();
-	rc = write_new_log(w, gen, salt, snap, arg, &fd, &size, &next);
+	rc = new_log_write(w, gen, salt, snap, arg, &fd, &size, &next);
 
 	pthread_mutex_lock(&w->mu);
-	w->io_busy = false;
 	if (rc) {
+		w->io_busy = false;
 		if (rc != -ENOMEM)
 			fail_locked(w, rc, "cut-over");
+		pthread_cond_broadcast(&w->cv);
+		wake_all_syncers(w);
 	} else {
-		io_close(w->fd);
-		w->fd = fd;
+		/* Appends from here on belong to the new file. */
+		w->cut_fd = fd;
+		w->cut_size = size;
+		w->cut_last_lsn = next - 1;
 		w->gen = gen;
 		w->salt = salt;
 		w->seed = seed_of(gen, salt);
-		w->file_size = size;
 		w->next_lsn = next;
-		w->written_lsn = w->durable_lsn = next - 1;
+	}
+	pthread_mutex_unlock(&w->mu);
+	return rc;
+}
+
+int wal_cutover_finish(struct wal *w, int rc)
+{
+	int fd = w->cut_fd;
+
+	if (!rc)
+		rc = new_log_seal(w, fd);
+	pthread_mutex_lock(&w->mu);
+	w->io_busy = false;
+	w->cut_fd = -1;
+	if (rc) {
+		io_close(fd);
+		fail_locked(w, rc, "cut-over");
+	} else {
+		io_close(w->fd);
+		w->fd = fd;
+		w->file_size = w->cut_size;
+		w->written_lsn = w->cut_last_lsn;
+		__atomic_store_n(&w->durable_lsn, w->cut_last_lsn,
+				 __ATOMIC_RELEASE);
+		if (w->has_committer && w->pend.len >= w->opt.buffer_bytes &&
+		    !w->kick) {
+			w->kick = true;
+			pthread_cond_signal(&w->kick_cv);
+		}
 	}
 	pthread_cond_broadcast(&w->cv);
 	wake_all_syncers(w);
 	pthread_mutex_unlock(&w->mu);
 	return rc;
+}
+
+int wal_cutover(struct wal *w, wal_snap_fn snap, void *arg)
+{
+	int rc = wal_cutover_begin(w, snap, arg);
+
+	return rc ? rc : wal_cutover_finish(w, 0);
 }
 
 int wal_create(const char *dir, const struct wal_options *o, wal_snap_fn snap,
@@ -713,9 +778,14 @@ int wal_create(const char *dir, const struct wal_options *o, wal_snap_fn snap,
 		return -ENOMEM;
 	w->gen = 1;
 	w->salt = random_u64();
-	rc = write_new_log(w, w->gen, w->salt, snap, arg, &fd, &size, &next);
+	rc = new_log_write(w, w->gen, w->salt, snap, arg, &fd, &size, &next);
 	if (rc)
 		goto out_free;
+	rc = new_log_seal(w, fd);
+	if (rc) {
+		io_close(fd);
+		goto out_free;
+	}
 	w->fd = fd;
 	w->seed = seed_of(w->gen, w->salt);
 	w->file_size = size;

@@ -17,8 +17,10 @@
  * it.  A sync is never retried.
  *
  * Thread-safety: all functions may be called concurrently, except that
- * wal_cutover() requires that no wal_append() runs at the same time (the
- * store holds its write lock) and wal_close() is called once, last.
+ * wal_cutover() and wal_cutover_begin() require that no wal_append() runs
+ * at the same time (the store holds its write lock), a cut-over's finish
+ * is called by the thread that began it, and wal_close() is called once,
+ * last, with no cut-over in progress.
  */
 #ifndef WAL_WAL_H
 #define WAL_WAL_H
@@ -80,13 +82,25 @@ int wal_error(struct wal *w);
  * Cut-over: make everything pending durable, then write a new log to
  * DIR/wal.tmp that starts with the frames emitted by snap (an
  * OrganizationSnapshot), fdatasync it, rename it over DIR/wal and fsync
- * DIR.  Only then does the new log take appends.  The caller must have
- * made the data file durable (msync) before calling, and must not append
- * concurrently.  Any failure is sticky (fail-stop).
+ * DIR.  The caller must have made the data file durable (msync) before
+ * the fdatasync, and must not append while snap runs.  Any failure but
+ * -ENOMEM is sticky (fail-stop).
+ *
+ * In two steps, so that appends need not wait for the sync and rename:
+ * wal_cutover_begin() flushes the log, writes wal.tmp (unsynced) and
+ * switches the log to it; from its return, wal_append() is accepted again
+ * and the frames queue behind the snapshot's, durable only after the
+ * finish (a wal_sync() meanwhile waits).  wal_cutover_finish(w, 0) then
+ * seals wal.tmp and puts it in place; wal_cutover_finish(w, err) with the
+ * caller's error (its msync failed) abandons the new file and fails the
+ * log with err.  Every successful begin must be followed by one finish.
+ * wal_cutover() is both steps at once.
  *
  * Inside snap, call wal_snap_frame() for each payload to write.
  */
 int wal_cutover(struct wal *w, wal_snap_fn snap, void *arg);
+int wal_cutover_begin(struct wal *w, wal_snap_fn snap, void *arg);
+int wal_cutover_finish(struct wal *w, int err);
 int wal_snap_frame(struct wal_snap *sn, const void *payload, size_t len);
 
 /* Stop the committer, make everything durable, close.  Returns the
