@@ -693,6 +693,8 @@ int wal_cutover_begin(struct wal *w, wal_snap_fn snap, void *arg)
 	while (w->io_busy)
 		pthread_cond_wait(&w->cv, &w->mu);
 	rc = w->err;
+	if (!rc && w->pend.len)
+		rc = -EBUSY; /* a frame came in after the sync: see wal.h */
 	if (rc) {
 		pthread_mutex_unlock(&w->mu);
 		return rc;

@@ -94,6 +94,8 @@ int wal_error(struct wal *w);
  * seals wal.tmp and puts it in place; wal_cutover_finish(w, err) with the
  * caller's error (its msync failed) abandons the new file and fails the
  * log with err.  Every successful begin must be followed by one finish.
+ * A begin that finds a frame appended after its own flush changes
+ * nothing and returns -EBUSY (the caller let an append run).
  * wal_cutover() is both steps at once.
  *
  * Inside snap, call wal_snap_frame() for each payload to write.
