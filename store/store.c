@@ -393,6 +393,8 @@ static int open_files(struct store *s)
 	}
 	rc = datafile_open(data, s->opt.read_only, &s->data_fd, &s->map,
 			   &s->capacity);
+	free(data);
+	data = NULL;
 	if (rc)
 		goto out;
 	s->map_len = DATA_HDR + s->capacity;
