@@ -60,7 +60,8 @@ static void rm_rf(const char *dir)
 		fprintf(stderr, "cannot remove %s\n", dir);
 }
 
-static struct store *fresh_store(const char *dir, uint64_t cap, uint32_t ms)
+static struct store *fresh_store_cut(const char *dir, uint64_t cap,
+				     uint32_t ms, uint64_t cutover)
 {
 	struct store_options o;
 	struct store *s;
@@ -70,7 +71,7 @@ static struct store *fresh_store(const char *dir, uint64_t cap, uint32_t ms)
 	store_options_default(&o);
 	o.capacity_bytes = cap;
 	o.commit_ms = ms;
-	o.cutover_bytes = 256ull << 20;
+	o.cutover_bytes = cutover;
 	rc = store_open(dir, &o, &s);
 	if (rc) {
 		fprintf(stderr, "cannot open store %s: %s\n", dir,
@@ -78,6 +79,11 @@ static struct store *fresh_store(const char *dir, uint64_t cap, uint32_t ms)
 		exit(1);
 	}
 	return s;
+}
+
+static struct store *fresh_store(const char *dir, uint64_t cap, uint32_t ms)
+{
+	return fresh_store_cut(dir, cap, ms, 256ull << 20);
 }
 
 #define DOCS 1000
@@ -149,24 +155,12 @@ static void bench_cutover(const char *dir)
 {
 	static uint64_t ids[CUT_DOCS];
 	uint64_t hist[32] = { 0 }, n = 0, slow = 0, seen = 0, cut0;
-	struct store_options o;
+	struct store *s = fresh_store_cut(dir, 2ull << 30, 200, 16ull << 20);
 	struct store_stats st;
-	struct store *s;
 	double t0, t = 0, prev, worst = 0;
 	char buf[100];
 	int rc, b;
 
-	rm_rf(dir);
-	store_options_default(&o);
-	o.capacity_bytes = 2ull << 30;
-	o.commit_ms = 200;
-	o.cutover_bytes = 16ull << 20;
-	rc = store_open(dir, &o, &s);
-	if (rc) {
-		fprintf(stderr, "cannot open store %s: %s\n", dir,
-			strerror(-rc));
-		exit(1);
-	}
 	memset(buf, 'c', sizeof(buf));
 	make_docs(s, ids, CUT_DOCS);
 	for (int i = 0; i < CUT_DOCS; i++)

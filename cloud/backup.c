@@ -40,6 +40,7 @@
 
 #include "cloud/archive.h"
 #include "util/log.h"
+#include "util/strlist.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -82,8 +83,7 @@ struct restoring {
 struct cached {
 	char *space; /* "" for the list of spaces */
 	int64_t fetched_ns;
-	char **names;
-	size_t n, cap;
+	struct strlist names;
 	struct cached *next;
 };
 
@@ -332,9 +332,7 @@ static void unclaim(struct backup *b, struct slot *sl)
 
 static void cached_free(struct cached *c)
 {
-	for (size_t i = 0; i < c->n; i++)
-		free(c->names[i]);
-	free(c->names);
+	strlist_release(&c->names);
 	free(c->space);
 	free(c);
 }
@@ -350,36 +348,7 @@ static struct cached *cache_find(struct backup *b, const char *space)
 
 static int cached_add(struct cached *c, const char *name)
 {
-	char *dup;
-
-	for (size_t i = 0; i < c->n; i++)
-		if (!strcmp(c->names[i], name))
-			return 0;
-	if (c->n == c->cap) {
-		size_t cap = c->cap ? 2 * c->cap : 16;
-		char **nv = realloc(c->names, cap * sizeof(*nv));
-
-		if (!nv)
-			return -ENOMEM;
-		c->names = nv;
-		c->cap = cap;
-	}
-	dup = strdup(name);
-	if (!dup)
-		return -ENOMEM;
-	c->names[c->n++] = dup;
-	return 0;
-}
-
-static void cached_del(struct cached *c, const char *name)
-{
-	for (size_t i = 0; i < c->n; i++) {
-		if (!strcmp(c->names[i], name)) {
-			free(c->names[i]);
-			c->names[i] = c->names[--c->n];
-			return;
-		}
-	}
+	return strlist_has(&c->names, name) ? 0 : strlist_add(&c->names, name);
 }
 
 /* Keep cached listings in step with what we uploaded or deleted. */
@@ -393,7 +362,7 @@ static void cache_note(struct backup *b, const char *space, const char *key,
 	if (c && present)
 		cached_add(c, key);
 	else if (c)
-		cached_del(c, key);
+		strlist_remove(&c->names, key);
 	c = cache_find(b, "");
 	if (c && present)
 		cached_add(c, space);
@@ -405,14 +374,9 @@ static int collect_name(void *arg, const char *name)
 	return cached_add(arg, name);
 }
 
-struct listing {
-	char **names;
-	size_t n;
-};
-
 /* A copy of the cached listing of space ("" for spaces), fetched when
  * missing or stale. */
-static int cache_get(struct backup *b, const char *space, struct listing *out)
+static int cache_get(struct backup *b, const char *space, struct strlist *out)
 {
 	int64_t now = mono_ns(), ttl = (int64_t)b->o.list_cache_ms * 1000000;
 	struct cached *c, *fresh;
@@ -445,16 +409,11 @@ static int cache_get(struct backup *b, const char *space, struct listing *out)
 			/* Replace in place: swap contents. */
 			c->space = fresh->space;
 			fresh->space = s;
-			for (size_t i = 0; i < c->n; i++)
-				free(c->names[i]);
-			free(c->names);
+			strlist_release(&c->names);
 			c->names = fresh->names;
-			c->n = fresh->n;
-			c->cap = fresh->cap;
 			c->fetched_ns = fresh->fetched_ns;
 			c->next = next;
-			fresh->names = NULL;
-			fresh->n = 0;
+			fresh->names = (struct strlist)STRLIST_INIT;
 			cached_free(fresh);
 		} else {
 			fresh->next = b->cache;
@@ -462,53 +421,36 @@ static int cache_get(struct backup *b, const char *space, struct listing *out)
 			c = fresh;
 		}
 	}
-	out->n = 0;
-	out->names = calloc(c->n ? c->n : 1, sizeof(char *));
-	for (size_t i = 0; out->names && i < c->n; i++) {
-		out->names[i] = strdup(c->names[i]);
-		if (!out->names[i]) {
-			rc = -ENOMEM;
-			break;
-		}
-		out->n++;
-	}
-	if (!out->names)
-		rc = -ENOMEM;
+	for (size_t i = 0; !rc && i < c->names.n; i++)
+		rc = strlist_add(out, c->names.v[i]);
 	pthread_mutex_unlock(&b->cache_lock);
 	return rc;
-}
-
-static void listing_release(struct listing *l)
-{
-	for (size_t i = 0; i < l->n; i++)
-		free(l->names[i]);
-	free(l->names);
 }
 
 int backup_list_space(struct backup *b, const char *space, cloud_name_fn fn,
 		      void *arg)
 {
-	struct listing l = { NULL, 0 };
+	struct strlist l = STRLIST_INIT;
 	int rc;
 
 	if (!cloud_name_valid(space))
 		return -EINVAL;
 	rc = cache_get(b, space, &l);
 	for (size_t i = 0; !rc && i < l.n; i++)
-		if (!store_tombstoned(b->store, space, l.names[i]))
-			rc = fn(arg, l.names[i]);
-	listing_release(&l);
+		if (!store_tombstoned(b->store, space, l.v[i]))
+			rc = fn(arg, l.v[i]);
+	strlist_release(&l);
 	return rc;
 }
 
 int backup_list_spaces(struct backup *b, cloud_name_fn fn, void *arg)
 {
-	struct listing l = { NULL, 0 };
+	struct strlist l = STRLIST_INIT;
 	int rc = cache_get(b, "", &l);
 
 	for (size_t i = 0; !rc && i < l.n; i++)
-		rc = fn(arg, l.names[i]);
-	listing_release(&l);
+		rc = fn(arg, l.v[i]);
+	strlist_release(&l);
 	return rc;
 }
 

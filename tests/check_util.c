@@ -146,6 +146,12 @@ START_TEST(test_strlist_copies_grows_clears)
 	ck_assert(strlist_has(&l, "n57"));
 	ck_assert(!strlist_has(&l, "n100"));
 	ck_assert(!strlist_has(&l, "changed"));
+	ck_assert(strlist_remove(&l, "n1"));
+	ck_assert(!strlist_remove(&l, "n1"));
+	ck_assert_uint_eq(l.n, 99);
+	ck_assert_str_eq(l.v[0], "n0");
+	ck_assert_str_eq(l.v[1], "n2"); /* order kept */
+	ck_assert_str_eq(l.v[98], "n99");
 	strlist_clear(&l);
 	ck_assert_uint_eq(l.n, 0);
 	ck_assert(!strlist_has(&l, "n0"));

@@ -42,6 +42,20 @@ bool strlist_has(const struct strlist *l, const char *s)
 	return false;
 }
 
+bool strlist_remove(struct strlist *l, const char *s)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		if (!strcmp(l->v[i], s)) {
+			free(l->v[i]);
+			memmove(&l->v[i], &l->v[i + 1],
+				(l->n - i - 1) * sizeof(*l->v));
+			l->n--;
+			return true;
+		}
+	}
+	return false;
+}
+
 void strlist_clear(struct strlist *l)
 {
 	while (l->n)

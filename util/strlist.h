@@ -23,6 +23,9 @@ struct strlist {
 int strlist_add(struct strlist *l, const char *s);
 /* strlist_add with arg the list: a listing callback. */
 int strlist_collect(void *arg, const char *name);
+/* Remove the first s (freeing it); later strings move up one.  Returns
+ * whether s was there. */
+bool strlist_remove(struct strlist *l, const char *s);
 /* Is s in the list (byte for byte)? */
 bool strlist_has(const struct strlist *l, const char *s);
 /* Free the strings and empty the list, keeping the array for reuse. */
