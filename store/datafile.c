@@ -61,7 +61,7 @@ int datafile_create(const char *path, const char *dir, uint64_t capacity)
 	uint8_t h[64];
 	int fd, rc;
 
-	fd = io_open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+	fd = io_open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
 	if (fd < 0)
 		return fd;
 	rc = io_fallocate(fd, 0, (off_t)(DATA_HDR + capacity));

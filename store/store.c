@@ -2,8 +2,11 @@
  * store.c - the durable list store: open, recovery, the mutation API,
  * reads, and checkpoints.
  *
- * Files in the store directory:
- *   LOCK   flock'd by the process that owns the store; holds its pid
+ * Files in the store directory (created 0700, its files 0600: a
+ * document is private to the store's owner; a directory the admin made
+ * looser beforehand keeps its mode):
+ *   LOCK   flock'd exclusively by the process that owns the store, which
+ *          writes its pid there; a read-only mount holds it shared
  *   data   the data file (datafile.c): entry bytes at allocated regions
  *   wal    the write-ahead log (wal/log.c); it opens with an
  *          OrganizationSnapshot of the whole index (replay.c)
@@ -276,22 +279,48 @@ static struct node *doc_get(struct store *s, uint64_t id, int *rc)
 
 /* ---- open and close ---- */
 
+/* Open the lock file: read-write, created 0600, for a writer; for a
+ * read-only mount (lock_shared) read-write when the media allows, else
+ * read-only.  Returns the descriptor, -ENOENT when a read-only mount
+ * finds none it can create (read-only media: no writer can exist there),
+ * or -errno. */
+static int lock_file_open(struct store *s, const char *path)
+{
+	int fd;
+
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd >= 0 || !s->opt.read_only)
+		return fd < 0 ? -errno : fd;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+/* A writer holds LOCK exclusively and records its pid there; a read-only
+ * mount holds it shared, so no writer opens the store under it (and it
+ * opens none under a writer). */
 static int take_lock(struct store *s)
 {
 	char *path = path_in(s->dir, "LOCK");
+	bool shared = s->opt.read_only;
 	char buf[32];
 	int fd, rc = 0, n;
 
 	if (!path)
 		return -ENOMEM;
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		rc = -errno;
-		log_error("cannot open lock file '%s': %s", path,
-			  strerror(errno));
+	fd = lock_file_open(s, path);
+	if (fd < 0 && shared && (fd == -ENOENT || fd == -EROFS)) {
+		log_info("no lock file in '%s' on read-only media: "
+			 "opening without one",
+			 s->dir);
 		goto out;
 	}
-	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+	if (fd < 0) {
+		rc = fd;
+		log_error("cannot open lock file '%s': %s", path,
+			  strerror(-fd));
+		goto out;
+	}
+	if (flock(fd, (shared ? LOCK_SH : LOCK_EX) | LOCK_NB) < 0) {
 		rc = -errno;
 		n = (int)pread(fd, buf, sizeof(buf) - 1, 0);
 		buf[n > 0 ? n : 0] = '\0';
@@ -305,10 +334,12 @@ static int take_lock(struct store *s)
 		close(fd);
 		goto out;
 	}
+	s->lock_fd = fd;
+	if (shared)
+		goto out;
 	n = snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
 	if (ftruncate(fd, 0) < 0 || pwrite(fd, buf, (size_t)n, 0) != n)
 		log_warn("cannot record pid in '%s'", path);
-	s->lock_fd = fd;
 out:
 	free(path);
 	return rc;
@@ -436,7 +467,9 @@ int store_open(const char *dir, const struct store_options *o,
 	struct store *s;
 	int rc;
 
-	if (!o->read_only && mkdir(dir, 0755) < 0 && errno != EEXIST) {
+	/* 0700, files 0600: documents are private to the store's owner.
+	 * An existing directory keeps the mode its admin gave it. */
+	if (!o->read_only && mkdir(dir, 0700) < 0 && errno != EEXIST) {
 		rc = -errno;
 		log_error("cannot create store directory '%s': %s", dir,
 			  strerror(errno));
@@ -461,7 +494,7 @@ int store_open(const char *dir, const struct store_options *o,
 		rc = -ENOMEM;
 		goto fail;
 	}
-	if (!o->read_only) {
+	if (!o->read_only || o->lock_shared) {
 		rc = take_lock(s);
 		if (rc)
 			goto fail;

@@ -49,6 +49,9 @@ struct store_options {
 	uint64_t max_entry_bytes; /* larger entries: -EFBIG */
 	bool read_only; /* open without replaying into a writable log
 				       (fsck, dump): no lock file, no recovery writes */
+	bool lock_shared; /* with read_only: hold the lock file shared (a
+			     read-only mount: no writer meanwhile); none on
+			     read-only media that lacks one */
 };
 
 /* Defaults: 64 MiB capacity, 64 MiB cut-over, 1000 ms commit, no sync,

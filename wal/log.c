@@ -627,7 +627,7 @@ static int new_log_write(struct wal *w, uint64_t gen, uint64_t salt,
 	sn.epoch = w->next_lsn;
 	sn.seed = seed_of(gen, salt);
 	sn.off = WAL_HDR;
-	sn.fd = io_open(w->tmp_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	sn.fd = io_open(w->tmp_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 	if (sn.fd < 0) {
 		rc = sn.fd;
 		goto out;
@@ -817,7 +817,7 @@ static void save_damaged(struct wal *w, const uint8_t *map, uint64_t off,
 	path = path_join(w->dir, name);
 	if (!path)
 		return;
-	fd = io_open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	fd = io_open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 	if (fd >= 0) {
 		rc = io_pwrite_all(fd, map + off, size - off, 0);
 		if (!rc)
