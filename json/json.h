@@ -123,6 +123,9 @@ int json_splitter_finish(struct json_splitter *sp);
  * -EINVAL, the first byte beyond the limit for -EFBIG, the start of the
  * refused value for a callback error). */
 size_t json_splitter_offset(const struct json_splitter *sp);
+/* Bytes of memory the splitter holds for values in progress (a buffer
+ * of at most 64 KiB may stay allocated between values). */
+size_t json_splitter_held(const struct json_splitter *sp);
 /* True when the splitter sits between values (no partial value held);
  * false once it has failed. */
 bool json_splitter_idle(const struct json_splitter *sp);

@@ -114,6 +114,9 @@ enum sp_state {
 	ST_FAILED,
 };
 
+/* Buffer kept between values at most (a larger one is freed). */
+#define HELD_KEEP (64 * 1024)
+
 struct json_splitter {
 	json_value_fn fn;
 	void *arg;
@@ -271,12 +274,29 @@ bool json_splitter_idle(const struct json_splitter *sp)
 	return sp->state == ST_TOP;
 }
 
+size_t json_splitter_held(const struct json_splitter *sp)
+{
+	return sp->held_cap;
+}
+
+/* Between values: a large buffer is given back rather than kept for the
+ * next value, so an idle or failed splitter holds little. */
+static void held_trim(struct json_splitter *sp)
+{
+	if (sp->held_cap <= HELD_KEEP)
+		return;
+	json_free(sp->held);
+	sp->held = NULL;
+	sp->held_cap = 0;
+}
+
 /* Enters the sticky failed state; pos is the stream position reported. */
 static int fail(struct json_splitter *sp, int rc, size_t pos)
 {
 	sp->state = ST_FAILED;
 	sp->offset = pos;
 	sp->held_len = 0;
+	held_trim(sp);
 	return rc;
 }
 
@@ -327,6 +347,7 @@ static int deliver(struct json_splitter *sp, const char *buf, size_t vstart,
 	rc = sp->fn(sp->arg, p, n);
 	if (rc < 0)
 		return fail(sp, rc, sp->value_start);
+	held_trim(sp);
 	return 0;
 }
 
