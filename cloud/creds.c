@@ -1,5 +1,7 @@
 /*
- * creds.c - credentials from the environment or the shared file.
+ * creds.c - credentials from the environment or the shared file.  A
+ * shared file that group or others may access is used, with a warning
+ * (as ssh warns about keys): the secrets in it are not private.
  */
 #include "config.h"
 
@@ -185,6 +187,11 @@ static char *read_small_file(const char *path, size_t *len)
 		close(fd);
 		return NULL;
 	}
+	/* as ssh does for keys: secrets others can read are not secret */
+	if (st.st_mode & 077)
+		log_warn("unsafe permissions %04o on credentials file '%s': "
+			 "group or others can read it (chmod 600 it)",
+			 (unsigned)(st.st_mode & 07777), path);
 	buf = malloc((size_t)st.st_size + 1);
 	if (!buf) {
 		close(fd);

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 struct seen {
@@ -421,6 +422,48 @@ START_TEST(test_creds_missing_are_enokey_and_never_logged)
 }
 END_TEST
 
+START_TEST(test_creds_file_readable_by_others_is_warned_about)
+{
+	char *path = write_tmp(ini);
+	char logpath[] = "/tmp/caravan-creds-log-XXXXXX";
+	int fd = mkstemp(logpath), saved, i;
+	struct cloud_creds c;
+	char text[4096];
+	ssize_t n;
+
+	unsetenv("AWS_ACCESS_KEY_ID");
+	unsetenv("AWS_PROFILE");
+	setenv("AWS_SHARED_CREDENTIALS_FILE", path, 1);
+	saved = dup(STDERR_FILENO);
+	for (i = 0; i < 2; i++) {
+		/* 0644 first (warned), then 0600 (quiet) */
+		ck_assert_int_eq(chmod(path, i == 0 ? 0644 : 0600), 0);
+		ck_assert_int_eq(ftruncate(fd, 0), 0);
+		dup2(fd, STDERR_FILENO);
+		ck_assert_int_eq(cloud_creds_load(NULL, &c), 0);
+		dup2(saved, STDERR_FILENO);
+		ck_assert_str_eq(c.access_key, "AKIDDEFAULT");
+		cloud_creds_release(&c);
+		n = pread(fd, text, sizeof(text) - 1, 0);
+		ck_assert_int_ge(n, 0);
+		text[n] = '\0';
+		if (i == 0) {
+			ck_assert_ptr_nonnull(
+				strstr(text, "unsafe permissions 0644"));
+			ck_assert_ptr_nonnull(strstr(text, path));
+		} else {
+			ck_assert_str_eq(text, "");
+		}
+		ck_assert_ptr_null(strstr(text, "secret/default+key"));
+	}
+	close(saved);
+	close(fd);
+	unlink(logpath);
+	unlink(path);
+	free(path);
+}
+END_TEST
+
 /* ---- names ---- */
 
 START_TEST(test_name_encoding_round_trips_every_byte)
@@ -496,6 +539,8 @@ int main(void)
 	tcase_add_test(creds, test_creds_ini_profiles);
 	tcase_add_test(creds, test_creds_environment_comes_first_then_the_file);
 	tcase_add_test(creds, test_creds_missing_are_enokey_and_never_logged);
+	tcase_add_test(creds,
+		       test_creds_file_readable_by_others_is_warned_about);
 	tcase_add_test(names, test_name_encoding_round_trips_every_byte);
 	tcase_add_test(names,
 		       test_name_decoding_accepts_only_canonical_encodings);
