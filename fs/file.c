@@ -22,7 +22,9 @@
  *     A value that cannot be JSON, is too big, or cannot be stored fails
  *     the write that completes (or breaks) it; nothing of that value is
  *     stored, values before it stand, and the handle is failed: every later
- *     write is EINVAL.
+ *     write fails with the same error (EINVAL, EFBIG, ENOSPC, ...: the
+ *     kernel splits a large write, and the retry of the part after a short
+ *     write must learn what went wrong).
  *
  * Truncation.  Opening an existing document with O_TRUNC resets it to {}
  * at open, as any filesystem empties the file at open (a reader between
@@ -43,6 +45,17 @@
  * (store_doc_info().lsn, and the handle's own last frame): every change to
  * that document made before the call, through any handle.  The waiting is
  * done by sync.c's thread, for all fsyncs at once.
+ *
+ * Memory a client can pin (SPEC 7c) is charged to two budgets:
+ *   max_pinned: every distinct version (snapshot) that open read handles
+ *     hold, once however many handles share it (fs->pins counts the
+ *     handles of each); an open that would pass the budget fails with
+ *     ENOMEM;
+ *   max_pending: the splitter buffers of write handles (unfinished values).
+ *     A write first reserves its length, so the total never passes the
+ *     budget; past it the write fails with ENOMEM and consumes nothing
+ *     (the handle stays usable), and after the feed the reservation is
+ *     replaced by what the splitter really holds.
  *
  * Locks: h->mu serializes writes, flush and fsync bookkeeping of one
  * handle (the kernel already serializes writes to one inode); fs->
@@ -83,7 +96,9 @@ struct fs_handle {
 	struct json_splitter *sp;
 	int64_t base_off; /* stream offset where sp started */
 	bool replaced; /* overwrite: first value stored */
-	bool failed; /* stream failed: later writes EINVAL */
+	int err; /* stream failed (a negative errno): later writes get it */
+	bool pinned; /* snap is charged to max_pinned */
+	uint64_t pending; /* bytes charged to max_pending */
 	uint64_t lsn; /* frame of the handle's last change */
 	json_t **pend; /* patches of the current write, not stored yet */
 	size_t npend, cappend;
@@ -184,12 +199,83 @@ static int handle_commit(struct fs_handle *h)
 	return rc;
 }
 
+/* Charge snapshot sn to max_pinned for one more handle holding it.  0 or
+ * -ENOMEM. */
+static int pin_take(struct fs *fs, struct doc_snap *sn)
+{
+	uint64_t key = (uint64_t)(uintptr_t)sn, n;
+	size_t len;
+	int rc = 0;
+
+	doc_snap_text(sn, &len);
+	pthread_mutex_lock(&fs->pin_mu);
+	n = (uint64_t)(uintptr_t)u64map_get(&fs->pins, key);
+	if (n == 0 && len > fs->cfg.max_pinned_bytes - fs->pinned_bytes)
+		rc = -ENOMEM;
+	if (rc == 0)
+		rc = u64map_put(&fs->pins, key, (void *)(uintptr_t)(n + 1));
+	if (rc == 0 && n == 0)
+		fs->pinned_bytes += len;
+	pthread_mutex_unlock(&fs->pin_mu);
+	return rc;
+}
+
+/* A handle holding sn lets go of it (before its reference is put). */
+static void pin_drop(struct fs *fs, struct doc_snap *sn)
+{
+	uint64_t key = (uint64_t)(uintptr_t)sn, n;
+	size_t len;
+
+	doc_snap_text(sn, &len);
+	pthread_mutex_lock(&fs->pin_mu);
+	n = (uint64_t)(uintptr_t)u64map_get(&fs->pins, key);
+	if (n > 1) {
+		u64map_put(&fs->pins, key, (void *)(uintptr_t)(n - 1));
+	} else if (n == 1) {
+		u64map_del(&fs->pins, key);
+		fs->pinned_bytes -= len;
+	}
+	pthread_mutex_unlock(&fs->pin_mu);
+}
+
+/* Reserve len bytes of max_pending for a write.  0 or -ENOMEM. */
+static int pending_reserve(struct fs_handle *h, size_t len)
+{
+	struct fs *fs = h->fs;
+	uint64_t before = atomic_fetch_add(&fs->pending_bytes, len);
+
+	if (before + len > fs->cfg.max_pending_bytes) {
+		atomic_fetch_sub(&fs->pending_bytes, len);
+		return -ENOMEM;
+	}
+	h->pending += len;
+	return 0;
+}
+
+/* Charge what the handle's splitter holds now instead of what was
+ * charged and reserved. */
+static void pending_settle(struct fs_handle *h)
+{
+	struct fs *fs = h->fs;
+	uint64_t held = h->sp ? json_splitter_held(h->sp) : 0;
+
+	if (held >= h->pending)
+		atomic_fetch_add(&fs->pending_bytes, held - h->pending);
+	else
+		atomic_fetch_sub(&fs->pending_bytes, h->pending - held);
+	h->pending = held;
+}
+
 static void handle_free(struct fs_handle *h)
 {
 	if (!h)
 		return;
 	if (h->registered)
 		fs_node_close(h->fs, h->nodeid, h->kind);
+	if (h->pinned)
+		pin_drop(h->fs, h->snap);
+	if (h->pending)
+		atomic_fetch_sub(&h->fs->pending_bytes, h->pending);
 	doc_snap_put(h->snap);
 	free(h->text);
 	json_splitter_free(h->sp);
@@ -266,8 +352,8 @@ void fs_handle_truncated(struct fuse_file_info *fi)
 	if (!h || !h->sp)
 		return;
 	pthread_mutex_lock(&h->mu);
-	if (!json_splitter_idle(h->sp))
-		h->failed = true; /* a value cut in two by the truncate */
+	if (!json_splitter_idle(h->sp) && !h->err)
+		h->err = -EINVAL; /* a value cut in two by the truncate */
 	h->base_off = -(int64_t)json_splitter_offset(h->sp);
 	h->replaced = false;
 	pthread_mutex_unlock(&h->mu);
@@ -299,7 +385,7 @@ static int handle_read_side(struct fs *fs, struct fs_handle *h)
 		return rc;
 	if (h->kind == FS_OPEN_WRITE) {
 		h->snap = sn;
-		return 0;
+		goto out_pin;
 	}
 	rc = fs_node_open_read(fs, h->nodeid, h->id, sn, fs->page_cache, &no);
 	doc_snap_put(sn);
@@ -311,6 +397,13 @@ static int handle_read_side(struct fs *fs, struct fs_handle *h)
 	h->snap = no.snap;
 	if (no.kind == FS_OPEN_CACHED)
 		atomic_fetch_add(&fs->c.cached_opens, 1);
+out_pin:
+	rc = pin_take(fs, h->snap);
+	if (rc < 0) {
+		fs_log_failure(fs, h->id, "open within max_pinned", rc);
+		return rc;
+	}
+	h->pinned = true;
 	return 0;
 }
 
@@ -499,31 +592,46 @@ void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	free(copy);
 }
 
+/* Feed a write's bytes to the handle's stream and store the values they
+ * complete; an error other than the budget's fails the handle.  h->mu
+ * held. */
+static int handle_feed(struct fs_handle *h, const char *buf, size_t size)
+{
+	int rc, crc;
+
+	rc = pending_reserve(h, size);
+	if (rc < 0) {
+		fs_log_failure(h->fs, h->id, "write within max_pending", rc);
+		return rc;
+	}
+	rc = json_splitter_feed(h->sp, buf, size);
+	crc = handle_commit(h);
+	if (crc < 0) /* a value before the one that broke the feed */
+		rc = crc;
+	if (rc < 0)
+		h->err = rc;
+	pending_settle(h);
+	return rc;
+}
+
 void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
 	      off_t off, struct fuse_file_info *fi)
 {
 	struct fs_handle *h = handle_of(fi);
 	struct fs *fs = h->fs;
-	int rc, crc;
+	int rc;
 
 	if (!h->sp) {
 		reply_err(req, -EBADF);
 		return;
 	}
 	pthread_mutex_lock(&h->mu);
-	if (h->failed) {
+	rc = h->err;
+	if (rc == 0 && !(h->mode & FH_APPEND) &&
+	    off != h->base_off + (int64_t)json_splitter_offset(h->sp))
 		rc = -EINVAL;
-	} else if (!(h->mode & FH_APPEND) &&
-		   off != h->base_off + (int64_t)json_splitter_offset(h->sp)) {
-		rc = -EINVAL;
-	} else {
-		rc = json_splitter_feed(h->sp, buf, size);
-		crc = handle_commit(h);
-		if (crc < 0) /* a value before the one that broke the feed */
-			rc = crc;
-		if (rc < 0)
-			h->failed = true;
-	}
+	if (rc == 0)
+		rc = handle_feed(h, buf, size);
 	pthread_mutex_unlock(&h->mu);
 	atomic_fetch_add(&fs->c.writes, 1);
 	if (rc < 0) {
@@ -543,24 +651,26 @@ static int stream_end(struct fs_handle *h)
 	struct json_splitter *sp;
 	int rc;
 
-	if (h->failed || json_splitter_idle(h->sp))
+	if (h->err || json_splitter_idle(h->sp))
 		return 0;
 	rc = json_splitter_finish(h->sp);
 	if (rc == 0)
 		rc = handle_commit(h);
 	if (rc < 0) {
-		h->failed = true;
+		h->err = rc;
 		atomic_fetch_add(&fs->c.incomplete_closes, 1);
-		return -EINVAL;
+		pending_settle(h);
+		return rc;
 	}
 	sp = json_splitter_new(splitter_limit(fs), handle_value, h);
 	if (!sp) {
-		h->failed = true;
+		h->err = -ENOMEM;
 		return 0;
 	}
 	h->base_off += (int64_t)json_splitter_offset(h->sp);
 	json_splitter_free(h->sp);
 	h->sp = sp;
+	pending_settle(h);
 	return 0;
 }
 

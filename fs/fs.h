@@ -60,6 +60,11 @@ struct fs_config {
 	bool direct_io; /* every open direct_io: no page cache */
 	uint32_t max_threads; /* FUSE worker threads at most */
 	bool close_sync;
+	bool read_only; /* -o ro: store opened read-only, no cloud */
+	bool allow_other; /* -o allow_other (implies default_permissions) */
+	/* memory a client can pin (fs/file.c charges it) */
+	uint64_t max_pinned_bytes; /* versions held by open read handles */
+	uint64_t max_pending_bytes; /* unfinished values of write handles */
 	/* operations */
 	char *metrics_file;
 	uint32_t metrics_ms;
@@ -124,6 +129,11 @@ struct fs {
 	bool sync_stop;
 	bool sync_running; /* set and cleared by the mount's thread */
 	pthread_t sync_thread;
+	/* fs/file.c: memory clients pin (max_pinned, max_pending) */
+	pthread_mutex_t pin_mu; /* guards pins and pinned_bytes */
+	struct u64map pins; /* snapshot address -> handles holding it */
+	uint64_t pinned_bytes; /* text of the snapshots in pins */
+	atomic_uint_fast64_t pending_bytes; /* held by write handles' splitters */
 };
 
 /* The operations table; userdata of the session is the struct fs. */

@@ -5,8 +5,11 @@
  *
  * Start-up order, chosen so that every failure is reported to whoever
  * started the program (a shell, mount(8), systemd) with a non-zero exit:
- *   1. parse and check options (fs/options.c); create STORE_DIR; make the
- *      paths absolute (a daemon runs in /);
+ *   1. parse and check options (fs/options.c); without -d, make the
+ *      process non-dumpable (no secrets in core dumps); make the paths
+ *      absolute (a daemon runs in /); refuse a store or dir: target
+ *      inside the mount point and a mount point inside either; create
+ *      STORE_DIR (0700);
  *   2. without -f, fork: the parent waits on a pipe and exits with the
  *      status the child reports; the child goes on in a new session.  The
  *      fork comes before anything starts a thread (the store's committer).
@@ -28,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -109,25 +113,120 @@ static int cloud_absolute(struct fs_config *c)
 	return 0;
 }
 
+/* The deepest existing ancestor of path (path itself when it exists),
+ * resolved (free with free()); NULL with errno set. */
+static char *deepest_existing(const char *path)
+{
+	char *p = strdup(path), *real = NULL, *slash;
+
+	if (!p)
+		return NULL;
+	while (!(real = realpath(p, NULL)) && errno == ENOENT) {
+		slash = strrchr(p, '/');
+		if (!slash) {
+			real = realpath(".", NULL);
+			break;
+		}
+		if (slash == p)
+			slash[1] = 0;
+		else
+			*slash = 0;
+	}
+	free(p);
+	return real;
+}
+
+/* Whether path (whose tail may not exist yet) is directory dir or lies
+ * inside it: its deepest existing ancestor and each parent of that are
+ * compared with dir by device and inode, which sees through symlinks and
+ * bind mounts. */
+static bool path_within(const char *path, const struct stat *dir)
+{
+	char *real = deepest_existing(path), *slash;
+	struct stat st;
+	bool in = false;
+
+	if (!real)
+		return false;
+	for (;;) {
+		if (stat(real, &st) == 0 && st.st_dev == dir->st_dev &&
+		    st.st_ino == dir->st_ino) {
+			in = true;
+			break;
+		}
+		slash = strrchr(real, '/');
+		if (!slash || (slash == real && real[1] == 0))
+			break;
+		if (slash == real)
+			slash[1] = 0;
+		else
+			*slash = 0;
+	}
+	free(real);
+	return in;
+}
+
+/* A store (or a dir: target) reached through its own mount deadlocks:
+ * every file operation of the daemon on it would wait for the daemon.
+ * Refuse the store or the target inside the mount point, and the mount
+ * point inside the store or the target. */
+static int check_nesting(const struct fs_config *c)
+{
+	const char *target = strncmp(c->cloud, "dir:", 4) ? NULL : c->cloud + 4;
+	struct stat mp, st;
+
+	if (stat(c->mountpoint, &mp) < 0)
+		return -errno;
+	if (path_within(c->store_dir, &mp)) {
+		log_error(
+			"cannot mount store '%s' on '%s': the store lies inside the mount point",
+			c->store_dir, c->mountpoint);
+		return -EINVAL;
+	}
+	if (stat(c->store_dir, &st) == 0 && path_within(c->mountpoint, &st)) {
+		log_error(
+			"cannot mount store '%s' on '%s': the mount point lies inside the store",
+			c->store_dir, c->mountpoint);
+		return -EINVAL;
+	}
+	if (target && path_within(target, &mp)) {
+		log_error(
+			"cannot back up to '%s': it lies inside the mount point '%s'",
+			c->cloud, c->mountpoint);
+		return -EINVAL;
+	}
+	if (target && stat(target, &st) == 0 &&
+	    path_within(c->mountpoint, &st)) {
+		log_error(
+			"cannot mount on '%s': it lies inside the cloud target '%s'",
+			c->mountpoint, c->cloud);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int prepare_paths(struct fs_config *c)
 {
 	int rc;
 
-	rc = make_dirs(c->store_dir);
-	if (rc == 0)
-		rc = absolute(&c->store_dir);
-	if (rc < 0) {
-		log_error("cannot create store directory '%s': %s",
-			  c->store_dir, strerror(-rc));
-		return rc;
-	}
 	rc = absolute(&c->mountpoint);
 	if (rc < 0) {
 		log_error("cannot use mount point '%s': %s", c->mountpoint,
 			  strerror(-rc));
 		return rc;
 	}
-	return cloud_absolute(c);
+	rc = cloud_absolute(c);
+	if (rc == 0)
+		rc = check_nesting(c);
+	if (rc < 0)
+		return rc;
+	rc = make_dirs(c->store_dir);
+	if (rc == 0)
+		rc = absolute(&c->store_dir);
+	if (rc < 0)
+		log_error("cannot create store directory '%s': %s",
+			  c->store_dir, strerror(-rc));
+	return rc;
 }
 
 /* fsname=STORE_DIR and subtype=caravanfs unless given (df and mount show
@@ -224,6 +323,7 @@ static int fs_open_store(struct fs *fs)
 	so.cutover_bytes = c->cutover_bytes;
 	so.commit_ms = c->commit_ms;
 	so.sync = c->sync;
+	so.read_only = so.lock_shared = c->read_only;
 	need = (c->max_doc_bytes > c->max_patch_bytes ? c->max_doc_bytes
 						      : c->max_patch_bytes) +
 	       1;
@@ -355,6 +455,8 @@ int main(int argc, char **argv)
 	memset(&fs, 0, sizeof(fs));
 	pthread_mutex_init(&fs.meta_mu, NULL);
 	pthread_mutex_init(&fs.handles_mu, NULL);
+	pthread_mutex_init(&fs.pin_mu, NULL);
+	u64map_init(&fs.pins);
 	fs_nodes_init(&fs);
 	fuse_set_log_func(fuse_log_to_ours);
 	fs_config_default(&fs.cfg);
@@ -375,6 +477,10 @@ int main(int argc, char **argv)
 	}
 	if (fs.cfg.debug)
 		log_set_level(LOG_LVL_DEBUG);
+	/* Credentials and documents stay out of core dumps (and out of
+	 * reach of ptrace by the same user) unless debugging is asked for. */
+	if (!fs.cfg.debug && prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		log_warn("cannot turn core dumps off: %s", strerror(errno));
 	if (prepare_paths(&fs.cfg) < 0 || add_names(&args, &fs.cfg) < 0)
 		goto out;
 	if (!fs.cfg.foreground) {
@@ -391,5 +497,7 @@ out:
 	fs_nodes_release(&fs);
 	pthread_mutex_destroy(&fs.meta_mu);
 	pthread_mutex_destroy(&fs.handles_mu);
+	u64map_release(&fs.pins);
+	pthread_mutex_destroy(&fs.pin_mu);
 	return status;
 }

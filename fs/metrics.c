@@ -4,9 +4,10 @@
  * Where they are: the hidden read-only file MOUNTPOINT/.caravan-metrics
  * (reserved name: never listed, so tar and rsync do not copy it; a read
  * gets the values at open), and with -o metrics_file=PATH a file rewritten
- * every metrics_ms (written to PATH.tmp, then renamed over PATH, so a
+ * every metrics_ms (written to a new PATH.XXXXXX made by mkstemp, so
+ * never through a planted link, mode 0644, then renamed over PATH, so a
  * scraper such as node_exporter's textfile collector never reads half a
- * file).
+ * file) and removed at a clean unmount.
  *
  * Sources: the counters of struct fs (atomics, updated by the request
  * handlers), store_stats(), doc_stats() and cloud_glue_stats().  The
@@ -20,7 +21,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "fs/cloud_glue.h"
 #include "fs/fs.h"
@@ -78,6 +82,8 @@ static void render_fsync(FILE *f, struct fs *fs)
 
 static void render_fs(FILE *f, struct fs *fs)
 {
+	uint64_t pinned;
+
 	COUNTER(f, "appends_total", "Merge patches appended through the mount.",
 		LOAD(fs->c.patches));
 	COUNTER(f, "replaces_total",
@@ -111,6 +117,18 @@ static void render_fs(FILE *f, struct fs *fs)
 	COUNTER(f, "renames_total", "Documents renamed.", LOAD(fs->c.renames));
 	GAUGE(f, "open_files", "Files open now.",
 	      (uint64_t)atomic_load(&fs->c.open_handles));
+	pthread_mutex_lock(&fs->pin_mu);
+	pinned = fs->pinned_bytes;
+	pthread_mutex_unlock(&fs->pin_mu);
+	GAUGE(f, "pinned_bytes",
+	      "Document versions held by open read handles (max_pinned).",
+	      pinned);
+	GAUGE(f, "pending_bytes",
+	      "Unfinished values held by write handles (max_pending).",
+	      (uint64_t)atomic_load(&fs->pending_bytes));
+	GAUGE(f, "process_dumpable",
+	      "1 when the daemon may dump core or be traced by its user (only with -d).",
+	      (uint64_t)(prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) == 1));
 	render_fsync(f, fs);
 }
 
@@ -194,31 +212,54 @@ static struct {
 	bool stop;
 } mx = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
 
+/* Write all of buf to fd.  0 or -errno. */
+static int write_all(int fd, const char *buf, size_t len)
+{
+	ssize_t n;
+
+	while (len) {
+		n = write(fd, buf, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* A fresh file PATH.XXXXXX made by mkstemp (O_CREAT|O_EXCL: never
+ * through a link someone planted), given the text and mode 0644 (a
+ * textfile collector runs as another user), then renamed over PATH (which
+ * replaces a link there, never follows it). */
 static int metrics_write(struct fs *fs)
 {
 	const char *path = fs->cfg.metrics_file;
-	size_t n = strlen(path) + 5, len;
+	size_t n = strlen(path) + sizeof(".XXXXXX"), len;
 	char *tmp = malloc(n), *text;
-	FILE *f;
-	int rc;
+	int fd, rc;
 
 	if (!tmp)
 		return -ENOMEM;
-	snprintf(tmp, n, "%s.tmp", path);
+	snprintf(tmp, n, "%s.XXXXXX", path);
 	rc = fs_metrics_render(fs, &text, &len);
 	if (rc < 0)
 		goto out_tmp;
-	f = fopen(tmp, "w");
-	if (!f) {
+	fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0) {
 		rc = -errno;
 		goto out_text;
 	}
-	if (fwrite(text, 1, len, f) != len)
-		rc = -EIO;
-	if (fclose(f) != 0 && rc == 0)
+	rc = fchmod(fd, 0644) < 0 ? -errno : 0;
+	if (rc == 0)
+		rc = write_all(fd, text, len);
+	if (close(fd) < 0 && rc == 0)
 		rc = -errno;
-	if (rc == 0 && rename(tmp, path) != 0)
+	if (rc == 0 && rename(tmp, path) < 0)
 		rc = -errno;
+	if (rc < 0)
+		unlink(tmp);
 out_text:
 	free(text);
 out_tmp:
@@ -284,6 +325,8 @@ void fs_metrics_stop(struct fs *fs)
 	pthread_mutex_unlock(&mx.mu);
 	pthread_join(mx.thread, NULL);
 	mx.running = false;
-	/* A last picture with the final counters. */
-	metrics_write(fs);
+	/* No stale numbers for a scraper once the mount is gone. */
+	if (unlink(fs->cfg.metrics_file) < 0 && errno != ENOENT)
+		log_warn("cannot remove metrics file '%s': %s",
+			 fs->cfg.metrics_file, strerror(errno));
 }

@@ -233,7 +233,7 @@ int fs_root_init(struct fs *fs)
 
 	fs->start_ns = fs_now_ns();
 	rc = store_doc_info(fs->s, STORE_ROOT_ID, &info);
-	if (rc < 0 || info.meta.mode || info.meta.mtime_ns)
+	if (rc < 0 || info.meta.mode || info.meta.mtime_ns || fs->cfg.read_only)
 		return rc;
 	m.mode = 0755;
 	m.uid = getuid();
@@ -476,7 +476,27 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino,
 		fuse_reply_attr(req, &st, fs_attr_timeout(fs, ino));
 }
 
-/* Who may change what: the owner the mode and group, root everything. */
+/* Whether the caller of req belongs to group gid (its primary group or
+ * one of its supplementary groups). */
+static bool caller_in_group(fuse_req_t req, gid_t gid)
+{
+	gid_t groups[256];
+	int n, i;
+
+	if (fuse_req_ctx(req)->gid == gid)
+		return true;
+	n = fuse_req_getgroups(req, 256, groups);
+	for (i = 0; i < n && i < 256; i++)
+		if (groups[i] == gid)
+			return true;
+	return false;
+}
+
+/* Who may change what (POSIX chown(2), chmod(2), utimensat(2)): root
+ * everything; the owner the mode, the times, and the group to one of its
+ * own groups; nobody else any of it.  The kernel checks the same with
+ * default_permissions (implied by allow_other) except the group
+ * membership of chgrp, which it leaves to the filesystem. */
 static int meta_allowed(fuse_req_t req, const struct store_meta *m,
 			const struct stat *attr, int to_set)
 {
@@ -488,6 +508,9 @@ static int meta_allowed(fuse_req_t req, const struct store_meta *m,
 		return -EPERM;
 	if ((to_set & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_GID)) &&
 	    ctx->uid != m->uid)
+		return -EPERM;
+	if ((to_set & FUSE_SET_ATTR_GID) && attr->st_gid != m->gid &&
+	    !caller_in_group(req, attr->st_gid))
 		return -EPERM;
 	if ((to_set & FUSE_SET_ATTR_MTIME) && ctx->uid != m->uid)
 		return -EPERM;
@@ -527,19 +550,26 @@ out_unlock:
 	return rc;
 }
 
-/* truncate(2) to size: only 0, which resets the document.  It is a
- * change of content, so it is registered as a writer of the node (ESTALE
- * on a node serving page-cache readers, see node.c). */
+/* truncate(2) to size: 0 resets the document; the current size changes
+ * nothing (a no-op on every filesystem, which programs do after
+ * writing); any other size is EINVAL.  A reset is a change of content, so
+ * it is registered as a writer of the node (ESTALE on a node serving
+ * page-cache readers, see node.c). */
 static int truncate_doc(struct fs *fs, uint64_t ino, uint64_t id,
 			enum node_kind kind, off_t size,
 			struct fuse_file_info *fi)
 {
+	uint64_t cur;
 	int rc;
 
 	if (kind != NODE_DOC)
 		return -EISDIR;
-	if (size != 0)
-		return -EINVAL;
+	if (size != 0) {
+		rc = doc_size(fs->doc, id, &cur);
+		if (rc == 0 && (uint64_t)size != cur)
+			rc = -EINVAL;
+		return rc;
+	}
 	rc = fs_node_open_write(fs, ino, id);
 	if (rc < 0)
 		return rc;

@@ -3,7 +3,10 @@
  *
  * Every option of ours is matched by a FUSE_OPT_KEY template and consumed
  * in opt_proc(); whatever is not ours stays in the argument vector for
- * libfuse (allow_other, default_permissions, ro, fsname=, subtype=, ...).
+ * libfuse (allow_other, default_permissions, ro, fsname=, subtype=, ...);
+ * ro and allow_other are noted on the way, and allow_other brings
+ * default_permissions with it: whenever other users can reach the mount
+ * the kernel checks their access against mode and owner.
  * Options that mount(8) and systemd put into the option string but that
  * mean nothing to a FUSE daemon (defaults, noauto, nofail, _netdev, x-*,
  * ...) are dropped so an /etc/fstab line works.  Values are checked here,
@@ -19,6 +22,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 enum opt_key {
 	K_HELP,
@@ -49,6 +53,11 @@ enum opt_key {
 	K_CLOSE_SYNC,
 	K_METRICS_FILE,
 	K_METRICS_MS,
+	K_RO,
+	K_ALLOW_OTHER,
+	K_DEFAULT_PERMISSIONS,
+	K_MAX_PINNED,
+	K_MAX_PENDING,
 };
 
 static const struct fuse_opt opt_spec[] = {
@@ -82,6 +91,12 @@ static const struct fuse_opt opt_spec[] = {
 	FUSE_OPT_KEY("close_sync", K_CLOSE_SYNC),
 	FUSE_OPT_KEY("metrics_file=%s", K_METRICS_FILE),
 	FUSE_OPT_KEY("metrics_ms=%s", K_METRICS_MS),
+	FUSE_OPT_KEY("max_pinned=%s", K_MAX_PINNED),
+	FUSE_OPT_KEY("max_pending=%s", K_MAX_PENDING),
+	/* libfuse's, noted on the way */
+	FUSE_OPT_KEY("ro", K_RO),
+	FUSE_OPT_KEY("allow_other", K_ALLOW_OTHER),
+	FUSE_OPT_KEY("default_permissions", K_DEFAULT_PERMISSIONS),
 	/* mount(8), fstab and systemd options without meaning here */
 	FUSE_OPT_KEY("defaults", K_DROP),
 	FUSE_OPT_KEY("auto", K_DROP),
@@ -100,7 +115,19 @@ struct parse_state {
 	struct fs_cmdline *cl;
 	int nonopt;
 	int bad;
+	bool default_permissions;
 };
+
+/* The default of max_pinned and max_pending: an eighth of the physical
+ * memory each (1 GiB when it cannot be known). */
+static uint64_t memory_share(void)
+{
+	long pages = sysconf(_SC_PHYS_PAGES), psize = sysconf(_SC_PAGESIZE);
+
+	if (pages <= 0 || psize <= 0)
+		return 1ull << 30;
+	return ((uint64_t)pages * (uint64_t)psize / 8) & ~((1ull << 20) - 1);
+}
 
 void fs_config_default(struct fs_config *c)
 {
@@ -124,6 +151,7 @@ void fs_config_default(struct fs_config *c)
 	c->attr_timeout_s = 30.0;
 	c->max_threads = 64;
 	c->metrics_ms = 10000;
+	c->max_pinned_bytes = c->max_pending_bytes = memory_share();
 }
 
 int fs_parse_size(const char *s, uint64_t *out)
@@ -304,6 +332,10 @@ static int opt_value_set(struct fs_config *c, int key, const char *v)
 		return set_string(&c->metrics_file, v);
 	case K_METRICS_MS:
 		return parse_u32(v, &c->metrics_ms);
+	case K_MAX_PINNED:
+		return fs_parse_size(v, &c->max_pinned_bytes);
+	case K_MAX_PENDING:
+		return fs_parse_size(v, &c->max_pending_bytes);
 	default:
 		return -EINVAL;
 	}
@@ -361,6 +393,15 @@ static int opt_proc(void *data, const char *arg, int key,
 	case K_DIRECT_IO:
 		c->direct_io = true;
 		return 0;
+	case K_RO:
+		c->read_only = true;
+		return 1;
+	case K_ALLOW_OTHER:
+		c->allow_other = true;
+		return 1;
+	case K_DEFAULT_PERMISSIONS:
+		ps->default_permissions = true;
+		return 1;
 	default:
 		break;
 	}
@@ -390,6 +431,13 @@ static int config_check(struct fs_config *c)
 			return -ENOMEM;
 		snprintf(c->cloud, n, "dir:%s.cloud", c->store_dir);
 	}
+	if (c->read_only && strcmp(c->cloud, "none")) {
+		/* uploads and restores write to the store */
+		free(c->cloud);
+		c->cloud = strdup("none");
+		if (!c->cloud)
+			return -ENOMEM;
+	}
 	if (fs_cloud_url_check(c->cloud, err, sizeof(err)) < 0) {
 		fprintf(stderr, "caravanfs: %s\n", err);
 		return -EINVAL;
@@ -409,6 +457,11 @@ static int config_check(struct fs_config *c)
 	if (c->max_threads < 2 || c->max_threads > 1024) {
 		fprintf(stderr,
 			"caravanfs: max_threads must be between 2 and 1024\n");
+		return -EINVAL;
+	}
+	if (c->max_pinned_bytes == 0 || c->max_pending_bytes == 0) {
+		fprintf(stderr,
+			"caravanfs: max_pinned and max_pending must not be 0\n");
 		return -EINVAL;
 	}
 	if (c->cache_bytes == 0 || c->capacity_bytes == 0) {
@@ -432,6 +485,11 @@ int fs_config_parse(struct fuse_args *args, struct fs_config *c,
 		return -EINVAL;
 	if (cl->action != FS_RUN)
 		return 0;
+	/* Other users can reach the mount: the kernel checks every access
+	 * against mode and owner (docs/security.md). */
+	if (c->allow_other && !ps.default_permissions &&
+	    fuse_opt_add_arg(args, "-odefault_permissions") < 0)
+		return -ENOMEM;
 	return config_check(c);
 }
 
@@ -454,6 +512,7 @@ void fs_config_help(FILE *f, const char *prog)
 {
 	struct fs_config d;
 	char cap[32], cut[32], cache[32], mdoc[32], mpatch[32], cmin[32];
+	char pinned[32], pending[32];
 
 	fs_config_default(&d);
 	size_str(d.capacity_bytes, cap, sizeof(cap));
@@ -462,6 +521,8 @@ void fs_config_help(FILE *f, const char *prog)
 	size_str(d.max_doc_bytes, mdoc, sizeof(mdoc));
 	size_str(d.max_patch_bytes, mpatch, sizeof(mpatch));
 	size_str(d.compact_min_bytes, cmin, sizeof(cmin));
+	size_str(d.max_pinned_bytes, pinned, sizeof(pinned));
+	size_str(d.max_pending_bytes, pending, sizeof(pending));
 	fprintf(f,
 		"usage: %s [options] STORE_DIR MOUNTPOINT\n"
 		"\n"
@@ -506,9 +567,19 @@ void fs_config_help(FILE *f, const char *prog)
 		"  -o direct_io            every open bypasses the page cache (default off:\n"
 		"                          read-only opens use it when that is safe)\n"
 		"  -o max_threads=N        threads serving requests at most (default %u)\n"
-		"  -o allow_other          let other users access the mount (default off)\n"
-		"  -o default_permissions  let the kernel check permissions (default off)\n"
-		"  -o ro                   mount read-only (default off)\n"
+		"  -o allow_other          let other users access the mount (default off;\n"
+		"                          implies default_permissions)\n"
+		"  -o default_permissions  let the kernel check permissions (default off,\n"
+		"                          on with allow_other)\n"
+		"  -o ro                   mount read-only: the store is opened read-only\n"
+		"                          (also on read-only media), no cloud backup\n"
+		"                          (default off)\n"
+		"\n"
+		"memory a client can pin (past it: ENOMEM):\n"
+		"  -o max_pinned=SIZE      document versions held by open read handles\n"
+		"                          (default 1/8 of RAM: %s)\n"
+		"  -o max_pending=SIZE     unfinished values held by write handles\n"
+		"                          (default 1/8 of RAM: %s)\n"
 		"\n"
 		"operations:\n"
 		"  -o metrics_file=PATH    rewrite PATH with Prometheus metrics (default none;\n"
@@ -520,8 +591,8 @@ void fs_config_help(FILE *f, const char *prog)
 		"(fsname=, subtype=, ...) are passed through.\n",
 		prog, cap, cut, d.commit_ms, cache, mdoc, mpatch,
 		d.compact_entries, d.compact_ratio, cmin, d.backup_delay_ms,
-		d.entry_timeout_s, d.attr_timeout_s, d.max_threads,
-		d.metrics_ms);
+		d.entry_timeout_s, d.attr_timeout_s, d.max_threads, pinned,
+		pending, d.metrics_ms);
 }
 
 void fs_config_release(struct fs_config *c)

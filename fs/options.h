@@ -26,7 +26,7 @@ void fs_config_default(struct fs_config *c);
 
 /* Parse argv into c, removing what it consumed from args; what is left
  * (allow_other, default_permissions, ro, fsname=, ... and -d) is for
- * libfuse.  Prints a clear message to stderr and returns -EINVAL on a bad
+ * libfuse; allow_other adds default_permissions there.  Prints a clear message to stderr and returns -EINVAL on a bad
  * option or value.  c owns its strings: release with fs_config_release(). */
 int fs_config_parse(struct fuse_args *args, struct fs_config *c,
 		    struct fs_cmdline *cl);
