@@ -7,8 +7,17 @@
  * Results are printed as words: "OK" or the errno name (EINVAL, EFBIG, ...).
  *
  *   sys mkdir|rmdir|unlink|link|symlink|rename|rename_noreplace|
- *       rename_exchange|truncate|creat|fsync|fsyncdir ARGS...
- *       one call; prints its result
+ *       rename_exchange|truncate|creat|fsync|fsyncdir|read|write|otrunc|
+ *       ftruncate|chmod|chown|utimes|touchnow|getxattr|setxattr ARGS...
+ *       one call (read/write/otrunc: an open and close; utimes sets
+ *       explicit times, touchnow the current time); prints its result
+ *   bigwrite FILE SIZE         one write of an unfinished SIZE-byte value
+ *       and the retries of a short write; prints how the first went and
+ *       the errno that ended the loop
+ *   hold DIR COUNT SIZE        COUNT handles each holding SIZE bytes of an
+ *       unfinished value; prints how many held, the errno of the next
+ *   pin FILE COUNT             COUNT read handles each holding another
+ *       version; prints how many opened, the errno of the next
  *   writes FILE MODE DATA...   open FILE (MODE: append, trunc, create,
  *       plain, rdwr), one write(2) per DATA (C escapes \n \t \\ \xHH are
  *       decoded), then close; prints one result per write and "close:R"
@@ -69,6 +78,7 @@
 #include <sched.h>
 #include <stdint.h>
 #include <sys/syscall.h>
+#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -160,6 +170,171 @@ static ssize_t write_all(int fd, const char *buf, size_t len)
 	return (ssize_t)done;
 }
 
+/* open FILE with flags, then close: -1 (errno set) or 0 */
+static int open_close(const char *file, int flags)
+{
+	int fd = open(file, flags, 0644);
+
+	if (fd < 0)
+		return -1;
+	return close(fd);
+}
+
+/* The calls of the access-control tests; -2 for an unknown one. */
+static int sys_more(const char *op, int argc, char **argv)
+{
+	struct timespec ts[2] = { { 1000000000, 0 }, { 1000000000, 0 } };
+	char buf[256];
+	int fd, rc;
+
+	if (!strcmp(op, "read") && argc == 2)
+		return open_close(argv[1], O_RDONLY);
+	if (!strcmp(op, "write") && argc == 2)
+		return open_close(argv[1], O_WRONLY | O_APPEND);
+	if (!strcmp(op, "otrunc") && argc == 2)
+		return open_close(argv[1], O_WRONLY | O_TRUNC);
+	if (!strcmp(op, "chmod") && argc == 3)
+		return chmod(argv[1], (mode_t)strtol(argv[2], NULL, 8));
+	if (!strcmp(op, "chown") && argc == 4)
+		return chown(argv[1], (uid_t)atol(argv[2]),
+			     (gid_t)atol(argv[3]));
+	if (!strcmp(op, "utimes") && argc == 2)
+		return utimensat(AT_FDCWD, argv[1], ts, 0);
+	if (!strcmp(op, "touchnow") && argc == 2)
+		return utimensat(AT_FDCWD, argv[1], NULL, 0);
+	if (!strcmp(op, "getxattr") && argc == 3) {
+		if (getxattr(argv[1], argv[2], buf, sizeof(buf)) < 0)
+			return -1;
+		return 0;
+	}
+	if (!strcmp(op, "setxattr") && argc == 3)
+		return setxattr(argv[1], argv[2], "1", 1, 0);
+	if (!strcmp(op, "ftruncate") && argc == 3) {
+		fd = open(argv[1], O_WRONLY);
+		if (fd < 0)
+			return -1;
+		rc = ftruncate(fd, atoll(argv[2]));
+		if (rc < 0) {
+			rc = errno;
+			close(fd);
+			errno = rc;
+			return -1;
+		}
+		return close(fd);
+	}
+	return -2;
+}
+
+/* bigwrite FILE SIZE [complete]: one write(2) of SIZE bytes (a value
+ * {"a":"xxx..., unfinished unless complete) through an overwrite handle,
+ * and the retries of what a short write left, as write_all loops do;
+ * prints how the first call went and the errno that ended the loop. */
+static int cmd_bigwrite(int argc, char **argv)
+{
+	size_t size = (size_t)atoll(argv[1]), done = 0;
+	ssize_t first = -2, n = 0;
+	char *buf = malloc(size);
+	const char *how;
+	int fd = open(argv[0], O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+	if (!buf || size < 8 || fd < 0)
+		die("bigwrite");
+	memset(buf, 'x', size);
+	memcpy(buf, "{\"a\":\"", 6);
+	if (argc > 2 && !strcmp(argv[2], "complete"))
+		memcpy(buf + size - 2, "\"}", 2);
+	while (done < size) {
+		n = write(fd, buf + done, size - done);
+		if (first == -2)
+			first = n;
+		if (n < 0)
+			break;
+		done += (size_t)n;
+	}
+	how = first == (ssize_t)size ? "whole" : "short";
+	if (first < 0)
+		how = "error";
+	printf("first:%s %s\n", how, n < 0 ? ename(errno) : "OK");
+	close(fd);
+	free(buf);
+	return 0;
+}
+
+/* hold DIR COUNT SIZE: COUNT write handles DIR/hN, each given SIZE bytes
+ * of an unfinished value and kept open; prints how many took all of it
+ * and the errno that stopped the next one.  Then the others close and
+ * the first handle completes its value ("\"}") and closes; prints that. */
+static int cmd_hold(int argc, char **argv)
+{
+	long count = atol(argv[1]), i, held = 0;
+	size_t size = (size_t)atoll(argv[2]);
+	char *buf = malloc(size), path[4096];
+	const char *err = "none";
+	int *fds = calloc((size_t)count, sizeof(int));
+
+	if (!buf || !fds || size < 8)
+		die("hold");
+	memset(buf, 'x', size);
+	memcpy(buf, "{\"a\":\"", 6);
+	for (i = 0; i < count; i++) {
+		snprintf(path, sizeof(path), "%s/h%ld", argv[0], i);
+		fds[i] = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		if (fds[i] < 0)
+			die("open");
+		if (write_all(fds[i], buf, size) < 0) {
+			err = ename(errno);
+			break;
+		}
+		held++;
+	}
+	printf("held:%ld next:%s", held, err);
+	for (i = 1; i < count; i++)
+		if (fds[i] > 0)
+			close(fds[i]); /* EINVAL: an incomplete value */
+	printf(" finish:%s", res((int)write_all(fds[0], "\"}", 2)));
+	printf(" close:%s\n", res(close(fds[0])));
+	free(fds);
+	free(buf);
+	return 0;
+}
+
+/* pin FILE COUNT: COUNT read handles of FILE, each opened after a patch
+ * {"pN":N} through another descriptor, so each holds another version;
+ * prints how many opened and the errno that stopped the next one, then
+ * whether a new open succeeds once they are closed. */
+static int cmd_pin(int argc, char **argv)
+{
+	long count = atol(argv[1]), i, opened = 0;
+	int *fds = calloc((size_t)count, sizeof(int)), w, fd;
+	const char *err = "none";
+	char patch[64];
+
+	w = open(argv[0], O_WRONLY | O_APPEND);
+	if (!fds || w < 0)
+		die("pin");
+	for (i = 0; i < count; i++) {
+		snprintf(patch, sizeof(patch), "{\"p%ld\":%ld}\n", i, i);
+		if (write_all(w, patch, strlen(patch)) < 0)
+			die("write");
+		fds[i] = open(argv[0], O_RDONLY);
+		if (fds[i] < 0) {
+			err = ename(errno);
+			break;
+		}
+		opened++;
+	}
+	for (i = 0; i < opened; i++)
+		close(fds[i]);
+	fd = open(argv[0], O_RDONLY);
+	printf("opened:%ld next:%s after:%s\n", opened, err,
+	       fd < 0 ? ename(errno) : "OK");
+	if (fd >= 0)
+		close(fd);
+	close(w);
+	free(fds);
+	return 0;
+}
+
 static int cmd_sys(int argc, char **argv)
 {
 	const char *op = argv[0];
@@ -197,8 +372,11 @@ static int cmd_sys(int argc, char **argv)
 			close(fd);
 		}
 	} else {
-		fprintf(stderr, "e2e_tool: bad sys call\n");
-		return 2;
+		rc = sys_more(op, argc, argv);
+		if (rc == -2) {
+			fprintf(stderr, "e2e_tool: bad sys call\n");
+			return 2;
+		}
 	}
 	printf("%s\n", res(rc));
 	return 0;
@@ -1144,6 +1322,9 @@ int main(int argc, char **argv)
 		{ "cacheread", 2, cmd_cacheread },
 		{ "unlinked", 1, cmd_unlinked },
 		{ "cachechurn", 2, cmd_cachechurn },
+		{ "bigwrite", 2, cmd_bigwrite },
+		{ "hold", 3, cmd_hold },
+		{ "pin", 2, cmd_pin },
 	};
 	size_t i;
 
