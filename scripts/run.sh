@@ -11,7 +11,9 @@ mkdir -p build-run && cd build-run
 [ -f Makefile ] || "$top/configure" -q
 make -s -j"$(nproc)" >/dev/null
 cd "$top"
-mkdir -p run/store run/mnt run/cloud
+# the store and the backup are private (0700; caravanfs and the dir:
+# target create them so); only the mount point is made here
+mkdir -p run/mnt
 if mountpoint -q run/mnt; then fusermount3 -u run/mnt; fi
 build-run/caravanfs -o "cloud=dir:$top/run/cloud" run/store run/mnt
 cat <<MSG

@@ -122,7 +122,8 @@ check "clean unmount again" umount_fs "$M"
 for o in capacity= sync commit_ms= cloud= s3_endpoint= s3_region= s3_path_style \
 	backup_delay_ms= allow_other default_permissions cache= max_doc= max_patch= \
 	compact_entries= compact_ratio= compact_min= cutover= entry_timeout= \
-	close_sync metrics_file= metrics_ms= max_threads= attr_timeout= direct_io; do
+	close_sync metrics_file= metrics_ms= max_threads= attr_timeout= direct_io \
+	max_pinned= max_pending= ro; do
 	grep -q -- "-o $o" "$T/help" || not_ok "--help lists $o"
 done
 check "--help gives defaults" grep -q 'default 64M' "$T/help"
