@@ -20,3 +20,9 @@ TESTS += tests/check_store_crash
 tests_check_store_crash_SOURCES = tests/check_store_crash.c
 tests_check_store_crash_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 tests_check_store_crash_LDADD = tests/libtestutil.a store/libstore.a wal/libwal.a util/libutil.a $(CHECK_LIBS)
+
+check_PROGRAMS += tests/check_store_private
+TESTS += tests/check_store_private
+tests_check_store_private_SOURCES = tests/check_store_private.c
+tests_check_store_private_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+tests_check_store_private_LDADD = tests/libtestutil.a store/libstore.a wal/libwal.a util/libutil.a $(CHECK_LIBS)
