@@ -14,7 +14,8 @@ json_libjson_a_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS)
 
 check_PROGRAMS += tests/check_json
 TESTS += tests/check_json
-tests_check_json_SOURCES = tests/check_json.c
+tests_check_json_SOURCES = tests/check_json.c \
+	tests/json_fault.c tests/json_fault.h
 tests_check_json_CPPFLAGS = $(AM_CPPFLAGS) \
 	-DJSON_TEST_DATA_DIR='"$(abs_top_srcdir)/tests/data/json"'
 tests_check_json_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(CHECK_CFLAGS)
