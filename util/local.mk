@@ -3,6 +3,7 @@
 noinst_LIBRARIES += util/libutil.a
 util_libutil_a_SOURCES = \
 	util/crc32c.c util/crc32c.h \
+	util/debug.h \
 	util/endian.h \
 	util/io.c util/io.h \
 	util/io_fault.c util/io_fault.h \
