@@ -1,6 +1,8 @@
 # json: JSON values as caravanfs stores them (jansson underneath): parsing
 # with our number and UTF-8 rules, the compact serializer, RFC 7386 merge
 # patches and the streaming splitter of the write path.  Uses only util.
+# The allocation fault countdown of the "oom" cases is test machinery,
+# compiled into check_json only (tests/json_fault.c).
 noinst_LIBRARIES += json/libjson.a
 json_libjson_a_SOURCES = \
 	json/json.h json/json_internal.h \
