@@ -12,10 +12,9 @@
 /*
  * Allocation seam (alloc.c).  Every allocation of the module, jansson's
  * included (the module installs these as jansson's allocator when the
- * program starts), goes through json_malloc/json_free, so that:
- *   - json_value_parse() can tell "out of memory" from "not JSON"
- *     (jansson reports both as a failed parse);
- *   - tests can fail the Nth allocation of the calling thread.
+ * program starts), goes through json_malloc/json_free, so that
+ * json_value_parse() can tell "out of memory" from "not JSON" (jansson
+ * reports both as a failed parse).
  */
 void *json_malloc(size_t size);
 void *json_realloc(void *p, size_t size);
@@ -27,11 +26,18 @@ void json_alloc_failed_clear(void);
  * json_alloc_failed_clear(). */
 bool json_alloc_failed(void);
 
-/* Tests: make the nth allocation (1-based) of the calling thread from now
- * on fail, and every later one while sticky; 0 disarms. */
-void json_alloc_fault_arm(unsigned long nth, bool sticky);
-/* Tests: true when an armed fault has fired since the last arm. */
-bool json_alloc_fault_fired(void);
+/* Where json_malloc/json_realloc take memory from.  Both must return C
+ * library memory (json_free calls free()) or NULL. */
+struct json_alloc_ops {
+	void *(*malloc)(size_t size);
+	void *(*realloc)(void *p, size_t size);
+};
+
+/* Tests: take memory from ops from now on; NULL restores the C library.
+ * The pointer is borrowed and must stay valid while installed.  Not
+ * thread-safe with concurrent allocations: install before starting
+ * threads.  The fault countdown the tests install is tests/json_fault.h. */
+void json_alloc_set_ops(const struct json_alloc_ops *ops);
 
 /*
  * Shortest round-trip formatting of a finite double (emit.c).  Writes at

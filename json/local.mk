@@ -1,6 +1,8 @@
 # json: JSON values as caravanfs stores them (jansson underneath): parsing
 # with our number and UTF-8 rules, the compact serializer, RFC 7386 merge
 # patches and the streaming splitter of the write path.  Uses only util.
+# The allocation fault countdown of the "oom" cases is test machinery,
+# compiled into check_json only (tests/json_fault.c).
 noinst_LIBRARIES += json/libjson.a
 json_libjson_a_SOURCES = \
 	json/json.h json/json_internal.h \
@@ -14,7 +16,8 @@ json_libjson_a_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS)
 
 check_PROGRAMS += tests/check_json
 TESTS += tests/check_json
-tests_check_json_SOURCES = tests/check_json.c
+tests_check_json_SOURCES = tests/check_json.c \
+	tests/json_fault.c tests/json_fault.h
 tests_check_json_CPPFLAGS = $(AM_CPPFLAGS) \
 	-DJSON_TEST_DATA_DIR='"$(abs_top_srcdir)/tests/data/json"'
 tests_check_json_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(CHECK_CFLAGS)

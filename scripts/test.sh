@@ -1,7 +1,9 @@
 #!/bin/sh
 # test.sh - the README's test command: install what is missing, build, and
 # run every suite twice (plain, and under AddressSanitizer +
-# UndefinedBehaviorSanitizer), then the unit suites under valgrind.
+# UndefinedBehaviorSanitizer), the unit suites once more in a debug build
+# (configure --enable-debug: the engine's invariants asserted), then the
+# unit suites under valgrind.
 # Exits non-zero on any failure or skipped test.
 #
 #   CARAVAN_LONG=1  long campaigns (crash rounds, fuzzing time) instead of
@@ -39,8 +41,9 @@ run_build() {
 	rm -rf "$dir" && mkdir -p "$dir" && cd "$dir"
 	"$top/configure" -q --enable-werror "$@"
 	make -s -j"$(nproc)" >/dev/null
-	echo "== $name: make check"
-	if make -s -j"$(nproc)" check >/dev/null 2>&1; then r=0; else r=1; fi
+	echo "== $name: make check${check_tests:+ (unit suites)}"
+	if make -s -j"$(nproc)" check ${check_tests:+"TESTS=$check_tests"} \
+		>/dev/null 2>&1; then r=0; else r=1; fi
 	report "$dir"
 	grep -E '^# (TOTAL|PASS|SKIP|FAIL|XPASS|ERROR):' tests/../test-suite.log 2>/dev/null | tr '\n' ' '; echo
 	skipped=$(grep -E '^# SKIP:' test-suite.log | awk '{print $3}')
@@ -64,6 +67,16 @@ else
 	CARAVAN_CRASH_ROUNDS=50 CARAVAN_POWERCUT_ROUNDS=5 \
 		run_build sanitize --enable-sanitizers
 fi
+
+# The Check unit suites (tests/check_*) in a debug build, where
+# util/debug.h's debug_assert checks the numbered invariants of
+# wal/log.c, store/alloc.c and store/doc.c at entry and exit of their
+# stateful functions.  The end-to-end scripts ran twice above.
+debug_start=$(date +%s)
+check_tests=$(ls tests/check_*.c | sed 's/\.c$//' | tr '\n' ' ')
+run_build debug --enable-debug
+check_tests=
+echo "  debug build and unit suites: $(($(date +%s) - debug_start)) s"
 
 # distcheck proves the tarball builds and passes every suite; the
 # campaigns (kill -9 rounds, power cuts) ran at full size above, so here

@@ -7,6 +7,14 @@
  *   3. Each free region is in by_start under off, in by_end under
  *      off+len, and in exactly the class list floor(log2(len)).
  *   4. free_bytes is the sum of the free lengths.
+ *
+ * alloc_check() verifies all four (fsck calls it).  A debug build
+ * (configure --enable-debug, util/debug.h) checks them at entry and exit
+ * of alloc_new, alloc_take, alloc_release and alloc_grow with
+ * alloc_invariants(), which allocates nothing: disjointness needs the
+ * regions sorted, which it does on the stack up to DEBUG_SORT_MAX regions
+ * (every test workload stays below); adjacency is checked for any count
+ * through the maps.
  */
 #include "store/alloc.h"
 
@@ -16,9 +24,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "util/debug.h"
 #include "util/u64map.h"
 
 #define CLASSES 64
+#define DEBUG_SORT_MAX 1024
 
 struct region {
 	uint64_t off, len;
@@ -82,6 +92,99 @@ static void index_del(struct alloc *a, struct region *r)
 	a->count--;
 }
 
+/* ---- invariants ---- */
+
+/* Invariants 1 to 4, all but "disjoint": every region is non-empty, inside
+ * the area, in the class list of its length and in both maps; no free
+ * region ends where another starts; counts and byte sum agree.  Prints
+ * the first violation.  Allocates nothing. */
+static bool regions_ok(const struct alloc *a)
+{
+	uint64_t n = 0, sum = 0;
+
+	for (int c = 0; c < CLASSES; c++) {
+		for (struct region *r = a->cls[c]; r; r = r->next) {
+			if (n == a->count || r->len == 0 ||
+			    class_of(r->len) != c ||
+			    u64map_get(&a->by_start, r->off + 1) != r ||
+			    u64map_get(&a->by_end, r->off + r->len + 1) != r ||
+			    u64map_get(&a->by_end, r->off + 1) ||
+			    u64map_get(&a->by_start, r->off + r->len + 1) ||
+			    r->off < a->base ||
+			    r->off + r->len > a->base + a->capacity) {
+				fprintf(stderr,
+					"alloc: bad free region %" PRIu64
+					"+%" PRIu64 "\n",
+					r->off, r->len);
+				return false;
+			}
+			n++;
+			sum += r->len;
+		}
+	}
+	if (n != a->count || sum != a->free_bytes ||
+	    a->by_start.count != n || a->by_end.count != n) {
+		fprintf(stderr, "alloc: counts disagree\n");
+		return false;
+	}
+	return true;
+}
+
+static int cmp_region(const void *x, const void *y)
+{
+	const struct region *a = *(struct region *const *)x;
+	const struct region *b = *(struct region *const *)y;
+	return a->off < b->off ? -1 : a->off > b->off;
+}
+
+/* Invariant 1's "disjoint" (and 2 again): all[0..n) holds every free
+ * region; sorted by offset, none reaches the next. */
+static bool regions_apart(const struct alloc *a, struct region **all)
+{
+	uint64_t n = 0;
+
+	for (int c = 0; c < CLASSES; c++)
+		for (struct region *r = a->cls[c]; r; r = r->next)
+			all[n++] = r;
+	qsort(all, n, sizeof(*all), cmp_region);
+	for (uint64_t i = 1; i < n; i++) {
+		if (all[i - 1]->off + all[i - 1]->len >= all[i]->off) {
+			fprintf(stderr,
+				"alloc: free regions touch at %" PRIu64 "\n",
+				all[i]->off);
+			return false;
+		}
+	}
+	return true;
+}
+
+bool alloc_check(const struct alloc *a)
+{
+	struct region **all;
+	bool ok;
+
+	if (!regions_ok(a))
+		return false;
+	all = malloc((a->count + 1) * sizeof(*all));
+	if (!all)
+		return false;
+	ok = regions_apart(a, all);
+	free(all);
+	return ok;
+}
+
+/* The debug build's check (see the top of the file). */
+static bool alloc_invariants(const struct alloc *a)
+{
+	struct region *all[DEBUG_SORT_MAX];
+
+	if (!regions_ok(a))
+		return false;
+	return a->count > DEBUG_SORT_MAX || regions_apart(a, all);
+}
+
+/* ---- the allocator ---- */
+
 struct alloc *alloc_new_empty(uint64_t base, uint64_t capacity)
 {
 	struct alloc *a = calloc(1, sizeof(*a));
@@ -103,6 +206,7 @@ struct alloc *alloc_new(uint64_t base, uint64_t capacity)
 		alloc_free(a);
 		return NULL;
 	}
+	debug_assert(!a || alloc_invariants(a));
 	return a;
 }
 
@@ -139,7 +243,9 @@ static struct region *find_fit(struct alloc *a, uint64_t len)
 int alloc_take(struct alloc *a, uint64_t len, uint64_t *off)
 {
 	struct region *r;
+	int rc = 0;
 
+	debug_assert(alloc_invariants(a));
 	if (len == 0)
 		return -EINVAL;
 	r = find_fit(a, len);
@@ -156,20 +262,25 @@ int alloc_take(struct alloc *a, uint64_t len, uint64_t *off)
 		 * both maps just had an entry removed. */
 		if (index_add(a, r)) {
 			free(r);
-			return -ENOMEM;
+			rc = -ENOMEM;
+			goto out;
 		}
 	}
 	a->free_bytes -= len;
-	return 0;
+out:
+	debug_assert(alloc_invariants(a));
+	return rc;
 }
 
 int alloc_release(struct alloc *a, uint64_t off, uint64_t len)
 {
 	struct region *left, *right, *r;
 
+	debug_assert(alloc_invariants(a));
 	if (len == 0)
 		return 0;
 	assert(off >= a->base && off + len <= a->base + a->capacity);
+	debug_assert(!alloc_overlaps_free(a, off, len));
 	left = u64map_get(&a->by_end, off + 1);
 	right = u64map_get(&a->by_start, off + len + 1);
 	if (left) {
@@ -198,6 +309,7 @@ int alloc_release(struct alloc *a, uint64_t off, uint64_t len)
 		return -ENOMEM;
 	}
 	a->free_bytes += len;
+	debug_assert(alloc_invariants(a));
 	return 0;
 }
 
@@ -206,12 +318,14 @@ int alloc_grow(struct alloc *a, uint64_t new_capacity)
 	uint64_t old = a->capacity;
 	int rc;
 
+	debug_assert(alloc_invariants(a));
 	if (new_capacity <= old)
 		return 0;
 	a->capacity = new_capacity;
 	rc = alloc_release(a, a->base + old, new_capacity - old);
 	if (rc)
 		a->capacity = old;
+	debug_assert(alloc_invariants(a));
 	return rc;
 }
 
@@ -245,58 +359,4 @@ bool alloc_overlaps_free(const struct alloc *a, uint64_t off, uint64_t len)
 			if (r->off < off + len && off < r->off + r->len)
 				return true;
 	return false;
-}
-
-static int cmp_region(const void *x, const void *y)
-{
-	const struct region *a = *(struct region *const *)x;
-	const struct region *b = *(struct region *const *)y;
-	return a->off < b->off ? -1 : a->off > b->off;
-}
-
-bool alloc_check(const struct alloc *a)
-{
-	struct region **all = malloc((a->count + 1) * sizeof(*all));
-	uint64_t n = 0, sum = 0;
-	bool ok = true;
-
-	if (!all)
-		return false;
-	for (int c = 0; c < CLASSES; c++) {
-		for (struct region *r = a->cls[c]; r; r = r->next) {
-			if (n == a->count || r->len == 0 ||
-			    class_of(r->len) != c ||
-			    u64map_get(&a->by_start, r->off + 1) != r ||
-			    u64map_get(&a->by_end, r->off + r->len + 1) != r ||
-			    r->off < a->base ||
-			    r->off + r->len > a->base + a->capacity) {
-				fprintf(stderr,
-					"alloc: bad free region %" PRIu64
-					"+%" PRIu64 "\n",
-					r->off, r->len);
-				ok = false;
-				goto out;
-			}
-			all[n++] = r;
-			sum += r->len;
-		}
-	}
-	if (n != a->count || sum != a->free_bytes) {
-		fprintf(stderr, "alloc: counts disagree\n");
-		ok = false;
-		goto out;
-	}
-	qsort(all, n, sizeof(*all), cmp_region);
-	for (uint64_t i = 1; i < n; i++) {
-		if (all[i - 1]->off + all[i - 1]->len >= all[i]->off) {
-			fprintf(stderr,
-				"alloc: free regions touch at %" PRIu64 "\n",
-				all[i]->off);
-			ok = false;
-			break;
-		}
-	}
-out:
-	free(all);
-	return ok;
 }

@@ -34,6 +34,10 @@
  *      had already changed value in place, value is dropped (the next call
  *      materializes again), so the cache never holds a state the store
  *      does not.
+ * A debug build (configure --enable-debug, util/debug.h) checks 1 and 3
+ * and the table's shape with doc_invariants() whenever doc.mu is taken to
+ * change them, and 2 (but for "snap->text is value emitted", which would
+ * allocate) with ent_invariants() when an operation lets go of an entry.
  *
  * Write path of doc_patch(): emit the patch (size check), lock the
  * document, make sure value is current (compare seq with the store's),
@@ -57,6 +61,7 @@
 
 #include "json/json.h"
 #include "store/store.h"
+#include "util/debug.h"
 #include "util/log.h"
 
 struct doc_snap {
@@ -235,6 +240,41 @@ static void table_grow(struct doc *d)
 	free(old);
 }
 
+/* Invariants 1 and 3 and the table's shape: every entry in its bucket
+ * and once in the LRU list, count entries, charged their charges, no
+ * entry free-able while referenced.  d->mu held.  Allocates nothing. */
+static bool doc_invariants(const struct doc *d)
+{
+	const struct doc_ent *e;
+	uint64_t charged = 0;
+	size_t n = 0;
+
+	for (size_t b = 0; b < d->nbuckets; b++) {
+		for (e = d->tab[b]; e; e = e->hnext) {
+			if (bucket_of(d, e->id) != b || ++n > d->count)
+				return false;
+			charged += e->charge;
+		}
+	}
+	if (n != d->count || charged != d->charged)
+		return false;
+	n = 0;
+	for (e = d->lru.next; e != &d->lru; e = e->next)
+		if (e->next->prev != e || ++n > d->count)
+			return false;
+	return n == d->count;
+}
+
+/* Invariant 2 for an entry whose mu the caller holds: a value has its
+ * snapshot, at the entry's sequence number, a text ending in a newline. */
+static bool ent_invariants(const struct doc_ent *e)
+{
+	if (!e->value)
+		return true;
+	return e->snap && e->snap->seq == e->seq && e->snap->len > 0 &&
+	       e->snap->text[e->snap->len - 1] == '\n';
+}
+
 static void ent_clear(struct doc_ent *e)
 {
 	json_decref(e->value);
@@ -249,6 +289,7 @@ static void ent_evict(struct doc *d, struct doc_ent *e)
 {
 	struct doc_ent **pp = &d->tab[bucket_of(d, e->id)];
 
+	debug_assert(e->refs == 0);
 	while (*pp != e)
 		pp = &(*pp)->hnext;
 	*pp = e->hnext;
@@ -277,6 +318,7 @@ static int ent_get(struct doc *d, uint64_t id, struct doc_ent **out)
 	struct doc_ent *e;
 
 	pthread_mutex_lock(&d->mu);
+	debug_assert(doc_invariants(d));
 	for (e = d->tab[bucket_of(d, id)]; e; e = e->hnext)
 		if (e->id == id)
 			break;
@@ -298,6 +340,7 @@ static int ent_get(struct doc *d, uint64_t id, struct doc_ent **out)
 		lru_push(d, e);
 	}
 	e->refs++;
+	debug_assert(doc_invariants(d));
 	pthread_mutex_unlock(&d->mu);
 	pthread_mutex_lock(&e->mu);
 	*out = e;
@@ -309,6 +352,7 @@ static void ent_release(struct doc *d, struct doc_ent *e)
 {
 	size_t charge = DOC_ENT_OVERHEAD;
 
+	debug_assert(ent_invariants(e));
 	/* The json_t tree costs about twice its text. */
 	if (e->snap)
 		charge += 3 * e->snap->len;
@@ -324,6 +368,7 @@ static void ent_release(struct doc *d, struct doc_ent *e)
 	lru_unlink(e);
 	lru_push(d, e);
 	evict_over_budget(d);
+	debug_assert(doc_invariants(d));
 	pthread_mutex_unlock(&d->mu);
 }
 
@@ -895,6 +940,7 @@ void doc_forget(struct doc *d, uint64_t id)
 			break;
 	if (e && e->refs == 0)
 		ent_evict(d, e);
+	debug_assert(doc_invariants(d));
 	pthread_mutex_unlock(&d->mu);
 }
 

@@ -1,6 +1,6 @@
 /*
  * check_crashsim.c - a power cut at every sync point of a store workload,
- * through the crash simulator (util/io_crashsim.h), and a second power
+ * through the crash simulator (tests/crashsim/io_crashsim.h), and a second power
  * cut at every sync point of the recovery.
  *
  * The workload is a script generated from a seed by a model of the store
@@ -37,7 +37,7 @@
  */
 #include "store/store.h"
 #include "tests/testutil.h"
-#include "util/io_crashsim.h"
+#include "tests/crashsim/io_crashsim.h"
 #include "util/log.h"
 
 #include <check.h>

@@ -11,6 +11,7 @@
  */
 #include "json/json.h"
 #include "json/json_internal.h"
+#include "tests/json_fault.h"
 
 #include <check.h>
 #include <dirent.h>
@@ -1647,6 +1648,9 @@ int main(void)
 	SRunner *sr;
 	int failed;
 
+	/* The "oom" cases fail the Nth allocation through this countdown;
+	 * disarmed, it passes every allocation on. */
+	json_alloc_fault_install();
 	tcase_add_test(parse, test_parse_accepts_any_top_level_value);
 	tcase_add_test(parse, test_parse_keeps_int64_extremes_exact);
 	tcase_add_test(parse, test_parse_keeps_9007199254740993_exact);

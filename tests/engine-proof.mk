@@ -5,12 +5,17 @@
 ENGINE_PROOF_LIBS = tests/libtestutil.a store/libstore.a wal/libwal.a \
 	json/libjson.a util/libutil.a $(JANSSON_LIBS) $(CHECK_LIBS) -lm
 
+# The crash simulator is test machinery: a check-only library, linked by
+# the tests that install it, never by a production library or program.
+check_LIBRARIES += tests/crashsim/libcrashsim.a
+tests_crashsim_libcrashsim_a_SOURCES = tests/crashsim/io_crashsim.c \
+	tests/crashsim/io_crashsim.h
+
 check_PROGRAMS += tests/check_crashsim
 TESTS += tests/check_crashsim
-tests_check_crashsim_SOURCES = tests/check_crashsim.c \
-	util/io_crashsim.c util/io_crashsim.h
+tests_check_crashsim_SOURCES = tests/check_crashsim.c
 tests_check_crashsim_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
-tests_check_crashsim_LDADD = $(ENGINE_PROOF_LIBS)
+tests_check_crashsim_LDADD = tests/crashsim/libcrashsim.a $(ENGINE_PROOF_LIBS)
 
 # Defines malloc and friends: the countdown fails the Nth allocation.
 check_PROGRAMS += tests/check_store_oom

@@ -4,7 +4,8 @@
  * Every write, sync, rename and allocation of the files that hold data goes
  * through io_*() here, which forwards to the installed struct io_ops.  The
  * default ops call the kernel; tests install others (util/io_fault.h fails
- * the Nth call, a crash simulator can record and drop unsynced writes).
+ * the Nth call; the crash simulator, tests/crashsim/io_crashsim.h, records
+ * and drops unsynced writes and is built only into the tests).
  *
  * All functions return 0 (or a byte count) on success and a negative errno
  * on failure; errno itself is never the channel.

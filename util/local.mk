@@ -1,8 +1,11 @@
 # util: leaf helpers shared by every module (checksums, byte order, the I/O
-# seam and its fault injector, logging, string lists).  Includes no other module.
+# seam and its fault injector, logging, string lists, the debug build's
+# debug_assert).  Includes no other module.  The crash simulator behind the
+# I/O seam is test machinery: tests/crashsim/ (tests/engine-proof.mk).
 noinst_LIBRARIES += util/libutil.a
 util_libutil_a_SOURCES = \
 	util/crc32c.c util/crc32c.h \
+	util/debug.h \
 	util/endian.h \
 	util/io.c util/io.h \
 	util/io_fault.c util/io_fault.h \

@@ -47,6 +47,11 @@
  *      io_busy, when the frames being written are out of pend.
  *   3. Only the thread that set io_busy writes or syncs fd.
  *   4. Once err != 0 it never changes and no frame is accepted.
+ * A debug build (configure --enable-debug, util/debug.h) checks 1, 2 and
+ * 4 with wal_invariants() whenever a function takes or gives back mu
+ * around a change (append, sync, the flush, cut-over); 3 is what io_busy
+ * means, and the checks see it kept by 2 (nobody else takes frames out
+ * of pend while it is set).
  *
  * Cut-over, in two steps.  wal_cutover_begin (no appends meanwhile):
  * every pending frame written and fdatasync'd; the new file written to
@@ -63,6 +68,7 @@
 #include "wal/wal.h"
 
 #include "util/crc32c.h"
+#include "util/debug.h"
 #include "util/endian.h"
 #include "util/io.h"
 #include "util/log.h"
@@ -136,6 +142,13 @@ struct wal {
 	int cut_fd;
 	uint64_t cut_size;
 	uint64_t cut_last_lsn;
+
+	/* Debug builds: what the last wal_invariants() saw (invariants 1
+	 * and 4 say how these may move).  Untouched otherwise. */
+	struct {
+		uint64_t next_lsn, written_lsn, durable_lsn;
+		int err;
+	} seen;
 };
 
 struct wal_snap {
@@ -245,6 +258,59 @@ static uint64_t random_u64(void)
 	return v;
 }
 
+/* ---- invariants ---- */
+
+/* Invariant 2: pend's frames are numbered consecutively up to next_lsn-1,
+ * from written_lsn+1 unless io_busy (then from later), and fill it. */
+static bool pend_ok(const struct wal *w)
+{
+	uint64_t off = 0, lsn = 0, first = 0;
+
+	while (off < w->pend.len) {
+		const uint8_t *h = w->pend.p + off;
+
+		if (w->pend.len - off < FRAME_HDR ||
+		    le32_get(h) != FRAME_MAGIC)
+			return false;
+		if (first == 0)
+			first = le64_get(h + 8);
+		else if (le64_get(h + 8) != lsn + 1)
+			return false;
+		lsn = le64_get(h + 8);
+		off += FRAME_HDR + le32_get(h + 4);
+	}
+	if (off != w->pend.len)
+		return false;
+	if (first == 0)
+		return w->io_busy || w->written_lsn == w->next_lsn - 1;
+	if (lsn != w->next_lsn - 1)
+		return false;
+	return w->io_busy ? first > w->written_lsn
+			  : first == w->written_lsn + 1;
+}
+
+/* Invariants 1, 2 (while healthy) and 4, against what the previous call
+ * saw, which it then records.  mu held.  Allocates nothing. */
+static bool wal_invariants(struct wal *w)
+{
+	bool ok = w->durable_lsn <= w->written_lsn &&
+		  w->written_lsn < w->next_lsn &&
+		  w->next_lsn >= w->seen.next_lsn &&
+		  w->written_lsn >= w->seen.written_lsn &&
+		  w->durable_lsn >= w->seen.durable_lsn;
+
+	if (w->seen.err)
+		ok = ok && w->err == w->seen.err &&
+		     w->next_lsn == w->seen.next_lsn;
+	else if (!w->err)
+		ok = ok && pend_ok(w);
+	w->seen.next_lsn = w->next_lsn;
+	w->seen.written_lsn = w->written_lsn;
+	w->seen.durable_lsn = w->durable_lsn;
+	w->seen.err = w->err;
+	return ok;
+}
+
 /* ---- group commit ---- */
 
 static void fail_locked(struct wal *w, int rc, const char *what)
@@ -266,6 +332,7 @@ static void do_io_locked(struct wal *w, bool sync)
 	const char *what = "write";
 	int rc = 0;
 
+	debug_assert(wal_invariants(w));
 	w->io_busy = true;
 	w->io_seq++;
 	w->io_durable_upto = sync ? last : 0;
@@ -303,6 +370,7 @@ static void do_io_locked(struct wal *w, bool sync)
 	else if (w->sync_waiting[(w->io_seq + 1) & 1])
 		pthread_cond_signal(&w->sync_cv[(w->io_seq + 1) & 1]);
 	pthread_cond_broadcast(&w->cv);
+	debug_assert(wal_invariants(w));
 }
 
 /* Wake every thread in wal_sync (after a cut-over, at stop). */
@@ -319,6 +387,7 @@ int wal_append(struct wal *w, const void *payload, size_t len, uint64_t *lsn)
 	if (len > WAL_FRAME_MAX)
 		return -EFBIG;
 	pthread_mutex_lock(&w->mu);
+	debug_assert(wal_invariants(w));
 	if (w->err) {
 		rc = w->err;
 		goto out;
@@ -354,6 +423,7 @@ int wal_append(struct wal *w, const void *payload, size_t len, uint64_t *lsn)
 			do_io_locked(w, false);
 	}
 out:
+	debug_assert(wal_invariants(w));
 	pthread_mutex_unlock(&w->mu);
 	return rc;
 }
@@ -363,6 +433,7 @@ int wal_sync(struct wal *w, uint64_t lsn)
 	int rc;
 
 	pthread_mutex_lock(&w->mu);
+	debug_assert(wal_invariants(w));
 	w->waiters++;
 	if (lsn == 0 || lsn >= w->next_lsn)
 		lsn = w->next_lsn - 1;
@@ -398,6 +469,7 @@ int wal_sync(struct wal *w, uint64_t lsn)
 			&w->sync_cv[w->sync_waiting[(w->io_seq + 1) & 1]
 					    ? (w->io_seq + 1) & 1
 					    : w->io_seq & 1]);
+	debug_assert(wal_invariants(w));
 	pthread_mutex_unlock(&w->mu);
 	return rc;
 }
@@ -692,6 +764,7 @@ int wal_cutover_begin(struct wal *w, wal_snap_fn snap, void *arg)
 	pthread_mutex_lock(&w->mu);
 	while (w->io_busy)
 		pthread_cond_wait(&w->cv, &w->mu);
+	debug_assert(wal_invariants(w));
 	rc = w->err;
 	if (!rc && w->pend.len)
 		rc = -EBUSY; /* a frame came in after the sync: see wal.h */
@@ -724,6 +797,7 @@ int wal_cutover_begin(struct wal *w, wal_snap_fn snap, void *arg)
 		w->seed = seed_of(gen, salt);
 		w->next_lsn = next;
 	}
+	debug_assert(wal_invariants(w));
 	pthread_mutex_unlock(&w->mu);
 	return rc;
 }
@@ -735,6 +809,7 @@ int wal_cutover_finish(struct wal *w, int rc)
 	if (!rc)
 		rc = new_log_seal(w, fd);
 	pthread_mutex_lock(&w->mu);
+	debug_assert(wal_invariants(w));
 	w->io_busy = false;
 	w->cut_fd = -1;
 	if (rc) {
@@ -755,6 +830,7 @@ int wal_cutover_finish(struct wal *w, int rc)
 	}
 	pthread_cond_broadcast(&w->cv);
 	wake_all_syncers(w);
+	debug_assert(wal_invariants(w));
 	pthread_mutex_unlock(&w->mu);
 	return rc;
 }

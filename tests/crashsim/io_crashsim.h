@@ -17,9 +17,14 @@
  * crash state, and may _exit() to abandon the process state.
  *
  * Not for concurrent use: one test process, one watched directory.
+ *
+ * Test machinery only: built into the check-only library
+ * tests/crashsim/libcrashsim.a (tests/engine-proof.mk), which only the
+ * tests that install the simulator link; no production library or
+ * program contains it.
  */
-#ifndef UTIL_IO_CRASHSIM_H
-#define UTIL_IO_CRASHSIM_H
+#ifndef TESTS_CRASHSIM_IO_CRASHSIM_H
+#define TESTS_CRASHSIM_IO_CRASHSIM_H
 
 #include <stdint.h>
 

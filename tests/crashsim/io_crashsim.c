@@ -69,7 +69,7 @@
  * Locking: one mutex guards all state; the kernel calls and the hook run
  * without it.
  */
-#include "util/io_crashsim.h"
+#include "tests/crashsim/io_crashsim.h"
 
 #include "util/io.h"
 
