@@ -115,6 +115,9 @@ struct backup {
 
 void backup_options_default(struct backup_options *o)
 {
+	struct doc_options d;
+
+	doc_options_default(&d);
 	memset(o, 0, sizeof(*o));
 	o->delay_ms = 1000;
 	o->uploads = 4;
@@ -122,13 +125,8 @@ void backup_options_default(struct backup_options *o)
 	o->retry.cap_ms = 60000;
 	o->retry.max_attempts = CLOUD_RETRY_FOREVER;
 	o->list_cache_ms = 5000;
-	{
-		struct doc_options d;
-
-		doc_options_default(&d);
-		o->max_doc_bytes = d.max_doc_bytes;
-		o->max_patch_bytes = d.max_patch_bytes;
-	}
+	o->max_doc_bytes = d.max_doc_bytes;
+	o->max_patch_bytes = d.max_patch_bytes;
 }
 
 static int64_t mono_ns(void)
