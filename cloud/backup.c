@@ -39,6 +39,7 @@
 #include "cloud/backup.h"
 
 #include "cloud/archive.h"
+#include "cloud/verify.h"
 #include "util/log.h"
 #include "util/strlist.h"
 
@@ -114,6 +115,9 @@ struct backup {
 
 void backup_options_default(struct backup_options *o)
 {
+	struct doc_options d;
+
+	doc_options_default(&d);
 	memset(o, 0, sizeof(*o));
 	o->delay_ms = 1000;
 	o->uploads = 4;
@@ -121,6 +125,8 @@ void backup_options_default(struct backup_options *o)
 	o->retry.cap_ms = 60000;
 	o->retry.max_attempts = CLOUD_RETRY_FOREVER;
 	o->list_cache_ms = 5000;
+	o->max_doc_bytes = d.max_doc_bytes;
+	o->max_patch_bytes = d.max_patch_bytes;
 }
 
 static int64_t mono_ns(void)
@@ -892,6 +898,7 @@ int backup_start(struct store *store, struct cloud_target *target,
 {
 	struct backup_options defaults;
 	struct backup *b;
+	bool changed;
 	int rc;
 
 	if (!o) {
@@ -908,12 +915,27 @@ int backup_start(struct store *store, struct cloud_target *target,
 		free_all(b);
 		return rc;
 	}
+	/* Upload state belongs to a target: another one makes every
+	 * document pending (logged in the store, so it survives a crash). */
+	rc = store_backup_target(
+		store, cloud_target_identity(cloud_target_url(target)),
+		&changed);
+	if (rc) {
+		log_error("cannot record the backup target '%s': %s",
+			  cloud_target_url(target), strerror(-rc));
+		free_all(b);
+		return rc;
+	}
 	/* Hook first: a change made while the pending documents are listed
 	 * is queued by one or the other (the table keeps one entry). */
 	store_set_change_hook(store, on_change, b);
 	pthread_mutex_lock(&b->lock);
 	rc = store_backup_pending(store, queue_pending, b);
 	b->tomb_pass = true;
+	if (changed)
+		log_info("backup target '%s' is new to this store: %zu "
+			 "documents to upload to it",
+			 cloud_target_url(target), b->nentries);
 	pthread_mutex_unlock(&b->lock);
 	if (rc) {
 		log_error("cannot list the documents pending upload: %s",
@@ -1043,7 +1065,9 @@ static int restore_import(struct backup *b, const char *space, const char *key,
 			  const char *name, uint64_t *id)
 {
 	struct store_import_entry *ents = NULL;
+	struct doc_options dopt;
 	struct store_meta m;
+	const char *why;
 	struct archive a;
 	uint64_t sid, seq = 0;
 	void *buf = NULL;
@@ -1056,16 +1080,23 @@ static int restore_import(struct backup *b, const char *space, const char *key,
 	if (rc)
 		goto out_failed;
 	rc = archive_decode(buf, len, &a);
-	if (!rc && (strcmp(a.space, space) || strcmp(a.key, key) ||
-		    a.seq != seq || a.n > a.seq)) {
-		archive_release(&a);
-		rc = -EBADMSG;
-	}
 	if (rc) {
 		log_error("cannot restore '%s': corrupt archive (%s), not "
 			  "imported",
 			  name, strerror(-rc));
 		rc = -EIO;
+		goto out_failed;
+	}
+	doc_options_default(&dopt);
+	dopt.max_doc_bytes = b->o.max_doc_bytes;
+	dopt.max_patch_bytes = b->o.max_patch_bytes;
+	rc = cloud_archive_verify(&a, space, key, seq, &dopt, &m, &why);
+	if (rc) {
+		archive_release(&a);
+		log_error("cannot restore '%s': invalid archive (%s), not "
+			  "imported",
+			  name, why);
+		rc = rc == -ENOMEM ? rc : -EIO;
 		goto out_failed;
 	}
 	ents = calloc(a.n ? a.n : 1, sizeof(*ents));
@@ -1078,12 +1109,6 @@ static int restore_import(struct backup *b, const char *space, const char *key,
 		ents[i].buf = a.entries[i].buf;
 		ents[i].len = a.entries[i].len;
 	}
-	memset(&m, 0, sizeof(m));
-	m.mode = a.meta.mode;
-	m.uid = a.meta.uid;
-	m.gid = a.meta.gid;
-	m.mtime_ns = a.meta.mtime_ns;
-	m.ctime_ns = a.meta.ctime_ns;
 	rc = store_import(b->store, space, key, &m, ents, a.n, a.seq, id, NULL);
 	archive_release(&a);
 	free(ents);

@@ -19,9 +19,15 @@
  * same name never overlap.
  *
  * Restoring: backup_restore_doc() fetches a document missing locally,
- * verifies the archive (checksum, names), imports it (store_import) and
- * returns its id.  A corrupt or truncated archive is -EIO with a log line
- * and nothing is imported.  A name with a tombstone (deleted locally, the
+ * verifies the archive (checksum, names; then cloud_archive_verify: seq in
+ * range, every entry valid by the mount's rules, the document
+ * materializes, mode sanitized), imports it (store_import) and returns
+ * its id.  A corrupt, truncated or invalid archive is -EIO with a log
+ * line and nothing is imported.
+ *
+ * Target: backup_start() records the target's identity in the store
+ * (store_backup_target); a target the store did not back up to last
+ * makes every document pending, so a new target gets every document.  A name with a tombstone (deleted locally, the
  * cloud copy not yet removed) is -ENOENT: deletes never come back.
  *
  * Listing: backup_list_space() / backup_list_spaces() give the names the
@@ -50,10 +56,12 @@ struct backup_options {
 	 * retries); max_attempts is ignored: the uploader never gives up. */
 	struct cloud_retry_policy retry;
 	uint32_t list_cache_ms; /* lifetime of a cached cloud listing */
+	/* A restored archive must obey the mount's limits (cloud/verify.h) */
+	uint64_t max_doc_bytes, max_patch_bytes;
 };
 
 /* Defaults: 1000 ms delay, 4 uploads, backoff 500 ms doubling to 60 s,
- * listings cached 5000 ms. */
+ * listings cached 5000 ms, the document limits of doc_options_default. */
 void backup_options_default(struct backup_options *o);
 
 /* Start backing store up to target (both borrowed: they must outlive the

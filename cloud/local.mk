@@ -13,7 +13,8 @@ cloud_libcloud_a_SOURCES = \
 	cloud/s3.c \
 	cloud/s3_xml.c cloud/s3_xml.h \
 	cloud/sigv4.c cloud/sigv4.h \
-	cloud/target.c cloud/target.h cloud/target_internal.h
+	cloud/target.c cloud/target.h cloud/target_internal.h \
+	cloud/verify.c cloud/verify.h
 cloud_libcloud_a_CFLAGS = $(AM_CFLAGS) $(CURL_CFLAGS) $(CRYPTO_CFLAGS)
 
 CLOUD_TEST_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(CURL_CFLAGS) \

@@ -71,6 +71,27 @@ static int open_ro(const char *dir, struct store **s)
 	return rc;
 }
 
+/* Every document materializes (store_fsck checks the bytes; this checks
+ * what they mean).  Returns the number of problems. */
+static int fsck_documents(const char *dir)
+{
+	struct store_options o;
+	struct store *s;
+	int rc;
+
+	store_options_default(&o);
+	o.read_only = true;
+	if (store_open(dir, &o, &s) < 0)
+		return 0; /* store_fsck reported it */
+	rc = doc_fsck(s, stdout);
+	store_close(s);
+	if (rc < 0) {
+		printf("cannot check the documents: %s\n", strerror(-rc));
+		return 1;
+	}
+	return rc;
+}
+
 static int cmd_fsck(int argc, char **argv)
 {
 	int rc;
@@ -85,6 +106,7 @@ static int cmd_fsck(int argc, char **argv)
 			argv[0], strerror(-rc));
 		return 2;
 	}
+	rc += fsck_documents(argv[0]);
 	if (rc > 0) {
 		printf("%d problem%s found\n", rc, rc == 1 ? "" : "s");
 		return 1;

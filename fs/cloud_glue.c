@@ -286,6 +286,8 @@ int cloud_glue_start(struct fs *fs)
 		goto out_target;
 	backup_options_default(&bo);
 	bo.delay_ms = fs->cfg.backup_delay_ms;
+	bo.max_doc_bytes = fs->cfg.max_doc_bytes;
+	bo.max_patch_bytes = fs->cfg.max_patch_bytes;
 	rc = backup_start(fs->s, g->t, &bo, &g->b);
 	if (rc < 0) {
 		log_error("cannot start backup to '%s': %s", fs->cfg.cloud,

@@ -45,6 +45,8 @@ E2E_FS_TESTS = \
 	tests/e2e_fs_cloud.sh \
 	tests/e2e_fs_s3.sh \
 	tests/e2e_fs_security.sh
+# hostile archives against the store (needs cloud_tool)
+E2E_FS_TESTS += tests/e2e_cloud_integrity.sh
 dist_check_SCRIPTS += $(E2E_FS_TESTS)
 TESTS += $(E2E_FS_TESTS)
 EXTRA_DIST += tests/e2e/lib.sh

@@ -150,29 +150,7 @@ void doc_snap_put(struct doc_snap *sn)
 	free(sn);
 }
 
-/* ---- entry codec ---- */
-
-int doc_entry_decode(const void *buf, size_t len, char *kind, json_t **value)
-{
-	const char *p = buf;
-	json_t *v;
-	int rc;
-
-	if (len < 2)
-		return -EBADMSG;
-	if (p[0] != DOC_PATCH && p[0] != DOC_REPLACE && p[0] != DOC_SNAPSHOT)
-		return -EBADMSG;
-	*kind = p[0];
-	if (!value)
-		return 0;
-	rc = json_value_parse(p + 1, len - 1, &v);
-	if (rc == -ENOMEM)
-		return rc;
-	if (rc < 0)
-		return -EBADMSG;
-	*value = v;
-	return 0;
-}
+/* ---- entry codec (the decoder is in doc_entry.c) ---- */
 
 /* Build kind + text (without its trailing newline) in a new buffer. */
 static char *entry_build(char kind, const char *text, size_t text_len,

@@ -42,6 +42,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 struct store;
 struct doc;
@@ -129,5 +130,20 @@ void doc_stats(struct doc *d, struct doc_stats *out);
 /* Decode one stored entry: *kind receives its kind byte and *value (may be
  * NULL) a new reference to its JSON value.  Returns 0 or -EBADMSG. */
 int doc_entry_decode(const void *buf, size_t len, char *kind, json_t **value);
+
+/* Check n entries (borrowed) that did not come through this module (a
+ * cloud archive) by the rules of a write through the mount (SPEC 4, see
+ * doc_entry.c): each decodes, each patch fits o->max_patch_bytes, each
+ * replacement o->max_doc_bytes, and the document they materialize fits
+ * o->max_doc_bytes.  Returns 0, -EBADMSG (an entry is not valid), -EFBIG
+ * or -ENOMEM. */
+struct store_import_entry;
+int doc_entries_check(const struct doc_options *o,
+		      const struct store_import_entry *e, size_t n);
+
+/* fsck: check that every document of s materializes, writing one line
+ * per document that does not to out.  Returns how many do not (0: all
+ * do) or a negative errno when the walk could not run. */
+int doc_fsck(struct store *s, FILE *out);
 
 #endif

@@ -1,7 +1,8 @@
 # store/doc: materialized documents over the list store (entry format,
 # cache, per-document locks, compaction).  Part of the store library; uses
 # json and store/store.h.
-store_libstore_a_SOURCES += store/doc.c store/doc.h
+store_libstore_a_SOURCES += store/doc.c store/doc.h \
+	store/doc_entry.c store/doc_fsck.c
 
 check_PROGRAMS += tests/check_doc
 TESTS += tests/check_doc

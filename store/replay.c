@@ -8,9 +8,11 @@
  * malformed record rejects the whole frame), then applied record by
  * record.  At open, a record that does not fit the state (an append to an
  * unknown document, a name already taken) means the log is not ours to
- * trust: the open fails with -EBADMSG.  Live, the caller validated the
- * change before logging it, so only -ENOMEM can fail, and that fails the
- * store (s->failed) because memory and log would disagree.
+ * trust: the open fails with -EBADMSG.  Live, the same rules (rec_check)
+ * ran over the whole frame before it was logged (store_check_frame), so
+ * only -ENOMEM can fail, and that fails the store (s->failed) because
+ * memory and log would disagree.  A frame the rules refuse is never
+ * logged: a change the store refuses leaves no trace in its log.
  *
  * Space freed live (Delete, Trim) is not given back to the allocator at
  * once: it goes to a FIFO of pending frees tagged with the frame's LSN and
@@ -238,15 +240,255 @@ static int apply_snap(struct store *s, const struct wal_rec *r)
 	case WAL_SNAP_TOMB:
 		return tomb_add(s, r->id, r->name, r->name_len, r->name2,
 				r->name2_len);
+	case WAL_SNAP_TARGET:
+		s->backup_target = r->id;
+		return 0;
 	default:
 		return -EBADMSG;
+	}
+}
+
+/*
+ * ---- the rules a record obeys, shared by apply and check ----
+ *
+ * rec_check() is the single statement of when a record fits the state.
+ * apply_rec() runs it on the live state before each record it applies
+ * (view not tracking: the state itself moves on between records).
+ * store_check_frame() runs it over a whole frame before the frame is
+ * logged, with the view tracking what the frame's earlier records would
+ * have done (a frame may create a space and then a document in it), so
+ * that a frame the store would refuse is never written to the log.
+ */
+
+#define VIEW_MAX 8
+
+/* A node as a frame's earlier records left it. */
+struct vnode {
+	uint64_t id, space_id;
+	const char *name;
+	size_t name_len;
+	uint64_t seq;
+	uint64_t kids; /* spaces: documents */
+	bool gone;
+};
+
+struct view {
+	struct store *s;
+	bool track; /* record effects in v[] (check) or not (apply) */
+	size_t n;
+	struct vnode v[VIEW_MAX];
+};
+
+static struct vnode *view_find(struct view *w, uint64_t id)
+{
+	for (size_t i = 0; i < w->n; i++)
+		if (w->v[i].id == id)
+			return &w->v[i];
+	return NULL;
+}
+
+/* Does node id exist in the view?  *out receives it. */
+static bool view_get(struct view *w, uint64_t id, struct vnode *out)
+{
+	struct vnode *vn = view_find(w, id);
+	struct node *n;
+
+	if (vn) {
+		*out = *vn;
+		return !vn->gone;
+	}
+	n = node_get(w->s, id);
+	if (!n)
+		return false;
+	out->id = n->id;
+	out->space_id = n->space_id;
+	out->name = n->name;
+	out->name_len = strlen(n->name);
+	out->seq = n->seq;
+	out->kids = n->kids.n;
+	out->gone = false;
+	return true;
+}
+
+static int view_put(struct view *w, const struct vnode *vn)
+{
+	struct vnode *at;
+
+	if (!w->track)
+		return 0;
+	at = view_find(w, vn->id);
+	if (!at) {
+		if (w->n == VIEW_MAX)
+			return -E2BIG; /* no frame of ours touches so many */
+		at = &w->v[w->n++];
+	}
+	*at = *vn;
+	return 0;
+}
+
+static bool view_doc(struct view *w, uint64_t id, struct vnode *out)
+{
+	return view_get(w, id, out) && out->space_id;
+}
+
+static bool view_space(struct view *w, uint64_t id, struct vnode *out)
+{
+	return id != STORE_ROOT_ID && view_get(w, id, out) && !out->space_id;
+}
+
+static bool view_name_taken(struct view *w, uint64_t space_id, const char *name,
+			    size_t len)
+{
+	struct node *n;
+
+	for (size_t i = 0; i < w->n; i++)
+		if (!w->v[i].gone && w->v[i].space_id == space_id &&
+		    w->v[i].name_len == len && !memcmp(w->v[i].name, name, len))
+			return true;
+	n = node_by_name(w->s, space_id, name, len);
+	return n && !view_find(w, n->id);
+}
+
+/* Move the document count of space id by delta (+1 or -1). */
+static int view_kids(struct view *w, uint64_t id, int delta)
+{
+	struct vnode sp;
+
+	if (!w->track || !view_get(w, id, &sp))
+		return 0;
+	sp.kids += (uint64_t)(int64_t)delta;
+	return view_put(w, &sp);
+}
+
+static int check_new_node(struct view *w, const struct wal_rec *r,
+			  uint64_t space_id)
+{
+	struct vnode vn, sp;
+	int rc;
+
+	if (r->id <= STORE_ROOT_ID || view_get(w, r->id, &vn) ||
+	    (space_id && !view_space(w, space_id, &sp)) ||
+	    view_name_taken(w, space_id, r->name, r->name_len))
+		return -EBADMSG;
+	vn = (struct vnode){ .id = r->id,
+			     .space_id = space_id,
+			     .name = r->name,
+			     .name_len = r->name_len };
+	rc = view_put(w, &vn);
+	return rc ? rc : space_id ? view_kids(w, space_id, 1) : 0;
+}
+
+static int check_rename(struct view *w, const struct wal_rec *r)
+{
+	struct vnode n, sp;
+	uint64_t from;
+	int rc;
+
+	if (!view_doc(w, r->id, &n) || !view_space(w, r->id2, &sp) ||
+	    view_name_taken(w, r->id2, r->name, r->name_len))
+		return -EBADMSG;
+	from = n.space_id;
+	n.space_id = r->id2;
+	n.name = r->name;
+	n.name_len = r->name_len;
+	rc = view_put(w, &n);
+	if (!rc)
+		rc = view_kids(w, from, -1);
+	return rc ? rc : view_kids(w, r->id2, 1);
+}
+
+/* 0 when record r fits the view's state (and, tracking, its effect is
+ * noted), else -EBADMSG (-E2BIG: a frame too large to check).  live adds
+ * the bounds a new change must keep (sequence numbers up to
+ * STORE_SEQ_MAX); replay accepts what an older build logged. */
+static int rec_check(struct view *w, const struct wal_rec *r, bool live)
+{
+	struct vnode n;
+	int rc;
+
+	switch (r->type) {
+	case WAL_APPEND:
+		if (!view_doc(w, r->id, &n) || r->seq <= n.seq ||
+		    (live && r->seq > STORE_SEQ_MAX) ||
+		    !region_ok(w->s, r->offset, r->len))
+			return -EBADMSG;
+		n.seq = r->seq;
+		return view_put(w, &n);
+	case WAL_DELETE:
+	case WAL_TRIM:
+		return view_doc(w, r->id, &n) ? 0 : -EBADMSG;
+	case WAL_BACKUP:
+		return view_doc(w, r->id, &n) ? 0 : -EBADMSG;
+	case WAL_MAPKEY:
+		return check_new_node(w, r, r->id2);
+	case WAL_MKSPACE:
+		return check_new_node(w, r, 0);
+	case WAL_DELKEY:
+		if (!view_doc(w, r->id, &n))
+			return -EBADMSG;
+		n.gone = true;
+		rc = view_put(w, &n);
+		return rc ? rc : view_kids(w, n.space_id, -1);
+	case WAL_META:
+		return r->id == STORE_ROOT_ID || view_get(w, r->id, &n)
+			       ? 0
+			       : -EBADMSG;
+	case WAL_RMSPACE:
+		if (!view_space(w, r->id, &n) || n.kids)
+			return -EBADMSG;
+		n.gone = true;
+		return view_put(w, &n);
+	case WAL_RENAME:
+		return check_rename(w, r);
+	case WAL_TOMB_ADD:
+	case WAL_TOMB_DEL:
+	case WAL_TARGET:
+		return 0;
+	default:
+		return -EBADMSG;
+	}
+}
+
+int store_check_frame(struct store *s, const uint8_t *p, size_t len)
+{
+	struct view w = { .s = s, .track = true };
+	struct wal_rec r;
+	size_t pos = 0;
+	int rc;
+
+	if (!s->snap_done)
+		return -EBADMSG;
+	while ((rc = wal_rec_next(p, len, &pos, &r)) > 0) {
+		rc = rec_check(&w, &r, true);
+		if (rc)
+			return rc;
+	}
+	return rc;
+}
+
+/* The cloud target changed: every document's copy there is unknown, so
+ * each is pending again (time -1: a copy may exist under its name, so
+ * that deleting it still removes that copy). */
+static void target_set(struct store *s, uint64_t target)
+{
+	if (target == s->backup_target)
+		return;
+	s->backup_target = target;
+	for (size_t i = 0; i < s->nodes.cap; i++) {
+		struct node *n = s->nodes.vals[i];
+
+		if (!s->nodes.keys[i] || !n->space_id)
+			continue;
+		n->backup_seq = 0;
+		n->backup_time_ns = -1;
 	}
 }
 
 static int apply_rec(struct store *s, const struct wal_rec *r, uint64_t lsn,
 		     bool live)
 {
-	struct node *n, *sp;
+	struct view w = { .s = s, .track = false };
+	struct node *n;
 	struct ent e;
 	uint32_t k;
 	int rc;
@@ -255,12 +497,13 @@ static int apply_rec(struct store *s, const struct wal_rec *r, uint64_t lsn,
 		return apply_snap(s, r);
 	if (!s->snap_done)
 		return -EBADMSG;
+	rc = rec_check(&w, r, false);
+	if (rc)
+		return rc;
 
 	switch (r->type) {
 	case WAL_APPEND:
 		n = doc_of(s, r->id);
-		if (!n || r->seq <= n->seq || !region_ok(s, r->offset, r->len))
-			return -EBADMSG;
 		e.seq = r->seq;
 		e.off = r->offset;
 		e.len = r->len;
@@ -277,23 +520,15 @@ static int apply_rec(struct store *s, const struct wal_rec *r, uint64_t lsn,
 		return 0;
 	case WAL_DELETE:
 		n = doc_of(s, r->id);
-		if (!n)
-			return -EBADMSG;
 		n->lsn = lsn;
 		return drop_front(s, n, n->nent, lsn, live);
 	case WAL_TRIM:
 		n = doc_of(s, r->id);
-		if (!n)
-			return -EBADMSG;
 		for (k = 0; k < n->nent && n->ents[k].seq < r->seq; k++)
 			;
 		n->lsn = lsn;
 		return drop_front(s, n, k, lsn, live);
 	case WAL_MAPKEY:
-		if (r->id <= STORE_ROOT_ID || node_get(s, r->id) ||
-		    !space_of(s, r->id2) ||
-		    node_by_name(s, r->id2, r->name, r->name_len))
-			return -EBADMSG;
 		rc = node_add(s, r->id, r->id2, r->name, r->name_len, &r->meta,
 			      &n);
 		if (!rc)
@@ -301,8 +536,6 @@ static int apply_rec(struct store *s, const struct wal_rec *r, uint64_t lsn,
 		return rc;
 	case WAL_DELKEY:
 		n = doc_of(s, r->id);
-		if (!n)
-			return -EBADMSG;
 		rc = drop_front(s, n, n->nent, lsn, live);
 		node_remove(s, n);
 		return rc;
@@ -312,8 +545,6 @@ static int apply_rec(struct store *s, const struct wal_rec *r, uint64_t lsn,
 			return 0;
 		}
 		n = node_get(s, r->id);
-		if (!n)
-			return -EBADMSG;
 		meta_from_wal(&r->meta, &n->meta);
 		n->lsn = lsn;
 		/* the cloud copy carries the metadata: it is stale now */
@@ -321,24 +552,15 @@ static int apply_rec(struct store *s, const struct wal_rec *r, uint64_t lsn,
 			n->backup_time_ns = -1;
 		return 0;
 	case WAL_MKSPACE:
-		if (r->id <= STORE_ROOT_ID || node_get(s, r->id) ||
-		    node_by_name(s, 0, r->name, r->name_len))
-			return -EBADMSG;
 		rc = node_add(s, r->id, 0, r->name, r->name_len, &r->meta, &n);
 		if (!rc)
 			n->lsn = lsn;
 		return rc;
 	case WAL_RMSPACE:
-		sp = space_of(s, r->id);
-		if (!sp || sp->kids.n)
-			return -EBADMSG;
-		node_remove(s, sp);
+		node_remove(s, space_of(s, r->id));
 		return 0;
 	case WAL_RENAME:
 		n = doc_of(s, r->id);
-		sp = space_of(s, r->id2);
-		if (!n || !sp || node_by_name(s, r->id2, r->name, r->name_len))
-			return -EBADMSG;
 		rc = node_rename(s, n, r->id2, r->name, r->name_len);
 		n->backup_seq = 0;
 		n->backup_time_ns = 0;
@@ -346,8 +568,6 @@ static int apply_rec(struct store *s, const struct wal_rec *r, uint64_t lsn,
 		return rc;
 	case WAL_BACKUP:
 		n = doc_of(s, r->id);
-		if (!n)
-			return -EBADMSG;
 		n->backup_seq = r->seq;
 		n->backup_time_ns = r->time_ns;
 		return 0;
@@ -356,6 +576,9 @@ static int apply_rec(struct store *s, const struct wal_rec *r, uint64_t lsn,
 				r->name2_len);
 	case WAL_TOMB_DEL:
 		tomb_del(s, r->id);
+		return 0;
+	case WAL_TARGET:
+		target_set(s, r->id);
 		return 0;
 	default:
 		return -EBADMSG;
@@ -443,6 +666,12 @@ int store_write_snapshot(void *arg, struct wal_snap *sn)
 					      s->next_tomb_id, s->capacity,
 					      s->nspaces, s->ndocs, s->nentries,
 					      ntombs));
+	if (!rc && s->backup_target) {
+		start = w.buf.len;
+		rc = snap_put_done(&w, start,
+				   wal_put_id(&w.buf, WAL_SNAP_TARGET,
+					      s->backup_target));
+	}
 	for (uint32_t i = 0; !rc && i < s->spaces.n; i++) {
 		struct node *sp = node_get(s, s->spaces.ids[i]);
 

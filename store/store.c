@@ -12,9 +12,12 @@
  *          OrganizationSnapshot of the whole index (replay.c)
  *
  * A mutation, under the exclusive lock: validate; take space from the
- * allocator; encode the frame into s->scratch; wal_append() it; apply it
- * with the same code that replays it at open (store_apply_frame).  If the
- * append fails nothing was applied and taken space is given back at once.
+ * allocator; encode the frame into s->scratch; check the frame against the
+ * state by the rules replay applies (store_check_frame: a frame that would
+ * not apply is refused before it reaches the log); wal_append() it; apply
+ * it with the same code that replays it at open (store_apply_frame).  If
+ * the check or the append fails nothing was applied and taken space is
+ * given back at once.
  * After unlocking: the change hook, the -o sync wait, and a cut-over when
  * the log has grown past max(cutover_bytes, 2 x last snapshot), run by
  * the checkpointer thread (or, with commit_ms 0, by this thread).
@@ -149,11 +152,21 @@ static int change_begin(struct store *s)
 	return 0;
 }
 
-/* Log and apply s->scratch.  On failure nothing changed. */
+/* Check, log and apply s->scratch.  On failure nothing changed, in memory
+ * or in the log: the frame is checked against the state by the rules of
+ * replay before wal_append(), so a frame that would not apply is never
+ * logged (and never replayed). */
 static int change_commit(struct store *s, uint64_t *lsn)
 {
-	int rc = wal_append(s->wal, s->scratch.p, s->scratch.len, lsn);
+	int rc = store_check_frame(s, s->scratch.p, s->scratch.len);
 
+	if (rc) {
+		log_error("store '%s' refuses a change that does not apply to "
+			  "its state: %s",
+			  s->dir, strerror(-rc));
+		return -EINVAL;
+	}
+	rc = wal_append(s->wal, s->scratch.p, s->scratch.len, lsn);
 	if (rc)
 		return rc;
 	rc = store_apply_frame(s, *lsn, s->scratch.p, s->scratch.len, true);
@@ -958,6 +971,8 @@ static int append_locked(struct store *s, struct node *n, const void *buf,
 	uint32_t crc;
 	int rc;
 
+	if (n->seq >= STORE_SEQ_MAX)
+		return -EOVERFLOW;
 	rc = take_space(s, len, &off);
 	if (rc)
 		return rc;
@@ -1042,8 +1057,7 @@ static int entries_put(struct store *s, uint64_t id, uint64_t seq0,
 	return rc;
 }
 
-static void entries_release(struct store *s,
-			    const struct store_import_entry *e,
+static void entries_release(struct store *s, const struct store_import_entry *e,
 			    const uint64_t *offs, size_t taken)
 {
 	if (s->failed)
@@ -1076,6 +1090,10 @@ int store_append_batch(struct store *s, uint64_t id,
 	nd = doc_get(s, id, &rc);
 	if (!nd)
 		goto out;
+	if (n > STORE_SEQ_MAX - nd->seq) {
+		rc = -EOVERFLOW;
+		goto out;
+	}
 	rc = entries_put(s, id, nd->seq + 1, now_ns(), e, n, offs, &taken);
 	if (!rc && n)
 		rc = change_commit(s, &l);
@@ -1222,7 +1240,7 @@ int store_import(struct store *s, const char *space, const char *key,
 
 	if (store_name_check(space) || store_name_check(key))
 		return -EINVAL;
-	if (n > last_seq)
+	if (n > last_seq || last_seq > STORE_SEQ_MAX)
 		return -EINVAL;
 	rc = entries_check(s, e, n);
 	if (rc)
@@ -1310,6 +1328,29 @@ int store_backup_mark_named(struct store *s, uint64_t id, const char *space,
 	rc = wal_put_backup(&s->scratch, id, seq, time_ns);
 	if (!rc)
 		rc = change_commit(s, &l);
+out:
+	return change_end(s, rc, 0, l, NULL);
+}
+
+int store_backup_target(struct store *s, uint64_t target, bool *changed)
+{
+	uint64_t l = 0;
+	int rc;
+
+	if (changed)
+		*changed = false;
+	if (target == 0)
+		return -EINVAL;
+	rc = change_begin(s);
+	if (rc)
+		return rc;
+	if (s->backup_target == target)
+		goto out;
+	rc = wal_put_id(&s->scratch, WAL_TARGET, target);
+	if (!rc)
+		rc = change_commit(s, &l);
+	if (!rc && changed)
+		*changed = true;
 out:
 	return change_end(s, rc, 0, l, NULL);
 }

@@ -20,9 +20,11 @@
  *
  * Errors are negative errnos: -ENOENT, -EEXIST, -ENOTEMPTY, -ENOSPC (data
  * full: nothing changed), -EFBIG (entry too large), -EINVAL (bad name),
- * -ENAMETOOLONG, -EIO / the failed call's errno once the store is failed
+ * -ENAMETOOLONG, -EOVERFLOW (a document's seq would pass STORE_SEQ_MAX), -EIO / the failed call's errno once the store is failed
  * (fail-stop: after a failed write, sync, msync or rename nothing more is
- * accepted).
+ * accepted).  A change the store refuses leaves no trace in its log: every
+ * frame is checked against the state, by the rules replay applies, before
+ * it is logged.
  *
  * Threads: every function is safe to call from any thread.  Callbacks run
  * with the store's read lock held and must not call back into the store.
@@ -36,6 +38,11 @@
 
 #define STORE_ROOT_ID 1
 #define STORE_NAME_MAX 255
+/* The largest sequence number a document may reach (2^62): far below
+ * 2^64, so no sum of a sequence number and a count of entries overflows.
+ * An append past it fails with -EOVERFLOW; an import or restore that
+ * names a larger one is refused with -EINVAL. */
+#define STORE_SEQ_MAX (UINT64_C(1) << 62)
 
 struct store;
 
@@ -186,7 +193,9 @@ int store_node_name(struct store *s, uint64_t id, char *space, char *key);
 
 /* Restore: create (space, key) holding exactly these entries, sequence
  * numbers starting so that the last is last_seq, in one frame.  The space
- * is created when missing.  -EEXIST when the key exists. */
+ * is created when missing.  -EEXIST when the key exists; -EINVAL when
+ * last_seq exceeds STORE_SEQ_MAX or is below n.  The entries' meaning is
+ * not checked here (see doc_entries_check). */
 struct store_import_entry {
 	const void *buf;
 	size_t len;
@@ -205,6 +214,13 @@ int store_backup_mark(struct store *s, uint64_t id, uint64_t seq,
  * -ENOENT when it is gone. */
 int store_backup_mark_named(struct store *s, uint64_t id, const char *space,
 			    const char *key, uint64_t seq, int64_t time_ns);
+/* Record the identity of the cloud target the store backs up to (any
+ * non-zero value naming it, e.g. a hash of its canonical URL).  When it
+ * differs from the one recorded (or none was), every document becomes
+ * pending (backup seq 0, time -1) in the same logged change; *changed
+ * (may be NULL) tells whether it did.  Tombstones stay: a name deleted
+ * locally is deleted from the new target too. */
+int store_backup_target(struct store *s, uint64_t target, bool *changed);
 /* Visit documents whose cloud copy is missing or stale: last seq above
  * backup_seq, or backup_time_ns <= 0. */
 typedef int (*store_id_fn)(void *arg, uint64_t id);

@@ -88,6 +88,7 @@ struct store {
 	uint64_t next_tomb_id;
 	uint64_t ndocs, nspaces, nentries;
 	struct tomb *tombs;
+	uint64_t backup_target; /* identity of the cloud target; 0 none */
 	struct pending_free *pf;
 	size_t npf, pf_head, pf_cap;
 	uint64_t pf_bytes;
@@ -123,6 +124,10 @@ struct store {
 /* replay.c: applying records (live and at open) and snapshots. */
 int store_apply_frame(struct store *s, uint64_t lsn, const uint8_t *p,
 		      size_t len, bool live);
+/* 0 when the frame p (encoded by us, not yet logged) applies to the
+ * current state under the rules of replay plus the bounds of a new change;
+ * -EBADMSG (or -E2BIG) when it would be refused.  Changes nothing. */
+int store_check_frame(struct store *s, const uint8_t *p, size_t len);
 int store_replay_frame(void *arg, uint64_t lsn, const uint8_t *p, size_t len);
 int store_write_snapshot(void *arg, struct wal_snap *sn);
 int store_rebuild_alloc(struct store *s);

@@ -268,7 +268,8 @@ static uint64_t new_doc(struct fix *x, const char *key, int appends)
 	ck_assert_int_eq(
 		store_doc_create(x->s, x->space, key, &doc_meta, &id, NULL), 0);
 	for (int i = 0; i < appends; i++) {
-		int n = snprintf(buf, sizeof(buf), "{\"%s\":%d}", key, i);
+		/* a merge patch, as store/doc.h stores it */
+		int n = snprintf(buf, sizeof(buf), "P{\"%s\":%d}", key, i);
 
 		ck_assert_int_eq(
 			store_append(x->s, id, buf, (size_t)n, NULL, NULL), 0);
@@ -500,7 +501,7 @@ START_TEST(test_backup_change_during_upload_is_uploaded_again)
 	id = new_doc(&x, "moving", 1);
 	while (flaky_count(x.f, &x.f->puts) == 0)
 		sleep_ms(2);
-	ck_assert_int_eq(store_append(x.s, id, "{\"late\":1}", 10, NULL, NULL),
+	ck_assert_int_eq(store_append(x.s, id, "P{\"late\":1}", 11, NULL, NULL),
 			 0);
 	ck_assert_int_eq(backup_flush(x.b, 10000), 0);
 	ck_assert_int_eq(flaky_count(x.f, &x.f->puts), 2);
@@ -693,7 +694,7 @@ START_TEST(test_backup_restore_refuses_corrupt_archives)
 
 	fix_open(&x, 0, 2, true);
 	ck_assert_int_eq(archive_writer_init(&w, "sp ace", "bad", &am), 0);
-	ck_assert_int_eq(archive_writer_add(&w, 1, "{\"x\":1}", 7), 0);
+	ck_assert_int_eq(archive_writer_add(&w, 1, "P{\"x\":1}", 8), 0);
 	ck_assert_int_eq(archive_writer_finish(&w, 1, &good, &len), 0);
 
 	path = capture_log(&saved);
@@ -844,6 +845,211 @@ START_TEST(test_backup_stop_is_prompt_while_the_target_is_down)
 }
 END_TEST
 
+/* ---- hostile archives (issue 12) ---- */
+
+/* Put an archive of (sp ace, key) with the given entries (NUL-terminated
+ * texts, len from strlen unless lens) into the cloud, seq = last entry's
+ * (or doc_seq when there are none), stored with metadata seq meta_seq. */
+static void put_archive(struct fix *x, const char *key, uint32_t mode,
+			const char *const *ents, const size_t *lens, size_t n,
+			uint64_t doc_seq, uint64_t meta_seq)
+{
+	struct archive_meta am = { mode, 4242, 4343, 1, 1 };
+	struct archive_writer w;
+	uint64_t first = n ? doc_seq - n + 1 : 0;
+	void *buf;
+	size_t len;
+
+	ck_assert_int_eq(archive_writer_init(&w, "sp ace", key, &am), 0);
+	for (size_t i = 0; i < n; i++)
+		ck_assert_int_eq(archive_writer_add(&w, first + i, ents[i],
+						    lens ? lens[i]
+							 : strlen(ents[i])),
+				 0);
+	ck_assert_int_eq(archive_writer_finish(&w, doc_seq, &buf, &len), 0);
+	ck_assert_int_eq(cloud_target_put(x->f->inner, "sp ace", key, buf, len,
+					  meta_seq),
+			 0);
+	free(buf);
+}
+
+static bool has_doc(struct fix *x, const char *key)
+{
+	uint64_t sid, id;
+
+	return store_space_lookup(x->s, "sp ace", &sid) == 0 &&
+	       store_doc_lookup(x->s, sid, key, &id) == 0;
+}
+
+/* Defect 2: every entry is checked by the mount's rules and the whole
+ * document must materialize; anything else is EIO, logged, not imported. */
+START_TEST(test_backup_restore_refuses_invalid_entries)
+{
+	static const char *const bad[][2] = {
+		{ "Rnot json", NULL },
+		{ "X{}", NULL },
+		{ "P{\"s\":\"\xff\xfe\"}", NULL },
+		{ "P", NULL },
+		{ "P{\"n\":1e999}", NULL },
+		{ "P{\"n\":123456789012345678901234567890}", NULL },
+		{ "P{\"a\":1}", "P{\"a\":" },
+		{ "R{} {}", NULL },
+	};
+	const char *empty[1] = { "" };
+	const char *big[2] = { "P{\"a\":1}", "R\"0123456789012345678901234\"" };
+	const char *ok[2] = { "P{\"a\":1}", "P{\"b\":[1,2]}" };
+	struct backup_options o;
+	struct store_doc_info info;
+	struct fix x;
+	char key[32], *log, *path;
+	size_t i, zero = 0;
+	uint64_t id;
+	int saved;
+
+	fix_open(&x, 0, 1, false);
+	backup_options_default(&o);
+	o.delay_ms = 0;
+	o.max_doc_bytes = 24;
+	o.max_patch_bytes = 16;
+	ck_assert_int_eq(backup_start(x.s, &x.f->base, &o, &x.b), 0);
+	path = capture_log(&saved);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		size_t n = bad[i][1] ? 2 : 1;
+
+		snprintf(key, sizeof(key), "bad%zu", i);
+		put_archive(&x, key, 0644, bad[i], NULL, n, 3, 3);
+		ck_assert_msg(backup_restore_doc(x.b, "sp ace", key, &id) ==
+				      -EIO,
+			      "archive %zu imported", i);
+		ck_assert(!has_doc(&x, key));
+	}
+	put_archive(&x, "empty", 0644, empty, &zero, 1, 1, 1);
+	ck_assert_int_eq(backup_restore_doc(x.b, "sp ace", "empty", &id), -EIO);
+	put_archive(&x, "big", 0644, big, NULL, 2, 2, 2);
+	ck_assert_int_eq(backup_restore_doc(x.b, "sp ace", "big", &id), -EIO);
+	ck_assert(!has_doc(&x, "empty") && !has_doc(&x, "big"));
+	log = end_capture(path, saved);
+	ck_assert_ptr_nonnull(strstr(log, "cannot restore 'sp%20ace/bad0': "
+					  "invalid archive"));
+	ck_assert_ptr_nonnull(strstr(log, "cannot restore 'sp%20ace/big': "
+					  "invalid archive"));
+	free(log);
+	/* a valid archive still restores, and materializes */
+	put_archive(&x, "ok", 0644, ok, NULL, 2, 9, 9);
+	ck_assert_int_eq(backup_restore_doc(x.b, "sp ace", "ok", &id), 0);
+	ck_assert_int_eq(store_doc_info(x.s, id, &info), 0);
+	ck_assert_uint_eq(info.seq, 9);
+	fix_close(&x);
+}
+END_TEST
+
+/* Defect 1: a sequence number near 2^64 is refused before import, so the
+ * store never reaches a seq its next append would wrap. */
+START_TEST(test_backup_restore_refuses_absurd_seq)
+{
+	const char *ent[1] = { "P{\"a\":1}" };
+	struct store_doc_info info;
+	struct fix x;
+	uint64_t id;
+	int saved;
+	char *path;
+
+	fix_open(&x, 0, 1, true);
+	path = capture_log(&saved);
+	put_archive(&x, "max", 0644, ent, NULL, 1, UINT64_MAX, UINT64_MAX);
+	ck_assert_int_eq(backup_restore_doc(x.b, "sp ace", "max", &id), -EIO);
+	put_archive(&x, "over", 0644, ent, NULL, 1, STORE_SEQ_MAX + 1,
+		    STORE_SEQ_MAX + 1);
+	ck_assert_int_eq(backup_restore_doc(x.b, "sp ace", "over", &id), -EIO);
+	put_archive(&x, "none", 0644, NULL, NULL, 0, UINT64_MAX, UINT64_MAX);
+	ck_assert_int_eq(backup_restore_doc(x.b, "sp ace", "none", &id), -EIO);
+	free(end_capture(path, saved));
+	ck_assert(!has_doc(&x, "max") && !has_doc(&x, "over") &&
+		  !has_doc(&x, "none"));
+	/* the largest allowed: imported, and then an append is refused
+	 * cleanly (the store is not failed) */
+	put_archive(&x, "top", 0644, ent, NULL, 1, STORE_SEQ_MAX,
+		    STORE_SEQ_MAX);
+	ck_assert_int_eq(backup_restore_doc(x.b, "sp ace", "top", &id), 0);
+	ck_assert_int_eq(store_append(x.s, id, "P{}", 3, NULL, NULL),
+			 -EOVERFLOW);
+	ck_assert_int_eq(store_doc_info(x.s, id, &info), 0);
+	ck_assert_uint_eq(info.seq, STORE_SEQ_MAX);
+	new_doc(&x, "still-works", 2);
+	fix_close(&x);
+}
+END_TEST
+
+/* Defect 9 (metadata): set-id and sticky bits never come from the cloud;
+ * uid and gid are kept as archived. */
+START_TEST(test_backup_restore_sanitizes_mode)
+{
+	const char *ent[1] = { "P{\"a\":1}" };
+	struct store_doc_info info;
+	struct fix x;
+	uint64_t id;
+
+	fix_open(&x, 0, 1, true);
+	put_archive(&x, "suid", 07777, ent, NULL, 1, 1, 1);
+	ck_assert_int_eq(backup_restore_doc(x.b, "sp ace", "suid", &id), 0);
+	ck_assert_int_eq(store_doc_info(x.s, id, &info), 0);
+	ck_assert_uint_eq(info.meta.mode, 0777);
+	ck_assert_uint_eq(info.meta.uid, 4242);
+	ck_assert_uint_eq(info.meta.gid, 4343);
+	put_archive(&x, "junk", 0xffffffffu, ent, NULL, 1, 1, 1);
+	ck_assert_int_eq(backup_restore_doc(x.b, "sp ace", "junk", &id), 0);
+	ck_assert_int_eq(store_doc_info(x.s, id, &info), 0);
+	ck_assert_uint_eq(info.meta.mode, 0600);
+	put_archive(&x, "sgid", 02750, ent, NULL, 1, 1, 1);
+	ck_assert_int_eq(backup_restore_doc(x.b, "sp ace", "sgid", &id), 0);
+	ck_assert_int_eq(store_doc_info(x.s, id, &info), 0);
+	ck_assert_uint_eq(info.meta.mode, 0750);
+	fix_close(&x);
+}
+END_TEST
+
+/* Defect 7: upload state belongs to a target.  A store that backed up to
+ * one target and is started against another uploads every document to
+ * it; started again against the same, it uploads nothing. */
+START_TEST(test_backup_new_target_gets_every_document)
+{
+	struct backup_stats st;
+	struct archive a;
+	struct fix x;
+	char other[600];
+	void *buf;
+
+	fix_open(&x, 0, 2, true);
+	new_doc(&x, "one", 2);
+	new_doc(&x, "two", 1);
+	ck_assert_int_eq(backup_flush(x.b, 10000), 0);
+	backup_stop(x.b, 0);
+	cloud_target_free(&x.f->base);
+
+	snprintf(other, sizeof(other), "%s-other", x.cloud_dir);
+	x.f = flaky_open(other);
+	fix_start(&x, 0, 2);
+	ck_assert_int_eq(backup_flush(x.b, 10000), 0);
+	backup_stats(x.b, &st);
+	ck_assert_uint_eq(st.uploads, 2);
+	ck_assert_int_eq(cloud_archive(&x, "sp ace", "one", &a, &buf), 0);
+	ck_assert_uint_eq(a.n, 2);
+	archive_release(&a);
+	free(buf);
+	ck_assert_int_eq(cloud_archive(&x, "sp ace", "two", &a, &buf), 0);
+	archive_release(&a);
+	free(buf);
+
+	/* the same target again: nothing to do */
+	backup_stop(x.b, 0);
+	fix_start(&x, 0, 2);
+	ck_assert_int_eq(backup_flush(x.b, 10000), 0);
+	backup_stats(x.b, &st);
+	ck_assert_uint_eq(st.uploads, 0);
+	fix_close(&x);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("cloud_backup");
@@ -876,6 +1082,10 @@ int main(void)
 	tcase_add_test(re,
 		       test_backup_restore_of_missing_deleted_or_unreachable);
 	tcase_add_test(re, test_backup_lists_cloud_names);
+	tcase_add_test(re, test_backup_restore_refuses_invalid_entries);
+	tcase_add_test(re, test_backup_restore_refuses_absurd_seq);
+	tcase_add_test(re, test_backup_restore_sanitizes_mode);
+	tcase_add_test(up, test_backup_new_target_gets_every_document);
 	tcase_set_timeout(re, 60);
 	suite_add_tcase(s, up);
 	suite_add_tcase(s, re);

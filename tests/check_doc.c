@@ -777,6 +777,77 @@ START_TEST(test_doc_patch_batch_compacts)
 }
 END_TEST
 
+/* Issue 12, defect 2: entries from outside are checked by the mount's
+ * rules, and the whole document must materialize within the limits. */
+START_TEST(test_doc_entries_check_applies_the_write_rules)
+{
+	struct doc_options o;
+	struct store_import_entry e[3];
+	static const char *const bad[] = {
+		"Rnot json", "X{}", "P{\"s\":\"\xff\"}",
+		"P",	     "",    "P{\"n\":1e999}",
+		"R{} {}",    "S[1",
+	};
+
+	doc_options_default(&o);
+	o.max_doc_bytes = 16;
+	o.max_patch_bytes = 10;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		e[0].buf = bad[i];
+		e[0].len = strlen(bad[i]);
+		ck_assert_msg(doc_entries_check(&o, e, 1) == -EBADMSG,
+			      "entry %zu accepted", i);
+	}
+	e[0].buf = "P{\"a\":1}";
+	e[0].len = 8;
+	e[1].buf = "P{\"b\":2}";
+	e[1].len = 8;
+	e[2].buf = "P{\"c\":3}";
+	e[2].len = 8;
+	ck_assert_int_eq(doc_entries_check(&o, e, 0), 0);
+	ck_assert_int_eq(doc_entries_check(&o, e, 2), 0); /* {"a":1,"b":2} */
+	/* each patch fits, the document they make does not */
+	ck_assert_int_eq(doc_entries_check(&o, e, 3), -EFBIG);
+	e[0].buf = "P{\"abcdefgh\":1}";
+	e[0].len = strlen(e[0].buf);
+	ck_assert_int_eq(doc_entries_check(&o, e, 1), -EFBIG);
+	e[0].buf = "R\"0123456789abcdef\"";
+	e[0].len = strlen(e[0].buf);
+	ck_assert_int_eq(doc_entries_check(&o, e, 1), -EFBIG);
+	/* a snapshot within the limits */
+	e[0].buf = "S{\"x\":null}";
+	e[0].len = strlen(e[0].buf);
+	ck_assert_int_eq(doc_entries_check(&o, e, 1), 0);
+}
+END_TEST
+
+/* Issue 12, defect 2: fsck names every document that does not
+ * materialize. */
+START_TEST(test_doc_fsck_reports_documents_that_do_not_materialize)
+{
+	struct fixture fx;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *out;
+	uint64_t good, bad;
+
+	fx_init(&fx, NULL, 0);
+	good = mkdoc(&fx, "good");
+	bad = mkdoc(&fx, "bad");
+	ck_assert_int_eq(patch(&fx, good, "{\"a\":1}"), 0);
+	out = open_memstream(&text, &len);
+	ck_assert_int_eq(doc_fsck(fx.s, out), 0);
+	ck_assert_int_eq(store_append(fx.s, bad, "Rnot json", 9, NULL, NULL),
+			 0);
+	ck_assert_int_eq(doc_fsck(fx.s, out), 1);
+	fclose(out);
+	ck_assert_ptr_nonnull(strstr(text, "'sp/bad'"));
+	ck_assert_ptr_null(strstr(text, "'sp/good'"));
+	free(text);
+	fx_done(&fx);
+}
+END_TEST
+
 static Suite *doc_suite(void)
 {
 	Suite *s = suite_create("doc");
@@ -805,6 +876,9 @@ static Suite *doc_suite(void)
 	tcase_add_test(tc,
 		       test_doc_patch_batch_stops_at_the_first_failing_patch);
 	tcase_add_test(tc, test_doc_patch_batch_compacts);
+	tcase_add_test(tc, test_doc_entries_check_applies_the_write_rules);
+	tcase_add_test(tc,
+		       test_doc_fsck_reports_documents_that_do_not_materialize);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -5,6 +5,7 @@
  * injected I/O faults, and fsck.
  */
 #include "store/store.h"
+#include "store/store_internal.h"
 #include "tests/testutil.h"
 #include "util/log.h"
 #include "util/io_fault.h"
@@ -858,6 +859,221 @@ START_TEST(test_store_grows_and_keeps_growth_after_reopen)
 }
 END_TEST
 
+static uint64_t log_bytes(struct store *s)
+{
+	struct store_stats st;
+	store_stats(s, &st);
+	return st.log_bytes;
+}
+
+/* Issue 12, defect 1: a sequence number near 2^64 (from a cloud archive)
+ * is refused at import, and an append that would pass STORE_SEQ_MAX is
+ * refused without a trace, so the store never wraps to 0 and never logs a
+ * frame that cannot be replayed. */
+START_TEST(test_store_seq_is_bounded_far_below_wrap)
+{
+	char *dir = test_tmpdir();
+	struct store *s = open_store(dir, 1 << 20);
+	struct store_import_entry e[2] = { { "one", 3 }, { "two", 3 } };
+	struct store_doc_info info;
+	uint64_t id, other, sp, at;
+
+	at = log_bytes(s);
+	ck_assert_int_eq(store_import(s, "sp", "k", &M, e, 2, UINT64_MAX, &id,
+				      NULL),
+			 -EINVAL);
+	ck_assert_int_eq(store_import(s, "sp", "k", &M, e, 2, STORE_SEQ_MAX + 1,
+				      &id, NULL),
+			 -EINVAL);
+	ck_assert_int_eq(store_import(s, "sp", "k", &M, NULL, 0, UINT64_MAX,
+				      &id, NULL),
+			 -EINVAL);
+	ck_assert_uint_eq(log_bytes(s), at);
+	ck_assert_int_eq(store_space_lookup(s, "sp", &sp), -ENOENT);
+
+	ck_assert_int_eq(store_import(s, "sp", "k", &M, e, 2, STORE_SEQ_MAX,
+				      &id, NULL),
+			 0);
+	at = log_bytes(s);
+	ck_assert_int_eq(store_append(s, id, "x", 1, NULL, NULL), -EOVERFLOW);
+	ck_assert_int_eq(store_append_batch(s, id, e, 2, NULL, NULL),
+			 -EOVERFLOW);
+	ck_assert_int_eq(store_append_replace(s, id, "x", 1, STORE_SEQ_MAX,
+					      NULL, NULL),
+			 -EOVERFLOW);
+	ck_assert_uint_eq(log_bytes(s), at);
+	/* the store is not failed: other documents go on */
+	ck_assert_int_eq(store_space_lookup(s, "sp", &sp), 0);
+	other = mkdoc(s, sp, "other");
+	ck_assert_int_eq(store_append(s, other, "y", 1, NULL, NULL), 0);
+	ck_assert_int_eq(store_close(s), 0);
+	check_clean(dir);
+	s = open_store(dir, 1 << 20);
+	ck_assert_int_eq(store_doc_info(s, id, &info), 0);
+	ck_assert_uint_eq(info.seq, STORE_SEQ_MAX);
+	ck_assert_int_eq(store_close(s), 0);
+	test_rmdir(dir);
+}
+END_TEST
+
+static int check_frame(struct store *s, struct wal_buf *b)
+{
+	int rc = store_check_frame(s, b->p, b->len);
+	b->len = 0;
+	return rc;
+}
+
+/* Issue 12, defect 1: the rules replay applies are checked over a whole
+ * frame before it is logged, with the effect of its earlier records. */
+START_TEST(test_store_frame_check_follows_replay_rules)
+{
+	char *dir = test_tmpdir();
+	struct store *s = open_store(dir, 1 << 20);
+	struct wal_meta wm = { 0644, 0, 0, 1, 1 };
+	struct wal_buf b;
+	uint64_t sp, id, nid, at;
+
+	wal_buf_init(&b);
+	ck_assert_int_eq(store_space_create(s, "sp", &M, &sp, NULL), 0);
+	id = mkdoc(s, sp, "k");
+	ck_assert_int_eq(store_append(s, id, "x", 1, NULL, NULL), 0);
+	at = log_bytes(s);
+	nid = s->next_id;
+
+	/* an append to no document, a seq that does not increase, a wrap */
+	wal_put_append(&b, nid + 5, 1, 0, 0, "", 0, 0);
+	ck_assert_int_eq(check_frame(s, &b), -EBADMSG);
+	wal_put_append(&b, id, 1, 0, 0, "", 0, 0);
+	ck_assert_int_eq(check_frame(s, &b), -EBADMSG);
+	wal_put_append(&b, id, STORE_SEQ_MAX + 1, 0, 0, "", 0, 0);
+	ck_assert_int_eq(check_frame(s, &b), -EBADMSG);
+	wal_put_append(&b, id, 2, 0, 0, "", 0, 0);
+	wal_put_append(&b, id, 2, 0, 0, "", 0, 0);
+	ck_assert_int_eq(check_frame(s, &b), -EBADMSG);
+	wal_put_append(&b, id, 2, 0, 0, "", 0, 0);
+	wal_put_append(&b, id, 3, 0, 0, "", 0, 0);
+	ck_assert_int_eq(check_frame(s, &b), 0);
+
+	/* a space and a document in it, in one frame; a name taken twice */
+	wal_put_mkspace(&b, nid, &wm, "new");
+	wal_put_mapkey(&b, nid + 1, nid, &wm, "a");
+	wal_put_append(&b, nid + 1, 7, 0, 0, "", 0, 0);
+	ck_assert_int_eq(check_frame(s, &b), 0);
+	wal_put_mapkey(&b, nid, sp, &wm, "a");
+	wal_put_mapkey(&b, nid + 1, sp, &wm, "a");
+	ck_assert_int_eq(check_frame(s, &b), -EBADMSG);
+	wal_put_mapkey(&b, nid, sp, &wm, "k");
+	ck_assert_int_eq(check_frame(s, &b), -EBADMSG);
+
+	/* a removed key frees its name; a space empties only without kids */
+	wal_put_id(&b, WAL_DELETE, id);
+	wal_put_id(&b, WAL_DELKEY, id);
+	wal_put_mapkey(&b, nid, sp, &wm, "k");
+	ck_assert_int_eq(check_frame(s, &b), 0);
+	wal_put_id(&b, WAL_RMSPACE, sp);
+	ck_assert_int_eq(check_frame(s, &b), -EBADMSG);
+	wal_put_id(&b, WAL_DELKEY, id);
+	wal_put_id(&b, WAL_RMSPACE, sp);
+	ck_assert_int_eq(check_frame(s, &b), 0);
+	wal_put_id(&b, WAL_DELKEY, id);
+	wal_put_id(&b, WAL_DELKEY, id);
+	ck_assert_int_eq(check_frame(s, &b), -EBADMSG);
+
+	/* a rename moves the name: the old one is free, the new one taken */
+	wal_put_rename(&b, id, sp, "moved");
+	wal_put_mapkey(&b, nid, sp, &wm, "k");
+	ck_assert_int_eq(check_frame(s, &b), 0);
+	wal_put_rename(&b, id, sp, "moved");
+	wal_put_mapkey(&b, nid, sp, &wm, "moved");
+	ck_assert_int_eq(check_frame(s, &b), -EBADMSG);
+
+	/* checking changed nothing */
+	ck_assert_uint_eq(log_bytes(s), at);
+	ck_assert_uint_eq(s->next_id, nid);
+	wal_buf_release(&b);
+	ck_assert_int_eq(store_close(s), 0);
+	check_clean(dir);
+	test_rmdir(dir);
+}
+END_TEST
+
+static int count_id(void *arg, uint64_t id)
+{
+	(void)id;
+	(*(int *)arg)++;
+	return 0;
+}
+
+static int pending(struct store *s)
+{
+	int n = 0;
+	ck_assert_int_eq(store_backup_pending(s, count_id, &n), 0);
+	return n;
+}
+
+/* Issue 12, defect 7: upload state belongs to a target.  Another target
+ * makes every document pending again, durably (by replay and through a
+ * checkpoint); the same target changes nothing. */
+START_TEST(test_store_new_backup_target_makes_every_document_pending)
+{
+	char *dir = test_tmpdir();
+	struct store *s = open_store(dir, 1 << 20);
+	struct store_doc_info info;
+	uint64_t sp, a, b;
+	bool changed;
+	pid_t pid;
+	int status;
+
+	ck_assert_int_eq(store_space_create(s, "sp", &M, &sp, NULL), 0);
+	a = mkdoc(s, sp, "a");
+	b = mkdoc(s, sp, "b");
+	ck_assert_int_eq(store_append(s, a, "x", 1, NULL, NULL), 0);
+	ck_assert_int_eq(store_backup_target(s, 0, &changed), -EINVAL);
+	ck_assert_int_eq(store_backup_target(s, 111, &changed), 0);
+	ck_assert(changed);
+	ck_assert_int_eq(store_backup_mark(s, a, 1, 5), 0);
+	ck_assert_int_eq(store_backup_mark(s, b, 0, 5), 0);
+	ck_assert_int_eq(pending(s), 0);
+	ck_assert_int_eq(store_backup_target(s, 111, &changed), 0);
+	ck_assert(!changed);
+	ck_assert_int_eq(pending(s), 0);
+	ck_assert_int_eq(store_checkpoint(s), 0);
+	ck_assert_int_eq(store_close(s), 0);
+
+	/* the change is logged: a process that dies after it (no
+	 * checkpoint) leaves it to replay */
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		struct store_options o;
+
+		store_options_default(&o);
+		o.commit_ms = 0;
+		if (store_open(dir, &o, &s) ||
+		    store_backup_target(s, 111, &changed) || changed ||
+		    pending(s) != 0 || store_backup_target(s, 222, &changed) ||
+		    !changed || pending(s) != 2 ||
+		    store_doc_info(s, a, &info) || info.backup_seq != 0 ||
+		    info.backup_time_ns != -1 || store_sync(s, 0))
+			_exit(1);
+		_exit(0);
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	check_clean(dir);
+
+	s = open_store(dir, 1 << 20);
+	ck_assert_int_eq(pending(s), 2);
+	ck_assert_int_eq(store_backup_target(s, 222, &changed), 0);
+	ck_assert(!changed);
+	ck_assert_int_eq(store_backup_mark(s, a, 1, 6), 0);
+	ck_assert_int_eq(pending(s), 1);
+	ck_assert_int_eq(store_close(s), 0);
+	check_clean(dir);
+	test_rmdir(dir);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("store");
@@ -885,6 +1101,10 @@ int main(void)
 		       test_store_recreated_name_keeps_cloud_copy_ownership);
 	tcase_add_test(tc,
 		       test_store_backup_mark_named_refuses_a_renamed_document);
+	tcase_add_test(tc, test_store_seq_is_bounded_far_below_wrap);
+	tcase_add_test(tc, test_store_frame_check_follows_replay_rules);
+	tcase_add_test(
+		tc, test_store_new_backup_target_makes_every_document_pending);
 	suite_add_tcase(s, tc);
 	return test_run_suite(s);
 }

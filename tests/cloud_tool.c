@@ -17,6 +17,11 @@
  *       the object's bytes to FILE; prints its metadata seq
  *   cloud_tool [S3 OPTIONS] put-raw URL SPACE KEY FILE [SEQ]
  *       store FILE's bytes as SPACE/KEY with metadata seq SEQ (default 1)
+ *   cloud_tool [S3 OPTIONS] put-archive URL SPACE KEY SEQ MODE [ENTRY...]
+ *       store an archive of SPACE/KEY made here: the ENTRY arguments
+ *       (bytes as given, no check: hostile archives for the tests) with
+ *       sequence numbers ending at SEQ, mode MODE (octal), uid 0, gid 0;
+ *       metadata seq SEQ
  *   cloud_tool [S3 OPTIONS] list URL [SPACE]
  *       the spaces, or the keys of SPACE, one name a line
  *   cloud_tool encode NAME
@@ -57,6 +62,7 @@ static void usage(void)
 		"       cloud_tool [S3 OPTIONS] get-all URL DIR\n"
 		"       cloud_tool [S3 OPTIONS] get-raw URL SPACE KEY FILE\n"
 		"       cloud_tool [S3 OPTIONS] put-raw URL SPACE KEY FILE [SEQ]\n"
+		"       cloud_tool [S3 OPTIONS] put-archive URL SPACE KEY SEQ MODE [ENTRY...]\n"
 		"       cloud_tool [S3 OPTIONS] list URL [SPACE]\n"
 		"       cloud_tool encode NAME\n"
 		"S3 OPTIONS: --s3-endpoint URL, --s3-region NAME, "
@@ -289,6 +295,34 @@ static int cmd_put_raw(struct cloud_target *t, const char *space,
 	return rc < 0 ? fail("put", space, key, rc) : 0;
 }
 
+static int cmd_put_archive(struct cloud_target *t, const char *space,
+			   const char *key, const char *seq_arg,
+			   const char *mode_arg, char **ents, int n)
+{
+	struct archive_meta am = { 0, 0, 0, 1, 1 };
+	struct archive_writer w;
+	uint64_t seq = strtoull(seq_arg, NULL, 10);
+	void *buf;
+	size_t len;
+	int rc;
+
+	am.mode = (uint32_t)strtoul(mode_arg, NULL, 8);
+	rc = archive_writer_init(&w, space, key, &am);
+	for (int i = 0; !rc && i < n; i++)
+		rc = archive_writer_add(&w, seq - (uint64_t)(n - 1 - i),
+					ents[i], strlen(ents[i]));
+	if (rc) {
+		archive_writer_release(&w);
+		return fail("encode", space, key, rc);
+	}
+	rc = archive_writer_finish(&w, seq, &buf, &len);
+	if (rc)
+		return fail("encode", space, key, rc);
+	rc = cloud_target_put(t, space, key, buf, len, seq);
+	free(buf);
+	return rc < 0 ? fail("put", space, key, rc) : 0;
+}
+
 static int print_name(void *arg, const char *name)
 {
 	(void)arg;
@@ -332,6 +366,7 @@ static int run(int argc, char **argv, const struct cloud_options *o)
 	      (!strcmp(cmd, "get-all") && argc == 3) ||
 	      (!strcmp(cmd, "get-raw") && argc == 5) ||
 	      (!strcmp(cmd, "put-raw") && (argc == 5 || argc == 6)) ||
+	      (!strcmp(cmd, "put-archive") && argc >= 6) ||
 	      (!strcmp(cmd, "list") && (argc == 2 || argc == 3))))
 		return -1;
 	rc = cloud_target_open(argv[1], o, &t);
@@ -346,6 +381,9 @@ static int run(int argc, char **argv, const struct cloud_options *o)
 		rc = cmd_get_all(t, argv[2]);
 	else if (!strcmp(cmd, "get-raw"))
 		rc = cmd_get_raw(t, argv[2], argv[3], argv[4]);
+	else if (!strcmp(cmd, "put-archive"))
+		rc = cmd_put_archive(t, argv[2], argv[3], argv[4], argv[5],
+				     argv + 6, argc - 6);
 	else if (!strcmp(cmd, "put-raw"))
 		rc = cmd_put_raw(t, argv[2], argv[3], argv[4],
 				 argc == 6 ? argv[5] : NULL);

@@ -419,6 +419,8 @@ int wal_rec_next(const uint8_t *buf, size_t len, size_t *pos, struct wal_rec *r)
 		rname(&c, &r->name2, &r->name2_len);
 		break;
 	case WAL_TOMB_DEL:
+	case WAL_TARGET:
+	case WAL_SNAP_TARGET:
 		r->id = r64(&c);
 		break;
 	case WAL_SNAP_BEGIN:
@@ -493,6 +495,8 @@ const char *wal_rec_type_name(enum wal_rec_type t)
 		return "TombAdd";
 	case WAL_TOMB_DEL:
 		return "TombDel";
+	case WAL_TARGET:
+		return "Target";
 	case WAL_SNAP_BEGIN:
 		return "SnapBegin";
 	case WAL_SNAP_SPACE:
@@ -503,6 +507,8 @@ const char *wal_rec_type_name(enum wal_rec_type t)
 		return "SnapTomb";
 	case WAL_SNAP_END:
 		return "SnapEnd";
+	case WAL_SNAP_TARGET:
+		return "SnapTarget";
 	}
 	return "?";
 }

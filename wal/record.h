@@ -26,12 +26,16 @@
  *   BACKUP      id, seq, time_ns i64     (cloud holds the entries to seq)
  *   TOMB_ADD    tomb_id, space name, key name (cloud copy to delete)
  *   TOMB_DEL    tomb_id
+ *   TARGET      target id               (the cloud target backed up to; a
+ *               different one makes every document pending again)
  *   SNAP_BEGIN  next_id, next_tomb_id, capacity, counts (u64 each: spaces,
  *               docs, entries, tombs)
  *   SNAP_SPACE  id, meta, name
  *   SNAP_DOC    id, space_id, seq, backup_seq, backup_time_ns i64, meta,
  *               name, n u32, then n x (seq, offset, len u32, crc u32)
  *   SNAP_TOMB   tomb_id, space name, key name
+ *   SNAP_TARGET target id               (the target, no reset; absent in
+ *               logs written before it existed: target 0, none known)
  *   SNAP_END    crc32c u32 of every snapshot record body before it, in
  *               order, and the record count u64
  *
@@ -60,11 +64,13 @@ enum wal_rec_type {
 	WAL_BACKUP = 10,
 	WAL_TOMB_ADD = 11,
 	WAL_TOMB_DEL = 12,
+	WAL_TARGET = 13,
 	WAL_SNAP_BEGIN = 20,
 	WAL_SNAP_SPACE = 21,
 	WAL_SNAP_DOC = 22,
 	WAL_SNAP_TOMB = 23,
 	WAL_SNAP_END = 24,
+	WAL_SNAP_TARGET = 25,
 };
 
 #define WAL_REC_HDR 5

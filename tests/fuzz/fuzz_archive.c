@@ -7,8 +7,15 @@
  * decode never reads outside the input (ASan) and, when it succeeds,
  * encoding the decoded archive again gives bytes that decode to the same
  * archive.
+ *
+ * A decoded archive then goes through the gate to the store
+ * (cloud_archive_verify, with small limits so that the size rules are
+ * reached).  Oracle: an archive it accepts has a sequence number within
+ * STORE_SEQ_MAX and at least its entry count, a mode within 0777, and
+ * entries that each decode as a document change.
  */
 #include "cloud/archive.h"
+#include "cloud/verify.h"
 #include "util/crc32c.h"
 #include "util/endian.h"
 
@@ -47,12 +54,31 @@ static void roundtrip(const struct archive *a)
 	free(out);
 }
 
+static void verify(const struct archive *a)
+{
+	struct doc_options o = { .max_doc_bytes = 4096,
+				 .max_patch_bytes = 1024 };
+	struct store_meta m;
+	const char *why;
+	char kind;
+
+	if (cloud_archive_verify(a, a->space, a->key, a->seq, &o, &m, &why))
+		return;
+	if (a->seq > STORE_SEQ_MAX || a->n > a->seq || (m.mode & ~0777u))
+		abort();
+	for (size_t i = 0; i < a->n; i++)
+		if (doc_entry_decode(a->entries[i].buf, a->entries[i].len,
+				     &kind, NULL))
+			abort();
+}
+
 static void try_decode(const uint8_t *buf, size_t len)
 {
 	struct archive a;
 
 	if (archive_decode(buf, len, &a) == 0) {
 		roundtrip(&a);
+		verify(&a);
 		archive_release(&a);
 	}
 }

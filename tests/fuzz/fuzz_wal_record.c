@@ -46,6 +46,8 @@ static int encode(struct wal_buf *b, const struct wal_rec *r)
 	case WAL_DELKEY:
 	case WAL_RMSPACE:
 	case WAL_TOMB_DEL:
+	case WAL_TARGET:
+	case WAL_SNAP_TARGET:
 		return wal_put_id(b, r->type, r->id);
 	case WAL_TRIM:
 		return wal_put_trim(b, r->id, r->seq);

@@ -1,6 +1,6 @@
 #!/bin/sh
-# run-cloud.sh - build the cloud module's fuzz targets (archive decoder,
-# S3 XML readers) with libFuzzer, ASan and UBSan straight from the sources
+# run-cloud.sh - build the cloud module's fuzz targets (archive decoder
+# and the gate to the store behind it, S3 XML readers) with libFuzzer, ASan and UBSan straight from the sources
 # and run each for a bounded time.
 #
 # usage: tests/fuzz/run-cloud.sh [SECONDS]     (default 20 per target)
@@ -17,7 +17,8 @@ out=${FUZZ_OUT:-$top/build-fuzz-cloud}
 cc=${CC:-clang}
 flags="-std=gnu11 -g -O1 -fno-omit-frame-pointer -D_GNU_SOURCE \
  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
- -Wall -Wextra -Werror -Wno-unused-parameter -I$out -I$top"
+ -Wall -Wextra -Werror -Wno-unused-parameter -I$out -I$top \
+ $(pkg-config --cflags jansson)"
 util="$top/util/crc32c.c"
 
 . "$top/tests/fuzz/lib.sh"
@@ -26,7 +27,9 @@ mkdir -p "$out"
 echo "building fuzz_archive"
 # shellcheck disable=SC2086 # flags are words on purpose
 $cc $flags -o "$out/fuzz_archive" "$top/tests/fuzz/fuzz_archive.c" \
-	"$top/cloud/archive.c" "$top/cloud/buf.c" $util
+	"$top/cloud/archive.c" "$top/cloud/buf.c" "$top/cloud/verify.c" \
+	"$top/store/doc_entry.c" "$top"/json/*.c $util \
+	$(pkg-config --libs jansson) -lm
 echo "building fuzz_s3_list"
 # shellcheck disable=SC2086
 $cc $flags -o "$out/fuzz_s3_list" "$top/tests/fuzz/fuzz_s3_list.c" \
