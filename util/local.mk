@@ -1,5 +1,5 @@
 # util: leaf helpers shared by every module (checksums, byte order, the I/O
-# seam and its fault injector, logging, string lists).  Includes no other module.
+# seam and its fault injector, logging, string lists and sets).  Includes no other module.
 noinst_LIBRARIES += util/libutil.a
 util_libutil_a_SOURCES = \
 	util/crc32c.c util/crc32c.h \
@@ -8,6 +8,7 @@ util_libutil_a_SOURCES = \
 	util/io_fault.c util/io_fault.h \
 	util/log.c util/log.h \
 	util/strlist.c util/strlist.h \
+	util/strset.c util/strset.h \
 	util/u64map.c util/u64map.h
 
 check_PROGRAMS += tests/check_util
