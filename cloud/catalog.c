@@ -23,8 +23,9 @@
  * Invariants:
  *   1. A name tombstoned in the store, or a space in removed, is never
  *      answered present nor listed: no stale listing recreates anything.
- *   2. A lookup makes at most one request (HEAD, or one page of a space)
- *      on the quick target, and none while down.
+ *   2. A lookup of a key makes at most one request (HEAD) on the quick
+ *      target, a lookup of a space one listing of the spaces, and none
+ *      while down.
  *   3. catalog_vouches_absent is true only on evidence from this mount: a
  *      fresh listing or an unexpired negative entry.
  *
@@ -442,24 +443,16 @@ int catalog_list(struct catalog *c, const char *space, cloud_name_fn fn,
 	return rc;
 }
 
-/* Ask the quick target about (space, key), or about the space. */
+/* Ask the quick target about (space, key): one HEAD. */
 static enum catalog_answer ask(struct catalog *c, const char *space,
 			       const char *key)
 {
 	struct cloud_object_info info;
-	char *next = NULL;
-	bool any = false;
-	int rc;
+	int rc = cloud_target_head(c->quick, space, key, &info);
 
-	if (key)
-		rc = cloud_target_head(c->quick, space, key, &info);
-	else
-		rc = cloud_target_list(c->quick, space, NULL, &next, one_name,
-				       &any);
-	free(next);
-	if (!rc && (key || any))
+	if (!rc)
 		return CATALOG_PRESENT;
-	if (!rc || rc == -ENOENT || rc == -EINVAL) {
+	if (rc == -ENOENT || rc == -EINVAL) {
 		pthread_mutex_lock(&c->lock);
 		neg_put(c, space, key, false);
 		pthread_mutex_unlock(&c->lock);
@@ -470,12 +463,28 @@ static enum catalog_answer ask(struct catalog *c, const char *space,
 	return CATALOG_UNKNOWN;
 }
 
+/* The target cannot be asked: a name the last listing holds, however
+ * old, is present (its restore is EIO, as it should be while the cloud is
+ * unreachable); any other is unknown. */
+static enum catalog_answer last_known(struct catalog *c, const char *space,
+				      const char *key)
+{
+	struct listing *l;
+	bool has;
+
+	pthread_mutex_lock(&c->lock);
+	l = dir_get(c, key ? space : "");
+	has = l && l->listed && strset_get(&l->names, key ? key : space, NULL);
+	pthread_mutex_unlock(&c->lock);
+	return has ? CATALOG_PRESENT : CATALOG_UNKNOWN;
+}
+
 enum catalog_answer catalog_lookup(struct catalog *c, const char *space,
 				   const char *key)
 {
 	enum catalog_answer a = CATALOG_UNKNOWN;
 	struct listing *l;
-	bool decided = true;
+	bool decided = true, down;
 	int neg;
 
 	if (key ? store_tombstoned(c->s, space, key) : !shown(c, "", space))
@@ -490,9 +499,27 @@ enum catalog_answer catalog_lookup(struct catalog *c, const char *space,
 			    ? CATALOG_PRESENT
 			    : CATALOG_ABSENT;
 	else
-		decided = c->down; /* down: unknown, no call */
+		decided = false;
+	down = c->down;
 	pthread_mutex_unlock(&c->lock);
-	return decided ? a : ask(c, space, key);
+	if (decided)
+		return a;
+	if (down)
+		return last_known(c, space, key); /* no call */
+	if (key) {
+		a = ask(c, space, key);
+		return a == CATALOG_UNKNOWN ? last_known(c, space, key) : a;
+	}
+	/* A space: the listing of the spaces (one page per thousand spaces,
+	 * not a listing of the space's keys). */
+	if (fetch(c, c->quick, ""))
+		return last_known(c, space, key);
+	pthread_mutex_lock(&c->lock);
+	l = dir_get(c, "");
+	a = strset_get(&l->names, space, NULL) ? CATALOG_PRESENT
+					       : CATALOG_ABSENT;
+	pthread_mutex_unlock(&c->lock);
+	return a;
 }
 
 bool catalog_vouches_absent(struct catalog *c, const char *space,

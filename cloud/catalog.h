@@ -9,12 +9,14 @@
  * while their copies are being deleted); the negative cache (a name
  * found absent, or whose object was refused as bogus, for negative_ms);
  * a fresh listing (fetched less than list_cache_ms ago and not
- * invalidated since); else one HEAD (a key) or one page (a space) on the
- * quick target.  A lookup never lists a whole space, and while the
- * target is down it makes no cloud call at all: the answer is "unknown",
- * which the filesystem treats as absent, so every local operation works
- * from the first second of an outage.  The uploader reconciles such names
- * when the target returns (catalog_vouches_absent, cloud/upload.c).
+ * invalidated since); else one HEAD (a key) or a listing of the spaces
+ * (a space) on the quick target.  A lookup never lists a whole space.
+ * When the target cannot be asked (down: then no call is made at all) a
+ * name the last listing held is present (its restore fails: EIO), any
+ * other is "unknown", which the filesystem treats as absent, so every
+ * local operation works from the first second of an outage.  The
+ * uploader reconciles such names when the target returns
+ * (catalog_vouches_absent, cloud/upload.c).
  *
  * Down and up: the target is down after a failed catalog call, a failed
  * upload or a failed probe (catalog_note_down); a thread of the catalog
