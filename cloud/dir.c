@@ -582,8 +582,9 @@ static int dir_list(struct cloud_target *t, const char *space,
 		rc = fn(arg, c.v[c.i].name);
 	if (!rc && c.i < c.n) {
 		*next = strdup(c.v[c.i - 1].seg);
-		c.dir = *next ? strdup(dir) : NULL;
-		rc = c.dir ? 0 : -ENOMEM;
+		if (*next && !c.dir)
+			c.dir = strdup(dir);
+		rc = *next && c.dir ? 0 : -ENOMEM;
 		if (rc) {
 			free(*next);
 			*next = NULL;
