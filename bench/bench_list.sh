@@ -8,7 +8,8 @@
 #
 #   sh bench/bench_list.sh BUILD_DIR [WORK_DIR]
 #
-# BUILD_DIR holds caravanfs (make).  WORK_DIR (default /var/tmp) gets the
+# BUILD_DIR holds caravanfs (make) and tests/cloud_tool (make check), which
+# times the server's own listing beside the mount's.  WORK_DIR (default /var/tmp) gets the
 # directories, the stores and s3rver's data, all removed at the end.
 # Settings (environment): BENCH_LIST_SIZES ("10000 100000"), BENCH_PARTS
 # ("plain dir s3").  s3rver as for bench_cloud.sh (CARAVAN_S3RVER).
@@ -127,6 +128,10 @@ s.listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); });')
 		s3curl --parallel --parallel-max 16 -H "x-amz-meta-seq: 1" \
 			-K "$work/curl.cfg" >/dev/null
 		echo "(s3rver: $n PUTs by curl in $(($(ms) - t0)) ms)"
+		t0=$(ms)
+		got=$("$build/tests/cloud_tool" --s3-endpoint "$ep" --s3-region us-east-1 \
+			--s3-path-style list "s3://list/p$n" big | wc -l)
+		echo "s3rver n=$n: the server's own listing (tests/cloud_tool list, every page) $(($(ms) - t0)) ms ($got names)"
 		measure "s3rver" "$n" "cloud=s3://list/p$n,s3_endpoint=$ep,s3_region=us-east-1,s3_path_style"
 	done
 esac

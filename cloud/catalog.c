@@ -327,7 +327,6 @@ static int fetch(struct catalog *c, struct cloud_target *t, const char *space)
 	struct strset names = STRSET_INIT;
 	struct listing *l;
 	uint64_t gen, notes = 0;
-	int64_t start = mono_ns();
 	int rc;
 
 	pthread_mutex_lock(&c->lock);
@@ -351,7 +350,7 @@ static int fetch(struct catalog *c, struct cloud_target *t, const char *space)
 	strset_release(&l->names);
 	l->names = names;
 	l->listed = true;
-	l->fetched_ns = start;
+	l->fetched_ns = mono_ns(); /* a slow listing is fresh when done */
 	/* A note or an invalidation raced with the fetch: stale at once. */
 	l->gen = gen == c->gen && notes == l->notes ? gen : 0;
 	pthread_mutex_unlock(&c->lock);
