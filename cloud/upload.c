@@ -24,7 +24,9 @@
  * (an archive rewritten for that name, so it lists and restores as a
  * document of its own; an undecodable object is kept byte for byte) and
  * logged, and only then replaced.  The local document is the current one;
- * neither side is lost.  (A document whose backup_time_ns is -1 replaces
+ * neither side is lost.  (An object too large to fetch, -EFBIG, is no
+ * document: it is replaced, with a log line, rather than block the upload
+ * for ever.)  (A document whose backup_time_ns is -1 replaces
  * a copy the store knows to be an older document's: no reconcile.)
  *
  * Invariants:
@@ -273,6 +275,14 @@ static int reconcile(struct backup *b, const char *space, const char *key)
 	rc = cloud_target_get(b->target, space, key, &buf, &len, &seq);
 	if (rc == -ENOENT)
 		return 0;
+	if (rc == -EFBIG) {
+		/* larger than any object the target accepts: no document */
+		backup_log_name(space, key, name);
+		log_warn("the cloud held '%s' unknown to this store, too large "
+			 "to be a document: replaced by the local document",
+			 name);
+		return 0;
+	}
 	if (rc)
 		return rc;
 	conflict_name(key, cname);
