@@ -15,10 +15,11 @@
  *     under an older gen is stale;
  *   - down, stopping: the down thread's state.
  *
- * A listing is fresh when it was fetched under the current gen, less than
- * list_cache_ms ago, and no note (put, delete) raced with its fetch.
- * Fetches run without the lock (a 100k-name listing takes a while) into a
- * new strset that replaces the old one under the lock.
+ * A listing is fresh when it was fetched under the current gen and less
+ * than list_cache_ms ago.  Fetches run without the lock (a 100k-name
+ * listing takes a while) into a new strset that replaces the old one
+ * under the lock, after the puts and deletes noted meanwhile (raced) are
+ * applied to it: they are confirmed, whether or not the fetch saw them.
  *
  * Invariants:
  *   1. A name tombstoned in the store, or a space in removed, is never
@@ -55,7 +56,10 @@ struct listing {
 	bool listed; /* fetched completely once at least */
 	int64_t fetched_ns;
 	uint64_t gen; /* c->gen when fetched; 0: stale */
-	uint64_t notes; /* puts and deletes noted, to detect a racing fetch */
+	int fetching; /* fetches in flight */
+	/* Puts (1) and deletes (-1) noted while a fetch was in flight, applied
+	 * to what it brings (the fetch may have read before or after them). */
+	struct strset raced;
 };
 
 struct catalog {
@@ -118,6 +122,7 @@ static struct listing *dir_make(struct catalog *c, const char *space)
 	if (!l)
 		return NULL;
 	strset_init(&l->names);
+	strset_init(&l->raced);
 	if (strset_put(&c->dirs, space, (int64_t)(intptr_t)l)) {
 		free(l);
 		return NULL;
@@ -308,6 +313,7 @@ void catalog_close(struct catalog *c)
 		struct listing *l = (struct listing *)(intptr_t)v;
 
 		strset_release(&l->names);
+		strset_release(&l->raced);
 		free(l);
 	}
 	strset_release(&c->dirs);
@@ -325,36 +331,46 @@ void catalog_close(struct catalog *c)
 static int fetch(struct catalog *c, struct cloud_target *t, const char *space)
 {
 	struct strset names = STRSET_INIT;
+	const char *name;
 	struct listing *l;
-	uint64_t gen, notes = 0;
+	size_t pos = 0;
+	int64_t op;
+	uint64_t gen;
 	int rc;
 
 	pthread_mutex_lock(&c->lock);
 	gen = c->gen;
 	l = dir_make(c, space);
 	if (l)
-		notes = l->notes;
+		l->fetching++;
 	pthread_mutex_unlock(&c->lock);
 	if (!l)
 		return -ENOMEM;
 	rc = cloud_target_list_all(t, space[0] ? space : NULL, strset_collect,
 				   &names);
+	pthread_mutex_lock(&c->lock);
+	l = dir_get(c, space);
+	while (!rc && (name = strset_next(&l->raced, &pos, &op)))
+		rc = op > 0 ? strset_put(&names, name, 0)
+			    : (strset_del(&names, name), 0);
+	if (--l->fetching == 0)
+		strset_clear(&l->raced);
+	if (!rc) {
+		strset_release(&l->names);
+		l->names = names;
+		l->listed = true;
+		l->fetched_ns =
+			mono_ns(); /* a slow listing is fresh when done */
+		/* an invalidation raced with the fetch: stale at once */
+		l->gen = gen == c->gen ? gen : 0;
+	}
+	pthread_mutex_unlock(&c->lock);
 	if (rc) {
 		strset_release(&names);
 		if (rc != -ENOMEM && rc != -ECANCELED)
 			catalog_note_down(c);
-		return rc;
 	}
-	pthread_mutex_lock(&c->lock);
-	l = dir_get(c, space);
-	strset_release(&l->names);
-	l->names = names;
-	l->listed = true;
-	l->fetched_ns = mono_ns(); /* a slow listing is fresh when done */
-	/* A note or an invalidation raced with the fetch: stale at once. */
-	l->gen = gen == c->gen && notes == l->notes ? gen : 0;
-	pthread_mutex_unlock(&c->lock);
-	return 0;
+	return rc;
 }
 
 /* ---- answers ---- */
@@ -545,43 +561,44 @@ static void neg_del(struct catalog *c, const char *space, const char *key)
 	strset_del(&c->negative, n);
 }
 
+/* A put (op 1) or delete (-1) of name in listing l (may be NULL); a
+ * listing that cannot take it is stale. */
+static void note(struct listing *l, const char *name, int op)
+{
+	int rc;
+
+	if (!l)
+		return;
+	if (op > 0)
+		rc = strset_put(&l->names, name, 0);
+	else
+		rc = (strset_del(&l->names, name), 0);
+	if (!rc && l->fetching)
+		rc = strset_put(&l->raced, name, op);
+	if (rc)
+		l->gen = 0;
+}
+
 void catalog_note_put(struct catalog *c, const char *space, const char *key)
 {
 	uint64_t sid;
 	bool local = !store_space_lookup(c->s, space, &sid);
-	struct listing *l;
 
 	pthread_mutex_lock(&c->lock);
 	neg_del(c, space, key);
 	neg_del(c, space, NULL);
 	if (local)
 		strset_del(&c->removed, space); /* made here again */
-	l = dir_get(c, space);
-	if (l) {
-		l->notes++;
-		if (strset_put(&l->names, key, 0))
-			l->gen = 0;
-	}
-	l = dir_get(c, "");
-	if (l) {
-		l->notes++;
-		if (strset_put(&l->names, space, 0))
-			l->gen = 0;
-	}
+	note(dir_get(c, space), key, 1);
+	note(dir_get(c, ""), space, 1);
 	pthread_mutex_unlock(&c->lock);
 }
 
 void catalog_note_delete(struct catalog *c, const char *space, const char *key)
 {
-	struct listing *l;
-
 	pthread_mutex_lock(&c->lock);
 	neg_del(c, space, key);
-	l = dir_get(c, space);
-	if (l) {
-		l->notes++;
-		strset_del(&l->names, key);
-	}
+	note(dir_get(c, space), key, -1);
 	pthread_mutex_unlock(&c->lock);
 }
 
