@@ -14,7 +14,7 @@ bench_bench_cloud_LDADD = cloud/libcloud.a store/libstore.a wal/libwal.a \
 	$(JANSSON_LIBS) -lm
 CLEANFILES += $(EXTRA_PROGRAMS)
 EXTRA_DIST += bench/README.md bench/bench_fs.sh
-EXTRA_DIST += bench/bench_cloud.sh
+EXTRA_DIST += bench/bench_cloud.sh bench/bench_list.sh
 
 bench: $(EXTRA_PROGRAMS)
 .PHONY: bench

@@ -30,9 +30,13 @@
  * makes every document pending, so a new target gets every document.  A name with a tombstone (deleted locally, the
  * cloud copy not yet removed) is -ENOENT: deletes never come back.
  *
- * Listing: backup_list_space() / backup_list_spaces() give the names the
- * cloud holds (cached for options.list_cache_ms, tombstoned names left
- * out), for directory listings that include cloud-only documents.
+ * Reconciling: the first upload of a document created or renamed here
+ * whose name the catalog cannot vouch free in the cloud keeps what the
+ * cloud holds there under a conflict name first (cloud/upload.c).
+ *
+ * Listing: what the cloud holds is the catalog's (cloud/catalog.h), which
+ * the backup owns and keeps in step with its uploads and deletions;
+ * backup_list_space() / backup_list_spaces() are its listings.
  *
  * Threads: every function may be called from any thread.  The change
  * hook runs on the store's mutating threads and only queues.
@@ -58,6 +62,10 @@ struct backup_options {
 	uint32_t list_cache_ms; /* lifetime of a cached cloud listing */
 	/* A restored archive must obey the mount's limits (cloud/verify.h) */
 	uint64_t max_doc_bytes, max_patch_bytes;
+	uint32_t negative_ms; /* lifetime of a negative entry; 0: default */
+	/* Target for the calls a lookup waits for (one try, short timeouts;
+	 * see cloud/catalog.h); NULL: target.  Borrowed. */
+	struct cloud_target *quick;
 };
 
 /* Defaults: 1000 ms delay, 4 uploads, backoff 500 ms doubling to 60 s,
@@ -92,6 +100,9 @@ void backup_stop(struct backup *b, uint32_t drain_ms);
 int backup_restore_doc(struct backup *b, const char *space, const char *key,
 		       uint64_t *id);
 
+/* The catalog of the target (owned by b: valid until backup_stop). */
+struct catalog *backup_catalog(struct backup *b);
+
 /* The names of the documents of space in the cloud (fn as in
  * cloud/target.h; a non-zero return stops and is returned). */
 int backup_list_space(struct backup *b, const char *space, cloud_name_fn fn,
@@ -106,6 +117,7 @@ struct backup_stats {
 	uint64_t deletes; /* cloud copies removed */
 	uint64_t restores; /* documents restored */
 	uint64_t restore_failures; /* restores that failed (not -ENOENT) */
+	uint64_t conflicts; /* cloud copies kept under a conflict name */
 };
 void backup_stats(struct backup *b, struct backup_stats *out);
 

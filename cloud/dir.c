@@ -60,11 +60,21 @@
 #define OBJ_FIXED 28
 #define OBJ_HDR_MAX (OBJ_FIXED + 2 * CLOUD_NAME_MAX + 4)
 
+/* A listing between two pages: the directory's names collected and
+ * sorted once, and where the next page starts (see dir_list). */
+struct dir_cursor {
+	char *dir;
+	struct listed *v;
+	size_t n, i;
+};
+
 struct dir_target {
 	struct cloud_target base;
 	char *root;
 	uint32_t page_keys;
 	size_t max_object_bytes;
+	pthread_mutex_t cursor_lock; /* guards cursor */
+	struct dir_cursor cursor; /* dir NULL: none */
 };
 
 static atomic_ulong tmp_counter;
@@ -496,35 +506,94 @@ static int collect(const char *dir, bool spaces, struct listed **out,
 	return 0;
 }
 
+static void cursor_free(struct dir_cursor *c)
+{
+	free(c->dir);
+	free(c->v);
+	memset(c, 0, sizeof(*c));
+}
+
+/* Take the cursor that continues a listing of dir after token, if it is
+ * the one kept. */
+static bool cursor_take(struct dir_target *d, const char *dir,
+			const char *token, struct dir_cursor *out)
+{
+	struct dir_cursor *c = &d->cursor;
+	bool hit;
+
+	pthread_mutex_lock(&d->cursor_lock);
+	hit = token && c->dir && c->i > 0 && c->i < c->n &&
+	      !strcmp(c->dir, dir) && !strcmp(c->v[c->i - 1].seg, token);
+	if (hit) {
+		*out = *c;
+		memset(c, 0, sizeof(*c));
+	}
+	pthread_mutex_unlock(&d->cursor_lock);
+	return hit;
+}
+
+/* Keep c for the next page (replacing any other), or free it. */
+static void cursor_keep(struct dir_target *d, struct dir_cursor *c)
+{
+	struct dir_cursor old;
+
+	pthread_mutex_lock(&d->cursor_lock);
+	old = d->cursor;
+	d->cursor = *c;
+	pthread_mutex_unlock(&d->cursor_lock);
+	cursor_free(&old);
+}
+
+/* A page of the names of a directory.  The first page collects and sorts
+ * the whole directory; the rest of the listing is kept in the target's
+ * cursor, so the page that continues it (token: the last segment sent)
+ * costs only its names, not another read and sort of the directory: a
+ * listing of n names is O(n log n), not O(n^2 / page).  A continuation
+ * that is not the kept one (another listing came between) collects
+ * again and starts after token, as before. */
 static int dir_list(struct cloud_target *t, const char *space,
 		    const char *token, char **next, cloud_name_fn fn, void *arg)
 {
 	struct dir_target *d = dir_of(t);
+	struct dir_cursor c = { NULL, NULL, 0, 0 };
 	struct obj_paths p;
-	struct listed *v;
-	size_t n, i = 0, sent = 0;
+	const char *dir = d->root;
+	size_t sent = 0;
 	int rc;
 
 	if (space) {
 		rc = paths_of(d, space, NULL, &p);
 		if (rc)
 			return rc;
+		dir = p.dir;
 	}
-	rc = collect(space ? p.dir : d->root, space == NULL, &v, &n);
-	if (rc) {
-		log_error("cannot list '%s': %s", t->url, strerror(-rc));
-		return rc;
+	if (!cursor_take(d, dir, token, &c)) {
+		rc = collect(dir, space == NULL, &c.v, &c.n);
+		if (rc) {
+			log_error("cannot list '%s': %s", t->url,
+				  strerror(-rc));
+			return rc;
+		}
+		while (token && c.i < c.n && strcmp(c.v[c.i].seg, token) <= 0)
+			c.i++;
 	}
-	while (token && i < n && strcmp(v[i].seg, token) <= 0)
-		i++;
-	for (; !rc && i < n && sent < d->page_keys; i++, sent++)
-		rc = fn(arg, v[i].name);
-	if (!rc && i < n) {
-		*next = strdup(v[i - 1].seg);
-		if (!*next)
-			rc = -ENOMEM;
+	rc = 0;
+	for (; !rc && c.i < c.n && sent < d->page_keys; c.i++, sent++)
+		rc = fn(arg, c.v[c.i].name);
+	if (!rc && c.i < c.n) {
+		*next = strdup(c.v[c.i - 1].seg);
+		if (*next && !c.dir)
+			c.dir = strdup(dir);
+		rc = *next && c.dir ? 0 : -ENOMEM;
+		if (rc) {
+			free(*next);
+			*next = NULL;
+		}
 	}
-	free(v);
+	if (!rc && c.i < c.n)
+		cursor_keep(d, &c);
+	else
+		cursor_free(&c);
 	return rc;
 }
 
@@ -533,6 +602,8 @@ static void dir_destroy(struct cloud_target *t)
 	struct dir_target *d = dir_of(t);
 
 	cloud_target_base_release(t);
+	cursor_free(&d->cursor);
+	pthread_mutex_destroy(&d->cursor_lock);
 	free(d->root);
 	free(d);
 }
@@ -575,8 +646,10 @@ int cloud_dir_open(const char *path, const struct cloud_options *o,
 	}
 	d->page_keys = o->list_page_keys ? o->list_page_keys : 1000;
 	d->max_object_bytes = o->max_object_bytes;
+	pthread_mutex_init(&d->cursor_lock, NULL);
 	rc = cloud_target_base_init(&d->base, &dir_ops, url, o);
 	if (rc) {
+		pthread_mutex_destroy(&d->cursor_lock);
 		free(d->root);
 		free(d);
 		return rc;

@@ -4,16 +4,20 @@
 noinst_LIBRARIES += cloud/libcloud.a
 cloud_libcloud_a_SOURCES = \
 	cloud/archive.c cloud/archive.h \
-	cloud/backup.c cloud/backup.h \
+	cloud/backup.c cloud/backup.h cloud/backup_internal.h \
+	cloud/catalog.c cloud/catalog.h \
 	cloud/buf.c cloud/buf.h \
 	cloud/creds.c cloud/creds.h \
 	cloud/dir.c \
 	cloud/http.h cloud/http_curl.c \
+	cloud/restore.c \
 	cloud/retry.c cloud/retry.h \
 	cloud/s3.c \
 	cloud/s3_xml.c cloud/s3_xml.h \
 	cloud/sigv4.c cloud/sigv4.h \
 	cloud/target.c cloud/target.h cloud/target_internal.h \
+	cloud/tombstone.c \
+	cloud/upload.c \
 	cloud/verify.c cloud/verify.h
 cloud_libcloud_a_CFLAGS = $(AM_CFLAGS) $(CURL_CFLAGS) $(CRYPTO_CFLAGS)
 

@@ -15,34 +15,35 @@
  *            not gets a sorted snapshot of those names (cloud_glue_dir);
  *            ops.c lists them after the local ones.
  *
- * Which names the cloud holds: a lookup miss must not ask the cloud for
- * every new name (creating a file begins with a lookup), and must keep
- * working while the cloud is down.  So the glue keeps the last listing of
- * the spaces and of each space it was asked about (struct listing, sorted
- * names; backup.c itself caches listings for a few seconds).  A name not
- * in the listing is ENOENT at once; a name in it is restored (EIO when the
- * cloud cannot be reached).  When a listing cannot be fetched the last one
- * fetched stands, and no new attempt is made for LIST_RETRY_MS; with no
- * listing ever fetched for that directory the answer is EIO, since
- * creating a name the cloud holds would overwrite its copy later.
+ * Which names the cloud holds is the catalog's (cloud/catalog.h): the glue
+ * asks it and adapts the answer.  A lookup miss asks catalog_lookup, which
+ * answers from tombstones, the negative cache or a fresh listing, else
+ * with one HEAD on the quick target (one try, short timeouts), and
+ * without any cloud call while the target is down.  Present: restore (EIO
+ * when that fails); refused as bogus: EIO; absent or unknown: ENOENT, so a
+ * new name can always be created, also with the target down from the
+ * first second (the uploader reconciles it when the target returns:
+ * cloud/upload.c).  Local removals and renames (cloud_glue_removed) tell
+ * the catalog, which invalidates every listing at once and never brings a
+ * removed space back.
  *
  * At mount the target is asked once, without retries, for a page of the
  * spaces (probe): refused credentials (HTTP 401/403) fail the mount with
  * a message, as a wrong password should; a target that cannot be reached
- * only warns, since uploads wait and retry and local documents need no
- * cloud.
+ * only warns and tells the catalog the target is down, since uploads wait
+ * and retry and local documents need no cloud.
  *
- * Lock: g->mu guards the listings; no store or cloud call is made with it
- * held.  With cloud=none fs->cloud is NULL and every call is a no-op.
+ * No lock of its own: the catalog and the backup lock themselves.  With
+ * cloud=none fs->cloud is NULL and every call is a no-op.
  */
 #include "config.h"
 
 #include <errno.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cloud/backup.h"
+#include "cloud/catalog.h"
 #include "cloud/target.h"
 #include "fs/cloud_glue.h"
 #include "fs/fs.h"
@@ -50,25 +51,16 @@
 
 enum {
 	STOP_DRAIN_MS = 5000,
-	LIST_RETRY_MS = 10000,
-	PROBE_TIMEOUT_MS = 10000
-};
-
-/* The last listing of the spaces (space "") or of one space's keys. */
-struct listing {
-	struct listing *next;
-	char *space;
-	char **names; /* sorted */
-	size_t n;
-	bool valid; /* fetched once at least */
-	int64_t retry_ns; /* after a failure: do not fetch before this */
+	PROBE_TIMEOUT_MS = 10000,
+	QUICK_CONNECT_MS = 2000,
+	QUICK_TIMEOUT_MS = 10000
 };
 
 struct cloud_glue {
 	struct cloud_target *t;
+	struct cloud_target *quick; /* one try, short timeouts: lookups */
 	struct backup *b;
-	pthread_mutex_t mu;
-	struct listing *lists;
+	struct catalog *cat; /* the backup's */
 };
 
 /* ---- listings ---- */
@@ -115,111 +107,6 @@ static bool names_have(char **names, size_t n, const char *name)
 	return n && bsearch(&name, names, n, sizeof(*names), cmp_names);
 }
 
-static struct listing *listing_find(struct cloud_glue *g, const char *space)
-{
-	struct listing *l;
-
-	for (l = g->lists; l; l = l->next)
-		if (!strcmp(l->space, space))
-			return l;
-	l = calloc(1, sizeof(*l));
-	if (!l)
-		return NULL;
-	l->space = strdup(space);
-	if (!l->space) {
-		free(l);
-		return NULL;
-	}
-	l->next = g->lists;
-	g->lists = l;
-	return l;
-}
-
-/* Bring the listing of space ("": the spaces) up to date if it may be
- * fetched now.  g->mu not held.  Returns 0, or the error of the fetch
- * when no listing was ever fetched. */
-static int listing_refresh(struct cloud_glue *g, const char *space)
-{
-	struct collect c = { NULL, 0, 0, 0 };
-	struct listing *l;
-	int64_t now = fs_now_ns();
-	bool fetch;
-	int rc;
-
-	pthread_mutex_lock(&g->mu);
-	l = listing_find(g, space);
-	fetch = l && now >= l->retry_ns;
-	pthread_mutex_unlock(&g->mu);
-	if (!l)
-		return -ENOMEM;
-	rc = 0;
-	if (fetch) {
-		rc = space[0] ? backup_list_space(g->b, space, collect_name, &c)
-			      : backup_list_spaces(g->b, collect_name, &c);
-		if (c.rc < 0)
-			rc = c.rc;
-	}
-	pthread_mutex_lock(&g->mu);
-	if (fetch && rc == 0) {
-		if (c.n)
-			qsort(c.names, c.n, sizeof(*c.names), cmp_names);
-		names_free(l->names, l->n);
-		l->names = c.names;
-		l->n = c.n;
-		l->valid = true;
-		l->retry_ns = 0;
-		c.names = NULL;
-		c.n = 0;
-	} else if (fetch) {
-		l->retry_ns = now + (int64_t)LIST_RETRY_MS * 1000000;
-	}
-	if (l->valid)
-		rc = 0;
-	else if (rc == 0)
-		rc = -EIO; /* a failure less than LIST_RETRY_MS ago */
-	pthread_mutex_unlock(&g->mu);
-	names_free(c.names, c.n);
-	if (rc < 0 && fetch)
-		log_warn("cannot list '%s' in the cloud: %s",
-			 space[0] ? space : "/", strerror(-rc));
-	return rc;
-}
-
-/* Whether the last listing of space holds name.  0, or -EIO when the
- * cloud was never listed. */
-static int cloud_has(struct cloud_glue *g, const char *space, const char *name,
-		     bool *has)
-{
-	struct listing *l;
-	int rc = listing_refresh(g, space);
-
-	if (rc < 0)
-		return rc;
-	pthread_mutex_lock(&g->mu);
-	l = listing_find(g, space);
-	*has = l && names_have(l->names, l->n, name);
-	pthread_mutex_unlock(&g->mu);
-	return 0;
-}
-
-/* A copy of the last listing of space. */
-static int listing_copy(struct cloud_glue *g, const char *space,
-			struct collect *c)
-{
-	struct listing *l;
-	size_t i;
-	int rc = listing_refresh(g, space);
-
-	if (rc < 0)
-		return rc;
-	pthread_mutex_lock(&g->mu);
-	l = listing_find(g, space);
-	for (i = 0; l && i < l->n && c->rc == 0; i++)
-		collect_name(c, l->names[i]);
-	pthread_mutex_unlock(&g->mu);
-	return c->rc;
-}
-
 static int probe_name(void *arg, const char *name)
 {
 	(void)arg;
@@ -227,8 +114,9 @@ static int probe_name(void *arg, const char *name)
 	return 0;
 }
 
-/* See "At mount" above.  0, or -EACCES for refused credentials. */
-static int probe(struct fs *fs, const struct cloud_options *base)
+/* See "At mount" above.  0, or -EACCES for refused credentials; *down
+ * tells whether the target could not be reached. */
+static int probe(struct fs *fs, const struct cloud_options *base, bool *down)
 {
 	struct cloud_options co = *base;
 	struct cloud_target *t;
@@ -251,6 +139,7 @@ static int probe(struct fs *fs, const struct cloud_options *base)
 			fs->cfg.cloud);
 		return rc;
 	}
+	*down = rc < 0;
 	if (rc < 0)
 		log_warn(
 			"cannot reach the cloud target '%s' now (%s): uploads wait and retry",
@@ -258,11 +147,19 @@ static int probe(struct fs *fs, const struct cloud_options *base)
 	return 0;
 }
 
+static void glue_free(struct cloud_glue *g)
+{
+	cloud_target_free(g->quick);
+	cloud_target_free(g->t);
+	free(g);
+}
+
 int cloud_glue_start(struct fs *fs)
 {
-	struct cloud_options co;
+	struct cloud_options co, qo;
 	struct backup_options bo;
 	struct cloud_glue *g;
+	bool down = false;
 	int rc;
 
 	if (!strcmp(fs->cfg.cloud, "none"))
@@ -270,39 +167,45 @@ int cloud_glue_start(struct fs *fs)
 	g = calloc(1, sizeof(*g));
 	if (!g)
 		return -ENOMEM;
-	pthread_mutex_init(&g->mu, NULL);
 	cloud_options_default(&co);
 	co.s3_endpoint = fs->cfg.s3_endpoint;
 	co.s3_region = fs->cfg.s3_region;
 	co.s3_path_style = fs->cfg.s3_path_style;
+	qo = co;
+	qo.retry.max_attempts = 1;
+	qo.connect_timeout_ms = QUICK_CONNECT_MS;
+	qo.timeout_ms = QUICK_TIMEOUT_MS;
 	rc = cloud_target_open(fs->cfg.cloud, &co, &g->t);
+	if (rc == 0)
+		rc = cloud_target_open(fs->cfg.cloud, &qo, &g->quick);
 	if (rc < 0) {
 		log_error("cannot open cloud target '%s': %s", fs->cfg.cloud,
 			  strerror(-rc));
 		goto out_free;
 	}
-	rc = probe(fs, &co);
+	rc = probe(fs, &co, &down);
 	if (rc < 0)
-		goto out_target;
+		goto out_free;
 	backup_options_default(&bo);
 	bo.delay_ms = fs->cfg.backup_delay_ms;
 	bo.max_doc_bytes = fs->cfg.max_doc_bytes;
 	bo.max_patch_bytes = fs->cfg.max_patch_bytes;
+	bo.quick = g->quick;
 	rc = backup_start(fs->s, g->t, &bo, &g->b);
 	if (rc < 0) {
 		log_error("cannot start backup to '%s': %s", fs->cfg.cloud,
 			  strerror(-rc));
-		goto out_target;
+		goto out_free;
 	}
+	g->cat = backup_catalog(g->b);
+	if (down)
+		catalog_note_down(g->cat);
 	fs->cloud = g;
 	log_info("backing up to '%s'", cloud_target_url(g->t));
 	return 0;
 
-out_target:
-	cloud_target_free(g->t);
 out_free:
-	pthread_mutex_destroy(&g->mu);
-	free(g);
+	glue_free(g);
 	return rc;
 }
 
@@ -312,18 +215,9 @@ void cloud_glue_stop(struct fs *fs)
 
 	if (!g)
 		return;
+	cloud_target_interrupt(g->quick);
 	backup_stop(g->b, STOP_DRAIN_MS);
-	cloud_target_free(g->t);
-	while (g->lists) {
-		struct listing *l = g->lists;
-
-		g->lists = l->next;
-		names_free(l->names, l->n);
-		free(l->space);
-		free(l);
-	}
-	pthread_mutex_destroy(&g->mu);
-	free(g);
+	glue_free(g);
 	fs->cloud = NULL;
 }
 
@@ -331,34 +225,32 @@ int cloud_glue_restore(struct fs *fs, uint64_t space_id, const char *key,
 		       uint64_t *id)
 {
 	char space[STORE_NAME_MAX + 1];
-	bool has = false;
 	int rc;
 
 	if (!fs->cloud || !cloud_name_valid(key))
 		return -ENOENT;
 	rc = store_node_name(fs->s, space_id, space, NULL);
-	if (rc == 0)
-		rc = cloud_has(fs->cloud, space, key, &has);
 	if (rc < 0)
 		return rc == -ENOENT ? rc : -EIO;
-	if (!has)
-		return -ENOENT;
-	return backup_restore_doc(fs->cloud->b, space, key, id);
+	switch (catalog_lookup(fs->cloud->cat, space, key)) {
+	case CATALOG_PRESENT:
+		return backup_restore_doc(fs->cloud->b, space, key, id);
+	case CATALOG_REFUSED:
+		return -EIO;
+	default:
+		return -ENOENT; /* absent, or unknown: the uploader reconciles */
+	}
 }
 
 int cloud_glue_space(struct fs *fs, const char *name, uint64_t *id)
 {
 	struct store_doc_info root;
 	struct store_meta m;
-	bool has = false;
 	int rc;
 
 	if (!fs->cloud || !cloud_name_valid(name))
 		return -ENOENT;
-	rc = cloud_has(fs->cloud, "", name, &has);
-	if (rc < 0)
-		return -EIO;
-	if (!has)
+	if (catalog_lookup(fs->cloud->cat, name, NULL) != CATALOG_PRESENT)
 		return -ENOENT;
 	if (store_doc_info(fs->s, STORE_ROOT_ID, &root) < 0)
 		root.meta.uid = root.meta.gid = 0;
@@ -370,6 +262,20 @@ int cloud_glue_space(struct fs *fs, const char *name, uint64_t *id)
 	if (rc == -EEXIST)
 		rc = store_space_lookup(fs->s, name, id);
 	return rc;
+}
+
+void cloud_glue_removed(struct fs *fs, uint64_t parent, const char *name)
+{
+	char space[STORE_NAME_MAX + 1];
+
+	if (!fs->cloud)
+		return;
+	if (parent == STORE_ROOT_ID)
+		catalog_note_removed(fs->cloud->cat, name, NULL);
+	else if (!store_node_name(fs->s, parent, space, NULL))
+		catalog_note_removed(fs->cloud->cat, space, name);
+	else
+		catalog_note_removed(fs->cloud->cat, "", NULL);
 }
 
 /* Keep only names the store does not hold under ino. */
@@ -406,7 +312,13 @@ int cloud_glue_dir_open(struct fs *fs, uint64_t ino,
 	if (ino != STORE_ROOT_ID)
 		rc = store_node_name(fs->s, ino, space, NULL);
 	if (rc == 0)
-		rc = listing_copy(fs->cloud, space, &c);
+		rc = ino == STORE_ROOT_ID
+			     ? backup_list_spaces(fs->cloud->b, collect_name,
+						  &c)
+			     : backup_list_space(fs->cloud->b, space,
+						 collect_name, &c);
+	if (c.rc < 0)
+		rc = c.rc;
 	if (rc < 0 && rc != -ENOMEM)
 		rc = 0; /* logged: list what the store holds */
 	if (rc == 0)

@@ -31,14 +31,19 @@ int cloud_glue_start(struct fs *fs);
 void cloud_glue_stop(struct fs *fs);
 
 /* The key is not in space_id locally: restore it from the cloud if it is
- * there.  Returns 0 with *id set, -ENOENT when the cloud has none either
- * (or backup is off), -EIO when the cloud cannot be reached or the archive
- * is damaged. */
+ * there.  Returns 0 with *id set, -ENOENT when the cloud has none either,
+ * cannot be asked now (the target is down: the name is free to create) or
+ * backup is off, -EIO when the restore fails or the object was refused. */
 int cloud_glue_restore(struct fs *fs, uint64_t space_id, const char *key,
 		       uint64_t *id);
 /* The space is not local: create it when the cloud holds it.  0 with *id,
  * -ENOENT otherwise. */
 int cloud_glue_space(struct fs *fs, const char *name, uint64_t *id);
+
+/* A local removal or rename away of name under parent (a space when
+ * parent is the root): cached cloud listings are invalidated at once and
+ * a removed space is not brought back from the cloud. */
+void cloud_glue_removed(struct fs *fs, uint64_t parent, const char *name);
 
 /* What a directory listing shows of the cloud: the names the cloud held
  * and the store did not when the directory was opened, sorted. */

@@ -43,7 +43,9 @@ E2E_FS_TESTS = \
 	tests/e2e_fs_crash.sh \
 	tests/e2e_fs_compaction.sh \
 	tests/e2e_fs_cloud.sh \
+	tests/e2e_fs_catalog.sh \
 	tests/e2e_fs_s3.sh \
+	tests/e2e_fs_s3_down.sh \
 	tests/e2e_fs_security.sh
 # hostile archives against the store (needs cloud_tool)
 E2E_FS_TESTS += tests/e2e_cloud_integrity.sh

@@ -674,6 +674,8 @@ static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 		rc = -ENOENT;
 	else
 		rc = store_space_remove(fs->s, name, NULL);
+	if (rc == 0)
+		cloud_glue_removed(fs, STORE_ROOT_ID, name);
 	reply_err(req, rc);
 }
 
@@ -741,6 +743,7 @@ static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 		doc_forget(fs->doc, id);
 		fs_node_deleted(fs, id);
 		atomic_fetch_add(&fs->c.unlinks, 1);
+		cloud_glue_removed(fs, parent, name);
 	}
 	reply_err(req, rc);
 }
@@ -793,6 +796,7 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		(flags & RENAME_NOREPLACE) ? STORE_RENAME_NOREPLACE : 0, NULL);
 	if (rc == 0) {
 		atomic_fetch_add(&fs->c.renames, 1);
+		cloud_glue_removed(fs, parent, name);
 		if (target) {
 			doc_forget(fs->doc, target);
 			fs_node_deleted(fs, target);

@@ -471,16 +471,22 @@ int store_check_frame(struct store *s, const uint8_t *p, size_t len)
  * that deleting it still removes that copy). */
 static void target_set(struct store *s, uint64_t target)
 {
-	if (target == s->backup_target)
+	uint64_t old = s->backup_target;
+
+	if (target == old)
 		return;
 	s->backup_target = target;
+	/* A store that never named its target (made before targets were
+	 * recorded) adopts the first one as the target it backed up to. */
+	if (old == 0)
+		return;
 	for (size_t i = 0; i < s->nodes.cap; i++) {
 		struct node *n = s->nodes.vals[i];
 
 		if (!s->nodes.keys[i] || !n->space_id)
 			continue;
 		n->backup_seq = 0;
-		n->backup_time_ns = -1;
+		n->backup_time_ns = 0; /* never uploaded there */
 	}
 }
 

@@ -1334,7 +1334,7 @@ out:
 
 int store_backup_target(struct store *s, uint64_t target, bool *changed)
 {
-	uint64_t l = 0;
+	uint64_t l = 0, was;
 	int rc;
 
 	if (changed)
@@ -1346,11 +1346,12 @@ int store_backup_target(struct store *s, uint64_t target, bool *changed)
 		return rc;
 	if (s->backup_target == target)
 		goto out;
+	was = s->backup_target;
 	rc = wal_put_id(&s->scratch, WAL_TARGET, target);
 	if (!rc)
 		rc = change_commit(s, &l);
 	if (!rc && changed)
-		*changed = true;
+		*changed = was != 0;
 out:
 	return change_end(s, rc, 0, l, NULL);
 }

@@ -216,10 +216,13 @@ int store_backup_mark_named(struct store *s, uint64_t id, const char *space,
 			    const char *key, uint64_t seq, int64_t time_ns);
 /* Record the identity of the cloud target the store backs up to (any
  * non-zero value naming it, e.g. a hash of its canonical URL).  When it
- * differs from the one recorded (or none was), every document becomes
- * pending (backup seq 0, time -1) in the same logged change; *changed
- * (may be NULL) tells whether it did.  Tombstones stay: a name deleted
- * locally is deleted from the new target too. */
+ * differs from the one recorded, every document becomes pending and
+ * never uploaded there (backup seq 0, time 0: its first upload
+ * reconciles with whatever the target holds under its name) in the same
+ * logged change, and *changed (may be NULL) is set.  A store that had
+ * recorded none (made by an older build, or new) adopts target as the
+ * one it backed up to: nothing becomes pending.  Tombstones stay: a name
+ * deleted locally is deleted from the new target too. */
 int store_backup_target(struct store *s, uint64_t target, bool *changed);
 /* Visit documents whose cloud copy is missing or stale: last seq above
  * backup_seq, or backup_time_ns <= 0. */

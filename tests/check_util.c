@@ -7,6 +7,7 @@
 #include "util/io.h"
 #include "util/io_fault.h"
 #include "util/strlist.h"
+#include "util/strset.h"
 
 #include <check.h>
 #include <errno.h>
@@ -164,6 +165,49 @@ START_TEST(test_strlist_copies_grows_clears)
 }
 END_TEST
 
+/* 20k names go in and out in linear time; deletion keeps every other
+ * name reachable (backward shift); iteration visits each name once. */
+START_TEST(test_strset_holds_many_names_and_deletes_cleanly)
+{
+	struct strset m = STRSET_INIT;
+	char name[32];
+	int64_t v = 0;
+	size_t pos = 0, seen = 0;
+	const char *s;
+
+	for (int i = 0; i < 20000; i++) {
+		snprintf(name, sizeof(name), "doc-%d", i);
+		ck_assert_int_eq(strset_put(&m, name, i), 0);
+	}
+	ck_assert_int_eq(strset_put(&m, "doc-7", 70), 0); /* replaces */
+	ck_assert_uint_eq(m.count, 20000);
+	ck_assert(strset_get(&m, "doc-7", &v));
+	ck_assert_int_eq(v, 70);
+	ck_assert(!strset_get(&m, "doc-20000", NULL));
+	for (int i = 0; i < 20000; i += 2) {
+		snprintf(name, sizeof(name), "doc-%d", i);
+		ck_assert(strset_del(&m, name));
+		ck_assert(!strset_del(&m, name));
+	}
+	for (int i = 1; i < 20000; i += 2) {
+		snprintf(name, sizeof(name), "doc-%d", i);
+		ck_assert(strset_get(&m, name, &v));
+		ck_assert_int_eq(v, i == 7 ? 70 : i);
+	}
+	while ((s = strset_next(&m, &pos, &v)))
+		seen++;
+	ck_assert_uint_eq(seen, 10000);
+	strset_clear(&m);
+	ck_assert_uint_eq(m.count, 0);
+	ck_assert(!strset_get(&m, "doc-1", NULL));
+	ck_assert_int_eq(strset_collect(&m, ""), 0);
+	ck_assert(strset_get(&m, "", NULL));
+	strset_release(&m);
+	ck_assert_ptr_null(m.keys);
+	strset_release(&m); /* twice is harmless */
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("util");
@@ -178,6 +222,7 @@ int main(void)
 	tcase_add_test(tc, test_io_fault_short_write_then_enospc);
 	tcase_add_test(tc, test_io_sticky_fault_keeps_failing);
 	tcase_add_test(tc, test_strlist_copies_grows_clears);
+	tcase_add_test(tc, test_strset_holds_many_names_and_deletes_cleanly);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -1,7 +1,8 @@
 # util: leaf helpers shared by every module (checksums, byte order, the I/O
-# seam and its fault injector, logging, string lists, the debug build's
-# debug_assert).  Includes no other module.  The crash simulator behind the
-# I/O seam is test machinery: tests/crashsim/ (tests/engine-proof.mk).
+# seam and its fault injector, logging, string lists and sets, the debug
+# build's debug_assert).  Includes no other module.  The crash simulator
+# behind the I/O seam is test machinery: tests/crashsim/
+# (tests/engine-proof.mk).
 noinst_LIBRARIES += util/libutil.a
 util_libutil_a_SOURCES = \
 	util/crc32c.c util/crc32c.h \
@@ -11,6 +12,7 @@ util_libutil_a_SOURCES = \
 	util/io_fault.c util/io_fault.h \
 	util/log.c util/log.h \
 	util/strlist.c util/strlist.h \
+	util/strset.c util/strset.h \
 	util/u64map.c util/u64map.h
 
 check_PROGRAMS += tests/check_util

@@ -1,0 +1,116 @@
+/*
+ * backup_internal.h - what the files of the uploader share (cloud/ only,
+ * and tests).  The uploader is split by concept:
+ *
+ *   backup.c     the change queue, the workers, start/flush/stop, stats
+ *   upload.c     one document's upload: name claims, retries until the
+ *                target confirms, the mark, conflicts with what the cloud
+ *                held unknown to us
+ *   tombstone.c  deleting the cloud copies of deleted or renamed-away
+ *                documents
+ *   restore.c    fetching, verifying and importing a document
+ *   catalog.c    what the cloud holds (its own header: fs/ asks it)
+ *
+ * struct backup and its invariants are described in backup.c; every
+ * field below is guarded by b->lock unless it is set once at start.
+ */
+#ifndef CLOUD_BACKUP_INTERNAL_H
+#define CLOUD_BACKUP_INTERNAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cloud/backup.h"
+#include "cloud/catalog.h"
+
+#define BACKUP_BUSY_RETRY_MS 50
+
+struct backup_entry {
+	uint64_t id;
+	int64_t due_ns;
+	bool queued;
+	bool inflight;
+	bool dirty; /* changed while in flight */
+	bool skip_if_clean; /* just restored: no upload unless changed */
+	struct backup_entry *hnext;
+	struct backup_entry *qnext;
+};
+
+/* The name a worker uploads to or deletes. */
+struct backup_slot {
+	bool busy;
+	char space[STORE_NAME_MAX + 1];
+	char key[STORE_NAME_MAX + 1];
+};
+
+struct backup_worker {
+	struct backup *b;
+	pthread_t thread;
+	struct backup_slot slot; /* under b->lock */
+};
+
+/* A name being restored (on the restoring thread's stack). */
+struct backup_restoring {
+	const char *space, *key;
+	struct backup_restoring *next;
+};
+
+struct backup {
+	/* set at start */
+	struct store *store;
+	struct cloud_target *target;
+	struct backup_options o;
+	struct catalog *cat;
+
+	pthread_mutex_t lock;
+	pthread_cond_t work; /* workers: something to do, or stop */
+	pthread_cond_t idle; /* flushers: an entry or pass finished */
+	struct backup_entry **buckets;
+	size_t nbuckets, nentries;
+	struct backup_entry *head, *tail;
+	size_t inflight;
+	bool tomb_pass, tomb_running;
+	int flushing;
+	bool stopping;
+	uint64_t kick; /* bumped when the target answers again */
+	struct backup_worker *workers;
+	uint32_t nthreads;
+	struct backup_restoring *restoring;
+	uint64_t rng;
+	struct backup_stats st;
+};
+
+/* backup.c */
+int64_t backup_mono_ns(void);
+int64_t backup_real_ns(void);
+/* "space/key" percent-encoded, safe to log whatever the bytes. */
+void backup_log_name(const char *space, const char *key,
+		     char out[2 * CLOUD_ENC_MAX]);
+struct backup_entry *backup_table_get(struct backup *b, uint64_t id);
+bool backup_stopping(struct backup *b);
+
+/* upload.c */
+/* Claim (space, key) for sl; -EAGAIN when busy.  For an upload (e not
+ * NULL), *skip receives and clears the entry's skip_if_clean in the same
+ * critical section, so a restore finishing around it is never missed. */
+int backup_claim(struct backup *b, struct backup_slot *sl, const char *space,
+		 const char *key, struct backup_entry *e, bool *skip);
+void backup_unclaim(struct backup *b, struct backup_slot *sl);
+/* Whether a name is claimed by a worker or being restored (b->lock
+ * held). */
+bool backup_name_busy(struct backup *b, const char *space, const char *key);
+/* DELETE (space, key) until confirmed or stopping: 0 or -ECANCELED. */
+int backup_delete_confirmed(struct backup *b, const char *space,
+			    const char *key);
+/* Upload document e->id.  0 when done (or nothing to do), -EAGAIN when
+ * its name is busy, -ECANCELED when stopping, -ESTALE when it changed
+ * during an outage, another errno to retry later. */
+int backup_upload_doc(struct backup *b, struct backup_slot *sl,
+		      struct backup_entry *e);
+
+/* tombstone.c */
+/* Delete the cloud copy of every tombstone whose name is not busy. */
+void backup_tomb_pass(struct backup *b, struct backup_slot *sl);
+
+#endif

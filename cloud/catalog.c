@@ -1,0 +1,622 @@
+/*
+ * catalog.c - what the cloud holds (see catalog.h).
+ *
+ * State, all guarded by c->lock:
+ *   - dirs: one struct listing per directory asked about ("" for the
+ *     spaces, else a space), by name.  A listing's names are a strset
+ *     (constant-time membership: 100k names gather in O(n), not the
+ *     O(n^2) of a list searched per name);
+ *   - negative: "space" or "space/key" ('/' is in no name) -> expiry in
+ *     monotonic ns, negated for a refused object; bounded by NEG_MAX
+ *     entries (emptied when full);
+ *   - removed: spaces removed or renamed away here (and, at open, spaces
+ *     that are not local but have tombstones);
+ *   - gen: bumped by every local removal or rename; a listing fetched
+ *     under an older gen is stale;
+ *   - down, stopping: the down thread's state.
+ *
+ * A listing is fresh when it was fetched under the current gen and less
+ * than list_cache_ms ago.  Fetches run without the lock (a 100k-name
+ * listing takes a while) into a new strset that replaces the old one
+ * under the lock, after the puts and deletes noted meanwhile (raced) are
+ * applied to it: they are confirmed, whether or not the fetch saw them.
+ *
+ * Invariants:
+ *   1. A name tombstoned in the store, or a space in removed, is never
+ *      answered present nor listed: no stale listing recreates anything.
+ *   2. A lookup of a key makes at most one request (HEAD) on the quick
+ *      target, a lookup of a space one listing of the spaces, and none
+ *      while down.
+ *   3. catalog_vouches_absent is true only on evidence from this mount: a
+ *      fresh listing or an unexpired negative entry.
+ *
+ * Lock order: c->lock is a leaf; no store or cloud call is made with it
+ * held.
+ */
+#include "config.h"
+
+#include "cloud/catalog.h"
+
+#include "util/log.h"
+#include "util/strset.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+enum {
+	NEG_MAX = 65536
+};
+
+struct listing {
+	struct strset names;
+	bool listed; /* fetched completely once at least */
+	int64_t fetched_ns;
+	uint64_t gen; /* c->gen when fetched; 0: stale */
+	int fetching; /* fetches in flight */
+	/* Puts (1) and deletes (-1) noted while a fetch was in flight, applied
+	 * to what it brings (the fetch may have read before or after them). */
+	struct strset raced;
+};
+
+struct catalog {
+	struct store *s;
+	struct cloud_target *t, *quick;
+	struct catalog_options o;
+
+	pthread_mutex_t lock;
+	pthread_cond_t cond; /* the down thread: stop, or down */
+	struct strset dirs; /* name -> struct listing * */
+	struct strset negative;
+	struct strset removed;
+	uint64_t gen;
+	bool down, stopping;
+	pthread_t thread;
+	bool thread_started;
+};
+
+void catalog_options_default(struct catalog_options *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->list_cache_ms = 5000;
+	o->negative_ms = 30000;
+	o->down_retry_ms = 1000;
+}
+
+static int64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* "space" or "space/key". */
+static void neg_name(const char *space, const char *key,
+		     char out[2 * CLOUD_NAME_MAX + 2])
+{
+	snprintf(out, 2 * CLOUD_NAME_MAX + 2, "%s%s%s", space, key ? "/" : "",
+		 key ? key : "");
+}
+
+/* ---- listings (c->lock held) ---- */
+
+static struct listing *dir_get(struct catalog *c, const char *space)
+{
+	int64_t v;
+
+	return strset_get(&c->dirs, space, &v) ? (struct listing *)(intptr_t)v
+					       : NULL;
+}
+
+static struct listing *dir_make(struct catalog *c, const char *space)
+{
+	struct listing *l = dir_get(c, space);
+
+	if (l)
+		return l;
+	l = calloc(1, sizeof(*l));
+	if (!l)
+		return NULL;
+	strset_init(&l->names);
+	strset_init(&l->raced);
+	if (strset_put(&c->dirs, space, (int64_t)(intptr_t)l)) {
+		free(l);
+		return NULL;
+	}
+	return l;
+}
+
+static bool fresh(const struct catalog *c, const struct listing *l, int64_t now)
+{
+	return l && l->listed && l->gen == c->gen &&
+	       now - l->fetched_ns <= (int64_t)c->o.list_cache_ms * 1000000;
+}
+
+static void neg_put(struct catalog *c, const char *space, const char *key,
+		    bool refused)
+{
+	char n[2 * CLOUD_NAME_MAX + 2];
+	int64_t until = mono_ns() + (int64_t)c->o.negative_ms * 1000000;
+
+	if (c->negative.count >= NEG_MAX)
+		strset_clear(&c->negative);
+	neg_name(space, key, n);
+	strset_put(&c->negative, n, refused ? -until : until);
+}
+
+/* 1 absent, 2 refused, 0 no entry. */
+static int neg_get(struct catalog *c, const char *space, const char *key)
+{
+	char n[2 * CLOUD_NAME_MAX + 2];
+	int64_t v;
+
+	neg_name(space, key, n);
+	if (!strset_get(&c->negative, n, &v))
+		return 0;
+	if ((v < 0 ? -v : v) < mono_ns()) {
+		strset_del(&c->negative, n);
+		return 0;
+	}
+	return v < 0 ? 2 : 1;
+}
+
+/* ---- the down thread ---- */
+
+static int one_name(void *arg, const char *name)
+{
+	(void)name;
+	*(bool *)arg = true;
+	return 0;
+}
+
+/* One page of the spaces: does the target answer? */
+static int probe(struct catalog *c)
+{
+	char *next = NULL;
+	bool any = false;
+	int rc = cloud_target_list(c->quick, NULL, NULL, &next, one_name, &any);
+
+	free(next);
+	return rc;
+}
+
+static void *down_thread(void *arg)
+{
+	struct catalog *c = arg;
+
+	pthread_mutex_lock(&c->lock);
+	while (!c->stopping) {
+		int64_t at;
+		struct timespec ts;
+
+		if (!c->down) {
+			pthread_cond_wait(&c->cond, &c->lock);
+			continue;
+		}
+		at = mono_ns() + (int64_t)c->o.down_retry_ms * 1000000;
+		ts.tv_sec = (time_t)(at / 1000000000);
+		ts.tv_nsec = (long)(at % 1000000000);
+		pthread_cond_timedwait(&c->cond, &c->lock, &ts);
+		if (c->stopping || !c->down)
+			continue;
+		pthread_mutex_unlock(&c->lock);
+		if (!probe(c)) {
+			pthread_mutex_lock(&c->lock);
+			c->down = false;
+			c->gen++; /* what we knew may have changed meanwhile */
+			pthread_mutex_unlock(&c->lock);
+			log_info("the cloud target '%s' answers again",
+				 cloud_target_url(c->t));
+			if (c->o.on_up)
+				c->o.on_up(c->o.on_up_arg);
+		}
+		pthread_mutex_lock(&c->lock);
+	}
+	pthread_mutex_unlock(&c->lock);
+	return NULL;
+}
+
+void catalog_note_down(struct catalog *c)
+{
+	pthread_mutex_lock(&c->lock);
+	if (!c->down) {
+		c->down = true;
+		pthread_cond_broadcast(&c->cond);
+	}
+	pthread_mutex_unlock(&c->lock);
+}
+
+bool catalog_is_down(struct catalog *c)
+{
+	bool v;
+
+	pthread_mutex_lock(&c->lock);
+	v = c->down;
+	pthread_mutex_unlock(&c->lock);
+	return v;
+}
+
+/* ---- open, close ---- */
+
+static int note_tomb_space(void *arg, uint64_t tomb_id, const char *space,
+			   const char *key)
+{
+	struct catalog *c = arg;
+	uint64_t sid;
+
+	(void)tomb_id;
+	(void)key;
+	if (store_space_lookup(c->s, space, &sid) == -ENOENT)
+		return strset_put(&c->removed, space, 0);
+	return 0;
+}
+
+int catalog_open(struct store *s, struct cloud_target *t,
+		 const struct catalog_options *o, struct catalog **out)
+{
+	struct catalog_options defaults;
+	pthread_condattr_t ca;
+	struct catalog *c;
+	int rc;
+
+	if (!o) {
+		catalog_options_default(&defaults);
+		o = &defaults;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->s = s;
+	c->t = t;
+	c->quick = o->quick ? o->quick : t;
+	c->o = *o;
+	c->gen = 1;
+	strset_init(&c->dirs);
+	strset_init(&c->negative);
+	strset_init(&c->removed);
+	pthread_mutex_init(&c->lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&c->cond, &ca);
+	pthread_condattr_destroy(&ca);
+	rc = store_tombstone_list(s, note_tomb_space, c);
+	if (!rc)
+		rc = -pthread_create(&c->thread, NULL, down_thread, c);
+	if (rc) {
+		catalog_close(c);
+		return rc;
+	}
+	c->thread_started = true;
+	*out = c;
+	return 0;
+}
+
+void catalog_close(struct catalog *c)
+{
+	size_t pos = 0;
+	int64_t v;
+
+	if (!c)
+		return;
+	if (c->thread_started) {
+		pthread_mutex_lock(&c->lock);
+		c->stopping = true;
+		pthread_cond_broadcast(&c->cond);
+		pthread_mutex_unlock(&c->lock);
+		pthread_join(c->thread, NULL);
+	}
+	while (strset_next(&c->dirs, &pos, &v)) {
+		struct listing *l = (struct listing *)(intptr_t)v;
+
+		strset_release(&l->names);
+		strset_release(&l->raced);
+		free(l);
+	}
+	strset_release(&c->dirs);
+	strset_release(&c->negative);
+	strset_release(&c->removed);
+	pthread_cond_destroy(&c->cond);
+	pthread_mutex_destroy(&c->lock);
+	free(c);
+}
+
+/* ---- fetching ---- */
+
+/* Fetch the listing of space ("" for the spaces) from t and install it.
+ * c->lock not held. */
+static int fetch(struct catalog *c, struct cloud_target *t, const char *space)
+{
+	struct strset names = STRSET_INIT;
+	const char *name;
+	struct listing *l;
+	size_t pos = 0;
+	int64_t op;
+	uint64_t gen;
+	int rc;
+
+	pthread_mutex_lock(&c->lock);
+	gen = c->gen;
+	l = dir_make(c, space);
+	if (l)
+		l->fetching++;
+	pthread_mutex_unlock(&c->lock);
+	if (!l)
+		return -ENOMEM;
+	rc = cloud_target_list_all(t, space[0] ? space : NULL, strset_collect,
+				   &names);
+	pthread_mutex_lock(&c->lock);
+	l = dir_get(c, space);
+	while (!rc && (name = strset_next(&l->raced, &pos, &op)))
+		rc = op > 0 ? strset_put(&names, name, 0)
+			    : (strset_del(&names, name), 0);
+	if (--l->fetching == 0)
+		strset_clear(&l->raced);
+	if (!rc) {
+		strset_release(&l->names);
+		l->names = names;
+		l->listed = true;
+		l->fetched_ns =
+			mono_ns(); /* a slow listing is fresh when done */
+		/* an invalidation raced with the fetch: stale at once */
+		l->gen = gen == c->gen ? gen : 0;
+	}
+	pthread_mutex_unlock(&c->lock);
+	if (rc) {
+		strset_release(&names);
+		if (rc != -ENOMEM && rc != -ECANCELED)
+			catalog_note_down(c);
+	}
+	return rc;
+}
+
+/* ---- answers ---- */
+
+static bool shown(struct catalog *c, const char *space, const char *name)
+{
+	bool removed;
+
+	if (space[0])
+		return !store_tombstoned(c->s, space, name);
+	pthread_mutex_lock(&c->lock);
+	removed = strset_get(&c->removed, name, NULL);
+	pthread_mutex_unlock(&c->lock);
+	return !removed;
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* A sorted copy of the names of l (owned by the caller), c->lock held. */
+static int copy_sorted(const struct listing *l, char ***out, size_t *n)
+{
+	char **v = malloc((l->names.count ? l->names.count : 1) * sizeof(*v));
+	const char *name;
+	size_t pos = 0, k = 0;
+
+	if (!v)
+		return -ENOMEM;
+	while ((name = strset_next(&l->names, &pos, NULL))) {
+		v[k] = strdup(name);
+		if (!v[k]) {
+			while (k)
+				free(v[--k]);
+			free(v);
+			return -ENOMEM;
+		}
+		k++;
+	}
+	*out = v;
+	*n = k;
+	return 0;
+}
+
+int catalog_list(struct catalog *c, const char *space, cloud_name_fn fn,
+		 void *arg)
+{
+	const char *d = space ? space : "";
+	struct listing *l;
+	char **v = NULL;
+	size_t n = 0, i;
+	bool stale, down;
+	int rc = 0;
+
+	if (space && !cloud_name_valid(space))
+		return -EINVAL;
+	pthread_mutex_lock(&c->lock);
+	l = dir_get(c, d);
+	stale = !fresh(c, l, mono_ns());
+	down = c->down;
+	pthread_mutex_unlock(&c->lock);
+	/* Down: the last listing stands; with none, one quick try. */
+	if (stale && (!down || !l || !l->listed)) {
+		rc = fetch(c, down ? c->quick : c->t, d);
+		if (rc)
+			log_warn("cannot list '%s' in the cloud: %s",
+				 space ? space : "/", strerror(-rc));
+	}
+	pthread_mutex_lock(&c->lock);
+	l = dir_get(c, d);
+	if (l && l->listed)
+		rc = copy_sorted(l, &v, &n);
+	else if (!rc)
+		rc = -EIO; /* down, never listed */
+	pthread_mutex_unlock(&c->lock);
+	if (n)
+		qsort(v, n, sizeof(*v), cmp_names);
+	for (i = 0; !rc && i < n; i++)
+		if (shown(c, d, v[i]))
+			rc = fn(arg, v[i]);
+	for (i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+	return rc;
+}
+
+/* Ask the quick target about (space, key): one HEAD. */
+static enum catalog_answer ask(struct catalog *c, const char *space,
+			       const char *key)
+{
+	struct cloud_object_info info;
+	int rc = cloud_target_head(c->quick, space, key, &info);
+
+	if (!rc)
+		return CATALOG_PRESENT;
+	if (rc == -ENOENT || rc == -EINVAL) {
+		pthread_mutex_lock(&c->lock);
+		neg_put(c, space, key, false);
+		pthread_mutex_unlock(&c->lock);
+		return CATALOG_ABSENT;
+	}
+	if (rc != -ECANCELED)
+		catalog_note_down(c);
+	return CATALOG_UNKNOWN;
+}
+
+/* The target cannot be asked: a name the last listing holds, however
+ * old, is present (its restore is EIO, as it should be while the cloud is
+ * unreachable); any other is unknown. */
+static enum catalog_answer last_known(struct catalog *c, const char *space,
+				      const char *key)
+{
+	struct listing *l;
+	bool has;
+
+	pthread_mutex_lock(&c->lock);
+	l = dir_get(c, key ? space : "");
+	has = l && l->listed && strset_get(&l->names, key ? key : space, NULL);
+	pthread_mutex_unlock(&c->lock);
+	return has ? CATALOG_PRESENT : CATALOG_UNKNOWN;
+}
+
+enum catalog_answer catalog_lookup(struct catalog *c, const char *space,
+				   const char *key)
+{
+	enum catalog_answer a = CATALOG_UNKNOWN;
+	struct listing *l;
+	bool decided = true, down;
+	int neg;
+
+	if (key ? store_tombstoned(c->s, space, key) : !shown(c, "", space))
+		return CATALOG_ABSENT;
+	pthread_mutex_lock(&c->lock);
+	neg = neg_get(c, space, key);
+	l = dir_get(c, key ? space : "");
+	if (neg)
+		a = neg == 2 ? CATALOG_REFUSED : CATALOG_ABSENT;
+	else if (fresh(c, l, mono_ns()))
+		a = strset_get(&l->names, key ? key : space, NULL)
+			    ? CATALOG_PRESENT
+			    : CATALOG_ABSENT;
+	else
+		decided = false;
+	down = c->down;
+	pthread_mutex_unlock(&c->lock);
+	if (decided)
+		return a;
+	if (down)
+		return last_known(c, space, key); /* no call */
+	if (key) {
+		a = ask(c, space, key);
+		return a == CATALOG_UNKNOWN ? last_known(c, space, key) : a;
+	}
+	/* A space: the listing of the spaces (one page per thousand spaces,
+	 * not a listing of the space's keys). */
+	if (fetch(c, c->quick, ""))
+		return last_known(c, space, key);
+	pthread_mutex_lock(&c->lock);
+	l = dir_get(c, "");
+	a = strset_get(&l->names, space, NULL) ? CATALOG_PRESENT
+					       : CATALOG_ABSENT;
+	pthread_mutex_unlock(&c->lock);
+	return a;
+}
+
+bool catalog_vouches_absent(struct catalog *c, const char *space,
+			    const char *key)
+{
+	struct listing *l;
+	bool v;
+
+	pthread_mutex_lock(&c->lock);
+	l = dir_get(c, space);
+	v = neg_get(c, space, key) == 1 ||
+	    (fresh(c, l, mono_ns()) && !strset_get(&l->names, key, NULL));
+	pthread_mutex_unlock(&c->lock);
+	return v;
+}
+
+/* ---- notes ---- */
+
+static void neg_del(struct catalog *c, const char *space, const char *key)
+{
+	char n[2 * CLOUD_NAME_MAX + 2];
+
+	neg_name(space, key, n);
+	strset_del(&c->negative, n);
+}
+
+/* A put (op 1) or delete (-1) of name in listing l (may be NULL); a
+ * listing that cannot take it is stale. */
+static void note(struct listing *l, const char *name, int op)
+{
+	int rc;
+
+	if (!l)
+		return;
+	if (op > 0)
+		rc = strset_put(&l->names, name, 0);
+	else
+		rc = (strset_del(&l->names, name), 0);
+	if (!rc && l->fetching)
+		rc = strset_put(&l->raced, name, op);
+	if (rc)
+		l->gen = 0;
+}
+
+void catalog_note_put(struct catalog *c, const char *space, const char *key)
+{
+	uint64_t sid;
+	bool local = !store_space_lookup(c->s, space, &sid);
+
+	pthread_mutex_lock(&c->lock);
+	neg_del(c, space, key);
+	neg_del(c, space, NULL);
+	if (local)
+		strset_del(&c->removed, space); /* made here again */
+	note(dir_get(c, space), key, 1);
+	note(dir_get(c, ""), space, 1);
+	pthread_mutex_unlock(&c->lock);
+}
+
+void catalog_note_delete(struct catalog *c, const char *space, const char *key)
+{
+	pthread_mutex_lock(&c->lock);
+	neg_del(c, space, key);
+	note(dir_get(c, space), key, -1);
+	pthread_mutex_unlock(&c->lock);
+}
+
+void catalog_note_refused(struct catalog *c, const char *space, const char *key)
+{
+	pthread_mutex_lock(&c->lock);
+	neg_put(c, space, key, true);
+	pthread_mutex_unlock(&c->lock);
+}
+
+void catalog_note_removed(struct catalog *c, const char *space, const char *key)
+{
+	pthread_mutex_lock(&c->lock);
+	c->gen++;
+	strset_clear(&c->negative);
+	if (!key && strset_put(&c->removed, space, 0))
+		log_warn("cannot remember that space '%s' was removed: "
+			 "out of memory",
+			 space);
+	pthread_mutex_unlock(&c->lock);
+}

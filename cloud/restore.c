@@ -1,0 +1,150 @@
+/*
+ * restore.c - a document missing locally, fetched from the cloud,
+ * verified and imported (see backup.h, backup_internal.h for the split).
+ *
+ * backup_restore_doc registers the name in b->restoring for the time of
+ * the restore, so no upload or deletion of that name runs meanwhile, and
+ * marks the imported document's queue entry skip_if_clean: the import is
+ * a change (the hook queues it) but its cloud copy is what it came from.
+ *
+ * Validity: the archive must decode (checksum, bounds), name exactly the
+ * space and key asked for, carry the seq of the object's metadata, and
+ * hold no more entries than its seq.  Anything else is refused: -EIO, a
+ * log line, nothing imported, and the catalog remembers the refusal
+ * (catalog_note_refused) so a repeated lookup does not fetch it again
+ * until its negative entry expires.
+ *
+ * Invariant: a tombstoned name (deleted here, cloud copy not yet removed)
+ * is never restored: deletes never come back.
+ */
+#include "config.h"
+
+#include "cloud/backup_internal.h"
+
+#include "cloud/archive.h"
+#include "cloud/verify.h"
+#include "util/log.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int restore_import(struct backup *b, const char *space, const char *key,
+			  const char *name, uint64_t *id);
+
+int backup_restore_doc(struct backup *b, const char *space, const char *key,
+		       uint64_t *id)
+{
+	char name[2 * CLOUD_ENC_MAX];
+	struct backup_restoring me;
+	uint64_t sid;
+	int rc;
+
+	if (!store_space_lookup(b->store, space, &sid) &&
+	    !store_doc_lookup(b->store, sid, key, id))
+		return 0;
+	if (store_tombstoned(b->store, space, key))
+		return -ENOENT;
+	backup_log_name(space, key, name);
+	me.space = space;
+	me.key = key;
+	pthread_mutex_lock(&b->lock);
+	me.next = b->restoring;
+	b->restoring = &me;
+	pthread_mutex_unlock(&b->lock);
+	rc = restore_import(b, space, key, name, id);
+	pthread_mutex_lock(&b->lock);
+	for (struct backup_restoring **p = &b->restoring; *p; p = &(*p)->next) {
+		if (*p == &me) {
+			*p = me.next;
+			break;
+		}
+	}
+	if (!rc) {
+		struct backup_entry *e = backup_table_get(b, *id);
+
+		/* The import queued it: no upload unless it changes. */
+		if (e)
+			e->skip_if_clean = true;
+		b->st.restores++;
+	} else if (rc != -ENOENT) {
+		b->st.restore_failures++;
+	}
+	pthread_mutex_unlock(&b->lock);
+	return rc;
+}
+
+/* Fetch, verify, import.  0, -ENOENT, or the restore's errno. */
+static int restore_import(struct backup *b, const char *space, const char *key,
+			  const char *name, uint64_t *id)
+{
+	struct store_import_entry *ents = NULL;
+	struct doc_options dopt;
+	struct store_meta m;
+	const char *why;
+	struct archive a;
+	uint64_t sid, seq = 0;
+	void *buf = NULL;
+	size_t len = 0;
+	int rc;
+
+	rc = cloud_target_get(b->target, space, key, &buf, &len, &seq);
+	if (rc == -ENOENT || rc == -EINVAL)
+		return -ENOENT;
+	if (rc)
+		goto out_failed;
+	rc = archive_decode(buf, len, &a);
+	if (rc) {
+		log_error("cannot restore '%s': corrupt archive (%s), not "
+			  "imported",
+			  name, strerror(-rc));
+		catalog_note_refused(b->cat, space, key);
+		rc = -EIO;
+		goto out_failed;
+	}
+	doc_options_default(&dopt);
+	dopt.max_doc_bytes = b->o.max_doc_bytes;
+	dopt.max_patch_bytes = b->o.max_patch_bytes;
+	rc = cloud_archive_verify(&a, space, key, seq, &dopt, &m, &why);
+	if (rc) {
+		archive_release(&a);
+		log_error("cannot restore '%s': invalid archive (%s), not "
+			  "imported",
+			  name, why);
+		if (rc != -ENOMEM)
+			catalog_note_refused(b->cat, space, key);
+		rc = rc == -ENOMEM ? rc : -EIO;
+		goto out_failed;
+	}
+	ents = calloc(a.n ? a.n : 1, sizeof(*ents));
+	if (!ents) {
+		archive_release(&a);
+		rc = -ENOMEM;
+		goto out_failed;
+	}
+	for (size_t i = 0; i < a.n; i++) {
+		ents[i].buf = a.entries[i].buf;
+		ents[i].len = a.entries[i].len;
+	}
+	rc = store_import(b->store, space, key, &m, ents, a.n, a.seq, id, NULL);
+	archive_release(&a);
+	free(ents);
+	if (rc == -EEXIST && !store_space_lookup(b->store, space, &sid) &&
+	    !store_doc_lookup(b->store, sid, key, id)) {
+		rc = 0; /* restored by someone else meanwhile */
+	} else if (!rc) {
+		log_info("restored '%s' (seq %" PRIu64 ") from the cloud", name,
+			 seq);
+	} else {
+		log_error("cannot restore '%s': %s", name, strerror(-rc));
+		goto out_failed;
+	}
+	free(buf);
+	return 0;
+out_failed:
+	free(buf);
+	if (rc != -ENOSPC && rc != -EFBIG && rc != -ENOMEM)
+		rc = -EIO;
+	return rc;
+}
