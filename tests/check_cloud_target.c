@@ -631,6 +631,141 @@ START_TEST(test_dir_listing_ignores_foreign_and_temporary_files)
 }
 END_TEST
 
+/* Run fn with stderr captured; the log lines go to text (cap bytes). */
+static void capture_stderr_begin(char *path, int *logfd, int *saved)
+{
+	*logfd = mkstemp(path);
+	*saved = dup(STDERR_FILENO);
+	ck_assert_int_ge(*logfd, 0);
+	dup2(*logfd, STDERR_FILENO);
+}
+
+static void capture_stderr_end(char *path, int logfd, int saved, char *text,
+			       size_t cap)
+{
+	ssize_t n;
+
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	n = pread(logfd, text, cap - 1, 0);
+	text[n > 0 ? n : 0] = '\0';
+	close(logfd);
+	unlink(path);
+}
+
+static bool exists_nofollow(const char *path)
+{
+	struct stat st;
+
+	return lstat(path, &st) == 0;
+}
+
+START_TEST(test_dir_never_leaves_its_root)
+{
+	struct cloud_target *t = open_kind(KIND_DIR, 1000, NULL);
+	struct cloud_target *out = open_kind(KIND_DIR, 1000, NULL);
+	const char *root = cloud_target_url(t) + strlen("dir:");
+	const char *oroot = cloud_target_url(out) + strlen("dir:");
+	char path[512], target[512], logpath[] = "/tmp/caravan-dirlog-XXXXXX";
+	char text[8192];
+	struct strlist n = STRLIST_INIT;
+	struct cloud_object_info info;
+	void *buf = NULL;
+	size_t len;
+	uint64_t seq;
+	int logfd, saved;
+
+	/* Outside the root: OUT/x/victim, a real object. */
+	ck_assert_int_eq(cloud_target_put(out, "x", "victim", "secret", 6, 9),
+			 0);
+	ck_assert_int_eq(cloud_target_put(t, "s", "k", "v", 1, 1), 0);
+	/* ROOT/lnk -> OUT/x, ROOT/s/obj -> OUT/x/victim, ROOT/s/fifo. */
+	snprintf(path, sizeof(path), "%s/lnk", root);
+	snprintf(target, sizeof(target), "%s/x", oroot);
+	ck_assert_int_eq(symlink(target, path), 0);
+	snprintf(path, sizeof(path), "%s/s/obj", root);
+	snprintf(target, sizeof(target), "%s/x/victim", oroot);
+	ck_assert_int_eq(symlink(target, path), 0);
+	snprintf(path, sizeof(path), "%s/s/fifo", root);
+	ck_assert_int_eq(mkfifo(path, 0600), 0);
+
+	capture_stderr_begin(logpath, &logfd, &saved);
+	ck_assert_int_eq(cloud_target_list_all(t, NULL, strlist_collect, &n), 0);
+	ck_assert_int_eq(n.n, 1);
+	ck_assert_str_eq(n.v[0], "s");
+	strlist_clear(&n);
+	ck_assert_int_eq(cloud_target_list_all(t, "lnk", strlist_collect, &n),
+			 0);
+	ck_assert_int_eq(n.n, 0);
+	ck_assert_int_eq(cloud_target_list_all(t, "s", strlist_collect, &n), 0);
+	ck_assert_int_eq(n.n, 1);
+	ck_assert_str_eq(n.v[0], "k");
+	strlist_release(&n);
+	ck_assert_int_eq(cloud_target_get(t, "lnk", "victim", &buf, &len, &seq),
+			 -ELOOP);
+	ck_assert_int_eq(cloud_target_head(t, "lnk", "victim", &info), -ELOOP);
+	ck_assert_int_eq(cloud_target_get(t, "s", "obj", &buf, &len, &seq),
+			 -ELOOP);
+	ck_assert_int_eq(cloud_target_get(t, "s", "fifo", &buf, &len, &seq),
+			 -ELOOP);
+	ck_assert_int_eq(cloud_target_put(t, "lnk", "new", "n", 1, 1), -ELOOP);
+	ck_assert_int_eq(cloud_target_put(t, "s", "obj", "n", 1, 1), -ELOOP);
+	ck_assert_int_eq(cloud_target_delete(t, "lnk", "victim"), -ELOOP);
+	ck_assert_int_eq(cloud_target_delete(t, "s", "obj"), -ELOOP);
+	capture_stderr_end(logpath, logfd, saved, text, sizeof(text));
+
+	/* Nothing outside was written or removed ... */
+	snprintf(path, sizeof(path), "%s/x/new", oroot);
+	ck_assert(!exists_nofollow(path));
+	expect_object(out, "x", "victim", "secret", 6, 9);
+	/* ... and the links themselves are still there. */
+	snprintf(path, sizeof(path), "%s/s/obj", root);
+	ck_assert(exists_nofollow(path));
+	snprintf(path, sizeof(path), "%s/lnk", root);
+	ck_assert(exists_nofollow(path));
+	ck_assert_ptr_nonnull(strstr(text, "error: refusing 'dir:"));
+	ck_assert_ptr_nonnull(strstr(text, "/lnk': not a directory"));
+	ck_assert_ptr_nonnull(strstr(text, "/s/obj': not a regular file"));
+	ck_assert_ptr_nonnull(strstr(text, "/s/fifo': not a regular file"));
+	cloud_target_free(out);
+	cloud_target_free(t);
+}
+END_TEST
+
+static unsigned mode_of(const char *path)
+{
+	struct stat st;
+
+	ck_assert_int_eq(stat(path, &st), 0);
+	return (unsigned)(st.st_mode & 07777);
+}
+
+START_TEST(test_dir_new_files_are_private_existing_root_keeps_its_mode)
+{
+	struct cloud_target *t = open_kind(KIND_DIR, 1000, NULL);
+	const char *root = cloud_target_url(t) + strlen("dir:");
+	char path[512], url[600];
+	mode_t old = umask(0);
+
+	ck_assert_int_eq(cloud_target_put(t, "s", "k", "v", 1, 1), 0);
+	ck_assert_uint_eq(mode_of(root), 0700);
+	snprintf(path, sizeof(path), "%s/s", root);
+	ck_assert_uint_eq(mode_of(path), 0700);
+	snprintf(path, sizeof(path), "%s/s/k", root);
+	ck_assert_uint_eq(mode_of(path), 0600);
+	cloud_target_free(t);
+	/* An admin's looser root stays as it was. */
+	snprintf(path, sizeof(path), "%s/shared-%d", dir_root, (int)getpid());
+	ck_assert_int_eq(mkdir(path, 0755), 0);
+	snprintf(url, sizeof(url), "dir:%s", path);
+	ck_assert_int_eq(cloud_target_open(url, NULL, &t), 0);
+	ck_assert_int_eq(cloud_target_put(t, "s", "k", "v", 1, 1), 0);
+	ck_assert_uint_eq(mode_of(path), 0755);
+	cloud_target_free(t);
+	umask(old);
+}
+END_TEST
+
 /* ---- s3 only ---- */
 
 START_TEST(test_s3_wrong_credentials_are_eacces_with_a_log_line)
@@ -745,6 +880,9 @@ int main(void)
 	tcase_add_test(dir, test_dir_corrupt_object_is_ebadmsg);
 	tcase_add_test(dir,
 		       test_dir_listing_ignores_foreign_and_temporary_files);
+	tcase_add_test(dir, test_dir_never_leaves_its_root);
+	tcase_add_test(dir,
+		       test_dir_new_files_are_private_existing_root_keeps_its_mode);
 	tcase_add_test(s3,
 		       test_s3_wrong_credentials_are_eacces_with_a_log_line);
 	tcase_add_test(s3, test_s3_unreachable_endpoint_is_eio_after_retries);
