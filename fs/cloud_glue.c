@@ -27,10 +27,18 @@
  * creating a name the cloud holds would overwrite its copy later.
  *
  * At mount the target is asked once, without retries, for a page of the
- * spaces (probe): refused credentials (HTTP 401/403) fail the mount with
- * a message, as a wrong password should; a target that cannot be reached
- * only warns, since uploads wait and retry and local documents need no
- * cloud.
+ * spaces (probe): refused credentials (HTTP 401/403) and a server
+ * certificate that does not verify fail the mount with a message, as a
+ * wrong password should; a target that cannot be reached only warns,
+ * since uploads wait and retry and local documents need no cloud.
+ *
+ * Downloads are bounded by what the store could hold (object_bound):
+ * a larger object is refused from its size before its body is read.
+ *
+ * Stopping: SIGTERM, SIGINT and SIGHUP also cut cloud listings in
+ * progress (cloud_glue_watch_signals), so a target that lists forever
+ * never keeps a request, and with it the unmount, waiting; uploads are
+ * not cut, the stop drains them as before.
  *
  * Lock: g->mu guards the listings; no store or cloud call is made with it
  * held.  With cloud=none fs->cloud is NULL and every call is a no-op.
@@ -39,8 +47,10 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cloud/backup.h"
 #include "cloud/target.h"
@@ -69,6 +79,8 @@ struct cloud_glue {
 	struct backup *b;
 	pthread_mutex_t mu;
 	struct listing *lists;
+	bool watching; /* the signal watcher runs */
+	pthread_t watcher;
 };
 
 /* ---- listings ---- */
@@ -179,9 +191,13 @@ static int listing_refresh(struct cloud_glue *g, const char *space)
 		rc = -EIO; /* a failure less than LIST_RETRY_MS ago */
 	pthread_mutex_unlock(&g->mu);
 	names_free(c.names, c.n);
-	if (rc < 0 && fetch)
+	if (rc < 0 && fetch) {
+		char esc[LOG_NAME_ESC_MAX];
+
 		log_warn("cannot list '%s' in the cloud: %s",
-			 space[0] ? space : "/", strerror(-rc));
+			 space[0] ? log_escape_name(space, esc) : "/",
+			 strerror(-rc));
+	}
 	return rc;
 }
 
@@ -227,7 +243,8 @@ static int probe_name(void *arg, const char *name)
 	return 0;
 }
 
-/* See "At mount" above.  0, or -EACCES for refused credentials. */
+/* See "At mount" above.  0, -EACCES for refused credentials, or
+ * -EKEYREJECTED for a certificate that does not verify. */
 static int probe(struct fs *fs, const struct cloud_options *base)
 {
 	struct cloud_options co = *base;
@@ -251,11 +268,113 @@ static int probe(struct fs *fs, const struct cloud_options *base)
 			fs->cfg.cloud);
 		return rc;
 	}
+	if (rc == -EKEYREJECTED) {
+		log_error(
+			"the cloud target '%s' sent a certificate that does not verify (untrusted or for another host): refusing to send it data",
+			fs->cfg.cloud);
+		return rc;
+	}
 	if (rc < 0)
 		log_warn(
 			"cannot reach the cloud target '%s' now (%s): uploads wait and retry",
 			fs->cfg.cloud, strerror(-rc));
 	return 0;
+}
+
+/* The largest archive the store could have uploaded: its log holds at
+ * most compact_ratio times the largest document (plus compact_min_bytes
+ * and the entry that triggers compaction) before compaction, plus names,
+ * metadata and entry framing.  Without byte-ratio compaction, the
+ * target's own default bound. */
+static size_t object_bound(const struct fs_config *c, size_t dflt)
+{
+	uint64_t big = c->max_doc_bytes > c->max_patch_bytes
+			       ? c->max_doc_bytes
+			       : c->max_patch_bytes;
+	uint64_t b;
+
+	if (!c->compact_ratio || big > ((uint64_t)1 << 40))
+		return dflt;
+	b = big * (c->compact_ratio + 2) + c->compact_min_bytes + (1u << 20);
+	return b < dflt ? (size_t)b : dflt;
+}
+
+/* ---- stopping ---- */
+
+static const int watched[] = { SIGTERM, SIGINT, SIGHUP };
+#define NWATCHED (sizeof(watched) / sizeof(watched[0]))
+static struct sigaction watched_old[NWATCHED];
+static int watch_pipe[2] = { -1, -1 };
+
+/* Chains to the handler it replaced (libfuse's: the session exits), then
+ * wakes the watcher.  Async-signal-safe. */
+static void on_stop_signal(int sig)
+{
+	int saved = errno;
+	ssize_t n;
+
+	for (size_t i = 0; i < NWATCHED; i++)
+		if (watched[i] == sig &&
+		    !(watched_old[i].sa_flags & SA_SIGINFO) &&
+		    watched_old[i].sa_handler != SIG_DFL &&
+		    watched_old[i].sa_handler != SIG_IGN)
+			watched_old[i].sa_handler(sig);
+	n = write(watch_pipe[1], "s", 1); /* a full pipe has woken it */
+	(void)n;
+	errno = saved;
+}
+
+static void *watch_main(void *arg)
+{
+	struct cloud_glue *g = arg;
+	char c;
+
+	while (read(watch_pipe[0], &c, 1) == 1 && c == 's') {
+		log_info("stopping: cutting cloud listings in progress");
+		cloud_target_interrupt_lists(g->t);
+	}
+	return NULL;
+}
+
+int cloud_glue_watch_signals(struct fs *fs)
+{
+	struct cloud_glue *g = fs->cloud;
+	struct sigaction sa;
+	int rc;
+
+	if (!g || g->watching)
+		return 0;
+	if (pipe2(watch_pipe, O_CLOEXEC) != 0)
+		return -errno;
+	rc = -pthread_create(&g->watcher, NULL, watch_main, g);
+	if (rc) {
+		close(watch_pipe[0]);
+		close(watch_pipe[1]);
+		watch_pipe[0] = watch_pipe[1] = -1;
+		return rc;
+	}
+	g->watching = true;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop_signal;
+	sigemptyset(&sa.sa_mask);
+	for (size_t i = 0; i < NWATCHED; i++)
+		sigaction(watched[i], &sa, &watched_old[i]);
+	return 0;
+}
+
+static void watch_stop(struct cloud_glue *g)
+{
+	if (!g->watching)
+		return;
+	for (size_t i = 0; i < NWATCHED; i++)
+		sigaction(watched[i], &watched_old[i], NULL);
+	if (write(watch_pipe[1], "q", 1) != 1)
+		log_warn("cannot stop the signal watcher: %s", strerror(errno));
+	pthread_join(g->watcher, NULL);
+	close(watch_pipe[0]);
+	close(watch_pipe[1]);
+	watch_pipe[0] = watch_pipe[1] = -1;
+	g->watching = false;
 }
 
 int cloud_glue_start(struct fs *fs)
@@ -275,6 +394,7 @@ int cloud_glue_start(struct fs *fs)
 	co.s3_endpoint = fs->cfg.s3_endpoint;
 	co.s3_region = fs->cfg.s3_region;
 	co.s3_path_style = fs->cfg.s3_path_style;
+	co.max_object_bytes = object_bound(&fs->cfg, co.max_object_bytes);
 	rc = cloud_target_open(fs->cfg.cloud, &co, &g->t);
 	if (rc < 0) {
 		log_error("cannot open cloud target '%s': %s", fs->cfg.cloud,
@@ -310,6 +430,7 @@ void cloud_glue_stop(struct fs *fs)
 
 	if (!g)
 		return;
+	watch_stop(g);
 	backup_stop(g->b, STOP_DRAIN_MS);
 	cloud_target_free(g->t);
 	while (g->lists) {
