@@ -43,6 +43,7 @@ E2E_FS_TESTS = \
 	tests/e2e_fs_crash.sh \
 	tests/e2e_fs_compaction.sh \
 	tests/e2e_fs_cloud.sh \
+	tests/e2e_fs_cloud_hostile.sh \
 	tests/e2e_fs_s3.sh
 dist_check_SCRIPTS += $(E2E_FS_TESTS)
 TESTS += $(E2E_FS_TESTS)
