@@ -100,6 +100,10 @@ kill -TERM "$BPID"
 check "SIGTERM stops the daemon during an endless listing" wait_gone "$BPID" 20
 check "... and the ls returns" wait_gone "$LSPID" 20
 check_fails "... and the mount is gone" mountpoint -q "$B"
+if kill -0 "$BPID" 2>/dev/null; then
+	kill -9 "$BPID"
+	fusermount3 -u -z "$B"
+fi
 wait "$BPID" 2>/dev/null
 mount_fs "$T/store-b" "$B" "$S3O" || not_ok "mount again against an endless listing"
 BPID=$MOUNT_PID
@@ -107,6 +111,10 @@ ls "$B" >"$T/ls2.out" 2>&1 &
 LSPID=$!
 check "an endless listing ends by its bounds" wait_gone "$LSPID" 120
 check "... with a log line" grep -q "more pages than a listing may have" "$T/caravanfs.log"
+if kill -0 "$LSPID" 2>/dev/null; then
+	kill -9 "$BPID"
+	fusermount3 -u -z "$B"
+fi
 check "then the unmount works" umount_fs "$B"
 hostile_stop
 
