@@ -326,6 +326,7 @@ out_unmount:
 	fuse_session_unmount(se);
 	fs_metrics_stop(fs);
 	fs_handles_free(fs);
+	fs_dir_handles_free(fs);
 out_signals:
 	fuse_remove_signal_handlers(se);
 out_session:
