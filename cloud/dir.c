@@ -27,9 +27,10 @@
  * max_object_bytes is -EFBIG, found from the header before anything of
  * the body is read.
  *
- * Confinement: the root is opened once (d->root_fd; ROOT itself may be a
- * symlink the admin chose) and every path below it is opened relative to
- * a directory fd with O_NOFOLLOW (openat, mkdirat, renameat, unlinkat,
+ * Confinement: each operation opens the root by its path (ROOT itself may
+ * be a symlink the admin chose, or a mount point that changes: an
+ * operation sees the directory there now) and every path below it
+ * relative to a directory fd with O_NOFOLLOW (openat, mkdirat, renameat, unlinkat,
  * fstatat with AT_SYMLINK_NOFOLLOW), one component at a time.  A space
  * that is not a real directory or an object that is not a regular file
  * (a symlink, a FIFO, a device) is refused with -ELOOP and a log line,
@@ -83,7 +84,7 @@
 
 struct dir_target {
 	struct cloud_target base;
-	int root_fd;
+	char *root;
 	uint32_t page_keys;
 	size_t max_object_bytes;
 };
@@ -93,6 +94,14 @@ static atomic_ulong tmp_counter;
 static struct dir_target *dir_of(struct cloud_target *t)
 {
 	return (struct dir_target *)t;
+}
+
+/* The root directory, opened now (closed by the caller); -errno. */
+static int root_open(struct dir_target *d)
+{
+	int fd = open(d->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	return fd < 0 ? -errno : fd;
 }
 
 struct obj_paths {
@@ -231,12 +240,16 @@ static int obj_open(struct dir_target *d, const char *space, const char *key,
 		    struct obj_paths *p, struct obj_header *oh, int *fdp)
 {
 	struct stat st;
-	int sfd, fd, rc;
+	int rfd, sfd, fd, rc;
 
 	rc = paths_of(space, key, p);
 	if (rc)
 		return rc;
-	sfd = dir_openat(d, d->root_fd, p->seg_space);
+	rfd = root_open(d);
+	if (rfd < 0)
+		return rfd;
+	sfd = dir_openat(d, rfd, p->seg_space);
+	close(rfd);
 	if (sfd < 0)
 		return sfd;
 	fd = obj_openat(d, sfd, p->seg_space, p->seg_key, &st);
@@ -360,16 +373,18 @@ static int write_atomic(int sfd, const char *final, const void *hdr, size_t hl,
 /* Open the space directory, creating it (durably in ROOT) when missing. */
 static int space_dir(struct dir_target *d, const struct obj_paths *p)
 {
-	int rc;
+	int rfd = root_open(d), rc = 0;
 
-	if (mkdirat(d->root_fd, p->seg_space, DIR_MODE) == 0) {
-		rc = io_fsync(d->root_fd);
-		if (rc)
-			return rc;
-	} else if (errno != EEXIST) {
-		return -errno;
-	}
-	return dir_openat(d, d->root_fd, p->seg_space);
+	if (rfd < 0)
+		return rfd;
+	if (mkdirat(rfd, p->seg_space, DIR_MODE) == 0)
+		rc = io_fsync(rfd);
+	else if (errno != EEXIST)
+		rc = -errno;
+	if (!rc)
+		rc = dir_openat(d, rfd, p->seg_space);
+	close(rfd);
+	return rc;
 }
 
 /* Whether an existing entry name of the directory dir_fd may be replaced
@@ -427,11 +442,14 @@ static int dir_del(struct cloud_target *t, const char *space, const char *key)
 {
 	struct dir_target *d = dir_of(t);
 	struct obj_paths p;
-	int rc, sfd = -1;
+	int rc, rfd, sfd = -1;
 
 	rc = paths_of(space, key, &p);
+	rfd = rc ? rc : root_open(d);
+	if (rfd < 0)
+		rc = rfd;
 	if (!rc) {
-		sfd = dir_openat(d, d->root_fd, p.seg_space);
+		sfd = dir_openat(d, rfd, p.seg_space);
 		rc = sfd < 0 ? sfd : 0;
 	}
 	if (!rc)
@@ -442,17 +460,16 @@ static int dir_del(struct cloud_target *t, const char *space, const char *key)
 		rc = io_fsync(sfd);
 	if (sfd >= 0)
 		close(sfd);
+	if (!rc && unlinkat(rfd, p.seg_space, AT_REMOVEDIR) == 0)
+		io_fsync(rfd);
+	if (rfd >= 0)
+		close(rfd);
 	if (rc == -ENOENT)
 		return 0;
-	if (rc) {
-		if (rc != -ELOOP)
-			log_error("cannot delete '%s/%s/%s': %s", t->url,
-				  p.seg_space, p.seg_key, strerror(-rc));
-		return rc;
-	}
-	if (unlinkat(d->root_fd, p.seg_space, AT_REMOVEDIR) == 0)
-		io_fsync(d->root_fd);
-	return 0;
+	if (rc && rc != -ELOOP)
+		log_error("cannot delete '%s/%s/%s': %s", t->url, p.seg_space,
+			  p.seg_key, strerror(-rc));
+	return rc;
 }
 
 /* ---- listing ---- */
@@ -537,12 +554,12 @@ static DIR *dir_stream(struct dir_target *d, int dir_fd, const char *name)
 }
 
 /* The space name of a hashed space directory: from any object in it. */
-static int space_name_of(struct dir_target *d, const char *seg,
+static int space_name_of(struct dir_target *d, int rfd, const char *seg,
 			 char out[CLOUD_NAME_MAX + 1])
 {
 	struct obj_header oh;
 	struct dirent *e;
-	DIR *dh = dir_stream(d, d->root_fd, seg);
+	DIR *dh = dir_stream(d, rfd, seg);
 	int rc = -ENOENT;
 
 	if (!dh)
@@ -558,8 +575,8 @@ static int space_name_of(struct dir_target *d, const char *seg,
 	return rc;
 }
 
-/* The name behind a segment listed in the directory dir_fd (ROOT when
- * space_seg is NULL). */
+/* The name behind a segment listed in the directory dir_fd (the root
+ * when space_seg is NULL). */
 static int name_of(struct dir_target *d, int dir_fd, const char *space_seg,
 		   const char *seg, char out[CLOUD_NAME_MAX + 1])
 {
@@ -569,7 +586,7 @@ static int name_of(struct dir_target *d, int dir_fd, const char *space_seg,
 	if (!cloud_segment_hashed(seg, strlen(seg)))
 		return cloud_name_decode(seg, strlen(seg), out);
 	if (!space_seg)
-		return space_name_of(d, seg, out);
+		return space_name_of(d, dir_fd, seg, out);
 	rc = header_of(d, dir_fd, space_seg, seg, &oh);
 	if (!rc)
 		snprintf(out, CLOUD_NAME_MAX + 1, "%s", oh.key);
@@ -584,10 +601,15 @@ static int collect(struct dir_target *d, const char *space_seg,
 	struct listed *v = NULL;
 	size_t n = 0, cap = 0;
 	struct dirent *e;
-	DIR *dh = dir_stream(d, d->root_fd, space_seg ? space_seg : ".");
+	int rfd = root_open(d);
+	DIR *dh = NULL;
 
 	*out = NULL;
 	*n_out = 0;
+	if (rfd < 0)
+		return rfd;
+	dh = dir_stream(d, rfd, space_seg ? space_seg : ".");
+	close(rfd);
 	if (!dh)
 		/* A missing space has no objects; one that is not a
 		 * directory (logged) has none of ours. */
@@ -664,8 +686,7 @@ static void dir_destroy(struct cloud_target *t)
 	struct dir_target *d = dir_of(t);
 
 	cloud_target_base_release(t);
-	if (d->root_fd >= 0)
-		close(d->root_fd);
+	free(d->root);
 	free(d);
 }
 
@@ -701,17 +722,20 @@ int cloud_dir_open(const char *path, const struct cloud_options *o,
 			  strerror(errno));
 		return rc;
 	}
+	close(fd);
 	d = calloc(1, sizeof(*d));
-	if (!d) {
-		close(fd);
+	if (!d)
+		return -ENOMEM;
+	d->root = strdup(path);
+	if (!d->root) {
+		free(d);
 		return -ENOMEM;
 	}
-	d->root_fd = fd;
 	d->page_keys = o->list_page_keys ? o->list_page_keys : 1000;
 	d->max_object_bytes = o->max_object_bytes;
 	rc = cloud_target_base_init(&d->base, &dir_ops, url, o);
 	if (rc) {
-		close(fd);
+		free(d->root);
 		free(d);
 		return rc;
 	}
