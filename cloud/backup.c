@@ -77,14 +77,14 @@ static struct timespec mono_at(int64_t ns)
 	return ts;
 }
 
+/* "space/key" escaped (log_escape_name), safe to log whatever the bytes. */
 void backup_log_name(const char *space, const char *key,
 		     char out[2 * CLOUD_ENC_MAX])
 {
-	char es[CLOUD_ENC_MAX] = "?", ek[CLOUD_ENC_MAX] = "?";
+	char es[LOG_NAME_ESC_MAX], ek[LOG_NAME_ESC_MAX];
 
-	cloud_name_encode(space, es);
-	cloud_name_encode(key, ek);
-	snprintf(out, 2 * CLOUD_ENC_MAX, "%s/%s", es, ek);
+	snprintf(out, 2 * CLOUD_ENC_MAX, "%s/%s", log_escape_name(space, es),
+		 log_escape_name(key, ek));
 }
 
 /* ---- the table and the queue (b->lock held) ---- */

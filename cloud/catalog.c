@@ -436,9 +436,13 @@ int catalog_list(struct catalog *c, const char *space, cloud_name_fn fn,
 	/* Down: the last listing stands; with none, one quick try. */
 	if (stale && (!down || !l || !l->listed)) {
 		rc = fetch(c, down ? c->quick : c->t, d);
-		if (rc)
+		if (rc) {
+			char esc[LOG_NAME_ESC_MAX];
+
 			log_warn("cannot list '%s' in the cloud: %s",
-				 space ? space : "/", strerror(-rc));
+				 space ? log_escape_name(space, esc) : "/",
+				 strerror(-rc));
+		}
 	}
 	pthread_mutex_lock(&c->lock);
 	l = dir_get(c, d);
@@ -614,9 +618,12 @@ void catalog_note_removed(struct catalog *c, const char *space, const char *key)
 	pthread_mutex_lock(&c->lock);
 	c->gen++;
 	strset_clear(&c->negative);
-	if (!key && strset_put(&c->removed, space, 0))
+	if (!key && strset_put(&c->removed, space, 0)) {
+		char esc[LOG_NAME_ESC_MAX];
+
 		log_warn("cannot remember that space '%s' was removed: "
 			 "out of memory",
-			 space);
+			 log_escape_name(space, esc));
+	}
 	pthread_mutex_unlock(&c->lock);
 }

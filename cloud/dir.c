@@ -23,7 +23,25 @@
  *   H       ...   body
  *
  * The body is not checksummed here: archives carry their own CRC.  A
- * header that fails any check is -EBADMSG (logged).
+ * header that fails any check is -EBADMSG (logged).  A body longer than
+ * max_object_bytes is -EFBIG, found from the header before anything of
+ * the body is read.
+ *
+ * Confinement: each operation opens the root by its path (ROOT itself may
+ * be a symlink the admin chose, or a mount point that changes: an
+ * operation sees the directory there now) and every path below it
+ * relative to a directory fd with O_NOFOLLOW (openat, mkdirat, renameat, unlinkat,
+ * fstatat with AT_SYMLINK_NOFOLLOW), one component at a time.  A space
+ * that is not a real directory or an object that is not a regular file
+ * (a symlink, a FIFO, a device) is refused with -ELOOP and a log line,
+ * and listings skip it (logged too): nothing outside ROOT is ever read,
+ * written, listed or removed, whatever the target's directory holds.
+ * Objects are opened O_NONBLOCK (a FIFO never blocks us) and checked
+ * with fstat after the open.
+ *
+ * Modes: ROOT and space directories are created 0700 and object files
+ * 0600 (cloud copies are as private as the store).  An existing ROOT
+ * keeps the mode its admin gave it, looser or not.
  *
  * Durability ordering of a put: write header and body to a new
  * "#tmp.<pid>.<n>" file in the space directory, fsync it, rename it over
@@ -47,6 +65,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -60,13 +79,18 @@
 #define OBJ_FIXED 28
 #define OBJ_HDR_MAX (OBJ_FIXED + 2 * CLOUD_NAME_MAX + 4)
 
-/* A listing between two pages: the directory's names collected and
- * sorted once, and where the next page starts (see dir_list). */
+/* A listing between two pages: the names of a directory collected and
+ * sorted once, and where the next page starts (see dir_list).  dir names
+ * the listing: the space's segment, or "/" for the spaces (no segment
+ * holds a '/'). */
 struct dir_cursor {
 	char *dir;
 	struct listed *v;
 	size_t n, i;
 };
+
+#define DIR_MODE 0700
+#define OBJ_MODE 0600
 
 struct dir_target {
 	struct cloud_target base;
@@ -84,31 +108,77 @@ static struct dir_target *dir_of(struct cloud_target *t)
 	return (struct dir_target *)t;
 }
 
+/* The root directory, opened now (closed by the caller); -errno. */
+static int root_open(struct dir_target *d)
+{
+	int fd = open(d->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	return fd < 0 ? -errno : fd;
+}
+
 struct obj_paths {
 	char seg_space[CLOUD_SEG_MAX + 1], seg_key[CLOUD_SEG_MAX + 1];
-	char dir[PATH_MAX];
-	char file[PATH_MAX];
 };
 
-static int paths_of(struct dir_target *d, const char *space, const char *key,
-		    struct obj_paths *p)
+static int paths_of(const char *space, const char *key, struct obj_paths *p)
 {
 	int rc = cloud_name_segment(space, p->seg_space);
 
 	p->seg_key[0] = '\0';
 	if (!rc && key)
 		rc = cloud_name_segment(key, p->seg_key);
-	if (rc)
+	return rc;
+}
+
+/* ---- confinement ---- */
+
+static void log_refused(struct dir_target *d, const char *space_seg,
+			const char *seg, const char *what)
+{
+	log_error("refusing '%s/%s%s%s': %s", d->base.url, space_seg,
+		  seg ? "/" : "", seg ? seg : "", what);
+}
+
+/* Open the directory name in dir_fd without following a symlink.
+ * -ENOENT when absent; -ELOOP (logged) when it is not a directory. */
+static int dir_openat(struct dir_target *d, int dir_fd, const char *name)
+{
+	int fd = openat(dir_fd, name,
+			O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+	if (fd >= 0)
+		return fd;
+	if (errno == ELOOP || errno == ENOTDIR) {
+		log_refused(d, name, NULL, "not a directory");
+		return -ELOOP;
+	}
+	return -errno;
+}
+
+/* Open the regular file name in dir_fd for reading, without following a
+ * symlink or blocking on a FIFO.  -ELOOP (logged) for anything but a
+ * regular file. */
+static int obj_openat(struct dir_target *d, int dir_fd, const char *space_seg,
+		      const char *name, struct stat *st)
+{
+	int fd = openat(dir_fd, name,
+			O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+
+	if (fd < 0 && errno != ELOOP)
+		return -errno;
+	if (fd >= 0 && fstat(fd, st) != 0) {
+		int rc = -errno;
+
+		close(fd);
 		return rc;
-	if ((size_t)snprintf(p->dir, sizeof(p->dir), "%s/%s", d->root,
-			     p->seg_space) >= sizeof(p->dir))
-		return -ENAMETOOLONG;
-	if (!key)
-		return 0;
-	if ((size_t)snprintf(p->file, sizeof(p->file), "%s/%s", p->dir,
-			     p->seg_key) >= sizeof(p->file))
-		return -ENAMETOOLONG;
-	return 0;
+	}
+	if (fd < 0 || !S_ISREG(st->st_mode)) {
+		if (fd >= 0)
+			close(fd);
+		log_refused(d, space_seg, name, "not a regular file");
+		return -ELOOP;
+	}
+	return fd;
 }
 
 /* ---- object header ---- */
@@ -182,18 +252,22 @@ static int obj_open(struct dir_target *d, const char *space, const char *key,
 		    struct obj_paths *p, struct obj_header *oh, int *fdp)
 {
 	struct stat st;
-	int fd, rc;
+	int rfd, sfd, fd, rc;
 
-	rc = paths_of(d, space, key, p);
+	rc = paths_of(space, key, p);
 	if (rc)
 		return rc;
-	fd = io_open(p->file, O_RDONLY | O_CLOEXEC, 0);
+	rfd = root_open(d);
+	if (rfd < 0)
+		return rfd;
+	sfd = dir_openat(d, rfd, p->seg_space);
+	close(rfd);
+	if (sfd < 0)
+		return sfd;
+	fd = obj_openat(d, sfd, p->seg_space, p->seg_key, &st);
+	close(sfd);
 	if (fd < 0)
 		return fd;
-	if (fstat(fd, &st) != 0) {
-		rc = -errno;
-		goto out_close;
-	}
 	rc = header_read(fd, (uint64_t)st.st_size, oh);
 	if (rc == -EBADMSG)
 		log_error("cannot read '%s/%s/%s': malformed object file",
@@ -222,8 +296,12 @@ static int dir_get(struct cloud_target *t, const char *space, const char *key,
 	if (rc)
 		goto out_log;
 	if (oh.body_len > d->max_object_bytes) {
-		rc = -EFBIG;
-		goto out_close;
+		log_error("cannot get '%s/%s/%s': object of %" PRIu64
+			  " bytes, larger than the %zu allowed",
+			  t->url, p.seg_space, p.seg_key, oh.body_len,
+			  d->max_object_bytes);
+		io_close(fd);
+		return -EFBIG;
 	}
 	body = malloc((size_t)oh.body_len + 1);
 	if (!body) {
@@ -244,7 +322,7 @@ static int dir_get(struct cloud_target *t, const char *space, const char *key,
 out_close:
 	io_close(fd);
 out_log:
-	if (rc != -ENOENT && rc != -EBADMSG)
+	if (rc != -ENOENT && rc != -EBADMSG && rc != -ELOOP)
 		log_error("cannot get '%s/%s/%s': %s", t->url, p.seg_space,
 			  p.seg_key, strerror(-rc));
 	return rc;
@@ -260,7 +338,7 @@ static int dir_head(struct cloud_target *t, const char *space, const char *key,
 
 	rc = obj_open(d, space, key, &p, &oh, &fd);
 	if (rc) {
-		if (rc != -ENOENT && rc != -EBADMSG)
+		if (rc != -ENOENT && rc != -EBADMSG && rc != -ELOOP)
 			log_error("cannot head '%s/%s/%s': %s", t->url,
 				  p.seg_space, p.seg_key, strerror(-rc));
 		return rc;
@@ -273,21 +351,22 @@ static int dir_head(struct cloud_target *t, const char *space, const char *key,
 
 /* ---- writing ---- */
 
-/* Write buf to a new temporary file in dir, fsync it, rename it to
- * final, fsync dir.  Removes the temporary on failure. */
-static int write_atomic(const char *dir, const char *final, const void *hdr,
-			size_t hl, const void *body, size_t len)
+/* Write hdr and body to a new temporary file in the directory sfd, fsync
+ * it, rename it to final, fsync the directory.  Removes the temporary on
+ * failure. */
+static int write_atomic(int sfd, const char *final, const void *hdr, size_t hl,
+			const void *body, size_t len)
 {
-	char tmp[PATH_MAX];
+	char tmp[64];
 	int fd, rc;
 
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s/#tmp.%ld.%lu", dir,
-			     (long)getpid(),
-			     atomic_fetch_add(&tmp_counter, 1)) >= sizeof(tmp))
-		return -ENAMETOOLONG;
-	fd = io_open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	snprintf(tmp, sizeof(tmp), "#tmp.%ld.%lu", (long)getpid(),
+		 atomic_fetch_add(&tmp_counter, 1));
+	fd = openat(sfd, tmp,
+		    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		    OBJ_MODE);
 	if (fd < 0)
-		return fd;
+		return -errno;
 	rc = io_pwrite_all(fd, hdr, hl, 0);
 	if (!rc && len)
 		rc = io_pwrite_all(fd, body, len, (off_t)hl);
@@ -295,20 +374,44 @@ static int write_atomic(const char *dir, const char *final, const void *hdr,
 		rc = io_fsync(fd);
 	io_close(fd);
 	if (!rc)
-		rc = io_rename(tmp, final);
+		rc = io_renameat(sfd, tmp, sfd, final);
 	if (rc) {
-		io_unlink(tmp);
+		unlinkat(sfd, tmp, 0);
 		return rc;
 	}
-	return io_fsync_dir(dir);
+	return io_fsync(sfd);
 }
 
-/* Make sure the space directory exists and is durable in ROOT. */
+/* Open the space directory, creating it (durably in ROOT) when missing. */
 static int space_dir(struct dir_target *d, const struct obj_paths *p)
 {
-	if (mkdir(p->dir, 0755) != 0)
-		return errno == EEXIST ? 0 : -errno;
-	return io_fsync_dir(d->root);
+	int rfd = root_open(d), rc = 0;
+
+	if (rfd < 0)
+		return rfd;
+	if (mkdirat(rfd, p->seg_space, DIR_MODE) == 0)
+		rc = io_fsync(rfd);
+	else if (errno != EEXIST)
+		rc = -errno;
+	if (!rc)
+		rc = dir_openat(d, rfd, p->seg_space);
+	close(rfd);
+	return rc;
+}
+
+/* Whether an existing entry name of the directory dir_fd may be replaced
+ * or removed: absent or a regular file.  -ELOOP (logged) otherwise. */
+static int replaceable(struct dir_target *d, int dir_fd, const char *space_seg,
+		       const char *name)
+{
+	struct stat st;
+
+	if (fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (S_ISREG(st.st_mode))
+		return 0;
+	log_refused(d, space_seg, name, "not a regular file");
+	return -ELOOP;
 }
 
 static int dir_put(struct cloud_target *t, const char *space, const char *key,
@@ -318,23 +421,30 @@ static int dir_put(struct cloud_target *t, const char *space, const char *key,
 	uint8_t hdr[OBJ_HDR_MAX];
 	struct obj_paths p;
 	size_t hl;
-	int rc;
+	int rc, sfd;
 
-	rc = paths_of(d, space, key, &p);
+	rc = paths_of(space, key, &p);
 	if (rc)
 		goto out_log;
 	hl = header_encode(hdr, seq, len, space, key);
 	/* A concurrent delete may remove an empty space directory between
 	 * our mkdir and our create: make it again. */
 	for (int tries = 0; tries < 5; tries++) {
-		rc = space_dir(d, &p);
-		if (!rc)
-			rc = write_atomic(p.dir, p.file, hdr, hl, buf, len);
+		sfd = space_dir(d, &p);
+		if (sfd < 0) {
+			rc = sfd;
+		} else {
+			rc = replaceable(d, sfd, p.seg_space, p.seg_key);
+			if (!rc)
+				rc = write_atomic(sfd, p.seg_key, hdr, hl, buf,
+						  len);
+			close(sfd);
+		}
 		if (rc != -ENOENT)
 			break;
 	}
 out_log:
-	if (rc)
+	if (rc && rc != -ELOOP)
 		log_error("cannot put '%s/%s/%s': %s", t->url, p.seg_space,
 			  p.seg_key, strerror(-rc));
 	return rc;
@@ -344,23 +454,34 @@ static int dir_del(struct cloud_target *t, const char *space, const char *key)
 {
 	struct dir_target *d = dir_of(t);
 	struct obj_paths p;
-	int rc;
+	int rc, rfd, sfd = -1;
 
-	rc = paths_of(d, space, key, &p);
+	rc = paths_of(space, key, &p);
+	rfd = rc ? rc : root_open(d);
+	if (rfd < 0)
+		rc = rfd;
+	if (!rc) {
+		sfd = dir_openat(d, rfd, p.seg_space);
+		rc = sfd < 0 ? sfd : 0;
+	}
 	if (!rc)
-		rc = io_unlink(p.file);
+		rc = replaceable(d, sfd, p.seg_space, p.seg_key);
+	if (!rc && unlinkat(sfd, p.seg_key, 0) != 0)
+		rc = -errno;
+	if (!rc)
+		rc = io_fsync(sfd);
+	if (sfd >= 0)
+		close(sfd);
+	if (!rc && unlinkat(rfd, p.seg_space, AT_REMOVEDIR) == 0)
+		io_fsync(rfd);
+	if (rfd >= 0)
+		close(rfd);
 	if (rc == -ENOENT)
 		return 0;
-	if (!rc)
-		rc = io_fsync_dir(p.dir);
-	if (rc) {
+	if (rc && rc != -ELOOP)
 		log_error("cannot delete '%s/%s/%s': %s", t->url, p.seg_space,
 			  p.seg_key, strerror(-rc));
-		return rc;
-	}
-	if (rmdir(p.dir) == 0)
-		io_fsync_dir(d->root);
-	return 0;
+	return rc;
 }
 
 /* ---- listing ---- */
@@ -376,67 +497,89 @@ static int listed_cmp(const void *a, const void *b)
 		      ((const struct listed *)b)->seg);
 }
 
-static bool is_kind(const char *dir, struct dirent *e, bool want_dir)
-{
-	char path[PATH_MAX];
-	struct stat st;
-
-	if (e->d_type == DT_DIR)
-		return want_dir;
-	if (e->d_type == DT_REG)
-		return !want_dir;
-	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, e->d_name) >=
-		    sizeof(path) ||
-	    lstat(path, &st) != 0)
-		return false;
-	return want_dir ? S_ISDIR(st.st_mode) : S_ISREG(st.st_mode);
-}
-
 static bool ours(const char *name)
 {
 	return name[0] != '#' && strcmp(name, ".") && strcmp(name, "..") &&
 	       strlen(name) <= CLOUD_SEG_MAX;
 }
 
-/* The header of the object file dir/name. */
-static int header_of(const char *dir, const char *name, struct obj_header *oh)
+/* Whether the entry e of the directory dir_fd is what a listing wants (a
+ * space directory, or an object file); anything else of ours is logged
+ * and skipped. */
+static bool is_kind(struct dir_target *d, int dir_fd, const char *space_seg,
+		    struct dirent *e, bool want_dir)
 {
-	char path[PATH_MAX];
+	struct stat st;
+	bool is_dir, is_reg;
+
+	if (e->d_type != DT_UNKNOWN) {
+		is_dir = e->d_type == DT_DIR;
+		is_reg = e->d_type == DT_REG;
+	} else if (fstatat(dir_fd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		is_dir = S_ISDIR(st.st_mode);
+		is_reg = S_ISREG(st.st_mode);
+	} else {
+		return false;
+	}
+	if (!is_dir && !is_reg)
+		log_refused(d, space_seg ? space_seg : e->d_name,
+			    space_seg ? e->d_name : NULL,
+			    "neither a directory nor a regular file, skipped");
+	return want_dir ? is_dir : is_reg;
+}
+
+/* The header of the object file name in dir_fd. */
+static int header_of(struct dir_target *d, int dir_fd, const char *space_seg,
+		     const char *name, struct obj_header *oh)
+{
 	struct stat st;
 	int fd, rc;
 
-	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >=
-	    sizeof(path))
-		return -ENAMETOOLONG;
-	fd = io_open(path, O_RDONLY | O_CLOEXEC, 0);
+	fd = obj_openat(d, dir_fd, space_seg, name, &st);
 	if (fd < 0)
 		return fd;
-	rc = fstat(fd, &st) != 0 ? -errno
-				 : header_read(fd, (uint64_t)st.st_size, oh);
+	rc = header_read(fd, (uint64_t)st.st_size, oh);
 	io_close(fd);
 	return rc;
 }
 
+/* A DIR stream of the directory name in dir_fd ("." for dir_fd itself, a
+ * fresh open file description so that threads never share a position).
+ * NULL with errno set. */
+static DIR *dir_stream(struct dir_target *d, int dir_fd, const char *name)
+{
+	int fd = dir_openat(d, dir_fd, name);
+	DIR *dh;
+
+	if (fd < 0) {
+		errno = -fd;
+		return NULL;
+	}
+	dh = fdopendir(fd);
+	if (!dh) {
+		int e = errno;
+
+		close(fd);
+		errno = e;
+	}
+	return dh;
+}
+
 /* The space name of a hashed space directory: from any object in it. */
-static int space_name_of(const char *root, const char *seg,
+static int space_name_of(struct dir_target *d, int rfd, const char *seg,
 			 char out[CLOUD_NAME_MAX + 1])
 {
-	char dir[PATH_MAX];
 	struct obj_header oh;
 	struct dirent *e;
-	DIR *dh;
+	DIR *dh = dir_stream(d, rfd, seg);
 	int rc = -ENOENT;
 
-	if ((size_t)snprintf(dir, sizeof(dir), "%s/%s", root, seg) >=
-	    sizeof(dir))
-		return -ENAMETOOLONG;
-	dh = opendir(dir);
 	if (!dh)
 		return -errno;
 	while (rc && (e = readdir(dh))) {
-		if (!ours(e->d_name) || !is_kind(dir, e, false))
+		if (!ours(e->d_name) || !is_kind(d, dirfd(dh), seg, e, false))
 			continue;
-		rc = header_of(dir, e->d_name, &oh);
+		rc = header_of(d, dirfd(dh), seg, e->d_name, &oh);
 	}
 	closedir(dh);
 	if (!rc)
@@ -444,40 +587,52 @@ static int space_name_of(const char *root, const char *seg,
 	return rc;
 }
 
-/* The name behind a segment listed in dir. */
-static int name_of(const char *dir, const char *seg, bool spaces,
-		   char out[CLOUD_NAME_MAX + 1])
+/* The name behind a segment listed in the directory dir_fd (the root
+ * when space_seg is NULL). */
+static int name_of(struct dir_target *d, int dir_fd, const char *space_seg,
+		   const char *seg, char out[CLOUD_NAME_MAX + 1])
 {
 	struct obj_header oh;
 	int rc;
 
 	if (!cloud_segment_hashed(seg, strlen(seg)))
 		return cloud_name_decode(seg, strlen(seg), out);
-	if (spaces)
-		return space_name_of(dir, seg, out);
-	rc = header_of(dir, seg, &oh);
+	if (!space_seg)
+		return space_name_of(d, dir_fd, seg, out);
+	rc = header_of(d, dir_fd, space_seg, seg, &oh);
 	if (!rc)
 		snprintf(out, CLOUD_NAME_MAX + 1, "%s", oh.key);
 	return rc;
 }
 
-/* Read dir and collect the names of its objects (or spaces). */
-static int collect(const char *dir, bool spaces, struct listed **out,
-		   size_t *n_out)
+/* Read the space directory space_seg (ROOT when NULL) and collect the
+ * names of its objects (or of the spaces). */
+static int collect(struct dir_target *d, const char *space_seg,
+		   struct listed **out, size_t *n_out)
 {
 	struct listed *v = NULL;
 	size_t n = 0, cap = 0;
 	struct dirent *e;
-	DIR *dh = opendir(dir);
+	int rfd = root_open(d);
+	DIR *dh = NULL;
 
 	*out = NULL;
 	*n_out = 0;
+	if (rfd < 0)
+		return rfd;
+	dh = dir_stream(d, rfd, space_seg ? space_seg : ".");
+	close(rfd);
 	if (!dh)
-		return errno == ENOENT && !spaces ? 0 : -errno;
+		/* A missing space has no objects; one that is not a
+		 * directory (logged) has none of ours. */
+		return space_seg && (errno == ENOENT || errno == ELOOP)
+			       ? 0
+			       : -errno;
 	while ((e = readdir(dh))) {
 		struct listed *l;
 
-		if (!ours(e->d_name) || !is_kind(dir, e, spaces))
+		if (!ours(e->d_name) ||
+		    !is_kind(d, dirfd(dh), space_seg, e, !space_seg))
 			continue;
 		if (n == cap) {
 			struct listed *nv;
@@ -494,7 +649,7 @@ static int collect(const char *dir, bool spaces, struct listed **out,
 		l = &v[n];
 		/* ours() checked the length. */
 		memcpy(l->seg, e->d_name, strlen(e->d_name) + 1);
-		if (name_of(dir, l->seg, spaces, l->name))
+		if (name_of(d, dirfd(dh), space_seg, l->seg, l->name))
 			continue; /* not ours, or an empty space */
 		n++;
 	}
@@ -557,18 +712,18 @@ static int dir_list(struct cloud_target *t, const char *space,
 	struct dir_target *d = dir_of(t);
 	struct dir_cursor c = { NULL, NULL, 0, 0 };
 	struct obj_paths p;
-	const char *dir = d->root;
+	const char *dir = "/";
 	size_t sent = 0;
 	int rc;
 
 	if (space) {
-		rc = paths_of(d, space, NULL, &p);
+		rc = paths_of(space, NULL, &p);
 		if (rc)
 			return rc;
-		dir = p.dir;
+		dir = p.seg_space;
 	}
 	if (!cursor_take(d, dir, token, &c)) {
-		rc = collect(dir, space == NULL, &c.v, &c.n);
+		rc = collect(d, space ? p.seg_space : NULL, &c.v, &c.n);
 		if (rc) {
 			log_error("cannot list '%s': %s", t->url,
 				  strerror(-rc));
@@ -621,25 +776,30 @@ int cloud_dir_open(const char *path, const struct cloud_options *o,
 		   const char *url, struct cloud_target **out)
 {
 	struct dir_target *d;
-	size_t n = strlen(path);
-	int rc;
+	int rc, fd;
 
-	while (n > 1 && path[n - 1] == '/')
-		n--;
-	if (n == 0 || n >= PATH_MAX - 2 * CLOUD_SEG_MAX - 32) {
+	if (!path[0]) {
 		log_error("invalid cloud url '%s': bad directory", url);
 		return -EINVAL;
 	}
-	if (mkdir(path, 0755) != 0 && errno != EEXIST) {
+	if (mkdir(path, DIR_MODE) != 0 && errno != EEXIST) {
 		rc = -errno;
 		log_error("cannot create cloud directory '%s': %s", path,
 			  strerror(errno));
 		return rc;
 	}
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		rc = -errno;
+		log_error("cannot open cloud directory '%s': %s", path,
+			  strerror(errno));
+		return rc;
+	}
+	close(fd);
 	d = calloc(1, sizeof(*d));
 	if (!d)
 		return -ENOMEM;
-	d->root = strndup(path, n);
+	d->root = strdup(path);
 	if (!d->root) {
 		free(d);
 		return -ENOMEM;

@@ -25,7 +25,13 @@ struct cloud_http_request {
 	size_t headers_len;
 	const void *body; /* PUT body (may be NULL when body_len is 0) */
 	size_t body_len;
-	size_t max_response_bytes; /* larger bodies fail the attempt */
+	size_t max_response_bytes; /* larger bodies fail the attempt; a
+				      Content-Length above it fails before
+				      the body is read */
+	/* NULL, or polled during the transfer (about once a second at
+	 * least): true aborts it with CURLE_ABORTED_BY_CALLBACK. */
+	bool (*cancelled)(void *arg);
+	void *cancel_arg;
 };
 
 struct cloud_http_response {

@@ -7,7 +7,10 @@
  * are reused) and returns it afterwards.  Every request sets: no signals,
  * connect and transfer timeouts, a stall timeout, peer and host
  * certificate verification, http/https only, no redirects (a signed
- * request must not be replayed elsewhere), no "Expect: 100-continue".
+ * request must not be replayed elsewhere), no "Expect: 100-continue", a
+ * response size bound checked against Content-Length before the body
+ * arrives (and against the bytes as they arrive), and, when the request
+ * has one, a cancellation predicate polled by curl's progress callback.
  *
  * Nothing here logs: the caller logs with the object's name and never
  * the request headers (they carry the signature and session token).
@@ -131,6 +134,18 @@ static int seek_read(void *arg, curl_off_t off, int origin)
 	return CURL_SEEKFUNC_OK;
 }
 
+static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow,
+		       curl_off_t ultotal, curl_off_t ulnow)
+{
+	const struct xfer *x = arg;
+
+	(void)dltotal;
+	(void)dlnow;
+	(void)ultotal;
+	(void)ulnow;
+	return x->rq->cancelled(x->rq->cancel_arg) ? 1 : 0;
+}
+
 static int set_options(struct curl_http *h, CURL *c,
 		       const struct cloud_http_request *rq, struct xfer *x,
 		       struct curl_slist *hdrs, char *errbuf)
@@ -163,6 +178,16 @@ static int set_options(struct curl_http *h, CURL *c,
 	bad += curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header) !=
 	       CURLE_OK;
 	bad += curl_easy_setopt(c, CURLOPT_HEADERDATA, x) != CURLE_OK;
+	if (rq->cancelled) {
+		bad += curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L) != CURLE_OK;
+		bad += curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION,
+					on_progress) != CURLE_OK;
+		bad += curl_easy_setopt(c, CURLOPT_XFERINFODATA, x) != CURLE_OK;
+	}
+	if (!strcmp(rq->method, "GET") && rq->max_response_bytes)
+		bad += curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE,
+					(curl_off_t)rq->max_response_bytes) !=
+		       CURLE_OK;
 	if (!strcmp(rq->method, "HEAD")) {
 		bad += curl_easy_setopt(c, CURLOPT_NOBODY, 1L) != CURLE_OK;
 	} else if (!strcmp(rq->method, "PUT")) {
@@ -223,7 +248,7 @@ static int curl_perform(struct cloud_http *base,
 		rs->headers = cbuf_detach(&x.headers, &rs->headers_len);
 		if (!rs->body || !rs->headers)
 			rc = CURLE_OUT_OF_MEMORY;
-	} else if (x.too_large) {
+	} else if (x.too_large || rc == CURLE_FILESIZE_EXCEEDED) {
 		rc = CURLE_FILESIZE_EXCEEDED;
 		snprintf(rs->error, sizeof(rs->error),
 			 "response larger than %zu bytes",

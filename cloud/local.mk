@@ -67,4 +67,4 @@ tests_check_cloud_backup_LDADD = cloud/libcloud.a store/libstore.a \
 	wal/libwal.a json/libjson.a util/libutil.a $(JANSSON_LIBS) \
 	$(CURL_LIBS) $(CRYPTO_LIBS) $(CHECK_LIBS) -lm
 
-EXTRA_DIST += tests/data/aws-sigv4 tests/data/cloud
+EXTRA_DIST += tests/data/aws-sigv4 tests/data/cloud tests/cloud_hostile_server.js

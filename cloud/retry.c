@@ -117,6 +117,13 @@ int cloud_curl_errno(int curl_code, bool *retry)
 	case CURLE_READ_ERROR:
 		*retry = true;
 		return -EIO;
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_SSL_CERTPROBLEM:
+	case CURLE_SSL_ISSUER_ERROR:
+	case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+	case CURLE_SSL_INVALIDCERTSTATUS:
+		return -EKEYREJECTED;
 	case CURLE_OUT_OF_MEMORY:
 		return -ENOMEM;
 	case CURLE_WRITE_ERROR:

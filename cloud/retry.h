@@ -27,7 +27,8 @@
  *   network: cannot resolve / connect, timeout,
  *     send / receive error, empty reply,
  *     partial transfer, TLS handshake, HTTP/2  -EIO           yes
- *   certificate not verified                  -EIO           no
+ *   certificate not verified (untrusted,
+ *     wrong host, bad CA file, pinned key)    -EKEYREJECTED  no
  *   out of memory                             -ENOMEM        no
  *   response larger than allowed              -EFBIG         no
  *   malformed URL, unsupported protocol       -EINVAL        no

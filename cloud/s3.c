@@ -43,6 +43,8 @@
 
 #define MAX_HEADERS 12
 #define CODE_MAX 64
+/* A list page of 1000 keys of 1024 bytes is about 1.5 MB of XML. */
+#define LIST_PAGE_MAX_BYTES ((size_t)8 << 20)
 
 struct s3_target {
 	struct cloud_target base;
@@ -73,6 +75,8 @@ struct s3_req {
 	const char *meta_space; /* encoded names, for hashed segments */
 	const char *meta_key;
 	bool quiet_404;
+	bool listing; /* cut by cloud_target_interrupt_lists() too */
+	size_t max_bytes; /* response bound; 0: max_object_bytes */
 };
 
 static struct s3_target *s3_of(struct cloud_target *t)
@@ -81,6 +85,16 @@ static struct s3_target *s3_of(struct cloud_target *t)
 }
 
 /* ---- one request, with retries ---- */
+
+static bool call_cancelled(void *arg)
+{
+	return cloud_target_interrupted(arg);
+}
+
+static bool list_cancelled(void *arg)
+{
+	return cloud_target_lists_interrupted(arg);
+}
 
 static int sign(struct s3_target *s, const struct s3_req *rq,
 		const char *payload_hash, struct sigv4_result *res)
@@ -217,7 +231,10 @@ static int attempt_once(struct s3_target *s, const struct s3_req *rq,
 	hr.headers_len = n;
 	hr.body = rq->body;
 	hr.body_len = rq->body_len;
-	hr.max_response_bytes = s->max_object_bytes;
+	hr.max_response_bytes = rq->max_bytes ? rq->max_bytes
+					      : s->max_object_bytes;
+	hr.cancelled = rq->listing ? list_cancelled : call_cancelled;
+	hr.cancel_arg = &s->base;
 	rc = s->http->perform(s->http, &hr, rs);
 out_release:
 	/* The header store holds the signature and maybe a token. */
@@ -265,6 +282,12 @@ static int s3_call(struct s3_target *s, const struct s3_req *rq,
 		uint32_t ms;
 		int rc, err;
 
+		if (rq->listing ? cloud_target_lists_interrupted(t)
+				: cloud_target_interrupted(t)) {
+			log_error("cannot %s 's3://%s/%s': interrupted", rq->op,
+				  s->bucket, name);
+			return -ECANCELED;
+		}
 		rc = attempt_once(s, rq, hash, rs);
 		err = outcome(rc, rs, &retry, detail, sizeof(detail));
 		if (!err)
@@ -287,7 +310,7 @@ static int s3_call(struct s3_target *s, const struct s3_req *rq,
 		log_warn("cannot %s 's3://%s/%s': %s, attempt %" PRIu32
 			 ", retrying in %" PRIu32 " ms",
 			 rq->op, s->bucket, name, detail, attempt + 1, ms);
-		if (cloud_target_sleep(t, ms)) {
+		if (cloud_target_sleep(t, ms, rq->listing)) {
 			log_error("cannot %s 's3://%s/%s': interrupted", rq->op,
 				  s->bucket, name);
 			return -ECANCELED;
@@ -512,6 +535,8 @@ static int list_call(struct s3_target *s, const char *prefix, const char *token,
 	rq.method = "GET";
 	rq.object = "";
 	rq.what = prefix;
+	rq.listing = true;
+	rq.max_bytes = LIST_PAGE_MAX_BYTES;
 	rq.query = q;
 	rq.query_len = nq;
 	rc = s3_call(s, &rq, &rs);

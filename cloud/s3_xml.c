@@ -430,6 +430,9 @@ static int list_event(void *arg, enum xml_event ev, const char *const *path,
 		return 0;
 	}
 	if (at(path, depth, 2, root, "NextContinuationToken", NULL)) {
+		/* A token we could not send back as it is: malformed. */
+		if (len == 0 || memchr(text, '\0', len))
+			return -EBADMSG;
 		free(s->token);
 		s->token = strndup(text, len);
 		return s->token ? 0 : -ENOMEM;

@@ -24,7 +24,8 @@ typedef int (*s3_list_fn)(void *arg, const char *name, size_t len,
 
 /* Parse a ListBucketResult.  *truncated receives IsTruncated and
  * *next_token the NextContinuationToken (owned by the caller, free with
- * free(); NULL when absent).  -EBADMSG when the root is not
+ * free(); NULL when absent; never empty).  A truncated page without a
+ * token, or a token that is empty or holds a NUL, is -EBADMSG.  -EBADMSG when the root is not
  * ListBucketResult or the XML is malformed; nothing is left to free then. */
 int s3_xml_parse_list(const char *buf, size_t len, s3_list_fn fn, void *arg,
 		      bool *truncated, char **next_token);

@@ -17,8 +17,11 @@
  *   1. Object names are the percent-encoding of valid names only;
  *      every entry point checks names before anything else.
  *   2. After cloud_target_interrupt() every sleep returns -ECANCELED at
- *      once, so no retry loop outlives a shutdown by more than one
- *      request timeout.
+ *      once and every transfer in progress is cut (the transport polls
+ *      the flag), so no retry loop outlives a shutdown; after
+ *      cloud_target_interrupt_lists() the same holds for listings.
+ *   4. A listing ends: it is bounded in pages, names and bytes of names,
+ *      and a repeated continuation token ends it with -EBADMSG.
  *   3. Nothing in cloud/ logs or returns credentials.
  */
 #include "config.h"
@@ -43,6 +46,9 @@ void cloud_options_default(struct cloud_options *o)
 	o->low_speed_time_s = 30;
 	cloud_retry_policy_default(&o->retry);
 	o->list_page_keys = 1000;
+	o->list_max_pages = 2000;
+	o->list_max_names = 1000000;
+	o->list_max_bytes = (uint64_t)64 << 20;
 	o->max_object_bytes = (size_t)1 << 30;
 }
 
@@ -172,6 +178,9 @@ int cloud_target_base_init(struct cloud_target *t,
 		return -ENOMEM;
 	t->ops = ops;
 	t->retry = o->retry;
+	t->list_max_pages = o->list_max_pages;
+	t->list_max_names = o->list_max_names;
+	t->list_max_bytes = o->list_max_bytes;
 	t->sleep_ms = o->sleep_ms;
 	t->sleep_arg = o->sleep_arg;
 	t->rng = o->jitter_seed;
@@ -185,6 +194,7 @@ int cloud_target_base_init(struct cloud_target *t,
 	pthread_mutex_init(&t->lock, NULL);
 	pthread_cond_init(&t->wake, NULL);
 	t->interrupted = false;
+	t->lists_interrupted = false;
 	return 0;
 }
 
@@ -216,15 +226,34 @@ bool cloud_target_interrupted(struct cloud_target *t)
 	return v;
 }
 
-int cloud_target_sleep(struct cloud_target *t, uint32_t ms)
+bool cloud_target_lists_interrupted(struct cloud_target *t)
+{
+	bool v;
+
+	pthread_mutex_lock(&t->lock);
+	v = t->interrupted || t->lists_interrupted;
+	pthread_mutex_unlock(&t->lock);
+	return v;
+}
+
+static bool stop_locked(const struct cloud_target *t, bool listing)
+{
+	return t->interrupted || (listing && t->lists_interrupted);
+}
+
+int cloud_target_sleep(struct cloud_target *t, uint32_t ms, bool listing)
 {
 	struct timespec until;
 	int rc = 0;
 
 	if (t->sleep_ms) {
-		if (cloud_target_interrupted(t))
+		if (listing ? cloud_target_lists_interrupted(t)
+			    : cloud_target_interrupted(t))
 			return -ECANCELED;
 		t->sleep_ms(t->sleep_arg, ms);
+		if (listing)
+			return cloud_target_lists_interrupted(t) ? -ECANCELED
+								 : 0;
 		return cloud_target_interrupted(t) ? -ECANCELED : 0;
 	}
 	clock_gettime(CLOCK_REALTIME, &until);
@@ -235,9 +264,9 @@ int cloud_target_sleep(struct cloud_target *t, uint32_t ms)
 		until.tv_nsec -= 1000000000L;
 	}
 	pthread_mutex_lock(&t->lock);
-	while (!t->interrupted && rc != ETIMEDOUT)
+	while (!stop_locked(t, listing) && rc != ETIMEDOUT)
 		rc = pthread_cond_timedwait(&t->wake, &t->lock, &until);
-	rc = t->interrupted ? -ECANCELED : 0;
+	rc = stop_locked(t, listing) ? -ECANCELED : 0;
 	pthread_mutex_unlock(&t->lock);
 	return rc;
 }
@@ -246,6 +275,14 @@ void cloud_target_interrupt(struct cloud_target *t)
 {
 	pthread_mutex_lock(&t->lock);
 	t->interrupted = true;
+	pthread_cond_broadcast(&t->wake);
+	pthread_mutex_unlock(&t->lock);
+}
+
+void cloud_target_interrupt_lists(struct cloud_target *t)
+{
+	pthread_mutex_lock(&t->lock);
+	t->lists_interrupted = true;
 	pthread_cond_broadcast(&t->wake);
 	pthread_mutex_unlock(&t->lock);
 }
@@ -376,17 +413,106 @@ int cloud_target_list(struct cloud_target *t, const char *space,
 	return t->ops->list(t, space, token, next, fn, arg);
 }
 
+/* One listing in progress: its bounds and what it has seen. */
+struct list_walk {
+	struct cloud_target *t;
+	const char *space;
+	cloud_name_fn fn;
+	void *arg;
+	uint64_t names, bytes;
+	uint64_t *tokens; /* hashes of the tokens seen */
+	size_t ntokens;
+};
+
+static uint64_t token_hash(const char *s)
+{
+	uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a */
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
+	return h;
+}
+
+static void log_list(const struct list_walk *w, const char *why)
+{
+	log_error("cannot list '%s'%s%s%s: %s", w->t->url,
+		  w->space ? " (space '" : "", w->space ? w->space : "",
+		  w->space ? "')" : "", why);
+}
+
+static int walk_name(void *arg, const char *name)
+{
+	struct list_walk *w = arg;
+
+	w->names++;
+	w->bytes += strlen(name);
+	if (w->names > w->t->list_max_names ||
+	    w->bytes > w->t->list_max_bytes) {
+		log_list(w, "more names than a listing may hold, giving up");
+		return -E2BIG;
+	}
+	return w->fn(w->arg, name);
+}
+
+/* Whether token was seen before in this listing; remembers it. */
+static int token_seen(struct list_walk *w, const char *token, bool *seen)
+{
+	uint64_t h = token_hash(token), *grown;
+
+	for (size_t i = 0; i < w->ntokens; i++) {
+		if (w->tokens[i] == h) {
+			*seen = true;
+			return 0;
+		}
+	}
+	grown = realloc(w->tokens, (w->ntokens + 1) * sizeof(*grown));
+	if (!grown)
+		return -ENOMEM;
+	w->tokens = grown;
+	w->tokens[w->ntokens++] = h;
+	*seen = false;
+	return 0;
+}
+
 int cloud_target_list_all(struct cloud_target *t, const char *space,
 			  cloud_name_fn fn, void *arg)
 {
+	struct list_walk w = { t, NULL, fn, arg, 0, 0, NULL, 0 };
 	char *token = NULL, *next = NULL;
+	uint32_t pages = 0;
+	char esc[LOG_NAME_ESC_MAX];
+	bool seen = false;
 	int rc;
 
+	if (space) {
+		log_escape_name(space, esc);
+		w.space = esc;
+	}
 	do {
-		rc = cloud_target_list(t, space, token, &next, fn, arg);
+		if (cloud_target_lists_interrupted(t)) {
+			rc = -ECANCELED;
+			log_list(&w, "interrupted");
+			break;
+		}
+		if (++pages > t->list_max_pages) {
+			rc = -E2BIG;
+			log_list(&w, "more pages than a listing may have, "
+				     "giving up");
+			break;
+		}
+		rc = cloud_target_list(t, space, token, &next, walk_name, &w);
 		free(token);
 		token = next;
+		next = NULL;
+		if (!rc && token)
+			rc = token_seen(&w, token, &seen);
+		if (!rc && seen) {
+			rc = -EBADMSG;
+			log_list(&w,
+				 "the server repeated a continuation token");
+		}
 	} while (!rc && token);
 	free(token);
+	free(w.tokens);
 	return rc;
 }

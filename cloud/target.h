@@ -24,7 +24,12 @@
  * Errors are negative errnos (the mapping from HTTP and libcurl is in
  * cloud/retry.h): -ENOENT no such object, -EACCES refused credentials,
  * -EIO a failure that outlived its retries, -EBADMSG a malformed object or
- * response, -EINVAL a bad name, -ECANCELED after cloud_target_interrupt().
+ * response, -EINVAL a bad name, -ECANCELED after cloud_target_interrupt(),
+ * -EFBIG an object larger than max_object_bytes (refused from its size,
+ * before its body is read), -EKEYREJECTED a server certificate that did
+ * not verify (never retried), -E2BIG a listing past its bounds, -ELOOP
+ * (dir:) a symlink or special file where a space directory or an object
+ * should be.
  * Every failure other than -ENOENT is logged once with the object's URL
  * and the HTTP status or errno; credentials never are.
  *
@@ -63,6 +68,11 @@ struct cloud_options {
 	uint32_t low_speed_time_s; /* a transfer stalled this long fails */
 	struct cloud_retry_policy retry;
 	uint32_t list_page_keys; /* names per list page */
+	/* Bounds of one listing (cloud_target_list_all): more pages, names
+	 * or bytes of names than these is -E2BIG. */
+	uint32_t list_max_pages;
+	uint64_t list_max_names;
+	uint64_t list_max_bytes;
 	size_t max_object_bytes; /* larger objects: -EFBIG */
 	/* Seams for tests.  http: NULL for libcurl, else borrowed (must
 	 * outlive the target).  sleep_ms: NULL for a real sleep that
@@ -75,7 +85,8 @@ struct cloud_options {
 };
 
 /* Defaults: 10 s connect, 300 s per request, 30 s stall, the retry
- * defaults of retry.h, 1000 names per page, 1 GiB objects. */
+ * defaults of retry.h, 1000 names per page, listings of at most 2000
+ * pages, 1,000,000 names and 64 MiB of names, 1 GiB objects. */
 void cloud_options_default(struct cloud_options *o);
 
 /* Open the target named by url ("s3://BUCKET[/PREFIX]" or "dir:PATH").
@@ -126,12 +137,21 @@ typedef int (*cloud_name_fn)(void *arg, const char *name);
 int cloud_target_list(struct cloud_target *t, const char *space,
 		      const char *token, char **next, cloud_name_fn fn,
 		      void *arg);
-/* Every page. */
+/* Every page, within the bounds of the options (-E2BIG past them, with a
+ * log line).  A continuation token seen before in the same listing is
+ * -EBADMSG (logged): a server that loops never keeps us.  Interruptible
+ * between pages and during each request (-ECANCELED). */
 int cloud_target_list_all(struct cloud_target *t, const char *space,
 			  cloud_name_fn fn, void *arg);
 
-/* Make sleeping and later retries give up with -ECANCELED (shutdown). */
+/* Make sleeping, listings in progress and every later call give up with
+ * -ECANCELED (shutdown); a transfer in progress is cut within about a
+ * second. */
 void cloud_target_interrupt(struct cloud_target *t);
+/* The same for listings only: a listing in progress is cut and later ones
+ * are -ECANCELED, while uploads, downloads and deletes go on (so that a
+ * stop can still drain uploads).  Safe to call from any thread. */
+void cloud_target_interrupt_lists(struct cloud_target *t);
 
 /* ---- names ---- */
 

@@ -30,9 +30,12 @@ struct cloud_target {
 	struct cloud_retry_policy retry;
 	void (*sleep_ms)(void *arg, uint32_t ms);
 	void *sleep_arg;
-	pthread_mutex_t lock; /* guards interrupted, rng */
+	uint32_t list_max_pages;
+	uint64_t list_max_names, list_max_bytes;
+	pthread_mutex_t lock; /* guards interrupted, lists_interrupted, rng */
 	pthread_cond_t wake;
 	bool interrupted;
+	bool lists_interrupted;
 	uint64_t rng;
 };
 
@@ -43,9 +46,12 @@ void cloud_target_base_release(struct cloud_target *t);
 
 /* The full-jitter delay after failed attempt number attempt (0-based). */
 uint32_t cloud_target_backoff_ms(struct cloud_target *t, uint32_t attempt);
-/* Sleep ms; -ECANCELED when interrupted (before or during). */
-int cloud_target_sleep(struct cloud_target *t, uint32_t ms);
+/* Sleep ms; -ECANCELED when interrupted (before or during), or, for a
+ * listing, when listings are. */
+int cloud_target_sleep(struct cloud_target *t, uint32_t ms, bool listing);
 bool cloud_target_interrupted(struct cloud_target *t);
+/* Whether a listing must stop now (either interrupt). */
+bool cloud_target_lists_interrupted(struct cloud_target *t);
 
 int cloud_dir_open(const char *path, const struct cloud_options *o,
 		   const char *url, struct cloud_target **out);

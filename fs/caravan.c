@@ -44,6 +44,7 @@
 #include "json/json.h"
 #include "store/doc.h"
 #include "store/store.h"
+#include "util/log.h"
 #include "util/strlist.h"
 
 static void usage(FILE *f)
@@ -352,14 +353,15 @@ static void progress(size_t done, size_t total, const char *space,
 		WIDTH = 30
 	};
 	size_t fill = total ? done * WIDTH / total : WIDTH, i;
-	char bar[WIDTH + 1];
+	char bar[WIDTH + 1], es[LOG_NAME_ESC_MAX], ek[LOG_NAME_ESC_MAX];
 
 	for (i = 0; i < WIDTH; i++)
 		bar[i] = i < fill ? '#' : '.';
 	bar[WIDTH] = 0;
 	fprintf(stderr, "%s[%s] %zu/%zu %.40s%s%.40s\033[K",
-		isatty(2) ? "\r" : "", bar, done, total, space,
-		key[0] ? "/" : "", key);
+		isatty(2) ? "\r" : "", bar, done, total,
+		log_escape_name(space, es), key[0] ? "/" : "",
+		key[0] ? log_escape_name(key, ek) : "");
 	if (!isatty(2) || done == total)
 		fputc('\n', stderr);
 }
@@ -379,8 +381,11 @@ static int restore_space(struct backup *b, const char *space, size_t *done,
 
 		(*done)++;
 		if (r < 0 && r != -ENOENT) {
+			char es[LOG_NAME_ESC_MAX], ek[LOG_NAME_ESC_MAX];
+
 			fprintf(stderr, "caravan: cannot restore '%s/%s': %s\n",
-				space, keys.v[i], strerror(-r));
+				log_escape_name(space, es),
+				log_escape_name(keys.v[i], ek), strerror(-r));
 			(*bad)++;
 		}
 		progress(*done, total, space, keys.v[i]);

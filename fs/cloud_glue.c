@@ -28,10 +28,19 @@
  * removed space back.
  *
  * At mount the target is asked once, without retries, for a page of the
- * spaces (probe): refused credentials (HTTP 401/403) fail the mount with
- * a message, as a wrong password should; a target that cannot be reached
- * only warns and tells the catalog the target is down, since uploads wait
- * and retry and local documents need no cloud.
+ * spaces (probe): refused credentials (HTTP 401/403) and a server
+ * certificate that does not verify fail the mount with a message, as a
+ * wrong password should; a target that cannot be reached only warns and
+ * tells the catalog the target is down, since uploads wait and retry and
+ * local documents need no cloud.
+ *
+ * Downloads are bounded by what the store could hold (object_bound):
+ * a larger object is refused from its size before its body is read.
+ *
+ * Stopping: SIGTERM, SIGINT and SIGHUP also cut cloud listings in
+ * progress (cloud_glue_watch_signals), so a target that lists forever
+ * never keeps a request, and with it the unmount, waiting; uploads are
+ * not cut, the stop drains them as before.
  *
  * No lock of its own: the catalog and the backup lock themselves.  With
  * cloud=none fs->cloud is NULL and every call is a no-op.
@@ -39,8 +48,12 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cloud/backup.h"
 #include "cloud/catalog.h"
@@ -61,6 +74,8 @@ struct cloud_glue {
 	struct cloud_target *quick; /* one try, short timeouts: lookups */
 	struct backup *b;
 	struct catalog *cat; /* the backup's */
+	bool watching; /* the signal watcher runs */
+	pthread_t watcher;
 };
 
 /* ---- listings ---- */
@@ -114,8 +129,9 @@ static int probe_name(void *arg, const char *name)
 	return 0;
 }
 
-/* See "At mount" above.  0, or -EACCES for refused credentials; *down
- * tells whether the target could not be reached. */
+/* See "At mount" above.  0, -EACCES for refused credentials, or
+ * -EKEYREJECTED for a certificate that does not verify; *down tells
+ * whether the target could not be reached. */
 static int probe(struct fs *fs, const struct cloud_options *base, bool *down)
 {
 	struct cloud_options co = *base;
@@ -139,12 +155,115 @@ static int probe(struct fs *fs, const struct cloud_options *base, bool *down)
 			fs->cfg.cloud);
 		return rc;
 	}
+	if (rc == -EKEYREJECTED) {
+		log_error(
+			"the cloud target '%s' sent a certificate that does not verify (untrusted or for another host): refusing to send it data",
+			fs->cfg.cloud);
+		return rc;
+	}
 	*down = rc < 0;
 	if (rc < 0)
 		log_warn(
 			"cannot reach the cloud target '%s' now (%s): uploads wait and retry",
 			fs->cfg.cloud, strerror(-rc));
 	return 0;
+}
+
+/* The largest archive the store could have uploaded: its log holds at
+ * most compact_ratio times the largest document (plus compact_min_bytes
+ * and the entry that triggers compaction) before compaction, plus names,
+ * metadata and entry framing.  Without byte-ratio compaction, the
+ * target's own default bound. */
+static size_t object_bound(const struct fs_config *c, size_t dflt)
+{
+	uint64_t big = c->max_doc_bytes > c->max_patch_bytes
+			       ? c->max_doc_bytes
+			       : c->max_patch_bytes;
+	uint64_t b;
+
+	if (!c->compact_ratio || big > ((uint64_t)1 << 40))
+		return dflt;
+	b = big * (c->compact_ratio + 2) + c->compact_min_bytes + (1u << 20);
+	return b < dflt ? (size_t)b : dflt;
+}
+
+/* ---- stopping ---- */
+
+static const int watched[] = { SIGTERM, SIGINT, SIGHUP };
+#define NWATCHED (sizeof(watched) / sizeof(watched[0]))
+static struct sigaction watched_old[NWATCHED];
+static int watch_pipe[2] = { -1, -1 };
+
+/* Chains to the handler it replaced (libfuse's: the session exits), then
+ * wakes the watcher.  Async-signal-safe. */
+static void on_stop_signal(int sig)
+{
+	int saved = errno;
+	ssize_t n;
+
+	for (size_t i = 0; i < NWATCHED; i++)
+		if (watched[i] == sig &&
+		    !(watched_old[i].sa_flags & SA_SIGINFO) &&
+		    watched_old[i].sa_handler != SIG_DFL &&
+		    watched_old[i].sa_handler != SIG_IGN)
+			watched_old[i].sa_handler(sig);
+	n = write(watch_pipe[1], "s", 1); /* a full pipe has woken it */
+	(void)n;
+	errno = saved;
+}
+
+static void *watch_main(void *arg)
+{
+	struct cloud_glue *g = arg;
+	char c;
+
+	while (read(watch_pipe[0], &c, 1) == 1 && c == 's') {
+		log_info("stopping: cutting cloud listings in progress");
+		cloud_target_interrupt_lists(g->t);
+		cloud_target_interrupt_lists(g->quick);
+	}
+	return NULL;
+}
+
+int cloud_glue_watch_signals(struct fs *fs)
+{
+	struct cloud_glue *g = fs->cloud;
+	struct sigaction sa;
+	int rc;
+
+	if (!g || g->watching)
+		return 0;
+	if (pipe2(watch_pipe, O_CLOEXEC) != 0)
+		return -errno;
+	rc = -pthread_create(&g->watcher, NULL, watch_main, g);
+	if (rc) {
+		close(watch_pipe[0]);
+		close(watch_pipe[1]);
+		watch_pipe[0] = watch_pipe[1] = -1;
+		return rc;
+	}
+	g->watching = true;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop_signal;
+	sigemptyset(&sa.sa_mask);
+	for (size_t i = 0; i < NWATCHED; i++)
+		sigaction(watched[i], &sa, &watched_old[i]);
+	return 0;
+}
+
+static void watch_stop(struct cloud_glue *g)
+{
+	if (!g->watching)
+		return;
+	for (size_t i = 0; i < NWATCHED; i++)
+		sigaction(watched[i], &watched_old[i], NULL);
+	if (write(watch_pipe[1], "q", 1) != 1)
+		log_warn("cannot stop the signal watcher: %s", strerror(errno));
+	pthread_join(g->watcher, NULL);
+	close(watch_pipe[0]);
+	close(watch_pipe[1]);
+	watch_pipe[0] = watch_pipe[1] = -1;
+	g->watching = false;
 }
 
 static void glue_free(struct cloud_glue *g)
@@ -171,6 +290,7 @@ int cloud_glue_start(struct fs *fs)
 	co.s3_endpoint = fs->cfg.s3_endpoint;
 	co.s3_region = fs->cfg.s3_region;
 	co.s3_path_style = fs->cfg.s3_path_style;
+	co.max_object_bytes = object_bound(&fs->cfg, co.max_object_bytes);
 	qo = co;
 	qo.retry.max_attempts = 1;
 	qo.connect_timeout_ms = QUICK_CONNECT_MS;
@@ -215,6 +335,7 @@ void cloud_glue_stop(struct fs *fs)
 
 	if (!g)
 		return;
+	watch_stop(g);
 	cloud_target_interrupt(g->quick);
 	backup_stop(g->b, STOP_DRAIN_MS);
 	glue_free(g);

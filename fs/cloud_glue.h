@@ -29,6 +29,10 @@ int cloud_glue_start(struct fs *fs);
 /* Upload what is pending for a short while, then stop the uploader.
  * Accepts a stopped or never started glue. */
 void cloud_glue_stop(struct fs *fs);
+/* After libfuse's signal handlers are set: SIGTERM, SIGINT and SIGHUP
+ * also cut cloud listings in progress (the handlers chain).  Undone by
+ * cloud_glue_stop.  0 or -errno. */
+int cloud_glue_watch_signals(struct fs *fs);
 
 /* The key is not in space_id locally: restore it from the cloud if it is
  * there.  Returns 0 with *id set, -ENOENT when the cloud has none either,

@@ -102,6 +102,7 @@ struct fs {
 	pthread_mutex_t meta_mu; /* read-modify-write of node metadata */
 	pthread_mutex_t handles_mu; /* the list of open handles */
 	struct fs_handle *handles;
+	struct dir_handle *dirs; /* open directory handles, under handles_mu */
 	struct fuse_session *se; /* set before the first request */
 	bool page_cache; /* read-only opens may use it (op_init) */
 	pthread_mutex_t nodes_mu; /* fs/node.c: nodes, cur, next_nodeid */
@@ -245,6 +246,9 @@ void fs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 void fs_handle_truncated(struct fuse_file_info *fi);
 /* Free every handle still open (after the session ended). */
 void fs_handles_free(struct fs *fs);
+/* The same for directory handles (fs/ops.c): a directory still open when
+ * the session ends never gets its releasedir. */
+void fs_dir_handles_free(struct fs *fs);
 
 /* ---- fs/sync.c: fsync requests waiting on one thread ---- */
 /* Start and stop the thread (stop before the session is destroyed; it

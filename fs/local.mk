@@ -44,6 +44,7 @@ E2E_FS_TESTS = \
 	tests/e2e_fs_compaction.sh \
 	tests/e2e_fs_cloud.sh \
 	tests/e2e_fs_catalog.sh \
+	tests/e2e_fs_cloud_hostile.sh \
 	tests/e2e_fs_s3.sh \
 	tests/e2e_fs_s3_down.sh \
 	tests/e2e_fs_security.sh

@@ -396,6 +396,9 @@ static int run(struct fs *fs, struct fuse_args *args, bool single_thread,
 	fs->se = se;
 	if (fuse_set_signal_handlers(se) < 0)
 		goto out_session;
+	if (cloud_glue_watch_signals(fs) < 0)
+		log_warn(
+			"cannot watch signals: a stop waits for cloud listings");
 	if (fuse_session_mount(se, fs->cfg.mountpoint) < 0) {
 		log_error("cannot mount on '%s'", fs->cfg.mountpoint);
 		goto out_signals;
@@ -423,6 +426,7 @@ out_unmount:
 	fuse_session_unmount(se);
 	fs_metrics_stop(fs);
 	fs_handles_free(fs);
+	fs_dir_handles_free(fs);
 out_signals:
 	fuse_remove_signal_handlers(se);
 out_session:

@@ -824,14 +824,39 @@ static void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
 struct dir_handle {
 	uint64_t limit; /* list ids below this (0: not known yet) */
 	struct cloud_glue_dir *cloud; /* cloud-only names, or NULL */
+	struct dir_handle *prev, *next; /* fs->dirs, under handles_mu */
 };
 
-static void dir_handle_free(struct dir_handle *dh)
+static void dir_handle_link(struct fs *fs, struct dir_handle *dh)
+{
+	pthread_mutex_lock(&fs->handles_mu);
+	dh->next = fs->dirs;
+	if (dh->next)
+		dh->next->prev = dh;
+	fs->dirs = dh;
+	pthread_mutex_unlock(&fs->handles_mu);
+}
+
+static void dir_handle_free(struct fs *fs, struct dir_handle *dh)
 {
 	if (!dh)
 		return;
+	pthread_mutex_lock(&fs->handles_mu);
+	if (dh->prev)
+		dh->prev->next = dh->next;
+	else if (fs->dirs == dh)
+		fs->dirs = dh->next;
+	if (dh->next)
+		dh->next->prev = dh->prev;
+	pthread_mutex_unlock(&fs->handles_mu);
 	cloud_glue_dir_free(dh->cloud);
 	free(dh);
+}
+
+void fs_dir_handles_free(struct fs *fs)
+{
+	while (fs->dirs)
+		dir_handle_free(fs, fs->dirs);
 }
 
 static void op_opendir(fuse_req_t req, fuse_ino_t ino,
@@ -859,10 +884,11 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino,
 		return;
 	}
 	dh->cloud = cd;
+	dir_handle_link(fs, dh);
 	fi->fh = (uintptr_t)dh;
 	fi->cache_readdir = 0;
 	if (fuse_reply_open(req, fi) == -ENOENT)
-		dir_handle_free(dh); /* interrupted: no releasedir */
+		dir_handle_free(fs, dh); /* interrupted: no releasedir */
 }
 
 /* Store callback: the largest id listed. */
@@ -1174,7 +1200,8 @@ out_reply:
 static void op_releasedir(fuse_req_t req, fuse_ino_t ino,
 			  struct fuse_file_info *fi)
 {
-	dir_handle_free((struct dir_handle *)(uintptr_t)fi->fh);
+	dir_handle_free(fuse_req_userdata(req),
+			(struct dir_handle *)(uintptr_t)fi->fh);
 	fuse_reply_err(req, 0);
 }
 

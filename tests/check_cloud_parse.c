@@ -126,6 +126,12 @@ START_TEST(test_xml_malformed_or_hostile_input_is_refused)
 		"<ListBucketResult><Contents><Key>a&#0;b</Key></Contents>"
 		"</ListBucketResult>",
 		"<ListBucketResult>< a/></ListBucketResult>",
+		/* a token that cannot be sent back (issue 12) */
+		"<ListBucketResult><IsTruncated>true</IsTruncated>"
+		"<NextContinuationToken></NextContinuationToken>"
+		"</ListBucketResult>",
+		"<ListBucketResult><NextContinuationToken/>"
+		"</ListBucketResult>",
 	};
 	struct seen s;
 	bool trunc;

@@ -631,6 +631,141 @@ START_TEST(test_dir_listing_ignores_foreign_and_temporary_files)
 }
 END_TEST
 
+/* Run fn with stderr captured; the log lines go to text (cap bytes). */
+static void capture_stderr_begin(char *path, int *logfd, int *saved)
+{
+	*logfd = mkstemp(path);
+	*saved = dup(STDERR_FILENO);
+	ck_assert_int_ge(*logfd, 0);
+	dup2(*logfd, STDERR_FILENO);
+}
+
+static void capture_stderr_end(char *path, int logfd, int saved, char *text,
+			       size_t cap)
+{
+	ssize_t n;
+
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	n = pread(logfd, text, cap - 1, 0);
+	text[n > 0 ? n : 0] = '\0';
+	close(logfd);
+	unlink(path);
+}
+
+static bool exists_nofollow(const char *path)
+{
+	struct stat st;
+
+	return lstat(path, &st) == 0;
+}
+
+START_TEST(test_dir_never_leaves_its_root)
+{
+	struct cloud_target *t = open_kind(KIND_DIR, 1000, NULL);
+	struct cloud_target *out = open_kind(KIND_DIR, 1000, NULL);
+	const char *root = cloud_target_url(t) + strlen("dir:");
+	const char *oroot = cloud_target_url(out) + strlen("dir:");
+	char path[512], target[512], logpath[] = "/tmp/caravan-dirlog-XXXXXX";
+	char text[8192];
+	struct strlist n = STRLIST_INIT;
+	struct cloud_object_info info;
+	void *buf = NULL;
+	size_t len;
+	uint64_t seq;
+	int logfd, saved;
+
+	/* Outside the root: OUT/x/victim, a real object. */
+	ck_assert_int_eq(cloud_target_put(out, "x", "victim", "secret", 6, 9),
+			 0);
+	ck_assert_int_eq(cloud_target_put(t, "s", "k", "v", 1, 1), 0);
+	/* ROOT/lnk -> OUT/x, ROOT/s/obj -> OUT/x/victim, ROOT/s/fifo. */
+	snprintf(path, sizeof(path), "%s/lnk", root);
+	snprintf(target, sizeof(target), "%s/x", oroot);
+	ck_assert_int_eq(symlink(target, path), 0);
+	snprintf(path, sizeof(path), "%s/s/obj", root);
+	snprintf(target, sizeof(target), "%s/x/victim", oroot);
+	ck_assert_int_eq(symlink(target, path), 0);
+	snprintf(path, sizeof(path), "%s/s/fifo", root);
+	ck_assert_int_eq(mkfifo(path, 0600), 0);
+
+	capture_stderr_begin(logpath, &logfd, &saved);
+	ck_assert_int_eq(cloud_target_list_all(t, NULL, strlist_collect, &n), 0);
+	ck_assert_int_eq(n.n, 1);
+	ck_assert_str_eq(n.v[0], "s");
+	strlist_clear(&n);
+	ck_assert_int_eq(cloud_target_list_all(t, "lnk", strlist_collect, &n),
+			 0);
+	ck_assert_int_eq(n.n, 0);
+	ck_assert_int_eq(cloud_target_list_all(t, "s", strlist_collect, &n), 0);
+	ck_assert_int_eq(n.n, 1);
+	ck_assert_str_eq(n.v[0], "k");
+	strlist_release(&n);
+	ck_assert_int_eq(cloud_target_get(t, "lnk", "victim", &buf, &len, &seq),
+			 -ELOOP);
+	ck_assert_int_eq(cloud_target_head(t, "lnk", "victim", &info), -ELOOP);
+	ck_assert_int_eq(cloud_target_get(t, "s", "obj", &buf, &len, &seq),
+			 -ELOOP);
+	ck_assert_int_eq(cloud_target_get(t, "s", "fifo", &buf, &len, &seq),
+			 -ELOOP);
+	ck_assert_int_eq(cloud_target_put(t, "lnk", "new", "n", 1, 1), -ELOOP);
+	ck_assert_int_eq(cloud_target_put(t, "s", "obj", "n", 1, 1), -ELOOP);
+	ck_assert_int_eq(cloud_target_delete(t, "lnk", "victim"), -ELOOP);
+	ck_assert_int_eq(cloud_target_delete(t, "s", "obj"), -ELOOP);
+	capture_stderr_end(logpath, logfd, saved, text, sizeof(text));
+
+	/* Nothing outside was written or removed ... */
+	snprintf(path, sizeof(path), "%s/x/new", oroot);
+	ck_assert(!exists_nofollow(path));
+	expect_object(out, "x", "victim", "secret", 6, 9);
+	/* ... and the links themselves are still there. */
+	snprintf(path, sizeof(path), "%s/s/obj", root);
+	ck_assert(exists_nofollow(path));
+	snprintf(path, sizeof(path), "%s/lnk", root);
+	ck_assert(exists_nofollow(path));
+	ck_assert_ptr_nonnull(strstr(text, "error: refusing 'dir:"));
+	ck_assert_ptr_nonnull(strstr(text, "/lnk': not a directory"));
+	ck_assert_ptr_nonnull(strstr(text, "/s/obj': not a regular file"));
+	ck_assert_ptr_nonnull(strstr(text, "/s/fifo': not a regular file"));
+	cloud_target_free(out);
+	cloud_target_free(t);
+}
+END_TEST
+
+static unsigned mode_of(const char *path)
+{
+	struct stat st;
+
+	ck_assert_int_eq(stat(path, &st), 0);
+	return (unsigned)(st.st_mode & 07777);
+}
+
+START_TEST(test_dir_new_files_are_private_existing_root_keeps_its_mode)
+{
+	struct cloud_target *t = open_kind(KIND_DIR, 1000, NULL);
+	const char *root = cloud_target_url(t) + strlen("dir:");
+	char path[512], url[600];
+	mode_t old = umask(0);
+
+	ck_assert_int_eq(cloud_target_put(t, "s", "k", "v", 1, 1), 0);
+	ck_assert_uint_eq(mode_of(root), 0700);
+	snprintf(path, sizeof(path), "%s/s", root);
+	ck_assert_uint_eq(mode_of(path), 0700);
+	snprintf(path, sizeof(path), "%s/s/k", root);
+	ck_assert_uint_eq(mode_of(path), 0600);
+	cloud_target_free(t);
+	/* An admin's looser root stays as it was. */
+	snprintf(path, sizeof(path), "%s/shared-%d", dir_root, (int)getpid());
+	ck_assert_int_eq(mkdir(path, 0755), 0);
+	snprintf(url, sizeof(url), "dir:%s", path);
+	ck_assert_int_eq(cloud_target_open(url, NULL, &t), 0);
+	ck_assert_int_eq(cloud_target_put(t, "s", "k", "v", 1, 1), 0);
+	ck_assert_uint_eq(mode_of(path), 0755);
+	cloud_target_free(t);
+	umask(old);
+}
+END_TEST
+
 /* ---- s3 only ---- */
 
 START_TEST(test_s3_wrong_credentials_are_eacces_with_a_log_line)
@@ -700,6 +835,306 @@ START_TEST(test_s3_unreachable_endpoint_is_eio_after_retries)
 }
 END_TEST
 
+/* ---- a misbehaving endpoint (tests/cloud_hostile_server.js) ---- */
+
+struct hostile {
+	pid_t pid;
+	int port;
+};
+
+static void hostile_start(struct hostile *h, const char *mode,
+			  const char *names, const char *cert, const char *key)
+{
+	char script[1024], line[32] = "";
+	int fds[2];
+	ssize_t n = 0, r;
+
+	snprintf(script, sizeof(script), "%s/tests/cloud_hostile_server.js",
+		 TOP_SRCDIR);
+	ck_assert_int_eq(pipe(fds), 0);
+	h->pid = fork();
+	ck_assert_int_ge(h->pid, 0);
+	if (h->pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		dup2(fds[1], STDOUT_FILENO);
+		close(fds[0]);
+		setenv("NAMES", names ? names : "0", 1);
+		setenv("BASE", "p/", 1);
+		execlp("node", "node", script, mode, cert, key, (char *)NULL);
+		_exit(127);
+	}
+	close(fds[1]);
+	while (n < (ssize_t)sizeof(line) - 1 &&
+	       (r = read(fds[0], line + n, sizeof(line) - 1 - (size_t)n)) > 0 &&
+	       !memchr(line, '\n', (size_t)(n + r)))
+		n += r;
+	close(fds[0]);
+	h->port = atoi(line);
+	ck_assert_msg(h->port > 0, "the hostile server did not start");
+}
+
+static void hostile_stop(struct hostile *h)
+{
+	kill(h->pid, SIGTERM);
+	waitpid(h->pid, NULL, 0);
+}
+
+/* The server's count of requests of kind ("lists" or "gets"). */
+static int hostile_count(const struct hostile *h, const char *kind)
+{
+	char buf[4096], want[32];
+	struct sockaddr_in a;
+	ssize_t n = 0, r;
+	const char *p;
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	memset(&a, 0, sizeof(a));
+	a.sin_family = AF_INET;
+	a.sin_port = htons((uint16_t)h->port);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	dprintf(fd, "GET /__stats HTTP/1.0\r\nHost: x\r\n\r\n");
+	while (n < (ssize_t)sizeof(buf) - 1 &&
+	       (r = read(fd, buf + n, sizeof(buf) - 1 - (size_t)n)) > 0)
+		n += r;
+	close(fd);
+	buf[n] = '\0';
+	snprintf(want, sizeof(want), "\"%s\":", kind);
+	p = strstr(buf, want);
+	ck_assert_ptr_nonnull(p);
+	return atoi(p + strlen(want));
+}
+
+static struct cloud_target *hostile_open(const struct hostile *h,
+					 const char *scheme,
+					 struct cloud_options *o)
+{
+	struct cloud_creds creds;
+	struct cloud_target *t = NULL;
+	char endpoint[64];
+
+	cloud_creds_set(&creds, "HOSTILE", "HOSTILE", NULL);
+	o->creds = &creds;
+	snprintf(endpoint, sizeof(endpoint), "%s://127.0.0.1:%d", scheme,
+		 h->port);
+	o->s3_endpoint = endpoint;
+	o->s3_path_style = true;
+	o->s3_region = "us-east-1";
+	o->retry.base_ms = 1;
+	o->retry.cap_ms = 5;
+	ck_assert_int_eq(cloud_target_open("s3://" BUCKET "/p", o, &t), 0);
+	cloud_creds_release(&creds);
+	return t;
+}
+
+static int count_name(void *arg, const char *name)
+{
+	(void)name;
+	(*(int *)arg)++;
+	return 0;
+}
+
+START_TEST(test_s3_endless_listing_is_bounded)
+{
+	struct hostile h;
+	struct cloud_options o;
+	struct cloud_target *t;
+	char logpath[] = "/tmp/caravan-s3log-XXXXXX", text[8192];
+	int logfd, saved, n = 0;
+
+	/* Empty pages, each with a fresh token: the page bound ends it. */
+	hostile_start(&h, "endless", "0", NULL, NULL);
+	cloud_options_default(&o);
+	o.list_max_pages = 50;
+	t = hostile_open(&h, "http", &o);
+	capture_stderr_begin(logpath, &logfd, &saved);
+	ck_assert_int_eq(cloud_target_list_all(t, NULL, count_name, &n),
+			 -E2BIG);
+	ck_assert_int_eq(hostile_count(&h, "lists"), 50);
+	cloud_target_free(t);
+	hostile_stop(&h);
+	/* Pages full of new names: the name bound ends it. */
+	hostile_start(&h, "endless", "10", NULL, NULL);
+	cloud_options_default(&o);
+	o.list_max_names = 95;
+	t = hostile_open(&h, "http", &o);
+	ck_assert_int_eq(cloud_target_list_all(t, NULL, count_name, &n),
+			 -E2BIG);
+	ck_assert_int_eq(n, 95);
+	ck_assert_int_eq(hostile_count(&h, "lists"), 10);
+	capture_stderr_end(logpath, logfd, saved, text, sizeof(text));
+	ck_assert_ptr_nonnull(strstr(text, "more pages than a listing may"));
+	ck_assert_ptr_nonnull(strstr(text, "more names than a listing may"));
+	cloud_target_free(t);
+	hostile_stop(&h);
+}
+END_TEST
+
+START_TEST(test_s3_repeated_continuation_token_is_ebadmsg)
+{
+	struct hostile h;
+	struct cloud_options o;
+	struct cloud_target *t;
+	char logpath[] = "/tmp/caravan-s3log-XXXXXX", text[8192];
+	int logfd, saved, n = 0;
+
+	hostile_start(&h, "loop", NULL, NULL, NULL);
+	cloud_options_default(&o);
+	t = hostile_open(&h, "http", &o);
+	capture_stderr_begin(logpath, &logfd, &saved);
+	ck_assert_int_eq(cloud_target_list_all(t, "sp", count_name, &n),
+			 -EBADMSG);
+	capture_stderr_end(logpath, logfd, saved, text, sizeof(text));
+	ck_assert_int_eq(hostile_count(&h, "lists"), 2);
+	ck_assert_ptr_nonnull(
+		strstr(text, "(space 'sp'): the server repeated a continuation"));
+	cloud_target_free(t);
+	hostile_stop(&h);
+}
+END_TEST
+
+struct lister {
+	struct cloud_target *t;
+	int rc;
+	int n;
+};
+
+static void *list_thread(void *arg)
+{
+	struct lister *l = arg;
+
+	l->rc = cloud_target_list_all(l->t, NULL, count_name, &l->n);
+	return NULL;
+}
+
+/* Join th within 20 s (a listing that is not cut fails the test). */
+static void join_within(pthread_t th)
+{
+	struct timespec until;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 20;
+	ck_assert_msg(pthread_timedjoin_np(th, NULL, &until) == 0,
+		      "the listing was not cut");
+}
+
+/* Poll the server until it has served at least n list requests. */
+static void wait_lists(const struct hostile *h, int n)
+{
+	struct timespec pause = { 0, 10 * 1000 * 1000 };
+
+	for (int i = 0; i < 2000 && hostile_count(h, "lists") < n; i++)
+		nanosleep(&pause, NULL);
+	ck_assert_int_ge(hostile_count(h, "lists"), n);
+}
+
+START_TEST(test_s3_interrupt_cuts_a_listing_in_progress)
+{
+	struct hostile h;
+	struct cloud_options o;
+	struct lister l = { NULL, 0, 0 };
+	char logpath[] = "/tmp/caravan-s3log-XXXXXX", text[8192];
+	int logfd, saved, n = 0;
+	void *buf;
+	size_t len;
+	uint64_t seq;
+	pthread_t th;
+
+	/* Between pages: an endless listing within the default bounds. */
+	hostile_start(&h, "endless", "0", NULL, NULL);
+	cloud_options_default(&o);
+	l.t = hostile_open(&h, "http", &o);
+	capture_stderr_begin(logpath, &logfd, &saved);
+	ck_assert_int_eq(pthread_create(&th, NULL, list_thread, &l), 0);
+	wait_lists(&h, 5);
+	cloud_target_interrupt_lists(l.t);
+	join_within(th);
+	ck_assert_int_eq(l.rc, -ECANCELED);
+	/* Other calls go on. */
+	ck_assert_int_eq(cloud_target_get(l.t, "s", "k", &buf, &len, &seq),
+			 -ENOENT);
+	ck_assert_int_eq(cloud_target_list_all(l.t, NULL, count_name, &n),
+			 -ECANCELED);
+	cloud_target_free(l.t);
+	hostile_stop(&h);
+	/* During a page: a response that never ends. */
+	hostile_start(&h, "stall", NULL, NULL, NULL);
+	cloud_options_default(&o);
+	l.t = hostile_open(&h, "http", &o);
+	ck_assert_int_eq(pthread_create(&th, NULL, list_thread, &l), 0);
+	wait_lists(&h, 1);
+	cloud_target_interrupt(l.t);
+	join_within(th);
+	capture_stderr_end(logpath, logfd, saved, text, sizeof(text));
+	ck_assert_int_eq(l.rc, -ECANCELED);
+	ck_assert_int_eq(hostile_count(&h, "lists"), 1);
+	cloud_target_free(l.t);
+	hostile_stop(&h);
+}
+END_TEST
+
+START_TEST(test_s3_huge_object_is_refused_before_its_body)
+{
+	struct hostile h;
+	struct cloud_options o;
+	struct cloud_target *t;
+	char logpath[] = "/tmp/caravan-s3log-XXXXXX", text[8192];
+	int logfd, saved;
+	void *buf = NULL;
+	size_t len;
+	uint64_t seq;
+
+	hostile_start(&h, "huge", NULL, NULL, NULL);
+	cloud_options_default(&o);
+	o.max_object_bytes = 1 << 20;
+	o.low_speed_time_s = 5; /* the body never comes */
+	t = hostile_open(&h, "http", &o);
+	capture_stderr_begin(logpath, &logfd, &saved);
+	ck_assert_int_eq(cloud_target_get(t, "sp", "big", &buf, &len, &seq),
+			 -EFBIG);
+	capture_stderr_end(logpath, logfd, saved, text, sizeof(text));
+	ck_assert_int_eq(hostile_count(&h, "gets"), 1); /* not retried */
+	ck_assert_ptr_nonnull(strstr(text, "/p/sp/big': response larger "
+					   "than 1048576 bytes"));
+	cloud_target_free(t);
+	hostile_stop(&h);
+}
+END_TEST
+
+START_TEST(test_s3_untrusted_certificate_is_ekeyrejected_not_retried)
+{
+	char dir[] = "/tmp/caravan-tls-XXXXXX", cmd[1024], cert[64], key[64];
+	char logpath[] = "/tmp/caravan-s3log-XXXXXX", text[8192];
+	struct hostile h;
+	struct cloud_options o;
+	struct cloud_target *t;
+	int logfd, saved, n = 0;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(cert, sizeof(cert), "%s/cert.pem", dir);
+	snprintf(key, sizeof(key), "%s/key.pem", dir);
+	snprintf(cmd, sizeof(cmd),
+		 "openssl req -x509 -newkey rsa:2048 -nodes -keyout '%s' "
+		 "-out '%s' -days 1 -subj /CN=127.0.0.1 "
+		 "-addext subjectAltName=IP:127.0.0.1 2>/dev/null",
+		 key, cert);
+	ck_assert_int_eq(system(cmd), 0);
+	hostile_start(&h, "tls", NULL, cert, key);
+	cloud_options_default(&o);
+	t = hostile_open(&h, "https", &o);
+	capture_stderr_begin(logpath, &logfd, &saved);
+	ck_assert_int_eq(cloud_target_list_all(t, NULL, count_name, &n),
+			 -EKEYREJECTED);
+	capture_stderr_end(logpath, logfd, saved, text, sizeof(text));
+	ck_assert_ptr_nonnull(strstr(text, "error: cannot list 's3://"));
+	ck_assert_ptr_null(strstr(text, "retrying"));
+	cloud_target_free(t);
+	hostile_stop(&h);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("cloud_target");
@@ -745,9 +1180,18 @@ int main(void)
 	tcase_add_test(dir, test_dir_corrupt_object_is_ebadmsg);
 	tcase_add_test(dir,
 		       test_dir_listing_ignores_foreign_and_temporary_files);
+	tcase_add_test(dir, test_dir_never_leaves_its_root);
+	tcase_add_test(dir,
+		       test_dir_new_files_are_private_existing_root_keeps_its_mode);
 	tcase_add_test(s3,
 		       test_s3_wrong_credentials_are_eacces_with_a_log_line);
 	tcase_add_test(s3, test_s3_unreachable_endpoint_is_eio_after_retries);
+	tcase_add_test(s3, test_s3_endless_listing_is_bounded);
+	tcase_add_test(s3, test_s3_repeated_continuation_token_is_ebadmsg);
+	tcase_add_test(s3, test_s3_interrupt_cuts_a_listing_in_progress);
+	tcase_add_test(s3, test_s3_huge_object_is_refused_before_its_body);
+	tcase_add_test(s3,
+		       test_s3_untrusted_certificate_is_ekeyrejected_not_retried);
 	tcase_set_timeout(s3, 60);
 	suite_add_tcase(s, shared);
 	suite_add_tcase(s, dir);

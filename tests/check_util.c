@@ -6,6 +6,7 @@
 #include "util/endian.h"
 #include "util/io.h"
 #include "util/io_fault.h"
+#include "util/log.h"
 #include "util/strlist.h"
 #include "util/strset.h"
 
@@ -208,6 +209,24 @@ START_TEST(test_strset_holds_many_names_and_deletes_cleanly)
 }
 END_TEST
 
+START_TEST(test_log_escape_name_leaves_no_line_break_or_quote)
+{
+	char out[LOG_NAME_ESC_MAX], longname[300];
+
+	ck_assert_str_eq(log_escape_name("plain-Name_1.x~", out),
+			 "plain-Name_1.x~");
+	ck_assert_str_eq(log_escape_name("a\nerror: forged 'x'\r%", out),
+			 "a%0Aerror%3A%20forged%20%27x%27%0D%25");
+	ck_assert_str_eq(log_escape_name("\xff\x01", out), "%FF%01");
+	ck_assert_str_eq(log_escape_name(NULL, out), "(null)");
+	memset(longname, '\n', sizeof(longname) - 1);
+	longname[sizeof(longname) - 1] = '\0';
+	log_escape_name(longname, out);
+	ck_assert_uint_eq(strlen(out), 3 * 255 + 3);
+	ck_assert_str_eq(out + 3 * 255, "...");
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("util");
@@ -223,6 +242,7 @@ int main(void)
 	tcase_add_test(tc, test_io_sticky_fault_keeps_failing);
 	tcase_add_test(tc, test_strlist_copies_grows_clears);
 	tcase_add_test(tc, test_strset_holds_many_names_and_deletes_cleanly);
+	tcase_add_test(tc, test_log_escape_name_leaves_no_line_break_or_quote);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

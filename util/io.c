@@ -63,6 +63,12 @@ static int real_rename(const char *from, const char *to)
 	return rename(from, to) < 0 ? -errno : 0;
 }
 
+static int real_renameat(int from_dir, const char *from, int to_dir,
+			 const char *to)
+{
+	return renameat(from_dir, from, to_dir, to) < 0 ? -errno : 0;
+}
+
 static int real_unlink(const char *path)
 {
 	return unlink(path) < 0 ? -errno : 0;
@@ -90,6 +96,7 @@ static const struct io_ops real_ops = {
 	.unlink = real_unlink,
 	.fallocate = real_fallocate,
 	.ftruncate = real_ftruncate,
+	.renameat = real_renameat,
 };
 
 static const struct io_ops *ops = &real_ops;
@@ -147,6 +154,15 @@ int io_msync(void *addr, size_t len, int flags)
 int io_rename(const char *from, const char *to)
 {
 	return cur()->rename(from, to);
+}
+
+int io_renameat(int from_dir, const char *from, int to_dir, const char *to)
+{
+	const struct io_ops *o = cur();
+
+	if (!o->renameat)
+		return real_renameat(from_dir, from, to_dir, to);
+	return o->renameat(from_dir, from, to_dir, to);
 }
 
 int io_unlink(const char *path)

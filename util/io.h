@@ -28,6 +28,9 @@ struct io_ops {
 	int (*unlink)(const char *path);
 	int (*fallocate)(int fd, off_t off, off_t len);
 	int (*ftruncate)(int fd, off_t len);
+	/* NULL (ops that predate it): the kernel's renameat. */
+	int (*renameat)(int from_dir, const char *from, int to_dir,
+			const char *to);
 };
 
 /* The kernel's ops.  Borrowed, static. */
@@ -49,6 +52,8 @@ int io_rename(const char *from, const char *to);
 int io_unlink(const char *path);
 int io_fallocate(int fd, off_t off, off_t len);
 int io_ftruncate(int fd, off_t len);
+/* rename(2) relative to directory fds (never follows the last component). */
+int io_renameat(int from_dir, const char *from, int to_dir, const char *to);
 
 /* Write all of buf at off, retrying short writes.  A write that makes no
  * progress is -EIO.  Returns 0 or -errno. */

@@ -92,6 +92,14 @@ static int f_rename(const char *from, const char *to)
 	return e ? -(e < 0 ? EIO : e) : io_real_ops()->rename(from, to);
 }
 
+static int f_renameat(int from_dir, const char *from, int to_dir,
+		      const char *to)
+{
+	int e = decide(IO_OP_RENAME);
+	return e ? -(e < 0 ? EIO : e)
+		 : io_real_ops()->renameat(from_dir, from, to_dir, to);
+}
+
 static int f_fallocate(int fd, off_t off, off_t len)
 {
 	int e = decide(IO_OP_FALLOCATE);
@@ -108,6 +116,7 @@ void io_fault_install(void)
 	fault_ops.fdatasync = f_fdatasync;
 	fault_ops.msync = f_msync;
 	fault_ops.rename = f_rename;
+	fault_ops.renameat = f_renameat;
 	fault_ops.fallocate = f_fallocate;
 	io_fault_disarm();
 	io_set_ops(&fault_ops);

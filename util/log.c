@@ -57,3 +57,37 @@ void log_msg(enum log_level l, const char *fmt, ...)
 	if (write(STDERR_FILENO, line, (size_t)n) < 0)
 		return;
 }
+
+static bool unreserved(unsigned char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+	       (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' ||
+	       c == '~';
+}
+
+const char *log_escape_name(const char *name, char out[LOG_NAME_ESC_MAX])
+{
+	static const char hex[] = "0123456789ABCDEF";
+	const unsigned char *p = (const unsigned char *)name;
+	size_t w = 0, i;
+
+	if (!name) {
+		memcpy(out, "(null)", 7);
+		return out;
+	}
+	for (i = 0; p[i] && i < 255; i++) {
+		if (unreserved(p[i])) {
+			out[w++] = (char)p[i];
+			continue;
+		}
+		out[w++] = '%';
+		out[w++] = hex[p[i] >> 4];
+		out[w++] = hex[p[i] & 15];
+	}
+	if (p[i]) {
+		memcpy(out + w, "...", 3);
+		w += 3;
+	}
+	out[w] = '\0';
+	return out;
+}

@@ -26,6 +26,18 @@ bool log_enabled(enum log_level level);
 void log_msg(enum log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/* Longest escaped name, with its NUL (see log_escape_name). */
+#define LOG_NAME_ESC_MAX (3 * 255 + sizeof("..."))
+
+/* name made safe for a log line, into out: every byte but A-Z a-z 0-9
+ * '-' '.' '_' '~' becomes %XX (upper-case hex), the percent-encoding of
+ * cloud object names, so a name can never forge a line, a quote or a
+ * field, and reads the same in a log and in the cloud target.  At most
+ * 255 bytes of name are written; a longer one ends in "...".  Returns
+ * out.  Every document or space name that reaches a log line goes
+ * through here. */
+const char *log_escape_name(const char *name, char out[LOG_NAME_ESC_MAX]);
+
 #define log_error(...) log_msg(LOG_LVL_ERROR, __VA_ARGS__)
 #define log_warn(...) log_msg(LOG_LVL_WARN, __VA_ARGS__)
 #define log_info(...) log_msg(LOG_LVL_INFO, __VA_ARGS__)

@@ -2,7 +2,9 @@
  * fuzz_s3_list.c - libFuzzer target for the S3 XML readers
  * (ListObjectsV2 results and error documents).  Oracle: never read outside
  * the input (ASan), every name handed to the callback is NUL-terminated
- * at the reported length, and a failed parse leaves nothing to free.
+ * at the reported length, a failed parse leaves nothing to free, and a
+ * successful one never hands back an empty continuation token nor a
+ * truncated page without one (the listing bounds rely on it).
  */
 #include "cloud/s3_xml.h"
 
@@ -32,9 +34,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t count = 0;
 
 	if (s3_xml_parse_list((const char *)data, size, on_name, &count,
-			      &truncated, &token) == 0)
+			      &truncated, &token) == 0) {
+		if ((truncated && !token) || (token && !token[0]))
+			abort();
 		free(token);
-	else if (token)
+	} else if (token)
 		abort();
 	s3_xml_parse_error((const char *)data, size, code, sizeof(code));
 	return 0;
