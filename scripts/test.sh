@@ -74,7 +74,8 @@ fi
 # stateful functions.  The end-to-end scripts ran twice above.
 debug_start=$(date +%s)
 check_tests=$(ls tests/check_*.c | sed 's/\.c$//' | tr '\n' ' ')
-run_build debug --enable-debug
+CARAVAN_CRASH_ROUNDS=50 CARAVAN_POWERCUT_ROUNDS=5 \
+	run_build debug --enable-debug
 check_tests=
 echo "  debug build and unit suites: $(($(date +%s) - debug_start)) s"
 
