@@ -968,10 +968,13 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* Not a speed target (bench/bench_list.sh measures that): a bound that
+ * tells O(n) from the O(n^2) of b7b8ede (91 s here) on a loaded machine
+ * and under the sanitizers. */
 #ifdef __SANITIZE_ADDRESS__
-#define LIST_100K_BOUND_S 15.0
+#define LIST_100K_BOUND_S 45.0
 #else
-#define LIST_100K_BOUND_S 3.0
+#define LIST_100K_BOUND_S 30.0
 #endif
 
 /* Defect 5: a listing of n names costs O(n), not O(n^2) (80k names took
@@ -998,8 +1001,6 @@ START_TEST(test_catalog_lists_100k_names_in_well_under_a_second)
 	t0 = now_s();
 	ck_assert_int_eq(backup_list_space(x.b, "sp ace", count_name, &n), 0);
 	ck_assert_uint_eq(n, 100000);
-	/* well under a second here (b7b8ede: 91 s); room for a loaded
-	 * machine and for sanitizer builds, several times slower */
 	ck_assert_double_lt(now_s() - t0, LIST_100K_BOUND_S);
 	fix_close(&x);
 }

@@ -154,8 +154,9 @@ mkdir "$B/$NL"
 check "clean unmount" umount_fs "$B"
 PORT=$(node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
 mount_fs "$T/store-e" "$B" "cloud=s3://caravan/e2e,s3_endpoint=http://127.0.0.1:$PORT,s3_region=us-east-1,s3_path_style" || not_ok "mount against an unreachable target"
-check_eq "a lookup in that space fails (the cloud cannot be listed)" "$("$TOOL" writes "$B/$NL/missing" plain '{}')" "open:EIO"
-check "the failure is logged with the name escaped" grep -q "cannot list 'x%0Aerror%3A%20forged' in the cloud" "$T/caravanfs.log"
+check_eq "a lookup in that space finds nothing (the cloud cannot be asked: the name is free)" "$("$TOOL" writes "$B/$NL/missing" plain '{}')" "open:ENOENT"
+check "a listing of that space shows its local names" ls "$B/$NL"
+check "the failed cloud listing is logged with the name escaped" grep -q "cannot list 'x%0Aerror%3A%20forged' in the cloud" "$T/caravanfs.log"
 check_eq "... and no line is forged" "$(grep -c '^error: forged' "$T/caravanfs.log")" 0
 check "clean unmount" umount_fs "$B"
 
