@@ -16,7 +16,8 @@ CLEANFILES += ops/caravanfs@.service
 
 dist_doc_DATA = ops/caravanfs.conf.example
 
-EXTRA_DIST += $(bashcompletion_DATA) ops/caravanfs@.service.in debian
+EXTRA_DIST += $(bashcompletion_DATA) ops/caravanfs@.service.in debian \
+	tests/e2e_package.sh
 
 # tests/e2e_fs_ops.sh checks all of the above with man, bash and
 # systemd-analyze, and plays systemd's side of sd_notify with
