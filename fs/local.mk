@@ -21,8 +21,9 @@ FS_LDADD = fs/libfs.a cloud/libcloud.a store/libstore.a wal/libwal.a \
 
 bin_PROGRAMS += caravanfs caravan
 caravanfs_SOURCES = fs/main.c
-caravanfs_CFLAGS = $(AM_CFLAGS) $(FUSE_CFLAGS) $(JANSSON_CFLAGS)
-caravanfs_LDADD = $(FS_LDADD)
+caravanfs_CFLAGS = $(AM_CFLAGS) $(FUSE_CFLAGS) $(JANSSON_CFLAGS) \
+	$(SYSTEMD_CFLAGS)
+caravanfs_LDADD = $(FS_LDADD) $(SYSTEMD_LIBS)
 caravan_SOURCES = fs/caravan.c
 caravan_CFLAGS = $(AM_CFLAGS) $(FUSE_CFLAGS) $(JANSSON_CFLAGS)
 caravan_LDADD = $(FS_LDADD)

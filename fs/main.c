@@ -17,10 +17,12 @@
  *      the holder's pid) and the document layer, start cloud backup, make
  *      the FUSE session, mount, start the metrics writer;
  *   4. report success: the daemon detaches stdio and logs to syslog from
- *      now on; in the foreground logs stay on stderr;
+ *      now on; in the foreground logs stay on stderr.  Under systemd
+ *      (Type=notify, NOTIFY_SOCKET set) sd_notify sends READY=1 here,
+ *      when the mount is live;
  *   5. serve until the kernel ends the session or a signal arrives; then
- *      unmount, stop the metrics writer, free open handles, drain and
- *      stop the uploader, close the store.
+ *      send STOPPING=1, unmount, stop the metrics writer, free open
+ *      handles, drain and stop the uploader, close the store.
  */
 #include "config.h"
 
@@ -34,6 +36,9 @@
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#ifdef HAVE_LIBSYSTEMD
+#include <systemd/sd-daemon.h>
+#endif
 
 #include "fs/cloud_glue.h"
 #include "fs/fs.h"
@@ -310,6 +315,22 @@ static void daemon_ready(int fd, int status)
 	close(fd);
 }
 
+/* Tell systemd (Type=notify) about a state change: READY=1 once the
+ * mount is live, STOPPING=1 when the unmount begins.  Does nothing when
+ * NOTIFY_SOCKET is not set or without libsystemd. */
+static void notify_state(const char *state, const struct fs_config *c)
+{
+#ifdef HAVE_LIBSYSTEMD
+	int rc = sd_notifyf(0, "%s\nSTATUS=%s '%s' on '%s'", state,
+			    strcmp(state, "READY=1") ? "unmounting" : "serving",
+			    c->store_dir, c->mountpoint);
+
+	if (rc < 0)
+		log_warn("cannot notify systemd of '%s': %s", state,
+			 strerror(-rc));
+#endif
+}
+
 static int fs_open_store(struct fs *fs)
 {
 	struct fs_config *c = &fs->cfg;
@@ -415,7 +436,9 @@ static int run(struct fs *fs, struct fuse_args *args, bool single_thread,
 		 fs->cfg.mountpoint);
 	daemon_ready(ready_fd, 0);
 	ready_fd = -1;
+	notify_state("READY=1", &fs->cfg);
 	rc = serve(se, &fs->cfg, single_thread);
+	notify_state("STOPPING=1", &fs->cfg);
 	fs_nodes_stop(fs);
 	fs_sync_stop(fs);
 	status = rc < 0 ? 1 : 0;

@@ -1,10 +1,16 @@
 #!/bin/sh
 # deps.sh - install what building and testing caravanfs needs on Debian
 # bookworm, skipping what is already there.  Sourced by run.sh and test.sh.
+# libsystemd-dev: sd_notify (readiness under systemd); systemd:
+# systemd-analyze verify; bash-completion, man-db: the completion and
+# manual page tests; debhelper, dpkg-dev, fakeroot, lintian: building and
+# checking the Debian package (tests/e2e_package.sh).
 set -e
 CARAVAN_PKGS="build-essential autoconf automake libtool pkg-config \
 libfuse3-dev fuse3 libcurl4-openssl-dev libssl-dev check libjansson-dev \
-rsync attr tar curl openssl util-linux clang libclang-rt-14-dev valgrind sqlite3 libsqlite3-dev"
+rsync attr tar curl openssl util-linux clang libclang-rt-14-dev valgrind sqlite3 libsqlite3-dev \
+libsystemd-dev systemd bash-completion man-db procps \
+debhelper dpkg-dev fakeroot lintian"
 
 caravan_missing=""
 for p in $CARAVAN_PKGS; do

@@ -2,8 +2,9 @@
 # test.sh - the README's test command: install what is missing, build, and
 # run every suite twice (plain, and under AddressSanitizer +
 # UndefinedBehaviorSanitizer), the unit suites once more in a debug build
-# (configure --enable-debug: the engine's invariants asserted), then the
-# unit suites under valgrind.
+# (configure --enable-debug: the engine's invariants asserted), build and
+# check the Debian package (tests/e2e_package.sh), then the unit suites
+# under valgrind.
 # Exits non-zero on any failure or skipped test.
 #
 #   CARAVAN_LONG=1  long campaigns (crash rounds, fuzzing time) instead of
@@ -91,6 +92,18 @@ else
 	echo "  make distcheck: FAILED"; tail -40 distcheck.out; status=1
 fi
 cd "$top"
+
+# The Debian package: built from the source tree with dpkg-buildpackage,
+# checked with dpkg -c and lintian, installed, used and removed.
+echo "== package"
+pkg_start=$(date +%s)
+if sh tests/e2e_package.sh "$top" >"$top/build-plain/package.out" 2>&1; then
+	grep -E 'passed, [0-9]+ failed' "$top/build-plain/package.out" | sed 's/^/  /'
+	echo "  package: passed ($(($(date +%s) - pkg_start)) s)"
+else
+	echo "  package: FAILED"; grep -v '^ok ' "$top/build-plain/package.out" | tail -40
+	status=1
+fi
 
 # The valgrind and fuzz phases run one job per core; each job writes
 # its own output file, printed in order when all have finished.

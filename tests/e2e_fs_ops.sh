@@ -1,0 +1,152 @@
+#!/bin/sh
+# e2e_fs_ops.sh - what make install puts beside the programs, checked
+# with the real tools: the manual pages (every option of `caravanfs
+# --help` and every subcommand and option of `caravan --help` documented,
+# rendered by man(1) without a warning), the bash completions (run by
+# bash with bash-completion), and the systemd unit (systemd-analyze
+# verify; its ExecStart and ExecStartPre lines run as systemd would run
+# them, with NOTIFY_SOCKET pointing at a listener that checks READY=1
+# comes when the mount is live and STOPPING=1 at unmount, also after a
+# kill -9 and a restart).  The package itself: tests/e2e_package.sh.
+. "${srcdir:-.}/tests/e2e/lib.sh"
+SRC=${srcdir:-.}
+LISTEN=$BUILD/tests/e2e/notify_listen
+
+# ---- manual pages
+
+opts=$("$CARAVANFS" --help |
+	sed -n 's/^ *\(-d, \)\{0,1\}-o \([a-z0-9_]*\).*/\2/p')
+missing=""
+for o in $opts; do
+	grep -Eq "^\.It .*Cm $o( |$)" "$SRC/ops/caravanfs.8" ||
+		missing="$missing $o"
+done
+check_eq "caravanfs(8) documents every -o option of --help ($(echo $opts | wc -w))" \
+	"$missing" ""
+
+subs=$("$CARAVAN" --help | awk '{ for (i = 1; i < NF; i++) if ($i == "caravan") print $(i + 1) }' | sort -u)
+missing=""
+for s in $subs; do
+	grep -Eq "^\.It Cm $s( |$)" "$SRC/ops/caravan.8" || missing="$missing $s"
+done
+check_eq "caravan(8) documents every subcommand of --help ($(echo $subs | wc -w))" \
+	"$missing" ""
+flags=$("$CARAVAN" --help | grep -oE -- '--[a-z0-9-]+' | sort -u)
+missing=""
+for f in $flags; do
+	grep -Fq "Fl \\${f#-}" "$SRC/ops/caravan.8" || missing="$missing $f"
+done
+check_eq "caravan(8) documents every option of --help ($(echo $flags | wc -w))" \
+	"$missing" ""
+
+for page in caravanfs caravan; do
+	# what lintian runs on a manual page
+	warn=$(LC_ALL=C.UTF-8 MANROFFSEQ='' MANWIDTH=80 \
+		man --warnings -E UTF-8 -l -Tutf8 -Z "$SRC/ops/$page.8" 2>&1 >/dev/null)
+	check_eq "man renders $page.8 without warnings" "$warn" ""
+done
+check "man -l shows caravanfs(8) with its options" \
+	sh -c "man -l -P cat '$SRC/ops/caravanfs.8' | grep -q 'max_pinned=SIZE'"
+check "man -l shows caravan(8) with its exit status" \
+	sh -c "man -l -P cat '$SRC/ops/caravan.8' | grep -q 'EXIT STATUS'"
+
+# ---- bash completion
+
+BC=/usr/share/bash-completion/bash_completion
+# complete WORD...: what bash completes for the command line WORD...
+complete_line() {
+	PATH="$BUILD:$PATH" bash -c '
+		. "$1" && . "$2" || exit 1
+		shift 2
+		COMP_WORDS=("$@")
+		COMP_CWORD=$(($# - 1))
+		COMP_LINE="$*"
+		COMP_POINT=${#COMP_LINE}
+		f=$(complete -p "$1" | sed "s/.*-F \([^ ]*\) .*/\1/")
+		# (compopt complains outside a real completion: ignored)
+		$f "$1" "${COMP_WORDS[COMP_CWORD]}" "${COMP_WORDS[COMP_CWORD-1]}" 2>/dev/null
+		printf "%s\n" "${COMPREPLY[@]}" | sort | tr "\n" " "
+	' _ "$BC" "$SRC/ops/bash-completion/$1" "$@"
+}
+check_eq "bash completes 'caravanfs -o ca' to the options of --help" \
+	"$(complete_line caravanfs -o ca)" "cache= capacity= "
+check_eq "bash completes after a comma in -o" \
+	"$(complete_line caravanfs -o cloud=none,max_p)" \
+	"cloud=none,max_patch= cloud=none,max_pending= cloud=none,max_pinned= "
+check_eq "bash completes 'caravanfs --v'" "$(complete_line caravanfs --v)" \
+	"--version "
+check_eq "bash completes the subcommands of caravan" \
+	"$(complete_line caravan s)" "stats "
+check_eq "bash completes the options of a caravan subcommand" \
+	"$(complete_line caravan restore --s3-p)" "--s3-path-style "
+
+# ---- the systemd unit
+
+BUILT=$BUILD/ops/caravanfs@.service
+UNIT=$T/units/caravanfs@e2e.service
+mkdir -p "$T/units" "$T/man/man8"
+# systemd-analyze verify wants the programs the unit runs and its manual
+# page to exist: the unit as built, with ExecStart pointing into the build
+# directory, and MANPATH at our pages.
+sed "s|^ExecStart=[^ ]*/caravanfs |ExecStart=$CARAVANFS |" "$BUILT" >"$UNIT"
+cp "$SRC/ops/caravanfs.8" "$T/man/man8/"
+check "the unit is a template for a Type=notify service that restarts on failure" \
+	sh -c "grep -qx 'Type=notify' '$BUILT' && grep -qx 'Restart=on-failure' '$BUILT' &&
+		grep -q '^ExecStart=.*/caravanfs -f ' '$BUILT'"
+check "systemd-analyze verify accepts caravanfs@.service" \
+	sh -c "out=\$(MANPATH='$T/man' SYSTEMD_LOG_LEVEL=warning \
+		systemd-analyze verify '$UNIT' 2>&1) && [ -z \"\$out\" ] ||
+		{ echo \"\$out\"; exit 1; }"
+
+# The example configuration, pointed at the test's directories.
+STORE=$T/store MOUNTPOINT=$T/mnt
+OPTIONS=$(sed -n 's/^OPTIONS=//p' "$SRC/ops/caravanfs.conf.example")
+mkdir -p "$MOUNTPOINT"
+exec_line() {
+	sed -n "s/^$1=-\{0,1\}//p" "$UNIT"
+}
+
+# start_unit: run the unit's ExecStartPre and ExecStart lines with
+# NOTIFY_SOCKET set, as systemd would; MOUNT_PID is the daemon.
+start_unit() {
+	rm -f "$T/notify.sock"
+	"$LISTEN" "$T/notify.sock" "$MOUNTPOINT" 30 >"$T/notify.out" &
+	LISTEN_PID=$!
+	wait_for test -S "$T/notify.sock" || return 1
+	eval "$(exec_line ExecStartPre)" >/dev/null 2>&1
+	eval "set -- $(exec_line ExecStart)"
+	NOTIFY_SOCKET=$T/notify.sock "$@" 2>>"$T/caravanfs.log" &
+	MOUNT_PID=$!
+	echo "$MOUNT_PID $MOUNTPOINT" >>"$T/mounts"
+	wait_for grep -q '^mounted=' "$T/notify.out"
+}
+
+check "the unit's ExecStart reports READY=1 through NOTIFY_SOCKET" start_unit
+check_eq "the mount is live when READY=1 arrives" \
+	"$(grep '^mounted=' "$T/notify.out")" "mounted=yes"
+check "STATUS= names the store" grep -q "^STATUS=serving '$STORE'" "$T/notify.out"
+mountpoint -q "$MOUNTPOINT" && mkdir "$MOUNTPOINT/s" &&
+	echo '{"a":1}' >"$MOUNTPOINT/s/d"
+kill -TERM "$MOUNT_PID"
+wait "$MOUNT_PID"
+check_eq "SIGTERM (systemctl stop) ends caravanfs with status 0" "$?" 0
+wait "$LISTEN_PID"
+check_eq "STOPPING=1 arrives at unmount" "$?" 0
+check_fails "the mount is gone after SIGTERM" mountpoint -q "$MOUNTPOINT"
+check "the store is clean after SIGTERM" "$CARAVAN" fsck "$STORE"
+
+# Restart=on-failure after a crash: ExecStartPre clears the dead mount.
+start_unit
+kill -9 "$MOUNT_PID"
+wait "$MOUNT_PID" 2>/dev/null
+kill "$LISTEN_PID" 2>/dev/null
+wait "$LISTEN_PID" 2>/dev/null
+check "after kill -9, ExecStartPre and ExecStart mount again (READY=1)" start_unit
+check_eq "the restarted mount serves what was written" \
+	"$(mountpoint -q "$MOUNTPOINT" && cat "$MOUNTPOINT/s/d")" '{"a":1}'
+kill -TERM "$MOUNT_PID"
+wait "$MOUNT_PID"
+check_eq "the restarted caravanfs stops with status 0" "$?" 0
+wait "$LISTEN_PID"
+
+e2e_finish
