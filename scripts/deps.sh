@@ -4,7 +4,8 @@
 set -e
 CARAVAN_PKGS="build-essential autoconf automake libtool pkg-config \
 libfuse3-dev fuse3 libcurl4-openssl-dev libssl-dev check libjansson-dev \
-rsync attr tar curl clang libclang-rt-14-dev valgrind sqlite3 libsqlite3-dev"
+rsync attr tar curl clang libclang-rt-14-dev valgrind sqlite3 libsqlite3-dev \
+libmicrohttpd-dev prometheus"
 
 caravan_missing=""
 for p in $CARAVAN_PKGS; do
