@@ -46,7 +46,8 @@ E2E_FS_TESTS = \
 	tests/e2e_fs_cloud.sh \
 	tests/e2e_fs_s3.sh \
 	tests/e2e_fs_security.sh \
-	tests/e2e_fs_metrics.sh
+	tests/e2e_fs_metrics.sh \
+	tests/e2e_fs_creds.sh
 dist_check_SCRIPTS += $(E2E_FS_TESTS)
 TESTS += $(E2E_FS_TESTS)
-EXTRA_DIST += tests/e2e/lib.sh
+EXTRA_DIST += tests/e2e/lib.sh tests/creds/aws_endpoints.js
