@@ -605,29 +605,32 @@ START_TEST(test_creds_container_sends_its_token_and_checks_the_url)
 }
 END_TEST
 
+/* A URL that lives as long as the fake needs it (a ring of buffers). */
+static const char *url_of(const char *base, const char *path)
+{
+	static char urls[48][256];
+	static int k;
+	char *u = urls[k++ % 48];
+
+	snprintf(u, 256, "%s%s", base, path);
+	return u;
+}
+
 static void imds_script(struct fake_http *f, const char *base, const char *key,
 			const char *exp)
 {
-	char *u1, *u2, *u3;
-
-	/* leaked on purpose: the fake keeps borrowed strings */
-	ck_assert_int_ge(asprintf(&u1, "%s/latest/api/token", base), 0);
-	ck_assert_int_ge(
-		asprintf(&u2, "%s/latest/meta-data/iam/security-credentials/",
-			 base),
-		0);
-	ck_assert_int_ge(
-		asprintf(&u3,
-			 "%s/latest/meta-data/iam/security-credentials/"
-			 "my-role",
-			 base),
-		0);
-	fake_add(f, "PUT", u1, "X-aws-ec2-metadata-token-ttl-seconds: 21600",
-		 200, "imds-session-token");
-	fake_add(f, "GET", u2, "X-aws-ec2-metadata-token: imds-session-token",
-		 200, "my-role\n");
-	fake_add(f, "GET", u3, "X-aws-ec2-metadata-token: imds-session-token",
-		 200, meta_json(key, exp));
+	fake_add(f, "PUT", url_of(base, "/latest/api/token"),
+		 "X-aws-ec2-metadata-token-ttl-seconds: 21600", 200,
+		 "imds-session-token");
+	fake_add(f, "GET",
+		 url_of(base, "/latest/meta-data/iam/security-credentials/"),
+		 "X-aws-ec2-metadata-token: imds-session-token", 200,
+		 "my-role\n");
+	fake_add(f, "GET",
+		 url_of(base,
+			"/latest/meta-data/iam/security-credentials/my-role"),
+		 "X-aws-ec2-metadata-token: imds-session-token", 200,
+		 meta_json(key, exp));
 }
 
 START_TEST(test_creds_imds_v2_token_role_then_credentials)
