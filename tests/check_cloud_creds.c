@@ -805,6 +805,35 @@ START_TEST(test_creds_short_lived_are_refreshed_halfway)
 }
 END_TEST
 
+START_TEST(test_creds_one_provider_per_profile_while_it_lives)
+{
+	static const char *base = "http://127.0.0.1:1338";
+	struct fake_http f;
+	struct creds_seams seams;
+	struct cloud_creds_provider *a, *b, *c;
+
+	fake_init(&f);
+	fake_now_s = T0;
+	seams = (struct creds_seams){ .http = &f.base, .now = fake_now };
+	creds_seams_set(&seams);
+	unsetenv("AWS_EC2_METADATA_DISABLED");
+	setenv("AWS_EC2_METADATA_SERVICE_ENDPOINT", base, 1);
+	imds_script(&f, base, "AKIDSHARED1", EXP_T0_1H);
+	ck_assert_int_eq(cloud_creds_provider_new(NULL, &a), 0);
+	ck_assert_int_eq(cloud_creds_provider_new(NULL, &b), 0);
+	ck_assert_ptr_eq(a, b); /* the mount's targets share one */
+	ck_assert_int_eq(f.calls, 3);
+	cloud_creds_provider_free(a);
+	cloud_creds_provider_free(b);
+	/* gone with its last user: the next one asks again */
+	imds_script(&f, base, "AKIDSHARED2", EXP_T0_1H);
+	ck_assert_int_eq(cloud_creds_provider_new(NULL, &c), 0);
+	ck_assert_int_eq(f.calls, 6);
+	cloud_creds_provider_free(c);
+	ck_assert_str_eq(f.bad, "");
+}
+END_TEST
+
 struct signer {
 	struct cloud_creds_provider *p;
 	int mismatches, fails;
@@ -907,6 +936,8 @@ int main(void)
 	tcase_add_test(refresh, test_creds_short_lived_are_refreshed_halfway);
 	tcase_add_test(refresh,
 		       test_creds_concurrent_signers_get_consistent_snapshots);
+	tcase_add_test(refresh,
+		       test_creds_one_provider_per_profile_while_it_lives);
 	suite_add_tcase(s, parsers);
 	suite_add_tcase(s, files);
 	suite_add_tcase(s, process);
