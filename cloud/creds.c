@@ -1,11 +1,17 @@
 /*
- * creds.c - credentials from the environment or the shared file.  A
- * shared file that group or others may access is used, with a warning
- * (as ssh warns about keys): the secrets in it are not private.
+ * creds.c - credentials as values (set, release, checks) and the shared
+ * files: the credentials file and the config file of the AWS tools, read
+ * for one profile (creds_profile_read).  The chain that decides among
+ * the sources is creds_chain.c.
+ *
+ * A shared file that group or others may access is used, with a warning
+ * (as ssh warns about keys): the secrets in it are not private.  Files
+ * are read whole, at most CREDS_FILE_MAX bytes; a missing file is no
+ * error (the next source is tried).
  */
 #include "config.h"
 
-#include "cloud/creds.h"
+#include "cloud/creds_internal.h"
 
 #include "util/log.h"
 
@@ -43,7 +49,7 @@ void cloud_creds_release(struct cloud_creds *c)
 int cloud_creds_set(struct cloud_creds *out, const char *access_key,
 		    const char *secret_key, const char *token)
 {
-	struct cloud_creds c = { NULL, NULL, NULL };
+	struct cloud_creds c = { NULL, NULL, NULL, 0 };
 
 	if (!access_key || !access_key[0] || !secret_key || !secret_key[0])
 		return -ENOKEY;
@@ -108,8 +114,15 @@ static int take(char **slot, const char *s, const char *e)
 	return 0;
 }
 
+/* What one section of an INI file holds for us. */
+struct ini_out {
+	struct cloud_creds c;
+	char *process; /* credential_process */
+	bool seen; /* the section exists */
+};
+
 static int ini_line(const char *s, const char *e, const char *profile, bool *in,
-		    struct cloud_creds *c)
+		    struct ini_out *o)
 {
 	const char *eq, *ks, *ke, *vs, *ve;
 
@@ -120,6 +133,7 @@ static int ini_line(const char *s, const char *e, const char *profile, bool *in,
 		const char *close = memchr(s, ']', (size_t)(e - s));
 
 		*in = close && section_is(s + 1, close, profile);
+		o->seen = o->seen || *in;
 		return 0;
 	}
 	if (!*in)
@@ -134,47 +148,74 @@ static int ini_line(const char *s, const char *e, const char *profile, bool *in,
 	trim(&ks, &ke);
 	trim(&vs, &ve);
 	if (span_is(ks, ke, "aws_access_key_id"))
-		return take(&c->access_key, vs, ve);
+		return take(&o->c.access_key, vs, ve);
 	if (span_is(ks, ke, "aws_secret_access_key"))
-		return take(&c->secret_key, vs, ve);
+		return take(&o->c.secret_key, vs, ve);
 	if (span_is(ks, ke, "aws_session_token") ||
 	    span_is(ks, ke, "aws_security_token"))
-		return take(&c->session_token, vs, ve);
+		return take(&o->c.session_token, vs, ve);
+	if (span_is(ks, ke, "credential_process"))
+		return take(&o->process, vs, ve);
 	return 0;
 }
 
-int cloud_creds_parse_ini(const char *buf, size_t len, const char *profile,
-			  struct cloud_creds *out)
+static void ini_out_release(struct ini_out *o)
 {
-	struct cloud_creds c = { NULL, NULL, NULL };
+	cloud_creds_release(&o->c);
+	wipe_free(o->process);
+	o->process = NULL;
+}
+
+static int ini_parse(const char *buf, size_t len, const char *profile,
+		     struct ini_out *o)
+{
 	const char *p = buf, *end = buf + len;
 	bool in = false;
 	int rc = 0;
 
+	memset(o, 0, sizeof(*o));
 	while (!rc && p < end) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 
 		if (!nl)
 			nl = end;
-		rc = ini_line(p, nl, profile, &in, &c);
+		rc = ini_line(p, nl, profile, &in, o);
 		p = nl + 1;
 	}
-	if (!rc && (!c.access_key || !c.access_key[0] || !c.secret_key ||
-		    !c.secret_key[0]))
-		rc = -ENOKEY;
-	if (rc) {
-		cloud_creds_release(&c);
+	if (rc)
+		ini_out_release(o);
+	return rc;
+}
+
+static bool has_keys(const struct cloud_creds *c)
+{
+	return c->access_key && c->access_key[0] && c->secret_key &&
+	       c->secret_key[0];
+}
+
+int cloud_creds_parse_ini(const char *buf, size_t len, const char *profile,
+			  struct cloud_creds *out)
+{
+	struct ini_out o;
+	int rc = ini_parse(buf, len, profile, &o);
+
+	if (rc)
 		return rc;
+	if (!has_keys(&o.c)) {
+		ini_out_release(&o);
+		return -ENOKEY;
 	}
-	if (c.session_token && !c.session_token[0]) {
-		free(c.session_token);
-		c.session_token = NULL;
+	if (o.c.session_token && !o.c.session_token[0]) {
+		free(o.c.session_token);
+		o.c.session_token = NULL;
 	}
-	*out = c;
+	*out = o.c;
+	o.c.access_key = o.c.secret_key = o.c.session_token = NULL;
+	ini_out_release(&o);
 	return 0;
 }
 
-static char *read_small_file(const char *path, size_t *len)
+static char *read_small_file(const char *path, size_t *len, mode_t *mode)
 {
 	struct stat st;
 	char *buf;
@@ -187,11 +228,7 @@ static char *read_small_file(const char *path, size_t *len)
 		close(fd);
 		return NULL;
 	}
-	/* as ssh does for keys: secrets others can read are not secret */
-	if (st.st_mode & 077)
-		log_warn("unsafe permissions %04o on credentials file '%s': "
-			 "group or others can read it (chmod 600 it)",
-			 (unsigned)(st.st_mode & 07777), path);
+	*mode = st.st_mode;
 	buf = malloc((size_t)st.st_size + 1);
 	if (!buf) {
 		close(fd);
@@ -208,54 +245,113 @@ static char *read_small_file(const char *path, size_t *len)
 	return buf;
 }
 
-static int from_file(const char *profile, struct cloud_creds *out)
+static void file_path(char *path, size_t len, const char *env_name,
+		      const char *home_rel)
 {
-	const char *env = getenv("AWS_SHARED_CREDENTIALS_FILE");
+	const char *env = getenv(env_name);
 	const char *home = getenv("HOME");
-	char path[4096];
-	size_t len = 0;
-	char *buf;
-	int rc;
 
 	if (env && env[0])
-		snprintf(path, sizeof(path), "%s", env);
+		snprintf(path, len, "%s", env);
 	else if (home && home[0])
-		snprintf(path, sizeof(path), "%s/.aws/credentials", home);
+		snprintf(path, len, "%s/%s", home, home_rel);
 	else
-		path[0] = '\0';
-	buf = path[0] ? read_small_file(path, &len) : NULL;
-	if (!buf) {
-		log_error("no aws credentials: AWS_ACCESS_KEY_ID is not set "
-			  "and '%s' cannot be read",
-			  path[0] ? path : "~/.aws/credentials");
-		return -ENOKEY;
-	}
-	rc = cloud_creds_parse_ini(buf, len, profile, out);
+		snprintf(path, len, "~/%s", home_rel);
+}
+
+/* Read path's section for profile into *o; a missing file is empty. */
+static int read_profile(const char *path, const char *profile,
+			struct ini_out *o)
+{
+	size_t len = 0;
+	mode_t mode = 0;
+	char *buf = path[0] == '~' ? NULL : read_small_file(path, &len, &mode);
+	int rc;
+
+	memset(o, 0, sizeof(*o));
+	if (!buf)
+		return 0;
+	rc = ini_parse(buf, len, profile, o);
 	OPENSSL_cleanse(buf, len);
 	free(buf);
-	if (rc == -ENOKEY)
-		log_error("no aws credentials for profile '%s' in '%s'",
-			  profile, path);
+	/* as ssh does for keys: secrets others can read are not secret */
+	if (!rc && (mode & 077) && (o->c.secret_key || o->c.session_token))
+		log_warn("unsafe permissions %04o on credentials file '%s': "
+			 "group or others can read it (chmod 600 it)",
+			 (unsigned)(mode & 07777), path);
 	return rc;
+}
+
+void creds_profile_release(struct creds_profile *p)
+{
+	if (!p)
+		return;
+	cloud_creds_release(&p->file);
+	cloud_creds_release(&p->config);
+	wipe_free(p->process);
+	p->process = NULL;
+}
+
+int creds_profile_read(const char *profile, struct creds_profile *out)
+{
+	struct ini_out f, c;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	file_path(out->cred_path, sizeof(out->cred_path),
+		  "AWS_SHARED_CREDENTIALS_FILE", ".aws/credentials");
+	file_path(out->config_path, sizeof(out->config_path), "AWS_CONFIG_FILE",
+		  ".aws/config");
+	rc = read_profile(out->cred_path, profile, &f);
+	if (rc)
+		return rc;
+	rc = read_profile(out->config_path, profile, &c);
+	if (rc) {
+		ini_out_release(&f);
+		return rc;
+	}
+	out->found = f.seen || c.seen;
+	out->file = f.c;
+	out->config = c.c;
+	if (f.process && f.process[0]) {
+		out->process = f.process;
+		f.process = NULL;
+	} else if (c.process && c.process[0]) {
+		out->process = c.process;
+		c.process = NULL;
+	}
+	wipe_free(f.process);
+	wipe_free(c.process);
+	return 0;
+}
+
+bool creds_field_ok(const char *s, size_t max)
+{
+	size_t n = 0;
+
+	if (!s)
+		return false;
+	for (; s[n]; n++)
+		if (n >= max || s[n] <= ' ' || s[n] > '~')
+			return false;
+	return n > 0;
+}
+
+void creds_key_hint(const char *key, char *buf, size_t len)
+{
+	size_t n = key ? strlen(key) : 0;
+
+	snprintf(buf, len, "...%s", n > 4 ? key + n - 4 : "");
 }
 
 int cloud_creds_load(const char *profile, struct cloud_creds *out)
 {
-	const char *ak = getenv("AWS_ACCESS_KEY_ID");
-	const char *sk = getenv("AWS_SECRET_ACCESS_KEY");
+	struct cloud_creds_provider *p;
+	int rc = cloud_creds_provider_new(profile, &p);
 
-	if (ak && ak[0]) {
-		if (!sk || !sk[0]) {
-			log_error("no aws credentials: AWS_ACCESS_KEY_ID is "
-				  "set but AWS_SECRET_ACCESS_KEY is not");
-			return -ENOKEY;
-		}
-		return cloud_creds_set(out, ak, sk,
-				       getenv("AWS_SESSION_TOKEN"));
-	}
-	if (!profile || !profile[0])
-		profile = getenv("AWS_PROFILE");
-	if (!profile || !profile[0])
-		profile = "default";
-	return from_file(profile, out);
+	if (rc)
+		return rc;
+	rc = cloud_creds_provider_get(p, out);
+	cloud_creds_provider_free(p);
+	return rc;
 }

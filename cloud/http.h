@@ -55,6 +55,7 @@ struct cloud_http_curl_options {
 	unsigned timeout_ms; /* whole transfer; 0: none */
 	unsigned low_speed_time_s; /* abort below 1 byte/s for this long */
 	const char *ca_file; /* NULL: the system's CA store */
+	bool no_proxy; /* ignore http_proxy & co (credential endpoints) */
 };
 
 /* The libcurl transport: HTTPS with peer and host verification, no

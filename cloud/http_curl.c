@@ -168,6 +168,8 @@ static int set_options(struct curl_http *h, CURL *c,
 		bad += curl_easy_setopt(c, CURLOPT_CAINFO, h->ca_file) !=
 		       CURLE_OK;
 	bad += curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L) != CURLE_OK;
+	if (h->o.no_proxy)
+		bad += curl_easy_setopt(c, CURLOPT_PROXY, "") != CURLE_OK;
 #if LIBCURL_VERSION_NUM >= 0x075500
 	bad += curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https") !=
 	       CURLE_OK;

@@ -7,7 +7,8 @@ cloud_libcloud_a_SOURCES = \
 	cloud/backup.c cloud/backup.h cloud/backup_internal.h \
 	cloud/catalog.c cloud/catalog.h \
 	cloud/buf.c cloud/buf.h \
-	cloud/creds.c cloud/creds.h \
+	cloud/creds.c cloud/creds.h cloud/creds_internal.h \
+	cloud/creds_chain.c cloud/creds_http.c cloud/creds_process.c \
 	cloud/dir.c \
 	cloud/http.h cloud/http_curl.c \
 	cloud/restore.c \
@@ -19,19 +20,26 @@ cloud_libcloud_a_SOURCES = \
 	cloud/tombstone.c \
 	cloud/upload.c \
 	cloud/verify.c cloud/verify.h
-cloud_libcloud_a_CFLAGS = $(AM_CFLAGS) $(CURL_CFLAGS) $(CRYPTO_CFLAGS)
+cloud_libcloud_a_CFLAGS = $(AM_CFLAGS) $(CURL_CFLAGS) $(CRYPTO_CFLAGS) \
+	$(JANSSON_CFLAGS)
 
 CLOUD_TEST_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(CURL_CFLAGS) \
 	$(CRYPTO_CFLAGS) -DTOP_SRCDIR='"$(abs_top_srcdir)"' \
 	-DTOP_BUILDDIR='"$(abs_top_builddir)"'
 CLOUD_TEST_LDADD = cloud/libcloud.a util/libutil.a $(CURL_LIBS) \
-	$(CRYPTO_LIBS) $(CHECK_LIBS)
+	$(CRYPTO_LIBS) $(JANSSON_LIBS) $(CHECK_LIBS)
 
 check_PROGRAMS += tests/check_cloud_sigv4
 TESTS += tests/check_cloud_sigv4
 tests_check_cloud_sigv4_SOURCES = tests/check_cloud_sigv4.c
 tests_check_cloud_sigv4_CFLAGS = $(CLOUD_TEST_CFLAGS)
 tests_check_cloud_sigv4_LDADD = $(CLOUD_TEST_LDADD)
+
+check_PROGRAMS += tests/check_cloud_creds
+TESTS += tests/check_cloud_creds
+tests_check_cloud_creds_SOURCES = tests/check_cloud_creds.c
+tests_check_cloud_creds_CFLAGS = $(CLOUD_TEST_CFLAGS)
+tests_check_cloud_creds_LDADD = $(CLOUD_TEST_LDADD)
 
 check_PROGRAMS += tests/check_cloud_archive
 TESTS += tests/check_cloud_archive

@@ -54,7 +54,7 @@ struct s3_target {
 	char *prefix; /* "" or "a/b/" (with the trailing '/') */
 	char *region;
 	bool path_style;
-	struct cloud_creds creds;
+	struct cloud_creds_provider *creds; /* a snapshot signs each request */
 	struct cloud_http *http;
 	bool own_http;
 	uint32_t page_keys;
@@ -102,6 +102,7 @@ static int sign(struct s3_target *s, const struct s3_req *rq,
 	struct sigv4_kv h[5];
 	struct sigv4_request r;
 	struct sigv4_params p;
+	struct cloud_creds snap;
 	struct cbuf path = CBUF_INIT;
 	size_t nh = 0;
 	int rc;
@@ -137,16 +138,21 @@ static int sign(struct s3_target *s, const struct s3_req *rq,
 	r.headers = h;
 	r.headers_len = nh;
 	r.payload_hash = payload_hash;
+	rc = cloud_creds_provider_get(s->creds, &snap);
+	if (rc)
+		goto out_path;
 	memset(&p, 0, sizeof(p));
-	p.access_key = s->creds.access_key;
-	p.secret_key = s->creds.secret_key;
-	p.session_token = s->creds.session_token;
+	p.access_key = snap.access_key;
+	p.secret_key = snap.secret_key;
+	p.session_token = snap.session_token;
 	p.region = s->region;
 	p.service = "s3";
 	p.when = time(NULL);
 	p.mode = SIGV4_HEADER;
 	p.flags = SIGV4_CONTENT_SHA256;
 	rc = sigv4_sign(&r, &p, res);
+	cloud_creds_release(&snap);
+out_path:
 	cbuf_release(&path);
 	return rc;
 }
@@ -677,7 +683,7 @@ static void s3_destroy(struct cloud_target *t)
 
 	if (s->own_http && s->http)
 		s->http->destroy(s->http);
-	cloud_creds_release(&s->creds);
+	cloud_creds_provider_free(s->creds);
 	free(s->base_url);
 	free(s->host);
 	free(s->bucket);
@@ -795,11 +801,9 @@ static int setup(struct s3_target *s, const char *bucket, const char *prefix,
 	if (rc)
 		return rc;
 	if (o->creds)
-		rc = cloud_creds_set(&s->creds, o->creds->access_key,
-				     o->creds->secret_key,
-				     o->creds->session_token);
+		rc = cloud_creds_provider_fixed(o->creds, &s->creds);
 	else
-		rc = cloud_creds_load(o->aws_profile, &s->creds);
+		rc = cloud_creds_provider_new(o->aws_profile, &s->creds);
 	return rc;
 }
 
@@ -827,7 +831,7 @@ int cloud_s3_open(const char *bucket, const char *prefix,
 		struct cloud_http_curl_options co = { o->connect_timeout_ms,
 						      o->timeout_ms,
 						      o->low_speed_time_s,
-						      o->ca_file };
+						      o->ca_file, false };
 
 		rc = cloud_http_curl_new(&co, &s->http);
 		s->own_http = rc == 0;

@@ -10,14 +10,15 @@ fs_libfs_a_SOURCES = \
 	fs/sync.c \
 	fs/xattr.c \
 	fs/metrics.c \
+	fs/metrics_http.c \
 	fs/options.c fs/options.h \
 	fs/cloud_glue.c fs/cloud_glue.h
 fs_libfs_a_CFLAGS = $(AM_CFLAGS) $(FUSE_CFLAGS) $(JANSSON_CFLAGS) \
-	$(CURL_CFLAGS) $(CRYPTO_CFLAGS)
+	$(CURL_CFLAGS) $(CRYPTO_CFLAGS) $(MHD_CFLAGS)
 
 FS_LDADD = fs/libfs.a cloud/libcloud.a store/libstore.a wal/libwal.a \
 	json/libjson.a util/libutil.a $(FUSE_LIBS) $(JANSSON_LIBS) \
-	$(CURL_LIBS) $(CRYPTO_LIBS) -lm
+	$(CURL_LIBS) $(CRYPTO_LIBS) $(MHD_LIBS) -lm
 
 bin_PROGRAMS += caravanfs caravan
 caravanfs_SOURCES = fs/main.c
@@ -48,9 +49,11 @@ E2E_FS_TESTS = \
 	tests/e2e_fs_cloud_hostile.sh \
 	tests/e2e_fs_s3.sh \
 	tests/e2e_fs_s3_down.sh \
-	tests/e2e_fs_security.sh
+	tests/e2e_fs_security.sh \
+	tests/e2e_fs_metrics.sh \
+	tests/e2e_fs_creds.sh
 # hostile archives against the store (needs cloud_tool)
 E2E_FS_TESTS += tests/e2e_cloud_integrity.sh
 dist_check_SCRIPTS += $(E2E_FS_TESTS)
 TESTS += $(E2E_FS_TESTS)
-EXTRA_DIST += tests/e2e/lib.sh
+EXTRA_DIST += tests/e2e/lib.sh tests/creds/aws_endpoints.js

@@ -3,7 +3,10 @@
  *
  * Where they are: the hidden read-only file MOUNTPOINT/.caravan-metrics
  * (reserved name: never listed, so tar and rsync do not copy it; a read
- * gets the values at open), and with -o metrics_file=PATH a file rewritten
+ * gets the values at open), with -o metrics_listen=ADDR:PORT at
+ * http://ADDR:PORT/metrics (fs/metrics_http.c: each series labelled with
+ * store and mountpoint, for a scraper that watches many mounts; the file
+ * in the mount names its mount and carries no labels), and with -o metrics_file=PATH a file rewritten
  * every metrics_ms (written to a new PATH.XXXXXX made by mkstemp, so
  * never through a planted link, mode 0644, then renamed over PATH, so a
  * scraper such as node_exporter's textfile collector never reads half a
@@ -47,40 +50,54 @@ void fs_metrics_fsync(struct fs *fs, int64_t ns)
 			atomic_fetch_add(&fs->c.fsync_le[i], 1);
 }
 
-static void metric(FILE *f, const char *name, const char *type,
+/* Where one rendering goes: the stream and the labels every series
+ * carries ("" or 'store="...",mountpoint="..."', already escaped). */
+struct out {
+	FILE *f;
+	const char *labels;
+};
+
+static void metric(struct out *o, const char *name, const char *type,
 		   const char *help, uint64_t v)
 {
-	fprintf(f,
+	fprintf(o->f,
 		"# HELP caravanfs_%s %s\n# TYPE caravanfs_%s %s\n"
-		"caravanfs_%s %" PRIu64 "\n",
-		name, help, name, type, name, v);
+		"caravanfs_%s%s%s%s %" PRIu64 "\n",
+		name, help, name, type, name, o->labels[0] ? "{" : "",
+		o->labels, o->labels[0] ? "}" : "", v);
 }
 
-#define COUNTER(f, name, help, v) metric(f, name, "counter", help, v)
-#define GAUGE(f, name, help, v) metric(f, name, "gauge", help, v)
+#define COUNTER(o, name, help, v) metric(o, name, "counter", help, v)
+#define GAUGE(o, name, help, v) metric(o, name, "gauge", help, v)
 #define LOAD(x) ((uint64_t)atomic_load(&(x)))
 
-static void render_fsync(FILE *f, struct fs *fs)
+static void render_fsync(struct out *o, struct fs *fs)
 {
+	const char *sep = o->labels[0] ? "," : "";
 	uint64_t count = LOAD(fs->c.fsyncs);
 	int i;
 
-	fprintf(f,
+	fprintf(o->f,
 		"# HELP caravanfs_fsync_seconds Latency of fsync, fdatasync and fsyncdir.\n"
 		"# TYPE caravanfs_fsync_seconds histogram\n");
 	for (i = 0; i < FS_LAT_BUCKETS; i++)
-		fprintf(f,
-			"caravanfs_fsync_seconds_bucket{le=\"%g\"} %" PRIu64
+		fprintf(o->f,
+			"caravanfs_fsync_seconds_bucket{le=\"%g\"%s%s} %" PRIu64
 			"\n",
-			(double)lat_le_ns[i] / 1e9, LOAD(fs->c.fsync_le[i]));
-	fprintf(f, "caravanfs_fsync_seconds_bucket{le=\"+Inf\"} %" PRIu64 "\n",
-		count);
-	fprintf(f, "caravanfs_fsync_seconds_sum %.9f\n",
+			(double)lat_le_ns[i] / 1e9, sep, o->labels,
+			LOAD(fs->c.fsync_le[i]));
+	fprintf(o->f,
+		"caravanfs_fsync_seconds_bucket{le=\"+Inf\"%s%s} %" PRIu64 "\n",
+		sep, o->labels, count);
+	fprintf(o->f, "caravanfs_fsync_seconds_sum%s%s%s %.9f\n",
+		o->labels[0] ? "{" : "", o->labels, o->labels[0] ? "}" : "",
 		(double)LOAD(fs->c.fsync_ns_sum) / 1e9);
-	fprintf(f, "caravanfs_fsync_seconds_count %" PRIu64 "\n", count);
+	fprintf(o->f, "caravanfs_fsync_seconds_count%s%s%s %" PRIu64 "\n",
+		o->labels[0] ? "{" : "", o->labels, o->labels[0] ? "}" : "",
+		count);
 }
 
-static void render_fs(FILE *f, struct fs *fs)
+static void render_fs(struct out *f, struct fs *fs)
 {
 	uint64_t pinned;
 
@@ -132,7 +149,7 @@ static void render_fs(FILE *f, struct fs *fs)
 	render_fsync(f, fs);
 }
 
-static void render_store(FILE *f, struct fs *fs)
+static void render_store(struct out *f, struct fs *fs)
 {
 	struct store_stats ss;
 	struct doc_stats ds;
@@ -165,7 +182,7 @@ static void render_store(FILE *f, struct fs *fs)
 	      ds.cached_bytes);
 }
 
-static void render_cloud(FILE *f, struct fs *fs)
+static void render_cloud(struct out *f, struct fs *fs)
 {
 	struct cloud_glue_stats cs;
 
@@ -182,24 +199,41 @@ static void render_cloud(FILE *f, struct fs *fs)
 		cs.restore_failures);
 }
 
-int fs_metrics_render(struct fs *fs, char **out, size_t *len)
+static void render_build_info(struct out *o)
 {
+	fprintf(o->f,
+		"# HELP caravanfs_build_info The version of caravanfs serving the mount (always 1).\n"
+		"# TYPE caravanfs_build_info gauge\n"
+		"caravanfs_build_info{version=\"%s\"%s%s} 1\n",
+		PACKAGE_VERSION, o->labels[0] ? "," : "", o->labels);
+}
+
+int fs_metrics_render_labels(struct fs *fs, const char *labels, char **out,
+			     size_t *len)
+{
+	struct out o = { NULL, labels ? labels : "" };
 	char *buf = NULL;
 	size_t n = 0;
-	FILE *f = open_memstream(&buf, &n);
 
-	if (!f)
+	o.f = open_memstream(&buf, &n);
+	if (!o.f)
 		return -ENOMEM;
-	render_fs(f, fs);
-	render_store(f, fs);
-	render_cloud(f, fs);
-	if (fclose(f) != 0 || !buf) {
+	render_build_info(&o);
+	render_fs(&o, fs);
+	render_store(&o, fs);
+	render_cloud(&o, fs);
+	if (fclose(o.f) != 0 || !buf) {
 		free(buf);
 		return -ENOMEM;
 	}
 	*out = buf;
 	*len = n;
 	return 0;
+}
+
+int fs_metrics_render(struct fs *fs, char **out, size_t *len)
+{
+	return fs_metrics_render_labels(fs, "", out, len);
 }
 
 /* ---- metrics_file ---- */
@@ -301,6 +335,9 @@ int fs_metrics_start(struct fs *fs)
 {
 	int rc;
 
+	rc = fs_metrics_http_start(fs);
+	if (rc < 0)
+		return rc;
 	if (!fs->cfg.metrics_file)
 		return 0;
 	if (fs->cfg.metrics_ms == 0)
@@ -309,6 +346,7 @@ int fs_metrics_start(struct fs *fs)
 	rc = pthread_create(&mx.thread, NULL, metrics_main, fs);
 	if (rc) {
 		log_error("cannot start the metrics writer: %s", strerror(rc));
+		fs_metrics_http_stop(fs);
 		return -rc;
 	}
 	mx.running = true;
@@ -317,6 +355,7 @@ int fs_metrics_start(struct fs *fs)
 
 void fs_metrics_stop(struct fs *fs)
 {
+	fs_metrics_http_stop(fs);
 	if (!mx.running)
 		return;
 	pthread_mutex_lock(&mx.mu);

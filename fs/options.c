@@ -23,6 +23,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 
 enum opt_key {
 	K_HELP,
@@ -53,6 +55,7 @@ enum opt_key {
 	K_CLOSE_SYNC,
 	K_METRICS_FILE,
 	K_METRICS_MS,
+	K_METRICS_LISTEN,
 	K_RO,
 	K_ALLOW_OTHER,
 	K_DEFAULT_PERMISSIONS,
@@ -91,6 +94,7 @@ static const struct fuse_opt opt_spec[] = {
 	FUSE_OPT_KEY("close_sync", K_CLOSE_SYNC),
 	FUSE_OPT_KEY("metrics_file=%s", K_METRICS_FILE),
 	FUSE_OPT_KEY("metrics_ms=%s", K_METRICS_MS),
+	FUSE_OPT_KEY("metrics_listen=%s", K_METRICS_LISTEN),
 	FUSE_OPT_KEY("max_pinned=%s", K_MAX_PINNED),
 	FUSE_OPT_KEY("max_pending=%s", K_MAX_PENDING),
 	/* libfuse's, noted on the way */
@@ -332,6 +336,14 @@ static int opt_value_set(struct fs_config *c, int key, const char *v)
 		return set_string(&c->metrics_file, v);
 	case K_METRICS_MS:
 		return parse_u32(v, &c->metrics_ms);
+	case K_METRICS_LISTEN: {
+		struct sockaddr_storage sa;
+		socklen_t len;
+
+		if (fs_parse_listen(v, &sa, &len) < 0)
+			return -EINVAL;
+		return set_string(&c->metrics_listen, v);
+	}
 	case K_MAX_PINNED:
 		return fs_parse_size(v, &c->max_pinned_bytes);
 	case K_MAX_PENDING:
@@ -339,6 +351,56 @@ static int opt_value_set(struct fs_config *c, int key, const char *v)
 	default:
 		return -EINVAL;
 	}
+}
+
+static int parse_port(const char *s, uint16_t *out)
+{
+	uint32_t v;
+
+	if (parse_u32(s, &v) < 0 || v > 65535)
+		return -EINVAL;
+	*out = (uint16_t)v;
+	return 0;
+}
+
+int fs_parse_listen(const char *s, struct sockaddr_storage *sa,
+		    socklen_t *salen)
+{
+	struct sockaddr_in *in4 = (struct sockaddr_in *)sa;
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)sa;
+	const char *colon = strrchr(s, ':');
+	char host[INET6_ADDRSTRLEN + 2];
+	size_t hl;
+	uint16_t port;
+
+	memset(sa, 0, sizeof(*sa));
+	if (!colon) {
+		colon = s - 1;
+		hl = 0;
+	} else {
+		hl = (size_t)(colon - s);
+	}
+	if (parse_port(colon + 1, &port) < 0 || hl >= sizeof(host))
+		return -EINVAL;
+	memcpy(host, s, hl);
+	host[hl] = '\0';
+	if (hl >= 2 && host[0] == '[' && host[hl - 1] == ']') {
+		host[hl - 1] = '\0';
+		if (inet_pton(AF_INET6, host + 1, &in6->sin6_addr) != 1)
+			return -EINVAL;
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons(port);
+		*salen = sizeof(*in6);
+		return 0;
+	}
+	if (hl == 0 || !strcmp(host, "localhost"))
+		strcpy(host, "127.0.0.1");
+	if (inet_pton(AF_INET, host, &in4->sin_addr) != 1)
+		return -EINVAL;
+	in4->sin_family = AF_INET;
+	in4->sin_port = htons(port);
+	*salen = sizeof(*in4);
+	return 0;
 }
 
 static int opt_proc(void *data, const char *arg, int key,
@@ -586,6 +648,11 @@ void fs_config_help(FILE *f, const char *prog)
 		"                          the metrics are always readable at\n"
 		"                          MOUNTPOINT/" FS_METRICS_NAME ")\n"
 		"  -o metrics_ms=N         metrics_file rewrite interval in ms (default %u)\n"
+		"  -o metrics_listen=ADDR:PORT\n"
+		"                          serve Prometheus metrics at http://ADDR:PORT/metrics\n"
+		"                          (default off; a PORT alone listens on 127.0.0.1;\n"
+		"                          [ADDR6]:PORT for IPv6, 0.0.0.0:PORT for every\n"
+		"                          interface)\n"
 		"\n"
 		"SIZE takes K, M, G or T (binary multiples).  Other libfuse options\n"
 		"(fsname=, subtype=, ...) are passed through.\n",
@@ -605,6 +672,8 @@ void fs_config_release(struct fs_config *c)
 	free(c->s3_endpoint);
 	free(c->s3_region);
 	free(c->metrics_file);
+	free(c->metrics_listen);
+	c->metrics_listen = NULL;
 	c->store_dir = c->mountpoint = c->cloud = NULL;
 	c->s3_endpoint = c->s3_region = c->metrics_file = NULL;
 }

@@ -8,6 +8,7 @@
 
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/socket.h>
 
 #include "fs/fs.h"
 
@@ -37,6 +38,12 @@ int fs_cloud_url_check(const char *url, char *err, size_t errlen);
 
 /* "64M", "4G", "1024", "512K": binary multiples.  0 or -EINVAL. */
 int fs_parse_size(const char *s, uint64_t *out);
+
+/* A listen address: "PORT" (loopback, 127.0.0.1), "ADDR:PORT" or
+ * "[ADDR6]:PORT", ADDR numeric or "localhost"; PORT 0..65535 (0: any free
+ * port).  0 or -EINVAL. */
+int fs_parse_listen(const char *s, struct sockaddr_storage *sa,
+		    socklen_t *salen);
 
 void fs_config_help(FILE *f, const char *prog);
 void fs_config_release(struct fs_config *c);

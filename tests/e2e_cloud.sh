@@ -530,9 +530,10 @@ suite() {
 		unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY
 		mkdir -p "$T/nohome"
 		home=${HOME:-}
-		export HOME="$T/nohome"
+		export HOME="$T/nohome" AWS_EC2_METADATA_DISABLED=true
 		mount_fs "$S/store-n" "$T/s3/mnt-n" "$MOPT" >/dev/null
 		HOME=$home
+		unset AWS_EC2_METADATA_DISABLED
 		check_fails "$P no credentials: the mount fails" mountpoint -q "$T/s3/mnt-n"
 		check "$P ... with a message" logged "$mark" "cannot open cloud target" "$URL"
 		export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER
