@@ -147,6 +147,10 @@ void kids_remove(struct kids *k, uint64_t id);
 uint32_t kids_lower_bound(const struct kids *k, uint64_t id);
 struct tomb *tomb_find(struct store *s, const char *space, const char *key);
 
+/* The name rule of util/name.h with the store's reserved prefix (the
+ * option its opener passed): 0, -EINVAL or -ENAMETOOLONG. */
+int store_name_check(struct store *s, const char *name);
+
 void meta_to_wal(const struct store_meta *m, struct wal_meta *w);
 void meta_from_wal(const struct wal_meta *w, struct store_meta *m);
 
