@@ -101,6 +101,9 @@ struct store {
 	bool snap_done;
 	uint32_t snap_crc;
 	uint64_t snap_count;
+	/* what SNAP_BEGIN announced, and the counts seen since (checked at
+	 * SNAP_END) */
+	struct wal_snap_begin snap_want, snap_seen;
 
 	uint64_t last_snap_bytes;
 	uint64_t appends;
