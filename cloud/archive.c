@@ -56,14 +56,7 @@ _Static_assert(ENTRY_HDR == 8 + 4, "entry header layout");
 
 static bool name_ok(const uint8_t *p, size_t n)
 {
-	if (n < 1 || n > ARCHIVE_NAME_MAX)
-		return false;
-	if ((n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (p[i] == '/' || p[i] == '\0')
-			return false;
-	return true;
+	return name_check_bytes(p, n, NULL) == 0;
 }
 
 int archive_writer_init(struct archive_writer *w, const char *space,

@@ -19,8 +19,9 @@
 #include <stdint.h>
 
 #include "cloud/buf.h"
+#include "util/name.h"
 
-#define ARCHIVE_NAME_MAX 255
+#define ARCHIVE_NAME_MAX NAME_MAX_BYTES
 
 struct archive_meta {
 	uint32_t mode; /* permission bits */

@@ -69,16 +69,7 @@ static bool unreserved(unsigned char c)
 
 bool cloud_name_valid(const char *name)
 {
-	size_t n;
-
-	if (!name)
-		return false;
-	n = strnlen(name, CLOUD_NAME_MAX + 1);
-	if (n == 0 || n > CLOUD_NAME_MAX)
-		return false;
-	if (!strcmp(name, ".") || !strcmp(name, ".."))
-		return false;
-	return memchr(name, '/', n) == NULL;
+	return name && name_check(name, NULL) == 0;
 }
 
 int cloud_name_encode(const char *name, char out[CLOUD_ENC_MAX])

@@ -46,8 +46,9 @@
 #include "cloud/creds.h"
 #include "cloud/http.h"
 #include "cloud/retry.h"
+#include "util/name.h"
 
-#define CLOUD_NAME_MAX 255
+#define CLOUD_NAME_MAX NAME_MAX_BYTES
 /* Longest encoded name, with its NUL. */
 #define CLOUD_ENC_MAX (3 * CLOUD_NAME_MAX + 1)
 /* Longest segment (below file name limits: 255 bytes, and s3rver's 236). */
@@ -155,7 +156,9 @@ void cloud_target_interrupt_lists(struct cloud_target *t);
 
 /* ---- names ---- */
 
-/* 1..255 bytes, no '/' or NUL, not "." or "..". */
+/* Does name follow the name rule (util/name.h)?  The cloud reserves no
+ * prefix: the mount hides its reserved names from listings and lookups,
+ * and the store it imports into refuses them. */
 bool cloud_name_valid(const char *name);
 /* Percent-encode name into out (CLOUD_ENC_MAX bytes).  -EINVAL for an
  * invalid name. */

@@ -41,6 +41,7 @@
 
 #include "cloud/backup.h"
 #include "cloud/target.h"
+#include "fs/fs.h"
 #include "json/json.h"
 #include "store/doc.h"
 #include "store/store.h"
@@ -270,6 +271,7 @@ static int cloud_begin(const struct cloud_args *a, struct store **s,
 	int rc;
 
 	store_options_default(&so);
+	so.reserved_prefix = FS_RESERVED_PREFIX; /* what the mount reserves */
 	rc = store_open(a->dir, &so, s);
 	if (rc < 0) {
 		fprintf(stderr, "caravan: cannot open store '%s': %s\n", a->dir,

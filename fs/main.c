@@ -345,6 +345,7 @@ static int fs_open_store(struct fs *fs)
 	so.commit_ms = c->commit_ms;
 	so.sync = c->sync;
 	so.read_only = so.lock_shared = c->read_only;
+	so.reserved_prefix = FS_RESERVED_PREFIX;
 	need = (c->max_doc_bytes > c->max_patch_bytes ? c->max_doc_bytes
 						      : c->max_patch_bytes) +
 	       1;

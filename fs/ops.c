@@ -175,21 +175,12 @@ static void reply_err(fuse_req_t req, int rc)
 
 bool fs_name_reserved(const char *name)
 {
-	return !strncmp(name, FS_RESERVED_PREFIX, strlen(FS_RESERVED_PREFIX));
+	return name_is_reserved(name, FS_RESERVED_PREFIX);
 }
 
 int fs_name_check(const char *name)
 {
-	size_t n = strlen(name);
-
-	if (n == 0 || !strcmp(name, ".") || !strcmp(name, "..") ||
-	    strchr(name, '/'))
-		return -EINVAL;
-	if (n > STORE_NAME_MAX)
-		return -ENAMETOOLONG;
-	if (fs_name_reserved(name))
-		return -EINVAL;
-	return 0;
+	return name_check(name, FS_RESERVED_PREFIX);
 }
 
 static int node_kind(struct fs *fs, uint64_t ino, enum node_kind *kind)

@@ -32,7 +32,7 @@ static int check_doc(struct store *s, struct node *n, FILE *out)
 			n->id, n->name, n->space_id);
 		return 1;
 	}
-	if (store_name_check(n->name)) {
+	if (store_name_check(s, n->name)) {
 		fprintf(out, "document %" PRIu64 ": invalid name '%s'\n", n->id,
 			n->name);
 		bad++;

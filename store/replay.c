@@ -21,9 +21,12 @@
  * the allocator is rebuilt from the index (store_rebuild_alloc), after all
  * frames were applied.
  *
- * Snapshot: SNAP_BEGIN opens it, SNAP_END closes it with the CRC-32C of
- * every snapshot record body in order and their count; a log must start
- * with a complete snapshot before any other record.
+ * Snapshot: SNAP_BEGIN opens it, announcing how many spaces, documents,
+ * entries and tombs it holds; SNAP_END closes it with the CRC-32C of
+ * every snapshot record body in order and their count.  At SNAP_END the
+ * checksum, the record count and the announced counts must all match
+ * what was read (else -EBADMSG); a log must start with a complete
+ * snapshot before any other record.
  */
 #include "store/store_internal.h"
 
@@ -128,16 +131,15 @@ static bool region_ok(struct store *s, uint64_t off, uint32_t len)
 	return off >= DATA_HDR && off <= s->map_len && len <= s->map_len - off;
 }
 
-static int tomb_add(struct store *s, uint64_t id, const char *space, size_t ns,
-		    const char *key, size_t nk)
+static int tomb_add(struct store *s, uint64_t id, const struct wal_tomb *r)
 {
 	struct tomb *t = calloc(1, sizeof(*t));
 
 	if (!t)
 		return -ENOMEM;
 	t->id = id;
-	t->space = strndup(space, ns);
-	t->key = strndup(key, nk);
+	t->space = strndup(r->space.p, r->space.len);
+	t->key = strndup(r->key.p, r->key.len);
 	if (!t->space || !t->key) {
 		free(t->space);
 		free(t->key);
@@ -165,33 +167,113 @@ static void tomb_del(struct store *s, uint64_t id)
 	}
 }
 
-static int apply_snap(struct store *s, const struct wal_rec *r)
+/* Does the snapshot just closed hold what its SNAP_BEGIN announced? */
+static bool snap_counts_ok(const struct store *s)
+{
+	const struct wal_snap_begin *w = &s->snap_want, *g = &s->snap_seen;
+
+	return w->spaces == g->spaces && w->docs == g->docs &&
+	       w->entries == g->entries && w->tombs == g->tombs;
+}
+
+static int snap_end(struct store *s, const struct wal_snap_end *e)
+{
+	if (!s->in_snapshot || e->crc != s->snap_crc ||
+	    e->count != s->snap_count)
+		return -EBADMSG;
+	if (!snap_counts_ok(s)) {
+		log_error("cannot open store '%s': the snapshot holds %" PRIu64
+			  " spaces, %" PRIu64 " documents, %" PRIu64
+			  " entries, %" PRIu64 " tombs but announced %" PRIu64
+			  ", %" PRIu64 ", %" PRIu64 ", %" PRIu64,
+			  s->dir, s->snap_seen.spaces, s->snap_seen.docs,
+			  s->snap_seen.entries, s->snap_seen.tombs,
+			  s->snap_want.spaces, s->snap_want.docs,
+			  s->snap_want.entries, s->snap_want.tombs);
+		return -EBADMSG;
+	}
+	s->in_snapshot = false;
+	s->snap_done = true;
+	return 0;
+}
+
+static int snap_begin(struct store *s, const struct wal_snap_begin *sb)
+{
+	if (s->in_snapshot || s->snap_done)
+		return -EBADMSG;
+	if (sb->capacity_bytes > s->capacity) {
+		log_error("cannot open store '%s': the log describes "
+			  "capacity %" PRIu64 " but the data file holds "
+			  "%" PRIu64,
+			  s->dir, sb->capacity_bytes, s->capacity);
+		return -EBADMSG;
+	}
+	s->in_snapshot = true;
+	s->next_id = sb->next_id > s->next_id ? sb->next_id : s->next_id;
+	s->next_tomb_id = sb->next_tomb_id ? sb->next_tomb_id : 1;
+	s->snap_want = *sb;
+	memset(&s->snap_seen, 0, sizeof(s->snap_seen));
+	return 0;
+}
+
+static int snap_space(struct store *s, const struct wal_space *r)
+{
+	struct node *n;
+
+	if (r->id <= STORE_ROOT_ID || node_get(s, r->id) ||
+	    node_by_name(s, 0, r->name.p, r->name.len))
+		return -EBADMSG;
+	s->snap_seen.spaces++;
+	return node_add(s, r->id, 0, r->name.p, r->name.len, &r->meta, &n);
+}
+
+static int snap_doc(struct store *s, const struct wal_snap_doc *r)
 {
 	struct node *n;
 	int rc;
 
-	if (r->type == WAL_SNAP_END) {
-		if (!s->in_snapshot || r->crc != s->snap_crc ||
-		    r->a != s->snap_count)
+	if (r->id <= STORE_ROOT_ID || node_get(s, r->id) ||
+	    !space_of(s, r->space_id) ||
+	    node_by_name(s, r->space_id, r->key.p, r->key.len))
+		return -EBADMSG;
+	rc = node_add(s, r->id, r->space_id, r->key.p, r->key.len, &r->meta,
+		      &n);
+	if (rc)
+		return rc;
+	s->snap_seen.docs++;
+	s->snap_seen.entries += r->n;
+	n->seq = r->seq;
+	n->backup_seq = r->backup_seq;
+	n->backup_time_ns = r->backup_time_ns;
+	for (uint32_t i = 0; i < r->n; i++) {
+		struct wal_ent we;
+		struct ent e;
+
+		wal_rec_ent(r, i, &we);
+		if (!region_ok(s, we.offset, we.len) || we.seq > n->seq ||
+		    (n->nent && we.seq <= n->ents[n->nent - 1].seq))
 			return -EBADMSG;
-		s->in_snapshot = false;
-		s->snap_done = true;
-		return 0;
+		e.seq = we.seq;
+		e.off = we.offset;
+		e.len = we.len;
+		e.crc = we.crc;
+		rc = ent_push(s, n, &e);
+		if (rc)
+			return rc;
 	}
+	return 0;
+}
+
+static int apply_snap(struct store *s, const struct wal_rec *r)
+{
+	int rc;
+
+	if (r->type == WAL_SNAP_END)
+		return snap_end(s, &r->u.snap_end);
 	if (r->type == WAL_SNAP_BEGIN) {
-		if (s->in_snapshot || s->snap_done)
-			return -EBADMSG;
-		if (r->offset > s->capacity) {
-			log_error("cannot open store '%s': the log describes "
-				  "capacity %" PRIu64
-				  " but the data file holds "
-				  "%" PRIu64,
-				  s->dir, r->offset, s->capacity);
-			return -EBADMSG;
-		}
-		s->in_snapshot = true;
-		s->next_id = r->id > s->next_id ? r->id : s->next_id;
-		s->next_tomb_id = r->id2 ? r->id2 : 1;
+		rc = snap_begin(s, &r->u.snap_begin);
+		if (rc)
+			return rc;
 	} else if (!s->in_snapshot) {
 		return -EBADMSG;
 	}
@@ -202,46 +284,14 @@ static int apply_snap(struct store *s, const struct wal_rec *r)
 	case WAL_SNAP_BEGIN:
 		return 0;
 	case WAL_SNAP_SPACE:
-		if (r->id <= STORE_ROOT_ID || node_get(s, r->id) ||
-		    node_by_name(s, 0, r->name, r->name_len))
-			return -EBADMSG;
-		return node_add(s, r->id, 0, r->name, r->name_len, &r->meta,
-				&n);
+		return snap_space(s, &r->u.space);
 	case WAL_SNAP_DOC:
-		if (r->id <= STORE_ROOT_ID || node_get(s, r->id) ||
-		    !space_of(s, r->id2) ||
-		    node_by_name(s, r->id2, r->name, r->name_len))
-			return -EBADMSG;
-		rc = node_add(s, r->id, r->id2, r->name, r->name_len, &r->meta,
-			      &n);
-		if (rc)
-			return rc;
-		n->seq = r->seq;
-		n->backup_seq = r->a;
-		n->backup_time_ns = r->time_ns;
-		for (uint32_t i = 0; i < r->n; i++) {
-			struct wal_ent we;
-			struct ent e;
-
-			wal_rec_ent(r, i, &we);
-			if (!region_ok(s, we.offset, we.len) ||
-			    we.seq > n->seq ||
-			    (n->nent && we.seq <= n->ents[n->nent - 1].seq))
-				return -EBADMSG;
-			e.seq = we.seq;
-			e.off = we.offset;
-			e.len = we.len;
-			e.crc = we.crc;
-			rc = ent_push(s, n, &e);
-			if (rc)
-				return rc;
-		}
-		return 0;
+		return snap_doc(s, &r->u.snap_doc);
 	case WAL_SNAP_TOMB:
-		return tomb_add(s, r->id, r->name, r->name_len, r->name2,
-				r->name2_len);
+		s->snap_seen.tombs++;
+		return tomb_add(s, r->u.tomb.tomb_id, &r->u.tomb);
 	case WAL_SNAP_TARGET:
-		s->backup_target = r->id;
+		s->backup_target = r->u.target.target;
 		return 0;
 	default:
 		return -EBADMSG;
@@ -360,41 +410,41 @@ static int view_kids(struct view *w, uint64_t id, int delta)
 	return view_put(w, &sp);
 }
 
-static int check_new_node(struct view *w, const struct wal_rec *r,
-			  uint64_t space_id)
+static int check_new_node(struct view *w, uint64_t id, uint64_t space_id,
+			  const struct wal_name *name)
 {
 	struct vnode vn, sp;
 	int rc;
 
-	if (r->id <= STORE_ROOT_ID || view_get(w, r->id, &vn) ||
+	if (id <= STORE_ROOT_ID || view_get(w, id, &vn) ||
 	    (space_id && !view_space(w, space_id, &sp)) ||
-	    view_name_taken(w, space_id, r->name, r->name_len))
+	    view_name_taken(w, space_id, name->p, name->len))
 		return -EBADMSG;
-	vn = (struct vnode){ .id = r->id,
+	vn = (struct vnode){ .id = id,
 			     .space_id = space_id,
-			     .name = r->name,
-			     .name_len = r->name_len };
+			     .name = name->p,
+			     .name_len = name->len };
 	rc = view_put(w, &vn);
 	return rc ? rc : space_id ? view_kids(w, space_id, 1) : 0;
 }
 
-static int check_rename(struct view *w, const struct wal_rec *r)
+static int check_rename(struct view *w, const struct wal_rename *r)
 {
 	struct vnode n, sp;
 	uint64_t from;
 	int rc;
 
-	if (!view_doc(w, r->id, &n) || !view_space(w, r->id2, &sp) ||
-	    view_name_taken(w, r->id2, r->name, r->name_len))
+	if (!view_doc(w, r->id, &n) || !view_space(w, r->space_id, &sp) ||
+	    view_name_taken(w, r->space_id, r->key.p, r->key.len))
 		return -EBADMSG;
 	from = n.space_id;
-	n.space_id = r->id2;
-	n.name = r->name;
-	n.name_len = r->name_len;
+	n.space_id = r->space_id;
+	n.name = r->key.p;
+	n.name_len = r->key.len;
 	rc = view_put(w, &n);
 	if (!rc)
 		rc = view_kids(w, from, -1);
-	return rc ? rc : view_kids(w, r->id2, 1);
+	return rc ? rc : view_kids(w, r->space_id, 1);
 }
 
 /* 0 when record r fits the view's state (and, tracking, its effect is
@@ -403,43 +453,47 @@ static int check_rename(struct view *w, const struct wal_rec *r)
  * STORE_SEQ_MAX); replay accepts what an older build logged. */
 static int rec_check(struct view *w, const struct wal_rec *r, bool live)
 {
+	const struct wal_append *ap = &r->u.append;
 	struct vnode n;
 	int rc;
 
 	switch (r->type) {
 	case WAL_APPEND:
-		if (!view_doc(w, r->id, &n) || r->seq <= n.seq ||
-		    (live && r->seq > STORE_SEQ_MAX) ||
-		    !region_ok(w->s, r->offset, r->len))
+		if (!view_doc(w, ap->id, &n) || ap->seq <= n.seq ||
+		    (live && ap->seq > STORE_SEQ_MAX) ||
+		    !region_ok(w->s, ap->offset, ap->len))
 			return -EBADMSG;
-		n.seq = r->seq;
+		n.seq = ap->seq;
 		return view_put(w, &n);
 	case WAL_DELETE:
+		return view_doc(w, r->u.node.id, &n) ? 0 : -EBADMSG;
 	case WAL_TRIM:
-		return view_doc(w, r->id, &n) ? 0 : -EBADMSG;
+		return view_doc(w, r->u.trim.id, &n) ? 0 : -EBADMSG;
 	case WAL_BACKUP:
-		return view_doc(w, r->id, &n) ? 0 : -EBADMSG;
+		return view_doc(w, r->u.backup.id, &n) ? 0 : -EBADMSG;
 	case WAL_MAPKEY:
-		return check_new_node(w, r, r->id2);
+		return check_new_node(w, r->u.mapkey.id, r->u.mapkey.space_id,
+				      &r->u.mapkey.key);
 	case WAL_MKSPACE:
-		return check_new_node(w, r, 0);
+		return check_new_node(w, r->u.space.id, 0, &r->u.space.name);
 	case WAL_DELKEY:
-		if (!view_doc(w, r->id, &n))
+		if (!view_doc(w, r->u.node.id, &n))
 			return -EBADMSG;
 		n.gone = true;
 		rc = view_put(w, &n);
 		return rc ? rc : view_kids(w, n.space_id, -1);
 	case WAL_META:
-		return r->id == STORE_ROOT_ID || view_get(w, r->id, &n)
+		return r->u.meta.id == STORE_ROOT_ID ||
+				       view_get(w, r->u.meta.id, &n)
 			       ? 0
 			       : -EBADMSG;
 	case WAL_RMSPACE:
-		if (!view_space(w, r->id, &n) || n.kids)
+		if (!view_space(w, r->u.node.id, &n) || n.kids)
 			return -EBADMSG;
 		n.gone = true;
 		return view_put(w, &n);
 	case WAL_RENAME:
-		return check_rename(w, r);
+		return check_rename(w, &r->u.rename);
 	case WAL_TOMB_ADD:
 	case WAL_TOMB_DEL:
 	case WAL_TARGET:
@@ -490,13 +544,72 @@ static void target_set(struct store *s, uint64_t target)
 	}
 }
 
+static int apply_append(struct store *s, const struct wal_append *r,
+			uint64_t lsn)
+{
+	struct node *n = doc_of(s, r->id);
+	struct ent e = {
+		.seq = r->seq, .off = r->offset, .len = r->len, .crc = r->crc
+	};
+	int rc = ent_push(s, n, &e);
+
+	if (rc)
+		return rc;
+	if (r->len)
+		memcpy(s->map + r->offset, r->bytes, r->len);
+	n->seq = r->seq;
+	n->lsn = lsn;
+	if (r->mtime_ns)
+		n->meta.mtime_ns = n->meta.ctime_ns = r->mtime_ns;
+	return 0;
+}
+
+static int apply_trim(struct store *s, const struct wal_trim *r, uint64_t lsn,
+		      bool live)
+{
+	struct node *n = doc_of(s, r->id);
+	uint32_t k;
+
+	for (k = 0; k < n->nent && n->ents[k].seq < r->first_kept_seq; k++)
+		;
+	n->lsn = lsn;
+	return drop_front(s, n, k, lsn, live);
+}
+
+static void apply_meta(struct store *s, const struct wal_setmeta *r,
+		       uint64_t lsn)
+{
+	struct node *n;
+
+	if (r->id == STORE_ROOT_ID) {
+		meta_from_wal(&r->meta, &s->root_meta);
+		return;
+	}
+	n = node_get(s, r->id);
+	meta_from_wal(&r->meta, &n->meta);
+	n->lsn = lsn;
+	/* the cloud copy carries the metadata: it is stale now */
+	if (n->space_id && n->backup_time_ns > 0)
+		n->backup_time_ns = -1;
+}
+
+static int apply_rename(struct store *s, const struct wal_rename *r,
+			uint64_t lsn)
+{
+	struct node *n = doc_of(s, r->id);
+	int rc = node_rename(s, n, r->space_id, r->key.p, r->key.len);
+
+	n->backup_seq = 0;
+	n->backup_time_ns = 0;
+	n->lsn = lsn;
+	return rc;
+}
+
 static int apply_rec(struct store *s, const struct wal_rec *r, uint64_t lsn,
 		     bool live)
 {
 	struct view w = { .s = s, .track = false };
 	struct node *n;
-	struct ent e;
-	uint32_t k;
 	int rc;
 
 	if (r->type >= WAL_SNAP_BEGIN)
@@ -509,82 +622,51 @@ static int apply_rec(struct store *s, const struct wal_rec *r, uint64_t lsn,
 
 	switch (r->type) {
 	case WAL_APPEND:
-		n = doc_of(s, r->id);
-		e.seq = r->seq;
-		e.off = r->offset;
-		e.len = r->len;
-		e.crc = r->crc;
-		rc = ent_push(s, n, &e);
-		if (rc)
-			return rc;
-		if (r->len)
-			memcpy(s->map + r->offset, r->bytes, r->len);
-		n->seq = r->seq;
-		n->lsn = lsn;
-		if (r->time_ns)
-			n->meta.mtime_ns = n->meta.ctime_ns = r->time_ns;
-		return 0;
+		return apply_append(s, &r->u.append, lsn);
 	case WAL_DELETE:
-		n = doc_of(s, r->id);
+		n = doc_of(s, r->u.node.id);
 		n->lsn = lsn;
 		return drop_front(s, n, n->nent, lsn, live);
 	case WAL_TRIM:
-		n = doc_of(s, r->id);
-		for (k = 0; k < n->nent && n->ents[k].seq < r->seq; k++)
-			;
-		n->lsn = lsn;
-		return drop_front(s, n, k, lsn, live);
+		return apply_trim(s, &r->u.trim, lsn, live);
 	case WAL_MAPKEY:
-		rc = node_add(s, r->id, r->id2, r->name, r->name_len, &r->meta,
-			      &n);
+		rc = node_add(s, r->u.mapkey.id, r->u.mapkey.space_id,
+			      r->u.mapkey.key.p, r->u.mapkey.key.len,
+			      &r->u.mapkey.meta, &n);
 		if (!rc)
 			n->lsn = lsn;
 		return rc;
 	case WAL_DELKEY:
-		n = doc_of(s, r->id);
+		n = doc_of(s, r->u.node.id);
 		rc = drop_front(s, n, n->nent, lsn, live);
 		node_remove(s, n);
 		return rc;
 	case WAL_META:
-		if (r->id == STORE_ROOT_ID) {
-			meta_from_wal(&r->meta, &s->root_meta);
-			return 0;
-		}
-		n = node_get(s, r->id);
-		meta_from_wal(&r->meta, &n->meta);
-		n->lsn = lsn;
-		/* the cloud copy carries the metadata: it is stale now */
-		if (n->space_id && n->backup_time_ns > 0)
-			n->backup_time_ns = -1;
+		apply_meta(s, &r->u.meta, lsn);
 		return 0;
 	case WAL_MKSPACE:
-		rc = node_add(s, r->id, 0, r->name, r->name_len, &r->meta, &n);
+		rc = node_add(s, r->u.space.id, 0, r->u.space.name.p,
+			      r->u.space.name.len, &r->u.space.meta, &n);
 		if (!rc)
 			n->lsn = lsn;
 		return rc;
 	case WAL_RMSPACE:
-		node_remove(s, space_of(s, r->id));
+		node_remove(s, space_of(s, r->u.node.id));
 		return 0;
 	case WAL_RENAME:
-		n = doc_of(s, r->id);
-		rc = node_rename(s, n, r->id2, r->name, r->name_len);
-		n->backup_seq = 0;
-		n->backup_time_ns = 0;
-		n->lsn = lsn;
-		return rc;
+		return apply_rename(s, &r->u.rename, lsn);
 	case WAL_BACKUP:
-		n = doc_of(s, r->id);
-		n->backup_seq = r->seq;
-		n->backup_time_ns = r->time_ns;
+		n = doc_of(s, r->u.backup.id);
+		n->backup_seq = r->u.backup.seq;
+		n->backup_time_ns = r->u.backup.time_ns;
 		return 0;
 	case WAL_TOMB_ADD:
-		return tomb_add(s, r->id, r->name, r->name_len, r->name2,
-				r->name2_len);
+		return tomb_add(s, r->u.tomb.tomb_id, &r->u.tomb);
 	case WAL_TOMB_DEL:
-		tomb_del(s, r->id);
+		tomb_del(s, r->u.tomb.tomb_id);
 		return 0;
 	case WAL_TARGET:
-		target_set(s, r->id);
+		target_set(s, r->u.target.target);
 		return 0;
 	default:
 		return -EBADMSG;
@@ -656,6 +738,7 @@ int store_write_snapshot(void *arg, struct wal_snap *sn)
 {
 	struct snap_writer w = { .s = arg, .sn = sn };
 	struct store *s = w.s;
+	struct wal_snap_begin sb;
 	struct wal_ent *ents = NULL;
 	uint32_t ents_cap = 0;
 	struct wal_meta m;
@@ -667,11 +750,14 @@ int store_write_snapshot(void *arg, struct wal_snap *sn)
 	for (struct tomb *t = s->tombs; t; t = t->next)
 		ntombs++;
 	start = w.buf.len;
-	rc = snap_put_done(&w, start,
-			   wal_put_snap_begin(&w.buf, s->next_id,
-					      s->next_tomb_id, s->capacity,
-					      s->nspaces, s->ndocs, s->nentries,
-					      ntombs));
+	sb = (struct wal_snap_begin){ .next_id = s->next_id,
+				      .next_tomb_id = s->next_tomb_id,
+				      .capacity_bytes = s->capacity,
+				      .spaces = s->nspaces,
+				      .docs = s->ndocs,
+				      .entries = s->nentries,
+				      .tombs = ntombs };
+	rc = snap_put_done(&w, start, wal_put_snap_begin(&w.buf, &sb));
 	if (!rc && s->backup_target) {
 		start = w.buf.len;
 		rc = snap_put_done(&w, start,

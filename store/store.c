@@ -63,18 +63,11 @@ void store_options_default(struct store_options *o)
 	o->max_entry_bytes = 16ull << 20;
 }
 
-int store_name_check(const char *name)
-{
-	size_t n = strlen(name);
+_Static_assert(STORE_NAME_MAX <= WAL_NAME_MAX, "a valid name fits a record");
 
-	if (n == 0)
-		return -EINVAL;
-	if (n > STORE_NAME_MAX)
-		return -ENAMETOOLONG;
-	if (strchr(name, '/') || strcmp(name, ".") == 0 ||
-	    strcmp(name, "..") == 0 || strncmp(name, ".caravan", 8) == 0)
-		return -EINVAL;
-	return 0;
+int store_name_check(struct store *s, const char *name)
+{
+	return name_check(name, s->opt.reserved_prefix);
 }
 
 static int64_t now_ns(void)
@@ -701,7 +694,7 @@ int store_space_create(struct store *s, const char *name,
 {
 	struct wal_meta wm;
 	uint64_t nid = 0, l = 0;
-	int rc = store_name_check(name);
+	int rc = store_name_check(s, name);
 
 	if (rc)
 		return rc;
@@ -823,7 +816,7 @@ int store_doc_create(struct store *s, uint64_t space_id, const char *key,
 	struct wal_meta wm;
 	uint64_t nid = 0, l = 0;
 	bool stale = false;
-	int rc = store_name_check(key);
+	int rc = store_name_check(s, key);
 
 	if (rc)
 		return rc;
@@ -922,7 +915,7 @@ int store_doc_rename(struct store *s, uint64_t id, uint64_t space_id,
 	struct node *n, *sp, *target, *from;
 	uint64_t l = 0;
 	bool stale = false;
-	int rc = store_name_check(key);
+	int rc = store_name_check(s, key);
 
 	if (rc)
 		return rc;
@@ -1238,7 +1231,7 @@ int store_import(struct store *s, const char *space, const char *key,
 	bool stale = false;
 	int rc;
 
-	if (store_name_check(space) || store_name_check(key))
+	if (store_name_check(s, space) || store_name_check(s, key))
 		return -EINVAL;
 	if (n > last_seq || last_seq > STORE_SEQ_MAX)
 		return -EINVAL;

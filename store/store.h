@@ -18,6 +18,9 @@
  * change durable within options.commit_ms.  With options.sync each
  * mutation waits for durability before it returns.
  *
+ * Names follow util/name.h; the store reserves no prefix of its own, only
+ * the one its opener passes in options.reserved_prefix.
+ *
  * Errors are negative errnos: -ENOENT, -EEXIST, -ENOTEMPTY, -ENOSPC (data
  * full: nothing changed), -EFBIG (entry too large), -EINVAL (bad name),
  * -ENAMETOOLONG, -EOVERFLOW (a document's seq would pass STORE_SEQ_MAX), -EIO / the failed call's errno once the store is failed
@@ -36,8 +39,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "util/name.h"
+
 #define STORE_ROOT_ID 1
-#define STORE_NAME_MAX 255
+#define STORE_NAME_MAX NAME_MAX_BYTES
 /* The largest sequence number a document may reach (2^62): far below
  * 2^64, so no sum of a sequence number and a count of entries overflows.
  * An append past it fails with -EOVERFLOW; an import or restore that
@@ -59,6 +64,10 @@ struct store_options {
 	bool lock_shared; /* with read_only: hold the lock file shared (a
 			     read-only mount: no writer meanwhile); none on
 			     read-only media that lacks one */
+	const char *reserved_prefix; /* names starting with it are refused
+					(-EINVAL) like any invalid name
+					(util/name.h); NULL: none.  Borrowed:
+					must outlive the store. */
 };
 
 /* Defaults: 64 MiB capacity, 64 MiB cut-over, 1000 ms commit, no sync,
@@ -266,8 +275,5 @@ void store_stats(struct store *s, struct store_stats *out);
  * run. */
 #include <stdio.h>
 int store_fsck(const char *dir, FILE *out);
-
-/* Name rules of SPEC 3: 0, -EINVAL or -ENAMETOOLONG. */
-int store_name_check(const char *name);
 
 #endif

@@ -101,6 +101,9 @@ struct store {
 	bool snap_done;
 	uint32_t snap_crc;
 	uint64_t snap_count;
+	/* what SNAP_BEGIN announced, and the counts seen since (checked at
+	 * SNAP_END) */
+	struct wal_snap_begin snap_want, snap_seen;
 
 	uint64_t last_snap_bytes;
 	uint64_t appends;
@@ -146,6 +149,10 @@ int kids_insert(struct kids *k, uint64_t id);
 void kids_remove(struct kids *k, uint64_t id);
 uint32_t kids_lower_bound(const struct kids *k, uint64_t id);
 struct tomb *tomb_find(struct store *s, const char *space, const char *key);
+
+/* The name rule of util/name.h with the store's reserved prefix (the
+ * option its opener passed): 0, -EINVAL or -ENAMETOOLONG. */
+int store_name_check(struct store *s, const char *name);
 
 void meta_to_wal(const struct store_meta *m, struct wal_meta *w);
 void meta_from_wal(const struct wal_meta *w, struct store_meta *m);

@@ -7,8 +7,10 @@
 #include "store/store.h"
 #include "store/store_internal.h"
 #include "tests/testutil.h"
+#include "util/crc32c.h"
 #include "util/log.h"
 #include "util/io_fault.h"
+#include "wal/wal.h"
 
 #include <check.h>
 #include <errno.h>
@@ -29,6 +31,7 @@ static struct store *open_store(const char *dir, uint64_t cap)
 	store_options_default(&o);
 	o.capacity_bytes = cap;
 	o.commit_ms = 0;
+	o.reserved_prefix = ".caravan"; /* as the mount passes it */
 	ck_assert_int_eq(store_open(dir, &o, &s), 0);
 	return s;
 }
@@ -1078,6 +1081,89 @@ START_TEST(test_store_new_backup_target_makes_every_document_pending)
 }
 END_TEST
 
+/* A crafted snapshot: one space and one document of one entry, announcing
+ * the counts in *sb (the real ones are 1, 1, 1, 0). */
+struct crafted_snap {
+	struct wal_snap_begin sb;
+};
+
+static int write_crafted_snap(void *arg, struct wal_snap *sn)
+{
+	struct crafted_snap *c = arg;
+	struct wal_meta wm = { 0755, 0, 0, 1, 1 };
+	struct wal_ent e = { 1, 0, 0, 0 };
+	struct wal_buf b;
+	uint32_t crc = 0;
+	uint64_t count = 0;
+	size_t start = 0;
+	int rc;
+
+	wal_buf_init(&b);
+	ck_assert_int_eq(wal_put_snap_begin(&b, &c->sb), 0);
+	ck_assert_int_eq(wal_put_snap_space(&b, 2, &wm, "sp"), 0);
+	ck_assert_int_eq(wal_put_snap_doc(&b, 3, 2, 1, 0, 0, &wm, "k", &e, 1),
+			 0);
+	for (size_t pos = 0; pos < b.len; count++) {
+		struct wal_rec r;
+
+		ck_assert_int_eq(wal_rec_next(b.p, b.len, &pos, &r), 1);
+		crc = crc32c_extend(crc, r.body, r.body_len);
+		start = pos;
+	}
+	ck_assert_uint_eq(start, b.len);
+	ck_assert_int_eq(wal_put_snap_end(&b, crc, count), 0);
+	ck_assert_int_eq(wal_put_meta(&b, STORE_ROOT_ID, &wm), 0);
+	rc = wal_snap_frame(sn, b.p, b.len);
+	wal_buf_release(&b);
+	return rc;
+}
+
+/* Issue 19: SNAP_BEGIN's counts are checked at SNAP_END; a snapshot
+ * that holds other than it announced is a format violation. */
+START_TEST(test_store_snapshot_counts_are_checked_at_snap_end)
+{
+	static const struct {
+		uint64_t spaces, docs, entries, tombs;
+		int want;
+	} cases[] = {
+		{ 1, 1, 1, 0, 0 },	  { 2, 1, 1, 0, -EBADMSG },
+		{ 0, 1, 1, 0, -EBADMSG }, { 1, 2, 1, 0, -EBADMSG },
+		{ 1, 1, 0, 0, -EBADMSG }, { 1, 1, 2, 0, -EBADMSG },
+		{ 1, 1, 1, 1, -EBADMSG },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *dir = test_tmpdir();
+		struct store *s = open_store(dir, 1 << 20);
+		struct wal_options wo = { 0 };
+		struct crafted_snap c = { 0 };
+		struct store_options o;
+		struct wal *w;
+		uint64_t id;
+
+		ck_assert_int_eq(store_close(s), 0);
+		c.sb = (struct wal_snap_begin){ .next_id = 4,
+						.next_tomb_id = 1,
+						.spaces = cases[i].spaces,
+						.docs = cases[i].docs,
+						.entries = cases[i].entries,
+						.tombs = cases[i].tombs };
+		ck_assert_int_eq(
+			wal_create(dir, &wo, write_crafted_snap, &c, &w), 0);
+		ck_assert_int_eq(wal_close(w), 0);
+		store_options_default(&o);
+		o.commit_ms = 0;
+		ck_assert_int_eq(store_open(dir, &o, &s), cases[i].want);
+		if (cases[i].want == 0) {
+			ck_assert_int_eq(store_space_lookup(s, "sp", &id), 0);
+			ck_assert_uint_eq(id, 2);
+			ck_assert_int_eq(store_close(s), 0);
+		}
+		test_rmdir(dir);
+	}
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("store");
@@ -1109,6 +1195,7 @@ int main(void)
 	tcase_add_test(tc, test_store_frame_check_follows_replay_rules);
 	tcase_add_test(
 		tc, test_store_new_backup_target_makes_every_document_pending);
+	tcase_add_test(tc, test_store_snapshot_counts_are_checked_at_snap_end);
 	suite_add_tcase(s, tc);
 	return test_run_suite(s);
 }

@@ -7,6 +7,7 @@
 #include "util/io.h"
 #include "util/io_fault.h"
 #include "util/log.h"
+#include "util/name.h"
 #include "util/strlist.h"
 #include "util/strset.h"
 
@@ -227,6 +228,73 @@ START_TEST(test_log_escape_name_leaves_no_line_break_or_quote)
 }
 END_TEST
 
+/* The name rule of SPEC 3, case by case: the name is head followed by
+ * pad bytes 'x'; want is what name_check() returns with prefix. */
+static const struct name_case {
+	const char *why;
+	const char *head;
+	size_t pad;
+	const char *prefix;
+	int want;
+} name_cases[] = {
+	{ "one byte", "a", 0, NULL, 0 },
+	{ "255 bytes", "", 255, NULL, 0 },
+	{ "any byte but / and NUL", "\xff\x01 \t\\:*?", 0, NULL, 0 },
+	{ "dots inside", "...", 0, NULL, 0 },
+	{ "a dot file", ".a", 0, NULL, 0 },
+	{ "empty", "", 0, NULL, -EINVAL },
+	{ "dot", ".", 0, NULL, -EINVAL },
+	{ "dot dot", "..", 0, NULL, -EINVAL },
+	{ "a slash", "a/b", 0, NULL, -EINVAL },
+	{ "only a slash", "/", 0, NULL, -EINVAL },
+	{ "256 bytes", "", 256, NULL, -ENAMETOOLONG },
+	{ "very long", "", 4096, NULL, -ENAMETOOLONG },
+	{ "reserved", ".caravan", 0, ".caravan", -EINVAL },
+	{ "reserved prefix", ".caravan-metrics", 0, ".caravan", -EINVAL },
+	{ "prefix not reserved", ".caravan", 0, NULL, 0 },
+	{ "empty prefix", ".caravan", 0, "", 0 },
+	{ "shorter than the prefix", ".carava", 0, ".caravan", 0 },
+	{ "prefix elsewhere", "x.caravan", 0, ".caravan", 0 },
+	{ "case matters", ".Caravan", 0, ".caravan", 0 },
+	{ "length before a slash", "a/", 298, NULL, -ENAMETOOLONG },
+	{ "length before the prefix", ".caravan", 250, ".caravan",
+	  -ENAMETOOLONG },
+	{ "255 bytes with a slash", "/", 254, NULL, -EINVAL },
+	{ "255 reserved bytes", ".caravan", 247, ".caravan", -EINVAL },
+};
+
+START_TEST(test_name_check_follows_the_table)
+{
+	const struct name_case *c = &name_cases[_i];
+	size_t hl = strlen(c->head);
+	char *name = malloc(hl + c->pad + 1);
+
+	ck_assert_ptr_nonnull(name);
+	memcpy(name, c->head, hl);
+	memset(name + hl, 'x', c->pad);
+	name[hl + c->pad] = '\0';
+	ck_assert_msg(name_check(name, c->prefix) == c->want,
+		      "%s: got %d, want %d", c->why,
+		      name_check(name, c->prefix), c->want);
+	ck_assert_msg(name_check_bytes(name, hl + c->pad, c->prefix) == c->want,
+		      "%s (bytes): got %d, want %d", c->why,
+		      name_check_bytes(name, hl + c->pad, c->prefix), c->want);
+	ck_assert_int_eq(name_is_reserved(name, c->prefix),
+			 c->prefix && *c->prefix &&
+				 !strncmp(name, c->prefix, strlen(c->prefix)));
+	free(name);
+}
+END_TEST
+
+START_TEST(test_name_check_bytes_refuses_nul)
+{
+	ck_assert_int_eq(name_check_bytes("a\0b", 3, NULL), -EINVAL);
+	ck_assert_int_eq(name_check_bytes("ab", 2, NULL), 0);
+	ck_assert_int_eq(name_check_bytes("..x", 2, NULL), -EINVAL);
+	ck_assert_int_eq(name_check_bytes(".caravan", 7, ".caravan"), 0);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("util");
@@ -243,6 +311,9 @@ int main(void)
 	tcase_add_test(tc, test_strlist_copies_grows_clears);
 	tcase_add_test(tc, test_strset_holds_many_names_and_deletes_cleanly);
 	tcase_add_test(tc, test_log_escape_name_leaves_no_line_break_or_quote);
+	tcase_add_loop_test(tc, test_name_check_follows_the_table, 0,
+			    (int)(sizeof(name_cases) / sizeof(name_cases[0])));
+	tcase_add_test(tc, test_name_check_bytes_refuses_nul);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -87,30 +87,69 @@ START_TEST(test_wal_records_round_trip)
 	ck_assert_int_eq(wal_put_tomb_add(&b, WAL_TOMB_ADD, 4, "sp", "ke"), 0);
 	ck_assert_int_eq(wal_rec_next(b.p, b.len, &pos, &r), 1);
 	ck_assert_int_eq(r.type, WAL_APPEND);
-	ck_assert_uint_eq(r.id, 7);
-	ck_assert_uint_eq(r.seq, 8);
-	ck_assert_int_eq(r.time_ns, 123);
-	ck_assert_uint_eq(r.len, 5);
-	ck_assert_mem_eq(r.bytes, "hello", 5);
+	ck_assert_uint_eq(r.u.append.id, 7);
+	ck_assert_uint_eq(r.u.append.seq, 8);
+	ck_assert_int_eq(r.u.append.mtime_ns, 123);
+	ck_assert_uint_eq(r.u.append.len, 5);
+	ck_assert_mem_eq(r.u.append.bytes, "hello", 5);
 	ck_assert_int_eq(wal_rec_next(b.p, b.len, &pos, &r), 1);
 	ck_assert_int_eq(r.type, WAL_MAPKEY);
-	ck_assert_uint_eq(r.id2, 3);
-	ck_assert_uint_eq(r.meta.mode, 0644);
-	ck_assert_int_eq(r.meta.ctime_ns, 4);
-	ck_assert_uint_eq(r.name_len, 3);
+	ck_assert_uint_eq(r.u.mapkey.space_id, 3);
+	ck_assert_uint_eq(r.u.mapkey.meta.mode, 0644);
+	ck_assert_int_eq(r.u.mapkey.meta.ctime_ns, 4);
+	ck_assert_uint_eq(r.u.mapkey.key.len, 3);
 	ck_assert_int_eq(wal_rec_next(b.p, b.len, &pos, &r), 1);
 	ck_assert_int_eq(r.type, WAL_SNAP_DOC);
-	ck_assert_uint_eq(r.n, 2);
+	ck_assert_uint_eq(r.u.snap_doc.n, 2);
 	{
 		struct wal_ent e;
-		wal_rec_ent(&r, 1, &e);
+		wal_rec_ent(&r.u.snap_doc, 1, &e);
 		ck_assert_uint_eq(e.seq, 6);
 		ck_assert_uint_eq(e.offset, 5000);
 	}
 	ck_assert_int_eq(wal_rec_next(b.p, b.len, &pos, &r), 1);
 	ck_assert_int_eq(r.type, WAL_TOMB_ADD);
-	ck_assert_uint_eq(r.name2_len, 2);
+	ck_assert_uint_eq(r.u.tomb.key.len, 2);
 	ck_assert_int_eq(wal_rec_next(b.p, b.len, &pos, &r), 0);
+	wal_buf_release(&b);
+}
+END_TEST
+
+/* Issue 19: a name is never cut to fit a record; an over-long one is
+ * refused, and so is an empty one (the decoder would refuse both). */
+START_TEST(test_wal_encoder_refuses_overlong_and_empty_names)
+{
+	struct wal_meta m = { 0644, 1, 2, 3, 4 };
+	struct wal_ent e = { 1, 0, 0, 0 };
+	char name[WAL_NAME_MAX + 2];
+	struct wal_buf b;
+	struct wal_rec r;
+	size_t pos = 0;
+
+	memset(name, 'n', sizeof(name) - 1);
+	name[WAL_NAME_MAX + 1] = '\0';
+	wal_buf_init(&b);
+	ck_assert_int_eq(wal_put_mkspace(&b, 9, &m, "sp"), 0);
+	ck_assert_int_eq(wal_put_mkspace(&b, 9, &m, name), -ENAMETOOLONG);
+	ck_assert_int_eq(wal_put_mapkey(&b, 9, 3, &m, name), -ENAMETOOLONG);
+	ck_assert_int_eq(wal_put_rename(&b, 9, 3, name), -ENAMETOOLONG);
+	ck_assert_int_eq(wal_put_tomb_add(&b, WAL_TOMB_ADD, 4, "sp", name),
+			 -ENAMETOOLONG);
+	ck_assert_int_eq(wal_put_tomb_add(&b, WAL_TOMB_ADD, 4, name, "k"),
+			 -ENAMETOOLONG);
+	ck_assert_int_eq(wal_put_snap_space(&b, 9, &m, name), -ENAMETOOLONG);
+	ck_assert_int_eq(wal_put_snap_doc(&b, 9, 3, 1, 0, 0, &m, name, &e, 1),
+			 -ENAMETOOLONG);
+	ck_assert_int_eq(wal_put_mapkey(&b, 9, 3, &m, ""), -EINVAL);
+	/* nothing of the refused records is in the buffer */
+	ck_assert_int_eq(wal_rec_next(b.p, b.len, &pos, &r), 1);
+	ck_assert_int_eq(r.type, WAL_MKSPACE);
+	ck_assert_int_eq(wal_rec_next(b.p, b.len, &pos, &r), 0);
+	/* the longest name fits, whole */
+	name[WAL_NAME_MAX] = '\0';
+	ck_assert_int_eq(wal_put_mapkey(&b, 9, 3, &m, name), 0);
+	ck_assert_int_eq(wal_rec_next(b.p, b.len, &pos, &r), 1);
+	ck_assert_uint_eq(r.u.mapkey.key.len, WAL_NAME_MAX);
 	wal_buf_release(&b);
 }
 END_TEST
@@ -549,6 +588,7 @@ int main(void)
 
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_wal_records_round_trip);
+	tcase_add_test(tc, test_wal_encoder_refuses_overlong_and_empty_names);
 	tcase_add_test(
 		tc, test_wal_record_decoder_refuses_every_truncation_and_flip);
 	tcase_add_test(tc, test_wal_replays_every_frame_in_order);

@@ -11,6 +11,7 @@ util_libutil_a_SOURCES = \
 	util/io.c util/io.h \
 	util/io_fault.c util/io_fault.h \
 	util/log.c util/log.h \
+	util/name.c util/name.h \
 	util/strlist.c util/strlist.h \
 	util/strset.c util/strset.h \
 	util/u64map.c util/u64map.h

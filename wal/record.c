@@ -95,10 +95,15 @@ static uint8_t *begin(struct wal_buf *b, enum wal_rec_type t, size_t body)
 	return p;
 }
 
-static size_t namelen(const char *s)
+/* The length of a name to encode into *n: 0, or -ENAMETOOLONG past
+ * WAL_NAME_MAX (a name is never cut) and -EINVAL when empty (the decoder
+ * refuses both). */
+static int namelen(const char *s, size_t *n)
 {
-	size_t n = strlen(s);
-	return n > WAL_NAME_MAX ? WAL_NAME_MAX : n;
+	*n = strnlen(s, WAL_NAME_MAX + 1);
+	if (*n > WAL_NAME_MAX)
+		return -ENAMETOOLONG;
+	return *n ? 0 : -EINVAL;
 }
 
 int wal_put_append(struct wal_buf *b, uint64_t id, uint64_t seq,
@@ -144,9 +149,13 @@ int wal_put_trim(struct wal_buf *b, uint64_t id, uint64_t first_kept_seq)
 int wal_put_mapkey(struct wal_buf *b, uint64_t id, uint64_t space_id,
 		   const struct wal_meta *m, const char *name)
 {
-	size_t n = namelen(name);
-	uint8_t *p = begin(b, WAL_MAPKEY, 16 + WAL_META_BYTES + 2 + n);
+	size_t n;
+	int rc = namelen(name, &n);
+	uint8_t *p;
 
+	if (rc)
+		return rc;
+	p = begin(b, WAL_MAPKEY, 16 + WAL_META_BYTES + 2 + n);
 	if (!p)
 		return -ENOMEM;
 	p = w64(p, id);
@@ -170,9 +179,13 @@ int wal_put_meta(struct wal_buf *b, uint64_t id, const struct wal_meta *m)
 int wal_put_mkspace(struct wal_buf *b, uint64_t id, const struct wal_meta *m,
 		    const char *name)
 {
-	size_t n = namelen(name);
-	uint8_t *p = begin(b, WAL_MKSPACE, 8 + WAL_META_BYTES + 2 + n);
+	size_t n;
+	int rc = namelen(name, &n);
+	uint8_t *p;
 
+	if (rc)
+		return rc;
+	p = begin(b, WAL_MKSPACE, 8 + WAL_META_BYTES + 2 + n);
 	if (!p)
 		return -ENOMEM;
 	p = w64(p, id);
@@ -184,9 +197,13 @@ int wal_put_mkspace(struct wal_buf *b, uint64_t id, const struct wal_meta *m,
 int wal_put_rename(struct wal_buf *b, uint64_t id, uint64_t space_id,
 		   const char *name)
 {
-	size_t n = namelen(name);
-	uint8_t *p = begin(b, WAL_RENAME, 16 + 2 + n);
+	size_t n;
+	int rc = namelen(name, &n);
+	uint8_t *p;
 
+	if (rc)
+		return rc;
+	p = begin(b, WAL_RENAME, 16 + 2 + n);
 	if (!p)
 		return -ENOMEM;
 	p = w64(p, id);
@@ -211,9 +228,15 @@ int wal_put_backup(struct wal_buf *b, uint64_t id, uint64_t seq,
 int wal_put_tomb_add(struct wal_buf *b, enum wal_rec_type t, uint64_t tomb_id,
 		     const char *space, const char *key)
 {
-	size_t ns = namelen(space), nk = namelen(key);
-	uint8_t *p = begin(b, t, 8 + 2 + ns + 2 + nk);
+	size_t ns, nk;
+	int rc = namelen(space, &ns);
+	uint8_t *p;
 
+	if (!rc)
+		rc = namelen(key, &nk);
+	if (rc)
+		return rc;
+	p = begin(b, t, 8 + 2 + ns + 2 + nk);
 	if (!p)
 		return -ENOMEM;
 	p = w64(p, tomb_id);
@@ -222,22 +245,19 @@ int wal_put_tomb_add(struct wal_buf *b, enum wal_rec_type t, uint64_t tomb_id,
 	return 0;
 }
 
-int wal_put_snap_begin(struct wal_buf *b, uint64_t next_id,
-		       uint64_t next_tomb_id, uint64_t capacity,
-		       uint64_t spaces, uint64_t docs, uint64_t entries,
-		       uint64_t tombs)
+int wal_put_snap_begin(struct wal_buf *b, const struct wal_snap_begin *sb)
 {
 	uint8_t *p = begin(b, WAL_SNAP_BEGIN, 56);
 
 	if (!p)
 		return -ENOMEM;
-	p = w64(p, next_id);
-	p = w64(p, next_tomb_id);
-	p = w64(p, capacity);
-	p = w64(p, spaces);
-	p = w64(p, docs);
-	p = w64(p, entries);
-	w64(p, tombs);
+	p = w64(p, sb->next_id);
+	p = w64(p, sb->next_tomb_id);
+	p = w64(p, sb->capacity_bytes);
+	p = w64(p, sb->spaces);
+	p = w64(p, sb->docs);
+	p = w64(p, sb->entries);
+	w64(p, sb->tombs);
 	return 0;
 }
 
@@ -257,10 +277,14 @@ int wal_put_snap_doc(struct wal_buf *b, uint64_t id, uint64_t space_id,
 		     const struct wal_meta *m, const char *name,
 		     const struct wal_ent *ents, uint32_t n)
 {
-	size_t nl = namelen(name);
-	size_t body = 40 + WAL_META_BYTES + 2 + nl + 4 + (size_t)n * 24;
-	uint8_t *p = begin(b, WAL_SNAP_DOC, body);
+	size_t nl;
+	int rc = namelen(name, &nl);
+	uint8_t *p;
 
+	if (rc)
+		return rc;
+	p = begin(b, WAL_SNAP_DOC,
+		  40 + WAL_META_BYTES + 2 + nl + 4 + (size_t)n * 24);
 	if (!p)
 		return -ENOMEM;
 	p = w64(p, id);
@@ -334,17 +358,54 @@ static void rmeta(struct cur *c, struct wal_meta *m)
 	m->ctime_ns = (int64_t)r64(c);
 }
 
-static void rname(struct cur *c, const char **s, uint16_t *n)
+static void rname(struct cur *c, struct wal_name *nm)
 {
 	const uint8_t *p = take(c, 2);
 	uint16_t len = p ? le16_get(p) : 0;
 
 	if (len == 0 || len > WAL_NAME_MAX)
 		c->bad = true;
-	*n = len;
-	*s = (const char *)take(c, len);
-	if (*s && memchr(*s, '\0', len))
+	nm->len = len;
+	nm->p = (const char *)take(c, len);
+	if (nm->p && memchr(nm->p, '\0', len))
 		c->bad = true;
+}
+
+static void dec_append(struct cur *c, struct wal_append *a)
+{
+	a->id = r64(c);
+	a->seq = r64(c);
+	a->offset = r64(c);
+	a->mtime_ns = (int64_t)r64(c);
+	a->len = r32(c);
+	a->crc = r32(c);
+	a->bytes = take(c, a->len);
+}
+
+static void dec_snap_begin(struct cur *c, struct wal_snap_begin *sb)
+{
+	sb->next_id = r64(c);
+	sb->next_tomb_id = r64(c);
+	sb->capacity_bytes = r64(c);
+	sb->spaces = r64(c);
+	sb->docs = r64(c);
+	sb->entries = r64(c);
+	sb->tombs = r64(c);
+}
+
+static void dec_snap_doc(struct cur *c, struct wal_snap_doc *d)
+{
+	d->id = r64(c);
+	d->space_id = r64(c);
+	d->seq = r64(c);
+	d->backup_seq = r64(c);
+	d->backup_time_ns = (int64_t)r64(c);
+	rmeta(c, &d->meta);
+	rname(c, &d->key);
+	d->n = r32(c);
+	if (!c->bad && (uint64_t)d->n * 24 != c->left)
+		c->bad = true;
+	d->ents = take(c, (size_t)d->n * 24);
 }
 
 int wal_rec_next(const uint8_t *buf, size_t len, size_t *pos, struct wal_rec *r)
@@ -369,85 +430,65 @@ int wal_rec_next(const uint8_t *buf, size_t len, size_t *pos, struct wal_rec *r)
 
 	switch (r->type) {
 	case WAL_APPEND:
-		r->id = r64(&c);
-		r->seq = r64(&c);
-		r->offset = r64(&c);
-		r->time_ns = (int64_t)r64(&c);
-		r->len = r32(&c);
-		r->crc = r32(&c);
-		r->bytes = take(&c, r->len);
+		dec_append(&c, &r->u.append);
 		break;
 	case WAL_DELETE:
 	case WAL_DELKEY:
 	case WAL_RMSPACE:
-		r->id = r64(&c);
+		r->u.node.id = r64(&c);
 		break;
 	case WAL_TRIM:
-		r->id = r64(&c);
-		r->seq = r64(&c);
+		r->u.trim.id = r64(&c);
+		r->u.trim.first_kept_seq = r64(&c);
 		break;
 	case WAL_MAPKEY:
-		r->id = r64(&c);
-		r->id2 = r64(&c);
-		rmeta(&c, &r->meta);
-		rname(&c, &r->name, &r->name_len);
+		r->u.mapkey.id = r64(&c);
+		r->u.mapkey.space_id = r64(&c);
+		rmeta(&c, &r->u.mapkey.meta);
+		rname(&c, &r->u.mapkey.key);
 		break;
 	case WAL_META:
-		r->id = r64(&c);
-		rmeta(&c, &r->meta);
+		r->u.meta.id = r64(&c);
+		rmeta(&c, &r->u.meta.meta);
 		break;
 	case WAL_MKSPACE:
 	case WAL_SNAP_SPACE:
-		r->id = r64(&c);
-		rmeta(&c, &r->meta);
-		rname(&c, &r->name, &r->name_len);
+		r->u.space.id = r64(&c);
+		rmeta(&c, &r->u.space.meta);
+		rname(&c, &r->u.space.name);
 		break;
 	case WAL_RENAME:
-		r->id = r64(&c);
-		r->id2 = r64(&c);
-		rname(&c, &r->name, &r->name_len);
+		r->u.rename.id = r64(&c);
+		r->u.rename.space_id = r64(&c);
+		rname(&c, &r->u.rename.key);
 		break;
 	case WAL_BACKUP:
-		r->id = r64(&c);
-		r->seq = r64(&c);
-		r->time_ns = (int64_t)r64(&c);
+		r->u.backup.id = r64(&c);
+		r->u.backup.seq = r64(&c);
+		r->u.backup.time_ns = (int64_t)r64(&c);
 		break;
 	case WAL_TOMB_ADD:
 	case WAL_SNAP_TOMB:
-		r->id = r64(&c);
-		rname(&c, &r->name, &r->name_len);
-		rname(&c, &r->name2, &r->name2_len);
+		r->u.tomb.tomb_id = r64(&c);
+		rname(&c, &r->u.tomb.space);
+		rname(&c, &r->u.tomb.key);
 		break;
 	case WAL_TOMB_DEL:
+		r->u.tomb.tomb_id = r64(&c);
+		break;
 	case WAL_TARGET:
 	case WAL_SNAP_TARGET:
-		r->id = r64(&c);
+		r->u.target.target = r64(&c);
 		break;
 	case WAL_SNAP_BEGIN:
-		r->id = r64(&c);
-		r->id2 = r64(&c);
-		r->offset = r64(&c);
-		r->a = r64(&c);
-		r->b = r64(&c);
-		r->c = r64(&c);
-		r->d = r64(&c);
+		dec_snap_begin(&c, &r->u.snap_begin);
 		break;
 	case WAL_SNAP_DOC:
-		r->id = r64(&c);
-		r->id2 = r64(&c);
-		r->seq = r64(&c);
-		r->a = r64(&c);
-		r->time_ns = (int64_t)r64(&c);
-		rmeta(&c, &r->meta);
-		rname(&c, &r->name, &r->name_len);
-		r->n = r32(&c);
-		if (!c.bad && (uint64_t)r->n * 24 != c.left)
-			c.bad = true;
-		r->ents = take(&c, (size_t)r->n * 24);
+		dec_snap_doc(&c, &r->u.snap_doc);
 		break;
 	case WAL_SNAP_END:
-		r->crc = r32(&c);
-		r->a = r64(&c);
+		r->u.snap_end.crc = r32(&c);
+		r->u.snap_end.count = r64(&c);
 		break;
 	default:
 		return -EBADMSG;
@@ -458,9 +499,9 @@ int wal_rec_next(const uint8_t *buf, size_t len, size_t *pos, struct wal_rec *r)
 	return 1;
 }
 
-void wal_rec_ent(const struct wal_rec *r, uint32_t i, struct wal_ent *e)
+void wal_rec_ent(const struct wal_snap_doc *d, uint32_t i, struct wal_ent *e)
 {
-	const uint8_t *p = r->ents + (size_t)i * 24;
+	const uint8_t *p = d->ents + (size_t)i * 24;
 
 	e->seq = le64_get(p);
 	e->offset = le64_get(p + 8);

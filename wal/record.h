@@ -28,8 +28,10 @@
  *   TOMB_DEL    tomb_id
  *   TARGET      target id               (the cloud target backed up to; a
  *               different one makes every document pending again)
- *   SNAP_BEGIN  next_id, next_tomb_id, capacity, counts (u64 each: spaces,
- *               docs, entries, tombs)
+ *   SNAP_BEGIN  next_id, next_tomb_id, capacity_bytes, then what the
+ *               snapshot holds (u64 each): spaces (SNAP_SPACE records),
+ *               docs (SNAP_DOC records), entries (the sum of their n),
+ *               tombs (SNAP_TOMB records); replay checks them at SNAP_END
  *   SNAP_SPACE  id, meta, name
  *   SNAP_DOC    id, space_id, seq, backup_seq, backup_time_ns i64, meta,
  *               name, n u32, then n x (seq, offset, len u32, crc u32)
@@ -43,7 +45,9 @@
  * spread over as many frames as needed; it only opens a log file.
  *
  * Decoding is bounds-checked: wal_rec_next() never reads past the payload
- * and returns -EBADMSG for any malformed record.
+ * and returns -EBADMSG for any malformed record.  A decoded record is a
+ * struct wal_rec whose union member, named after its kind, holds the
+ * fields above by name.
  */
 #ifndef WAL_RECORD_H
 #define WAL_RECORD_H
@@ -87,21 +91,108 @@ struct wal_ent {
 	uint32_t len, crc;
 };
 
-/* A decoded record.  Pointers (bytes, name, name2, ents) point into the
- * payload given to wal_rec_next() and are valid as long as it is. */
+/* A name in a decoded record: len (1..WAL_NAME_MAX) bytes at p, no NUL
+ * among them and none after (not NUL-terminated). */
+struct wal_name {
+	const char *p;
+	uint16_t len;
+};
+
+/*
+ * The decoded body of each record kind, fields named and in the order of
+ * the table above.  Pointers (bytes, names, ents) point into the payload
+ * given to wal_rec_next() and are valid as long as it is.
+ */
+struct wal_append { /* APPEND */
+	uint64_t id, seq, offset;
+	int64_t mtime_ns; /* 0: leave the document's times */
+	uint32_t len, crc;
+	const uint8_t *bytes;
+};
+
+struct wal_node_id { /* DELETE, DELKEY, RMSPACE */
+	uint64_t id;
+};
+
+struct wal_trim { /* TRIM */
+	uint64_t id, first_kept_seq;
+};
+
+struct wal_mapkey { /* MAPKEY */
+	uint64_t id, space_id;
+	struct wal_meta meta;
+	struct wal_name key;
+};
+
+struct wal_setmeta { /* META */
+	uint64_t id;
+	struct wal_meta meta;
+};
+
+struct wal_space { /* MKSPACE, SNAP_SPACE */
+	uint64_t id;
+	struct wal_meta meta;
+	struct wal_name name;
+};
+
+struct wal_rename { /* RENAME */
+	uint64_t id, space_id;
+	struct wal_name key;
+};
+
+struct wal_backup { /* BACKUP */
+	uint64_t id, seq;
+	int64_t time_ns;
+};
+
+struct wal_tomb { /* TOMB_ADD, SNAP_TOMB; TOMB_DEL carries tomb_id only */
+	uint64_t tomb_id;
+	struct wal_name space, key;
+};
+
+struct wal_target { /* TARGET, SNAP_TARGET */
+	uint64_t target;
+};
+
+struct wal_snap_begin { /* SNAP_BEGIN */
+	uint64_t next_id, next_tomb_id, capacity_bytes;
+	uint64_t spaces, docs, entries, tombs; /* what the snapshot holds */
+};
+
+struct wal_snap_doc { /* SNAP_DOC */
+	uint64_t id, space_id, seq, backup_seq;
+	int64_t backup_time_ns;
+	struct wal_meta meta;
+	struct wal_name key;
+	uint32_t n; /* entries: wal_rec_ent() decodes the i-th */
+	const uint8_t *ents; /* n x 24 encoded entries */
+};
+
+struct wal_snap_end { /* SNAP_END */
+	uint32_t crc; /* CRC-32C of the snapshot's record bodies */
+	uint64_t count; /* and their number */
+};
+
+/* A decoded record: type says which member of the union holds it. */
 struct wal_rec {
 	enum wal_rec_type type;
-	uint64_t id, id2, seq, offset; /* id2: space_id, tomb next id */
-	uint64_t a, b, c, d; /* SNAP_BEGIN capacity and counts */
-	int64_t time_ns;
-	uint32_t len, crc, n;
-	const uint8_t *bytes; /* APPEND data */
 	const uint8_t *body; /* the raw body (SNAP_END crc input) */
 	uint32_t body_len;
-	struct wal_meta meta;
-	const char *name, *name2; /* not NUL-terminated */
-	uint16_t name_len, name2_len;
-	const uint8_t *ents; /* SNAP_DOC: n x 24 encoded entries */
+	union {
+		struct wal_append append;
+		struct wal_node_id node; /* DELETE, DELKEY, RMSPACE */
+		struct wal_trim trim;
+		struct wal_mapkey mapkey;
+		struct wal_setmeta meta;
+		struct wal_space space; /* MKSPACE, SNAP_SPACE */
+		struct wal_rename rename;
+		struct wal_backup backup;
+		struct wal_tomb tomb; /* TOMB_ADD, SNAP_TOMB, TOMB_DEL */
+		struct wal_target target; /* TARGET, SNAP_TARGET */
+		struct wal_snap_begin snap_begin;
+		struct wal_snap_doc snap_doc;
+		struct wal_snap_end snap_end;
+	} u;
 };
 
 /* Decode the record at *pos in buf[0..len); advance *pos.  Returns 1 with
@@ -109,12 +200,14 @@ struct wal_rec {
 int wal_rec_next(const uint8_t *buf, size_t len, size_t *pos,
 		 struct wal_rec *r);
 
-/* The i-th entry of a decoded SNAP_DOC record (i < r->n). */
-void wal_rec_ent(const struct wal_rec *r, uint32_t i, struct wal_ent *e);
+/* The i-th entry of a decoded SNAP_DOC record (i < d->n). */
+void wal_rec_ent(const struct wal_snap_doc *d, uint32_t i, struct wal_ent *e);
 
 /*
- * Encoding into a growable buffer.  Each put returns 0 or -ENOMEM; a
- * failed put leaves the buffer's previous contents intact.
+ * Encoding into a growable buffer.  Each put returns 0, -ENOMEM, or
+ * -ENAMETOOLONG for a name longer than WAL_NAME_MAX (never cut) or empty
+ * (-EINVAL); a failed put leaves the buffer's previous contents intact.
+ * Names are NUL-terminated C strings.
  */
 struct wal_buf {
 	uint8_t *p;
@@ -141,10 +234,7 @@ int wal_put_backup(struct wal_buf *b, uint64_t id, uint64_t seq,
 		   int64_t time_ns);
 int wal_put_tomb_add(struct wal_buf *b, enum wal_rec_type t, uint64_t tomb_id,
 		     const char *space, const char *key);
-int wal_put_snap_begin(struct wal_buf *b, uint64_t next_id,
-		       uint64_t next_tomb_id, uint64_t capacity,
-		       uint64_t spaces, uint64_t docs, uint64_t entries,
-		       uint64_t tombs);
+int wal_put_snap_begin(struct wal_buf *b, const struct wal_snap_begin *sb);
 int wal_put_snap_space(struct wal_buf *b, uint64_t id, const struct wal_meta *m,
 		       const char *name);
 int wal_put_snap_doc(struct wal_buf *b, uint64_t id, uint64_t space_id,

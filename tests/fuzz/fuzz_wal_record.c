@@ -21,68 +21,84 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static void copy_name(char *dst, const char *src, uint16_t len)
+static const char *copy_name(char *dst, const struct wal_name *n)
 {
-	memcpy(dst, src, len);
-	dst[len] = '\0';
+	memcpy(dst, n->p, n->len);
+	dst[n->len] = '\0';
+	return dst;
+}
+
+static int encode_snap_doc(struct wal_buf *b, const struct wal_snap_doc *d)
+{
+	char n1[WAL_NAME_MAX + 1];
+	struct wal_ent *ents = NULL;
+	int rc;
+
+	if (d->n) {
+		ents = malloc((size_t)d->n * sizeof(*ents));
+		if (!ents)
+			return -ENOMEM;
+	}
+	for (uint32_t i = 0; i < d->n; i++)
+		wal_rec_ent(d, i, &ents[i]);
+	rc = wal_put_snap_doc(b, d->id, d->space_id, d->seq, d->backup_seq,
+			      d->backup_time_ns, &d->meta,
+			      copy_name(n1, &d->key), ents, d->n);
+	free(ents);
+	return rc;
 }
 
 /* Encode r again into b (empty); -1 when the type has no encoder. */
 static int encode(struct wal_buf *b, const struct wal_rec *r)
 {
 	char n1[WAL_NAME_MAX + 1], n2[WAL_NAME_MAX + 1];
-	struct wal_ent *ents = NULL;
-	int rc;
+	const struct wal_append *a = &r->u.append;
 
-	if (r->name)
-		copy_name(n1, r->name, r->name_len);
-	if (r->name2)
-		copy_name(n2, r->name2, r->name2_len);
 	switch (r->type) {
 	case WAL_APPEND:
-		return wal_put_append(b, r->id, r->seq, r->offset, r->time_ns,
-				      r->bytes, r->len, r->crc);
+		return wal_put_append(b, a->id, a->seq, a->offset, a->mtime_ns,
+				      a->bytes, a->len, a->crc);
 	case WAL_DELETE:
 	case WAL_DELKEY:
 	case WAL_RMSPACE:
+		return wal_put_id(b, r->type, r->u.node.id);
 	case WAL_TOMB_DEL:
+		return wal_put_id(b, r->type, r->u.tomb.tomb_id);
 	case WAL_TARGET:
 	case WAL_SNAP_TARGET:
-		return wal_put_id(b, r->type, r->id);
+		return wal_put_id(b, r->type, r->u.target.target);
 	case WAL_TRIM:
-		return wal_put_trim(b, r->id, r->seq);
+		return wal_put_trim(b, r->u.trim.id, r->u.trim.first_kept_seq);
 	case WAL_MAPKEY:
-		return wal_put_mapkey(b, r->id, r->id2, &r->meta, n1);
+		return wal_put_mapkey(b, r->u.mapkey.id, r->u.mapkey.space_id,
+				      &r->u.mapkey.meta,
+				      copy_name(n1, &r->u.mapkey.key));
 	case WAL_META:
-		return wal_put_meta(b, r->id, &r->meta);
+		return wal_put_meta(b, r->u.meta.id, &r->u.meta.meta);
 	case WAL_MKSPACE:
-		return wal_put_mkspace(b, r->id, &r->meta, n1);
+		return wal_put_mkspace(b, r->u.space.id, &r->u.space.meta,
+				       copy_name(n1, &r->u.space.name));
 	case WAL_SNAP_SPACE:
-		return wal_put_snap_space(b, r->id, &r->meta, n1);
+		return wal_put_snap_space(b, r->u.space.id, &r->u.space.meta,
+					  copy_name(n1, &r->u.space.name));
 	case WAL_RENAME:
-		return wal_put_rename(b, r->id, r->id2, n1);
+		return wal_put_rename(b, r->u.rename.id, r->u.rename.space_id,
+				      copy_name(n1, &r->u.rename.key));
 	case WAL_BACKUP:
-		return wal_put_backup(b, r->id, r->seq, r->time_ns);
+		return wal_put_backup(b, r->u.backup.id, r->u.backup.seq,
+				      r->u.backup.time_ns);
 	case WAL_TOMB_ADD:
 	case WAL_SNAP_TOMB:
-		return wal_put_tomb_add(b, r->type, r->id, n1, n2);
+		return wal_put_tomb_add(b, r->type, r->u.tomb.tomb_id,
+					copy_name(n1, &r->u.tomb.space),
+					copy_name(n2, &r->u.tomb.key));
 	case WAL_SNAP_BEGIN:
-		return wal_put_snap_begin(b, r->id, r->id2, r->offset, r->a,
-					  r->b, r->c, r->d);
+		return wal_put_snap_begin(b, &r->u.snap_begin);
 	case WAL_SNAP_DOC:
-		if (r->n) {
-			ents = malloc((size_t)r->n * sizeof(*ents));
-			if (!ents)
-				return -ENOMEM;
-		}
-		for (uint32_t i = 0; i < r->n; i++)
-			wal_rec_ent(r, i, &ents[i]);
-		rc = wal_put_snap_doc(b, r->id, r->id2, r->seq, r->a,
-				      r->time_ns, &r->meta, n1, ents, r->n);
-		free(ents);
-		return rc;
+		return encode_snap_doc(b, &r->u.snap_doc);
 	case WAL_SNAP_END:
-		return wal_put_snap_end(b, r->crc, r->a);
+		return wal_put_snap_end(b, r->u.snap_end.crc,
+					r->u.snap_end.count);
 	}
 	return -1;
 }
