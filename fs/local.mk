@@ -1,5 +1,5 @@
-# fs: the FUSE filesystem (libfs.a), the caravanfs program and the caravan
-# admin command; and the end-to-end tests that mount for real.
+# fs: the FUSE filesystem (libfs.a) and the caravanfs program; and the
+# end-to-end tests that mount for real.
 # Uses everything below it: cloud, store, wal, json, util.
 noinst_LIBRARIES += fs/libfs.a
 fs_libfs_a_SOURCES = \
@@ -19,13 +19,10 @@ FS_LDADD = fs/libfs.a cloud/libcloud.a store/libstore.a wal/libwal.a \
 	json/libjson.a util/libutil.a $(FUSE_LIBS) $(JANSSON_LIBS) \
 	$(CURL_LIBS) $(CRYPTO_LIBS) -lm
 
-bin_PROGRAMS += caravanfs caravan
+bin_PROGRAMS += caravanfs
 caravanfs_SOURCES = fs/main.c
 caravanfs_CFLAGS = $(AM_CFLAGS) $(FUSE_CFLAGS) $(JANSSON_CFLAGS)
 caravanfs_LDADD = $(FS_LDADD)
-caravan_SOURCES = fs/caravan.c
-caravan_CFLAGS = $(AM_CFLAGS) $(FUSE_CFLAGS) $(JANSSON_CFLAGS)
-caravan_LDADD = $(FS_LDADD)
 
 # End-to-end tests: each script mounts caravanfs for real in a fresh
 # temporary directory (tests/e2e/lib.sh) and prints "N passed, N failed".
