@@ -271,7 +271,7 @@ static void handle_free(struct fs_handle *h)
 	if (!h)
 		return;
 	if (h->registered)
-		fs_node_close(h->fs, h->nodeid, h->kind);
+		fs_node_close(&h->fs->nodes, h->nodeid, h->kind);
 	if (h->pinned)
 		pin_drop(h->fs, h->snap);
 	if (h->pending)
@@ -387,7 +387,7 @@ static int handle_read_side(struct fs *fs, struct fs_handle *h)
 		h->snap = sn;
 		goto out_pin;
 	}
-	rc = fs_node_open_read(fs, h->nodeid, h->id, sn, fs->page_cache, &no);
+	rc = fs_node_open_read(&fs->nodes, h->nodeid, h->id, sn, fs->page_cache, &no);
 	doc_snap_put(sn);
 	if (rc < 0)
 		return rc;
@@ -417,13 +417,13 @@ static int handle_write_side(struct fs *fs, struct fs_handle *h,
 
 	h->kind = FS_OPEN_WRITE;
 	if (!registered)
-		rc = fs_node_open_write(fs, h->nodeid, h->id);
+		rc = fs_node_open_write(&fs->nodes, h->nodeid, h->id);
 	if (rc < 0)
 		return rc;
 	h->registered = true;
 	/* Attributes the kernel cached before the writer came must not
 	 * stay valid: it is about to set i_size itself. */
-	fs_inval_attr(fs, h->nodeid);
+	fs_node_inval_attr(&fs->nodes, h->nodeid);
 	return 0;
 }
 
@@ -435,7 +435,7 @@ static int handle_open(struct fs *fs, uint64_t nodeid, int flags, bool fresh,
 {
 	struct store_doc_info info;
 	struct fs_handle *h = NULL;
-	uint64_t id = fs_node_doc(fs, nodeid);
+	uint64_t id = fs_node_doc(&fs->nodes, nodeid);
 	int rc = 0;
 
 	if (nodeid == FS_METRICS_INO) {
@@ -450,7 +450,7 @@ static int handle_open(struct fs *fs, uint64_t nodeid, int flags, bool fresh,
 		rc = handle_new(fs, nodeid, id, flags, &h);
 	if (rc < 0) {
 		if (registered)
-			fs_node_close(fs, nodeid, FS_OPEN_WRITE);
+			fs_node_close(&fs->nodes, nodeid, FS_OPEN_WRITE);
 		return rc;
 	}
 	if (nodeid == FS_METRICS_INO) {
@@ -492,7 +492,7 @@ static void open_reply(fuse_req_t req, struct fs *fs, struct fs_handle *h,
 		handle_unlink(fs, h);
 		handle_free(h);
 		if (e)
-			fs_node_forget(fs, e->ino, 1);
+			fs_node_forget(&fs->nodes, e->ino, 1);
 	}
 }
 
@@ -525,17 +525,17 @@ void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 		rc = store_doc_lookup(fs->s, parent, name, &id);
 	}
 	if (rc == 0)
-		rc = fs_node_create(fs, id, &nodeid);
+		rc = fs_node_create(&fs->nodes, id, &nodeid);
 	if (rc == 0) {
 		rc = handle_open(fs, nodeid, fi->flags, fresh, true, &h);
 		if (rc < 0)
-			fs_node_forget(fs, nodeid, 1);
+			fs_node_forget(&fs->nodes, nodeid, 1);
 	}
 	if (rc == 0) {
 		rc = fs_entry(fs, nodeid, &e);
 		if (rc < 0) {
 			handle_free(h);
-			fs_node_forget(fs, nodeid, 1);
+			fs_node_forget(&fs->nodes, nodeid, 1);
 		}
 	}
 	if (rc < 0)
@@ -696,7 +696,7 @@ void fs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	 * dropped the attributes it caches: drop them again (attributes
 	 * only, which never blocks). */
 	if (lsn != before)
-		fs_inval_attr(fs, ino);
+		fs_node_inval_attr(&fs->nodes, ino);
 	if (rc == 0 && fs->cfg.close_sync && lsn)
 		rc = store_sync(fs->s, lsn);
 	reply_err(req, rc);
@@ -721,7 +721,7 @@ void fs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 	uint64_t lsn = 0;
 	int64_t t0 = fs_now_ns();
 
-	if (store_doc_info(fs->s, h ? h->id : fs_node_doc(fs, ino), &info) == 0)
+	if (store_doc_info(fs->s, h ? h->id : fs_node_doc(&fs->nodes, ino), &info) == 0)
 		lsn = info.lsn;
 	if (h) {
 		pthread_mutex_lock(&h->mu);

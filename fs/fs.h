@@ -16,21 +16,15 @@
 #include <stdint.h>
 
 #include "store/doc.h"
+#include "fs/node.h"
 #include "store/store.h"
 #include "util/u64map.h"
 
-/* The hidden, reserved, read-only metrics file at the root.  Its inode
- * number lies above every id the store can hand out. */
+/* The hidden, reserved, read-only metrics file at the root (node
+ * FS_METRICS_INO, fs/node.h). */
 #define FS_METRICS_NAME ".caravan-metrics"
-#define FS_METRICS_INO (UINT64_C(1) << 62)
-/* Directory offsets (and listed inode numbers) of cloud-only names start
- * here, above every store id. */
-#define FS_CLOUD_BASE (UINT64_C(1) << 61)
 /* Names starting with this are reserved (never created, never listed). */
 #define FS_RESERVED_PREFIX ".caravan"
-/* Node ids given to documents whose store-id node is retired (fs/node.c)
- * start here, above every store id and below FS_CLOUD_BASE. */
-#define FS_NODE_BASE (UINT64_C(1) << 60)
 
 /* Every option of the program (fs/options.c parses them). */
 struct fs_config {
@@ -105,18 +99,7 @@ struct fs {
 	struct dir_handle *dirs; /* open directory handles, under handles_mu */
 	struct fuse_session *se; /* set before the first request */
 	bool page_cache; /* read-only opens may use it (op_init) */
-	pthread_mutex_t nodes_mu; /* fs/node.c: nodes, cur, next_nodeid */
-	struct u64map nodes;
-	struct u64map cur;
-	uint64_t next_nodeid;
-	/* fs/node.c: names whose dentries to drop, and the thread doing it */
-	pthread_mutex_t inval_mu; /* guards the four fields below */
-	pthread_cond_t inval_cv;
-	uint64_t *inval_ids;
-	size_t inval_n, inval_cap;
-	bool inval_stop;
-	bool inval_running; /* set and cleared by the mount's thread */
-	pthread_t inval_thread;
+	struct fs_nodes nodes; /* the kernel's inodes of documents */
 	/* fs/sync.c: fsync requests waiting for the store */
 	pthread_mutex_t sync_mu; /* guards the queue, sync_busy, sync_stop,
 				  * the counts and sync_gathering */
@@ -161,73 +144,6 @@ void fs_log_failure(struct fs *fs, uint64_t id, const char *what, int rc);
 int fs_doc_create(fuse_req_t req, struct fs *fs, uint64_t parent,
 		  const char *name, mode_t mode, uint64_t *id);
 int64_t fs_now_ns(void);
-
-/* ---- fs/node.c: the kernel's inodes of documents ---- */
-int fs_nodes_init(struct fs *fs);
-/* Free every node (after the session ended). */
-void fs_nodes_release(struct fs *fs);
-/* Start and stop the thread that drops the kernel's dentries of
- * documents whose writers all closed (fs->se must be set; stop before the
- * session is destroyed).  Starting may fail (-errno): the mount then works
- * without it, those documents' attributes just stay uncached longer. */
-int fs_nodes_start(struct fs *fs);
-void fs_nodes_stop(struct fs *fs);
-/* Store id behind a node id the kernel uses (a store id, the root and the
- * metrics file stand for themselves); 0 when unknown. */
-uint64_t fs_node_doc(struct fs *fs, uint64_t nodeid);
-/* The node id to give the kernel for document id in an entry reply: the
- * document's current node, one lookup counted.  0 or -ENOMEM. */
-int fs_node_lookup(struct fs *fs, uint64_t id, uint64_t *nodeid);
-/* The kernel dropped nlookup lookups of nodeid (FORGET), or an entry
- * reply never reached it. */
-void fs_node_forget(struct fs *fs, uint64_t nodeid, uint64_t nlookup);
-/* Document id was deleted: drop a current node nobody holds. */
-void fs_node_deleted(struct fs *fs, uint64_t id);
-
-enum fs_open_kind {
-	FS_OPEN_WRITE, /* direct_io, registered writer */
-	FS_OPEN_DIRECT, /* read-only, direct_io */
-	FS_OPEN_CACHED, /* read-only, through the page cache */
-};
-struct fs_node_open {
-	enum fs_open_kind kind;
-	bool keep_cache;
-	struct doc_snap *snap; /* new reference: what the handle reads */
-};
-/* Register a writer (a write open, an O_TRUNC open, a truncate) on
- * nodeid of document id.  0, or -ESTALE when the node serves page-cache
- * readers or is retired: the kernel then looks the name up again
- * (LOOKUP_REVAL) and finds a node made for the writer. */
-int fs_node_open_write(struct fs *fs, uint64_t nodeid, uint64_t id);
-/* Register a read-only open of nodeid given the document's current
- * snapshot sn (borrowed); *out says how to open (through the page cache
- * only if may_cache) and what to read. */
-int fs_node_open_read(struct fs *fs, uint64_t nodeid, uint64_t id,
-		      struct doc_snap *sn, bool may_cache,
-		      struct fs_node_open *out);
-/* A create reply for document id: a node fit for a new writer, with one
- * lookup counted and the writer registered. */
-int fs_node_create(struct fs *fs, uint64_t id, uint64_t *nodeid);
-/* A handle of that kind closed (or a truncate ended: FS_OPEN_WRITE). */
-void fs_node_close(struct fs *fs, uint64_t nodeid, enum fs_open_kind kind);
-/* Whether the kernel must not cache the node's attributes: a writer has
- * been registered on it (the kernel's i_size of it may then be one the
- * kernel computed itself) or it is retired (see "Kernel caching" in
- * ops.c). */
-bool fs_node_attr_volatile(struct fs *fs, uint64_t nodeid);
-/* The kernel's cached attributes of nodeid are dropped (attributes only:
- * never blocks, safe from any request). */
-void fs_inval_attr(struct fs *fs, uint64_t nodeid);
-/* The size the node's page-cache readers read, if it has any. */
-bool fs_node_pinned_size(struct fs *fs, uint64_t nodeid, uint64_t *size);
-/* Keep the attributes last reported for nodeid ... */
-void fs_node_remember(struct fs *fs, uint64_t nodeid,
-		      const struct store_meta *m, uint64_t size);
-/* ... and give them back once the document is gone while handles are
- * still open on the node (the size of its page-cache readers' version if
- * it has any); -ENOENT otherwise. */
-int fs_node_last(struct fs *fs, uint64_t nodeid, struct store_meta *m,
-		 uint64_t *size);
 
 /* ---- fs/file.c ---- */
 void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);

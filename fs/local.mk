@@ -6,7 +6,7 @@ fs_libfs_a_SOURCES = \
 	fs/fs.h \
 	fs/ops.c \
 	fs/file.c \
-	fs/node.c \
+	fs/node.c fs/node.h \
 	fs/sync.c \
 	fs/xattr.c \
 	fs/metrics.c \

@@ -408,7 +408,7 @@ static int run(struct fs *fs, struct fuse_args *args, bool single_thread,
 	if (fs_sync_start(fs) < 0)
 		log_warn(
 			"cannot start the fsync thread: each fsync waits in its own request");
-	if (fs_nodes_start(fs) < 0)
+	if (fs_nodes_start(&fs->nodes, fs->s, se) < 0)
 		log_warn(
 			"cannot start the dentry thread: attributes of written documents stay uncached until looked up");
 	log_info("mounted store '%s' on '%s'", fs->cfg.store_dir,
@@ -416,7 +416,7 @@ static int run(struct fs *fs, struct fuse_args *args, bool single_thread,
 	daemon_ready(ready_fd, 0);
 	ready_fd = -1;
 	rc = serve(se, &fs->cfg, single_thread);
-	fs_nodes_stop(fs);
+	fs_nodes_stop(&fs->nodes);
 	fs_sync_stop(fs);
 	status = rc < 0 ? 1 : 0;
 	if (rc < 0)
@@ -461,7 +461,7 @@ int main(int argc, char **argv)
 	pthread_mutex_init(&fs.handles_mu, NULL);
 	pthread_mutex_init(&fs.pin_mu, NULL);
 	u64map_init(&fs.pins);
-	fs_nodes_init(&fs);
+	fs_nodes_init(&fs.nodes, &fs.c.retirements);
 	fuse_set_log_func(fuse_log_to_ours);
 	fs_config_default(&fs.cfg);
 	if (fs_config_parse(&args, &fs.cfg, &cl) < 0) {
@@ -498,7 +498,7 @@ int main(int argc, char **argv)
 out:
 	fuse_opt_free_args(&args);
 	fs_config_release(&fs.cfg);
-	fs_nodes_release(&fs);
+	fs_nodes_release(&fs.nodes);
 	pthread_mutex_destroy(&fs.meta_mu);
 	pthread_mutex_destroy(&fs.handles_mu);
 	u64map_release(&fs.pins);

@@ -296,13 +296,13 @@ static int stat_node(struct fs *fs, uint64_t ino, uint64_t id, struct stat *st)
 		stat_meta(st, &info.meta);
 		return 0;
 	}
-	if (rc == 0 && !fs_node_pinned_size(fs, ino, &size))
+	if (rc == 0 && !fs_node_pinned_size(&fs->nodes, ino, &size))
 		rc = doc_size(fs->doc, id, &size);
 	st->st_nlink = 1;
 	if (rc == 0) {
-		fs_node_remember(fs, ino, &info.meta, size);
+		fs_node_remember(&fs->nodes, ino, &info.meta, size);
 	} else if (rc == -ENOENT) {
-		rc = fs_node_last(fs, ino, &info.meta, &size);
+		rc = fs_node_last(&fs->nodes, ino, &info.meta, &size);
 		st->st_nlink = 0;
 	}
 	if (rc < 0)
@@ -316,7 +316,7 @@ static int stat_node(struct fs *fs, uint64_t ino, uint64_t id, struct stat *st)
 
 int fs_stat(struct fs *fs, uint64_t ino, struct stat *st)
 {
-	uint64_t id = fs_node_doc(fs, ino);
+	uint64_t id = fs_node_doc(&fs->nodes, ino);
 
 	memset(st, 0, sizeof(*st));
 	st->st_ino = id;
@@ -332,15 +332,9 @@ int fs_stat(struct fs *fs, uint64_t ino, struct stat *st)
 
 double fs_attr_timeout(struct fs *fs, uint64_t ino)
 {
-	if (ino == FS_METRICS_INO || fs_node_attr_volatile(fs, ino))
+	if (ino == FS_METRICS_INO || fs_node_attr_volatile(&fs->nodes, ino))
 		return 0;
 	return fs->cfg.attr_timeout_s;
-}
-
-void fs_inval_attr(struct fs *fs, uint64_t nodeid)
-{
-	if (fs->se)
-		fuse_lowlevel_notify_inval_inode(fs->se, nodeid, -1, 0);
 }
 
 int fs_entry(struct fs *fs, uint64_t nodeid, struct fuse_entry_param *e)
@@ -360,12 +354,12 @@ static void reply_entry(fuse_req_t req, struct fs *fs, int rc,
 {
 	if (rc < 0) {
 		if (counted)
-			fs_node_forget(fs, e->ino, 1);
+			fs_node_forget(&fs->nodes, e->ino, 1);
 		reply_err(req, rc);
 		return;
 	}
 	if (fuse_reply_entry(req, e) < 0 && counted)
-		fs_node_forget(fs, e->ino, 1);
+		fs_node_forget(&fs->nodes, e->ino, 1);
 }
 
 static void meta_new(fuse_req_t req, mode_t mode, struct store_meta *m)
@@ -418,7 +412,7 @@ static int child_entry(struct fs *fs, uint64_t id, bool is_doc,
 
 	*counted = false;
 	if (is_doc) {
-		rc = fs_node_lookup(fs, id, &nodeid);
+		rc = fs_node_lookup(&fs->nodes, id, &nodeid);
 		if (rc < 0)
 			return rc;
 		*counted = true;
@@ -445,7 +439,7 @@ static void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
 {
 	struct fs *fs = fuse_req_userdata(req);
 
-	fs_node_forget(fs, ino, nlookup);
+	fs_node_forget(&fs->nodes, ino, nlookup);
 	fuse_reply_none(req);
 }
 
@@ -456,7 +450,7 @@ static void op_forget_multi(fuse_req_t req, size_t count,
 	size_t i;
 
 	for (i = 0; i < count; i++)
-		fs_node_forget(fs, forgets[i].ino, forgets[i].nlookup);
+		fs_node_forget(&fs->nodes, forgets[i].ino, forgets[i].nlookup);
 	fuse_reply_none(req);
 }
 
@@ -570,12 +564,12 @@ static int truncate_doc(struct fs *fs, uint64_t ino, uint64_t id,
 			rc = -EINVAL;
 		return rc;
 	}
-	rc = fs_node_open_write(fs, ino, id);
+	rc = fs_node_open_write(&fs->nodes, ino, id);
 	if (rc < 0)
 		return rc;
-	fs_inval_attr(fs, ino);
+	fs_node_inval_attr(&fs->nodes, ino);
 	rc = doc_reset(fs->doc, id, NULL);
-	fs_node_close(fs, ino, FS_OPEN_WRITE);
+	fs_node_close(&fs->nodes, ino, FS_OPEN_WRITE);
 	if (rc == 0 && fi)
 		fs_handle_truncated(fi);
 	if (rc < 0)
@@ -590,7 +584,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	const int meta_bits = FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID |
 			      FUSE_SET_ATTR_GID | FUSE_SET_ATTR_MTIME |
 			      FUSE_SET_ATTR_MTIME_NOW;
-	uint64_t id = fs_node_doc(fs, ino);
+	uint64_t id = fs_node_doc(&fs->nodes, ino);
 	enum node_kind kind;
 	struct stat st;
 	int rc;
@@ -741,7 +735,7 @@ static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 		rc = store_doc_delete(fs->s, id, NULL);
 	if (rc == 0) {
 		doc_forget(fs->doc, id);
-		fs_node_deleted(fs, id);
+		fs_node_deleted(&fs->nodes, id);
 		atomic_fetch_add(&fs->c.unlinks, 1);
 		cloud_glue_removed(fs, parent, name);
 	}
@@ -799,7 +793,7 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		cloud_glue_removed(fs, parent, name);
 		if (target) {
 			doc_forget(fs->doc, target);
-			fs_node_deleted(fs, target);
+			fs_node_deleted(&fs->nodes, target);
 		}
 	}
 out:
@@ -868,7 +862,7 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino,
 	enum node_kind kind;
 	int rc;
 
-	rc = node_kind(fs, fs_node_doc(fs, ino), &kind);
+	rc = node_kind(fs, fs_node_doc(&fs->nodes, ino), &kind);
 	if (rc == 0 && kind != NODE_ROOT && kind != NODE_SPACE)
 		rc = -ENOTDIR;
 	if (rc == 0)
@@ -1117,14 +1111,14 @@ static void plus_put_local(struct fs *fs, struct dir_fill *df,
 		pe = &pl->ents[i];
 		if (child_entry(fs, pe->id, docs, &e, &counted) < 0) {
 			if (counted)
-				fs_node_forget(fs, e.ino, 1);
+				fs_node_forget(&fs->nodes, e.ino, 1);
 			continue;
 		}
 		if (counted)
 			pe->nodeid = e.ino;
 		if (!plus_put(df, pe->name, &e, (off_t)pe->id + 1)) {
 			if (counted)
-				fs_node_forget(fs, e.ino, 1);
+				fs_node_forget(&fs->nodes, e.ino, 1);
 			pe->nodeid = 0;
 			break;
 		}
@@ -1137,7 +1131,7 @@ static void plus_release(struct fs *fs, struct plus_list *pl, bool sent)
 
 	for (i = 0; i < pl->n; i++) {
 		if (!sent && pl->ents[i].nodeid)
-			fs_node_forget(fs, pl->ents[i].nodeid, 1);
+			fs_node_forget(&fs->nodes, pl->ents[i].nodeid, 1);
 		free(pl->ents[i].name);
 	}
 	free(pl->ents);

@@ -95,7 +95,7 @@ static int doc_info(struct fs *fs, fuse_ino_t ino, struct store_doc_info *in)
 
 	if (ino == STORE_ROOT_ID || ino == FS_METRICS_INO)
 		return -ENODATA;
-	rc = store_doc_info(fs->s, fs_node_doc(fs, ino), in);
+	rc = store_doc_info(fs->s, fs_node_doc(&fs->nodes, ino), in);
 	if (rc == 0 && in->is_space)
 		return -ENODATA;
 	return rc;
