@@ -1,21 +1,29 @@
 /*
- * fs.h - the caravanfs filesystem: configuration, state and the FUSE
- * operations table (fs/ops.c, fs/file.c, fs/xattr.c), metrics
- * (fs/metrics.c) and the cloud glue (fs/cloud_glue.c).  Private to fs/ and
- * its tests; the program itself is fs/main.c.
+ * fs.h - the state of one mount (struct fs, the session's userdata) and
+ * the helpers every file of fs/ uses (fs/fs.c).  Private to fs/.
+ *
+ * struct fs holds the parts that have their own objects (the node table,
+ * fs/node.h; the open handles, fs/handle.h; the options, fs/fs_config.h), the
+ * engine (store, doc), the cloud glue, the counters and the fsync queue
+ * (fs/sync.c).  Which file does what is in ops.c's opening comment.
+ *
+ * Locks: meta_mu serializes the read-modify-write of node metadata
+ * (fs/attr.c); the node table and the handle lists have their own; the
+ * sync queue's are sync_mu and sync_cv; counters are atomics; cfg, s,
+ * doc, cloud, se and page_cache are set before the first request and only
+ * read while requests run.
  */
 #ifndef FS_FS_H
 #define FS_FS_H
 
-#define FUSE_USE_VERSION 312
-
-#include <fuse_lowlevel.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "store/doc.h"
+#include "fs/fs_config.h"
+#include "fs/fuse.h"
+#include "fs/handle.h"
 #include "fs/node.h"
 #include "store/store.h"
 #include "util/u64map.h"
@@ -25,46 +33,6 @@
 #define FS_METRICS_NAME ".caravan-metrics"
 /* Names starting with this are reserved (never created, never listed). */
 #define FS_RESERVED_PREFIX ".caravan"
-
-/* Every option of the program (fs/options.c parses them). */
-struct fs_config {
-	char *store_dir;
-	char *mountpoint;
-	/* store */
-	uint64_t capacity_bytes;
-	uint64_t cutover_bytes;
-	uint32_t commit_ms;
-	bool sync;
-	/* documents */
-	uint64_t cache_bytes;
-	uint64_t max_doc_bytes;
-	uint64_t max_patch_bytes;
-	uint32_t compact_entries;
-	uint32_t compact_ratio;
-	uint64_t compact_min_bytes;
-	/* cloud */
-	char *cloud; /* "none", "dir:/PATH" or "s3://BUCKET/PREFIX" */
-	char *s3_endpoint;
-	char *s3_region;
-	bool s3_path_style;
-	uint32_t backup_delay_ms;
-	/* kernel interface */
-	double entry_timeout_s;
-	double attr_timeout_s;
-	bool direct_io; /* every open direct_io: no page cache */
-	uint32_t max_threads; /* FUSE worker threads at most */
-	bool close_sync;
-	bool read_only; /* -o ro: store opened read-only, no cloud */
-	bool allow_other; /* -o allow_other (implies default_permissions) */
-	/* memory a client can pin (fs/file.c charges it) */
-	uint64_t max_pinned_bytes; /* versions held by open read handles */
-	uint64_t max_pending_bytes; /* unfinished values of write handles */
-	/* operations */
-	char *metrics_file;
-	uint32_t metrics_ms;
-	bool foreground;
-	bool debug;
-};
 
 /* Counters shown in the metrics (fs/metrics.c renders them). */
 enum {
@@ -83,7 +51,6 @@ struct fs_counters {
 };
 
 struct cloud_glue;
-struct fs_handle;
 struct fs_sync_wait;
 
 struct fs {
@@ -94,11 +61,9 @@ struct fs {
 	struct fs_counters c;
 	int64_t start_ns; /* mount time */
 	pthread_mutex_t meta_mu; /* read-modify-write of node metadata */
-	pthread_mutex_t handles_mu; /* the list of open handles */
-	struct fs_handle *handles;
-	struct dir_handle *dirs; /* open directory handles, under handles_mu */
+	struct fs_handles handles; /* open files and directories */
 	struct fuse_session *se; /* set before the first request */
-	bool page_cache; /* read-only opens may use it (op_init) */
+	bool page_cache; /* read-only opens may use it (fs_op_init) */
 	struct fs_nodes nodes; /* the kernel's inodes of documents */
 	/* fs/sync.c: fsync requests waiting for the store */
 	pthread_mutex_t sync_mu; /* guards the queue, sync_busy, sync_stop,
@@ -113,58 +78,23 @@ struct fs {
 	bool sync_stop;
 	bool sync_running; /* set and cleared by the mount's thread */
 	pthread_t sync_thread;
-	/* fs/file.c: memory clients pin (max_pinned, max_pending) */
-	pthread_mutex_t pin_mu; /* guards pins and pinned_bytes */
-	struct u64map pins; /* snapshot address -> handles holding it */
-	uint64_t pinned_bytes; /* text of the snapshots in pins */
-	atomic_uint_fast64_t pending_bytes; /* held by write handles' splitters */
 };
 
-/* The operations table; userdata of the session is the struct fs. */
-extern const struct fuse_lowlevel_ops fs_ops;
-
-/* ---- fs/ops.c ---- */
-/* Note the mount time and make sure the store holds the root's
- * attributes (after the store opened).  0 or the store's error. */
-int fs_root_init(struct fs *fs);
-/* Name rules of SPEC 3 for a new name: 0, -EINVAL, -ENAMETOOLONG. */
-int fs_name_check(const char *name);
-bool fs_name_reserved(const char *name);
-/* Attributes of a node id (root, space, document, metrics file). */
-int fs_stat(struct fs *fs, uint64_t ino, struct stat *st);
-/* The entry reply for node id nodeid (of store id id). */
-int fs_entry(struct fs *fs, uint64_t nodeid, struct fuse_entry_param *e);
-/* How long the kernel may keep the attributes of node ino. */
-double fs_attr_timeout(struct fs *fs, uint64_t ino);
+/* ---- fs/fs.c ---- */
+/* The wall clock in nanoseconds since the epoch. */
+int64_t fs_now_ns(void);
+/* Reply rc (0 or a negative errno) to req; -EBADMSG (a damaged entry)
+ * goes to the kernel as EIO. */
+void fs_reply_err(fuse_req_t req, int rc);
 /* Log a failed operation on a node with its name: user errors (EINVAL,
  * EFBIG, ENOENT, ...) at debug level, store trouble (ENOSPC, EIO,
  * EBADMSG, ENOMEM, ...) as warnings. */
 void fs_log_failure(struct fs *fs, uint64_t id, const char *what, int rc);
-/* Create an empty document (parent must be a space). */
-int fs_doc_create(fuse_req_t req, struct fs *fs, uint64_t parent,
-		  const char *name, mode_t mode, uint64_t *id);
-int64_t fs_now_ns(void);
-
-/* ---- fs/file.c ---- */
-void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
-void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
-	       struct fuse_file_info *fi);
-void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-	     struct fuse_file_info *fi);
-void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
-	      off_t off, struct fuse_file_info *fi);
-void fs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
-void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
-void fs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
-	      struct fuse_file_info *fi);
-/* ftruncate(fd, 0) through handle fi: its stream starts again at offset
- * 0 and its next value replaces the document. */
-void fs_handle_truncated(struct fuse_file_info *fi);
-/* Free every handle still open (after the session ended). */
-void fs_handles_free(struct fs *fs);
-/* The same for directory handles (fs/ops.c): a directory still open when
- * the session ends never gets its releasedir. */
-void fs_dir_handles_free(struct fs *fs);
+/* Name rules of SPEC 3 for a new name: 0, -EINVAL, -ENAMETOOLONG. */
+int fs_name_check(const char *name);
+/* Whether name starts with FS_RESERVED_PREFIX (never created, listed or
+ * looked up, except FS_METRICS_NAME). */
+bool fs_name_reserved(const char *name);
 
 /* ---- fs/sync.c: fsync requests waiting on one thread ---- */
 /* Start and stop the thread (stop before the session is destroyed; it
@@ -176,21 +106,5 @@ void fs_sync_stop(struct fs *fs);
  * up to lsn (0: everything logged so far) is durable. */
 void fs_sync_wait(struct fs *fs, fuse_req_t req, uint64_t ino, uint64_t lsn,
 		  int64_t t0);
-
-/* ---- fs/xattr.c ---- */
-void fs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size);
-void fs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size);
-void fs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
-		 const char *value, size_t size, int flags);
-void fs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name);
-
-/* ---- fs/metrics.c ---- */
-/* Render every metric in Prometheus text format into a new buffer (free
- * with free()).  Returns 0 or -ENOMEM. */
-int fs_metrics_render(struct fs *fs, char **out, size_t *len);
-void fs_metrics_fsync(struct fs *fs, int64_t ns);
-/* Rewrite cfg.metrics_file every cfg.metrics_ms from a thread. */
-int fs_metrics_start(struct fs *fs);
-void fs_metrics_stop(struct fs *fs);
 
 #endif

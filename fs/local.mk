@@ -3,13 +3,17 @@
 # Uses everything below it: cloud, store, wal, json, util.
 noinst_LIBRARIES += fs/libfs.a
 fs_libfs_a_SOURCES = \
-	fs/fs.h \
-	fs/ops.c \
-	fs/file.c \
+	fs/fs.c fs/fs.h fs/fs_config.h fs/fuse.h \
+	fs/ops.c fs/ops.h \
+	fs/attr.c fs/attr.h \
+	fs/namespace.c fs/namespace.h \
+	fs/dir.c fs/dir.h \
+	fs/file.c fs/file.h \
+	fs/handle.c fs/handle.h \
 	fs/node.c fs/node.h \
 	fs/sync.c \
-	fs/xattr.c \
-	fs/metrics.c \
+	fs/xattr.c fs/xattr.h \
+	fs/metrics.c fs/metrics.h \
 	fs/options.c fs/options.h \
 	fs/cloud_glue.c fs/cloud_glue.h
 fs_libfs_a_CFLAGS = $(AM_CFLAGS) $(FUSE_CFLAGS) $(JANSSON_CFLAGS) \

@@ -35,8 +35,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fs/attr.h"
 #include "fs/cloud_glue.h"
+#include "fs/dir.h"
+#include "fs/file.h"
 #include "fs/fs.h"
+#include "fs/metrics.h"
+#include "fs/ops.h"
 #include "fs/options.h"
 #include "util/log.h"
 
@@ -425,8 +430,8 @@ static int run(struct fs *fs, struct fuse_args *args, bool single_thread,
 out_unmount:
 	fuse_session_unmount(se);
 	fs_metrics_stop(fs);
-	fs_handles_free(fs);
-	fs_dir_handles_free(fs);
+	fs_files_free(fs);
+	fs_dirs_free(fs);
 out_signals:
 	fuse_remove_signal_handlers(se);
 out_session:
@@ -458,9 +463,7 @@ int main(int argc, char **argv)
 
 	memset(&fs, 0, sizeof(fs));
 	pthread_mutex_init(&fs.meta_mu, NULL);
-	pthread_mutex_init(&fs.handles_mu, NULL);
-	pthread_mutex_init(&fs.pin_mu, NULL);
-	u64map_init(&fs.pins);
+	fs_handles_init(&fs.handles);
 	fs_nodes_init(&fs.nodes, &fs.c.retirements);
 	fuse_set_log_func(fuse_log_to_ours);
 	fs_config_default(&fs.cfg);
@@ -500,8 +503,6 @@ out:
 	fs_config_release(&fs.cfg);
 	fs_nodes_release(&fs.nodes);
 	pthread_mutex_destroy(&fs.meta_mu);
-	pthread_mutex_destroy(&fs.handles_mu);
-	u64map_release(&fs.pins);
-	pthread_mutex_destroy(&fs.pin_mu);
+	fs_handles_release(&fs.handles);
 	return status;
 }

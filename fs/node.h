@@ -16,14 +16,12 @@
 #ifndef FS_NODE_H
 #define FS_NODE_H
 
-#define FUSE_USE_VERSION 312
-
-#include <fuse_lowlevel.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "fs/fuse.h"
 #include "store/doc.h"
 #include "store/store.h"
 #include "util/u64map.h"

@@ -24,6 +24,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fs/fs.h"
+#include "store/doc.h"
+#include "store/store.h"
+
 enum opt_key {
 	K_HELP,
 	K_VERSION,

@@ -9,7 +9,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "fs/fs.h"
+#include "fs/fs_config.h"
+#include "fs/fuse.h"
 
 enum fs_action {
 	FS_RUN,

@@ -41,6 +41,7 @@
 #include <time.h>
 
 #include "fs/fs.h"
+#include "fs/metrics.h"
 
 enum {
 	GATHER_MAX_NS = 2000000 /* longest wait for a round to fill */
