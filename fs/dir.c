@@ -176,25 +176,36 @@ static void dir_add_cloud(struct dir_fill *df, uint64_t i)
 			return;
 }
 
+/* Start a readdir or readdirplus reply of up to size bytes at off in the
+ * listing of handle fi: 0, or -ENOMEM after replying it. */
+static int fill_begin(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		      struct fuse_file_info *fi, struct dir_fill *df)
+{
+	struct dir_handle *dh = (struct dir_handle *)(uintptr_t)fi->fh;
+
+	*df = (struct dir_fill){ .req = req, .size = size };
+	df->buf = malloc(size);
+	if (!df->buf) {
+		fs_reply_err(req, -ENOMEM);
+		return -ENOMEM;
+	}
+	dir_begin(fuse_req_userdata(req), ino, dh, off);
+	df->cloud = dh->cloud;
+	df->limit = dh->limit;
+	df->mode = ino == STORE_ROOT_ID ? S_IFDIR : S_IFREG;
+	return 0;
+}
+
 void fs_op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		   struct fuse_file_info *fi)
 {
 	struct fs *fs = fuse_req_userdata(req);
-	struct dir_fill df = { .req = req, .size = size };
-	struct dir_handle *dh;
+	struct dir_fill df;
 	uint64_t from;
 	int rc = 0;
 
-	df.buf = malloc(size);
-	if (!df.buf) {
-		fs_reply_err(req, -ENOMEM);
+	if (fill_begin(req, ino, size, off, fi, &df) < 0)
 		return;
-	}
-	dh = (struct dir_handle *)(uintptr_t)fi->fh;
-	dir_begin(fs, ino, dh, off);
-	df.cloud = dh->cloud;
-	df.limit = dh->limit;
-	df.mode = ino == STORE_ROOT_ID ? S_IFDIR : S_IFREG;
 	if (off == 0 && !dir_put(&df, ".", ino, S_IFDIR, 1))
 		goto out_reply;
 	if (off <= 1 && !dir_put(&df, "..", STORE_ROOT_ID, S_IFDIR, 2))
@@ -354,23 +365,15 @@ void fs_op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		       struct fuse_file_info *fi)
 {
 	struct fs *fs = fuse_req_userdata(req);
-	struct dir_fill df = { .req = req, .size = size };
 	struct plus_list pl = { .req = req };
 	bool docs = ino != STORE_ROOT_ID, sent;
-	struct dir_handle *dh;
+	struct dir_fill df;
 	uint64_t from;
 	int rc = 0;
 
-	df.buf = malloc(size);
-	if (!df.buf) {
-		fs_reply_err(req, -ENOMEM);
+	if (fill_begin(req, ino, size, off, fi, &df) < 0)
 		return;
-	}
-	dh = (struct dir_handle *)(uintptr_t)fi->fh;
-	dir_begin(fs, ino, dh, off);
-	df.cloud = dh->cloud;
-	pl.limit = dh->limit;
-	df.mode = docs ? S_IFREG : S_IFDIR;
+	pl.limit = df.limit;
 	if (off == 0 && !plus_put_bare(&df, ".", ino, S_IFDIR, 1))
 		goto out_reply;
 	if (off <= 1 && !plus_put_bare(&df, "..", STORE_ROOT_ID, S_IFDIR, 2))

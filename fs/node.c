@@ -4,7 +4,9 @@
  * read through the kernel's page cache and which attributes the kernel may
  * cache.  Why the rules are what they are, and the races they close, is
  * the "Kernel caching" part of the design comment at the top of ops.c;
- * this file holds the bookkeeping.
+ * this file holds the bookkeeping.  It is an object of its own (struct
+ * fs_nodes, node.h) that uses the store and the FUSE session, borrowed,
+ * and nothing else of fs/.
  *
  * Node ids.  The kernel keeps one inode, one page cache and one i_size
  * per node id.  A document is shown under its store id (also st_ino) until
@@ -19,6 +21,8 @@
  *           holds a lookup of or that has open handles;
  *   cur     store id -> struct fs_node, the document's current node, only
  *           when that is not the node with the store id itself.
+ * nt->inval_mu guards the queue of dentries to drop (below) and is never
+ * held with nt->mu.
  *
  * Handles of a node, counted by kind:
  *   cached   read-only, reading through the page cache; all of them read
