@@ -13,7 +13,7 @@
  *            is created, so its documents can be looked up;
  *   readdir  a directory opened when the cloud holds names the store does
  *            not gets a sorted snapshot of those names (cloud_glue_dir);
- *            ops.c lists them after the local ones.
+ *            dir.c lists them after the local ones.
  *
  * Which names the cloud holds is the catalog's (cloud/catalog.h): the glue
  * asks it and adapts the answer.  A lookup miss asks catalog_lookup, which

@@ -48,7 +48,7 @@
  *
  * Memory a client can pin (SPEC 7c) is charged to two budgets:
  *   max_pinned: every distinct version (snapshot) that open read handles
- *     hold, once however many handles share it (fs->pins counts the
+ *     hold, once however many handles share it (fs->handles.pins counts the
  *     handles of each); an open that would pass the budget fails with
  *     ENOMEM;
  *   max_pending: the splitter buffers of write handles (unfinished values).
@@ -58,9 +58,10 @@
  *     replaced by what the splitter really holds.
  *
  * Locks: h->mu serializes writes, flush and fsync bookkeeping of one
- * handle (the kernel already serializes writes to one inode); fs->
- * handles_mu guards the list of open handles, used only to free them when
- * the session ends with files still open.
+ * handle (the kernel already serializes writes to one inode); the list of
+ * open handles (fs->handles.files, fs/handle.h) has its own mutex and is
+ * used only to free them when the session ends with files still open;
+ * fs->handles.pin_mu guards the max_pinned charges.
  */
 #include "config.h"
 
@@ -69,7 +70,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fs/fs.h"
+#include "fs/file.h"
+#include "fs/metrics.h"
 #include "json/json.h"
 #include "util/log.h"
 
@@ -81,7 +83,7 @@ enum {
 };
 
 struct fs_handle {
-	struct fs_handle *prev, *next; /* fs->handles, handles_mu */
+	struct fs_handle_link link; /* on fs->handles.files */
 	struct fs *fs;
 	uint64_t id;
 	uint64_t nodeid; /* the kernel's node (fs/node.c) */
@@ -103,13 +105,6 @@ struct fs_handle {
 	json_t **pend; /* patches of the current write, not stored yet */
 	size_t npend, cappend;
 };
-
-static void reply_err(fuse_req_t req, int rc)
-{
-	if (rc == -EBADMSG)
-		rc = -EIO;
-	fuse_reply_err(req, -rc);
-}
 
 static struct fs_handle *handle_of(struct fuse_file_info *fi)
 {
@@ -208,15 +203,16 @@ static int pin_take(struct fs *fs, struct doc_snap *sn)
 	int rc = 0;
 
 	doc_snap_text(sn, &len);
-	pthread_mutex_lock(&fs->pin_mu);
-	n = (uint64_t)(uintptr_t)u64map_get(&fs->pins, key);
-	if (n == 0 && len > fs->cfg.max_pinned_bytes - fs->pinned_bytes)
+	pthread_mutex_lock(&fs->handles.pin_mu);
+	n = (uint64_t)(uintptr_t)u64map_get(&fs->handles.pins, key);
+	if (n == 0 && len > fs->cfg.max_pinned_bytes - fs->handles.pinned_bytes)
 		rc = -ENOMEM;
 	if (rc == 0)
-		rc = u64map_put(&fs->pins, key, (void *)(uintptr_t)(n + 1));
+		rc = u64map_put(&fs->handles.pins, key,
+				(void *)(uintptr_t)(n + 1));
 	if (rc == 0 && n == 0)
-		fs->pinned_bytes += len;
-	pthread_mutex_unlock(&fs->pin_mu);
+		fs->handles.pinned_bytes += len;
+	pthread_mutex_unlock(&fs->handles.pin_mu);
 	return rc;
 }
 
@@ -227,25 +223,25 @@ static void pin_drop(struct fs *fs, struct doc_snap *sn)
 	size_t len;
 
 	doc_snap_text(sn, &len);
-	pthread_mutex_lock(&fs->pin_mu);
-	n = (uint64_t)(uintptr_t)u64map_get(&fs->pins, key);
+	pthread_mutex_lock(&fs->handles.pin_mu);
+	n = (uint64_t)(uintptr_t)u64map_get(&fs->handles.pins, key);
 	if (n > 1) {
-		u64map_put(&fs->pins, key, (void *)(uintptr_t)(n - 1));
+		u64map_put(&fs->handles.pins, key, (void *)(uintptr_t)(n - 1));
 	} else if (n == 1) {
-		u64map_del(&fs->pins, key);
-		fs->pinned_bytes -= len;
+		u64map_del(&fs->handles.pins, key);
+		fs->handles.pinned_bytes -= len;
 	}
-	pthread_mutex_unlock(&fs->pin_mu);
+	pthread_mutex_unlock(&fs->handles.pin_mu);
 }
 
 /* Reserve len bytes of max_pending for a write.  0 or -ENOMEM. */
 static int pending_reserve(struct fs_handle *h, size_t len)
 {
 	struct fs *fs = h->fs;
-	uint64_t before = atomic_fetch_add(&fs->pending_bytes, len);
+	uint64_t before = atomic_fetch_add(&fs->handles.pending_bytes, len);
 
 	if (before + len > fs->cfg.max_pending_bytes) {
-		atomic_fetch_sub(&fs->pending_bytes, len);
+		atomic_fetch_sub(&fs->handles.pending_bytes, len);
 		return -ENOMEM;
 	}
 	h->pending += len;
@@ -260,22 +256,22 @@ static void pending_settle(struct fs_handle *h)
 	uint64_t held = h->sp ? json_splitter_held(h->sp) : 0;
 
 	if (held >= h->pending)
-		atomic_fetch_add(&fs->pending_bytes, held - h->pending);
+		atomic_fetch_add(&fs->handles.pending_bytes, held - h->pending);
 	else
-		atomic_fetch_sub(&fs->pending_bytes, h->pending - held);
+		atomic_fetch_sub(&fs->handles.pending_bytes, h->pending - held);
 	h->pending = held;
 }
 
-static void handle_free(struct fs_handle *h)
+void fs_file_free(struct fs_handle *h)
 {
 	if (!h)
 		return;
 	if (h->registered)
-		fs_node_close(h->fs, h->nodeid, h->kind);
+		fs_node_close(&h->fs->nodes, h->nodeid, h->kind);
 	if (h->pinned)
 		pin_drop(h->fs, h->snap);
 	if (h->pending)
-		atomic_fetch_sub(&h->fs->pending_bytes, h->pending);
+		atomic_fetch_sub(&h->fs->handles.pending_bytes, h->pending);
 	doc_snap_put(h->snap);
 	free(h->text);
 	json_splitter_free(h->sp);
@@ -312,7 +308,7 @@ static int handle_new(struct fs *fs, uint64_t nodeid, uint64_t id, int flags,
 	if (h->mode & FH_WRITE) {
 		h->sp = json_splitter_new(splitter_limit(fs), handle_value, h);
 		if (!h->sp) {
-			handle_free(h);
+			fs_file_free(h);
 			return -ENOMEM;
 		}
 	}
@@ -322,26 +318,13 @@ static int handle_new(struct fs *fs, uint64_t nodeid, uint64_t id, int flags,
 
 static void handle_link(struct fs *fs, struct fs_handle *h)
 {
-	pthread_mutex_lock(&fs->handles_mu);
-	h->prev = NULL;
-	h->next = fs->handles;
-	if (fs->handles)
-		fs->handles->prev = h;
-	fs->handles = h;
-	pthread_mutex_unlock(&fs->handles_mu);
+	fs_handle_list_add(&fs->handles.files, &h->link);
 	atomic_fetch_add(&fs->c.open_handles, 1);
 }
 
 static void handle_unlink(struct fs *fs, struct fs_handle *h)
 {
-	pthread_mutex_lock(&fs->handles_mu);
-	if (h->prev)
-		h->prev->next = h->next;
-	else
-		fs->handles = h->next;
-	if (h->next)
-		h->next->prev = h->prev;
-	pthread_mutex_unlock(&fs->handles_mu);
+	fs_handle_list_remove(&fs->handles.files, &h->link);
 	atomic_fetch_sub(&fs->c.open_handles, 1);
 }
 
@@ -359,17 +342,14 @@ void fs_handle_truncated(struct fuse_file_info *fi)
 	pthread_mutex_unlock(&h->mu);
 }
 
-void fs_handles_free(struct fs *fs)
+void fs_files_free(struct fs *fs)
 {
-	struct fs_handle *h, *next;
+	struct fs_handle_link *link = fs_handle_list_pop(&fs->handles.files);
 
-	pthread_mutex_lock(&fs->handles_mu);
-	for (h = fs->handles; h; h = next) {
-		next = h->next;
-		handle_free(h);
+	while (link) {
+		fs_file_free(fs_handle_container(link, struct fs_handle, link));
+		link = fs_handle_list_pop(&fs->handles.files);
 	}
-	fs->handles = NULL;
-	pthread_mutex_unlock(&fs->handles_mu);
 }
 
 /* The read side of a document handle: the snapshot to read, and whether
@@ -387,7 +367,8 @@ static int handle_read_side(struct fs *fs, struct fs_handle *h)
 		h->snap = sn;
 		goto out_pin;
 	}
-	rc = fs_node_open_read(fs, h->nodeid, h->id, sn, fs->page_cache, &no);
+	rc = fs_node_open_read(&fs->nodes, h->nodeid, h->id, sn, fs->page_cache,
+			       &no);
 	doc_snap_put(sn);
 	if (rc < 0)
 		return rc;
@@ -417,13 +398,13 @@ static int handle_write_side(struct fs *fs, struct fs_handle *h,
 
 	h->kind = FS_OPEN_WRITE;
 	if (!registered)
-		rc = fs_node_open_write(fs, h->nodeid, h->id);
+		rc = fs_node_open_write(&fs->nodes, h->nodeid, h->id);
 	if (rc < 0)
 		return rc;
 	h->registered = true;
 	/* Attributes the kernel cached before the writer came must not
 	 * stay valid: it is about to set i_size itself. */
-	fs_inval_attr(fs, h->nodeid);
+	fs_node_inval_attr(&fs->nodes, h->nodeid);
 	return 0;
 }
 
@@ -435,7 +416,7 @@ static int handle_open(struct fs *fs, uint64_t nodeid, int flags, bool fresh,
 {
 	struct store_doc_info info;
 	struct fs_handle *h = NULL;
-	uint64_t id = fs_node_doc(fs, nodeid);
+	uint64_t id = fs_node_doc(&fs->nodes, nodeid);
 	int rc = 0;
 
 	if (nodeid == FS_METRICS_INO) {
@@ -450,7 +431,7 @@ static int handle_open(struct fs *fs, uint64_t nodeid, int flags, bool fresh,
 		rc = handle_new(fs, nodeid, id, flags, &h);
 	if (rc < 0) {
 		if (registered)
-			fs_node_close(fs, nodeid, FS_OPEN_WRITE);
+			fs_node_close(&fs->nodes, nodeid, FS_OPEN_WRITE);
 		return rc;
 	}
 	if (nodeid == FS_METRICS_INO) {
@@ -465,16 +446,21 @@ static int handle_open(struct fs *fs, uint64_t nodeid, int flags, bool fresh,
 		rc = handle_read_side(fs, h);
 out:
 	if (rc < 0) {
-		handle_free(h);
+		fs_file_free(h);
 		return rc;
 	}
 	*out = h;
 	return 0;
 }
 
-static void open_reply(fuse_req_t req, struct fs *fs, struct fs_handle *h,
-		       struct fuse_file_info *fi,
-		       const struct fuse_entry_param *e)
+int fs_file_new(struct fs *fs, uint64_t nodeid, int flags, bool fresh,
+		struct fs_handle **out)
+{
+	return handle_open(fs, nodeid, flags, fresh, true, out);
+}
+
+void fs_file_reply(fuse_req_t req, struct fs *fs, struct fs_handle *h,
+		   struct fuse_file_info *fi, const struct fuse_entry_param *e)
 {
 	int rc;
 
@@ -490,13 +476,13 @@ static void open_reply(fuse_req_t req, struct fs *fs, struct fs_handle *h,
 		/* The open was interrupted: release will never come, nor a
 		 * forget of the created entry. */
 		handle_unlink(fs, h);
-		handle_free(h);
+		fs_file_free(h);
 		if (e)
-			fs_node_forget(fs, e->ino, 1);
+			fs_node_forget(&fs->nodes, e->ino, 1);
 	}
 }
 
-void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+void fs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct fs *fs = fuse_req_userdata(req);
 	struct fs_handle *h;
@@ -504,51 +490,16 @@ void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
 	rc = handle_open(fs, ino, fi->flags, false, false, &h);
 	if (rc < 0)
-		reply_err(req, rc);
+		fs_reply_err(req, rc);
 	else
-		open_reply(req, fs, h, fi, NULL);
-}
-
-void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
-	       struct fuse_file_info *fi)
-{
-	struct fs *fs = fuse_req_userdata(req);
-	struct fuse_entry_param e;
-	struct fs_handle *h = NULL;
-	uint64_t id, nodeid = 0;
-	bool fresh = true;
-	int rc;
-
-	rc = fs_doc_create(req, fs, parent, name, mode, &id);
-	if (rc == -EEXIST && !(fi->flags & O_EXCL)) {
-		fresh = false;
-		rc = store_doc_lookup(fs->s, parent, name, &id);
-	}
-	if (rc == 0)
-		rc = fs_node_create(fs, id, &nodeid);
-	if (rc == 0) {
-		rc = handle_open(fs, nodeid, fi->flags, fresh, true, &h);
-		if (rc < 0)
-			fs_node_forget(fs, nodeid, 1);
-	}
-	if (rc == 0) {
-		rc = fs_entry(fs, nodeid, &e);
-		if (rc < 0) {
-			handle_free(h);
-			fs_node_forget(fs, nodeid, 1);
-		}
-	}
-	if (rc < 0)
-		reply_err(req, rc);
-	else
-		open_reply(req, fs, h, fi, &e);
+		fs_file_reply(req, fs, h, fi, NULL);
 }
 
 /* The reply is built from a reference of our own: once the kernel has the
  * data, the reader may close and release the handle before the sending
  * thread is done with the buffer. */
-void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-	     struct fuse_file_info *fi)
+void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		struct fuse_file_info *fi)
 {
 	struct fs_handle *h = handle_of(fi);
 	struct fs *fs = h->fs;
@@ -564,7 +515,7 @@ void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		text = h->text;
 		len = h->text_len;
 	} else {
-		reply_err(req, -EBADF);
+		fs_reply_err(req, -EBADF);
 		return;
 	}
 	atomic_fetch_add(&fs->c.reads, 1);
@@ -581,7 +532,7 @@ void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	if (!sn) {
 		copy = malloc(n);
 		if (!copy) {
-			reply_err(req, -ENOMEM);
+			fs_reply_err(req, -ENOMEM);
 			return;
 		}
 		memcpy(copy, out, n);
@@ -614,15 +565,15 @@ static int handle_feed(struct fs_handle *h, const char *buf, size_t size)
 	return rc;
 }
 
-void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
-	      off_t off, struct fuse_file_info *fi)
+void fs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
+		 off_t off, struct fuse_file_info *fi)
 {
 	struct fs_handle *h = handle_of(fi);
 	struct fs *fs = h->fs;
 	int rc;
 
 	if (!h->sp) {
-		reply_err(req, -EBADF);
+		fs_reply_err(req, -EBADF);
 		return;
 	}
 	pthread_mutex_lock(&h->mu);
@@ -636,7 +587,7 @@ void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
 	atomic_fetch_add(&fs->c.writes, 1);
 	if (rc < 0) {
 		atomic_fetch_add(&fs->c.write_errors, 1);
-		reply_err(req, rc);
+		fs_reply_err(req, rc);
 		return;
 	}
 	atomic_fetch_add(&fs->c.write_bytes, size);
@@ -674,7 +625,7 @@ static int stream_end(struct fs_handle *h)
 	return 0;
 }
 
-void fs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+void fs_op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct fs_handle *h = handle_of(fi);
 	struct fs *fs = h->fs;
@@ -696,24 +647,24 @@ void fs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	 * dropped the attributes it caches: drop them again (attributes
 	 * only, which never blocks). */
 	if (lsn != before)
-		fs_inval_attr(fs, ino);
+		fs_node_inval_attr(&fs->nodes, ino);
 	if (rc == 0 && fs->cfg.close_sync && lsn)
 		rc = store_sync(fs->s, lsn);
-	reply_err(req, rc);
+	fs_reply_err(req, rc);
 }
 
-void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+void fs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct fs_handle *h = handle_of(fi);
 	struct fs *fs = h->fs;
 
 	handle_unlink(fs, h);
-	handle_free(h);
+	fs_file_free(h);
 	fuse_reply_err(req, 0);
 }
 
-void fs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
-	      struct fuse_file_info *fi)
+void fs_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
+		 struct fuse_file_info *fi)
 {
 	struct fs *fs = fuse_req_userdata(req);
 	struct fs_handle *h = fi ? handle_of(fi) : NULL;
@@ -721,7 +672,8 @@ void fs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 	uint64_t lsn = 0;
 	int64_t t0 = fs_now_ns();
 
-	if (store_doc_info(fs->s, h ? h->id : fs_node_doc(fs, ino), &info) == 0)
+	if (store_doc_info(fs->s, h ? h->id : fs_node_doc(&fs->nodes, ino),
+			   &info) == 0)
 		lsn = info.lsn;
 	if (h) {
 		pthread_mutex_lock(&h->mu);

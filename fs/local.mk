@@ -1,15 +1,19 @@
-# fs: the FUSE filesystem (libfs.a), the caravanfs program and the caravan
-# admin command; and the end-to-end tests that mount for real.
+# fs: the FUSE filesystem (libfs.a) and the caravanfs program; and the
+# end-to-end tests that mount for real.
 # Uses everything below it: cloud, store, wal, json, util.
 noinst_LIBRARIES += fs/libfs.a
 fs_libfs_a_SOURCES = \
-	fs/fs.h \
-	fs/ops.c \
-	fs/file.c \
-	fs/node.c \
+	fs/fs.c fs/fs.h fs/fs_config.h fs/fuse.h fs/reserved.h \
+	fs/ops.c fs/ops.h \
+	fs/attr.c fs/attr.h \
+	fs/namespace.c fs/namespace.h \
+	fs/dir.c fs/dir.h \
+	fs/file.c fs/file.h \
+	fs/handle.c fs/handle.h \
+	fs/node.c fs/node.h \
 	fs/sync.c \
-	fs/xattr.c \
-	fs/metrics.c \
+	fs/xattr.c fs/xattr.h \
+	fs/metrics.c fs/metrics.h \
 	fs/metrics_http.c \
 	fs/options.c fs/options.h \
 	fs/cloud_glue.c fs/cloud_glue.h
@@ -20,14 +24,11 @@ FS_LDADD = fs/libfs.a cloud/libcloud.a store/libstore.a wal/libwal.a \
 	json/libjson.a util/libutil.a $(FUSE_LIBS) $(JANSSON_LIBS) \
 	$(CURL_LIBS) $(CRYPTO_LIBS) $(MHD_LIBS) -lm
 
-bin_PROGRAMS += caravanfs caravan
+bin_PROGRAMS += caravanfs
 caravanfs_SOURCES = fs/main.c
 caravanfs_CFLAGS = $(AM_CFLAGS) $(FUSE_CFLAGS) $(JANSSON_CFLAGS) \
 	$(SYSTEMD_CFLAGS)
 caravanfs_LDADD = $(FS_LDADD) $(SYSTEMD_LIBS)
-caravan_SOURCES = fs/caravan.c
-caravan_CFLAGS = $(AM_CFLAGS) $(FUSE_CFLAGS) $(JANSSON_CFLAGS)
-caravan_LDADD = $(FS_LDADD)
 
 # End-to-end tests: each script mounts caravanfs for real in a fresh
 # temporary directory (tests/e2e/lib.sh) and prints "N passed, N failed".

@@ -40,8 +40,13 @@
 #include <systemd/sd-daemon.h>
 #endif
 
+#include "fs/attr.h"
 #include "fs/cloud_glue.h"
+#include "fs/dir.h"
+#include "fs/file.h"
 #include "fs/fs.h"
+#include "fs/metrics.h"
+#include "fs/ops.h"
 #include "fs/options.h"
 #include "util/log.h"
 
@@ -430,7 +435,7 @@ static int run(struct fs *fs, struct fuse_args *args, bool single_thread,
 	if (fs_sync_start(fs) < 0)
 		log_warn(
 			"cannot start the fsync thread: each fsync waits in its own request");
-	if (fs_nodes_start(fs) < 0)
+	if (fs_nodes_start(&fs->nodes, fs->s, se) < 0)
 		log_warn(
 			"cannot start the dentry thread: attributes of written documents stay uncached until looked up");
 	log_info("mounted store '%s' on '%s'", fs->cfg.store_dir,
@@ -440,7 +445,7 @@ static int run(struct fs *fs, struct fuse_args *args, bool single_thread,
 	notify_state("READY=1", &fs->cfg);
 	rc = serve(se, &fs->cfg, single_thread);
 	notify_state("STOPPING=1", &fs->cfg);
-	fs_nodes_stop(fs);
+	fs_nodes_stop(&fs->nodes);
 	fs_sync_stop(fs);
 	status = rc < 0 ? 1 : 0;
 	if (rc < 0)
@@ -449,8 +454,8 @@ static int run(struct fs *fs, struct fuse_args *args, bool single_thread,
 out_unmount:
 	fuse_session_unmount(se);
 	fs_metrics_stop(fs);
-	fs_handles_free(fs);
-	fs_dir_handles_free(fs);
+	fs_files_free(fs);
+	fs_dirs_free(fs);
 out_signals:
 	fuse_remove_signal_handlers(se);
 out_session:
@@ -482,10 +487,8 @@ int main(int argc, char **argv)
 
 	memset(&fs, 0, sizeof(fs));
 	pthread_mutex_init(&fs.meta_mu, NULL);
-	pthread_mutex_init(&fs.handles_mu, NULL);
-	pthread_mutex_init(&fs.pin_mu, NULL);
-	u64map_init(&fs.pins);
-	fs_nodes_init(&fs);
+	fs_handles_init(&fs.handles);
+	fs_nodes_init(&fs.nodes, &fs.c.retirements);
 	fuse_set_log_func(fuse_log_to_ours);
 	fs_config_default(&fs.cfg);
 	if (fs_config_parse(&args, &fs.cfg, &cl) < 0) {
@@ -522,10 +525,8 @@ int main(int argc, char **argv)
 out:
 	fuse_opt_free_args(&args);
 	fs_config_release(&fs.cfg);
-	fs_nodes_release(&fs);
+	fs_nodes_release(&fs.nodes);
 	pthread_mutex_destroy(&fs.meta_mu);
-	pthread_mutex_destroy(&fs.handles_mu);
-	u64map_release(&fs.pins);
-	pthread_mutex_destroy(&fs.pin_mu);
+	fs_handles_release(&fs.handles);
 	return status;
 }

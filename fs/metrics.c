@@ -31,6 +31,7 @@
 
 #include "fs/cloud_glue.h"
 #include "fs/fs.h"
+#include "fs/metrics.h"
 #include "util/log.h"
 
 /* Upper bounds of the fsync latency buckets, in nanoseconds. */
@@ -134,15 +135,15 @@ static void render_fs(struct out *f, struct fs *fs)
 	COUNTER(f, "renames_total", "Documents renamed.", LOAD(fs->c.renames));
 	GAUGE(f, "open_files", "Files open now.",
 	      (uint64_t)atomic_load(&fs->c.open_handles));
-	pthread_mutex_lock(&fs->pin_mu);
-	pinned = fs->pinned_bytes;
-	pthread_mutex_unlock(&fs->pin_mu);
+	pthread_mutex_lock(&fs->handles.pin_mu);
+	pinned = fs->handles.pinned_bytes;
+	pthread_mutex_unlock(&fs->handles.pin_mu);
 	GAUGE(f, "pinned_bytes",
 	      "Document versions held by open read handles (max_pinned).",
 	      pinned);
 	GAUGE(f, "pending_bytes",
 	      "Unfinished values held by write handles (max_pending).",
-	      (uint64_t)atomic_load(&fs->pending_bytes));
+	      (uint64_t)atomic_load(&fs->handles.pending_bytes));
 	GAUGE(f, "process_dumpable",
 	      "1 when the daemon may dump core or be traced by its user (only with -d).",
 	      (uint64_t)(prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) == 1));

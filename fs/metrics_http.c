@@ -39,6 +39,7 @@
 #include <unistd.h>
 
 #include "fs/fs.h"
+#include "fs/metrics.h"
 #include "fs/options.h"
 #include "util/log.h"
 

@@ -4,7 +4,9 @@
  * read through the kernel's page cache and which attributes the kernel may
  * cache.  Why the rules are what they are, and the races they close, is
  * the "Kernel caching" part of the design comment at the top of ops.c;
- * this file holds the bookkeeping.
+ * this file holds the bookkeeping.  It is an object of its own (struct
+ * fs_nodes, node.h) that uses the store and the FUSE session, borrowed,
+ * and nothing else of fs/.
  *
  * Node ids.  The kernel keeps one inode, one page cache and one i_size
  * per node id.  A document is shown under its store id (also st_ino) until
@@ -14,11 +16,13 @@
  * forgets it.  Spaces and the root are always their store id and are not
  * kept here (they hold no state).
  *
- * State (fs->nodes_mu guards all of it):
+ * State (nt->mu guards all of it):
  *   nodes   node id -> struct fs_node, for every document node the kernel
  *           holds a lookup of or that has open handles;
  *   cur     store id -> struct fs_node, the document's current node, only
  *           when that is not the node with the store id itself.
+ * nt->inval_mu guards the queue of dentries to drop (below) and is never
+ * held with nt->mu.
  *
  * Handles of a node, counted by kind:
  *   cached   read-only, reading through the page cache; all of them read
@@ -32,7 +36,7 @@
  *   2. writers > 0 only on the document's current node.
  *   3. A retired node never gets a writer or a new direct handle while
  *      cached > 0; a read open of it shares pinned.
- *   4. While a node is current and has writers == 0 (under nodes_mu), the
+ *   4. While a node is current and has writers == 0 (under nt->mu), the
  *      document's content does not change: every change goes through a
  *      registered writer (a write handle, an O_TRUNC open, a truncate).
  *   5. cache_seq is the only version whose pages the kernel may hold for
@@ -57,7 +61,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fs/fs.h"
+#include "fs/node.h"
 
 struct fs_node {
 	uint64_t nodeid;
@@ -75,35 +79,37 @@ struct fs_node {
 	struct store_meta last_meta;
 };
 
-int fs_nodes_init(struct fs *fs)
+int fs_nodes_init(struct fs_nodes *nt, atomic_uint_fast64_t *retirements)
 {
-	pthread_mutex_init(&fs->nodes_mu, NULL);
-	u64map_init(&fs->nodes);
-	u64map_init(&fs->cur);
-	fs->next_nodeid = FS_NODE_BASE;
-	pthread_mutex_init(&fs->inval_mu, NULL);
-	pthread_cond_init(&fs->inval_cv, NULL);
+	memset(nt, 0, sizeof(*nt));
+	nt->retirements = retirements;
+	pthread_mutex_init(&nt->mu, NULL);
+	u64map_init(&nt->nodes);
+	u64map_init(&nt->cur);
+	nt->next_nodeid = FS_NODE_BASE;
+	pthread_mutex_init(&nt->inval_mu, NULL);
+	pthread_cond_init(&nt->inval_cv, NULL);
 	return 0;
 }
 
-void fs_nodes_release(struct fs *fs)
+void fs_nodes_release(struct fs_nodes *nt)
 {
 	size_t i;
 
-	for (i = 0; i < fs->nodes.cap; i++) {
-		struct fs_node *n = fs->nodes.vals[i];
+	for (i = 0; i < nt->nodes.cap; i++) {
+		struct fs_node *n = nt->nodes.vals[i];
 
-		if (!fs->nodes.keys[i] || !n)
+		if (!nt->nodes.keys[i] || !n)
 			continue;
 		doc_snap_put(n->pinned);
 		free(n);
 	}
-	u64map_release(&fs->nodes);
-	u64map_release(&fs->cur);
-	pthread_mutex_destroy(&fs->nodes_mu);
-	free(fs->inval_ids);
-	pthread_cond_destroy(&fs->inval_cv);
-	pthread_mutex_destroy(&fs->inval_mu);
+	u64map_release(&nt->nodes);
+	u64map_release(&nt->cur);
+	pthread_mutex_destroy(&nt->mu);
+	free(nt->inval_ids);
+	pthread_cond_destroy(&nt->inval_cv);
+	pthread_mutex_destroy(&nt->inval_mu);
 }
 
 /* ---- dropping dentries of written documents ----
@@ -119,122 +125,132 @@ void fs_nodes_release(struct fs *fs)
  * the attributes of inodes made by a request that saw an eviction).  Only
  * performance depends on this thread, never correctness. */
 
-static void inval_queue(struct fs *fs, uint64_t id)
+static void inval_queue(struct fs_nodes *nt, uint64_t id)
 {
 	uint64_t *grown;
 	size_t cap;
 
-	pthread_mutex_lock(&fs->inval_mu);
-	if (fs->inval_n == fs->inval_cap) {
-		cap = fs->inval_cap ? 2 * fs->inval_cap : 256;
-		grown = realloc(fs->inval_ids, cap * sizeof(*grown));
+	pthread_mutex_lock(&nt->inval_mu);
+	if (nt->inval_n == nt->inval_cap) {
+		cap = nt->inval_cap ? 2 * nt->inval_cap : 256;
+		grown = realloc(nt->inval_ids, cap * sizeof(*grown));
 		if (!grown) {
-			pthread_mutex_unlock(&fs->inval_mu);
+			pthread_mutex_unlock(&nt->inval_mu);
 			return; /* the dentry simply lives on */
 		}
-		fs->inval_ids = grown;
-		fs->inval_cap = cap;
+		nt->inval_ids = grown;
+		nt->inval_cap = cap;
 	}
-	fs->inval_ids[fs->inval_n++] = id;
-	pthread_cond_signal(&fs->inval_cv);
-	pthread_mutex_unlock(&fs->inval_mu);
+	nt->inval_ids[nt->inval_n++] = id;
+	pthread_cond_signal(&nt->inval_cv);
+	pthread_mutex_unlock(&nt->inval_mu);
 }
 
 /* Whether document id's current node is dirty and has no writer now. */
-static bool inval_wanted(struct fs *fs, uint64_t id)
+static bool inval_wanted(struct fs_nodes *nt, uint64_t id)
 {
 	struct fs_node *n;
 	bool want;
 
-	pthread_mutex_lock(&fs->nodes_mu);
-	n = u64map_get(&fs->cur, id);
+	pthread_mutex_lock(&nt->mu);
+	n = u64map_get(&nt->cur, id);
 	if (!n)
-		n = u64map_get(&fs->nodes, id);
+		n = u64map_get(&nt->nodes, id);
 	want = n && !n->retired && n->dirty && !n->writers;
-	pthread_mutex_unlock(&fs->nodes_mu);
+	pthread_mutex_unlock(&nt->mu);
 	return want;
 }
 
-static void inval_one(struct fs *fs, uint64_t id)
+static void inval_one(struct fs_nodes *nt, uint64_t id)
 {
 	char space[STORE_NAME_MAX + 1], key[STORE_NAME_MAX + 1];
 	struct store_doc_info info;
 
-	if (!inval_wanted(fs, id) || store_doc_info(fs->s, id, &info) < 0 ||
-	    store_node_name(fs->s, id, space, key) < 0)
+	if (!inval_wanted(nt, id) || store_doc_info(nt->s, id, &info) < 0 ||
+	    store_node_name(nt->s, id, space, key) < 0)
 		return;
-	fuse_lowlevel_notify_inval_entry(fs->se, info.space_id, key,
+	fuse_lowlevel_notify_inval_entry(nt->se, info.space_id, key,
 					 strlen(key));
 }
 
 static void *inval_main(void *arg)
 {
-	struct fs *fs = arg;
+	struct fs_nodes *nt = arg;
 	uint64_t *ids;
 	size_t n, i;
 
-	pthread_mutex_lock(&fs->inval_mu);
-	while (!fs->inval_stop) {
-		if (fs->inval_n == 0) {
-			pthread_cond_wait(&fs->inval_cv, &fs->inval_mu);
+	pthread_mutex_lock(&nt->inval_mu);
+	while (!nt->inval_stop) {
+		if (nt->inval_n == 0) {
+			pthread_cond_wait(&nt->inval_cv, &nt->inval_mu);
 			continue;
 		}
-		ids = fs->inval_ids;
-		n = fs->inval_n;
-		fs->inval_ids = NULL;
-		fs->inval_n = fs->inval_cap = 0;
-		pthread_mutex_unlock(&fs->inval_mu);
+		ids = nt->inval_ids;
+		n = nt->inval_n;
+		nt->inval_ids = NULL;
+		nt->inval_n = nt->inval_cap = 0;
+		pthread_mutex_unlock(&nt->inval_mu);
 		for (i = 0; i < n; i++)
-			inval_one(fs, ids[i]);
+			inval_one(nt, ids[i]);
 		free(ids);
-		pthread_mutex_lock(&fs->inval_mu);
+		pthread_mutex_lock(&nt->inval_mu);
 	}
-	pthread_mutex_unlock(&fs->inval_mu);
+	pthread_mutex_unlock(&nt->inval_mu);
 	return NULL;
 }
 
-int fs_nodes_start(struct fs *fs)
+int fs_nodes_start(struct fs_nodes *nt, struct store *s,
+		   struct fuse_session *se)
 {
 	int rc;
 
-	fs->inval_stop = false;
-	rc = pthread_create(&fs->inval_thread, NULL, inval_main, fs);
+	nt->s = s;
+	nt->se = se;
+	nt->inval_stop = false;
+	rc = pthread_create(&nt->inval_thread, NULL, inval_main, nt);
 	if (rc)
 		return -rc;
-	fs->inval_running = true;
+	nt->inval_running = true;
 	return 0;
 }
 
-void fs_nodes_stop(struct fs *fs)
+void fs_nodes_stop(struct fs_nodes *nt)
 {
-	if (!fs->inval_running)
+	if (!nt->inval_running)
 		return;
-	pthread_mutex_lock(&fs->inval_mu);
-	fs->inval_stop = true;
-	pthread_cond_signal(&fs->inval_cv);
-	pthread_mutex_unlock(&fs->inval_mu);
-	pthread_join(fs->inval_thread, NULL);
-	fs->inval_running = false;
+	pthread_mutex_lock(&nt->inval_mu);
+	nt->inval_stop = true;
+	pthread_cond_signal(&nt->inval_cv);
+	pthread_mutex_unlock(&nt->inval_mu);
+	pthread_join(nt->inval_thread, NULL);
+	nt->inval_running = false;
 }
 
-uint64_t fs_node_doc(struct fs *fs, uint64_t nodeid)
+void fs_node_inval_attr(struct fs_nodes *nt, uint64_t nodeid)
+{
+	if (nt->se)
+		fuse_lowlevel_notify_inval_inode(nt->se, nodeid, -1, 0);
+}
+
+uint64_t fs_node_doc(struct fs_nodes *nt, uint64_t nodeid)
 {
 	struct fs_node *n;
 	uint64_t id = 0;
 
 	if (nodeid < FS_NODE_BASE || nodeid >= FS_CLOUD_BASE)
 		return nodeid;
-	pthread_mutex_lock(&fs->nodes_mu);
-	n = u64map_get(&fs->nodes, nodeid);
+	pthread_mutex_lock(&nt->mu);
+	n = u64map_get(&nt->nodes, nodeid);
 	if (n)
 		id = n->id;
-	pthread_mutex_unlock(&fs->nodes_mu);
+	pthread_mutex_unlock(&nt->mu);
 	return id;
 }
 
-/* ---- the table (nodes_mu held) ---- */
+/* ---- the table (nt->mu held) ---- */
 
-static struct fs_node *node_new(struct fs *fs, uint64_t nodeid, uint64_t id)
+static struct fs_node *node_new(struct fs_nodes *nt, uint64_t nodeid,
+				uint64_t id)
 {
 	struct fs_node *n = calloc(1, sizeof(*n));
 
@@ -242,29 +258,29 @@ static struct fs_node *node_new(struct fs *fs, uint64_t nodeid, uint64_t id)
 		return NULL;
 	n->nodeid = nodeid;
 	n->id = id;
-	if (u64map_put(&fs->nodes, nodeid, n) < 0) {
+	if (u64map_put(&nt->nodes, nodeid, n) < 0) {
 		free(n);
 		return NULL;
 	}
 	return n;
 }
 
-static bool node_is_current(struct fs *fs, const struct fs_node *n)
+static bool node_is_current(struct fs_nodes *nt, const struct fs_node *n)
 {
-	struct fs_node *c = u64map_get(&fs->cur, n->id);
+	struct fs_node *c = u64map_get(&nt->cur, n->id);
 
 	return c ? c == n : n->nodeid == n->id && !n->retired;
 }
 
-static void node_maybe_free(struct fs *fs, struct fs_node *n)
+static void node_maybe_free(struct fs_nodes *nt, struct fs_node *n)
 {
 	if (n->nlookup || n->cached || n->direct || n->writers)
 		return;
-	if (n->writer_pending && node_is_current(fs, n))
+	if (n->writer_pending && node_is_current(nt, n))
 		return;
-	if (u64map_get(&fs->cur, n->id) == n)
-		u64map_del(&fs->cur, n->id);
-	u64map_del(&fs->nodes, n->nodeid);
+	if (u64map_get(&nt->cur, n->id) == n)
+		u64map_del(&nt->cur, n->id);
+	u64map_del(&nt->nodes, n->nodeid);
 	doc_snap_put(n->pinned);
 	free(n);
 }
@@ -273,18 +289,18 @@ static void node_maybe_free(struct fs *fs, struct fs_node *n)
  * handles, unchanged) and make a fresh current node.  Returns the new
  * node or NULL (out of memory: n stays current and the caller answers
  * ENOMEM). */
-static struct fs_node *node_retire(struct fs *fs, struct fs_node *n)
+static struct fs_node *node_retire(struct fs_nodes *nt, struct fs_node *n)
 {
-	struct fs_node *fresh = node_new(fs, fs->next_nodeid, n->id);
+	struct fs_node *fresh = node_new(nt, nt->next_nodeid, n->id);
 
 	if (!fresh)
 		return NULL;
-	if (u64map_put(&fs->cur, n->id, fresh) < 0) {
-		u64map_del(&fs->nodes, fresh->nodeid);
+	if (u64map_put(&nt->cur, n->id, fresh) < 0) {
+		u64map_del(&nt->nodes, fresh->nodeid);
 		free(fresh);
 		return NULL;
 	}
-	fs->next_nodeid++;
+	nt->next_nodeid++;
 	n->retired = true;
 	return fresh;
 }
@@ -292,29 +308,29 @@ static struct fs_node *node_retire(struct fs *fs, struct fs_node *n)
 /* The current node of document id, made when missing.  A dirty current
  * node whose writers are gone is retired on the way (invariant 6): the
  * kernel gets a fresh node whose attributes it may cache. */
-static struct fs_node *node_current(struct fs *fs, uint64_t id)
+static struct fs_node *node_current(struct fs_nodes *nt, uint64_t id)
 {
-	struct fs_node *n = u64map_get(&fs->cur, id);
+	struct fs_node *n = u64map_get(&nt->cur, id);
 
 	if (!n) {
-		n = u64map_get(&fs->nodes, id);
+		n = u64map_get(&nt->nodes, id);
 		if (!n)
-			return node_new(fs, id, id);
+			return node_new(nt, id, id);
 		if (n->retired) {
 			/* The store id's node is retired and still held. */
-			n = node_new(fs, fs->next_nodeid, id);
-			if (n && u64map_put(&fs->cur, id, n) < 0) {
-				u64map_del(&fs->nodes, n->nodeid);
+			n = node_new(nt, nt->next_nodeid, id);
+			if (n && u64map_put(&nt->cur, id, n) < 0) {
+				u64map_del(&nt->nodes, n->nodeid);
 				free(n);
 				n = NULL;
 			}
 			if (n)
-				fs->next_nodeid++;
+				nt->next_nodeid++;
 			return n;
 		}
 	}
 	if (n->dirty && !n->writers && !n->writer_pending) {
-		struct fs_node *fresh = node_retire(fs, n);
+		struct fs_node *fresh = node_retire(nt, n);
 
 		if (fresh)
 			return fresh;
@@ -324,18 +340,19 @@ static struct fs_node *node_current(struct fs *fs, uint64_t id)
 
 /* Retire the current node n for a writer told ESTALE: the fresh node
  * waits for that writer (readers of it stay direct until it comes). */
-static struct fs_node *node_retire_for_writer(struct fs *fs, struct fs_node *n)
+static struct fs_node *node_retire_for_writer(struct fs_nodes *nt,
+					      struct fs_node *n)
 {
-	struct fs_node *fresh = node_retire(fs, n);
+	struct fs_node *fresh = node_retire(nt, n);
 
 	if (fresh) {
 		fresh->writer_pending = true;
-		atomic_fetch_add(&fs->c.retirements, 1);
+		atomic_fetch_add(nt->retirements, 1);
 	}
 	return fresh;
 }
 
-/* A writer registers on n (nodes_mu held). */
+/* A writer registers on n (nt->mu held). */
 static void writer_join(struct fs_node *n)
 {
 	n->writers++;
@@ -346,54 +363,54 @@ static void writer_join(struct fs_node *n)
 
 /* ---- lookups ---- */
 
-int fs_node_lookup(struct fs *fs, uint64_t id, uint64_t *nodeid)
+int fs_node_lookup(struct fs_nodes *nt, uint64_t id, uint64_t *nodeid)
 {
 	struct fs_node *n;
 	int rc = -ENOMEM;
 
-	pthread_mutex_lock(&fs->nodes_mu);
-	n = node_current(fs, id);
+	pthread_mutex_lock(&nt->mu);
+	n = node_current(nt, id);
 	if (n) {
 		n->nlookup++;
 		*nodeid = n->nodeid;
 		rc = 0;
 	}
-	pthread_mutex_unlock(&fs->nodes_mu);
+	pthread_mutex_unlock(&nt->mu);
 	return rc;
 }
 
-void fs_node_forget(struct fs *fs, uint64_t nodeid, uint64_t nlookup)
+void fs_node_forget(struct fs_nodes *nt, uint64_t nodeid, uint64_t nlookup)
 {
 	struct fs_node *n;
 
-	pthread_mutex_lock(&fs->nodes_mu);
-	n = u64map_get(&fs->nodes, nodeid);
+	pthread_mutex_lock(&nt->mu);
+	n = u64map_get(&nt->nodes, nodeid);
 	if (n) {
 		n->nlookup = nlookup < n->nlookup ? n->nlookup - nlookup : 0;
-		node_maybe_free(fs, n);
+		node_maybe_free(nt, n);
 	}
-	pthread_mutex_unlock(&fs->nodes_mu);
+	pthread_mutex_unlock(&nt->mu);
 }
 
-void fs_node_deleted(struct fs *fs, uint64_t id)
+void fs_node_deleted(struct fs_nodes *nt, uint64_t id)
 {
 	struct fs_node *n;
 
-	pthread_mutex_lock(&fs->nodes_mu);
-	n = u64map_get(&fs->cur, id);
+	pthread_mutex_lock(&nt->mu);
+	n = u64map_get(&nt->cur, id);
 	if (n) {
 		n->writer_pending = false;
-		node_maybe_free(fs, n);
+		node_maybe_free(nt, n);
 	}
-	pthread_mutex_unlock(&fs->nodes_mu);
+	pthread_mutex_unlock(&nt->mu);
 }
 
 /* ---- opens ---- */
 
-/* A writer on n (nodes_mu held): 0, or -ESTALE after making sure the
+/* A writer on n (nt->mu held): 0, or -ESTALE after making sure the
  * document's current node is fit for the writer's retry.  *retired
  * receives the node id retired on the way, if any. */
-static int writer_add(struct fs *fs, struct fs_node *n, uint64_t *retired)
+static int writer_add(struct fs_nodes *nt, struct fs_node *n, uint64_t *retired)
 {
 	struct fs_node *c;
 
@@ -401,10 +418,10 @@ static int writer_add(struct fs *fs, struct fs_node *n, uint64_t *retired)
 		writer_join(n);
 		return 0;
 	}
-	c = n->retired ? node_current(fs, n->id) : n;
+	c = n->retired ? node_current(nt, n->id) : n;
 	if (c && c->cached > 0) {
 		*retired = c->nodeid;
-		c = node_retire_for_writer(fs, c);
+		c = node_retire_for_writer(nt, c);
 	} else if (c) {
 		c->writer_pending = true;
 	}
@@ -416,42 +433,42 @@ static int writer_add(struct fs *fs, struct fs_node *n, uint64_t *retired)
  * attributes the kernel caches for it are dropped (and never cached again,
  * fs_node_attr_volatile), so fstat on its descriptors stays true, nlink 0
  * included once the document is deleted. */
-static void retired_inval(struct fs *fs, uint64_t nodeid)
+static void retired_inval(struct fs_nodes *nt, uint64_t nodeid)
 {
 	if (nodeid)
-		fs_inval_attr(fs, nodeid);
+		fs_node_inval_attr(nt, nodeid);
 }
 
-int fs_node_open_write(struct fs *fs, uint64_t nodeid, uint64_t id)
+int fs_node_open_write(struct fs_nodes *nt, uint64_t nodeid, uint64_t id)
 {
 	uint64_t retired = 0;
 	struct fs_node *n;
 	int rc = -ENOMEM;
 
-	pthread_mutex_lock(&fs->nodes_mu);
-	n = u64map_get(&fs->nodes, nodeid);
+	pthread_mutex_lock(&nt->mu);
+	n = u64map_get(&nt->nodes, nodeid);
 	if (!n && nodeid == id)
-		n = node_new(fs, id, id); /* not held: make it */
+		n = node_new(nt, id, id); /* not held: make it */
 	else if (!n)
 		rc = -ESTALE;
 	if (n)
-		rc = writer_add(fs, n, &retired);
-	pthread_mutex_unlock(&fs->nodes_mu);
-	retired_inval(fs, retired);
+		rc = writer_add(nt, n, &retired);
+	pthread_mutex_unlock(&nt->mu);
+	retired_inval(nt, retired);
 	return rc;
 }
 
-int fs_node_create(struct fs *fs, uint64_t id, uint64_t *nodeid)
+int fs_node_create(struct fs_nodes *nt, uint64_t id, uint64_t *nodeid)
 {
 	uint64_t retired = 0;
 	struct fs_node *n;
 	int rc = -ENOMEM;
 
-	pthread_mutex_lock(&fs->nodes_mu);
-	n = node_current(fs, id);
+	pthread_mutex_lock(&nt->mu);
+	n = node_current(nt, id);
 	if (n && n->cached > 0) {
 		retired = n->nodeid;
-		n = node_retire_for_writer(fs, n);
+		n = node_retire_for_writer(nt, n);
 	}
 	if (n) {
 		n->nlookup++;
@@ -459,14 +476,14 @@ int fs_node_create(struct fs *fs, uint64_t id, uint64_t *nodeid)
 		*nodeid = n->nodeid;
 		rc = 0;
 	}
-	pthread_mutex_unlock(&fs->nodes_mu);
-	retired_inval(fs, retired);
+	pthread_mutex_unlock(&nt->mu);
+	retired_inval(nt, retired);
 	return rc;
 }
 
 /* May n, with no cached handle open, serve a cached handle of snapshot
- * sn?  nodes_mu held. */
-static bool cache_allowed(struct fs *fs, struct fs_node *n,
+ * sn?  nt->mu held. */
+static bool cache_allowed(struct fs_nodes *nt, struct fs_node *n,
 			  const struct doc_snap *sn)
 {
 	struct store_doc_info info;
@@ -474,23 +491,23 @@ static bool cache_allowed(struct fs *fs, struct fs_node *n,
 	if (n->retired || n->writers || n->direct || n->writer_pending)
 		return false;
 	/* No writer is registered, so the document cannot change while we
-	 * hold nodes_mu (invariant 4): sn must still be its content. */
-	return store_doc_info(fs->s, n->id, &info) == 0 &&
+	 * hold nt->mu (invariant 4): sn must still be its content. */
+	return store_doc_info(nt->s, n->id, &info) == 0 &&
 	       info.seq == doc_snap_seq(sn);
 }
 
-int fs_node_open_read(struct fs *fs, uint64_t nodeid, uint64_t id,
+int fs_node_open_read(struct fs_nodes *nt, uint64_t nodeid, uint64_t id,
 		      struct doc_snap *sn, bool may_cache,
 		      struct fs_node_open *out)
 {
 	struct fs_node *n;
 
-	pthread_mutex_lock(&fs->nodes_mu);
-	n = u64map_get(&fs->nodes, nodeid);
+	pthread_mutex_lock(&nt->mu);
+	n = u64map_get(&nt->nodes, nodeid);
 	if (!n && nodeid == id)
-		n = node_new(fs, id, id);
+		n = node_new(nt, id, id);
 	if (!n) {
-		pthread_mutex_unlock(&fs->nodes_mu);
+		pthread_mutex_unlock(&nt->mu);
 		return nodeid == id ? -ENOMEM : -ESTALE;
 	}
 	if (n->cached) {
@@ -501,7 +518,7 @@ int fs_node_open_read(struct fs *fs, uint64_t nodeid, uint64_t id,
 		out->keep_cache = true;
 		out->snap = doc_snap_get(n->pinned);
 		n->cached++;
-	} else if (may_cache && cache_allowed(fs, n, sn)) {
+	} else if (may_cache && cache_allowed(nt, n, sn)) {
 		out->kind = FS_OPEN_CACHED;
 		out->keep_cache = n->cache_known &&
 				  n->cache_seq == doc_snap_seq(sn);
@@ -517,19 +534,19 @@ int fs_node_open_read(struct fs *fs, uint64_t nodeid, uint64_t id,
 		n->direct++;
 		n->cache_known = false;
 	}
-	pthread_mutex_unlock(&fs->nodes_mu);
+	pthread_mutex_unlock(&nt->mu);
 	return 0;
 }
 
-void fs_node_close(struct fs *fs, uint64_t nodeid, enum fs_open_kind kind)
+void fs_node_close(struct fs_nodes *nt, uint64_t nodeid, enum fs_open_kind kind)
 {
 	struct fs_node *n;
 	uint64_t inval = 0;
 
-	pthread_mutex_lock(&fs->nodes_mu);
-	n = u64map_get(&fs->nodes, nodeid);
+	pthread_mutex_lock(&nt->mu);
+	n = u64map_get(&nt->nodes, nodeid);
 	if (!n) {
-		pthread_mutex_unlock(&fs->nodes_mu);
+		pthread_mutex_unlock(&nt->mu);
 		return;
 	}
 	if (kind == FS_OPEN_CACHED && n->cached && --n->cached == 0) {
@@ -538,70 +555,70 @@ void fs_node_close(struct fs *fs, uint64_t nodeid, enum fs_open_kind kind)
 	} else if (kind == FS_OPEN_DIRECT && n->direct) {
 		n->direct--;
 	} else if (kind == FS_OPEN_WRITE && n->writers) {
-		if (--n->writers == 0 && node_is_current(fs, n))
+		if (--n->writers == 0 && node_is_current(nt, n))
 			inval = n->id;
 	}
-	node_maybe_free(fs, n);
-	pthread_mutex_unlock(&fs->nodes_mu);
-	if (inval && fs->inval_running)
-		inval_queue(fs, inval);
+	node_maybe_free(nt, n);
+	pthread_mutex_unlock(&nt->mu);
+	if (inval && nt->inval_running)
+		inval_queue(nt, inval);
 }
 
 /* ---- attributes ---- */
 
-bool fs_node_attr_volatile(struct fs *fs, uint64_t nodeid)
+bool fs_node_attr_volatile(struct fs_nodes *nt, uint64_t nodeid)
 {
 	struct fs_node *n;
 	bool vol;
 
-	pthread_mutex_lock(&fs->nodes_mu);
-	n = u64map_get(&fs->nodes, nodeid);
+	pthread_mutex_lock(&nt->mu);
+	n = u64map_get(&nt->nodes, nodeid);
 	vol = n && (n->dirty || n->retired);
-	pthread_mutex_unlock(&fs->nodes_mu);
+	pthread_mutex_unlock(&nt->mu);
 	return vol;
 }
 
-bool fs_node_pinned_size(struct fs *fs, uint64_t nodeid, uint64_t *size)
+bool fs_node_pinned_size(struct fs_nodes *nt, uint64_t nodeid, uint64_t *size)
 {
 	struct fs_node *n;
 	size_t len = 0;
 	bool pinned = false;
 
-	pthread_mutex_lock(&fs->nodes_mu);
-	n = u64map_get(&fs->nodes, nodeid);
+	pthread_mutex_lock(&nt->mu);
+	n = u64map_get(&nt->nodes, nodeid);
 	if (n && n->cached) {
 		doc_snap_text(n->pinned, &len);
 		pinned = true;
 	}
-	pthread_mutex_unlock(&fs->nodes_mu);
+	pthread_mutex_unlock(&nt->mu);
 	*size = len;
 	return pinned;
 }
 
-void fs_node_remember(struct fs *fs, uint64_t nodeid,
+void fs_node_remember(struct fs_nodes *nt, uint64_t nodeid,
 		      const struct store_meta *m, uint64_t size)
 {
 	struct fs_node *n;
 
-	pthread_mutex_lock(&fs->nodes_mu);
-	n = u64map_get(&fs->nodes, nodeid);
+	pthread_mutex_lock(&nt->mu);
+	n = u64map_get(&nt->nodes, nodeid);
 	if (n) {
 		n->last_meta = *m;
 		n->last_size = size;
 		n->has_last = true;
 	}
-	pthread_mutex_unlock(&fs->nodes_mu);
+	pthread_mutex_unlock(&nt->mu);
 }
 
-int fs_node_last(struct fs *fs, uint64_t nodeid, struct store_meta *m,
+int fs_node_last(struct fs_nodes *nt, uint64_t nodeid, struct store_meta *m,
 		 uint64_t *size)
 {
 	struct fs_node *n;
 	size_t len;
 	int rc = -ENOENT;
 
-	pthread_mutex_lock(&fs->nodes_mu);
-	n = u64map_get(&fs->nodes, nodeid);
+	pthread_mutex_lock(&nt->mu);
+	n = u64map_get(&nt->nodes, nodeid);
 	if (n && n->has_last && (n->cached || n->direct || n->writers)) {
 		*m = n->last_meta;
 		*size = n->last_size;
@@ -611,6 +628,6 @@ int fs_node_last(struct fs *fs, uint64_t nodeid, struct store_meta *m,
 		}
 		rc = 0;
 	}
-	pthread_mutex_unlock(&fs->nodes_mu);
+	pthread_mutex_unlock(&nt->mu);
 	return rc;
 }

@@ -26,6 +26,10 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include "fs/fs.h"
+#include "store/doc.h"
+#include "store/store.h"
+
 enum opt_key {
 	K_HELP,
 	K_VERSION,

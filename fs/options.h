@@ -10,7 +10,8 @@
 #include <stdio.h>
 #include <sys/socket.h>
 
-#include "fs/fs.h"
+#include "fs/fs_config.h"
+#include "fs/fuse.h"
 
 enum fs_action {
 	FS_RUN,

@@ -41,6 +41,7 @@
 #include <time.h>
 
 #include "fs/fs.h"
+#include "fs/metrics.h"
 
 enum {
 	GATHER_MAX_NS = 2000000 /* longest wait for a round to fill */
@@ -58,7 +59,7 @@ static void sync_reply(struct fs *fs, struct fs_sync_wait *w, int rc)
 {
 	fs_metrics_fsync(fs, fs_now_ns() - w->t0);
 	if (rc < 0)
-		fs_log_failure(fs, fs_node_doc(fs, w->ino), "fsync", rc);
+		fs_log_failure(fs, fs_node_doc(&fs->nodes, w->ino), "fsync", rc);
 	if (rc == -EBADMSG)
 		rc = -EIO;
 	fuse_reply_err(w->req, -rc);

@@ -25,6 +25,7 @@
 #include <time.h>
 
 #include "fs/fs.h"
+#include "fs/xattr.h"
 
 #define XPFX "user.caravan."
 
@@ -95,7 +96,7 @@ static int doc_info(struct fs *fs, fuse_ino_t ino, struct store_doc_info *in)
 
 	if (ino == STORE_ROOT_ID || ino == FS_METRICS_INO)
 		return -ENODATA;
-	rc = store_doc_info(fs->s, fs_node_doc(fs, ino), in);
+	rc = store_doc_info(fs->s, fs_node_doc(&fs->nodes, ino), in);
 	if (rc == 0 && in->is_space)
 		return -ENODATA;
 	return rc;
@@ -112,7 +113,8 @@ static void reply_sized(fuse_req_t req, const char *buf, size_t len,
 		fuse_reply_buf(req, buf, len);
 }
 
-void fs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
+void fs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+		    size_t size)
 {
 	struct fs *fs = fuse_req_userdata(req);
 	struct store_doc_info in;
@@ -132,7 +134,7 @@ void fs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 		reply_sized(req, buf, strlen(buf), size);
 }
 
-void fs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+void fs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
 	struct fs *fs = fuse_req_userdata(req);
 	struct store_doc_info in;
@@ -163,13 +165,13 @@ static int xattr_write_errno(const char *name)
 	return strncmp(name, XPFX, strlen(XPFX)) ? ENOTSUP : EPERM;
 }
 
-void fs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
-		 const char *value, size_t size, int flags)
+void fs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+		    const char *value, size_t size, int flags)
 {
 	fuse_reply_err(req, xattr_write_errno(name));
 }
 
-void fs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
+void fs_op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 {
 	fuse_reply_err(req, xattr_write_errno(name));
 }

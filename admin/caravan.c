@@ -41,7 +41,7 @@
 
 #include "cloud/backup.h"
 #include "cloud/target.h"
-#include "fs/fs.h"
+#include "fs/reserved.h"
 #include "json/json.h"
 #include "store/doc.h"
 #include "store/store.h"
