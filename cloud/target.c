@@ -67,6 +67,12 @@ static bool unreserved(unsigned char c)
 	       c == '~';
 }
 
+bool cloud_name_reserved(const char *name)
+{
+	return name && !strncmp(name, CLOUD_RESERVED_PREFIX,
+				sizeof(CLOUD_RESERVED_PREFIX) - 1);
+}
+
 bool cloud_name_valid(const char *name)
 {
 	size_t n;

@@ -155,6 +155,12 @@ void cloud_target_interrupt_lists(struct cloud_target *t);
 
 /* ---- names ---- */
 
+/* Names starting with this are the store's own objects in a target (the
+ * store marker, see cloud/backup.c), never a space or document: listings
+ * and lookups through the catalog never show them. */
+#define CLOUD_RESERVED_PREFIX ".caravan"
+bool cloud_name_reserved(const char *name);
+
 /* 1..255 bytes, no '/' or NUL, not "." or "..". */
 bool cloud_name_valid(const char *name);
 /* Percent-encode name into out (CLOUD_ENC_MAX bytes).  -EINVAL for an
