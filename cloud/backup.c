@@ -337,11 +337,64 @@ static int init(struct backup *b, const struct backup_options *o)
 
 static int open_catalog(struct backup *b);
 
+/* ---- the store marker ----
+ *
+ * A target the store backs up to holds one object of ours beside the
+ * documents, (".caravan", "store"), written when the store takes the
+ * target (new, changed or adopted).  Found missing at a later start while
+ * the store still names that target, it says the target lost what was
+ * uploaded (emptied, or a new bucket under the same name): every document
+ * is uploaded again (store_backup_forget), each first upload reconciling
+ * with whatever the target holds by then (upload.c).  A target that
+ * cannot be asked now is not judged. */
+#define MARK_SPACE CLOUD_RESERVED_PREFIX
+#define MARK_KEY "store"
+
+static void mark_write(struct backup *b)
+{
+	static const char body[] = "caravanfs store marker\n";
+	struct cloud_target *t = b->o.quick ? b->o.quick : b->target;
+	int rc = cloud_target_put(t, MARK_SPACE, MARK_KEY, body,
+				  sizeof(body) - 1, 1);
+
+	if (rc)
+		log_warn("cannot write the store marker to '%s': %s (checked "
+			 "again at the next start)",
+			 cloud_target_url(b->target), strerror(-rc));
+}
+
+/* After store_backup_target named the target as before. */
+static int mark_check(struct backup *b)
+{
+	struct cloud_target *t = b->o.quick ? b->o.quick : b->target;
+	struct cloud_object_info info;
+	int rc = cloud_target_head(t, MARK_SPACE, MARK_KEY, &info);
+
+	if (rc == 0)
+		return 0;
+	if (rc != -ENOENT) {
+		log_info("cannot check the store marker in '%s' now (%s): not "
+			 "checking whether it lost the uploads",
+			 cloud_target_url(b->target), strerror(-rc));
+		return 0;
+	}
+	log_warn("backup target '%s' lacks this store's marker (emptied, or "
+		 "another bucket under its name): every document is uploaded "
+		 "again",
+		 cloud_target_url(b->target));
+	rc = store_backup_forget(b->store);
+	if (rc)
+		return rc;
+	mark_write(b);
+	return 0;
+}
+
 int backup_start(struct store *store, struct cloud_target *target,
 		 const struct backup_options *o, struct backup **out)
 {
 	struct backup_options defaults;
 	struct backup *b;
+	uint64_t before;
 	bool changed;
 	int rc;
 
@@ -362,10 +415,16 @@ int backup_start(struct store *store, struct cloud_target *target,
 		return rc;
 	}
 	/* Upload state belongs to a target: another one makes every
-	 * document pending (logged in the store, so it survives a crash). */
+	 * document pending (logged in the store, so it survives a crash);
+	 * the same one that lost its marker too. */
+	before = store_backup_target_id(store);
 	rc = store_backup_target(
 		store, cloud_target_identity(cloud_target_url(target)),
 		&changed);
+	if (!rc && (changed || before == 0))
+		mark_write(b);
+	else if (!rc)
+		rc = mark_check(b);
 	if (rc) {
 		log_error("cannot record the backup target '%s': %s",
 			  cloud_target_url(target), strerror(-rc));

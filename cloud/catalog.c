@@ -379,6 +379,8 @@ static bool shown(struct catalog *c, const char *space, const char *name)
 {
 	bool removed;
 
+	if (cloud_name_reserved(name))
+		return false; /* ours: the store marker */
 	if (space[0])
 		return !store_tombstoned(c->s, space, name);
 	pthread_mutex_lock(&c->lock);
@@ -506,6 +508,8 @@ enum catalog_answer catalog_lookup(struct catalog *c, const char *space,
 	bool decided = true, down;
 	int neg;
 
+	if (cloud_name_reserved(space) || cloud_name_reserved(key))
+		return CATALOG_ABSENT;
 	if (key ? store_tombstoned(c->s, space, key) : !shown(c, "", space))
 		return CATALOG_ABSENT;
 	pthread_mutex_lock(&c->lock);

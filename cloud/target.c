@@ -67,6 +67,11 @@ static bool unreserved(unsigned char c)
 	       c == '~';
 }
 
+bool cloud_name_reserved(const char *name)
+{
+	return name && name_is_reserved(name, CLOUD_RESERVED_PREFIX);
+}
+
 bool cloud_name_valid(const char *name)
 {
 	return name && name_check(name, NULL) == 0;

@@ -156,9 +156,15 @@ void cloud_target_interrupt_lists(struct cloud_target *t);
 
 /* ---- names ---- */
 
-/* Does name follow the name rule (util/name.h)?  The cloud reserves no
- * prefix: the mount hides its reserved names from listings and lookups,
- * and the store it imports into refuses them. */
+/* Names starting with this are the store's own objects in a target (the
+ * store marker, see cloud/backup.c), never a space or document: listings
+ * and lookups through the catalog never show them. */
+#define CLOUD_RESERVED_PREFIX ".caravan"
+bool cloud_name_reserved(const char *name);
+
+/* Does name follow the name rule (util/name.h)?  Reserved names are
+ * valid here: the catalog hides the cloud's, the mount hides its own from
+ * listings and lookups, and the store it imports into refuses them. */
 bool cloud_name_valid(const char *name);
 /* Percent-encode name into out (CLOUD_ENC_MAX bytes).  -EINVAL for an
  * invalid name. */

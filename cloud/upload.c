@@ -23,7 +23,9 @@
  * it is copied to the conflict name "<key>.caravan-conflict-<UTC time>"
  * (an archive rewritten for that name, so it lists and restores as a
  * document of its own; an undecodable object is kept byte for byte) and
- * logged, and only then replaced.  The local document is the current one;
+ * logged, and only then replaced.  A copy that is a version of the
+ * document being uploaded (its newest entry, same seq and bytes, is in
+ * the upload) is this store's own earlier upload and is simply replaced.  The local document is the current one;
  * neither side is lost.  (An object too large to fetch, -EFBIG, is no
  * document: it is replaced, with a log line, rather than block the upload
  * for ever.)  (A document whose backup_time_ns is -1 replaces
@@ -148,7 +150,7 @@ struct call {
 	bool reconciled;
 };
 
-static int reconcile(struct backup *b, const char *space, const char *key);
+static int reconcile(struct backup *b, const struct call *c);
 
 static int call_once(struct backup *b, struct call *c)
 {
@@ -157,7 +159,7 @@ static int call_once(struct backup *b, struct call *c)
 	if (!c->buf)
 		return cloud_target_delete(b->target, c->space, c->key);
 	if (!c->reconciled) {
-		rc = reconcile(b, c->space, c->key);
+		rc = reconcile(b, c);
 		if (rc)
 			return rc;
 		c->reconciled = true;
@@ -260,9 +262,44 @@ static int rename_archive(const void *buf, size_t len, const char *space,
 	return rc;
 }
 
-/* See "Reconcile" above.  0 when the name may be written. */
-static int reconcile(struct backup *b, const char *space, const char *key)
+/* Whether the cloud's object (buf, len) is a version of the archive we
+ * are about to write (ours, ours_len): an archive of the same name whose
+ * newest entry ours holds too, same seq, same bytes, or one with no
+ * entries.  Such a copy is this store's own earlier upload (a store that
+ * took the target again, or a crash between a PUT and its mark), not a
+ * conflict. */
+static bool is_own_version(const void *buf, size_t len, const char *space,
+			   const char *key, const void *ours, size_t ours_len)
 {
+	struct archive theirs, mine;
+	const struct archive_entry *last;
+	bool own = false;
+
+	if (archive_decode(buf, len, &theirs))
+		return false;
+	if (strcmp(theirs.space, space) || strcmp(theirs.key, key))
+		goto out_theirs;
+	if (theirs.n == 0) {
+		own = true;
+		goto out_theirs;
+	}
+	if (archive_decode(ours, ours_len, &mine))
+		goto out_theirs;
+	last = &theirs.entries[theirs.n - 1];
+	for (size_t i = 0; i < mine.n && !own; i++)
+		own = mine.entries[i].seq == last->seq &&
+		      mine.entries[i].len == last->len &&
+		      !memcmp(mine.entries[i].buf, last->buf, last->len);
+	archive_release(&mine);
+out_theirs:
+	archive_release(&theirs);
+	return own;
+}
+
+/* See "Reconcile" above.  0 when the name may be written. */
+static int reconcile(struct backup *b, const struct call *c)
+{
+	const char *space = c->space, *key = c->key;
 	char cname[CLOUD_NAME_MAX + 1], name[2 * CLOUD_ENC_MAX];
 	char cshown[2 * CLOUD_ENC_MAX];
 	void *buf = NULL, *body = NULL;
@@ -285,6 +322,10 @@ static int reconcile(struct backup *b, const char *space, const char *key)
 	}
 	if (rc)
 		return rc;
+	if (is_own_version(buf, len, space, key, c->buf, c->len)) {
+		free(buf);
+		return 0;
+	}
 	conflict_name(key, cname);
 	if (rename_archive(buf, len, space, cname, &body, &blen)) {
 		body = buf; /* not an archive: kept as it is */

@@ -1349,6 +1349,38 @@ out:
 	return change_end(s, rc, 0, l, NULL);
 }
 
+uint64_t store_backup_target_id(struct store *s)
+{
+	uint64_t t;
+
+	pthread_rwlock_rdlock(&s->lock);
+	t = s->backup_target;
+	pthread_rwlock_unlock(&s->lock);
+	return t;
+}
+
+int store_backup_forget(struct store *s)
+{
+	uint64_t l = 0, t;
+	int rc = change_begin(s);
+
+	if (rc)
+		return rc;
+	t = s->backup_target;
+	if (t == 0)
+		goto out;
+	/* One frame: a Target naming none forgets every upload (replay
+	 * resets each document), the next names the target again (adopted,
+	 * as a store that had none adopts its first). */
+	rc = wal_put_id(&s->scratch, WAL_TARGET, 0);
+	if (!rc)
+		rc = wal_put_id(&s->scratch, WAL_TARGET, t);
+	if (!rc)
+		rc = change_commit(s, &l);
+out:
+	return change_end(s, rc, 0, l, NULL);
+}
+
 int store_backup_pending(struct store *s, store_id_fn fn, void *arg)
 {
 	int rc = 0;

@@ -233,6 +233,12 @@ int store_backup_mark_named(struct store *s, uint64_t id, const char *space,
  * one it backed up to: nothing becomes pending.  Tombstones stay: a name
  * deleted locally is deleted from the new target too. */
 int store_backup_target(struct store *s, uint64_t target, bool *changed);
+/* The identity recorded by store_backup_target (0: none yet). */
+uint64_t store_backup_target_id(struct store *s);
+/* The recorded target lost what the store uploaded (emptied behind its
+ * back): every document becomes pending and never uploaded there, as
+ * for a new target, in one logged change.  A no-op without a target. */
+int store_backup_forget(struct store *s);
 /* Visit documents whose cloud copy is missing or stale: last seq above
  * backup_seq, or backup_time_ns <= 0. */
 typedef int (*store_id_fn)(void *arg, uint64_t id);

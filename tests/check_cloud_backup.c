@@ -21,6 +21,7 @@
 #include "store/store.h"
 
 #include <check.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -77,6 +78,8 @@ static int flaky_put(struct cloud_target *t, const char *space, const char *key,
 	uint32_t delay;
 	int rc;
 
+	if (cloud_name_reserved(space)) /* the store marker: not counted */
+		return cloud_target_put(f->inner, space, key, buf, len, seq);
 	if (!enter(f, &f->puts))
 		return -EIO;
 	pthread_mutex_lock(&f->lock);
@@ -109,6 +112,8 @@ static int flaky_head(struct cloud_target *t, const char *space,
 {
 	struct flaky *f = fl(t);
 
+	if (cloud_name_reserved(space)) /* the store marker: not counted */
+		return cloud_target_head(f->inner, space, key, info);
 	if (!enter(f, &f->heads))
 		return -EIO;
 	return cloud_target_head(f->inner, space, key, info);
@@ -1217,6 +1222,116 @@ START_TEST(test_backup_new_target_gets_every_document)
 }
 END_TEST
 
+/* Remove a directory of files (a space or the marker in a dir: target). */
+static void remove_flat_dir(const char *dir)
+{
+	char path[1024];
+	struct dirent *e;
+	DIR *d = opendir(dir);
+
+	ck_assert_ptr_nonnull(d);
+	while ((e = readdir(d))) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		ck_assert_int_eq(unlink(path), 0);
+	}
+	closedir(d);
+	ck_assert_int_eq(rmdir(dir), 0);
+}
+
+/* Defect 7, the same target emptied behind the store's back: the store's
+ * marker is gone, so every document is uploaded again; the marker is
+ * never listed as a space. */
+START_TEST(test_backup_emptied_target_gets_every_document)
+{
+	struct backup_stats st;
+	struct archive a;
+	struct fix x;
+	char path[700], names[256] = "";
+	void *buf;
+
+	fix_open(&x, 0, 2, true);
+	new_doc(&x, "one", 2);
+	new_doc(&x, "two", 1);
+	ck_assert_int_eq(backup_flush(x.b, 10000), 0);
+	ck_assert_int_eq(backup_list_spaces(x.b, add_name, names), 0);
+	ck_assert_str_eq(names, "sp ace;"); /* not the marker's ".caravan" */
+	backup_stop(x.b, 0);
+
+	/* the same target, intact: nothing to upload */
+	fix_start(&x, 0, 2);
+	ck_assert_int_eq(backup_flush(x.b, 10000), 0);
+	backup_stats(x.b, &st);
+	ck_assert_uint_eq(st.uploads, 0);
+	backup_stop(x.b, 0);
+
+	/* emptied: every object and the marker gone */
+	snprintf(path, sizeof(path), "%s/sp%%20ace", x.cloud_dir);
+	remove_flat_dir(path);
+	snprintf(path, sizeof(path), "%s/.caravan", x.cloud_dir);
+	remove_flat_dir(path);
+	fix_start(&x, 0, 2);
+	ck_assert_int_eq(backup_flush(x.b, 10000), 0);
+	backup_stats(x.b, &st);
+	ck_assert_uint_eq(st.uploads, 2);
+	ck_assert_uint_eq(st.conflicts, 0);
+	ck_assert_int_eq(cloud_archive(&x, "sp ace", "one", &a, &buf), 0);
+	ck_assert_uint_eq(a.n, 2);
+	archive_release(&a);
+	free(buf);
+	backup_stop(x.b, 0);
+
+	/* and the marker is back: the next start uploads nothing */
+	fix_start(&x, 0, 2);
+	ck_assert_int_eq(backup_flush(x.b, 10000), 0);
+	backup_stats(x.b, &st);
+	ck_assert_uint_eq(st.uploads, 0);
+	fix_close(&x);
+}
+END_TEST
+
+static int find_any_conflict(void *arg, const char *name)
+{
+	if (strstr(name, ".caravan-conflict-"))
+		snprintf(arg, 256, "%s", name);
+	return 0;
+}
+
+/* A store that uploads again what the target already holds from it (its
+ * marker lost, its uploads forgotten) finds its own earlier versions
+ * there: no conflict copies, one upload each. */
+START_TEST(test_backup_own_earlier_copy_is_not_a_conflict)
+{
+	struct backup_stats st;
+	struct fix x;
+	char path[700], conflict[256] = "";
+	uint64_t id;
+
+	fix_open(&x, 0, 2, true);
+	id = new_doc(&x, "one", 2);
+	new_doc(&x, "two", 1);
+	ck_assert_int_eq(backup_flush(x.b, 10000), 0);
+	backup_stop(x.b, 0);
+	/* one changes after its upload; the marker is lost */
+	ck_assert_int_eq(store_append(x.s, id, "P{\"later\":1}", 12, NULL,
+				      NULL),
+			 0);
+	snprintf(path, sizeof(path), "%s/.caravan", x.cloud_dir);
+	remove_flat_dir(path);
+	fix_start(&x, 0, 2);
+	ck_assert_int_eq(backup_flush(x.b, 10000), 0);
+	backup_stats(x.b, &st);
+	ck_assert_uint_eq(st.uploads, 2);
+	ck_assert_uint_eq(st.conflicts, 0);
+	ck_assert_int_eq(cloud_target_list_all(x.f->inner, "sp ace",
+					       find_any_conflict, conflict),
+			 0);
+	ck_assert_str_eq(conflict, "");
+	fix_close(&x);
+}
+END_TEST
+
 /* Defect 6: while the target is down a lookup makes no call and the name
  * is free to create; the catalog sees the target come back by itself. */
 START_TEST(test_catalog_down_target_answers_at_once_and_comes_back)
@@ -1349,6 +1464,8 @@ int main(void)
 	tcase_add_test(re, test_backup_restore_refuses_absurd_seq);
 	tcase_add_test(re, test_backup_restore_sanitizes_mode);
 	tcase_add_test(up, test_backup_new_target_gets_every_document);
+	tcase_add_test(up, test_backup_emptied_target_gets_every_document);
+	tcase_add_test(up, test_backup_own_earlier_copy_is_not_a_conflict);
 	tcase_set_timeout(re, 60);
 	tcase_add_test(ca,
 		       test_catalog_lists_100k_names_in_well_under_a_second);
