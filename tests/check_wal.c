@@ -584,6 +584,17 @@ static void note_fn(void *arg, int rc)
 	pthread_mutex_unlock(&nt->mu);
 }
 
+/* Callbacks exist with a committer; this one never flushes by itself. */
+static const struct wal_options idle_committer = { .commit_ms = 600000 };
+
+static void note_wait(struct note *nt, int n)
+{
+	pthread_mutex_lock(&nt->mu);
+	while (nt->n < n)
+		pthread_cond_wait(&nt->cv, &nt->mu);
+	pthread_mutex_unlock(&nt->mu);
+}
+
 START_TEST(test_wal_notify_of_durable_lsn_fires_at_once)
 {
 	char *dir = test_tmpdir();
@@ -593,7 +604,7 @@ START_TEST(test_wal_notify_of_durable_lsn_fires_at_once)
 	uint64_t lsn;
 
 	note_init(&nt);
-	ck_assert_int_eq(wal_create(dir, &no_committer, empty_snap, NULL, &w),
+	ck_assert_int_eq(wal_create(dir, &idle_committer, empty_snap, NULL, &w),
 			 0);
 	ck_assert_int_eq(wal_append(w, "x", 1, &lsn), 0);
 	ck_assert_int_eq(wal_sync(w, lsn), 0);
@@ -615,15 +626,15 @@ END_TEST
 START_TEST(test_wal_notify_alone_flushes_at_once_in_its_thread)
 {
 	char *dir = test_tmpdir();
-	struct wal_options o = { .commit_ms = 60000 };
 	struct note nt;
 	struct note_arg a = { &nt, 7 };
 	struct wal *w;
 	uint64_t lsn;
 
 	note_init(&nt);
-	/* a committer that would not flush for a minute: no waiting on it */
-	ck_assert_int_eq(wal_create(dir, &o, empty_snap, NULL, &w), 0);
+	/* the committer would not flush for minutes: no waiting on it */
+	ck_assert_int_eq(wal_create(dir, &idle_committer, empty_snap, NULL, &w),
+			 0);
 	for (int i = 0; i < 3; i++) {
 		ck_assert_int_eq(wal_append(w, "x", 1, &lsn), 0);
 		ck_assert_int_eq(wal_notify(w, lsn, note_fn, &a), 0);
@@ -640,7 +651,7 @@ START_TEST(test_wal_notify_alone_flushes_at_once_in_its_thread)
 END_TEST
 
 /* While a cut-over holds the log (between begin and finish), frames and
- * registrations queue; the finish's flush satisfies them all at once. */
+ * registrations queue; after the finish one flush satisfies them all. */
 START_TEST(test_wal_notify_waiters_share_one_flush_in_lsn_order)
 {
 	char *dir = test_tmpdir();
@@ -651,7 +662,7 @@ START_TEST(test_wal_notify_waiters_share_one_flush_in_lsn_order)
 	int n = 1;
 
 	note_init(&nt);
-	ck_assert_int_eq(wal_create(dir, &no_committer, empty_snap, NULL, &w),
+	ck_assert_int_eq(wal_create(dir, &idle_committer, empty_snap, NULL, &w),
 			 0);
 	ck_assert_int_eq(wal_cutover_begin(w, big_snap, &n), 0);
 	flushes = wal_flushes(w);
@@ -666,7 +677,7 @@ START_TEST(test_wal_notify_waiters_share_one_flush_in_lsn_order)
 	}
 	ck_assert_int_eq(nt.n, 0);
 	ck_assert_int_eq(wal_cutover_finish(w, 0), 0);
-	ck_assert_int_eq(nt.n, 100);
+	note_wait(&nt, 100); /* the committer flushes and calls them */
 	ck_assert_uint_eq(wal_flushes(w), flushes + 1);
 	for (int i = 0; i < 100; i++) {
 		int f = i / 10, k = i % 10; /* frame f, k-th registration */
@@ -753,13 +764,15 @@ START_TEST(test_wal_notify_threads_share_flushes_with_committer)
 }
 END_TEST
 
+/* Without a committer wal_notify waits like wal_sync, then calls. */
 START_TEST(test_wal_notify_threads_share_flushes_without_committer)
 {
 	notify_threads_share(&no_committer);
 }
 END_TEST
 
-/* Blocking and callback waiters on one list: one flush serves both. */
+/* Blocking and callback waiters on one list: one flush serves both, and
+ * the callbacks are called by the committer. */
 struct sync_arg {
 	struct wal *w;
 	uint64_t lsn;
@@ -786,7 +799,7 @@ START_TEST(test_wal_notify_and_sync_waiters_are_served_together)
 	int n = 1;
 
 	note_init(&nt);
-	ck_assert_int_eq(wal_create(dir, &no_committer, empty_snap, NULL, &w),
+	ck_assert_int_eq(wal_create(dir, &idle_committer, empty_snap, NULL, &w),
 			 0);
 	ck_assert_int_eq(wal_cutover_begin(w, big_snap, &n), 0);
 	ck_assert_int_eq(wal_append(w, "x", 1, &lsn), 0);
@@ -800,13 +813,14 @@ START_TEST(test_wal_notify_and_sync_waiters_are_served_together)
 	ck_assert_int_eq(wal_cutover_finish(w, 0), 0);
 	pthread_join(th, NULL);
 	ck_assert_int_eq(sa.rc, 0);
-	pthread_mutex_lock(&nt.mu);
-	while (nt.n < 4)
-		pthread_cond_wait(&nt.cv, &nt.mu);
-	pthread_mutex_unlock(&nt.mu);
+	note_wait(&nt, 4);
+	/* never in the thread of wal_sync (or of the cut-over): its caller
+	 * may hold locks a callback takes */
 	for (int i = 0; i < 4; i++) {
 		ck_assert_int_eq(nt.order[i], i);
 		ck_assert_int_eq(nt.rc[i], 0);
+		ck_assert(!pthread_equal(nt.thread[i], th));
+		ck_assert(!pthread_equal(nt.thread[i], pthread_self()));
 	}
 	ck_assert_int_eq(wal_close(w), 0);
 	note_release(&nt);
@@ -826,7 +840,7 @@ START_TEST(test_wal_notify_failure_reaches_every_waiter_and_later_ones)
 	note_init(&nt);
 	for (int i = 0; i < 12; i++)
 		a[i] = (struct note_arg){ &nt, i };
-	ck_assert_int_eq(wal_create(dir, &no_committer, empty_snap, NULL, &w),
+	ck_assert_int_eq(wal_create(dir, &idle_committer, empty_snap, NULL, &w),
 			 0);
 	ck_assert_int_eq(wal_append(w, "x", 1, &old), 0);
 	ck_assert_int_eq(wal_sync(w, old), 0);
@@ -837,7 +851,7 @@ START_TEST(test_wal_notify_failure_reaches_every_waiter_and_later_ones)
 	}
 	/* the caller's msync failed: every waiter gets its error */
 	ck_assert_int_eq(wal_cutover_finish(w, -EIO), -EIO);
-	ck_assert_int_eq(nt.n, 10);
+	note_wait(&nt, 10);
 	for (int i = 0; i < 10; i++) {
 		ck_assert_int_eq(nt.order[i], i);
 		ck_assert_int_eq(nt.rc[i], -EIO);
@@ -845,7 +859,8 @@ START_TEST(test_wal_notify_failure_reaches_every_waiter_and_later_ones)
 	/* later registrations too, even of a frame durable before */
 	ck_assert_int_eq(wal_notify(w, lsn, note_fn, &a[10]), 0);
 	ck_assert_int_eq(wal_notify(w, old, note_fn, &a[11]), 0);
-	ck_assert_int_eq(nt.n, 12);
+	/* at once, or by the committer if it is still calling the others */
+	note_wait(&nt, 12);
 	ck_assert_int_eq(nt.rc[10], -EIO);
 	ck_assert_int_eq(nt.rc[11], -EIO);
 	ck_assert_int_eq(wal_close(w), -EIO);
@@ -866,7 +881,7 @@ START_TEST(test_wal_notify_failed_fdatasync_is_sticky)
 	a[0] = (struct note_arg){ &nt, 0 };
 	a[1] = (struct note_arg){ &nt, 1 };
 	io_fault_install();
-	ck_assert_int_eq(wal_create(dir, &no_committer, empty_snap, NULL, &w),
+	ck_assert_int_eq(wal_create(dir, &idle_committer, empty_snap, NULL, &w),
 			 0);
 	io_fault_arm(IO_OP_FDATASYNC, 1, EIO, IO_FAULT_ONCE);
 	ck_assert_int_eq(wal_append(w, "x", 1, &lsn), 0);
@@ -908,7 +923,7 @@ START_TEST(test_wal_notify_callback_may_register_again)
 	uint64_t lsn;
 	struct wal *w;
 
-	ck_assert_int_eq(wal_create(dir, &no_committer, empty_snap, NULL, &w),
+	ck_assert_int_eq(wal_create(dir, &idle_committer, empty_snap, NULL, &w),
 			 0);
 	ck_assert_int_eq(wal_append(w, "x", 1, &lsn), 0);
 	ck_assert_int_eq(wal_append(w, "y", 1, &c.next_lsn), 0);

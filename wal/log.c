@@ -84,18 +84,27 @@
  *     the last flush satisfied, or half that flush's duration (at most
  *     GATHER_MAX_NS), or a thread enters wal_sync.  A steady set of N
  *     fsyncing clients thus shares each flush; a lone one never waits.
- * Callbacks run in the thread that completed the flush (or, for an LSN
- * already durable or a failed log, the registering thread), unless a
- * thread is already delivering (firing): then that thread delivers them
- * next.  A registration after a failure gets the sticky error.
+ *
+ * Delivery: callbacks run without mu, and never in a thread that may
+ * hold its caller's locks (a callback may take them: fs/sync.c's takes
+ * the store's read lock to name a failed document).  So only three kinds
+ * of thread call them: a thread in wal_notify (its caller holds no lock a
+ * callback takes: wal.h), the committer, and wal_close.  A thread in
+ * wal_sync, wal_append or a cut-over that completes a flush or fails the
+ * log leaves the callbacks due on the fire list and asks the committer
+ * (want_deliver).  Whoever delivers sets firing and calls the list until
+ * it is empty; a thread that finds firing set leaves its callbacks to
+ * that one.  Callbacks exist only with a committer: without one,
+ * wal_notify is wal_sync followed by the call, in the caller's thread.
+ * A registration after a failure gets the sticky error at once.
  *
  * Lock order: mu is the only lock here, and no callback runs under it; a
  * callback may call any function but wal_close (its wal_sync would lead a
  * flush or wait, never for the delivery it is part of).  kick_cv wakes the
- * committer (stop, kick, want_sync, and a gathered round); cv tells of
- * io_busy cleared; each thread in wal_sync waits on its own condition
- * variable, so a flush wakes exactly the threads it satisfied and the one
- * it asks to lead.
+ * committer (stop, kick, want_sync, want_deliver, and a gathered round);
+ * cv tells of io_busy cleared; each thread in wal_sync waits on its own
+ * condition variable, so a flush wakes exactly the threads it satisfied
+ * and the one it asks to lead.
  *
  * Cut-over, in two steps.  wal_cutover_begin (no appends meanwhile):
  * every pending frame written and fdatasync'd; the new file written to
@@ -179,6 +188,7 @@ struct wal {
 	bool firing; /* a thread is calling the fire list's callbacks */
 	bool lead; /* the committer has claimed the next flush (gathers) */
 	bool want_sync; /* the committer is asked to lead a flush */
+	bool want_deliver; /* the committer is asked to call the fire list */
 	unsigned round_expect; /* callbacks the last flush satisfied */
 	int64_t flush_ns; /* how long the last fdatasync flush took */
 
@@ -573,10 +583,24 @@ static void deliver_locked(struct wal *w)
 	w->firing = false;
 }
 
-/* Give back mu, calling the callbacks due first. */
+/* Give back mu, calling the callbacks due first (only from wal_notify,
+ * whose caller holds no lock a callback takes). */
 static void unlock_deliver(struct wal *w)
 {
 	deliver_locked(w);
+	pthread_mutex_unlock(&w->mu);
+}
+
+/* Give back mu, leaving the callbacks due to the committer: the caller
+ * (wal_append, wal_sync, a cut-over) may hold its own locks, which a
+ * callback may take.  (Callbacks exist only with a committer; at stop,
+ * wal_close calls them.) */
+static void unlock_handoff(struct wal *w)
+{
+	if (w->fire_head && !w->firing && !w->want_deliver) {
+		w->want_deliver = true;
+		pthread_cond_signal(&w->kick_cv);
+	}
 	pthread_mutex_unlock(&w->mu);
 }
 
@@ -624,7 +648,7 @@ int wal_append(struct wal *w, const void *payload, size_t len, uint64_t *lsn)
 	}
 out:
 	debug_assert(wal_invariants(w));
-	unlock_deliver(w);
+	unlock_handoff(w);
 	return rc;
 }
 
@@ -670,14 +694,20 @@ int wal_sync(struct wal *w, uint64_t lsn)
 	rc = me.rc;
 out:
 	debug_assert(wal_invariants(w));
-	unlock_deliver(w);
+	unlock_handoff(w);
 	return rc;
 }
 
 int wal_notify(struct wal *w, uint64_t lsn, wal_notify_fn fn, void *arg)
 {
-	struct wal_waiter *n = calloc(1, sizeof(*n));
+	struct wal_waiter *n;
 
+	if (!w->has_committer) {
+		/* no thread to deliver from but this one (see wal.h) */
+		fn(arg, wal_sync(w, lsn));
+		return 0;
+	}
+	n = calloc(1, sizeof(*n));
 	if (!n)
 		return -ENOMEM;
 	n->fn = fn;
@@ -798,30 +828,42 @@ static void committer_lead(struct wal *w)
 	deliver_locked(w);
 }
 
+static void deadline_after_ms(struct timespec *ts, uint32_t ms)
+{
+	clock_gettime(CLOCK_MONOTONIC, ts);
+	ts->tv_sec += ms / 1000;
+	ts->tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (ts->tv_nsec >= 1000000000L) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000L;
+	}
+}
+
+/* Every commit_ms a flush; between them, what the other threads ask for:
+ * calls of callbacks due (want_deliver), a flush for callbacks
+ * (want_sync), a write of a full buffer (kick). */
 static void *committer_main(void *arg)
 {
 	struct wal *w = arg;
 	struct timespec ts;
+	int rc = ETIMEDOUT;
 
 	pthread_mutex_lock(&w->mu);
 	while (!w->stop) {
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_sec += w->opt.commit_ms / 1000;
-		ts.tv_nsec += (long)(w->opt.commit_ms % 1000) * 1000000L;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
+		if (rc == ETIMEDOUT)
+			deadline_after_ms(&ts, w->opt.commit_ms);
+		rc = 0;
 		while (!w->stop && !w->kick && !w->want_sync &&
-		       pthread_cond_timedwait(&w->kick_cv, &w->mu, &ts) !=
-			       ETIMEDOUT)
-			;
+		       !w->want_deliver && rc != ETIMEDOUT)
+			rc = pthread_cond_timedwait(&w->kick_cv, &w->mu, &ts);
 		if (w->stop)
 			break;
-		if (w->want_sync) {
-			committer_lead(w);
-			continue;
+		if (w->want_deliver) {
+			w->want_deliver = false;
+			deliver_locked(w);
 		}
+		if (w->want_sync)
+			committer_lead(w);
 		if (w->kick) {
 			/* the buffer is full: write it (durability comes at
 			 * the interval or from a waiter) */
@@ -829,12 +871,14 @@ static void *committer_main(void *arg)
 			if (!w->err && !w->io_busy && w->pend.len)
 				flush_locked(w, false);
 			deliver_locked(w);
-			continue;
 		}
-		if (!w->err && !w->io_busy && w->durable_lsn + 1 < w->next_lsn)
+		if (rc == ETIMEDOUT && !w->err && !w->io_busy &&
+		    w->durable_lsn + 1 < w->next_lsn) {
 			flush_locked(w, true);
-		deliver_locked(w);
+			deliver_locked(w);
+		}
 	}
+	deliver_locked(w);
 	pthread_mutex_unlock(&w->mu);
 	return NULL;
 }
@@ -918,6 +962,8 @@ int wal_close(struct wal *w)
 		pthread_join(w->committer, NULL);
 	if (!w->opt.read_only)
 		rc = wal_sync(w, 0);
+	pthread_mutex_lock(&w->mu); /* the committer is gone: call the rest */
+	unlock_deliver(w);
 	wal_free(w);
 	return rc;
 }
@@ -1077,7 +1123,7 @@ int wal_cutover_begin(struct wal *w, wal_snap_fn snap, void *arg)
 		w->next_lsn = next;
 	}
 	debug_assert(wal_invariants(w));
-	unlock_deliver(w);
+	unlock_handoff(w);
 	return rc;
 }
 
@@ -1111,7 +1157,7 @@ int wal_cutover_finish(struct wal *w, int rc)
 	while (settle_locked(w))
 		do_io_locked(w, true);
 	debug_assert(wal_invariants(w));
-	unlock_deliver(w);
+	unlock_handoff(w);
 	return rc;
 }
 

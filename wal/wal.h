@@ -73,20 +73,24 @@ int wal_sync(struct wal *w, uint64_t lsn);
  * 0 when frame lsn (0: every frame so far) is durable, or with the sticky
  * error when the log failed first (also for a registration made after
  * the failure).  Returns 0, or -ENOMEM: nothing registered, fn is never
- * called.
+ * called.  Call it holding no lock that fn takes.
  *
  * When lsn is already durable (or the log failed), fn runs before
  * wal_notify returns.  With no flush running, the caller flushes at once
- * in its own thread, unless the last flush satisfied more callbacks than
- * now wait: then the committer gathers them (up to half a flush) and
- * flushes, and wal_notify returns at once.  Otherwise fn runs in the
- * thread that completes the flush covering lsn, after it let go of the
- * log's lock: fn may call into the log (but not wal_close), should not
- * block for long, and its arg must stay valid until it runs.  Callbacks
- * never run concurrently, and run in the order their frames became
- * durable (within one flush in LSN order, then registration order); a
- * thread that completes a flush while another delivers leaves its
- * callbacks to that one. */
+ * in its own thread and fn runs before wal_notify returns, unless the
+ * last flush satisfied more callbacks than now wait: then the committer
+ * gathers them (up to half a flush), flushes, and calls them.  Otherwise
+ * fn runs later, without the log's lock, in the thread that completed
+ * the flush covering lsn when that is a wal_notify caller or the
+ * committer, else (a thread in wal_sync, wal_append or a cut-over, which
+ * may hold its caller's locks) in the committer.  fn may call into the
+ * log (but not wal_close), should not block for long, and its arg must
+ * stay valid until it runs.  Callbacks never run concurrently, and run
+ * in the order their frames became durable (within one flush in LSN
+ * order, then registration order).
+ *
+ * Without a committer (commit_ms 0) there is no thread to deliver from
+ * but the caller's: wal_notify is wal_sync(lsn) followed by the call. */
 typedef void (*wal_notify_fn)(void *arg, int rc);
 int wal_notify(struct wal *w, uint64_t lsn, wal_notify_fn fn, void *arg);
 
