@@ -72,7 +72,8 @@
  *   - a thread that registers while no flush runs or is claimed leads one
  *     at once, in its own thread (a lone fsync waits for one fdatasync and
  *     no hand-off).  A thread in wal_sync first yields once when others
- *     wait too, so that threads just woken can append to the flush;
+ *     are in wal_sync too (waiting, or woken and not yet gone), so that
+ *     threads just woken can append to the flush;
  *   - when a flush ends and waiters remain (they came during it), the
  *     thread that ended it picks the next leader: the first thread
  *     waiting in wal_sync, else the committer (want_sync), else, with no
@@ -177,6 +178,7 @@ struct wal {
 	bool has_committer;
 	bool stop;
 	bool kick; /* pend passed buffer_bytes: write it out */
+	int in_sync; /* threads inside wal_sync, satisfied or not */
 	bool yielded; /* the next leader already yielded once */
 	pthread_cond_t kick_cv;
 
@@ -660,6 +662,7 @@ int wal_sync(struct wal *w, uint64_t lsn)
 
 	pthread_mutex_lock(&w->mu);
 	debug_assert(wal_invariants(w));
+	w->in_sync++;
 	if (lsn == 0 || lsn >= w->next_lsn)
 		lsn = w->next_lsn - 1;
 	if (w->durable_lsn >= lsn || w->err) {
@@ -677,10 +680,11 @@ int wal_sync(struct wal *w, uint64_t lsn)
 			pthread_cond_wait(&cv, &w->mu);
 			continue;
 		}
-		if (w->nwait_sync > 1 && !w->yielded) {
-			/* Threads just released by the previous flush are
-			 * about to append again: let them, so this flush
-			 * carries their frames too (once per flush). */
+		if (w->in_sync > 1 && !w->yielded) {
+			/* Threads just released by the previous flush (still
+			 * in here) are about to append again: let them, so
+			 * this flush carries their frames too (once per
+			 * flush). */
 			w->yielded = true;
 			pthread_mutex_unlock(&w->mu);
 			sched_yield();
@@ -693,6 +697,7 @@ int wal_sync(struct wal *w, uint64_t lsn)
 	pthread_cond_destroy(&cv);
 	rc = me.rc;
 out:
+	w->in_sync--;
 	debug_assert(wal_invariants(w));
 	unlock_handoff(w);
 	return rc;
