@@ -50,7 +50,6 @@ struct fs_counters {
 };
 
 struct cloud_glue;
-struct fs_sync_wait;
 
 struct fs {
 	struct fs_config cfg;
@@ -65,18 +64,10 @@ struct fs {
 	bool page_cache; /* read-only opens may use it (fs_op_init) */
 	struct fs_nodes nodes; /* the kernel's inodes of documents */
 	/* fs/sync.c: fsync requests waiting for the store */
-	pthread_mutex_t sync_mu; /* guards the queue, sync_busy, sync_stop,
-				  * the counts and sync_gathering */
-	pthread_cond_t sync_cv; /* CLOCK_MONOTONIC */
-	struct fs_sync_wait *sync_head, **sync_tail;
-	unsigned sync_queued;     /* requests in the queue */
-	unsigned sync_last_round; /* requests the last round answered */
-	int64_t sync_last_ns;     /* how long its store_sync() took */
-	bool sync_gathering;      /* the thread waits for the round to fill */
-	bool sync_busy;
-	bool sync_stop;
+	pthread_mutex_t sync_mu; /* guards sync_pending */
+	pthread_cond_t sync_cv; /* sync_pending fell to 0 */
+	unsigned sync_pending; /* registered, not yet answered */
 	bool sync_running; /* set and cleared by the mount's thread */
-	pthread_t sync_thread;
 };
 
 /* ---- fs/fs.c ---- */
@@ -95,10 +86,11 @@ int fs_name_check(const char *name);
  * looked up, except FS_METRICS_NAME). */
 bool fs_name_reserved(const char *name);
 
-/* ---- fs/sync.c: fsync requests waiting on one thread ---- */
-/* Start and stop the thread (stop before the session is destroyed; it
- * answers what is queued).  Starting may fail (-errno): fsync then waits
- * in the request's thread. */
+/* ---- fs/sync.c: fsync requests answered when durable ---- */
+/* Start and stop answering fsyncs from the store's durability callbacks
+ * (stop before the session is destroyed: it waits until every request
+ * was answered).  Before start, fsync waits in the request's thread;
+ * start returns 0 (or -errno). */
 int fs_sync_start(struct fs *fs);
 void fs_sync_stop(struct fs *fs);
 /* Answer fsync request req (of node ino, started at t0) once every frame

@@ -681,6 +681,39 @@ int store_sync(struct store *s, uint64_t lsn)
 	return rc ? rc : s->failed;
 }
 
+struct store_sync_wait {
+	struct store *s;
+	store_sync_fn fn;
+	void *arg;
+};
+
+static void store_synced(void *arg, int rc)
+{
+	struct store_sync_wait *sw = arg;
+
+	sw->fn(sw->arg, rc ? rc : sw->s->failed);
+	free(sw);
+}
+
+int store_sync_async(struct store *s, uint64_t lsn, store_sync_fn fn, void *arg)
+{
+	struct store_sync_wait *sw;
+	int rc;
+
+	if (s->opt.read_only) {
+		fn(arg, 0);
+		return 0;
+	}
+	sw = malloc(sizeof(*sw));
+	if (!sw)
+		return -ENOMEM;
+	*sw = (struct store_sync_wait){ s, fn, arg };
+	rc = wal_notify(s->wal, lsn, store_synced, sw);
+	if (rc)
+		free(sw);
+	return rc;
+}
+
 void store_set_change_hook(struct store *s, store_change_fn fn, void *arg)
 {
 	s->hook = fn;

@@ -89,6 +89,17 @@ int store_close(struct store *s);
  * Concurrent callers share one flush.  Returns 0 or the sticky error. */
 int store_sync(struct store *s, uint64_t lsn);
 
+/* store_sync without a waiting thread: fn(arg, rc) is called once, with
+ * what store_sync(s, lsn) would return, when that is known (see
+ * wal_notify: maybe before this returns, after this thread flushed the
+ * log itself, or later from the thread that completes the flush; never
+ * under a store lock; callbacks never run concurrently).  Shares flushes
+ * with store_sync and the committer.  Returns 0, or -ENOMEM: fn is never
+ * called. */
+typedef void (*store_sync_fn)(void *arg, int rc);
+int store_sync_async(struct store *s, uint64_t lsn, store_sync_fn fn,
+		     void *arg);
+
 /* Cut the log over now (checkpoint). */
 int store_checkpoint(struct store *s);
 

@@ -1164,6 +1164,53 @@ START_TEST(test_store_snapshot_counts_are_checked_at_snap_end)
 }
 END_TEST
 
+struct async_note {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int calls;
+	int rc;
+};
+
+static void async_fn(void *arg, int rc)
+{
+	struct async_note *a = arg;
+
+	pthread_mutex_lock(&a->mu);
+	a->calls++;
+	a->rc = rc;
+	pthread_cond_broadcast(&a->cv);
+	pthread_mutex_unlock(&a->mu);
+}
+
+START_TEST(test_store_sync_async_reports_durability_once)
+{
+	char *dir = test_tmpdir();
+	struct async_note a = { PTHREAD_MUTEX_INITIALIZER,
+				PTHREAD_COND_INITIALIZER, 0, 1 };
+	struct store_stats st;
+	struct store *s = open_store(dir, 1 << 20);
+	uint64_t sp, id, lsn;
+
+	ck_assert_int_eq(store_space_create(s, "sp", &M, &sp, NULL), 0);
+	id = mkdoc(s, sp, "k");
+	ck_assert_int_eq(store_append(s, id, "{\"a\":1}", 7, NULL, &lsn), 0);
+	ck_assert_int_eq(store_sync_async(s, lsn, async_fn, &a), 0);
+	pthread_mutex_lock(&a.mu);
+	while (a.calls == 0)
+		pthread_cond_wait(&a.cv, &a.mu);
+	pthread_mutex_unlock(&a.mu);
+	ck_assert_int_eq(a.rc, 0);
+	store_stats(s, &st);
+	ck_assert_uint_ge(st.durable_lsn, lsn);
+	/* already durable: at once, in this thread */
+	ck_assert_int_eq(store_sync_async(s, lsn, async_fn, &a), 0);
+	ck_assert_int_eq(a.calls, 2);
+	ck_assert_int_eq(a.rc, 0);
+	ck_assert_int_eq(store_close(s), 0);
+	test_rmdir(dir);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("store");
@@ -1196,6 +1243,7 @@ int main(void)
 	tcase_add_test(
 		tc, test_store_new_backup_target_makes_every_document_pending);
 	tcase_add_test(tc, test_store_snapshot_counts_are_checked_at_snap_end);
+	tcase_add_test(tc, test_store_sync_async_reports_durability_once);
 	suite_add_tcase(s, tc);
 	return test_run_suite(s);
 }

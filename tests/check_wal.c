@@ -579,6 +579,404 @@ START_TEST(test_wal_failed_cutover_rename_is_sticky)
 }
 END_TEST
 
+/* ---- durability notification (wal_notify) ---- */
+
+struct note {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int n; /* callbacks seen */
+	int order[256]; /* tag of each, in call order */
+	int rc[256];
+	pthread_t thread[256];
+};
+
+struct note_arg {
+	struct note *note;
+	int tag;
+};
+
+static void note_init(struct note *nt)
+{
+	memset(nt, 0, sizeof(*nt));
+	pthread_mutex_init(&nt->mu, NULL);
+	pthread_cond_init(&nt->cv, NULL);
+}
+
+static void note_release(struct note *nt)
+{
+	pthread_cond_destroy(&nt->cv);
+	pthread_mutex_destroy(&nt->mu);
+}
+
+static void note_fn(void *arg, int rc)
+{
+	struct note_arg *a = arg;
+	struct note *nt = a->note;
+
+	pthread_mutex_lock(&nt->mu);
+	ck_assert_int_lt(nt->n, 256);
+	nt->order[nt->n] = a->tag;
+	nt->rc[nt->n] = rc;
+	nt->thread[nt->n] = pthread_self();
+	nt->n++;
+	pthread_cond_broadcast(&nt->cv);
+	pthread_mutex_unlock(&nt->mu);
+}
+
+/* Callbacks exist with a committer; this one never flushes by itself. */
+static const struct wal_options idle_committer = { .commit_ms = 600000 };
+
+static void note_wait(struct note *nt, int n)
+{
+	pthread_mutex_lock(&nt->mu);
+	while (nt->n < n)
+		pthread_cond_wait(&nt->cv, &nt->mu);
+	pthread_mutex_unlock(&nt->mu);
+}
+
+START_TEST(test_wal_notify_of_durable_lsn_fires_at_once)
+{
+	char *dir = test_tmpdir();
+	struct note nt;
+	struct note_arg a[2];
+	struct wal *w;
+	uint64_t lsn;
+
+	note_init(&nt);
+	ck_assert_int_eq(wal_create(dir, &idle_committer, empty_snap, NULL, &w),
+			 0);
+	ck_assert_int_eq(wal_append(w, "x", 1, &lsn), 0);
+	ck_assert_int_eq(wal_sync(w, lsn), 0);
+	a[0] = (struct note_arg){ &nt, 0 };
+	a[1] = (struct note_arg){ &nt, 1 };
+	ck_assert_int_eq(wal_notify(w, lsn, note_fn, &a[0]), 0);
+	ck_assert_int_eq(nt.n, 1); /* before wal_notify returned */
+	ck_assert_int_eq(nt.rc[0], 0);
+	ck_assert(pthread_equal(nt.thread[0], pthread_self()));
+	ck_assert_int_eq(wal_notify(w, 1, note_fn, &a[1]), 0); /* older */
+	ck_assert_int_eq(nt.n, 2);
+	ck_assert_uint_eq(wal_flushes(w), 1);
+	ck_assert_int_eq(wal_close(w), 0);
+	note_release(&nt);
+	test_rmdir(dir);
+}
+END_TEST
+
+START_TEST(test_wal_notify_alone_flushes_at_once_in_its_thread)
+{
+	char *dir = test_tmpdir();
+	struct note nt;
+	struct note_arg a = { &nt, 7 };
+	struct wal *w;
+	uint64_t lsn;
+
+	note_init(&nt);
+	/* the committer would not flush for minutes: no waiting on it */
+	ck_assert_int_eq(wal_create(dir, &idle_committer, empty_snap, NULL, &w),
+			 0);
+	for (int i = 0; i < 3; i++) {
+		ck_assert_int_eq(wal_append(w, "x", 1, &lsn), 0);
+		ck_assert_int_eq(wal_notify(w, lsn, note_fn, &a), 0);
+		ck_assert_int_eq(nt.n, i + 1);
+		ck_assert_int_eq(nt.rc[i], 0);
+		ck_assert(pthread_equal(nt.thread[i], pthread_self()));
+		ck_assert_uint_ge(wal_durable_lsn(w), lsn);
+		ck_assert_uint_eq(wal_flushes(w), (uint64_t)i + 1);
+	}
+	ck_assert_int_eq(wal_close(w), 0);
+	note_release(&nt);
+	test_rmdir(dir);
+}
+END_TEST
+
+/* While a cut-over holds the log (between begin and finish), frames and
+ * registrations queue; after the finish one flush satisfies them all. */
+START_TEST(test_wal_notify_waiters_share_one_flush_in_lsn_order)
+{
+	char *dir = test_tmpdir();
+	struct note nt;
+	struct note_arg a[100];
+	uint64_t lsn[10], flushes;
+	struct wal *w;
+	int n = 1;
+
+	note_init(&nt);
+	ck_assert_int_eq(wal_create(dir, &idle_committer, empty_snap, NULL, &w),
+			 0);
+	ck_assert_int_eq(wal_cutover_begin(w, big_snap, &n), 0);
+	flushes = wal_flushes(w);
+	for (int i = 0; i < 10; i++)
+		ck_assert_int_eq(wal_append(w, "x", 1, &lsn[i]), 0);
+	/* registered newest first, two per frame: called in LSN order,
+	 * then in registration order */
+	for (int i = 0; i < 100; i++) {
+		a[i] = (struct note_arg){ &nt, i };
+		ck_assert_int_eq(wal_notify(w, lsn[9 - i % 10], note_fn, &a[i]),
+				 0);
+	}
+	ck_assert_int_eq(nt.n, 0);
+	ck_assert_int_eq(wal_cutover_finish(w, 0), 0);
+	note_wait(&nt, 100); /* the committer flushes and calls them */
+	ck_assert_uint_eq(wal_flushes(w), flushes + 1);
+	for (int i = 0; i < 100; i++) {
+		int f = i / 10, k = i % 10; /* frame f, k-th registration */
+
+		ck_assert_int_eq(nt.rc[i], 0);
+		ck_assert_int_eq(nt.order[i], (9 - f) + 10 * k);
+	}
+	ck_assert_uint_eq(wal_durable_lsn(w), lsn[9]);
+	ck_assert_int_eq(wal_close(w), 0);
+	note_release(&nt);
+	test_rmdir(dir);
+}
+END_TEST
+
+struct nt_thread {
+	struct wal *w;
+	int n;
+	int failures;
+};
+
+static void sem_fn(void *arg, int rc)
+{
+	struct note_arg *a = arg;
+
+	pthread_mutex_lock(&a->note->mu);
+	a->note->rc[0] |= rc;
+	a->tag = 1;
+	pthread_cond_broadcast(&a->note->cv);
+	pthread_mutex_unlock(&a->note->mu);
+}
+
+/* Each thread appends and waits for its callback, n times. */
+static void *nt_main(void *p)
+{
+	struct nt_thread *t = p;
+	struct note nt;
+	struct note_arg a = { &nt, 0 };
+
+	note_init(&nt);
+	for (int i = 0; i < t->n; i++) {
+		uint64_t lsn;
+
+		ck_assert_int_eq(wal_append(t->w, "0123456789", 10, &lsn), 0);
+		a.tag = 0;
+		ck_assert_int_eq(wal_notify(t->w, lsn, sem_fn, &a), 0);
+		pthread_mutex_lock(&nt.mu);
+		while (!a.tag)
+			pthread_cond_wait(&nt.cv, &nt.mu);
+		pthread_mutex_unlock(&nt.mu);
+		ck_assert_uint_ge(wal_durable_lsn(t->w), lsn);
+	}
+	t->failures = nt.rc[0];
+	note_release(&nt);
+	return NULL;
+}
+
+static void notify_threads_share(const struct wal_options *o)
+{
+	char *dir = test_tmpdir();
+	struct nt_thread t[8];
+	pthread_t th[8];
+	struct wal *w;
+
+	ck_assert_int_eq(wal_create(dir, o, empty_snap, NULL, &w), 0);
+	for (int i = 0; i < 8; i++) {
+		t[i] = (struct nt_thread){ w, 100, 0 };
+		pthread_create(&th[i], NULL, nt_main, &t[i]);
+	}
+	for (int i = 0; i < 8; i++) {
+		pthread_join(th[i], NULL);
+		ck_assert_int_eq(t[i].failures, 0);
+	}
+	ck_assert_uint_eq(wal_durable_lsn(w), 801);
+	ck_assert_uint_lt(wal_flushes(w), 800);
+	ck_assert_int_eq(wal_close(w), 0);
+	test_rmdir(dir);
+}
+
+START_TEST(test_wal_notify_threads_share_flushes_with_committer)
+{
+	struct wal_options o = { .commit_ms = 1000 };
+
+	notify_threads_share(&o);
+}
+END_TEST
+
+/* Without a committer wal_notify waits like wal_sync, then calls. */
+START_TEST(test_wal_notify_threads_share_flushes_without_committer)
+{
+	notify_threads_share(&no_committer);
+}
+END_TEST
+
+/* Blocking and callback waiters on one list: one flush serves both, and
+ * the callbacks are called by the committer. */
+struct sync_arg {
+	struct wal *w;
+	uint64_t lsn;
+	int rc;
+};
+
+static void *sync_main(void *p)
+{
+	struct sync_arg *a = p;
+
+	a->rc = wal_sync(a->w, a->lsn);
+	return NULL;
+}
+
+START_TEST(test_wal_notify_and_sync_waiters_are_served_together)
+{
+	char *dir = test_tmpdir();
+	struct note nt;
+	struct note_arg a[4];
+	struct sync_arg sa;
+	pthread_t th;
+	uint64_t lsn;
+	struct wal *w;
+	int n = 1;
+
+	note_init(&nt);
+	ck_assert_int_eq(wal_create(dir, &idle_committer, empty_snap, NULL, &w),
+			 0);
+	ck_assert_int_eq(wal_cutover_begin(w, big_snap, &n), 0);
+	ck_assert_int_eq(wal_append(w, "x", 1, &lsn), 0);
+	sa = (struct sync_arg){ w, lsn, 1 };
+	pthread_create(&th, NULL, sync_main, &sa);
+	for (int i = 0; i < 4; i++) {
+		a[i] = (struct note_arg){ &nt, i };
+		ck_assert_int_eq(wal_notify(w, lsn, note_fn, &a[i]), 0);
+	}
+	test_wait_ms(20); /* let the thread wait behind the cut-over */
+	ck_assert_int_eq(wal_cutover_finish(w, 0), 0);
+	pthread_join(th, NULL);
+	ck_assert_int_eq(sa.rc, 0);
+	note_wait(&nt, 4);
+	/* never in the thread of wal_sync (or of the cut-over): its caller
+	 * may hold locks a callback takes */
+	for (int i = 0; i < 4; i++) {
+		ck_assert_int_eq(nt.order[i], i);
+		ck_assert_int_eq(nt.rc[i], 0);
+		ck_assert(!pthread_equal(nt.thread[i], th));
+		ck_assert(!pthread_equal(nt.thread[i], pthread_self()));
+	}
+	ck_assert_int_eq(wal_close(w), 0);
+	note_release(&nt);
+	test_rmdir(dir);
+}
+END_TEST
+
+START_TEST(test_wal_notify_failure_reaches_every_waiter_and_later_ones)
+{
+	char *dir = test_tmpdir();
+	struct note nt;
+	struct note_arg a[12];
+	uint64_t lsn, old;
+	struct wal *w;
+	int n = 1;
+
+	note_init(&nt);
+	for (int i = 0; i < 12; i++)
+		a[i] = (struct note_arg){ &nt, i };
+	ck_assert_int_eq(wal_create(dir, &idle_committer, empty_snap, NULL, &w),
+			 0);
+	ck_assert_int_eq(wal_append(w, "x", 1, &old), 0);
+	ck_assert_int_eq(wal_sync(w, old), 0);
+	ck_assert_int_eq(wal_cutover_begin(w, big_snap, &n), 0);
+	for (int i = 0; i < 10; i++) {
+		ck_assert_int_eq(wal_append(w, "x", 1, &lsn), 0);
+		ck_assert_int_eq(wal_notify(w, lsn, note_fn, &a[i]), 0);
+	}
+	/* the caller's msync failed: every waiter gets its error */
+	ck_assert_int_eq(wal_cutover_finish(w, -EIO), -EIO);
+	note_wait(&nt, 10);
+	for (int i = 0; i < 10; i++) {
+		ck_assert_int_eq(nt.order[i], i);
+		ck_assert_int_eq(nt.rc[i], -EIO);
+	}
+	/* later registrations too, even of a frame durable before */
+	ck_assert_int_eq(wal_notify(w, lsn, note_fn, &a[10]), 0);
+	ck_assert_int_eq(wal_notify(w, old, note_fn, &a[11]), 0);
+	/* at once, or by the committer if it is still calling the others */
+	note_wait(&nt, 12);
+	ck_assert_int_eq(nt.rc[10], -EIO);
+	ck_assert_int_eq(nt.rc[11], -EIO);
+	ck_assert_int_eq(wal_close(w), -EIO);
+	note_release(&nt);
+	test_rmdir(dir);
+}
+END_TEST
+
+START_TEST(test_wal_notify_failed_fdatasync_is_sticky)
+{
+	char *dir = test_tmpdir();
+	struct note nt;
+	struct note_arg a[2];
+	struct wal *w;
+	uint64_t lsn;
+
+	note_init(&nt);
+	a[0] = (struct note_arg){ &nt, 0 };
+	a[1] = (struct note_arg){ &nt, 1 };
+	io_fault_install();
+	ck_assert_int_eq(wal_create(dir, &idle_committer, empty_snap, NULL, &w),
+			 0);
+	io_fault_arm(IO_OP_FDATASYNC, 1, EIO, IO_FAULT_ONCE);
+	ck_assert_int_eq(wal_append(w, "x", 1, &lsn), 0);
+	ck_assert_int_eq(wal_notify(w, lsn, note_fn, &a[0]), 0);
+	ck_assert_int_eq(nt.n, 1);
+	ck_assert_int_eq(nt.rc[0], -EIO);
+	/* the next fdatasync would succeed; the log must not use it */
+	ck_assert_int_eq(wal_notify(w, lsn, note_fn, &a[1]), 0);
+	ck_assert_int_eq(nt.rc[1], -EIO);
+	ck_assert_int_eq(wal_close(w), -EIO);
+	io_fault_uninstall();
+	note_release(&nt);
+	test_rmdir(dir);
+}
+END_TEST
+
+/* A callback may register again: the log's lock is not held. */
+struct chain {
+	struct wal *w;
+	uint64_t next_lsn;
+	int calls;
+	int rc;
+};
+
+static void chain_fn(void *arg, int rc)
+{
+	struct chain *c = arg;
+
+	c->calls++;
+	c->rc |= rc;
+	if (c->calls == 1)
+		ck_assert_int_eq(wal_notify(c->w, c->next_lsn, chain_fn, c), 0);
+}
+
+START_TEST(test_wal_notify_callback_may_register_again)
+{
+	char *dir = test_tmpdir();
+	struct chain c = { 0 };
+	uint64_t lsn;
+	struct wal *w;
+
+	ck_assert_int_eq(wal_create(dir, &idle_committer, empty_snap, NULL, &w),
+			 0);
+	ck_assert_int_eq(wal_append(w, "x", 1, &lsn), 0);
+	ck_assert_int_eq(wal_append(w, "y", 1, &c.next_lsn), 0);
+	c.w = w;
+	ck_assert_int_eq(wal_notify(w, lsn, chain_fn, &c), 0);
+	/* the first flush covered both frames: the second registration
+	 * is due at once and delivered by the same loop */
+	ck_assert_int_eq(c.calls, 2);
+	ck_assert_int_eq(c.rc, 0);
+	ck_assert_int_eq(wal_close(w), 0);
+	test_rmdir(dir);
+}
+END_TEST
+
 int main(void)
 {
 	/* expected damage and faults log warnings by the thousand */
@@ -612,6 +1010,21 @@ int main(void)
 		       test_wal_abandoned_cutover_fails_and_keeps_the_old_log);
 	tcase_add_test(tc, test_wal_failed_fdatasync_is_sticky);
 	tcase_add_test(tc, test_wal_failed_cutover_rename_is_sticky);
+	tcase_add_test(tc, test_wal_notify_of_durable_lsn_fires_at_once);
+	tcase_add_test(tc, test_wal_notify_alone_flushes_at_once_in_its_thread);
+	tcase_add_test(tc,
+		       test_wal_notify_waiters_share_one_flush_in_lsn_order);
+	tcase_add_test(tc,
+		       test_wal_notify_threads_share_flushes_with_committer);
+	tcase_add_test(tc,
+		       test_wal_notify_threads_share_flushes_without_committer);
+	tcase_add_test(tc,
+		       test_wal_notify_and_sync_waiters_are_served_together);
+	tcase_add_test(
+		tc,
+		test_wal_notify_failure_reaches_every_waiter_and_later_ones);
+	tcase_add_test(tc, test_wal_notify_failed_fdatasync_is_sticky);
+	tcase_add_test(tc, test_wal_notify_callback_may_register_again);
 	suite_add_tcase(s, tc);
 	return test_run_suite(s);
 }

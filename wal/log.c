@@ -47,11 +47,65 @@
  *      io_busy, when the frames being written are out of pend.
  *   3. Only the thread that set io_busy writes or syncs fd.
  *   4. Once err != 0 it never changes and no frame is accepted.
- * A debug build (configure --enable-debug, util/debug.h) checks 1, 2 and
- * 4 with wal_invariants() whenever a function takes or gives back mu
- * around a change (append, sync, the flush, cut-over); 3 is what io_busy
- * means, and the checks see it kept by 2 (nobody else takes frames out
- * of pend while it is set).
+ *   5. The waiter list (wait_head) is in LSN order, and while mu is free
+ *      every waiter on it has lsn > durable_lsn and err == 0: whoever
+ *      moves durable_lsn or sets err runs settle_locked() before it lets
+ *      go of mu, and that hands each satisfied waiter its result.
+ *   6. While mu is free and the waiter list is not empty, a flush is on
+ *      its way: io_busy or lead is set, a thread in wal_sync was woken
+ *      to lead one, or want_sync asks the committer to.
+ *   7. A waiter gets its result exactly once.  A thread in wal_sync is
+ *      woken with it under mu; a callback waits on the fire list and is
+ *      called without mu by the one thread that set firing, in list
+ *      order, so callbacks never run concurrently and run in the order
+ *      their frames became durable (LSN order within one flush).
+ * A debug build (configure --enable-debug, util/debug.h) checks 1, 2, 4
+ * and 5 with wal_invariants() whenever a function takes or gives back mu
+ * around a change (append, sync, notify, the flush, cut-over); 3 is what
+ * io_busy means, and the checks see it kept by 2 (nobody else takes
+ * frames out of pend while it is set).
+ *
+ * Group commit: wal_sync() and wal_notify() both put a waiter (LSN, and a
+ * thread's condition variable or a callback) on one list; a flush (every
+ * pending frame written and fdatasync'd) satisfies all the waiters it
+ * covers at once.  Who flushes:
+ *   - a thread that registers while no flush runs or is claimed leads one
+ *     at once, in its own thread (a lone fsync waits for one fdatasync and
+ *     no hand-off).  A thread in wal_sync first yields once when others
+ *     are in wal_sync too (waiting, or woken and not yet gone), so that
+ *     threads just woken can append to the flush;
+ *   - when a flush ends and waiters remain (they came during it), the
+ *     thread that ended it picks the next leader: the first thread
+ *     waiting in wal_sync, else the committer (want_sync), else, with no
+ *     committer, itself;
+ *   - a callback registered while the last flush satisfied more callbacks
+ *     than are now waiting is handed to the committer too: the clients
+ *     that flush answered are on their way back.  Before it flushes, the
+ *     committer gathers (lead): it waits until as many callbacks wait as
+ *     the last flush satisfied, or half that flush's duration (at most
+ *     GATHER_MAX_NS), or a thread enters wal_sync.  A steady set of N
+ *     fsyncing clients thus shares each flush; a lone one never waits.
+ *
+ * Delivery: callbacks run without mu, and never in a thread that may
+ * hold its caller's locks (a callback may take them: fs/sync.c's takes
+ * the store's read lock to name a failed document).  So only three kinds
+ * of thread call them: a thread in wal_notify (its caller holds no lock a
+ * callback takes: wal.h), the committer, and wal_close.  A thread in
+ * wal_sync, wal_append or a cut-over that completes a flush or fails the
+ * log leaves the callbacks due on the fire list and asks the committer
+ * (want_deliver).  Whoever delivers sets firing and calls the list until
+ * it is empty; a thread that finds firing set leaves its callbacks to
+ * that one.  Callbacks exist only with a committer: without one,
+ * wal_notify is wal_sync followed by the call, in the caller's thread.
+ * A registration after a failure gets the sticky error at once.
+ *
+ * Lock order: mu is the only lock here, and no callback runs under it; a
+ * callback may call any function but wal_close (its wal_sync would lead a
+ * flush or wait, never for the delivery it is part of).  kick_cv wakes the
+ * committer (stop, kick, want_sync, want_deliver, and a gathered round);
+ * cv tells of io_busy cleared; each thread in wal_sync waits on its own
+ * condition variable, so a flush wakes exactly the threads it satisfied
+ * and the one it asks to lead.
  *
  * Cut-over, in two steps.  wal_cutover_begin (no appends meanwhile):
  * every pending frame written and fdatasync'd; the new file written to
@@ -95,6 +149,7 @@
 #define FRAME_HDR 32
 #define WAL_FRAME_MAX (1u << 30)
 #define SNAP_CHUNK (1u << 20)
+#define GATHER_MAX_NS 2000000 /* longest wait for a round to fill */
 
 _Static_assert(WAL_HDR == 64, "log header is 64 bytes");
 _Static_assert(FRAME_HDR == 32, "frame header is 32 bytes");
@@ -123,17 +178,21 @@ struct wal {
 	bool has_committer;
 	bool stop;
 	bool kick; /* pend passed buffer_bytes: write it out */
-	int waiters; /* threads inside wal_sync */
-	/* Waiters sleep on sync_cv[slot]: the slot of the flush that will
-	 * make them durable (io_seq & 1 when the running flush covers them,
-	 * the other slot otherwise), so a finished flush wakes exactly the
-	 * threads it satisfied plus one thread to lead the next flush. */
-	pthread_cond_t sync_cv[2];
-	int sync_waiting[2];
-	uint64_t io_seq;
-	uint64_t io_durable_upto; /* last LSN the running flush syncs, or 0 */
+	int in_sync; /* threads inside wal_sync, satisfied or not */
 	bool yielded; /* the next leader already yielded once */
 	pthread_cond_t kick_cv;
+
+	/* Durability waiters: invariants 5-7 above. */
+	struct wal_waiter *wait_head, *wait_last; /* in LSN order */
+	unsigned nwait_sync; /* threads in wal_sync on the list */
+	unsigned nwait_async; /* callbacks on the list */
+	struct wal_waiter *fire_head, **fire_tail; /* satisfied callbacks */
+	bool firing; /* a thread is calling the fire list's callbacks */
+	bool lead; /* the committer has claimed the next flush (gathers) */
+	bool want_sync; /* the committer is asked to lead a flush */
+	bool want_deliver; /* the committer is asked to call the fire list */
+	unsigned round_expect; /* callbacks the last flush satisfied */
+	int64_t flush_ns; /* how long the last fdatasync flush took */
 
 	/* Between wal_cutover_begin and wal_cutover_finish (io_busy is
 	 * held all along): the new file, written but not yet durable, and
@@ -149,6 +208,19 @@ struct wal {
 		uint64_t next_lsn, written_lsn, durable_lsn;
 		int err;
 	} seen;
+};
+
+/* One durability waiter: a thread in wal_sync (fn NULL, woken through
+ * cv, on its stack) or a callback (allocated by wal_notify, freed after
+ * the call). */
+struct wal_waiter {
+	struct wal_waiter *next;
+	uint64_t lsn;
+	wal_notify_fn fn;
+	void *arg;
+	pthread_cond_t *cv;
+	int rc;
+	bool done;
 };
 
 struct wal_snap {
@@ -269,8 +341,7 @@ static bool pend_ok(const struct wal *w)
 	while (off < w->pend.len) {
 		const uint8_t *h = w->pend.p + off;
 
-		if (w->pend.len - off < FRAME_HDR ||
-		    le32_get(h) != FRAME_MAGIC)
+		if (w->pend.len - off < FRAME_HDR || le32_get(h) != FRAME_MAGIC)
 			return false;
 		if (first == 0)
 			first = le64_get(h + 8);
@@ -289,8 +360,30 @@ static bool pend_ok(const struct wal *w)
 			  : first == w->written_lsn + 1;
 }
 
-/* Invariants 1, 2 (while healthy) and 4, against what the previous call
- * saw, which it then records.  mu held.  Allocates nothing. */
+/* Invariant 5: the waiters are in LSN order, none satisfied, and the
+ * counts match. */
+static bool waiters_ok(const struct wal *w)
+{
+	const struct wal_waiter *n, *last = NULL;
+	unsigned ns = 0, na = 0;
+
+	for (n = w->wait_head; n; n = n->next) {
+		if (w->err || n->lsn <= w->durable_lsn || n->done)
+			return false;
+		if (last && last->lsn > n->lsn)
+			return false;
+		if (n->fn)
+			na++;
+		else
+			ns++;
+		last = n;
+	}
+	return last == w->wait_last && ns == w->nwait_sync &&
+	       na == w->nwait_async;
+}
+
+/* Invariants 1, 2 (while healthy), 4 and 5, against what the previous
+ * call saw, which it then records.  mu held.  Allocates nothing. */
 static bool wal_invariants(struct wal *w)
 {
 	bool ok = w->durable_lsn <= w->written_lsn &&
@@ -304,6 +397,7 @@ static bool wal_invariants(struct wal *w)
 		     w->next_lsn == w->seen.next_lsn;
 	else if (!w->err)
 		ok = ok && pend_ok(w);
+	ok = ok && waiters_ok(w);
 	w->seen.next_lsn = w->next_lsn;
 	w->seen.written_lsn = w->written_lsn;
 	w->seen.durable_lsn = w->durable_lsn;
@@ -322,24 +416,33 @@ static void fail_locked(struct wal *w, int rc, const char *what)
 		  what, strerror(-rc));
 }
 
+static int64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 /* Write out (and with sync, fdatasync) every pending frame.  Called with
- * mu held and io_busy clear; drops mu during the I/O. */
+ * mu held and io_busy clear; drops mu during the I/O.  The caller then
+ * settles the waiters (flush_locked). */
 static void do_io_locked(struct wal *w, bool sync)
 {
 	struct wal_buf batch = w->pend;
 	uint64_t last = w->next_lsn - 1;
 	uint64_t off = w->file_size;
 	const char *what = "write";
+	int64_t t0 = 0;
 	int rc = 0;
 
-	debug_assert(wal_invariants(w));
 	w->io_busy = true;
-	w->io_seq++;
-	w->io_durable_upto = sync ? last : 0;
 	w->pend = w->spare;
 	w->pend.len = 0;
 	pthread_mutex_unlock(&w->mu);
 
+	if (sync)
+		t0 = mono_ns();
 	if (batch.len)
 		rc = io_pwrite_all(w->fd, batch.p, batch.len, (off_t)off);
 	if (!rc && sync) {
@@ -358,26 +461,149 @@ static void do_io_locked(struct wal *w, bool sync)
 			__atomic_store_n(&w->durable_lsn, last,
 					 __ATOMIC_RELEASE);
 			w->flushes++;
+			w->flush_ns = mono_ns() - t0;
 		}
 	}
 	batch.len = 0;
 	w->spare = batch;
-	w->io_durable_upto = 0;
-	if (rc || sync)
-		pthread_cond_broadcast(&w->sync_cv[w->io_seq & 1]);
-	if (rc)
-		pthread_cond_broadcast(&w->sync_cv[(w->io_seq + 1) & 1]);
-	else if (w->sync_waiting[(w->io_seq + 1) & 1])
-		pthread_cond_signal(&w->sync_cv[(w->io_seq + 1) & 1]);
 	pthread_cond_broadcast(&w->cv);
+}
+
+/* Put waiter n on the list (mu held), after those of the same LSN. */
+static void waiter_insert(struct wal *w, struct wal_waiter *n)
+{
+	struct wal_waiter **p = &w->wait_head;
+
+	n->next = NULL;
+	if (!w->wait_last || w->wait_last->lsn <= n->lsn) {
+		if (w->wait_last)
+			p = &w->wait_last->next;
+		w->wait_last = n;
+	} else {
+		while ((*p)->lsn <= n->lsn)
+			p = &(*p)->next;
+		n->next = *p;
+	}
+	*p = n;
+	if (n->fn)
+		w->nwait_async++;
+	else
+		w->nwait_sync++;
+}
+
+/* Hand the list's first waiter (satisfied) its result: wake its thread,
+ * or queue its callback on the fire list.  mu held. */
+static void waiter_done(struct wal *w, int rc)
+{
+	struct wal_waiter *n = w->wait_head;
+
+	w->wait_head = n->next;
+	if (!w->wait_head)
+		w->wait_last = NULL;
+	n->rc = rc;
+	n->done = true;
+	if (!n->fn) {
+		w->nwait_sync--;
+		pthread_cond_signal(n->cv); /* n is gone once mu is free */
+		return;
+	}
+	w->nwait_async--;
+	n->next = NULL;
+	*w->fire_tail = n;
+	w->fire_tail = &n->next;
+}
+
+/* After durable_lsn or err moved or io_busy was cleared (mu held): give
+ * every satisfied waiter its result (invariant 5), then see that a flush
+ * is on its way for the others (invariant 6).  Returns true when nobody
+ * else can lead it: the caller must. */
+static bool settle_locked(struct wal *w)
+{
+	struct wal_waiter *n;
+	unsigned fired = 0;
+
+	while (w->wait_head &&
+	       (w->err || w->wait_head->lsn <= w->durable_lsn)) {
+		if (w->wait_head->fn)
+			fired++;
+		waiter_done(w, w->err);
+	}
+	if (fired)
+		w->round_expect = fired;
+	if (!w->wait_head || w->io_busy || w->lead)
+		return false;
+	if (w->nwait_sync) {
+		for (n = w->wait_head; n->fn; n = n->next)
+			;
+		pthread_cond_signal(n->cv);
+		return false;
+	}
+	if (w->has_committer && !w->stop) {
+		if (!w->want_sync) {
+			w->want_sync = true;
+			pthread_cond_signal(&w->kick_cv);
+		}
+		return false;
+	}
+	return true;
+}
+
+/* Write out (with sync, and fdatasync) every pending frame, settle the
+ * waiters and lead the flushes nobody else can.  mu held, io_busy clear;
+ * drops mu during the I/O. */
+static void flush_locked(struct wal *w, bool sync)
+{
+	debug_assert(wal_invariants(w));
+	do_io_locked(w, sync);
+	while (settle_locked(w))
+		do_io_locked(w, true);
 	debug_assert(wal_invariants(w));
 }
 
-/* Wake every thread in wal_sync (after a cut-over, at stop). */
-static void wake_all_syncers(struct wal *w)
+/* Call the callbacks on the fire list, without mu, unless another thread
+ * is already at it (it will call these too).  mu held on entry and exit. */
+static void deliver_locked(struct wal *w)
 {
-	pthread_cond_broadcast(&w->sync_cv[0]);
-	pthread_cond_broadcast(&w->sync_cv[1]);
+	struct wal_waiter *list, *n;
+
+	if (w->firing)
+		return;
+	w->firing = true;
+	while (w->fire_head) {
+		list = w->fire_head;
+		w->fire_head = NULL;
+		w->fire_tail = &w->fire_head;
+		pthread_mutex_unlock(&w->mu);
+		while (list) {
+			n = list;
+			list = n->next;
+			n->fn(n->arg, n->rc);
+			free(n);
+		}
+		pthread_mutex_lock(&w->mu);
+	}
+	w->firing = false;
+}
+
+/* Give back mu, calling the callbacks due first (only from wal_notify,
+ * whose caller holds no lock a callback takes). */
+static void unlock_deliver(struct wal *w)
+{
+	deliver_locked(w);
+	pthread_mutex_unlock(&w->mu);
+}
+
+/* Give back mu, leaving the callbacks due to the committer: the caller
+ * (wal_append, wal_sync, a cut-over) may hold its own locks, which a
+ * callback may take.  (Callbacks exist only with a committer; at stop,
+ * wal_close calls them.) */
+static void unlock_handoff(struct wal *w)
+{
+	if (w->fire_head && !w->firing && !w->want_deliver) {
+		w->want_deliver = true;
+		pthread_cond_signal(&w->kick_cv);
+	}
+	pthread_mutex_unlock(&w->mu);
 }
 
 int wal_append(struct wal *w, const void *payload, size_t len, uint64_t *lsn)
@@ -420,37 +646,45 @@ int wal_append(struct wal *w, const void *payload, size_t len, uint64_t *lsn)
 		if ((!w->has_committer ||
 		     w->pend.len >= 8 * w->opt.buffer_bytes) &&
 		    !w->io_busy && !w->err)
-			do_io_locked(w, false);
+			flush_locked(w, false);
 	}
 out:
 	debug_assert(wal_invariants(w));
-	pthread_mutex_unlock(&w->mu);
+	unlock_handoff(w);
 	return rc;
 }
 
 int wal_sync(struct wal *w, uint64_t lsn)
 {
+	struct wal_waiter me = { 0 };
+	pthread_cond_t cv;
 	int rc;
 
 	pthread_mutex_lock(&w->mu);
 	debug_assert(wal_invariants(w));
-	w->waiters++;
+	w->in_sync++;
 	if (lsn == 0 || lsn >= w->next_lsn)
 		lsn = w->next_lsn - 1;
-	while (w->durable_lsn < lsn && !w->err) {
-		if (w->io_busy) {
-			int slot = lsn <= w->io_durable_upto
-					   ? (int)(w->io_seq & 1)
-					   : (int)((w->io_seq + 1) & 1);
-			w->sync_waiting[slot]++;
-			pthread_cond_wait(&w->sync_cv[slot], &w->mu);
-			w->sync_waiting[slot]--;
+	if (w->durable_lsn >= lsn || w->err) {
+		rc = w->err;
+		goto out;
+	}
+	pthread_cond_init(&cv, NULL);
+	me.lsn = lsn;
+	me.cv = &cv;
+	waiter_insert(w, &me);
+	if (w->lead)
+		pthread_cond_signal(&w->kick_cv); /* stop gathering */
+	while (!me.done) {
+		if (w->io_busy || w->lead) {
+			pthread_cond_wait(&cv, &w->mu);
 			continue;
 		}
-		if (w->waiters > 1 && !w->yielded) {
-			/* Threads just released by the previous flush are
-			 * about to append again: let them, so this flush
-			 * carries their frames too (once per flush). */
+		if (w->in_sync > 1 && !w->yielded) {
+			/* Threads just released by the previous flush (still
+			 * in here) are about to append again: let them, so
+			 * this flush carries their frames too (once per
+			 * flush). */
 			w->yielded = true;
 			pthread_mutex_unlock(&w->mu);
 			sched_yield();
@@ -458,20 +692,56 @@ int wal_sync(struct wal *w, uint64_t lsn)
 			continue;
 		}
 		w->yielded = false;
-		do_io_locked(w, true);
+		flush_locked(w, true);
 	}
-	rc = w->err;
-	w->waiters--;
-	/* Pass the baton: if others still wait and nobody flushes, wake one
-	 * to lead. */
-	if (!w->io_busy && w->sync_waiting[0] + w->sync_waiting[1] > 0)
-		pthread_cond_signal(
-			&w->sync_cv[w->sync_waiting[(w->io_seq + 1) & 1]
-					    ? (w->io_seq + 1) & 1
-					    : w->io_seq & 1]);
+	pthread_cond_destroy(&cv);
+	rc = me.rc;
+out:
+	w->in_sync--;
 	debug_assert(wal_invariants(w));
-	pthread_mutex_unlock(&w->mu);
+	unlock_handoff(w);
 	return rc;
+}
+
+int wal_notify(struct wal *w, uint64_t lsn, wal_notify_fn fn, void *arg)
+{
+	struct wal_waiter *n;
+
+	if (!w->has_committer) {
+		/* no thread to deliver from but this one (see wal.h) */
+		fn(arg, wal_sync(w, lsn));
+		return 0;
+	}
+	n = calloc(1, sizeof(*n));
+	if (!n)
+		return -ENOMEM;
+	n->fn = fn;
+	n->arg = arg;
+	pthread_mutex_lock(&w->mu);
+	debug_assert(wal_invariants(w));
+	if (lsn == 0 || lsn >= w->next_lsn)
+		lsn = w->next_lsn - 1;
+	n->lsn = lsn;
+	waiter_insert(w, n);
+	if (w->err || w->durable_lsn >= lsn) {
+		if (settle_locked(w)) /* due at once */
+			flush_locked(w, true);
+	} else if (w->lead) {
+		if (w->nwait_async >= w->round_expect)
+			pthread_cond_signal(&w->kick_cv); /* round full */
+	} else if (!w->io_busy) {
+		if (w->has_committer && !w->stop &&
+		    w->nwait_async < w->round_expect) {
+			/* more are on their way: the committer gathers */
+			w->want_sync = true;
+			pthread_cond_signal(&w->kick_cv);
+		} else {
+			flush_locked(w, true);
+		}
+	}
+	debug_assert(wal_invariants(w));
+	unlock_deliver(w);
+	return 0;
 }
 
 uint64_t wal_durable_lsn(struct wal *w)
@@ -524,37 +794,96 @@ int wal_error(struct wal *w)
 	return v;
 }
 
+/* The committer, asked to lead a flush for callbacks (mu held): wait
+ * until as many callbacks wait as the last flush satisfied, half that
+ * flush's duration (at most GATHER_MAX_NS) passed, a thread waits in
+ * wal_sync, or the log stops. */
+static void gather_locked(struct wal *w)
+{
+	int64_t wait = w->flush_ns / 2, end;
+	struct timespec ts;
+
+	if (w->nwait_async >= w->round_expect || wait <= 0)
+		return;
+	if (wait > GATHER_MAX_NS)
+		wait = GATHER_MAX_NS;
+	end = mono_ns() + wait;
+	ts.tv_sec = end / 1000000000;
+	ts.tv_nsec = end % 1000000000;
+	while (w->nwait_async < w->round_expect && !w->nwait_sync && !w->stop &&
+	       !w->err)
+		if (pthread_cond_timedwait(&w->kick_cv, &w->mu, &ts) ==
+		    ETIMEDOUT)
+			break; /* go with what came */
+}
+
+/* want_sync: lead a flush for the waiters, after gathering. */
+static void committer_lead(struct wal *w)
+{
+	w->want_sync = false;
+	if (w->io_busy || w->lead || w->err || !w->wait_head)
+		return; /* whoever ends the flush under way settles */
+	w->lead = true;
+	gather_locked(w);
+	w->lead = false;
+	if (!w->io_busy && !w->err && !w->stop && w->wait_head)
+		flush_locked(w, true);
+	/* otherwise: the cut-over or write under way settles when it ends,
+	 * or wal_close flushes */
+	deliver_locked(w);
+}
+
+static void deadline_after_ms(struct timespec *ts, uint32_t ms)
+{
+	clock_gettime(CLOCK_MONOTONIC, ts);
+	ts->tv_sec += ms / 1000;
+	ts->tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (ts->tv_nsec >= 1000000000L) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000L;
+	}
+}
+
+/* Every commit_ms a flush; between them, what the other threads ask for:
+ * calls of callbacks due (want_deliver), a flush for callbacks
+ * (want_sync), a write of a full buffer (kick). */
 static void *committer_main(void *arg)
 {
 	struct wal *w = arg;
 	struct timespec ts;
+	int rc = ETIMEDOUT;
 
 	pthread_mutex_lock(&w->mu);
 	while (!w->stop) {
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_sec += w->opt.commit_ms / 1000;
-		ts.tv_nsec += (long)(w->opt.commit_ms % 1000) * 1000000L;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
-		while (!w->stop && !w->kick &&
-		       pthread_cond_timedwait(&w->kick_cv, &w->mu, &ts) !=
-			       ETIMEDOUT)
-			;
+		if (rc == ETIMEDOUT)
+			deadline_after_ms(&ts, w->opt.commit_ms);
+		rc = 0;
+		while (!w->stop && !w->kick && !w->want_sync &&
+		       !w->want_deliver && rc != ETIMEDOUT)
+			rc = pthread_cond_timedwait(&w->kick_cv, &w->mu, &ts);
 		if (w->stop)
 			break;
+		if (w->want_deliver) {
+			w->want_deliver = false;
+			deliver_locked(w);
+		}
+		if (w->want_sync)
+			committer_lead(w);
 		if (w->kick) {
 			/* the buffer is full: write it (durability comes at
 			 * the interval or from a waiter) */
 			w->kick = false;
 			if (!w->err && !w->io_busy && w->pend.len)
-				do_io_locked(w, false);
-			continue;
+				flush_locked(w, false);
+			deliver_locked(w);
 		}
-		if (!w->err && !w->io_busy && w->durable_lsn + 1 < w->next_lsn)
-			do_io_locked(w, true);
+		if (rc == ETIMEDOUT && !w->err && !w->io_busy &&
+		    w->durable_lsn + 1 < w->next_lsn) {
+			flush_locked(w, true);
+			deliver_locked(w);
+		}
 	}
+	deliver_locked(w);
 	pthread_mutex_unlock(&w->mu);
 	return NULL;
 }
@@ -588,9 +917,8 @@ static struct wal *wal_alloc(const char *dir, const struct wal_options *o)
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&w->cv, &ca);
 	pthread_cond_init(&w->kick_cv, &ca);
-	pthread_cond_init(&w->sync_cv[0], &ca);
-	pthread_cond_init(&w->sync_cv[1], &ca);
 	pthread_condattr_destroy(&ca);
+	w->fire_tail = &w->fire_head;
 	wal_buf_init(&w->pend);
 	wal_buf_init(&w->spare);
 	w->next_lsn = 1;
@@ -599,6 +927,8 @@ static struct wal *wal_alloc(const char *dir, const struct wal_options *o)
 
 static void wal_free(struct wal *w)
 {
+	/* wal_close's flush settled every waiter and delivered it */
+	debug_assert(!w->wait_head && !w->fire_head && !w->firing);
 	if (w->fd >= 0)
 		io_close(w->fd);
 	wal_buf_release(&w->pend);
@@ -606,8 +936,6 @@ static void wal_free(struct wal *w)
 	pthread_mutex_destroy(&w->mu);
 	pthread_cond_destroy(&w->cv);
 	pthread_cond_destroy(&w->kick_cv);
-	pthread_cond_destroy(&w->sync_cv[0]);
-	pthread_cond_destroy(&w->sync_cv[1]);
 	free(w->dir);
 	free(w->path);
 	free(w->tmp_path);
@@ -634,12 +962,13 @@ int wal_close(struct wal *w)
 	w->stop = true;
 	pthread_cond_broadcast(&w->cv);
 	pthread_cond_broadcast(&w->kick_cv);
-	wake_all_syncers(w);
 	pthread_mutex_unlock(&w->mu);
 	if (w->has_committer)
 		pthread_join(w->committer, NULL);
 	if (!w->opt.read_only)
 		rc = wal_sync(w, 0);
+	pthread_mutex_lock(&w->mu); /* the committer is gone: call the rest */
+	unlock_deliver(w);
 	wal_free(w);
 	return rc;
 }
@@ -786,7 +1115,8 @@ int wal_cutover_begin(struct wal *w, wal_snap_fn snap, void *arg)
 		if (rc != -ENOMEM)
 			fail_locked(w, rc, "cut-over");
 		pthread_cond_broadcast(&w->cv);
-		wake_all_syncers(w);
+		while (settle_locked(w))
+			do_io_locked(w, true);
 	} else {
 		/* Appends from here on belong to the new file. */
 		w->cut_fd = fd;
@@ -798,7 +1128,7 @@ int wal_cutover_begin(struct wal *w, wal_snap_fn snap, void *arg)
 		w->next_lsn = next;
 	}
 	debug_assert(wal_invariants(w));
-	pthread_mutex_unlock(&w->mu);
+	unlock_handoff(w);
 	return rc;
 }
 
@@ -829,9 +1159,10 @@ int wal_cutover_finish(struct wal *w, int rc)
 		}
 	}
 	pthread_cond_broadcast(&w->cv);
-	wake_all_syncers(w);
+	while (settle_locked(w))
+		do_io_locked(w, true);
 	debug_assert(wal_invariants(w));
-	pthread_mutex_unlock(&w->mu);
+	unlock_handoff(w);
 	return rc;
 }
 

@@ -8,9 +8,11 @@
  * cut-overs.
  *
  * Writers call wal_append() (copies the payload into memory, returns the
- * frame's LSN) and, when they need durability, wal_sync(lsn).  One waiter
- * at a time writes and fdatasyncs everything pending for all of them
- * (group commit); a background committer does the same every commit_ms.
+ * frame's LSN) and, when they need durability, wal_sync(lsn) (blocks) or
+ * wal_notify(lsn, fn, arg) (fn is called when it is durable).  One flush
+ * at a time writes and fdatasyncs everything pending for every waiter of
+ * either kind (group commit); a background committer does the same every
+ * commit_ms.
  *
  * Fail-stop: the first failed write, fdatasync, fsync or rename makes the
  * log refuse every later mutation with that error, and every waiter gets
@@ -63,8 +65,34 @@ int wal_create(const char *dir, const struct wal_options *o, wal_snap_fn snap,
  * (-ENOMEM leaves the log usable). */
 int wal_append(struct wal *w, const void *payload, size_t len, uint64_t *lsn);
 
-/* Wait until frame lsn (0: every frame so far) is durable. */
+/* Wait until frame lsn (0: every frame so far) is durable.  Returns 0
+ * or the sticky error.  With nobody flushing, the caller flushes. */
 int wal_sync(struct wal *w, uint64_t lsn);
+
+/* Durability notification.  fn(arg, rc) is called exactly once: with rc
+ * 0 when frame lsn (0: every frame so far) is durable, or with the sticky
+ * error when the log failed first (also for a registration made after
+ * the failure).  Returns 0, or -ENOMEM: nothing registered, fn is never
+ * called.  Call it holding no lock that fn takes.
+ *
+ * When lsn is already durable (or the log failed), fn runs before
+ * wal_notify returns.  With no flush running, the caller flushes at once
+ * in its own thread and fn runs before wal_notify returns, unless the
+ * last flush satisfied more callbacks than now wait: then the committer
+ * gathers them (up to half a flush), flushes, and calls them.  Otherwise
+ * fn runs later, without the log's lock, in the thread that completed
+ * the flush covering lsn when that is a wal_notify caller or the
+ * committer, else (a thread in wal_sync, wal_append or a cut-over, which
+ * may hold its caller's locks) in the committer.  fn may call into the
+ * log (but not wal_close), should not block for long, and its arg must
+ * stay valid until it runs.  Callbacks never run concurrently, and run
+ * in the order their frames became durable (within one flush in LSN
+ * order, then registration order).
+ *
+ * Without a committer (commit_ms 0) there is no thread to deliver from
+ * but the caller's: wal_notify is wal_sync(lsn) followed by the call. */
+typedef void (*wal_notify_fn)(void *arg, int rc);
+int wal_notify(struct wal *w, uint64_t lsn, wal_notify_fn fn, void *arg);
 
 /* The highest durable LSN, and the LSN the next frame will get. */
 uint64_t wal_durable_lsn(struct wal *w);
