@@ -430,8 +430,8 @@ static void key_cache_put(const struct sigv4_params *p, const char *date8,
 	c->valid = true;
 }
 
-static int derive_signing_key(const struct sigv4_params *p,
-			      const char *date8, unsigned char key[32])
+static int derive_signing_key(const struct sigv4_params *p, const char *date8,
+			      unsigned char key[32])
 {
 	size_t sl = strlen(p->secret_key);
 	unsigned char *k0 = malloc(sl + 4);

@@ -50,7 +50,8 @@ static void sync_reply(struct fs_sync_wait *w, int rc)
 
 	fs_metrics_fsync(fs, fs_now_ns() - w->t0);
 	if (rc < 0)
-		fs_log_failure(fs, fs_node_doc(&fs->nodes, w->ino), "fsync", rc);
+		fs_log_failure(fs, fs_node_doc(&fs->nodes, w->ino), "fsync",
+			       rc);
 	if (rc == -EBADMSG)
 		rc = -EIO;
 	fuse_reply_err(w->req, -rc);

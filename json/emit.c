@@ -61,11 +61,11 @@
 
 /* Where output goes: a growing buffer, or nowhere (counting only). */
 struct sink {
-	char *buf;   /* NULL when counting */
-	size_t len;  /* bytes produced so far */
-	size_t cap;  /* allocated size of buf */
+	char *buf; /* NULL when counting */
+	size_t len; /* bytes produced so far */
+	size_t cap; /* allocated size of buf */
 	bool counting;
-	int err;     /* sticky: -ENOMEM once a reservation failed */
+	int err; /* sticky: -ENOMEM once a reservation failed */
 };
 
 /* Makes room for n more bytes; false when the buffer cannot grow. */
@@ -121,15 +121,9 @@ static void sink_putc(struct sink *s, char c)
  * character after the backslash ('u' for \u00XX).
  */
 static const char escape_of[256] = {
-	[0x00 ... 0x07] = 'u',
-	['\b'] = 'b',
-	['\t'] = 't',
-	['\n'] = 'n',
-	[0x0B] = 'u',
-	['\f'] = 'f',
-	['\r'] = 'r',
-	[0x0E ... 0x1F] = 'u',
-	['"'] = '"',
+	[0x00 ... 0x07] = 'u', ['\b'] = 'b',	      ['\t'] = 't',
+	['\n'] = 'n',	       [0x0B] = 'u',	      ['\f'] = 'f',
+	['\r'] = 'r',	       [0x0E ... 0x1F] = 'u', ['"'] = '"',
 	['\\'] = '\\',
 };
 
@@ -148,8 +142,8 @@ static void emit_string(struct sink *s, const char *str, size_t len)
 		sink_put(s, str + run, i - run);
 		run = i + 1;
 		if (e == 'u') {
-			char u[6] = { '\\', 'u', '0', '0', hex[p[i] >> 4],
-				      hex[p[i] & 15] };
+			char u[6] = { '\\',	      'u',	     '0', '0',
+				      hex[p[i] >> 4], hex[p[i] & 15] };
 			sink_put(s, u, sizeof(u));
 		} else {
 			char b[2] = { '\\', e };

@@ -89,27 +89,27 @@
 #define MAX_DEPTH JSON_PARSER_MAX_DEPTH
 
 enum sp_state {
-	ST_TOP,        /* between top-level values */
-	ST_VALUE,      /* a value must follow (after ':' or an array's ',') */
-	ST_ARR_FIRST,  /* after '[': a value or ']' */
-	ST_OBJ_FIRST,  /* after '{': a key or '}' */
-	ST_KEY,        /* after an object's ',': a key */
-	ST_COLON,      /* after a key: ':' */
-	ST_AFTER,      /* after a member or element: ',' or the closer */
-	ST_STR,        /* inside a string */
-	ST_ESC,        /* after a backslash */
-	ST_HEX,        /* inside the four hex digits of \uXXXX */
-	ST_LOW_BS,     /* after a high surrogate escape: '\\' must follow */
-	ST_UTF8,       /* inside a multi-byte UTF-8 sequence */
-	ST_NUM_MINUS,  /* after a leading '-' */
-	ST_NUM_ZERO,   /* integer part "0" */
-	ST_NUM_INT,    /* integer part [1-9][0-9]* */
-	ST_NUM_DOT,    /* after '.' */
-	ST_NUM_FRAC,   /* fraction digits */
-	ST_NUM_E,      /* after 'e' or 'E' */
-	ST_NUM_ESIGN,  /* after the exponent's sign */
-	ST_NUM_EXP,    /* exponent digits */
-	ST_LIT,        /* inside true, false or null */
+	ST_TOP, /* between top-level values */
+	ST_VALUE, /* a value must follow (after ':' or an array's ',') */
+	ST_ARR_FIRST, /* after '[': a value or ']' */
+	ST_OBJ_FIRST, /* after '{': a key or '}' */
+	ST_KEY, /* after an object's ',': a key */
+	ST_COLON, /* after a key: ':' */
+	ST_AFTER, /* after a member or element: ',' or the closer */
+	ST_STR, /* inside a string */
+	ST_ESC, /* after a backslash */
+	ST_HEX, /* inside the four hex digits of \uXXXX */
+	ST_LOW_BS, /* after a high surrogate escape: '\\' must follow */
+	ST_UTF8, /* inside a multi-byte UTF-8 sequence */
+	ST_NUM_MINUS, /* after a leading '-' */
+	ST_NUM_ZERO, /* integer part "0" */
+	ST_NUM_INT, /* integer part [1-9][0-9]* */
+	ST_NUM_DOT, /* after '.' */
+	ST_NUM_FRAC, /* fraction digits */
+	ST_NUM_E, /* after 'e' or 'E' */
+	ST_NUM_ESIGN, /* after the exponent's sign */
+	ST_NUM_EXP, /* exponent digits */
+	ST_LIT, /* inside true, false or null */
 	ST_SCALAR_END, /* a top-level number or literal waits for a delimiter */
 	ST_FAILED,
 };
@@ -120,24 +120,23 @@ enum sp_state {
 struct json_splitter {
 	json_value_fn fn;
 	void *arg;
-	size_t max_bytes;   /* longest value accepted */
-	size_t offset;      /* stream position of the next byte */
+	size_t max_bytes; /* longest value accepted */
+	size_t offset; /* stream position of the next byte */
 	size_t value_start; /* stream position of the value in progress */
-	char *held;         /* bytes of the value in progress from earlier feeds */
+	char *held; /* bytes of the value in progress from earlier feeds */
 	size_t held_len;
 	size_t held_cap;
 	enum sp_state state;
-	unsigned depth;      /* open containers */
-	bool str_key;        /* the string in progress is an object key */
-	bool want_low;       /* the \u escape in progress must be a low surrogate */
-	uint8_t hex_left;    /* ST_HEX: digits still to come */
-	uint16_t code_unit;  /* ST_HEX: value of the digits so far */
-	uint8_t u8_left;     /* ST_UTF8: continuation bytes still to come */
+	unsigned depth; /* open containers */
+	bool str_key; /* the string in progress is an object key */
+	bool want_low; /* the \u escape in progress must be a low surrogate */
+	uint8_t hex_left; /* ST_HEX: digits still to come */
+	uint16_t code_unit; /* ST_HEX: value of the digits so far */
+	uint8_t u8_left; /* ST_UTF8: continuation bytes still to come */
 	uint8_t u8_lo, u8_hi; /* ST_UTF8: range of the next one */
-	const char *lit;     /* ST_LIT: the rest of the literal */
+	const char *lit; /* ST_LIT: the rest of the literal */
 	uint8_t stack[MAX_DEPTH / 8]; /* 1 bit per level: object? */
 };
-
 
 /* Bytes a string copies without a second look: 0x20..0x7F but '"', '\\'. */
 static const uint8_t str_plain[256] = {
@@ -408,10 +407,10 @@ static bool start_value(struct json_splitter *sp, unsigned char c)
  * p[*i] on and leaves *i at the first byte it did not consume.
  */
 enum event {
-	EV_NONE,    /* keep going */
+	EV_NONE, /* keep going */
 	EV_INVALID, /* p[*i] cannot continue the stream */
-	EV_DONE,    /* a string or container value ended just before p[*i] */
-	EV_SCALAR,  /* a number or literal is complete; p[*i] must delimit it */
+	EV_DONE, /* a string or container value ended just before p[*i] */
+	EV_SCALAR, /* a number or literal is complete; p[*i] must delimit it */
 };
 
 /* The four hex digits of a \u escape are in code_unit: checks surrogate
@@ -459,8 +458,8 @@ static bool escape_char(struct json_splitter *sp, unsigned char c)
 }
 
 /* ST_STR: a run of string bytes, up to a byte that changes state. */
-static enum event step_string(struct json_splitter *sp,
-			      const unsigned char *p, size_t len, size_t *i)
+static enum event step_string(struct json_splitter *sp, const unsigned char *p,
+			      size_t len, size_t *i)
 {
 	size_t k = *i, n;
 	unsigned char c;
@@ -537,8 +536,8 @@ static enum event step_string_byte(struct json_splitter *sp, unsigned char c)
 }
 
 /* ST_NUM_*: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? */
-static enum event step_number(struct json_splitter *sp,
-			      const unsigned char *p, size_t len, size_t *i)
+static enum event step_number(struct json_splitter *sp, const unsigned char *p,
+			      size_t len, size_t *i)
 {
 	unsigned char c = p[*i];
 
@@ -658,7 +657,8 @@ static int fail_at(struct json_splitter *sp, size_t pos)
 		if (sp->state != ST_SCALAR_END)
 			n++;
 		if (n > sp->max_bytes)
-			return fail(sp, -EFBIG, sp->value_start + sp->max_bytes);
+			return fail(sp, -EFBIG,
+				    sp->value_start + sp->max_bytes);
 	}
 	return fail(sp, -EINVAL, pos);
 }
@@ -760,7 +760,8 @@ int json_splitter_feed(struct json_splitter *sp, const char *buf, size_t len)
 
 	if (sp->state != ST_TOP) {
 		if (sp->held_len + (len - vstart) > sp->max_bytes)
-			return fail(sp, -EFBIG, sp->value_start + sp->max_bytes);
+			return fail(sp, -EFBIG,
+				    sp->value_start + sp->max_bytes);
 		rc = held_append(sp, buf + vstart, len - vstart);
 		if (rc)
 			return fail(sp, rc, base + len);

@@ -25,12 +25,12 @@
 static inline void debug_assert_fail(const char *expr, const char *file,
 				     int line, const char *func)
 {
-	fprintf(stderr, "%s:%d: %s: invariant violated: %s\n", file, line,
-		func, expr);
+	fprintf(stderr, "%s:%d: %s: invariant violated: %s\n", file, line, func,
+		expr);
 	abort();
 }
 
-#define debug_assert(e) \
+#define debug_assert(e)                                                        \
 	((e) ? (void)0 : debug_assert_fail(#e, __FILE__, __LINE__, __func__))
 #else
 #define debug_assert(e) ((void)sizeof((e) ? 1 : 0))

@@ -17,7 +17,10 @@ struct strlist {
 	size_t n, cap;
 };
 
-#define STRLIST_INIT { NULL, 0, 0 }
+#define STRLIST_INIT                                                           \
+	{                                                                      \
+		NULL, 0, 0                                                     \
+	}
 
 /* Append a copy of s.  0 or -ENOMEM (the list is unchanged then). */
 int strlist_add(struct strlist *l, const char *s);
