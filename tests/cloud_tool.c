@@ -212,7 +212,8 @@ static int cmd_get_all(struct cloud_target *t, const char *dir)
 		bad = 1;
 	}
 	for (i = 0; i < spaces.n; i++)
-		bad |= get_space(t, dir, spaces.v[i]);
+		if (!cloud_name_reserved(spaces.v[i])) /* the store marker */
+			bad |= get_space(t, dir, spaces.v[i]);
 	strlist_release(&spaces);
 	return bad;
 }
@@ -323,9 +324,13 @@ static int cmd_put_archive(struct cloud_target *t, const char *space,
 	return rc < 0 ? fail("put", space, key, rc) : 0;
 }
 
+/* Names of spaces and documents: the store's own objects (its marker,
+ * cloud/backup.c) are neither. */
 static int print_name(void *arg, const char *name)
 {
 	(void)arg;
+	if (cloud_name_reserved(name))
+		return 0;
 	return puts(name) == EOF ? -EIO : 0;
 }
 
