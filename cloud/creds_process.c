@@ -119,6 +119,26 @@ static int read_until(int fd, char *buf, size_t cap, size_t *len,
 	}
 }
 
+/* Without a pidfd (a kernel before 5.3, or valgrind): look for the exit
+ * every 10 ms until the deadline.  True when pid was reaped. */
+static bool reap_polling(pid_t pid, int64_t deadline, int *status)
+{
+	int64_t left;
+	pid_t r;
+
+	for (;;) {
+		r = waitpid(pid, status, WNOHANG);
+		if (r == pid)
+			return true;
+		if (r < 0 && errno != EINTR)
+			return false;
+		left = deadline - mono_ms();
+		if (left <= 0)
+			return false;
+		poll(NULL, 0, (int)(left > 10 ? 10 : left));
+	}
+}
+
 /* Wait for pid to exit by the deadline (a pidfd, so no polling loop);
  * past it, kill its group.  The exit status, or -ETIMEDOUT. */
 static int reap(pid_t pid, int64_t deadline, bool kill_now)
@@ -126,6 +146,7 @@ static int reap(pid_t pid, int64_t deadline, bool kill_now)
 	int pfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	struct pollfd pf = { .fd = pfd, .events = POLLIN };
 	int status = 0, rc = 0;
+	bool reaped = false;
 	int64_t left;
 
 	while (!kill_now && pfd >= 0) {
@@ -137,15 +158,17 @@ static int reap(pid_t pid, int64_t deadline, bool kill_now)
 		if (poll(&pf, 1, (int)(left > 1000 ? 1000 : left)) > 0)
 			break;
 	}
-	if (pfd < 0 && !kill_now)
-		kill_now = true; /* no pidfd (old kernel): do not hang */
+	if (pfd < 0 && !kill_now) {
+		reaped = reap_polling(pid, deadline, &status);
+		kill_now = !reaped;
+	}
 	if (kill_now) {
 		kill(-pid, SIGKILL);
 		rc = -ETIMEDOUT;
 	}
 	if (pfd >= 0)
 		close(pfd);
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+	while (!reaped && waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
 	if (rc == 0 && !(WIFEXITED(status) && WEXITSTATUS(status) == 0))
 		rc = WIFEXITED(status) ? WEXITSTATUS(status)
