@@ -33,7 +33,7 @@ static inline void debug_assert_fail(const char *expr, const char *file,
 #define debug_assert(e)                                                        \
 	((e) ? (void)0 : debug_assert_fail(#e, __FILE__, __LINE__, __func__))
 #else
-#define debug_assert(e) ((void)sizeof((e) ? 1 : 0))
+#define debug_assert(e) ((void)(0 && (e)))
 #endif
 
 #endif

@@ -19,7 +19,7 @@ flags="-std=gnu11 -g -O1 -fno-omit-frame-pointer -D_GNU_SOURCE \
  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
  -Wall -Wextra -Werror -Wno-unused-parameter -I$out -I$top \
  $(pkg-config --cflags jansson)"
-util="$top/util/crc32c.c"
+util="$top/util/crc32c.c $top/util/name.c"
 
 . "$top/tests/fuzz/lib.sh"
 mkdir -p "$out"
