@@ -54,7 +54,7 @@ static void usage(FILE *f)
 		"usage: caravan fsck DIR\n"
 		"       caravan dump DIR SPACE/KEY [--values]\n"
 		"       caravan stats DIR [--json]\n"
-		"       caravan backup [--cloud URL] [S3 OPTIONS] DIR\n"
+		"       caravan backup [--cloud URL] [--takeover] [S3 OPTIONS] DIR\n"
 		"       caravan restore --cloud URL [S3 OPTIONS] DIR\n"
 		"S3 OPTIONS: --s3-endpoint URL, --s3-region NAME, --s3-path-style\n");
 }
@@ -234,6 +234,7 @@ struct cloud_args {
 	const char *dir;
 	struct cloud_options co;
 	char *default_url;
+	bool takeover; /* --takeover: become the prefix's writer */
 };
 
 static int cloud_args_parse(int argc, char **argv, struct cloud_args *a)
@@ -253,6 +254,8 @@ static int cloud_args_parse(int argc, char **argv, struct cloud_args *a)
 			a->co.s3_region = argv[++i];
 		else if (!strcmp(arg, "--s3-path-style"))
 			a->co.s3_path_style = true;
+		else if (!strcmp(arg, "--takeover"))
+			a->takeover = true;
 		else if (arg[0] != '-' && !a->dir)
 			a->dir = arg;
 		else
@@ -262,9 +265,11 @@ static int cloud_args_parse(int argc, char **argv, struct cloud_args *a)
 }
 
 /* Open the store (read-write: takes its lock), the target and the
- * uploader. */
-static int cloud_begin(const struct cloud_args *a, struct store **s,
-		       struct cloud_target **t, struct backup **b)
+ * uploader; a restore (writes false) never writes to the target, so it
+ * needs no writer lease and never disturbs the store that writes it. */
+static int cloud_begin(const struct cloud_args *a, bool writes,
+		       struct store **s, struct cloud_target **t,
+		       struct backup **b)
 {
 	struct store_options so;
 	struct backup_options bo;
@@ -286,6 +291,8 @@ static int cloud_begin(const struct cloud_args *a, struct store **s,
 	}
 	backup_options_default(&bo);
 	bo.delay_ms = 0;
+	bo.read_only = !writes;
+	bo.lease_takeover = a->takeover;
 	rc = backup_start(*s, *t, &bo, b);
 	if (rc == 0)
 		return 0;
@@ -332,7 +339,7 @@ static int cmd_backup(int argc, char **argv)
 		snprintf(a.default_url, n, "dir:%s.cloud", a.dir);
 		a.url = a.default_url;
 	}
-	if (cloud_begin(&a, &s, &t, &b) < 0) {
+	if (cloud_begin(&a, true, &s, &t, &b) < 0) {
 		free(a.default_url);
 		return 2;
 	}
@@ -416,7 +423,7 @@ static int cmd_restore(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	if (cloud_begin(&a, &s, &t, &b) < 0)
+	if (cloud_begin(&a, false, &s, &t, &b) < 0)
 		return 2;
 	rc = backup_list_spaces(b, strlist_collect, &spaces);
 	for (i = 0; rc == 0 && i < spaces.n; i++)

@@ -49,6 +49,7 @@ void backup_options_default(struct backup_options *o)
 	o->retry.cap_ms = 60000;
 	o->retry.max_attempts = CLOUD_RETRY_FOREVER;
 	o->list_cache_ms = 5000;
+	o->lease_check_ms = 10000;
 	o->max_doc_bytes = d.max_doc_bytes;
 	o->max_patch_bytes = d.max_patch_bytes;
 }
@@ -220,6 +221,10 @@ static bool next_work(struct backup *b, struct backup_entry **e)
 
 		if (b->stopping)
 			return false;
+		if (b->lease != BACKUP_LEASE_HELD) { /* writer.c */
+			pthread_cond_wait(&b->work, &b->lock);
+			continue;
+		}
 		if (b->tomb_pass && !b->tomb_running) {
 			b->tomb_pass = false;
 			b->tomb_running = true;
@@ -298,6 +303,7 @@ static int queue_pending(void *arg, uint64_t id)
 
 static void free_all(struct backup *b)
 {
+	backup_writer_join(b);
 	for (size_t i = 0; b->buckets && i < b->nbuckets; i++) {
 		struct backup_entry *e = b->buckets[i], *next;
 
@@ -311,6 +317,7 @@ static void free_all(struct backup *b)
 	free(b->workers);
 	pthread_cond_destroy(&b->work);
 	pthread_cond_destroy(&b->idle);
+	pthread_cond_destroy(&b->lease_cv);
 	pthread_mutex_destroy(&b->lock);
 	free(b);
 }
@@ -331,6 +338,7 @@ static int init(struct backup *b, const struct backup_options *o)
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&b->work, &ca);
 	pthread_cond_init(&b->idle, &ca);
+	pthread_cond_init(&b->lease_cv, &ca);
 	pthread_condattr_destroy(&ca);
 	return b->buckets && b->workers ? 0 : -ENOMEM;
 }
@@ -354,9 +362,12 @@ static void mark_write(struct backup *b)
 {
 	static const char body[] = "caravanfs store marker\n";
 	struct cloud_target *t = b->o.quick ? b->o.quick : b->target;
-	int rc = cloud_target_put(t, MARK_SPACE, MARK_KEY, body,
-				  sizeof(body) - 1, 1);
+	int rc;
 
+	if (b->o.read_only)
+		return;
+	rc = cloud_target_put(t, MARK_SPACE, MARK_KEY, body, sizeof(body) - 1,
+			      1);
 	if (rc)
 		log_warn("cannot write the store marker to '%s': %s (checked "
 			 "again at the next start)",
@@ -410,6 +421,8 @@ int backup_start(struct store *store, struct cloud_target *target,
 	rc = init(b, o);
 	if (!rc)
 		rc = open_catalog(b);
+	if (!rc)
+		rc = backup_writer_start(b); /* before anything is written */
 	if (rc) {
 		free_all(b);
 		return rc;
@@ -474,6 +487,7 @@ static void on_up(void *arg)
 	pthread_mutex_lock(&b->lock);
 	b->kick++;
 	pthread_cond_broadcast(&b->work);
+	pthread_cond_broadcast(&b->lease_cv);
 	pthread_mutex_unlock(&b->lock);
 }
 
@@ -533,6 +547,11 @@ int backup_flush(struct backup *b, uint32_t timeout_ms)
 	b->flushing++;
 	pthread_cond_broadcast(&b->work);
 	while (!all_done(b) && !b->stopping) {
+		if (b->lease == BACKUP_LEASE_LOST ||
+		    b->lease == BACKUP_LEASE_OFF) {
+			rc = b->lease == BACKUP_LEASE_LOST ? -EBUSY : -EROFS;
+			break;
+		}
 		if (!timeout_ms) {
 			pthread_cond_wait(&b->idle, &b->lock);
 		} else if (pthread_cond_timedwait(&b->idle, &b->lock, &until) ==
@@ -556,6 +575,7 @@ void backup_stop(struct backup *b, uint32_t drain_ms)
 		log_warn("stopping backup with uploads pending; they are "
 			 "uploaded at the next start");
 	store_set_change_hook(b->store, NULL, NULL);
+	backup_writer_release(b);
 	pthread_mutex_lock(&b->lock);
 	b->stopping = true;
 	left = b->nentries;
@@ -565,6 +585,7 @@ void backup_stop(struct backup *b, uint32_t drain_ms)
 	cloud_target_interrupt(b->target);
 	for (uint32_t i = 0; i < b->nthreads; i++)
 		pthread_join(b->workers[i].thread, NULL);
+	backup_writer_join(b);
 	if (left)
 		log_info("backup stopped with %zu documents pending", left);
 	free_all(b);

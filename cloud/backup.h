@@ -66,26 +66,39 @@ struct backup_options {
 	/* Target for the calls a lookup waits for (one try, short timeouts;
 	 * see cloud/catalog.h); NULL: target.  Borrowed. */
 	struct cloud_target *quick;
+	/* The writer lease (cloud/lease.h, cloud/writer.c): take the prefix
+	 * over from another store; how often a held lease is checked; never
+	 * write to the target at all (restores only: no lease, uploads
+	 * and deletions wait for ever). */
+	bool lease_takeover;
+	uint32_t lease_check_ms;
+	bool read_only;
 };
 
 /* Defaults: 1000 ms delay, 4 uploads, backoff 500 ms doubling to 60 s,
- * listings cached 5000 ms, the document limits of doc_options_default. */
+ * listings cached 5000 ms, the document limits of doc_options_default,
+ * the lease checked every 10 s. */
 void backup_options_default(struct backup_options *o);
 
 /* Start backing store up to target (both borrowed: they must outlive the
- * backup).  Installs the store's change hook (the store has one: nothing
- * else may set it), queues every pending document and the tombstones,
- * starts the workers.  On success *out is owned by the caller
+ * backup).  Takes the target's writer lease (-EBUSY, logged with the
+ * holder, when another store holds it and options.lease_takeover is
+ * false; a target that cannot answer now only delays the uploads until
+ * it is taken).  Installs the store's change hook (the store has one:
+ * nothing else may set it), queues every pending document and the
+ * tombstones, starts the workers.  On success *out is owned by the caller
  * (backup_stop). */
 int backup_start(struct store *store, struct cloud_target *target,
 		 const struct backup_options *o, struct backup **out);
 
 /* Upload everything queued now, ignoring the delay, and wait until the
  * queue is empty and no upload or deletion is in flight, or timeout_ms
- * passed (0: wait forever).  Returns 0, or -ETIMEDOUT. */
+ * passed (0: wait forever).  Returns 0, or -ETIMEDOUT; -EBUSY when
+ * another store took the prefix over (nothing more is written), -EROFS
+ * for a read_only backup. */
 int backup_flush(struct backup *b, uint32_t timeout_ms);
 
-/* Flush for up to drain_ms, then stop: uploads in flight are abandoned
+/* Flush for up to drain_ms, release the writer lease, then stop: uploads in flight are abandoned
  * (they stay pending in the store and are uploaded by the next start),
  * the target is interrupted (cloud_target_interrupt: do not use it
  * afterwards), the workers are joined and everything is freed.  The
@@ -118,6 +131,8 @@ struct backup_stats {
 	uint64_t restores; /* documents restored */
 	uint64_t restore_failures; /* restores that failed (not -ENOENT) */
 	uint64_t conflicts; /* cloud copies kept under a conflict name */
+	uint64_t lease_held; /* 1 while this store holds the writer lease */
+	uint64_t fenced; /* 1 once another store took the prefix over */
 };
 void backup_stats(struct backup *b, struct backup_stats *out);
 

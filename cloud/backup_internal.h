@@ -9,6 +9,8 @@
  *   tombstone.c  deleting the cloud copies of deleted or renamed-away
  *                documents
  *   restore.c    fetching, verifying and importing a document
+ *   writer.c     the writer lease: taken before the first write, checked,
+ *                released at a clean stop
  *   catalog.c    what the cloud holds (its own header: fs/ asks it)
  *
  * struct backup and its invariants are described in backup.c; every
@@ -25,6 +27,14 @@
 #include "cloud/catalog.h"
 
 #define BACKUP_BUSY_RETRY_MS 50
+
+/* The writer lease as the uploader holds it (writer.c). */
+enum backup_lease {
+	BACKUP_LEASE_WANTED, /* not taken yet: workers wait */
+	BACKUP_LEASE_HELD, /* ours: workers write */
+	BACKUP_LEASE_LOST, /* another store's: never written again */
+	BACKUP_LEASE_OFF /* options.read_only: never written */
+};
 
 struct backup_entry {
 	uint64_t id;
@@ -79,6 +89,12 @@ struct backup {
 	struct backup_restoring *restoring;
 	uint64_t rng;
 	struct backup_stats st;
+	/* writer.c */
+	enum backup_lease lease;
+	uint8_t store_id[STORE_UUID_LEN]; /* set at start */
+	pthread_cond_t lease_cv; /* the lease thread: stop */
+	pthread_t lease_thread;
+	bool lease_thread_started;
 };
 
 /* backup.c */
@@ -108,6 +124,15 @@ int backup_delete_confirmed(struct backup *b, const char *space,
  * during an outage, another errno to retry later. */
 int backup_upload_doc(struct backup *b, struct backup_slot *sl,
 		      struct backup_entry *e);
+
+/* writer.c */
+/* Take the lease (or note that it is wanted) and start its thread;
+ * -EBUSY when another store holds it (logged, naming it). */
+int backup_writer_start(struct backup *b);
+/* Set b->stopping, wake the lease thread and join it. */
+void backup_writer_join(struct backup *b);
+/* Give up a held lease (clean stop). */
+void backup_writer_release(struct backup *b);
 
 /* tombstone.c */
 /* Delete the cloud copy of every tombstone whose name is not busy. */

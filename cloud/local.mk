@@ -11,6 +11,7 @@ cloud_libcloud_a_SOURCES = \
 	cloud/creds_chain.c cloud/creds_http.c cloud/creds_process.c \
 	cloud/dir.c \
 	cloud/http.h cloud/http_curl.c \
+	cloud/lease.c cloud/lease.h cloud/lease_format.c \
 	cloud/restore.c \
 	cloud/retry.c cloud/retry.h \
 	cloud/s3.c \
@@ -19,7 +20,8 @@ cloud_libcloud_a_SOURCES = \
 	cloud/target.c cloud/target.h cloud/target_internal.h \
 	cloud/tombstone.c \
 	cloud/upload.c \
-	cloud/verify.c cloud/verify.h
+	cloud/verify.c cloud/verify.h \
+	cloud/writer.c
 cloud_libcloud_a_CFLAGS = $(AM_CFLAGS) $(CURL_CFLAGS) $(CRYPTO_CFLAGS) \
 	$(JANSSON_CFLAGS)
 
@@ -74,5 +76,12 @@ tests_check_cloud_backup_CFLAGS = $(CLOUD_TEST_CFLAGS)
 tests_check_cloud_backup_LDADD = cloud/libcloud.a store/libstore.a \
 	wal/libwal.a json/libjson.a util/libutil.a $(JANSSON_LIBS) \
 	$(CURL_LIBS) $(CRYPTO_LIBS) $(CHECK_LIBS) -lm
+
+check_PROGRAMS += tests/check_cloud_lease
+TESTS += tests/check_cloud_lease
+tests_check_cloud_lease_SOURCES = tests/check_cloud_lease.c
+tests_check_cloud_lease_CFLAGS = $(CLOUD_TEST_CFLAGS)
+tests_check_cloud_lease_LDADD = tests/libtestutil.a \
+	$(tests_check_cloud_backup_LDADD)
 
 EXTRA_DIST += tests/data/aws-sigv4 tests/data/cloud tests/cloud_hostile_server.js

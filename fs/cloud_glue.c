@@ -311,6 +311,8 @@ int cloud_glue_start(struct fs *fs)
 	bo.max_doc_bytes = fs->cfg.max_doc_bytes;
 	bo.max_patch_bytes = fs->cfg.max_patch_bytes;
 	bo.quick = g->quick;
+	bo.lease_takeover = fs->cfg.cloud_takeover;
+	bo.lease_check_ms = fs->cfg.cloud_lease_ms;
 	rc = backup_start(fs->s, g->t, &bo, &g->b);
 	if (rc < 0) {
 		log_error("cannot start backup to '%s': %s", fs->cfg.cloud,
@@ -488,4 +490,6 @@ void cloud_glue_stats(struct fs *fs, struct cloud_glue_stats *out)
 	out->deletes = bs.deletes;
 	out->restores = bs.restores;
 	out->restore_failures = bs.restore_failures;
+	out->writer = bs.lease_held;
+	out->fenced = bs.fenced;
 }

@@ -20,6 +20,8 @@ struct cloud_glue_stats {
 	uint64_t deletes; /* cloud copies removed */
 	uint64_t restores; /* documents restored on lookup */
 	uint64_t restore_failures;
+	uint64_t writer; /* 1 while this store holds the writer lease */
+	uint64_t fenced; /* 1 once another store took the prefix over */
 };
 
 /* Start backup for fs->cfg.cloud (after the store is open).  Returns 0 or

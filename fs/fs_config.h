@@ -31,6 +31,8 @@ struct fs_config {
 	char *s3_region;
 	bool s3_path_style;
 	uint32_t backup_delay_ms;
+	bool cloud_takeover; /* take the prefix's writer lease over */
+	uint32_t cloud_lease_ms; /* check the writer lease this often */
 	/* kernel interface */
 	double entry_timeout_s;
 	double attr_timeout_s;

@@ -198,6 +198,12 @@ static void render_cloud(struct out *f, struct fs *fs)
 		cs.restores);
 	COUNTER(f, "restore_failures_total", "Failed restores.",
 		cs.restore_failures);
+	GAUGE(f, "cloud_writer",
+	      "1 while this store holds the cloud prefix's writer lease.",
+	      cs.writer);
+	GAUGE(f, "cloud_fenced",
+	      "1 once another store took the cloud prefix over (uploads stop).",
+	      cs.fenced);
 }
 
 static void render_build_info(struct out *o)

@@ -52,6 +52,8 @@ enum opt_key {
 	K_S3_REGION,
 	K_S3_PATH_STYLE,
 	K_BACKUP_DELAY,
+	K_CLOUD_TAKEOVER,
+	K_CLOUD_LEASE_MS,
 	K_ENTRY_TIMEOUT,
 	K_ATTR_TIMEOUT,
 	K_DIRECT_IO,
@@ -91,6 +93,8 @@ static const struct fuse_opt opt_spec[] = {
 	FUSE_OPT_KEY("s3_region=%s", K_S3_REGION),
 	FUSE_OPT_KEY("s3_path_style", K_S3_PATH_STYLE),
 	FUSE_OPT_KEY("backup_delay_ms=%s", K_BACKUP_DELAY),
+	FUSE_OPT_KEY("cloud_takeover", K_CLOUD_TAKEOVER),
+	FUSE_OPT_KEY("cloud_lease_ms=%s", K_CLOUD_LEASE_MS),
 	FUSE_OPT_KEY("entry_timeout=%s", K_ENTRY_TIMEOUT),
 	FUSE_OPT_KEY("attr_timeout=%s", K_ATTR_TIMEOUT),
 	FUSE_OPT_KEY("direct_io", K_DIRECT_IO),
@@ -155,6 +159,7 @@ void fs_config_default(struct fs_config *c)
 	c->compact_ratio = dopt.compact_ratio;
 	c->compact_min_bytes = dopt.compact_min_bytes;
 	c->backup_delay_ms = 1000;
+	c->cloud_lease_ms = 10000;
 	c->entry_timeout_s = 30.0;
 	c->attr_timeout_s = 30.0;
 	c->max_threads = 64;
@@ -330,6 +335,8 @@ static int opt_value_set(struct fs_config *c, int key, const char *v)
 		return set_string(&c->s3_region, v);
 	case K_BACKUP_DELAY:
 		return parse_u32(v, &c->backup_delay_ms);
+	case K_CLOUD_LEASE_MS:
+		return parse_u32(v, &c->cloud_lease_ms);
 	case K_ENTRY_TIMEOUT:
 		return parse_seconds(v, &c->entry_timeout_s);
 	case K_ATTR_TIMEOUT:
@@ -452,6 +459,9 @@ static int opt_proc(void *data, const char *arg, int key,
 		return 0;
 	case K_S3_PATH_STYLE:
 		c->s3_path_style = true;
+		return 0;
+	case K_CLOUD_TAKEOVER:
+		c->cloud_takeover = true;
 		return 0;
 	case K_CLOSE_SYNC:
 		c->close_sync = true;
@@ -625,6 +635,9 @@ void fs_config_help(FILE *f, const char *prog)
 		"  -o s3_region=NAME       S3 region (default $AWS_REGION or us-east-1)\n"
 		"  -o s3_path_style        path-style addressing (default virtual-host)\n"
 		"  -o backup_delay_ms=N    longest wait before a change is uploaded (default %u)\n"
+		"  -o cloud_takeover       become the writer of a prefix another store wrote\n"
+		"                          (after its machine was lost; default off: refused)\n"
+		"  -o cloud_lease_ms=N     how often the writer lease is checked (default %u)\n"
 		"\n"
 		"kernel interface:\n"
 		"  -o entry_timeout=SECS   how long the kernel caches names (default %g)\n"
@@ -662,8 +675,8 @@ void fs_config_help(FILE *f, const char *prog)
 		"(fsname=, subtype=, ...) are passed through.\n",
 		prog, cap, cut, d.commit_ms, cache, mdoc, mpatch,
 		d.compact_entries, d.compact_ratio, cmin, d.backup_delay_ms,
-		d.entry_timeout_s, d.attr_timeout_s, d.max_threads, pinned,
-		pending, d.metrics_ms);
+		d.cloud_lease_ms, d.entry_timeout_s, d.attr_timeout_s,
+		d.max_threads, pinned, pending, d.metrics_ms);
 }
 
 void fs_config_release(struct fs_config *c)

@@ -1,6 +1,6 @@
 #!/bin/sh
 # run-cloud.sh - build the cloud module's fuzz targets (archive decoder
-# and the gate to the store behind it, S3 XML readers) with libFuzzer, ASan and UBSan straight from the sources
+# and the gate to the store behind it, S3 XML readers, the writer lease) with libFuzzer, ASan and UBSan straight from the sources
 # and run each for a bounded time.
 #
 # usage: tests/fuzz/run-cloud.sh [SECONDS]     (default 20 per target)
@@ -35,7 +35,12 @@ echo "building fuzz_s3_list"
 $cc $flags -o "$out/fuzz_s3_list" "$top/tests/fuzz/fuzz_s3_list.c" \
 	"$top/cloud/s3_xml.c" "$top/cloud/buf.c"
 
-for t in fuzz_archive fuzz_s3_list; do
+echo "building fuzz_lease"
+# shellcheck disable=SC2086
+$cc $flags -o "$out/fuzz_lease" "$top/tests/fuzz/fuzz_lease.c" \
+	"$top/cloud/lease_format.c"
+
+for t in fuzz_archive fuzz_s3_list fuzz_lease; do
 	fuzz_run "$t" "$top/tests/fuzz/corpus/cloud" 16384
 done
 exit $status
