@@ -201,7 +201,8 @@ void fs_op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 /* ---- documents: create (mknod, open-create), unlink, rename ---- */
 
 static int fs_doc_create(fuse_req_t req, struct fs *fs, uint64_t parent,
-			 const char *name, mode_t mode, uint64_t *id)
+			 const char *name, mode_t mode, uint64_t *id,
+			 uint64_t *lsn)
 {
 	struct store_meta m;
 	int rc;
@@ -212,7 +213,7 @@ static int fs_doc_create(fuse_req_t req, struct fs *fs, uint64_t parent,
 	if (rc < 0)
 		return rc;
 	meta_new(req, mode, &m);
-	rc = store_doc_create(fs->s, parent, name, &m, id, NULL);
+	rc = store_doc_create(fs->s, parent, name, &m, id, lsn);
 	if (rc == 0)
 		atomic_fetch_add(&fs->c.creates, 1);
 	return rc;
@@ -228,7 +229,7 @@ void fs_op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
 	int rc = -EPERM;
 
 	if (S_ISREG(mode))
-		rc = fs_doc_create(req, fs, parent, name, mode, &id);
+		rc = fs_doc_create(req, fs, parent, name, mode, &id, NULL);
 	if (rc == 0)
 		rc = fs_child_entry(fs, id, true, &e, &counted);
 	reply_entry(req, fs, rc, &e, counted);
@@ -242,19 +243,18 @@ void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct fs *fs = fuse_req_userdata(req);
 	struct fuse_entry_param e;
 	struct fs_handle *h = NULL;
-	uint64_t id, nodeid = 0;
-	bool fresh = true;
+	uint64_t id, nodeid = 0, created_lsn = 0;
 	int rc;
 
-	rc = fs_doc_create(req, fs, parent, name, mode, &id);
+	rc = fs_doc_create(req, fs, parent, name, mode, &id, &created_lsn);
 	if (rc == -EEXIST && !(fi->flags & O_EXCL)) {
-		fresh = false;
+		created_lsn = 0;
 		rc = store_doc_lookup(fs->s, parent, name, &id);
 	}
 	if (rc == 0)
 		rc = fs_node_create(&fs->nodes, id, &nodeid);
 	if (rc == 0) {
-		rc = fs_file_new(fs, nodeid, fi->flags, fresh, &h);
+		rc = fs_file_new(fs, nodeid, fi->flags, created_lsn, &h);
 		if (rc < 0)
 			fs_node_forget(&fs->nodes, nodeid, 1);
 	}
