@@ -149,4 +149,42 @@ wait "$MOUNT_PID"
 check_eq "the restarted caravanfs stops with status 0" "$?" 0
 wait "$LISTEN_PID"
 
+# ---- a start that fails creates nothing (issue 15 item 11)
+
+# start_fails NAME STORE MOUNTPOINT OPTIONS [-f]: caravanfs fails with
+# status 1, one error line naming the program, and STORE does not exist
+start_fails() {
+	"$CARAVANFS" ${5:-} -o "$4" "$2" "$3" >"$T/start.out" 2>&1
+	sf_rc=$?
+	check_eq "$1: status 1" "$sf_rc" 1
+	check_fails "$1: the store directory is not left behind" test -e "$2"
+	check "$1: the error names caravanfs" \
+		grep -q '^caravanfs: ' "$T/start.out"
+}
+mkdir -p "$T/fail/mnt"
+touch "$T/fail/file"
+start_fails "an unknown -o option" "$T/fail/new1" "$T/fail/mnt" cloud=none,no_such_opt=1 -f
+check_eq "... libfuse's complaint is one line" \
+	"$(grep -c "unknown option(s): .-o no_such_opt=1'" "$T/start.out")" 1
+start_fails "an unknown option, daemonized" "$T/fail/new1" "$T/fail/mnt" cloud=none,no_such_opt=1
+start_fails "a bad option value" "$T/fail/new2" "$T/fail/mnt" cloud=none,capacity=zz -f
+start_fails "a missing mount point" "$T/fail/new3" "$T/fail/nowhere" cloud=none -f
+start_fails "a mount point that is a file" "$T/fail/new4" "$T/fail/file" cloud=none -f
+check "... says so" grep -q "Not a directory" "$T/start.out"
+start_fails "a store the disk cannot hold" "$T/fail/deep/new5" "$T/fail/mnt" cloud=none,capacity=64P -f
+check_eq "... the parents mkdir -p made go too" "$(ls "$T/fail")" "file
+mnt"
+# a port in use: held by a listener of ours for the two starts
+node -e 'const s = require("net").createServer();
+s.listen(0, "127.0.0.1", () => console.log(s.address().port));' >"$T/port" &
+PORT_PID=$!
+wait_for test -s "$T/port"
+PORT=$(cat "$T/port")
+start_fails "a metrics port in use" "$T/fail/new6" "$T/fail/mnt" "cloud=none,metrics_listen=127.0.0.1:$PORT" -f
+check "... says so" grep -q "Address already in use" "$T/start.out"
+check_fails "... and nothing was mounted" mountpoint -q "$T/fail/mnt"
+start_fails "a metrics port in use, daemonized" "$T/fail/new6" "$T/fail/mnt" "cloud=none,metrics_listen=127.0.0.1:$PORT"
+kill "$PORT_PID" 2>/dev/null
+wait "$PORT_PID" 2>/dev/null
+
 e2e_finish
