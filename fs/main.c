@@ -32,6 +32,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <ftw.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -417,6 +418,43 @@ static void notify_state(const char *state, const struct fs_config *c)
 #endif
 }
 
+/* capacity= on an existing store: a larger value grows the store to it
+ * (store_grow: the data file is extended and preallocated, then a
+ * checkpoint); a smaller one changes nothing, as a store never shrinks,
+ * and says so.  A growth the disk cannot hold fails the mount. */
+static int capacity_apply(struct fs *fs)
+{
+	const struct fs_config *c = &fs->cfg;
+	struct store_stats st;
+	int rc;
+
+	if (!c->capacity_set)
+		return 0;
+	store_stats(fs->s, &st);
+	if (c->capacity_bytes < st.capacity_bytes) {
+		log_warn("capacity=%" PRIu64
+			 " is below the capacity of store '%s' (%" PRIu64
+			 " bytes): a store never shrinks; it keeps its size",
+			 c->capacity_bytes, c->store_dir, st.capacity_bytes);
+		return 0;
+	}
+	if (c->capacity_bytes == st.capacity_bytes)
+		return 0;
+	if (c->read_only) {
+		log_warn(
+			"capacity=%" PRIu64
+			" ignored: store '%s' is mounted read-only and keeps %" PRIu64
+			" bytes",
+			c->capacity_bytes, c->store_dir, st.capacity_bytes);
+		return 0;
+	}
+	rc = store_grow(fs->s, c->capacity_bytes);
+	if (rc < 0)
+		log_error("cannot grow store '%s' to capacity=%" PRIu64 ": %s",
+			  c->store_dir, c->capacity_bytes, strerror(-rc));
+	return rc;
+}
+
 static int fs_open_store(struct fs *fs)
 {
 	struct fs_config *c = &fs->cfg;
@@ -441,6 +479,12 @@ static int fs_open_store(struct fs *fs)
 	if (rc < 0) {
 		log_error("cannot open store '%s': %s", c->store_dir,
 			  strerror(-rc));
+		return rc;
+	}
+	rc = capacity_apply(fs);
+	if (rc < 0) {
+		store_close(fs->s);
+		fs->s = NULL;
 		return rc;
 	}
 	doc_options_default(&dopt);

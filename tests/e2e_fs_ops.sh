@@ -171,7 +171,7 @@ start_fails "a bad option value" "$T/fail/new2" "$T/fail/mnt" cloud=none,capacit
 start_fails "a missing mount point" "$T/fail/new3" "$T/fail/nowhere" cloud=none -f
 start_fails "a mount point that is a file" "$T/fail/new4" "$T/fail/file" cloud=none -f
 check "... says so" grep -q "Not a directory" "$T/start.out"
-start_fails "a store the disk cannot hold" "$T/fail/deep/new5" "$T/fail/mnt" cloud=none,capacity=64P -f
+start_fails "a store the disk cannot hold" "$T/fail/deep/new5" "$T/fail/mnt" cloud=none,capacity=1000T -f
 check_eq "... the parents mkdir -p made go too" "$(ls "$T/fail")" "file
 mnt"
 # a port in use: held by a listener of ours for the two starts
@@ -186,5 +186,35 @@ check_fails "... and nothing was mounted" mountpoint -q "$T/fail/mnt"
 start_fails "a metrics port in use, daemonized" "$T/fail/new6" "$T/fail/mnt" "cloud=none,metrics_listen=127.0.0.1:$PORT"
 kill "$PORT_PID" 2>/dev/null
 wait "$PORT_PID" 2>/dev/null
+
+# ---- capacity= on an existing store (issue 15 item 12)
+
+CAP=$T/cap
+mount_fs "$CAP/store" "$CAP/mnt" capacity=8M
+mkdir "$CAP/mnt/s" && echo '{"kept":1}' >"$CAP/mnt/s/d"
+umount_fs "$CAP/mnt"
+capacity() { "$CARAVAN" stats "$1" --json | sed 's/.*"capacity_bytes":\([0-9]*\).*/\1/'; }
+check_eq "a new store has the capacity= it was made with" "$(capacity "$CAP/store")" 8388608
+: >"$T/caravanfs.log"
+check "capacity=32M on the 8M store mounts" mount_fs "$CAP/store" "$CAP/mnt" capacity=32M
+check_eq "... and the store grew to it" "$(capacity "$CAP/store")" 33554432
+check_eq "... with its documents" "$(cat "$CAP/mnt/s/d")" '{"kept":1}'
+check "... saying so" grep -q "grew to 33554432 bytes" "$T/caravanfs.log"
+umount_fs "$CAP/mnt"
+check_eq "the growth persists" "$(capacity "$CAP/store")" 33554432
+: >"$T/caravanfs.log"
+check "capacity=16M on the 32M store mounts" mount_fs "$CAP/store" "$CAP/mnt" capacity=16M
+check "... saying the store never shrinks" grep -q "capacity=16777216 is below the capacity of store .*never shrinks" "$T/caravanfs.log"
+umount_fs "$CAP/mnt"
+check_eq "... and it keeps its size" "$(capacity "$CAP/store")" 33554432
+"$CARAVANFS" -f -o cloud=none,capacity=1000T "$CAP/store" "$CAP/mnt" >"$T/start.out" 2>&1
+check_eq "a growth the disk cannot hold fails the mount" "$?" 1
+check "... saying why" grep -q "cannot grow store .*capacity=" "$T/start.out"
+check_fails "... with nothing mounted" mountpoint -q "$CAP/mnt"
+check_eq "... and the store keeps its size" "$(capacity "$CAP/store")" 33554432
+check "... clean" "$CARAVAN" fsck "$CAP/store"
+mount_fs "$CAP/store" "$CAP/mnt"
+check_eq "... and its documents" "$(cat "$CAP/mnt/s/d")" '{"kept":1}'
+umount_fs "$CAP/mnt"
 
 e2e_finish
