@@ -1,6 +1,7 @@
 /*
  * namespace.c - names: lookup and forget, spaces (mkdir, rmdir),
- * documents (mknod, create, unlink), rename, and the refusal of links.
+ * documents (mknod, create, unlink), rename of documents and of spaces,
+ * and the refusal of links.
  *
  * The root lists spaces, a space lists documents; nothing else exists
  * except the hidden metrics file FS_METRICS_NAME at the root.  A name the
@@ -17,6 +18,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "fs/attr.h"
@@ -303,17 +305,42 @@ void fs_op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	fs_reply_err(req, rc);
 }
 
-/* A space cannot be renamed in place: EXDEV makes mv(1) copy it. */
-static int rename_space(struct fs *fs, uint64_t newparent, const char *name)
+/* Rename of a space, in one store frame (store_space_rename): it keeps
+ * its id (the kernel moves its dentry to the new name, with its
+ * documents' below it), an empty space at the new name is replaced like
+ * rename(2) replaces an empty directory (ENOTEMPTY otherwise, EEXIST
+ * with RENAME_NOREPLACE), and the documents' cloud copies move in the
+ * background: each is uploaded under the new name, the old copies are
+ * tombstoned and deleted by the uploader.  A space has no place inside
+ * another (EPERM). */
+static int rename_space(struct fs *fs, const char *name, uint64_t newparent,
+			const char *newname, unsigned int flags)
 {
-	uint64_t id;
+	uint64_t *ids = NULL;
+	size_t nids = 0;
 	int rc;
 
-	rc = fs_name_reserved(name) ? -ENOENT
-				    : store_space_lookup(fs->s, name, &id);
+	if (!strcmp(name, FS_METRICS_NAME) || !strcmp(newname, FS_METRICS_NAME))
+		return -EPERM;
+	if (fs_name_reserved(name))
+		return -ENOENT;
+	if (newparent != STORE_ROOT_ID) {
+		rc = parent_is_space(fs, newparent);
+		return rc == 0 ? -EPERM : rc;
+	}
+	rc = fs_name_check(newname);
 	if (rc < 0)
 		return rc;
-	return newparent == STORE_ROOT_ID ? -EXDEV : -EPERM;
+	rc = store_space_rename(
+		fs->s, name, newname,
+		(flags & RENAME_NOREPLACE) ? STORE_RENAME_NOREPLACE : 0, &ids,
+		&nids, NULL);
+	free(ids);
+	if (rc == 0) {
+		atomic_fetch_add(&fs->c.renames, 1);
+		cloud_glue_removed(fs, STORE_ROOT_ID, name);
+	}
+	return rc;
 }
 
 void fs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
@@ -328,7 +355,8 @@ void fs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		return;
 	}
 	if (parent == STORE_ROOT_ID) {
-		fs_reply_err(req, rename_space(fs, newparent, name));
+		fs_reply_err(req,
+			     rename_space(fs, name, newparent, newname, flags));
 		return;
 	}
 	rc = parent_is_space(fs, newparent);
