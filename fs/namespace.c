@@ -202,6 +202,30 @@ void fs_op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 
 /* ---- documents: create (mknod, open-create), unlink, rename ---- */
 
+/* Whether name is an editor's scratch file: vim's swap files
+ * (".NAME.swp", ".swo", ... ".swpx", the probe vim makes) and emacs's
+ * auto-save ("#NAME#") and lock (".#NAME") names.  Their bytes are not
+ * JSON, so they cannot be documents; their creation is refused (EPERM),
+ * and each editor then goes on without them (vim puts its swap file in
+ * the next 'directory', emacs skips the auto-save or the lock).  See
+ * docs/semantics.md, "Editors". */
+static bool name_is_scratch(const char *name)
+{
+	size_t n = strlen(name);
+
+	if (n >= 2 && name[0] == '#' && name[n - 1] == '#')
+		return true;
+	if (name[0] != '.')
+		return false;
+	if (name[1] == '#')
+		return true;
+	if (n >= 6 && !strcmp(name + n - 5, ".swpx"))
+		return true;
+	return n >= 6 && name[n - 4] == '.' && name[n - 3] == 's' &&
+	       name[n - 2] >= 'a' && name[n - 2] <= 'w' && name[n - 1] >= 'a' &&
+	       name[n - 1] <= 'z';
+}
+
 static int fs_doc_create(fuse_req_t req, struct fs *fs, uint64_t parent,
 			 const char *name, mode_t mode, uint64_t *id,
 			 uint64_t *lsn)
@@ -212,6 +236,8 @@ static int fs_doc_create(fuse_req_t req, struct fs *fs, uint64_t parent,
 	rc = parent_is_space(fs, parent);
 	if (rc == 0)
 		rc = fs_name_check(name);
+	if (rc == 0 && name_is_scratch(name))
+		rc = -EPERM;
 	if (rc < 0)
 		return rc;
 	meta_new(req, mode, &m);
