@@ -202,4 +202,52 @@ check "caravan stats --json" sh -c '"$1" stats "$2" --json | grep -q "\"document
 check "caravan fsck" "$CARAVAN" fsck "$S"
 check_fails "caravan with an unknown command fails" "$CARAVAN" frobnicate "$S"
 
+# status STDERR_LINES COMMAND...: "exit status, lines on stderr, whether
+# each names the program"
+status() {
+	"$@" >"$T/st.out" 2>"$T/st.err"
+	st_rc=$?
+	st_named=yes
+	grep -qv '^caravan: ' "$T/st.err" && st_named=no
+	echo "$st_rc $(wc -l <"$T/st.err") $st_named"
+}
+check_eq "caravan: an unknown command: status 2, one error line" \
+	"$(status "$CARAVAN" frobnicate "$S")" "2 1 yes"
+check_eq "caravan: no command: status 2, one error line" "$(status "$CARAVAN")" "2 1 yes"
+check_eq "caravan stats: an unknown option: status 2, one error line" \
+	"$(status "$CARAVAN" stats --frob "$S")" "2 1 yes"
+check_eq "caravan stats: a missing operand: status 2, one error line" \
+	"$(status "$CARAVAN" stats)" "2 1 yes"
+check_eq "caravan dump: a bad SPACE/KEY: status 2, one error line" \
+	"$(status "$CARAVAN" dump "$S" nokey)" "2 1 yes"
+check_eq "caravan dump: a missing document: status 1, one error line" \
+	"$(status "$CARAVAN" dump "$S" notes/missing)" "1 1 yes"
+check_eq "caravan stats: no store there: status 2, one error line" \
+	"$(status "$CARAVAN" stats "$T/nowhere")" "2 1 yes"
+check_eq "caravan restore without --cloud: status 2, one error line" \
+	"$(status "$CARAVAN" restore "$T/nowhere")" "2 1 yes"
+check_eq "options stand anywhere: stats --json DIR is stats DIR --json" \
+	"$("$CARAVAN" stats --json "$S")" "$("$CARAVAN" stats "$S" --json)"
+check_eq "... and dump --values DIR SPACE/KEY is dump DIR SPACE/KEY --values" \
+	"$("$CARAVAN" dump --values "$S" notes/doc1)" "$("$CARAVAN" dump "$S" notes/doc1 --values)"
+check_eq "... -- ends the options" "$(status "$CARAVAN" stats -- --json)" "2 1 yes"
+for sub in fsck dump stats backup restore; do
+	check_eq "caravan $sub --help: status 0, its usage on stdout" \
+		"$("$CARAVAN" $sub --help 2>&1 | head -1 | cut -d' ' -f1-3) $?" "usage: caravan $sub 0"
+	check "... and its exit statuses" sh -c '"$1" "$2" -h | grep -q "^Exit status: 0 done, 1 .*, 2 "' sh "$CARAVAN" $sub
+done
+check "caravan --help lists the exit statuses" sh -c '"$1" --help | grep -q "^Exit status: 0"' sh "$CARAVAN"
+check_eq "caravan fsck prints its verdict once" "$("$CARAVAN" fsck "$S" | grep -c clean)" 1
+# a mounted store: what the mount acknowledged a moment ago is seen
+# (commit_ms=60000: the background committer would not have written it)
+mount_fs "$T/live" "$T/live-mnt" commit_ms=60000
+mkdir "$T/live-mnt/s" && echo '{"fresh":1}' >"$T/live-mnt/s/d"
+check_eq "caravan dump of a mounted store sees a change made just before" \
+	"$("$CARAVAN" dump "$T/live" s/d --values 2>&1)" '1 R 12 {"fresh":1}'
+echo '{"more":2}' >>"$T/live-mnt/s/d"
+check_eq "caravan stats of a mounted store counts it" \
+	"$("$CARAVAN" stats "$T/live" --json | sed 's/.*"entries":\([0-9]*\).*/\1/')" 2
+check "caravan fsck of the mounted store" "$CARAVAN" fsck "$T/live"
+umount_fs "$T/live-mnt"
+
 e2e_finish
