@@ -217,4 +217,42 @@ mount_fs "$CAP/store" "$CAP/mnt"
 check_eq "... and its documents" "$(cat "$CAP/mnt/s/d")" '{"kept":1}'
 umount_fs "$CAP/mnt"
 
+# ---- caravan restore's progress (issue 15 item 13)
+
+RS=$T/restore
+mount_fs "$RS/store" "$RS/mnt" "cloud=dir:$RS/cloud,backup_delay_ms=20"
+mkdir "$RS/mnt/a" "$RS/mnt/b"
+i=0
+while [ $i -lt 25 ]; do
+	echo "{\"i\":$i}" >"$RS/mnt/a/d$i"
+	echo "{\"j\":$i}" >"$RS/mnt/b/e$i"
+	i=$((i + 1))
+done
+check "the documents are uploaded" wait_for sh -c '[ "$(ls "$1/a" "$1/b" 2>/dev/null | grep -c "^[de]")" = 50 ]' sh "$RS/cloud"
+umount_fs "$RS/mnt"
+CARAVAN_PROGRESS_MS=0 "$CARAVAN" restore --cloud "dir:$RS/cloud" "$RS/r1" \
+	>"$RS/out" 2>"$RS/err"
+check_eq "restore not on a terminal: status 0" "$?" 0
+check_eq "... one plain progress line per interval (here: per document)" \
+	"$(grep -c '^caravan: restore: [0-9]*/50 documents, [0-9.]* [KMG]*i*B, [0-9.]* documents/s, ' "$RS/err")" 50
+check "... the last one says it is done, with the time it took" \
+	sh -c 'tail -1 "$1" | grep -q "^caravan: restore: 50/50 documents, .* took [0-9]*:[0-9][0-9]$"' sh "$RS/err"
+check "... the others give an ETA" grep -q '^caravan: restore: 1/50 documents, .* ETA ' "$RS/err"
+check_eq "... no redrawing (no carriage return, no escape)" \
+	"$(tr -d '\n' <"$RS/err" | tr -cd '\r\033' | wc -c)" 0
+check_eq "... nothing but progress on stderr (no per-document or pending lines)" \
+	"$(grep -vc '^caravan: restore: ' "$RS/err")" 0
+check_eq "... and the summary on stdout" "$(cat "$RS/out")" \
+	"50 documents restored from 'dir:$RS/cloud', 0 failed"
+"$CARAVAN" restore --cloud "dir:$RS/cloud" "$RS/r2" >/dev/null 2>"$RS/err2"
+check_eq "restore with the default interval: only the final line on a quick run" \
+	"$(grep -c '^caravan: restore: 50/50 documents' "$RS/err2") $(wc -l <"$RS/err2")" "1 1"
+# on a terminal (script(1) gives it one): one line redrawn in place
+script -qec "'$CARAVAN' restore --cloud 'dir:$RS/cloud' '$RS/r3' 2>&1 >/dev/null" /dev/null >"$RS/tty"
+check "restore on a terminal redraws one line (carriage return, clear to end)" \
+	grep -q "$(printf '\r')\[####################\] 50/50 documents" "$RS/tty"
+check_eq "... which ends with one newline" \
+	"$(tr -d '\r' <"$RS/tty" | grep -c 'documents')" 1
+check "the restored store is clean" "$CARAVAN" fsck "$RS/r1"
+
 e2e_finish

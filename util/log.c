@@ -16,6 +16,13 @@ static bool to_syslog;
 static const char *ident = "caravanfs";
 static unsigned long errors; /* error lines so far */
 
+static void (*prelude)(void);
+
+void log_set_prelude(void (*fn)(void))
+{
+	prelude = fn;
+}
+
 void log_set_ident(const char *name)
 {
 	ident = name;
@@ -63,6 +70,8 @@ void log_msg(enum log_level l, const char *fmt, ...)
 		va_end(ap);
 		return;
 	}
+	if (prelude)
+		prelude();
 	n = snprintf(line, sizeof(line), "%s: %s: ", ident, tag[l]);
 	vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
 	va_end(ap);

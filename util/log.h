@@ -24,6 +24,9 @@ void log_set_ident(const char *name);
 /* How many error lines were logged so far (a caller that reports a
  * failure itself can tell whether the code below already did). */
 unsigned long log_errors(void);
+/* fn runs before each line written to stderr (a progress display clears
+ * its line there); NULL: none. */
+void log_set_prelude(void (*fn)(void));
 /* Send later lines to syslog (ident "caravanfs") instead of stderr. */
 void log_use_syslog(bool on);
 /* Lines below this level are dropped. */
