@@ -96,6 +96,7 @@ static int cmd_dump(const struct args *a);
 static int cmd_stats(const struct args *a);
 static int cmd_backup(const struct args *a);
 static int cmd_restore(const struct args *a);
+static int cmd_grow(const struct args *a);
 
 #define S3_OPTS "--s3-endpoint= --s3-region= --s3-path-style"
 
@@ -115,6 +116,10 @@ static const struct command commands[] = {
 	{ "backup", "DIR", 1, 1, "--cloud= " S3_OPTS,
 	  "Upload every pending document now (default URL: dir:DIR.cloud)",
 	  cmd_backup },
+	{ "grow", "DIR SIZE", 2, 2, "",
+	  "Grow the data capacity of the unmounted store DIR to SIZE (K, M, G, "
+	  "T); a store never shrinks",
+	  cmd_grow },
 	{ "restore", "DIR", 1, 1, "--cloud= " S3_OPTS,
 	  "Restore every document of the cloud target --cloud URL into DIR",
 	  cmd_restore },
@@ -572,6 +577,90 @@ static int cmd_stats(const struct args *a)
 	       "max_entry_bytes %" PRIu64 "\n",
 	       st.capacity_bytes, st.free_bytes, st.documents, st.spaces,
 	       st.entries, st.log_bytes, st.durable_lsn, st.max_entry_bytes);
+	return 0;
+}
+
+/* ---- grow ---- */
+
+/* SIZE: digits with an optional K, M, G or T (binary).  0 or -EINVAL. */
+static int parse_size(const char *v, uint64_t *out)
+{
+	static const char units[] = "KMGT";
+	const char *u;
+	char *end;
+	unsigned long long n;
+	int shift = 0;
+
+	if (*v < '0' || *v > '9')
+		return -EINVAL;
+	errno = 0;
+	n = strtoull(v, &end, 10);
+	if (errno)
+		return -EINVAL;
+	if (*end) {
+		u = strchr(units, *end);
+		if (!u || end[1])
+			return -EINVAL;
+		shift = 10 * (int)(u - units + 1);
+	}
+	if (n > (UINT64_MAX >> shift))
+		return -EINVAL;
+	*out = (uint64_t)n << shift;
+	return 0;
+}
+
+static int cmd_grow(const struct args *a)
+{
+	unsigned long errs = log_errors();
+	const char *dir = a->pos[0];
+	struct store_options so;
+	struct store_stats st;
+	char data[PATH_MAX];
+	struct store *s;
+	uint64_t size;
+	int rc;
+
+	if (parse_size(a->pos[1], &size) < 0) {
+		fprintf(stderr, "caravan: grow: invalid SIZE '%s'\n",
+			a->pos[1]);
+		return 2;
+	}
+	/* an existing store only: store_open would make a new one */
+	if (snprintf(data, sizeof(data), "%s/data", dir) >= (int)sizeof(data) ||
+	    access(data, F_OK) < 0) {
+		fprintf(stderr, "caravan: cannot grow '%s': no store there\n",
+			dir);
+		return 2;
+	}
+	store_options_default(&so);
+	so.reserved_prefix = FS_RESERVED_PREFIX;
+	rc = store_open(dir, &so, &s);
+	if (rc < 0) {
+		if (log_errors() == errs)
+			fprintf(stderr, "caravan: cannot open store '%s': %s\n",
+				dir, strerror(-rc));
+		return 2;
+	}
+	store_stats(s, &st);
+	if (size < st.capacity_bytes) {
+		fprintf(stderr,
+			"caravan: cannot grow store '%s' to %" PRIu64
+			" bytes: it holds %" PRIu64
+			" already and a store never shrinks\n",
+			dir, size, st.capacity_bytes);
+		store_close(s);
+		return 2;
+	}
+	rc = store_grow(s, size);
+	if (rc < 0 && log_errors() == errs)
+		fprintf(stderr, "caravan: cannot grow store '%s': %s\n", dir,
+			strerror(-rc));
+	if (store_close(s) < 0 && rc == 0)
+		rc = -EIO;
+	if (rc < 0)
+		return 1;
+	printf("store '%s': capacity %" PRIu64 " bytes\n", dir,
+	       size > st.capacity_bytes ? size : st.capacity_bytes);
 	return 0;
 }
 

@@ -215,7 +215,16 @@ check_eq "... and the store keeps its size" "$(capacity "$CAP/store")" 33554432
 check "... clean" "$CARAVAN" fsck "$CAP/store"
 mount_fs "$CAP/store" "$CAP/mnt"
 check_eq "... and its documents" "$(cat "$CAP/mnt/s/d")" '{"kept":1}'
+check_eq "caravan grow of a mounted store: status 2 (unmount first)" \
+	"$("$CARAVAN" grow "$CAP/store" 64M 2>/dev/null; echo $?)" 2
 umount_fs "$CAP/mnt"
+check_eq "caravan grow DIR 64M: status 0" "$("$CARAVAN" grow "$CAP/store" 64M >/dev/null 2>&1; echo $?)" 0
+check_eq "... the store has it" "$(capacity "$CAP/store")" 67108864
+check_eq "caravan grow to a smaller size: status 2, the store keeps its size" \
+	"$("$CARAVAN" grow "$CAP/store" 1M 2>/dev/null; echo $?) $(capacity "$CAP/store")" "2 67108864"
+check_eq "caravan grow of no store: status 2, nothing made" \
+	"$("$CARAVAN" grow "$CAP/none" 1M 2>/dev/null; echo $?) $(test -e "$CAP/none" && echo made)" "2 "
+check "... clean" "$CARAVAN" fsck "$CAP/store"
 
 # ---- caravan restore's progress (issue 15 item 13)
 
