@@ -29,7 +29,16 @@
  * Truncation.  Opening an existing document with O_TRUNC resets it to {}
  * at open, as any filesystem empties the file at open (a reader between
  * open and the first value sees {}: valid, never torn); the first value
- * written is still a replacement.  A document just created is already {}.
+ * written is still a replacement.  A writing handle keeps the version it
+ * emptied: when its stream fails before any value was stored
+ * (`echo notjson > doc`), that version is put back at close
+ * (handle_untruncate), unless something else changed the document since
+ * the reset; so a failed overwrite leaves the document as it was.  A document just created is already {}.
+ *
+ * Failed creates.  A handle that created its document (open(O_CREAT) of
+ * a new name) and failed before it stored anything deletes the document
+ * at close (handle_discard), unless something else changed it since:
+ * `echo notjson > new` fails with EINVAL and leaves no name behind.
  *
  * Close.  close(2) returns what flush returns, so flush is where the end
  * of the stream is judged: when a value is in progress,
@@ -70,6 +79,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fs/cloud_glue.h"
 #include "fs/file.h"
 #include "fs/metrics.h"
 #include "json/json.h"
@@ -98,10 +108,15 @@ struct fs_handle {
 	struct json_splitter *sp;
 	int64_t base_off; /* stream offset where sp started */
 	bool replaced; /* overwrite: first value stored */
+	bool stored; /* a value of the stream was stored */
+	struct doc_snap *before; /* O_TRUNC: the version it emptied */
+	uint64_t reset_lsn; /* frame of that reset */
 	int err; /* stream failed (a negative errno): later writes get it */
 	bool pinned; /* snap is charged to max_pinned */
 	uint64_t pending; /* bytes charged to max_pending */
 	uint64_t lsn; /* frame of the handle's last change */
+	uint64_t created_lsn; /* frame of the create that made the document
+				 for this handle; 0: it existed */
 	json_t **pend; /* patches of the current write, not stored yet */
 	size_t npend, cappend;
 };
@@ -147,6 +162,7 @@ static int handle_value(void *arg, const char *buf, size_t len)
 			return rc;
 		}
 		h->replaced = true;
+		h->stored = true;
 		atomic_fetch_add(&fs->c.replaces, 1);
 		if (lsn > h->lsn)
 			h->lsn = lsn;
@@ -186,6 +202,8 @@ static int handle_commit(struct fs_handle *h)
 	for (i = 0; i < h->npend; i++)
 		json_decref(h->pend[i]);
 	h->npend = 0;
+	if (done)
+		h->stored = true;
 	atomic_fetch_add(&fs->c.patches, done);
 	if (rc < 0)
 		fs_log_failure(fs, h->id, "write", rc);
@@ -273,6 +291,7 @@ void fs_file_free(struct fs_handle *h)
 	if (h->pending)
 		atomic_fetch_sub(&h->fs->handles.pending_bytes, h->pending);
 	doc_snap_put(h->snap);
+	doc_snap_put(h->before);
 	free(h->text);
 	json_splitter_free(h->sp);
 	while (h->npend)
@@ -408,12 +427,31 @@ static int handle_write_side(struct fs *fs, struct fs_handle *h,
 	return 0;
 }
 
+/* The O_TRUNC reset at open; a writing handle keeps the version it
+ * empties (see "Truncation"). */
+static int handle_truncate(struct fs *fs, struct fs_handle *h)
+{
+	int rc;
+
+	if (h->mode & FH_WRITE) {
+		rc = doc_read(fs->doc, h->id, &h->before);
+		if (rc < 0)
+			return rc;
+	}
+	rc = doc_reset(fs->doc, h->id, &h->lsn);
+	h->reset_lsn = h->lsn;
+	return rc;
+}
+
 /* Prepare the handle of an open document or of the metrics file.  With
  * registered (a create) the node already counts a writer for this open,
- * which the handle takes over (or gives back on failure). */
-static int handle_open(struct fs *fs, uint64_t nodeid, int flags, bool fresh,
-		       bool registered, struct fs_handle **out)
+ * which the handle takes over (or gives back on failure).  created_lsn:
+ * the frame of the create that made the document (0: it existed). */
+static int handle_open(struct fs *fs, uint64_t nodeid, int flags,
+		       uint64_t created_lsn, bool registered,
+		       struct fs_handle **out)
 {
+	bool fresh = created_lsn != 0;
 	struct store_doc_info info;
 	struct fs_handle *h = NULL;
 	uint64_t id = fs_node_doc(&fs->nodes, nodeid);
@@ -424,11 +462,18 @@ static int handle_open(struct fs *fs, uint64_t nodeid, int flags, bool fresh,
 			rc = -EACCES;
 	} else {
 		rc = id ? store_doc_info(fs->s, id, &info) : -ESTALE;
+		/* The node's document is gone (deleted behind the kernel's
+		 * dentry, see handle_discard): the kernel looks the name up
+		 * again (LOOKUP_REVAL) and an O_CREAT open then creates. */
+		if (rc == -ENOENT && !registered)
+			rc = -ESTALE;
 		if (rc == 0 && (info.is_space || id == STORE_ROOT_ID))
 			rc = -EISDIR;
 	}
 	if (rc == 0)
 		rc = handle_new(fs, nodeid, id, flags, &h);
+	if (rc == 0)
+		h->created_lsn = created_lsn;
 	if (rc < 0) {
 		if (registered)
 			fs_node_close(&fs->nodes, nodeid, FS_OPEN_WRITE);
@@ -441,7 +486,7 @@ static int handle_open(struct fs *fs, uint64_t nodeid, int flags, bool fresh,
 	if (registered || (h->mode & (FH_WRITE | FH_TRUNC)))
 		rc = handle_write_side(fs, h, registered);
 	if (rc == 0 && (h->mode & FH_TRUNC) && !fresh)
-		rc = doc_reset(fs->doc, id, &h->lsn);
+		rc = handle_truncate(fs, h);
 	if (rc == 0 && (h->mode & FH_READ))
 		rc = handle_read_side(fs, h);
 out:
@@ -453,10 +498,10 @@ out:
 	return 0;
 }
 
-int fs_file_new(struct fs *fs, uint64_t nodeid, int flags, bool fresh,
+int fs_file_new(struct fs *fs, uint64_t nodeid, int flags, uint64_t created_lsn,
 		struct fs_handle **out)
 {
-	return handle_open(fs, nodeid, flags, fresh, true, out);
+	return handle_open(fs, nodeid, flags, created_lsn, true, out);
 }
 
 void fs_file_reply(fuse_req_t req, struct fs *fs, struct fs_handle *h,
@@ -488,7 +533,7 @@ void fs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct fs_handle *h;
 	int rc;
 
-	rc = handle_open(fs, ino, fi->flags, false, false, &h);
+	rc = handle_open(fs, ino, fi->flags, 0, false, &h);
 	if (rc < 0)
 		fs_reply_err(req, rc);
 	else
@@ -625,6 +670,72 @@ static int stream_end(struct fs_handle *h)
 	return 0;
 }
 
+/* The handle created its document, stored nothing and failed (invalid
+ * input, EFBIG, an incomplete value): the document it made is deleted,
+ * so a failed `echo notjson > new` leaves no {} behind.  Only when
+ * nothing else changed the document since its create (its last frame is
+ * still the create's): a value another handle stored, a chmod, stand.
+ * h->mu held. */
+static void handle_discard(struct fs_handle *h)
+{
+	struct fs *fs = h->fs;
+	char space[STORE_NAME_MAX + 1], key[STORE_NAME_MAX + 1];
+	struct store_doc_info info;
+	uint64_t created = h->created_lsn;
+	int rc;
+
+	if (!h->err || !created || h->stored)
+		return;
+	h->created_lsn = 0; /* once */
+	if (store_doc_info(fs->s, h->id, &info) < 0 || info.lsn != created ||
+	    store_node_name(fs->s, h->id, space, key) < 0)
+		return;
+	rc = store_doc_delete(fs->s, h->id, NULL);
+	if (rc < 0) {
+		fs_log_failure(fs, h->id, "discard of a failed create", rc);
+		return;
+	}
+	doc_forget(fs->doc, h->id);
+	fs_node_deleted(&fs->nodes, h->id);
+	atomic_fetch_add(&fs->c.unlinks, 1);
+	cloud_glue_removed(fs, info.space_id, key);
+}
+
+/* The handle emptied its document at open (O_TRUNC) and failed before
+ * it stored anything: the version it emptied is put back, when nothing
+ * else changed the document since the reset.  h->mu held. */
+static void handle_untruncate(struct fs_handle *h)
+{
+	struct fs *fs = h->fs;
+	struct doc_snap *before = h->before;
+	struct store_doc_info info;
+	const char *text;
+	uint64_t lsn = 0;
+	size_t len;
+	json_t *v;
+	int rc;
+
+	if (!before || !h->err || h->stored)
+		return;
+	h->before = NULL; /* once */
+	text = doc_snap_text(before, &len);
+	rc = store_doc_info(fs->s, h->id, &info);
+	if (rc == 0 && info.lsn != h->reset_lsn)
+		rc = -EAGAIN; /* changed since: what is there stands */
+	if (rc == 0)
+		rc = json_value_parse(text, len, &v);
+	if (rc == 0) {
+		rc = doc_replace(fs->doc, h->id, v, &lsn);
+		json_decref(v);
+	}
+	doc_snap_put(before);
+	if (rc < 0 && rc != -EAGAIN)
+		fs_log_failure(fs, h->id, "restore after a failed overwrite",
+			       rc);
+	if (lsn > h->lsn)
+		h->lsn = lsn;
+}
+
 void fs_op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct fs_handle *h = handle_of(fi);
@@ -640,6 +751,8 @@ void fs_op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	pthread_mutex_lock(&h->mu);
 	before = h->lsn;
 	rc = stream_end(h);
+	handle_discard(h);
+	handle_untruncate(h);
 	lsn = h->lsn;
 	pthread_mutex_unlock(&h->mu);
 	/* A value completed here (a trailing scalar) changed the document

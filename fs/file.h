@@ -23,10 +23,12 @@ void fs_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 
 /* The handle of an open(O_CREAT) (fs_op_create, fs/namespace.c): open
  * node nodeid, on which a writer is registered (fs_node_create), with
- * flags; fresh when the document was just created.  On failure the
- * writer is unregistered.  0 or -errno; *out is freed by fs_file_free
- * unless fs_file_reply sent it. */
-int fs_file_new(struct fs *fs, uint64_t nodeid, int flags, bool fresh,
+ * flags; created_lsn is the frame of the create when the document was
+ * just made for this open (0: it existed): if the handle then fails
+ * before it stored anything, the document is deleted at close.  On
+ * failure the writer is unregistered.  0 or -errno; *out is freed by
+ * fs_file_free unless fs_file_reply sent it. */
+int fs_file_new(struct fs *fs, uint64_t nodeid, int flags, uint64_t created_lsn,
 		struct fs_handle **out);
 /* Send the open (e NULL) or create (entry e) reply of h; h is then the
  * kernel's (fi->fh), or freed when the open was interrupted. */

@@ -15,6 +15,7 @@ struct fs_config {
 	char *mountpoint;
 	/* store */
 	uint64_t capacity_bytes;
+	bool capacity_set; /* capacity= given: an existing store grows to it */
 	uint64_t cutover_bytes;
 	uint32_t commit_ms;
 	bool sync;

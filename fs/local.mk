@@ -43,6 +43,8 @@ E2E_FS_TESTS = \
 	tests/e2e_fs_concurrency.sh \
 	tests/e2e_fs_cache.sh \
 	tests/e2e_fs_tools.sh \
+	tests/e2e_fs_editors.sh \
+	tests/e2e_fs_space_rename.sh \
 	tests/e2e_fs_crash.sh \
 	tests/e2e_fs_compaction.sh \
 	tests/e2e_fs_cloud.sh \

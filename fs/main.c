@@ -5,17 +5,21 @@
  *
  * Start-up order, chosen so that every failure is reported to whoever
  * started the program (a shell, mount(8), systemd) with a non-zero exit:
- *   1. parse and check options (fs/options.c); without -d, make the
- *      process non-dumpable (no secrets in core dumps); make the paths
- *      absolute (a daemon runs in /); refuse a store or dir: target
- *      inside the mount point and a mount point inside either; create
- *      STORE_DIR (0700);
+ *   1. parse and check options (fs/options.c), and libfuse's by a trial
+ *      session (check_fuse_args); without -d, make the process
+ *      non-dumpable (no secrets in core dumps); make the paths absolute
+ *      (a daemon runs in /); refuse a mount point that is no directory,
+ *      a store or dir: target inside the mount point and a mount point
+ *      inside either; create STORE_DIR (0700).  Nothing is created before
+ *      every option was checked, and a start that fails before the mount
+ *      is live removes the store directory it created (remove_created);
  *   2. without -f, fork: the parent waits on a pipe and exits with the
  *      status the child reports; the child goes on in a new session.  The
  *      fork comes before anything starts a thread (the store's committer).
  *   3. open the store (recovery, lock file: a second mount fails here with
  *      the holder's pid) and the document layer, start cloud backup, make
- *      the FUSE session, mount, start the metrics writer;
+ *      the FUSE session, start the metrics writer and bind its listener
+ *      (a port in use fails here, with nothing mounted), mount;
  *   4. report success: the daemon detaches stdio and logs to syslog from
  *      now on; in the foreground logs stay on stderr.  Under systemd
  *      (Type=notify, NOTIFY_SOCKET set) sd_notify sends READY=1 here,
@@ -28,6 +32,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
+#include <ftw.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -50,11 +56,17 @@
 #include "fs/options.h"
 #include "util/log.h"
 
+/* libfuse writes some complaints in pieces ("fuse: unknown option(s):
+ * `", each option, "'\n"): the pieces are gathered here and logged as
+ * one line when the newline comes. */
+static pthread_mutex_t fuse_log_mu = PTHREAD_MUTEX_INITIALIZER;
+static char fuse_log_line[512];
+
 static void fuse_log_to_ours(enum fuse_log_level level, const char *fmt,
 			     va_list ap)
 {
 	enum log_level l = LOG_LVL_DEBUG;
-	char line[512];
+	char *line = fuse_log_line;
 	size_t n;
 
 	if (level <= FUSE_LOG_ERR)
@@ -65,14 +77,28 @@ static void fuse_log_to_ours(enum fuse_log_level level, const char *fmt,
 		l = LOG_LVL_INFO;
 	if (!log_enabled(l))
 		return;
-	vsnprintf(line, sizeof(line), fmt, ap);
+	pthread_mutex_lock(&fuse_log_mu);
 	n = strlen(line);
+	vsnprintf(line + n, sizeof(fuse_log_line) - n, fmt, ap);
+	n = strlen(line);
+	if (n && line[n - 1] != '\n' && n + 1 < sizeof(fuse_log_line)) {
+		pthread_mutex_unlock(&fuse_log_mu);
+		return; /* more to come */
+	}
 	if (n && line[n - 1] == '\n')
 		line[n - 1] = 0;
 	log_msg(l, "%s", line);
+	line[0] = 0;
+	pthread_mutex_unlock(&fuse_log_mu);
 }
 
-/* mkdir -p */
+/* The outermost directory this run created for the store (mkdir -p of
+ * STORE_DIR), absolute; NULL when the store directory existed.  A start
+ * that fails before the mount is live removes it again with everything
+ * in it (all of it is ours), so a failed first mount leaves nothing. */
+static char *created_dir;
+
+/* mkdir -p; the first directory made is remembered in created_dir. */
 static int make_dirs(const char *path)
 {
 	char buf[PATH_MAX];
@@ -85,11 +111,38 @@ static int make_dirs(const char *path)
 		if (buf[i] != '/' && buf[i] != 0)
 			continue;
 		buf[i] = 0;
-		if (mkdir(buf, 0700) < 0 && errno != EEXIST)
-			return -errno;
+		if (mkdir(buf, 0700) < 0) {
+			if (errno != EEXIST)
+				return -errno;
+		} else if (!created_dir) {
+			created_dir = realpath(buf, NULL);
+		}
 		buf[i] = path[i];
 	}
 	return 0;
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag,
+			struct FTW *ftw)
+{
+	(void)st;
+	(void)ftw;
+	if ((flag == FTW_DP ? rmdir(path) : unlink(path)) < 0)
+		log_warn("cannot remove '%s': %s", path, strerror(errno));
+	return 0;
+}
+
+/* A start that failed: the store directory it created goes again. */
+static void remove_created(void)
+{
+	if (!created_dir)
+		return;
+	if (nftw(created_dir, remove_entry, 16,
+		 FTW_DEPTH | FTW_PHYS | FTW_MOUNT) < 0)
+		log_warn("cannot remove '%s': %s", created_dir,
+			 strerror(errno));
+	free(created_dir);
+	created_dir = NULL;
 }
 
 static int absolute(char **path)
@@ -217,9 +270,14 @@ static int check_nesting(const struct fs_config *c)
 
 static int prepare_paths(struct fs_config *c)
 {
+	struct stat st;
 	int rc;
 
 	rc = absolute(&c->mountpoint);
+	if (rc == 0 && stat(c->mountpoint, &st) < 0)
+		rc = -errno;
+	if (rc == 0 && !S_ISDIR(st.st_mode))
+		rc = -ENOTDIR;
 	if (rc < 0) {
 		log_error("cannot use mount point '%s': %s", c->mountpoint,
 			  strerror(-rc));
@@ -237,6 +295,30 @@ static int prepare_paths(struct fs_config *c)
 		log_error("cannot create store directory '%s': %s",
 			  c->store_dir, strerror(-rc));
 	return rc;
+}
+
+/* Every option libfuse takes (-o allow_other, max_read=, ...) is
+ * checked before anything is created: a session is made from a copy of
+ * the arguments and freed again (it opens nothing; the mount comes
+ * later).  0, or -EINVAL after libfuse's own message. */
+static int check_fuse_args(const struct fuse_args *args)
+{
+	struct fuse_args copy = FUSE_ARGS_INIT(0, NULL);
+	struct fuse_session *se;
+	int i, rc = 0;
+
+	for (i = 0; i < args->argc && rc == 0; i++)
+		rc = fuse_opt_add_arg(&copy, args->argv[i]);
+	if (rc < 0) {
+		fuse_opt_free_args(&copy);
+		return -ENOMEM;
+	}
+	se = fuse_session_new(&copy, &fs_ops, sizeof(fs_ops), NULL);
+	fuse_opt_free_args(&copy);
+	if (!se)
+		return -EINVAL;
+	fuse_session_destroy(se);
+	return 0;
 }
 
 /* fsname=STORE_DIR and subtype=caravanfs unless given (df and mount show
@@ -336,6 +418,43 @@ static void notify_state(const char *state, const struct fs_config *c)
 #endif
 }
 
+/* capacity= on an existing store: a larger value grows the store to it
+ * (store_grow: the data file is extended and preallocated, then a
+ * checkpoint); a smaller one changes nothing, as a store never shrinks,
+ * and says so.  A growth the disk cannot hold fails the mount. */
+static int capacity_apply(struct fs *fs)
+{
+	const struct fs_config *c = &fs->cfg;
+	struct store_stats st;
+	int rc;
+
+	if (!c->capacity_set)
+		return 0;
+	store_stats(fs->s, &st);
+	if (c->capacity_bytes < st.capacity_bytes) {
+		log_warn("capacity=%" PRIu64
+			 " is below the capacity of store '%s' (%" PRIu64
+			 " bytes): a store never shrinks; it keeps its size",
+			 c->capacity_bytes, c->store_dir, st.capacity_bytes);
+		return 0;
+	}
+	if (c->capacity_bytes == st.capacity_bytes)
+		return 0;
+	if (c->read_only) {
+		log_warn(
+			"capacity=%" PRIu64
+			" ignored: store '%s' is mounted read-only and keeps %" PRIu64
+			" bytes",
+			c->capacity_bytes, c->store_dir, st.capacity_bytes);
+		return 0;
+	}
+	rc = store_grow(fs->s, c->capacity_bytes);
+	if (rc < 0)
+		log_error("cannot grow store '%s' to capacity=%" PRIu64 ": %s",
+			  c->store_dir, c->capacity_bytes, strerror(-rc));
+	return rc;
+}
+
 static int fs_open_store(struct fs *fs)
 {
 	struct fs_config *c = &fs->cfg;
@@ -360,6 +479,12 @@ static int fs_open_store(struct fs *fs)
 	if (rc < 0) {
 		log_error("cannot open store '%s': %s", c->store_dir,
 			  strerror(-rc));
+		return rc;
+	}
+	rc = capacity_apply(fs);
+	if (rc < 0) {
+		store_close(fs->s);
+		fs->s = NULL;
 		return rc;
 	}
 	doc_options_default(&dopt);
@@ -426,12 +551,14 @@ static int run(struct fs *fs, struct fuse_args *args, bool single_thread,
 	if (cloud_glue_watch_signals(fs) < 0)
 		log_warn(
 			"cannot watch signals: a stop waits for cloud listings");
+	/* The metrics listener binds before the mount: a port in use fails
+	 * the start with nothing mounted. */
+	if (fs_metrics_start(fs) < 0)
+		goto out_signals;
 	if (fuse_session_mount(se, fs->cfg.mountpoint) < 0) {
 		log_error("cannot mount on '%s'", fs->cfg.mountpoint);
-		goto out_signals;
+		goto out_metrics;
 	}
-	if (fs_metrics_start(fs) < 0)
-		goto out_unmount;
 	if (fs_sync_start(fs) < 0)
 		log_warn(
 			"cannot start the fsync thread: each fsync waits in its own request");
@@ -440,6 +567,8 @@ static int run(struct fs *fs, struct fuse_args *args, bool single_thread,
 			"cannot start the dentry thread: attributes of written documents stay uncached until looked up");
 	log_info("mounted store '%s' on '%s'", fs->cfg.store_dir,
 		 fs->cfg.mountpoint);
+	free(created_dir); /* the store is in use: it stays */
+	created_dir = NULL;
 	daemon_ready(ready_fd, 0);
 	ready_fd = -1;
 	notify_state("READY=1", &fs->cfg);
@@ -451,8 +580,8 @@ static int run(struct fs *fs, struct fuse_args *args, bool single_thread,
 	if (rc < 0)
 		log_error("request loop failed: %s", strerror(-rc));
 	log_info("unmounting '%s'", fs->cfg.mountpoint);
-out_unmount:
 	fuse_session_unmount(se);
+out_metrics:
 	fs_metrics_stop(fs);
 	fs_files_free(fs);
 	fs_dirs_free(fs);
@@ -474,6 +603,8 @@ out_store:
 		status = 1;
 	}
 out_report:
+	if (ready_fd >= 0)
+		remove_created(); /* before the parent exits */
 	daemon_ready(ready_fd, 1);
 	return status;
 }
@@ -512,16 +643,24 @@ int main(int argc, char **argv)
 	 * reach of ptrace by the same user) unless debugging is asked for. */
 	if (!fs.cfg.debug && prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
 		log_warn("cannot turn core dumps off: %s", strerror(errno));
-	if (prepare_paths(&fs.cfg) < 0 || add_names(&args, &fs.cfg) < 0)
+	if (check_fuse_args(&args) < 0) {
+		fprintf(stderr, "try 'caravanfs --help'\n");
 		goto out;
+	}
+	if (prepare_paths(&fs.cfg) < 0 || add_names(&args, &fs.cfg) < 0)
+		goto out_created;
 	if (!fs.cfg.foreground) {
 		fd = daemon_begin();
 		if (fd < 0) {
 			log_error("cannot start the daemon: %s", strerror(-fd));
-			goto out;
+			goto out_created;
 		}
 	}
 	status = run(&fs, &args, cl.single_thread, fd);
+out_created:
+	if (status != 0)
+		remove_created(); /* (run removed it before reporting) */
+	free(created_dir);
 out:
 	fuse_opt_free_args(&args);
 	fs_config_release(&fs.cfg);

@@ -1,6 +1,7 @@
 /*
  * namespace.c - names: lookup and forget, spaces (mkdir, rmdir),
- * documents (mknod, create, unlink), rename, and the refusal of links.
+ * documents (mknod, create, unlink), rename of documents and of spaces,
+ * and the refusal of links.
  *
  * The root lists spaces, a space lists documents; nothing else exists
  * except the hidden metrics file FS_METRICS_NAME at the root.  A name the
@@ -17,6 +18,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "fs/attr.h"
@@ -200,8 +202,33 @@ void fs_op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 
 /* ---- documents: create (mknod, open-create), unlink, rename ---- */
 
+/* Whether name is an editor's scratch file: vim's swap files
+ * (".NAME.swp", ".swo", ... ".swpx", the probe vim makes) and emacs's
+ * auto-save ("#NAME#") and lock (".#NAME") names.  Their bytes are not
+ * JSON, so they cannot be documents; their creation is refused (EPERM),
+ * and each editor then goes on without them (vim puts its swap file in
+ * the next 'directory', emacs skips the auto-save or the lock).  See
+ * docs/semantics.md, "Editors". */
+static bool name_is_scratch(const char *name)
+{
+	size_t n = strlen(name);
+
+	if (n >= 2 && name[0] == '#' && name[n - 1] == '#')
+		return true;
+	if (name[0] != '.')
+		return false;
+	if (name[1] == '#')
+		return true;
+	if (n >= 6 && !strcmp(name + n - 5, ".swpx"))
+		return true;
+	return n >= 6 && name[n - 4] == '.' && name[n - 3] == 's' &&
+	       name[n - 2] >= 'a' && name[n - 2] <= 'w' && name[n - 1] >= 'a' &&
+	       name[n - 1] <= 'z';
+}
+
 static int fs_doc_create(fuse_req_t req, struct fs *fs, uint64_t parent,
-			 const char *name, mode_t mode, uint64_t *id)
+			 const char *name, mode_t mode, uint64_t *id,
+			 uint64_t *lsn)
 {
 	struct store_meta m;
 	int rc;
@@ -209,10 +236,12 @@ static int fs_doc_create(fuse_req_t req, struct fs *fs, uint64_t parent,
 	rc = parent_is_space(fs, parent);
 	if (rc == 0)
 		rc = fs_name_check(name);
+	if (rc == 0 && name_is_scratch(name))
+		rc = -EPERM;
 	if (rc < 0)
 		return rc;
 	meta_new(req, mode, &m);
-	rc = store_doc_create(fs->s, parent, name, &m, id, NULL);
+	rc = store_doc_create(fs->s, parent, name, &m, id, lsn);
 	if (rc == 0)
 		atomic_fetch_add(&fs->c.creates, 1);
 	return rc;
@@ -228,7 +257,7 @@ void fs_op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
 	int rc = -EPERM;
 
 	if (S_ISREG(mode))
-		rc = fs_doc_create(req, fs, parent, name, mode, &id);
+		rc = fs_doc_create(req, fs, parent, name, mode, &id, NULL);
 	if (rc == 0)
 		rc = fs_child_entry(fs, id, true, &e, &counted);
 	reply_entry(req, fs, rc, &e, counted);
@@ -242,19 +271,18 @@ void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct fs *fs = fuse_req_userdata(req);
 	struct fuse_entry_param e;
 	struct fs_handle *h = NULL;
-	uint64_t id, nodeid = 0;
-	bool fresh = true;
+	uint64_t id, nodeid = 0, created_lsn = 0;
 	int rc;
 
-	rc = fs_doc_create(req, fs, parent, name, mode, &id);
+	rc = fs_doc_create(req, fs, parent, name, mode, &id, &created_lsn);
 	if (rc == -EEXIST && !(fi->flags & O_EXCL)) {
-		fresh = false;
+		created_lsn = 0;
 		rc = store_doc_lookup(fs->s, parent, name, &id);
 	}
 	if (rc == 0)
 		rc = fs_node_create(&fs->nodes, id, &nodeid);
 	if (rc == 0) {
-		rc = fs_file_new(fs, nodeid, fi->flags, fresh, &h);
+		rc = fs_file_new(fs, nodeid, fi->flags, created_lsn, &h);
 		if (rc < 0)
 			fs_node_forget(&fs->nodes, nodeid, 1);
 	}
@@ -303,17 +331,42 @@ void fs_op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	fs_reply_err(req, rc);
 }
 
-/* A space cannot be renamed in place: EXDEV makes mv(1) copy it. */
-static int rename_space(struct fs *fs, uint64_t newparent, const char *name)
+/* Rename of a space, in one store frame (store_space_rename): it keeps
+ * its id (the kernel moves its dentry to the new name, with its
+ * documents' below it), an empty space at the new name is replaced like
+ * rename(2) replaces an empty directory (ENOTEMPTY otherwise, EEXIST
+ * with RENAME_NOREPLACE), and the documents' cloud copies move in the
+ * background: each is uploaded under the new name, the old copies are
+ * tombstoned and deleted by the uploader.  A space has no place inside
+ * another (EPERM). */
+static int rename_space(struct fs *fs, const char *name, uint64_t newparent,
+			const char *newname, unsigned int flags)
 {
-	uint64_t id;
+	uint64_t *ids = NULL;
+	size_t nids = 0;
 	int rc;
 
-	rc = fs_name_reserved(name) ? -ENOENT
-				    : store_space_lookup(fs->s, name, &id);
+	if (!strcmp(name, FS_METRICS_NAME) || !strcmp(newname, FS_METRICS_NAME))
+		return -EPERM;
+	if (fs_name_reserved(name))
+		return -ENOENT;
+	if (newparent != STORE_ROOT_ID) {
+		rc = parent_is_space(fs, newparent);
+		return rc == 0 ? -EPERM : rc;
+	}
+	rc = fs_name_check(newname);
 	if (rc < 0)
 		return rc;
-	return newparent == STORE_ROOT_ID ? -EXDEV : -EPERM;
+	rc = store_space_rename(
+		fs->s, name, newname,
+		(flags & RENAME_NOREPLACE) ? STORE_RENAME_NOREPLACE : 0, &ids,
+		&nids, NULL);
+	free(ids);
+	if (rc == 0) {
+		atomic_fetch_add(&fs->c.renames, 1);
+		cloud_glue_removed(fs, STORE_ROOT_ID, name);
+	}
+	return rc;
 }
 
 void fs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
@@ -328,7 +381,8 @@ void fs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		return;
 	}
 	if (parent == STORE_ROOT_ID) {
-		fs_reply_err(req, rename_space(fs, newparent, name));
+		fs_reply_err(req,
+			     rename_space(fs, name, newparent, newname, flags));
 		return;
 	}
 	rc = parent_is_space(fs, newparent);

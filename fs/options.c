@@ -310,6 +310,7 @@ static int opt_value_set(struct fs_config *c, int key, const char *v)
 {
 	switch (key) {
 	case K_CAPACITY:
+		c->capacity_set = true;
 		return fs_parse_size(v, &c->capacity_bytes);
 	case K_CUTOVER:
 		return fs_parse_size(v, &c->cutover_bytes);
@@ -613,7 +614,8 @@ void fs_config_help(FILE *f, const char *prog)
 		"  -s                      single-threaded request loop\n"
 		"\n"
 		"store:\n"
-		"  -o capacity=SIZE        data capacity of a new store (default %s)\n"
+		"  -o capacity=SIZE        data capacity of a new store; an existing\n"
+		"                          smaller store grows to it (default %s)\n"
 		"  -o cutover=SIZE         cut the write-ahead log over past SIZE (default %s)\n"
 		"  -o commit_ms=N          background commit interval in ms (default %u)\n"
 		"  -o sync                 every write is durable before it returns (default off)\n"

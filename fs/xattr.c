@@ -10,9 +10,15 @@
  *   user.caravan.backup_time   when (RFC 3339, UTC; empty: never)
  *
  * Values are ASCII without a trailing newline.  Spaces and the root have
- * none.  Setting or removing one of these is EPERM; any other name is
- * ENOTSUP (the filesystem stores no extended attributes), which copy and
- * archive tools treat as "not supported here" and carry on.  Reading a
+ * none.  They are read by name (getfattr -n user.caravan.seq) and never
+ * listed: listxattr of every node is empty.  Copy tools (cp -a, mv
+ * across filesystems, rsync -X, tar --xattrs) copy what listxattr
+ * names, so they neither carry these values (which describe this store's
+ * log, not the document) to another filesystem nor try to set them on a
+ * copy in the mount, which would fail.  Setting or removing one of these
+ * is EPERM; any other name is ENOTSUP (the filesystem stores no extended
+ * attributes), which copy and archive tools treat as "not supported
+ * here" and carry on.  Reading a
  * name outside the user namespace (security.selinux, system.posix_acl_*)
  * is ENOTSUP too: `ls -l` then stops asking for every file of the mount.
  */
@@ -28,14 +34,6 @@
 #include "fs/xattr.h"
 
 #define XPFX "user.caravan."
-
-static const char *const xattr_names[] = {
-	XPFX "seq",    XPFX "entries",	  XPFX "stored_bytes",
-	XPFX "backup", XPFX "backup_seq", XPFX "backup_time",
-};
-enum {
-	NXATTR = sizeof(xattr_names) / sizeof(xattr_names[0])
-};
 
 static void time_str(int64_t ns, char *buf, size_t len)
 {
@@ -134,30 +132,20 @@ void fs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		reply_sized(req, buf, strlen(buf), size);
 }
 
+/* Nothing is listed (see the top of the file); a missing node is still
+ * reported. */
 void fs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
 	struct fs *fs = fuse_req_userdata(req);
 	struct store_doc_info in;
-	char buf[512];
-	size_t len = 0;
-	int rc, i;
+	int rc;
 
 	rc = doc_info(fs, ino, &in);
-	if (rc == -ENODATA) {
-		reply_sized(req, "", 0, size);
-		return;
-	}
-	if (rc < 0) {
+	if (rc < 0 && rc != -ENODATA) {
 		fuse_reply_err(req, -rc);
 		return;
 	}
-	for (i = 0; i < NXATTR; i++) {
-		size_t n = strlen(xattr_names[i]) + 1;
-
-		memcpy(buf + len, xattr_names[i], n);
-		len += n;
-	}
-	reply_sized(req, buf, len, size);
+	reply_sized(req, "", 0, size);
 }
 
 static int xattr_write_errno(const char *name)

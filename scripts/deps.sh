@@ -4,13 +4,15 @@
 # libsystemd-dev: sd_notify (readiness under systemd); systemd:
 # systemd-analyze verify; bash-completion, man-db: the completion and
 # manual page tests; debhelper, dpkg-dev, fakeroot, lintian: building and
-# checking the Debian package (tests/e2e_package.sh).
+# checking the Debian package (tests/e2e_package.sh); vim, nano,
+# emacs-nox, tmux: editors driven for real (tests/e2e_fs_editors.sh).
 set -e
 CARAVAN_PKGS="build-essential autoconf automake libtool pkg-config \
 libfuse3-dev fuse3 libcurl4-openssl-dev libssl-dev check libjansson-dev \
 rsync attr tar curl openssl util-linux clang clang-format libclang-rt-14-dev valgrind sqlite3 libsqlite3-dev \
 libsystemd-dev systemd bash-completion man-db procps \
-debhelper dpkg-dev fakeroot lintian libmicrohttpd-dev prometheus"
+debhelper dpkg-dev fakeroot lintian libmicrohttpd-dev prometheus \
+vim nano emacs-nox tmux"
 
 caravan_missing=""
 for p in $CARAVAN_PKGS; do

@@ -26,3 +26,10 @@ TESTS += tests/check_store_private
 tests_check_store_private_SOURCES = tests/check_store_private.c
 tests_check_store_private_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 tests_check_store_private_LDADD = tests/libtestutil.a store/libstore.a wal/libwal.a util/libutil.a $(CHECK_LIBS)
+
+check_PROGRAMS += tests/check_store_space_rename
+TESTS += tests/check_store_space_rename
+tests_check_store_space_rename_SOURCES = tests/check_store_space_rename.c
+tests_check_store_space_rename_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+tests_check_store_space_rename_LDADD = tests/libtestutil.a store/libstore.a \
+	wal/libwal.a util/libutil.a $(CHECK_LIBS)

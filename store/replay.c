@@ -447,6 +447,20 @@ static int check_rename(struct view *w, const struct wal_rename *r)
 	return rc ? rc : view_kids(w, r->space_id, 1);
 }
 
+/* RENAME with space_id 0 renames a space (store_space_rename): it keeps
+ * its id and its documents; the new name must be free at the root. */
+static int check_space_rename(struct view *w, const struct wal_rename *r)
+{
+	struct vnode n;
+
+	if (!view_space(w, r->id, &n) ||
+	    view_name_taken(w, 0, r->key.p, r->key.len))
+		return -EBADMSG;
+	n.name = r->key.p;
+	n.name_len = r->key.len;
+	return view_put(w, &n);
+}
+
 /* 0 when record r fits the view's state (and, tracking, its effect is
  * noted), else -EBADMSG (-E2BIG: a frame too large to check).  live adds
  * the bounds a new change must keep (sequence numbers up to
@@ -493,6 +507,8 @@ static int rec_check(struct view *w, const struct wal_rec *r, bool live)
 		n.gone = true;
 		return view_put(w, &n);
 	case WAL_RENAME:
+		if (r->u.rename.space_id == 0)
+			return check_space_rename(w, &r->u.rename);
 		return check_rename(w, &r->u.rename);
 	case WAL_TOMB_ADD:
 	case WAL_TOMB_DEL:
@@ -596,8 +612,17 @@ static void apply_meta(struct store *s, const struct wal_setmeta *r,
 static int apply_rename(struct store *s, const struct wal_rename *r,
 			uint64_t lsn)
 {
-	struct node *n = doc_of(s, r->id);
-	int rc = node_rename(s, n, r->space_id, r->key.p, r->key.len);
+	struct node *n;
+	int rc;
+
+	if (r->space_id == 0) { /* a space (check_space_rename) */
+		n = space_of(s, r->id);
+		rc = node_rename(s, n, 0, r->key.p, r->key.len);
+		n->lsn = lsn;
+		return rc;
+	}
+	n = doc_of(s, r->id);
+	rc = node_rename(s, n, r->space_id, r->key.p, r->key.len);
 
 	n->backup_seq = 0;
 	n->backup_time_ns = 0;

@@ -990,6 +990,103 @@ out:
 	return change_end(s, rc, l ? id : 0, l, lsn);
 }
 
+/* ---- renaming a space ----
+ *
+ * One frame: RMSPACE of an empty space already called newname (unless
+ * NOREPLACE), RENAME of the space (space_id 0: a space keeps its id, so
+ * its inode, and its documents stay where they are), and for each of its
+ * documents what a document rename logs for the cloud: a TOMB_ADD of the
+ * old name when a copy may exist there, a TOMB_DEL of a tombstone at the
+ * new name, and BACKUP seq 0 (pending: uploaded again under the new
+ * name; time -1 when a copy exists at the new name).  Replay applies the
+ * frame whole or not at all, so a crash shows the old names or the new
+ * ones.  The change hook is told of every document afterwards. */
+
+/* The records of document n of a space renamed from old to name. */
+static int put_space_doc(struct store *s, struct node *n, const char *old,
+			 const char *name, uint64_t *tomb_id)
+{
+	bool stale = false;
+	int rc = 0;
+
+	if (n->backup_time_ns)
+		rc = wal_put_tomb_add(&s->scratch, WAL_TOMB_ADD, (*tomb_id)++,
+				      old, n->name);
+	if (!rc)
+		rc = put_untomb(s, name, n->name, &stale);
+	if (!rc && (n->backup_time_ns || n->backup_seq || stale))
+		rc = wal_put_backup(&s->scratch, n->id, 0, stale ? -1 : 0);
+	return rc;
+}
+
+int store_space_rename(struct store *s, const char *name, const char *newname,
+		       int flags, uint64_t **ids, size_t *nids, uint64_t *lsn)
+{
+	struct node *sp, *target;
+	uint64_t l = 0, tomb_id, *copy = NULL;
+	char *old = NULL;
+	uint32_t i;
+	int rc = store_name_check(s, newname);
+
+	*ids = NULL;
+	*nids = 0;
+	if (rc)
+		return rc;
+	rc = change_begin(s);
+	if (rc)
+		return rc;
+	sp = node_by_name(s, 0, name, strlen(name));
+	target = node_by_name(s, 0, newname, strlen(newname));
+	if (!sp)
+		rc = -ENOENT;
+	else if (target == sp)
+		goto out; /* onto itself: nothing changes */
+	else if (target && (flags & STORE_RENAME_NOREPLACE))
+		rc = -EEXIST;
+	else if (target && target->kids.n)
+		rc = -ENOTEMPTY;
+	if (rc)
+		goto out;
+	old = strdup(sp->name);
+	copy = malloc((sp->kids.n + 1) * sizeof(*copy));
+	if (!old || !copy) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	if (target)
+		rc = wal_put_id(&s->scratch, WAL_RMSPACE, target->id);
+	if (!rc)
+		rc = wal_put_rename(&s->scratch, sp->id, 0, newname);
+	tomb_id = s->next_tomb_id;
+	for (i = 0; i < sp->kids.n && !rc; i++) {
+		copy[i] = sp->kids.ids[i];
+		rc = put_space_doc(s, node_get(s, copy[i]), old, newname,
+				   &tomb_id);
+	}
+	if (!rc)
+		rc = change_commit(s, &l);
+	if (!rc) {
+		*ids = copy;
+		*nids = i;
+		copy = NULL;
+	}
+out:
+	free(old);
+	free(copy);
+	pthread_rwlock_unlock(&s->lock);
+	if (rc)
+		return rc;
+	if (lsn)
+		*lsn = l;
+	for (i = 0; s->hook && i < *nids; i++)
+		s->hook(s->hook_arg, (*ids)[i]);
+	if (s->opt.sync && l)
+		rc = wal_sync(s->wal, l);
+	if (!rc && l)
+		maybe_cutover(s);
+	return rc;
+}
+
 static int append_locked(struct store *s, struct node *n, const void *buf,
 			 size_t len, bool replace, uint64_t *seq, uint64_t *lsn)
 {

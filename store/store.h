@@ -164,6 +164,16 @@ enum store_rename_flags {
 int store_doc_rename(struct store *s, uint64_t id, uint64_t space_id,
 		     const char *key, int flags, uint64_t *lsn);
 
+/* Rename space name to newname in one frame, keeping its id and its
+ * documents (each is uploaded again under the new name, the copies under
+ * the old one are tombstoned).  An empty space already called newname
+ * is replaced (unless NOREPLACE: -EEXIST); a non-empty one: -ENOTEMPTY.
+ * -ENOENT, -EINVAL, -ENAMETOOLONG.  On success *ids (owned by the caller,
+ * free with free(); NULL when there are none) lists the space's
+ * documents, *nids of them. */
+int store_space_rename(struct store *s, const char *name, const char *newname,
+		       int flags, uint64_t **ids, size_t *nids, uint64_t *lsn);
+
 /* Append one entry; *seq receives its sequence number. */
 int store_append(struct store *s, uint64_t id, const void *buf, size_t len,
 		 uint64_t *seq, uint64_t *lsn);

@@ -79,8 +79,38 @@ check_eq "RENAME_EXCHANGE: EINVAL" \
 check_eq "rename to the root: EPERM" "$("$TOOL" sys rename "$M/archive/fresh" "$M/fresh")" EPERM
 check "mv over a target" mv "$M/archive/fresh" "$M/archive/target"
 check_eq "mv replaced the target" "$(cat "$M/archive/target")" '{"c":3}'
-check "mv of a space (copied: EXDEV)" mv "$M/empty" "$M/empty2"
+check_eq "rename of a space is one rename(2)" "$("$TOOL" sys rename "$M/empty" "$M/empty2")" OK
 check_eq "the space moved" "$(ls "$M" | tr '\n' ' ')" "archive empty2 notes "
+# a space with documents, renamed in place: same inode, same documents
+mkdir "$M/sp"
+for d in a b c; do echo "{\"d\":\"$d\"}" >"$M/sp/$d"; done
+ino_sp=$(stat -c %i "$M/sp")
+ino_a=$(stat -c %i "$M/sp/a")
+check "mv of a space with documents" mv "$M/sp" "$M/sp2"
+check_eq "... keeps its inode number" "$(stat -c %i "$M/sp2")" "$ino_sp"
+check_eq "... and its documents' (and their content)" \
+	"$(stat -c %i "$M/sp2/a") $(cat "$M/sp2/a" "$M/sp2/c" | tr '\n' ' ')" \
+	"$ino_a {\"d\":\"a\"} {\"d\":\"c\"} "
+check_fails "... the old name is gone" test -e "$M/sp"
+check_eq "... and no copy was made (still 3 documents)" "$(ls "$M/sp2" | tr '\n' ' ')" "a b c "
+mkdir "$M/full"
+echo '{}' >"$M/full/x"
+check_eq "rename of a space over a non-empty space: ENOTEMPTY" \
+	"$("$TOOL" sys rename "$M/sp2" "$M/full")" ENOTEMPTY
+mkdir "$M/hollow"
+check_eq "RENAME_NOREPLACE over an empty space: EEXIST" \
+	"$("$TOOL" sys rename_noreplace "$M/sp2" "$M/hollow")" EEXIST
+check_eq "rename of a space over an empty space replaces it" \
+	"$("$TOOL" sys rename "$M/sp2" "$M/hollow")" OK
+check_eq "... with the documents" "$(ls "$M/hollow" | tr '\n' ' ')" "a b c "
+check_eq "rename of a space into a space: EPERM" \
+	"$("$TOOL" sys rename "$M/hollow" "$M/full/hollow")" EPERM
+check_eq "rename of a space to a reserved name: EINVAL" \
+	"$("$TOOL" sys rename "$M/hollow" "$M/.caravan-x")" EINVAL
+check_eq "rename of a space onto itself changes nothing" \
+	"$("$TOOL" sys rename "$M/hollow" "$M/hollow")" OK
+check "the renamed space is writable" sh -c "echo '{\"e\":1}' >>'$M/hollow/a'"
+check_eq "... under its new name" "$(cat "$M/hollow/a")" '{"d":"a","e":1}'
 check_eq "link: EPERM" "$("$TOOL" sys link "$M/notes/doc1" "$M/notes/hard")" EPERM
 check_eq "symlink: EPERM" "$("$TOOL" sys symlink doc1 "$M/notes/soft")" EPERM
 
@@ -104,7 +134,8 @@ check_eq "the metrics file is read-only" "$("$TOOL" writes "$M/.caravan-metrics"
 check "clean unmount" umount_fs "$M"
 check "fsck after a clean unmount" "$CARAVAN" fsck "$S"
 mount_fs "$S" "$M" "metrics_file=$T/metrics.prom,metrics_ms=100" || not_ok "remount"
-check_eq "spaces persist" "$(ls "$M" | tr '\n' ' ')" "archive churn empty2 notes "
+check_eq "spaces persist" "$(ls "$M" | tr '\n' ' ')" "archive churn empty2 full hollow notes "
+check_eq "a renamed space persists with its documents" "$(ls "$M/hollow" | tr '\n' ' ')" "a b c "
 check_eq "documents persist" "$(cat "$M/notes/doc1")" '{"a":1}'
 check_eq "a document's inode survives a remount" "$(stat -c %i "$M/notes/doc1")" "$ino1"
 check_eq "a space's inode survives a remount" "$(stat -c %i "$M/notes")" "$space_ino"
@@ -170,5 +201,53 @@ check "caravan stats" sh -c '"$1" stats "$2" | grep -q "^documents"' sh "$CARAVA
 check "caravan stats --json" sh -c '"$1" stats "$2" --json | grep -q "\"documents\":"' sh "$CARAVAN" "$S"
 check "caravan fsck" "$CARAVAN" fsck "$S"
 check_fails "caravan with an unknown command fails" "$CARAVAN" frobnicate "$S"
+
+# status STDERR_LINES COMMAND...: "exit status, lines on stderr, whether
+# each names the program"
+status() {
+	"$@" >"$T/st.out" 2>"$T/st.err"
+	st_rc=$?
+	st_named=yes
+	grep -qv '^caravan: ' "$T/st.err" && st_named=no
+	echo "$st_rc $(wc -l <"$T/st.err") $st_named"
+}
+check_eq "caravan: an unknown command: status 2, one error line" \
+	"$(status "$CARAVAN" frobnicate "$S")" "2 1 yes"
+check_eq "caravan: no command: status 2, one error line" "$(status "$CARAVAN")" "2 1 yes"
+check_eq "caravan stats: an unknown option: status 2, one error line" \
+	"$(status "$CARAVAN" stats --frob "$S")" "2 1 yes"
+check_eq "caravan stats: a missing operand: status 2, one error line" \
+	"$(status "$CARAVAN" stats)" "2 1 yes"
+check_eq "caravan dump: a bad SPACE/KEY: status 2, one error line" \
+	"$(status "$CARAVAN" dump "$S" nokey)" "2 1 yes"
+check_eq "caravan dump: a missing document: status 1, one error line" \
+	"$(status "$CARAVAN" dump "$S" notes/missing)" "1 1 yes"
+check_eq "caravan stats: no store there: status 2, one error line" \
+	"$(status "$CARAVAN" stats "$T/nowhere")" "2 1 yes"
+check_eq "caravan restore without --cloud: status 2, one error line" \
+	"$(status "$CARAVAN" restore "$T/nowhere")" "2 1 yes"
+check_eq "options stand anywhere: stats --json DIR is stats DIR --json" \
+	"$("$CARAVAN" stats --json "$S")" "$("$CARAVAN" stats "$S" --json)"
+check_eq "... and dump --values DIR SPACE/KEY is dump DIR SPACE/KEY --values" \
+	"$("$CARAVAN" dump --values "$S" notes/doc1)" "$("$CARAVAN" dump "$S" notes/doc1 --values)"
+check_eq "... -- ends the options" "$(status "$CARAVAN" stats -- --json)" "2 1 yes"
+for sub in fsck dump stats backup restore; do
+	check_eq "caravan $sub --help: status 0, its usage on stdout" \
+		"$("$CARAVAN" $sub --help 2>&1 | head -1 | cut -d' ' -f1-3) $?" "usage: caravan $sub 0"
+	check "... and its exit statuses" sh -c '"$1" "$2" -h | grep -q "^Exit status: 0 done, 1 .*, 2 "' sh "$CARAVAN" $sub
+done
+check "caravan --help lists the exit statuses" sh -c '"$1" --help | grep -q "^Exit status: 0"' sh "$CARAVAN"
+check_eq "caravan fsck prints its verdict once" "$("$CARAVAN" fsck "$S" | grep -c clean)" 1
+# a mounted store: what the mount acknowledged a moment ago is seen
+# (commit_ms=60000: the background committer would not have written it)
+mount_fs "$T/live" "$T/live-mnt" commit_ms=60000
+mkdir "$T/live-mnt/s" && echo '{"fresh":1}' >"$T/live-mnt/s/d"
+check_eq "caravan dump of a mounted store sees a change made just before" \
+	"$("$CARAVAN" dump "$T/live" s/d --values 2>&1)" '1 R 12 {"fresh":1}'
+echo '{"more":2}' >>"$T/live-mnt/s/d"
+check_eq "caravan stats of a mounted store counts it" \
+	"$("$CARAVAN" stats "$T/live" --json | sed 's/.*"entries":\([0-9]*\).*/\1/')" 2
+check "caravan fsck of the mounted store" "$CARAVAN" fsck "$T/live"
+umount_fs "$T/live-mnt"
 
 e2e_finish

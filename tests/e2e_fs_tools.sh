@@ -2,7 +2,9 @@
 # e2e_fs_tools.sh - real tools over the mount: tar of a mount extracted into
 # a second fresh mount gives identical content and attributes; rsync -a
 # into the mount twice transfers nothing the second time (and exactly the
-# changed file after a change); cp -a and mv across filesystems.
+# changed file after a change); cp -a and mv across filesystems; the
+# read-only user.caravan.* attributes are read by name but not listed, so
+# cp -a, mv and rsync -aX across filesystems run without a message.
 . "$(dirname "$0")/e2e/lib.sh"
 
 A=$T/a
@@ -80,6 +82,41 @@ check_eq "... arrives" "$(cat "$A/copy/moved")" '{"moved":true}'
 check "mv out of the mount" mv "$A/copy/moved" "$T/moved-out"
 check_eq "... leaves" "$(ls "$A/copy" | grep -c moved)" 0
 check_eq "... and arrives" "$(cat "$T/moved-out")" '{"moved":true}'
+
+# ---- extended attributes: read by name, never listed, never copied ----
+check_eq "getfattr -n user.caravan.seq reads the attribute" \
+	"$(getfattr --absolute-names --only-values -n user.caravan.seq "$A/users/u1")" 2
+check_eq "getfattr -d -m - lists no user.caravan attribute" \
+	"$(getfattr --absolute-names -d -m - "$A/users/u1" 2>&1 | grep -c caravan)" 0
+# quiet COMMAND...: succeeds and prints nothing at all (copy tools print
+# "setting attribute ... Operation not permitted" when they try to copy
+# read-only attributes)
+quiet() {
+	"$@" >"$T/quiet" 2>&1 || { cat "$T/quiet"; echo "status $?"; return 1; }
+	if [ -s "$T/quiet" ]; then cat "$T/quiet"; return 1; fi
+	return 0
+}
+mkdir -p "$T/ext"
+check "cp -a of a space from the mount to another filesystem: no message" \
+	quiet cp -a "$A/users" "$T/ext/users"
+check_eq "... the copies carry no user.caravan attribute" \
+	"$(getfattr -R --absolute-names -d -m - "$T/ext/users" 2>&1 | grep -c caravan)" 0
+check_eq "... and the content" "$(cat "$T/ext/users/u3")" '{"id":3,"name":"user 3","tags":["a","b"],"price":3.25,"visits":3}'
+check "mv of a space from mount to mount (across filesystems): no message" \
+	quiet mv "$A/orders" "$B/orders-moved"
+check_eq "... it arrives" "$(cat "$B/orders-moved/list")" '[1,2,3]'
+check_fails "... and leaves" test -e "$A/orders"
+check "mv of a document from mount to mount: no message" \
+	quiet mv "$B/orders-moved/o1" "$A/users/o1"
+check "rsync -aX from mount to mount: status 0, no message" \
+	quiet rsync -aX "$A/users/" "$B/users-x/"
+check_eq "... with the content" "$(cat "$B/users-x/u7")" "$(cat "$A/users/u7")"
+check "rsync -aX from the mount to another filesystem: no message" \
+	quiet rsync -aX "$A/users/" "$T/ext/users-x/"
+check "rsync -aX back into the mount: no message" \
+	quiet rsync -aX "$T/ext/users-x/" "$B/users-back/"
+check "mv from another filesystem into the mount: no message" \
+	quiet mv "$T/ext/users" "$B/users-moved"
 
 check "clean unmount of A" umount_fs "$A"
 check "clean unmount of B" umount_fs "$B"

@@ -13,6 +13,25 @@
 
 static enum log_level level = LOG_LVL_INFO;
 static bool to_syslog;
+static const char *ident = "caravanfs";
+static unsigned long errors; /* error lines so far */
+
+static void (*prelude)(void);
+
+void log_set_prelude(void (*fn)(void))
+{
+	prelude = fn;
+}
+
+void log_set_ident(const char *name)
+{
+	ident = name;
+}
+
+unsigned long log_errors(void)
+{
+	return __atomic_load_n(&errors, __ATOMIC_RELAXED);
+}
 
 void log_set_level(enum log_level l)
 {
@@ -42,6 +61,8 @@ void log_msg(enum log_level l, const char *fmt, ...)
 
 	if (!log_enabled(l))
 		return;
+	if (l == LOG_LVL_ERROR)
+		__atomic_fetch_add(&errors, 1, __ATOMIC_RELAXED);
 	va_start(ap, fmt);
 	if (to_syslog) {
 		vsnprintf(line, sizeof(line), fmt, ap);
@@ -49,7 +70,9 @@ void log_msg(enum log_level l, const char *fmt, ...)
 		va_end(ap);
 		return;
 	}
-	n = snprintf(line, sizeof(line), "caravanfs: %s: ", tag[l]);
+	if (prelude)
+		prelude();
+	n = snprintf(line, sizeof(line), "%s: %s: ", ident, tag[l]);
 	vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
 	va_end(ap);
 	n = (int)strlen(line);

@@ -18,6 +18,15 @@ enum log_level {
 };
 
 void log_set_level(enum log_level level);
+/* The program named at the start of each stderr line (default
+ * "caravanfs"); name is borrowed and must stay valid. */
+void log_set_ident(const char *name);
+/* How many error lines were logged so far (a caller that reports a
+ * failure itself can tell whether the code below already did). */
+unsigned long log_errors(void);
+/* fn runs before each line written to stderr (a progress display clears
+ * its line there); NULL: none. */
+void log_set_prelude(void (*fn)(void));
 /* Send later lines to syslog (ident "caravanfs") instead of stderr. */
 void log_use_syslog(bool on);
 /* Lines below this level are dropped. */

@@ -22,7 +22,7 @@
  *   META        id, meta                 (document or space)
  *   MKSPACE     id, meta, name
  *   RMSPACE     id
- *   RENAME      id, space_id, name
+ *   RENAME      id, space_id, name (space_id 0: space id renamed)
  *   BACKUP      id, seq, time_ns i64     (cloud holds the entries to seq)
  *   TOMB_ADD    tomb_id, space name, key name (cloud copy to delete)
  *   TOMB_DEL    tomb_id
