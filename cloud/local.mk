@@ -10,6 +10,7 @@ cloud_libcloud_a_SOURCES = \
 	cloud/creds.c cloud/creds.h cloud/creds_internal.h \
 	cloud/creds_chain.c cloud/creds_http.c cloud/creds_process.c \
 	cloud/dir.c \
+	cloud/feed.c cloud/feed.h \
 	cloud/http.h cloud/http_curl.c \
 	cloud/restore.c \
 	cloud/retry.c cloud/retry.h \
@@ -46,6 +47,12 @@ TESTS += tests/check_cloud_archive
 tests_check_cloud_archive_SOURCES = tests/check_cloud_archive.c
 tests_check_cloud_archive_CFLAGS = $(CLOUD_TEST_CFLAGS)
 tests_check_cloud_archive_LDADD = $(CLOUD_TEST_LDADD)
+
+check_PROGRAMS += tests/check_cloud_feed
+TESTS += tests/check_cloud_feed
+tests_check_cloud_feed_SOURCES = tests/check_cloud_feed.c
+tests_check_cloud_feed_CFLAGS = $(CLOUD_TEST_CFLAGS)
+tests_check_cloud_feed_LDADD = $(CLOUD_TEST_LDADD)
 
 check_PROGRAMS += tests/check_cloud_retry
 TESTS += tests/check_cloud_retry

@@ -7,4 +7,5 @@
 # libFuzzer targets of the cloud decoders (built and run by
 # tests/fuzz/run-cloud.sh from the test command, not by make check).
 EXTRA_DIST += tests/fuzz/fuzz_archive.c tests/fuzz/fuzz_s3_list.c \
-	tests/fuzz/run-cloud.sh tests/fuzz/corpus/cloud
+	tests/fuzz/run-cloud.sh tests/fuzz/corpus/cloud \
+	tests/fuzz/fuzz_feed.c tests/fuzz/corpus/feed
