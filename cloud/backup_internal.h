@@ -10,6 +10,8 @@
  *                documents
  *   restore.c    fetching, verifying and importing a document
  *   catalog.c    what the cloud holds (its own header: fs/ asks it)
+ *   history_backup.c  the change feed: marks and tombstone clears wait
+ *                for the feed batch holding their record
  *
  * struct backup and its invariants are described in backup.c; every
  * field below is guarded by b->lock unless it is set once at start.
@@ -79,6 +81,10 @@ struct backup {
 	struct backup_restoring *restoring;
 	uint64_t rng;
 	struct backup_stats st;
+	/* history (history_backup.c): the feed writer (NULL: none) and the
+	 * names held until their feed record is confirmed */
+	struct history *hist;
+	size_t feed_wait;
 };
 
 /* backup.c */
@@ -108,6 +114,33 @@ int backup_delete_confirmed(struct backup *b, const char *space,
  * during an outage, another errno to retry later. */
 int backup_upload_doc(struct backup *b, struct backup_slot *sl,
 		      struct backup_entry *e);
+
+/* After a confirmed PUT of (space, key) for document id at seq: the mark
+ * (or, renamed or deleted meanwhile, the removal of the stale copy). */
+int backup_upload_confirm(struct backup *b, uint64_t id, const char *space,
+			  const char *key, uint64_t seq);
+
+/* backup.c: an entry a worker left in flight (-EINPROGRESS) is done with
+ * rc (b->lock held). */
+void backup_entry_finish(struct backup *b, struct backup_entry *e, int rc);
+
+/* history_backup.c */
+struct history;
+/* Open the history when options.retention_ns > 0 (0 or an errno). */
+int backup_history_start(struct backup *b);
+/* Close it: records not confirmed complete with -ECANCELED. */
+void backup_history_stop(struct backup *b);
+/* Hand document id's state to the feed after its PUT at seq: -EINPROGRESS
+ * (e finishes when the feed confirms; the name stays held), or the result
+ * of the mark when it is gone, or an errno to retry later. */
+int backup_feed_doc(struct backup *b, struct backup_entry *e, uint64_t id,
+		    const char *space, const char *key, uint64_t seq);
+/* A confirmed DELETE of tombstone tomb_id's name: -EINPROGRESS (cleared
+ * when the feed confirms; the name stays held) or an errno. */
+int backup_feed_delete(struct backup *b, uint64_t tomb_id, const char *space,
+		       const char *key);
+/* A stale copy removed: its delete record, not waited for. */
+void backup_feed_deleted(struct backup *b, const char *space, const char *key);
 
 /* tombstone.c */
 /* Delete the cloud copy of every tombstone whose name is not busy. */

@@ -447,7 +447,7 @@ int history_open(struct cloud_target *target, const uint8_t id[FEED_ID_LEN],
 	/* A generation above every one in the target, even when its clock
 	 * went back; an unreachable target leaves the clock alone. */
 	h->gen = (uint64_t)now_ns(h);
-	rc = pitr_last_gen(target, &last);
+	rc = pitr_last_gen(o->quick ? o->quick : target, &last);
 	if (rc)
 		log_warn("cannot list the history in '%s' (%s): numbering "
 			 "the new generation by the clock",

@@ -58,6 +58,9 @@ struct history_options {
 	uint64_t snap_min_bytes; /* ... or this many bytes of feed */
 	size_t snap_part_bytes; /* bound of one snapshot part */
 	struct cloud_retry_policy retry; /* backoff; max_attempts ignored */
+	/* Target for the listing at open (one try, short timeouts, so an
+	 * unreachable target does not hold the start); NULL: target. */
+	struct cloud_target *quick;
 	/* Wall clock in ns since the epoch; NULL: CLOCK_REALTIME. */
 	int64_t (*clock_ns)(void *arg);
 	void *clock_arg;
