@@ -193,8 +193,8 @@ int history_flush(struct history *h, uint32_t timeout_ms)
 	while ((h->queued || h->inflight) && !h->closing) {
 		if (!timeout_ms) {
 			pthread_cond_wait(&h->done, &h->lock);
-		} else if (pthread_cond_timedwait(&h->done, &h->lock,
-						  &until) == ETIMEDOUT) {
+		} else if (pthread_cond_timedwait(&h->done, &h->lock, &until) ==
+			   ETIMEDOUT) {
 			rc = h->queued || h->inflight ? -ETIMEDOUT : 0;
 			break;
 		}

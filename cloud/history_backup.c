@@ -146,8 +146,8 @@ static int mat_entry(void *arg, uint64_t seq, const void *buf, size_t len)
 }
 
 /* The materialized text of document id now, durable locally. */
-static int materialize(struct backup *b, uint64_t id, char **text,
-		       size_t *len, struct store_doc_info *info)
+static int materialize(struct backup *b, uint64_t id, char **text, size_t *len,
+		       struct store_doc_info *info)
 {
 	struct store_doc_info after;
 	struct mat m = { NULL, 0, 0 };
@@ -164,9 +164,9 @@ static int materialize(struct backup *b, uint64_t id, char **text,
 		rc = store_read(b->store, id, mat_entry, &m);
 		if (!rc)
 			rc = store_doc_info(b->store, id, &after);
-		if (!rc && (after.seq != info->seq ||
-			    memcmp(&after.meta, &info->meta,
-				   sizeof(after.meta))) &&
+		if (!rc &&
+		    (after.seq != info->seq ||
+		     memcmp(&after.meta, &info->meta, sizeof(after.meta))) &&
 		    tries < 3) {
 			json_decref(m.doc);
 			continue; /* changed while read: read again */

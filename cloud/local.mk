@@ -84,4 +84,12 @@ tests_check_cloud_backup_LDADD = cloud/libcloud.a store/libstore.a \
 	wal/libwal.a json/libjson.a util/libutil.a $(JANSSON_LIBS) \
 	$(CURL_LIBS) $(CRYPTO_LIBS) $(CHECK_LIBS) -lm
 
+check_PROGRAMS += tests/check_cloud_history
+TESTS += tests/check_cloud_history
+tests_check_cloud_history_SOURCES = tests/check_cloud_history.c
+tests_check_cloud_history_CFLAGS = $(CLOUD_TEST_CFLAGS) $(JANSSON_CFLAGS)
+tests_check_cloud_history_LDADD = cloud/libcloud.a store/libstore.a \
+	wal/libwal.a json/libjson.a util/libutil.a $(JANSSON_LIBS) \
+	$(CURL_LIBS) $(CRYPTO_LIBS) $(CHECK_LIBS) -lm
+
 EXTRA_DIST += tests/data/aws-sigv4 tests/data/cloud tests/cloud_hostile_server.js

@@ -145,6 +145,12 @@ static int fetch(struct cloud_target *t, enum feed_kind kind,
 	else
 		feed_key_snap(key, h->gen, h->batch, h->part);
 	rc = cloud_target_get(t, PITR_SPACE, key, &f->buf, &len, &seq);
+	if (rc == -EBADMSG || rc == -EFBIG) {
+		log_error("history object '%s' in '%s' cannot be read (%s): "
+			  "refused",
+			  key, cloud_target_url(t), strerror(-rc));
+		return -EIO;
+	}
 	if (rc)
 		return rc;
 	if (bytes)
@@ -208,8 +214,8 @@ static int apply_snapshot(struct walk *w, const struct hlist *l, size_t i,
 				log_error("base snapshot %016" PRIx64
 					  "-%016" PRIx64 " in '%s' lacks part "
 					  "%" PRIu32 ": refused",
-					  h.gen, h.batch, cloud_target_url(w->t),
-					  p);
+					  h.gen, h.batch,
+					  cloud_target_url(w->t), p);
 				rc = -EIO;
 			}
 			if (rc)
@@ -282,7 +288,7 @@ static int pick_base(struct walk *w, const struct hlist *l, bool *found)
 static int walk_run(struct walk *w)
 {
 	struct hlist l;
-	bool based = false, have_prev = false, stop = false;
+	bool based = false, have_prev = false, stop = false, have_id = false;
 	uint64_t pg = 0, pb = 0;
 	uint8_t gen_id[FEED_ID_LEN];
 	int rc;
@@ -317,8 +323,9 @@ static int walk_run(struct walk *w)
 			break;
 		same_gen = have_prev && h->gen == pg;
 		if (h->batch != (same_gen ? pb + 1 : 0)) {
-			log_error("feed of '%s': batch %016" PRIx64 "-%016" PRIx64
-				  " does not follow %016" PRIx64 "-%016" PRIx64
+			log_error("feed of '%s': batch %016" PRIx64
+				  "-%016" PRIx64 " does not follow %016" PRIx64
+				  "-%016" PRIx64
 				  " (a batch is missing): refused",
 				  cloud_target_url(w->t), h->gen, h->batch, pg,
 				  pb);
@@ -334,7 +341,7 @@ static int walk_run(struct walk *w)
 		}
 		if (rc)
 			break;
-		if (same_gen && h->batch > 0 &&
+		if (same_gen && have_id &&
 		    memcmp(gen_id, f.o.id, FEED_ID_LEN)) {
 			log_error("feed batch %016" PRIx64 "-%016" PRIx64
 				  " of '%s' was written by another store than "
@@ -345,6 +352,7 @@ static int walk_run(struct walk *w)
 			break;
 		}
 		memcpy(gen_id, f.o.id, FEED_ID_LEN);
+		have_id = true;
 		w->info.objects++;
 		for (size_t k = 0; k < f.o.n && !rc; k++) {
 			const struct feed_record *r = &f.o.rec[k];
@@ -398,8 +406,7 @@ static uint64_t hash_name(const char *s, const char *k)
 	return h;
 }
 
-static struct sdoc *slot_of(struct pitr_state *st, const char *s,
-			    const char *k)
+static struct sdoc *slot_of(struct pitr_state *st, const char *s, const char *k)
 {
 	size_t i = hash_name(s, k) & (st->cap - 1);
 
@@ -779,8 +786,7 @@ static int floor_write(struct cloud_target *t, int64_t ns)
 	char b[32];
 	int n = snprintf(b, sizeof(b), "%" PRId64 "\n", ns < 0 ? 0 : ns);
 
-	return cloud_target_put(t, PITR_SPACE, PITR_FLOOR_KEY, b, (size_t)n,
-				1);
+	return cloud_target_put(t, PITR_SPACE, PITR_FLOOR_KEY, b, (size_t)n, 1);
 }
 
 int pitr_prune(struct cloud_target *t, int64_t horizon_ns, uint64_t *removed)
@@ -899,9 +905,8 @@ int pitr_parse_time(const char *s, int64_t *ns)
 	if (strlen(s) < 20 || !digits(s, 4, &y) || s[4] != '-' ||
 	    !digits(s + 5, 2, &mo) || s[7] != '-' || !digits(s + 8, 2, &d) ||
 	    (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
-	    !digits(s + 11, 2, &h) || s[13] != ':' ||
-	    !digits(s + 14, 2, &mi) || s[16] != ':' ||
-	    !digits(s + 17, 2, &sec))
+	    !digits(s + 11, 2, &h) || s[13] != ':' || !digits(s + 14, 2, &mi) ||
+	    s[16] != ':' || !digits(s + 17, 2, &sec))
 		return -EINVAL;
 	p = s + 19;
 	if (*p == '.') {
