@@ -39,6 +39,7 @@
 
 #include <unistd.h>
 
+#include "admin/history.h"
 #include "cloud/backup.h"
 #include "cloud/target.h"
 #include "fs/reserved.h"
@@ -56,6 +57,9 @@ static void usage(FILE *f)
 		"       caravan stats DIR [--json]\n"
 		"       caravan backup [--cloud URL] [S3 OPTIONS] DIR\n"
 		"       caravan restore --cloud URL [S3 OPTIONS] DIR\n"
+		"       caravan restore --cloud URL --at TIME [--only SPACE[/KEY]]\n"
+		"                       [--force] [S3 OPTIONS] DIR\n"
+		"       caravan versions --cloud URL [S3 OPTIONS] SPACE/KEY\n"
 		"S3 OPTIONS: --s3-endpoint URL, --s3-region NAME, --s3-path-style\n");
 }
 
@@ -456,6 +460,12 @@ int main(int argc, char **argv)
 		return cmd_stats(argc - 2, argv + 2);
 	if (!strcmp(cmd, "backup"))
 		return cmd_backup(argc - 2, argv + 2);
+	/* history (admin/history.c): restore --at / --only, versions */
+	if (!strcmp(cmd, "restore") &&
+	    history_restore_wanted(argc - 2, argv + 2))
+		return history_cmd_restore(argc - 2, argv + 2);
+	if (!strcmp(cmd, "versions"))
+		return history_cmd_versions(argc - 2, argv + 2);
 	if (!strcmp(cmd, "restore"))
 		return cmd_restore(argc - 2, argv + 2);
 	if (!strcmp(cmd, "--version") || !strcmp(cmd, "-V")) {

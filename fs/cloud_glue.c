@@ -311,6 +311,7 @@ int cloud_glue_start(struct fs *fs)
 	bo.max_doc_bytes = fs->cfg.max_doc_bytes;
 	bo.max_patch_bytes = fs->cfg.max_patch_bytes;
 	bo.quick = g->quick;
+	bo.retention_ns = fs->cfg.retention_ns; /* history */
 	rc = backup_start(fs->s, g->t, &bo, &g->b);
 	if (rc < 0) {
 		log_error("cannot start backup to '%s': %s", fs->cfg.cloud,

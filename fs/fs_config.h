@@ -31,6 +31,7 @@ struct fs_config {
 	char *s3_region;
 	bool s3_path_style;
 	uint32_t backup_delay_ms;
+	uint64_t retention_ns; /* history kept (0: none; cloud/history.h) */
 	/* kernel interface */
 	double entry_timeout_s;
 	double attr_timeout_s;
