@@ -9,3 +9,9 @@
 EXTRA_DIST += tests/fuzz/fuzz_archive.c tests/fuzz/fuzz_s3_list.c \
 	tests/fuzz/run-cloud.sh tests/fuzz/corpus/cloud \
 	tests/fuzz/fuzz_feed.c tests/fuzz/corpus/feed
+
+# The cloud history (cloud/history.h, cloud/pitr.h): the point-in-time
+# oracle through real mounts, on a dir: target and on s3rver.
+E2E_HISTORY_TESTS = tests/e2e_cloud_history.sh tests/e2e_cloud_history_s3.sh
+dist_check_SCRIPTS += $(E2E_HISTORY_TESTS)
+TESTS += $(E2E_HISTORY_TESTS)

@@ -1,0 +1,209 @@
+#!/bin/sh
+# e2e_cloud_history.sh - the oracle test of point-in-time restore: a
+# seeded random workload through a real mount (creates, patches,
+# replacements, renames, deletes, chmods, space removals) backed up to a
+# dir: target, or to s3rver with CARAVAN_HISTORY_TARGET=s3.  At 20
+# moments, once the change feed holds everything (polled: a restore at
+# "now" equals the namespace), the namespace is recorded with the time;
+# `caravan restore --at` each moment must reproduce it exactly (content,
+# seq, mode, mtime), also after `rm -rf` of everything in the mount.
+# Beside it: --only, versions, refusal of a non-empty store without
+# --force, and a time before the history.
+#
+# Environment: CARAVAN_HISTORY_SEED (default 1), CARAVAN_HISTORY_TARGET
+# (dir or s3; default dir), CARAVAN_S3RVER (s3rver.js for s3).
+. "$(dirname "$0")/e2e/lib.sh"
+
+SEED=${CARAVAN_HISTORY_SEED:-1}
+KIND=${CARAVAN_HISTORY_TARGET:-dir}
+A=$T/a
+R=$T/r
+RM=$T/rm
+S3PID=""
+s3_stop() {
+	if [ -n "$S3PID" ]; then
+		kill "$S3PID" 2>/dev/null
+		wait "$S3PID" 2>/dev/null
+	fi
+	S3PID=""
+}
+if [ "$KIND" = s3 ]; then
+	JS=${CARAVAN_S3RVER:-$(cd "$(dirname "$0")" && pwd)/s3/node_modules/s3rver/bin/s3rver.js}
+	if ! command -v node >/dev/null 2>&1 || [ ! -r "$JS" ]; then
+		not_ok "node and s3rver are needed (scripts/s3rver-install.sh)"
+		e2e_finish
+		exit 1
+	fi
+	PORT=$(node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
+	mkdir -p "$T/s3data"
+	node --openssl-legacy-provider "$JS" --directory "$T/s3data" \
+		--address 127.0.0.1 --port "$PORT" --silent \
+		--configure-bucket caravan --service-endpoint localhost \
+		>>"$T/s3rver.log" 2>&1 &
+	S3PID=$!
+	trap 's3_stop; e2e_cleanup' EXIT
+	check "s3rver starts" wait_for curl -s -o /dev/null "http://127.0.0.1:$PORT/"
+	export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER
+	unset AWS_SESSION_TOKEN AWS_PROFILE
+	URL=s3://caravan/hist
+	S3ARGS="--s3-endpoint http://127.0.0.1:$PORT --s3-region us-east-1 --s3-path-style"
+	O="cloud=$URL,s3_endpoint=http://127.0.0.1:$PORT,s3_region=us-east-1,s3_path_style,backup_delay_ms=50"
+else
+	URL=dir:$T/cloud
+	S3ARGS=""
+	O="cloud=$URL,backup_delay_ms=50"
+fi
+
+# dump DIR: one line per document, sorted: space/key seq mode mtime body
+dump() {
+	(cd "$1" && for s in *; do
+		[ -d "$s" ] || continue
+		for k in "$s"/*; do
+			[ -f "$k" ] || continue
+			printf '%s %s %s %s\n' "$k" \
+				"$(getfattr --absolute-names --only-values -n user.caravan.seq "$k")" \
+				"$(stat -c '%a %.9Y' "$k")" "$(cat "$k")"
+		done
+	done) | LC_ALL=C sort
+}
+
+# restore_at TIME OUT [ARGS...]: restore as of TIME and dump it into OUT
+restore_at() {
+	ra_t=$1 ra_out=$2
+	shift 2
+	rm -rf "$R"
+	# shellcheck disable=SC2086 # S3ARGS are words
+	"$CARAVAN" restore --cloud "$URL" $S3ARGS --at "$ra_t" "$@" "$R" \
+		>"$T/restore.out" 2>"$T/restore.err" || return 1
+	mount_fs "$R" "$RM" ro || return 1
+	dump "$RM" >"$ra_out"
+	umount_fs "$RM"
+}
+
+# feed_holds FILE: a restore at "now" equals FILE
+feed_holds() {
+	restore_at "$(date -u +%Y-%m-%dT%H:%M:%S.%NZ)" "$T/poll" &&
+		cmp -s "$T/poll" "$1"
+}
+
+# wait_feed FILE: poll feed_holds (restores are slow: a longer deadline
+# than wait_for's)
+wait_feed() {
+	wf_i=0
+	while ! feed_holds "$1"; do
+		wf_i=$((wf_i + 1))
+		if [ $wf_i -ge 300 ]; then return 1; fi
+		sleep 0.1
+	done
+}
+
+r=$SEED
+rnd() { # rnd N: a number in 0..N-1 into $v
+	r=$(((r * 1103515245 + 12345) % 2147483648))
+	v=$(((r / 65536) % $1))
+}
+
+one_op() {
+	rnd 3
+	s=s$v
+	rnd 6
+	k=k$v
+	rnd 100
+	n=$v
+	rnd 12
+	case $v in
+	0 | 1 | 2)
+		mkdir -p "$A/$s"
+		echo "{\"v\":$n,\"k\":\"$k\"}" >"$A/$s/$k" ;;
+	3 | 4 | 5)
+		if [ -f "$A/$s/$k" ]; then echo "{\"p$n\":$n}" >>"$A/$s/$k"; fi ;;
+	6)
+		if [ -f "$A/$s/$k" ]; then echo "[$n]" >"$A/$s/$k"; fi ;;
+	7)
+		rnd 3
+		t=s$v
+		rnd 6
+		if [ -f "$A/$s/$k" ] && [ -d "$A/$t" ]; then mv "$A/$s/$k" "$A/$t/k$v"; fi ;;
+	8 | 9)
+		rm -f "$A/$s/$k" ;;
+	10)
+		if [ -f "$A/$s/$k" ]; then chmod "6$((n % 8))0" "$A/$s/$k"; fi ;;
+	11)
+		rnd 4
+		if [ "$v" = 0 ]; then rm -rf "${A:?}/$s"; fi ;;
+	esac
+}
+
+check "mount with history" mount_fs "$T/store" "$A" "$O"
+before=$(date -u +%Y-%m-%dT%H:%M:%S.%NZ)
+moments=0
+i=0
+while [ $i -lt 20 ]; do
+	j=0
+	while [ $j -lt 12 ]; do
+		one_op
+		j=$((j + 1))
+	done
+	dump "$A" >"$T/want.$i"
+	if wait_feed "$T/want.$i"; then
+		date -u +%Y-%m-%dT%H:%M:%S.%NZ >"$T/at.$i"
+		moments=$((moments + 1))
+	else
+		not_ok "the feed holds moment $i" "$(diff "$T/want.$i" "$T/poll" | head -5)"
+		date -u +%Y-%m-%dT%H:%M:%S.%NZ >"$T/at.$i"
+	fi
+	i=$((i + 1))
+done
+check_eq "the feed held all 20 moments" "$moments" 20
+check "the workload touched many documents" test "$(cat "$T"/want.* | cut -d' ' -f1 | sort -u | wc -l)" -ge 10
+
+replay_all() { # replay_all LABEL
+	bad=0
+	i=0
+	while [ $i -lt 20 ]; do
+		if ! restore_at "$(cat "$T/at.$i")" "$T/got.$i" ||
+			! cmp -s "$T/got.$i" "$T/want.$i"; then
+			bad=$((bad + 1))
+			echo "moment $i differs:"
+			diff "$T/want.$i" "$T/got.$i" | head -5
+		fi
+		i=$((i + 1))
+	done
+	check_eq "$1: every moment restores exactly" "$bad" 0
+}
+replay_all "before rm -rf"
+
+# ---- --only, versions, refusals ----
+sp=$(head -1 "$T/want.19" | cut -d/ -f1)
+if [ -n "$sp" ]; then
+	restore_at "$(cat "$T/at.19")" "$T/only" --only "$sp"
+	check_eq "--only SPACE restores that space alone" "$(cat "$T/only")" "$(grep "^$sp/" "$T/want.19")"
+	doc=$(head -1 "$T/want.19" | cut -d' ' -f1)
+	# shellcheck disable=SC2086
+	"$CARAVAN" versions --cloud "$URL" $S3ARGS "$doc" >"$T/versions"
+	check "versions lists the document's changes" grep -q "seq $(head -1 "$T/want.19" | cut -d' ' -f2) " "$T/versions"
+	check "... with RFC 3339 times" grep -qE '^20[0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9:.]+Z ' "$T/versions"
+else
+	not_ok "the last moment holds a document"
+fi
+mkdir -p "$T/full" && echo x >"$T/full/file"
+# shellcheck disable=SC2086
+check_fails "a non-empty directory is refused" "$CARAVAN" restore --cloud "$URL" $S3ARGS --at "$(cat "$T/at.5")" "$T/full"
+check "... and left alone" test -f "$T/full/file"
+# shellcheck disable=SC2086
+check "--force replaces it" "$CARAVAN" restore --cloud "$URL" $S3ARGS --at "$(cat "$T/at.5")" --force "$T/full"
+check "... with a store" "$CARAVAN" fsck "$T/full"
+restore_at "$before" "$T/empty"
+check_eq "a time before the first change: an empty store" "$(cat "$T/empty")" ""
+# shellcheck disable=SC2086
+check_fails "a malformed time is refused" "$CARAVAN" restore --cloud "$URL" $S3ARGS --at "yesterday" "$T/x"
+check "... leaving nothing behind" test ! -e "$T/x"
+
+# ---- rm -rf of everything: the history keeps it ----
+rm -rf "${A:?}"/*
+: >"$T/nothing"
+check "the feed holds the removal" wait_feed "$T/nothing"
+replay_all "after rm -rf"
+check "clean unmount" umount_fs "$A"
+s3_stop
+e2e_finish
