@@ -139,6 +139,8 @@ int backup_feed_doc(struct backup *b, struct backup_entry *e, uint64_t id,
  * when the feed confirms; the name stays held) or an errno. */
 int backup_feed_delete(struct backup *b, uint64_t tomb_id, const char *space,
 		       const char *key);
+/* A conflict copy written (space, key): its state, read back, fed. */
+void backup_feed_cloud(struct backup *b, const char *space, const char *key);
 /* A stale copy removed: its delete record, not waited for. */
 void backup_feed_deleted(struct backup *b, const char *space, const char *key);
 

@@ -16,6 +16,19 @@
  * -ECANCELED (stopping) marks nothing: the document stays pending and
  * the tombstone stays, both sent again at the next start.
  *
+ * The start of a generation: a kill -9 can leave the history behind the
+ * namespace (a feed record confirmed whose mark was lost, then the
+ * document deleted with no tombstone; a stale copy removed or a conflict
+ * copy written whose record was never confirmed).  So before any upload
+ * backup_history_start compares the history's latest state with the
+ * namespace and feeds the differences (reconcile_history): a local
+ * document the history lacks or holds with another seq, mode or mtime
+ * (its state now); a name the history holds that is neither local, nor
+ * tombstoned (its tombstone feeds the delete), nor a cloud object (a
+ * delete); a cloud object neither local nor in the history (a conflict
+ * copy, or an object uploaded before the history existed: its state from
+ * its archive).  A target that cannot be read now is not judged.
+ *
  * Invariants:
  *   1. A document is marked uploaded at seq S only after both its object
  *      and a feed record of a state at or after S were confirmed.
@@ -27,10 +40,13 @@
 
 #include "cloud/backup_internal.h"
 
+#include "cloud/archive.h"
 #include "cloud/history.h"
+#include "cloud/pitr.h"
 #include "json/json.h"
 #include "store/doc.h"
 #include "util/log.h"
+#include "util/strlist.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -46,6 +62,8 @@ struct feed_hold {
 	uint64_t id, seq; /* the document */
 	uint64_t tomb_id; /* a delete */
 };
+
+static void reconcile_history(struct backup *b);
 
 int backup_history_start(struct backup *b)
 {
@@ -71,6 +89,8 @@ int backup_history_start(struct backup *b)
 	if (rc)
 		log_error("cannot start the history of '%s': %s",
 			  cloud_target_url(b->target), strerror(-rc));
+	else
+		reconcile_history(b);
 	return rc;
 }
 
@@ -318,4 +338,318 @@ void backup_feed_deleted(struct backup *b, const char *space, const char *key)
 			  "%s",
 			  name, strerror(-rc));
 	}
+}
+
+/* ---- the start of a generation ---- */
+
+struct local_doc {
+	uint64_t id;
+	char *name; /* "space/key" */
+};
+
+struct walk_local {
+	struct strlist spaces; /* names */
+	struct local_doc *v;
+	size_t n, cap;
+	const char *space; /* being listed */
+	int err;
+};
+
+static int collect_space(void *arg, uint64_t id, const char *name)
+{
+	(void)id;
+	return strlist_add(&((struct walk_local *)arg)->spaces, name);
+}
+
+static int collect_doc(void *arg, uint64_t id, const char *key)
+{
+	struct walk_local *w = arg;
+	size_t n = strlen(w->space) + strlen(key) + 2;
+
+	if (w->n == w->cap) {
+		size_t cap = w->cap ? 2 * w->cap : 256;
+		struct local_doc *nv = realloc(w->v, cap * sizeof(*nv));
+
+		if (!nv)
+			return -ENOMEM;
+		w->v = nv;
+		w->cap = cap;
+	}
+	w->v[w->n].name = malloc(n);
+	if (!w->v[w->n].name)
+		return -ENOMEM;
+	snprintf(w->v[w->n].name, n, "%s/%s", w->space, key);
+	w->v[w->n++].id = id;
+	return 0;
+}
+
+static int cmp_cstr(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int cmp_local(const void *a, const void *b)
+{
+	return strcmp(((const struct local_doc *)a)->name,
+		      ((const struct local_doc *)b)->name);
+}
+
+static bool in_sorted(char **v, size_t n, const char *name)
+{
+	return n && bsearch(&name, v, n, sizeof(*v), cmp_cstr);
+}
+
+static bool is_local(struct walk_local *w, const char *name)
+{
+	struct local_doc k = { 0, (char *)name };
+
+	return w->n && bsearch(&k, w->v, w->n, sizeof(*w->v), cmp_local);
+}
+
+/* "space/key" into its parts (names never hold '/'). */
+static void split(const char *name, char *space, char *key)
+{
+	const char *slash = strchr(name, '/');
+
+	snprintf(space, STORE_NAME_MAX + 1, "%.*s", (int)(slash - name), name);
+	snprintf(key, STORE_NAME_MAX + 1, "%s", slash + 1);
+}
+
+static void feed_now(struct backup *b, const struct feed_record *r)
+{
+	int rc = history_add(b->hist, r, NULL, NULL);
+
+	if (rc)
+		log_error("cannot add to the change feed: %s", strerror(-rc));
+}
+
+static void feed_local(struct backup *b, uint64_t id, const char *space,
+		       const char *key)
+{
+	struct store_doc_info info;
+	struct feed_record r;
+	char *text = NULL;
+	size_t len = 0;
+
+	if (materialize(b, id, &text, &len, &info))
+		return; /* gone meanwhile, or unreadable: logged by its upload */
+	memset(&r, 0, sizeof(r));
+	r.kind = FEED_REC_DOC;
+	snprintf(r.space, sizeof(r.space), "%s", space);
+	snprintf(r.key, sizeof(r.key), "%s", key);
+	r.seq = info.seq;
+	r.mode = info.meta.mode;
+	r.uid = info.meta.uid;
+	r.gid = info.meta.gid;
+	r.mtime_ns = info.meta.mtime_ns;
+	r.ctime_ns = info.meta.ctime_ns;
+	r.body = (const uint8_t *)text;
+	r.body_len = len;
+	feed_now(b, &r);
+	free(text);
+}
+
+/* A cloud object the history lacks: its state from its archive. */
+void backup_feed_cloud(struct backup *b, const char *space, const char *key)
+{
+	struct mat m = { NULL, 0, 0 };
+	struct feed_record r;
+	struct archive a;
+	char name[2 * CLOUD_ENC_MAX];
+	void *buf = NULL;
+	size_t len = 0;
+	uint64_t seq;
+	char *text = NULL;
+	int rc;
+
+	memset(&a, 0, sizeof(a));
+	if (!b->hist)
+		return;
+	rc = cloud_target_get(b->target, space, key, &buf, &len, &seq);
+	if (rc)
+		return;
+	rc = archive_decode(buf, len, &a);
+	if (!rc) {
+		m.doc = json_object();
+		rc = m.doc ? 0 : -ENOMEM;
+		for (size_t i = 0; !rc && i < a.n; i++)
+			rc = mat_entry(&m, a.entries[i].seq, a.entries[i].buf,
+				       a.entries[i].len);
+		if (!rc)
+			rc = json_value_emit(m.doc, &text, &len);
+		json_decref(m.doc);
+	}
+	if (rc) {
+		backup_log_name(space, key, name);
+		log_warn("cloud object '%s' cannot be read (%s): not in the "
+			 "change feed",
+			 name, strerror(-rc));
+	} else {
+		memset(&r, 0, sizeof(r));
+		r.kind = FEED_REC_DOC;
+		snprintf(r.space, sizeof(r.space), "%s", space);
+		snprintf(r.key, sizeof(r.key), "%s", key);
+		r.seq = a.seq;
+		r.mode = a.meta.mode;
+		r.uid = a.meta.uid;
+		r.gid = a.meta.gid;
+		r.mtime_ns = a.meta.mtime_ns;
+		r.ctime_ns = a.meta.ctime_ns;
+		r.body = (const uint8_t *)text;
+		r.body_len = len;
+		feed_now(b, &r);
+	}
+	archive_release(&a);
+	free(text);
+	free(buf);
+}
+
+struct cloud_names {
+	struct cloud_target *t;
+	struct strlist names; /* "space/key" */
+	const char *space;
+};
+
+static int collect_cloud_key(void *arg, const char *key)
+{
+	struct cloud_names *c = arg;
+	char buf[2 * STORE_NAME_MAX + 2];
+
+	snprintf(buf, sizeof(buf), "%s/%s", c->space, key);
+	return strlist_add(&c->names, buf);
+}
+
+static int collect_cloud_space(void *arg, const char *space)
+{
+	struct cloud_names *c = arg;
+
+	if (cloud_name_reserved(space))
+		return 0;
+	return strlist_add(&c->names, space); /* keys listed below */
+}
+
+struct hist_names {
+	struct strlist names;
+};
+
+static int collect_hist(void *arg, const struct feed_record *r)
+{
+	char buf[2 * STORE_NAME_MAX + 2];
+
+	snprintf(buf, sizeof(buf), "%s/%s", r->space, r->key);
+	return strlist_add(&((struct hist_names *)arg)->names, buf);
+}
+
+static void reconcile_history(struct backup *b)
+{
+	struct pitr_limit lim = { INT64_MAX, false, 0, 0, NULL, NULL };
+	struct cloud_target *t = b->o.quick ? b->o.quick : b->target;
+	struct walk_local w;
+	struct cloud_names c;
+	struct hist_names h = { STRLIST_INIT };
+	struct strlist spaces = STRLIST_INIT;
+	struct pitr_state *st = NULL;
+	char space[STORE_NAME_MAX + 1], key[STORE_NAME_MAX + 1];
+	size_t fed = 0;
+	int rc;
+
+	memset(&w, 0, sizeof(w));
+	memset(&c, 0, sizeof(c));
+	rc = pitr_build(t, &lim, &st, NULL);
+	if (rc) {
+		log_warn("cannot read the history of '%s' (%s): not checking "
+			 "it against the namespace now",
+			 cloud_target_url(b->target), strerror(-rc));
+		return;
+	}
+	/* the cloud's names */
+	c.t = t;
+	rc = cloud_target_list_all(t, NULL, collect_cloud_space, &c);
+	if (!rc) {
+		spaces = c.names;
+		memset(&c.names, 0, sizeof(c.names));
+	}
+	for (size_t i = 0; !rc && i < spaces.n; i++) {
+		c.space = spaces.v[i];
+		rc = cloud_target_list_all(t, spaces.v[i], collect_cloud_key,
+					   &c);
+	}
+	/* the local ones */
+	if (!rc)
+		rc = store_space_list(b->store, 0, collect_space, &w);
+	for (size_t i = 0; !rc && i < w.spaces.n; i++) {
+		uint64_t sid;
+
+		w.space = w.spaces.v[i];
+		if (store_space_lookup(b->store, w.space, &sid))
+			continue;
+		rc = store_doc_list(b->store, sid, 0, collect_doc, &w);
+	}
+	if (!rc)
+		rc = pitr_each(st, collect_hist, &h);
+	if (rc) {
+		log_warn("cannot list the namespace of '%s' (%s): not checking "
+			 "the history against it now",
+			 cloud_target_url(b->target), strerror(-rc));
+		goto out;
+	}
+	if (c.names.n)
+		qsort(c.names.v, c.names.n, sizeof(*c.names.v), cmp_cstr);
+	if (w.n)
+		qsort(w.v, w.n, sizeof(*w.v), cmp_local);
+	for (size_t i = 0; i < w.n; i++) {
+		const struct feed_record *r;
+		struct store_doc_info info;
+
+		split(w.v[i].name, space, key);
+		r = pitr_find(st, space, key);
+		if (store_doc_info(b->store, w.v[i].id, &info))
+			continue;
+		if (r && r->seq == info.seq && r->mode == info.meta.mode &&
+		    r->mtime_ns == info.meta.mtime_ns)
+			continue;
+		feed_local(b, w.v[i].id, space, key);
+		fed++;
+	}
+	for (size_t i = 0; i < h.names.n; i++) {
+		struct feed_record r;
+
+		if (is_local(&w, h.names.v[i]) ||
+		    in_sorted(c.names.v, c.names.n, h.names.v[i]))
+			continue;
+		split(h.names.v[i], space, key);
+		if (store_tombstoned(b->store, space, key))
+			continue;
+		memset(&r, 0, sizeof(r));
+		r.kind = FEED_REC_DEL;
+		snprintf(r.space, sizeof(r.space), "%s", space);
+		snprintf(r.key, sizeof(r.key), "%s", key);
+		feed_now(b, &r);
+		fed++;
+	}
+	if (h.names.n)
+		qsort(h.names.v, h.names.n, sizeof(*h.names.v), cmp_cstr);
+	for (size_t i = 0; i < c.names.n; i++) {
+		if (is_local(&w, c.names.v[i]) ||
+		    in_sorted(h.names.v, h.names.n, c.names.v[i]))
+			continue;
+		split(c.names.v[i], space, key);
+		if (store_tombstoned(b->store, space, key))
+			continue;
+		backup_feed_cloud(b, space, key);
+		fed++;
+	}
+	if (fed)
+		log_info("change feed of '%s': %zu changes the history lacked "
+			 "fed at the start",
+			 cloud_target_url(b->target), fed);
+out:
+	for (size_t i = 0; i < w.n; i++)
+		free(w.v[i].name);
+	free(w.v);
+	strlist_release(&w.spaces);
+	strlist_release(&c.names);
+	strlist_release(&spaces);
+	strlist_release(&h.names);
+	pitr_free(st);
 }

@@ -105,8 +105,10 @@ static int hlist_load(struct cloud_target *t, struct hlist *l)
 		hlist_free(l);
 		return rc;
 	}
-	qsort(l->batches, l->nb, sizeof(*l->batches), cmp_hobj);
-	qsort(l->snaps, l->ns, sizeof(*l->snaps), cmp_hobj);
+	if (l->nb)
+		qsort(l->batches, l->nb, sizeof(*l->batches), cmp_hobj);
+	if (l->ns)
+		qsort(l->snaps, l->ns, sizeof(*l->snaps), cmp_hobj);
 	return 0;
 }
 
@@ -561,6 +563,14 @@ int pitr_each(struct pitr_state *st, pitr_doc_fn fn, void *arg)
 size_t pitr_count(const struct pitr_state *st)
 {
 	return st->n;
+}
+
+const struct feed_record *pitr_find(struct pitr_state *st, const char *space,
+				    const char *key)
+{
+	struct sdoc *d = slot_of(st, space, key);
+
+	return d->used ? &d->r : NULL;
 }
 
 /* ---- versions ---- */

@@ -59,6 +59,9 @@ int pitr_build(struct cloud_target *t, const struct pitr_limit *limit,
 typedef int (*pitr_doc_fn)(void *arg, const struct feed_record *r);
 int pitr_each(struct pitr_state *st, pitr_doc_fn fn, void *arg);
 size_t pitr_count(const struct pitr_state *st);
+/* The record of (space, key) in the state, or NULL. */
+const struct feed_record *pitr_find(struct pitr_state *st, const char *space,
+				    const char *key);
 void pitr_free(struct pitr_state *st);
 
 /* Every record of (space, key) still in the history, oldest first (a

@@ -338,6 +338,7 @@ static int reconcile(struct backup *b, const struct call *c)
 	if (rc)
 		return rc;
 	catalog_note_put(b->cat, space, cname);
+	backup_feed_cloud(b, space, cname); /* history: the conflict copy */
 	pthread_mutex_lock(&b->lock);
 	b->st.conflicts++;
 	pthread_mutex_unlock(&b->lock);
