@@ -12,6 +12,7 @@
 #
 # Environment: CARAVAN_HISTORY_SEED (default 1), CARAVAN_HISTORY_TARGET
 # (dir or s3; default dir), CARAVAN_S3RVER (s3rver.js for s3).
+# shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/e2e/lib.sh"
 
 SEED=${CARAVAN_HISTORY_SEED:-1}
@@ -54,6 +55,7 @@ else
 	O="cloud=$URL,backup_delay_ms=50"
 fi
 
+# shellcheck source=tests/e2e/history.sh
 . "$(dirname "$0")/e2e/history.sh"
 
 check "mount with history" mount_fs "$T/store" "$A" "$O"

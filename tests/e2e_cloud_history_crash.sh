@@ -8,6 +8,7 @@
 #
 # 8 rounds, 50 in the long campaign (CARAVAN_LONG=1) or
 # CARAVAN_HISTORY_CRASH_ROUNDS=N; CARAVAN_HISTORY_SEED (default 1).
+# shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/e2e/lib.sh"
 
 if [ -n "${CARAVAN_LONG:-}" ]; then ROUNDS=50; else ROUNDS=8; fi
@@ -19,6 +20,7 @@ RM=$T/rm
 URL=dir:$T/cloud
 S3ARGS=""
 O="cloud=$URL,backup_delay_ms=50"
+# shellcheck source=tests/e2e/history.sh
 . "$(dirname "$0")/e2e/history.sh"
 
 now() { date -u +%Y-%m-%dT%H:%M:%S.%NZ; }
@@ -70,7 +72,7 @@ while [ "$round" -le "$ROUNDS" ]; do
 	round=$((round + 1))
 done
 # between two moments (inside a crash window): a restore works
-check "a restore at a time inside a crash window works" restore_at "$(cat "$T/at.1" | sed 's/\.[0-9]*Z/Z/')" "$T/got"
+check "a restore at a time inside a crash window works" restore_at "$(sed 's/\.[0-9]*Z/Z/' "$T/at.1")" "$T/got"
 bad=0
 i=1
 while [ $i -lt "$round" ]; do

@@ -1,3 +1,4 @@
+# shellcheck shell=sh
 # history.sh - sourced by tests/e2e_cloud_history*.sh after lib.sh, with
 # A (the mount), R and RM (a restored store and its mountpoint), URL,
 # S3ARGS and SEED set: dumping a namespace, restoring one as of a time,
