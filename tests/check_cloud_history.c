@@ -523,6 +523,60 @@ START_TEST(test_history_refuses_corrupt_feed_objects)
 }
 END_TEST
 
+START_TEST(test_history_times_parse_rfc3339_only)
+{
+	int64_t ns;
+	char out[40];
+
+	ck_assert_int_eq(pitr_parse_time("2026-12-06T10:00:00Z", &ns), 0);
+	ck_assert_int_eq(ns, INT64_C(1796551200) * 1000000000);
+	ck_assert_int_eq(pitr_parse_time("2026-12-06T11:30:00.5+01:30", &ns),
+			 0);
+	ck_assert_int_eq(ns, INT64_C(1796551200) * 1000000000 + 500000000);
+	pitr_format_time(ns, out);
+	ck_assert_str_eq(out, "2026-12-06T10:00:00.500000000Z");
+	ck_assert_int_eq(pitr_parse_time("2026-12-06T10:00:00", &ns), -EINVAL);
+	ck_assert_int_eq(pitr_parse_time("2026-13-06T10:00:00Z", &ns), -EINVAL);
+	ck_assert_int_eq(pitr_parse_time("yesterday", &ns), -EINVAL);
+	ck_assert_int_eq(pitr_parse_time("2026-12-06T10:00:00Zjunk", &ns),
+			 -EINVAL);
+	ck_assert_int_eq(pitr_parse_time("2026-12-06T10:00:00.Z", &ns),
+			 -EINVAL);
+}
+END_TEST
+
+static int count_version(void *arg, const struct feed_record *r)
+{
+	int *n = arg;
+
+	ck_assert_str_eq(r->key, "a");
+	n[r->kind == FEED_REC_DEL]++;
+	return 0;
+}
+
+START_TEST(test_history_versions_of_a_document)
+{
+	struct fix x;
+	int n[2] = { 0, 0 };
+	uint64_t id;
+
+	fix_open(&x, 7 * 86400 * SEC, 0);
+	put_doc(&x, "a", "{\"v\":1}");
+	put_doc(&x, "b", "{}");
+	flush(&x);
+	put_doc(&x, "a", "{\"v\":2}");
+	flush(&x);
+	ck_assert_int_eq(store_doc_lookup(x.s, x.space, "a", &id), 0);
+	ck_assert_int_eq(store_doc_delete(x.s, id, NULL), 0);
+	flush(&x);
+	ck_assert_int_eq(pitr_versions(x.w->inner, "sp", "a", count_version, n),
+			 0);
+	ck_assert_int_eq(n[0], 2); /* two states */
+	ck_assert_int_eq(n[1], 1); /* and the delete */
+	fix_close(&x);
+}
+END_TEST
+
 static void setup(void)
 {
 	ck_assert_ptr_nonnull(mkdtemp(tmp_root));
@@ -550,6 +604,8 @@ int main(void)
 	tcase_add_test(tc, test_history_mark_waits_for_the_feed);
 	tcase_add_test(tc, test_history_snapshots_and_retention_prune);
 	tcase_add_test(tc, test_history_refuses_corrupt_feed_objects);
+	tcase_add_test(tc, test_history_times_parse_rfc3339_only);
+	tcase_add_test(tc, test_history_versions_of_a_document);
 	tcase_set_timeout(tc, 300);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);

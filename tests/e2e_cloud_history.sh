@@ -129,5 +129,15 @@ rm -rf "${A:?}"/*
 check "the feed holds the removal" wait_feed "$T/nothing"
 replay_all "after rm -rf"
 check "clean unmount" umount_fs "$A"
+
+# ---- retention=0: the current objects only ----
+if [ "$KIND" = dir ]; then
+	check "mount with retention=0" mount_fs "$T/store0" "$T/m0" "cloud=dir:$T/cloud0,backup_delay_ms=50,retention=0"
+	mkdir "$T/m0/sp" && echo '{"a":1}' >"$T/m0/sp/d"
+	check "... uploads" wait_for sh -c 'getfattr --absolute-names --only-values -n user.caravan.backup "$1" | grep -q "^uploaded"' sh "$T/m0/sp/d"
+	check_eq "... and keeps no feed" "$(ls "$T/cloud0/.caravan" | grep -c -E '^(feed|snap)-')" 0
+	check "clean unmount" umount_fs "$T/m0"
+	check_fails "a malformed retention= is refused" "$CARAVANFS" -f -o cloud=none,retention=7x "$T/store0" "$T/m0"
+fi
 s3_stop
 e2e_finish
