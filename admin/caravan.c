@@ -57,6 +57,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "admin/history.h"
 #include "cloud/backup.h"
 #include "cloud/target.h"
 #include "fs/reserved.h"
@@ -96,6 +97,7 @@ static int cmd_dump(const struct args *a);
 static int cmd_stats(const struct args *a);
 static int cmd_backup(const struct args *a);
 static int cmd_restore(const struct args *a);
+static int cmd_versions(const struct args *a);
 static int cmd_grow(const struct args *a);
 
 #define S3_OPTS "--s3-endpoint= --s3-region= --s3-path-style"
@@ -121,9 +123,16 @@ static const struct command commands[] = {
 	  "Grow the data capacity of the unmounted store DIR to SIZE (K, M, G, "
 	  "T); a store never shrinks",
 	  cmd_grow },
-	{ "restore", "DIR", 1, 1, "--cloud= " S3_OPTS,
-	  "Restore every document of the cloud target --cloud URL into DIR",
+	{ "restore", "DIR", 1, 1, "--cloud= --at= --only= --force " S3_OPTS,
+	  "Restore every document of the cloud target --cloud URL into DIR; "
+	  "with --at TIME (RFC 3339) the namespace as it was then, from the "
+	  "target's history, --only SPACE[/KEY] a part of it, into a missing "
+	  "or empty DIR (--force replaces it)",
 	  cmd_restore },
+	{ "versions", "SPACE/KEY", 1, 1, "--cloud= " S3_OPTS,
+	  "List the times and seqs a document of the cloud target --cloud URL "
+	  "can be restored to",
+	  cmd_versions },
 };
 enum {
 	NCOMMANDS = sizeof(commands) / sizeof(commands[0])
@@ -963,6 +972,29 @@ static int count_keys(void *arg, const char *name)
 	return 0;
 }
 
+/* restore --at / --only and versions: admin/history.c. */
+static void history_args_get(const struct args *in, struct history_args *h)
+{
+	struct cloud_args a;
+
+	cloud_args_get(in, &a);
+	memset(h, 0, sizeof(*h));
+	h->url = a.url;
+	h->co = a.co;
+	h->at = arg_value(in, "--at");
+	h->only = arg_value(in, "--only");
+	h->force = arg_flag(in, "--force");
+	h->pos = in->pos[0];
+}
+
+static int cmd_versions(const struct args *in)
+{
+	struct history_args h;
+
+	history_args_get(in, &h);
+	return history_cmd_versions(&h);
+}
+
 static int cmd_restore(const struct args *in)
 {
 	struct strlist spaces = STRLIST_INIT;
@@ -973,6 +1005,17 @@ static int cmd_restore(const struct args *in)
 	struct store *s;
 	int rc;
 
+	if (arg_value(in, "--at") || arg_value(in, "--only")) {
+		struct history_args h;
+
+		history_args_get(in, &h);
+		return history_cmd_restore(&h);
+	}
+	if (arg_flag(in, "--force")) {
+		fprintf(stderr, "caravan: restore: --force goes with --at or "
+				"--only\n");
+		return 2;
+	}
 	cloud_args_get(in, &a);
 	if (!a.url) {
 		fprintf(stderr, "caravan: restore: --cloud URL is required "

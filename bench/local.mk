@@ -12,9 +12,16 @@ bench_bench_cloud_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(CURL_CFLAGS) \
 bench_bench_cloud_LDADD = cloud/libcloud.a store/libstore.a wal/libwal.a \
 	json/libjson.a util/libutil.a $(CURL_LIBS) $(CRYPTO_LIBS) \
 	$(JANSSON_LIBS) -lm
+EXTRA_PROGRAMS += bench/bench_history
+bench_bench_history_SOURCES = bench/bench_history.c
+bench_bench_history_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(CURL_CFLAGS) \
+	$(CRYPTO_CFLAGS)
+bench_bench_history_LDADD = cloud/libcloud.a store/libstore.a wal/libwal.a \
+	json/libjson.a util/libutil.a $(CURL_LIBS) $(CRYPTO_LIBS) \
+	$(JANSSON_LIBS) -lm
 CLEANFILES += $(EXTRA_PROGRAMS)
 EXTRA_DIST += bench/README.md bench/bench_fs.sh
-EXTRA_DIST += bench/bench_cloud.sh bench/bench_list.sh
+EXTRA_DIST += bench/bench_cloud.sh bench/bench_list.sh bench/bench_history.sh
 
 bench: $(EXTRA_PROGRAMS)
 .PHONY: bench

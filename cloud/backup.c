@@ -27,6 +27,7 @@
 
 #include "cloud/backup_internal.h"
 
+#include "cloud/history.h"
 #include "cloud/verify.h"
 #include "util/log.h"
 
@@ -244,7 +245,7 @@ static bool next_work(struct backup *b, struct backup_entry **e)
 	}
 }
 
-static void finish_entry(struct backup *b, struct backup_entry *e, int rc)
+void backup_entry_finish(struct backup *b, struct backup_entry *e, int rc)
 {
 	int64_t now = backup_mono_ns();
 
@@ -288,7 +289,9 @@ static void *work(void *arg)
 		pthread_mutex_unlock(&b->lock);
 		rc = backup_upload_doc(b, sl, e);
 		pthread_mutex_lock(&b->lock);
-		finish_entry(b, e, rc);
+		/* history: -EINPROGRESS, the feed finishes it */
+		if (rc != -EINPROGRESS)
+			backup_entry_finish(b, e, rc);
 	}
 	pthread_mutex_unlock(&b->lock);
 	return NULL;
@@ -364,7 +367,7 @@ static void mark_write(struct backup *b)
 	struct cloud_target *t = b->o.quick ? b->o.quick : b->target;
 	int rc;
 
-	if (b->o.read_only)
+	if (b->lease != BACKUP_LEASE_HELD) /* read_only, or not ours (yet) */
 		return;
 	rc = cloud_target_put(t, MARK_SPACE, MARK_KEY, body, sizeof(body) - 1,
 			      1);
@@ -444,6 +447,12 @@ int backup_start(struct store *store, struct cloud_target *target,
 		free_all(b);
 		return rc;
 	}
+	/* history: the feed writer, before any upload */
+	rc = backup_history_start(b);
+	if (rc) {
+		free_all(b);
+		return rc;
+	}
 	/* Hook first: a change made while the pending documents are listed
 	 * is queued by one or the other (the table keeps one entry). */
 	store_set_change_hook(store, on_change, b);
@@ -459,6 +468,7 @@ int backup_start(struct store *store, struct cloud_target *target,
 		log_error("cannot list the documents pending upload: %s",
 			  strerror(-rc));
 		store_set_change_hook(store, NULL, NULL);
+		backup_history_stop(b);
 		free_all(b);
 		return rc;
 	}
@@ -534,7 +544,7 @@ bool backup_stopping(struct backup *b)
 static bool all_done(struct backup *b)
 {
 	return b->nentries == 0 && b->inflight == 0 && !b->tomb_pass &&
-	       !b->tomb_running;
+	       !b->tomb_running && b->feed_wait == 0;
 }
 
 int backup_flush(struct backup *b, uint32_t timeout_ms)
@@ -543,6 +553,8 @@ int backup_flush(struct backup *b, uint32_t timeout_ms)
 		mono_at(backup_mono_ns() + (int64_t)timeout_ms * 1000000);
 	int rc = 0;
 
+	if (b->hist) /* history: batches go without their delay */
+		history_urgent(b->hist, 1);
 	pthread_mutex_lock(&b->lock);
 	b->flushing++;
 	pthread_cond_broadcast(&b->work);
@@ -562,6 +574,8 @@ int backup_flush(struct backup *b, uint32_t timeout_ms)
 	}
 	b->flushing--;
 	pthread_mutex_unlock(&b->lock);
+	if (b->hist)
+		history_urgent(b->hist, -1);
 	return rc;
 }
 
@@ -586,6 +600,7 @@ void backup_stop(struct backup *b, uint32_t drain_ms)
 	for (uint32_t i = 0; i < b->nthreads; i++)
 		pthread_join(b->workers[i].thread, NULL);
 	backup_writer_join(b);
+	backup_history_stop(b); /* history: before the entries go */
 	if (left)
 		log_info("backup stopped with %zu documents pending", left);
 	free_all(b);

@@ -73,11 +73,24 @@ struct backup_options {
 	bool lease_takeover;
 	uint32_t lease_check_ms;
 	bool read_only;
+	/* History (cloud/history.h, docs/cloud-history.md): how far back
+	 * point-in-time restores reach; 0 keeps no change feed (the current
+	 * objects only).  With a feed, a document is marked uploaded only
+	 * once the feed batch holding its state is confirmed too.  The
+	 * clock (NULL: CLOCK_REALTIME), the snapshot interval in batches and
+	 * the pruning interval (0: defaults) are seams for tests and
+	 * benches. */
+	uint64_t retention_ns;
+	int64_t (*clock_ns)(void *arg);
+	void *clock_arg;
+	uint32_t snap_batches;
+	uint32_t prune_ms;
 };
 
 /* Defaults: 1000 ms delay, 4 uploads, backoff 500 ms doubling to 60 s,
  * listings cached 5000 ms, the document limits of doc_options_default,
- * the lease checked every 10 s. */
+ * the lease checked every 10 s, no history (retention_ns 0; the mount's
+ * default is 7 days). */
 void backup_options_default(struct backup_options *o);
 
 /* Start backing store up to target (both borrowed: they must outlive the

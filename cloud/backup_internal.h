@@ -12,6 +12,8 @@
  *   writer.c     the writer lease: taken before the first write, checked,
  *                released at a clean stop
  *   catalog.c    what the cloud holds (its own header: fs/ asks it)
+ *   history_backup.c  the change feed: marks and tombstone clears wait
+ *                for the feed batch holding their record
  *
  * struct backup and its invariants are described in backup.c; every
  * field below is guarded by b->lock unless it is set once at start.
@@ -95,6 +97,10 @@ struct backup {
 	pthread_cond_t lease_cv; /* the lease thread: stop */
 	pthread_t lease_thread;
 	bool lease_thread_started;
+	/* history (history_backup.c): the feed writer (NULL: none) and the
+	 * names held until their feed record is confirmed */
+	struct history *hist;
+	size_t feed_wait;
 };
 
 /* backup.c */
@@ -133,6 +139,34 @@ int backup_writer_start(struct backup *b);
 void backup_writer_join(struct backup *b);
 /* Give up a held lease (clean stop). */
 void backup_writer_release(struct backup *b);
+/* After a confirmed PUT of (space, key) for document id at seq: the mark
+ * (or, renamed or deleted meanwhile, the removal of the stale copy). */
+int backup_upload_confirm(struct backup *b, uint64_t id, const char *space,
+			  const char *key, uint64_t seq);
+
+/* backup.c: an entry a worker left in flight (-EINPROGRESS) is done with
+ * rc (b->lock held). */
+void backup_entry_finish(struct backup *b, struct backup_entry *e, int rc);
+
+/* history_backup.c */
+struct history;
+/* Open the history when options.retention_ns > 0 (0 or an errno). */
+int backup_history_start(struct backup *b);
+/* Close it: records not confirmed complete with -ECANCELED. */
+void backup_history_stop(struct backup *b);
+/* Hand document id's state to the feed after its PUT at seq: -EINPROGRESS
+ * (e finishes when the feed confirms; the name stays held), or the result
+ * of the mark when it is gone, or an errno to retry later. */
+int backup_feed_doc(struct backup *b, struct backup_entry *e, uint64_t id,
+		    const char *space, const char *key, uint64_t seq);
+/* A confirmed DELETE of tombstone tomb_id's name: -EINPROGRESS (cleared
+ * when the feed confirms; the name stays held) or an errno. */
+int backup_feed_delete(struct backup *b, uint64_t tomb_id, const char *space,
+		       const char *key);
+/* A conflict copy written (space, key): its state, read back, fed. */
+void backup_feed_cloud(struct backup *b, const char *space, const char *key);
+/* A stale copy removed: its delete record, not waited for. */
+void backup_feed_deleted(struct backup *b, const char *space, const char *key);
 
 /* tombstone.c */
 /* Delete the cloud copy of every tombstone whose name is not busy. */

@@ -10,6 +10,9 @@ cloud_libcloud_a_SOURCES = \
 	cloud/creds.c cloud/creds.h cloud/creds_internal.h \
 	cloud/creds_chain.c cloud/creds_http.c cloud/creds_process.c \
 	cloud/dir.c \
+	cloud/feed.c cloud/feed.h \
+	cloud/history.c cloud/history.h cloud/history_backup.c \
+	cloud/pitr.c cloud/pitr.h \
 	cloud/http.h cloud/http_curl.c \
 	cloud/lease.c cloud/lease.h cloud/lease_format.c \
 	cloud/restore.c \
@@ -49,6 +52,12 @@ tests_check_cloud_archive_SOURCES = tests/check_cloud_archive.c
 tests_check_cloud_archive_CFLAGS = $(CLOUD_TEST_CFLAGS)
 tests_check_cloud_archive_LDADD = $(CLOUD_TEST_LDADD)
 
+check_PROGRAMS += tests/check_cloud_feed
+TESTS += tests/check_cloud_feed
+tests_check_cloud_feed_SOURCES = tests/check_cloud_feed.c
+tests_check_cloud_feed_CFLAGS = $(CLOUD_TEST_CFLAGS)
+tests_check_cloud_feed_LDADD = $(CLOUD_TEST_LDADD)
+
 check_PROGRAMS += tests/check_cloud_retry
 TESTS += tests/check_cloud_retry
 tests_check_cloud_retry_SOURCES = tests/check_cloud_retry.c
@@ -83,5 +92,12 @@ tests_check_cloud_lease_SOURCES = tests/check_cloud_lease.c
 tests_check_cloud_lease_CFLAGS = $(CLOUD_TEST_CFLAGS)
 tests_check_cloud_lease_LDADD = tests/libtestutil.a \
 	$(tests_check_cloud_backup_LDADD)
+check_PROGRAMS += tests/check_cloud_history
+TESTS += tests/check_cloud_history
+tests_check_cloud_history_SOURCES = tests/check_cloud_history.c
+tests_check_cloud_history_CFLAGS = $(CLOUD_TEST_CFLAGS) $(JANSSON_CFLAGS)
+tests_check_cloud_history_LDADD = cloud/libcloud.a store/libstore.a \
+	wal/libwal.a json/libjson.a util/libutil.a $(JANSSON_LIBS) \
+	$(CURL_LIBS) $(CRYPTO_LIBS) $(CHECK_LIBS) -lm
 
 EXTRA_DIST += tests/data/aws-sigv4 tests/data/cloud tests/cloud_hostile_server.js

@@ -74,7 +74,14 @@ void backup_tomb_pass(struct backup *b, struct backup_slot *sl)
 		/* Re-created meanwhile: the new document overwrites it. */
 		if (store_tombstoned(b->store, t.v[i].space, t.v[i].key) &&
 		    !backup_delete_confirmed(b, t.v[i].space, t.v[i].key)) {
-			rc = store_tombstone_clear(b->store, t.v[i].id);
+			/* history: cleared once the feed holds the delete */
+			rc = b->hist ? backup_feed_delete(b, t.v[i].id,
+							  t.v[i].space,
+							  t.v[i].key)
+				     : store_tombstone_clear(b->store,
+							     t.v[i].id);
+			if (rc == -EINPROGRESS)
+				rc = 0;
 			if (rc && rc != -ENOENT)
 				log_error("cannot clear tombstone %" PRIu64
 					  ": %s",

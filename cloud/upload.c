@@ -338,6 +338,7 @@ static int reconcile(struct backup *b, const struct call *c)
 	if (rc)
 		return rc;
 	catalog_note_put(b->cat, space, cname);
+	backup_feed_cloud(b, space, cname); /* history: the conflict copy */
 	pthread_mutex_lock(&b->lock);
 	b->st.conflicts++;
 	pthread_mutex_unlock(&b->lock);
@@ -403,8 +404,8 @@ static int snapshot(struct backup *b, uint64_t id, const char *space,
 }
 
 /* After a PUT of (space, key) for document id at seq. */
-static int confirm(struct backup *b, uint64_t id, const char *space,
-		   const char *key, uint64_t seq)
+int backup_upload_confirm(struct backup *b, uint64_t id, const char *space,
+			  const char *key, uint64_t seq)
 {
 	char now_space[STORE_NAME_MAX + 1], now_key[STORE_NAME_MAX + 1];
 	uint64_t sid, other;
@@ -432,7 +433,10 @@ moved:
 	     !store_doc_lookup(b->store, sid, key, &other)) ||
 	    store_tombstoned(b->store, space, key))
 		return 0;
-	return backup_delete_confirmed(b, space, key);
+	rc = backup_delete_confirmed(b, space, key);
+	if (!rc) /* history: the feed learns the copy went */
+		backup_feed_deleted(b, space, key);
+	return rc;
 }
 
 int backup_upload_doc(struct backup *b, struct backup_slot *sl,
@@ -477,8 +481,10 @@ int backup_upload_doc(struct backup *b, struct backup_slot *sl,
 	}
 	c = (struct call){ space, key, buf, len, seq, info.backup_time_ns != 0 };
 	rc = until_confirmed(b, e, &c);
-	if (!rc)
-		rc = confirm(b, id, space, key, seq);
+	if (!rc && b->hist) /* history: the mark waits for the feed */
+		rc = backup_feed_doc(b, e, id, space, key, seq);
+	else if (!rc)
+		rc = backup_upload_confirm(b, id, space, key, seq);
 	free(buf);
 out_unclaim:
 	backup_unclaim(b, sl);

@@ -313,6 +313,7 @@ int cloud_glue_start(struct fs *fs)
 	bo.quick = g->quick;
 	bo.lease_takeover = fs->cfg.cloud_takeover;
 	bo.lease_check_ms = fs->cfg.cloud_lease_ms;
+	bo.retention_ns = fs->cfg.retention_ns; /* history */
 	rc = backup_start(fs->s, g->t, &bo, &g->b);
 	if (rc < 0) {
 		log_error("cannot start backup to '%s': %s", fs->cfg.cloud,

@@ -34,6 +34,7 @@ struct fs_config {
 	uint32_t backup_delay_ms;
 	bool cloud_takeover; /* take the prefix's writer lease over */
 	uint32_t cloud_lease_ms; /* check the writer lease this often */
+	uint64_t retention_ns; /* history kept (0: none; cloud/history.h) */
 	/* kernel interface */
 	double entry_timeout_s;
 	double attr_timeout_s;

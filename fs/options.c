@@ -67,6 +67,7 @@ enum opt_key {
 	K_DEFAULT_PERMISSIONS,
 	K_MAX_PINNED,
 	K_MAX_PENDING,
+	K_RETENTION,
 };
 
 static const struct fuse_opt opt_spec[] = {
@@ -95,6 +96,7 @@ static const struct fuse_opt opt_spec[] = {
 	FUSE_OPT_KEY("backup_delay_ms=%s", K_BACKUP_DELAY),
 	FUSE_OPT_KEY("cloud_takeover", K_CLOUD_TAKEOVER),
 	FUSE_OPT_KEY("cloud_lease_ms=%s", K_CLOUD_LEASE_MS),
+	FUSE_OPT_KEY("retention=%s", K_RETENTION),
 	FUSE_OPT_KEY("entry_timeout=%s", K_ENTRY_TIMEOUT),
 	FUSE_OPT_KEY("attr_timeout=%s", K_ATTR_TIMEOUT),
 	FUSE_OPT_KEY("direct_io", K_DIRECT_IO),
@@ -160,6 +162,7 @@ void fs_config_default(struct fs_config *c)
 	c->compact_min_bytes = dopt.compact_min_bytes;
 	c->backup_delay_ms = 1000;
 	c->cloud_lease_ms = 10000;
+	c->retention_ns = UINT64_C(7) * 86400 * 1000000000;
 	c->entry_timeout_s = 30.0;
 	c->attr_timeout_s = 30.0;
 	c->max_threads = 64;
@@ -223,6 +226,41 @@ static int parse_u32(const char *s, uint32_t *out)
 	if (errno || *end || v > UINT32_MAX)
 		return -EINVAL;
 	*out = (uint32_t)v;
+	return 0;
+}
+
+/* "N" (seconds) or N followed by s, m, h, d or w, into ns; "0" is 0. */
+static int parse_duration(const char *s, uint64_t *out)
+{
+	static const struct {
+		char unit;
+		uint64_t ns;
+	} units[] = { { 's', 1000000000ull },
+		      { 'm', 60000000000ull },
+		      { 'h', 3600000000000ull },
+		      { 'd', 86400000000000ull },
+		      { 'w', 604800000000000ull } };
+	uint64_t n = 0, mul = 1000000000ull;
+	const char *p = s;
+
+	if (*p < '0' || *p > '9')
+		return -EINVAL;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		if (n > UINT64_MAX / 10 - 9)
+			return -EINVAL;
+		n = n * 10 + (uint64_t)(*p - '0');
+	}
+	if (*p) {
+		mul = 0;
+		for (size_t i = 0; i < sizeof(units) / sizeof(*units); i++)
+			if (*p == units[i].unit && !p[1])
+				mul = units[i].ns;
+		if (!mul)
+			return -EINVAL;
+	}
+	if (n > UINT64_MAX / mul)
+		return -EINVAL;
+	*out = n * mul;
 	return 0;
 }
 
@@ -338,6 +376,8 @@ static int opt_value_set(struct fs_config *c, int key, const char *v)
 		return parse_u32(v, &c->backup_delay_ms);
 	case K_CLOUD_LEASE_MS:
 		return parse_u32(v, &c->cloud_lease_ms);
+	case K_RETENTION:
+		return parse_duration(v, &c->retention_ns);
 	case K_ENTRY_TIMEOUT:
 		return parse_seconds(v, &c->entry_timeout_s);
 	case K_ATTR_TIMEOUT:
@@ -640,6 +680,8 @@ void fs_config_help(FILE *f, const char *prog)
 		"  -o cloud_takeover       become the writer of a prefix another store wrote\n"
 		"                          (after its machine was lost; default off: refused)\n"
 		"  -o cloud_lease_ms=N     how often the writer lease is checked (default %u)\n"
+		"  -o retention=DURATION   how far back point-in-time restores reach: N s, m,\n"
+		"                          h, d or w; 0 keeps no change feed (default 7d)\n"
 		"\n"
 		"kernel interface:\n"
 		"  -o entry_timeout=SECS   how long the kernel caches names (default %g)\n"

@@ -1,0 +1,515 @@
+/*
+ * history.c - the feed writer's queue, its thread, snapshots and pruning
+ * (see history.h).
+ *
+ * State, guarded by h->lock: the queue of records added and not yet in a
+ * batch (FIFO, each a copy with its done callback), the next batch
+ * number, the time of the last PUT, the byte and batch counts since the
+ * last snapshot, and the flags urgent / closing.
+ *
+ * The thread takes the whole queue as one batch once it is due: when the
+ * last PUT is delay_ms old (so one PUT per delay_ms at most), at once
+ * when the queue holds max_batch_bytes or urgent > 0.  It encodes and
+ * PUTs the batch with the lock released, retrying until confirmed or
+ * closing, then runs the done callbacks in order, then a snapshot and a
+ * prune when due.  While a batch is in flight new records queue behind
+ * it: they go in the next batch, so batch order is record order and a
+ * record's time is never earlier than any record before it.
+ *
+ * Invariants:
+ *   1. A done callback with rc 0 runs only after the target confirmed
+ *      the batch holding its record.
+ *   2. Batches of one generation are numbered 0, 1, 2, ... with no gap:
+ *      batch n + 1 is PUT only after batch n was confirmed.
+ *   3. Every record added gets exactly one done callback.
+ */
+#include "config.h"
+
+#include "cloud/history.h"
+
+#include "cloud/pitr.h"
+#include "util/log.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct hrec {
+	struct feed_record r;
+	uint8_t *body; /* owned copy; r.body points here */
+	history_done_fn fn;
+	void *arg;
+	struct hrec *next;
+};
+
+struct history {
+	struct cloud_target *t;
+	uint8_t id[FEED_ID_LEN];
+	struct history_options o;
+	uint64_t gen;
+
+	pthread_mutex_t lock;
+	pthread_cond_t work; /* the thread: records, urgency, closing */
+	pthread_cond_t done; /* flushers: a batch finished */
+	struct hrec *head, *tail;
+	size_t queued, queued_bytes;
+	size_t inflight; /* records of the batch being PUT */
+	uint64_t batch; /* next batch number */
+	int64_t last_put_mono; /* 0: none yet */
+	int64_t last_time; /* newest record time handed out */
+	uint64_t since_snap_batches, since_snap_bytes, last_snap_bytes;
+	int64_t last_prune_mono;
+	int urgent;
+	bool closing;
+	uint64_t rng;
+	struct history_stats st;
+	pthread_t thread;
+};
+
+void history_options_default(struct history_options *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->delay_ms = 1000;
+	o->max_batch_bytes = 8u << 20;
+	o->retention_ns = INT64_C(7) * 86400 * 1000000000;
+	o->prune_ms = 60000;
+	o->snap_batches = 256;
+	o->snap_min_bytes = 1u << 20;
+	o->snap_part_bytes = 4u << 20;
+	o->retry.base_ms = 500;
+	o->retry.cap_ms = 60000;
+	o->retry.max_attempts = CLOUD_RETRY_FOREVER;
+}
+
+static int64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int64_t now_ns(struct history *h)
+{
+	struct timespec ts;
+
+	if (h->o.clock_ns)
+		return h->o.clock_ns(h->o.clock_arg);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static struct timespec mono_at(int64_t ns)
+{
+	struct timespec ts = { (time_t)(ns / 1000000000),
+			       (long)(ns % 1000000000) };
+
+	return ts;
+}
+
+static void free_hrecs(struct hrec *r, int rc)
+{
+	while (r) {
+		struct hrec *next = r->next;
+
+		if (r->fn)
+			r->fn(r->arg, rc);
+		free(r->body);
+		free(r);
+		r = next;
+	}
+}
+
+int history_add(struct history *h, const struct feed_record *r,
+		history_done_fn fn, void *arg)
+{
+	struct hrec *n;
+
+	if (r->kind != FEED_REC_DOC && r->kind != FEED_REC_DEL)
+		return -EINVAL;
+	if ((r->kind == FEED_REC_DOC) != (r->body_len > 0) ||
+	    r->body_len >= UINT32_MAX)
+		return -EINVAL;
+	if (!cloud_name_valid(r->space) || !cloud_name_valid(r->key))
+		return -EINVAL;
+	n = calloc(1, sizeof(*n));
+	if (!n)
+		return -ENOMEM;
+	n->r = *r;
+	if (r->body_len) {
+		n->body = malloc(r->body_len);
+		if (!n->body) {
+			free(n);
+			return -ENOMEM;
+		}
+		memcpy(n->body, r->body, r->body_len);
+		n->r.body = n->body;
+	}
+	n->fn = fn;
+	n->arg = arg;
+	pthread_mutex_lock(&h->lock);
+	if (h->closing) {
+		pthread_mutex_unlock(&h->lock);
+		free(n->body);
+		free(n);
+		return -ECANCELED;
+	}
+	n->r.time_ns = now_ns(h);
+	if (n->r.time_ns < h->last_time)
+		n->r.time_ns = h->last_time;
+	h->last_time = n->r.time_ns;
+	if (h->tail)
+		h->tail->next = n;
+	else
+		h->head = n;
+	h->tail = n;
+	h->queued++;
+	h->queued_bytes += 64 + strlen(r->space) + strlen(r->key) + r->body_len;
+	pthread_cond_signal(&h->work);
+	pthread_mutex_unlock(&h->lock);
+	return 0;
+}
+
+void history_urgent(struct history *h, int delta)
+{
+	pthread_mutex_lock(&h->lock);
+	h->urgent += delta;
+	pthread_cond_broadcast(&h->work);
+	pthread_mutex_unlock(&h->lock);
+}
+
+int history_flush(struct history *h, uint32_t timeout_ms)
+{
+	struct timespec until =
+		mono_at(mono_ns() + (int64_t)timeout_ms * 1000000);
+	int rc = 0;
+
+	pthread_mutex_lock(&h->lock);
+	h->urgent++;
+	pthread_cond_broadcast(&h->work);
+	while ((h->queued || h->inflight) && !h->closing) {
+		if (!timeout_ms) {
+			pthread_cond_wait(&h->done, &h->lock);
+		} else if (pthread_cond_timedwait(&h->done, &h->lock, &until) ==
+			   ETIMEDOUT) {
+			rc = h->queued || h->inflight ? -ETIMEDOUT : 0;
+			break;
+		}
+	}
+	h->urgent--;
+	pthread_mutex_unlock(&h->lock);
+	return rc;
+}
+
+size_t history_pending(struct history *h)
+{
+	size_t n;
+
+	pthread_mutex_lock(&h->lock);
+	n = h->queued + h->inflight;
+	pthread_mutex_unlock(&h->lock);
+	return n;
+}
+
+void history_stats(struct history *h, struct history_stats *out)
+{
+	pthread_mutex_lock(&h->lock);
+	*out = h->st;
+	out->gen = h->gen;
+	out->batch = h->batch;
+	pthread_mutex_unlock(&h->lock);
+}
+
+/* ---- the thread ---- */
+
+/* Wait until a batch is due (lock held): its records, or NULL when
+ * closing. */
+static struct hrec *next_batch(struct history *h)
+{
+	for (;;) {
+		int64_t due;
+		struct timespec until;
+		struct hrec *b;
+
+		if (h->closing)
+			return NULL;
+		if (!h->head) {
+			pthread_cond_wait(&h->work, &h->lock);
+			continue;
+		}
+		due = h->last_put_mono + (int64_t)h->o.delay_ms * 1000000;
+		if (h->urgent > 0 || h->last_put_mono == 0 ||
+		    h->queued_bytes >= h->o.max_batch_bytes ||
+		    mono_ns() >= due) {
+			b = h->head;
+			h->head = h->tail = NULL;
+			h->inflight = h->queued;
+			h->queued = 0;
+			h->queued_bytes = 0;
+			return b;
+		}
+		until = mono_at(due);
+		pthread_cond_timedwait(&h->work, &h->lock, &until);
+	}
+}
+
+/* Sleep ms unless closing: -ECANCELED when closing. */
+static int backoff(struct history *h, uint32_t ms)
+{
+	struct timespec until = mono_at(mono_ns() + (int64_t)ms * 1000000);
+	int rc = 0;
+
+	pthread_mutex_lock(&h->lock);
+	while (!h->closing && rc != ETIMEDOUT)
+		rc = pthread_cond_timedwait(&h->work, &h->lock, &until);
+	rc = h->closing ? -ECANCELED : 0;
+	pthread_mutex_unlock(&h->lock);
+	return rc;
+}
+
+static bool closing(struct history *h)
+{
+	bool v;
+
+	pthread_mutex_lock(&h->lock);
+	v = h->closing;
+	pthread_mutex_unlock(&h->lock);
+	return v;
+}
+
+/* Whether the writer may write now (options.may_write). */
+static bool may_write(struct history *h)
+{
+	return !h->o.may_write || h->o.may_write(h->o.may_write_arg);
+}
+
+/* Wait until the writer may write: 0, or -ECANCELED when closing. */
+static int writable(struct history *h)
+{
+	while (!may_write(h))
+		if (backoff(h, 200))
+			return -ECANCELED;
+	return 0;
+}
+
+/* Encode and PUT batch number n until confirmed: 0, or -ECANCELED. */
+static int put_batch(struct history *h, struct hrec *recs, uint64_t n,
+		     size_t *bytes)
+{
+	char key[FEED_KEY_MAX];
+	struct feed_writer w;
+	void *buf = NULL;
+	size_t len = 0;
+	int rc;
+
+	rc = feed_writer_init(&w, FEED_BATCH, h->id, h->gen, n, 0, 1, 0);
+	for (struct hrec *r = recs; !rc && r; r = r->next)
+		rc = feed_writer_add(&w, &r->r);
+	if (!rc)
+		rc = feed_writer_finish(&w, &buf, &len);
+	else
+		feed_writer_release(&w);
+	if (rc) {
+		/* history_add checked every record: only -ENOMEM is left */
+		log_error("cannot encode feed batch %" PRIu64 ": %s", n,
+			  strerror(-rc));
+		return rc;
+	}
+	feed_key_batch(key, h->gen, n);
+	for (uint32_t attempt = 0;; attempt++) {
+		uint32_t ms;
+
+		if (closing(h)) {
+			rc = -ECANCELED;
+			break;
+		}
+		rc = cloud_target_put(h->t, PITR_SPACE, key, buf, len, n + 1);
+		if (!rc || rc == -ECANCELED)
+			break;
+		pthread_mutex_lock(&h->lock);
+		h->st.put_failures++;
+		ms = cloud_backoff_ms(&h->o.retry, attempt, &h->rng);
+		pthread_mutex_unlock(&h->lock);
+		log_error("cannot write feed batch %s to '%s': %s, retrying "
+			  "in %" PRIu32 " ms",
+			  key, cloud_target_url(h->t), strerror(-rc), ms);
+		rc = backoff(h, ms);
+		if (rc)
+			break;
+	}
+	free(buf);
+	*bytes = len;
+	return rc;
+}
+
+static void maintain(struct history *h, uint64_t batch)
+{
+	bool snap, prune;
+	uint64_t bytes = 0, removed = 0, limit;
+	int64_t mono = mono_ns();
+	int rc;
+
+	pthread_mutex_lock(&h->lock);
+	limit = h->last_snap_bytes > h->o.snap_min_bytes ? h->last_snap_bytes
+							 : h->o.snap_min_bytes;
+	snap = h->since_snap_batches >= h->o.snap_batches ||
+	       h->since_snap_bytes > limit;
+	prune = h->o.retention_ns &&
+		(snap || h->last_prune_mono == 0 ||
+		 mono - h->last_prune_mono >= (int64_t)h->o.prune_ms * 1000000);
+	pthread_mutex_unlock(&h->lock);
+	if (snap) {
+		rc = pitr_snapshot(h->t, h->id, h->gen, batch,
+				   h->o.snap_part_bytes, &bytes);
+		pthread_mutex_lock(&h->lock);
+		if (!rc) {
+			h->since_snap_batches = 0;
+			h->since_snap_bytes = 0;
+			h->last_snap_bytes = bytes;
+			h->st.snapshots++;
+		} else {
+			/* tried again after the next batch */
+			log_error("cannot write the base snapshot at feed "
+				  "batch %" PRIu64 ": %s",
+				  batch, strerror(-rc));
+		}
+		pthread_mutex_unlock(&h->lock);
+	}
+	if (prune) {
+		int64_t horizon = now_ns(h) - (int64_t)h->o.retention_ns;
+
+		rc = pitr_prune(h->t, horizon, &removed);
+		pthread_mutex_lock(&h->lock);
+		h->last_prune_mono = mono;
+		h->st.pruned += removed;
+		pthread_mutex_unlock(&h->lock);
+		if (rc && rc != -ECANCELED)
+			log_error("cannot prune the history in '%s': %s",
+				  cloud_target_url(h->t), strerror(-rc));
+	}
+}
+
+static void *run(void *arg)
+{
+	struct history *h = arg;
+	struct hrec *b;
+
+	pthread_mutex_lock(&h->lock);
+	while ((b = next_batch(h))) {
+		uint64_t n = h->batch, nrec = h->inflight;
+		size_t bytes = 0;
+		int rc;
+
+		pthread_mutex_unlock(&h->lock);
+		rc = writable(h);
+		if (!rc)
+			rc = put_batch(h, b, n, &bytes);
+		while (rc == -ENOMEM && !closing(h) && !backoff(h, 1000))
+			rc = put_batch(h, b, n, &bytes);
+		pthread_mutex_lock(&h->lock);
+		h->last_put_mono = mono_ns();
+		if (!rc) {
+			h->batch = n + 1;
+			h->st.puts++;
+			h->st.records += nrec;
+			h->st.bytes += bytes;
+			h->since_snap_batches++;
+			h->since_snap_bytes += bytes;
+		}
+		pthread_mutex_unlock(&h->lock);
+		free_hrecs(b, rc ? -ECANCELED : 0);
+		pthread_mutex_lock(&h->lock);
+		h->inflight = 0;
+		pthread_cond_broadcast(&h->done);
+		if (rc || h->closing)
+			continue;
+		pthread_mutex_unlock(&h->lock);
+		if (may_write(h))
+			maintain(h, n);
+		pthread_mutex_lock(&h->lock);
+	}
+	pthread_mutex_unlock(&h->lock);
+	return NULL;
+}
+
+int history_open(struct cloud_target *target, const uint8_t id[FEED_ID_LEN],
+		 const struct history_options *o, struct history **out)
+{
+	struct history_options defaults;
+	pthread_condattr_t ca;
+	struct history *h;
+	uint64_t last = 0;
+	int rc;
+
+	if (!o) {
+		history_options_default(&defaults);
+		o = &defaults;
+	}
+	h = calloc(1, sizeof(*h));
+	if (!h)
+		return -ENOMEM;
+	h->t = target;
+	memcpy(h->id, id, FEED_ID_LEN);
+	h->o = *o;
+	if (!h->o.delay_ms)
+		h->o.delay_ms = 1;
+	if (!h->o.snap_batches)
+		h->o.snap_batches = 256;
+	if (!h->o.snap_part_bytes)
+		h->o.snap_part_bytes = 4u << 20;
+	if (!h->o.max_batch_bytes)
+		h->o.max_batch_bytes = 8u << 20;
+	/* A generation above every one in the target, even when its clock
+	 * went back; an unreachable target leaves the clock alone. */
+	h->gen = (uint64_t)now_ns(h);
+	rc = pitr_last_gen(o->quick ? o->quick : target, &last);
+	if (rc)
+		log_warn("cannot list the history in '%s' (%s): numbering "
+			 "the new generation by the clock",
+			 cloud_target_url(target), strerror(-rc));
+	if (last >= h->gen)
+		h->gen = last + 1;
+	h->rng = (uint64_t)mono_ns() ^ (uintptr_t)h;
+	pthread_mutex_init(&h->lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&h->work, &ca);
+	pthread_cond_init(&h->done, &ca);
+	pthread_condattr_destroy(&ca);
+	rc = -pthread_create(&h->thread, NULL, run, h);
+	if (rc) {
+		pthread_cond_destroy(&h->work);
+		pthread_cond_destroy(&h->done);
+		pthread_mutex_destroy(&h->lock);
+		free(h);
+		return rc;
+	}
+	log_info("history of '%s': generation %016" PRIx64,
+		 cloud_target_url(target), h->gen);
+	*out = h;
+	return 0;
+}
+
+void history_close(struct history *h)
+{
+	struct hrec *left;
+
+	if (!h)
+		return;
+	pthread_mutex_lock(&h->lock);
+	h->closing = true;
+	pthread_cond_broadcast(&h->work);
+	pthread_cond_broadcast(&h->done);
+	pthread_mutex_unlock(&h->lock);
+	pthread_join(h->thread, NULL);
+	left = h->head;
+	h->head = h->tail = NULL;
+	free_hrecs(left, -ECANCELED);
+	pthread_cond_destroy(&h->work);
+	pthread_cond_destroy(&h->done);
+	pthread_mutex_destroy(&h->lock);
+	free(h);
+}

@@ -1,0 +1,616 @@
+/*
+ * check_cloud_history.c - the change feed, base snapshots, retention and
+ * point-in-time replay, against a real store in a temporary directory
+ * and a dir: target seen through a wrapper that counts feed PUTs and can
+ * refuse them.  The wall clock of the writer is injected (a counter the
+ * test moves), so days pass in milliseconds.
+ *
+ * What is checked: the namespace replayed at each recorded moment is
+ * exactly what it was (content, seq, mode, mtime), deletes and renames
+ * included; many changes share a feed PUT; a document is not marked
+ * uploaded while its feed batch is refused, and is after; snapshots bound
+ * the replay and retention prunes all but what the window needs; a
+ * corrupt, misnamed or missing feed object is -EIO, never used.
+ */
+#include "config.h"
+
+#include "cloud/backup.h"
+#include "cloud/feed.h"
+#include "cloud/history.h"
+#include "cloud/pitr.h"
+#include "cloud/target.h"
+#include "cloud/target_internal.h"
+#include "store/doc.h"
+#include "store/store.h"
+
+#include <check.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ---- a wrapper target: counts feed PUTs, can refuse them ---- */
+
+struct wrap {
+	struct cloud_target base;
+	struct cloud_target *inner;
+	pthread_mutex_t lock;
+	bool feed_down;
+	int feed_puts;
+};
+
+static struct wrap *wr(struct cloud_target *t)
+{
+	return (struct wrap *)t;
+}
+
+static int w_put(struct cloud_target *t, const char *space, const char *key,
+		 const void *buf, size_t len, uint64_t seq)
+{
+	struct wrap *w = wr(t);
+	bool feed = cloud_name_reserved(space) && !strncmp(key, "feed-", 5);
+	bool down;
+
+	pthread_mutex_lock(&w->lock);
+	down = feed && w->feed_down;
+	if (feed && !down)
+		w->feed_puts++;
+	pthread_mutex_unlock(&w->lock);
+	if (down)
+		return -EIO;
+	return cloud_target_put(w->inner, space, key, buf, len, seq);
+}
+
+static int w_get(struct cloud_target *t, const char *space, const char *key,
+		 void **buf, size_t *len, uint64_t *seq)
+{
+	return cloud_target_get(wr(t)->inner, space, key, buf, len, seq);
+}
+
+static int w_head(struct cloud_target *t, const char *space, const char *key,
+		  struct cloud_object_info *info)
+{
+	return cloud_target_head(wr(t)->inner, space, key, info);
+}
+
+static int w_del(struct cloud_target *t, const char *space, const char *key)
+{
+	return cloud_target_delete(wr(t)->inner, space, key);
+}
+
+static int w_list(struct cloud_target *t, const char *space, const char *token,
+		  char **next, cloud_name_fn fn, void *arg)
+{
+	return cloud_target_list(wr(t)->inner, space, token, next, fn, arg);
+}
+
+static void w_destroy(struct cloud_target *t)
+{
+	struct wrap *w = wr(t);
+
+	cloud_target_free(w->inner);
+	pthread_mutex_destroy(&w->lock);
+	cloud_target_base_release(t);
+	free(w);
+}
+
+static const struct cloud_target_ops wrap_ops = {
+	.put = w_put,
+	.get = w_get,
+	.head = w_head,
+	.del = w_del,
+	.list = w_list,
+	.destroy = w_destroy,
+};
+
+/* ---- fixture ---- */
+
+static char tmp_root[] = "/tmp/caravan-history-XXXXXX";
+static int fixture_n;
+
+static pthread_mutex_t clock_lock = PTHREAD_MUTEX_INITIALIZER;
+static int64_t clock_now = 1800000000LL * 1000000000; /* 2027 */
+
+static int64_t test_clock(void *arg)
+{
+	int64_t v;
+
+	(void)arg;
+	pthread_mutex_lock(&clock_lock);
+	v = clock_now;
+	pthread_mutex_unlock(&clock_lock);
+	return v;
+}
+
+static int64_t advance(int64_t ns)
+{
+	int64_t v;
+
+	pthread_mutex_lock(&clock_lock);
+	clock_now += ns;
+	v = clock_now;
+	pthread_mutex_unlock(&clock_lock);
+	return v;
+}
+
+#define SEC INT64_C(1000000000)
+
+static const struct store_meta meta = { 0640, 1000, 1000, 1700000000123456789LL,
+					1700000000123456789LL };
+
+struct fix {
+	char store_dir[512], cloud_dir[512];
+	struct store *s;
+	struct doc *d;
+	struct wrap *w;
+	struct backup *b;
+	uint64_t space;
+};
+
+static void fix_open(struct fix *x, uint64_t retention_ns,
+		     uint32_t snap_batches)
+{
+	struct store_options so;
+	struct cloud_options co;
+	struct backup_options o;
+	struct doc_options dopt;
+	char url[600];
+
+	memset(x, 0, sizeof(*x));
+	snprintf(x->store_dir, sizeof(x->store_dir), "%s/store%d", tmp_root,
+		 fixture_n);
+	snprintf(x->cloud_dir, sizeof(x->cloud_dir), "%s/cloud%d", tmp_root,
+		 fixture_n++);
+	store_options_default(&so);
+	so.capacity_bytes = 8u << 20;
+	so.commit_ms = 20;
+	ck_assert_int_eq(store_open(x->store_dir, &so, &x->s), 0);
+	doc_options_default(&dopt);
+	ck_assert_int_eq(doc_open(x->s, &dopt, &x->d), 0);
+	x->w = calloc(1, sizeof(*x->w));
+	cloud_options_default(&co);
+	snprintf(url, sizeof(url), "dir:%s", x->cloud_dir);
+	ck_assert_int_eq(cloud_target_open(url, &co, &x->w->inner), 0);
+	ck_assert_int_eq(
+		cloud_target_base_init(&x->w->base, &wrap_ops, url, &co), 0);
+	pthread_mutex_init(&x->w->lock, NULL);
+	backup_options_default(&o);
+	o.delay_ms = 30;
+	o.retry.base_ms = 5;
+	o.retry.cap_ms = 20;
+	o.list_cache_ms = 0;
+	o.retention_ns = retention_ns;
+	o.clock_ns = test_clock;
+	o.snap_batches = snap_batches;
+	o.prune_ms = 1;
+	ck_assert_int_eq(backup_start(x->s, &x->w->base, &o, &x->b), 0);
+	ck_assert_int_eq(store_space_create(x->s, "sp", &meta, &x->space, NULL),
+			 0);
+}
+
+static void fix_close(struct fix *x)
+{
+	backup_stop(x->b, 0);
+	doc_close(x->d);
+	ck_assert_int_eq(store_close(x->s), 0);
+	cloud_target_free(&x->w->base);
+}
+
+static void flush(struct fix *x)
+{
+	ck_assert_int_eq(backup_flush(x->b, 60000), 0);
+}
+
+static uint64_t put_doc(struct fix *x, const char *key, const char *json)
+{
+	uint64_t id;
+	json_t *v = json_loads(json, JSON_DECODE_ANY, NULL);
+
+	ck_assert_ptr_nonnull(v);
+	if (store_doc_lookup(x->s, x->space, key, &id))
+		ck_assert_int_eq(store_doc_create(x->s, x->space, key, &meta,
+						  &id, NULL),
+				 0);
+	ck_assert_int_eq(doc_replace(x->d, id, v, NULL), 0);
+	json_decref(v);
+	return id;
+}
+
+/* The namespace as text: "space/key seq mode mtime body" per line. */
+static int dump_rec(void *arg, const struct feed_record *r)
+{
+	FILE *f = arg;
+
+	fprintf(f, "%s/%s %llu %o %lld %.*s", r->space, r->key,
+		(unsigned long long)r->seq, r->mode, (long long)r->mtime_ns,
+		(int)r->body_len, (const char *)r->body);
+	return 0;
+}
+
+static char *replay(struct fix *x, int64_t at)
+{
+	struct pitr_limit lim = { at, false, 0, 0, NULL, NULL };
+	struct pitr_state *st;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f;
+	int rc = pitr_build(x->w->inner, &lim, &st, NULL);
+
+	ck_assert_int_eq(rc, 0);
+	f = open_memstream(&text, &len);
+	ck_assert_int_eq(pitr_each(st, dump_rec, f), 0);
+	fclose(f);
+	pitr_free(st);
+	return text;
+}
+
+struct lstate {
+	struct fix *x;
+	FILE *f;
+};
+
+static int local_doc(void *arg, uint64_t id, const char *key)
+{
+	struct lstate *l = arg;
+	struct store_doc_info info;
+	struct doc_snap *sn;
+	size_t len;
+	const char *t;
+
+	ck_assert_int_eq(store_doc_info(l->x->s, id, &info), 0);
+	ck_assert_int_eq(doc_read(l->x->d, id, &sn), 0);
+	t = doc_snap_text(sn, &len);
+	fprintf(l->f, "sp/%s %llu %o %lld %.*s", key,
+		(unsigned long long)info.seq, info.meta.mode,
+		(long long)info.meta.mtime_ns, (int)len, t);
+	doc_snap_put(sn);
+	return 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The local namespace in the same form, sorted like the replay. */
+static char *local(struct fix *x)
+{
+	struct lstate l = { x, NULL };
+	char *text = NULL, *lines[4096], *sorted = NULL, *save = NULL, *p;
+	size_t len = 0, n = 0, slen = 0;
+	FILE *f;
+
+	l.f = open_memstream(&text, &len);
+	ck_assert_int_eq(store_doc_list(x->s, x->space, 0, local_doc, &l), 0);
+	fclose(l.f);
+	for (p = strtok_r(text, "\n", &save); p && n < 4096;
+	     p = strtok_r(NULL, "\n", &save))
+		lines[n++] = p;
+	qsort(lines, n, sizeof(*lines), cmp_str);
+	f = open_memstream(&sorted, &slen);
+	for (size_t i = 0; i < n; i++)
+		fprintf(f, "%s\n", lines[i]);
+	fclose(f);
+	free(text);
+	return sorted;
+}
+
+/* ---- tests ---- */
+
+START_TEST(test_history_replays_every_recorded_moment)
+{
+	struct fix x;
+	char *want[6];
+	int64_t at[6];
+	uint64_t id;
+	int n = 0;
+
+	fix_open(&x, 7 * 86400 * SEC, 0);
+	put_doc(&x, "a", "{\"v\":1}");
+	put_doc(&x, "b", "[1,2]");
+	flush(&x);
+	at[n] = advance(SEC);
+	want[n++] = local(&x);
+	advance(SEC);
+	put_doc(&x, "a", "{\"v\":2}");
+	ck_assert_int_eq(store_doc_lookup(x.s, x.space, "b", &id), 0);
+	ck_assert_int_eq(store_doc_delete(x.s, id, NULL), 0);
+	flush(&x);
+	at[n] = advance(SEC);
+	want[n++] = local(&x);
+	advance(SEC);
+	id = put_doc(&x, "c", "\"x\"");
+	ck_assert_int_eq(store_doc_rename(x.s, id, x.space, "d", 0, NULL), 0);
+	flush(&x);
+	at[n] = advance(SEC);
+	want[n++] = local(&x);
+	for (int i = 0; i < n; i++) {
+		char *got = replay(&x, at[i]);
+
+		ck_assert_str_eq(got, want[i]);
+		free(got);
+		free(want[i]);
+	}
+	/* before anything: empty */
+	{
+		char *got = replay(&x, at[0] - 10 * SEC);
+
+		ck_assert_str_eq(got, "");
+		free(got);
+	}
+	fix_close(&x);
+}
+END_TEST
+
+START_TEST(test_history_batches_many_changes_per_put)
+{
+	struct fix x;
+	char key[16];
+	int puts;
+	struct timespec t0, t1;
+	int64_t ms;
+
+	fix_open(&x, 7 * 86400 * SEC, 0);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (int i = 0; i < 200; i++) {
+		snprintf(key, sizeof(key), "k%d", i);
+		put_doc(&x, key, "{\"n\":1}");
+	}
+	/* no flush (a flush sends at once): poll until all is confirmed */
+	for (int i = 0;; i++) {
+		struct backup_stats bs;
+		struct timespec ts = { 0, 10000000 };
+
+		backup_stats(x.b, &bs);
+		if (bs.queue == 0)
+			break;
+		ck_assert_int_lt(i, 6000); /* anti-hang: 60 s */
+		nanosleep(&ts, NULL);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	pthread_mutex_lock(&x.w->lock);
+	puts = x.w->feed_puts;
+	pthread_mutex_unlock(&x.w->lock);
+	ms = (t1.tv_sec - t0.tv_sec) * 1000 +
+	     (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	/* at most one feed PUT per delay (30 ms), the first at once */
+	ck_assert_int_ge(puts, 1);
+	ck_assert_int_lt(puts, 200);
+	ck_assert_int_le(puts, 2 + ms / 30);
+	{
+		char *got = replay(&x, INT64_MAX), *want = local(&x);
+
+		ck_assert_str_eq(got, want);
+		free(got);
+		free(want);
+	}
+	fix_close(&x);
+}
+END_TEST
+
+START_TEST(test_history_mark_waits_for_the_feed)
+{
+	struct fix x;
+	struct store_doc_info info;
+	uint64_t id;
+
+	fix_open(&x, 7 * 86400 * SEC, 0);
+	pthread_mutex_lock(&x.w->lock);
+	x.w->feed_down = true;
+	pthread_mutex_unlock(&x.w->lock);
+	id = put_doc(&x, "a", "{\"v\":1}");
+	ck_assert_int_eq(backup_flush(x.b, 300), -ETIMEDOUT);
+	ck_assert_int_eq(store_doc_info(x.s, id, &info), 0);
+	ck_assert_int_eq(info.backup_time_ns, 0); /* object up, feed not */
+	pthread_mutex_lock(&x.w->lock);
+	x.w->feed_down = false;
+	pthread_mutex_unlock(&x.w->lock);
+	flush(&x);
+	ck_assert_int_eq(store_doc_info(x.s, id, &info), 0);
+	ck_assert_int_ne(info.backup_time_ns, 0);
+	ck_assert_uint_eq(info.backup_seq, info.seq);
+	fix_close(&x);
+}
+END_TEST
+
+struct names {
+	int batches, snaps, floor;
+};
+
+static int count_name(void *arg, const char *name)
+{
+	struct names *n = arg;
+	uint64_t g, b;
+	uint32_t p;
+	int k = feed_key_parse(name, &g, &b, &p);
+
+	n->batches += k == FEED_BATCH;
+	n->snaps += k == FEED_SNAP;
+	n->floor += !strcmp(name, PITR_FLOOR_KEY);
+	return 0;
+}
+
+START_TEST(test_history_snapshots_and_retention_prune)
+{
+	struct fix x;
+	struct names nm = { 0, 0, 0 };
+	int64_t early = 0, inside = 0;
+	char *want_inside = NULL, *got;
+	struct pitr_state *st;
+	struct pitr_limit lim = { 0, false, 0, 0, NULL, NULL };
+
+	/* a snapshot every 4 batches, a 1 hour window */
+	fix_open(&x, 3600 * SEC, 4);
+	for (int round = 0; round < 40; round++) {
+		char key[16], val[32];
+
+		snprintf(key, sizeof(key), "k%d", round % 7);
+		snprintf(val, sizeof(val), "{\"r\":%d}", round);
+		put_doc(&x, key, val);
+		flush(&x);
+		advance(10 * 60 * SEC); /* 10 minutes a round */
+		if (round == 5)
+			early = test_clock(NULL);
+		if (round == 36) {
+			inside = test_clock(NULL);
+			want_inside = local(&x);
+		}
+		advance(1); /* later changes are later than the moment */
+	}
+	/* one more batch so that the writer prunes at the current time */
+	put_doc(&x, "last", "{}");
+	flush(&x);
+	ck_assert_int_eq(cloud_target_list_all(x.w->inner, PITR_SPACE,
+					       count_name, &nm),
+			 0);
+	ck_assert_int_ge(nm.snaps, 1);
+	ck_assert_int_eq(nm.floor, 1);
+	/* 41 batches written; what is left is the window's tail */
+	ck_assert_int_lt(nm.batches, 20);
+	/* inside the window: exact */
+	got = replay(&x, inside);
+	ck_assert_str_eq(got, want_inside);
+	free(got);
+	free(want_inside);
+	/* outside it: refused, not wrong */
+	lim.at_ns = early;
+	ck_assert_int_eq(pitr_build(x.w->inner, &lim, &st, NULL), -ERANGE);
+	fix_close(&x);
+}
+END_TEST
+
+static void corrupt_first_batch(const char *cloud_dir, const char *how)
+{
+	char cmd[2048];
+
+	snprintf(cmd, sizeof(cmd), "f=$(ls %s/.caravan/feed-* | head -1) && %s",
+		 cloud_dir, how);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+START_TEST(test_history_refuses_corrupt_feed_objects)
+{
+	static const char *hows[] = {
+		/* a bit flip near the end of the file */
+		"sz=$(stat -c %s \"$f\") && printf '\\377' | dd of=\"$f\" "
+		"bs=1 seek=$((sz - 10)) conv=notrunc status=none",
+		/* truncated */
+		"truncate -s -7 \"$f\"",
+		/* renamed to another batch number: out of order */
+		"mv \"$f\" \"${f%?}9\"",
+		/* removed: a batch missing */
+		"rm \"$f\"",
+	};
+
+	for (size_t i = 0; i < sizeof(hows) / sizeof(*hows); i++) {
+		struct fix x;
+		struct pitr_state *st = NULL;
+		struct pitr_limit lim = { INT64_MAX, false, 0, 0, NULL, NULL };
+
+		fix_open(&x, 7 * 86400 * SEC, 0);
+		put_doc(&x, "a", "{\"v\":1}");
+		flush(&x);
+		put_doc(&x, "a", "{\"v\":2}");
+		flush(&x);
+		corrupt_first_batch(x.cloud_dir, hows[i]);
+		ck_assert_int_eq(pitr_build(x.w->inner, &lim, &st, NULL), -EIO);
+		ck_assert_ptr_null(st);
+		fix_close(&x);
+	}
+}
+END_TEST
+
+START_TEST(test_history_times_parse_rfc3339_only)
+{
+	int64_t ns;
+	char out[40];
+
+	ck_assert_int_eq(pitr_parse_time("2026-12-06T10:00:00Z", &ns), 0);
+	ck_assert_int_eq(ns, INT64_C(1796551200) * 1000000000);
+	ck_assert_int_eq(pitr_parse_time("2026-12-06T11:30:00.5+01:30", &ns),
+			 0);
+	ck_assert_int_eq(ns, INT64_C(1796551200) * 1000000000 + 500000000);
+	pitr_format_time(ns, out);
+	ck_assert_str_eq(out, "2026-12-06T10:00:00.500000000Z");
+	ck_assert_int_eq(pitr_parse_time("2026-12-06T10:00:00", &ns), -EINVAL);
+	ck_assert_int_eq(pitr_parse_time("2026-13-06T10:00:00Z", &ns), -EINVAL);
+	ck_assert_int_eq(pitr_parse_time("yesterday", &ns), -EINVAL);
+	ck_assert_int_eq(pitr_parse_time("2026-12-06T10:00:00Zjunk", &ns),
+			 -EINVAL);
+	ck_assert_int_eq(pitr_parse_time("2026-12-06T10:00:00.Z", &ns),
+			 -EINVAL);
+}
+END_TEST
+
+static int count_version(void *arg, const struct feed_record *r)
+{
+	int *n = arg;
+
+	ck_assert_str_eq(r->key, "a");
+	n[r->kind == FEED_REC_DEL]++;
+	return 0;
+}
+
+START_TEST(test_history_versions_of_a_document)
+{
+	struct fix x;
+	int n[2] = { 0, 0 };
+	uint64_t id;
+
+	fix_open(&x, 7 * 86400 * SEC, 0);
+	put_doc(&x, "a", "{\"v\":1}");
+	put_doc(&x, "b", "{}");
+	flush(&x);
+	put_doc(&x, "a", "{\"v\":2}");
+	flush(&x);
+	ck_assert_int_eq(store_doc_lookup(x.s, x.space, "a", &id), 0);
+	ck_assert_int_eq(store_doc_delete(x.s, id, NULL), 0);
+	flush(&x);
+	ck_assert_int_eq(pitr_versions(x.w->inner, "sp", "a", count_version, n),
+			 0);
+	ck_assert_int_eq(n[0], 2); /* two states */
+	ck_assert_int_eq(n[1], 1); /* and the delete */
+	fix_close(&x);
+}
+END_TEST
+
+static void setup(void)
+{
+	ck_assert_ptr_nonnull(mkdtemp(tmp_root));
+}
+
+static void teardown(void)
+{
+	char cmd[600];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmp_root);
+	ck_assert_int_eq(system(cmd), 0);
+	memcpy(tmp_root + strlen(tmp_root) - 6, "XXXXXX", 6);
+}
+
+int main(void)
+{
+	Suite *s = suite_create("cloud_history");
+	TCase *tc = tcase_create("core");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_history_replays_every_recorded_moment);
+	tcase_add_test(tc, test_history_batches_many_changes_per_put);
+	tcase_add_test(tc, test_history_mark_waits_for_the_feed);
+	tcase_add_test(tc, test_history_snapshots_and_retention_prune);
+	tcase_add_test(tc, test_history_refuses_corrupt_feed_objects);
+	tcase_add_test(tc, test_history_times_parse_rfc3339_only);
+	tcase_add_test(tc, test_history_versions_of_a_document);
+	tcase_set_timeout(tc, 300);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
