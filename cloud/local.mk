@@ -10,6 +10,7 @@ cloud_libcloud_a_SOURCES = \
 	cloud/creds.c cloud/creds.h cloud/creds_internal.h \
 	cloud/creds_chain.c cloud/creds_http.c cloud/creds_process.c \
 	cloud/dir.c \
+	cloud/docmeta.c cloud/docmeta.h \
 	cloud/http.h cloud/http_curl.c \
 	cloud/restore.c \
 	cloud/retry.c cloud/retry.h \
