@@ -728,7 +728,7 @@ static int dir_del(struct cloud_target *t, const char *space, const char *key)
 		rc = replaceable(d, sfd, p.seg_space, p.seg_key);
 	if (!rc && unlinkat(sfd, p.seg_key, 0) != 0)
 		rc = -errno;
-	if (!rc || rc == -ENOENT) {
+	if (sfd >= 0 && (!rc || rc == -ENOENT)) {
 		/* then its sidecar (absent for a legacy or opaque object) */
 		char side[64 + CLOUD_SEG_MAX];
 		int r2;

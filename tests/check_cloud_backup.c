@@ -18,6 +18,7 @@
 #include "cloud/catalog.h"
 #include "cloud/target.h"
 #include "cloud/target_internal.h"
+#include "store/doc.h"
 #include "store/store.h"
 
 #include <check.h>
@@ -97,6 +98,53 @@ static int flaky_put(struct cloud_target *t, const char *space, const char *key,
 	return rc;
 }
 
+static int flaky_put_doc(struct cloud_target *t, const char *space,
+			 const char *key, const void *buf, size_t len,
+			 const struct cloud_doc_meta *meta)
+{
+	struct flaky *f = fl(t);
+	uint32_t delay;
+	int rc;
+
+	if (!enter(f, &f->puts))
+		return -EIO;
+	pthread_mutex_lock(&f->lock);
+	f->inflight++;
+	if (f->inflight > f->max_inflight)
+		f->max_inflight = f->inflight;
+	delay = f->put_delay_ms;
+	pthread_mutex_unlock(&f->lock);
+	if (delay)
+		sleep_ms(delay);
+	rc = cloud_target_put_doc(f->inner, space, key, buf, len, meta);
+	pthread_mutex_lock(&f->lock);
+	f->inflight--;
+	pthread_mutex_unlock(&f->lock);
+	return rc;
+}
+
+static int flaky_get_doc(struct cloud_target *t, const char *space,
+			 const char *key, void **buf, size_t *len,
+			 struct cloud_doc_meta *meta)
+{
+	struct flaky *f = fl(t);
+
+	if (!enter(f, &f->gets))
+		return -EIO;
+	return cloud_target_get_doc(f->inner, space, key, buf, len, meta);
+}
+
+static int flaky_head_doc(struct cloud_target *t, const char *space,
+			  const char *key, struct cloud_doc_meta *meta,
+			  uint64_t *size)
+{
+	struct flaky *f = fl(t);
+
+	if (!enter(f, &f->heads))
+		return -EIO;
+	return cloud_target_head_doc(f->inner, space, key, meta, size);
+}
+
 static int flaky_get(struct cloud_target *t, const char *space, const char *key,
 		     void **buf, size_t *len, uint64_t *seq)
 {
@@ -165,6 +213,9 @@ static const struct cloud_target_ops flaky_ops = {
 	.put = flaky_put,
 	.get = flaky_get,
 	.head = flaky_head,
+	.put_doc = flaky_put_doc,
+	.get_doc = flaky_get_doc,
+	.head_doc = flaky_head_doc,
 	.del = flaky_del,
 	.list = flaky_list,
 	.destroy = flaky_destroy,
@@ -290,60 +341,75 @@ static uint64_t new_doc(struct fix *x, const char *key, int appends)
 	return id;
 }
 
-/* The archive the cloud holds for (space, key); -ENOENT when none. */
-static int cloud_archive(struct fix *x, const char *space, const char *key,
-			 struct archive *a, void **buf)
-{
+/* A readable object as the cloud holds it. */
+struct cdoc {
+	struct cloud_doc_meta m;
+	void *body;
 	size_t len;
-	uint64_t seq;
-	int rc = cloud_target_get(x->f->inner, space, key, buf, &len, &seq);
+};
+
+/* The readable object the cloud holds for (space, key), its checksum
+ * checked; -ENOENT when none. */
+static int cloud_doc(struct fix *x, const char *space, const char *key,
+		     struct cdoc *d)
+{
+	char sum[65];
+	int rc = cloud_target_get_doc(x->f->inner, space, key, &d->body,
+				      &d->len, &d->m);
 
 	if (rc)
 		return rc;
-	ck_assert_int_eq(archive_decode(*buf, len, a), 0);
-	ck_assert_uint_eq(a->seq, seq);
+	ck_assert(!d->m.legacy);
+	cloud_doc_checksum(d->body, d->len, sum);
+	ck_assert_str_eq(sum, d->m.sha256);
 	return 0;
 }
 
-struct expect_ctx {
-	struct archive *a;
-	size_t i;
-};
-
-static int expect_entry(void *arg, uint64_t seq, const void *buf, size_t len)
+/* The JSON document id of store s materializes, as `cat` prints it
+ * (free it). */
+static char *doc_text(struct store *s, uint64_t id, size_t *len)
 {
-	struct expect_ctx *c = arg;
+	struct doc_options o;
+	struct doc_snap *sn;
+	struct doc *d;
+	const char *t;
+	char *out;
 
-	ck_assert_uint_lt(c->i, c->a->n);
-	ck_assert_uint_eq(c->a->entries[c->i].seq, seq);
-	ck_assert_uint_eq(c->a->entries[c->i].len, len);
-	ck_assert(!memcmp(c->a->entries[c->i].buf, buf, len));
-	c->i++;
-	return 0;
+	doc_options_default(&o);
+	ck_assert_int_eq(doc_open(s, &o, &d), 0);
+	ck_assert_int_eq(doc_read(d, id, &sn), 0);
+	t = doc_snap_text(sn, len);
+	out = malloc(*len + 1);
+	memcpy(out, t, *len + 1);
+	doc_snap_put(sn);
+	doc_close(d);
+	return out;
 }
 
-/* The cloud copy of document id holds exactly its entries, and the store
- * marks it uploaded at its seq. */
+/* The cloud copy of document id is its JSON with its metadata, and the
+ * store marks it uploaded at its seq. */
 static void expect_uploaded(struct fix *x, uint64_t id, const char *key)
 {
 	struct store_doc_info info;
-	struct archive a;
-	struct expect_ctx c;
-	void *buf;
+	struct cdoc a;
+	size_t len;
+	char *text;
 
-	ck_assert_int_eq(cloud_archive(x, "sp ace", key, &a, &buf), 0);
+	ck_assert_int_eq(cloud_doc(x, "sp ace", key, &a), 0);
 	ck_assert_int_eq(store_doc_info(x->s, id, &info), 0);
-	ck_assert_uint_eq(a.seq, info.seq);
-	ck_assert_uint_eq(a.n, info.entries);
-	ck_assert_uint_eq(a.meta.mode, info.meta.mode);
-	c.a = &a;
-	c.i = 0;
-	ck_assert_int_eq(store_read(x->s, id, expect_entry, &c), 0);
-	ck_assert_uint_eq(c.i, a.n);
+	ck_assert_uint_eq(a.m.seq, info.seq);
+	ck_assert_uint_eq(a.m.mode, S_IFREG | info.meta.mode);
+	ck_assert_uint_eq(a.m.uid, info.meta.uid);
+	ck_assert_uint_eq(a.m.gid, info.meta.gid);
+	ck_assert(a.m.mtime_ns == info.meta.mtime_ns);
+	ck_assert(a.m.ctime_ns == info.meta.ctime_ns);
+	text = doc_text(x->s, id, &len);
+	ck_assert_uint_eq(a.len, len);
+	ck_assert(!memcmp(a.body, text, len));
 	ck_assert_uint_eq(info.backup_seq, info.seq);
 	ck_assert(info.backup_time_ns != 0);
-	archive_release(&a);
-	free(buf);
+	free(text);
+	free(a.body);
 }
 
 static int count_pending(void *arg, uint64_t id)
@@ -526,20 +592,18 @@ END_TEST
 START_TEST(test_backup_delete_removes_the_cloud_copy)
 {
 	struct fix x;
-	struct archive a;
+	struct cdoc a;
 	struct backup_stats st;
-	void *buf;
 	uint64_t id;
 
 	fix_open(&x, 0, 2, true);
 	id = new_doc(&x, "doomed", 2);
 	ck_assert_int_eq(backup_flush(x.b, 10000), 0);
-	ck_assert_int_eq(cloud_archive(&x, "sp ace", "doomed", &a, &buf), 0);
-	archive_release(&a);
-	free(buf);
+	ck_assert_int_eq(cloud_doc(&x, "sp ace", "doomed", &a), 0);
+	free(a.body);
 	ck_assert_int_eq(store_doc_delete(x.s, id, NULL), 0);
 	ck_assert_int_eq(backup_flush(x.b, 10000), 0);
-	ck_assert_int_eq(cloud_archive(&x, "sp ace", "doomed", &a, &buf),
+	ck_assert_int_eq(cloud_doc(&x, "sp ace", "doomed", &a),
 			 -ENOENT);
 	ck_assert_int_eq(tombstones(&x), 0);
 	backup_stats(x.b, &st);
@@ -551,8 +615,7 @@ END_TEST
 START_TEST(test_backup_tombstones_are_deleted_at_start)
 {
 	struct fix x;
-	struct archive a;
-	void *buf;
+	struct cdoc a;
 	uint64_t id;
 
 	fix_open(&x, 0, 2, true);
@@ -569,7 +632,7 @@ START_TEST(test_backup_tombstones_are_deleted_at_start)
 	fix_start(&x, 0, 2);
 	ck_assert_int_eq(backup_flush(x.b, 10000), 0);
 	ck_assert_int_eq(tombstones(&x), 0);
-	ck_assert_int_eq(cloud_archive(&x, "sp ace", "old", &a, &buf), -ENOENT);
+	ck_assert_int_eq(cloud_doc(&x, "sp ace", "old", &a), -ENOENT);
 	fix_close(&x);
 }
 END_TEST
@@ -577,8 +640,7 @@ END_TEST
 START_TEST(test_backup_rename_moves_the_cloud_copy)
 {
 	struct fix x;
-	struct archive a;
-	void *buf;
+	struct cdoc a;
 	uint64_t id;
 
 	fix_open(&x, 0, 2, true);
@@ -586,7 +648,7 @@ START_TEST(test_backup_rename_moves_the_cloud_copy)
 	ck_assert_int_eq(backup_flush(x.b, 10000), 0);
 	ck_assert_int_eq(store_doc_rename(x.s, id, x.space, "to", 0, NULL), 0);
 	ck_assert_int_eq(backup_flush(x.b, 10000), 0);
-	ck_assert_int_eq(cloud_archive(&x, "sp ace", "from", &a, &buf),
+	ck_assert_int_eq(cloud_doc(&x, "sp ace", "from", &a),
 			 -ENOENT);
 	expect_uploaded(&x, id, "to");
 	ck_assert_int_eq(tombstones(&x), 0);
@@ -597,8 +659,7 @@ END_TEST
 START_TEST(test_backup_delete_during_first_upload_leaves_no_copy)
 {
 	struct fix x;
-	struct archive a;
-	void *buf;
+	struct cdoc a;
 	uint64_t id;
 
 	fix_open(&x, 0, 1, true);
@@ -610,7 +671,7 @@ START_TEST(test_backup_delete_during_first_upload_leaves_no_copy)
 	ck_assert_int_eq(store_doc_delete(x.s, id, NULL), 0);
 	ck_assert_int_eq(tombstones(&x), 0);
 	ck_assert_int_eq(backup_flush(x.b, 10000), 0);
-	ck_assert_int_eq(cloud_archive(&x, "sp ace", "brief", &a, &buf),
+	ck_assert_int_eq(cloud_doc(&x, "sp ace", "brief", &a),
 			 -ENOENT);
 	fix_close(&x);
 }
@@ -622,10 +683,10 @@ START_TEST(test_backup_restore_imports_what_was_uploaded)
 {
 	struct fix x, y;
 	struct store_doc_info info, src;
-	struct archive a;
-	struct expect_ctx c;
+	struct cdoc a;
 	struct backup_stats st;
-	void *buf;
+	size_t tlen;
+	char *text;
 	uint64_t id, rid = 0;
 
 	fix_open(&x, 0, 2, true);
@@ -640,16 +701,19 @@ START_TEST(test_backup_restore_imports_what_was_uploaded)
 	fix_start(&y, 0, 2);
 	ck_assert_int_eq(backup_restore_doc(y.b, "sp ace", "precious", &rid),
 			 0);
-	ck_assert_int_eq(cloud_archive(&x, "sp ace", "precious", &a, &buf), 0);
-	c.a = &a;
-	c.i = 0;
-	ck_assert_int_eq(store_read(y.s, rid, expect_entry, &c), 0);
-	ck_assert_uint_eq(c.i, 5);
+	ck_assert_int_eq(cloud_doc(&x, "sp ace", "precious", &a), 0);
+	/* one snapshot entry at the document's seq, the same JSON */
+	text = doc_text(y.s, rid, &tlen);
+	ck_assert_uint_eq(tlen, a.len);
+	ck_assert(!memcmp(text, a.body, tlen));
+	free(text);
 	ck_assert_int_eq(store_doc_info(y.s, rid, &info), 0);
-	ck_assert_uint_eq(info.seq, a.seq);
+	ck_assert_uint_eq(info.entries, 1);
+	ck_assert_uint_eq(info.seq, a.m.seq);
+	ck_assert_uint_eq(info.seq, src.seq);
 	ck_assert_uint_eq(info.meta.mode, 0640);
 	ck_assert_uint_eq(info.meta.uid, 1000);
-	ck_assert(info.meta.mtime_ns == a.meta.mtime_ns);
+	ck_assert(info.meta.mtime_ns == a.m.mtime_ns);
 	ck_assert(info.meta.mtime_ns == src.meta.mtime_ns);
 	ck_assert_uint_eq(info.backup_seq, info.seq);
 	/* A restored, unchanged document is not uploaded back. */
@@ -660,8 +724,7 @@ START_TEST(test_backup_restore_imports_what_was_uploaded)
 	ck_assert_uint_eq(id, rid);
 	backup_stats(y.b, &st);
 	ck_assert_uint_eq(st.restores, 1);
-	archive_release(&a);
-	free(buf);
+	free(a.body);
 	fix_close(&y);
 	fix_close(&x);
 }
@@ -1186,10 +1249,9 @@ END_TEST
 START_TEST(test_backup_new_target_gets_every_document)
 {
 	struct backup_stats st;
-	struct archive a;
+	struct cdoc a;
 	struct fix x;
 	char other[600];
-	void *buf;
 
 	fix_open(&x, 0, 2, true);
 	new_doc(&x, "one", 2);
@@ -1204,13 +1266,11 @@ START_TEST(test_backup_new_target_gets_every_document)
 	ck_assert_int_eq(backup_flush(x.b, 10000), 0);
 	backup_stats(x.b, &st);
 	ck_assert_uint_eq(st.uploads, 2);
-	ck_assert_int_eq(cloud_archive(&x, "sp ace", "one", &a, &buf), 0);
-	ck_assert_uint_eq(a.n, 2);
-	archive_release(&a);
-	free(buf);
-	ck_assert_int_eq(cloud_archive(&x, "sp ace", "two", &a, &buf), 0);
-	archive_release(&a);
-	free(buf);
+	ck_assert_int_eq(cloud_doc(&x, "sp ace", "one", &a), 0);
+	ck_assert_uint_eq(a.m.seq, 2);
+	free(a.body);
+	ck_assert_int_eq(cloud_doc(&x, "sp ace", "two", &a), 0);
+	free(a.body);
 
 	/* the same target again: nothing to do */
 	backup_stop(x.b, 0);
@@ -1246,10 +1306,9 @@ static void remove_flat_dir(const char *dir)
 START_TEST(test_backup_emptied_target_gets_every_document)
 {
 	struct backup_stats st;
-	struct archive a;
+	struct cdoc a;
 	struct fix x;
 	char path[700], names[256] = "";
-	void *buf;
 
 	fix_open(&x, 0, 2, true);
 	new_doc(&x, "one", 2);
@@ -1276,10 +1335,9 @@ START_TEST(test_backup_emptied_target_gets_every_document)
 	backup_stats(x.b, &st);
 	ck_assert_uint_eq(st.uploads, 2);
 	ck_assert_uint_eq(st.conflicts, 0);
-	ck_assert_int_eq(cloud_archive(&x, "sp ace", "one", &a, &buf), 0);
-	ck_assert_uint_eq(a.n, 2);
-	archive_release(&a);
-	free(buf);
+	ck_assert_int_eq(cloud_doc(&x, "sp ace", "one", &a), 0);
+	ck_assert_uint_eq(a.m.seq, 2);
+	free(a.body);
 	backup_stop(x.b, 0);
 
 	/* and the marker is back: the next start uploads nothing */
@@ -1363,15 +1421,11 @@ END_TEST
 
 static void archive_doc(struct fix *x, const char *key, char *out, size_t len)
 {
-	struct archive a;
-	void *buf = NULL;
+	struct cdoc a;
 
-	ck_assert_int_eq(cloud_archive(x, "sp ace", key, &a, &buf), 0);
-	ck_assert_uint_ge(a.n, 1);
-	snprintf(out, len, "%.*s", (int)a.entries[a.n - 1].len,
-		 (const char *)a.entries[a.n - 1].buf);
-	archive_release(&a);
-	free(buf);
+	ck_assert_int_eq(cloud_doc(x, "sp ace", key, &a), 0);
+	snprintf(out, len, "%.*s", (int)a.len, (const char *)a.body);
+	free(a.body);
 }
 
 static int find_conflict(void *arg, const char *name)
@@ -1406,13 +1460,13 @@ START_TEST(test_backup_keeps_an_unknown_cloud_copy_under_a_conflict_name)
 	fix_start(&x, 0, 1);
 	ck_assert_int_eq(backup_flush(x.b, 10000), 0);
 	archive_doc(&x, "doc", text, sizeof(text));
-	ck_assert_str_eq(text, "P{\"local\":1}");
+	ck_assert_str_eq(text, "{\"local\":1}\n");
 	ck_assert_int_eq(cloud_target_list_all(x.f->inner, "sp ace",
 					       find_conflict, conflict),
 			 0);
 	ck_assert_str_ne(conflict, "");
 	archive_doc(&x, conflict, text, sizeof(text));
-	ck_assert_str_eq(text, "P{\"doc\":0}");
+	ck_assert_str_eq(text, "{\"doc\":0}\n");
 	ck_assert_int_eq(store_doc_info(x.s, id, &info), 0);
 	ck_assert_uint_eq(info.backup_seq, info.seq);
 	/* vouched free: no fetch before the upload */
