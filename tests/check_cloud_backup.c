@@ -18,6 +18,7 @@
 #include "cloud/catalog.h"
 #include "cloud/target.h"
 #include "cloud/target_internal.h"
+#include "cloud/verify.h"
 #include "store/doc.h"
 #include "store/store.h"
 
@@ -1019,6 +1020,242 @@ START_TEST(test_backup_restore_refuses_invalid_entries)
 }
 END_TEST
 
+/* ---- hostile readable objects ---- */
+
+/* Put body as the readable object (sp ace, key) with meta, its checksum
+ * the body's unless sum is given. */
+static void put_doc(struct fix *x, const char *key, const char *body,
+		    uint64_t seq, uint32_t mode, uint32_t uid, const char *sum)
+{
+	struct cloud_doc_meta m;
+
+	memset(&m, 0, sizeof(m));
+	m.seq = seq;
+	m.mode = mode;
+	m.uid = uid;
+	m.gid = 77;
+	m.mtime_ns = 1700000000000000001LL;
+	m.ctime_ns = 1700000000000000002LL;
+	cloud_doc_checksum(body, strlen(body), m.sha256);
+	if (sum)
+		snprintf(m.sha256, sizeof(m.sha256), "%s", sum);
+	ck_assert_int_eq(cloud_target_put_doc(x->f->inner, "sp ace", key, body,
+					      strlen(body), &m),
+			 0);
+}
+
+/* A tampered body, absurd metadata, a body that is no JSON or too large,
+ * metadata missing or a dir: pair torn: -EIO, a log line, nothing
+ * imported.  Set-id bits are dropped, not refused. */
+START_TEST(test_backup_restore_refuses_hostile_readable_objects)
+{
+	static const char zeros[] = "00000000000000000000000000000000"
+				    "00000000000000000000000000000000";
+	struct backup_options o;
+	struct store_doc_info info;
+	struct fix x;
+	char path[700], *log, *lpath;
+	uint64_t id;
+	int saved;
+	size_t i;
+	static const char *const refused[] = {
+		"tampered", "seq0", "seqbig", "device", "dir", "baduid",
+		"notjson", "toolarge", "nometa", "torn",
+	};
+
+	fix_open(&x, 0, 1, false);
+	backup_options_default(&o);
+	o.delay_ms = 0;
+	o.max_doc_bytes = 32;
+	ck_assert_int_eq(backup_start(x.s, &x.f->base, &o, &x.b), 0);
+	put_doc(&x, "tampered", "{\"a\":1}\n", 3, S_IFREG | 0644, 1, zeros);
+	put_doc(&x, "seq0", "{}\n", 0, S_IFREG | 0644, 1, NULL);
+	put_doc(&x, "seqbig", "{}\n", STORE_SEQ_MAX + 1, S_IFREG | 0644, 1,
+		NULL);
+	put_doc(&x, "device", "{}\n", 2, S_IFCHR | 0644, 1, NULL);
+	put_doc(&x, "dir", "{}\n", 2, S_IFDIR | 0755, 1, NULL);
+	put_doc(&x, "baduid", "{}\n", 2, S_IFREG | 0644, UINT32_MAX, NULL);
+	put_doc(&x, "notjson", "{\"a\":\n", 2, S_IFREG | 0644, 1, NULL);
+	put_doc(&x, "toolarge", "{\"a\":\"0123456789012345678901234567\"}\n",
+		2, S_IFREG | 0644, 1, NULL);
+	/* dir: the metadata missing; a pair torn */
+	put_doc(&x, "nometa", "{}\n", 2, S_IFREG | 0644, 1, NULL);
+	snprintf(path, sizeof(path), "%s/sp%%20ace/#meta.nometa", x.cloud_dir);
+	ck_assert_int_eq(unlink(path), 0);
+	put_doc(&x, "torn", "{\"b\":2}\n", 2, S_IFREG | 0644, 1, NULL);
+	snprintf(path, sizeof(path), "%s/sp%%20ace/torn", x.cloud_dir);
+	ck_assert_int_eq(truncate(path, 4), 0);
+	lpath = capture_log(&saved);
+	for (i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		ck_assert_msg(backup_restore_doc(x.b, "sp ace", refused[i],
+						 &id) == -EIO,
+			      "'%s' imported", refused[i]);
+		ck_assert_msg(!has_doc(&x, refused[i]), "'%s' imported",
+			      refused[i]);
+	}
+	log = end_capture(lpath, saved);
+	/* dir: compares the checksum itself (a torn pair); the gate does
+	 * too (s3 leaves it to the gate) */
+	ck_assert_ptr_nonnull(strstr(log, "cannot restore 'sp%20ace/tampered': "
+					  "unreadable object"));
+	ck_assert_ptr_nonnull(strstr(log, "cannot restore 'sp%20ace/device': "
+					  "invalid object (its mode"));
+	ck_assert_ptr_nonnull(strstr(log, "cannot restore 'sp%20ace/torn': "
+					  "unreadable object"));
+	free(log);
+	{
+		struct cloud_doc_meta m;
+		struct doc_options dopt;
+		struct store_meta sm;
+		const char *why;
+		void *ent = NULL;
+		size_t elen;
+
+		memset(&m, 0, sizeof(m));
+		m.seq = 1;
+		m.mode = S_IFREG | 0600;
+		snprintf(m.sha256, sizeof(m.sha256), "%s", zeros);
+		doc_options_default(&dopt);
+		ck_assert_int_eq(cloud_doc_verify("{}\n", 3, &m, zeros + 1,
+						  &dopt, &sm, &ent, &elen,
+						  &why),
+				 -EBADMSG);
+		ck_assert_ptr_null(ent);
+		ck_assert_str_eq(why, "its body does not match the checksum "
+				      "in its metadata");
+		ck_assert_int_eq(cloud_doc_verify("{}\n", 3, &m, zeros, &dopt,
+						  &sm, &ent, &elen, &why),
+				 0);
+		ck_assert_uint_eq(elen, 3);
+		ck_assert(!memcmp(ent, "S{}", 3));
+		free(ent);
+	}
+	/* set-uid dropped, owner kept, one snapshot entry at the seq */
+	put_doc(&x, "suid", "{\"ok\":true}\n", 41, S_IFREG | 04755, 5, NULL);
+	ck_assert_int_eq(backup_restore_doc(x.b, "sp ace", "suid", &id), 0);
+	ck_assert_int_eq(store_doc_info(x.s, id, &info), 0);
+	ck_assert_uint_eq(info.meta.mode, 0755);
+	ck_assert_uint_eq(info.meta.uid, 5);
+	ck_assert_uint_eq(info.meta.gid, 77);
+	ck_assert(info.meta.mtime_ns == 1700000000000000001LL);
+	ck_assert_uint_eq(info.seq, 41);
+	ck_assert_uint_eq(info.entries, 1);
+	fix_close(&x);
+}
+END_TEST
+
+/* ---- upgrade from the archive format ---- */
+
+static void remove_flat_dir(const char *dir);
+
+/* An archive of document id as an older build uploaded it. */
+static int add_archive_entry(void *arg, uint64_t seq, const void *buf,
+			     size_t len)
+{
+	return archive_writer_add(arg, seq, buf, len);
+}
+
+static void put_old_archive(struct fix *x, uint64_t id, const char *key)
+{
+	struct store_doc_info info;
+	struct archive_meta am;
+	struct archive_writer w;
+	void *buf;
+	size_t len;
+
+	ck_assert_int_eq(store_doc_info(x->s, id, &info), 0);
+	am.mode = info.meta.mode;
+	am.uid = info.meta.uid;
+	am.gid = info.meta.gid;
+	am.mtime_ns = info.meta.mtime_ns;
+	am.ctime_ns = info.meta.ctime_ns;
+	ck_assert_int_eq(archive_writer_init(&w, "sp ace", key, &am), 0);
+	ck_assert_int_eq(store_read(x->s, id, add_archive_entry, &w), 0);
+	ck_assert_int_eq(archive_writer_finish(&w, info.seq, &buf, &len), 0);
+	ck_assert_int_eq(cloud_target_put(x->f->inner, "sp ace", key, buf, len,
+					  info.seq),
+			 0);
+	free(buf);
+}
+
+/* A target written by an older build (archives, marker of format 1):
+ * the new build restores from it, and at its first start migrates every
+ * document the store holds to a readable object (no conflict copies),
+ * once; a document only the cloud held is uploaded readable after its
+ * restore. */
+START_TEST(test_backup_upgrades_a_target_of_archives)
+{
+	static const char old_marker[] = "caravanfs store marker\n";
+	const char *ents[2] = { "P{\"a\":1}", "P{\"b\":2}" };
+	struct backup_stats st;
+	struct cloud_object_info mi;
+	struct fix x, y;
+	struct cdoc a;
+	char path[700], names[256] = "";
+	uint64_t one, two, rid;
+
+	/* the store as an older build left it: uploaded, marker 1 */
+	fix_open(&x, 0, 2, true);
+	one = new_doc(&x, "one", 3);
+	two = new_doc(&x, "two", 1);
+	ck_assert_int_eq(backup_flush(x.b, 10000), 0);
+	backup_stop(x.b, 0);
+	x.b = NULL;
+	snprintf(path, sizeof(path), "%s/sp%%20ace", x.cloud_dir);
+	remove_flat_dir(path);
+	put_old_archive(&x, one, "one");
+	put_old_archive(&x, two, "two");
+	ck_assert_int_eq(cloud_target_put(x.f->inner, ".caravan", "store",
+					  old_marker, sizeof(old_marker) - 1,
+					  1),
+			 0);
+
+	/* the new build starts on it: every document uploaded once */
+	fix_start(&x, 0, 2);
+	ck_assert_int_eq(backup_flush(x.b, 10000), 0);
+	backup_stats(x.b, &st);
+	ck_assert_uint_eq(st.uploads, 2);
+	ck_assert_uint_eq(st.conflicts, 0);
+	expect_uploaded(&x, one, "one");
+	expect_uploaded(&x, two, "two");
+	ck_assert_int_eq(cloud_target_head(x.f->inner, ".caravan", "store",
+					   &mi),
+			 0);
+	ck_assert_uint_eq(mi.seq, 2);
+	ck_assert_int_eq(cloud_target_list_all(x.f->inner, "sp ace", add_name,
+					       names),
+			 0);
+	ck_assert_str_eq(names, "one;two;");
+	backup_stop(x.b, 0);
+	/* and only once */
+	fix_start(&x, 0, 2);
+	ck_assert_int_eq(backup_flush(x.b, 10000), 0);
+	backup_stats(x.b, &st);
+	ck_assert_uint_eq(st.uploads, 0);
+
+	fix_close(&x);
+
+	/* a document only the cloud holds, still an archive: an empty store
+	 * restores it and uploads it back readable, no conflict */
+	fix_open(&y, 0, 1, false);
+	cloud_target_free(&y.f->base);
+	y.f = flaky_open(x.cloud_dir);
+	put_archive(&y, "three", 0600, ents, NULL, 2, 7, 7);
+	fix_start(&y, 0, 1);
+	ck_assert_int_eq(backup_restore_doc(y.b, "sp ace", "three", &rid), 0);
+	ck_assert_int_eq(backup_flush(y.b, 10000), 0);
+	backup_stats(y.b, &st);
+	ck_assert_uint_eq(st.conflicts, 0);
+	ck_assert_uint_eq(st.uploads, 1);
+	expect_uploaded(&y, rid, "three");
+	ck_assert_int_eq(cloud_doc(&y, "sp ace", "three", &a), 0);
+	ck_assert_uint_eq(a.len, strlen("{\"a\":1,\"b\":2}\n"));
+	ck_assert(!memcmp(a.body, "{\"a\":1,\"b\":2}\n", a.len));
+	free(a.body);
+	fix_close(&y);
+}
+END_TEST
+
 /* ---- the catalog (issue 12) ---- */
 
 static int count_name(void *arg, const char *name)
@@ -1511,6 +1748,8 @@ int main(void)
 	tcase_set_timeout(up, 60);
 	tcase_add_test(re, test_backup_restore_imports_what_was_uploaded);
 	tcase_add_test(re, test_backup_restore_refuses_corrupt_archives);
+	tcase_add_test(re, test_backup_restore_refuses_hostile_readable_objects);
+	tcase_add_test(re, test_backup_upgrades_a_target_of_archives);
 	tcase_add_test(re,
 		       test_backup_restore_of_missing_deleted_or_unreachable);
 	tcase_add_test(re, test_backup_lists_cloud_names);
