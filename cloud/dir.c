@@ -448,7 +448,7 @@ out_log:
 
 /* ---- documents: body file and sidecar ---- */
 
-/* "#meta.<key segment>" */
+/* ".caravan-meta.<key segment>" */
 static void sidecar_name(const struct obj_paths *p, char out[64 + CLOUD_SEG_MAX])
 {
 	snprintf(out, 64 + CLOUD_SEG_MAX, "%s%s", DOCMETA_SIDECAR_PREFIX,
@@ -772,6 +772,8 @@ static int listed_cmp(const void *a, const void *b)
 static bool ours(const char *name)
 {
 	return name[0] != '#' && strcmp(name, ".") && strcmp(name, "..") &&
+	       strncmp(name, DOCMETA_SIDECAR_PREFIX,
+		       sizeof(DOCMETA_SIDECAR_PREFIX) - 1) &&
 	       strlen(name) <= CLOUD_SEG_MAX;
 }
 

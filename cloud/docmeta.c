@@ -2,7 +2,8 @@
  * docmeta.c - the metadata of a readable document object as bytes
  * (docmeta.h).
  *
- * Sidecar (dir: target, file "#meta.<key segment>" beside the body),
+ * Sidecar (dir: target, file ".caravan-meta.<key segment>" beside the
+ * body),
  * integers little-endian:
  *
  *   offset  size  field

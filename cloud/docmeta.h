@@ -21,8 +21,10 @@
 #define DOCMETA_FIXED 92
 /* Largest sidecar: fixed part, two names, CRC. */
 #define DOCMETA_SIDECAR_MAX (DOCMETA_FIXED + 2 * CLOUD_NAME_MAX + 4)
-/* A sidecar's file name is this prefix and the object's segment. */
-#define DOCMETA_SIDECAR_PREFIX "#meta."
+/* A sidecar's file name is this prefix and the object's segment: a
+ * hidden file (`ls` shows the documents only), and a reserved name
+ * (CLOUD_RESERVED_PREFIX), so never a document's segment. */
+#define DOCMETA_SIDECAR_PREFIX ".caravan-meta."
 
 /* Encode the sidecar of a body of body_len bytes stored as (space, key)
  * (valid names) into out (DOCMETA_SIDECAR_MAX bytes); returns its length.

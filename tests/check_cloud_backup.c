@@ -1080,7 +1080,7 @@ START_TEST(test_backup_restore_refuses_hostile_readable_objects)
 		2, S_IFREG | 0644, 1, NULL);
 	/* dir: the metadata missing; a pair torn */
 	put_doc(&x, "nometa", "{}\n", 2, S_IFREG | 0644, 1, NULL);
-	snprintf(path, sizeof(path), "%s/sp%%20ace/#meta.nometa", x.cloud_dir);
+	snprintf(path, sizeof(path), "%s/sp%%20ace/.caravan-meta.nometa", x.cloud_dir);
 	ck_assert_int_eq(unlink(path), 0);
 	put_doc(&x, "torn", "{\"b\":2}\n", 2, S_IFREG | 0644, 1, NULL);
 	snprintf(path, sizeof(path), "%s/sp%%20ace/torn", x.cloud_dir);

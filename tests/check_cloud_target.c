@@ -737,7 +737,7 @@ START_TEST(test_dir_doc_is_a_plain_file_and_a_torn_pair_is_ebadmsg)
 					      &m),
 			 0);
 	snprintf(path, sizeof(path), "%s/s/k", root);
-	snprintf(side, sizeof(side), "%s/s/#meta.k", root);
+	snprintf(side, sizeof(side), "%s/s/.caravan-meta.k", root);
 	fd = open(path, O_RDONLY);
 	ck_assert_int_ge(fd, 0);
 	ck_assert_int_eq(read(fd, got, sizeof(got)), (ssize_t)strlen(body));
@@ -782,7 +782,7 @@ START_TEST(test_dir_doc_is_a_plain_file_and_a_torn_pair_is_ebadmsg)
 	unlink(logpath);
 	ck_assert_ptr_nonnull(strstr(text, "/s/k': its body and its sidecar "
 					   "do not match"));
-	ck_assert_ptr_nonnull(strstr(text, "#meta.k': malformed sidecar"));
+	ck_assert_ptr_nonnull(strstr(text, ".caravan-meta.k': malformed sidecar"));
 	/* a delete removes both */
 	doc_meta(&m, 5, body, strlen(body));
 	ck_assert_int_eq(cloud_target_put_doc(t, "s", "k", body, strlen(body),
