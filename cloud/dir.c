@@ -3,12 +3,26 @@
  * directory.
  *
  * Layout: ROOT/<space>/<key>, each name as its segment (target.h: the
- * percent-encoding, hashed when longer than 200 bytes).  Every object
- * file's header holds the real names, so a listing reads a hashed key's
- * name from its file and a hashed space's name from any object in it.
- * Segments never start with '#', so "#tmp.*" temporaries are ours.
+ * percent-encoding, hashed when longer than 200 bytes).  A document
+ * (put_doc) is two files: ROOT/<space>/<key> holds its JSON and nothing
+ * else (`cat` prints it), and the sidecar ROOT/<space>/.caravan-meta.<key>
+ * its metadata and the real names (format in docmeta.c).  An opaque
+ * object (put: the store's own, and the documents of older builds) is one
+ * file with the header below.  Either way the real names are beside the
+ * object, so a listing reads a hashed key's name from its header or
+ * sidecar and a hashed space's name from any object in it.  Segments
+ * never start with '#', so "#tmp.*" temporaries are ours, and never with
+ * ".caravan-meta." (a reserved name), so sidecars are ours; listings skip
+ * both.  A file starting with "CVDO" is an opaque object (no JSON text
+ * starts with 'C'): get_doc returns it as legacy.
  *
- * Object file (version 1), integers little-endian:
+ * Documents: the sidecar is written (temporary, fsync, rename) before
+ * the body (the same, then the directory's fsync), and carries the
+ * body's length and SHA-256; a reader that finds the pair not matching
+ * reads it once more, then gives -EBADMSG with a log line (read_doc).  A
+ * delete removes the body, then the sidecar.
+ *
+ * Opaque object file (version 1), integers little-endian:
  *
  *   offset  size  field
  *   0       4     magic "CVDO"
@@ -22,7 +36,8 @@
  *   28+S+K  4     CRC-32C of the header bytes before it
  *   H       ...   body
  *
- * The body is not checksummed here: archives carry their own CRC.  A
+ * The body is not checksummed here: archives and the store's objects
+ * carry their own checks.  A
  * header that fails any check is -EBADMSG (logged).  A body longer than
  * max_object_bytes is -EFBIG, found from the header before anything of
  * the body is read.

@@ -1,14 +1,18 @@
 /*
- * target.h - where document archives are kept: an S3 bucket or a
+ * target.h - where the cloud copies are kept: an S3 bucket or a
  * directory.
  *
- * A target stores opaque objects named (space, key), each with the
- * document's sequence number as metadata.  Two kinds, chosen by URL:
+ * A target stores objects named (space, key): documents, whose body is
+ * the document's JSON with its metadata beside it (put_doc/get_doc
+ * below; docs/cloud.md byte by byte), and the store's own opaque objects
+ * under reserved names, each with a sequence number as metadata
+ * (put/get).  Two kinds, chosen by URL:
  *
  *   s3://BUCKET/PREFIX   object PREFIX/<space>/<key> in an S3 (or
- *                        S3-compatible) bucket, x-amz-meta-seq = seq
- *   dir:/PATH            file PATH/<space>/<key> with a small header
- *                        holding the seq (format in cloud/dir.c)
+ *                        S3-compatible) bucket, metadata in x-amz-meta-*
+ *   dir:/PATH            file PATH/<space>/<key>: a document's JSON with
+ *                        a sidecar beside it, or an opaque object with a
+ *                        small header (formats in cloud/dir.c, docmeta.c)
  *
  * In both, <space> and <key> stand for the names as segments (see
  * cloud_name_segment): the names percent-encoded (every byte but A-Z a-z
@@ -17,7 +21,8 @@
  * have (any but '/' and NUL).  An encoding longer than CLOUD_SEG_MAX bytes
  * (a 255-byte name can encode to 765) is hashed, so every segment fits a
  * file name and every object key stays within S3's 1024 bytes; the real
- * names of a hashed object then travel with it (dir: its header; s3:
+ * names of a hashed object then travel with it (dir: its header or
+ * sidecar; s3:
  * x-amz-meta-space and x-amz-meta-key, percent-encoded) and listings read
  * them from there.
  *
