@@ -464,7 +464,8 @@ out_log:
 /* ---- documents: body file and sidecar ---- */
 
 /* ".caravan-meta.<key segment>" */
-static void sidecar_name(const struct obj_paths *p, char out[64 + CLOUD_SEG_MAX])
+static void sidecar_name(const struct obj_paths *p,
+			 char out[64 + CLOUD_SEG_MAX])
 {
 	snprintf(out, 64 + CLOUD_SEG_MAX, "%s%s", DOCMETA_SIDECAR_PREFIX,
 		 p->seg_key);

@@ -188,8 +188,7 @@ static int header_lines(struct s3_target *s, const struct s3_req *rq,
 	}
 	for (size_t i = 0; i < rq->meta_len; i++) {
 		offs[k++] = store->len;
-		cbuf_addf(store, "%s: %s", rq->meta[i].name,
-			  rq->meta[i].value);
+		cbuf_addf(store, "%s: %s", rq->meta[i].name, rq->meta[i].value);
 		cbuf_addc(store, '\0');
 	}
 	offs[k++] = store->len;

@@ -413,8 +413,8 @@ static bool is_own_version(const void *buf, size_t len,
 /* Keep the cloud's object (buf, len, meta) under the conflict name
  * cname: a readable object, a legacy archive converted, or an
  * undecodable archive byte for byte. */
-static int keep_conflict(struct backup *b, const char *space,
-			 const char *cname, const void *buf, size_t len,
+static int keep_conflict(struct backup *b, const char *space, const char *cname,
+			 const void *buf, size_t len,
 			 const struct cloud_doc_meta *meta)
 {
 	struct cloud_doc_meta m;

@@ -134,9 +134,12 @@ int cloud_doc_verify(const void *body, size_t len,
 	rc = doc_entries_check(o, &e, 1);
 	if (rc) {
 		free(text);
-		*why = rc == -EFBIG ? "the document is larger than max_doc"
-		       : rc == -ENOMEM ? "out of memory"
-				       : "its body is not a valid document";
+		if (rc == -EFBIG)
+			*why = "the document is larger than max_doc";
+		else if (rc == -ENOMEM)
+			*why = "out of memory";
+		else
+			*why = "its body is not a valid document";
 		return rc;
 	}
 	memset(m, 0, sizeof(*m));

@@ -62,7 +62,8 @@ static int block_get(void *arg, const char *name, char *out, size_t cap)
 		size_t ll = end ? (size_t)(end - line) : b->len - i;
 
 		i += ll + 1;
-		if (ll > nl && line[nl] == ':' && !strncasecmp(line, name, nl)) {
+		if (ll > nl && line[nl] == ':' &&
+		    !strncasecmp(line, name, nl)) {
 			const char *v = line + nl + 1;
 			size_t vl = ll - nl - 1;
 
