@@ -355,8 +355,10 @@ static int open_catalog(struct backup *b);
  * document the store holds is uploaded again (store_backup_forget), each
  * upload replacing its own archive (upload.c: a legacy archive of the
  * document is its own version), and the marker is rewritten at 2.
- * Documents only the cloud holds stay archives, which restore still
- * reads; one restored from an archive is uploaded again, readable. */
+ * A store that recorded no target (a build before target identities
+ * and markers) and finds no marker migrates the same way.  Documents only
+ * the cloud holds stay archives, which restore still reads; one restored
+ * from an archive is uploaded again, readable. */
 #define MARK_SPACE CLOUD_RESERVED_PREFIX
 #define MARK_KEY "store"
 #define MARK_FORMAT 2
@@ -396,6 +398,14 @@ static int mark_check(struct backup *b, bool adopted)
 	if (rc == 0)
 		return 0;
 	if (rc == -ENOENT && adopted) {
+		/* A store of a build before target identities and markers:
+		 * its uploads there are archives. */
+		log_info("backup target '%s' was written by an older build: "
+			 "every document is uploaded again, readable",
+			 cloud_target_url(b->target));
+		rc = store_backup_forget(b->store);
+		if (rc)
+			return rc;
 		mark_write(b);
 		return 0;
 	}
