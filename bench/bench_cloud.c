@@ -607,6 +607,9 @@ static void bench_upload(void)
 		die("flush the backup", rc);
 	backup_stats(b, &bs);
 	backup_stop(b, 0);
+	/* backup_stop interrupts the target: check through a fresh one */
+	cloud_target_free(t);
+	t = open_target();
 	secs = (double)(t1 - t0) / 1e9;
 	good = head_all(t, s, "tput", ids, ndocs, 0, &bytes);
 	printf("upload objects=%zu entry_bytes=%zu archive_bytes=%" PRIu64

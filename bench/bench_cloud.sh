@@ -1,8 +1,11 @@
 #!/bin/sh
 # bench_cloud.sh - the cloud backup against a real S3-compatible server
 # (s3rver on a free loopback port, path-style, credentials S3RVER/S3RVER):
-# change-to-bucket delay at 1,000 changes/s, and upload throughput beside
-# plain curl PUTs of the same bytes to the same server in the same run.
+# change-to-bucket delay at 1,000 changes/s, upload throughput of the
+# current objects (readable JSON with their metadata) beside plain curl
+# PUTs of the same bytes, and a full restore of 10,000 documents
+# (`caravan restore`) beside parallel curl GETs of the same objects, all
+# against the same server in the same run.
 #
 #   sh bench/bench_cloud.sh BUILD_DIR [WORK_DIR]
 #
@@ -16,19 +19,24 @@
 # BENCH_RATE (1000) changes/s, BENCH_DELAYS ("default 100") the
 # backup_delay_ms of the latency runs, BENCH_UP_DOCS (2000) and
 # BENCH_UP_BYTES (4096) of the upload runs, BENCH_ROUNDS (3) upload
-# rounds (the uploader and curl, alternately first); BENCH_PARTS
-# ("latency upload").
+# rounds (the uploader and curl, alternately first); BENCH_RESTORE_DOCS
+# (10000) and BENCH_RESTORE_BYTES (1024) of the restore runs,
+# BENCH_RESTORE_ROUNDS (3); BENCH_PARTS ("latency upload restore").
 set -e
 src=$(cd "$(dirname "$0")/.." && pwd)
 build=$(cd "$1" && pwd)
 work=${2:-/var/tmp}/caravan-bench-cloud.$$
 b="$build/bench/bench_cloud"
+caravan="$build/caravan"
 js=${CARAVAN_S3RVER:-$src/tests/s3/node_modules/s3rver/bin/s3rver.js}
 bucket=bench
 delays=${BENCH_DELAYS:-default 100}
 rounds=${BENCH_ROUNDS:-3}
 ndocs=${BENCH_UP_DOCS:-2000}
-parts=${BENCH_PARTS:-latency upload}
+parts=${BENCH_PARTS:-latency upload restore}
+rdocs=${BENCH_RESTORE_DOCS:-10000}
+rbytes=${BENCH_RESTORE_BYTES:-1024}
+rrounds=${BENCH_RESTORE_ROUNDS:-3}
 export BENCH_UP_DOCS="$ndocs"
 
 if [ ! -r "$js" ]; then
@@ -42,6 +50,7 @@ for tool in node curl; do
 	fi
 done
 [ -x "$b" ] || { echo "'$b' not found: make bench" >&2; exit 1; }
+[ -x "$caravan" ] || { echo "'$caravan' not found: make" >&2; exit 1; }
 
 pid=
 cleanup() {
@@ -126,9 +135,15 @@ run_curl() {
 		for (i = 0; i < n; i++)
 			printf "url = \"%s/doc%06d\"\nupload-file = \"%s\"\n", base, i, f
 	}' >"$work/curl.cfg"
+	# the headers the uploader sends with a document
 	t0=$(now)
 	s3curl --parallel --parallel-max "$inflight" \
-		-H "x-amz-meta-seq: 1" -K "$work/curl.cfg" >/dev/null
+		-H "Content-Type: application/json" -H "x-amz-meta-seq: 1" \
+		-H "x-amz-meta-mode: 33188" -H "x-amz-meta-uid: 0" \
+		-H "x-amz-meta-gid: 0" -H "x-amz-meta-mtime: 1.000000000" \
+		-H "x-amz-meta-ctime: 1.000000000" \
+		-H "x-amz-meta-sha256: $(sha256sum "$work/run/archive.bin" | cut -d' ' -f1)" \
+		-K "$work/curl.cfg" >/dev/null
 	t1=$(now)
 	"$b" "$ep" "s3://$bucket/curl-$1" "$work/run" verify tput \
 		"$ndocs" "$size" >/dev/null
@@ -161,6 +176,75 @@ case " $parts " in *" upload "*)
 		r=$((r + 1))
 	done
 	echo "upload throughput / curl PUTs (target 0.8x), by round:$ratios;" \
+		"median $(echo $ratios | tr ' ' '\n' | sort -n |
+		awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')x"
+esac
+# ---- restore ----
+
+# caravan restore of the $rdocs documents of rest/ into a fresh store.
+run_restore() {
+	rm -rf "$work/rstore"
+	t0=$(now)
+	"$caravan" restore --cloud "s3://$bucket/rest" --s3-endpoint "$ep" \
+		--s3-region us-east-1 --s3-path-style "$work/rstore" \
+		>"$work/restore.out" 2>"$work/restore.err"
+	t1=$(now)
+	got=$(awk '{ print $1 }' "$work/restore.out")
+	if [ "$got" != "$rdocs" ]; then
+		echo "caravan restore restored '$got' documents, not $rdocs:" >&2
+		cat "$work/restore.out" >&2
+		tail -n 5 "$work/restore.err" >&2
+		exit 1
+	fi
+	r_ops=$(awk -v n="$rdocs" -v a="$t0" -v b="$t1" 'BEGIN {
+		printf "%.1f", n / (b - a) }')
+	echo "restore documents=$rdocs seconds=$(awk -v a="$t0" -v b="$t1" \
+		'BEGIN { printf "%.3f", b - a }') documents_per_s=$r_ops"
+}
+
+# GETs of the same objects, $inflight in flight, bodies kept and counted.
+run_get() {
+	rm -rf "$work/get"
+	mkdir -p "$work/get"
+	awk -v n="$rdocs" -v base="$ep/$bucket/rest/tput" -v d="$work/get" \
+		'BEGIN { for (i = 0; i < n; i++)
+			printf "url = \"%s/doc%06d\"\noutput = \"%s/%d\"\n", base, i, d, i
+	}' >"$work/get.cfg"
+	t0=$(now)
+	s3curl --parallel --parallel-max "$inflight" -K "$work/get.cfg"
+	t1=$(now)
+	n=$(find "$work/get" -type f | wc -l)
+	[ "$n" = "$rdocs" ] || { echo "curl got $n objects, not $rdocs" >&2; exit 1; }
+	g_ops=$(awk -v n="$rdocs" -v a="$t0" -v b="$t1" 'BEGIN {
+		printf "%.1f", n / (b - a) }')
+	echo "curl GETs objects=$rdocs in_flight=$inflight seconds=$(awk \
+		-v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')" \
+		"objects_per_s=$g_ops"
+}
+
+case " $parts " in *" restore "*)
+	# the objects: the uploader's, readable JSON of rbytes each
+	out=$(BENCH_UP_DOCS=$rdocs BENCH_UP_BYTES=$rbytes \
+		"$b" "$ep" "s3://$bucket/rest" "$work/run" upload)
+	echo "$out"
+	inflight=$(field "$out" in_flight)
+	ratios=
+	r=1
+	while [ $r -le "$rrounds" ]; do
+		if [ $((r % 2)) -eq 1 ]; then
+			run_restore
+			run_get
+		else
+			run_get
+			run_restore
+		fi
+		ratio=$(awk -v a="$r_ops" -v b="$g_ops" 'BEGIN { printf "%.2f", a / b }')
+		echo "round $r: caravan restore $r_ops documents/s," \
+			"curl GETs $g_ops objects/s, ratio ${ratio}x"
+		ratios="$ratios $ratio"
+		r=$((r + 1))
+	done
+	echo "full restore / curl GETs (target 0.8x), by round:$ratios;" \
 		"median $(echo $ratios | tr ' ' '\n' | sort -n |
 		awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')x"
 esac

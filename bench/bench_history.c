@@ -140,6 +140,41 @@ static int w_put(struct cloud_target *t, const char *space, const char *key,
 	return 0;
 }
 
+/* A document object: its confirmation time (the baseline). */
+static int w_put_doc(struct cloud_target *t, const char *space, const char *key,
+		     const void *body, size_t len,
+		     const struct cloud_doc_meta *meta)
+{
+	struct wrap *w = (struct wrap *)t;
+	int rc = cloud_target_put_doc(w->inner, space, key, body, len, meta);
+	int64_t now = mono_ns();
+	int d = doc_index(key);
+
+	if (rc)
+		return rc;
+	pthread_mutex_lock(&w->lock);
+	if (d >= 0 && (uint32_t)d < w->ndocs)
+		q_confirm(&w->obj[d], meta->seq, now, w->lat_obj, &w->nobj,
+			  w->cap);
+	pthread_mutex_unlock(&w->lock);
+	return 0;
+}
+
+static int w_get_doc(struct cloud_target *t, const char *space, const char *key,
+		     void **body, size_t *len, struct cloud_doc_meta *meta)
+{
+	return cloud_target_get_doc(((struct wrap *)t)->inner, space, key, body,
+				    len, meta);
+}
+
+static int w_head_doc(struct cloud_target *t, const char *space,
+		      const char *key, struct cloud_doc_meta *meta,
+		      uint64_t *size)
+{
+	return cloud_target_head_doc(((struct wrap *)t)->inner, space, key,
+				     meta, size);
+}
+
 static int w_get(struct cloud_target *t, const char *space, const char *key,
 		 void **buf, size_t *len, uint64_t *seq)
 {
@@ -177,6 +212,9 @@ static const struct cloud_target_ops wrap_ops = {
 	.put = w_put,
 	.get = w_get,
 	.head = w_head,
+	.put_doc = w_put_doc,
+	.get_doc = w_get_doc,
+	.head_doc = w_head_doc,
 	.del = w_del,
 	.list = w_list,
 	.destroy = w_destroy,

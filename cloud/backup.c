@@ -357,35 +357,72 @@ static int open_catalog(struct backup *b);
  * uploaded (emptied, or a new bucket under the same name): every document
  * is uploaded again (store_backup_forget), each first upload reconciling
  * with whatever the target holds by then (upload.c).  A target that
- * cannot be asked now is not judged. */
+ * cannot be asked now is not judged.
+ *
+ * Format version: the marker's seq is the format of the documents the
+ * store writes there.  1 (older builds): each document an archive
+ * (cloud/archive.h); 2: readable objects (docs/cloud.md).  A marker of
+ * format 1 found at start is a target written by an older build: every
+ * document the store holds is uploaded again (store_backup_forget), each
+ * upload replacing its own archive (upload.c: a legacy archive of the
+ * document is its own version), and the marker is rewritten at 2.
+ * A store that recorded no target (a build before target identities
+ * and markers) and finds no marker migrates the same way.  Documents only
+ * the cloud holds stay archives, which restore still reads; one restored
+ * from an archive is uploaded again, readable. */
 #define MARK_SPACE CLOUD_RESERVED_PREFIX
 #define MARK_KEY "store"
+#define MARK_FORMAT 2
 
 static void mark_write(struct backup *b)
 {
-	static const char body[] = "caravanfs store marker\n";
+	static const char body[] = "caravanfs store marker\nformat 2\n";
 	struct cloud_target *t = b->o.quick ? b->o.quick : b->target;
 	int rc;
 
 	if (b->lease != BACKUP_LEASE_HELD) /* read_only, or not ours (yet) */
 		return;
 	rc = cloud_target_put(t, MARK_SPACE, MARK_KEY, body, sizeof(body) - 1,
-			      1);
+			      MARK_FORMAT);
 	if (rc)
 		log_warn("cannot write the store marker to '%s': %s (checked "
 			 "again at the next start)",
 			 cloud_target_url(b->target), strerror(-rc));
 }
 
-/* After store_backup_target named the target as before. */
-static int mark_check(struct backup *b)
+/* After store_backup_target named the target as before, or adopted it
+ * (a store of an older build that recorded none). */
+static int mark_check(struct backup *b, bool adopted)
 {
 	struct cloud_target *t = b->o.quick ? b->o.quick : b->target;
 	struct cloud_object_info info;
 	int rc = cloud_target_head(t, MARK_SPACE, MARK_KEY, &info);
 
+	if (rc == 0 && info.seq < MARK_FORMAT) {
+		log_info("backup target '%s' holds documents in the format of "
+			 "an older build: every document is uploaded again, "
+			 "readable",
+			 cloud_target_url(b->target));
+		rc = store_backup_forget(b->store);
+		if (rc)
+			return rc;
+		mark_write(b);
+		return 0;
+	}
 	if (rc == 0)
 		return 0;
+	if (rc == -ENOENT && adopted) {
+		/* A store of a build before target identities and markers:
+		 * its uploads there are archives. */
+		log_info("backup target '%s' was written by an older build: "
+			 "every document is uploaded again, readable",
+			 cloud_target_url(b->target));
+		rc = store_backup_forget(b->store);
+		if (rc)
+			return rc;
+		mark_write(b);
+		return 0;
+	}
 	if (rc != -ENOENT) {
 		log_info("cannot check the store marker in '%s' now (%s): not "
 			 "checking whether it lost the uploads",
@@ -437,10 +474,10 @@ int backup_start(struct store *store, struct cloud_target *target,
 	rc = store_backup_target(
 		store, cloud_target_identity(cloud_target_url(target)),
 		&changed);
-	if (!rc && (changed || before == 0))
+	if (!rc && changed)
 		mark_write(b);
 	else if (!rc)
-		rc = mark_check(b);
+		rc = mark_check(b, before == 0);
 	if (rc) {
 		log_error("cannot record the backup target '%s': %s",
 			  cloud_target_url(target), strerror(-rc));

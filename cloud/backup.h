@@ -7,7 +7,8 @@
  * upload starts options.delay_ms after the first change; options.uploads
  * worker threads upload in parallel.  An upload reads the document's
  * entries, waits until they are durable in the store (store_sync), sends
- * one archive (cloud/archive.h) with the sequence number as metadata, and
+ * the document's JSON with its metadata (a readable object, docs/cloud.md)
+ * and
  * only after the target confirmed it records store_backup_mark().  Failed
  * uploads are retried forever with exponential backoff and jitter, logged
  * each time, never dropped; while the target is down the filesystem keeps
@@ -19,11 +20,11 @@
  * same name never overlap.
  *
  * Restoring: backup_restore_doc() fetches a document missing locally,
- * verifies the archive (checksum, names; then cloud_archive_verify: seq in
- * range, every entry valid by the mount's rules, the document
- * materializes, mode sanitized), imports it (store_import) and returns
- * its id.  A corrupt, truncated or invalid archive is -EIO with a log
- * line and nothing is imported.
+ * verifies it (cloud_doc_verify: checksum, seq in range, a regular file's
+ * mode, sanitized, valid ids, the body one JSON text within max_doc; an
+ * archive of an older build: cloud_archive_verify), imports it
+ * (store_import) and returns its id.  A corrupt, truncated or invalid
+ * object is -EIO with a log line and nothing is imported.
  *
  * Target: backup_start() records the target's identity in the store
  * (store_backup_target); a target the store did not back up to last

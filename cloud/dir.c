@@ -3,12 +3,26 @@
  * directory.
  *
  * Layout: ROOT/<space>/<key>, each name as its segment (target.h: the
- * percent-encoding, hashed when longer than 200 bytes).  Every object
- * file's header holds the real names, so a listing reads a hashed key's
- * name from its file and a hashed space's name from any object in it.
- * Segments never start with '#', so "#tmp.*" temporaries are ours.
+ * percent-encoding, hashed when longer than 200 bytes).  A document
+ * (put_doc) is two files: ROOT/<space>/<key> holds its JSON and nothing
+ * else (`cat` prints it), and the sidecar ROOT/<space>/.caravan-meta.<key>
+ * its metadata and the real names (format in docmeta.c).  An opaque
+ * object (put: the store's own, and the documents of older builds) is one
+ * file with the header below.  Either way the real names are beside the
+ * object, so a listing reads a hashed key's name from its header or
+ * sidecar and a hashed space's name from any object in it.  Segments
+ * never start with '#', so "#tmp.*" temporaries are ours, and never with
+ * ".caravan-meta." (a reserved name), so sidecars are ours; listings skip
+ * both.  A file starting with "CVDO" is an opaque object (no JSON text
+ * starts with 'C'): get_doc returns it as legacy.
  *
- * Object file (version 1), integers little-endian:
+ * Documents: the sidecar is written (temporary, fsync, rename) before
+ * the body (the same, then the directory's fsync), and carries the
+ * body's length and SHA-256; a reader that finds the pair not matching
+ * reads it once more, then gives -EBADMSG with a log line (read_doc).  A
+ * delete removes the body, then the sidecar.
+ *
+ * Opaque object file (version 1), integers little-endian:
  *
  *   offset  size  field
  *   0       4     magic "CVDO"
@@ -22,7 +36,8 @@
  *   28+S+K  4     CRC-32C of the header bytes before it
  *   H       ...   body
  *
- * The body is not checksummed here: archives carry their own CRC.  A
+ * The body is not checksummed here: archives and the store's objects
+ * carry their own checks.  A
  * header that fails any check is -EBADMSG (logged).  A body longer than
  * max_object_bytes is -EFBIG, found from the header before anything of
  * the body is read.
@@ -57,6 +72,7 @@
 
 #include "cloud/target_internal.h"
 
+#include "cloud/docmeta.h"
 #include "util/crc32c.h"
 #include "util/endian.h"
 #include "util/io.h"
@@ -328,25 +344,20 @@ out_log:
 	return rc;
 }
 
+static int dir_head_doc(struct cloud_target *t, const char *space,
+			const char *key, struct cloud_doc_meta *meta,
+			uint64_t *size);
+
+/* An opaque object's header, or a document's sidecar. */
 static int dir_head(struct cloud_target *t, const char *space, const char *key,
 		    struct cloud_object_info *info)
 {
-	struct dir_target *d = dir_of(t);
-	struct obj_paths p;
-	struct obj_header oh;
-	int fd, rc;
+	struct cloud_doc_meta m;
+	int rc = dir_head_doc(t, space, key, &m, &info->size_bytes);
 
-	rc = obj_open(d, space, key, &p, &oh, &fd);
-	if (rc) {
-		if (rc != -ENOENT && rc != -EBADMSG && rc != -ELOOP)
-			log_error("cannot head '%s/%s/%s': %s", t->url,
-				  p.seg_space, p.seg_key, strerror(-rc));
-		return rc;
-	}
-	io_close(fd);
-	info->seq = oh.seq;
-	info->size_bytes = oh.body_len;
-	return 0;
+	if (!rc)
+		info->seq = m.seq;
+	return rc;
 }
 
 /* ---- writing ---- */
@@ -355,7 +366,7 @@ static int dir_head(struct cloud_target *t, const char *space, const char *key,
  * it, rename it to final, fsync the directory.  Removes the temporary on
  * failure. */
 static int write_atomic(int sfd, const char *final, const void *hdr, size_t hl,
-			const void *body, size_t len)
+			const void *body, size_t len, bool sync_dir)
 {
 	char tmp[64];
 	int fd, rc;
@@ -367,7 +378,7 @@ static int write_atomic(int sfd, const char *final, const void *hdr, size_t hl,
 		    OBJ_MODE);
 	if (fd < 0)
 		return -errno;
-	rc = io_pwrite_all(fd, hdr, hl, 0);
+	rc = hl ? io_pwrite_all(fd, hdr, hl, 0) : 0;
 	if (!rc && len)
 		rc = io_pwrite_all(fd, body, len, (off_t)hl);
 	if (!rc)
@@ -379,7 +390,7 @@ static int write_atomic(int sfd, const char *final, const void *hdr, size_t hl,
 		unlinkat(sfd, tmp, 0);
 		return rc;
 	}
-	return io_fsync(sfd);
+	return sync_dir ? io_fsync(sfd) : 0;
 }
 
 /* Open the space directory, creating it (durably in ROOT) when missing. */
@@ -437,7 +448,272 @@ static int dir_put(struct cloud_target *t, const char *space, const char *key,
 			rc = replaceable(d, sfd, p.seg_space, p.seg_key);
 			if (!rc)
 				rc = write_atomic(sfd, p.seg_key, hdr, hl, buf,
-						  len);
+						  len, true);
+			close(sfd);
+		}
+		if (rc != -ENOENT)
+			break;
+	}
+out_log:
+	if (rc && rc != -ELOOP)
+		log_error("cannot put '%s/%s/%s': %s", t->url, p.seg_space,
+			  p.seg_key, strerror(-rc));
+	return rc;
+}
+
+/* ---- documents: body file and sidecar ---- */
+
+/* ".caravan-meta.<key segment>" */
+static void sidecar_name(const struct obj_paths *p,
+			 char out[64 + CLOUD_SEG_MAX])
+{
+	snprintf(out, 64 + CLOUD_SEG_MAX, "%s%s", DOCMETA_SIDECAR_PREFIX,
+		 p->seg_key);
+}
+
+static bool is_legacy_file(int fd, uint64_t size)
+{
+	char magic[4];
+
+	return size >= 4 && !io_pread_all(fd, magic, 4, 0) &&
+	       !memcmp(magic, OBJ_MAGIC, 4);
+}
+
+/* A legacy object file (the header of version 1, then an archive). */
+static int read_legacy(struct dir_target *d, int fd, uint64_t fsize,
+		       const struct obj_paths *p, const char *space,
+		       const char *key, void **body, size_t *len,
+		       struct cloud_doc_meta *m, uint64_t *size)
+{
+	struct obj_header oh;
+	char *b;
+	int rc = header_read(fd, fsize, &oh);
+
+	if (rc == -EBADMSG)
+		log_error("cannot read '%s/%s/%s': malformed object file",
+			  d->base.url, p->seg_space, p->seg_key);
+	if (!rc && (strcmp(oh.space, space) || strcmp(oh.key, key)))
+		rc = -ENOENT;
+	if (rc)
+		return rc;
+	m->legacy = true;
+	m->seq = oh.seq;
+	*size = oh.body_len;
+	if (!body)
+		return 0;
+	if (oh.body_len > d->max_object_bytes)
+		return -EFBIG;
+	b = malloc((size_t)oh.body_len + 1);
+	if (!b)
+		return -ENOMEM;
+	rc = io_pread_all(fd, b, (size_t)oh.body_len, (off_t)oh.header_len);
+	if (rc) {
+		free(b);
+		return rc;
+	}
+	b[oh.body_len] = '\0';
+	*body = b;
+	*len = (size_t)oh.body_len;
+	return 0;
+}
+
+/* The sidecar of the object p in the space directory sfd: -EAGAIN when
+ * it is missing (a torn pair, or a delete in progress). */
+static int read_sidecar(struct dir_target *d, int sfd,
+			const struct obj_paths *p, struct cloud_doc_meta *m,
+			uint64_t *body_len, char *space, char *key)
+{
+	char side[64 + CLOUD_SEG_MAX];
+	uint8_t buf[DOCMETA_SIDECAR_MAX];
+	struct stat st;
+	int fd, rc;
+
+	sidecar_name(p, side);
+	fd = obj_openat(d, sfd, p->seg_space, side, &st);
+	if (fd == -ENOENT)
+		return -EAGAIN;
+	if (fd < 0)
+		return fd;
+	if (st.st_size < 1 || (uint64_t)st.st_size > DOCMETA_SIDECAR_MAX)
+		rc = -EBADMSG;
+	else
+		rc = io_pread_all(fd, buf, (size_t)st.st_size, 0);
+	io_close(fd);
+	if (!rc)
+		rc = docmeta_sidecar_decode(buf, (size_t)st.st_size, m,
+					    body_len, space, key);
+	if (rc == -EBADMSG)
+		log_error("cannot read '%s/%s/%s': malformed sidecar",
+			  d->base.url, p->seg_space, side);
+	return rc;
+}
+
+/* One read of (space, key): body and sidecar, or a legacy file.
+ * -EAGAIN when the pair does not match (sizes or checksum). */
+static int read_once(struct dir_target *d, int sfd, const struct obj_paths *p,
+		     const char *space, const char *key, void **body,
+		     size_t *len, struct cloud_doc_meta *m, uint64_t *size)
+{
+	char sname[CLOUD_NAME_MAX + 1], kname[CLOUD_NAME_MAX + 1];
+	char sum[65];
+	struct stat st;
+	uint64_t blen;
+	char *b = NULL;
+	int fd, rc;
+
+	fd = obj_openat(d, sfd, p->seg_space, p->seg_key, &st);
+	if (fd < 0)
+		return fd;
+	if (is_legacy_file(fd, (uint64_t)st.st_size)) {
+		rc = read_legacy(d, fd, (uint64_t)st.st_size, p, space, key,
+				 body, len, m, size);
+		goto out_close;
+	}
+	rc = read_sidecar(d, sfd, p, m, &blen, sname, kname);
+	if (rc)
+		goto out_close;
+	if (strcmp(sname, space) || strcmp(kname, key)) {
+		rc = -ENOENT; /* a long-name hash collision */
+		goto out_close;
+	}
+	if (blen != (uint64_t)st.st_size) {
+		rc = -EAGAIN;
+		goto out_close;
+	}
+	*size = blen;
+	if (!body)
+		goto out_close;
+	if (blen > d->max_object_bytes) {
+		rc = -EFBIG;
+		goto out_close;
+	}
+	b = malloc((size_t)blen + 1);
+	if (!b) {
+		rc = -ENOMEM;
+		goto out_close;
+	}
+	rc = io_pread_all(fd, b, (size_t)blen, 0);
+	if (rc)
+		goto out_free;
+	b[blen] = '\0';
+	cloud_doc_checksum(b, (size_t)blen, sum);
+	if (strcmp(sum, m->sha256)) {
+		rc = -EAGAIN;
+		goto out_free;
+	}
+	*body = b;
+	*len = (size_t)blen;
+	goto out_close;
+out_free:
+	free(b);
+out_close:
+	io_close(fd);
+	return rc;
+}
+
+/* get_doc (body not NULL) or head_doc.  A pair found torn is read once
+ * more (a put or delete may be between its two renames); torn again, it
+ * is -EBADMSG with a log line. */
+static int read_doc(struct cloud_target *t, const char *op, const char *space,
+		    const char *key, void **body, size_t *len,
+		    struct cloud_doc_meta *m, uint64_t *size)
+{
+	struct dir_target *d = dir_of(t);
+	struct obj_paths p;
+	int rfd, sfd, rc;
+
+	rc = paths_of(space, key, &p);
+	if (rc)
+		return rc;
+	rfd = root_open(d);
+	if (rfd < 0) {
+		rc = rfd;
+		goto out_log;
+	}
+	sfd = dir_openat(d, rfd, p.seg_space);
+	close(rfd);
+	if (sfd < 0) {
+		rc = sfd;
+		goto out_log;
+	}
+	for (int attempt = 0; attempt < 2; attempt++) {
+		memset(m, 0, sizeof(*m));
+		rc = read_once(d, sfd, &p, space, key, body, len, m, size);
+		if (rc != -EAGAIN)
+			break;
+	}
+	close(sfd);
+	if (rc == -EAGAIN) {
+		log_error("cannot %s '%s/%s/%s': its body and its sidecar do "
+			  "not match (torn or altered)",
+			  op, t->url, p.seg_space, p.seg_key);
+		return -EBADMSG;
+	}
+	if (rc == -EFBIG)
+		log_error("cannot %s '%s/%s/%s': larger than the %zu bytes "
+			  "allowed",
+			  op, t->url, p.seg_space, p.seg_key,
+			  d->max_object_bytes);
+out_log:
+	if (rc && rc != -ENOENT && rc != -EBADMSG && rc != -ELOOP &&
+	    rc != -EFBIG)
+		log_error("cannot %s '%s/%s/%s': %s", op, t->url, p.seg_space,
+			  p.seg_key, strerror(-rc));
+	return rc;
+}
+
+static int dir_get_doc(struct cloud_target *t, const char *space,
+		       const char *key, void **body, size_t *len,
+		       struct cloud_doc_meta *meta)
+{
+	uint64_t size;
+
+	return read_doc(t, "get", space, key, body, len, meta, &size);
+}
+
+static int dir_head_doc(struct cloud_target *t, const char *space,
+			const char *key, struct cloud_doc_meta *meta,
+			uint64_t *size)
+{
+	return read_doc(t, "head", space, key, NULL, NULL, meta, size);
+}
+
+/* The sidecar first (renamed into place, not yet synced into the
+ * directory), then the body; the directory's fsync after the body's
+ * rename makes both durable.  A crash between the renames leaves a pair
+ * that does not match: readers refuse it (read_doc) and the document,
+ * never marked uploaded, is put again at the next start. */
+static int dir_put_doc(struct cloud_target *t, const char *space,
+		       const char *key, const void *body, size_t len,
+		       const struct cloud_doc_meta *meta)
+{
+	struct dir_target *d = dir_of(t);
+	uint8_t side[DOCMETA_SIDECAR_MAX];
+	char sname[64 + CLOUD_SEG_MAX];
+	struct obj_paths p;
+	size_t sl;
+	int rc, sfd;
+
+	rc = paths_of(space, key, &p);
+	if (!rc)
+		rc = docmeta_sidecar_encode(side, meta, len, space, key, &sl);
+	if (rc)
+		goto out_log;
+	sidecar_name(&p, sname);
+	for (int tries = 0; tries < 5; tries++) {
+		sfd = space_dir(d, &p);
+		if (sfd < 0) {
+			rc = sfd;
+		} else {
+			rc = replaceable(d, sfd, p.seg_space, p.seg_key);
+			if (!rc)
+				rc = replaceable(d, sfd, p.seg_space, sname);
+			if (!rc)
+				rc = write_atomic(sfd, sname, side, sl, NULL, 0,
+						  false);
+			if (!rc)
+				rc = write_atomic(sfd, p.seg_key, NULL, 0, body,
+						  len, true);
 			close(sfd);
 		}
 		if (rc != -ENOENT)
@@ -468,6 +744,18 @@ static int dir_del(struct cloud_target *t, const char *space, const char *key)
 		rc = replaceable(d, sfd, p.seg_space, p.seg_key);
 	if (!rc && unlinkat(sfd, p.seg_key, 0) != 0)
 		rc = -errno;
+	if (sfd >= 0 && (!rc || rc == -ENOENT)) {
+		/* then its sidecar (absent for a legacy or opaque object) */
+		char side[64 + CLOUD_SEG_MAX];
+		int r2;
+
+		sidecar_name(&p, side);
+		r2 = replaceable(d, sfd, p.seg_space, side);
+		if (!r2 && unlinkat(sfd, side, 0) == 0)
+			rc = 0;
+		else if (r2)
+			rc = r2;
+	}
 	if (!rc)
 		rc = io_fsync(sfd);
 	if (sfd >= 0)
@@ -500,6 +788,8 @@ static int listed_cmp(const void *a, const void *b)
 static bool ours(const char *name)
 {
 	return name[0] != '#' && strcmp(name, ".") && strcmp(name, "..") &&
+	       strncmp(name, DOCMETA_SIDECAR_PREFIX,
+		       sizeof(DOCMETA_SIDECAR_PREFIX) - 1) &&
 	       strlen(name) <= CLOUD_SEG_MAX;
 }
 
@@ -538,7 +828,20 @@ static int header_of(struct dir_target *d, int dir_fd, const char *space_seg,
 	fd = obj_openat(d, dir_fd, space_seg, name, &st);
 	if (fd < 0)
 		return fd;
-	rc = header_read(fd, (uint64_t)st.st_size, oh);
+	if (is_legacy_file(fd, (uint64_t)st.st_size)) {
+		rc = header_read(fd, (uint64_t)st.st_size, oh);
+	} else {
+		/* a document: its names are in its sidecar */
+		struct obj_paths p;
+		struct cloud_doc_meta m;
+
+		snprintf(p.seg_space, sizeof(p.seg_space), "%s", space_seg);
+		snprintf(p.seg_key, sizeof(p.seg_key), "%s", name);
+		rc = read_sidecar(d, dir_fd, &p, &m, &oh->body_len, oh->space,
+				  oh->key);
+		if (rc == -EAGAIN)
+			rc = -ENOENT;
+	}
 	io_close(fd);
 	return rc;
 }
@@ -767,6 +1070,9 @@ static const struct cloud_target_ops dir_ops = {
 	.put = dir_put,
 	.get = dir_get,
 	.head = dir_head,
+	.put_doc = dir_put_doc,
+	.get_doc = dir_get_doc,
+	.head_doc = dir_head_doc,
 	.del = dir_del,
 	.list = dir_list,
 	.destroy = dir_destroy,

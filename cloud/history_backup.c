@@ -463,35 +463,55 @@ static void feed_local(struct backup *b, uint64_t id, const char *space,
 	free(text);
 }
 
-/* A cloud object the history lacks: its state from its archive. */
+/* A cloud object the history lacks: its state from the object (a
+ * readable document, its body checked against its checksum; or an archive
+ * of the old format, materialized). */
 void backup_feed_cloud(struct backup *b, const char *space, const char *key)
 {
 	struct mat m = { NULL, 0, 0 };
+	struct cloud_doc_meta meta;
 	struct feed_record r;
 	struct archive a;
-	char name[2 * CLOUD_ENC_MAX];
+	char name[2 * CLOUD_ENC_MAX], sum[65];
 	void *buf = NULL;
-	size_t len = 0;
-	uint64_t seq;
+	size_t len = 0, tlen = 0;
 	char *text = NULL;
+	const void *body;
 	int rc;
 
 	memset(&a, 0, sizeof(a));
 	if (!b->hist)
 		return;
-	rc = cloud_target_get(b->target, space, key, &buf, &len, &seq);
+	rc = cloud_target_get_doc(b->target, space, key, &buf, &len, &meta);
 	if (rc)
 		return;
-	rc = archive_decode(buf, len, &a);
-	if (!rc) {
-		m.doc = json_object();
-		rc = m.doc ? 0 : -ENOMEM;
-		for (size_t i = 0; !rc && i < a.n; i++)
-			rc = mat_entry(&m, a.entries[i].seq, a.entries[i].buf,
-				       a.entries[i].len);
-		if (!rc)
-			rc = json_value_emit(m.doc, &text, &len);
-		json_decref(m.doc);
+	if (meta.legacy) {
+		rc = archive_decode(buf, len, &a);
+		if (!rc) {
+			m.doc = json_object();
+			rc = m.doc ? 0 : -ENOMEM;
+			for (size_t i = 0; !rc && i < a.n; i++)
+				rc = mat_entry(&m, a.entries[i].seq,
+					       a.entries[i].buf,
+					       a.entries[i].len);
+			if (!rc)
+				rc = json_value_emit(m.doc, &text, &tlen);
+			json_decref(m.doc);
+		}
+		if (!rc) {
+			meta.seq = a.seq;
+			meta.mode = a.meta.mode;
+			meta.uid = a.meta.uid;
+			meta.gid = a.meta.gid;
+			meta.mtime_ns = a.meta.mtime_ns;
+			meta.ctime_ns = a.meta.ctime_ns;
+		}
+		body = text;
+	} else {
+		cloud_doc_checksum(buf, len, sum);
+		rc = strcmp(sum, meta.sha256) ? -EBADMSG : 0;
+		body = buf;
+		tlen = len;
 	}
 	if (rc) {
 		backup_log_name(space, key, name);
@@ -503,14 +523,14 @@ void backup_feed_cloud(struct backup *b, const char *space, const char *key)
 		r.kind = FEED_REC_DOC;
 		snprintf(r.space, sizeof(r.space), "%s", space);
 		snprintf(r.key, sizeof(r.key), "%s", key);
-		r.seq = a.seq;
-		r.mode = a.meta.mode;
-		r.uid = a.meta.uid;
-		r.gid = a.meta.gid;
-		r.mtime_ns = a.meta.mtime_ns;
-		r.ctime_ns = a.meta.ctime_ns;
-		r.body = (const uint8_t *)text;
-		r.body_len = len;
+		r.seq = meta.seq;
+		r.mode = meta.mode & 07777;
+		r.uid = meta.uid;
+		r.gid = meta.gid;
+		r.mtime_ns = meta.mtime_ns;
+		r.ctime_ns = meta.ctime_ns;
+		r.body = (const uint8_t *)body;
+		r.body_len = tlen;
 		feed_now(b, &r);
 	}
 	archive_release(&a);

@@ -13,6 +13,7 @@ cloud_libcloud_a_SOURCES = \
 	cloud/feed.c cloud/feed.h \
 	cloud/history.c cloud/history.h cloud/history_backup.c \
 	cloud/pitr.c cloud/pitr.h \
+	cloud/docmeta.c cloud/docmeta.h \
 	cloud/http.h cloud/http_curl.c \
 	cloud/lease.c cloud/lease.h cloud/lease_format.c \
 	cloud/restore.c \

@@ -7,10 +7,14 @@
  * marks the imported document's queue entry skip_if_clean: the import is
  * a change (the hook queues it) but its cloud copy is what it came from.
  *
- * Validity: the archive must decode (checksum, bounds), name exactly the
- * space and key asked for, carry the seq of the object's metadata, and
- * hold no more entries than its seq.  Anything else is refused: -EIO, a
- * log line, nothing imported, and the catalog remembers the refusal
+ * Validity: a readable object (cloud_target_get_doc) must pass
+ * cloud_doc_verify (checksum, seq, mode, owner, JSON within max_doc) and
+ * is imported as one snapshot entry at its seq; a legacy archive (older
+ * builds) must decode (checksum, bounds), name exactly the space and key
+ * asked for, carry the seq of the object's metadata, and hold no more
+ * entries than its seq (cloud_archive_verify).  Anything else is
+ * refused: -EIO, a log line, nothing imported, and the catalog remembers
+ * the refusal
  * (catalog_note_refused) so a repeated lookup does not fetch it again
  * until its negative entry expires.
  *
@@ -27,17 +31,19 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
 static int restore_import(struct backup *b, const char *space, const char *key,
-			  const char *name, uint64_t *id);
+			  const char *name, uint64_t *id, bool *legacy);
 
 int backup_restore_doc(struct backup *b, const char *space, const char *key,
 		       uint64_t *id)
 {
 	char name[2 * CLOUD_ENC_MAX];
 	struct backup_restoring me;
+	bool legacy = false;
 	uint64_t sid;
 	int rc;
 
@@ -53,7 +59,7 @@ int backup_restore_doc(struct backup *b, const char *space, const char *key,
 	me.next = b->restoring;
 	b->restoring = &me;
 	pthread_mutex_unlock(&b->lock);
-	rc = restore_import(b, space, key, name, id);
+	rc = restore_import(b, space, key, name, id, &legacy);
 	pthread_mutex_lock(&b->lock);
 	for (struct backup_restoring **p = &b->restoring; *p; p = &(*p)->next) {
 		if (*p == &me) {
@@ -64,8 +70,10 @@ int backup_restore_doc(struct backup *b, const char *space, const char *key,
 	if (!rc) {
 		struct backup_entry *e = backup_table_get(b, *id);
 
-		/* The import queued it: no upload unless it changes. */
-		if (e)
+		/* The import queued it: no upload unless it changes, or
+		 * unless it came as a legacy archive (uploaded again, as a
+		 * readable object). */
+		if (e && !legacy)
 			e->skip_if_clean = true;
 		b->st.restores++;
 	} else if (rc != -ENOENT) {
@@ -75,38 +83,27 @@ int backup_restore_doc(struct backup *b, const char *space, const char *key,
 	return rc;
 }
 
-/* Fetch, verify, import.  0, -ENOENT, or the restore's errno. */
-static int restore_import(struct backup *b, const char *space, const char *key,
-			  const char *name, uint64_t *id)
+/* A legacy archive (the format of older builds), verified and imported
+ * entry by entry as before. */
+static int import_legacy(struct backup *b, const char *space, const char *key,
+			 const char *name, const void *buf, size_t len,
+			 uint64_t seq, const struct doc_options *dopt,
+			 uint64_t *id)
 {
-	struct store_import_entry *ents = NULL;
-	struct doc_options dopt;
+	struct store_import_entry *ents;
 	struct store_meta m;
 	const char *why;
 	struct archive a;
-	uint64_t sid, seq = 0;
-	void *buf = NULL;
-	size_t len = 0;
-	int rc;
+	int rc = archive_decode(buf, len, &a);
 
-	rc = cloud_target_get(b->target, space, key, &buf, &len, &seq);
-	if (rc == -ENOENT || rc == -EINVAL)
-		return -ENOENT;
-	if (rc)
-		goto out_failed;
-	rc = archive_decode(buf, len, &a);
 	if (rc) {
 		log_error("cannot restore '%s': corrupt archive (%s), not "
 			  "imported",
 			  name, strerror(-rc));
 		catalog_note_refused(b->cat, space, key);
-		rc = -EIO;
-		goto out_failed;
+		return -EIO;
 	}
-	doc_options_default(&dopt);
-	dopt.max_doc_bytes = b->o.max_doc_bytes;
-	dopt.max_patch_bytes = b->o.max_patch_bytes;
-	rc = cloud_archive_verify(&a, space, key, seq, &dopt, &m, &why);
+	rc = cloud_archive_verify(&a, space, key, seq, dopt, &m, &why);
 	if (rc) {
 		archive_release(&a);
 		log_error("cannot restore '%s': invalid archive (%s), not "
@@ -114,14 +111,12 @@ static int restore_import(struct backup *b, const char *space, const char *key,
 			  name, why);
 		if (rc != -ENOMEM)
 			catalog_note_refused(b->cat, space, key);
-		rc = rc == -ENOMEM ? rc : -EIO;
-		goto out_failed;
+		return rc == -ENOMEM ? rc : -EIO;
 	}
 	ents = calloc(a.n ? a.n : 1, sizeof(*ents));
 	if (!ents) {
 		archive_release(&a);
-		rc = -ENOMEM;
-		goto out_failed;
+		return -ENOMEM;
 	}
 	for (size_t i = 0; i < a.n; i++) {
 		ents[i].buf = a.entries[i].buf;
@@ -130,14 +125,87 @@ static int restore_import(struct backup *b, const char *space, const char *key,
 	rc = store_import(b->store, space, key, &m, ents, a.n, a.seq, id, NULL);
 	archive_release(&a);
 	free(ents);
+	return rc;
+}
+
+/* A readable object: checksum, metadata and JSON verified, imported as
+ * one snapshot entry at its seq. */
+static int import_doc(struct backup *b, const char *space, const char *key,
+		      const char *name, const void *buf, size_t len,
+		      const struct cloud_doc_meta *meta,
+		      const struct doc_options *dopt, uint64_t *id)
+{
+	struct store_import_entry e;
+	struct store_meta m;
+	const char *why;
+	char sum[65];
+	void *entry = NULL;
+	size_t elen = 0;
+	int rc;
+
+	cloud_doc_checksum(buf, len, sum);
+	rc = cloud_doc_verify(buf, len, meta, sum, dopt, &m, &entry, &elen,
+			      &why);
+	if (rc) {
+		log_error("cannot restore '%s': invalid object (%s), not "
+			  "imported",
+			  name, why);
+		if (rc != -ENOMEM)
+			catalog_note_refused(b->cat, space, key);
+		return rc == -ENOMEM ? rc : -EIO;
+	}
+	e.buf = entry;
+	e.len = elen;
+	rc = store_import(b->store, space, key, &m, &e, 1, meta->seq, id, NULL);
+	free(entry);
+	return rc;
+}
+
+/* Fetch, verify, import.  0, -ENOENT, or the restore's errno.  *legacy:
+ * the object was a legacy archive (to be uploaded again, readable). */
+static int restore_import(struct backup *b, const char *space, const char *key,
+			  const char *name, uint64_t *id, bool *legacy)
+{
+	struct cloud_doc_meta meta;
+	struct doc_options dopt;
+	uint64_t sid;
+	void *buf = NULL;
+	size_t len = 0;
+	int rc;
+
+	rc = cloud_target_get_doc(b->target, space, key, &buf, &len, &meta);
+	if (rc == -ENOENT || rc == -EINVAL)
+		return -ENOENT;
+	if (rc == -EBADMSG) {
+		log_error("cannot restore '%s': unreadable object, not "
+			  "imported",
+			  name);
+		catalog_note_refused(b->cat, space, key);
+	}
+	if (rc)
+		goto out_failed;
+	doc_options_default(&dopt);
+	dopt.max_doc_bytes = b->o.max_doc_bytes;
+	dopt.max_patch_bytes = b->o.max_patch_bytes;
+	*legacy = meta.legacy;
+	if (meta.legacy)
+		rc = import_legacy(b, space, key, name, buf, len, meta.seq,
+				   &dopt, id);
+	else
+		rc = import_doc(b, space, key, name, buf, len, &meta, &dopt,
+				id);
+	if (rc == -EIO)
+		goto out_failed;
 	if (rc == -EEXIST && !store_space_lookup(b->store, space, &sid) &&
 	    !store_doc_lookup(b->store, sid, key, id)) {
 		rc = 0; /* restored by someone else meanwhile */
 	} else if (!rc) {
 		log_info("restored '%s' (seq %" PRIu64 ") from the cloud", name,
-			 seq);
+			 meta.seq);
 	} else {
-		log_error("cannot restore '%s': %s", name, strerror(-rc));
+		if (rc != -ENOMEM)
+			log_error("cannot restore '%s': %s", name,
+				  strerror(-rc));
 		goto out_failed;
 	}
 	free(buf);

@@ -6,8 +6,10 @@
  * continuation tokens.  Every request is signed with SigV4 (sigv4.c,
  * header mode, signed payload: x-amz-content-sha256 is the body's
  * SHA-256, so S3 refuses a body altered in transit; PUT also carries
- * Content-MD5).  The document's sequence number travels as the object
- * metadata x-amz-meta-seq.
+ * Content-MD5).  The sequence number travels as the object metadata
+ * x-amz-meta-seq; a document object (put_doc) is sent with Content-Type
+ * application/json and its metadata as x-amz-meta-mode, -uid, -gid,
+ * -mtime, -ctime and -sha256 (values: cloud/docmeta.c).
  *
  * Addressing: path style https://ENDPOINT/BUCKET/KEY or virtual-hosted
  * https://BUCKET.ENDPOINT/KEY.  The endpoint defaults to
@@ -25,6 +27,7 @@
  */
 #include "config.h"
 
+#include "cloud/docmeta.h"
 #include "cloud/s3_xml.h"
 #include "cloud/sigv4.h"
 #include "cloud/target_internal.h"
@@ -41,7 +44,8 @@
 #include <string.h>
 #include <time.h>
 
-#define MAX_HEADERS 12
+#define MAX_HEADERS 24
+#define MAX_META 10
 #define CODE_MAX 64
 /* A list page of 1000 keys of 1024 bytes is about 1.5 MB of XML. */
 #define LIST_PAGE_MAX_BYTES ((size_t)8 << 20)
@@ -71,9 +75,11 @@ struct s3_req {
 	const void *body;
 	size_t body_len;
 	const char *content_md5;
-	const char *meta_seq;
-	const char *meta_space; /* encoded names, for hashed segments */
-	const char *meta_key;
+	const char *content_type;
+	/* x-amz-meta-* headers (lower-case names): the seq, a document's
+	 * metadata, the encoded names of a hashed segment */
+	struct sigv4_kv meta[MAX_META];
+	size_t meta_len;
 	bool quiet_404;
 	bool listing; /* cut by cloud_target_interrupt_lists() too */
 	size_t max_bytes; /* response bound; 0: max_object_bytes */
@@ -99,7 +105,7 @@ static bool list_cancelled(void *arg)
 static int sign(struct s3_target *s, const struct s3_req *rq,
 		const char *payload_hash, struct sigv4_result *res)
 {
-	struct sigv4_kv h[5];
+	struct sigv4_kv h[MAX_META + 3];
 	struct sigv4_request r;
 	struct sigv4_params p;
 	struct cloud_creds snap;
@@ -113,16 +119,12 @@ static int sign(struct s3_target *s, const struct s3_req *rq,
 		h[nh].name = "content-md5";
 		h[nh++].value = rq->content_md5;
 	}
-	if (rq->meta_seq) {
-		h[nh].name = "x-amz-meta-seq";
-		h[nh++].value = rq->meta_seq;
+	if (rq->content_type) {
+		h[nh].name = "content-type";
+		h[nh++].value = rq->content_type;
 	}
-	if (rq->meta_space) {
-		h[nh].name = "x-amz-meta-space";
-		h[nh++].value = rq->meta_space;
-		h[nh].name = "x-amz-meta-key";
-		h[nh++].value = rq->meta_key;
-	}
+	for (size_t i = 0; i < rq->meta_len; i++)
+		h[nh++] = rq->meta[i];
 	if (s->path_style)
 		cbuf_addf(&path, "/%s%s%s", s->bucket, rq->object[0] ? "/" : "",
 			  rq->object);
@@ -179,17 +181,14 @@ static int header_lines(struct s3_target *s, const struct s3_req *rq,
 		cbuf_addf(store, "Content-MD5: %s", rq->content_md5);
 		cbuf_addc(store, '\0');
 	}
-	if (rq->meta_seq) {
+	if (rq->content_type) {
 		offs[k++] = store->len;
-		cbuf_addf(store, "x-amz-meta-seq: %s", rq->meta_seq);
+		cbuf_addf(store, "Content-Type: %s", rq->content_type);
 		cbuf_addc(store, '\0');
 	}
-	if (rq->meta_space) {
+	for (size_t i = 0; i < rq->meta_len; i++) {
 		offs[k++] = store->len;
-		cbuf_addf(store, "x-amz-meta-space: %s", rq->meta_space);
-		cbuf_addc(store, '\0');
-		offs[k++] = store->len;
-		cbuf_addf(store, "x-amz-meta-key: %s", rq->meta_key);
+		cbuf_addf(store, "%s: %s", rq->meta[i].name, rq->meta[i].value);
 		cbuf_addc(store, '\0');
 	}
 	offs[k++] = store->len;
@@ -374,22 +373,37 @@ static int header_u64(const struct cloud_http_response *rs, const char *name,
 	return 0;
 }
 
-static int s3_put(struct cloud_target *t, const char *space, const char *key,
-		  const void *buf, size_t len, uint64_t seq)
+static void add_meta(struct s3_req *rq, const char *name, const char *value)
+{
+	rq->meta[rq->meta_len].name = name;
+	rq->meta[rq->meta_len++].value = value;
+}
+
+/* The values of a PUT's metadata headers. */
+struct put_meta {
+	char seq[24], mode[16], uid[16], gid[16], mtime[32], ctime[32];
+	char es[CLOUD_ENC_MAX], ek[CLOUD_ENC_MAX];
+};
+
+/* PUT body as (space, key) with seq and, for a document (dm not NULL),
+ * its metadata. */
+static int put_object(struct cloud_target *t, const char *space,
+		      const char *key, const void *buf, size_t len,
+		      uint64_t seq, const struct cloud_doc_meta *dm)
 {
 	struct s3_target *s = s3_of(t);
 	struct cloud_http_response rs;
 	struct cbuf obj = CBUF_INIT;
 	struct s3_req rq;
-	char md5[32], seqs[24];
-	char es[CLOUD_ENC_MAX], ek[CLOUD_ENC_MAX];
+	struct put_meta pm;
+	char md5[32];
 	int rc;
 
 	rc = object_key(s, space, key, &obj);
 	if (rc)
 		goto out_release;
 	md5_base64(buf ? buf : "", len, md5);
-	snprintf(seqs, sizeof(seqs), "%" PRIu64, seq);
+	snprintf(pm.seq, sizeof(pm.seq), "%" PRIu64, seq);
 	memset(&rq, 0, sizeof(rq));
 	rq.op = "put";
 	rq.method = "PUT";
@@ -397,17 +411,98 @@ static int s3_put(struct cloud_target *t, const char *space, const char *key,
 	rq.body = buf;
 	rq.body_len = len;
 	rq.content_md5 = md5;
-	rq.meta_seq = seqs;
+	add_meta(&rq, "x-amz-meta-seq", pm.seq);
+	if (dm) {
+		rq.content_type = "application/json";
+		snprintf(pm.mode, sizeof(pm.mode), "%" PRIu32, dm->mode);
+		snprintf(pm.uid, sizeof(pm.uid), "%" PRIu32, dm->uid);
+		snprintf(pm.gid, sizeof(pm.gid), "%" PRIu32, dm->gid);
+		docmeta_format_time(dm->mtime_ns, pm.mtime);
+		docmeta_format_time(dm->ctime_ns, pm.ctime);
+		add_meta(&rq, "x-amz-meta-mode", pm.mode);
+		add_meta(&rq, "x-amz-meta-uid", pm.uid);
+		add_meta(&rq, "x-amz-meta-gid", pm.gid);
+		add_meta(&rq, "x-amz-meta-mtime", pm.mtime);
+		add_meta(&rq, "x-amz-meta-ctime", pm.ctime);
+		add_meta(&rq, "x-amz-meta-sha256", dm->sha256);
+	}
 	if (cloud_segment_hashed(obj.p, obj.len)) {
 		/* Listings read a hashed name back from here. */
-		cloud_name_encode(space, es);
-		cloud_name_encode(key, ek);
-		rq.meta_space = es;
-		rq.meta_key = ek;
+		cloud_name_encode(space, pm.es);
+		cloud_name_encode(key, pm.ek);
+		add_meta(&rq, "x-amz-meta-space", pm.es);
+		add_meta(&rq, "x-amz-meta-key", pm.ek);
 	}
 	rc = s3_call(s, &rq, &rs);
 	if (!rc)
 		cloud_http_response_release(&rs);
+out_release:
+	cbuf_release(&obj);
+	return rc;
+}
+
+static int s3_put(struct cloud_target *t, const char *space, const char *key,
+		  const void *buf, size_t len, uint64_t seq)
+{
+	return put_object(t, space, key, buf, len, seq, NULL);
+}
+
+static int s3_put_doc(struct cloud_target *t, const char *space,
+		      const char *key, const void *body, size_t len,
+		      const struct cloud_doc_meta *meta)
+{
+	return put_object(t, space, key, body, len, meta->seq, meta);
+}
+
+static int header_get(void *arg, const char *name, char *out, size_t cap)
+{
+	int rc = cloud_http_header(arg, name, out, cap);
+
+	return rc == -ENOENT ? rc : rc ? -EBADMSG : 0;
+}
+
+/* The document metadata of a GET or HEAD response. */
+static int doc_meta_of(struct s3_target *s, const char *op, const char *obj,
+		       struct cloud_http_response *rs,
+		       struct cloud_doc_meta *meta)
+{
+	int rc = docmeta_from_headers(header_get, rs, meta);
+
+	if (rc)
+		log_error("cannot %s 's3://%s/%s': malformed or missing "
+			  "x-amz-meta-* headers of a document",
+			  op, s->bucket, obj);
+	return rc;
+}
+
+static int s3_get_doc(struct cloud_target *t, const char *space,
+		      const char *key, void **body, size_t *len,
+		      struct cloud_doc_meta *meta)
+{
+	struct s3_target *s = s3_of(t);
+	struct cloud_http_response rs;
+	struct cbuf obj = CBUF_INIT;
+	struct s3_req rq;
+	int rc;
+
+	rc = object_key(s, space, key, &obj);
+	if (rc)
+		goto out_release;
+	memset(&rq, 0, sizeof(rq));
+	rq.op = "get";
+	rq.method = "GET";
+	rq.object = obj.p;
+	rq.quiet_404 = true;
+	rc = s3_call(s, &rq, &rs);
+	if (rc)
+		goto out_release;
+	rc = doc_meta_of(s, "get", obj.p, &rs, meta);
+	if (!rc) {
+		*body = rs.body;
+		*len = rs.body_len;
+		rs.body = NULL;
+	}
+	cloud_http_response_release(&rs);
 out_release:
 	cbuf_release(&obj);
 	return rc;
@@ -484,6 +579,30 @@ static int s3_head(struct cloud_target *t, const char *space, const char *key,
 		log_error("cannot head 's3://%s/%s': no valid x-amz-meta-seq "
 			  "or content-length",
 			  s->bucket, obj.p);
+	cloud_http_response_release(&rs);
+out_release:
+	cbuf_release(&obj);
+	return rc;
+}
+
+static int s3_head_doc(struct cloud_target *t, const char *space,
+		       const char *key, struct cloud_doc_meta *meta,
+		       uint64_t *size)
+{
+	struct s3_target *s = s3_of(t);
+	struct cloud_http_response rs;
+	struct cbuf obj = CBUF_INIT;
+	int rc;
+
+	rc = object_key(s, space, key, &obj);
+	if (rc)
+		goto out_release;
+	rc = head_object(s, obj.p, &rs);
+	if (rc)
+		goto out_release;
+	rc = doc_meta_of(s, "head", obj.p, &rs, meta);
+	if (!rc)
+		rc = header_u64(&rs, "content-length", size);
 	cloud_http_response_release(&rs);
 out_release:
 	cbuf_release(&obj);
@@ -697,6 +816,9 @@ static const struct cloud_target_ops s3_ops = {
 	.put = s3_put,
 	.get = s3_get,
 	.head = s3_head,
+	.put_doc = s3_put_doc,
+	.get_doc = s3_get_doc,
+	.head_doc = s3_head_doc,
 	.del = s3_del,
 	.list = s3_list,
 	.destroy = s3_destroy,

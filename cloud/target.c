@@ -389,6 +389,46 @@ int cloud_target_head(struct cloud_target *t, const char *space,
 	return t->ops->head(t, space, key, info);
 }
 
+int cloud_target_put_doc(struct cloud_target *t, const char *space,
+			 const char *key, const void *body, size_t len,
+			 const struct cloud_doc_meta *meta)
+{
+	int rc = check_names(space, key);
+
+	if (rc)
+		return rc;
+	return t->ops->put_doc(t, space, key, body, len, meta);
+}
+
+int cloud_target_get_doc(struct cloud_target *t, const char *space,
+			 const char *key, void **body, size_t *len,
+			 struct cloud_doc_meta *meta)
+{
+	int rc = check_names(space, key);
+
+	if (rc)
+		return rc;
+	memset(meta, 0, sizeof(*meta));
+	return t->ops->get_doc(t, space, key, body, len, meta);
+}
+
+int cloud_target_head_doc(struct cloud_target *t, const char *space,
+			  const char *key, struct cloud_doc_meta *meta,
+			  uint64_t *size)
+{
+	int rc = check_names(space, key);
+
+	if (rc)
+		return rc;
+	memset(meta, 0, sizeof(*meta));
+	return t->ops->head_doc(t, space, key, meta, size);
+}
+
+void cloud_doc_checksum(const void *buf, size_t len, char out[65])
+{
+	sigv4_sha256_hex(buf ? buf : "", len, out);
+}
+
 int cloud_target_delete(struct cloud_target *t, const char *space,
 			const char *key)
 {

@@ -1,14 +1,18 @@
 /*
- * target.h - where document archives are kept: an S3 bucket or a
+ * target.h - where the cloud copies are kept: an S3 bucket or a
  * directory.
  *
- * A target stores opaque objects named (space, key), each with the
- * document's sequence number as metadata.  Two kinds, chosen by URL:
+ * A target stores objects named (space, key): documents, whose body is
+ * the document's JSON with its metadata beside it (put_doc/get_doc
+ * below; docs/cloud.md byte by byte), and the store's own opaque objects
+ * under reserved names, each with a sequence number as metadata
+ * (put/get).  Two kinds, chosen by URL:
  *
  *   s3://BUCKET/PREFIX   object PREFIX/<space>/<key> in an S3 (or
- *                        S3-compatible) bucket, x-amz-meta-seq = seq
- *   dir:/PATH            file PATH/<space>/<key> with a small header
- *                        holding the seq (format in cloud/dir.c)
+ *                        S3-compatible) bucket, metadata in x-amz-meta-*
+ *   dir:/PATH            file PATH/<space>/<key>: a document's JSON with
+ *                        a sidecar beside it, or an opaque object with a
+ *                        small header (formats in cloud/dir.c, docmeta.c)
  *
  * In both, <space> and <key> stand for the names as segments (see
  * cloud_name_segment): the names percent-encoded (every byte but A-Z a-z
@@ -17,7 +21,8 @@
  * have (any but '/' and NUL).  An encoding longer than CLOUD_SEG_MAX bytes
  * (a 255-byte name can encode to 765) is hashed, so every segment fits a
  * file name and every object key stays within S3's 1024 bytes; the real
- * names of a hashed object then travel with it (dir: its header; s3:
+ * names of a hashed object then travel with it (dir: its header or
+ * sidecar; s3:
  * x-amz-meta-space and x-amz-meta-key, percent-encoded) and listings read
  * them from there.
  *
@@ -118,9 +123,54 @@ struct cloud_object_info {
 	uint64_t seq;
 	uint64_t size_bytes;
 };
-/* Metadata of (space, key); -ENOENT when absent (not logged). */
+/* Metadata of (space, key), an opaque object or a document's (its seq
+ * and body size); -ENOENT when absent (not logged). */
 int cloud_target_head(struct cloud_target *t, const char *space,
 		      const char *key, struct cloud_object_info *info);
+
+/* ---- documents: readable objects ----
+ *
+ * A document's object holds its current materialized JSON (the bytes
+ * `cat` prints through the mount) and beside it this metadata: s3 as
+ * x-amz-meta-* headers, dir: in a sidecar file (docs/cloud.md has both
+ * byte by byte).  The put/get/head above are for the store's own opaque
+ * objects (reserved names: the marker, the change feed); these are for
+ * documents.  A target written by an older build holds archives
+ * (cloud/archive.h) instead: get_doc returns them with legacy set. */
+struct cloud_doc_meta {
+	uint64_t seq; /* the document's sequence number */
+	uint32_t mode; /* as st_mode: S_IFREG | permission bits */
+	uint32_t uid, gid;
+	int64_t mtime_ns, ctime_ns;
+	char sha256[65]; /* lower-case hex SHA-256 of the body */
+	/* get_doc, head_doc: the object is a legacy archive (only seq is
+	 * set, sha256 is ""); the body is the archive. */
+	bool legacy;
+};
+
+/* Store the document body (len bytes of JSON) with meta (sha256 must be
+ * the body's: cloud_doc_checksum) as (space, key), replacing any object
+ * there.  A reader sees the old object or the new one, whole (dir: a
+ * torn pair of body and sidecar is detected by the checksum). */
+int cloud_target_put_doc(struct cloud_target *t, const char *space,
+			 const char *key, const void *body, size_t len,
+			 const struct cloud_doc_meta *meta);
+/* Fetch the document (space, key): *body (owned by the caller, free();
+ * NUL-terminated), *len and *meta as stored, parsed but not judged
+ * (cloud/verify.h judges them; dir: has compared the checksum, s3 has
+ * not).  -ENOENT when absent (not logged), -EBADMSG (logged) for
+ * metadata that does not parse or a dir: pair that stays torn after a
+ * second read. */
+int cloud_target_get_doc(struct cloud_target *t, const char *space,
+			 const char *key, void **body, size_t *len,
+			 struct cloud_doc_meta *meta);
+/* The metadata of (space, key) without its body; *size the body's
+ * length. */
+int cloud_target_head_doc(struct cloud_target *t, const char *space,
+			  const char *key, struct cloud_doc_meta *meta,
+			  uint64_t *size);
+/* The hex SHA-256 of buf. */
+void cloud_doc_checksum(const void *buf, size_t len, char out[65]);
 
 /* Remove (space, key).  Removing an absent object succeeds. */
 int cloud_target_delete(struct cloud_target *t, const char *space,

@@ -16,6 +16,15 @@ struct cloud_target_ops {
 		   void **buf, size_t *len, uint64_t *seq);
 	int (*head)(struct cloud_target *t, const char *space, const char *key,
 		    struct cloud_object_info *info);
+	int (*put_doc)(struct cloud_target *t, const char *space,
+		       const char *key, const void *body, size_t len,
+		       const struct cloud_doc_meta *meta);
+	int (*get_doc)(struct cloud_target *t, const char *space,
+		       const char *key, void **body, size_t *len,
+		       struct cloud_doc_meta *meta);
+	int (*head_doc)(struct cloud_target *t, const char *space,
+			const char *key, struct cloud_doc_meta *meta,
+			uint64_t *size);
 	int (*del)(struct cloud_target *t, const char *space, const char *key);
 	int (*list)(struct cloud_target *t, const char *space,
 		    const char *token, char **next, cloud_name_fn fn,

@@ -4,8 +4,11 @@
  *
  * Upload of document id (backup_upload_doc), in this order:
  *   1. read its name, claim the name (or retry the entry shortly);
- *   2. read its entries (store_read, one consistent snapshot) into an
- *      archive, then its info (a later LSN) and store_sync() to that LSN:
+ *   2. read its entries (store_read, one consistent snapshot) and
+ *      materialize them: the body is the document's JSON, the bytes `cat`
+ *      prints, its metadata seq, mode, owner, times and the body's
+ *      SHA-256 (cloud_target_put_doc: a readable object, docs/cloud.md);
+ *      then its info (a later LSN) and store_sync() to that LSN:
  *      everything sent is durable locally before it is sent;
  *   3. reconcile (below), then PUT, both retried forever with backoff
  *      (each failure logged);
@@ -21,19 +24,23 @@
  * restart.  Unless the catalog vouches that the cloud holds no such name,
  * the upload first fetches the name; if the cloud holds an object there,
  * it is copied to the conflict name "<key>.caravan-conflict-<UTC time>"
- * (an archive rewritten for that name, so it lists and restores as a
- * document of its own; an undecodable object is kept byte for byte) and
- * logged, and only then replaced.  A copy that is a version of the
- * document being uploaded (its newest entry, same seq and bytes, is in
- * the upload) is this store's own earlier upload and is simply replaced.  The local document is the current one;
- * neither side is lost.  (An object too large to fetch, -EFBIG, is no
- * document: it is replaced, with a log line, rather than block the upload
- * for ever.)  (A document whose backup_time_ns is -1 replaces
- * a copy the store knows to be an older document's: no reconcile.)
+ * (a readable object of its own, body and metadata as they were; a
+ * legacy archive is converted to one, an undecodable archive is kept
+ * byte for byte) and logged, and only then replaced.  A copy that is a
+ * version of the document being uploaded is this store's own earlier
+ * upload and is simply replaced: a readable object whose seq and checksum
+ * are those of the upload, or of the upload's entries materialized up to
+ * that seq; a legacy archive whose newest entry (same seq and bytes) is
+ * in the upload.  The local document is the current one; neither side is
+ * lost.  (An object too large to fetch, -EFBIG, or whose metadata or
+ * dir: pair is unreadable, -EBADMSG, is no document: it is replaced, with
+ * a log line, rather than block the upload for ever.)  (A document whose
+ * backup_time_ns is -1 replaces a copy the store knows to be an older
+ * document's: no reconcile.)
  *
  * Invariants:
  *   1. A document is marked uploaded at seq S only after the target
- *      confirmed an archive of its entries up to S under its current name.
+ *      confirmed its JSON as of S under its current name.
  *   2. An upload and a deletion of the same name never overlap (claims),
  *      so a late PUT cannot resurrect a deleted copy.
  *   3. A PUT that may replace an object unknown to this store follows a
@@ -44,6 +51,8 @@
 #include "cloud/backup_internal.h"
 
 #include "cloud/archive.h"
+#include "json/json.h"
+#include "store/doc.h"
 #include "util/log.h"
 
 #include <errno.h>
@@ -51,6 +60,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #define CONFLICT_TAG ".caravan-conflict-"
@@ -141,12 +151,25 @@ static bool superseded(struct backup *b, const struct backup_entry *e)
 	return v;
 }
 
-/* One PUT (buf != NULL) or DELETE; *reconciled false: reconcile first. */
+/* A document as uploaded: its entries as read (for the reconcile's
+ * own-version check), the JSON they materialize and its metadata. */
+struct doc_copy {
+	uint64_t seq;
+	void *buf;
+	size_t len;
+};
+struct upload {
+	struct doc_copy *v;
+	size_t n, cap;
+	char *body; /* json_value_emit: ends with '\n' */
+	size_t len;
+	struct cloud_doc_meta meta;
+};
+
+/* One PUT (up != NULL) or DELETE; *reconciled false: reconcile first. */
 struct call {
 	const char *space, *key;
-	const void *buf;
-	size_t len;
-	uint64_t seq;
+	const struct upload *up;
 	bool reconciled;
 };
 
@@ -156,7 +179,7 @@ static int call_once(struct backup *b, struct call *c)
 {
 	int rc;
 
-	if (!c->buf)
+	if (!c->up)
 		return cloud_target_delete(b->target, c->space, c->key);
 	if (!c->reconciled) {
 		rc = reconcile(b, c);
@@ -164,8 +187,8 @@ static int call_once(struct backup *b, struct call *c)
 			return rc;
 		c->reconciled = true;
 	}
-	return cloud_target_put(b->target, c->space, c->key, c->buf, c->len,
-				c->seq);
+	return cloud_target_put_doc(b->target, c->space, c->key, c->up->body,
+				    c->up->len, &c->up->meta);
 }
 
 /* The call until confirmed or stopping.  A PUT for entry e gives up with
@@ -195,10 +218,10 @@ static int until_confirmed(struct backup *b, const struct backup_entry *e,
 		ms = cloud_backoff_ms(&b->o.retry, attempt, &b->rng);
 		pthread_mutex_unlock(&b->lock);
 		backup_log_name(c->space, c->key, name);
-		if (c->buf)
+		if (c->up)
 			log_error("cannot upload '%s' (seq %" PRIu64 "): %s, "
 				  "retrying in %" PRIu32 " ms",
-				  name, c->seq, strerror(-rc), ms);
+				  name, c->up->meta.seq, strerror(-rc), ms);
 		else
 			log_error("cannot delete the cloud copy of '%s': %s, "
 				  "retrying in %" PRIu32 " ms",
@@ -214,7 +237,7 @@ static int until_confirmed(struct backup *b, const struct backup_entry *e,
 int backup_delete_confirmed(struct backup *b, const char *space,
 			    const char *key)
 {
-	struct call c = { space, key, NULL, 0, 0, true };
+	struct call c = { space, key, NULL, true };
 	int rc = until_confirmed(b, NULL, &c);
 
 	if (!rc)
@@ -239,61 +262,178 @@ static void conflict_name(const char *key, char out[CLOUD_NAME_MAX + 1])
 		 stamp);
 }
 
-/* The archive buf rewritten for (space, key); -EBADMSG when it does not
- * decode. */
-static int rename_archive(const void *buf, size_t len, const char *space,
-			  const char *key, void **out, size_t *out_len)
+/* ---- materializing ---- */
+
+/* The JSON that entries v[0..n) materialize (as doc.c does: from {},
+ * patches merged, replacements and snapshots replacing), emitted as
+ * `cat` prints it.  -EBADMSG for an entry that does not decode. */
+static int materialize(const struct doc_copy *v, size_t n, char **out,
+		       size_t *len)
 {
-	struct archive_writer w;
+	json_t *doc = json_object(), *x;
+	char kind;
+	int rc = doc ? 0 : -ENOMEM;
+
+	for (size_t i = 0; i < n && !rc; i++) {
+		rc = doc_entry_decode(v[i].buf, v[i].len, &kind, &x);
+		if (rc)
+			break;
+		if (kind == DOC_PATCH) {
+			rc = json_merge_patch(&doc, x);
+			json_decref(x);
+		} else {
+			json_decref(doc);
+			doc = x;
+		}
+	}
+	if (!rc)
+		rc = json_value_emit(doc, out, len);
+	json_decref(doc);
+	return rc;
+}
+
+/* The metadata of the body of up, as stored in the cloud. */
+static void meta_of(const struct store_doc_info *info, uint64_t seq,
+		    const char *body, size_t len, struct cloud_doc_meta *m)
+{
+	memset(m, 0, sizeof(*m));
+	m->seq = seq;
+	m->mode = S_IFREG | (info->meta.mode & 07777);
+	m->uid = info->meta.uid;
+	m->gid = info->meta.gid;
+	m->mtime_ns = info->meta.mtime_ns;
+	m->ctime_ns = info->meta.ctime_ns;
+	cloud_doc_checksum(body, len, m->sha256);
+}
+
+static void upload_release(struct upload *up)
+{
+	for (size_t i = 0; i < up->n; i++)
+		free(up->v[i].buf);
+	free(up->v);
+	free(up->body);
+	memset(up, 0, sizeof(*up));
+}
+
+/* ---- conflicts ---- */
+
+/* A legacy archive (cloud/archive.h) as a readable object: its entries
+ * materialized, its metadata kept.  -EBADMSG when it does not decode. */
+static int convert_archive(const void *buf, size_t len, char **body,
+			   size_t *blen, struct cloud_doc_meta *m)
+{
+	struct doc_copy *v;
 	struct archive a;
 	int rc = archive_decode(buf, len, &a);
 
 	if (rc)
 		return rc;
-	rc = archive_writer_init(&w, space, key, &a.meta);
-	for (size_t i = 0; !rc && i < a.n; i++)
-		rc = archive_writer_add(&w, a.entries[i].seq, a.entries[i].buf,
-					a.entries[i].len);
-	if (!rc)
-		rc = archive_writer_finish(&w, a.seq, out, out_len);
-	else
-		archive_writer_release(&w);
+	v = calloc(a.n ? a.n : 1, sizeof(*v));
+	if (!v) {
+		archive_release(&a);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < a.n; i++) {
+		v[i].seq = a.entries[i].seq;
+		v[i].buf = (void *)a.entries[i].buf;
+		v[i].len = a.entries[i].len;
+	}
+	rc = materialize(v, a.n, body, blen);
+	free(v);
+	if (!rc) {
+		struct store_doc_info info;
+
+		memset(&info, 0, sizeof(info));
+		info.meta.mode = a.meta.mode;
+		info.meta.uid = a.meta.uid;
+		info.meta.gid = a.meta.gid;
+		info.meta.mtime_ns = a.meta.mtime_ns;
+		info.meta.ctime_ns = a.meta.ctime_ns;
+		meta_of(&info, a.seq ? a.seq : 1, *body, *blen, m);
+	}
 	archive_release(&a);
 	return rc;
 }
 
-/* Whether the cloud's object (buf, len) is a version of the archive we
- * are about to write (ours, ours_len): an archive of the same name whose
- * newest entry ours holds too, same seq, same bytes, or one with no
- * entries.  Such a copy is this store's own earlier upload (a store that
- * took the target again, or a crash between a PUT and its mark), not a
- * conflict. */
-static bool is_own_version(const void *buf, size_t len, const char *space,
-			   const char *key, const void *ours, size_t ours_len)
+/* Whether a legacy archive is a version of the upload: it names (space,
+ * key) and has no entries, or its newest entry (same seq, same bytes) is
+ * one the upload holds. */
+static bool legacy_own(const void *buf, size_t len, const char *space,
+		       const char *key, const struct upload *up)
 {
-	struct archive theirs, mine;
+	struct archive theirs;
 	const struct archive_entry *last;
 	bool own = false;
 
 	if (archive_decode(buf, len, &theirs))
 		return false;
-	if (strcmp(theirs.space, space) || strcmp(theirs.key, key))
-		goto out_theirs;
-	if (theirs.n == 0) {
-		own = true;
-		goto out_theirs;
+	if (!strcmp(theirs.space, space) && !strcmp(theirs.key, key)) {
+		own = theirs.n == 0;
+		last = theirs.n ? &theirs.entries[theirs.n - 1] : NULL;
+		for (size_t i = 0; last && i < up->n && !own; i++)
+			own = up->v[i].seq == last->seq &&
+			      up->v[i].len == last->len &&
+			      !memcmp(up->v[i].buf, last->buf, last->len);
 	}
-	if (archive_decode(ours, ours_len, &mine))
-		goto out_theirs;
-	last = &theirs.entries[theirs.n - 1];
-	for (size_t i = 0; i < mine.n && !own; i++)
-		own = mine.entries[i].seq == last->seq &&
-		      mine.entries[i].len == last->len &&
-		      !memcmp(mine.entries[i].buf, last->buf, last->len);
-	archive_release(&mine);
-out_theirs:
 	archive_release(&theirs);
 	return own;
+}
+
+/* Whether the cloud's object (buf, len, meta) is a version of the upload
+ * up: this store's own earlier upload (a store that took the target
+ * again, a crash between a PUT and its mark, the migration of a legacy
+ * target), not a conflict.  A readable object is when its seq and
+ * checksum are the upload's, or those of the upload's entries up to its
+ * seq. */
+static bool is_own_version(const void *buf, size_t len,
+			   const struct cloud_doc_meta *meta, const char *space,
+			   const char *key, const struct upload *up)
+{
+	char sum[65], *text = NULL;
+	size_t tlen = 0;
+	bool own = false;
+
+	if (meta->legacy)
+		return legacy_own(buf, len, space, key, up);
+	if (meta->seq == up->meta.seq)
+		return !strcmp(meta->sha256, up->meta.sha256);
+	for (size_t i = 0; i < up->n; i++) {
+		if (up->v[i].seq != meta->seq)
+			continue;
+		if (!materialize(up->v, i + 1, &text, &tlen)) {
+			cloud_doc_checksum(text, tlen, sum);
+			own = !strcmp(sum, meta->sha256);
+			free(text);
+		}
+		break;
+	}
+	return own;
+}
+
+/* Keep the cloud's object (buf, len, meta) under the conflict name
+ * cname: a readable object, a legacy archive converted, or an
+ * undecodable archive byte for byte. */
+static int keep_conflict(struct backup *b, const char *space, const char *cname,
+			 const void *buf, size_t len,
+			 const struct cloud_doc_meta *meta)
+{
+	struct cloud_doc_meta m;
+	char *body = NULL;
+	size_t blen = 0;
+	int rc;
+
+	if (!meta->legacy)
+		return cloud_target_put_doc(b->target, space, cname, buf, len,
+					    meta);
+	rc = convert_archive(buf, len, &body, &blen, &m);
+	if (rc == -ENOMEM)
+		return rc;
+	if (rc) /* not an archive: kept as it is */
+		return cloud_target_put(b->target, space, cname, buf, len,
+					meta->seq);
+	rc = cloud_target_put_doc(b->target, space, cname, body, blen, &m);
+	free(body);
+	return rc;
 }
 
 /* See "Reconcile" above.  0 when the name may be written. */
@@ -302,38 +442,35 @@ static int reconcile(struct backup *b, const struct call *c)
 	const char *space = c->space, *key = c->key;
 	char cname[CLOUD_NAME_MAX + 1], name[2 * CLOUD_ENC_MAX];
 	char cshown[2 * CLOUD_ENC_MAX];
-	void *buf = NULL, *body = NULL;
-	size_t len = 0, blen = 0;
-	uint64_t seq = 0;
+	struct cloud_doc_meta meta;
+	void *buf = NULL;
+	size_t len = 0;
 	int rc;
 
 	if (catalog_vouches_absent(b->cat, space, key))
 		return 0;
-	rc = cloud_target_get(b->target, space, key, &buf, &len, &seq);
+	rc = cloud_target_get_doc(b->target, space, key, &buf, &len, &meta);
 	if (rc == -ENOENT)
 		return 0;
-	if (rc == -EFBIG) {
-		/* larger than any object the target accepts: no document */
+	if (rc == -EFBIG || rc == -EBADMSG) {
+		/* larger than any object the target accepts, or unreadable
+		 * metadata: no document */
 		backup_log_name(space, key, name);
-		log_warn("the cloud held '%s' unknown to this store, too large "
-			 "to be a document: replaced by the local document",
-			 name);
+		log_warn("the cloud held '%s' unknown to this store, %s: "
+			 "replaced by the local document",
+			 name,
+			 rc == -EFBIG ? "too large to be a document"
+				      : "not a readable document");
 		return 0;
 	}
 	if (rc)
 		return rc;
-	if (is_own_version(buf, len, space, key, c->buf, c->len)) {
+	if (is_own_version(buf, len, &meta, space, key, c->up)) {
 		free(buf);
 		return 0;
 	}
 	conflict_name(key, cname);
-	if (rename_archive(buf, len, space, cname, &body, &blen)) {
-		body = buf; /* not an archive: kept as it is */
-		blen = len;
-		buf = NULL;
-	}
-	rc = cloud_target_put(b->target, space, cname, body, blen, seq);
-	free(body);
+	rc = keep_conflict(b, space, cname, buf, len, &meta);
 	free(buf);
 	if (rc)
 		return rc;
@@ -346,7 +483,7 @@ static int reconcile(struct backup *b, const struct call *c)
 	backup_log_name(space, cname, cshown);
 	log_warn("the cloud held '%s' (seq %" PRIu64 ") unknown to this "
 		 "store: kept as '%s', replaced by the local document",
-		 name, seq, cshown);
+		 name, meta.seq, cshown);
 	return 0;
 }
 
@@ -354,52 +491,51 @@ static int reconcile(struct backup *b, const struct call *c)
 
 static int add_entry(void *arg, uint64_t seq, const void *buf, size_t len)
 {
-	return archive_writer_add(arg, seq, buf, len);
+	struct upload *up = arg;
+	void *copy;
+
+	if (up->n == up->cap) {
+		size_t cap = up->cap ? 2 * up->cap : 8;
+		struct doc_copy *v = realloc(up->v, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		up->v = v;
+		up->cap = cap;
+	}
+	copy = malloc(len ? len : 1);
+	if (!copy)
+		return -ENOMEM;
+	memcpy(copy, buf, len);
+	up->v[up->n++] = (struct doc_copy){ seq, copy, len };
+	return 0;
 }
 
-static void meta_of(const struct store_meta *m, struct archive_meta *a)
-{
-	a->mode = m->mode;
-	a->uid = m->uid;
-	a->gid = m->gid;
-	a->mtime_ns = m->mtime_ns;
-	a->ctime_ns = m->ctime_ns;
-}
-
-/* The archive of document id as it is now, durable.  *seq: its seq. */
-static int snapshot(struct backup *b, uint64_t id, const char *space,
-		    const char *key, void **out, size_t *len, uint64_t *seq)
+/* Document id as it is now, materialized, durable. */
+static int snapshot(struct backup *b, uint64_t id, struct upload *up)
 {
 	struct store_doc_info before, after;
-	struct archive_writer w;
-	struct archive_meta am;
 	int rc;
 
+	memset(up, 0, sizeof(*up));
 	rc = store_doc_info(b->store, id, &before);
-	if (rc)
-		return rc;
-	meta_of(&before.meta, &am);
-	rc = archive_writer_init(&w, space, key, &am);
-	if (rc)
-		return rc;
-	rc = store_read(b->store, id, add_entry, &w);
+	if (!rc)
+		rc = store_read(b->store, id, add_entry, up);
 	if (!rc)
 		rc = store_doc_info(b->store, id, &after);
+	if (!rc)
+		rc = materialize(up->v, up->n, &up->body, &up->len);
 	if (rc) {
-		archive_writer_release(&w);
+		upload_release(up);
 		return rc;
 	}
 	/* A metadata change after `before` has its own hook and upload. */
-	*seq = w.n ? w.last_seq : before.seq;
-	rc = archive_writer_finish(&w, *seq, out, len);
-	if (rc)
-		return rc;
+	meta_of(&before, up->n ? up->v[up->n - 1].seq : before.seq, up->body,
+		up->len, &up->meta);
 	/* Everything read is at or below after.lsn: make it durable. */
 	rc = store_sync(b->store, after.lsn);
-	if (rc) {
-		free(*out);
-		*out = NULL;
-	}
+	if (rc)
+		upload_release(up);
 	return rc;
 }
 
@@ -447,10 +583,8 @@ int backup_upload_doc(struct backup *b, struct backup_slot *sl,
 	char space[STORE_NAME_MAX + 1], key[STORE_NAME_MAX + 1];
 	char name[2 * CLOUD_ENC_MAX];
 	struct store_doc_info info;
+	struct upload up;
 	struct call c;
-	void *buf = NULL;
-	size_t len = 0;
-	uint64_t seq = 0;
 	int rc;
 
 	rc = store_doc_info(b->store, id, &info);
@@ -468,7 +602,7 @@ int backup_upload_doc(struct backup *b, struct backup_slot *sl,
 		rc = 0; /* restored from the cloud, unchanged since */
 		goto out_unclaim;
 	}
-	rc = snapshot(b, id, space, key, &buf, &len, &seq);
+	rc = snapshot(b, id, &up);
 	if (rc == -ENOENT) {
 		rc = 0;
 		goto out_unclaim;
@@ -479,13 +613,13 @@ int backup_upload_doc(struct backup *b, struct backup_slot *sl,
 			  strerror(-rc));
 		goto out_unclaim;
 	}
-	c = (struct call){ space, key, buf, len, seq, info.backup_time_ns != 0 };
+	c = (struct call){ space, key, &up, info.backup_time_ns != 0 };
 	rc = until_confirmed(b, e, &c);
 	if (!rc && b->hist) /* history: the mark waits for the feed */
-		rc = backup_feed_doc(b, e, id, space, key, seq);
+		rc = backup_feed_doc(b, e, id, space, key, up.meta.seq);
 	else if (!rc)
-		rc = backup_upload_confirm(b, id, space, key, seq);
-	free(buf);
+		rc = backup_upload_confirm(b, id, space, key, up.meta.seq);
+	upload_release(&up);
 out_unclaim:
 	backup_unclaim(b, sl);
 	return rc;

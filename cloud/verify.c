@@ -12,7 +12,10 @@
 
 #include "cloud/verify.h"
 
+#include "json/json.h"
+
 #include <errno.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -75,6 +78,78 @@ int cloud_archive_verify(const struct archive *a, const char *space,
 	m->gid = a->meta.gid;
 	m->mtime_ns = a->meta.mtime_ns;
 	m->ctime_ns = a->meta.ctime_ns;
+	return 0;
+}
+
+int cloud_doc_verify(const void *body, size_t len,
+		     const struct cloud_doc_meta *meta, const char *sum,
+		     const struct doc_options *o, struct store_meta *m,
+		     void **entry, size_t *entry_len, const char **why)
+{
+	struct store_import_entry e;
+	uint32_t type = meta->mode & ~(uint32_t)07777;
+	json_t *v = NULL;
+	char *text = NULL;
+	size_t tlen = 0;
+	int rc;
+
+	*why = NULL;
+	if (meta->legacy || strcmp(meta->sha256, sum)) {
+		*why = "its body does not match the checksum in its metadata";
+		return -EBADMSG;
+	}
+	if (meta->seq < 1 || meta->seq > STORE_SEQ_MAX) {
+		*why = "its sequence number is out of range";
+		return -EBADMSG;
+	}
+	if (type != 0 && type != S_IFREG) {
+		*why = "its mode is not a regular file's";
+		return -EBADMSG;
+	}
+	if (meta->uid == UINT32_MAX || meta->gid == UINT32_MAX) {
+		*why = "its owner or group is not a valid id";
+		return -EBADMSG;
+	}
+	if (len > o->max_doc_bytes) {
+		*why = "the document is larger than max_doc";
+		return -EFBIG;
+	}
+	rc = json_value_parse(body, len, &v);
+	if (rc) {
+		*why = rc == -ENOMEM ? "out of memory"
+				     : "its body is not one JSON text";
+		return rc == -ENOMEM ? rc : -EBADMSG;
+	}
+	rc = json_value_emit(v, &text, &tlen);
+	json_decref(v);
+	if (rc) {
+		*why = "out of memory";
+		return rc;
+	}
+	/* 'S' in place of the '\n' at the end */
+	memmove(text + 1, text, tlen - 1);
+	text[0] = DOC_SNAPSHOT;
+	e.buf = text;
+	e.len = tlen;
+	rc = doc_entries_check(o, &e, 1);
+	if (rc) {
+		free(text);
+		if (rc == -EFBIG)
+			*why = "the document is larger than max_doc";
+		else if (rc == -ENOMEM)
+			*why = "out of memory";
+		else
+			*why = "its body is not a valid document";
+		return rc;
+	}
+	memset(m, 0, sizeof(*m));
+	m->mode = cloud_mode_sanitize(meta->mode & 07777);
+	m->uid = meta->uid;
+	m->gid = meta->gid;
+	m->mtime_ns = meta->mtime_ns;
+	m->ctime_ns = meta->ctime_ns;
+	*entry = text;
+	*entry_len = tlen;
 	return 0;
 }
 

@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "cloud/archive.h"
+#include "cloud/target.h"
 #include "store/doc.h"
 #include "store/store.h"
 
@@ -36,6 +37,29 @@ int cloud_archive_verify(const struct archive *a, const char *space,
 			 const char *key, uint64_t meta_seq,
 			 const struct doc_options *o, struct store_meta *m,
 			 const char **why);
+
+/* Check a readable document object fetched as (space, key): body (len
+ * bytes, borrowed), its metadata meta as the target parsed it, and sum,
+ * the body's SHA-256 computed by the caller:
+ *   - sum equals meta->sha256 (a body altered or torn is refused);
+ *   - seq is 1..STORE_SEQ_MAX;
+ *   - mode is a regular file's (S_IFREG, or no type bits) and its
+ *     permission bits are kept by cloud_mode_sanitize (set-uid, set-gid,
+ *     sticky dropped); any other file type (a device, a directory) is
+ *     refused;
+ *   - uid and gid are not (uid_t)-1;
+ *   - the body is one JSON text (json_value_parse: numbers, UTF-8) whose
+ *     compact form passes doc_entries_check() as a snapshot entry
+ *     (max_doc_bytes).
+ * On success *entry (free() it) and *entry_len receive the one snapshot
+ * entry ('S' and the compact JSON) to import at meta->seq and *m the
+ * metadata to import; otherwise -EBADMSG (or -EFBIG, -ENOMEM) with *why
+ * (static text) and nothing is allocated. */
+struct cloud_doc_meta;
+int cloud_doc_verify(const void *body, size_t len,
+		     const struct cloud_doc_meta *meta, const char *sum,
+		     const struct doc_options *o, struct store_meta *m,
+		     void **entry, size_t *entry_len, const char **why);
 
 /* The mode a document restored from an archive gets: the permission bits
  * 0777 of the archived mode (set-uid, set-gid and sticky are dropped);

@@ -76,6 +76,26 @@ static int w_head(struct cloud_target *t, const char *space, const char *key,
 	return cloud_target_head(wr(t)->inner, space, key, info);
 }
 
+static int w_put_doc(struct cloud_target *t, const char *space, const char *key,
+		     const void *body, size_t len,
+		     const struct cloud_doc_meta *meta)
+{
+	return cloud_target_put_doc(wr(t)->inner, space, key, body, len, meta);
+}
+
+static int w_get_doc(struct cloud_target *t, const char *space, const char *key,
+		     void **body, size_t *len, struct cloud_doc_meta *meta)
+{
+	return cloud_target_get_doc(wr(t)->inner, space, key, body, len, meta);
+}
+
+static int w_head_doc(struct cloud_target *t, const char *space,
+		      const char *key, struct cloud_doc_meta *meta,
+		      uint64_t *size)
+{
+	return cloud_target_head_doc(wr(t)->inner, space, key, meta, size);
+}
+
 static int w_del(struct cloud_target *t, const char *space, const char *key)
 {
 	return cloud_target_delete(wr(t)->inner, space, key);
@@ -101,6 +121,9 @@ static const struct cloud_target_ops wrap_ops = {
 	.put = w_put,
 	.get = w_get,
 	.head = w_head,
+	.put_doc = w_put_doc,
+	.get_doc = w_get_doc,
+	.head_doc = w_head_doc,
 	.del = w_del,
 	.list = w_list,
 	.destroy = w_destroy,

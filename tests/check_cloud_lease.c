@@ -286,9 +286,9 @@ START_TEST(test_lease_takeover_fences_the_old_writer)
 	struct backup_stats st;
 	struct store_doc_info info;
 	uint64_t id;
+	struct cloud_doc_meta dm;
 	void *buf;
 	size_t len;
-	uint64_t seq;
 	int64_t deadline;
 
 	snprintf(cloud, sizeof(cloud), "%s/cloud", root);
@@ -314,9 +314,9 @@ START_TEST(test_lease_takeover_fences_the_old_writer)
 	ck_assert_int_eq(backup_flush(a.b, 2000), -EBUSY);
 	ck_assert_int_eq(store_doc_info(a.s, id, &info), 0);
 	ck_assert_uint_lt(info.backup_seq, info.seq);
-	ck_assert_int_eq(cloud_target_get(b.t, "sp", "doc", &buf, &len, &seq),
-			 0);
-	ck_assert_uint_lt(seq, info.seq);
+	ck_assert_int_eq(
+		cloud_target_get_doc(b.t, "sp", "doc", &buf, &len, &dm), 0);
+	ck_assert_uint_lt(dm.seq, info.seq);
 	free(buf);
 	/* stopping a fenced writer leaves the new writer's lease alone */
 	side_stop(&a);
@@ -383,12 +383,12 @@ START_TEST(test_lease_read_only_backup_writes_nothing)
 	ck_assert(li.active);
 	ck_assert(!memcmp(li.store, ida, sizeof(ida)));
 	{
+		struct cloud_doc_meta dm;
 		void *buf;
 		size_t len;
-		uint64_t seq;
 
-		ck_assert_int_eq(cloud_target_get(a.t, "sp", "local-only", &buf,
-						  &len, &seq),
+		ck_assert_int_eq(cloud_target_get_doc(a.t, "sp", "local-only",
+						      &buf, &len, &dm),
 				 -ENOENT);
 	}
 	side_close(&a);

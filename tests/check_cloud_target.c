@@ -324,6 +324,121 @@ START_TEST(test_target_delete_is_idempotent)
 }
 END_TEST
 
+/* ---- documents: readable objects ---- */
+
+static void doc_meta(struct cloud_doc_meta *m, uint64_t seq, const void *body,
+		     size_t len)
+{
+	memset(m, 0, sizeof(*m));
+	m->seq = seq;
+	m->mode = S_IFREG | 0640;
+	m->uid = 1000;
+	m->gid = 1001;
+	m->mtime_ns = 1700000000123456789LL;
+	m->ctime_ns = -5; /* before the epoch: signed times round trip */
+	cloud_doc_checksum(body, len, m->sha256);
+}
+
+static void expect_doc(struct cloud_target *t, const char *space,
+		       const char *key, const char *body,
+		       const struct cloud_doc_meta *want)
+{
+	struct cloud_doc_meta m;
+	struct cloud_object_info info;
+	void *buf = NULL;
+	size_t len = 0;
+	uint64_t size = 0;
+
+	ck_assert_int_eq(cloud_target_get_doc(t, space, key, &buf, &len, &m),
+			 0);
+	ck_assert_uint_eq(len, strlen(body));
+	ck_assert(!memcmp(buf, body, len));
+	ck_assert(!m.legacy);
+	ck_assert_uint_eq(m.seq, want->seq);
+	ck_assert_uint_eq(m.mode, want->mode);
+	ck_assert_uint_eq(m.uid, want->uid);
+	ck_assert_uint_eq(m.gid, want->gid);
+	ck_assert(m.mtime_ns == want->mtime_ns);
+	ck_assert(m.ctime_ns == want->ctime_ns);
+	ck_assert_str_eq(m.sha256, want->sha256);
+	free(buf);
+	ck_assert_int_eq(cloud_target_head_doc(t, space, key, &m, &size), 0);
+	ck_assert_uint_eq(size, strlen(body));
+	ck_assert_uint_eq(m.seq, want->seq);
+	ck_assert_str_eq(m.sha256, want->sha256);
+	/* the head the catalog uses sees documents too */
+	ck_assert_int_eq(cloud_target_head(t, space, key, &info), 0);
+	ck_assert_uint_eq(info.seq, want->seq);
+	ck_assert_uint_eq(info.size_bytes, strlen(body));
+}
+
+START_TEST(test_target_doc_round_trip)
+{
+	struct cloud_target *t = open_target(_i);
+	struct cloud_doc_meta m;
+	struct strlist n = STRLIST_INIT;
+	char long_key[CLOUD_NAME_MAX + 1];
+	const char *a = "{\"a\":1}\n", *b = "[1,2,\"\u00e9\"]\n";
+	void *buf;
+	size_t len;
+
+	memset(long_key, 'y', CLOUD_NAME_MAX);
+	long_key[0] = ' '; /* a hashed segment */
+	long_key[CLOUD_NAME_MAX] = '\0';
+	doc_meta(&m, 3, a, strlen(a));
+	ck_assert_int_eq(cloud_target_put_doc(t, "sp ace", "k", a, strlen(a),
+					      &m),
+			 0);
+	expect_doc(t, "sp ace", "k", a, &m);
+	doc_meta(&m, 9, b, strlen(b));
+	ck_assert_int_eq(cloud_target_put_doc(t, "sp ace", "k", b, strlen(b),
+					      &m),
+			 0);
+	expect_doc(t, "sp ace", "k", b, &m);
+	ck_assert_int_eq(cloud_target_put_doc(t, "sp ace", long_key, b,
+					      strlen(b), &m),
+			 0);
+	expect_doc(t, "sp ace", long_key, b, &m);
+	/* listings show each document once, by its real name */
+	ck_assert_int_eq(
+		cloud_target_list_all(t, "sp ace", strlist_collect, &n), 0);
+	ck_assert_int_eq(n.n, 2);
+	ck_assert(!strcmp(n.v[0], long_key) || !strcmp(n.v[1], long_key));
+	ck_assert(!strcmp(n.v[0], "k") || !strcmp(n.v[1], "k"));
+	strlist_release(&n);
+	ck_assert_int_eq(cloud_target_delete(t, "sp ace", "k"), 0);
+	ck_assert_int_eq(cloud_target_get_doc(t, "sp ace", "k", &buf, &len, &m),
+			 -ENOENT);
+	ck_assert_int_eq(cloud_target_delete(t, "sp ace", long_key), 0);
+	ck_assert_int_eq(cloud_target_list_all(t, NULL, strlist_collect, &n),
+			 0);
+	ck_assert_int_eq(n.n, 0); /* the space went with its last object */
+	strlist_release(&n);
+	cloud_target_free(t);
+}
+END_TEST
+
+/* An object written by an older build (an archive through the opaque
+ * put, as it wrote documents) reads as legacy, with its seq. */
+START_TEST(test_target_legacy_object_reads_as_legacy)
+{
+	struct cloud_target *t = open_target(_i);
+	struct cloud_doc_meta m;
+	void *buf = NULL;
+	size_t len = 0;
+
+	ck_assert_int_eq(cloud_target_put(t, "s", "old", "CVARxyz", 7, 12), 0);
+	ck_assert_int_eq(cloud_target_get_doc(t, "s", "old", &buf, &len, &m),
+			 0);
+	ck_assert(m.legacy);
+	ck_assert_uint_eq(m.seq, 12);
+	ck_assert_uint_eq(len, 7);
+	ck_assert(!memcmp(buf, "CVARxyz", 7));
+	free(buf);
+	cloud_target_free(t);
+}
+END_TEST
+
 static void long_names(char *ascii, char *multi)
 {
 	memset(ascii, 'x', CLOUD_NAME_MAX);
@@ -595,6 +710,90 @@ START_TEST(test_dir_corrupt_object_is_ebadmsg)
 	unlink(logpath);
 	ck_assert_ptr_nonnull(strstr(text, "cannot read 'dir:"));
 	ck_assert_ptr_nonnull(strstr(text, "/s/k': malformed object file"));
+	cloud_target_free(t);
+}
+END_TEST
+
+/* dir: `cat TARGET/space/key` is the JSON; the sidecar is beside it,
+ * private, never listed.  A body or sidecar altered, or a sidecar
+ * missing, is a pair that does not match: -EBADMSG with a log line. */
+START_TEST(test_dir_doc_is_a_plain_file_and_a_torn_pair_is_ebadmsg)
+{
+	struct cloud_target *t = open_kind(KIND_DIR, 1000, NULL);
+	const char *root = cloud_target_url(t) + strlen("dir:");
+	const char *body = "{\"x\":[1,2]}\n";
+	char path[512], side[512], got[64] = "", logpath[] =
+		"/tmp/caravan-dirlog-XXXXXX";
+	char text[4096] = "";
+	struct cloud_doc_meta m;
+	struct strlist n = STRLIST_INIT;
+	struct stat st;
+	int fd, logfd, saved;
+	void *buf;
+	size_t len;
+
+	doc_meta(&m, 4, body, strlen(body));
+	ck_assert_int_eq(cloud_target_put_doc(t, "s", "k", body, strlen(body),
+					      &m),
+			 0);
+	snprintf(path, sizeof(path), "%s/s/k", root);
+	snprintf(side, sizeof(side), "%s/s/.caravan-meta.k", root);
+	fd = open(path, O_RDONLY);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(read(fd, got, sizeof(got)), (ssize_t)strlen(body));
+	close(fd);
+	ck_assert_str_eq(got, body);
+	ck_assert_int_eq(stat(side, &st), 0);
+	ck_assert_uint_eq(st.st_mode & 0777, 0600);
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_uint_eq(st.st_mode & 0777, 0600);
+	ck_assert_int_eq(cloud_target_list_all(t, "s", strlist_collect, &n), 0);
+	ck_assert_int_eq(n.n, 1);
+	ck_assert_str_eq(n.v[0], "k");
+	strlist_release(&n);
+
+	logfd = mkstemp(logpath);
+	saved = dup(STDERR_FILENO);
+	dup2(logfd, STDERR_FILENO);
+	/* the body altered, same length */
+	patch_file(path, 6, "3", 1);
+	ck_assert_int_eq(cloud_target_get_doc(t, "s", "k", &buf, &len, &m),
+			 -EBADMSG);
+	/* the body of another length */
+	ck_assert_int_eq(truncate(path, 3), 0);
+	ck_assert_int_eq(cloud_target_get_doc(t, "s", "k", &buf, &len, &m),
+			 -EBADMSG);
+	/* the sidecar altered: its CRC */
+	doc_meta(&m, 4, body, strlen(body));
+	ck_assert_int_eq(cloud_target_put_doc(t, "s", "k", body, strlen(body),
+					      &m),
+			 0);
+	patch_file(side, 9, "\x07", 1);
+	ck_assert_int_eq(cloud_target_get_doc(t, "s", "k", &buf, &len, &m),
+			 -EBADMSG);
+	/* the sidecar missing */
+	ck_assert_int_eq(unlink(side), 0);
+	ck_assert_int_eq(cloud_target_get_doc(t, "s", "k", &buf, &len, &m),
+			 -EBADMSG);
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	ck_assert_int_gt(pread(logfd, text, sizeof(text) - 1, 0), 0);
+	close(logfd);
+	unlink(logpath);
+	ck_assert_ptr_nonnull(strstr(text, "/s/k': its body and its sidecar "
+					   "do not match"));
+	ck_assert_ptr_nonnull(strstr(text, ".caravan-meta.k': malformed sidecar"));
+	/* a delete removes both */
+	doc_meta(&m, 5, body, strlen(body));
+	ck_assert_int_eq(cloud_target_put_doc(t, "s", "k", body, strlen(body),
+					      &m),
+			 0);
+	ck_assert_int_eq(cloud_target_put_doc(t, "s", "j", body, strlen(body),
+					      &m),
+			 0);
+	ck_assert_int_eq(cloud_target_delete(t, "s", "k"), 0);
+	ck_assert_int_eq(stat(side, &st), -1);
+	ck_assert_int_eq(stat(path, &st), -1);
 	cloud_target_free(t);
 }
 END_TEST
@@ -1175,9 +1374,14 @@ int main(void)
 	tcase_add_loop_test(shared, test_target_refuses_bad_names, 0,
 			    KIND_COUNT);
 	tcase_add_loop_test(shared, test_target_concurrent_puts, 0, KIND_COUNT);
+	tcase_add_loop_test(shared, test_target_doc_round_trip, 0, KIND_COUNT);
+	tcase_add_loop_test(shared, test_target_legacy_object_reads_as_legacy,
+			    0, KIND_COUNT);
 	tcase_set_timeout(shared, 120);
 	tcase_add_test(dir, test_dir_put_is_atomic_under_io_faults);
 	tcase_add_test(dir, test_dir_corrupt_object_is_ebadmsg);
+	tcase_add_test(dir,
+		       test_dir_doc_is_a_plain_file_and_a_torn_pair_is_ebadmsg);
 	tcase_add_test(dir,
 		       test_dir_listing_ignores_foreign_and_temporary_files);
 	tcase_add_test(dir, test_dir_never_leaves_its_root);

@@ -1,22 +1,29 @@
 /*
  * cloud_tool.c - look into a cloud target from the end-to-end tests
  * (tests/e2e_cloud.sh) through the product's own readers: the target
- * interface (cloud/target.h), the archive decoder (cloud/archive.h) and
- * the document entry format (store/doc.h).
+ * interface (cloud/target.h), the archive decoder of older builds
+ * (cloud/archive.h) and the document entry format (store/doc.h).
  *
  *   cloud_tool [S3 OPTIONS] get URL SPACE KEY
- *       the object of SPACE/KEY: first line the archive's sequence
- *       number, then the materialized document as a reader of the mount
- *       sees it (compact JSON and '\n').  The object's metadata seq must
- *       equal the archive's and the archive must name SPACE/KEY.
+ *       the object of SPACE/KEY: first line its sequence number, then
+ *       the document as a reader of the mount sees it (compact JSON and
+ *       '\n').  A readable object's body must match the checksum of its
+ *       metadata; a legacy archive's seq must equal its metadata's and
+ *       the archive must name SPACE/KEY.
  *   cloud_tool [S3 OPTIONS] get-all URL DIR
  *       every object as get prints it, into DIR/<space>/<key> (DIR is
  *       created); a failing object is named on stderr and the others
  *       are still fetched
  *   cloud_tool [S3 OPTIONS] get-raw URL SPACE KEY FILE
- *       the object's bytes to FILE; prints its metadata seq
+ *       the object's body to FILE (a document's JSON, or a legacy
+ *       archive); prints its metadata seq
+ *   cloud_tool [S3 OPTIONS] put-doc URL SPACE KEY FILE SEQ MODE [SHA256]
+ *       store FILE's bytes as the readable object SPACE/KEY with seq SEQ,
+ *       st_mode MODE (octal, e.g. 100644), uid and gid 0, times 1 s, and
+ *       the checksum SHA256 (default: FILE's; hostile objects for tests)
  *   cloud_tool [S3 OPTIONS] put-raw URL SPACE KEY FILE [SEQ]
- *       store FILE's bytes as SPACE/KEY with metadata seq SEQ (default 1)
+ *       store FILE's bytes as the opaque object SPACE/KEY with metadata
+ *       seq SEQ (default 1), as an older build stored its archives
  *   cloud_tool [S3 OPTIONS] put-archive URL SPACE KEY SEQ MODE [ENTRY...]
  *       store an archive of SPACE/KEY made here: the ENTRY arguments
  *       (bytes as given, no check: hostile archives for the tests) with
@@ -62,6 +69,7 @@ static void usage(void)
 		"       cloud_tool [S3 OPTIONS] get-all URL DIR\n"
 		"       cloud_tool [S3 OPTIONS] get-raw URL SPACE KEY FILE\n"
 		"       cloud_tool [S3 OPTIONS] put-raw URL SPACE KEY FILE [SEQ]\n"
+		"       cloud_tool [S3 OPTIONS] put-doc URL SPACE KEY FILE SEQ MODE [SHA256]\n"
 		"       cloud_tool [S3 OPTIONS] put-archive URL SPACE KEY SEQ MODE [ENTRY...]\n"
 		"       cloud_tool [S3 OPTIONS] list URL [SPACE]\n"
 		"       cloud_tool encode NAME\n"
@@ -114,16 +122,32 @@ static int materialize(const struct archive *a, char **text, size_t *len)
 static int get_doc(struct cloud_target *t, const char *space, const char *key,
 		   FILE *out)
 {
+	struct cloud_doc_meta m;
 	struct archive a;
 	void *buf;
 	size_t len, tlen;
 	uint64_t seq;
-	char *text;
+	char *text, sum[65];
 	int rc;
 
-	rc = cloud_target_get(t, space, key, &buf, &len, &seq);
+	rc = cloud_target_get_doc(t, space, key, &buf, &len, &m);
 	if (rc < 0)
 		return fail("get", space, key, rc);
+	seq = m.seq;
+	if (!m.legacy) {
+		cloud_doc_checksum(buf, len, sum);
+		rc = strcmp(sum, m.sha256) ? 1 : 0;
+		if (rc)
+			fprintf(stderr,
+				"cloud_tool: '%s/%s': body does not match its "
+				"checksum\n",
+				space, key);
+		else
+			fprintf(out, "%" PRIu64 "\n%.*s", seq, (int)len,
+				(const char *)buf);
+		free(buf);
+		return rc;
+	}
 	rc = archive_decode(buf, len, &a);
 	if (rc < 0) {
 		free(buf);
@@ -221,13 +245,15 @@ static int cmd_get_all(struct cloud_target *t, const char *dir)
 static int cmd_get_raw(struct cloud_target *t, const char *space,
 		       const char *key, const char *path)
 {
+	struct cloud_doc_meta m;
 	void *buf;
 	size_t len;
 	uint64_t seq;
 	FILE *f;
 	int rc;
 
-	rc = cloud_target_get(t, space, key, &buf, &len, &seq);
+	rc = cloud_target_get_doc(t, space, key, &buf, &len, &m);
+	seq = m.seq;
 	if (rc < 0)
 		return fail("get", space, key, rc);
 	f = fopen(path, "wb");
@@ -292,6 +318,34 @@ static int cmd_put_raw(struct cloud_target *t, const char *space,
 		return 1;
 	}
 	rc = cloud_target_put(t, space, key, buf, len, seq);
+	free(buf);
+	return rc < 0 ? fail("put", space, key, rc) : 0;
+}
+
+static int cmd_put_doc(struct cloud_target *t, const char *space,
+		       const char *key, const char *path, const char *seq_arg,
+		       const char *mode_arg, const char *sum)
+{
+	struct cloud_doc_meta m;
+	void *buf = NULL;
+	size_t len = 0;
+	int rc;
+
+	rc = read_file(path, &buf, &len);
+	if (rc < 0) {
+		fprintf(stderr, "cloud_tool: cannot read '%s': %s\n", path,
+			strerror(-rc));
+		return 1;
+	}
+	memset(&m, 0, sizeof(m));
+	m.seq = strtoull(seq_arg, NULL, 10);
+	m.mode = (uint32_t)strtoul(mode_arg, NULL, 8);
+	m.mtime_ns = m.ctime_ns = 1000000000;
+	if (sum)
+		snprintf(m.sha256, sizeof(m.sha256), "%s", sum);
+	else
+		cloud_doc_checksum(buf, len, m.sha256);
+	rc = cloud_target_put_doc(t, space, key, buf, len, &m);
 	free(buf);
 	return rc < 0 ? fail("put", space, key, rc) : 0;
 }
@@ -372,6 +426,7 @@ static int run(int argc, char **argv, const struct cloud_options *o)
 	      (!strcmp(cmd, "get-raw") && argc == 5) ||
 	      (!strcmp(cmd, "put-raw") && (argc == 5 || argc == 6)) ||
 	      (!strcmp(cmd, "put-archive") && argc >= 6) ||
+	      (!strcmp(cmd, "put-doc") && (argc == 7 || argc == 8)) ||
 	      (!strcmp(cmd, "list") && (argc == 2 || argc == 3))))
 		return -1;
 	rc = cloud_target_open(argv[1], o, &t);
@@ -389,6 +444,9 @@ static int run(int argc, char **argv, const struct cloud_options *o)
 	else if (!strcmp(cmd, "put-archive"))
 		rc = cmd_put_archive(t, argv[2], argv[3], argv[4], argv[5],
 				     argv + 6, argc - 6);
+	else if (!strcmp(cmd, "put-doc"))
+		rc = cmd_put_doc(t, argv[2], argv[3], argv[4], argv[5], argv[6],
+				 argc == 8 ? argv[7] : NULL);
 	else if (!strcmp(cmd, "put-raw"))
 		rc = cmd_put_raw(t, argv[2], argv[3], argv[4],
 				 argc == 6 ? argv[5] : NULL);

@@ -20,8 +20,9 @@
 #  4. crash: changes queued behind a long backup_delay_ms, fsynced, then
 #     kill -9; after the remount the backlog drains and nothing is missing
 #     or stale in the target;
-#  5. damage: a truncated and a bit-flipped archive of documents not held
-#     locally are EIO with a log line naming them, the daemon keeps
+#  5. damage: a truncated and a bit-flipped body of documents not held
+#     locally (their metadata, checksum included, left as it was) are EIO
+#     with a log line naming them, the daemon keeps
 #     serving the others, nothing is imported.  Credentials (s3 only):
 #     wrong ones make the mount fail with a message naming the refusal
 #     (s3rver checks the access key id, not V4 signatures); so do no
@@ -466,30 +467,33 @@ suite() {
 	check "$P fsck" "$CARAVAN" fsck "$S/store-a"
 	t4=$(date +%s)
 
-	# 5. damaged archives of documents not held locally
+	# 5. damaged bodies of documents not held locally, their metadata
+	# (checksum included) kept
 	kx=$(key 10)
 	ky=$(key 13)
 	ct get-raw "$URL" "$SPACE2" "$kx" "$T/ax" >"$T/sx"
 	ct get-raw "$URL" "$SPACE2" "$ky" "$T/ay" >"$T/sy"
+	sumx=$(sha256sum "$T/ax" | cut -d' ' -f1)
+	sumy=$(sha256sum "$T/ay" | cut -d' ' -f1)
 	size=$(stat -c %s "$T/ax")
 	head -c $((size - 7)) "$T/ax" >"$T/ax.trunc"
 	flip_bit "$T/ay" $(($(stat -c %s "$T/ay") / 2))
-	check "$P plant a truncated archive" ct put-raw "$URL" "$SPACE2" "$kx" "$T/ax.trunc" "$(cat "$T/sx")"
-	check "$P plant a bit-flipped archive" ct put-raw "$URL" "$SPACE2" "$ky" "$T/ay" "$(cat "$T/sy")"
-	check_fails "$P the archive decoder refuses the truncated one" ct get "$URL" "$SPACE2" "$kx"
+	check "$P plant a truncated body" ct put-doc "$URL" "$SPACE2" "$kx" "$T/ax.trunc" "$(cat "$T/sx")" 100644 "$sumx"
+	check "$P plant a bit-flipped body" ct put-doc "$URL" "$SPACE2" "$ky" "$T/ay" "$(cat "$T/sy")" 100644 "$sumy"
+	check_fails "$P the checksum refuses the truncated one" ct get "$URL" "$SPACE2" "$kx"
 	check_fails "$P ... and the bit-flipped one" ct get "$URL" "$SPACE2" "$ky"
 	mark=$(log_mark)
 	mount_fs "$S/store-e" "$M" "$MOPT,backup_delay_ms=50" || not_ok "$P mount an empty store"
-	check_eq "$P a truncated archive: EIO" "$(cat "$M/$SPACE2/$kx" 2>&1 >/dev/null | grep -c 'Input/output error')" 1
-	check_eq "$P a bit-flipped archive: EIO" "$(cat "$M/$SPACE2/$ky" 2>&1 >/dev/null | grep -c 'Input/output error')" 1
+	check_eq "$P a truncated body: EIO" "$(cat "$M/$SPACE2/$kx" 2>&1 >/dev/null | grep -c 'Input/output error')" 1
+	check_eq "$P a bit-flipped body: EIO" "$(cat "$M/$SPACE2/$ky" 2>&1 >/dev/null | grep -c 'Input/output error')" 1
 	check_eq "$P ... again on a second read" "$(cat "$M/$SPACE2/$ky" 2>&1 >/dev/null | grep -c 'Input/output error')" 1
 	check "$P the daemon keeps running" kill -0 "$MOUNT_PID"
 	rm "$REF/$SPACE2/$kx" "$REF/$SPACE2/$ky"
 	check "$P the other documents read fine" sh -c 'for f in "$1"/*/*; do cmp -s "$f" "$2/${f#"$1"/}" || { echo "$f"; exit 1; }; done' sh "$REF" "$M"
 	ex="$(ct encode "$SPACE2")/$(ct encode "$kx")"
 	ey="$(ct encode "$SPACE2")/$(ct encode "$ky")"
-	check "$P the log names the truncated document" logged "$mark" "'$ex'" corrupt
-	check "$P the log names the bit-flipped document" logged "$mark" "'$ey'" corrupt
+	check "$P the log names the truncated document" logged "$mark" "'$ex'" "not imported"
+	check "$P the log names the bit-flipped document" logged "$mark" "'$ey'" "not imported"
 	check "$P clean unmount" umount_fs "$M"
 	check_fails "$P nothing of the truncated one is imported" "$CARAVAN" dump "$S/store-e" "$SPACE2/$kx"
 	check_fails "$P nothing of the bit-flipped one is imported" "$CARAVAN" dump "$S/store-e" "$SPACE2/$ky"

@@ -1,7 +1,8 @@
 #!/bin/sh
 # run-cloud.sh - build the cloud module's fuzz targets (archive decoder
-# and the gate to the store behind it, S3 XML readers, the writer lease,
-# the change feed) with libFuzzer, ASan and UBSan straight from the sources
+# and the gate to the store behind it, the metadata of readable objects
+# and their gate, S3 XML readers, the writer lease, the change feed) with
+# libFuzzer, ASan and UBSan straight from the sources
 # and run each for a bounded time.
 #
 # usage: tests/fuzz/run-cloud.sh [SECONDS]     (default 20 per target)
@@ -35,6 +36,12 @@ echo "building fuzz_feed"
 # shellcheck disable=SC2086
 $cc $flags -o "$out/fuzz_feed" "$top/tests/fuzz/fuzz_feed.c" \
 	"$top/cloud/feed.c" "$top/cloud/buf.c" $util
+echo "building fuzz_docmeta"
+# shellcheck disable=SC2086
+$cc $flags -o "$out/fuzz_docmeta" "$top/tests/fuzz/fuzz_docmeta.c" \
+	"$top/cloud/docmeta.c" "$top/cloud/verify.c" \
+	"$top/store/doc_entry.c" "$top"/json/*.c $util \
+	$(pkg-config --libs jansson) -lm
 echo "building fuzz_s3_list"
 # shellcheck disable=SC2086
 $cc $flags -o "$out/fuzz_s3_list" "$top/tests/fuzz/fuzz_s3_list.c" \
@@ -49,4 +56,5 @@ for t in fuzz_archive fuzz_s3_list fuzz_lease; do
 	fuzz_run "$t" "$top/tests/fuzz/corpus/cloud" 16384
 done
 fuzz_run fuzz_feed "$top/tests/fuzz/corpus/feed" 16384
+fuzz_run fuzz_docmeta "$top/tests/fuzz/corpus/docmeta" 4096
 exit $status
