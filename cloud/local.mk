@@ -6,7 +6,6 @@ cloud_libcloud_a_SOURCES = \
 	cloud/archive.c cloud/archive.h \
 	cloud/backup.c cloud/backup.h cloud/backup_internal.h \
 	cloud/catalog.c cloud/catalog.h \
-	cloud/buf.c cloud/buf.h \
 	cloud/creds.c cloud/creds.h cloud/creds_internal.h \
 	cloud/creds_chain.c cloud/creds_http.c cloud/creds_process.c \
 	cloud/dir.c \

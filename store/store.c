@@ -353,11 +353,12 @@ out:
 
 static void store_free(struct store *s)
 {
+	void *n;
+
 	if (!s)
 		return;
-	for (size_t i = 0; i < s->nodes.cap; i++)
-		if (s->nodes.keys[i])
-			node_free(s->nodes.vals[i]);
+	for (size_t pos = 0; u64map_next(&s->nodes, &pos, NULL, &n);)
+		node_free(n);
 	u64map_release(&s->nodes);
 	u64map_release(&s->names);
 	free(s->spaces.ids);
@@ -1416,13 +1417,14 @@ out:
 
 int store_backup_pending(struct store *s, store_id_fn fn, void *arg)
 {
+	void *v;
 	int rc = 0;
 
 	pthread_rwlock_rdlock(&s->lock);
-	for (size_t i = 0; i < s->nodes.cap && !rc; i++) {
-		struct node *n = s->nodes.vals[i];
+	for (size_t pos = 0; !rc && u64map_next(&s->nodes, &pos, NULL, &v);) {
+		struct node *n = v;
 
-		if (!s->nodes.keys[i] || !n->space_id)
+		if (!n->space_id)
 			continue;
 		if (n->seq > n->backup_seq || n->backup_time_ns <= 0)
 			rc = fn(arg, n->id);
