@@ -62,7 +62,7 @@ check_PROGRAMS += tests/check_cloud_target
 TESTS += tests/check_cloud_target
 tests_check_cloud_target_SOURCES = tests/check_cloud_target.c
 tests_check_cloud_target_CFLAGS = $(CLOUD_TEST_CFLAGS)
-tests_check_cloud_target_LDADD = $(CLOUD_TEST_LDADD)
+tests_check_cloud_target_LDADD = tests/libiofault.a $(CLOUD_TEST_LDADD)
 
 # The uploader and restore run against a real store: this suite links the
 # store and what it uses.

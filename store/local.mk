@@ -13,7 +13,7 @@ check_PROGRAMS += tests/check_store
 TESTS += tests/check_store
 tests_check_store_SOURCES = tests/check_store.c
 tests_check_store_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
-tests_check_store_LDADD = tests/libtestutil.a store/libstore.a wal/libwal.a util/libutil.a $(CHECK_LIBS)
+tests_check_store_LDADD = tests/libtestutil.a tests/libiofault.a store/libstore.a wal/libwal.a util/libutil.a $(CHECK_LIBS)
 
 check_PROGRAMS += tests/check_store_crash
 TESTS += tests/check_store_crash

@@ -6,10 +6,10 @@
  */
 #include "store/store.h"
 #include "store/store_internal.h"
+#include "tests/io_fault.h"
 #include "tests/testutil.h"
 #include "util/crc32c.h"
 #include "util/log.h"
-#include "util/io_fault.h"
 #include "wal/wal.h"
 
 #include <check.h>

@@ -9,7 +9,7 @@
 #include "util/grow.h"
 #include "util/hmap.h"
 #include "util/io.h"
-#include "util/io_fault.h"
+#include "tests/io_fault.h"
 #include "util/log.h"
 #include "util/name.h"
 #include "util/strlist.h"
