@@ -38,6 +38,7 @@
 
 #include "store/datafile.h"
 #include "store/store_internal.h"
+#include "util/clock.h"
 #include "util/crc32c.h"
 #include "util/io.h"
 #include "util/log.h"
@@ -51,7 +52,6 @@
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 void store_options_default(struct store_options *o)
@@ -68,14 +68,6 @@ _Static_assert(STORE_NAME_MAX <= WAL_NAME_MAX, "a valid name fits a record");
 int store_name_check(struct store *s, const char *name)
 {
 	return name_check(name, s->opt.reserved_prefix);
-}
-
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 static char *path_in(const char *dir, const char *name)
@@ -440,7 +432,7 @@ static int open_files(struct store *s)
 		s->root_meta.mode = 0755;
 		s->root_meta.uid = getuid();
 		s->root_meta.gid = getgid();
-		s->root_meta.mtime_ns = s->root_meta.ctime_ns = now_ns();
+		s->root_meta.mtime_ns = s->root_meta.ctime_ns = clock_real_ns();
 		s->next_id = STORE_ROOT_ID + 1;
 		s->next_tomb_id = 1;
 		s->snap_done = true;
@@ -1004,8 +996,8 @@ static int append_locked(struct store *s, struct node *n, const void *buf,
 	if (rc)
 		return rc;
 	crc = crc32c(buf, len);
-	rc = wal_put_append(&s->scratch, n->id, n->seq + 1, off, now_ns(), buf,
-			    (uint32_t)len, crc);
+	rc = wal_put_append(&s->scratch, n->id, n->seq + 1, off,
+			    clock_real_ns(), buf, (uint32_t)len, crc);
 	if (!rc && replace)
 		rc = wal_put_trim(&s->scratch, n->id, n->seq + 1);
 	if (!rc)
@@ -1121,7 +1113,8 @@ int store_append_batch(struct store *s, uint64_t id,
 		rc = -EOVERFLOW;
 		goto out;
 	}
-	rc = entries_put(s, id, nd->seq + 1, now_ns(), e, n, offs, &taken);
+	rc = entries_put(s, id, nd->seq + 1, clock_real_ns(), e, n, offs,
+			 &taken);
 	if (!rc && n)
 		rc = change_commit(s, &l);
 	if (rc)
@@ -1301,7 +1294,8 @@ int store_import(struct store *s, const char *space, const char *key,
 		rc = entries_put(s, nid, last_seq - n + 1, 0, e, n, offs,
 				 &taken);
 	if (!rc)
-		rc = wal_put_backup(&s->scratch, nid, last_seq, now_ns());
+		rc = wal_put_backup(&s->scratch, nid, last_seq,
+				    clock_real_ns());
 	if (!rc)
 		rc = change_commit(s, &l);
 	if (rc)

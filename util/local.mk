@@ -1,13 +1,14 @@
 # util: leaf helpers shared by every module (checksums, byte order, the I/O
-# seam, logging, names, the containers: the hash map and its typed maps,
-# growable arrays and byte strings, string lists; the debug build's
-# debug_assert).  Includes no other module.  What tests install behind the
-# I/O seam is test machinery, in check-only libraries: the fault injector
-# (tests/libiofault.a, below) and the crash simulator (tests/crashsim/,
-# tests/engine-proof.mk).
+# and clock seams, logging, names, the containers: the hash map and its
+# typed maps, growable arrays and byte strings, string lists; the debug
+# build's debug_assert).  Includes no other module.  What tests install
+# behind the I/O seam is test machinery, in check-only libraries: the fault
+# injector (tests/libiofault.a, below) and the crash simulator
+# (tests/crashsim/, tests/engine-proof.mk).
 noinst_LIBRARIES += util/libutil.a
 util_libutil_a_SOURCES = \
 	util/buf.c util/buf.h \
+	util/clock.c util/clock.h \
 	util/crc32c.c util/crc32c.h \
 	util/debug.h \
 	util/endian.h \
