@@ -432,9 +432,7 @@ static int run(struct fs *fs, struct fuse_args *args, bool single_thread,
 	}
 	if (fs_metrics_start(fs) < 0)
 		goto out_unmount;
-	if (fs_sync_start(fs) < 0)
-		log_warn(
-			"cannot start the fsync thread: each fsync waits in its own request");
+	fs_sync_start(fs);
 	if (fs_nodes_start(&fs->nodes, fs->s, se) < 0)
 		log_warn(
 			"cannot start the dentry thread: attributes of written documents stay uncached until looked up");
