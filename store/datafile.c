@@ -15,8 +15,15 @@
  *   8   4  format version (1)
  *   12  4  header size (4096)
  *   16  8  capacity of the data area
- *   24  36 zero
+ *   24  16 store identity (random, made when the store is created)
+ *   40  20 zero
  *   60  4  CRC-32C of bytes 0..60
+ *
+ * The identity names the store wherever it leaves a trace outside its
+ * directory (the writer lease and change feed of a cloud target).  A data
+ * file written before the identity existed holds zeros there; the first
+ * writable open gives it one (header rewritten and synced, as growth
+ * does).  An identity is never all zero.
  *
  * The file is created whole: allocated with posix_fallocate (so a later
  * write into the map cannot fail for lack of disk, which would be a
@@ -43,24 +50,67 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-static void header_encode(uint8_t *h, uint64_t capacity)
+static void header_encode(uint8_t *h, uint64_t capacity,
+			  const uint8_t id[DATA_ID_LEN])
 {
 	memset(h, 0, 64);
 	memcpy(h, DATA_MAGIC, 8);
 	le32_put(h + 8, DATA_VERSION);
 	le32_put(h + 12, DATA_HDR);
 	le64_put(h + 16, capacity);
+	memcpy(h + DATA_ID_OFF, id, DATA_ID_LEN);
 	le32_put(h + 60, crc32c(h, 60));
+}
+
+static bool id_is_zero(const uint8_t id[DATA_ID_LEN])
+{
+	for (int i = 0; i < DATA_ID_LEN; i++)
+		if (id[i])
+			return false;
+	return true;
+}
+
+/* A fresh identity: 16 bytes from the kernel's generator. */
+static int id_make(uint8_t id[DATA_ID_LEN])
+{
+	ssize_t n;
+
+	do {
+		n = getrandom(id, DATA_ID_LEN, 0);
+	} while (n < 0 && errno == EINTR);
+	if (n != DATA_ID_LEN)
+		return n < 0 ? -errno : -EIO;
+	if (id_is_zero(id))
+		id[0] = 1;
+	return 0;
+}
+
+/* Rewrite the header of fd (capacity, id) and sync it. */
+static int header_write(int fd, uint64_t capacity,
+			const uint8_t id[DATA_ID_LEN])
+{
+	uint8_t h[64];
+	int rc;
+
+	header_encode(h, capacity, id);
+	rc = io_pwrite_all(fd, h, sizeof(h), 0);
+	if (!rc)
+		rc = io_fsync(fd);
+	return rc;
 }
 
 int datafile_create(const char *path, const char *dir, uint64_t capacity)
 {
-	uint8_t h[64];
+	uint8_t id[DATA_ID_LEN];
 	int fd, rc;
 
+	rc = id_make(id);
+	if (rc)
+		return rc;
 	fd = io_open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
 	if (fd < 0)
 		return fd;
@@ -70,10 +120,7 @@ int datafile_create(const char *path, const char *dir, uint64_t capacity)
 			  capacity, path, strerror(-rc));
 		goto out;
 	}
-	header_encode(h, capacity);
-	rc = io_pwrite_all(fd, h, sizeof(h), 0);
-	if (!rc)
-		rc = io_fsync(fd);
+	rc = header_write(fd, capacity, id);
 	if (!rc)
 		rc = io_fsync_dir(dir);
 out:
@@ -109,6 +156,20 @@ int datafile_open(const char *path, bool read_only, int *fd_out,
 		goto out_close;
 	}
 	cap = le64_get(h + 16);
+	if (!read_only && id_is_zero(h + DATA_ID_OFF)) {
+		uint8_t id[DATA_ID_LEN];
+
+		rc = id_make(id);
+		if (!rc)
+			rc = header_write(fd, cap, id);
+		if (rc) {
+			log_error("cannot give data file '%s' an identity: %s",
+				  path, strerror(-rc));
+			goto out_close;
+		}
+		log_info("data file '%s' had no store identity: made one",
+			 path);
+	}
 	if (fstat(fd, &st) < 0) {
 		rc = -errno;
 		goto out_close;
@@ -135,9 +196,9 @@ out_close:
 	return rc;
 }
 
-int datafile_grow(int fd, const char *path, uint64_t capacity)
+int datafile_grow(int fd, const char *path, uint64_t capacity,
+		  const uint8_t id[DATA_ID_LEN])
 {
-	uint8_t h[64];
 	int rc;
 
 	rc = io_fallocate(fd, 0, (off_t)(DATA_HDR + capacity));
@@ -149,9 +210,5 @@ int datafile_grow(int fd, const char *path, uint64_t capacity)
 	rc = io_fsync(fd);
 	if (rc)
 		return rc;
-	header_encode(h, capacity);
-	rc = io_pwrite_all(fd, h, sizeof(h), 0);
-	if (!rc)
-		rc = io_fsync(fd);
-	return rc;
+	return header_write(fd, capacity, id);
 }

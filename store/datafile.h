@@ -12,13 +12,24 @@
  * directory dir fsync'd).  Returns 0 or -errno. */
 int datafile_create(const char *path, const char *dir, uint64_t capacity);
 
-/* Open and map path.  On success the caller owns *fd_out and the mapping
+/* The store identity in the header (format in datafile.c) */
+#define DATA_ID_OFF 24
+#define DATA_ID_LEN 16
+
+/* Open and map path.  A writable open gives a data file without an
+ * identity one.  On success the caller owns *fd_out and the mapping
  * of DATA_HDR + *capacity bytes at *map_out. */
 int datafile_open(const char *path, bool read_only, int *fd_out,
 		  uint8_t **map_out, uint64_t *capacity);
 
+/* The identity in a mapped header (DATA_ID_LEN bytes; all zero in a
+ * read-only map of a data file that has none yet). */
+#define datafile_id(map) ((const uint8_t *)(map) + DATA_ID_OFF)
+
 /* Extend the data file behind fd to a data area of capacity bytes
- * (preallocated) and rewrite its header; durable on return. */
-int datafile_grow(int fd, const char *path, uint64_t capacity);
+ * (preallocated) and rewrite its header, keeping identity id; durable on
+ * return. */
+int datafile_grow(int fd, const char *path, uint64_t capacity,
+		  const uint8_t id[DATA_ID_LEN]);
 
 #endif

@@ -612,7 +612,7 @@ int store_grow(struct store *s, uint64_t capacity)
 	rc = s->failed ? s->failed : wal_error(s->wal);
 	if (rc || capacity <= s->capacity)
 		goto out;
-	rc = datafile_grow(s->data_fd, path, capacity);
+	rc = datafile_grow(s->data_fd, path, capacity, datafile_id(s->map));
 	if (rc) {
 		/* the header still names the old size: nothing changed */
 		if (rc != -ENOSPC)
@@ -1375,6 +1375,14 @@ int store_backup_target(struct store *s, uint64_t target, bool *changed)
 		*changed = was != 0;
 out:
 	return change_end(s, rc, 0, l, NULL);
+}
+
+void store_uuid(struct store *s, uint8_t out[STORE_UUID_LEN])
+{
+	_Static_assert(STORE_UUID_LEN == DATA_ID_LEN, "one identity size");
+	pthread_rwlock_rdlock(&s->lock); /* store_grow may move the map */
+	memcpy(out, datafile_id(s->map), STORE_UUID_LEN);
+	pthread_rwlock_unlock(&s->lock);
 }
 
 uint64_t store_backup_target_id(struct store *s)

@@ -224,6 +224,16 @@ int store_import(struct store *s, const char *space, const char *key,
 		 const struct store_meta *m, const struct store_import_entry *e,
 		 size_t n, uint64_t last_seq, uint64_t *id, uint64_t *lsn);
 
+/* ---- identity ---- */
+
+#define STORE_UUID_LEN 16
+/* The store's identity: 16 random bytes made when it was created (or at
+ * the first writable open of a store made before identities existed),
+ * kept for its life, never all zero.  It names the store outside its
+ * directory (a cloud target's writer lease and change feed).  A store
+ * opened read-only that has none yet reads as all zero. */
+void store_uuid(struct store *s, uint8_t out[STORE_UUID_LEN]);
+
 /* ---- backup bookkeeping (survives crashes; logged like any change) ---- */
 
 /* Record that the document's entries up to seq are in the cloud. */

@@ -10,11 +10,13 @@
 #include "tests/testutil.h"
 #include "util/clock.h"
 #include "util/crc32c.h"
+#include "util/endian.h"
 #include "util/log.h"
 #include "wal/wal.h"
 
 #include <check.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -932,6 +934,67 @@ START_TEST(test_store_grows_and_keeps_growth_after_reopen)
 }
 END_TEST
 
+/* The store's identity: made at creation, never zero, kept across reopens
+ * and growth, different for another store; a data file made before
+ * identities existed (zeros in the header) gets one at its first writable
+ * open and keeps it, and reads as zero read-only before that. */
+START_TEST(test_store_identity_is_made_once_and_kept)
+{
+	static const uint8_t zero[STORE_UUID_LEN];
+	char *dir = test_tmpdir(), *dir2 = test_tmpdir();
+	uint8_t a[STORE_UUID_LEN], b[STORE_UUID_LEN], c[STORE_UUID_LEN];
+	struct store_options o;
+	struct store *s;
+	char path[4096];
+	uint8_t h[64];
+	int fd;
+
+	s = open_store(dir, 8192);
+	store_uuid(s, a);
+	ck_assert(memcmp(a, zero, sizeof(a)) != 0);
+	ck_assert_int_eq(store_grow(s, 65536), 0);
+	store_uuid(s, b);
+	ck_assert_mem_eq(a, b, sizeof(a));
+	ck_assert_int_eq(store_close(s), 0);
+	s = open_store(dir, 8192);
+	store_uuid(s, b);
+	ck_assert_mem_eq(a, b, sizeof(a));
+	ck_assert_int_eq(store_close(s), 0);
+
+	s = open_store(dir2, 8192);
+	store_uuid(s, c);
+	ck_assert(memcmp(a, c, sizeof(a)) != 0);
+	ck_assert_int_eq(store_close(s), 0);
+
+	/* an older data file: identity zeroed, header CRC made right */
+	snprintf(path, sizeof(path), "%s/data", dir);
+	fd = open(path, O_RDWR);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(pread(fd, h, sizeof(h), 0), (ssize_t)sizeof(h));
+	memset(h + 24, 0, STORE_UUID_LEN);
+	le32_put(h + 60, crc32c(h, 60));
+	ck_assert_int_eq(pwrite(fd, h, sizeof(h), 0), (ssize_t)sizeof(h));
+	close(fd);
+	store_options_default(&o);
+	o.read_only = true;
+	ck_assert_int_eq(store_open(dir, &o, &s), 0);
+	store_uuid(s, b);
+	ck_assert_mem_eq(b, zero, sizeof(b));
+	ck_assert_int_eq(store_close(s), 0);
+	s = open_store(dir, 8192);
+	store_uuid(s, b);
+	ck_assert(memcmp(b, zero, sizeof(b)) != 0);
+	ck_assert(memcmp(b, a, sizeof(b)) != 0);
+	ck_assert_int_eq(store_close(s), 0);
+	s = open_store(dir, 8192);
+	store_uuid(s, c);
+	ck_assert_mem_eq(b, c, sizeof(b));
+	ck_assert_int_eq(store_close(s), 0);
+	test_rmdir(dir);
+	test_rmdir(dir2);
+}
+END_TEST
+
 static uint64_t log_bytes(struct store *s)
 {
 	struct store_stats st;
@@ -1305,6 +1368,7 @@ int main(void)
 	tcase_add_test(tc, test_store_append_replace_is_snapshot_plus_trim);
 	tcase_add_test(tc, test_store_fails_stop_on_every_injected_fault);
 	tcase_add_test(tc, test_store_grows_and_keeps_growth_after_reopen);
+	tcase_add_test(tc, test_store_identity_is_made_once_and_kept);
 	tcase_add_test(tc, test_store_batch_append_is_all_or_nothing);
 	tcase_add_test(tc, test_store_root_metadata_persists);
 	tcase_add_test(tc,
