@@ -3,6 +3,10 @@
 noinst_LIBRARIES += store/libstore.a
 store_libstore_a_SOURCES = \
 	store/store.c store/store.h store/store_internal.h \
+	store/backup.c \
+	store/change.c \
+	store/checkpoint.c \
+	store/docs.c \
 	store/datafile.c store/datafile.h \
 	store/alloc.c store/alloc.h \
 	store/nodes.c \

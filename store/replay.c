@@ -16,7 +16,7 @@
  *
  * Space freed live (Delete, Trim) is not given back to the allocator at
  * once: it goes to a FIFO of pending frees tagged with the frame's LSN and
- * is released only when that LSN is durable (store.c), so a crash can
+ * is released only when that LSN is durable (change.c), so a crash can
  * never leave a durable record pointing at bytes already reused.  At open
  * the allocator is rebuilt from the index (store_rebuild_alloc), after all
  * frames were applied.
