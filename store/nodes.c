@@ -111,17 +111,14 @@ int kids_insert(struct kids *k, uint64_t id)
 	uint32_t at;
 
 	if (k->n == k->cap) {
-		size_t cap =
-			grow_cap(k->cap, (size_t)k->n + 1, 4, sizeof(uint64_t));
 		uint64_t *ids;
 
-		if (!cap || cap > UINT32_MAX)
+		if (k->n == UINT32_MAX)
 			return -ENOMEM;
-		ids = realloc(k->ids, cap * sizeof(*ids));
+		ids = grow_array32(k->ids, &k->cap, k->n + 1, 4, sizeof(*ids));
 		if (!ids)
 			return -ENOMEM;
 		k->ids = ids;
-		k->cap = (uint32_t)cap;
 	}
 	at = (k->n && k->ids[k->n - 1] < id) ? k->n : kids_lower_bound(k, id);
 	memmove(k->ids + at + 1, k->ids + at, (k->n - at) * sizeof(*k->ids));

@@ -95,17 +95,15 @@ static int drop_front(struct store *s, struct node *n, uint32_t k, uint64_t lsn,
 static int ent_push(struct store *s, struct node *n, const struct ent *e)
 {
 	if (n->nent == n->cap) {
-		size_t cap = grow_cap(n->cap, (size_t)n->nent + 1, 2,
-				      sizeof(struct ent));
 		struct ent *ents;
 
-		if (!cap || cap > UINT32_MAX)
+		if (n->nent == UINT32_MAX)
 			return -ENOMEM;
-		ents = realloc(n->ents, cap * sizeof(*ents));
+		ents = grow_array32(n->ents, &n->cap, n->nent + 1, 2,
+				    sizeof(*ents));
 		if (!ents)
 			return -ENOMEM;
 		n->ents = ents;
-		n->cap = (uint32_t)cap;
 	}
 	n->ents[n->nent++] = *e;
 	n->stored_bytes += e->len;

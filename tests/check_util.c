@@ -364,6 +364,24 @@ START_TEST(test_grow_doubles_from_the_minimum_and_refuses_overflow)
 	ck_assert_uint_eq(cap, 8192);
 	ck_assert_int_eq(a[4999], 4999);
 	free(a);
+	/* The uint32_t-counted variant follows the same rule. */
+	{
+		uint32_t cap32 = 0;
+		uint64_t *v = grow_array32(NULL, &cap32, 1, 2, sizeof(*v));
+
+		ck_assert_ptr_nonnull(v);
+		ck_assert_uint_eq(cap32, 2);
+		v[1] = 7;
+		v = grow_array32(v, &cap32, 3, 2, sizeof(*v));
+		ck_assert_ptr_nonnull(v);
+		ck_assert_uint_eq(cap32, 4);
+		ck_assert_uint_eq(v[1], 7);
+		ck_assert_ptr_eq(grow_array32(v, &cap32, 4, 2, sizeof(*v)), v);
+		ck_assert_ptr_null(
+			grow_array32(v, &cap32, UINT32_MAX, 2, SIZE_MAX / 4));
+		ck_assert_uint_eq(cap32, 4);
+		free(v);
+	}
 }
 END_TEST
 

@@ -37,3 +37,23 @@ void *grow_array(void *p, size_t *cap, size_t need, size_t min,
 	*cap = n;
 	return grown;
 }
+
+void *grow_array32(void *p, uint32_t *cap, uint32_t need, uint32_t min,
+		   size_t elem_size)
+{
+	size_t n = grow_cap(*cap, need, min, elem_size);
+	void *grown;
+
+	if (!n)
+		return NULL;
+	if (n == *cap && p)
+		return p;
+	if (n >
+	    UINT32_MAX) /* need fits: stop the doubling at the count's end */
+		n = UINT32_MAX;
+	grown = realloc(p, n * elem_size);
+	if (!grown)
+		return NULL;
+	*cap = (uint32_t)n;
+	return grown;
+}

@@ -7,6 +7,7 @@
 #define UTIL_GROW_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* The capacity to grow cap to so it holds need elements: cap itself when
  * it does, else the first doubling of cap (or of min when cap is 0) that
@@ -18,5 +19,10 @@ size_t grow_cap(size_t cap, size_t need, size_t min, size_t elem_size);
  * *cap unchanged, p still owned by the caller). */
 void *grow_array(void *p, size_t *cap, size_t need, size_t min,
 		 size_t elem_size);
+
+/* grow_array for an array counted in uint32_t (the store's index): the
+ * doubling stops at UINT32_MAX elements. */
+void *grow_array32(void *p, uint32_t *cap, uint32_t need, uint32_t min,
+		   size_t elem_size);
 
 #endif
