@@ -21,16 +21,19 @@ size_t grow_cap(size_t cap, size_t need, size_t min, size_t elem_size)
 	return cap > max ? need : cap;
 }
 
-void *grow_array(void *p, size_t *cap, size_t need, size_t min,
-		 size_t elem_size)
+/* grow_array with the capacity capped at max elements (need <= max). */
+static void *grow_upto(void *p, size_t *cap, size_t need, size_t min,
+		       size_t max, size_t elem_size)
 {
 	size_t n = grow_cap(*cap, need, min, elem_size);
 	void *grown;
 
-	if (!n)
+	if (!n || need > max)
 		return NULL;
 	if (n == *cap && p)
 		return p;
+	if (n > max)
+		n = max;
 	grown = realloc(p, n * elem_size);
 	if (!grown)
 		return NULL;
@@ -38,22 +41,19 @@ void *grow_array(void *p, size_t *cap, size_t need, size_t min,
 	return grown;
 }
 
+void *grow_array(void *p, size_t *cap, size_t need, size_t min,
+		 size_t elem_size)
+{
+	return grow_upto(p, cap, need, min, SIZE_MAX, elem_size);
+}
+
 void *grow_array32(void *p, uint32_t *cap, uint32_t need, uint32_t min,
 		   size_t elem_size)
 {
-	size_t n = grow_cap(*cap, need, min, elem_size);
-	void *grown;
+	size_t n = *cap;
 
-	if (!n)
-		return NULL;
-	if (n == *cap && p)
-		return p;
-	if (n >
-	    UINT32_MAX) /* need fits: stop the doubling at the count's end */
-		n = UINT32_MAX;
-	grown = realloc(p, n * elem_size);
-	if (!grown)
-		return NULL;
-	*cap = (uint32_t)n;
-	return grown;
+	p = grow_upto(p, &n, need, min, UINT32_MAX, elem_size);
+	if (p)
+		*cap = (uint32_t)n;
+	return p;
 }
