@@ -18,7 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "cloud/buf.h"
+#include "util/buf.h"
 #include "util/name.h"
 
 #define ARCHIVE_NAME_MAX NAME_MAX_BYTES

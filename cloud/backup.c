@@ -3,7 +3,7 @@
  * flush and stop (see backup.h; backup_internal.h lists the other files).
  *
  * State, all guarded by b->lock:
- *   - a table of entries by document id (hash chains) and a FIFO of the
+ *   - a table of entries by document id (util/u64map.h) and a FIFO of the
  *     queued ones; an entry is queued, or in flight (a worker holds it),
  *     never both.  Delays are equal for all, so the FIFO is in due order
  *     (but for short re-queues, which only wait a little longer);
@@ -91,63 +91,14 @@ void backup_log_name(const char *space, const char *key,
 
 /* ---- the table and the queue (b->lock held) ---- */
 
-static size_t hash_id(uint64_t id, size_t n)
-{
-	return (size_t)((id * 0x9e3779b97f4a7c15ull) >> 20) & (n - 1);
-}
-
 struct backup_entry *backup_table_get(struct backup *b, uint64_t id)
 {
-	struct backup_entry *e = b->buckets[hash_id(id, b->nbuckets)];
-
-	while (e && e->id != id)
-		e = e->hnext;
-	return e;
-}
-
-static void table_grow(struct backup *b)
-{
-	size_t n = b->nbuckets * 2;
-	struct backup_entry **nb = calloc(n, sizeof(*nb));
-
-	if (!nb)
-		return; /* longer chains, still correct */
-	for (size_t i = 0; i < b->nbuckets; i++) {
-		struct backup_entry *e = b->buckets[i], *next;
-
-		for (; e; e = next) {
-			size_t h = hash_id(e->id, n);
-
-			next = e->hnext;
-			e->hnext = nb[h];
-			nb[h] = e;
-		}
-	}
-	free(b->buckets);
-	b->buckets = nb;
-	b->nbuckets = n;
-}
-
-static void table_put(struct backup *b, struct backup_entry *e)
-{
-	size_t h;
-
-	if (b->nentries >= 2 * b->nbuckets)
-		table_grow(b);
-	h = hash_id(e->id, b->nbuckets);
-	e->hnext = b->buckets[h];
-	b->buckets[h] = e;
-	b->nentries++;
+	return u64map_get(&b->table, id);
 }
 
 static void table_del(struct backup *b, struct backup_entry *e)
 {
-	struct backup_entry **p = &b->buckets[hash_id(e->id, b->nbuckets)];
-
-	while (*p != e)
-		p = &(*p)->hnext;
-	*p = e->hnext;
-	b->nentries--;
+	u64map_del(&b->table, e->id);
 	free(e);
 }
 
@@ -188,10 +139,11 @@ static int note_change(struct backup *b, uint64_t id, int64_t delay_ns)
 		return 0;
 	}
 	e = calloc(1, sizeof(*e));
-	if (!e)
+	if (!e || u64map_put(&b->table, id, e)) {
+		free(e);
 		return -ENOMEM;
+	}
 	e->id = id;
-	table_put(b, e);
 	enqueue(b, e, backup_mono_ns() + delay_ns);
 	return 0;
 }
@@ -306,17 +258,13 @@ static int queue_pending(void *arg, uint64_t id)
 
 static void free_all(struct backup *b)
 {
-	backup_writer_join(b);
-	for (size_t i = 0; b->buckets && i < b->nbuckets; i++) {
-		struct backup_entry *e = b->buckets[i], *next;
+	void *e;
 
-		for (; e; e = next) {
-			next = e->hnext;
-			free(e);
-		}
-	}
+	backup_writer_join(b);
+	for (size_t pos = 0; u64map_next(&b->table, &pos, NULL, &e);)
+		free(e);
 	catalog_close(b->cat);
-	free(b->buckets);
+	u64map_release(&b->table);
 	free(b->workers);
 	pthread_cond_destroy(&b->work);
 	pthread_cond_destroy(&b->idle);
@@ -332,8 +280,7 @@ static int init(struct backup *b, const struct backup_options *o)
 
 	b->o = *o;
 	b->nthreads = n;
-	b->nbuckets = 1024;
-	b->buckets = calloc(b->nbuckets, sizeof(*b->buckets));
+	u64map_init(&b->table);
 	b->workers = calloc(n, sizeof(*b->workers));
 	b->rng = (uint64_t)backup_real_ns() ^ (uintptr_t)b;
 	pthread_mutex_init(&b->lock, NULL);
@@ -343,7 +290,7 @@ static int init(struct backup *b, const struct backup_options *o)
 	pthread_cond_init(&b->idle, &ca);
 	pthread_cond_init(&b->lease_cv, &ca);
 	pthread_condattr_destroy(&ca);
-	return b->buckets && b->workers ? 0 : -ENOMEM;
+	return b->workers && !u64map_reserve(&b->table, 1024) ? 0 : -ENOMEM;
 }
 
 static int open_catalog(struct backup *b);
@@ -499,7 +446,7 @@ int backup_start(struct store *store, struct cloud_target *target,
 	if (changed)
 		log_info("backup target '%s' is new to this store: %zu "
 			 "documents to upload to it",
-			 cloud_target_url(target), b->nentries);
+			 cloud_target_url(target), u64map_count(&b->table));
 	pthread_mutex_unlock(&b->lock);
 	if (rc) {
 		log_error("cannot list the documents pending upload: %s",
@@ -580,8 +527,8 @@ bool backup_stopping(struct backup *b)
 
 static bool all_done(struct backup *b)
 {
-	return b->nentries == 0 && b->inflight == 0 && !b->tomb_pass &&
-	       !b->tomb_running && b->feed_wait == 0;
+	return u64map_count(&b->table) == 0 && b->inflight == 0 &&
+	       !b->tomb_pass && !b->tomb_running && b->feed_wait == 0;
 }
 
 int backup_flush(struct backup *b, uint32_t timeout_ms)
@@ -629,7 +576,7 @@ void backup_stop(struct backup *b, uint32_t drain_ms)
 	backup_writer_release(b);
 	pthread_mutex_lock(&b->lock);
 	b->stopping = true;
-	left = b->nentries;
+	left = u64map_count(&b->table);
 	pthread_cond_broadcast(&b->work);
 	pthread_cond_broadcast(&b->idle);
 	pthread_mutex_unlock(&b->lock);
@@ -647,6 +594,6 @@ void backup_stats(struct backup *b, struct backup_stats *out)
 {
 	pthread_mutex_lock(&b->lock);
 	*out = b->st;
-	out->queue = b->nentries;
+	out->queue = u64map_count(&b->table);
 	pthread_mutex_unlock(&b->lock);
 }

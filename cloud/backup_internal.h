@@ -27,6 +27,7 @@
 
 #include "cloud/backup.h"
 #include "cloud/catalog.h"
+#include "util/u64map.h"
 
 #define BACKUP_BUSY_RETRY_MS 50
 
@@ -45,7 +46,6 @@ struct backup_entry {
 	bool inflight;
 	bool dirty; /* changed while in flight */
 	bool skip_if_clean; /* just restored: no upload unless changed */
-	struct backup_entry *hnext;
 	struct backup_entry *qnext;
 };
 
@@ -78,8 +78,7 @@ struct backup {
 	pthread_mutex_t lock;
 	pthread_cond_t work; /* workers: something to do, or stop */
 	pthread_cond_t idle; /* flushers: an entry or pass finished */
-	struct backup_entry **buckets;
-	size_t nbuckets, nentries;
+	struct u64map table; /* document id -> struct backup_entry */
 	struct backup_entry *head, *tail;
 	size_t inflight;
 	bool tomb_pass, tomb_running;

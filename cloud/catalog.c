@@ -142,7 +142,7 @@ static void neg_put(struct catalog *c, const char *space, const char *key,
 	char n[2 * CLOUD_NAME_MAX + 2];
 	int64_t until = mono_ns() + (int64_t)c->o.negative_ms * 1000000;
 
-	if (c->negative.count >= NEG_MAX)
+	if (strset_count(&c->negative) >= NEG_MAX)
 		strset_clear(&c->negative);
 	neg_name(space, key, n);
 	strset_put(&c->negative, n, refused ? -until : until);
@@ -397,7 +397,9 @@ static int cmp_names(const void *a, const void *b)
 /* A sorted copy of the names of l (owned by the caller), c->lock held. */
 static int copy_sorted(const struct listing *l, char ***out, size_t *n)
 {
-	char **v = malloc((l->names.count ? l->names.count : 1) * sizeof(*v));
+	char **v =
+		malloc((strset_count(&l->names) ? strset_count(&l->names) : 1) *
+		       sizeof(*v));
 	const char *name;
 	size_t pos = 0, k = 0;
 

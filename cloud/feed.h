@@ -24,7 +24,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "cloud/buf.h"
+#include "util/buf.h"
 #include "util/name.h"
 
 #define FEED_ID_LEN 16

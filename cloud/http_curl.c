@@ -19,7 +19,7 @@
 
 #include "cloud/http.h"
 
-#include "cloud/buf.h"
+#include "util/buf.h"
 
 #include <ctype.h>
 #include <curl/curl.h>

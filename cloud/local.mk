@@ -6,7 +6,6 @@ cloud_libcloud_a_SOURCES = \
 	cloud/archive.c cloud/archive.h \
 	cloud/backup.c cloud/backup.h cloud/backup_internal.h \
 	cloud/catalog.c cloud/catalog.h \
-	cloud/buf.c cloud/buf.h \
 	cloud/creds.c cloud/creds.h cloud/creds_internal.h \
 	cloud/creds_chain.c cloud/creds_http.c cloud/creds_process.c \
 	cloud/dir.c \
@@ -75,7 +74,7 @@ check_PROGRAMS += tests/check_cloud_target
 TESTS += tests/check_cloud_target
 tests_check_cloud_target_SOURCES = tests/check_cloud_target.c
 tests_check_cloud_target_CFLAGS = $(CLOUD_TEST_CFLAGS)
-tests_check_cloud_target_LDADD = $(CLOUD_TEST_LDADD)
+tests_check_cloud_target_LDADD = tests/libiofault.a $(CLOUD_TEST_LDADD)
 
 # The uploader and restore run against a real store: this suite links the
 # store and what it uses.

@@ -32,7 +32,7 @@
 #include "cloud/sigv4.h"
 #include "cloud/target_internal.h"
 
-#include "cloud/buf.h"
+#include "util/buf.h"
 #include "util/log.h"
 
 #include <curl/curl.h>

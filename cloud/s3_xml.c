@@ -12,7 +12,7 @@
 
 #include "cloud/s3_xml.h"
 
-#include "cloud/buf.h"
+#include "util/buf.h"
 
 #include <errno.h>
 #include <stdint.h>

@@ -33,7 +33,7 @@
 
 #include "cloud/sigv4.h"
 
-#include "cloud/buf.h"
+#include "util/buf.h"
 
 #include <errno.h>
 #include <openssl/crypto.h>

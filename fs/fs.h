@@ -89,12 +89,11 @@ bool fs_name_reserved(const char *name);
 /* ---- fs/sync.c: fsync requests answered when durable ---- */
 /* Start and stop answering fsyncs from the store's durability callbacks
  * (stop before the session is destroyed: it waits until every request
- * was answered).  Before start, fsync waits in the request's thread;
- * start returns 0 (or -errno). */
-int fs_sync_start(struct fs *fs);
+ * was answered).  Before start, fsync waits in the request's thread. */
+void fs_sync_start(struct fs *fs);
 void fs_sync_stop(struct fs *fs);
-/* Answer fsync request req (of node ino, started at t0) once every frame
- * up to lsn (0: everything logged so far) is durable. */
+/* Answer fsync or fsyncdir request req (of node ino, started at t0) once
+ * every frame up to lsn (0: everything logged so far) is durable. */
 void fs_sync_wait(struct fs *fs, fuse_req_t req, uint64_t ino, uint64_t lsn,
 		  int64_t t0);
 

@@ -559,9 +559,7 @@ static int run(struct fs *fs, struct fuse_args *args, bool single_thread,
 		log_error("cannot mount on '%s'", fs->cfg.mountpoint);
 		goto out_metrics;
 	}
-	if (fs_sync_start(fs) < 0)
-		log_warn(
-			"cannot start the fsync thread: each fsync waits in its own request");
+	fs_sync_start(fs);
 	if (fs_nodes_start(&fs->nodes, fs->s, se) < 0)
 		log_warn(
 			"cannot start the dentry thread: attributes of written documents stay uncached until looked up");

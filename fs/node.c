@@ -94,12 +94,13 @@ int fs_nodes_init(struct fs_nodes *nt, atomic_uint_fast64_t *retirements)
 
 void fs_nodes_release(struct fs_nodes *nt)
 {
-	size_t i;
+	size_t pos = 0;
+	void *v;
 
-	for (i = 0; i < nt->nodes.cap; i++) {
-		struct fs_node *n = nt->nodes.vals[i];
+	while (u64map_next(&nt->nodes, &pos, NULL, &v)) {
+		struct fs_node *n = v;
 
-		if (!nt->nodes.keys[i] || !n)
+		if (!n)
 			continue;
 		doc_snap_put(n->pinned);
 		free(n);

@@ -1,10 +1,13 @@
 /*
- * sync.c - fsync requests answered when the store says they are durable.
+ * sync.c - fsync and fsyncdir requests answered when the store says they
+ * are durable.
  *
  * An fsync must not return before every change to its document made
  * before the call is durable: the frame of the document's last change
  * (and of the handle's own last change) is known when the request comes
- * (fs_fsync in file.c), so the request only has to wait for that frame.
+ * (fs_op_fsync in file.c), so the request only has to wait for that
+ * frame.  An fsyncdir (fs_op_fsyncdir in dir.c) waits for every frame
+ * logged so far (lsn 0) the same way.
  * fs_sync_wait() registers the request with store_sync_async() and
  * returns: the reply goes out from the callback, in whichever thread
  * completed the flush.  The log's group commit (wal/log.c, "Group
@@ -77,13 +80,12 @@ static void sync_done(void *arg, int rc)
 	pending_add(fs, -1);
 }
 
-int fs_sync_start(struct fs *fs)
+void fs_sync_start(struct fs *fs)
 {
 	pthread_mutex_init(&fs->sync_mu, NULL);
 	pthread_cond_init(&fs->sync_cv, NULL);
 	fs->sync_pending = 0;
 	fs->sync_running = true;
-	return 0;
 }
 
 void fs_sync_stop(struct fs *fs)

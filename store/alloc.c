@@ -122,8 +122,8 @@ static bool regions_ok(const struct alloc *a)
 			sum += r->len;
 		}
 	}
-	if (n != a->count || sum != a->free_bytes || a->by_start.count != n ||
-	    a->by_end.count != n) {
+	if (n != a->count || sum != a->free_bytes ||
+	    u64map_count(&a->by_start) != n || u64map_count(&a->by_end) != n) {
 		fprintf(stderr, "alloc: counts disagree\n");
 		return false;
 	}

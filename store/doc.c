@@ -6,8 +6,9 @@
  * holds the mechanics.
  *
  * Structures:
- *   struct doc      one per store: a hash table of cache entries (by id)
- *                   and a least-recently-used list of them.
+ *   struct doc      one per store: a map of cache entries by id
+ *                   (util/u64map.h) and a least-recently-used list of
+ *                   them.
  *   struct doc_ent  one per document that was used recently: its lock, the
  *                   materialized json_t and the current snapshot.
  *   struct doc_snap immutable emitted text; reference-counted so an open
@@ -62,7 +63,9 @@
 #include "json/json.h"
 #include "store/store.h"
 #include "util/debug.h"
+#include "util/grow.h"
 #include "util/log.h"
+#include "util/u64map.h"
 
 struct doc_snap {
 	atomic_uint refs;
@@ -73,7 +76,6 @@ struct doc_snap {
 
 struct doc_ent {
 	uint64_t id;
-	struct doc_ent *hnext;
 	struct doc_ent *prev, *next;
 	unsigned refs;
 	size_t charge;
@@ -87,16 +89,14 @@ struct doc {
 	struct store *s;
 	struct doc_options o;
 	pthread_mutex_t mu;
-	struct doc_ent **tab;
-	size_t nbuckets;
-	size_t count;
+	struct u64map tab; /* id -> struct doc_ent */
 	struct doc_ent lru; /* sentinel: lru.next is the most recent */
 	uint64_t charged;
 	atomic_uint_fast64_t hits, misses, patches, replaces, compactions;
 };
 
 enum {
-	DOC_MIN_BUCKETS = 256,
+	DOC_MIN_ENTRIES = 256,
 	DOC_ENT_OVERHEAD = 256
 };
 
@@ -172,13 +172,6 @@ static char *entry_build(char kind, const char *text, size_t text_len,
 
 /* ---- the cache table ---- */
 
-static size_t bucket_of(const struct doc *d, uint64_t id)
-{
-	uint64_t h = id * 0x9e3779b97f4a7c15ull;
-
-	return (size_t)(h >> 32) & (d->nbuckets - 1);
-}
-
 static void lru_unlink(struct doc_ent *e)
 {
 	e->prev->next = e->next;
@@ -193,54 +186,28 @@ static void lru_push(struct doc *d, struct doc_ent *e)
 	d->lru.next = e;
 }
 
-static void table_grow(struct doc *d)
-{
-	size_t n = d->nbuckets * 2, i;
-	struct doc_ent **tab = calloc(n, sizeof(*tab));
-	struct doc_ent **old = d->tab;
-	size_t oldn = d->nbuckets;
-
-	if (!tab)
-		return; /* keep the longer chains */
-	d->tab = tab;
-	d->nbuckets = n;
-	for (i = 0; i < oldn; i++) {
-		struct doc_ent *e = old[i], *next;
-
-		for (; e; e = next) {
-			size_t b = bucket_of(d, e->id);
-
-			next = e->hnext;
-			e->hnext = tab[b];
-			tab[b] = e;
-		}
-	}
-	free(old);
-}
-
-/* Invariants 1 and 3 and the table's shape: every entry in its bucket
- * and once in the LRU list, count entries, charged their charges, no
- * entry free-able while referenced.  d->mu held.  Allocates nothing. */
+/* Invariants 1 and 3 and the table's shape: every entry under its id
+ * and once in the LRU list, charged their charges, no entry free-able
+ * while referenced.  d->mu held.  Allocates nothing. */
 static bool doc_invariants(const struct doc *d)
 {
+	size_t count = u64map_count(&d->tab), n = 0;
 	const struct doc_ent *e;
-	uint64_t charged = 0;
-	size_t n = 0;
+	uint64_t charged = 0, id;
+	void *v;
 
-	for (size_t b = 0; b < d->nbuckets; b++) {
-		for (e = d->tab[b]; e; e = e->hnext) {
-			if (bucket_of(d, e->id) != b || ++n > d->count)
-				return false;
-			charged += e->charge;
-		}
-	}
-	if (n != d->count || charged != d->charged)
-		return false;
-	n = 0;
-	for (e = d->lru.next; e != &d->lru; e = e->next)
-		if (e->next->prev != e || ++n > d->count)
+	for (size_t pos = 0; u64map_next(&d->tab, &pos, &id, &v);) {
+		e = v;
+		if (e->id != id)
 			return false;
-	return n == d->count;
+		charged += e->charge;
+	}
+	if (charged != d->charged)
+		return false;
+	for (e = d->lru.next; e != &d->lru; e = e->next)
+		if (e->next->prev != e || ++n > count)
+			return false;
+	return n == count;
 }
 
 /* Invariant 2 for an entry whose mu the caller holds: a value has its
@@ -265,14 +232,9 @@ static void ent_clear(struct doc_ent *e)
 /* Remove e (refs == 0) from the table and free it.  d->mu held. */
 static void ent_evict(struct doc *d, struct doc_ent *e)
 {
-	struct doc_ent **pp = &d->tab[bucket_of(d, e->id)];
-
 	debug_assert(e->refs == 0);
-	while (*pp != e)
-		pp = &(*pp)->hnext;
-	*pp = e->hnext;
+	u64map_del(&d->tab, e->id);
 	lru_unlink(e);
-	d->count--;
 	d->charged -= e->charge;
 	ent_clear(e);
 	pthread_mutex_destroy(&e->mu);
@@ -295,24 +257,20 @@ static int ent_get(struct doc *d, uint64_t id, struct doc_ent **out)
 {
 	struct doc_ent *e;
 
+	if (id == 0)
+		return -ENOENT; /* no document has id 0 (the map's empty key) */
 	pthread_mutex_lock(&d->mu);
 	debug_assert(doc_invariants(d));
-	for (e = d->tab[bucket_of(d, id)]; e; e = e->hnext)
-		if (e->id == id)
-			break;
+	e = u64map_get(&d->tab, id);
 	if (!e) {
 		e = calloc(1, sizeof(*e));
-		if (!e) {
+		if (!e || u64map_put(&d->tab, id, e)) {
 			pthread_mutex_unlock(&d->mu);
+			free(e);
 			return -ENOMEM;
 		}
 		e->id = id;
 		pthread_mutex_init(&e->mu, NULL);
-		if (d->count >= d->nbuckets)
-			table_grow(d);
-		e->hnext = d->tab[bucket_of(d, id)];
-		d->tab[bucket_of(d, id)] = e;
-		d->count++;
 		e->charge = DOC_ENT_OVERHEAD;
 		d->charged += e->charge;
 		lru_push(d, e);
@@ -403,18 +361,17 @@ static int copy_entry(void *arg, uint64_t seq, const void *p, size_t len)
 	uint64_t hdr[2] = { seq, len };
 
 	if (r->cap - r->len < need) {
-		size_t cap = r->cap ? r->cap : 4096;
-		char *nb;
+		char *nb = NULL;
 
-		while (cap - r->len < need)
-			cap *= 2;
-		nb = realloc(r->buf, cap);
+		if (need <= SIZE_MAX - r->len)
+			nb = grow_array(r->buf, &r->cap, r->len + need, 4096,
+					1);
+
 		if (!nb) {
 			r->rc = -ENOMEM;
 			return 1;
 		}
 		r->buf = nb;
-		r->cap = cap;
 	}
 	memcpy(r->buf + r->len, hdr, 16);
 	if (len)
@@ -510,12 +467,11 @@ int doc_open(struct store *s, const struct doc_options *o, struct doc **out)
 
 	if (!d)
 		return -ENOMEM;
-	d->tab = calloc(DOC_MIN_BUCKETS, sizeof(*d->tab));
-	if (!d->tab) {
+	u64map_init(&d->tab);
+	if (u64map_reserve(&d->tab, DOC_MIN_ENTRIES)) {
 		free(d);
 		return -ENOMEM;
 	}
-	d->nbuckets = DOC_MIN_BUCKETS;
 	d->s = s;
 	if (o)
 		d->o = *o;
@@ -534,7 +490,7 @@ void doc_close(struct doc *d)
 	while (d->lru.next != &d->lru)
 		ent_evict(d, d->lru.next);
 	pthread_mutex_destroy(&d->mu);
-	free(d->tab);
+	u64map_release(&d->tab);
 	free(d);
 }
 
@@ -913,9 +869,7 @@ void doc_forget(struct doc *d, uint64_t id)
 	struct doc_ent *e;
 
 	pthread_mutex_lock(&d->mu);
-	for (e = d->tab[bucket_of(d, id)]; e; e = e->hnext)
-		if (e->id == id)
-			break;
+	e = u64map_get(&d->tab, id);
 	if (e && e->refs == 0)
 		ent_evict(d, e);
 	debug_assert(doc_invariants(d));
@@ -931,7 +885,7 @@ void doc_stats(struct doc *d, struct doc_stats *out)
 	out->replaces = atomic_load(&d->replaces);
 	out->compactions = atomic_load(&d->compactions);
 	pthread_mutex_lock(&d->mu);
-	out->cached_docs = d->count;
+	out->cached_docs = u64map_count(&d->tab);
 	out->cached_bytes = d->charged;
 	pthread_mutex_unlock(&d->mu);
 }

@@ -7,6 +7,7 @@
 #include "store/doc.h"
 
 #include "store/store.h"
+#include "util/grow.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -31,14 +32,12 @@ static int collect_entry(void *arg, uint64_t seq, const void *buf, size_t len)
 
 	(void)seq;
 	if (w->n == w->cap) {
-		size_t cap = w->cap ? 2 * w->cap : 16;
 		struct store_import_entry *ne =
-			realloc(w->ents, cap * sizeof(*ne));
+			grow_array(w->ents, &w->cap, w->n + 1, 16, sizeof(*ne));
 
 		if (!ne)
 			return -ENOMEM;
 		w->ents = ne;
-		w->cap = cap;
 	}
 	copy = malloc(len ? len : 1);
 	if (!copy)

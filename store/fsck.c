@@ -93,6 +93,7 @@ int store_fsck(const char *dir, FILE *out)
 	struct store_options o;
 	struct store *s;
 	uint64_t docs = 0, spaces = 0, entries = 0, used = 0;
+	void *nv;
 	int bad = 0, rc;
 
 	store_options_default(&o);
@@ -103,12 +104,9 @@ int store_fsck(const char *dir, FILE *out)
 			strerror(-rc));
 		return rc == -EBADMSG || rc == -EPROTONOSUPPORT ? 1 : rc;
 	}
-	for (size_t i = 0; i < s->nodes.cap; i++) {
-		struct node *n;
+	for (size_t pos = 0; u64map_next(&s->nodes, &pos, NULL, &nv);) {
+		struct node *n = nv;
 
-		if (!s->nodes.keys[i])
-			continue;
-		n = s->nodes.vals[i];
 		if (n->space_id) {
 			docs++;
 			entries += n->nent;

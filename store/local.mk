@@ -3,6 +3,10 @@
 noinst_LIBRARIES += store/libstore.a
 store_libstore_a_SOURCES = \
 	store/store.c store/store.h store/store_internal.h \
+	store/backup.c \
+	store/change.c \
+	store/checkpoint.c \
+	store/docs.c \
 	store/datafile.c store/datafile.h \
 	store/alloc.c store/alloc.h \
 	store/nodes.c \
@@ -13,7 +17,7 @@ check_PROGRAMS += tests/check_store
 TESTS += tests/check_store
 tests_check_store_SOURCES = tests/check_store.c
 tests_check_store_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
-tests_check_store_LDADD = tests/libtestutil.a store/libstore.a wal/libwal.a util/libutil.a $(CHECK_LIBS)
+tests_check_store_LDADD = tests/libtestutil.a tests/libiofault.a store/libstore.a wal/libwal.a util/libutil.a $(CHECK_LIBS)
 
 check_PROGRAMS += tests/check_store_crash
 TESTS += tests/check_store_crash

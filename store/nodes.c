@@ -10,6 +10,7 @@
  * for changes).
  */
 #include "store/store_internal.h"
+#include "util/grow.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -110,12 +111,14 @@ int kids_insert(struct kids *k, uint64_t id)
 	uint32_t at;
 
 	if (k->n == k->cap) {
-		uint32_t cap = k->cap ? k->cap * 2 : 4;
-		uint64_t *ids = realloc(k->ids, cap * sizeof(*ids));
+		uint64_t *ids;
+
+		if (k->n == UINT32_MAX)
+			return -ENOMEM;
+		ids = grow_array32(k->ids, &k->cap, k->n + 1, 4, sizeof(*ids));
 		if (!ids)
 			return -ENOMEM;
 		k->ids = ids;
-		k->cap = cap;
 	}
 	at = (k->n && k->ids[k->n - 1] < id) ? k->n : kids_lower_bound(k, id);
 	memmove(k->ids + at + 1, k->ids + at, (k->n - at) * sizeof(*k->ids));

@@ -16,7 +16,7 @@
  *
  * Space freed live (Delete, Trim) is not given back to the allocator at
  * once: it goes to a FIFO of pending frees tagged with the frame's LSN and
- * is released only when that LSN is durable (store.c), so a crash can
+ * is released only when that LSN is durable (change.c), so a crash can
  * never leave a durable record pointing at bytes already reused.  At open
  * the allocator is rebuilt from the index (store_rebuild_alloc), after all
  * frames were applied.
@@ -31,6 +31,7 @@
 #include "store/store_internal.h"
 
 #include "util/crc32c.h"
+#include "util/grow.h"
 #include "util/log.h"
 
 #include <errno.h>
@@ -46,7 +47,6 @@ static int pending_free(struct store *s, uint64_t off, uint64_t len,
 	if (len == 0)
 		return 0;
 	if (s->npf == s->pf_cap) {
-		size_t cap = s->pf_cap ? s->pf_cap * 2 : 64;
 		struct pending_free *pf;
 
 		/* Compact the consumed head before growing. */
@@ -58,11 +58,10 @@ static int pending_free(struct store *s, uint64_t off, uint64_t len,
 			if (s->npf < s->pf_cap)
 				goto add;
 		}
-		pf = realloc(s->pf, cap * sizeof(*pf));
+		pf = grow_array(s->pf, &s->pf_cap, s->npf + 1, 64, sizeof(*pf));
 		if (!pf)
 			return -ENOMEM;
 		s->pf = pf;
-		s->pf_cap = cap;
 	}
 add:
 	s->pf[s->npf].off = off;
@@ -96,12 +95,15 @@ static int drop_front(struct store *s, struct node *n, uint32_t k, uint64_t lsn,
 static int ent_push(struct store *s, struct node *n, const struct ent *e)
 {
 	if (n->nent == n->cap) {
-		uint32_t cap = n->cap ? n->cap * 2 : 2;
-		struct ent *ents = realloc(n->ents, cap * sizeof(*ents));
+		struct ent *ents;
+
+		if (n->nent == UINT32_MAX)
+			return -ENOMEM;
+		ents = grow_array32(n->ents, &n->cap, n->nent + 1, 2,
+				    sizeof(*ents));
 		if (!ents)
 			return -ENOMEM;
 		n->ents = ents;
-		n->cap = cap;
 	}
 	n->ents[n->nent++] = *e;
 	n->stored_bytes += e->len;
@@ -550,10 +552,13 @@ static void target_set(struct store *s, uint64_t target)
 	 * recorded) adopts the first one as the target it backed up to. */
 	if (old == 0)
 		return;
-	for (size_t i = 0; i < s->nodes.cap; i++) {
-		struct node *n = s->nodes.vals[i];
+	size_t pos = 0;
+	void *v;
 
-		if (!s->nodes.keys[i] || !n->space_id)
+	while (u64map_next(&s->nodes, &pos, NULL, &v)) {
+		struct node *n = v;
+
+		if (!n->space_id)
 			continue;
 		n->backup_seq = 0;
 		n->backup_time_ns = 0; /* never uploaded there */
@@ -874,16 +879,14 @@ int store_rebuild_alloc(struct store *s)
 	struct span *v = malloc((s->nentries + 1) * sizeof(*v));
 	uint64_t n = 0, at = DATA_HDR, end = DATA_HDR + s->capacity;
 	struct alloc *a;
+	void *nv;
 	int rc = 0;
 
 	if (!v)
 		return -ENOMEM;
-	for (size_t i = 0; i < s->nodes.cap; i++) {
-		struct node *nd;
+	for (size_t pos = 0; u64map_next(&s->nodes, &pos, NULL, &nv);) {
+		struct node *nd = nv;
 
-		if (!s->nodes.keys[i])
-			continue;
-		nd = s->nodes.vals[i];
 		for (uint32_t k = 0; k < nd->nent; k++) {
 			if (nd->ents[k].len == 0)
 				continue;

@@ -1,6 +1,6 @@
 /*
- * store.c - the durable list store: open, recovery, the mutation API,
- * reads, and checkpoints.
+ * store.c - the durable list store: options, open (the lock, the files,
+ * recovery), growth, durability waits, close, statistics.
  *
  * Files in the store directory (created 0700, its files 0600: a
  * document is private to the store's owner; a directory the admin made
@@ -11,34 +11,35 @@
  *   wal    the write-ahead log (wal/log.c); it opens with an
  *          OrganizationSnapshot of the whole index (replay.c)
  *
- * A mutation, under the exclusive lock: validate; take space from the
- * allocator; encode the frame into s->scratch; check the frame against the
- * state by the rules replay applies (store_check_frame: a frame that would
- * not apply is refused before it reaches the log); wal_append() it; apply
- * it with the same code that replays it at open (store_apply_frame).  If
- * the check or the append fails nothing was applied and taken space is
- * given back at once.
- * After unlocking: the change hook, the -o sync wait, and a cut-over when
- * the log has grown past max(cutover_bytes, 2 x last snapshot), run by
- * the checkpointer thread (or, with commit_ms 0, by this thread).
+ * The store's files, one concept each (store_internal.h holds what they
+ * share):
+ *   store.c       this file: open and lock, grow, sync, close, stats
+ *   change.c      the mutation protocol every change follows, and space
+ *                 freed by a change waiting for its frame to be durable
+ *   checkpoint.c  checkpoints (log cut-overs) and the checkpointer thread
+ *   docs.c        spaces and documents: the API's mutations and reads
+ *   backup.c      backup bookkeeping: marks, the target, tombstones
+ *   replay.c      frames applied (at open and after each change),
+ *                 snapshots written and read
+ *   nodes.c       the in-memory index; alloc.c the space allocator;
+ *                 datafile.c the data file; fsck.c the checker
  *
- * Why bytes are safe in the map before they are durable in the log: they
- * go only into space that is free in every state a crash could recover
- * (space freed by a Delete or Trim returns to the allocator only once that
- * frame is durable, see replay.c), and replay writes every logged Append
- * into the map again.  A checkpoint msyncs the whole map before the new
- * log (which no longer carries those bytes) replaces the old one; changes
- * go on meanwhile (see checkpoint_begin_locked).
+ * Open: take LOCK (a writer exclusively, a read-only mount shared), map
+ * the data file, replay the log into the index, rebuild the allocator
+ * from it, then start the checkpointer.  Close: stop the checkpointer,
+ * checkpoint (a writer), close the log, free.  Growth extends the data
+ * file, remaps it and checkpoints, all under cut_mu and the exclusive
+ * lock, so no checkpoint or change sees a half-grown store.
  *
  * Fail-stop: a failed msync or cut-over, or an allocation failure while
  * applying a logged frame, sets s->failed; the WAL keeps its own sticky
- * error.  Either makes every later mutation fail.
+ * error.  Either makes every later mutation fail (change.c).
  */
 #include "store/store.h"
 
 #include "store/datafile.h"
 #include "store/store_internal.h"
-#include "util/crc32c.h"
+#include "util/clock.h"
 #include "util/io.h"
 #include "util/log.h"
 
@@ -51,7 +52,6 @@
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 void store_options_default(struct store_options *o)
@@ -70,14 +70,6 @@ int store_name_check(struct store *s, const char *name)
 	return name_check(name, s->opt.reserved_prefix);
 }
 
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 static char *path_in(const char *dir, const char *name)
 {
 	size_t n = strlen(dir) + strlen(name) + 2;
@@ -86,201 +78,6 @@ static char *path_in(const char *dir, const char *name)
 	if (p)
 		snprintf(p, n, "%s/%s", dir, name);
 	return p;
-}
-
-/* ---- pending frees ---- */
-
-static void release_durable(struct store *s)
-{
-	uint64_t d;
-
-	if (s->pf_head == s->npf)
-		return;
-	d = wal_durable_lsn(s->wal);
-	while (s->pf_head < s->npf && s->pf[s->pf_head].lsn <= d) {
-		struct pending_free *p = &s->pf[s->pf_head++];
-		if (alloc_release(s->alloc, p->off, p->len) == 0)
-			s->pf_bytes -= p->len;
-	}
-	if (s->pf_head == s->npf)
-		s->pf_head = s->npf = 0;
-}
-
-static int take_space(struct store *s, uint64_t len, uint64_t *off)
-{
-	int rc;
-
-	*off = 0;
-	if (len == 0)
-		return 0;
-	rc = alloc_take(s->alloc, len, off);
-	if (rc == -ENOSPC && s->pf_head < s->npf) {
-		/* Space is waiting for its Delete/Trim to become durable:
-		 * make it so (no store state changes meanwhile: we hold the
-		 * exclusive lock) and try again. */
-		rc = wal_sync(s->wal, s->pf[s->npf - 1].lsn);
-		if (rc)
-			return rc;
-		release_durable(s);
-		rc = alloc_take(s->alloc, len, off);
-	}
-	return rc;
-}
-
-/* ---- the mutation protocol ---- */
-
-static int change_begin(struct store *s)
-{
-	int rc;
-
-	if (s->opt.read_only)
-		return -EROFS;
-	pthread_rwlock_wrlock(&s->lock);
-	rc = s->failed ? s->failed : wal_error(s->wal);
-	if (rc) {
-		pthread_rwlock_unlock(&s->lock);
-		return rc;
-	}
-	s->scratch.len = 0;
-	return 0;
-}
-
-/* Check, log and apply s->scratch.  On failure nothing changed, in memory
- * or in the log: the frame is checked against the state by the rules of
- * replay before wal_append(), so a frame that would not apply is never
- * logged (and never replayed). */
-static int change_commit(struct store *s, uint64_t *lsn)
-{
-	int rc = store_check_frame(s, s->scratch.p, s->scratch.len);
-
-	if (rc) {
-		log_error("store '%s' refuses a change that does not apply to "
-			  "its state: %s",
-			  s->dir, strerror(-rc));
-		return -EINVAL;
-	}
-	rc = wal_append(s->wal, s->scratch.p, s->scratch.len, lsn);
-	if (rc)
-		return rc;
-	rc = store_apply_frame(s, *lsn, s->scratch.p, s->scratch.len, true);
-	if (rc) {
-		s->failed = rc == -ENOMEM ? -ENOMEM : -EIO;
-		log_error("store '%s' is failed and refuses changes: frame "
-			  "%" PRIu64 " could not be applied: %s",
-			  s->dir, *lsn, strerror(-rc));
-		return s->failed;
-	}
-	release_durable(s);
-	return 0;
-}
-
-static bool cutover_due(struct store *s)
-{
-	uint64_t limit = s->opt.cutover_bytes;
-	uint64_t snap = __atomic_load_n(&s->last_snap_bytes, __ATOMIC_RELAXED);
-
-	if (limit < 2 * snap)
-		limit = 2 * snap;
-	return wal_size(s->wal) >= limit;
-}
-
-/* After a change: past the cut-over size, hand the checkpoint to the
- * checkpointer thread, or without one run it here (once at a time). */
-static void maybe_cutover(struct store *s)
-{
-	if (!cutover_due(s))
-		return;
-	if (s->has_cut_thread) {
-		pthread_mutex_lock(&s->req_mu);
-		if (!s->cut_wanted) {
-			s->cut_wanted = true;
-			pthread_cond_signal(&s->req_cv);
-		}
-		pthread_mutex_unlock(&s->req_mu);
-		return;
-	}
-	if (__atomic_exchange_n(&s->cutover_running, 1, __ATOMIC_ACQ_REL))
-		return;
-	store_checkpoint(s);
-	__atomic_store_n(&s->cutover_running, 0, __ATOMIC_RELEASE);
-}
-
-static void *checkpointer_main(void *arg)
-{
-	struct store *s = arg;
-
-	pthread_mutex_lock(&s->req_mu);
-	for (;;) {
-		while (!s->cut_wanted && !s->cut_stop)
-			pthread_cond_wait(&s->req_cv, &s->req_mu);
-		if (s->cut_stop)
-			break;
-		s->cut_wanted = false;
-		pthread_mutex_unlock(&s->req_mu);
-		/* requests made while the last checkpoint ran saw the old
-		 * log's size: look again */
-		if (cutover_due(s))
-			store_checkpoint(s);
-		pthread_mutex_lock(&s->req_mu);
-	}
-	pthread_mutex_unlock(&s->req_mu);
-	return NULL;
-}
-
-static int checkpointer_start(struct store *s)
-{
-	if (s->opt.read_only || s->opt.commit_ms == 0)
-		return 0;
-	if (pthread_create(&s->cut_thread, NULL, checkpointer_main, s) != 0)
-		return -EAGAIN;
-	s->has_cut_thread = true;
-	return 0;
-}
-
-static void checkpointer_stop(struct store *s)
-{
-	if (!s->has_cut_thread)
-		return;
-	pthread_mutex_lock(&s->req_mu);
-	s->cut_stop = true;
-	pthread_cond_signal(&s->req_cv);
-	pthread_mutex_unlock(&s->req_mu);
-	pthread_join(s->cut_thread, NULL);
-	s->has_cut_thread = false;
-}
-
-/* Unlock, then run what follows a change.  Returns rc, or the sync
- * error. */
-static int change_end(struct store *s, int rc, uint64_t id, uint64_t lsn,
-		      uint64_t *lsn_out)
-{
-	pthread_rwlock_unlock(&s->lock);
-	if (rc)
-		return rc;
-	if (lsn_out)
-		*lsn_out = lsn;
-	if (s->hook && id)
-		s->hook(s->hook_arg, id);
-	if (s->opt.sync && lsn)
-		rc = wal_sync(s->wal, lsn);
-	if (!rc)
-		maybe_cutover(s);
-	return rc;
-}
-
-static struct node *doc_get(struct store *s, uint64_t id, int *rc)
-{
-	struct node *n = node_get(s, id);
-
-	if (!n || id == STORE_ROOT_ID) {
-		*rc = -ENOENT;
-		return NULL;
-	}
-	if (!n->space_id) {
-		*rc = -EISDIR;
-		return NULL;
-	}
-	return n;
 }
 
 /* ---- open and close ---- */
@@ -353,11 +150,12 @@ out:
 
 static void store_free(struct store *s)
 {
+	void *n;
+
 	if (!s)
 		return;
-	for (size_t i = 0; i < s->nodes.cap; i++)
-		if (s->nodes.keys[i])
-			node_free(s->nodes.vals[i]);
+	for (size_t pos = 0; u64map_next(&s->nodes, &pos, NULL, &n);)
+		node_free(n);
 	u64map_release(&s->nodes);
 	u64map_release(&s->names);
 	free(s->spaces.ids);
@@ -439,7 +237,7 @@ static int open_files(struct store *s)
 		s->root_meta.mode = 0755;
 		s->root_meta.uid = getuid();
 		s->root_meta.gid = getgid();
-		s->root_meta.mtime_ns = s->root_meta.ctime_ns = now_ns();
+		s->root_meta.mtime_ns = s->root_meta.ctime_ns = clock_real_ns();
 		s->next_id = STORE_ROOT_ID + 1;
 		s->next_tomb_id = 1;
 		s->snap_done = true;
@@ -507,7 +305,7 @@ int store_open(const char *dir, const struct store_options *o,
 	}
 	rc = open_files(s);
 	if (!rc)
-		rc = checkpointer_start(s);
+		rc = store_checkpointer_start(s);
 	if (rc)
 		goto fail;
 	*out = s;
@@ -518,88 +316,6 @@ fail:
 		s->wal = NULL;
 	}
 	store_free(s);
-	return rc;
-}
-
-/*
- * A checkpoint, in three steps (cut_mu held throughout):
- *   begin, under the exclusive lock: the log is flushed and the new log,
- *     opened by a snapshot of the index, written (wal_cutover_begin);
- *   seal, with or without the lock: the whole map msync'd, which covers
- *     every entry the snapshot names, then the new log synced and renamed
- *     into place (wal_cutover_finish);
- *   done, under the lock again: freed space whose frames are now durable
- *     returns to the allocator.
- * Changes made between begin and seal go to the new log after the
- * snapshot and become durable only after the seal; they never touch the
- * space the snapshot's entries occupy (it is not free in the snapshot,
- * and space freed later waits for its frame to be durable).
- */
-static int checkpoint_begin_locked(struct store *s)
-{
-	int rc = s->failed ? s->failed : wal_error(s->wal);
-
-	return rc ? rc : wal_cutover_begin(s->wal, store_write_snapshot, s);
-}
-
-/* Returns 0, or the msync error (the caller records it in s->failed
- * under the lock) or the log's. */
-static int checkpoint_seal(struct store *s, bool *msync_failed)
-{
-	int rc = io_msync(s->map, s->map_len, MS_SYNC);
-
-	*msync_failed = rc != 0;
-	if (rc)
-		log_error("store '%s' is failed and refuses changes: msync of "
-			  "the data file: %s",
-			  s->dir, strerror(-rc));
-	return wal_cutover_finish(s->wal, rc);
-}
-
-static void checkpoint_done_locked(struct store *s, int rc, bool msync_failed)
-{
-	if (msync_failed && !s->failed)
-		s->failed = rc;
-	if (rc)
-		return;
-	s->cutovers++;
-	release_durable(s);
-}
-
-/* The whole checkpoint under the exclusive lock (growth, close). */
-static int checkpoint_locked(struct store *s)
-{
-	bool msync_failed = false;
-	int rc = checkpoint_begin_locked(s);
-
-	if (rc)
-		return rc;
-	rc = checkpoint_seal(s, &msync_failed);
-	checkpoint_done_locked(s, rc, msync_failed);
-	return rc;
-}
-
-int store_checkpoint(struct store *s)
-{
-	bool msync_failed = false;
-	int rc;
-
-	if (s->opt.read_only)
-		return -EROFS;
-	pthread_mutex_lock(&s->cut_mu);
-	/* Flush the log before holding changes back: begin then only has
-	 * what came meanwhile. */
-	wal_sync(s->wal, 0);
-	pthread_rwlock_wrlock(&s->lock);
-	rc = checkpoint_begin_locked(s);
-	pthread_rwlock_unlock(&s->lock);
-	if (!rc) {
-		rc = checkpoint_seal(s, &msync_failed);
-		pthread_rwlock_wrlock(&s->lock);
-		checkpoint_done_locked(s, rc, msync_failed);
-		pthread_rwlock_unlock(&s->lock);
-	}
-	pthread_mutex_unlock(&s->cut_mu);
 	return rc;
 }
 
@@ -641,7 +357,7 @@ int store_grow(struct store *s, uint64_t capacity)
 	}
 	s->capacity = capacity;
 	log_info("store '%s' grew to %" PRIu64 " bytes", s->dir, capacity);
-	rc = checkpoint_locked(s);
+	rc = store_checkpoint_locked(s);
 out:
 	pthread_rwlock_unlock(&s->lock);
 	pthread_mutex_unlock(&s->cut_mu);
@@ -655,11 +371,11 @@ int store_close(struct store *s)
 
 	if (!s)
 		return 0;
-	checkpointer_stop(s);
+	store_checkpointer_stop(s);
 	if (!s->opt.read_only) {
 		pthread_mutex_lock(&s->cut_mu);
 		pthread_rwlock_wrlock(&s->lock);
-		rc = checkpoint_locked(s);
+		rc = store_checkpoint_locked(s);
 		pthread_rwlock_unlock(&s->lock);
 		pthread_mutex_unlock(&s->cut_mu);
 	}
@@ -720,862 +436,12 @@ void store_set_change_hook(struct store *s, store_change_fn fn, void *arg)
 	s->hook_arg = arg;
 }
 
-/* ---- spaces ---- */
-
-int store_space_create(struct store *s, const char *name,
-		       const struct store_meta *m, uint64_t *id, uint64_t *lsn)
-{
-	struct wal_meta wm;
-	uint64_t nid = 0, l = 0;
-	int rc = store_name_check(s, name);
-
-	if (rc)
-		return rc;
-	rc = change_begin(s);
-	if (rc)
-		return rc;
-	if (node_by_name(s, 0, name, strlen(name))) {
-		rc = -EEXIST;
-		goto out;
-	}
-	nid = s->next_id;
-	meta_to_wal(m, &wm);
-	rc = wal_put_mkspace(&s->scratch, nid, &wm, name);
-	if (!rc)
-		rc = change_commit(s, &l);
-	if (!rc && id)
-		*id = nid;
-out:
-	return change_end(s, rc, nid, l, lsn);
-}
-
-int store_space_remove(struct store *s, const char *name, uint64_t *lsn)
-{
-	struct node *sp;
-	uint64_t l = 0, sid = 0;
-	int rc = change_begin(s);
-
-	if (rc)
-		return rc;
-	sp = node_by_name(s, 0, name, strlen(name));
-	if (!sp) {
-		rc = -ENOENT;
-		goto out;
-	}
-	if (sp->kids.n) {
-		rc = -ENOTEMPTY;
-		goto out;
-	}
-	sid = sp->id;
-	rc = wal_put_id(&s->scratch, WAL_RMSPACE, sid);
-	if (!rc)
-		rc = change_commit(s, &l);
-out:
-	return change_end(s, rc, sid, l, lsn);
-}
-
-int store_space_lookup(struct store *s, const char *name, uint64_t *id)
-{
-	struct node *sp;
-	int rc = 0;
-
-	pthread_rwlock_rdlock(&s->lock);
-	sp = node_by_name(s, 0, name, strlen(name));
-	if (sp)
-		*id = sp->id;
-	else
-		rc = -ENOENT;
-	pthread_rwlock_unlock(&s->lock);
-	return rc;
-}
-
-static int list_kids(struct store *s, const struct kids *k, uint64_t from,
-		     store_name_fn fn, void *arg)
-{
-	for (uint32_t i = kids_lower_bound(k, from); i < k->n; i++) {
-		struct node *n = node_get(s, k->ids[i]);
-		int rc = fn(arg, n->id, n->name);
-		if (rc)
-			return rc;
-	}
-	return 0;
-}
-
-int store_space_list(struct store *s, uint64_t from_id, store_name_fn fn,
-		     void *arg)
-{
-	int rc;
-
-	pthread_rwlock_rdlock(&s->lock);
-	rc = list_kids(s, &s->spaces, from_id, fn, arg);
-	pthread_rwlock_unlock(&s->lock);
-	return rc;
-}
-
-/* ---- documents ---- */
-
-static int space_get(struct store *s, uint64_t id, struct node **out)
-{
-	struct node *sp = node_get(s, id);
-
-	if (!sp || id == STORE_ROOT_ID)
-		return -ENOENT;
-	if (sp->space_id)
-		return -ENOTDIR;
-	*out = sp;
-	return 0;
-}
-
-/* Add a TOMB_DEL for a tombstone at (space, key), if any: the document
- * that takes the name will overwrite the cloud copy itself.  *stale tells
- * whether a cloud copy exists under the name, so that the new document
- * is marked as owning it (BACKUP seq 0, time -1) and its own delete or
- * rename leaves a tombstone again. */
-static int put_untomb(struct store *s, const char *space, const char *key,
-		      bool *stale)
-{
-	struct tomb *t = tomb_find(s, space, key);
-
-	if (!t)
-		return 0;
-	*stale = true;
-	return wal_put_id(&s->scratch, WAL_TOMB_DEL, t->id);
-}
-
-int store_doc_create(struct store *s, uint64_t space_id, const char *key,
-		     const struct store_meta *m, uint64_t *id, uint64_t *lsn)
-{
-	struct node *sp;
-	struct wal_meta wm;
-	uint64_t nid = 0, l = 0;
-	bool stale = false;
-	int rc = store_name_check(s, key);
-
-	if (rc)
-		return rc;
-	rc = change_begin(s);
-	if (rc)
-		return rc;
-	rc = space_get(s, space_id, &sp);
-	if (rc)
-		goto out;
-	if (node_by_name(s, space_id, key, strlen(key))) {
-		rc = -EEXIST;
-		goto out;
-	}
-	nid = s->next_id;
-	meta_to_wal(m, &wm);
-	rc = put_untomb(s, sp->name, key, &stale);
-	if (!rc)
-		rc = wal_put_mapkey(&s->scratch, nid, space_id, &wm, key);
-	if (!rc && stale)
-		rc = wal_put_backup(&s->scratch, nid, 0, -1);
-	if (!rc)
-		rc = change_commit(s, &l);
-	if (!rc && id)
-		*id = nid;
-out:
-	return change_end(s, rc, nid, l, lsn);
-}
-
-int store_doc_lookup(struct store *s, uint64_t space_id, const char *key,
-		     uint64_t *id)
-{
-	struct node *n;
-	int rc = 0;
-
-	pthread_rwlock_rdlock(&s->lock);
-	n = node_by_name(s, space_id, key, strlen(key));
-	if (n)
-		*id = n->id;
-	else
-		rc = -ENOENT;
-	pthread_rwlock_unlock(&s->lock);
-	return rc;
-}
-
-int store_doc_list(struct store *s, uint64_t space_id, uint64_t from_id,
-		   store_name_fn fn, void *arg)
-{
-	struct node *sp;
-	int rc;
-
-	pthread_rwlock_rdlock(&s->lock);
-	rc = space_get(s, space_id, &sp);
-	if (!rc)
-		rc = list_kids(s, &sp->kids, from_id, fn, arg);
-	pthread_rwlock_unlock(&s->lock);
-	return rc;
-}
-
-/* Encode the removal of document n (Delete + DelKey, and a tombstone
- * when its cloud copy must go). */
-static int put_remove(struct store *s, struct node *n, bool tomb)
-{
-	int rc = wal_put_id(&s->scratch, WAL_DELETE, n->id);
-
-	if (!rc)
-		rc = wal_put_id(&s->scratch, WAL_DELKEY, n->id);
-	if (!rc && tomb && n->backup_time_ns) {
-		struct node *sp = node_get(s, n->space_id);
-		rc = wal_put_tomb_add(&s->scratch, WAL_TOMB_ADD,
-				      s->next_tomb_id, sp->name, n->name);
-	}
-	return rc;
-}
-
-int store_doc_delete(struct store *s, uint64_t id, uint64_t *lsn)
-{
-	struct node *n;
-	uint64_t l = 0;
-	int rc = change_begin(s);
-
-	if (rc)
-		return rc;
-	n = doc_get(s, id, &rc);
-	if (!n)
-		goto out;
-	rc = put_remove(s, n, true);
-	if (!rc)
-		rc = change_commit(s, &l);
-out:
-	return change_end(s, rc, id, l, lsn);
-}
-
-int store_doc_rename(struct store *s, uint64_t id, uint64_t space_id,
-		     const char *key, int flags, uint64_t *lsn)
-{
-	struct node *n, *sp, *target, *from;
-	uint64_t l = 0;
-	bool stale = false;
-	int rc = store_name_check(s, key);
-
-	if (rc)
-		return rc;
-	rc = change_begin(s);
-	if (rc)
-		return rc;
-	n = doc_get(s, id, &rc);
-	if (!n)
-		goto out;
-	rc = space_get(s, space_id, &sp);
-	if (rc)
-		goto out;
-	target = node_by_name(s, space_id, key, strlen(key));
-	if (target == n)
-		goto out; /* renaming onto itself changes nothing */
-	if (target && (flags & STORE_RENAME_NOREPLACE)) {
-		rc = -EEXIST;
-		goto out;
-	}
-	if (target) {
-		/* the target's cloud copy now belongs to the renamed document,
-		 * whose upload will overwrite it */
-		stale = target->backup_time_ns != 0;
-		rc = put_remove(s, target, false);
-	}
-	from = node_get(s, n->space_id);
-	if (!rc && n->backup_time_ns)
-		rc = wal_put_tomb_add(&s->scratch, WAL_TOMB_ADD,
-				      s->next_tomb_id, from->name, n->name);
-	if (!rc)
-		rc = put_untomb(s, sp->name, key, &stale);
-	if (!rc)
-		rc = wal_put_rename(&s->scratch, id, space_id, key);
-	if (!rc && stale)
-		rc = wal_put_backup(&s->scratch, id, 0, -1);
-	if (!rc)
-		rc = change_commit(s, &l);
-out:
-	return change_end(s, rc, l ? id : 0, l, lsn);
-}
-
-/* ---- renaming a space ----
- *
- * One frame: RMSPACE of an empty space already called newname (unless
- * NOREPLACE), RENAME of the space (space_id 0: a space keeps its id, so
- * its inode, and its documents stay where they are), and for each of its
- * documents what a document rename logs for the cloud: a TOMB_ADD of the
- * old name when a copy may exist there, a TOMB_DEL of a tombstone at the
- * new name, and BACKUP seq 0 (pending: uploaded again under the new
- * name; time -1 when a copy exists at the new name).  Replay applies the
- * frame whole or not at all, so a crash shows the old names or the new
- * ones.  The change hook is told of every document afterwards. */
-
-/* The records of document n of a space renamed from old to name. */
-static int put_space_doc(struct store *s, struct node *n, const char *old,
-			 const char *name, uint64_t *tomb_id)
-{
-	bool stale = false;
-	int rc = 0;
-
-	if (n->backup_time_ns)
-		rc = wal_put_tomb_add(&s->scratch, WAL_TOMB_ADD, (*tomb_id)++,
-				      old, n->name);
-	if (!rc)
-		rc = put_untomb(s, name, n->name, &stale);
-	if (!rc && (n->backup_time_ns || n->backup_seq || stale))
-		rc = wal_put_backup(&s->scratch, n->id, 0, stale ? -1 : 0);
-	return rc;
-}
-
-int store_space_rename(struct store *s, const char *name, const char *newname,
-		       int flags, uint64_t **ids, size_t *nids, uint64_t *lsn)
-{
-	struct node *sp, *target;
-	uint64_t l = 0, tomb_id, *copy = NULL;
-	char *old = NULL;
-	uint32_t i;
-	int rc = store_name_check(s, newname);
-
-	*ids = NULL;
-	*nids = 0;
-	if (rc)
-		return rc;
-	rc = change_begin(s);
-	if (rc)
-		return rc;
-	sp = node_by_name(s, 0, name, strlen(name));
-	target = node_by_name(s, 0, newname, strlen(newname));
-	if (!sp)
-		rc = -ENOENT;
-	else if (target == sp)
-		goto out; /* onto itself: nothing changes */
-	else if (target && (flags & STORE_RENAME_NOREPLACE))
-		rc = -EEXIST;
-	else if (target && target->kids.n)
-		rc = -ENOTEMPTY;
-	if (rc)
-		goto out;
-	old = strdup(sp->name);
-	copy = malloc((sp->kids.n + 1) * sizeof(*copy));
-	if (!old || !copy) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	if (target)
-		rc = wal_put_id(&s->scratch, WAL_RMSPACE, target->id);
-	if (!rc)
-		rc = wal_put_rename(&s->scratch, sp->id, 0, newname);
-	tomb_id = s->next_tomb_id;
-	for (i = 0; i < sp->kids.n && !rc; i++) {
-		copy[i] = sp->kids.ids[i];
-		rc = put_space_doc(s, node_get(s, copy[i]), old, newname,
-				   &tomb_id);
-	}
-	if (!rc)
-		rc = change_commit(s, &l);
-	if (!rc) {
-		*ids = copy;
-		*nids = i;
-		copy = NULL;
-	}
-out:
-	free(old);
-	free(copy);
-	pthread_rwlock_unlock(&s->lock);
-	if (rc)
-		return rc;
-	if (lsn)
-		*lsn = l;
-	for (i = 0; s->hook && i < *nids; i++)
-		s->hook(s->hook_arg, (*ids)[i]);
-	if (s->opt.sync && l)
-		rc = wal_sync(s->wal, l);
-	if (!rc && l)
-		maybe_cutover(s);
-	return rc;
-}
-
-static int append_locked(struct store *s, struct node *n, const void *buf,
-			 size_t len, bool replace, uint64_t *seq, uint64_t *lsn)
-{
-	uint64_t off;
-	uint32_t crc;
-	int rc;
-
-	if (n->seq >= STORE_SEQ_MAX)
-		return -EOVERFLOW;
-	rc = take_space(s, len, &off);
-	if (rc)
-		return rc;
-	crc = crc32c(buf, len);
-	rc = wal_put_append(&s->scratch, n->id, n->seq + 1, off, now_ns(), buf,
-			    (uint32_t)len, crc);
-	if (!rc && replace)
-		rc = wal_put_trim(&s->scratch, n->id, n->seq + 1);
-	if (!rc)
-		rc = change_commit(s, lsn);
-	if (rc) {
-		if (len && !s->failed)
-			alloc_release(s->alloc, off, len);
-		return rc;
-	}
-	if (seq)
-		*seq = n->seq;
-	s->appends++;
-	return 0;
-}
-
-static int append_common(struct store *s, uint64_t id, const void *buf,
-			 size_t len, bool replace, uint64_t expect_seq,
-			 uint64_t *seq, uint64_t *lsn)
-{
-	struct node *n;
-	uint64_t l = 0;
-	int rc;
-
-	if (len > s->opt.max_entry_bytes)
-		return -EFBIG;
-	rc = change_begin(s);
-	if (rc)
-		return rc;
-	n = doc_get(s, id, &rc);
-	if (!n)
-		goto out;
-	if (replace && n->seq != expect_seq) {
-		rc = -EAGAIN;
-		goto out;
-	}
-	rc = append_locked(s, n, buf, len, replace, seq, &l);
-out:
-	return change_end(s, rc, id, l, lsn);
-}
-
-int store_append(struct store *s, uint64_t id, const void *buf, size_t len,
-		 uint64_t *seq, uint64_t *lsn)
-{
-	return append_common(s, id, buf, len, false, 0, seq, lsn);
-}
-
-/* Entries of a batch or an import: each checked against the entry limit
- * up front, then given space and an Append record (seq0, seq0 + 1, ...)
- * in the scratch frame.  offs[] (n + 1 slots, caller-owned) records the
- * space taken; *taken how many entries got some, for entries_release when
- * the change does not commit. */
-static int entries_check(const struct store *s,
-			 const struct store_import_entry *e, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (e[i].len > s->opt.max_entry_bytes)
-			return -EFBIG;
-	return 0;
-}
-
-static int entries_put(struct store *s, uint64_t id, uint64_t seq0,
-		       int64_t time_ns, const struct store_import_entry *e,
-		       size_t n, uint64_t *offs, size_t *taken)
-{
-	int rc = 0;
-
-	for (size_t i = 0; i < n && !rc; i++) {
-		rc = take_space(s, e[i].len, &offs[i]);
-		if (rc)
-			break;
-		*taken = i + 1;
-		rc = wal_put_append(&s->scratch, id, seq0 + i, offs[i], time_ns,
-				    e[i].buf, (uint32_t)e[i].len,
-				    crc32c(e[i].buf, e[i].len));
-	}
-	return rc;
-}
-
-static void entries_release(struct store *s, const struct store_import_entry *e,
-			    const uint64_t *offs, size_t taken)
-{
-	if (s->failed)
-		return;
-	for (size_t i = 0; i < taken; i++)
-		if (e[i].len)
-			alloc_release(s->alloc, offs[i], e[i].len);
-}
-
-int store_append_batch(struct store *s, uint64_t id,
-		       const struct store_import_entry *e, size_t n,
-		       uint64_t *seq, uint64_t *lsn)
-{
-	struct node *nd;
-	uint64_t *offs, l = 0;
-	size_t taken = 0;
-	int rc;
-
-	rc = entries_check(s, e, n);
-	if (rc)
-		return rc;
-	offs = calloc(n + 1, sizeof(*offs));
-	if (!offs)
-		return -ENOMEM;
-	rc = change_begin(s);
-	if (rc) {
-		free(offs);
-		return rc;
-	}
-	nd = doc_get(s, id, &rc);
-	if (!nd)
-		goto out;
-	if (n > STORE_SEQ_MAX - nd->seq) {
-		rc = -EOVERFLOW;
-		goto out;
-	}
-	rc = entries_put(s, id, nd->seq + 1, now_ns(), e, n, offs, &taken);
-	if (!rc && n)
-		rc = change_commit(s, &l);
-	if (rc)
-		entries_release(s, e, offs, taken);
-	if (!rc) {
-		s->appends += n;
-		if (seq)
-			*seq = nd->seq;
-	}
-out:
-	free(offs);
-	return change_end(s, rc, l ? id : 0, l, lsn);
-}
-
-int store_append_replace(struct store *s, uint64_t id, const void *buf,
-			 size_t len, uint64_t expect_seq, uint64_t *seq,
-			 uint64_t *lsn)
-{
-	return append_common(s, id, buf, len, true, expect_seq, seq, lsn);
-}
-
-int store_trim(struct store *s, uint64_t id, uint32_t keep, uint64_t *lsn)
-{
-	struct node *n;
-	uint64_t l = 0, first;
-	int rc = change_begin(s);
-
-	if (rc)
-		return rc;
-	n = doc_get(s, id, &rc);
-	if (!n || n->nent <= keep)
-		goto out;
-	first = keep ? n->ents[n->nent - keep].seq : n->seq + 1;
-	rc = wal_put_trim(&s->scratch, id, first);
-	if (!rc)
-		rc = change_commit(s, &l);
-out:
-	return change_end(s, rc, l ? id : 0, l, lsn);
-}
-
-int store_read(struct store *s, uint64_t id, store_entry_fn fn, void *arg)
-{
-	struct node *n;
-	int rc = 0;
-
-	pthread_rwlock_rdlock(&s->lock);
-	n = doc_get(s, id, &rc);
-	for (uint32_t i = 0; n && i < n->nent && !rc; i++)
-		rc = fn(arg, n->ents[i].seq, s->map + n->ents[i].off,
-			n->ents[i].len);
-	pthread_rwlock_unlock(&s->lock);
-	return rc;
-}
-
-int store_meta_set(struct store *s, uint64_t id, const struct store_meta *m,
-		   uint64_t *lsn)
-{
-	struct wal_meta wm;
-	uint64_t l = 0;
-	int rc = change_begin(s);
-
-	if (rc)
-		return rc;
-	if (!node_get(s, id) && id != STORE_ROOT_ID) {
-		rc = -ENOENT;
-		goto out;
-	}
-	meta_to_wal(m, &wm);
-	rc = wal_put_meta(&s->scratch, id, &wm);
-	if (!rc)
-		rc = change_commit(s, &l);
-out:
-	return change_end(s, rc, id, l, lsn);
-}
-
-int store_doc_info(struct store *s, uint64_t id, struct store_doc_info *out)
-{
-	struct node *n;
-	int rc = 0;
-
-	pthread_rwlock_rdlock(&s->lock);
-	n = node_get(s, id);
-	if (!n && id == STORE_ROOT_ID) {
-		memset(out, 0, sizeof(*out));
-		out->id = id;
-		out->is_space = true;
-		out->meta = s->root_meta;
-		goto out;
-	}
-	if (!n) {
-		rc = -ENOENT;
-		goto out;
-	}
-	memset(out, 0, sizeof(*out));
-	out->id = n->id;
-	out->space_id = n->space_id;
-	out->is_space = n->space_id == 0;
-	out->seq = n->seq;
-	out->entries = n->nent;
-	out->stored_bytes = n->stored_bytes;
-	out->lsn = n->lsn;
-	out->backup_seq = n->backup_seq;
-	out->backup_time_ns = n->backup_time_ns;
-	out->meta = n->meta;
-out:
-	pthread_rwlock_unlock(&s->lock);
-	return rc;
-}
-
-int store_node_name(struct store *s, uint64_t id, char *space, char *key)
-{
-	struct node *n;
-	int rc = 0;
-
-	pthread_rwlock_rdlock(&s->lock);
-	n = node_get(s, id);
-	if (!n) {
-		rc = -ENOENT;
-	} else if (n->space_id) {
-		snprintf(space, STORE_NAME_MAX + 1, "%s",
-			 node_get(s, n->space_id)->name);
-		if (key)
-			snprintf(key, STORE_NAME_MAX + 1, "%s", n->name);
-	} else {
-		snprintf(space, STORE_NAME_MAX + 1, "%s", n->name);
-		if (key)
-			key[0] = '\0';
-	}
-	pthread_rwlock_unlock(&s->lock);
-	return rc;
-}
-
-int store_import(struct store *s, const char *space, const char *key,
-		 const struct store_meta *m, const struct store_import_entry *e,
-		 size_t n, uint64_t last_seq, uint64_t *id, uint64_t *lsn)
-{
-	struct wal_meta wm;
-	struct node *sp;
-	uint64_t *offs = NULL, sid, nid = 0, l = 0;
-	size_t taken = 0;
-	bool stale = false;
-	int rc;
-
-	if (store_name_check(s, space) || store_name_check(s, key))
-		return -EINVAL;
-	if (n > last_seq || last_seq > STORE_SEQ_MAX)
-		return -EINVAL;
-	rc = entries_check(s, e, n);
-	if (rc)
-		return rc;
-	offs = calloc(n + 1, sizeof(*offs));
-	if (!offs)
-		return -ENOMEM;
-	rc = change_begin(s);
-	if (rc) {
-		free(offs);
-		return rc;
-	}
-	meta_to_wal(m, &wm);
-	sp = node_by_name(s, 0, space, strlen(space));
-	sid = sp ? sp->id : s->next_id;
-	nid = sp ? s->next_id : s->next_id + 1;
-	if (sp && node_by_name(s, sid, key, strlen(key))) {
-		rc = -EEXIST;
-		goto out;
-	}
-	if (!sp) {
-		struct wal_meta dm = wm;
-		dm.mode = 0755;
-		rc = wal_put_mkspace(&s->scratch, sid, &dm, space);
-	}
-	if (!rc)
-		rc = put_untomb(s, space, key, &stale);
-	if (!rc)
-		rc = wal_put_mapkey(&s->scratch, nid, sid, &wm, key);
-	if (!rc)
-		rc = entries_put(s, nid, last_seq - n + 1, 0, e, n, offs,
-				 &taken);
-	if (!rc)
-		rc = wal_put_backup(&s->scratch, nid, last_seq, now_ns());
-	if (!rc)
-		rc = change_commit(s, &l);
-	if (rc)
-		entries_release(s, e, offs, taken);
-	if (!rc && id)
-		*id = nid;
-out:
-	free(offs);
-	return change_end(s, rc, nid, l, lsn);
-}
-
-/* ---- backup bookkeeping ---- */
-
-int store_backup_mark(struct store *s, uint64_t id, uint64_t seq,
-		      int64_t time_ns)
-{
-	struct node *n;
-	uint64_t l = 0;
-	int rc = change_begin(s);
-
-	if (rc)
-		return rc;
-	n = doc_get(s, id, &rc);
-	if (!n)
-		goto out;
-	rc = wal_put_backup(&s->scratch, id, seq, time_ns);
-	if (!rc)
-		rc = change_commit(s, &l);
-out:
-	/* No change hook: a backup mark is not a change of the document. */
-	return change_end(s, rc, 0, l, NULL);
-}
-
-int store_backup_mark_named(struct store *s, uint64_t id, const char *space,
-			    const char *key, uint64_t seq, int64_t time_ns)
-{
-	struct node *n;
-	uint64_t l = 0;
-	int rc = change_begin(s);
-
-	if (rc)
-		return rc;
-	n = doc_get(s, id, &rc);
-	if (!n)
-		goto out;
-	if (strcmp(n->name, key) != 0 ||
-	    strcmp(node_get(s, n->space_id)->name, space) != 0) {
-		rc = -ESTALE;
-		goto out;
-	}
-	rc = wal_put_backup(&s->scratch, id, seq, time_ns);
-	if (!rc)
-		rc = change_commit(s, &l);
-out:
-	return change_end(s, rc, 0, l, NULL);
-}
-
-int store_backup_target(struct store *s, uint64_t target, bool *changed)
-{
-	uint64_t l = 0, was;
-	int rc;
-
-	if (changed)
-		*changed = false;
-	if (target == 0)
-		return -EINVAL;
-	rc = change_begin(s);
-	if (rc)
-		return rc;
-	if (s->backup_target == target)
-		goto out;
-	was = s->backup_target;
-	rc = wal_put_id(&s->scratch, WAL_TARGET, target);
-	if (!rc)
-		rc = change_commit(s, &l);
-	if (!rc && changed)
-		*changed = was != 0;
-out:
-	return change_end(s, rc, 0, l, NULL);
-}
-
 void store_uuid(struct store *s, uint8_t out[STORE_UUID_LEN])
 {
 	_Static_assert(STORE_UUID_LEN == DATA_ID_LEN, "one identity size");
 	pthread_rwlock_rdlock(&s->lock); /* store_grow may move the map */
 	memcpy(out, datafile_id(s->map), STORE_UUID_LEN);
 	pthread_rwlock_unlock(&s->lock);
-}
-
-uint64_t store_backup_target_id(struct store *s)
-{
-	uint64_t t;
-
-	pthread_rwlock_rdlock(&s->lock);
-	t = s->backup_target;
-	pthread_rwlock_unlock(&s->lock);
-	return t;
-}
-
-int store_backup_forget(struct store *s)
-{
-	uint64_t l = 0, t;
-	int rc = change_begin(s);
-
-	if (rc)
-		return rc;
-	t = s->backup_target;
-	if (t == 0)
-		goto out;
-	/* One frame: a Target naming none forgets every upload (replay
-	 * resets each document), the next names the target again (adopted,
-	 * as a store that had none adopts its first). */
-	rc = wal_put_id(&s->scratch, WAL_TARGET, 0);
-	if (!rc)
-		rc = wal_put_id(&s->scratch, WAL_TARGET, t);
-	if (!rc)
-		rc = change_commit(s, &l);
-out:
-	return change_end(s, rc, 0, l, NULL);
-}
-
-int store_backup_pending(struct store *s, store_id_fn fn, void *arg)
-{
-	int rc = 0;
-
-	pthread_rwlock_rdlock(&s->lock);
-	for (size_t i = 0; i < s->nodes.cap && !rc; i++) {
-		struct node *n = s->nodes.vals[i];
-
-		if (!s->nodes.keys[i] || !n->space_id)
-			continue;
-		if (n->seq > n->backup_seq || n->backup_time_ns <= 0)
-			rc = fn(arg, n->id);
-	}
-	pthread_rwlock_unlock(&s->lock);
-	return rc;
-}
-
-int store_tombstone_list(struct store *s, store_tomb_fn fn, void *arg)
-{
-	int rc = 0;
-
-	pthread_rwlock_rdlock(&s->lock);
-	for (struct tomb *t = s->tombs; t && !rc; t = t->next)
-		rc = fn(arg, t->id, t->space, t->key);
-	pthread_rwlock_unlock(&s->lock);
-	return rc;
-}
-
-int store_tombstone_clear(struct store *s, uint64_t tomb_id)
-{
-	uint64_t l = 0;
-	bool found = false;
-	int rc = change_begin(s);
-
-	if (rc)
-		return rc;
-	for (struct tomb *t = s->tombs; t; t = t->next)
-		found |= t->id == tomb_id;
-	if (!found) {
-		rc = -ENOENT;
-		goto out;
-	}
-	rc = wal_put_id(&s->scratch, WAL_TOMB_DEL, tomb_id);
-	if (!rc)
-		rc = change_commit(s, &l);
-out:
-	return change_end(s, rc, 0, l, NULL);
-}
-
-bool store_tombstoned(struct store *s, const char *space, const char *key)
-{
-	bool yes;
-
-	pthread_rwlock_rdlock(&s->lock);
-	yes = tomb_find(s, space, key) != NULL;
-	pthread_rwlock_unlock(&s->lock);
-	return yes;
 }
 
 /* ---- statistics ---- */

@@ -135,6 +135,27 @@ int store_replay_frame(void *arg, uint64_t lsn, const uint8_t *p, size_t len);
 int store_write_snapshot(void *arg, struct wal_snap *sn);
 int store_rebuild_alloc(struct store *s);
 
+/* change.c: the mutation protocol (see there) */
+int store_change_begin(struct store *s);
+int store_change_commit(struct store *s, uint64_t *lsn);
+int store_change_end(struct store *s, int rc, uint64_t id, uint64_t lsn,
+		     uint64_t *lsn_out);
+int store_take_space(struct store *s, uint64_t len, uint64_t *off);
+/* Give freed space whose frames are now durable back to the allocator. */
+void store_release_durable(struct store *s);
+/* The document id (not a space, not the root): NULL with *rc -ENOENT or
+ * -EISDIR.  s->lock held. */
+struct node *store_doc_node(struct store *s, uint64_t id, int *rc);
+
+/* checkpoint.c */
+int store_checkpointer_start(struct store *s);
+void store_checkpointer_stop(struct store *s);
+/* After a change: a cut-over when the log is past its size limit. */
+void store_maybe_cutover(struct store *s);
+/* A whole checkpoint; cut_mu and the exclusive lock held (growth,
+ * close). */
+int store_checkpoint_locked(struct store *s);
+
 /* nodes.c */
 struct node *node_get(struct store *s, uint64_t id);
 struct node *node_by_name(struct store *s, uint64_t space_id, const char *name,

@@ -17,7 +17,7 @@
 #include "cloud/target.h"
 
 #include "util/io.h"
-#include "util/io_fault.h"
+#include "tests/io_fault.h"
 #include "util/strlist.h"
 
 #include <arpa/inet.h>

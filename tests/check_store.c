@@ -6,11 +6,12 @@
  */
 #include "store/store.h"
 #include "store/store_internal.h"
+#include "tests/io_fault.h"
 #include "tests/testutil.h"
+#include "util/clock.h"
 #include "util/crc32c.h"
 #include "util/endian.h"
 #include "util/log.h"
-#include "util/io_fault.h"
 #include "wal/wal.h"
 
 #include <check.h>
@@ -348,6 +349,75 @@ static int tomb_count_fn(void *arg, uint64_t id, const char *space,
 	(*(int *)arg)++;
 	return 0;
 }
+
+/* The test's clock (util/clock.h): wall time is what the test sets. */
+static int64_t fake_real_ns;
+
+static int64_t fake_now_ns(enum clock_kind kind)
+{
+	if (kind == CLOCK_KIND_REAL)
+		return __atomic_load_n(&fake_real_ns, __ATOMIC_RELAXED);
+	return clock_real_ops()->now_ns(kind);
+}
+
+static const struct clock_ops fake_clock = { .now_ns = fake_now_ns };
+
+static int64_t mtime_of(struct store *s, uint64_t id)
+{
+	struct store_doc_info info;
+
+	ck_assert_int_eq(store_doc_info(s, id, &info), 0);
+	ck_assert_int_eq(info.meta.ctime_ns, info.meta.mtime_ns);
+	return info.meta.mtime_ns;
+}
+
+/* A document's time is its last append's, stamped from the clock seam at
+ * the append and carried by the log through replay and a checkpoint's
+ * snapshot: a day passes between two appends without the test waiting. */
+START_TEST(test_store_stamps_appends_with_the_clock_and_keeps_the_stamp)
+{
+	const int64_t t1 = 1700000000LL * 1000000000LL,
+		      day = 86400LL * 1000000000LL;
+	char *dir = test_tmpdir();
+	struct store *s;
+	uint64_t sp, a, b;
+
+	fake_real_ns = t1;
+	clock_set_ops(&fake_clock);
+	s = open_store(dir, 1 << 20);
+	ck_assert_int_eq(mtime_of(s, STORE_ROOT_ID),
+			 t1); /* the store's birth */
+	ck_assert_int_eq(store_space_create(s, "sp", &M, &sp, NULL), 0);
+	a = mkdoc(s, sp, "a");
+	b = mkdoc(s, sp, "b");
+	ck_assert_int_eq(store_append(s, a, "x", 1, NULL, NULL), 0);
+	ck_assert_int_eq(store_append(s, b, "y", 1, NULL, NULL), 0);
+	ck_assert_int_eq(mtime_of(s, a), t1);
+	__atomic_store_n(&fake_real_ns, t1 + day, __ATOMIC_RELAXED);
+	ck_assert_int_eq(store_append(s, a, "z", 1, NULL, NULL), 0);
+	ck_assert_int_eq(mtime_of(s, a), t1 + day);
+	ck_assert_int_eq(mtime_of(s, b), t1);
+	ck_assert_int_eq(store_close(s), 0);
+	/* replayed from the log */
+	__atomic_store_n(&fake_real_ns, t1 + 2 * day, __ATOMIC_RELAXED);
+	s = open_store(dir, 1 << 20);
+	ck_assert_int_eq(mtime_of(s, a), t1 + day);
+	ck_assert_int_eq(mtime_of(s, b), t1);
+	ck_assert_int_eq(mtime_of(s, STORE_ROOT_ID), t1);
+	/* from the checkpoint's snapshot */
+	ck_assert_int_eq(store_checkpoint(s), 0);
+	ck_assert_int_eq(store_close(s), 0);
+	s = open_store(dir, 1 << 20);
+	ck_assert_int_eq(mtime_of(s, a), t1 + day);
+	ck_assert_int_eq(mtime_of(s, b), t1);
+	ck_assert_int_eq(store_append(s, b, "w", 1, NULL, NULL), 0);
+	ck_assert_int_eq(mtime_of(s, b), t1 + 2 * day);
+	ck_assert_int_eq(store_close(s), 0);
+	clock_set_ops(NULL);
+	check_clean(dir);
+	test_rmdir(dir);
+}
+END_TEST
 
 START_TEST(test_store_meta_backup_and_tombstones_persist)
 {
@@ -1283,6 +1353,9 @@ int main(void)
 	tcase_add_test(tc,
 		       test_store_flow_of_the_original_with_exact_free_bytes);
 	tcase_add_test(tc, test_store_names_follow_the_contract);
+	tcase_add_test(
+		tc,
+		test_store_stamps_appends_with_the_clock_and_keeps_the_stamp);
 	tcase_add_test(tc, test_store_rename_replaces_atomically_and_keeps_id);
 	tcase_add_test(tc, test_store_second_open_is_refused);
 	tcase_add_test(tc, test_store_survives_many_cutovers_and_reopens);

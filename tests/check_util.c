@@ -1,15 +1,20 @@
 /*
- * check_util.c - checksums, byte order, the fault-injecting I/O seam and
- * string lists.
+ * check_util.c - checksums, byte order, the fault-injecting I/O seam,
+ * names and the containers (hash map, id map, string set, string list,
+ * byte string, the growth rule).
  */
+#include "util/buf.h"
 #include "util/crc32c.h"
 #include "util/endian.h"
+#include "util/grow.h"
+#include "util/hmap.h"
 #include "util/io.h"
-#include "util/io_fault.h"
+#include "tests/io_fault.h"
 #include "util/log.h"
 #include "util/name.h"
 #include "util/strlist.h"
 #include "util/strset.h"
+#include "util/u64map.h"
 
 #include <check.h>
 #include <errno.h>
@@ -182,7 +187,7 @@ START_TEST(test_strset_holds_many_names_and_deletes_cleanly)
 		ck_assert_int_eq(strset_put(&m, name, i), 0);
 	}
 	ck_assert_int_eq(strset_put(&m, "doc-7", 70), 0); /* replaces */
-	ck_assert_uint_eq(m.count, 20000);
+	ck_assert_uint_eq(strset_count(&m), 20000);
 	ck_assert(strset_get(&m, "doc-7", &v));
 	ck_assert_int_eq(v, 70);
 	ck_assert(!strset_get(&m, "doc-20000", NULL));
@@ -200,13 +205,223 @@ START_TEST(test_strset_holds_many_names_and_deletes_cleanly)
 		seen++;
 	ck_assert_uint_eq(seen, 10000);
 	strset_clear(&m);
-	ck_assert_uint_eq(m.count, 0);
+	ck_assert_uint_eq(strset_count(&m), 0);
 	ck_assert(!strset_get(&m, "doc-1", NULL));
 	ck_assert_int_eq(strset_collect(&m, ""), 0);
 	ck_assert(strset_get(&m, "", NULL));
 	strset_release(&m);
-	ck_assert_ptr_null(m.keys);
+	ck_assert_uint_eq(strset_count(&m), 0);
+	ck_assert_ptr_null(m.h.hashes);
 	strset_release(&m); /* twice is harmless */
+}
+END_TEST
+
+/* Keys of the collision test: every key has one of four hashes, so runs
+ * hold many entries of the same hash that only match() tells apart. */
+static bool match_int(const void *val, const void *key)
+{
+	return *(const int *)val == *(const int *)key;
+}
+
+static uint64_t weak_hash(int k)
+{
+	return (uint64_t)(k % 4) + 1;
+}
+
+START_TEST(test_hmap_tells_shared_hashes_apart_and_deletes_inside_runs)
+{
+	struct hmap m = HMAP_INIT;
+	static int keys[600];
+	void *old = &m, *v;
+	uint64_t h;
+	size_t pos = 0, seen = 0;
+
+	for (int i = 0; i < 600; i++) {
+		keys[i] = i;
+		ck_assert_int_eq(hmap_put(&m, weak_hash(i), match_int, &keys[i],
+					  &keys[i], &old),
+				 0);
+		ck_assert_ptr_null(old);
+	}
+	ck_assert_uint_eq(hmap_count(&m), 600);
+	/* Replacing reports the old value and adds nothing. */
+	ck_assert_int_eq(hmap_put(&m, weak_hash(9), match_int, &keys[9],
+				  &keys[9], &old),
+			 0);
+	ck_assert_ptr_eq(old, &keys[9]);
+	ck_assert_uint_eq(hmap_count(&m), 600);
+	/* Delete every third key: the others stay reachable behind the
+	 * holes (backward shift within runs of equal hashes). */
+	for (int i = 0; i < 600; i += 3)
+		ck_assert_ptr_eq(hmap_del(&m, weak_hash(i), match_int,
+					  &keys[i]),
+				 &keys[i]);
+	for (int i = 0; i < 600; i++) {
+		void *want = i % 3 ? &keys[i] : NULL;
+
+		ck_assert_ptr_eq(
+			hmap_get(&m, weak_hash(i), match_int, &keys[i]), want);
+	}
+	ck_assert_ptr_null(hmap_del(&m, weak_hash(0), match_int, &keys[0]));
+	while (hmap_next(&m, &pos, &h, &v)) {
+		ck_assert_uint_eq(h, weak_hash(*(int *)v));
+		ck_assert_int_ne(*(int *)v % 3, 0);
+		seen++;
+	}
+	ck_assert_uint_eq(seen, 400);
+	ck_assert_uint_eq(hmap_count(&m), 400);
+	hmap_clear(&m);
+	ck_assert_uint_eq(hmap_count(&m), 0);
+	ck_assert_ptr_null(hmap_get(&m, weak_hash(1), match_int, &keys[1]));
+	hmap_release(&m);
+	hmap_release(&m); /* twice is harmless */
+	ck_assert_uint_eq(hmap_hash_bytes("", 0) != 0, 1);
+}
+END_TEST
+
+/* A random mix of puts, replaces and deletes agrees with a plain array
+ * at every step, and iteration sees exactly the live keys. */
+START_TEST(test_u64map_agrees_with_a_plain_array)
+{
+	enum {
+		KEYS = 3000,
+		STEPS = 60000
+	};
+	static void *ref[KEYS + 1];
+	struct u64map m;
+	uint64_t rng = 0x2545F4914F6CDD1Dull, key;
+	size_t live = 0, pos = 0, seen = 0;
+	void *v;
+
+	memset(ref, 0, sizeof(ref));
+	u64map_init(&m);
+	ck_assert_int_eq(u64map_reserve(&m, 100), 0);
+	for (int i = 0; i < STEPS; i++) {
+		uint64_t k;
+
+		rng ^= rng << 13;
+		rng ^= rng >> 7;
+		rng ^= rng << 17;
+		k = rng % KEYS + 1;
+		if (rng >> 62) {
+			void *val = (void *)(uintptr_t)(i + 1);
+
+			live += !ref[k];
+			ref[k] = val;
+			ck_assert_int_eq(u64map_put(&m, k, val), 0);
+		} else {
+			ck_assert_ptr_eq(u64map_del(&m, k), ref[k]);
+			live -= !!ref[k];
+			ref[k] = NULL;
+		}
+		ck_assert_ptr_eq(u64map_get(&m, rng % KEYS + 1),
+				 ref[rng % KEYS + 1]);
+		ck_assert_uint_eq(u64map_count(&m), live);
+	}
+	for (uint64_t k = 1; k <= KEYS; k++)
+		ck_assert_ptr_eq(u64map_get(&m, k), ref[k]);
+	while (u64map_next(&m, &pos, &key, &v)) {
+		ck_assert(key >= 1 && key <= KEYS);
+		ck_assert_ptr_eq(v, ref[key]);
+		seen++;
+	}
+	ck_assert_uint_eq(seen, live);
+	u64map_release(&m);
+	ck_assert_ptr_null(u64map_get(&m, 1));
+	ck_assert_ptr_null(u64map_del(&m, 1));
+}
+END_TEST
+
+START_TEST(test_grow_doubles_from_the_minimum_and_refuses_overflow)
+{
+	size_t cap = 0;
+	int *a = NULL, *grown;
+
+	ck_assert_uint_eq(grow_cap(0, 1, 16, 4), 16);
+	ck_assert_uint_eq(grow_cap(16, 16, 16, 4), 16);
+	ck_assert_uint_eq(grow_cap(16, 17, 16, 4), 32);
+	ck_assert_uint_eq(grow_cap(16, 1000, 16, 4), 1024);
+	ck_assert_uint_eq(grow_cap(0, 5, 0, 1), 8);
+	ck_assert_uint_eq(grow_cap(0, SIZE_MAX / 8 + 1, 16, 8), 0);
+	/* Near the top the doubling stops at what is needed. */
+	ck_assert_uint_eq(grow_cap(1, SIZE_MAX / 2 + 2, 1, 1),
+			  SIZE_MAX / 2 + 2);
+	ck_assert_uint_eq(grow_cap(SIZE_MAX / 2 + 1, SIZE_MAX, 1, 1), SIZE_MAX);
+	for (int i = 0; i < 5000; i++) {
+		if ((size_t)i == cap) {
+			grown = grow_array(a, &cap, (size_t)i + 1, 16,
+					   sizeof(*a));
+			ck_assert_ptr_nonnull(grown);
+			a = grown;
+		}
+		a[i] = i;
+	}
+	ck_assert_uint_eq(cap, 8192);
+	for (int i = 0; i < 5000; i++)
+		ck_assert_int_eq(a[i], i);
+	/* A size whose bytes overflow leaves the array as it was. */
+	ck_assert_ptr_null(grow_array(a, &cap, SIZE_MAX / 2, 16, sizeof(*a)));
+	ck_assert_uint_eq(cap, 8192);
+	ck_assert_int_eq(a[4999], 4999);
+	free(a);
+	/* The uint32_t-counted variant follows the same rule. */
+	{
+		uint32_t cap32 = 0;
+		uint64_t *v = grow_array32(NULL, &cap32, 1, 2, sizeof(*v));
+
+		ck_assert_ptr_nonnull(v);
+		ck_assert_uint_eq(cap32, 2);
+		v[1] = 7;
+		v = grow_array32(v, &cap32, 3, 2, sizeof(*v));
+		ck_assert_ptr_nonnull(v);
+		ck_assert_uint_eq(cap32, 4);
+		ck_assert_uint_eq(v[1], 7);
+		ck_assert_ptr_eq(grow_array32(v, &cap32, 4, 2, sizeof(*v)), v);
+		ck_assert_ptr_null(
+			grow_array32(v, &cap32, UINT32_MAX, 2, SIZE_MAX / 4));
+		ck_assert_uint_eq(cap32, 4);
+		free(v);
+	}
+}
+END_TEST
+
+START_TEST(test_cbuf_builds_a_string_and_keeps_a_failure)
+{
+	struct cbuf b = CBUF_INIT;
+	char *p;
+	size_t len;
+
+	for (int i = 0; i < 100; i++)
+		cbuf_addf(&b, "%d,", i);
+	cbuf_adds(&b, "end");
+	cbuf_addc(&b, '!');
+	cbuf_add(&b, "\0x", 2);
+	ck_assert(!cbuf_failed(&b));
+	p = cbuf_detach(&b, &len);
+	ck_assert_ptr_nonnull(p);
+	ck_assert_uint_eq(len, 290 + 3 + 1 + 2);
+	ck_assert_int_eq(memcmp(p, "0,1,2,", 6), 0);
+	ck_assert_int_eq(memcmp(p + 290, "end!\0x", 7), 0);
+	free(p);
+	/* Detached, b is empty and reusable; an empty detach is "". */
+	p = cbuf_detach(&b, &len);
+	ck_assert_str_eq(p, "");
+	ck_assert_uint_eq(len, 0);
+	free(p);
+	/* A length that cannot fit sets the sticky flag: later appends do
+	 * nothing and detach hands back NULL. */
+	cbuf_adds(&b, "abc");
+	cbuf_grow(&b, SIZE_MAX);
+	ck_assert(cbuf_failed(&b));
+	cbuf_adds(&b, "more");
+	ck_assert(cbuf_failed(&b));
+	ck_assert_ptr_null(cbuf_detach(&b, &len));
+	ck_assert_uint_eq(len, 0);
+	ck_assert(!cbuf_failed(&b));
+	cbuf_adds(&b, "again");
+	ck_assert_str_eq(b.p, "again");
+	cbuf_release(&b);
+	cbuf_release(&b);
 }
 END_TEST
 
@@ -310,6 +525,13 @@ int main(void)
 	tcase_add_test(tc, test_io_sticky_fault_keeps_failing);
 	tcase_add_test(tc, test_strlist_copies_grows_clears);
 	tcase_add_test(tc, test_strset_holds_many_names_and_deletes_cleanly);
+	tcase_add_test(
+		tc,
+		test_hmap_tells_shared_hashes_apart_and_deletes_inside_runs);
+	tcase_add_test(tc, test_u64map_agrees_with_a_plain_array);
+	tcase_add_test(tc,
+		       test_grow_doubles_from_the_minimum_and_refuses_overflow);
+	tcase_add_test(tc, test_cbuf_builds_a_string_and_keeps_a_failure);
 	tcase_add_test(tc, test_log_escape_name_leaves_no_line_break_or_quote);
 	tcase_add_loop_test(tc, test_name_check_follows_the_table, 0,
 			    (int)(sizeof(name_cases) / sizeof(name_cases[0])));

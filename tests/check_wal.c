@@ -2,10 +2,10 @@
  * check_wal.c - the write-ahead log: record codec, group commit, replay
  * of torn and corrupt logs, cut-over, fail-stop.
  */
+#include "tests/io_fault.h"
 #include "tests/testutil.h"
 #include "util/log.h"
 #include "util/crc32c.h"
-#include "util/io_fault.h"
 #include "wal/record.h"
 #include "wal/wal.h"
 

@@ -36,38 +36,17 @@
 LC_ALL=C
 export LC_ALL
 CT=$BUILD/tests/cloud_tool
-JS=${CARAVAN_S3RVER:-$(cd "$(dirname "$0")" && pwd)/s3/node_modules/s3rver/bin/s3rver.js}
-S3PID=""
 WPID=""
 RO_BIND=""
 DIRT=$T/dirtarget
 REF=$T/ref
-
-# ---- the S3 server ----
-
-s3_start() {
-	node --openssl-legacy-provider "$JS" --directory "$T/s3data" \
-		--address 127.0.0.1 --port "$PORT" --silent \
-		--configure-bucket caravan --service-endpoint localhost \
-		>>"$T/s3rver.log" 2>&1 &
-	S3PID=$!
-	wait_for curl -s -o /dev/null "http://127.0.0.1:$PORT/"
-}
-
-s3_kill() {
-	if [ -n "$S3PID" ]; then
-		kill -9 "$S3PID" 2>/dev/null
-		wait "$S3PID" 2>/dev/null
-	fi
-	S3PID=""
-}
 
 cleanup() {
 	: >"$T/stop"
 	if [ -n "$WPID" ]; then kill "$WPID" 2>/dev/null; fi
 	if [ -n "$RO_BIND" ]; then umount "$RO_BIND" 2>/dev/null; fi
 	if [ -d "$DIRT" ]; then chmod 755 "$DIRT" 2>/dev/null; fi
-	s3_kill
+	s3_stop -9
 	e2e_cleanup
 }
 trap cleanup EXIT
@@ -77,15 +56,8 @@ if [ ! -x "$CT" ]; then
 	e2e_finish
 	exit 1
 fi
-if ! command -v node >/dev/null 2>&1 || [ ! -r "$JS" ]; then
-	not_ok "node and s3rver are needed (scripts/s3rver-install.sh)"
-	e2e_finish
-	exit 1
-fi
-PORT=$(node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
-mkdir -p "$T/s3data"
-export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER
-unset AWS_SESSION_TOKEN AWS_PROFILE
+# the S3 server (tests/e2e/lib.sh): s3_start, s3_stop
+s3_setup
 
 # ---- helpers ----
 
@@ -309,7 +281,7 @@ w_docs_ok() {
 
 target_down() {
 	if [ "$KIND" = s3 ]; then
-		s3_kill
+		s3_stop -9
 	elif [ "$(id -u)" = 0 ]; then
 		# Bound first, then read-only: the remount is refused (EBUSY)
 		# while the uploader holds a file open for writing through
@@ -549,6 +521,6 @@ check "s3rver starts on 127.0.0.1:$PORT" s3_start
 for KIND in s3 dir; do
 	suite
 done
-s3_kill
+s3_stop -9
 
 e2e_finish

@@ -95,22 +95,8 @@ check "clean unmount" umount_fs "$A"
 check "fsck" "$CARAVAN" fsck "$T/store3"
 
 # ---- defect 1 against a real S3 server: x-amz-meta-seq 2^64-1 ----
-JS=${CARAVAN_S3RVER:-$(cd "$(dirname "$0")" && pwd)/s3/node_modules/s3rver/bin/s3rver.js}
-if ! command -v node >/dev/null 2>&1 || [ ! -r "$JS" ]; then
-	not_ok "node and s3rver are needed (scripts/s3rver-install.sh)"
-	e2e_finish
-	exit 1
-fi
-PORT=$(node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
-mkdir -p "$T/s3data"
-node --openssl-legacy-provider "$JS" --directory "$T/s3data" --address 127.0.0.1 \
-	--port "$PORT" --silent --configure-bucket caravan \
-	--service-endpoint localhost >>"$T/s3rver.log" 2>&1 &
-S3PID=$!
-trap 'kill "$S3PID" 2>/dev/null; wait "$S3PID" 2>/dev/null; e2e_cleanup' EXIT
-check "s3rver starts" wait_for curl -s -o /dev/null "http://127.0.0.1:$PORT/"
-export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER
-unset AWS_SESSION_TOKEN AWS_PROFILE
+s3_setup
+check "s3rver starts" s3_start
 S3="--s3-endpoint http://127.0.0.1:$PORT --s3-region us-east-1 --s3-path-style"
 # shellcheck disable=SC2086
 "$CT" $S3 put-archive s3://caravan/e2e sp huge 18446744073709551615 644 'P{"x":1}'

@@ -145,7 +145,9 @@ check_eq "a missing attribute: ENODATA" "$(getfattr --absolute-names -n user.not
 echo '{"durable":1}' >>"$D/dur"
 check_eq "fsync returns OK" "$("$TOOL" sys fsync "$D/dur")" OK
 check "after fsync the change is in the log on disk" sh -c '"$1" dump "$2" docs/dur --values | grep -q durable' sh "$CARAVAN" "$S"
+echo '{"dirsync":1}' >"$D/dirsync"
 check_eq "fsyncdir returns OK" "$("$TOOL" sys fsyncdir "$D")" OK
+check "after fsyncdir the directory's new document is in the log on disk" sh -c '"$1" dump "$2" docs/dirsync --values | grep -q dirsync' sh "$CARAVAN" "$S"
 echo '{}' >"$D/multi"
 "$TOOL" sys fsync "$D/multi" >/dev/null
 lsn0=$(awk '$1 == "caravanfs_durable_lsn" { print $2 }' "$M/.caravan-metrics")

@@ -5,31 +5,7 @@
 # restore is EIO, and the backlog drains when S3 is back.
 . "$(dirname "$0")/e2e/lib.sh"
 
-JS=${CARAVAN_S3RVER:-$(cd "$(dirname "$0")" && pwd)/s3/node_modules/s3rver/bin/s3rver.js}
-if ! command -v node >/dev/null 2>&1 || [ ! -r "$JS" ]; then
-	not_ok "node and s3rver are needed (scripts/s3rver-install.sh)"
-	e2e_finish
-	exit 1
-fi
-PORT=$(node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
-mkdir -p "$T/s3data"
-S3PID=""
-s3_start() {
-	node --openssl-legacy-provider "$JS" --directory "$T/s3data" --address 127.0.0.1 \
-		--port "$PORT" --silent --configure-bucket caravan \
-		--service-endpoint localhost >>"$T/s3rver.log" 2>&1 &
-	S3PID=$!
-	wait_for curl -s -o /dev/null "http://127.0.0.1:$PORT/"
-}
-s3_stop() {
-	kill "$S3PID" 2>/dev/null
-	wait "$S3PID" 2>/dev/null
-	S3PID=""
-}
-trap 's3_stop; e2e_cleanup' EXIT
-
-export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER
-unset AWS_SESSION_TOKEN AWS_PROFILE
+s3_setup
 O="cloud=s3://caravan/e2e,s3_endpoint=http://127.0.0.1:$PORT,s3_region=us-east-1,s3_path_style,backup_delay_ms=50"
 check "s3rver starts" s3_start
 A=$T/a

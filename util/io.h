@@ -3,9 +3,9 @@
  *
  * Every write, sync, rename and allocation of the files that hold data goes
  * through io_*() here, which forwards to the installed struct io_ops.  The
- * default ops call the kernel; tests install others (util/io_fault.h fails
- * the Nth call; the crash simulator, tests/crashsim/io_crashsim.h, records
- * and drops unsynced writes and is built only into the tests).
+ * default ops call the kernel; tests install others, built only into the
+ * tests (tests/io_fault.h fails the Nth call; the crash simulator,
+ * tests/crashsim/io_crashsim.h, records and drops unsynced writes).
  *
  * All functions return 0 (or a byte count) on success and a negative errno
  * on failure; errno itself is never the channel.

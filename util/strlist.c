@@ -5,6 +5,8 @@
  */
 #include "util/strlist.h"
 
+#include "util/grow.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,13 +16,12 @@ int strlist_add(struct strlist *l, const char *s)
 	char *copy;
 
 	if (l->n == l->cap) {
-		size_t cap = l->cap ? 2 * l->cap : 16;
-		char **grown = realloc(l->v, cap * sizeof(*grown));
+		char **grown =
+			grow_array(l->v, &l->cap, l->n + 1, 16, sizeof(*grown));
 
 		if (!grown)
 			return -ENOMEM;
 		l->v = grown;
-		l->cap = cap;
 	}
 	copy = strdup(s);
 	if (!copy)

@@ -1,7 +1,7 @@
 /*
- * strset.c - see strset.h.  Invariant (as in u64map.c): every string sits
- * in the probe run that starts at its home slot, with no empty slot
- * between the home slot and the string; backward-shift deletion keeps it.
+ * strset.c - see strset.h.  Each string lives in one allocation with its
+ * value (struct strset_ent), stored in the map under the string's hash;
+ * strings that share a hash are told apart by strcmp (match()).
  */
 #include "util/strset.h"
 
@@ -9,171 +9,108 @@
 #include <stdlib.h>
 #include <string.h>
 
+struct strset_ent {
+	int64_t val;
+	char s[];
+};
+
 static uint64_t hash(const char *s)
 {
-	uint64_t h = 0xcbf29ce484222325ull;
-
-	for (; *s; s++) {
-		h ^= (unsigned char)*s;
-		h *= 0x100000001b3ull;
-	}
-	return h ^ (h >> 29);
+	return hmap_hash_bytes(s, strlen(s));
 }
 
-static size_t home(const char *s, size_t cap)
+static bool match(const void *val, const void *key)
 {
-	return (size_t)hash(s) & (cap - 1);
+	const struct strset_ent *e = val;
+
+	return strcmp(e->s, key) == 0;
 }
 
 void strset_init(struct strset *m)
 {
-	m->keys = NULL;
-	m->vals = NULL;
-	m->cap = m->count = 0;
+	hmap_init(&m->h);
+}
+
+static void free_all(struct strset *m)
+{
+	void *e;
+
+	for (size_t pos = 0; hmap_next(&m->h, &pos, NULL, &e);)
+		free(e);
 }
 
 void strset_clear(struct strset *m)
 {
-	for (size_t i = 0; i < m->cap; i++) {
-		free(m->keys[i]);
-		m->keys[i] = NULL;
-	}
-	m->count = 0;
+	free_all(m);
+	hmap_clear(&m->h);
 }
 
 void strset_release(struct strset *m)
 {
-	strset_clear(m);
-	free(m->keys);
-	free(m->vals);
-	strset_init(m);
-}
-
-static int rehash(struct strset *m, size_t cap)
-{
-	char **keys = calloc(cap, sizeof(*keys));
-	int64_t *vals = calloc(cap, sizeof(*vals));
-
-	if (!keys || !vals) {
-		free(keys);
-		free(vals);
-		return -ENOMEM;
-	}
-	for (size_t i = 0; i < m->cap; i++) {
-		size_t j;
-
-		if (!m->keys[i])
-			continue;
-		j = home(m->keys[i], cap);
-		while (keys[j])
-			j = (j + 1) & (cap - 1);
-		keys[j] = m->keys[i];
-		vals[j] = m->vals[i];
-	}
-	free(m->keys);
-	free(m->vals);
-	m->keys = keys;
-	m->vals = vals;
-	m->cap = cap;
-	return 0;
+	free_all(m);
+	hmap_release(&m->h);
 }
 
 int strset_reserve(struct strset *m, size_t n)
 {
-	size_t cap = m->cap ? m->cap : 16;
-
-	while (n * 10 >= cap * 7)
-		cap *= 2;
-	return cap == m->cap ? 0 : rehash(m, cap);
-}
-
-/* The slot of s, or of the empty slot that ends its run. */
-static size_t find(const struct strset *m, const char *s)
-{
-	size_t i = home(s, m->cap);
-
-	while (m->keys[i] && strcmp(m->keys[i], s))
-		i = (i + 1) & (m->cap - 1);
-	return i;
+	return hmap_reserve(&m->h, n);
 }
 
 int strset_put(struct strset *m, const char *s, int64_t val)
 {
-	size_t i;
-	char *copy;
+	uint64_t h = hash(s);
+	struct strset_ent *e = hmap_get(&m->h, h, match, s);
+	size_t len;
 	int rc;
 
-	rc = strset_reserve(m, m->count + 1);
-	if (rc)
-		return rc;
-	i = find(m, s);
-	if (!m->keys[i]) {
-		copy = strdup(s);
-		if (!copy)
-			return -ENOMEM;
-		m->keys[i] = copy;
-		m->count++;
+	if (e) {
+		e->val = val;
+		return 0;
 	}
-	m->vals[i] = val;
-	return 0;
+	len = strlen(s);
+	e = malloc(sizeof(*e) + len + 1);
+	if (!e)
+		return -ENOMEM;
+	e->val = val;
+	memcpy(e->s, s, len + 1);
+	rc = hmap_put(&m->h, h, match, s, e, NULL);
+	if (rc)
+		free(e);
+	return rc;
 }
 
 bool strset_get(const struct strset *m, const char *s, int64_t *val)
 {
-	size_t i;
+	const struct strset_ent *e = hmap_get(&m->h, hash(s), match, s);
 
-	if (!m->cap)
-		return false;
-	i = find(m, s);
-	if (!m->keys[i])
+	if (!e)
 		return false;
 	if (val)
-		*val = m->vals[i];
+		*val = e->val;
 	return true;
 }
 
 bool strset_del(struct strset *m, const char *s)
 {
-	size_t i, j, mask = m->cap - 1;
+	struct strset_ent *e = hmap_del(&m->h, hash(s), match, s);
 
-	if (!m->cap)
+	if (!e)
 		return false;
-	i = find(m, s);
-	if (!m->keys[i])
-		return false;
-	free(m->keys[i]);
-	/* Backward shift: pull later members of the run into the hole when
-	 * the hole lies on their probe path. */
-	j = i;
-	for (;;) {
-		size_t h;
-
-		j = (j + 1) & mask;
-		if (!m->keys[j])
-			break;
-		h = home(m->keys[j], m->cap);
-		if (((j - h) & mask) >= ((j - i) & mask)) {
-			m->keys[i] = m->keys[j];
-			m->vals[i] = m->vals[j];
-			i = j;
-		}
-	}
-	m->keys[i] = NULL;
-	m->vals[i] = 0;
-	m->count--;
+	free(e);
 	return true;
 }
 
 const char *strset_next(const struct strset *m, size_t *pos, int64_t *val)
 {
-	for (; *pos < m->cap; (*pos)++) {
-		if (m->keys[*pos]) {
-			if (val)
-				*val = m->vals[*pos];
-			return m->keys[(*pos)++];
-		}
-	}
-	return NULL;
+	void *v;
+	struct strset_ent *e;
+
+	if (!hmap_next(&m->h, pos, NULL, &v))
+		return NULL;
+	e = v;
+	if (val)
+		*val = e->val;
+	return e->s;
 }
 
 int strset_collect(void *arg, const char *name)

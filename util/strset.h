@@ -1,8 +1,7 @@
 /*
- * strset.h - an open-addressing hash set of owned C strings, each with an
- * int64_t value (0 when unused).  Linear probing on a 64-bit FNV-1a hash,
- * deletion by backward shift (no tombstones), grows at 70% load, so
- * strset_put, strset_get and strset_del take constant time on average
+ * strset.h - a hash set of owned C strings, each with an int64_t value (0
+ * when unused): the hash map of util/hmap.h keyed by the string's hash,
+ * so strset_put, strset_get and strset_del take constant time on average
  * whatever the count: a listing of n names is gathered in O(n).
  *
  * The set owns the strings it holds (strset_put copies) and frees them in
@@ -17,16 +16,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "util/hmap.h"
+
 struct strset {
-	char **keys;
-	int64_t *vals;
-	size_t cap; /* power of two, or 0 */
-	size_t count;
+	struct hmap h; /* hash of the string -> struct strset_ent */
 };
 
 #define STRSET_INIT                                                            \
 	{                                                                      \
-		NULL, NULL, 0, 0                                               \
+		HMAP_INIT                                                      \
 	}
 
 void strset_init(struct strset *m);
@@ -47,6 +45,10 @@ int strset_reserve(struct strset *m, size_t n);
  * (borrowed, valid until the set changes) and its value, or NULL at the
  * end. */
 const char *strset_next(const struct strset *m, size_t *pos, int64_t *val);
+static inline size_t strset_count(const struct strset *m)
+{
+	return hmap_count(&m->h);
+}
 /* strset_put(arg, name, 0): a listing callback (cloud_name_fn's shape). */
 int strset_collect(void *arg, const char *name);
 

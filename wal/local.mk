@@ -5,7 +5,7 @@ wal_libwal_a_SOURCES = \
 	wal/record.c wal/record.h \
 	wal/log.c wal/wal.h
 
-check_LIBRARIES = tests/libtestutil.a
+check_LIBRARIES += tests/libtestutil.a
 tests_libtestutil_a_SOURCES = tests/testutil.c tests/testutil.h
 tests_libtestutil_a_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 
@@ -13,4 +13,4 @@ check_PROGRAMS += tests/check_wal
 TESTS += tests/check_wal
 tests_check_wal_SOURCES = tests/check_wal.c
 tests_check_wal_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
-tests_check_wal_LDADD = tests/libtestutil.a wal/libwal.a util/libutil.a $(CHECK_LIBS)
+tests_check_wal_LDADD = tests/libtestutil.a tests/libiofault.a wal/libwal.a util/libutil.a $(CHECK_LIBS)

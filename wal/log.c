@@ -121,6 +121,7 @@
  */
 #include "wal/wal.h"
 
+#include "util/clock.h"
 #include "util/crc32c.h"
 #include "util/debug.h"
 #include "util/endian.h"
@@ -326,7 +327,7 @@ static uint64_t random_u64(void)
 	uint64_t v = 0;
 
 	if (getrandom(&v, sizeof(v), 0) != (ssize_t)sizeof(v))
-		v = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
+		v = (uint64_t)clock_real_ns() ^ ((uint64_t)getpid() << 32);
 	return v;
 }
 
@@ -416,14 +417,6 @@ static void fail_locked(struct wal *w, int rc, const char *what)
 		  what, strerror(-rc));
 }
 
-static int64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 /* Write out (and with sync, fdatasync) every pending frame.  Called with
  * mu held and io_busy clear; drops mu during the I/O.  The caller then
  * settles the waiters (flush_locked). */
@@ -442,7 +435,7 @@ static void do_io_locked(struct wal *w, bool sync)
 	pthread_mutex_unlock(&w->mu);
 
 	if (sync)
-		t0 = mono_ns();
+		t0 = clock_mono_ns();
 	if (batch.len)
 		rc = io_pwrite_all(w->fd, batch.p, batch.len, (off_t)off);
 	if (!rc && sync) {
@@ -461,7 +454,7 @@ static void do_io_locked(struct wal *w, bool sync)
 			__atomic_store_n(&w->durable_lsn, last,
 					 __ATOMIC_RELEASE);
 			w->flushes++;
-			w->flush_ns = mono_ns() - t0;
+			w->flush_ns = clock_mono_ns() - t0;
 		}
 	}
 	batch.len = 0;
@@ -800,16 +793,14 @@ int wal_error(struct wal *w)
  * wal_sync, or the log stops. */
 static void gather_locked(struct wal *w)
 {
-	int64_t wait = w->flush_ns / 2, end;
+	int64_t wait = w->flush_ns / 2;
 	struct timespec ts;
 
 	if (w->nwait_async >= w->round_expect || wait <= 0)
 		return;
 	if (wait > GATHER_MAX_NS)
 		wait = GATHER_MAX_NS;
-	end = mono_ns() + wait;
-	ts.tv_sec = end / 1000000000;
-	ts.tv_nsec = end % 1000000000;
+	clock_deadline_ns(&ts, wait);
 	while (w->nwait_async < w->round_expect && !w->nwait_sync && !w->stop &&
 	       !w->err)
 		if (pthread_cond_timedwait(&w->kick_cv, &w->mu, &ts) ==
@@ -833,17 +824,6 @@ static void committer_lead(struct wal *w)
 	deliver_locked(w);
 }
 
-static void deadline_after_ms(struct timespec *ts, uint32_t ms)
-{
-	clock_gettime(CLOCK_MONOTONIC, ts);
-	ts->tv_sec += ms / 1000;
-	ts->tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (ts->tv_nsec >= 1000000000L) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000L;
-	}
-}
-
 /* Every commit_ms a flush; between them, what the other threads ask for:
  * calls of callbacks due (want_deliver), a flush for callbacks
  * (want_sync), a write of a full buffer (kick). */
@@ -856,7 +836,8 @@ static void *committer_main(void *arg)
 	pthread_mutex_lock(&w->mu);
 	while (!w->stop) {
 		if (rc == ETIMEDOUT)
-			deadline_after_ms(&ts, w->opt.commit_ms);
+			clock_deadline_ns(&ts,
+					  (int64_t)w->opt.commit_ms * 1000000);
 		rc = 0;
 		while (!w->stop && !w->kick && !w->want_sync &&
 		       !w->want_deliver && rc != ETIMEDOUT)

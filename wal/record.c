@@ -9,6 +9,7 @@
 #include "wal/record.h"
 
 #include "util/endian.h"
+#include "util/grow.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -29,19 +30,16 @@ void wal_buf_release(struct wal_buf *b)
 
 int wal_buf_reserve(struct wal_buf *b, size_t more)
 {
-	size_t cap;
 	uint8_t *p;
 
 	if (b->cap - b->len >= more)
 		return 0;
-	cap = b->cap ? b->cap : 256;
-	while (cap - b->len < more)
-		cap *= 2;
-	p = realloc(b->p, cap);
+	if (more > SIZE_MAX - b->len)
+		return -ENOMEM;
+	p = grow_array(b->p, &b->cap, b->len + more, 256, 1);
 	if (!p)
 		return -ENOMEM;
 	b->p = p;
-	b->cap = cap;
 	return 0;
 }
 

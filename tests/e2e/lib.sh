@@ -1,7 +1,7 @@
-# lib.sh - shared by tests/e2e_fs_*.sh: a fresh temporary directory,
+# lib.sh - shared by tests/e2e_*.sh: a fresh temporary directory,
 # mounting caravanfs in the foreground and waiting for the mount by polling
-# mountpoint(1), result counting, and a trap that always unmounts and
-# cleans up.  Source it, call e2e_finish at the end.
+# mountpoint(1), result counting, s3rver on a loopback port, and a trap
+# that always unmounts, stops s3rver and cleans up.  Source it, call e2e_finish at the end.
 #
 # The programs come from the build directory: $CARAVAN_BUILD, by default
 # the current directory (make check runs the tests there).
@@ -117,6 +117,7 @@ daemon_pid() {
 }
 
 e2e_cleanup() {
+	s3_stop
 	while read -r e2e_pid e2e_mnt; do
 		if mountpoint -q "$e2e_mnt" 2>/dev/null; then
 			fusermount3 -u "$e2e_mnt" 2>/dev/null ||
@@ -146,6 +147,50 @@ e2e_finish() {
 	fi
 	echo "$E2E_PASS passed, $E2E_FAIL failed"
 	[ $E2E_FAIL -eq 0 ]
+}
+
+# free_port: a TCP port free on 127.0.0.1 just now
+free_port() {
+	node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
+}
+
+# ---- s3rver on a loopback port, for the tests against a real S3 server ----
+# s3rver comes from $CARAVAN_S3RVER (its bin/s3rver.js) or tests/s3/
+# node_modules (scripts/s3rver-install.sh).  s3_setup fails the test
+# (closing line, exit 1) without node or s3rver; else it picks PORT, makes
+# $T/s3data and exports s3rver's credentials.  s3_start starts the server
+# (bucket "caravan", path-style on 127.0.0.1:$PORT, same data each time)
+# and returns once it answers; s3_stop [-9] stops it (e2e_cleanup does it
+# too).  The server's pid is S3PID, its output $T/s3rver.log.
+S3PID=""
+s3_setup() {
+	S3JS=${CARAVAN_S3RVER:-$(cd "$(dirname "$0")" && pwd)/s3/node_modules/s3rver/bin/s3rver.js}
+	if ! command -v node >/dev/null 2>&1 || [ ! -r "$S3JS" ]; then
+		not_ok "node and s3rver are needed (scripts/s3rver-install.sh)"
+		e2e_finish
+		exit 1
+	fi
+	PORT=$(free_port)
+	mkdir -p "$T/s3data"
+	export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER
+	unset AWS_SESSION_TOKEN AWS_PROFILE
+}
+
+s3_start() {
+	node --openssl-legacy-provider "$S3JS" --directory "$T/s3data" \
+		--address 127.0.0.1 --port "$PORT" --silent \
+		--configure-bucket caravan --service-endpoint localhost \
+		>>"$T/s3rver.log" 2>&1 &
+	S3PID=$!
+	wait_for curl -s -o /dev/null "http://127.0.0.1:$PORT/"
+}
+
+s3_stop() {
+	if [ -n "$S3PID" ]; then
+		kill ${1:-} "$S3PID" 2>/dev/null
+		wait "$S3PID" 2>/dev/null
+	fi
+	S3PID=""
 }
 
 # flip_bit FILE OFFSET: invert bit 4 of the byte at OFFSET

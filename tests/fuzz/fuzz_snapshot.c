@@ -184,12 +184,12 @@ static void write_store(const uint8_t *payload, size_t len)
  * s->map + off (an empty entry may sit at offset 0). */
 static void check_index(struct store *s)
 {
-	for (size_t i = 0; i < s->nodes.cap; i++) {
-		struct node *n;
+	size_t pos = 0;
+	void *v;
 
-		if (!s->nodes.keys[i])
-			continue;
-		n = s->nodes.vals[i];
+	while (u64map_next(&s->nodes, &pos, NULL, &v)) {
+		struct node *n = v;
+
 		for (uint32_t k = 0; k < n->nent; k++) {
 			const struct ent *e = &n->ents[k];
 

@@ -21,7 +21,7 @@ flags="-std=gnu11 -g -O1 -fno-omit-frame-pointer -D_GNU_SOURCE \
  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
  -Wall -Wextra -Werror -Wno-unused-parameter -I$out -I$top \
  $(pkg-config --cflags jansson)"
-util="$top/util/crc32c.c $top/util/name.c"
+util="$top/util/crc32c.c $top/util/name.c $top/util/buf.c $top/util/grow.c"
 
 . "$top/tests/fuzz/lib.sh"
 mkdir -p "$out"
@@ -29,13 +29,13 @@ mkdir -p "$out"
 echo "building fuzz_archive"
 # shellcheck disable=SC2086 # flags are words on purpose
 $cc $flags -o "$out/fuzz_archive" "$top/tests/fuzz/fuzz_archive.c" \
-	"$top/cloud/archive.c" "$top/cloud/buf.c" "$top/cloud/verify.c" \
+	"$top/cloud/archive.c" "$top/cloud/verify.c" \
 	"$top/store/doc_entry.c" "$top"/json/*.c $util \
 	$(pkg-config --libs jansson) -lm
 echo "building fuzz_feed"
 # shellcheck disable=SC2086
 $cc $flags -o "$out/fuzz_feed" "$top/tests/fuzz/fuzz_feed.c" \
-	"$top/cloud/feed.c" "$top/cloud/buf.c" $util
+	"$top/cloud/feed.c" $util
 echo "building fuzz_docmeta"
 # shellcheck disable=SC2086
 $cc $flags -o "$out/fuzz_docmeta" "$top/tests/fuzz/fuzz_docmeta.c" \
@@ -45,8 +45,7 @@ $cc $flags -o "$out/fuzz_docmeta" "$top/tests/fuzz/fuzz_docmeta.c" \
 echo "building fuzz_s3_list"
 # shellcheck disable=SC2086
 $cc $flags -o "$out/fuzz_s3_list" "$top/tests/fuzz/fuzz_s3_list.c" \
-	"$top/cloud/s3_xml.c" "$top/cloud/buf.c"
-
+	"$top/cloud/s3_xml.c" "$top/util/buf.c" "$top/util/grow.c"
 echo "building fuzz_lease"
 # shellcheck disable=SC2086
 $cc $flags -o "$out/fuzz_lease" "$top/tests/fuzz/fuzz_lease.c" \

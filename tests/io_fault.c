@@ -6,7 +6,7 @@
  * can first run a workload to learn how many calls it makes and then fail
  * each one in turn.
  */
-#include "util/io_fault.h"
+#include "tests/io_fault.h"
 
 #include "util/io.h"
 

@@ -7,8 +7,8 @@
  * cbuf_release() frees and resets; cbuf_detach() hands the bytes to the
  * caller (free with free()).
  */
-#ifndef CLOUD_BUF_H
-#define CLOUD_BUF_H
+#ifndef UTIL_BUF_H
+#define UTIL_BUF_H
 
 #include <stdarg.h>
 #include <stdbool.h>

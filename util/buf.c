@@ -1,14 +1,14 @@
 /*
  * buf.c - growable byte strings (see buf.h).
  */
-#include "config.h"
-
-#include "cloud/buf.h"
+#include "util/buf.h"
 
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "util/grow.h"
 
 void cbuf_grow(struct cbuf *b, size_t len)
 {
@@ -24,9 +24,7 @@ void cbuf_grow(struct cbuf *b, size_t len)
 	want = b->len + len + 1;
 	if (want <= b->cap)
 		return;
-	cap = b->cap ? b->cap : 64;
-	while (cap < want)
-		cap = cap > SIZE_MAX / 2 ? want : cap * 2;
+	cap = grow_cap(b->cap, want, 64, 1);
 	p = realloc(b->p, cap);
 	if (!p) {
 		b->oom = true;

@@ -8,8 +8,8 @@
  * For IO_OP_PWRITE, err == IO_FAULT_SHORT makes the call write half of its
  * buffer and report that, and later calls fail with -ENOSPC (a full disk).
  */
-#ifndef UTIL_IO_FAULT_H
-#define UTIL_IO_FAULT_H
+#ifndef TESTS_IO_FAULT_H
+#define TESTS_IO_FAULT_H
 
 #include <stdbool.h>
 

@@ -1,0 +1,156 @@
+/*
+ * change.c - the mutation protocol every change of the store follows,
+ * and the space a change freed, held back until its frame is durable.
+ *
+ * A mutation (docs.c, backup.c), under the exclusive lock:
+ * store_change_begin (refused when the store or its log failed, or it is
+ * read-only); validate; take space from the allocator
+ * (store_take_space); encode the frame into s->scratch;
+ * store_change_commit: check the frame against the state by the rules
+ * replay applies (store_check_frame: a frame that would not apply is
+ * refused before it reaches the log), wal_append() it, apply it with the
+ * same code that replays it at open (store_apply_frame).  If the check or
+ * the append fails nothing was applied and taken space is given back at
+ * once.  store_change_end unlocks, then runs what follows a change: the
+ * change hook, the -o sync wait, and a cut-over when the log has grown
+ * past max(cutover_bytes, 2 x last snapshot) (checkpoint.c).
+ *
+ * Why bytes are safe in the map before they are durable in the log: they
+ * go only into space that is free in every state a crash could recover
+ * (space freed by a Delete or Trim returns to the allocator only once that
+ * frame is durable: store_release_durable, here), and replay writes every
+ * logged Append into the map again.  A checkpoint msyncs the whole map
+ * before the new log (which no longer carries those bytes) replaces the
+ * old one; changes go on meanwhile (checkpoint.c).
+ *
+ * Fail-stop: an allocation failure while applying a logged frame sets
+ * s->failed (the log already holds the frame): every later change is
+ * refused.
+ */
+#include "store/store_internal.h"
+
+#include "util/log.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <string.h>
+
+/* ---- pending frees ---- */
+
+void store_release_durable(struct store *s)
+{
+	uint64_t d;
+
+	if (s->pf_head == s->npf)
+		return;
+	d = wal_durable_lsn(s->wal);
+	while (s->pf_head < s->npf && s->pf[s->pf_head].lsn <= d) {
+		struct pending_free *p = &s->pf[s->pf_head++];
+		if (alloc_release(s->alloc, p->off, p->len) == 0)
+			s->pf_bytes -= p->len;
+	}
+	if (s->pf_head == s->npf)
+		s->pf_head = s->npf = 0;
+}
+
+int store_take_space(struct store *s, uint64_t len, uint64_t *off)
+{
+	int rc;
+
+	*off = 0;
+	if (len == 0)
+		return 0;
+	rc = alloc_take(s->alloc, len, off);
+	if (rc == -ENOSPC && s->pf_head < s->npf) {
+		/* Space is waiting for its Delete/Trim to become durable:
+		 * make it so (no store state changes meanwhile: we hold the
+		 * exclusive lock) and try again. */
+		rc = wal_sync(s->wal, s->pf[s->npf - 1].lsn);
+		if (rc)
+			return rc;
+		store_release_durable(s);
+		rc = alloc_take(s->alloc, len, off);
+	}
+	return rc;
+}
+
+/* ---- the mutation protocol ---- */
+
+int store_change_begin(struct store *s)
+{
+	int rc;
+
+	if (s->opt.read_only)
+		return -EROFS;
+	pthread_rwlock_wrlock(&s->lock);
+	rc = s->failed ? s->failed : wal_error(s->wal);
+	if (rc) {
+		pthread_rwlock_unlock(&s->lock);
+		return rc;
+	}
+	s->scratch.len = 0;
+	return 0;
+}
+
+/* Check, log and apply s->scratch.  On failure nothing changed, in memory
+ * or in the log: the frame is checked against the state by the rules of
+ * replay before wal_append(), so a frame that would not apply is never
+ * logged (and never replayed). */
+int store_change_commit(struct store *s, uint64_t *lsn)
+{
+	int rc = store_check_frame(s, s->scratch.p, s->scratch.len);
+
+	if (rc) {
+		log_error("store '%s' refuses a change that does not apply to "
+			  "its state: %s",
+			  s->dir, strerror(-rc));
+		return -EINVAL;
+	}
+	rc = wal_append(s->wal, s->scratch.p, s->scratch.len, lsn);
+	if (rc)
+		return rc;
+	rc = store_apply_frame(s, *lsn, s->scratch.p, s->scratch.len, true);
+	if (rc) {
+		s->failed = rc == -ENOMEM ? -ENOMEM : -EIO;
+		log_error("store '%s' is failed and refuses changes: frame "
+			  "%" PRIu64 " could not be applied: %s",
+			  s->dir, *lsn, strerror(-rc));
+		return s->failed;
+	}
+	store_release_durable(s);
+	return 0;
+}
+
+/* Unlock, then run what follows a change.  Returns rc, or the sync
+ * error. */
+int store_change_end(struct store *s, int rc, uint64_t id, uint64_t lsn,
+		     uint64_t *lsn_out)
+{
+	pthread_rwlock_unlock(&s->lock);
+	if (rc)
+		return rc;
+	if (lsn_out)
+		*lsn_out = lsn;
+	if (s->hook && id)
+		s->hook(s->hook_arg, id);
+	if (s->opt.sync && lsn)
+		rc = wal_sync(s->wal, lsn);
+	if (!rc)
+		store_maybe_cutover(s);
+	return rc;
+}
+
+struct node *store_doc_node(struct store *s, uint64_t id, int *rc)
+{
+	struct node *n = node_get(s, id);
+
+	if (!n || id == STORE_ROOT_ID) {
+		*rc = -ENOENT;
+		return NULL;
+	}
+	if (!n->space_id) {
+		*rc = -EISDIR;
+		return NULL;
+	}
+	return n;
+}

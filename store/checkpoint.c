@@ -1,0 +1,180 @@
+/*
+ * checkpoint.c - checkpoints: the log cut over to a new one that opens
+ * with a snapshot of the index, and the checkpointer thread that runs
+ * them off the path of changes.
+ *
+ * When: after a change (store_change_end) the log's size is compared with
+ * max(cutover_bytes, 2 x the last snapshot's size); past it, the
+ * checkpointer thread is asked (one request stands for any number), or
+ * with commit_ms 0 (no thread) the changing thread checkpoints itself,
+ * one at a time.  store_checkpoint() runs one on demand; growth and close
+ * run one under the exclusive lock (store_checkpoint_locked).
+ *
+ * Locks: cut_mu serializes checkpoints (and growth); req_mu guards the
+ * checkpointer's request flags (cut_wanted, cut_stop).
+ */
+#include "store/store_internal.h"
+
+#include "util/io.h"
+#include "util/log.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+
+static bool cutover_due(struct store *s)
+{
+	uint64_t limit = s->opt.cutover_bytes;
+	uint64_t snap = __atomic_load_n(&s->last_snap_bytes, __ATOMIC_RELAXED);
+
+	if (limit < 2 * snap)
+		limit = 2 * snap;
+	return wal_size(s->wal) >= limit;
+}
+
+/* After a change: past the cut-over size, hand the checkpoint to the
+ * checkpointer thread, or without one run it here (once at a time). */
+void store_maybe_cutover(struct store *s)
+{
+	if (!cutover_due(s))
+		return;
+	if (s->has_cut_thread) {
+		pthread_mutex_lock(&s->req_mu);
+		if (!s->cut_wanted) {
+			s->cut_wanted = true;
+			pthread_cond_signal(&s->req_cv);
+		}
+		pthread_mutex_unlock(&s->req_mu);
+		return;
+	}
+	if (__atomic_exchange_n(&s->cutover_running, 1, __ATOMIC_ACQ_REL))
+		return;
+	store_checkpoint(s);
+	__atomic_store_n(&s->cutover_running, 0, __ATOMIC_RELEASE);
+}
+
+static void *checkpointer_main(void *arg)
+{
+	struct store *s = arg;
+
+	pthread_mutex_lock(&s->req_mu);
+	for (;;) {
+		while (!s->cut_wanted && !s->cut_stop)
+			pthread_cond_wait(&s->req_cv, &s->req_mu);
+		if (s->cut_stop)
+			break;
+		s->cut_wanted = false;
+		pthread_mutex_unlock(&s->req_mu);
+		/* requests made while the last checkpoint ran saw the old
+		 * log's size: look again */
+		if (cutover_due(s))
+			store_checkpoint(s);
+		pthread_mutex_lock(&s->req_mu);
+	}
+	pthread_mutex_unlock(&s->req_mu);
+	return NULL;
+}
+
+int store_checkpointer_start(struct store *s)
+{
+	if (s->opt.read_only || s->opt.commit_ms == 0)
+		return 0;
+	if (pthread_create(&s->cut_thread, NULL, checkpointer_main, s) != 0)
+		return -EAGAIN;
+	s->has_cut_thread = true;
+	return 0;
+}
+
+void store_checkpointer_stop(struct store *s)
+{
+	if (!s->has_cut_thread)
+		return;
+	pthread_mutex_lock(&s->req_mu);
+	s->cut_stop = true;
+	pthread_cond_signal(&s->req_cv);
+	pthread_mutex_unlock(&s->req_mu);
+	pthread_join(s->cut_thread, NULL);
+	s->has_cut_thread = false;
+}
+
+/*
+ * A checkpoint, in three steps (cut_mu held throughout):
+ *   begin, under the exclusive lock: the log is flushed and the new log,
+ *     opened by a snapshot of the index, written (wal_cutover_begin);
+ *   seal, with or without the lock: the whole map msync'd, which covers
+ *     every entry the snapshot names, then the new log synced and renamed
+ *     into place (wal_cutover_finish);
+ *   done, under the lock again: freed space whose frames are now durable
+ *     returns to the allocator.
+ * Changes made between begin and seal go to the new log after the
+ * snapshot and become durable only after the seal; they never touch the
+ * space the snapshot's entries occupy (it is not free in the snapshot,
+ * and space freed later waits for its frame to be durable).
+ */
+static int checkpoint_begin_locked(struct store *s)
+{
+	int rc = s->failed ? s->failed : wal_error(s->wal);
+
+	return rc ? rc : wal_cutover_begin(s->wal, store_write_snapshot, s);
+}
+
+/* Returns 0, or the msync error (the caller records it in s->failed
+ * under the lock) or the log's. */
+static int checkpoint_seal(struct store *s, bool *msync_failed)
+{
+	int rc = io_msync(s->map, s->map_len, MS_SYNC);
+
+	*msync_failed = rc != 0;
+	if (rc)
+		log_error("store '%s' is failed and refuses changes: msync of "
+			  "the data file: %s",
+			  s->dir, strerror(-rc));
+	return wal_cutover_finish(s->wal, rc);
+}
+
+static void checkpoint_done_locked(struct store *s, int rc, bool msync_failed)
+{
+	if (msync_failed && !s->failed)
+		s->failed = rc;
+	if (rc)
+		return;
+	s->cutovers++;
+	store_release_durable(s);
+}
+
+/* The whole checkpoint under the exclusive lock (growth, close). */
+int store_checkpoint_locked(struct store *s)
+{
+	bool msync_failed = false;
+	int rc = checkpoint_begin_locked(s);
+
+	if (rc)
+		return rc;
+	rc = checkpoint_seal(s, &msync_failed);
+	checkpoint_done_locked(s, rc, msync_failed);
+	return rc;
+}
+
+int store_checkpoint(struct store *s)
+{
+	bool msync_failed = false;
+	int rc;
+
+	if (s->opt.read_only)
+		return -EROFS;
+	pthread_mutex_lock(&s->cut_mu);
+	/* Flush the log before holding changes back: begin then only has
+	 * what came meanwhile. */
+	wal_sync(s->wal, 0);
+	pthread_rwlock_wrlock(&s->lock);
+	rc = checkpoint_begin_locked(s);
+	pthread_rwlock_unlock(&s->lock);
+	if (!rc) {
+		rc = checkpoint_seal(s, &msync_failed);
+		pthread_rwlock_wrlock(&s->lock);
+		checkpoint_done_locked(s, rc, msync_failed);
+		pthread_rwlock_unlock(&s->lock);
+	}
+	pthread_mutex_unlock(&s->cut_mu);
+	return rc;
+}
