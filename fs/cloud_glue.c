@@ -80,8 +80,12 @@ struct cloud_glue {
 
 /* ---- listings ---- */
 
+/* The names of a listing: the strings in one arena (offsets while it
+ * grows), as a profile of a 100k-name `ls` asked for. */
 struct collect {
-	char **names;
+	char *arena;
+	size_t used, room;
+	size_t *at; /* offset of each name */
 	size_t n, cap;
 	int rc;
 };
@@ -89,32 +93,38 @@ struct collect {
 static int collect_name(void *arg, const char *name)
 {
 	struct collect *c = arg;
-	char **grown;
+	size_t len = strlen(name) + 1;
 
 	if (c->n == c->cap) {
-		c->cap = c->cap ? 2 * c->cap : 64;
-		grown = realloc(c->names, c->cap * sizeof(*grown));
+		size_t cap = c->cap ? 2 * c->cap : 256;
+		size_t *grown = realloc(c->at, cap * sizeof(*grown));
+
 		if (!grown)
 			return c->rc = -ENOMEM;
-		c->names = grown;
+		c->at = grown;
+		c->cap = cap;
 	}
-	c->names[c->n] = strdup(name);
-	if (!c->names[c->n])
-		return c->rc = -ENOMEM;
-	c->n++;
+	if (c->room - c->used < len) {
+		size_t room = c->room ? c->room : 65536;
+		char *grown;
+
+		while (room - c->used < len)
+			room *= 2;
+		grown = realloc(c->arena, room);
+		if (!grown)
+			return c->rc = -ENOMEM;
+		c->arena = grown;
+		c->room = room;
+	}
+	memcpy(c->arena + c->used, name, len);
+	c->at[c->n++] = c->used;
+	c->used += len;
 	return 0;
 }
 
 static int cmp_names(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static void names_free(char **names, size_t n)
-{
-	while (n)
-		free(names[--n]);
-	free(names);
 }
 
 static bool names_have(char **names, size_t n, const char *name)
@@ -406,15 +416,13 @@ static void drop_local(struct fs *fs, uint64_t ino, struct collect *c)
 	uint64_t id;
 
 	for (i = 0; i < c->n; i++) {
+		const char *name = c->arena + c->at[i];
 		int rc = ino == STORE_ROOT_ID
-				 ? store_space_lookup(fs->s, c->names[i], &id)
-				 : store_doc_lookup(fs->s, ino, c->names[i],
-						    &id);
+				 ? store_space_lookup(fs->s, name, &id)
+				 : store_doc_lookup(fs->s, ino, name, &id);
 
-		if (rc == -ENOENT && !fs_name_reserved(c->names[i]))
-			c->names[k++] = c->names[i];
-		else
-			free(c->names[i]);
+		if (rc == -ENOENT && !fs_name_reserved(name))
+			c->at[k++] = c->at[i];
 	}
 	c->n = k;
 }
@@ -423,7 +431,7 @@ int cloud_glue_dir_open(struct fs *fs, uint64_t ino,
 			struct cloud_glue_dir **out)
 {
 	char space[STORE_NAME_MAX + 1] = "";
-	struct collect c = { NULL, 0, 0, 0 };
+	struct collect c = { NULL, 0, 0, NULL, 0, 0, 0 };
 	struct cloud_glue_dir *d;
 	int rc = 0;
 
@@ -446,18 +454,24 @@ int cloud_glue_dir_open(struct fs *fs, uint64_t ino,
 		drop_local(fs, ino, &c);
 	if (rc < 0 || c.n == 0)
 		goto out_free;
-	d = malloc(sizeof(*d));
+	/* The names come sorted (catalog_list), and stay so. */
+	d = malloc(sizeof(*d) + c.n * sizeof(d->names[0]));
 	if (!d) {
 		rc = -ENOMEM;
 		goto out_free;
 	}
 	d->n = c.n;
-	d->names = c.names;
+	d->names = (char **)(d + 1);
+	for (size_t i = 0; i < c.n; i++)
+		d->names[i] = c.arena + c.at[i];
+	d->arena = c.arena;
+	free(c.at);
 	*out = d;
 	return 0;
 
 out_free:
-	names_free(c.names, c.n);
+	free(c.at);
+	free(c.arena);
 	return rc;
 }
 
@@ -470,7 +484,7 @@ void cloud_glue_dir_free(struct cloud_glue_dir *d)
 {
 	if (!d)
 		return;
-	names_free(d->names, d->n);
+	free(d->arena);
 	free(d);
 }
 

@@ -53,7 +53,8 @@ void cloud_glue_removed(struct fs *fs, uint64_t parent, const char *name);
  * and the store did not when the directory was opened, sorted. */
 struct cloud_glue_dir {
 	size_t n;
-	char **names;
+	char **names; /* into arena */
+	char *arena;
 };
 /* *out is NULL when backup is off or the cloud holds nothing more.  A
  * cloud that cannot be reached lists nothing (logged), it does not fail
