@@ -12,13 +12,30 @@
 # times the server's own listing beside the mount's.  WORK_DIR (default /var/tmp) gets the
 # directories, the stores and s3rver's data, all removed at the end.
 # Settings (environment): BENCH_LIST_SIZES ("10000 100000"), BENCH_PARTS
-# ("plain dir s3").  s3rver as for bench_cloud.sh (CARAVAN_S3RVER).
+# ("plain dir s3"), BENCH_REPEAT (3: each dir: measure, and the plain
+# ls, that many times), BENCH_BEFORE (a second build directory, e.g. of
+# the previous commit: its caravanfs is measured beside BUILD_DIR's, turn
+# about, in the same run).  s3rver as for bench_cloud.sh (CARAVAN_S3RVER).
+#
+# s3rver takes a PUT in about 3.6 ms here (100k names: 362 s), so the
+# s3 part PUTs the first name of a space through s3rver's S3 API and
+# makes the others from it in s3rver's own store layout (each object is
+# three files: KEY._S3rver_object, .md5, ._S3rver_metadata.json, hard
+# linked to the PUT's), then checks through the S3 API (cloud_tool list)
+# that s3rver serves every name before anything is timed.
+#
+# Profiling (not part of the figures): `perf record --call-graph dwarf -p
+# PID` on the daemon while `ls -f` runs (perf: apt-get install
+# linux-perf), then `perf report --children --stdio -g none`.
 set -e
 src=$(cd "$(dirname "$0")/.." && pwd)
 build=$(cd "$1" && pwd)
 work=${2:-/var/tmp}/caravan-bench-list.$$
 sizes=${BENCH_LIST_SIZES:-10000 100000}
 parts=${BENCH_PARTS:-plain dir s3}
+repeat=${BENCH_REPEAT:-3}
+before=
+[ -z "$BENCH_BEFORE" ] || before=$(cd "$BENCH_BEFORE" && pwd)
 js=${CARAVAN_S3RVER:-$src/tests/s3/node_modules/s3rver/bin/s3rver.js}
 [ -x "$build/caravanfs" ] || { echo "'$build/caravanfs' not found: make" >&2; exit 1; }
 
@@ -41,10 +58,10 @@ mkdir -p "$work" "$mnt"
 ms() { echo $(($(date +%s%N) / 1000000)); }
 names() { seq -f "n%06g" 1 "$1"; }
 
-# mount OPTIONS: an empty store on $mnt
+# mount OPTIONS [BUILD]: an empty store on $mnt
 mount_it() {
 	rm -rf "$work/store"
-	"$build/caravanfs" -f -o "$1" "$work/store" "$mnt" 2>>"$work/caravanfs.log" &
+	"${2:-$build}/caravanfs" -f -o "$1" "$work/store" "$mnt" 2>>"$work/caravanfs.log" &
 	mpid=$!
 	i=0
 	until mountpoint -q "$mnt"; do
@@ -59,10 +76,10 @@ umount_it() {
 	mpid=
 }
 
-# measure KIND N OPTIONS: create in a never-listed space "big" of N cloud
-# names, then ls it twice (first: fetched; then cached)
+# measure KIND N OPTIONS [BUILD]: create in a never-listed space "big" of
+# N cloud names, then ls it twice (first: fetched; then cached)
 measure() {
-	mount_it "$3"
+	mount_it "$3" "$4"
 	t0=$(ms)
 	echo '{}' >"$mnt/big/new"
 	t1=$(ms)
@@ -82,16 +99,22 @@ for n in $sizes; do
 		mkdir -p "$work/plain-$n"
 		(cd "$work/plain-$n" && names "$n" | xargs touch)
 		ls -f "$work/plain-$n" >/dev/null
-		t0=$(ms)
-		got=$(ls -f "$work/plain-$n" | grep -vc '^\.')
-		t1=$(ms)
-		echo "plain n=$n: ls -f $((t1 - t0)) ms ($got names)"
+		for r in $(seq "$repeat"); do
+			t0=$(ms)
+			got=$(ls -f "$work/plain-$n" | grep -vc '^\.')
+			t1=$(ms)
+			echo "plain n=$n: ls -f $((t1 - t0)) ms ($got names)"
+		done
 		rm -rf "$work/plain-$n"
 	esac
 	case " $parts " in *" dir "*)
 		mkdir -p "$work/target-$n/big"
 		(cd "$work/target-$n/big" && names "$n" | xargs touch)
-		measure "dir:" "$n" "cloud=dir:$work/target-$n"
+		for r in $(seq "$repeat"); do
+			measure "dir:" "$n" "cloud=dir:$work/target-$n"
+			[ -z "$before" ] || measure "dir: (before: $before)" "$n" \
+				"cloud=dir:$work/target-$n" "$before"
+		done
 		rm -rf "$work/target-$n"
 	esac
 done
@@ -121,17 +144,25 @@ s.listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); });')
 	s3curl -X PUT "$ep/list" >/dev/null
 	echo x >"$work/body"
 	for n in $sizes; do
-		names "$n" | awk -v base="$ep/list/p$n/big" -v f="$work/body" \
-			'{ printf "url = \"%s/%s\"\nupload-file = \"%s\"\n", base, $1, f }' \
-			>"$work/curl.cfg"
 		t0=$(ms)
-		s3curl --parallel --parallel-max 16 -H "x-amz-meta-seq: 1" \
-			-K "$work/curl.cfg" >/dev/null
-		echo "(s3rver: $n PUTs by curl in $(($(ms) - t0)) ms)"
+		s3curl -H "x-amz-meta-seq: 1" -T "$work/body" \
+			"$ep/list/p$n/big/$(names 1)" >/dev/null
+		node -e '
+const fs = require("fs"), path = require("path");
+const [dir, n] = [process.argv[1], Number(process.argv[2])];
+const name = i => "n" + String(i).padStart(6, "0");
+const kinds = ["._S3rver_object", "._S3rver_object.md5",
+	"._S3rver_metadata.json"];
+for (let i = 2; i <= n; i++)
+	for (const k of kinds)
+		fs.linkSync(path.join(dir, name(1) + k), path.join(dir, name(i) + k));
+' "$work/s3/list/p$n/big" "$n"
+		echo "(s3rver: 1 PUT and $((n - 1)) copies in its store layout in $(($(ms) - t0)) ms)"
 		t0=$(ms)
 		got=$("$build/tests/cloud_tool" --s3-endpoint "$ep" --s3-region us-east-1 \
 			--s3-path-style list "s3://list/p$n" big | wc -l)
 		echo "s3rver n=$n: the server's own listing (tests/cloud_tool list, every page) $(($(ms) - t0)) ms ($got names)"
+		[ "$got" -eq "$n" ] || { echo "s3rver serves $got names, not $n" >&2; exit 1; }
 		measure "s3rver" "$n" "cloud=s3://list/p$n,s3_endpoint=$ep,s3_region=us-east-1,s3_path_style"
 	done
 esac

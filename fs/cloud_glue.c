@@ -37,10 +37,15 @@
  * Downloads are bounded by what the store could hold (object_bound):
  * a larger object is refused from its size before its body is read.
  *
- * Stopping: SIGTERM, SIGINT and SIGHUP also cut cloud listings in
- * progress (cloud_glue_watch_signals), so a target that lists forever
- * never keeps a request, and with it the unmount, waiting; uploads are
- * not cut, the stop drains them as before.
+ * Stopping: SIGTERM, SIGINT and SIGHUP also cut cloud listings and
+ * downloads in progress (cloud_glue_watch_signals,
+ * cloud_target_interrupt_lists), so a target that lists forever or stalls
+ * in the middle of a restore never keeps a request, and with it the stop
+ * (libfuse joins its workers before its loop returns), waiting: the
+ * request fails with EIO and nothing is imported.  Uploads are not cut,
+ * the stop drains them as before.  (An unmount cannot begin while a
+ * lookup is in flight: the kernel reports the mount busy until the
+ * request ends, so it is the signal that must win.)
  *
  * No lock of its own: the catalog and the backup lock themselves.  With
  * cloud=none fs->cloud is NULL and every call is a no-op.
@@ -228,7 +233,8 @@ static void *watch_main(void *arg)
 	char c;
 
 	while (read(watch_pipe[0], &c, 1) == 1 && c == 's') {
-		log_info("stopping: cutting cloud listings in progress");
+		log_info("stopping: cutting cloud listings and downloads in "
+			 "progress");
 		cloud_target_interrupt_lists(g->t);
 		cloud_target_interrupt_lists(g->quick);
 	}
@@ -395,6 +401,26 @@ int cloud_glue_space(struct fs *fs, const char *name, uint64_t *id)
 	return rc;
 }
 
+static int first_doc(void *arg, const char *name)
+{
+	(void)name;
+	*(bool *)arg = true;
+	return 1; /* one is enough */
+}
+
+int cloud_glue_space_empty(struct fs *fs, const char *name)
+{
+	bool any = false;
+	int rc;
+
+	if (!fs->cloud || !cloud_name_valid(name))
+		return 0;
+	rc = backup_list_space(fs->cloud->b, name, first_doc, &any);
+	if (rc < 0 && rc != -ENOMEM)
+		return 0; /* logged; nothing known: see cloud_glue.h */
+	return any ? -ENOTEMPTY : rc < 0 ? rc : 0;
+}
+
 void cloud_glue_removed(struct fs *fs, uint64_t parent, const char *name)
 {
 	char space[STORE_NAME_MAX + 1];
@@ -502,4 +528,5 @@ void cloud_glue_stats(struct fs *fs, struct cloud_glue_stats *out)
 	out->deletes = bs.deletes;
 	out->restores = bs.restores;
 	out->restore_failures = bs.restore_failures;
+	out->conflicts = bs.conflicts;
 }

@@ -20,6 +20,7 @@ struct cloud_glue_stats {
 	uint64_t deletes; /* cloud copies removed */
 	uint64_t restores; /* documents restored on lookup */
 	uint64_t restore_failures;
+	uint64_t conflicts; /* cloud copies kept under a conflict name */
 };
 
 /* Start backup for fs->cfg.cloud (after the store is open).  Returns 0 or
@@ -43,6 +44,13 @@ int cloud_glue_restore(struct fs *fs, uint64_t space_id, const char *key,
 /* The space is not local: create it when the cloud holds it.  0 with *id,
  * -ENOENT otherwise. */
 int cloud_glue_space(struct fs *fs, const char *name, uint64_t *id);
+
+/* Before a space is removed: -ENOTEMPTY when the cloud holds documents of
+ * it (its listing shows any: a space is empty only when it is empty here
+ * and there), else 0.  When the cloud cannot be asked and never listed
+ * the space, 0: a local operation works with the target down, and the
+ * space shows again once the cloud answers (docs/semantics.md). */
+int cloud_glue_space_empty(struct fs *fs, const char *name);
 
 /* A local removal or rename away of name under parent (a space when
  * parent is the root): cached cloud listings are invalidated at once and

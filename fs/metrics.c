@@ -198,6 +198,10 @@ static void render_cloud(struct out *f, struct fs *fs)
 		cs.restores);
 	COUNTER(f, "restore_failures_total", "Failed restores.",
 		cs.restore_failures);
+	COUNTER(f, "cloud_conflicts_total",
+		"Cloud copies kept under a conflict name (a name held by "
+		"the cloud and created here meanwhile).",
+		cs.conflicts);
 }
 
 static void render_build_info(struct out *o)

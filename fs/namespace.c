@@ -192,6 +192,11 @@ void fs_op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	else if (fs_name_reserved(name))
 		rc = -ENOENT;
 	else
+		rc = store_space_lookup(fs->s, name, &id);
+	/* Documents only in the cloud are documents of the space. */
+	if (rc == 0)
+		rc = cloud_glue_space_empty(fs, name);
+	if (rc == 0)
 		rc = store_space_remove(fs->s, name, NULL);
 	if (rc == 0)
 		cloud_glue_removed(fs, STORE_ROOT_ID, name);
