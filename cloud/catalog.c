@@ -3,9 +3,11 @@
  *
  * State, all guarded by c->lock:
  *   - dirs: one struct listing per directory asked about ("" for the
- *     spaces, else a space), by name.  A listing's names are a strset
- *     (constant-time membership: 100k names gather in O(n), not the
- *     O(n^2) of a list searched per name);
+ *     spaces, else a space), by name.  A listing's names are the last
+ *     fetch's, sorted (base, a struct sorted: one block, the pointers then
+ *     the strings; membership by binary search), plus the names put since
+ *     (added, a strset) minus those deleted since (deleted): 100k names
+ *     gather in O(n log n), with no allocation per name;
  *   - negative: "space" or "space/key" ('/' is in no name) -> expiry in
  *     monotonic ns, negated for a refused object; bounded by NEG_MAX
  *     entries (emptied when full);
@@ -18,14 +20,17 @@
  * A listing is fresh when it was fetched under the current gen and less
  * than list_cache_ms ago.
  *
- * catalog_list answers from a sorted snapshot of a listing's names (struct
- * sorted: one block, the pointers then the strings), built by the first
- * catalog_list after the names changed and shared, counted, until they
- * change again: an `ls` of a cached 100k-name listing copies and sorts
- * nothing (profiled: the copy and the sort were most of a cached `ls`).  Fetches run without the lock (a 100k-name
- * listing takes a while) into a new strset that replaces the old one
- * under the lock, after the puts and deletes noted meanwhile (raced) are
- * applied to it: they are confirmed, whether or not the fetch saw them.
+ * catalog_list answers from a sorted snapshot of a listing's names (a
+ * struct sorted, shared and counted): base itself while nothing was put
+ * or deleted since the fetch, else base merged with added minus deleted,
+ * built by the first catalog_list after a change and kept until the next
+ * one.  An `ls` of a cached listing copies and sorts nothing, a first one
+ * sorts once (profiled at 100k names: the per-name records, copies, sets
+ * and sorts were most of an `ls`; see bench/README.md).  Fetches run
+ * without the lock (a 100k-name listing takes a while) into a new base
+ * that replaces the old one under the lock, after the puts and deletes
+ * noted meanwhile (raced) are applied to it: they are confirmed, whether
+ * or not the fetch saw them.
  *
  * Invariants:
  *   1. A name tombstoned in the store, or a space in removed, is never
@@ -57,7 +62,7 @@ enum {
 	NEG_MAX = 65536
 };
 
-/* A sorted snapshot of a listing's names; refs guarded by c->lock. */
+/* Sorted names, each once; refs guarded by c->lock. */
 struct sorted {
 	size_t refs;
 	size_t n;
@@ -65,9 +70,11 @@ struct sorted {
 };
 
 struct listing {
-	struct strset names;
-	uint64_t version; /* bumped when names change */
-	struct sorted *sorted; /* of names at version, or NULL (a ref) */
+	struct sorted *base; /* the last fetch's names, or NULL (a ref) */
+	struct strset added; /* put since: none of them in base */
+	struct strset deleted; /* deleted since: each of them in base */
+	uint64_t version; /* bumped when the names change */
+	struct sorted *sorted; /* the names at version, or NULL (a ref) */
 	bool listed; /* fetched completely once at least */
 	int64_t fetched_ns;
 	uint64_t gen; /* c->gen when fetched; 0: stale */
@@ -133,6 +140,36 @@ static void changed(struct listing *l)
 	l->sorted = NULL;
 }
 
+static int cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static bool sorted_has(const struct sorted *so, const char *name)
+{
+	return so && so->n &&
+	       bsearch(&name, so->v, so->n, sizeof(so->v[0]), cmp_names);
+}
+
+static bool listing_has(const struct listing *l, const char *name)
+{
+	return !strset_get(&l->deleted, name, NULL) &&
+	       (strset_get(&l->added, name, NULL) || sorted_has(l->base, name));
+}
+
+/* A put (op 1) or delete (-1) of name in l. */
+static int listing_note(struct listing *l, const char *name, int op)
+{
+	if (op > 0) {
+		strset_del(&l->deleted, name);
+		return sorted_has(l->base, name)
+			       ? 0
+			       : strset_put(&l->added, name, 0);
+	}
+	strset_del(&l->added, name);
+	return sorted_has(l->base, name) ? strset_put(&l->deleted, name, 0) : 0;
+}
+
 static struct listing *dir_get(struct catalog *c, const char *space)
 {
 	int64_t v;
@@ -150,7 +187,8 @@ static struct listing *dir_make(struct catalog *c, const char *space)
 	l = calloc(1, sizeof(*l));
 	if (!l)
 		return NULL;
-	strset_init(&l->names);
+	strset_init(&l->added);
+	strset_init(&l->deleted);
 	strset_init(&l->raced);
 	if (strset_put(&c->dirs, space, (int64_t)(intptr_t)l)) {
 		free(l);
@@ -341,7 +379,9 @@ void catalog_close(struct catalog *c)
 	while (strset_next(&c->dirs, &pos, &v)) {
 		struct listing *l = (struct listing *)(intptr_t)v;
 
-		strset_release(&l->names);
+		sorted_put(l->base);
+		strset_release(&l->added);
+		strset_release(&l->deleted);
 		strset_release(&l->raced);
 		sorted_put(l->sorted);
 		free(l);
@@ -355,11 +395,6 @@ void catalog_close(struct catalog *c)
 }
 
 /* ---- fetching ---- */
-
-static int cmp_names(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
 
 /* The names of a fetch as they arrive: offsets into one arena. */
 struct arrived {
@@ -432,22 +467,19 @@ static struct sorted *arrived_sorted(const struct arrived *a)
 	return so;
 }
 
-/* Fetch the listing of space ("" for the spaces) from t and install it.
- * The names are gathered first and put into the listing's set once their
- * count is known (no rehash while 100k names arrive), and the sorted
- * snapshot catalog_list wants is made here, without the lock.  c->lock
+/* Fetch the listing of space ("" for the spaces) from t and install it:
+ * the names are gathered into one arena, sorted (when the target did not
+ * list them in order already) and become the listing's base.  c->lock
  * not held. */
 static int fetch(struct catalog *c, struct cloud_target *t, const char *space)
 {
 	struct arrived a = { NULL, 0, 0, NULL, 0, 0 };
-	struct strset names = STRSET_INIT;
 	struct sorted *so = NULL;
 	const char *name;
 	struct listing *l;
 	size_t pos = 0;
 	int64_t op;
 	uint64_t gen;
-	bool raced;
 	int rc;
 
 	pthread_mutex_lock(&c->lock);
@@ -459,10 +491,6 @@ static int fetch(struct catalog *c, struct cloud_target *t, const char *space)
 	if (!l)
 		return -ENOMEM;
 	rc = cloud_target_list_all(t, space[0] ? space : NULL, arrived_add, &a);
-	if (!rc)
-		rc = strset_reserve(&names, a.n);
-	for (size_t i = 0; !rc && i < a.n; i++)
-		rc = strset_put(&names, a.arena + a.at[i], 0);
 	if (!rc) {
 		so = arrived_sorted(&a);
 		rc = so ? 0 : -ENOMEM;
@@ -471,33 +499,29 @@ static int fetch(struct catalog *c, struct cloud_target *t, const char *space)
 	free(a.arena);
 	pthread_mutex_lock(&c->lock);
 	l = dir_get(c, space);
-	raced = l->raced.count > 0;
-	while (!rc && (name = strset_next(&l->raced, &pos, &op)))
-		rc = op > 0 ? strset_put(&names, name, 0)
-			    : (strset_del(&names, name), 0);
-	if (--l->fetching == 0)
-		strset_clear(&l->raced);
 	if (!rc) {
-		strset_release(&l->names);
-		l->names = names;
+		sorted_put(l->base);
+		l->base = so; /* the fetch's reference */
+		so = NULL;
+		strset_clear(&l->added);
+		strset_clear(&l->deleted);
 		changed(l);
-		if (!raced) {
-			l->sorted = so; /* the fetch's reference */
-			so = NULL;
-		}
+		while (!rc && (name = strset_next(&l->raced, &pos, &op)))
+			rc = listing_note(l, name, (int)op);
 		l->listed = true;
 		l->fetched_ns =
 			mono_ns(); /* a slow listing is fresh when done */
-		/* an invalidation raced with the fetch: stale at once */
-		l->gen = gen == c->gen ? gen : 0;
+		/* an invalidation raced with the fetch, or a raced note could
+		 * not be taken: stale at once */
+		l->gen = gen == c->gen && !rc ? gen : 0;
+		rc = 0;
 	}
-	sorted_put(so);
+	if (--l->fetching == 0)
+		strset_clear(&l->raced);
 	pthread_mutex_unlock(&c->lock);
-	if (rc) {
-		strset_release(&names);
-		if (rc != -ENOMEM && rc != -ECANCELED)
-			catalog_note_down(c);
-	}
+	sorted_put(so);
+	if (rc && rc != -ENOMEM && rc != -ECANCELED)
+		catalog_note_down(c);
 	return rc;
 }
 
@@ -517,22 +541,37 @@ static bool shown(struct catalog *c, const char *space, const char *name)
 	return !removed;
 }
 
-/* A copy of the names of l in one block, not yet sorted; c->lock held. */
+/* The names of l (base minus deleted, then added) in one block, the
+ * added ones not yet in order; c->lock held. */
 static struct sorted *copy_names(const struct listing *l)
 {
+	size_t base_n = l->base ? l->base->n : 0;
+	size_t n = base_n - l->deleted.count + l->added.count;
 	size_t pos = 0, bytes = 0, k = 0;
 	const char *name;
 	struct sorted *so;
 	char *at;
 
-	while ((name = strset_next(&l->names, &pos, NULL)))
+	for (size_t i = 0; i < base_n; i++)
+		bytes += strlen(l->base->v[i]) + 1;
+	while ((name = strset_next(&l->added, &pos, NULL)))
 		bytes += strlen(name) + 1;
-	so = malloc(sizeof(*so) + l->names.count * sizeof(char *) + bytes);
+	so = malloc(sizeof(*so) + n * sizeof(char *) + bytes);
 	if (!so)
 		return NULL;
-	at = (char *)&so->v[l->names.count];
+	at = (char *)&so->v[n];
+	for (size_t i = 0; i < base_n; i++) {
+		size_t len = strlen(l->base->v[i]) + 1;
+
+		if (l->deleted.count &&
+		    strset_get(&l->deleted, l->base->v[i], NULL))
+			continue;
+		memcpy(at, l->base->v[i], len);
+		so->v[k++] = at;
+		at += len;
+	}
 	pos = 0;
-	while ((name = strset_next(&l->names, &pos, NULL))) {
+	while ((name = strset_next(&l->added, &pos, NULL))) {
 		size_t len = strlen(name) + 1;
 
 		memcpy(at, name, len);
@@ -544,6 +583,29 @@ static struct sorted *copy_names(const struct listing *l)
 	return so;
 }
 
+/* Sort so, whose first n_sorted names are in order already: sort the
+ * rest and merge.  -ENOMEM leaves it unsorted. */
+static int sort_tail(struct sorted *so, size_t n_sorted)
+{
+	size_t i = 0, j = n_sorted, k = 0;
+	char **out;
+
+	if (so->n == n_sorted)
+		return 0;
+	qsort(so->v + n_sorted, so->n - n_sorted, sizeof(so->v[0]), cmp_names);
+	out = malloc(so->n * sizeof(*out));
+	if (!out)
+		return -ENOMEM;
+	while (i < n_sorted || j < so->n)
+		out[k++] = j == so->n || (i < n_sorted &&
+					  strcmp(so->v[i], so->v[j]) < 0)
+				   ? so->v[i++]
+				   : so->v[j++];
+	memcpy(so->v, out, so->n * sizeof(*out));
+	free(out);
+	return 0;
+}
+
 /* A counted reference to the sorted names of the listing of d (release
  * with sorted_put under c->lock).  Built here when the listing has none:
  * copied under the lock, sorted without it, and kept in the listing if
@@ -553,12 +615,17 @@ static int names_sorted(struct catalog *c, const char *d, struct sorted **out)
 	struct listing *l;
 	struct sorted *so;
 	uint64_t version;
+	size_t n_sorted;
 
 	pthread_mutex_lock(&c->lock);
 	l = dir_get(c, d);
 	if (!l || !l->listed) {
 		pthread_mutex_unlock(&c->lock);
 		return -EIO; /* down, never listed */
+	}
+	if (!l->sorted && l->base && !l->added.count && !l->deleted.count) {
+		l->sorted = l->base; /* the fetch's names, as they are */
+		l->sorted->refs++;
 	}
 	so = l->sorted;
 	if (so) {
@@ -569,11 +636,12 @@ static int names_sorted(struct catalog *c, const char *d, struct sorted **out)
 	}
 	version = l->version;
 	so = copy_names(l);
+	n_sorted = so ? so->n - l->added.count : 0;
 	pthread_mutex_unlock(&c->lock);
-	if (!so)
+	if (!so || sort_tail(so, n_sorted)) {
+		free(so);
 		return -ENOMEM;
-	if (so->n)
-		qsort(so->v, so->n, sizeof(so->v[0]), cmp_names);
+	}
 	pthread_mutex_lock(&c->lock);
 	l = dir_get(c, d);
 	if (l && l->version == version && !l->sorted) {
@@ -657,7 +725,7 @@ static enum catalog_answer last_known(struct catalog *c, const char *space,
 
 	pthread_mutex_lock(&c->lock);
 	l = dir_get(c, key ? space : "");
-	has = l && l->listed && strset_get(&l->names, key ? key : space, NULL);
+	has = l && l->listed && listing_has(l, key ? key : space);
 	pthread_mutex_unlock(&c->lock);
 	return has ? CATALOG_PRESENT : CATALOG_UNKNOWN;
 }
@@ -680,9 +748,8 @@ enum catalog_answer catalog_lookup(struct catalog *c, const char *space,
 	if (neg)
 		a = neg == 2 ? CATALOG_REFUSED : CATALOG_ABSENT;
 	else if (fresh(c, l, mono_ns()))
-		a = strset_get(&l->names, key ? key : space, NULL)
-			    ? CATALOG_PRESENT
-			    : CATALOG_ABSENT;
+		a = listing_has(l, key ? key : space) ? CATALOG_PRESENT
+						      : CATALOG_ABSENT;
 	else
 		decided = false;
 	down = c->down;
@@ -701,8 +768,7 @@ enum catalog_answer catalog_lookup(struct catalog *c, const char *space,
 		return last_known(c, space, key);
 	pthread_mutex_lock(&c->lock);
 	l = dir_get(c, "");
-	a = strset_get(&l->names, space, NULL) ? CATALOG_PRESENT
-					       : CATALOG_ABSENT;
+	a = listing_has(l, space) ? CATALOG_PRESENT : CATALOG_ABSENT;
 	pthread_mutex_unlock(&c->lock);
 	return a;
 }
@@ -716,7 +782,7 @@ bool catalog_vouches_absent(struct catalog *c, const char *space,
 	pthread_mutex_lock(&c->lock);
 	l = dir_get(c, space);
 	v = neg_get(c, space, key) == 1 ||
-	    (fresh(c, l, mono_ns()) && !strset_get(&l->names, key, NULL));
+	    (fresh(c, l, mono_ns()) && !listing_has(l, key));
 	pthread_mutex_unlock(&c->lock);
 	return v;
 }
@@ -739,10 +805,7 @@ static void note(struct listing *l, const char *name, int op)
 
 	if (!l)
 		return;
-	if (op > 0)
-		rc = strset_put(&l->names, name, 0);
-	else
-		rc = (strset_del(&l->names, name), 0);
+	rc = listing_note(l, name, op);
 	changed(l);
 	if (!rc && l->fetching)
 		rc = strset_put(&l->raced, name, op);
