@@ -1056,6 +1056,19 @@ START_TEST(test_catalog_cached_listing_is_sorted_and_follows_notes)
 	got[0] = '\0';
 	ck_assert_int_eq(catalog_list(c, "sp ace", add_name, got), 0);
 	ck_assert_str_eq(got, "a-;a0;a\xc3\xa9;");
+	/* lookups answer from the same names, no request made */
+	ck_assert_int_eq(catalog_lookup(c, "sp ace", "a0"), CATALOG_PRESENT);
+	ck_assert_int_eq(catalog_lookup(c, "sp ace", "b"), CATALOG_ABSENT);
+	ck_assert_int_eq(catalog_lookup(c, "sp ace", "a-"), CATALOG_PRESENT);
+	ck_assert_int_eq(flaky_count(x.f, &x.f->heads), 0);
+	/* a name of the fetch deleted and put again, one put twice */
+	catalog_note_put(c, "sp ace", "b");
+	catalog_note_put(c, "sp ace", "a0");
+	catalog_note_delete(c, "sp ace", "a-");
+	got[0] = '\0';
+	ck_assert_int_eq(catalog_list(c, "sp ace", add_name, got), 0);
+	ck_assert_str_eq(got, "a0;a\xc3\xa9;b;");
+	ck_assert_int_eq(catalog_lookup(c, "sp ace", "a-"), CATALOG_ABSENT);
 	fix_close(&x);
 }
 END_TEST
