@@ -59,6 +59,9 @@ trap 'exit 1' INT TERM
 mkdir -p "$work" "$mnt"
 
 ms() { echo $(($(date +%s%N) / 1000000)); }
+# cpu: the daemon's CPU time so far (user + system), in ms: what a listing
+# costs whatever else the machine runs
+cpu() { awk -v hz="$(getconf CLK_TCK)" '{ print int(($14 + $15) * 1000 / hz) }' "/proc/$mpid/stat"; }
 names() { seq -f "n%06g" 1 "$1"; }
 
 # mount OPTIONS [BUILD]: an empty store on $mnt
@@ -92,13 +95,17 @@ measure() {
 	t0=$(ms)
 	echo '{}' >"$mnt/big/new"
 	t1=$(ms)
+	c1=$(cpu)
 	got=$(ls -f "$mnt/big" | grep -vc '^\.')
 	t2=$(ms)
+	c2=$(cpu)
 	ls -f "$mnt/big" >/dev/null
 	t3=$(ms)
+	c3=$(cpu)
 	umount_it
 	echo "$1 n=$2: ls -f of the spaces $troot ms, create beside $2 cloud names $((t1 - t0)) ms," \
-		"ls -f first $((t2 - t1)) ms ($got names), again $((t3 - t2)) ms"
+		"ls -f first $((t2 - t1)) ms ($got names), again $((t3 - t2)) ms;" \
+		"daemon CPU first $((c2 - c1)) ms, again $((c3 - c2)) ms"
 }
 
 echo "caravanfs listing bench: $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores," \
