@@ -103,6 +103,11 @@ measure() {
 	t3=$(ms)
 	c3=$(cpu)
 	umount_it
+	if [ "$got" -ne $(($2 + 1)) ]; then
+		echo "($1 n=$2: $got names listed, not $(($2 + 1)); the daemon's log ends:"
+		tail -n 5 "$work/caravanfs.log"
+		echo ")"
+	fi
 	echo "$1 n=$2: ls -f of the spaces $troot ms, create beside $2 cloud names $((t1 - t0)) ms," \
 		"ls -f first $((t2 - t1)) ms ($got names), again $((t3 - t2)) ms;" \
 		"daemon CPU first $((c2 - c1)) ms, again $((c3 - c2)) ms"
