@@ -98,9 +98,10 @@
 /* A listing between two pages: the names of a directory collected and
  * sorted once, and where the next page starts (see dir_list).  dir names
  * the listing: the space's segment, or "/" for the spaces (no segment
- * holds a '/'). */
+ * holds a '/').  The strings live in one arena, v points into it. */
 struct dir_cursor {
 	char *dir;
+	char *arena;
 	struct listed *v;
 	size_t n, i;
 };
@@ -774,9 +775,11 @@ static int dir_del(struct cloud_target *t, const char *space, const char *key)
 
 /* ---- listing ---- */
 
+/* A listed object (or space): its segment and its name, in the cursor's
+ * arena (name == seg when the segment decodes to itself). */
 struct listed {
-	char seg[CLOUD_SEG_MAX + 1];
-	char name[CLOUD_NAME_MAX + 1];
+	const char *seg;
+	const char *name;
 };
 
 static int listed_cmp(const void *a, const void *b)
@@ -908,19 +911,82 @@ static int name_of(struct dir_target *d, int dir_fd, const char *space_seg,
 	return rc;
 }
 
-/* Read the space directory space_seg (ROOT when NULL) and collect the
- * names of its objects (or of the spaces). */
-static int collect(struct dir_target *d, const char *space_seg,
-		   struct listed **out, size_t *n_out)
+/* What collect gathers while the arena may still move: offsets. */
+struct gather {
+	char *arena;
+	size_t used, room;
+	size_t (*at)[2]; /* segment, name offsets */
+	size_t n, cap;
+};
+
+static int gather_str(struct gather *g, const char *str, size_t len,
+		      size_t *off)
 {
-	struct listed *v = NULL;
-	size_t n = 0, cap = 0;
+	if (g->room - g->used < len + 1) {
+		size_t room = g->room ? g->room : 65536;
+		char *grown;
+
+		while (room - g->used < len + 1)
+			room *= 2;
+		grown = realloc(g->arena, room);
+		if (!grown)
+			return -ENOMEM;
+		g->arena = grown;
+		g->room = room;
+	}
+	memcpy(g->arena + g->used, str, len);
+	g->arena[g->used + len] = '\0';
+	*off = g->used;
+	g->used += len + 1;
+	return 0;
+}
+
+/* Add the segment seg (len bytes) with its name. */
+static int gather_add(struct gather *g, const char *seg, size_t len,
+		      const char *name)
+{
+	size_t seg_off, name_off;
+	int rc;
+
+	if (g->n == g->cap) {
+		size_t cap = g->cap ? 2 * g->cap : 256;
+		size_t(*grown)[2] = realloc(g->at, cap * sizeof(*grown));
+
+		if (!grown)
+			return -ENOMEM;
+		g->at = grown;
+		g->cap = cap;
+	}
+	rc = gather_str(g, seg, len, &seg_off);
+	if (!rc && strcmp(seg, name))
+		rc = gather_str(g, name, strlen(name), &name_off);
+	else
+		name_off = seg_off;
+	if (rc)
+		return rc;
+	g->at[g->n][0] = seg_off;
+	g->at[g->n][1] = name_off;
+	g->n++;
+	return 0;
+}
+
+/* Read the space directory space_seg (ROOT when NULL) and collect the
+ * names of its objects (or of the spaces) into c (arena, v, n), sorted by
+ * segment.  Profiled at 100k names: what costs is the memory touched, so
+ * the strings go to one arena and the sort moves 16-byte records. */
+static int collect(struct dir_target *d, const char *space_seg,
+		   struct dir_cursor *c)
+{
+	struct gather g = { NULL, 0, 0, NULL, 0, 0 };
+	char name[CLOUD_NAME_MAX + 1];
 	struct dirent *e;
 	int rfd = root_open(d);
 	DIR *dh = NULL;
+	int rc = 0;
 
-	*out = NULL;
-	*n_out = 0;
+	c->arena = NULL;
+	c->v = NULL;
+	c->n = 0;
 	if (rfd < 0)
 		return rfd;
 	dh = dir_stream(d, rfd, space_seg ? space_seg : ".");
@@ -931,43 +997,40 @@ static int collect(struct dir_target *d, const char *space_seg,
 		return space_seg && (errno == ENOENT || errno == ELOOP)
 			       ? 0
 			       : -errno;
-	while ((e = readdir(dh))) {
-		struct listed *l;
-
+	while (!rc && (e = readdir(dh))) {
 		if (!ours(e->d_name) ||
 		    !is_kind(d, dirfd(dh), space_seg, e, !space_seg))
 			continue;
-		if (n == cap) {
-			struct listed *nv;
-
-			cap = cap ? cap * 2 : 64;
-			nv = realloc(v, cap * sizeof(*v));
-			if (!nv) {
-				free(v);
-				closedir(dh);
-				return -ENOMEM;
-			}
-			v = nv;
-		}
-		l = &v[n];
-		/* ours() checked the length. */
-		memcpy(l->seg, e->d_name, strlen(e->d_name) + 1);
-		if (name_of(d, dirfd(dh), space_seg, l->seg, l->name))
+		if (name_of(d, dirfd(dh), space_seg, e->d_name, name))
 			continue; /* not ours, or an empty space */
-		n++;
+		rc = gather_add(&g, e->d_name, strlen(e->d_name), name);
 	}
 	closedir(dh);
-	if (n)
-		qsort(v, n, sizeof(*v), listed_cmp);
-	*out = v;
-	*n_out = n;
-	return 0;
+	if (!rc && g.n) {
+		c->v = malloc(g.n * sizeof(*c->v));
+		rc = c->v ? 0 : -ENOMEM;
+	}
+	if (!rc) {
+		for (size_t i = 0; i < g.n; i++) {
+			c->v[i].seg = g.arena + g.at[i][0];
+			c->v[i].name = g.arena + g.at[i][1];
+		}
+		if (g.n)
+			qsort(c->v, g.n, sizeof(*c->v), listed_cmp);
+		c->arena = g.arena;
+		c->n = g.n;
+		g.arena = NULL;
+	}
+	free(g.at);
+	free(g.arena);
+	return rc;
 }
 
 static void cursor_free(struct dir_cursor *c)
 {
 	free(c->dir);
 	free(c->v);
+	free(c->arena);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -1013,7 +1076,7 @@ static int dir_list(struct cloud_target *t, const char *space,
 		    const char *token, char **next, cloud_name_fn fn, void *arg)
 {
 	struct dir_target *d = dir_of(t);
-	struct dir_cursor c = { NULL, NULL, 0, 0 };
+	struct dir_cursor c = { NULL, NULL, NULL, 0, 0 };
 	struct obj_paths p;
 	const char *dir = "/";
 	size_t sent = 0;
@@ -1026,7 +1089,7 @@ static int dir_list(struct cloud_target *t, const char *space,
 		dir = p.seg_space;
 	}
 	if (!cursor_take(d, dir, token, &c)) {
-		rc = collect(d, space ? p.seg_space : NULL, &c.v, &c.n);
+		rc = collect(d, space ? p.seg_space : NULL, &c);
 		if (rc) {
 			log_error("cannot list '%s': %s", t->url,
 				  strerror(-rc));

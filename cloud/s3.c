@@ -81,7 +81,9 @@ struct s3_req {
 	struct sigv4_kv meta[MAX_META];
 	size_t meta_len;
 	bool quiet_404;
-	bool listing; /* cut by cloud_target_interrupt_lists() too */
+	/* A listing, a download or a HEAD: cut by
+	 * cloud_target_interrupt_lists() too (a stop never waits for one). */
+	bool cut_at_stop;
 	size_t max_bytes; /* response bound; 0: max_object_bytes */
 };
 
@@ -238,7 +240,7 @@ static int attempt_once(struct s3_target *s, const struct s3_req *rq,
 	hr.body_len = rq->body_len;
 	hr.max_response_bytes = rq->max_bytes ? rq->max_bytes
 					      : s->max_object_bytes;
-	hr.cancelled = rq->listing ? list_cancelled : call_cancelled;
+	hr.cancelled = rq->cut_at_stop ? list_cancelled : call_cancelled;
 	hr.cancel_arg = &s->base;
 	rc = s->http->perform(s->http, &hr, rs);
 out_release:
@@ -287,8 +289,8 @@ static int s3_call(struct s3_target *s, const struct s3_req *rq,
 		uint32_t ms;
 		int rc, err;
 
-		if (rq->listing ? cloud_target_lists_interrupted(t)
-				: cloud_target_interrupted(t)) {
+		if (rq->cut_at_stop ? cloud_target_lists_interrupted(t)
+				    : cloud_target_interrupted(t)) {
 			log_error("cannot %s 's3://%s/%s': interrupted", rq->op,
 				  s->bucket, name);
 			return -ECANCELED;
@@ -315,7 +317,7 @@ static int s3_call(struct s3_target *s, const struct s3_req *rq,
 		log_warn("cannot %s 's3://%s/%s': %s, attempt %" PRIu32
 			 ", retrying in %" PRIu32 " ms",
 			 rq->op, s->bucket, name, detail, attempt + 1, ms);
-		if (cloud_target_sleep(t, ms, rq->listing)) {
+		if (cloud_target_sleep(t, ms, rq->cut_at_stop)) {
 			log_error("cannot %s 's3://%s/%s': interrupted", rq->op,
 				  s->bucket, name);
 			return -ECANCELED;
@@ -525,6 +527,9 @@ static int s3_get(struct cloud_target *t, const char *space, const char *key,
 	rq.method = "GET";
 	rq.object = obj.p;
 	rq.quiet_404 = true;
+	/* a restore is cut at a stop; the store's own objects (the writer
+	 * lease, released at a clean stop) are not */
+	rq.cut_at_stop = !cloud_name_reserved(space);
 	rc = s3_call(s, &rq, &rs);
 	if (rc)
 		goto out_release;
@@ -555,6 +560,7 @@ static int head_object(struct s3_target *s, const char *object,
 	rq.method = "HEAD";
 	rq.object = object;
 	rq.quiet_404 = true;
+	rq.cut_at_stop = true;
 	return s3_call(s, &rq, rs);
 }
 
@@ -660,7 +666,7 @@ static int list_call(struct s3_target *s, const char *prefix, const char *token,
 	rq.method = "GET";
 	rq.object = "";
 	rq.what = prefix;
-	rq.listing = true;
+	rq.cut_at_stop = true;
 	rq.max_bytes = LIST_PAGE_MAX_BYTES;
 	rq.query = q;
 	rq.query_len = nq;

@@ -199,9 +199,10 @@ int cloud_target_list_all(struct cloud_target *t, const char *space,
  * -ECANCELED (shutdown); a transfer in progress is cut within about a
  * second. */
 void cloud_target_interrupt(struct cloud_target *t);
-/* The same for listings only: a listing in progress is cut and later ones
- * are -ECANCELED, while uploads, downloads and deletes go on (so that a
- * stop can still drain uploads).  Safe to call from any thread. */
+/* The same for listings, downloads and HEADs only: one in progress is
+ * cut (within about a second) and later ones are -ECANCELED, while uploads
+ * and deletes go on (so that a stop can still drain uploads).  Safe to
+ * call from any thread. */
 void cloud_target_interrupt_lists(struct cloud_target *t);
 
 /* ---- names ---- */

@@ -37,10 +37,15 @@
  * Downloads are bounded by what the store could hold (object_bound):
  * a larger object is refused from its size before its body is read.
  *
- * Stopping: SIGTERM, SIGINT and SIGHUP also cut cloud listings in
- * progress (cloud_glue_watch_signals), so a target that lists forever
- * never keeps a request, and with it the unmount, waiting; uploads are
- * not cut, the stop drains them as before.
+ * Stopping: SIGTERM, SIGINT and SIGHUP also cut cloud listings and
+ * downloads in progress (cloud_glue_watch_signals,
+ * cloud_target_interrupt_lists), so a target that lists forever or stalls
+ * in the middle of a restore never keeps a request, and with it the stop
+ * (libfuse joins its workers before its loop returns), waiting: the
+ * request fails with EIO and nothing is imported.  Uploads are not cut,
+ * the stop drains them as before.  (An unmount cannot begin while a
+ * lookup is in flight: the kernel reports the mount busy until the
+ * request ends, so it is the signal that must win.)
  *
  * No lock of its own: the catalog and the backup lock themselves.  With
  * cloud=none fs->cloud is NULL and every call is a no-op.
@@ -80,8 +85,12 @@ struct cloud_glue {
 
 /* ---- listings ---- */
 
+/* The names of a listing: the strings in one arena (offsets while it
+ * grows), as a profile of a 100k-name `ls` asked for. */
 struct collect {
-	char **names;
+	char *arena;
+	size_t used, room;
+	size_t *at; /* offset of each name */
 	size_t n, cap;
 	int rc;
 };
@@ -89,32 +98,38 @@ struct collect {
 static int collect_name(void *arg, const char *name)
 {
 	struct collect *c = arg;
-	char **grown;
+	size_t len = strlen(name) + 1;
 
 	if (c->n == c->cap) {
-		c->cap = c->cap ? 2 * c->cap : 64;
-		grown = realloc(c->names, c->cap * sizeof(*grown));
+		size_t cap = c->cap ? 2 * c->cap : 256;
+		size_t *grown = realloc(c->at, cap * sizeof(*grown));
+
 		if (!grown)
 			return c->rc = -ENOMEM;
-		c->names = grown;
+		c->at = grown;
+		c->cap = cap;
 	}
-	c->names[c->n] = strdup(name);
-	if (!c->names[c->n])
-		return c->rc = -ENOMEM;
-	c->n++;
+	if (c->room - c->used < len) {
+		size_t room = c->room ? c->room : 65536;
+		char *grown;
+
+		while (room - c->used < len)
+			room *= 2;
+		grown = realloc(c->arena, room);
+		if (!grown)
+			return c->rc = -ENOMEM;
+		c->arena = grown;
+		c->room = room;
+	}
+	memcpy(c->arena + c->used, name, len);
+	c->at[c->n++] = c->used;
+	c->used += len;
 	return 0;
 }
 
 static int cmp_names(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static void names_free(char **names, size_t n)
-{
-	while (n)
-		free(names[--n]);
-	free(names);
 }
 
 static bool names_have(char **names, size_t n, const char *name)
@@ -218,7 +233,8 @@ static void *watch_main(void *arg)
 	char c;
 
 	while (read(watch_pipe[0], &c, 1) == 1 && c == 's') {
-		log_info("stopping: cutting cloud listings in progress");
+		log_info("stopping: cutting cloud listings and downloads in "
+			 "progress");
 		cloud_target_interrupt_lists(g->t);
 		cloud_target_interrupt_lists(g->quick);
 	}
@@ -388,6 +404,26 @@ int cloud_glue_space(struct fs *fs, const char *name, uint64_t *id)
 	return rc;
 }
 
+static int first_doc(void *arg, const char *name)
+{
+	(void)name;
+	*(bool *)arg = true;
+	return 1; /* one is enough */
+}
+
+int cloud_glue_space_empty(struct fs *fs, const char *name)
+{
+	bool any = false;
+	int rc;
+
+	if (!fs->cloud || !cloud_name_valid(name))
+		return 0;
+	rc = backup_list_space(fs->cloud->b, name, first_doc, &any);
+	if (rc < 0 && rc != -ENOMEM)
+		return 0; /* logged; nothing known: see cloud_glue.h */
+	return any ? -ENOTEMPTY : rc < 0 ? rc : 0;
+}
+
 void cloud_glue_removed(struct fs *fs, uint64_t parent, const char *name)
 {
 	char space[STORE_NAME_MAX + 1];
@@ -409,15 +445,13 @@ static void drop_local(struct fs *fs, uint64_t ino, struct collect *c)
 	uint64_t id;
 
 	for (i = 0; i < c->n; i++) {
+		const char *name = c->arena + c->at[i];
 		int rc = ino == STORE_ROOT_ID
-				 ? store_space_lookup(fs->s, c->names[i], &id)
-				 : store_doc_lookup(fs->s, ino, c->names[i],
-						    &id);
+				 ? store_space_lookup(fs->s, name, &id)
+				 : store_doc_lookup(fs->s, ino, name, &id);
 
-		if (rc == -ENOENT && !fs_name_reserved(c->names[i]))
-			c->names[k++] = c->names[i];
-		else
-			free(c->names[i]);
+		if (rc == -ENOENT && !fs_name_reserved(name))
+			c->at[k++] = c->at[i];
 	}
 	c->n = k;
 }
@@ -426,7 +460,7 @@ int cloud_glue_dir_open(struct fs *fs, uint64_t ino,
 			struct cloud_glue_dir **out)
 {
 	char space[STORE_NAME_MAX + 1] = "";
-	struct collect c = { NULL, 0, 0, 0 };
+	struct collect c = { NULL, 0, 0, NULL, 0, 0, 0 };
 	struct cloud_glue_dir *d;
 	int rc = 0;
 
@@ -449,18 +483,24 @@ int cloud_glue_dir_open(struct fs *fs, uint64_t ino,
 		drop_local(fs, ino, &c);
 	if (rc < 0 || c.n == 0)
 		goto out_free;
-	d = malloc(sizeof(*d));
+	/* The names come sorted (catalog_list), and stay so. */
+	d = malloc(sizeof(*d) + c.n * sizeof(d->names[0]));
 	if (!d) {
 		rc = -ENOMEM;
 		goto out_free;
 	}
 	d->n = c.n;
-	d->names = c.names;
+	d->names = (char **)(d + 1);
+	for (size_t i = 0; i < c.n; i++)
+		d->names[i] = c.arena + c.at[i];
+	d->arena = c.arena;
+	free(c.at);
 	*out = d;
 	return 0;
 
 out_free:
-	names_free(c.names, c.n);
+	free(c.at);
+	free(c.arena);
 	return rc;
 }
 
@@ -473,7 +513,7 @@ void cloud_glue_dir_free(struct cloud_glue_dir *d)
 {
 	if (!d)
 		return;
-	names_free(d->names, d->n);
+	free(d->arena);
 	free(d);
 }
 
@@ -493,4 +533,5 @@ void cloud_glue_stats(struct fs *fs, struct cloud_glue_stats *out)
 	out->restore_failures = bs.restore_failures;
 	out->writer = bs.lease_held;
 	out->fenced = bs.fenced;
+	out->conflicts = bs.conflicts;
 }

@@ -22,6 +22,7 @@ struct cloud_glue_stats {
 	uint64_t restore_failures;
 	uint64_t writer; /* 1 while this store holds the writer lease */
 	uint64_t fenced; /* 1 once another store took the prefix over */
+	uint64_t conflicts; /* cloud copies kept under a conflict name */
 };
 
 /* Start backup for fs->cfg.cloud (after the store is open).  Returns 0 or
@@ -46,6 +47,13 @@ int cloud_glue_restore(struct fs *fs, uint64_t space_id, const char *key,
  * -ENOENT otherwise. */
 int cloud_glue_space(struct fs *fs, const char *name, uint64_t *id);
 
+/* Before a space is removed: -ENOTEMPTY when the cloud holds documents of
+ * it (its listing shows any: a space is empty only when it is empty here
+ * and there), else 0.  When the cloud cannot be asked and never listed
+ * the space, 0: a local operation works with the target down, and the
+ * space shows again once the cloud answers (docs/semantics.md). */
+int cloud_glue_space_empty(struct fs *fs, const char *name);
+
 /* A local removal or rename away of name under parent (a space when
  * parent is the root): cached cloud listings are invalidated at once and
  * a removed space is not brought back from the cloud. */
@@ -55,7 +63,8 @@ void cloud_glue_removed(struct fs *fs, uint64_t parent, const char *name);
  * and the store did not when the directory was opened, sorted. */
 struct cloud_glue_dir {
 	size_t n;
-	char **names;
+	char **names; /* into arena */
+	char *arena;
 };
 /* *out is NULL when backup is off or the cloud holds nothing more.  A
  * cloud that cannot be reached lists nothing (logged), it does not fail

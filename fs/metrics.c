@@ -204,6 +204,10 @@ static void render_cloud(struct out *f, struct fs *fs)
 	GAUGE(f, "cloud_fenced",
 	      "1 once another store took the cloud prefix over (uploads stop).",
 	      cs.fenced);
+	COUNTER(f, "cloud_conflicts_total",
+		"Cloud copies kept under a conflict name (a name held by "
+		"the cloud and created here meanwhile).",
+		cs.conflicts);
 }
 
 static void render_build_info(struct out *o)

@@ -178,9 +178,19 @@ void fs_op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 		fuse_reply_entry(req, &e);
 }
 
+/* Store callback: the space holds a document. */
+static int any_doc(void *arg, uint64_t id, const char *name)
+{
+	(void)id;
+	(void)name;
+	*(bool *)arg = true;
+	return 1;
+}
+
 void fs_op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct fs *fs = fuse_req_userdata(req);
+	bool local = false;
 	uint64_t id;
 	int rc;
 
@@ -194,6 +204,13 @@ void fs_op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	else if (fs_name_reserved(name))
 		rc = -ENOENT;
 	else
+		rc = store_space_lookup(fs->s, name, &id);
+	/* Documents only in the cloud are documents of the space (asked
+	 * only when it is empty here). */
+	if (rc == 0 && store_doc_list(fs->s, id, 2, any_doc, &local) >= 0 &&
+	    !local)
+		rc = cloud_glue_space_empty(fs, name);
+	if (rc == 0)
 		rc = store_space_remove(fs->s, name, NULL);
 	if (rc == 0)
 		cloud_glue_removed(fs, STORE_ROOT_ID, name);

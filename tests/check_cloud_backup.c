@@ -1288,9 +1288,11 @@ static double now_s(void)
 #define LIST_100K_BOUND_S 30.0
 #endif
 
-/* Defect 5: a listing of n names costs O(n), not O(n^2) (80k names took
- * 11.9 s: a linear search per name, and a directory read per page). */
-START_TEST(test_catalog_lists_100k_names_in_well_under_a_second)
+/* Defect 5: a listing of n names costs O(n log n), not O(n^2) (80k names
+ * took 11.9 s: a linear search per name, and a directory read per page).
+ * The bound only tells the two apart and catches a hang; its speed is
+ * bench/bench_list.sh's. */
+START_TEST(test_catalog_lists_100k_names_within_an_anti_hang_bound)
 {
 	struct fix x;
 	char path[700];
@@ -1313,6 +1315,66 @@ START_TEST(test_catalog_lists_100k_names_in_well_under_a_second)
 	ck_assert_int_eq(backup_list_space(x.b, "sp ace", count_name, &n), 0);
 	ck_assert_uint_eq(n, 100000);
 	ck_assert_double_lt(now_s() - t0, LIST_100K_BOUND_S);
+	fix_close(&x);
+}
+END_TEST
+
+/* A listing comes sorted by name and each name once, also when the
+ * target's order (by segment) is another; the sorted snapshot a cached
+ * listing is answered from follows the puts and deletes noted since. */
+START_TEST(test_catalog_cached_listing_is_sorted_and_follows_notes)
+{
+	/* segment order: "a%C3%A9" < "a-" < "b"; name order: "a-" <
+	 * "a\xc3\xa9" < "b" */
+	static const char *const segs[] = { "b", "a%C3%A9", "a-" };
+	struct backup_options o;
+	struct catalog *c;
+	char path[700], got[256];
+	struct fix x;
+
+	fix_open(&x, 0, 1, false);
+	backup_options_default(&o);
+	o.list_cache_ms = 600000; /* cached throughout */
+	ck_assert_int_eq(backup_start(x.s, &x.f->base, &o, &x.b), 0);
+	c = backup_catalog(x.b);
+	snprintf(path, sizeof(path), "%s/sp%%20ace", x.cloud_dir);
+	ck_assert_int_eq(mkdir(path, 0700), 0);
+	for (size_t i = 0; i < sizeof(segs) / sizeof(segs[0]); i++) {
+		int fd;
+
+		snprintf(path, sizeof(path), "%s/sp%%20ace/%s", x.cloud_dir,
+			 segs[i]);
+		fd = open(path, O_CREAT | O_WRONLY, 0600);
+		ck_assert_int_ge(fd, 0);
+		close(fd);
+	}
+	got[0] = '\0';
+	ck_assert_int_eq(catalog_list(c, "sp ace", add_name, got), 0);
+	ck_assert_str_eq(got, "a-;a\xc3\xa9;b;");
+	got[0] = '\0';
+	ck_assert_int_eq(catalog_list(c, "sp ace", add_name, got), 0);
+	ck_assert_str_eq(got, "a-;a\xc3\xa9;b;"); /* cached, the same */
+	catalog_note_put(c, "sp ace", "a0");
+	got[0] = '\0';
+	ck_assert_int_eq(catalog_list(c, "sp ace", add_name, got), 0);
+	ck_assert_str_eq(got, "a-;a0;a\xc3\xa9;b;");
+	catalog_note_delete(c, "sp ace", "b");
+	got[0] = '\0';
+	ck_assert_int_eq(catalog_list(c, "sp ace", add_name, got), 0);
+	ck_assert_str_eq(got, "a-;a0;a\xc3\xa9;");
+	/* lookups answer from the same names, no request made */
+	ck_assert_int_eq(catalog_lookup(c, "sp ace", "a0"), CATALOG_PRESENT);
+	ck_assert_int_eq(catalog_lookup(c, "sp ace", "b"), CATALOG_ABSENT);
+	ck_assert_int_eq(catalog_lookup(c, "sp ace", "a-"), CATALOG_PRESENT);
+	ck_assert_int_eq(flaky_count(x.f, &x.f->heads), 0);
+	/* a name of the fetch deleted and put again, one put twice */
+	catalog_note_put(c, "sp ace", "b");
+	catalog_note_put(c, "sp ace", "a0");
+	catalog_note_delete(c, "sp ace", "a-");
+	got[0] = '\0';
+	ck_assert_int_eq(catalog_list(c, "sp ace", add_name, got), 0);
+	ck_assert_str_eq(got, "a0;a\xc3\xa9;b;");
+	ck_assert_int_eq(catalog_lookup(c, "sp ace", "a-"), CATALOG_ABSENT);
 	fix_close(&x);
 }
 END_TEST
@@ -1767,7 +1829,9 @@ int main(void)
 	tcase_add_test(up, test_backup_own_earlier_copy_is_not_a_conflict);
 	tcase_set_timeout(re, 60);
 	tcase_add_test(ca,
-		       test_catalog_lists_100k_names_in_well_under_a_second);
+		       test_catalog_lists_100k_names_within_an_anti_hang_bound);
+	tcase_add_test(ca,
+		       test_catalog_cached_listing_is_sorted_and_follows_notes);
 	tcase_add_test(ca, test_catalog_lookup_of_a_new_name_lists_nothing);
 	tcase_add_test(
 		ca, test_catalog_remembers_refused_objects_until_they_expire);

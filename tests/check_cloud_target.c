@@ -1249,9 +1249,12 @@ START_TEST(test_s3_interrupt_cuts_a_listing_in_progress)
 	cloud_target_interrupt_lists(l.t);
 	join_within(th);
 	ck_assert_int_eq(l.rc, -ECANCELED);
-	/* Other calls go on. */
+	/* Uploads and deletes go on; downloads are cut too (a stop never
+	 * waits for one). */
+	ck_assert_int_eq(cloud_target_put(l.t, "s", "k", "x", 1, 1), 0);
+	ck_assert_int_eq(cloud_target_delete(l.t, "s", "k"), 0);
 	ck_assert_int_eq(cloud_target_get(l.t, "s", "k", &buf, &len, &seq),
-			 -ENOENT);
+			 -ECANCELED);
 	ck_assert_int_eq(cloud_target_list_all(l.t, NULL, count_name, &n),
 			 -ECANCELED);
 	cloud_target_free(l.t);
@@ -1267,6 +1270,53 @@ START_TEST(test_s3_interrupt_cuts_a_listing_in_progress)
 	capture_stderr_end(logpath, logfd, saved, text, sizeof(text));
 	ck_assert_int_eq(l.rc, -ECANCELED);
 	ck_assert_int_eq(hostile_count(&h, "lists"), 1);
+	cloud_target_free(l.t);
+	hostile_stop(&h);
+}
+END_TEST
+
+static void *get_thread(void *arg)
+{
+	struct lister *l = arg;
+	void *buf = NULL;
+	size_t len;
+	uint64_t seq;
+
+	l->rc = cloud_target_get(l->t, "sp", "doc", &buf, &len, &seq);
+	free(buf);
+	return NULL;
+}
+
+/* A download whose body never comes (the headers came) is cut by
+ * cloud_target_interrupt_lists(), as a SIGTERM does (fs/cloud_glue.c),
+ * and so are later GETs and HEADs; uploads go on (a stop drains them). */
+START_TEST(test_s3_interrupt_lists_cuts_a_stalled_download)
+{
+	struct timespec pause = { 0, 10000000 };
+	struct cloud_object_info info;
+	struct lister l = { NULL, 0, 0 };
+	char logpath[] = "/tmp/caravan-s3log-XXXXXX", text[8192];
+	struct cloud_options o;
+	struct hostile h;
+	int logfd, saved;
+	pthread_t th;
+
+	hostile_start(&h, "stallget", NULL, NULL, NULL);
+	cloud_options_default(&o);
+	l.t = hostile_open(&h, "http", &o);
+	capture_stderr_begin(logpath, &logfd, &saved);
+	ck_assert_int_eq(pthread_create(&th, NULL, get_thread, &l), 0);
+	for (int i = 0; i < 2000 && hostile_count(&h, "stalled") < 1; i++)
+		nanosleep(&pause, NULL);
+	ck_assert_int_eq(hostile_count(&h, "stalled"), 1);
+	cloud_target_interrupt_lists(l.t);
+	join_within(th);
+	ck_assert_int_eq(l.rc, -ECANCELED);
+	ck_assert_int_eq(cloud_target_head(l.t, "sp", "doc", &info),
+			 -ECANCELED);
+	ck_assert_int_eq(cloud_target_put(l.t, "sp", "new", "x", 1, 1), 0);
+	capture_stderr_end(logpath, logfd, saved, text, sizeof(text));
+	ck_assert_int_eq(hostile_count(&h, "stalled"), 1);
 	cloud_target_free(l.t);
 	hostile_stop(&h);
 }
@@ -1393,6 +1443,7 @@ int main(void)
 	tcase_add_test(s3, test_s3_endless_listing_is_bounded);
 	tcase_add_test(s3, test_s3_repeated_continuation_token_is_ebadmsg);
 	tcase_add_test(s3, test_s3_interrupt_cuts_a_listing_in_progress);
+	tcase_add_test(s3, test_s3_interrupt_lists_cuts_a_stalled_download);
 	tcase_add_test(s3, test_s3_huge_object_is_refused_before_its_body);
 	tcase_add_test(s3,
 		       test_s3_untrusted_certificate_is_ekeyrejected_not_retried);

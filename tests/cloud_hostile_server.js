@@ -18,6 +18,9 @@
 //            object answer Content-Length: 1 GiB, then send nothing
 //   stall    a list page starts (status, headers, a few bytes) and never
 //            ends
+//   stallget lists one space "sp" holding "doc"; HEAD of it answers a
+//            64-byte object, GET sends the headers of one and then nothing
+//            (counted in /__stats as "stalled")
 //   tls      HTTPS with CERT and KEY (a self-signed certificate): a client
 //            that verifies never gets past the handshake
 'use strict';
@@ -28,7 +31,7 @@ const fs = require('fs');
 const mode = process.argv[2];
 const names = parseInt(process.env.NAMES || '0', 10);
 const base = process.env.BASE || '';
-const stats = { lists: 0, gets: 0 };
+const stats = { lists: 0, gets: 0, stalled: 0 };
 let page = 0;
 const held = [];
 
@@ -80,6 +83,9 @@ function handle(req, res) {
 		} else if (mode === 'huge') {
 			xml(res, 200, listPage(prefix, null, false,
 					       [prefix + (spaces ? 'sp/' : 'big')]));
+		} else if (mode === 'stallget') {
+			xml(res, 200, listPage(prefix, null, false,
+					       [prefix + (spaces ? 'sp/' : 'doc')]));
 		} else if (mode === 'stall') {
 			res.writeHead(200, { 'Content-Type': 'application/xml' });
 			res.write('<?xml version="1.0"?><ListBucketResult>');
@@ -91,6 +97,18 @@ function handle(req, res) {
 	}
 	if (req.method === 'GET' || req.method === 'HEAD') {
 		stats.gets++;
+		if (mode === 'stallget') {
+			res.writeHead(200, { 'Content-Length': '64',
+					     'x-amz-meta-seq': '1' });
+			if (req.method === 'HEAD') {
+				res.end();
+			} else {
+				stats.stalled++;
+				res.flushHeaders();
+				held.push(res); /* the body never comes */
+			}
+			return;
+		}
 		if (mode !== 'huge') {
 			notFound(res);
 			return;

@@ -5,7 +5,9 @@
 # a listing that never ends does not keep SIGTERM or an unmount waiting;
 # an object larger than the store could hold is refused before its body
 # is read; a server certificate that does not verify fails the mount; a
-# name with a newline cannot forge a log line.  The misbehaving S3
+# name with a newline cannot forge a log line; a restore whose download
+# stalls after its headers does not keep SIGTERM waiting, and imports
+# nothing.  The misbehaving S3
 # endpoint is tests/cloud_hostile_server.js on a loopback port.
 . "$(dirname "$0")/e2e/lib.sh"
 
@@ -127,6 +129,32 @@ check_eq "its lookup is refused at once, not downloaded" "$("$TOOL" writes "$B/s
 check "... logged with the bound derived from max_doc" grep -q "/e2e/sp/big': response larger than" "$T/caravanfs.log"
 check "clean unmount" umount_fs "$B"
 hostile_stop
+
+# ---- a restore whose download stalls: SIGTERM cuts it ----
+hostile_start stallget || not_ok "the hostile server starts"
+S3O="cloud=s3://caravan/e2e,s3_endpoint=http://127.0.0.1:$HPORT,s3_region=us-east-1,s3_path_style"
+mount_fs "$T/store-f" "$B" "$S3O" || not_ok "mount against a stalling download"
+BPID=$MOUNT_PID
+cat "$B/sp/doc" >"$T/cat.out" 2>"$T/cat.err" &
+CATPID=$!
+check "the restore's download has stalled" wait_for sh -c 'curl -s "http://127.0.0.1:$1/__stats" | grep -q "\"stalled\":[1-9]"' sh "$HPORT"
+kill -TERM "$BPID"
+check "SIGTERM stops the daemon during a stalled download" wait_gone "$BPID" 20
+check "... and the cat returns" wait_gone "$CATPID" 20
+if kill -0 "$CATPID" 2>/dev/null || kill -0 "$BPID" 2>/dev/null; then
+	kill -9 "$BPID" 2>/dev/null
+	fusermount3 -u -z "$B"
+fi
+wait "$CATPID"
+CATRC=$?
+check_fails "... with an error" test "$CATRC" -eq 0
+check_eq "... and no bytes" "$(wc -c <"$T/cat.out")" 0
+check_fails "... and the mount is gone" mountpoint -q "$B"
+wait "$BPID" 2>/dev/null
+hostile_stop
+mount_fs "$T/store-f" "$B" || not_ok "mount that store without a target"
+check "nothing was imported" test ! -e "$B/sp/doc"
+check "clean unmount" umount_fs "$B"
 
 # ---- a certificate that does not verify ----
 openssl req -x509 -newkey rsa:2048 -nodes -keyout "$T/key.pem" -out "$T/cert.pem" \

@@ -41,6 +41,7 @@ check "... all at once, with no wait on the cloud ($((t1 - t0)) ms)" test $((t1 
 check_eq "the local document reads back" "$(cat "$B/sp/doc")" '{"v":"local"}'
 check_eq "... and waits as pending" "$(getfattr --absolute-names --only-values -n user.caravan.backup "$B/sp/doc" | cut -d' ' -f1)" pending
 check_eq "ls shows the local names" "$(ls "$B" | tr '\n' ' ')" "fresh sp "
+check_eq "no conflict is counted yet" "$(awk '$1 == "caravanfs_cloud_conflicts_total" { print $2 }' "$B/.caravan-metrics")" 0
 
 # ---- S3 comes back ----
 check "s3rver comes back" s3_start
@@ -51,6 +52,7 @@ conflict=$(ct list s3://caravan/down sp | grep '^doc\.caravan-conflict-')
 check "the cloud copy it replaced is kept under a conflict name ($conflict)" test -n "$conflict"
 check_eq "... holding the cloud's version" "$(ct get s3://caravan/down sp "$conflict" | tail -n 1)" '{"v":"cloud"}'
 check "... and logged" grep -q "the cloud held 'sp/doc' (seq 1) unknown to this store: kept as 'sp/$conflict'" "$T/caravanfs.log"
+check_eq "... and counted in the metrics" "$(awk '$1 == "caravanfs_cloud_conflicts_total" { print $2 }' "$B/.caravan-metrics")" 1
 check_eq "the space lists the cloud's other document and the conflict copy" "$(ls "$B/sp" | tr '\n' ' ')" "doc $conflict kept "
 check_eq "the conflict copy restores as a document" "$(cat "$B/sp/$conflict")" '{"v":"cloud"}'
 check_eq "the cloud's other document restores" "$(cat "$B/sp/kept")" '{"kept":1}'
