@@ -360,7 +360,15 @@ static int mark_check(struct backup *b, bool adopted)
 		return 0;
 	if (rc == -ENOENT && adopted) {
 		/* A store of a build before target identities and markers:
-		 * its uploads there are archives. */
+		 * its uploads there are archives.  (A new, empty store has
+		 * nothing to upload again: it only gets its marker.) */
+		struct store_stats st;
+
+		store_stats(b->store, &st);
+		if (!st.documents) {
+			mark_write(b);
+			return 0;
+		}
 		log_info("backup target '%s' was written by an older build: "
 			 "every document is uploaded again, readable",
 			 cloud_target_url(b->target));

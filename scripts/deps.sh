@@ -9,7 +9,7 @@
 set -e
 CARAVAN_PKGS="build-essential autoconf automake libtool pkg-config \
 libfuse3-dev fuse3 libcurl4-openssl-dev libssl-dev check libjansson-dev \
-rsync attr tar curl jq openssl util-linux clang clang-format libclang-rt-14-dev valgrind sqlite3 libsqlite3-dev \
+rsync attr tar curl jq s3fs openssl util-linux clang clang-format libclang-rt-14-dev valgrind sqlite3 libsqlite3-dev \
 libsystemd-dev systemd bash-completion man-db procps \
 debhelper dpkg-dev fakeroot lintian libmicrohttpd-dev prometheus \
 vim nano emacs-nox tmux"

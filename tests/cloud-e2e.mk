@@ -11,6 +11,7 @@ tests_cloud_tool_LDADD = cloud/libcloud.a store/libstore.a wal/libwal.a \
 	$(JANSSON_LIBS) -lm
 
 E2E_CLOUD_TESTS = tests/e2e_cloud.sh tests/e2e_cloud_readable.sh \
+	tests/e2e_cloud_s3fs.sh \
 	tests/e2e_cloud_upgrade.sh
 TESTS += $(E2E_CLOUD_TESTS)
 dist_check_SCRIPTS += $(E2E_CLOUD_TESTS)
