@@ -20,32 +20,9 @@ KIND=${CARAVAN_HISTORY_TARGET:-dir}
 A=$T/a
 R=$T/r
 RM=$T/rm
-S3PID=""
-s3_stop() {
-	if [ -n "$S3PID" ]; then
-		kill "$S3PID" 2>/dev/null
-		wait "$S3PID" 2>/dev/null
-	fi
-	S3PID=""
-}
 if [ "$KIND" = s3 ]; then
-	JS=${CARAVAN_S3RVER:-$(cd "$(dirname "$0")" && pwd)/s3/node_modules/s3rver/bin/s3rver.js}
-	if ! command -v node >/dev/null 2>&1 || [ ! -r "$JS" ]; then
-		not_ok "node and s3rver are needed (scripts/s3rver-install.sh)"
-		e2e_finish
-		exit 1
-	fi
-	PORT=$(node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
-	mkdir -p "$T/s3data"
-	node --openssl-legacy-provider "$JS" --directory "$T/s3data" \
-		--address 127.0.0.1 --port "$PORT" --silent \
-		--configure-bucket caravan --service-endpoint localhost \
-		>>"$T/s3rver.log" 2>&1 &
-	S3PID=$!
-	trap 's3_stop; e2e_cleanup' EXIT
-	check "s3rver starts" wait_for curl -s -o /dev/null "http://127.0.0.1:$PORT/"
-	export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER
-	unset AWS_SESSION_TOKEN AWS_PROFILE
+	s3_setup
+	check "s3rver starts" s3_start
 	URL=s3://caravan/hist
 	S3ARGS="--s3-endpoint http://127.0.0.1:$PORT --s3-region us-east-1 --s3-path-style"
 	O="cloud=$URL,s3_endpoint=http://127.0.0.1:$PORT,s3_region=us-east-1,s3_path_style,backup_delay_ms=50"

@@ -20,26 +20,6 @@
 LC_ALL=C
 export LC_ALL
 CT=$BUILD/tests/cloud_tool
-JS=${CARAVAN_S3RVER:-$(cd "$(dirname "$0")" && pwd)/s3/node_modules/s3rver/bin/s3rver.js}
-S3PID=""
-
-s3_start() {
-	node --openssl-legacy-provider "$JS" --directory "$T/s3data" \
-		--address 127.0.0.1 --port "$PORT" --silent \
-		--configure-bucket caravan --service-endpoint localhost \
-		>>"$T/s3rver.log" 2>&1 &
-	S3PID=$!
-	wait_for curl -s -o /dev/null "http://127.0.0.1:$PORT/"
-}
-
-cleanup() {
-	if [ -n "$S3PID" ]; then
-		kill -9 "$S3PID" 2>/dev/null
-		wait "$S3PID" 2>/dev/null
-	fi
-	e2e_cleanup
-}
-trap cleanup EXIT
 
 for p in node curl jq sha256sum; do
 	if ! command -v "$p" >/dev/null 2>&1; then
@@ -48,15 +28,12 @@ for p in node curl jq sha256sum; do
 		exit 1
 	fi
 done
-if [ ! -r "$JS" ] || [ ! -x "$CT" ]; then
-	not_ok "s3rver and cloud_tool are needed (scripts/s3rver-install.sh)"
+if [ ! -x "$CT" ]; then
+	not_ok "cloud_tool is needed (make check builds it)"
 	e2e_finish
 	exit 1
 fi
-PORT=$(node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
-mkdir -p "$T/s3data"
-export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER
-unset AWS_SESSION_TOKEN AWS_PROFILE
+s3_setup
 
 # The documents: space, key, and what is written (JSON texts, appended
 # as merge patches after the first).
