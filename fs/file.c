@@ -690,7 +690,10 @@ static void handle_discard(struct fs_handle *h)
 	if (store_doc_info(fs->s, h->id, &info) < 0 || info.lsn != created ||
 	    store_node_name(fs->s, h->id, space, key) < 0)
 		return;
-	rc = store_doc_delete(fs->s, h->id, NULL);
+	/* conditional: a change another handle makes meanwhile stands */
+	rc = store_doc_delete_if(fs->s, h->id, created, NULL);
+	if (rc == -EAGAIN)
+		return;
 	if (rc < 0) {
 		fs_log_failure(fs, h->id, "discard of a failed create", rc);
 		return;
@@ -725,7 +728,9 @@ static void handle_untruncate(struct fs_handle *h)
 	if (rc == 0)
 		rc = json_value_parse(text, len, &v);
 	if (rc == 0) {
-		rc = doc_replace(fs->doc, h->id, v, &lsn);
+		/* conditional, atomically with the replacement: a value
+		 * another handle stores meanwhile stands */
+		rc = doc_replace_if(fs->doc, h->id, v, h->reset_lsn, &lsn);
 		json_decref(v);
 	}
 	doc_snap_put(before);

@@ -749,8 +749,11 @@ out_free:
 	return rc;
 }
 
+/* expect_lsn: 0, or replace only while the document's last change is
+ * that frame (no retry: -EAGAIN). */
 static int replace_locked(struct doc *d, struct doc_ent *e, json_t *copy,
-			  const char *text, size_t len, uint64_t *lsn)
+			  const char *text, size_t len, uint64_t expect_lsn,
+			  uint64_t *lsn)
 {
 	struct store_doc_info info;
 	char *buf, *mine;
@@ -767,6 +770,10 @@ static int replace_locked(struct doc *d, struct doc_ent *e, json_t *copy,
 			rc = -EISDIR;
 		if (rc < 0)
 			break;
+		if (expect_lsn && (info.lsn != expect_lsn || !info.entries)) {
+			rc = -EAGAIN; /* changed since */
+			break;
+		}
 		/* With no entries there is nothing to drop: a plain append
 		 * (no Trim record in the frame). */
 		if (info.entries == 0)
@@ -774,8 +781,8 @@ static int replace_locked(struct doc *d, struct doc_ent *e, json_t *copy,
 		else
 			rc = store_append_replace(d->s, e->id, buf, blen,
 						  info.seq, &seq, lsn);
-		if (rc != -EAGAIN)
-			break;
+		if (rc != -EAGAIN || expect_lsn)
+			break; /* the seq check makes the condition atomic */
 	}
 	free(buf);
 	if (rc < 0)
@@ -791,7 +798,8 @@ static int replace_locked(struct doc *d, struct doc_ent *e, json_t *copy,
 	return 0;
 }
 
-int doc_replace(struct doc *d, uint64_t id, const json_t *value, uint64_t *lsn)
+static int replace(struct doc *d, uint64_t id, const json_t *value,
+		   uint64_t expect_lsn, uint64_t *lsn)
 {
 	struct doc_ent *e;
 	json_t *copy;
@@ -811,13 +819,24 @@ int doc_replace(struct doc *d, uint64_t id, const json_t *value, uint64_t *lsn)
 		goto out_text;
 	rc = ent_get(d, id, &e);
 	if (rc == 0) {
-		rc = replace_locked(d, e, copy, text, len, lsn);
+		rc = replace_locked(d, e, copy, text, len, expect_lsn, lsn);
 		ent_release(d, e);
 	}
 	json_decref(copy);
 out_text:
 	free(text);
 	return rc;
+}
+
+int doc_replace(struct doc *d, uint64_t id, const json_t *value, uint64_t *lsn)
+{
+	return replace(d, id, value, 0, lsn);
+}
+
+int doc_replace_if(struct doc *d, uint64_t id, const json_t *value,
+		   uint64_t expect_lsn, uint64_t *lsn)
+{
+	return expect_lsn ? replace(d, id, value, expect_lsn, lsn) : -EINVAL;
 }
 
 int doc_reset(struct doc *d, uint64_t id, uint64_t *lsn)

@@ -92,6 +92,11 @@ int doc_patch_batch(struct doc *d, uint64_t id, json_t *const *patches,
 /* Replace the whole document by value (borrowed) in one frame that also
  * drops the older entries.  Same errors as doc_patch(). */
 int doc_replace(struct doc *d, uint64_t id, const json_t *value, uint64_t *lsn);
+/* The same, only while the document's last change is still the frame at
+ * expect_lsn: -EAGAIN, nothing stored, when another change came first
+ * (its content checked atomically with the replacement). */
+int doc_replace_if(struct doc *d, uint64_t id, const json_t *value,
+		   uint64_t expect_lsn, uint64_t *lsn);
 
 /* Reset the document to {} (truncate). */
 int doc_reset(struct doc *d, uint64_t id, uint64_t *lsn);

@@ -230,7 +230,8 @@ static int put_remove(struct store *s, struct node *n, bool tomb)
 	return rc;
 }
 
-int store_doc_delete(struct store *s, uint64_t id, uint64_t *lsn)
+static int doc_delete(struct store *s, uint64_t id, bool check,
+		      uint64_t expect_lsn, uint64_t *lsn)
 {
 	struct node *n;
 	uint64_t l = 0;
@@ -241,11 +242,26 @@ int store_doc_delete(struct store *s, uint64_t id, uint64_t *lsn)
 	n = store_doc_node(s, id, &rc);
 	if (!n)
 		goto out;
+	if (check && n->lsn != expect_lsn) {
+		rc = -EAGAIN;
+		goto out;
+	}
 	rc = put_remove(s, n, true);
 	if (!rc)
 		rc = store_change_commit(s, &l);
 out:
 	return store_change_end(s, rc, id, l, lsn);
+}
+
+int store_doc_delete(struct store *s, uint64_t id, uint64_t *lsn)
+{
+	return doc_delete(s, id, false, 0, lsn);
+}
+
+int store_doc_delete_if(struct store *s, uint64_t id, uint64_t expect_lsn,
+			uint64_t *lsn)
+{
+	return doc_delete(s, id, true, expect_lsn, lsn);
 }
 
 int store_doc_rename(struct store *s, uint64_t id, uint64_t space_id,

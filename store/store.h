@@ -155,6 +155,11 @@ int store_doc_list(struct store *s, uint64_t space_id, uint64_t from_id,
 
 /* Delete + DelKey in one frame; frees the document's space. */
 int store_doc_delete(struct store *s, uint64_t id, uint64_t *lsn);
+/* The same, only while the document's last change is still the frame at
+ * expect_lsn (checked under the store's lock with the delete): -EAGAIN,
+ * nothing done, when anything changed it since. */
+int store_doc_delete_if(struct store *s, uint64_t id, uint64_t expect_lsn,
+			uint64_t *lsn);
 
 enum store_rename_flags {
 	STORE_RENAME_NOREPLACE = 1 << 0,

@@ -848,6 +848,53 @@ START_TEST(test_doc_fsck_reports_documents_that_do_not_materialize)
 }
 END_TEST
 
+/* Issue 15 item 4: the undo of a failed write is conditional, atomically:
+ * doc_replace_if and store_doc_delete_if do nothing (-EAGAIN) once another
+ * change came after the frame they expect, and act when none did. */
+START_TEST(test_doc_conditional_replace_and_delete_yield_to_a_later_change)
+{
+	struct fixture fx;
+	struct store_doc_info info;
+	struct doc_snap *snap;
+	uint64_t id, reset_lsn = 0, lsn = 0;
+	json_t *old = J("{\"kept\":1}"), *p = J("{\"other\":2}");
+	const char *text;
+	size_t len;
+
+	fx_init(&fx, NULL, 0);
+	id = mkdoc(&fx, "d");
+	ck_assert_int_eq(doc_replace(fx.d, id, old, NULL), 0);
+	ck_assert_int_eq(doc_reset(fx.d, id, &reset_lsn), 0);
+	/* another handle stores a value after the reset: the undo yields */
+	ck_assert_int_eq(doc_patch(fx.d, id, p, NULL), 0);
+	ck_assert_int_eq(doc_replace_if(fx.d, id, old, reset_lsn, &lsn),
+			 -EAGAIN);
+	ck_assert_int_eq(doc_read(fx.d, id, &snap), 0);
+	text = doc_snap_text(snap, &len);
+	ck_assert(len >= 11 && !memcmp(text, "{\"other\":2}", 11));
+	doc_snap_put(snap);
+	/* nothing came between: the undo acts */
+	ck_assert_int_eq(doc_reset(fx.d, id, &reset_lsn), 0);
+	ck_assert_int_eq(doc_replace_if(fx.d, id, old, reset_lsn, &lsn), 0);
+	ck_assert_int_eq(doc_read(fx.d, id, &snap), 0);
+	text = doc_snap_text(snap, &len);
+	ck_assert(len >= 10 && !memcmp(text, "{\"kept\":1}", 10));
+	doc_snap_put(snap);
+
+	/* delete only while the expected frame is the last change */
+	ck_assert_int_eq(store_doc_info(fx.s, id, &info), 0);
+	ck_assert_int_eq(doc_patch(fx.d, id, p, NULL), 0);
+	ck_assert_int_eq(store_doc_delete_if(fx.s, id, info.lsn, NULL),
+			 -EAGAIN);
+	ck_assert_int_eq(store_doc_info(fx.s, id, &info), 0);
+	ck_assert_int_eq(store_doc_delete_if(fx.s, id, info.lsn, NULL), 0);
+	ck_assert_int_eq(store_doc_info(fx.s, id, &info), -ENOENT);
+	json_decref(old);
+	json_decref(p);
+	fx_done(&fx);
+}
+END_TEST
+
 static Suite *doc_suite(void)
 {
 	Suite *s = suite_create("doc");
@@ -879,6 +926,9 @@ static Suite *doc_suite(void)
 	tcase_add_test(tc, test_doc_entries_check_applies_the_write_rules);
 	tcase_add_test(tc,
 		       test_doc_fsck_reports_documents_that_do_not_materialize);
+	tcase_add_test(
+		tc,
+		test_doc_conditional_replace_and_delete_yield_to_a_later_change);
 	suite_add_tcase(s, tc);
 	return s;
 }
