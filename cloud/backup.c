@@ -174,7 +174,8 @@ static bool next_work(struct backup *b, struct backup_entry **e)
 
 		if (b->stopping)
 			return false;
-		if (b->lease != BACKUP_LEASE_HELD) { /* writer.c */
+		if (b->lease != BACKUP_LEASE_HELD || /* writer.c */
+		    b->hist_reconciling) { /* history_backup.c */
 			pthread_cond_wait(&b->work, &b->lock);
 			continue;
 		}
@@ -536,7 +537,8 @@ bool backup_stopping(struct backup *b)
 static bool all_done(struct backup *b)
 {
 	return u64map_count(&b->table) == 0 && b->inflight == 0 &&
-	       !b->tomb_pass && !b->tomb_running && b->feed_wait == 0;
+	       !b->tomb_pass && !b->tomb_running && b->feed_wait == 0 &&
+	       !b->hist_reconciling;
 }
 
 int backup_flush(struct backup *b, uint32_t timeout_ms)

@@ -100,6 +100,11 @@ struct backup {
 	 * names held until their feed record is confirmed */
 	struct history *hist;
 	size_t feed_wait;
+	/* the start's comparison of history, store and cloud runs on its own
+	 * thread; uploads wait for it (their records come after its) */
+	pthread_t hist_thread;
+	bool hist_thread_started;
+	bool hist_reconciling;
 };
 
 /* backup.c */

@@ -65,6 +65,19 @@ struct feed_hold {
 
 static void reconcile_history(struct backup *b);
 
+static void *reconcile_main(void *arg)
+{
+	struct backup *b = arg;
+
+	reconcile_history(b);
+	pthread_mutex_lock(&b->lock);
+	b->hist_reconciling = false;
+	pthread_cond_broadcast(&b->work);
+	pthread_cond_broadcast(&b->idle);
+	pthread_mutex_unlock(&b->lock);
+	return NULL;
+}
+
 /* The feed is written only while the writer lease is ours (writer.c). */
 static bool lease_ours(void *arg)
 {
@@ -100,16 +113,27 @@ int backup_history_start(struct backup *b)
 		ho.prune_ms = b->o.prune_ms;
 	store_uuid(b->store, id);
 	rc = history_open(b->target, id, &ho, &b->hist);
-	if (rc)
+	if (rc) {
 		log_error("cannot start the history of '%s': %s",
 			  cloud_target_url(b->target), strerror(-rc));
-	else
-		reconcile_history(b);
-	return rc;
+		return rc;
+	}
+	/* The comparison reads the history and may fetch cloud objects: a
+	 * mount never waits for it; uploads do (backup.c next_work). */
+	b->hist_reconciling = true;
+	if (pthread_create(&b->hist_thread, NULL, reconcile_main, b) == 0) {
+		b->hist_thread_started = true;
+		return 0;
+	}
+	reconcile_main(b);
+	return 0;
 }
 
 void backup_history_stop(struct backup *b)
 {
+	if (b->hist_thread_started)
+		pthread_join(b->hist_thread, NULL);
+	b->hist_thread_started = false;
 	history_close(b->hist);
 	b->hist = NULL;
 }
@@ -639,6 +663,8 @@ static void reconcile_history(struct backup *b)
 		r = pitr_find(st, space, key);
 		if (store_doc_info(b->store, w.v[i].id, &info))
 			continue;
+		if (info.backup_seq < info.seq || info.backup_time_ns <= 0)
+			continue; /* pending: its upload feeds it */
 		if (r && r->seq == info.seq && r->mode == info.meta.mode &&
 		    r->mtime_ns == info.meta.mtime_ns)
 			continue;

@@ -495,6 +495,7 @@ static int s3_get_doc(struct cloud_target *t, const char *space,
 	rq.method = "GET";
 	rq.object = obj.p;
 	rq.quiet_404 = true;
+	rq.cut_at_stop = true; /* a restore: cut at a stop */
 	rc = s3_call(s, &rq, &rs);
 	if (rc)
 		goto out_release;

@@ -20,7 +20,9 @@
 //            ends
 //   stallget lists one space "sp" holding "doc"; HEAD of it answers a
 //            64-byte object, GET sends the headers of one and then nothing
-//            (counted in /__stats as "stalled")
+//            (counted in /__stats as "stalled"); the store's own objects
+//            under .caravan/ (its marker, the writer lease) are absent
+//            and PUTs of them are kept, so the mount itself gets through
 //   tls      HTTPS with CERT and KEY (a self-signed certificate): a client
 //            that verifies never gets past the handshake
 'use strict';
@@ -34,6 +36,9 @@ const base = process.env.BASE || '';
 const stats = { lists: 0, gets: 0, stalled: 0 };
 let page = 0;
 const held = [];
+/* stallget: the store's own objects PUT here, by path (body, and seq) */
+const kept = new Map();
+kept.meta = new Map();
 
 function listPage(prefix, token, truncated, keys) {
 	let x = '<?xml version="1.0" encoding="UTF-8"?>\n';
@@ -97,6 +102,19 @@ function handle(req, res) {
 	}
 	if (req.method === 'GET' || req.method === 'HEAD') {
 		stats.gets++;
+		if (mode === 'stallget' && u.pathname.includes('/.caravan/')) {
+			const body = kept.get(u.pathname);
+			if (body === undefined) {
+				notFound(res);
+			} else {
+				res.writeHead(200, { 'Content-Length':
+						     String(body.length),
+						     'x-amz-meta-seq':
+						     kept.meta.get(u.pathname) });
+				res.end(req.method === 'HEAD' ? undefined : body);
+			}
+			return;
+		}
 		if (mode === 'stallget') {
 			res.writeHead(200, { 'Content-Length': '64',
 					     'x-amz-meta-seq': '1' });
@@ -121,6 +139,19 @@ function handle(req, res) {
 			res.flushHeaders();
 			held.push(res); /* the body never comes */
 		}
+		return;
+	}
+	if (mode === 'stallget' && req.method === 'PUT' &&
+	    u.pathname.includes('/.caravan/')) {
+		const parts = [];
+		req.on('data', (c) => parts.push(c));
+		req.on('end', () => {
+			kept.set(u.pathname, Buffer.concat(parts));
+			kept.meta.set(u.pathname,
+				      req.headers['x-amz-meta-seq'] || '1');
+			res.writeHead(200);
+			res.end();
+		});
 		return;
 	}
 	req.resume();
