@@ -364,10 +364,11 @@ static int dir_head(struct cloud_target *t, const char *space, const char *key,
 /* ---- writing ---- */
 
 /* Write hdr and body to a new temporary file in the directory sfd, fsync
- * it, rename it to final, fsync the directory.  Removes the temporary on
- * failure. */
-static int write_atomic(int sfd, const char *final, const void *hdr, size_t hl,
-			const void *body, size_t len, bool sync_dir)
+ * it, rename it to final (exclusive: link it there, -EEXIST when final
+ * exists), fsync the directory.  Removes the temporary on failure. */
+static int write_new(int sfd, const char *final, const void *hdr, size_t hl,
+		     const void *body, size_t len, bool sync_dir,
+		     bool exclusive)
 {
 	char tmp[64];
 	int fd, rc;
@@ -385,13 +386,25 @@ static int write_atomic(int sfd, const char *final, const void *hdr, size_t hl,
 	if (!rc)
 		rc = io_fsync(fd);
 	io_close(fd);
-	if (!rc)
+	if (!rc && exclusive) {
+		rc = linkat(sfd, tmp, sfd, final, 0) == 0 ? 0 : -errno;
+		unlinkat(sfd, tmp, 0);
+		if (rc)
+			return rc;
+	} else if (!rc) {
 		rc = io_renameat(sfd, tmp, sfd, final);
+	}
 	if (rc) {
 		unlinkat(sfd, tmp, 0);
 		return rc;
 	}
 	return sync_dir ? io_fsync(sfd) : 0;
+}
+
+static int write_atomic(int sfd, const char *final, const void *hdr, size_t hl,
+			const void *body, size_t len, bool sync_dir)
+{
+	return write_new(sfd, final, hdr, hl, body, len, sync_dir, false);
 }
 
 /* Open the space directory, creating it (durably in ROOT) when missing. */
@@ -426,8 +439,9 @@ static int replaceable(struct dir_target *d, int dir_fd, const char *space_seg,
 	return -ELOOP;
 }
 
-static int dir_put(struct cloud_target *t, const char *space, const char *key,
-		   const void *buf, size_t len, uint64_t seq)
+static int put_opaque(struct cloud_target *t, const char *space,
+		      const char *key, const void *buf, size_t len,
+		      uint64_t seq, bool exclusive)
 {
 	struct dir_target *d = dir_of(t);
 	uint8_t hdr[OBJ_HDR_MAX];
@@ -448,18 +462,31 @@ static int dir_put(struct cloud_target *t, const char *space, const char *key,
 		} else {
 			rc = replaceable(d, sfd, p.seg_space, p.seg_key);
 			if (!rc)
-				rc = write_atomic(sfd, p.seg_key, hdr, hl, buf,
-						  len, true);
+				rc = write_new(sfd, p.seg_key, hdr, hl, buf,
+					       len, true, exclusive);
 			close(sfd);
 		}
 		if (rc != -ENOENT)
 			break;
 	}
 out_log:
-	if (rc && rc != -ELOOP)
+	if (rc && rc != -ELOOP && !(exclusive && rc == -EEXIST))
 		log_error("cannot put '%s/%s/%s': %s", t->url, p.seg_space,
 			  p.seg_key, strerror(-rc));
 	return rc;
+}
+
+static int dir_put(struct cloud_target *t, const char *space, const char *key,
+		   const void *buf, size_t len, uint64_t seq)
+{
+	return put_opaque(t, space, key, buf, len, seq, false);
+}
+
+static int dir_put_new(struct cloud_target *t, const char *space,
+		       const char *key, const void *buf, size_t len,
+		       uint64_t seq)
+{
+	return put_opaque(t, space, key, buf, len, seq, true);
 }
 
 /* ---- documents: body file and sidecar ---- */
@@ -1131,6 +1158,7 @@ static void dir_destroy(struct cloud_target *t)
 
 static const struct cloud_target_ops dir_ops = {
 	.put = dir_put,
+	.put_new = dir_put_new,
 	.get = dir_get,
 	.head = dir_head,
 	.put_doc = dir_put_doc,

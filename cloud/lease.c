@@ -8,15 +8,20 @@
  *   1. GET the object: absent, released, or our own store's (a restart
  *      after a crash) may be taken; another store's active lease is
  *      -EBUSY, and bytes that are no lease are -EBADMSG, unless takeover;
- *   2. PUT ours (active, our host, pid and the time);
+ *   2. PUT ours (active, our host, pid and the time), conditionally
+ *      (cloud_target_put_new: If-None-Match: * on s3, a link on dir:)
+ *      when step 1 found none, so of two stores taking a free prefix at
+ *      once only one writes;
  *   3. GET it again: if it is not ours, another store wrote between 1
  *      and 3 and we yield (-EBUSY); if it is gone, the target cannot be
  *      trusted to keep it and the lease is unknown (-EIO: retried).
- * S3 offers no lock, so two stores taking a free prefix at the same
- * instant can both pass step 3 (each read back its own write before the
- * other's landed); the loser finds out at its next check (writer.c) and
- * stops writing.  The window is one round trip plus the check interval;
- * documented in docs/cloud.md.
+ * Replacing a released lease (or taking one over) is an unconditional
+ * PUT, and a server that ignores If-None-Match replaces too: then two
+ * stores taking the prefix at the same instant can both pass step 3
+ * (each read back its own write before the other's landed); the loser
+ * finds out at its next check (writer.c) and stops writing.  The window
+ * is one round trip plus the check interval; documented in
+ * docs/cloud.md.
  */
 #include "config.h"
 
@@ -71,6 +76,14 @@ static int lease_write(struct cloud_target *t, const struct lease_info *li)
 	return cloud_target_put(t, LEASE_SPACE, LEASE_KEY, body, n, 1);
 }
 
+static int lease_write_new(struct cloud_target *t, const struct lease_info *li)
+{
+	char body[LEASE_OBJECT_MAX];
+	size_t n = lease_encode(li, body);
+
+	return cloud_target_put_new(t, LEASE_SPACE, LEASE_KEY, body, n, 1);
+}
+
 static bool is_ours(const struct lease_info *li,
 		    const uint8_t store[LEASE_STORE_LEN])
 {
@@ -81,10 +94,12 @@ int lease_acquire(struct cloud_target *t, const uint8_t store[LEASE_STORE_LEN],
 		  bool takeover, struct lease_info *holder)
 {
 	struct lease_info cur, mine;
+	bool absent;
 	int rc;
 
 	memset(holder, 0, sizeof(*holder));
 	rc = lease_read(t, &cur);
+	absent = rc == -ENOENT;
 	if (rc == 0) {
 		*holder = cur;
 		if (cur.active && !is_ours(&cur, store) && !takeover)
@@ -103,8 +118,11 @@ int lease_acquire(struct cloud_target *t, const uint8_t store[LEASE_STORE_LEN],
 	mine.pid = (int64_t)getpid();
 	mine.since_ns = real_ns();
 	mine.active = true;
-	rc = lease_write(t, &mine);
-	if (rc)
+	/* A free prefix is taken with a conditional PUT where the target
+	 * can decide it (step 2); another store that won meanwhile is
+	 * -EBUSY, read back as in step 3. */
+	rc = absent ? lease_write_new(t, &mine) : lease_write(t, &mine);
+	if (rc && rc != -EEXIST)
 		return rc;
 	rc = lease_read(t, &cur);
 	if (rc == -ENOENT) {

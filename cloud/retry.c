@@ -86,6 +86,8 @@ int cloud_http_errno(long status, const char *code, bool *retry)
 		return -ENOTSUP;
 	case 409:
 		return -EBUSY;
+	case 412: /* a condition (If-None-Match) did not hold */
+		return -EEXIST;
 	case 413:
 		return -EFBIG;
 	default:

@@ -77,10 +77,12 @@ struct s3_req {
 	const char *content_md5;
 	const char *content_type;
 	/* x-amz-meta-* headers (lower-case names): the seq, a document's
-	 * metadata, the encoded names of a hashed segment */
+	 * metadata, the encoded names of a hashed segment; and
+	 * if-none-match for a put_new.  Signed, as every header we send. */
 	struct sigv4_kv meta[MAX_META];
 	size_t meta_len;
 	bool quiet_404;
+	bool quiet_exists; /* put_new: an object there is an answer */
 	/* A listing, a download or a HEAD: cut by
 	 * cloud_target_interrupt_lists() too (a stop never waits for one). */
 	bool cut_at_stop;
@@ -302,6 +304,8 @@ static int s3_call(struct s3_target *s, const struct s3_req *rq,
 		cloud_http_response_release(rs);
 		if (err == -ENOENT && rq->quiet_404)
 			return err;
+		if ((err == -EEXIST || err == -EBUSY) && rq->quiet_exists)
+			return err;
 		if (!retry) {
 			log_error("cannot %s 's3://%s/%s': %s", rq->op,
 				  s->bucket, name, detail);
@@ -388,10 +392,11 @@ struct put_meta {
 };
 
 /* PUT body as (space, key) with seq and, for a document (dm not NULL),
- * its metadata. */
+ * its metadata; if_absent: If-None-Match: * (-EEXIST when S3 refuses). */
 static int put_object(struct cloud_target *t, const char *space,
 		      const char *key, const void *buf, size_t len,
-		      uint64_t seq, const struct cloud_doc_meta *dm)
+		      uint64_t seq, const struct cloud_doc_meta *dm,
+		      bool if_absent)
 {
 	struct s3_target *s = s3_of(t);
 	struct cloud_http_response rs;
@@ -414,6 +419,10 @@ static int put_object(struct cloud_target *t, const char *space,
 	rq.body_len = len;
 	rq.content_md5 = md5;
 	add_meta(&rq, "x-amz-meta-seq", pm.seq);
+	if (if_absent) { /* signed like the others */
+		add_meta(&rq, "if-none-match", "*");
+		rq.quiet_exists = true;
+	}
 	if (dm) {
 		rq.content_type = "application/json";
 		snprintf(pm.mode, sizeof(pm.mode), "%" PRIu32, dm->mode);
@@ -438,6 +447,8 @@ static int put_object(struct cloud_target *t, const char *space,
 	rc = s3_call(s, &rq, &rs);
 	if (!rc)
 		cloud_http_response_release(&rs);
+	if (if_absent && rc == -EBUSY)
+		rc = -EEXIST; /* 409: a concurrent conditional write won */
 out_release:
 	cbuf_release(&obj);
 	return rc;
@@ -446,14 +457,21 @@ out_release:
 static int s3_put(struct cloud_target *t, const char *space, const char *key,
 		  const void *buf, size_t len, uint64_t seq)
 {
-	return put_object(t, space, key, buf, len, seq, NULL);
+	return put_object(t, space, key, buf, len, seq, NULL, false);
+}
+
+static int s3_put_new(struct cloud_target *t, const char *space,
+		      const char *key, const void *buf, size_t len,
+		      uint64_t seq)
+{
+	return put_object(t, space, key, buf, len, seq, NULL, true);
 }
 
 static int s3_put_doc(struct cloud_target *t, const char *space,
 		      const char *key, const void *body, size_t len,
 		      const struct cloud_doc_meta *meta)
 {
-	return put_object(t, space, key, body, len, meta->seq, meta);
+	return put_object(t, space, key, body, len, meta->seq, meta, false);
 }
 
 static int header_get(void *arg, const char *name, char *out, size_t cap)
@@ -821,6 +839,7 @@ static void s3_destroy(struct cloud_target *t)
 
 static const struct cloud_target_ops s3_ops = {
 	.put = s3_put,
+	.put_new = s3_put_new,
 	.get = s3_get,
 	.head = s3_head,
 	.put_doc = s3_put_doc,

@@ -369,6 +369,19 @@ int cloud_target_put(struct cloud_target *t, const char *space, const char *key,
 	return t->ops->put(t, space, key, buf, len, seq);
 }
 
+int cloud_target_put_new(struct cloud_target *t, const char *space,
+			 const char *key, const void *buf, size_t len,
+			 uint64_t seq)
+{
+	int rc = check_names(space, key);
+
+	if (rc)
+		return rc;
+	if (!t->ops->put_new) /* a kind that cannot tell: replaces */
+		return t->ops->put(t, space, key, buf, len, seq);
+	return t->ops->put_new(t, space, key, buf, len, seq);
+}
+
 int cloud_target_get(struct cloud_target *t, const char *space, const char *key,
 		     void **buf, size_t *len, uint64_t *seq)
 {

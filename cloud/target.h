@@ -112,6 +112,13 @@ const char *cloud_target_url(const struct cloud_target *t);
  * object there.  Atomic: a reader sees the old object or the new one. */
 int cloud_target_put(struct cloud_target *t, const char *space, const char *key,
 		     const void *buf, size_t len, uint64_t seq);
+/* The same, only when no object is there: -EEXIST (nothing written) when
+ * one is.  dir: decides atomically (a link); s3 sends If-None-Match: *,
+ * which S3 decides atomically (HTTP 412, or 409 for a concurrent
+ * conditional write); a server that ignores the header replaces. */
+int cloud_target_put_new(struct cloud_target *t, const char *space,
+			 const char *key, const void *buf, size_t len,
+			 uint64_t seq);
 
 /* Fetch (space, key): *buf (owned by the caller, free with free(); also
  * NUL-terminated for convenience), *len and *seq.  -ENOENT when absent

@@ -12,6 +12,10 @@
 struct cloud_target_ops {
 	int (*put)(struct cloud_target *t, const char *space, const char *key,
 		   const void *buf, size_t len, uint64_t seq);
+	/* put only when absent (-EEXIST); NULL: put */
+	int (*put_new)(struct cloud_target *t, const char *space,
+		       const char *key, const void *buf, size_t len,
+		       uint64_t seq);
 	int (*get)(struct cloud_target *t, const char *space, const char *key,
 		   void **buf, size_t *len, uint64_t *seq);
 	int (*head)(struct cloud_target *t, const char *space, const char *key,

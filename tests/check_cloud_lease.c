@@ -8,6 +8,7 @@
 #include "cloud/backup.h"
 #include "cloud/lease.h"
 #include "cloud/target.h"
+#include "cloud/target_internal.h"
 #include "store/store.h"
 #include "tests/testutil.h"
 
@@ -398,6 +399,140 @@ START_TEST(test_lease_read_only_backup_writes_nothing)
 }
 END_TEST
 
+/* ---- the conditional PUT ---- */
+
+/* dir: put_new writes when absent and is -EEXIST, changing nothing, when
+ * an object is there. */
+START_TEST(test_lease_put_new_never_replaces_on_dir)
+{
+	char *root = test_tmpdir(), url[700];
+	struct cloud_options co;
+	struct cloud_target *t;
+	void *buf;
+	size_t len;
+	uint64_t seq;
+
+	cloud_options_default(&co);
+	snprintf(url, sizeof(url), "dir:%s/cloud", root);
+	ck_assert_int_eq(cloud_target_open(url, &co, &t), 0);
+	ck_assert_int_eq(cloud_target_put_new(t, CLOUD_RESERVED_PREFIX, "x",
+					      "first", 5, 1),
+			 0);
+	ck_assert_int_eq(cloud_target_put_new(t, CLOUD_RESERVED_PREFIX, "x",
+					      "second", 6, 2),
+			 -EEXIST);
+	ck_assert_int_eq(cloud_target_get(t, CLOUD_RESERVED_PREFIX, "x", &buf,
+					  &len, &seq),
+			 0);
+	ck_assert_uint_eq(len, 5);
+	ck_assert(!memcmp(buf, "first", 5));
+	ck_assert_uint_eq(seq, 1);
+	free(buf);
+	cloud_target_free(t);
+	rm_tree(root);
+}
+END_TEST
+
+/* A target whose first GET of the lease misses it, as when another store
+ * creates the lease between our GET and our PUT. */
+struct late {
+	struct cloud_target base;
+	struct cloud_target *inner;
+	int gets;
+};
+
+static struct cloud_target *late_inner(struct cloud_target *t)
+{
+	return ((struct late *)t)->inner;
+}
+
+static int late_put(struct cloud_target *t, const char *space, const char *key,
+		    const void *buf, size_t len, uint64_t seq)
+{
+	return cloud_target_put(late_inner(t), space, key, buf, len, seq);
+}
+
+static int late_put_new(struct cloud_target *t, const char *space,
+			const char *key, const void *buf, size_t len,
+			uint64_t seq)
+{
+	return cloud_target_put_new(late_inner(t), space, key, buf, len, seq);
+}
+
+static int late_get(struct cloud_target *t, const char *space, const char *key,
+		    void **buf, size_t *len, uint64_t *seq)
+{
+	if (((struct late *)t)->gets++ == 0)
+		return -ENOENT;
+	return cloud_target_get(late_inner(t), space, key, buf, len, seq);
+}
+
+static int late_head(struct cloud_target *t, const char *space, const char *key,
+		     struct cloud_object_info *info)
+{
+	return cloud_target_head(late_inner(t), space, key, info);
+}
+
+static int late_del(struct cloud_target *t, const char *space, const char *key)
+{
+	return cloud_target_delete(late_inner(t), space, key);
+}
+
+static int late_list(struct cloud_target *t, const char *space,
+		     const char *token, char **next, cloud_name_fn fn,
+		     void *arg)
+{
+	return cloud_target_list(late_inner(t), space, token, next, fn, arg);
+}
+
+static void late_destroy(struct cloud_target *t)
+{
+	cloud_target_free(late_inner(t));
+	cloud_target_base_release(t);
+	free(t);
+}
+
+static const struct cloud_target_ops late_ops = {
+	.put = late_put,
+	.put_new = late_put_new,
+	.get = late_get,
+	.head = late_head,
+	.del = late_del,
+	.list = late_list,
+	.destroy = late_destroy,
+};
+
+/* Two stores take a free prefix at once: the one whose GET found nothing
+ * but whose conditional PUT found the other's lease yields (-EBUSY,
+ * naming it), and the other's lease stands. */
+START_TEST(test_lease_conditional_put_settles_a_race_for_a_free_prefix)
+{
+	char *root = test_tmpdir(), url[700];
+	static const uint8_t a[LEASE_STORE_LEN] = { 0xa },
+			     b[LEASE_STORE_LEN] = { 0xb };
+	struct cloud_options co;
+	struct lease_info holder, li;
+	struct late *l = calloc(1, sizeof(*l));
+
+	ck_assert_ptr_nonnull(l);
+	cloud_options_default(&co);
+	snprintf(url, sizeof(url), "dir:%s/cloud", root);
+	ck_assert_int_eq(cloud_target_open(url, &co, &l->inner), 0);
+	ck_assert_int_eq(cloud_target_base_init(&l->base, &late_ops, url, &co),
+			 0);
+	/* store a takes the free prefix first */
+	ck_assert_int_eq(lease_acquire(l->inner, a, false, &holder), 0);
+	/* store b looked before a's lease landed (its GET misses it) */
+	ck_assert_int_eq(lease_acquire(&l->base, b, false, &holder), -EBUSY);
+	ck_assert(!memcmp(holder.store, a, LEASE_STORE_LEN));
+	ck_assert(holder.active);
+	ck_assert_int_eq(read_lease(l->inner, &li), 0);
+	ck_assert(!memcmp(li.store, a, LEASE_STORE_LEN));
+	cloud_target_free(&l->base);
+	rm_tree(root);
+}
+END_TEST
+
 static Suite *lease_suite(void)
 {
 	Suite *s = suite_create("cloud_lease");
@@ -412,6 +547,10 @@ static Suite *lease_suite(void)
 	tcase_add_test(
 		tc, test_lease_malformed_object_is_refused_unless_taken_over);
 	tcase_add_test(tc, test_lease_read_only_backup_writes_nothing);
+	tcase_add_test(tc, test_lease_put_new_never_replaces_on_dir);
+	tcase_add_test(
+		tc,
+		test_lease_conditional_put_settles_a_race_for_a_free_prefix);
 	suite_add_tcase(s, tc);
 	return s;
 }

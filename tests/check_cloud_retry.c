@@ -336,6 +336,7 @@ START_TEST(test_http_status_maps_to_errno)
 		{ 405, "MethodNotAllowed", -ENOTSUP, false },
 		{ 409, "OperationAborted", -EBUSY, false },
 		{ 411, "MissingContentLength", -EINVAL, false },
+		{ 412, "PreconditionFailed", -EEXIST, false },
 		{ 413, "EntityTooLarge", -EFBIG, false },
 		{ 408, "", -EIO, true },
 		{ 429, "", -EIO, true },
@@ -812,8 +813,8 @@ START_TEST(test_list_follows_continuation_and_decodes_names)
 		  "<Contents><Key>pfx/my%20sp/z</Key></Contents>"
 		  "<Contents><Key>other/z</Key></Contents>"
 		  "</ListBucketResult>");
-	ck_assert_int_eq(cloud_target_list_all(t, "my sp", strlist_collect, &got),
-			 0);
+	ck_assert_int_eq(
+		cloud_target_list_all(t, "my sp", strlist_collect, &got), 0);
 	ck_assert_int_eq(got.n, 3);
 	ck_assert_str_eq(got.v[0], "a&b");
 	ck_assert_str_eq(got.v[1], "\xc3\xbc");
@@ -844,7 +845,8 @@ START_TEST(test_list_of_spaces_reads_common_prefixes)
 		  "<CommonPrefixes><Prefix>b%2Fc/</Prefix></CommonPrefixes>"
 		  "<CommonPrefixes><Prefix>sp%20ace/</Prefix></CommonPrefixes>"
 		  "</ListBucketResult>");
-	ck_assert_int_eq(cloud_target_list_all(t, NULL, strlist_collect, &got), 0);
+	ck_assert_int_eq(cloud_target_list_all(t, NULL, strlist_collect, &got),
+			 0);
 	/* "b%2Fc" would decode to a name with '/': not one of ours. */
 	ck_assert_int_eq(got.n, 2);
 	ck_assert_str_eq(got.v[0], "alpha");
