@@ -158,11 +158,14 @@ struct history;
 int backup_history_start(struct backup *b);
 /* Close it: records not confirmed complete with -ECANCELED. */
 void backup_history_stop(struct backup *b);
-/* Hand document id's state to the feed after its PUT at seq: -EINPROGRESS
- * (e finishes when the feed confirms; the name stays held), or the result
- * of the mark when it is gone, or an errno to retry later. */
-int backup_feed_doc(struct backup *b, struct backup_entry *e, uint64_t id,
-		    const char *space, const char *key, uint64_t seq);
+/* Hand the state of document id just uploaded (body, len, meta: the
+ * readable object) to the feed: -EINPROGRESS (e finishes when the feed
+ * confirms; the name stays held), or an errno to retry later.  The feed
+ * records exactly what the object holds, without reading the document
+ * again. */
+int backup_feed_uploaded(struct backup *b, struct backup_entry *e, uint64_t id,
+			 const char *space, const char *key, const char *body,
+			 size_t len, const struct cloud_doc_meta *meta);
 /* A confirmed DELETE of tombstone tomb_id's name: -EINPROGRESS (cleared
  * when the feed confirms; the name stays held) or an errno. */
 int backup_feed_delete(struct backup *b, uint64_t tomb_id, const char *space,

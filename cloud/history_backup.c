@@ -257,48 +257,21 @@ static void doc_fed(void *arg, int rc)
 	free(h);
 }
 
-int backup_feed_doc(struct backup *b, struct backup_entry *e, uint64_t id,
-		    const char *space, const char *key, uint64_t seq)
+/* Hand record r of document id (uploaded at seq) to the feed; the mark
+ * follows its confirmation (doc_fed). */
+static int feed_held(struct backup *b, struct backup_entry *e, uint64_t id,
+		     const char *space, const char *key, uint64_t seq,
+		     const struct feed_record *r)
 {
-	struct store_doc_info info;
-	struct feed_record r;
-	struct feed_hold *h;
-	char name[2 * CLOUD_ENC_MAX];
-	char *text = NULL;
-	size_t len = 0;
+	struct feed_hold *h = hold_new(b, space, key);
 	int rc;
 
-	rc = materialize(b, id, &text, &len, &info);
-	if (rc == -ENOENT) /* gone meanwhile: the mark's own path */
-		return backup_upload_confirm(b, id, space, key, seq);
-	if (rc) {
-		backup_log_name(space, key, name);
-		log_error("cannot read '%s' for the change feed: %s", name,
-			  strerror(-rc));
-		return rc;
-	}
-	memset(&r, 0, sizeof(r));
-	r.kind = FEED_REC_DOC;
-	snprintf(r.space, sizeof(r.space), "%s", space);
-	snprintf(r.key, sizeof(r.key), "%s", key);
-	r.seq = info.seq;
-	r.mode = info.meta.mode;
-	r.uid = info.meta.uid;
-	r.gid = info.meta.gid;
-	r.mtime_ns = info.meta.mtime_ns;
-	r.ctime_ns = info.meta.ctime_ns;
-	r.body = (const uint8_t *)text;
-	r.body_len = len;
-	h = hold_new(b, space, key);
-	if (!h) {
-		free(text);
+	if (!h)
 		return -ENOMEM;
-	}
 	h->e = e;
 	h->id = id;
 	h->seq = seq;
-	rc = history_add(b->hist, &r, doc_fed, h);
-	free(text);
+	rc = history_add(b->hist, r, doc_fed, h);
 	if (rc) {
 		pthread_mutex_lock(&b->lock);
 		hold_drop(b, h);
@@ -307,6 +280,27 @@ int backup_feed_doc(struct backup *b, struct backup_entry *e, uint64_t id,
 		return rc;
 	}
 	return -EINPROGRESS;
+}
+
+int backup_feed_uploaded(struct backup *b, struct backup_entry *e, uint64_t id,
+			 const char *space, const char *key, const char *body,
+			 size_t len, const struct cloud_doc_meta *meta)
+{
+	struct feed_record r;
+
+	memset(&r, 0, sizeof(r));
+	r.kind = FEED_REC_DOC;
+	snprintf(r.space, sizeof(r.space), "%s", space);
+	snprintf(r.key, sizeof(r.key), "%s", key);
+	r.seq = meta->seq;
+	r.mode = meta->mode & 07777;
+	r.uid = meta->uid;
+	r.gid = meta->gid;
+	r.mtime_ns = meta->mtime_ns;
+	r.ctime_ns = meta->ctime_ns;
+	r.body = (const uint8_t *)body;
+	r.body_len = len;
+	return feed_held(b, e, id, space, key, meta->seq, &r);
 }
 
 /* ---- deletes ---- */

@@ -616,7 +616,8 @@ int backup_upload_doc(struct backup *b, struct backup_slot *sl,
 	c = (struct call){ space, key, &up, info.backup_time_ns != 0 };
 	rc = until_confirmed(b, e, &c);
 	if (!rc && b->hist) /* history: the mark waits for the feed */
-		rc = backup_feed_doc(b, e, id, space, key, up.meta.seq);
+		rc = backup_feed_uploaded(b, e, id, space, key, up.body, up.len,
+					  &up.meta);
 	else if (!rc)
 		rc = backup_upload_confirm(b, id, space, key, up.meta.seq);
 	upload_release(&up);
