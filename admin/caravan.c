@@ -8,6 +8,8 @@
  *                                 R replacement, S snapshot); with
  *                                 --values the entry's JSON follows
  *   caravan stats DIR [--json]    counts and sizes of the store
+ *   caravan grow DIR SIZE         grow the data capacity of an unmounted
+ *                                 store to SIZE (K, M, G, T suffixes)
  *   caravan backup [--cloud URL] DIR
  *                                 upload every pending document and remove
  *                                 the cloud copies of deleted ones, now
@@ -31,8 +33,10 @@
  */
 #include "config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,6 +58,7 @@ static void usage(FILE *f)
 		"usage: caravan fsck DIR\n"
 		"       caravan dump DIR SPACE/KEY [--values]\n"
 		"       caravan stats DIR [--json]\n"
+		"       caravan grow DIR SIZE\n"
 		"       caravan backup [--cloud URL] [S3 OPTIONS] DIR\n"
 		"       caravan restore --cloud URL [S3 OPTIONS] DIR\n"
 		"S3 OPTIONS: --s3-endpoint URL, --s3-region NAME, --s3-path-style\n");
@@ -224,6 +229,62 @@ static int cmd_stats(int argc, char **argv)
 	       "max_entry_bytes %" PRIu64 "\n",
 	       st.capacity_bytes, st.free_bytes, st.documents, st.spaces,
 	       st.entries, st.log_bytes, st.durable_lsn, st.max_entry_bytes);
+	return 0;
+}
+
+/* caravan grow DIR SIZE: the store's lock is taken (unmount first); the
+ * data file grows as the mount would grow it (store_grow), beyond
+ * max_capacity if need be; a SIZE not above the capacity changes
+ * nothing. */
+static int cmd_grow(int argc, char **argv)
+{
+	static const char sfx[] = "KMGT";
+	struct store_options o;
+	struct store_stats st;
+	unsigned long long v;
+	struct store *s;
+	const char *p;
+	char *end;
+	int rc;
+
+	if (argc != 2 || !isdigit((unsigned char)argv[1][0])) {
+		usage(stderr);
+		return 2;
+	}
+	errno = 0;
+	v = strtoull(argv[1], &end, 10);
+	p = *end ? strchr(sfx, toupper((unsigned char)*end)) : NULL;
+	if (p && *p) {
+		int shift = 10 * (int)(p - sfx + 1);
+		if (v > (ULLONG_MAX >> shift))
+			errno = ERANGE;
+		v <<= shift;
+		end++;
+	}
+	if (errno || *end || v < 4096) {
+		fprintf(stderr, "caravan: bad size '%s'\n", argv[1]);
+		return 2;
+	}
+	store_options_default(&o);
+	o.commit_ms = 0;
+	o.max_capacity_bytes = 1; /* no growth but the one asked */
+	o.reserved_prefix = FS_RESERVED_PREFIX;
+	rc = store_open(argv[0], &o, &s);
+	if (rc < 0) {
+		fprintf(stderr, "caravan: cannot open store '%s': %s\n",
+			argv[0], strerror(-rc));
+		return 2;
+	}
+	rc = store_grow(s, v);
+	store_stats(s, &st);
+	if (store_close(s) < 0 && rc == 0)
+		rc = -EIO;
+	if (rc < 0) {
+		fprintf(stderr, "caravan: cannot grow store '%s': %s\n",
+			argv[0], strerror(-rc));
+		return 1;
+	}
+	printf("capacity_bytes  %" PRIu64 "\n", st.capacity_bytes);
 	return 0;
 }
 
@@ -454,6 +515,8 @@ int main(int argc, char **argv)
 		return cmd_dump(argc - 2, argv + 2);
 	if (!strcmp(cmd, "stats"))
 		return cmd_stats(argc - 2, argv + 2);
+	if (!strcmp(cmd, "grow"))
+		return cmd_grow(argc - 2, argv + 2);
 	if (!strcmp(cmd, "backup"))
 		return cmd_backup(argc - 2, argv + 2);
 	if (!strcmp(cmd, "restore"))

@@ -15,6 +15,8 @@ struct fs_config {
 	char *mountpoint;
 	/* store */
 	uint64_t capacity_bytes;
+	uint64_t max_capacity_bytes; /* growth bound; 0 none but the disk */
+	uint64_t min_free_bytes; /* STORE_MIN_FREE_AUTO: min(5%, 1 GiB) */
 	uint64_t cutover_bytes;
 	uint32_t commit_ms;
 	bool sync;
