@@ -207,9 +207,19 @@ static int map_step(struct store *s)
 	return 0;
 }
 
+/* Exclusive lock held: note a pause of changes that began at t0. */
+static void pause_note(struct store *s, int64_t t0)
+{
+	uint64_t ns = (uint64_t)(clock_mono_ns() - t0);
+
+	if (ns > s->grow_pause_max_ns)
+		s->grow_pause_max_ns = ns;
+}
+
 /* Both steps, the file step without the store lock. */
 static int grow_to(struct store *s, uint64_t cap)
 {
+	int64_t t0;
 	bool sticky;
 	int rc;
 
@@ -217,17 +227,19 @@ static int grow_to(struct store *s, uint64_t cap)
 	rc = file_step(s, cap, &sticky);
 	pthread_mutex_unlock(&s->grow_mu);
 	pthread_rwlock_wrlock(&s->lock);
+	t0 = clock_mono_ns();
 	if (rc && sticky && !s->failed)
 		s->failed = rc;
 	if (!rc)
 		rc = s->failed ? s->failed : map_step(s);
+	pause_note(s, t0);
 	pthread_rwlock_unlock(&s->lock);
 	return rc;
 }
 
 /* ---- the three ways to grow ---- */
 
-int store_grow_for(struct store *s, uint64_t len)
+static int grow_for(struct store *s, uint64_t len)
 {
 	uint64_t tail = alloc_tail_free(s->alloc);
 	uint64_t need = len > tail ? len - tail : 0, budget, target;
@@ -254,6 +266,12 @@ int store_grow_for(struct store *s, uint64_t len)
 		return rc;
 	}
 	return map_step(s);
+}
+
+int store_grow_for(struct store *s, uint64_t len)
+{
+	s->grows_inline++;
+	return grow_for(s, len);
 }
 
 bool store_grow_due(struct store *s)

@@ -145,6 +145,8 @@ struct store {
 	/* under lock: */
 	struct old_map *old_maps;
 	uint64_t grows;
+	uint64_t grow_pause_max_ns;
+	uint64_t grows_inline;
 	int64_t grow_retry_ns; /* no growth ahead before (mono clock) */
 	bool grow_asked; /* a growth ahead is asked and not done */
 };
