@@ -119,8 +119,9 @@ struct store {
 	uint64_t cutovers;
 	int cutover_running; /* atomic flag */
 	/* Held for a whole checkpoint (taken before lock): one checkpoint
-	 * at a time, and no growth (mremap) while a checkpoint msyncs the
-	 * map without the lock. */
+	 * at a time.  Growth moves the map only when it gets cut_mu with
+	 * trylock; else it keeps the old map for the checkpoint that may be
+	 * msyncing it (grow.c). */
 	pthread_mutex_t cut_mu;
 	/* The checkpointer thread (when commit_ms > 0): a change that finds
 	 * the log past its cut-over size asks it (cut_wanted) instead of
