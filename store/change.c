@@ -79,6 +79,8 @@ int store_take_space(struct store *s, uint64_t len, uint64_t *off)
 		if (!rc)
 			rc = alloc_take(s->alloc, len, off);
 	}
+	if (!rc)
+		s->taken_bytes += len;
 	return rc;
 }
 

@@ -4,15 +4,18 @@
  * When a change needs space the allocator cannot give, even after space
  * waiting on a durable Delete/Trim was released (change.c), the store
  * grows the data file and the change goes on: no unmount, no error.
- * When a change leaves less than a quarter of the capacity free, growth
- * is done ahead, off the path of changes (on the checkpointer thread;
- * without one, in the changing thread after it unlocked), so that
- * writers seldom wait for the disk.
+ * When a change leaves less free than a quarter of the capacity, or than
+ * the runway (what changes would take in GROW_LEAD_NS at the rate of the
+ * last RATE_WINDOW_NS or more), growth is done ahead, off the path of
+ * changes (on the checkpointer thread; without one, in the changing
+ * thread after it unlocked), so that writers seldom wait for the disk: a
+ * growth's syncs also write back the map's dirty pages and can take
+ * hundreds of milliseconds.
  *
  * Policy (grow_target): the capacity doubles, in steps of at least
  * GROW_STEP_MIN and at most GROW_STEP_MAX, and by at least what the
  * request lacks (its length less the free region at the end of the
- * area, rounded up to 4 KiB); the target is capped at max_capacity_bytes
+ * area, rounded up to 4 KiB; for growth ahead, the runway); the target is capped at max_capacity_bytes
  * (0: no cap) and at what the file system can give while keeping
  * min_free_bytes free (statvfs of the store directory: blocks available
  * to unprivileged users).  A capped target that does not cover the
@@ -73,6 +76,8 @@
 #define GROW_ALIGN UINT64_C(4096)
 #define MIN_FREE_AUTO_MAX (UINT64_C(1) << 30)
 #define GROW_RETRY_NS INT64_C(1000000000)
+#define RATE_WINDOW_NS INT64_C(100000000)
+#define GROW_LEAD_NS INT64_C(1000000000)
 
 /* ---- policy ---- */
 
@@ -274,15 +279,34 @@ int store_grow_for(struct store *s, uint64_t len)
 	return grow_for(s, len);
 }
 
+/* The runway: what the changes of the last window would take in
+ * GROW_LEAD_NS at the same rate (lock held). */
+static uint64_t runway(struct store *s, int64_t now)
+{
+	int64_t dt = now - s->rate_t0;
+
+	if (dt >= RATE_WINDOW_NS) {
+		double per_ns =
+			(double)(s->taken_bytes - s->rate_mark) / (double)dt;
+
+		s->runway = (uint64_t)(per_ns * (double)GROW_LEAD_NS);
+		s->rate_t0 = now;
+		s->rate_mark = s->taken_bytes;
+	}
+	return s->runway;
+}
+
 bool store_grow_due(struct store *s)
 {
 	uint64_t free = alloc_free_bytes(s->alloc) + s->pf_bytes;
-	uint64_t max = s->opt.max_capacity_bytes;
+	uint64_t max = s->opt.max_capacity_bytes, mark = s->capacity / 4;
+	int64_t now = clock_mono_ns();
 
-	if (s->grow_asked || free >= s->capacity / 4 ||
-	    (max && s->capacity >= max))
+	if (runway(s, now) > mark)
+		mark = s->runway;
+	if (s->grow_asked || free >= mark || (max && s->capacity >= max))
 		return false;
-	if (s->grow_retry_ns && clock_mono_ns() < s->grow_retry_ns)
+	if (s->grow_retry_ns && now < s->grow_retry_ns)
 		return false;
 	s->grow_asked = true;
 	return true;
@@ -290,15 +314,17 @@ bool store_grow_due(struct store *s)
 
 void store_grow_ahead(struct store *s)
 {
-	uint64_t budget, target = 0;
+	uint64_t budget, target = 0, fc, max = s->opt.max_capacity_bytes;
 	int rc = disk_budget(s, &budget);
 
 	pthread_rwlock_rdlock(&s->lock);
-	if (!rc && !s->failed)
-		target = grow_target(s->capacity,
-				     __atomic_load_n(&s->file_capacity,
-						     __ATOMIC_ACQUIRE),
-				     0, s->opt.max_capacity_bytes, budget);
+	fc = __atomic_load_n(&s->file_capacity, __ATOMIC_ACQUIRE);
+	if (!rc && !s->failed) {
+		/* by the runway at least, when that fits; else what fits */
+		target = grow_target(s->capacity, fc, s->runway, max, budget);
+		if (!target)
+			target = grow_target(s->capacity, fc, 0, max, budget);
+	}
 	pthread_rwlock_unlock(&s->lock);
 	rc = target ? grow_to(s, target) : -ENOSPC;
 	pthread_rwlock_wrlock(&s->lock);

@@ -149,6 +149,11 @@ struct store {
 	uint64_t grow_pause_max_ns;
 	uint64_t grows_inline;
 	int64_t grow_retry_ns; /* no growth ahead before (mono clock) */
+	/* the write rate: bytes taken since open, and at the start of the
+	 * current window; the runway growth ahead keeps free */
+	uint64_t taken_bytes, rate_mark;
+	int64_t rate_t0;
+	uint64_t runway;
 	bool grow_asked; /* a growth ahead is asked and not done */
 };
 
