@@ -1029,8 +1029,10 @@ static void growth_until_max(uint32_t commit_ms)
 	ck_assert_uint_eq(st.capacity_bytes, max);
 	ck_assert_uint_lt(st.free_bytes, GE_LEN);
 	ck_assert_uint_eq(n, max / GE_LEN);
-	/* 1M doubles to 2M and 4M, then is capped at 5M */
-	ck_assert_uint_eq(st.grows, 3);
+	/* each growth at least doubles (1M, 2M, 4M, capped at 5M), more
+	 * when the runway of a fast writer asks more: 3 growths at most */
+	ck_assert_uint_ge(st.grows, 1);
+	ck_assert_uint_le(st.grows, 3);
 	growth_check(s, a, n);
 	ck_assert_int_eq(store_close(s), 0);
 	check_clean(dir);
