@@ -275,12 +275,16 @@ static int grow_for(struct store *s, uint64_t len)
 
 int store_grow_for(struct store *s, uint64_t len)
 {
-	s->grows_inline++;
-	return grow_for(s, len);
+	uint64_t cap = s->capacity;
+	int rc = grow_for(s, len);
+
+	if (!rc && s->capacity > cap)
+		s->grows_inline++;
+	return rc;
 }
 
 /* The runway: what the changes of the last window would take in
- * GROW_LEAD_NS at the same rate (lock held). */
+ * GROW_LEAD_NS at the same rate, at most GROW_STEP_MAX (lock held). */
 static uint64_t runway(struct store *s, int64_t now)
 {
 	int64_t dt = now - s->rate_t0;
@@ -290,6 +294,8 @@ static uint64_t runway(struct store *s, int64_t now)
 			(double)(s->taken_bytes - s->rate_mark) / (double)dt;
 
 		s->runway = (uint64_t)(per_ns * (double)GROW_LEAD_NS);
+		if (s->runway > GROW_STEP_MAX)
+			s->runway = GROW_STEP_MAX;
 		s->rate_t0 = now;
 		s->rate_mark = s->taken_bytes;
 	}
