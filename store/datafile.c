@@ -142,7 +142,11 @@ static int header_read(int fd, uint8_t *h)
 		return rc;
 	ok1 = header_valid(h);
 	ok2 = header_valid(h2);
-	if (ok2 && (!ok1 || le64_get(h2 + 16) > le64_get(h + 16)))
+	/* the second copy is written first: it is the newer one when the
+	 * copies differ (larger capacity, or an identity the first lacks) */
+	if (ok2 &&
+	    (!ok1 || le64_get(h2 + 16) > le64_get(h + 16) ||
+	     (id_is_zero(h + DATA_ID_OFF) && !id_is_zero(h2 + DATA_ID_OFF))))
 		memcpy(h, h2, sizeof(h2));
 	return ok1 || ok2 ? 0 : -EBADMSG;
 }

@@ -1313,6 +1313,59 @@ START_TEST(test_store_growth_survives_a_fault_at_every_step)
 }
 END_TEST
 
+/* The header is kept twice: either copy damaged (a torn rewrite), the
+ * other opens the store with its capacity; both damaged, the open is
+ * refused; a data file of the older format (nothing at 512) opens. */
+START_TEST(test_store_header_copies_survive_one_damaged)
+{
+	char *dir = test_tmpdir(), path[4096];
+	struct store_stats st;
+	struct store *s;
+	uint8_t b, b20;
+	int fd;
+
+	s = open_store(dir, 8192);
+	ck_assert_int_eq(store_grow(s, 65536), 0);
+	ck_assert_int_eq(store_close(s), 0);
+	snprintf(path, sizeof(path), "%s/data", dir);
+	fd = open(path, O_RDWR);
+	ck_assert_int_ge(fd, 0);
+	/* the first copy torn */
+	ck_assert_int_eq(pread(fd, &b20, 1, 20), 1);
+	b = b20 ^ 0x40;
+	ck_assert_int_eq(pwrite(fd, &b, 1, 20), 1);
+	s = open_store(dir, 8192);
+	store_stats(s, &st);
+	ck_assert_uint_eq(st.capacity_bytes, 65536);
+	ck_assert_int_eq(store_close(s), 0);
+	/* both torn */
+	ck_assert_int_eq(pread(fd, &b, 1, 512 + 20), 1);
+	b ^= 0x40;
+	ck_assert_int_eq(pwrite(fd, &b, 1, 512 + 20), 1);
+	{
+		struct store_options o;
+
+		store_options_default(&o);
+		o.commit_ms = 0;
+		ck_assert_int_eq(store_open(dir, &o, &s), -EBADMSG);
+	}
+	/* the first copy whole again, the second gone (the older format) */
+	ck_assert_int_eq(pwrite(fd, &b20, 1, 20), 1);
+	{
+		static const uint8_t zero[64];
+
+		ck_assert_int_eq(pwrite(fd, zero, sizeof(zero), 512), 64);
+	}
+	close(fd);
+	s = open_store(dir, 8192);
+	store_stats(s, &st);
+	ck_assert_uint_eq(st.capacity_bytes, 65536);
+	ck_assert_int_eq(store_close(s), 0);
+	check_clean(dir);
+	test_rmdir(dir);
+}
+END_TEST
+
 /* The store's identity: made at creation, never zero, kept across reopens
  * and growth, different for another store; a data file made before
  * identities existed (zeros in the header) gets one at its first writable
@@ -1345,7 +1398,8 @@ START_TEST(test_store_identity_is_made_once_and_kept)
 	ck_assert(memcmp(a, c, sizeof(a)) != 0);
 	ck_assert_int_eq(store_close(s), 0);
 
-	/* an older data file: identity zeroed, header CRC made right */
+	/* an older data file: identity zeroed, header CRC made right, no
+	 * second header copy */
 	snprintf(path, sizeof(path), "%s/data", dir);
 	fd = open(path, O_RDWR);
 	ck_assert_int_ge(fd, 0);
@@ -1353,6 +1407,8 @@ START_TEST(test_store_identity_is_made_once_and_kept)
 	memset(h + 24, 0, STORE_UUID_LEN);
 	le32_put(h + 60, crc32c(h, 60));
 	ck_assert_int_eq(pwrite(fd, h, sizeof(h), 0), (ssize_t)sizeof(h));
+	memset(h, 0, sizeof(h));
+	ck_assert_int_eq(pwrite(fd, h, sizeof(h), 512), (ssize_t)sizeof(h));
 	close(fd);
 	store_options_default(&o);
 	o.read_only = true;
@@ -1752,6 +1808,7 @@ int main(void)
 		       test_store_growth_covers_large_writes_and_survives_kill);
 	tcase_add_test(tc, test_store_growth_keeps_min_free_on_the_disk);
 	tcase_add_test(tc, test_store_growth_survives_a_fault_at_every_step);
+	tcase_add_test(tc, test_store_header_copies_survive_one_damaged);
 	tcase_add_test(tc, test_store_identity_is_made_once_and_kept);
 	tcase_add_test(tc, test_store_batch_append_is_all_or_nothing);
 	tcase_add_test(tc, test_store_root_metadata_persists);
