@@ -3,7 +3,7 @@
  * measured in the same run on the same disk.
  *
  *   bench_store DIR [what...]     what: nowait cutover wait baseline sqlite
- *                                       open
+ *                                       grow open
  *
  * nowait    appends/s of 100 B and 1 KiB entries, nobody waiting for
  *           durability (the background committer flushes)
@@ -19,6 +19,14 @@
  *           transaction, 1 and 16 threads (connections)
  * open      time to open a store holding 1M documents after a clean
  *           close, and resident memory per document
+ * grow      longest append while the store grows online: one thread
+ *           appends 4 KiB entries round-robin to 100 documents, timing
+ *           every append, into a store created at 4 MiB that grows to
+ *           GROW_BYTES (growths, longest append, 99.9th percentile,
+ *           longest hold of the store lock by growth), and the same into
+ *           a store created at GROW_BYTES (the baseline: no growth);
+ *           both as fast as appends go, then paced at 64 MiB/s; then the
+ *           time to open each after a clean close
  *
  * Each timed run lasts BENCH_SECONDS (2 by default).  Figures go to
  * stdout, one line each.
@@ -60,8 +68,8 @@ static void rm_rf(const char *dir)
 		fprintf(stderr, "cannot remove %s\n", dir);
 }
 
-static struct store *fresh_store_cut(const char *dir, uint64_t cap,
-				     uint32_t ms, uint64_t cutover)
+static struct store *fresh_store_cut(const char *dir, uint64_t cap, uint32_t ms,
+				     uint64_t cutover)
 {
 	struct store_options o;
 	struct store *s;
@@ -431,6 +439,109 @@ static void bench_open1(const char *dir, int ndocs)
 	store_close(s);
 }
 
+#define GROW_BYTES (256ull << 20)
+#define GROW_DOCS 100
+
+struct lat {
+	uint64_t hist[32], n, slow;
+	double worst, secs;
+};
+
+static void lat_print(const char *what, const struct lat *l, uint64_t grows)
+{
+	uint64_t seen = 0;
+	int b;
+
+	for (b = 0; b < 31; b++) {
+		seen += l->hist[b];
+		if (seen * 1000 >= l->n * 999)
+			break;
+	}
+	printf("%s: %" PRIu64 " appends of 4 KiB in %.2f s, %" PRIu64
+	       " growths, longest append %.2f ms, %" PRIu64
+	       " over 1 ms, 99.9%% under %u us\n",
+	       what, l->n, l->secs, grows, l->worst * 1e3, l->slow, 2u << b);
+}
+
+/* Fill a store created at cap with 4 KiB appends up to GROW_BYTES,
+ * timing each; then close it and time its open. */
+/* rate_mib: appends paced to this many MiB/s (0: as fast as they go) */
+static void grow_run(const char *dir, uint64_t cap, uint64_t max,
+		     double rate_mib, const char *what)
+{
+	static uint64_t ids[GROW_DOCS];
+	struct lat l = { 0 };
+	struct store_options o;
+	struct store_stats st;
+	struct store *s;
+	char buf[4096];
+	double t0, t, prev;
+
+	rm_rf(dir);
+	store_options_default(&o);
+	o.capacity_bytes = cap;
+	o.max_capacity_bytes = max;
+	o.commit_ms = 200;
+	o.cutover_bytes = 1ull << 30; /* no cut-over: growth alone */
+	if (store_open(dir, &o, &s))
+		exit(1);
+	memset(buf, 'g', sizeof(buf));
+	make_docs(s, ids, GROW_DOCS);
+	t0 = prev = now();
+	for (uint64_t i = 0; i < GROW_BYTES / sizeof(buf) - 64; i++) {
+		if (rate_mib > 0) {
+			double due =
+				t0 + (double)i * 4096 / (rate_mib * 1048576);
+
+			while (now() < due)
+				;
+			prev = now();
+		}
+		if (store_append(s, ids[i % GROW_DOCS], buf, sizeof(buf), NULL,
+				 NULL))
+			exit(1);
+		t = now();
+		if (t - prev > l.worst)
+			l.worst = t - prev;
+		if (t - prev > 1e-3)
+			l.slow++;
+		l.hist[lat_bucket((t - prev) * 1e6)]++;
+		l.n++;
+		prev = t;
+	}
+	l.secs = now() - t0;
+	store_stats(s, &st);
+	lat_print(what, &l, st.grows);
+	printf("%s: longest hold of the store lock by a growth ahead %.3f ms; "
+	       "%" PRIu64 " appends had to grow the store themselves\n",
+	       what, (double)st.grow_pause_max_ns / 1e6, st.grows_inline);
+	if (store_close(s))
+		exit(1);
+	store_options_default(&o);
+	t0 = now();
+	if (store_open(dir, &o, &s))
+		exit(1);
+	t = now();
+	store_stats(s, &st);
+	printf("%s: open after clean close %.1f ms (capacity %" PRIu64
+	       " MiB)\n",
+	       what, (t - t0) * 1e3, st.capacity_bytes >> 20);
+	store_close(s);
+	rm_rf(dir);
+}
+
+static void bench_grow(const char *dir)
+{
+	grow_run(dir, GROW_BYTES, GROW_BYTES, 0,
+		 "grow baseline (created at 256 MiB)");
+	grow_run(dir, 4ull << 20, GROW_BYTES, 0,
+		 "grow (created at 4 MiB, grows online)");
+	grow_run(dir, GROW_BYTES, GROW_BYTES, 64,
+		 "grow baseline at 64 MiB/s (created at 256 MiB)");
+	grow_run(dir, 4ull << 20, GROW_BYTES, 64,
+		 "grow at 64 MiB/s (created at 4 MiB, grows online)");
+}
+
 static bool want(int argc, char **argv, const char *what)
 {
 	if (argc <= 2)
@@ -449,7 +560,7 @@ int main(int argc, char **argv)
 
 	if (argc < 2) {
 		fprintf(stderr, "usage: bench_store DIR [nowait|cutover|wait|"
-				"baseline|sqlite|open]...\n");
+				"baseline|sqlite|grow|open]...\n");
 		return 2;
 	}
 	if (env)
@@ -487,6 +598,8 @@ int main(int argc, char **argv)
 	if (sq > 0 && w16 > 0)
 		printf("ratio: 16 waiting threads / best sqlite = %.1fx\n",
 		       w16 / sq);
+	if (want(argc, argv, "grow"))
+		bench_grow(dir);
 	if (want(argc, argv, "open"))
 		bench_open(dir, 1000000);
 	return 0;

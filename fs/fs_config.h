@@ -16,6 +16,8 @@ struct fs_config {
 	/* store */
 	uint64_t capacity_bytes;
 	bool capacity_set; /* capacity= given: an existing store grows to it */
+	uint64_t max_capacity_bytes; /* growth bound; 0 none but the disk */
+	uint64_t min_free_bytes; /* STORE_MIN_FREE_AUTO: min(5%, 1 GiB) */
 	uint64_t cutover_bytes;
 	uint32_t commit_ms;
 	bool sync;

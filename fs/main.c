@@ -465,6 +465,8 @@ static int fs_open_store(struct fs *fs)
 
 	store_options_default(&so);
 	so.capacity_bytes = c->capacity_bytes;
+	so.max_capacity_bytes = c->max_capacity_bytes;
+	so.min_free_bytes = c->min_free_bytes;
 	so.cutover_bytes = c->cutover_bytes;
 	so.commit_ms = c->commit_ms;
 	so.sync = c->sync;

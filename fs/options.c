@@ -68,6 +68,8 @@ enum opt_key {
 	K_MAX_PINNED,
 	K_MAX_PENDING,
 	K_RETENTION,
+	K_MAX_CAPACITY,
+	K_MIN_FREE,
 };
 
 static const struct fuse_opt opt_spec[] = {
@@ -80,6 +82,8 @@ static const struct fuse_opt opt_spec[] = {
 	FUSE_OPT_KEY("debug", K_DEBUG),
 	FUSE_OPT_KEY("-s", K_SINGLE),
 	FUSE_OPT_KEY("capacity=%s", K_CAPACITY),
+	FUSE_OPT_KEY("max_capacity=%s", K_MAX_CAPACITY),
+	FUSE_OPT_KEY("min_free=%s", K_MIN_FREE),
 	FUSE_OPT_KEY("cutover=%s", K_CUTOVER),
 	FUSE_OPT_KEY("commit_ms=%s", K_COMMIT_MS),
 	FUSE_OPT_KEY("sync", K_SYNC),
@@ -152,6 +156,8 @@ void fs_config_default(struct fs_config *c)
 	store_options_default(&so);
 	doc_options_default(&dopt);
 	c->capacity_bytes = so.capacity_bytes;
+	c->max_capacity_bytes = so.max_capacity_bytes;
+	c->min_free_bytes = so.min_free_bytes;
 	c->cutover_bytes = so.cutover_bytes;
 	c->commit_ms = so.commit_ms;
 	c->cache_bytes = dopt.cache_bytes;
@@ -350,6 +356,10 @@ static int opt_value_set(struct fs_config *c, int key, const char *v)
 	case K_CAPACITY:
 		c->capacity_set = true;
 		return fs_parse_size(v, &c->capacity_bytes);
+	case K_MAX_CAPACITY:
+		return fs_parse_size(v, &c->max_capacity_bytes);
+	case K_MIN_FREE:
+		return fs_parse_size(v, &c->min_free_bytes);
 	case K_CUTOVER:
 		return fs_parse_size(v, &c->cutover_bytes);
 	case K_COMMIT_MS:
@@ -656,6 +666,10 @@ void fs_config_help(FILE *f, const char *prog)
 		"store:\n"
 		"  -o capacity=SIZE        data capacity of a new store; an existing\n"
 		"                          smaller store grows to it (default %s)\n"
+		"  -o max_capacity=SIZE    the store grows up to SIZE when it runs short\n"
+		"                          (default 0: no bound but the disk)\n"
+		"  -o min_free=SIZE        disk space growth leaves free (default 5%% of the\n"
+		"                          file system or 1G, whichever is smaller)\n"
 		"  -o cutover=SIZE         cut the write-ahead log over past SIZE (default %s)\n"
 		"  -o commit_ms=N          background commit interval in ms (default %u)\n"
 		"  -o sync                 every write is durable before it returns (default off)\n"

@@ -352,6 +352,14 @@ uint64_t alloc_largest(const struct alloc *a)
 	return 0;
 }
 
+uint64_t alloc_tail_free(const struct alloc *a)
+{
+	const struct region *r =
+		u64map_get(&a->by_end, a->base + a->capacity + 1);
+
+	return r ? r->len : 0;
+}
+
 bool alloc_overlaps_free(const struct alloc *a, uint64_t off, uint64_t len)
 {
 	for (int c = 0; c < CLASSES; c++)

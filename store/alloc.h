@@ -46,6 +46,9 @@ int alloc_grow(struct alloc *a, uint64_t new_capacity);
 uint64_t alloc_free_bytes(const struct alloc *a);
 uint64_t alloc_regions(const struct alloc *a);
 uint64_t alloc_largest(const struct alloc *a);
+/* Length of the free region ending at the end of the area (0: none):
+ * what growth adds to. */
+uint64_t alloc_tail_free(const struct alloc *a);
 
 /* Check every internal invariant; false (with a message to stderr) when
  * one is broken. */

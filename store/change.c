@@ -11,9 +11,11 @@
  * refused before it reaches the log), wal_append() it, apply it with the
  * same code that replays it at open (store_apply_frame).  If the check or
  * the append fails nothing was applied and taken space is given back at
- * once.  store_change_end unlocks, then runs what follows a change: the
- * change hook, the -o sync wait, and a cut-over when the log has grown
- * past max(cutover_bytes, 2 x last snapshot) (checkpoint.c).
+ * once.  When the allocator has no room, the data file grows (grow.c)
+ * and the allocation is tried again.  store_change_end unlocks, then runs
+ * what follows a change: growth ahead when space runs short (grow.c),
+ * the change hook, the -o sync wait, and a cut-over when the log has
+ * grown past max(cutover_bytes, 2 x last snapshot) (checkpoint.c).
  *
  * Why bytes are safe in the map before they are durable in the log: they
  * go only into space that is free in every state a crash could recover
@@ -71,6 +73,14 @@ int store_take_space(struct store *s, uint64_t len, uint64_t *off)
 		store_release_durable(s);
 		rc = alloc_take(s->alloc, len, off);
 	}
+	if (rc == -ENOSPC) {
+		/* then the data file grows, when it may (grow.c) */
+		rc = store_grow_for(s, len);
+		if (!rc)
+			rc = alloc_take(s->alloc, len, off);
+	}
+	if (!rc)
+		s->taken_bytes += len;
 	return rc;
 }
 
@@ -126,7 +136,11 @@ int store_change_commit(struct store *s, uint64_t *lsn)
 int store_change_end(struct store *s, int rc, uint64_t id, uint64_t lsn,
 		     uint64_t *lsn_out)
 {
+	bool grow = !rc && store_grow_due(s);
+
 	pthread_rwlock_unlock(&s->lock);
+	if (grow)
+		store_grow_ask(s);
 	if (rc)
 		return rc;
 	if (lsn_out)

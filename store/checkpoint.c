@@ -10,8 +10,12 @@
  * one at a time.  store_checkpoint() runs one on demand; growth and close
  * run one under the exclusive lock (store_checkpoint_locked).
  *
- * Locks: cut_mu serializes checkpoints (and growth); req_mu guards the
- * checkpointer's request flags (cut_wanted, cut_stop).
+ * The checkpointer thread also runs growth ahead (grow.c) when a change
+ * asks for it (grow_wanted), before any checkpoint asked meanwhile.
+ *
+ * Locks: cut_mu serializes checkpoints (growth never moves a map a
+ * checkpoint msyncs: grow.c); req_mu guards the checkpointer's request
+ * flags (cut_wanted, grow_wanted, cut_stop).
  */
 #include "store/store_internal.h"
 
@@ -59,10 +63,17 @@ static void *checkpointer_main(void *arg)
 
 	pthread_mutex_lock(&s->req_mu);
 	for (;;) {
-		while (!s->cut_wanted && !s->cut_stop)
+		while (!s->cut_wanted && !s->grow_wanted && !s->cut_stop)
 			pthread_cond_wait(&s->req_cv, &s->req_mu);
 		if (s->cut_stop)
 			break;
+		if (s->grow_wanted) {
+			s->grow_wanted = false;
+			pthread_mutex_unlock(&s->req_mu);
+			store_grow_ahead(s);
+			pthread_mutex_lock(&s->req_mu);
+			continue;
+		}
 		s->cut_wanted = false;
 		pthread_mutex_unlock(&s->req_mu);
 		/* requests made while the last checkpoint ran saw the old
@@ -73,6 +84,18 @@ static void *checkpointer_main(void *arg)
 	}
 	pthread_mutex_unlock(&s->req_mu);
 	return NULL;
+}
+
+void store_grow_ask(struct store *s)
+{
+	if (!s->has_cut_thread) {
+		store_grow_ahead(s);
+		return;
+	}
+	pthread_mutex_lock(&s->req_mu);
+	s->grow_wanted = true;
+	pthread_cond_signal(&s->req_cv);
+	pthread_mutex_unlock(&s->req_mu);
 }
 
 int store_checkpointer_start(struct store *s)
@@ -115,14 +138,19 @@ static int checkpoint_begin_locked(struct store *s)
 {
 	int rc = s->failed ? s->failed : wal_error(s->wal);
 
+	/* no checkpoint runs (cut_mu): maps growth replaced can go */
+	store_old_maps_free(s);
+	s->cut_map = s->map;
+	s->cut_len = s->map_len;
 	return rc ? rc : wal_cutover_begin(s->wal, store_write_snapshot, s);
 }
 
 /* Returns 0, or the msync error (the caller records it in s->failed
- * under the lock) or the log's. */
+ * under the lock) or the log's.  The map msync'd is the one begin saw
+ * (growth may extend or replace s->map meanwhile, never unmap it). */
 static int checkpoint_seal(struct store *s, bool *msync_failed)
 {
-	int rc = io_msync(s->map, s->map_len, MS_SYNC);
+	int rc = io_msync(s->cut_map, s->cut_len, MS_SYNC);
 
 	*msync_failed = rc != 0;
 	if (rc)

@@ -1,12 +1,22 @@
 /*
  * datafile.c - the preallocated, memory-mapped data file.
  *
- * Growth (store_grow): the file is extended and preallocated and synced
- * first, then the header is rewritten with the new capacity and synced.
- * A crash between the two leaves the old capacity; a crash after the
- * header but before the next checkpoint leaves a log that describes a
- * smaller capacity than the file, which is accepted (the space beyond is
- * free).
+ * Growth (datafile_grow): the file is extended and preallocated, then
+ * synced, then the header is rewritten with the new capacity and synced.
+ * A crash before the header is durable leaves the old capacity over a
+ * longer file, which is accepted (the bytes beyond are not used); a crash
+ * after it leaves a log whose snapshot names a smaller capacity than the
+ * header, which is accepted too (the space beyond is free).  No entry is
+ * placed beyond the old capacity before the new header is durable
+ * (store/grow.c), so no logged entry ever lies outside the data area.
+ *
+ * The header is kept twice, in two 512-byte sectors (offsets 0 and 512),
+ * so that a rewrite torn by a power cut (or a short write) leaves one
+ * valid copy: a rewrite writes and syncs the copy at 512, then the copy
+ * at 0.  At open the valid copy with the larger capacity wins (capacity
+ * only grows; the identity is the same in both).  A data file written
+ * before the second copy existed holds zeros at 512 and is read from the
+ * copy at 0; its first rewrite writes both.
  *
  * Layout: a 4096-byte header page, then the data area of `capacity`
  * bytes.  Header (little-endian):
@@ -18,6 +28,7 @@
  *   24  16 store identity (random, made when the store is created)
  *   40  20 zero
  *   60  4  CRC-32C of bytes 0..60
+ *   512 64 the second copy of bytes 0..64 (written first)
  *
  * The identity names the store wherever it leaves a trace outside its
  * directory (the writer lease and change feed of a cloud target).  A data
@@ -89,7 +100,10 @@ static int id_make(uint8_t id[DATA_ID_LEN])
 	return 0;
 }
 
-/* Rewrite the header of fd (capacity, id) and sync it. */
+#define HDR_COPY2 512
+
+/* Rewrite the header of fd (capacity, id) and sync it: the second copy
+ * first, so that one valid copy survives a torn write of either. */
 static int header_write(int fd, uint64_t capacity,
 			const uint8_t id[DATA_ID_LEN])
 {
@@ -97,10 +111,44 @@ static int header_write(int fd, uint64_t capacity,
 	int rc;
 
 	header_encode(h, capacity, id);
-	rc = io_pwrite_all(fd, h, sizeof(h), 0);
+	rc = io_pwrite_all(fd, h, sizeof(h), HDR_COPY2);
+	if (!rc)
+		rc = io_fsync(fd);
+	if (!rc)
+		rc = io_pwrite_all(fd, h, sizeof(h), 0);
 	if (!rc)
 		rc = io_fsync(fd);
 	return rc;
+}
+
+static bool header_valid(const uint8_t *h)
+{
+	return memcmp(h, DATA_MAGIC, 8) == 0 &&
+	       le32_get(h + 60) == crc32c(h, 60);
+}
+
+/* Read the header copies of fd into h (64 bytes): the valid one with the
+ * larger capacity.  -EBADMSG when neither is valid. */
+static int header_read(int fd, uint8_t *h)
+{
+	uint8_t h2[64];
+	bool ok1, ok2;
+	int rc;
+
+	rc = io_pread_all(fd, h, 64, 0);
+	if (!rc)
+		rc = io_pread_all(fd, h2, sizeof(h2), HDR_COPY2);
+	if (rc)
+		return rc;
+	ok1 = header_valid(h);
+	ok2 = header_valid(h2);
+	/* the second copy is written first: it is the newer one when the
+	 * copies differ (larger capacity, or an identity the first lacks) */
+	if (ok2 &&
+	    (!ok1 || le64_get(h2 + 16) > le64_get(h + 16) ||
+	     (id_is_zero(h + DATA_ID_OFF) && !id_is_zero(h2 + DATA_ID_OFF))))
+		memcpy(h, h2, sizeof(h2));
+	return ok1 || ok2 ? 0 : -EBADMSG;
 }
 
 int datafile_create(const char *path, const char *dir, uint64_t capacity)
@@ -140,15 +188,11 @@ int datafile_open(const char *path, bool read_only, int *fd_out,
 	fd = io_open(path, read_only ? O_RDONLY : O_RDWR, 0);
 	if (fd < 0)
 		return fd;
-	rc = io_pread_all(fd, h, sizeof(h), 0);
+	rc = header_read(fd, h);
+	if (rc == -EBADMSG)
+		log_error("cannot open data file '%s': damaged header", path);
 	if (rc)
 		goto out_close;
-	if (memcmp(h, DATA_MAGIC, 8) != 0 ||
-	    le32_get(h + 60) != crc32c(h, 60)) {
-		log_error("cannot open data file '%s': damaged header", path);
-		rc = -EBADMSG;
-		goto out_close;
-	}
 	if (le32_get(h + 8) != DATA_VERSION || le32_get(h + 12) != DATA_HDR) {
 		log_error("cannot open data file '%s': unsupported version %u",
 			  path, le32_get(h + 8));
@@ -196,19 +240,26 @@ out_close:
 	return rc;
 }
 
-int datafile_grow(int fd, const char *path, uint64_t capacity,
-		  const uint8_t id[DATA_ID_LEN])
+int datafile_grow(int fd, const char *name, uint64_t capacity,
+		  const uint8_t id[DATA_ID_LEN], bool *sticky)
 {
 	int rc;
 
+	*sticky = false;
 	rc = io_fallocate(fd, 0, (off_t)(DATA_HDR + capacity));
 	if (rc) {
-		log_error("cannot grow '%s' to %" PRIu64 " bytes: %s", path,
-			  capacity, strerror(-rc));
+		log_error("cannot grow the data file of '%s' to %" PRIu64
+			  " bytes: %s",
+			  name, capacity, strerror(-rc));
 		return rc;
 	}
+	*sticky = true;
 	rc = io_fsync(fd);
+	if (!rc)
+		rc = header_write(fd, capacity, id);
 	if (rc)
-		return rc;
-	return header_write(fd, capacity, id);
+		log_error("store '%s' is failed and refuses changes: growth "
+			  "of its data file: %s",
+			  name, strerror(-rc));
+	return rc;
 }

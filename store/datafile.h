@@ -27,9 +27,12 @@ int datafile_open(const char *path, bool read_only, int *fd_out,
 #define datafile_id(map) ((const uint8_t *)(map) + DATA_ID_OFF)
 
 /* Extend the data file behind fd to a data area of capacity bytes
- * (preallocated) and rewrite its header, keeping identity id; durable on
- * return. */
-int datafile_grow(int fd, const char *path, uint64_t capacity,
-		  const uint8_t id[DATA_ID_LEN]);
+ * (preallocated, synced) and rewrite its header copies, keeping identity
+ * id; durable on return.  name names the store in messages.  On failure
+ * *sticky is false when nothing changed (the preallocation failed: the
+ * header names the old capacity), true when a sync or header write
+ * failed (the disk's state is unknown). */
+int datafile_grow(int fd, const char *name, uint64_t capacity,
+		  const uint8_t id[DATA_ID_LEN], bool *sticky);
 
 #endif

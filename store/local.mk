@@ -7,6 +7,7 @@ store_libstore_a_SOURCES = \
 	store/change.c \
 	store/checkpoint.c \
 	store/docs.c \
+	store/grow.c \
 	store/datafile.c store/datafile.h \
 	store/alloc.c store/alloc.h \
 	store/nodes.c \

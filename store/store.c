@@ -13,7 +13,7 @@
  *
  * The store's files, one concept each (store_internal.h holds what they
  * share):
- *   store.c       this file: open and lock, grow, sync, close, stats
+ *   store.c       this file: open and lock, sync, close, stats
  *   change.c      the mutation protocol every change follows, and space
  *                 freed by a change waiting for its frame to be durable
  *   checkpoint.c  checkpoints (log cut-overs) and the checkpointer thread
@@ -21,15 +21,14 @@
  *   backup.c      backup bookkeeping: marks, the target, tombstones
  *   replay.c      frames applied (at open and after each change),
  *                 snapshots written and read
+ *   grow.c        online growth of the data file
  *   nodes.c       the in-memory index; alloc.c the space allocator;
  *                 datafile.c the data file; fsck.c the checker
  *
  * Open: take LOCK (a writer exclusively, a read-only mount shared), map
  * the data file, replay the log into the index, rebuild the allocator
  * from it, then start the checkpointer.  Close: stop the checkpointer,
- * checkpoint (a writer), close the log, free.  Growth extends the data
- * file, remaps it and checkpoints, all under cut_mu and the exclusive
- * lock, so no checkpoint or change sees a half-grown store.
+ * checkpoint (a writer), close the log, free.
  *
  * Fail-stop: a failed msync or cut-over, or an allocation failure while
  * applying a logged frame, sets s->failed; the WAL keeps its own sticky
@@ -61,6 +60,8 @@ void store_options_default(struct store_options *o)
 	o->cutover_bytes = 64ull << 20;
 	o->commit_ms = 1000;
 	o->max_entry_bytes = 16ull << 20;
+	o->max_capacity_bytes = 0;
+	o->min_free_bytes = STORE_MIN_FREE_AUTO;
 }
 
 _Static_assert(STORE_NAME_MAX <= WAL_NAME_MAX, "a valid name fits a record");
@@ -169,6 +170,7 @@ static void store_free(struct store *s)
 	free(s->pf);
 	wal_buf_release(&s->scratch);
 	alloc_free(s->alloc);
+	store_old_maps_free(s);
 	if (s->map)
 		munmap(s->map, s->map_len);
 	if (s->data_fd >= 0)
@@ -177,6 +179,7 @@ static void store_free(struct store *s)
 		close(s->lock_fd); /* releases the flock */
 	pthread_rwlock_destroy(&s->lock);
 	pthread_mutex_destroy(&s->cut_mu);
+	pthread_mutex_destroy(&s->grow_mu);
 	pthread_mutex_destroy(&s->req_mu);
 	pthread_cond_destroy(&s->req_cv);
 	free(s->dir);
@@ -233,6 +236,9 @@ static int open_files(struct store *s)
 	if (rc)
 		goto out;
 	s->map_len = DATA_HDR + s->capacity;
+	s->file_capacity = s->capacity;
+	_Static_assert(sizeof(s->id) == DATA_ID_LEN, "one identity size");
+	memcpy(s->id, datafile_id(s->map), DATA_ID_LEN);
 	if (fresh) {
 		s->root_meta.mode = 0755;
 		s->root_meta.uid = getuid();
@@ -288,6 +294,7 @@ int store_open(const char *dir, const struct store_options *o,
 		s->opt.max_entry_bytes = UINT32_MAX;
 	pthread_rwlock_init(&s->lock, NULL);
 	pthread_mutex_init(&s->cut_mu, NULL);
+	pthread_mutex_init(&s->grow_mu, NULL);
 	pthread_mutex_init(&s->req_mu, NULL);
 	pthread_cond_init(&s->req_cv, NULL);
 	u64map_init(&s->nodes);
@@ -316,52 +323,6 @@ fail:
 		s->wal = NULL;
 	}
 	store_free(s);
-	return rc;
-}
-
-int store_grow(struct store *s, uint64_t capacity)
-{
-	char *path;
-	void *map;
-	int rc;
-
-	if (s->opt.read_only)
-		return -EROFS;
-	path = path_in(s->dir, "data");
-	if (!path)
-		return -ENOMEM;
-	pthread_mutex_lock(&s->cut_mu);
-	pthread_rwlock_wrlock(&s->lock);
-	rc = s->failed ? s->failed : wal_error(s->wal);
-	if (rc || capacity <= s->capacity)
-		goto out;
-	rc = datafile_grow(s->data_fd, path, capacity, datafile_id(s->map));
-	if (rc) {
-		/* the header still names the old size: nothing changed */
-		if (rc != -ENOSPC)
-			s->failed = rc;
-		goto out;
-	}
-	map = mremap(s->map, s->map_len, DATA_HDR + capacity, MREMAP_MAYMOVE);
-	if (map == MAP_FAILED) {
-		rc = -errno;
-		s->failed = rc;
-		goto out;
-	}
-	s->map = map;
-	s->map_len = DATA_HDR + capacity;
-	rc = alloc_grow(s->alloc, capacity);
-	if (rc) {
-		s->failed = rc;
-		goto out;
-	}
-	s->capacity = capacity;
-	log_info("store '%s' grew to %" PRIu64 " bytes", s->dir, capacity);
-	rc = store_checkpoint_locked(s);
-out:
-	pthread_rwlock_unlock(&s->lock);
-	pthread_mutex_unlock(&s->cut_mu);
-	free(path);
 	return rc;
 }
 
@@ -458,6 +419,9 @@ void store_stats(struct store *s, struct store_stats *out)
 	out->appends = s->appends;
 	out->cutovers = s->cutovers;
 	out->max_entry_bytes = s->opt.max_entry_bytes;
+	out->grows = s->grows;
+	out->grow_pause_max_ns = s->grow_pause_max_ns;
+	out->grows_inline = s->grows_inline;
 	pthread_rwlock_unlock(&s->lock);
 	out->log_bytes = wal_size(s->wal);
 	out->durable_lsn = wal_durable_lsn(s->wal);

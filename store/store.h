@@ -23,7 +23,8 @@
  *
  * Errors are negative errnos: -ENOENT, -EEXIST, -ENOTEMPTY, -ENOSPC (data
  * full: nothing changed), -EFBIG (entry too large), -EINVAL (bad name),
- * -ENAMETOOLONG, -EOVERFLOW (a document's seq would pass STORE_SEQ_MAX), -EIO / the failed call's errno once the store is failed
+ * -ENAMETOOLONG, -EOVERFLOW (a document's seq would pass STORE_SEQ_MAX),
+ * -EIO / the failed call's errno once the store is failed
  * (fail-stop: after a failed write, sync, msync or rename nothing more is
  * accepted).  A change the store refuses leaves no trace in its log: every
  * frame is checked against the state, by the rules replay applies, before
@@ -51,8 +52,18 @@
 
 struct store;
 
+/* min_free_bytes: min(5% of the file system, 1 GiB) */
+#define STORE_MIN_FREE_AUTO UINT64_MAX
+
 struct store_options {
 	uint64_t capacity_bytes; /* data capacity of a new store */
+	/* Growth (store/grow.c): when space runs short the data file grows
+	 * online, up to max_capacity_bytes (0: no bound but the disk), never
+	 * leaving less than min_free_bytes free on the file system holding
+	 * the store (STORE_MIN_FREE_AUTO: min(5% of its size, 1 GiB)).
+	 * max_capacity_bytes at or below the capacity: no growth. */
+	uint64_t max_capacity_bytes;
+	uint64_t min_free_bytes;
 	uint64_t cutover_bytes; /* cut the log over past this size */
 	uint32_t commit_ms; /* background commit interval; 0: no
 			       background threads (commits and cut-overs
@@ -70,8 +81,9 @@ struct store_options {
 					must outlive the store. */
 };
 
-/* Defaults: 64 MiB capacity, 64 MiB cut-over, 1000 ms commit, no sync,
- * 16 MiB entries. */
+/* Defaults: 64 MiB capacity growing without bound but the disk
+ * (min_free STORE_MIN_FREE_AUTO), 64 MiB cut-over, 1000 ms commit, no
+ * sync, 16 MiB entries. */
 void store_options_default(struct store_options *o);
 
 /* Open (creating a new store when dir holds none) and recover.  Takes the
@@ -104,9 +116,12 @@ int store_sync_async(struct store *s, uint64_t lsn, store_sync_fn fn,
 int store_checkpoint(struct store *s);
 
 /* Grow the data capacity to capacity_bytes (a no-op when it is not
- * larger): the data file is extended and preallocated, its header
- * rewritten and synced, the map extended, and a checkpoint taken.
- * Returns 0, -ENOSPC when the disk lacks the room (nothing changed), or
+ * larger), regardless of max_capacity_bytes and min_free_bytes (they
+ * bound automatic growth only): the data file is extended and
+ * preallocated and synced, its header rewritten and synced, then the map
+ * and the allocator extended (store/grow.c).  Durable on return, with
+ * every change made before the call (the log is synced).  Returns
+ * 0, -ENOSPC when the disk lacks the room (nothing changed), -EROFS, or
  * the sticky error. */
 int store_grow(struct store *s, uint64_t capacity_bytes);
 
@@ -306,6 +321,13 @@ struct store_stats {
 	uint64_t flushes;
 	uint64_t cutovers;
 	uint64_t max_entry_bytes;
+	uint64_t grows; /* growths of the data file since open */
+	/* the longest a growth ahead or explicit growth held changes and
+	 * reads back (its map step, under the exclusive lock) */
+	uint64_t grow_pause_max_ns;
+	/* changes that found no room and grew the store themselves (they
+	 * waited for the disk: preallocation and three fsyncs) */
+	uint64_t grows_inline;
 };
 void store_stats(struct store *s, struct store_stats *out);
 

@@ -62,6 +62,14 @@ struct tomb {
 	struct tomb *next;
 };
 
+/* A map replaced by growth while a checkpoint may still msync it: kept
+ * until no checkpoint can (store/grow.c). */
+struct old_map {
+	void *p;
+	uint64_t len;
+	struct old_map *next;
+};
+
 struct pending_free {
 	uint64_t off, len, lsn;
 };
@@ -74,6 +82,7 @@ struct store {
 	uint8_t *map;
 	uint64_t map_len; /* DATA_HDR + capacity */
 	uint64_t capacity;
+	uint8_t id[16]; /* the store identity (datafile.h), set at open */
 	struct wal *wal;
 	store_change_fn hook;
 	void *hook_arg;
@@ -110,8 +119,9 @@ struct store {
 	uint64_t cutovers;
 	int cutover_running; /* atomic flag */
 	/* Held for a whole checkpoint (taken before lock): one checkpoint
-	 * at a time, and no growth (mremap) while a checkpoint msyncs the
-	 * map without the lock. */
+	 * at a time.  Growth moves the map only when it gets cut_mu with
+	 * trylock; else it keeps the old map for the checkpoint that may be
+	 * msyncing it (grow.c). */
 	pthread_mutex_t cut_mu;
 	/* The checkpointer thread (when commit_ms > 0): a change that finds
 	 * the log past its cut-over size asks it (cut_wanted) instead of
@@ -122,6 +132,29 @@ struct store {
 	bool has_cut_thread;
 	bool cut_wanted;
 	bool cut_stop;
+	bool grow_wanted; /* growth ahead asked of the checkpointer */
+	/* The map a running checkpoint msyncs (set at its begin; cut_mu). */
+	void *cut_map;
+	uint64_t cut_len;
+
+	/* Growth (grow.c).  grow_mu serialises the file step of growths
+	 * (taken after lock when both are held, never before it);
+	 * file_capacity (atomic; written under grow_mu) is the capacity the
+	 * data file's durable header names, >= capacity. */
+	pthread_mutex_t grow_mu;
+	uint64_t file_capacity;
+	/* under lock: */
+	struct old_map *old_maps;
+	uint64_t grows;
+	uint64_t grow_pause_max_ns;
+	uint64_t grows_inline;
+	int64_t grow_retry_ns; /* no growth ahead before (mono clock) */
+	/* the write rate: bytes taken since open, and at the start of the
+	 * current window; the runway growth ahead keeps free */
+	uint64_t taken_bytes, rate_mark;
+	int64_t rate_t0;
+	uint64_t runway;
+	bool grow_asked; /* a growth ahead is asked and not done */
 };
 
 /* replay.c: applying records (live and at open) and snapshots. */
@@ -155,6 +188,23 @@ void store_maybe_cutover(struct store *s);
 /* A whole checkpoint; cut_mu and the exclusive lock held (growth,
  * close). */
 int store_checkpoint_locked(struct store *s);
+
+/* grow.c */
+/* With the exclusive lock held: grow so that len more bytes fit, within
+ * max_capacity and min_free.  0 when grown, -ENOSPC when growth cannot
+ * help, or the error (sticky when the file step failed past
+ * preallocation). */
+int store_grow_for(struct store *s, uint64_t len);
+/* Under the lock: is the store short enough of space that growth ahead
+ * is due?  Marks it asked. */
+bool store_grow_due(struct store *s);
+/* Growth ahead (the checkpointer thread, or a changing thread without
+ * one), with no store lock held. */
+void store_grow_ahead(struct store *s);
+/* After a change, with no lock held: have growth ahead done. */
+void store_grow_ask(struct store *s);
+/* Unmap the maps growth replaced; cut_mu and the exclusive lock held. */
+void store_old_maps_free(struct store *s);
 
 /* nodes.c */
 struct node *node_get(struct store *s, uint64_t id);

@@ -35,8 +35,10 @@ static void fx_open(struct fixture *fx, const struct doc_options *o,
 
 	store_options_default(&so);
 	so.commit_ms = 0;
-	if (capacity)
+	if (capacity) {
 		so.capacity_bytes = capacity;
+		so.max_capacity_bytes = capacity; /* full means full here */
+	}
 	ck_assert_int_eq(store_open(fx->dir, &so, &fx->s), 0);
 	ck_assert_int_eq(doc_open(fx->s, o, &fx->d), 0);
 }

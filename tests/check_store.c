@@ -21,11 +21,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 static const struct store_meta M = { 0644, 0, 0, 1, 1 };
 
+/* A store of capacity cap that does not grow by itself (growth has its
+ * own tests below). */
 static struct store *open_store(const char *dir, uint64_t cap)
 {
 	struct store_options o;
@@ -33,6 +39,7 @@ static struct store *open_store(const char *dir, uint64_t cap)
 
 	store_options_default(&o);
 	o.capacity_bytes = cap;
+	o.max_capacity_bytes = cap;
 	o.commit_ms = 0;
 	o.reserved_prefix = ".caravan"; /* as the mount passes it */
 	ck_assert_int_eq(store_open(dir, &o, &s), 0);
@@ -934,6 +941,431 @@ START_TEST(test_store_grows_and_keeps_growth_after_reopen)
 }
 END_TEST
 
+/* ---- online growth (store/grow.c) ---- */
+
+static struct store *open_growing(const char *dir, uint64_t cap, uint64_t max,
+				  uint64_t min_free, uint32_t commit_ms)
+{
+	struct store_options o;
+	struct store *s;
+
+	store_options_default(&o);
+	o.capacity_bytes = cap;
+	o.max_capacity_bytes = max;
+	o.min_free_bytes = min_free;
+	o.commit_ms = commit_ms;
+	ck_assert_int_eq(store_open(dir, &o, &s), 0);
+	return s;
+}
+
+/* Entry i of a growth test: 4 KiB naming i in every byte. */
+#define GE_LEN 4096
+static void growth_entry(char *buf, uint64_t i)
+{
+	for (size_t k = 0; k < GE_LEN; k++)
+		buf[k] = (char)('A' + (i * 7 + k / 512) % 26);
+}
+
+struct gcheck {
+	uint64_t next;
+	int bad;
+};
+
+static int gcheck_fn(void *arg, uint64_t seq, const void *buf, size_t len)
+{
+	struct gcheck *c = arg;
+	char want[GE_LEN];
+
+	growth_entry(want, seq);
+	if (seq != c->next || len != GE_LEN || memcmp(buf, want, len) != 0)
+		c->bad++;
+	c->next = seq + 1;
+	return 0;
+}
+
+/* Every entry 1..n of document id reads back exactly. */
+static void growth_check(struct store *s, uint64_t id, uint64_t n)
+{
+	struct gcheck c = { 1, 0 };
+
+	ck_assert_int_eq(store_read(s, id, gcheck_fn, &c), 0);
+	ck_assert_int_eq(c.bad, 0);
+	ck_assert_uint_eq(c.next, n + 1);
+}
+
+/* Append 4 KiB entries until the store refuses one; returns how many
+ * were taken and the refusal in *rc. */
+static uint64_t growth_fill(struct store *s, uint64_t id, uint64_t from,
+			    int *rc)
+{
+	char buf[GE_LEN];
+	uint64_t i = from, seq;
+
+	for (;; i++) {
+		growth_entry(buf, i);
+		*rc = store_append(s, id, buf, GE_LEN, &seq, NULL);
+		if (*rc)
+			break;
+		ck_assert_uint_eq(seq, i);
+	}
+	return i - 1;
+}
+
+static void growth_until_max(uint32_t commit_ms)
+{
+	const uint64_t cap = 1 << 20, max = 5 << 20;
+	char *dir = test_tmpdir();
+	struct store *s = open_growing(dir, cap, max, 0, commit_ms);
+	struct store_stats st;
+	uint64_t sp, a, n;
+	int rc;
+
+	ck_assert_int_eq(store_space_create(s, "sp", &M, &sp, NULL), 0);
+	a = mkdoc(s, sp, "a");
+	n = growth_fill(s, a, 1, &rc);
+	/* no refusal before max_capacity is all but used up */
+	ck_assert_int_eq(rc, -ENOSPC);
+	store_stats(s, &st);
+	ck_assert_uint_eq(st.capacity_bytes, max);
+	ck_assert_uint_lt(st.free_bytes, GE_LEN);
+	ck_assert_uint_eq(n, max / GE_LEN);
+	/* each growth at least doubles (1M, 2M, 4M, capped at 5M), more
+	 * when the runway of a fast writer asks more: 3 growths at most */
+	ck_assert_uint_ge(st.grows, 1);
+	ck_assert_uint_le(st.grows, 3);
+	growth_check(s, a, n);
+	ck_assert_int_eq(store_close(s), 0);
+	check_clean(dir);
+	s = open_growing(dir, cap, max, 0, commit_ms);
+	store_stats(s, &st);
+	ck_assert_uint_eq(st.capacity_bytes, max);
+	growth_check(s, a, n);
+	ck_assert_int_eq(store_append(s, a, "x", 1, NULL, NULL), -ENOSPC);
+	ck_assert_int_eq(store_close(s), 0);
+	check_clean(dir);
+	test_rmdir(dir);
+}
+
+START_TEST(test_store_grows_online_until_max_capacity)
+{
+	growth_until_max(0); /* growth ahead in the changing thread */
+	growth_until_max(5); /* ... on the checkpointer thread */
+}
+END_TEST
+
+/* A write larger than what doubling gives grows by at least the write;
+ * growth made while a checkpoint runs keeps the old map alive for it;
+ * an unsynced store killed after growth recovers every synced entry. */
+START_TEST(test_store_growth_covers_large_writes_and_survives_kill)
+{
+	char *dir = test_tmpdir();
+	struct store *s = open_growing(dir, 64 << 10, 0, 0, 0);
+	static char big[3 << 20];
+	struct store_stats st;
+	uint64_t sp, a, lsn;
+	pid_t pid;
+	int status;
+
+	ck_assert_int_eq(store_space_create(s, "sp", &M, &sp, NULL), 0);
+	a = mkdoc(s, sp, "a");
+	memset(big, 'b', sizeof(big));
+	ck_assert_int_eq(store_append(s, a, big, sizeof(big), NULL, &lsn), 0);
+	store_stats(s, &st);
+	ck_assert_uint_ge(st.capacity_bytes, sizeof(big));
+	ck_assert_int_eq(store_close(s), 0);
+	check_clean(dir);
+
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		char buf[GE_LEN];
+		uint64_t b;
+
+		s = open_growing(dir, 64 << 10, 0, 0, 5);
+		if (store_doc_create(s, sp, "b", &M, &b, NULL))
+			_exit(2);
+		for (uint64_t i = 1; i <= 2000; i++) {
+			growth_entry(buf, i);
+			if (store_append(s, b, buf, GE_LEN, NULL, &lsn) ||
+			    store_sync(s, lsn))
+				_exit(3);
+		}
+		kill(getpid(), SIGKILL);
+		_exit(4);
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	check_clean(dir);
+	s = open_growing(dir, 64 << 10, 0, 0, 0);
+	{
+		uint64_t b;
+
+		ck_assert_int_eq(store_doc_lookup(s, sp, "b", &b), 0);
+		growth_check(s, b, 2000);
+	}
+	store_stats(s, &st);
+	ck_assert_uint_ge(st.capacity_bytes, sizeof(big) + 2000 * GE_LEN);
+	ck_assert_int_eq(store_close(s), 0);
+	check_clean(dir);
+	test_rmdir(dir);
+}
+END_TEST
+
+/* A private tmpfs of size_mib over dir (a mount namespace of this test
+ * process only: Check runs each test in a child).  Root, or a user
+ * namespace. */
+static void private_tmpfs(const char *dir, int size_mib)
+{
+	char opt[32];
+
+	if (unshare(CLONE_NEWNS) < 0) {
+		uid_t u = getuid();
+		gid_t g = getgid();
+		char map[64];
+		int fd;
+
+		ck_assert_msg(unshare(CLONE_NEWUSER | CLONE_NEWNS) == 0,
+			      "cannot make a mount namespace: %s",
+			      strerror(errno));
+		fd = open("/proc/self/setgroups", O_WRONLY);
+		if (fd >= 0) {
+			ck_assert_int_eq(write(fd, "deny", 4), 4);
+			close(fd);
+		}
+		snprintf(map, sizeof(map), "0 %u 1", (unsigned)u);
+		fd = open("/proc/self/uid_map", O_WRONLY);
+		ck_assert_int_ge(fd, 0);
+		ck_assert_int_gt(write(fd, map, strlen(map)), 0);
+		close(fd);
+		snprintf(map, sizeof(map), "0 %u 1", (unsigned)g);
+		fd = open("/proc/self/gid_map", O_WRONLY);
+		ck_assert_int_ge(fd, 0);
+		ck_assert_int_gt(write(fd, map, strlen(map)), 0);
+		close(fd);
+	}
+	ck_assert_int_eq(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), 0);
+	snprintf(opt, sizeof(opt), "size=%dm", size_mib);
+	ck_assert_msg(mount("tmpfs", dir, "tmpfs", 0, opt) == 0,
+		      "cannot mount a tmpfs: %s", strerror(errno));
+}
+
+/* Growth stops short of min_free on a real (small) file system: ENOSPC
+ * while the disk still holds min_free, nothing lost. */
+START_TEST(test_store_growth_keeps_min_free_on_the_disk)
+{
+	const uint64_t min_free = 12 << 20;
+	char *dir = test_tmpdir(), sdir[4096];
+	struct store_options o;
+	struct store_stats st;
+	struct statvfs v;
+	struct store *s;
+	uint64_t sp, a, n, total, avail;
+	int rc;
+
+	private_tmpfs(dir, 32);
+	snprintf(sdir, sizeof(sdir), "%s/store", dir);
+	store_options_default(&o);
+	o.capacity_bytes = 1 << 20;
+	o.min_free_bytes = min_free;
+	o.cutover_bytes = 256 << 10;
+	o.commit_ms = 0;
+	ck_assert_int_eq(store_open(sdir, &o, &s), 0);
+	ck_assert_int_eq(store_space_create(s, "sp", &M, &sp, NULL), 0);
+	a = mkdoc(s, sp, "a");
+	n = growth_fill(s, a, 1, &rc);
+	ck_assert_int_eq(rc, -ENOSPC);
+	store_stats(s, &st);
+	ck_assert_int_eq(statvfs(sdir, &v), 0);
+	total = (uint64_t)v.f_blocks * v.f_frsize;
+	avail = (uint64_t)v.f_bavail * v.f_frsize;
+	ck_assert_uint_gt(st.grows, 0);
+	/* the data file left min_free to the rest (the log included) */
+	ck_assert_uint_le(st.capacity_bytes + 4096, total - min_free);
+	/* and took nearly all it was allowed: what remains is the log's */
+	ck_assert_uint_ge(st.capacity_bytes + 4096 + 2 * st.log_bytes +
+				  (2 << 20),
+			  total - min_free);
+	ck_assert_uint_ge(avail + 2 * st.log_bytes, min_free);
+	growth_check(s, a, n);
+	ck_assert_int_eq(store_close(s), 0);
+	check_clean(sdir);
+	ck_assert_int_eq(store_open(sdir, &o, &s), 0);
+	growth_check(s, a, n);
+	/* a smaller min_free lets it grow on */
+	ck_assert_int_eq(store_close(s), 0);
+	o.min_free_bytes = 4 << 20;
+	ck_assert_int_eq(store_open(sdir, &o, &s), 0);
+	{
+		char buf[GE_LEN];
+
+		growth_entry(buf, n + 1);
+		ck_assert_int_eq(store_append(s, a, buf, GE_LEN, NULL, NULL),
+				 0);
+	}
+	ck_assert_int_eq(store_close(s), 0);
+	check_clean(sdir);
+	ck_assert_int_eq(umount(dir), 0);
+	test_rmdir(dir);
+}
+END_TEST
+
+/*
+ * A fault at every I/O call of a growth: the store is filled to just
+ * above its growth mark, the fault is armed, and synced appends go on
+ * through a growth (fallocate, fsync, header copies written and synced,
+ * then appends in the new space).  A failed preallocation is invisible to
+ * the writer (the growth is tried again when space is needed); any other
+ * failure stops the store.  Reopened without faults, the store is
+ * fsck-clean, holds every acknowledged entry exactly, and grows again.
+ */
+static void growth_fault_round(enum io_op op, unsigned long nth, int err,
+			       int *fired)
+{
+	const uint64_t cap = 64 << 10;
+	char *dir = test_tmpdir(), buf[GE_LEN];
+	struct store_stats st;
+	struct store *s;
+	uint64_t sp, a, i, acked = 0, lsn, seq;
+	int rc = 0;
+
+	s = open_growing(dir, cap, 0, 0, 0);
+	ck_assert_int_eq(store_space_create(s, "sp", &M, &sp, NULL), 0);
+	a = mkdoc(s, sp, "a");
+	for (i = 1; i <= 12; i++) { /* 48K of 64K: the next one asks */
+		growth_entry(buf, i);
+		ck_assert_int_eq(store_append(s, a, buf, GE_LEN, NULL, &lsn),
+				 0);
+	}
+	ck_assert_int_eq(store_sync(s, 0), 0);
+	acked = 12;
+	io_fault_install();
+	io_fault_arm(op, nth, err, IO_FAULT_ONCE);
+	for (; i <= 40; i++) {
+		growth_entry(buf, i);
+		rc = store_append(s, a, buf, GE_LEN, &seq, &lsn);
+		if (!rc)
+			rc = store_sync(s, lsn);
+		if (rc)
+			break;
+		acked = i;
+	}
+	*fired = io_fault_fired();
+	if (op == IO_OP_FALLOCATE)
+		ck_assert_int_eq(rc,
+				 0); /* tried again, the writer saw nothing */
+	if (rc) {
+		ck_assert(*fired);
+		ck_assert_int_ne(store_append(s, a, "z", 1, NULL, NULL), 0);
+	}
+	store_close(s);
+	io_fault_uninstall();
+
+	check_clean(dir);
+	s = open_growing(dir, cap, 0, 0, 0);
+	store_stats(s, &st);
+	{
+		struct store_doc_info info;
+
+		ck_assert_int_eq(store_doc_info(s, a, &info), 0);
+		ck_assert_uint_ge(info.seq, acked);
+		growth_check(s, a, info.seq);
+		acked = info.seq;
+	}
+	/* it grows again */
+	for (i = acked + 1; i <= acked + 300; i++) {
+		growth_entry(buf, i);
+		ck_assert_int_eq(store_append(s, a, buf, GE_LEN, NULL, NULL),
+				 0);
+	}
+	growth_check(s, a, acked + 300);
+	ck_assert_int_eq(store_close(s), 0);
+	check_clean(dir);
+	test_rmdir(dir);
+}
+
+START_TEST(test_store_growth_survives_a_fault_at_every_step)
+{
+	static const struct {
+		enum io_op op;
+		int err;
+	} f[] = { { IO_OP_FALLOCATE, ENOSPC },
+		  { IO_OP_FALLOCATE, EIO },
+		  { IO_OP_FSYNC, EIO },
+		  { IO_OP_PWRITE, EIO },
+		  { IO_OP_PWRITE, IO_FAULT_SHORT },
+		  { IO_OP_FDATASYNC, EIO },
+		  { IO_OP_MSYNC, EIO } };
+	int rounds = 0, fired_rounds = 0;
+
+	for (size_t k = 0; k < sizeof(f) / sizeof(f[0]); k++) {
+		for (unsigned long nth = 1; nth < 100; nth++) {
+			int fired = 0;
+
+			growth_fault_round(f[k].op, nth, f[k].err, &fired);
+			rounds++;
+			fired_rounds += fired;
+			if (!fired)
+				break; /* past the workload's last call */
+		}
+	}
+	/* fallocate 1 + fsync 3 + pwrite ~30 twice + fdatasync ~28 */
+	ck_assert_int_gt(fired_rounds, 80);
+}
+END_TEST
+
+/* The header is kept twice: either copy damaged (a torn rewrite), the
+ * other opens the store with its capacity; both damaged, the open is
+ * refused; a data file of the older format (nothing at 512) opens. */
+START_TEST(test_store_header_copies_survive_one_damaged)
+{
+	char *dir = test_tmpdir(), path[4096];
+	struct store_stats st;
+	struct store *s;
+	uint8_t b, b20;
+	int fd;
+
+	s = open_store(dir, 8192);
+	ck_assert_int_eq(store_grow(s, 65536), 0);
+	ck_assert_int_eq(store_close(s), 0);
+	snprintf(path, sizeof(path), "%s/data", dir);
+	fd = open(path, O_RDWR);
+	ck_assert_int_ge(fd, 0);
+	/* the first copy torn */
+	ck_assert_int_eq(pread(fd, &b20, 1, 20), 1);
+	b = b20 ^ 0x40;
+	ck_assert_int_eq(pwrite(fd, &b, 1, 20), 1);
+	s = open_store(dir, 8192);
+	store_stats(s, &st);
+	ck_assert_uint_eq(st.capacity_bytes, 65536);
+	ck_assert_int_eq(store_close(s), 0);
+	/* both torn */
+	ck_assert_int_eq(pread(fd, &b, 1, 512 + 20), 1);
+	b ^= 0x40;
+	ck_assert_int_eq(pwrite(fd, &b, 1, 512 + 20), 1);
+	{
+		struct store_options o;
+
+		store_options_default(&o);
+		o.commit_ms = 0;
+		ck_assert_int_eq(store_open(dir, &o, &s), -EBADMSG);
+	}
+	/* the first copy whole again, the second gone (the older format) */
+	ck_assert_int_eq(pwrite(fd, &b20, 1, 20), 1);
+	{
+		static const uint8_t zero[64];
+
+		ck_assert_int_eq(pwrite(fd, zero, sizeof(zero), 512), 64);
+	}
+	close(fd);
+	s = open_store(dir, 8192);
+	store_stats(s, &st);
+	ck_assert_uint_eq(st.capacity_bytes, 65536);
+	ck_assert_int_eq(store_close(s), 0);
+	check_clean(dir);
+	test_rmdir(dir);
+}
+END_TEST
+
 /* The store's identity: made at creation, never zero, kept across reopens
  * and growth, different for another store; a data file made before
  * identities existed (zeros in the header) gets one at its first writable
@@ -966,7 +1398,8 @@ START_TEST(test_store_identity_is_made_once_and_kept)
 	ck_assert(memcmp(a, c, sizeof(a)) != 0);
 	ck_assert_int_eq(store_close(s), 0);
 
-	/* an older data file: identity zeroed, header CRC made right */
+	/* an older data file: identity zeroed, header CRC made right, no
+	 * second header copy */
 	snprintf(path, sizeof(path), "%s/data", dir);
 	fd = open(path, O_RDWR);
 	ck_assert_int_ge(fd, 0);
@@ -974,6 +1407,8 @@ START_TEST(test_store_identity_is_made_once_and_kept)
 	memset(h + 24, 0, STORE_UUID_LEN);
 	le32_put(h + 60, crc32c(h, 60));
 	ck_assert_int_eq(pwrite(fd, h, sizeof(h), 0), (ssize_t)sizeof(h));
+	memset(h, 0, sizeof(h));
+	ck_assert_int_eq(pwrite(fd, h, sizeof(h), 512), (ssize_t)sizeof(h));
 	close(fd);
 	store_options_default(&o);
 	o.read_only = true;
@@ -1368,6 +1803,12 @@ int main(void)
 	tcase_add_test(tc, test_store_append_replace_is_snapshot_plus_trim);
 	tcase_add_test(tc, test_store_fails_stop_on_every_injected_fault);
 	tcase_add_test(tc, test_store_grows_and_keeps_growth_after_reopen);
+	tcase_add_test(tc, test_store_grows_online_until_max_capacity);
+	tcase_add_test(tc,
+		       test_store_growth_covers_large_writes_and_survives_kill);
+	tcase_add_test(tc, test_store_growth_keeps_min_free_on_the_disk);
+	tcase_add_test(tc, test_store_growth_survives_a_fault_at_every_step);
+	tcase_add_test(tc, test_store_header_copies_survive_one_damaged);
 	tcase_add_test(tc, test_store_identity_is_made_once_and_kept);
 	tcase_add_test(tc, test_store_batch_append_is_all_or_nothing);
 	tcase_add_test(tc, test_store_root_metadata_persists);

@@ -205,7 +205,7 @@ check_fails "cp of a document over max_doc fails" cp "$T/big.json" "$D/lim2"
 check "clean unmount" umount_fs "$M"
 
 # ---- a full store ----
-mount_fs "$T/small" "$M" "capacity=256K" || not_ok "mount a small store"
+mount_fs "$T/small" "$M" "capacity=256K,max_capacity=256K" || not_ok "mount a small store"
 mkdir "$M/full"
 echo '{"keep":1}' >"$M/full/other"
 p8k=$(printf '%08000d' 0)

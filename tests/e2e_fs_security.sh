@@ -224,7 +224,7 @@ else
 fi
 
 # ---- 7. a retried write learns the error of its first part ----
-if mount_fs "$T/small" "$M" "capacity=256K"; then
+if mount_fs "$T/small" "$M" "capacity=256K,max_capacity=256K"; then
 	mkdir "$M/e"
 	check_eq "a 16 MiB write of a too-big value: EFBIG, also for the retry" \
 		"$("$TOOL" bigwrite "$M/e/big" 16777216 complete)" "first:short EFBIG"

@@ -23,9 +23,16 @@
 # flight": counted and checked for intact bytes when they survive, never
 # required.
 #
+# A second scenario cuts the power during growth: a store created with
+# 64 KiB of capacity, written without trims (it grows online) while a
+# thread of the workload grows it by 64 KiB at a time (`run DIR SEED
+# grow`), so cuts strike preallocations, header rewrites and appends into
+# new space.  Same checks, on its own store.
+#
 # Needs root and loop devices; without them the test FAILS (the suite runs
-# as root in CI).  Rounds: 10, CARAVAN_LONG=1: 100,
-# CARAVAN_POWERCUT_ROUNDS=N: N.  CARAVAN_POWERCUT_SEED fixes the moments.
+# as root in CI).  Rounds: 10 + 5 growth, CARAVAN_LONG=1: 100 + 50,
+# CARAVAN_POWERCUT_ROUNDS=N: N + N/2.  CARAVAN_POWERCUT_SEED fixes the
+# moments.
 set -u
 BUILD=${CARAVAN_BUILD:-$(pwd)}
 W=$BUILD/tests/powercut/powercut_workload
@@ -35,18 +42,21 @@ else
 	ROUNDS=10
 fi
 ROUNDS=${CARAVAN_POWERCUT_ROUNDS:-$ROUNDS}
+GROW_ROUNDS=$(((ROUNDS + 1) / 2))
 SEED=${CARAVAN_POWERCUT_SEED:-$$}
 
 T=""
 LOOP=""
 WPID=""
 done_rounds=0
+STORE=store
+ACKS=acks
 
 fail() {
 	echo "FAIL: $*"
-	if [ -n "$T" ] && [ -d "$T/mnt/store" ]; then
+	if [ -n "$T" ] && [ -d "$T/mnt/$STORE" ]; then
 		keep=$(mktemp -d "${TMPDIR:-/tmp}/caravan-powercut-failed-XXXXXX")
-		cp -a "$T/mnt/store" "$T/acks" "$T/inflight" "$keep/" 2>/dev/null
+		cp -a "$T/mnt/$STORE" "$T/$ACKS" "$T/inflight" "$keep/" 2>/dev/null
 		cp -a "$T/workload.err" "$keep/" 2>/dev/null
 		echo "the store, the acknowledgements and the workload's errors are kept in $keep"
 	fi
@@ -82,41 +92,54 @@ mkfs.ext4 -q -F "$T/fs.img" || fail "mkfs.ext4"
 LOOP=$(losetup -f --show "$T/fs.img") || fail "no loop device support (losetup)"
 mkdir "$T/mnt"
 mount -t ext4 "$LOOP" "$T/mnt" || fail "cannot mount $LOOP"
-: >"$T/acks"
-echo "powercut: $ROUNDS rounds on $LOOP (seed $SEED)"
+echo "powercut: $ROUNDS rounds + $GROW_ROUNDS during growth on $LOOP (seed $SEED)"
 
-r=1
-while [ "$r" -le "$ROUNDS" ]; do
-	# how many acknowledgements to let through before the cut
-	k=$(((SEED * 7919 + r * 104729) % 500 + 10))
-	mkfifo "$T/pipe" || fail "mkfifo"
-	"$W" run "$T/mnt/store" $((SEED + r)) >"$T/pipe" 2>"$T/workload.err" &
-	WPID=$!
-	exec 3<"$T/pipe"
-	n=0
-	while [ "$n" -lt "$k" ] && IFS= read -r line <&3; do
-		printf '%s\n' "$line" >>"$T/acks"
-		n=$((n + 1))
+# rounds N STORE ACKS [grow]: N power cuts of the workload on $T/mnt/STORE,
+# every acknowledgement of every round kept in $T/ACKS
+rounds() {
+	STORE=$2
+	ACKS=$3
+	: >"$T/$ACKS"
+	r=1
+	while [ "$r" -le "$1" ]; do
+		# how many acknowledgements to let through before the cut
+		k=$(((SEED * 7919 + r * 104729) % 500 + 10))
+		mkfifo "$T/pipe" || fail "mkfifo"
+		"$W" run "$T/mnt/$STORE" $((SEED + r)) ${4:-} >"$T/pipe" 2>"$T/workload.err" &
+		WPID=$!
+		exec 3<"$T/pipe"
+		n=0
+		while [ "$n" -lt "$k" ] && IFS= read -r line <&3; do
+			printf '%s\n' "$line" >>"$T/$ACKS"
+			n=$((n + 1))
+		done
+		[ "$n" -eq "$k" ] || fail "$STORE round $r: the workload stopped after $n acknowledgements"
+		"$W" shutdown "$T/mnt" || fail "$STORE round $r: FS_IOC_SHUTDOWN"
+		kill -9 "$WPID" 2>/dev/null
+		wait "$WPID" 2>/dev/null
+		WPID=""
+		# printed while the shutdown took effect: in flight, not required
+		cat <&3 >"$T/inflight"
+		exec 3<&-
+		rm -f "$T/pipe"
+		umount "$T/mnt" || fail "$STORE round $r: umount after the shutdown"
+		mount -t ext4 "$LOOP" "$T/mnt" || fail "$STORE round $r: mount after the power cut"
+		out=$("$W" verify "$T/mnt/$STORE" "$T/$ACKS" "$T/inflight")
+		rc=$?
+		echo "  $STORE round $r: cut after $n acknowledgements; $(echo "$out" | tail -1)"
+		if [ "$rc" != 0 ]; then
+			echo "$out" | tail -25
+			fail "$STORE round $r: acknowledged data lost or store damaged"
+		fi
+		done_rounds=$((done_rounds + 1))
+		r=$((r + 1))
 	done
-	[ "$n" -eq "$k" ] || fail "round $r: the workload stopped after $n acknowledgements"
-	"$W" shutdown "$T/mnt" || fail "round $r: FS_IOC_SHUTDOWN"
-	kill -9 "$WPID" 2>/dev/null
-	wait "$WPID" 2>/dev/null
-	WPID=""
-	# printed while the shutdown took effect: in flight, not required
-	cat <&3 >"$T/inflight"
-	exec 3<&-
-	rm -f "$T/pipe"
-	umount "$T/mnt" || fail "round $r: umount after the shutdown"
-	mount -t ext4 "$LOOP" "$T/mnt" || fail "round $r: mount after the power cut"
-	out=$("$W" verify "$T/mnt/store" "$T/acks" "$T/inflight")
-	rc=$?
-	echo "  round $r: cut after $n acknowledgements; $(echo "$out" | tail -1)"
-	if [ "$rc" != 0 ]; then
-		echo "$out" | tail -25
-		fail "round $r: acknowledged data lost or store damaged"
-	fi
-	done_rounds=$r
-	r=$((r + 1))
-done
-echo "powercut: $ROUNDS power cuts, $(wc -l <"$T/acks") acknowledged appends verified, 0 lost: $ROUNDS passed, 0 failed"
+}
+
+rounds "$ROUNDS" store acks
+rounds "$GROW_ROUNDS" store-grow acks-grow grow
+cap=$(stat -c %s "$T/mnt/store-grow/data")
+echo "powercut: the growth store's data file reached $cap bytes from 64 KiB + 4 KiB"
+[ "$cap" -gt 1048576 ] || fail "the growth store did not grow"
+total=$((ROUNDS + GROW_ROUNDS))
+echo "powercut: $total power cuts, $(cat "$T/acks" "$T/acks-grow" | wc -l) acknowledged appends verified, 0 lost: $total passed, 0 failed"

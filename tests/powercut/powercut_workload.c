@@ -13,6 +13,13 @@
  *     Runs until killed, or until the store fails (the file system was
  *     shut down under it).
  *
+ *   powercut_workload run DIR SEED grow
+ *     The same on a store created with 64 KiB of capacity that grows
+ *     online (no trims: the data only grows), while a fifth thread grows
+ *     it by 64 KiB at a time with store_grow (up to GROW_TO), so that the
+ *     cut strikes in the middle of growths: preallocation, header copies,
+ *     map extension, appends into the new space.
+ *
  *   powercut_workload shutdown MOUNTPOINT
  *     ioctl(FS_IOC_SHUTDOWN, FS_GOING_DOWN_NOLOGFLUSH) on the file system
  *     holding MOUNTPOINT: from now on it writes nothing, not even its
@@ -55,14 +62,31 @@
 #define TRIM_EVERY 40
 #define MAX_APPENDS 200000
 
+#define GROW_STEP (64u << 10)
+#define GROW_TO (48u << 20)
+
 static const struct store_meta M = { 0644, 0, 0, 1, 1 };
+static bool grow_mode;
 
 static void store_opts(struct store_options *o)
 {
 	store_options_default(o);
-	o->capacity_bytes = 16u << 20;
+	o->capacity_bytes = grow_mode ? GROW_STEP : 16u << 20;
 	o->cutover_bytes = 128u << 10;
 	o->commit_ms = 5;
+}
+
+/* grow mode: grow by GROW_STEP at a time until GROW_TO or an error */
+static void *grower(void *arg)
+{
+	struct store *s = arg;
+	struct store_stats st;
+
+	do
+		store_stats(s, &st);
+	while (st.capacity_bytes < GROW_TO &&
+	       store_grow(s, st.capacity_bytes + GROW_STEP) == 0);
+	return NULL;
 }
 
 /* The bytes of an entry: a header naming it, then a fill from the tag. */
@@ -129,7 +153,7 @@ static void *work(void *arg)
 		m = snprintf(line, sizeof(line), "A d%d %" PRIu64 " %u %u\n",
 			     doc, seq, len, tag);
 		say(line, (size_t)m);
-		if (seq % TRIM_EVERY == 0)
+		if (!grow_mode && seq % TRIM_EVERY == 0)
 			store_trim(w->s, w->id[k], 10, NULL);
 	}
 	return NULL;
@@ -140,7 +164,7 @@ static int run(const char *dir, unsigned seed)
 	struct store_options o;
 	struct store *s;
 	struct worker w[THREADS];
-	pthread_t t[THREADS];
+	pthread_t t[THREADS], g;
 	uint64_t sp;
 	int rc;
 
@@ -181,8 +205,12 @@ static int run(const char *dir, unsigned seed)
 		goto fail;
 	for (int i = 0; i < THREADS; i++)
 		pthread_create(&t[i], NULL, work, &w[i]);
+	if (grow_mode)
+		pthread_create(&g, NULL, grower, s);
 	for (int i = 0; i < THREADS; i++)
 		pthread_join(t[i], NULL);
+	if (grow_mode)
+		pthread_join(g, NULL);
 	for (int i = 0; i < THREADS; i++)
 		if (w[i].err)
 			fprintf(stderr, "run: thread %d stopped: %s\n", i,
@@ -458,14 +486,17 @@ int main(int argc, char **argv)
 	log_set_level(argc > 1 && strcmp(argv[1], "verify") == 0
 			      ? LOG_LVL_WARN
 			      : LOG_LVL_ERROR);
-	if (argc == 4 && strcmp(argv[1], "run") == 0)
+	if ((argc == 4 || (argc == 5 && strcmp(argv[4], "grow") == 0)) &&
+	    strcmp(argv[1], "run") == 0) {
+		grow_mode = argc == 5;
 		return run(argv[2], (unsigned)strtoul(argv[3], NULL, 10));
+	}
 	if (argc == 3 && strcmp(argv[1], "shutdown") == 0)
 		return shutdown_fs(argv[2]);
 	if ((argc == 4 || argc == 5) && strcmp(argv[1], "verify") == 0)
 		return verify(argv[2], argv[3], argc == 5 ? argv[4] : NULL);
 	fprintf(stderr,
-		"usage: %s run DIR SEED | shutdown MOUNTPOINT | "
+		"usage: %s run DIR SEED [grow] | shutdown MOUNTPOINT | "
 		"verify DIR ACKS [INFLIGHT]\n",
 		argv[0]);
 	return 2;
