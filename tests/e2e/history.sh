@@ -18,6 +18,22 @@ dump() {
 	done) | LC_ALL=C sort
 }
 
+# drained MNT: the mount's uploads are done (every change uploaded and
+# in the feed, its reconciliation with the cloud finished)
+drained() {
+	[ "$(awk '$1 == "caravanfs_upload_queue" { print $2 }' "$1/.caravan-metrics")" = 0 ]
+}
+
+# wait_drained MNT: poll drained (a longer deadline than wait_for's)
+wait_drained() {
+	wd_i=0
+	while ! drained "$1"; do
+		wd_i=$((wd_i + 1))
+		if [ $wd_i -ge 1200 ]; then return 1; fi
+		sleep 0.05
+	done
+}
+
 # restore_at TIME OUT [ARGS...]: restore as of TIME and dump it into OUT
 restore_at() {
 	ra_t=$1 ra_out=$2
