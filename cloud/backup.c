@@ -338,6 +338,17 @@ static void mark_write(struct backup *b)
 			 cloud_target_url(b->target), strerror(-rc));
 }
 
+/* Every document becomes pending (uploaded again), then the marker is
+ * written anew. */
+static int forget_and_mark(struct backup *b)
+{
+	int rc = store_backup_forget(b->store);
+
+	if (!rc)
+		mark_write(b);
+	return rc;
+}
+
 /* After store_backup_target named the target as before, or adopted it
  * (a store of an older build that recorded none). */
 static int mark_check(struct backup *b, bool adopted)
@@ -351,11 +362,7 @@ static int mark_check(struct backup *b, bool adopted)
 			 "an older build: every document is uploaded again, "
 			 "readable",
 			 cloud_target_url(b->target));
-		rc = store_backup_forget(b->store);
-		if (rc)
-			return rc;
-		mark_write(b);
-		return 0;
+		return forget_and_mark(b);
 	}
 	if (rc == 0)
 		return 0;
@@ -373,11 +380,7 @@ static int mark_check(struct backup *b, bool adopted)
 		log_info("backup target '%s' was written by an older build: "
 			 "every document is uploaded again, readable",
 			 cloud_target_url(b->target));
-		rc = store_backup_forget(b->store);
-		if (rc)
-			return rc;
-		mark_write(b);
-		return 0;
+		return forget_and_mark(b);
 	}
 	if (rc != -ENOENT) {
 		log_info("cannot check the store marker in '%s' now (%s): not "
@@ -389,11 +392,7 @@ static int mark_check(struct backup *b, bool adopted)
 		 "another bucket under its name): every document is uploaded "
 		 "again",
 		 cloud_target_url(b->target));
-	rc = store_backup_forget(b->store);
-	if (rc)
-		return rc;
-	mark_write(b);
-	return 0;
+	return forget_and_mark(b);
 }
 
 int backup_start(struct store *store, struct cloud_target *target,
