@@ -35,8 +35,8 @@
 #include "fs/attr.h"
 #include "fs/cloud_glue.h"
 #include "fs/dir.h"
-#include "fs/metrics.h"
 #include "fs/namespace.h"
+#include "fs/sync.h"
 
 /* An open directory (fi->fh). */
 struct dir_handle {

@@ -52,8 +52,9 @@
  *
  * Durability.  fsync waits for the frame of the document's last change
  * (store_doc_info().lsn, and the handle's own last frame): every change to
- * that document made before the call, through any handle.  The waiting is
- * done by sync.c's thread, for all fsyncs at once.
+ * that document made before the call, through any handle.  The request is
+ * answered from the store's durability callback (sync.c): no request
+ * thread waits while the log's group commit flushes for it.
  *
  * Memory a client can pin (SPEC 7c) is charged to two budgets:
  *   max_pinned: every distinct version (snapshot) that open read handles
@@ -80,8 +81,10 @@
 #include <string.h>
 
 #include "fs/cloud_glue.h"
+#include "fs/counters.h"
 #include "fs/file.h"
 #include "fs/metrics.h"
+#include "fs/sync.h"
 #include "json/json.h"
 #include "util/log.h"
 

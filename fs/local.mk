@@ -4,6 +4,7 @@
 noinst_LIBRARIES += fs/libfs.a
 fs_libfs_a_SOURCES = \
 	fs/fs.c fs/fs.h fs/fs_config.h fs/fuse.h fs/reserved.h \
+	fs/counters.c fs/counters.h \
 	fs/ops.c fs/ops.h \
 	fs/attr.c fs/attr.h \
 	fs/namespace.c fs/namespace.h \
@@ -11,7 +12,7 @@ fs_libfs_a_SOURCES = \
 	fs/file.c fs/file.h \
 	fs/handle.c fs/handle.h \
 	fs/node.c fs/node.h \
-	fs/sync.c \
+	fs/sync.c fs/sync.h \
 	fs/xattr.c fs/xattr.h \
 	fs/metrics.c fs/metrics.h \
 	fs/metrics_http.c \

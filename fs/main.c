@@ -54,6 +54,7 @@
 #include "fs/metrics.h"
 #include "fs/ops.h"
 #include "fs/options.h"
+#include "fs/sync.h"
 #include "util/log.h"
 
 /* libfuse writes some complaints in pieces ("fuse: unknown option(s):

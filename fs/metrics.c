@@ -12,9 +12,9 @@
  * scraper such as node_exporter's textfile collector never reads half a
  * file) and removed at a clean unmount.
  *
- * Sources: the counters of struct fs (atomics, updated by the request
- * handlers), store_stats(), doc_stats() and cloud_glue_stats().  The
- * rewriting thread is one per process (a process serves one mount); its
+ * Sources: the counters of struct fs (fs/counters.h: atomics, updated by
+ * the request handlers), store_stats(), doc_stats() and
+ * cloud_glue_stats().  The rewriting thread is one per process (a process serves one mount); its
  * state below is guarded by mx.
  */
 #include "config.h"
@@ -30,26 +30,10 @@
 #include <unistd.h>
 
 #include "fs/cloud_glue.h"
+#include "fs/counters.h"
 #include "fs/fs.h"
 #include "fs/metrics.h"
 #include "util/log.h"
-
-/* Upper bounds of the fsync latency buckets, in nanoseconds. */
-static const int64_t lat_le_ns[FS_LAT_BUCKETS] = {
-	100000,	  250000,   500000,   1000000,	 2500000,   5000000,
-	10000000, 25000000, 50000000, 100000000, 500000000, 1000000000,
-};
-
-void fs_metrics_fsync(struct fs *fs, int64_t ns)
-{
-	int i;
-
-	atomic_fetch_add(&fs->c.fsyncs, 1);
-	atomic_fetch_add(&fs->c.fsync_ns_sum, (uint64_t)(ns > 0 ? ns : 0));
-	for (i = 0; i < FS_LAT_BUCKETS; i++)
-		if (ns <= lat_le_ns[i])
-			atomic_fetch_add(&fs->c.fsync_le[i], 1);
-}
 
 /* Where one rendering goes: the stream and the labels every series
  * carries ("" or 'store="...",mountpoint="..."', already escaped). */
@@ -85,8 +69,8 @@ static void render_fsync(struct out *o, struct fs *fs)
 		fprintf(o->f,
 			"caravanfs_fsync_seconds_bucket{le=\"%g\"%s%s} %" PRIu64
 			"\n",
-			(double)lat_le_ns[i] / 1e9, sep, o->labels,
-			LOAD(fs->c.fsync_le[i]));
+			(double)fs_counters_fsync_le_ns[i] / 1e9, sep,
+			o->labels, LOAD(fs->c.fsync_le[i]));
 	fprintf(o->f,
 		"caravanfs_fsync_seconds_bucket{le=\"+Inf\"%s%s} %" PRIu64 "\n",
 		sep, o->labels, count);

@@ -16,8 +16,6 @@ int fs_metrics_render(struct fs *fs, char **out, size_t *len);
  * values already escaped; "" for none). */
 int fs_metrics_render_labels(struct fs *fs, const char *labels, char **out,
 			     size_t *len);
-/* Count one fsync that took ns. */
-void fs_metrics_fsync(struct fs *fs, int64_t ns);
 /* Start what cfg asks for: the HTTP endpoint of cfg.metrics_listen
  * (fs/metrics_http.c) and a thread rewriting cfg.metrics_file every
  * cfg.metrics_ms.  0, or -errno after a log line (a port that cannot be

@@ -23,6 +23,7 @@
 
 #include "fs/attr.h"
 #include "fs/cloud_glue.h"
+#include "fs/counters.h"
 #include "fs/file.h"
 #include "fs/namespace.h"
 

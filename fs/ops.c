@@ -12,7 +12,9 @@
  *   attr.c       what a node is, stat, entry replies, getattr, setattr
  *   xattr.c      the read-only user.caravan.* attributes
  *   file.c       open files: open, read, write, flush, release, fsync
- *   sync.c       fsync requests answered by one thread
+ *   sync.c       fsync and fsyncdir answered from the store's
+ *                durability callback (struct fs_sync, sync.h)
+ *   counters.c   the counters the metrics show (counters.h)
  *   metrics.c    the metrics file and metrics_file
  *   cloud_glue.c cloud backup and restore as the filesystem sees them
  *   node.c       the node table (struct fs_nodes, node.h): node ids,

@@ -29,16 +29,17 @@
  * store_sync() in its own thread.
  *
  * Stop: fs_sync_stop() makes everything durable and waits until every
- * registered request was answered (sync_pending back to 0), so no reply
- * goes to a destroyed session.  fs->sync_mu guards sync_pending.
+ * registered request was answered (sync.pending back to 0), so no reply
+ * goes to a destroyed session.  fs->sync.mu guards sync.pending.
  */
 #include "config.h"
 
 #include <errno.h>
 #include <stdlib.h>
 
+#include "fs/counters.h"
 #include "fs/fs.h"
-#include "fs/metrics.h"
+#include "fs/sync.h"
 
 struct fs_sync_wait {
 	struct fs *fs;
@@ -51,7 +52,7 @@ static void sync_reply(struct fs_sync_wait *w, int rc)
 {
 	struct fs *fs = w->fs;
 
-	fs_metrics_fsync(fs, fs_now_ns() - w->t0);
+	fs_counters_fsync(&fs->c, fs_now_ns() - w->t0);
 	if (rc < 0)
 		fs_log_failure(fs, fs_node_doc(&fs->nodes, w->ino), "fsync",
 			       rc);
@@ -62,11 +63,11 @@ static void sync_reply(struct fs_sync_wait *w, int rc)
 
 static void pending_add(struct fs *fs, int delta)
 {
-	pthread_mutex_lock(&fs->sync_mu);
-	fs->sync_pending += (unsigned)delta;
-	if (fs->sync_pending == 0)
-		pthread_cond_broadcast(&fs->sync_cv);
-	pthread_mutex_unlock(&fs->sync_mu);
+	pthread_mutex_lock(&fs->sync.mu);
+	fs->sync.pending += (unsigned)delta;
+	if (fs->sync.pending == 0)
+		pthread_cond_broadcast(&fs->sync.cv);
+	pthread_mutex_unlock(&fs->sync.mu);
 }
 
 /* The store's callback: answer, then let fs_sync_stop() know. */
@@ -82,26 +83,26 @@ static void sync_done(void *arg, int rc)
 
 void fs_sync_start(struct fs *fs)
 {
-	pthread_mutex_init(&fs->sync_mu, NULL);
-	pthread_cond_init(&fs->sync_cv, NULL);
-	fs->sync_pending = 0;
-	fs->sync_running = true;
+	pthread_mutex_init(&fs->sync.mu, NULL);
+	pthread_cond_init(&fs->sync.cv, NULL);
+	fs->sync.pending = 0;
+	fs->sync.running = true;
 }
 
 void fs_sync_stop(struct fs *fs)
 {
-	if (!fs->sync_running)
+	if (!fs->sync.running)
 		return;
 	/* Every registered frame becomes durable (or the store fails):
 	 * each request is then answered or about to be. */
 	store_sync(fs->s, 0);
-	pthread_mutex_lock(&fs->sync_mu);
-	while (fs->sync_pending)
-		pthread_cond_wait(&fs->sync_cv, &fs->sync_mu);
-	pthread_mutex_unlock(&fs->sync_mu);
-	fs->sync_running = false;
-	pthread_cond_destroy(&fs->sync_cv);
-	pthread_mutex_destroy(&fs->sync_mu);
+	pthread_mutex_lock(&fs->sync.mu);
+	while (fs->sync.pending)
+		pthread_cond_wait(&fs->sync.cv, &fs->sync.mu);
+	pthread_mutex_unlock(&fs->sync.mu);
+	fs->sync.running = false;
+	pthread_cond_destroy(&fs->sync.cv);
+	pthread_mutex_destroy(&fs->sync.mu);
 }
 
 void fs_sync_wait(struct fs *fs, fuse_req_t req, uint64_t ino, uint64_t lsn,
@@ -109,7 +110,7 @@ void fs_sync_wait(struct fs *fs, fuse_req_t req, uint64_t ino, uint64_t lsn,
 {
 	struct fs_sync_wait one = { fs, req, ino, t0 }, *w = NULL;
 
-	if (fs->sync_running)
+	if (fs->sync.running)
 		w = malloc(sizeof(*w));
 	if (!w) { /* not started or no memory: wait here */
 		sync_reply(&one, store_sync(fs->s, lsn));
