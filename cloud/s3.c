@@ -33,6 +33,7 @@
 #include "cloud/target_internal.h"
 
 #include "util/buf.h"
+#include "util/clock.h"
 #include "util/log.h"
 
 #include <curl/curl.h>
@@ -153,7 +154,7 @@ static int sign(struct s3_target *s, const struct s3_req *rq,
 	p.session_token = snap.session_token;
 	p.region = s->region;
 	p.service = "s3";
-	p.when = time(NULL);
+	p.when = (time_t)(clock_real_ns() / 1000000000);
 	p.mode = SIGV4_HEADER;
 	p.flags = SIGV4_CONTENT_SHA256;
 	rc = sigv4_sign(&r, &p, res);

@@ -53,7 +53,7 @@ struct fs {
 };
 
 /* ---- fs/fs.c ---- */
-/* The wall clock in nanoseconds since the epoch. */
+/* The wall clock in nanoseconds since the epoch (clock_real_ns()). */
 int64_t fs_now_ns(void);
 /* Reply rc (0 or a negative errno) to req; -EBADMSG (a damaged entry)
  * goes to the kernel as EIO. */

@@ -33,6 +33,7 @@
 #include "fs/counters.h"
 #include "fs/fs.h"
 #include "fs/metrics.h"
+#include "util/clock.h"
 #include "util/log.h"
 
 /* Where one rendering goes: the stream and the labels every series
@@ -235,11 +236,11 @@ int fs_metrics_render(struct fs *fs, char **out, size_t *len)
 
 static struct {
 	pthread_mutex_t mu;
-	pthread_cond_t cv;
+	pthread_cond_t cv; /* on CLOCK_MONOTONIC, made by fs_metrics_start */
 	pthread_t thread;
 	bool running;
 	bool stop;
-} mx = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
+} mx = { .mu = PTHREAD_MUTEX_INITIALIZER };
 
 /* Write all of buf to fd.  0 or -errno. */
 static int write_all(int fd, const char *buf, size_t len)
@@ -311,13 +312,7 @@ static void *metrics_main(void *arg)
 				 fs->cfg.metrics_file, strerror(-rc));
 		last = rc;
 		pthread_mutex_lock(&mx.mu);
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += fs->cfg.metrics_ms / 1000;
-		ts.tv_nsec += (long)(fs->cfg.metrics_ms % 1000) * 1000000;
-		if (ts.tv_nsec >= 1000000000) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000;
-		}
+		clock_deadline_ns(&ts, (int64_t)fs->cfg.metrics_ms * 1000000);
 		while (!mx.stop &&
 		       pthread_cond_timedwait(&mx.cv, &mx.mu, &ts) == 0)
 			;
@@ -338,7 +333,12 @@ int fs_metrics_start(struct fs *fs)
 	if (fs->cfg.metrics_ms == 0)
 		fs->cfg.metrics_ms = 1000;
 	mx.stop = false;
-	rc = pthread_create(&mx.thread, NULL, metrics_main, fs);
+	rc = -clock_cond_init(&mx.cv);
+	if (rc == 0) {
+		rc = pthread_create(&mx.thread, NULL, metrics_main, fs);
+		if (rc)
+			pthread_cond_destroy(&mx.cv);
+	}
 	if (rc) {
 		log_error("cannot start the metrics writer: %s", strerror(rc));
 		fs_metrics_http_stop(fs);
@@ -358,6 +358,7 @@ void fs_metrics_stop(struct fs *fs)
 	pthread_cond_signal(&mx.cv);
 	pthread_mutex_unlock(&mx.mu);
 	pthread_join(mx.thread, NULL);
+	pthread_cond_destroy(&mx.cv);
 	mx.running = false;
 	/* No stale numbers for a scraper once the mount is gone. */
 	if (unlink(fs->cfg.metrics_file) < 0 && errno != ENOENT)

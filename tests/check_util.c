@@ -4,6 +4,7 @@
  * byte string, the growth rule).
  */
 #include "util/buf.h"
+#include "util/clock.h"
 #include "util/crc32c.h"
 #include "util/endian.h"
 #include "util/grow.h"
@@ -510,6 +511,38 @@ START_TEST(test_name_check_bytes_refuses_nul)
 }
 END_TEST
 
+static int64_t frozen_now_ns(enum clock_kind kind)
+{
+	return kind == CLOCK_KIND_REAL ? 86400LL * 1000000000 : 42;
+}
+
+START_TEST(test_clock_cond_times_out_under_any_clock)
+{
+	static const struct clock_ops frozen = { .now_ns = frozen_now_ns };
+	pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+	struct timespec ts, t0, t1;
+	pthread_cond_t cv;
+
+	ck_assert_int_eq(clock_cond_init(&cv), 0);
+	clock_set_ops(&frozen);
+	ck_assert_int_eq(clock_real_ns(), 86400LL * 1000000000);
+	ck_assert_int_eq(clock_mono_ns(), 42);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	pthread_mutex_lock(&mu);
+	clock_deadline_ns(&ts, 2000000);
+	while (pthread_cond_timedwait(&cv, &mu, &ts) != ETIMEDOUT)
+		;
+	pthread_mutex_unlock(&mu);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	clock_set_ops(NULL);
+	ck_assert_int_ge((t1.tv_sec - t0.tv_sec) * 1000000000LL +
+				 (t1.tv_nsec - t0.tv_nsec),
+			 2000000);
+	ck_assert_int_ne(clock_mono_ns(), 42);
+	pthread_cond_destroy(&cv);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("util");
@@ -536,6 +569,7 @@ int main(void)
 	tcase_add_loop_test(tc, test_name_check_follows_the_table, 0,
 			    (int)(sizeof(name_cases) / sizeof(name_cases[0])));
 	tcase_add_test(tc, test_name_check_bytes_refuses_nul);
+	tcase_add_test(tc, test_clock_cond_times_out_under_any_clock);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

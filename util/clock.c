@@ -57,3 +57,18 @@ void clock_deadline_ns(struct timespec *ts, int64_t after_ns)
 	ts->tv_sec = (time_t)(end / 1000000000);
 	ts->tv_nsec = (long)(end % 1000000000);
 }
+
+int clock_cond_init(pthread_cond_t *cv)
+{
+	pthread_condattr_t ca;
+	int rc;
+
+	rc = pthread_condattr_init(&ca);
+	if (rc)
+		return -rc;
+	rc = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	if (rc == 0)
+		rc = pthread_cond_init(cv, &ca);
+	pthread_condattr_destroy(&ca);
+	return -rc;
+}

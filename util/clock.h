@@ -16,6 +16,7 @@
 #ifndef UTIL_CLOCK_H
 #define UTIL_CLOCK_H
 
+#include <pthread.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -44,5 +45,9 @@ int64_t clock_mono_ns(void);
 /* *ts = the kernel's CLOCK_MONOTONIC now + after_ns (>= 0), for
  * pthread_cond_timedwait on a condition variable set to that clock. */
 void clock_deadline_ns(struct timespec *ts, int64_t after_ns);
+/* Initialize cv for timed waits on clock_deadline_ns() deadlines (its
+ * clock set to CLOCK_MONOTONIC); destroy with pthread_cond_destroy.
+ * 0 or a negative errno. */
+int clock_cond_init(pthread_cond_t *cv);
 
 #endif
