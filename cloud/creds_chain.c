@@ -38,6 +38,7 @@
 
 #include "cloud/creds_internal.h"
 
+#include "util/clock.h"
 #include "util/log.h"
 
 #include <errno.h>
@@ -78,7 +79,7 @@ void creds_seams_set(const struct creds_seams *s)
 
 int64_t creds_now(void)
 {
-	return seams.now ? seams.now() : (int64_t)time(NULL);
+	return seams.now ? seams.now() : clock_real_ns() / 1000000000;
 }
 
 static const char *source_name(enum creds_source k)
