@@ -73,8 +73,10 @@
 #include "cloud/target_internal.h"
 
 #include "cloud/docmeta.h"
+#include "util/buf.h"
 #include "util/crc32c.h"
 #include "util/endian.h"
+#include "util/grow.h"
 #include "util/io.h"
 #include "util/log.h"
 
@@ -940,8 +942,7 @@ static int name_of(struct dir_target *d, int dir_fd, const char *space_seg,
 
 /* What collect gathers while the arena may still move: offsets. */
 struct gather {
-	char *arena;
-	size_t used, room;
+	struct cbuf arena; /* the strings, each with its NUL */
 	size_t (*at)[2]; /* segment, name offsets */
 	size_t n, cap;
 };
@@ -949,23 +950,10 @@ struct gather {
 static int gather_str(struct gather *g, const char *str, size_t len,
 		      size_t *off)
 {
-	if (g->room - g->used < len + 1) {
-		size_t room = g->room ? g->room : 65536;
-		char *grown;
-
-		while (room - g->used < len + 1)
-			room *= 2;
-		grown = realloc(g->arena, room);
-		if (!grown)
-			return -ENOMEM;
-		g->arena = grown;
-		g->room = room;
-	}
-	memcpy(g->arena + g->used, str, len);
-	g->arena[g->used + len] = '\0';
-	*off = g->used;
-	g->used += len + 1;
-	return 0;
+	*off = g->arena.len;
+	cbuf_add(&g->arena, str, len);
+	cbuf_addc(&g->arena, '\0');
+	return cbuf_failed(&g->arena) ? -ENOMEM : 0;
 }
 
 /* Add the segment seg (len bytes) with its name. */
@@ -973,17 +961,13 @@ static int gather_add(struct gather *g, const char *seg, size_t len,
 		      const char *name)
 {
 	size_t seg_off, name_off;
+	size_t(*grown)[2];
 	int rc;
 
-	if (g->n == g->cap) {
-		size_t cap = g->cap ? 2 * g->cap : 256;
-		size_t(*grown)[2] = realloc(g->at, cap * sizeof(*grown));
-
-		if (!grown)
-			return -ENOMEM;
-		g->at = grown;
-		g->cap = cap;
-	}
+	grown = grow_array(g->at, &g->cap, g->n + 1, 256, sizeof(*g->at));
+	if (!grown)
+		return -ENOMEM;
+	g->at = grown;
 	rc = gather_str(g, seg, len, &seg_off);
 	if (!rc && strcmp(seg, name))
 		rc = gather_str(g, name, strlen(name), &name_off);
@@ -1004,7 +988,7 @@ static int gather_add(struct gather *g, const char *seg, size_t len,
 static int collect(struct dir_target *d, const char *space_seg,
 		   struct dir_cursor *c)
 {
-	struct gather g = { NULL, 0, 0, NULL, 0, 0 };
+	struct gather g = { CBUF_INIT, NULL, 0, 0 };
 	char name[CLOUD_NAME_MAX + 1];
 	struct dirent *e;
 	int rfd = root_open(d);
@@ -1039,17 +1023,16 @@ static int collect(struct dir_target *d, const char *space_seg,
 	}
 	if (!rc) {
 		for (size_t i = 0; i < g.n; i++) {
-			c->v[i].seg = g.arena + g.at[i][0];
-			c->v[i].name = g.arena + g.at[i][1];
+			c->v[i].seg = g.arena.p + g.at[i][0];
+			c->v[i].name = g.arena.p + g.at[i][1];
 		}
 		if (g.n)
 			qsort(c->v, g.n, sizeof(*c->v), listed_cmp);
-		c->arena = g.arena;
+		c->arena = cbuf_detach(&g.arena, NULL);
 		c->n = g.n;
-		g.arena = NULL;
 	}
 	free(g.at);
-	free(g.arena);
+	cbuf_release(&g.arena);
 	return rc;
 }
 

@@ -18,6 +18,7 @@
 
 #include "cloud/backup_internal.h"
 
+#include "util/grow.h"
 #include "util/log.h"
 
 #include <errno.h>
@@ -40,15 +41,11 @@ static int collect_tomb(void *arg, uint64_t tomb_id, const char *space,
 {
 	struct tombs *t = arg;
 
-	if (t->n == t->cap) {
-		size_t cap = t->cap ? 2 * t->cap : 16;
-		struct tomb *nv = realloc(t->v, cap * sizeof(*nv));
+	struct tomb *nv = grow_array(t->v, &t->cap, t->n + 1, 16, sizeof(*nv));
 
-		if (!nv)
-			return -ENOMEM;
-		t->v = nv;
-		t->cap = cap;
-	}
+	if (!nv)
+		return -ENOMEM;
+	t->v = nv;
 	t->v[t->n].id = tomb_id;
 	t->v[t->n].space = strdup(space);
 	t->v[t->n].key = strdup(key);

@@ -65,6 +65,8 @@
 #include "cloud/target.h"
 #include "fs/cloud_glue.h"
 #include "fs/fs.h"
+#include "util/buf.h"
+#include "util/grow.h"
 #include "util/log.h"
 
 enum {
@@ -88,8 +90,7 @@ struct cloud_glue {
 /* The names of a listing: the strings in one arena (offsets while it
  * grows), as a profile of a 100k-name `ls` asked for. */
 struct collect {
-	char *arena;
-	size_t used, room;
+	struct cbuf arena; /* the names, each with its NUL */
 	size_t *at; /* offset of each name */
 	size_t n, cap;
 	int rc;
@@ -98,32 +99,17 @@ struct collect {
 static int collect_name(void *arg, const char *name)
 {
 	struct collect *c = arg;
-	size_t len = strlen(name) + 1;
+	size_t off = c->arena.len;
+	size_t *grown;
 
-	if (c->n == c->cap) {
-		size_t cap = c->cap ? 2 * c->cap : 256;
-		size_t *grown = realloc(c->at, cap * sizeof(*grown));
-
-		if (!grown)
-			return c->rc = -ENOMEM;
-		c->at = grown;
-		c->cap = cap;
-	}
-	if (c->room - c->used < len) {
-		size_t room = c->room ? c->room : 65536;
-		char *grown;
-
-		while (room - c->used < len)
-			room *= 2;
-		grown = realloc(c->arena, room);
-		if (!grown)
-			return c->rc = -ENOMEM;
-		c->arena = grown;
-		c->room = room;
-	}
-	memcpy(c->arena + c->used, name, len);
-	c->at[c->n++] = c->used;
-	c->used += len;
+	grown = grow_array(c->at, &c->cap, c->n + 1, 256, sizeof(*grown));
+	if (!grown)
+		return c->rc = -ENOMEM;
+	c->at = grown;
+	cbuf_add(&c->arena, name, strlen(name) + 1);
+	if (cbuf_failed(&c->arena))
+		return c->rc = -ENOMEM;
+	c->at[c->n++] = off;
 	return 0;
 }
 
@@ -445,7 +431,7 @@ static void drop_local(struct fs *fs, uint64_t ino, struct collect *c)
 	uint64_t id;
 
 	for (i = 0; i < c->n; i++) {
-		const char *name = c->arena + c->at[i];
+		const char *name = c->arena.p + c->at[i];
 		int rc = ino == STORE_ROOT_ID
 				 ? store_space_lookup(fs->s, name, &id)
 				 : store_doc_lookup(fs->s, ino, name, &id);
@@ -460,7 +446,7 @@ int cloud_glue_dir_open(struct fs *fs, uint64_t ino,
 			struct cloud_glue_dir **out)
 {
 	char space[STORE_NAME_MAX + 1] = "";
-	struct collect c = { NULL, 0, 0, NULL, 0, 0, 0 };
+	struct collect c = { CBUF_INIT, NULL, 0, 0, 0 };
 	struct cloud_glue_dir *d;
 	int rc = 0;
 
@@ -492,15 +478,15 @@ int cloud_glue_dir_open(struct fs *fs, uint64_t ino,
 	d->n = c.n;
 	d->names = (char **)(d + 1);
 	for (size_t i = 0; i < c.n; i++)
-		d->names[i] = c.arena + c.at[i];
-	d->arena = c.arena;
+		d->names[i] = c.arena.p + c.at[i];
+	d->arena = cbuf_detach(&c.arena, NULL);
 	free(c.at);
 	*out = d;
 	return 0;
 
 out_free:
 	free(c.at);
-	free(c.arena);
+	cbuf_release(&c.arena);
 	return rc;
 }
 

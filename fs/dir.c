@@ -37,6 +37,7 @@
 #include "fs/dir.h"
 #include "fs/namespace.h"
 #include "fs/sync.h"
+#include "util/grow.h"
 
 /* An open directory (fi->fh). */
 struct dir_handle {
@@ -255,6 +256,7 @@ struct plus_list {
 static int plus_collect(void *arg, uint64_t id, const char *name)
 {
 	struct plus_list *pl = arg;
+	struct plus_ent *grown;
 	size_t need;
 	char *copy;
 
@@ -265,18 +267,12 @@ static int plus_collect(void *arg, uint64_t id, const char *name)
 	need = fuse_add_direntry_plus(pl->req, NULL, 0, name, NULL, 0);
 	if (need > pl->room)
 		return LIST_FULL;
-	if (pl->n == pl->cap) {
-		size_t cap = pl->cap ? 2 * pl->cap : 64;
-		struct plus_ent *grown =
-			realloc(pl->ents, cap * sizeof(*grown));
-
-		if (!grown) {
-			pl->rc = -ENOMEM;
-			return LIST_FULL;
-		}
-		pl->ents = grown;
-		pl->cap = cap;
+	grown = grow_array(pl->ents, &pl->cap, pl->n + 1, 64, sizeof(*grown));
+	if (!grown) {
+		pl->rc = -ENOMEM;
+		return LIST_FULL;
 	}
+	pl->ents = grown;
 	copy = strdup(name);
 	if (!copy) {
 		pl->rc = -ENOMEM;

@@ -86,6 +86,7 @@
 #include "fs/metrics.h"
 #include "fs/sync.h"
 #include "json/json.h"
+#include "util/grow.h"
 #include "util/log.h"
 
 enum {
@@ -151,7 +152,6 @@ static int handle_value(void *arg, const char *buf, size_t len)
 	uint64_t lsn = 0;
 	json_t **grown;
 	json_t *v;
-	size_t cap;
 	int rc;
 
 	rc = json_value_parse(buf, len, &v);
@@ -171,16 +171,13 @@ static int handle_value(void *arg, const char *buf, size_t len)
 			h->lsn = lsn;
 		return 0;
 	}
-	if (h->npend == h->cappend) {
-		cap = h->cappend ? 2 * h->cappend : 8;
-		grown = realloc(h->pend, cap * sizeof(*grown));
-		if (!grown) {
-			json_decref(v);
-			return -ENOMEM;
-		}
-		h->pend = grown;
-		h->cappend = cap;
+	grown = grow_array(h->pend, &h->cappend, h->npend + 1, 8,
+			   sizeof(*grown));
+	if (!grown) {
+		json_decref(v);
+		return -ENOMEM;
 	}
+	h->pend = grown;
 	h->pend[h->npend++] = v;
 	return 0;
 }

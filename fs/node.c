@@ -62,6 +62,7 @@
 #include <string.h>
 
 #include "fs/node.h"
+#include "util/grow.h"
 
 struct fs_node {
 	uint64_t nodeid;
@@ -129,19 +130,15 @@ void fs_nodes_release(struct fs_nodes *nt)
 static void inval_queue(struct fs_nodes *nt, uint64_t id)
 {
 	uint64_t *grown;
-	size_t cap;
 
 	pthread_mutex_lock(&nt->inval_mu);
-	if (nt->inval_n == nt->inval_cap) {
-		cap = nt->inval_cap ? 2 * nt->inval_cap : 256;
-		grown = realloc(nt->inval_ids, cap * sizeof(*grown));
-		if (!grown) {
-			pthread_mutex_unlock(&nt->inval_mu);
-			return; /* the dentry simply lives on */
-		}
-		nt->inval_ids = grown;
-		nt->inval_cap = cap;
+	grown = grow_array(nt->inval_ids, &nt->inval_cap, nt->inval_n + 1, 256,
+			   sizeof(*grown));
+	if (!grown) {
+		pthread_mutex_unlock(&nt->inval_mu);
+		return; /* the dentry simply lives on */
 	}
+	nt->inval_ids = grown;
 	nt->inval_ids[nt->inval_n++] = id;
 	pthread_cond_signal(&nt->inval_cv);
 	pthread_mutex_unlock(&nt->inval_mu);
