@@ -496,32 +496,63 @@ static int doc_meta_of(struct s3_target *s, const char *op, const char *obj,
 	return rc;
 }
 
-static int s3_get_doc(struct cloud_target *t, const char *space,
-		      const char *key, void **body, size_t *len,
-		      struct cloud_doc_meta *meta)
+/* A GET or HEAD (method) of object: on success *rs is the response
+ * (free with cloud_http_response_release); -ENOENT (quiet) when absent.
+ * cut: a stop cuts the transfer. */
+static int object_call(struct s3_target *s, const char *method,
+		       const char *object, bool cut,
+		       struct cloud_http_response *rs)
 {
-	struct s3_target *s = s3_of(t);
+	struct s3_req rq;
+
+	memset(&rq, 0, sizeof(rq));
+	rq.op = strcmp(method, "GET") ? "head" : "get";
+	rq.method = method;
+	rq.object = object;
+	rq.quiet_404 = true;
+	rq.cut_at_stop = cut;
+	return s3_call(s, &rq, rs);
+}
+
+/* What a GET or HEAD of a document or object hands back; a NULL field
+ * is not wanted.  A document has its metadata (meta), an object its seq
+ * (x-amz-meta-seq). */
+struct obj_want {
+	struct cloud_doc_meta *meta;
+	uint64_t *seq;
+	uint64_t *size; /* content-length */
+	void **body; /* GET: the body (free with free()), of *len bytes */
+	size_t *len;
+};
+
+/* object_call on the object of (space, key), then what w wants from the
+ * response.  0 or a negative errno (-EBADMSG for a response that lacks
+ * it). */
+static int keyed_read(struct s3_target *s, const char *method,
+		      const char *space, const char *key, bool cut,
+		      const struct obj_want *w)
+{
+	const char *op = strcmp(method, "GET") ? "head" : "get";
 	struct cloud_http_response rs;
 	struct cbuf obj = CBUF_INIT;
-	struct s3_req rq;
 	int rc;
 
 	rc = object_key(s, space, key, &obj);
+	if (!rc)
+		rc = object_call(s, method, obj.p, cut, &rs);
 	if (rc)
 		goto out_release;
-	memset(&rq, 0, sizeof(rq));
-	rq.op = "get";
-	rq.method = "GET";
-	rq.object = obj.p;
-	rq.quiet_404 = true;
-	rq.cut_at_stop = true; /* a restore: cut at a stop */
-	rc = s3_call(s, &rq, &rs);
-	if (rc)
-		goto out_release;
-	rc = doc_meta_of(s, "get", obj.p, &rs, meta);
-	if (!rc) {
-		*body = rs.body;
-		*len = rs.body_len;
+	rc = w->meta ? doc_meta_of(s, op, obj.p, &rs, w->meta)
+		     : header_u64(&rs, "x-amz-meta-seq", w->seq);
+	if (!rc && w->size)
+		rc = header_u64(&rs, "content-length", w->size);
+	if (rc && !w->meta)
+		log_error("cannot %s 's3://%s/%s': no valid x-amz-meta-seq%s",
+			  op, s->bucket, obj.p,
+			  w->size ? " or content-length" : "");
+	if (!rc && w->body) {
+		*w->body = rs.body;
+		*w->len = rs.body_len;
 		rs.body = NULL;
 	}
 	cloud_http_response_release(&rs);
@@ -530,109 +561,42 @@ out_release:
 	return rc;
 }
 
+static int s3_get_doc(struct cloud_target *t, const char *space,
+		      const char *key, void **body, size_t *len,
+		      struct cloud_doc_meta *meta)
+{
+	struct obj_want w = { .meta = meta, .body = body, .len = len };
+
+	/* a restore: cut at a stop */
+	return keyed_read(s3_of(t), "GET", space, key, true, &w);
+}
+
 static int s3_get(struct cloud_target *t, const char *space, const char *key,
 		  void **buf, size_t *len, uint64_t *seq)
 {
-	struct s3_target *s = s3_of(t);
-	struct cloud_http_response rs;
-	struct cbuf obj = CBUF_INIT;
-	struct s3_req rq;
-	int rc;
+	struct obj_want w = { .seq = seq, .body = buf, .len = len };
 
-	rc = object_key(s, space, key, &obj);
-	if (rc)
-		goto out_release;
-	memset(&rq, 0, sizeof(rq));
-	rq.op = "get";
-	rq.method = "GET";
-	rq.object = obj.p;
-	rq.quiet_404 = true;
 	/* a restore is cut at a stop; the store's own objects (the writer
 	 * lease, released at a clean stop) are not */
-	rq.cut_at_stop = !cloud_name_reserved(space);
-	rc = s3_call(s, &rq, &rs);
-	if (rc)
-		goto out_release;
-	rc = header_u64(&rs, "x-amz-meta-seq", seq);
-	if (rc) {
-		log_error("cannot get 's3://%s/%s': no valid x-amz-meta-seq",
-			  s->bucket, obj.p);
-		cloud_http_response_release(&rs);
-		goto out_release;
-	}
-	*buf = rs.body;
-	*len = rs.body_len;
-	rs.body = NULL;
-	cloud_http_response_release(&rs);
-out_release:
-	cbuf_release(&obj);
-	return rc;
-}
-
-/* HEAD of an object by its key; -ENOENT (quiet) when absent. */
-static int head_object(struct s3_target *s, const char *object,
-		       struct cloud_http_response *rs)
-{
-	struct s3_req rq;
-
-	memset(&rq, 0, sizeof(rq));
-	rq.op = "head";
-	rq.method = "HEAD";
-	rq.object = object;
-	rq.quiet_404 = true;
-	rq.cut_at_stop = true;
-	return s3_call(s, &rq, rs);
+	return keyed_read(s3_of(t), "GET", space, key,
+			  !cloud_name_reserved(space), &w);
 }
 
 static int s3_head(struct cloud_target *t, const char *space, const char *key,
 		   struct cloud_object_info *info)
 {
-	struct s3_target *s = s3_of(t);
-	struct cloud_http_response rs;
-	struct cbuf obj = CBUF_INIT;
-	int rc;
+	struct obj_want w = { .seq = &info->seq, .size = &info->size_bytes };
 
-	rc = object_key(s, space, key, &obj);
-	if (rc)
-		goto out_release;
-	rc = head_object(s, obj.p, &rs);
-	if (rc)
-		goto out_release;
-	rc = header_u64(&rs, "x-amz-meta-seq", &info->seq);
-	if (!rc)
-		rc = header_u64(&rs, "content-length", &info->size_bytes);
-	if (rc)
-		log_error("cannot head 's3://%s/%s': no valid x-amz-meta-seq "
-			  "or content-length",
-			  s->bucket, obj.p);
-	cloud_http_response_release(&rs);
-out_release:
-	cbuf_release(&obj);
-	return rc;
+	return keyed_read(s3_of(t), "HEAD", space, key, true, &w);
 }
 
 static int s3_head_doc(struct cloud_target *t, const char *space,
 		       const char *key, struct cloud_doc_meta *meta,
 		       uint64_t *size)
 {
-	struct s3_target *s = s3_of(t);
-	struct cloud_http_response rs;
-	struct cbuf obj = CBUF_INIT;
-	int rc;
+	struct obj_want w = { .meta = meta, .size = size };
 
-	rc = object_key(s, space, key, &obj);
-	if (rc)
-		goto out_release;
-	rc = head_object(s, obj.p, &rs);
-	if (rc)
-		goto out_release;
-	rc = doc_meta_of(s, "head", obj.p, &rs, meta);
-	if (!rc)
-		rc = header_u64(&rs, "content-length", size);
-	cloud_http_response_release(&rs);
-out_release:
-	cbuf_release(&obj);
-	return rc;
+	return keyed_read(s3_of(t), "HEAD", space, key, true, &w);
 }
 
 static int s3_del(struct cloud_target *t, const char *space, const char *key)
@@ -707,7 +671,7 @@ static int meta_name(struct s3_target *s, const char *object,
 {
 	struct cloud_http_response rs;
 	char enc[CLOUD_ENC_MAX];
-	int rc = head_object(s, object, &rs);
+	int rc = object_call(s, "HEAD", object, true, &rs);
 
 	if (rc)
 		return rc;
