@@ -3,7 +3,8 @@
  *
  * Each input is decoded twice: as it is (almost always refused by the
  * CRC), and with its total length and CRC fields rewritten to match, so
- * the fuzzer reaches the structural checks behind the CRC.  Oracle: a
+ * the fuzzer reaches the structural checks behind the CRC
+ * (tests/fuzz/framed.h).  Oracle: a
  * decode never reads outside the input (ASan) and, when it succeeds,
  * encoding the decoded archive again gives bytes that decode to the same
  * archive.
@@ -16,8 +17,7 @@
  */
 #include "cloud/archive.h"
 #include "cloud/verify.h"
-#include "util/crc32c.h"
-#include "util/endian.h"
+#include "tests/fuzz/framed.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -85,18 +85,6 @@ static void try_decode(const uint8_t *buf, size_t len)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	uint8_t *copy;
-
-	try_decode(data, size);
-	if (size < 20)
-		return 0;
-	copy = malloc(size);
-	if (!copy)
-		return 0;
-	memcpy(copy, data, size);
-	le64_put(copy + 8, size);
-	le32_put(copy + size - 4, crc32c(copy, size - 4));
-	try_decode(copy, size);
-	free(copy);
+	fuzz_framed(data, size, try_decode);
 	return 0;
 }

@@ -4,15 +4,15 @@
  *
  * Each input is decoded twice: as it is (almost always refused by the
  * CRC), and with its total length and CRC fields rewritten to match, so
- * the fuzzer reaches the structural checks behind the CRC.  Oracle: a
+ * the fuzzer reaches the structural checks behind the CRC
+ * (tests/fuzz/framed.h).  Oracle: a
  * decode never reads outside the input (ASan); a decoded object obeys the
  * validity rule (names valid, bodies where they belong, batch times in
  * order, snapshot records no later than the snapshot); and encoding it
  * again gives the same bytes back.
  */
 #include "cloud/feed.h"
-#include "util/crc32c.h"
-#include "util/endian.h"
+#include "tests/fuzz/framed.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -67,18 +67,6 @@ static void try_decode(const uint8_t *buf, size_t len)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	uint8_t *copy;
-
-	try_decode(data, size);
-	if (size < 20)
-		return 0;
-	copy = malloc(size);
-	if (!copy)
-		return 0;
-	memcpy(copy, data, size);
-	le64_put(copy + 8, size);
-	le32_put(copy + size - 4, crc32c(copy, size - 4));
-	try_decode(copy, size);
-	free(copy);
+	fuzz_framed(data, size, try_decode);
 	return 0;
 }
