@@ -96,6 +96,34 @@ static void side_close(struct side *x)
 	ck_assert_int_eq(store_close(x->s), 0);
 }
 
+/* The fixture of the protocol tests: a fresh root holding store a and a
+ * second store (named by second, or none) on one dir: target. */
+struct sides {
+	char *root;
+	char cloud[600];
+	struct side a, b;
+};
+
+static void sides_open(struct sides *w, const char *second)
+{
+	memset(w, 0, sizeof(*w));
+	w->root = test_tmpdir();
+	snprintf(w->cloud, sizeof(w->cloud), "%s/cloud", w->root);
+	side_open(&w->a, w->root, "a", w->cloud);
+	if (second)
+		side_open(&w->b, w->root, second, w->cloud);
+}
+
+/* Close the second store, then a (a stopped side is closed the same),
+ * and remove the root. */
+static void sides_close(struct sides *w)
+{
+	if (w->b.s)
+		side_close(&w->b);
+	side_close(&w->a);
+	rm_tree(w->root);
+}
+
 static uint64_t doc(struct side *x, const char *key, const char *patch)
 {
 	uint64_t id;
@@ -121,6 +149,18 @@ static int read_lease(struct cloud_target *t, struct lease_info *li)
 	rc = lease_parse(buf, len, li);
 	free(buf);
 	return rc;
+}
+
+/* The lease on t is active and names store x. */
+static void assert_holder(struct cloud_target *t, struct side *x)
+{
+	uint8_t id[STORE_UUID_LEN];
+	struct lease_info li;
+
+	store_uuid(x->s, id);
+	ck_assert_int_eq(read_lease(t, &li), 0);
+	ck_assert(li.active);
+	ck_assert(!memcmp(li.store, id, sizeof(id)));
 }
 
 static int put_lease_text(struct cloud_target *t, const char *text)
@@ -202,39 +242,31 @@ END_TEST
  * second takes it. */
 START_TEST(test_lease_second_writer_is_refused_until_the_first_stops)
 {
-	char *root = test_tmpdir(), cloud[600];
-	struct side a, b;
+	struct sides w;
+	struct side *a = &w.a, *b = &w.b;
 	struct lease_info li;
-	uint8_t ida[STORE_UUID_LEN], idb[STORE_UUID_LEN];
+	uint8_t ida[STORE_UUID_LEN];
 
-	snprintf(cloud, sizeof(cloud), "%s/cloud", root);
-	side_open(&a, root, "a", cloud);
-	side_open(&b, root, "b", cloud);
-	store_uuid(a.s, ida);
-	store_uuid(b.s, idb);
-	ck_assert_int_eq(side_start(&a, false, 0, false), 0);
-	ck_assert_int_eq(read_lease(a.t, &li), 0);
+	sides_open(&w, "b");
+	store_uuid(a->s, ida);
+	ck_assert_int_eq(side_start(a, false, 0, false), 0);
+	ck_assert_int_eq(read_lease(a->t, &li), 0);
 	ck_assert(li.active);
 	ck_assert(!memcmp(li.store, ida, sizeof(ida)));
 	ck_assert(li.pid == getpid());
 
-	doc(&b, "from-b", "{\"b\":1}");
-	ck_assert_int_eq(side_start(&b, false, 0, false), -EBUSY);
-	ck_assert_int_eq(read_lease(a.t, &li), 0);
+	doc(b, "from-b", "{\"b\":1}");
+	ck_assert_int_eq(side_start(b, false, 0, false), -EBUSY);
+	ck_assert_int_eq(read_lease(a->t, &li), 0);
 	ck_assert(!memcmp(li.store, ida, sizeof(ida)));
 
-	side_stop(&a); /* clean: released */
-	ck_assert_int_eq(read_lease(a.t, &li), 0);
+	side_stop(a); /* clean: released */
+	ck_assert_int_eq(read_lease(a->t, &li), 0);
 	ck_assert(!li.active);
-	ck_assert_int_eq(side_start(&b, false, 0, false), 0);
-	ck_assert_int_eq(backup_flush(b.b, 20000), 0);
-	ck_assert_int_eq(read_lease(b.t, &li), 0);
-	ck_assert(li.active);
-	ck_assert(!memcmp(li.store, idb, sizeof(idb)));
-	side_close(&b);
-	cloud_target_free(a.t);
-	ck_assert_int_eq(store_close(a.s), 0);
-	rm_tree(root);
+	ck_assert_int_eq(side_start(b, false, 0, false), 0);
+	ck_assert_int_eq(backup_flush(b->b, 20000), 0);
+	assert_holder(b->t, b);
+	sides_close(&w);
 }
 END_TEST
 
@@ -242,39 +274,34 @@ END_TEST
  * next start; another store is refused unless it takes the prefix over. */
 START_TEST(test_lease_left_by_a_crash_is_the_same_stores_again)
 {
-	char *root = test_tmpdir(), cloud[600];
-	struct side a, b;
+	struct sides w;
+	struct side *a = &w.a, *b = &w.b;
 	struct lease_info li;
 	char text[LEASE_OBJECT_MAX];
 	size_t n;
 
-	snprintf(cloud, sizeof(cloud), "%s/cloud", root);
-	side_open(&a, root, "a", cloud);
-	side_open(&b, root, "b", cloud);
-	ck_assert_int_eq(side_start(&a, false, 0, false), 0);
-	ck_assert_int_eq(read_lease(a.t, &li), 0);
-	side_stop(&a);
+	sides_open(&w, "b");
+	ck_assert_int_eq(side_start(a, false, 0, false), 0);
+	ck_assert_int_eq(read_lease(a->t, &li), 0);
+	side_stop(a);
 	/* what a kill -9 leaves: the lease still active */
 	li.active = true;
 	li.pid = 999999;
 	n = lease_encode(&li, text);
 	text[n] = '\0';
-	ck_assert_int_eq(put_lease_text(a.t, text), 0);
+	ck_assert_int_eq(put_lease_text(a->t, text), 0);
 
-	ck_assert_int_eq(side_start(&b, false, 0, false), -EBUSY);
-	ck_assert_int_eq(side_start(&a, false, 0, false), 0);
-	ck_assert_int_eq(read_lease(a.t, &li), 0);
+	ck_assert_int_eq(side_start(b, false, 0, false), -EBUSY);
+	ck_assert_int_eq(side_start(a, false, 0, false), 0);
+	ck_assert_int_eq(read_lease(a->t, &li), 0);
 	ck_assert(li.pid == getpid());
-	side_stop(&a);
+	side_stop(a);
 	li.active = true;
 	n = lease_encode(&li, text);
 	text[n] = '\0';
-	ck_assert_int_eq(put_lease_text(a.t, text), 0);
-	ck_assert_int_eq(side_start(&b, true, 0, false), 0);
-	side_close(&b);
-	cloud_target_free(a.t);
-	ck_assert_int_eq(store_close(a.s), 0);
-	rm_tree(root);
+	ck_assert_int_eq(put_lease_text(a->t, text), 0);
+	ck_assert_int_eq(side_start(b, true, 0, false), 0);
+	sides_close(&w);
 }
 END_TEST
 
@@ -282,8 +309,8 @@ END_TEST
  * nothing more; its changes stay pending locally. */
 START_TEST(test_lease_takeover_fences_the_old_writer)
 {
-	char *root = test_tmpdir(), cloud[600];
-	struct side a, b;
+	struct sides w;
+	struct side *a = &w.a, *b = &w.b;
 	struct backup_stats st;
 	struct store_doc_info info;
 	uint64_t id;
@@ -292,17 +319,15 @@ START_TEST(test_lease_takeover_fences_the_old_writer)
 	size_t len;
 	int64_t deadline;
 
-	snprintf(cloud, sizeof(cloud), "%s/cloud", root);
-	side_open(&a, root, "a", cloud);
-	side_open(&b, root, "b", cloud);
-	ck_assert_int_eq(side_start(&a, false, 50, false), 0);
-	id = doc(&a, "doc", "{\"v\":1}");
-	ck_assert_int_eq(backup_flush(a.b, 20000), 0);
-	ck_assert_int_eq(side_start(&b, true, 0, false), 0);
+	sides_open(&w, "b");
+	ck_assert_int_eq(side_start(a, false, 50, false), 0);
+	id = doc(a, "doc", "{\"v\":1}");
+	ck_assert_int_eq(backup_flush(a->b, 20000), 0);
+	ck_assert_int_eq(side_start(b, true, 0, false), 0);
 
 	deadline = now_ms() + 30000; /* an anti-hang bound, not a speed */
 	for (;;) {
-		backup_stats(a.b, &st);
+		backup_stats(a->b, &st);
 		if (st.fenced || now_ms() > deadline)
 			break;
 		test_wait_ms(10);
@@ -311,29 +336,19 @@ START_TEST(test_lease_takeover_fences_the_old_writer)
 	ck_assert_uint_eq(st.lease_held, 0);
 
 	/* a change after the fence stays local */
-	ck_assert_int_eq(store_append(a.s, id, "P{\"v\":2}", 8, NULL, NULL), 0);
-	ck_assert_int_eq(backup_flush(a.b, 2000), -EBUSY);
-	ck_assert_int_eq(store_doc_info(a.s, id, &info), 0);
+	ck_assert_int_eq(store_append(a->s, id, "P{\"v\":2}", 8, NULL, NULL),
+			 0);
+	ck_assert_int_eq(backup_flush(a->b, 2000), -EBUSY);
+	ck_assert_int_eq(store_doc_info(a->s, id, &info), 0);
 	ck_assert_uint_lt(info.backup_seq, info.seq);
 	ck_assert_int_eq(
-		cloud_target_get_doc(b.t, "sp", "doc", &buf, &len, &dm), 0);
+		cloud_target_get_doc(b->t, "sp", "doc", &buf, &len, &dm), 0);
 	ck_assert_uint_lt(dm.seq, info.seq);
 	free(buf);
 	/* stopping a fenced writer leaves the new writer's lease alone */
-	side_stop(&a);
-	{
-		struct lease_info li;
-		uint8_t idb[STORE_UUID_LEN];
-
-		store_uuid(b.s, idb);
-		ck_assert_int_eq(read_lease(b.t, &li), 0);
-		ck_assert(li.active);
-		ck_assert(!memcmp(li.store, idb, sizeof(idb)));
-	}
-	side_close(&b);
-	cloud_target_free(a.t);
-	ck_assert_int_eq(store_close(a.s), 0);
-	rm_tree(root);
+	side_stop(a);
+	assert_holder(b->t, b);
+	sides_close(&w);
 }
 END_TEST
 
@@ -341,19 +356,17 @@ END_TEST
  * unless taken over, which replaces them. */
 START_TEST(test_lease_malformed_object_is_refused_unless_taken_over)
 {
-	char *root = test_tmpdir(), cloud[600];
-	struct side a;
+	struct sides w;
+	struct side *a = &w.a;
 	struct lease_info li;
 
-	snprintf(cloud, sizeof(cloud), "%s/cloud", root);
-	side_open(&a, root, "a", cloud);
-	ck_assert_int_eq(put_lease_text(a.t, "not a lease at all\n"), 0);
-	ck_assert_int_eq(side_start(&a, false, 0, false), -EBUSY);
-	ck_assert_int_eq(side_start(&a, true, 0, false), 0);
-	ck_assert_int_eq(read_lease(a.t, &li), 0);
+	sides_open(&w, NULL);
+	ck_assert_int_eq(put_lease_text(a->t, "not a lease at all\n"), 0);
+	ck_assert_int_eq(side_start(a, false, 0, false), -EBUSY);
+	ck_assert_int_eq(side_start(a, true, 0, false), 0);
+	ck_assert_int_eq(read_lease(a->t, &li), 0);
 	ck_assert(li.active);
-	side_close(&a);
-	rm_tree(root);
+	sides_close(&w);
 }
 END_TEST
 
@@ -361,41 +374,31 @@ END_TEST
  * nothing, so it never disturbs the store that writes the prefix. */
 START_TEST(test_lease_read_only_backup_writes_nothing)
 {
-	char *root = test_tmpdir(), cloud[600];
-	struct side a, r;
-	struct lease_info li;
-	uint8_t ida[STORE_UUID_LEN];
+	struct sides w;
+	struct side *a = &w.a, *r = &w.b;
 	uint64_t rid;
 
-	snprintf(cloud, sizeof(cloud), "%s/cloud", root);
-	side_open(&a, root, "a", cloud);
-	side_open(&r, root, "r", cloud);
-	store_uuid(a.s, ida);
-	ck_assert_int_eq(side_start(&a, false, 0, false), 0);
-	doc(&a, "doc", "{\"v\":1}");
-	ck_assert_int_eq(backup_flush(a.b, 20000), 0);
+	sides_open(&w, "r");
+	ck_assert_int_eq(side_start(a, false, 0, false), 0);
+	doc(a, "doc", "{\"v\":1}");
+	ck_assert_int_eq(backup_flush(a->b, 20000), 0);
 
-	doc(&r, "local-only", "{\"r\":1}");
-	ck_assert_int_eq(side_start(&r, false, 0, true), 0);
-	ck_assert_int_eq(backup_restore_doc(r.b, "sp", "doc", &rid), 0);
-	ck_assert_int_eq(backup_flush(r.b, 2000), -EROFS);
-	side_stop(&r);
-	ck_assert_int_eq(read_lease(a.t, &li), 0);
-	ck_assert(li.active);
-	ck_assert(!memcmp(li.store, ida, sizeof(ida)));
+	doc(r, "local-only", "{\"r\":1}");
+	ck_assert_int_eq(side_start(r, false, 0, true), 0);
+	ck_assert_int_eq(backup_restore_doc(r->b, "sp", "doc", &rid), 0);
+	ck_assert_int_eq(backup_flush(r->b, 2000), -EROFS);
+	side_stop(r);
+	assert_holder(a->t, a);
 	{
 		struct cloud_doc_meta dm;
 		void *buf;
 		size_t len;
 
-		ck_assert_int_eq(cloud_target_get_doc(a.t, "sp", "local-only",
+		ck_assert_int_eq(cloud_target_get_doc(a->t, "sp", "local-only",
 						      &buf, &len, &dm),
 				 -ENOENT);
 	}
-	side_close(&a);
-	cloud_target_free(r.t);
-	ck_assert_int_eq(store_close(r.s), 0);
-	rm_tree(root);
+	sides_close(&w);
 }
 END_TEST
 
