@@ -441,6 +441,23 @@ static int replaceable(struct dir_target *d, int dir_fd, const char *space_seg,
 	return -ELOOP;
 }
 
+/* Open the space directory of p (made when missing) and check that p's
+ * object there is ours to replace: 0 with *sfd open (the caller closes
+ * it), or -errno with nothing open. */
+static int open_replaceable(struct dir_target *d, const struct obj_paths *p,
+			    int *sfd)
+{
+	int rc;
+
+	*sfd = space_dir(d, p);
+	if (*sfd < 0)
+		return *sfd;
+	rc = replaceable(d, *sfd, p->seg_space, p->seg_key);
+	if (rc)
+		close(*sfd);
+	return rc;
+}
+
 static int put_opaque(struct cloud_target *t, const char *space,
 		      const char *key, const void *buf, size_t len,
 		      uint64_t seq, bool exclusive)
@@ -458,14 +475,10 @@ static int put_opaque(struct cloud_target *t, const char *space,
 	/* A concurrent delete may remove an empty space directory between
 	 * our mkdir and our create: make it again. */
 	for (int tries = 0; tries < 5; tries++) {
-		sfd = space_dir(d, &p);
-		if (sfd < 0) {
-			rc = sfd;
-		} else {
-			rc = replaceable(d, sfd, p.seg_space, p.seg_key);
-			if (!rc)
-				rc = write_new(sfd, p.seg_key, hdr, hl, buf,
-					       len, true, exclusive);
+		rc = open_replaceable(d, &p, &sfd);
+		if (!rc) {
+			rc = write_new(sfd, p.seg_key, hdr, hl, buf, len, true,
+				       exclusive);
 			close(sfd);
 		}
 		if (rc != -ENOENT)
@@ -731,13 +744,9 @@ static int dir_put_doc(struct cloud_target *t, const char *space,
 		goto out_log;
 	sidecar_name(&p, sname);
 	for (int tries = 0; tries < 5; tries++) {
-		sfd = space_dir(d, &p);
-		if (sfd < 0) {
-			rc = sfd;
-		} else {
-			rc = replaceable(d, sfd, p.seg_space, p.seg_key);
-			if (!rc)
-				rc = replaceable(d, sfd, p.seg_space, sname);
+		rc = open_replaceable(d, &p, &sfd);
+		if (!rc) {
+			rc = replaceable(d, sfd, p.seg_space, sname);
 			if (!rc)
 				rc = write_atomic(sfd, sname, side, sl, NULL, 0,
 						  false);

@@ -177,24 +177,34 @@ static int cloud_absolute(struct fs_config *c)
 	return 0;
 }
 
+/* Cut path p to its parent ("/x" to "/", "/" stays); false when p has
+ * no '/'. */
+static bool cut_to_parent(char *p)
+{
+	char *slash = strrchr(p, '/');
+
+	if (!slash)
+		return false;
+	if (slash == p)
+		slash[1] = 0;
+	else
+		*slash = 0;
+	return true;
+}
+
 /* The deepest existing ancestor of path (path itself when it exists),
  * resolved (free with free()); NULL with errno set. */
 static char *deepest_existing(const char *path)
 {
-	char *p = strdup(path), *real = NULL, *slash;
+	char *p = strdup(path), *real = NULL;
 
 	if (!p)
 		return NULL;
 	while (!(real = realpath(p, NULL)) && errno == ENOENT) {
-		slash = strrchr(p, '/');
-		if (!slash) {
+		if (!cut_to_parent(p)) {
 			real = realpath(".", NULL);
 			break;
 		}
-		if (slash == p)
-			slash[1] = 0;
-		else
-			*slash = 0;
 	}
 	free(p);
 	return real;
@@ -206,7 +216,7 @@ static char *deepest_existing(const char *path)
  * bind mounts. */
 static bool path_within(const char *path, const struct stat *dir)
 {
-	char *real = deepest_existing(path), *slash;
+	char *real = deepest_existing(path);
 	struct stat st;
 	bool in = false;
 
@@ -218,13 +228,8 @@ static bool path_within(const char *path, const struct stat *dir)
 			in = true;
 			break;
 		}
-		slash = strrchr(real, '/');
-		if (!slash || (slash == real && real[1] == 0))
+		if (!strcmp(real, "/") || !cut_to_parent(real))
 			break;
-		if (slash == real)
-			slash[1] = 0;
-		else
-			*slash = 0;
 	}
 	free(real);
 	return in;

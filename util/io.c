@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -180,12 +181,14 @@ int io_ftruncate(int fd, off_t len)
 	return cur()->ftruncate(fd, len);
 }
 
-int io_pwrite_all(int fd, const void *buf, size_t len, off_t off)
+/* All len bytes at off through io_pwrite (write) or io_pread: a short
+ * transfer continues, none at all (end of file, a full disk that wrote
+ * nothing) is -EIO. */
+static int rw_all(int fd, char *p, size_t len, off_t off, bool write)
 {
-	const char *p = buf;
-
 	while (len > 0) {
-		ssize_t n = io_pwrite(fd, p, len, off);
+		ssize_t n = write ? io_pwrite(fd, p, len, off)
+				  : io_pread(fd, p, len, off);
 		if (n < 0)
 			return (int)n;
 		if (n == 0)
@@ -197,21 +200,14 @@ int io_pwrite_all(int fd, const void *buf, size_t len, off_t off)
 	return 0;
 }
 
+int io_pwrite_all(int fd, const void *buf, size_t len, off_t off)
+{
+	return rw_all(fd, (char *)buf, len, off, true);
+}
+
 int io_pread_all(int fd, void *buf, size_t len, off_t off)
 {
-	char *p = buf;
-
-	while (len > 0) {
-		ssize_t n = io_pread(fd, p, len, off);
-		if (n < 0)
-			return (int)n;
-		if (n == 0)
-			return -EIO;
-		p += n;
-		len -= (size_t)n;
-		off += n;
-	}
-	return 0;
+	return rw_all(fd, buf, len, off, false);
 }
 
 int io_fsync_dir(const char *path)
