@@ -14,17 +14,17 @@
  *   file.c       open files: open, read, write, flush, release, fsync
  *   sync.c       fsync and fsyncdir answered from the store's
  *                durability callback (struct fs_sync, sync.h)
- *   counters.c   the counters the metrics show (counters.h)
  *   metrics.c    the metrics file and metrics_file
  *   cloud_glue.c cloud backup and restore as the filesystem sees them
+ *   counters.c   the counters the metrics show (counters.h)
  *   node.c       the node table (struct fs_nodes, node.h): node ids,
  *                lookup counts, open handles per node, cache rules
  *   handle.c     the lists of open handles and the pin budget
  *                (struct fs_handles, handle.h)
  *   fs.c         clock, error replies, failure log lines, name rules
  * struct fs (fs.h) is the mount: options (fs_config.h), engine, node
- * table, handles, counters, fsync queue.  main.c and options.c make the
- * program.  The design:
+ * table, handles, counters, the fsyncs waiting for the store (sync.h).
+ * main.c and options.c make the program.  The design:
  *
  * Nodes.  st_ino of every node is its store id (STORE_ROOT_ID is
  * FUSE_ROOT_ID, 1), so it is stable for a document's lifetime and across
