@@ -1,17 +1,18 @@
 /*
  * clock.h - the narrow clock seam.
  *
- * Every reading of the time in util/, wal/ and store/ goes through
- * clock_real_ns() or clock_mono_ns(), which ask the installed struct
- * clock_ops.  The default ops read the kernel's clocks; tests install
- * others to set the time (timestamps, delays, retention) and check a
- * time-based behaviour without sleeping.
+ * Every reading of the time in util/, wal/, store/ and fs/ (and cloud/'s
+ * S3 signing and credential expiry) goes through clock_real_ns() or
+ * clock_mono_ns(), which ask the installed struct clock_ops.  The
+ * default ops read the kernel's clocks; tests install others to set the
+ * time (timestamps, delays, retention) and check a time-based behaviour
+ * without sleeping.
  *
  * The deadline of a timed wait is not a reading of the time but a promise
  * to the kernel, which times the wait itself: clock_deadline_ns() always
  * reads the kernel's CLOCK_MONOTONIC (the clock of the engine's condition
- * variables), whatever ops are installed.  So a test's clock never makes
- * a wait spin or hang.
+ * variables, made by clock_cond_init()), whatever ops are installed.  So
+ * a test's clock never makes a wait spin or hang.
  */
 #ifndef UTIL_CLOCK_H
 #define UTIL_CLOCK_H
