@@ -1,8 +1,9 @@
 /*
  * fs.c - what every file of the filesystem needs from the mount: the
- * wall clock (util/clock.h, the seam tests can set), the errno of a reply, the log line of a failed operation,
- * and the name rules of SPEC 3.  Nothing here takes a lock (the store
- * locks itself in store_node_name).
+ * wall clock (util/clock.h, the seam tests can set), the errno of a
+ * reply, the log line of a failed operation, and the name rules of SPEC
+ * 3.  Nothing here takes a lock (the store locks itself in
+ * store_node_name).
  */
 #include "config.h"
 

@@ -14,8 +14,8 @@
  *
  * Sources: the counters of struct fs (fs/counters.h: atomics, updated by
  * the request handlers), store_stats(), doc_stats() and
- * cloud_glue_stats().  The rewriting thread is one per process (a process serves one mount); its
- * state below is guarded by mx.
+ * cloud_glue_stats().  The rewriting thread is one per process (a
+ * process serves one mount); its state below is guarded by mx.
  */
 #include "config.h"
 
