@@ -50,6 +50,7 @@ struct fs_counters {
 };
 
 struct cloud_glue;
+struct follow_glue;
 
 struct fs {
 	struct fs_config cfg;
@@ -68,6 +69,7 @@ struct fs {
 	pthread_cond_t sync_cv; /* sync_pending fell to 0 */
 	unsigned sync_pending; /* registered, not yet answered */
 	bool sync_running; /* set and cleared by the mount's thread */
+	struct follow_glue *follow; /* -o follow (fs/follow_glue.c), or NULL */
 };
 
 /* ---- fs/fs.c ---- */

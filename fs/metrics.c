@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "fs/cloud_glue.h"
+#include "fs/follow_glue.h"
 #include "fs/fs.h"
 #include "fs/metrics.h"
 #include "util/log.h"
@@ -233,6 +234,7 @@ int fs_metrics_render_labels(struct fs *fs, const char *labels, char **out,
 	render_fs(&o, fs);
 	render_store(&o, fs);
 	render_cloud(&o, fs);
+	follow_glue_metrics(fs, o.f, o.labels);
 	if (fclose(o.f) != 0 || !buf) {
 		free(buf);
 		return -ENOMEM;
