@@ -269,7 +269,9 @@ static void state_load(struct follow *f)
 			 f->state_path);
 		return;
 	}
-	f->have_id = f->pos.any;
+	for (size_t i = 0; i < FEED_ID_LEN; i++)
+		if (f->id[i])
+			f->have_id = true; /* all zero: not known */
 	if (applying) {
 		log_info("the follower stopped while applying the feed batch "
 			 "after %016" PRIx64 "-%016" PRIx64
@@ -630,6 +632,35 @@ static int prepare_each(void *arg, const struct feed_record *r)
 	return prepare_one(rb->f, r, &rb->pv[rb->n++], &rb->why);
 }
 
+/* After a rebuild: the identity of the writer of the batch at p (the
+ * next batch of its generation must carry it), when that batch is still
+ * there; else none is known (all zero). */
+static void learn_id(struct follow *f, const struct follow_pos *p)
+{
+	char key[FEED_KEY_MAX];
+	struct feed_object o;
+	void *buf = NULL;
+	size_t len = 0;
+	uint64_t seq;
+
+	f->have_id = false;
+	memset(f->id, 0, sizeof(f->id));
+	if (!p->any)
+		return;
+	feed_key_batch(key, p->gen, p->batch);
+	if (cloud_target_get(f->t, PITR_SPACE, key, &buf, &len, &seq))
+		return;
+	if (!feed_decode(buf, len, &o)) {
+		if (o.kind == FEED_BATCH && o.gen == p->gen &&
+		    o.batch == p->batch) {
+			memcpy(f->id, o.id, FEED_ID_LEN);
+			f->have_id = true;
+		}
+		feed_release(&o);
+	}
+	free(buf);
+}
+
 /* Replace the namespace by st (checked first) and move to its position. */
 static int replace_all(struct follow *f, struct pitr_state *st,
 		       const struct pitr_info *info)
@@ -700,9 +731,7 @@ static int replace_all(struct follow *f, struct pitr_state *st,
 	unlock(f);
 	if (rc)
 		goto out_fail;
-	/* a snapshot does not name its writer: the next batch sets it */
-	f->have_id = false;
-	memset(f->id, 0, sizeof(f->id));
+	learn_id(f, &np);
 	f->bad_key[0] = 0;
 	rc = state_save(f, &np, f->id, false);
 	if (rc)
