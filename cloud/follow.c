@@ -1057,6 +1057,7 @@ int follow_open(struct cloud_target *t, struct store *s,
 	f->o.state_path = f->state_path;
 	if (!f->o.list_every)
 		f->o.list_every = 1;
+	f->idle = f->o.list_every - 1; /* the first round lists */
 	pthread_mutex_init(&f->mu, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);

@@ -18,9 +18,8 @@ EXTRA_DIST += tests/e2e/history.sh
 dist_check_SCRIPTS += $(E2E_HISTORY_TESTS)
 TESTS += $(E2E_HISTORY_TESTS)
 
-# The follower (cloud/follow.c) against a real store and a dir: target.
-check_PROGRAMS += tests/check_cloud_follow
-TESTS += tests/check_cloud_follow
-tests_check_cloud_follow_SOURCES = tests/check_cloud_follow.c
-tests_check_cloud_follow_CFLAGS = $(CLOUD_TEST_CFLAGS) $(JANSSON_CFLAGS)
-tests_check_cloud_follow_LDADD = $(tests_check_cloud_history_LDADD)
+# Followers and hand-over (cloud/follow.c, fs/follow_glue.c): one writer
+# and two followers against s3rver, kill -9 and takeover, a pruned feed.
+E2E_FOLLOW_TESTS = tests/e2e_cloud_follow.sh
+dist_check_SCRIPTS += $(E2E_FOLLOW_TESTS)
+TESTS += $(E2E_FOLLOW_TESTS)
