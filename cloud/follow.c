@@ -2,19 +2,10 @@
  * follow.c - a read-only follower of a store through its cloud target
  * (see follow.h; the protocol in docs/cloud.md, "Followers").
  *
- * Position file (options.state_path), text, exactly these six lines,
- * each ended by '\n' (anything else is no position: a rebuild):
- *
- *   caravanfs follow 1
- *   gen <16 lower-case hex digits>
- *   batch <16 lower-case hex digits>
- *   time <decimal ns, may be negative>
- *   state clean | applying | empty
- *   id <32 lower-case hex digits: the identity of the batch's writer>
- *
- * "empty": nothing applied yet (an empty history).  "applying": a batch
- * after the position, or a rebuild, was being applied when the file was
- * written.
+ * Position file (options.state_path): six lines of text, the format in
+ * follow_state.c; anything else is no position (a rebuild).  "empty":
+ * nothing applied yet (an empty history).  "applying": a batch after the
+ * position, or a rebuild, was being applied when the file was written.
  *
  * Durability ordering of one batch (apply_batch):
  *   1. the file says "applying" (written to a temporary, fsynced,
@@ -85,8 +76,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define STATE_MAX 512
-
 struct follow {
 	struct cloud_target *t;
 	struct store *s;
@@ -139,31 +128,15 @@ void follow_pos_format(const struct follow_pos *p, char out[40])
 			 p->batch);
 }
 
-/* ---- the position file ---- */
-
-static void hex_put(char *out, const uint8_t *b, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		snprintf(out + 2 * i, 3, "%02x", b[i]);
-}
+/* ---- the position file (format: follow_state.c) ---- */
 
 static int state_save(struct follow *f, const struct follow_pos *p,
 		      const uint8_t id[FEED_ID_LEN], bool applying)
 {
-	char buf[STATE_MAX], tmp[4096], idhex[2 * FEED_ID_LEN + 1];
-	char dir[4096], *slash;
-	int fd, n, rc;
+	char buf[FOLLOW_STATE_MAX], tmp[4096], dir[4096], *slash;
+	size_t n = follow_state_encode(p, id, applying, buf);
+	int fd, rc;
 
-	hex_put(idhex, id, FEED_ID_LEN);
-	n = snprintf(buf, sizeof(buf),
-		     "caravanfs follow 1\ngen %016" PRIx64 "\nbatch %016" PRIx64
-		     "\ntime %" PRId64 "\nstate %s\nid %s\n",
-		     p->any ? p->gen : 0, p->any ? p->batch : 0,
-		     p->any ? p->time_ns : 0,
-		     applying  ? "applying"
-		     : !p->any ? "empty"
-			       : "clean",
-		     idhex);
 	if (snprintf(tmp, sizeof(tmp), "%s.tmp", f->state_path) >=
 		    (int)sizeof(tmp) ||
 	    snprintf(dir, sizeof(dir), "%s", f->state_path) >= (int)sizeof(dir))
@@ -171,7 +144,7 @@ static int state_save(struct follow *f, const struct follow_pos *p,
 	fd = io_open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return fd;
-	rc = io_pwrite_all(fd, buf, (size_t)n, 0);
+	rc = io_pwrite_all(fd, buf, n, 0);
 	if (!rc)
 		rc = io_fsync(fd);
 	io_close(fd);
@@ -189,58 +162,9 @@ static int state_save(struct follow *f, const struct follow_pos *p,
 	return io_fsync_dir(dir);
 }
 
-static int hex_get(const char *s, size_t n, uint8_t *out)
-{
-	for (size_t i = 0; i < n; i++) {
-		unsigned v;
-
-		if (sscanf(s + 2 * i, "%2x", &v) != 1)
-			return -EBADMSG;
-		out[i] = (uint8_t)v;
-	}
-	return 0;
-}
-
-/* Parse the file's bytes (hostile: exact form only). */
-static int state_parse(const char *buf, struct follow_pos *p, uint8_t *id,
-		       bool *applying)
-{
-	char st[16], idhex[2 * FEED_ID_LEN + 1], gen[17], batch[17];
-	char again[STATE_MAX];
-	long long t;
-	int n = 0;
-
-	if (sscanf(buf,
-		   "caravanfs follow 1\ngen %16[0-9a-f]\nbatch %16[0-9a-f]\n"
-		   "time %lld\nstate %15[a-z]\nid %32[0-9a-f]\n%n",
-		   gen, batch, &t, st, idhex, &n) != 5 ||
-	    n == 0 || buf[n] || strlen(gen) != 16 || strlen(batch) != 16 ||
-	    strlen(idhex) != 2 * FEED_ID_LEN)
-		return -EBADMSG;
-	memset(p, 0, sizeof(*p));
-	p->gen = strtoull(gen, NULL, 16);
-	p->batch = strtoull(batch, NULL, 16);
-	p->time_ns = (int64_t)t;
-	*applying = false;
-	if (!strcmp(st, "empty"))
-		p->any = false;
-	else if (!strcmp(st, "clean") || !strcmp(st, "applying"))
-		p->any = true, *applying = !strcmp(st, "applying");
-	else
-		return -EBADMSG;
-	if (hex_get(idhex, FEED_ID_LEN, id))
-		return -EBADMSG;
-	/* the canonical form only */
-	snprintf(again, sizeof(again),
-		 "caravanfs follow 1\ngen %016" PRIx64 "\nbatch %016" PRIx64
-		 "\ntime %" PRId64 "\nstate %s\nid %s\n",
-		 p->gen, p->batch, p->time_ns, st, idhex);
-	return strcmp(again, buf) ? -EBADMSG : 0;
-}
-
 static void state_load(struct follow *f)
 {
-	char buf[STATE_MAX];
+	char buf[FOLLOW_STATE_MAX];
 	bool applying = false;
 	ssize_t n;
 	int fd = io_open(f->state_path, O_RDONLY | O_CLOEXEC, 0);
@@ -261,8 +185,7 @@ static void state_load(struct follow *f)
 			 f->state_path);
 		return;
 	}
-	buf[n] = 0;
-	if (state_parse(buf, &f->pos, f->id, &applying)) {
+	if (follow_state_parse(buf, (size_t)n, &f->pos, f->id, &applying)) {
 		memset(&f->pos, 0, sizeof(f->pos));
 		log_warn("follower position '%s' is malformed: the namespace "
 			 "is rebuilt from the cloud",

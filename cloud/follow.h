@@ -67,6 +67,21 @@ struct follow_pos {
 	int64_t time_ns; /* its last record's time (snapshot: its time) */
 };
 
+/* ---- the position file (cloud/follow_state.c) ---- */
+
+/* Longest position file (the encoding is far shorter). */
+#define FOLLOW_STATE_MAX 512
+/* Encode position p, the identity of the writer of its batch (all zero:
+ * not known) and whether a batch after it is being applied into out;
+ * returns the length. */
+size_t follow_state_encode(const struct follow_pos *p,
+			   const uint8_t id[FEED_ID_LEN], bool applying,
+			   char out[FOLLOW_STATE_MAX]);
+/* Decode a position file's bytes (hostile: only what follow_state_encode
+ * writes is accepted, anything else -EBADMSG). */
+int follow_state_parse(const void *buf, size_t len, struct follow_pos *p,
+		       uint8_t id[FEED_ID_LEN], bool *applying);
+
 /* Open a follower of target t (borrowed) into store s (borrowed; both
  * must outlive the follower).  Reads the position file: a follower that
  * stopped in the middle of a batch, or whose file is unreadable, needs

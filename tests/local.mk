@@ -8,7 +8,8 @@
 # tests/fuzz/run-cloud.sh from the test command, not by make check).
 EXTRA_DIST += tests/fuzz/fuzz_archive.c tests/fuzz/fuzz_s3_list.c \
 	tests/fuzz/run-cloud.sh tests/fuzz/corpus/cloud \
-	tests/fuzz/fuzz_feed.c tests/fuzz/corpus/feed
+	tests/fuzz/fuzz_feed.c tests/fuzz/corpus/feed \
+	tests/fuzz/fuzz_follow_state.c tests/fuzz/corpus/follow
 
 # The cloud history (cloud/history.h, cloud/pitr.h): the point-in-time
 # oracle through real mounts, on a dir: target and on s3rver.
