@@ -244,6 +244,7 @@ while read -r name bs; do
 	if [ -z "$s" ] || [ "$s" -lt "$bs" ]; then missing="$missing $name(seq ${s:-none} < $bs)"; fi
 done <"$T/confirmed"
 check_eq "every change the old writer confirmed is on the new writer" "$missing" ""
+echo "# $(ls "$NW"/*/ | grep -c caravan-conflict) conflict copies on the new writer (objects uploaded, not confirmed)"
 check_eq "the new writer holds the lease" "$(metric "$NW" cloud_writer)" 1
 check_fails "the old writer mounted again is refused" mount_fs "$T/store-w" "$W" "$OW"
 check "... with a message" grep -q "is written by another store" "$T/caravanfs.log"
