@@ -76,6 +76,9 @@
 #include <time.h>
 #include <unistd.h>
 
+/* Rounds a batch may fail to read or decode before it is damaged. */
+#define READ_TRIES 3
+
 struct follow {
 	struct cloud_target *t;
 	struct store *s;
@@ -92,6 +95,8 @@ struct follow {
 	bool have_id;
 	uint32_t idle; /* rounds since the last listing */
 	char bad_key[FEED_KEY_MAX]; /* last object logged as bad */
+	char retry_key[FEED_KEY_MAX]; /* last object that did not read */
+	uint32_t retries; /* ... rounds in a row */
 	/* under mu */
 	struct follow_pos pos;
 	bool ready;
@@ -376,9 +381,25 @@ static void log_bad(struct follow *f, const char *key, const char *what)
 		  cloud_target_url(f->t), key, what);
 }
 
+/* A batch that cannot be read or does not decode may be an object read
+ * while the server still wrote it (s3rver serves that now and then): it
+ * is damaged only when it fails READ_TRIES rounds in a row; before that
+ * -EAGAIN (the round ends, the next one reads it again). */
+static int unreadable(struct follow *f, const char *key, const char *what)
+{
+	if (strcmp(f->retry_key, key)) {
+		snprintf(f->retry_key, sizeof(f->retry_key), "%s", key);
+		f->retries = 0;
+	}
+	if (++f->retries < READ_TRIES)
+		return -EAGAIN;
+	log_bad(f, key, what);
+	return -EBADMSG;
+}
+
 /* Fetch, check and apply batch (gen, batch).  0 applied; -ENOENT absent;
- * -EBADMSG damaged (logged); else the target's error or a store error
- * (sticky). */
+ * -EAGAIN unreadable for now; -EBADMSG damaged (logged); else the
+ * target's error or a store error (sticky). */
 static int apply_batch(struct follow *f, uint64_t gen, uint64_t batch)
 {
 	char key[FEED_KEY_MAX];
@@ -393,8 +414,10 @@ static int apply_batch(struct follow *f, uint64_t gen, uint64_t batch)
 
 	feed_key_batch(key, gen, batch);
 	rc = cloud_target_get(f->t, PITR_SPACE, key, &buf, &len, &seq);
-	if (rc == -EBADMSG || rc == -EFBIG) {
-		log_bad(f, key, "cannot be read: refused");
+	if (rc == -EBADMSG)
+		return unreadable(f, key, "cannot be read: refused");
+	if (rc == -EFBIG) {
+		log_bad(f, key, "is too large: refused");
 		return -EBADMSG;
 	}
 	if (rc)
@@ -404,8 +427,7 @@ static int apply_batch(struct follow *f, uint64_t gen, uint64_t batch)
 		free(buf);
 		if (rc == -ENOMEM)
 			return rc;
-		log_bad(f, key, "is corrupt: refused");
-		return -EBADMSG;
+		return unreadable(f, key, "is corrupt: refused");
 	}
 	if (o.kind != FEED_BATCH || o.gen != gen || o.batch != batch ||
 	    (f->pos.any && f->have_id && f->pos.gen == gen &&
@@ -837,7 +859,7 @@ static int list_step(struct follow *f, bool damaged, bool *again)
 			*again = true;
 			goto out;
 		}
-		if (rc == -ENOENT) {
+		if (rc == -ENOENT || rc == -EAGAIN) {
 			rc = 0;
 			goto out;
 		}
@@ -918,6 +940,8 @@ int follow_poll(struct follow *f)
 				break;
 			f->idle = 0;
 		}
+		if (rc == -EAGAIN)
+			return 0; /* read again next round */
 		if (rc == -EBADMSG)
 			damaged = true;
 		else if (rc && rc != -ENOENT)
