@@ -7,11 +7,14 @@
 # ("1000:1000 100:200"); bench_follow prints p50/p90/p99/max from the end
 # of a change's write on the writer to the sweep of the follower that
 # saw it, and the goal of issue 18 beside it (p99 <= backup_delay_ms +
-# follow_poll_ms + 1 s).
+# follow_poll_ms + 1 s).  The baseline, same run and rate: the writer's
+# change-to-feed delay (bench_history delay: when the bucket's feed holds
+# a change, which is all a follower can see).
 #
 #   sh bench/bench_follow.sh BUILD_DIR [WORK_DIR]
 #
-# BUILD_DIR holds caravanfs and bench/bench_follow (make bench); WORK_DIR
+# BUILD_DIR holds caravanfs, bench/bench_follow and bench/bench_history
+# (make bench); WORK_DIR
 # (default /var/tmp) gets the stores and the target, removed at the end.
 set -e
 build=$(cd "$1" && pwd)
@@ -46,6 +49,11 @@ for pair in ${BENCH_PAIRS:-1000:1000 100:200}; do
 	"$build/caravanfs" -f -o "follow,cloud=dir:$work/cloud,follow_poll_ms=$poll" \
 		"$work/f" "$work/mf" 2>>"$work/log" &
 	mounted "$work/mf"
+	rm -rf "$work/h" && mkdir -p "$work/h"
+	printf 'baseline: '
+	"$build/bench/bench_history" delay "$work/h" "${BENCH_SECONDS:-20}" \
+		"${BENCH_RATE:-1000}" "${BENCH_DOCS:-200}" "$delay" 2>/dev/null
+	rm -rf "$work/h"
 	printf 'backup_delay_ms=%s follow_poll_ms=%s goal_p99_ms=%s ' "$delay" "$poll" \
 		$((delay + poll + 1000))
 	"$build/bench/bench_follow" "$work/mw" "$work/mf" "${BENCH_SECONDS:-20}" \
