@@ -298,6 +298,7 @@ check "fallbacks are a metric" grep -q '^caravanfs_follow_damaged_total [1-9]' "
 
 check "clean unmount of follower 2" umount_fs "$F2"
 check "clean unmount of the new writer" umount_fs "$NW"
+check_fails "a store that became a writer cannot follow" mount_fs "$T/store-f1" "$T/again" "$OF"
 check "fsck follower 2" "$CARAVAN" fsck "$T/store-f2"
 check "fsck the new writer" "$CARAVAN" fsck "$T/store-f1"
 e2e_finish
