@@ -543,6 +543,53 @@ START_TEST(test_follow_starts_from_the_newest_snapshot)
 }
 END_TEST
 
+START_TEST(test_follow_position_file_only_as_written)
+{
+	struct follow_pos p = { true, 0x18eedd1c4126517aULL, 7, -5 }, q;
+	char buf[FOLLOW_STATE_MAX], bad[FOLLOW_STATE_MAX];
+	uint8_t id[FEED_ID_LEN];
+	bool applying;
+	size_t n;
+	struct fix x;
+	FILE *fp;
+
+	n = follow_state_encode(&p, id_a, false, buf);
+	ck_assert_int_eq(follow_state_parse(buf, n, &q, id, &applying), 0);
+	ck_assert(q.any && q.gen == p.gen && q.batch == 7 && q.time_ns == -5);
+	ck_assert(!applying);
+	ck_assert_mem_eq(id, id_a, FEED_ID_LEN);
+	/* a byte more, a byte less, upper-case hex, a NUL: no position */
+	ck_assert_int_eq(follow_state_parse(buf, n - 1, &q, id, &applying),
+			 -EBADMSG);
+	memcpy(bad, buf, n);
+	bad[n] = '\n';
+	ck_assert_int_eq(follow_state_parse(bad, n + 1, &q, id, &applying),
+			 -EBADMSG);
+	memcpy(bad, buf, n);
+	*strstr(bad, "18eedd") = 'A';
+	ck_assert_int_eq(follow_state_parse(bad, n, &q, id, &applying),
+			 -EBADMSG);
+	memcpy(bad, buf, n);
+	bad[3] = 0;
+	ck_assert_int_eq(follow_state_parse(bad, n, &q, id, &applying),
+			 -EBADMSG);
+	/* a follower whose file is malformed rebuilds before it is ready */
+	fix_open(&x);
+	put_batch(&x, GEN1, 0, b0, 3);
+	fp = fopen(x.state, "w");
+	ck_assert_ptr_nonnull(fp);
+	ck_assert(fputs("caravanfs follow 1\ngen zz\n", fp) >= 0);
+	fclose(fp);
+	follower_open(&x);
+	ck_assert(!follow_ready(x.f));
+	ck_assert_int_eq(follow_poll(x.f), 0);
+	ck_assert(follow_ready(x.f));
+	check_ns(&x, NS0);
+	check_pos(&x, GEN1, 0);
+	fix_close(&x);
+}
+END_TEST
+
 static void setup(void)
 {
 	ck_assert_ptr_nonnull(mkdtemp(tmp_root));
@@ -571,6 +618,7 @@ int main(void)
 	tcase_add_test(tc, test_follow_missing_batch_falls_back_to_a_snapshot);
 	tcase_add_test(tc, test_follow_goes_on_into_a_new_generation);
 	tcase_add_test(tc, test_follow_starts_from_the_newest_snapshot);
+	tcase_add_test(tc, test_follow_position_file_only_as_written);
 	tcase_set_timeout(tc, 120);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
