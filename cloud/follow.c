@@ -931,7 +931,11 @@ int follow_poll(struct follow *f)
 			return rc;
 		f->need_rebuild = false;
 	}
-	while (again && !f->stopping) {
+	/* a listing that names a batch its GET does not find (a hostile or
+	 * inconsistent server) ends the round after a few tries */
+	for (int idle_lists = 0; again && !f->stopping && idle_lists < 3;) {
+		struct follow_pos before = f->pos;
+
 		again = false;
 		damaged = false;
 		while (f->pos.any && !f->stopping) {
@@ -953,6 +957,11 @@ int follow_poll(struct follow *f)
 		rc = list_step(f, damaged, &again);
 		if (rc)
 			return rc;
+		if (f->pos.any == before.any && f->pos.gen == before.gen &&
+		    f->pos.batch == before.batch)
+			idle_lists++;
+		else
+			idle_lists = 0;
 	}
 	return f->error ? f->error : rc;
 }
