@@ -19,9 +19,12 @@ bench_bench_history_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(CURL_CFLAGS) \
 bench_bench_history_LDADD = cloud/libcloud.a store/libstore.a wal/libwal.a \
 	json/libjson.a util/libutil.a $(CURL_LIBS) $(CRYPTO_LIBS) \
 	$(JANSSON_LIBS) -lm
+EXTRA_PROGRAMS += bench/bench_follow
+bench_bench_follow_SOURCES = bench/bench_follow.c
 CLEANFILES += $(EXTRA_PROGRAMS)
 EXTRA_DIST += bench/README.md bench/bench_fs.sh
 EXTRA_DIST += bench/bench_cloud.sh bench/bench_list.sh bench/bench_history.sh
+EXTRA_DIST += bench/bench_follow.sh
 
 bench: $(EXTRA_PROGRAMS)
 .PHONY: bench

@@ -10,6 +10,7 @@ cloud_libcloud_a_SOURCES = \
 	cloud/creds_chain.c cloud/creds_http.c cloud/creds_process.c \
 	cloud/dir.c \
 	cloud/feed.c cloud/feed.h \
+	cloud/follow.c cloud/follow.h cloud/follow_state.c \
 	cloud/history.c cloud/history.h cloud/history_backup.c \
 	cloud/pitr.c cloud/pitr.h \
 	cloud/docmeta.c cloud/docmeta.h \
@@ -101,3 +102,10 @@ tests_check_cloud_history_LDADD = cloud/libcloud.a store/libstore.a \
 	$(CURL_LIBS) $(CRYPTO_LIBS) $(CHECK_LIBS) -lm
 
 EXTRA_DIST += tests/data/aws-sigv4 tests/data/cloud tests/cloud_hostile_server.js
+
+# The follower (cloud/follow.c) against a real store and a dir: target.
+check_PROGRAMS += tests/check_cloud_follow
+TESTS += tests/check_cloud_follow
+tests_check_cloud_follow_SOURCES = tests/check_cloud_follow.c
+tests_check_cloud_follow_CFLAGS = $(CLOUD_TEST_CFLAGS) $(JANSSON_CFLAGS)
+tests_check_cloud_follow_LDADD = $(tests_check_cloud_history_LDADD)

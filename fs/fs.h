@@ -36,6 +36,7 @@
 #include "fs/reserved.h"
 
 struct cloud_glue;
+struct follow_glue;
 
 struct fs {
 	struct fs_config cfg;
@@ -50,6 +51,7 @@ struct fs {
 	bool page_cache; /* read-only opens may use it (fs_op_init) */
 	struct fs_nodes nodes; /* the kernel's inodes of documents */
 	struct fs_sync sync; /* fsync requests waiting for the store */
+	struct follow_glue *follow; /* -o follow (fs/follow_glue.c), or NULL */
 };
 
 /* ---- fs/fs.c ---- */

@@ -54,6 +54,9 @@ struct fs_config {
 	char *metrics_listen; /* ADDR:PORT or PORT: serve /metrics over HTTP */
 	bool foreground;
 	bool debug;
+	/* followers (fs/follow_glue.c) */
+	bool follow; /* -o follow: read-only follower of cloud= */
+	uint32_t follow_poll_ms;
 };
 
 #endif

@@ -17,7 +17,8 @@ fs_libfs_a_SOURCES = \
 	fs/metrics.c fs/metrics.h \
 	fs/metrics_http.c \
 	fs/options.c fs/options.h \
-	fs/cloud_glue.c fs/cloud_glue.h
+	fs/cloud_glue.c fs/cloud_glue.h \
+	fs/follow_glue.c fs/follow_glue.h
 fs_libfs_a_CFLAGS = $(AM_CFLAGS) $(FUSE_CFLAGS) $(JANSSON_CFLAGS) \
 	$(CURL_CFLAGS) $(CRYPTO_CFLAGS) $(MHD_CFLAGS)
 

@@ -48,6 +48,7 @@
 
 #include "fs/attr.h"
 #include "fs/cloud_glue.h"
+#include "fs/follow_glue.h"
 #include "fs/dir.h"
 #include "fs/file.h"
 #include "fs/fs.h"
@@ -340,6 +341,8 @@ static int add_names(struct fuse_args *args, const struct fs_config *c)
 		if (strstr(args->argv[i], "fsname="))
 			has_fsname = true;
 	rc = fuse_opt_add_opt(&opts, "subtype=caravanfs");
+	if (rc == 0 && c->follow) /* a follower: read-only for the kernel */
+		rc = fuse_opt_add_opt(&opts, "ro");
 	if (rc == 0 && !has_fsname) {
 		n = strlen(c->store_dir) + sizeof("fsname=");
 		fsname = malloc(n);
@@ -548,9 +551,11 @@ static int run(struct fs *fs, struct fuse_args *args, bool single_thread,
 			  fs->cfg.store_dir, strerror(-rc));
 		goto out_store;
 	}
-	if (cloud_glue_start(fs) < 0)
+	if ((fs->cfg.follow ? follow_glue_start(fs) : cloud_glue_start(fs)) < 0)
 		goto out_store;
-	se = fuse_session_new(args, &fs_ops, sizeof(fs_ops), fs);
+	se = fuse_session_new(args,
+			      fs->cfg.follow ? follow_glue_ops() : &fs_ops,
+			      sizeof(fs_ops), fs);
 	if (!se)
 		goto out_cloud;
 	fs->se = se;
@@ -598,6 +603,7 @@ out_session:
 	fuse_session_destroy(se);
 out_cloud:
 	cloud_glue_stop(fs);
+	follow_glue_stop(fs);
 out_store:
 	doc_close(fs->doc);
 	fs->doc = NULL;

@@ -31,6 +31,7 @@
 
 #include "fs/cloud_glue.h"
 #include "fs/counters.h"
+#include "fs/follow_glue.h"
 #include "fs/fs.h"
 #include "fs/metrics.h"
 #include "util/clock.h"
@@ -218,6 +219,7 @@ int fs_metrics_render_labels(struct fs *fs, const char *labels, char **out,
 	render_fs(&o, fs);
 	render_store(&o, fs);
 	render_cloud(&o, fs);
+	follow_glue_metrics(fs, o.f, o.labels);
 	if (fclose(o.f) != 0 || !buf) {
 		free(buf);
 		return -ENOMEM;

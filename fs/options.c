@@ -70,6 +70,8 @@ enum opt_key {
 	K_RETENTION,
 	K_MAX_CAPACITY,
 	K_MIN_FREE,
+	K_FOLLOW,
+	K_FOLLOW_POLL_MS,
 };
 
 static const struct fuse_opt opt_spec[] = {
@@ -111,6 +113,8 @@ static const struct fuse_opt opt_spec[] = {
 	FUSE_OPT_KEY("metrics_listen=%s", K_METRICS_LISTEN),
 	FUSE_OPT_KEY("max_pinned=%s", K_MAX_PINNED),
 	FUSE_OPT_KEY("max_pending=%s", K_MAX_PENDING),
+	FUSE_OPT_KEY("follow", K_FOLLOW),
+	FUSE_OPT_KEY("follow_poll_ms=%s", K_FOLLOW_POLL_MS),
 	/* libfuse's, noted on the way */
 	FUSE_OPT_KEY("ro", K_RO),
 	FUSE_OPT_KEY("allow_other", K_ALLOW_OTHER),
@@ -173,6 +177,7 @@ void fs_config_default(struct fs_config *c)
 	c->attr_timeout_s = 30.0;
 	c->max_threads = 64;
 	c->metrics_ms = 10000;
+	c->follow_poll_ms = 1000;
 	c->max_pinned_bytes = c->max_pending_bytes = memory_share();
 }
 
@@ -410,6 +415,11 @@ static int opt_value_set(struct fs_config *c, int key, const char *v)
 		return fs_parse_size(v, &c->max_pinned_bytes);
 	case K_MAX_PENDING:
 		return fs_parse_size(v, &c->max_pending_bytes);
+	case K_FOLLOW_POLL_MS:
+		return parse_u32(v, &c->follow_poll_ms) < 0 ||
+				       c->follow_poll_ms == 0
+			       ? -EINVAL
+			       : 0;
 	default:
 		return -EINVAL;
 	}
@@ -526,6 +536,9 @@ static int opt_proc(void *data, const char *arg, int key,
 	case K_ALLOW_OTHER:
 		c->allow_other = true;
 		return 1;
+	case K_FOLLOW:
+		c->follow = true;
+		return 0;
 	case K_DEFAULT_PERMISSIONS:
 		ps->default_permissions = true;
 		return 1;
@@ -557,6 +570,20 @@ static int config_check(struct fs_config *c)
 		if (!c->cloud)
 			return -ENOMEM;
 		snprintf(c->cloud, n, "dir:%s.cloud", c->store_dir);
+	}
+	if (c->follow &&
+	    (c->read_only || c->cloud_takeover ||
+	     (strncmp(c->cloud, "s3://", 5) && strncmp(c->cloud, "dir:", 4)))) {
+		fprintf(stderr,
+			"caravanfs: follow needs cloud=s3://... or dir:..., and "
+			"neither ro nor cloud_takeover\n");
+		return -EINVAL;
+	}
+	if (c->follow) {
+		/* the store changes behind the kernel's back: it caches
+		 * nothing (fs/follow_glue.c) */
+		c->entry_timeout_s = c->attr_timeout_s = 0;
+		c->direct_io = true;
 	}
 	if (c->read_only && strcmp(c->cloud, "none")) {
 		/* uploads and restores write to the store */
@@ -696,6 +723,9 @@ void fs_config_help(FILE *f, const char *prog)
 		"  -o cloud_lease_ms=N     how often the writer lease is checked (default %u)\n"
 		"  -o retention=DURATION   how far back point-in-time restores reach: N s, m,\n"
 		"                          h, d or w; 0 keeps no change feed (default 7d)\n"
+		"  -o follow               a read-only follower of the store writing cloud=\n"
+		"                          (its change feed applied as it comes; default off)\n"
+		"  -o follow_poll_ms=N     how often a follower looks for changes (default 1000)\n"
 		"\n"
 		"kernel interface:\n"
 		"  -o entry_timeout=SECS   how long the kernel caches names (default %g)\n"

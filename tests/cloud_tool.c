@@ -31,6 +31,13 @@
  *       metadata seq SEQ
  *   cloud_tool [S3 OPTIONS] list URL [SPACE]
  *       the spaces, or the keys of SPACE, one name a line
+ *   cloud_tool [S3 OPTIONS] at URL GGGGGGGGGGGGGGGG-BBBBBBBBBBBBBBBB
+ *       the namespace of the history at that feed position (generation
+ *       and batch, hex: a follower's user.caravan.follow_position), one
+ *       "SPACE/KEY SEQ" line per document in (space, key) order
+ *   cloud_tool [S3 OPTIONS] delete URL SPACE KEY
+ *       remove the object SPACE/KEY (a feed batch, for tests of a feed
+ *       pruned while a follower was down)
  *   cloud_tool encode NAME
  *       the percent-encoding of NAME (as log lines show names)
  *
@@ -52,6 +59,7 @@
 #include <sys/stat.h>
 
 #include "cloud/archive.h"
+#include "cloud/pitr.h"
 #include "cloud/target.h"
 #include "json/json.h"
 #include "store/doc.h"
@@ -72,6 +80,8 @@ static void usage(void)
 		"       cloud_tool [S3 OPTIONS] put-doc URL SPACE KEY FILE SEQ MODE [SHA256]\n"
 		"       cloud_tool [S3 OPTIONS] put-archive URL SPACE KEY SEQ MODE [ENTRY...]\n"
 		"       cloud_tool [S3 OPTIONS] list URL [SPACE]\n"
+		"       cloud_tool [S3 OPTIONS] at URL GEN-BATCH\n"
+		"       cloud_tool [S3 OPTIONS] delete URL SPACE KEY\n"
 		"       cloud_tool encode NAME\n"
 		"S3 OPTIONS: --s3-endpoint URL, --s3-region NAME, "
 		"--s3-path-style\n");
@@ -412,6 +422,55 @@ static int cmd_encode(const char *name)
 	return 0;
 }
 
+static int print_at(void *arg, const struct feed_record *r)
+{
+	(void)arg;
+	return printf("%s/%s %llu\n", r->space, r->key,
+		      (unsigned long long)r->seq) < 0
+		       ? -EIO
+		       : 0;
+}
+
+static int cmd_at(struct cloud_target *t, const char *pos)
+{
+	struct pitr_limit lim = { INT64_MAX, true, 0, 0, NULL, NULL };
+	struct pitr_state *st = NULL;
+	struct pitr_info info;
+	char g[17], b[17];
+	int rc, n = 0;
+
+	if (sscanf(pos, "%16[0-9a-f]-%16[0-9a-f]%n", g, b, &n) != 2 || pos[n] ||
+	    strlen(g) != 16 || strlen(b) != 16) {
+		fprintf(stderr, "cloud_tool: '%s' is no feed position\n", pos);
+		return 1;
+	}
+	lim.gen = strtoull(g, NULL, 16);
+	lim.batch = strtoull(b, NULL, 16);
+	rc = pitr_build(t, &lim, &st, &info);
+	if (!rc)
+		rc = pitr_each(st, print_at, NULL);
+	pitr_free(st);
+	if (rc < 0) {
+		fprintf(stderr, "cloud_tool: cannot replay to '%s': %s\n", pos,
+			strerror(-rc));
+		return 1;
+	}
+	return 0;
+}
+
+static int cmd_delete(struct cloud_target *t, const char *space,
+		      const char *key)
+{
+	int rc = cloud_target_delete(t, space, key);
+
+	if (rc < 0) {
+		fprintf(stderr, "cloud_tool: cannot delete '%s/%s': %s\n",
+			space, key, strerror(-rc));
+		return 1;
+	}
+	return 0;
+}
+
 /* Run command argv[0] with argc - 1 arguments on target url. */
 static int run(int argc, char **argv, const struct cloud_options *o)
 {
@@ -427,7 +486,9 @@ static int run(int argc, char **argv, const struct cloud_options *o)
 	      (!strcmp(cmd, "put-raw") && (argc == 5 || argc == 6)) ||
 	      (!strcmp(cmd, "put-archive") && argc >= 6) ||
 	      (!strcmp(cmd, "put-doc") && (argc == 7 || argc == 8)) ||
-	      (!strcmp(cmd, "list") && (argc == 2 || argc == 3))))
+	      (!strcmp(cmd, "list") && (argc == 2 || argc == 3)) ||
+	      (!strcmp(cmd, "at") && argc == 3) ||
+	      (!strcmp(cmd, "delete") && argc == 4)))
 		return -1;
 	rc = cloud_target_open(argv[1], o, &t);
 	if (rc < 0) {
@@ -450,6 +511,10 @@ static int run(int argc, char **argv, const struct cloud_options *o)
 	else if (!strcmp(cmd, "put-raw"))
 		rc = cmd_put_raw(t, argv[2], argv[3], argv[4],
 				 argc == 6 ? argv[5] : NULL);
+	else if (!strcmp(cmd, "at"))
+		rc = cmd_at(t, argv[2]);
+	else if (!strcmp(cmd, "delete"))
+		rc = cmd_delete(t, argv[2], argv[3]);
 	else
 		rc = cmd_list(t, argc == 3 ? argv[2] : NULL);
 	cloud_target_free(t);

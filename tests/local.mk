@@ -8,7 +8,8 @@
 # tests/fuzz/run-cloud.sh from the test command, not by make check).
 EXTRA_DIST += tests/fuzz/fuzz_archive.c tests/fuzz/fuzz_s3_list.c \
 	tests/fuzz/run-cloud.sh tests/fuzz/corpus/cloud \
-	tests/fuzz/fuzz_feed.c tests/fuzz/corpus/feed
+	tests/fuzz/fuzz_feed.c tests/fuzz/corpus/feed \
+	tests/fuzz/fuzz_follow_state.c tests/fuzz/corpus/follow
 EXTRA_DIST += tests/fuzz/framed.h
 
 # The cloud history (cloud/history.h, cloud/pitr.h): the point-in-time
@@ -18,3 +19,9 @@ E2E_HISTORY_TESTS = tests/e2e_cloud_history.sh tests/e2e_cloud_history_s3.sh \
 EXTRA_DIST += tests/e2e/history.sh
 dist_check_SCRIPTS += $(E2E_HISTORY_TESTS)
 TESTS += $(E2E_HISTORY_TESTS)
+
+# Followers and hand-over (cloud/follow.c, fs/follow_glue.c): one writer
+# and two followers against s3rver, kill -9 and takeover, a pruned feed.
+E2E_FOLLOW_TESTS = tests/e2e_cloud_follow.sh
+dist_check_SCRIPTS += $(E2E_FOLLOW_TESTS)
+TESTS += $(E2E_FOLLOW_TESTS)

@@ -50,10 +50,15 @@ echo "building fuzz_lease"
 # shellcheck disable=SC2086
 $cc $flags -o "$out/fuzz_lease" "$top/tests/fuzz/fuzz_lease.c" \
 	"$top/cloud/lease_format.c"
+echo "building fuzz_follow_state"
+# shellcheck disable=SC2086
+$cc $flags -o "$out/fuzz_follow_state" \
+	"$top/tests/fuzz/fuzz_follow_state.c" "$top/cloud/follow_state.c"
 
 for t in fuzz_archive fuzz_s3_list fuzz_lease; do
 	fuzz_run "$t" "$top/tests/fuzz/corpus/cloud" 16384
 done
 fuzz_run fuzz_feed "$top/tests/fuzz/corpus/feed" 16384
 fuzz_run fuzz_docmeta "$top/tests/fuzz/corpus/docmeta" 4096
+fuzz_run fuzz_follow_state "$top/tests/fuzz/corpus/follow" 1024
 exit $status
