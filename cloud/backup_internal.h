@@ -44,7 +44,8 @@ struct backup_entry {
 	int64_t due_ns;
 	bool queued;
 	bool inflight;
-	bool dirty; /* changed while in flight */
+	bool dirty; /* changed while in flight ... */
+	int64_t dirty_due; /* ... first in the window ending then */
 	bool skip_if_clean; /* just restored: no upload unless changed */
 	struct backup_entry *qnext;
 };
@@ -89,6 +90,8 @@ struct backup {
 	uint32_t nthreads;
 	struct backup_restoring *restoring;
 	uint64_t rng;
+	int64_t win_end; /* the current delay window (backup.c) */
+	uint64_t win_no;
 	struct backup_stats st;
 	/* writer.c */
 	enum backup_lease lease;
@@ -100,6 +103,7 @@ struct backup {
 	 * names held until their feed record is confirmed */
 	struct history *hist;
 	size_t feed_wait;
+	size_t feed_docs; /* of those, entries in flight (uploads done) */
 	/* the start's comparison of history, store and cloud runs on its own
 	 * thread; uploads wait for it (their records come after its) */
 	pthread_t hist_thread;
@@ -108,13 +112,15 @@ struct backup {
 };
 
 /* backup.c */
-int64_t backup_mono_ns(void);
-int64_t backup_real_ns(void);
 /* "space/key" percent-encoded, safe to log whatever the bytes. */
 void backup_log_name(const char *space, const char *key,
 		     char out[2 * CLOUD_ENC_MAX]);
 struct backup_entry *backup_table_get(struct backup *b, uint64_t id);
 bool backup_stopping(struct backup *b);
+/* The number of the latest delay window whose uploads have all been
+ * handed to the feed (nothing due queued or uploading, no tombstone pass
+ * due), 0 when some are not (b->lock held). */
+uint64_t backup_window_done(struct backup *b);
 
 /* upload.c */
 /* Claim (space, key) for sl; -EAGAIN when busy.  For an upload (e not
@@ -158,6 +164,9 @@ struct history;
 int backup_history_start(struct backup *b);
 /* Close it: records not confirmed complete with -ECANCELED. */
 void backup_history_stop(struct backup *b);
+/* The uploader may have become quiet (every upload due by now handed to
+ * the feed): the feed writer looks again (b->lock held; none: no-op). */
+void backup_history_kick(struct backup *b);
 /* Hand the state of document id just uploaded (body, len, meta: the
  * readable object) to the feed: -EINPROGRESS (e finishes when the feed
  * confirms; the name stays held), or an errno to retry later.  The feed

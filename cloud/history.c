@@ -28,6 +28,7 @@
 #include "cloud/history.h"
 
 #include "cloud/pitr.h"
+#include "util/clock.h"
 #include "util/log.h"
 
 #include <errno.h>
@@ -35,7 +36,6 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 struct hrec {
 	struct feed_record r;
@@ -63,6 +63,8 @@ struct history {
 	uint64_t since_snap_batches, since_snap_bytes, last_snap_bytes;
 	int64_t last_prune_mono;
 	int urgent;
+	uint64_t kicks; /* history_add and history_kick: look again */
+	uint64_t window; /* the uploader's last window sent (options.quiet) */
 	bool closing;
 	uint64_t rng;
 	struct history_stats st;
@@ -84,30 +86,11 @@ void history_options_default(struct history_options *o)
 	o->retry.max_attempts = CLOUD_RETRY_FOREVER;
 }
 
-static int64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 static int64_t now_ns(struct history *h)
 {
-	struct timespec ts;
-
 	if (h->o.clock_ns)
 		return h->o.clock_ns(h->o.clock_arg);
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static struct timespec mono_at(int64_t ns)
-{
-	struct timespec ts = { (time_t)(ns / 1000000000),
-			       (long)(ns % 1000000000) };
-
-	return ts;
+	return clock_real_ns();
 }
 
 static void free_hrecs(struct hrec *r, int rc)
@@ -168,9 +151,18 @@ int history_add(struct history *h, const struct feed_record *r,
 	h->tail = n;
 	h->queued++;
 	h->queued_bytes += 64 + strlen(r->space) + strlen(r->key) + r->body_len;
+	h->kicks++;
 	pthread_cond_signal(&h->work);
 	pthread_mutex_unlock(&h->lock);
 	return 0;
+}
+
+void history_kick(struct history *h)
+{
+	pthread_mutex_lock(&h->lock);
+	h->kicks++;
+	pthread_cond_signal(&h->work);
+	pthread_mutex_unlock(&h->lock);
 }
 
 void history_urgent(struct history *h, int delta)
@@ -183,10 +175,10 @@ void history_urgent(struct history *h, int delta)
 
 int history_flush(struct history *h, uint32_t timeout_ms)
 {
-	struct timespec until =
-		mono_at(mono_ns() + (int64_t)timeout_ms * 1000000);
+	struct timespec until;
 	int rc = 0;
 
+	clock_deadline_ns(&until, (int64_t)timeout_ms * 1000000);
 	pthread_mutex_lock(&h->lock);
 	h->urgent++;
 	pthread_cond_broadcast(&h->work);
@@ -225,14 +217,43 @@ void history_stats(struct history *h, struct history_stats *out)
 
 /* ---- the thread ---- */
 
+/* The uploader's latest complete window (options.quiet; 0: none), asked
+ * with the lock released (the uploader's lock comes first). */
+static uint64_t quiet(struct history *h)
+{
+	uint64_t v;
+
+	if (!h->o.quiet)
+		return 0;
+	pthread_mutex_unlock(&h->lock);
+	v = h->o.quiet(h->o.quiet_arg);
+	pthread_mutex_lock(&h->lock);
+	return v;
+}
+
+/* Take the queue as the batch in flight (lock held). */
+static struct hrec *take(struct history *h)
+{
+	struct hrec *b = h->head;
+
+	h->head = h->tail = NULL;
+	h->inflight = h->queued;
+	h->queued = 0;
+	h->queued_bytes = 0;
+	return b;
+}
+
 /* Wait until a batch is due (lock held): its records, or NULL when
- * closing. */
+ * closing.  Due: urgent, the first, large, the last PUT delay_ms old, or
+ * a window of the uploader completed since the last batch (so at most
+ * one PUT per window: the uploads of a window leave together at its end,
+ * and their batch follows as soon as they are all handed over). */
 static struct hrec *next_batch(struct history *h)
 {
 	for (;;) {
-		int64_t due;
+		int64_t due, now;
 		struct timespec until;
-		struct hrec *b;
+		uint64_t kicks, win;
 
 		if (h->closing)
 			return NULL;
@@ -241,17 +262,19 @@ static struct hrec *next_batch(struct history *h)
 			continue;
 		}
 		due = h->last_put_mono + (int64_t)h->o.delay_ms * 1000000;
+		now = clock_mono_ns();
 		if (h->urgent > 0 || h->last_put_mono == 0 ||
-		    h->queued_bytes >= h->o.max_batch_bytes ||
-		    mono_ns() >= due) {
-			b = h->head;
-			h->head = h->tail = NULL;
-			h->inflight = h->queued;
-			h->queued = 0;
-			h->queued_bytes = 0;
-			return b;
+		    h->queued_bytes >= h->o.max_batch_bytes || now >= due)
+			return take(h);
+		kicks = h->kicks;
+		win = quiet(h);
+		if (win > h->window && h->head && !h->closing) {
+			h->window = win;
+			return take(h);
 		}
-		until = mono_at(due);
+		if (h->kicks != kicks || !h->head || h->closing)
+			continue; /* something changed meanwhile */
+		clock_deadline_ns(&until, due - now);
 		pthread_cond_timedwait(&h->work, &h->lock, &until);
 	}
 }
@@ -259,9 +282,10 @@ static struct hrec *next_batch(struct history *h)
 /* Sleep ms unless closing: -ECANCELED when closing. */
 static int backoff(struct history *h, uint32_t ms)
 {
-	struct timespec until = mono_at(mono_ns() + (int64_t)ms * 1000000);
+	struct timespec until;
 	int rc = 0;
 
+	clock_deadline_ns(&until, (int64_t)ms * 1000000);
 	pthread_mutex_lock(&h->lock);
 	while (!h->closing && rc != ETIMEDOUT)
 		rc = pthread_cond_timedwait(&h->work, &h->lock, &until);
@@ -349,7 +373,7 @@ static void maintain(struct history *h, uint64_t batch)
 {
 	bool snap, prune;
 	uint64_t bytes = 0, removed = 0, limit;
-	int64_t mono = mono_ns();
+	int64_t mono = clock_mono_ns();
 	int rc;
 
 	pthread_mutex_lock(&h->lock);
@@ -410,7 +434,7 @@ static void *run(void *arg)
 		while (rc == -ENOMEM && !closing(h) && !backoff(h, 1000))
 			rc = put_batch(h, b, n, &bytes);
 		pthread_mutex_lock(&h->lock);
-		h->last_put_mono = mono_ns();
+		h->last_put_mono = clock_mono_ns();
 		if (!rc) {
 			h->batch = n + 1;
 			h->st.puts++;
@@ -472,7 +496,7 @@ int history_open(struct cloud_target *target, const uint8_t id[FEED_ID_LEN],
 			 cloud_target_url(target), strerror(-rc));
 	if (last >= h->gen)
 		h->gen = last + 1;
-	h->rng = (uint64_t)mono_ns() ^ (uintptr_t)h;
+	h->rng = (uint64_t)clock_mono_ns() ^ (uintptr_t)h;
 	pthread_mutex_init(&h->lock, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);

@@ -53,6 +53,7 @@
 #include "cloud/archive.h"
 #include "json/json.h"
 #include "store/doc.h"
+#include "util/clock.h"
 #include "util/log.h"
 
 #include <errno.h>
@@ -116,12 +117,11 @@ void backup_unclaim(struct backup *b, struct backup_slot *sl)
  * -ECANCELED when stopping. */
 static int backoff_wait(struct backup *b, uint32_t ms)
 {
-	int64_t at = backup_mono_ns() + (int64_t)ms * 1000000;
-	struct timespec until = { (time_t)(at / 1000000000),
-				  (long)(at % 1000000000) };
+	struct timespec until;
 	uint64_t kick;
 	int rc = 0;
 
+	clock_deadline_ns(&until, (int64_t)ms * 1000000);
 	pthread_mutex_lock(&b->lock);
 	kick = b->kick;
 	while (!b->stopping && b->kick == kick && rc != ETIMEDOUT)
@@ -251,7 +251,7 @@ int backup_delete_confirmed(struct backup *b, const char *space,
 static void conflict_name(const char *key, char out[CLOUD_NAME_MAX + 1])
 {
 	char stamp[32];
-	time_t now = (time_t)(backup_real_ns() / 1000000000);
+	time_t now = (time_t)(clock_real_ns() / 1000000000);
 	struct tm tm;
 	int room;
 
@@ -551,7 +551,7 @@ int backup_upload_confirm(struct backup *b, uint64_t id, const char *space,
 	if (!rc && !strcmp(now_space, space) && !strcmp(now_key, key)) {
 		/* checked again atomically with the mark */
 		rc = store_backup_mark_named(b->store, id, space, key, seq,
-					     backup_real_ns());
+					     clock_real_ns());
 		if (rc == -ESTALE || rc == -ENOENT)
 			goto moved;
 		if (!rc) {
