@@ -64,6 +64,7 @@
 #include "json/json.h"
 #include "store/doc.h"
 #include "store/store.h"
+#include "util/clock.h"
 #include "util/log.h"
 #include "util/strlist.h"
 
@@ -817,14 +818,6 @@ static struct progress {
 	bool any; /* something was shown */
 } pg;
 
-static int64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 static void human_bytes(uint64_t n, char *buf, size_t len)
 {
 	static const char *const unit[] = { "B", "KiB", "MiB", "GiB", "TiB" };
@@ -889,7 +882,7 @@ static void progress_start(size_t total)
 	env = getenv("CARAVAN_PROGRESS_MS");
 	if (env && *env)
 		pg.plain_ms = strtol(env, NULL, 10);
-	pg.start_ns = pg.last_ns = mono_ns();
+	pg.start_ns = pg.last_ns = clock_mono_ns();
 	log_set_prelude(progress_clear);
 }
 
@@ -897,7 +890,7 @@ static void progress_start(size_t total)
 static void progress_show(bool final)
 {
 	char text[160], bar[BAR_WIDTH + 1];
-	int64_t now = mono_ns();
+	int64_t now = clock_mono_ns();
 	size_t fill, i;
 
 	if (!final &&

@@ -10,6 +10,7 @@ cloud_libcloud_a_SOURCES = \
 	cloud/creds_chain.c cloud/creds_http.c cloud/creds_process.c \
 	cloud/dir.c \
 	cloud/feed.c cloud/feed.h \
+	cloud/frame.c cloud/frame.h \
 	cloud/history.c cloud/history.h cloud/history_backup.c \
 	cloud/pitr.c cloud/pitr.h \
 	cloud/docmeta.c cloud/docmeta.h \
