@@ -59,6 +59,7 @@
 
 #include "admin/history.h"
 #include "cloud/backup.h"
+#include "cloud/pitr.h"
 #include "cloud/target.h"
 #include "fs/reserved.h"
 #include "json/json.h"
@@ -700,6 +701,34 @@ static void cloud_args_get(const struct args *in, struct cloud_args *a)
 	a->dir = in->pos[0];
 }
 
+/* An offline backup feeds the target's history when the target has one
+ * (the mounts that write it keep one: retention= above 0), exactly as a
+ * mount's uploads would: each upload and deletion also goes into the
+ * change feed, and the start compares the history with the store.  It
+ * prunes nothing: pruning follows the mount's retention=, which the
+ * store does not record.  A target without a history gets none here (the
+ * first mount with one starts it from the namespace). */
+static int history_wanted(struct cloud_target *t, const char *url,
+			  struct backup_options *bo)
+{
+	uint64_t gen = 0;
+	int rc = pitr_last_gen(t, &gen);
+
+	if (rc == -ENOENT) /* nothing there yet */
+		rc = 0;
+	if (rc < 0) {
+		fprintf(stderr,
+			"caravan: cannot read the history of '%s': %s\n", url,
+			strerror(-rc));
+		return rc;
+	}
+	if (gen) {
+		bo->retention_ns = UINT64_C(7) * 86400 * 1000000000;
+		bo->no_prune = true;
+	}
+	return 0;
+}
+
 /* Open the store (read-write: takes its lock), the target and the
  * uploader; a restore (writes false) never writes to the target, so it
  * needs no writer lease and never disturbs the store that writes it. */
@@ -732,11 +761,17 @@ static int cloud_begin(const struct cloud_args *a, bool writes,
 	bo.delay_ms = 0;
 	bo.read_only = !writes;
 	bo.lease_takeover = a->takeover;
+	if (writes) {
+		rc = history_wanted(*t, a->url, &bo);
+		if (rc < 0)
+			goto out_target;
+	}
 	rc = backup_start(*s, *t, &bo, b);
 	if (rc == 0)
 		return 0;
 	fprintf(stderr, "caravan: cannot start backup to '%s': %s\n", a->url,
 		strerror(-rc));
+out_target:
 	cloud_target_free(*t);
 out_store:
 	store_close(*s);

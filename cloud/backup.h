@@ -82,6 +82,9 @@ struct backup_options {
 	 * the pruning interval (0: defaults) are seams for tests and
 	 * benches. */
 	uint64_t retention_ns;
+	/* With a feed, prune nothing (retention_ns only turns the feed on):
+	 * an offline backup leaves pruning to the mount's retention=. */
+	bool no_prune;
 	int64_t (*clock_ns)(void *arg);
 	void *clock_arg;
 	uint32_t snap_batches;

@@ -119,7 +119,7 @@ int backup_history_start(struct backup *b)
 		return 0;
 	history_options_default(&ho);
 	ho.delay_ms = b->o.delay_ms;
-	ho.retention_ns = b->o.retention_ns;
+	ho.retention_ns = b->o.no_prune ? 0 : b->o.retention_ns;
 	ho.retry = b->o.retry;
 	ho.quick = b->o.quick;
 	ho.clock_ns = b->o.clock_ns;
