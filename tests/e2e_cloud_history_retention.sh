@@ -36,7 +36,11 @@ while [ $i -lt 8 ]; do
 done
 dump "$A" >"$T/first"
 check "the feed holds the first state" wait_feed "$T/first"
-first=$(ls "$T/cloud/.caravan" | grep '^feed-' | LC_ALL=C sort | head -1)
+first=
+for f in "$T/cloud/.caravan"/feed-*; do # the oldest (names sort by age)
+	[ -e "$f" ] && first=${f##*/}
+	break
+done
 check "... in feed batches" test -n "$first"
 restore_at "$before" "$T/empty"
 check_eq "before pruning, a time before the first change restores empty" "$(cat "$T/empty")" ""
@@ -51,7 +55,8 @@ while [ -e "$T/cloud/.caravan/$first" ]; do
 	sleep 0.2
 done
 check "history older than the window is pruned (the first feed batch is gone)" test ! -e "$T/cloud/.caravan/$first"
-check "... a snapshot is kept" sh -c 'ls "$1" | grep -q "^snap-"' sh "$T/cloud/.caravan"
+set -- "$T/cloud/.caravan"/snap-*
+check "... a snapshot is kept" test -e "$1"
 if restore_at "$before" "$T/gone" 2>/dev/null; then
 	not_ok "a time before the window is refused"
 else
