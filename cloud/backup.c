@@ -594,6 +594,9 @@ int backup_flush(struct backup *b, uint32_t timeout_ms)
 	pthread_mutex_unlock(&b->lock);
 	if (b->hist)
 		history_urgent(b->hist, -1);
+	/* history: and the snapshot and pruning the last batches asked for */
+	if (!rc && b->hist)
+		rc = history_upkeep_wait(b->hist, timeout_ms);
 	return rc;
 }
 

@@ -109,8 +109,9 @@ int backup_start(struct store *store, struct cloud_target *target,
 		 const struct backup_options *o, struct backup **out);
 
 /* Upload everything queued now, ignoring the delay, and wait until the
- * queue is empty and no upload or deletion is in flight, or timeout_ms
- * passed (0: wait forever).  Returns 0, or -ETIMEDOUT; -EBUSY when
+ * queue is empty and no upload or deletion is in flight (with a
+ * history: every record in the feed, and the base snapshot and pruning
+ * they asked for written), or timeout_ms passed (0: wait forever).  Returns 0, or -ETIMEDOUT; -EBUSY when
  * another store took the prefix over (nothing more is written), -EROFS
  * for a read_only backup. */
 int backup_flush(struct backup *b, uint32_t timeout_ms);

@@ -9,12 +9,14 @@
  *
  * The thread takes the whole queue as one batch once it is due: when the
  * last PUT is delay_ms old (so one PUT per delay_ms at most), at once
- * when the queue holds max_batch_bytes or urgent > 0.  It encodes and
- * PUTs the batch with the lock released, retrying until confirmed or
- * closing, then runs the done callbacks in order, then a snapshot and a
- * prune when due.  While a batch is in flight new records queue behind
- * it: they go in the next batch, so batch order is record order and a
- * record's time is never earlier than any record before it.
+ * when the uploader's delay window is complete (options.quiet: once per
+ * window), at once when the queue holds max_batch_bytes or urgent > 0.
+ * It encodes and PUTs the batch with the lock released, retrying until
+ * confirmed or closing, then runs the done callbacks in order, then asks
+ * the upkeep thread for a snapshot and a prune when due (see "upkeep"
+ * below).  While a batch is in flight new records queue behind it: they
+ * go in the next batch, so batch order is record order and a record's
+ * time is never earlier than any record before it.
  *
  * Invariants:
  *   1. A done callback with rc 0 runs only after the target confirmed
@@ -62,6 +64,12 @@ struct history {
 	int64_t last_time; /* newest record time handed out */
 	uint64_t since_snap_batches, since_snap_bytes, last_snap_bytes;
 	int64_t last_prune_mono;
+	/* upkeep: a snapshot (at snap_batch) and a prune asked for, one in
+	 * hand */
+	pthread_cond_t upkeep; /* the upkeep thread: a request, or closing */
+	bool snap_req, prune_req, upkeep_busy;
+	uint64_t snap_batch, snap_batches_at, snap_bytes_at;
+	pthread_t upkeep_thread;
 	int urgent;
 	uint64_t kicks; /* history_add and history_kick: look again */
 	uint64_t window; /* the uploader's last window sent (options.quiet) */
@@ -173,27 +181,44 @@ void history_urgent(struct history *h, int delta)
 	pthread_mutex_unlock(&h->lock);
 }
 
-int history_flush(struct history *h, uint32_t timeout_ms)
+/* Records (with_records) or upkeep not done yet (lock held). */
+static bool busy(const struct history *h, bool with_records)
+{
+	return (with_records && (h->queued || h->inflight)) || h->snap_req ||
+	       h->prune_req || h->upkeep_busy;
+}
+
+static int wait_idle(struct history *h, uint32_t timeout_ms, bool with_records)
 {
 	struct timespec until;
 	int rc = 0;
 
 	clock_deadline_ns(&until, (int64_t)timeout_ms * 1000000);
 	pthread_mutex_lock(&h->lock);
-	h->urgent++;
+	h->urgent += with_records;
 	pthread_cond_broadcast(&h->work);
-	while ((h->queued || h->inflight) && !h->closing) {
+	while (busy(h, with_records) && !h->closing) {
 		if (!timeout_ms) {
 			pthread_cond_wait(&h->done, &h->lock);
 		} else if (pthread_cond_timedwait(&h->done, &h->lock, &until) ==
 			   ETIMEDOUT) {
-			rc = h->queued || h->inflight ? -ETIMEDOUT : 0;
+			rc = busy(h, with_records) ? -ETIMEDOUT : 0;
 			break;
 		}
 	}
-	h->urgent--;
+	h->urgent -= with_records;
 	pthread_mutex_unlock(&h->lock);
 	return rc;
+}
+
+int history_flush(struct history *h, uint32_t timeout_ms)
+{
+	return wait_idle(h, timeout_ms, true);
+}
+
+int history_upkeep_wait(struct history *h, uint32_t timeout_ms)
+{
+	return wait_idle(h, timeout_ms, false);
 }
 
 size_t history_pending(struct history *h)
@@ -369,51 +394,115 @@ static int put_batch(struct history *h, struct hrec *recs, uint64_t n,
 	return rc;
 }
 
-static void maintain(struct history *h, uint64_t batch)
+/* ---- upkeep: snapshots and pruning, on their own thread ----
+ *
+ * After a confirmed batch the writer asks for a snapshot at that batch
+ * and a prune when due (ask_upkeep); the upkeep thread writes them while
+ * the writer goes on with the next batches, so no batch waits for a
+ * snapshot.  A snapshot at batch n reads only batches 0..n, all
+ * confirmed and never rewritten, so later batches do not disturb it; it
+ * is complete only once all its parts are written (cloud/pitr.c), so a
+ * crash midway leaves a partial snapshot that restores and pruning
+ * ignore.  At most one snapshot is in hand at a time; one asked for
+ * while another is written waits for it (the request then names the
+ * newest batch).  A failed snapshot is asked for again after the next
+ * batch (the counts since the last one are kept). */
+
+/* Batch n was confirmed (lock held). */
+static void ask_upkeep(struct history *h, uint64_t n)
 {
-	bool snap, prune;
-	uint64_t bytes = 0, removed = 0, limit;
+	uint64_t limit = h->last_snap_bytes > h->o.snap_min_bytes
+				 ? h->last_snap_bytes
+				 : h->o.snap_min_bytes;
 	int64_t mono = clock_mono_ns();
-	int rc;
+
+	if (h->since_snap_batches >= h->o.snap_batches ||
+	    h->since_snap_bytes > limit) {
+		h->snap_req = true;
+		h->snap_batch = n;
+		h->snap_batches_at = h->since_snap_batches;
+		h->snap_bytes_at = h->since_snap_bytes;
+	}
+	if (h->o.retention_ns &&
+	    (h->snap_req || h->last_prune_mono == 0 ||
+	     mono - h->last_prune_mono >= (int64_t)h->o.prune_ms * 1000000))
+		h->prune_req = true;
+	if (h->snap_req || h->prune_req)
+		pthread_cond_signal(&h->upkeep);
+}
+
+/* Write the snapshot at batch n, asked for when batches_at batches and
+ * bytes_at bytes had been written since the last (the lock not held). */
+static void snapshot(struct history *h, uint64_t n, uint64_t batches_at,
+		     uint64_t bytes_at)
+{
+	uint64_t bytes = 0;
+	int rc = pitr_snapshot(h->t, h->id, h->gen, n, h->o.snap_part_bytes,
+			       &bytes);
+	pthread_mutex_lock(&h->lock);
+	if (!rc) {
+		/* what came after the request counts towards the next */
+		h->since_snap_batches -= batches_at;
+		h->since_snap_bytes -= bytes_at;
+		h->last_snap_bytes = bytes;
+		h->st.snapshots++;
+	}
+	pthread_mutex_unlock(&h->lock);
+	if (rc && rc != -ECANCELED)
+		log_error("cannot write the base snapshot at feed batch "
+			  "%" PRIu64 ": %s",
+			  n, strerror(-rc));
+}
+
+static void prune(struct history *h)
+{
+	int64_t mono = clock_mono_ns();
+	int64_t horizon = now_ns(h) - (int64_t)h->o.retention_ns;
+	uint64_t removed = 0;
+	int rc = pitr_prune(h->t, horizon, &removed);
 
 	pthread_mutex_lock(&h->lock);
-	limit = h->last_snap_bytes > h->o.snap_min_bytes ? h->last_snap_bytes
-							 : h->o.snap_min_bytes;
-	snap = h->since_snap_batches >= h->o.snap_batches ||
-	       h->since_snap_bytes > limit;
-	prune = h->o.retention_ns &&
-		(snap || h->last_prune_mono == 0 ||
-		 mono - h->last_prune_mono >= (int64_t)h->o.prune_ms * 1000000);
+	h->last_prune_mono = mono;
+	h->st.pruned += removed;
 	pthread_mutex_unlock(&h->lock);
-	if (snap) {
-		rc = pitr_snapshot(h->t, h->id, h->gen, batch,
-				   h->o.snap_part_bytes, &bytes);
-		pthread_mutex_lock(&h->lock);
-		if (!rc) {
-			h->since_snap_batches = 0;
-			h->since_snap_bytes = 0;
-			h->last_snap_bytes = bytes;
-			h->st.snapshots++;
-		} else {
-			/* tried again after the next batch */
-			log_error("cannot write the base snapshot at feed "
-				  "batch %" PRIu64 ": %s",
-				  batch, strerror(-rc));
-		}
-		pthread_mutex_unlock(&h->lock);
-	}
-	if (prune) {
-		int64_t horizon = now_ns(h) - (int64_t)h->o.retention_ns;
+	if (rc && rc != -ECANCELED)
+		log_error("cannot prune the history in '%s': %s",
+			  cloud_target_url(h->t), strerror(-rc));
+}
 
-		rc = pitr_prune(h->t, horizon, &removed);
-		pthread_mutex_lock(&h->lock);
-		h->last_prune_mono = mono;
-		h->st.pruned += removed;
+static void *upkeep_main(void *arg)
+{
+	struct history *h = arg;
+
+	pthread_mutex_lock(&h->lock);
+	for (;;) {
+		bool snap, prn;
+		uint64_t n, batches_at, bytes_at;
+
+		while (!h->closing && !h->snap_req && !h->prune_req)
+			pthread_cond_wait(&h->upkeep, &h->lock);
+		if (h->closing)
+			break;
+		snap = h->snap_req;
+		prn = h->prune_req;
+		n = h->snap_batch;
+		batches_at = h->snap_batches_at;
+		bytes_at = h->snap_bytes_at;
+		h->snap_req = h->prune_req = false;
+		h->upkeep_busy = true;
 		pthread_mutex_unlock(&h->lock);
-		if (rc && rc != -ECANCELED)
-			log_error("cannot prune the history in '%s': %s",
-				  cloud_target_url(h->t), strerror(-rc));
+		if (may_write(h)) {
+			if (snap)
+				snapshot(h, n, batches_at, bytes_at);
+			if (prn)
+				prune(h);
+		}
+		pthread_mutex_lock(&h->lock);
+		h->upkeep_busy = false;
+		pthread_cond_broadcast(&h->done);
 	}
+	pthread_mutex_unlock(&h->lock);
+	return NULL;
 }
 
 static void *run(void *arg)
@@ -442,18 +531,14 @@ static void *run(void *arg)
 			h->st.bytes += bytes;
 			h->since_snap_batches++;
 			h->since_snap_bytes += bytes;
+			/* before the callbacks: whoever they let go sees it */
+			ask_upkeep(h, n);
 		}
 		pthread_mutex_unlock(&h->lock);
 		free_hrecs(b, rc ? -ECANCELED : 0);
 		pthread_mutex_lock(&h->lock);
 		h->inflight = 0;
 		pthread_cond_broadcast(&h->done);
-		if (rc || h->closing)
-			continue;
-		pthread_mutex_unlock(&h->lock);
-		if (may_write(h))
-			maintain(h, n);
-		pthread_mutex_lock(&h->lock);
 	}
 	pthread_mutex_unlock(&h->lock);
 	return NULL;
@@ -502,11 +587,23 @@ int history_open(struct cloud_target *target, const uint8_t id[FEED_ID_LEN],
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&h->work, &ca);
 	pthread_cond_init(&h->done, &ca);
+	pthread_cond_init(&h->upkeep, &ca);
 	pthread_condattr_destroy(&ca);
-	rc = -pthread_create(&h->thread, NULL, run, h);
+	rc = -pthread_create(&h->upkeep_thread, NULL, upkeep_main, h);
+	if (!rc) {
+		rc = -pthread_create(&h->thread, NULL, run, h);
+		if (rc) {
+			pthread_mutex_lock(&h->lock);
+			h->closing = true;
+			pthread_cond_broadcast(&h->upkeep);
+			pthread_mutex_unlock(&h->lock);
+			pthread_join(h->upkeep_thread, NULL);
+		}
+	}
 	if (rc) {
 		pthread_cond_destroy(&h->work);
 		pthread_cond_destroy(&h->done);
+		pthread_cond_destroy(&h->upkeep);
 		pthread_mutex_destroy(&h->lock);
 		free(h);
 		return rc;
@@ -527,13 +624,16 @@ void history_close(struct history *h)
 	h->closing = true;
 	pthread_cond_broadcast(&h->work);
 	pthread_cond_broadcast(&h->done);
+	pthread_cond_broadcast(&h->upkeep);
 	pthread_mutex_unlock(&h->lock);
 	pthread_join(h->thread, NULL);
+	pthread_join(h->upkeep_thread, NULL);
 	left = h->head;
 	h->head = h->tail = NULL;
 	free_hrecs(left, -ECANCELED);
 	pthread_cond_destroy(&h->work);
 	pthread_cond_destroy(&h->done);
+	pthread_cond_destroy(&h->upkeep);
 	pthread_mutex_destroy(&h->lock);
 	free(h);
 }

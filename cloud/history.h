@@ -23,8 +23,8 @@
  *
  * Snapshots: after a confirmed batch, when snap_batches batches or more
  * than max(snap_min_bytes, the last snapshot's size) bytes of feed were
- * written since the last snapshot, the writer rebuilds the namespace at
- * that batch from the target's own history (cloud/pitr.h) and writes it
+ * written since the last snapshot, the writer's upkeep thread rebuilds
+ * the namespace at that batch (while later batches go on) from the target's own history (cloud/pitr.h) and writes it
  * as a base snapshot, so a restore replays at most that tail.
  *
  * Retention: with retention_ns > 0, after each snapshot and at most once
@@ -110,9 +110,14 @@ void history_kick(struct history *h);
  * without waiting for the delay (a backup flush). */
 void history_urgent(struct history *h, int delta);
 
-/* Wait until every record added so far is confirmed, or timeout_ms
- * passed (0: forever): 0 or -ETIMEDOUT. */
+/* Wait until every record added so far is confirmed and the snapshot
+ * and pruning their batches asked for are done, or timeout_ms passed
+ * (0: forever): 0 or -ETIMEDOUT. */
 int history_flush(struct history *h, uint32_t timeout_ms);
+
+/* Wait until the snapshot and pruning asked for so far are done (not
+ * the records), or timeout_ms passed (0: forever): 0 or -ETIMEDOUT. */
+int history_upkeep_wait(struct history *h, uint32_t timeout_ms);
 
 /* Records waiting or in flight. */
 size_t history_pending(struct history *h);
