@@ -11,7 +11,9 @@
  *   caravan backup [--cloud URL] DIR
  *                                 upload every pending document and remove
  *                                 the cloud copies of deleted ones, now
- *                                 (default URL: dir:DIR.cloud, as the mount)
+ *                                 (default URL: dir:DIR.cloud, as the mount),
+ *                                 feeding the target's history when it has
+ *                                 one (history_wanted)
  *   caravan restore --cloud URL DIR
  *                                 restore every document of the cloud into
  *                                 the store DIR (created when new), with
@@ -118,8 +120,9 @@ static const struct command commands[] = {
 	  "Print counts and sizes of the store (one JSON object with --json)",
 	  cmd_stats },
 	{ "backup", "DIR", 1, 1, "--cloud= --takeover " S3_OPTS,
-	  "Upload every pending document now (default URL: dir:DIR.cloud); "
-	  "--takeover becomes the writer of a prefix another store wrote",
+	  "Upload every pending document now (default URL: dir:DIR.cloud), "
+	  "into the target's history too when it has one; --takeover becomes "
+	  "the writer of a prefix another store wrote",
 	  cmd_backup },
 	{ "grow", "DIR SIZE", 2, 2, "",
 	  "Grow the data capacity of the unmounted store DIR to SIZE (K, M, G, "
