@@ -66,25 +66,54 @@ void backup_options_default(struct backup_options *o)
  * one window leave together at its end and the feed batch holding their
  * records follows as soon as they are all handed over
  * (backup_window_done).  No delay: t itself. */
-static int64_t window_due(struct backup *b, int64_t t)
+static int64_t window_due(struct backup *b, int64_t t, uint64_t *win)
 {
 	if (t >= b->win_end) {
 		b->win_end = t + (int64_t)b->o.delay_ms * 1000000;
 		b->win_no++;
 	}
+	*win = b->win_no;
 	return b->win_end;
+}
+
+/* Count e as queued or uploading in window win. */
+static void window_join(struct backup *b, struct backup_entry *e, uint64_t win)
+{
+	if (e->counted)
+		return;
+	if (b->win_no >= BACKUP_WINDOWS && win <= b->win_no - BACKUP_WINDOWS)
+		win = b->win_no - BACKUP_WINDOWS +
+		      1; /* the oldest told apart */
+	e->win = win;
+	e->counted = true;
+	b->win_open[win % BACKUP_WINDOWS]++;
+	if (win < b->win_lo)
+		b->win_lo = win;
+}
+
+void backup_window_leave(struct backup *b, struct backup_entry *e)
+{
+	if (!e->counted)
+		return;
+	e->counted = false;
+	b->win_open[e->win % BACKUP_WINDOWS]--;
 }
 
 uint64_t backup_window_done(struct backup *b)
 {
-	int64_t now = clock_mono_ns();
-
 	if (b->stopping || b->hist_reconciling ||
-	    b->lease != BACKUP_LEASE_HELD || b->inflight != b->feed_docs ||
-	    b->tomb_pass || b->tomb_running ||
-	    (b->head && b->head->due_ns <= now))
+	    b->lease != BACKUP_LEASE_HELD || b->tomb_pass || b->tomb_running)
 		return 0;
-	return now >= b->win_end ? b->win_no : b->win_no - 1;
+	if (b->win_no >= BACKUP_WINDOWS &&
+	    b->win_lo <= b->win_no - BACKUP_WINDOWS)
+		b->win_lo = b->win_no - BACKUP_WINDOWS + 1;
+	while (b->win_lo < b->win_no &&
+	       !b->win_open[b->win_lo % BACKUP_WINDOWS])
+		b->win_lo++;
+	if (b->win_open[b->win_lo % BACKUP_WINDOWS]) /* the oldest open */
+		return b->win_lo ? b->win_lo - 1 : 0;
+	/* none: the current window, once ended */
+	return clock_mono_ns() >= b->win_end ? b->win_no : b->win_no - 1;
 }
 
 /* "space/key" escaped (log_escape_name), safe to log whatever the bytes. */
@@ -110,8 +139,10 @@ static void table_del(struct backup *b, struct backup_entry *e)
 	free(e);
 }
 
-static void enqueue(struct backup *b, struct backup_entry *e, int64_t due_ns)
+static void enqueue(struct backup *b, struct backup_entry *e, int64_t due_ns,
+		    uint64_t win)
 {
+	window_join(b, e, win);
 	e->due_ns = due_ns;
 	e->queued = true;
 	e->qnext = NULL;
@@ -148,11 +179,12 @@ static int note_change(struct backup *b, uint64_t id, bool now)
 {
 	struct backup_entry *e = backup_table_get(b, id);
 	int64_t t = clock_mono_ns();
+	uint64_t win;
 
 	if (e) {
 		if (e->inflight && !e->dirty) {
 			e->dirty = true;
-			e->dirty_due = window_due(b, t);
+			e->dirty_due = window_due(b, t, &e->dirty_win);
 		}
 		e->skip_if_clean = false;
 		return 0;
@@ -163,7 +195,13 @@ static int note_change(struct backup *b, uint64_t id, bool now)
 		return -ENOMEM;
 	}
 	e->id = id;
-	enqueue(b, e, now ? t : window_due(b, t));
+	if (now) {
+		enqueue(b, e, t, b->win_no);
+	} else {
+		int64_t due = window_due(b, t, &win);
+
+		enqueue(b, e, due, win);
+	}
 	return 0;
 }
 
@@ -223,16 +261,21 @@ void backup_entry_finish(struct backup *b, struct backup_entry *e, int rc)
 {
 	int64_t now = clock_mono_ns();
 
+	uint64_t win = e->win;
+
 	e->inflight = false;
 	b->inflight--;
+	backup_window_leave(b, e);
+	/* a retry stays in its window; a change meanwhile is in its own */
 	if (rc == -EAGAIN)
-		enqueue(b, e, now + (int64_t)BACKUP_BUSY_RETRY_MS * 1000000);
-	else if (rc == -ESTALE)
-		enqueue(b, e, now); /* changed during an outage: send it now */
+		enqueue(b, e, now + (int64_t)BACKUP_BUSY_RETRY_MS * 1000000,
+			win);
+	else if (rc == -ESTALE) /* changed during an outage: send it now */
+		enqueue(b, e, now, win);
 	else if (rc)
-		enqueue(b, e, now + (int64_t)b->o.delay_ms * 1000000);
-	else if (e->dirty) /* the window of its first change meanwhile */
-		enqueue(b, e, e->dirty_due);
+		enqueue(b, e, now + (int64_t)b->o.delay_ms * 1000000, win);
+	else if (e->dirty)
+		enqueue(b, e, e->dirty_due, e->dirty_win);
 	else
 		table_del(b, e);
 	b->tomb_pass = true;

@@ -30,6 +30,7 @@
 #include "util/u64map.h"
 
 #define BACKUP_BUSY_RETRY_MS 50
+#define BACKUP_WINDOWS 64 /* delay windows told apart (backup.c) */
 
 /* The writer lease as the uploader holds it (writer.c). */
 enum backup_lease {
@@ -45,7 +46,10 @@ struct backup_entry {
 	bool queued;
 	bool inflight;
 	bool dirty; /* changed while in flight ... */
-	int64_t dirty_due; /* ... first in the window ending then */
+	int64_t dirty_due; /* ... first in the window ending then, */
+	uint64_t dirty_win; /* ... of this number */
+	uint64_t win; /* its window, counted in b->win_open ... */
+	bool counted; /* ... while queued or uploading (not handed over) */
 	bool skip_if_clean; /* just restored: no upload unless changed */
 	struct backup_entry *qnext;
 };
@@ -92,6 +96,10 @@ struct backup {
 	uint64_t rng;
 	int64_t win_end; /* the current delay window (backup.c) */
 	uint64_t win_no;
+	/* entries queued or uploading per window (win % BACKUP_WINDOWS), and
+	 * the oldest window that may have some */
+	uint32_t win_open[BACKUP_WINDOWS];
+	uint64_t win_lo;
 	struct backup_stats st;
 	/* writer.c */
 	enum backup_lease lease;
@@ -117,10 +125,13 @@ void backup_log_name(const char *space, const char *key,
 		     char out[2 * CLOUD_ENC_MAX]);
 struct backup_entry *backup_table_get(struct backup *b, uint64_t id);
 bool backup_stopping(struct backup *b);
-/* The number of the latest delay window whose uploads have all been
- * handed to the feed (nothing due queued or uploading, no tombstone pass
- * due), 0 when some are not (b->lock held). */
+/* The number of the latest ended delay window whose uploads (and those
+ * of every window before it) have all been handed to the feed or are
+ * done, and no tombstone pass is due; 0: none (b->lock held). */
 uint64_t backup_window_done(struct backup *b);
+/* Entry e no longer counts in its window: its record is handed to the
+ * feed, or it finished (b->lock held; idempotent). */
+void backup_window_leave(struct backup *b, struct backup_entry *e);
 
 /* upload.c */
 /* Claim (space, key) for sl; -EAGAIN when busy.  For an upload (e not

@@ -269,10 +269,11 @@ static struct hrec *take(struct history *h)
 }
 
 /* Wait until a batch is due (lock held): its records, or NULL when
- * closing.  Due: urgent, the first, large, the last PUT delay_ms old, or
- * a window of the uploader completed since the last batch (so at most
- * one PUT per window: the uploads of a window leave together at its end,
- * and their batch follows as soon as they are all handed over). */
+ * closing.  Due: urgent, the first, large, a window of the uploader
+ * completed since the last batch (so at most one PUT per window: the
+ * uploads of a window leave together at its end, and their batch follows
+ * as soon as they are all handed over), or the last PUT delay_ms old
+ * (two delays with windows: they stalled). */
 static struct hrec *next_batch(struct history *h)
 {
 	for (;;) {
@@ -286,7 +287,10 @@ static struct hrec *next_batch(struct history *h)
 			pthread_cond_wait(&h->work, &h->lock);
 			continue;
 		}
-		due = h->last_put_mono + (int64_t)h->o.delay_ms * 1000000;
+		/* with the uploader's windows, the delay alone sends only
+		 * when windows stall (a retry, an outage): after two */
+		due = h->last_put_mono +
+		      (h->o.quiet ? 2 : 1) * (int64_t)h->o.delay_ms * 1000000;
 		now = clock_mono_ns();
 		if (h->urgent > 0 || h->last_put_mono == 0 ||
 		    h->queued_bytes >= h->o.max_batch_bytes || now >= due)

@@ -75,8 +75,9 @@ struct history_options {
 	 * whose records have all been added (its uploads are confirmed and
 	 * handed over: cloud/history_backup.c), 0 while some are not.  When
 	 * it names a window later than the last one seen, the batch goes at
-	 * once instead of delay_ms after the last PUT (so at most one PUT
-	 * per window, windows being delay_ms long).  Called on the writer's
+	 * once (so at most one PUT per window, windows being delay_ms
+	 * long); delay_ms alone then sends only after two of them without a
+	 * window (the uploader stalled).  Called on the writer's
 	 * thread with no lock of the writer held; the caller calls
 	 * history_kick when it may have changed. */
 	uint64_t (*quiet)(void *arg);

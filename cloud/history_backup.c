@@ -179,6 +179,8 @@ static struct feed_hold *hold_new(struct backup *b, const char *space,
 	b->restoring = &h->name;
 	b->feed_wait++;
 	b->feed_docs += e != NULL;
+	if (e) /* handed over: no longer holds its window back */
+		backup_window_leave(b, e);
 	pthread_mutex_unlock(&b->lock);
 	return h;
 }
