@@ -49,7 +49,7 @@ void backup_options_default(struct backup_options *o)
 	doc_options_default(&d);
 	memset(o, 0, sizeof(*o));
 	o->delay_ms = 1000;
-	o->uploads = 4;
+	o->uploads = 8;
 	o->retry.base_ms = 500;
 	o->retry.cap_ms = 60000;
 	o->retry.max_attempts = CLOUD_RETRY_FOREVER;

@@ -91,7 +91,7 @@ struct backup_options {
 	uint32_t prune_ms;
 };
 
-/* Defaults: 1000 ms delay, 4 uploads, backoff 500 ms doubling to 60 s,
+/* Defaults: 1000 ms delay, 8 uploads, backoff 500 ms doubling to 60 s,
  * listings cached 5000 ms, the document limits of doc_options_default,
  * the lease checked every 10 s, no history (retention_ns 0; the mount's
  * default is 7 days). */
