@@ -11,7 +11,9 @@
  *   caravan backup [--cloud URL] DIR
  *                                 upload every pending document and remove
  *                                 the cloud copies of deleted ones, now
- *                                 (default URL: dir:DIR.cloud, as the mount)
+ *                                 (default URL: dir:DIR.cloud, as the mount),
+ *                                 feeding the target's history when it has
+ *                                 one (history_wanted)
  *   caravan restore --cloud URL DIR
  *                                 restore every document of the cloud into
  *                                 the store DIR (created when new), with
@@ -59,11 +61,13 @@
 
 #include "admin/history.h"
 #include "cloud/backup.h"
+#include "cloud/pitr.h"
 #include "cloud/target.h"
 #include "fs/reserved.h"
 #include "json/json.h"
 #include "store/doc.h"
 #include "store/store.h"
+#include "util/clock.h"
 #include "util/log.h"
 #include "util/strlist.h"
 
@@ -116,8 +120,9 @@ static const struct command commands[] = {
 	  "Print counts and sizes of the store (one JSON object with --json)",
 	  cmd_stats },
 	{ "backup", "DIR", 1, 1, "--cloud= --takeover " S3_OPTS,
-	  "Upload every pending document now (default URL: dir:DIR.cloud); "
-	  "--takeover becomes the writer of a prefix another store wrote",
+	  "Upload every pending document now (default URL: dir:DIR.cloud), "
+	  "into the target's history too when it has one; --takeover becomes "
+	  "the writer of a prefix another store wrote",
 	  cmd_backup },
 	{ "grow", "DIR SIZE", 2, 2, "",
 	  "Grow the data capacity of the unmounted store DIR to SIZE (K, M, G, "
@@ -699,6 +704,34 @@ static void cloud_args_get(const struct args *in, struct cloud_args *a)
 	a->dir = in->pos[0];
 }
 
+/* An offline backup feeds the target's history when the target has one
+ * (the mounts that write it keep one: retention= above 0), exactly as a
+ * mount's uploads would: each upload and deletion also goes into the
+ * change feed, and the start compares the history with the store.  It
+ * prunes nothing: pruning follows the mount's retention=, which the
+ * store does not record.  A target without a history gets none here (the
+ * first mount with one starts it from the namespace). */
+static int history_wanted(struct cloud_target *t, const char *url,
+			  struct backup_options *bo)
+{
+	uint64_t gen = 0;
+	int rc = pitr_last_gen(t, &gen);
+
+	if (rc == -ENOENT) /* nothing there yet */
+		rc = 0;
+	if (rc < 0) {
+		fprintf(stderr,
+			"caravan: cannot read the history of '%s': %s\n", url,
+			strerror(-rc));
+		return rc;
+	}
+	if (gen) {
+		bo->retention_ns = UINT64_C(7) * 86400 * 1000000000;
+		bo->no_prune = true;
+	}
+	return 0;
+}
+
 /* Open the store (read-write: takes its lock), the target and the
  * uploader; a restore (writes false) never writes to the target, so it
  * needs no writer lease and never disturbs the store that writes it. */
@@ -731,11 +764,17 @@ static int cloud_begin(const struct cloud_args *a, bool writes,
 	bo.delay_ms = 0;
 	bo.read_only = !writes;
 	bo.lease_takeover = a->takeover;
+	if (writes) {
+		rc = history_wanted(*t, a->url, &bo);
+		if (rc < 0)
+			goto out_target;
+	}
 	rc = backup_start(*s, *t, &bo, b);
 	if (rc == 0)
 		return 0;
 	fprintf(stderr, "caravan: cannot start backup to '%s': %s\n", a->url,
 		strerror(-rc));
+out_target:
 	cloud_target_free(*t);
 out_store:
 	store_close(*s);
@@ -817,14 +856,6 @@ static struct progress {
 	bool any; /* something was shown */
 } pg;
 
-static int64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 static void human_bytes(uint64_t n, char *buf, size_t len)
 {
 	static const char *const unit[] = { "B", "KiB", "MiB", "GiB", "TiB" };
@@ -889,7 +920,7 @@ static void progress_start(size_t total)
 	env = getenv("CARAVAN_PROGRESS_MS");
 	if (env && *env)
 		pg.plain_ms = strtol(env, NULL, 10);
-	pg.start_ns = pg.last_ns = mono_ns();
+	pg.start_ns = pg.last_ns = clock_mono_ns();
 	log_set_prelude(progress_clear);
 }
 
@@ -897,7 +928,7 @@ static void progress_start(size_t total)
 static void progress_show(bool final)
 {
 	char text[160], bar[BAR_WIDTH + 1];
-	int64_t now = mono_ns();
+	int64_t now = clock_mono_ns();
 	size_t fill, i;
 
 	if (!final &&

@@ -34,7 +34,8 @@
 
 #include "cloud/archive.h"
 
-#include "util/crc32c.h"
+#include "cloud/frame.h"
+
 #include "util/endian.h"
 
 #include <errno.h>
@@ -45,19 +46,13 @@
 #define ARCHIVE_MAGIC "CVAR"
 #define ARCHIVE_VERSION 1
 #define HDR_FIXED 60
-#define OFF_TOTAL 8
 #define OFF_SEQ 16
 #define OFF_COUNT 24
 #define ENTRY_HDR 12
-#define CRC_LEN 4
+#define CRC_LEN FRAME_CRC_LEN
 
 _Static_assert(HDR_FIXED == 56 + 2 + 2, "fixed header layout");
 _Static_assert(ENTRY_HDR == 8 + 4, "entry header layout");
-
-static bool name_ok(const uint8_t *p, size_t n)
-{
-	return name_check_bytes(p, n, NULL) == 0;
-}
 
 int archive_writer_init(struct archive_writer *w, const char *space,
 			const char *key, const struct archive_meta *m)
@@ -66,8 +61,8 @@ int archive_writer_init(struct archive_writer *w, const char *space,
 	uint8_t h[HDR_FIXED];
 
 	memset(w, 0, sizeof(*w));
-	if (!name_ok((const uint8_t *)space, sl) ||
-	    !name_ok((const uint8_t *)key, kl))
+	if (!frame_name_ok((const uint8_t *)space, sl) ||
+	    !frame_name_ok((const uint8_t *)key, kl))
 		return -EINVAL;
 	memset(h, 0, sizeof(h));
 	memcpy(h, ARCHIVE_MAGIC, 4);
@@ -119,7 +114,6 @@ int archive_writer_add(struct archive_writer *w, uint64_t seq, const void *buf,
 int archive_writer_finish(struct archive_writer *w, uint64_t doc_seq,
 			  void **out, size_t *len)
 {
-	uint8_t crc[CRC_LEN];
 	uint8_t *p;
 	int rc = w->err;
 
@@ -127,22 +121,14 @@ int archive_writer_finish(struct archive_writer *w, uint64_t doc_seq,
 		rc = -EINVAL;
 	if (!rc && w->b.len < HDR_FIXED)
 		rc = -EINVAL;
-	if (rc)
-		goto out_release;
-	p = (uint8_t *)w->b.p;
-	le64_put(p + OFF_TOTAL, (uint64_t)w->b.len + CRC_LEN);
-	le64_put(p + OFF_SEQ, doc_seq);
-	le32_put(p + OFF_COUNT, w->n);
-	le32_put(crc, crc32c(p, w->b.len));
-	cbuf_add(&w->b, crc, sizeof(crc));
-	if (cbuf_failed(&w->b)) {
-		rc = -ENOMEM;
-		goto out_release;
+	if (!rc) {
+		p = (uint8_t *)w->b.p;
+		le64_put(p + OFF_SEQ, doc_seq);
+		le32_put(p + OFF_COUNT, w->n);
+		rc = frame_seal(&w->b, out, len);
 	}
-	*out = cbuf_detach(&w->b, len);
-	return 0;
-out_release:
-	archive_writer_release(w);
+	if (rc)
+		archive_writer_release(w);
 	return rc;
 }
 
@@ -162,14 +148,10 @@ static int decode_header(const uint8_t *p, size_t len, struct archive *a,
 {
 	size_t sl, kl;
 
-	if (len < HDR_FIXED + CRC_LEN)
+	if (!frame_intact(p, len, HDR_FIXED + CRC_LEN))
 		return -EBADMSG;
 	if (memcmp(p, ARCHIVE_MAGIC, 4) != 0 ||
 	    le16_get(p + 4) != ARCHIVE_VERSION || le16_get(p + 6) != 0)
-		return -EBADMSG;
-	if (le64_get(p + OFF_TOTAL) != (uint64_t)len)
-		return -EBADMSG;
-	if (le32_get(p + len - CRC_LEN) != crc32c(p, len - CRC_LEN))
 		return -EBADMSG;
 	a->seq = le64_get(p + OFF_SEQ);
 	*count = le32_get(p + OFF_COUNT);
@@ -182,7 +164,8 @@ static int decode_header(const uint8_t *p, size_t len, struct archive *a,
 	kl = le16_get(p + 58);
 	if (sl + kl > len - HDR_FIXED - CRC_LEN)
 		return -EBADMSG;
-	if (!name_ok(p + HDR_FIXED, sl) || !name_ok(p + HDR_FIXED + sl, kl))
+	if (!frame_name_ok(p + HDR_FIXED, sl) ||
+	    !frame_name_ok(p + HDR_FIXED + sl, kl))
 		return -EBADMSG;
 	memcpy(a->space, p + HDR_FIXED, sl);
 	a->space[sl] = '\0';

@@ -5,8 +5,12 @@
  * State, all guarded by b->lock:
  *   - a table of entries by document id (util/u64map.h) and a FIFO of the
  *     queued ones; an entry is queued, or in flight (a worker holds it),
- *     never both.  Delays are equal for all, so the FIFO is in due order
- *     (but for short re-queues, which only wait a little longer);
+ *     never both.  A change is due at the end of its delay window
+ *     (window_due: so one window's uploads leave together and its feed
+ *     batch follows them at once), which keeps the FIFO in due order; an
+ *     entry due already goes first, and short re-queues (busy name,
+ *     failure) only wait a little longer;
+ *   - the current window: its end and number;
  *   - one slot per worker naming the (space, key) it is uploading to or
  *     deleting, and the names being restored (upload.c: claims);
  *   - the tombstone pass flag: set after every processed entry and at
@@ -29,6 +33,7 @@
 
 #include "cloud/history.h"
 #include "cloud/verify.h"
+#include "util/clock.h"
 #include "util/log.h"
 
 #include <errno.h>
@@ -36,7 +41,6 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 void backup_options_default(struct backup_options *o)
 {
@@ -45,7 +49,7 @@ void backup_options_default(struct backup_options *o)
 	doc_options_default(&d);
 	memset(o, 0, sizeof(*o));
 	o->delay_ms = 1000;
-	o->uploads = 4;
+	o->uploads = 8;
 	o->retry.base_ms = 500;
 	o->retry.cap_ms = 60000;
 	o->retry.max_attempts = CLOUD_RETRY_FOREVER;
@@ -55,28 +59,61 @@ void backup_options_default(struct backup_options *o)
 	o->max_patch_bytes = d.max_patch_bytes;
 }
 
-int64_t backup_mono_ns(void)
+/* When a change made at mono time t is due (b->lock held): at the end of
+ * the current delay window.  A window opens at the first change after
+ * the previous one ended and lasts delay_ms, so the first change of a
+ * window waits delay_ms, the later ones less, none more; the uploads of
+ * one window leave together at its end and the feed batch holding their
+ * records follows as soon as they are all handed over
+ * (backup_window_done).  No delay: t itself. */
+static int64_t window_due(struct backup *b, int64_t t, uint64_t *win)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+	if (t >= b->win_end) {
+		b->win_end = t + (int64_t)b->o.delay_ms * 1000000;
+		b->win_no++;
+	}
+	*win = b->win_no;
+	return b->win_end;
 }
 
-int64_t backup_real_ns(void)
+/* Count e as queued or uploading in window win. */
+static void window_join(struct backup *b, struct backup_entry *e, uint64_t win)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+	if (e->counted)
+		return;
+	if (b->win_no >= BACKUP_WINDOWS && win <= b->win_no - BACKUP_WINDOWS)
+		win = b->win_no - BACKUP_WINDOWS +
+		      1; /* the oldest told apart */
+	e->win = win;
+	e->counted = true;
+	b->win_open[win % BACKUP_WINDOWS]++;
+	if (win < b->win_lo)
+		b->win_lo = win;
 }
 
-static struct timespec mono_at(int64_t ns)
+void backup_window_leave(struct backup *b, struct backup_entry *e)
 {
-	struct timespec ts = { (time_t)(ns / 1000000000),
-			       (long)(ns % 1000000000) };
+	if (!e->counted)
+		return;
+	e->counted = false;
+	b->win_open[e->win % BACKUP_WINDOWS]--;
+}
 
-	return ts;
+uint64_t backup_window_done(struct backup *b)
+{
+	if (b->stopping || b->hist_reconciling ||
+	    b->lease != BACKUP_LEASE_HELD || b->tomb_pass || b->tomb_running)
+		return 0;
+	if (b->win_no >= BACKUP_WINDOWS &&
+	    b->win_lo <= b->win_no - BACKUP_WINDOWS)
+		b->win_lo = b->win_no - BACKUP_WINDOWS + 1;
+	while (b->win_lo < b->win_no &&
+	       !b->win_open[b->win_lo % BACKUP_WINDOWS])
+		b->win_lo++;
+	if (b->win_open[b->win_lo % BACKUP_WINDOWS]) /* the oldest open */
+		return b->win_lo ? b->win_lo - 1 : 0;
+	/* none: the current window, once ended */
+	return clock_mono_ns() >= b->win_end ? b->win_no : b->win_no - 1;
 }
 
 /* "space/key" escaped (log_escape_name), safe to log whatever the bytes. */
@@ -102,16 +139,25 @@ static void table_del(struct backup *b, struct backup_entry *e)
 	free(e);
 }
 
-static void enqueue(struct backup *b, struct backup_entry *e, int64_t due_ns)
+static void enqueue(struct backup *b, struct backup_entry *e, int64_t due_ns,
+		    uint64_t win)
 {
+	window_join(b, e, win);
 	e->due_ns = due_ns;
 	e->queued = true;
 	e->qnext = NULL;
-	if (b->tail)
-		b->tail->qnext = e;
-	else
+	if (b->head && due_ns <= clock_mono_ns()) {
+		/* due already (a change made during its upload, whose window
+		 * has passed): ahead of those waiting for theirs */
+		e->qnext = b->head;
 		b->head = e;
-	b->tail = e;
+	} else {
+		if (b->tail)
+			b->tail->qnext = e;
+		else
+			b->head = e;
+		b->tail = e;
+	}
 	pthread_cond_signal(&b->work);
 }
 
@@ -127,14 +173,19 @@ static struct backup_entry *dequeue(struct backup *b)
 	return e;
 }
 
-/* Queue id (or note a change of an entry in flight).  -ENOMEM. */
-static int note_change(struct backup *b, uint64_t id, int64_t delay_ns)
+/* Queue id (or note a change of an entry in flight): due at the end of
+ * the current delay window, or now (pending at start).  -ENOMEM. */
+static int note_change(struct backup *b, uint64_t id, bool now)
 {
 	struct backup_entry *e = backup_table_get(b, id);
+	int64_t t = clock_mono_ns();
+	uint64_t win;
 
 	if (e) {
-		if (e->inflight)
+		if (e->inflight && !e->dirty) {
 			e->dirty = true;
+			e->dirty_due = window_due(b, t, &e->dirty_win);
+		}
 		e->skip_if_clean = false;
 		return 0;
 	}
@@ -144,7 +195,13 @@ static int note_change(struct backup *b, uint64_t id, int64_t delay_ns)
 		return -ENOMEM;
 	}
 	e->id = id;
-	enqueue(b, e, backup_mono_ns() + delay_ns);
+	if (now) {
+		enqueue(b, e, t, b->win_no);
+	} else {
+		int64_t due = window_due(b, t, &win);
+
+		enqueue(b, e, due, win);
+	}
 	return 0;
 }
 
@@ -155,7 +212,7 @@ static void on_change(void *arg, uint64_t id)
 
 	pthread_mutex_lock(&b->lock);
 	if (!b->stopping)
-		rc = note_change(b, id, (int64_t)b->o.delay_ms * 1000000);
+		rc = note_change(b, id, false);
 	pthread_mutex_unlock(&b->lock);
 	if (rc)
 		log_error("cannot queue the upload of document %" PRIu64
@@ -171,6 +228,7 @@ static bool next_work(struct backup *b, struct backup_entry **e)
 {
 	for (;;) {
 		struct timespec until;
+		int64_t now;
 
 		if (b->stopping)
 			return false;
@@ -189,30 +247,39 @@ static bool next_work(struct backup *b, struct backup_entry **e)
 			pthread_cond_wait(&b->work, &b->lock);
 			continue;
 		}
-		if (b->flushing || b->head->due_ns <= backup_mono_ns()) {
+		now = clock_mono_ns();
+		if (b->flushing || b->head->due_ns <= now) {
 			*e = dequeue(b);
 			return true;
 		}
-		until = mono_at(b->head->due_ns);
+		clock_deadline_ns(&until, b->head->due_ns - now);
 		pthread_cond_timedwait(&b->work, &b->lock, &until);
 	}
 }
 
 void backup_entry_finish(struct backup *b, struct backup_entry *e, int rc)
 {
-	int64_t now = backup_mono_ns();
+	int64_t now = clock_mono_ns();
+
+	uint64_t win = e->win;
 
 	e->inflight = false;
 	b->inflight--;
+	backup_window_leave(b, e);
+	/* a retry stays in its window; a change meanwhile is in its own */
 	if (rc == -EAGAIN)
-		enqueue(b, e, now + (int64_t)BACKUP_BUSY_RETRY_MS * 1000000);
-	else if (rc == -ESTALE)
-		enqueue(b, e, now); /* changed during an outage: send it now */
-	else if (rc || e->dirty)
-		enqueue(b, e, now + (int64_t)b->o.delay_ms * 1000000);
+		enqueue(b, e, now + (int64_t)BACKUP_BUSY_RETRY_MS * 1000000,
+			win);
+	else if (rc == -ESTALE) /* changed during an outage: send it now */
+		enqueue(b, e, now, win);
+	else if (rc)
+		enqueue(b, e, now + (int64_t)b->o.delay_ms * 1000000, win);
+	else if (e->dirty)
+		enqueue(b, e, e->dirty_due, e->dirty_win);
 	else
 		table_del(b, e);
 	b->tomb_pass = true;
+	backup_history_kick(b);
 	pthread_cond_broadcast(&b->work);
 	pthread_cond_broadcast(&b->idle);
 }
@@ -234,6 +301,7 @@ static void *work(void *arg)
 			pthread_mutex_lock(&b->lock);
 			b->tomb_running = false;
 			pthread_cond_broadcast(&b->idle);
+			backup_history_kick(b);
 			continue;
 		}
 		e->inflight = true;
@@ -254,7 +322,7 @@ static void *work(void *arg)
 
 static int queue_pending(void *arg, uint64_t id)
 {
-	return note_change(arg, id, 0);
+	return note_change(arg, id, true);
 }
 
 static void free_all(struct backup *b)
@@ -283,7 +351,7 @@ static int init(struct backup *b, const struct backup_options *o)
 	b->nthreads = n;
 	u64map_init(&b->table);
 	b->workers = calloc(n, sizeof(*b->workers));
-	b->rng = (uint64_t)backup_real_ns() ^ (uintptr_t)b;
+	b->rng = (uint64_t)clock_real_ns() ^ (uintptr_t)b;
 	pthread_mutex_init(&b->lock, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -542,10 +610,10 @@ static bool all_done(struct backup *b)
 
 int backup_flush(struct backup *b, uint32_t timeout_ms)
 {
-	struct timespec until =
-		mono_at(backup_mono_ns() + (int64_t)timeout_ms * 1000000);
+	struct timespec until;
 	int rc = 0;
 
+	clock_deadline_ns(&until, (int64_t)timeout_ms * 1000000);
 	if (b->hist) /* history: batches go without their delay */
 		history_urgent(b->hist, 1);
 	pthread_mutex_lock(&b->lock);
@@ -569,6 +637,9 @@ int backup_flush(struct backup *b, uint32_t timeout_ms)
 	pthread_mutex_unlock(&b->lock);
 	if (b->hist)
 		history_urgent(b->hist, -1);
+	/* history: and the snapshot and pruning the last batches asked for */
+	if (!rc && b->hist)
+		rc = history_upkeep_wait(b->hist, timeout_ms);
 	return rc;
 }
 

@@ -82,13 +82,16 @@ struct backup_options {
 	 * the pruning interval (0: defaults) are seams for tests and
 	 * benches. */
 	uint64_t retention_ns;
+	/* With a feed, prune nothing (retention_ns only turns the feed on):
+	 * an offline backup leaves pruning to the mount's retention=. */
+	bool no_prune;
 	int64_t (*clock_ns)(void *arg);
 	void *clock_arg;
 	uint32_t snap_batches;
 	uint32_t prune_ms;
 };
 
-/* Defaults: 1000 ms delay, 4 uploads, backoff 500 ms doubling to 60 s,
+/* Defaults: 1000 ms delay, 8 uploads, backoff 500 ms doubling to 60 s,
  * listings cached 5000 ms, the document limits of doc_options_default,
  * the lease checked every 10 s, no history (retention_ns 0; the mount's
  * default is 7 days). */
@@ -106,8 +109,9 @@ int backup_start(struct store *store, struct cloud_target *target,
 		 const struct backup_options *o, struct backup **out);
 
 /* Upload everything queued now, ignoring the delay, and wait until the
- * queue is empty and no upload or deletion is in flight, or timeout_ms
- * passed (0: wait forever).  Returns 0, or -ETIMEDOUT; -EBUSY when
+ * queue is empty and no upload or deletion is in flight (with a
+ * history: every record in the feed, and the base snapshot and pruning
+ * they asked for written), or timeout_ms passed (0: wait forever).  Returns 0, or -ETIMEDOUT; -EBUSY when
  * another store took the prefix over (nothing more is written), -EROFS
  * for a read_only backup. */
 int backup_flush(struct backup *b, uint32_t timeout_ms);

@@ -30,6 +30,7 @@
 #include "util/u64map.h"
 
 #define BACKUP_BUSY_RETRY_MS 50
+#define BACKUP_WINDOWS 64 /* delay windows told apart (backup.c) */
 
 /* The writer lease as the uploader holds it (writer.c). */
 enum backup_lease {
@@ -44,7 +45,11 @@ struct backup_entry {
 	int64_t due_ns;
 	bool queued;
 	bool inflight;
-	bool dirty; /* changed while in flight */
+	bool dirty; /* changed while in flight ... */
+	int64_t dirty_due; /* ... first in the window ending then, */
+	uint64_t dirty_win; /* ... of this number */
+	uint64_t win; /* its window, counted in b->win_open ... */
+	bool counted; /* ... while queued or uploading (not handed over) */
 	bool skip_if_clean; /* just restored: no upload unless changed */
 	struct backup_entry *qnext;
 };
@@ -89,6 +94,12 @@ struct backup {
 	uint32_t nthreads;
 	struct backup_restoring *restoring;
 	uint64_t rng;
+	int64_t win_end; /* the current delay window (backup.c) */
+	uint64_t win_no;
+	/* entries queued or uploading per window (win % BACKUP_WINDOWS), and
+	 * the oldest window that may have some */
+	uint32_t win_open[BACKUP_WINDOWS];
+	uint64_t win_lo;
 	struct backup_stats st;
 	/* writer.c */
 	enum backup_lease lease;
@@ -100,6 +111,7 @@ struct backup {
 	 * names held until their feed record is confirmed */
 	struct history *hist;
 	size_t feed_wait;
+	size_t feed_docs; /* of those, entries in flight (uploads done) */
 	/* the start's comparison of history, store and cloud runs on its own
 	 * thread; uploads wait for it (their records come after its) */
 	pthread_t hist_thread;
@@ -108,13 +120,18 @@ struct backup {
 };
 
 /* backup.c */
-int64_t backup_mono_ns(void);
-int64_t backup_real_ns(void);
 /* "space/key" percent-encoded, safe to log whatever the bytes. */
 void backup_log_name(const char *space, const char *key,
 		     char out[2 * CLOUD_ENC_MAX]);
 struct backup_entry *backup_table_get(struct backup *b, uint64_t id);
 bool backup_stopping(struct backup *b);
+/* The number of the latest ended delay window whose uploads (and those
+ * of every window before it) have all been handed to the feed or are
+ * done, and no tombstone pass is due; 0: none (b->lock held). */
+uint64_t backup_window_done(struct backup *b);
+/* Entry e no longer counts in its window: its record is handed to the
+ * feed, or it finished (b->lock held; idempotent). */
+void backup_window_leave(struct backup *b, struct backup_entry *e);
 
 /* upload.c */
 /* Claim (space, key) for sl; -EAGAIN when busy.  For an upload (e not
@@ -158,6 +175,9 @@ struct history;
 int backup_history_start(struct backup *b);
 /* Close it: records not confirmed complete with -ECANCELED. */
 void backup_history_stop(struct backup *b);
+/* The uploader may have become quiet (every upload due by now handed to
+ * the feed): the feed writer looks again (b->lock held; none: no-op). */
+void backup_history_kick(struct backup *b);
 /* Hand the state of document id just uploaded (body, len, meta: the
  * readable object) to the feed: -EINPROGRESS (e finishes when the feed
  * confirms; the name stays held), or an errno to retry later.  The feed

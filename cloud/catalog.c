@@ -48,6 +48,7 @@
 
 #include "cloud/catalog.h"
 
+#include "util/clock.h"
 #include "util/log.h"
 #include "util/strset.h"
 
@@ -106,14 +107,6 @@ void catalog_options_default(struct catalog_options *o)
 	o->list_cache_ms = 5000;
 	o->negative_ms = 30000;
 	o->down_retry_ms = 1000;
-}
-
-static int64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 /* "space" or "space/key". */
@@ -207,7 +200,7 @@ static void neg_put(struct catalog *c, const char *space, const char *key,
 		    bool refused)
 {
 	char n[2 * CLOUD_NAME_MAX + 2];
-	int64_t until = mono_ns() + (int64_t)c->o.negative_ms * 1000000;
+	int64_t until = clock_mono_ns() + (int64_t)c->o.negative_ms * 1000000;
 
 	if (strset_count(&c->negative) >= NEG_MAX)
 		strset_clear(&c->negative);
@@ -224,7 +217,7 @@ static int neg_get(struct catalog *c, const char *space, const char *key)
 	neg_name(space, key, n);
 	if (!strset_get(&c->negative, n, &v))
 		return 0;
-	if ((v < 0 ? -v : v) < mono_ns()) {
+	if ((v < 0 ? -v : v) < clock_mono_ns()) {
 		strset_del(&c->negative, n);
 		return 0;
 	}
@@ -257,16 +250,13 @@ static void *down_thread(void *arg)
 
 	pthread_mutex_lock(&c->lock);
 	while (!c->stopping) {
-		int64_t at;
 		struct timespec ts;
 
 		if (!c->down) {
 			pthread_cond_wait(&c->cond, &c->lock);
 			continue;
 		}
-		at = mono_ns() + (int64_t)c->o.down_retry_ms * 1000000;
-		ts.tv_sec = (time_t)(at / 1000000000);
-		ts.tv_nsec = (long)(at % 1000000000);
+		clock_deadline_ns(&ts, (int64_t)c->o.down_retry_ms * 1000000);
 		pthread_cond_timedwait(&c->cond, &c->lock, &ts);
 		if (c->stopping || !c->down)
 			continue;
@@ -510,7 +500,7 @@ static int fetch(struct catalog *c, struct cloud_target *t, const char *space)
 			rc = listing_note(l, name, (int)op);
 		l->listed = true;
 		l->fetched_ns =
-			mono_ns(); /* a slow listing is fresh when done */
+			clock_mono_ns(); /* a slow listing is fresh when done */
 		/* an invalidation raced with the fetch, or a raced note could
 		 * not be taken: stale at once */
 		l->gen = gen == c->gen && !rc ? gen : 0;
@@ -667,7 +657,7 @@ int catalog_list(struct catalog *c, const char *space, cloud_name_fn fn,
 		return -EINVAL;
 	pthread_mutex_lock(&c->lock);
 	l = dir_get(c, d);
-	stale = !fresh(c, l, mono_ns());
+	stale = !fresh(c, l, clock_mono_ns());
 	down = c->down;
 	pthread_mutex_unlock(&c->lock);
 	/* Down: the last listing stands; with none, one quick try. */
@@ -748,7 +738,7 @@ enum catalog_answer catalog_lookup(struct catalog *c, const char *space,
 	l = dir_get(c, key ? space : "");
 	if (neg)
 		a = neg == 2 ? CATALOG_REFUSED : CATALOG_ABSENT;
-	else if (fresh(c, l, mono_ns()))
+	else if (fresh(c, l, clock_mono_ns()))
 		a = listing_has(l, key ? key : space) ? CATALOG_PRESENT
 						      : CATALOG_ABSENT;
 	else
@@ -783,7 +773,7 @@ bool catalog_vouches_absent(struct catalog *c, const char *space,
 	pthread_mutex_lock(&c->lock);
 	l = dir_get(c, space);
 	v = neg_get(c, space, key) == 1 ||
-	    (fresh(c, l, mono_ns()) && !listing_has(l, key));
+	    (fresh(c, l, clock_mono_ns()) && !listing_has(l, key));
 	pthread_mutex_unlock(&c->lock);
 	return v;
 }

@@ -17,6 +17,7 @@
 
 #include "cloud/creds_internal.h"
 
+#include "util/clock.h"
 #include "util/log.h"
 
 #include <errno.h>
@@ -37,10 +38,7 @@ extern char **environ;
 
 static int64_t mono_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return clock_mono_ns() / 1000000;
 }
 
 static int spawn(const char *cmd, int out_fd, pid_t *pid)

@@ -56,7 +56,8 @@
 
 #include "cloud/feed.h"
 
-#include "util/crc32c.h"
+#include "cloud/frame.h"
+
 #include "util/endian.h"
 
 #include <errno.h>
@@ -70,8 +71,7 @@
 #define FEED_VERSION 1
 #define HDR_LEN 76
 #define REC_FIXED 52
-#define CRC_LEN 4
-#define OFF_TOTAL 8
+#define CRC_LEN FRAME_CRC_LEN
 #define OFF_FIRST 48
 #define OFF_LAST 56
 #define OFF_COUNT 72
@@ -81,11 +81,6 @@
 
 _Static_assert(HDR_LEN == 72 + 4, "header layout");
 _Static_assert(REC_FIXED == 48 + 4, "record layout");
-
-static bool name_ok(const uint8_t *p, size_t n)
-{
-	return name_check_bytes(p, n, NULL) == 0;
-}
 
 int feed_writer_init(struct feed_writer *w, enum feed_kind kind,
 		     const uint8_t id[FEED_ID_LEN], uint64_t gen,
@@ -131,8 +126,8 @@ int feed_writer_add(struct feed_writer *w, const struct feed_record *r)
 
 	if (w->err)
 		return w->err;
-	if (!name_ok((const uint8_t *)r->space, sl) ||
-	    !name_ok((const uint8_t *)r->key, kl) || w->n == UINT32_MAX)
+	if (!frame_name_ok((const uint8_t *)r->space, sl) ||
+	    !frame_name_ok((const uint8_t *)r->key, kl) || w->n == UINT32_MAX)
 		w->err = -EINVAL;
 	else if (r->kind == FEED_REC_DOC && r->body_len == 0)
 		w->err = -EINVAL;
@@ -191,7 +186,6 @@ uint32_t feed_writer_count(const struct feed_writer *w)
 
 int feed_writer_finish(struct feed_writer *w, void **out, size_t *len)
 {
-	uint8_t crc[CRC_LEN];
 	uint8_t *p;
 	int rc = w->err;
 
@@ -199,23 +193,15 @@ int feed_writer_finish(struct feed_writer *w, void **out, size_t *len)
 		rc = -EINVAL;
 	if (!rc && (uint64_t)w->b.len + CRC_LEN > FEED_MAX_OBJECT)
 		rc = -EFBIG;
-	if (rc)
-		goto out_release;
-	p = (uint8_t *)w->b.p;
-	le64_put(p + OFF_TOTAL, (uint64_t)w->b.len + CRC_LEN);
-	le64_put(p + OFF_FIRST, (uint64_t)w->first_ns);
-	le64_put(p + OFF_LAST, (uint64_t)w->last_ns);
-	le32_put(p + OFF_COUNT, w->n);
-	le32_put(crc, crc32c(p, w->b.len));
-	cbuf_add(&w->b, crc, sizeof(crc));
-	if (cbuf_failed(&w->b)) {
-		rc = -ENOMEM;
-		goto out_release;
+	if (!rc) {
+		p = (uint8_t *)w->b.p;
+		le64_put(p + OFF_FIRST, (uint64_t)w->first_ns);
+		le64_put(p + OFF_LAST, (uint64_t)w->last_ns);
+		le32_put(p + OFF_COUNT, w->n);
+		rc = frame_seal(&w->b, out, len);
 	}
-	*out = cbuf_detach(&w->b, len);
-	return 0;
-out_release:
-	feed_writer_release(w);
+	if (rc)
+		feed_writer_release(w);
 	return rc;
 }
 
@@ -241,9 +227,7 @@ static int decode_header(const uint8_t *p, size_t len, struct feed_object *o,
 		return -EBADMSG;
 	if (le16_get(p + 4) != FEED_VERSION || le16_get(p + 6) != 0)
 		return -EBADMSG;
-	if (le64_get(p + OFF_TOTAL) != (uint64_t)len)
-		return -EBADMSG;
-	if (le32_get(p + len - CRC_LEN) != crc32c(p, len - CRC_LEN))
+	if (!frame_intact(p, len, HDR_LEN + CRC_LEN))
 		return -EBADMSG;
 	memcpy(o->id, p + 16, FEED_ID_LEN);
 	o->gen = le64_get(p + 32);
@@ -288,7 +272,7 @@ static int decode_record(const uint8_t *p, size_t *pos, size_t end,
 	at += REC_FIXED;
 	if (sl + kl > end - at || bl > end - at - sl - kl)
 		return -EBADMSG;
-	if (!name_ok(p + at, sl) || !name_ok(p + at + sl, kl))
+	if (!frame_name_ok(p + at, sl) || !frame_name_ok(p + at + sl, kl))
 		return -EBADMSG;
 	if (r->kind == FEED_REC_DOC) {
 		if (bl == 0)

@@ -9,12 +9,14 @@
  *
  * The thread takes the whole queue as one batch once it is due: when the
  * last PUT is delay_ms old (so one PUT per delay_ms at most), at once
- * when the queue holds max_batch_bytes or urgent > 0.  It encodes and
- * PUTs the batch with the lock released, retrying until confirmed or
- * closing, then runs the done callbacks in order, then a snapshot and a
- * prune when due.  While a batch is in flight new records queue behind
- * it: they go in the next batch, so batch order is record order and a
- * record's time is never earlier than any record before it.
+ * when the uploader's delay window is complete (options.quiet: once per
+ * window), at once when the queue holds max_batch_bytes or urgent > 0.
+ * It encodes and PUTs the batch with the lock released, retrying until
+ * confirmed or closing, then runs the done callbacks in order, then asks
+ * the upkeep thread for a snapshot and a prune when due (see "upkeep"
+ * below).  While a batch is in flight new records queue behind it: they
+ * go in the next batch, so batch order is record order and a record's
+ * time is never earlier than any record before it.
  *
  * Invariants:
  *   1. A done callback with rc 0 runs only after the target confirmed
@@ -28,6 +30,7 @@
 #include "cloud/history.h"
 
 #include "cloud/pitr.h"
+#include "util/clock.h"
 #include "util/log.h"
 
 #include <errno.h>
@@ -35,7 +38,6 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 struct hrec {
 	struct feed_record r;
@@ -62,7 +64,15 @@ struct history {
 	int64_t last_time; /* newest record time handed out */
 	uint64_t since_snap_batches, since_snap_bytes, last_snap_bytes;
 	int64_t last_prune_mono;
+	/* upkeep: a snapshot (at snap_batch) and a prune asked for, one in
+	 * hand */
+	pthread_cond_t upkeep; /* the upkeep thread: a request, or closing */
+	bool snap_req, prune_req, upkeep_busy;
+	uint64_t snap_batch, snap_batches_at, snap_bytes_at;
+	pthread_t upkeep_thread;
 	int urgent;
+	uint64_t kicks; /* history_add and history_kick: look again */
+	uint64_t window; /* the uploader's last window sent (options.quiet) */
 	bool closing;
 	uint64_t rng;
 	struct history_stats st;
@@ -84,30 +94,11 @@ void history_options_default(struct history_options *o)
 	o->retry.max_attempts = CLOUD_RETRY_FOREVER;
 }
 
-static int64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 static int64_t now_ns(struct history *h)
 {
-	struct timespec ts;
-
 	if (h->o.clock_ns)
 		return h->o.clock_ns(h->o.clock_arg);
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static struct timespec mono_at(int64_t ns)
-{
-	struct timespec ts = { (time_t)(ns / 1000000000),
-			       (long)(ns % 1000000000) };
-
-	return ts;
+	return clock_real_ns();
 }
 
 static void free_hrecs(struct hrec *r, int rc)
@@ -168,9 +159,18 @@ int history_add(struct history *h, const struct feed_record *r,
 	h->tail = n;
 	h->queued++;
 	h->queued_bytes += 64 + strlen(r->space) + strlen(r->key) + r->body_len;
+	h->kicks++;
 	pthread_cond_signal(&h->work);
 	pthread_mutex_unlock(&h->lock);
 	return 0;
+}
+
+void history_kick(struct history *h)
+{
+	pthread_mutex_lock(&h->lock);
+	h->kicks++;
+	pthread_cond_signal(&h->work);
+	pthread_mutex_unlock(&h->lock);
 }
 
 void history_urgent(struct history *h, int delta)
@@ -181,27 +181,44 @@ void history_urgent(struct history *h, int delta)
 	pthread_mutex_unlock(&h->lock);
 }
 
-int history_flush(struct history *h, uint32_t timeout_ms)
+/* Records (with_records) or upkeep not done yet (lock held). */
+static bool busy(const struct history *h, bool with_records)
 {
-	struct timespec until =
-		mono_at(mono_ns() + (int64_t)timeout_ms * 1000000);
+	return (with_records && (h->queued || h->inflight)) || h->snap_req ||
+	       h->prune_req || h->upkeep_busy;
+}
+
+static int wait_idle(struct history *h, uint32_t timeout_ms, bool with_records)
+{
+	struct timespec until;
 	int rc = 0;
 
+	clock_deadline_ns(&until, (int64_t)timeout_ms * 1000000);
 	pthread_mutex_lock(&h->lock);
-	h->urgent++;
+	h->urgent += with_records;
 	pthread_cond_broadcast(&h->work);
-	while ((h->queued || h->inflight) && !h->closing) {
+	while (busy(h, with_records) && !h->closing) {
 		if (!timeout_ms) {
 			pthread_cond_wait(&h->done, &h->lock);
 		} else if (pthread_cond_timedwait(&h->done, &h->lock, &until) ==
 			   ETIMEDOUT) {
-			rc = h->queued || h->inflight ? -ETIMEDOUT : 0;
+			rc = busy(h, with_records) ? -ETIMEDOUT : 0;
 			break;
 		}
 	}
-	h->urgent--;
+	h->urgent -= with_records;
 	pthread_mutex_unlock(&h->lock);
 	return rc;
+}
+
+int history_flush(struct history *h, uint32_t timeout_ms)
+{
+	return wait_idle(h, timeout_ms, true);
+}
+
+int history_upkeep_wait(struct history *h, uint32_t timeout_ms)
+{
+	return wait_idle(h, timeout_ms, false);
 }
 
 size_t history_pending(struct history *h)
@@ -225,14 +242,44 @@ void history_stats(struct history *h, struct history_stats *out)
 
 /* ---- the thread ---- */
 
+/* The uploader's latest complete window (options.quiet; 0: none), asked
+ * with the lock released (the uploader's lock comes first). */
+static uint64_t quiet(struct history *h)
+{
+	uint64_t v;
+
+	if (!h->o.quiet)
+		return 0;
+	pthread_mutex_unlock(&h->lock);
+	v = h->o.quiet(h->o.quiet_arg);
+	pthread_mutex_lock(&h->lock);
+	return v;
+}
+
+/* Take the queue as the batch in flight (lock held). */
+static struct hrec *take(struct history *h)
+{
+	struct hrec *b = h->head;
+
+	h->head = h->tail = NULL;
+	h->inflight = h->queued;
+	h->queued = 0;
+	h->queued_bytes = 0;
+	return b;
+}
+
 /* Wait until a batch is due (lock held): its records, or NULL when
- * closing. */
+ * closing.  Due: urgent, the first, large, a window of the uploader
+ * completed since the last batch (so at most one PUT per window: the
+ * uploads of a window leave together at its end, and their batch follows
+ * as soon as they are all handed over), or the last PUT delay_ms old
+ * (two delays with windows: they stalled). */
 static struct hrec *next_batch(struct history *h)
 {
 	for (;;) {
-		int64_t due;
+		int64_t due, now;
 		struct timespec until;
-		struct hrec *b;
+		uint64_t kicks, win;
 
 		if (h->closing)
 			return NULL;
@@ -240,18 +287,23 @@ static struct hrec *next_batch(struct history *h)
 			pthread_cond_wait(&h->work, &h->lock);
 			continue;
 		}
-		due = h->last_put_mono + (int64_t)h->o.delay_ms * 1000000;
+		/* with the uploader's windows, the delay alone sends only
+		 * when windows stall (a retry, an outage): after two */
+		due = h->last_put_mono +
+		      (h->o.quiet ? 2 : 1) * (int64_t)h->o.delay_ms * 1000000;
+		now = clock_mono_ns();
 		if (h->urgent > 0 || h->last_put_mono == 0 ||
-		    h->queued_bytes >= h->o.max_batch_bytes ||
-		    mono_ns() >= due) {
-			b = h->head;
-			h->head = h->tail = NULL;
-			h->inflight = h->queued;
-			h->queued = 0;
-			h->queued_bytes = 0;
-			return b;
+		    h->queued_bytes >= h->o.max_batch_bytes || now >= due)
+			return take(h);
+		kicks = h->kicks;
+		win = quiet(h);
+		if (win > h->window && h->head && !h->closing) {
+			h->window = win;
+			return take(h);
 		}
-		until = mono_at(due);
+		if (h->kicks != kicks || !h->head || h->closing)
+			continue; /* something changed meanwhile */
+		clock_deadline_ns(&until, due - now);
 		pthread_cond_timedwait(&h->work, &h->lock, &until);
 	}
 }
@@ -259,9 +311,10 @@ static struct hrec *next_batch(struct history *h)
 /* Sleep ms unless closing: -ECANCELED when closing. */
 static int backoff(struct history *h, uint32_t ms)
 {
-	struct timespec until = mono_at(mono_ns() + (int64_t)ms * 1000000);
+	struct timespec until;
 	int rc = 0;
 
+	clock_deadline_ns(&until, (int64_t)ms * 1000000);
 	pthread_mutex_lock(&h->lock);
 	while (!h->closing && rc != ETIMEDOUT)
 		rc = pthread_cond_timedwait(&h->work, &h->lock, &until);
@@ -345,51 +398,115 @@ static int put_batch(struct history *h, struct hrec *recs, uint64_t n,
 	return rc;
 }
 
-static void maintain(struct history *h, uint64_t batch)
+/* ---- upkeep: snapshots and pruning, on their own thread ----
+ *
+ * After a confirmed batch the writer asks for a snapshot at that batch
+ * and a prune when due (ask_upkeep); the upkeep thread writes them while
+ * the writer goes on with the next batches, so no batch waits for a
+ * snapshot.  A snapshot at batch n reads only batches 0..n, all
+ * confirmed and never rewritten, so later batches do not disturb it; it
+ * is complete only once all its parts are written (cloud/pitr.c), so a
+ * crash midway leaves a partial snapshot that restores and pruning
+ * ignore.  At most one snapshot is in hand at a time; one asked for
+ * while another is written waits for it (the request then names the
+ * newest batch).  A failed snapshot is asked for again after the next
+ * batch (the counts since the last one are kept). */
+
+/* Batch n was confirmed (lock held). */
+static void ask_upkeep(struct history *h, uint64_t n)
 {
-	bool snap, prune;
-	uint64_t bytes = 0, removed = 0, limit;
-	int64_t mono = mono_ns();
-	int rc;
+	uint64_t limit = h->last_snap_bytes > h->o.snap_min_bytes
+				 ? h->last_snap_bytes
+				 : h->o.snap_min_bytes;
+	int64_t mono = clock_mono_ns();
+
+	if (h->since_snap_batches >= h->o.snap_batches ||
+	    h->since_snap_bytes > limit) {
+		h->snap_req = true;
+		h->snap_batch = n;
+		h->snap_batches_at = h->since_snap_batches;
+		h->snap_bytes_at = h->since_snap_bytes;
+	}
+	if (h->o.retention_ns &&
+	    (h->snap_req || h->last_prune_mono == 0 ||
+	     mono - h->last_prune_mono >= (int64_t)h->o.prune_ms * 1000000))
+		h->prune_req = true;
+	if (h->snap_req || h->prune_req)
+		pthread_cond_signal(&h->upkeep);
+}
+
+/* Write the snapshot at batch n, asked for when batches_at batches and
+ * bytes_at bytes had been written since the last (the lock not held). */
+static void snapshot(struct history *h, uint64_t n, uint64_t batches_at,
+		     uint64_t bytes_at)
+{
+	uint64_t bytes = 0;
+	int rc = pitr_snapshot(h->t, h->id, h->gen, n, h->o.snap_part_bytes,
+			       &bytes);
+	pthread_mutex_lock(&h->lock);
+	if (!rc) {
+		/* what came after the request counts towards the next */
+		h->since_snap_batches -= batches_at;
+		h->since_snap_bytes -= bytes_at;
+		h->last_snap_bytes = bytes;
+		h->st.snapshots++;
+	}
+	pthread_mutex_unlock(&h->lock);
+	if (rc && rc != -ECANCELED)
+		log_error("cannot write the base snapshot at feed batch "
+			  "%" PRIu64 ": %s",
+			  n, strerror(-rc));
+}
+
+static void prune(struct history *h)
+{
+	int64_t mono = clock_mono_ns();
+	int64_t horizon = now_ns(h) - (int64_t)h->o.retention_ns;
+	uint64_t removed = 0;
+	int rc = pitr_prune(h->t, horizon, &removed);
 
 	pthread_mutex_lock(&h->lock);
-	limit = h->last_snap_bytes > h->o.snap_min_bytes ? h->last_snap_bytes
-							 : h->o.snap_min_bytes;
-	snap = h->since_snap_batches >= h->o.snap_batches ||
-	       h->since_snap_bytes > limit;
-	prune = h->o.retention_ns &&
-		(snap || h->last_prune_mono == 0 ||
-		 mono - h->last_prune_mono >= (int64_t)h->o.prune_ms * 1000000);
+	h->last_prune_mono = mono;
+	h->st.pruned += removed;
 	pthread_mutex_unlock(&h->lock);
-	if (snap) {
-		rc = pitr_snapshot(h->t, h->id, h->gen, batch,
-				   h->o.snap_part_bytes, &bytes);
-		pthread_mutex_lock(&h->lock);
-		if (!rc) {
-			h->since_snap_batches = 0;
-			h->since_snap_bytes = 0;
-			h->last_snap_bytes = bytes;
-			h->st.snapshots++;
-		} else {
-			/* tried again after the next batch */
-			log_error("cannot write the base snapshot at feed "
-				  "batch %" PRIu64 ": %s",
-				  batch, strerror(-rc));
-		}
-		pthread_mutex_unlock(&h->lock);
-	}
-	if (prune) {
-		int64_t horizon = now_ns(h) - (int64_t)h->o.retention_ns;
+	if (rc && rc != -ECANCELED)
+		log_error("cannot prune the history in '%s': %s",
+			  cloud_target_url(h->t), strerror(-rc));
+}
 
-		rc = pitr_prune(h->t, horizon, &removed);
-		pthread_mutex_lock(&h->lock);
-		h->last_prune_mono = mono;
-		h->st.pruned += removed;
+static void *upkeep_main(void *arg)
+{
+	struct history *h = arg;
+
+	pthread_mutex_lock(&h->lock);
+	for (;;) {
+		bool snap, prn;
+		uint64_t n, batches_at, bytes_at;
+
+		while (!h->closing && !h->snap_req && !h->prune_req)
+			pthread_cond_wait(&h->upkeep, &h->lock);
+		if (h->closing)
+			break;
+		snap = h->snap_req;
+		prn = h->prune_req;
+		n = h->snap_batch;
+		batches_at = h->snap_batches_at;
+		bytes_at = h->snap_bytes_at;
+		h->snap_req = h->prune_req = false;
+		h->upkeep_busy = true;
 		pthread_mutex_unlock(&h->lock);
-		if (rc && rc != -ECANCELED)
-			log_error("cannot prune the history in '%s': %s",
-				  cloud_target_url(h->t), strerror(-rc));
+		if (may_write(h)) {
+			if (snap)
+				snapshot(h, n, batches_at, bytes_at);
+			if (prn)
+				prune(h);
+		}
+		pthread_mutex_lock(&h->lock);
+		h->upkeep_busy = false;
+		pthread_cond_broadcast(&h->done);
 	}
+	pthread_mutex_unlock(&h->lock);
+	return NULL;
 }
 
 static void *run(void *arg)
@@ -410,7 +527,7 @@ static void *run(void *arg)
 		while (rc == -ENOMEM && !closing(h) && !backoff(h, 1000))
 			rc = put_batch(h, b, n, &bytes);
 		pthread_mutex_lock(&h->lock);
-		h->last_put_mono = mono_ns();
+		h->last_put_mono = clock_mono_ns();
 		if (!rc) {
 			h->batch = n + 1;
 			h->st.puts++;
@@ -418,18 +535,14 @@ static void *run(void *arg)
 			h->st.bytes += bytes;
 			h->since_snap_batches++;
 			h->since_snap_bytes += bytes;
+			/* before the callbacks: whoever they let go sees it */
+			ask_upkeep(h, n);
 		}
 		pthread_mutex_unlock(&h->lock);
 		free_hrecs(b, rc ? -ECANCELED : 0);
 		pthread_mutex_lock(&h->lock);
 		h->inflight = 0;
 		pthread_cond_broadcast(&h->done);
-		if (rc || h->closing)
-			continue;
-		pthread_mutex_unlock(&h->lock);
-		if (may_write(h))
-			maintain(h, n);
-		pthread_mutex_lock(&h->lock);
 	}
 	pthread_mutex_unlock(&h->lock);
 	return NULL;
@@ -472,17 +585,29 @@ int history_open(struct cloud_target *target, const uint8_t id[FEED_ID_LEN],
 			 cloud_target_url(target), strerror(-rc));
 	if (last >= h->gen)
 		h->gen = last + 1;
-	h->rng = (uint64_t)mono_ns() ^ (uintptr_t)h;
+	h->rng = (uint64_t)clock_mono_ns() ^ (uintptr_t)h;
 	pthread_mutex_init(&h->lock, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&h->work, &ca);
 	pthread_cond_init(&h->done, &ca);
+	pthread_cond_init(&h->upkeep, &ca);
 	pthread_condattr_destroy(&ca);
-	rc = -pthread_create(&h->thread, NULL, run, h);
+	rc = -pthread_create(&h->upkeep_thread, NULL, upkeep_main, h);
+	if (!rc) {
+		rc = -pthread_create(&h->thread, NULL, run, h);
+		if (rc) {
+			pthread_mutex_lock(&h->lock);
+			h->closing = true;
+			pthread_cond_broadcast(&h->upkeep);
+			pthread_mutex_unlock(&h->lock);
+			pthread_join(h->upkeep_thread, NULL);
+		}
+	}
 	if (rc) {
 		pthread_cond_destroy(&h->work);
 		pthread_cond_destroy(&h->done);
+		pthread_cond_destroy(&h->upkeep);
 		pthread_mutex_destroy(&h->lock);
 		free(h);
 		return rc;
@@ -503,13 +628,16 @@ void history_close(struct history *h)
 	h->closing = true;
 	pthread_cond_broadcast(&h->work);
 	pthread_cond_broadcast(&h->done);
+	pthread_cond_broadcast(&h->upkeep);
 	pthread_mutex_unlock(&h->lock);
 	pthread_join(h->thread, NULL);
+	pthread_join(h->upkeep_thread, NULL);
 	left = h->head;
 	h->head = h->tail = NULL;
 	free_hrecs(left, -ECANCELED);
 	pthread_cond_destroy(&h->work);
 	pthread_cond_destroy(&h->done);
+	pthread_cond_destroy(&h->upkeep);
 	pthread_mutex_destroy(&h->lock);
 	free(h);
 }

@@ -7,8 +7,10 @@
  * confirmed delete (history_add); the writer gives the record its change
  * time (the injected clock, never going back), batches records and PUTs
  * one feed batch object (".caravan", "feed-<gen>-<batch>") at most once
- * per options.delay_ms (a batch larger than max_batch_bytes goes at
- * once), retrying forever with backoff.  Once the target confirmed a
+ * per options.delay_ms, or at once when the uploader says its delay
+ * window is complete (options.quiet; still at most one per window), or
+ * at once when larger than max_batch_bytes, retrying forever with
+ * backoff.  Once the target confirmed a
  * batch, each of its records' done callback runs (rc 0), in record order,
  * on the writer's thread: that is where the uploader marks the document
  * uploaded or clears the tombstone, so nothing is marked before the feed
@@ -21,8 +23,8 @@
  *
  * Snapshots: after a confirmed batch, when snap_batches batches or more
  * than max(snap_min_bytes, the last snapshot's size) bytes of feed were
- * written since the last snapshot, the writer rebuilds the namespace at
- * that batch from the target's own history (cloud/pitr.h) and writes it
+ * written since the last snapshot, the writer's upkeep thread rebuilds
+ * the namespace at that batch (while later batches go on) from the target's own history (cloud/pitr.h) and writes it
  * as a base snapshot, so a restore replays at most that tail.
  *
  * Retention: with retention_ns > 0, after each snapshot and at most once
@@ -69,6 +71,17 @@ struct history_options {
 	 * wait and no snapshot or pruning runs. */
 	bool (*may_write)(void *arg);
 	void *may_write_arg;
+	/* NULL, or the number of the latest of the uploader's delay windows
+	 * whose records have all been added (its uploads are confirmed and
+	 * handed over: cloud/history_backup.c), 0 while some are not.  When
+	 * it names a window later than the last one seen, the batch goes at
+	 * once (so at most one PUT per window, windows being delay_ms
+	 * long); delay_ms alone then sends only after two of them without a
+	 * window (the uploader stalled).  Called on the writer's
+	 * thread with no lock of the writer held; the caller calls
+	 * history_kick when it may have changed. */
+	uint64_t (*quiet)(void *arg);
+	void *quiet_arg;
 };
 
 /* Defaults: 1000 ms delay, 8 MiB batches, 7 days retention, pruning every
@@ -90,13 +103,22 @@ int history_open(struct cloud_target *target, const uint8_t id[FEED_ID_LEN],
 int history_add(struct history *h, const struct feed_record *r,
 		history_done_fn fn, void *arg);
 
+/* options.quiet may have become true: the writer asks again.  Any
+ * thread, any lock of the caller's held. */
+void history_kick(struct history *h);
+
 /* While urgent > 0 (history_urgent(h, +1) ... (h, -1)), batches go
  * without waiting for the delay (a backup flush). */
 void history_urgent(struct history *h, int delta);
 
-/* Wait until every record added so far is confirmed, or timeout_ms
- * passed (0: forever): 0 or -ETIMEDOUT. */
+/* Wait until every record added so far is confirmed and the snapshot
+ * and pruning their batches asked for are done, or timeout_ms passed
+ * (0: forever): 0 or -ETIMEDOUT. */
 int history_flush(struct history *h, uint32_t timeout_ms);
+
+/* Wait until the snapshot and pruning asked for so far are done (not
+ * the records), or timeout_ms passed (0: forever): 0 or -ETIMEDOUT. */
+int history_upkeep_wait(struct history *h, uint32_t timeout_ms);
 
 /* Records waiting or in flight. */
 size_t history_pending(struct history *h);

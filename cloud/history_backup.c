@@ -45,6 +45,7 @@
 #include "cloud/pitr.h"
 #include "json/json.h"
 #include "store/doc.h"
+#include "util/clock.h"
 #include "util/log.h"
 #include "util/strlist.h"
 
@@ -90,6 +91,24 @@ static bool lease_ours(void *arg)
 	return v;
 }
 
+/* options.quiet: backup_window_done under b->lock. */
+static uint64_t window_done(void *arg)
+{
+	struct backup *b = arg;
+	uint64_t v;
+
+	pthread_mutex_lock(&b->lock);
+	v = backup_window_done(b);
+	pthread_mutex_unlock(&b->lock);
+	return v;
+}
+
+void backup_history_kick(struct backup *b)
+{
+	if (b->hist)
+		history_kick(b->hist);
+}
+
 int backup_history_start(struct backup *b)
 {
 	struct history_options ho;
@@ -100,13 +119,15 @@ int backup_history_start(struct backup *b)
 		return 0;
 	history_options_default(&ho);
 	ho.delay_ms = b->o.delay_ms;
-	ho.retention_ns = b->o.retention_ns;
+	ho.retention_ns = b->o.no_prune ? 0 : b->o.retention_ns;
 	ho.retry = b->o.retry;
 	ho.quick = b->o.quick;
 	ho.clock_ns = b->o.clock_ns;
 	ho.clock_arg = b->o.clock_arg;
 	ho.may_write = lease_ours;
 	ho.may_write_arg = b;
+	ho.quiet = window_done;
+	ho.quiet_arg = b;
 	if (b->o.snap_batches)
 		ho.snap_batches = b->o.snap_batches;
 	if (b->o.prune_ms)
@@ -141,7 +162,7 @@ void backup_history_stop(struct backup *b)
 /* ---- holds ---- */
 
 static struct feed_hold *hold_new(struct backup *b, const char *space,
-				  const char *key)
+				  const char *key, struct backup_entry *e)
 {
 	struct feed_hold *h = calloc(1, sizeof(*h));
 
@@ -153,9 +174,13 @@ static struct feed_hold *hold_new(struct backup *b, const char *space,
 	h->name.space = h->space;
 	h->name.key = h->key;
 	pthread_mutex_lock(&b->lock);
+	h->e = e;
 	h->name.next = b->restoring;
 	b->restoring = &h->name;
 	b->feed_wait++;
+	b->feed_docs += e != NULL;
+	if (e) /* handed over: no longer holds its window back */
+		backup_window_leave(b, e);
 	pthread_mutex_unlock(&b->lock);
 	return h;
 }
@@ -170,6 +195,7 @@ static void hold_drop(struct backup *b, struct feed_hold *h)
 		}
 	}
 	b->feed_wait--;
+	b->feed_docs -= h->e != NULL;
 	b->tomb_pass = true;
 	pthread_cond_broadcast(&b->work);
 	pthread_cond_broadcast(&b->idle);
@@ -263,12 +289,11 @@ static int feed_held(struct backup *b, struct backup_entry *e, uint64_t id,
 		     const char *space, const char *key, uint64_t seq,
 		     const struct feed_record *r)
 {
-	struct feed_hold *h = hold_new(b, space, key);
+	struct feed_hold *h = hold_new(b, space, key, e);
 	int rc;
 
 	if (!h)
 		return -ENOMEM;
-	h->e = e;
 	h->id = id;
 	h->seq = seq;
 	rc = history_add(b->hist, r, doc_fed, h);
@@ -339,7 +364,7 @@ int backup_feed_delete(struct backup *b, uint64_t tomb_id, const char *space,
 	int rc;
 
 	del_record(&r, space, key);
-	h = hold_new(b, space, key);
+	h = hold_new(b, space, key, NULL);
 	if (!h)
 		return -ENOMEM;
 	h->tomb_id = tomb_id;

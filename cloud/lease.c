@@ -27,6 +27,7 @@
 
 #include "cloud/lease.h"
 
+#include "util/clock.h"
 #include "util/log.h"
 
 #include <errno.h>
@@ -39,14 +40,6 @@
 
 #define LEASE_SPACE CLOUD_RESERVED_PREFIX
 #define LEASE_KEY "writer"
-
-static int64_t real_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 /* GET and parse: 0, -ENOENT, -EBADMSG (not a lease), or the target's. */
 static int lease_read(struct cloud_target *t, struct lease_info *li)
@@ -116,7 +109,7 @@ int lease_acquire(struct cloud_target *t, const uint8_t store[LEASE_STORE_LEN],
 		strcpy(mine.host, "_");
 	mine.host[LEASE_HOST_MAX] = '\0';
 	mine.pid = (int64_t)getpid();
-	mine.since_ns = real_ns();
+	mine.since_ns = clock_real_ns();
 	mine.active = true;
 	/* A free prefix is taken with a conditional PUT where the target
 	 * can decide it (step 2); another store that won meanwhile is

@@ -11,6 +11,7 @@ cloud_libcloud_a_SOURCES = \
 	cloud/dir.c \
 	cloud/feed.c cloud/feed.h \
 	cloud/follow.c cloud/follow.h cloud/follow_state.c \
+	cloud/frame.c cloud/frame.h \
 	cloud/history.c cloud/history.h cloud/history_backup.c \
 	cloud/pitr.c cloud/pitr.h \
 	cloud/docmeta.c cloud/docmeta.h \

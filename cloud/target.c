@@ -29,6 +29,7 @@
 #include "cloud/target_internal.h"
 
 #include "cloud/sigv4.h"
+#include "util/clock.h"
 #include "util/log.h"
 
 #include <errno.h>
@@ -169,6 +170,8 @@ int cloud_target_base_init(struct cloud_target *t,
 			   const struct cloud_target_ops *ops, const char *url,
 			   const struct cloud_options *o)
 {
+	pthread_condattr_t ca;
+
 	t->url = strdup(url);
 	if (!t->url)
 		return -ENOMEM;
@@ -180,15 +183,14 @@ int cloud_target_base_init(struct cloud_target *t,
 	t->sleep_ms = o->sleep_ms;
 	t->sleep_arg = o->sleep_arg;
 	t->rng = o->jitter_seed;
-	if (!t->rng) {
-		struct timespec ts;
-
-		clock_gettime(CLOCK_REALTIME, &ts);
-		t->rng = ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)ts.tv_sec ^
+	if (!t->rng)
+		t->rng = (uint64_t)clock_real_ns() ^
 			 ((uint64_t)getpid() << 40) ^ (uintptr_t)t;
-	}
 	pthread_mutex_init(&t->lock, NULL);
-	pthread_cond_init(&t->wake, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&t->wake, &ca);
+	pthread_condattr_destroy(&ca);
 	t->interrupted = false;
 	t->lists_interrupted = false;
 	return 0;
@@ -252,13 +254,7 @@ int cloud_target_sleep(struct cloud_target *t, uint32_t ms, bool listing)
 								 : 0;
 		return cloud_target_interrupted(t) ? -ECANCELED : 0;
 	}
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += ms / 1000;
-	until.tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
+	clock_deadline_ns(&until, (int64_t)ms * 1000000);
 	pthread_mutex_lock(&t->lock);
 	while (!stop_locked(t, listing) && rc != ETIMEDOUT)
 		rc = pthread_cond_timedwait(&t->wake, &t->lock, &until);

@@ -38,6 +38,18 @@
  * backup_time_ns is -1 replaces a copy the store knows to be an older
  * document's: no reconcile.)
  *
+ * The claim: a document never confirmed under any name (backup_time_ns
+ * 0), once reconciled, is marked as owning a cloud copy under its name
+ * before its PUT (store_backup_mark_named at seq 0, time -1: still
+ * pending, as a document that took over a tombstoned name).  So when it
+ * is deleted or renamed before its upload is marked (the mark waits for
+ * the feed; a kill -9 may come first), its name gets a tombstone and the
+ * copy is deleted, and a new document under the name knows the copy is
+ * the store's own: no reconcile, no conflict copy of it.  The claim
+ * follows the reconcile, so an object the store never knew was kept as
+ * a conflict copy before it.  (Not made durable on its own: a delete
+ * after it in the log is durable only with it.)
+ *
  * Invariants:
  *   1. A document is marked uploaded at seq S only after the target
  *      confirmed its JSON as of S under its current name.
@@ -53,6 +65,7 @@
 #include "cloud/archive.h"
 #include "json/json.h"
 #include "store/doc.h"
+#include "util/clock.h"
 #include "util/log.h"
 
 #include <errno.h>
@@ -116,12 +129,11 @@ void backup_unclaim(struct backup *b, struct backup_slot *sl)
  * -ECANCELED when stopping. */
 static int backoff_wait(struct backup *b, uint32_t ms)
 {
-	int64_t at = backup_mono_ns() + (int64_t)ms * 1000000;
-	struct timespec until = { (time_t)(at / 1000000000),
-				  (long)(at % 1000000000) };
+	struct timespec until;
 	uint64_t kick;
 	int rc = 0;
 
+	clock_deadline_ns(&until, (int64_t)ms * 1000000);
 	pthread_mutex_lock(&b->lock);
 	kick = b->kick;
 	while (!b->stopping && b->kick == kick && rc != ETIMEDOUT)
@@ -166,14 +178,31 @@ struct upload {
 	struct cloud_doc_meta meta;
 };
 
-/* One PUT (up != NULL) or DELETE; *reconciled false: reconcile first. */
+/* One PUT (up != NULL) of document id or DELETE; *reconciled false:
+ * reconcile first. */
 struct call {
 	const char *space, *key;
 	const struct upload *up;
 	bool reconciled;
+	uint64_t id;
 };
 
 static int reconcile(struct backup *b, const struct call *c);
+
+/* See "The claim" above. */
+static void claim_copy(struct backup *b, const struct call *c)
+{
+	char name[2 * CLOUD_ENC_MAX];
+	int rc = store_backup_mark_named(b->store, c->id, c->space, c->key, 0,
+					 -1);
+
+	if (rc && rc != -ESTALE && rc != -ENOENT) {
+		backup_log_name(c->space, c->key, name);
+		log_warn("cannot record the upload of '%s' under way: %s (a "
+			 "crash before its mark may leave a conflict copy)",
+			 name, strerror(-rc));
+	}
+}
 
 static int call_once(struct backup *b, struct call *c)
 {
@@ -186,6 +215,7 @@ static int call_once(struct backup *b, struct call *c)
 		if (rc)
 			return rc;
 		c->reconciled = true;
+		claim_copy(b, c);
 	}
 	return cloud_target_put_doc(b->target, c->space, c->key, c->up->body,
 				    c->up->len, &c->up->meta);
@@ -237,7 +267,7 @@ static int until_confirmed(struct backup *b, const struct backup_entry *e,
 int backup_delete_confirmed(struct backup *b, const char *space,
 			    const char *key)
 {
-	struct call c = { space, key, NULL, true };
+	struct call c = { space, key, NULL, true, 0 };
 	int rc = until_confirmed(b, NULL, &c);
 
 	if (!rc)
@@ -251,7 +281,7 @@ int backup_delete_confirmed(struct backup *b, const char *space,
 static void conflict_name(const char *key, char out[CLOUD_NAME_MAX + 1])
 {
 	char stamp[32];
-	time_t now = (time_t)(backup_real_ns() / 1000000000);
+	time_t now = (time_t)(clock_real_ns() / 1000000000);
 	struct tm tm;
 	int room;
 
@@ -551,7 +581,7 @@ int backup_upload_confirm(struct backup *b, uint64_t id, const char *space,
 	if (!rc && !strcmp(now_space, space) && !strcmp(now_key, key)) {
 		/* checked again atomically with the mark */
 		rc = store_backup_mark_named(b->store, id, space, key, seq,
-					     backup_real_ns());
+					     clock_real_ns());
 		if (rc == -ESTALE || rc == -ENOENT)
 			goto moved;
 		if (!rc) {
@@ -613,7 +643,7 @@ int backup_upload_doc(struct backup *b, struct backup_slot *sl,
 			  strerror(-rc));
 		goto out_unclaim;
 	}
-	c = (struct call){ space, key, &up, info.backup_time_ns != 0 };
+	c = (struct call){ space, key, &up, info.backup_time_ns != 0, id };
 	rc = until_confirmed(b, e, &c);
 	if (!rc && b->hist) /* history: the mark waits for the feed */
 		rc = backup_feed_uploaded(b, e, id, space, key, up.body, up.len,

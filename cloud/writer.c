@@ -29,6 +29,7 @@
 #include "cloud/backup_internal.h"
 #include "cloud/lease.h"
 
+#include "util/clock.h"
 #include "util/log.h"
 
 #include <errno.h>
@@ -40,15 +41,13 @@
 
 static void wait_ms(struct backup *b, uint32_t ms)
 {
-	int64_t due = backup_mono_ns() + (int64_t)ms * 1000000;
+	struct timespec ts;
 	uint64_t kick = b->kick;
+	int rc = 0;
 
-	while (!b->stopping && kick == b->kick && backup_mono_ns() < due) {
-		struct timespec ts = { (time_t)(due / 1000000000),
-				       (long)(due % 1000000000) };
-
-		pthread_cond_timedwait(&b->lease_cv, &b->lock, &ts);
-	}
+	clock_deadline_ns(&ts, (int64_t)ms * 1000000);
+	while (!b->stopping && kick == b->kick && rc != ETIMEDOUT)
+		rc = pthread_cond_timedwait(&b->lease_cv, &b->lock, &ts);
 }
 
 static void lost(struct backup *b, const struct lease_info *holder)

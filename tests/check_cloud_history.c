@@ -10,6 +10,7 @@
  * included; many changes share a feed PUT; a document is not marked
  * uploaded while its feed batch is refused, and is after; snapshots bound
  * the replay and retention prunes all but what the window needs; a
+ * snapshot being written holds no later change back; a
  * corrupt, misnamed or missing feed object is -EIO, never used.
  */
 #include "config.h"
@@ -38,8 +39,11 @@ struct wrap {
 	struct cloud_target base;
 	struct cloud_target *inner;
 	pthread_mutex_t lock;
+	pthread_cond_t cv;
 	bool feed_down;
 	int feed_puts;
+	bool snap_gate; /* snapshot PUTs wait while set ... */
+	int snap_waiting; /* ... counted here */
 };
 
 static struct wrap *wr(struct cloud_target *t)
@@ -52,9 +56,16 @@ static int w_put(struct cloud_target *t, const char *space, const char *key,
 {
 	struct wrap *w = wr(t);
 	bool feed = cloud_name_reserved(space) && !strncmp(key, "feed-", 5);
+	bool snap = cloud_name_reserved(space) && !strncmp(key, "snap-", 5);
 	bool down;
 
 	pthread_mutex_lock(&w->lock);
+	while (snap && w->snap_gate) {
+		w->snap_waiting++;
+		pthread_cond_broadcast(&w->cv);
+		pthread_cond_wait(&w->cv, &w->lock);
+		w->snap_waiting--;
+	}
 	down = feed && w->feed_down;
 	if (feed && !down)
 		w->feed_puts++;
@@ -112,6 +123,7 @@ static void w_destroy(struct cloud_target *t)
 	struct wrap *w = wr(t);
 
 	cloud_target_free(w->inner);
+	pthread_cond_destroy(&w->cv);
 	pthread_mutex_destroy(&w->lock);
 	cloud_target_base_release(t);
 	free(w);
@@ -200,6 +212,7 @@ static void fix_open(struct fix *x, uint64_t retention_ns,
 	ck_assert_int_eq(
 		cloud_target_base_init(&x->w->base, &wrap_ops, url, &co), 0);
 	pthread_mutex_init(&x->w->lock, NULL);
+	pthread_cond_init(&x->w->cv, NULL);
 	backup_options_default(&o);
 	o.delay_ms = 30;
 	o.retry.base_ms = 5;
@@ -323,6 +336,16 @@ static char *local(struct fix *x)
 
 /* ---- tests ---- */
 
+/* The latest replay of the history is the local namespace. */
+static void expect_latest(struct fix *x)
+{
+	char *got = replay(x, INT64_MAX), *want = local(x);
+
+	ck_assert_str_eq(got, want);
+	free(got);
+	free(want);
+}
+
 START_TEST(test_history_replays_every_recorded_moment)
 {
 	struct fix x;
@@ -403,13 +426,7 @@ START_TEST(test_history_batches_many_changes_per_put)
 	ck_assert_int_ge(puts, 1);
 	ck_assert_int_lt(puts, 200);
 	ck_assert_int_le(puts, 2 + ms / 30);
-	{
-		char *got = replay(&x, INT64_MAX), *want = local(&x);
-
-		ck_assert_str_eq(got, want);
-		free(got);
-		free(want);
-	}
+	expect_latest(&x);
 	fix_close(&x);
 }
 END_TEST
@@ -427,7 +444,10 @@ START_TEST(test_history_mark_waits_for_the_feed)
 	id = put_doc(&x, "a", "{\"v\":1}");
 	ck_assert_int_eq(backup_flush(x.b, 300), -ETIMEDOUT);
 	ck_assert_int_eq(store_doc_info(x.s, id, &info), 0);
-	ck_assert_int_eq(info.backup_time_ns, 0); /* object up, feed not */
+	/* object up (its copy claimed: time -1, seq 0), feed not: not
+	 * marked uploaded */
+	ck_assert_int_le(info.backup_time_ns, 0);
+	ck_assert_uint_eq(info.backup_seq, 0);
 	pthread_mutex_lock(&x.w->lock);
 	x.w->feed_down = false;
 	pthread_mutex_unlock(&x.w->lock);
@@ -501,6 +521,74 @@ START_TEST(test_history_snapshots_and_retention_prune)
 	/* outside it: refused, not wrong */
 	lim.at_ns = early;
 	ck_assert_int_eq(pitr_build(x.w->inner, &lim, &st, NULL), -ERANGE);
+	fix_close(&x);
+}
+END_TEST
+
+/* Whether document id is marked uploaded at its seq. */
+static bool marked(struct fix *x, uint64_t id)
+{
+	struct store_doc_info info;
+
+	ck_assert_int_eq(store_doc_info(x->s, id, &info), 0);
+	return info.backup_time_ns != 0 && info.backup_seq == info.seq;
+}
+
+/* A base snapshot is written off the feed writer's path: while one is
+ * held (its PUT waits), later changes still reach the feed and are
+ * marked uploaded. */
+START_TEST(test_history_batches_go_on_while_a_snapshot_is_written)
+{
+	struct fix x;
+	struct names nm = { 0, 0, 0 };
+	struct timespec ts = { 0, 10000000 };
+	uint64_t id = 0;
+	int i;
+
+	fix_open(&x, 7 * 86400 * SEC, 2); /* a snapshot every 2 batches */
+	pthread_mutex_lock(&x.w->lock);
+	x.w->snap_gate = true;
+	pthread_mutex_unlock(&x.w->lock);
+	/* batches until the snapshot they ask for is held */
+	for (i = 0;; i++) {
+		char val[32];
+		int waiting;
+
+		snprintf(val, sizeof(val), "{\"r\":%d}", i);
+		id = put_doc(&x, "a", val);
+		for (int j = 0; j < 3000 && !marked(&x, id); j++)
+			nanosleep(&ts, NULL); /* anti-hang: 30 s */
+		ck_assert(marked(&x, id));
+		pthread_mutex_lock(&x.w->lock);
+		waiting = x.w->snap_waiting;
+		pthread_mutex_unlock(&x.w->lock);
+		if (waiting)
+			break;
+		ck_assert_int_lt(i, 50);
+		nanosleep(&ts, NULL);
+	}
+	/* while it is held, more changes go through the feed */
+	for (i = 0; i < 3; i++) {
+		char key[16];
+
+		snprintf(key, sizeof(key), "b%d", i);
+		id = put_doc(&x, key, "{\"during\":true}");
+		for (int j = 0; j < 3000 && !marked(&x, id); j++)
+			nanosleep(&ts, NULL); /* anti-hang: 30 s */
+		ck_assert_msg(marked(&x, id),
+			      "a change waited for the snapshot");
+	}
+	pthread_mutex_lock(&x.w->lock);
+	ck_assert_int_gt(x.w->snap_waiting, 0); /* still held */
+	x.w->snap_gate = false;
+	pthread_cond_broadcast(&x.w->cv);
+	pthread_mutex_unlock(&x.w->lock);
+	flush(&x); /* waits for the snapshot too */
+	ck_assert_int_eq(cloud_target_list_all(x.w->inner, PITR_SPACE,
+					       count_name, &nm),
+			 0);
+	ck_assert_int_ge(nm.snaps, 1);
+	expect_latest(&x);
 	fix_close(&x);
 }
 END_TEST
@@ -626,6 +714,8 @@ int main(void)
 	tcase_add_test(tc, test_history_batches_many_changes_per_put);
 	tcase_add_test(tc, test_history_mark_waits_for_the_feed);
 	tcase_add_test(tc, test_history_snapshots_and_retention_prune);
+	tcase_add_test(tc,
+		       test_history_batches_go_on_while_a_snapshot_is_written);
 	tcase_add_test(tc, test_history_refuses_corrupt_feed_objects);
 	tcase_add_test(tc, test_history_times_parse_rfc3339_only);
 	tcase_add_test(tc, test_history_versions_of_a_document);

@@ -116,5 +116,29 @@ if [ "$KIND" = dir ]; then
 	check "clean unmount" umount_fs "$T/m0"
 	check_fails "a malformed retention= is refused" "$CARAVANFS" -f -o cloud=none,retention=7x "$T/store0" "$T/m0"
 fi
+
+# ---- caravan backup (offline) feeds the history as a mount would ----
+if [ "$KIND" = dir ]; then
+	URL=dir:$T/cloud1
+	check "mount with history" mount_fs "$T/store1" "$T/m1" "cloud=$URL,backup_delay_ms=50"
+	mkdir "$T/m1/sp" && echo '{"v":1}' >"$T/m1/sp/d" && echo '{"x":1}' >"$T/m1/sp/x"
+	dump "$T/m1" >"$T/off.before"
+	check "... feeds it" wait_feed "$T/off.before"
+	check "clean unmount" umount_fs "$T/m1"
+	before_off=$(date -u +%Y-%m-%dT%H:%M:%S.%NZ)
+	check "mount without backup" mount_fs "$T/store1" "$T/m1"
+	echo '{"v":2}' >"$T/m1/sp/d"
+	echo '{"e":1}' >"$T/m1/sp/e"
+	rm "$T/m1/sp/x"
+	dump "$T/m1" >"$T/off.after"
+	check "clean unmount" umount_fs "$T/m1"
+	check "caravan backup" "$CARAVAN" backup --cloud "$URL" "$T/store1"
+	restore_at "$(date -u +%Y-%m-%dT%H:%M:%S.%NZ)" "$T/off.got"
+	check_eq "a restore at now has the offline changes (the feed holds them)" "$(cat "$T/off.got")" "$(cat "$T/off.after")"
+	restore_at "$before_off" "$T/off.old"
+	check_eq "... and one before them the state the mount uploaded" "$(cat "$T/off.old")" "$(cat "$T/off.before")"
+	"$CARAVAN" versions --cloud "$URL" sp/d >"$T/off.versions"
+	check "versions lists the offline change" grep -q "seq $(grep '^sp/d ' "$T/off.after" | cut -d' ' -f2) " "$T/off.versions"
+fi
 s3_stop
 e2e_finish

@@ -57,11 +57,13 @@ while [ "$round" -le "$ROUNDS" ]; do
 	fi
 	APID=$MOUNT_PID
 	# the namespace after the remount's uploads drained: a change the
-	# crash caught between its upload and its mark is uploaded again
-	# and may leave a conflict copy of the earlier upload (nothing is
-	# lost: see docs/cloud-history.md)
+	# crash caught between its upload and its mark is uploaded again,
+	# and the earlier upload is known as the store's own even when its
+	# name was deleted and made again (docs/cloud-history.md)
 	check "round $round: the uploads drain after the remount" wait_drained "$A"
 	dump "$A" >"$T/want.$round"
+	check_eq "round $round: no conflict copy in the namespace" "$(grep -c 'caravan-conflict-' "$T/want.$round")" 0
+	check_eq "round $round: ... nor in the cloud" "$(find "$T/cloud" -name '*caravan-conflict-*' | wc -l)" 0
 	if wait_feed "$T/want.$round"; then
 		ok "round $round: killed after $kill_after operations; after the remount the latest restore equals the namespace"
 	else

@@ -29,13 +29,13 @@ mkdir -p "$out"
 echo "building fuzz_archive"
 # shellcheck disable=SC2086 # flags are words on purpose
 $cc $flags -o "$out/fuzz_archive" "$top/tests/fuzz/fuzz_archive.c" \
-	"$top/cloud/archive.c" "$top/cloud/verify.c" \
+	"$top/cloud/archive.c" "$top/cloud/frame.c" "$top/cloud/verify.c" \
 	"$top/store/doc_entry.c" "$top"/json/*.c $util \
 	$(pkg-config --libs jansson) -lm
 echo "building fuzz_feed"
 # shellcheck disable=SC2086
 $cc $flags -o "$out/fuzz_feed" "$top/tests/fuzz/fuzz_feed.c" \
-	"$top/cloud/feed.c" $util
+	"$top/cloud/feed.c" "$top/cloud/frame.c" $util
 echo "building fuzz_docmeta"
 # shellcheck disable=SC2086
 $cc $flags -o "$out/fuzz_docmeta" "$top/tests/fuzz/fuzz_docmeta.c" \
