@@ -32,6 +32,7 @@
 #include "fs/cloud_glue.h"
 #include "fs/fs.h"
 #include "fs/metrics.h"
+#include "store/evict.h"
 #include "util/log.h"
 
 /* Upper bounds of the fsync latency buckets, in nanoseconds. */
@@ -210,6 +211,38 @@ static void render_cloud(struct out *f, struct fs *fs)
 		cs.conflicts);
 }
 
+/* Eviction (store/evict.h) and growth (store/grow.c). */
+static void render_evict(struct out *f, struct fs *fs)
+{
+	struct store_evict_stats es;
+	struct store_stats ss;
+
+	store_evict_stats(fs->s, &es);
+	store_stats(fs->s, &ss);
+	GAUGE(f, "docs_local", "Documents whose content is held locally.",
+	      es.docs_local);
+	GAUGE(f, "docs_evicted",
+	      "Documents evicted: content in the cloud only, brought back on open.",
+	      es.docs_evicted);
+	GAUGE(f, "local_bytes", "Data bytes held by the documents here.",
+	      es.bytes_local);
+	GAUGE(f, "evicted_bytes", "Sizes of the evicted documents' contents.",
+	      es.bytes_evicted);
+	COUNTER(f, "evictions_total", "Documents evicted since the mount.",
+		es.evictions);
+	COUNTER(f, "refills_total",
+		"Evicted documents brought back from the cloud since the mount.",
+		es.refills);
+	COUNTER(f, "grows_total", "Growths of the data file since the mount.",
+		ss.grows);
+	COUNTER(f, "grows_inline_total",
+		"Growths a change waited for (no room and no growth ahead).",
+		ss.grows_inline);
+	GAUGE(f, "grow_pause_max_ns",
+	      "Longest pause of changes for the map step of a growth ahead.",
+	      ss.grow_pause_max_ns);
+}
+
 static void render_build_info(struct out *o)
 {
 	fprintf(o->f,
@@ -233,6 +266,7 @@ int fs_metrics_render_labels(struct fs *fs, const char *labels, char **out,
 	render_fs(&o, fs);
 	render_store(&o, fs);
 	render_cloud(&o, fs);
+	render_evict(&o, fs);
 	if (fclose(o.f) != 0 || !buf) {
 		free(buf);
 		return -ENOMEM;

@@ -70,6 +70,8 @@ enum opt_key {
 	K_RETENTION,
 	K_MAX_CAPACITY,
 	K_MIN_FREE,
+	K_EVICT,
+	K_EVICT_LOW,
 };
 
 static const struct fuse_opt opt_spec[] = {
@@ -111,6 +113,8 @@ static const struct fuse_opt opt_spec[] = {
 	FUSE_OPT_KEY("metrics_listen=%s", K_METRICS_LISTEN),
 	FUSE_OPT_KEY("max_pinned=%s", K_MAX_PINNED),
 	FUSE_OPT_KEY("max_pending=%s", K_MAX_PENDING),
+	FUSE_OPT_KEY("evict=%s", K_EVICT),
+	FUSE_OPT_KEY("evict_low=%s", K_EVICT_LOW),
 	/* libfuse's, noted on the way */
 	FUSE_OPT_KEY("ro", K_RO),
 	FUSE_OPT_KEY("allow_other", K_ALLOW_OTHER),
@@ -169,6 +173,7 @@ void fs_config_default(struct fs_config *c)
 	c->backup_delay_ms = 1000;
 	c->cloud_lease_ms = 10000;
 	c->retention_ns = UINT64_C(7) * 86400 * 1000000000;
+	c->evict_low_pct = 20;
 	c->entry_timeout_s = 30.0;
 	c->attr_timeout_s = 30.0;
 	c->max_threads = 64;
@@ -410,6 +415,16 @@ static int opt_value_set(struct fs_config *c, int key, const char *v)
 		return fs_parse_size(v, &c->max_pinned_bytes);
 	case K_MAX_PENDING:
 		return fs_parse_size(v, &c->max_pending_bytes);
+	case K_EVICT:
+		if (strcmp(v, "on") && strcmp(v, "off"))
+			return -EINVAL;
+		c->evict_off = !strcmp(v, "off");
+		return 0;
+	case K_EVICT_LOW:
+		if (parse_u32(v, &c->evict_low_pct) < 0 ||
+		    c->evict_low_pct < 1 || c->evict_low_pct > 90)
+			return -EINVAL;
+		return 0;
 	default:
 		return -EINVAL;
 	}
@@ -696,6 +711,10 @@ void fs_config_help(FILE *f, const char *prog)
 		"  -o cloud_lease_ms=N     how often the writer lease is checked (default %u)\n"
 		"  -o retention=DURATION   how far back point-in-time restores reach: N s, m,\n"
 		"                          h, d or w; 0 keeps no change feed (default 7d)\n"
+		"  -o evict=on|off         with a cloud target, free the data of documents\n"
+		"                          the cloud holds when space runs low (default on)\n"
+		"  -o evict_low=PERCENT    evict when less than PERCENT of what the store may\n"
+		"                          hold is free (1-90, default 20)\n"
 		"\n"
 		"kernel interface:\n"
 		"  -o entry_timeout=SECS   how long the kernel caches names (default %g)\n"
