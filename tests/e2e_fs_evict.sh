@@ -10,7 +10,9 @@
 # listings, and every document reads back exactly: at once, after a clean
 # remount (the evicted ones fetched back from the cloud: refills), and
 # after kill -9 and a remount.  An O_APPEND patch to an evicted document
-# applies to its whole content.  fsck is clean throughout.
+# applies to its whole content.  With the cloud down, reading an evicted
+# document is EIO and changes nothing; with the cloud back it reads.
+# fsck is clean throughout.
 #
 # Then a second store with its target down from the start (an S3
 # endpoint on a loopback port nobody listens on): nothing is confirmed,
@@ -123,12 +125,25 @@ check "... evicted ones were brought back (caravanfs_refills_total $(metric refi
 e=$(evicted_one)
 if [ -n "$e" ]; then
 	check_eq "an O_APPEND patch to an evicted document" \
-		"$("$TOOL" writes "$M/g/d$e" append '{"more":1}\n')" "OK\nclose:OK"
+		"$("$TOOL" writes "$M/g/d$e" append '{"more":1}\n')" "OK close:OK"
 	doc "$e" | sed 's/}$/,"more":1}/' >"$T/want"
 	check "... applies to its whole content" cmp -s "$T/want" "$M/g/d$e"
+	check_eq "... and it is written back as it was" \
+		"$("$TOOL" writes "$M/g/d$e" trunc "$(doc "$e")")" "OK close:OK"
 else
 	not_ok "an evicted document to patch"
 fi
+# the cloud down: an evicted document cannot be read (EIO), nothing changes
+e=$(evicted_one)
+if [ "$KIND" = s3 ]; then s3_stop; else mv "$T/cloud" "$T/cloud.away"; fi
+check_eq "the cloud down: reading an evicted document is EIO" \
+	"$("$TOOL" sys read "$M/g/d${e:-1}")" EIO
+check_eq "... it stays evicted, with its size" \
+	"$(getfattr --only-values -n user.caravan.local "$M/g/d${e:-1}") $(stat -c %s "$M/g/d${e:-1}")" \
+	"0 $(doc "${e:-1}" | wc -c)"
+if [ "$KIND" = s3 ]; then s3_start; else mv "$T/cloud.away" "$T/cloud"; fi
+doc "${e:-1}" >"$T/want"
+check "... the cloud back: it reads back exactly" cmp -s "$T/want" "$M/g/d${e:-1}"
 check "unmount" umount_fs "$M"
 check "fsck" "$CARAVAN" fsck "$S"
 
@@ -140,6 +155,8 @@ while [ $i -lt 256 ]; do
 	i=$((i + 1))
 	"$TOOL" writes "$M/k/d$i" append "$(doc $i)" >/dev/null
 done
+# the log is sequential: the last document's fsync makes all durable
+check_eq "fsync" "$("$TOOL" sys fsync "$M/k/d$i")" OK
 kill -9 "$MOUNT_PID"
 wait "$MOUNT_PID" 2>/dev/null
 fusermount3 -u -z "$M"
