@@ -441,10 +441,40 @@ int cloud_glue_local(struct fs *fs, uint64_t id)
 	return backup_refill_doc(fs->cloud->b, id);
 }
 
-static int refill_doc(void *arg, uint64_t id, const char *name)
+/* The ids of a space's documents (collected under the store's lock,
+ * refilled after it). */
+struct id_list {
+	uint64_t *v;
+	size_t n, cap;
+};
+
+static int collect_id(void *arg, uint64_t id, const char *name)
 {
+	struct id_list *l = arg;
+
 	(void)name;
-	return cloud_glue_local(arg, id);
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? 2 * l->cap : 64;
+		uint64_t *v = realloc(l->v, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		l->v = v;
+		l->cap = cap;
+	}
+	l->v[l->n++] = id;
+	return 0;
+}
+
+static int refill_space(struct fs *fs, uint64_t space_id)
+{
+	struct id_list l = { NULL, 0, 0 };
+	int rc = store_doc_list(fs->s, space_id, 0, collect_id, &l);
+
+	for (size_t i = 0; !rc && i < l.n; i++)
+		rc = cloud_glue_local(fs, l.v[i]);
+	free(l.v);
+	return rc;
 }
 
 int cloud_glue_retry(struct fs *fs, uint64_t id, int rc, unsigned *tries)
@@ -460,9 +490,12 @@ int cloud_glue_retry(struct fs *fs, uint64_t id, int rc, unsigned *tries)
 	/* a space: bring back each of its evicted documents */
 	rc = store_doc_info(fs->s, id, &info);
 	if (!rc && info.is_space)
-		rc = store_doc_list(fs->s, id, 0, refill_doc, fs);
+		rc = refill_space(fs, id);
 	else if (!rc)
 		rc = cloud_glue_local(fs, id);
+	/* no room for the content: make some, the caller tries again */
+	if (rc == -ENOSPC)
+		rc = make_room(fs);
 	return rc == -ENODATA ? -EIO : rc;
 }
 

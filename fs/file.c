@@ -83,6 +83,7 @@
 #include "fs/file.h"
 #include "fs/metrics.h"
 #include "json/json.h"
+#include "store/evict.h"
 #include "util/log.h"
 
 enum {
@@ -405,6 +406,7 @@ static int read_local(struct fs *fs, uint64_t id, struct doc_snap **sn)
 	unsigned tries = 0;
 	int rc;
 
+	store_doc_touch(fs->s, id); /* least recently used is evicted first */
 	while ((rc = doc_read(fs->doc, id, sn)) == -ENODATA) {
 		rc = cloud_glue_retry(fs, id, rc, &tries);
 		if (rc)

@@ -48,6 +48,17 @@ void store_node_used(struct store *s, struct node *n)
 	__atomic_store_n(&n->used_tick, t, __ATOMIC_RELAXED);
 }
 
+void store_doc_touch(struct store *s, uint64_t id)
+{
+	struct node *n;
+
+	pthread_rwlock_rdlock(&s->lock);
+	n = node_get(s, id);
+	if (n)
+		store_node_used(s, n);
+	pthread_rwlock_unlock(&s->lock);
+}
+
 void store_evict_apply(struct store *s, struct node *n, uint64_t size_bytes)
 {
 	n->evicted = true;

@@ -45,10 +45,16 @@ int store_doc_refill(struct store *s, uint64_t id, uint64_t seq,
 
 /* Up to max documents that could be evicted now (entries held, seq
  * confirmed in the cloud, not evicted), least recently used first (a
- * use is a store_read or an append since open; the others in id order
- * before them).  *n receives how many were written to ids. */
+ * use is a store_read, an append or a store_doc_touch since open; the
+ * others in id order before them).  *n receives how many were written
+ * to ids. */
 int store_evict_candidates(struct store *s, uint64_t *ids, size_t max,
 			   size_t *n);
+
+/* Note a use of document id (an open through the mount, which may be
+ * served from a materialized copy without reading the store): it moves
+ * to the end of the eviction order.  Unknown ids are ignored. */
+void store_doc_touch(struct store *s, uint64_t id);
 
 /* How much the store may hold: max_capacity_bytes when set (at least the
  * capacity), else the capacity plus what growth can still take from the
