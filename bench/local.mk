@@ -22,6 +22,7 @@ bench_bench_history_LDADD = cloud/libcloud.a store/libstore.a wal/libwal.a \
 CLEANFILES += $(EXTRA_PROGRAMS)
 EXTRA_DIST += bench/README.md bench/bench_fs.sh
 EXTRA_DIST += bench/bench_cloud.sh bench/bench_list.sh bench/bench_history.sh
+EXTRA_DIST += bench/bench_evict.sh
 
 bench: $(EXTRA_PROGRAMS)
 .PHONY: bench
