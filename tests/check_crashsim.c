@@ -867,6 +867,7 @@ START_TEST(test_crashsim_every_sync_point_keeps_acknowledged_prefix)
 	static struct model models[MAXOPS + 1];
 	bool lng = env_on("CARAVAN_LONG"), vg = env_on("CARAVAN_VALGRIND");
 	int nops = lng ? 900 : 220, nstates = lng ? 12 : 4;
+	int evictions = 0, refills = 0;
 	unsigned long stride = vg ? 40 : 1;
 	uint64_t seed = 0xC0FFEE;
 	struct checker c = { 0 };
@@ -940,6 +941,13 @@ START_TEST(test_crashsim_every_sync_point_keeps_acknowledged_prefix)
 		c.fig.sim.sectors_kept, c.fig.sim.sectors_dropped,
 		c.fig.sim.sectors_garbled, c.fig.sim.meta_undone,
 		c.fig.sim.names_undone);
+	for (int k = 0; k < nops; k++) {
+		evictions += ops[k].kind == 'E';
+		refills += ops[k].kind == 'F';
+	}
+	fprintf(stderr,
+		"crashsim: %d evictions and %d refills among the changes\n",
+		evictions, refills);
 	fprintf(stderr,
 		"crashsim: %d changes, sync points enumerated: %lu, crash "
 		"states checked: %" PRIu64 " (+%" PRIu64 " second cuts in "
