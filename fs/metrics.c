@@ -238,9 +238,12 @@ static void render_evict(struct out *f, struct fs *fs)
 	COUNTER(f, "grows_inline_total",
 		"Growths a change waited for (no room and no growth ahead).",
 		ss.grows_inline);
-	GAUGE(f, "grow_pause_max_ns",
-	      "Longest pause of changes for the map step of a growth ahead.",
-	      ss.grow_pause_max_ns);
+	fprintf(f->f,
+		"# HELP caravanfs_grow_pause_max_seconds Longest pause of changes for the map step of a growth ahead.\n"
+		"# TYPE caravanfs_grow_pause_max_seconds gauge\n"
+		"caravanfs_grow_pause_max_seconds%s%s%s %.9f\n",
+		f->labels[0] ? "{" : "", f->labels, f->labels[0] ? "}" : "",
+		(double)ss.grow_pause_max_ns / 1e9);
 }
 
 static void render_build_info(struct out *o)
