@@ -101,8 +101,8 @@ static int encode(struct wal_buf *b, const struct wal_rec *r)
 					r->u.snap_end.count);
 	case WAL_EVICT:
 	case WAL_SNAP_EVICT:
-		return wal_put_evict(b, r->type, r->u.evict.id,
-				     r->u.evict.seq, r->u.evict.size_bytes);
+		return wal_put_evict(b, r->type, r->u.evict.id, r->u.evict.seq,
+				     r->u.evict.size_bytes);
 	}
 	return -1;
 }
