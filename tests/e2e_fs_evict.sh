@@ -10,7 +10,8 @@
 # listings, and every document reads back exactly: at once, after a clean
 # remount (the evicted ones fetched back from the cloud: refills), and
 # after kill -9 and a remount.  An O_APPEND patch to an evicted document
-# applies to its whole content.  With the cloud down, reading an evicted
+# applies to its whole content; mv and chmod of evicted documents work
+# (they are brought back first).  With the cloud down, reading an evicted
 # document is EIO and changes nothing; with the cloud back it reads.
 # fsck is clean throughout.
 #
@@ -146,6 +147,17 @@ check_eq "... it stays evicted, with its size" \
 if [ "$KIND" = s3 ]; then s3_start; else mv "$T/cloud.away" "$T/cloud"; fi
 doc "${e:-1}" >"$T/want"
 check "... the cloud back: it reads back exactly" cmp -s "$T/want" "$M/g/d${e:-1}"
+# rename and chmod of evicted documents bring them back first
+e=$(evicted_one)
+check "mv of an evicted document" mv "$M/g/d${e:-1}" "$M/g/moved"
+doc "${e:-1}" >"$T/want"
+check "... it reads back exactly under its new name" cmp -s "$T/want" "$M/g/moved"
+check "... and back under its old one" mv "$M/g/moved" "$M/g/d${e:-1}"
+e=$(evicted_one)
+check "chmod of an evicted document" chmod 600 "$M/g/d${e:-1}"
+check_eq "... its mode is set" "$(stat -c %a "$M/g/d${e:-1}")" 600
+doc "${e:-1}" >"$T/want"
+check "... it reads back exactly" cmp -s "$T/want" "$M/g/d${e:-1}"
 check "unmount" umount_fs "$M"
 check "fsck" "$CARAVAN" fsck "$S"
 
