@@ -66,6 +66,7 @@
 #include "fs/reserved.h"
 #include "json/json.h"
 #include "store/doc.h"
+#include "store/evict.h"
 #include "store/store.h"
 #include "util/clock.h"
 #include "util/log.h"
@@ -563,6 +564,7 @@ static int cmd_dump(const struct args *a)
 
 static int cmd_stats(const struct args *a)
 {
+	struct store_evict_stats es;
 	struct store_stats st;
 	struct store *s;
 	bool json = arg_flag(a, "--json");
@@ -570,16 +572,21 @@ static int cmd_stats(const struct args *a)
 	if (open_ro(a->pos[0], &s) < 0)
 		return 2;
 	store_stats(s, &st);
+	store_evict_stats(s, &es);
 	store_close(s);
 	if (json) {
 		printf("{\"capacity_bytes\":%" PRIu64 ",\"free_bytes\":%" PRIu64
 		       ",\"documents\":%" PRIu64 ",\"spaces\":%" PRIu64
 		       ",\"entries\":%" PRIu64 ",\"log_bytes\":%" PRIu64
 		       ",\"durable_lsn\":%" PRIu64
-		       ",\"max_entry_bytes\":%" PRIu64 "}\n",
+		       ",\"max_entry_bytes\":%" PRIu64
+		       ",\"docs_local\":%" PRIu64 ",\"docs_evicted\":%" PRIu64
+		       ",\"local_bytes\":%" PRIu64 ",\"evicted_bytes\":%" PRIu64
+		       "}\n",
 		       st.capacity_bytes, st.free_bytes, st.documents,
 		       st.spaces, st.entries, st.log_bytes, st.durable_lsn,
-		       st.max_entry_bytes);
+		       st.max_entry_bytes, es.docs_local, es.docs_evicted,
+		       es.bytes_local, es.bytes_evicted);
 		return 0;
 	}
 	printf("capacity_bytes  %" PRIu64 "\n"
@@ -592,6 +599,12 @@ static int cmd_stats(const struct args *a)
 	       "max_entry_bytes %" PRIu64 "\n",
 	       st.capacity_bytes, st.free_bytes, st.documents, st.spaces,
 	       st.entries, st.log_bytes, st.durable_lsn, st.max_entry_bytes);
+	printf("docs_local      %" PRIu64 "\n"
+	       "docs_evicted    %" PRIu64 "\n"
+	       "local_bytes     %" PRIu64 "\n"
+	       "evicted_bytes   %" PRIu64 "\n",
+	       es.docs_local, es.docs_evicted, es.bytes_local,
+	       es.bytes_evicted);
 	return 0;
 }
 

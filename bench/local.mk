@@ -25,6 +25,7 @@ CLEANFILES += $(EXTRA_PROGRAMS)
 EXTRA_DIST += bench/README.md bench/bench_fs.sh
 EXTRA_DIST += bench/bench_cloud.sh bench/bench_list.sh bench/bench_history.sh
 EXTRA_DIST += bench/bench_follow.sh
+EXTRA_DIST += bench/bench_evict.sh
 
 bench: $(EXTRA_PROGRAMS)
 .PHONY: bench

@@ -131,6 +131,13 @@ void backup_stop(struct backup *b, uint32_t drain_ms);
 int backup_restore_doc(struct backup *b, const char *space, const char *key,
 		       uint64_t *id);
 
+/* Give evicted document id (store/evict.h) its content back from the
+ * cloud: the copy at its seq, verified as a restore.  0 (also when it is
+ * not evicted, or was refilled meanwhile), -ENOSPC, -ENOMEM, or -EIO
+ * when the target cannot be reached or holds no valid copy at that seq
+ * (logged; nothing changed). */
+int backup_refill_doc(struct backup *b, uint64_t id);
+
 /* The catalog of the target (owned by b: valid until backup_stop). */
 struct catalog *backup_catalog(struct backup *b);
 

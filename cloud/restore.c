@@ -27,6 +27,7 @@
 
 #include "cloud/archive.h"
 #include "cloud/verify.h"
+#include "store/evict.h"
 #include "util/log.h"
 
 #include <errno.h>
@@ -213,6 +214,73 @@ static int restore_import(struct backup *b, const char *space, const char *key,
 out_failed:
 	free(buf);
 	if (rc != -ENOSPC && rc != -EFBIG && rc != -ENOMEM)
+		rc = -EIO;
+	return rc;
+}
+
+/* ---- refilling an evicted document (store/evict.h) ----
+ *
+ * The document is local (its node, name and seq) but its content is the
+ * cloud's copy at seq.  That copy is fetched, verified like a restore
+ * (cloud_doc_verify), and must carry exactly the document's seq: a copy
+ * at another seq is not its content (-EIO, logged, nothing changed).
+ * It is then given back to the document (store_doc_refill), whose id,
+ * name and metadata stay. */
+int backup_refill_doc(struct backup *b, uint64_t id)
+{
+	char space[STORE_NAME_MAX + 1], key[STORE_NAME_MAX + 1];
+	char name[2 * CLOUD_ENC_MAX], sum[65];
+	struct store_doc_info info;
+	struct cloud_doc_meta meta;
+	struct doc_options dopt;
+	struct store_meta m;
+	const char *why = NULL;
+	void *buf = NULL, *entry = NULL;
+	size_t len = 0, elen = 0;
+	int rc;
+
+	rc = store_doc_info(b->store, id, &info);
+	if (!rc && info.is_space)
+		rc = -EISDIR;
+	if (!rc && !info.evicted)
+		return 0;
+	if (!rc)
+		rc = store_node_name(b->store, id, space, key);
+	if (rc)
+		return rc;
+	backup_log_name(space, key, name);
+	rc = cloud_target_get_doc(b->target, space, key, &buf, &len, &meta);
+	if (rc == 0 && meta.legacy)
+		why = "a legacy archive";
+	else if (rc == 0 && meta.seq != info.seq)
+		why = "another seq than the evicted one";
+	if (rc == 0 && !why) {
+		doc_options_default(&dopt);
+		dopt.max_doc_bytes = b->o.max_doc_bytes;
+		dopt.max_patch_bytes = b->o.max_patch_bytes;
+		cloud_doc_checksum(buf, len, sum);
+		rc = cloud_doc_verify(buf, len, &meta, sum, &dopt, &m, &entry,
+				      &elen, &why);
+	}
+	if (rc == 0 && why)
+		rc = -EBADMSG;
+	if (rc == 0)
+		rc = store_doc_refill(b->store, id, info.seq, entry, elen,
+				      NULL);
+	if (rc == -EAGAIN)
+		rc = 0; /* refilled by another thread, or changed meanwhile */
+	pthread_mutex_lock(&b->lock);
+	if (rc == 0)
+		b->st.restores++;
+	else
+		b->st.restore_failures++;
+	pthread_mutex_unlock(&b->lock);
+	if (rc && rc != -ENOMEM && rc != -ENOSPC)
+		log_error("cannot bring '%s' back from the cloud: %s", name,
+			  why ? why : strerror(-rc));
+	free(entry);
+	free(buf);
+	if (rc && rc != -ENOSPC && rc != -ENOMEM)
 		rc = -EIO;
 	return rc;
 }

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "fs/attr.h"
+#include "fs/cloud_glue.h"
 #include "fs/file.h"
 #include "fs/metrics.h"
 
@@ -273,7 +274,15 @@ static int meta_update(fuse_req_t req, struct fs *fs, uint64_t ino,
 		m.mtime_ns = (int64_t)attr->st_mtim.tv_sec * 1000000000 +
 			     attr->st_mtim.tv_nsec;
 	m.ctime_ns = fs_now_ns();
-	rc = store_meta_set(fs->s, ino, &m, NULL);
+	for (unsigned tries = 0;;) {
+		rc = store_meta_set(fs->s, ino, &m, NULL);
+		/* an evicted document is brought back first */
+		if (rc != -ENODATA)
+			break;
+		rc = cloud_glue_retry(fs, ino, rc, &tries);
+		if (rc)
+			break;
+	}
 out_unlock:
 	pthread_mutex_unlock(&fs->meta_mu);
 	return rc;
@@ -303,7 +312,14 @@ static int truncate_doc(struct fs *fs, uint64_t ino, uint64_t id,
 	if (rc < 0)
 		return rc;
 	fs_node_inval_attr(&fs->nodes, ino);
-	rc = doc_reset(fs->doc, id, NULL);
+	for (unsigned tries = 0;;) {
+		rc = doc_reset(fs->doc, id, NULL);
+		if (rc != -ENODATA && rc != -ENOSPC)
+			break;
+		rc = cloud_glue_retry(fs, id, rc, &tries);
+		if (rc)
+			break;
+	}
 	fs_node_close(&fs->nodes, ino, FS_OPEN_WRITE);
 	if (rc == 0 && fi)
 		fs_handle_truncated(fi);

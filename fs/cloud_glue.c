@@ -47,8 +47,24 @@
  * lookup is in flight: the kernel reports the mount busy until the
  * request ends, so it is the signal that must win.)
  *
- * No lock of its own: the catalog and the backup lock themselves.  With
- * cloud=none fs->cloud is NULL and every call is a no-op.
+ * Eviction (evict=on, the default with a target): a thread checks every
+ * EVICT_POLL_MS how much of the store's bound (store_evict_room:
+ * max_capacity, or the capacity plus what the disk can still give while
+ * keeping min_free) is free; under evict_low percent it evicts documents
+ * least recently used first (store_evict_candidates: those whose seq is
+ * confirmed in the cloud) until evict_low + EVICT_HYSTERESIS percent is
+ * free, skipping documents with handles open (fs_node_busy).  A change
+ * that finds no room (-ENOSPC at the bound) asks for room
+ * (cloud_glue_retry): an eviction pass at once, else the uploads queued
+ * are sent without their delay (backup_flush, up to EVICT_FLUSH_MS) and
+ * evicted, and the change is tried again.  A call that meets an evicted
+ * document (-ENODATA: reading, writing, renaming or chmod of it) has it
+ * refilled from the cloud (backup_refill_doc) and is tried again; when the
+ * cloud cannot give it back, the call fails with EIO and nothing changed.
+ *
+ * No lock of its own but the evictor's ev_mu (its wake-up): the catalog
+ * and the backup lock themselves.  With cloud=none fs->cloud is NULL and
+ * every call is a no-op.
  */
 #include "config.h"
 
@@ -67,13 +83,20 @@
 #include "fs/fs.h"
 #include "util/buf.h"
 #include "util/grow.h"
+#include "store/evict.h"
+#include "util/clock.h"
 #include "util/log.h"
 
 enum {
 	STOP_DRAIN_MS = 5000,
 	PROBE_TIMEOUT_MS = 10000,
 	QUICK_CONNECT_MS = 2000,
-	QUICK_TIMEOUT_MS = 10000
+	QUICK_TIMEOUT_MS = 10000,
+	EVICT_POLL_MS = 200,
+	EVICT_HYSTERESIS = 10, /* percent of the bound above evict_low */
+	EVICT_BATCH = 256, /* candidates asked for per round */
+	EVICT_FLUSH_MS = 2000,
+	RETRY_MAX = 30 /* cloud_glue_retry rounds of one call */
 };
 
 struct cloud_glue {
@@ -83,6 +106,12 @@ struct cloud_glue {
 	struct catalog *cat; /* the backup's */
 	bool watching; /* the signal watcher runs */
 	pthread_t watcher;
+	/* the evictor: ev_mu guards ev_stop */
+	bool evicting; /* its thread runs */
+	pthread_t evictor;
+	pthread_mutex_t ev_mu;
+	pthread_cond_t ev_cv;
+	bool ev_stop;
 };
 
 /* ---- listings ---- */
@@ -268,8 +297,209 @@ static void watch_stop(struct cloud_glue *g)
 	g->watching = false;
 }
 
+/* ---- eviction ---- */
+
+/* One pass: when less than evict_low percent of the bound is free (or
+ * urgent: a change found no room), evict until evict_low +
+ * EVICT_HYSTERESIS percent is.  Returns how many were evicted, or the
+ * store's error. */
+static int evict_pass(struct fs *fs, bool urgent)
+{
+	uint64_t bound, used, free_b, low, high, ids[EVICT_BATCH];
+	uint32_t pct = fs->cfg.evict_low_pct;
+	size_t n = 0;
+	int done = 0, rc;
+
+	store_evict_room(fs->s, &bound, &used);
+	free_b = bound > used ? bound - used : 0;
+	low = bound / 100 * pct;
+	high = bound / 100 * (pct + EVICT_HYSTERESIS);
+	if (!urgent && free_b >= low)
+		return 0;
+	if (urgent && high < free_b + bound / 10)
+		high = free_b + bound / 10; /* room for the change, and more */
+	rc = store_evict_candidates(fs->s, ids, EVICT_BATCH, &n);
+	for (size_t i = 0; !rc && i < n && free_b < high; i++) {
+		struct store_doc_info info;
+		uint64_t size;
+
+		if (fs_node_busy(&fs->nodes, ids[i]) ||
+		    store_doc_info(fs->s, ids[i], &info) ||
+		    doc_size(fs->doc, ids[i], &size))
+			continue;
+		rc = store_doc_evict(fs->s, ids[i], info.seq, size, NULL);
+		if (rc == 0) {
+			free_b += info.stored_bytes;
+			done++;
+		} else if (rc != -EAGAIN && rc != -EBUSY && rc != -EALREADY &&
+			   rc != -ENOENT) {
+			break;
+		}
+		rc = 0;
+	}
+	/* the freed space is reused once the evictions are durable */
+	if (done && !rc)
+		rc = store_sync(fs->s, 0);
+	return rc < 0 ? rc : done;
+}
+
+static void *evict_main(void *arg)
+{
+	struct fs *fs = arg;
+	struct cloud_glue *g = fs->cloud;
+	int rc;
+
+	pthread_mutex_lock(&g->ev_mu);
+	while (!g->ev_stop) {
+		struct timespec until;
+
+		pthread_mutex_unlock(&g->ev_mu);
+		rc = evict_pass(fs, false);
+		if (rc < 0)
+			log_error("cannot evict: %s", strerror(-rc));
+		clock_gettime(CLOCK_MONOTONIC, &until);
+		until.tv_nsec += EVICT_POLL_MS * 1000000L;
+		until.tv_sec += until.tv_nsec / 1000000000L;
+		until.tv_nsec %= 1000000000L;
+		pthread_mutex_lock(&g->ev_mu);
+		if (!g->ev_stop)
+			pthread_cond_timedwait(&g->ev_cv, &g->ev_mu, &until);
+	}
+	pthread_mutex_unlock(&g->ev_mu);
+	return NULL;
+}
+
+static int evict_start(struct fs *fs, struct cloud_glue *g)
+{
+	int rc;
+
+	if (fs->cfg.evict_off)
+		return 0;
+	rc = -pthread_create(&g->evictor, NULL, evict_main, fs);
+	if (rc) {
+		log_error("cannot start the evictor: %s", strerror(-rc));
+		return rc;
+	}
+	g->evicting = true;
+	return 0;
+}
+
+static void evict_stop(struct cloud_glue *g)
+{
+	if (!g->evicting)
+		return;
+	pthread_mutex_lock(&g->ev_mu);
+	g->ev_stop = true;
+	pthread_cond_signal(&g->ev_cv);
+	pthread_mutex_unlock(&g->ev_mu);
+	pthread_join(g->evictor, NULL);
+	g->evicting = false;
+}
+
+/* Room for a change that found none: evict what can be (after sending the
+ * queued uploads without their delay when nothing could be). */
+static int make_room(struct fs *fs)
+{
+	struct cloud_glue *g = fs->cloud;
+	int rc;
+
+	if (!g || fs->cfg.evict_off)
+		return -ENOSPC;
+	rc = evict_pass(fs, true);
+	if (rc == 0) {
+		backup_flush(g->b, EVICT_FLUSH_MS);
+		rc = evict_pass(fs, true);
+	}
+	if (rc < 0)
+		return rc;
+	return rc > 0 ? 0 : -ENOSPC;
+}
+
+int cloud_glue_local(struct fs *fs, uint64_t id)
+{
+	struct store_doc_info info;
+	int rc = store_doc_info(fs->s, id, &info);
+
+	if (rc || !info.evicted)
+		return rc;
+	if (!fs->cloud)
+		return -EIO; /* evicted, and no target to bring it back from */
+	return backup_refill_doc(fs->cloud->b, id);
+}
+
+/* The ids of a space's documents (collected under the store's lock,
+ * refilled after it). */
+struct id_list {
+	uint64_t *v;
+	size_t n, cap;
+};
+
+static int collect_id(void *arg, uint64_t id, const char *name)
+{
+	struct id_list *l = arg;
+
+	(void)name;
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? 2 * l->cap : 64;
+		uint64_t *v = realloc(l->v, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		l->v = v;
+		l->cap = cap;
+	}
+	l->v[l->n++] = id;
+	return 0;
+}
+
+static int refill_space(struct fs *fs, uint64_t space_id)
+{
+	struct id_list l = { NULL, 0, 0 };
+	int rc = store_doc_list(fs->s, space_id, 0, collect_id, &l);
+
+	for (size_t i = 0; !rc && i < l.n; i++)
+		rc = cloud_glue_local(fs, l.v[i]);
+	free(l.v);
+	return rc;
+}
+
+int cloud_glue_retry(struct fs *fs, uint64_t id, int rc, unsigned *tries)
+{
+	struct store_doc_info info;
+
+	if (rc != -ENODATA && rc != -ENOSPC)
+		return rc;
+	if (++*tries > RETRY_MAX)
+		return rc == -ENODATA ? -EIO : rc;
+	if (rc == -ENOSPC)
+		return make_room(fs);
+	/* a space: bring back each of its evicted documents */
+	rc = store_doc_info(fs->s, id, &info);
+	if (!rc && info.is_space)
+		rc = refill_space(fs, id);
+	else if (!rc)
+		rc = cloud_glue_local(fs, id);
+	/* no room for the content: make some, the caller tries again */
+	if (rc == -ENOSPC)
+		rc = make_room(fs);
+	return rc == -ENODATA ? -EIO : rc;
+}
+
+static void glue_locks_init(struct cloud_glue *g)
+{
+	pthread_condattr_t ca;
+
+	pthread_mutex_init(&g->ev_mu, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&g->ev_cv, &ca);
+	pthread_condattr_destroy(&ca);
+}
+
 static void glue_free(struct cloud_glue *g)
 {
+	pthread_cond_destroy(&g->ev_cv);
+	pthread_mutex_destroy(&g->ev_mu);
 	cloud_target_free(g->quick);
 	cloud_target_free(g->t);
 	free(g);
@@ -288,6 +518,7 @@ int cloud_glue_start(struct fs *fs)
 	g = calloc(1, sizeof(*g));
 	if (!g)
 		return -ENOMEM;
+	glue_locks_init(g);
 	cloud_options_default(&co);
 	co.s3_endpoint = fs->cfg.s3_endpoint;
 	co.s3_region = fs->cfg.s3_region;
@@ -326,6 +557,12 @@ int cloud_glue_start(struct fs *fs)
 	if (down)
 		catalog_note_down(g->cat);
 	fs->cloud = g;
+	if (evict_start(fs, g) < 0) {
+		fs->cloud = NULL;
+		backup_stop(g->b, 0);
+		rc = -EIO;
+		goto out_free;
+	}
 	log_info("backing up to '%s'", cloud_target_url(g->t));
 	return 0;
 
@@ -340,6 +577,7 @@ void cloud_glue_stop(struct fs *fs)
 
 	if (!g)
 		return;
+	evict_stop(g);
 	watch_stop(g);
 	cloud_target_interrupt(g->quick);
 	backup_stop(g->b, STOP_DRAIN_MS);

@@ -76,4 +76,16 @@ void cloud_glue_dir_free(struct cloud_glue_dir *d);
 
 void cloud_glue_stats(struct fs *fs, struct cloud_glue_stats *out);
 
+/* Eviction (store/evict.h; see cloud_glue.c).  After a call on node id (a
+ * document, or a space for its rename) failed with rc: 0 when it is worth
+ * calling again (-ENODATA: the evicted document, or the space's evicted
+ * documents, refilled from the cloud; -ENOSPC: room made by evicting),
+ * else the error to return (-ENODATA becomes -EIO: the cloud could not
+ * give the content back).  *tries (0 at the first failure of the call)
+ * bounds the rounds.  Any other rc is returned as it is. */
+int cloud_glue_retry(struct fs *fs, uint64_t id, int rc, unsigned *tries);
+/* Document id is local (refilled from the cloud if it was evicted): 0,
+ * -EIO when it cannot be, -ENOENT. */
+int cloud_glue_local(struct fs *fs, uint64_t id);
+
 #endif

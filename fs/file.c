@@ -87,6 +87,7 @@
 #include "fs/sync.h"
 #include "json/json.h"
 #include "util/grow.h"
+#include "store/evict.h"
 #include "util/log.h"
 
 enum {
@@ -158,7 +159,15 @@ static int handle_value(void *arg, const char *buf, size_t len)
 	if (rc < 0)
 		return rc;
 	if (!(h->mode & FH_APPEND) && !h->replaced) {
-		rc = doc_replace(fs->doc, h->id, v, &lsn);
+		for (unsigned tries = 0;;) {
+			rc = doc_replace(fs->doc, h->id, v, &lsn);
+			/* evicted: brought back; no room: room made */
+			if (rc != -ENODATA && rc != -ENOSPC)
+				break;
+			rc = cloud_glue_retry(fs, h->id, rc, &tries);
+			if (rc)
+				break;
+		}
 		json_decref(v);
 		if (rc < 0) {
 			fs_log_failure(fs, h->id, "write", rc);
@@ -188,17 +197,36 @@ static int handle_value(void *arg, const char *buf, size_t len)
 static int handle_commit(struct fs_handle *h)
 {
 	struct fs *fs = h->fs;
-	uint64_t lsn = 0;
-	size_t done = 0, i;
+	uint64_t lsn = 0, l;
+	size_t done = 0, at, i;
+	unsigned tries = 0;
 	int rc = 0;
 
-	if (h->npend == 1) {
-		rc = doc_patch(fs->doc, h->id, h->pend[0], &lsn);
-		done = rc == 0;
-	} else if (h->npend > 1) {
-		rc = doc_patch_batch(fs->doc, h->id, h->pend, h->npend, &done,
-				     &lsn);
+	/* An evicted document is brought back first (the patches apply to
+	 * its whole content); a change that finds no room waits for room
+	 * (cloud_glue_retry), then the patches not stored yet go on. */
+	for (at = 0; at < h->npend;) {
+		l = 0;
+		done = 0;
+		if (h->npend - at == 1) {
+			rc = doc_patch(fs->doc, h->id, h->pend[at], &l);
+			done = rc == 0;
+		} else {
+			rc = doc_patch_batch(fs->doc, h->id, h->pend + at,
+					     h->npend - at, &done, &l);
+		}
+		at += done;
+		if (l > lsn)
+			lsn = l;
+		if (rc == 0)
+			continue;
+		if (rc != -ENODATA && rc != -ENOSPC)
+			break;
+		rc = cloud_glue_retry(fs, h->id, rc, &tries);
+		if (rc)
+			break;
 	}
+	done = at;
 	for (i = 0; i < h->npend; i++)
 		json_decref(h->pend[i]);
 	h->npend = 0;
@@ -371,6 +399,22 @@ void fs_files_free(struct fs *fs)
 	}
 }
 
+/* doc_read, an evicted document brought back from the cloud first
+ * (cloud_glue_retry). */
+static int read_local(struct fs *fs, uint64_t id, struct doc_snap **sn)
+{
+	unsigned tries = 0;
+	int rc;
+
+	store_doc_touch(fs->s, id); /* least recently used is evicted first */
+	while ((rc = doc_read(fs->doc, id, sn)) == -ENODATA) {
+		rc = cloud_glue_retry(fs, id, rc, &tries);
+		if (rc)
+			return rc;
+	}
+	return rc;
+}
+
 /* The read side of a document handle: the snapshot to read, and whether
  * through the page cache (read-only opens only, see node.c). */
 static int handle_read_side(struct fs *fs, struct fs_handle *h)
@@ -379,7 +423,7 @@ static int handle_read_side(struct fs *fs, struct fs_handle *h)
 	struct doc_snap *sn;
 	int rc;
 
-	rc = doc_read(fs->doc, h->id, &sn);
+	rc = read_local(fs, h->id, &sn);
 	if (rc < 0)
 		return rc;
 	if (h->kind == FS_OPEN_WRITE) {
@@ -434,11 +478,18 @@ static int handle_truncate(struct fs *fs, struct fs_handle *h)
 	int rc;
 
 	if (h->mode & FH_WRITE) {
-		rc = doc_read(fs->doc, h->id, &h->before);
+		rc = read_local(fs, h->id, &h->before);
 		if (rc < 0)
 			return rc;
 	}
-	rc = doc_reset(fs->doc, h->id, &h->lsn);
+	for (unsigned tries = 0;;) {
+		rc = doc_reset(fs->doc, h->id, &h->lsn);
+		if (rc != -ENODATA && rc != -ENOSPC)
+			break;
+		rc = cloud_glue_retry(fs, h->id, rc, &tries);
+		if (rc)
+			break;
+	}
 	h->reset_lsn = h->lsn;
 	return rc;
 }

@@ -37,6 +37,10 @@ struct fs_config {
 	bool cloud_takeover; /* take the prefix's writer lease over */
 	uint32_t cloud_lease_ms; /* check the writer lease this often */
 	uint64_t retention_ns; /* history kept (0: none; cloud/history.h) */
+	/* eviction (fs/cloud_glue.c): off, and the free share of the
+	 * store's bound under which it starts */
+	bool evict_off;
+	uint32_t evict_low_pct;
 	/* kernel interface */
 	double entry_timeout_s;
 	double attr_timeout_s;

@@ -59,6 +59,8 @@ E2E_FS_TESTS = \
 	tests/e2e_fs_creds.sh \
 	tests/e2e_fs_writer.sh \
 	tests/e2e_fs_growth.sh
+# eviction: 64 MiB through a 16 MiB bound, on dir: and on s3rver
+E2E_FS_TESTS += tests/e2e_fs_evict.sh tests/e2e_fs_evict_s3.sh
 # hostile archives against the store (needs cloud_tool)
 E2E_FS_TESTS += tests/e2e_cloud_integrity.sh
 dist_check_SCRIPTS += $(E2E_FS_TESTS)

@@ -35,6 +35,7 @@
 #include "fs/fs.h"
 #include "fs/metrics.h"
 #include "util/clock.h"
+#include "store/evict.h"
 #include "util/log.h"
 
 /* Where one rendering goes: the stream and the labels every series
@@ -196,6 +197,41 @@ static void render_cloud(struct out *f, struct fs *fs)
 		cs.conflicts);
 }
 
+/* Eviction (store/evict.h) and growth (store/grow.c). */
+static void render_evict(struct out *f, struct fs *fs)
+{
+	struct store_evict_stats es;
+	struct store_stats ss;
+
+	store_evict_stats(fs->s, &es);
+	store_stats(fs->s, &ss);
+	GAUGE(f, "docs_local", "Documents whose content is held locally.",
+	      es.docs_local);
+	GAUGE(f, "docs_evicted",
+	      "Documents evicted: content in the cloud only, brought back on open.",
+	      es.docs_evicted);
+	GAUGE(f, "local_bytes", "Data bytes held by the documents here.",
+	      es.bytes_local);
+	GAUGE(f, "evicted_bytes", "Sizes of the evicted documents' contents.",
+	      es.bytes_evicted);
+	COUNTER(f, "evictions_total", "Documents evicted since the mount.",
+		es.evictions);
+	COUNTER(f, "refills_total",
+		"Evicted documents brought back from the cloud since the mount.",
+		es.refills);
+	COUNTER(f, "grows_total", "Growths of the data file since the mount.",
+		ss.grows);
+	COUNTER(f, "grows_inline_total",
+		"Growths a change waited for (no room and no growth ahead).",
+		ss.grows_inline);
+	fprintf(f->f,
+		"# HELP caravanfs_grow_pause_max_seconds Longest pause of changes for the map step of a growth ahead.\n"
+		"# TYPE caravanfs_grow_pause_max_seconds gauge\n"
+		"caravanfs_grow_pause_max_seconds%s%s%s %.9f\n",
+		f->labels[0] ? "{" : "", f->labels, f->labels[0] ? "}" : "",
+		(double)ss.grow_pause_max_ns / 1e9);
+}
+
 static void render_build_info(struct out *o)
 {
 	fprintf(o->f,
@@ -220,6 +256,7 @@ int fs_metrics_render_labels(struct fs *fs, const char *labels, char **out,
 	render_store(&o, fs);
 	render_cloud(&o, fs);
 	follow_glue_metrics(fs, o.f, o.labels);
+	render_evict(&o, fs);
 	if (fclose(o.f) != 0 || !buf) {
 		free(buf);
 		return -ENOMEM;

@@ -375,11 +375,20 @@ static int rename_space(struct fs *fs, const char *name, uint64_t newparent,
 	rc = fs_name_check(newname);
 	if (rc < 0)
 		return rc;
-	rc = store_space_rename(
-		fs->s, name, newname,
-		(flags & RENAME_NOREPLACE) ? STORE_RENAME_NOREPLACE : 0, &ids,
-		&nids, NULL);
-	free(ids);
+	for (unsigned tries = 0;;) {
+		uint64_t sid;
+
+		rc = store_space_rename(
+			fs->s, name, newname,
+			(flags & RENAME_NOREPLACE) ? STORE_RENAME_NOREPLACE : 0,
+			&ids, &nids, NULL);
+		free(ids);
+		ids = NULL;
+		/* -ENODATA: evicted documents, brought back first */
+		if (rc != -ENODATA || store_space_lookup(fs->s, name, &sid) ||
+		    cloud_glue_retry(fs, sid, rc, &tries))
+			break;
+	}
 	if (rc == 0) {
 		atomic_fetch_add(&fs->c.renames, 1);
 		cloud_glue_removed(fs, STORE_ROOT_ID, name);
@@ -417,9 +426,17 @@ void fs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		rc = (flags & RENAME_NOREPLACE) ? -EEXIST : 0;
 		goto out;
 	}
-	rc = store_doc_rename(
-		fs->s, id, newparent, newname,
-		(flags & RENAME_NOREPLACE) ? STORE_RENAME_NOREPLACE : 0, NULL);
+	for (unsigned tries = 0;;) {
+		rc = store_doc_rename(
+			fs->s, id, newparent, newname,
+			(flags & RENAME_NOREPLACE) ? STORE_RENAME_NOREPLACE : 0,
+			NULL);
+		/* an evicted document is brought back first */
+		if (rc != -ENODATA || cloud_glue_retry(fs, id, rc, &tries))
+			break;
+	}
+	if (rc == -ENODATA)
+		rc = -EIO;
 	if (rc == 0) {
 		atomic_fetch_add(&fs->c.renames, 1);
 		cloud_glue_removed(fs, parent, name);

@@ -629,3 +629,17 @@ int fs_node_last(struct fs_nodes *nt, uint64_t nodeid, struct store_meta *m,
 	pthread_mutex_unlock(&nt->mu);
 	return rc;
 }
+
+bool fs_node_busy(struct fs_nodes *nt, uint64_t id)
+{
+	struct fs_node *n;
+	bool busy;
+
+	pthread_mutex_lock(&nt->mu);
+	n = u64map_get(&nt->cur, id);
+	if (!n)
+		n = u64map_get(&nt->nodes, id);
+	busy = n && (n->cached || n->direct || n->writers);
+	pthread_mutex_unlock(&nt->mu);
+	return busy;
+}

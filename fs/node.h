@@ -121,5 +121,8 @@ void fs_node_remember(struct fs_nodes *nt, uint64_t nodeid,
  * it has any); -ENOENT otherwise. */
 int fs_node_last(struct fs_nodes *nt, uint64_t nodeid, struct store_meta *m,
 		 uint64_t *size);
+/* Whether document id (store id) has handles open on its current node
+ * (eviction leaves such a document alone). */
+bool fs_node_busy(struct fs_nodes *nt, uint64_t id);
 
 #endif

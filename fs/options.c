@@ -72,6 +72,8 @@ enum opt_key {
 	K_MIN_FREE,
 	K_FOLLOW,
 	K_FOLLOW_POLL_MS,
+	K_EVICT,
+	K_EVICT_LOW,
 };
 
 static const struct fuse_opt opt_spec[] = {
@@ -115,6 +117,8 @@ static const struct fuse_opt opt_spec[] = {
 	FUSE_OPT_KEY("max_pending=%s", K_MAX_PENDING),
 	FUSE_OPT_KEY("follow", K_FOLLOW),
 	FUSE_OPT_KEY("follow_poll_ms=%s", K_FOLLOW_POLL_MS),
+	FUSE_OPT_KEY("evict=%s", K_EVICT),
+	FUSE_OPT_KEY("evict_low=%s", K_EVICT_LOW),
 	/* libfuse's, noted on the way */
 	FUSE_OPT_KEY("ro", K_RO),
 	FUSE_OPT_KEY("allow_other", K_ALLOW_OTHER),
@@ -173,6 +177,7 @@ void fs_config_default(struct fs_config *c)
 	c->backup_delay_ms = 1000;
 	c->cloud_lease_ms = 10000;
 	c->retention_ns = UINT64_C(7) * 86400 * 1000000000;
+	c->evict_low_pct = 20;
 	c->entry_timeout_s = 30.0;
 	c->attr_timeout_s = 30.0;
 	c->max_threads = 64;
@@ -420,6 +425,16 @@ static int opt_value_set(struct fs_config *c, int key, const char *v)
 				       c->follow_poll_ms == 0
 			       ? -EINVAL
 			       : 0;
+	case K_EVICT:
+		if (strcmp(v, "on") && strcmp(v, "off"))
+			return -EINVAL;
+		c->evict_off = !strcmp(v, "off");
+		return 0;
+	case K_EVICT_LOW:
+		if (parse_u32(v, &c->evict_low_pct) < 0 ||
+		    c->evict_low_pct < 1 || c->evict_low_pct > 90)
+			return -EINVAL;
+		return 0;
 	default:
 		return -EINVAL;
 	}
@@ -726,6 +741,10 @@ void fs_config_help(FILE *f, const char *prog)
 		"  -o follow               a read-only follower of the store writing cloud=\n"
 		"                          (its change feed applied as it comes; default off)\n"
 		"  -o follow_poll_ms=N     how often a follower looks for changes (default 1000)\n"
+		"  -o evict=on|off         with a cloud target, free the data of documents\n"
+		"                          the cloud holds when space runs low (default on)\n"
+		"  -o evict_low=PERCENT    evict when less than PERCENT of what the store may\n"
+		"                          hold is free (1-90, default 20)\n"
 		"\n"
 		"kernel interface:\n"
 		"  -o entry_timeout=SECS   how long the kernel caches names (default %g)\n"

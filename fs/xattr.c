@@ -8,6 +8,9 @@
  *                              or "pending" plus the last upload if any
  *   user.caravan.backup_seq    last sequence number confirmed in the cloud
  *   user.caravan.backup_time   when (RFC 3339, UTC; empty: never)
+ *   user.caravan.local         1 when the content is held here, 0 when it
+ *                              is evicted (in the cloud only: the next
+ *                              open brings it back)
  *
  * Values are ASCII without a trailing newline.  Spaces and the root have
  * none.  They are read by name (getfattr -n user.caravan.seq) and never
@@ -82,6 +85,8 @@ static int xattr_value(struct fs *fs, const struct store_doc_info *in,
 		snprintf(buf, len, "%" PRIu64, in->backup_seq);
 	else if (!strcmp(name, XPFX "backup_time"))
 		time_str(in->backup_time_ns, buf, len);
+	else if (!strcmp(name, XPFX "local"))
+		snprintf(buf, len, "%d", in->evicted ? 0 : 1);
 	else
 		return -ENODATA;
 	return 0;

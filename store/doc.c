@@ -870,9 +870,17 @@ int doc_read(struct doc *d, uint64_t id, struct doc_snap **out)
 
 int doc_size(struct doc *d, uint64_t id, uint64_t *size)
 {
+	struct store_doc_info info;
 	struct doc_ent *e;
 	int rc;
 
+	/* An evicted document keeps the size its content had (evict.h);
+	 * a copy still cached is that content. */
+	rc = store_doc_info(d->s, id, &info);
+	if (rc == 0 && !info.is_space && info.evicted) {
+		*size = info.evicted_bytes;
+		return 0;
+	}
 	rc = ent_get(d, id, &e);
 	if (rc < 0)
 		return rc;

@@ -106,7 +106,9 @@ int doc_reset(struct doc *d, uint64_t id, uint64_t *lsn);
  * stays valid and unchanged whatever happens to the document. */
 int doc_read(struct doc *d, uint64_t id, struct doc_snap **out);
 
-/* Length of what doc_read() would return now (st_size). */
+/* Length of what doc_read() would return now (st_size); for an evicted
+ * document (store/evict.h) the size its content had.  doc_read, patches
+ * and replacements of an evicted document not cached get -ENODATA. */
 int doc_size(struct doc *d, uint64_t id, uint64_t *size);
 
 /* Drop the cached copy of id (after a delete). */

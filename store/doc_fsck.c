@@ -65,6 +65,8 @@ static int check_one(void *arg, uint64_t id, const char *key)
 
 	/* entries are copied out: store_read holds the store's lock */
 	rc = store_read(w->s, id, collect_entry, w);
+	if (rc == -ENODATA)
+		return 0; /* evicted: its content is the cloud's */
 	if (!rc)
 		rc = doc_entries_check(&o, w->ents, w->n);
 	entries_free(w);

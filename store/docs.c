@@ -15,6 +15,12 @@
  * of its name (put_remove), so its cloud copy is deleted later
  * (backup.c); a new document under that name drops the tombstone and
  * marks the cloud's copy stale instead (put_untomb).
+ *
+ * An evicted document (evict.c) has no entries here: reading it, appending
+ * to it, renaming it (or its space) or setting its metadata is refused
+ * with -ENODATA, changing nothing, until it is refilled from the cloud
+ * (store_doc_refill); its upload under a new name or with new metadata
+ * would need the content.  Deleting it needs nothing.
  */
 #include "store/store.h"
 
@@ -280,6 +286,10 @@ int store_doc_rename(struct store *s, uint64_t id, uint64_t space_id,
 	n = store_doc_node(s, id, &rc);
 	if (!n)
 		goto out;
+	if (n->evicted) {
+		rc = -ENODATA;
+		goto out;
+	}
 	rc = space_get(s, space_id, &sp);
 	if (rc)
 		goto out;
@@ -358,6 +368,10 @@ static int append_common(struct store *s, uint64_t id, const void *buf,
 	n = store_doc_node(s, id, &rc);
 	if (!n)
 		goto out;
+	if (n->evicted) {
+		rc = -ENODATA;
+		goto out;
+	}
 	if (replace && n->seq != expect_seq) {
 		rc = -EAGAIN;
 		goto out;
@@ -438,6 +452,10 @@ int store_append_batch(struct store *s, uint64_t id,
 	nd = store_doc_node(s, id, &rc);
 	if (!nd)
 		goto out;
+	if (nd->evicted) {
+		rc = -ENODATA;
+		goto out;
+	}
 	if (n > STORE_SEQ_MAX - nd->seq) {
 		rc = -EOVERFLOW;
 		goto out;
@@ -491,6 +509,10 @@ int store_read(struct store *s, uint64_t id, store_entry_fn fn, void *arg)
 
 	pthread_rwlock_rdlock(&s->lock);
 	n = store_doc_node(s, id, &rc);
+	if (n && n->evicted)
+		rc = -ENODATA;
+	else if (n)
+		store_node_used(s, n);
 	for (uint32_t i = 0; n && i < n->nent && !rc; i++)
 		rc = fn(arg, n->ents[i].seq, s->map + n->ents[i].off,
 			n->ents[i].len);
@@ -509,6 +531,10 @@ int store_meta_set(struct store *s, uint64_t id, const struct store_meta *m,
 		return rc;
 	if (!node_get(s, id) && id != STORE_ROOT_ID) {
 		rc = -ENOENT;
+		goto out;
+	}
+	if (node_get(s, id) && node_get(s, id)->evicted) {
+		rc = -ENODATA;
 		goto out;
 	}
 	meta_to_wal(m, &wm);
@@ -548,6 +574,8 @@ int store_doc_info(struct store *s, uint64_t id, struct store_doc_info *out)
 	out->backup_seq = n->backup_seq;
 	out->backup_time_ns = n->backup_time_ns;
 	out->meta = n->meta;
+	out->evicted = n->evicted;
+	out->evicted_bytes = n->evicted_bytes;
 out:
 	pthread_rwlock_unlock(&s->lock);
 	return rc;
@@ -691,6 +719,9 @@ int store_space_rename(struct store *s, const char *name, const char *newname,
 		rc = -EEXIST;
 	else if (target && target->kids.n)
 		rc = -ENOTEMPTY;
+	for (i = 0; !rc && i < sp->kids.n; i++)
+		if (node_get(s, sp->kids.ids[i])->evicted)
+			rc = -ENODATA; /* store_doc_refill it first */
 	if (rc)
 		goto out;
 	old = strdup(sp->name);

@@ -83,7 +83,7 @@
 
 /* Bytes the file system holding the store can give to growth while
  * keeping min_free_bytes free. */
-static int disk_budget(struct store *s, uint64_t *out)
+int store_disk_budget(struct store *s, uint64_t *out)
 {
 	uint64_t avail, total, keep = s->opt.min_free_bytes;
 	struct statvfs v;
@@ -254,7 +254,7 @@ static int grow_for(struct store *s, uint64_t len)
 	if (__atomic_load_n(&s->file_capacity, __ATOMIC_ACQUIRE) >=
 	    s->capacity + need)
 		return map_step(s); /* a growth ahead did the file step */
-	if (disk_budget(s, &budget))
+	if (store_disk_budget(s, &budget))
 		return -ENOSPC;
 	target = grow_target(s->capacity,
 			     __atomic_load_n(&s->file_capacity,
@@ -321,7 +321,7 @@ bool store_grow_due(struct store *s)
 void store_grow_ahead(struct store *s)
 {
 	uint64_t budget, target = 0, fc, max = s->opt.max_capacity_bytes;
-	int rc = disk_budget(s, &budget);
+	int rc = store_disk_budget(s, &budget);
 
 	pthread_rwlock_rdlock(&s->lock);
 	fc = __atomic_load_n(&s->file_capacity, __ATOMIC_ACQUIRE);

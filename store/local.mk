@@ -8,6 +8,7 @@ store_libstore_a_SOURCES = \
 	store/checkpoint.c \
 	store/docs.c \
 	store/grow.c \
+	store/evict.c store/evict.h \
 	store/datafile.c store/datafile.h \
 	store/alloc.c store/alloc.h \
 	store/nodes.c \

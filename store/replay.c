@@ -27,6 +27,14 @@
  * checksum, the record count and the announced counts must all match
  * what was read (else -EBADMSG); a log must start with a complete
  * snapshot before any other record.
+ *
+ * Eviction (evict.c): EVICT frees a document's entries (as DELETE does,
+ * through the pending frees) and marks it evicted; it fits only a
+ * document whose seq is confirmed in the cloud (backup_seq = seq, time
+ * > 0) and that is not evicted.  An evicted document takes no APPEND
+ * but one at its own seq, which refills it (the content fetched back
+ * from the cloud).  A snapshot writes an evicted document as its
+ * SNAP_DOC (no entries) followed by SNAP_EVICT.
  */
 #include "store/store_internal.h"
 
@@ -266,6 +274,17 @@ static int snap_doc(struct store *s, const struct wal_snap_doc *r)
 	return 0;
 }
 
+/* SNAP_EVICT: the document of the SNAP_DOC before, without entries. */
+static int snap_evict(struct store *s, const struct wal_evict *r)
+{
+	struct node *n = doc_of(s, r->id);
+
+	if (!n || n->evicted || n->nent || n->seq != r->seq)
+		return -EBADMSG;
+	store_evict_apply(s, n, r->size_bytes);
+	return 0;
+}
+
 static int apply_snap(struct store *s, const struct wal_rec *r)
 {
 	int rc;
@@ -295,6 +314,8 @@ static int apply_snap(struct store *s, const struct wal_rec *r)
 	case WAL_SNAP_TARGET:
 		s->backup_target = r->u.target.target;
 		return 0;
+	case WAL_SNAP_EVICT:
+		return snap_evict(s, &r->u.evict);
 	default:
 		return -EBADMSG;
 	}
@@ -322,6 +343,7 @@ struct vnode {
 	uint64_t seq;
 	uint64_t kids; /* spaces: documents */
 	bool gone;
+	bool evicted;
 };
 
 struct view {
@@ -359,6 +381,7 @@ static bool view_get(struct view *w, uint64_t id, struct vnode *out)
 	out->seq = n->seq;
 	out->kids = n->kids.n;
 	out->gone = false;
+	out->evicted = n->evicted;
 	return true;
 }
 
@@ -463,6 +486,20 @@ static int check_space_rename(struct view *w, const struct wal_rename *r)
 	return view_put(w, &n);
 }
 
+/* EVICT: a document not evicted whose seq is the record's and is
+ * confirmed in the cloud. */
+static int check_evict(struct view *w, const struct wal_evict *r)
+{
+	struct node *nd = node_get(w->s, r->id);
+	struct vnode n;
+
+	if (!view_doc(w, r->id, &n) || n.evicted || n.seq != r->seq || !nd ||
+	    nd->backup_seq < r->seq || nd->backup_time_ns <= 0)
+		return -EBADMSG;
+	n.evicted = true;
+	return view_put(w, &n);
+}
+
 /* 0 when record r fits the view's state (and, tracking, its effect is
  * noted), else -EBADMSG (-E2BIG: a frame too large to check).  live adds
  * the bounds a new change must keep (sequence numbers up to
@@ -475,12 +512,16 @@ static int rec_check(struct view *w, const struct wal_rec *r, bool live)
 
 	switch (r->type) {
 	case WAL_APPEND:
-		if (!view_doc(w, ap->id, &n) || ap->seq <= n.seq ||
+		if (!view_doc(w, ap->id, &n) ||
+		    (n.evicted ? ap->seq != n.seq : ap->seq <= n.seq) ||
 		    (live && ap->seq > STORE_SEQ_MAX) ||
 		    !region_ok(w->s, ap->offset, ap->len))
 			return -EBADMSG;
 		n.seq = ap->seq;
+		n.evicted = false; /* a refill */
 		return view_put(w, &n);
+	case WAL_EVICT:
+		return check_evict(w, &r->u.evict);
 	case WAL_DELETE:
 		return view_doc(w, r->u.node.id, &n) ? 0 : -EBADMSG;
 	case WAL_TRIM:
@@ -578,6 +619,9 @@ static int apply_append(struct store *s, const struct wal_append *r,
 		return rc;
 	if (r->len)
 		memcpy(s->map + r->offset, r->bytes, r->len);
+	if (n->evicted)
+		store_refill_apply(s, n);
+	store_node_used(s, n);
 	n->seq = r->seq;
 	n->lsn = lsn;
 	if (r->mtime_ns)
@@ -669,7 +713,14 @@ static int apply_rec(struct store *s, const struct wal_rec *r, uint64_t lsn,
 	case WAL_DELKEY:
 		n = doc_of(s, r->u.node.id);
 		rc = drop_front(s, n, n->nent, lsn, live);
+		store_evict_forget(s, n);
 		node_remove(s, n);
+		return rc;
+	case WAL_EVICT:
+		n = doc_of(s, r->u.evict.id);
+		n->lsn = lsn;
+		rc = drop_front(s, n, n->nent, lsn, live);
+		store_evict_apply(s, n, r->u.evict.size_bytes);
 		return rc;
 	case WAL_META:
 		apply_meta(s, &r->u.meta, lsn);
@@ -833,6 +884,14 @@ int store_write_snapshot(void *arg, struct wal_snap *sn)
 						 n->seq, n->backup_seq,
 						 n->backup_time_ns, &m, n->name,
 						 ents, n->nent));
+			if (!rc && n->evicted) {
+				start = w.buf.len;
+				rc = snap_put_done(
+					&w, start,
+					wal_put_evict(&w.buf, WAL_SNAP_EVICT,
+						      n->id, n->seq,
+						      n->evicted_bytes));
+			}
 		}
 	}
 	for (struct tomb *t = s->tombs; !rc && t; t = t->next) {

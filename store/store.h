@@ -234,6 +234,10 @@ struct store_doc_info {
 				   exists under this name but is stale (a
 				   metadata change, or an older document's) */
 	struct store_meta meta;
+	/* evicted (store/evict.h): no entries here, the content at seq is
+	 * the cloud's; evicted_bytes is the size it had (store_doc_evict) */
+	bool evicted;
+	uint64_t evicted_bytes;
 };
 int store_doc_info(struct store *s, uint64_t id, struct store_doc_info *out);
 

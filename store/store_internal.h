@@ -54,6 +54,13 @@ struct node {
 	struct ent *ents;
 	uint32_t nent, cap;
 	struct kids kids; /* spaces: their documents */
+	/* Eviction (evict.c): the entries are freed, the content at seq is
+	 * the cloud's copy, evicted_bytes the size it had.  used_tick: when
+	 * last read or appended (s->use_clock; atomic: readers set it under
+	 * the shared lock). */
+	bool evicted;
+	uint64_t evicted_bytes;
+	uint64_t used_tick;
 };
 
 struct tomb {
@@ -155,6 +162,13 @@ struct store {
 	int64_t rate_t0;
 	uint64_t runway;
 	bool grow_asked; /* a growth ahead is asked and not done */
+
+	/* Eviction (evict.c), under lock: evicted documents and the sizes
+	 * their contents had; evictions and refills applied since open (live
+	 * and replayed).  use_clock (atomic) orders uses (used_tick). */
+	uint64_t ndocs_evicted, evicted_bytes;
+	uint64_t evictions, refills;
+	uint64_t use_clock;
 };
 
 /* replay.c: applying records (live and at open) and snapshots. */
@@ -205,6 +219,18 @@ void store_grow_ahead(struct store *s);
 void store_grow_ask(struct store *s);
 /* Unmap the maps growth replaced; cut_mu and the exclusive lock held. */
 void store_old_maps_free(struct store *s);
+/* Bytes the file system holding the store can give to growth while
+ * keeping min_free_bytes free (0 when statvfs fails: logged). */
+int store_disk_budget(struct store *s, uint64_t *out);
+
+/* evict.c */
+/* Note a use of n (a read or an append) for least-recently-used order. */
+void store_node_used(struct store *s, struct node *n);
+/* Apply an EVICT record (checked) / a refilling APPEND to n. */
+void store_evict_apply(struct store *s, struct node *n, uint64_t size_bytes);
+void store_refill_apply(struct store *s, struct node *n);
+/* A node leaves the index: its evicted share goes. */
+void store_evict_forget(struct store *s, struct node *n);
 
 /* nodes.c */
 struct node *node_get(struct store *s, uint64_t id);

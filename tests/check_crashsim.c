@@ -6,6 +6,8 @@
  * The workload is a script generated from a seed by a model of the store
  * (two spaces, NSLOT keys): creates, appends, snapshot+trim appends,
  * trims, deletes, renames across spaces (also over an existing key),
+ * evictions (a backup mark, then store_doc_evict) and refills of evicted
+ * documents (store_doc_refill: one entry at the document's seq),
  * checkpoints, a capacity growth and a close+reopen, with a small
  * cut-over size so the log is cut over every few changes.  About half of
  * the changes are followed by store_sync; a sync, a checkpoint, a growth
@@ -35,6 +37,7 @@
  * points.  Under a sanitizer or valgrind, where a fork is costly, the
  * second cut runs for one crash state per sync point.
  */
+#include "store/evict.h"
 #include "store/store.h"
 #include "tests/testutil.h"
 #include "tests/crashsim/io_crashsim.h"
@@ -70,7 +73,7 @@ static const struct store_meta M = { 0644, 0, 0, 1, 1 };
 /* ---- the model and the script ---- */
 
 struct op {
-	char kind; /* S C A P T D R K G O, see exec_op() */
+	char kind; /* S C A P T D R K G O E F, see exec_op() */
 	int slot, slot2;
 	uint32_t len, keep;
 	bool sync;
@@ -83,6 +86,7 @@ struct ment {
 
 struct mdoc {
 	uint64_t id, seq;
+	bool evicted; /* no entries; the content is "in the cloud" */
 	int n;
 	struct ment e[MAXE];
 };
@@ -142,6 +146,15 @@ static void model_apply(struct model *m, const struct op *o, uint64_t g)
 		m->d[o->slot2] = *d;
 		memset(d, 0, sizeof(*d));
 		break;
+	case 'E':
+		d->evicted = true;
+		d->n = 0;
+		break;
+	case 'F': /* one entry at the document's own seq */
+		d->evicted = false;
+		d->seq--;
+		push_ent(d, g, o->len);
+		break;
 	}
 }
 
@@ -183,6 +196,10 @@ static int make_script(uint64_t seed, int n, struct op *ops,
 			o.kind = 'K';
 		} else if (!d->id) {
 			o.kind = 'C';
+		} else if (d->evicted) {
+			o.kind = p < 60 ? 'F' : 'D';
+		} else if (p >= 30 && p < 36 && d->n) {
+			o.kind = 'E';
 		} else if (d->n >= MAXE - 1) {
 			o.kind = 'T';
 			o.keep = 2;
@@ -246,6 +263,9 @@ static void exec_op(struct exec *x, const struct op *o, uint64_t g)
 	struct mdoc *d = &x->m.d[o->slot];
 	char space[16], key[16], buf[600];
 	uint64_t id = 0, lsn = 0, seq = 0, want_seq = d->seq + 1, sp;
+
+	if (o->kind == 'F')
+		want_seq = d->seq; /* a refill keeps the seq */
 	int rc = 0;
 
 	x->issued = g;
@@ -285,6 +305,14 @@ static void exec_op(struct exec *x, const struct op *o, uint64_t g)
 		break;
 	case 'G':
 		rc = store_grow(x->s, GROWN);
+		break;
+	case 'E':
+		rc = store_backup_mark(x->s, d->id, d->seq, 1);
+		if (!rc)
+			rc = store_doc_evict(x->s, d->id, d->seq, 7, &lsn);
+		break;
+	case 'F':
+		rc = store_doc_refill(x->s, d->id, d->seq, buf, o->len, &lsn);
 		break;
 	case 'O':
 		rc = store_close(x->s);
@@ -533,7 +561,11 @@ static int recover_and_read(const char *dir, struct model *r, char *why,
 			continue;
 		docs++;
 		if (store_doc_info(s, r->d[i].id, &info) ||
-		    store_read(s, r->d[i].id, read_entry, &rd) || rd.bad) {
+		    (info.evicted &&
+		     store_read(s, r->d[i].id, read_entry, &rd) != -ENODATA) ||
+		    (!info.evicted &&
+		     store_read(s, r->d[i].id, read_entry, &rd)) ||
+		    rd.bad) {
 			snprintf(why, whylen,
 				 "document %s/%s: unreadable or "
 				 "foreign bytes",
@@ -542,6 +574,7 @@ static int recover_and_read(const char *dir, struct model *r, char *why,
 			return -1;
 		}
 		r->d[i].seq = info.seq;
+		r->d[i].evicted = info.evicted;
 	}
 	store_stats(s, &st);
 	rc = store_close(s);
@@ -571,7 +604,8 @@ static bool same_state(const struct model *a, const struct model *b)
 			return false;
 		if (!x->id)
 			continue;
-		if (x->seq != y->seq || x->n != y->n)
+		if (x->seq != y->seq || x->n != y->n ||
+		    x->evicted != y->evicted)
 			return false;
 		for (int j = 0; j < x->n; j++)
 			if (x->e[j].seq != y->e[j].seq ||
@@ -711,7 +745,8 @@ static void check_recoveries(struct checker *c, const char *pristine,
 	int slot;
 
 	for (slot = 0; slot < NSLOT && !doc; slot++) {
-		if (want->d[slot].id && want->d[slot].n < MAXE) {
+		if (want->d[slot].id && want->d[slot].n < MAXE &&
+		    !want->d[slot].evicted) {
 			doc = want->d[slot].id;
 			seq = want->d[slot].seq + 1;
 			push_ent(&with.d[slot], RECOVERY_G, len);
@@ -832,6 +867,7 @@ START_TEST(test_crashsim_every_sync_point_keeps_acknowledged_prefix)
 	static struct model models[MAXOPS + 1];
 	bool lng = env_on("CARAVAN_LONG"), vg = env_on("CARAVAN_VALGRIND");
 	int nops = lng ? 900 : 220, nstates = lng ? 12 : 4;
+	int evictions = 0, refills = 0;
 	unsigned long stride = vg ? 40 : 1;
 	uint64_t seed = 0xC0FFEE;
 	struct checker c = { 0 };
@@ -905,6 +941,13 @@ START_TEST(test_crashsim_every_sync_point_keeps_acknowledged_prefix)
 		c.fig.sim.sectors_kept, c.fig.sim.sectors_dropped,
 		c.fig.sim.sectors_garbled, c.fig.sim.meta_undone,
 		c.fig.sim.names_undone);
+	for (int k = 0; k < nops; k++) {
+		evictions += ops[k].kind == 'E';
+		refills += ops[k].kind == 'F';
+	}
+	fprintf(stderr,
+		"crashsim: %d evictions and %d refills among the changes\n",
+		evictions, refills);
 	fprintf(stderr,
 		"crashsim: %d changes, sync points enumerated: %lu, crash "
 		"states checked: %" PRIu64 " (+%" PRIu64 " second cuts in "

@@ -4,6 +4,7 @@
  * reopen after close and after cut-overs, the lock, fail-stop under
  * injected I/O faults, and fsck.
  */
+#include "store/evict.h"
 #include "store/store.h"
 #include "store/store_internal.h"
 #include "tests/io_fault.h"
@@ -1753,6 +1754,156 @@ static void async_fn(void *arg, int rc)
 	pthread_mutex_unlock(&a->mu);
 }
 
+/* ---- eviction (store/evict.h) ---- */
+
+static int cand_ids(struct store *s, uint64_t *ids, size_t max)
+{
+	size_t n = 0;
+
+	ck_assert_int_eq(store_evict_candidates(s, ids, max, &n), 0);
+	return (int)n;
+}
+
+/* An eviction is refused until the document's seq is confirmed in the
+ * cloud; it frees the entries and keeps node, seq and size; reads,
+ * appends, renames and metadata changes are refused until a refill at
+ * the same seq; all of it is replayed exactly after a crash (log) and
+ * after a checkpoint (snapshot). */
+START_TEST(test_store_evict_is_logged_and_replayed_exactly)
+{
+	char *dir = test_tmpdir();
+	struct store_evict_stats es;
+	struct store_doc_info info;
+	struct collect col = { 0 };
+	char buf[10000];
+	uint64_t ids[8], sp, a, b, c, f0, *moved = NULL;
+	size_t nmoved = 0;
+	pid_t pid;
+	int status;
+	struct store *s = open_store(dir, 1 << 20);
+
+	ck_assert_int_eq(store_space_create(s, "sp", &M, &sp, NULL), 0);
+	a = mkdoc(s, sp, "a");
+	b = mkdoc(s, sp, "b");
+	c = mkdoc(s, sp, "c");
+	for (int i = 0; i < 3; i++) {
+		fill(buf, sizeof(buf), i);
+		ck_assert_int_eq(
+			store_append(s, a, buf, sizeof(buf), NULL, NULL), 0);
+		ck_assert_int_eq(store_append(s, b, buf, 100, NULL, NULL), 0);
+		ck_assert_int_eq(store_append(s, c, buf, 100, NULL, NULL), 0);
+	}
+	/* not confirmed, confirmed below its seq: refused */
+	ck_assert_int_eq(store_doc_evict(s, a, 3, 30000, NULL), -EBUSY);
+	ck_assert_int_eq(store_backup_mark(s, a, 2, 1000), 0);
+	ck_assert_int_eq(store_doc_evict(s, a, 3, 30000, NULL), -EBUSY);
+	ck_assert_int_eq(cand_ids(s, ids, 8), 0);
+	ck_assert_int_eq(store_backup_mark(s, a, 3, 1000), 0);
+	ck_assert_int_eq(store_backup_mark(s, b, 3, 1000), 0);
+	ck_assert_int_eq(store_backup_mark(s, c, 3, 1000), 0);
+	/* least recently used first: b read, then a appended to... */
+	ck_assert_int_eq(store_read(s, c, collect_fn, &col), 0);
+	ck_assert_int_eq(store_read(s, b, collect_fn, &col), 0);
+	ck_assert_int_eq(store_read(s, a, collect_fn, &col), 0);
+	ck_assert_int_eq(cand_ids(s, ids, 8), 3);
+	ck_assert_uint_eq(ids[0], c);
+	ck_assert_uint_eq(ids[1], b);
+	ck_assert_uint_eq(ids[2], a);
+	ck_assert_int_eq(cand_ids(s, ids, 1), 1);
+	ck_assert_uint_eq(ids[0], c);
+
+	f0 = free_bytes(s);
+	ck_assert_int_eq(store_doc_evict(s, a, 2, 30000, NULL), -EAGAIN);
+	ck_assert_int_eq(store_doc_evict(s, a, 3, 30001, NULL), 0);
+	ck_assert_int_eq(store_doc_evict(s, a, 3, 30001, NULL), -EALREADY);
+	ck_assert_int_eq(store_doc_info(s, a, &info), 0);
+	ck_assert(info.evicted);
+	ck_assert_uint_eq(info.evicted_bytes, 30001);
+	ck_assert_uint_eq(info.seq, 3);
+	ck_assert_uint_eq(info.entries, 0);
+	ck_assert_uint_eq(info.stored_bytes, 0);
+	ck_assert_int_eq(store_read(s, a, collect_fn, &col), -ENODATA);
+	ck_assert_int_eq(store_append(s, a, "x", 1, NULL, NULL), -ENODATA);
+	ck_assert_int_eq(store_append_replace(s, a, "x", 1, 3, NULL, NULL),
+			 -ENODATA);
+	ck_assert_int_eq(store_meta_set(s, a, &M, NULL), -ENODATA);
+	ck_assert_int_eq(store_doc_rename(s, a, sp, "a2", 0, NULL), -ENODATA);
+	ck_assert_int_eq(store_space_rename(s, "sp", "sp2", 0, &moved, &nmoved,
+					    NULL),
+			 -ENODATA);
+	ck_assert_int_eq(cand_ids(s, ids, 8), 2);
+	/* the 30000 bytes are free once the eviction is durable */
+	ck_assert_int_eq(store_sync(s, 0), 0);
+	ck_assert_int_eq(store_append(s, c, "y", 1, NULL, NULL), 0);
+	ck_assert_uint_eq(free_bytes(s), f0 + 30000 - 1);
+	ck_assert_int_eq(store_backup_mark(s, c, 4, 1000), 0);
+	ck_assert_int_eq(store_sync(s, 0), 0);
+	ck_assert_int_eq(store_close(s), 0);
+
+	/* evict b, then crash (no close: only the log holds it) */
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		struct store_options o;
+		struct store *cs;
+
+		store_options_default(&o);
+		o.commit_ms = 0;
+		o.max_capacity_bytes = 1 << 20;
+		if (store_open(dir, &o, &cs) ||
+		    store_doc_evict(cs, b, 3, 300, NULL) || store_sync(cs, 0))
+			_exit(1);
+		_exit(0);
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	check_clean(dir);
+	s = open_store(dir, 1 << 20);
+	store_evict_stats(s, &es);
+	ck_assert_uint_eq(es.docs_evicted, 2);
+	ck_assert_uint_eq(es.docs_local, 1);
+	ck_assert_uint_eq(es.bytes_evicted, 30301);
+	ck_assert_uint_eq(es.bytes_local, 301);
+	ck_assert_int_eq(store_doc_info(s, b, &info), 0);
+	ck_assert(info.evicted);
+	ck_assert_uint_eq(info.evicted_bytes, 300);
+	/* refill: only at its own seq, then it is a document like any */
+	ck_assert_int_eq(store_doc_refill(s, a, 2, "Sfull", 5, NULL), -EAGAIN);
+	ck_assert_int_eq(store_doc_refill(s, c, 4, "Sfull", 5, NULL), -EAGAIN);
+	ck_assert_int_eq(store_doc_refill(s, a, 3, "Sfull", 5, NULL), 0);
+	ck_assert_int_eq(store_doc_refill(s, a, 3, "Sfull", 5, NULL), -EAGAIN);
+	memset(&col, 0, sizeof(col));
+	ck_assert_int_eq(store_read(s, a, collect_fn, &col), 0);
+	ck_assert_int_eq(col.n, 1);
+	ck_assert_uint_eq(col.seq[0], 3);
+	ck_assert_uint_eq(col.len[0], 5);
+	ck_assert_int_eq(store_doc_info(s, a, &info), 0);
+	ck_assert(!info.evicted);
+	ck_assert_uint_eq(info.backup_seq, 3); /* still confirmed */
+	ck_assert_int_eq(store_append(s, a, "x", 1, NULL, NULL), 0);
+	ck_assert_int_eq(store_doc_info(s, a, &info), 0);
+	ck_assert_uint_eq(info.seq, 4);
+	ck_assert_int_eq(store_close(s), 0); /* checkpoint: SNAP_EVICT */
+
+	check_clean(dir);
+	s = open_store(dir, 1 << 20);
+	ck_assert_int_eq(store_doc_info(s, b, &info), 0);
+	ck_assert(info.evicted);
+	ck_assert_uint_eq(info.evicted_bytes, 300);
+	ck_assert_uint_eq(info.seq, 3);
+	store_evict_stats(s, &es);
+	ck_assert_uint_eq(es.docs_evicted, 1);
+	/* a delete of an evicted document needs no content */
+	ck_assert_int_eq(store_doc_delete(s, b, NULL), 0);
+	store_evict_stats(s, &es);
+	ck_assert_uint_eq(es.docs_evicted, 0);
+	ck_assert_uint_eq(es.bytes_evicted, 0);
+	ck_assert_int_eq(store_close(s), 0);
+	check_clean(dir);
+	test_rmdir(dir);
+}
+END_TEST
+
 START_TEST(test_store_sync_async_reports_durability_once)
 {
 	char *dir = test_tmpdir();
@@ -1825,6 +1976,7 @@ int main(void)
 		tc, test_store_new_backup_target_makes_every_document_pending);
 	tcase_add_test(tc, test_store_snapshot_counts_are_checked_at_snap_end);
 	tcase_add_test(tc, test_store_sync_async_reports_durability_once);
+	tcase_add_test(tc, test_store_evict_is_logged_and_replayed_exactly);
 	suite_add_tcase(s, tc);
 	return test_run_suite(s);
 }

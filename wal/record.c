@@ -210,6 +210,19 @@ int wal_put_rename(struct wal_buf *b, uint64_t id, uint64_t space_id,
 	return 0;
 }
 
+int wal_put_evict(struct wal_buf *b, enum wal_rec_type t, uint64_t id,
+		  uint64_t seq, uint64_t size_bytes)
+{
+	uint8_t *p = begin(b, t, 24);
+
+	if (!p)
+		return -ENOMEM;
+	p = w64(p, id);
+	p = w64(p, seq);
+	w64(p, size_bytes);
+	return 0;
+}
+
 int wal_put_backup(struct wal_buf *b, uint64_t id, uint64_t seq,
 		   int64_t time_ns)
 {
@@ -465,6 +478,12 @@ int wal_rec_next(const uint8_t *buf, size_t len, size_t *pos, struct wal_rec *r)
 		r->u.backup.seq = r64(&c);
 		r->u.backup.time_ns = (int64_t)r64(&c);
 		break;
+	case WAL_EVICT:
+	case WAL_SNAP_EVICT:
+		r->u.evict.id = r64(&c);
+		r->u.evict.seq = r64(&c);
+		r->u.evict.size_bytes = r64(&c);
+		break;
 	case WAL_TOMB_ADD:
 	case WAL_SNAP_TOMB:
 		r->u.tomb.tomb_id = r64(&c);
@@ -548,6 +567,10 @@ const char *wal_rec_type_name(enum wal_rec_type t)
 		return "SnapEnd";
 	case WAL_SNAP_TARGET:
 		return "SnapTarget";
+	case WAL_EVICT:
+		return "Evict";
+	case WAL_SNAP_EVICT:
+		return "SnapEvict";
 	}
 	return "?";
 }

@@ -28,6 +28,10 @@
  *   TOMB_DEL    tomb_id
  *   TARGET      target id               (the cloud target backed up to; a
  *               different one makes every document pending again)
+ *   EVICT       id, seq, size_bytes     (the document's entries freed: its
+ *               content at seq is the cloud's copy; size_bytes is the
+ *               size its content had; an APPEND at that same seq
+ *               restores it)
  *   SNAP_BEGIN  next_id, next_tomb_id, capacity_bytes, then what the
  *               snapshot holds (u64 each): spaces (SNAP_SPACE records),
  *               docs (SNAP_DOC records), entries (the sum of their n),
@@ -38,6 +42,8 @@
  *   SNAP_TOMB   tomb_id, space name, key name
  *   SNAP_TARGET target id               (the target, no reset; absent in
  *               logs written before it existed: target 0, none known)
+ *   SNAP_EVICT  id, seq, size_bytes     (after the document's SNAP_DOC,
+ *               which holds no entries: it is evicted)
  *   SNAP_END    crc32c u32 of every snapshot record body before it, in
  *               order, and the record count u64
  *
@@ -69,12 +75,14 @@ enum wal_rec_type {
 	WAL_TOMB_ADD = 11,
 	WAL_TOMB_DEL = 12,
 	WAL_TARGET = 13,
+	WAL_EVICT = 14,
 	WAL_SNAP_BEGIN = 20,
 	WAL_SNAP_SPACE = 21,
 	WAL_SNAP_DOC = 22,
 	WAL_SNAP_TOMB = 23,
 	WAL_SNAP_END = 24,
 	WAL_SNAP_TARGET = 25,
+	WAL_SNAP_EVICT = 26,
 };
 
 #define WAL_REC_HDR 5
@@ -154,6 +162,10 @@ struct wal_target { /* TARGET, SNAP_TARGET */
 	uint64_t target;
 };
 
+struct wal_evict { /* EVICT, SNAP_EVICT */
+	uint64_t id, seq, size_bytes;
+};
+
 struct wal_snap_begin { /* SNAP_BEGIN */
 	uint64_t next_id, next_tomb_id, capacity_bytes;
 	uint64_t spaces, docs, entries, tombs; /* what the snapshot holds */
@@ -189,6 +201,7 @@ struct wal_rec {
 		struct wal_backup backup;
 		struct wal_tomb tomb; /* TOMB_ADD, SNAP_TOMB, TOMB_DEL */
 		struct wal_target target; /* TARGET, SNAP_TARGET */
+		struct wal_evict evict; /* EVICT, SNAP_EVICT */
 		struct wal_snap_begin snap_begin;
 		struct wal_snap_doc snap_doc;
 		struct wal_snap_end snap_end;
@@ -232,6 +245,8 @@ int wal_put_rename(struct wal_buf *b, uint64_t id, uint64_t space_id,
 		   const char *name);
 int wal_put_backup(struct wal_buf *b, uint64_t id, uint64_t seq,
 		   int64_t time_ns);
+int wal_put_evict(struct wal_buf *b, enum wal_rec_type t, uint64_t id,
+		  uint64_t seq, uint64_t size_bytes);
 int wal_put_tomb_add(struct wal_buf *b, enum wal_rec_type t, uint64_t tomb_id,
 		     const char *space, const char *key);
 int wal_put_snap_begin(struct wal_buf *b, const struct wal_snap_begin *sb);

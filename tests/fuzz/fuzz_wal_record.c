@@ -99,6 +99,10 @@ static int encode(struct wal_buf *b, const struct wal_rec *r)
 	case WAL_SNAP_END:
 		return wal_put_snap_end(b, r->u.snap_end.crc,
 					r->u.snap_end.count);
+	case WAL_EVICT:
+	case WAL_SNAP_EVICT:
+		return wal_put_evict(b, r->type, r->u.evict.id, r->u.evict.seq,
+				     r->u.evict.size_bytes);
 	}
 	return -1;
 }
