@@ -72,16 +72,25 @@ add:
 	return 0;
 }
 
-/* Drop entries [0, k) of a document, freeing their space. */
+int store_free_later(struct store *s, uint64_t off, uint64_t len, uint64_t lsn)
+{
+	return pending_free(s, off, len, lsn);
+}
+
+/* Drop entries [0, k) of a document, freeing their space (but for those
+ * a snapshot keeps). */
 static int drop_front(struct store *s, struct node *n, uint32_t k, uint64_t lsn,
 		      bool live)
 {
 	int rc = 0;
 
 	for (uint32_t i = 0; i < k; i++) {
-		if (live && !rc)
+		if (live && !rc &&
+		    !store_snapshot_keeps(s, n->ents[i].off, n->ents[i].len))
 			rc = pending_free(s, n->ents[i].off, n->ents[i].len,
 					  lsn);
+		else if (!live)
+			store_snapshot_keeps(s, n->ents[i].off, n->ents[i].len);
 		n->stored_bytes -= n->ents[i].len;
 	}
 	if (k == 0)
@@ -516,8 +525,35 @@ static int rec_check(struct view *w, const struct wal_rec *r, bool live)
 	case WAL_TOMB_DEL:
 	case WAL_TARGET:
 		return 0;
+	case WAL_SNAPSHOT_ADD:
+	case WAL_SNAPSHOT_DEL:
+	case WAL_PIN:
+	case WAL_NODE_LSN:
+		return store_snapshot_check(w->s, r);
 	default:
 		return -EBADMSG;
+	}
+}
+
+/* The node whose state a reader sees that record r changes (0: none):
+ * its state is kept first for the snapshots that see it. */
+static uint64_t changed_node(const struct wal_rec *r)
+{
+	switch (r->type) {
+	case WAL_APPEND:
+		return r->u.append.id;
+	case WAL_DELETE:
+	case WAL_DELKEY:
+	case WAL_RMSPACE:
+		return r->u.node.id;
+	case WAL_TRIM:
+		return r->u.trim.id;
+	case WAL_META:
+		return r->u.meta.id;
+	case WAL_RENAME:
+		return r->u.rename.id;
+	default:
+		return 0;
 	}
 }
 
@@ -647,6 +683,8 @@ static int apply_rec(struct store *s, const struct wal_rec *r, uint64_t lsn,
 	if (!s->snap_done)
 		return -EBADMSG;
 	rc = rec_check(&w, r, false);
+	if (!rc && changed_node(r))
+		rc = store_snapshot_before_change(s, changed_node(r), lsn);
 	if (rc)
 		return rc;
 
@@ -698,6 +736,11 @@ static int apply_rec(struct store *s, const struct wal_rec *r, uint64_t lsn,
 	case WAL_TARGET:
 		target_set(s, r->u.target.target);
 		return 0;
+	case WAL_SNAPSHOT_ADD:
+	case WAL_SNAPSHOT_DEL:
+	case WAL_PIN:
+	case WAL_NODE_LSN:
+		return store_snapshot_apply(s, r, lsn, live);
 	default:
 		return -EBADMSG;
 	}
@@ -849,6 +892,10 @@ int store_write_snapshot(void *arg, struct wal_snap *sn)
 		meta_to_wal(&s->root_meta, &m);
 		rc = wal_put_meta(&w.buf, STORE_ROOT_ID, &m);
 	}
+	/* The named snapshots and what they keep follow, as records of the
+	 * log (snapshot.c). */
+	if (!rc)
+		rc = store_snapshot_write(s, &w.buf);
 	if (!rc) {
 		rc = wal_snap_frame(sn, w.buf.p, w.buf.len);
 		w.bytes += w.buf.len;
@@ -874,16 +921,39 @@ static int cmp_span(const void *a, const void *b)
 	return x->off < y->off ? -1 : x->off > y->off;
 }
 
+struct spans {
+	struct span *v;
+	uint64_t n;
+};
+
+static int span_add(void *arg, uint64_t off, uint64_t len)
+{
+	struct spans *sp = arg;
+
+	sp->v[sp->n].off = off;
+	sp->v[sp->n].len = len;
+	sp->n++;
+	return 0;
+}
+
 int store_rebuild_alloc(struct store *s)
 {
-	struct span *v = malloc((s->nentries + 1) * sizeof(*v));
+	uint64_t kept = store_snapshot_orphan_count(s);
+	struct span *v = malloc((s->nentries + kept + 1) * sizeof(*v));
 	uint64_t n = 0, at = DATA_HDR, end = DATA_HDR + s->capacity;
+	struct spans sp;
 	struct alloc *a;
 	void *nv;
 	int rc = 0;
 
 	if (!v)
 		return -ENOMEM;
+	/* entries only snapshots keep are taken too */
+	store_snapshot_settle(s);
+	sp.v = v;
+	sp.n = 0;
+	store_snapshot_orphans(s, span_add, &sp);
+	n = sp.n;
 	for (size_t pos = 0; u64map_next(&s->nodes, &pos, NULL, &nv);) {
 		struct node *nd = nv;
 

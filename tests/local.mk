@@ -17,3 +17,10 @@ E2E_HISTORY_TESTS = tests/e2e_cloud_history.sh tests/e2e_cloud_history_s3.sh \
 EXTRA_DIST += tests/e2e/history.sh
 dist_check_SCRIPTS += $(E2E_HISTORY_TESTS)
 TESTS += $(E2E_HISTORY_TESTS)
+
+check_PROGRAMS += tests/check_store_snapshot
+TESTS += tests/check_store_snapshot
+tests_check_store_snapshot_SOURCES = tests/check_store_snapshot.c
+tests_check_store_snapshot_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+tests_check_store_snapshot_LDADD = tests/libtestutil.a store/libstore.a \
+	wal/libwal.a util/libutil.a $(CHECK_LIBS)
