@@ -68,6 +68,9 @@ struct fs {
 	pthread_cond_t sync_cv; /* sync_pending fell to 0 */
 	unsigned sync_pending; /* registered, not yet answered */
 	bool sync_running; /* set and cleared by the mount's thread */
+	/* fs/snapdir.c: nodes of MNT/.caravan-snapshots (made at first
+	 * use, freed by fs_op_destroy) */
+	struct fs_snapdir *snapdir;
 };
 
 /* ---- fs/fs.c ---- */

@@ -7,6 +7,7 @@ fs_libfs_a_SOURCES = \
 	fs/ops.c fs/ops.h \
 	fs/attr.c fs/attr.h \
 	fs/namespace.c fs/namespace.h \
+	fs/snapdir.c fs/snapdir.h \
 	fs/dir.c fs/dir.h \
 	fs/file.c fs/file.h \
 	fs/handle.c fs/handle.h \

@@ -433,6 +433,45 @@ out_value:
 	return rc;
 }
 
+int doc_read_from(doc_read_fn read, void *rarg, struct doc_snap **out)
+{
+	struct mat m = { .v = json_object() };
+	struct raw_entries raw = { NULL, 0, 0, 0 };
+	struct doc_snap *sn;
+	char *text;
+	size_t len, at;
+	int rc;
+
+	if (!m.v)
+		return -ENOMEM;
+	rc = read(rarg, copy_entry, &raw);
+	if (raw.rc < 0)
+		rc = raw.rc;
+	for (at = 0; rc == 0 && at < raw.len;) {
+		uint64_t hdr[2];
+
+		memcpy(hdr, raw.buf + at, 16);
+		if (mat_entry(&m, hdr[0], raw.buf + at + 16, (size_t)hdr[1]))
+			break;
+		at += 16 + (((size_t)hdr[1] + 7) & ~(size_t)7);
+	}
+	free(raw.buf);
+	if (m.rc < 0)
+		rc = m.rc;
+	if (rc == 0)
+		rc = json_value_emit(m.v, &text, &len);
+	json_decref(m.v);
+	if (rc < 0)
+		return rc;
+	sn = snap_new(text, len, m.seq);
+	if (!sn) {
+		free(text);
+		return -ENOMEM;
+	}
+	*out = sn;
+	return 0;
+}
+
 /* Make e current.  *info (may be NULL) receives the store's view of the
  * document.  e->mu held. */
 static int ent_load(struct doc *d, struct doc_ent *e,

@@ -43,6 +43,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include "store/store.h"
 
 struct store;
 struct doc;
@@ -105,6 +106,13 @@ int doc_reset(struct doc *d, uint64_t id, uint64_t *lsn);
  * *out holds a new reference: release with doc_snap_put().  The snapshot
  * stays valid and unchanged whatever happens to the document. */
 int doc_read(struct doc *d, uint64_t id, struct doc_snap **out);
+
+/* The document whose entries read(rarg, fn, farg) delivers (as
+ * store_read does: a past state, e.g. store_snapshot_read), materialized
+ * like doc_read; nothing is cached.  On success *out holds a new
+ * reference: release with doc_snap_put(). */
+typedef int (*doc_read_fn)(void *rarg, store_entry_fn fn, void *farg);
+int doc_read_from(doc_read_fn read, void *rarg, struct doc_snap **out);
 
 /* Length of what doc_read() would return now (st_size). */
 int doc_size(struct doc *d, uint64_t id, uint64_t *size);
