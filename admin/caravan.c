@@ -58,6 +58,7 @@
 #include <unistd.h>
 
 #include "admin/history.h"
+#include "admin/snapshot.h"
 #include "cloud/backup.h"
 #include "cloud/target.h"
 #include "fs/reserved.h"
@@ -99,6 +100,7 @@ static int cmd_backup(const struct args *a);
 static int cmd_restore(const struct args *a);
 static int cmd_versions(const struct args *a);
 static int cmd_grow(const struct args *a);
+static int cmd_snapshot(const struct args *a);
 
 #define S3_OPTS "--s3-endpoint= --s3-region= --s3-path-style"
 
@@ -133,6 +135,11 @@ static const struct command commands[] = {
 	  "List the times and seqs a document of the cloud target --cloud URL "
 	  "can be restored to",
 	  cmd_versions },
+	{ "snapshot", "create|list|delete DIR [NAME]", 2, 3, "",
+	  "Take (create), list or drop (delete) a named snapshot of the "
+	  "unmounted store DIR: a read-only view of its namespace at one "
+	  "moment, also under MNT/.caravan-snapshots",
+	  cmd_snapshot },
 };
 enum {
 	NCOMMANDS = sizeof(commands) / sizeof(commands[0])
@@ -672,6 +679,14 @@ static int cmd_grow(const struct args *a)
 	printf("store '%s': capacity %" PRIu64 " bytes\n", dir,
 	       size > st.capacity_bytes ? size : st.capacity_bytes);
 	return 0;
+}
+
+/* ---- snapshot ---- */
+
+static int cmd_snapshot(const struct args *a)
+{
+	return snapshot_cmd(a->pos[0], a->pos[1],
+			    a->npos > 2 ? a->pos[2] : NULL);
 }
 
 /* ---- backup and restore ---- */
