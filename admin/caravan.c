@@ -64,6 +64,7 @@
 #include "fs/reserved.h"
 #include "json/json.h"
 #include "store/doc.h"
+#include "store/snapshot.h"
 #include "store/store.h"
 #include "util/log.h"
 #include "util/strlist.h"
@@ -565,6 +566,7 @@ static int cmd_dump(const struct args *a)
 
 static int cmd_stats(const struct args *a)
 {
+	struct store_snapshot_stats sn;
 	struct store_stats st;
 	struct store *s;
 	bool json = arg_flag(a, "--json");
@@ -572,16 +574,18 @@ static int cmd_stats(const struct args *a)
 	if (open_ro(a->pos[0], &s) < 0)
 		return 2;
 	store_stats(s, &st);
+	store_snapshot_stats(s, &sn);
 	store_close(s);
 	if (json) {
 		printf("{\"capacity_bytes\":%" PRIu64 ",\"free_bytes\":%" PRIu64
 		       ",\"documents\":%" PRIu64 ",\"spaces\":%" PRIu64
 		       ",\"entries\":%" PRIu64 ",\"log_bytes\":%" PRIu64
 		       ",\"durable_lsn\":%" PRIu64
-		       ",\"max_entry_bytes\":%" PRIu64 "}\n",
+		       ",\"max_entry_bytes\":%" PRIu64 ",\"snapshots\":%" PRIu64
+		       ",\"snapshot_pinned_bytes\":%" PRIu64 "}\n",
 		       st.capacity_bytes, st.free_bytes, st.documents,
 		       st.spaces, st.entries, st.log_bytes, st.durable_lsn,
-		       st.max_entry_bytes);
+		       st.max_entry_bytes, sn.snapshots, sn.pinned_bytes);
 		return 0;
 	}
 	printf("capacity_bytes  %" PRIu64 "\n"
@@ -594,6 +598,9 @@ static int cmd_stats(const struct args *a)
 	       "max_entry_bytes %" PRIu64 "\n",
 	       st.capacity_bytes, st.free_bytes, st.documents, st.spaces,
 	       st.entries, st.log_bytes, st.durable_lsn, st.max_entry_bytes);
+	printf("snapshots       %" PRIu64 "\n"
+	       "snapshot_pinned_bytes %" PRIu64 "\n",
+	       sn.snapshots, sn.pinned_bytes);
 	return 0;
 }
 

@@ -19,6 +19,9 @@ bench_bench_history_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(CURL_CFLAGS) \
 bench_bench_history_LDADD = cloud/libcloud.a store/libstore.a wal/libwal.a \
 	json/libjson.a util/libutil.a $(CURL_LIBS) $(CRYPTO_LIBS) \
 	$(JANSSON_LIBS) -lm
+EXTRA_PROGRAMS += bench/bench_snapshot
+bench_bench_snapshot_SOURCES = bench/bench_snapshot.c
+bench_bench_snapshot_LDADD = store/libstore.a wal/libwal.a util/libutil.a
 CLEANFILES += $(EXTRA_PROGRAMS)
 EXTRA_DIST += bench/README.md bench/bench_fs.sh
 EXTRA_DIST += bench/bench_cloud.sh bench/bench_list.sh bench/bench_history.sh

@@ -32,6 +32,7 @@
 #include "fs/cloud_glue.h"
 #include "fs/fs.h"
 #include "fs/metrics.h"
+#include "store/snapshot.h"
 #include "util/log.h"
 
 /* Upper bounds of the fsync latency buckets, in nanoseconds. */
@@ -150,6 +151,20 @@ static void render_fs(struct out *f, struct fs *fs)
 	render_fsync(f, fs);
 }
 
+static void render_snapshots(struct out *f, struct fs *fs)
+{
+	struct store_snapshot_stats sn;
+
+	store_snapshot_stats(fs->s, &sn);
+	GAUGE(f, "snapshots", "Named snapshots of the store.", sn.snapshots);
+	GAUGE(f, "snapshot_pinned_bytes",
+	      "Data bytes only snapshots keep (freed when they are dropped).",
+	      sn.pinned_bytes);
+	GAUGE(f, "snapshot_pinned_states",
+	      "Past states of documents and spaces kept for snapshots.",
+	      sn.pinned_states);
+}
+
 static void render_store(struct out *f, struct fs *fs)
 {
 	struct store_stats ss;
@@ -181,6 +196,7 @@ static void render_store(struct out *f, struct fs *fs)
 	      ds.cached_docs);
 	GAUGE(f, "cache_bytes", "Bytes charged to the materialized cache.",
 	      ds.cached_bytes);
+	render_snapshots(f, fs);
 }
 
 static void render_cloud(struct out *f, struct fs *fs)

@@ -172,9 +172,18 @@ compare_all "after the writer"
 
 # ---- remount, kill -9
 
+check "the metrics count the snapshots" \
+	grep -Eq "^caravanfs_snapshots $((NSNAP + 1))\$" "$M/.caravan-metrics"
 record "$M" >"$T/live-at-unmount"
 check "clean unmount" umount_fs "$M"
 check "fsck of the store with snapshots" "$CARAVAN" fsck "$S"
+# stat_field NAME: a field of caravan stats --json
+stat_field() {
+	"$CARAVAN" stats "$S" --json | sed -n "s/.*\"$1\":\([0-9]*\).*/\1/p"
+}
+pinned=$(stat_field snapshot_pinned_bytes)
+check "caravan stats shows the bytes snapshots keep ($pinned)" \
+	test "${pinned:-0}" -gt 0
 got=$("$CARAVAN" snapshot list "$S" | cut -f1 | LC_ALL=C sort | tr '\n' ' ')
 check_eq "caravan snapshot list names them" "$got" "$want"
 check "caravan snapshot create (offline)" "$CARAVAN" snapshot create "$S" offline
@@ -216,4 +225,6 @@ check "clean unmount" umount_fs "$M"
 check "caravan snapshot delete of a missing one fails" \
 	sh -c "! '$CARAVAN' snapshot delete '$S' nosuch 2>/dev/null"
 check "fsck after every snapshot was dropped" "$CARAVAN" fsck "$S"
+check_eq "dropping them freed what they kept" \
+	"$(stat_field snapshots) $(stat_field snapshot_pinned_bytes)" "0 0"
 e2e_finish
