@@ -61,8 +61,9 @@ struct snode {
 struct fs_snapdir {
 	pthread_mutex_t mu;
 	struct u64map by_ino; /* ino -> struct snode */
-	struct snode **v; /* every node, for the (snapshot, id) search */
-	size_t n, cap;
+	/* snapshot log position -> struct u64map of store id -> struct
+	 * snode (a position names one snapshot: one per frame) */
+	struct u64map by_lsn;
 	uint64_t next_ino;
 };
 
@@ -83,12 +84,14 @@ static struct fs_snapdir *table(struct fs *fs)
 		return NULL;
 	pthread_mutex_init(&sd->mu, NULL);
 	u64map_init(&sd->by_ino);
+	u64map_init(&sd->by_lsn);
 	sd->next_ino = SNAP_NODE_BASE;
 	if (__atomic_compare_exchange_n(&fs->snapdir, &want, sd, false,
 					__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
 		return sd;
 	pthread_mutex_destroy(&sd->mu);
 	u64map_release(&sd->by_ino);
+	u64map_release(&sd->by_lsn);
 	free(sd);
 	return want;
 }
@@ -97,14 +100,22 @@ void fs_snapdir_free(struct fs *fs)
 {
 	struct fs_snapdir *sd = fs->snapdir;
 
+	size_t pos = 0;
+	void *v;
+
 	if (!sd)
 		return;
-	for (size_t i = 0; i < sd->n; i++) {
-		free(sd->v[i]->snap);
-		free(sd->v[i]);
+	while (u64map_next(&sd->by_ino, &pos, NULL, &v)) {
+		free(((struct snode *)v)->snap);
+		free(v);
 	}
-	free(sd->v);
 	u64map_release(&sd->by_ino);
+	pos = 0;
+	while (u64map_next(&sd->by_lsn, &pos, NULL, &v)) {
+		u64map_release(v);
+		free(v);
+	}
+	u64map_release(&sd->by_lsn);
 	pthread_mutex_destroy(&sd->mu);
 	free(sd);
 	fs->snapdir = NULL;
@@ -135,30 +146,31 @@ static int node_of(struct fs *fs, const char *snap, uint64_t lsn, uint64_t id,
 		   uint64_t *ino)
 {
 	struct fs_snapdir *sd = table(fs);
+	struct u64map *ids;
 	struct snode *n = NULL;
 	int rc = 0;
 
 	if (!sd)
 		return -ENOMEM;
 	pthread_mutex_lock(&sd->mu);
-	for (size_t i = 0; i < sd->n; i++) {
-		struct snode *m = sd->v[i];
-
-		if (m->id == id && m->lsn == lsn && !strcmp(m->snap, snap)) {
-			*ino = m->ino;
-			goto out;
-		}
-	}
-	if (sd->n == sd->cap) {
-		size_t cap = sd->cap ? 2 * sd->cap : 64;
-		struct snode **v = realloc(sd->v, cap * sizeof(*v));
-
-		if (!v) {
+	ids = u64map_get(&sd->by_lsn, lsn);
+	if (!ids) {
+		ids = malloc(sizeof(*ids));
+		if (!ids) {
 			rc = -ENOMEM;
 			goto out;
 		}
-		sd->v = v;
-		sd->cap = cap;
+		u64map_init(ids);
+		rc = u64map_put(&sd->by_lsn, lsn, ids);
+		if (rc) {
+			free(ids);
+			goto out;
+		}
+	}
+	n = u64map_get(ids, id);
+	if (n) {
+		*ino = n->ino;
+		goto out;
 	}
 	n = calloc(1, sizeof(*n));
 	if (n)
@@ -172,13 +184,17 @@ static int node_of(struct fs *fs, const char *snap, uint64_t lsn, uint64_t id,
 	n->lsn = lsn;
 	n->id = id;
 	rc = u64map_put(&sd->by_ino, n->ino, n);
+	if (!rc) {
+		rc = u64map_put(ids, id, n);
+		if (rc)
+			u64map_del(&sd->by_ino, n->ino);
+	}
 	if (rc) {
 		free(n->snap);
 		free(n);
 		goto out;
 	}
 	sd->next_ino++;
-	sd->v[sd->n++] = n;
 	*ino = n->ino;
 out:
 	pthread_mutex_unlock(&sd->mu);
