@@ -621,6 +621,9 @@ void fs_snap_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		doc_snap_put(text); /* interrupted: no release */
 }
 
+/* The reply is built from a reference of our own: once the kernel has
+ * the data, the reader may close and release the handle before the
+ * sending thread is done with the buffer (as fs_op_read). */
 void fs_snap_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		     struct fuse_file_info *fi)
 {
@@ -633,17 +636,18 @@ void fs_snap_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		fs_op_read(req, ino, size, off, fi);
 		return;
 	}
-	text = (struct doc_snap *)(uintptr_t)fi->fh;
+	text = doc_snap_get((struct doc_snap *)(uintptr_t)fi->fh);
 	p = doc_snap_text(text, &len);
 	if (off < 0 || (uint64_t)off >= len) {
-		fuse_reply_buf(req, NULL, 0);
-		return;
-	}
-	if (size > len - (size_t)off)
+		size = 0;
+		off = 0;
+	} else if (size > len - (size_t)off) {
 		size = len - (size_t)off;
+	}
 	atomic_fetch_add(&fs->c.reads, 1);
 	atomic_fetch_add(&fs->c.read_bytes, size);
-	fuse_reply_buf(req, p + off, size);
+	fuse_reply_buf(req, size ? p + off : NULL, size);
+	doc_snap_put(text);
 }
 
 void fs_snap_op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
