@@ -567,6 +567,45 @@ START_TEST(test_snapshot_pins_and_frees)
 }
 END_TEST
 
+/* A store that cannot grow fills up: what a snapshot keeps stays kept
+ * (ENOSPC, nothing dropped silently) until the snapshot is deleted. */
+START_TEST(test_snapshot_full_store)
+{
+	const char *dir = test_tmpdir();
+	struct store_options o;
+	struct store *s = NULL;
+	uint64_t sp, a, seq;
+	char buf[4000];
+	int n = 0, rc;
+
+	store_options_default(&o);
+	o.capacity_bytes = 64 << 10;
+	o.max_capacity_bytes = 64 << 10; /* no growth */
+	o.commit_ms = 0;
+	ck_assert_int_eq(store_open(dir, &o, &s), 0);
+	memset(buf, 'z', sizeof(buf));
+	ck_assert_int_eq(store_space_create(s, "sp", &M, &sp, NULL), 0);
+	ck_assert_int_eq(store_doc_create(s, sp, "a", &M, &a, NULL), 0);
+	while ((rc = store_append(s, a, buf, sizeof(buf), &seq, NULL)) == 0)
+		n++;
+	ck_assert_int_eq(rc, -ENOSPC);
+	ck_assert_int_gt(n, 4);
+	ck_assert_int_eq(store_snapshot_create(s, "full", NULL), 0);
+	ck_assert_int_eq(store_trim(s, a, 0, NULL), 0);
+	ck_assert_int_eq(store_sync(s, 0), 0);
+	/* the trimmed entries are the snapshot's: still no room */
+	ck_assert_int_eq(store_append(s, a, buf, sizeof(buf), &seq, NULL),
+			 -ENOSPC);
+	ck_assert_int_eq(store_snapshot_delete(s, "full"), 0);
+	for (int i = 0; i < n; i++)
+		ck_assert_int_eq(
+			store_append(s, a, buf, sizeof(buf), &seq, NULL), 0);
+	ck_assert_int_eq(store_close(s), 0);
+	assert_fsck_clean(dir);
+	test_rmdir(dir);
+}
+END_TEST
+
 START_TEST(test_snapshot_oracle_reopen)
 {
 	const char *dir = test_tmpdir();
@@ -679,6 +718,7 @@ int main(void)
 	tcase_set_timeout(tc, 600);
 	tcase_add_test(tc, test_snapshot_sees_the_past_only);
 	tcase_add_test(tc, test_snapshot_pins_and_frees);
+	tcase_add_test(tc, test_snapshot_full_store);
 	tcase_add_loop_test(tc, test_snapshot_oracle_reopen, 0, 4);
 	tcase_add_loop_test(tc, test_snapshot_oracle_crash, 0, 3);
 	suite_add_tcase(s, tc);
