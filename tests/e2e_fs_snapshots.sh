@@ -5,8 +5,8 @@
 # rewritten, renamed and deleted) takes snapshots with mkdir at random
 # points; right before each, the live tree is recorded (every path with
 # its type, mode, mtime, size and content checksum).  Each snapshot read
-# back must equal its record: through the mount, through tar of its
-# directory while a writer keeps changing the live documents, after a
+# back must equal its record: through the mount, through tar and rsync -a
+# of its directory while a writer keeps changing the live documents, after a
 # clean remount, and after kill -9 of the daemon and a remount.  Also:
 # writes inside a snapshot are EROFS, the directory never shows in the
 # root's listing, rmdir drops a snapshot, `caravan snapshot` lists, takes
@@ -135,7 +135,7 @@ case $out in
 *) not_ok "mkdir inside a snapshot is EROFS" "$out" ;;
 esac
 
-# ---- tar of a snapshot while a writer keeps going
+# ---- tar and rsync of a snapshot while a writer keeps going
 
 mkdir -p "$M/busy"
 (
@@ -163,10 +163,18 @@ for f in "$T"/rec/*; do
 	fi
 	record "$T/x" >"$T/got"
 	cmp -s "$f" "$T/got" || bad="$bad $name"
+	# rsync -a too
+	rm -rf "$T/x"
+	if ! rsync -a "$SD/$name/" "$T/x/"; then
+		bad="$bad $name(rsync)"
+		continue
+	fi
+	record "$T/x" >"$T/got"
+	cmp -s "$f" "$T/got" || bad="$bad $name(rsync)"
 done
 : >"$T/stop"
 wait $wpid
-check_eq "tar of each snapshot while a writer goes on gives its recorded namespace" \
+check_eq "tar and rsync -a of each snapshot while a writer goes on give its recorded namespace" \
 	"$bad" ""
 compare_all "after the writer"
 
