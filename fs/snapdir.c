@@ -26,6 +26,16 @@
  * the mount's timeouts allow.  The kernel's FORGET is ignored: nodes
  * stay until the mount ends (bounded by what was looked up).
  *
+ * History.  MNT/.caravan-history/SPACE/KEY/ lists the versions of a live
+ * document that can still be read: one read-only file per entry it holds,
+ * named by its seq zero-padded to 20 digits, holding the document
+ * materialized up to that seq.  How many stay readable is the compaction's
+ * business (doc.h: history).  Its nodes are (store id, seq) pairs, seq 0
+ * for the directories; the directories' listings follow the live tree
+ * (no readdir cache), a version's content never changes while it can be
+ * read.  Its mode is the document's without write bits; its times are the
+ * document's (a change's own time is not recorded per entry).
+ *
  * Locks: sd->mu guards the node table; it is never held across a store
  * call.
  */
@@ -33,6 +43,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -47,13 +59,15 @@
 #include "store/snapshot.h"
 
 #define SNAP_TOP_INO (FS_METRICS_INO + 1)
-#define SNAP_NODE_BASE (FS_METRICS_INO + 2)
+#define HIST_TOP_INO (FS_METRICS_INO + 2)
+#define SNAP_NODE_BASE (FS_METRICS_INO + 3)
 
 struct snode {
 	uint64_t ino;
-	char *snap; /* owned */
+	char *snap; /* owned; NULL: a node of the history tree */
 	uint64_t lsn; /* the snapshot's log position */
 	uint64_t id; /* store id; 0: the snapshot's own directory */
+	uint64_t seq; /* history: the version (0: the directory of id) */
 	bool size_known;
 	uint64_t size;
 };
@@ -64,6 +78,8 @@ struct fs_snapdir {
 	/* snapshot log position -> struct u64map of store id -> struct
 	 * snode (a position names one snapshot: one per frame) */
 	struct u64map by_lsn;
+	/* history: store id -> struct u64map of seq -> struct snode */
+	struct u64map by_hist;
 	uint64_t next_ino;
 };
 
@@ -85,6 +101,7 @@ static struct fs_snapdir *table(struct fs *fs)
 	pthread_mutex_init(&sd->mu, NULL);
 	u64map_init(&sd->by_ino);
 	u64map_init(&sd->by_lsn);
+	u64map_init(&sd->by_hist);
 	sd->next_ino = SNAP_NODE_BASE;
 	if (__atomic_compare_exchange_n(&fs->snapdir, &want, sd, false,
 					__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
@@ -92,6 +109,7 @@ static struct fs_snapdir *table(struct fs *fs)
 	pthread_mutex_destroy(&sd->mu);
 	u64map_release(&sd->by_ino);
 	u64map_release(&sd->by_lsn);
+	u64map_release(&sd->by_hist);
 	free(sd);
 	return want;
 }
@@ -116,6 +134,12 @@ void fs_snapdir_free(struct fs *fs)
 		free(v);
 	}
 	u64map_release(&sd->by_lsn);
+	pos = 0;
+	while (u64map_next(&sd->by_hist, &pos, NULL, &v)) {
+		u64map_release(v);
+		free(v);
+	}
+	u64map_release(&sd->by_hist);
 	pthread_mutex_destroy(&sd->mu);
 	free(sd);
 	fs->snapdir = NULL;
@@ -134,26 +158,31 @@ static int node_get(struct fs *fs, uint64_t ino, struct snode *out)
 	n = u64map_get(&sd->by_ino, ino);
 	if (n) {
 		*out = *n;
-		out->snap = strdup(n->snap);
-		rc = out->snap ? 0 : -ENOMEM;
+		out->snap = n->snap ? strdup(n->snap) : NULL;
+		rc = out->snap || !n->snap ? 0 : -ENOMEM;
 	}
 	pthread_mutex_unlock(&sd->mu);
 	return rc;
 }
 
-/* The node of (snap at lsn, id), made when new. */
-static int node_of(struct fs *fs, const char *snap, uint64_t lsn, uint64_t id,
-		   uint64_t *ino)
+/* The node of (snap at lsn, id), or with snap NULL of version seq of id
+ * in the history tree, made when new. */
+static int node_make(struct fs *fs, const char *snap, uint64_t lsn, uint64_t id,
+		     uint64_t seq, uint64_t *ino)
 {
 	struct fs_snapdir *sd = table(fs);
-	struct u64map *ids;
+	struct u64map *ids, *outer;
 	struct snode *n = NULL;
+	uint64_t k1, k2;
 	int rc = 0;
 
 	if (!sd)
 		return -ENOMEM;
+	outer = snap ? &sd->by_lsn : &sd->by_hist;
+	k1 = snap ? lsn : id;
+	k2 = snap ? id : seq;
 	pthread_mutex_lock(&sd->mu);
-	ids = u64map_get(&sd->by_lsn, lsn);
+	ids = u64map_get(outer, k1);
 	if (!ids) {
 		ids = malloc(sizeof(*ids));
 		if (!ids) {
@@ -161,21 +190,21 @@ static int node_of(struct fs *fs, const char *snap, uint64_t lsn, uint64_t id,
 			goto out;
 		}
 		u64map_init(ids);
-		rc = u64map_put(&sd->by_lsn, lsn, ids);
+		rc = u64map_put(outer, k1, ids);
 		if (rc) {
 			free(ids);
 			goto out;
 		}
 	}
-	n = u64map_get(ids, id);
+	n = u64map_get(ids, k2);
 	if (n) {
 		*ino = n->ino;
 		goto out;
 	}
 	n = calloc(1, sizeof(*n));
-	if (n)
+	if (n && snap)
 		n->snap = strdup(snap);
-	if (!n || !n->snap) {
+	if (!n || (snap && !n->snap)) {
 		free(n);
 		rc = -ENOMEM;
 		goto out;
@@ -183,9 +212,10 @@ static int node_of(struct fs *fs, const char *snap, uint64_t lsn, uint64_t id,
 	n->ino = sd->next_ino;
 	n->lsn = lsn;
 	n->id = id;
+	n->seq = seq;
 	rc = u64map_put(&sd->by_ino, n->ino, n);
 	if (!rc) {
-		rc = u64map_put(ids, id, n);
+		rc = u64map_put(ids, k2, n);
 		if (rc)
 			u64map_del(&sd->by_ino, n->ino);
 	}
@@ -199,6 +229,12 @@ static int node_of(struct fs *fs, const char *snap, uint64_t lsn, uint64_t id,
 out:
 	pthread_mutex_unlock(&sd->mu);
 	return rc;
+}
+
+static int node_of(struct fs *fs, const char *snap, uint64_t lsn, uint64_t id,
+		   uint64_t *ino)
+{
+	return node_make(fs, snap, lsn, id, 0, ino);
 }
 
 static void size_remember(struct fs *fs, uint64_t ino, uint64_t size)
@@ -281,6 +317,160 @@ static int doc_text(struct fs *fs, const struct snode *n, struct doc_snap **out)
 	return doc_read_from(doc_src_read, &src, out);
 }
 
+/* ---- the history tree ----
+ *
+ * A document's versions are the sequence numbers of the entries it holds
+ * (consecutive: [seq - entries + 1, seq]); the version seq is the
+ * document materialized from its first entry up to seq, as doc_read does
+ * for the last one. */
+
+struct hist_src {
+	struct fs *fs;
+	uint64_t id, seq;
+	store_entry_fn fn;
+	void *farg;
+};
+
+static int hist_entry(void *arg, uint64_t seq, const void *buf, size_t len)
+{
+	struct hist_src *h = arg;
+
+	return seq <= h->seq ? h->fn(h->farg, seq, buf, len) : 0;
+}
+
+static int hist_src_read(void *rarg, store_entry_fn fn, void *farg)
+{
+	struct hist_src *h = rarg;
+
+	h->fn = fn;
+	h->farg = farg;
+	return store_read(h->fs->s, h->id, hist_entry, h);
+}
+
+/* Is version seq of document id readable?  info receives the document. */
+static int hist_check(struct fs *fs, uint64_t id, uint64_t seq,
+		      struct store_doc_info *info)
+{
+	int rc = store_doc_info(fs->s, id, info);
+
+	if (rc < 0)
+		return rc;
+	if (info->is_space)
+		return -ENOTDIR;
+	if (!info->entries || seq > info->seq ||
+	    seq < info->seq - info->entries + 1)
+		return -ENOENT;
+	return 0;
+}
+
+static int hist_text(struct fs *fs, uint64_t id, uint64_t seq,
+		     struct doc_snap **out)
+{
+	struct hist_src src = { fs, id, seq, NULL, NULL };
+	struct doc_snap *text;
+	int rc = doc_read_from(hist_src_read, &src, &text);
+
+	if (rc < 0)
+		return rc;
+	if (doc_snap_seq(text) != seq) { /* dropped meanwhile */
+		doc_snap_put(text);
+		return -ENOENT;
+	}
+	*out = text;
+	return 0;
+}
+
+/* A version's name: its seq, zero-padded to 20 digits. */
+static void hist_name(uint64_t seq, char out[21])
+{
+	snprintf(out, 21, "%020" PRIu64, seq);
+}
+
+static int hist_parse(const char *name, uint64_t *seq)
+{
+	uint64_t v = 0;
+
+	if (strlen(name) != 20)
+		return -ENOENT;
+	for (int i = 0; i < 20; i++) {
+		if (name[i] < '0' || name[i] > '9' || v > (UINT64_MAX - 9) / 10)
+			return -ENOENT;
+		v = v * 10 + (uint64_t)(name[i] - '0');
+	}
+	*seq = v;
+	return v ? 0 : -ENOENT;
+}
+
+static int hist_stat(struct fs *fs, uint64_t ino, const struct snode *n,
+		     struct stat *st)
+{
+	struct store_doc_info info;
+	struct doc_snap *text;
+	size_t len;
+	int rc;
+
+	if (n->seq == 0) {
+		rc = store_doc_info(fs->s, n->id, &info);
+		if (rc < 0)
+			return rc;
+		st->st_ino = ino;
+		st->st_mode = S_IFDIR | 0555;
+		st->st_nlink = 2;
+		st->st_uid = info.meta.uid;
+		st->st_gid = info.meta.gid;
+		stat_times(st, info.meta.mtime_ns, info.meta.ctime_ns);
+		return 0;
+	}
+	rc = hist_check(fs, n->id, n->seq, &info);
+	if (rc < 0)
+		return rc;
+	st->st_ino = ino;
+	st->st_mode = S_IFREG | (info.meta.mode & 0444);
+	st->st_nlink = 1;
+	st->st_uid = info.meta.uid;
+	st->st_gid = info.meta.gid;
+	stat_times(st, info.meta.mtime_ns, info.meta.ctime_ns);
+	if (!n->size_known) {
+		rc = hist_text(fs, n->id, n->seq, &text);
+		if (rc < 0)
+			return rc;
+		doc_snap_text(text, &len);
+		doc_snap_put(text);
+		size_remember(fs, ino, len);
+		st->st_size = (off_t)len;
+	} else {
+		st->st_size = (off_t)n->size;
+	}
+	st->st_blocks = (blkcnt_t)((st->st_size + 511) / 512);
+	return 0;
+}
+
+static int hist_lookup(struct fs *fs, const struct snode *n, const char *name,
+		       uint64_t *ino)
+{
+	struct store_doc_info info;
+	uint64_t id, seq;
+	int rc;
+
+	if (!n) { /* the top: spaces */
+		rc = store_space_lookup(fs->s, name, &id);
+		return rc ? rc : node_make(fs, NULL, 0, id, 0, ino);
+	}
+	if (n->seq)
+		return -ENOTDIR;
+	rc = store_doc_info(fs->s, n->id, &info);
+	if (rc < 0)
+		return rc;
+	if (info.is_space) {
+		rc = store_doc_lookup(fs->s, n->id, name, &id);
+		return rc ? rc : node_make(fs, NULL, 0, id, 0, ino);
+	}
+	rc = hist_parse(name, &seq);
+	if (rc == 0)
+		rc = hist_check(fs, n->id, seq, &info);
+	return rc ? rc : node_make(fs, NULL, 0, n->id, seq, ino);
+}
+
 static int snap_stat(struct fs *fs, uint64_t ino, struct stat *st)
 {
 	struct store_doc_info info;
@@ -296,9 +486,15 @@ static int snap_stat(struct fs *fs, uint64_t ino, struct stat *st)
 		st->st_ino = ino;
 		return stat_dir_of_root(fs, st, fs->start_ns);
 	}
+	if (ino == HIST_TOP_INO) {
+		st->st_ino = ino;
+		return stat_dir_of_root(fs, st, fs->start_ns);
+	}
 	rc = node_get(fs, ino, &n);
 	if (rc < 0)
 		return rc;
+	if (!n.snap)
+		return hist_stat(fs, ino, &n, st);
 	rc = node_check(fs, &n);
 	if (rc == 0 && n.id == 0) {
 		st->st_ino = ino;
@@ -359,9 +555,13 @@ static int snap_lookup(struct fs *fs, uint64_t parent, const char *name,
 		rc = store_snapshot_get(fs->s, name, &lsn, NULL);
 		return rc ? rc : node_of(fs, name, lsn, 0, ino);
 	}
+	if (parent == HIST_TOP_INO)
+		return hist_lookup(fs, NULL, name, ino);
 	rc = node_get(fs, parent, &n);
 	if (rc < 0)
 		return rc;
+	if (!n.snap)
+		return hist_lookup(fs, &n, name, ino);
 	rc = node_check(fs, &n);
 	if (rc == 0)
 		rc = store_snapshot_lookup(fs->s, n.snap, n.id, name, &id);
@@ -398,6 +598,10 @@ void fs_snap_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 
 	if (parent == STORE_ROOT_ID && !strcmp(name, FS_SNAPDIR_NAME)) {
 		reply_entry_of(req, fs, 0, SNAP_TOP_INO);
+		return;
+	}
+	if (parent == STORE_ROOT_ID && !strcmp(name, FS_HISTDIR_NAME)) {
+		reply_entry_of(req, fs, 0, HIST_TOP_INO);
 		return;
 	}
 	if (!mine(parent)) {
@@ -598,7 +802,12 @@ void fs_snap_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fs_reply_err(req, -EROFS);
 		return;
 	}
-	rc = ino == SNAP_TOP_INO ? -EISDIR : node_get(fs, ino, &n);
+	rc = ino == SNAP_TOP_INO || ino == HIST_TOP_INO ? -EISDIR
+							: node_get(fs, ino, &n);
+	if (rc == 0 && !n.snap) {
+		rc = n.seq ? hist_text(fs, n.id, n.seq, &text) : -EISDIR;
+		goto opened;
+	}
 	if (rc == 0)
 		rc = node_check(fs, &n);
 	if (rc == 0)
@@ -608,6 +817,7 @@ void fs_snap_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		rc = -EISDIR;
 	if (rc == 0)
 		rc = doc_text(fs, &n, &text);
+opened:
 	free(n.snap);
 	if (rc < 0) {
 		fs_reply_err(req, rc);
@@ -685,6 +895,7 @@ void fs_snap_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 struct slist {
 	struct fs *fs;
 	struct snode *dir; /* the listed node (NULL: the top) */
+	bool changes; /* a listing that may change (not a snapshot's) */
 	char **names;
 	uint64_t *inos;
 	size_t n, cap;
@@ -736,6 +947,41 @@ static int list_name(void *arg, uint64_t id, const char *name)
 	return slist_push(arg, name, id);
 }
 
+/* The listing of a directory of the history tree (n NULL: the top). */
+static int hist_list(struct fs *fs, const struct snode *n, struct slist *l)
+{
+	struct store_doc_info info;
+	char name[21];
+	int rc;
+
+	l->changes = true;
+	if (!n) {
+		rc = store_space_list(fs->s, 0, list_name, l);
+	} else if (n->seq) {
+		return -ENOTDIR;
+	} else {
+		rc = store_doc_info(fs->s, n->id, &info);
+		if (rc == 0 && info.is_space)
+			rc = store_doc_list(fs->s, n->id, 0, list_name, l);
+		else if (rc == 0)
+			for (uint64_t i = 0; rc == 0 && i < info.entries; i++) {
+				uint64_t seq = info.seq - info.entries + 1 + i;
+
+				hist_name(seq, name);
+				rc = slist_push(l, name, seq);
+			}
+		if (rc == 0 && !info.is_space) {
+			for (size_t i = 0; rc == 0 && i < l->n; i++)
+				rc = node_make(fs, NULL, 0, n->id, l->inos[i],
+					       &l->inos[i]);
+			return rc;
+		}
+	}
+	for (size_t i = 0; rc == 0 && i < l->n; i++)
+		rc = node_make(fs, NULL, 0, l->inos[i], 0, &l->inos[i]);
+	return rc;
+}
+
 static int slist_build(struct fs *fs, uint64_t ino, struct slist *l)
 {
 	struct snode n;
@@ -749,9 +995,13 @@ static int slist_build(struct fs *fs, uint64_t ino, struct slist *l)
 				     &l->inos[i]);
 		return rc;
 	}
+	if (ino == HIST_TOP_INO)
+		return hist_list(fs, NULL, l);
 	rc = node_get(fs, ino, &n);
 	if (rc < 0)
 		return rc;
+	if (!n.snap)
+		return hist_list(fs, &n, l);
 	rc = node_check(fs, &n);
 	if (rc == 0 && n.id) {
 		struct store_doc_info info;
@@ -788,7 +1038,7 @@ void fs_snap_op_opendir(fuse_req_t req, fuse_ino_t ino,
 	}
 	fi->fh = (uintptr_t)l;
 	/* a snapshot's listings never change; the list of snapshots does */
-	fi->keep_cache = fi->cache_readdir = ino != SNAP_TOP_INO;
+	fi->keep_cache = fi->cache_readdir = ino != SNAP_TOP_INO && !l->changes;
 	if (fuse_reply_open(req, fi) == -ENOENT)
 		slist_free(l);
 }

@@ -1,6 +1,6 @@
 /*
- * snapdir.h - the read-only tree of snapshots at the mount
- * (MNT/.caravan-snapshots, fs/snapdir.c).
+ * snapdir.h - the read-only trees of snapshots and of document history at
+ * the mount (MNT/.caravan-snapshots, MNT/.caravan-history, fs/snapdir.c).
  *
  * The handlers below stand in the operations table (ops.c) for the
  * filesystem's own: each serves the requests about the snapshot tree and
@@ -14,6 +14,9 @@
 /* The directory of snapshots at the root (a reserved name: never listed,
  * never a space, never uploaded). */
 #define FS_SNAPDIR_NAME ".caravan-snapshots"
+/* The history of every document (reserved the same way):
+ * .caravan-history/SPACE/KEY/SEQ, SEQ zero-padded to 20 digits. */
+#define FS_HISTDIR_NAME ".caravan-history"
 
 /* Free the tree's node table (the session ended).  Accepts a mount that
  * never used it. */
