@@ -582,10 +582,12 @@ static int cmd_stats(const struct args *a)
 		       ",\"entries\":%" PRIu64 ",\"log_bytes\":%" PRIu64
 		       ",\"durable_lsn\":%" PRIu64
 		       ",\"max_entry_bytes\":%" PRIu64 ",\"snapshots\":%" PRIu64
-		       ",\"snapshot_pinned_bytes\":%" PRIu64 "}\n",
+		       ",\"snapshot_pinned_bytes\":%" PRIu64
+		       ",\"history_pinned_bytes\":%" PRIu64 "}\n",
 		       st.capacity_bytes, st.free_bytes, st.documents,
 		       st.spaces, st.entries, st.log_bytes, st.durable_lsn,
-		       st.max_entry_bytes, sn.snapshots, sn.pinned_bytes);
+		       st.max_entry_bytes, sn.snapshots, sn.pinned_bytes,
+		       sn.history_bytes);
 		return 0;
 	}
 	printf("capacity_bytes  %" PRIu64 "\n"
@@ -601,6 +603,7 @@ static int cmd_stats(const struct args *a)
 	printf("snapshots       %" PRIu64 "\n"
 	       "snapshot_pinned_bytes %" PRIu64 "\n",
 	       sn.snapshots, sn.pinned_bytes);
+	printf("history_pinned_bytes %" PRIu64 "\n", sn.history_bytes);
 	return 0;
 }
 

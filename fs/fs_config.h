@@ -54,6 +54,8 @@ struct fs_config {
 	char *metrics_listen; /* ADDR:PORT or PORT: serve /metrics over HTTP */
 	bool foreground;
 	bool debug;
+	/* document history: versions kept readable (doc_options.history) */
+	uint32_t history;
 };
 
 #endif

@@ -163,6 +163,10 @@ static void render_snapshots(struct out *f, struct fs *fs)
 	GAUGE(f, "snapshot_pinned_states",
 	      "Past states of documents and spaces kept for snapshots.",
 	      sn.pinned_states);
+	GAUGE(f, "history_pinned_bytes",
+	      "Data bytes documents keep only for their history "
+	      "(MNT/.caravan-history; bounded by -o history).",
+	      sn.history_bytes);
 }
 
 static void render_store(struct out *f, struct fs *fs)

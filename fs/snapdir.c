@@ -28,9 +28,9 @@
  *
  * History.  MNT/.caravan-history/SPACE/KEY/ lists the versions of a live
  * document that can still be read: one read-only file per entry it holds,
- * named by its seq zero-padded to 20 digits, holding the document
- * materialized up to that seq.  How many stay readable is the compaction's
- * business (doc.h: history).  Its nodes are (store id, seq) pairs, seq 0
+ * the newest and at most history (-o history=N) before it, named by its seq
+ * zero-padded to 20 digits, holding the document materialized up to that
+ * seq.  Compaction keeps the entries those need (doc.h: history).  Its nodes are (store id, seq) pairs, seq 0
  * for the directories; the directories' listings follow the live tree
  * (no readdir cache), a version's content never changes while it can be
  * read.  Its mode is the document's without write bits; its times are the
@@ -347,6 +347,17 @@ static int hist_src_read(void *rarg, store_entry_fn fn, void *farg)
 	return store_read(h->fs->s, h->id, hist_entry, h);
 }
 
+/* The oldest readable version of a document: the oldest entry it holds,
+ * but no more than history versions before the newest. */
+static uint64_t hist_first(struct fs *fs, const struct store_doc_info *info)
+{
+	uint64_t first = info->seq - info->entries + 1;
+
+	if (info->seq - first > fs->cfg.history)
+		first = info->seq - fs->cfg.history;
+	return first;
+}
+
 /* Is version seq of document id readable?  info receives the document. */
 static int hist_check(struct fs *fs, uint64_t id, uint64_t seq,
 		      struct store_doc_info *info)
@@ -357,8 +368,7 @@ static int hist_check(struct fs *fs, uint64_t id, uint64_t seq,
 		return rc;
 	if (info->is_space)
 		return -ENOTDIR;
-	if (!info->entries || seq > info->seq ||
-	    seq < info->seq - info->entries + 1)
+	if (!info->entries || seq > info->seq || seq < hist_first(fs, info))
 		return -ENOENT;
 	return 0;
 }
@@ -964,9 +974,10 @@ static int hist_list(struct fs *fs, const struct snode *n, struct slist *l)
 		if (rc == 0 && info.is_space)
 			rc = store_doc_list(fs->s, n->id, 0, list_name, l);
 		else if (rc == 0)
-			for (uint64_t i = 0; rc == 0 && i < info.entries; i++) {
-				uint64_t seq = info.seq - info.entries + 1 + i;
-
+			for (uint64_t seq = info.entries ? hist_first(fs, &info)
+							 : 1;
+			     rc == 0 && info.entries && seq <= info.seq;
+			     seq++) {
 				hist_name(seq, name);
 				rc = slist_push(l, name, seq);
 			}

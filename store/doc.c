@@ -83,6 +83,9 @@ struct doc_ent {
 	json_t *value;
 	struct doc_snap *snap;
 	uint64_t seq;
+	/* while value is set: the newest whole-document entry (or the
+	 * first) and the bytes of the entries from it on */
+	uint64_t base_seq, tail_bytes;
 };
 
 struct doc {
@@ -108,6 +111,7 @@ void doc_options_default(struct doc_options *o)
 	o->compact_entries = 256;
 	o->compact_ratio = 4;
 	o->compact_min_bytes = 64u << 10;
+	o->history = 16;
 }
 
 /* ---- snapshots ---- */
@@ -315,6 +319,7 @@ struct mat {
 	uint64_t seq;
 	uint64_t id;
 	int rc;
+	uint64_t base_seq, tail_bytes; /* as in struct doc_ent */
 };
 
 static int mat_entry(void *arg, uint64_t seq, const void *buf, size_t len)
@@ -330,6 +335,11 @@ static int mat_entry(void *arg, uint64_t seq, const void *buf, size_t len)
 		return 1;
 	}
 	m->seq = seq;
+	if (kind != DOC_PATCH || !m->base_seq) {
+		m->base_seq = seq;
+		m->tail_bytes = 0;
+	}
+	m->tail_bytes += len;
 	if (kind == DOC_PATCH) {
 		rc = json_merge_patch(&m->v, v);
 		json_decref(v);
@@ -425,6 +435,8 @@ static int ent_materialize(struct doc *d, struct doc_ent *e, uint64_t cur_seq)
 	e->value = m.v;
 	e->snap = sn;
 	e->seq = m.seq;
+	e->base_seq = m.base_seq;
+	e->tail_bytes = m.tail_bytes;
 	atomic_fetch_add(&d->misses, 1);
 	return 0;
 
@@ -546,19 +558,59 @@ static bool needs_compaction(const struct doc_options *o, uint64_t entries,
 	       stored / o->compact_ratio > len;
 }
 
-/* Replace every entry of e->id by a snapshot holding text, the document at
- * sequence number *seq.  On success *seq (and *lsn) move on.  e->mu held. */
+/* The entries to keep when a whole document follows seq: from the newest
+ * whole one (or the first) at or before seq - history + 1, so versions
+ * seq - history + 1 .. seq stay readable; seq + 1 (none) without history. */
+struct keep_scan {
+	uint64_t want, first;
+};
+
+static int keep_entry(void *arg, uint64_t seq, const void *buf, size_t len)
+{
+	struct keep_scan *k = arg;
+	const char *p = buf;
+
+	if (seq > k->want)
+		return 1;
+	if (!k->first || (len && p[0] != DOC_PATCH))
+		k->first = seq;
+	return 0;
+}
+
+static int keep_from(struct doc *d, uint64_t id, uint64_t seq, uint64_t *first)
+{
+	struct keep_scan k = { 0, 0 };
+	int rc;
+
+	*first = seq + 1;
+	if (!d->o.history || !seq)
+		return 0;
+	k.want = seq >= d->o.history ? seq - d->o.history + 1 : 1;
+	rc = store_read(d->s, id, keep_entry, &k);
+	if (rc < 0)
+		return rc;
+	if (k.first)
+		*first = k.first;
+	return 0;
+}
+
+/* Append a snapshot holding text, the document at sequence number *seq,
+ * dropping the entries neither it nor the history needs.  On success
+ * *seq (and *lsn) move on.  e->mu held. */
 static int compact(struct doc *d, struct doc_ent *e, const char *text,
 		   size_t len, uint64_t *seq, uint64_t *lsn)
 {
 	size_t blen;
 	char *buf = entry_build(DOC_SNAPSHOT, text, len, &blen);
-	uint64_t nseq, nlsn;
+	uint64_t nseq, nlsn, first;
 	int rc;
 
 	if (!buf)
 		return -ENOMEM;
-	rc = store_append_replace(d->s, e->id, buf, blen, *seq, &nseq, &nlsn);
+	rc = keep_from(d, e->id, *seq, &first);
+	if (rc == 0)
+		rc = store_append_keep(d->s, e->id, buf, blen, *seq, first,
+				       &nseq, &nlsn);
 	free(buf);
 	if (rc < 0) {
 		log_warn("cannot compact document %llu: %s",
@@ -568,6 +620,8 @@ static int compact(struct doc *d, struct doc_ent *e, const char *text,
 	*seq = nseq;
 	if (lsn && nlsn > *lsn)
 		*lsn = nlsn;
+	e->base_seq = nseq;
+	e->tail_bytes = blen;
 	atomic_fetch_add(&d->compactions, 1);
 	return 0;
 }
@@ -621,8 +675,10 @@ static int patch_locked(struct doc *d, struct doc_ent *e, const json_t *patch,
 	if (rc < 0)
 		goto out_drop;
 	atomic_fetch_add(&d->patches, 1);
-	if (needs_compaction(&d->o, (uint64_t)info.entries + 1,
-			     info.stored_bytes + blen, len))
+	if (!e->base_seq) /* the first entry */
+		e->base_seq = seq;
+	e->tail_bytes += blen;
+	if (needs_compaction(&d->o, seq - e->base_seq + 1, e->tail_bytes, len))
 		compact(d, e, text, len, &seq, lsn);
 	ent_publish(e, text, len, seq);
 	return 0;
@@ -719,8 +775,10 @@ static int batch_locked(struct doc *d, struct doc_ent *e,
 	if (rc < 0)
 		goto out_drop;
 	atomic_fetch_add(&d->patches, n);
-	if (needs_compaction(&d->o, (uint64_t)info.entries + n,
-			     info.stored_bytes + stored, len))
+	if (!e->base_seq)
+		e->base_seq = seq - n + 1;
+	e->tail_bytes += stored;
+	if (needs_compaction(&d->o, seq - e->base_seq + 1, e->tail_bytes, len))
 		compact(d, e, text, len, &seq, lsn);
 	ent_publish(e, text, len, seq);
 	text = NULL;
@@ -797,7 +855,7 @@ static int replace_locked(struct doc *d, struct doc_ent *e, json_t *copy,
 	struct store_doc_info info;
 	char *buf, *mine;
 	size_t blen;
-	uint64_t seq;
+	uint64_t seq, first = 0;
 	int rc, tries;
 
 	buf = entry_build(DOC_REPLACE, text, len, &blen);
@@ -818,8 +876,10 @@ static int replace_locked(struct doc *d, struct doc_ent *e, json_t *copy,
 		if (info.entries == 0)
 			rc = store_append(d->s, e->id, buf, blen, &seq, lsn);
 		else
-			rc = store_append_replace(d->s, e->id, buf, blen,
-						  info.seq, &seq, lsn);
+			rc = keep_from(d, e->id, info.seq, &first);
+		if (rc == 0 && info.entries)
+			rc = store_append_keep(d->s, e->id, buf, blen, info.seq,
+					       first, &seq, lsn);
 		if (rc != -EAGAIN || expect_lsn)
 			break; /* the seq check makes the condition atomic */
 	}
@@ -833,6 +893,8 @@ static int replace_locked(struct doc *d, struct doc_ent *e, json_t *copy,
 		return 0; /* stored; the next read materializes */
 	memcpy(mine, text, len + 1);
 	e->value = json_incref(copy);
+	e->base_seq = seq;
+	e->tail_bytes = blen;
 	ent_publish(e, mine, len, seq);
 	return 0;
 }

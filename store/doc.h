@@ -22,7 +22,13 @@
  * Compaction: after an append, when the document holds more than
  * compact_entries entries, or its stored bytes exceed compact_min_bytes and
  * compact_ratio times its materialized size, a snapshot of the materialized
- * document replaces every entry in one frame (store_append_replace).
+ * document is appended and the older entries dropped in one frame
+ * (store_append_keep), but for those history needs: the versions
+ * seq - history .. seq stay readable (the entries from the newest 'R' or
+ * 'S' entry, or the first, at or before seq - history), so do they after
+ * a replacement.  The thresholds count the entries and bytes from the
+ * newest 'R' or 'S' entry on (what compaction would drop), not the
+ * history kept before it.
  *
  * Cache: the materialized value and its emitted text are kept per document
  * (id), valid for the store sequence number they were built from, within
@@ -62,10 +68,15 @@ struct doc_options {
 	uint32_t compact_entries; /* compact when more entries are held */
 	uint32_t compact_ratio; /* ... or stored bytes > ratio * size */
 	uint64_t compact_min_bytes; /* ... and stored bytes > this */
+	/* versions kept readable before the newest when a compaction or a
+	 * replacement drops entries (the entries from the newest whole
+	 * document at or before the oldest of them stay) */
+	uint32_t history;
 };
 
 /* Defaults: 256 MiB cache, 8 MiB documents, 8 MiB patches, compaction past
- * 256 entries, or past 4 x the document size once 64 KiB are stored. */
+ * 256 entries, or past 4 x the document size once 64 KiB are stored;
+ * history 16. */
 void doc_options_default(struct doc_options *o);
 
 /* The store is borrowed and must outlive the doc handle.  On success *out

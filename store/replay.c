@@ -77,6 +77,18 @@ int store_free_later(struct store *s, uint64_t off, uint64_t len, uint64_t lsn)
 	return pending_free(s, off, len, lsn);
 }
 
+/* The entries of n before seq are its history (hist_seq, hist_bytes). */
+static void hist_set(struct store *s, struct node *n, uint64_t seq)
+{
+	uint64_t hb = 0;
+
+	for (uint32_t i = 0; i < n->nent && n->ents[i].seq < seq; i++)
+		hb += n->ents[i].len;
+	n->hist_seq = seq;
+	s->hist_bytes += hb - n->hist_bytes;
+	n->hist_bytes = hb;
+}
+
 /* Drop entries [0, k) of a document, freeing their space (but for those
  * a snapshot keeps). */
 static int drop_front(struct store *s, struct node *n, uint32_t k, uint64_t lsn,
@@ -92,6 +104,10 @@ static int drop_front(struct store *s, struct node *n, uint32_t k, uint64_t lsn,
 		else if (!live)
 			store_snapshot_keeps(s, n->ents[i].off, n->ents[i].len);
 		n->stored_bytes -= n->ents[i].len;
+		if (n->ents[i].seq < n->hist_seq) {
+			n->hist_bytes -= n->ents[i].len;
+			s->hist_bytes -= n->ents[i].len;
+		}
 	}
 	if (k == 0)
 		return 0;
@@ -530,6 +546,11 @@ static int rec_check(struct view *w, const struct wal_rec *r, bool live)
 	case WAL_PIN:
 	case WAL_NODE_LSN:
 		return store_snapshot_check(w->s, r);
+	case WAL_HIST_BASE: {
+		struct node *d = node_get(w->s, r->u.node_lsn.id);
+
+		return d && d->space_id ? 0 : -EBADMSG;
+	}
 	default:
 		return -EBADMSG;
 	}
@@ -627,10 +648,16 @@ static int apply_trim(struct store *s, const struct wal_trim *r, uint64_t lsn,
 	struct node *n = doc_of(s, r->id);
 	uint32_t k;
 
+	int rc;
+
 	for (k = 0; k < n->nent && n->ents[k].seq < r->first_kept_seq; k++)
 		;
 	n->lsn = lsn;
-	return drop_front(s, n, k, lsn, live);
+	rc = drop_front(s, n, k, lsn, live);
+	/* the newest entry is the base (a Trim follows the Append of a
+	 * whole document in its frame); what stays before it is history */
+	hist_set(s, n, n->seq);
+	return rc;
 }
 
 static void apply_meta(struct store *s, const struct wal_setmeta *r,
@@ -741,6 +768,9 @@ static int apply_rec(struct store *s, const struct wal_rec *r, uint64_t lsn,
 	case WAL_PIN:
 	case WAL_NODE_LSN:
 		return store_snapshot_apply(s, r, lsn, live);
+	case WAL_HIST_BASE:
+		hist_set(s, doc_of(s, r->u.node_lsn.id), r->u.node_lsn.lsn);
+		return 0;
 	default:
 		return -EBADMSG;
 	}
@@ -896,6 +926,17 @@ int store_write_snapshot(void *arg, struct wal_snap *sn)
 	 * log (snapshot.c). */
 	if (!rc)
 		rc = store_snapshot_write(s, &w.buf);
+	/* Where each document's history ends (the snapshot does not say). */
+	for (size_t pos = 0; !rc;) {
+		void *v;
+		struct node *n;
+
+		if (!u64map_next(&s->nodes, &pos, NULL, &v))
+			break;
+		n = v;
+		if (n->hist_bytes)
+			rc = wal_put_hist_base(&w.buf, n->id, n->hist_seq);
+	}
 	if (!rc) {
 		rc = wal_snap_frame(sn, w.buf.p, w.buf.len);
 		w.bytes += w.buf.len;

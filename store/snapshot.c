@@ -944,5 +944,6 @@ void store_snapshot_stats(struct store *s, struct store_snapshot_stats *out)
 		out->pinned_states = s->snaps->npinned;
 		out->pinned_bytes = s->snaps->pinned_bytes;
 	}
+	out->history_bytes = s->hist_bytes;
 	pthread_rwlock_unlock(&s->lock);
 }

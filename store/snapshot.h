@@ -72,6 +72,9 @@ struct store_snapshot_stats {
 	uint64_t pinned_states; /* past node states kept */
 	/* bytes of entries no live document holds, kept for snapshots */
 	uint64_t pinned_bytes;
+	/* bytes of entries documents keep only for their history (before
+	 * their base: store_append_keep); live documents hold them */
+	uint64_t history_bytes;
 };
 void store_snapshot_stats(struct store *s, struct store_snapshot_stats *out);
 

@@ -54,6 +54,10 @@ struct node {
 	struct ent *ents;
 	uint32_t nent, cap;
 	struct kids kids; /* spaces: their documents */
+	/* history: entries before hist_seq (the last Trim's newest entry,
+	 * the base) are kept only for past versions; hist_bytes their
+	 * length (sum in store.hist_bytes) */
+	uint64_t hist_seq, hist_bytes;
 };
 
 struct tomb {
@@ -96,6 +100,7 @@ struct store {
 	uint64_t next_id;
 	uint64_t next_tomb_id;
 	uint64_t ndocs, nspaces, nentries;
+	uint64_t hist_bytes; /* sum of the nodes' hist_bytes */
 	struct tomb *tombs;
 	uint64_t backup_target; /* identity of the cloud target; 0 none */
 	struct pending_free *pf;

@@ -376,6 +376,17 @@ int wal_put_node_lsn(struct wal_buf *b, uint64_t id, uint64_t lsn)
 	return 0;
 }
 
+int wal_put_hist_base(struct wal_buf *b, uint64_t id, uint64_t seq)
+{
+	uint8_t *p = begin(b, WAL_HIST_BASE, 16);
+
+	if (!p)
+		return -ENOMEM;
+	p = w64(p, id);
+	w64(p, seq);
+	return 0;
+}
+
 int wal_put_snap_end(struct wal_buf *b, uint32_t crc, uint64_t count)
 {
 	uint8_t *p = begin(b, WAL_SNAP_END, 12);
@@ -579,6 +590,7 @@ int wal_rec_next(const uint8_t *buf, size_t len, size_t *pos, struct wal_rec *r)
 		dec_pin(&c, &r->u.pin);
 		break;
 	case WAL_NODE_LSN:
+	case WAL_HIST_BASE:
 		r->u.node_lsn.id = r64(&c);
 		r->u.node_lsn.lsn = r64(&c);
 		break;
@@ -658,6 +670,8 @@ const char *wal_rec_type_name(enum wal_rec_type t)
 		return "Pin";
 	case WAL_NODE_LSN:
 		return "NodeLsn";
+	case WAL_HIST_BASE:
+		return "HistBase";
 	case WAL_SNAP_BEGIN:
 		return "SnapBegin";
 	case WAL_SNAP_SPACE:

@@ -38,6 +38,9 @@
  *               OrganizationSnapshot of a log, written by its cut-over)
  *   NODE_LSN    id, lsn                  (the frame of the node's last
  *               change; likewise only after an OrganizationSnapshot)
+ *   HIST_BASE   id, seq                  (the document's base: its
+ *               entries before seq are kept only for its history;
+ *               likewise only after an OrganizationSnapshot)
  *   SNAP_BEGIN  next_id, next_tomb_id, capacity_bytes, then what the
  *               snapshot holds (u64 each): spaces (SNAP_SPACE records),
  *               docs (SNAP_DOC records), entries (the sum of their n),
@@ -83,6 +86,7 @@ enum wal_rec_type {
 	WAL_SNAPSHOT_DEL = 15,
 	WAL_PIN = 16,
 	WAL_NODE_LSN = 17,
+	WAL_HIST_BASE = 18,
 	WAL_SNAP_BEGIN = 20,
 	WAL_SNAP_SPACE = 21,
 	WAL_SNAP_DOC = 22,
@@ -223,7 +227,8 @@ struct wal_rec {
 		struct wal_target target; /* TARGET, SNAP_TARGET */
 		struct wal_snapshot snapshot; /* SNAPSHOT_ADD, SNAPSHOT_DEL */
 		struct wal_pin pin;
-		struct wal_node_lsn node_lsn;
+		struct wal_node_lsn node_lsn; /* NODE_LSN; HIST_BASE: lsn is
+						 the seq */
 		struct wal_snap_begin snap_begin;
 		struct wal_snap_doc snap_doc;
 		struct wal_snap_end snap_end;
@@ -285,6 +290,7 @@ int wal_put_snapshot_del(struct wal_buf *b, const char *name);
 int wal_put_pin(struct wal_buf *b, const struct wal_pin *pin, const char *name,
 		const struct wal_ent *ents);
 int wal_put_node_lsn(struct wal_buf *b, uint64_t id, uint64_t lsn);
+int wal_put_hist_base(struct wal_buf *b, uint64_t id, uint64_t seq);
 int wal_put_snap_end(struct wal_buf *b, uint32_t crc, uint64_t count);
 
 const char *wal_rec_type_name(enum wal_rec_type t);

@@ -121,6 +121,9 @@ static int encode(struct wal_buf *b, const struct wal_rec *r)
 		return encode_pin(b, &r->u.pin);
 	case WAL_NODE_LSN:
 		return wal_put_node_lsn(b, r->u.node_lsn.id, r->u.node_lsn.lsn);
+	case WAL_HIST_BASE:
+		return wal_put_hist_base(b, r->u.node_lsn.id,
+					 r->u.node_lsn.lsn);
 	case WAL_SNAP_BEGIN:
 		return wal_put_snap_begin(b, &r->u.snap_begin);
 	case WAL_SNAP_DOC:
