@@ -324,70 +324,26 @@ static int doc_text(struct fs *fs, const struct snode *n, struct doc_snap **out)
  * document materialized from its first entry up to seq, as doc_read does
  * for the last one. */
 
-struct hist_src {
-	struct fs *fs;
-	uint64_t id, seq;
-	store_entry_fn fn;
-	void *farg;
-};
-
-static int hist_entry(void *arg, uint64_t seq, const void *buf, size_t len)
-{
-	struct hist_src *h = arg;
-
-	return seq <= h->seq ? h->fn(h->farg, seq, buf, len) : 0;
-}
-
-static int hist_src_read(void *rarg, store_entry_fn fn, void *farg)
-{
-	struct hist_src *h = rarg;
-
-	h->fn = fn;
-	h->farg = farg;
-	return store_read(h->fs->s, h->id, hist_entry, h);
-}
-
-/* The oldest readable version of a document: the oldest entry it holds,
- * but no more than history versions before the newest. */
-static uint64_t hist_first(struct fs *fs, const struct store_doc_info *info)
-{
-	uint64_t first = info->seq - info->entries + 1;
-
-	if (info->seq - first > fs->cfg.history)
-		first = info->seq - fs->cfg.history;
-	return first;
-}
-
 /* Is version seq of document id readable?  info receives the document. */
 static int hist_check(struct fs *fs, uint64_t id, uint64_t seq,
 		      struct store_doc_info *info)
 {
+	uint64_t first, last;
 	int rc = store_doc_info(fs->s, id, info);
 
-	if (rc < 0)
-		return rc;
-	if (info->is_space)
+	if (rc == 0)
+		rc = doc_history(fs->s, id, fs->cfg.history, &first, &last);
+	if (rc == -EISDIR)
 		return -ENOTDIR;
-	if (!info->entries || seq > info->seq || seq < hist_first(fs, info))
-		return -ENOENT;
-	return 0;
+	if (rc == 0 && (seq < first || seq > last))
+		rc = -ENOENT;
+	return rc;
 }
 
 static int hist_text(struct fs *fs, uint64_t id, uint64_t seq,
 		     struct doc_snap **out)
 {
-	struct hist_src src = { fs, id, seq, NULL, NULL };
-	struct doc_snap *text;
-	int rc = doc_read_from(hist_src_read, &src, &text);
-
-	if (rc < 0)
-		return rc;
-	if (doc_snap_seq(text) != seq) { /* dropped meanwhile */
-		doc_snap_put(text);
-		return -ENOENT;
-	}
-	*out = text;
-	return 0;
+	return doc_read_version(fs->s, id, seq, out);
 }
 
 /* A version's name: its seq, zero-padded to 20 digits. */
@@ -961,6 +917,7 @@ static int list_name(void *arg, uint64_t id, const char *name)
 static int hist_list(struct fs *fs, const struct snode *n, struct slist *l)
 {
 	struct store_doc_info info;
+	uint64_t first, last;
 	char name[21];
 	int rc;
 
@@ -973,10 +930,9 @@ static int hist_list(struct fs *fs, const struct snode *n, struct slist *l)
 		rc = store_doc_info(fs->s, n->id, &info);
 		if (rc == 0 && info.is_space)
 			rc = store_doc_list(fs->s, n->id, 0, list_name, l);
-		else if (rc == 0)
-			for (uint64_t seq = info.entries ? hist_first(fs, &info)
-							 : 1;
-			     rc == 0 && info.entries && seq <= info.seq;
+		else if (rc == 0 && !doc_history(fs->s, n->id, fs->cfg.history,
+						 &first, &last))
+			for (uint64_t seq = first; rc == 0 && seq <= last;
 			     seq++) {
 				hist_name(seq, name);
 				rc = slist_push(l, name, seq);

@@ -484,6 +484,68 @@ int doc_read_from(doc_read_fn read, void *rarg, struct doc_snap **out)
 	return 0;
 }
 
+/* ---- history ---- */
+
+int doc_history(struct store *s, uint64_t id, uint32_t history, uint64_t *first,
+		uint64_t *last)
+{
+	struct store_doc_info info;
+	int rc = store_doc_info(s, id, &info);
+
+	if (rc < 0)
+		return rc;
+	if (info.is_space)
+		return -EISDIR;
+	if (!info.entries)
+		return -ENOENT;
+	/* the entries held have consecutive seqs */
+	*first = info.seq - info.entries + 1;
+	if (info.seq - *first > history)
+		*first = info.seq - history;
+	*last = info.seq;
+	return 0;
+}
+
+struct version_src {
+	struct store *s;
+	uint64_t id, seq;
+	store_entry_fn fn;
+	void *farg;
+};
+
+static int version_entry(void *arg, uint64_t seq, const void *buf, size_t len)
+{
+	struct version_src *v = arg;
+
+	return seq <= v->seq ? v->fn(v->farg, seq, buf, len) : 0;
+}
+
+static int version_read(void *rarg, store_entry_fn fn, void *farg)
+{
+	struct version_src *v = rarg;
+
+	v->fn = fn;
+	v->farg = farg;
+	return store_read(v->s, v->id, version_entry, v);
+}
+
+int doc_read_version(struct store *s, uint64_t id, uint64_t seq,
+		     struct doc_snap **out)
+{
+	struct version_src src = { s, id, seq, NULL, NULL };
+	struct doc_snap *text;
+	int rc = doc_read_from(version_read, &src, &text);
+
+	if (rc < 0)
+		return rc;
+	if (!seq || text->seq != seq) { /* not held (any more) */
+		doc_snap_put(text);
+		return -ENOENT;
+	}
+	*out = text;
+	return 0;
+}
+
 /* Make e current.  *info (may be NULL) receives the store's view of the
  * document.  e->mu held. */
 static int ent_load(struct doc *d, struct doc_ent *e,

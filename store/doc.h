@@ -125,6 +125,18 @@ int doc_read(struct doc *d, uint64_t id, struct doc_snap **out);
 typedef int (*doc_read_fn)(void *rarg, store_entry_fn fn, void *farg);
 int doc_read_from(doc_read_fn read, void *rarg, struct doc_snap **out);
 
+/* Document history.  The versions of document id that can be read are
+ * [*first, *last]: its last seq and at most history before it, as far
+ * back as the entries it holds go (compaction keeps what doc_options
+ * history asks for); -ENOENT with no entries, -EISDIR for a space. */
+int doc_history(struct store *s, uint64_t id, uint32_t history,
+		uint64_t *first, uint64_t *last);
+/* The document as of version seq (materialized from its first entry up
+ * to seq, like doc_read_from); -ENOENT when the entries it needs are gone.
+ * On success *out holds a new reference: release with doc_snap_put(). */
+int doc_read_version(struct store *s, uint64_t id, uint64_t seq,
+		     struct doc_snap **out);
+
 /* Length of what doc_read() would return now (st_size). */
 int doc_size(struct doc *d, uint64_t id, uint64_t *size);
 
