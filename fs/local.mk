@@ -58,7 +58,8 @@ E2E_FS_TESTS = \
 	tests/e2e_fs_creds.sh \
 	tests/e2e_fs_writer.sh \
 	tests/e2e_fs_growth.sh \
-	tests/e2e_fs_snapshots.sh
+	tests/e2e_fs_snapshots.sh \
+	tests/e2e_fs_history.sh
 # hostile archives against the store (needs cloud_tool)
 E2E_FS_TESTS += tests/e2e_cloud_integrity.sh
 dist_check_SCRIPTS += $(E2E_FS_TESTS)

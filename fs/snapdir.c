@@ -237,6 +237,23 @@ static int node_of(struct fs *fs, const char *snap, uint64_t lsn, uint64_t id,
 	return node_make(fs, snap, lsn, id, 0, ino);
 }
 
+/* Is ino a node of the history tree? */
+static bool is_hist(struct fs *fs, uint64_t ino)
+{
+	struct fs_snapdir *sd = table(fs);
+	struct snode *n;
+	bool hist = false;
+
+	if (!sd)
+		return false;
+	pthread_mutex_lock(&sd->mu);
+	n = u64map_get(&sd->by_ino, ino);
+	if (n)
+		hist = !n->snap;
+	pthread_mutex_unlock(&sd->mu);
+	return hist;
+}
+
 static void size_remember(struct fs *fs, uint64_t ino, uint64_t size)
 {
 	struct fs_snapdir *sd = table(fs);
@@ -505,6 +522,12 @@ static int snap_entry(struct fs *fs, uint64_t ino, struct fuse_entry_param *e)
 	e->generation = 1;
 	e->attr_timeout = fs->cfg.attr_timeout_s;
 	e->entry_timeout = fs->cfg.entry_timeout_s;
+	if (ino == HIST_TOP_INO || is_hist(fs, ino)) {
+		/* versions come and go as the document changes: the kernel
+		 * asks again each time */
+		e->attr_timeout = 0;
+		e->entry_timeout = 0;
+	}
 	return snap_stat(fs, ino, &e->attr);
 }
 
@@ -593,7 +616,10 @@ void fs_snap_op_getattr(fuse_req_t req, fuse_ino_t ino,
 	if (rc < 0)
 		fs_reply_err(req, rc);
 	else
-		fuse_reply_attr(req, &st, fs->cfg.attr_timeout_s);
+		fuse_reply_attr(req, &st,
+				ino == HIST_TOP_INO || is_hist(fs, ino)
+					? 0
+					: fs->cfg.attr_timeout_s);
 }
 
 /* ---- taking and dropping snapshots ---- */
