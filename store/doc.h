@@ -129,8 +129,8 @@ int doc_read_from(doc_read_fn read, void *rarg, struct doc_snap **out);
  * [*first, *last]: its last seq and at most history before it, as far
  * back as the entries it holds go (compaction keeps what doc_options
  * history asks for); -ENOENT with no entries, -EISDIR for a space. */
-int doc_history(struct store *s, uint64_t id, uint32_t history,
-		uint64_t *first, uint64_t *last);
+int doc_history(struct store *s, uint64_t id, uint32_t history, uint64_t *first,
+		uint64_t *last);
 /* The document as of version seq (materialized from its first entry up
  * to seq, like doc_read_from); -ENOENT when the entries it needs are gone.
  * On success *out holds a new reference: release with doc_snap_put(). */
