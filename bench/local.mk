@@ -28,3 +28,4 @@ EXTRA_DIST += bench/bench_cloud.sh bench/bench_list.sh bench/bench_history.sh
 
 bench: $(EXTRA_PROGRAMS)
 .PHONY: bench
+EXTRA_DIST += bench/bench_doc_history.sh
