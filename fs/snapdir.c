@@ -30,11 +30,14 @@
  * document that can still be read: one read-only file per entry it holds,
  * the newest and at most history (-o history=N) before it, named by its seq
  * zero-padded to 20 digits, holding the document materialized up to that
- * seq.  Compaction keeps the entries those need (doc.h: history).  Its nodes are (store id, seq) pairs, seq 0
- * for the directories; the directories' listings follow the live tree
- * (no readdir cache), a version's content never changes while it can be
- * read.  Its mode is the document's without write bits; its times are the
- * document's (a change's own time is not recorded per entry).
+ * seq (doc_history, doc_read_version).  Compaction keeps the entries
+ * those need (doc.h: history).  Its nodes are (store id, seq) pairs, seq 0
+ * for the directories.  Versions come and go as the document changes, so
+ * the kernel caches none of the tree's names, attributes or listings
+ * (timeouts 0, no readdir cache); a version's content never changes while
+ * it can be read (keep_cache).  Its mode is the document's without write
+ * bits; its times are the document's (a change's own time is not recorded
+ * per entry).
  *
  * Locks: sd->mu guards the node table; it is never held across a store
  * call.
