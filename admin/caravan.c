@@ -60,6 +60,7 @@
 #include <unistd.h>
 
 #include "admin/history.h"
+#include "admin/snapshot.h"
 #include "cloud/backup.h"
 #include "cloud/pitr.h"
 #include "cloud/target.h"
@@ -67,6 +68,7 @@
 #include "json/json.h"
 #include "store/doc.h"
 #include "store/evict.h"
+#include "store/snapshot.h"
 #include "store/store.h"
 #include "util/clock.h"
 #include "util/log.h"
@@ -104,6 +106,7 @@ static int cmd_backup(const struct args *a);
 static int cmd_restore(const struct args *a);
 static int cmd_versions(const struct args *a);
 static int cmd_grow(const struct args *a);
+static int cmd_snapshot(const struct args *a);
 
 #define S3_OPTS "--s3-endpoint= --s3-region= --s3-path-style"
 
@@ -139,6 +142,11 @@ static const struct command commands[] = {
 	  "List the times and seqs a document of the cloud target --cloud URL "
 	  "can be restored to",
 	  cmd_versions },
+	{ "snapshot", "create|list|delete DIR [NAME]", 2, 3, "",
+	  "Take (create), list or drop (delete) a named snapshot of the "
+	  "unmounted store DIR: a read-only view of its namespace at one "
+	  "moment, also under MNT/.caravan-snapshots",
+	  cmd_snapshot },
 };
 enum {
 	NCOMMANDS = sizeof(commands) / sizeof(commands[0])
@@ -565,6 +573,7 @@ static int cmd_dump(const struct args *a)
 static int cmd_stats(const struct args *a)
 {
 	struct store_evict_stats es;
+	struct store_snapshot_stats sn;
 	struct store_stats st;
 	struct store *s;
 	bool json = arg_flag(a, "--json");
@@ -573,6 +582,7 @@ static int cmd_stats(const struct args *a)
 		return 2;
 	store_stats(s, &st);
 	store_evict_stats(s, &es);
+	store_snapshot_stats(s, &sn);
 	store_close(s);
 	if (json) {
 		printf("{\"capacity_bytes\":%" PRIu64 ",\"free_bytes\":%" PRIu64
@@ -582,11 +592,14 @@ static int cmd_stats(const struct args *a)
 		       ",\"max_entry_bytes\":%" PRIu64
 		       ",\"docs_local\":%" PRIu64 ",\"docs_evicted\":%" PRIu64
 		       ",\"local_bytes\":%" PRIu64 ",\"evicted_bytes\":%" PRIu64
-		       "}\n",
+		       ",\"snapshots\":%" PRIu64
+		       ",\"snapshot_pinned_bytes\":%" PRIu64
+		       ",\"history_pinned_bytes\":%" PRIu64 "}\n",
 		       st.capacity_bytes, st.free_bytes, st.documents,
 		       st.spaces, st.entries, st.log_bytes, st.durable_lsn,
 		       st.max_entry_bytes, es.docs_local, es.docs_evicted,
-		       es.bytes_local, es.bytes_evicted);
+		       es.bytes_local, es.bytes_evicted, sn.snapshots,
+		       sn.pinned_bytes, sn.history_bytes);
 		return 0;
 	}
 	printf("capacity_bytes  %" PRIu64 "\n"
@@ -605,6 +618,10 @@ static int cmd_stats(const struct args *a)
 	       "evicted_bytes   %" PRIu64 "\n",
 	       es.docs_local, es.docs_evicted, es.bytes_local,
 	       es.bytes_evicted);
+	printf("snapshots       %" PRIu64 "\n"
+	       "snapshot_pinned_bytes %" PRIu64 "\n",
+	       sn.snapshots, sn.pinned_bytes);
+	printf("history_pinned_bytes %" PRIu64 "\n", sn.history_bytes);
 	return 0;
 }
 
@@ -690,6 +707,14 @@ static int cmd_grow(const struct args *a)
 	printf("store '%s': capacity %" PRIu64 " bytes\n", dir,
 	       size > st.capacity_bytes ? size : st.capacity_bytes);
 	return 0;
+}
+
+/* ---- snapshot ---- */
+
+static int cmd_snapshot(const struct args *a)
+{
+	return snapshot_cmd(a->pos[0], a->pos[1],
+			    a->npos > 2 ? a->pos[2] : NULL);
 }
 
 /* ---- backup and restore ---- */

@@ -21,6 +21,9 @@ bench_bench_history_LDADD = cloud/libcloud.a store/libstore.a wal/libwal.a \
 	$(JANSSON_LIBS) -lm
 EXTRA_PROGRAMS += bench/bench_follow
 bench_bench_follow_SOURCES = bench/bench_follow.c
+EXTRA_PROGRAMS += bench/bench_snapshot
+bench_bench_snapshot_SOURCES = bench/bench_snapshot.c
+bench_bench_snapshot_LDADD = store/libstore.a wal/libwal.a util/libutil.a
 CLEANFILES += $(EXTRA_PROGRAMS)
 EXTRA_DIST += bench/README.md bench/bench_fs.sh
 EXTRA_DIST += bench/bench_cloud.sh bench/bench_list.sh bench/bench_history.sh
@@ -29,3 +32,4 @@ EXTRA_DIST += bench/bench_evict.sh
 
 bench: $(EXTRA_PROGRAMS)
 .PHONY: bench
+EXTRA_DIST += bench/bench_doc_history.sh

@@ -52,6 +52,9 @@ struct fs {
 	struct fs_nodes nodes; /* the kernel's inodes of documents */
 	struct fs_sync sync; /* fsync requests waiting for the store */
 	struct follow_glue *follow; /* -o follow (fs/follow_glue.c), or NULL */
+	/* fs/snapdir.c: nodes of MNT/.caravan-snapshots (made at first
+	 * use, freed by fs_op_destroy) */
+	struct fs_snapdir *snapdir;
 };
 
 /* ---- fs/fs.c ---- */

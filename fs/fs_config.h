@@ -61,6 +61,8 @@ struct fs_config {
 	/* followers (fs/follow_glue.c) */
 	bool follow; /* -o follow: read-only follower of cloud= */
 	uint32_t follow_poll_ms;
+	/* document history: versions kept readable (doc_options.history) */
+	uint32_t history;
 };
 
 #endif

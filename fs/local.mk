@@ -8,6 +8,7 @@ fs_libfs_a_SOURCES = \
 	fs/ops.c fs/ops.h \
 	fs/attr.c fs/attr.h \
 	fs/namespace.c fs/namespace.h \
+	fs/snapdir.c fs/snapdir.h \
 	fs/dir.c fs/dir.h \
 	fs/file.c fs/file.h \
 	fs/handle.c fs/handle.h \
@@ -58,7 +59,9 @@ E2E_FS_TESTS = \
 	tests/e2e_fs_metrics.sh \
 	tests/e2e_fs_creds.sh \
 	tests/e2e_fs_writer.sh \
-	tests/e2e_fs_growth.sh
+	tests/e2e_fs_growth.sh \
+	tests/e2e_fs_snapshots.sh \
+	tests/e2e_fs_history.sh
 # eviction: 64 MiB through a 16 MiB bound, on dir: and on s3rver
 E2E_FS_TESTS += tests/e2e_fs_evict.sh tests/e2e_fs_evict_s3.sh
 # hostile archives against the store (needs cloud_tool)

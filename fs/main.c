@@ -505,6 +505,7 @@ static int fs_open_store(struct fs *fs)
 	dopt.compact_entries = c->compact_entries;
 	dopt.compact_ratio = c->compact_ratio;
 	dopt.compact_min_bytes = c->compact_min_bytes;
+	dopt.history = c->history;
 	rc = doc_open(fs->s, &dopt, &fs->doc);
 	if (rc < 0) {
 		log_error("cannot start the document layer: %s", strerror(-rc));

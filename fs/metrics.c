@@ -36,6 +36,7 @@
 #include "fs/metrics.h"
 #include "util/clock.h"
 #include "store/evict.h"
+#include "store/snapshot.h"
 #include "util/log.h"
 
 /* Where one rendering goes: the stream and the labels every series
@@ -137,6 +138,24 @@ static void render_fs(struct out *f, struct fs *fs)
 	render_fsync(f, fs);
 }
 
+static void render_snapshots(struct out *f, struct fs *fs)
+{
+	struct store_snapshot_stats sn;
+
+	store_snapshot_stats(fs->s, &sn);
+	GAUGE(f, "snapshots", "Named snapshots of the store.", sn.snapshots);
+	GAUGE(f, "snapshot_pinned_bytes",
+	      "Data bytes only snapshots keep (freed when they are dropped).",
+	      sn.pinned_bytes);
+	GAUGE(f, "snapshot_pinned_states",
+	      "Past states of documents and spaces kept for snapshots.",
+	      sn.pinned_states);
+	GAUGE(f, "history_pinned_bytes",
+	      "Data bytes documents keep only for their history "
+	      "(MNT/.caravan-history; bounded by -o history).",
+	      sn.history_bytes);
+}
+
 static void render_store(struct out *f, struct fs *fs)
 {
 	struct store_stats ss;
@@ -168,6 +187,7 @@ static void render_store(struct out *f, struct fs *fs)
 	      ds.cached_docs);
 	GAUGE(f, "cache_bytes", "Bytes charged to the materialized cache.",
 	      ds.cached_bytes);
+	render_snapshots(f, fs);
 }
 
 static void render_cloud(struct out *f, struct fs *fs)

@@ -17,6 +17,9 @@
  *   metrics.c    the metrics file and metrics_file
  *   cloud_glue.c cloud backup and restore as the filesystem sees them
  *   counters.c   the counters the metrics show (counters.h)
+ *   snapdir.c    MNT/.caravan-snapshots, the read-only tree of the
+ *                store's snapshots: its handlers stand in the table and
+ *                pass every request about another node on
  *   node.c       the node table (struct fs_nodes, node.h): node ids,
  *                lookup counts, open handles per node, cache rules
  *   handle.c     the lists of open handles and the pin budget
@@ -133,6 +136,7 @@
 #include "fs/file.h"
 #include "fs/namespace.h"
 #include "fs/ops.h"
+#include "fs/snapdir.h"
 #include "fs/xattr.h"
 
 /* ---- the filesystem ---- */
@@ -182,38 +186,39 @@ static void fs_op_init(void *userdata, struct fuse_conn_info *conn)
 
 static void fs_op_destroy(void *userdata)
 {
+	fs_snapdir_free(userdata);
 }
 
 const struct fuse_lowlevel_ops fs_ops = {
 	.init = fs_op_init,
 	.destroy = fs_op_destroy,
-	.lookup = fs_op_lookup,
+	.lookup = fs_snap_op_lookup,
 	.forget = fs_op_forget,
 	.forget_multi = fs_op_forget_multi,
-	.getattr = fs_op_getattr,
-	.setattr = fs_op_setattr,
-	.mknod = fs_op_mknod,
-	.mkdir = fs_op_mkdir,
-	.unlink = fs_op_unlink,
-	.rmdir = fs_op_rmdir,
-	.symlink = fs_op_symlink,
-	.rename = fs_op_rename,
-	.link = fs_op_link,
-	.open = fs_op_open,
-	.read = fs_op_read,
-	.write = fs_op_write,
-	.flush = fs_op_flush,
-	.release = fs_op_release,
-	.fsync = fs_op_fsync,
-	.opendir = fs_op_opendir,
-	.readdir = fs_op_readdir,
-	.readdirplus = fs_op_readdirplus,
-	.releasedir = fs_op_releasedir,
-	.fsyncdir = fs_op_fsyncdir,
+	.getattr = fs_snap_op_getattr,
+	.setattr = fs_snap_op_setattr,
+	.mknod = fs_snap_op_mknod,
+	.mkdir = fs_snap_op_mkdir,
+	.unlink = fs_snap_op_unlink,
+	.rmdir = fs_snap_op_rmdir,
+	.symlink = fs_snap_op_symlink,
+	.rename = fs_snap_op_rename,
+	.link = fs_snap_op_link,
+	.open = fs_snap_op_open,
+	.read = fs_snap_op_read,
+	.write = fs_snap_op_write,
+	.flush = fs_snap_op_flush,
+	.release = fs_snap_op_release,
+	.fsync = fs_snap_op_fsync,
+	.opendir = fs_snap_op_opendir,
+	.readdir = fs_snap_op_readdir,
+	.readdirplus = fs_snap_op_readdirplus,
+	.releasedir = fs_snap_op_releasedir,
+	.fsyncdir = fs_snap_op_fsyncdir,
 	.statfs = fs_op_statfs,
-	.setxattr = fs_op_setxattr,
-	.getxattr = fs_op_getxattr,
-	.listxattr = fs_op_listxattr,
-	.removexattr = fs_op_removexattr,
-	.create = fs_op_create,
+	.setxattr = fs_snap_op_setxattr,
+	.getxattr = fs_snap_op_getxattr,
+	.listxattr = fs_snap_op_listxattr,
+	.removexattr = fs_snap_op_removexattr,
+	.create = fs_snap_op_create,
 };

@@ -74,6 +74,7 @@ enum opt_key {
 	K_FOLLOW_POLL_MS,
 	K_EVICT,
 	K_EVICT_LOW,
+	K_HISTORY,
 };
 
 static const struct fuse_opt opt_spec[] = {
@@ -119,6 +120,7 @@ static const struct fuse_opt opt_spec[] = {
 	FUSE_OPT_KEY("follow_poll_ms=%s", K_FOLLOW_POLL_MS),
 	FUSE_OPT_KEY("evict=%s", K_EVICT),
 	FUSE_OPT_KEY("evict_low=%s", K_EVICT_LOW),
+	FUSE_OPT_KEY("history=%s", K_HISTORY),
 	/* libfuse's, noted on the way */
 	FUSE_OPT_KEY("ro", K_RO),
 	FUSE_OPT_KEY("allow_other", K_ALLOW_OTHER),
@@ -174,6 +176,7 @@ void fs_config_default(struct fs_config *c)
 	c->compact_entries = dopt.compact_entries;
 	c->compact_ratio = dopt.compact_ratio;
 	c->compact_min_bytes = dopt.compact_min_bytes;
+	c->history = dopt.history;
 	c->backup_delay_ms = 1000;
 	c->cloud_lease_ms = 10000;
 	c->retention_ns = UINT64_C(7) * 86400 * 1000000000;
@@ -386,6 +389,8 @@ static int opt_value_set(struct fs_config *c, int key, const char *v)
 		return parse_u32(v, &c->compact_ratio);
 	case K_COMPACT_MIN:
 		return fs_parse_size(v, &c->compact_min_bytes);
+	case K_HISTORY:
+		return parse_u32(v, &c->history);
 	case K_CLOUD:
 		return set_string(&c->cloud, v);
 	case K_S3_ENDPOINT:
@@ -725,6 +730,8 @@ void fs_config_help(FILE *f, const char *prog)
 		"  -o compact_entries=N    compact a document holding more entries (default %u)\n"
 		"  -o compact_ratio=N      ... or storing more than N times its size (default %u)\n"
 		"  -o compact_min=SIZE     ... once it stores more than SIZE (default %s)\n"
+		"  -o history=N            versions of a document kept readable in\n"
+		"                          MNT/.caravan-history besides the newest (default 16)\n"
 		"\n"
 		"cloud backup:\n"
 		"  -o cloud=URL            s3://BUCKET/PREFIX, dir:/PATH or none\n"

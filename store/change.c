@@ -81,6 +81,11 @@ int store_take_space(struct store *s, uint64_t len, uint64_t *off)
 	}
 	if (!rc)
 		s->taken_bytes += len;
+	if (rc == -ENOSPC && store_snapshot_pinned_bytes(s))
+		log_warn("store '%s' is full: snapshots keep %" PRIu64
+			 " bytes that no document holds (drop one to free "
+			 "them)",
+			 s->dir, store_snapshot_pinned_bytes(s));
 	return rc;
 }
 

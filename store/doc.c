@@ -83,6 +83,9 @@ struct doc_ent {
 	json_t *value;
 	struct doc_snap *snap;
 	uint64_t seq;
+	/* while value is set: the newest whole-document entry (or the
+	 * first) and the bytes of the entries from it on */
+	uint64_t base_seq, tail_bytes;
 };
 
 struct doc {
@@ -108,6 +111,7 @@ void doc_options_default(struct doc_options *o)
 	o->compact_entries = 256;
 	o->compact_ratio = 4;
 	o->compact_min_bytes = 64u << 10;
+	o->history = 16;
 }
 
 /* ---- snapshots ---- */
@@ -315,6 +319,7 @@ struct mat {
 	uint64_t seq;
 	uint64_t id;
 	int rc;
+	uint64_t base_seq, tail_bytes; /* as in struct doc_ent */
 };
 
 static int mat_entry(void *arg, uint64_t seq, const void *buf, size_t len)
@@ -330,6 +335,11 @@ static int mat_entry(void *arg, uint64_t seq, const void *buf, size_t len)
 		return 1;
 	}
 	m->seq = seq;
+	if (kind != DOC_PATCH || !m->base_seq) {
+		m->base_seq = seq;
+		m->tail_bytes = 0;
+	}
+	m->tail_bytes += len;
 	if (kind == DOC_PATCH) {
 		rc = json_merge_patch(&m->v, v);
 		json_decref(v);
@@ -425,12 +435,115 @@ static int ent_materialize(struct doc *d, struct doc_ent *e, uint64_t cur_seq)
 	e->value = m.v;
 	e->snap = sn;
 	e->seq = m.seq;
+	e->base_seq = m.base_seq;
+	e->tail_bytes = m.tail_bytes;
 	atomic_fetch_add(&d->misses, 1);
 	return 0;
 
 out_value:
 	json_decref(m.v);
 	return rc;
+}
+
+int doc_read_from(doc_read_fn read, void *rarg, struct doc_snap **out)
+{
+	struct mat m = { .v = json_object() };
+	struct raw_entries raw = { NULL, 0, 0, 0 };
+	struct doc_snap *sn;
+	char *text;
+	size_t len, at;
+	int rc;
+
+	if (!m.v)
+		return -ENOMEM;
+	rc = read(rarg, copy_entry, &raw);
+	if (raw.rc < 0)
+		rc = raw.rc;
+	for (at = 0; rc == 0 && at < raw.len;) {
+		uint64_t hdr[2];
+
+		memcpy(hdr, raw.buf + at, 16);
+		if (mat_entry(&m, hdr[0], raw.buf + at + 16, (size_t)hdr[1]))
+			break;
+		at += 16 + (((size_t)hdr[1] + 7) & ~(size_t)7);
+	}
+	free(raw.buf);
+	if (m.rc < 0)
+		rc = m.rc;
+	if (rc == 0)
+		rc = json_value_emit(m.v, &text, &len);
+	json_decref(m.v);
+	if (rc < 0)
+		return rc;
+	sn = snap_new(text, len, m.seq);
+	if (!sn) {
+		free(text);
+		return -ENOMEM;
+	}
+	*out = sn;
+	return 0;
+}
+
+/* ---- history ---- */
+
+int doc_history(struct store *s, uint64_t id, uint32_t history, uint64_t *first,
+		uint64_t *last)
+{
+	struct store_doc_info info;
+	int rc = store_doc_info(s, id, &info);
+
+	if (rc < 0)
+		return rc;
+	if (info.is_space)
+		return -EISDIR;
+	if (!info.entries)
+		return -ENOENT;
+	/* the entries held have consecutive seqs */
+	*first = info.seq - info.entries + 1;
+	if (info.seq - *first > history)
+		*first = info.seq - history;
+	*last = info.seq;
+	return 0;
+}
+
+struct version_src {
+	struct store *s;
+	uint64_t id, seq;
+	store_entry_fn fn;
+	void *farg;
+};
+
+static int version_entry(void *arg, uint64_t seq, const void *buf, size_t len)
+{
+	struct version_src *v = arg;
+
+	return seq <= v->seq ? v->fn(v->farg, seq, buf, len) : 0;
+}
+
+static int version_read(void *rarg, store_entry_fn fn, void *farg)
+{
+	struct version_src *v = rarg;
+
+	v->fn = fn;
+	v->farg = farg;
+	return store_read(v->s, v->id, version_entry, v);
+}
+
+int doc_read_version(struct store *s, uint64_t id, uint64_t seq,
+		     struct doc_snap **out)
+{
+	struct version_src src = { s, id, seq, NULL, NULL };
+	struct doc_snap *text;
+	int rc = doc_read_from(version_read, &src, &text);
+
+	if (rc < 0)
+		return rc;
+	if (!seq || text->seq != seq) { /* not held (any more) */
+		doc_snap_put(text);
+		return -ENOENT;
+	}
+	*out = text;
+	return 0;
 }
 
 /* Make e current.  *info (may be NULL) receives the store's view of the
@@ -507,19 +620,59 @@ static bool needs_compaction(const struct doc_options *o, uint64_t entries,
 	       stored / o->compact_ratio > len;
 }
 
-/* Replace every entry of e->id by a snapshot holding text, the document at
- * sequence number *seq.  On success *seq (and *lsn) move on.  e->mu held. */
+/* The entries to keep when a whole document follows seq: from the newest
+ * whole one (or the first) at or before seq - history + 1, so versions
+ * seq - history + 1 .. seq stay readable; seq + 1 (none) without history. */
+struct keep_scan {
+	uint64_t want, first;
+};
+
+static int keep_entry(void *arg, uint64_t seq, const void *buf, size_t len)
+{
+	struct keep_scan *k = arg;
+	const char *p = buf;
+
+	if (seq > k->want)
+		return 1;
+	if (!k->first || (len && p[0] != DOC_PATCH))
+		k->first = seq;
+	return 0;
+}
+
+static int keep_from(struct doc *d, uint64_t id, uint64_t seq, uint64_t *first)
+{
+	struct keep_scan k = { 0, 0 };
+	int rc;
+
+	*first = seq + 1;
+	if (!d->o.history || !seq)
+		return 0;
+	k.want = seq >= d->o.history ? seq - d->o.history + 1 : 1;
+	rc = store_read(d->s, id, keep_entry, &k);
+	if (rc < 0)
+		return rc;
+	if (k.first)
+		*first = k.first;
+	return 0;
+}
+
+/* Append a snapshot holding text, the document at sequence number *seq,
+ * dropping the entries neither it nor the history needs.  On success
+ * *seq (and *lsn) move on.  e->mu held. */
 static int compact(struct doc *d, struct doc_ent *e, const char *text,
 		   size_t len, uint64_t *seq, uint64_t *lsn)
 {
 	size_t blen;
 	char *buf = entry_build(DOC_SNAPSHOT, text, len, &blen);
-	uint64_t nseq, nlsn;
+	uint64_t nseq, nlsn, first;
 	int rc;
 
 	if (!buf)
 		return -ENOMEM;
-	rc = store_append_replace(d->s, e->id, buf, blen, *seq, &nseq, &nlsn);
+	rc = keep_from(d, e->id, *seq, &first);
+	if (rc == 0)
+		rc = store_append_keep(d->s, e->id, buf, blen, *seq, first,
+				       &nseq, &nlsn);
 	free(buf);
 	if (rc < 0) {
 		log_warn("cannot compact document %llu: %s",
@@ -529,6 +682,8 @@ static int compact(struct doc *d, struct doc_ent *e, const char *text,
 	*seq = nseq;
 	if (lsn && nlsn > *lsn)
 		*lsn = nlsn;
+	e->base_seq = nseq;
+	e->tail_bytes = blen;
 	atomic_fetch_add(&d->compactions, 1);
 	return 0;
 }
@@ -582,8 +737,10 @@ static int patch_locked(struct doc *d, struct doc_ent *e, const json_t *patch,
 	if (rc < 0)
 		goto out_drop;
 	atomic_fetch_add(&d->patches, 1);
-	if (needs_compaction(&d->o, (uint64_t)info.entries + 1,
-			     info.stored_bytes + blen, len))
+	if (!e->base_seq) /* the first entry */
+		e->base_seq = seq;
+	e->tail_bytes += blen;
+	if (needs_compaction(&d->o, seq - e->base_seq + 1, e->tail_bytes, len))
 		compact(d, e, text, len, &seq, lsn);
 	ent_publish(e, text, len, seq);
 	return 0;
@@ -680,8 +837,10 @@ static int batch_locked(struct doc *d, struct doc_ent *e,
 	if (rc < 0)
 		goto out_drop;
 	atomic_fetch_add(&d->patches, n);
-	if (needs_compaction(&d->o, (uint64_t)info.entries + n,
-			     info.stored_bytes + stored, len))
+	if (!e->base_seq)
+		e->base_seq = seq - n + 1;
+	e->tail_bytes += stored;
+	if (needs_compaction(&d->o, seq - e->base_seq + 1, e->tail_bytes, len))
 		compact(d, e, text, len, &seq, lsn);
 	ent_publish(e, text, len, seq);
 	text = NULL;
@@ -758,7 +917,7 @@ static int replace_locked(struct doc *d, struct doc_ent *e, json_t *copy,
 	struct store_doc_info info;
 	char *buf, *mine;
 	size_t blen;
-	uint64_t seq;
+	uint64_t seq, first = 0;
 	int rc, tries;
 
 	buf = entry_build(DOC_REPLACE, text, len, &blen);
@@ -779,8 +938,10 @@ static int replace_locked(struct doc *d, struct doc_ent *e, json_t *copy,
 		if (info.entries == 0)
 			rc = store_append(d->s, e->id, buf, blen, &seq, lsn);
 		else
-			rc = store_append_replace(d->s, e->id, buf, blen,
-						  info.seq, &seq, lsn);
+			rc = keep_from(d, e->id, info.seq, &first);
+		if (rc == 0 && info.entries)
+			rc = store_append_keep(d->s, e->id, buf, blen, info.seq,
+					       first, &seq, lsn);
 		if (rc != -EAGAIN || expect_lsn)
 			break; /* the seq check makes the condition atomic */
 	}
@@ -794,6 +955,8 @@ static int replace_locked(struct doc *d, struct doc_ent *e, json_t *copy,
 		return 0; /* stored; the next read materializes */
 	memcpy(mine, text, len + 1);
 	e->value = json_incref(copy);
+	e->base_seq = seq;
+	e->tail_bytes = blen;
 	ent_publish(e, mine, len, seq);
 	return 0;
 }

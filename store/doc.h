@@ -22,7 +22,13 @@
  * Compaction: after an append, when the document holds more than
  * compact_entries entries, or its stored bytes exceed compact_min_bytes and
  * compact_ratio times its materialized size, a snapshot of the materialized
- * document replaces every entry in one frame (store_append_replace).
+ * document is appended and the older entries dropped in one frame
+ * (store_append_keep), but for those history needs: the versions
+ * seq - history .. seq stay readable (the entries from the newest 'R' or
+ * 'S' entry, or the first, at or before seq - history), so do they after
+ * a replacement.  The thresholds count the entries and bytes from the
+ * newest 'R' or 'S' entry on (what compaction would drop), not the
+ * history kept before it.
  *
  * Cache: the materialized value and its emitted text are kept per document
  * (id), valid for the store sequence number they were built from, within
@@ -43,6 +49,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include "store/store.h"
 
 struct store;
 struct doc;
@@ -61,10 +68,15 @@ struct doc_options {
 	uint32_t compact_entries; /* compact when more entries are held */
 	uint32_t compact_ratio; /* ... or stored bytes > ratio * size */
 	uint64_t compact_min_bytes; /* ... and stored bytes > this */
+	/* versions kept readable before the newest when a compaction or a
+	 * replacement drops entries (the entries from the newest whole
+	 * document at or before the oldest of them stay) */
+	uint32_t history;
 };
 
 /* Defaults: 256 MiB cache, 8 MiB documents, 8 MiB patches, compaction past
- * 256 entries, or past 4 x the document size once 64 KiB are stored. */
+ * 256 entries, or past 4 x the document size once 64 KiB are stored;
+ * history 16. */
 void doc_options_default(struct doc_options *o);
 
 /* The store is borrowed and must outlive the doc handle.  On success *out
@@ -105,6 +117,25 @@ int doc_reset(struct doc *d, uint64_t id, uint64_t *lsn);
  * *out holds a new reference: release with doc_snap_put().  The snapshot
  * stays valid and unchanged whatever happens to the document. */
 int doc_read(struct doc *d, uint64_t id, struct doc_snap **out);
+
+/* The document whose entries read(rarg, fn, farg) delivers (as
+ * store_read does: a past state, e.g. store_snapshot_read), materialized
+ * like doc_read; nothing is cached.  On success *out holds a new
+ * reference: release with doc_snap_put(). */
+typedef int (*doc_read_fn)(void *rarg, store_entry_fn fn, void *farg);
+int doc_read_from(doc_read_fn read, void *rarg, struct doc_snap **out);
+
+/* Document history.  The versions of document id that can be read are
+ * [*first, *last]: its last seq and at most history before it, as far
+ * back as the entries it holds go (compaction keeps what doc_options
+ * history asks for); -ENOENT with no entries, -EISDIR for a space. */
+int doc_history(struct store *s, uint64_t id, uint32_t history, uint64_t *first,
+		uint64_t *last);
+/* The document as of version seq (materialized from its first entry up
+ * to seq, like doc_read_from); -ENOENT when the entries it needs are gone.
+ * On success *out holds a new reference: release with doc_snap_put(). */
+int doc_read_version(struct store *s, uint64_t id, uint64_t seq,
+		     struct doc_snap **out);
 
 /* Length of what doc_read() would return now (st_size); for an evicted
  * document (store/evict.h) the size its content had.  doc_read, patches

@@ -322,8 +322,10 @@ out:
 	return store_change_end(s, rc, l ? id : 0, l, lsn);
 }
 
+/* first_kept: 0, or drop the entries before it in the same frame. */
 static int append_locked(struct store *s, struct node *n, const void *buf,
-			 size_t len, bool replace, uint64_t *seq, uint64_t *lsn)
+			 size_t len, uint64_t first_kept, uint64_t *seq,
+			 uint64_t *lsn)
 {
 	uint64_t off;
 	uint32_t crc;
@@ -337,8 +339,8 @@ static int append_locked(struct store *s, struct node *n, const void *buf,
 	crc = crc32c(buf, len);
 	rc = wal_put_append(&s->scratch, n->id, n->seq + 1, off,
 			    clock_real_ns(), buf, (uint32_t)len, crc);
-	if (!rc && replace)
-		rc = wal_put_trim(&s->scratch, n->id, n->seq + 1);
+	if (!rc && first_kept)
+		rc = wal_put_trim(&s->scratch, n->id, first_kept);
 	if (!rc)
 		rc = store_change_commit(s, lsn);
 	if (rc) {
@@ -354,7 +356,7 @@ static int append_locked(struct store *s, struct node *n, const void *buf,
 
 static int append_common(struct store *s, uint64_t id, const void *buf,
 			 size_t len, bool replace, uint64_t expect_seq,
-			 uint64_t *seq, uint64_t *lsn)
+			 uint64_t first_kept, uint64_t *seq, uint64_t *lsn)
 {
 	struct node *n;
 	uint64_t l = 0;
@@ -376,7 +378,9 @@ static int append_common(struct store *s, uint64_t id, const void *buf,
 		rc = -EAGAIN;
 		goto out;
 	}
-	rc = append_locked(s, n, buf, len, replace, seq, &l);
+	if (replace && (!first_kept || first_kept > n->seq + 1))
+		first_kept = n->seq + 1;
+	rc = append_locked(s, n, buf, len, replace ? first_kept : 0, seq, &l);
 out:
 	return store_change_end(s, rc, id, l, lsn);
 }
@@ -384,7 +388,7 @@ out:
 int store_append(struct store *s, uint64_t id, const void *buf, size_t len,
 		 uint64_t *seq, uint64_t *lsn)
 {
-	return append_common(s, id, buf, len, false, 0, seq, lsn);
+	return append_common(s, id, buf, len, false, 0, 0, seq, lsn);
 }
 
 /* Entries of a batch or an import: each checked against the entry limit
@@ -480,7 +484,15 @@ int store_append_replace(struct store *s, uint64_t id, const void *buf,
 			 size_t len, uint64_t expect_seq, uint64_t *seq,
 			 uint64_t *lsn)
 {
-	return append_common(s, id, buf, len, true, expect_seq, seq, lsn);
+	return append_common(s, id, buf, len, true, expect_seq, 0, seq, lsn);
+}
+
+int store_append_keep(struct store *s, uint64_t id, const void *buf, size_t len,
+		      uint64_t expect_seq, uint64_t first_kept, uint64_t *seq,
+		      uint64_t *lsn)
+{
+	return append_common(s, id, buf, len, true, expect_seq,
+			     first_kept ? first_kept : 1, seq, lsn);
 }
 
 int store_trim(struct store *s, uint64_t id, uint32_t keep, uint64_t *lsn)

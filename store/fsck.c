@@ -134,6 +134,7 @@ int store_fsck(const char *dir, FILE *out)
 		fprintf(out, "allocator invariants broken\n");
 		bad++;
 	}
+	used += store_snapshot_pinned_bytes(s); /* kept for snapshots */
 	if (alloc_free_bytes(s->alloc) + used != s->capacity) {
 		fprintf(out,
 			"free space (%" PRIu64 ") plus used (%" PRIu64

@@ -13,6 +13,7 @@ store_libstore_a_SOURCES = \
 	store/alloc.c store/alloc.h \
 	store/nodes.c \
 	store/replay.c \
+	store/snapshot.c store/snapshot.h \
 	store/fsck.c
 
 check_PROGRAMS += tests/check_store

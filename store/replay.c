@@ -80,17 +80,42 @@ add:
 	return 0;
 }
 
-/* Drop entries [0, k) of a document, freeing their space. */
+int store_free_later(struct store *s, uint64_t off, uint64_t len, uint64_t lsn)
+{
+	return pending_free(s, off, len, lsn);
+}
+
+/* The entries of n before seq are its history (hist_seq, hist_bytes). */
+static void hist_set(struct store *s, struct node *n, uint64_t seq)
+{
+	uint64_t hb = 0;
+
+	for (uint32_t i = 0; i < n->nent && n->ents[i].seq < seq; i++)
+		hb += n->ents[i].len;
+	n->hist_seq = seq;
+	s->hist_bytes += hb - n->hist_bytes;
+	n->hist_bytes = hb;
+}
+
+/* Drop entries [0, k) of a document, freeing their space (but for those
+ * a snapshot keeps). */
 static int drop_front(struct store *s, struct node *n, uint32_t k, uint64_t lsn,
 		      bool live)
 {
 	int rc = 0;
 
 	for (uint32_t i = 0; i < k; i++) {
-		if (live && !rc)
+		if (live && !rc &&
+		    !store_snapshot_keeps(s, n->ents[i].off, n->ents[i].len))
 			rc = pending_free(s, n->ents[i].off, n->ents[i].len,
 					  lsn);
+		else if (!live)
+			store_snapshot_keeps(s, n->ents[i].off, n->ents[i].len);
 		n->stored_bytes -= n->ents[i].len;
+		if (n->ents[i].seq < n->hist_seq) {
+			n->hist_bytes -= n->ents[i].len;
+			s->hist_bytes -= n->ents[i].len;
+		}
 	}
 	if (k == 0)
 		return 0;
@@ -557,8 +582,40 @@ static int rec_check(struct view *w, const struct wal_rec *r, bool live)
 	case WAL_TOMB_DEL:
 	case WAL_TARGET:
 		return 0;
+	case WAL_SNAPSHOT_ADD:
+	case WAL_SNAPSHOT_DEL:
+	case WAL_PIN:
+	case WAL_NODE_LSN:
+		return store_snapshot_check(w->s, r);
+	case WAL_HIST_BASE: {
+		struct node *d = node_get(w->s, r->u.node_lsn.id);
+
+		return d && d->space_id ? 0 : -EBADMSG;
+	}
 	default:
 		return -EBADMSG;
+	}
+}
+
+/* The node whose state a reader sees that record r changes (0: none):
+ * its state is kept first for the snapshots that see it. */
+static uint64_t changed_node(const struct wal_rec *r)
+{
+	switch (r->type) {
+	case WAL_APPEND:
+		return r->u.append.id;
+	case WAL_DELETE:
+	case WAL_DELKEY:
+	case WAL_RMSPACE:
+		return r->u.node.id;
+	case WAL_TRIM:
+		return r->u.trim.id;
+	case WAL_META:
+		return r->u.meta.id;
+	case WAL_RENAME:
+		return r->u.rename.id;
+	default:
+		return 0;
 	}
 }
 
@@ -635,10 +692,16 @@ static int apply_trim(struct store *s, const struct wal_trim *r, uint64_t lsn,
 	struct node *n = doc_of(s, r->id);
 	uint32_t k;
 
+	int rc;
+
 	for (k = 0; k < n->nent && n->ents[k].seq < r->first_kept_seq; k++)
 		;
 	n->lsn = lsn;
-	return drop_front(s, n, k, lsn, live);
+	rc = drop_front(s, n, k, lsn, live);
+	/* the newest entry is the base (a Trim follows the Append of a
+	 * whole document in its frame); what stays before it is history */
+	hist_set(s, n, n->seq);
+	return rc;
 }
 
 static void apply_meta(struct store *s, const struct wal_setmeta *r,
@@ -691,6 +754,8 @@ static int apply_rec(struct store *s, const struct wal_rec *r, uint64_t lsn,
 	if (!s->snap_done)
 		return -EBADMSG;
 	rc = rec_check(&w, r, false);
+	if (!rc && changed_node(r))
+		rc = store_snapshot_before_change(s, changed_node(r), lsn);
 	if (rc)
 		return rc;
 
@@ -748,6 +813,14 @@ static int apply_rec(struct store *s, const struct wal_rec *r, uint64_t lsn,
 		return 0;
 	case WAL_TARGET:
 		target_set(s, r->u.target.target);
+		return 0;
+	case WAL_SNAPSHOT_ADD:
+	case WAL_SNAPSHOT_DEL:
+	case WAL_PIN:
+	case WAL_NODE_LSN:
+		return store_snapshot_apply(s, r, lsn, live);
+	case WAL_HIST_BASE:
+		hist_set(s, doc_of(s, r->u.node_lsn.id), r->u.node_lsn.lsn);
 		return 0;
 	default:
 		return -EBADMSG;
@@ -908,6 +981,21 @@ int store_write_snapshot(void *arg, struct wal_snap *sn)
 		meta_to_wal(&s->root_meta, &m);
 		rc = wal_put_meta(&w.buf, STORE_ROOT_ID, &m);
 	}
+	/* The named snapshots and what they keep follow, as records of the
+	 * log (snapshot.c). */
+	if (!rc)
+		rc = store_snapshot_write(s, &w.buf);
+	/* Where each document's history ends (the snapshot does not say). */
+	for (size_t pos = 0; !rc;) {
+		void *v;
+		struct node *n;
+
+		if (!u64map_next(&s->nodes, &pos, NULL, &v))
+			break;
+		n = v;
+		if (n->hist_bytes)
+			rc = wal_put_hist_base(&w.buf, n->id, n->hist_seq);
+	}
 	if (!rc) {
 		rc = wal_snap_frame(sn, w.buf.p, w.buf.len);
 		w.bytes += w.buf.len;
@@ -933,16 +1021,39 @@ static int cmp_span(const void *a, const void *b)
 	return x->off < y->off ? -1 : x->off > y->off;
 }
 
+struct spans {
+	struct span *v;
+	uint64_t n;
+};
+
+static int span_add(void *arg, uint64_t off, uint64_t len)
+{
+	struct spans *sp = arg;
+
+	sp->v[sp->n].off = off;
+	sp->v[sp->n].len = len;
+	sp->n++;
+	return 0;
+}
+
 int store_rebuild_alloc(struct store *s)
 {
-	struct span *v = malloc((s->nentries + 1) * sizeof(*v));
+	uint64_t kept = store_snapshot_orphan_count(s);
+	struct span *v = malloc((s->nentries + kept + 1) * sizeof(*v));
 	uint64_t n = 0, at = DATA_HDR, end = DATA_HDR + s->capacity;
+	struct spans sp;
 	struct alloc *a;
 	void *nv;
 	int rc = 0;
 
 	if (!v)
 		return -ENOMEM;
+	/* entries only snapshots keep are taken too */
+	store_snapshot_settle(s);
+	sp.v = v;
+	sp.n = 0;
+	store_snapshot_orphans(s, span_add, &sp);
+	n = sp.n;
 	for (size_t pos = 0; u64map_next(&s->nodes, &pos, NULL, &nv);) {
 		struct node *nd = nv;
 

@@ -168,6 +168,7 @@ static void store_free(struct store *s)
 		free(t);
 	}
 	free(s->pf);
+	store_snapshot_free(s);
 	wal_buf_release(&s->scratch);
 	alloc_free(s->alloc);
 	store_old_maps_free(s);

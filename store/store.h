@@ -211,6 +211,13 @@ int store_append_batch(struct store *s, uint64_t id,
 int store_append_replace(struct store *s, uint64_t id, const void *buf,
 			 size_t len, uint64_t expect_seq, uint64_t *seq,
 			 uint64_t *lsn);
+/* The same, but dropping only the entries before first_kept (at most
+ * expect_seq + 1: then it is store_append_replace).  The new entry is the
+ * document's base; the entries kept before it are its history (kept for
+ * reading past versions: store_snapshot_stats counts their bytes). */
+int store_append_keep(struct store *s, uint64_t id, const void *buf, size_t len,
+		      uint64_t expect_seq, uint64_t first_kept, uint64_t *seq,
+		      uint64_t *lsn);
 
 /* Keep only the newest keep entries. */
 int store_trim(struct store *s, uint64_t id, uint32_t keep, uint64_t *lsn);

@@ -61,6 +61,10 @@ struct node {
 	bool evicted;
 	uint64_t evicted_bytes;
 	uint64_t used_tick;
+	/* history: entries before hist_seq (the last Trim's newest entry,
+	 * the base) are kept only for past versions; hist_bytes their
+	 * length (sum in store.hist_bytes) */
+	uint64_t hist_seq, hist_bytes;
 };
 
 struct tomb {
@@ -103,6 +107,7 @@ struct store {
 	uint64_t next_id;
 	uint64_t next_tomb_id;
 	uint64_t ndocs, nspaces, nentries;
+	uint64_t hist_bytes; /* sum of the nodes' hist_bytes */
 	struct tomb *tombs;
 	uint64_t backup_target; /* identity of the cloud target; 0 none */
 	struct pending_free *pf;
@@ -169,6 +174,9 @@ struct store {
 	uint64_t ndocs_evicted, evicted_bytes;
 	uint64_t evictions, refills;
 	uint64_t use_clock;
+	/* Named snapshots and the past states they keep (snapshot.c); NULL
+	 * until the first snapshot.  Under lock. */
+	struct snapstate *snaps;
 };
 
 /* replay.c: applying records (live and at open) and snapshots. */
@@ -181,6 +189,33 @@ int store_check_frame(struct store *s, const uint8_t *p, size_t len);
 int store_replay_frame(void *arg, uint64_t lsn, const uint8_t *p, size_t len);
 int store_write_snapshot(void *arg, struct wal_snap *sn);
 int store_rebuild_alloc(struct store *s);
+
+/* Free [off, off + len) once frame lsn is durable (replay.c). */
+int store_free_later(struct store *s, uint64_t off, uint64_t len, uint64_t lsn);
+
+/* snapshot.c: hooks of replay, checkpoint and open (s->lock held) */
+/* Keep node id's state for the snapshots that see it, before frame lsn
+ * changes it. */
+int store_snapshot_before_change(struct store *s, uint64_t id, uint64_t lsn);
+/* A live document drops the entry at off: true when a snapshot keeps it
+ * (it must not be freed). */
+bool store_snapshot_keeps(struct store *s, uint64_t off, uint64_t len);
+/* rec_check and apply of SNAPSHOT_ADD, SNAPSHOT_DEL, PIN, NODE_LSN. */
+int store_snapshot_check(struct store *s, const struct wal_rec *r);
+int store_snapshot_apply(struct store *s, const struct wal_rec *r, uint64_t lsn,
+			 bool live);
+/* Put the snapshots, node LSNs and pinned states after a cut-over's
+ * OrganizationSnapshot. */
+int store_snapshot_write(struct store *s, struct wal_buf *b);
+/* After replay: work out which kept entries no live document holds. */
+void store_snapshot_settle(struct store *s);
+/* Visit those entries (the allocator rebuild). */
+int store_snapshot_orphans(struct store *s,
+			   int (*fn)(void *arg, uint64_t off, uint64_t len),
+			   void *arg);
+uint64_t store_snapshot_orphan_count(struct store *s);
+uint64_t store_snapshot_pinned_bytes(struct store *s);
+void store_snapshot_free(struct store *s);
 
 /* change.c: the mutation protocol (see there) */
 int store_change_begin(struct store *s);

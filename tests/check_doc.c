@@ -219,10 +219,13 @@ END_TEST
 START_TEST(test_doc_replace_drops_older_entries)
 {
 	struct fixture fx;
+	struct doc_options o;
 	uint64_t id;
 	int i;
 
-	fx_init(&fx, NULL, 0);
+	doc_options_default(&o);
+	o.history = 0; /* no version kept: every older entry goes */
+	fx_init(&fx, &o, 0);
 	id = mkdoc(&fx, "a");
 	for (i = 0; i < 10; i++)
 		ck_assert_int_eq(patch(&fx, id, "{\"k\":[1,2,3]}"), 0);
@@ -430,6 +433,7 @@ START_TEST(test_doc_compaction_bounds_entries_by_count)
 
 	doc_options_default(&o);
 	o.compact_entries = 32;
+	o.history = 0;
 	fx_init(&fx, &o, 0);
 	id = mkdoc(&fx, "a");
 	for (i = 1; i <= 5000; i++) {
@@ -463,6 +467,7 @@ START_TEST(test_doc_compaction_bounds_stored_bytes)
 	o.compact_entries = 0;
 	o.compact_ratio = 4;
 	o.compact_min_bytes = 4096;
+	o.history = 0;
 	fx_init(&fx, &o, 0);
 	id = mkdoc(&fx, "a");
 	for (i = 0; i < 2000; i++) {
@@ -758,6 +763,7 @@ START_TEST(test_doc_patch_batch_compacts)
 
 	doc_options_default(&o);
 	o.compact_entries = 8;
+	o.history = 0;
 	fx_init(&fx, &o, 0);
 	id = mkdoc(&fx, "a");
 	for (round = 0; round < 5; round++) {

@@ -26,3 +26,17 @@ TESTS += $(E2E_HISTORY_TESTS)
 E2E_FOLLOW_TESTS = tests/e2e_cloud_follow.sh
 dist_check_SCRIPTS += $(E2E_FOLLOW_TESTS)
 TESTS += $(E2E_FOLLOW_TESTS)
+check_PROGRAMS += tests/check_store_snapshot
+TESTS += tests/check_store_snapshot
+tests_check_store_snapshot_SOURCES = tests/check_store_snapshot.c
+tests_check_store_snapshot_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+tests_check_store_snapshot_LDADD = tests/libtestutil.a store/libstore.a \
+	wal/libwal.a util/libutil.a $(CHECK_LIBS)
+
+check_PROGRAMS += tests/check_doc_history
+TESTS += tests/check_doc_history
+tests_check_doc_history_SOURCES = tests/check_doc_history.c
+tests_check_doc_history_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(CHECK_CFLAGS)
+tests_check_doc_history_LDADD = tests/libtestutil.a store/libstore.a \
+	wal/libwal.a json/libjson.a util/libutil.a $(JANSSON_LIBS) \
+	$(CHECK_LIBS) -lm

@@ -315,6 +315,91 @@ int wal_put_snap_doc(struct wal_buf *b, uint64_t id, uint64_t space_id,
 	return 0;
 }
 
+int wal_put_snapshot_add(struct wal_buf *b, uint64_t lsn, int64_t time_ns,
+			 const char *name)
+{
+	size_t nl;
+	int rc = namelen(name, &nl);
+	uint8_t *p;
+
+	if (rc)
+		return rc;
+	p = begin(b, WAL_SNAPSHOT_ADD, 16 + 2 + nl);
+	if (!p)
+		return -ENOMEM;
+	p = w64(p, lsn);
+	p = w64(p, (uint64_t)time_ns);
+	wname(p, name, nl);
+	return 0;
+}
+
+int wal_put_snapshot_del(struct wal_buf *b, const char *name)
+{
+	size_t nl;
+	int rc = namelen(name, &nl);
+	uint8_t *p;
+
+	if (rc)
+		return rc;
+	p = begin(b, WAL_SNAPSHOT_DEL, 2 + nl);
+	if (!p)
+		return -ENOMEM;
+	wname(p, name, nl);
+	return 0;
+}
+
+int wal_put_pin(struct wal_buf *b, const struct wal_pin *pin, const char *name,
+		const struct wal_ent *ents)
+{
+	size_t nl;
+	int rc = namelen(name, &nl);
+	uint8_t *p;
+
+	if (rc)
+		return rc;
+	p = begin(b, WAL_PIN,
+		  40 + WAL_META_BYTES + 2 + nl + 4 + (size_t)pin->n * 24);
+	if (!p)
+		return -ENOMEM;
+	p = w64(p, pin->id);
+	p = w64(p, pin->space_id);
+	p = w64(p, pin->from_lsn);
+	p = w64(p, pin->to_lsn);
+	p = w64(p, pin->seq);
+	p = wmeta(p, &pin->meta);
+	p = wname(p, name, nl);
+	p = w32(p, pin->n);
+	for (uint32_t i = 0; i < pin->n; i++) {
+		p = w64(p, ents[i].seq);
+		p = w64(p, ents[i].offset);
+		p = w32(p, ents[i].len);
+		p = w32(p, ents[i].crc);
+	}
+	return 0;
+}
+
+int wal_put_node_lsn(struct wal_buf *b, uint64_t id, uint64_t lsn)
+{
+	uint8_t *p = begin(b, WAL_NODE_LSN, 16);
+
+	if (!p)
+		return -ENOMEM;
+	p = w64(p, id);
+	w64(p, lsn);
+	return 0;
+}
+
+int wal_put_hist_base(struct wal_buf *b, uint64_t id, uint64_t seq)
+{
+	uint8_t *p = begin(b, WAL_HIST_BASE, 16);
+
+	if (!p)
+		return -ENOMEM;
+	p = w64(p, id);
+	w64(p, seq);
+	return 0;
+}
+
 int wal_put_snap_end(struct wal_buf *b, uint32_t crc, uint64_t count)
 {
 	uint8_t *p = begin(b, WAL_SNAP_END, 12);
@@ -419,6 +504,21 @@ static void dec_snap_doc(struct cur *c, struct wal_snap_doc *d)
 	d->ents = take(c, (size_t)d->n * 24);
 }
 
+static void dec_pin(struct cur *c, struct wal_pin *d)
+{
+	d->id = r64(c);
+	d->space_id = r64(c);
+	d->from_lsn = r64(c);
+	d->to_lsn = r64(c);
+	d->seq = r64(c);
+	rmeta(c, &d->meta);
+	rname(c, &d->name);
+	d->n = r32(c);
+	if (!c->bad && (uint64_t)d->n * 24 != c->left)
+		c->bad = true;
+	d->ents = take(c, (size_t)d->n * 24);
+}
+
 int wal_rec_next(const uint8_t *buf, size_t len, size_t *pos, struct wal_rec *r)
 {
 	struct cur c;
@@ -497,6 +597,22 @@ int wal_rec_next(const uint8_t *buf, size_t len, size_t *pos, struct wal_rec *r)
 	case WAL_SNAP_TARGET:
 		r->u.target.target = r64(&c);
 		break;
+	case WAL_SNAPSHOT_ADD:
+		r->u.snapshot.lsn = r64(&c);
+		r->u.snapshot.time_ns = (int64_t)r64(&c);
+		rname(&c, &r->u.snapshot.name);
+		break;
+	case WAL_SNAPSHOT_DEL:
+		rname(&c, &r->u.snapshot.name);
+		break;
+	case WAL_PIN:
+		dec_pin(&c, &r->u.pin);
+		break;
+	case WAL_NODE_LSN:
+	case WAL_HIST_BASE:
+		r->u.node_lsn.id = r64(&c);
+		r->u.node_lsn.lsn = r64(&c);
+		break;
 	case WAL_SNAP_BEGIN:
 		dec_snap_begin(&c, &r->u.snap_begin);
 		break;
@@ -517,6 +633,16 @@ int wal_rec_next(const uint8_t *buf, size_t len, size_t *pos, struct wal_rec *r)
 }
 
 void wal_rec_ent(const struct wal_snap_doc *d, uint32_t i, struct wal_ent *e)
+{
+	const uint8_t *p = d->ents + (size_t)i * 24;
+
+	e->seq = le64_get(p);
+	e->offset = le64_get(p + 8);
+	e->len = le32_get(p + 16);
+	e->crc = le32_get(p + 20);
+}
+
+void wal_rec_pin_ent(const struct wal_pin *d, uint32_t i, struct wal_ent *e)
 {
 	const uint8_t *p = d->ents + (size_t)i * 24;
 
@@ -555,6 +681,16 @@ const char *wal_rec_type_name(enum wal_rec_type t)
 		return "TombDel";
 	case WAL_TARGET:
 		return "Target";
+	case WAL_SNAPSHOT_ADD:
+		return "SnapshotAdd";
+	case WAL_SNAPSHOT_DEL:
+		return "SnapshotDel";
+	case WAL_PIN:
+		return "Pin";
+	case WAL_NODE_LSN:
+		return "NodeLsn";
+	case WAL_HIST_BASE:
+		return "HistBase";
 	case WAL_SNAP_BEGIN:
 		return "SnapBegin";
 	case WAL_SNAP_SPACE:

@@ -28,6 +28,19 @@
  *   TOMB_DEL    tomb_id
  *   TARGET      target id               (the cloud target backed up to; a
  *               different one makes every document pending again)
+ *   SNAPSHOT_ADD lsn, time_ns i64, name (a named snapshot of the
+ *               namespace as of frame lsn; 0: the frame holding it)
+ *   SNAPSHOT_DEL name                    (the snapshot is dropped)
+ *   PIN         id, space_id, from_lsn, to_lsn, seq, meta, name, n u32,
+ *               then n x (seq, offset, len u32, crc u32): the state a node
+ *               (space_id 0: a space) had from frame from_lsn until frame
+ *               to_lsn changed it, kept for a snapshot (only after the
+ *               OrganizationSnapshot of a log, written by its cut-over)
+ *   NODE_LSN    id, lsn                  (the frame of the node's last
+ *               change; likewise only after an OrganizationSnapshot)
+ *   HIST_BASE   id, seq                  (the document's base: its
+ *               entries before seq are kept only for its history;
+ *               likewise only after an OrganizationSnapshot)
  *   EVICT       id, seq, size_bytes     (the document's entries freed: its
  *               content at seq is the cloud's copy; size_bytes is the
  *               size its content had; an APPEND at that same seq
@@ -75,7 +88,12 @@ enum wal_rec_type {
 	WAL_TOMB_ADD = 11,
 	WAL_TOMB_DEL = 12,
 	WAL_TARGET = 13,
-	WAL_EVICT = 14,
+	WAL_SNAPSHOT_ADD = 14,
+	WAL_SNAPSHOT_DEL = 15,
+	WAL_PIN = 16,
+	WAL_NODE_LSN = 17,
+	WAL_HIST_BASE = 18,
+	WAL_EVICT = 19,
 	WAL_SNAP_BEGIN = 20,
 	WAL_SNAP_SPACE = 21,
 	WAL_SNAP_DOC = 22,
@@ -166,6 +184,24 @@ struct wal_evict { /* EVICT, SNAP_EVICT */
 	uint64_t id, seq, size_bytes;
 };
 
+struct wal_snapshot { /* SNAPSHOT_ADD; SNAPSHOT_DEL carries name only */
+	uint64_t lsn;
+	int64_t time_ns;
+	struct wal_name name;
+};
+
+struct wal_pin { /* PIN */
+	uint64_t id, space_id, from_lsn, to_lsn, seq;
+	struct wal_meta meta;
+	struct wal_name name;
+	uint32_t n; /* entries: wal_rec_pin_ent() decodes the i-th */
+	const uint8_t *ents; /* n x 24 encoded entries */
+};
+
+struct wal_node_lsn { /* NODE_LSN */
+	uint64_t id, lsn;
+};
+
 struct wal_snap_begin { /* SNAP_BEGIN */
 	uint64_t next_id, next_tomb_id, capacity_bytes;
 	uint64_t spaces, docs, entries, tombs; /* what the snapshot holds */
@@ -202,6 +238,10 @@ struct wal_rec {
 		struct wal_tomb tomb; /* TOMB_ADD, SNAP_TOMB, TOMB_DEL */
 		struct wal_target target; /* TARGET, SNAP_TARGET */
 		struct wal_evict evict; /* EVICT, SNAP_EVICT */
+		struct wal_snapshot snapshot; /* SNAPSHOT_ADD, SNAPSHOT_DEL */
+		struct wal_pin pin;
+		struct wal_node_lsn node_lsn; /* NODE_LSN; HIST_BASE: lsn is
+						 the seq */
 		struct wal_snap_begin snap_begin;
 		struct wal_snap_doc snap_doc;
 		struct wal_snap_end snap_end;
@@ -215,6 +255,9 @@ int wal_rec_next(const uint8_t *buf, size_t len, size_t *pos,
 
 /* The i-th entry of a decoded SNAP_DOC record (i < d->n). */
 void wal_rec_ent(const struct wal_snap_doc *d, uint32_t i, struct wal_ent *e);
+
+/* The i-th entry of a decoded PIN record (i < p->n). */
+void wal_rec_pin_ent(const struct wal_pin *p, uint32_t i, struct wal_ent *e);
 
 /*
  * Encoding into a growable buffer.  Each put returns 0, -ENOMEM, or
@@ -256,6 +299,13 @@ int wal_put_snap_doc(struct wal_buf *b, uint64_t id, uint64_t space_id,
 		     uint64_t seq, uint64_t backup_seq, int64_t backup_time_ns,
 		     const struct wal_meta *m, const char *name,
 		     const struct wal_ent *ents, uint32_t n);
+int wal_put_snapshot_add(struct wal_buf *b, uint64_t lsn, int64_t time_ns,
+			 const char *name);
+int wal_put_snapshot_del(struct wal_buf *b, const char *name);
+int wal_put_pin(struct wal_buf *b, const struct wal_pin *pin, const char *name,
+		const struct wal_ent *ents);
+int wal_put_node_lsn(struct wal_buf *b, uint64_t id, uint64_t lsn);
+int wal_put_hist_base(struct wal_buf *b, uint64_t id, uint64_t seq);
 int wal_put_snap_end(struct wal_buf *b, uint32_t crc, uint64_t count);
 
 const char *wal_rec_type_name(enum wal_rec_type t);

@@ -48,6 +48,24 @@ static int encode_snap_doc(struct wal_buf *b, const struct wal_snap_doc *d)
 	return rc;
 }
 
+static int encode_pin(struct wal_buf *b, const struct wal_pin *d)
+{
+	char n1[WAL_NAME_MAX + 1];
+	struct wal_ent *ents = NULL;
+	int rc;
+
+	if (d->n) {
+		ents = malloc((size_t)d->n * sizeof(*ents));
+		if (!ents)
+			return -ENOMEM;
+	}
+	for (uint32_t i = 0; i < d->n; i++)
+		wal_rec_pin_ent(d, i, &ents[i]);
+	rc = wal_put_pin(b, d, copy_name(n1, &d->name), ents);
+	free(ents);
+	return rc;
+}
+
 /* Encode r again into b (empty); -1 when the type has no encoder. */
 static int encode(struct wal_buf *b, const struct wal_rec *r)
 {
@@ -92,6 +110,20 @@ static int encode(struct wal_buf *b, const struct wal_rec *r)
 		return wal_put_tomb_add(b, r->type, r->u.tomb.tomb_id,
 					copy_name(n1, &r->u.tomb.space),
 					copy_name(n2, &r->u.tomb.key));
+	case WAL_SNAPSHOT_ADD:
+		return wal_put_snapshot_add(b, r->u.snapshot.lsn,
+					    r->u.snapshot.time_ns,
+					    copy_name(n1, &r->u.snapshot.name));
+	case WAL_SNAPSHOT_DEL:
+		return wal_put_snapshot_del(b,
+					    copy_name(n1, &r->u.snapshot.name));
+	case WAL_PIN:
+		return encode_pin(b, &r->u.pin);
+	case WAL_NODE_LSN:
+		return wal_put_node_lsn(b, r->u.node_lsn.id, r->u.node_lsn.lsn);
+	case WAL_HIST_BASE:
+		return wal_put_hist_base(b, r->u.node_lsn.id,
+					 r->u.node_lsn.lsn);
 	case WAL_SNAP_BEGIN:
 		return wal_put_snap_begin(b, &r->u.snap_begin);
 	case WAL_SNAP_DOC:

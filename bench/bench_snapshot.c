@@ -1,0 +1,250 @@
+/*
+ * bench_snapshot.c - what a named snapshot costs (store/snapshot.h).
+ *
+ *   bench_snapshot DIR [NDOCS]   (default 100000 documents)
+ *
+ * A store of NDOCS documents, one small entry each (commit_ms 1000, the
+ * default).  A writer thread appends to random documents without pause
+ * and records the longest single append; then:
+ *   1. baseline: the longest append over a window with no snapshot;
+ *   2. create: 10 snapshots taken one after another while the writer goes
+ *      on (each is logged and synced), their median and longest creation
+ *      time, and the longest append over that window;
+ *   3. live reads: store_read of random documents (best of 5 passes of
+ *      20,000) after 100,000 replacing appends (append + trim, as
+ *      compaction does) with no snapshot, then after 100,000 more landed
+ *      while the snapshots were held (each after a checkpoint, so no
+ *      cut-over runs during the reads);
+ *   4. space: bytes the snapshots keep after those appends (stats) and
+ *      the free bytes gained back when they are all deleted;
+ *   5. the first read of a snapshot (it indexes its names) and the next.
+ * The figures go to bench/README.md with the command that made them.
+ */
+#include "store/snapshot.h"
+#include "store/store.h"
+
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static const struct store_meta M = { 0644, 0, 0, 1, 1 };
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+struct writer {
+	struct store *s;
+	uint64_t *ids;
+	int n;
+	atomic_bool stop;
+	atomic_uint_fast64_t max_ns; /* longest append since reset */
+	atomic_uint_fast64_t count;
+};
+
+static void *write_loop(void *p)
+{
+	struct writer *w = p;
+	unsigned seed = 1;
+	char buf[64];
+
+	while (!atomic_load(&w->stop)) {
+		uint64_t id = w->ids[rand_r(&seed) % (unsigned)w->n], seq;
+		int len = snprintf(buf, sizeof(buf), "{\"w\":%u}", seed);
+		double t0 = now();
+		uint64_t ns;
+
+		if (store_append(w->s, id, buf, (size_t)len, &seq, NULL)) {
+			fprintf(stderr, "append failed\n");
+			exit(1);
+		}
+		ns = (uint64_t)((now() - t0) * 1e9);
+		if (ns > atomic_load(&w->max_ns))
+			atomic_store(&w->max_ns, ns);
+		atomic_fetch_add(&w->count, 1);
+	}
+	return NULL;
+}
+
+static int cmp_d(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static int count_bytes(void *arg, uint64_t seq, const void *buf, size_t len)
+{
+	(void)seq;
+	(void)buf;
+	*(uint64_t *)arg += len;
+	return 0;
+}
+
+/* ns per store_read of a random document: the best of 5 passes of
+ * 20,000 (the machine is shared: the best pass is the least disturbed) */
+static double read_docs(struct store *s, const uint64_t *ids, int n)
+{
+	unsigned seed = 7;
+	uint64_t bytes = 0;
+	double best = 1e9;
+
+	for (int pass = 0; pass < 5; pass++) {
+		double t0 = now(), t;
+
+		for (int i = 0; i < 20000; i++)
+			store_read(s, ids[rand_r(&seed) % (unsigned)n],
+				   count_bytes, &bytes);
+		t = (now() - t0) / 20000 * 1e9;
+		best = t < best ? t : best;
+	}
+	return best;
+}
+
+/* 100,000 replacing appends (append + trim, as compaction does). */
+static int replaces(struct store *s, const uint64_t *ids, int n)
+{
+	for (int i = 0; i < 100000; i++) {
+		uint64_t id = ids[i % n], seq;
+		struct store_doc_info in;
+
+		store_doc_info(s, id, &in);
+		if (store_append_replace(s, id, "{\"b\":2}", 7, in.seq, &seq,
+					 NULL))
+			return -1;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	int ndocs = argc > 2 ? atoi(argv[2]) : 100000;
+	struct store_snapshot_stats sn;
+	struct store_options o;
+	struct store_stats st;
+	struct writer w = { 0 };
+	pthread_t th;
+	struct store *s;
+	uint64_t sp, free_held, base_max, snap_max, n0;
+	double t_make, create[10], window, read_before, read_after;
+	char dir[4096], cmd[4200], name[32];
+
+	if (argc < 2 || ndocs <= 0) {
+		fprintf(stderr, "usage: bench_snapshot DIR [NDOCS]\n");
+		return 2;
+	}
+	snprintf(dir, sizeof(dir), "%s/bench-snapshot", argv[1]);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	if (system(cmd))
+		return 1;
+	store_options_default(&o);
+	o.capacity_bytes = 256ull << 20;
+	if (store_open(dir, &o, &s))
+		return 1;
+	w.s = s;
+	w.n = ndocs;
+	w.ids = malloc((size_t)ndocs * sizeof(*w.ids));
+	t_make = now();
+	store_space_create(s, "sp", &M, &sp, NULL);
+	for (int i = 0; i < ndocs; i++) {
+		uint64_t seq;
+
+		snprintf(name, sizeof(name), "d%d", i);
+		if (store_doc_create(s, sp, name, &M, &w.ids[i], NULL) ||
+		    store_append(s, w.ids[i], "{\"a\":1}", 7, &seq, NULL))
+			return 1;
+	}
+	store_checkpoint(s);
+	printf("store of %d documents made in %.1f s\n", ndocs, now() - t_make);
+	/* the baseline of live reads: the same replaces, no snapshot */
+	if (replaces(s, w.ids, ndocs))
+		return 1;
+	store_checkpoint(s);
+	read_before = read_docs(s, w.ids, ndocs);
+
+	pthread_create(&th, NULL, write_loop, &w);
+	usleep(300000);
+	/* 1. the baseline window */
+	atomic_store(&w.max_ns, 0);
+	n0 = atomic_load(&w.count);
+	window = now();
+	usleep(1000000);
+	window = now() - window;
+	base_max = atomic_load(&w.max_ns);
+	printf("baseline: %.0f appends/s, longest append %.2f ms\n",
+	       (double)(atomic_load(&w.count) - n0) / window,
+	       (double)base_max / 1e6);
+	/* 2. snapshots while the writer goes on */
+	atomic_store(&w.max_ns, 0);
+	n0 = atomic_load(&w.count);
+	window = now();
+	for (int i = 0; i < 10; i++) {
+		double t0 = now();
+
+		snprintf(name, sizeof(name), "s%d", i);
+		if (store_snapshot_create(s, name, NULL))
+			return 1;
+		create[i] = (now() - t0) * 1e3;
+		usleep(100000);
+	}
+	window = now() - window;
+	snap_max = atomic_load(&w.max_ns);
+	qsort(create, 10, sizeof(create[0]), cmp_d);
+	printf("snapshot create: median %.2f ms, longest %.2f ms (logged + "
+	       "synced)\n",
+	       create[4], create[9]);
+	printf("with snapshots: %.0f appends/s, longest append %.2f ms\n",
+	       (double)(atomic_load(&w.count) - n0) / window,
+	       (double)snap_max / 1e6);
+	atomic_store(&w.stop, true);
+	pthread_join(th, NULL);
+	{
+		/* the first read of a snapshot indexes its names */
+		uint64_t id;
+		double t0 = now(), t1;
+
+		if (store_snapshot_lookup(s, "s0", sp, "d0", &id))
+			return 1;
+		t1 = now();
+		store_snapshot_lookup(s, "s0", sp, "d1", &id);
+		printf("first read of a snapshot (name index): %.1f ms, the "
+		       "next %.1f us\n",
+		       (t1 - t0) * 1e3, (now() - t1) * 1e6);
+	}
+
+	/* 3. and 4. replacing appends under the snapshots */
+	if (replaces(s, w.ids, ndocs))
+		return 1;
+	store_checkpoint(s);
+	read_after = read_docs(s, w.ids, ndocs);
+	printf("live read: %.0f ns/doc without snapshots, %.0f ns/doc with "
+	       "10 held over 100000 replaces\n",
+	       read_before, read_after);
+	store_sync(s, 0);
+	store_snapshot_stats(s, &sn);
+	store_stats(s, &st);
+	free_held = st.free_bytes;
+	printf("kept: %" PRIu64 " states, %" PRIu64 " bytes pinned\n",
+	       sn.pinned_states, sn.pinned_bytes);
+	for (int i = 0; i < 10; i++) {
+		snprintf(name, sizeof(name), "s%d", i);
+		store_snapshot_delete(s, name);
+	}
+	store_append(s, w.ids[0], "{}", 2, &n0, NULL); /* frees what is due */
+	store_stats(s, &st);
+	printf("deleting them freed %" PRIu64 " bytes\n",
+	       st.free_bytes + 2 - free_held);
+	store_close(s);
+	system(cmd);
+	free(w.ids);
+	return 0;
+}

@@ -1,0 +1,372 @@
+/*
+ * check_doc_history.c - document history (doc_history, doc_read_version;
+ * compaction and replacement keep what history=N needs).
+ *
+ * The oracle: a seeded random workload (merge patches, replacements,
+ * deletes and new documents, cut-overs) over a few documents with a small
+ * compact_entries, so compactions come often.  After every change the
+ * text doc_read gives is recorded for each seq the change made (a patch
+ * followed by its compaction makes two seqs with one text).  Then, for
+ * every document: the readable versions are exactly its last seq and the
+ * history before it (as far back as the document goes), each reads back
+ * as the recorded text, and the store's history_bytes is the sum, over
+ * the documents, of the bytes of the entries held before the newest whole
+ * document.  All of it again after a clean reopen, and after the process
+ * is killed (SIGKILL) and the store recovered, against the record the
+ * child wrote once each change was durable.
+ *
+ * CARAVAN_HISTORY_SEED (a number) moves every workload's seed.
+ */
+#include "store/doc.h"
+#include "store/snapshot.h"
+#include "store/store.h"
+#include "tests/testutil.h"
+
+#include <check.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define NDOCS 4
+#define MAXSEQ 4096
+
+static const struct store_meta M = { 0644, 0, 0, 1, 1 };
+static const uint32_t HISTORIES[] = { 0, 3, 16 };
+
+struct hdoc {
+	uint64_t id;
+	char *text[MAXSEQ]; /* recorded text of each seq (index seq) */
+	uint64_t seq;
+};
+
+struct run {
+	struct store *s;
+	struct doc *d;
+	uint64_t space;
+	uint32_t history;
+	unsigned seed;
+	struct hdoc docs[NDOCS];
+	FILE *dump; /* the child's record (crash test) */
+};
+
+static unsigned seed_base(void)
+{
+	const char *e = getenv("CARAVAN_HISTORY_SEED");
+
+	return e ? (unsigned)strtoul(e, NULL, 10) : 0u;
+}
+
+static unsigned rnd(struct run *r, unsigned n)
+{
+	r->seed = r->seed * 1103515245u + 12345u;
+	return (r->seed >> 16) % n;
+}
+
+static void open_run(struct run *r, const char *dir)
+{
+	struct store_options so;
+	struct doc_options o;
+
+	store_options_default(&so);
+	so.capacity_bytes = 1 << 20;
+	so.cutover_bytes = 16 << 10; /* many cut-overs */
+	so.commit_ms = 0;
+	ck_assert_int_eq(store_open(dir, &so, &r->s), 0);
+	doc_options_default(&o);
+	o.compact_entries = 6;
+	o.history = r->history;
+	ck_assert_int_eq(doc_open(r->s, &o, &r->d), 0);
+}
+
+static void close_run(struct run *r)
+{
+	doc_close(r->d);
+	ck_assert_int_eq(store_close(r->s), 0);
+	r->d = NULL;
+	r->s = NULL;
+}
+
+static void forget_doc(struct hdoc *h)
+{
+	for (size_t i = 0; i < MAXSEQ; i++) {
+		free(h->text[i]);
+		h->text[i] = NULL;
+	}
+	h->id = 0;
+	h->seq = 0;
+}
+
+/* Record the text of the seqs after h->seq up to the document's now. */
+static void record(struct run *r, int k, uint64_t lsn)
+{
+	struct hdoc *h = &r->docs[k];
+	struct doc_snap *sn;
+	const char *t;
+	size_t len;
+	uint64_t seq;
+
+	ck_assert_int_eq(doc_read(r->d, h->id, &sn), 0);
+	t = doc_snap_text(sn, &len);
+	seq = doc_snap_seq(sn);
+	ck_assert_uint_lt(seq, MAXSEQ);
+	if (r->dump)
+		ck_assert_int_eq(store_sync(r->s, lsn), 0);
+	for (uint64_t q = h->seq + 1; q <= seq; q++) {
+		free(h->text[q]);
+		h->text[q] = strdup(t);
+		ck_assert_ptr_nonnull(h->text[q]);
+		if (r->dump)
+			fprintf(r->dump, "%" PRIu64 " %" PRIu64 " %s", h->id, q,
+				t);
+	}
+	if (r->dump)
+		ck_assert_int_eq(fflush(r->dump), 0);
+	h->seq = seq;
+	doc_snap_put(sn);
+}
+
+static void step(struct run *r, unsigned g)
+{
+	int k = (int)rnd(r, NDOCS);
+	struct hdoc *h = &r->docs[k];
+	uint64_t lsn = 0;
+	char key[32], text[128];
+	json_t *v;
+
+	if (!h->id) {
+		snprintf(key, sizeof(key), "d%d-%u", k, g);
+		ck_assert_int_eq(store_doc_create(r->s, r->space, key, &M,
+						  &h->id, NULL),
+				 0);
+	}
+	switch (rnd(r, 12)) {
+	case 0: /* a new document in its place */
+		ck_assert_int_eq(store_doc_delete(r->s, h->id, NULL), 0);
+		forget_doc(h);
+		return;
+	case 1:
+	case 2:
+		snprintf(text, sizeof(text), "{\"r\":%u,\"a\":{\"x\":%u}}", g,
+			 rnd(r, 100));
+		v = json_loads(text, 0, NULL);
+		ck_assert_ptr_nonnull(v);
+		ck_assert_int_eq(doc_replace(r->d, h->id, v, &lsn), 0);
+		break;
+	case 3:
+		ck_assert_int_eq(store_checkpoint(r->s), 0);
+		return;
+	default:
+		snprintf(text, sizeof(text), "{\"k%u\":%u,\"a\":{\"y\":%u}}",
+			 rnd(r, 5), g, rnd(r, 3));
+		v = json_loads(text, 0, NULL);
+		ck_assert_ptr_nonnull(v);
+		ck_assert_int_eq(doc_patch(r->d, h->id, v, &lsn), 0);
+		break;
+	}
+	json_decref(v);
+	record(r, k, lsn);
+}
+
+/* The newest whole document ('R' or 'S') held, and the bytes before it. */
+struct base_scan {
+	uint64_t base, bytes_before, bytes;
+};
+
+static int base_entry(void *arg, uint64_t seq, const void *p, size_t len)
+{
+	struct base_scan *b = arg;
+
+	if (len && ((const char *)p)[0] != DOC_PATCH) {
+		b->base = seq;
+		b->bytes_before = b->bytes;
+	}
+	b->bytes += len;
+	return 0;
+}
+
+/* Every document's history against the record; docs[k].text may be
+ * missing above last_known (the crash: changes not yet recorded). */
+static void check_all(struct run *r, bool exact)
+{
+	struct store_snapshot_stats st;
+	uint64_t hist_bytes = 0;
+
+	for (int k = 0; k < NDOCS; k++) {
+		struct hdoc *h = &r->docs[k];
+		struct base_scan b = { 0, 0, 0 };
+		uint64_t first, last, want_first;
+		int rc;
+
+		if (!h->id)
+			continue;
+		ck_assert_int_eq(store_read(r->s, h->id, base_entry, &b), 0);
+		hist_bytes += b.bytes_before;
+		rc = doc_history(r->s, h->id, r->history, &first, &last);
+		if (h->seq == 0) {
+			ck_assert_int_eq(rc, -ENOENT);
+			continue;
+		}
+		ck_assert_int_eq(rc, 0);
+		if (exact)
+			ck_assert_uint_eq(last, h->seq);
+		else
+			ck_assert_uint_ge(last, h->seq);
+		/* all the history asks for, and no more */
+		want_first = last > r->history ? last - r->history : 1;
+		ck_assert_uint_eq(first, want_first);
+		for (uint64_t q = first; q <= last; q++) {
+			struct doc_snap *sn;
+			size_t len;
+			const char *t;
+
+			ck_assert_int_eq(doc_read_version(r->s, h->id, q, &sn),
+					 0);
+			t = doc_snap_text(sn, &len);
+			if (q <= h->seq) {
+				ck_assert_ptr_nonnull(h->text[q]);
+				ck_assert_msg(!strcmp(t, h->text[q]),
+					      "doc %" PRIu64 " seq %" PRIu64
+					      ": %s, recorded %s",
+					      h->id, q, t, h->text[q]);
+			}
+			doc_snap_put(sn);
+		}
+		ck_assert_int_eq(doc_read_version(r->s, h->id, last + 1, NULL),
+				 -ENOENT);
+	}
+	store_snapshot_stats(r->s, &st);
+	ck_assert_uint_eq(st.history_bytes, hist_bytes);
+}
+
+static void run_init(struct run *r, const char *dir, int i)
+{
+	memset(r, 0, sizeof(*r));
+	r->history = HISTORIES[i % 3];
+	r->seed = seed_base() + 100u + (unsigned)i;
+	open_run(r, dir);
+	ck_assert_int_eq(store_space_create(r->s, "sp", &M, &r->space, NULL),
+			 0);
+}
+
+static void run_free(struct run *r)
+{
+	for (int k = 0; k < NDOCS; k++)
+		forget_doc(&r->docs[k]);
+}
+
+static void assert_fsck_clean(const char *dir)
+{
+	FILE *out = tmpfile();
+
+	ck_assert_ptr_nonnull(out);
+	ck_assert_int_eq(store_fsck(dir, out), 0);
+	fclose(out);
+}
+
+START_TEST(test_history_oracle_reopen)
+{
+	char *dir = test_tmpdir();
+	struct run r;
+
+	run_init(&r, dir, _i);
+	for (unsigned g = 0; g < 600; g++) {
+		step(&r, g);
+		if (g % 7 == 0)
+			check_all(&r, true);
+	}
+	check_all(&r, true);
+	close_run(&r);
+	assert_fsck_clean(dir);
+	open_run(&r, dir);
+	check_all(&r, true);
+	/* and it goes on after the reopen */
+	for (unsigned g = 600; g < 800; g++)
+		step(&r, g);
+	check_all(&r, true);
+	close_run(&r);
+	run_free(&r);
+	test_rmdir(dir);
+}
+END_TEST
+
+/* The child writes "id seq text" lines once each change is durable and
+ * is killed; the parent recovers and checks the history against them. */
+START_TEST(test_history_oracle_crash)
+{
+	char *dir = test_tmpdir();
+	char *dumps = test_tmpdir();
+	char path[512], line[512];
+	struct run r;
+	pid_t pid;
+	int status;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/record", dumps);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		run_init(&r, dir, _i);
+		r.dump = fopen(path, "w");
+		if (!r.dump)
+			_exit(3);
+		for (unsigned g = 0; g < 500 + (unsigned)_i * 50; g++)
+			step(&r, g);
+		kill(getpid(), SIGKILL);
+		_exit(4);
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+
+	memset(&r, 0, sizeof(r));
+	r.history = HISTORIES[_i % 3];
+	open_run(&r, dir);
+	f = fopen(path, "r");
+	ck_assert_ptr_nonnull(f);
+	while (fgets(line, sizeof(line), f)) {
+		uint64_t id, seq;
+		int n = 0, k;
+
+		ck_assert_int_eq(sscanf(line, "%" SCNu64 " %" SCNu64 " %n", &id,
+					&seq, &n),
+				 2);
+		/* a document of the record that is still there */
+		if (store_doc_info(r.s, id, &(struct store_doc_info){ 0 }))
+			continue;
+		for (k = 0; k < NDOCS && r.docs[k].id && r.docs[k].id != id;
+		     k++)
+			;
+		ck_assert_int_lt(k, NDOCS);
+		r.docs[k].id = id;
+		ck_assert_uint_lt(seq, MAXSEQ);
+		free(r.docs[k].text[seq]);
+		r.docs[k].text[seq] = strdup(line + n);
+		if (seq > r.docs[k].seq)
+			r.docs[k].seq = seq;
+	}
+	fclose(f);
+	check_all(&r, false);
+	close_run(&r);
+	assert_fsck_clean(dir);
+	run_free(&r);
+	test_rmdir(dir);
+	test_clear_dir(dumps);
+	test_rmdir(dumps);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("doc_history");
+	TCase *tc = tcase_create("history");
+
+	tcase_set_timeout(tc, 600);
+	tcase_add_loop_test(tc, test_history_oracle_reopen, 0, 3);
+	tcase_add_loop_test(tc, test_history_oracle_crash, 0, 3);
+	suite_add_tcase(s, tc);
+	return test_run_suite(s);
+}
