@@ -64,6 +64,7 @@
 #include "json/json.h"
 #include "store/doc.h"
 #include "store/store.h"
+#include "util/clock.h"
 #include "util/log.h"
 #include "util/strlist.h"
 
@@ -819,10 +820,7 @@ static struct progress {
 
 static int64_t mono_ns(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+	return clock_mono_ns();
 }
 
 static void human_bytes(uint64_t n, char *buf, size_t len)
