@@ -51,6 +51,7 @@
  */
 #include "json/json.h"
 #include "json/json_internal.h"
+#include "util/grow.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -80,12 +81,11 @@ static bool sink_reserve(struct sink *s, size_t n)
 		return false;
 	if (s->cap - s->len > n)
 		return true;
-	cap = s->cap ? s->cap : 256;
-	while (cap - s->len <= n) {
-		if (cap > SIZE_MAX / 2)
-			goto out_nomem;
-		cap *= 2;
-	}
+	/* room for n bytes more and one spare (the test above) */
+	cap = n < SIZE_MAX - s->len ? grow_cap(s->cap, s->len + n + 1, 256, 1)
+				    : 0;
+	if (!cap)
+		goto out_nomem;
 	p = json_realloc(s->buf, cap);
 	if (!p)
 		goto out_nomem;

@@ -79,6 +79,7 @@
  */
 #include "json/json.h"
 #include "json/json_internal.h"
+#include "util/grow.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -303,11 +304,14 @@ static int fail(struct json_splitter *sp, int rc, size_t pos)
 static int held_append(struct json_splitter *sp, const char *buf, size_t n)
 {
 	if (sp->held_cap - sp->held_len < n) {
-		size_t cap = sp->held_cap ? sp->held_cap : 256;
+		size_t cap = n <= SIZE_MAX - sp->held_len
+				     ? grow_cap(sp->held_cap, sp->held_len + n,
+						256, 1)
+				     : 0;
 		char *p;
 
-		while (cap - sp->held_len < n)
-			cap = cap > SIZE_MAX / 2 ? SIZE_MAX : cap * 2;
+		if (!cap)
+			return -ENOMEM;
 		p = json_realloc(sp->held, cap);
 		if (!p)
 			return -ENOMEM;

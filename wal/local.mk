@@ -3,7 +3,7 @@
 noinst_LIBRARIES += wal/libwal.a
 wal_libwal_a_SOURCES = \
 	wal/record.c wal/record.h \
-	wal/log.c wal/wal.h
+	wal/log.c wal/file.c wal/wal.h wal/wal_internal.h
 
 check_LIBRARIES += tests/libtestutil.a
 tests_libtestutil_a_SOURCES = tests/testutil.c tests/testutil.h

@@ -1,45 +1,9 @@
 /*
- * log.c - the write-ahead log file: group commit, replay, cut-over.
+ * log.c - the write-ahead log in memory: group commit, delivery of
+ * durability, the committer thread.
  *
- * File format (all integers little-endian):
- *
- *   header, 64 bytes
- *     0   8  magic "CRVNWAL\0"
- *     8   4  format version (1)
- *     12  4  header size (64)
- *     16  8  generation (grows by one at every cut-over)
- *     24  8  salt (random, chosen when the file is written)
- *     32  8  LSN of the first frame in this file
- *     40  8  sealed length: the file's size when it was renamed into place
- *     48  12 zero
- *     60  4  CRC-32C of bytes 0..60
- *
- *   frames, back to back from offset 64
- *     0   4  frame magic 0xC0A1F4A3
- *     4   4  payload length L (at most WAL_FRAME_MAX)
- *     8   8  LSN (the previous frame's plus one)
- *     16  8  epoch: the lowest LSN not known durable when it was written
- *     24  4  zero
- *     28  4  CRC-32C over bytes 0..28 and the payload, seeded with the
- *            CRC-32C of (generation, salt)
- *     32  L  payload
- *
- * Validity: a frame is valid when its magic, length, LSN (exactly the
- * expected one) and checksum all hold.  The seed makes frames of an older
- * file, or of the same file before a cut-over, fail the checksum, so stale
- * bytes never validate.
- *
- * Recovery: frames are replayed up to the first invalid one, at offset X,
- * expected LSN E.  Damage below the sealed length (the snapshot that opens
- * the file, written and synced before the file was renamed into place)
- * can never be a torn write: it is corruption, and the open fails.  The rest of the file is then scanned for any frame with
- * a valid checksum.  If such a frame has epoch > E, frame E had been
- * synced before that frame was written, so the damage is corruption of
- * acknowledged data: the open fails with -EBADMSG and nothing is changed.
- * Otherwise the damage lies in the unsynced tail of a crash (a torn
- * write): the tail is saved to wal.damaged.<E>, the file is truncated at X
- * and fsync'd, and appends continue from X.  We never append after
- * garbage.
+ * The log file's format, its creation, replay and cut-over are in
+ * wal/file.c; struct wal, shared by both, is in wal/wal_internal.h.
  *
  * Invariants (under mu):
  *   1. durable_lsn <= written_lsn < next_lsn; none of them decreases.
@@ -107,109 +71,24 @@
  * condition variable, so a flush wakes exactly the threads it satisfied
  * and the one it asks to lead.
  *
- * Cut-over, in two steps.  wal_cutover_begin (no appends meanwhile):
- * every pending frame written and fdatasync'd; the new file written to
- * wal.tmp (not yet synced); the log switches to the new generation and
- * seed, and appends are accepted again: they queue in pend, after the
- * snapshot's LSNs, and are not written while io_busy is held.
- * wal_cutover_finish (caller: data file msync'd first): wal.tmp
- * fdatasync'd, renamed over the log, directory fsync'd; then the new file
- * is the log, the snapshot's frames are durable and the queued frames are
- * written by the next flush.  A crash before the rename recovers the old
- * log, which holds every frame acknowledged so far (frames queued during
- * the cut-over cannot be acknowledged before it ends).
  */
-#include "wal/wal.h"
+#include "wal/wal_internal.h"
 
 #include "util/clock.h"
-#include "util/crc32c.h"
 #include "util/debug.h"
 #include "util/endian.h"
 #include "util/io.h"
 #include "util/log.h"
-#include "wal/record.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <inttypes.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sched.h>
-#include <sys/random.h>
-#include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
-#define WAL_MAGIC "CRVNWAL"
-#define WAL_VERSION 1
-#define WAL_HDR 64
-#define FRAME_MAGIC 0xC0A1F4A3u
-#define FRAME_HDR 32
-#define WAL_FRAME_MAX (1u << 30)
-#define SNAP_CHUNK (1u << 20)
 #define GATHER_MAX_NS 2000000 /* longest wait for a round to fill */
-
-_Static_assert(WAL_HDR == 64, "log header is 64 bytes");
-_Static_assert(FRAME_HDR == 32, "frame header is 32 bytes");
-
-struct wal {
-	char *dir;
-	char *path;
-	int fd;
-	uint64_t gen, salt;
-	uint32_t seed;
-	struct wal_options opt;
-
-	pthread_mutex_t mu;
-	pthread_cond_t cv; /* io finished, or stop requested */
-	struct wal_buf pend; /* frames not yet written */
-	struct wal_buf spare;
-	uint64_t next_lsn;
-	uint64_t written_lsn;
-	uint64_t durable_lsn;
-	uint64_t file_size;
-	uint64_t flushes;
-	bool io_busy;
-	int err;
-
-	pthread_t committer;
-	bool has_committer;
-	bool stop;
-	bool kick; /* pend passed buffer_bytes: write it out */
-	int in_sync; /* threads inside wal_sync, satisfied or not */
-	bool yielded; /* the next leader already yielded once */
-	pthread_cond_t kick_cv;
-
-	/* Durability waiters: invariants 5-7 above. */
-	struct wal_waiter *wait_head, *wait_last; /* in LSN order */
-	unsigned nwait_sync; /* threads in wal_sync on the list */
-	unsigned nwait_async; /* callbacks on the list */
-	struct wal_waiter *fire_head, **fire_tail; /* satisfied callbacks */
-	bool firing; /* a thread is calling the fire list's callbacks */
-	bool lead; /* the committer has claimed the next flush (gathers) */
-	bool want_sync; /* the committer is asked to lead a flush */
-	bool want_deliver; /* the committer is asked to call the fire list */
-	unsigned round_expect; /* callbacks the last flush satisfied */
-	int64_t flush_ns; /* how long the last fdatasync flush took */
-
-	/* Between wal_cutover_begin and wal_cutover_finish (io_busy is
-	 * held all along): the new file, written but not yet durable, and
-	 * the LSN of its last snapshot frame. */
-	char *tmp_path;
-	int cut_fd;
-	uint64_t cut_size;
-	uint64_t cut_last_lsn;
-
-	/* Debug builds: what the last wal_invariants() saw (invariants 1
-	 * and 4 say how these may move).  Untouched otherwise. */
-	struct {
-		uint64_t next_lsn, written_lsn, durable_lsn;
-		int err;
-	} seen;
-};
 
 /* One durability waiter: a thread in wal_sync (fn NULL, woken through
  * cv, on its stack) or a callback (allocated by wal_notify, freed after
@@ -224,95 +103,7 @@ struct wal_waiter {
 	bool done;
 };
 
-struct wal_snap {
-	struct wal *w;
-	int fd;
-	uint64_t off;
-	uint64_t lsn;
-	uint64_t epoch;
-	uint32_t seed;
-	struct wal_buf buf;
-};
-
-static uint32_t seed_of(uint64_t gen, uint64_t salt)
-{
-	uint8_t b[16];
-
-	le64_put(b, gen);
-	le64_put(b + 8, salt);
-	return crc32c(b, sizeof(b));
-}
-
-static void frame_header(uint8_t *h, uint32_t seed, uint64_t lsn,
-			 uint64_t epoch, const void *payload, size_t len)
-{
-	uint32_t crc;
-
-	le32_put(h, FRAME_MAGIC);
-	le32_put(h + 4, (uint32_t)len);
-	le64_put(h + 8, lsn);
-	le64_put(h + 16, epoch);
-	le32_put(h + 24, 0);
-	crc = crc32c_extend(seed, h, 28);
-	crc = crc32c_extend(crc, payload, len);
-	le32_put(h + 28, crc);
-}
-
-/* Is there a valid frame at p (any LSN)?  On success *lsn, *epoch and
- * *len describe it. */
-static bool frame_valid(const uint8_t *p, size_t left, uint32_t seed,
-			uint64_t *lsn, uint64_t *epoch, uint32_t *len)
-{
-	uint32_t n, crc;
-
-	if (left < FRAME_HDR || le32_get(p) != FRAME_MAGIC)
-		return false;
-	n = le32_get(p + 4);
-	if (n > WAL_FRAME_MAX || n > left - FRAME_HDR)
-		return false;
-	if (le32_get(p + 24) != 0)
-		return false;
-	crc = crc32c_extend(seed, p, 28);
-	crc = crc32c_extend(crc, p + FRAME_HDR, n);
-	if (crc != le32_get(p + 28))
-		return false;
-	*lsn = le64_get(p + 8);
-	*epoch = le64_get(p + 16);
-	*len = n;
-	return true;
-}
-
-static void header_encode(uint8_t *h, uint64_t gen, uint64_t salt,
-			  uint64_t first_lsn, uint64_t sealed)
-{
-	memset(h, 0, WAL_HDR);
-	memcpy(h, WAL_MAGIC, 8);
-	le32_put(h + 8, WAL_VERSION);
-	le32_put(h + 12, WAL_HDR);
-	le64_put(h + 16, gen);
-	le64_put(h + 24, salt);
-	le64_put(h + 32, first_lsn);
-	le64_put(h + 40, sealed);
-	le32_put(h + 60, crc32c(h, 60));
-}
-
-static int header_decode(const uint8_t *h, size_t len, uint64_t *gen,
-			 uint64_t *salt, uint64_t *first_lsn, uint64_t *sealed)
-{
-	if (len < WAL_HDR || memcmp(h, WAL_MAGIC, 8) != 0)
-		return -EBADMSG;
-	if (le32_get(h + 60) != crc32c(h, 60))
-		return -EBADMSG;
-	if (le32_get(h + 8) != WAL_VERSION || le32_get(h + 12) != WAL_HDR)
-		return -EPROTONOSUPPORT;
-	*gen = le64_get(h + 16);
-	*salt = le64_get(h + 24);
-	*first_lsn = le64_get(h + 32);
-	*sealed = le64_get(h + 40);
-	return 0;
-}
-
-static char *path_join(const char *dir, const char *name)
+char *wal_path_join(const char *dir, const char *name)
 {
 	size_t n = strlen(dir) + strlen(name) + 2;
 	char *p = malloc(n);
@@ -321,17 +112,6 @@ static char *path_join(const char *dir, const char *name)
 		snprintf(p, n, "%s/%s", dir, name);
 	return p;
 }
-
-static uint64_t random_u64(void)
-{
-	uint64_t v = 0;
-
-	if (getrandom(&v, sizeof(v), 0) != (ssize_t)sizeof(v))
-		v = (uint64_t)clock_real_ns() ^ ((uint64_t)getpid() << 32);
-	return v;
-}
-
-/* ---- invariants ---- */
 
 /* Invariant 2: pend's frames are numbered consecutively up to next_lsn-1,
  * from written_lsn+1 unless io_busy (then from later), and fill it. */
@@ -385,7 +165,7 @@ static bool waiters_ok(const struct wal *w)
 
 /* Invariants 1, 2 (while healthy), 4 and 5, against what the previous
  * call saw, which it then records.  mu held.  Allocates nothing. */
-static bool wal_invariants(struct wal *w)
+bool wal_invariants(struct wal *w)
 {
 	bool ok = w->durable_lsn <= w->written_lsn &&
 		  w->written_lsn < w->next_lsn &&
@@ -408,7 +188,7 @@ static bool wal_invariants(struct wal *w)
 
 /* ---- group commit ---- */
 
-static void fail_locked(struct wal *w, int rc, const char *what)
+void wal_fail_locked(struct wal *w, int rc, const char *what)
 {
 	if (w->err)
 		return;
@@ -420,7 +200,7 @@ static void fail_locked(struct wal *w, int rc, const char *what)
 /* Write out (and with sync, fdatasync) every pending frame.  Called with
  * mu held and io_busy clear; drops mu during the I/O.  The caller then
  * settles the waiters (flush_locked). */
-static void do_io_locked(struct wal *w, bool sync)
+void wal_io_locked(struct wal *w, bool sync)
 {
 	struct wal_buf batch = w->pend;
 	uint64_t last = w->next_lsn - 1;
@@ -446,7 +226,7 @@ static void do_io_locked(struct wal *w, bool sync)
 	pthread_mutex_lock(&w->mu);
 	w->io_busy = false;
 	if (rc) {
-		fail_locked(w, rc, what);
+		wal_fail_locked(w, rc, what);
 	} else {
 		w->file_size += batch.len;
 		w->written_lsn = last;
@@ -510,7 +290,7 @@ static void waiter_done(struct wal *w, int rc)
  * every satisfied waiter its result (invariant 5), then see that a flush
  * is on its way for the others (invariant 6).  Returns true when nobody
  * else can lead it: the caller must. */
-static bool settle_locked(struct wal *w)
+bool wal_settle_locked(struct wal *w)
 {
 	struct wal_waiter *n;
 	unsigned fired = 0;
@@ -547,9 +327,9 @@ static bool settle_locked(struct wal *w)
 static void flush_locked(struct wal *w, bool sync)
 {
 	debug_assert(wal_invariants(w));
-	do_io_locked(w, sync);
-	while (settle_locked(w))
-		do_io_locked(w, true);
+	wal_io_locked(w, sync);
+	while (wal_settle_locked(w))
+		wal_io_locked(w, true);
 	debug_assert(wal_invariants(w));
 }
 
@@ -590,7 +370,7 @@ static void unlock_deliver(struct wal *w)
  * (wal_append, wal_sync, a cut-over) may hold its own locks, which a
  * callback may take.  (Callbacks exist only with a committer; at stop,
  * wal_close calls them.) */
-static void unlock_handoff(struct wal *w)
+void wal_unlock_handoff(struct wal *w)
 {
 	if (w->fire_head && !w->firing && !w->want_deliver) {
 		w->want_deliver = true;
@@ -618,8 +398,8 @@ int wal_append(struct wal *w, const void *payload, size_t len, uint64_t *lsn)
 	rc = wal_buf_reserve(&w->pend, FRAME_HDR + len);
 	if (rc)
 		goto out;
-	frame_header(w->pend.p + w->pend.len, w->seed, w->next_lsn,
-		     w->durable_lsn + 1, payload, len);
+	wal_frame_put(w->pend.p + w->pend.len, w->seed, w->next_lsn,
+		      w->durable_lsn + 1, payload, len);
 	if (len)
 		memcpy(w->pend.p + w->pend.len + FRAME_HDR, payload, len);
 	w->pend.len += FRAME_HDR + len;
@@ -643,7 +423,7 @@ int wal_append(struct wal *w, const void *payload, size_t len, uint64_t *lsn)
 	}
 out:
 	debug_assert(wal_invariants(w));
-	unlock_handoff(w);
+	wal_unlock_handoff(w);
 	return rc;
 }
 
@@ -692,7 +472,7 @@ int wal_sync(struct wal *w, uint64_t lsn)
 out:
 	w->in_sync--;
 	debug_assert(wal_invariants(w));
-	unlock_handoff(w);
+	wal_unlock_handoff(w);
 	return rc;
 }
 
@@ -717,7 +497,7 @@ int wal_notify(struct wal *w, uint64_t lsn, wal_notify_fn fn, void *arg)
 	n->lsn = lsn;
 	waiter_insert(w, n);
 	if (w->err || w->durable_lsn >= lsn) {
-		if (settle_locked(w)) /* due at once */
+		if (wal_settle_locked(w)) /* due at once */
 			flush_locked(w, true);
 	} else if (w->lead) {
 		if (w->nwait_async >= w->round_expect)
@@ -871,10 +651,9 @@ static void *committer_main(void *arg)
 
 /* ---- construction ---- */
 
-static struct wal *wal_alloc(const char *dir, const struct wal_options *o)
+struct wal *wal_alloc(const char *dir, const struct wal_options *o)
 {
 	struct wal *w = calloc(1, sizeof(*w));
-	pthread_condattr_t ca;
 
 	if (!w)
 		return NULL;
@@ -884,8 +663,8 @@ static struct wal *wal_alloc(const char *dir, const struct wal_options *o)
 		w->opt.buffer_bytes = 4u << 20;
 	w->cut_fd = -1;
 	w->dir = strdup(dir);
-	w->path = path_join(dir, "wal");
-	w->tmp_path = path_join(dir, "wal.tmp");
+	w->path = wal_path_join(dir, "wal");
+	w->tmp_path = wal_path_join(dir, "wal.tmp");
 	if (!w->dir || !w->path || !w->tmp_path) {
 		free(w->dir);
 		free(w->path);
@@ -894,11 +673,8 @@ static struct wal *wal_alloc(const char *dir, const struct wal_options *o)
 		return NULL;
 	}
 	pthread_mutex_init(&w->mu, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&w->cv, &ca);
-	pthread_cond_init(&w->kick_cv, &ca);
-	pthread_condattr_destroy(&ca);
+	clock_cond_init(&w->cv);
+	clock_cond_init(&w->kick_cv);
 	w->fire_tail = &w->fire_head;
 	wal_buf_init(&w->pend);
 	wal_buf_init(&w->spare);
@@ -906,7 +682,7 @@ static struct wal *wal_alloc(const char *dir, const struct wal_options *o)
 	return w;
 }
 
-static void wal_free(struct wal *w)
+void wal_free(struct wal *w)
 {
 	/* wal_close's flush settled every waiter and delivered it */
 	debug_assert(!w->wait_head && !w->fire_head && !w->firing);
@@ -923,7 +699,7 @@ static void wal_free(struct wal *w)
 	free(w);
 }
 
-static int start_committer(struct wal *w)
+int wal_start_committer(struct wal *w)
 {
 	if (w->opt.read_only || w->opt.commit_ms == 0)
 		return 0;
@@ -950,408 +726,6 @@ int wal_close(struct wal *w)
 		rc = wal_sync(w, 0);
 	pthread_mutex_lock(&w->mu); /* the committer is gone: call the rest */
 	unlock_deliver(w);
-	wal_free(w);
-	return rc;
-}
-
-/* ---- snapshot writing and cut-over ---- */
-
-static int snap_flush(struct wal_snap *sn)
-{
-	int rc;
-
-	if (sn->buf.len == 0)
-		return 0;
-	rc = io_pwrite_all(sn->fd, sn->buf.p, sn->buf.len, (off_t)sn->off);
-	if (rc)
-		return rc;
-	sn->off += sn->buf.len;
-	sn->buf.len = 0;
-	return 0;
-}
-
-int wal_snap_frame(struct wal_snap *sn, const void *payload, size_t len)
-{
-	int rc;
-
-	if (len > WAL_FRAME_MAX)
-		return -EFBIG;
-	rc = wal_buf_reserve(&sn->buf, FRAME_HDR + len);
-	if (rc)
-		return rc;
-	frame_header(sn->buf.p + sn->buf.len, sn->seed, sn->lsn, sn->epoch,
-		     payload, len);
-	memcpy(sn->buf.p + sn->buf.len + FRAME_HDR, payload, len);
-	sn->buf.len += FRAME_HDR + len;
-	sn->lsn++;
-	if (sn->buf.len >= SNAP_CHUNK)
-		return snap_flush(sn);
-	return 0;
-}
-
-/* Write DIR/wal.tmp: a header and snap's frames, numbered from the log's
- * next LSN and checksummed for (gen, salt).  Nothing is synced.  On
- * success *fd_out is the file (open for writing), *size its size and
- * *next_lsn the LSN after its last frame. */
-static int new_log_write(struct wal *w, uint64_t gen, uint64_t salt,
-			 wal_snap_fn snap, void *arg, int *fd_out,
-			 uint64_t *size, uint64_t *next_lsn)
-{
-	struct wal_snap sn;
-	uint8_t h[WAL_HDR];
-	const char *what = "open";
-	int rc;
-
-	memset(&sn, 0, sizeof(sn));
-	wal_buf_init(&sn.buf);
-	sn.w = w;
-	sn.lsn = w->next_lsn;
-	sn.epoch = w->next_lsn;
-	sn.seed = seed_of(gen, salt);
-	sn.off = WAL_HDR;
-	sn.fd = io_open(w->tmp_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	if (sn.fd < 0) {
-		rc = sn.fd;
-		goto out;
-	}
-	what = "write";
-	rc = snap(arg, &sn);
-	if (rc)
-		goto out;
-	rc = snap_flush(&sn);
-	if (rc)
-		goto out;
-	/* The header goes last: it records how much of the file is sealed. */
-	header_encode(h, gen, salt, w->next_lsn, sn.off);
-	rc = io_pwrite_all(sn.fd, h, WAL_HDR, 0);
-	if (rc)
-		goto out;
-	*fd_out = sn.fd;
-	*size = sn.off;
-	*next_lsn = sn.lsn;
-	sn.fd = -1;
-out:
-	if (sn.fd >= 0)
-		io_close(sn.fd);
-	if (rc && rc != -ENOMEM)
-		log_error("cannot write new log '%s': %s: %s", w->tmp_path,
-			  what, strerror(-rc));
-	wal_buf_release(&sn.buf);
-	return rc;
-}
-
-/* Make the written wal.tmp (fd) durable and put it in the log's place. */
-static int new_log_seal(struct wal *w, int fd)
-{
-	const char *what = "fdatasync";
-	int rc;
-
-	rc = io_fdatasync(fd);
-	if (!rc) {
-		what = "rename";
-		rc = io_rename(w->tmp_path, w->path);
-	}
-	if (!rc) {
-		what = "directory fsync";
-		rc = io_fsync_dir(w->dir);
-	}
-	if (rc)
-		log_error("cannot write new log '%s': %s: %s", w->tmp_path,
-			  what, strerror(-rc));
-	return rc;
-}
-
-int wal_cutover_begin(struct wal *w, wal_snap_fn snap, void *arg)
-{
-	uint64_t gen, salt, size = 0, next = 0;
-	int rc, fd = -1;
-
-	if (w->opt.read_only)
-		return -EROFS;
-	rc = wal_sync(w, 0);
-	if (rc)
-		return rc;
-	pthread_mutex_lock(&w->mu);
-	while (w->io_busy)
-		pthread_cond_wait(&w->cv, &w->mu);
-	debug_assert(wal_invariants(w));
-	rc = w->err;
-	if (!rc && w->pend.len)
-		rc = -EBUSY; /* a frame came in after the sync: see wal.h */
-	if (rc) {
-		pthread_mutex_unlock(&w->mu);
-		return rc;
-	}
-	/* Held until wal_cutover_finish: no flush touches either file. */
-	w->io_busy = true;
-	gen = w->gen + 1;
-	pthread_mutex_unlock(&w->mu);
-
-	salt = random_u64();
-	rc = new_log_write(w, gen, salt, snap, arg, &fd, &size, &next);
-
-	pthread_mutex_lock(&w->mu);
-	if (rc) {
-		w->io_busy = false;
-		if (rc != -ENOMEM)
-			fail_locked(w, rc, "cut-over");
-		pthread_cond_broadcast(&w->cv);
-		while (settle_locked(w))
-			do_io_locked(w, true);
-	} else {
-		/* Appends from here on belong to the new file. */
-		w->cut_fd = fd;
-		w->cut_size = size;
-		w->cut_last_lsn = next - 1;
-		w->gen = gen;
-		w->salt = salt;
-		w->seed = seed_of(gen, salt);
-		w->next_lsn = next;
-	}
-	debug_assert(wal_invariants(w));
-	unlock_handoff(w);
-	return rc;
-}
-
-int wal_cutover_finish(struct wal *w, int rc)
-{
-	int fd = w->cut_fd;
-
-	if (!rc)
-		rc = new_log_seal(w, fd);
-	pthread_mutex_lock(&w->mu);
-	debug_assert(wal_invariants(w));
-	w->io_busy = false;
-	w->cut_fd = -1;
-	if (rc) {
-		io_close(fd);
-		fail_locked(w, rc, "cut-over");
-	} else {
-		io_close(w->fd);
-		w->fd = fd;
-		w->file_size = w->cut_size;
-		w->written_lsn = w->cut_last_lsn;
-		__atomic_store_n(&w->durable_lsn, w->cut_last_lsn,
-				 __ATOMIC_RELEASE);
-		if (w->has_committer && w->pend.len >= w->opt.buffer_bytes &&
-		    !w->kick) {
-			w->kick = true;
-			pthread_cond_signal(&w->kick_cv);
-		}
-	}
-	pthread_cond_broadcast(&w->cv);
-	while (settle_locked(w))
-		do_io_locked(w, true);
-	debug_assert(wal_invariants(w));
-	unlock_handoff(w);
-	return rc;
-}
-
-int wal_cutover(struct wal *w, wal_snap_fn snap, void *arg)
-{
-	int rc = wal_cutover_begin(w, snap, arg);
-
-	return rc ? rc : wal_cutover_finish(w, 0);
-}
-
-int wal_create(const char *dir, const struct wal_options *o, wal_snap_fn snap,
-	       void *arg, struct wal **out)
-{
-	struct wal *w;
-	uint64_t size, next;
-	int rc, fd;
-
-	if (o->read_only)
-		return -EROFS;
-	w = wal_alloc(dir, o);
-	if (!w)
-		return -ENOMEM;
-	w->gen = 1;
-	w->salt = random_u64();
-	rc = new_log_write(w, w->gen, w->salt, snap, arg, &fd, &size, &next);
-	if (rc)
-		goto out_free;
-	rc = new_log_seal(w, fd);
-	if (rc) {
-		io_close(fd);
-		goto out_free;
-	}
-	w->fd = fd;
-	w->seed = seed_of(w->gen, w->salt);
-	w->file_size = size;
-	w->next_lsn = next;
-	w->written_lsn = w->durable_lsn = next - 1;
-	rc = start_committer(w);
-	if (rc)
-		goto out_free;
-	*out = w;
-	return 0;
-out_free:
-	wal_free(w);
-	return rc;
-}
-
-/* ---- open and replay ---- */
-
-/* Save bytes [off, size) of the mapped log to DIR/wal.damaged.<lsn>. */
-static void save_damaged(struct wal *w, const uint8_t *map, uint64_t off,
-			 uint64_t size, uint64_t lsn)
-{
-	char name[64];
-	char *path;
-	int fd, rc;
-
-	snprintf(name, sizeof(name), "wal.damaged.%" PRIu64, lsn);
-	path = path_join(w->dir, name);
-	if (!path)
-		return;
-	fd = io_open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	if (fd >= 0) {
-		rc = io_pwrite_all(fd, map + off, size - off, 0);
-		if (!rc)
-			rc = io_fsync(fd);
-		io_close(fd);
-		if (rc)
-			log_warn("cannot save damaged log tail to '%s': %s",
-				 path, strerror(-rc));
-	}
-	free(path);
-}
-
-/* Classify damage at off (expected LSN e): 0 torn tail, -EBADMSG when a
- * frame written after frame e was durable follows. */
-static int classify_damage(const uint8_t *map, uint64_t off, uint64_t size,
-			   uint32_t seed, uint64_t e, uint64_t *bad_lsn)
-{
-	for (uint64_t q = off + 1; q + FRAME_HDR <= size; q++) {
-		uint64_t lsn, epoch;
-		uint32_t len;
-
-		if (map[q] != (FRAME_MAGIC & 0xff))
-			continue;
-		if (!frame_valid(map + q, size - q, seed, &lsn, &epoch, &len))
-			continue;
-		if (lsn > e && epoch > e) {
-			*bad_lsn = lsn;
-			return -EBADMSG;
-		}
-	}
-	return 0;
-}
-
-static int replay(struct wal *w, const uint8_t *map, uint64_t size,
-		  wal_frame_fn fn, void *arg, uint64_t *end)
-{
-	uint64_t first, sealed, off = WAL_HDR, e;
-	int rc;
-
-	rc = header_decode(map, size, &w->gen, &w->salt, &first, &sealed);
-	if (rc) {
-		log_error("cannot open log '%s': %s header", w->path,
-			  rc == -EBADMSG ? "damaged" : "unsupported");
-		return rc;
-	}
-	w->seed = seed_of(w->gen, w->salt);
-	e = first;
-	for (;;) {
-		uint64_t lsn, epoch, bad;
-		uint32_t len;
-
-		if (off == size)
-			break;
-		if (!frame_valid(map + off, size - off, w->seed, &lsn, &epoch,
-				 &len) ||
-		    lsn != e) {
-			if (off < sealed) {
-				log_error("cannot open log '%s': frame %" PRIu64
-					  " at offset %" PRIu64
-					  " of the sealed snapshot is corrupt",
-					  w->path, e, off);
-				return -EBADMSG;
-			}
-			rc = classify_damage(map, off, size, w->seed, e, &bad);
-			if (rc) {
-				log_error("cannot open log '%s': frame %" PRIu64
-					  " at offset %" PRIu64
-					  " is corrupt but frame %" PRIu64
-					  " after it was written later",
-					  w->path, e, off, bad);
-				return rc;
-			}
-			log_warn("log '%s': dropping damaged tail of %" PRIu64
-				 " bytes at offset %" PRIu64
-				 " (frames from %" PRIu64 ")",
-				 w->path, size - off, off, e);
-			break;
-		}
-		rc = fn(arg, lsn, map + off + FRAME_HDR, len);
-		if (rc)
-			return rc;
-		off += FRAME_HDR + len;
-		e++;
-	}
-	w->next_lsn = e;
-	w->written_lsn = w->durable_lsn = e - 1;
-	*end = off;
-	return 0;
-}
-
-int wal_open(const char *dir, const struct wal_options *o, wal_frame_fn fn,
-	     void *arg, struct wal **out)
-{
-	struct wal *w = wal_alloc(dir, o);
-	uint8_t *map = MAP_FAILED;
-	struct stat st;
-	uint64_t end = 0;
-	int rc;
-
-	if (!w)
-		return -ENOMEM;
-	w->fd = io_open(w->path, o->read_only ? O_RDONLY : O_RDWR, 0);
-	if (w->fd < 0) {
-		rc = w->fd;
-		goto out_free;
-	}
-	if (fstat(w->fd, &st) < 0) {
-		rc = -errno;
-		goto out_free;
-	}
-	if ((uint64_t)st.st_size < WAL_HDR) {
-		log_error("cannot open log '%s': shorter than its header",
-			  w->path);
-		rc = -EBADMSG;
-		goto out_free;
-	}
-	map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, w->fd, 0);
-	if (map == MAP_FAILED) {
-		rc = -errno;
-		goto out_free;
-	}
-	rc = replay(w, map, (uint64_t)st.st_size, fn, arg, &end);
-	if (rc)
-		goto out_unmap;
-	if (end < (uint64_t)st.st_size && !o->read_only) {
-		save_damaged(w, map, end, (uint64_t)st.st_size, w->next_lsn);
-		rc = io_ftruncate(w->fd, (off_t)end);
-		if (!rc)
-			rc = io_fsync(w->fd);
-		if (rc) {
-			log_error("cannot truncate damaged log '%s': %s",
-				  w->path, strerror(-rc));
-			goto out_unmap;
-		}
-	}
-	w->file_size = end;
-	munmap(map, (size_t)st.st_size);
-	map = MAP_FAILED;
-	rc = start_committer(w);
-	if (rc)
-		goto out_free;
-	*out = w;
-	return 0;
-out_unmap:
-	munmap(map, (size_t)st.st_size);
-out_free:
 	wal_free(w);
 	return rc;
 }

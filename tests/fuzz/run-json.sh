@@ -34,6 +34,7 @@ for t in $targets; do
 	echo "building $t"
 	# shellcheck disable=SC2086 # flags are words on purpose
 	$cc $flags -o "$out/$t" "$top/tests/fuzz/$t.c" "$top"/json/*.c \
+		"$top/util/grow.c" \
 		$jansson_libs
 done
 
