@@ -614,6 +614,8 @@ static uint64_t changed_node(const struct wal_rec *r)
 		return r->u.meta.id;
 	case WAL_RENAME:
 		return r->u.rename.id;
+	case WAL_EVICT: /* frees the entries a snapshot may still see */
+		return r->u.evict.id;
 	default:
 		return 0;
 	}

@@ -16,6 +16,7 @@
  * CARAVAN_SNAPSHOT_SEED (a number) moves every workload's seed, for
  * campaigns beyond the fixed ones make check runs.
  */
+#include "store/evict.h"
 #include "store/snapshot.h"
 #include "store/store.h"
 #include "tests/testutil.h"
@@ -506,6 +507,46 @@ START_TEST(test_snapshot_sees_the_past_only)
 }
 END_TEST
 
+/* Eviction (store/evict.h) frees a document's entries; a snapshot that
+ * sees the document keeps them, and reads them after a reopen too. */
+START_TEST(test_snapshot_keeps_an_evicted_document)
+{
+	const char *dir = test_tmpdir();
+	struct store *s = open_store(dir);
+	struct ents_text e = { .len = 0 };
+	char big[4000];
+	uint64_t sp, a, b, seq;
+
+	memset(big, 'x', sizeof(big));
+	ck_assert_int_eq(store_space_create(s, "sp", &M, &sp, NULL), 0);
+	ck_assert_int_eq(store_doc_create(s, sp, "a", &M, &a, NULL), 0);
+	ck_assert_int_eq(store_append(s, a, "{\"v\":1}", 7, &seq, NULL), 0);
+	ck_assert_int_eq(store_append(s, a, "{\"w\":2}", 7, &seq, NULL), 0);
+	ck_assert_int_eq(store_snapshot_create(s, "before", NULL), 0);
+	ck_assert_int_eq(store_backup_mark(s, a, seq, 1000), 0);
+	ck_assert_int_eq(store_doc_evict(s, a, seq, 13, NULL), 0);
+	ck_assert_int_eq(store_read(s, a, ent_text, &e), -ENODATA);
+	/* new data may take any space eviction freed */
+	ck_assert_int_eq(store_doc_create(s, sp, "b", &M, &b, NULL), 0);
+	for (int i = 0; i < 20; i++)
+		ck_assert_int_eq(
+			store_append(s, b, big, sizeof(big), NULL, NULL), 0);
+	ck_assert_int_eq(store_snapshot_read(s, "before", a, ent_text, &e), 0);
+	ck_assert_str_eq(e.buf, " 1:{\"v\":1} 2:{\"w\":2}");
+	ck_assert_int_eq(store_close(s), 0);
+	assert_fsck_clean(dir);
+	s = open_store(dir);
+	e.len = 0;
+	e.buf[0] = 0;
+	ck_assert_int_eq(store_snapshot_read(s, "before", a, ent_text, &e), 0);
+	ck_assert_str_eq(e.buf, " 1:{\"v\":1} 2:{\"w\":2}");
+	ck_assert_int_eq(store_snapshot_delete(s, "before"), 0);
+	ck_assert_int_eq(store_close(s), 0);
+	assert_fsck_clean(dir);
+	test_rmdir(dir);
+}
+END_TEST
+
 static int count_snap(void *arg, const char *name, uint64_t lsn, int64_t t)
 {
 	(void)name;
@@ -717,6 +758,7 @@ int main(void)
 
 	tcase_set_timeout(tc, 600);
 	tcase_add_test(tc, test_snapshot_sees_the_past_only);
+	tcase_add_test(tc, test_snapshot_keeps_an_evicted_document);
 	tcase_add_test(tc, test_snapshot_pins_and_frees);
 	tcase_add_test(tc, test_snapshot_full_store);
 	tcase_add_loop_test(tc, test_snapshot_oracle_reopen, 0, 4);
