@@ -51,6 +51,13 @@ struct backup_entry {
 	uint64_t win; /* its window, counted in b->win_open ... */
 	bool counted; /* ... while queued or uploading (not handed over) */
 	bool skip_if_clean; /* just restored: no upload unless changed */
+	/* The state its last upload marked (name, seq, metadata): a change
+	 * noted while that upload was in flight which the upload already
+	 * carried re-queues it, and the state is not sent (nor fed) twice. */
+	bool sent;
+	struct cloud_doc_meta sent_meta;
+	char sent_space[STORE_NAME_MAX + 1];
+	char sent_key[STORE_NAME_MAX + 1];
 	struct backup_entry *qnext;
 };
 
@@ -160,10 +167,12 @@ int backup_writer_start(struct backup *b);
 void backup_writer_join(struct backup *b);
 /* Give up a held lease (clean stop). */
 void backup_writer_release(struct backup *b);
-/* After a confirmed PUT of (space, key) for document id at seq: the mark
- * (or, renamed or deleted meanwhile, the removal of the stale copy). */
-int backup_upload_confirm(struct backup *b, uint64_t id, const char *space,
-			  const char *key, uint64_t seq);
+/* After a confirmed PUT of (space, key) for document id in the state meta
+ * (entry e's): the mark, noted in e (or, renamed or deleted meanwhile, the
+ * removal of the stale copy). */
+int backup_upload_confirm(struct backup *b, struct backup_entry *e, uint64_t id,
+			  const char *space, const char *key,
+			  const struct cloud_doc_meta *meta);
 
 /* backup.c: an entry a worker left in flight (-EINPROGRESS) is done with
  * rc (b->lock held). */

@@ -60,7 +60,8 @@ struct feed_hold {
 	char space[STORE_NAME_MAX + 1];
 	char key[STORE_NAME_MAX + 1];
 	struct backup_entry *e; /* a document's entry, or NULL */
-	uint64_t id, seq; /* the document */
+	uint64_t id; /* the document ... */
+	struct cloud_doc_meta meta; /* ... in the state fed */
 	uint64_t tomb_id; /* a delete */
 };
 
@@ -275,7 +276,8 @@ static void doc_fed(void *arg, int rc)
 	struct backup *b = h->b;
 
 	if (!rc)
-		rc = backup_upload_confirm(b, h->id, h->space, h->key, h->seq);
+		rc = backup_upload_confirm(b, h->e, h->id, h->space, h->key,
+					   &h->meta);
 	pthread_mutex_lock(&b->lock);
 	hold_drop(b, h);
 	backup_entry_finish(b, h->e, rc);
@@ -283,10 +285,11 @@ static void doc_fed(void *arg, int rc)
 	free(h);
 }
 
-/* Hand record r of document id (uploaded at seq) to the feed; the mark
+/* Hand record r of document id (uploaded in state meta) to the feed; the mark
  * follows its confirmation (doc_fed). */
 static int feed_held(struct backup *b, struct backup_entry *e, uint64_t id,
-		     const char *space, const char *key, uint64_t seq,
+		     const char *space, const char *key,
+		     const struct cloud_doc_meta *meta,
 		     const struct feed_record *r)
 {
 	struct feed_hold *h = hold_new(b, space, key, e);
@@ -295,7 +298,7 @@ static int feed_held(struct backup *b, struct backup_entry *e, uint64_t id,
 	if (!h)
 		return -ENOMEM;
 	h->id = id;
-	h->seq = seq;
+	h->meta = *meta;
 	rc = history_add(b->hist, r, doc_fed, h);
 	if (rc) {
 		pthread_mutex_lock(&b->lock);
@@ -325,7 +328,7 @@ int backup_feed_uploaded(struct backup *b, struct backup_entry *e, uint64_t id,
 	r.ctime_ns = meta->ctime_ns;
 	r.body = (const uint8_t *)body;
 	r.body_len = len;
-	return feed_held(b, e, id, space, key, meta->seq, &r);
+	return feed_held(b, e, id, space, key, meta, &r);
 }
 
 /* ---- deletes ---- */

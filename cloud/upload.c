@@ -10,6 +10,12 @@
  *      SHA-256 (cloud_target_put_doc: a readable object, docs/cloud.md);
  *      then its info (a later LSN) and store_sync() to that LSN:
  *      everything sent is durable locally before it is sent;
+ *      (read again, up to 3 times, when the document changed while it
+ *      was read, so the body and metadata sent are one state);
+ *      if that state is the one the entry's last upload marked (a change
+ *      noted during that upload which the upload already carried, or one
+ *      that left the state as it was), nothing is sent: a state is PUT,
+ *      and recorded in the feed, once (sent_already);
  *   3. reconcile (below), then PUT, both retried forever with backoff
  *      (each failure logged);
  *   4. if the document still has that name, store_backup_mark(seq): the
@@ -547,12 +553,21 @@ static int snapshot(struct backup *b, uint64_t id, struct upload *up)
 	struct store_doc_info before, after;
 	int rc;
 
-	memset(up, 0, sizeof(*up));
-	rc = store_doc_info(b->store, id, &before);
-	if (!rc)
-		rc = store_read(b->store, id, add_entry, up);
-	if (!rc)
-		rc = store_doc_info(b->store, id, &after);
+	for (int tries = 0;; tries++) {
+		memset(up, 0, sizeof(*up));
+		rc = store_doc_info(b->store, id, &before);
+		if (!rc)
+			rc = store_read(b->store, id, add_entry, up);
+		if (!rc)
+			rc = store_doc_info(b->store, id, &after);
+		if (!rc && tries < 3 &&
+		    (after.seq != before.seq ||
+		     memcmp(&after.meta, &before.meta, sizeof(after.meta)))) {
+			upload_release(up); /* changed while read: again */
+			continue;
+		}
+		break;
+	}
 	if (!rc)
 		rc = materialize(up->v, up->n, &up->body, &up->len);
 	if (rc) {
@@ -569,9 +584,10 @@ static int snapshot(struct backup *b, uint64_t id, struct upload *up)
 	return rc;
 }
 
-/* After a PUT of (space, key) for document id at seq. */
-int backup_upload_confirm(struct backup *b, uint64_t id, const char *space,
-			  const char *key, uint64_t seq)
+/* After a PUT of (space, key) for document id in state meta. */
+int backup_upload_confirm(struct backup *b, struct backup_entry *e, uint64_t id,
+			  const char *space, const char *key,
+			  const struct cloud_doc_meta *meta)
 {
 	char now_space[STORE_NAME_MAX + 1], now_key[STORE_NAME_MAX + 1];
 	uint64_t sid, other;
@@ -580,13 +596,18 @@ int backup_upload_confirm(struct backup *b, uint64_t id, const char *space,
 	catalog_note_put(b->cat, space, key);
 	if (!rc && !strcmp(now_space, space) && !strcmp(now_key, key)) {
 		/* checked again atomically with the mark */
-		rc = store_backup_mark_named(b->store, id, space, key, seq,
-					     clock_real_ns());
+		rc = store_backup_mark_named(b->store, id, space, key,
+					     meta->seq, clock_real_ns());
 		if (rc == -ESTALE || rc == -ENOENT)
 			goto moved;
 		if (!rc) {
 			pthread_mutex_lock(&b->lock);
 			b->st.uploads++;
+			e->sent = true;
+			e->sent_meta = *meta;
+			snprintf(e->sent_space, sizeof(e->sent_space), "%s",
+				 space);
+			snprintf(e->sent_key, sizeof(e->sent_key), "%s", key);
 			pthread_mutex_unlock(&b->lock);
 		}
 		return rc;
@@ -603,6 +624,34 @@ moved:
 	if (!rc) /* history: the feed learns the copy went */
 		backup_feed_deleted(b, space, key);
 	return rc;
+}
+
+/* Whether the state just read (under its name) is the one e's last upload
+ * marked and the store still holds that mark: a change noted while that
+ * upload was in flight which it already carried (its snapshot read after
+ * the change).  Sent again, the state would be a second feed record.  The
+ * store's mark alone does not tell: a metadata change between a snapshot
+ * and its mark is overwritten by the mark, so the metadata are compared
+ * too. */
+static bool sent_already(struct backup *b, struct backup_entry *e, uint64_t id,
+			 const char *space, const char *key,
+			 const struct cloud_doc_meta *m)
+{
+	struct store_doc_info info;
+	bool same;
+
+	pthread_mutex_lock(&b->lock);
+	same = e->sent && !strcmp(e->sent_space, space) &&
+	       !strcmp(e->sent_key, key) && e->sent_meta.seq == m->seq &&
+	       e->sent_meta.mode == m->mode && e->sent_meta.uid == m->uid &&
+	       e->sent_meta.gid == m->gid &&
+	       e->sent_meta.mtime_ns == m->mtime_ns &&
+	       e->sent_meta.ctime_ns == m->ctime_ns &&
+	       !strcmp(e->sent_meta.sha256, m->sha256);
+	pthread_mutex_unlock(&b->lock);
+	return same && !store_doc_info(b->store, id, &info) &&
+	       info.backup_time_ns > 0 && info.backup_seq == m->seq &&
+	       !store_tombstoned(b->store, space, key);
 }
 
 int backup_upload_doc(struct backup *b, struct backup_slot *sl,
@@ -643,13 +692,18 @@ int backup_upload_doc(struct backup *b, struct backup_slot *sl,
 			  strerror(-rc));
 		goto out_unclaim;
 	}
+	if (sent_already(b, e, id, space, key, &up.meta)) {
+		rc = 0;
+		goto out_release;
+	}
 	c = (struct call){ space, key, &up, info.backup_time_ns != 0, id };
 	rc = until_confirmed(b, e, &c);
 	if (!rc && b->hist) /* history: the mark waits for the feed */
 		rc = backup_feed_uploaded(b, e, id, space, key, up.body, up.len,
 					  &up.meta);
 	else if (!rc)
-		rc = backup_upload_confirm(b, id, space, key, up.meta.seq);
+		rc = backup_upload_confirm(b, e, id, space, key, &up.meta);
+out_release:
 	upload_release(&up);
 out_unclaim:
 	backup_unclaim(b, sl);

@@ -44,6 +44,9 @@ struct wrap {
 	int feed_puts;
 	bool snap_gate; /* snapshot PUTs wait while set ... */
 	int snap_waiting; /* ... counted here */
+	bool doc_gate; /* document PUTs wait while set ... */
+	int doc_waiting; /* ... counted here */
+	int doc_puts; /* document PUTs */
 };
 
 static struct wrap *wr(struct cloud_target *t)
@@ -91,7 +94,18 @@ static int w_put_doc(struct cloud_target *t, const char *space, const char *key,
 		     const void *body, size_t len,
 		     const struct cloud_doc_meta *meta)
 {
-	return cloud_target_put_doc(wr(t)->inner, space, key, body, len, meta);
+	struct wrap *w = wr(t);
+
+	pthread_mutex_lock(&w->lock);
+	w->doc_puts++;
+	while (w->doc_gate) {
+		w->doc_waiting++;
+		pthread_cond_broadcast(&w->cv);
+		pthread_cond_wait(&w->cv, &w->lock);
+		w->doc_waiting--;
+	}
+	pthread_mutex_unlock(&w->lock);
+	return cloud_target_put_doc(w->inner, space, key, body, len, meta);
 }
 
 static int w_get_doc(struct cloud_target *t, const char *space, const char *key,
@@ -688,6 +702,56 @@ START_TEST(test_history_versions_of_a_document)
 }
 END_TEST
 
+/* A change noted while a document's upload is in flight re-queues it; when
+ * the upload already carried the document's state (here: its metadata set
+ * again as they were, while its PUT waits), the state is not sent, nor
+ * recorded in the feed, a second time. */
+START_TEST(test_history_a_state_is_recorded_once)
+{
+	struct fix x;
+	struct store_doc_info info;
+	int n[2] = { 0, 0 };
+	uint64_t id;
+
+	fix_open(&x, 7 * 86400 * SEC, 0);
+	pthread_mutex_lock(&x.w->lock);
+	x.w->doc_gate = true;
+	pthread_mutex_unlock(&x.w->lock);
+	id = put_doc(&x, "a", "{\"v\":1}");
+	for (int i = 0;; i++) { /* its PUT is under way */
+		struct timespec ts = { 0, 10000000 };
+		bool waiting;
+
+		pthread_mutex_lock(&x.w->lock);
+		waiting = x.w->doc_waiting > 0;
+		pthread_mutex_unlock(&x.w->lock);
+		if (waiting)
+			break;
+		ck_assert_int_lt(i, 6000); /* anti-hang: 60 s */
+		nanosleep(&ts, NULL);
+	}
+	ck_assert_int_eq(store_doc_info(x.s, id, &info), 0);
+	ck_assert_int_eq(store_meta_set(x.s, id, &info.meta, NULL), 0);
+	pthread_mutex_lock(&x.w->lock);
+	x.w->doc_gate = false;
+	pthread_cond_broadcast(&x.w->cv);
+	pthread_mutex_unlock(&x.w->lock);
+	flush(&x);
+	ck_assert_int_eq(pitr_versions(x.w->inner, "sp", "a", count_version, n),
+			 0);
+	ck_assert_int_eq(n[0], 1);
+	ck_assert_int_eq(n[1], 0);
+	pthread_mutex_lock(&x.w->lock);
+	ck_assert_int_eq(x.w->doc_puts, 1);
+	pthread_mutex_unlock(&x.w->lock);
+	/* and the document is uploaded: clean in the store */
+	ck_assert_int_eq(store_doc_info(x.s, id, &info), 0);
+	ck_assert_int_gt(info.backup_time_ns, 0);
+	ck_assert_uint_eq(info.backup_seq, info.seq);
+	fix_close(&x);
+}
+END_TEST
+
 static void setup(void)
 {
 	ck_assert_ptr_nonnull(mkdtemp(tmp_root));
@@ -719,6 +783,7 @@ int main(void)
 	tcase_add_test(tc, test_history_refuses_corrupt_feed_objects);
 	tcase_add_test(tc, test_history_times_parse_rfc3339_only);
 	tcase_add_test(tc, test_history_versions_of_a_document);
+	tcase_add_test(tc, test_history_a_state_is_recorded_once);
 	tcase_set_timeout(tc, 300);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
