@@ -344,7 +344,6 @@ static void free_all(struct backup *b)
 
 static int init(struct backup *b, const struct backup_options *o)
 {
-	pthread_condattr_t ca;
 	uint32_t n = o->uploads ? o->uploads : 1;
 
 	b->o = *o;
@@ -353,12 +352,9 @@ static int init(struct backup *b, const struct backup_options *o)
 	b->workers = calloc(n, sizeof(*b->workers));
 	b->rng = (uint64_t)clock_real_ns() ^ (uintptr_t)b;
 	pthread_mutex_init(&b->lock, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&b->work, &ca);
-	pthread_cond_init(&b->idle, &ca);
-	pthread_cond_init(&b->lease_cv, &ca);
-	pthread_condattr_destroy(&ca);
+	clock_cond_init(&b->work);
+	clock_cond_init(&b->idle);
+	clock_cond_init(&b->lease_cv);
 	return b->workers && !u64map_reserve(&b->table, 1024) ? 0 : -ENOMEM;
 }
 

@@ -49,6 +49,7 @@
 #include "cloud/catalog.h"
 
 #include "util/clock.h"
+#include "util/grow.h"
 #include "util/log.h"
 #include "util/strset.h"
 
@@ -316,7 +317,6 @@ int catalog_open(struct store *s, struct cloud_target *t,
 		 const struct catalog_options *o, struct catalog **out)
 {
 	struct catalog_options defaults;
-	pthread_condattr_t ca;
 	struct catalog *c;
 	int rc;
 
@@ -336,10 +336,7 @@ int catalog_open(struct store *s, struct cloud_target *t,
 	strset_init(&c->negative);
 	strset_init(&c->removed);
 	pthread_mutex_init(&c->lock, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&c->cond, &ca);
-	pthread_condattr_destroy(&ca);
+	clock_cond_init(&c->cond);
 	rc = store_tombstone_list(s, note_tomb_space, c);
 	if (!rc)
 		rc = -pthread_create(&c->thread, NULL, down_thread, c);
@@ -400,25 +397,20 @@ static int arrived_add(void *arg, const char *name)
 	size_t len = strlen(name) + 1;
 
 	if (a->n == a->cap) {
-		size_t cap = a->cap ? 2 * a->cap : 256;
-		size_t *grown = realloc(a->at, cap * sizeof(*grown));
+		size_t *grown = grow_array(a->at, &a->cap, a->n + 1, 256,
+					   sizeof(*grown));
 
 		if (!grown)
 			return -ENOMEM;
 		a->at = grown;
-		a->cap = cap;
 	}
 	if (a->room - a->used < len) {
-		size_t room = a->room ? a->room : 65536;
-		char *grown;
+		char *grown =
+			grow_array(a->arena, &a->room, a->used + len, 65536, 1);
 
-		while (room - a->used < len)
-			room *= 2;
-		grown = realloc(a->arena, room);
 		if (!grown)
 			return -ENOMEM;
 		a->arena = grown;
-		a->room = room;
 	}
 	memcpy(a->arena + a->used, name, len);
 	a->at[a->n++] = a->used;

@@ -62,6 +62,8 @@
 #include "cloud/pitr.h"
 #include "cloud/verify.h"
 #include "store/doc.h"
+#include "util/clock.h"
+#include "util/grow.h"
 #include "util/io.h"
 #include "util/log.h"
 
@@ -501,13 +503,12 @@ struct names {
 static int names_add(struct names *l, const char *space, const char *key)
 {
 	if (l->n == l->cap) {
-		size_t c = l->cap ? 2 * l->cap : 64;
-		struct name *nv = realloc(l->v, c * sizeof(*nv));
+		struct name *nv =
+			grow_array(l->v, &l->cap, l->n + 1, 64, sizeof(*nv));
 
 		if (!nv)
 			return -ENOMEM;
 		l->v = nv;
-		l->cap = c;
 	}
 	snprintf(l->v[l->n].space, sizeof(l->v[l->n].space), "%s", space);
 	snprintf(l->v[l->n].key, sizeof(l->v[l->n].key), "%s", key);
@@ -729,13 +730,11 @@ struct flist {
 static int fpush(struct fpos **v, size_t *n, size_t *cap, struct fpos p)
 {
 	if (*n == *cap) {
-		size_t c = *cap ? 2 * *cap : 64;
-		struct fpos *nv = realloc(*v, c * sizeof(*nv));
+		struct fpos *nv = grow_array(*v, cap, *n + 1, 64, sizeof(*nv));
 
 		if (!nv)
 			return -ENOMEM;
 		*v = nv;
-		*cap = c;
 	}
 	(*v)[(*n)++] = p;
 	return 0;
@@ -994,7 +993,6 @@ static void *follow_main(void *arg)
 int follow_open(struct cloud_target *t, struct store *s,
 		const struct follow_options *o, struct follow **out)
 {
-	pthread_condattr_t ca;
 	struct follow *f;
 
 	if (!o->state_path || !o->poll_ms)
@@ -1015,10 +1013,7 @@ int follow_open(struct cloud_target *t, struct store *s,
 		f->o.list_every = 1;
 	f->idle = f->o.list_every - 1; /* the first round lists */
 	pthread_mutex_init(&f->mu, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&f->cv, &ca);
-	pthread_condattr_destroy(&ca);
+	clock_cond_init(&f->cv);
 	state_load(f);
 	*out = f;
 	return 0;

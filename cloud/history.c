@@ -552,7 +552,6 @@ int history_open(struct cloud_target *target, const uint8_t id[FEED_ID_LEN],
 		 const struct history_options *o, struct history **out)
 {
 	struct history_options defaults;
-	pthread_condattr_t ca;
 	struct history *h;
 	uint64_t last = 0;
 	int rc;
@@ -587,12 +586,9 @@ int history_open(struct cloud_target *target, const uint8_t id[FEED_ID_LEN],
 		h->gen = last + 1;
 	h->rng = (uint64_t)clock_mono_ns() ^ (uintptr_t)h;
 	pthread_mutex_init(&h->lock, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&h->work, &ca);
-	pthread_cond_init(&h->done, &ca);
-	pthread_cond_init(&h->upkeep, &ca);
-	pthread_condattr_destroy(&ca);
+	clock_cond_init(&h->work);
+	clock_cond_init(&h->done);
+	clock_cond_init(&h->upkeep);
 	rc = -pthread_create(&h->upkeep_thread, NULL, upkeep_main, h);
 	if (!rc) {
 		rc = -pthread_create(&h->thread, NULL, run, h);

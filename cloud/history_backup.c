@@ -46,6 +46,7 @@
 #include "json/json.h"
 #include "store/doc.h"
 #include "util/clock.h"
+#include "util/grow.h"
 #include "util/log.h"
 #include "util/strlist.h"
 
@@ -427,13 +428,12 @@ static int collect_doc(void *arg, uint64_t id, const char *key)
 	size_t n = strlen(w->space) + strlen(key) + 2;
 
 	if (w->n == w->cap) {
-		size_t cap = w->cap ? 2 * w->cap : 256;
-		struct local_doc *nv = realloc(w->v, cap * sizeof(*nv));
+		struct local_doc *nv =
+			grow_array(w->v, &w->cap, w->n + 1, 256, sizeof(*nv));
 
 		if (!nv)
 			return -ENOMEM;
 		w->v = nv;
-		w->cap = cap;
 	}
 	w->v[w->n].name = malloc(n);
 	if (!w->v[w->n].name)

@@ -21,6 +21,7 @@
 
 #include "cloud/pitr.h"
 
+#include "util/grow.h"
 #include "util/log.h"
 
 #include <errno.h>
@@ -46,13 +47,11 @@ struct hlist {
 static int push(struct hobj **v, size_t *n, size_t *cap, struct hobj o)
 {
 	if (*n == *cap) {
-		size_t c = *cap ? 2 * *cap : 64;
-		struct hobj *nv = realloc(*v, c * sizeof(*nv));
+		struct hobj *nv = grow_array(*v, cap, *n + 1, 64, sizeof(*nv));
 
 		if (!nv)
 			return -ENOMEM;
 		*v = nv;
-		*cap = c;
 	}
 	(*v)[(*n)++] = o;
 	return 0;

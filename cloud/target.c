@@ -170,8 +170,6 @@ int cloud_target_base_init(struct cloud_target *t,
 			   const struct cloud_target_ops *ops, const char *url,
 			   const struct cloud_options *o)
 {
-	pthread_condattr_t ca;
-
 	t->url = strdup(url);
 	if (!t->url)
 		return -ENOMEM;
@@ -187,10 +185,7 @@ int cloud_target_base_init(struct cloud_target *t,
 		t->rng = (uint64_t)clock_real_ns() ^
 			 ((uint64_t)getpid() << 40) ^ (uintptr_t)t;
 	pthread_mutex_init(&t->lock, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&t->wake, &ca);
-	pthread_condattr_destroy(&ca);
+	clock_cond_init(&t->wake);
 	t->interrupted = false;
 	t->lists_interrupted = false;
 	return 0;

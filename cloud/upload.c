@@ -72,6 +72,7 @@
 #include "json/json.h"
 #include "store/doc.h"
 #include "util/clock.h"
+#include "util/grow.h"
 #include "util/log.h"
 
 #include <errno.h>
@@ -531,13 +532,12 @@ static int add_entry(void *arg, uint64_t seq, const void *buf, size_t len)
 	void *copy;
 
 	if (up->n == up->cap) {
-		size_t cap = up->cap ? 2 * up->cap : 8;
-		struct doc_copy *v = realloc(up->v, cap * sizeof(*v));
+		struct doc_copy *v =
+			grow_array(up->v, &up->cap, up->n + 1, 8, sizeof(*v));
 
 		if (!v)
 			return -ENOMEM;
 		up->v = v;
-		up->cap = cap;
 	}
 	copy = malloc(len ? len : 1);
 	if (!copy)
