@@ -18,7 +18,9 @@
  *     online (no trims: the data only grows), while a fifth thread grows
  *     it by 64 KiB at a time with store_grow (up to GROW_TO), so that the
  *     cut strikes in the middle of growths: preallocation, header copies,
- *     map extension, appends into the new space.
+ *     map extension, appends into the new space.  One growth is done
+ *     before the writers start, so each round leaves its store at least
+ *     64 KiB larger than the round before, however early the cut.
  *
  *   powercut_workload shutdown MOUNTPOINT
  *     ioctl(FS_IOC_SHUTDOWN, FS_GOING_DOWN_NOLOGFLUSH) on the file system
@@ -203,6 +205,17 @@ static int run(const char *dir, unsigned seed)
 	rc = store_sync(s, 0);
 	if (rc)
 		goto fail;
+	if (grow_mode) {
+		/* One growth done before the first acknowledgement: a cut that
+		 * comes early still leaves a store that grew in this round,
+		 * and powercut.sh checks that every such growth survived. */
+		struct store_stats st;
+
+		store_stats(s, &st);
+		rc = store_grow(s, st.capacity_bytes + GROW_STEP);
+		if (rc)
+			goto fail;
+	}
 	for (int i = 0; i < THREADS; i++)
 		pthread_create(&t[i], NULL, work, &w[i]);
 	if (grow_mode)
