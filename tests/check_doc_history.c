@@ -31,6 +31,9 @@
 #include "store/store.h"
 #include "tests/testutil.h"
 #include "util/clock.h"
+#include "util/crc32c.h"
+#include "wal/record.h"
+#include "wal/wal.h"
 
 #include <check.h>
 #include <errno.h>
@@ -512,6 +515,80 @@ START_TEST(test_history_age_bounds_versions_and_snapshots_pin)
 }
 END_TEST
 
+/* An index of the format before entry times (SNAP_DOC): space 2, and
+ * document 3 holding two empty entries, seqs 1 and 2, times unknown. */
+static int write_old_index(void *arg, struct wal_snap *sn)
+{
+	struct wal_snap_begin sb = { .next_id = 4,
+				     .next_tomb_id = 1,
+				     .spaces = 1,
+				     .docs = 1,
+				     .entries = 2 };
+	struct wal_meta wm = { 0755, 0, 0, 1, 1 };
+	struct wal_ent e[2] = { { 1, 0, 0, 0 }, { 2, 0, 0, 0 } };
+	struct wal_buf b;
+	uint32_t crc = 0;
+	uint64_t count = 0;
+	int rc;
+
+	(void)arg;
+	wal_buf_init(&b);
+	ck_assert_int_eq(wal_put_snap_begin(&b, &sb), 0);
+	ck_assert_int_eq(wal_put_snap_space(&b, 2, &wm, "sp"), 0);
+	ck_assert_int_eq(wal_put_snap_doc(&b, 3, 2, 2, 0, 0, &wm, "k", e, 2),
+			 0);
+	for (size_t pos = 0; pos < b.len; count++) {
+		struct wal_rec r;
+
+		ck_assert_int_eq(wal_rec_next(b.p, b.len, &pos, &r), 1);
+		crc = crc32c_extend(crc, r.body, r.body_len);
+	}
+	ck_assert_int_eq(wal_put_snap_end(&b, crc, count), 0);
+	ck_assert_int_eq(wal_put_meta(&b, STORE_ROOT_ID, &wm), 0);
+	rc = wal_snap_frame(sn, b.p, b.len);
+	wal_buf_release(&b);
+	return rc;
+}
+
+/* Versions whose replacing entry has no known time count as recent for
+ * history_age: only known times drop a version. */
+START_TEST(test_history_age_counts_unknown_times_as_recent)
+{
+	char *dir = test_tmpdir();
+	struct wal_options wo = { 0 };
+	struct store_options so;
+	struct store *s;
+	struct wal *w;
+	uint64_t seq;
+	int64_t tm;
+
+	store_options_default(&so);
+	so.capacity_bytes = 1 << 20;
+	so.commit_ms = 0;
+	ck_assert_int_eq(store_open(dir, &so, &s), 0);
+	ck_assert_int_eq(store_close(s), 0);
+	ck_assert_int_eq(wal_create(dir, &wo, write_old_index, NULL, &w), 0);
+	ck_assert_int_eq(wal_close(w), 0);
+	clock_set_ops(&fake_clock);
+	clock_to(T0 + 100 * SEC);
+	ck_assert_int_eq(store_open(dir, &so, &s), 0);
+	ck_assert_int_eq(store_append(s, 3, "", 0, &seq, NULL), 0);
+	ck_assert_uint_eq(seq, 3);
+	ck_assert_int_eq(doc_version_time(s, 3, 2, &tm), 0);
+	ck_assert_int_eq(tm, 0);
+	ck_assert_int_eq(doc_version_time(s, 3, 3, &tm), 0);
+	ck_assert_int_eq(tm, T0 + 100 * SEC);
+	/* 2 was replaced at T0 + 100 s, 1 at an unknown time */
+	clock_to(T0 + 105 * SEC);
+	assert_history(s, 3, 10 * SEC, 1, 3);
+	clock_to(T0 + 111 * SEC);
+	assert_history(s, 3, 10 * SEC, 3, 3);
+	ck_assert_int_eq(store_close(s), 0);
+	clock_set_ops(NULL);
+	test_rmdir(dir);
+}
+END_TEST
+
 /* The child writes "id seq time text" lines once each change is durable and
  * is killed; the parent recovers and checks the history against them. */
 START_TEST(test_history_oracle_crash)
@@ -591,6 +668,7 @@ int main(void)
 	tcase_add_loop_test(tc, test_history_oracle_reopen, 0, 6);
 	tcase_add_loop_test(tc, test_history_oracle_crash, 0, 3);
 	tcase_add_test(tc, test_history_age_bounds_versions_and_snapshots_pin);
+	tcase_add_test(tc, test_history_age_counts_unknown_times_as_recent);
 	suite_add_tcase(s, tc);
 	return test_run_suite(s);
 }
