@@ -23,7 +23,9 @@ EXTRA_PROGRAMS += bench/bench_follow
 bench_bench_follow_SOURCES = bench/bench_follow.c
 EXTRA_PROGRAMS += bench/bench_snapshot
 bench_bench_snapshot_SOURCES = bench/bench_snapshot.c
-bench_bench_snapshot_LDADD = store/libstore.a wal/libwal.a util/libutil.a
+bench_bench_snapshot_LDADD = store/libstore.a wal/libwal.a json/libjson.a \
+	util/libutil.a $(JANSSON_LIBS) -lm
+bench_bench_snapshot_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS)
 CLEANFILES += $(EXTRA_PROGRAMS)
 EXTRA_DIST += bench/README.md bench/bench_fs.sh
 EXTRA_DIST += bench/bench_cloud.sh bench/bench_list.sh bench/bench_history.sh

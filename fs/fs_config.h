@@ -63,6 +63,8 @@ struct fs_config {
 	uint32_t follow_poll_ms;
 	/* document history: versions kept readable (doc_options.history) */
 	uint32_t history;
+	/* ... and by age: ns (doc_options.history_age_ns; 0 no bound) */
+	uint64_t history_age_ns;
 };
 
 #endif

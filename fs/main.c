@@ -506,6 +506,7 @@ static int fs_open_store(struct fs *fs)
 	dopt.compact_ratio = c->compact_ratio;
 	dopt.compact_min_bytes = c->compact_min_bytes;
 	dopt.history = c->history;
+	dopt.history_age_ns = c->history_age_ns;
 	rc = doc_open(fs->s, &dopt, &fs->doc);
 	if (rc < 0) {
 		log_error("cannot start the document layer: %s", strerror(-rc));

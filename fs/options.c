@@ -75,6 +75,7 @@ enum opt_key {
 	K_EVICT,
 	K_EVICT_LOW,
 	K_HISTORY,
+	K_HISTORY_AGE,
 };
 
 static const struct fuse_opt opt_spec[] = {
@@ -121,6 +122,7 @@ static const struct fuse_opt opt_spec[] = {
 	FUSE_OPT_KEY("evict=%s", K_EVICT),
 	FUSE_OPT_KEY("evict_low=%s", K_EVICT_LOW),
 	FUSE_OPT_KEY("history=%s", K_HISTORY),
+	FUSE_OPT_KEY("history_age=%s", K_HISTORY_AGE),
 	/* libfuse's, noted on the way */
 	FUSE_OPT_KEY("ro", K_RO),
 	FUSE_OPT_KEY("allow_other", K_ALLOW_OTHER),
@@ -177,6 +179,7 @@ void fs_config_default(struct fs_config *c)
 	c->compact_ratio = dopt.compact_ratio;
 	c->compact_min_bytes = dopt.compact_min_bytes;
 	c->history = dopt.history;
+	c->history_age_ns = dopt.history_age_ns;
 	c->backup_delay_ms = 1000;
 	c->cloud_lease_ms = 10000;
 	c->retention_ns = UINT64_C(7) * 86400 * 1000000000;
@@ -391,6 +394,8 @@ static int opt_value_set(struct fs_config *c, int key, const char *v)
 		return fs_parse_size(v, &c->compact_min_bytes);
 	case K_HISTORY:
 		return parse_u32(v, &c->history);
+	case K_HISTORY_AGE:
+		return parse_duration(v, &c->history_age_ns);
 	case K_CLOUD:
 		return set_string(&c->cloud, v);
 	case K_S3_ENDPOINT:
@@ -732,6 +737,8 @@ void fs_config_help(FILE *f, const char *prog)
 		"  -o compact_min=SIZE     ... once it stores more than SIZE (default %s)\n"
 		"  -o history=N            versions of a document kept readable in\n"
 		"                          MNT/.caravan-history besides the newest (default 16)\n"
+		"  -o history_age=DURATION ... and only while replaced at most DURATION ago:\n"
+		"                          N s, m, h, d or w; 0 no bound by age (default 0)\n"
 		"\n"
 		"cloud backup:\n"
 		"  -o cloud=URL            s3://BUCKET/PREFIX, dir:/PATH or none\n"

@@ -36,8 +36,13 @@
  * the kernel caches none of the tree's names, attributes or listings
  * (timeouts 0, no readdir cache); a version's content never changes while
  * it can be read (keep_cache).  Its mode is the document's without write
- * bits; its times are the document's (a change's own time is not recorded
- * per entry).
+ * bits.  A version's mtime, atime and ctime are all the time its change
+ * was made (the entry's time, store_entry_times: a version never changes
+ * once made); when the store does not know it (an entry indexed before
+ * entry times were recorded, or brought back from the cloud after
+ * eviction) they are the document's mtime.  A version stays listed while
+ * within history=N and history_age=DURATION (doc_history_age).  The
+ * directories of documents have the document's times.
  *
  * Locks: sd->mu guards the node table; it is never held across a store
  * call.
@@ -352,7 +357,8 @@ static int hist_check(struct fs *fs, uint64_t id, uint64_t seq,
 	int rc = store_doc_info(fs->s, id, info);
 
 	if (rc == 0)
-		rc = doc_history(fs->s, id, fs->cfg.history, &first, &last);
+		rc = doc_history_age(fs->s, id, fs->cfg.history,
+				     fs->cfg.history_age_ns, &first, &last);
 	if (rc == -EISDIR)
 		return -ENOTDIR;
 	if (rc == 0 && (seq < first || seq > last))
@@ -392,6 +398,7 @@ static int hist_stat(struct fs *fs, uint64_t ino, const struct snode *n,
 {
 	struct store_doc_info info;
 	struct doc_snap *text;
+	int64_t t = 0;
 	size_t len;
 	int rc;
 
@@ -408,14 +415,18 @@ static int hist_stat(struct fs *fs, uint64_t ino, const struct snode *n,
 		return 0;
 	}
 	rc = hist_check(fs, n->id, n->seq, &info);
+	if (rc == 0)
+		rc = doc_version_time(fs->s, n->id, n->seq, &t);
 	if (rc < 0)
 		return rc;
+	if (t <= 0) /* not recorded (store/snapshot.h): the document's */
+		t = info.meta.mtime_ns;
 	st->st_ino = ino;
 	st->st_mode = S_IFREG | (info.meta.mode & 0444);
 	st->st_nlink = 1;
 	st->st_uid = info.meta.uid;
 	st->st_gid = info.meta.gid;
-	stat_times(st, info.meta.mtime_ns, info.meta.ctime_ns);
+	stat_times(st, t, t);
 	if (!n->size_known) {
 		rc = hist_text(fs, n->id, n->seq, &text);
 		if (rc < 0)
@@ -959,8 +970,10 @@ static int hist_list(struct fs *fs, const struct snode *n, struct slist *l)
 		rc = store_doc_info(fs->s, n->id, &info);
 		if (rc == 0 && info.is_space)
 			rc = store_doc_list(fs->s, n->id, 0, list_name, l);
-		else if (rc == 0 && !doc_history(fs->s, n->id, fs->cfg.history,
-						 &first, &last))
+		else if (rc == 0 &&
+			 !doc_history_age(fs->s, n->id, fs->cfg.history,
+					  fs->cfg.history_age_ns, &first,
+					  &last))
 			for (uint64_t seq = first; rc == 0 && seq <= last;
 			     seq++) {
 				hist_name(seq, name);

@@ -61,7 +61,9 @@
 #include <string.h>
 
 #include "json/json.h"
+#include "store/snapshot.h"
 #include "store/store.h"
+#include "util/clock.h"
 #include "util/debug.h"
 #include "util/grow.h"
 #include "util/log.h"
@@ -112,6 +114,7 @@ void doc_options_default(struct doc_options *o)
 	o->compact_ratio = 4;
 	o->compact_min_bytes = 64u << 10;
 	o->history = 16;
+	o->history_age_ns = 0;
 }
 
 /* ---- snapshots ---- */
@@ -486,10 +489,45 @@ int doc_read_from(doc_read_fn read, void *rarg, struct doc_snap **out)
 
 /* ---- history ---- */
 
-int doc_history(struct store *s, uint64_t id, uint32_t history, uint64_t *first,
-		uint64_t *last)
+/* The bound by age: *out receives the oldest version that was current at
+ * some moment of the last age_ns, judging by the entries held: version
+ * v is out when entry v + 1, which replaced it, is known to be older. */
+struct age_scan {
+	int64_t now;
+	uint64_t age_ns, last_out;
+};
+
+static int age_entry(void *arg, uint64_t seq, int64_t time_ns)
+{
+	struct age_scan *a = arg;
+
+	if (time_ns > 0 && time_ns < a->now &&
+	    (uint64_t)(a->now - time_ns) > a->age_ns && seq - 1 > a->last_out)
+		a->last_out = seq - 1;
+	return 0;
+}
+
+static int age_first(struct store *s, uint64_t id, uint64_t age_ns,
+		     uint64_t *out)
+{
+	struct age_scan a = { clock_real_ns(), age_ns, 0 };
+	int rc;
+
+	*out = 0;
+	if (!age_ns)
+		return 0;
+	rc = store_entry_times(s, id, age_entry, &a);
+	if (rc < 0)
+		return rc;
+	*out = a.last_out + 1;
+	return 0;
+}
+
+int doc_history_age(struct store *s, uint64_t id, uint32_t history,
+		    uint64_t age_ns, uint64_t *first, uint64_t *last)
 {
 	struct store_doc_info info;
+	uint64_t by_age;
 	int rc = store_doc_info(s, id, &info);
 
 	if (rc < 0)
@@ -498,11 +536,53 @@ int doc_history(struct store *s, uint64_t id, uint32_t history, uint64_t *first,
 		return -EISDIR;
 	if (!info.entries)
 		return -ENOENT;
+	rc = age_first(s, id, age_ns, &by_age);
+	if (rc < 0)
+		return rc;
 	/* the entries held have consecutive seqs */
 	*first = info.seq - info.entries + 1;
 	if (info.seq - *first > history)
 		*first = info.seq - history;
+	if (by_age > *first)
+		*first = by_age < info.seq ? by_age : info.seq;
 	*last = info.seq;
+	return 0;
+}
+
+int doc_history(struct store *s, uint64_t id, uint32_t history, uint64_t *first,
+		uint64_t *last)
+{
+	return doc_history_age(s, id, history, 0, first, last);
+}
+
+struct time_scan {
+	uint64_t seq;
+	int64_t time_ns;
+	bool found;
+};
+
+static int time_entry(void *arg, uint64_t seq, int64_t time_ns)
+{
+	struct time_scan *t = arg;
+
+	if (seq != t->seq)
+		return seq > t->seq;
+	t->time_ns = time_ns;
+	t->found = true;
+	return 1;
+}
+
+int doc_version_time(struct store *s, uint64_t id, uint64_t seq,
+		     int64_t *time_ns)
+{
+	struct time_scan t = { seq, 0, false };
+	int rc = store_entry_times(s, id, time_entry, &t);
+
+	if (rc < 0)
+		return rc;
+	if (!t.found)
+		return -ENOENT;
+	*time_ns = t.time_ns;
 	return 0;
 }
 
@@ -622,7 +702,9 @@ static bool needs_compaction(const struct doc_options *o, uint64_t entries,
 
 /* The entries to keep when a whole document follows seq: from the newest
  * whole one (or the first) at or before seq - history + 1, so versions
- * seq - history + 1 .. seq stay readable; seq + 1 (none) without history. */
+ * seq - history + 1 .. seq stay readable; seq + 1 (none) without history.
+ * With history_age_ns, want is no older than the oldest version still
+ * within the age bound (doc_history_age's rule). */
 struct keep_scan {
 	uint64_t want, first;
 };
@@ -642,12 +724,22 @@ static int keep_entry(void *arg, uint64_t seq, const void *buf, size_t len)
 static int keep_from(struct doc *d, uint64_t id, uint64_t seq, uint64_t *first)
 {
 	struct keep_scan k = { 0, 0 };
+	uint64_t by_age;
 	int rc;
 
 	*first = seq + 1;
 	if (!d->o.history || !seq)
 		return 0;
 	k.want = seq >= d->o.history ? seq - d->o.history + 1 : 1;
+	/* versions replaced longer than history_age_ns ago (never seq: the
+	 * entry about to follow it replaces it now) */
+	rc = age_first(d->s, id, d->o.history_age_ns, &by_age);
+	if (rc < 0)
+		return rc;
+	if (by_age > seq)
+		return 0;
+	if (by_age > k.want)
+		k.want = by_age;
 	rc = store_read(d->s, id, keep_entry, &k);
 	if (rc < 0)
 		return rc;

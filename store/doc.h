@@ -26,7 +26,8 @@
  * (store_append_keep), but for those history needs: the versions
  * seq - history .. seq stay readable (the entries from the newest 'R' or
  * 'S' entry, or the first, at or before seq - history), so do they after
- * a replacement.  The thresholds count the entries and bytes from the
+ * a replacement; with history_age_ns, only those of them that are also
+ * within the age bound (doc_history_age).  The thresholds count the entries and bytes from the
  * newest 'R' or 'S' entry on (what compaction would drop), not the
  * history kept before it.
  *
@@ -72,11 +73,15 @@ struct doc_options {
 	 * replacement drops entries (the entries from the newest whole
 	 * document at or before the oldest of them stay) */
 	uint32_t history;
+	/* ... and only while they were the document's current version at
+	 * some moment of the last history_age_ns (0: no bound by age; see
+	 * doc_history_age) */
+	uint64_t history_age_ns;
 };
 
 /* Defaults: 256 MiB cache, 8 MiB documents, 8 MiB patches, compaction past
  * 256 entries, or past 4 x the document size once 64 KiB are stored;
- * history 16. */
+ * history 16, no bound by age. */
 void doc_options_default(struct doc_options *o);
 
 /* The store is borrowed and must outlive the doc handle.  On success *out
@@ -131,6 +136,18 @@ int doc_read_from(doc_read_fn read, void *rarg, struct doc_snap **out);
  * history asks for); -ENOENT with no entries, -EISDIR for a space. */
 int doc_history(struct store *s, uint64_t id, uint32_t history, uint64_t *first,
 		uint64_t *last);
+/* The same bounded by age too: a version v before the last stays readable
+ * only while it was current at some moment of the last age_ns (the entry
+ * after it, v + 1, was made at most age_ns ago by clock_real_ns(); an
+ * entry whose time is unknown, 0, counts as recent); so [*first, *last]
+ * is every version within both bounds, the last always.  age_ns 0: no
+ * bound by age (doc_history). */
+int doc_history_age(struct store *s, uint64_t id, uint32_t history,
+		    uint64_t age_ns, uint64_t *first, uint64_t *last);
+/* When version seq was made: the time of its entry (store_entry_times;
+ * 0 unknown).  -ENOENT when the document no longer holds it. */
+int doc_version_time(struct store *s, uint64_t id, uint64_t seq,
+		     int64_t *time_ns);
 /* The document as of version seq (materialized from its first entry up
  * to seq, like doc_read_from); -ENOENT when the entries it needs are gone.
  * On success *out holds a new reference: release with doc_snap_put(). */

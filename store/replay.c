@@ -292,6 +292,7 @@ static int snap_doc(struct store *s, const struct wal_snap_doc *r)
 		e.off = we.offset;
 		e.len = we.len;
 		e.crc = we.crc;
+		e.time_ns = wal_rec_ent_time(r, i);
 		rc = ent_push(s, n, &e);
 		if (rc)
 			return rc;
@@ -332,6 +333,7 @@ static int apply_snap(struct store *s, const struct wal_rec *r)
 	case WAL_SNAP_SPACE:
 		return snap_space(s, &r->u.space);
 	case WAL_SNAP_DOC:
+	case WAL_SNAP_DOC_T:
 		return snap_doc(s, &r->u.snap_doc);
 	case WAL_SNAP_TOMB:
 		s->snap_seen.tombs++;
@@ -669,9 +671,11 @@ static int apply_append(struct store *s, const struct wal_append *r,
 			uint64_t lsn)
 {
 	struct node *n = doc_of(s, r->id);
-	struct ent e = {
-		.seq = r->seq, .off = r->offset, .len = r->len, .crc = r->crc
-	};
+	struct ent e = { .seq = r->seq,
+			 .off = r->offset,
+			 .len = r->len,
+			 .crc = r->crc,
+			 .time_ns = r->mtime_ns };
 	int rc = ent_push(s, n, &e);
 
 	if (rc)
@@ -896,6 +900,7 @@ int store_write_snapshot(void *arg, struct wal_snap *sn)
 	struct store *s = w.s;
 	struct wal_snap_begin sb;
 	struct wal_ent *ents = NULL;
+	int64_t *times = NULL;
 	uint32_t ents_cap = 0;
 	struct wal_meta m;
 	uint64_t ntombs = 0;
@@ -937,28 +942,35 @@ int store_write_snapshot(void *arg, struct wal_snap *sn)
 
 			if (n->nent > ents_cap) {
 				struct wal_ent *e;
-				ents_cap = n->nent;
-				e = realloc(ents, ents_cap * sizeof(*e));
-				if (!e) {
+				int64_t *t;
+
+				e = realloc(ents, n->nent * sizeof(*e));
+				if (e)
+					ents = e;
+				t = realloc(times, n->nent * sizeof(*t));
+				if (t)
+					times = t;
+				if (!e || !t) {
 					rc = -ENOMEM;
 					break;
 				}
-				ents = e;
+				ents_cap = n->nent;
 			}
 			for (uint32_t k = 0; k < n->nent; k++) {
 				ents[k].seq = n->ents[k].seq;
 				ents[k].offset = n->ents[k].off;
 				ents[k].len = n->ents[k].len;
 				ents[k].crc = n->ents[k].crc;
+				times[k] = n->ents[k].time_ns;
 			}
 			meta_to_wal(&n->meta, &m);
 			start = w.buf.len;
 			rc = snap_put_done(
 				&w, start,
-				wal_put_snap_doc(&w.buf, n->id, n->space_id,
-						 n->seq, n->backup_seq,
-						 n->backup_time_ns, &m, n->name,
-						 ents, n->nent));
+				wal_put_snap_doc_t(
+					&w.buf, n->id, n->space_id, n->seq,
+					n->backup_seq, n->backup_time_ns, &m,
+					n->name, ents, times, n->nent));
 			if (!rc && n->evicted) {
 				start = w.buf.len;
 				rc = snap_put_done(
@@ -1007,6 +1019,7 @@ int store_write_snapshot(void *arg, struct wal_snap *sn)
 		__atomic_store_n(&s->last_snap_bytes, w.bytes,
 				 __ATOMIC_RELAXED);
 	free(ents);
+	free(times);
 	wal_buf_release(&w.buf);
 	return rc;
 }

@@ -947,3 +947,18 @@ void store_snapshot_stats(struct store *s, struct store_snapshot_stats *out)
 	out->history_bytes = s->hist_bytes;
 	pthread_rwlock_unlock(&s->lock);
 }
+
+int store_entry_times(struct store *s, uint64_t id, store_time_fn fn, void *arg)
+{
+	struct node *n;
+	int rc = 0;
+
+	pthread_rwlock_rdlock(&s->lock);
+	n = store_doc_node(s, id, &rc);
+	if (n && n->evicted)
+		rc = -ENODATA;
+	for (uint32_t i = 0; n && i < n->nent && !rc; i++)
+		rc = fn(arg, n->ents[i].seq, n->ents[i].time_ns);
+	pthread_rwlock_unlock(&s->lock);
+	return rc;
+}

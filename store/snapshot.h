@@ -67,6 +67,20 @@ int store_snapshot_info(struct store *s, const char *snap, uint64_t id,
 int store_snapshot_read(struct store *s, const char *snap, uint64_t id,
 			store_entry_fn fn, void *arg);
 
+/* ---- entry times (document history) ----
+ *
+ * Every entry carries the wall-clock time (util/clock.h, ns since the
+ * epoch) at which the Append that made it was written, durably (the log
+ * record, and the index a cut-over writes: SNAP_DOC_T).  0 means unknown:
+ * an entry a cut-over wrote before entry times existed (SNAP_DOC), or one
+ * that came back from the cloud after eviction. */
+
+/* Visit the seq and time of every entry document id holds, oldest first;
+ * fn returns 0 to go on.  -ENOENT, -EISDIR, -ENODATA (evicted). */
+typedef int (*store_time_fn)(void *arg, uint64_t seq, int64_t time_ns);
+int store_entry_times(struct store *s, uint64_t id, store_time_fn fn,
+		      void *arg);
+
 struct store_snapshot_stats {
 	uint64_t snapshots;
 	uint64_t pinned_states; /* past node states kept */

@@ -32,6 +32,7 @@ struct ent {
 	uint64_t off; /* absolute offset in the data file */
 	uint32_t len;
 	uint32_t crc; /* CRC-32C of the bytes */
+	int64_t time_ns; /* when its Append was made (wall clock; 0 unknown) */
 };
 
 /* Ids of a space's documents (or of the root's spaces), ascending. */

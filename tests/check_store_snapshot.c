@@ -13,6 +13,11 @@
  * recovered.  fsck must be clean throughout (the entries snapshots keep
  * are accounted), and deleting every snapshot frees all they kept.
  *
+ * Entry times (store_entry_times): each entry keeps the time its append
+ * was made, set by the test's clock, through cut-overs, a reopen and a
+ * kill; an index written before entry times existed (SNAP_DOC) opens
+ * with those entries' times unknown (0) and the ones after it known.
+ *
  * CARAVAN_SNAPSHOT_SEED (a number) moves every workload's seed, for
  * campaigns beyond the fixed ones make check runs.
  */
@@ -20,6 +25,10 @@
 #include "store/snapshot.h"
 #include "store/store.h"
 #include "tests/testutil.h"
+#include "util/clock.h"
+#include "util/crc32c.h"
+#include "wal/record.h"
+#include "wal/wal.h"
 
 #include <check.h>
 #include <errno.h>
@@ -751,6 +760,181 @@ START_TEST(test_snapshot_oracle_crash)
 }
 END_TEST
 
+/* ---- entry times ---- */
+
+#define SEC INT64_C(1000000000)
+#define T0 (INT64_C(1700000000) * SEC)
+
+static int64_t fake_real_ns = T0;
+
+static int64_t fake_now_ns(enum clock_kind kind)
+{
+	if (kind == CLOCK_KIND_REAL)
+		return __atomic_load_n(&fake_real_ns, __ATOMIC_RELAXED);
+	return clock_real_ops()->now_ns(kind);
+}
+
+static const struct clock_ops fake_clock = { .now_ns = fake_now_ns };
+
+struct times {
+	uint64_t seq[64];
+	int64_t t[64];
+	size_t n;
+};
+
+static int times_add(void *arg, uint64_t seq, int64_t time_ns)
+{
+	struct times *x = arg;
+
+	ck_assert_uint_lt(x->n, 64);
+	x->seq[x->n] = seq;
+	x->t[x->n++] = time_ns;
+	return 0;
+}
+
+/* The entries of id are seqs first..first + n - 1, entry k made at
+ * want[k]. */
+static void assert_times(struct store *s, uint64_t id, uint64_t first,
+			 const int64_t *want, size_t n)
+{
+	struct times x = { .n = 0 };
+
+	ck_assert_int_eq(store_entry_times(s, id, times_add, &x), 0);
+	ck_assert_uint_eq(x.n, n);
+	for (size_t k = 0; k < n; k++) {
+		ck_assert_uint_eq(x.seq[k], first + k);
+		ck_assert_int_eq(x.t[k], want[k]);
+	}
+}
+
+static void append_at(struct store *s, uint64_t id, int64_t t)
+{
+	uint64_t seq, lsn;
+
+	__atomic_store_n(&fake_real_ns, t, __ATOMIC_RELAXED);
+	ck_assert_int_eq(store_append(s, id, "e", 1, &seq, &lsn), 0);
+	ck_assert_int_eq(store_sync(s, lsn), 0);
+}
+
+START_TEST(test_entry_times_survive_cutover_reopen_and_kill)
+{
+	char *dir = test_tmpdir();
+	int64_t want[8];
+	struct store *s;
+	uint64_t sp, a;
+	pid_t pid;
+	int status;
+
+	clock_set_ops(&fake_clock);
+	s = open_store(dir);
+	ck_assert_int_eq(store_space_create(s, "sp", &M, &sp, NULL), 0);
+	ck_assert_int_eq(store_doc_create(s, sp, "a", &M, &a, NULL), 0);
+	for (int k = 0; k < 8; k++)
+		want[k] = T0 + k * 3601 * SEC + k; /* all distinct */
+	append_at(s, a, want[0]);
+	append_at(s, a, want[1]);
+	append_at(s, a, want[2]);
+	ck_assert_int_eq(store_checkpoint(s), 0); /* in the index now */
+	append_at(s, a, want[3]);
+	assert_times(s, a, 1, want, 4);
+	/* a trim keeps the times of what it keeps */
+	ck_assert_int_eq(store_trim(s, a, 3, NULL), 0);
+	assert_times(s, a, 2, want + 1, 3);
+	ck_assert_int_eq(store_close(s), 0);
+
+	s = open_store(dir);
+	assert_times(s, a, 2, want + 1, 3);
+	ck_assert_int_eq(store_checkpoint(s), 0);
+	ck_assert_int_eq(store_close(s), 0);
+
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		s = open_store(dir);
+		append_at(s, a, want[4]);
+		ck_assert_int_eq(store_checkpoint(s), 0);
+		append_at(s, a, want[5]);
+		kill(getpid(), SIGKILL);
+		_exit(4);
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	s = open_store(dir);
+	assert_times(s, a, 2, want + 1, 5);
+	ck_assert_int_eq(store_close(s), 0);
+	assert_fsck_clean(dir);
+	clock_set_ops(NULL);
+	test_rmdir(dir);
+}
+END_TEST
+
+/* An index of the format before entry times: one space, one document of
+ * one entry (SNAP_DOC). */
+static int write_old_index(void *arg, struct wal_snap *sn)
+{
+	struct wal_snap_begin sb = { .next_id = 4,
+				     .next_tomb_id = 1,
+				     .spaces = 1,
+				     .docs = 1,
+				     .entries = 1 };
+	struct wal_meta wm = { 0755, 0, 0, 1, 1 };
+	struct wal_ent e = { 1, 0, 0, 0 };
+	struct wal_buf b;
+	uint32_t crc = 0;
+	uint64_t count = 0;
+	int rc;
+
+	(void)arg;
+	wal_buf_init(&b);
+	ck_assert_int_eq(wal_put_snap_begin(&b, &sb), 0);
+	ck_assert_int_eq(wal_put_snap_space(&b, 2, &wm, "sp"), 0);
+	ck_assert_int_eq(wal_put_snap_doc(&b, 3, 2, 1, 0, 0, &wm, "k", &e, 1),
+			 0);
+	for (size_t pos = 0; pos < b.len; count++) {
+		struct wal_rec r;
+
+		ck_assert_int_eq(wal_rec_next(b.p, b.len, &pos, &r), 1);
+		ck_assert_int_eq(r.type == WAL_SNAP_DOC_T, 0);
+		crc = crc32c_extend(crc, r.body, r.body_len);
+	}
+	ck_assert_int_eq(wal_put_snap_end(&b, crc, count), 0);
+	ck_assert_int_eq(wal_put_meta(&b, STORE_ROOT_ID, &wm), 0);
+	rc = wal_snap_frame(sn, b.p, b.len);
+	wal_buf_release(&b);
+	return rc;
+}
+
+START_TEST(test_entry_times_of_an_older_index_are_unknown)
+{
+	char *dir = test_tmpdir();
+	const int64_t want[2] = { 0, T0 + 42 * SEC };
+	struct wal_options wo = { 0 };
+	struct store *s;
+	struct wal *w;
+
+	/* a store, its log replaced by one holding the older index */
+	s = open_store(dir);
+	ck_assert_int_eq(store_close(s), 0);
+	ck_assert_int_eq(wal_create(dir, &wo, write_old_index, NULL, &w), 0);
+	ck_assert_int_eq(wal_close(w), 0);
+	clock_set_ops(&fake_clock);
+	s = open_store(dir);
+	assert_times(s, 3, 1, want, 1);
+	append_at(s, 3, want[1]);
+	assert_times(s, 3, 1, want, 2);
+	ck_assert_int_eq(store_checkpoint(s), 0); /* now SNAP_DOC_T */
+	ck_assert_int_eq(store_close(s), 0);
+	s = open_store(dir);
+	assert_times(s, 3, 1, want, 2);
+	ck_assert_int_eq(store_entry_times(s, 2, times_add,
+					   &(struct times){ .n = 0 }),
+			 -EISDIR);
+	ck_assert_int_eq(store_close(s), 0);
+	clock_set_ops(NULL);
+	test_rmdir(dir);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("store_snapshot");
@@ -758,6 +942,8 @@ int main(void)
 
 	tcase_set_timeout(tc, 600);
 	tcase_add_test(tc, test_snapshot_sees_the_past_only);
+	tcase_add_test(tc, test_entry_times_survive_cutover_reopen_and_kill);
+	tcase_add_test(tc, test_entry_times_of_an_older_index_are_unknown);
 	tcase_add_test(tc, test_snapshot_keeps_an_evicted_document);
 	tcase_add_test(tc, test_snapshot_pins_and_frees);
 	tcase_add_test(tc, test_snapshot_full_store);

@@ -13,6 +13,14 @@
 # writes inside are EROFS, the tree never shows in the root's listing,
 # history_pinned_bytes shows in the metrics and in caravan stats,
 # history=0 leaves only the newest version, and fsck stays clean.
+#
+# Times (real clocks, no sleeps): each write of sp/c is bracketed by two
+# readings of the wall clock; every version it made must have its mtime
+# and ctime within that window (so versions of different writes have
+# distinct, ordered mtimes), live, after a remount and after kill -9.
+# history_age=DURATION: a bad duration is refused; with history_age=1s
+# the versions of sp/b, replaced long before, leave the listing (polled
+# with a deadline) while the newest stays.
 . "$(dirname "$0")/e2e/lib.sh"
 
 S=$T/store
@@ -96,6 +104,49 @@ check "40 patches made more seqs than the history keeps" test "$(newest a)" -gt 
 verify a 4 "live"
 verify b 4 "live"
 
+# write_c N: N patches of sp/c, each version's write window recorded
+LASTC=0
+write_c() {
+	j=0
+	while [ $j -lt "$1" ]; do
+		prev=$LASTC
+		lo=$(date +%s%N)
+		echo "{\"c\":$j,\"w$((j % 4))\":$lo}" >>"$M/sp/c"
+		hi=$(date +%s%N)
+		n=$(newest c)
+		q=$((prev + 1))
+		while [ "$q" -le "$n" ]; do
+			echo "$lo $hi" >"$T/v/c.$q.w"
+			q=$((q + 1))
+		done
+		LASTC=$n
+		j=$((j + 1))
+	done
+}
+
+# check_times WHAT: every listed version of sp/c has its mtime and ctime
+# (ns) in the window of the write that made it
+check_times() {
+	bad=""
+	nv=0
+	for f in "$H/sp/c"/*; do
+		q=$(basename "$f" | sed 's/^0*//')
+		read -r lo hi <"$T/v/c.$q.w" || lo=""
+		mt=$(stat -c %.9Y "$f" | tr -d .)
+		ct=$(stat -c %.9Z "$f" | tr -d .)
+		if [ -z "$lo" ] || [ "$mt" -lt "$lo" ] || [ "$mt" -gt "$hi" ] ||
+			[ "$ct" != "$mt" ]; then
+			bad="$bad $q:$mt"
+		fi
+		nv=$((nv + 1))
+	done
+	check_eq "c: every version's mtime is when its write was made ($1)" \
+		"$bad" ""
+	check "c: $nv versions listed ($1)" test "$nv" -eq 5
+}
+write_c 9
+check_times "live"
+
 # cat and diff of versions
 last=$(newest a)
 old=$H/sp/a/$(printf '%020d' $((last - 4)))
@@ -136,6 +187,7 @@ if ! mount_fs "$S" "$M" "$OPTS"; then
 fi
 verify a 4 "after a remount"
 verify b 4 "after a remount"
+check_times "after a remount"
 
 # ---- kill -9: changes made durable (fsync) before it stay readable
 i=41
@@ -145,7 +197,9 @@ while [ $i -le 50 ]; do
 	rec a "$prev"
 	i=$((i + 1))
 done
+write_c 3
 check "fsync the document" sync "$M/sp/a"
+check "fsync sp/c" sync "$M/sp/c"
 kill -9 "$MOUNT_PID"
 wait "$MOUNT_PID" 2>/dev/null
 fusermount3 -u -z "$M"
@@ -158,6 +212,7 @@ ok "remount after kill -9"
 check_eq "the last version survived" "$(newest a)" "$LAST"
 verify a 4 "after kill -9"
 verify b 4 "after kill -9"
+check_times "after kill -9"
 check "clean unmount" umount_fs "$M"
 check "fsck after kill -9" "$CARAVAN" fsck "$S"
 
@@ -169,4 +224,30 @@ if ! mount_fs "$S" "$M" history=0; then
 fi
 verify a 0 "history=0"
 check "clean unmount" umount_fs "$M"
+
+# ---- history_age
+check_fails "a bad history_age is refused" mount_fs "$S" "$M" history_age=soon
+if ! mount_fs "$S" "$M" history=4,history_age=1h; then
+	not_ok "mount with history_age=1h"
+	e2e_finish
+	exit 1
+fi
+verify b 4 "history_age=1h"
+check "clean unmount" umount_fs "$M"
+if ! mount_fs "$S" "$M" history=4,history_age=1s; then
+	not_ok "mount with history_age=1s"
+	e2e_finish
+	exit 1
+fi
+# sp/b was last written before the remounts: within a second its older
+# versions were all replaced more than 1 s ago
+i=0
+while [ "$(ls "$H/sp/b" | wc -l)" -ne 1 ] && [ $i -lt 200 ]; do
+	sleep 0.05
+	i=$((i + 1))
+done
+verify b 0 "history_age=1s"
+check "the document itself is unchanged" cmp -s "$M/sp/b" "$T/v/b.$(newest b)"
+check "clean unmount" umount_fs "$M"
+check "fsck at the end" "$CARAVAN" fsck "$S"
 e2e_finish

@@ -283,19 +283,20 @@ int wal_put_snap_space(struct wal_buf *b, uint64_t id, const struct wal_meta *m,
 	return rc;
 }
 
-int wal_put_snap_doc(struct wal_buf *b, uint64_t id, uint64_t space_id,
-		     uint64_t seq, uint64_t backup_seq, int64_t backup_time_ns,
-		     const struct wal_meta *m, const char *name,
-		     const struct wal_ent *ents, uint32_t n)
+static int put_snap_doc(struct wal_buf *b, enum wal_rec_type t, uint64_t id,
+			uint64_t space_id, uint64_t seq, uint64_t backup_seq,
+			int64_t backup_time_ns, const struct wal_meta *m,
+			const char *name, const struct wal_ent *ents,
+			const int64_t *times, uint32_t n)
 {
-	size_t nl;
+	size_t nl, ent_bytes = t == WAL_SNAP_DOC_T ? 32 : 24;
 	int rc = namelen(name, &nl);
 	uint8_t *p;
 
 	if (rc)
 		return rc;
-	p = begin(b, WAL_SNAP_DOC,
-		  40 + WAL_META_BYTES + 2 + nl + 4 + (size_t)n * 24);
+	p = begin(b, t,
+		  40 + WAL_META_BYTES + 2 + nl + 4 + (size_t)n * ent_bytes);
 	if (!p)
 		return -ENOMEM;
 	p = w64(p, id);
@@ -311,8 +312,29 @@ int wal_put_snap_doc(struct wal_buf *b, uint64_t id, uint64_t space_id,
 		p = w64(p, ents[i].offset);
 		p = w32(p, ents[i].len);
 		p = w32(p, ents[i].crc);
+		if (t == WAL_SNAP_DOC_T)
+			p = w64(p, times ? (uint64_t)times[i] : 0);
 	}
 	return 0;
+}
+
+int wal_put_snap_doc(struct wal_buf *b, uint64_t id, uint64_t space_id,
+		     uint64_t seq, uint64_t backup_seq, int64_t backup_time_ns,
+		     const struct wal_meta *m, const char *name,
+		     const struct wal_ent *ents, uint32_t n)
+{
+	return put_snap_doc(b, WAL_SNAP_DOC, id, space_id, seq, backup_seq,
+			    backup_time_ns, m, name, ents, NULL, n);
+}
+
+int wal_put_snap_doc_t(struct wal_buf *b, uint64_t id, uint64_t space_id,
+		       uint64_t seq, uint64_t backup_seq,
+		       int64_t backup_time_ns, const struct wal_meta *m,
+		       const char *name, const struct wal_ent *ents,
+		       const int64_t *times, uint32_t n)
+{
+	return put_snap_doc(b, WAL_SNAP_DOC_T, id, space_id, seq, backup_seq,
+			    backup_time_ns, m, name, ents, times, n);
 }
 
 int wal_put_snapshot_add(struct wal_buf *b, uint64_t lsn, int64_t time_ns,
@@ -489,8 +511,11 @@ static void dec_snap_begin(struct cur *c, struct wal_snap_begin *sb)
 	sb->tombs = r64(c);
 }
 
-static void dec_snap_doc(struct cur *c, struct wal_snap_doc *d)
+static void dec_snap_doc(struct cur *c, struct wal_snap_doc *d, bool timed)
 {
+	size_t ent_bytes = timed ? 32 : 24;
+
+	d->timed = timed;
 	d->id = r64(c);
 	d->space_id = r64(c);
 	d->seq = r64(c);
@@ -499,9 +524,9 @@ static void dec_snap_doc(struct cur *c, struct wal_snap_doc *d)
 	rmeta(c, &d->meta);
 	rname(c, &d->key);
 	d->n = r32(c);
-	if (!c->bad && (uint64_t)d->n * 24 != c->left)
+	if (!c->bad && (uint64_t)d->n * ent_bytes != c->left)
 		c->bad = true;
-	d->ents = take(c, (size_t)d->n * 24);
+	d->ents = take(c, (size_t)d->n * ent_bytes);
 }
 
 static void dec_pin(struct cur *c, struct wal_pin *d)
@@ -617,7 +642,8 @@ int wal_rec_next(const uint8_t *buf, size_t len, size_t *pos, struct wal_rec *r)
 		dec_snap_begin(&c, &r->u.snap_begin);
 		break;
 	case WAL_SNAP_DOC:
-		dec_snap_doc(&c, &r->u.snap_doc);
+	case WAL_SNAP_DOC_T:
+		dec_snap_doc(&c, &r->u.snap_doc, r->type == WAL_SNAP_DOC_T);
 		break;
 	case WAL_SNAP_END:
 		r->u.snap_end.crc = r32(&c);
@@ -634,12 +660,17 @@ int wal_rec_next(const uint8_t *buf, size_t len, size_t *pos, struct wal_rec *r)
 
 void wal_rec_ent(const struct wal_snap_doc *d, uint32_t i, struct wal_ent *e)
 {
-	const uint8_t *p = d->ents + (size_t)i * 24;
+	const uint8_t *p = d->ents + (size_t)i * (d->timed ? 32 : 24);
 
 	e->seq = le64_get(p);
 	e->offset = le64_get(p + 8);
 	e->len = le32_get(p + 16);
 	e->crc = le32_get(p + 20);
+}
+
+int64_t wal_rec_ent_time(const struct wal_snap_doc *d, uint32_t i)
+{
+	return d->timed ? (int64_t)le64_get(d->ents + (size_t)i * 32 + 24) : 0;
 }
 
 void wal_rec_pin_ent(const struct wal_pin *d, uint32_t i, struct wal_ent *e)
@@ -697,6 +728,8 @@ const char *wal_rec_type_name(enum wal_rec_type t)
 		return "SnapSpace";
 	case WAL_SNAP_DOC:
 		return "SnapDoc";
+	case WAL_SNAP_DOC_T:
+		return "SnapDocT";
 	case WAL_SNAP_TOMB:
 		return "SnapTomb";
 	case WAL_SNAP_END:

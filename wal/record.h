@@ -52,6 +52,10 @@
  *   SNAP_SPACE  id, meta, name
  *   SNAP_DOC    id, space_id, seq, backup_seq, backup_time_ns i64, meta,
  *               name, n u32, then n x (seq, offset, len u32, crc u32)
+ *               (written by stores before entry times: its entries'
+ *               times read back as 0, unknown)
+ *   SNAP_DOC_T  the same, each entry followed by time_ns i64 (when its
+ *               Append was made: n x 32 bytes); what a cut-over writes
  *   SNAP_TOMB   tomb_id, space name, key name
  *   SNAP_TARGET target id               (the target, no reset; absent in
  *               logs written before it existed: target 0, none known)
@@ -71,6 +75,7 @@
 #ifndef WAL_RECORD_H
 #define WAL_RECORD_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -101,6 +106,7 @@ enum wal_rec_type {
 	WAL_SNAP_END = 24,
 	WAL_SNAP_TARGET = 25,
 	WAL_SNAP_EVICT = 26,
+	WAL_SNAP_DOC_T = 27,
 };
 
 #define WAL_REC_HDR 5
@@ -207,13 +213,14 @@ struct wal_snap_begin { /* SNAP_BEGIN */
 	uint64_t spaces, docs, entries, tombs; /* what the snapshot holds */
 };
 
-struct wal_snap_doc { /* SNAP_DOC */
+struct wal_snap_doc { /* SNAP_DOC, SNAP_DOC_T */
 	uint64_t id, space_id, seq, backup_seq;
 	int64_t backup_time_ns;
 	struct wal_meta meta;
 	struct wal_name key;
 	uint32_t n; /* entries: wal_rec_ent() decodes the i-th */
-	const uint8_t *ents; /* n x 24 encoded entries */
+	const uint8_t *ents; /* n x 24 encoded entries (SNAP_DOC_T: 32) */
+	bool timed; /* SNAP_DOC_T: each entry carries its time */
 };
 
 struct wal_snap_end { /* SNAP_END */
@@ -243,7 +250,7 @@ struct wal_rec {
 		struct wal_node_lsn node_lsn; /* NODE_LSN; HIST_BASE: lsn is
 						 the seq */
 		struct wal_snap_begin snap_begin;
-		struct wal_snap_doc snap_doc;
+		struct wal_snap_doc snap_doc; /* SNAP_DOC, SNAP_DOC_T */
 		struct wal_snap_end snap_end;
 	} u;
 };
@@ -253,8 +260,10 @@ struct wal_rec {
 int wal_rec_next(const uint8_t *buf, size_t len, size_t *pos,
 		 struct wal_rec *r);
 
-/* The i-th entry of a decoded SNAP_DOC record (i < d->n). */
+/* The i-th entry of a decoded SNAP_DOC or SNAP_DOC_T record (i < d->n). */
 void wal_rec_ent(const struct wal_snap_doc *d, uint32_t i, struct wal_ent *e);
+/* Its time: SNAP_DOC_T's, 0 (unknown) for SNAP_DOC. */
+int64_t wal_rec_ent_time(const struct wal_snap_doc *d, uint32_t i);
 
 /* The i-th entry of a decoded PIN record (i < p->n). */
 void wal_rec_pin_ent(const struct wal_pin *p, uint32_t i, struct wal_ent *e);
@@ -299,6 +308,13 @@ int wal_put_snap_doc(struct wal_buf *b, uint64_t id, uint64_t space_id,
 		     uint64_t seq, uint64_t backup_seq, int64_t backup_time_ns,
 		     const struct wal_meta *m, const char *name,
 		     const struct wal_ent *ents, uint32_t n);
+/* The same as SNAP_DOC_T: entry i with its time times[i] (times NULL:
+ * all 0). */
+int wal_put_snap_doc_t(struct wal_buf *b, uint64_t id, uint64_t space_id,
+		       uint64_t seq, uint64_t backup_seq,
+		       int64_t backup_time_ns, const struct wal_meta *m,
+		       const char *name, const struct wal_ent *ents,
+		       const int64_t *times, uint32_t n);
 int wal_put_snapshot_add(struct wal_buf *b, uint64_t lsn, int64_t time_ns,
 			 const char *name);
 int wal_put_snapshot_del(struct wal_buf *b, const char *name);

@@ -32,19 +32,32 @@ static int encode_snap_doc(struct wal_buf *b, const struct wal_snap_doc *d)
 {
 	char n1[WAL_NAME_MAX + 1];
 	struct wal_ent *ents = NULL;
-	int rc;
+	int64_t *times = NULL;
+	int rc = -ENOMEM;
 
 	if (d->n) {
 		ents = malloc((size_t)d->n * sizeof(*ents));
-		if (!ents)
-			return -ENOMEM;
+		times = malloc((size_t)d->n * sizeof(*times));
+		if (!ents || !times)
+			goto out;
 	}
-	for (uint32_t i = 0; i < d->n; i++)
+	for (uint32_t i = 0; i < d->n; i++) {
 		wal_rec_ent(d, i, &ents[i]);
-	rc = wal_put_snap_doc(b, d->id, d->space_id, d->seq, d->backup_seq,
-			      d->backup_time_ns, &d->meta,
-			      copy_name(n1, &d->key), ents, d->n);
+		times[i] = wal_rec_ent_time(d, i);
+	}
+	if (d->timed)
+		rc = wal_put_snap_doc_t(b, d->id, d->space_id, d->seq,
+					d->backup_seq, d->backup_time_ns,
+					&d->meta, copy_name(n1, &d->key), ents,
+					times, d->n);
+	else
+		rc = wal_put_snap_doc(b, d->id, d->space_id, d->seq,
+				      d->backup_seq, d->backup_time_ns,
+				      &d->meta, copy_name(n1, &d->key), ents,
+				      d->n);
+out:
 	free(ents);
+	free(times);
 	return rc;
 }
 
@@ -127,6 +140,7 @@ static int encode(struct wal_buf *b, const struct wal_rec *r)
 	case WAL_SNAP_BEGIN:
 		return wal_put_snap_begin(b, &r->u.snap_begin);
 	case WAL_SNAP_DOC:
+	case WAL_SNAP_DOC_T:
 		return encode_snap_doc(b, &r->u.snap_doc);
 	case WAL_SNAP_END:
 		return wal_put_snap_end(b, r->u.snap_end.crc,
