@@ -99,12 +99,14 @@ struct follow {
 	char bad_key[FEED_KEY_MAX]; /* last object logged as bad */
 	char retry_key[FEED_KEY_MAX]; /* last object that did not read */
 	uint32_t retries; /* ... rounds in a row */
+	char fail_key[FEED_KEY_MAX]; /* batch whose GET failed last round */
+	uint64_t fail_rounds; /* ... rounds in a row */
 	/* under mu */
 	struct follow_pos pos;
 	bool ready;
 	int error;
 	int64_t behind_since_ns; /* 0: caught up */
-	uint64_t batches, records, fallbacks, damaged;
+	uint64_t batches, records, fallbacks, damaged, read_errors;
 };
 
 void follow_options_default(struct follow_options *o)
@@ -399,6 +401,58 @@ static int unreadable(struct follow *f, const char *key, const char *what)
 	return -EBADMSG;
 }
 
+/* GET feed batch key, saying a failure once per batch: the target logs
+ * the first failed round of a key (with its detail) and the follower
+ * adds one line; the rounds after it that fail the same way are quiet
+ * (log_thread_demote) but counted (read_errors); the first round that
+ * reads it (or finds it absent) says so once.  Returns the target's. */
+static int get_batch(struct follow *f, const char *key, void **buf, size_t *len,
+		     uint64_t *seq)
+{
+	bool again = !strcmp(f->fail_key, key);
+	int rc;
+
+	if (!again && f->fail_key[0]) {
+		log_info("follower of '%s': feed batch '%s' is not read any "
+			 "more (after %" PRIu64 " failed rounds): the position "
+			 "moved past it",
+			 cloud_target_url(f->t), f->fail_key, f->fail_rounds);
+		f->fail_key[0] = 0;
+	}
+	if (again)
+		log_thread_demote(true);
+	rc = cloud_target_get(f->t, PITR_SPACE, key, buf, len, seq);
+	if (again)
+		log_thread_demote(false);
+	if (rc == -ECANCELED || rc == -ENOMEM)
+		return rc; /* stopping, or this machine: not the object */
+	if (rc && rc != -ENOENT) {
+		pthread_mutex_lock(&f->mu);
+		f->read_errors++;
+		pthread_mutex_unlock(&f->mu);
+		if (!again) {
+			snprintf(f->fail_key, sizeof(f->fail_key), "%s", key);
+			f->fail_rounds = 0;
+			if (rc != -EBADMSG && rc != -EFBIG)
+				log_warn("follower of '%s': cannot read feed "
+					 "batch '%s': %s: retried every poll, "
+					 "said again only once it reads",
+					 cloud_target_url(f->t), key,
+					 strerror(-rc));
+		}
+		f->fail_rounds++;
+		return rc;
+	}
+	if (again) {
+		log_info("follower of '%s': feed batch '%s' reads again after "
+			 "%" PRIu64 " failed rounds",
+			 cloud_target_url(f->t), key, f->fail_rounds);
+		f->fail_key[0] = 0;
+		f->fail_rounds = 0;
+	}
+	return rc;
+}
+
 /* Fetch, check and apply batch (gen, batch).  0 applied; -ENOENT absent;
  * -EAGAIN unreadable for now; -EBADMSG damaged (logged); else the
  * target's error or a store error (sticky). */
@@ -415,7 +469,7 @@ static int apply_batch(struct follow *f, uint64_t gen, uint64_t batch)
 	int rc;
 
 	feed_key_batch(key, gen, batch);
-	rc = cloud_target_get(f->t, PITR_SPACE, key, &buf, &len, &seq);
+	rc = get_batch(f, key, &buf, &len, &seq);
 	if (rc == -EBADMSG)
 		return unreadable(f, key, "cannot be read: refused");
 	if (rc == -EFBIG) {
@@ -1050,6 +1104,7 @@ void follow_status(struct follow *f, struct follow_status *out)
 	out->records = f->records;
 	out->fallbacks = f->fallbacks;
 	out->damaged = f->damaged;
+	out->read_errors = f->read_errors;
 	out->error = f->error;
 	out->ready = f->ready && !f->error;
 	pthread_mutex_unlock(&f->mu);
