@@ -53,6 +53,7 @@ struct fix {
 	int locks, unlocks;
 	bool locked;
 	char at_lock[4096]; /* the store's namespace at the last lock */
+	char file_at_lock[2][600]; /* the position file at the first locks */
 };
 
 static int dump_doc(void *arg, uint64_t id, const char *name)
@@ -115,12 +116,33 @@ static void dump(struct store *s, char *out, size_t n)
 
 static void dump_sorted(struct store *s, char *out, size_t n);
 
+/* Whether the position file says state ("applying", "clean"); its
+ * text into text (600 bytes; may be NULL). */
+static bool file_says(struct fix *x, const char *state, char *text)
+{
+	char buf[600], want[64];
+	FILE *fp = fopen(x->state, "r");
+	size_t n;
+
+	if (!fp)
+		return false;
+	n = fread(buf, 1, sizeof(buf) - 1, fp);
+	buf[n] = 0;
+	fclose(fp);
+	if (text)
+		memcpy(text, buf, n + 1);
+	snprintf(want, sizeof(want), "state %s\n", state);
+	return strstr(buf, want) != NULL;
+}
+
 static void t_lock(void *arg)
 {
 	struct fix *x = arg;
 
 	ck_assert(!x->locked);
 	x->locked = true;
+	/* nothing is changed before the file says a crash must rebuild */
+	ck_assert(file_says(x, "applying", x->file_at_lock[x->locks % 2]));
 	x->locks++;
 	dump_sorted(x->s, x->at_lock, sizeof(x->at_lock));
 }
@@ -339,6 +361,10 @@ START_TEST(test_follow_applies_batches_in_order_each_whole)
 	ck_assert_str_eq(x.at_lock, NS1);
 	check_ns(&x, NS2);
 	check_pos(&x, GEN1, 2);
+	/* one "applying" mark for the round, at the position before it
+	 * (not one save per batch), and "clean" once the round is over */
+	ck_assert_str_eq(x.file_at_lock[0], x.file_at_lock[1]);
+	ck_assert(file_says(&x, "clean", NULL));
 	fix_close(&x);
 }
 END_TEST
