@@ -48,8 +48,11 @@
  * metadata is exactly the upload's state (seq, checksum, mode, owner,
  * times) is that state already: nothing is PUT, the document is marked
  * uploaded at that seq (backup_upload_confirm) and counted as adopted,
- * not uploaded, and no feed record is written (the state's record is
- * the feed's already: the store that wrote the object recorded it).
+ * not uploaded.  It is fed all the same, and the mark waits for the
+ * feed as after a PUT: a pending document's state may be missing from
+ * the history (a kill -9 between a PUT and its feed record), and the
+ * history's check at the start leaves pending documents to their
+ * upload (history_backup.c); a state recorded twice is harmless.
  * This is what a store made writer by -o cloud_takeover meets for every
  * document it followed: the bucket holds its states, and only those the
  * old writer changed after the follower's position are uploaded (its
@@ -618,26 +621,21 @@ static int snapshot(struct backup *b, uint64_t id, struct upload *up)
 	return rc;
 }
 
-static int confirm(struct backup *b, struct backup_entry *e, uint64_t id,
-		   const char *space, const char *key,
-		   const struct cloud_doc_meta *meta, bool adopted);
-
-/* After a PUT of (space, key) for document id in state meta. */
+/* After a PUT of (space, key) for document id in state meta (or after
+ * finding the cloud holds that state already: e->adopting). */
 int backup_upload_confirm(struct backup *b, struct backup_entry *e, uint64_t id,
 			  const char *space, const char *key,
 			  const struct cloud_doc_meta *meta)
 {
-	return confirm(b, e, id, space, key, meta, false);
-}
-
-/* ... or after finding the cloud holds that state already (adopted). */
-static int confirm(struct backup *b, struct backup_entry *e, uint64_t id,
-		   const char *space, const char *key,
-		   const struct cloud_doc_meta *meta, bool adopted)
-{
 	char now_space[STORE_NAME_MAX + 1], now_key[STORE_NAME_MAX + 1];
 	uint64_t sid, other;
+	bool adopted;
 	int rc = store_node_name(b->store, id, now_space, now_key);
+
+	pthread_mutex_lock(&b->lock);
+	adopted = e->adopting;
+	e->adopting = false;
+	pthread_mutex_unlock(&b->lock);
 
 	catalog_note_put(b->cat, space, key);
 	if (!rc && !strcmp(now_space, space) && !strcmp(now_key, key)) {
@@ -745,13 +743,17 @@ int backup_upload_doc(struct backup *b, struct backup_slot *sl,
 		rc = 0;
 		goto out_release;
 	}
-	c =
-		(struct call){ space, key,  &up, info.backup_time_ns != 0,
-			       id,    false };
+	memset(&c, 0, sizeof(c));
+	c.space = space;
+	c.key = key;
+	c.up = &up;
+	c.reconciled = info.backup_time_ns != 0;
+	c.id = id;
 	rc = until_confirmed(b, e, &c);
-	if (!rc && c.adopted) /* no PUT: its record is the feed's already */
-		rc = confirm(b, e, id, space, key, &up.meta, true);
-	else if (!rc && b->hist) /* history: the mark waits for the feed */
+	pthread_mutex_lock(&b->lock);
+	e->adopting = !rc && c.adopted; /* backup_upload_confirm counts it */
+	pthread_mutex_unlock(&b->lock);
+	if (!rc && b->hist) /* history: the mark waits for the feed */
 		rc = backup_feed_uploaded(b, e, id, space, key, up.body, up.len,
 					  &up.meta);
 	else if (!rc)
