@@ -14,7 +14,10 @@
 # followers converge to the writer's namespace.  Then the writer is
 # killed (-9) while uploading; the follower catches up with the feed and
 # is mounted with -o cloud_takeover: every change the old writer's
-# uploader confirmed (its store's backup_seq) is there; the old writer
+# uploader confirmed (its store's backup_seq) is there; the new writer
+# PUTs only the documents the bucket holds otherwise than follower 1 did
+# (uploads_total), adopts the others (cloud_adopted_total) and keeps each
+# newer object of the old writer as a conflict copy; the old writer
 # mounted again is refused with a message; the other follower follows
 # the new writer.  Last, a follower that was down while the feed batch
 # after its position was removed (as retention does) says so, falls back
