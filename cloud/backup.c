@@ -413,6 +413,31 @@ static int forget_and_mark(struct backup *b)
 	return rc;
 }
 
+/* A store that recorded no target meets one another store writes (its
+ * marker is there): a follower's store made writer (-o cloud_takeover),
+ * or a store new to the target.  Its documents' marks say nothing of
+ * this target (a follower's imports are marked as restores), and the
+ * target may hold other states under their names: what the old writer
+ * uploaded after the follower's position, or deleted.  So every
+ * document becomes pending, never uploaded (store_backup_forget), and
+ * its upload reconciles (cloud/upload.c): a HEAD finds the states the
+ * target holds already, which are adopted without a PUT; the others are
+ * uploaded, a newer object of the old writer kept as a conflict copy
+ * first (nothing it uploaded is lost). */
+static int check_adopted(struct backup *b)
+{
+	struct store_stats st;
+
+	store_stats(b->store, &st);
+	if (!st.documents)
+		return 0;
+	log_info("backup target '%s' is written by another store: the %" PRIu64
+		 " documents here are checked against it (those it holds "
+		 "already are adopted, not uploaded)",
+		 cloud_target_url(b->target), (uint64_t)st.documents);
+	return store_backup_forget(b->store);
+}
+
 /* After store_backup_target named the target as before, or adopted it
  * (a store of an older build that recorded none). */
 static int mark_check(struct backup *b, bool adopted)
@@ -428,6 +453,8 @@ static int mark_check(struct backup *b, bool adopted)
 			 cloud_target_url(b->target));
 		return forget_and_mark(b);
 	}
+	if (rc == 0 && adopted)
+		return check_adopted(b);
 	if (rc == 0)
 		return 0;
 	if (rc == -ENOENT && adopted) {

@@ -156,6 +156,8 @@ struct backup_stats {
 	uint64_t restores; /* documents restored */
 	uint64_t restore_failures; /* restores that failed (not -ENOENT) */
 	uint64_t conflicts; /* cloud copies kept under a conflict name */
+	uint64_t adopted; /* documents whose state the cloud held already
+			     (no PUT: cloud/upload.c, "Adoption") */
 	uint64_t lease_held; /* 1 while this store holds the writer lease */
 	uint64_t fenced; /* 1 once another store took the prefix over */
 };

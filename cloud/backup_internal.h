@@ -51,6 +51,8 @@ struct backup_entry {
 	uint64_t win; /* its window, counted in b->win_open ... */
 	bool counted; /* ... while queued or uploading (not handed over) */
 	bool skip_if_clean; /* just restored: no upload unless changed */
+	bool adopting; /* its state was found in the cloud (no PUT): its
+			  mark counts as adopted (cloud/upload.c) */
 	/* The state its last upload marked (name, seq, metadata): a change
 	 * noted while that upload was in flight which the upload already
 	 * carried re-queues it, and the state is not sent (nor fed) twice. */

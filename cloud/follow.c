@@ -7,17 +7,25 @@
  * nothing applied yet (an empty history).  "applying": a batch after the
  * position, or a rebuild, was being applied when the file was written.
  *
- * Durability ordering of one batch (apply_batch):
- *   1. the file says "applying" (written to a temporary, fsynced,
- *      renamed, directory fsynced);
- *   2. the batch is applied to the store (under options.lock) and the
- *      store synced (store_sync of its last frame);
- *   3. the file says "clean" at the new position.
+ * Durability ordering of one round (follow_poll):
+ *   1. before the first batch (or rebuild) of the round touches the
+ *      store, the file says "applying" at the position before it
+ *      (mark_applying: written to a temporary, fsynced, renamed,
+ *      directory fsynced);
+ *   2. each batch is applied to the store (under options.lock), the
+ *      store synced (store_sync of its last frame) and the new position
+ *      published, batch after batch;
+ *   3. at the end of the round the file says "clean" at the last
+ *      position (mark_clean).
  * A crash between 1 and 3 leaves "applying": the next start rebuilds the
- * namespace at (gen, batch + 1) from the target (pitr_build by
- * position) before the follower is ready, so a half-applied batch is
- * never served.  A batch's records all set a name to a state or delete
- * it, so applying one twice is harmless.
+ * namespace at (gen, batch + 1) of the file's position from the target
+ * (pitr_build by position, which replaces the whole namespace, so later
+ * batches of the round applied or half-applied do not matter) before the
+ * follower is ready, so a half-applied batch is never served.  One mark
+ * per round, not per batch: a round that finds several batches pays the
+ * two fsyncs of the file once (bench/README.md, "bench_follow").  A
+ * batch's records all set a name to a state or delete it, so applying
+ * one twice is harmless.
  *
  * Rounds (follow_poll):
  *   - not ready (no position, "applying", unreadable file): rebuild at
@@ -93,18 +101,21 @@ struct follow {
 	_Atomic bool stopping;
 	/* poll thread only */
 	bool need_rebuild; /* at start: no usable position */
+	bool marked; /* the position file says "applying" (mark_applying) */
 	uint8_t id[FEED_ID_LEN]; /* writer of the batch at pos */
 	bool have_id;
 	uint32_t idle; /* rounds since the last listing */
 	char bad_key[FEED_KEY_MAX]; /* last object logged as bad */
 	char retry_key[FEED_KEY_MAX]; /* last object that did not read */
 	uint32_t retries; /* ... rounds in a row */
+	char fail_key[FEED_KEY_MAX]; /* batch whose GET failed last round */
+	uint64_t fail_rounds; /* ... rounds in a row */
 	/* under mu */
 	struct follow_pos pos;
 	bool ready;
 	int error;
 	int64_t behind_since_ns; /* 0: caught up */
-	uint64_t batches, records, fallbacks, damaged;
+	uint64_t batches, records, fallbacks, damaged, read_errors;
 };
 
 void follow_options_default(struct follow_options *o)
@@ -167,6 +178,36 @@ static int state_save(struct follow *f, const struct follow_pos *p,
 	else
 		snprintf(dir, sizeof(dir), "%s", slash ? "/" : ".");
 	return io_fsync_dir(dir);
+}
+
+/* The file says "applying" (at the position before the first batch of
+ * this round) from before the store is touched until mark_clean: a
+ * crash in between rebuilds at the batch after the file's position,
+ * which replaces the whole namespace (whatever later batches of the
+ * round were applied), so one mark covers every batch of a round. */
+static int mark_applying(struct follow *f)
+{
+	int rc;
+
+	if (f->marked)
+		return 0;
+	rc = state_save(f, &f->pos, f->id, true);
+	if (!rc)
+		f->marked = true;
+	return rc;
+}
+
+/* The file says "clean" at the position (once per round). */
+static int mark_clean(struct follow *f)
+{
+	int rc;
+
+	if (!f->marked)
+		return 0;
+	rc = state_save(f, &f->pos, f->id, false);
+	if (!rc)
+		f->marked = false;
+	return rc;
 }
 
 static void state_load(struct follow *f)
@@ -399,6 +440,58 @@ static int unreadable(struct follow *f, const char *key, const char *what)
 	return -EBADMSG;
 }
 
+/* GET feed batch key, saying a failure once per batch: the target logs
+ * the first failed round of a key (with its detail) and the follower
+ * adds one line; the rounds after it that fail the same way are quiet
+ * (log_thread_demote) but counted (read_errors); the first round that
+ * reads it (or finds it absent) says so once.  Returns the target's. */
+static int get_batch(struct follow *f, const char *key, void **buf, size_t *len,
+		     uint64_t *seq)
+{
+	bool again = !strcmp(f->fail_key, key);
+	int rc;
+
+	if (!again && f->fail_key[0]) {
+		log_info("follower of '%s': feed batch '%s' is not read any "
+			 "more (after %" PRIu64 " failed rounds): the position "
+			 "moved past it",
+			 cloud_target_url(f->t), f->fail_key, f->fail_rounds);
+		f->fail_key[0] = 0;
+	}
+	if (again)
+		log_thread_demote(true);
+	rc = cloud_target_get(f->t, PITR_SPACE, key, buf, len, seq);
+	if (again)
+		log_thread_demote(false);
+	if (rc == -ECANCELED || rc == -ENOMEM)
+		return rc; /* stopping, or this machine: not the object */
+	if (rc && rc != -ENOENT) {
+		pthread_mutex_lock(&f->mu);
+		f->read_errors++;
+		pthread_mutex_unlock(&f->mu);
+		if (!again) {
+			snprintf(f->fail_key, sizeof(f->fail_key), "%s", key);
+			f->fail_rounds = 0;
+			if (rc != -EBADMSG && rc != -EFBIG)
+				log_warn("follower of '%s': cannot read feed "
+					 "batch '%s': %s: retried every poll, "
+					 "said again only once it reads",
+					 cloud_target_url(f->t), key,
+					 strerror(-rc));
+		}
+		f->fail_rounds++;
+		return rc;
+	}
+	if (again) {
+		log_info("follower of '%s': feed batch '%s' reads again after "
+			 "%" PRIu64 " failed rounds",
+			 cloud_target_url(f->t), key, f->fail_rounds);
+		f->fail_key[0] = 0;
+		f->fail_rounds = 0;
+	}
+	return rc;
+}
+
 /* Fetch, check and apply batch (gen, batch).  0 applied; -ENOENT absent;
  * -EAGAIN unreadable for now; -EBADMSG damaged (logged); else the
  * target's error or a store error (sticky). */
@@ -415,7 +508,7 @@ static int apply_batch(struct follow *f, uint64_t gen, uint64_t batch)
 	int rc;
 
 	feed_key_batch(key, gen, batch);
-	rc = cloud_target_get(f->t, PITR_SPACE, key, &buf, &len, &seq);
+	rc = get_batch(f, key, &buf, &len, &seq);
 	if (rc == -EBADMSG)
 		return unreadable(f, key, "cannot be read: refused");
 	if (rc == -EFBIG) {
@@ -456,7 +549,7 @@ static int apply_batch(struct follow *f, uint64_t gen, uint64_t batch)
 	np.gen = gen;
 	np.batch = batch;
 	np.time_ns = o.last_ns;
-	rc = state_save(f, &f->pos, f->id, true);
+	rc = mark_applying(f);
 	if (rc) {
 		rc = fail(f, rc);
 		goto out;
@@ -476,9 +569,6 @@ static int apply_batch(struct follow *f, uint64_t gen, uint64_t batch)
 	memcpy(f->id, o.id, FEED_ID_LEN);
 	f->have_id = true;
 	f->bad_key[0] = 0;
-	rc = state_save(f, &np, f->id, false);
-	if (rc)
-		rc = fail(f, rc);
 out:
 	prepared_free(pv, o.n);
 	feed_release(&o);
@@ -632,7 +722,7 @@ static int replace_all(struct follow *f, struct pitr_state *st,
 	np.gen = info->gen;
 	np.batch = info->batch;
 	np.time_ns = info->time_ns;
-	rc = state_save(f, &f->pos, f->id, true);
+	rc = mark_applying(f);
 	if (rc)
 		goto out_fail;
 	lock(f);
@@ -679,7 +769,7 @@ static int replace_all(struct follow *f, struct pitr_state *st,
 		goto out_fail;
 	learn_id(f, &np);
 	f->bad_key[0] = 0;
-	rc = state_save(f, &np, f->id, false);
+	rc = mark_clean(f);
 	if (rc)
 		goto out_fail;
 	prepared_free(rb.pv, rb.n);
@@ -917,7 +1007,22 @@ static int startup_rebuild(struct follow *f)
 	return rc == -EAGAIN ? -EIO : rc;
 }
 
+static int poll_round(struct follow *f);
+
 int follow_poll(struct follow *f)
+{
+	int rc = poll_round(f);
+
+	if (!f->error && f->marked) {
+		int crc = mark_clean(f);
+
+		if (crc)
+			return fail(f, crc);
+	}
+	return rc;
+}
+
+static int poll_round(struct follow *f)
 {
 	bool damaged = false, again = true;
 	int rc = 0;
@@ -1050,6 +1155,7 @@ void follow_status(struct follow *f, struct follow_status *out)
 	out->records = f->records;
 	out->fallbacks = f->fallbacks;
 	out->damaged = f->damaged;
+	out->read_errors = f->read_errors;
 	out->error = f->error;
 	out->ready = f->ready && !f->error;
 	pthread_mutex_unlock(&f->mu);

@@ -112,6 +112,8 @@ struct follow_status {
 	uint64_t records; /* records applied */
 	uint64_t fallbacks; /* namespaces rebuilt from a base snapshot */
 	uint64_t damaged; /* feed objects found missing or damaged */
+	uint64_t read_errors; /* rounds whose GET of the next batch failed
+				 (logged once per batch, see follow.c) */
 	int error; /* sticky store error (0: none) */
 	bool ready;
 };

@@ -44,6 +44,20 @@
  * backup_time_ns is -1 replaces a copy the store knows to be an older
  * document's: no reconcile.)
  *
+ * Adoption: before that fetch, one HEAD of the name.  An object whose
+ * metadata is exactly the upload's state (seq, checksum, mode, owner,
+ * times) is that state already: nothing is PUT, the document is marked
+ * uploaded at that seq (backup_upload_confirm) and counted as adopted,
+ * not uploaded.  It is fed all the same, and the mark waits for the
+ * feed as after a PUT: a pending document's state may be missing from
+ * the history (a kill -9 between a PUT and its feed record), and the
+ * history's check at the start leaves pending documents to their
+ * upload (history_backup.c); a state recorded twice is harmless.
+ * This is what a store made writer by -o cloud_takeover meets for every
+ * document it followed: the bucket holds its states, and only those the
+ * old writer changed after the follower's position are uploaded (its
+ * newer copies kept as conflict copies, as for any unknown object).
+ *
  * The claim: a document never confirmed under any name (backup_time_ns
  * 0), once reconciled, is marked as owning a cloud copy under its name
  * before its PUT (store_backup_mark_named at seq 0, time -1: still
@@ -192,9 +206,10 @@ struct call {
 	const struct upload *up;
 	bool reconciled;
 	uint64_t id;
+	bool adopted; /* the cloud holds up's state already: no PUT */
 };
 
-static int reconcile(struct backup *b, const struct call *c);
+static int reconcile(struct backup *b, struct call *c);
 
 /* See "The claim" above. */
 static void claim_copy(struct backup *b, const struct call *c)
@@ -222,6 +237,8 @@ static int call_once(struct backup *b, struct call *c)
 		if (rc)
 			return rc;
 		c->reconciled = true;
+		if (c->adopted)
+			return 0;
 		claim_copy(b, c);
 	}
 	return cloud_target_put_doc(b->target, c->space, c->key, c->up->body,
@@ -274,7 +291,7 @@ static int until_confirmed(struct backup *b, const struct backup_entry *e,
 int backup_delete_confirmed(struct backup *b, const char *space,
 			    const char *key)
 {
-	struct call c = { space, key, NULL, true, 0 };
+	struct call c = { space, key, NULL, true, 0, false };
 	int rc = until_confirmed(b, NULL, &c);
 
 	if (!rc)
@@ -473,8 +490,20 @@ static int keep_conflict(struct backup *b, const char *space, const char *cname,
 	return rc;
 }
 
-/* See "Reconcile" above.  0 when the name may be written. */
-static int reconcile(struct backup *b, const struct call *c)
+/* See "Adoption" above: whether the object's metadata m is exactly the
+ * state of the upload. */
+static bool same_state(const struct cloud_doc_meta *m,
+		       const struct cloud_doc_meta *up)
+{
+	return !m->legacy && m->seq == up->seq && m->mode == up->mode &&
+	       m->uid == up->uid && m->gid == up->gid &&
+	       m->mtime_ns == up->mtime_ns && m->ctime_ns == up->ctime_ns &&
+	       !strcmp(m->sha256, up->sha256);
+}
+
+/* See "Reconcile" above.  0 when the name may be written (c->adopted:
+ * need not be). */
+static int reconcile(struct backup *b, struct call *c)
 {
 	const char *space = c->space, *key = c->key;
 	char cname[CLOUD_NAME_MAX + 1], name[2 * CLOUD_ENC_MAX];
@@ -486,6 +515,14 @@ static int reconcile(struct backup *b, const struct call *c)
 
 	if (catalog_vouches_absent(b->cat, space, key))
 		return 0;
+	rc = cloud_target_head_doc(b->target, space, key, &meta, &len);
+	if (rc == -ENOENT)
+		return 0;
+	if (!rc && same_state(&meta, &c->up->meta)) {
+		c->adopted = true;
+		return 0;
+	}
+	len = 0;
 	rc = cloud_target_get_doc(b->target, space, key, &buf, &len, &meta);
 	if (rc == -ENOENT)
 		return 0;
@@ -584,14 +621,21 @@ static int snapshot(struct backup *b, uint64_t id, struct upload *up)
 	return rc;
 }
 
-/* After a PUT of (space, key) for document id in state meta. */
+/* After a PUT of (space, key) for document id in state meta (or after
+ * finding the cloud holds that state already: e->adopting). */
 int backup_upload_confirm(struct backup *b, struct backup_entry *e, uint64_t id,
 			  const char *space, const char *key,
 			  const struct cloud_doc_meta *meta)
 {
 	char now_space[STORE_NAME_MAX + 1], now_key[STORE_NAME_MAX + 1];
 	uint64_t sid, other;
+	bool adopted;
 	int rc = store_node_name(b->store, id, now_space, now_key);
+
+	pthread_mutex_lock(&b->lock);
+	adopted = e->adopting;
+	e->adopting = false;
+	pthread_mutex_unlock(&b->lock);
 
 	catalog_note_put(b->cat, space, key);
 	if (!rc && !strcmp(now_space, space) && !strcmp(now_key, key)) {
@@ -602,7 +646,10 @@ int backup_upload_confirm(struct backup *b, struct backup_entry *e, uint64_t id,
 			goto moved;
 		if (!rc) {
 			pthread_mutex_lock(&b->lock);
-			b->st.uploads++;
+			if (adopted)
+				b->st.adopted++;
+			else
+				b->st.uploads++;
 			e->sent = true;
 			e->sent_meta = *meta;
 			snprintf(e->sent_space, sizeof(e->sent_space), "%s",
@@ -696,8 +743,16 @@ int backup_upload_doc(struct backup *b, struct backup_slot *sl,
 		rc = 0;
 		goto out_release;
 	}
-	c = (struct call){ space, key, &up, info.backup_time_ns != 0, id };
+	memset(&c, 0, sizeof(c));
+	c.space = space;
+	c.key = key;
+	c.up = &up;
+	c.reconciled = info.backup_time_ns != 0;
+	c.id = id;
 	rc = until_confirmed(b, e, &c);
+	pthread_mutex_lock(&b->lock);
+	e->adopting = !rc && c.adopted; /* backup_upload_confirm counts it */
+	pthread_mutex_unlock(&b->lock);
 	if (!rc && b->hist) /* history: the mark waits for the feed */
 		rc = backup_feed_uploaded(b, e, id, space, key, up.body, up.len,
 					  &up.meta);

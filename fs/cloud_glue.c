@@ -758,4 +758,5 @@ void cloud_glue_stats(struct fs *fs, struct cloud_glue_stats *out)
 	out->writer = bs.lease_held;
 	out->fenced = bs.fenced;
 	out->conflicts = bs.conflicts;
+	out->adopted = bs.adopted;
 }

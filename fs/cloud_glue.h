@@ -23,6 +23,7 @@ struct cloud_glue_stats {
 	uint64_t writer; /* 1 while this store holds the writer lease */
 	uint64_t fenced; /* 1 once another store took the prefix over */
 	uint64_t conflicts; /* cloud copies kept under a conflict name */
+	uint64_t adopted; /* states the cloud held already: no upload */
 };
 
 /* Start backup for fs->cfg.cloud (after the store is open).  Returns 0 or

@@ -203,6 +203,13 @@ void follow_glue_metrics(struct fs *fs, FILE *out, const char *labels)
 		labels[0] ? "{" : "", labels, labels[0] ? "}" : "",
 		st.fallbacks, labels[0] ? "{" : "", labels,
 		labels[0] ? "}" : "", st.damaged);
+	fprintf(out,
+		"# HELP caravanfs_follow_read_errors_total Polls whose read of "
+		"the next feed batch failed (logged once per batch).\n"
+		"# TYPE caravanfs_follow_read_errors_total counter\n"
+		"caravanfs_follow_read_errors_total%s%s%s %" PRIu64 "\n",
+		labels[0] ? "{" : "", labels, labels[0] ? "}" : "",
+		st.read_errors);
 }
 
 /* ---- the operations: reads under the read side ---- */

@@ -215,6 +215,10 @@ static void render_cloud(struct out *f, struct fs *fs)
 		"Cloud copies kept under a conflict name (a name held by "
 		"the cloud and created here meanwhile).",
 		cs.conflicts);
+	COUNTER(f, "cloud_adopted_total",
+		"Documents whose state the cloud held already (a store made "
+		"writer by cloud_takeover): marked uploaded, no PUT.",
+		cs.adopted);
 }
 
 /* Eviction (store/evict.h) and growth (store/grow.c). */

@@ -24,12 +24,14 @@
 #include "cloud/target.h"
 #include "store/doc.h"
 #include "store/store.h"
+#include "util/log.h"
 
 #include <check.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static char tmp_root[] = "/tmp/caravan-follow-XXXXXX";
@@ -51,6 +53,7 @@ struct fix {
 	int locks, unlocks;
 	bool locked;
 	char at_lock[4096]; /* the store's namespace at the last lock */
+	char file_at_lock[2][600]; /* the position file at the first locks */
 };
 
 static int dump_doc(void *arg, uint64_t id, const char *name)
@@ -113,12 +116,33 @@ static void dump(struct store *s, char *out, size_t n)
 
 static void dump_sorted(struct store *s, char *out, size_t n);
 
+/* Whether the position file says state ("applying", "clean"); its
+ * text into text (600 bytes; may be NULL). */
+static bool file_says(struct fix *x, const char *state, char *text)
+{
+	char buf[600], want[64];
+	FILE *fp = fopen(x->state, "r");
+	size_t n;
+
+	if (!fp)
+		return false;
+	n = fread(buf, 1, sizeof(buf) - 1, fp);
+	buf[n] = 0;
+	fclose(fp);
+	if (text)
+		memcpy(text, buf, n + 1);
+	snprintf(want, sizeof(want), "state %s\n", state);
+	return strstr(buf, want) != NULL;
+}
+
 static void t_lock(void *arg)
 {
 	struct fix *x = arg;
 
 	ck_assert(!x->locked);
 	x->locked = true;
+	/* nothing is changed before the file says a crash must rebuild */
+	ck_assert(file_says(x, "applying", x->file_at_lock[x->locks % 2]));
 	x->locks++;
 	dump_sorted(x->s, x->at_lock, sizeof(x->at_lock));
 }
@@ -337,6 +361,10 @@ START_TEST(test_follow_applies_batches_in_order_each_whole)
 	ck_assert_str_eq(x.at_lock, NS1);
 	check_ns(&x, NS2);
 	check_pos(&x, GEN1, 2);
+	/* one "applying" mark for the round, at the position before it
+	 * (not one save per batch), and "clean" once the round is over */
+	ck_assert_str_eq(x.file_at_lock[0], x.file_at_lock[1]);
+	ck_assert(file_says(&x, "clean", NULL));
 	fix_close(&x);
 }
 END_TEST
@@ -590,6 +618,63 @@ START_TEST(test_follow_position_file_only_as_written)
 }
 END_TEST
 
+static unsigned long lines; /* log lines written (log_set_prelude) */
+
+static void count_line(void)
+{
+	lines++;
+}
+
+START_TEST(test_follow_says_an_unreadable_batch_once)
+{
+	char key[FEED_KEY_MAX], obj[1100], aside[1200];
+	struct follow_status st;
+	unsigned long before;
+	struct fix x;
+
+	fix_open(&x);
+	put_batch(&x, GEN1, 0, b0, 3);
+	follower_open(&x);
+	ck_assert_int_eq(follow_poll(x.f), 0);
+	check_ns(&x, NS0);
+	/* batch 1 cannot be read: a directory where its object should be
+	 * (the target refuses it with a log line every time it is asked) */
+	put_batch(&x, GEN1, 1, b1, 3);
+	feed_key_batch(key, GEN1, 1);
+	snprintf(obj, sizeof(obj), "%s/%s/%s", x.cloud_dir, PITR_SPACE, key);
+	snprintf(aside, sizeof(aside), "%s.aside", x.cloud_dir);
+	ck_assert_int_eq(rename(obj, aside), 0);
+	ck_assert_int_eq(mkdir(obj, 0700), 0);
+	log_set_prelude(count_line);
+	lines = 0;
+	ck_assert_int_ne(follow_poll(x.f), 0);
+	ck_assert_uint_ge(lines, 1); /* said (the target's line, ours) */
+	ck_assert_uint_le(lines, 2);
+	before = lines;
+	for (int i = 0; i < 5; i++)
+		ck_assert_int_ne(follow_poll(x.f), 0);
+	ck_assert_uint_eq(lines, before); /* not again each poll */
+	follow_status(x.f, &st);
+	ck_assert_uint_eq(st.read_errors, 6); /* but counted */
+	ck_assert(st.ready);
+	check_ns(&x, NS0);
+	check_pos(&x, GEN1, 0);
+	/* readable again: applied, and said once */
+	ck_assert_int_eq(rmdir(obj), 0);
+	ck_assert_int_eq(rename(aside, obj), 0);
+	ck_assert_int_eq(follow_poll(x.f), 0);
+	check_ns(&x, NS1);
+	check_pos(&x, GEN1, 1);
+	ck_assert_uint_eq(lines, before + 1);
+	ck_assert_int_eq(follow_poll(x.f), 0);
+	ck_assert_uint_eq(lines, before + 1);
+	log_set_prelude(NULL);
+	follow_status(x.f, &st);
+	ck_assert_uint_eq(st.read_errors, 6);
+	fix_close(&x);
+}
+END_TEST
+
 static void setup(void)
 {
 	ck_assert_ptr_nonnull(mkdtemp(tmp_root));
@@ -619,6 +704,7 @@ int main(void)
 	tcase_add_test(tc, test_follow_goes_on_into_a_new_generation);
 	tcase_add_test(tc, test_follow_starts_from_the_newest_snapshot);
 	tcase_add_test(tc, test_follow_position_file_only_as_written);
+	tcase_add_test(tc, test_follow_says_an_unreadable_batch_once);
 	tcase_set_timeout(tc, 120);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);

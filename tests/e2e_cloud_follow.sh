@@ -14,7 +14,10 @@
 # followers converge to the writer's namespace.  Then the writer is
 # killed (-9) while uploading; the follower catches up with the feed and
 # is mounted with -o cloud_takeover: every change the old writer's
-# uploader confirmed (its store's backup_seq) is there; the old writer
+# uploader confirmed (its store's backup_seq) is there; the new writer
+# PUTs only the documents the bucket holds otherwise than follower 1 did
+# (uploads_total), adopts the others (cloud_adopted_total) and keeps each
+# newer object of the old writer as a conflict copy; the old writer
 # mounted again is refused with a message; the other follower follows
 # the new writer.  Last, a follower that was down while the feed batch
 # after its position was removed (as retention does) says so, falls back
@@ -249,6 +252,25 @@ last_batch() {
 }
 caught_up() { [ "$(pos "$F1")" = "$(last_batch)" ]; }
 check "follower 1 applies the feed to its end" wait_long caught_up
+# what the new writer will find: follower 1's documents, and which of
+# them the bucket holds with other content (the dead writer uploaded a
+# later state, or deleted it, after the end of its feed): only those
+# need a PUT after the takeover
+dump "$F1" >"$T/f1.final"
+rm -rf "$T/bucket"
+# shellcheck disable=SC2086
+"$CT" $S3ARGS get-all "$URL" "$T/bucket" >/dev/null 2>&1 || true
+n_f1=$(wc -l <"$T/f1.final")
+differ=0
+newer=0
+while IFS="$(printf '\t')" read -r name seq content; do
+	b_f=$T/bucket/$name # cloud_tool: the seq, then the body
+	if [ ! -f "$b_f" ] || [ "$(sed -n 1p "$b_f")" != "$seq" ] || [ "$(sed 1d "$b_f")" != "$content" ]; then
+		differ=$((differ + 1))
+		[ -f "$b_f" ] && [ "$(sed -n 1p "$b_f")" -gt "$seq" ] && newer=$((newer + 1))
+	fi
+done <"$T/f1.final"
+echo "# follower 1 holds $n_f1 documents, $differ of them not as the bucket does ($newer newer there)"
 check "clean unmount of follower 1" umount_fs "$F1"
 NW=$T/nw
 mark
@@ -272,6 +294,19 @@ done <"$T/confirmed"
 check_eq "every change the old writer confirmed is on the new writer" "$missing" ""
 echo "# $(ls "$NW"/*/ | grep -c caravan-conflict) conflict copies on the new writer (objects uploaded, not confirmed)"
 check_eq "the new writer holds the lease" "$(metric "$NW" cloud_writer)" 1
+uploaded_nw() {
+	for u_f in "$NW"/*/*; do
+		[ -f "$u_f" ] || continue
+		getfattr --absolute-names --only-values -n user.caravan.backup "$u_f" | grep -q '^uploaded' || return 1
+	done
+}
+check "the new writer has every document in the cloud" wait_long uploaded_nw
+puts=$(metric "$NW" uploads_total)
+adopted=$(metric "$NW" cloud_adopted_total)
+echo "# after the takeover: $puts document PUTs, ${adopted:-no} adopted, of $n_f1 ($differ differing)"
+check "the new writer re-uploads only what the bucket lacks" test "$puts" -le "$differ"
+check "... and adopts the bucket's copies of its states" test "${adopted:-0}" -ge $((n_f1 - differ))
+check "... keeping each newer object of the old writer as a conflict copy" test "$(metric "$NW" cloud_conflicts_total)" -ge "$newer"
 check_fails "the old writer mounted again is refused" mount_fs "$T/store-w" "$W" "$OW"
 check "... with a message" sh -c "tail -n +$((LOGMARK + 1)) '$T/caravanfs.log' | grep -q 'is written by another store'"
 mkdir -p "$NW/sp0"
@@ -304,12 +339,6 @@ check "... and falls back to a base snapshot" grep -q "falling back to the base 
 sampler "$F2" "$T/s3" &
 S3=$!
 workload "$NW" "$((SEED + 3))" 60 d
-uploaded_nw() {
-	for u_f in "$NW"/*/*; do
-		[ -f "$u_f" ] || continue
-		getfattr --absolute-names --only-values -n user.caravan.backup "$u_f" | grep -q '^uploaded' || return 1
-	done
-}
 check "the new writer uploads everything" wait_long uploaded_nw
 check "follower 2 converges to the new writer's namespace" wait_long same_ns "$NW" "$F2"
 touch "$T/stop.s3"

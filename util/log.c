@@ -17,6 +17,7 @@ static const char *ident = "caravanfs";
 static unsigned long errors; /* error lines so far */
 
 static void (*prelude)(void);
+static _Thread_local bool demoted; /* log_thread_demote */
 
 void log_set_prelude(void (*fn)(void))
 {
@@ -45,6 +46,11 @@ void log_use_syslog(bool on)
 	to_syslog = on;
 }
 
+void log_thread_demote(bool on)
+{
+	demoted = on;
+}
+
 bool log_enabled(enum log_level l)
 {
 	return l <= level;
@@ -59,6 +65,8 @@ void log_msg(enum log_level l, const char *fmt, ...)
 	va_list ap;
 	int n;
 
+	if (demoted)
+		l = LOG_LVL_DEBUG;
 	if (!log_enabled(l))
 		return;
 	if (l == LOG_LVL_ERROR)

@@ -32,6 +32,13 @@ void log_use_syslog(bool on);
 /* Lines below this level are dropped. */
 bool log_enabled(enum log_level level);
 
+/* While on, the calling thread's lines are written at debug level
+ * whatever level they were logged at (and are not counted by
+ * log_errors): a caller that retries a failing call every round and
+ * says so once itself quiets the repeats of the layers below.  Per
+ * thread; off by default. */
+void log_thread_demote(bool on);
+
 void log_msg(enum log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
