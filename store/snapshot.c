@@ -39,8 +39,9 @@
  *   2. every pinned state's life holds the L of at least one snapshot.
  *   3. an ext's refs is the number of pinned states naming its offset.
  *   4. pinned_bytes is the sum of the lengths of orphan exts.
- * A snapshot's name index (struct sview) is immutable once built; it is
- * built under the read lock and published under view_mu.
+ * A snapshot's name index (struct sview) is immutable once built; its
+ * names are gathered under the read lock, sorted with no lock held, and
+ * the index published under view_mu and the read lock (view_ensure).
  */
 #include "store/snapshot.h"
 
@@ -57,20 +58,24 @@
 
 struct vname {
 	uint64_t id, space_id;
-	char *name; /* owned */
+	const char *name; /* in the view's arena */
+	size_t off; /* of the name in the arena while gathering */
 };
 
-/* The names of a snapshot, sorted by (space_id, name). */
+/* The names of a snapshot, sorted by (space_id, name); the names are
+ * copied into one arena (one allocation, not one per name). */
 struct sview {
 	struct vname *v;
 	size_t n, cap;
+	char *arena;
+	size_t alen, acap;
 };
 
 struct snap {
 	char *name;
 	uint64_t lsn;
 	int64_t time_ns;
-	struct sview *view; /* NULL until first read; view_mu */
+	struct sview *view; /* NULL until first read; view_ensure */
 };
 
 struct pinned {
@@ -121,8 +126,7 @@ static void view_free(struct sview *w)
 {
 	if (!w)
 		return;
-	for (size_t i = 0; i < w->n; i++)
-		free(w->v[i].name);
+	free(w->arena);
 	free(w->v);
 	free(w);
 }
@@ -738,7 +742,9 @@ static int vname_cmp(const void *a, const void *b)
 static int view_push(struct sview *w, uint64_t id, uint64_t space_id,
 		     const char *name)
 {
+	size_t len = strlen(name) + 1;
 	struct vname *v;
+	char *a;
 
 	if (w->n == w->cap) {
 		v = grow_array(w->v, &w->cap, w->n + 1, 64, sizeof(*v));
@@ -746,17 +752,24 @@ static int view_push(struct sview *w, uint64_t id, uint64_t space_id,
 			return -ENOMEM;
 		w->v = v;
 	}
+	if (w->alen + len > w->acap) {
+		a = grow_array(w->arena, &w->acap, w->alen + len, 4096, 1);
+		if (!a)
+			return -ENOMEM;
+		w->arena = a;
+	}
+	memcpy(w->arena + w->alen, name, len);
 	v = &w->v[w->n];
 	v->id = id;
 	v->space_id = space_id;
-	v->name = strdup(name);
-	if (!v->name)
-		return -ENOMEM;
+	v->off = w->alen;
+	w->alen += len;
 	w->n++;
 	return 0;
 }
 
-static int view_build(struct store *s, uint64_t L, struct sview **out)
+/* Gather the names as of L (s->lock shared): one pass over the index. */
+static int view_collect(struct store *s, uint64_t L, struct sview **out)
 {
 	struct sview *w = calloc(1, sizeof(*w));
 	size_t pos = 0;
@@ -785,38 +798,89 @@ static int view_build(struct store *s, uint64_t L, struct sview **out)
 		view_free(w);
 		return rc;
 	}
-	if (w->n)
-		qsort(w->v, w->n, sizeof(*w->v), vname_cmp);
 	*out = w;
 	return 0;
 }
 
-/* Find the snapshot and its name index, under the read lock. */
-static int view_get(struct store *s, const char *snap, struct snap **out)
+/*
+ * Build snapshot snap's name index if it has none.  The names are gathered
+ * under the read lock, sorted with no lock held (most of the cost: at a
+ * million names the sort is about nine tenths of it, and changes go on
+ * meanwhile), and published under the read lock if the snapshot still
+ * stands with the same L (one deleted and made again under the same name
+ * meanwhile has another: that index is dropped, the caller builds anew).
+ * view_mu serializes builders; lock order: view_mu, then s->lock.  The
+ * pointer is published atomically: readers holding the read lock load it.
+ */
+static int view_ensure(struct store *s, const char *snap)
 {
-	struct snapstate *st = s->snaps;
-	struct snap *sn = snap_find(st, snap, strlen(snap));
-	struct sview *w;
-	int rc = 0;
+	struct sview *w = NULL;
+	struct snapstate *st;
+	struct snap *sn;
+	uint64_t L = 0;
+	int rc;
 
-	if (!sn)
+	pthread_rwlock_rdlock(&s->lock);
+	st = s->snaps;
+	pthread_rwlock_unlock(&s->lock);
+	if (!st)
 		return -ENOENT;
 	pthread_mutex_lock(&st->view_mu);
-	if (!sn->view) {
-		rc = view_build(s, sn->lsn, &w);
-		if (!rc)
-			sn->view = w;
+	pthread_rwlock_rdlock(&s->lock);
+	sn = snap_find(st, snap, strlen(snap));
+	if (!sn)
+		rc = -ENOENT;
+	else if (__atomic_load_n(&sn->view, __ATOMIC_ACQUIRE))
+		rc = 0;
+	else
+		rc = view_collect(s, (L = sn->lsn), &w);
+	pthread_rwlock_unlock(&s->lock);
+	if (rc || !w)
+		goto out;
+	for (size_t i = 0; i < w->n; i++)
+		w->v[i].name = w->arena + w->v[i].off;
+	if (w->n)
+		qsort(w->v, w->n, sizeof(*w->v), vname_cmp);
+	pthread_rwlock_rdlock(&s->lock);
+	sn = snap_find(st, snap, strlen(snap));
+	if (sn && sn->lsn == L && !sn->view) {
+		__atomic_store_n(&sn->view, w, __ATOMIC_RELEASE);
+		w = NULL;
 	}
+	pthread_rwlock_unlock(&s->lock);
+out:
+	view_free(w);
 	pthread_mutex_unlock(&st->view_mu);
-	*out = sn;
 	return rc;
+}
+
+/* Find the snapshot and its name index, built if need be; returns with
+ * the read lock held when it returns 0. */
+static int view_hold(struct store *s, const char *snap, struct sview **out)
+{
+	struct snap *sn;
+	int rc;
+
+	for (;;) {
+		rc = view_ensure(s, snap);
+		if (rc)
+			return rc;
+		pthread_rwlock_rdlock(&s->lock);
+		sn = snap_find(s->snaps, snap, strlen(snap));
+		*out = sn ? __atomic_load_n(&sn->view, __ATOMIC_ACQUIRE) : NULL;
+		if (*out)
+			return 0;
+		pthread_rwlock_unlock(&s->lock);
+		if (!sn)
+			return -ENOENT;
+	}
 }
 
 /* Index of the first name of space_id not below name ("" : the first). */
 static size_t view_lower(const struct sview *w, uint64_t space_id,
 			 const char *name)
 {
-	struct vname key = { .space_id = space_id, .name = (char *)name };
+	struct vname key = { .space_id = space_id, .name = name };
 	size_t lo = 0, hi = w->n;
 
 	while (lo < hi) {
@@ -833,14 +897,14 @@ static size_t view_lower(const struct sview *w, uint64_t space_id,
 int store_snapshot_names(struct store *s, const char *snap, uint64_t space_id,
 			 store_name_fn fn, void *arg)
 {
-	struct snap *sn;
-	int rc;
+	struct sview *w;
+	int rc = view_hold(s, snap, &w);
 
-	pthread_rwlock_rdlock(&s->lock);
-	rc = view_get(s, snap, &sn);
-	for (size_t i = rc ? 0 : view_lower(sn->view, space_id, "");
-	     !rc && i < sn->view->n && sn->view->v[i].space_id == space_id; i++)
-		rc = fn(arg, sn->view->v[i].id, sn->view->v[i].name);
+	if (rc)
+		return rc;
+	for (size_t i = view_lower(w, space_id, "");
+	     !rc && i < w->n && w->v[i].space_id == space_id; i++)
+		rc = fn(arg, w->v[i].id, w->v[i].name);
 	pthread_rwlock_unlock(&s->lock);
 	return rc;
 }
@@ -848,20 +912,18 @@ int store_snapshot_names(struct store *s, const char *snap, uint64_t space_id,
 int store_snapshot_lookup(struct store *s, const char *snap, uint64_t space_id,
 			  const char *name, uint64_t *id)
 {
-	struct snap *sn;
+	struct sview *w;
 	size_t i;
-	int rc;
+	int rc = view_hold(s, snap, &w);
 
-	pthread_rwlock_rdlock(&s->lock);
-	rc = view_get(s, snap, &sn);
-	if (!rc) {
-		i = view_lower(sn->view, space_id, name);
-		if (i < sn->view->n && sn->view->v[i].space_id == space_id &&
-		    !strcmp(sn->view->v[i].name, name))
-			*id = sn->view->v[i].id;
-		else
-			rc = -ENOENT;
-	}
+	if (rc)
+		return rc;
+	i = view_lower(w, space_id, name);
+	if (i < w->n && w->v[i].space_id == space_id &&
+	    !strcmp(w->v[i].name, name))
+		*id = w->v[i].id;
+	else
+		rc = -ENOENT;
 	pthread_rwlock_unlock(&s->lock);
 	return rc;
 }
