@@ -16,7 +16,7 @@ EXTRA_DIST += tests/fuzz/framed.h
 # oracle through real mounts, on a dir: target and on s3rver.
 E2E_HISTORY_TESTS = tests/e2e_cloud_history.sh tests/e2e_cloud_history_s3.sh \
 	tests/e2e_cloud_history_retention.sh \
-	tests/e2e_cloud_history_crash.sh
+	tests/e2e_cloud_history_crash.sh tests/e2e_cloud_restore_mount.sh
 EXTRA_DIST += tests/e2e/history.sh
 dist_check_SCRIPTS += $(E2E_HISTORY_TESTS)
 TESTS += $(E2E_HISTORY_TESTS)
