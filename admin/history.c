@@ -205,8 +205,9 @@ static int gone_key(void *arg, const char *key)
 	struct scope *sc = arg;
 	char name[2 * NAME_MAX_BYTES + 2];
 
-	if (cloud_name_reserved(key) || pitr_find(sc->st, sc->listing, key))
-		return 0;
+	if (cloud_name_reserved(key) || !cloud_name_valid(key) ||
+	    pitr_find(sc->st, sc->listing, key))
+		return 0; /* the mount never shows it, or it is restored */
 	snprintf(name, sizeof(name), "%s/%s", sc->listing, key);
 	return strlist_add(&sc->gone, name);
 }
@@ -215,7 +216,7 @@ static int scope_space(void *arg, const char *space)
 {
 	struct scope *sc = arg;
 
-	if (cloud_name_reserved(space) ||
+	if (cloud_name_reserved(space) || !cloud_name_valid(space) ||
 	    (sc->space && strcmp(space, sc->space)))
 		return 0;
 	return strlist_add(&sc->spaces, space);
@@ -266,6 +267,10 @@ static int scope_tombstones(struct store *s, const struct scope *sc)
 			 (int)(slash - sc->gone.v[i]), sc->gone.v[i]);
 		snprintf(key, sizeof(key), "%s", slash + 1);
 		rc = store_import(s, space, key, &m, NULL, 0, 0, &id, NULL);
+		if (rc == -EINVAL || rc == -ENAMETOOLONG) {
+			rc = 0; /* a name no store holds: never shown */
+			continue;
+		}
 		if (!rc) /* the cloud's copy, stale: deleting it tombstones */
 			rc = store_backup_mark(s, id, 0, -1);
 		if (!rc)
