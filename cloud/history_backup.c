@@ -35,6 +35,12 @@
  *   2. A tombstone is cleared only after its delete record is in the
  *      feed.
  *   3. b->feed_wait counts the holds; backup_flush waits for it.
+ *   4. The worker's claim on a name passes to its hold in one critical
+ *      section, before the record is handed to the writer (hold_new):
+ *      once the writer may finish the record, the name is held by the
+ *      hold alone, and its release (hold_drop) asks for a tombstone
+ *      pass, so a pass that found the name busy is always followed by
+ *      another.
  */
 #include "config.h"
 
