@@ -10,6 +10,22 @@
  *       unless --force (then it is replaced).  The store is built in a
  *       temporary directory beside DIR and renamed into place at the end:
  *       a restore that fails leaves nothing behind (and DIR as it was).
+ *
+ *       The restored scope (everything, SPACE, or SPACE/KEY) is complete:
+ *       mounted on the target, the store shows exactly the namespace at
+ *       TIME there, never a newer document lazily restored from the
+ *       target's current objects.  So every name the target holds now in
+ *       that scope and TIME did not gets a tombstone in the new store (a
+ *       document imported, marked as the cloud's and deleted): the mount
+ *       answers it absent, lists it not, and its uploader deletes the
+ *       object and feeds the delete, so the target comes to hold the
+ *       restored namespace too.  A space of the scope with no document
+ *       at TIME is removed again.  Each restored document is marked as
+ *       owning a stale cloud copy under its name (backup time -1): its
+ *       upload replaces the target's newer object without keeping it as
+ *       a conflict copy (the history keeps it).  The store records the
+ *       target as the one it backs up to; mounted on another, every
+ *       document is pending as usual (docs/cloud-history.md).
  *   caravan versions --cloud URL [S3 OPTIONS] SPACE/KEY
  *       the moments a document can be restored to: one line per change
  *       still in the history, "TIME seq N BYTES bytes" or "TIME deleted".
@@ -30,6 +46,7 @@
 #include "store/doc.h"
 #include "store/store.h"
 #include "util/log.h"
+#include "util/strlist.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -121,6 +138,8 @@ static int import_doc(void *arg, const struct feed_record *r)
 	rc = store_import(im->s, r->space, r->key, &m, &e, r->seq ? 1 : 0,
 			  r->seq, &id, NULL);
 	free(entry);
+	if (!rc) /* its upload replaces the target's newer copy */
+		rc = store_backup_mark(im->s, id, 0, -1);
 	if (rc) {
 		fprintf(stderr, "caravan: cannot import '%s/%s': %s\n",
 			log_escape_name(r->space, es),
@@ -170,7 +189,107 @@ static int sum_bytes(void *arg, const struct feed_record *r)
 	return 0;
 }
 
-static int build_store(const char *tmp, struct pitr_state *st)
+/* ---- the scope made complete ---- */
+
+struct scope {
+	struct cloud_target *t;
+	struct pitr_state *st;
+	const char *space, *key; /* --only, or NULL */
+	struct strlist gone; /* "space/key": in the target now, not at TIME */
+	struct strlist spaces; /* the scope's spaces in the target now */
+	const char *listing; /* the space being listed */
+};
+
+static int gone_key(void *arg, const char *key)
+{
+	struct scope *sc = arg;
+	char name[2 * NAME_MAX_BYTES + 2];
+
+	if (cloud_name_reserved(key) || !cloud_name_valid(key) ||
+	    pitr_find(sc->st, sc->listing, key))
+		return 0; /* the mount never shows it, or it is restored */
+	snprintf(name, sizeof(name), "%s/%s", sc->listing, key);
+	return strlist_add(&sc->gone, name);
+}
+
+static int scope_space(void *arg, const char *space)
+{
+	struct scope *sc = arg;
+
+	if (cloud_name_reserved(space) || !cloud_name_valid(space) ||
+	    (sc->space && strcmp(space, sc->space)))
+		return 0;
+	return strlist_add(&sc->spaces, space);
+}
+
+/* The names of the scope the target holds now and the state does not. */
+static int scope_collect(struct scope *sc)
+{
+	struct cloud_object_info info;
+	int rc;
+
+	if (sc->key) {
+		rc = cloud_target_head(sc->t, sc->space, sc->key, &info);
+		if (rc == -ENOENT)
+			return 0;
+		if (rc || pitr_find(sc->st, sc->space, sc->key))
+			return rc;
+		sc->listing = sc->space;
+		return gone_key(sc, sc->key);
+	}
+	rc = cloud_target_list_all(sc->t, NULL, scope_space, sc);
+	for (size_t i = 0; !rc && i < sc->spaces.n; i++) {
+		sc->listing = sc->spaces.v[i];
+		rc = cloud_target_list_all(sc->t, sc->spaces.v[i], gone_key,
+					   sc);
+	}
+	return rc;
+}
+
+static void scope_release(struct scope *sc)
+{
+	strlist_release(&sc->gone);
+	strlist_release(&sc->spaces);
+}
+
+/* A tombstone for each gone name; the scope's spaces left empty go. */
+static int scope_tombstones(struct store *s, const struct scope *sc)
+{
+	static const struct store_meta m = { 0644, 0, 0, 0, 0 };
+	char space[NAME_MAX_BYTES + 1], key[NAME_MAX_BYTES + 1];
+	uint64_t id;
+	int rc = 0;
+
+	for (size_t i = 0; !rc && i < sc->gone.n; i++) {
+		const char *slash = strchr(sc->gone.v[i], '/');
+
+		snprintf(space, sizeof(space), "%.*s",
+			 (int)(slash - sc->gone.v[i]), sc->gone.v[i]);
+		snprintf(key, sizeof(key), "%s", slash + 1);
+		rc = store_import(s, space, key, &m, NULL, 0, 0, &id, NULL);
+		if (rc == -EINVAL || rc == -ENAMETOOLONG) {
+			rc = 0; /* a name no store holds: never shown */
+			continue;
+		}
+		if (!rc) /* the cloud's copy, stale: deleting it tombstones */
+			rc = store_backup_mark(s, id, 0, -1);
+		if (!rc)
+			rc = store_doc_delete(s, id, NULL);
+	}
+	for (size_t i = 0; !rc && !sc->key && i < sc->spaces.n; i++) {
+		rc = store_space_remove(s, sc->spaces.v[i], NULL);
+		if (rc == -ENOTEMPTY || rc == -ENOENT)
+			rc = 0; /* documents at TIME, or no gone name */
+	}
+	if (rc)
+		fprintf(stderr,
+			"caravan: cannot record the names deleted since: %s\n",
+			strerror(-rc));
+	return rc;
+}
+
+static int build_store(const char *tmp, struct pitr_state *st,
+		       const struct scope *sc, uint64_t target_id)
 {
 	struct store_options so;
 	struct imp im;
@@ -196,7 +315,11 @@ static int build_store(const char *tmp, struct pitr_state *st)
 			strerror(-rc));
 		return rc;
 	}
-	rc = pitr_each(st, import_doc, &im);
+	rc = store_backup_target(im.s, target_id, NULL);
+	if (!rc)
+		rc = pitr_each(st, import_doc, &im);
+	if (!rc)
+		rc = scope_tombstones(im.s, sc);
 	if (!rc)
 		rc = store_sync(im.s, UINT64_MAX);
 	rc2 = store_close(im.s);
@@ -212,8 +335,11 @@ int history_cmd_restore(const struct history_args *ha)
 	struct pitr_info info;
 	struct cloud_target *t = NULL;
 	struct history_args a = *ha;
+	struct scope sc;
+	uint64_t target_id;
 	int rc, ne;
 
+	memset(&sc, 0, sizeof(sc));
 	if (!a.url) {
 		fprintf(stderr, "caravan: restore needs --cloud URL\n");
 		return 2;
@@ -249,8 +375,8 @@ int history_cmd_restore(const struct history_args *ha)
 		return 2;
 	}
 	rc = pitr_build(t, &lim, &st, &info);
-	cloud_target_free(t);
 	if (rc) {
+		cloud_target_free(t);
 		fprintf(stderr,
 			"caravan: cannot rebuild the namespace from "
 			"'%s': %s\n",
@@ -258,6 +384,22 @@ int history_cmd_restore(const struct history_args *ha)
 			rc == -ERANGE ? "TIME is before the oldest restore "
 					"point kept (retention)"
 				      : strerror(-rc));
+		return 1;
+	}
+	sc.t = t;
+	sc.st = st;
+	sc.space = lim.space;
+	sc.key = lim.key;
+	rc = scope_collect(&sc);
+	target_id = cloud_target_identity(cloud_target_url(t));
+	cloud_target_free(t);
+	if (rc) {
+		fprintf(stderr,
+			"caravan: cannot list what '%s' holds now: %s "
+			"(nothing was changed)\n",
+			a.url, strerror(-rc));
+		scope_release(&sc);
+		pitr_free(st);
 		return 1;
 	}
 	if (!info.any)
@@ -268,7 +410,8 @@ int history_cmd_restore(const struct history_args *ha)
 	snprintf(tmp, sizeof(tmp), "%s.restore-%d", a.pos, (int)getpid());
 	snprintf(old, sizeof(old), "%s.replaced-%d", a.pos, (int)getpid());
 	rm_tree(tmp);
-	rc = build_store(tmp, st);
+	rc = build_store(tmp, st, &sc, target_id);
+	scope_release(&sc);
 	if (!rc && ne > 0 && rename(a.pos, old) < 0)
 		rc = -errno;
 	if (!rc && ne == 0)

@@ -89,6 +89,11 @@ struct backup_options {
 	void *clock_arg;
 	uint32_t snap_batches;
 	uint32_t prune_ms;
+	/* NULL, or called by an upload worker once it handed document id's
+	 * state to the change feed, before it takes other work: a seam for
+	 * tests of what runs meanwhile (the feed may confirm it first). */
+	void (*handed_over)(void *arg, uint64_t id);
+	void *handed_over_arg;
 };
 
 /* Defaults: 1000 ms delay, 8 uploads, backoff 500 ms doubling to 60 s,

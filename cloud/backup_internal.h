@@ -191,16 +191,20 @@ void backup_history_stop(struct backup *b);
 void backup_history_kick(struct backup *b);
 /* Hand the state of document id just uploaded (body, len, meta: the
  * readable object) to the feed: -EINPROGRESS (e finishes when the feed
- * confirms; the name stays held), or an errno to retry later.  The feed
- * records exactly what the object holds, without reading the document
- * again. */
-int backup_feed_uploaded(struct backup *b, struct backup_entry *e, uint64_t id,
-			 const char *space, const char *key, const char *body,
-			 size_t len, const struct cloud_doc_meta *meta);
+ * confirms; the name stays held, and sl's claim on it, if any, is
+ * released in the same step: the caller must not release it again), or
+ * an errno to retry later (sl's claim may or may not be released:
+ * backup_unclaim).  The feed records exactly what the object holds,
+ * without reading the document again. */
+int backup_feed_uploaded(struct backup *b, struct backup_slot *sl,
+			 struct backup_entry *e, uint64_t id, const char *space,
+			 const char *key, const char *body, size_t len,
+			 const struct cloud_doc_meta *meta);
 /* A confirmed DELETE of tombstone tomb_id's name: -EINPROGRESS (cleared
- * when the feed confirms; the name stays held) or an errno. */
-int backup_feed_delete(struct backup *b, uint64_t tomb_id, const char *space,
-		       const char *key);
+ * when the feed confirms; the name stays held and sl's claim is passed
+ * over, as above) or an errno. */
+int backup_feed_delete(struct backup *b, struct backup_slot *sl,
+		       uint64_t tomb_id, const char *space, const char *key);
 /* A conflict copy written (space, key): its state, read back, fed. */
 void backup_feed_cloud(struct backup *b, const char *space, const char *key);
 /* A stale copy removed: its delete record, not waited for. */

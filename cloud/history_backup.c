@@ -35,6 +35,12 @@
  *   2. A tombstone is cleared only after its delete record is in the
  *      feed.
  *   3. b->feed_wait counts the holds; backup_flush waits for it.
+ *   4. The worker's claim on a name passes to its hold in one critical
+ *      section, before the record is handed to the writer (hold_new):
+ *      once the writer may finish the record, the name is held by the
+ *      hold alone, and its release (hold_drop) asks for a tombstone
+ *      pass, so a pass that found the name busy is always followed by
+ *      another.
  */
 #include "config.h"
 
@@ -163,8 +169,16 @@ void backup_history_stop(struct backup *b)
 
 /* ---- holds ---- */
 
+/* Hold (space, key) for a record about to be handed to the feed.  The
+ * caller's claim on the name (sl, or NULL) passes to the hold in the same
+ * critical section: from history_add on, the writer's thread may finish
+ * the record (drop the hold, finish e, let a flush return) before the
+ * caller runs again, so a claim released only then would outlive
+ * everything that waits for it (a tombstone pass finding the name busy
+ * would skip its delete with no pass due after). */
 static struct feed_hold *hold_new(struct backup *b, const char *space,
-				  const char *key, struct backup_entry *e)
+				  const char *key, struct backup_entry *e,
+				  struct backup_slot *sl)
 {
 	struct feed_hold *h = calloc(1, sizeof(*h));
 
@@ -179,6 +193,8 @@ static struct feed_hold *hold_new(struct backup *b, const char *space,
 	h->e = e;
 	h->name.next = b->restoring;
 	b->restoring = &h->name;
+	if (sl)
+		sl->busy = false;
 	b->feed_wait++;
 	b->feed_docs += e != NULL;
 	if (e) /* handed over: no longer holds its window back */
@@ -288,12 +304,12 @@ static void doc_fed(void *arg, int rc)
 
 /* Hand record r of document id (uploaded in state meta) to the feed; the mark
  * follows its confirmation (doc_fed). */
-static int feed_held(struct backup *b, struct backup_entry *e, uint64_t id,
-		     const char *space, const char *key,
-		     const struct cloud_doc_meta *meta,
+static int feed_held(struct backup *b, struct backup_slot *sl,
+		     struct backup_entry *e, uint64_t id, const char *space,
+		     const char *key, const struct cloud_doc_meta *meta,
 		     const struct feed_record *r)
 {
-	struct feed_hold *h = hold_new(b, space, key, e);
+	struct feed_hold *h = hold_new(b, space, key, e, sl);
 	int rc;
 
 	if (!h)
@@ -311,9 +327,10 @@ static int feed_held(struct backup *b, struct backup_entry *e, uint64_t id,
 	return -EINPROGRESS;
 }
 
-int backup_feed_uploaded(struct backup *b, struct backup_entry *e, uint64_t id,
-			 const char *space, const char *key, const char *body,
-			 size_t len, const struct cloud_doc_meta *meta)
+int backup_feed_uploaded(struct backup *b, struct backup_slot *sl,
+			 struct backup_entry *e, uint64_t id, const char *space,
+			 const char *key, const char *body, size_t len,
+			 const struct cloud_doc_meta *meta)
 {
 	struct feed_record r;
 
@@ -329,7 +346,7 @@ int backup_feed_uploaded(struct backup *b, struct backup_entry *e, uint64_t id,
 	r.ctime_ns = meta->ctime_ns;
 	r.body = (const uint8_t *)body;
 	r.body_len = len;
-	return feed_held(b, e, id, space, key, meta, &r);
+	return feed_held(b, sl, e, id, space, key, meta, &r);
 }
 
 /* ---- deletes ---- */
@@ -360,15 +377,15 @@ static void del_record(struct feed_record *r, const char *space,
 	snprintf(r->key, sizeof(r->key), "%s", key);
 }
 
-int backup_feed_delete(struct backup *b, uint64_t tomb_id, const char *space,
-		       const char *key)
+int backup_feed_delete(struct backup *b, struct backup_slot *sl,
+		       uint64_t tomb_id, const char *space, const char *key)
 {
 	struct feed_record r;
 	struct feed_hold *h;
 	int rc;
 
 	del_record(&r, space, key);
-	h = hold_new(b, space, key, NULL);
+	h = hold_new(b, space, key, NULL, sl);
 	if (!h)
 		return -ENOMEM;
 	h->tomb_id = tomb_id;

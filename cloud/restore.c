@@ -68,6 +68,12 @@ int backup_restore_doc(struct backup *b, const char *space, const char *key,
 			break;
 		}
 	}
+	/* The name deleted while it was held here: its tombstone may have
+	 * been skipped by a pass meanwhile, so one more pass is due. */
+	if (store_tombstoned(b->store, space, key)) {
+		b->tomb_pass = true;
+		pthread_cond_broadcast(&b->work);
+	}
 	if (!rc) {
 		struct backup_entry *e = backup_table_get(b, *id);
 

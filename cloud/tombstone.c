@@ -72,7 +72,7 @@ void backup_tomb_pass(struct backup *b, struct backup_slot *sl)
 		if (store_tombstoned(b->store, t.v[i].space, t.v[i].key) &&
 		    !backup_delete_confirmed(b, t.v[i].space, t.v[i].key)) {
 			/* history: cleared once the feed holds the delete */
-			rc = b->hist ? backup_feed_delete(b, t.v[i].id,
+			rc = b->hist ? backup_feed_delete(b, sl, t.v[i].id,
 							  t.v[i].space,
 							  t.v[i].key)
 				     : store_tombstone_clear(b->store,

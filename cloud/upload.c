@@ -754,10 +754,16 @@ int backup_upload_doc(struct backup *b, struct backup_slot *sl,
 	e->adopting = !rc && c.adopted; /* backup_upload_confirm counts it */
 	pthread_mutex_unlock(&b->lock);
 	if (!rc && b->hist) /* history: the mark waits for the feed */
-		rc = backup_feed_uploaded(b, e, id, space, key, up.body, up.len,
-					  &up.meta);
+		rc = backup_feed_uploaded(b, sl, e, id, space, key, up.body,
+					  up.len, &up.meta);
 	else if (!rc)
 		rc = backup_upload_confirm(b, e, id, space, key, &up.meta);
+	if (rc == -EINPROGRESS) { /* the name's hold took the claim over */
+		upload_release(&up);
+		if (b->o.handed_over)
+			b->o.handed_over(b->o.handed_over_arg, id);
+		return rc;
+	}
 out_release:
 	upload_release(&up);
 out_unclaim:

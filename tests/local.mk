@@ -13,11 +13,14 @@ EXTRA_DIST += tests/fuzz/fuzz_archive.c tests/fuzz/fuzz_s3_list.c \
 EXTRA_DIST += tests/fuzz/framed.h
 
 # The cloud history (cloud/history.h, cloud/pitr.h): the point-in-time
-# oracle through real mounts, on a dir: target and on s3rver.
+# oracle through real mounts, on a dir: target and on s3rver; a restored
+# store mounted on its target; the writer lease's conditional create
+# raced on s3rver behind a proxy that honours If-None-Match.
 E2E_HISTORY_TESTS = tests/e2e_cloud_history.sh tests/e2e_cloud_history_s3.sh \
 	tests/e2e_cloud_history_retention.sh \
-	tests/e2e_cloud_history_crash.sh
-EXTRA_DIST += tests/e2e/history.sh
+	tests/e2e_cloud_history_crash.sh tests/e2e_cloud_restore_mount.sh \
+	tests/e2e_cloud_lease_race.sh
+EXTRA_DIST += tests/e2e/history.sh tests/cloud_cond_proxy.js
 dist_check_SCRIPTS += $(E2E_HISTORY_TESTS)
 TESTS += $(E2E_HISTORY_TESTS)
 
