@@ -2,8 +2,10 @@
  * nodes.c - the in-memory index: nodes by id, nodes by (space, name), and
  * the ordered id lists that directory listings walk.
  *
- * Names are found through a 64-bit hash of (space id, name) in a u64map
- * whose values chain the nodes sharing a hash.  Listings walk a sorted
+ * Names are found through a 64-bit hash of (space id, name) in the hash
+ * map s->names.h, whose values are the nodes themselves; nodes sharing a
+ * hash are told apart by a match on (space id, name).  A node is one
+ * allocation holding its name and its first entry (struct node).  Listings walk a sorted
  * array of ids per space: ids only grow, so a new document is appended at
  * the end; a listing resumed "from id X" sees every name that existed
  * throughout exactly once.  All functions need the store lock (exclusive
@@ -13,6 +15,7 @@
 #include "util/grow.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -50,46 +53,77 @@ struct node *node_get(struct store *s, uint64_t id)
 	return u64map_get(&s->nodes, id);
 }
 
+struct name_key {
+	uint64_t space_id;
+	const char *name;
+	size_t len;
+};
+
+static bool name_match(const void *val, const void *key)
+{
+	const struct node *n = val;
+	const struct name_key *k = key;
+
+	return n->space_id == k->space_id && strlen(n->name) == k->len &&
+	       memcmp(n->name, k->name, k->len) == 0;
+}
+
 struct node *node_by_name(struct store *s, uint64_t space_id, const char *name,
 			  size_t len)
 {
-	struct node *n = u64map_get(&s->names, name_hash(space_id, name, len));
+	struct name_key k = { space_id, name, len };
 
-	for (; n; n = n->name_next)
-		if (n->space_id == space_id && strlen(n->name) == len &&
-		    memcmp(n->name, name, len) == 0)
-			return n;
-	return NULL;
+	return hmap_get(&s->names.h, name_hash(space_id, name, len), name_match,
+			&k);
 }
 
 static int name_link(struct store *s, struct node *n)
 {
-	uint64_t h = name_hash(n->space_id, n->name, strlen(n->name));
+	struct name_key k = { n->space_id, n->name, strlen(n->name) };
 
-	n->name_next = u64map_get(&s->names, h);
-	return u64map_put(&s->names, h, n);
+	return hmap_put(&s->names.h, name_hash(k.space_id, k.name, k.len),
+			name_match, &k, n, NULL);
 }
 
 static void name_unlink(struct store *s, struct node *n)
 {
-	uint64_t h = name_hash(n->space_id, n->name, strlen(n->name));
-	struct node *head = u64map_get(&s->names, h), **pp;
+	struct name_key k = { n->space_id, n->name, strlen(n->name) };
 
-	if (head == n) {
-		if (n->name_next)
-			u64map_put(&s->names, h, n->name_next);
-		else
-			u64map_del(&s->names, h);
-		n->name_next = NULL;
-		return;
+	hmap_del(&s->names.h, name_hash(k.space_id, k.name, k.len), name_match,
+		 &k);
+}
+
+int node_ents_reserve(struct node *n)
+{
+	struct ent *ents;
+	uint32_t cap;
+
+	if (n->nent < n->cap)
+		return 0;
+	if (n->cap == 0) {
+		n->ents = &n->one;
+		n->cap = 1;
+		return 0;
 	}
-	for (pp = &head; *pp; pp = &(*pp)->name_next) {
-		if (*pp == n) {
-			*pp = n->name_next;
-			break;
-		}
+	if (n->nent == UINT32_MAX)
+		return -ENOMEM;
+	if (n->ents != &n->one) {
+		ents = grow_array32(n->ents, &n->cap, n->nent + 1, 2,
+				    sizeof(*ents));
+		if (!ents)
+			return -ENOMEM;
+		n->ents = ents;
+		return 0;
 	}
-	n->name_next = NULL;
+	/* Out of the node into an allocation of its own. */
+	cap = 0;
+	ents = grow_array32(NULL, &cap, n->nent + 1, 2, sizeof(*ents));
+	if (!ents)
+		return -ENOMEM;
+	memcpy(ents, n->ents, n->nent * sizeof(*ents));
+	n->ents = ents;
+	n->cap = cap;
+	return 0;
 }
 
 uint32_t kids_lower_bound(const struct kids *k, uint64_t id)
@@ -141,14 +175,18 @@ void kids_remove(struct kids *k, uint64_t id)
 int node_add(struct store *s, uint64_t id, uint64_t space_id, const char *name,
 	     size_t len, const struct wal_meta *m, struct node **out)
 {
-	struct node *n = calloc(1, sizeof(*n));
+	size_t size = offsetof(struct node, name_buf) + len + 1;
+	struct node *n;
 	struct kids *parent;
 
+	if (len >= UINT16_MAX)
+		return -ENAMETOOLONG;
+	n = calloc(1, size > sizeof(*n) ? size : sizeof(*n));
 	if (!n)
 		return -ENOMEM;
-	n->name = strndup(name, len);
-	if (!n->name)
-		goto out_free;
+	memcpy(n->name_buf, name, len);
+	n->name_room = (uint16_t)(len + 1);
+	n->name = n->name_buf;
 	n->id = id;
 	n->space_id = space_id;
 	meta_from_wal(m, &n->meta);
@@ -177,7 +215,6 @@ out_unname:
 out_unmap:
 	u64map_del(&s->nodes, id);
 out_free:
-	free(n->name);
 	free(n);
 	return -ENOMEM;
 }
@@ -186,9 +223,12 @@ void node_free(struct node *n)
 {
 	if (!n)
 		return;
-	free(n->name);
-	free(n->ents);
-	free(n->kids.ids);
+	if (n->name != n->name_buf)
+		free(n->name);
+	if (n->ents != &n->one)
+		free(n->ents);
+	if (!n->space_id)
+		free(n->kids.ids);
 	free(n);
 }
 
@@ -210,19 +250,25 @@ void node_remove(struct store *s, struct node *n)
 int node_rename(struct store *s, struct node *n, uint64_t space_id,
 		const char *name, size_t len)
 {
-	char *copy = strndup(name, len);
+	char *copy = len < n->name_room ? n->name_buf : strndup(name, len);
 	struct node *to = node_get(s, space_id);
 
 	if (!copy)
 		return -ENOMEM;
 	if (space_id != n->space_id && kids_insert(&to->kids, n->id)) {
-		free(copy);
+		if (copy != n->name_buf)
+			free(copy);
 		return -ENOMEM;
 	}
 	name_unlink(s, n);
 	if (space_id != n->space_id)
 		kids_remove(&node_get(s, n->space_id)->kids, n->id);
-	free(n->name);
+	if (n->name != n->name_buf)
+		free(n->name);
+	if (copy == n->name_buf) {
+		memcpy(n->name_buf, name, len);
+		n->name_buf[len] = 0;
+	}
 	n->name = copy;
 	n->space_id = space_id;
 	return name_link(s, n);

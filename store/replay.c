@@ -127,17 +127,8 @@ static int drop_front(struct store *s, struct node *n, uint32_t k, uint64_t lsn,
 
 static int ent_push(struct store *s, struct node *n, const struct ent *e)
 {
-	if (n->nent == n->cap) {
-		struct ent *ents;
-
-		if (n->nent == UINT32_MAX)
-			return -ENOMEM;
-		ents = grow_array32(n->ents, &n->cap, n->nent + 1, 2,
-				    sizeof(*ents));
-		if (!ents)
-			return -ENOMEM;
-		n->ents = ents;
-	}
+	if (node_ents_reserve(n))
+		return -ENOMEM;
 	n->ents[n->nent++] = *e;
 	n->stored_bytes += e->len;
 	s->nentries++;
@@ -406,7 +397,7 @@ static bool view_get(struct view *w, uint64_t id, struct vnode *out)
 	out->name = n->name;
 	out->name_len = strlen(n->name);
 	out->seq = n->seq;
-	out->kids = n->kids.n;
+	out->kids = n->space_id ? 0 : n->kids.n;
 	out->gone = false;
 	out->evicted = n->evicted;
 	return true;

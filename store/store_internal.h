@@ -41,11 +41,24 @@ struct kids {
 	uint32_t n, cap;
 };
 
+/*
+ * A space or a document of the index: one allocation (nodes.c), sized for
+ * its name.  Its layout is what the index costs per document in memory
+ * (docs/engine.md, "Memory"): keep fields narrow and rare ones out.
+ *   - name points at name_buf (name_room bytes, inline) or, after a
+ *     rename to a longer name, at an allocation of its own.
+ *   - ents points at one while the document holds at most one entry
+ *     (cap 1), else at an allocation of cap entries; NULL with cap 0
+ *     before the first entry.  Never copy a node by value.
+ *   - kids (spaces) shares its bytes with one (documents): a space has no
+ *     entries, a document no kids.
+ * Nodes of both kinds are found through s->nodes (by id) and s->names
+ * (by space and name, the map holding the nodes themselves).
+ */
 struct node {
 	uint64_t id;
 	uint64_t space_id; /* 0 for spaces */
-	char *name; /* key, or space name; owned */
-	struct node *name_next; /* chain in s->names */
+	char *name; /* key, or space name (see above) */
 	struct store_meta meta;
 	uint64_t seq;
 	uint64_t backup_seq;
@@ -54,19 +67,28 @@ struct node {
 	uint64_t stored_bytes;
 	struct ent *ents;
 	uint32_t nent, cap;
-	struct kids kids; /* spaces: their documents */
+	union {
+		struct ent one; /* documents: the entry while cap is 1 */
+		struct kids kids; /* spaces: their documents */
+	};
 	/* Eviction (evict.c): the entries are freed, the content at seq is
 	 * the cloud's copy, evicted_bytes the size it had.  used_tick: when
 	 * last read or appended (s->use_clock; atomic: readers set it under
 	 * the shared lock). */
-	bool evicted;
 	uint64_t evicted_bytes;
 	uint64_t used_tick;
 	/* history: entries before hist_seq (the last Trim's newest entry,
 	 * the base) are kept only for past versions; hist_bytes their
 	 * length (sum in store.hist_bytes) */
 	uint64_t hist_seq, hist_bytes;
+	bool evicted;
+	uint16_t name_room; /* bytes of name_buf */
+	char name_buf[]; /* the name, when it fits */
 };
+
+/* Make room for one more entry of document n (n->ents, n->cap; see
+ * struct node).  0 or -ENOMEM. */
+int node_ents_reserve(struct node *n);
 
 struct tomb {
 	uint64_t id;
@@ -102,7 +124,8 @@ struct store {
 	pthread_rwlock_t lock;
 	struct alloc *alloc;
 	struct u64map nodes; /* id -> node */
-	struct u64map names; /* name hash -> node chain */
+	struct u64map names; /* (space, name) -> node: names.h keyed by the
+			      * name hash with a match (nodes.c) */
 	struct kids spaces; /* the root's children */
 	struct store_meta root_meta;
 	uint64_t next_id;
