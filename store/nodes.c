@@ -3,7 +3,7 @@
  * the ordered id lists that directory listings walk.
  *
  * Names are found through a 64-bit hash of (space id, name) in the hash
- * map s->names.h, whose values are the nodes themselves; nodes sharing a
+ * map s->names (util/pmap.h), whose values are the nodes themselves; nodes sharing a
  * hash are told apart by a match on (space id, name).  A node is one
  * allocation holding its name and its first entry (struct node).  Listings walk a sorted
  * array of ids per space: ids only grow, so a new document is appended at
@@ -48,9 +48,51 @@ void meta_from_wal(const struct wal_meta *w, struct store_meta *m)
 	m->ctime_ns = w->ctime_ns;
 }
 
+static uint64_t node_id_hash(const void *val)
+{
+	return ((const struct node *)val)->id;
+}
+
+static bool id_match(const void *val, const void *key)
+{
+	return ((const struct node *)val)->id == *(const uint64_t *)key;
+}
+
+static uint64_t node_name_hash(const void *val)
+{
+	const struct node *n = val;
+
+	return name_hash(n->space_id, n->name, strlen(n->name));
+}
+
+void nodes_init(struct store *s)
+{
+	pmap_init(&s->nodes, node_id_hash);
+	pmap_init(&s->names, node_name_hash);
+}
+
+void nodes_release(struct store *s)
+{
+	pmap_release(&s->nodes);
+	pmap_release(&s->names);
+}
+
 struct node *node_get(struct store *s, uint64_t id)
 {
-	return u64map_get(&s->nodes, id);
+	return pmap_get(&s->nodes, id, id_match, &id);
+}
+
+bool node_next(struct store *s, size_t *pos, uint64_t *id, void **val)
+{
+	void *v;
+
+	if (!pmap_next(&s->nodes, pos, &v))
+		return false;
+	if (id)
+		*id = ((struct node *)v)->id;
+	if (val)
+		*val = v;
+	return true;
 }
 
 struct name_key {
@@ -73,7 +115,7 @@ struct node *node_by_name(struct store *s, uint64_t space_id, const char *name,
 {
 	struct name_key k = { space_id, name, len };
 
-	return hmap_get(&s->names.h, name_hash(space_id, name, len), name_match,
+	return pmap_get(&s->names, name_hash(space_id, name, len), name_match,
 			&k);
 }
 
@@ -81,7 +123,7 @@ static int name_link(struct store *s, struct node *n)
 {
 	struct name_key k = { n->space_id, n->name, strlen(n->name) };
 
-	return hmap_put(&s->names.h, name_hash(k.space_id, k.name, k.len),
+	return pmap_put(&s->names, name_hash(k.space_id, k.name, k.len),
 			name_match, &k, n, NULL);
 }
 
@@ -89,7 +131,7 @@ static void name_unlink(struct store *s, struct node *n)
 {
 	struct name_key k = { n->space_id, n->name, strlen(n->name) };
 
-	hmap_del(&s->names.h, name_hash(k.space_id, k.name, k.len), name_match,
+	pmap_del(&s->names, name_hash(k.space_id, k.name, k.len), name_match,
 		 &k);
 }
 
@@ -196,7 +238,7 @@ int node_add(struct store *s, uint64_t id, uint64_t space_id, const char *name,
 	} else {
 		parent = &s->spaces;
 	}
-	if (u64map_put(&s->nodes, id, n))
+	if (pmap_put(&s->nodes, id, id_match, &id, n, NULL))
 		goto out_free;
 	if (name_link(s, n))
 		goto out_unmap;
@@ -213,7 +255,7 @@ int node_add(struct store *s, uint64_t id, uint64_t space_id, const char *name,
 out_unname:
 	name_unlink(s, n);
 out_unmap:
-	u64map_del(&s->nodes, id);
+	pmap_del(&s->nodes, id, id_match, &id);
 out_free:
 	free(n);
 	return -ENOMEM;
@@ -235,7 +277,7 @@ void node_free(struct node *n)
 void node_remove(struct store *s, struct node *n)
 {
 	name_unlink(s, n);
-	u64map_del(&s->nodes, n->id);
+	pmap_del(&s->nodes, n->id, id_match, &n->id);
 	if (n->space_id) {
 		kids_remove(&node_get(s, n->space_id)->kids, n->id);
 		s->ndocs--;

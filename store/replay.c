@@ -648,7 +648,7 @@ static void target_set(struct store *s, uint64_t target)
 	size_t pos = 0;
 	void *v;
 
-	while (u64map_next(&s->nodes, &pos, NULL, &v)) {
+	while (node_next(s, &pos, NULL, &v)) {
 		struct node *n = v;
 
 		if (!n->space_id)
@@ -995,7 +995,7 @@ int store_write_snapshot(void *arg, struct wal_snap *sn)
 		void *v;
 		struct node *n;
 
-		if (!u64map_next(&s->nodes, &pos, NULL, &v))
+		if (!node_next(s, &pos, NULL, &v))
 			break;
 		n = v;
 		if (n->hist_bytes)
@@ -1060,7 +1060,7 @@ int store_rebuild_alloc(struct store *s)
 	sp.n = 0;
 	store_snapshot_orphans(s, span_add, &sp);
 	n = sp.n;
-	for (size_t pos = 0; u64map_next(&s->nodes, &pos, NULL, &nv);) {
+	for (size_t pos = 0; node_next(s, &pos, NULL, &nv);) {
 		struct node *nd = nv;
 
 		for (uint32_t k = 0; k < nd->nent; k++) {

@@ -14,6 +14,7 @@
 
 #include "store/alloc.h"
 #include "store/store.h"
+#include "util/pmap.h"
 #include "util/u64map.h"
 #include "wal/record.h"
 #include "wal/wal.h"
@@ -123,9 +124,10 @@ struct store {
 
 	pthread_rwlock_t lock;
 	struct alloc *alloc;
-	struct u64map nodes; /* id -> node */
-	struct u64map names; /* (space, name) -> node: names.h keyed by the
-			      * name hash with a match (nodes.c) */
+	/* The nodes by id and by (space, name): maps of the nodes
+	 * themselves (util/pmap.h, nodes.c); use node_get, node_by_name,
+	 * node_next. */
+	struct pmap nodes, names;
 	struct kids spaces; /* the root's children */
 	struct store_meta root_meta;
 	uint64_t next_id;
@@ -292,7 +294,15 @@ void store_refill_apply(struct store *s, struct node *n);
 void store_evict_forget(struct store *s, struct node *n);
 
 /* nodes.c */
+/* Empty maps of nodes (s->nodes, s->names); release frees their tables,
+ * not the nodes. */
+void nodes_init(struct store *s);
+void nodes_release(struct store *s);
 struct node *node_get(struct store *s, uint64_t id);
+/* Iterate over every node (start with *pos = 0; the id and the node in
+ * *id and *val, either may be NULL): true, or false at the end.  Order is
+ * arbitrary; no node added or removed in between. */
+bool node_next(struct store *s, size_t *pos, uint64_t *id, void **val);
 struct node *node_by_name(struct store *s, uint64_t space_id, const char *name,
 			  size_t len);
 int node_add(struct store *s, uint64_t id, uint64_t space_id, const char *name,
