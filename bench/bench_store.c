@@ -461,10 +461,15 @@ static void bench_mkmem(const char *dir, int ndocs)
 	uint64_t sp, id;
 	char k[32], body[64];
 
-	if (store_space_create(s, "many", &M, &sp, NULL))
+	/* Mounted as a file system, so modes of a directory and of files,
+	 * and entries in the document format (store/doc.h: a replacement,
+	 * kind 'R', then its JSON text). */
+	static const struct store_meta dir_meta = { 0755, 0, 0, 1, 1 };
+
+	if (store_space_create(s, "many", &dir_meta, &sp, NULL))
 		exit(1);
 	for (int i = 0; i < ndocs; i++) {
-		int len = snprintf(body, sizeof(body), "{\"n\":%d}", i);
+		int len = snprintf(body, sizeof(body), "R{\"n\":%d}", i);
 		snprintf(k, sizeof(k), "doc%09d", i);
 		if (store_doc_create(s, sp, k, &M, &id, NULL) ||
 		    store_append(s, id, body, (size_t)len, NULL, NULL))
