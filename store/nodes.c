@@ -135,6 +135,14 @@ static void name_unlink(struct store *s, struct node *n)
 		 &k);
 }
 
+/* Bytes of a node whose name is len bytes long. */
+static size_t node_size(size_t len)
+{
+	size_t size = offsetof(struct node, name) + len + 1;
+
+	return size > sizeof(struct node) ? size : sizeof(struct node);
+}
+
 int node_ents_reserve(struct node *n)
 {
 	struct ent *ents;
@@ -217,18 +225,12 @@ void kids_remove(struct kids *k, uint64_t id)
 int node_add(struct store *s, uint64_t id, uint64_t space_id, const char *name,
 	     size_t len, const struct wal_meta *m, struct node **out)
 {
-	size_t size = offsetof(struct node, name_buf) + len + 1;
-	struct node *n;
+	struct node *n = calloc(1, node_size(len));
 	struct kids *parent;
 
-	if (len >= UINT16_MAX)
-		return -ENAMETOOLONG;
-	n = calloc(1, size > sizeof(*n) ? size : sizeof(*n));
 	if (!n)
 		return -ENOMEM;
-	memcpy(n->name_buf, name, len);
-	n->name_room = (uint16_t)(len + 1);
-	n->name = n->name_buf;
+	memcpy(n->name, name, len);
 	n->id = id;
 	n->space_id = space_id;
 	meta_from_wal(m, &n->meta);
@@ -265,8 +267,6 @@ void node_free(struct node *n)
 {
 	if (!n)
 		return;
-	if (n->name != n->name_buf)
-		free(n->name);
 	if (n->ents != &n->one)
 		free(n->ents);
 	if (!n->space_id)
@@ -289,31 +289,42 @@ void node_remove(struct store *s, struct node *n)
 	node_free(n);
 }
 
-int node_rename(struct store *s, struct node *n, uint64_t space_id,
+int node_rename(struct store *s, struct node **np, uint64_t space_id,
 		const char *name, size_t len)
 {
-	char *copy = len < n->name_room ? n->name_buf : strndup(name, len);
+	struct node *n = *np, *m = n;
 	struct node *to = node_get(s, space_id);
+	uint64_t id = n->id;
 
-	if (!copy)
-		return -ENOMEM;
-	if (space_id != n->space_id && kids_insert(&to->kids, n->id)) {
-		if (copy != n->name_buf)
-			free(copy);
+	/* Everything that can fail comes first: the new allocation when
+	 * the name outgrows the node, room in both maps, the listing. */
+	if (len > strlen(n->name)) {
+		m = malloc(node_size(len));
+		if (!m)
+			return -ENOMEM;
+	}
+	if (pmap_reserve(&s->nodes, pmap_count(&s->nodes) + 1) ||
+	    pmap_reserve(&s->names, pmap_count(&s->names) + 1) ||
+	    (space_id != n->space_id && kids_insert(&to->kids, id))) {
+		if (m != n)
+			free(m);
 		return -ENOMEM;
 	}
 	name_unlink(s, n);
 	if (space_id != n->space_id)
-		kids_remove(&node_get(s, n->space_id)->kids, n->id);
-	if (n->name != n->name_buf)
-		free(n->name);
-	if (copy == n->name_buf) {
-		memcpy(n->name_buf, name, len);
-		n->name_buf[len] = 0;
+		kids_remove(&node_get(s, n->space_id)->kids, id);
+	if (m != n) {
+		memcpy(m, n, offsetof(struct node, name));
+		if (n->ents == &n->one)
+			m->ents = &m->one;
+		pmap_put(&s->nodes, id, id_match, &id, m, NULL);
+		free(n);
 	}
-	n->name = copy;
-	n->space_id = space_id;
-	return name_link(s, n);
+	memcpy(m->name, name, len);
+	m->name[len] = 0;
+	m->space_id = space_id;
+	*np = m;
+	return name_link(s, m);
 }
 
 struct tomb *tomb_find(struct store *s, const char *space, const char *key)

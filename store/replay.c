@@ -726,12 +726,12 @@ static int apply_rename(struct store *s, const struct wal_rename *r,
 
 	if (r->space_id == 0) { /* a space (check_space_rename) */
 		n = space_of(s, r->id);
-		rc = node_rename(s, n, 0, r->key.p, r->key.len);
+		rc = node_rename(s, &n, 0, r->key.p, r->key.len);
 		n->lsn = lsn;
 		return rc;
 	}
 	n = doc_of(s, r->id);
-	rc = node_rename(s, n, r->space_id, r->key.p, r->key.len);
+	rc = node_rename(s, &n, r->space_id, r->key.p, r->key.len);
 
 	n->backup_seq = 0;
 	n->backup_time_ns = 0;

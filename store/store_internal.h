@@ -46,8 +46,9 @@ struct kids {
  * A space or a document of the index: one allocation (nodes.c), sized for
  * its name.  Its layout is what the index costs per document in memory
  * (docs/engine.md, "Memory"): keep fields narrow and rare ones out.
- *   - name points at name_buf (name_room bytes, inline) or, after a
- *     rename to a longer name, at an allocation of its own.
+ *   - name is the node's last field: a rename to a longer name moves
+ *     the node to a new allocation (node_rename), so never keep a node
+ *     pointer across a change of the index.
  *   - ents points at one while the document holds at most one entry
  *     (cap 1), else at an allocation of cap entries; NULL with cap 0
  *     before the first entry.  Never copy a node by value.
@@ -59,7 +60,6 @@ struct kids {
 struct node {
 	uint64_t id;
 	uint64_t space_id; /* 0 for spaces */
-	char *name; /* key, or space name (see above) */
 	struct store_meta meta;
 	uint64_t seq;
 	uint64_t backup_seq;
@@ -83,8 +83,7 @@ struct node {
 	 * length (sum in store.hist_bytes) */
 	uint64_t hist_seq, hist_bytes;
 	bool evicted;
-	uint16_t name_room; /* bytes of name_buf */
-	char name_buf[]; /* the name, when it fits */
+	char name[]; /* key, or space name (see above) */
 };
 
 /* Make room for one more entry of document n (n->ents, n->cap; see
@@ -308,7 +307,8 @@ struct node *node_by_name(struct store *s, uint64_t space_id, const char *name,
 int node_add(struct store *s, uint64_t id, uint64_t space_id, const char *name,
 	     size_t len, const struct wal_meta *m, struct node **out);
 void node_remove(struct store *s, struct node *n);
-int node_rename(struct store *s, struct node *n, uint64_t space_id,
+/* Rename *np (it may move: *np is the node after). */
+int node_rename(struct store *s, struct node **np, uint64_t space_id,
 		const char *name, size_t len);
 void node_free(struct node *n);
 int kids_insert(struct kids *k, uint64_t id);
