@@ -19,6 +19,12 @@
  *           transaction, 1 and 16 threads (connections)
  * open      time to open a store holding 1M documents after a clean
  *           close, and resident memory per document
+ * mkmem N   (bench_memory.sh) make DIR/bench-store holding N documents
+ *           of one small entry each in space "many", keys "doc%09d" (12
+ *           bytes), and close it
+ * mem1 N    open DIR/bench-store (made by mkmem N) and print resident
+ *           memory (VmRSS, RssAnon) and malloc'd bytes (mallinfo2) per
+ *           document, each the difference across store_open
  * grow      longest append while the store grows online: one thread
  *           appends 4 KiB entries round-robin to 100 documents, timing
  *           every append, into a store created at 4 MiB that grows to
@@ -36,6 +42,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -366,19 +373,28 @@ static double bench_sqlite(const char *dir, int threads, size_t size)
 }
 #endif
 
-static long rss_kib(void)
+/* A field of /proc/self/status in KiB ("VmRSS", "RssAnon"), or -1. */
+static long status_kib(const char *field)
 {
 	FILE *f = fopen("/proc/self/status", "r");
 	char line[256];
+	size_t n = strlen(field);
 	long v = -1;
 
 	if (!f)
 		return -1;
 	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmRSS: %ld kB", &v) == 1)
+		if (strncmp(line, field, n) == 0 && line[n] == ':') {
+			v = strtol(line + n + 1, NULL, 10);
 			break;
+		}
 	fclose(f);
 	return v;
+}
+
+static long rss_kib(void)
+{
+	return status_kib("VmRSS");
 }
 
 static void bench_open(const char *dir, int ndocs)
@@ -436,6 +452,58 @@ static void bench_open1(const char *dir, int ndocs)
 	printf("log after clean close: %" PRIu64 " bytes (%.1f per "
 	       "document)\n",
 	       st.log_bytes, (double)st.log_bytes / ndocs);
+	store_close(s);
+}
+
+static void bench_mkmem(const char *dir, int ndocs)
+{
+	struct store *s = fresh_store(dir, 1ull << 30, 1000);
+	uint64_t sp, id;
+	char k[32], body[64];
+
+	/* Mounted as a file system, so modes of a directory and of files,
+	 * and entries in the document format (store/doc.h: a replacement,
+	 * kind 'R', then its JSON text). */
+	static const struct store_meta dir_meta = { 0755, 0, 0, 1, 1 };
+
+	if (store_space_create(s, "many", &dir_meta, &sp, NULL))
+		exit(1);
+	for (int i = 0; i < ndocs; i++) {
+		int len = snprintf(body, sizeof(body), "R{\"n\":%d}", i);
+		snprintf(k, sizeof(k), "doc%09d", i);
+		if (store_doc_create(s, sp, k, &M, &id, NULL) ||
+		    store_append(s, id, body, (size_t)len, NULL, NULL))
+			exit(1);
+	}
+	if (store_close(s))
+		exit(1);
+	printf("made %s: %d documents, keys of 12 bytes\n", dir, ndocs);
+}
+
+static void bench_mem1(const char *dir, int ndocs)
+{
+	struct store_options o;
+	struct store *s;
+	struct mallinfo2 m0, m1;
+	long rss0, anon0, rss1, anon1;
+	double per = ndocs > 0 ? (double)ndocs : 1.0;
+
+	store_options_default(&o);
+	m0 = mallinfo2();
+	rss0 = status_kib("VmRSS");
+	anon0 = status_kib("RssAnon");
+	if (store_open(dir, &o, &s))
+		exit(1);
+	m1 = mallinfo2();
+	rss1 = status_kib("VmRSS");
+	anon1 = status_kib("RssAnon");
+	printf("engine, %d documents: VmRSS %.1f B/doc, RssAnon %.1f B/doc, "
+	       "malloc'd %.1f B/doc (in use %zu -> %zu bytes)\n",
+	       ndocs, (double)(rss1 - rss0) * 1024.0 / per,
+	       (double)(anon1 - anon0) * 1024.0 / per,
+	       (double)(m1.uordblks + m1.hblkhd - m0.uordblks - m0.hblkhd) /
+		       per,
+	       m0.uordblks + m0.hblkhd, m1.uordblks + m1.hblkhd);
 	store_close(s);
 }
 
@@ -567,6 +635,14 @@ int main(int argc, char **argv)
 		seconds = atof(env);
 	base_dir = argv[1];
 	snprintf(dir, sizeof(dir), "%s/bench-store", argv[1]);
+	if (argc == 4 && strcmp(argv[2], "mkmem") == 0) {
+		bench_mkmem(dir, atoi(argv[3]));
+		return 0;
+	}
+	if (argc == 4 && strcmp(argv[2], "mem1") == 0) {
+		bench_mem1(dir, atoi(argv[3]));
+		return 0;
+	}
 	if (argc == 4 && strcmp(argv[2], "open1") == 0) {
 		bench_open1(dir, atoi(argv[3]));
 		return 0;

@@ -35,3 +35,4 @@ EXTRA_DIST += bench/bench_evict.sh
 bench: $(EXTRA_PROGRAMS)
 .PHONY: bench
 EXTRA_DIST += bench/bench_doc_history.sh
+EXTRA_DIST += bench/bench_memory.sh

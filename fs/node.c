@@ -17,8 +17,11 @@
  * kept here (they hold no state).
  *
  * State (nt->mu guards all of it):
- *   nodes   node id -> struct fs_node, for every document node the kernel
- *           holds a lookup of or that has open handles;
+ *   nodes   the struct fs_node of every document node the kernel holds a
+ *           lookup of or that has open handles, by node id (util/pmap.h);
+ *           a node's handle counts, pinned snapshot and cache_seq live in
+ *           its struct fs_handles (n->h), only while it has handles or
+ *           cache_known (struct fs_node);
  *   cur     store id -> struct fs_node, the document's current node, only
  *           when that is not the node with the store id itself.
  * nt->inval_mu guards the queue of dentries to drop (below) and is never
@@ -64,28 +67,91 @@
 #include "fs/node.h"
 #include "util/grow.h"
 
+/* The state of a node's handles and page cache (see n->h below). */
+struct fs_handles {
+	unsigned cached, direct, writers;
+	bool cache_known;
+	uint64_t cache_seq;
+	struct doc_snap *pinned; /* cached > 0 */
+};
+
+/* One per node the kernel holds: what a mount costs per document once
+ * the kernel has looked the names up (docs/engine.md, "Memory"), so the
+ * handle state is apart, in h, allocated at the first open and freed when
+ * no handle is open and cache_known is false; a node with h NULL has no
+ * handle (cached, direct and writers 0) and cache_known false.  The
+ * attributes last reported are kept field by field (no padding). */
 struct fs_node {
 	uint64_t nodeid;
 	uint64_t id; /* store id */
 	uint64_t nlookup;
-	unsigned cached, direct, writers;
-	struct doc_snap *pinned; /* cached > 0 */
-	uint64_t cache_seq;
-	bool cache_known;
-	bool retired;
-	bool dirty; /* has had a writer: the kernel's i_size may be its own */
-	bool writer_pending; /* made for a writer told ESTALE */
-	bool has_last;
+	struct fs_handles *h;
 	uint64_t last_size; /* attributes last reported */
-	struct store_meta last_meta;
+	int64_t last_mtime_ns, last_ctime_ns;
+	uint32_t last_mode, last_uid, last_gid;
+	bool retired : 1;
+	bool dirty : 1; /* has had a writer: the kernel's i_size may be its own */
+	bool writer_pending : 1; /* made for a writer told ESTALE */
+	bool has_last : 1;
 };
+
+static uint64_t nodeid_hash(const void *val)
+{
+	return ((const struct fs_node *)val)->nodeid;
+}
+
+static bool nodeid_match(const void *val, const void *key)
+{
+	return ((const struct fs_node *)val)->nodeid == *(const uint64_t *)key;
+}
+
+static struct fs_node *node_find(struct fs_nodes *nt, uint64_t nodeid)
+{
+	return pmap_get(&nt->nodes, nodeid, nodeid_match, &nodeid);
+}
+
+static unsigned n_cached(const struct fs_node *n)
+{
+	return n->h ? n->h->cached : 0;
+}
+
+static unsigned n_direct(const struct fs_node *n)
+{
+	return n->h ? n->h->direct : 0;
+}
+
+static unsigned n_writers(const struct fs_node *n)
+{
+	return n->h ? n->h->writers : 0;
+}
+
+/* n's handle state, made when missing; NULL when out of memory. */
+static struct fs_handles *handles(struct fs_node *n)
+{
+	if (!n->h)
+		n->h = calloc(1, sizeof(*n->h));
+	return n->h;
+}
+
+/* Drop n's handle state when it holds nothing (no handle, cache_known
+ * false). */
+static void handles_maybe_free(struct fs_node *n)
+{
+	struct fs_handles *h = n->h;
+
+	if (h && !h->cached && !h->direct && !h->writers && !h->cache_known) {
+		doc_snap_put(h->pinned);
+		free(h);
+		n->h = NULL;
+	}
+}
 
 int fs_nodes_init(struct fs_nodes *nt, atomic_uint_fast64_t *retirements)
 {
 	memset(nt, 0, sizeof(*nt));
 	nt->retirements = retirements;
 	pthread_mutex_init(&nt->mu, NULL);
-	u64map_init(&nt->nodes);
+	pmap_init(&nt->nodes, nodeid_hash);
 	u64map_init(&nt->cur);
 	nt->next_nodeid = FS_NODE_BASE;
 	pthread_mutex_init(&nt->inval_mu, NULL);
@@ -98,15 +164,15 @@ void fs_nodes_release(struct fs_nodes *nt)
 	size_t pos = 0;
 	void *v;
 
-	while (u64map_next(&nt->nodes, &pos, NULL, &v)) {
+	while (pmap_next(&nt->nodes, &pos, &v)) {
 		struct fs_node *n = v;
 
-		if (!n)
-			continue;
-		doc_snap_put(n->pinned);
+		if (n->h)
+			doc_snap_put(n->h->pinned);
+		free(n->h);
 		free(n);
 	}
-	u64map_release(&nt->nodes);
+	pmap_release(&nt->nodes);
 	u64map_release(&nt->cur);
 	pthread_mutex_destroy(&nt->mu);
 	free(nt->inval_ids);
@@ -153,8 +219,8 @@ static bool inval_wanted(struct fs_nodes *nt, uint64_t id)
 	pthread_mutex_lock(&nt->mu);
 	n = u64map_get(&nt->cur, id);
 	if (!n)
-		n = u64map_get(&nt->nodes, id);
-	want = n && !n->retired && n->dirty && !n->writers;
+		n = node_find(nt, id);
+	want = n && !n->retired && n->dirty && !n_writers(n);
 	pthread_mutex_unlock(&nt->mu);
 	return want;
 }
@@ -238,7 +304,7 @@ uint64_t fs_node_doc(struct fs_nodes *nt, uint64_t nodeid)
 	if (nodeid < FS_NODE_BASE || nodeid >= FS_CLOUD_BASE)
 		return nodeid;
 	pthread_mutex_lock(&nt->mu);
-	n = u64map_get(&nt->nodes, nodeid);
+	n = node_find(nt, nodeid);
 	if (n)
 		id = n->id;
 	pthread_mutex_unlock(&nt->mu);
@@ -256,7 +322,7 @@ static struct fs_node *node_new(struct fs_nodes *nt, uint64_t nodeid,
 		return NULL;
 	n->nodeid = nodeid;
 	n->id = id;
-	if (u64map_put(&nt->nodes, nodeid, n) < 0) {
+	if (pmap_put(&nt->nodes, nodeid, nodeid_match, &nodeid, n, NULL) < 0) {
 		free(n);
 		return NULL;
 	}
@@ -272,14 +338,16 @@ static bool node_is_current(struct fs_nodes *nt, const struct fs_node *n)
 
 static void node_maybe_free(struct fs_nodes *nt, struct fs_node *n)
 {
-	if (n->nlookup || n->cached || n->direct || n->writers)
+	if (n->nlookup || n_cached(n) || n_direct(n) || n_writers(n))
 		return;
 	if (n->writer_pending && node_is_current(nt, n))
 		return;
 	if (u64map_get(&nt->cur, n->id) == n)
 		u64map_del(&nt->cur, n->id);
-	u64map_del(&nt->nodes, n->nodeid);
-	doc_snap_put(n->pinned);
+	pmap_del(&nt->nodes, n->nodeid, nodeid_match, &n->nodeid);
+	if (n->h)
+		doc_snap_put(n->h->pinned);
+	free(n->h);
 	free(n);
 }
 
@@ -294,7 +362,8 @@ static struct fs_node *node_retire(struct fs_nodes *nt, struct fs_node *n)
 	if (!fresh)
 		return NULL;
 	if (u64map_put(&nt->cur, n->id, fresh) < 0) {
-		u64map_del(&nt->nodes, fresh->nodeid);
+		pmap_del(&nt->nodes, fresh->nodeid, nodeid_match,
+			 &fresh->nodeid);
 		free(fresh);
 		return NULL;
 	}
@@ -311,14 +380,15 @@ static struct fs_node *node_current(struct fs_nodes *nt, uint64_t id)
 	struct fs_node *n = u64map_get(&nt->cur, id);
 
 	if (!n) {
-		n = u64map_get(&nt->nodes, id);
+		n = node_find(nt, id);
 		if (!n)
 			return node_new(nt, id, id);
 		if (n->retired) {
 			/* The store id's node is retired and still held. */
 			n = node_new(nt, nt->next_nodeid, id);
 			if (n && u64map_put(&nt->cur, id, n) < 0) {
-				u64map_del(&nt->nodes, n->nodeid);
+				pmap_del(&nt->nodes, n->nodeid, nodeid_match,
+					 &n->nodeid);
 				free(n);
 				n = NULL;
 			}
@@ -327,7 +397,7 @@ static struct fs_node *node_current(struct fs_nodes *nt, uint64_t id)
 			return n;
 		}
 	}
-	if (n->dirty && !n->writers && !n->writer_pending) {
+	if (n->dirty && !n_writers(n) && !n->writer_pending) {
 		struct fs_node *fresh = node_retire(nt, n);
 
 		if (fresh)
@@ -350,13 +420,19 @@ static struct fs_node *node_retire_for_writer(struct fs_nodes *nt,
 	return fresh;
 }
 
-/* A writer registers on n (nt->mu held). */
-static void writer_join(struct fs_node *n)
+/* A writer registers on n (nt->mu held): 0 or -ENOMEM (nothing
+ * changed). */
+static int writer_join(struct fs_node *n)
 {
-	n->writers++;
+	struct fs_handles *h = handles(n);
+
+	if (!h)
+		return -ENOMEM;
+	h->writers++;
 	n->dirty = true;
 	n->writer_pending = false;
-	n->cache_known = false;
+	h->cache_known = false;
+	return 0;
 }
 
 /* ---- lookups ---- */
@@ -382,7 +458,7 @@ void fs_node_forget(struct fs_nodes *nt, uint64_t nodeid, uint64_t nlookup)
 	struct fs_node *n;
 
 	pthread_mutex_lock(&nt->mu);
-	n = u64map_get(&nt->nodes, nodeid);
+	n = node_find(nt, nodeid);
 	if (n) {
 		n->nlookup = nlookup < n->nlookup ? n->nlookup - nlookup : 0;
 		node_maybe_free(nt, n);
@@ -412,12 +488,10 @@ static int writer_add(struct fs_nodes *nt, struct fs_node *n, uint64_t *retired)
 {
 	struct fs_node *c;
 
-	if (!n->retired && n->cached == 0) {
-		writer_join(n);
-		return 0;
-	}
+	if (!n->retired && n_cached(n) == 0)
+		return writer_join(n);
 	c = n->retired ? node_current(nt, n->id) : n;
-	if (c && c->cached > 0) {
+	if (c && n_cached(c) > 0) {
 		*retired = c->nodeid;
 		c = node_retire_for_writer(nt, c);
 	} else if (c) {
@@ -444,13 +518,15 @@ int fs_node_open_write(struct fs_nodes *nt, uint64_t nodeid, uint64_t id)
 	int rc = -ENOMEM;
 
 	pthread_mutex_lock(&nt->mu);
-	n = u64map_get(&nt->nodes, nodeid);
+	n = node_find(nt, nodeid);
 	if (!n && nodeid == id)
 		n = node_new(nt, id, id); /* not held: make it */
 	else if (!n)
 		rc = -ESTALE;
 	if (n)
 		rc = writer_add(nt, n, &retired);
+	if (rc == -ENOMEM && n)
+		node_maybe_free(nt, n); /* one made here holds nothing */
 	pthread_mutex_unlock(&nt->mu);
 	retired_inval(nt, retired);
 	return rc;
@@ -464,15 +540,16 @@ int fs_node_create(struct fs_nodes *nt, uint64_t id, uint64_t *nodeid)
 
 	pthread_mutex_lock(&nt->mu);
 	n = node_current(nt, id);
-	if (n && n->cached > 0) {
+	if (n && n_cached(n) > 0) {
 		retired = n->nodeid;
 		n = node_retire_for_writer(nt, n);
 	}
-	if (n) {
+	if (n && writer_join(n) == 0) {
 		n->nlookup++;
-		writer_join(n);
 		*nodeid = n->nodeid;
 		rc = 0;
+	} else if (n) {
+		node_maybe_free(nt, n);
 	}
 	pthread_mutex_unlock(&nt->mu);
 	retired_inval(nt, retired);
@@ -486,7 +563,7 @@ static bool cache_allowed(struct fs_nodes *nt, struct fs_node *n,
 {
 	struct store_doc_info info;
 
-	if (n->retired || n->writers || n->direct || n->writer_pending)
+	if (n->retired || n_writers(n) || n_direct(n) || n->writer_pending)
 		return false;
 	/* No writer is registered, so the document cannot change while we
 	 * hold nt->mu (invariant 4): sn must still be its content. */
@@ -499,38 +576,45 @@ int fs_node_open_read(struct fs_nodes *nt, uint64_t nodeid, uint64_t id,
 		      struct fs_node_open *out)
 {
 	struct fs_node *n;
+	struct fs_handles *h;
 
 	pthread_mutex_lock(&nt->mu);
-	n = u64map_get(&nt->nodes, nodeid);
+	n = node_find(nt, nodeid);
 	if (!n && nodeid == id)
 		n = node_new(nt, id, id);
 	if (!n) {
 		pthread_mutex_unlock(&nt->mu);
 		return nodeid == id ? -ENOMEM : -ESTALE;
 	}
-	if (n->cached) {
+	h = handles(n);
+	if (!h) {
+		node_maybe_free(nt, n); /* one made here holds nothing */
+		pthread_mutex_unlock(&nt->mu);
+		return -ENOMEM;
+	}
+	if (h->cached) {
 		/* Share the version the node's cache and i_size hold (on a
 		 * current node that is the document's content, invariant
 		 * 4; a retired node is frozen). */
 		out->kind = FS_OPEN_CACHED;
 		out->keep_cache = true;
-		out->snap = doc_snap_get(n->pinned);
-		n->cached++;
+		out->snap = doc_snap_get(h->pinned);
+		h->cached++;
 	} else if (may_cache && cache_allowed(nt, n, sn)) {
 		out->kind = FS_OPEN_CACHED;
-		out->keep_cache = n->cache_known &&
-				  n->cache_seq == doc_snap_seq(sn);
-		n->pinned = doc_snap_get(sn);
+		out->keep_cache = h->cache_known &&
+				  h->cache_seq == doc_snap_seq(sn);
+		h->pinned = doc_snap_get(sn);
 		out->snap = doc_snap_get(sn);
-		n->cache_seq = doc_snap_seq(sn);
-		n->cache_known = true;
-		n->cached++;
+		h->cache_seq = doc_snap_seq(sn);
+		h->cache_known = true;
+		h->cached++;
 	} else {
 		out->kind = FS_OPEN_DIRECT;
 		out->keep_cache = false;
 		out->snap = doc_snap_get(sn);
-		n->direct++;
-		n->cache_known = false;
+		h->direct++;
+		h->cache_known = false;
 	}
 	pthread_mutex_unlock(&nt->mu);
 	return 0;
@@ -539,23 +623,26 @@ int fs_node_open_read(struct fs_nodes *nt, uint64_t nodeid, uint64_t id,
 void fs_node_close(struct fs_nodes *nt, uint64_t nodeid, enum fs_open_kind kind)
 {
 	struct fs_node *n;
+	struct fs_handles *h;
 	uint64_t inval = 0;
 
 	pthread_mutex_lock(&nt->mu);
-	n = u64map_get(&nt->nodes, nodeid);
-	if (!n) {
+	n = node_find(nt, nodeid);
+	if (!n || !n->h) {
 		pthread_mutex_unlock(&nt->mu);
 		return;
 	}
-	if (kind == FS_OPEN_CACHED && n->cached && --n->cached == 0) {
-		doc_snap_put(n->pinned);
-		n->pinned = NULL;
-	} else if (kind == FS_OPEN_DIRECT && n->direct) {
-		n->direct--;
-	} else if (kind == FS_OPEN_WRITE && n->writers) {
-		if (--n->writers == 0 && node_is_current(nt, n))
+	h = n->h;
+	if (kind == FS_OPEN_CACHED && h->cached && --h->cached == 0) {
+		doc_snap_put(h->pinned);
+		h->pinned = NULL;
+	} else if (kind == FS_OPEN_DIRECT && h->direct) {
+		h->direct--;
+	} else if (kind == FS_OPEN_WRITE && h->writers) {
+		if (--h->writers == 0 && node_is_current(nt, n))
 			inval = n->id;
 	}
+	handles_maybe_free(n);
 	node_maybe_free(nt, n);
 	pthread_mutex_unlock(&nt->mu);
 	if (inval && nt->inval_running)
@@ -570,7 +657,7 @@ bool fs_node_attr_volatile(struct fs_nodes *nt, uint64_t nodeid)
 	bool vol;
 
 	pthread_mutex_lock(&nt->mu);
-	n = u64map_get(&nt->nodes, nodeid);
+	n = node_find(nt, nodeid);
 	vol = n && (n->dirty || n->retired);
 	pthread_mutex_unlock(&nt->mu);
 	return vol;
@@ -583,9 +670,9 @@ bool fs_node_pinned_size(struct fs_nodes *nt, uint64_t nodeid, uint64_t *size)
 	bool pinned = false;
 
 	pthread_mutex_lock(&nt->mu);
-	n = u64map_get(&nt->nodes, nodeid);
-	if (n && n->cached) {
-		doc_snap_text(n->pinned, &len);
+	n = node_find(nt, nodeid);
+	if (n && n_cached(n)) {
+		doc_snap_text(n->h->pinned, &len);
 		pinned = true;
 	}
 	pthread_mutex_unlock(&nt->mu);
@@ -599,9 +686,13 @@ void fs_node_remember(struct fs_nodes *nt, uint64_t nodeid,
 	struct fs_node *n;
 
 	pthread_mutex_lock(&nt->mu);
-	n = u64map_get(&nt->nodes, nodeid);
+	n = node_find(nt, nodeid);
 	if (n) {
-		n->last_meta = *m;
+		n->last_mode = m->mode;
+		n->last_uid = m->uid;
+		n->last_gid = m->gid;
+		n->last_mtime_ns = m->mtime_ns;
+		n->last_ctime_ns = m->ctime_ns;
 		n->last_size = size;
 		n->has_last = true;
 	}
@@ -616,12 +707,16 @@ int fs_node_last(struct fs_nodes *nt, uint64_t nodeid, struct store_meta *m,
 	int rc = -ENOENT;
 
 	pthread_mutex_lock(&nt->mu);
-	n = u64map_get(&nt->nodes, nodeid);
-	if (n && n->has_last && (n->cached || n->direct || n->writers)) {
-		*m = n->last_meta;
+	n = node_find(nt, nodeid);
+	if (n && n->has_last && (n_cached(n) || n_direct(n) || n_writers(n))) {
+		m->mode = n->last_mode;
+		m->uid = n->last_uid;
+		m->gid = n->last_gid;
+		m->mtime_ns = n->last_mtime_ns;
+		m->ctime_ns = n->last_ctime_ns;
 		*size = n->last_size;
-		if (n->cached) {
-			doc_snap_text(n->pinned, &len);
+		if (n_cached(n)) {
+			doc_snap_text(n->h->pinned, &len);
 			*size = len;
 		}
 		rc = 0;
@@ -638,8 +733,8 @@ bool fs_node_busy(struct fs_nodes *nt, uint64_t id)
 	pthread_mutex_lock(&nt->mu);
 	n = u64map_get(&nt->cur, id);
 	if (!n)
-		n = u64map_get(&nt->nodes, id);
-	busy = n && (n->cached || n->direct || n->writers);
+		n = node_find(nt, id);
+	busy = n && (n_cached(n) || n_direct(n) || n_writers(n));
 	pthread_mutex_unlock(&nt->mu);
 	return busy;
 }

@@ -24,6 +24,7 @@
 #include "fs/fuse.h"
 #include "store/doc.h"
 #include "store/store.h"
+#include "util/pmap.h"
 #include "util/u64map.h"
 
 #define FS_NODE_BASE (UINT64_C(1) << 60)
@@ -37,7 +38,7 @@ struct fs_nodes {
 	struct fuse_session *se; /* borrowed, set by fs_nodes_start */
 	atomic_uint_fast64_t *retirements; /* counter, borrowed */
 	pthread_mutex_t mu; /* guards nodes, cur, next_nodeid */
-	struct u64map nodes; /* node id -> struct fs_node */
+	struct pmap nodes; /* the struct fs_node by node id (node.c) */
 	struct u64map cur; /* store id -> its current node, if not its own */
 	uint64_t next_nodeid;
 	/* names whose dentries to drop, and the thread doing it */

@@ -125,7 +125,7 @@ int store_backup_pending(struct store *s, store_id_fn fn, void *arg)
 	int rc = 0;
 
 	pthread_rwlock_rdlock(&s->lock);
-	for (size_t pos = 0; !rc && u64map_next(&s->nodes, &pos, NULL, &v);) {
+	for (size_t pos = 0; !rc && node_next(s, &pos, NULL, &v);) {
 		struct node *n = v;
 
 		if (!n->space_id)

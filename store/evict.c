@@ -178,7 +178,7 @@ int store_evict_candidates(struct store *s, uint64_t *ids, size_t max,
 		pthread_rwlock_unlock(&s->lock);
 		return -ENOMEM;
 	}
-	while (u64map_next(&s->nodes, &pos, NULL, &nv)) {
+	while (node_next(s, &pos, NULL, &nv)) {
 		struct node *nd = nv;
 
 		if (!nd->space_id || nd->evicted || !nd->nent ||
@@ -225,7 +225,7 @@ void store_evict_stats(struct store *s, struct store_evict_stats *out)
 	out->bytes_evicted = s->evicted_bytes;
 	out->evictions = s->evictions;
 	out->refills = s->refills;
-	for (size_t pos = 0; u64map_next(&s->nodes, &pos, NULL, &nv);)
+	for (size_t pos = 0; node_next(s, &pos, NULL, &nv);)
 		out->bytes_local += ((struct node *)nv)->stored_bytes;
 	pthread_rwlock_unlock(&s->lock);
 }

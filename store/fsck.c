@@ -104,7 +104,7 @@ int store_fsck(const char *dir, FILE *out)
 			strerror(-rc));
 		return rc == -EBADMSG || rc == -EPROTONOSUPPORT ? 1 : rc;
 	}
-	for (size_t pos = 0; u64map_next(&s->nodes, &pos, NULL, &nv);) {
+	for (size_t pos = 0; node_next(s, &pos, NULL, &nv);) {
 		struct node *n = nv;
 
 		if (n->space_id) {

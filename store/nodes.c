@@ -2,8 +2,10 @@
  * nodes.c - the in-memory index: nodes by id, nodes by (space, name), and
  * the ordered id lists that directory listings walk.
  *
- * Names are found through a 64-bit hash of (space id, name) in a u64map
- * whose values chain the nodes sharing a hash.  Listings walk a sorted
+ * Names are found through a 64-bit hash of (space id, name) in the hash
+ * map s->names (util/pmap.h), whose values are the nodes themselves; nodes sharing a
+ * hash are told apart by a match on (space id, name).  A node is one
+ * allocation holding its name and its first entry (struct node).  Listings walk a sorted
  * array of ids per space: ids only grow, so a new document is appended at
  * the end; a listing resumed "from id X" sees every name that existed
  * throughout exactly once.  All functions need the store lock (exclusive
@@ -13,6 +15,7 @@
 #include "util/grow.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -45,51 +48,132 @@ void meta_from_wal(const struct wal_meta *w, struct store_meta *m)
 	m->ctime_ns = w->ctime_ns;
 }
 
+static uint64_t node_id_hash(const void *val)
+{
+	return ((const struct node *)val)->id;
+}
+
+static bool id_match(const void *val, const void *key)
+{
+	return ((const struct node *)val)->id == *(const uint64_t *)key;
+}
+
+static uint64_t node_name_hash(const void *val)
+{
+	const struct node *n = val;
+
+	return name_hash(n->space_id, n->name, strlen(n->name));
+}
+
+void nodes_init(struct store *s)
+{
+	pmap_init(&s->nodes, node_id_hash);
+	pmap_init(&s->names, node_name_hash);
+}
+
+void nodes_release(struct store *s)
+{
+	pmap_release(&s->nodes);
+	pmap_release(&s->names);
+}
+
 struct node *node_get(struct store *s, uint64_t id)
 {
-	return u64map_get(&s->nodes, id);
+	return pmap_get(&s->nodes, id, id_match, &id);
+}
+
+bool node_next(struct store *s, size_t *pos, uint64_t *id, void **val)
+{
+	void *v;
+
+	if (!pmap_next(&s->nodes, pos, &v))
+		return false;
+	if (id)
+		*id = ((struct node *)v)->id;
+	if (val)
+		*val = v;
+	return true;
+}
+
+struct name_key {
+	uint64_t space_id;
+	const char *name;
+	size_t len;
+};
+
+static bool name_match(const void *val, const void *key)
+{
+	const struct node *n = val;
+	const struct name_key *k = key;
+
+	return n->space_id == k->space_id && strlen(n->name) == k->len &&
+	       memcmp(n->name, k->name, k->len) == 0;
 }
 
 struct node *node_by_name(struct store *s, uint64_t space_id, const char *name,
 			  size_t len)
 {
-	struct node *n = u64map_get(&s->names, name_hash(space_id, name, len));
+	struct name_key k = { space_id, name, len };
 
-	for (; n; n = n->name_next)
-		if (n->space_id == space_id && strlen(n->name) == len &&
-		    memcmp(n->name, name, len) == 0)
-			return n;
-	return NULL;
+	return pmap_get(&s->names, name_hash(space_id, name, len), name_match,
+			&k);
 }
 
 static int name_link(struct store *s, struct node *n)
 {
-	uint64_t h = name_hash(n->space_id, n->name, strlen(n->name));
+	struct name_key k = { n->space_id, n->name, strlen(n->name) };
 
-	n->name_next = u64map_get(&s->names, h);
-	return u64map_put(&s->names, h, n);
+	return pmap_put(&s->names, name_hash(k.space_id, k.name, k.len),
+			name_match, &k, n, NULL);
 }
 
 static void name_unlink(struct store *s, struct node *n)
 {
-	uint64_t h = name_hash(n->space_id, n->name, strlen(n->name));
-	struct node *head = u64map_get(&s->names, h), **pp;
+	struct name_key k = { n->space_id, n->name, strlen(n->name) };
 
-	if (head == n) {
-		if (n->name_next)
-			u64map_put(&s->names, h, n->name_next);
-		else
-			u64map_del(&s->names, h);
-		n->name_next = NULL;
-		return;
+	pmap_del(&s->names, name_hash(k.space_id, k.name, k.len), name_match,
+		 &k);
+}
+
+/* Bytes of a node whose name is len bytes long. */
+static size_t node_size(size_t len)
+{
+	size_t size = offsetof(struct node, name) + len + 1;
+
+	return size > sizeof(struct node) ? size : sizeof(struct node);
+}
+
+int node_ents_reserve(struct node *n)
+{
+	struct ent *ents;
+	uint32_t cap;
+
+	if (n->nent < n->cap)
+		return 0;
+	if (n->cap == 0) {
+		n->ents = &n->one;
+		n->cap = 1;
+		return 0;
 	}
-	for (pp = &head; *pp; pp = &(*pp)->name_next) {
-		if (*pp == n) {
-			*pp = n->name_next;
-			break;
-		}
+	if (n->nent == UINT32_MAX)
+		return -ENOMEM;
+	if (n->ents != &n->one) {
+		ents = grow_array32(n->ents, &n->cap, n->nent + 1, 2,
+				    sizeof(*ents));
+		if (!ents)
+			return -ENOMEM;
+		n->ents = ents;
+		return 0;
 	}
-	n->name_next = NULL;
+	/* Out of the node into an allocation of its own. */
+	cap = 0;
+	ents = grow_array32(NULL, &cap, n->nent + 1, 2, sizeof(*ents));
+	if (!ents)
+		return -ENOMEM;
+	memcpy(ents, n->ents, n->nent * sizeof(*ents));
+	n->ents = ents;
+	n->cap = cap;
+	return 0;
 }
 
 uint32_t kids_lower_bound(const struct kids *k, uint64_t id)
@@ -141,14 +225,12 @@ void kids_remove(struct kids *k, uint64_t id)
 int node_add(struct store *s, uint64_t id, uint64_t space_id, const char *name,
 	     size_t len, const struct wal_meta *m, struct node **out)
 {
-	struct node *n = calloc(1, sizeof(*n));
+	struct node *n = calloc(1, node_size(len));
 	struct kids *parent;
 
 	if (!n)
 		return -ENOMEM;
-	n->name = strndup(name, len);
-	if (!n->name)
-		goto out_free;
+	memcpy(n->name, name, len);
 	n->id = id;
 	n->space_id = space_id;
 	meta_from_wal(m, &n->meta);
@@ -158,7 +240,7 @@ int node_add(struct store *s, uint64_t id, uint64_t space_id, const char *name,
 	} else {
 		parent = &s->spaces;
 	}
-	if (u64map_put(&s->nodes, id, n))
+	if (pmap_put(&s->nodes, id, id_match, &id, n, NULL))
 		goto out_free;
 	if (name_link(s, n))
 		goto out_unmap;
@@ -175,9 +257,8 @@ int node_add(struct store *s, uint64_t id, uint64_t space_id, const char *name,
 out_unname:
 	name_unlink(s, n);
 out_unmap:
-	u64map_del(&s->nodes, id);
+	pmap_del(&s->nodes, id, id_match, &id);
 out_free:
-	free(n->name);
 	free(n);
 	return -ENOMEM;
 }
@@ -186,16 +267,17 @@ void node_free(struct node *n)
 {
 	if (!n)
 		return;
-	free(n->name);
-	free(n->ents);
-	free(n->kids.ids);
+	if (n->ents != &n->one)
+		free(n->ents);
+	if (!n->space_id)
+		free(n->kids.ids);
 	free(n);
 }
 
 void node_remove(struct store *s, struct node *n)
 {
 	name_unlink(s, n);
-	u64map_del(&s->nodes, n->id);
+	pmap_del(&s->nodes, n->id, id_match, &n->id);
 	if (n->space_id) {
 		kids_remove(&node_get(s, n->space_id)->kids, n->id);
 		s->ndocs--;
@@ -207,25 +289,42 @@ void node_remove(struct store *s, struct node *n)
 	node_free(n);
 }
 
-int node_rename(struct store *s, struct node *n, uint64_t space_id,
+int node_rename(struct store *s, struct node **np, uint64_t space_id,
 		const char *name, size_t len)
 {
-	char *copy = strndup(name, len);
+	struct node *n = *np, *m = n;
 	struct node *to = node_get(s, space_id);
+	uint64_t id = n->id;
 
-	if (!copy)
-		return -ENOMEM;
-	if (space_id != n->space_id && kids_insert(&to->kids, n->id)) {
-		free(copy);
+	/* Everything that can fail comes first: the new allocation when
+	 * the name outgrows the node, room in both maps, the listing. */
+	if (len > strlen(n->name)) {
+		m = malloc(node_size(len));
+		if (!m)
+			return -ENOMEM;
+	}
+	if (pmap_reserve(&s->nodes, pmap_count(&s->nodes) + 1) ||
+	    pmap_reserve(&s->names, pmap_count(&s->names) + 1) ||
+	    (space_id != n->space_id && kids_insert(&to->kids, id))) {
+		if (m != n)
+			free(m);
 		return -ENOMEM;
 	}
 	name_unlink(s, n);
 	if (space_id != n->space_id)
-		kids_remove(&node_get(s, n->space_id)->kids, n->id);
-	free(n->name);
-	n->name = copy;
-	n->space_id = space_id;
-	return name_link(s, n);
+		kids_remove(&node_get(s, n->space_id)->kids, id);
+	if (m != n) {
+		memcpy(m, n, offsetof(struct node, name));
+		if (n->ents == &n->one)
+			m->ents = &m->one;
+		pmap_put(&s->nodes, id, id_match, &id, m, NULL);
+		free(n);
+	}
+	memcpy(m->name, name, len);
+	m->name[len] = 0;
+	m->space_id = space_id;
+	*np = m;
+	return name_link(s, m);
 }
 
 struct tomb *tomb_find(struct store *s, const char *space, const char *key)

@@ -127,17 +127,8 @@ static int drop_front(struct store *s, struct node *n, uint32_t k, uint64_t lsn,
 
 static int ent_push(struct store *s, struct node *n, const struct ent *e)
 {
-	if (n->nent == n->cap) {
-		struct ent *ents;
-
-		if (n->nent == UINT32_MAX)
-			return -ENOMEM;
-		ents = grow_array32(n->ents, &n->cap, n->nent + 1, 2,
-				    sizeof(*ents));
-		if (!ents)
-			return -ENOMEM;
-		n->ents = ents;
-	}
+	if (node_ents_reserve(n))
+		return -ENOMEM;
 	n->ents[n->nent++] = *e;
 	n->stored_bytes += e->len;
 	s->nentries++;
@@ -406,7 +397,7 @@ static bool view_get(struct view *w, uint64_t id, struct vnode *out)
 	out->name = n->name;
 	out->name_len = strlen(n->name);
 	out->seq = n->seq;
-	out->kids = n->kids.n;
+	out->kids = n->space_id ? 0 : n->kids.n;
 	out->gone = false;
 	out->evicted = n->evicted;
 	return true;
@@ -657,7 +648,7 @@ static void target_set(struct store *s, uint64_t target)
 	size_t pos = 0;
 	void *v;
 
-	while (u64map_next(&s->nodes, &pos, NULL, &v)) {
+	while (node_next(s, &pos, NULL, &v)) {
 		struct node *n = v;
 
 		if (!n->space_id)
@@ -735,12 +726,12 @@ static int apply_rename(struct store *s, const struct wal_rename *r,
 
 	if (r->space_id == 0) { /* a space (check_space_rename) */
 		n = space_of(s, r->id);
-		rc = node_rename(s, n, 0, r->key.p, r->key.len);
+		rc = node_rename(s, &n, 0, r->key.p, r->key.len);
 		n->lsn = lsn;
 		return rc;
 	}
 	n = doc_of(s, r->id);
-	rc = node_rename(s, n, r->space_id, r->key.p, r->key.len);
+	rc = node_rename(s, &n, r->space_id, r->key.p, r->key.len);
 
 	n->backup_seq = 0;
 	n->backup_time_ns = 0;
@@ -1004,7 +995,7 @@ int store_write_snapshot(void *arg, struct wal_snap *sn)
 		void *v;
 		struct node *n;
 
-		if (!u64map_next(&s->nodes, &pos, NULL, &v))
+		if (!node_next(s, &pos, NULL, &v))
 			break;
 		n = v;
 		if (n->hist_bytes)
@@ -1069,7 +1060,7 @@ int store_rebuild_alloc(struct store *s)
 	sp.n = 0;
 	store_snapshot_orphans(s, span_add, &sp);
 	n = sp.n;
-	for (size_t pos = 0; u64map_next(&s->nodes, &pos, NULL, &nv);) {
+	for (size_t pos = 0; node_next(s, &pos, NULL, &nv);) {
 		struct node *nd = nv;
 
 		for (uint32_t k = 0; k < nd->nent; k++) {

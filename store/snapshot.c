@@ -495,7 +495,7 @@ int store_snapshot_write(struct store *s, struct wal_buf *b)
 	for (size_t i = 0; !rc && i < st->n; i++)
 		rc = wal_put_snapshot_add(b, st->v[i].lsn, st->v[i].time_ns,
 					  st->v[i].name);
-	while (!rc && u64map_next(&s->nodes, &pos, NULL, &v)) {
+	while (!rc && node_next(s, &pos, NULL, &v)) {
 		struct node *n = v;
 
 		if (n->lsn > st->v[0].lsn)
@@ -553,7 +553,7 @@ void store_snapshot_settle(struct store *s)
 		st->pinned_bytes += e->len;
 	}
 	pos = 0;
-	while (u64map_next(&s->nodes, &pos, NULL, &v)) {
+	while (node_next(s, &pos, NULL, &v)) {
 		struct node *n = v;
 
 		for (uint32_t k = 0; k < n->nent; k++) {
@@ -779,7 +779,7 @@ static int view_collect(struct store *s, uint64_t L, struct sview **out)
 
 	if (!w)
 		return -ENOMEM;
-	while (!rc && u64map_next(&s->nodes, &pos, &id, &v)) {
+	while (!rc && node_next(s, &pos, &id, &v)) {
 		struct node *n = v;
 
 		if (n->lsn < L)

@@ -155,10 +155,9 @@ static void store_free(struct store *s)
 
 	if (!s)
 		return;
-	for (size_t pos = 0; u64map_next(&s->nodes, &pos, NULL, &n);)
+	for (size_t pos = 0; node_next(s, &pos, NULL, &n);)
 		node_free(n);
-	u64map_release(&s->nodes);
-	u64map_release(&s->names);
+	nodes_release(s);
 	free(s->spaces.ids);
 	while (s->tombs) {
 		struct tomb *t = s->tombs;
@@ -298,8 +297,7 @@ int store_open(const char *dir, const struct store_options *o,
 	pthread_mutex_init(&s->grow_mu, NULL);
 	pthread_mutex_init(&s->req_mu, NULL);
 	pthread_cond_init(&s->req_cv, NULL);
-	u64map_init(&s->nodes);
-	u64map_init(&s->names);
+	nodes_init(s);
 	wal_buf_init(&s->scratch);
 	s->dir = strdup(dir);
 	if (!s->dir) {

@@ -14,6 +14,7 @@
 
 #include "store/alloc.h"
 #include "store/store.h"
+#include "util/pmap.h"
 #include "util/u64map.h"
 #include "wal/record.h"
 #include "wal/wal.h"
@@ -41,11 +42,24 @@ struct kids {
 	uint32_t n, cap;
 };
 
+/*
+ * A space or a document of the index: one allocation (nodes.c), sized for
+ * its name.  Its layout is what the index costs per document in memory
+ * (docs/engine.md, "Memory"): keep fields narrow and rare ones out.
+ *   - name is the node's last field: a rename to a longer name moves
+ *     the node to a new allocation (node_rename), so never keep a node
+ *     pointer across a change of the index.
+ *   - ents points at one while the document holds at most one entry
+ *     (cap 1), else at an allocation of cap entries; NULL with cap 0
+ *     before the first entry.  Never copy a node by value.
+ *   - kids (spaces) shares its bytes with one (documents): a space has no
+ *     entries, a document no kids.
+ * Nodes of both kinds are found through s->nodes (by id) and s->names
+ * (by space and name, the map holding the nodes themselves).
+ */
 struct node {
 	uint64_t id;
 	uint64_t space_id; /* 0 for spaces */
-	char *name; /* key, or space name; owned */
-	struct node *name_next; /* chain in s->names */
 	struct store_meta meta;
 	uint64_t seq;
 	uint64_t backup_seq;
@@ -54,19 +68,27 @@ struct node {
 	uint64_t stored_bytes;
 	struct ent *ents;
 	uint32_t nent, cap;
-	struct kids kids; /* spaces: their documents */
+	union {
+		struct ent one; /* documents: the entry while cap is 1 */
+		struct kids kids; /* spaces: their documents */
+	};
 	/* Eviction (evict.c): the entries are freed, the content at seq is
 	 * the cloud's copy, evicted_bytes the size it had.  used_tick: when
 	 * last read or appended (s->use_clock; atomic: readers set it under
 	 * the shared lock). */
-	bool evicted;
 	uint64_t evicted_bytes;
 	uint64_t used_tick;
 	/* history: entries before hist_seq (the last Trim's newest entry,
 	 * the base) are kept only for past versions; hist_bytes their
 	 * length (sum in store.hist_bytes) */
 	uint64_t hist_seq, hist_bytes;
+	bool evicted;
+	char name[]; /* key, or space name (see above) */
 };
+
+/* Make room for one more entry of document n (n->ents, n->cap; see
+ * struct node).  0 or -ENOMEM. */
+int node_ents_reserve(struct node *n);
 
 struct tomb {
 	uint64_t id;
@@ -101,8 +123,10 @@ struct store {
 
 	pthread_rwlock_t lock;
 	struct alloc *alloc;
-	struct u64map nodes; /* id -> node */
-	struct u64map names; /* name hash -> node chain */
+	/* The nodes by id and by (space, name): maps of the nodes
+	 * themselves (util/pmap.h, nodes.c); use node_get, node_by_name,
+	 * node_next. */
+	struct pmap nodes, names;
 	struct kids spaces; /* the root's children */
 	struct store_meta root_meta;
 	uint64_t next_id;
@@ -269,13 +293,22 @@ void store_refill_apply(struct store *s, struct node *n);
 void store_evict_forget(struct store *s, struct node *n);
 
 /* nodes.c */
+/* Empty maps of nodes (s->nodes, s->names); release frees their tables,
+ * not the nodes. */
+void nodes_init(struct store *s);
+void nodes_release(struct store *s);
 struct node *node_get(struct store *s, uint64_t id);
+/* Iterate over every node (start with *pos = 0; the id and the node in
+ * *id and *val, either may be NULL): true, or false at the end.  Order is
+ * arbitrary; no node added or removed in between. */
+bool node_next(struct store *s, size_t *pos, uint64_t *id, void **val);
 struct node *node_by_name(struct store *s, uint64_t space_id, const char *name,
 			  size_t len);
 int node_add(struct store *s, uint64_t id, uint64_t space_id, const char *name,
 	     size_t len, const struct wal_meta *m, struct node **out);
 void node_remove(struct store *s, struct node *n);
-int node_rename(struct store *s, struct node *n, uint64_t space_id,
+/* Rename *np (it may move: *np is the node after). */
+int node_rename(struct store *s, struct node **np, uint64_t space_id,
 		const char *name, size_t len);
 void node_free(struct node *n);
 int kids_insert(struct kids *k, uint64_t id);

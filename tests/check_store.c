@@ -199,6 +199,88 @@ static int count_fn(void *arg, uint64_t id, const char *name)
 	return 0;
 }
 
+/* A node holds its name and its first entry inline (struct node): names
+ * that outgrow that room and come back into it, entries that move from
+ * the node to an array, and a space whose listing shares the entry's
+ * bytes all stay findable and intact, live and after reopen. */
+START_TEST(test_store_names_and_entries_outgrow_the_node)
+{
+	char *dir = test_tmpdir();
+	struct store *s = open_store(dir, 1 << 20);
+	char longk[201], longsp[150];
+	uint64_t sp, sp2, a, b, id, *ids = NULL;
+	size_t nids = 0;
+	struct collect col = { 0 };
+	int n = 0;
+
+	memset(longk, 'k', sizeof(longk) - 1);
+	longk[sizeof(longk) - 1] = 0;
+	memset(longsp, 's', sizeof(longsp) - 1);
+	longsp[sizeof(longsp) - 1] = 0;
+	ck_assert_int_eq(store_space_create(s, "p", &M, &sp, NULL), 0);
+	ck_assert_int_eq(store_space_create(s, "q", &M, &sp2, NULL), 0);
+	a = mkdoc(s, sp, "a");
+	b = mkdoc(s, sp, "b");
+	ck_assert_int_eq(store_append(s, a, "1", 1, NULL, NULL), 0);
+	ck_assert_int_eq(store_append(s, b, "X", 1, NULL, NULL), 0);
+	/* One entry (in the node), then three (an array). */
+	ck_assert_int_eq(store_append(s, a, "2", 1, NULL, NULL), 0);
+	ck_assert_int_eq(store_append(s, a, "3", 1, NULL, NULL), 0);
+	ck_assert_int_eq(store_read(s, a, collect_fn, &col), 0);
+	ck_assert_int_eq(col.n, 3);
+	ck_assert_int_eq(col.first[0], '1');
+	ck_assert_int_eq(col.first[2], '3');
+	/* A name longer than the node's room, then one that fits again,
+	 * then long again, into another space. */
+	ck_assert_int_eq(store_doc_rename(s, a, sp, longk, 0, NULL), 0);
+	ck_assert_int_eq(store_doc_lookup(s, sp, longk, &id), 0);
+	ck_assert_uint_eq(id, a);
+	ck_assert_int_eq(store_doc_lookup(s, sp, "a", &id), -ENOENT);
+	ck_assert_int_eq(store_doc_rename(s, a, sp, "z", 0, NULL), 0);
+	ck_assert_int_eq(store_doc_lookup(s, sp, "z", &id), 0);
+	ck_assert_uint_eq(id, a);
+	ck_assert_int_eq(store_doc_lookup(s, sp, longk, &id), -ENOENT);
+	ck_assert_int_eq(store_doc_rename(s, a, sp2, longk + 100, 0, NULL), 0);
+	ck_assert_int_eq(store_doc_rename(s, b, sp, longk, 0, NULL), 0);
+	/* A space renamed past its room keeps its listing. */
+	ck_assert_int_eq(store_space_rename(s, "p", longsp, 0, &ids, &nids,
+					    NULL),
+			 0);
+	free(ids);
+	ck_assert_int_eq(store_space_lookup(s, longsp, &id), 0);
+	ck_assert_uint_eq(id, sp);
+	ck_assert_int_eq(store_doc_list(s, sp, 0, count_fn, &n), 0);
+	ck_assert_int_eq(n, 1);
+	ck_assert_int_eq(store_close(s), 0);
+	check_clean(dir);
+	s = open_store(dir, 1 << 20);
+	ck_assert_int_eq(store_doc_lookup(s, sp2, longk + 100, &id), 0);
+	ck_assert_uint_eq(id, a);
+	ck_assert_int_eq(store_doc_lookup(s, sp, longk, &id), 0);
+	ck_assert_uint_eq(id, b);
+	ck_assert_int_eq(store_space_lookup(s, longsp, &id), 0);
+	memset(&col, 0, sizeof(col));
+	ck_assert_int_eq(store_read(s, a, collect_fn, &col), 0);
+	ck_assert_int_eq(col.n, 3);
+	ck_assert_int_eq(col.first[1], '2');
+	memset(&col, 0, sizeof(col));
+	ck_assert_int_eq(store_read(s, b, collect_fn, &col), 0);
+	ck_assert_int_eq(col.n, 1);
+	ck_assert_int_eq(col.first[0], 'X');
+	/* Trimmed to one entry and grown again. */
+	ck_assert_int_eq(store_trim(s, a, 1, NULL), 0);
+	ck_assert_int_eq(store_append(s, a, "4", 1, NULL, NULL), 0);
+	memset(&col, 0, sizeof(col));
+	ck_assert_int_eq(store_read(s, a, collect_fn, &col), 0);
+	ck_assert_int_eq(col.n, 2);
+	ck_assert_int_eq(col.first[0], '3');
+	ck_assert_int_eq(col.first[1], '4');
+	ck_assert_int_eq(store_close(s), 0);
+	check_clean(dir);
+	test_rmdir(dir);
+}
+END_TEST
+
 START_TEST(test_store_rename_replaces_atomically_and_keeps_id)
 {
 	char *dir = test_tmpdir();
@@ -1946,6 +2028,7 @@ int main(void)
 		tc,
 		test_store_stamps_appends_with_the_clock_and_keeps_the_stamp);
 	tcase_add_test(tc, test_store_rename_replaces_atomically_and_keeps_id);
+	tcase_add_test(tc, test_store_names_and_entries_outgrow_the_node);
 	tcase_add_test(tc, test_store_second_open_is_refused);
 	tcase_add_test(tc, test_store_survives_many_cutovers_and_reopens);
 	tcase_add_test(tc, test_store_changes_go_on_during_checkpoints);

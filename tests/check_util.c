@@ -9,6 +9,7 @@
 #include "util/endian.h"
 #include "util/grow.h"
 #include "util/hmap.h"
+#include "util/pmap.h"
 #include "util/io.h"
 #include "tests/io_fault.h"
 #include "util/log.h"
@@ -277,6 +278,136 @@ START_TEST(test_hmap_tells_shared_hashes_apart_and_deletes_inside_runs)
 	hmap_release(&m);
 	hmap_release(&m); /* twice is harmless */
 	ck_assert_uint_eq(hmap_hash_bytes("", 0) != 0, 1);
+}
+END_TEST
+
+/* Values of the pmap tests: 16-byte aligned (as malloc gives), each
+ * holding its key. */
+struct pkey {
+	_Alignas(16) int k;
+};
+
+static uint64_t pkey_weak_hash(const void *val)
+{
+	return weak_hash(((const struct pkey *)val)->k);
+}
+
+static bool pkey_match(const void *val, const void *key)
+{
+	return ((const struct pkey *)val)->k == *(const int *)key;
+}
+
+/* Runs of values sharing a hash (and so a tag) are told apart by match
+ * alone; deleting inside them keeps every other value reachable. */
+START_TEST(test_pmap_tells_shared_hashes_apart_and_deletes_inside_runs)
+{
+	static struct pkey keys[600];
+	struct pmap m;
+	void *old = &m, *v;
+	size_t pos = 0, seen = 0;
+
+	pmap_init(&m, pkey_weak_hash);
+	ck_assert_ptr_null(pmap_get(&m, 1, pkey_match, &keys[0].k));
+	ck_assert_ptr_null(pmap_del(&m, 1, pkey_match, &keys[0].k));
+	for (int i = 0; i < 600; i++) {
+		keys[i].k = i;
+		ck_assert_int_eq(pmap_put(&m, weak_hash(i), pkey_match,
+					  &keys[i].k, &keys[i], &old),
+				 0);
+		ck_assert_ptr_null(old);
+	}
+	ck_assert_uint_eq(pmap_count(&m), 600);
+	ck_assert_int_eq(pmap_put(&m, weak_hash(9), pkey_match, &keys[9].k,
+				  &keys[9], &old),
+			 0);
+	ck_assert_ptr_eq(old, &keys[9]);
+	ck_assert_uint_eq(pmap_count(&m), 600);
+	for (int i = 0; i < 600; i += 3)
+		ck_assert_ptr_eq(pmap_del(&m, weak_hash(i), pkey_match,
+					  &keys[i].k),
+				 &keys[i]);
+	for (int i = 0; i < 600; i++) {
+		void *want = i % 3 ? &keys[i] : NULL;
+
+		ck_assert_ptr_eq(
+			pmap_get(&m, weak_hash(i), pkey_match, &keys[i].k),
+			want);
+	}
+	while (pmap_next(&m, &pos, &v)) {
+		ck_assert_int_ne(((struct pkey *)v)->k % 3, 0);
+		seen++;
+	}
+	ck_assert_uint_eq(seen, 400);
+	ck_assert_uint_eq(pmap_table_bytes(&m), m.cap * sizeof(uintptr_t));
+	pmap_release(&m);
+	ck_assert_uint_eq(pmap_count(&m), 0);
+	ck_assert_ptr_null(pmap_get(&m, weak_hash(1), pkey_match, &keys[1].k));
+	pmap_release(&m); /* twice is harmless */
+}
+END_TEST
+
+static uint64_t pkey_id_hash(const void *val)
+{
+	return (uint64_t)((const struct pkey *)val)->k;
+}
+
+/* A random mix of puts, replaces and deletes (keys as their own hashes,
+ * so the 4-bit tags collide often) agrees with a plain array at every
+ * step, through growth, and iteration sees exactly the live values. */
+START_TEST(test_pmap_agrees_with_a_plain_array)
+{
+	enum {
+		KEYS = 3000,
+		STEPS = 60000
+	};
+	static struct pkey vals[KEYS + 1];
+	static bool in[KEYS + 1];
+	struct pmap m;
+	uint64_t rng = 0x9E3779B97F4A7C15ull;
+	size_t live = 0, pos = 0, seen = 0;
+	void *v, *old;
+
+	memset(in, 0, sizeof(in));
+	pmap_init(&m, pkey_id_hash);
+	ck_assert_int_eq(pmap_reserve(&m, 10), 0);
+	for (int i = 1; i <= KEYS; i++)
+		vals[i].k = i;
+	for (int i = 0; i < STEPS; i++) {
+		int k;
+
+		rng ^= rng << 13;
+		rng ^= rng >> 7;
+		rng ^= rng << 17;
+		k = (int)(rng % KEYS) + 1;
+		if (rng >> 62) {
+			ck_assert_int_eq(pmap_put(&m, (uint64_t)k, pkey_match,
+						  &k, &vals[k], &old),
+					 0);
+			ck_assert_ptr_eq(old, in[k] ? &vals[k] : NULL);
+			live += !in[k];
+			in[k] = true;
+		} else {
+			ck_assert_ptr_eq(pmap_del(&m, (uint64_t)k, pkey_match,
+						  &k),
+					 in[k] ? &vals[k] : NULL);
+			live -= in[k];
+			in[k] = false;
+		}
+		ck_assert_uint_eq(pmap_count(&m), live);
+		if (i % 5000 == 0)
+			for (int j = 1; j <= KEYS; j++)
+				ck_assert_ptr_eq(pmap_get(&m, (uint64_t)j,
+							  pkey_match, &j),
+						 in[j] ? &vals[j] : NULL);
+	}
+	while (pmap_next(&m, &pos, &v)) {
+		ck_assert(in[((struct pkey *)v)->k]);
+		seen++;
+	}
+	ck_assert_uint_eq(seen, live);
+	/* At most 70% load after every put. */
+	ck_assert_uint_lt(pmap_count(&m) * 10, m.cap * 7);
+	pmap_release(&m);
 }
 END_TEST
 
@@ -562,6 +693,9 @@ int main(void)
 		tc,
 		test_hmap_tells_shared_hashes_apart_and_deletes_inside_runs);
 	tcase_add_test(tc, test_u64map_agrees_with_a_plain_array);
+	tcase_add_test(
+		tc, test_pmap_tells_shared_hashes_apart_and_deletes_inside_runs);
+	tcase_add_test(tc, test_pmap_agrees_with_a_plain_array);
 	tcase_add_test(tc,
 		       test_grow_doubles_from_the_minimum_and_refuses_overflow);
 	tcase_add_test(tc, test_cbuf_builds_a_string_and_keeps_a_failure);

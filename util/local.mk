@@ -17,6 +17,7 @@ util_libutil_a_SOURCES = \
 	util/io.c util/io.h \
 	util/log.c util/log.h \
 	util/name.c util/name.h \
+	util/pmap.c util/pmap.h \
 	util/strlist.c util/strlist.h \
 	util/strset.c util/strset.h \
 	util/u64map.h

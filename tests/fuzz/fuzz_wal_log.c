@@ -246,7 +246,7 @@ static void check_index(struct store *s)
 	size_t pos = 0;
 	void *v;
 
-	while (u64map_next(&s->nodes, &pos, NULL, &v)) {
+	while (node_next(s, &pos, NULL, &v)) {
 		struct node *n = v;
 
 		for (uint32_t k = 0; k < n->nent; k++) {
