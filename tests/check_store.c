@@ -1295,6 +1295,8 @@ START_TEST(test_store_growth_survives_a_fault_at_every_step)
 	} f[] = { { IO_OP_FALLOCATE, ENOSPC },
 		  { IO_OP_FALLOCATE, EIO },
 		  { IO_OP_FSYNC, EIO },
+		  { IO_OP_PWRITE_DSYNC, EIO },
+		  { IO_OP_PWRITE_DSYNC, IO_FAULT_SHORT },
 		  { IO_OP_PWRITE, EIO },
 		  { IO_OP_PWRITE, IO_FAULT_SHORT },
 		  { IO_OP_FDATASYNC, EIO },
