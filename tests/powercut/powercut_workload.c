@@ -364,8 +364,9 @@ static void *work(void *arg)
 
 		make_entry(buf, doc, w->seq[k] + 1, len, tag);
 		rc = store_append(w->s, w->id[k], buf, len, &seq, &lsn);
-		if (rc == -ENODATA && cloud) {
-			/* evicted: its content back from the cloud first */
+		while (rc == -ENODATA && cloud) {
+			/* evicted: its content back from the cloud first (the
+			 * evictor may take it again before the append) */
 			rc = refill(w->s, w->id[k], doc, w->seq[k]);
 			if (!rc)
 				rc = store_append(w->s, w->id[k], buf, len,
