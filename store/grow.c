@@ -4,7 +4,7 @@
  * When a change needs space the allocator cannot give, even after space
  * waiting on a durable Delete/Trim was released (change.c), the store
  * grows the data file and the change goes on: no unmount, no error.
- * When a change leaves less free than a quarter of the capacity, or than
+ * When a change leaves less free than half the capacity, or than
  * the runway (what changes would take in GROW_LEAD_NS at the rate of the
  * last RATE_WINDOW_NS or more), growth is done ahead, off the path of
  * changes (on the checkpointer thread; without one, in the changing
@@ -313,7 +313,7 @@ static uint64_t runway(struct store *s, int64_t now)
 bool store_grow_due(struct store *s)
 {
 	uint64_t free = alloc_free_bytes(s->alloc) + s->pf_bytes;
-	uint64_t max = s->opt.max_capacity_bytes, mark = s->capacity / 4;
+	uint64_t max = s->opt.max_capacity_bytes, mark = s->capacity / 2;
 	int64_t now = clock_mono_ns();
 
 	if (runway(s, now) > mark)
