@@ -32,6 +32,10 @@
  *     plus the new append when it was acknowledged before the cut (with
  *     or without it otherwise).
  *
+ * A second test cuts the power right after a growth of a store whose map
+ * holds unsynced entries: growth makes durable its size and header, not
+ * the map (test_crashsim_growth_syncs_only_its_size_and_header).
+ *
  * Figures go to stderr as the last line.  CARAVAN_LONG=1: more random
  * states per point and a longer script.  CARAVAN_VALGRIND=1: a sample of
  * points.  Under a sanitizer or valgrind, where a fork is costly, the
