@@ -65,6 +65,7 @@
  *     eviction lost in the cut would show the older entries).  Exit 0
  *     when all holds; prints one summary line.
  */
+#include "store/evict.h"
 #include "store/store.h"
 #include "util/log.h"
 
@@ -80,8 +81,6 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-
-#include "store/evict.h"
 
 #ifndef FS_IOC_SHUTDOWN
 #define FS_IOC_SHUTDOWN _IOR('X', 125, uint32_t)
@@ -146,6 +145,7 @@ static int cloud_put(int doc, uint64_t seq, const void *buf, size_t len)
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return -errno;
+	errno = 0;
 	if (write(fd, buf, len) != (ssize_t)len || fsync(fd) < 0)
 		rc = errno ? -errno : -EIO;
 	close(fd);
