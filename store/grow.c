@@ -4,7 +4,8 @@
  * When a change needs space the allocator cannot give, even after space
  * waiting on a durable Delete/Trim was released (change.c), the store
  * grows the data file and the change goes on: no unmount, no error.
- * When a change leaves less free than half the capacity, or than
+ * When a change leaves less free than the mark (half the capacity, at
+ * most GROW_MARK_HALF_MAX, and at least a quarter of it), or than
  * the runway (what changes would take in GROW_LEAD_NS at the rate of the
  * last RATE_WINDOW_NS or more), growth is done ahead, off the path of
  * changes (on the checkpointer thread; without one, in the changing
@@ -82,6 +83,10 @@
 #define GROW_RETRY_NS INT64_C(1000000000)
 #define RATE_WINDOW_NS INT64_C(100000000)
 #define GROW_LEAD_NS INT64_C(1000000000)
+/* Below this, growth ahead keeps half the capacity free (a fast writer
+ * on a small store eats a quarter before a growth ahead is done); above,
+ * a quarter (slack on a large store costs disk). */
+#define GROW_MARK_HALF_MAX (UINT64_C(64) << 20)
 
 /* ---- policy ---- */
 
@@ -313,9 +318,13 @@ static uint64_t runway(struct store *s, int64_t now)
 bool store_grow_due(struct store *s)
 {
 	uint64_t free = alloc_free_bytes(s->alloc) + s->pf_bytes;
-	uint64_t max = s->opt.max_capacity_bytes, mark = s->capacity / 2;
+	uint64_t max = s->opt.max_capacity_bytes, mark = s->capacity / 4;
 	int64_t now = clock_mono_ns();
 
+	if (mark < GROW_MARK_HALF_MAX)
+		mark = s->capacity / 2 < GROW_MARK_HALF_MAX
+			       ? s->capacity / 2
+			       : GROW_MARK_HALF_MAX;
 	if (runway(s, now) > mark)
 		mark = s->runway;
 	if (s->grow_asked || free >= mark || (max && s->capacity >= max))
