@@ -580,7 +580,8 @@ static void grow_run(const char *dir, uint64_t cap, uint64_t max,
 	l.secs = now() - t0;
 	store_stats(s, &st);
 	lat_print(what, &l, st.grows);
-	printf("%s: longest hold of the store lock by a growth ahead %.3f ms; "
+	printf("%s: longest hold of the store lock by a growth (ahead: its "
+	       "map step; inline: all of it) %.3f ms; "
 	       "%" PRIu64 " appends had to grow the store themselves\n",
 	       what, (double)st.grow_pause_max_ns / 1e6, st.grows_inline);
 	if (store_close(s))

@@ -1,20 +1,34 @@
 /*
  * datafile.c - the preallocated, memory-mapped data file.
  *
- * Growth (datafile_grow): the file is extended and preallocated, then
- * synced, then the header is rewritten with the new capacity and synced.
- * A crash before the header is durable leaves the old capacity over a
- * longer file, which is accepted (the bytes beyond are not used); a crash
- * after it leaves a log whose snapshot names a smaller capacity than the
- * header, which is accepted too (the space beyond is free).  No entry is
- * placed beyond the old capacity before the new header is durable
- * (store/grow.c), so no logged entry ever lies outside the data area.
+ * Growth (datafile_grow): the file is extended and preallocated
+ * (fallocate), then the header copies are rewritten with the new
+ * capacity, each write made durable on its own with io_pwrite_dsync: that
+ * commits the write and the file's new size and allocation, and nothing
+ * else.  No fsync or fdatasync of the whole file: that would write back
+ * every dirty page of the map first (14-356 ms measured under load, while
+ * writers waited; bench/README.md), and growth needs none of them durable
+ * (replay writes every logged entry into the map again; checkpoints msync
+ * it).  The states a crash can leave:
+ *   - the old header (both copies) over a file of any length: the old
+ *     capacity, the bytes beyond unused;
+ *   - the copy at 512 naming the new capacity while the new size is not
+ *     durable (the first synced write's data may reach the disk before
+ *     its commit): that copy is not covered by the file, and the open
+ *     takes the other, which names the old capacity (below);
+ *   - both copies, or only the one at 512, naming the new capacity over
+ *     a file that holds it: the new capacity, with a log whose snapshot
+ *     may name a smaller one (accepted: the space beyond is free).
+ * No entry is placed beyond the old capacity before datafile_grow has
+ * returned (store/grow.c), so no logged entry ever lies outside the data
+ * area the open chooses.
  *
  * The header is kept twice, in two 512-byte sectors (offsets 0 and 512),
  * so that a rewrite torn by a power cut (or a short write) leaves one
  * valid copy: a rewrite writes and syncs the copy at 512, then the copy
- * at 0.  At open the valid copy with the larger capacity wins (capacity
- * only grows; the identity is the same in both).  A data file written
+ * at 0.  At open the valid copy with the larger capacity that the file's
+ * length covers wins (capacity only grows; the identity is the same in
+ * both); a file shorter than both is refused.  A data file written
  * before the second copy existed holds zeros at 512 and is read from the
  * copy at 0; its first rewrite writes both.
  *
@@ -38,7 +52,8 @@
  *
  * The file is created whole: allocated with posix_fallocate (so a later
  * write into the map cannot fail for lack of disk, which would be a
- * SIGBUS), header written, file and directory fsync'd, all before the
+ * SIGBUS), header copies written and synced (with the size), directory
+ * fsync'd, all before the
  * first log exists.  A store directory is initialised when its log
  * exists; a data file without a log is the remains of an interrupted
  * creation and is created again.
@@ -102,8 +117,9 @@ static int id_make(uint8_t id[DATA_ID_LEN])
 
 #define HDR_COPY2 512
 
-/* Rewrite the header of fd (capacity, id) and sync it: the second copy
- * first, so that one valid copy survives a torn write of either. */
+/* Rewrite the header of fd (capacity, id), each copy durable with the
+ * file's size before the next is written: the second copy first, so that
+ * one valid copy survives a torn write of either. */
 static int header_write(int fd, uint64_t capacity,
 			const uint8_t id[DATA_ID_LEN])
 {
@@ -111,13 +127,9 @@ static int header_write(int fd, uint64_t capacity,
 	int rc;
 
 	header_encode(h, capacity, id);
-	rc = io_pwrite_all(fd, h, sizeof(h), HDR_COPY2);
+	rc = io_pwrite_dsync_all(fd, h, sizeof(h), HDR_COPY2);
 	if (!rc)
-		rc = io_fsync(fd);
-	if (!rc)
-		rc = io_pwrite_all(fd, h, sizeof(h), 0);
-	if (!rc)
-		rc = io_fsync(fd);
+		rc = io_pwrite_dsync_all(fd, h, sizeof(h), 0);
 	return rc;
 }
 
@@ -127,9 +139,20 @@ static bool header_valid(const uint8_t *h)
 	       le32_get(h + 60) == crc32c(h, 60);
 }
 
-/* Read the header copies of fd into h (64 bytes): the valid one with the
- * larger capacity.  -EBADMSG when neither is valid. */
-static int header_read(int fd, uint8_t *h)
+/* A valid copy whose data area fits in size bytes of file. */
+static bool header_fits(const uint8_t *h, uint64_t size)
+{
+	uint64_t cap = le64_get(h + 16);
+
+	return header_valid(h) && cap <= UINT64_MAX - DATA_HDR &&
+	       DATA_HDR + cap <= size;
+}
+
+/* Read the header copies of fd, a file of size bytes, into h (64
+ * bytes): the valid one with the larger capacity that the file covers.
+ * -EBADMSG when neither is valid, -ENOSPC when neither valid one is
+ * covered. */
+static int header_read(int fd, uint64_t size, uint8_t *h)
 {
 	uint8_t h2[64];
 	bool ok1, ok2;
@@ -140,15 +163,17 @@ static int header_read(int fd, uint8_t *h)
 		rc = io_pread_all(fd, h2, sizeof(h2), HDR_COPY2);
 	if (rc)
 		return rc;
-	ok1 = header_valid(h);
-	ok2 = header_valid(h2);
+	if (!header_valid(h) && !header_valid(h2))
+		return -EBADMSG;
+	ok1 = header_fits(h, size);
+	ok2 = header_fits(h2, size);
 	/* the second copy is written first: it is the newer one when the
 	 * copies differ (larger capacity, or an identity the first lacks) */
 	if (ok2 &&
 	    (!ok1 || le64_get(h2 + 16) > le64_get(h + 16) ||
 	     (id_is_zero(h + DATA_ID_OFF) && !id_is_zero(h2 + DATA_ID_OFF))))
 		memcpy(h, h2, sizeof(h2));
-	return ok1 || ok2 ? 0 : -EBADMSG;
+	return ok1 || ok2 ? 0 : -ENOSPC;
 }
 
 int datafile_create(const char *path, const char *dir, uint64_t capacity)
@@ -188,9 +213,19 @@ int datafile_open(const char *path, bool read_only, int *fd_out,
 	fd = io_open(path, read_only ? O_RDONLY : O_RDWR, 0);
 	if (fd < 0)
 		return fd;
-	rc = header_read(fd, h);
+	if (fstat(fd, &st) < 0) {
+		rc = -errno;
+		goto out_close;
+	}
+	rc = header_read(fd, (uint64_t)st.st_size, h);
 	if (rc == -EBADMSG)
 		log_error("cannot open data file '%s': damaged header", path);
+	if (rc == -ENOSPC) {
+		log_error("cannot open data file '%s': shorter than its "
+			  "capacity",
+			  path);
+		rc = -EBADMSG;
+	}
 	if (rc)
 		goto out_close;
 	if (le32_get(h + 8) != DATA_VERSION || le32_get(h + 12) != DATA_HDR) {
@@ -213,17 +248,6 @@ int datafile_open(const char *path, bool read_only, int *fd_out,
 		}
 		log_info("data file '%s' had no store identity: made one",
 			 path);
-	}
-	if (fstat(fd, &st) < 0) {
-		rc = -errno;
-		goto out_close;
-	}
-	if ((uint64_t)st.st_size < DATA_HDR + cap) {
-		log_error("cannot open data file '%s': shorter than its "
-			  "capacity",
-			  path);
-		rc = -EBADMSG;
-		goto out_close;
 	}
 	map = mmap(NULL, (size_t)(DATA_HDR + cap), PROT_READ | PROT_WRITE,
 		   read_only ? MAP_PRIVATE : MAP_SHARED, fd, 0);
@@ -254,9 +278,7 @@ int datafile_grow(int fd, const char *name, uint64_t capacity,
 		return rc;
 	}
 	*sticky = true;
-	rc = io_fsync(fd);
-	if (!rc)
-		rc = header_write(fd, capacity, id);
+	rc = header_write(fd, capacity, id);
 	if (rc)
 		log_error("store '%s' is failed and refuses changes: growth "
 			  "of its data file: %s",

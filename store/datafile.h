@@ -27,8 +27,9 @@ int datafile_open(const char *path, bool read_only, int *fd_out,
 #define datafile_id(map) ((const uint8_t *)(map) + DATA_ID_OFF)
 
 /* Extend the data file behind fd to a data area of capacity bytes
- * (preallocated, synced) and rewrite its header copies, keeping identity
- * id; durable on return.  name names the store in messages.  On failure
+ * (preallocated) and rewrite its header copies, keeping identity id;
+ * the new size and header are durable on return, the file's other
+ * unsynced changes (the map's dirty pages) are not written back.  name names the store in messages.  On failure
  * *sticky is false when nothing changed (the preallocation failed: the
  * header names the old capacity), true when a sync or header write
  * failed (the disk's state is unknown). */

@@ -4,13 +4,17 @@
  * When a change needs space the allocator cannot give, even after space
  * waiting on a durable Delete/Trim was released (change.c), the store
  * grows the data file and the change goes on: no unmount, no error.
- * When a change leaves less free than a quarter of the capacity, or than
+ * When a change leaves less free than the mark (half the capacity, at
+ * most GROW_MARK_HALF_MAX, and at least a quarter of it), or than
  * the runway (what changes would take in GROW_LEAD_NS at the rate of the
  * last RATE_WINDOW_NS or more), growth is done ahead, off the path of
  * changes (on the checkpointer thread; without one, in the changing
- * thread after it unlocked), so that writers seldom wait for the disk: a
- * growth's syncs also write back the map's dirty pages and can take
- * hundreds of milliseconds.
+ * thread after it unlocked), so that writers seldom wait for the disk.
+ * A growth's file step syncs only the new size and the header (two
+ * RWF_DSYNC writes: datafile.c), never the map's dirty pages, so even an
+ * inline growth holds the lock for about two journal commits rather than
+ * the writeback of everything written since the last checkpoint (14-356
+ * ms measured with fsyncs; bench/README.md).
  *
  * Policy (grow_target): the capacity doubles, in steps of at least
  * GROW_STEP_MIN and at most GROW_STEP_MAX, and by at least what the
@@ -25,8 +29,9 @@
  *
  * A growth has two steps:
  *   file step (grow_mu held; the store lock held or not): datafile_grow
- *     preallocates and syncs the file, then rewrites and syncs the
- *     header copies; file_capacity is set once that is durable.  A crash
+ *     preallocates the file, then rewrites the header copies, each
+ *     write durable with the new size; file_capacity is set once that is
+ *     durable.  A crash
  *     anywhere in it leaves a store that opens (datafile.c says why).
  *   map step (exclusive lock): the map extended to file_capacity, then
  *     the allocator, then s->capacity.  Only now can an entry be placed
@@ -78,6 +83,10 @@
 #define GROW_RETRY_NS INT64_C(1000000000)
 #define RATE_WINDOW_NS INT64_C(100000000)
 #define GROW_LEAD_NS INT64_C(1000000000)
+/* Below this, growth ahead keeps half the capacity free (a fast writer
+ * on a small store eats a quarter before a growth ahead is done); above,
+ * a quarter (slack on a large store costs disk). */
+#define GROW_MARK_HALF_MAX (UINT64_C(64) << 20)
 
 /* ---- policy ---- */
 
@@ -212,7 +221,8 @@ static int map_step(struct store *s)
 	return 0;
 }
 
-/* Exclusive lock held: note a pause of changes that began at t0. */
+/* Exclusive lock held: note a pause of changes that began at t0 (the
+ * map step of a growth ahead, or a whole inline growth). */
 static void pause_note(struct store *s, int64_t t0)
 {
 	uint64_t ns = (uint64_t)(clock_mono_ns() - t0);
@@ -276,10 +286,13 @@ static int grow_for(struct store *s, uint64_t len)
 int store_grow_for(struct store *s, uint64_t len)
 {
 	uint64_t cap = s->capacity;
+	int64_t t0 = clock_mono_ns();
 	int rc = grow_for(s, len);
 
-	if (!rc && s->capacity > cap)
+	if (!rc && s->capacity > cap) {
 		s->grows_inline++;
+		pause_note(s, t0);
+	}
 	return rc;
 }
 
@@ -308,6 +321,10 @@ bool store_grow_due(struct store *s)
 	uint64_t max = s->opt.max_capacity_bytes, mark = s->capacity / 4;
 	int64_t now = clock_mono_ns();
 
+	if (mark < GROW_MARK_HALF_MAX)
+		mark = s->capacity / 2 < GROW_MARK_HALF_MAX
+			       ? s->capacity / 2
+			       : GROW_MARK_HALF_MAX;
 	if (runway(s, now) > mark)
 		mark = s->runway;
 	if (s->grow_asked || free >= mark || (max && s->capacity >= max))

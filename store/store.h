@@ -333,11 +333,13 @@ struct store_stats {
 	uint64_t cutovers;
 	uint64_t max_entry_bytes;
 	uint64_t grows; /* growths of the data file since open */
-	/* the longest a growth ahead or explicit growth held changes and
-	 * reads back (its map step, under the exclusive lock) */
+	/* the longest a growth held changes and reads back (under the
+	 * exclusive lock: the map step of a growth ahead or explicit
+	 * growth, all of an inline growth) */
 	uint64_t grow_pause_max_ns;
 	/* changes that found no room and grew the store themselves (they
-	 * waited for the disk: preallocation and three fsyncs) */
+	 * waited for the disk: preallocation and two synced header
+	 * writes) */
 	uint64_t grows_inline;
 };
 void store_stats(struct store *s, struct store_stats *out);

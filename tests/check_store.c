@@ -1298,7 +1298,7 @@ END_TEST
 /*
  * A fault at every I/O call of a growth: the store is filled to just
  * above its growth mark, the fault is armed, and synced appends go on
- * through a growth (fallocate, fsync, header copies written and synced,
+ * through a growth (fallocate, header copies written with a sync each,
  * then appends in the new space).  A failed preallocation is invisible to
  * the writer (the growth is tried again when space is needed); any other
  * failure stops the store.  Reopened without faults, the store is
@@ -1377,6 +1377,8 @@ START_TEST(test_store_growth_survives_a_fault_at_every_step)
 	} f[] = { { IO_OP_FALLOCATE, ENOSPC },
 		  { IO_OP_FALLOCATE, EIO },
 		  { IO_OP_FSYNC, EIO },
+		  { IO_OP_PWRITE_DSYNC, EIO },
+		  { IO_OP_PWRITE_DSYNC, IO_FAULT_SHORT },
 		  { IO_OP_PWRITE, EIO },
 		  { IO_OP_PWRITE, IO_FAULT_SHORT },
 		  { IO_OP_FDATASYNC, EIO },
@@ -1394,7 +1396,8 @@ START_TEST(test_store_growth_survives_a_fault_at_every_step)
 				break; /* past the workload's last call */
 		}
 	}
-	/* fallocate 1 + fsync 3 + pwrite ~30 twice + fdatasync ~28 */
+	/* fallocate 1 + synced header writes 2, twice (failed, short) +
+	 * pwrite ~30 twice + fdatasync ~28 */
 	ck_assert_int_gt(fired_rounds, 80);
 }
 END_TEST

@@ -25,7 +25,8 @@ static struct {
 } fault;
 
 static const char *const names[IO_OP_COUNT] = {
-	"pwrite", "fsync", "fdatasync", "msync", "rename", "fallocate",
+	"pwrite", "fsync",     "fdatasync",    "msync",
+	"rename", "fallocate", "pwrite_dsync",
 };
 
 const char *io_op_name(enum io_op op)
@@ -66,6 +67,24 @@ static ssize_t f_pwrite(int fd, const void *buf, size_t len, off_t off)
 	if (e)
 		return -e;
 	return io_real_ops()->pwrite(fd, buf, len, off);
+}
+
+static ssize_t f_pwrite_dsync(int fd, const void *buf, size_t len, off_t off)
+{
+	int e = decide(IO_OP_PWRITE_DSYNC);
+
+	if (e == IO_FAULT_SHORT) {
+		size_t half = len / 2;
+		if (half == 0)
+			return -ENOSPC;
+		return io_real_ops()->pwrite_dsync(fd, buf, half, off);
+	}
+	if (e) {
+		/* the bytes reach the page cache, their sync fails */
+		(void)io_real_ops()->pwrite(fd, buf, len, off);
+		return -(e < 0 ? EIO : e);
+	}
+	return io_real_ops()->pwrite_dsync(fd, buf, len, off);
 }
 
 static int f_fsync(int fd)
@@ -118,6 +137,7 @@ void io_fault_install(void)
 	fault_ops.rename = f_rename;
 	fault_ops.renameat = f_renameat;
 	fault_ops.fallocate = f_fallocate;
+	fault_ops.pwrite_dsync = f_pwrite_dsync;
 	io_fault_disarm();
 	io_set_ops(&fault_ops);
 }

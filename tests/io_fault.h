@@ -5,7 +5,7 @@
  * operation kind has its own call counter; io_fault_arm(op, nth, err) makes
  * the nth call of that kind from now fail with -err, and with
  * IO_FAULT_STICKY every later call of that kind fails too (a dead disk).
- * For IO_OP_PWRITE, err == IO_FAULT_SHORT makes the call write half of its
+ * For IO_OP_PWRITE and IO_OP_PWRITE_DSYNC, err == IO_FAULT_SHORT makes the call write half of its
  * buffer and report that, and later calls fail with -ENOSPC (a full disk).
  */
 #ifndef TESTS_IO_FAULT_H
@@ -20,6 +20,7 @@ enum io_op {
 	IO_OP_MSYNC,
 	IO_OP_RENAME,
 	IO_OP_FALLOCATE,
+	IO_OP_PWRITE_DSYNC, /* io_pwrite_dsync: writes, its sync fails */
 	IO_OP_COUNT
 };
 

@@ -31,6 +31,10 @@ struct io_ops {
 	/* NULL (ops that predate it): the kernel's renameat. */
 	int (*renameat)(int from_dir, const char *from, int to_dir,
 			const char *to);
+	/* Write, then make durable the bytes written and the file's size and
+	 * allocation, not its other unsynced data (RWF_DSYNC).  NULL (ops
+	 * that predate it): the installed pwrite, then fdatasync. */
+	ssize_t (*pwrite_dsync)(int fd, const void *buf, size_t len, off_t off);
 };
 
 /* The kernel's ops.  Borrowed, static. */
@@ -54,6 +58,16 @@ int io_fallocate(int fd, off_t off, off_t len);
 int io_ftruncate(int fd, off_t len);
 /* rename(2) relative to directory fds (never follows the last component). */
 int io_renameat(int from_dir, const char *from, int to_dir, const char *to);
+
+/* pwrite whose bytes, and the file's size and allocation (what
+ * fallocate and extending writes changed), are durable when it returns;
+ * the file's other unsynced changes (writes elsewhere, the pages of a
+ * shared mapping) are not written back.  Where the kernel or file system
+ * has no RWF_DSYNC: pwrite then fdatasync (everything durable). */
+ssize_t io_pwrite_dsync(int fd, const void *buf, size_t len, off_t off);
+/* All of buf at off through io_pwrite_dsync (a short write continues
+ * with another).  Returns 0 or -errno. */
+int io_pwrite_dsync_all(int fd, const void *buf, size_t len, off_t off);
 
 /* Write all of buf at off, retrying short writes.  A write that makes no
  * progress is -EIO.  Returns 0 or -errno. */

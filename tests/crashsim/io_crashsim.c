@@ -35,6 +35,17 @@
  *      finer than "each 4 KiB page old or new": a page write may tear at
  *      any sector.)
  *
+ *   3a. A synced write (io_pwrite_dsync, RWF_DSYNC) is a write, then a
+ *      sync point, then its bytes and the file's size are durable: every
+ *      truncation and extension made before it (in order; a truncation
+ *      cuts what earlier unsynced writes put beyond it), not the file's
+ *      other unsynced writes nor its mapped changes.  A cut at its sync
+ *      point sees the write unsynced (any of its sectors kept or not)
+ *      and the size changes before it still undone or not: a file system
+ *      may write the data before the commit that names the size.  Sizes
+ *      set by writes past the end are not made durable by it (with
+ *      delayed allocation the size on disk follows the writeback).
+ *
  *   4. The directory's durable listing is what it held at its last
  *      successful fsync (io_fsync_dir opens the directory and calls
  *      io_fsync, which is how we see it).  Creations (open with O_CREAT
@@ -49,7 +60,8 @@
  *      from a seeded generator, with a per-state bias toward keeping so
  *      that mostly-kept and mostly-dropped states both occur.
  *
- *   6. Sync points: fsync, fdatasync and msync calls are numbered from 1;
+ *   6. Sync points: fsync, fdatasync, msync and synced-write calls are
+ *      numbered from 1;
  *      the hook runs at the entry of each, before it has any effect.  A
  *      power cut "at sync point n" is therefore the state after every
  *      change made before call n, with only calls 1..n-1 done.  A failed
@@ -475,6 +487,41 @@ static void file_commit_range(struct file *f, uint64_t off, uint64_t len)
 	f->ops_cap = cap;
 }
 
+/* The sizes that f's unsynced truncations and extensions set are durable
+ * (3a): applied in order to the durable content, and taken out of the
+ * pending changes. */
+static void file_commit_size(struct file *f)
+{
+	struct img m = { f->dur, f->dur_len, f->dur_cap };
+	size_t k = 0;
+
+	for (size_t i = 0; i < f->nops; i++) {
+		struct op o = f->ops[i];
+
+		if (o.kind == OP_WRITE) {
+			f->ops[k++] = o;
+			continue;
+		}
+		if (o.kind == OP_TRUNCATE || o.off > m.len)
+			img_resize(&m, o.off);
+		if (o.kind != OP_TRUNCATE)
+			continue;
+		/* what earlier writes put beyond it is gone */
+		for (size_t j = 0; j < k; j++) {
+			struct op *w = &f->ops[j];
+
+			if (w->off >= o.off)
+				w->len = 0;
+			else if (w->off + w->len > o.off)
+				w->len = o.off - w->off;
+		}
+	}
+	f->nops = k;
+	f->dur = m.p;
+	f->dur_len = m.len;
+	f->dur_cap = m.cap;
+}
+
 /* Forget inodes that no listing names, no descriptor holds and no pending
  * name change mentions. */
 static void gc(void)
@@ -729,6 +776,31 @@ static int w_fdatasync(int fd)
 	if (!rc)
 		commit_fd(fd);
 	return rc;
+}
+
+/* A synced write (3a): the write, a sync point, then its bytes and the
+ * file's size durable. */
+static ssize_t w_pwrite_dsync(int fd, const void *buf, size_t len, off_t off)
+{
+	ssize_t n = io_real_ops()->pwrite(fd, buf, len, off);
+	struct file *f;
+
+	if (n <= 0)
+		return n;
+	pthread_mutex_lock(&cs.mu);
+	f = fd_tracked(fd);
+	if (f)
+		file_push(f, OP_WRITE, (uint64_t)off, (uint64_t)n, buf);
+	pthread_mutex_unlock(&cs.mu);
+	sync_point();
+	pthread_mutex_lock(&cs.mu);
+	f = fd_tracked(fd);
+	if (f) {
+		file_commit_range(f, (uint64_t)off, (uint64_t)n);
+		file_commit_size(f);
+	}
+	pthread_mutex_unlock(&cs.mu);
+	return n;
 }
 
 /* msync(MS_SYNC) of [addr, addr + len) succeeded: find the file mapped
@@ -1017,6 +1089,7 @@ int io_crashsim_install(const char *dir)
 	cs.wrap.unlink = w_unlink;
 	cs.wrap.fallocate = w_fallocate;
 	cs.wrap.ftruncate = w_ftruncate;
+	cs.wrap.pwrite_dsync = w_pwrite_dsync;
 	cs.installed = rc == 0;
 	pthread_mutex_unlock(&cs.mu);
 	if (rc)

@@ -10,9 +10,10 @@
  * the directory since its last fsync.  The model is written at the top of
  * io_crashsim.c.
  *
- * Sync points: every fsync, fdatasync and msync call (a directory fsync
- * through io_fsync_dir is an fsync) is numbered from 1 and, before it has
- * any effect, calls the hook: that is the instant a power cut may strike.
+ * Sync points: every fsync, fdatasync, msync and synced write
+ * (io_pwrite_dsync) call (a directory fsync through io_fsync_dir is an
+ * fsync) is numbered from 1 and, before its sync has any effect, calls
+ * the hook: that is the instant a power cut may strike.
  * The hook may call io_crashsim_write_state() to materialise one possible
  * crash state, and may _exit() to abandon the process state.
  *

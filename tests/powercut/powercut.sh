@@ -29,10 +29,24 @@
 # grow`), so cuts strike preallocations, header rewrites and appends into
 # new space.  Same checks, on its own store.
 #
+# A third cuts the power during eviction: documents are backed up to a
+# "cloud" directory outside the file system that is cut (it survives the
+# cut, as a bucket would), confirmed, evicted by a thread of the workload
+# while the writers append, and refilled from that directory when
+# appended to (`run DIR SEED evict CLOUD`); each backup, eviction and
+# refill is acknowledged like an append.  verify then also checks each
+# document against them: an evicted one holds no entries, is confirmed at
+# its seq and its content at that seq is in the cloud with the recorded
+# size; a local one acknowledged as evicted holds nothing older than the
+# eviction (it came back by a refill); backed-up seqs never go back.  Each
+# round evicts one document before its writers' first append (the first
+# three acknowledgements), so every round has an eviction to check,
+# however early the cut.
+#
 # Needs root and loop devices; without them the test FAILS (the suite runs
-# as root in CI).  Rounds: 10 + 5 growth, CARAVAN_LONG=1: 100 + 50,
-# CARAVAN_POWERCUT_ROUNDS=N: N + N/2.  CARAVAN_POWERCUT_SEED fixes the
-# moments.
+# as root in CI).  Rounds: 10 + 5 growth + 5 eviction, CARAVAN_LONG=1:
+# 100 + 50 + 50, CARAVAN_POWERCUT_ROUNDS=N: N + N/2 + N/2.
+# CARAVAN_POWERCUT_SEED fixes the moments.
 set -u
 BUILD=${CARAVAN_BUILD:-$(pwd)}
 W=$BUILD/tests/powercut/powercut_workload
@@ -43,6 +57,7 @@ else
 fi
 ROUNDS=${CARAVAN_POWERCUT_ROUNDS:-$ROUNDS}
 GROW_ROUNDS=$(((ROUNDS + 1) / 2))
+EVICT_ROUNDS=$(((ROUNDS + 1) / 2))
 SEED=${CARAVAN_POWERCUT_SEED:-$$}
 
 T=""
@@ -57,6 +72,7 @@ fail() {
 	if [ -n "$T" ] && [ -d "$T/mnt/$STORE" ]; then
 		keep=$(mktemp -d "${TMPDIR:-/tmp}/caravan-powercut-failed-XXXXXX")
 		cp -a "$T/mnt/$STORE" "$T/$ACKS" "$T/inflight" "$keep/" 2>/dev/null
+		[ "$STORE" = store-evict ] && cp -a "$T/cloud" "$keep/" 2>/dev/null
 		cp -a "$T/workload.err" "$keep/" 2>/dev/null
 		echo "the store, the acknowledgements and the workload's errors are kept in $keep"
 	fi
@@ -92,10 +108,11 @@ mkfs.ext4 -q -F "$T/fs.img" || fail "mkfs.ext4"
 LOOP=$(losetup -f --show "$T/fs.img") || fail "no loop device support (losetup)"
 mkdir "$T/mnt"
 mount -t ext4 "$LOOP" "$T/mnt" || fail "cannot mount $LOOP"
-echo "powercut: $ROUNDS rounds + $GROW_ROUNDS during growth on $LOOP (seed $SEED)"
+mkdir "$T/cloud" || fail "mkdir"
+echo "powercut: $ROUNDS rounds + $GROW_ROUNDS during growth + $EVICT_ROUNDS during eviction on $LOOP (seed $SEED)"
 
-# rounds N STORE ACKS [grow]: N power cuts of the workload on $T/mnt/STORE,
-# every acknowledgement of every round kept in $T/ACKS
+# rounds N STORE ACKS [grow | evict]: N power cuts of the workload on
+# $T/mnt/STORE, every acknowledgement of every round kept in $T/ACKS
 rounds() {
 	STORE=$2
 	ACKS=$3
@@ -105,7 +122,12 @@ rounds() {
 		# how many acknowledgements to let through before the cut
 		k=$(((SEED * 7919 + r * 104729) % 500 + 10))
 		mkfifo "$T/pipe" || fail "mkfifo"
-		"$W" run "$T/mnt/$STORE" $((SEED + r)) ${4:-} >"$T/pipe" 2>"$T/workload.err" &
+		case "${4:-}" in
+		evict) mode="evict $T/cloud" ;;
+		*) mode=${4:-} ;;
+		esac
+		# shellcheck disable=SC2086 # mode is words
+		"$W" run "$T/mnt/$STORE" $((SEED + r)) $mode >"$T/pipe" 2>"$T/workload.err" &
 		WPID=$!
 		exec 3<"$T/pipe"
 		n=0
@@ -124,7 +146,11 @@ rounds() {
 		rm -f "$T/pipe"
 		umount "$T/mnt" || fail "$STORE round $r: umount after the shutdown"
 		mount -t ext4 "$LOOP" "$T/mnt" || fail "$STORE round $r: mount after the power cut"
-		out=$("$W" verify "$T/mnt/$STORE" "$T/$ACKS" "$T/inflight")
+		if [ "${4:-}" = evict ]; then
+			out=$("$W" verify "$T/mnt/$STORE" "$T/$ACKS" "$T/inflight" "$T/cloud")
+		else
+			out=$("$W" verify "$T/mnt/$STORE" "$T/$ACKS" "$T/inflight")
+		fi
 		rc=$?
 		echo "  $STORE round $r: cut after $n acknowledgements; $(echo "$out" | tail -1)"
 		if [ "$rc" != 0 ]; then
@@ -144,5 +170,11 @@ cap=$(stat -c %s "$T/mnt/store-grow/data")
 want=$(((1 + GROW_ROUNDS) * 65536 + 4096))
 echo "powercut: the growth store's data file reached $cap bytes from 64 KiB + 4 KiB (at least $want after $GROW_ROUNDS rounds)"
 [ "$cap" -ge "$want" ] || fail "the growth store lost a growth: $cap bytes, want at least $want"
-total=$((ROUNDS + GROW_ROUNDS))
-echo "powercut: $total power cuts, $(cat "$T/acks" "$T/acks-grow" | wc -l) acknowledged appends verified, 0 lost: $total passed, 0 failed"
+rounds "$EVICT_ROUNDS" store-evict acks-evict evict
+# Each eviction round evicts once before its writers start (acknowledged
+# within its first three lines): every round's eviction was checked.
+ev=$(grep -c '^E ' "$T/acks-evict")
+echo "powercut: $ev acknowledged evictions, $(grep -c '^R ' "$T/acks-evict") refills, $(grep -c '^B ' "$T/acks-evict") backups in $EVICT_ROUNDS eviction rounds"
+[ "$ev" -ge "$EVICT_ROUNDS" ] || fail "an eviction round acknowledged no eviction: $ev in $EVICT_ROUNDS rounds"
+total=$((ROUNDS + GROW_ROUNDS + EVICT_ROUNDS))
+echo "powercut: $total power cuts, $(cat "$T/acks" "$T/acks-grow" "$T/acks-evict" | wc -l) acknowledged changes verified, 0 lost: $total passed, 0 failed"

@@ -22,12 +22,31 @@
  *     before the writers start, so each round leaves its store at least
  *     64 KiB larger than the round before, however early the cut.
  *
+ *   powercut_workload run DIR SEED evict CLOUD
+ *     The same (no trims) while documents are backed up and evicted:
+ *     after an acknowledged append a writer now and then uploads the
+ *     document (its last entry, the whole content in this model, written
+ *     and fsync'd to CLOUD/dK.SEQ, a directory outside the file system
+ *     that is cut: the cloud survives the power cut), records the
+ *     confirmation (store_backup_mark, synced) and prints
+ *         B DOC SEQ
+ *     and an evictor thread evicts confirmed documents, least recently
+ *     used first (store_evict_candidates, store_doc_evict with the cloud
+ *     copy's size, synced), concurrently with the appends, printing
+ *         E DOC SEQ
+ *     An append that finds its document evicted refills it from
+ *     CLOUD/dK.SEQ first (store_doc_refill, synced) and prints
+ *         R DOC SEQ
+ *     Before the writers start, one document is appended to, uploaded
+ *     and evicted, so that every round evicts at least once however
+ *     early the cut (powercut.sh checks it).
+ *
  *   powercut_workload shutdown MOUNTPOINT
  *     ioctl(FS_IOC_SHUTDOWN, FS_GOING_DOWN_NOLOGFLUSH) on the file system
  *     holding MOUNTPOINT: from now on it writes nothing, not even its
  *     journal; what the disk holds is what a power cut would leave.
  *
- *   powercut_workload verify DIR ACKS [INFLIGHT]
+ *   powercut_workload verify DIR ACKS [INFLIGHT [CLOUD]]
  *     fsck the store as the cut left it, open it (recovery), and check
  *     every line of ACKS (all rounds so far): the document holds at least
  *     that sequence number, and when the entry is still held (not
@@ -35,9 +54,18 @@
  *     entry names its document and sequence number, held sequence numbers
  *     have no hole and end at the document's last one.  Close, fsck again.
  *     The lines of INFLIGHT (acknowledged while the cut took effect, see
- *     powercut.sh) are only counted: present or not.  Exit 0 when all
- *     holds; prints one summary line.
+ *     powercut.sh) are only counted: present or not.  With CLOUD (the
+ *     eviction scenario), for every document also: its seq is at least
+ *     every acknowledged B, E and R's; its backed-up seq at least every
+ *     acknowledged B's.  Evicted, it holds no entries (reads -ENODATA),
+ *     is confirmed at its seq (backup time set, backed-up seq >= seq),
+ *     and CLOUD holds its content at that seq with the size the eviction
+ *     recorded and the acknowledged bytes.  Local after an acknowledged
+ *     eviction at S, it was refilled: it holds nothing older than S (an
+ *     eviction lost in the cut would show the older entries).  Exit 0
+ *     when all holds; prints one summary line.
  */
+#include "store/evict.h"
 #include "store/store.h"
 #include "util/log.h"
 
@@ -50,6 +78,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #ifndef FS_IOC_SHUTDOWN
@@ -67,8 +97,12 @@
 #define GROW_STEP (64u << 10)
 #define GROW_TO (48u << 20)
 
+#define UPLOAD_ONE_IN 4 /* appends followed by an upload */
+#define EVICT_ONE_IN 2 /* candidates the evictor takes */
+
 static const struct store_meta M = { 0644, 0, 0, 1, 1 };
 static bool grow_mode;
+static const char *cloud; /* evict mode: the cloud's directory */
 
 static void store_opts(struct store_options *o)
 {
@@ -91,6 +125,67 @@ static void *grower(void *arg)
 	return NULL;
 }
 
+/* ---- the cloud (evict mode) ---- */
+
+static void cloud_path(char *out, size_t len, int doc, uint64_t seq)
+{
+	snprintf(out, len, "%s/d%d.%" PRIu64, cloud, doc, seq);
+}
+
+/* Upload: the content of doc at seq (buf, len) durable in the cloud,
+ * whole or not at all (temporary name, fsync, rename, directory
+ * fsync). */
+static int cloud_put(int doc, uint64_t seq, const void *buf, size_t len)
+{
+	char path[4096], tmp[4200];
+	int fd, dfd, rc = 0;
+
+	cloud_path(path, sizeof(path), doc, seq);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	errno = 0;
+	if (write(fd, buf, len) != (ssize_t)len || fsync(fd) < 0)
+		rc = errno ? -errno : -EIO;
+	close(fd);
+	if (!rc && rename(tmp, path) < 0)
+		rc = -errno;
+	dfd = rc ? -1 : open(cloud, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (!rc && (dfd < 0 || fsync(dfd) < 0))
+		rc = -errno;
+	if (dfd >= 0)
+		close(dfd);
+	return rc;
+}
+
+/* Read the cloud's copy of doc at seq into buf (MAX_LEN bytes); its
+ * length, or -errno. */
+static ssize_t cloud_get(int doc, uint64_t seq, char *buf)
+{
+	char path[4096];
+	ssize_t n;
+	int fd;
+
+	cloud_path(path, sizeof(path), doc, seq);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, MAX_LEN);
+	if (n < 0)
+		n = -errno;
+	close(fd);
+	return n;
+}
+
+static int64_t now_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_REALTIME, &t);
+	return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
 /* The bytes of an entry: a header naming it, then a fill from the tag. */
 static void make_entry(char *buf, int doc, uint64_t seq, uint32_t len,
 		       uint32_t tag)
@@ -103,6 +198,9 @@ static void make_entry(char *buf, int doc, uint64_t seq, uint32_t len,
 }
 
 /* ---- run ---- */
+
+struct worker;
+static int evict_first(struct store *s, struct worker *w, unsigned seed);
 
 struct worker {
 	struct store *s;
@@ -128,6 +226,129 @@ static void say(const char *line, size_t len)
 		exit(3);
 }
 
+/* ---- backups, evictions and refills (evict mode) ---- */
+
+static pthread_mutex_t ev_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t ev_cv = PTHREAD_COND_INITIALIZER;
+static uint64_t ev_marks; /* confirmations so far */
+static bool ev_stop;
+
+static void evict_kick(bool stop)
+{
+	pthread_mutex_lock(&ev_mu);
+	if (stop)
+		ev_stop = true;
+	else
+		ev_marks++;
+	pthread_cond_signal(&ev_cv);
+	pthread_mutex_unlock(&ev_mu);
+}
+
+static void say_event(char what, int doc, uint64_t seq)
+{
+	char line[64];
+	int m = snprintf(line, sizeof(line), "%c d%d %" PRIu64 "\n", what, doc,
+			 seq);
+
+	say(line, (size_t)m);
+}
+
+/* Back doc up at seq (its content buf, len) and confirm it. */
+static int upload(struct store *s, uint64_t id, int doc, uint64_t seq,
+		  const void *buf, size_t len)
+{
+	int rc = cloud_put(doc, seq, buf, len);
+
+	if (!rc)
+		rc = store_backup_mark(s, id, seq, now_ns());
+	if (!rc)
+		rc = store_sync(s, 0);
+	if (rc)
+		return rc;
+	say_event('B', doc, seq);
+	evict_kick(false);
+	return 0;
+}
+
+/* Give evicted doc its content at seq back from the cloud. */
+static int refill(struct store *s, uint64_t id, int doc, uint64_t seq)
+{
+	char buf[MAX_LEN];
+	ssize_t n = cloud_get(doc, seq, buf);
+	uint64_t lsn;
+	int rc;
+
+	if (n < 0)
+		return (int)n;
+	rc = store_doc_refill(s, id, seq, buf, (size_t)n, &lsn);
+	if (!rc)
+		rc = store_sync(s, lsn);
+	if (rc)
+		return rc;
+	say_event('R', doc, seq);
+	return 0;
+}
+
+/* Evict document id when it is still confirmed at its seq: 0 also when
+ * a concurrent append or refill came first. */
+static int evict_one(struct store *s, uint64_t id)
+{
+	char space[STORE_NAME_MAX + 1], key[STORE_NAME_MAX + 1], path[4096];
+	struct store_doc_info info;
+	struct stat st;
+	uint64_t lsn;
+	int doc, rc;
+
+	if (store_node_name(s, id, space, key) ||
+	    sscanf(key, "d%d", &doc) != 1 || store_doc_info(s, id, &info))
+		return 0;
+	cloud_path(path, sizeof(path), doc, info.seq);
+	if (stat(path, &st) < 0)
+		return -errno; /* confirmed, and not in the cloud */
+	rc = store_doc_evict(s, id, info.seq, (uint64_t)st.st_size, &lsn);
+	if (rc == -EAGAIN || rc == -EBUSY || rc == -EALREADY)
+		return 0;
+	if (!rc)
+		rc = store_sync(s, lsn);
+	if (rc)
+		return rc;
+	say_event('E', doc, info.seq);
+	return 0;
+}
+
+struct evictor_arg {
+	struct store *s;
+	uint32_t rng;
+	int err;
+};
+
+/* After each confirmation: evict some of the candidates, least recently
+ * used first, while the writers append. */
+static void *evictor(void *arg)
+{
+	struct evictor_arg *e = arg;
+	uint64_t seen = 0, ids[8];
+	size_t n;
+
+	for (;;) {
+		pthread_mutex_lock(&ev_mu);
+		while (!ev_stop && ev_marks == seen)
+			pthread_cond_wait(&ev_cv, &ev_mu);
+		seen = ev_marks;
+		if (ev_stop) {
+			pthread_mutex_unlock(&ev_mu);
+			return NULL;
+		}
+		pthread_mutex_unlock(&ev_mu);
+		e->err = store_evict_candidates(e->s, ids, 8, &n);
+		for (size_t i = 0; i < n && !e->err; i++)
+			if (next_rand(&e->rng) % EVICT_ONE_IN == 0)
+				e->err = evict_one(e->s, ids[i]);
+		if (e->err)
+			return NULL;
+	}
+}
+
 static void *work(void *arg)
 {
 	struct worker *w = arg;
@@ -143,6 +364,14 @@ static void *work(void *arg)
 
 		make_entry(buf, doc, w->seq[k] + 1, len, tag);
 		rc = store_append(w->s, w->id[k], buf, len, &seq, &lsn);
+		while (rc == -ENODATA && cloud) {
+			/* evicted: its content back from the cloud first (the
+			 * evictor may take it again before the append) */
+			rc = refill(w->s, w->id[k], doc, w->seq[k]);
+			if (!rc)
+				rc = store_append(w->s, w->id[k], buf, len,
+						  &seq, &lsn);
+		}
 		if (!rc && seq != w->seq[k] + 1)
 			rc = -EPROTO;
 		if (!rc)
@@ -155,7 +384,13 @@ static void *work(void *arg)
 		m = snprintf(line, sizeof(line), "A d%d %" PRIu64 " %u %u\n",
 			     doc, seq, len, tag);
 		say(line, (size_t)m);
-		if (!grow_mode && seq % TRIM_EVERY == 0)
+		if (cloud && next_rand(&w->rng) % UPLOAD_ONE_IN == 0)
+			rc = upload(w->s, w->id[k], doc, seq, buf, len);
+		if (rc) {
+			w->err = rc;
+			return NULL;
+		}
+		if (!grow_mode && !cloud && seq % TRIM_EVERY == 0)
 			store_trim(w->s, w->id[k], 10, NULL);
 	}
 	return NULL;
@@ -166,7 +401,8 @@ static int run(const char *dir, unsigned seed)
 	struct store_options o;
 	struct store *s;
 	struct worker w[THREADS];
-	pthread_t t[THREADS], g;
+	struct evictor_arg ev = { 0 };
+	pthread_t t[THREADS], g, e;
 	uint64_t sp;
 	int rc;
 
@@ -216,6 +452,16 @@ static int run(const char *dir, unsigned seed)
 		if (rc)
 			goto fail;
 	}
+	if (cloud) {
+		/* likewise one eviction before the first acknowledgement of
+		 * the writers: every round evicts, however early the cut */
+		rc = evict_first(s, w, seed);
+		if (rc)
+			goto fail;
+		ev.s = s;
+		ev.rng = seed * 2246822519u + 7;
+		pthread_create(&e, NULL, evictor, &ev);
+	}
 	for (int i = 0; i < THREADS; i++)
 		pthread_create(&t[i], NULL, work, &w[i]);
 	if (grow_mode)
@@ -224,6 +470,13 @@ static int run(const char *dir, unsigned seed)
 		pthread_join(t[i], NULL);
 	if (grow_mode)
 		pthread_join(g, NULL);
+	if (cloud) {
+		evict_kick(true);
+		pthread_join(e, NULL);
+		if (ev.err)
+			fprintf(stderr, "run: the evictor stopped: %s\n",
+				strerror(-ev.err));
+	}
 	for (int i = 0; i < THREADS; i++)
 		if (w[i].err)
 			fprintf(stderr, "run: thread %d stopped: %s\n", i,
@@ -235,6 +488,65 @@ fail:
 		strerror(-rc));
 	store_close(s);
 	return 1;
+}
+
+/* One document of w (from seed on, the first that is local) gets an
+ * append, is uploaded and evicted, each acknowledged. */
+static int evict_first(struct store *s, struct worker *w, unsigned seed)
+{
+	char buf[MAX_LEN];
+	struct store_doc_info info;
+	uint64_t seq, lsn;
+	int rc, doc = -1, i = 0, k = 0;
+	uint32_t len = 100 + seed % 1000;
+
+	for (int j = 0; j < NDOCS && doc < 0; j++) {
+		int d = (int)((seed + (unsigned)j) % NDOCS);
+
+		i = d / DOCS_PER_THREAD;
+		k = d % DOCS_PER_THREAD;
+		rc = store_doc_info(s, w[i].id[k], &info);
+		if (rc)
+			return rc;
+		if (!info.evicted)
+			doc = d;
+	}
+	if (doc < 0) { /* all evicted: refill the first */
+		doc = (int)(seed % NDOCS);
+		i = doc / DOCS_PER_THREAD;
+		k = doc % DOCS_PER_THREAD;
+		rc = refill(s, w[i].id[k], doc, w[i].seq[k]);
+		if (rc)
+			return rc;
+	}
+	/* tag_base + 0: no writer's append uses it */
+	make_entry(buf, doc, w[i].seq[k] + 1, len, w[i].tag_base);
+	rc = store_append(s, w[i].id[k], buf, len, &seq, &lsn);
+	if (!rc && seq != w[i].seq[k] + 1)
+		rc = -EPROTO;
+	if (!rc)
+		rc = store_sync(s, lsn);
+	if (rc)
+		return rc;
+	w[i].seq[k] = seq;
+	{
+		char line[128];
+		int m = snprintf(line, sizeof(line),
+				 "A d%d %" PRIu64 " %u %u\n", doc, seq, len,
+				 w[i].tag_base);
+
+		say(line, (size_t)m);
+	}
+	rc = upload(s, w[i].id[k], doc, seq, buf, len);
+	if (rc)
+		return rc;
+	rc = store_doc_evict(s, w[i].id[k], seq, len, &lsn);
+	if (!rc)
+		rc = store_sync(s, lsn);
+	if (rc)
+		return rc;
+	say_event('E', doc, seq);
+	return 0;
 }
 
 /* ---- shutdown ---- */
@@ -267,6 +579,9 @@ struct docv {
 	uint64_t first_held, last_held, held;
 	struct acked *h; /* held entries, from first_held on */
 	uint64_t last_seq; /* the document's, after recovery */
+	/* evict mode: the largest acknowledged B (backed up), E (evicted)
+	 * and R (refilled) sequence numbers */
+	uint64_t max_backup, max_evict, max_refill;
 };
 
 static struct docv dv[NDOCS];
@@ -301,7 +616,19 @@ static uint64_t read_acks(const char *path)
 		uint64_t seq;
 		uint32_t len, tag;
 		struct docv *d;
+		char what;
 
+		if (sscanf(line, "%c d%d %" SCNu64, &what, &doc, &seq) == 3 &&
+		    (what == 'B' || what == 'E' || what == 'R') && doc >= 0 &&
+		    doc < NDOCS && seq > 0) {
+			uint64_t *m = what == 'B'   ? &dv[doc].max_backup
+				      : what == 'E' ? &dv[doc].max_evict
+						    : &dv[doc].max_refill;
+			if (seq > *m)
+				*m = seq;
+			n++;
+			continue;
+		}
 		if (sscanf(line, "A d%d %" SCNu64 " %u %u", &doc, &seq, &len,
 			   &tag) != 4 ||
 		    doc < 0 || doc >= NDOCS || seq == 0 || len > MAX_LEN) {
@@ -429,11 +756,76 @@ static uint64_t inflight_kept(const char *path, uint64_t *total)
 	return n;
 }
 
+/* evict mode: the document's state against its acknowledged backups,
+ * evictions and refills (see the top of the file). */
+static void check_evict(int i, const struct store_doc_info *info,
+			uint64_t *evicted)
+{
+	struct docv *d = &dv[i];
+	char buf[MAX_LEN + 1];
+	uint64_t need = d->max_backup;
+	ssize_t n;
+
+	if (d->max_evict > need)
+		need = d->max_evict;
+	if (d->max_refill > need)
+		need = d->max_refill;
+	if (info->seq < need)
+		note("d%d: seq %" PRIu64 " below an acknowledged backup, "
+		     "eviction or refill at %" PRIu64,
+		     i, info->seq, need);
+	if (info->backup_seq < d->max_backup ||
+	    (d->max_backup && info->backup_time_ns <= 0))
+		note("d%d: backed up at %" PRIu64 " (time %" PRId64
+		     "), acknowledged %" PRIu64,
+		     i, info->backup_seq, info->backup_time_ns, d->max_backup);
+	if (!info->evicted) {
+		/* an acknowledged eviction freed everything before it: what
+		 * is held now came back with a refill at or after it */
+		if (d->max_evict && d->held && d->first_held < d->max_evict)
+			note("d%d: holds seq %" PRIu64 " although evicted at "
+			     "%" PRIu64 " (the eviction was lost)",
+			     i, d->first_held, d->max_evict);
+		return;
+	}
+	(*evicted)++;
+	if (info->backup_time_ns <= 0 || info->backup_seq < info->seq)
+		note("d%d: evicted at seq %" PRIu64 " but confirmed only at "
+		     "%" PRIu64 " (time %" PRId64 ")",
+		     i, info->seq, info->backup_seq, info->backup_time_ns);
+	if (d->held || info->entries) {
+		note("d%d: evicted and still holds %" PRIu64 " entries", i,
+		     d->held);
+		return;
+	}
+	n = cloud_get(i, info->seq, buf);
+	if (n < 0) {
+		note("d%d: evicted at seq %" PRIu64 " and the cloud has no "
+		     "copy of it: %s",
+		     i, info->seq, strerror((int)-n));
+		return;
+	}
+	if ((uint64_t)n != info->evicted_bytes)
+		note("d%d: evicted with size %" PRIu64 ", its cloud copy has "
+		     "%zd bytes",
+		     i, info->evicted_bytes, n);
+	/* the copy is the entry at seq, with the acknowledged bytes:
+	 * checked as the one entry held (none is) */
+	{
+		struct held_ctx c = { i };
+
+		check_entry(&c, info->seq, buf, (size_t)n);
+		free(d->h);
+		d->h = NULL;
+		d->held = 0;
+	}
+}
+
 static int verify(const char *dir, const char *acks, const char *inflight)
 {
 	struct store_options o;
 	struct store *s;
-	uint64_t sp, nacks, held = 0, nin = 0, nin_kept = 0;
+	uint64_t sp, nacks, held = 0, nin = 0, nin_kept = 0, evicted = 0;
 	int rc;
 
 	nacks = read_acks(acks);
@@ -471,11 +863,17 @@ static int verify(const char *dir, const char *acks, const char *inflight)
 			note("d%d: lost acknowledged appends: seq %" PRIu64
 			     ", acknowledged %" PRIu64,
 			     i, info.seq, dv[i].max_acked);
-		store_read(s, id, check_entry, &c);
+		rc = store_read(s, id, check_entry, &c);
+		if (rc != (info.evicted ? -ENODATA : 0))
+			note("d%d: read%s: %s", i,
+			     info.evicted ? " of an evicted document" : "",
+			     strerror(-rc));
 		if (dv[i].held && dv[i].last_held != info.seq)
 			note("d%d: last held seq %" PRIu64 " is not the "
 			     "document's %" PRIu64,
 			     i, dv[i].last_held, info.seq);
+		if (cloud)
+			check_evict(i, &info, &evicted);
 		held += dv[i].held;
 	}
 	rc = store_close(s);
@@ -486,10 +884,10 @@ static int verify(const char *dir, const char *acks, const char *inflight)
 	if (rc)
 		note("fsck after recovery: %d", rc);
 out:
-	printf("verify: %" PRIu64 " acknowledged appends, %" PRIu64
+	printf("verify: %" PRIu64 " acknowledged changes, %" PRIu64
 	       " in flight at the cut (%" PRIu64 " kept), %" PRIu64
-	       " entries held, %d problems\n",
-	       nacks, nin, nin_kept, held, problems);
+	       " entries held, %" PRIu64 " documents evicted, %d problems\n",
+	       nacks, nin, nin_kept, held, evicted, problems);
 	return problems ? 1 : 0;
 }
 
@@ -499,18 +897,22 @@ int main(int argc, char **argv)
 	log_set_level(argc > 1 && strcmp(argv[1], "verify") == 0
 			      ? LOG_LVL_WARN
 			      : LOG_LVL_ERROR);
-	if ((argc == 4 || (argc == 5 && strcmp(argv[4], "grow") == 0)) &&
+	if ((argc == 4 || (argc == 5 && strcmp(argv[4], "grow") == 0) ||
+	     (argc == 6 && strcmp(argv[4], "evict") == 0)) &&
 	    strcmp(argv[1], "run") == 0) {
 		grow_mode = argc == 5;
+		cloud = argc == 6 ? argv[5] : NULL;
 		return run(argv[2], (unsigned)strtoul(argv[3], NULL, 10));
 	}
 	if (argc == 3 && strcmp(argv[1], "shutdown") == 0)
 		return shutdown_fs(argv[2]);
-	if ((argc == 4 || argc == 5) && strcmp(argv[1], "verify") == 0)
-		return verify(argv[2], argv[3], argc == 5 ? argv[4] : NULL);
+	if (argc >= 4 && argc <= 6 && strcmp(argv[1], "verify") == 0) {
+		cloud = argc == 6 ? argv[5] : NULL;
+		return verify(argv[2], argv[3], argc >= 5 ? argv[4] : NULL);
+	}
 	fprintf(stderr,
-		"usage: %s run DIR SEED [grow] | shutdown MOUNTPOINT | "
-		"verify DIR ACKS [INFLIGHT]\n",
+		"usage: %s run DIR SEED [grow | evict CLOUD] | shutdown "
+		"MOUNTPOINT | verify DIR ACKS [INFLIGHT [CLOUD]]\n",
 		argv[0]);
 	return 2;
 }
