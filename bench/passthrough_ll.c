@@ -9,21 +9,28 @@
  *
  * It stays in the foreground; unmount with fusermount3 -u MOUNT_POINT.
  *
- * Nodes.  A FUSE node id is the address of a struct pnode: one O_PATH
- * descriptor of the file, keyed by (st_dev, st_ino) in a hash table, so
- * two names of one file (or one file looked up twice) share a node.
+ * Nodes.  A FUSE node id is the address of a struct pnode, keyed by
+ * (st_dev, st_ino) in a hash table, so two names of one file (or one file
+ * looked up twice) share a node.  A directory's node holds an O_PATH
+ * descriptor (the parent of lookups, creates, renames); any other file's
+ * holds a file handle (name_to_handle_at) and is opened by it
+ * (open_by_handle_at, as virtiofsd's inode-file-handles mode does), so
+ * no descriptor is held per file: libfuse's passthrough examples hold an
+ * O_PATH descriptor per node, which caps a tree at the process' descriptor
+ * limit (20,000 here, and raising it takes CAP_SYS_RESOURCE).  Opening by
+ * handle needs CAP_DAC_READ_SEARCH: run it as root.
  * Invariants:
  *   1. nlookup is the number of lookups the kernel holds (every reply
  *      carrying an entry adds one, forget takes them away); a node is
  *      freed, its descriptor closed, when nlookup reaches zero.  The root
  *      is never freed.
- *   2. The table and every nlookup are guarded by tab_mu; a node's fd and
- *      key never change while it is in the table.
+ *   2. The table and every nlookup are guarded by tab_mu; a node's fd,
+ *      handle and key never change while it is in the table.
  *   3. A request on a node id may run while the node is in the table only
  *      (the kernel sends no request on a node after forgetting it).
- * Files are reopened through /proc/self/fd/N of the O_PATH descriptor, as
- * libfuse's own examples do; a directory handle is a DIR* of its own with
- * telldir offsets, which stay valid across seekdir.
+ * A lookup of a name whose file already has a node costs one fstatat.
+ * A directory handle is a DIR* of its own with telldir offsets, which stay
+ * valid across seekdir.
  *
  * Kernel caching: the choices caravanfs makes (fs/ops.c "Kernel
  * caching", fs/options.c defaults), so that the two differ only in what
@@ -64,13 +71,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
 struct pnode {
 	struct pnode *next; /* hash chain */
-	int fd;             /* O_PATH, owned */
+	int fd;             /* directories: O_PATH, owned; others: -1 */
+	struct file_handle *fh; /* others: owned; directories: NULL */
 	dev_t dev;
 	ino_t ino;
 	uint64_t nlookup; /* guarded by tab_mu */
@@ -88,6 +97,7 @@ static struct {
 	size_t nbuckets; /* power of two */
 	size_t count;
 	struct pnode root;
+	int mount_fd; /* the source directory, not O_PATH: open_by_handle_at */
 	double timeout_s;
 	bool writeback;
 } pt = { .tab_mu = PTHREAD_MUTEX_INITIALIZER, .timeout_s = 30.0 };
@@ -135,31 +145,50 @@ static fuse_ino_t id_of(struct pnode *p)
 	return p == &pt.root ? FUSE_ROOT_ID : (fuse_ino_t)(uintptr_t)p;
 }
 
-/* The node of st, with one more lookup; takes ownership of fd (closed when
- * the node already exists).  Returns NULL when out of memory (fd closed). */
-static struct pnode *node_get(int fd, const struct stat *st)
+/* The node of st, with one more lookup, when the table has it; else
+ * NULL.  Caller holds tab_mu. */
+static struct pnode *node_find(const struct stat *st)
+{
+	struct pnode *p;
+
+	if (st->st_dev == pt.root.dev && st->st_ino == pt.root.ino)
+		p = &pt.root;
+	else if (!pt.nbuckets)
+		return NULL;
+	else
+		for (p = pt.buckets[bucket_of(st->st_dev, st->st_ino,
+					      pt.nbuckets)];
+		     p; p = p->next)
+			if (p->dev == st->st_dev && p->ino == st->st_ino)
+				break;
+	if (p)
+		p->nlookup++;
+	return p;
+}
+
+/* The node of st, with one more lookup; takes ownership of fd and fh
+ * (freed when the node already exists).  Returns NULL when out of memory
+ * (both freed). */
+static struct pnode *node_get(int fd, struct file_handle *fh,
+			      const struct stat *st)
 {
 	struct pnode *p;
 	size_t k;
 
 	pthread_mutex_lock(&pt.tab_mu);
-	if (st->st_dev == pt.root.dev && st->st_ino == pt.root.ino) {
-		p = &pt.root;
+	p = node_find(st);
+	if (p)
 		goto found;
-	}
 	if (pt.count >= pt.nbuckets)
 		table_grow();
 	k = bucket_of(st->st_dev, st->st_ino, pt.nbuckets);
-	for (p = pt.buckets[k]; p; p = p->next)
-		if (p->dev == st->st_dev && p->ino == st->st_ino)
-			goto found;
 	p = calloc(1, sizeof(*p));
 	if (!p) {
 		pthread_mutex_unlock(&pt.tab_mu);
-		close(fd);
-		return NULL;
+		goto found;
 	}
 	p->fd = fd;
+	p->fh = fh;
 	p->dev = st->st_dev;
 	p->ino = st->st_ino;
 	p->nlookup = 1;
@@ -169,9 +198,10 @@ static struct pnode *node_get(int fd, const struct stat *st)
 	pthread_mutex_unlock(&pt.tab_mu);
 	return p;
 found:
-	p->nlookup++;
 	pthread_mutex_unlock(&pt.tab_mu);
-	close(fd);
+	if (fd >= 0)
+		close(fd);
+	free(fh);
 	return p;
 }
 
@@ -198,41 +228,80 @@ static void node_forget(struct pnode *p, uint64_t n)
 	*at = p->next;
 	pt.count--;
 	pthread_mutex_unlock(&pt.tab_mu);
-	close(p->fd);
+	if (p->fd >= 0)
+		close(p->fd);
+	free(p->fh);
 	free(p);
 }
 
 /* ---- helpers ---- */
 
-static void proc_path(char *buf, size_t len, int fd)
+/* A new file handle of name in dir (free it), or NULL with errno set. */
+static struct file_handle *handle_of(int dir, const char *name)
 {
-	snprintf(buf, len, "/proc/self/fd/%d", fd);
+	union {
+		struct file_handle h;
+		char buf[sizeof(struct file_handle) + MAX_HANDLE_SZ];
+	} u;
+	struct file_handle *fh;
+	int mount_id;
+
+	u.h.handle_bytes = MAX_HANDLE_SZ;
+	if (name_to_handle_at(dir, name, &u.h, &mount_id, 0) < 0)
+		return NULL;
+	fh = malloc(sizeof(*fh) + u.h.handle_bytes);
+	if (!fh) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	memcpy(fh, &u.h, sizeof(*fh) + u.h.handle_bytes);
+	return fh;
 }
 
 /* Fill e for name in parent (one lookup taken).  Returns 0 or -errno. */
 static int do_lookup(struct pnode *parent, const char *name,
 		     struct fuse_entry_param *e)
 {
+	struct file_handle *fh = NULL;
 	struct pnode *p;
-	int fd;
+	int fd = -1;
 
 	memset(e, 0, sizeof(*e));
-	fd = openat(parent->fd, name, O_PATH | O_NOFOLLOW);
-	if (fd < 0)
+	if (fstatat(parent->fd, name, &e->attr, AT_SYMLINK_NOFOLLOW) < 0)
 		return -errno;
-	if (fstatat(fd, "", &e->attr, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0) {
-		int rc = -errno;
-
-		close(fd);
-		return rc;
-	}
-	p = node_get(fd, &e->attr);
+	pthread_mutex_lock(&pt.tab_mu);
+	p = node_find(&e->attr);
+	pthread_mutex_unlock(&pt.tab_mu);
+	if (p)
+		goto done;
+	if (S_ISDIR(e->attr.st_mode))
+		fd = openat(parent->fd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW);
+	else
+		fh = handle_of(parent->fd, name);
+	if (fd < 0 && !fh)
+		return -errno;
+	p = node_get(fd, fh, &e->attr);
 	if (!p)
 		return -ENOMEM;
+done:
 	e->ino = id_of(p);
 	e->attr_timeout = pt.timeout_s;
 	e->entry_timeout = pt.timeout_s;
 	return 0;
+}
+
+/* A descriptor of p opened with flags (O_PATH for metadata), which the
+ * caller closes, or -1 with errno set. */
+static int node_open(struct pnode *p, int flags)
+{
+	char path[64];
+
+	if (p->fh)
+		return open_by_handle_at(pt.mount_fd, p->fh, flags);
+	if (flags & O_PATH)
+		return dup(p->fd);
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", p->fd);
+	return open(path, flags);
 }
 
 static void reply_entry(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -287,40 +356,63 @@ static void pt_forget_multi(fuse_req_t req, size_t count,
 static void pt_getattr(fuse_req_t req, fuse_ino_t ino,
 		       struct fuse_file_info *fi)
 {
+	struct pnode *p = node_of(ino);
 	struct stat st;
+	int fd, rc;
 
-	(void)fi;
-	if (fstatat(node_of(ino)->fd, "", &st,
-		    AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
+	if (fi)
+		rc = fstat((int)fi->fh, &st);
+	else if (!p->fh)
+		rc = fstatat(p->fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW);
+	else if ((fd = node_open(p, O_PATH)) < 0)
+		rc = -1;
+	else {
+		rc = fstat(fd, &st);
+		close(fd);
+	}
+	if (rc < 0)
 		fuse_reply_err(req, errno);
 	else
 		fuse_reply_attr(req, &st, pt.timeout_s);
 }
 
-static int setattr_size(struct pnode *p, struct fuse_file_info *fi, off_t len)
-{
-	char path[64];
-	int fd, rc = 0;
-
-	if (fi)
-		return ftruncate((int)fi->fh, len) < 0 ? -errno : 0;
-	proc_path(path, sizeof(path), p->fd);
-	fd = open(path, O_WRONLY);
-	if (fd < 0)
-		return -errno;
-	if (ftruncate(fd, len) < 0)
-		rc = -errno;
-	close(fd);
-	return rc;
-}
-
-static int setattr_times(struct pnode *p, struct fuse_file_info *fi,
-			 const struct stat *attr, int valid)
+/* Apply the changes valid asks for to the file behind fd (O_PATH, or the
+ * handle's own descriptor when opened is set).  Returns 0 or -errno. */
+static int apply_attr(int fd, bool opened, const struct stat *attr, int valid)
 {
 	struct timespec tv[2] = { { .tv_nsec = UTIME_OMIT },
 				  { .tv_nsec = UTIME_OMIT } };
 	char path[64];
+	int wfd, rc = 0;
 
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	if ((valid & FUSE_SET_ATTR_MODE) &&
+	    (opened ? fchmod(fd, attr->st_mode) : chmod(path, attr->st_mode)) <
+		    0)
+		return -errno;
+	if (valid & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
+		uid_t uid = (valid & FUSE_SET_ATTR_UID) ? attr->st_uid
+							: (uid_t)-1;
+		gid_t gid = (valid & FUSE_SET_ATTR_GID) ? attr->st_gid
+							: (gid_t)-1;
+
+		if (fchownat(fd, "", uid, gid,
+			     AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
+			return -errno;
+	}
+	if (valid & FUSE_SET_ATTR_SIZE) {
+		wfd = opened ? fd : open(path, O_WRONLY);
+		if (wfd < 0)
+			return -errno;
+		if (ftruncate(wfd, attr->st_size) < 0)
+			rc = -errno;
+		if (!opened)
+			close(wfd);
+		if (rc < 0)
+			return rc;
+	}
+	if (!(valid & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME)))
+		return 0;
 	if (valid & FUSE_SET_ATTR_ATIME_NOW)
 		tv[0].tv_nsec = UTIME_NOW;
 	else if (valid & FUSE_SET_ATTR_ATIME)
@@ -329,43 +421,33 @@ static int setattr_times(struct pnode *p, struct fuse_file_info *fi,
 		tv[1].tv_nsec = UTIME_NOW;
 	else if (valid & FUSE_SET_ATTR_MTIME)
 		tv[1] = attr->st_mtim;
-	if (fi)
-		return futimens((int)fi->fh, tv) < 0 ? -errno : 0;
-	proc_path(path, sizeof(path), p->fd);
-	return utimensat(AT_FDCWD, path, tv, 0) < 0 ? -errno : 0;
+	if ((opened ? futimens(fd, tv) : utimensat(AT_FDCWD, path, tv, 0)) < 0)
+		return -errno;
+	return 0;
 }
 
 static void pt_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		       int valid, struct fuse_file_info *fi)
 {
 	struct pnode *p = node_of(ino);
-	char path[64];
-	int rc = 0;
+	int fd, rc;
 
-	proc_path(path, sizeof(path), p->fd);
-	if ((valid & FUSE_SET_ATTR_MODE) &&
-	    (fi ? fchmod((int)fi->fh, attr->st_mode)
-		: chmod(path, attr->st_mode)) < 0)
-		rc = -errno;
-	if (!rc && (valid & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID))) {
-		uid_t uid = (valid & FUSE_SET_ATTR_UID) ? attr->st_uid
-							: (uid_t)-1;
-		gid_t gid = (valid & FUSE_SET_ATTR_GID) ? attr->st_gid
-							: (gid_t)-1;
-
-		if (fchownat(p->fd, "", uid, gid,
-			     AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
-			rc = -errno;
+	if (fi) {
+		rc = apply_attr((int)fi->fh, true, attr, valid);
+	} else {
+		fd = node_open(p, O_PATH);
+		if (fd < 0) {
+			fuse_reply_err(req, errno);
+			return;
+		}
+		rc = apply_attr(fd, false, attr, valid);
+		close(fd);
 	}
-	if (!rc && (valid & FUSE_SET_ATTR_SIZE))
-		rc = setattr_size(p, fi, attr->st_size);
-	if (!rc && (valid & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME)))
-		rc = setattr_times(p, fi, attr, valid);
 	if (rc < 0) {
 		fuse_reply_err(req, -rc);
 		return;
 	}
-	pt_getattr(req, ino, NULL);
+	pt_getattr(req, ino, fi);
 }
 
 static void pt_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
@@ -423,11 +505,8 @@ static void set_handle(struct fuse_file_info *fi, int fd)
 
 static void pt_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	char path[64];
-	int fd;
+	int fd = node_open(node_of(ino), open_flags(fi->flags));
 
-	proc_path(path, sizeof(path), node_of(ino)->fd);
-	fd = open(path, open_flags(fi->flags));
 	if (fd < 0) {
 		fuse_reply_err(req, errno);
 		return;
@@ -651,7 +730,8 @@ static void pt_statfs(fuse_req_t req, fuse_ino_t ino)
 {
 	struct statvfs sv;
 
-	if (fstatvfs(node_of(ino)->fd, &sv) < 0)
+	(void)ino;
+	if (fstatvfs(pt.root.fd, &sv) < 0)
 		fuse_reply_err(req, errno);
 	else
 		fuse_reply_statfs(req, &sv);
@@ -684,6 +764,28 @@ static const struct fuse_lowlevel_ops pt_ops = {
 };
 
 /* ---- main ---- */
+
+/* One descriptor per node the kernel holds: raise the limit to the
+ * system's ceiling (fs.nr_open, root only), else to the hard limit. */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+	FILE *f = fopen("/proc/sys/fs/nr_open", "r");
+	unsigned long max = 0;
+
+	if (f) {
+		if (fscanf(f, "%lu", &max) != 1)
+			max = 0;
+		fclose(f);
+	}
+	rl.rlim_cur = rl.rlim_max = (rlim_t)max;
+	if (max && setrlimit(RLIMIT_NOFILE, &rl) == 0)
+		return;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
 
 struct popts {
 	char *timeout;
@@ -740,11 +842,18 @@ int main(int argc, char *argv[])
 		rc = usage();
 		goto out;
 	}
+	raise_fd_limit();
 	if (po.timeout)
 		pt.timeout_s = strtod(po.timeout, NULL);
 	pt.writeback = po.writeback;
 	pt.root.fd = open(paths[0], O_PATH | O_DIRECTORY);
 	if (pt.root.fd < 0 || fstat(pt.root.fd, &st) < 0) {
+		fprintf(stderr, "passthrough_ll: cannot open '%s': %s\n",
+			paths[0], strerror(errno));
+		goto out;
+	}
+	pt.mount_fd = open(paths[0], O_RDONLY | O_DIRECTORY);
+	if (pt.mount_fd < 0) {
 		fprintf(stderr, "passthrough_ll: cannot open '%s': %s\n",
 			paths[0], strerror(errno));
 		goto out;
