@@ -23,6 +23,11 @@
 #   BENCH_COUNT=1              also count the FUSE requests of one extra,
 #                              untimed run of every workload on both FUSE
 #                              mounts (perf, tracepoint fuse:fuse_request_send)
+#                              and the CPU time each daemon used for it
+#   BENCH_PROFILE=DIR          also record one extra, untimed run of every
+#                              workload with perf record -g on each FUSE
+#                              daemon; DIR gets the reports (perf report
+#                              --no-children), kept after the run
 #   BENCH_ONLY="cat_cold tar"  run only these workloads (create always runs)
 #
 # A workload's runs are interleaved across the three (plain, passthrough,
@@ -135,18 +140,37 @@ tidy() {
 	esac
 }
 
+# CPU seconds (user + system) process $1 has used so far.
+cpu_of() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$1/stat"; }
+pid_of() { case $1 in "$work/pt") echo "$pt_pid" ;; *) echo "$cfs_pid" ;; esac; }
+
+# One untimed run of $1 on FUSE root $2 under perf record -g of its daemon;
+# the report goes to $BENCH_PROFILE/$ndocs-$1-<fs>.txt.
+profile_one() {
+	case $2 in "$work/pt") n=passthrough ;; *) n=caravanfs ;; esac
+	[ "$1" = cat_cold ] && drop_caches
+	perf record -q -g -p "$(pid_of "$2")" -o "$work/prof.data" -- \
+		sh -c "$(cmd_of "$1" "$2" 9)" >/dev/null 2>&1 || true
+	perf report -i "$work/prof.data" --stdio --no-children \
+		--percent-limit 1.5 2>/dev/null >"$BENCH_PROFILE/$ndocs-$1-$n.txt" || true
+	tidy "$1" "$2" 9
+	rm -rf "$2/c9"
+}
+
 # The FUSE requests of one untimed run of $1 on FUSE root $2, by opcode
 # (a cold run's cache drop comes before perf starts and is not counted;
 # the connection number is the mount's device minor).
 count_requests() {
 	conn=$(mountpoint -d "$2" | cut -d: -f2) # other mounts' requests are not ours
 	[ "$1" = cat_cold ] && drop_caches
+	cpu0=$(cpu_of "$(pid_of "$2")")
 	perf record -q -e fuse:fuse_request_send -a -o "$work/perf.data" -- \
 		sh -c "$(cmd_of "$1" "$2" 9)" >/dev/null 2>&1 || true
 	perf script -i "$work/perf.data" 2>/dev/null |
 		grep " connection $conn " |
 		sed -n 's/.*opcode [0-9]* (FUSE_\([A-Z_0-9]*\)).*/\1/p' | sort | uniq -c | sort -rn |
 		awk '{ s = s sep $2 " " $1; sep = ", "; t += $1 } END { printf "%d (%s)", t, s }'
+	printf ', daemon CPU %ss' "$(awk -v a="$cpu0" -v b="$(cpu_of "$(pid_of "$2")")" 'BEGIN { printf "%.2f", b - a }')"
 	tidy "$1" "$2" 9
 	rm -rf "$2/c9"
 }
@@ -208,9 +232,16 @@ for ndocs in $sizes; do
 		if [ -n "$BENCH_COUNT" ]; then
 			echo "$ndocs $w FUSE requests: passthrough $(count_requests "$w" "$work/pt"); caravanfs $(count_requests "$w" "$work/cfs")" >>"$work/counts.txt"
 		fi
+		if [ -n "$BENCH_PROFILE" ]; then
+			mkdir -p "$BENCH_PROFILE"
+			profile_one "$w" "$work/pt"
+			profile_one "$w" "$work/cfs"
+		fi
 	done
 	echo
 	echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+	m() { awk -v k="caravanfs_$1" '$1 == k { print $2 }' "$work/cfs/.caravan-metrics"; }
+	echo "caravanfs counters: $(m cache_hits_total) materialized-cache hits, $(m cache_misses_total) misses; $(m opens_total) opens, $(m cached_opens_total) through the page cache; $(m lookups_total) lookups; $(m node_retirements_total) writers sent to a fresh node; daemon resident $(awk '/VmRSS/ { print $2, $3 }' "/proc/$cfs_pid/status")"
 	unmount_all
 done
 echo
