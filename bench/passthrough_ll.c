@@ -78,7 +78,7 @@
 
 struct pnode {
 	struct pnode *next; /* hash chain */
-	int fd;             /* directories: O_PATH, owned; others: -1 */
+	int fd; /* directories: O_PATH, owned; others: -1 */
 	struct file_handle *fh; /* others: owned; directories: NULL */
 	dev_t dev;
 	ino_t ino;
@@ -87,7 +87,7 @@ struct pnode {
 
 struct pdir {
 	DIR *dp;
-	off_t off;         /* offset of the next entry dp returns */
+	off_t off; /* offset of the next entry dp returns */
 	struct dirent *de; /* read but not yet replied, or NULL */
 };
 
@@ -275,7 +275,8 @@ static int do_lookup(struct pnode *parent, const char *name,
 	if (p)
 		goto done;
 	if (S_ISDIR(e->attr.st_mode))
-		fd = openat(parent->fd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW);
+		fd = openat(parent->fd, name,
+			    O_PATH | O_DIRECTORY | O_NOFOLLOW);
 	else
 		fh = handle_of(parent->fd, name);
 	if (fd < 0 && !fh)
@@ -320,10 +321,10 @@ static void reply_entry(fuse_req_t req, fuse_ino_t parent, const char *name)
 static void pt_init(void *userdata, struct fuse_conn_info *conn)
 {
 	(void)userdata;
-	conn->want &= ~(unsigned)(FUSE_CAP_SPLICE_READ | FUSE_CAP_SPLICE_MOVE |
-				  FUSE_CAP_SPLICE_WRITE |
-				  FUSE_CAP_READDIRPLUS_AUTO |
-				  FUSE_CAP_WRITEBACK_CACHE);
+	conn->want &=
+		~(unsigned)(FUSE_CAP_SPLICE_READ | FUSE_CAP_SPLICE_MOVE |
+			    FUSE_CAP_SPLICE_WRITE | FUSE_CAP_READDIRPLUS_AUTO |
+			    FUSE_CAP_WRITEBACK_CACHE);
 	if (conn->capable & FUSE_CAP_READDIRPLUS)
 		conn->want |= FUSE_CAP_READDIRPLUS;
 	if (conn->capable & FUSE_CAP_AUTO_INVAL_DATA)
@@ -363,7 +364,8 @@ static void pt_getattr(fuse_req_t req, fuse_ino_t ino,
 	if (fi)
 		rc = fstat((int)fi->fh, &st);
 	else if (!p->fh)
-		rc = fstatat(p->fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW);
+		rc = fstatat(p->fd, "", &st,
+			     AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW);
 	else if ((fd = node_open(p, O_PATH)) < 0)
 		rc = -1;
 	else {
@@ -461,16 +463,16 @@ static void pt_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 
 static void pt_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	fuse_reply_err(req, unlinkat(node_of(parent)->fd, name, 0) < 0 ? errno
-									: 0);
+	fuse_reply_err(req,
+		       unlinkat(node_of(parent)->fd, name, 0) < 0 ? errno : 0);
 }
 
 static void pt_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	fuse_reply_err(req, unlinkat(node_of(parent)->fd, name, AT_REMOVEDIR) <
-					    0
-				    ? errno
-				    : 0);
+	fuse_reply_err(req,
+		       unlinkat(node_of(parent)->fd, name, AT_REMOVEDIR) < 0
+			       ? errno
+			       : 0);
 }
 
 static void pt_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
@@ -588,8 +590,8 @@ static void pt_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 	int fd = (int)fi->fh;
 
 	(void)ino;
-	fuse_reply_err(req, (datasync ? fdatasync(fd) : fsync(fd)) < 0 ? errno
-								      : 0);
+	fuse_reply_err(req,
+		       (datasync ? fdatasync(fd) : fsync(fd)) < 0 ? errno : 0);
 }
 
 static void pt_opendir(fuse_req_t req, fuse_ino_t ino,
@@ -671,9 +673,8 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			e.attr.st_ino = d->de->d_ino;
 			e.attr.st_mode = (mode_t)d->de->d_type << 12;
 		}
-		n = plus ? fuse_add_direntry_plus(req, at, left,
-						  d->de->d_name, &e,
-						  d->de->d_off)
+		n = plus ? fuse_add_direntry_plus(req, at, left, d->de->d_name,
+						  &e, d->de->d_off)
 			 : fuse_add_direntry(req, at, left, d->de->d_name,
 					     &e.attr, d->de->d_off);
 		if (n > left) {
@@ -722,8 +723,8 @@ static void pt_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
 	int fd = dirfd(((struct pdir *)(uintptr_t)fi->fh)->dp);
 
 	(void)ino;
-	fuse_reply_err(req, (datasync ? fdatasync(fd) : fsync(fd)) < 0 ? errno
-								      : 0);
+	fuse_reply_err(req,
+		       (datasync ? fdatasync(fd) : fsync(fd)) < 0 ? errno : 0);
 }
 
 static void pt_statfs(fuse_req_t req, fuse_ino_t ino)
@@ -765,8 +766,9 @@ static const struct fuse_lowlevel_ops pt_ops = {
 
 /* ---- main ---- */
 
-/* One descriptor per node the kernel holds: raise the limit to the
- * system's ceiling (fs.nr_open, root only), else to the hard limit. */
+/* One descriptor per directory node and per open file: raise the limit
+ * to the system's ceiling (fs.nr_open, with CAP_SYS_RESOURCE), else to the
+ * hard limit. */
 static void raise_fd_limit(void)
 {
 	struct rlimit rl;
