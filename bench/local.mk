@@ -36,3 +36,9 @@ bench: $(EXTRA_PROGRAMS)
 .PHONY: bench
 EXTRA_DIST += bench/bench_doc_history.sh
 EXTRA_DIST += bench/bench_memory.sh
+# the FUSE floor, a minimal low-level passthrough of our own
+EXTRA_PROGRAMS += bench/passthrough_ll
+bench_passthrough_ll_SOURCES = bench/passthrough_ll.c
+bench_passthrough_ll_CFLAGS = $(AM_CFLAGS) $(FUSE_CFLAGS)
+bench_passthrough_ll_LDADD = $(FUSE_LIBS)
+EXTRA_DIST += bench/bench_floor.sh
