@@ -647,9 +647,13 @@ static int ent_load(struct doc *d, struct doc_ent *e,
 	}
 	if (e->value && e->seq == info->seq) {
 		atomic_fetch_add(&d->hits, 1);
-		return 0;
+		rc = 0;
+	} else {
+		rc = ent_materialize(d, e, info->seq);
 	}
-	return ent_materialize(d, e, info->seq);
+	if (rc == 0 && !info->size_known)
+		store_doc_note_size(d->s, e->id, e->snap->seq, e->snap->len);
+	return rc;
 }
 
 /* ---- open / close ---- */
@@ -1134,6 +1138,12 @@ int doc_size(struct doc *d, uint64_t id, uint64_t *size)
 	rc = store_doc_info(d->s, id, &info);
 	if (rc == 0 && !info.is_space && info.evicted) {
 		*size = info.evicted_bytes;
+		return 0;
+	}
+	/* Its size at seq is known once it was materialized: a stat of a
+	 * document that left the cache costs no materialization. */
+	if (rc == 0 && !info.is_space && info.size_known) {
+		*size = info.size;
 		return 0;
 	}
 	rc = ent_get(d, id, &e);

@@ -560,6 +560,7 @@ out:
 int store_doc_info(struct store *s, uint64_t id, struct store_doc_info *out)
 {
 	struct node *n;
+	uint64_t memo;
 	int rc = 0;
 
 	pthread_rwlock_rdlock(&s->lock);
@@ -588,9 +589,27 @@ int store_doc_info(struct store *s, uint64_t id, struct store_doc_info *out)
 	out->meta = n->meta;
 	out->evicted = n->evicted;
 	out->evicted_bytes = n->evicted_bytes;
+	memo = __atomic_load_n(&n->size_memo, __ATOMIC_RELAXED);
+	out->size_known = memo != 0;
+	out->size = memo ? memo - 1 : 0;
 out:
 	pthread_rwlock_unlock(&s->lock);
 	return rc;
+}
+
+void store_doc_note_size(struct store *s, uint64_t id, uint64_t seq,
+			 uint64_t size)
+{
+	struct node *n;
+
+	if (size == UINT64_MAX)
+		return;
+	pthread_rwlock_rdlock(&s->lock);
+	n = node_get(s, id);
+	/* seq changes only under the exclusive lock: stable here */
+	if (n && n->space_id && n->seq == seq)
+		__atomic_store_n(&n->size_memo, size + 1, __ATOMIC_RELAXED);
+	pthread_rwlock_unlock(&s->lock);
 }
 
 int store_node_name(struct store *s, uint64_t id, char *space, char *key)

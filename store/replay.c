@@ -269,6 +269,7 @@ static int snap_doc(struct store *s, const struct wal_snap_doc *r)
 	s->snap_seen.docs++;
 	s->snap_seen.entries += r->n;
 	n->seq = r->seq;
+	n->size_memo = 0;
 	n->backup_seq = r->backup_seq;
 	n->backup_time_ns = r->backup_time_ns;
 	for (uint32_t i = 0; i < r->n; i++) {
@@ -676,6 +677,8 @@ static int apply_append(struct store *s, const struct wal_append *r,
 	if (n->evicted)
 		store_refill_apply(s, n);
 	store_node_used(s, n);
+	if (n->seq != r->seq)
+		n->size_memo = 0;
 	n->seq = r->seq;
 	n->lsn = lsn;
 	if (r->mtime_ns)

@@ -245,8 +245,19 @@ struct store_doc_info {
 	 * the cloud's; evicted_bytes is the size it had (store_doc_evict) */
 	bool evicted;
 	uint64_t evicted_bytes;
+	/* size_known: size is the length of the content at seq, as the
+	 * document layer last told it (store_doc_note_size) */
+	bool size_known;
+	uint64_t size;
 };
 int store_doc_info(struct store *s, uint64_t id, struct store_doc_info *out);
+
+/* The document layer tells the length of document id's content at seq
+ * (its materialized JSON), so that a later stat need not materialize it
+ * again.  Kept in memory only, while seq is the document's; ignored when
+ * it no longer is (a change came meanwhile) or id is not a document. */
+void store_doc_note_size(struct store *s, uint64_t id, uint64_t seq,
+			 uint64_t size);
 
 /* Name of a node: copies the space name and (for documents) the key into
  * the caller's buffers of STORE_NAME_MAX + 1 bytes; key may be NULL. */

@@ -82,6 +82,11 @@ struct node {
 	 * the base) are kept only for past versions; hist_bytes their
 	 * length (sum in store.hist_bytes) */
 	uint64_t hist_seq, hist_bytes;
+	/* The length of the content at seq plus one, 0 while unknown: told
+	 * by the document layer once it has materialized it
+	 * (store_doc_note_size, atomic: set under the shared lock), cleared
+	 * whenever seq changes (replay.c). */
+	uint64_t size_memo;
 	bool evicted;
 	char name[]; /* key, or space name (see above) */
 };
