@@ -2,7 +2,7 @@
 # bench_floor.sh - every filesystem workload on a plain directory, through
 # our own FUSE passthrough of a plain directory (bench/passthrough_ll, the
 # FUSE floor) and through caravanfs, all on the same disk in the same run,
-# printed as seconds and ratios (issue 20, goal 5).
+# printed as seconds and ratios.
 #
 #   sh bench/bench_floor.sh BUILD_DIR [WORK_DIR]
 #

@@ -1,6 +1,6 @@
 #!/bin/sh
 # bench_memory.sh - resident memory per document of the engine and of a
-# caravanfs mount of a store of N documents (issue 20, goal 2).
+# caravanfs mount of a store of N documents.
 #
 #   sh bench/bench_memory.sh BUILD_DIR [WORK_DIR]
 #
@@ -28,8 +28,8 @@
 #               The kernel keeps its lookups until it forgets them (memory
 #               pressure, unmount): the figures are those of a mount whose
 #               kernel holds every name.  The data file's mapped pages are
-#               in VmRSS (file-backed), not in RssAnon: RssAnon is the
-#               figure of the goal.
+#               in VmRSS (file-backed), not in RssAnon: RssAnon is what
+#               this bench reports per document.
 # BENCH_MOUNT_OPTS (e.g. cache=1M) is added to the mount options: the
 # document cache (cache=, default 256M) holds the documents that stat
 # materialized to learn their size, so `ls -f` of N documents fills it;
