@@ -18,6 +18,18 @@
  *   - kick: bumped when the catalog sees the target answer again, so
  *     uploads waiting out a backoff try again at once.
  *
+ * Late hooks: the store runs the change hook after releasing its lock, so
+ * an upload may read, send and mark a change, and its entry leave the
+ * table, before that change's hook runs.  The late hook would make a new
+ * entry knowing nothing of the upload, and the state would be PUT and fed
+ * a second time.  So an entry leaving the table after a marked upload
+ * leaves that state (name, seq, metadata) in b->recent, a ring of the
+ * last BACKUP_SENT_RECENT such; a new entry starts from the newest one of
+ * its document, and its upload sends nothing when the document is still
+ * in that state under that name and the store still holds its mark
+ * (upload.c: sent_already).  A hook later than that many entries leaving
+ * the table after the upload still sends the state twice (harmless).
+ *
  * Lock order: b->lock, then the store's lock (store_* calls) — the store
  * calls the change hook with no lock of its own held.  The catalog's lock
  * is a leaf.
@@ -133,8 +145,41 @@ struct backup_entry *backup_table_get(struct backup *b, uint64_t id)
 	return u64map_get(&b->table, id);
 }
 
+/* The state e's last upload marked, remembered past e (b->lock held). */
+static void recent_put(struct backup *b, const struct backup_entry *e)
+{
+	struct backup_sent *r = &b->recent[b->recent_next];
+
+	b->recent_next = (b->recent_next + 1) % BACKUP_SENT_RECENT;
+	r->id = e->id;
+	r->meta = e->sent_meta;
+	memcpy(r->space, e->sent_space, sizeof(r->space));
+	memcpy(r->key, e->sent_key, sizeof(r->key));
+}
+
+/* A new entry e starts from its document's newest remembered state, if
+ * any (b->lock held). */
+static void recent_seed(struct backup *b, struct backup_entry *e)
+{
+	for (uint32_t i = 1; i <= BACKUP_SENT_RECENT; i++) {
+		const struct backup_sent *r =
+			&b->recent[(b->recent_next + BACKUP_SENT_RECENT - i) %
+				   BACKUP_SENT_RECENT];
+
+		if (r->id != e->id)
+			continue;
+		e->sent = true;
+		e->sent_meta = r->meta;
+		memcpy(e->sent_space, r->space, sizeof(e->sent_space));
+		memcpy(e->sent_key, r->key, sizeof(e->sent_key));
+		return;
+	}
+}
+
 static void table_del(struct backup *b, struct backup_entry *e)
 {
+	if (e->sent)
+		recent_put(b, e);
 	u64map_del(&b->table, e->id);
 	free(e);
 }
@@ -195,6 +240,7 @@ static int note_change(struct backup *b, uint64_t id, bool now)
 		return -ENOMEM;
 	}
 	e->id = id;
+	recent_seed(b, e);
 	if (now) {
 		enqueue(b, e, t, b->win_no);
 	} else {

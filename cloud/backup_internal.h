@@ -31,6 +31,7 @@
 
 #define BACKUP_BUSY_RETRY_MS 50
 #define BACKUP_WINDOWS 64 /* delay windows told apart (backup.c) */
+#define BACKUP_SENT_RECENT 64 /* forgotten sends remembered (backup.c) */
 
 /* The writer lease as the uploader holds it (writer.c). */
 enum backup_lease {
@@ -61,6 +62,15 @@ struct backup_entry {
 	char sent_space[STORE_NAME_MAX + 1];
 	char sent_key[STORE_NAME_MAX + 1];
 	struct backup_entry *qnext;
+};
+
+/* The state a finished entry's last upload marked, kept after the entry
+ * left the table (backup.c: "Late hooks"). */
+struct backup_sent {
+	uint64_t id; /* 0: none */
+	struct cloud_doc_meta meta;
+	char space[STORE_NAME_MAX + 1];
+	char key[STORE_NAME_MAX + 1];
 };
 
 /* The name a worker uploads to or deletes. */
@@ -110,6 +120,10 @@ struct backup {
 	uint32_t win_open[BACKUP_WINDOWS];
 	uint64_t win_lo;
 	struct backup_stats st;
+	/* the last BACKUP_SENT_RECENT entries forgotten after a marked
+	 * upload, oldest overwritten first (backup.c: "Late hooks") */
+	struct backup_sent recent[BACKUP_SENT_RECENT];
+	uint32_t recent_next;
 	/* writer.c */
 	enum backup_lease lease;
 	uint8_t store_id[STORE_UUID_LEN]; /* set at start */

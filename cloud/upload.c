@@ -14,7 +14,9 @@
  *      was read, so the body and metadata sent are one state);
  *      if that state is the one the entry's last upload marked (a change
  *      noted during that upload which the upload already carried, or one
- *      that left the state as it was), nothing is sent: a state is PUT,
+ *      that left the state as it was; or the state a finished entry's
+ *      upload marked, whose change hook ran late: backup.c, "Late
+ *      hooks"), nothing is sent: a state is PUT,
  *      and recorded in the feed, once (sent_already);
  *   3. reconcile (below), then PUT, both retried forever with backoff
  *      (each failure logged);

@@ -23,6 +23,7 @@
 #include "cloud/target_internal.h"
 #include "store/doc.h"
 #include "store/store.h"
+#include "store/store_internal.h" /* the change hook, wrapped */
 
 #include <check.h>
 #include <errno.h>
@@ -838,6 +839,111 @@ START_TEST(test_history_a_state_is_recorded_once)
 }
 END_TEST
 
+/* ---- a hold on the store's change hook for one document ---- */
+
+static struct {
+	pthread_mutex_t lock;
+	pthread_cond_t cv;
+	store_change_fn fn; /* the uploader's hook */
+	void *arg;
+	uint64_t id; /* the next hook of this document waits (0: none) */
+	bool held, open;
+} hook = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, NULL,
+	    0, false, false };
+
+static void held_hook(void *arg, uint64_t id)
+{
+	store_change_fn fn;
+	void *fn_arg;
+
+	(void)arg;
+	pthread_mutex_lock(&hook.lock);
+	fn = hook.fn;
+	fn_arg = hook.arg;
+	if (hook.id && id == hook.id) {
+		hook.id = 0;
+		hook.held = true;
+		pthread_cond_broadcast(&hook.cv);
+		while (!hook.open)
+			pthread_cond_wait(&hook.cv, &hook.lock);
+	}
+	pthread_mutex_unlock(&hook.lock);
+	fn(fn_arg, id);
+}
+
+struct replace_arg {
+	struct fix *x;
+	uint64_t id;
+};
+
+static void *replace_v1(void *arg)
+{
+	struct replace_arg *a = arg;
+	json_t *v = json_loads("{\"v\":1}", 0, NULL);
+
+	ck_assert_ptr_nonnull(v);
+	ck_assert_int_eq(doc_replace(a->x->d, a->id, v, NULL), 0);
+	json_decref(v);
+	return NULL;
+}
+
+/* The store runs its change hook after releasing its lock: an upload
+ * queued by an earlier change may carry a change, be confirmed and its
+ * entry leave the queue before that change's hook runs.  The late hook
+ * must not send (nor feed) the same state again.  Here the hook of a
+ * document's first content is held until the upload queued by its
+ * creation carried that content and finished. */
+START_TEST(test_history_a_late_hook_records_nothing_twice)
+{
+	struct fix x;
+	struct replace_arg a;
+	struct timespec until;
+	pthread_t t;
+	int n[2] = { 0, 0 };
+	uint64_t id;
+
+	fix_open(&x, 7 * 86400 * SEC, 0);
+	ck_assert_int_eq(
+		store_doc_create(x.s, x.space, "a", &meta, &id, NULL), 0);
+	pthread_mutex_lock(&hook.lock);
+	hook.fn = x.s->hook;
+	hook.arg = x.s->hook_arg;
+	hook.id = id;
+	hook.held = hook.open = false;
+	pthread_mutex_unlock(&hook.lock);
+	store_set_change_hook(x.s, held_hook, NULL);
+	a.x = &x;
+	a.id = id;
+	ck_assert_int_eq(pthread_create(&t, NULL, replace_v1, &a), 0);
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 60; /* anti-hang */
+	pthread_mutex_lock(&hook.lock);
+	while (!hook.held)
+		ck_assert_int_eq(pthread_cond_timedwait(&hook.cv, &hook.lock,
+							&until),
+				 0);
+	pthread_mutex_unlock(&hook.lock);
+	flush(&x); /* v1 uploaded, fed and marked: its entry is gone */
+	pthread_mutex_lock(&x.w->lock);
+	ck_assert_int_eq(x.w->doc_puts, 1);
+	pthread_mutex_unlock(&x.w->lock);
+	pthread_mutex_lock(&hook.lock);
+	hook.open = true;
+	pthread_cond_broadcast(&hook.cv);
+	pthread_mutex_unlock(&hook.lock);
+	ck_assert_int_eq(pthread_join(t, NULL), 0); /* the late hook ran */
+	flush(&x);
+	ck_assert_int_eq(pitr_versions(x.w->inner, "sp", "a", count_version, n),
+			 0);
+	ck_assert_int_eq(n[0], 1);
+	ck_assert_int_eq(n[1], 0);
+	pthread_mutex_lock(&x.w->lock);
+	ck_assert_int_eq(x.w->doc_puts, 1);
+	pthread_mutex_unlock(&x.w->lock);
+	fix_close(&x);
+}
+END_TEST
+
 static void setup(void)
 {
 	ck_assert_ptr_nonnull(mkdtemp(tmp_root));
@@ -870,6 +976,7 @@ int main(void)
 	tcase_add_test(tc, test_history_times_parse_rfc3339_only);
 	tcase_add_test(tc, test_history_versions_of_a_document);
 	tcase_add_test(tc, test_history_a_state_is_recorded_once);
+	tcase_add_test(tc, test_history_a_late_hook_records_nothing_twice);
 	tcase_add_test(tc, test_history_delete_while_the_uploader_lags);
 	tcase_set_timeout(tc, 300);
 	suite_add_tcase(s, tc);
