@@ -588,8 +588,9 @@ int store_doc_info(struct store *s, uint64_t id, struct store_doc_info *out)
 	out->backup_time_ns = n->backup_time_ns;
 	out->meta = n->meta;
 	out->evicted = n->evicted;
-	out->evicted_bytes = n->evicted_bytes;
-	memo = __atomic_load_n(&n->size_memo, __ATOMIC_RELAXED);
+	out->evicted_bytes = n->evicted ? n->evicted_bytes : 0;
+	memo = n->evicted ? 0
+			  : __atomic_load_n(&n->size_memo, __ATOMIC_RELAXED);
 	out->size_known = memo != 0;
 	out->size = memo ? memo - 1 : 0;
 out:
@@ -607,7 +608,7 @@ void store_doc_note_size(struct store *s, uint64_t id, uint64_t seq,
 	pthread_rwlock_rdlock(&s->lock);
 	n = node_get(s, id);
 	/* seq changes only under the exclusive lock: stable here */
-	if (n && n->space_id && n->seq == seq)
+	if (n && n->space_id && !n->evicted && n->seq == seq)
 		__atomic_store_n(&n->size_memo, size + 1, __ATOMIC_RELAXED);
 	pthread_rwlock_unlock(&s->lock);
 }

@@ -73,20 +73,23 @@ struct node {
 		struct kids kids; /* spaces: their documents */
 	};
 	/* Eviction (evict.c): the entries are freed, the content at seq is
-	 * the cloud's copy, evicted_bytes the size it had.  used_tick: when
-	 * last read or appended (s->use_clock; atomic: readers set it under
-	 * the shared lock). */
-	uint64_t evicted_bytes;
+	 * the cloud's copy, evicted_bytes the size it had.  A document not
+	 * evicted uses the same bytes as size_memo: the length of its
+	 * content at seq plus one, 0 while unknown, told by the document
+	 * layer once it has materialized it (store_doc_note_size; atomic,
+	 * set under the shared lock), cleared whenever seq changes
+	 * (replay.c) and by eviction and refill.  used_tick: when last read
+	 * or appended (s->use_clock; atomic: readers set it under the shared
+	 * lock). */
+	union {
+		uint64_t evicted_bytes; /* evicted */
+		uint64_t size_memo; /* not evicted */
+	};
 	uint64_t used_tick;
 	/* history: entries before hist_seq (the last Trim's newest entry,
 	 * the base) are kept only for past versions; hist_bytes their
 	 * length (sum in store.hist_bytes) */
 	uint64_t hist_seq, hist_bytes;
-	/* The length of the content at seq plus one, 0 while unknown: told
-	 * by the document layer once it has materialized it
-	 * (store_doc_note_size, atomic: set under the shared lock), cleared
-	 * whenever seq changes (replay.c). */
-	uint64_t size_memo;
 	bool evicted;
 	char name[]; /* key, or space name (see above) */
 };
