@@ -839,17 +839,24 @@ START_TEST(test_history_a_state_is_recorded_once)
 }
 END_TEST
 
-/* ---- a hold on the store's change hook for one document ---- */
+/* ---- a hold on the store's next change hook ---- */
 
 static struct {
 	pthread_mutex_t lock;
 	pthread_cond_t cv;
 	store_change_fn fn; /* the uploader's hook */
 	void *arg;
-	uint64_t id; /* the next hook of this document waits (0: none) */
+	bool armed; /* the next hook waits */
 	bool held, open;
-} hook = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, NULL,
-	    0, false, false };
+	uint64_t held_id; /* the document whose hook waits */
+} hook = { PTHREAD_MUTEX_INITIALIZER,
+	   PTHREAD_COND_INITIALIZER,
+	   NULL,
+	   NULL,
+	   false,
+	   false,
+	   false,
+	   0 };
 
 static void held_hook(void *arg, uint64_t id)
 {
@@ -860,9 +867,10 @@ static void held_hook(void *arg, uint64_t id)
 	pthread_mutex_lock(&hook.lock);
 	fn = hook.fn;
 	fn_arg = hook.arg;
-	if (hook.id && id == hook.id) {
-		hook.id = 0;
+	if (hook.armed) {
+		hook.armed = false;
 		hook.held = true;
+		hook.held_id = id;
 		pthread_cond_broadcast(&hook.cv);
 		while (!hook.open)
 			pthread_cond_wait(&hook.cv, &hook.lock);
@@ -871,50 +879,43 @@ static void held_hook(void *arg, uint64_t id)
 	fn(fn_arg, id);
 }
 
-struct replace_arg {
-	struct fix *x;
-	uint64_t id;
-};
-
-static void *replace_v1(void *arg)
+static void *create_a(void *arg)
 {
-	struct replace_arg *a = arg;
-	json_t *v = json_loads("{\"v\":1}", 0, NULL);
+	struct fix *x = arg;
+	uint64_t id;
 
-	ck_assert_ptr_nonnull(v);
-	ck_assert_int_eq(doc_replace(a->x->d, a->id, v, NULL), 0);
-	json_decref(v);
+	ck_assert_int_eq(store_doc_create(x->s, x->space, "a", &meta, &id,
+					  NULL),
+			 0);
 	return NULL;
 }
 
 /* The store runs its change hook after releasing its lock: an upload
- * queued by an earlier change may carry a change, be confirmed and its
- * entry leave the queue before that change's hook runs.  The late hook
- * must not send (nor feed) the same state again.  Here the hook of a
- * document's first content is held until the upload queued by its
- * creation carried that content and finished. */
+ * queued by a later change may carry an earlier change, be confirmed and
+ * its entry leave the queue before the earlier change's hook runs.  The
+ * late hook must not send (nor feed) the same state again.  Here the
+ * hook of a document's creation is held (so nothing of it is queued)
+ * while its first content is written; that change's own hook queues the
+ * upload, which carries the content and finishes; then the creation's
+ * hook runs, late. */
 START_TEST(test_history_a_late_hook_records_nothing_twice)
 {
 	struct fix x;
-	struct replace_arg a;
 	struct timespec until;
 	pthread_t t;
 	int n[2] = { 0, 0 };
+	json_t *v;
 	uint64_t id;
 
 	fix_open(&x, 7 * 86400 * SEC, 0);
-	ck_assert_int_eq(
-		store_doc_create(x.s, x.space, "a", &meta, &id, NULL), 0);
 	pthread_mutex_lock(&hook.lock);
 	hook.fn = x.s->hook;
 	hook.arg = x.s->hook_arg;
-	hook.id = id;
+	hook.armed = true;
 	hook.held = hook.open = false;
 	pthread_mutex_unlock(&hook.lock);
 	store_set_change_hook(x.s, held_hook, NULL);
-	a.x = &x;
-	a.id = id;
-	ck_assert_int_eq(pthread_create(&t, NULL, replace_v1, &a), 0);
+	ck_assert_int_eq(pthread_create(&t, NULL, create_a, &x), 0);
 	clock_gettime(CLOCK_REALTIME, &until);
 	until.tv_sec += 60; /* anti-hang */
 	pthread_mutex_lock(&hook.lock);
@@ -922,7 +923,12 @@ START_TEST(test_history_a_late_hook_records_nothing_twice)
 		ck_assert_int_eq(pthread_cond_timedwait(&hook.cv, &hook.lock,
 							&until),
 				 0);
+	id = hook.held_id;
 	pthread_mutex_unlock(&hook.lock);
+	v = json_loads("{\"v\":1}", 0, NULL);
+	ck_assert_ptr_nonnull(v);
+	ck_assert_int_eq(doc_replace(x.d, id, v, NULL), 0);
+	json_decref(v);
 	flush(&x); /* v1 uploaded, fed and marked: its entry is gone */
 	pthread_mutex_lock(&x.w->lock);
 	ck_assert_int_eq(x.w->doc_puts, 1);
