@@ -286,10 +286,18 @@ for try in 1 2 3; do
 	echo "# takeover attempt $try refused: $(tail -1 "$T/caravanfs.log")"
 done
 check_eq "follower 1's store takes the prefix over" "$took" yes
+# each confirmed document read as a user would (a name the new writer
+# holds only in the bucket is restored on that first access), then its
+# seq; what is missing is explained: follower 1's state of it, the
+# bucket's, and what the read said
 missing=""
 while read -r name bs; do
+	rd=$(cat "$NW/$name" 2>&1 >/dev/null)
 	s=$(getfattr --absolute-names --only-values -n user.caravan.seq "$NW/$name" 2>/dev/null)
-	if [ -z "$s" ] || [ "$s" -lt "$bs" ]; then missing="$missing $name(seq ${s:-none} < $bs)"; fi
+	if [ -z "$s" ] || [ "$s" -lt "$bs" ]; then
+		missing="$missing $name(seq ${s:-none} < $bs)"
+		echo "# $name: follower 1 had [$(awk -F '\t' -v n="$name" '$1 == n { print $2 }' "$T/f1.final")], the bucket [$(sed -n 1p "$T/bucket/$name" 2>/dev/null)], the read said [$rd]"
+	fi
 done <"$T/confirmed"
 check_eq "every change the old writer confirmed is on the new writer" "$missing" ""
 echo "# $(ls "$NW"/*/ | grep -c caravan-conflict) conflict copies on the new writer (objects uploaded, not confirmed)"
