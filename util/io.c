@@ -215,24 +215,6 @@ ssize_t io_pwrite_dsync(int fd, const void *buf, size_t len, off_t off)
 	return n;
 }
 
-int io_pwrite_dsync_all(int fd, const void *buf, size_t len, off_t off)
-{
-	const char *p = buf;
-
-	while (len > 0) {
-		ssize_t n = io_pwrite_dsync(fd, p, len, off);
-
-		if (n < 0)
-			return (int)n;
-		if (n == 0)
-			return -EIO;
-		p += n;
-		len -= (size_t)n;
-		off += n;
-	}
-	return 0;
-}
-
 int io_unlink(const char *path)
 {
 	return cur()->unlink(path);
@@ -248,14 +230,34 @@ int io_ftruncate(int fd, off_t len)
 	return cur()->ftruncate(fd, len);
 }
 
-/* All len bytes at off through io_pwrite (write) or io_pread: a short
- * transfer continues, none at all (end of file, a full disk that wrote
- * nothing) is -EIO. */
-static int rw_all(int fd, char *p, size_t len, off_t off, bool write)
+enum rw_kind {
+	RW_READ,
+	RW_WRITE,
+	RW_WRITE_DSYNC
+};
+
+static ssize_t rw_once(int fd, char *p, size_t len, off_t off,
+		       enum rw_kind kind)
+{
+	switch (kind) {
+	case RW_READ:
+		return io_pread(fd, p, len, off);
+	case RW_WRITE:
+		return io_pwrite(fd, p, len, off);
+	case RW_WRITE_DSYNC:
+		return io_pwrite_dsync(fd, p, len, off);
+	}
+	return -EINVAL;
+}
+
+/* All len bytes at off through io_pread, io_pwrite or io_pwrite_dsync:
+ * a short transfer continues, none at all (end of file, a full disk that
+ * wrote nothing) is -EIO. */
+static int rw_all(int fd, char *p, size_t len, off_t off, enum rw_kind kind)
 {
 	while (len > 0) {
-		ssize_t n = write ? io_pwrite(fd, p, len, off)
-				  : io_pread(fd, p, len, off);
+		ssize_t n = rw_once(fd, p, len, off, kind);
+
 		if (n < 0)
 			return (int)n;
 		if (n == 0)
@@ -269,12 +271,17 @@ static int rw_all(int fd, char *p, size_t len, off_t off, bool write)
 
 int io_pwrite_all(int fd, const void *buf, size_t len, off_t off)
 {
-	return rw_all(fd, (char *)buf, len, off, true);
+	return rw_all(fd, (char *)buf, len, off, RW_WRITE);
+}
+
+int io_pwrite_dsync_all(int fd, const void *buf, size_t len, off_t off)
+{
+	return rw_all(fd, (char *)buf, len, off, RW_WRITE_DSYNC);
 }
 
 int io_pread_all(int fd, void *buf, size_t len, off_t off)
 {
-	return rw_all(fd, buf, len, off, false);
+	return rw_all(fd, buf, len, off, RW_READ);
 }
 
 int io_fsync_dir(const char *path)
