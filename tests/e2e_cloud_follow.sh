@@ -297,6 +297,9 @@ while read -r name bs; do
 	if [ -z "$s" ] || [ "$s" -lt "$bs" ]; then
 		missing="$missing $name(seq ${s:-none} < $bs)"
 		echo "# $name: follower 1 had [$(awk -F '\t' -v n="$name" '$1 == n { print $2 }' "$T/f1.final")], the bucket [$(sed -n 1p "$T/bucket/$name" 2>/dev/null)], the read said [$rd]"
+		echo "# the states the writer recorded for $name, and the log's lines naming it:"
+		grep -F "$name" "$STATES" 2>/dev/null | tail -5 | sed 's/^/#   /'
+		grep -F "$name" "$T/caravanfs.log" 2>/dev/null | tail -10 | sed 's/^/#   /'
 	fi
 done <"$T/confirmed"
 check_eq "every change the old writer confirmed is on the new writer" "$missing" ""
