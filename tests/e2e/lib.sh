@@ -94,9 +94,24 @@ mount_fs() {
 
 # umount_fs MNT: clean unmount; waits for the daemon to exit and returns
 # its exit status.
+# A program that has just exited may still hold the mount for a moment
+# (its last descriptors are closed by the kernel as it goes away): EBUSY
+# is tried again for up to 10 s, any other error fails at once.
 umount_fs() {
 	e2e_pid=$(awk -v m="$1" '$2 == m { p = $1 } END { print p }' "$T/mounts")
-	fusermount3 -u "$1" || return 1
+	e2e_u=0
+	until e2e_err=$(fusermount3 -u "$1" 2>&1); do
+		case "$e2e_err" in
+		*busy*) ;;
+		*) echo "$e2e_err" >&2; return 1 ;;
+		esac
+		e2e_u=$((e2e_u + 1))
+		if [ $e2e_u -ge 100 ]; then
+			echo "$e2e_err (still busy after 10 s)" >&2
+			return 1
+		fi
+		sleep 0.1
+	done
 	if [ -n "$e2e_pid" ]; then
 		wait "$e2e_pid"
 		return $?
