@@ -96,6 +96,10 @@ nano_edit() {
 	wait_for sh -c "$ne_t capture-pane -p | grep -q 'Wrote'" || { echo hung; return; }
 	$ne_t send-keys C-x
 	wait_for test -s "$T/nano.rc" || { $ne_t kill-server; echo hung; return; }
+	# the tmux server was started in the mount: it must go before the
+	# unmount (it exits by itself once its session is over, a moment
+	# later; umount_fs waits for that)
+	$ne_t kill-server 2>/dev/null
 	cat "$T/nano.rc"
 }
 NANO_DIGIT=4
