@@ -168,6 +168,10 @@ static int ext_ref(struct snapstate *st, uint64_t off, uint64_t len)
 		return 0;
 	e = u64map_get(&st->exts, off);
 	if (e) {
+		/* one entry, one length: two states naming the same offset
+		 * with different lengths come from a damaged index */
+		if (e->len != len)
+			return -EBADMSG;
 		e->refs++;
 		return 0;
 	}
