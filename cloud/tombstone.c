@@ -9,10 +9,19 @@
  * tombstone.  One worker runs a pass at a time (b->tomb_running); a pass
  * is due after every processed entry and at start (b->tomb_pass).
  *
+ * Before a pass DELETEs anything, the store is synced (store_sync to its
+ * newest frame): every tombstone listed comes from a Delete or Rename
+ * frame at or below it, so no cloud copy is deleted, and no delete fed to
+ * the history, for a change a crash could still take back.  (A kill -9
+ * before the committer wrote that frame would otherwise bring the
+ * document back here while the cloud and every follower hold it deleted.)
+ * Uploads keep the same order (upload.c, step 2).
+ *
  * Invariants:
  *   1. A tombstone is cleared only after its DELETE was confirmed.
  *   2. A name re-created meanwhile (no longer tombstoned) is left to the
  *      new document's upload, which overwrites it.
+ *   3. A cloud copy is deleted only for a delete durable here.
  */
 #include "config.h"
 
@@ -65,6 +74,12 @@ void backup_tomb_pass(struct backup *b, struct backup_slot *sl)
 
 	if (rc)
 		log_error("cannot list tombstones: %s", strerror(-rc));
+	if (t.n && (rc = store_sync(b->store, 0)) != 0) {
+		log_error("cannot make deletes durable before their cloud "
+			  "copies are deleted: %s",
+			  strerror(-rc));
+		goto out;
+	}
 	for (size_t i = 0; i < t.n && !backup_stopping(b); i++) {
 		if (backup_claim(b, sl, t.v[i].space, t.v[i].key, NULL, NULL))
 			continue; /* an upload holds it: the next pass */
@@ -89,6 +104,7 @@ void backup_tomb_pass(struct backup *b, struct backup_slot *sl)
 		}
 		backup_unclaim(b, sl);
 	}
+out:
 	for (size_t i = 0; i < t.n; i++) {
 		free(t.v[i].space);
 		free(t.v[i].key);

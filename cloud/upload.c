@@ -669,7 +669,10 @@ moved:
 	     !store_doc_lookup(b->store, sid, key, &other)) ||
 	    store_tombstoned(b->store, space, key))
 		return 0;
-	rc = backup_delete_confirmed(b, space, key);
+	/* the delete or rename that moved it durable first (tombstone.c) */
+	rc = store_sync(b->store, 0);
+	if (!rc)
+		rc = backup_delete_confirmed(b, space, key);
 	if (!rc) /* history: the feed learns the copy went */
 		backup_feed_deleted(b, space, key);
 	return rc;

@@ -19,7 +19,7 @@ EXTRA_DIST += tests/fuzz/framed.h
 E2E_HISTORY_TESTS = tests/e2e_cloud_history.sh tests/e2e_cloud_history_s3.sh \
 	tests/e2e_cloud_history_retention.sh \
 	tests/e2e_cloud_history_crash.sh tests/e2e_cloud_restore_mount.sh \
-	tests/e2e_cloud_lease_race.sh
+	tests/e2e_cloud_lease_race.sh tests/e2e_cloud_delete_durable.sh
 EXTRA_DIST += tests/e2e/history.sh tests/cloud_cond_proxy.js
 dist_check_SCRIPTS += $(E2E_HISTORY_TESTS)
 TESTS += $(E2E_HISTORY_TESTS)
