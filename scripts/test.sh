@@ -50,6 +50,18 @@ report() {
 	done
 }
 
+failed_logs() {
+	# Each failed test's failing checks and the end of its log, so a
+	# failure in CI can be diagnosed from CI's output alone.
+	for t in $(find "$1" -name '*.trs' -exec grep -l -E '^:test-result: (FAIL|ERROR)' {} + 2>/dev/null); do
+		l=${t%.trs}.log
+		echo "---- $(basename "$l"): failing checks"
+		grep -E '^not ok' "$l" | head -20
+		echo "---- $(basename "$l"): last 60 lines"
+		tail -60 "$l"
+	done
+}
+
 run_build() {
 	name=$1; shift
 	dir="$top/build-$name"
@@ -64,7 +76,7 @@ run_build() {
 	skipped=$(grep -E '^# SKIP:' test-suite.log | awk '{print $3}')
 	if [ "$r" != 0 ] || [ "${skipped:-0}" != 0 ]; then
 		echo "== $name: FAILED (see $dir/test-suite.log)"
-		cat test-suite.log | tail -60
+		failed_logs "$dir/tests"
 		status=1
 	else
 		echo "== $name: all passed"
@@ -103,7 +115,9 @@ if CARAVAN_CRASH_ROUNDS=20 CARAVAN_POWERCUT_ROUNDS=2 \
 	make -s -j"$(nproc)" distcheck >distcheck.out 2>&1; then
 	echo "  make distcheck: passed"
 else
-	echo "  make distcheck: FAILED"; tail -40 distcheck.out; status=1
+	echo "  make distcheck: FAILED"; tail -40 distcheck.out
+	failed_logs "$top/build-plain/caravanfs-"*/_build
+	status=1
 fi
 cd "$top"
 
