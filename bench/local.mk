@@ -42,3 +42,7 @@ bench_passthrough_ll_SOURCES = bench/passthrough_ll.c
 bench_passthrough_ll_CFLAGS = $(AM_CFLAGS) $(FUSE_CFLAGS)
 bench_passthrough_ll_LDADD = $(FUSE_LIBS)
 EXTRA_DIST += bench/bench_floor.sh
+# create and delete cost against the size of the space (issue 20, goal 3)
+EXTRA_PROGRAMS += bench/bench_space
+bench_bench_space_SOURCES = bench/bench_space.c
+bench_bench_space_LDADD = store/libstore.a wal/libwal.a util/libutil.a

@@ -74,7 +74,7 @@ int store_space_remove(struct store *s, const char *name, uint64_t *lsn)
 		rc = -ENOENT;
 		goto out;
 	}
-	if (sp->kids.n) {
+	if (sp->kids.live) {
 		rc = -ENOTEMPTY;
 		goto out;
 	}
@@ -105,8 +105,14 @@ static int list_kids(struct store *s, const struct kids *k, uint64_t from,
 		     store_name_fn fn, void *arg)
 {
 	for (uint32_t i = kids_lower_bound(k, from); i < k->n; i++) {
-		struct node *n = node_get(s, k->ids[i]);
-		int rc = fn(arg, n->id, n->name);
+		uint64_t id;
+		struct node *n;
+		int rc;
+
+		if (!kids_at(k, i, &id))
+			continue;
+		n = node_get(s, id);
+		rc = fn(arg, n->id, n->name);
 		if (rc)
 			return rc;
 	}
@@ -729,9 +735,9 @@ int store_space_rename(struct store *s, const char *name, const char *newname,
 		       int flags, uint64_t **ids, size_t *nids, uint64_t *lsn)
 {
 	struct node *sp, *target;
-	uint64_t l = 0, tomb_id, *copy = NULL;
+	uint64_t l = 0, tomb_id, id, *copy = NULL;
 	char *old = NULL;
-	uint32_t i;
+	uint32_t i, j;
 	int rc = store_name_check(s, newname);
 
 	*ids = NULL;
@@ -749,15 +755,15 @@ int store_space_rename(struct store *s, const char *name, const char *newname,
 		goto out; /* onto itself: nothing changes */
 	else if (target && (flags & STORE_RENAME_NOREPLACE))
 		rc = -EEXIST;
-	else if (target && target->kids.n)
+	else if (target && target->kids.live)
 		rc = -ENOTEMPTY;
 	for (i = 0; !rc && i < sp->kids.n; i++)
-		if (node_get(s, sp->kids.ids[i])->evicted)
+		if (kids_at(&sp->kids, i, &id) && node_get(s, id)->evicted)
 			rc = -ENODATA; /* store_doc_refill it first */
 	if (rc)
 		goto out;
 	old = strdup(sp->name);
-	copy = malloc((sp->kids.n + 1) * sizeof(*copy));
+	copy = malloc((sp->kids.live + 1) * sizeof(*copy));
 	if (!old || !copy) {
 		rc = -ENOMEM;
 		goto out;
@@ -767,10 +773,12 @@ int store_space_rename(struct store *s, const char *name, const char *newname,
 	if (!rc)
 		rc = wal_put_rename(&s->scratch, sp->id, 0, newname);
 	tomb_id = s->next_tomb_id;
-	for (i = 0; i < sp->kids.n && !rc; i++) {
-		copy[i] = sp->kids.ids[i];
-		rc = put_space_doc(s, node_get(s, copy[i]), old, newname,
-				   &tomb_id);
+	for (j = 0, i = 0; j < sp->kids.n && !rc; j++) {
+		if (!kids_at(&sp->kids, j, &id))
+			continue;
+		copy[i] = id;
+		rc = put_space_doc(s, node_get(s, id), old, newname, &tomb_id);
+		i++;
 	}
 	if (!rc)
 		rc = store_change_commit(s, &l);

@@ -38,8 +38,7 @@ static int check_doc(struct store *s, struct node *n, FILE *out)
 		bad++;
 	}
 	{
-		uint32_t at = kids_lower_bound(&sp->kids, n->id);
-		if (at >= sp->kids.n || sp->kids.ids[at] != n->id) {
+		if (!kids_has(&sp->kids, n->id)) {
 			fprintf(out,
 				"document '%s/%s' is missing from its "
 				"space's listing\n",
@@ -113,9 +112,23 @@ int store_fsck(const char *dir, FILE *out)
 			used += n->stored_bytes;
 			bad += check_doc(s, n, out);
 		} else {
+			uint32_t live = 0;
+			uint64_t id, prev = 0;
+
 			spaces++;
-			for (uint32_t k = 1; k < n->kids.n; k++)
-				if (n->kids.ids[k - 1] >= n->kids.ids[k]) {
+			for (uint32_t k = 0; k < n->kids.n; k++)
+				live += kids_at(&n->kids, k, &id);
+			if (live != n->kids.live) {
+				fprintf(out,
+					"space '%s': %" PRIu32
+					" documents listed, %" PRIu32
+					" counted\n",
+					n->name, live, n->kids.live);
+				bad++;
+			}
+			for (uint32_t k = 0; k < n->kids.n; k++) {
+				kids_at(&n->kids, k, &id); /* gone ones too */
+				if (k && prev >= id) {
 					fprintf(out,
 						"space '%s': listing out "
 						"of order\n",
@@ -123,6 +136,8 @@ int store_fsck(const char *dir, FILE *out)
 					bad++;
 					break;
 				}
+				prev = id;
+			}
 		}
 	}
 	if (docs != s->ndocs || spaces != s->nspaces ||

@@ -8,8 +8,12 @@
  * allocation holding its name and its first entry (struct node).  Listings walk a sorted
  * array of ids per space: ids only grow, so a new document is appended at
  * the end; a listing resumed "from id X" sees every name that existed
- * throughout exactly once.  All functions need the store lock (exclusive
- * for changes).
+ * throughout exactly once.  A removed id is marked gone in its slot
+ * (KIDS_GONE), not cut out, and the array is squeezed once gone slots
+ * outnumber members: creating and removing a document cost the same in a
+ * space of ten names as in one of ten million (a move into a space, of an
+ * id older than its newest, still inserts in the middle).  All functions
+ * need the store lock (exclusive for changes).
  */
 #include "store/store_internal.h"
 #include "util/grow.h"
@@ -182,7 +186,7 @@ uint32_t kids_lower_bound(const struct kids *k, uint64_t id)
 
 	while (lo < hi) {
 		uint32_t mid = lo + (hi - lo) / 2;
-		if (k->ids[mid] < id)
+		if ((k->ids[mid] & ~KIDS_GONE) < id)
 			lo = mid + 1;
 		else
 			hi = mid;
@@ -190,10 +194,28 @@ uint32_t kids_lower_bound(const struct kids *k, uint64_t id)
 	return lo;
 }
 
+bool kids_has(const struct kids *k, uint64_t id)
+{
+	uint32_t at = kids_lower_bound(k, id);
+
+	return at < k->n && k->ids[at] == id;
+}
+
 int kids_insert(struct kids *k, uint64_t id)
 {
 	uint32_t at;
 
+	at = (k->n && (k->ids[k->n - 1] & ~KIDS_GONE) < id)
+		     ? k->n
+		     : kids_lower_bound(k, id);
+	if (at < k->n && (k->ids[at] & ~KIDS_GONE) == id) {
+		/* gone and back (moved out of the space and in again) */
+		if (k->ids[at] & KIDS_GONE) {
+			k->ids[at] = id;
+			k->live++;
+		}
+		return 0;
+	}
 	if (k->n == k->cap) {
 		uint64_t *ids;
 
@@ -204,11 +226,22 @@ int kids_insert(struct kids *k, uint64_t id)
 			return -ENOMEM;
 		k->ids = ids;
 	}
-	at = (k->n && k->ids[k->n - 1] < id) ? k->n : kids_lower_bound(k, id);
 	memmove(k->ids + at + 1, k->ids + at, (k->n - at) * sizeof(*k->ids));
 	k->ids[at] = id;
 	k->n++;
+	k->live++;
 	return 0;
+}
+
+/* Squeeze the gone slots out (order kept: a listing resumes by id). */
+static void kids_compact(struct kids *k)
+{
+	uint32_t w = 0;
+
+	for (uint32_t r = 0; r < k->n; r++)
+		if (!(k->ids[r] & KIDS_GONE))
+			k->ids[w++] = k->ids[r];
+	k->n = w;
 }
 
 void kids_remove(struct kids *k, uint64_t id)
@@ -216,9 +249,12 @@ void kids_remove(struct kids *k, uint64_t id)
 	uint32_t at = kids_lower_bound(k, id);
 
 	if (at < k->n && k->ids[at] == id) {
-		memmove(k->ids + at, k->ids + at + 1,
-			(k->n - at - 1) * sizeof(*k->ids));
-		k->n--;
+		k->ids[at] |= KIDS_GONE;
+		k->live--;
+		/* amortized: each compaction follows as many removals as
+		 * it keeps members */
+		if (k->n - k->live > k->live + 16)
+			kids_compact(k);
 	}
 }
 

@@ -398,7 +398,7 @@ static bool view_get(struct view *w, uint64_t id, struct vnode *out)
 	out->name = n->name;
 	out->name_len = strlen(n->name);
 	out->seq = n->seq;
-	out->kids = n->space_id ? 0 : n->kids.n;
+	out->kids = n->space_id ? 0 : n->kids.live;
 	out->gone = false;
 	out->evicted = n->evicted;
 	return true;
@@ -920,8 +920,12 @@ int store_write_snapshot(void *arg, struct wal_snap *sn)
 					      s->backup_target));
 	}
 	for (uint32_t i = 0; !rc && i < s->spaces.n; i++) {
-		struct node *sp = node_get(s, s->spaces.ids[i]);
+		uint64_t id;
+		struct node *sp;
 
+		if (!kids_at(&s->spaces, i, &id))
+			continue;
+		sp = node_get(s, id);
 		meta_to_wal(&sp->meta, &m);
 		start = w.buf.len;
 		rc = snap_put_done(&w, start,
@@ -929,10 +933,18 @@ int store_write_snapshot(void *arg, struct wal_snap *sn)
 						      sp->name));
 	}
 	for (uint32_t i = 0; !rc && i < s->spaces.n; i++) {
-		struct node *sp = node_get(s, s->spaces.ids[i]);
+		uint64_t id;
+		struct node *sp;
 
+		if (!kids_at(&s->spaces, i, &id))
+			continue;
+		sp = node_get(s, id);
 		for (uint32_t j = 0; !rc && j < sp->kids.n; j++) {
-			struct node *n = node_get(s, sp->kids.ids[j]);
+			struct node *n;
+
+			if (!kids_at(&sp->kids, j, &id))
+				continue;
+			n = node_get(s, id);
 
 			if (n->nent > ents_cap) {
 				struct wal_ent *e;

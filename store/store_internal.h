@@ -36,11 +36,23 @@ struct ent {
 	int64_t time_ns; /* when its Append was made (wall clock; 0 unknown) */
 };
 
-/* Ids of a space's documents (or of the root's spaces), ascending. */
+/* Ids of a space's documents (or of the root's spaces), ascending.  A
+ * removed id stays in its slot with KIDS_GONE set (so removal moves
+ * nothing); the array is compacted once the gone slots outnumber the
+ * live ones (nodes.c).  n counts slots, live the members. */
 struct kids {
 	uint64_t *ids;
-	uint32_t n, cap;
+	uint32_t n, cap, live;
 };
+
+#define KIDS_GONE (1ull << 63)
+
+/* Whether slot i of k holds a member, and its id. */
+static inline bool kids_at(const struct kids *k, uint32_t i, uint64_t *id)
+{
+	*id = k->ids[i] & ~KIDS_GONE;
+	return !(k->ids[i] & KIDS_GONE);
+}
 
 /*
  * A space or a document of the index: one allocation (nodes.c), sized for
@@ -322,6 +334,7 @@ void node_free(struct node *n);
 int kids_insert(struct kids *k, uint64_t id);
 void kids_remove(struct kids *k, uint64_t id);
 uint32_t kids_lower_bound(const struct kids *k, uint64_t id);
+bool kids_has(const struct kids *k, uint64_t id);
 struct tomb *tomb_find(struct store *s, const char *space, const char *key);
 
 /* The name rule of util/name.h with the store's reserved prefix (the

@@ -320,6 +320,95 @@ START_TEST(test_store_rename_replaces_atomically_and_keeps_id)
 }
 END_TEST
 
+/* Ids listed, in order (the listing's resume point is the last id + 1). */
+struct ids_seen {
+	uint64_t v[600];
+	int n, stop_at;
+};
+
+static int ids_fn(void *arg, uint64_t id, const char *name)
+{
+	struct ids_seen *l = arg;
+
+	(void)name;
+	ck_assert_int_lt(l->n, 600);
+	l->v[l->n++] = id;
+	return l->n == l->stop_at ? 1 : 0;
+}
+
+/* A space's listing marks a removed document gone in place and squeezes
+ * the gone slots out once they outnumber the members: a listing sees the
+ * members exactly, in id order, resumed mid-way across removals and
+ * compactions; a document moved out and back in is listed once; a space
+ * whose documents are all gone is empty (rmdir); all of it as before
+ * after reopen and fsck-clean. */
+START_TEST(test_store_listing_keeps_members_across_removals)
+{
+	char *dir = test_tmpdir();
+	struct store *s = open_store(dir, 4 << 20);
+	uint64_t sp, other, ids[500], id;
+	struct ids_seen l = { .n = 0 };
+	bool member[500];
+	char key[16];
+	int want, i;
+
+	ck_assert_int_eq(store_space_create(s, "big", &M, &sp, NULL), 0);
+	ck_assert_int_eq(store_space_create(s, "other", &M, &other, NULL), 0);
+	for (i = 0; i < 500; i++) {
+		snprintf(key, sizeof(key), "k%d", i);
+		ids[i] = mkdoc(s, sp, key);
+		member[i] = true;
+	}
+	/* a listing stopped after 50 names, then documents before and
+	 * after its position removed (enough to compact) */
+	l.stop_at = 50;
+	ck_assert_int_eq(store_doc_list(s, sp, 0, ids_fn, &l), 1);
+	for (i = 0; i < 500; i++)
+		if (i % 5 != 0) {
+			ck_assert_int_eq(store_doc_delete(s, ids[i], NULL), 0);
+			member[i] = false;
+		}
+	/* moved out and back: listed once, under its id */
+	ck_assert_int_eq(store_doc_rename(s, ids[0], other, "k0", 0, NULL), 0);
+	ck_assert_int_eq(store_doc_rename(s, ids[0], sp, "back", 0, NULL), 0);
+	ck_assert_int_eq(store_doc_rename(s, ids[5], other, "k5", 0, NULL), 0);
+	member[5] = false;
+	l.stop_at = 0;
+	ck_assert_int_eq(store_doc_list(s, sp, l.v[49] + 1, ids_fn, &l), 0);
+	for (i = 0, want = 50; i < 500; i++)
+		if (member[i] && ids[i] > l.v[49]) {
+			ck_assert_uint_eq(l.v[want], ids[i]);
+			want++;
+		}
+	ck_assert_int_eq(l.n, want);
+	for (int pass = 0; pass < 2; pass++) {
+		l.n = 0;
+		ck_assert_int_eq(store_doc_list(s, sp, 0, ids_fn, &l), 0);
+		for (i = 0, want = 0; i < 500; i++)
+			if (member[i])
+				ck_assert_uint_eq(l.v[want++], ids[i]);
+		ck_assert_int_eq(l.n, want);
+		ck_assert_int_eq(store_doc_lookup(s, sp, "back", &id), 0);
+		ck_assert_uint_eq(id, ids[0]);
+		ck_assert_int_eq(store_space_remove(s, "big", NULL),
+				 -ENOTEMPTY);
+		ck_assert_int_eq(store_close(s), 0);
+		check_clean(dir);
+		s = open_store(dir, 4 << 20);
+	}
+	for (i = 0; i < 500; i++)
+		if (member[i])
+			ck_assert_int_eq(store_doc_delete(s, ids[i], NULL), 0);
+	l.n = 0;
+	ck_assert_int_eq(store_doc_list(s, sp, 0, ids_fn, &l), 0);
+	ck_assert_int_eq(l.n, 0);
+	ck_assert_int_eq(store_space_remove(s, "big", NULL), 0);
+	ck_assert_int_eq(store_close(s), 0);
+	check_clean(dir);
+	test_rmdir(dir);
+}
+END_TEST
+
 START_TEST(test_store_second_open_is_refused)
 {
 	char *dir = test_tmpdir();
@@ -2032,6 +2121,7 @@ int main(void)
 		test_store_stamps_appends_with_the_clock_and_keeps_the_stamp);
 	tcase_add_test(tc, test_store_rename_replaces_atomically_and_keeps_id);
 	tcase_add_test(tc, test_store_names_and_entries_outgrow_the_node);
+	tcase_add_test(tc, test_store_listing_keeps_members_across_removals);
 	tcase_add_test(tc, test_store_second_open_is_refused);
 	tcase_add_test(tc, test_store_survives_many_cutovers_and_reopens);
 	tcase_add_test(tc, test_store_changes_go_on_during_checkpoints);

@@ -1,0 +1,119 @@
+/*
+ * bench_space.c - what creating and removing a document costs as its
+ * space grows (issue 20, goal 3: no linear insertions).
+ *
+ *   bench_space DIR [SIZES...]   (default 1000 100000 1000000)
+ *
+ * For each size N, a fresh store in DIR with one space of N empty
+ * documents (created in one go, not timed); then, timed, 20,000 rounds of
+ * one delete of a document chosen at random among the space's N (spread
+ * through the listing, so an array that moves its tail moves half of it
+ * on average) followed by one create of a new name (which takes the
+ * newest id: the end of the listing), so the space keeps N documents.  Reports the mean and the longest
+ * delete and create in microseconds, nobody waiting for durability
+ * (commit_ms 1000, the default: the committer writes in the background).
+ * The figures go to bench/README.md with the command that made them.
+ */
+#include "store/store.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static const struct store_meta M = { 0644, 0, 0, 1, 1 };
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int run(const char *base, uint64_t n)
+{
+	const int rounds = 20000;
+	char dir[4096], cmd[4200], key[32];
+	struct store_options o;
+	struct store *s;
+	uint64_t sp, *ids, id;
+	double del_sum = 0, del_max = 0, cre_sum = 0, cre_max = 0, t0, t;
+	unsigned seed = 7;
+	int rc;
+
+	snprintf(dir, sizeof(dir), "%s/bench-space.%d", base, (int)getpid());
+	store_options_default(&o);
+	o.capacity_bytes = 64ull << 20;
+	rc = store_open(dir, &o, &s);
+	if (rc) {
+		fprintf(stderr, "store_open: %s\n", strerror(-rc));
+		return 1;
+	}
+	ids = malloc(n * sizeof(*ids));
+	if (!ids || store_space_create(s, "sp", &M, &sp, NULL))
+		return 1;
+	for (uint64_t i = 0; i < n; i++) {
+		snprintf(key, sizeof(key), "k%" PRIu64, i);
+		if (store_doc_create(s, sp, key, &M, &ids[i], NULL))
+			return 1;
+	}
+	for (int r = 0; r < rounds; r++) {
+		uint64_t at = (uint64_t)rand_r(&seed) * (RAND_MAX + 1ull) +
+			      (uint64_t)rand_r(&seed);
+
+		at %= n;
+		t0 = now();
+		rc = store_doc_delete(s, ids[at], NULL);
+		t = now() - t0;
+		if (rc)
+			return 1;
+		del_sum += t;
+		if (t > del_max)
+			del_max = t;
+		snprintf(key, sizeof(key), "new%d", r);
+		t0 = now();
+		rc = store_doc_create(s, sp, key, &M, &id, NULL);
+		t = now() - t0;
+		if (rc)
+			return 1;
+		ids[at] = id;
+		cre_sum += t;
+		if (t > cre_max)
+			cre_max = t;
+	}
+	printf("| %" PRIu64 " | %.2f | %.0f | %.2f | %.0f |\n", n,
+	       del_sum / rounds * 1e6, del_max * 1e6, cre_sum / rounds * 1e6,
+	       cre_max * 1e6);
+	fflush(stdout);
+	free(ids);
+	if (store_close(s))
+		return 1;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	return system(cmd) == 0 ? 0 : 1;
+}
+
+int main(int argc, char **argv)
+{
+	static const uint64_t def[] = { 1000, 100000, 1000000 };
+
+	if (argc < 2) {
+		fprintf(stderr, "usage: %s DIR [SIZES...]\n", argv[0]);
+		return 2;
+	}
+	printf("| documents in the space | delete, mean us | delete, longest "
+	       "us | create, mean us | create, longest us |\n"
+	       "| --- | --- | --- | --- | --- |\n");
+	if (argc == 2) {
+		for (size_t i = 0; i < sizeof(def) / sizeof(def[0]); i++)
+			if (run(argv[1], def[i]))
+				return 1;
+		return 0;
+	}
+	for (int i = 2; i < argc; i++)
+		if (run(argv[1], strtoull(argv[i], NULL, 10)))
+			return 1;
+	return 0;
+}
