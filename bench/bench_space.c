@@ -12,6 +12,11 @@
  * newest id: the end of the listing), so the space keeps N documents.  Reports the mean and the longest
  * delete and create in microseconds, nobody waiting for durability
  * (commit_ms 1000, the default: the committer writes in the background).
+ *
+ * Then, with "tombs" as the first size argument (bench_space DIR tombs
+ * SIZES...): for each N, N documents marked uploaded and deleted (N
+ * tombstones waiting, as after N deletes while the target is away), then
+ * 20,000 creates of new names timed: mean and longest.
  * The figures go to bench/README.md with the command that made them.
  */
 #include "store/store.h"
@@ -95,6 +100,53 @@ static int run(const char *base, uint64_t n)
 	return system(cmd) == 0 ? 0 : 1;
 }
 
+static int run_tombs(const char *base, uint64_t n)
+{
+	const int rounds = 20000;
+	char dir[4096], cmd[4200], key[32];
+	struct store_options o;
+	struct store *s;
+	uint64_t sp, id;
+	double sum = 0, max = 0, t0, t;
+	int rc;
+
+	snprintf(dir, sizeof(dir), "%s/bench-space.%d", base, (int)getpid());
+	store_options_default(&o);
+	o.capacity_bytes = 64ull << 20;
+	rc = store_open(dir, &o, &s);
+	if (rc) {
+		fprintf(stderr, "store_open: %s\n", strerror(-rc));
+		return 1;
+	}
+	if (store_space_create(s, "sp", &M, &sp, NULL))
+		return 1;
+	for (uint64_t i = 0; i < n; i++) {
+		snprintf(key, sizeof(key), "gone%" PRIu64, i);
+		if (store_doc_create(s, sp, key, &M, &id, NULL) ||
+		    store_backup_mark(s, id, 0, 1) ||
+		    store_doc_delete(s, id, NULL))
+			return 1;
+	}
+	for (int r = 0; r < rounds; r++) {
+		snprintf(key, sizeof(key), "new%d", r);
+		t0 = now();
+		rc = store_doc_create(s, sp, key, &M, &id, NULL);
+		t = now() - t0;
+		if (rc)
+			return 1;
+		sum += t;
+		if (t > max)
+			max = t;
+	}
+	printf("| %" PRIu64 " | %.2f | %.0f |\n", n, sum / rounds * 1e6,
+	       max * 1e6);
+	fflush(stdout);
+	if (store_close(s))
+		return 1;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	return system(cmd) == 0 ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
 	static const uint64_t def[] = { 1000, 100000, 1000000 };
@@ -102,6 +154,14 @@ int main(int argc, char **argv)
 	if (argc < 2) {
 		fprintf(stderr, "usage: %s DIR [SIZES...]\n", argv[0]);
 		return 2;
+	}
+	if (argc > 2 && !strcmp(argv[2], "tombs")) {
+		printf("| tombstones waiting | create, mean us | create, "
+		       "longest us |\n| --- | --- | --- |\n");
+		for (int i = 3; i < argc; i++)
+			if (run_tombs(argv[1], strtoull(argv[i], NULL, 10)))
+				return 1;
+		return 0;
 	}
 	printf("| documents in the space | delete, mean us | delete, longest "
 	       "us | create, mean us | create, longest us |\n"

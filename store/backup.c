@@ -151,14 +151,11 @@ int store_tombstone_list(struct store *s, store_tomb_fn fn, void *arg)
 int store_tombstone_clear(struct store *s, uint64_t tomb_id)
 {
 	uint64_t l = 0;
-	bool found = false;
 	int rc = store_change_begin(s);
 
 	if (rc)
 		return rc;
-	for (struct tomb *t = s->tombs; t; t = t->next)
-		found |= t->id == tomb_id;
-	if (!found) {
+	if (!tomb_by_id(s, tomb_id)) {
 		rc = -ENOENT;
 		goto out;
 	}

@@ -12,6 +12,7 @@ store_libstore_a_SOURCES = \
 	store/datafile.c store/datafile.h \
 	store/alloc.c store/alloc.h \
 	store/nodes.c \
+	store/tombs.c \
 	store/replay.c \
 	store/snapshot.c store/snapshot.h \
 	store/fsck.c

@@ -362,11 +362,3 @@ int node_rename(struct store *s, struct node **np, uint64_t space_id,
 	*np = m;
 	return name_link(s, m);
 }
-
-struct tomb *tomb_find(struct store *s, const char *space, const char *key)
-{
-	for (struct tomb *t = s->tombs; t; t = t->next)
-		if (strcmp(t->space, space) == 0 && strcmp(t->key, key) == 0)
-			return t;
-	return NULL;
-}

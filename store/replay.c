@@ -157,40 +157,9 @@ static bool region_ok(struct store *s, uint64_t off, uint32_t len)
 	return off >= DATA_HDR && off <= s->map_len && len <= s->map_len - off;
 }
 
-static int tomb_add(struct store *s, uint64_t id, const struct wal_tomb *r)
+static int tomb_add_rec(struct store *s, uint64_t id, const struct wal_tomb *r)
 {
-	struct tomb *t = calloc(1, sizeof(*t));
-
-	if (!t)
-		return -ENOMEM;
-	t->id = id;
-	t->space = strndup(r->space.p, r->space.len);
-	t->key = strndup(r->key.p, r->key.len);
-	if (!t->space || !t->key) {
-		free(t->space);
-		free(t->key);
-		free(t);
-		return -ENOMEM;
-	}
-	t->next = s->tombs;
-	s->tombs = t;
-	if (id >= s->next_tomb_id)
-		s->next_tomb_id = id + 1;
-	return 0;
-}
-
-static void tomb_del(struct store *s, uint64_t id)
-{
-	for (struct tomb **pp = &s->tombs; *pp; pp = &(*pp)->next) {
-		if ((*pp)->id == id) {
-			struct tomb *t = *pp;
-			*pp = t->next;
-			free(t->space);
-			free(t->key);
-			free(t);
-			return;
-		}
-	}
+	return tomb_add(s, id, r->space.p, r->space.len, r->key.p, r->key.len);
 }
 
 /* Does the snapshot just closed hold what its SNAP_BEGIN announced? */
@@ -329,7 +298,7 @@ static int apply_snap(struct store *s, const struct wal_rec *r)
 		return snap_doc(s, &r->u.snap_doc);
 	case WAL_SNAP_TOMB:
 		s->snap_seen.tombs++;
-		return tomb_add(s, r->u.tomb.tomb_id, &r->u.tomb);
+		return tomb_add_rec(s, r->u.tomb.tomb_id, &r->u.tomb);
 	case WAL_SNAP_TARGET:
 		s->backup_target = r->u.target.target;
 		return 0;
@@ -807,7 +776,7 @@ static int apply_rec(struct store *s, const struct wal_rec *r, uint64_t lsn,
 		n->backup_time_ns = r->u.backup.time_ns;
 		return 0;
 	case WAL_TOMB_ADD:
-		return tomb_add(s, r->u.tomb.tomb_id, &r->u.tomb);
+		return tomb_add_rec(s, r->u.tomb.tomb_id, &r->u.tomb);
 	case WAL_TOMB_DEL:
 		tomb_del(s, r->u.tomb.tomb_id);
 		return 0;
@@ -897,13 +866,10 @@ int store_write_snapshot(void *arg, struct wal_snap *sn)
 	int64_t *times = NULL;
 	uint32_t ents_cap = 0;
 	struct wal_meta m;
-	uint64_t ntombs = 0;
 	size_t start;
 	int rc;
 
 	wal_buf_init(&w.buf);
-	for (struct tomb *t = s->tombs; t; t = t->next)
-		ntombs++;
 	start = w.buf.len;
 	sb = (struct wal_snap_begin){ .next_id = s->next_id,
 				      .next_tomb_id = s->next_tomb_id,
@@ -911,7 +877,7 @@ int store_write_snapshot(void *arg, struct wal_snap *sn)
 				      .spaces = s->nspaces,
 				      .docs = s->ndocs,
 				      .entries = s->nentries,
-				      .tombs = ntombs };
+				      .tombs = s->ntombs };
 	rc = snap_put_done(&w, start, wal_put_snap_begin(&w.buf, &sb));
 	if (!rc && s->backup_target) {
 		start = w.buf.len;

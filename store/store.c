@@ -19,6 +19,7 @@
  *   checkpoint.c  checkpoints (log cut-overs) and the checkpointer thread
  *   docs.c        spaces and documents: the API's mutations and reads
  *   backup.c      backup bookkeeping: marks, the target, tombstones
+ *   tombs.c       the tombstones themselves, by name and by id
  *   replay.c      frames applied (at open and after each change),
  *                 snapshots written and read
  *   grow.c        online growth of the data file
@@ -159,13 +160,7 @@ static void store_free(struct store *s)
 		node_free(n);
 	nodes_release(s);
 	free(s->spaces.ids);
-	while (s->tombs) {
-		struct tomb *t = s->tombs;
-		s->tombs = t->next;
-		free(t->space);
-		free(t->key);
-		free(t);
-	}
+	tombs_release(s);
 	free(s->pf);
 	store_snapshot_free(s);
 	wal_buf_release(&s->scratch);
@@ -298,6 +293,7 @@ int store_open(const char *dir, const struct store_options *o,
 	pthread_mutex_init(&s->req_mu, NULL);
 	pthread_cond_init(&s->req_cv, NULL);
 	nodes_init(s);
+	tombs_init(s);
 	wal_buf_init(&s->scratch);
 	s->dir = strdup(dir);
 	if (!s->dir) {

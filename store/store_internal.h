@@ -110,10 +110,13 @@ struct node {
  * struct node).  0 or -ENOMEM. */
 int node_ents_reserve(struct node *n);
 
+/* A tombstone (tombs.c): one allocation, its names after it. */
 struct tomb {
 	uint64_t id;
-	char *space, *key;
-	struct tomb *next;
+	char *space, *key; /* in names[] */
+	struct tomb *prev, *next; /* s->tombs, newest first */
+	struct tomb *older; /* an older tombstone of the same name */
+	char names[];
 };
 
 /* A map replaced by growth while a checkpoint may still msync it: kept
@@ -153,7 +156,10 @@ struct store {
 	uint64_t next_tomb_id;
 	uint64_t ndocs, nspaces, nentries;
 	uint64_t hist_bytes; /* sum of the nodes' hist_bytes */
+	/* tombstones: list, by id, by name (tombs.c) */
 	struct tomb *tombs;
+	struct pmap tomb_ids, tomb_names;
+	uint64_t ntombs;
 	uint64_t backup_target; /* identity of the cloud target; 0 none */
 	struct pending_free *pf;
 	size_t npf, pf_head, pf_cap;
@@ -335,7 +341,14 @@ int kids_insert(struct kids *k, uint64_t id);
 void kids_remove(struct kids *k, uint64_t id);
 uint32_t kids_lower_bound(const struct kids *k, uint64_t id);
 bool kids_has(const struct kids *k, uint64_t id);
+/* tombs.c: the tombstones (see there).  tomb_add: 0 or -ENOMEM. */
+void tombs_init(struct store *s);
+void tombs_release(struct store *s);
 struct tomb *tomb_find(struct store *s, const char *space, const char *key);
+struct tomb *tomb_by_id(struct store *s, uint64_t id);
+int tomb_add(struct store *s, uint64_t id, const char *space, size_t space_len,
+	     const char *key, size_t key_len);
+void tomb_del(struct store *s, uint64_t id);
 
 /* The name rule of util/name.h with the store's reserved prefix (the
  * option its opener passed): 0, -EINVAL or -ENAMETOOLONG. */

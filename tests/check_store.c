@@ -637,6 +637,106 @@ START_TEST(test_store_meta_backup_and_tombstones_persist)
 }
 END_TEST
 
+struct tomb_seen {
+	uint64_t id[3000];
+	int state[3000]; /* per name: 1 tombstoned, 0 not */
+	int n;
+};
+
+/* name i: space "a" key "b<i>" for even i, space "ab" key "<i>" for odd:
+ * (a, b1) and (ab, 1) are different names with the same bytes */
+static void tomb_name(int i, char *space, char *key)
+{
+	strcpy(space, i % 2 ? "ab" : "a");
+	sprintf(key, "%s%d", i % 2 ? "" : "b", i / 2);
+}
+
+static int tomb_seen_fn(void *arg, uint64_t id, const char *space,
+			const char *key)
+{
+	struct tomb_seen *t = arg;
+	char sp[8], k[16];
+
+	for (int i = 0; i < 3000; i++) {
+		tomb_name(i, sp, k);
+		if (!strcmp(sp, space) && !strcmp(k, key)) {
+			ck_assert_int_eq(t->state[i], 1);
+			t->id[i] = id;
+			t->n++;
+			return 0;
+		}
+	}
+	ck_abort_msg("tombstone of a name never deleted: %s/%s", space, key);
+	return 1;
+}
+
+static void check_tombs(struct store *s, struct tomb_seen *t)
+{
+	char sp[8], k[16];
+	int want = 0;
+
+	for (int i = 0; i < 3000; i++) {
+		tomb_name(i, sp, k);
+		ck_assert_int_eq(store_tombstoned(s, sp, k), t->state[i]);
+		want += t->state[i];
+	}
+	ck_assert(!store_tombstoned(s, "a", "b1x"));
+	ck_assert(!store_tombstoned(s, "abb", "1"));
+	t->n = 0;
+	ck_assert_int_eq(store_tombstone_list(s, tomb_seen_fn, t), 0);
+	ck_assert_int_eq(t->n, want);
+}
+
+/* Thousands of tombstones (deletes made while the target is away): each
+ * is found by its name and cleared by its id, names that share their
+ * bytes across space and key are told apart, a new document takes its
+ * name's tombstone away, and all of it is the same after reopen (the
+ * cut-over's snapshot and the log) and fsck-clean. */
+START_TEST(test_store_tombstones_found_by_name_and_cleared_by_id)
+{
+	char *dir = test_tmpdir();
+	struct store *s = open_store(dir, 4 << 20);
+	static struct tomb_seen t;
+	uint64_t sa, sab, id;
+	char sp[8], k[16];
+
+	memset(&t, 0, sizeof(t));
+	ck_assert_int_eq(store_space_create(s, "a", &M, &sa, NULL), 0);
+	ck_assert_int_eq(store_space_create(s, "ab", &M, &sab, NULL), 0);
+	for (int i = 0; i < 3000; i++) {
+		tomb_name(i, sp, k);
+		id = mkdoc(s, i % 2 ? sab : sa, k);
+		ck_assert_int_eq(store_append(s, id, "{}", 2, NULL, NULL), 0);
+		ck_assert_int_eq(store_backup_mark(s, id, 1, 1234), 0);
+		ck_assert_int_eq(store_doc_delete(s, id, NULL), 0);
+		t.state[i] = 1;
+	}
+	check_tombs(s, &t);
+	for (int i = 0; i < 3000; i += 3) {
+		ck_assert_int_eq(store_tombstone_clear(s, t.id[i]), 0);
+		ck_assert_int_eq(store_tombstone_clear(s, t.id[i]), -ENOENT);
+		t.state[i] = 0;
+	}
+	for (int i = 1; i < 3000; i += 3) {
+		tomb_name(i, sp, k);
+		mkdoc(s, i % 2 ? sab : sa, k);
+		t.state[i] = 0;
+	}
+	check_tombs(s, &t);
+	ck_assert_int_eq(store_close(s), 0);
+	check_clean(dir);
+	s = open_store(dir, 4 << 20);
+	check_tombs(s, &t);
+	ck_assert_int_eq(store_checkpoint(s), 0);
+	ck_assert_int_eq(store_close(s), 0);
+	s = open_store(dir, 4 << 20);
+	check_tombs(s, &t);
+	ck_assert_int_eq(store_close(s), 0);
+	check_clean(dir);
+	test_rmdir(dir);
+}
+END_TEST
+
 static int pending_fn(void *arg, uint64_t id)
 {
 	(void)id;
@@ -2127,6 +2227,8 @@ int main(void)
 	tcase_add_test(tc, test_store_changes_go_on_during_checkpoints);
 	tcase_add_test(tc, test_store_unclosed_store_recovers_synced_changes);
 	tcase_add_test(tc, test_store_meta_backup_and_tombstones_persist);
+	tcase_add_test(tc,
+		       test_store_tombstones_found_by_name_and_cleared_by_id);
 	tcase_add_test(tc,
 		       test_store_backup_pending_lists_unuploaded_documents);
 	tcase_add_test(tc, test_store_import_creates_document_with_given_seqs);
