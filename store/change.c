@@ -97,7 +97,7 @@ int store_change_begin(struct store *s)
 
 	if (s->opt.read_only)
 		return -EROFS;
-	pthread_rwlock_wrlock(&s->lock);
+	store_wrlock(s);
 	rc = s->failed ? s->failed : wal_error(s->wal);
 	if (rc) {
 		pthread_rwlock_unlock(&s->lock);

@@ -194,12 +194,12 @@ int store_checkpoint(struct store *s)
 	/* Flush the log before holding changes back: begin then only has
 	 * what came meanwhile. */
 	wal_sync(s->wal, 0);
-	pthread_rwlock_wrlock(&s->lock);
+	store_wrlock(s);
 	rc = checkpoint_begin_locked(s);
 	pthread_rwlock_unlock(&s->lock);
 	if (!rc) {
 		rc = checkpoint_seal(s, &msync_failed);
-		pthread_rwlock_wrlock(&s->lock);
+		store_wrlock(s);
 		checkpoint_done_locked(s, rc, msync_failed);
 		pthread_rwlock_unlock(&s->lock);
 	}

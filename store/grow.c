@@ -241,7 +241,7 @@ static int grow_to(struct store *s, uint64_t cap)
 	pthread_mutex_lock(&s->grow_mu);
 	rc = file_step(s, cap, &sticky);
 	pthread_mutex_unlock(&s->grow_mu);
-	pthread_rwlock_wrlock(&s->lock);
+	store_wrlock(s);
 	t0 = clock_mono_ns();
 	if (rc && sticky && !s->failed)
 		s->failed = rc;
@@ -350,7 +350,7 @@ void store_grow_ahead(struct store *s)
 	}
 	pthread_rwlock_unlock(&s->lock);
 	rc = target ? grow_to(s, target) : -ENOSPC;
-	pthread_rwlock_wrlock(&s->lock);
+	store_wrlock(s);
 	s->grow_asked = false;
 	s->grow_retry_ns = rc ? clock_mono_ns() + GROW_RETRY_NS : 0;
 	pthread_rwlock_unlock(&s->lock);

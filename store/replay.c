@@ -809,6 +809,7 @@ int store_apply_frame(struct store *s, uint64_t lsn, const uint8_t *p,
 		;
 	if (rc < 0)
 		return rc;
+	s->applied_lsn = lsn;
 	pos = 0;
 	while ((rc = wal_rec_next(p, len, &pos, &r)) > 0) {
 		rc = apply_rec(s, &r, lsn, live);

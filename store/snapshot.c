@@ -40,8 +40,9 @@
  *   3. an ext's refs is the number of pinned states naming its offset.
  *   4. pinned_bytes is the sum of the lengths of orphan exts.
  * A snapshot's name index (struct sview) is immutable once built; its
- * names are gathered under the read lock, sorted with no lock held, and
- * the index published under view_mu and the read lock (view_ensure).
+ * names are gathered in short holds of the read lock (view_collect),
+ * sorted with no lock held, and the index published under view_mu and
+ * the read lock (view_ensure).
  */
 #include "store/snapshot.h"
 
@@ -772,49 +773,186 @@ static int view_push(struct sview *w, uint64_t id, uint64_t space_id,
 	return 0;
 }
 
-/* Gather the names as of L (s->lock shared): one pass over the index. */
+/*
+ * Gathering a view in steps.  The names as of L are the nodes whose last
+ * change is before L (node->lsn < L: unchanged since, so still where
+ * they were at L) and, for every node changed since, its kept state that
+ * holds L (a change after L keeps the state it replaces before it is
+ * made: store_snapshot_before_change).  So the walk may let changes in
+ * between its steps: each step holds the shared lock over at most
+ * view_chunk ids of one listing (the root's spaces, then each space's
+ * documents, resumed by id), and records the range it covered and g, the
+ * LSN of the last frame applied when it ran.  Then one hold walks the
+ * kept states: the one of node x holding L (to = the LSN of x's first
+ * change after L) was already taken live when the step that covered x's
+ * space and id ran before that change (to > g), and is pushed otherwise
+ * (changed before the step: the step skipped it; or in no step: a space
+ * the walk never reached, or after its listing vanished).  Every name as
+ * of L is pushed exactly once however changes fall between the steps.
+ */
+struct gstep {
+	uint64_t space_id, lo, hi, g; /* ids [lo, hi) of space_id's listing */
+};
+
+struct gather {
+	struct sview *w;
+	struct gstep *steps;
+	size_t nsteps, csteps;
+	uint64_t *spaces; /* the root's listing, as walked */
+	size_t nspaces, cspaces;
+};
+
+static int gather_space(struct store *s, struct gather *g, uint64_t space_id,
+			uint64_t L, uint32_t chunk)
+{
+	uint64_t from = 0, id;
+	void (*between)(void *);
+	void *between_arg;
+	int rc = 0;
+
+	for (bool done = false; !done && !rc;) {
+		const struct kids *k;
+		struct node *sp;
+		struct gstep *st;
+		uint32_t i, taken = 0;
+
+		st = grow_array(g->steps, &g->csteps, g->nsteps + 1, 64,
+				sizeof(*g->steps));
+		if (!st)
+			return -ENOMEM;
+		g->steps = st;
+		store_rdlock_after_writers(s);
+		sp = space_id ? node_get(s, space_id) : NULL;
+		if (space_id && (!sp || sp->space_id)) {
+			pthread_rwlock_unlock(&s->lock); /* gone meanwhile */
+			return 0;
+		}
+		k = space_id ? &sp->kids : &s->spaces;
+		st = &g->steps[g->nsteps++];
+		st->space_id = space_id;
+		st->lo = from;
+		st->g = s->applied_lsn;
+		for (i = kids_lower_bound(k, from);
+		     !rc && i < k->n && taken < chunk; i++) {
+			struct node *n;
+
+			if (!kids_at(k, i, &id))
+				continue;
+			taken++;
+			n = node_get(s, id);
+			if (n->lsn < L)
+				rc = view_push(g->w, n->id, n->space_id,
+					       n->name);
+			if (!rc && !space_id) {
+				uint64_t *v = grow_array(g->spaces, &g->cspaces,
+							 g->nspaces + 1, 16,
+							 sizeof(*v));
+				if (!v)
+					rc = -ENOMEM;
+				else
+					(g->spaces = v)[g->nspaces++] = id;
+			}
+		}
+		done = i >= k->n;
+		if (!done)
+			kids_at(k, i, &from); /* the next step starts there */
+		st->hi = done ? UINT64_MAX : from;
+		between = s->view_between;
+		between_arg = s->view_between_arg;
+		pthread_rwlock_unlock(&s->lock);
+		if (between)
+			between(between_arg);
+	}
+	return rc;
+}
+
+/* The step that covered id in space_id's listing, or NULL. */
+static const struct gstep *gather_step(const struct gather *g,
+				       uint64_t space_id, uint64_t id)
+{
+	size_t lo = 0, hi = g->nsteps;
+
+	/* sorted by (space_id, lo): the root (0) first, then the spaces in
+	 * the root listing's (id) order, each in id order */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const struct gstep *st = &g->steps[mid];
+
+		if (st->space_id < space_id ||
+		    (st->space_id == space_id && st->hi <= id))
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < g->nsteps && g->steps[lo].space_id == space_id &&
+	    g->steps[lo].lo <= id && id < g->steps[lo].hi)
+		return &g->steps[lo];
+	return NULL;
+}
+
+/* Gather the names as of L (no lock held on entry), in steps. */
 static int view_collect(struct store *s, uint64_t L, struct sview **out)
 {
-	struct sview *w = calloc(1, sizeof(*w));
+	struct gather g = { .w = calloc(1, sizeof(*g.w)) };
+	uint32_t chunk;
 	size_t pos = 0;
 	uint64_t id;
 	void *v;
 	int rc = 0;
 
-	if (!w)
+	if (!g.w)
 		return -ENOMEM;
-	while (!rc && node_next(s, &pos, &id, &v)) {
-		struct node *n = v;
-
-		if (n->lsn < L)
-			rc = view_push(w, n->id, n->space_id, n->name);
-	}
-	pos = 0;
-	while (!rc && u64map_next(&s->snaps->pins, &pos, &id, &v)) {
+	pthread_rwlock_rdlock(&s->lock);
+	chunk = s->view_chunk ? s->view_chunk : 4096;
+	pthread_rwlock_unlock(&s->lock);
+	rc = gather_space(s, &g, 0, L, chunk);
+	for (size_t i = 0; !rc && i < g.nspaces; i++)
+		rc = gather_space(s, &g, g.spaces[i], L, chunk);
+	pthread_rwlock_rdlock(&s->lock);
+	while (!rc && s->snaps && u64map_next(&s->snaps->pins, &pos, &id, &v)) {
 		for (struct pinned *p = v; p; p = p->next) {
-			if (p->from < L && L < p->to) {
-				rc = view_push(w, p->id, p->space_id, p->name);
-				break;
-			}
+			const struct gstep *st;
+
+			if (!(p->from < L && L < p->to))
+				continue;
+			st = gather_step(&g, p->space_id, p->id);
+			if (!st || p->to <= st->g)
+				rc = view_push(g.w, p->id, p->space_id,
+					       p->name);
+			break;
 		}
 	}
+	pthread_rwlock_unlock(&s->lock);
+	free(g.steps);
+	free(g.spaces);
 	if (rc) {
-		view_free(w);
+		view_free(g.w);
 		return rc;
 	}
-	*out = w;
+	*out = g.w;
 	return 0;
+}
+
+void store_snapshot_view_steps(struct store *s, uint32_t ids,
+			       void (*between)(void *), void *arg)
+{
+	pthread_rwlock_wrlock(&s->lock);
+	s->view_chunk = ids;
+	s->view_between = between;
+	s->view_between_arg = arg;
+	pthread_rwlock_unlock(&s->lock);
 }
 
 /*
  * Build snapshot snap's name index if it has none.  The names are gathered
- * under the read lock, sorted with no lock held (most of the cost: at a
- * million names the sort is about nine tenths of it, and changes go on
- * meanwhile), and published under the read lock if the snapshot still
- * stands with the same L (one deleted and made again under the same name
- * meanwhile has another: that index is dropped, the caller builds anew).
- * view_mu serializes builders; lock order: view_mu, then s->lock.  The
- * pointer is published atomically: readers holding the read lock load it.
+ * in steps of the read lock (view_collect: changes go on between them),
+ * sorted with no lock held (at a million names the sort is most of the
+ * cost), and published under the read lock if the snapshot still stands
+ * with the same L (one deleted meanwhile may have lost kept states the
+ * walk needed; one deleted and made again under the same name has
+ * another L: that index is dropped, the caller builds anew).  view_mu
+ * serializes builders; lock order: view_mu, then s->lock.  The pointer is
+ * published atomically: readers holding the read lock load it.
  */
 static int view_ensure(struct store *s, const char *snap)
 {
@@ -822,7 +960,8 @@ static int view_ensure(struct store *s, const char *snap)
 	struct snapstate *st;
 	struct snap *sn;
 	uint64_t L = 0;
-	int rc;
+	bool build = false;
+	int rc = 0;
 
 	pthread_rwlock_rdlock(&s->lock);
 	st = s->snaps;
@@ -834,11 +973,13 @@ static int view_ensure(struct store *s, const char *snap)
 	sn = snap_find(st, snap, strlen(snap));
 	if (!sn)
 		rc = -ENOENT;
-	else if (__atomic_load_n(&sn->view, __ATOMIC_ACQUIRE))
-		rc = 0;
-	else
-		rc = view_collect(s, (L = sn->lsn), &w);
+	else if (!__atomic_load_n(&sn->view, __ATOMIC_ACQUIRE))
+		build = true;
+	if (build)
+		L = sn->lsn;
 	pthread_rwlock_unlock(&s->lock);
+	if (build)
+		rc = view_collect(s, L, &w);
 	if (rc || !w)
 		goto out;
 	for (size_t i = 0; i < w->n; i++)

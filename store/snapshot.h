@@ -92,4 +92,13 @@ struct store_snapshot_stats {
 };
 void store_snapshot_stats(struct store *s, struct store_snapshot_stats *out);
 
+/* A snapshot's name index is gathered in steps that hold the store's
+ * shared lock over at most ids names each (changes go on between them;
+ * default 4096, 0 restores it).  A test seam: between (after) steps,
+ * between(arg) runs with no lock of the store held, so that the test
+ * can change the store exactly there (NULL: nothing runs); it must not
+ * read a snapshot's names (that would wait for the index being built). */
+void store_snapshot_view_steps(struct store *s, uint32_t ids,
+			       void (*between)(void *), void *arg);
+
 #endif

@@ -330,7 +330,7 @@ int store_close(struct store *s)
 	store_checkpointer_stop(s);
 	if (!s->opt.read_only) {
 		pthread_mutex_lock(&s->cut_mu);
-		pthread_rwlock_wrlock(&s->lock);
+		store_wrlock(s);
 		rc = store_checkpoint_locked(s);
 		pthread_rwlock_unlock(&s->lock);
 		pthread_mutex_unlock(&s->cut_mu);

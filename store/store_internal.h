@@ -20,6 +20,8 @@
 #include "wal/wal.h"
 
 #include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -145,6 +147,16 @@ struct store {
 	void *hook_arg;
 
 	pthread_rwlock_t lock;
+	/* threads waiting for the exclusive lock (store_wrlock): a long
+	 * reader that takes the shared lock in steps lets them in between
+	 * (store_rdlock_after_writers) */
+	atomic_uint wr_waiting;
+	uint64_t applied_lsn; /* of the last frame applied (lock held) */
+	/* snapshot.c: ids per step of a view's gathering (0: default),
+	 * and the test seam run between steps */
+	uint32_t view_chunk;
+	void (*view_between)(void *);
+	void *view_between_arg;
 	struct alloc *alloc;
 	/* The nodes by id and by (space, name): maps of the nodes
 	 * themselves (util/pmap.h, nodes.c); use node_get, node_by_name,
@@ -356,5 +368,24 @@ int store_name_check(struct store *s, const char *name);
 
 void meta_to_wal(const struct store_meta *m, struct wal_meta *w);
 void meta_from_wal(const struct wal_meta *w, struct store_meta *m);
+
+/* The exclusive lock, counted in wr_waiting while waited for. */
+static inline void store_wrlock(struct store *s)
+{
+	atomic_fetch_add(&s->wr_waiting, 1);
+	pthread_rwlock_wrlock(&s->lock);
+	atomic_fetch_sub(&s->wr_waiting, 1);
+}
+
+/* The shared lock, for a reader that holds it in many short steps: first
+ * lets every thread already waiting for the exclusive lock have it (the
+ * lock prefers readers: a reader taking it again at once could hold
+ * writers off for the whole walk). */
+static inline void store_rdlock_after_writers(struct store *s)
+{
+	while (atomic_load(&s->wr_waiting))
+		sched_yield();
+	pthread_rwlock_rdlock(&s->lock);
+}
 
 #endif

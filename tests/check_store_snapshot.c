@@ -360,7 +360,7 @@ static void check_all(struct run *r)
 	}
 }
 
-static void step(struct run *r, unsigned g)
+static void step_op(struct run *r, unsigned g, unsigned op)
 {
 	struct store_meta m = { 0644, 0, 0, 0, 0 };
 	char name[16], key[16], buf[64];
@@ -372,7 +372,7 @@ static void step(struct run *r, unsigned g)
 
 	m.mtime_ns = m.ctime_ns = 1000 + g;
 	len = snprintf(buf, sizeof(buf), "g%u-%u", g, rnd(r, 1000));
-	switch (rnd(r, 20)) {
+	switch (op) {
 	case 0:
 		snprintf(name, sizeof(name), "s%u", rnd(r, NSPACES));
 		store_space_create(r->s, name, &m, &id, NULL);
@@ -453,6 +453,11 @@ static void step(struct run *r, unsigned g)
 		check_all(r);
 		break;
 	}
+}
+
+static void step(struct run *r, unsigned g)
+{
+	step_op(r, g, rnd(r, 20));
 }
 
 static void run_free(struct run *r)
@@ -652,6 +657,82 @@ START_TEST(test_snapshot_full_store)
 			store_append(s, a, buf, sizeof(buf), &seq, NULL), 0);
 	ck_assert_int_eq(store_close(s), 0);
 	assert_fsck_clean(dir);
+	test_rmdir(dir);
+}
+END_TEST
+
+/* A snapshot's name index is gathered in steps with changes going on
+ * between them (store_snapshot_view_steps: a step per name, and the
+ * test's changes run between every two steps): spaces made, renamed,
+ * removed; documents made, appended to, trimmed, moved, deleted;
+ * metadata; cut-overs.  What the first read of a fresh snapshot gives is
+ * still exactly the namespace recorded when the snapshot was taken. */
+struct between {
+	struct run r;
+	unsigned g, changes;
+};
+
+static void change_between(void *arg)
+{
+	struct between *b = arg;
+
+	for (unsigned k = rnd(&b->r, 3); k > 0; k--, b->g++) {
+		unsigned op = rnd(&b->r, 15); /* mutations only: 0-13, 17 */
+
+		step_op(&b->r, b->g, op == 14 ? 17 : op);
+		b->changes++;
+	}
+}
+
+START_TEST(test_snapshot_first_read_while_the_namespace_changes)
+{
+	const char *dir = test_tmpdir();
+	struct run r = { .seed = seed_base() + 3000u + (unsigned)_i };
+	static struct between b;
+
+	r.s = open_store(dir);
+	for (unsigned g = 0; g < 400; g++)
+		step(&r, g);
+	memset(&b, 0, sizeof(b));
+	b.r = (struct run){ .s = r.s, .seed = seed_base() + 4000u + _i };
+	for (int round = 0; round < 60; round++) {
+		struct rec *c = NULL;
+		bool had[MAXSNAPS];
+		char *got;
+
+		c = &r.snaps[(unsigned)round % MAXSNAPS]; /* make room */
+		if (c->text) {
+			ck_assert_int_eq(store_snapshot_delete(r.s, c->name),
+					 0);
+			free(c->text);
+			c->text = NULL;
+		}
+		c = NULL;
+		for (size_t i = 0; i < MAXSNAPS; i++)
+			had[i] = r.snaps[i].text != NULL;
+		snap_take(&r);
+		for (size_t i = 0; i < MAXSNAPS; i++)
+			if (r.snaps[i].text && !had[i])
+				c = &r.snaps[i]; /* the new one: never read */
+		ck_assert_ptr_nonnull(c);
+		store_snapshot_view_steps(r.s, 1 + (unsigned)round % 3,
+					  change_between, &b);
+		got = snap_text(r.s, c->name);
+		store_snapshot_view_steps(r.s, 0, NULL, NULL);
+		ck_assert_msg(!strcmp(got, c->text),
+			      "round %d: snapshot %s differs:\n--- recorded\n%s"
+			      "--- read\n%s",
+			      round, c->name, c->text, got);
+		free(got);
+		ck_assert_int_eq(store_snapshot_delete(r.s, c->name), 0);
+		free(c->text);
+		c->text = NULL;
+		check_all(&r);
+	}
+	ck_assert_uint_gt(b.changes, 500);
+	ck_assert_int_eq(store_close(r.s), 0);
+	assert_fsck_clean(dir);
+	run_free(&r);
 	test_rmdir(dir);
 }
 END_TEST
@@ -947,6 +1028,9 @@ int main(void)
 	tcase_add_test(tc, test_snapshot_keeps_an_evicted_document);
 	tcase_add_test(tc, test_snapshot_pins_and_frees);
 	tcase_add_test(tc, test_snapshot_full_store);
+	tcase_add_loop_test(tc,
+			    test_snapshot_first_read_while_the_namespace_changes,
+			    0, 3);
 	tcase_add_loop_test(tc, test_snapshot_oracle_reopen, 0, 4);
 	tcase_add_loop_test(tc, test_snapshot_oracle_crash, 0, 3);
 	suite_add_tcase(s, tc);
