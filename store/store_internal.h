@@ -125,6 +125,12 @@ struct store {
 	uint64_t map_len; /* DATA_HDR + capacity */
 	uint64_t capacity;
 	uint8_t id[16]; /* the store identity (datafile.h), set at open */
+	/* The warmer (datafile.h), started by the first space taken, and
+	 * the range of the map it was last asked to populate (change.c;
+	 * exclusive lock). */
+	struct datafile_warm *warm;
+	uint64_t warm_from, warm_to;
+	bool warm_failed;
 	struct wal *wal;
 	store_change_fn hook;
 	void *hook_arg;
