@@ -6,7 +6,8 @@
  * store_change_begin (refused when the store or its log failed, or it is
  * read-only); validate; take space from the allocator
  * (store_take_space); encode the frame into s->scratch;
- * store_change_commit: check the frame against the state by the rules
+ * store_change_commit (or _spans, which hands the log the CRC-32C of each
+ * Append's bytes, computed once for the record: wal_append_spans): check the frame against the state by the rules
  * replay applies (store_check_frame: a frame that would not apply is
  * refused before it reaches the log), wal_append() it, apply it with the
  * same code that replays it at open (store_apply_frame).  If the check or
@@ -147,6 +148,12 @@ int store_change_begin(struct store *s)
  * logged (and never replayed). */
 int store_change_commit(struct store *s, uint64_t *lsn)
 {
+	return store_change_commit_spans(s, NULL, 0, lsn);
+}
+
+int store_change_commit_spans(struct store *s, const struct wal_span *sp,
+			      size_t nsp, uint64_t *lsn)
+{
 	int rc = store_check_frame(s, s->scratch.p, s->scratch.len);
 
 	if (rc) {
@@ -155,7 +162,8 @@ int store_change_commit(struct store *s, uint64_t *lsn)
 			  s->dir, strerror(-rc));
 		return -EINVAL;
 	}
-	rc = wal_append(s->wal, s->scratch.p, s->scratch.len, lsn);
+	rc = wal_append_spans(s->wal, s->scratch.p, s->scratch.len, sp, nsp,
+			      lsn);
 	if (rc)
 		return rc;
 	rc = store_apply_frame(s, *lsn, s->scratch.p, s->scratch.len, true);

@@ -327,8 +327,8 @@ static int append_locked(struct store *s, struct node *n, const void *buf,
 			 size_t len, uint64_t first_kept, uint64_t *seq,
 			 uint64_t *lsn)
 {
+	struct wal_span sp = { s->scratch.len + WAL_APPEND_BYTES_AT, len, 0 };
 	uint64_t off;
-	uint32_t crc;
 	int rc;
 
 	if (n->seq >= STORE_SEQ_MAX)
@@ -336,13 +336,15 @@ static int append_locked(struct store *s, struct node *n, const void *buf,
 	rc = store_take_space(s, len, &off);
 	if (rc)
 		return rc;
-	crc = crc32c(buf, len);
+	/* the one CRC pass over the bytes: the record's, which the frame's
+	 * continues over them (wal_append_spans) */
+	sp.crc = crc32c(buf, len);
 	rc = wal_put_append(&s->scratch, n->id, n->seq + 1, off,
-			    clock_real_ns(), buf, (uint32_t)len, crc);
+			    clock_real_ns(), buf, (uint32_t)len, sp.crc);
 	if (!rc && first_kept)
 		rc = wal_put_trim(&s->scratch, n->id, first_kept);
 	if (!rc)
-		rc = store_change_commit(s, lsn);
+		rc = store_change_commit_spans(s, &sp, 1, lsn);
 	if (rc) {
 		if (len && !s->failed)
 			alloc_release(s->alloc, off, len);

@@ -259,6 +259,10 @@ void store_snapshot_free(struct store *s);
 /* change.c: the mutation protocol (see there) */
 int store_change_begin(struct store *s);
 int store_change_commit(struct store *s, uint64_t *lsn);
+/* The same, with spans of s->scratch whose CRC-32C the caller computed
+ * (the bytes of its Append records: wal_append_spans). */
+int store_change_commit_spans(struct store *s, const struct wal_span *sp,
+			      size_t nsp, uint64_t *lsn);
 int store_change_end(struct store *s, int rc, uint64_t id, uint64_t lsn,
 		     uint64_t *lsn_out);
 int store_take_space(struct store *s, uint64_t len, uint64_t *off);
