@@ -396,8 +396,9 @@ int store_append(struct store *s, uint64_t id, const void *buf, size_t len,
 /* Entries of a batch or an import: each checked against the entry limit
  * up front, then given space and an Append record (seq0, seq0 + 1, ...)
  * in the scratch frame.  offs[] (n + 1 slots, caller-owned) records the
- * space taken; *taken how many entries got some, for entries_release when
- * the change does not commit. */
+ * space taken, sp[] (n slots) the span of each entry's bytes in the frame
+ * with their CRC (store_change_commit_spans); *taken how many entries got
+ * some, for entries_release when the change does not commit. */
 static int entries_check(const struct store *s,
 			 const struct store_import_entry *e, size_t n)
 {
@@ -409,7 +410,8 @@ static int entries_check(const struct store *s,
 
 static int entries_put(struct store *s, uint64_t id, uint64_t seq0,
 		       int64_t time_ns, const struct store_import_entry *e,
-		       size_t n, uint64_t *offs, size_t *taken)
+		       size_t n, uint64_t *offs, struct wal_span *sp,
+		       size_t *taken)
 {
 	int rc = 0;
 
@@ -418,9 +420,11 @@ static int entries_put(struct store *s, uint64_t id, uint64_t seq0,
 		if (rc)
 			break;
 		*taken = i + 1;
+		sp[i] = (struct wal_span){ s->scratch.len + WAL_APPEND_BYTES_AT,
+					   e[i].len,
+					   crc32c(e[i].buf, e[i].len) };
 		rc = wal_put_append(&s->scratch, id, seq0 + i, offs[i], time_ns,
-				    e[i].buf, (uint32_t)e[i].len,
-				    crc32c(e[i].buf, e[i].len));
+				    e[i].buf, (uint32_t)e[i].len, sp[i].crc);
 	}
 	return rc;
 }
@@ -441,6 +445,7 @@ int store_append_batch(struct store *s, uint64_t id,
 {
 	struct node *nd;
 	uint64_t *offs, l = 0;
+	struct wal_span *spans;
 	size_t taken = 0;
 	int rc;
 
@@ -448,11 +453,16 @@ int store_append_batch(struct store *s, uint64_t id,
 	if (rc)
 		return rc;
 	offs = calloc(n + 1, sizeof(*offs));
-	if (!offs)
+	spans = calloc(n + 1, sizeof(*spans));
+	if (!offs || !spans) {
+		free(offs);
+		free(spans);
 		return -ENOMEM;
+	}
 	rc = store_change_begin(s);
 	if (rc) {
 		free(offs);
+		free(spans);
 		return rc;
 	}
 	nd = store_doc_node(s, id, &rc);
@@ -466,10 +476,10 @@ int store_append_batch(struct store *s, uint64_t id,
 		rc = -EOVERFLOW;
 		goto out;
 	}
-	rc = entries_put(s, id, nd->seq + 1, clock_real_ns(), e, n, offs,
+	rc = entries_put(s, id, nd->seq + 1, clock_real_ns(), e, n, offs, spans,
 			 &taken);
 	if (!rc && n)
-		rc = store_change_commit(s, &l);
+		rc = store_change_commit_spans(s, spans, n, &l);
 	if (rc)
 		entries_release(s, e, offs, taken);
 	if (!rc) {
@@ -479,6 +489,7 @@ int store_append_batch(struct store *s, uint64_t id,
 	}
 out:
 	free(offs);
+	free(spans);
 	return store_change_end(s, rc, l ? id : 0, l, lsn);
 }
 
@@ -645,6 +656,7 @@ int store_import(struct store *s, const char *space, const char *key,
 	struct wal_meta wm;
 	struct node *sp;
 	uint64_t *offs = NULL, sid, nid = 0, l = 0;
+	struct wal_span *spans = NULL;
 	size_t taken = 0;
 	bool stale = false;
 	int rc;
@@ -657,11 +669,16 @@ int store_import(struct store *s, const char *space, const char *key,
 	if (rc)
 		return rc;
 	offs = calloc(n + 1, sizeof(*offs));
-	if (!offs)
+	spans = calloc(n + 1, sizeof(*spans));
+	if (!offs || !spans) {
+		free(offs);
+		free(spans);
 		return -ENOMEM;
+	}
 	rc = store_change_begin(s);
 	if (rc) {
 		free(offs);
+		free(spans);
 		return rc;
 	}
 	meta_to_wal(m, &wm);
@@ -682,19 +699,20 @@ int store_import(struct store *s, const char *space, const char *key,
 	if (!rc)
 		rc = wal_put_mapkey(&s->scratch, nid, sid, &wm, key);
 	if (!rc)
-		rc = entries_put(s, nid, last_seq - n + 1, 0, e, n, offs,
+		rc = entries_put(s, nid, last_seq - n + 1, 0, e, n, offs, spans,
 				 &taken);
 	if (!rc)
 		rc = wal_put_backup(&s->scratch, nid, last_seq,
 				    clock_real_ns());
 	if (!rc)
-		rc = store_change_commit(s, &l);
+		rc = store_change_commit_spans(s, spans, n, &l);
 	if (rc)
 		entries_release(s, e, offs, taken);
 	if (!rc && id)
 		*id = nid;
 out:
 	free(offs);
+	free(spans);
 	return store_change_end(s, rc, nid, l, lsn);
 }
 
