@@ -42,7 +42,8 @@ static uint32_t S[NB][256], T[NB][256];
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static bool have_hw;
 
-/* a * b mod P, reflected (zlib's multmodp). */
+/* a * b mod P, reflected (zlib's multmodp); a != 0 (here always a power
+ * of x). */
 static uint32_t multmodp(uint32_t a, uint32_t b)
 {
 	uint32_t m = X0, p = 0;
