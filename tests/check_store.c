@@ -1483,6 +1483,19 @@ static size_t pages_resident(const char *path, uint64_t off, uint64_t len)
 	return got;
 }
 
+/* Does this kernel have MADV_POPULATE_WRITE (Linux 5.14)? */
+static bool populate_works(void)
+{
+	void *m = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	bool ok;
+
+	ck_assert(m != MAP_FAILED);
+	ok = madvise(m, 4096, 23 /* MADV_POPULATE_WRITE */) == 0;
+	munmap(m, 4096);
+	return ok;
+}
+
 struct sum {
 	uint64_t n, bytes;
 	uint32_t crc;
@@ -1523,10 +1536,15 @@ START_TEST(test_store_pages_ahead_of_appends_are_populated)
 			 0);
 	sum_entry(&want, 1, buf, sizeof(buf));
 	deadline = time(NULL) + 20;
-	while (pages_resident(path, ahead, span) < span / 4096 &&
+	while (populate_works() &&
+	       pages_resident(path, ahead, span) < span / 4096 &&
 	       time(NULL) < deadline)
 		usleep(1000);
-	ck_assert_uint_eq(pages_resident(path, ahead, span), span / 4096);
+	/* a kernel without MADV_POPULATE_WRITE (before 5.14) has no warmer:
+	 * the writer faults pages in itself, and the rest must hold */
+	if (populate_works())
+		ck_assert_uint_eq(pages_resident(path, ahead, span),
+				  span / 4096);
 	/* appends into the populated pages and past them (8 MiB) */
 	for (int i = 0; i < 80000; i++) {
 		fill(buf, sizeof(buf), i);
