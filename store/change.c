@@ -6,7 +6,8 @@
  * store_change_begin (refused when the store or its log failed, or it is
  * read-only); validate; take space from the allocator
  * (store_take_space); encode the frame into s->scratch;
- * store_change_commit: check the frame against the state by the rules
+ * store_change_commit (or _spans, which hands the log the CRC-32C of each
+ * Append's bytes, computed once for the record: wal_append_spans): check the frame against the state by the rules
  * replay applies (store_check_frame: a frame that would not apply is
  * refused before it reaches the log), wal_append() it, apply it with the
  * same code that replays it at open (store_apply_frame).  If the check or
@@ -29,6 +30,7 @@
  * s->failed (the log already holds the frame): every later change is
  * refused.
  */
+#include "store/datafile.h"
 #include "store/store_internal.h"
 
 #include "util/log.h"
@@ -55,6 +57,37 @@ void store_release_durable(struct store *s)
 		s->pf_head = s->npf = 0;
 }
 
+/* Have the warmer populate the pages ahead of space just taken,
+ * [off, off + len): up to WARM_AHEAD past its end, asked again when the
+ * takes come within half of that of the end of the range last asked for
+ * (and at once when they jump outside it: a reused hole, the area after
+ * a growth).  Space taken past what the warmer did is faulted in by the
+ * writer itself, as without it (datafile.c). */
+#define WARM_AHEAD (UINT64_C(4) << 20)
+
+static void warm_ahead(struct store *s, uint64_t off, uint64_t len)
+{
+	uint64_t end = off + len, lim = DATA_HDR + s->capacity, from, to;
+
+	if (off >= s->warm_from && end + WARM_AHEAD / 2 <= s->warm_to)
+		return;
+	if (!s->warm) {
+		if (s->warm_failed)
+			return;
+		if (datafile_warm_new(s->data_fd, &s->warm)) {
+			s->warm_failed = true;
+			return;
+		}
+	}
+	from = off >= s->warm_from && off < s->warm_to ? s->warm_to : end;
+	to = end + WARM_AHEAD < lim ? end + WARM_AHEAD : lim;
+	if (from >= to)
+		return;
+	s->warm_from = off;
+	s->warm_to = to;
+	datafile_warm_ask(s->warm, from, to);
+}
+
 int store_take_space(struct store *s, uint64_t len, uint64_t *off)
 {
 	int rc;
@@ -79,8 +112,10 @@ int store_take_space(struct store *s, uint64_t len, uint64_t *off)
 		if (!rc)
 			rc = alloc_take(s->alloc, len, off);
 	}
-	if (!rc)
+	if (!rc) {
 		s->taken_bytes += len;
+		warm_ahead(s, *off, len);
+	}
 	if (rc == -ENOSPC && store_snapshot_pinned_bytes(s))
 		log_warn("store '%s' is full: snapshots keep %" PRIu64
 			 " bytes that no document holds (drop one to free "
@@ -113,6 +148,12 @@ int store_change_begin(struct store *s)
  * logged (and never replayed). */
 int store_change_commit(struct store *s, uint64_t *lsn)
 {
+	return store_change_commit_spans(s, NULL, 0, lsn);
+}
+
+int store_change_commit_spans(struct store *s, const struct wal_span *sp,
+			      size_t nsp, uint64_t *lsn)
+{
 	int rc = store_check_frame(s, s->scratch.p, s->scratch.len);
 
 	if (rc) {
@@ -121,7 +162,8 @@ int store_change_commit(struct store *s, uint64_t *lsn)
 			  s->dir, strerror(-rc));
 		return -EINVAL;
 	}
-	rc = wal_append(s->wal, s->scratch.p, s->scratch.len, lsn);
+	rc = wal_append_spans(s->wal, s->scratch.p, s->scratch.len, sp, nsp,
+			      lsn);
 	if (rc)
 		return rc;
 	rc = store_apply_frame(s, *lsn, s->scratch.p, s->scratch.len, true);

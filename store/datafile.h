@@ -36,4 +36,16 @@ int datafile_open(const char *path, bool read_only, int *fd_out,
 int datafile_grow(int fd, const char *name, uint64_t capacity,
 		  const uint8_t id[DATA_ID_LEN], bool *sticky);
 
+/* The warmer (datafile.c): a thread that populates the page cache with
+ * the pages of a range of the data file behind fd (allocated, zeroed,
+ * dirty), off the writers' path, so that their first write into those
+ * pages does not fault them in.  fd must stay open until
+ * datafile_warm_free.  _ask replaces the request not yet done by
+ * [from, to) (file offsets, inside the file) and returns at once; it
+ * accepts NULL.  _free stops and joins the thread; it accepts NULL. */
+struct datafile_warm;
+int datafile_warm_new(int fd, struct datafile_warm **out);
+void datafile_warm_ask(struct datafile_warm *w, uint64_t from, uint64_t to);
+void datafile_warm_free(struct datafile_warm *w);
+
 #endif

@@ -333,8 +333,8 @@ static int append_locked(struct store *s, struct node *n, const void *buf,
 			 size_t len, uint64_t first_kept, uint64_t *seq,
 			 uint64_t *lsn)
 {
+	struct wal_span sp = { s->scratch.len + WAL_APPEND_BYTES_AT, len, 0 };
 	uint64_t off;
-	uint32_t crc;
 	int rc;
 
 	if (n->seq >= STORE_SEQ_MAX)
@@ -342,13 +342,15 @@ static int append_locked(struct store *s, struct node *n, const void *buf,
 	rc = store_take_space(s, len, &off);
 	if (rc)
 		return rc;
-	crc = crc32c(buf, len);
+	/* the one CRC pass over the bytes: the record's, which the frame's
+	 * continues over them (wal_append_spans) */
+	sp.crc = crc32c(buf, len);
 	rc = wal_put_append(&s->scratch, n->id, n->seq + 1, off,
-			    clock_real_ns(), buf, (uint32_t)len, crc);
+			    clock_real_ns(), buf, (uint32_t)len, sp.crc);
 	if (!rc && first_kept)
 		rc = wal_put_trim(&s->scratch, n->id, first_kept);
 	if (!rc)
-		rc = store_change_commit(s, lsn);
+		rc = store_change_commit_spans(s, &sp, 1, lsn);
 	if (rc) {
 		if (len && !s->failed)
 			alloc_release(s->alloc, off, len);
@@ -400,8 +402,9 @@ int store_append(struct store *s, uint64_t id, const void *buf, size_t len,
 /* Entries of a batch or an import: each checked against the entry limit
  * up front, then given space and an Append record (seq0, seq0 + 1, ...)
  * in the scratch frame.  offs[] (n + 1 slots, caller-owned) records the
- * space taken; *taken how many entries got some, for entries_release when
- * the change does not commit. */
+ * space taken, sp[] (n slots) the span of each entry's bytes in the frame
+ * with their CRC (store_change_commit_spans); *taken how many entries got
+ * some, for entries_release when the change does not commit. */
 static int entries_check(const struct store *s,
 			 const struct store_import_entry *e, size_t n)
 {
@@ -413,7 +416,8 @@ static int entries_check(const struct store *s,
 
 static int entries_put(struct store *s, uint64_t id, uint64_t seq0,
 		       int64_t time_ns, const struct store_import_entry *e,
-		       size_t n, uint64_t *offs, size_t *taken)
+		       size_t n, uint64_t *offs, struct wal_span *sp,
+		       size_t *taken)
 {
 	int rc = 0;
 
@@ -422,9 +426,11 @@ static int entries_put(struct store *s, uint64_t id, uint64_t seq0,
 		if (rc)
 			break;
 		*taken = i + 1;
+		sp[i] = (struct wal_span){ s->scratch.len + WAL_APPEND_BYTES_AT,
+					   e[i].len,
+					   crc32c(e[i].buf, e[i].len) };
 		rc = wal_put_append(&s->scratch, id, seq0 + i, offs[i], time_ns,
-				    e[i].buf, (uint32_t)e[i].len,
-				    crc32c(e[i].buf, e[i].len));
+				    e[i].buf, (uint32_t)e[i].len, sp[i].crc);
 	}
 	return rc;
 }
@@ -445,6 +451,7 @@ int store_append_batch(struct store *s, uint64_t id,
 {
 	struct node *nd;
 	uint64_t *offs, l = 0;
+	struct wal_span *spans;
 	size_t taken = 0;
 	int rc;
 
@@ -452,11 +459,16 @@ int store_append_batch(struct store *s, uint64_t id,
 	if (rc)
 		return rc;
 	offs = calloc(n + 1, sizeof(*offs));
-	if (!offs)
+	spans = calloc(n + 1, sizeof(*spans));
+	if (!offs || !spans) {
+		free(offs);
+		free(spans);
 		return -ENOMEM;
+	}
 	rc = store_change_begin(s);
 	if (rc) {
 		free(offs);
+		free(spans);
 		return rc;
 	}
 	nd = store_doc_node(s, id, &rc);
@@ -470,10 +482,10 @@ int store_append_batch(struct store *s, uint64_t id,
 		rc = -EOVERFLOW;
 		goto out;
 	}
-	rc = entries_put(s, id, nd->seq + 1, clock_real_ns(), e, n, offs,
+	rc = entries_put(s, id, nd->seq + 1, clock_real_ns(), e, n, offs, spans,
 			 &taken);
 	if (!rc && n)
-		rc = store_change_commit(s, &l);
+		rc = store_change_commit_spans(s, spans, n, &l);
 	if (rc)
 		entries_release(s, e, offs, taken);
 	if (!rc) {
@@ -483,6 +495,7 @@ int store_append_batch(struct store *s, uint64_t id,
 	}
 out:
 	free(offs);
+	free(spans);
 	return store_change_end(s, rc, l ? id : 0, l, lsn);
 }
 
@@ -649,6 +662,7 @@ int store_import(struct store *s, const char *space, const char *key,
 	struct wal_meta wm;
 	struct node *sp;
 	uint64_t *offs = NULL, sid, nid = 0, l = 0;
+	struct wal_span *spans = NULL;
 	size_t taken = 0;
 	bool stale = false;
 	int rc;
@@ -661,11 +675,16 @@ int store_import(struct store *s, const char *space, const char *key,
 	if (rc)
 		return rc;
 	offs = calloc(n + 1, sizeof(*offs));
-	if (!offs)
+	spans = calloc(n + 1, sizeof(*spans));
+	if (!offs || !spans) {
+		free(offs);
+		free(spans);
 		return -ENOMEM;
+	}
 	rc = store_change_begin(s);
 	if (rc) {
 		free(offs);
+		free(spans);
 		return rc;
 	}
 	meta_to_wal(m, &wm);
@@ -686,19 +705,20 @@ int store_import(struct store *s, const char *space, const char *key,
 	if (!rc)
 		rc = wal_put_mapkey(&s->scratch, nid, sid, &wm, key);
 	if (!rc)
-		rc = entries_put(s, nid, last_seq - n + 1, 0, e, n, offs,
+		rc = entries_put(s, nid, last_seq - n + 1, 0, e, n, offs, spans,
 				 &taken);
 	if (!rc)
 		rc = wal_put_backup(&s->scratch, nid, last_seq,
 				    clock_real_ns());
 	if (!rc)
-		rc = store_change_commit(s, &l);
+		rc = store_change_commit_spans(s, spans, n, &l);
 	if (rc)
 		entries_release(s, e, offs, taken);
 	if (!rc && id)
 		*id = nid;
 out:
 	free(offs);
+	free(spans);
 	return store_change_end(s, rc, nid, l, lsn);
 }
 

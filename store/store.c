@@ -168,6 +168,7 @@ static void store_free(struct store *s)
 	store_old_maps_free(s);
 	if (s->map)
 		munmap(s->map, s->map_len);
+	datafile_warm_free(s->warm);
 	if (s->data_fd >= 0)
 		io_close(s->data_fd);
 	if (s->lock_fd >= 0)

@@ -142,6 +142,12 @@ struct store {
 	uint64_t map_len; /* DATA_HDR + capacity */
 	uint64_t capacity;
 	uint8_t id[16]; /* the store identity (datafile.h), set at open */
+	/* The warmer (datafile.h), started by the first space taken, and
+	 * the range of the map it was last asked to populate (change.c;
+	 * exclusive lock). */
+	struct datafile_warm *warm;
+	uint64_t warm_from, warm_to;
+	bool warm_failed;
 	struct wal *wal;
 	store_change_fn hook;
 	void *hook_arg;
@@ -283,6 +289,10 @@ void store_snapshot_free(struct store *s);
 /* change.c: the mutation protocol (see there) */
 int store_change_begin(struct store *s);
 int store_change_commit(struct store *s, uint64_t *lsn);
+/* The same, with spans of s->scratch whose CRC-32C the caller computed
+ * (the bytes of its Append records: wal_append_spans). */
+int store_change_commit_spans(struct store *s, const struct wal_span *sp,
+			      size_t nsp, uint64_t *lsn);
 int store_change_end(struct store *s, int rc, uint64_t id, uint64_t lsn,
 		     uint64_t *lsn_out);
 int store_take_space(struct store *s, uint64_t len, uint64_t *off);

@@ -24,9 +24,11 @@
 #include <string.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/statvfs.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static const struct store_meta M = { 0644, 0, 0, 1, 1 };
@@ -1648,6 +1650,112 @@ END_TEST
  * and growth, different for another store; a data file made before
  * identities existed (zeros in the header) gets one at its first writable
  * open and keeps it, and reads as zero read-only before that. */
+/* How many pages of [off, off + len) of the file at path the page cache
+ * holds. */
+static size_t pages_resident(const char *path, uint64_t off, uint64_t len)
+{
+	size_t pg = (size_t)sysconf(_SC_PAGESIZE), n = len / pg, got = 0;
+	unsigned char *v = calloc(n, 1);
+	int fd = open(path, O_RDONLY);
+	void *m;
+
+	ck_assert_ptr_nonnull(v);
+	ck_assert_int_ge(fd, 0);
+	m = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, (off_t)off);
+	ck_assert(m != MAP_FAILED);
+	ck_assert_int_eq(mincore(m, len, v), 0);
+	for (size_t i = 0; i < n; i++)
+		got += v[i] & 1;
+	munmap(m, len);
+	close(fd);
+	free(v);
+	return got;
+}
+
+/* Does this kernel have MADV_POPULATE_WRITE (Linux 5.14)? */
+static bool populate_works(void)
+{
+	void *m = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	bool ok;
+
+	ck_assert(m != MAP_FAILED);
+	ok = madvise(m, 4096, 23 /* MADV_POPULATE_WRITE */) == 0;
+	munmap(m, 4096);
+	return ok;
+}
+
+struct sum {
+	uint64_t n, bytes;
+	uint32_t crc;
+};
+
+static int sum_entry(void *arg, uint64_t seq, const void *buf, size_t len)
+{
+	struct sum *u = arg;
+
+	(void)seq;
+	u->n++;
+	u->bytes += len;
+	u->crc = crc32c_extend(u->crc, buf, len);
+	return 0;
+}
+
+/* The pages ahead of the space appends take are populated off the
+ * appending thread (the warmer, store/datafile.c), and the entries
+ * written meanwhile read back intact, before and after a reopen. */
+START_TEST(test_store_pages_ahead_of_appends_are_populated)
+{
+	char *dir = test_tmpdir(), path[4096], buf[100];
+	const uint64_t ahead = DATA_HDR + (2u << 20), span = 1u << 20;
+	struct store *s = open_store(dir, 32u << 20);
+	struct sum want = { 0 }, got = { 0 };
+	uint64_t sp, id;
+	time_t deadline;
+
+	/* no read-around: the first append's page fault reads in its page
+	 * only, not the megabytes around it (read_ahead_kb) */
+	ck_assert_int_eq(madvise(s->map, s->map_len, MADV_RANDOM), 0);
+	snprintf(path, sizeof(path), "%s/data", dir);
+	ck_assert_uint_eq(pages_resident(path, ahead, span), 0);
+	ck_assert_int_eq(store_space_create(s, "sp", &M, &sp, NULL), 0);
+	id = mkdoc(s, sp, "d");
+	fill(buf, sizeof(buf), 1);
+	ck_assert_int_eq(store_append(s, id, buf, sizeof(buf), NULL, NULL),
+			 0);
+	sum_entry(&want, 1, buf, sizeof(buf));
+	deadline = time(NULL) + 20;
+	while (populate_works() &&
+	       pages_resident(path, ahead, span) < span / 4096 &&
+	       time(NULL) < deadline)
+		usleep(1000);
+	/* a kernel without MADV_POPULATE_WRITE (before 5.14) has no warmer:
+	 * the writer faults pages in itself, and the rest must hold */
+	if (populate_works())
+		ck_assert_uint_eq(pages_resident(path, ahead, span),
+				  span / 4096);
+	/* appends into the populated pages and past them (8 MiB) */
+	for (int i = 0; i < 80000; i++) {
+		fill(buf, sizeof(buf), i);
+		buf[i % sizeof(buf)] = (char)i;
+		ck_assert_int_eq(
+			store_append(s, id, buf, sizeof(buf), NULL, NULL), 0);
+		sum_entry(&want, 1, buf, sizeof(buf));
+	}
+	ck_assert_int_eq(store_read(s, id, sum_entry, &got), 0);
+	ck_assert_uint_eq(got.n, want.n);
+	ck_assert_uint_eq(got.crc, want.crc);
+	ck_assert_int_eq(store_close(s), 0);
+	s = open_store(dir, 32u << 20);
+	memset(&got, 0, sizeof(got));
+	ck_assert_int_eq(store_read(s, id, sum_entry, &got), 0);
+	ck_assert_uint_eq(got.n, want.n);
+	ck_assert_uint_eq(got.bytes, want.bytes);
+	ck_assert_uint_eq(got.crc, want.crc);
+	ck_assert_int_eq(store_close(s), 0);
+}
+END_TEST
+
 START_TEST(test_store_identity_is_made_once_and_kept)
 {
 	static const uint8_t zero[STORE_UUID_LEN];
@@ -2242,6 +2350,7 @@ int main(void)
 	tcase_add_test(tc, test_store_growth_survives_a_fault_at_every_step);
 	tcase_add_test(tc, test_store_header_copies_survive_one_damaged);
 	tcase_add_test(tc, test_store_identity_is_made_once_and_kept);
+	tcase_add_test(tc, test_store_pages_ahead_of_appends_are_populated);
 	tcase_add_test(tc, test_store_batch_append_is_all_or_nothing);
 	tcase_add_test(tc, test_store_root_metadata_persists);
 	tcase_add_test(tc,

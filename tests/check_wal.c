@@ -186,6 +186,104 @@ START_TEST(test_wal_record_decoder_refuses_every_truncation_and_flip)
 }
 END_TEST
 
+/* wal_crc_skip continues a CRC over bytes from their own CRC exactly as
+ * reading them does, on both paths, for every length to 4 KiB, larger
+ * ones, and any seed; and both paths agree for lengths of every size. */
+START_TEST(test_wal_crc_skip_equals_reading_the_bytes)
+{
+	static const size_t big[] = { 65535, 65536, 65537, 1u << 20,
+				      (1u << 20) + 12345, (16u << 20) + 1 };
+	size_t cap = (16u << 20) + 1;
+	uint8_t *b = malloc(cap);
+	uint64_t r = 88172645463325252ull;
+
+	ck_assert_ptr_nonnull(b);
+	for (size_t i = 0; i < cap; i++) {
+		r ^= r << 13, r ^= r >> 7, r ^= r << 17;
+		b[i] = (uint8_t)r;
+	}
+	for (size_t n = 0; n <= 4096 + sizeof(big) / sizeof(big[0]); n++) {
+		size_t len = n <= 4096 ? n : big[n - 4097];
+		const uint8_t *p = b + (n * 7) % 64;
+		uint32_t seed = (uint32_t)(r ^ n), want, c;
+
+		if (len > cap - 64)
+			p = b;
+		r ^= r << 13, r ^= r >> 7, r ^= r << 17;
+		c = crc32c(p, len);
+		want = crc32c_extend(seed, p, len);
+		ck_assert_uint_eq(wal_crc_skip(seed, c, len), want);
+		ck_assert_uint_eq(wal_crc_skip_sw(seed, c, len), want);
+	}
+	for (int i = 0; i < 100000; i++) {
+		uint64_t len;
+
+		r ^= r << 13, r ^= r >> 7, r ^= r << 17;
+		len = r >> (i % 64);
+		ck_assert_uint_eq(wal_crc_skip((uint32_t)r, (uint32_t)i, len),
+				  wal_crc_skip_sw((uint32_t)r, (uint32_t)i,
+						  len));
+	}
+	free(b);
+}
+END_TEST
+
+/* Frames appended with spans (the bytes' CRC given, not read) replay as
+ * valid frames with their payloads; a span whose CRC is wrong makes a
+ * frame replay rejects (its bytes are still read and checked there);
+ * spans out of order or outside the payload are refused. */
+START_TEST(test_wal_append_spans_replays_and_is_checked_in_full)
+{
+	char *dir = test_tmpdir();
+	struct seen s = { 0 };
+	struct wal_span sp[3];
+	struct wal *w;
+	uint8_t buf[3000];
+	uint64_t lsn;
+
+	for (size_t i = 0; i < sizeof(buf); i++)
+		buf[i] = (uint8_t)(i * 31 + 7);
+	ck_assert_int_eq(wal_create(dir, &no_committer, empty_snap, NULL, &w),
+			 0);
+	for (int i = 0; i < 200; i++) {
+		size_t len = 1 + (size_t)i * 13 % 2999, a = len / 3,
+		       bl = len / 4;
+
+		sp[0] = (struct wal_span){ a / 2, a / 2, 0 };
+		sp[1] = (struct wal_span){ a, bl, 0 };
+		sp[2] = (struct wal_span){ a + bl, len - a - bl, 0 };
+		for (int k = 0; k < 3; k++)
+			sp[k].crc = crc32c(buf + sp[k].off, sp[k].len);
+		buf[0] = (uint8_t)i;
+		ck_assert_int_eq(wal_append_spans(w, buf, len, sp,
+						  (size_t)(1 + i % 3), &lsn),
+				 0);
+		ck_assert_uint_eq(lsn, (uint64_t)i + 2);
+	}
+	sp[0] = (struct wal_span){ 10, 10, 0 };
+	sp[1] = (struct wal_span){ 5, 10, 0 };
+	ck_assert_int_eq(wal_append_spans(w, buf, 100, sp, 2, &lsn), -EINVAL);
+	sp[0] = (struct wal_span){ 95, 10, 0 };
+	ck_assert_int_eq(wal_append_spans(w, buf, 100, sp, 1, &lsn), -EINVAL);
+	ck_assert_int_eq(wal_close(w), 0);
+	ck_assert_int_eq(wal_open(dir, &no_committer, collect, &s, &w), 0);
+	ck_assert_int_eq(s.n, 201);
+	for (int i = 0; i < 200; i++) {
+		ck_assert_uint_eq(s.len[i + 1], 1 + (size_t)i * 13 % 2999);
+		ck_assert_uint_eq(s.first[i + 1], (uint8_t)i);
+	}
+	/* a wrong CRC: the frame is damaged, the tail cut there */
+	sp[0] = (struct wal_span){ 10, 50, crc32c(buf + 10, 50) ^ 1 };
+	ck_assert_int_eq(wal_append_spans(w, buf, 100, sp, 1, &lsn), 0);
+	ck_assert_int_eq(wal_close(w), 0);
+	memset(&s, 0, sizeof(s));
+	ck_assert_int_eq(wal_open(dir, &no_committer, collect, &s, &w), 0);
+	ck_assert_int_eq(s.n, 201);
+	ck_assert_int_eq(wal_close(w), 0);
+	test_rmdir(dir);
+}
+END_TEST
+
 START_TEST(test_wal_replays_every_frame_in_order)
 {
 	char *dir = test_tmpdir();
@@ -990,6 +1088,8 @@ int main(void)
 	tcase_add_test(
 		tc, test_wal_record_decoder_refuses_every_truncation_and_flip);
 	tcase_add_test(tc, test_wal_replays_every_frame_in_order);
+	tcase_add_test(tc, test_wal_crc_skip_equals_reading_the_bytes);
+	tcase_add_test(tc, test_wal_append_spans_replays_and_is_checked_in_full);
 	tcase_add_test(
 		tc, test_wal_recover_accepts_exactly_the_prefix_at_every_cut);
 	tcase_add_test(

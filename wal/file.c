@@ -101,9 +101,12 @@ static uint32_t seed_of(uint64_t gen, uint64_t salt)
 	return crc32c(b, sizeof(b));
 }
 
-void wal_frame_put(uint8_t *h, uint32_t seed, uint64_t lsn, uint64_t epoch,
-		   const void *payload, size_t len)
+void wal_frame_put_spans(uint8_t *h, uint32_t seed, uint64_t lsn,
+			 uint64_t epoch, const void *payload, size_t len,
+			 const struct wal_span *sp, size_t nsp)
 {
+	const uint8_t *p = payload;
+	size_t at = 0;
 	uint32_t crc;
 
 	le32_put(h, FRAME_MAGIC);
@@ -112,8 +115,20 @@ void wal_frame_put(uint8_t *h, uint32_t seed, uint64_t lsn, uint64_t epoch,
 	le64_put(h + 16, epoch);
 	le32_put(h + 24, 0);
 	crc = crc32c_extend(seed, h, 28);
-	crc = crc32c_extend(crc, payload, len);
+	for (size_t i = 0; i < nsp; i++) {
+		debug_assert(crc32c(p + sp[i].off, sp[i].len) == sp[i].crc);
+		crc = crc32c_extend(crc, p + at, sp[i].off - at);
+		crc = wal_crc_skip(crc, sp[i].crc, sp[i].len);
+		at = sp[i].off + sp[i].len;
+	}
+	crc = crc32c_extend(crc, p + at, len - at);
 	le32_put(h + 28, crc);
+}
+
+void wal_frame_put(uint8_t *h, uint32_t seed, uint64_t lsn, uint64_t epoch,
+		   const void *payload, size_t len)
+{
+	wal_frame_put_spans(h, seed, lsn, epoch, payload, len, NULL, 0);
 }
 
 /* Is there a valid frame at p (any LSN)?  On success *lsn, *epoch and

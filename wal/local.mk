@@ -2,7 +2,7 @@
 # cut-over).  Uses util only.
 noinst_LIBRARIES += wal/libwal.a
 wal_libwal_a_SOURCES = \
-	wal/record.c wal/record.h \
+	wal/record.c wal/record.h wal/crc.c \
 	wal/log.c wal/file.c wal/wal.h wal/wal_internal.h
 
 check_LIBRARIES += tests/libtestutil.a

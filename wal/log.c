@@ -381,10 +381,23 @@ void wal_unlock_handoff(struct wal *w)
 
 int wal_append(struct wal *w, const void *payload, size_t len, uint64_t *lsn)
 {
+	return wal_append_spans(w, payload, len, NULL, 0, lsn);
+}
+
+int wal_append_spans(struct wal *w, const void *payload, size_t len,
+		     const struct wal_span *sp, size_t nsp, uint64_t *lsn)
+{
+	size_t at = 0;
 	int rc;
 
 	if (len > WAL_FRAME_MAX)
 		return -EFBIG;
+	for (size_t i = 0; i < nsp; i++) {
+		if (sp[i].off < at || sp[i].len > len ||
+		    sp[i].off > len - sp[i].len)
+			return -EINVAL;
+		at = sp[i].off + sp[i].len;
+	}
 	pthread_mutex_lock(&w->mu);
 	debug_assert(wal_invariants(w));
 	if (w->err) {
@@ -398,8 +411,8 @@ int wal_append(struct wal *w, const void *payload, size_t len, uint64_t *lsn)
 	rc = wal_buf_reserve(&w->pend, FRAME_HDR + len);
 	if (rc)
 		goto out;
-	wal_frame_put(w->pend.p + w->pend.len, w->seed, w->next_lsn,
-		      w->durable_lsn + 1, payload, len);
+	wal_frame_put_spans(w->pend.p + w->pend.len, w->seed, w->next_lsn,
+			    w->durable_lsn + 1, payload, len, sp, nsp);
 	if (len)
 		memcpy(w->pend.p + w->pend.len + FRAME_HDR, payload, len);
 	w->pend.len += FRAME_HDR + len;

@@ -110,6 +110,9 @@ enum wal_rec_type {
 };
 
 #define WAL_REC_HDR 5
+/* The bytes of an Append record start this far from the record's first
+ * byte (header, then id, seq, offset, mtime_ns, len, crc). */
+#define WAL_APPEND_BYTES_AT (WAL_REC_HDR + 40)
 #define WAL_META_BYTES 28
 #define WAL_NAME_MAX 255
 

@@ -65,6 +65,28 @@ int wal_create(const char *dir, const struct wal_options *o, wal_snap_fn snap,
  * (-ENOMEM leaves the log usable). */
 int wal_append(struct wal *w, const void *payload, size_t len, uint64_t *lsn);
 
+/* A run of payload bytes whose CRC-32C the caller computed already. */
+struct wal_span {
+	size_t off, len;
+	uint32_t crc; /* crc32c(payload + off, len) */
+};
+
+/* wal_append, with the frame's CRC continued over each span's bytes with
+ * its crc instead of reading them again (wal/crc.c): one CRC pass over
+ * an Append's bytes instead of two.  The frame is the same to the bit.
+ * Spans are in payload order, disjoint and inside it (else -EINVAL,
+ * nothing queued); each crc must be crc32c of its bytes: a wrong one
+ * makes a frame that replay rejects as damaged (a debug build checks
+ * every one). */
+int wal_append_spans(struct wal *w, const void *payload, size_t len,
+		     const struct wal_span *sp, size_t nsp, uint64_t *lsn);
+
+/* crc32c_extend(crc, B) for bytes B of length len whose crc32c is b_crc,
+ * without B (wal/crc.c); _sw is the portable path, which wal_crc_skip
+ * takes on CPUs without carry-less multiplication. */
+uint32_t wal_crc_skip(uint32_t crc, uint32_t b_crc, uint64_t len);
+uint32_t wal_crc_skip_sw(uint32_t crc, uint32_t b_crc, uint64_t len);
+
 /* Wait until frame lsn (0: every frame so far) is durable.  Returns 0
  * or the sticky error.  With nobody flushing, the caller flushes. */
 int wal_sync(struct wal *w, uint64_t lsn);

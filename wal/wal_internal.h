@@ -88,6 +88,11 @@ struct wal {
  * the frame layout at the top of file.c. */
 void wal_frame_put(uint8_t *h, uint32_t seed, uint64_t lsn, uint64_t epoch,
 		   const void *payload, size_t len);
+/* The same, the CRC continued over each span with its crc (wal.h:
+ * wal_append_spans; spans checked by the caller). */
+void wal_frame_put_spans(uint8_t *h, uint32_t seed, uint64_t lsn,
+			 uint64_t epoch, const void *payload, size_t len,
+			 const struct wal_span *sp, size_t nsp);
 
 /* log.c: construction.  wal_alloc returns a log with no file (fd -1), or
  * NULL; wal_free undoes it (and closes fd); wal_start_committer starts
