@@ -95,6 +95,22 @@ struct ext {
 	bool orphan;
 };
 
+/* The kept states of one name index being gathered (view_collect): a
+ * copy of each state that holds its L, those there when the gathering
+ * began and those kept while it runs (store_snapshot_before_change adds
+ * them, under the exclusive lock). */
+struct vpin {
+	uint64_t id, space_id, to;
+	char *name;
+};
+
+struct vcollect {
+	uint64_t L;
+	struct vpin *v;
+	size_t n, cap;
+	int err; /* -ENOMEM: a copy failed; the gathering fails */
+};
+
 struct snapstate {
 	struct snap *v;
 	size_t n, cap;
@@ -103,7 +119,34 @@ struct snapstate {
 	struct u64map exts; /* offset -> struct ext */
 	uint64_t pinned_bytes;
 	pthread_mutex_t view_mu;
+	struct vcollect *vc; /* while a name index is gathered; view_mu */
 };
+
+static void vcollect_add(struct vcollect *c, const struct pinned *p)
+{
+	struct vpin *v;
+
+	if (c->err || !(p->from < c->L && c->L < p->to))
+		return;
+	v = grow_array(c->v, &c->cap, c->n + 1, 64, sizeof(*v));
+	if (!v) {
+		c->err = -ENOMEM;
+		return;
+	}
+	c->v = v;
+	v[c->n] = (struct vpin){ p->id, p->space_id, p->to, strdup(p->name) };
+	if (!v[c->n].name)
+		c->err = -ENOMEM;
+	else
+		c->n++;
+}
+
+static void vcollect_release(struct vcollect *c)
+{
+	for (size_t i = 0; i < c->n; i++)
+		free(c->v[i].name);
+	free(c->v);
+}
 
 static struct snapstate *state(struct store *s, int *rc)
 {
@@ -302,6 +345,8 @@ int store_snapshot_before_change(struct store *s, uint64_t id, uint64_t lsn)
 	rc = pinned_add(st, p);
 	if (rc)
 		pinned_free(p);
+	else if (st->vc)
+		vcollect_add(st->vc, p);
 	return rc;
 }
 
@@ -782,10 +827,13 @@ static int view_push(struct sview *w, uint64_t id, uint64_t space_id,
  * between its steps: each step holds the shared lock over at most
  * view_chunk ids of one listing (the root's spaces, then each space's
  * documents, resumed by id), and records the range it covered and g, the
- * LSN of the last frame applied when it ran.  Then one hold walks the
- * kept states: the one of node x holding L (to = the LSN of x's first
- * change after L) was already taken live when the step that covered x's
- * space and id ran before that change (to > g), and is pushed otherwise
+ * LSN of the last frame applied when it ran.  The kept states holding L
+ * are copied (struct vcollect) at the start, in one pass over the kept
+ * states, and as changes keep more while the steps run.  Each is pushed
+ * at the end unless a step took it live: the state of node x holding L
+ * (to = the LSN of x's first change after L) was taken live when the
+ * step that covered x's space and id ran before that change (to > g); it
+ * is pushed otherwise
  * (changed before the step: the step skipped it; or in no step: a space
  * the walk never reached, or after its listing vanished).  Every name as
  * of L is pushed exactly once however changes fall between the steps.
@@ -890,10 +938,14 @@ static const struct gstep *gather_step(const struct gather *g,
 	return NULL;
 }
 
-/* Gather the names as of L (no lock held on entry), in steps. */
-static int view_collect(struct store *s, uint64_t L, struct sview **out)
+/* Gather the names as of L (no lock held on entry; view_mu held), in
+ * steps: the kept states holding L are copied when it starts (one pass
+ * over the kept states) and as they are kept while it runs (st->vc). */
+static int view_collect(struct store *s, struct snapstate *sst, uint64_t L,
+			struct sview **out)
 {
 	struct gather g = { .w = calloc(1, sizeof(*g.w)) };
+	struct vcollect vc = { .L = L };
 	uint32_t chunk;
 	size_t pos = 0;
 	uint64_t id;
@@ -904,25 +956,27 @@ static int view_collect(struct store *s, uint64_t L, struct sview **out)
 		return -ENOMEM;
 	pthread_rwlock_rdlock(&s->lock);
 	chunk = s->view_chunk ? s->view_chunk : 4096;
+	while (u64map_next(&sst->pins, &pos, &id, &v))
+		for (struct pinned *p = v; p; p = p->next)
+			vcollect_add(&vc, p);
+	sst->vc = &vc; /* no change runs: we hold the read lock */
 	pthread_rwlock_unlock(&s->lock);
 	rc = gather_space(s, &g, 0, L, chunk);
 	for (size_t i = 0; !rc && i < g.nspaces; i++)
 		rc = gather_space(s, &g, g.spaces[i], L, chunk);
 	pthread_rwlock_rdlock(&s->lock);
-	while (!rc && s->snaps && u64map_next(&s->snaps->pins, &pos, &id, &v)) {
-		for (struct pinned *p = v; p; p = p->next) {
-			const struct gstep *st;
-
-			if (!(p->from < L && L < p->to))
-				continue;
-			st = gather_step(&g, p->space_id, p->id);
-			if (!st || p->to <= st->g)
-				rc = view_push(g.w, p->id, p->space_id,
-					       p->name);
-			break;
-		}
-	}
+	sst->vc = NULL;
 	pthread_rwlock_unlock(&s->lock);
+	if (!rc)
+		rc = vc.err;
+	for (size_t i = 0; !rc && i < vc.n; i++) {
+		const struct vpin *p = &vc.v[i];
+		const struct gstep *st = gather_step(&g, p->space_id, p->id);
+
+		if (!st || p->to <= st->g)
+			rc = view_push(g.w, p->id, p->space_id, p->name);
+	}
+	vcollect_release(&vc);
 	free(g.steps);
 	free(g.spaces);
 	if (rc) {
@@ -979,7 +1033,7 @@ static int view_ensure(struct store *s, const char *snap)
 		L = sn->lsn;
 	pthread_rwlock_unlock(&s->lock);
 	if (build)
-		rc = view_collect(s, L, &w);
+		rc = view_collect(s, st, L, &w);
 	if (rc || !w)
 		goto out;
 	for (size_t i = 0; i < w->n; i++)
