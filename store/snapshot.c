@@ -120,6 +120,7 @@ struct snapstate {
 	uint64_t pinned_bytes;
 	pthread_mutex_t view_mu;
 	struct vcollect *vc; /* while a name index is gathered; view_mu */
+	uint64_t pins_gen; /* +1 each time pins is rebuilt (a sweep) */
 };
 
 static void vcollect_add(struct vcollect *c, const struct pinned *p)
@@ -139,6 +140,32 @@ static void vcollect_add(struct vcollect *c, const struct pinned *p)
 		c->err = -ENOMEM;
 	else
 		c->n++;
+}
+
+static int vpin_cmp(const void *a, const void *b)
+{
+	const struct vpin *x = a, *y = b;
+
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* Sort by id and drop the copies of a state taken twice (one node has
+ * one state holding L: a state kept during the walk of the kept states
+ * may be met by the walk too). */
+static void vcollect_unique(struct vcollect *c)
+{
+	size_t w = 0;
+
+	if (c->n)
+		qsort(c->v, c->n, sizeof(*c->v), vpin_cmp);
+	for (size_t r = 0; r < c->n; r++) {
+		if (w && c->v[w - 1].id == c->v[r].id) {
+			free(c->v[r].name);
+			continue;
+		}
+		c->v[w++] = c->v[r];
+	}
+	c->n = w;
 }
 
 static void vcollect_release(struct vcollect *c)
@@ -385,6 +412,7 @@ static int pinned_sweep(struct store *s, struct snapstate *st, uint64_t lsn,
 	}
 	u64map_release(&st->pins);
 	st->pins = keep;
+	st->pins_gen++;
 	return rc;
 }
 
@@ -947,8 +975,8 @@ static int view_collect(struct store *s, struct snapstate *sst, uint64_t L,
 	struct gather g = { .w = calloc(1, sizeof(*g.w)) };
 	struct vcollect vc = { .L = L };
 	uint32_t chunk;
-	size_t pos = 0;
-	uint64_t id;
+	size_t pos = 0, cap = 0;
+	uint64_t id, gen = 0;
 	void *v;
 	int rc = 0;
 
@@ -956,11 +984,31 @@ static int view_collect(struct store *s, struct snapstate *sst, uint64_t L,
 		return -ENOMEM;
 	pthread_rwlock_rdlock(&s->lock);
 	chunk = s->view_chunk ? s->view_chunk : 4096;
-	while (u64map_next(&sst->pins, &pos, &id, &v))
-		for (struct pinned *p = v; p; p = p->next)
-			vcollect_add(&vc, p);
 	sst->vc = &vc; /* no change runs: we hold the read lock */
 	pthread_rwlock_unlock(&s->lock);
+	/* The kept states there now, in steps too; the walk starts over
+	 * when the map was rebuilt or grew between two steps (positions
+	 * moved); a state met twice is dropped by vcollect_unique. */
+	for (bool more = true; more;) {
+		void (*between)(void *);
+		void *between_arg;
+
+		store_rdlock_after_writers(s);
+		if (sst->pins.h.cap != cap || sst->pins_gen != gen)
+			pos = 0;
+		cap = sst->pins.h.cap;
+		gen = sst->pins_gen;
+		for (uint32_t n = 0; n < chunk && more; n++) {
+			more = u64map_next(&sst->pins, &pos, &id, &v);
+			for (struct pinned *p = more ? v : NULL; p; p = p->next)
+				vcollect_add(&vc, p);
+		}
+		between = s->view_between;
+		between_arg = s->view_between_arg;
+		pthread_rwlock_unlock(&s->lock);
+		if (between)
+			between(between_arg);
+	}
 	rc = gather_space(s, &g, 0, L, chunk);
 	for (size_t i = 0; !rc && i < g.nspaces; i++)
 		rc = gather_space(s, &g, g.spaces[i], L, chunk);
@@ -969,6 +1017,8 @@ static int view_collect(struct store *s, struct snapstate *sst, uint64_t L,
 	pthread_rwlock_unlock(&s->lock);
 	if (!rc)
 		rc = vc.err;
+	if (!rc)
+		vcollect_unique(&vc);
 	for (size_t i = 0; !rc && i < vc.n; i++) {
 		const struct vpin *p = &vc.v[i];
 		const struct gstep *st = gather_step(&g, p->space_id, p->id);
