@@ -53,6 +53,18 @@
  *   7. A retired node's attributes are replied with timeout 0 too: the
  *      document changes (or is deleted) through other nodes, whose
  *      requests never tell the kernel about this one.
+ *   8. A writer registers only on a dirty node or on one made for it
+ *      (writer_pending, whose attributes are replied with timeout 0 from
+ *      the start): never on a clean node, whose attributes the kernel
+ *      may hold valid.  The kernel sets i_size of the node a writer opens
+ *      itself (0 at an O_TRUNC open, old size + bytes after a write), and
+ *      a stat that judged the attributes valid just before the writer's
+ *      registration invalidated them reads that i_size: size 0 for a
+ *      document that was never empty (seen once in e2e_fs_cache's
+ *      racing readers, a stat during an O_TRUNC rewrite).  So a writer
+ *      arriving on a clean node gets ESTALE as with cached readers: the
+ *      node is retired, unchanged (its i_size stays a size the document
+ *      had), and the kernel's retry finds the fresh node.
  *
  * A node is freed when the kernel holds no lookup of it and no handle is
  * open on it (a current node waiting for a writer told ESTALE is kept
@@ -488,10 +500,13 @@ static int writer_add(struct fs_nodes *nt, struct fs_node *n, uint64_t *retired)
 {
 	struct fs_node *c;
 
-	if (!n->retired && n_cached(n) == 0)
+	if (!n->retired && n_cached(n) == 0 && (n->dirty || n->writer_pending))
 		return writer_join(n);
 	c = n->retired ? node_current(nt, n->id) : n;
-	if (c && n_cached(c) > 0) {
+	/* cached readers, or clean and held by the kernel (invariant 8): a
+	 * fresh node; one the kernel holds nothing of can wait as it is */
+	if (c && (n_cached(c) > 0 ||
+		  (!c->dirty && !c->writer_pending && c->nlookup))) {
 		*retired = c->nodeid;
 		c = node_retire_for_writer(nt, c);
 	} else if (c) {
@@ -658,7 +673,7 @@ bool fs_node_attr_volatile(struct fs_nodes *nt, uint64_t nodeid)
 
 	pthread_mutex_lock(&nt->mu);
 	n = node_find(nt, nodeid);
-	vol = n && (n->dirty || n->retired);
+	vol = n && (n->dirty || n->retired || n->writer_pending);
 	pthread_mutex_unlock(&nt->mu);
 	return vol;
 }

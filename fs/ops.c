@@ -100,6 +100,15 @@
  *         came (fuse_lowlevel_notify_inval_inode, attributes only, which
  *         never blocks and is safe from within any request), and so does
  *         a value completed at close (flush).
+ *      c. That drop comes too late for a stat that judged the attributes
+ *         valid just before it: such a stat reads i_size as the kernel
+ *         then holds it, which an O_TRUNC open has set to 0 (a stat of a
+ *         document rewritten in a loop saw size 0).  So a writer never
+ *         registers on a clean node (one whose attributes may be cached):
+ *         it gets ESTALE as in 3, on a fresh node whose attributes are
+ *         never cached, and the kernel sets i_size only there (node.c,
+ *         invariant 8).  The price: a write open after a lookup costs
+ *         one more LOOKUP.
  *   5. Cached reads refresh i_size first when the attributes are not valid
  *      (FUSE_CAP_AUTO_INVAL_DATA), so no cached reader reads against a
  *      size the kernel computed itself.  Without that capability, or with
