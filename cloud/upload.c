@@ -69,8 +69,13 @@
  * copy is deleted, and a new document under the name knows the copy is
  * the store's own: no reconcile, no conflict copy of it.  The claim
  * follows the reconcile, so an object the store never knew was kept as
- * a conflict copy before it.  (Not made durable on its own: a delete
- * after it in the log is durable only with it.)  A claim that finds the
+ * a conflict copy before it.  The claim is made durable before the PUT
+ * (store_sync): a kill -9 after the PUT must not take it back while
+ * keeping a change made between the snapshot and the claim (a rewrite
+ * whose entries no longer hold the state sent, with -o history=0): the
+ * restart would find the document never confirmed and the copy not a
+ * version of it, and keep the store's own upload as a conflict copy.
+ * (A change after the claim is durable only with it.)  A claim that finds the
  * document no longer under the name (deleted, renamed away, or replaced
  * by a rename over it since its snapshot: -ENOENT, -ESTALE) ends the
  * upload with nothing PUT: the name is not the document's any more, and
@@ -234,6 +239,8 @@ static bool claim_copy(struct backup *b, const struct call *c)
 
 	if (rc == -ESTALE || rc == -ENOENT)
 		return false;
+	if (!rc)
+		rc = store_sync(b->store, 0);
 	if (rc) {
 		backup_log_name(c->space, c->key, name);
 		log_warn("cannot record the upload of '%s' under way: %s (a "

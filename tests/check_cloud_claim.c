@@ -15,6 +15,7 @@
 #include "cloud/backup.h"
 #include "cloud/target.h"
 #include "cloud/target_internal.h"
+#include "store/doc.h"
 #include "store/store.h"
 
 #include <check.h>
@@ -24,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 /* ---- a target whose HEAD of one name waits for the test ---- */
@@ -37,6 +39,11 @@ struct gate {
 	bool held; /* a HEAD of key is waiting */
 	bool open; /* ... and may go on */
 	int puts; /* PUTs of key */
+	/* or, instead of waiting: on_head(arg) runs in that HEAD, and the
+	 * process ends (_exit, as a kill -9) once a PUT of key is done */
+	void (*on_head)(void *arg);
+	void *on_head_arg;
+	bool exit_after_put;
 };
 
 static struct gate *gt(struct cloud_target *t)
@@ -56,11 +63,18 @@ static int gate_put_doc(struct cloud_target *t, const char *space,
 {
 	struct gate *g = gt(t);
 
+	bool exit_after;
+	int rc;
+
 	pthread_mutex_lock(&g->lock);
+	exit_after = !strcmp(key, g->key) && g->exit_after_put;
 	if (!strcmp(key, g->key))
 		g->puts++;
 	pthread_mutex_unlock(&g->lock);
-	return cloud_target_put_doc(g->inner, space, key, buf, len, meta);
+	rc = cloud_target_put_doc(g->inner, space, key, buf, len, meta);
+	if (exit_after && !rc)
+		_exit(0); /* the PUT is out; frames not yet written are lost */
+	return rc;
 }
 
 static int gate_get(struct cloud_target *t, const char *space, const char *key,
@@ -88,6 +102,12 @@ static int gate_head_doc(struct cloud_target *t, const char *space,
 {
 	struct gate *g = gt(t);
 
+	if (!strcmp(key, g->key) && g->on_head) {
+		void (*fn)(void *) = g->on_head;
+
+		g->on_head = NULL; /* once */
+		fn(g->on_head_arg);
+	}
 	pthread_mutex_lock(&g->lock);
 	if (!strcmp(key, g->key) && !g->open) {
 		g->held = true;
@@ -135,7 +155,7 @@ static const struct cloud_target_ops gate_ops = {
 };
 
 static char tmp_root[] = "/tmp/caravan-claim-XXXXXX";
-static int fixture_n;
+static int fixture_n, fixture_pid;
 
 struct fix {
 	char store_dir[512], cloud_dir[512];
@@ -149,24 +169,34 @@ static const struct store_meta doc_meta = { 0640, 1000, 1000,
 					    1700000000123456789LL,
 					    1700000000123456789LL };
 
-/* A store and a target whose HEAD of key waits; no backup yet. */
-static void fix_open(struct fix *x, const char *key)
+/* A store (commit_ms: its committer's interval) and a target whose HEAD
+ * of key waits; no backup yet. */
+static void fix_open_at(struct fix *x, const char *key, uint32_t commit_ms);
+
+/* The store and target of the fixture's names (the last made by this
+ * test, or a new pair), opened; the space made when missing. */
+static void fix_attach(struct fix *x, const char *key, uint32_t commit_ms)
 {
 	struct store_options so;
 	struct cloud_options o;
 	char url[600];
+	int rc;
 
 	memset(x, 0, sizeof(*x));
+	if (!fixture_pid) /* the test's process, also in a child it forks */
+		fixture_pid = (int)getpid();
 	snprintf(x->store_dir, sizeof(x->store_dir), "%s/store%d-%d", tmp_root,
-		 (int)getpid(), fixture_n);
+		 fixture_pid, fixture_n);
 	snprintf(x->cloud_dir, sizeof(x->cloud_dir), "%s/cloud%d-%d", tmp_root,
-		 (int)getpid(), fixture_n++);
+		 fixture_pid, fixture_n++);
 	store_options_default(&so);
 	so.capacity_bytes = 4u << 20;
-	so.commit_ms = 20;
+	so.commit_ms = commit_ms;
 	ck_assert_int_eq(store_open(x->store_dir, &so, &x->s), 0);
-	ck_assert_int_eq(
-		store_space_create(x->s, "sp", &doc_meta, &x->space, NULL), 0);
+	rc = store_space_lookup(x->s, "sp", &x->space);
+	if (rc == -ENOENT)
+		rc = store_space_create(x->s, "sp", &doc_meta, &x->space, NULL);
+	ck_assert_int_eq(rc, 0);
 	x->g = calloc(1, sizeof(*x->g));
 	ck_assert_ptr_nonnull(x->g);
 	cloud_options_default(&o);
@@ -177,6 +207,16 @@ static void fix_open(struct fix *x, const char *key)
 	pthread_mutex_init(&x->g->lock, NULL);
 	pthread_cond_init(&x->g->cv, NULL);
 	snprintf(x->g->key, sizeof(x->g->key), "%s", key);
+}
+
+static void fix_open_at(struct fix *x, const char *key, uint32_t commit_ms)
+{
+	fix_attach(x, key, commit_ms);
+}
+
+static void fix_open(struct fix *x, const char *key)
+{
+	fix_open_at(x, key, 20);
 }
 
 static void fix_start(struct fix *x)
@@ -364,6 +404,83 @@ START_TEST(test_claim_rename_away_during_a_first_upload)
 }
 END_TEST
 
+/* The HEAD of the crash test: the document is rewritten (an O_TRUNC
+ * open's reset, the entries uploaded trimmed) and the rewrite is made
+ * durable, between the snapshot being uploaded and its claim. */
+struct crash_arg {
+	struct store *s;
+	uint64_t id;
+};
+
+static void rewrite_durably(void *arg)
+{
+	struct crash_arg *c = arg;
+	struct doc_options o;
+	struct doc *d;
+
+	doc_options_default(&o);
+	o.history = 0; /* -o history=0: no earlier version kept */
+	if (doc_open(c->s, &o, &d) || doc_reset(d, c->id, NULL) ||
+	    store_sync(c->s, 0))
+		_exit(3);
+	doc_close(d);
+}
+
+/* kill -9 after a first upload's PUT, its claim still in the committer's
+ * buffer, and a rewrite made between its snapshot and its claim on disk:
+ * at the restart the document is never confirmed (backup_time 0) and in
+ * a state whose entries no longer hold the one the cloud has.  The claim
+ * is durable before the PUT, so the restart knows the copy as the
+ * store's own: no conflict copy (the old code kept it as one). */
+START_TEST(test_claim_survives_a_kill_after_the_put)
+{
+	struct fix x;
+	struct crash_arg c;
+	char body[128], conflict[256] = "";
+	struct backup_stats st;
+	pid_t pid;
+	int status;
+
+	if (!fixture_pid)
+		fixture_pid = (int)getpid();
+	fflush(NULL);
+	pid = fork(); /* the process that crashes: it opens the store */
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		/* no frame written but by a sync */
+		fix_open_at(&x, "a", 60000);
+		c.s = x.s;
+		c.id = new_doc(&x, "a", "P{\"v\":1}");
+		if (store_sync(x.s, 0))
+			_exit(2);
+		x.g->open = true; /* no waiting: the hook below */
+		x.g->on_head = rewrite_durably;
+		x.g->on_head_arg = &c;
+		x.g->exit_after_put = true;
+		fix_start(&x);
+		sleep(30); /* the PUT's _exit ends it first */
+		_exit(4);
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status));
+	ck_assert_int_eq(WEXITSTATUS(status), 0);
+	/* the restart, on what the crash left (the child's names: its
+	 * fixture_n was this process's) */
+	fix_attach(&x, "", 20);
+	fix_start(&x);
+	ck_assert_int_eq(backup_flush(x.b, 10000), 0);
+	ck_assert_int_eq(cloud_target_list_all(x.g->inner, "sp", find_conflict,
+					       conflict),
+			 0);
+	ck_assert_msg(!conflict[0], "a conflict copy: '%s'", conflict);
+	backup_stats(x.b, &st);
+	ck_assert_uint_eq(st.conflicts, 0);
+	cloud_body(&x, "a", body, sizeof(body));
+	ck_assert_str_eq(body, "{}\n");
+	fix_close(&x);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("cloud_claim");
@@ -381,6 +498,7 @@ int main(void)
 	tcase_add_test(tc,
 		       test_claim_delete_during_a_first_upload_puts_nothing);
 	tcase_add_test(tc, test_claim_rename_away_during_a_first_upload);
+	tcase_add_test(tc, test_claim_survives_a_kill_after_the_put);
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
