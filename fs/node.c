@@ -54,17 +54,21 @@
  *      document changes (or is deleted) through other nodes, whose
  *      requests never tell the kernel about this one.
  *   8. A writer registers only on a dirty node or on one made for it
- *      (writer_pending, whose attributes are replied with timeout 0 from
- *      the start): never on a clean node, whose attributes the kernel
- *      may hold valid.  The kernel sets i_size of the node a writer opens
+ *      (writer_pending: its attributes are replied with timeout 0 from
+ *      the start), never on a clean node, whose attributes the kernel may
+ *      hold valid.  The kernel sets i_size of the node a writer opens by
  *      itself (0 at an O_TRUNC open, old size + bytes after a write), and
  *      a stat that judged the attributes valid just before the writer's
  *      registration invalidated them reads that i_size: size 0 for a
- *      document that was never empty (seen once in e2e_fs_cache's
- *      racing readers, a stat during an O_TRUNC rewrite).  So a writer
- *      arriving on a clean node gets ESTALE as with cached readers: the
- *      node is retired, unchanged (its i_size stays a size the document
- *      had), and the kernel's retry finds the fresh node.
+ *      document that was never empty (seen once in e2e_fs_cache's racing
+ *      readers, a stat during an O_TRUNC rewrite).  So a writer arriving
+ *      on a clean node gets ESTALE as with cached readers: the node is
+ *      retired, unchanged (its i_size stays a size the document had), and
+ *      the kernel's retry finds the fresh node.  writer_pending counts
+ *      the writers told ESTALE whose retry may still come, and no lookup
+ *      retires a node while it is not 0: the kernel retries once, and a
+ *      second ESTALE (the node retired again after another writer came
+ *      and went) would reach the program.
  *
  * A node is freed when the kernel holds no lookup of it and no handle is
  * open on it (a current node waiting for a writer told ESTALE is kept
@@ -103,7 +107,8 @@ struct fs_node {
 	uint32_t last_mode, last_uid, last_gid;
 	bool retired : 1;
 	bool dirty : 1; /* has had a writer: the kernel's i_size may be its own */
-	bool writer_pending : 1; /* made for a writer told ESTALE */
+	/* writers told ESTALE whose retry is expected here (saturates) */
+	uint16_t writer_pending;
 	bool has_last : 1;
 };
 
@@ -426,7 +431,7 @@ static struct fs_node *node_retire_for_writer(struct fs_nodes *nt,
 	struct fs_node *fresh = node_retire(nt, n);
 
 	if (fresh) {
-		fresh->writer_pending = true;
+		fresh->writer_pending = 1;
 		atomic_fetch_add(nt->retirements, 1);
 	}
 	return fresh;
@@ -442,7 +447,8 @@ static int writer_join(struct fs_node *n)
 		return -ENOMEM;
 	h->writers++;
 	n->dirty = true;
-	n->writer_pending = false;
+	if (n->writer_pending)
+		n->writer_pending--;
 	h->cache_known = false;
 	return 0;
 }
@@ -485,7 +491,7 @@ void fs_node_deleted(struct fs_nodes *nt, uint64_t id)
 	pthread_mutex_lock(&nt->mu);
 	n = u64map_get(&nt->cur, id);
 	if (n) {
-		n->writer_pending = false;
+		n->writer_pending = 0;
 		node_maybe_free(nt, n);
 	}
 	pthread_mutex_unlock(&nt->mu);
@@ -509,8 +515,8 @@ static int writer_add(struct fs_nodes *nt, struct fs_node *n, uint64_t *retired)
 		  (!c->dirty && !c->writer_pending && c->nlookup))) {
 		*retired = c->nodeid;
 		c = node_retire_for_writer(nt, c);
-	} else if (c) {
-		c->writer_pending = true;
+	} else if (c && c->writer_pending < UINT16_MAX) {
+		c->writer_pending++;
 	}
 	return c ? -ESTALE : -ENOMEM;
 }
