@@ -71,21 +71,20 @@
  * follows the reconcile, so an object the store never knew was kept as
  * a conflict copy before it.  The claim is made durable before the PUT
  * (store_sync): a kill -9 after the PUT must not take it back while
- * keeping a change made between the snapshot and the claim (a rewrite
- * whose entries no longer hold the state sent, with -o history=0): the
- * restart would find the document never confirmed and the copy not a
- * version of it, and keep the store's own upload as a conflict copy.
- * (A change after the claim is durable only with it.)  A claim that finds the
- * document no longer under the name (deleted, renamed away, or replaced
- * by a rename over it since its snapshot: -ENOENT, -ESTALE) ends the
- * upload with nothing PUT: the name is not the document's any more, and
- * a copy written there would be one nobody owns (no tombstone removes
- * it), which the next document under the name, itself never confirmed,
- * would take for an unknown object and keep as a conflict copy (seen
- * after `mv other name` during the upload of name's first state, and
- * after a kill -9 that came before the copy was removed).  A renamed
- * document is uploaded under its new name by the change its rename
- * queued.
+ * keeping a change made between the snapshot and the claim, whose
+ * entries no longer hold the state sent (the first write after an empty
+ * create: the empty state, seq 0, is no entry; a rewrite with
+ * -o history=0): the restart would find the document never confirmed
+ * and the copy no version of it, and keep the store's own upload as a
+ * conflict copy.  (A change after the claim is durable only with it.)
+ * A claim that finds the document no longer under the name (deleted,
+ * renamed away, or replaced by a rename over it since its snapshot:
+ * -ENOENT, -ESTALE) ends the upload with nothing PUT: a copy written
+ * there would be no one's (no tombstone removes it), and the next
+ * document under the name, itself never confirmed, would take it for an
+ * unknown object and keep it as a conflict copy (seen after `mv other
+ * name` during the upload of name's first state).  A renamed document
+ * is uploaded under its new name by the change its rename queued.
  *
  * Invariants:
  *   1. A document is marked uploaded at seq S only after the target
@@ -94,6 +93,8 @@
  *      so a late PUT cannot resurrect a deleted copy.
  *   3. A PUT that may replace an object unknown to this store follows a
  *      confirmed copy of that object to its conflict name.
+ *   4. A first upload PUTs only after its claim is durable and only for
+ *      a document that still has the name.
  */
 #include "config.h"
 
