@@ -8,7 +8,11 @@
  * while its first upload reconciles puts nothing under the name it lost;
  * the document that took the name is uploaded there with no conflict copy
  * (the copy the lost upload wrote was taken for an unknown object); a
- * document renamed away meanwhile is uploaded under its new name only.
+ * document renamed away meanwhile is uploaded under its new name only;
+ * a kill -9 (a child's _exit, its committer's buffer lost) right after a
+ * first upload's PUT, with a change made between its snapshot and its
+ * claim on disk, leaves no conflict copy at the restart (the claim is
+ * durable before the PUT).
  */
 #include "config.h"
 
@@ -404,14 +408,15 @@ START_TEST(test_claim_rename_away_during_a_first_upload)
 }
 END_TEST
 
-/* The HEAD of the crash test: the document is rewritten (an O_TRUNC
- * open's reset, the entries uploaded trimmed) and the rewrite is made
- * durable, between the snapshot being uploaded and its claim. */
+/* The change a crash test makes in the reconcile's HEAD, between the
+ * snapshot being uploaded and its claim, made durable at once. */
 struct crash_arg {
 	struct store *s;
 	uint64_t id;
 };
 
+/* A rewrite (an O_TRUNC open's reset) with -o history=0: the entries
+ * uploaded are trimmed. */
 static void rewrite_durably(void *arg)
 {
 	struct crash_arg *c = arg;
@@ -419,20 +424,33 @@ static void rewrite_durably(void *arg)
 	struct doc *d;
 
 	doc_options_default(&o);
-	o.history = 0; /* -o history=0: no earlier version kept */
+	o.history = 0;
 	if (doc_open(c->s, &o, &d) || doc_reset(d, c->id, NULL) ||
 	    store_sync(c->s, 0))
 		_exit(3);
 	doc_close(d);
 }
 
+/* The first write after an empty create (the empty state uploaded, seq
+ * 0, is no entry), with the default options. */
+static void first_write_durably(void *arg)
+{
+	struct crash_arg *c = arg;
+
+	if (store_append(c->s, c->id, "P{\"v\":2}", 8, NULL, NULL) ||
+	    store_sync(c->s, 0))
+		_exit(3);
+}
+
 /* kill -9 after a first upload's PUT, its claim still in the committer's
- * buffer, and a rewrite made between its snapshot and its claim on disk:
+ * buffer, with change (made between its snapshot and its claim) on disk:
  * at the restart the document is never confirmed (backup_time 0) and in
- * a state whose entries no longer hold the one the cloud has.  The claim
- * is durable before the PUT, so the restart knows the copy as the
- * store's own: no conflict copy (the old code kept it as one). */
-START_TEST(test_claim_survives_a_kill_after_the_put)
+ * a state whose entries do not hold the one the cloud has.  The claim is
+ * durable before the PUT, so the restart knows the copy as the store's
+ * own: no conflict copy (the old code kept it as one), and the cloud
+ * ends with the document's JSON, want. */
+static void kill_after_the_put(const char *patch, void (*change)(void *),
+			       const char *want)
 {
 	struct fix x;
 	struct crash_arg c;
@@ -450,11 +468,14 @@ START_TEST(test_claim_survives_a_kill_after_the_put)
 		/* no frame written but by a sync */
 		fix_open_at(&x, "a", 60000);
 		c.s = x.s;
-		c.id = new_doc(&x, "a", "P{\"v\":1}");
-		if (store_sync(x.s, 0))
+		if (store_doc_create(x.s, x.space, "a", &doc_meta, &c.id,
+				     NULL) ||
+		    (patch && store_append(x.s, c.id, patch, strlen(patch),
+					   NULL, NULL)) ||
+		    store_sync(x.s, 0))
 			_exit(2);
 		x.g->open = true; /* no waiting: the hook below */
-		x.g->on_head = rewrite_durably;
+		x.g->on_head = change;
 		x.g->on_head_arg = &c;
 		x.g->exit_after_put = true;
 		fix_start(&x);
@@ -476,8 +497,21 @@ START_TEST(test_claim_survives_a_kill_after_the_put)
 	backup_stats(x.b, &st);
 	ck_assert_uint_eq(st.conflicts, 0);
 	cloud_body(&x, "a", body, sizeof(body));
-	ck_assert_str_eq(body, "{}\n");
+	ck_assert_str_eq(body, want);
 	fix_close(&x);
+}
+
+START_TEST(test_claim_survives_a_kill_after_the_put_rewrite)
+{
+	kill_after_the_put("P{\"v\":1}", rewrite_durably, "{}\n");
+}
+END_TEST
+
+/* e2e_cloud_history_crash's case: `echo ... >name` caught between its
+ * create and its write. */
+START_TEST(test_claim_survives_a_kill_after_the_put_empty_create)
+{
+	kill_after_the_put(NULL, first_write_durably, "{\"v\":2}\n");
 }
 END_TEST
 
@@ -498,7 +532,9 @@ int main(void)
 	tcase_add_test(tc,
 		       test_claim_delete_during_a_first_upload_puts_nothing);
 	tcase_add_test(tc, test_claim_rename_away_during_a_first_upload);
-	tcase_add_test(tc, test_claim_survives_a_kill_after_the_put);
+	tcase_add_test(tc, test_claim_survives_a_kill_after_the_put_rewrite);
+	tcase_add_test(tc,
+		       test_claim_survives_a_kill_after_the_put_empty_create);
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
