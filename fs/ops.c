@@ -91,9 +91,11 @@
  *         reply about it carries attribute timeout 0 (the kernel never
  *         holds them valid, every stat asks us), and the first lookup or
  *         readdirplus after its writers left retires it for a fresh node
- *         whose attributes may be cached again.  (A thread drops the
- *         name's dentry when the last writer closes, so that lookup comes
- *         soon; never from a request, as that takes the directory lock.)
+ *         whose attributes may be cached again.  (Its names are replied
+ *         with entry timeout 0 as well, so that lookup comes at the next
+ *         use of the name; dropping the dentry from a thread of ours
+ *         waited for the directory's lock, which wedged a caller when the
+ *         daemon was killed.)
  *         A retired node gets timeout 0 as well: its document changes, or
  *         is deleted, through other nodes.
  *      b. A writer's registration drops what the kernel cached before it
