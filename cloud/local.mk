@@ -88,6 +88,13 @@ tests_check_cloud_backup_LDADD = cloud/libcloud.a store/libstore.a \
 	wal/libwal.a json/libjson.a util/libutil.a $(JANSSON_LIBS) \
 	$(CURL_LIBS) $(CRYPTO_LIBS) $(CHECK_LIBS) -lm
 
+# The first upload's claim against a name that changes hands meanwhile.
+check_PROGRAMS += tests/check_cloud_claim
+TESTS += tests/check_cloud_claim
+tests_check_cloud_claim_SOURCES = tests/check_cloud_claim.c
+tests_check_cloud_claim_CFLAGS = $(CLOUD_TEST_CFLAGS)
+tests_check_cloud_claim_LDADD = $(tests_check_cloud_backup_LDADD)
+
 check_PROGRAMS += tests/check_cloud_lease
 TESTS += tests/check_cloud_lease
 tests_check_cloud_lease_SOURCES = tests/check_cloud_lease.c

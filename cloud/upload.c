@@ -69,8 +69,22 @@
  * copy is deleted, and a new document under the name knows the copy is
  * the store's own: no reconcile, no conflict copy of it.  The claim
  * follows the reconcile, so an object the store never knew was kept as
- * a conflict copy before it.  (Not made durable on its own: a delete
- * after it in the log is durable only with it.)
+ * a conflict copy before it.  The claim is made durable before the PUT
+ * (store_sync): a kill -9 after the PUT must not take it back while
+ * keeping a change made between the snapshot and the claim, whose
+ * entries no longer hold the state sent (the first write after an empty
+ * create: the empty state, seq 0, is no entry; a rewrite with
+ * -o history=0): the restart would find the document never confirmed
+ * and the copy no version of it, and keep the store's own upload as a
+ * conflict copy.  (A change after the claim is durable only with it.)
+ * A claim that finds the document no longer under the name (deleted,
+ * renamed away, or replaced by a rename over it since its snapshot:
+ * -ENOENT, -ESTALE) ends the upload with nothing PUT: a copy written
+ * there would be no one's (no tombstone removes it), and the next
+ * document under the name, itself never confirmed, would take it for an
+ * unknown object and keep it as a conflict copy (seen after `mv other
+ * name` during the upload of name's first state).  A renamed document
+ * is uploaded under its new name by the change its rename queued.
  *
  * Invariants:
  *   1. A document is marked uploaded at seq S only after the target
@@ -79,6 +93,8 @@
  *      so a late PUT cannot resurrect a deleted copy.
  *   3. A PUT that may replace an object unknown to this store follows a
  *      confirmed copy of that object to its conflict name.
+ *   4. A first upload PUTs only after its claim is durable and only for
+ *      a document that still has the name.
  */
 #include "config.h"
 
@@ -209,23 +225,30 @@ struct call {
 	bool reconciled;
 	uint64_t id;
 	bool adopted; /* the cloud holds up's state already: no PUT */
+	bool moved; /* the claim found the name no longer id's: no PUT */
 };
 
 static int reconcile(struct backup *b, struct call *c);
 
-/* See "The claim" above. */
-static void claim_copy(struct backup *b, const struct call *c)
+/* See "The claim" above: false when the document no longer has the
+ * name (nothing may be PUT there for it). */
+static bool claim_copy(struct backup *b, const struct call *c)
 {
 	char name[2 * CLOUD_ENC_MAX];
 	int rc = store_backup_mark_named(b->store, c->id, c->space, c->key, 0,
 					 -1);
 
-	if (rc && rc != -ESTALE && rc != -ENOENT) {
+	if (rc == -ESTALE || rc == -ENOENT)
+		return false;
+	if (!rc)
+		rc = store_sync(b->store, 0);
+	if (rc) {
 		backup_log_name(c->space, c->key, name);
 		log_warn("cannot record the upload of '%s' under way: %s (a "
 			 "crash before its mark may leave a conflict copy)",
 			 name, strerror(-rc));
 	}
+	return true;
 }
 
 static int call_once(struct backup *b, struct call *c)
@@ -241,7 +264,10 @@ static int call_once(struct backup *b, struct call *c)
 		c->reconciled = true;
 		if (c->adopted)
 			return 0;
-		claim_copy(b, c);
+		if (!claim_copy(b, c)) {
+			c->moved = true;
+			return 0;
+		}
 	}
 	return cloud_target_put_doc(b->target, c->space, c->key, c->up->body,
 				    c->up->len, &c->up->meta);
@@ -293,7 +319,7 @@ static int until_confirmed(struct backup *b, const struct backup_entry *e,
 int backup_delete_confirmed(struct backup *b, const char *space,
 			    const char *key)
 {
-	struct call c = { space, key, NULL, true, 0, false };
+	struct call c = { space, key, NULL, true, 0, false, false };
 	int rc = until_confirmed(b, NULL, &c);
 
 	if (!rc)
@@ -755,6 +781,8 @@ int backup_upload_doc(struct backup *b, struct backup_slot *sl,
 	c.reconciled = info.backup_time_ns != 0;
 	c.id = id;
 	rc = until_confirmed(b, e, &c);
+	if (!rc && c.moved) /* see "The claim": nothing was sent */
+		goto out_release;
 	pthread_mutex_lock(&b->lock);
 	e->adopting = !rc && c.adopted; /* backup_upload_confirm counts it */
 	pthread_mutex_unlock(&b->lock);

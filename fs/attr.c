@@ -8,7 +8,8 @@
  * size is its current content's, except on a node serving page-cache
  * readers (the version they read, node.c).  Which attributes the kernel
  * may cache, and for how long, is "Kernel caching" 4 in ops.c:
- * fs_attr_timeout() answers it per node.
+ * fs_attr_timeout() answers it per node; a node whose attributes may not
+ * be cached gets entry timeout 0 too (fs_entry).
  *
  * Locks: fs->meta_mu serializes the read-modify-write of metadata in
  * setattr; it is held across store calls and never with fs->nodes' lock.
@@ -187,7 +188,12 @@ int fs_entry(struct fs *fs, uint64_t nodeid, struct fuse_entry_param *e)
 	e->ino = nodeid;
 	e->generation = 1;
 	e->attr_timeout = fs_attr_timeout(fs, nodeid);
-	e->entry_timeout = fs->cfg.entry_timeout_s;
+	/* a dirty, retired or writer's node: its name is looked up again at
+	 * every use, which retires it once its writers are gone (node.c,
+	 * invariant 6) */
+	e->entry_timeout = fs_node_attr_volatile(&fs->nodes, nodeid)
+				   ? 0
+				   : fs->cfg.entry_timeout_s;
 	return fs_stat(fs, nodeid, &e->attr);
 }
 

@@ -24,8 +24,6 @@
  *           cache_known (struct fs_node);
  *   cur     store id -> struct fs_node, the document's current node, only
  *           when that is not the node with the store id itself.
- * nt->inval_mu guards the queue of dentries to drop (below) and is never
- * held with nt->mu.
  *
  * Handles of a node, counted by kind:
  *   cached   read-only, reading through the page cache; all of them read
@@ -48,11 +46,35 @@
  *      cache with that handle's version).
  *   6. A node that ever had a writer is dirty, for good: the kernel may
  *      hold an i_size of it that it computed itself, so its attributes are
- *      replied with timeout 0.  A dirty current node without writers is
- *      retired by the next lookup, which gets a fresh, clean node.
+ *      replied with timeout 0, and so are its names (entry timeout 0,
+ *      fs_entry): every path walk to it asks for a lookup.  A dirty
+ *      current node without writers is retired by the next lookup, which
+ *      gets a fresh, clean node.  (The kernel's dentries of dirty nodes
+ *      were once dropped by a thread of ours when the last writer closed,
+ *      fuse_lowlevel_notify_inval_entry: that call waits for the
+ *      directory's lock, and when the daemon was killed while a caller
+ *      held it waiting for our reply, the half-dead daemon kept the
+ *      connection open and the caller hung until killed with SIGKILL.
+ *      The names' timeout 0 needs no thread.)
  *   7. A retired node's attributes are replied with timeout 0 too: the
  *      document changes (or is deleted) through other nodes, whose
  *      requests never tell the kernel about this one.
+ *   8. A writer registers only on a dirty node or on one made for it
+ *      (writer_pending: its attributes are replied with timeout 0 from
+ *      the start), never on a clean node, whose attributes the kernel may
+ *      hold valid.  The kernel sets i_size of the node a writer opens by
+ *      itself (0 at an O_TRUNC open, old size + bytes after a write), and
+ *      a stat that judged the attributes valid just before the writer's
+ *      registration invalidated them reads that i_size: size 0 for a
+ *      document that was never empty (seen once in e2e_fs_cache's racing
+ *      readers, a stat during an O_TRUNC rewrite).  So a writer arriving
+ *      on a clean node gets ESTALE as with cached readers: the node is
+ *      retired, unchanged (its i_size stays a size the document had), and
+ *      the kernel's retry finds the fresh node.  writer_pending counts
+ *      the writers told ESTALE whose retry may still come, and no lookup
+ *      retires a node while it is not 0: the kernel retries once, and a
+ *      second ESTALE (the node retired again after another writer came
+ *      and went) would reach the program.
  *
  * A node is freed when the kernel holds no lookup of it and no handle is
  * open on it (a current node waiting for a writer told ESTALE is kept
@@ -91,7 +113,8 @@ struct fs_node {
 	uint32_t last_mode, last_uid, last_gid;
 	bool retired : 1;
 	bool dirty : 1; /* has had a writer: the kernel's i_size may be its own */
-	bool writer_pending : 1; /* made for a writer told ESTALE */
+	/* writers told ESTALE whose retry is expected here (saturates) */
+	uint16_t writer_pending;
 	bool has_last : 1;
 };
 
@@ -154,8 +177,6 @@ int fs_nodes_init(struct fs_nodes *nt, atomic_uint_fast64_t *retirements)
 	pmap_init(&nt->nodes, nodeid_hash);
 	u64map_init(&nt->cur);
 	nt->next_nodeid = FS_NODE_BASE;
-	pthread_mutex_init(&nt->inval_mu, NULL);
-	pthread_cond_init(&nt->inval_cv, NULL);
 	return 0;
 }
 
@@ -175,119 +196,21 @@ void fs_nodes_release(struct fs_nodes *nt)
 	pmap_release(&nt->nodes);
 	u64map_release(&nt->cur);
 	pthread_mutex_destroy(&nt->mu);
-	free(nt->inval_ids);
-	pthread_cond_destroy(&nt->inval_cv);
-	pthread_mutex_destroy(&nt->inval_mu);
 }
 
-/* ---- dropping dentries of written documents ----
- *
- * When the last writer of a document's current node closes, that node is
- * dirty (invariant 6) and its attributes are never cached.  The next
- * lookup retires it, but while the kernel's dentry points at it no lookup
- * comes; so the name's dentry is dropped (fuse_lowlevel_notify_inval_entry)
- * from this thread, never from a request: that call takes the directory's
- * lock, which a request on the same directory may hold while it waits for
- * our reply.  Dropping it early also means the old inode is evicted here
- * and not in the middle of a reader's readdirplus (the kernel distrusts
- * the attributes of inodes made by a request that saw an eviction).  Only
- * performance depends on this thread, never correctness. */
-
-static void inval_queue(struct fs_nodes *nt, uint64_t id)
-{
-	uint64_t *grown;
-
-	pthread_mutex_lock(&nt->inval_mu);
-	grown = grow_array(nt->inval_ids, &nt->inval_cap, nt->inval_n + 1, 256,
-			   sizeof(*grown));
-	if (!grown) {
-		pthread_mutex_unlock(&nt->inval_mu);
-		return; /* the dentry simply lives on */
-	}
-	nt->inval_ids = grown;
-	nt->inval_ids[nt->inval_n++] = id;
-	pthread_cond_signal(&nt->inval_cv);
-	pthread_mutex_unlock(&nt->inval_mu);
-}
-
-/* Whether document id's current node is dirty and has no writer now. */
-static bool inval_wanted(struct fs_nodes *nt, uint64_t id)
-{
-	struct fs_node *n;
-	bool want;
-
-	pthread_mutex_lock(&nt->mu);
-	n = u64map_get(&nt->cur, id);
-	if (!n)
-		n = node_find(nt, id);
-	want = n && !n->retired && n->dirty && !n_writers(n);
-	pthread_mutex_unlock(&nt->mu);
-	return want;
-}
-
-static void inval_one(struct fs_nodes *nt, uint64_t id)
-{
-	char space[STORE_NAME_MAX + 1], key[STORE_NAME_MAX + 1];
-	struct store_doc_info info;
-
-	if (!inval_wanted(nt, id) || store_doc_info(nt->s, id, &info) < 0 ||
-	    store_node_name(nt->s, id, space, key) < 0)
-		return;
-	fuse_lowlevel_notify_inval_entry(nt->se, info.space_id, key,
-					 strlen(key));
-}
-
-static void *inval_main(void *arg)
-{
-	struct fs_nodes *nt = arg;
-	uint64_t *ids;
-	size_t n, i;
-
-	pthread_mutex_lock(&nt->inval_mu);
-	while (!nt->inval_stop) {
-		if (nt->inval_n == 0) {
-			pthread_cond_wait(&nt->inval_cv, &nt->inval_mu);
-			continue;
-		}
-		ids = nt->inval_ids;
-		n = nt->inval_n;
-		nt->inval_ids = NULL;
-		nt->inval_n = nt->inval_cap = 0;
-		pthread_mutex_unlock(&nt->inval_mu);
-		for (i = 0; i < n; i++)
-			inval_one(nt, ids[i]);
-		free(ids);
-		pthread_mutex_lock(&nt->inval_mu);
-	}
-	pthread_mutex_unlock(&nt->inval_mu);
-	return NULL;
-}
+/* ---- the session ---- */
 
 int fs_nodes_start(struct fs_nodes *nt, struct store *s,
 		   struct fuse_session *se)
 {
-	int rc;
-
 	nt->s = s;
 	nt->se = se;
-	nt->inval_stop = false;
-	rc = pthread_create(&nt->inval_thread, NULL, inval_main, nt);
-	if (rc)
-		return -rc;
-	nt->inval_running = true;
 	return 0;
 }
 
 void fs_nodes_stop(struct fs_nodes *nt)
 {
-	if (!nt->inval_running)
-		return;
-	pthread_mutex_lock(&nt->inval_mu);
-	nt->inval_stop = true;
-	pthread_cond_signal(&nt->inval_cv);
-	pthread_mutex_unlock(&nt->inval_mu);
-	pthread_join(nt->inval_thread, NULL);
-	nt->inval_running = false;
+	nt->se = NULL; /* no notification to a session going away */
 }
 
 void fs_node_inval_attr(struct fs_nodes *nt, uint64_t nodeid)
@@ -414,7 +337,7 @@ static struct fs_node *node_retire_for_writer(struct fs_nodes *nt,
 	struct fs_node *fresh = node_retire(nt, n);
 
 	if (fresh) {
-		fresh->writer_pending = true;
+		fresh->writer_pending = 1;
 		atomic_fetch_add(nt->retirements, 1);
 	}
 	return fresh;
@@ -430,7 +353,8 @@ static int writer_join(struct fs_node *n)
 		return -ENOMEM;
 	h->writers++;
 	n->dirty = true;
-	n->writer_pending = false;
+	if (n->writer_pending)
+		n->writer_pending--;
 	h->cache_known = false;
 	return 0;
 }
@@ -473,7 +397,7 @@ void fs_node_deleted(struct fs_nodes *nt, uint64_t id)
 	pthread_mutex_lock(&nt->mu);
 	n = u64map_get(&nt->cur, id);
 	if (n) {
-		n->writer_pending = false;
+		n->writer_pending = 0;
 		node_maybe_free(nt, n);
 	}
 	pthread_mutex_unlock(&nt->mu);
@@ -488,14 +412,17 @@ static int writer_add(struct fs_nodes *nt, struct fs_node *n, uint64_t *retired)
 {
 	struct fs_node *c;
 
-	if (!n->retired && n_cached(n) == 0)
+	if (!n->retired && n_cached(n) == 0 && (n->dirty || n->writer_pending))
 		return writer_join(n);
 	c = n->retired ? node_current(nt, n->id) : n;
-	if (c && n_cached(c) > 0) {
+	/* cached readers, or clean and held by the kernel (invariant 8): a
+	 * fresh node; one the kernel holds nothing of can wait as it is */
+	if (c && (n_cached(c) > 0 ||
+		  (!c->dirty && !c->writer_pending && c->nlookup))) {
 		*retired = c->nodeid;
 		c = node_retire_for_writer(nt, c);
-	} else if (c) {
-		c->writer_pending = true;
+	} else if (c && c->writer_pending < UINT16_MAX) {
+		c->writer_pending++;
 	}
 	return c ? -ESTALE : -ENOMEM;
 }
@@ -624,8 +551,6 @@ void fs_node_close(struct fs_nodes *nt, uint64_t nodeid, enum fs_open_kind kind)
 {
 	struct fs_node *n;
 	struct fs_handles *h;
-	uint64_t inval = 0;
-
 	pthread_mutex_lock(&nt->mu);
 	n = node_find(nt, nodeid);
 	if (!n || !n->h) {
@@ -639,14 +564,11 @@ void fs_node_close(struct fs_nodes *nt, uint64_t nodeid, enum fs_open_kind kind)
 	} else if (kind == FS_OPEN_DIRECT && h->direct) {
 		h->direct--;
 	} else if (kind == FS_OPEN_WRITE && h->writers) {
-		if (--h->writers == 0 && node_is_current(nt, n))
-			inval = n->id;
+		h->writers--;
 	}
 	handles_maybe_free(n);
 	node_maybe_free(nt, n);
 	pthread_mutex_unlock(&nt->mu);
-	if (inval && nt->inval_running)
-		inval_queue(nt, inval);
 }
 
 /* ---- attributes ---- */
@@ -658,7 +580,7 @@ bool fs_node_attr_volatile(struct fs_nodes *nt, uint64_t nodeid)
 
 	pthread_mutex_lock(&nt->mu);
 	n = node_find(nt, nodeid);
-	vol = n && (n->dirty || n->retired);
+	vol = n && (n->dirty || n->retired || n->writer_pending);
 	pthread_mutex_unlock(&nt->mu);
 	return vol;
 }

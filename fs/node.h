@@ -31,8 +31,7 @@
 #define FS_CLOUD_BASE (UINT64_C(1) << 61)
 #define FS_METRICS_INO (UINT64_C(1) << 62)
 
-/* The node table of a mount.  Fields are node.c's; mu guards the table,
- * inval_mu the queue of dentries to drop and its thread. */
+/* The node table of a mount.  Fields are node.c's; mu guards the table. */
 struct fs_nodes {
 	struct store *s; /* borrowed, set by fs_nodes_start */
 	struct fuse_session *se; /* borrowed, set by fs_nodes_start */
@@ -41,14 +40,6 @@ struct fs_nodes {
 	struct pmap nodes; /* the struct fs_node by node id (node.c) */
 	struct u64map cur; /* store id -> its current node, if not its own */
 	uint64_t next_nodeid;
-	/* names whose dentries to drop, and the thread doing it */
-	pthread_mutex_t inval_mu; /* guards the four fields below */
-	pthread_cond_t inval_cv;
-	uint64_t *inval_ids;
-	size_t inval_n, inval_cap;
-	bool inval_stop;
-	bool inval_running; /* set and cleared by the mount's thread */
-	pthread_t inval_thread;
 };
 
 /* An empty table; each retirement for a writer counts one in *retirements
@@ -58,10 +49,8 @@ int fs_nodes_init(struct fs_nodes *nt, atomic_uint_fast64_t *retirements);
 void fs_nodes_release(struct fs_nodes *nt);
 /* From now on the table asks store s about documents and tells session
  * se's kernel about nodes (both borrowed: they must outlive
- * fs_nodes_stop), and a thread drops the kernel's dentries of documents
- * whose writers all closed (stop before the session is destroyed).
- * Starting the thread may fail (-errno): the mount then works without it,
- * those documents' attributes just stay uncached longer. */
+ * fs_nodes_stop, which comes before the session is destroyed).
+ * Returns 0. */
 int fs_nodes_start(struct fs_nodes *nt, struct store *s,
 		   struct fuse_session *se);
 void fs_nodes_stop(struct fs_nodes *nt);

@@ -91,15 +91,26 @@
  *         reply about it carries attribute timeout 0 (the kernel never
  *         holds them valid, every stat asks us), and the first lookup or
  *         readdirplus after its writers left retires it for a fresh node
- *         whose attributes may be cached again.  (A thread drops the
- *         name's dentry when the last writer closes, so that lookup comes
- *         soon; never from a request, as that takes the directory lock.)
+ *         whose attributes may be cached again.  (Its names are replied
+ *         with entry timeout 0 as well, so that lookup comes at the next
+ *         use of the name; dropping the dentry from a thread of ours
+ *         waited for the directory's lock, which wedged a caller when the
+ *         daemon was killed.)
  *         A retired node gets timeout 0 as well: its document changes, or
  *         is deleted, through other nodes.
  *      b. A writer's registration drops what the kernel cached before it
  *         came (fuse_lowlevel_notify_inval_inode, attributes only, which
  *         never blocks and is safe from within any request), and so does
  *         a value completed at close (flush).
+ *      c. That drop comes too late for a stat that judged the attributes
+ *         valid just before it: such a stat reads i_size as the kernel
+ *         then holds it, which an O_TRUNC open has set to 0 (a stat of a
+ *         document rewritten in a loop saw size 0).  So a writer never
+ *         registers on a clean node (one whose attributes may be cached):
+ *         it gets ESTALE as in 3, on a fresh node whose attributes are
+ *         never cached, and the kernel sets i_size only there (node.c,
+ *         invariant 8).  The price: a write open after a lookup costs
+ *         one more LOOKUP.
  *   5. Cached reads refresh i_size first when the attributes are not valid
  *      (FUSE_CAP_AUTO_INVAL_DATA), so no cached reader reads against a
  *      size the kernel computed itself.  Without that capability, or with

@@ -25,6 +25,29 @@ O="cloud=$URL,backup_delay_ms=50"
 
 now() { date -u +%Y-%m-%dT%H:%M:%S.%NZ; }
 
+# conflicts_explained: what a failed conflict check saw (so a failure in
+# CI explains itself): the seed and round, the conflict copies in the
+# namespace and the cloud, the daemon's lines about them and the
+# operations of the round
+conflicts_explained() {
+	echo "       seed $SEED round $round (replay: CARAVAN_HISTORY_SEED=$SEED)"
+	echo "       in the namespace:"
+	grep 'caravan-conflict-' "$T/want.$round" | sed 's/^/         /'
+	echo "       in the cloud:"
+	find "$T/cloud" -name '*caravan-conflict-*' | sed "s|^$T/||; s/^/         /"
+	for ce_name in $(find "$T/cloud" -name '*caravan-conflict-*' ! -name '.caravan-meta.*' |
+		sed "s|^$T/cloud/||; s/\.caravan-conflict-.*//" | sort -u); do
+		echo "       the operations on $ce_name, by round (the last one up to the kill -9):"
+		for ce_i in $(seq 1 "$round"); do
+			grep -n " $ce_name\( \|\$\)\|rm -rf ${ce_name%%/*} (0)" "$T/ops.$ce_i" |
+				sed "s/^/         round $ce_i op /"
+		done
+	done
+	echo "       the daemon's log about them:"
+	grep -n 'conflict\|unknown to this store\|written by another store\|pending\|lacks this store' \
+		"$T/caravanfs.log" | tail -20 | sed 's/^/         /'
+}
+
 if ! mount_fs "$T/store" "$A" "$O"; then
 	not_ok "mount"
 	e2e_finish
@@ -41,7 +64,7 @@ while [ "$round" -le "$ROUNDS" ]; do
 		r=$((SEED * 104729 + round))
 		while :; do
 			one_op 2>/dev/null
-			echo >>"$T/ops"
+			echo "$op" >>"$T/ops"
 		done
 	) &
 	wpid=$!
@@ -50,6 +73,7 @@ while [ "$round" -le "$ROUNDS" ]; do
 	wait "$APID" 2>/dev/null
 	kill "$wpid"
 	wait "$wpid" 2>/dev/null
+	cp "$T/ops" "$T/ops.$round"
 	fusermount3 -u -z "$A"
 	if ! mount_fs "$T/store" "$A" "$O"; then
 		not_ok "round $round: remount after kill -9"
@@ -64,6 +88,10 @@ while [ "$round" -le "$ROUNDS" ]; do
 	dump "$A" >"$T/want.$round"
 	check_eq "round $round: no conflict copy in the namespace" "$(grep -c 'caravan-conflict-' "$T/want.$round")" 0
 	check_eq "round $round: ... nor in the cloud" "$(find "$T/cloud" -name '*caravan-conflict-*' | wc -l)" 0
+	if grep -q 'caravan-conflict-' "$T/want.$round" ||
+		[ -n "$(find "$T/cloud" -name '*caravan-conflict-*')" ]; then
+		conflicts_explained
+	fi
 	if wait_feed "$T/want.$round"; then
 		ok "round $round: killed after $kill_after operations; after the remount the latest restore equals the namespace"
 	else

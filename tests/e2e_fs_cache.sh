@@ -99,11 +99,47 @@ for pause in 0 500; do
 done
 check "the page cache served read-only opens" grep -qE '^caravanfs_cached_opens_total [1-9]' "$M/.caravan-metrics"
 check "writers met page-cache readers and were sent to a fresh node" grep -qE '^caravanfs_node_retirements_total [1-9]' "$M/.caravan-metrics"
+# two documents for the i_size checks below, left alone until then
+mkdir "$M/k"
+echo '{"v":1}' >"$M/k/trunc"
+echo '{"v":1}' >"$M/k/append"
 check "clean unmount" umount_fs "$M"
 check "fsck" "$CARAVAN" fsck "$S"
 
 # ---- the same without the page cache ----
 mount_fs "$S" "$M" direct_io || not_ok "mount with -o direct_io"
+
+# ---- the kernel's own i_size stays off nodes whose attributes it caches ----
+# A writer's open sets the i_size of the node it opens by itself (0 with
+# O_TRUNC, the old size plus the bytes written after a write), and a stat
+# that judged that node's attributes valid an instant before the writer
+# came reads exactly that i_size (a stat of doc1 saw size 0 during an
+# O_TRUNC rewrite in the racing readers below, once in CI).  A descriptor
+# opened first holds the node a lookup gave, attributes cached;
+# stat --cached=always through it reads the kernel's i_size as such a
+# stat would: it must be a size the document had (8), not the kernel's.
+# (A first lookup after the mount gives a node with cached attributes;
+# read-only opens here are direct_io, so the writer meets no cached
+# reader.)
+exec 3<"$M/k/trunc"
+exec 4>"$M/k/trunc"
+trunc_during=$(stat --cached=always -L -c %s /dev/fd/3)
+printf '{"x":[1,2,3]}\n' >&4
+exec 4>&-
+exec 3<&-
+check_eq "a stat racing an O_TRUNC rewrite never finds the kernel's size 0" \
+	"$trunc_during" 8
+exec 3<"$M/k/append"
+exec 4>>"$M/k/append"
+printf '{"w":2}\n' >&4
+append_after=$(stat --cached=always -L -c %s /dev/fd/3)
+exec 4>&-
+exec 3<&-
+check_eq "... nor an append's old size plus the bytes written (16)" \
+	"$append_after" 8
+check_eq "the documents are the new versions" \
+	"$(cat "$M/k/trunc" "$M/k/append")" '{"x":[1,2,3]}
+{"v":1,"w":2}'
 # a direct_io descriptor reads its version too, but fstat (which the
 # kernel answers per inode) shows the document's current size
 DIRECT=1

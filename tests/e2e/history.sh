@@ -70,6 +70,9 @@ rnd() { # rnd N: a number in 0..N-1 into $v
 	v=$(((r / 65536) % $1))
 }
 
+# one_op: one random operation on $A; $op says which (for a trace; an
+# operation on a name that is missing does nothing)
+# shellcheck disable=SC2034 # op is the caller's to read
 one_op() {
 	rnd 3
 	s=s$v
@@ -80,23 +83,30 @@ one_op() {
 	rnd 12
 	case $v in
 	0 | 1 | 2)
+		op="write $s/$k v$n"
 		mkdir -p "$A/$s"
 		echo "{\"v\":$n,\"k\":\"$k\"}" >"$A/$s/$k" ;;
 	3 | 4 | 5)
+		op="append $s/$k p$n"
 		if [ -f "$A/$s/$k" ]; then echo "{\"p$n\":$n}" >>"$A/$s/$k"; fi ;;
 	6)
+		op="replace $s/$k [$n]"
 		if [ -f "$A/$s/$k" ]; then echo "[$n]" >"$A/$s/$k"; fi ;;
 	7)
 		rnd 3
 		t=s$v
 		rnd 6
+		op="mv $s/$k $t/k$v"
 		if [ -f "$A/$s/$k" ] && [ -d "$A/$t" ]; then mv "$A/$s/$k" "$A/$t/k$v"; fi ;;
 	8 | 9)
+		op="rm $s/$k"
 		rm -f "$A/$s/$k" ;;
 	10)
+		op="chmod $s/$k 6$((n % 8))0"
 		if [ -f "$A/$s/$k" ]; then chmod "6$((n % 8))0" "$A/$s/$k"; fi ;;
 	11)
 		rnd 4
+		op="rm -rf $s ($v)"
 		if [ "$v" = 0 ]; then rm -rf "${A:?}/$s"; fi ;;
 	esac
 }
