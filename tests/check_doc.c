@@ -595,6 +595,100 @@ START_TEST(test_doc_cache_stays_within_budget)
 }
 END_TEST
 
+/* A document that is only read is cached as its text: about its length
+ * plus a fixed overhead, not the parsed value as well (a cache that
+ * charged three times the text held a third of the documents it could).
+ * A patch after such a read parses the text back and merges correctly. */
+START_TEST(test_doc_cache_charges_text_for_reads)
+{
+	struct fixture fx;
+	struct doc_stats st;
+	char key[16], p[1100];
+	uint64_t ids[20];
+	size_t len;
+	int i;
+
+	fx_init(&fx, NULL, 0);
+	snprintf(p, sizeof(p), "{\"v\":\"%01000d\"}", 7);
+	len = strlen(p) + 1;
+	for (i = 0; i < 20; i++) {
+		snprintf(key, sizeof(key), "d%d", i);
+		ids[i] = mkdoc(&fx, key);
+		ck_assert_int_eq(replace(&fx, ids[i], p), 0);
+		doc_forget(fx.d, ids[i]);
+	}
+	for (i = 0; i < 20; i++) {
+		struct doc_snap *sn;
+
+		ck_assert_int_eq(doc_read(fx.d, ids[i], &sn), 0);
+		doc_snap_put(sn);
+	}
+	doc_stats(fx.d, &st);
+	ck_assert_uint_eq(st.cached_docs, 20);
+	ck_assert_uint_le(st.cached_bytes, 20 * (len + 256));
+	ck_assert_uint_ge(st.cached_bytes, 20 * len);
+	ck_assert_int_eq(patch(&fx, ids[3], "{\"w\":1}"), 0);
+	snprintf(p, sizeof(p), "{\"v\":\"%01000d\",\"w\":1}\n", 7);
+	expect_doc(&fx, ids[3], p);
+	fx_done(&fx);
+}
+END_TEST
+
+/* The cache is scan resistant: documents read twice stay cached while
+ * a scan of many more documents than the budget holds goes through it,
+ * and a repeated scan hits the part of it that was cached first (a plain
+ * LRU list evicts every document of a scan just before its next use). */
+START_TEST(test_doc_cache_resists_a_scan)
+{
+	struct fixture fx;
+	struct doc_options o;
+	struct doc_stats st;
+	char key[16], p[1100];
+	uint64_t ids[208], hits;
+	struct doc_snap *sn;
+	int i, pass;
+
+	doc_options_default(&o);
+	o.cache_bytes = 64 << 10; /* ~48 documents of 1 KiB */
+	fx_init(&fx, &o, 0);
+	snprintf(p, sizeof(p), "{\"v\":\"%01000d\"}", 7);
+	for (i = 0; i < 208; i++) {
+		snprintf(key, sizeof(key), "d%d", i);
+		ids[i] = mkdoc(&fx, key);
+		ck_assert_int_eq(replace(&fx, ids[i], p), 0);
+		doc_forget(fx.d, ids[i]);
+	}
+	/* the working set: ids[0..8), read twice */
+	for (pass = 0; pass < 2; pass++)
+		for (i = 0; i < 8; i++) {
+			ck_assert_int_eq(doc_read(fx.d, ids[i], &sn), 0);
+			doc_snap_put(sn);
+		}
+	/* two scans of the other 200 */
+	for (pass = 0; pass < 2; pass++) {
+		doc_stats(fx.d, &st);
+		hits = st.hits;
+		for (i = 8; i < 208; i++) {
+			ck_assert_int_eq(doc_read(fx.d, ids[i], &sn), 0);
+			doc_snap_put(sn);
+		}
+		doc_stats(fx.d, &st);
+		ck_assert_uint_le(st.cached_bytes, 64 << 10);
+		if (pass == 1)
+			ck_assert_uint_ge(st.hits - hits, 10);
+	}
+	doc_stats(fx.d, &st);
+	hits = st.hits;
+	for (i = 0; i < 8; i++) {
+		ck_assert_int_eq(doc_read(fx.d, ids[i], &sn), 0);
+		doc_snap_put(sn);
+	}
+	doc_stats(fx.d, &st);
+	ck_assert_uint_eq(st.hits - hits, 8);
+	fx_done(&fx);
+}
+END_TEST
+
 /* Four writers patch one document; a reader checks that every version it
  * sees parses and never goes back for any writer. */
 struct race {
@@ -978,6 +1072,8 @@ static Suite *doc_suite(void)
 	tcase_add_test(tc, test_doc_compaction_bounds_stored_bytes);
 	tcase_add_test(tc, test_doc_damaged_entry_is_ebadmsg);
 	tcase_add_test(tc, test_doc_cache_stays_within_budget);
+	tcase_add_test(tc, test_doc_cache_charges_text_for_reads);
+	tcase_add_test(tc, test_doc_cache_resists_a_scan);
 	tcase_add_test(tc, test_doc_concurrent_patches_apply_in_one_order);
 	tcase_add_test(tc, test_doc_space_is_not_a_document);
 	tcase_add_test(tc,
