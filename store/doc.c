@@ -496,6 +496,186 @@ static int copy_entry(void *arg, uint64_t seq, const void *p, size_t len)
 	return 0;
 }
 
+/* ---- the canonical text of a whole entry ----
+ *
+ * A replacement or snapshot entry written by this module holds its value
+ * as json_value_emit() wrote it; its text is then the document's text
+ * as it is, and a read needs no parse and no emit.  canon_value() accepts
+ * a text only when it is certainly that form (json/emit.c's rules), over
+ * a subset that covers what users write: no whitespace; strings of valid
+ * UTF-8 with no control byte, escapes only \" \\ \b \f \n \r \t (no
+ * \u, no \/); integers in int64 range with no leading zero, sign of a
+ * zero or fraction; no reals; objects of at most CANON_KEYS members with
+ * no repeated key; nesting at most CANON_DEPTH.  Anything else (an
+ * imported archive's spacing, a real, a \u escape) takes the full path:
+ * parse, emit. */
+enum {
+	CANON_KEYS = 32,
+	CANON_DEPTH = 64
+};
+
+static const char *canon_value(const char *p, const char *end, int depth);
+
+/* A string from its opening quote; the byte after it, or NULL. */
+static const char *canon_string(const char *p, const char *end)
+{
+	const char *start = ++p;
+	bool ascii = true;
+
+	for (; p < end; p++) {
+		unsigned char c = (unsigned char)*p;
+
+		if (c == '"')
+			break;
+		if (c < 0x20)
+			return NULL;
+		if (c >= 0x80)
+			ascii = false;
+		if (c == '\\') {
+			if (++p == end || !*p || !strchr("\"\\bfnrt", *p))
+				return NULL;
+		}
+	}
+	if (p == end ||
+	    (!ascii && !json_utf8_valid(start, (size_t)(p - start))))
+		return NULL;
+	return p + 1;
+}
+
+static const char *canon_integer(const char *p, const char *end)
+{
+	static const char max[] = "9223372036854775807";
+	const char *digits;
+	bool neg = *p == '-';
+	size_t n;
+
+	if (neg)
+		p++;
+	digits = p;
+	while (p < end && *p >= '0' && *p <= '9')
+		p++;
+	n = (size_t)(p - digits);
+	if (n == 0 || (digits[0] == '0' && (n > 1 || neg)))
+		return NULL; /* empty, leading zero, -0 */
+	if (p < end && (*p == '.' || *p == 'e' || *p == 'E'))
+		return NULL; /* a real */
+	if (n > sizeof(max) - 1)
+		return NULL;
+	if (n == sizeof(max) - 1 && memcmp(digits, max, n) > 0 &&
+	    !(neg && memcmp(digits, "9223372036854775808", n) == 0))
+		return NULL;
+	return p;
+}
+
+static const char *canon_members(const char *p, const char *end, int depth,
+				 bool object)
+{
+	const char *key[CANON_KEYS];
+	size_t klen[CANON_KEYS], n = 0;
+	char close = object ? '}' : ']';
+
+	p++;
+	if (p < end && *p == close)
+		return p + 1;
+	for (;;) {
+		if (object) {
+			const char *k = p;
+
+			if (p >= end || *p != '"' || n == CANON_KEYS)
+				return NULL;
+			p = canon_string(p, end);
+			if (!p || p >= end || *p != ':')
+				return NULL;
+			/* canonical keys are equal exactly when their bytes are */
+			for (size_t i = 0; i < n; i++)
+				if (klen[i] == (size_t)(p - k) &&
+				    memcmp(key[i], k, klen[i]) == 0)
+					return NULL;
+			key[n] = k;
+			klen[n++] = (size_t)(p - k);
+			p++;
+		}
+		p = canon_value(p, end, depth + 1);
+		if (!p || p >= end)
+			return NULL;
+		if (*p == close)
+			return p + 1;
+		if (*p++ != ',')
+			return NULL;
+	}
+}
+
+static const char *canon_value(const char *p, const char *end, int depth)
+{
+	size_t left = (size_t)(end - p);
+
+	if (p >= end || depth > CANON_DEPTH)
+		return NULL;
+	switch (*p) {
+	case '{':
+		return canon_members(p, end, depth, true);
+	case '[':
+		return canon_members(p, end, depth, false);
+	case '"':
+		return canon_string(p, end);
+	case 't':
+		return left >= 4 && !memcmp(p, "true", 4) ? p + 4 : NULL;
+	case 'f':
+		return left >= 5 && !memcmp(p, "false", 5) ? p + 5 : NULL;
+	case 'n':
+		return left >= 4 && !memcmp(p, "null", 4) ? p + 4 : NULL;
+	default:
+		if (*p == '-' || (*p >= '0' && *p <= '9'))
+			return canon_integer(p, end);
+		return NULL;
+	}
+}
+
+/* True when text[0..len) is exactly json_value_emit()'s text (without its
+ * newline) of the value it parses to. */
+static bool canon_text(const char *text, size_t len)
+{
+	return canon_value(text, text + len, 0) == text + len;
+}
+
+/* The fast path of materialization: when the newest of the raw entries
+ * is a whole document in canonical form, that text is the document.
+ * Entries before it are history the current version does not depend on
+ * (their kind is checked, their JSON when a version before is read).
+ * Fills *m (seq, base_seq, tail_bytes) and returns the text with its
+ * newline, or NULL: take the full path. */
+static char *mat_whole(const struct raw_entries *raw, struct mat *m,
+		       size_t *len)
+{
+	const char *last = NULL;
+	uint64_t hdr[2], lseq = 0, llen = 0;
+	char kind, *text;
+
+	for (size_t at = 0; at < raw->len;) {
+		memcpy(hdr, raw->buf + at, 16);
+		if (doc_entry_decode(raw->buf + at + 16, (size_t)hdr[1], &kind,
+				     NULL) < 0)
+			return NULL; /* the full path reports it */
+		last = raw->buf + at + 16;
+		lseq = hdr[0];
+		llen = hdr[1];
+		at += 16 + (((size_t)hdr[1] + 7) & ~(size_t)7);
+	}
+	if (!last || last[0] == DOC_PATCH || !canon_text(last + 1, llen - 1))
+		return NULL;
+	text = malloc(llen + 1);
+	if (!text)
+		return NULL;
+	memcpy(text, last + 1, llen - 1);
+	text[llen - 1] = '\n';
+	text[llen] = '\0';
+	*len = llen;
+	m->seq = lseq;
+	m->base_seq = lseq;
+	m->tail_bytes = llen;
+	return text;
+}
+
 /* Read the entries of e->id and set snap and seq, and value when
  * keep_value (else the json_t built is freed).  e->mu held. */
 static int ent_materialize(struct doc *d, struct doc_ent *e, uint64_t cur_seq,
@@ -504,7 +684,7 @@ static int ent_materialize(struct doc *d, struct doc_ent *e, uint64_t cur_seq,
 	struct mat m = { .v = json_object(), .seq = cur_seq, .id = e->id };
 	struct raw_entries raw = { NULL, 0, 0, 0 };
 	struct doc_snap *sn;
-	char *text;
+	char *text = NULL;
 	size_t len, at;
 	int rc;
 
@@ -514,6 +694,12 @@ static int ent_materialize(struct doc *d, struct doc_ent *e, uint64_t cur_seq,
 	rc = store_read(d->s, e->id, copy_entry, &raw);
 	if (raw.rc < 0)
 		rc = raw.rc;
+	if (rc == 0 && !keep_value)
+		text = mat_whole(&raw, &m, &len);
+	if (text) {
+		free(raw.buf);
+		goto out_text;
+	}
 	for (at = 0; rc == 0 && at < raw.len;) {
 		uint64_t hdr[2];
 
@@ -534,6 +720,7 @@ static int ent_materialize(struct doc *d, struct doc_ent *e, uint64_t cur_seq,
 	rc = json_value_emit(m.v, &text, &len);
 	if (rc < 0)
 		goto out_value;
+out_text:
 	sn = snap_new(text, len, m.seq);
 	if (!sn) {
 		free(text);

@@ -689,6 +689,108 @@ START_TEST(test_doc_cache_resists_a_scan)
 }
 END_TEST
 
+/* A whole entry already in emitted form is served as stored; any other
+ * text is parsed and emitted again.  Either way a read gives exactly what
+ * parse + emit gives (or the same error), for canonical texts and for
+ * every near miss of the form (spacing, reals, escapes, a repeated key,
+ * a leading zero, -0, an integer out of range, a patch after it). */
+START_TEST(test_doc_whole_entry_reads_as_emitted)
+{
+	static const char *const texts[] = {
+		"{\"a\":1}",
+		"{}",
+		"[]",
+		"0",
+		"-17",
+		"\"x\\\"y\\\\z\\n\\t\\b\\f\\r\"",
+		"[1,-2,9223372036854775807,-9223372036854775808]",
+		"{\"a\":{\"b\":[true,false,null]},\"c\":\"\xc3\xa9\x7f\"}",
+		"{ \"a\" : 1 }",
+		"{\"a\":1.0}",
+		"{\"a\":1e2}",
+		"{\"a\":0.5}",
+		"{\"a\":-0}",
+		"{\"a\":01}",
+		"{\"a\":\"\\u00e9\"}",
+		"{\"a\":\"\\/\"}",
+		"{\"a\":\"\\u0001\"}",
+		"{\"a\":1,\"a\":2}",
+		"{\"a\":1,\"b\":2,\"a\":3}",
+		"[9223372036854775808]",
+		"[-9223372036854775809]",
+		"\"\\u0000\"",
+		"\"\xc3\"",
+		"\"\x01\"",
+		"[1,]",
+		"{\"a\"}",
+		"truex",
+		"{\"a\":1}\n",
+	};
+	struct fixture fx;
+	char key[16];
+
+	fx_init(&fx, NULL, 0);
+	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+		char buf[128];
+		json_t *v = NULL;
+		char *want = NULL;
+		size_t wlen = 0, n = strlen(texts[i]);
+		struct doc_snap *sn;
+		uint64_t id;
+		int prc, rc;
+
+		snprintf(key, sizeof(key), "d%zu", i);
+		id = mkdoc(&fx, key);
+		buf[0] = 'R';
+		memcpy(buf + 1, texts[i], n);
+		ck_assert_int_eq(store_append(fx.s, id, buf, n + 1, NULL, NULL),
+				 0);
+		prc = json_value_parse(texts[i], n, &v);
+		if (prc == 0) {
+			ck_assert_int_eq(json_value_emit(v, &want, &wlen), 0);
+			json_decref(v);
+		}
+		rc = doc_read(fx.d, id, &sn);
+		if (prc < 0) {
+			ck_assert_msg(rc == -EBADMSG, "%s: %d", texts[i], rc);
+		} else {
+			size_t len;
+			const char *got;
+
+			ck_assert_msg(rc == 0, "%s: %d", texts[i], rc);
+			got = doc_snap_text(sn, &len);
+			ck_assert_uint_eq(len, wlen);
+			ck_assert_msg(memcmp(got, want, len) == 0 &&
+					      got[len] == '\0',
+				      "%s read as %s", texts[i], got);
+			doc_snap_put(sn);
+			/* a patch after it: parsed from the text it read */
+			if (texts[i][0] == '{' && texts[i][1] == '"') {
+				json_t *doc;
+				char *after;
+				size_t alen;
+
+				ck_assert_int_eq(patch(&fx, id, "{\"z\":[]}"),
+						 0);
+				ck_assert_int_eq(
+					json_value_parse(want, wlen, &doc), 0);
+				ck_assert_int_eq(
+					json_object_set_new(doc, "z",
+							    json_array()),
+					0);
+				ck_assert_int_eq(
+					json_value_emit(doc, &after, &alen), 0);
+				expect_doc(&fx, id, after);
+				free(after);
+				json_decref(doc);
+			}
+		}
+		free(want);
+	}
+	fx_done(&fx);
+}
+END_TEST
+
 /* Four writers patch one document; a reader checks that every version it
  * sees parses and never goes back for any writer. */
 struct race {
@@ -1074,6 +1176,7 @@ static Suite *doc_suite(void)
 	tcase_add_test(tc, test_doc_cache_stays_within_budget);
 	tcase_add_test(tc, test_doc_cache_charges_text_for_reads);
 	tcase_add_test(tc, test_doc_cache_resists_a_scan);
+	tcase_add_test(tc, test_doc_whole_entry_reads_as_emitted);
 	tcase_add_test(tc, test_doc_concurrent_patches_apply_in_one_order);
 	tcase_add_test(tc, test_doc_space_is_not_a_document);
 	tcase_add_test(tc,
