@@ -25,8 +25,8 @@
  * allocator headers) + the text + twice the text for a json_t.
  *
  * Scan resistance (segmented LRU).  A new entry goes to the protected
- * list while that list is charged less than DOC_PROTECTED_SHARE of the
- * budget, else to probation; an entry used again while on probation moves
+ * list while that list is charged at most three quarters of the budget
+ * (DOC_PROTECTED_SHARE), else to probation; an entry used again while on probation moves
  * to protected, pushing protected's least recently used entries back to
  * probation when protected passes its share.  Eviction takes probation's
  * least recently used first, protected's only when probation is empty.
