@@ -29,6 +29,11 @@
 #                              daemon; DIR gets the reports (perf report
 #                              --no-children), kept after the run
 #   BENCH_ONLY="cat_cold tar"  run only these workloads (create always runs)
+#   BENCH_BASE=PATH            a second caravanfs binary (e.g. the build
+#                              before a change), mounted beside the others
+#                              with its own store and run interleaved with
+#                              them: two more columns, its time and
+#                              base/caravanfs (a before/after in one run)
 #
 # A workload's runs are interleaved across the three (plain, passthrough,
 # caravanfs, then again), so a burst of load from elsewhere hits all three.
@@ -45,18 +50,20 @@ runs=${BENCH_RUNS:-3}
 secs=${BENCH_SECONDS:-3}
 b="$build/bench/bench_fs"
 fss="plain pt cfs"
-cfs_pid=; pt_pid=
+base=${BENCH_BASE:+$(cd "$(dirname "$BENCH_BASE")" && pwd)/$(basename "$BENCH_BASE")}
+[ -n "$base" ] && fss="plain pt base cfs"
+cfs_pid=; pt_pid=; base_pid=
 
 unmount_all() {
-	for m in "$work/pt" "$work/cfs"; do
+	for m in "$work/pt" "$work/cfs" "$work/base"; do
 		if mountpoint -q "$m" 2>/dev/null; then
 			fusermount3 -u "$m" || true
 		fi
 	done
-	for p in $cfs_pid $pt_pid; do
+	for p in $cfs_pid $pt_pid $base_pid; do
 		while kill -0 "$p" 2>/dev/null; do sleep 0.1; done
 	done
-	cfs_pid=; pt_pid=
+	cfs_pid=; pt_pid=; base_pid=
 }
 cleanup() {
 	unmount_all
@@ -84,6 +91,13 @@ mount_all() {
 	cfs_pid=$!
 	wait_mount "$work/pt"
 	wait_mount "$work/cfs"
+	[ -n "$base" ] || return 0
+	rm -rf "$work/base-store"
+	mkdir -p "$work/base" "$work/base-store"
+	"$base" -f -o "capacity=4G,cloud=none${BENCH_MOUNT_OPTS:+,$BENCH_MOUNT_OPTS}" \
+		"$work/base-store/s" "$work/base" 2>"$work/base.log" &
+	base_pid=$!
+	wait_mount "$work/base"
 }
 
 root() {
@@ -91,6 +105,7 @@ root() {
 	plain) echo "$work/plain" ;;
 	pt) echo "$work/pt" ;;
 	cfs) echo "$work/cfs" ;;
+	base) echo "$work/base" ;;
 	esac
 }
 
@@ -142,7 +157,7 @@ tidy() {
 
 # CPU seconds (user + system) process $1 has used so far.
 cpu_of() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$1/stat"; }
-pid_of() { case $1 in "$work/pt") echo "$pt_pid" ;; *) echo "$cfs_pid" ;; esac; }
+pid_of() { case $1 in "$work/pt") echo "$pt_pid" ;; "$work/base") echo "$base_pid" ;; *) echo "$cfs_pid" ;; esac; }
 
 # One untimed run of $1 on FUSE root $2 under perf record -g of its daemon;
 # the report goes to $BENCH_PROFILE/$ndocs-$1-<fs>.txt.
@@ -207,12 +222,17 @@ for ndocs in $sizes; do
 	echo
 	echo "## $ndocs documents of $dbytes B"
 	echo
-	echo "| workload | plain | passthrough | caravanfs | passthrough/caravanfs | plain/caravanfs | target | |"
-	echo "| --- | --- | --- | --- | --- | --- | --- | --- |"
+	if [ -n "$base" ]; then
+		echo "| workload | plain | passthrough | caravanfs base | caravanfs | passthrough/caravanfs | plain/caravanfs | passthrough/base | base/caravanfs | target | |"
+		echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+	else
+		echo "| workload | plain | passthrough | caravanfs | passthrough/caravanfs | plain/caravanfs | target | |"
+		echo "| --- | --- | --- | --- | --- | --- | --- | --- |"
+	fi
 	for w in $workloads; do
 		cat "$work/src"/* >/dev/null # the copies' source: warm for every run
 		[ "$w" = cat_warm ] && for fs in $fss; do run_one cat_warm "$(root $fs)" 0 >/dev/null; done
-		all_plain=; all_pt=; all_cfs=
+		all_plain=; all_pt=; all_cfs=; all_base=
 		for r in $(seq "$runs"); do
 			for fs in $fss; do
 				v=$(run_one "$w" "$(root $fs)" "$r")
@@ -227,8 +247,17 @@ for ndocs in $sizes; do
 		esac
 		tg=$(target "$w")
 		met=$(awk -v r="$rp" -v t="$tg" 'BEGIN { print (r + 0 >= t ? "met" : "**missed**") }')
-		echo "| $(label "$w") | $p | $t | $c | $rp | $rl | >= $tg | $met |"
-		echo "$ndocs $w runs: plain$all_plain; pt$all_pt; cfs$all_cfs" >>"$work/runs.txt"
+		if [ -n "$base" ]; then
+			o=$(median $all_base)
+			case $w in
+			append | fsync) rb=$(ratio "$o" "$t"); ro=$(ratio "$c" "$o") ;;
+			*) rb=$(ratio "$t" "$o"); ro=$(ratio "$o" "$c") ;;
+			esac
+			echo "| $(label "$w") | $p | $t | $o | $c | $rp | $rl | $rb | $ro | >= $tg | $met |"
+		else
+			echo "| $(label "$w") | $p | $t | $c | $rp | $rl | >= $tg | $met |"
+		fi
+		echo "$ndocs $w runs: plain$all_plain; pt$all_pt;${base:+ base$all_base;} cfs$all_cfs" >>"$work/runs.txt"
 		if [ -n "$BENCH_COUNT" ]; then
 			echo "$ndocs $w FUSE requests: passthrough $(count_requests "$w" "$work/pt"); caravanfs $(count_requests "$w" "$work/cfs")" >>"$work/counts.txt"
 		fi
@@ -240,8 +269,10 @@ for ndocs in $sizes; do
 	done
 	echo
 	echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
-	m() { awk -v k="caravanfs_$1" '$1 == k { print $2 }' "$work/cfs/.caravan-metrics"; }
-	echo "caravanfs counters: $(m cache_hits_total) materialized-cache hits, $(m cache_misses_total) misses; $(m opens_total) opens, $(m cached_opens_total) through the page cache; $(m lookups_total) lookups; $(m node_retirements_total) writers sent to a fresh node; daemon resident $(awk '/VmRSS/ { print $2, $3 }' "/proc/$cfs_pid/status")"
+	m() { awk -v k="caravanfs_$1" '$1 == k { print $2 }' "$work/$mnt/.caravan-metrics"; }
+	counters() { echo "$(m cache_hits_total) materialized-cache hits, $(m cache_misses_total) misses, $(m cache_documents) documents in $(m cache_bytes) B charged; $(m opens_total) opens, $(m cached_opens_total) through the page cache; $(m lookups_total) lookups; $(m node_retirements_total) writers sent to a fresh node; daemon resident $(awk '/VmRSS/ { print $2, $3 }' "/proc/$1/status")"; }
+	mnt=cfs; echo "caravanfs counters: $(counters "$cfs_pid")"
+	if [ -n "$base" ]; then mnt=base; echo "caravanfs base counters: $(counters "$base_pid")"; fi
 	unmount_all
 done
 echo

@@ -7,18 +7,39 @@
  *
  * Structures:
  *   struct doc      one per store: a map of cache entries by id
- *                   (util/u64map.h) and a least-recently-used list of
- *                   them.
+ *                   (util/u64map.h) and two least-recently-used lists of
+ *                   them, probation and protected (below).
  *   struct doc_ent  one per document that was used recently: its lock, the
- *                   materialized json_t and the current snapshot.
+ *                   current snapshot and, for a document being patched,
+ *                   the materialized json_t.
  *   struct doc_snap immutable emitted text; reference-counted so an open
  *                   file keeps its version after the document moved on.
+ *
+ * What an entry holds.  A read needs only the emitted text (the snapshot),
+ * so materialization for a read keeps the text and frees the json_t it
+ * built; a replacement keeps the text it stored and builds no json_t at
+ * all.  The json_t is built (parsed from the snapshot's text, which is
+ * that value emitted) by the first patch that needs it and kept while
+ * the document is patched.  An entry is charged what it holds:
+ * DOC_ENT_OVERHEAD (the entry, its snapshot's header, the table slot and
+ * allocator headers) + the text + twice the text for a json_t.
+ *
+ * Scan resistance (segmented LRU).  A new entry goes to the protected
+ * list while that list is charged at most three quarters of the budget
+ * (DOC_PROTECTED_SHARE), else to probation; an entry used again while on probation moves
+ * to protected, pushing protected's least recently used entries back to
+ * probation when protected passes its share.  Eviction takes probation's
+ * least recently used first, protected's only when probation is empty.
+ * So a scan of more documents than the budget holds (tar, find -exec cat,
+ * a backup) churns probation and leaves what protected holds in place:
+ * the documents used twice, or the first ones cached; a repeated scan
+ * hits that part every pass where a plain LRU list would hit nothing.
  *
  * Locks (never take a lock of an earlier row while holding a later one):
  *   1. doc_ent.mu   serializes every operation on one document and guards
  *                   value, snap and seq of its entry.
- *   2. doc.mu       guards the hash table, the LRU list, refs and charge of
- *                   every entry, and charged.
+ *   2. doc.mu       guards the hash table, the LRU lists, refs, charge, seg
+ *                   and uses of every entry, charged and prot_charged.
  * The store is called with at most one doc_ent.mu held; its callbacks only
  * touch the callback's own state.  Materialization copies the raw entries
  * out (store_read holds the store's lock) and parses them afterwards, so a
@@ -28,9 +49,13 @@
  *   1. An entry with refs > 0 is never freed; only an entry with refs == 0
  *      is evicted, and nobody holds the mu of such an entry (a thread takes
  *      a reference before locking mu and drops it after unlocking).
- *   2. value != NULL implies snap != NULL, and both reflect the store's
- *      document at sequence number seq; snap->text is value emitted.
- *   3. charged is the sum of charge over all entries.
+ *   2. value != NULL implies snap != NULL; snap reflects the store's
+ *      document at sequence number seq, and so does value when set:
+ *      snap->text is value emitted.  base_seq and tail_bytes are valid
+ *      while snap is set.
+ *   3. charged is the sum of charge over all entries, prot_charged that
+ *      over the entries on the protected list; every entry is on the
+ *      list its seg names.
  *   4. A failed operation leaves the document unchanged in the store; if it
  *      had already changed value in place, value is dropped (the next call
  *      materializes again), so the cache never holds a state the store
@@ -55,6 +80,7 @@
 #include "store/doc.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -76,16 +102,23 @@ struct doc_snap {
 	char *text;
 };
 
+enum ent_seg {
+	SEG_PROBATION,
+	SEG_PROTECTED
+};
+
 struct doc_ent {
 	uint64_t id;
 	struct doc_ent *prev, *next;
 	unsigned refs;
+	unsigned uses; /* ent_get calls that found the entry cached */
+	enum ent_seg seg;
 	size_t charge;
 	pthread_mutex_t mu;
 	json_t *value;
 	struct doc_snap *snap;
 	uint64_t seq;
-	/* while value is set: the newest whole-document entry (or the
+	/* while snap is set: the newest whole-document entry (or the
 	 * first) and the bytes of the entries from it on */
 	uint64_t base_seq, tail_bytes;
 };
@@ -95,14 +128,16 @@ struct doc {
 	struct doc_options o;
 	pthread_mutex_t mu;
 	struct u64map tab; /* id -> struct doc_ent */
-	struct doc_ent lru; /* sentinel: lru.next is the most recent */
-	uint64_t charged;
+	/* sentinels: .next is the most recent */
+	struct doc_ent lru[2]; /* by enum ent_seg */
+	uint64_t charged, prot_charged;
 	atomic_uint_fast64_t hits, misses, patches, replaces, compactions;
 };
 
 enum {
 	DOC_MIN_ENTRIES = 256,
-	DOC_ENT_OVERHEAD = 256
+	DOC_ENT_OVERHEAD = 256,
+	DOC_PROTECTED_SHARE = 4 /* protected's budget: (share-1)/share */
 };
 
 void doc_options_default(struct doc_options *o)
@@ -185,12 +220,32 @@ static void lru_unlink(struct doc_ent *e)
 	e->next->prev = e->prev;
 }
 
-static void lru_push(struct doc *d, struct doc_ent *e)
+/* Put e (unlinked: lru_remove) at the head of list seg.  d->mu held. */
+static void lru_push(struct doc *d, struct doc_ent *e, enum ent_seg seg)
 {
-	e->next = d->lru.next;
-	e->prev = &d->lru;
-	d->lru.next->prev = e;
-	d->lru.next = e;
+	struct doc_ent *head = &d->lru[seg];
+
+	if (seg == SEG_PROTECTED)
+		d->prot_charged += e->charge;
+	e->seg = seg;
+	e->next = head->next;
+	e->prev = head;
+	head->next->prev = e;
+	head->next = e;
+}
+
+/* Unlink e from its list, keeping prot_charged. d->mu held. */
+static void lru_remove(struct doc *d, struct doc_ent *e)
+{
+	lru_unlink(e);
+	if (e->seg == SEG_PROTECTED)
+		d->prot_charged -= e->charge;
+	e->seg = SEG_PROBATION;
+}
+
+static uint64_t protected_budget(const struct doc *d)
+{
+	return d->o.cache_bytes - d->o.cache_bytes / DOC_PROTECTED_SHARE;
 }
 
 /* Invariants 1 and 3 and the table's shape: every entry under its id
@@ -200,7 +255,7 @@ static bool doc_invariants(const struct doc *d)
 {
 	size_t count = u64map_count(&d->tab), n = 0;
 	const struct doc_ent *e;
-	uint64_t charged = 0, id;
+	uint64_t charged = 0, prot = 0, id;
 	void *v;
 
 	for (size_t pos = 0; u64map_next(&d->tab, &pos, &id, &v);) {
@@ -211,19 +266,27 @@ static bool doc_invariants(const struct doc *d)
 	}
 	if (charged != d->charged)
 		return false;
-	for (e = d->lru.next; e != &d->lru; e = e->next)
-		if (e->next->prev != e || ++n > count)
-			return false;
-	return n == count;
+	for (int seg = SEG_PROBATION; seg <= SEG_PROTECTED; seg++)
+		for (e = d->lru[seg].next; e != &d->lru[seg]; e = e->next) {
+			if (e->next->prev != e || ++n > count ||
+			    e->seg != (enum ent_seg)seg)
+				return false;
+			if (seg == SEG_PROTECTED)
+				prot += e->charge;
+		}
+	return n == count && prot == d->prot_charged;
 }
 
 /* Invariant 2 for an entry whose mu the caller holds: a value has its
- * snapshot, at the entry's sequence number, a text ending in a newline. */
+ * snapshot; a snapshot is at the entry's sequence number, a text ending
+ * in a newline. */
 static bool ent_invariants(const struct doc_ent *e)
 {
-	if (!e->value)
+	if (e->value && !e->snap)
+		return false;
+	if (!e->snap)
 		return true;
-	return e->snap && e->snap->seq == e->seq && e->snap->len > 0 &&
+	return e->snap->seq == e->seq && e->snap->len > 0 &&
 	       e->snap->text[e->snap->len - 1] == '\n';
 }
 
@@ -241,21 +304,48 @@ static void ent_evict(struct doc *d, struct doc_ent *e)
 {
 	debug_assert(e->refs == 0);
 	u64map_del(&d->tab, e->id);
-	lru_unlink(e);
+	lru_remove(d, e);
 	d->charged -= e->charge;
 	ent_clear(e);
 	pthread_mutex_destroy(&e->mu);
 	free(e);
 }
 
+/* Probation's least recently used first, then protected's.  d->mu held. */
 static void evict_over_budget(struct doc *d)
 {
-	struct doc_ent *e = d->lru.prev, *prev;
+	for (int seg = SEG_PROBATION; seg <= SEG_PROTECTED; seg++) {
+		struct doc_ent *e = d->lru[seg].prev, *prev;
 
-	for (; e != &d->lru && d->charged > d->o.cache_bytes; e = prev) {
-		prev = e->prev;
-		if (e->refs == 0)
-			ent_evict(d, e);
+		for (; e != &d->lru[seg] && d->charged > d->o.cache_bytes;
+		     e = prev) {
+			prev = e->prev;
+			if (e->refs == 0)
+				ent_evict(d, e);
+		}
+	}
+}
+
+/* Where e, which was on list was, goes after a use (the segmented LRU at
+ * the top of the file), then protected's overflow back to probation.  e
+ * unlinked, d->mu held. */
+static void ent_place(struct doc *d, struct doc_ent *e, enum ent_seg was)
+{
+	uint64_t budget = protected_budget(d);
+	enum ent_seg seg = SEG_PROBATION;
+
+	if (was == SEG_PROTECTED || e->uses > 0 ||
+	    d->prot_charged + e->charge <= budget)
+		seg = SEG_PROTECTED;
+	lru_push(d, e, seg);
+	while (d->prot_charged > budget) {
+		struct doc_ent *old = d->lru[SEG_PROTECTED].prev;
+
+		if (old == e)
+			break; /* one entry above the share: it stays */
+		lru_remove(d, old);
+		old->uses = 0; /* a second chance from probation's head */
+		lru_push(d, old, SEG_PROBATION);
 	}
 }
 
@@ -280,7 +370,9 @@ static int ent_get(struct doc *d, uint64_t id, struct doc_ent **out)
 		pthread_mutex_init(&e->mu, NULL);
 		e->charge = DOC_ENT_OVERHEAD;
 		d->charged += e->charge;
-		lru_push(d, e);
+		lru_push(d, e, SEG_PROBATION);
+	} else if (e->uses < UINT_MAX) {
+		e->uses++;
 	}
 	e->refs++;
 	debug_assert(doc_invariants(d));
@@ -290,26 +382,37 @@ static int ent_get(struct doc *d, uint64_t id, struct doc_ent **out)
 	return 0;
 }
 
-/* Unlock e, account its new size, drop the reference, evict. */
-static void ent_release(struct doc *d, struct doc_ent *e)
+/* What e holds (the top of the file).  e->mu held. */
+static size_t ent_charge(const struct doc_ent *e)
 {
 	size_t charge = DOC_ENT_OVERHEAD;
 
-	debug_assert(ent_invariants(e));
-	/* The json_t tree costs about twice its text. */
 	if (e->snap)
-		charge += 3 * e->snap->len;
-	pthread_mutex_lock(&d->mu);
-	d->charged += charge;
-	d->charged -= e->charge;
-	e->charge = charge;
-	pthread_mutex_unlock(&d->mu);
+		charge += e->snap->len;
+	/* A json_t tree costs about twice its text. */
+	if (e->value)
+		charge += 2 * e->snap->len;
+	return charge;
+}
+
+/* Unlock e, account its new size, drop the reference, place, evict. */
+static void ent_release(struct doc *d, struct doc_ent *e)
+{
+	enum ent_seg was;
+	size_t charge;
+
+	debug_assert(ent_invariants(e));
+	charge = ent_charge(e);
 	pthread_mutex_unlock(&e->mu);
 
 	pthread_mutex_lock(&d->mu);
+	was = e->seg;
+	lru_remove(d, e);
+	d->charged += charge;
+	d->charged -= e->charge;
+	e->charge = charge;
 	e->refs--;
-	lru_unlink(e);
-	lru_push(d, e);
+	ent_place(d, e, was);
 	evict_over_budget(d);
 	debug_assert(doc_invariants(d));
 	pthread_mutex_unlock(&d->mu);
@@ -393,13 +496,195 @@ static int copy_entry(void *arg, uint64_t seq, const void *p, size_t len)
 	return 0;
 }
 
-/* Read the entries of e->id and set value, snap and seq.  e->mu held. */
-static int ent_materialize(struct doc *d, struct doc_ent *e, uint64_t cur_seq)
+/* ---- the canonical text of a whole entry ----
+ *
+ * A replacement or snapshot entry written by this module holds its value
+ * as json_value_emit() wrote it; its text is then the document's text
+ * as it is, and a read needs no parse and no emit.  canon_value() accepts
+ * a text only when it is certainly that form (json/emit.c's rules), over
+ * a subset that covers what users write: no whitespace; strings of valid
+ * UTF-8 with no control byte, escapes only \" \\ \b \f \n \r \t (no
+ * \u, no \/); integers in int64 range with no leading zero, sign of a
+ * zero or fraction; no reals; objects of at most CANON_KEYS members with
+ * no repeated key; nesting at most CANON_DEPTH.  Anything else (an
+ * imported archive's spacing, a real, a \u escape) takes the full path:
+ * parse, emit. */
+enum {
+	CANON_KEYS = 32,
+	CANON_DEPTH = 64
+};
+
+static const char *canon_value(const char *p, const char *end, int depth);
+
+/* A string from its opening quote; the byte after it, or NULL. */
+static const char *canon_string(const char *p, const char *end)
+{
+	const char *start = ++p;
+	bool ascii = true;
+
+	for (; p < end; p++) {
+		unsigned char c = (unsigned char)*p;
+
+		if (c == '"')
+			break;
+		if (c < 0x20)
+			return NULL;
+		if (c >= 0x80)
+			ascii = false;
+		if (c == '\\') {
+			if (++p == end || !*p || !strchr("\"\\bfnrt", *p))
+				return NULL;
+		}
+	}
+	if (p == end ||
+	    (!ascii && !json_utf8_valid(start, (size_t)(p - start))))
+		return NULL;
+	return p + 1;
+}
+
+static const char *canon_integer(const char *p, const char *end)
+{
+	static const char max[] = "9223372036854775807";
+	const char *digits;
+	bool neg = *p == '-';
+	size_t n;
+
+	if (neg)
+		p++;
+	digits = p;
+	while (p < end && *p >= '0' && *p <= '9')
+		p++;
+	n = (size_t)(p - digits);
+	if (n == 0 || (digits[0] == '0' && (n > 1 || neg)))
+		return NULL; /* empty, leading zero, -0 */
+	if (p < end && (*p == '.' || *p == 'e' || *p == 'E'))
+		return NULL; /* a real */
+	if (n > sizeof(max) - 1)
+		return NULL;
+	if (n == sizeof(max) - 1 && memcmp(digits, max, n) > 0 &&
+	    !(neg && memcmp(digits, "9223372036854775808", n) == 0))
+		return NULL;
+	return p;
+}
+
+static const char *canon_members(const char *p, const char *end, int depth,
+				 bool object)
+{
+	const char *key[CANON_KEYS];
+	size_t klen[CANON_KEYS], n = 0;
+	char close = object ? '}' : ']';
+
+	p++;
+	if (p < end && *p == close)
+		return p + 1;
+	for (;;) {
+		if (object) {
+			const char *k = p;
+
+			if (p >= end || *p != '"' || n == CANON_KEYS)
+				return NULL;
+			p = canon_string(p, end);
+			if (!p || p >= end || *p != ':')
+				return NULL;
+			/* canonical keys are equal exactly when their bytes are */
+			for (size_t i = 0; i < n; i++)
+				if (klen[i] == (size_t)(p - k) &&
+				    memcmp(key[i], k, klen[i]) == 0)
+					return NULL;
+			key[n] = k;
+			klen[n++] = (size_t)(p - k);
+			p++;
+		}
+		p = canon_value(p, end, depth + 1);
+		if (!p || p >= end)
+			return NULL;
+		if (*p == close)
+			return p + 1;
+		if (*p++ != ',')
+			return NULL;
+	}
+}
+
+static const char *canon_value(const char *p, const char *end, int depth)
+{
+	size_t left = (size_t)(end - p);
+
+	if (p >= end || depth > CANON_DEPTH)
+		return NULL;
+	switch (*p) {
+	case '{':
+		return canon_members(p, end, depth, true);
+	case '[':
+		return canon_members(p, end, depth, false);
+	case '"':
+		return canon_string(p, end);
+	case 't':
+		return left >= 4 && !memcmp(p, "true", 4) ? p + 4 : NULL;
+	case 'f':
+		return left >= 5 && !memcmp(p, "false", 5) ? p + 5 : NULL;
+	case 'n':
+		return left >= 4 && !memcmp(p, "null", 4) ? p + 4 : NULL;
+	default:
+		if (*p == '-' || (*p >= '0' && *p <= '9'))
+			return canon_integer(p, end);
+		return NULL;
+	}
+}
+
+/* True when text[0..len) is exactly json_value_emit()'s text (without its
+ * newline) of the value it parses to. */
+static bool canon_text(const char *text, size_t len)
+{
+	return canon_value(text, text + len, 0) == text + len;
+}
+
+/* The fast path of materialization: when the newest of the raw entries
+ * is a whole document in canonical form, that text is the document.
+ * Entries before it are history the current version does not depend on
+ * (their kind is checked, their JSON when a version before is read).
+ * Fills *m (seq, base_seq, tail_bytes) and returns the text with its
+ * newline, or NULL: take the full path. */
+static char *mat_whole(const struct raw_entries *raw, struct mat *m,
+		       size_t *len)
+{
+	const char *last = NULL;
+	uint64_t hdr[2], lseq = 0, llen = 0;
+	char kind, *text;
+
+	for (size_t at = 0; at < raw->len;) {
+		memcpy(hdr, raw->buf + at, 16);
+		if (doc_entry_decode(raw->buf + at + 16, (size_t)hdr[1], &kind,
+				     NULL) < 0)
+			return NULL; /* the full path reports it */
+		last = raw->buf + at + 16;
+		lseq = hdr[0];
+		llen = hdr[1];
+		at += 16 + (((size_t)hdr[1] + 7) & ~(size_t)7);
+	}
+	if (!last || last[0] == DOC_PATCH || !canon_text(last + 1, llen - 1))
+		return NULL;
+	text = malloc(llen + 1);
+	if (!text)
+		return NULL;
+	memcpy(text, last + 1, llen - 1);
+	text[llen - 1] = '\n';
+	text[llen] = '\0';
+	*len = llen;
+	m->seq = lseq;
+	m->base_seq = lseq;
+	m->tail_bytes = llen;
+	return text;
+}
+
+/* Read the entries of e->id and set snap and seq, and value when
+ * keep_value (else the json_t built is freed).  e->mu held. */
+static int ent_materialize(struct doc *d, struct doc_ent *e, uint64_t cur_seq,
+			   bool keep_value)
 {
 	struct mat m = { .v = json_object(), .seq = cur_seq, .id = e->id };
 	struct raw_entries raw = { NULL, 0, 0, 0 };
 	struct doc_snap *sn;
-	char *text;
+	char *text = NULL;
 	size_t len, at;
 	int rc;
 
@@ -409,6 +694,12 @@ static int ent_materialize(struct doc *d, struct doc_ent *e, uint64_t cur_seq)
 	rc = store_read(d->s, e->id, copy_entry, &raw);
 	if (raw.rc < 0)
 		rc = raw.rc;
+	if (rc == 0 && !keep_value)
+		text = mat_whole(&raw, &m, &len);
+	if (text) {
+		free(raw.buf);
+		goto out_text;
+	}
 	for (at = 0; rc == 0 && at < raw.len;) {
 		uint64_t hdr[2];
 
@@ -429,13 +720,17 @@ static int ent_materialize(struct doc *d, struct doc_ent *e, uint64_t cur_seq)
 	rc = json_value_emit(m.v, &text, &len);
 	if (rc < 0)
 		goto out_value;
+out_text:
 	sn = snap_new(text, len, m.seq);
 	if (!sn) {
 		free(text);
 		rc = -ENOMEM;
 		goto out_value;
 	}
-	e->value = m.v;
+	if (keep_value)
+		e->value = m.v;
+	else
+		json_decref(m.v);
 	e->snap = sn;
 	e->seq = m.seq;
 	e->base_seq = m.base_seq;
@@ -626,10 +921,11 @@ int doc_read_version(struct store *s, uint64_t id, uint64_t seq,
 	return 0;
 }
 
-/* Make e current.  *info (may be NULL) receives the store's view of the
+/* Make e's snapshot current, and its value too when need_value (a patch
+ * merges into it).  *info (may be NULL) receives the store's view of the
  * document.  e->mu held. */
 static int ent_load(struct doc *d, struct doc_ent *e,
-		    struct store_doc_info *info)
+		    struct store_doc_info *info, bool need_value)
 {
 	struct store_doc_info tmp;
 	int rc;
@@ -645,11 +941,18 @@ static int ent_load(struct doc *d, struct doc_ent *e,
 		ent_clear(e);
 		return -EISDIR;
 	}
-	if (e->value && e->seq == info->seq) {
+	if (e->snap && e->seq == info->seq) {
 		atomic_fetch_add(&d->hits, 1);
 		rc = 0;
+		/* the snapshot's text is the value emitted: parse it back */
+		if (need_value && !e->value &&
+		    json_value_parse(e->snap->text, e->snap->len, &e->value) <
+			    0) {
+			e->value = NULL;
+			rc = ent_materialize(d, e, info->seq, true);
+		}
 	} else {
-		rc = ent_materialize(d, e, info->seq);
+		rc = ent_materialize(d, e, info->seq, need_value);
 	}
 	if (rc == 0 && !info->size_known)
 		store_doc_note_size(d->s, e->id, e->snap->seq, e->snap->len);
@@ -675,7 +978,8 @@ int doc_open(struct store *s, const struct doc_options *o, struct doc **out)
 	else
 		doc_options_default(&d->o);
 	pthread_mutex_init(&d->mu, NULL);
-	d->lru.next = d->lru.prev = &d->lru;
+	for (int seg = SEG_PROBATION; seg <= SEG_PROTECTED; seg++)
+		d->lru[seg].next = d->lru[seg].prev = &d->lru[seg];
 	*out = d;
 	return 0;
 }
@@ -684,8 +988,9 @@ void doc_close(struct doc *d)
 {
 	if (!d)
 		return;
-	while (d->lru.next != &d->lru)
-		ent_evict(d, d->lru.next);
+	for (int seg = SEG_PROBATION; seg <= SEG_PROTECTED; seg++)
+		while (d->lru[seg].next != &d->lru[seg])
+			ent_evict(d, d->lru[seg].next);
 	pthread_mutex_destroy(&d->mu);
 	u64map_release(&d->tab);
 	free(d);
@@ -812,7 +1117,7 @@ static int patch_locked(struct doc *d, struct doc_ent *e, const json_t *patch,
 	uint64_t seq;
 	int rc;
 
-	rc = ent_load(d, e, &info);
+	rc = ent_load(d, e, &info, true);
 	if (rc < 0)
 		return rc;
 	rc = json_merge_patch(&e->value, patch);
@@ -901,7 +1206,7 @@ static int batch_locked(struct doc *d, struct doc_ent *e,
 
 	if (!ents)
 		return -ENOMEM;
-	rc = ent_load(d, e, &info);
+	rc = ent_load(d, e, &info, true);
 	if (rc < 0)
 		goto out_free;
 	bound = e->snap->len;
@@ -1006,9 +1311,8 @@ out_free:
 
 /* expect_lsn: 0, or replace only while the document's last change is
  * that frame (no retry: -EAGAIN). */
-static int replace_locked(struct doc *d, struct doc_ent *e, json_t *copy,
-			  const char *text, size_t len, uint64_t expect_lsn,
-			  uint64_t *lsn)
+static int replace_locked(struct doc *d, struct doc_ent *e, const char *text,
+			  size_t len, uint64_t expect_lsn, uint64_t *lsn)
 {
 	struct store_doc_info info;
 	char *buf, *mine;
@@ -1050,7 +1354,6 @@ static int replace_locked(struct doc *d, struct doc_ent *e, json_t *copy,
 	if (!mine)
 		return 0; /* stored; the next read materializes */
 	memcpy(mine, text, len + 1);
-	e->value = json_incref(copy);
 	e->base_seq = seq;
 	e->tail_bytes = blen;
 	ent_publish(e, mine, len, seq);
@@ -1061,27 +1364,23 @@ static int replace(struct doc *d, uint64_t id, const json_t *value,
 		   uint64_t expect_lsn, uint64_t *lsn)
 {
 	struct doc_ent *e;
-	json_t *copy;
 	char *text;
 	size_t len;
 	int rc;
 
+	/* Only the text is cached: a patch that follows parses it back,
+	 * which costs what a deep copy of value would, and only then. */
 	rc = json_value_emit(value, &text, &len);
 	if (rc < 0)
 		return rc;
 	rc = -EFBIG;
 	if (len > d->o.max_doc_bytes)
 		goto out_text;
-	rc = -ENOMEM;
-	copy = json_deep_copy(value);
-	if (!copy)
-		goto out_text;
 	rc = ent_get(d, id, &e);
 	if (rc == 0) {
-		rc = replace_locked(d, e, copy, text, len, expect_lsn, lsn);
+		rc = replace_locked(d, e, text, len, expect_lsn, lsn);
 		ent_release(d, e);
 	}
-	json_decref(copy);
 out_text:
 	free(text);
 	return rc;
@@ -1120,7 +1419,7 @@ int doc_read(struct doc *d, uint64_t id, struct doc_snap **out)
 	rc = ent_get(d, id, &e);
 	if (rc < 0)
 		return rc;
-	rc = ent_load(d, e, NULL);
+	rc = ent_load(d, e, NULL, false);
 	if (rc == 0)
 		*out = doc_snap_get(e->snap);
 	ent_release(d, e);
@@ -1149,7 +1448,7 @@ int doc_size(struct doc *d, uint64_t id, uint64_t *size)
 	rc = ent_get(d, id, &e);
 	if (rc < 0)
 		return rc;
-	rc = ent_load(d, e, NULL);
+	rc = ent_load(d, e, NULL, false);
 	if (rc == 0)
 		*size = e->snap->len;
 	ent_release(d, e);

@@ -17,7 +17,11 @@
  * applies the entries oldest first: 'P' through json_merge_patch(), 'R'
  * and 'S' replace.  An entry that is empty, of another kind, or not JSON
  * makes the document unreadable (-EBADMSG) and is logged; it is never
- * skipped silently.
+ * skipped silently.  When the newest entry is an 'R' or 'S' whose text is
+ * already exactly what json_value_emit() writes (doc.c, canon_text), a
+ * read takes that text as the document without parsing it; the entries
+ * before it are then checked for their kind only (their JSON is checked
+ * when a version they belong to is read, and by fsck).
  *
  * Compaction: after an append, when the document holds more than
  * compact_entries entries, or its stored bytes exceed compact_min_bytes and
@@ -31,9 +35,11 @@
  * newest 'R' or 'S' entry on (what compaction would drop), not the
  * history kept before it.
  *
- * Cache: the materialized value and its emitted text are kept per document
- * (id), valid for the store sequence number they were built from, within
- * a byte budget (least recently used documents are dropped first).  Every
+ * Cache: the emitted text of a document is kept per document (id), and
+ * its parsed value too while it is being patched, valid for the store
+ * sequence number they were built from, within a byte budget charged by
+ * what each entry holds; eviction is a segmented LRU that a scan larger
+ * than the budget does not flush (doc.c has the policy).  Every
  * call checks the store's current sequence number, so a change made around
  * this module (a restore, a delete) is never served stale.
  *

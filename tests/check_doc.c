@@ -595,6 +595,202 @@ START_TEST(test_doc_cache_stays_within_budget)
 }
 END_TEST
 
+/* A document that is only read is cached as its text: about its length
+ * plus a fixed overhead, not the parsed value as well (a cache that
+ * charged three times the text held a third of the documents it could).
+ * A patch after such a read parses the text back and merges correctly. */
+START_TEST(test_doc_cache_charges_text_for_reads)
+{
+	struct fixture fx;
+	struct doc_stats st;
+	char key[16], p[1100];
+	uint64_t ids[20];
+	size_t len;
+	int i;
+
+	fx_init(&fx, NULL, 0);
+	snprintf(p, sizeof(p), "{\"v\":\"%01000d\"}", 7);
+	len = strlen(p) + 1;
+	for (i = 0; i < 20; i++) {
+		snprintf(key, sizeof(key), "d%d", i);
+		ids[i] = mkdoc(&fx, key);
+		ck_assert_int_eq(replace(&fx, ids[i], p), 0);
+		doc_forget(fx.d, ids[i]);
+	}
+	for (i = 0; i < 20; i++) {
+		struct doc_snap *sn;
+
+		ck_assert_int_eq(doc_read(fx.d, ids[i], &sn), 0);
+		doc_snap_put(sn);
+	}
+	doc_stats(fx.d, &st);
+	ck_assert_uint_eq(st.cached_docs, 20);
+	ck_assert_uint_le(st.cached_bytes, 20 * (len + 256));
+	ck_assert_uint_ge(st.cached_bytes, 20 * len);
+	ck_assert_int_eq(patch(&fx, ids[3], "{\"w\":1}"), 0);
+	snprintf(p, sizeof(p), "{\"v\":\"%01000d\",\"w\":1}\n", 7);
+	expect_doc(&fx, ids[3], p);
+	fx_done(&fx);
+}
+END_TEST
+
+/* The cache is scan resistant: documents read twice stay cached while
+ * a scan of many more documents than the budget holds goes through it,
+ * and a repeated scan hits the part of it that was cached first (a plain
+ * LRU list evicts every document of a scan just before its next use). */
+START_TEST(test_doc_cache_resists_a_scan)
+{
+	struct fixture fx;
+	struct doc_options o;
+	struct doc_stats st;
+	char key[16], p[1100];
+	uint64_t ids[208], hits;
+	struct doc_snap *sn;
+	int i, pass;
+
+	doc_options_default(&o);
+	o.cache_bytes = 64 << 10; /* ~48 documents of 1 KiB */
+	fx_init(&fx, &o, 0);
+	snprintf(p, sizeof(p), "{\"v\":\"%01000d\"}", 7);
+	for (i = 0; i < 208; i++) {
+		snprintf(key, sizeof(key), "d%d", i);
+		ids[i] = mkdoc(&fx, key);
+		ck_assert_int_eq(replace(&fx, ids[i], p), 0);
+		doc_forget(fx.d, ids[i]);
+	}
+	/* the working set: ids[0..8), read twice */
+	for (pass = 0; pass < 2; pass++)
+		for (i = 0; i < 8; i++) {
+			ck_assert_int_eq(doc_read(fx.d, ids[i], &sn), 0);
+			doc_snap_put(sn);
+		}
+	/* two scans of the other 200 */
+	for (pass = 0; pass < 2; pass++) {
+		doc_stats(fx.d, &st);
+		hits = st.hits;
+		for (i = 8; i < 208; i++) {
+			ck_assert_int_eq(doc_read(fx.d, ids[i], &sn), 0);
+			doc_snap_put(sn);
+		}
+		doc_stats(fx.d, &st);
+		ck_assert_uint_le(st.cached_bytes, 64 << 10);
+		if (pass == 1)
+			ck_assert_uint_ge(st.hits - hits, 10);
+	}
+	doc_stats(fx.d, &st);
+	hits = st.hits;
+	for (i = 0; i < 8; i++) {
+		ck_assert_int_eq(doc_read(fx.d, ids[i], &sn), 0);
+		doc_snap_put(sn);
+	}
+	doc_stats(fx.d, &st);
+	ck_assert_uint_eq(st.hits - hits, 8);
+	fx_done(&fx);
+}
+END_TEST
+
+/* A whole entry already in emitted form is served as stored; any other
+ * text is parsed and emitted again.  Either way a read gives exactly what
+ * parse + emit gives (or the same error), for canonical texts and for
+ * every near miss of the form (spacing, reals, escapes, a repeated key,
+ * a leading zero, -0, an integer out of range, a patch after it). */
+START_TEST(test_doc_whole_entry_reads_as_emitted)
+{
+	static const char *const texts[] = {
+		"{\"a\":1}",
+		"{}",
+		"[]",
+		"0",
+		"-17",
+		"\"x\\\"y\\\\z\\n\\t\\b\\f\\r\"",
+		"[1,-2,9223372036854775807,-9223372036854775808]",
+		"{\"a\":{\"b\":[true,false,null]},\"c\":\"\xc3\xa9\x7f\"}",
+		"{ \"a\" : 1 }",
+		"{\"a\":1.0}",
+		"{\"a\":1e2}",
+		"{\"a\":0.5}",
+		"{\"a\":-0}",
+		"{\"a\":01}",
+		"{\"a\":\"\\u00e9\"}",
+		"{\"a\":\"\\/\"}",
+		"{\"a\":\"\\u0001\"}",
+		"{\"a\":1,\"a\":2}",
+		"{\"a\":1,\"b\":2,\"a\":3}",
+		"[9223372036854775808]",
+		"[-9223372036854775809]",
+		"\"\\u0000\"",
+		"\"\xc3\"",
+		"\"\x01\"",
+		"[1,]",
+		"{\"a\"}",
+		"truex",
+		"{\"a\":1}\n",
+	};
+	struct fixture fx;
+	char key[16];
+
+	fx_init(&fx, NULL, 0);
+	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+		char buf[128];
+		json_t *v = NULL;
+		char *want = NULL;
+		size_t wlen = 0, n = strlen(texts[i]);
+		struct doc_snap *sn;
+		uint64_t id;
+		int prc, rc;
+
+		snprintf(key, sizeof(key), "d%zu", i);
+		id = mkdoc(&fx, key);
+		buf[0] = 'R';
+		memcpy(buf + 1, texts[i], n);
+		ck_assert_int_eq(store_append(fx.s, id, buf, n + 1, NULL, NULL),
+				 0);
+		prc = json_value_parse(texts[i], n, &v);
+		if (prc == 0) {
+			ck_assert_int_eq(json_value_emit(v, &want, &wlen), 0);
+			json_decref(v);
+		}
+		rc = doc_read(fx.d, id, &sn);
+		if (prc < 0) {
+			ck_assert_msg(rc == -EBADMSG, "%s: %d", texts[i], rc);
+		} else {
+			size_t len;
+			const char *got;
+
+			ck_assert_msg(rc == 0, "%s: %d", texts[i], rc);
+			got = doc_snap_text(sn, &len);
+			ck_assert_uint_eq(len, wlen);
+			ck_assert_msg(memcmp(got, want, len) == 0 &&
+					      got[len] == '\0',
+				      "%s read as %s", texts[i], got);
+			doc_snap_put(sn);
+			/* a patch after it: parsed from the text it read */
+			if (texts[i][0] == '{' && texts[i][1] == '"') {
+				json_t *doc;
+				char *after;
+				size_t alen;
+
+				ck_assert_int_eq(patch(&fx, id, "{\"z\":[]}"),
+						 0);
+				ck_assert_int_eq(
+					json_value_parse(want, wlen, &doc), 0);
+				ck_assert_int_eq(
+					json_object_set_new(doc, "z",
+							    json_array()),
+					0);
+				ck_assert_int_eq(
+					json_value_emit(doc, &after, &alen), 0);
+				expect_doc(&fx, id, after);
+				free(after);
+				json_decref(doc);
+			}
+		}
+		free(want);
+	}
+	fx_done(&fx);
+}
+END_TEST
+
 /* Four writers patch one document; a reader checks that every version it
  * sees parses and never goes back for any writer. */
 struct race {
@@ -978,6 +1174,9 @@ static Suite *doc_suite(void)
 	tcase_add_test(tc, test_doc_compaction_bounds_stored_bytes);
 	tcase_add_test(tc, test_doc_damaged_entry_is_ebadmsg);
 	tcase_add_test(tc, test_doc_cache_stays_within_budget);
+	tcase_add_test(tc, test_doc_cache_charges_text_for_reads);
+	tcase_add_test(tc, test_doc_cache_resists_a_scan);
+	tcase_add_test(tc, test_doc_whole_entry_reads_as_emitted);
 	tcase_add_test(tc, test_doc_concurrent_patches_apply_in_one_order);
 	tcase_add_test(tc, test_doc_space_is_not_a_document);
 	tcase_add_test(tc,
