@@ -575,9 +575,7 @@ static int run(struct fs *fs, struct fuse_args *args, bool single_thread,
 		goto out_metrics;
 	}
 	fs_sync_start(fs);
-	if (fs_nodes_start(&fs->nodes, fs->s, se) < 0)
-		log_warn(
-			"cannot start the dentry thread: attributes of written documents stay uncached until looked up");
+	fs_nodes_start(&fs->nodes, fs->s, se);
 	log_info("mounted store '%s' on '%s'", fs->cfg.store_dir,
 		 fs->cfg.mountpoint);
 	free(created_dir); /* the store is in use: it stays */

@@ -115,7 +115,7 @@ static void render_fs(struct out *f, struct fs *fs)
 		"Read-only opens served through the kernel page cache.",
 		LOAD(fs->c.cached_opens));
 	COUNTER(f, "node_retirements_total",
-		"Writers sent to a fresh node while page-cache readers held the old one (ESTALE, retried by the kernel).",
+		"Writers sent to a fresh node (ESTALE, retried by the kernel) because the old one's attributes or pages may be cached.",
 		LOAD(fs->c.retirements));
 	COUNTER(f, "lookups_total", "Name lookups.", LOAD(fs->c.lookups));
 	COUNTER(f, "creates_total", "Documents created.", LOAD(fs->c.creates));

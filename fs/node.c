@@ -200,12 +200,11 @@ void fs_nodes_release(struct fs_nodes *nt)
 
 /* ---- the session ---- */
 
-int fs_nodes_start(struct fs_nodes *nt, struct store *s,
-		   struct fuse_session *se)
+void fs_nodes_start(struct fs_nodes *nt, struct store *s,
+		    struct fuse_session *se)
 {
 	nt->s = s;
 	nt->se = se;
-	return 0;
 }
 
 void fs_nodes_stop(struct fs_nodes *nt)

@@ -49,10 +49,9 @@ int fs_nodes_init(struct fs_nodes *nt, atomic_uint_fast64_t *retirements);
 void fs_nodes_release(struct fs_nodes *nt);
 /* From now on the table asks store s about documents and tells session
  * se's kernel about nodes (both borrowed: they must outlive
- * fs_nodes_stop, which comes before the session is destroyed).
- * Returns 0. */
-int fs_nodes_start(struct fs_nodes *nt, struct store *s,
-		   struct fuse_session *se);
+ * fs_nodes_stop, which comes before the session is destroyed). */
+void fs_nodes_start(struct fs_nodes *nt, struct store *s,
+		    struct fuse_session *se);
 void fs_nodes_stop(struct fs_nodes *nt);
 /* Store id behind a node id the kernel uses (a store id, the root and the
  * metrics file stand for themselves); 0 when unknown. */
