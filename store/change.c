@@ -62,13 +62,16 @@ void store_release_durable(struct store *s)
  * takes come within half of that of the end of the range last asked for
  * (and at once when they jump outside it: a reused hole, the area after
  * a growth).  Space taken past what the warmer did is faulted in by the
- * writer itself, as without it (datafile.c). */
+ * writer itself, as without it (datafile.c).  A store opened with
+ * commit_ms 0 runs no background thread, so no warmer either. */
 #define WARM_AHEAD (UINT64_C(4) << 20)
 
 static void warm_ahead(struct store *s, uint64_t off, uint64_t len)
 {
 	uint64_t end = off + len, lim = DATA_HDR + s->capacity, from, to;
 
+	if (s->opt.commit_ms == 0) /* no background threads (store.h) */
+		return;
 	if (off >= s->warm_from && end + WARM_AHEAD / 2 <= s->warm_to)
 		return;
 	if (!s->warm) {

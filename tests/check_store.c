@@ -1701,6 +1701,21 @@ static int sum_entry(void *arg, uint64_t seq, const void *buf, size_t len)
 	return 0;
 }
 
+/* A store with its background threads (commit_ms not 0). */
+static struct store *open_store_threads(const char *dir, uint64_t cap)
+{
+	struct store_options o;
+	struct store *s;
+
+	store_options_default(&o);
+	o.capacity_bytes = cap;
+	o.max_capacity_bytes = cap;
+	o.reserved_prefix = ".caravan";
+	ck_assert_uint_gt(o.commit_ms, 0);
+	ck_assert_int_eq(store_open(dir, &o, &s), 0);
+	return s;
+}
+
 /* The pages ahead of the space appends take are populated off the
  * appending thread (the warmer, store/datafile.c), and the entries
  * written meanwhile read back intact, before and after a reopen. */
@@ -1708,7 +1723,7 @@ START_TEST(test_store_pages_ahead_of_appends_are_populated)
 {
 	char *dir = test_tmpdir(), path[4096], buf[100];
 	const uint64_t ahead = DATA_HDR + (2u << 20), span = 1u << 20;
-	struct store *s = open_store(dir, 32u << 20);
+	struct store *s = open_store_threads(dir, 32u << 20);
 	struct sum want = { 0 }, got = { 0 };
 	uint64_t sp, id;
 	time_t deadline;
@@ -1746,7 +1761,7 @@ START_TEST(test_store_pages_ahead_of_appends_are_populated)
 	ck_assert_uint_eq(got.n, want.n);
 	ck_assert_uint_eq(got.crc, want.crc);
 	ck_assert_int_eq(store_close(s), 0);
-	s = open_store(dir, 32u << 20);
+	s = open_store_threads(dir, 32u << 20);
 	memset(&got, 0, sizeof(got));
 	ck_assert_int_eq(store_read(s, id, sum_entry, &got), 0);
 	ck_assert_uint_eq(got.n, want.n);
