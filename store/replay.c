@@ -203,6 +203,8 @@ static int snap_begin(struct store *s, const struct wal_snap_begin *sb)
 			  s->dir, sb->capacity_bytes, s->capacity);
 		return -EBADMSG;
 	}
+	if (sb->next_id > STORE_ID_LIMIT)
+		return -EBADMSG;
 	s->in_snapshot = true;
 	s->next_id = sb->next_id > s->next_id ? sb->next_id : s->next_id;
 	s->next_tomb_id = sb->next_tomb_id ? sb->next_tomb_id : 1;
@@ -215,8 +217,8 @@ static int snap_space(struct store *s, const struct wal_space *r)
 {
 	struct node *n;
 
-	if (r->id <= STORE_ROOT_ID || node_get(s, r->id) ||
-	    node_by_name(s, 0, r->name.p, r->name.len))
+	if (r->id <= STORE_ROOT_ID || r->id >= STORE_ID_LIMIT ||
+	    node_get(s, r->id) || node_by_name(s, 0, r->name.p, r->name.len))
 		return -EBADMSG;
 	s->snap_seen.spaces++;
 	return node_add(s, r->id, 0, r->name.p, r->name.len, &r->meta, &n);
@@ -227,8 +229,8 @@ static int snap_doc(struct store *s, const struct wal_snap_doc *r)
 	struct node *n;
 	int rc;
 
-	if (r->id <= STORE_ROOT_ID || node_get(s, r->id) ||
-	    !space_of(s, r->space_id) ||
+	if (r->id <= STORE_ROOT_ID || r->id >= STORE_ID_LIMIT ||
+	    node_get(s, r->id) || !space_of(s, r->space_id) ||
 	    node_by_name(s, r->space_id, r->key.p, r->key.len))
 		return -EBADMSG;
 	rc = node_add(s, r->id, r->space_id, r->key.p, r->key.len, &r->meta,
@@ -429,7 +431,8 @@ static int check_new_node(struct view *w, uint64_t id, uint64_t space_id,
 	struct vnode vn, sp;
 	int rc;
 
-	if (id <= STORE_ROOT_ID || view_get(w, id, &vn) ||
+	if (id <= STORE_ROOT_ID || id >= STORE_ID_LIMIT ||
+	    view_get(w, id, &vn) ||
 	    (space_id && !view_space(w, space_id, &sp)) ||
 	    view_name_taken(w, space_id, name->p, name->len))
 		return -EBADMSG;

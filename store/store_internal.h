@@ -48,6 +48,9 @@ struct kids {
 };
 
 #define KIDS_GONE (1ull << 63)
+/* Every node id is below this (replay refuses others): the top bit of an
+ * id in a listing marks the slot gone. */
+#define STORE_ID_LIMIT KIDS_GONE
 
 /* Whether slot i of k holds a member, and its id. */
 static inline bool kids_at(const struct kids *k, uint32_t i, uint64_t *id)
