@@ -38,27 +38,55 @@ static double now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* A fresh store in base with one space "sp"; NULL on failure. */
+static struct store *bench_open(const char *base, char *dir, size_t dlen,
+				uint64_t *sp)
+{
+	struct store_options o;
+	struct store *s;
+	int rc;
+
+	snprintf(dir, dlen, "%s/bench-space.%d", base, (int)getpid());
+	store_options_default(&o);
+	o.capacity_bytes = 64ull << 20;
+	rc = store_open(dir, &o, &s);
+	if (rc) {
+		fprintf(stderr, "store_open: %s\n", strerror(-rc));
+		return NULL;
+	}
+	if (store_space_create(s, "sp", &M, sp, NULL)) {
+		store_close(s);
+		return NULL;
+	}
+	return s;
+}
+
+/* Close the store and remove its directory: 0 or 1. */
+static int bench_close(struct store *s, const char *dir)
+{
+	char cmd[4200];
+
+	if (store_close(s))
+		return 1;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	return system(cmd) == 0 ? 0 : 1;
+}
+
 static int run(const char *base, uint64_t n)
 {
 	const int rounds = 20000;
-	char dir[4096], cmd[4200], key[32];
-	struct store_options o;
+	char dir[4096], key[32];
 	struct store *s;
 	uint64_t sp, *ids, id;
 	double del_sum = 0, del_max = 0, cre_sum = 0, cre_max = 0, t0, t;
 	unsigned seed = 7;
 	int rc;
 
-	snprintf(dir, sizeof(dir), "%s/bench-space.%d", base, (int)getpid());
-	store_options_default(&o);
-	o.capacity_bytes = 64ull << 20;
-	rc = store_open(dir, &o, &s);
-	if (rc) {
-		fprintf(stderr, "store_open: %s\n", strerror(-rc));
+	s = bench_open(base, dir, sizeof(dir), &sp);
+	if (!s)
 		return 1;
-	}
 	ids = malloc(n * sizeof(*ids));
-	if (!ids || store_space_create(s, "sp", &M, &sp, NULL))
+	if (!ids)
 		return 1;
 	for (uint64_t i = 0; i < n; i++) {
 		snprintf(key, sizeof(key), "k%" PRIu64, i);
@@ -94,31 +122,20 @@ static int run(const char *base, uint64_t n)
 	       cre_max * 1e6);
 	fflush(stdout);
 	free(ids);
-	if (store_close(s))
-		return 1;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	return system(cmd) == 0 ? 0 : 1;
+	return bench_close(s, dir);
 }
 
 static int run_tombs(const char *base, uint64_t n)
 {
 	const int rounds = 20000;
-	char dir[4096], cmd[4200], key[32];
-	struct store_options o;
+	char dir[4096], key[32];
 	struct store *s;
 	uint64_t sp, id;
 	double sum = 0, max = 0, t0, t;
 	int rc;
 
-	snprintf(dir, sizeof(dir), "%s/bench-space.%d", base, (int)getpid());
-	store_options_default(&o);
-	o.capacity_bytes = 64ull << 20;
-	rc = store_open(dir, &o, &s);
-	if (rc) {
-		fprintf(stderr, "store_open: %s\n", strerror(-rc));
-		return 1;
-	}
-	if (store_space_create(s, "sp", &M, &sp, NULL))
+	s = bench_open(base, dir, sizeof(dir), &sp);
+	if (!s)
 		return 1;
 	for (uint64_t i = 0; i < n; i++) {
 		snprintf(key, sizeof(key), "gone%" PRIu64, i);
@@ -141,10 +158,7 @@ static int run_tombs(const char *base, uint64_t n)
 	printf("| %" PRIu64 " | %.2f | %.0f |\n", n, sum / rounds * 1e6,
 	       max * 1e6);
 	fflush(stdout);
-	if (store_close(s))
-		return 1;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	return system(cmd) == 0 ? 0 : 1;
+	return bench_close(s, dir);
 }
 
 int main(int argc, char **argv)

@@ -1077,10 +1077,10 @@ static int view_ensure(struct store *s, const char *snap)
 	sn = snap_find(st, snap, strlen(snap));
 	if (!sn)
 		rc = -ENOENT;
-	else if (!__atomic_load_n(&sn->view, __ATOMIC_ACQUIRE))
+	else if (!__atomic_load_n(&sn->view, __ATOMIC_ACQUIRE)) {
 		build = true;
-	if (build)
 		L = sn->lsn;
+	}
 	pthread_rwlock_unlock(&s->lock);
 	if (build)
 		rc = view_collect(s, st, L, &w);
