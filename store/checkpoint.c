@@ -23,8 +23,12 @@
 #include "util/log.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 static bool cutover_due(struct store *s)
 {
@@ -57,6 +61,8 @@ void store_maybe_cutover(struct store *s)
 	__atomic_store_n(&s->cutover_running, 0, __ATOMIC_RELEASE);
 }
 
+static int checkpoint_in_child(struct store *s);
+
 static void *checkpointer_main(void *arg)
 {
 	struct store *s = arg;
@@ -79,7 +85,7 @@ static void *checkpointer_main(void *arg)
 		/* requests made while the last checkpoint ran saw the old
 		 * log's size: look again */
 		if (cutover_due(s))
-			store_checkpoint(s);
+			checkpoint_in_child(s);
 		pthread_mutex_lock(&s->req_mu);
 	}
 	pthread_mutex_unlock(&s->req_mu);
@@ -204,5 +210,123 @@ int store_checkpoint(struct store *s)
 		pthread_rwlock_unlock(&s->lock);
 	}
 	pthread_mutex_unlock(&s->cut_mu);
+	return rc;
+}
+
+/*
+ * A checkpoint written by a forked child (the checkpointer thread's way):
+ * the exclusive lock is held only while the log notes where the snapshot
+ * stands (L, the last frame applied) and the process forks.  The child
+ * sees the index exactly as of L in its copy of memory, writes the
+ * snapshot to wal.tmp and exits; changes go on meanwhile into the current
+ * log.  Then, with no store lock: the whole map msync'd (the entries the
+ * snapshot names), and the log copies the frames after L into the new
+ * file, switches to it and seals it (wal_cutover_fork_finish).
+ *
+ * The pause is fork()'s copy of the page tables (proportional to the
+ * daemon's resident memory); while the child runs, pages the daemon
+ * writes are copied on first write.  Space freed after L may be reused
+ * before the seal: the new log holds the snapshot, then the frame that
+ * freed it, then the Append that reused it (with its bytes), so replay
+ * ends in the same state as the running store.
+ *
+ * The child takes no lock, logs nothing and touches nothing but its own
+ * memory and wal.tmp; it dies with the checkpointer thread
+ * (PR_SET_PDEATHSIG), so no orphan writes wal.tmp after a crash.
+ */
+static void checkpoint_child(struct store *s, struct wal_cut *c, pid_t parent)
+{
+	sigset_t all;
+	int rc;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, NULL);
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
+		_exit(ECHILD);
+	rc = wal_cutover_child(c, store_write_snapshot, s);
+	_exit(rc == 0 ? 0 : -rc < 256 ? -rc : EIO);
+}
+
+static int child_wait(struct store *s, pid_t pid)
+{
+	int st;
+
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR)
+			return -errno;
+	if (WIFEXITED(st))
+		return -WEXITSTATUS(st);
+	log_error("store '%s': the process writing a checkpoint died of "
+		  "signal %d",
+		  s->dir, WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+	return -EIO;
+}
+
+/* Returns 0, or the failure, after which the store has failed (sticky)
+ * unless the failure leaves the log as it was and may pass (-ENOMEM,
+ * -EAGAIN from fork, -ERANGE: the caller checkpoints the ordinary way). */
+static int checkpoint_forked(struct store *s)
+{
+	struct wal_cut *c = NULL;
+	bool msync_failed = false;
+	uint64_t bytes = 0;
+	pid_t parent = getpid(), pid = -1;
+	int rc;
+
+	store_wrlock(s);
+	rc = s->failed ? s->failed : wal_error(s->wal);
+	if (!rc)
+		rc = wal_cutover_fork_begin(s->wal, &c);
+	if (!rc) {
+		store_old_maps_free(s);
+		s->cut_map = s->map;
+		s->cut_len = s->map_len;
+		pid = fork();
+		if (pid == 0)
+			checkpoint_child(s, c, parent);
+		if (pid < 0)
+			rc = -errno;
+	}
+	pthread_rwlock_unlock(&s->lock);
+	if (pid > 0)
+		rc = child_wait(s, pid);
+	if (!rc) {
+		rc = io_msync(s->cut_map, s->cut_len, MS_SYNC);
+		msync_failed = rc != 0;
+		if (rc)
+			log_error("store '%s' is failed and refuses changes: "
+				  "msync of the data file: %s",
+				  s->dir, strerror(-rc));
+	}
+	if (c)
+		rc = wal_cutover_fork_finish(s->wal, c, rc, &bytes);
+	if (rc == -ENOMEM || rc == -EAGAIN || rc == -ERANGE)
+		return rc;
+	if (rc && !msync_failed)
+		log_error("store '%s' is failed and refuses changes: "
+			  "checkpoint: %s",
+			  s->dir, strerror(-rc));
+	store_wrlock(s);
+	checkpoint_done_locked(s, rc, rc != 0);
+	pthread_rwlock_unlock(&s->lock);
+	if (!rc)
+		/* read without the lock by cutover_due() */
+		__atomic_store_n(&s->last_snap_bytes, bytes, __ATOMIC_RELAXED);
+	return rc;
+}
+
+/* The checkpointer's checkpoint: forked, or the ordinary way when a fork
+ * cannot be had or the snapshot outnumbers the log's frames. */
+static int checkpoint_in_child(struct store *s)
+{
+	int rc;
+
+	if (s->opt.read_only)
+		return -EROFS;
+	pthread_mutex_lock(&s->cut_mu);
+	rc = checkpoint_forked(s);
+	pthread_mutex_unlock(&s->cut_mu);
+	if (rc == -ENOMEM || rc == -EAGAIN || rc == -ERANGE)
+		rc = store_checkpoint(s);
 	return rc;
 }

@@ -873,6 +873,8 @@ int store_write_snapshot(void *arg, struct wal_snap *sn)
 	size_t start;
 	int rc;
 
+	if (s->snap_writing)
+		s->snap_writing(s->snap_writing_arg);
 	wal_buf_init(&w.buf);
 	start = w.buf.len;
 	sb = (struct wal_snap_begin){ .next_id = s->next_id,

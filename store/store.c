@@ -46,12 +46,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 void store_options_default(struct store_options *o)
@@ -100,6 +102,44 @@ static int lock_file_open(struct store *s, const char *path)
 	return fd < 0 ? -errno : fd;
 }
 
+/* flock LOCK.  The owner's checkpoint child (checkpoint.c) shares the
+ * lock's open file while it runs and dies with the owner: when LOCK is
+ * held and the pid recorded there is gone, the holder is such a child
+ * on its way out, and the lock is tried again until LOCK_WAIT_NS. */
+#define LOCK_WAIT_NS (10 * 1000000000LL)
+
+static bool owner_gone(int fd)
+{
+	char buf[32];
+	long pid;
+	int n = (int)pread(fd, buf, sizeof(buf) - 1, 0);
+
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	pid = strtol(buf, NULL, 10);
+	return pid > 0 && pid != (long)getpid() && kill((pid_t)pid, 0) < 0 &&
+	       errno == ESRCH;
+}
+
+static int lock_take(int fd, bool shared)
+{
+	int64_t until = clock_mono_ns() + LOCK_WAIT_NS;
+	struct timespec ms = { 0, 1000000 };
+
+	for (;;) {
+		int rc;
+
+		if (flock(fd, (shared ? LOCK_SH : LOCK_EX) | LOCK_NB) == 0)
+			return 0;
+		rc = -errno;
+		if (rc != -EWOULDBLOCK || clock_mono_ns() > until ||
+		    !owner_gone(fd))
+			return rc;
+		nanosleep(&ms, NULL);
+	}
+}
+
 /* A writer holds LOCK exclusively and records its pid there; a read-only
  * mount holds it shared, so no writer opens the store under it (and it
  * opens none under a writer). */
@@ -125,8 +165,8 @@ static int take_lock(struct store *s)
 			  strerror(-fd));
 		goto out;
 	}
-	if (flock(fd, (shared ? LOCK_SH : LOCK_EX) | LOCK_NB) < 0) {
-		rc = -errno;
+	rc = lock_take(fd, shared);
+	if (rc) {
 		n = (int)pread(fd, buf, sizeof(buf) - 1, 0);
 		buf[n > 0 ? n : 0] = '\0';
 		buf[strcspn(buf, "\n")] = '\0';

@@ -166,6 +166,10 @@ struct store {
 	uint32_t view_chunk;
 	void (*view_between)(void *);
 	void *view_between_arg;
+	/* test seam: called as an index snapshot starts to be written, in
+	 * the process writing it (a checkpoint's child: checkpoint.c) */
+	void (*snap_writing)(void *);
+	void *snap_writing_arg;
 	struct alloc *alloc;
 	/* The nodes by id and by (space, name): maps of the nodes
 	 * themselves (util/pmap.h, nodes.c); use node_get, node_by_name,

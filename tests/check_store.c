@@ -18,11 +18,13 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sched.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
@@ -422,6 +424,106 @@ START_TEST(test_store_second_open_is_refused)
 	ck_assert_int_eq(store_close(s), 0);
 	ck_assert_int_eq(store_open(dir, &o, &s2), 0);
 	ck_assert_int_eq(store_close(s2), 0);
+	test_rmdir(dir);
+}
+END_TEST
+
+/* The snapshot seam of a checkpoint: tells that a snapshot started
+ * (started), waits up to 10 s for a byte on go, and tells on done whether
+ * it came ('r') or the wait ran out ('t').  It runs in the process that
+ * writes the snapshot: the checkpoint's child. */
+struct snap_gate {
+	int started[2], go[2], done[2];
+};
+
+static void snap_gate_fn(void *arg)
+{
+	struct snap_gate *g = arg;
+	struct pollfd p = { g->go[0], POLLIN, 0 };
+	char c = 's';
+
+	if (write(g->started[1], &c, 1) != 1)
+		return;
+	c = poll(&p, 1, 10000) == 1 && read(g->go[0], &c, 1) == 1 ? 'r' : 't';
+	if (write(g->done[1], &c, 1) != 1)
+		return;
+}
+
+/* While the checkpointer writes the index snapshot, the store takes
+ * changes and makes them durable: the snapshot is written by a forked
+ * child, not under the store's lock. */
+START_TEST(test_store_changes_go_on_while_a_checkpoint_writes_its_snapshot)
+{
+	char *dir = test_tmpdir();
+	struct store_options o;
+	struct store_doc_info info;
+	struct store_stats st;
+	struct snap_gate g;
+	struct pollfd p;
+	struct store *s;
+	uint64_t sp, a, b, lsn, n = 0;
+	int64_t until;
+	char buf[100], c = 0;
+
+	store_options_default(&o);
+	o.capacity_bytes = 4 << 20;
+	o.cutover_bytes = 64 << 10;
+	o.commit_ms = 1000; /* a checkpointer thread */
+	ck_assert_int_eq(store_open(dir, &o, &s), 0);
+	ck_assert_int_eq(store_space_create(s, "sp", &M, &sp, NULL), 0);
+	a = mkdoc(s, sp, "a");
+	b = mkdoc(s, sp, "b");
+	ck_assert_int_eq(pipe(g.started), 0);
+	ck_assert_int_eq(pipe(g.go), 0);
+	ck_assert_int_eq(pipe(g.done), 0);
+	pthread_rwlock_wrlock(&s->lock);
+	s->snap_writing = snap_gate_fn;
+	s->snap_writing_arg = &g;
+	pthread_rwlock_unlock(&s->lock);
+	p = (struct pollfd){ g.started[0], POLLIN, 0 };
+	/* append past the cut-over size until a snapshot starts */
+	until = clock_mono_ns() + 60 * 1000000000LL;
+	while (poll(&p, 1, 0) == 0) {
+		/* no check per round: a failed one ends the loop */
+		fill(buf, sizeof(buf), (int)n);
+		if (clock_mono_ns() > until ||
+		    store_append(s, a, buf, sizeof(buf), NULL, NULL) != 0)
+			break;
+		n++;
+	}
+	ck_assert_msg(poll(&p, 1, 0) == 1,
+		      "no snapshot started (%" PRIu64 " appends)", n);
+	ck_assert_int_eq(read(g.started[0], &c, 1), 1);
+	pthread_rwlock_wrlock(&s->lock);
+	s->snap_writing = NULL;
+	pthread_rwlock_unlock(&s->lock);
+	/* the snapshot is being written: a change and its sync go through */
+	ck_assert_int_eq(store_append(s, b, "meanwhile", 9, NULL, &lsn), 0);
+	ck_assert_int_eq(store_sync(s, lsn), 0);
+	c = 'g';
+	ck_assert_int_eq(write(g.go[1], &c, 1), 1);
+	ck_assert_int_eq(read(g.done[0], &c, 1), 1);
+	ck_assert_msg(c == 'r', "the change waited for the snapshot");
+	/* the cut-over completes */
+	until = clock_mono_ns() + 60 * 1000000000LL;
+	do {
+		store_stats(s, &st);
+		ck_assert_int_lt(clock_mono_ns(), until);
+		sched_yield();
+	} while (st.cutovers == 0);
+	ck_assert_int_eq(store_append(s, b, "after", 5, NULL, NULL), 0);
+	ck_assert_int_eq(store_close(s), 0);
+	ck_assert_int_eq(store_open(dir, &o, &s), 0);
+	ck_assert_int_eq(store_doc_info(s, a, &info), 0);
+	ck_assert_uint_eq(info.seq, n);
+	ck_assert_int_eq(store_doc_info(s, b, &info), 0);
+	ck_assert_uint_eq(info.seq, 2);
+	ck_assert_int_eq(store_close(s), 0);
+	for (int i = 0; i < 2; i++) {
+		close(g.started[i]);
+		close(g.go[i]);
+		close(g.done[i]);
+	}
 	test_rmdir(dir);
 }
 END_TEST
@@ -2347,6 +2449,8 @@ int main(void)
 	tcase_add_test(tc, test_store_listing_keeps_members_across_removals);
 	tcase_add_test(tc, test_store_second_open_is_refused);
 	tcase_add_test(tc, test_store_survives_many_cutovers_and_reopens);
+	tcase_add_test(
+		tc, test_store_changes_go_on_while_a_checkpoint_writes_its_snapshot);
 	tcase_add_test(tc, test_store_changes_go_on_during_checkpoints);
 	tcase_add_test(tc, test_store_unclosed_store_recovers_synced_changes);
 	tcase_add_test(tc, test_store_meta_backup_and_tombstones_persist);

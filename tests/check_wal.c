@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define MAXF 64
@@ -658,6 +659,178 @@ START_TEST(test_wal_abandoned_cutover_fails_and_keeps_the_old_log)
 }
 END_TEST
 
+/* ---- cut-over from a forked writer ---- */
+
+/* In a forked child: write the snapshot (big_snap of *n frames) and end
+ * with the result (0 ok, 7 -ERANGE, 1 other). */
+static void fork_child(struct wal_cut *c, int n)
+{
+	int rc = wal_cutover_child(c, big_snap, &n);
+
+	_exit(rc == 0 ? 0 : rc == -ERANGE ? 7 : 1);
+}
+
+static int fork_wait(pid_t pid)
+{
+	int st;
+
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert(WIFEXITED(st));
+	return WEXITSTATUS(st);
+}
+
+/* Frame i appended during a forked cut-over: its length and first byte
+ * (two of them pass a copy round's 1 MiB chunk). */
+static size_t fork_len(int i)
+{
+	return i == 100 || i == 200 ? (3u << 20) + (size_t)i
+				    : (size_t)(i % 300) + 1;
+}
+
+START_TEST(test_wal_fork_cutover_keeps_the_frames_appended_meanwhile)
+{
+	char *dir = test_tmpdir();
+	const struct wal_options o = { .commit_ms = 2, .buffer_bytes = 4096 };
+	static struct seen s;
+	struct wal_cut *c;
+	struct wal *w;
+	uint64_t lsn = 0, bytes = 0;
+	char *buf = malloc(4u << 20);
+	pid_t pid;
+
+	ck_assert_ptr_nonnull(buf);
+	build_log(dir, 10, false); /* frames 1..11 */
+	memset(&s, 0, sizeof(s));
+	ck_assert_int_eq(wal_open(dir, &o, collect, &s, &w), 0);
+	for (int i = 0; i < 5; i++) /* 12..16 */
+		ck_assert_int_eq(wal_append(w, "p", 1, NULL), 0);
+	ck_assert_int_eq(wal_cutover_fork_begin(w, &c), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0)
+		fork_child(c, 5);
+	/* appends go on into the current file meanwhile: 17..316 */
+	for (int i = 0; i < 300; i++) {
+		memset(buf, 'a' + i % 26, fork_len(i));
+		ck_assert_int_eq(wal_append(w, buf, fork_len(i), &lsn), 0);
+		ck_assert_uint_eq(lsn, 17 + (uint64_t)i);
+		if (i % 50 == 0)
+			ck_assert_int_eq(wal_sync(w, lsn), 0);
+	}
+	ck_assert_int_eq(fork_wait(pid), 0);
+	ck_assert_int_eq(wal_cutover_fork_finish(w, c, 0, &bytes), 0);
+	ck_assert_uint_eq(bytes, 5 * (32 + 1000));
+	ck_assert_uint_ge(wal_durable_lsn(w), 316);
+	ck_assert_int_eq(wal_append(w, "z", 1, &lsn), 0);
+	ck_assert_uint_eq(lsn, 317);
+	ck_assert_int_eq(wal_close(w), 0);
+
+	/* the new log: the snapshot as of 16 (frames numbered 12..16), then
+	 * every frame from 17 on, whole */
+	memset(&s, 0, sizeof(s));
+	ck_assert_int_eq(wal_open(dir, &no_committer, collect, &s, &w), 0);
+	ck_assert_int_eq(s.n, 5 + 300 + 1);
+	for (int i = 0; i < s.n; i++)
+		ck_assert_uint_eq(s.lsn[i], 12 + (uint64_t)i);
+	for (int i = 0; i < 5; i++)
+		ck_assert_int_eq(s.first[i], 's');
+	for (int i = 0; i < 300; i++) {
+		ck_assert_uint_eq(s.len[5 + i], fork_len(i));
+		ck_assert_int_eq(s.first[5 + i], 'a' + i % 26);
+	}
+	ck_assert_int_eq(s.first[305], 'z');
+	wal_close(w);
+	free(buf);
+	test_rmdir(dir);
+}
+END_TEST
+
+START_TEST(test_wal_fork_cutover_with_more_snapshot_than_log_changes_nothing)
+{
+	char *dir = test_tmpdir();
+	struct seen s = { 0 };
+	struct wal_cut *c;
+	struct wal *w;
+	pid_t pid;
+	int rc;
+
+	build_log(dir, 2, true); /* frames 1..3: 5 frames cannot end at 3 */
+	ck_assert_int_eq(wal_open(dir, &no_committer, collect, &s, &w), 0);
+	ck_assert_int_eq(wal_cutover_fork_begin(w, &c), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0)
+		fork_child(c, 5);
+	ck_assert_int_eq(wal_append(w, "x", 1, NULL), 0);
+	ck_assert_int_eq(fork_wait(pid), 7);
+	rc = wal_cutover_fork_finish(w, c, -ERANGE, NULL);
+	ck_assert_int_eq(rc, -ERANGE);
+	ck_assert_int_eq(wal_error(w), 0);
+	ck_assert_int_eq(wal_append(w, "y", 1, NULL), 0);
+	ck_assert_int_eq(wal_close(w), 0);
+	memset(&s, 0, sizeof(s));
+	ck_assert_int_eq(wal_open(dir, &no_committer, collect, &s, &w), 0);
+	ck_assert_int_eq(s.n, 5);
+	ck_assert_int_eq(s.first[0], 'S');
+	ck_assert_int_eq(s.first[3], 'x');
+	ck_assert_int_eq(s.first[4], 'y');
+	wal_close(w);
+	test_rmdir(dir);
+}
+END_TEST
+
+/* A process that dies after the child wrote its snapshot and before the
+ * switch: the old log, with every frame synced meanwhile, is what opens
+ * (the new file is left as wal.tmp and ignored). */
+START_TEST(test_wal_crash_during_fork_cutover_keeps_the_old_log)
+{
+	char *dir = test_tmpdir();
+	struct seen s = { 0 };
+	pid_t pid;
+
+	build_log(dir, 10, true);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		struct wal_cut *c;
+		struct wal *w;
+		pid_t kid;
+		int st;
+
+		if (wal_open(dir, &no_committer, collect, &s, &w) ||
+		    wal_cutover_fork_begin(w, &c))
+			_exit(2);
+		kid = fork();
+		if (kid == 0)
+			fork_child(c, 3);
+		for (int i = 0; i < 20; i++)
+			if (wal_append(w, "m", 1, NULL))
+				_exit(3);
+		if (wal_sync(w, 0) || waitpid(kid, &st, 0) != kid ||
+		    !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+			_exit(4);
+		_exit(0); /* no finish: the crash */
+	}
+	ck_assert_int_eq(fork_wait(pid), 0);
+	{
+		char *tmp = NULL;
+		struct wal *w;
+
+		ck_assert_int_gt(asprintf(&tmp, "%s/wal.tmp", dir), 0);
+		ck_assert_int_eq(access(tmp, F_OK), 0);
+		free(tmp);
+		ck_assert_int_eq(wal_open(dir, &no_committer, collect, &s, &w),
+				 0);
+		ck_assert_int_eq(s.n, 11 + 20);
+		ck_assert_int_eq(s.first[0], 'S');
+		ck_assert_int_eq(s.first[30], 'm');
+		ck_assert_uint_eq(s.lsn[30], 31);
+		wal_close(w);
+	}
+	test_rmdir(dir);
+}
+END_TEST
+
 START_TEST(test_wal_failed_fdatasync_is_sticky)
 {
 	char *dir = test_tmpdir();
@@ -1138,6 +1311,12 @@ int main(void)
 		       test_wal_abandoned_cutover_fails_and_keeps_the_old_log);
 	tcase_add_test(tc, test_wal_failed_fdatasync_is_sticky);
 	tcase_add_test(tc, test_wal_failed_cutover_rename_is_sticky);
+	tcase_add_test(tc,
+		       test_wal_fork_cutover_keeps_the_frames_appended_meanwhile);
+	tcase_add_test(
+		tc,
+		test_wal_fork_cutover_with_more_snapshot_than_log_changes_nothing);
+	tcase_add_test(tc, test_wal_crash_during_fork_cutover_keeps_the_old_log);
 	tcase_add_test(tc, test_wal_notify_of_durable_lsn_fires_at_once);
 	tcase_add_test(tc, test_wal_notify_alone_flushes_at_once_in_its_thread);
 	tcase_add_test(tc,

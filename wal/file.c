@@ -229,7 +229,8 @@ int wal_snap_frame(struct wal_snap *sn, const void *payload, size_t len)
 
 /* Write DIR/wal.tmp: a header and snap's frames, numbered from the log's
  * next LSN and checksummed for (gen, salt).  Nothing is synced.  On
- * success *fd_out is the file (open for writing), *size its size and
+ * success *fd_out is the file (open for reading and writing: a forked
+ * cut-over copies frames out of the log), *size its size and
  * *next_lsn the LSN after its last frame. */
 static int new_log_write(struct wal *w, uint64_t gen, uint64_t salt,
 			 wal_snap_fn snap, void *arg, int *fd_out,
@@ -247,7 +248,7 @@ static int new_log_write(struct wal *w, uint64_t gen, uint64_t salt,
 	sn.epoch = w->next_lsn;
 	sn.seed = seed_of(gen, salt);
 	sn.off = WAL_HDR;
-	sn.fd = io_open(w->tmp_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	sn.fd = io_open(w->tmp_path, O_RDWR | O_CREAT | O_TRUNC, 0600);
 	if (sn.fd < 0) {
 		rc = sn.fd;
 		goto out;
@@ -390,6 +391,310 @@ int wal_cutover(struct wal *w, wal_snap_fn snap, void *arg)
 	int rc = wal_cutover_begin(w, snap, arg);
 
 	return rc ? rc : wal_cutover_finish(w, 0);
+}
+
+/* ---- cut-over from a forked writer (wal.h) ----
+ *
+ * The new file is built in three parts: the snapshot's frames (written by
+ * the child, numbered so that the last is L: the first LSN of the file is
+ * L + 1 - their count), then the frames L+1.. of the current file copied
+ * in rounds while appends go on (each re-checksummed with the new seed;
+ * the frames are checked against the old seed first), then, at the
+ * switch, the frames still in memory.  The switch itself only swaps
+ * buffers and the seed under mu: from then on appends are framed for the
+ * new file and wait in pend (io_busy held) until the seal.
+ */
+struct wal_cut {
+	int fd;
+	uint64_t gen, salt;
+	uint32_t seed, old_seed;
+	uint64_t last_lsn; /* L: the snapshot is the state after it */
+	uint64_t tail_off; /* where the next frame to copy is, current file */
+	uint64_t next_copy; /* its LSN */
+	uint64_t size; /* of the new file so far */
+};
+
+#define CUT_ROUNDS 16 /* copy rounds before the switch, at most */
+#define CUT_CLOSE (1u << 20) /* switch once less than this is left */
+
+int wal_cutover_fork_begin(struct wal *w, struct wal_cut **out)
+{
+	struct wal_cut *c;
+	int rc;
+
+	if (w->opt.read_only)
+		return -EROFS;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	pthread_mutex_lock(&w->mu);
+	rc = w->err;
+	c->gen = w->gen + 1;
+	c->old_seed = w->seed;
+	c->last_lsn = w->next_lsn - 1;
+	c->next_copy = w->next_lsn;
+	/* a flush in progress writes its batch at file_size, pend follows */
+	c->tail_off = w->file_size + w->io_len + w->pend.len;
+	pthread_mutex_unlock(&w->mu);
+	if (rc)
+		goto fail;
+	c->salt = random_u64();
+	c->seed = seed_of(c->gen, c->salt);
+	c->fd = io_open(w->tmp_path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	if (c->fd < 0) {
+		rc = c->fd;
+		log_error("cannot write new log '%s': open: %s", w->tmp_path,
+			  strerror(-rc));
+		goto fail;
+	}
+	*out = c;
+	return 0;
+fail:
+	free(c);
+	return rc;
+}
+
+int wal_cutover_child(struct wal_cut *c, wal_snap_fn snap, void *arg)
+{
+	struct wal_snap sn;
+	uint8_t h[WAL_HDR];
+	uint64_t n, first, off = WAL_HDR;
+	int rc;
+
+	memset(&sn, 0, sizeof(sn));
+	wal_buf_init(&sn.buf);
+	sn.fd = c->fd;
+	sn.off = WAL_HDR;
+	sn.lsn = 1; /* provisional: renumbered below */
+	sn.epoch = 1;
+	sn.seed = c->seed;
+	rc = snap(arg, &sn);
+	if (!rc)
+		rc = snap_flush(&sn);
+	if (rc)
+		goto out;
+	n = sn.lsn - 1;
+	if (n > c->last_lsn) {
+		rc = -ERANGE;
+		goto out;
+	}
+	first = c->last_lsn + 1 - n;
+	for (uint64_t i = 0; i < n && !rc; i++) {
+		uint8_t fh[FRAME_HDR];
+		uint32_t len;
+
+		rc = io_pread_all(c->fd, fh, FRAME_HDR, (off_t)off);
+		if (rc)
+			break;
+		len = le32_get(fh + 4);
+		sn.buf.len = 0;
+		rc = wal_buf_reserve(&sn.buf, len);
+		if (!rc)
+			rc = io_pread_all(c->fd, sn.buf.p, len,
+					  (off_t)(off + FRAME_HDR));
+		if (rc)
+			break;
+		wal_frame_put(fh, c->seed, first + i, first, sn.buf.p, len);
+		rc = io_pwrite_all(c->fd, fh, FRAME_HDR, (off_t)off);
+		off += FRAME_HDR + len;
+	}
+	if (rc)
+		goto out;
+	header_encode(h, c->gen, c->salt, first, sn.off);
+	rc = io_pwrite_all(c->fd, h, WAL_HDR, 0);
+	if (!rc)
+		rc = io_fdatasync(c->fd);
+out:
+	wal_buf_release(&sn.buf);
+	return rc;
+}
+
+/* Re-checksum the frames at b[0, n) (LSNs from c->next_copy on) for the
+ * new file, checking each against the current file's seed first when
+ * they were read from it.  Returns the bytes of whole frames, or
+ * -EBADMSG. */
+static int64_t cut_reframe(struct wal_cut *c, uint8_t *b, size_t n,
+			   bool from_file)
+{
+	size_t done = 0;
+
+	while (n - done >= FRAME_HDR) {
+		uint8_t *p = b + done;
+		uint32_t len = le32_get(p + 4);
+		uint64_t lsn, epoch;
+		uint32_t flen;
+
+		if (len > n - done - FRAME_HDR)
+			break;
+		if (from_file &&
+		    !frame_valid(p, n - done, c->old_seed, &lsn, &epoch, &flen))
+			return -EBADMSG;
+		lsn = le64_get(p + 8);
+		epoch = le64_get(p + 16);
+		if (lsn != c->next_copy)
+			return -EBADMSG;
+		wal_frame_put(p, c->seed, lsn, epoch, p + FRAME_HDR, len);
+		done += FRAME_HDR + len;
+		c->next_copy++;
+	}
+	return (int64_t)done;
+}
+
+/* Copy the current file's frames from c->tail_off up to end into the new
+ * file. */
+static int cut_copy(struct wal *w, struct wal_cut *c, uint64_t end,
+		    struct wal_buf *b)
+{
+	while (c->tail_off < end) {
+		uint64_t left = end - c->tail_off;
+		size_t n = left > SNAP_CHUNK ? SNAP_CHUNK : (size_t)left;
+		int64_t done;
+		int rc;
+
+		b->len = 0;
+		rc = wal_buf_reserve(b, n);
+		if (!rc)
+			rc = io_pread_all(w->fd, b->p, n, (off_t)c->tail_off);
+		if (rc)
+			return rc;
+		if (n >= FRAME_HDR && le32_get(b->p + 4) > n - FRAME_HDR) {
+			/* one frame longer than a chunk: read it whole */
+			uint64_t whole =
+				FRAME_HDR + (uint64_t)le32_get(b->p + 4);
+
+			if (whole > left)
+				return -EBADMSG;
+			n = (size_t)whole;
+			rc = wal_buf_reserve(b, n);
+			if (!rc)
+				rc = io_pread_all(w->fd, b->p, n,
+						  (off_t)c->tail_off);
+			if (rc)
+				return rc;
+		}
+		done = cut_reframe(c, b->p, n, true);
+		if (done <= 0)
+			return done < 0 ? (int)done : -EBADMSG;
+		rc = io_pwrite_all(c->fd, b->p, (size_t)done, (off_t)c->size);
+		if (rc)
+			return rc;
+		c->size += (uint64_t)done;
+		c->tail_off += (uint64_t)done;
+	}
+	return 0;
+}
+
+static void cut_abandon(struct wal *w, struct wal_cut *c)
+{
+	io_close(c->fd);
+	io_unlink(w->tmp_path);
+	free(c);
+}
+
+int wal_cutover_fork_finish(struct wal *w, struct wal_cut *c, int err,
+			    uint64_t *snap_bytes)
+{
+	struct wal_buf b, batch;
+	uint8_t h[WAL_HDR];
+	uint64_t gen, salt, first = 0, sealed, end, last, snap, skip;
+	struct stat st;
+	int rc = err;
+
+	wal_buf_init(&b);
+	if (!rc && fstat(c->fd, &st) < 0)
+		rc = -errno;
+	if (!rc)
+		rc = io_pread_all(c->fd, h, WAL_HDR, 0);
+	if (!rc)
+		rc = header_decode(h, WAL_HDR, &gen, &salt, &first, &sealed);
+	if (!rc && (gen != c->gen || salt != c->salt ||
+		    sealed != (uint64_t)st.st_size))
+		rc = -EBADMSG;
+	if (rc)
+		goto abandon;
+	c->size = snap = sealed;
+	/* Copy in rounds while appends go on, until little is left. */
+	for (int round = 0; round < CUT_ROUNDS; round++) {
+		pthread_mutex_lock(&w->mu);
+		end = w->file_size;
+		rc = w->err;
+		pthread_mutex_unlock(&w->mu);
+		if (!rc)
+			rc = cut_copy(w, c, end, &b);
+		if (rc)
+			goto abandon;
+		pthread_mutex_lock(&w->mu);
+		end = w->file_size + w->io_len + w->pend.len;
+		pthread_mutex_unlock(&w->mu);
+		if (end < c->tail_off + CUT_CLOSE)
+			break;
+	}
+	/* The switch: what is in memory is taken out, appends from here on
+	 * are framed for the new file and wait for the seal. */
+	pthread_mutex_lock(&w->mu);
+	while (w->io_busy)
+		pthread_cond_wait(&w->cv, &w->mu);
+	debug_assert(wal_invariants(w));
+	rc = w->err;
+	if (rc) {
+		pthread_mutex_unlock(&w->mu);
+		goto abandon;
+	}
+	w->io_busy = true;
+	batch = w->pend;
+	w->pend = w->spare;
+	w->pend.len = 0;
+	wal_buf_init(&w->spare);
+	end = w->file_size;
+	last = w->next_lsn - 1;
+	w->gen = c->gen;
+	w->salt = c->salt;
+	w->seed = c->seed;
+	debug_assert(wal_invariants(w));
+	pthread_mutex_unlock(&w->mu);
+
+	/* The batch would have gone at end: its frames up to L (never
+	 * written, the snapshot holds them) are left out. */
+	skip = c->tail_off > end ? c->tail_off - end : 0;
+	rc = cut_copy(w, c, end, &b);
+	if (!rc && (skip > batch.len ||
+		    cut_reframe(c, batch.p + skip, batch.len - skip, false) !=
+			    (int64_t)(batch.len - skip)))
+		rc = -EBADMSG;
+	if (!rc)
+		rc = io_pwrite_all(c->fd, batch.p + skip, batch.len - skip,
+				   (off_t)c->size);
+	if (!rc && c->next_copy != last + 1)
+		rc = -EBADMSG;
+	if (!rc) {
+		c->size += batch.len - skip;
+		header_encode(h, c->gen, c->salt, first, c->size);
+		rc = io_pwrite_all(c->fd, h, WAL_HDR, 0);
+	}
+	if (rc)
+		log_error("cannot write new log '%s': copy of the frames "
+			  "after %" PRIu64 ": %s",
+			  w->tmp_path, c->last_lsn, strerror(-rc));
+	pthread_mutex_lock(&w->mu);
+	batch.len = 0;
+	w->spare = batch;
+	w->cut_fd = c->fd;
+	w->cut_size = c->size;
+	w->cut_last_lsn = last;
+	pthread_mutex_unlock(&w->mu);
+	wal_buf_release(&b);
+	free(c);
+	if (!rc && snap_bytes)
+		*snap_bytes = snap - WAL_HDR;
+	return wal_cutover_finish(w, rc);
+abandon:
+	if (rc != err)
+		log_error("cannot write new log '%s': copy of the frames "
+			  "after %" PRIu64 ": %s (the log goes on)",
+			  w->tmp_path, c->last_lsn, strerror(-rc));
+	wal_buf_release(&b);
+	cut_abandon(w, c);
+	return rc;
 }
 
 int wal_create(const char *dir, const struct wal_options *o, wal_snap_fn snap,

@@ -210,6 +210,7 @@ void wal_io_locked(struct wal *w, bool sync)
 	int rc = 0;
 
 	w->io_busy = true;
+	w->io_len = batch.len;
 	w->pend = w->spare;
 	w->pend.len = 0;
 	pthread_mutex_unlock(&w->mu);
@@ -225,6 +226,7 @@ void wal_io_locked(struct wal *w, bool sync)
 
 	pthread_mutex_lock(&w->mu);
 	w->io_busy = false;
+	w->io_len = 0;
 	if (rc) {
 		wal_fail_locked(w, rc, what);
 	} else {

@@ -155,6 +155,38 @@ int wal_cutover_begin(struct wal *w, wal_snap_fn snap, void *arg);
 int wal_cutover_finish(struct wal *w, int err);
 int wal_snap_frame(struct wal_snap *sn, const void *payload, size_t len);
 
+/*
+ * Cut-over from a forked writer: the snapshot is written by a child
+ * process that sees the index as of one LSN while appends go on into the
+ * current log.  Three steps:
+ *   wal_cutover_fork_begin(w, &c), with no wal_append() running (the
+ *     store holds its write lock): opens DIR/wal.tmp and notes the last
+ *     LSN L so far and where frame L+1 will be in the current file;
+ *   wal_cutover_child(c, snap, arg), in a child forked right after
+ *     (nothing of the log's state is touched, no lock taken, nothing
+ *     logged): writes snap's frames, numbered so that the last is L,
+ *     and fdatasyncs them.  -ERANGE when L is smaller than the number of
+ *     frames (the caller cuts over the ordinary way);
+ *   wal_cutover_fork_finish(w, c, err), in the parent once the child has
+ *     ended (err: its failure, or the caller's msync failure; the data
+ *     file must be durable first, as for wal_cutover): copies the frames
+ *     after L from the current file into the new one (re-checksummed for
+ *     the new file), switches appends to it, then seals it like
+ *     wal_cutover_finish.  A failure after the switch (copy, seal) fails
+ *     the log.  With err, or when a copy before the switch fails, the
+ *     new file is abandoned, the log goes on unchanged and the error is
+ *     returned.  On success *snap_bytes (may be NULL) is the size of the
+ *     child's frames.  Frees c.
+ * A crash before the seal's rename recovers the old log, which holds
+ * every frame; after it, the new log holds the snapshot and every frame
+ * after L.
+ */
+struct wal_cut;
+int wal_cutover_fork_begin(struct wal *w, struct wal_cut **out);
+int wal_cutover_child(struct wal_cut *c, wal_snap_fn snap, void *arg);
+int wal_cutover_fork_finish(struct wal *w, struct wal_cut *c, int err,
+			    uint64_t *snap_bytes);
+
 /* Stop the committer, make everything durable, close.  Returns the
  * sticky error or 0.  Accepts NULL. */
 int wal_close(struct wal *w);

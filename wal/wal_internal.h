@@ -46,6 +46,7 @@ struct wal {
 	uint64_t file_size;
 	uint64_t flushes;
 	bool io_busy;
+	uint64_t io_len; /* bytes the flush holding io_busy writes */
 	int err;
 
 	pthread_t committer;
