@@ -9,9 +9,10 @@
  *           durability (the background committer flushes)
  * nowait100 the same with 100 B entries only (to profile that path)
  * cutover   how long appends are held by cut-overs: one thread appends
- *           100 B round-robin to 100,000 documents (a snapshot of ~12 MB)
- *           with cut-overs at 16 MiB of log, timing every append; the
- *           longest append, the 99.9th percentile and the cut-overs done
+ *           100 B round-robin to 100,000 documents (BENCH_CUT_DOCS; a
+ *           snapshot of ~12 MB) with cut-overs at 16 MiB of log (or twice
+ *           the snapshot), timing every append; the longest append, the
+ *           99.9th percentile and the cut-overs done
  * wait      appends/s with 1, 4 and 16 threads, each waiting for
  *           durability (store_sync) after every append
  * baseline  the same bytes with write + fdatasync to a plain file,
@@ -182,7 +183,9 @@ static int lat_bucket(double us)
 
 static void bench_cutover(const char *dir)
 {
-	static uint64_t ids[CUT_DOCS];
+	const char *env = getenv("BENCH_CUT_DOCS");
+	int ndocs = env ? atoi(env) : CUT_DOCS;
+	uint64_t *ids = calloc((size_t)(ndocs > 0 ? ndocs : 1), sizeof(*ids));
 	uint64_t hist[32] = { 0 }, n = 0, slow = 0, seen = 0, cut0;
 	struct store *s = fresh_store_cut(dir, 2ull << 30, 200, 16ull << 20);
 	struct store_stats st;
@@ -190,9 +193,11 @@ static void bench_cutover(const char *dir)
 	char buf[100];
 	int rc, b;
 
+	if (!ids || ndocs <= 0)
+		exit(1);
 	memset(buf, 'c', sizeof(buf));
-	make_docs(s, ids, CUT_DOCS);
-	for (int i = 0; i < CUT_DOCS; i++)
+	make_docs(s, ids, ndocs);
+	for (int i = 0; i < ndocs; i++)
 		if (store_append(s, ids[i], buf, sizeof(buf), NULL, NULL))
 			exit(1);
 	if (store_checkpoint(s))
@@ -201,10 +206,10 @@ static void bench_cutover(const char *dir)
 	cut0 = st.cutovers;
 	t0 = prev = now();
 	do {
-		rc = store_append(s, ids[n % CUT_DOCS], buf, sizeof(buf), NULL,
-				  NULL);
+		rc = store_append(s, ids[n % (uint64_t)ndocs], buf, sizeof(buf),
+				  NULL, NULL);
 		if (rc == -ENOSPC) {
-			for (int d = 0; d < CUT_DOCS; d++)
+			for (int d = 0; d < ndocs; d++)
 				store_trim(s, ids[d], 1, NULL);
 			prev = now();
 			continue;
@@ -232,6 +237,7 @@ static void bench_cutover(const char *dir)
 	       (double)n / (t - t0), st.cutovers - cut0, worst * 1e3, slow,
 	       (double)(2u << (b < 31 ? b : 31)));
 	store_close(s);
+	free(ids);
 	rm_rf(dir);
 }
 

@@ -56,6 +56,14 @@
  * written by the next flush.  A crash before the rename recovers the old
  * log, which holds every frame acknowledged so far (frames queued during
  * the cut-over cannot be acknowledged before it ends).
+ *
+ * Cut-over from a forked writer (wal.h): the new file is the same, but its
+ * snapshot is written by a child as of LSN L while appends go on into the
+ * current file; its frames are numbered so that the last is L (the
+ * header's first LSN is L + 1 - their count), then the frames after L are
+ * copied in, re-checksummed for the new seed.  Validity and recovery are
+ * unchanged: the file is renamed into place sealed, snapshot and copied
+ * frames alike.
  */
 #include "wal/wal_internal.h"
 

@@ -19,10 +19,11 @@
  * it.  A sync is never retried.
  *
  * Thread-safety: all functions may be called concurrently, except that
- * wal_cutover() and wal_cutover_begin() require that no wal_append() runs
- * at the same time (the store holds its write lock), a cut-over's finish
- * is called by the thread that began it, and wal_close() is called once,
- * last, with no cut-over in progress.
+ * wal_cutover(), wal_cutover_begin() and wal_cutover_fork_begin() require
+ * that no wal_append() runs at the same time (the store holds its write
+ * lock), one cut-over runs at a time and its finish is called by the
+ * thread that began it, and wal_close() is called once, last, with no
+ * cut-over in progress.
  */
 #ifndef WAL_WAL_H
 #define WAL_WAL_H
