@@ -35,6 +35,10 @@
  *           a store created at GROW_BYTES (the baseline: no growth);
  *           both as fast as appends go, then paced at 64 MiB/s; then the
  *           time to open each after a clean close
+ * compact   longest append of 100 B (one thread, 1,000 documents) while
+ *           another thread replaces a document with one entry of 8 MiB
+ *           back to back (a compaction of a document that large), and
+ *           with 100 B (baseline)
  *
  * Each timed run lasts BENCH_SECONDS (2 by default).  Figures go to
  * stdout, one line each.
@@ -46,6 +50,7 @@
 #include <inttypes.h>
 #include <malloc.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -239,6 +244,96 @@ static void bench_cutover(const char *dir)
 	store_close(s);
 	free(ids);
 	rm_rf(dir);
+}
+
+/* compact: one thread appends 100 B round-robin to DOCS documents, timing
+ * every append, while another replaces one document's entries with one
+ * entry of COMPACT_BYTES (what the document layer's compaction of a
+ * document that large appends: store_append_keep), back to back; and the
+ * same with the replacing thread writing 100 B (the baseline).  Longest
+ * append of the first thread, and the replaces done. */
+#define COMPACT_BYTES (8u << 20)
+
+struct compact_arg {
+	struct store *s;
+	uint64_t id;
+	size_t size;
+	atomic_bool stop;
+	uint64_t done;
+	double worst;
+};
+
+static void *compact_thread(void *p)
+{
+	struct compact_arg *a = p;
+	char *buf = malloc(a->size);
+	uint64_t seq = 0;
+
+	if (!buf)
+		exit(1);
+	memset(buf, 'k', a->size);
+	while (!atomic_load(&a->stop)) {
+		double t = now();
+
+		if (store_append_replace(a->s, a->id, buf, a->size, seq, &seq,
+					 NULL))
+			exit(1);
+		t = now() - t;
+		if (t > a->worst)
+			a->worst = t;
+		a->done++;
+	}
+	free(buf);
+	return NULL;
+}
+
+static void compact_run(const char *dir, size_t size)
+{
+	static uint64_t ids[DOCS + 1];
+	struct store *s = fresh_store(dir, 1ull << 30, 200);
+	struct compact_arg a = { .s = s, .size = size };
+	uint64_t n = 0, slow = 0;
+	double t0, t, prev, worst = 0;
+	pthread_t th;
+	char buf[100];
+
+	memset(buf, 'c', sizeof(buf));
+	make_docs(s, ids, DOCS + 1);
+	a.id = ids[DOCS];
+	if (pthread_create(&th, NULL, compact_thread, &a))
+		exit(1);
+	t0 = prev = now();
+	do {
+		if (store_append(s, ids[n % DOCS], buf, sizeof(buf), NULL,
+				 NULL))
+			exit(1);
+		if (n % DOCS == DOCS - 1)
+			for (int d = 0; d < DOCS; d++)
+				if (store_trim(s, ids[d], 1, NULL))
+					exit(1);
+		n++;
+		t = now();
+		if (t - prev > worst)
+			worst = t - prev;
+		if (t - prev > 1e-3)
+			slow++;
+		prev = t;
+	} while (t - t0 < seconds);
+	atomic_store(&a.stop, true);
+	pthread_join(th, NULL);
+	printf("store append while another thread replaces a document with "
+	       "%zu B: %.0f appends/s, longest append %.2f ms, %" PRIu64
+	       " over 1 ms; %" PRIu64 " replaces, longest %.2f ms\n",
+	       size, (double)n / (t - t0), worst * 1e3, slow, a.done,
+	       a.worst * 1e3);
+	store_close(s);
+	rm_rf(dir);
+}
+
+static void bench_compact(const char *dir)
+{
+	compact_run(dir, 100);
+	compact_run(dir, COMPACT_BYTES);
 }
 
 struct wait_arg {
@@ -648,8 +743,9 @@ int main(int argc, char **argv)
 	double base1 = 0, w16 = 0, sq = 0;
 
 	if (argc < 2) {
-		fprintf(stderr, "usage: bench_store DIR [nowait|nowait100|cutover|wait|"
-				"baseline|sqlite|grow|open]...\n");
+		fprintf(stderr,
+			"usage: bench_store DIR [nowait|nowait100|cutover|wait|"
+			"baseline|sqlite|grow|open|compact]...\n");
 		return 2;
 	}
 	if (env)
@@ -697,6 +793,8 @@ int main(int argc, char **argv)
 	if (sq > 0 && w16 > 0)
 		printf("ratio: 16 waiting threads / best sqlite = %.1fx\n",
 		       w16 / sq);
+	if (want(argc, argv, "compact"))
+		bench_compact(dir);
 	if (want(argc, argv, "grow"))
 		bench_grow(dir);
 	if (want(argc, argv, "open"))
