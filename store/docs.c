@@ -328,12 +328,15 @@ out:
 	return store_change_end(s, rc, l ? id : 0, l, lsn);
 }
 
-/* first_kept: 0, or drop the entries before it in the same frame. */
+/* first_kept: 0, or drop the entries before it in the same frame.  crc:
+ * crc32c of the bytes, computed before the lock was taken (the one CRC
+ * pass over them: the record's, which the frame's continues over them,
+ * wal_append_spans). */
 static int append_locked(struct store *s, struct node *n, const void *buf,
-			 size_t len, uint64_t first_kept, uint64_t *seq,
-			 uint64_t *lsn)
+			 size_t len, uint32_t crc, uint64_t first_kept,
+			 uint64_t *seq, uint64_t *lsn)
 {
-	struct wal_span sp = { s->scratch.len + WAL_APPEND_BYTES_AT, len, 0 };
+	struct wal_span sp = { s->scratch.len + WAL_APPEND_BYTES_AT, len, crc };
 	uint64_t off;
 	int rc;
 
@@ -342,9 +345,6 @@ static int append_locked(struct store *s, struct node *n, const void *buf,
 	rc = store_take_space(s, len, &off);
 	if (rc)
 		return rc;
-	/* the one CRC pass over the bytes: the record's, which the frame's
-	 * continues over them (wal_append_spans) */
-	sp.crc = crc32c(buf, len);
 	rc = wal_put_append(&s->scratch, n->id, n->seq + 1, off,
 			    clock_real_ns(), buf, (uint32_t)len, sp.crc);
 	if (!rc && first_kept)
@@ -368,10 +368,13 @@ static int append_common(struct store *s, uint64_t id, const void *buf,
 {
 	struct node *n;
 	uint64_t l = 0;
+	uint32_t crc;
 	int rc;
 
 	if (len > s->opt.max_entry_bytes)
 		return -EFBIG;
+	crc = crc32c(buf, len); /* not under the lock: a large entry's
+				   pass would hold every change */
 	rc = store_change_begin(s);
 	if (rc)
 		return rc;
@@ -388,7 +391,8 @@ static int append_common(struct store *s, uint64_t id, const void *buf,
 	}
 	if (replace && (!first_kept || first_kept > n->seq + 1))
 		first_kept = n->seq + 1;
-	rc = append_locked(s, n, buf, len, replace ? first_kept : 0, seq, &l);
+	rc = append_locked(s, n, buf, len, crc, replace ? first_kept : 0, seq,
+			   &l);
 out:
 	return store_change_end(s, rc, id, l, lsn);
 }
