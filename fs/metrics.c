@@ -254,6 +254,12 @@ static void render_evict(struct out *f, struct fs *fs)
 		"caravanfs_grow_pause_max_seconds%s%s%s %.9f\n",
 		f->labels[0] ? "{" : "", f->labels, f->labels[0] ? "}" : "",
 		(double)ss.grow_pause_max_ns / 1e9);
+	fprintf(f->f,
+		"# HELP caravanfs_cutover_pause_max_seconds Longest pause of changes for a log cut-over (the fork of the process writing the index, or all of a cut-over written under the lock).\n"
+		"# TYPE caravanfs_cutover_pause_max_seconds gauge\n"
+		"caravanfs_cutover_pause_max_seconds%s%s%s %.9f\n",
+		f->labels[0] ? "{" : "", f->labels, f->labels[0] ? "}" : "",
+		(double)ss.cutover_pause_max_ns / 1e9);
 }
 
 static void render_build_info(struct out *o)

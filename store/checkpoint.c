@@ -19,6 +19,7 @@
  */
 #include "store/store_internal.h"
 
+#include "util/clock.h"
 #include "util/io.h"
 #include "util/log.h"
 
@@ -140,6 +141,15 @@ void store_checkpointer_stop(struct store *s)
  * space the snapshot's entries occupy (it is not free in the snapshot,
  * and space freed later waits for its frame to be durable).
  */
+/* Under the lock: the longest hold so far (t0: when it was taken). */
+static void note_pause(struct store *s, int64_t t0)
+{
+	uint64_t ns = (uint64_t)(clock_mono_ns() - t0);
+
+	if (ns > s->cutover_pause_max_ns)
+		s->cutover_pause_max_ns = ns;
+}
+
 static int checkpoint_begin_locked(struct store *s)
 {
 	int rc = s->failed ? s->failed : wal_error(s->wal);
@@ -192,6 +202,7 @@ int store_checkpoint_locked(struct store *s)
 int store_checkpoint(struct store *s)
 {
 	bool msync_failed = false;
+	int64_t t0;
 	int rc;
 
 	if (s->opt.read_only)
@@ -201,7 +212,9 @@ int store_checkpoint(struct store *s)
 	 * what came meanwhile. */
 	wal_sync(s->wal, 0);
 	store_wrlock(s);
+	t0 = clock_mono_ns();
 	rc = checkpoint_begin_locked(s);
+	note_pause(s, t0);
 	pthread_rwlock_unlock(&s->lock);
 	if (!rc) {
 		rc = checkpoint_seal(s, &msync_failed);
@@ -271,9 +284,11 @@ static int checkpoint_forked(struct store *s)
 	bool msync_failed = false;
 	uint64_t bytes = 0;
 	pid_t parent = getpid(), pid = -1;
+	int64_t t0;
 	int rc;
 
 	store_wrlock(s);
+	t0 = clock_mono_ns();
 	rc = s->failed ? s->failed : wal_error(s->wal);
 	if (!rc)
 		rc = wal_cutover_fork_begin(s->wal, &c);
@@ -287,6 +302,7 @@ static int checkpoint_forked(struct store *s)
 		if (pid < 0)
 			rc = -errno;
 	}
+	note_pause(s, t0);
 	pthread_rwlock_unlock(&s->lock);
 	if (pid > 0)
 		rc = child_wait(s, pid);

@@ -457,6 +457,7 @@ void store_stats(struct store *s, struct store_stats *out)
 	out->max_entry_bytes = s->opt.max_entry_bytes;
 	out->grows = s->grows;
 	out->grow_pause_max_ns = s->grow_pause_max_ns;
+	out->cutover_pause_max_ns = s->cutover_pause_max_ns;
 	out->grows_inline = s->grows_inline;
 	pthread_rwlock_unlock(&s->lock);
 	out->log_bytes = wal_size(s->wal);

@@ -352,6 +352,10 @@ struct store_stats {
 	 * waited for the disk: preallocation and two synced header
 	 * writes) */
 	uint64_t grows_inline;
+	/* the longest a checkpoint held changes (a forked one: noting the
+	 * log position and the fork; one written under the lock: the whole
+	 * snapshot) */
+	uint64_t cutover_pause_max_ns;
 };
 void store_stats(struct store *s, struct store_stats *out);
 

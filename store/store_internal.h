@@ -205,6 +205,7 @@ struct store {
 	uint64_t last_snap_bytes;
 	uint64_t appends;
 	uint64_t cutovers;
+	uint64_t cutover_pause_max_ns; /* under lock */
 	int cutover_running; /* atomic flag */
 	/* Held for a whole checkpoint (taken before lock): one checkpoint
 	 * at a time.  Growth moves the map only when it gets cut_mu with
