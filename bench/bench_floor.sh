@@ -270,7 +270,7 @@ for ndocs in $sizes; do
 	echo
 	echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 	m() { awk -v k="caravanfs_$1" '$1 == k { print $2 }' "$work/$mnt/.caravan-metrics"; }
-	counters() { echo "$(m cache_hits_total) materialized-cache hits, $(m cache_misses_total) misses, $(m cache_documents) documents in $(m cache_bytes) B charged; $(m opens_total) opens, $(m cached_opens_total) through the page cache; $(m lookups_total) lookups; $(m node_retirements_total) writers sent to a fresh node; daemon resident $(awk '/VmRSS/ { print $2, $3 }' "/proc/$1/status")"; }
+	counters() { echo "$(m cache_hits_total) materialized-cache hits, $(m cache_misses_total) misses, $(m cache_documents) documents in $(m cache_bytes) B charged; $(m opens_total) opens, $(m cached_opens_total) through the page cache; $(m lookups_total) lookups; $(m node_retirements_total) writers sent to a fresh node; $(m cutovers_total) log cut-overs, the longest holding changes $(m cutover_pause_max_seconds) s; daemon resident $(awk '/VmRSS/ { print $2, $3 }' "/proc/$1/status")"; }
 	mnt=cfs; echo "caravanfs counters: $(counters "$cfs_pid")"
 	if [ -n "$base" ]; then mnt=base; echo "caravanfs base counters: $(counters "$base_pid")"; fi
 	unmount_all
