@@ -176,6 +176,7 @@ static void store_free(struct store *s)
 	pthread_rwlock_destroy(&s->lock);
 	pthread_mutex_destroy(&s->cut_mu);
 	pthread_mutex_destroy(&s->grow_mu);
+	pthread_mutex_destroy(&s->gate_mu);
 	pthread_mutex_destroy(&s->req_mu);
 	pthread_cond_destroy(&s->req_cv);
 	free(s->dir);
@@ -291,6 +292,7 @@ int store_open(const char *dir, const struct store_options *o,
 	pthread_rwlock_init(&s->lock, NULL);
 	pthread_mutex_init(&s->cut_mu, NULL);
 	pthread_mutex_init(&s->grow_mu, NULL);
+	pthread_mutex_init(&s->gate_mu, NULL);
 	pthread_mutex_init(&s->req_mu, NULL);
 	pthread_cond_init(&s->req_cv, NULL);
 	nodes_init(s);

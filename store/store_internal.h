@@ -227,6 +227,19 @@ struct store {
 	 * data file's durable header names, >= capacity. */
 	pthread_mutex_t grow_mu;
 	uint64_t file_capacity;
+	/* An inline growth (store_grow_for) runs its file step without the
+	 * store lock.  It holds gate_mu from before it unlocks until it has
+	 * the lock again, with gate_closed set (under lock) meanwhile: other
+	 * changes wait for it (store_change_begin), so the state its change
+	 * checked stays as it was; readers and checkpoints go on.  Lock
+	 * order: lock, gate_mu, grow_mu (a waiter takes gate_mu holding
+	 * nothing). */
+	pthread_mutex_t gate_mu;
+	bool gate_closed;
+	/* test seam: run in an inline growth's file step (grow_mu held, the
+	 * store lock not) */
+	void (*grow_file_seam)(void *);
+	void *grow_file_seam_arg;
 	/* under lock: */
 	struct old_map *old_maps;
 	uint64_t grows;
@@ -318,7 +331,10 @@ int store_checkpoint_locked(struct store *s);
 /* With the exclusive lock held: grow so that len more bytes fit, within
  * max_capacity and min_free.  0 when grown, -ENOSPC when growth cannot
  * help, or the error (sticky when the file step failed past
- * preallocation). */
+ * preallocation).  The lock is released during the file step and held
+ * again on return; no other change runs meanwhile (gate_mu), but readers
+ * and a checkpoint may, and the map may have moved: the caller's checked
+ * state holds, pointers into the map do not. */
 int store_grow_for(struct store *s, uint64_t len);
 /* Under the lock: is the store short enough of space that growth ahead
  * is due?  Marks it asked. */

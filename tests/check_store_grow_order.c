@@ -1,0 +1,244 @@
+/*
+ * check_store_grow_order.c - an inline growth does its file step without
+ * the store lock (issue 17).
+ *
+ * Inline growth (store/grow.c): a change that finds no room grows the
+ * data file itself.  Through a test seam run inside its file step
+ * (s->grow_file_seam: grow_mu held), a reader and a checkpoint must
+ * complete while the growth is held there, and another writer must wait
+ * for the growing change (its append lands after, with the next seq).
+ */
+#include "config.h"
+
+#include "store/store.h"
+#include "store/store_internal.h"
+#include "tests/testutil.h"
+
+#include <check.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static const struct store_meta M = { 0644, 0, 0, 1, 1 };
+
+static struct store *open_at(const char *dir, uint64_t cap, uint64_t max)
+{
+	struct store_options o;
+	struct store *s;
+
+	store_options_default(&o);
+	o.capacity_bytes = cap;
+	o.max_capacity_bytes = max;
+	o.min_free_bytes = 0;
+	o.commit_ms = 0;
+	ck_assert_int_eq(store_open(dir, &o, &s), 0);
+	return s;
+}
+
+static uint64_t mkdoc(struct store *s, uint64_t sp, const char *key)
+{
+	uint64_t id;
+
+	ck_assert_int_eq(store_doc_create(s, sp, key, &M, &id, NULL), 0);
+	return id;
+}
+
+static void fill(char *buf, size_t n, int v)
+{
+	for (size_t i = 0; i < n; i++)
+		buf[i] = (char)('a' + (v * 3 + i / 97) % 26);
+}
+
+/* Reads a document back into a list of (seq, bytes) checked against
+ * fill(). */
+struct expect {
+	const size_t *lens;
+	const int *vals;
+	size_t n, seen;
+	int bad;
+};
+
+static int expect_fn(void *arg, uint64_t seq, const void *buf, size_t len)
+{
+	struct expect *e = arg;
+	char *want;
+
+	if (e->seen >= e->n || seq != e->seen + 1 || len != e->lens[e->seen]) {
+		e->bad++;
+		e->seen++;
+		return 0;
+	}
+	want = malloc(len + 1);
+	ck_assert_ptr_nonnull(want);
+	fill(want, len, e->vals[e->seen]);
+	if (memcmp(buf, want, len) != 0)
+		e->bad++;
+	free(want);
+	e->seen++;
+	return 0;
+}
+
+static void expect_doc(struct store *s, uint64_t id, const size_t *lens,
+		       const int *vals, size_t n)
+{
+	struct expect e = { lens, vals, n, 0, 0 };
+
+	ck_assert_int_eq(store_read(s, id, expect_fn, &e), 0);
+	ck_assert_int_eq(e.bad, 0);
+	ck_assert_uint_eq(e.seen, n);
+}
+
+/* ---- inline growth without the lock ---- */
+
+#define SMALL 100
+#define BIG (256 << 10)
+#define GAP_WAIT_S 10
+
+struct gap {
+	struct store *s;
+	uint64_t r, a;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int seam_calls;
+	bool helper_done, done_in_gap;
+	int read_rc, cut_rc, write_rc;
+	uint64_t write_seq;
+	pthread_t helper, writer;
+};
+
+static void *helper_main(void *arg)
+{
+	struct gap *g = arg;
+	static const size_t lens[] = { SMALL };
+	static const int vals[] = { 1 };
+	struct expect e = { lens, vals, 1, 0, 0 };
+	int rc = store_read(g->s, g->r, expect_fn, &e);
+
+	if (!rc && (e.bad || e.seen != 1))
+		rc = -EIO;
+	pthread_mutex_lock(&g->mu);
+	g->read_rc = rc;
+	pthread_mutex_unlock(&g->mu);
+	rc = store_checkpoint(g->s);
+	pthread_mutex_lock(&g->mu);
+	g->cut_rc = rc;
+	g->helper_done = true;
+	pthread_cond_broadcast(&g->cv);
+	pthread_mutex_unlock(&g->mu);
+	return NULL;
+}
+
+static void *writer_main(void *arg)
+{
+	struct gap *g = arg;
+	char buf[SMALL];
+	uint64_t seq = 0;
+	int rc;
+
+	fill(buf, SMALL, 3);
+	rc = store_append(g->s, g->a, buf, SMALL, &seq, NULL);
+	pthread_mutex_lock(&g->mu);
+	g->write_rc = rc;
+	g->write_seq = seq;
+	pthread_mutex_unlock(&g->mu);
+	return NULL;
+}
+
+/* In the file step of the inline growth: start a reader + checkpoint
+ * and a writer, and wait (up to GAP_WAIT_S) for the first to finish. */
+static void gap_seam(void *arg)
+{
+	struct gap *g = arg;
+	struct timespec dl;
+	bool first;
+
+	pthread_mutex_lock(&g->mu);
+	first = g->seam_calls++ == 0;
+	pthread_mutex_unlock(&g->mu);
+	if (!first)
+		return;
+	ck_assert_int_eq(pthread_create(&g->writer, NULL, writer_main, g), 0);
+	ck_assert_int_eq(pthread_create(&g->helper, NULL, helper_main, g), 0);
+	clock_gettime(CLOCK_REALTIME, &dl);
+	dl.tv_sec += GAP_WAIT_S;
+	pthread_mutex_lock(&g->mu);
+	while (!g->helper_done)
+		if (pthread_cond_timedwait(&g->cv, &g->mu, &dl) == ETIMEDOUT)
+			break;
+	g->done_in_gap = g->helper_done;
+	pthread_mutex_unlock(&g->mu);
+}
+
+START_TEST(test_store_inline_growth_lets_readers_and_checkpoints_run)
+{
+	char *dir = test_tmpdir();
+	struct gap g = { .mu = PTHREAD_MUTEX_INITIALIZER,
+			 .cv = PTHREAD_COND_INITIALIZER };
+	struct store_stats st;
+	char *big = malloc(BIG), small[SMALL];
+	static const size_t lens[] = { SMALL, BIG, SMALL };
+	static const int vals[] = { 2, 4, 3 };
+	static const size_t rlens[] = { SMALL };
+	static const int rvals[] = { 1 };
+	uint64_t sp, seq = 0, cap0;
+	struct store *s = open_at(dir, 64 << 10, 0);
+
+	ck_assert_ptr_nonnull(big);
+	ck_assert_int_eq(store_space_create(s, "sp", &M, &sp, NULL), 0);
+	g.s = s;
+	g.r = mkdoc(s, sp, "r");
+	g.a = mkdoc(s, sp, "a");
+	fill(small, SMALL, 1);
+	ck_assert_int_eq(store_append(s, g.r, small, SMALL, NULL, NULL), 0);
+	fill(small, SMALL, 2);
+	ck_assert_int_eq(store_append(s, g.a, small, SMALL, NULL, NULL), 0);
+	store_stats(s, &st);
+	cap0 = st.capacity_bytes;
+	ck_assert_uint_lt(cap0, BIG); /* the next append must grow inline */
+	s->grow_file_seam = gap_seam;
+	s->grow_file_seam_arg = &g;
+	fill(big, BIG, 4);
+	ck_assert_int_eq(store_append(s, g.a, big, BIG, &seq, NULL), 0);
+	ck_assert_uint_eq(seq, 2);
+	pthread_join(g.helper, NULL);
+	pthread_join(g.writer, NULL);
+	s->grow_file_seam = NULL;
+	ck_assert_int_eq(g.seam_calls, 1);
+	/* the reader and the checkpoint ran while the growth was held in its
+	 * file step (the old code held the exclusive lock there) */
+	ck_assert(g.done_in_gap);
+	ck_assert_int_eq(g.read_rc, 0);
+	ck_assert_int_eq(g.cut_rc, 0);
+	/* the other writer waited for the growing change: the next seq */
+	ck_assert_int_eq(g.write_rc, 0);
+	ck_assert_uint_eq(g.write_seq, 3);
+	store_stats(s, &st);
+	ck_assert_uint_eq(st.grows_inline, 1);
+	ck_assert_uint_ge(st.capacity_bytes, cap0 + BIG);
+	ck_assert_uint_ge(st.cutovers, 1);
+	expect_doc(s, g.a, lens, vals, 3);
+	ck_assert_int_eq(store_close(s), 0);
+	/* all of it after a reopen (the checkpoint ran mid-change) */
+	s = open_at(dir, 64 << 10, 0);
+	expect_doc(s, g.a, lens, vals, 3);
+	expect_doc(s, g.r, rlens, rvals, 1);
+	ck_assert_int_eq(store_close(s), 0);
+	free(big);
+	test_rmdir(dir);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("store_grow_order");
+	TCase *tc = tcase_create("core");
+
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc,
+		       test_store_inline_growth_lets_readers_and_checkpoints_run);
+	suite_add_tcase(s, tc);
+	return test_run_suite(s);
+}
