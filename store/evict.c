@@ -28,9 +28,15 @@
  * next read fetches it again.
  *
  * Order of use: store_node_used stamps a node with a tick of s->use_clock
- * (atomic: store_read runs under the shared lock); candidates are sorted
- * by it.  Ticks are not logged: after a restart every document is as old
- * as any other (id order).
+ * (atomic: store_read runs under the shared lock; replay stamps the
+ * Appends it applies, at open too, in log order).  Ticks are not logged;
+ * a document with none since open is placed by the time of its newest
+ * entry (its Append's wall-clock stamp, kept by every snapshot; when that
+ * is unknown, as for a refill's, its mtime), before every document with
+ * a tick (use_key).  So after a clean close or a kill -9 the documents
+ * come in the order they were last written, reads before the remount are
+ * forgotten, and uses since come after.  Nothing is written for it: no
+ * record, no index field.
  */
 #include "store/evict.h"
 
@@ -155,6 +161,23 @@ struct cand {
 	uint64_t tick, id;
 };
 
+/* Keys of a tick of this open: after every wall-clock time. */
+#define USE_TICK_BIT (UINT64_C(1) << 63)
+
+/* n's place in the order of use (see the top of the file); shared lock
+ * held. */
+static uint64_t use_key(const struct node *n)
+{
+	uint64_t t = __atomic_load_n(&n->used_tick, __ATOMIC_RELAXED);
+	int64_t w = n->nent ? n->ents[n->nent - 1].time_ns : 0;
+
+	if (t)
+		return USE_TICK_BIT | t;
+	if (w <= 0)
+		w = n->meta.mtime_ns;
+	return w > 0 ? (uint64_t)w : 0;
+}
+
 static int cmp_cand(const void *a, const void *b)
 {
 	const struct cand *x = a, *y = b;
@@ -184,7 +207,7 @@ int store_evict_candidates(struct store *s, uint64_t *ids, size_t max,
 		if (!nd->space_id || nd->evicted || !nd->nent ||
 		    !confirmed(nd) || k == s->ndocs)
 			continue;
-		v[k].tick = __atomic_load_n(&nd->used_tick, __ATOMIC_RELAXED);
+		v[k].tick = use_key(nd);
 		v[k].id = nd->id;
 		k++;
 	}

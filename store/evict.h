@@ -46,8 +46,9 @@ int store_doc_refill(struct store *s, uint64_t id, uint64_t seq,
 /* Up to max documents that could be evicted now (entries held, seq
  * confirmed in the cloud, not evicted), least recently used first (a
  * use is a store_read, an append or a store_doc_touch since open; the
- * others in id order before them).  *n receives how many were written
- * to ids. */
+ * others before them, by the time of their newest entry, then id: the
+ * order survives a remount as the order of last writes; evict.c).  *n
+ * receives how many were written to ids. */
 int store_evict_candidates(struct store *s, uint64_t *ids, size_t max,
 			   size_t *n);
 
