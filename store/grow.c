@@ -262,6 +262,16 @@ static int grow_to(struct store *s, uint64_t cap)
 	return rc;
 }
 
+/* Exclusive lock held: the same for an inline growth's hold. */
+static void inline_hold_note(struct store *s, int64_t t0)
+{
+	uint64_t ns = (uint64_t)(clock_mono_ns() - t0);
+
+	if (ns > s->grow_inline_hold_max_ns)
+		s->grow_inline_hold_max_ns = ns;
+	pause_note(s, t0);
+}
+
 /* ---- the three ways to grow ---- */
 
 /* Exclusive lock held on entry and on return, not between: the file step
@@ -321,7 +331,7 @@ int store_grow_for(struct store *s, uint64_t len)
 
 	if (!rc && s->capacity > cap) {
 		s->grows_inline++;
-		pause_note(s, t0);
+		inline_hold_note(s, t0);
 	}
 	return rc;
 }

@@ -420,6 +420,7 @@ void store_stats(struct store *s, struct store_stats *out)
 	out->grows = s->grows;
 	out->grow_pause_max_ns = s->grow_pause_max_ns;
 	out->grows_inline = s->grows_inline;
+	out->grow_inline_hold_max_ns = s->grow_inline_hold_max_ns;
 	pthread_rwlock_unlock(&s->lock);
 	out->log_bytes = wal_size(s->wal);
 	out->durable_lsn = wal_durable_lsn(s->wal);

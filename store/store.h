@@ -352,6 +352,9 @@ struct store_stats {
 	 * waited for the disk: preallocation and two synced header
 	 * writes) */
 	uint64_t grows_inline;
+	/* the longest one of them held the exclusive lock (its map step:
+	 * the file step runs without it, grow.c) */
+	uint64_t grow_inline_hold_max_ns;
 };
 void store_stats(struct store *s, struct store_stats *out);
 

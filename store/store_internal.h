@@ -245,6 +245,7 @@ struct store {
 	uint64_t grows;
 	uint64_t grow_pause_max_ns;
 	uint64_t grows_inline;
+	uint64_t grow_inline_hold_max_ns;
 	int64_t grow_retry_ns; /* no growth ahead before (mono clock) */
 	/* the write rate: bytes taken since open, and at the start of the
 	 * current window; the runway growth ahead keeps free */
