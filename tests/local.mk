@@ -50,5 +50,6 @@ check_PROGRAMS += tests/check_store_grow_order
 TESTS += tests/check_store_grow_order
 tests_check_store_grow_order_SOURCES = tests/check_store_grow_order.c
 tests_check_store_grow_order_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
-tests_check_store_grow_order_LDADD = tests/libtestutil.a store/libstore.a \
-	wal/libwal.a util/libutil.a $(CHECK_LIBS)
+tests_check_store_grow_order_LDADD = tests/crashsim/libcrashsim.a \
+	tests/libtestutil.a store/libstore.a wal/libwal.a util/libutil.a \
+	$(CHECK_LIBS)
