@@ -27,20 +27,23 @@
  * so nothing is lost.  A refill lost in a crash leaves it evicted; the
  * next read fetches it again.
  *
- * Order of use: store_node_used stamps a node with a tick of s->use_clock
- * (atomic: store_read runs under the shared lock; replay stamps the
- * Appends it applies, at open too, in log order).  Ticks are not logged;
- * a document with none since open is placed by the time of its newest
- * entry (its Append's wall-clock stamp, kept by every snapshot; when that
- * is unknown, as for a refill's, its mtime), before every document with
- * a tick (use_key).  So after a clean close or a kill -9 the documents
- * come in the order they were last written, reads before the remount are
- * forgotten, and uses since come after.  Nothing is written for it: no
- * record, no index field.
+ * Order of use: store_node_used stamps a node with the wall-clock time
+ * of its use (used_tick; atomic: store_read runs under the shared lock):
+ * a read, an open through the mount (store_doc_touch), a change applied
+ * live (replay at open stamps nothing).  A document's place is the later
+ * of that and the time of its newest entry (its Append's wall-clock
+ * stamp, kept by the log and every snapshot; when that is unknown, as for
+ * a refill's, its mtime): use_key.  Uses are not logged; a clean close
+ * keeps those later than the newest entry in the file "use" and the next
+ * open loads them (use.c).  So after a clean close the order is the one
+ * the store had; after a kill -9, uses since the last clean close are
+ * lost and those documents come by their last writes (their entries), or
+ * by the uses the older file kept.  No record, no index field.
  */
 #include "store/evict.h"
 
 #include "store/store_internal.h"
+#include "util/clock.h"
 #include "util/crc32c.h"
 
 #include <errno.h>
@@ -49,9 +52,13 @@
 
 void store_node_used(struct store *s, struct node *n)
 {
-	uint64_t t = __atomic_add_fetch(&s->use_clock, 1, __ATOMIC_RELAXED);
+	int64_t t;
 
-	__atomic_store_n(&n->used_tick, t, __ATOMIC_RELAXED);
+	if (s->replaying)
+		return; /* the entry's own time places it (use_key) */
+	t = clock_real_ns();
+	__atomic_store_n(&n->used_tick, t > 0 ? (uint64_t)t : 1,
+			 __ATOMIC_RELAXED);
 }
 
 void store_doc_touch(struct store *s, uint64_t id)
@@ -161,9 +168,6 @@ struct cand {
 	uint64_t tick, id;
 };
 
-/* Keys of a tick of this open: after every wall-clock time. */
-#define USE_TICK_BIT (UINT64_C(1) << 63)
-
 /* n's place in the order of use (see the top of the file); shared lock
  * held. */
 static uint64_t use_key(const struct node *n)
@@ -171,11 +175,9 @@ static uint64_t use_key(const struct node *n)
 	uint64_t t = __atomic_load_n(&n->used_tick, __ATOMIC_RELAXED);
 	int64_t w = n->nent ? n->ents[n->nent - 1].time_ns : 0;
 
-	if (t)
-		return USE_TICK_BIT | t;
 	if (w <= 0)
 		w = n->meta.mtime_ns;
-	return w > 0 ? (uint64_t)w : 0;
+	return w > 0 && (uint64_t)w > t ? (uint64_t)w : t;
 }
 
 static int cmp_cand(const void *a, const void *b)

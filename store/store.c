@@ -310,6 +310,8 @@ int store_open(const char *dir, const struct store_options *o,
 	}
 	rc = open_files(s);
 	if (!rc)
+		store_use_load(s);
+	if (!rc)
 		rc = store_checkpointer_start(s);
 	if (rc)
 		goto fail;
@@ -331,6 +333,7 @@ int store_close(struct store *s)
 	if (!s)
 		return 0;
 	store_checkpointer_stop(s);
+	store_use_save(s);
 	if (!s->opt.read_only) {
 		pthread_mutex_lock(&s->cut_mu);
 		store_wrlock(s);

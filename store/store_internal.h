@@ -96,8 +96,8 @@ struct node {
 	 * layer once it has materialized it (store_doc_note_size; atomic,
 	 * set under the shared lock), cleared whenever seq changes
 	 * (replay.c) and by eviction and refill.  used_tick: when last read
-	 * or appended (s->use_clock; atomic: readers set it under the shared
-	 * lock). */
+	 * or changed (wall clock, ns; atomic: readers set it under the
+	 * shared lock; evict.c, use.c). */
 	union {
 		uint64_t evicted_bytes; /* evicted */
 		uint64_t size_memo; /* not evicted */
@@ -256,10 +256,9 @@ struct store {
 
 	/* Eviction (evict.c), under lock: evicted documents and the sizes
 	 * their contents had; evictions and refills applied since open (live
-	 * and replayed).  use_clock (atomic) orders uses (used_tick). */
+	 * and replayed). */
 	uint64_t ndocs_evicted, evicted_bytes;
 	uint64_t evictions, refills;
-	uint64_t use_clock;
 	/* Named snapshots and the past states they keep (snapshot.c); NULL
 	 * until the first snapshot.  Under lock. */
 	struct snapstate *snaps;
@@ -354,6 +353,10 @@ int store_disk_budget(struct store *s, uint64_t *out);
 /* evict.c */
 /* Note a use of n (a read or an append) for least-recently-used order. */
 void store_node_used(struct store *s, struct node *n);
+/* use.c: the uses kept across a clean close (the file "use"): loaded at
+ * open after replay, saved at close; failures are logged, never fatal. */
+void store_use_load(struct store *s);
+void store_use_save(struct store *s);
 /* Apply an EVICT record (checked) / a refilling APPEND to n. */
 void store_evict_apply(struct store *s, struct node *n, uint64_t size_bytes);
 void store_refill_apply(struct store *s, struct node *n);

@@ -9,10 +9,11 @@
  * complete while the growth is held there, and another writer must wait
  * for the growing change (its append lands after, with the next seq).
  *
- * Order of use (store/evict.c): documents written in a known order, with
- * a checkpoint between, come out of store_evict_candidates in that order
- * after a kill -9 and after a clean close; a use since the open moves a
- * document last.
+ * Order of use (store/evict.c, store/use.c): documents written in a
+ * known order, with a checkpoint between, come out of
+ * store_evict_candidates in that order after a kill -9; a use since the
+ * open moves a document last, and a clean close keeps it; a damaged
+ * "use" file is ignored.
  */
 #include "config.h"
 
@@ -412,7 +413,7 @@ static int noop_fn(void *arg, uint64_t seq, const void *buf, size_t len)
 
 START_TEST(test_store_eviction_order_survives_kill_and_clean_remount)
 {
-	char *dir = test_tmpdir();
+	char *dir = test_tmpdir(), path[4200];
 	uint64_t sp, d[4], a, b, c, e;
 	struct store *s = open_at(dir, 1 << 20, 1 << 20);
 	pid_t pid;
@@ -457,11 +458,31 @@ START_TEST(test_store_eviction_order_survives_kill_and_clean_remount)
 
 		expect_order(s, want, 4);
 	}
-	/* written again: a is the newest; a clean close and reopen keep the
-	 * order of the last writes (the read of c is not kept) */
+	/* written again: a is the newest; a clean close keeps the read of c
+	 * (the file "use") */
 	write_one(s, a, 5);
 	confirm_all(s, d, 4);
 	ck_assert_int_eq(store_close(s), 0);
+	s = open_at(dir, 1 << 20, 1 << 20);
+	{
+		const uint64_t want[] = { e, b, c, a };
+
+		expect_order(s, want, 4);
+	}
+	/* a read of e, kept by the next clean close */
+	ck_assert_int_eq(store_read(s, e, noop_fn, NULL), 0);
+	ck_assert_int_eq(store_close(s), 0);
+	s = open_at(dir, 1 << 20, 1 << 20);
+	{
+		const uint64_t want[] = { b, c, a, e };
+
+		expect_order(s, want, 4);
+	}
+	ck_assert_int_eq(store_close(s), 0);
+	/* a damaged "use" is ignored as a whole: the order of the last
+	 * writes, and the store opens as ever */
+	snprintf(path, sizeof(path), "%s/use", dir);
+	test_flip_bit(path, 8 * 40 + 3);
 	s = open_at(dir, 1 << 20, 1 << 20);
 	{
 		const uint64_t want[] = { c, e, b, a };
@@ -469,6 +490,7 @@ START_TEST(test_store_eviction_order_survives_kill_and_clean_remount)
 		expect_order(s, want, 4);
 	}
 	ck_assert_int_eq(store_close(s), 0);
+	ck_assert_int_eq(store_fsck(dir, stderr), 0);
 	test_rmdir(dir);
 }
 END_TEST
