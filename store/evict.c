@@ -27,23 +27,24 @@
  * so nothing is lost.  A refill lost in a crash leaves it evicted; the
  * next read fetches it again.
  *
- * Order of use: store_node_used stamps a node with the wall-clock time
- * of its use (used_tick; atomic: store_read runs under the shared lock):
- * a read, an open through the mount (store_doc_touch), a change applied
- * live (replay at open stamps nothing).  A document's place is the later
- * of that and the time of its newest entry (its Append's wall-clock
- * stamp, kept by the log and every snapshot; when that is unknown, as for
- * a refill's, its mtime): use_key.  Uses are not logged; a clean close
- * keeps those later than the newest entry in the file "use" and the next
- * open loads them (use.c).  So after a clean close the order is the one
- * the store had; after a kill -9, uses since the last clean close are
- * lost and those documents come by their last writes (their entries), or
- * by the uses the older file kept.  No record, no index field.
+ * Order of use: store_node_used stamps a node with a tick of s->use_clock
+ * (used_tick with STORE_USE_TICK set; atomic: store_read runs under the
+ * shared lock) at each use: a read, an open through the mount
+ * (store_doc_touch), a change applied live (replay at open stamps
+ * nothing).  A document used since open is placed by its tick, after
+ * every other; any other by the later of the time of its last use before
+ * (loaded from the file "use") and the time of its newest entry (its
+ * Append's wall-clock stamp, kept by the log and every snapshot; when
+ * that is unknown, as for a refill's, its mtime): use_key.  A clean close
+ * turns ticks into times and keeps those later than the newest entry in
+ * "use" (use.c).  So after a clean close the order is the one the store
+ * had; after a kill -9, uses since the last clean close are lost and
+ * those documents come by their last writes (their entries), or by the
+ * uses the older file kept.  No record, no index field.
  */
 #include "store/evict.h"
 
 #include "store/store_internal.h"
-#include "util/clock.h"
 #include "util/crc32c.h"
 
 #include <errno.h>
@@ -52,13 +53,12 @@
 
 void store_node_used(struct store *s, struct node *n)
 {
-	int64_t t;
+	uint64_t t;
 
 	if (s->replaying)
 		return; /* the entry's own time places it (use_key) */
-	t = clock_real_ns();
-	__atomic_store_n(&n->used_tick, t > 0 ? (uint64_t)t : 1,
-			 __ATOMIC_RELAXED);
+	t = __atomic_add_fetch(&s->use_clock, 1, __ATOMIC_RELAXED);
+	__atomic_store_n(&n->used_tick, STORE_USE_TICK | t, __ATOMIC_RELAXED);
 }
 
 void store_doc_touch(struct store *s, uint64_t id)
@@ -175,6 +175,8 @@ static uint64_t use_key(const struct node *n)
 	uint64_t t = __atomic_load_n(&n->used_tick, __ATOMIC_RELAXED);
 	int64_t w = n->nent ? n->ents[n->nent - 1].time_ns : 0;
 
+	if (t & STORE_USE_TICK)
+		return t; /* used since open: after every earlier time */
 	if (w <= 0)
 		w = n->meta.mtime_ns;
 	return w > 0 && (uint64_t)w > t ? (uint64_t)w : t;

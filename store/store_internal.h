@@ -96,8 +96,9 @@ struct node {
 	 * layer once it has materialized it (store_doc_note_size; atomic,
 	 * set under the shared lock), cleared whenever seq changes
 	 * (replay.c) and by eviction and refill.  used_tick: when last read
-	 * or changed (wall clock, ns; atomic: readers set it under the
-	 * shared lock; evict.c, use.c). */
+	 * or changed: a tick of s->use_clock with STORE_USE_TICK set (since
+	 * open), or a wall-clock time loaded from the file "use" (before);
+	 * atomic: readers set it under the shared lock (evict.c, use.c). */
 	union {
 		uint64_t evicted_bytes; /* evicted */
 		uint64_t size_memo; /* not evicted */
@@ -256,9 +257,12 @@ struct store {
 
 	/* Eviction (evict.c), under lock: evicted documents and the sizes
 	 * their contents had; evictions and refills applied since open (live
-	 * and replayed). */
+	 * and replayed).  use_clock (atomic) numbers uses since open;
+	 * use_open_ns: the wall clock at open (use.c). */
 	uint64_t ndocs_evicted, evicted_bytes;
 	uint64_t evictions, refills;
+	uint64_t use_clock;
+	int64_t use_open_ns;
 	/* Named snapshots and the past states they keep (snapshot.c); NULL
 	 * until the first snapshot.  Under lock. */
 	struct snapstate *snaps;
@@ -351,6 +355,9 @@ void store_old_maps_free(struct store *s);
 int store_disk_budget(struct store *s, uint64_t *out);
 
 /* evict.c */
+/* A used_tick that numbers a use since open (above every wall-clock
+ * time) rather than a time loaded from before. */
+#define STORE_USE_TICK (UINT64_C(1) << 63)
 /* Note a use of n (a read or an append) for least-recently-used order. */
 void store_node_used(struct store *s, struct node *n);
 /* use.c: the uses kept across a clean close (the file "use"): loaded at

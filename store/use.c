@@ -2,13 +2,16 @@
  * use.c - the order of use kept across a clean close: the file "use" in
  * the store directory.
  *
- * The eviction order (evict.c) places each document by the later of its
- * last use since open (used_tick: the wall-clock time of its last read,
- * open through the mount, or write) and the time of its newest entry.
- * Entries carry their time in the log and every snapshot; uses are not
- * logged.  So that reads are not forgotten by a remount, a clean close
- * writes the use times that are later than the document's newest entry
- * to "use", and the next open loads them into used_tick.
+ * The eviction order (evict.c) places a document used since open by the
+ * tick of its last use, after every other, and any other by the later of
+ * its last use before (a time) and the time of its newest entry.  Entries
+ * carry their time in the log and every snapshot; uses are not logged.
+ * So that reads are not forgotten by a remount, a clean close turns the
+ * ticks into times (uses_since_open: from the open's time on, in tick
+ * order, each at least its document's newest entry's time and after the
+ * one before, so that a use after a write stays after it), writes the
+ * times later than each document's newest entry to "use", and the next
+ * open loads them into used_tick.
  *
  * Format (little-endian):
  *   header, USE_HDR bytes: magic "CRVNUSE1", the store identity
@@ -31,6 +34,7 @@
  */
 #include "store/datafile.h"
 #include "store/store_internal.h"
+#include "util/clock.h"
 #include "util/crc32c.h"
 #include "util/endian.h"
 #include "util/io.h"
@@ -63,7 +67,9 @@ static int64_t newest_entry_ns(const struct node *n)
 	return n->nent ? n->ents[n->nent - 1].time_ns : 0;
 }
 
-static int use_apply(struct store *s, const uint8_t *p, size_t len)
+/* Load the uses of p (len bytes); *max receives the latest. */
+static int use_apply(struct store *s, const uint8_t *p, size_t len,
+		     uint64_t *max)
 {
 	uint8_t hdr[USE_HDR];
 	uint64_t count;
@@ -90,6 +96,8 @@ static int use_apply(struct store *s, const uint8_t *p, size_t len)
 			continue;
 		if ((uint64_t)t > n->used_tick)
 			n->used_tick = (uint64_t)t;
+		if ((uint64_t)t > *max)
+			*max = (uint64_t)t;
 	}
 	return 0;
 }
@@ -99,8 +107,10 @@ void store_use_load(struct store *s)
 	char path[4096];
 	struct stat st;
 	uint8_t *p = NULL;
+	uint64_t max = 0;
 	int fd, rc = use_path(s, "use", path, sizeof(path));
 
+	s->use_open_ns = clock_real_ns();
 	if (rc)
 		return;
 	fd = io_open(path, O_RDONLY | O_CLOEXEC, 0);
@@ -117,20 +127,78 @@ void store_use_load(struct store *s)
 		rc = p ? io_pread_all(fd, p, (size_t)st.st_size, 0) : -ENOMEM;
 	}
 	if (!rc)
-		rc = use_apply(s, p, (size_t)st.st_size);
+		rc = use_apply(s, p, (size_t)st.st_size, &max);
 	io_close(fd);
 	free(p);
+	/* uses since open come after every use loaded, whatever the clock */
+	if (max > (uint64_t)s->use_open_ns)
+		s->use_open_ns = (int64_t)max;
 	if (rc)
 		log_warn("store '%s': ignoring its order of use ('%s': %s); "
 			 "documents are ordered by their last writes",
 			 s->dir, path, strerror(-rc));
 }
 
+struct used {
+	uint64_t tick;
+	const struct node *n;
+};
+
+static int cmp_used(const void *a, const void *b)
+{
+	const struct used *x = a, *y = b;
+
+	return x->tick < y->tick ? -1 : x->tick > y->tick;
+}
+
+/* The documents used since open, in the order of their uses, and given
+ * times: from the open's time on, each at least its newest entry's time
+ * and after the one before (a use after a write comes after it).  *out
+ * (malloc'd), *n. */
+static int uses_since_open(struct store *s, struct used **out, size_t *n)
+{
+	struct used *u = malloc((s->ndocs + 1) * sizeof(*u));
+	uint64_t cur = (uint64_t)s->use_open_ns;
+	size_t k = 0, pos = 0;
+	void *v;
+
+	*out = u;
+	*n = 0;
+	if (!u)
+		return -ENOMEM;
+	while (node_next(s, &pos, NULL, &v)) {
+		const struct node *nd = v;
+
+		if (nd->space_id && (nd->used_tick & STORE_USE_TICK) &&
+		    k <= s->ndocs)
+			u[k++] = (struct used){ nd->used_tick, nd };
+	}
+	qsort(u, k, sizeof(*u), cmp_used);
+	for (size_t i = 0; i < k; i++) {
+		int64_t w = newest_entry_ns(u[i].n);
+
+		cur = w > 0 && (uint64_t)w > cur + 1 ? (uint64_t)w : cur + 1;
+		u[i].tick = cur; /* now the time */
+	}
+	*n = k;
+	return 0;
+}
+
+static void put_use(uint8_t *p, size_t *len, const struct node *n, uint64_t t)
+{
+	if (t == 0 || (int64_t)t <= newest_entry_ns(n))
+		return; /* the entry places it as well */
+	le64_put(p + *len, n->id);
+	le64_put(p + *len + 8, t);
+	*len += USE_ENT;
+}
+
 void store_use_save(struct store *s)
 {
 	char tmp[4096], path[4096];
+	struct used *u = NULL;
 	uint8_t *p;
-	size_t len = USE_HDR, pos = 0;
+	size_t len = USE_HDR, pos = 0, nu = 0;
 	uint32_t crc;
 	void *v;
 	int fd, rc;
@@ -139,23 +207,25 @@ void store_use_save(struct store *s)
 	    use_path(s, "use", path, sizeof(path)))
 		return;
 	p = malloc(USE_HDR + (s->ndocs + 1) * USE_ENT);
-	if (!p)
+	if (!p || uses_since_open(s, &u, &nu)) {
+		free(p);
+		free(u);
 		return;
+	}
 	memset(p, 0, USE_HDR);
 	memcpy(p, USE_MAGIC, 8);
 	memcpy(p + 8, s->id, DATA_ID_LEN);
+	for (size_t i = 0; i < nu; i++)
+		put_use(p, &len, u[i].n, u[i].tick);
+	/* uses before this open that nothing since replaced */
 	while (node_next(s, &pos, NULL, &v)) {
 		const struct node *n = v;
-		uint64_t t = n->used_tick;
 
-		if (!n->space_id || t == 0 ||
-		    (int64_t)t <= newest_entry_ns(n) ||
-		    len + USE_ENT > USE_HDR + (s->ndocs + 1) * USE_ENT)
-			continue;
-		le64_put(p + len, n->id);
-		le64_put(p + len + 8, t);
-		len += USE_ENT;
+		if (n->space_id && !(n->used_tick & STORE_USE_TICK) &&
+		    len + USE_ENT <= USE_HDR + (s->ndocs + 1) * USE_ENT)
+			put_use(p, &len, n, n->used_tick);
 	}
+	free(u);
 	le64_put(p + 8 + DATA_ID_LEN, (len - USE_HDR) / USE_ENT);
 	crc = crc32c(p, len);
 	le32_put(p + USE_CRC_AT, crc);
