@@ -30,6 +30,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -495,6 +496,101 @@ START_TEST(test_store_eviction_order_survives_kill_and_clean_remount)
 }
 END_TEST
 
+/* Hostile "use" files: each is ignored as a whole (the order of the last
+ * writes) and the store opens and closes as ever; a valid file of
+ * another store is not taken either. */
+static void write_file(const char *path, const void *p, size_t len)
+{
+	FILE *f = fopen(path, "wb");
+
+	ck_assert_ptr_nonnull(f);
+	ck_assert_uint_eq(fwrite(p, 1, len, f), len);
+	ck_assert_int_eq(fclose(f), 0);
+}
+
+START_TEST(test_store_hostile_use_file_is_ignored)
+{
+	char *dir = test_tmpdir(), *other = test_tmpdir(), path[4200];
+	char opath[4200];
+	uint64_t sp, d[3], osp, od;
+	uint8_t b[64 + 16 * 4];
+	struct store *s = open_at(dir, 1 << 20, 1 << 20);
+
+	ck_assert_int_eq(store_space_create(s, "sp", &M, &sp, NULL), 0);
+	d[0] = mkdoc(s, sp, "a");
+	d[1] = mkdoc(s, sp, "b");
+	d[2] = mkdoc(s, sp, "c");
+	write_one(s, d[2], 1);
+	write_one(s, d[0], 2);
+	write_one(s, d[1], 3);
+	confirm_all(s, d, 3);
+	ck_assert_int_eq(store_close(s), 0);
+	/* another store whose "use" names the same ids, c read last */
+	s = open_at(other, 1 << 20, 1 << 20);
+	ck_assert_int_eq(store_space_create(s, "sp", &M, &osp, NULL), 0);
+	for (int i = 0; i < 3; i++) {
+		char k[8];
+
+		snprintf(k, sizeof(k), "%c", 'a' + i);
+		od = mkdoc(s, osp, k);
+		write_one(s, od, 1);
+	}
+	ck_assert_int_eq(store_read(s, od, noop_fn, NULL), 0);
+	ck_assert_int_eq(store_close(s), 0);
+	snprintf(path, sizeof(path), "%s/use", dir);
+	snprintf(opath, sizeof(opath), "%s/use", other);
+	for (int k = 0; k < 6; k++) {
+		const uint64_t want[] = { d[2], d[0], d[1] };
+
+		memset(b, 0, sizeof(b));
+		memcpy(b, "CRVNUSE1", 8);
+		switch (k) {
+		case 0: /* empty */
+			write_file(path, b, 0);
+			break;
+		case 1: /* a header alone, count past the end */
+			memset(b + 24, 0xff, 8);
+			write_file(path, b, 40);
+			break;
+		case 2: /* random bytes */
+			for (size_t i = 0; i < sizeof(b); i++)
+				b[i] = (uint8_t)(i * 131 + 7);
+			write_file(path, b, sizeof(b));
+			break;
+		case 3: /* another store's valid file */
+			test_copy_file(opath, path, -1);
+			break;
+		case 4: /* larger than the documents could fill */
+			write_file(path, b, 40);
+			{
+				FILE *f = fopen(path, "ab");
+				static uint8_t z[1 << 20];
+
+				ck_assert_ptr_nonnull(f);
+				ck_assert_uint_eq(fwrite(z, 1, sizeof(z), f),
+						  sizeof(z));
+				ck_assert_int_eq(fclose(f), 0);
+			}
+			break;
+		case 5: /* a directory in its place */
+			ck_assert_int_eq(unlink(path), 0);
+			ck_assert_int_eq(mkdir(path, 0700), 0);
+			break;
+		}
+		s = open_at(dir, 1 << 20, 1 << 20);
+		expect_order(s, want, 3);
+		ck_assert_int_eq(store_close(s), 0);
+		if (k == 5) {
+			/* the close could not replace it: still a directory */
+			ck_assert_int_eq(rmdir(path), 0);
+		}
+	}
+	ck_assert_int_eq(store_fsck(dir, stderr), 0);
+	test_rmdir(dir);
+	test_rmdir(other);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("store_grow_order");
@@ -508,6 +604,7 @@ int main(void)
 		test_store_inline_growth_survives_a_power_cut_at_every_point);
 	tcase_add_test(
 		tc, test_store_eviction_order_survives_kill_and_clean_remount);
+	tcase_add_test(tc, test_store_hostile_use_file_is_ignored);
 	suite_add_tcase(s, tc);
 	return test_run_suite(s);
 }
