@@ -68,9 +68,11 @@
  * nothing on disk and is not sticky: the next growth maps again.  After
  * a failed growth ahead none is tried for GROW_RETRY_NS.
  *
- * Lock order: cut_mu, lock, gate_mu, grow_mu (grow_mu is released
- * before the lock is taken again; a change waiting at the gate takes
- * gate_mu holding nothing).  grow_mu guards the file step and
+ * Lock order: cut_mu, lock, grow_mu (grow_mu is released before the lock
+ * is taken again).  gate_mu: the one change that grows inline takes it
+ * under the lock and holds it while it takes the lock again; no other
+ * thread waits for it holding anything (a change at the gate releases
+ * the lock first), so it closes no cycle.  grow_mu guards the file step and
  * file_capacity's writes; lock guards capacity, the map, old_maps,
  * grows, grow_asked and grow_retry_ns.
  */

@@ -232,9 +232,10 @@ struct store {
 	 * store lock.  It holds gate_mu from before it unlocks until it has
 	 * the lock again, with gate_closed set (under lock) meanwhile: other
 	 * changes wait for it (store_change_begin), so the state its change
-	 * checked stays as it was; readers and checkpoints go on.  Lock
-	 * order: lock, gate_mu, grow_mu (a waiter takes gate_mu holding
-	 * nothing). */
+	 * checked stays as it was; readers and checkpoints go on.  Only that
+	 * change holds gate_mu with the lock (it takes it under the lock and
+	 * keeps it while taking the lock again); a waiter takes it holding
+	 * nothing (grow.c). */
 	pthread_mutex_t gate_mu;
 	bool gate_closed;
 	/* test seam: run in an inline growth's file step (grow_mu held, the
