@@ -372,12 +372,13 @@ END_TEST
 static void write_one(struct store *s, uint64_t id, int v)
 {
 	char buf[SMALL];
-	int64_t t0 = clock_real_ns();
+	int64_t t1;
 
 	fill(buf, SMALL, v);
 	ck_assert_int_eq(store_append(s, id, buf, SMALL, NULL, NULL), 0);
-	/* the next stamp is later than this one */
-	while (clock_real_ns() == t0)
+	/* the entry's stamp is at most t1; the next one will be above it */
+	t1 = clock_real_ns();
+	while (clock_real_ns() <= t1)
 		;
 }
 
