@@ -15,7 +15,7 @@
  * once.  When the allocator has no room, the data file grows (grow.c)
  * and the allocation is tried again: the growth releases the lock for
  * its file step and takes it again, holding other changes back meanwhile
- * (store_change_begin waits while gate_closed), so what the change
+ * (store_change_begin waits on gate_cv while gate_closed), so what the change
  * checked before still holds; readers and checkpoints go on.
  * store_change_end unlocks, then runs what follows a change: growth
  * ahead when space runs short (grow.c), the change hook, the -o sync
@@ -144,6 +144,8 @@ int store_change_begin(struct store *s)
 		/* an inline growth's file step (grow.c): wait for its end */
 		pthread_rwlock_unlock(&s->lock);
 		pthread_mutex_lock(&s->gate_mu);
+		while (s->gate_closed)
+			pthread_cond_wait(&s->gate_cv, &s->gate_mu);
 		pthread_mutex_unlock(&s->gate_mu);
 		store_wrlock(s);
 	}

@@ -41,8 +41,8 @@
  * go on while the disk works and pause only for the map step (an
  * mremap).  A change that must grow inline (store_grow_for, from
  * store_take_space under the exclusive lock, with the state it checked
- * and a frame half encoded in s->scratch) closes the gate (gate_mu held,
- * gate_closed set) and releases the lock for its file step: readers,
+ * and a frame half encoded in s->scratch) closes the gate (gate_closed
+ * set) and releases the lock for its file step: readers,
  * growth ahead's map step and a checkpoint go on, other changes wait in
  * store_change_begin, so nothing its change checked moves.  It takes the
  * lock again, opens the gate and does the map step.  Durability is the
@@ -68,13 +68,13 @@
  * nothing on disk and is not sticky: the next growth maps again.  After
  * a failed growth ahead none is tried for GROW_RETRY_NS.
  *
- * Lock order: cut_mu, lock, grow_mu (grow_mu is released before the lock
- * is taken again).  gate_mu: the one change that grows inline takes it
- * under the lock and holds it while it takes the lock again; no other
- * thread waits for it holding anything (a change at the gate releases
- * the lock first), so it closes no cycle.  grow_mu guards the file step and
- * file_capacity's writes; lock guards capacity, the map, old_maps,
- * grows, grow_asked and grow_retry_ns.
+ * Lock order: cut_mu, lock, gate_mu.  grow_mu is taken with no store
+ * lock held and released before the lock is taken again; gate_mu is held
+ * only for a moment (a change waiting at the gate holds nothing else).
+ * grow_mu guards the file step and file_capacity's writes; gate_mu
+ * guards gate_closed's writes (made under lock too) and gate_cv; lock
+ * guards capacity, the map, old_maps, grows, grow_asked and
+ * grow_retry_ns.
  */
 #include "store/datafile.h"
 #include "store/store_internal.h"
@@ -277,8 +277,8 @@ static void inline_hold_note(struct store *s, int64_t t0)
 /* ---- the three ways to grow ---- */
 
 /* Exclusive lock held on entry and on return, not between: the file step
- * to target with the lock released and other changes held back (gate_mu,
- * gate_closed: store_change_begin), then the map step.  *t0 is when the
+ * to target with the lock released and other changes held back
+ * (gate_closed: store_change_begin), then the map step.  *t0 is when the
  * lock was taken again. */
 static int grow_inline(struct store *s, uint64_t target, int64_t *t0)
 {
@@ -287,6 +287,7 @@ static int grow_inline(struct store *s, uint64_t target, int64_t *t0)
 
 	pthread_mutex_lock(&s->gate_mu);
 	s->gate_closed = true;
+	pthread_mutex_unlock(&s->gate_mu);
 	pthread_rwlock_unlock(&s->lock);
 	pthread_mutex_lock(&s->grow_mu);
 	if (s->grow_file_seam)
@@ -295,7 +296,9 @@ static int grow_inline(struct store *s, uint64_t target, int64_t *t0)
 	pthread_mutex_unlock(&s->grow_mu);
 	store_wrlock(s);
 	*t0 = clock_mono_ns();
+	pthread_mutex_lock(&s->gate_mu);
 	s->gate_closed = false;
+	pthread_cond_broadcast(&s->gate_cv);
 	pthread_mutex_unlock(&s->gate_mu);
 	if (rc) {
 		if (sticky && !s->failed)

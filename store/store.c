@@ -177,6 +177,7 @@ static void store_free(struct store *s)
 	pthread_mutex_destroy(&s->cut_mu);
 	pthread_mutex_destroy(&s->grow_mu);
 	pthread_mutex_destroy(&s->gate_mu);
+	pthread_cond_destroy(&s->gate_cv);
 	pthread_mutex_destroy(&s->req_mu);
 	pthread_cond_destroy(&s->req_cv);
 	free(s->dir);
@@ -293,6 +294,7 @@ int store_open(const char *dir, const struct store_options *o,
 	pthread_mutex_init(&s->cut_mu, NULL);
 	pthread_mutex_init(&s->grow_mu, NULL);
 	pthread_mutex_init(&s->gate_mu, NULL);
+	pthread_cond_init(&s->gate_cv, NULL);
 	pthread_mutex_init(&s->req_mu, NULL);
 	pthread_cond_init(&s->req_cv, NULL);
 	nodes_init(s);

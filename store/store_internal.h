@@ -223,20 +223,20 @@ struct store {
 	uint64_t cut_len;
 
 	/* Growth (grow.c).  grow_mu serialises the file step of growths
-	 * (taken after lock when both are held, never before it);
+	 * (taken with no store lock held);
 	 * file_capacity (atomic; written under grow_mu) is the capacity the
 	 * data file's durable header names, >= capacity. */
 	pthread_mutex_t grow_mu;
 	uint64_t file_capacity;
 	/* An inline growth (store_grow_for) runs its file step without the
-	 * store lock.  It holds gate_mu from before it unlocks until it has
-	 * the lock again, with gate_closed set (under lock) meanwhile: other
-	 * changes wait for it (store_change_begin), so the state its change
-	 * checked stays as it was; readers and checkpoints go on.  Only that
-	 * change holds gate_mu with the lock (it takes it under the lock and
-	 * keeps it while taking the lock again); a waiter takes it holding
-	 * nothing (grow.c). */
+	 * store lock, with gate_closed set from before it unlocks until it
+	 * has the lock again: other changes wait for it (store_change_begin,
+	 * on gate_cv), so the state its change checked stays as it was;
+	 * readers and checkpoints go on.  gate_closed is written under lock
+	 * and gate_mu, read under either; gate_mu is taken after lock, or
+	 * alone (grow.c). */
 	pthread_mutex_t gate_mu;
+	pthread_cond_t gate_cv;
 	bool gate_closed;
 	/* test seam: run in an inline growth's file step (grow_mu held, the
 	 * store lock not) */
