@@ -3,7 +3,7 @@
  * measured in the same run on the same disk.
  *
  *   bench_store DIR [what...]     what: nowait cutover wait baseline sqlite
- *                                       grow open
+ *                                       grow growinline open compact
  *
  * nowait    appends/s of 100 B and 1 KiB entries, nobody waiting for
  *           durability (the background committer flushes)
@@ -33,8 +33,13 @@
  *           GROW_BYTES (growths, longest append, 99.9th percentile,
  *           longest hold of the store lock by growth), and the same into
  *           a store created at GROW_BYTES (the baseline: no growth);
- *           both as fast as appends go, then paced at 64 MiB/s; then the
- *           time to open each after a clean close
+ *           both as fast as appends go, then paced at 64 MiB/s, then
+ *           with 1 MiB entries (which outrun growth ahead: inline
+ *           growths); a reader beside the writer reads a 4 KiB document
+ *           every ~100 us (its longest read); then the time to open each
+ *           after a clean close
+ * growinline  only the runs of 1 MiB entries of grow (not run by default;
+ *           BENCH_GROW_ENTRY_KIB sets another size)
  * compact   longest append of 100 B (one thread, 1,000 documents) while
  *           another thread replaces a document with one entry of 8 MiB
  *           back to back (a compaction of a document that large), and
@@ -641,7 +646,8 @@ struct lat {
 	double worst, secs;
 };
 
-static void lat_print(const char *what, const struct lat *l, uint64_t grows)
+static void lat_print(const char *what, const struct lat *l, size_t entry,
+		      uint64_t grows)
 {
 	uint64_t seen = 0;
 	int b;
@@ -651,26 +657,72 @@ static void lat_print(const char *what, const struct lat *l, uint64_t grows)
 		if (seen * 1000 >= l->n * 999)
 			break;
 	}
-	printf("%s: %" PRIu64 " appends of 4 KiB in %.2f s, %" PRIu64
+	printf("%s: %" PRIu64 " appends of %zu KiB in %.2f s, %" PRIu64
 	       " growths, longest append %.2f ms, %" PRIu64
 	       " over 1 ms, 99.9%% under %u us\n",
-	       what, l->n, l->secs, grows, l->worst * 1e3, l->slow, 2u << b);
+	       what, l->n, entry >> 10, l->secs, grows, l->worst * 1e3, l->slow,
+	       2u << b);
 }
 
-/* Fill a store created at cap with 4 KiB appends up to GROW_BYTES,
- * timing each; then close it and time its open. */
+/* A reader beside the writer: reads a 4 KiB document every ~100 us (it
+ * sleeps between reads, so it takes little CPU), timing each read; a
+ * growth holding the store lock holds it back. */
+struct grow_reader {
+	struct store *s;
+	uint64_t id;
+	int stop; /* atomic */
+	uint64_t n;
+	double worst;
+};
+
+static int grow_read_fn(void *arg, uint64_t seq, const void *buf, size_t len)
+{
+	(void)arg;
+	(void)seq;
+	(void)buf;
+	(void)len;
+	return 0;
+}
+
+static void *grow_reader_main(void *arg)
+{
+	struct grow_reader *r = arg;
+	const struct timespec pause = { 0, 100000 };
+
+	while (!__atomic_load_n(&r->stop, __ATOMIC_ACQUIRE)) {
+		double t0 = now(), t;
+
+		if (store_read(r->s, r->id, grow_read_fn, NULL))
+			exit(1);
+		t = now();
+		if (t - t0 > r->worst)
+			r->worst = t - t0;
+		r->n++;
+		nanosleep(&pause, NULL);
+	}
+	return NULL;
+}
+
+/* Fill a store created at cap with appends of entry bytes up to
+ * GROW_BYTES, timing each, while a reader reads beside it; then close
+ * it and time its open. */
 /* rate_mib: appends paced to this many MiB/s (0: as fast as they go) */
 static void grow_run(const char *dir, uint64_t cap, uint64_t max,
-		     double rate_mib, const char *what)
+		     double rate_mib, size_t entry, const char *what)
 {
 	static uint64_t ids[GROW_DOCS];
+	struct grow_reader rd = { 0 };
 	struct lat l = { 0 };
 	struct store_options o;
 	struct store_stats st;
 	struct store *s;
-	char buf[4096];
+	pthread_t rt;
+	uint64_t rsp, count = (GROW_BYTES - (256ull << 10)) / entry;
+	char *buf = malloc(entry);
 	double t0, t, prev;
 
+	if (!buf)
+		exit(1);
 	rm_rf(dir);
 	store_options_default(&o);
 	o.capacity_bytes = cap;
@@ -679,20 +731,26 @@ static void grow_run(const char *dir, uint64_t cap, uint64_t max,
 	o.cutover_bytes = 1ull << 30; /* no cut-over: growth alone */
 	if (store_open(dir, &o, &s))
 		exit(1);
-	memset(buf, 'g', sizeof(buf));
+	memset(buf, 'g', entry);
 	make_docs(s, ids, GROW_DOCS);
+	if (store_space_create(s, "reader", &M, &rsp, NULL) ||
+	    store_doc_create(s, rsp, "r", &M, &rd.id, NULL) ||
+	    store_append(s, rd.id, buf, 4096, NULL, NULL))
+		exit(1);
+	rd.s = s;
+	if (pthread_create(&rt, NULL, grow_reader_main, &rd))
+		exit(1);
 	t0 = prev = now();
-	for (uint64_t i = 0; i < GROW_BYTES / sizeof(buf) - 64; i++) {
+	for (uint64_t i = 0; i < count; i++) {
 		if (rate_mib > 0) {
-			double due =
-				t0 + (double)i * 4096 / (rate_mib * 1048576);
+			double due = t0 + (double)i * (double)entry /
+						  (rate_mib * 1048576);
 
 			while (now() < due)
 				;
 			prev = now();
 		}
-		if (store_append(s, ids[i % GROW_DOCS], buf, sizeof(buf), NULL,
-				 NULL))
+		if (store_append(s, ids[i % GROW_DOCS], buf, entry, NULL, NULL))
 			exit(1);
 		t = now();
 		if (t - prev > l.worst)
@@ -704,12 +762,16 @@ static void grow_run(const char *dir, uint64_t cap, uint64_t max,
 		prev = t;
 	}
 	l.secs = now() - t0;
+	__atomic_store_n(&rd.stop, 1, __ATOMIC_RELEASE);
+	pthread_join(rt, NULL);
 	store_stats(s, &st);
-	lat_print(what, &l, st.grows);
-	printf("%s: longest hold of the store lock by a growth (ahead: its "
-	       "map step; inline: all of it) %.3f ms; "
-	       "%" PRIu64 " appends had to grow the store themselves\n",
-	       what, (double)st.grow_pause_max_ns / 1e6, st.grows_inline);
+	lat_print(what, &l, entry, st.grows);
+	printf("%s: longest hold of the store lock by a growth %.3f ms; "
+	       "%" PRIu64 " appends had to grow the store themselves, "
+	       "holding it %.3f ms at most; "
+	       "reader beside it: %" PRIu64 " reads, longest %.3f ms\n",
+	       what, (double)st.grow_pause_max_ns / 1e6, st.grows_inline,
+	       (double)st.grow_inline_hold_max_ns / 1e6, rd.n, rd.worst * 1e3);
 	if (store_close(s))
 		exit(1);
 	store_options_default(&o);
@@ -723,18 +785,38 @@ static void grow_run(const char *dir, uint64_t cap, uint64_t max,
 	       what, (t - t0) * 1e3, st.capacity_bytes >> 20);
 	store_close(s);
 	rm_rf(dir);
+	free(buf);
+}
+
+/* Entries of BENCH_GROW_ENTRY_KIB (default 1024) KiB. */
+static void bench_grow_inline(const char *dir)
+{
+	const char *e = getenv("BENCH_GROW_ENTRY_KIB");
+	size_t kib = e ? strtoul(e, NULL, 10) : 1024;
+	char what[128];
+
+	if (kib < 4 || kib > 16384)
+		kib = 1024;
+	snprintf(what, sizeof(what),
+		 "grow baseline, %zu KiB entries (created at 256 MiB)", kib);
+	grow_run(dir, GROW_BYTES, GROW_BYTES, 0, kib << 10, what);
+	snprintf(what, sizeof(what),
+		 "grow, %zu KiB entries (created at 4 MiB, grows online)", kib);
+	grow_run(dir, 4ull << 20, GROW_BYTES, 0, kib << 10, what);
 }
 
 static void bench_grow(const char *dir)
 {
-	grow_run(dir, GROW_BYTES, GROW_BYTES, 0,
+	grow_run(dir, GROW_BYTES, GROW_BYTES, 0, 4096,
 		 "grow baseline (created at 256 MiB)");
-	grow_run(dir, 4ull << 20, GROW_BYTES, 0,
+	grow_run(dir, 4ull << 20, GROW_BYTES, 0, 4096,
 		 "grow (created at 4 MiB, grows online)");
-	grow_run(dir, GROW_BYTES, GROW_BYTES, 64,
+	grow_run(dir, GROW_BYTES, GROW_BYTES, 64, 4096,
 		 "grow baseline at 64 MiB/s (created at 256 MiB)");
-	grow_run(dir, 4ull << 20, GROW_BYTES, 64,
+	grow_run(dir, 4ull << 20, GROW_BYTES, 64, 4096,
 		 "grow at 64 MiB/s (created at 4 MiB, grows online)");
+	/* entries of 1 MiB outrun growth ahead: inline growths */
+	bench_grow_inline(dir);
 }
 
 static bool want(int argc, char **argv, const char *what)
@@ -756,7 +838,7 @@ int main(int argc, char **argv)
 	if (argc < 2) {
 		fprintf(stderr,
 			"usage: bench_store DIR [nowait|nowait100|cutover|wait|"
-			"baseline|sqlite|grow|open|compact]...\n");
+			"baseline|sqlite|grow|growinline|open|compact]...\n");
 		return 2;
 	}
 	if (env)
@@ -808,6 +890,8 @@ int main(int argc, char **argv)
 		bench_compact(dir);
 	if (want(argc, argv, "grow"))
 		bench_grow(dir);
+	if (argc > 2 && want(argc, argv, "growinline"))
+		bench_grow_inline(dir);
 	if (want(argc, argv, "open"))
 		bench_open(dir, 1000000);
 	return 0;

@@ -13,10 +13,14 @@
  * same code that replays it at open (store_apply_frame).  If the check or
  * the append fails nothing was applied and taken space is given back at
  * once.  When the allocator has no room, the data file grows (grow.c)
- * and the allocation is tried again.  store_change_end unlocks, then runs
- * what follows a change: growth ahead when space runs short (grow.c),
- * the change hook, the -o sync wait, and a cut-over when the log has
- * grown past max(cutover_bytes, 2 x last snapshot) (checkpoint.c).
+ * and the allocation is tried again: the growth releases the lock for
+ * its file step and takes it again, holding other changes back meanwhile
+ * (store_change_begin waits on gate_cv while gate_closed), so what the change
+ * checked before still holds; readers and checkpoints go on.
+ * store_change_end unlocks, then runs what follows a change: growth
+ * ahead when space runs short (grow.c), the change hook, the -o sync
+ * wait, and a cut-over when the log has grown past max(cutover_bytes,
+ * 2 x last snapshot) (checkpoint.c).
  *
  * Why bytes are safe in the map before they are durable in the log: they
  * go only into space that is free in every state a crash could recover
@@ -136,6 +140,15 @@ int store_change_begin(struct store *s)
 	if (s->opt.read_only)
 		return -EROFS;
 	store_wrlock(s);
+	while (s->gate_closed) {
+		/* an inline growth's file step (grow.c): wait for its end */
+		pthread_rwlock_unlock(&s->lock);
+		pthread_mutex_lock(&s->gate_mu);
+		while (s->gate_closed)
+			pthread_cond_wait(&s->gate_cv, &s->gate_mu);
+		pthread_mutex_unlock(&s->gate_mu);
+		store_wrlock(s);
+	}
 	rc = s->failed ? s->failed : wal_error(s->wal);
 	if (rc) {
 		pthread_rwlock_unlock(&s->lock);

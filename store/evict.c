@@ -28,9 +28,19 @@
  * next read fetches it again.
  *
  * Order of use: store_node_used stamps a node with a tick of s->use_clock
- * (atomic: store_read runs under the shared lock); candidates are sorted
- * by it.  Ticks are not logged: after a restart every document is as old
- * as any other (id order).
+ * (used_tick with STORE_USE_TICK set; atomic: store_read runs under the
+ * shared lock) at each use: a read, an open through the mount
+ * (store_doc_touch), a change applied live (replay at open stamps
+ * nothing).  A document used since open is placed by its tick, after
+ * every other; any other by the later of the time of its last use before
+ * (loaded from the file "use") and the time of its newest entry (its
+ * Append's wall-clock stamp, kept by the log and every snapshot; when
+ * that is unknown, as for a refill's, its mtime): use_key.  A clean close
+ * turns ticks into times and keeps those later than the newest entry in
+ * "use" (use.c).  So after a clean close the order is the one the store
+ * had; after a kill -9, uses since the last clean close are lost and
+ * those documents come by their last writes (their entries), or by the
+ * uses the older file kept.  No record, no index field.
  */
 #include "store/evict.h"
 
@@ -43,9 +53,12 @@
 
 void store_node_used(struct store *s, struct node *n)
 {
-	uint64_t t = __atomic_add_fetch(&s->use_clock, 1, __ATOMIC_RELAXED);
+	uint64_t t;
 
-	__atomic_store_n(&n->used_tick, t, __ATOMIC_RELAXED);
+	if (s->replaying)
+		return; /* the entry's own time places it (use_key) */
+	t = __atomic_add_fetch(&s->use_clock, 1, __ATOMIC_RELAXED);
+	__atomic_store_n(&n->used_tick, STORE_USE_TICK | t, __ATOMIC_RELAXED);
 }
 
 void store_doc_touch(struct store *s, uint64_t id)
@@ -155,6 +168,20 @@ struct cand {
 	uint64_t tick, id;
 };
 
+/* n's place in the order of use (see the top of the file); shared lock
+ * held. */
+static uint64_t use_key(const struct node *n)
+{
+	uint64_t t = __atomic_load_n(&n->used_tick, __ATOMIC_RELAXED);
+	int64_t w = n->nent ? n->ents[n->nent - 1].time_ns : 0;
+
+	if (t & STORE_USE_TICK)
+		return t; /* used since open: after every earlier time */
+	if (w <= 0)
+		w = n->meta.mtime_ns;
+	return w > 0 && (uint64_t)w > t ? (uint64_t)w : t;
+}
+
 static int cmp_cand(const void *a, const void *b)
 {
 	const struct cand *x = a, *y = b;
@@ -184,7 +211,7 @@ int store_evict_candidates(struct store *s, uint64_t *ids, size_t max,
 		if (!nd->space_id || nd->evicted || !nd->nent ||
 		    !confirmed(nd) || k == s->ndocs)
 			continue;
-		v[k].tick = __atomic_load_n(&nd->used_tick, __ATOMIC_RELAXED);
+		v[k].tick = use_key(nd);
 		v[k].id = nd->id;
 		k++;
 	}

@@ -44,10 +44,10 @@ int store_doc_refill(struct store *s, uint64_t id, uint64_t seq,
 		     const void *buf, size_t len, uint64_t *lsn);
 
 /* Up to max documents that could be evicted now (entries held, seq
- * confirmed in the cloud, not evicted), least recently used first (a
- * use is a store_read, an append or a store_doc_touch since open; the
- * others in id order before them).  *n receives how many were written
- * to ids. */
+ * confirmed in the cloud, not evicted), least recently used first: by the
+ * later of their last use (a store_read, a change or a store_doc_touch;
+ * kept across a clean close) and the time of their newest entry, then id
+ * (evict.c, use.c).  *n receives how many were written to ids. */
 int store_evict_candidates(struct store *s, uint64_t *ids, size_t max,
 			   size_t *n);
 

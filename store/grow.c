@@ -11,10 +11,10 @@
  * changes (on the checkpointer thread; without one, in the changing
  * thread after it unlocked), so that writers seldom wait for the disk.
  * A growth's file step syncs only the new size and the header (two
- * RWF_DSYNC writes: datafile.c), never the map's dirty pages, so even an
- * inline growth holds the lock for about two journal commits rather than
- * the writeback of everything written since the last checkpoint (14-356
- * ms measured with fsyncs; bench/README.md).
+ * RWF_DSYNC writes: datafile.c), never the map's dirty pages: about two
+ * journal commits rather than the writeback of everything written since
+ * the last checkpoint (14-356 ms measured with fsyncs; bench/README.md).
+ * No growth holds the store lock through its file step.
  *
  * Policy (grow_target): the capacity doubles, in steps of at least
  * GROW_STEP_MIN and at most GROW_STEP_MAX, and by at least what the
@@ -28,7 +28,7 @@
  * it is given, bounded by the disk alone.
  *
  * A growth has two steps:
- *   file step (grow_mu held; the store lock held or not): datafile_grow
+ *   file step (grow_mu held, the store lock not): datafile_grow
  *     preallocates the file, then rewrites the header copies, each
  *     write durable with the new size; file_capacity is set once that is
  *     durable.  A crash
@@ -39,10 +39,19 @@
  *     capacity a durable header names.
  * Growth ahead runs the file step with no store lock: changes and reads
  * go on while the disk works and pause only for the map step (an
- * mremap).  A change that must grow inline holds the exclusive lock
- * through both steps.  No checkpoint is needed: the snapshot's capacity
- * may be below the header's (replay.c accepts that, the space beyond is
- * free).
+ * mremap).  A change that must grow inline (store_grow_for, from
+ * store_take_space under the exclusive lock, with the state it checked
+ * and a frame half encoded in s->scratch) closes the gate (gate_closed
+ * set) and releases the lock for its file step: readers,
+ * growth ahead's map step and a checkpoint go on, other changes wait in
+ * store_change_begin, so nothing its change checked moves.  It takes the
+ * lock again, opens the gate and does the map step.  Durability is the
+ * same either way: the map step, whatever thread does it, only follows a
+ * durable header.  A checkpoint that begins in the gap snapshots a state
+ * without the waiting change (it logs after it, into the new log) and
+ * keeps the map it msyncs (cut_mu): the map step maps anew beside it.
+ * No checkpoint is needed: the snapshot's capacity may be below the
+ * header's (replay.c accepts that, the space beyond is free).
  *
  * Extending the map: in place when the address space after it is free;
  * else moved, when no checkpoint is running (cut_mu taken with trylock:
@@ -59,10 +68,13 @@
  * nothing on disk and is not sticky: the next growth maps again.  After
  * a failed growth ahead none is tried for GROW_RETRY_NS.
  *
- * Lock order: cut_mu, lock, grow_mu (the growth ahead releases grow_mu
- * before it takes the lock).  grow_mu guards the file step and
- * file_capacity's writes; lock guards capacity, the map, old_maps,
- * grows, grow_asked and grow_retry_ns.
+ * Lock order: cut_mu, lock, gate_mu.  grow_mu is taken with no store
+ * lock held and released before the lock is taken again; gate_mu is held
+ * only for a moment (a change waiting at the gate holds nothing else).
+ * grow_mu guards the file step and file_capacity's writes; gate_mu
+ * guards gate_closed's writes (made under lock too) and gate_cv; lock
+ * guards capacity, the map, old_maps, grows, grow_asked and
+ * grow_retry_ns.
  */
 #include "store/datafile.h"
 #include "store/store_internal.h"
@@ -252,14 +264,55 @@ static int grow_to(struct store *s, uint64_t cap)
 	return rc;
 }
 
+/* Exclusive lock held: the same for an inline growth's hold. */
+static void inline_hold_note(struct store *s, int64_t t0)
+{
+	uint64_t ns = (uint64_t)(clock_mono_ns() - t0);
+
+	if (ns > s->grow_inline_hold_max_ns)
+		s->grow_inline_hold_max_ns = ns;
+	pause_note(s, t0);
+}
+
 /* ---- the three ways to grow ---- */
 
-static int grow_for(struct store *s, uint64_t len)
+/* Exclusive lock held on entry and on return, not between: the file step
+ * to target with the lock released and other changes held back
+ * (gate_closed: store_change_begin), then the map step.  *t0 is when the
+ * lock was taken again. */
+static int grow_inline(struct store *s, uint64_t target, int64_t *t0)
+{
+	bool sticky;
+	int rc;
+
+	pthread_mutex_lock(&s->gate_mu);
+	s->gate_closed = true;
+	pthread_mutex_unlock(&s->gate_mu);
+	pthread_rwlock_unlock(&s->lock);
+	pthread_mutex_lock(&s->grow_mu);
+	if (s->grow_file_seam)
+		s->grow_file_seam(s->grow_file_seam_arg);
+	rc = file_step(s, target, &sticky);
+	pthread_mutex_unlock(&s->grow_mu);
+	store_wrlock(s);
+	*t0 = clock_mono_ns();
+	pthread_mutex_lock(&s->gate_mu);
+	s->gate_closed = false;
+	pthread_cond_broadcast(&s->gate_cv);
+	pthread_mutex_unlock(&s->gate_mu);
+	if (rc) {
+		if (sticky && !s->failed)
+			s->failed = rc;
+		return rc;
+	}
+	/* a checkpoint that ran meanwhile may have failed the store */
+	return s->failed ? s->failed : map_step(s);
+}
+
+static int grow_for(struct store *s, uint64_t len, int64_t *t0)
 {
 	uint64_t tail = alloc_tail_free(s->alloc);
 	uint64_t need = len > tail ? len - tail : 0, budget, target;
-	bool sticky;
-	int rc;
 
 	if (__atomic_load_n(&s->file_capacity, __ATOMIC_ACQUIRE) >=
 	    s->capacity + need)
@@ -272,26 +325,18 @@ static int grow_for(struct store *s, uint64_t len)
 			     need, s->opt.max_capacity_bytes, budget);
 	if (!target)
 		return -ENOSPC;
-	pthread_mutex_lock(&s->grow_mu);
-	rc = file_step(s, target, &sticky);
-	pthread_mutex_unlock(&s->grow_mu);
-	if (rc) {
-		if (sticky && !s->failed)
-			s->failed = rc;
-		return rc;
-	}
-	return map_step(s);
+	return grow_inline(s, target, t0);
 }
 
 int store_grow_for(struct store *s, uint64_t len)
 {
 	uint64_t cap = s->capacity;
 	int64_t t0 = clock_mono_ns();
-	int rc = grow_for(s, len);
+	int rc = grow_for(s, len, &t0);
 
 	if (!rc && s->capacity > cap) {
 		s->grows_inline++;
-		pause_note(s, t0);
+		inline_hold_note(s, t0);
 	}
 	return rc;
 }

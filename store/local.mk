@@ -9,6 +9,7 @@ store_libstore_a_SOURCES = \
 	store/docs.c \
 	store/grow.c \
 	store/evict.c store/evict.h \
+	store/use.c \
 	store/datafile.c store/datafile.h \
 	store/alloc.c store/alloc.h \
 	store/nodes.c \

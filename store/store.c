@@ -216,6 +216,8 @@ static void store_free(struct store *s)
 	pthread_rwlock_destroy(&s->lock);
 	pthread_mutex_destroy(&s->cut_mu);
 	pthread_mutex_destroy(&s->grow_mu);
+	pthread_mutex_destroy(&s->gate_mu);
+	pthread_cond_destroy(&s->gate_cv);
 	pthread_mutex_destroy(&s->req_mu);
 	pthread_cond_destroy(&s->req_cv);
 	free(s->dir);
@@ -331,6 +333,8 @@ int store_open(const char *dir, const struct store_options *o,
 	pthread_rwlock_init(&s->lock, NULL);
 	pthread_mutex_init(&s->cut_mu, NULL);
 	pthread_mutex_init(&s->grow_mu, NULL);
+	pthread_mutex_init(&s->gate_mu, NULL);
+	pthread_cond_init(&s->gate_cv, NULL);
 	pthread_mutex_init(&s->req_mu, NULL);
 	pthread_cond_init(&s->req_cv, NULL);
 	nodes_init(s);
@@ -347,6 +351,8 @@ int store_open(const char *dir, const struct store_options *o,
 			goto fail;
 	}
 	rc = open_files(s);
+	if (!rc)
+		store_use_load(s);
 	if (!rc)
 		rc = store_checkpointer_start(s);
 	if (rc)
@@ -369,6 +375,7 @@ int store_close(struct store *s)
 	if (!s)
 		return 0;
 	store_checkpointer_stop(s);
+	store_use_save(s);
 	if (!s->opt.read_only) {
 		pthread_mutex_lock(&s->cut_mu);
 		store_wrlock(s);
@@ -459,6 +466,7 @@ void store_stats(struct store *s, struct store_stats *out)
 	out->grow_pause_max_ns = s->grow_pause_max_ns;
 	out->cutover_pause_max_ns = s->cutover_pause_max_ns;
 	out->grows_inline = s->grows_inline;
+	out->grow_inline_hold_max_ns = s->grow_inline_hold_max_ns;
 	pthread_rwlock_unlock(&s->lock);
 	out->log_bytes = wal_size(s->wal);
 	out->durable_lsn = wal_durable_lsn(s->wal);

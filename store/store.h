@@ -345,8 +345,8 @@ struct store_stats {
 	uint64_t max_entry_bytes;
 	uint64_t grows; /* growths of the data file since open */
 	/* the longest a growth held changes and reads back (under the
-	 * exclusive lock: the map step of a growth ahead or explicit
-	 * growth, all of an inline growth) */
+	 * exclusive lock: the map step of any growth; an inline growth
+	 * releases the lock for its file step: grow.c) */
 	uint64_t grow_pause_max_ns;
 	/* changes that found no room and grew the store themselves (they
 	 * waited for the disk: preallocation and two synced header
@@ -356,6 +356,9 @@ struct store_stats {
 	 * log position and the fork; one written under the lock: the whole
 	 * snapshot) */
 	uint64_t cutover_pause_max_ns;
+	/* the longest one of them held the exclusive lock (its map step:
+	 * the file step runs without it, grow.c) */
+	uint64_t grow_inline_hold_max_ns;
 };
 void store_stats(struct store *s, struct store_stats *out);
 

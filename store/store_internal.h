@@ -96,8 +96,9 @@ struct node {
 	 * layer once it has materialized it (store_doc_note_size; atomic,
 	 * set under the shared lock), cleared whenever seq changes
 	 * (replay.c) and by eviction and refill.  used_tick: when last read
-	 * or appended (s->use_clock; atomic: readers set it under the shared
-	 * lock). */
+	 * or changed: a tick of s->use_clock with STORE_USE_TICK set (since
+	 * open), or a wall-clock time loaded from the file "use" (before);
+	 * atomic: readers set it under the shared lock (evict.c, use.c). */
 	union {
 		uint64_t evicted_bytes; /* evicted */
 		uint64_t size_memo; /* not evicted */
@@ -227,16 +228,31 @@ struct store {
 	uint64_t cut_len;
 
 	/* Growth (grow.c).  grow_mu serialises the file step of growths
-	 * (taken after lock when both are held, never before it);
+	 * (taken with no store lock held);
 	 * file_capacity (atomic; written under grow_mu) is the capacity the
 	 * data file's durable header names, >= capacity. */
 	pthread_mutex_t grow_mu;
 	uint64_t file_capacity;
+	/* An inline growth (store_grow_for) runs its file step without the
+	 * store lock, with gate_closed set from before it unlocks until it
+	 * has the lock again: other changes wait for it (store_change_begin,
+	 * on gate_cv), so the state its change checked stays as it was;
+	 * readers and checkpoints go on.  gate_closed is written under lock
+	 * and gate_mu, read under either; gate_mu is taken after lock, or
+	 * alone (grow.c). */
+	pthread_mutex_t gate_mu;
+	pthread_cond_t gate_cv;
+	bool gate_closed;
+	/* test seam: run in an inline growth's file step (grow_mu held, the
+	 * store lock not) */
+	void (*grow_file_seam)(void *);
+	void *grow_file_seam_arg;
 	/* under lock: */
 	struct old_map *old_maps;
 	uint64_t grows;
 	uint64_t grow_pause_max_ns;
 	uint64_t grows_inline;
+	uint64_t grow_inline_hold_max_ns;
 	int64_t grow_retry_ns; /* no growth ahead before (mono clock) */
 	/* the write rate: bytes taken since open, and at the start of the
 	 * current window; the runway growth ahead keeps free */
@@ -247,10 +263,12 @@ struct store {
 
 	/* Eviction (evict.c), under lock: evicted documents and the sizes
 	 * their contents had; evictions and refills applied since open (live
-	 * and replayed).  use_clock (atomic) orders uses (used_tick). */
+	 * and replayed).  use_clock (atomic) numbers uses since open;
+	 * use_open_ns: the wall clock at open (use.c). */
 	uint64_t ndocs_evicted, evicted_bytes;
 	uint64_t evictions, refills;
 	uint64_t use_clock;
+	int64_t use_open_ns;
 	/* Named snapshots and the past states they keep (snapshot.c); NULL
 	 * until the first snapshot.  Under lock. */
 	struct snapstate *snaps;
@@ -323,7 +341,10 @@ int store_checkpoint_locked(struct store *s);
 /* With the exclusive lock held: grow so that len more bytes fit, within
  * max_capacity and min_free.  0 when grown, -ENOSPC when growth cannot
  * help, or the error (sticky when the file step failed past
- * preallocation). */
+ * preallocation).  The lock is released during the file step and held
+ * again on return; no other change runs meanwhile (gate_mu), but readers
+ * and a checkpoint may, and the map may have moved: the caller's checked
+ * state holds, pointers into the map do not. */
 int store_grow_for(struct store *s, uint64_t len);
 /* Under the lock: is the store short enough of space that growth ahead
  * is due?  Marks it asked. */
@@ -340,8 +361,15 @@ void store_old_maps_free(struct store *s);
 int store_disk_budget(struct store *s, uint64_t *out);
 
 /* evict.c */
+/* A used_tick that numbers a use since open (above every wall-clock
+ * time) rather than a time loaded from before. */
+#define STORE_USE_TICK (UINT64_C(1) << 63)
 /* Note a use of n (a read or an append) for least-recently-used order. */
 void store_node_used(struct store *s, struct node *n);
+/* use.c: the uses kept across a clean close (the file "use"): loaded at
+ * open after replay, saved at close; failures are logged, never fatal. */
+void store_use_load(struct store *s);
+void store_use_save(struct store *s);
 /* Apply an EVICT record (checked) / a refilling APPEND to n. */
 void store_evict_apply(struct store *s, struct node *n, uint64_t size_bytes);
 void store_refill_apply(struct store *s, struct node *n);

@@ -43,3 +43,13 @@ tests_check_doc_history_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(CHECK_CFLAGS)
 tests_check_doc_history_LDADD = tests/libtestutil.a store/libstore.a \
 	wal/libwal.a json/libjson.a util/libutil.a $(JANSSON_LIBS) \
 	$(CHECK_LIBS) -lm
+
+# Issue 17: an inline growth's file step without the store lock, and the
+# eviction order across a kill -9 and a clean remount.
+check_PROGRAMS += tests/check_store_grow_order
+TESTS += tests/check_store_grow_order
+tests_check_store_grow_order_SOURCES = tests/check_store_grow_order.c
+tests_check_store_grow_order_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+tests_check_store_grow_order_LDADD = tests/crashsim/libcrashsim.a \
+	tests/libtestutil.a store/libstore.a wal/libwal.a util/libutil.a \
+	$(CHECK_LIBS)
