@@ -51,6 +51,7 @@
 #include "util/grow.h"
 #include "util/log.h"
 #include "util/name.h"
+#include "util/u64shards.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -114,9 +115,10 @@ struct vcollect {
 struct snapstate {
 	struct snap *v;
 	size_t n, cap;
-	struct u64map pins; /* id -> struct pinned chain, newest first */
+	/* sharded: no single change rehashes every kept state */
+	struct u64shards pins; /* id -> struct pinned chain, newest first */
 	uint64_t npinned;
-	struct u64map exts; /* offset -> struct ext */
+	struct u64shards exts; /* offset -> struct ext */
 	uint64_t pinned_bytes;
 	pthread_mutex_t view_mu;
 	struct vcollect *vc; /* while a name index is gathered; view_mu */
@@ -186,8 +188,8 @@ static struct snapstate *state(struct store *s, int *rc)
 		*rc = -ENOMEM;
 		return NULL;
 	}
-	u64map_init(&st->pins);
-	u64map_init(&st->exts);
+	u64shards_init(&st->pins);
+	u64shards_init(&st->exts);
 	pthread_mutex_init(&st->view_mu, NULL);
 	s->snaps = st;
 	return st;
@@ -237,7 +239,7 @@ static int ext_ref(struct snapstate *st, uint64_t off, uint64_t len)
 
 	if (len == 0)
 		return 0;
-	e = u64map_get(&st->exts, off);
+	e = u64shards_get(&st->exts, off);
 	if (e) {
 		/* one entry, one length: two states naming the same offset
 		 * with different lengths come from a damaged index */
@@ -251,7 +253,7 @@ static int ext_ref(struct snapstate *st, uint64_t off, uint64_t len)
 		return -ENOMEM;
 	e->len = len;
 	e->refs = 1;
-	rc = u64map_put(&st->exts, off, e);
+	rc = u64shards_put(&st->exts, off, e);
 	if (rc)
 		free(e);
 	return rc;
@@ -267,10 +269,10 @@ static int ext_unref(struct store *s, struct snapstate *st, uint64_t off,
 
 	if (len == 0)
 		return 0;
-	e = u64map_get(&st->exts, off);
+	e = u64shards_get(&st->exts, off);
 	if (!e || --e->refs)
 		return 0;
-	u64map_del(&st->exts, off);
+	u64shards_del(&st->exts, off);
 	if (e->orphan) {
 		st->pinned_bytes -= e->len;
 		if (live)
@@ -287,7 +289,7 @@ bool store_snapshot_keeps(struct store *s, uint64_t off, uint64_t len)
 
 	if (!st || len == 0)
 		return false;
-	e = u64map_get(&st->exts, off);
+	e = u64shards_get(&st->exts, off);
 	if (!e)
 		return false;
 	if (!e->orphan) {
@@ -310,7 +312,7 @@ static void pinned_free(struct pinned *p)
 
 static int pinned_add(struct snapstate *st, struct pinned *p)
 {
-	struct pinned *head = u64map_get(&st->pins, p->id);
+	struct pinned *head = u64shards_get(&st->pins, p->id);
 	int rc;
 
 	for (uint32_t i = 0; i < p->nent; i++) {
@@ -322,7 +324,7 @@ static int pinned_add(struct snapstate *st, struct pinned *p)
 	 * but keep the chain sorted whatever the order */
 	if (!head || head->from < p->from) {
 		p->next = head;
-		rc = u64map_put(&st->pins, p->id, p);
+		rc = u64shards_put(&st->pins, p->id, p);
 		if (rc)
 			return rc;
 	} else {
@@ -381,14 +383,14 @@ int store_snapshot_before_change(struct store *s, uint64_t id, uint64_t lsn)
 static int pinned_sweep(struct store *s, struct snapstate *st, uint64_t lsn,
 			bool live)
 {
-	struct u64map keep;
+	struct u64shards keep;
 	size_t pos = 0;
 	uint64_t id;
 	void *v;
 	int rc = 0;
 
-	u64map_init(&keep);
-	while (u64map_next(&st->pins, &pos, &id, &v)) {
+	u64shards_init(&keep);
+	while (u64shards_next(&st->pins, &pos, &id, &v)) {
 		struct pinned *head = NULL, **tail = &head;
 
 		for (struct pinned *p = v, *next; p; p = next) {
@@ -407,10 +409,10 @@ static int pinned_sweep(struct store *s, struct snapstate *st, uint64_t lsn,
 			pinned_free(p);
 		}
 		*tail = NULL;
-		if (head && u64map_put(&keep, id, head) && !rc)
+		if (head && u64shards_put(&keep, id, head) && !rc)
 			rc = -ENOMEM;
 	}
-	u64map_release(&st->pins);
+	u64shards_release(&st->pins);
 	st->pins = keep;
 	st->pins_gen++;
 	return rc;
@@ -580,7 +582,7 @@ int store_snapshot_write(struct store *s, struct wal_buf *b)
 			rc = wal_put_node_lsn(b, n->id, n->lsn);
 	}
 	pos = 0;
-	while (!rc && u64map_next(&st->pins, &pos, NULL, &v)) {
+	while (!rc && u64shards_next(&st->pins, &pos, NULL, &v)) {
 		for (struct pinned *p = v; !rc && p; p = p->next) {
 			struct wal_pin w = { .id = p->id,
 					     .space_id = p->space_id,
@@ -624,7 +626,7 @@ void store_snapshot_settle(struct store *s)
 	if (!st)
 		return;
 	st->pinned_bytes = 0;
-	while (u64map_next(&st->exts, &pos, NULL, &v)) {
+	while (u64shards_next(&st->exts, &pos, NULL, &v)) {
 		struct ext *e = v;
 
 		e->orphan = true;
@@ -635,10 +637,10 @@ void store_snapshot_settle(struct store *s)
 		struct node *n = v;
 
 		for (uint32_t k = 0; k < n->nent; k++) {
-			struct ext *e =
-				n->ents[k].len
-					? u64map_get(&st->exts, n->ents[k].off)
-					: NULL;
+			struct ext *e = n->ents[k].len
+						? u64shards_get(&st->exts,
+								n->ents[k].off)
+						: NULL;
 
 			if (e && e->orphan) {
 				e->orphan = false;
@@ -658,7 +660,7 @@ int store_snapshot_orphans(struct store *s,
 	void *v;
 	int rc = 0;
 
-	while (!rc && st && u64map_next(&st->exts, &pos, &off, &v)) {
+	while (!rc && st && u64shards_next(&st->exts, &pos, &off, &v)) {
 		struct ext *e = v;
 
 		if (e->orphan)
@@ -669,7 +671,7 @@ int store_snapshot_orphans(struct store *s,
 
 uint64_t store_snapshot_orphan_count(struct store *s)
 {
-	return s->snaps ? u64map_count(&s->snaps->exts) : 0;
+	return s->snaps ? u64shards_count(&s->snaps->exts) : 0;
 }
 
 uint64_t store_snapshot_pinned_bytes(struct store *s)
@@ -690,17 +692,17 @@ void store_snapshot_free(struct store *s)
 		view_free(st->v[i].view);
 	}
 	free(st->v);
-	while (u64map_next(&st->pins, &pos, NULL, &v)) {
+	while (u64shards_next(&st->pins, &pos, NULL, &v)) {
 		for (struct pinned *p = v, *next; p; p = next) {
 			next = p->next;
 			pinned_free(p);
 		}
 	}
-	u64map_release(&st->pins);
+	u64shards_release(&st->pins);
 	pos = 0;
-	while (u64map_next(&st->exts, &pos, NULL, &v))
+	while (u64shards_next(&st->exts, &pos, NULL, &v))
 		free(v);
-	u64map_release(&st->exts);
+	u64shards_release(&st->exts);
 	pthread_mutex_destroy(&st->view_mu);
 	free(st);
 	s->snaps = NULL;
@@ -801,7 +803,8 @@ static void state_at(struct store *s, uint64_t id, uint64_t L,
 		*live = n;
 		return;
 	}
-	for (struct pinned *p = u64map_get(&s->snaps->pins, id); p; p = p->next)
+	for (struct pinned *p = u64shards_get(&s->snaps->pins, id); p;
+	     p = p->next)
 		if (p->from < L && L < p->to) {
 			*pin = p;
 			return;
@@ -994,12 +997,12 @@ static int view_collect(struct store *s, struct snapstate *sst, uint64_t L,
 		void *between_arg;
 
 		store_rdlock_after_writers(s);
-		if (sst->pins.h.cap != cap || sst->pins_gen != gen)
+		if (u64shards_shape(&sst->pins) != cap || sst->pins_gen != gen)
 			pos = 0;
-		cap = sst->pins.h.cap;
+		cap = u64shards_shape(&sst->pins);
 		gen = sst->pins_gen;
 		for (uint32_t n = 0; n < chunk && more; n++) {
-			more = u64map_next(&sst->pins, &pos, &id, &v);
+			more = u64shards_next(&sst->pins, &pos, &id, &v);
 			for (struct pinned *p = more ? v : NULL; p; p = p->next)
 				vcollect_add(&vc, p);
 		}

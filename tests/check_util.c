@@ -17,6 +17,7 @@
 #include "util/strlist.h"
 #include "util/strset.h"
 #include "util/u64map.h"
+#include "util/u64shards.h"
 
 #include <check.h>
 #include <errno.h>
@@ -464,6 +465,71 @@ START_TEST(test_u64map_agrees_with_a_plain_array)
 }
 END_TEST
 
+/* The sharded map agrees with a plain array too, its keys spread over
+ * every shard, and a growth rehashes one shard: its shape moves while
+ * the other shards' tables stay where they were. */
+START_TEST(test_u64shards_agrees_with_a_plain_array_and_grows_one_shard)
+{
+	enum {
+		KEYS = 20000,
+		STEPS = 100000
+	};
+	static void *ref[KEYS + 1];
+	struct u64shards m;
+	uint64_t rng = 0x9E3779B97F4A7C15ull, key;
+	size_t live = 0, pos = 0, seen = 0, shape, moved;
+	void *v;
+
+	memset(ref, 0, sizeof(ref));
+	u64shards_init(&m);
+	for (int i = 0; i < STEPS; i++) {
+		uint64_t k;
+
+		rng ^= rng << 13;
+		rng ^= rng >> 7;
+		rng ^= rng << 17;
+		k = rng % KEYS + 1;
+		if (rng >> 62) {
+			void *val = (void *)(uintptr_t)(i + 1);
+
+			live += !ref[k];
+			ref[k] = val;
+			ck_assert_int_eq(u64shards_put(&m, k, val), 0);
+		} else {
+			ck_assert_ptr_eq(u64shards_del(&m, k), ref[k]);
+			live -= !!ref[k];
+			ref[k] = NULL;
+		}
+		ck_assert_uint_eq(u64shards_count(&m), live);
+	}
+	for (uint64_t k = 1; k <= KEYS; k++)
+		ck_assert_ptr_eq(u64shards_get(&m, k), ref[k]);
+	while (u64shards_next(&m, &pos, &key, &v)) {
+		ck_assert(key >= 1 && key <= KEYS);
+		ck_assert_ptr_eq(v, ref[key]);
+		seen++;
+	}
+	ck_assert_uint_eq(seen, live);
+	ck_assert(!u64shards_next(&m, &pos, &key, &v)); /* stays at the end */
+	for (int i = 0; i < U64SHARDS; i++)
+		ck_assert_uint_gt(u64map_count(&m.m[i]), 0);
+	/* fill one shard past its load: only its table is replaced */
+	shape = u64shards_shape(&m);
+	moved = 0;
+	for (uint64_t k = KEYS + 1; moved == 0; k++) {
+		struct u64map *one = u64shards_of(&m, k);
+		size_t cap = one->h.cap;
+
+		ck_assert_int_eq(u64shards_put(&m, k, (void *)1), 0);
+		if (one->h.cap != cap)
+			moved = one->h.cap - cap;
+	}
+	ck_assert_uint_eq(u64shards_shape(&m), shape + moved);
+	u64shards_release(&m);
+	ck_assert_ptr_null(u64shards_get(&m, 1));
+}
+END_TEST
+
 START_TEST(test_grow_doubles_from_the_minimum_and_refuses_overflow)
 {
 	size_t cap = 0;
@@ -693,6 +759,8 @@ int main(void)
 		tc,
 		test_hmap_tells_shared_hashes_apart_and_deletes_inside_runs);
 	tcase_add_test(tc, test_u64map_agrees_with_a_plain_array);
+	tcase_add_test(tc,
+		       test_u64shards_agrees_with_a_plain_array_and_grows_one_shard);
 	tcase_add_test(
 		tc, test_pmap_tells_shared_hashes_apart_and_deletes_inside_runs);
 	tcase_add_test(tc, test_pmap_agrees_with_a_plain_array);

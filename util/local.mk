@@ -20,7 +20,7 @@ util_libutil_a_SOURCES = \
 	util/pmap.c util/pmap.h \
 	util/strlist.c util/strlist.h \
 	util/strset.c util/strset.h \
-	util/u64map.h
+	util/u64map.h util/u64shards.h
 
 check_PROGRAMS += tests/check_util
 TESTS += tests/check_util
