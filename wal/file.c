@@ -637,6 +637,11 @@ int wal_cutover_fork_finish(struct wal *w, struct wal_cut *c, int err,
 		if (end < c->tail_off + CUT_CLOSE)
 			break;
 	}
+	/* What is copied so far is made durable before the switch, so that
+	 * the seal (appends queue behind it) syncs only the last copy. */
+	rc = io_fdatasync(c->fd);
+	if (rc)
+		goto abandon;
 	/* The switch: what is in memory is taken out, appends from here on
 	 * are framed for the new file and wait for the seal. */
 	pthread_mutex_lock(&w->mu);
