@@ -105,10 +105,21 @@ struct vpin {
 	char *name;
 };
 
+/* Kept while the gathering runs in blocks (never moved: adding a state
+ * under the lock costs no copy of those before it), then flattened into
+ * v with no lock held (vcollect_flatten). */
+#define VBLOCK 1024
+struct vblock {
+	struct vblock *next;
+	size_t n;
+	struct vpin v[VBLOCK];
+};
+
 struct vcollect {
 	uint64_t L;
-	struct vpin *v;
-	size_t n, cap;
+	struct vblock *head, *tail;
+	struct vpin *v; /* after vcollect_flatten */
+	size_t n;
 	int err; /* -ENOMEM: a copy failed; the gathering fails */
 };
 
@@ -127,21 +138,53 @@ struct snapstate {
 
 static void vcollect_add(struct vcollect *c, const struct pinned *p)
 {
+	struct vblock *b = c->tail;
 	struct vpin *v;
 
 	if (c->err || !(p->from < c->L && c->L < p->to))
 		return;
-	v = grow_array(c->v, &c->cap, c->n + 1, 64, sizeof(*v));
-	if (!v) {
+	if (!b || b->n == VBLOCK) {
+		b = malloc(sizeof(*b));
+		if (!b) {
+			c->err = -ENOMEM;
+			return;
+		}
+		b->next = NULL;
+		b->n = 0;
+		if (c->tail)
+			c->tail->next = b;
+		else
+			c->head = b;
+		c->tail = b;
+	}
+	v = &b->v[b->n];
+	*v = (struct vpin){ p->id, p->space_id, p->to, strdup(p->name) };
+	if (!v->name) {
 		c->err = -ENOMEM;
 		return;
 	}
-	c->v = v;
-	v[c->n] = (struct vpin){ p->id, p->space_id, p->to, strdup(p->name) };
-	if (!v[c->n].name)
-		c->err = -ENOMEM;
-	else
-		c->n++;
+	b->n++;
+	c->n++;
+}
+
+/* The blocks into one array (no lock: the gathering has ended). */
+static int vcollect_flatten(struct vcollect *c)
+{
+	size_t at = 0;
+
+	c->v = malloc((c->n ? c->n : 1) * sizeof(*c->v));
+	if (!c->v)
+		return -ENOMEM;
+	while (c->head) {
+		struct vblock *b = c->head;
+
+		memcpy(c->v + at, b->v, b->n * sizeof(*b->v));
+		at += b->n;
+		c->head = b->next;
+		free(b);
+	}
+	c->tail = NULL;
+	return 0;
 }
 
 static int vpin_cmp(const void *a, const void *b)
@@ -172,9 +215,19 @@ static void vcollect_unique(struct vcollect *c)
 
 static void vcollect_release(struct vcollect *c)
 {
-	for (size_t i = 0; i < c->n; i++)
-		free(c->v[i].name);
-	free(c->v);
+	if (c->v) {
+		for (size_t i = 0; i < c->n; i++)
+			free(c->v[i].name);
+		free(c->v);
+	}
+	while (c->head) {
+		struct vblock *b = c->head;
+
+		for (size_t i = 0; i < b->n; i++)
+			free(b->v[i].name);
+		c->head = b->next;
+		free(b);
+	}
 }
 
 static struct snapstate *state(struct store *s, int *rc)
@@ -820,6 +873,30 @@ static int vname_cmp(const void *a, const void *b)
 	return strcmp(x->name, y->name);
 }
 
+/* Room for n more names of up to NAME_MAX_BYTES: made before a step of
+ * the gathering takes the read lock, so no step copies the arrays (at a
+ * million names a doubling copies tens of MB). */
+static int view_reserve(struct sview *w, size_t n)
+{
+	struct vname *v;
+	char *a;
+
+	if (w->cap - w->n < n) {
+		v = grow_array(w->v, &w->cap, w->n + n, 64, sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		w->v = v;
+	}
+	if (w->acap - w->alen < n * (NAME_MAX_BYTES + 1)) {
+		a = grow_array(w->arena, &w->acap,
+			       w->alen + n * (NAME_MAX_BYTES + 1), 4096, 1);
+		if (!a)
+			return -ENOMEM;
+		w->arena = a;
+	}
+	return 0;
+}
+
 static int view_push(struct sview *w, uint64_t id, uint64_t space_id,
 		     const char *name)
 {
@@ -900,6 +977,18 @@ static int gather_space(struct store *s, struct gather *g, uint64_t space_id,
 		if (!st)
 			return -ENOMEM;
 		g->steps = st;
+		rc = view_reserve(g->w, chunk);
+		if (!space_id && !rc) {
+			uint64_t *v = grow_array(g->spaces, &g->cspaces,
+						 g->nspaces + chunk, 16,
+						 sizeof(*v));
+
+			if (!v)
+				return -ENOMEM;
+			g->spaces = v;
+		}
+		if (rc)
+			return rc;
 		store_rdlock_after_writers(s);
 		sp = space_id ? node_get(s, space_id) : NULL;
 		if (space_id && (!sp || sp->space_id)) {
@@ -995,7 +1084,6 @@ static int view_collect(struct store *s, struct snapstate *sst, uint64_t L,
 	for (bool more = true; more;) {
 		void (*between)(void *);
 		void *between_arg;
-
 		store_rdlock_after_writers(s);
 		if (u64shards_shape(&sst->pins) != cap || sst->pins_gen != gen)
 			pos = 0;
@@ -1020,6 +1108,8 @@ static int view_collect(struct store *s, struct snapstate *sst, uint64_t L,
 	pthread_rwlock_unlock(&s->lock);
 	if (!rc)
 		rc = vc.err;
+	if (!rc)
+		rc = vcollect_flatten(&vc);
 	if (!rc)
 		vcollect_unique(&vc);
 	for (size_t i = 0; !rc && i < vc.n; i++) {
