@@ -24,6 +24,7 @@
 #include "util/log.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -247,14 +248,21 @@ int store_checkpoint(struct store *s)
  * memory and wal.tmp; it dies with the checkpointer thread
  * (PR_SET_PDEATHSIG), so no orphan writes wal.tmp after a crash.
  */
-static void checkpoint_child(struct store *s, struct wal_cut *c, pid_t parent)
+static void checkpoint_child(struct store *s, struct wal_cut *c, pid_t parent,
+			     const int go[2])
 {
 	sigset_t all;
+	char b;
 	int rc;
 
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, NULL);
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
+		_exit(ECHILD);
+	/* Start once the parent has let go of the lock: until then the
+	 * two would share the cores while changes wait. */
+	close(go[1]);
+	if (read(go[0], &b, 1) != 1)
 		_exit(ECHILD);
 	rc = wal_cutover_child(c, store_write_snapshot, s);
 	_exit(rc == 0 ? 0 : -rc < 256 ? -rc : EIO);
@@ -284,9 +292,12 @@ static int checkpoint_forked(struct store *s)
 	bool msync_failed = false;
 	uint64_t bytes = 0;
 	pid_t parent = getpid(), pid = -1;
+	int go[2];
 	int64_t t0;
 	int rc;
 
+	if (pipe2(go, O_CLOEXEC) < 0)
+		return errno == EMFILE || errno == ENFILE ? -EAGAIN : -errno;
 	store_wrlock(s);
 	t0 = clock_mono_ns();
 	rc = s->failed ? s->failed : wal_error(s->wal);
@@ -298,12 +309,16 @@ static int checkpoint_forked(struct store *s)
 		s->cut_len = s->map_len;
 		pid = fork();
 		if (pid == 0)
-			checkpoint_child(s, c, parent);
+			checkpoint_child(s, c, parent, go);
 		if (pid < 0)
 			rc = -errno;
 	}
 	note_pause(s, t0);
 	pthread_rwlock_unlock(&s->lock);
+	if (pid > 0 && write(go[1], "g", 1) != 1)
+		kill(pid, SIGKILL); /* cannot happen: it reads; it ends */
+	close(go[0]);
+	close(go[1]);
 	if (pid > 0)
 		rc = child_wait(s, pid);
 	if (!rc) {
