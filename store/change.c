@@ -204,6 +204,9 @@ int store_change_end(struct store *s, int rc, uint64_t id, uint64_t lsn,
 	pthread_rwlock_unlock(&s->lock);
 	if (grow)
 		store_grow_ask(s);
+	/* a change never waits for the disk under the lock: the log's push
+	 * back comes here (wal_throttle) */
+	wal_throttle(s->wal);
 	if (rc)
 		return rc;
 	if (lsn_out)

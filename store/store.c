@@ -242,7 +242,8 @@ static int file_exists(const char *dir, const char *name)
 static int open_files(struct store *s)
 {
 	struct wal_options wo = { .commit_ms = s->opt.commit_ms,
-				  .read_only = s->opt.read_only };
+				  .read_only = s->opt.read_only,
+				  .throttle_apart = true };
 	char *data = path_in(s->dir, "data");
 	int rc = file_exists(s->dir, "wal");
 	bool fresh = rc == 0;

@@ -381,6 +381,18 @@ void wal_unlock_handoff(struct wal *w)
 	pthread_mutex_unlock(&w->mu);
 }
 
+void wal_throttle(struct wal *w)
+{
+	pthread_mutex_lock(&w->mu);
+	while (w->pend.len >= 8 * w->opt.buffer_bytes && !w->err) {
+		if (!w->io_busy)
+			flush_locked(w, false);
+		else
+			pthread_cond_wait(&w->cv, &w->mu);
+	}
+	wal_unlock_handoff(w);
+}
+
 int wal_append(struct wal *w, const void *payload, size_t len, uint64_t *lsn)
 {
 	return wal_append_spans(w, payload, len, NULL, 0, lsn);
@@ -429,6 +441,8 @@ int wal_append_spans(struct wal *w, const void *payload, size_t len,
 			w->kick = true;
 			pthread_cond_signal(&w->kick_cv);
 		}
+		if (w->opt.throttle_apart && w->has_committer)
+			goto out; /* the caller throttles: wal_throttle */
 		while (w->pend.len >= 8 * w->opt.buffer_bytes && w->io_busy)
 			pthread_cond_wait(&w->cv, &w->mu);
 		if ((!w->has_committer ||

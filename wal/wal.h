@@ -38,6 +38,11 @@ struct wal_options {
 	uint32_t commit_ms; /* background commit interval; 0: no committer */
 	bool read_only; /* replay only: never write, truncate or lock */
 	size_t buffer_bytes; /* write pending frames out past this size */
+	/* With a committer: wal_append never waits for room nor writes in
+	 * its caller's thread (the caller holds a lock others need); the
+	 * caller pushes back on itself with wal_throttle() once it let go
+	 * of it. */
+	bool throttle_apart;
 };
 
 /* Called for every valid frame at open, in LSN order.  The payload is
@@ -88,6 +93,11 @@ int wal_append_spans(struct wal *w, const void *payload, size_t len,
 uint32_t wal_crc_skip(uint32_t crc, uint32_t b_crc, uint64_t len);
 uint32_t wal_crc_skip_sw(uint32_t crc, uint32_t b_crc, uint64_t len);
 
+/* The push back of wal_append (options.throttle_apart): while the frames
+ * waiting to be written pass 8 x buffer_bytes (the disk is slower than
+ * the writers), write them out or wait for the write in progress.  Call
+ * it holding no lock that a writer needs. */
+void wal_throttle(struct wal *w);
 /* Wait until frame lsn (0: every frame so far) is durable.  Returns 0
  * or the sticky error.  With nobody flushing, the caller flushes. */
 int wal_sync(struct wal *w, uint64_t lsn);
