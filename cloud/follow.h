@@ -114,10 +114,25 @@ struct follow_status {
 	uint64_t damaged; /* feed objects found missing or damaged */
 	uint64_t read_errors; /* rounds whose GET of the next batch failed
 				 (logged once per batch, see follow.c) */
+	uint64_t start_bytes; /* bytes read by the last rebuild */
+	bool lazy; /* ... from a base snapshot's index */
+	uint64_t lazy_docs; /* documents it created evicted */
+	uint64_t refills; /* evicted documents read back (follow_refill) */
+	uint64_t refill_bytes; /* bytes read for them */
 	int error; /* sticky store error (0: none) */
 	bool ready;
 };
 void follow_status(struct follow *f, struct follow_status *out);
+
+/* Give evicted document id of the store its body (a follower's start
+ * from a base snapshot's index leaves every document evicted until its
+ * first access): the state the document shows, from its current object
+ * when that is the state (seq and SHA-256), else from the base snapshot
+ * part holding it; never a newer state.  0 (also when it is not
+ * evicted), -EIO (logged) when no object holds that state any more,
+ * -ENOSPC, -ENOMEM.  Any thread; the caller holds the readers' side of
+ * options.lock (no batch is applied meanwhile). */
+int follow_refill(struct follow *f, uint64_t id);
 
 /* Format a position as text ("GGGG...-BBBB..." in hex, or "none"). */
 void follow_pos_format(const struct follow_pos *p, char out[40]);

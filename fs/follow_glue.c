@@ -14,6 +14,11 @@
  * is read-only for the kernel too (-o ro, fs/main.c); changes that still
  * reach us are EROFS.
  *
+ * A follower started from a base snapshot's index holds its documents
+ * evicted (name, seq, metadata, size; no body): an open of one first
+ * has the follower read its body (follow_refill), under the read side
+ * like the open itself, so the body is the state of the position shown.
+ *
  * The follower keeps its position in STORE_DIR/follow.position.  A store
  * that was ever a writer (it recorded a backup target) is refused: a
  * follower needs a store of its own, and a store made a writer by
@@ -37,6 +42,7 @@
 #include "fs/follow_glue.h"
 #include "fs/fs.h"
 #include "fs/namespace.h"
+#include "fs/node.h"
 #include "fs/ops.h"
 #include "fs/xattr.h"
 #include "util/log.h"
@@ -210,6 +216,34 @@ void follow_glue_metrics(struct fs *fs, FILE *out, const char *labels)
 		"caravanfs_follow_read_errors_total%s%s%s %" PRIu64 "\n",
 		labels[0] ? "{" : "", labels, labels[0] ? "}" : "",
 		st.read_errors);
+	fprintf(out,
+		"# HELP caravanfs_follow_start_bytes Bytes of the cloud read by "
+		"the last rebuild of the namespace (a start, a fallback).\n"
+		"# TYPE caravanfs_follow_start_bytes gauge\n"
+		"caravanfs_follow_start_bytes%s%s%s %" PRIu64 "\n"
+		"# HELP caravanfs_follow_start_lazy Whether it started from a "
+		"base snapshot's index (bodies read on first access).\n"
+		"# TYPE caravanfs_follow_start_lazy gauge\n"
+		"caravanfs_follow_start_lazy%s%s%s %d\n"
+		"# HELP caravanfs_follow_lazy_documents Documents of that index "
+		"(evicted until first read).\n"
+		"# TYPE caravanfs_follow_lazy_documents gauge\n"
+		"caravanfs_follow_lazy_documents%s%s%s %" PRIu64 "\n"
+		"# HELP caravanfs_follow_refills_total Documents read back "
+		"on first access.\n"
+		"# TYPE caravanfs_follow_refills_total counter\n"
+		"caravanfs_follow_refills_total%s%s%s %" PRIu64 "\n"
+		"# HELP caravanfs_follow_refill_bytes_total Bytes of the cloud "
+		"read for them.\n"
+		"# TYPE caravanfs_follow_refill_bytes_total counter\n"
+		"caravanfs_follow_refill_bytes_total%s%s%s %" PRIu64 "\n",
+		labels[0] ? "{" : "", labels, labels[0] ? "}" : "",
+		st.start_bytes, labels[0] ? "{" : "", labels,
+		labels[0] ? "}" : "", st.lazy ? 1 : 0, labels[0] ? "{" : "",
+		labels, labels[0] ? "}" : "", st.lazy_docs,
+		labels[0] ? "{" : "", labels, labels[0] ? "}" : "", st.refills,
+		labels[0] ? "{" : "", labels, labels[0] ? "}" : "",
+		st.refill_bytes);
 }
 
 /* ---- the operations: reads under the read side ---- */
@@ -263,6 +297,17 @@ static void f_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	if (!rlock(req))
 		return;
+	if (ino != FUSE_ROOT_ID) {
+		struct fs *fs = fuse_req_userdata(req);
+		uint64_t id = fs_node_doc(&fs->nodes, ino);
+		int rc = id ? follow_refill(g->f, id) : 0;
+
+		if (rc < 0) {
+			runlock(g);
+			fuse_reply_err(req, -rc);
+			return;
+		}
+	}
 	fs_op_open(req, ino, fi);
 	runlock(g);
 }
