@@ -117,3 +117,9 @@ TESTS += tests/check_cloud_follow
 tests_check_cloud_follow_SOURCES = tests/check_cloud_follow.c
 tests_check_cloud_follow_CFLAGS = $(CLOUD_TEST_CFLAGS) $(JANSSON_CFLAGS)
 tests_check_cloud_follow_LDADD = $(tests_check_cloud_history_LDADD)
+
+check_PROGRAMS += tests/check_cloud_follow_lazy
+TESTS += tests/check_cloud_follow_lazy
+tests_check_cloud_follow_lazy_SOURCES = tests/check_cloud_follow_lazy.c
+tests_check_cloud_follow_lazy_CFLAGS = $(CLOUD_TEST_CFLAGS) $(JANSSON_CFLAGS)
+tests_check_cloud_follow_lazy_LDADD = $(tests_check_cloud_history_LDADD)
