@@ -1256,8 +1256,11 @@ int follow_refill(struct follow *f, uint64_t id)
 	memset(&pr, 0, sizeof(pr));
 	pthread_mutex_lock(&f->refill_mu);
 	rc = store_doc_info(f->s, id, &info);
-	if (rc || info.is_space || !info.evicted)
-		goto out; /* nothing to do (or refilled meanwhile) */
+	if (rc || info.is_space || !info.evicted) {
+		rc = 0; /* nothing to do (refilled meanwhile, or gone: the
+			   caller's own lookup says so) */
+		goto out;
+	}
 	rc = store_node_name(f->s, id, space, key);
 	if (rc)
 		goto out;

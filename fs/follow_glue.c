@@ -297,7 +297,7 @@ static void f_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	if (!rlock(req))
 		return;
-	if (ino != FUSE_ROOT_ID) {
+	if (ino != FUSE_ROOT_ID && ino != FS_METRICS_INO) {
 		struct fs *fs = fuse_req_userdata(req);
 		uint64_t id = fs_node_doc(&fs->nodes, ino);
 		int rc = id ? follow_refill(g->f, id) : 0;

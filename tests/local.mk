@@ -27,6 +27,8 @@ TESTS += $(E2E_HISTORY_TESTS)
 # Followers and hand-over (cloud/follow.c, fs/follow_glue.c): one writer
 # and two followers against s3rver, kill -9 and takeover, a pruned feed.
 E2E_FOLLOW_TESTS = tests/e2e_cloud_follow.sh
+# ... a follower's lazy start from a base snapshot's index
+E2E_FOLLOW_TESTS += tests/e2e_cloud_follow_lazy.sh
 dist_check_SCRIPTS += $(E2E_FOLLOW_TESTS)
 TESTS += $(E2E_FOLLOW_TESTS)
 check_PROGRAMS += tests/check_store_snapshot
