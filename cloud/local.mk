@@ -21,6 +21,7 @@ cloud_libcloud_a_SOURCES = \
 	cloud/retry.c cloud/retry.h \
 	cloud/s3.c \
 	cloud/s3_xml.c cloud/s3_xml.h \
+	cloud/snap_index.c \
 	cloud/sigv4.c cloud/sigv4.h \
 	cloud/target.c cloud/target.h cloud/target_internal.h \
 	cloud/tombstone.c \

@@ -105,7 +105,7 @@ void pitr_format_time(int64_t ns, char out[40]);
 #define PITR_INDEX_MAX (UINT64_C(1) << 30) /* longest index accepted */
 
 struct pitr_index_entry {
-	char space[FEED_NAME_MAX + 1], key[FEED_NAME_MAX + 1];
+	const char *space, *key; /* in the index's names (pitr_index) */
 	uint32_t part;
 	uint64_t seq;
 	uint32_t mode, uid, gid;
@@ -121,6 +121,7 @@ struct pitr_index {
 	uint32_t parts; /* the snapshot's part count */
 	size_t n;
 	struct pitr_index_entry *e; /* owned, in (space, key) order */
+	char *names; /* owned: the entries' names, each with its NUL */
 };
 
 /* Object names of indexes: exactly as written, else -EINVAL. */

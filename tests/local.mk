@@ -9,7 +9,8 @@
 EXTRA_DIST += tests/fuzz/fuzz_archive.c tests/fuzz/fuzz_s3_list.c \
 	tests/fuzz/run-cloud.sh tests/fuzz/corpus/cloud \
 	tests/fuzz/fuzz_feed.c tests/fuzz/corpus/feed \
-	tests/fuzz/fuzz_follow_state.c tests/fuzz/corpus/follow
+	tests/fuzz/fuzz_follow_state.c tests/fuzz/corpus/follow \
+	tests/fuzz/fuzz_snap_index.c tests/fuzz/corpus/snap_index
 EXTRA_DIST += tests/fuzz/framed.h
 
 # The cloud history (cloud/history.h, cloud/pitr.h): the point-in-time
