@@ -1305,6 +1305,37 @@ out:
 	return rc;
 }
 
+/* Every evicted document, read back (a takeover of the store). */
+int follow_refill_all(struct follow *f, uint64_t *done, uint64_t *failed)
+{
+	struct names docs;
+	int rc = local_names(f->s, &docs), first = 0;
+
+	*done = *failed = 0;
+	for (size_t i = 0; i < docs.n && !rc; i++) {
+		struct store_doc_info info;
+		uint64_t sid, id;
+
+		if (!docs.v[i].key[0])
+			continue;
+		if (store_space_lookup(f->s, docs.v[i].space, &sid) ||
+		    store_doc_lookup(f->s, sid, docs.v[i].key, &id) ||
+		    store_doc_info(f->s, id, &info) || !info.evicted)
+			continue;
+		rc = follow_refill(f, id);
+		if (rc == -EIO) {
+			(*failed)++;
+			if (!first)
+				first = rc;
+			rc = 0;
+		} else if (!rc) {
+			(*done)++;
+		}
+	}
+	free(docs.v);
+	return rc ? rc : first;
+}
+
 /* ---- listing: what the feed holds past the position ---- */
 
 struct fpos {

@@ -134,6 +134,13 @@ void follow_status(struct follow *f, struct follow_status *out);
  * options.lock (no batch is applied meanwhile). */
 int follow_refill(struct follow *f, uint64_t id);
 
+/* follow_refill of every evicted document of the store (before the
+ * store is taken over as a writer, whose uploads need the bodies): *done
+ * read back, *failed whose state no object holds any more (each
+ * logged).  0 when none failed, -EIO when some did, else the store's or
+ * the target's error. */
+int follow_refill_all(struct follow *f, uint64_t *done, uint64_t *failed);
+
 /* Format a position as text ("GGGG...-BBBB..." in hex, or "none"). */
 void follow_pos_format(const struct follow_pos *p, char out[40]);
 

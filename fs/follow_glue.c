@@ -45,6 +45,7 @@
 #include "fs/node.h"
 #include "fs/ops.h"
 #include "fs/xattr.h"
+#include "store/evict.h"
 #include "util/log.h"
 
 #define STATE_FILE "follow.position"
@@ -155,6 +156,64 @@ int follow_glue_start(struct fs *fs)
 out_free:
 	glue_free(g);
 	return rc < 0 ? rc : -EIO;
+}
+
+int follow_glue_fill(struct fs *fs)
+{
+	struct store_evict_stats es;
+	struct follow_options fo;
+	struct cloud_options co;
+	struct cloud_target *t = NULL;
+	struct follow *f = NULL;
+	uint64_t done = 0, failed = 0;
+	char *path;
+	size_t n;
+	int rc;
+
+	store_evict_stats(fs->s, &es);
+	if (!es.docs_evicted || store_backup_target_id(fs->s) != 0)
+		return 0; /* no follower's documents without their bodies */
+	n = strlen(fs->cfg.store_dir) + sizeof("/" STATE_FILE);
+	path = malloc(n);
+	if (!path)
+		return -ENOMEM;
+	snprintf(path, n, "%s/" STATE_FILE, fs->cfg.store_dir);
+	cloud_options_default(&co);
+	co.s3_endpoint = fs->cfg.s3_endpoint;
+	co.s3_region = fs->cfg.s3_region;
+	co.s3_path_style = fs->cfg.s3_path_style;
+	rc = cloud_target_open(fs->cfg.cloud, &co, &t);
+	if (rc < 0) {
+		log_error("cannot open cloud target '%s': %s", fs->cfg.cloud,
+			  strerror(-rc));
+		goto out;
+	}
+	follow_options_default(&fo);
+	fo.state_path = path;
+	fo.max_doc_bytes = fs->cfg.max_doc_bytes;
+	fo.max_patch_bytes = fs->cfg.max_patch_bytes;
+	rc = follow_open(t, fs->s, &fo, &f);
+	if (rc < 0)
+		goto out;
+	log_info("taking over '%s': reading the %" PRIu64 " documents this "
+		 "follower's store never read",
+		 fs->cfg.cloud, es.docs_evicted);
+	rc = follow_refill_all(f, &done, &failed);
+	if (rc < 0)
+		log_error("cannot take '%s' over: %" PRIu64 " documents of "
+			  "store '%s' were never read and cannot be read now "
+			  "(%s); mount it as a follower again to rebuild it "
+			  "from the bucket",
+			  fs->cfg.cloud, failed, fs->cfg.store_dir,
+			  strerror(-rc));
+	else
+		log_info("taking over '%s': %" PRIu64 " documents read",
+			 fs->cfg.cloud, done);
+out:
+	follow_close(f);
+	cloud_target_free(t);
+	free(path);
+	return rc;
 }
 
 void follow_glue_stop(struct fs *fs)

@@ -14,7 +14,11 @@
 # follower's position, and the follower must show Y's state at its
 # position (from the snapshot part), never the newer one.  Every
 # document read on the follower is the writer's content at that position;
-# X shows its change.  fsck of the follower's store at the end.
+# X shows its change.  Then a second follower, started lazily and
+# stopped before reading anything, takes the prefix over after the
+# writer is killed (-9) past its position (Z changed): it reads every
+# body first (Z as it was at its position), uploads nothing unreadable
+# and keeps Z's newer object as a conflict copy.  fsck of the stores.
 #
 # CARAVAN_LAZY_DOCS sets N (1400).
 . "$(dirname "$0")/e2e/lib.sh"
@@ -32,10 +36,9 @@ F=$T/f
 pos() { getfattr --absolute-names --only-values -n user.caravan.follow_position "$1" 2>/dev/null; }
 metric() { awk -v n="caravanfs_$2" '$1 == n { print $2 }' "$1/.caravan-metrics"; }
 wait_long() { # poll until it succeeds (180 s at most: a shared machine)
-	wl_i=0
+	wl_end=$(($(date +%s) + 180))
 	while ! "$@" >/dev/null 2>&1; do
-		wl_i=$((wl_i + 1))
-		if [ $wl_i -ge 1800 ]; then return 1; fi
+		if [ "$(date +%s)" -ge "$wl_end" ]; then return 1; fi
 		sleep 0.1
 	done
 }
@@ -78,6 +81,7 @@ echo "# $N documents, $body_bytes bytes of bodies; $(grep -c '^snap-' "$T/list")
 check "clean unmount of the writer" umount_fs "$W"
 snaps >"$T/snaps.before"
 mount_fs "$T/store-w" "$W" "$S3O,backup_delay_ms=100" || not_ok "the writer mounts again"
+WPID=$MOUNT_PID
 echo '{"x":"after the snapshot"}' >"$W/sp1/d1"
 check "X's change is uploaded" wait_long uploaded "$W/sp1/d1"
 snaps >"$T/snaps.after"
@@ -118,14 +122,47 @@ check "the follower logs its start from the index" grep -q "from the index of ba
 
 contents "$W" >"$T/final"
 check "clean unmount of the follower" umount_fs "$F"
-check "clean unmount of the writer" umount_fs "$W"
 check "fsck the follower's store" "$CARAVAN" fsck "$T/store-f"
-# restarted, the follower catches up with the feed (Y's change)
+
+# ---- a lazily started follower that read nothing takes over ----
+mount_fs "$T/store-f2" "$T/f2" "follow,$S3O,follow_poll_ms=3600000" || not_ok "follower 2 mounts"
+check_eq "follower 2 starts from the index" "$(metric "$T/f2" follow_start_lazy)" 1
+check "clean unmount of follower 2 (nothing read)" umount_fs "$T/f2"
+# Z: changed after follower 2's position, then the writer is lost
+Z=sp0/d3
+echo '{"z":"newer than follower 2"}' >"$W/$Z"
+check "Z's newer object is uploaded" wait_long uploaded "$W/$Z"
+kill -9 "$WPID"
+wait "$WPID" 2>/dev/null
+fusermount3 -u -z "$W" 2>/dev/null
+mark=$(wc -l <"$T/caravanfs.log")
+NW=$T/nw
+mount_fs "$T/store-f2" "$NW" "$S3O,cloud_takeover,backup_delay_ms=100" || not_ok "follower 2's store takes the prefix over"
+tail -n +$((mark + 1)) "$T/caravanfs.log" >"$T/since"
+check "it reads the documents it never read before taking over" grep -q "taking over '$URL': [1-9][0-9]* documents read" "$T/since"
+contents "$NW" | grep -v caravan-conflict >"$T/nw.txt"
+check "the new writer holds follower 2's position, Z as it was there" cmp -s "$T/nw.txt" "$T/final"
+diff "$T/nw.txt" "$T/final" | head -5
+uploaded_nw() {
+	for u_f in "$NW"/*/*; do
+		uploaded "$u_f" || return 1
+	done
+}
+check "the new writer has every document in the cloud" wait_long uploaded_nw
+tail -n +$((mark + 1)) "$T/caravanfs.log" >"$T/since"
+check_fails "... none unreadable for its upload" grep -q "for upload" "$T/since"
+check "Z's newer object is kept as a conflict copy" sh -c "ls '$NW/sp0' | grep -q '^d3.caravan-conflict'"
+check "clean unmount of the new writer" umount_fs "$NW"
+check "fsck the new writer's store" "$CARAVAN" fsck "$T/store-f2"
+# restarted, the first follower catches up with the feed (Y's change)
 mount_fs "$T/store-f" "$F" "follow,$S3O,follow_poll_ms=200" || not_ok "the follower mounts again"
 newy() { [ "$(cat "$F/$Y")" = '{"y":"newer than the position"}' ]; }
 check "restarted, it catches up with Y's change" wait_long newy
-contents "$F" >"$T/follower"
-check "... and shows the writer's last namespace" cmp -s "$T/follower" "$T/final"
+shows_nw() {
+	contents "$F" | grep -v caravan-conflict >"$T/follower" &&
+		cmp -s "$T/follower" "$T/final"
+}
+check "... and comes to show the new writer's namespace" wait_long shows_nw
 check "clean unmount of the follower" umount_fs "$F"
 check "fsck the follower's store" "$CARAVAN" fsck "$T/store-f"
 e2e_finish
