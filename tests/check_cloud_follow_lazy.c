@@ -16,6 +16,8 @@
  *     object is newer than the position (never the newer body), and
  *     fails with EIO (nothing changed) when neither holds that state;
  *   - a restarted follower finds the index again for its refills;
+ *   - a batch carrying the state an evicted document shows gives it that
+ *     body;
  *   - a hostile index (cut short, bad checksum, absurd counts, names with
  *     '/' or "..", a part out of range, names out of order, another
  *     snapshot's) is refused with a log line and the snapshot is imported
@@ -463,6 +465,33 @@ START_TEST(test_lazy_follower_restarted_refills_from_the_index)
 }
 END_TEST
 
+START_TEST(test_a_batch_with_the_state_shown_gives_its_body)
+{
+	const struct rec again[] = { { 'D', "pets", "rex", 7, "[1,2]\n" } };
+	struct body b;
+	struct fix x;
+	char key[FEED_KEY_MAX];
+
+	fix_open(&x);
+	history(&x);
+	/* every part gone: only the batch can give rex its body */
+	for (uint32_t p = 1; p < 5; p++) {
+		feed_key_snap(key, GEN1, 1, p);
+		ck_assert_int_eq(cloud_target_delete(x.t, PITR_SPACE, key), 0);
+	}
+	follower_open(&x);
+	ck_assert_int_eq(follow_poll(x.f), 0);
+	ck_assert(evicted(&x, "pets", "rex", NULL));
+	/* a batch carrying the state rex shows (a state recorded twice) */
+	put_batch(&x, GEN1, 3, again, 1);
+	ck_assert_int_eq(follow_poll(x.f), 0);
+	ck_assert(!evicted(&x, "pets", "rex", NULL));
+	ck_assert_str_eq(content(&x, "pets", "rex", &b), "S[1,2]");
+	check_names(&x);
+	fix_close(&x);
+}
+END_TEST
+
 /* ---- hostile indexes ---- */
 
 static void reseal(uint8_t *p, size_t len)
@@ -659,6 +688,7 @@ int main(void)
 	tcase_add_test(tc, test_lazy_start_reads_the_index_not_the_bodies);
 	tcase_add_test(tc, test_lazy_refill_never_takes_a_newer_state);
 	tcase_add_test(tc, test_lazy_follower_restarted_refills_from_the_index);
+	tcase_add_test(tc, test_a_batch_with_the_state_shown_gives_its_body);
 	tcase_add_test(tc, test_hostile_index_falls_back_to_the_eager_start);
 	tcase_add_test(tc, test_snapshot_without_index_is_imported_whole);
 	tcase_add_test(tc, test_index_pruned_with_its_snapshot);
