@@ -1072,9 +1072,10 @@ out:
  *      that seq, whose body has the index's SHA-256).
  * Never a newer object: the follower shows no state mixed from two
  * positions.  The index entry is the one of the base snapshot the start
- * used (kept in memory), or, after a restart, of the newest index at or
- * before the position holding the name at the document's seq and
- * metadata.  The body is checked as any feed record (prepare_one). */
+ * used (kept in memory), or, after a restart (or once that snapshot was
+ * pruned), of the newest index holding the name at the document's seq
+ * and metadata: any snapshot holding that state holds the same body
+ * (checked against its entry's SHA-256).  The body is checked as any feed record (prepare_one). */
 
 static bool entry_matches(const struct pitr_index_entry *e,
 			  const struct store_doc_info *info)
@@ -1091,30 +1092,28 @@ static void sha_hex(const uint8_t sha[32], char out[65])
 		snprintf(out + 2 * i, 3, "%02x", sha[i]);
 }
 
-/* The index entry for the document (copied into *e): 0, or -ENOENT. */
+/* The index entry for the document (copied into *e; its names are the
+ * index's, f->ix): 0, or -ENOENT.  other: not in the index held (its
+ * part is gone). */
 static int refill_entry(struct follow *f, const char *space, const char *key,
-			const struct store_doc_info *info,
+			const struct store_doc_info *info, bool other,
 			struct pitr_index_entry *e)
 {
 	struct pitr_base v[16];
-	struct follow_pos pos;
 	const struct pitr_index_entry *x;
 	size_t n = 0;
 	int rc;
 
-	if (f->have_ix) {
+	if (f->have_ix && !other) {
 		x = pitr_index_find(&f->ix, space, key);
 		if (x && entry_matches(x, info)) {
 			*e = *x;
 			return 0;
 		}
 	}
-	pthread_mutex_lock(&f->mu);
-	pos = f->pos;
-	pthread_mutex_unlock(&f->mu);
-	if (!pos.any)
-		return -ENOENT;
-	rc = pitr_indexes(f->t, pos.gen, pos.batch, v, 16, &n);
+	/* any index holding the name at that seq and metadata: the state
+	 * is the same (a later snapshot of a document unchanged since) */
+	rc = pitr_indexes(f->t, UINT64_MAX, UINT64_MAX, v, 16, &n);
 	if (rc)
 		return rc;
 	for (size_t i = 0; i < n; i++) {
@@ -1264,13 +1263,20 @@ int follow_refill(struct follow *f, uint64_t id)
 	rc = store_node_name(f->s, id, space, key);
 	if (rc)
 		goto out;
-	rc = refill_entry(f, space, key, &info, &e);
+	rc = refill_entry(f, space, key, &info, false, &e);
 	if (rc && rc != -ENOENT)
 		goto out_log;
 	have_e = rc == 0;
 	rc = from_object(f, space, key, &info, have_e ? &e : NULL, &pr, &bytes);
 	if (rc == -ENOENT && have_e)
 		rc = from_part(f, &e, &pr, &bytes);
+	if (rc == -ENOENT && have_e) {
+		/* its part is gone (pruned): a later snapshot of the same
+		 * state, if any */
+		rc = refill_entry(f, space, key, &info, true, &e);
+		if (!rc)
+			rc = from_part(f, &e, &pr, &bytes);
+	}
 	if (rc)
 		goto out_log;
 	rc = store_doc_refill(f->s, id, info.seq, pr.entry, pr.len, NULL);

@@ -441,6 +441,42 @@ START_TEST(test_lazy_refill_never_takes_a_newer_state)
 }
 END_TEST
 
+START_TEST(test_lazy_refill_from_a_later_snapshot_of_the_same_state)
+{
+	const struct rec h3[] = { { 'D', "people", "ada", 5, "{\"n\":50}\n" } };
+	struct body b;
+	struct fix x;
+	char key[FEED_KEY_MAX];
+
+	fix_open(&x);
+	history(&x);
+	follower_open(&x);
+	ck_assert_int_eq(follow_poll(x.f), 0); /* at batch 2, holding the
+						  index of batch 1 */
+	/* the writer goes on: a snapshot at batch 3 (rex and tom
+	 * unchanged); the base snapshot's parts are pruned; rex's and tom's
+	 * current objects are newer than the follower's position */
+	put_batch(&x, GEN1, 3, h3, 1);
+	ck_assert_int_eq(pitr_snapshot(x.t, id_a, GEN1, 3, 60, NULL), 0);
+	for (uint32_t p = 0; p < 5; p++) {
+		feed_key_snap(key, GEN1, 1, p);
+		ck_assert_int_eq(cloud_target_delete(x.t, PITR_SPACE, key), 0);
+	}
+	put_current(&x, "pets", "rex", 8, "[8]\n");
+	put_current(&x, "pets", "tom", 2, "2\n");
+	/* the same state (tom at seq 1) from the later snapshot */
+	ck_assert_int_eq(follow_refill(x.f, doc_id(&x, "pets", "tom")), 0);
+	ck_assert_str_eq(content(&x, "pets", "tom", &b), "S1");
+	/* and after a restart (no index held) */
+	follower_close(&x);
+	follower_open(&x);
+	ck_assert(follow_ready(x.f));
+	ck_assert_int_eq(follow_refill(x.f, doc_id(&x, "pets", "rex")), 0);
+	ck_assert_str_eq(content(&x, "pets", "rex", &b), "S[1,2]");
+	fix_close(&x);
+}
+END_TEST
+
 START_TEST(test_lazy_follower_restarted_refills_from_the_index)
 {
 	struct follow_status st;
@@ -688,6 +724,8 @@ int main(void)
 	tcase_add_test(tc, test_lazy_start_reads_the_index_not_the_bodies);
 	tcase_add_test(tc, test_lazy_refill_never_takes_a_newer_state);
 	tcase_add_test(tc, test_lazy_follower_restarted_refills_from_the_index);
+	tcase_add_test(tc,
+		       test_lazy_refill_from_a_later_snapshot_of_the_same_state);
 	tcase_add_test(tc, test_a_batch_with_the_state_shown_gives_its_body);
 	tcase_add_test(tc, test_hostile_index_falls_back_to_the_eager_start);
 	tcase_add_test(tc, test_snapshot_without_index_is_imported_whole);
