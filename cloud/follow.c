@@ -61,7 +61,10 @@
  *
  * Locks: f->mu guards the status fields (pos, counters, lag, error,
  * ready) for follow_status; the apply path is single-threaded (the
- * poll thread) and takes f->mu only to publish.
+ * poll thread) and takes f->mu only to publish.  f->refill_mu guards the
+ * index held for first reads (f->ix) and the snapshot part kept
+ * (f->part); the poll thread replaces f->ix under it (and under
+ * options.lock); lock order refill_mu, then mu.
  */
 #include "config.h"
 
@@ -1190,22 +1193,29 @@ static int from_object(struct follow *f, const char *space, const char *key,
 	return rc == -EBADMSG ? -ENOENT : rc;
 }
 
-/* 2. the snapshot part the index names. */
-static int from_part(struct follow *f, const struct pitr_index_entry *e,
-		     struct prepared *out, uint64_t *bytes)
+/* The snapshot an index entry is of. */
+struct ixsrc {
+	uint64_t gen, batch;
+	uint32_t parts;
+};
+
+/* 2. the snapshot part the index names (refill_mu held: the part kept). */
+static int from_part(struct follow *f, const struct ixsrc *ix,
+		     const struct pitr_index_entry *e, struct prepared *out,
+		     uint64_t *bytes)
 {
 	char key[FEED_KEY_MAX], sum[65], want[65];
 	const struct feed_record *r = NULL;
 	int rc;
 
-	if (!f->part.have || f->part.gen != f->ix.gen ||
-	    f->part.batch != f->ix.batch || f->part.part != e->part) {
+	if (!f->part.have || f->part.gen != ix->gen ||
+	    f->part.batch != ix->batch || f->part.part != e->part) {
 		void *buf = NULL;
 		size_t len = 0;
 		uint64_t seq;
 
 		part_drop(f);
-		feed_key_snap(key, f->ix.gen, f->ix.batch, e->part);
+		feed_key_snap(key, ix->gen, ix->batch, e->part);
 		rc = cloud_target_get(f->t, PITR_SPACE, key, &buf, &len, &seq);
 		if (rc)
 			return rc == -ENOMEM ? rc : -ENOENT;
@@ -1217,13 +1227,12 @@ static int from_part(struct follow *f, const struct pitr_index_entry *e,
 		}
 		f->part.buf = buf;
 		f->part.have = true;
-		f->part.gen = f->ix.gen;
-		f->part.batch = f->ix.batch;
+		f->part.gen = ix->gen;
+		f->part.batch = ix->batch;
 		f->part.part = e->part;
-		if (f->part.o.kind != FEED_SNAP || f->part.o.gen != f->ix.gen ||
-		    f->part.o.batch != f->ix.batch ||
-		    f->part.o.part != e->part ||
-		    f->part.o.parts != f->ix.parts) {
+		if (f->part.o.kind != FEED_SNAP || f->part.o.gen != ix->gen ||
+		    f->part.o.batch != ix->batch || f->part.o.part != e->part ||
+		    f->part.o.parts != ix->parts) {
 			part_drop(f);
 			return -ENOENT;
 		}
@@ -1242,51 +1251,76 @@ static int from_part(struct follow *f, const struct pitr_index_entry *e,
 	return rc == -EBADMSG ? -ENOENT : rc;
 }
 
+/* The entry for the document (refill_entry under refill_mu), its names
+ * the caller's and its snapshot in *ix, so it outlives f->ix. */
+static int entry_copy(struct follow *f, const char *space, const char *key,
+		      const struct store_doc_info *info, bool other,
+		      struct pitr_index_entry *e, struct ixsrc *ix)
+{
+	int rc = refill_entry(f, space, key, info, other, e);
+
+	if (rc)
+		return rc;
+	e->space = space;
+	e->key = key;
+	ix->gen = f->ix.gen;
+	ix->batch = f->ix.batch;
+	ix->parts = f->ix.parts;
+	return 0;
+}
+
+/* refill_mu guards the index held and the part kept, not the GET of a
+ * current object nor the refill itself (store_doc_refill: a document
+ * refilled by two readers at once takes the first, -EAGAIN to the
+ * other), so first reads of different documents overlap. */
 int follow_refill(struct follow *f, uint64_t id)
 {
 	char space[STORE_NAME_MAX + 1], key[STORE_NAME_MAX + 1];
 	struct store_doc_info info;
 	struct pitr_index_entry e;
+	struct ixsrc ix;
 	struct prepared pr;
 	uint64_t bytes = 0;
 	bool have_e = false;
 	int rc;
 
 	memset(&pr, 0, sizeof(pr));
-	pthread_mutex_lock(&f->refill_mu);
 	rc = store_doc_info(f->s, id, &info);
-	if (rc || info.is_space || !info.evicted) {
-		rc = 0; /* nothing to do (refilled meanwhile, or gone: the
-			   caller's own lookup says so) */
-		goto out;
-	}
+	if (rc || info.is_space || !info.evicted)
+		return 0; /* nothing to do (refilled meanwhile, or gone: the
+			     caller's own lookup says so) */
 	rc = store_node_name(f->s, id, space, key);
 	if (rc)
-		goto out;
-	rc = refill_entry(f, space, key, &info, false, &e);
+		return 0;
+	pthread_mutex_lock(&f->refill_mu);
+	rc = entry_copy(f, space, key, &info, false, &e, &ix);
+	pthread_mutex_unlock(&f->refill_mu);
 	if (rc && rc != -ENOENT)
 		goto out_log;
 	have_e = rc == 0;
 	rc = from_object(f, space, key, &info, have_e ? &e : NULL, &pr, &bytes);
-	if (rc == -ENOENT && have_e)
-		rc = from_part(f, &e, &pr, &bytes);
 	if (rc == -ENOENT && have_e) {
-		/* its part is gone (pruned): a later snapshot of the same
-		 * state, if any */
-		rc = refill_entry(f, space, key, &info, true, &e);
-		if (!rc)
-			rc = from_part(f, &e, &pr, &bytes);
+		pthread_mutex_lock(&f->refill_mu);
+		rc = from_part(f, &ix, &e, &pr, &bytes);
+		if (rc == -ENOENT) {
+			/* its part is gone (pruned): a later snapshot of
+			 * the same state, if any */
+			rc = entry_copy(f, space, key, &info, true, &e, &ix);
+			if (!rc)
+				rc = from_part(f, &ix, &e, &pr, &bytes);
+		}
+		pthread_mutex_unlock(&f->refill_mu);
 	}
 	if (rc)
 		goto out_log;
 	rc = store_doc_refill(f->s, id, info.seq, pr.entry, pr.len, NULL);
-	if (rc == -EAGAIN)
-		rc = 0;
-	if (!rc) {
+	if (!rc || rc == -EAGAIN) {
+		/* -EAGAIN: refilled by another reader meanwhile */
 		pthread_mutex_lock(&f->mu);
-		f->refills++;
+		f->refills += !rc;
 		f->refill_bytes += bytes;
 		pthread_mutex_unlock(&f->mu);
+		rc = 0;
 		goto out;
 	}
 out_log:
@@ -1306,7 +1340,6 @@ out_log:
 	f->refill_bytes += bytes;
 	pthread_mutex_unlock(&f->mu);
 out:
-	pthread_mutex_unlock(&f->refill_mu);
 	free(pr.entry);
 	return rc;
 }
