@@ -29,8 +29,9 @@
  *
  * Rounds (follow_poll):
  *   - not ready (no position, "applying", unreadable file): rebuild at
- *     the latest state (pitr_build of everything; or by position at the
- *     interrupted batch), falling back to the newest complete snapshot;
+ *     the latest state (from the newest snapshot's index, rebuild_lazy,
+ *     or pitr_build of everything when it has none), falling back to the
+ *     newest complete snapshot;
  *   - else GET the next batch (gen, batch + 1) until it is absent;
  *   - when absent, every list_every rounds (or at once after a damaged
  *     or missing object) list the reserved space: a batch of a newer

@@ -5,7 +5,10 @@
  * docs/cloud.md, "Followers").
  *
  * A follower starts from the newest base snapshot and the feed after it
- * (cloud/pitr.h), then polls for the next feed batch every poll_ms and
+ * (cloud/pitr.h): from the snapshot's index when it has one, its
+ * documents created evicted (store/evict.h) and read on first access
+ * (follow_refill), else from the snapshot's parts, every body imported.
+ * It then polls for the next feed batch every poll_ms and
  * applies each batch whole: every record of a batch is checked before
  * anything is applied, and the batch is applied between options.lock and
  * options.unlock (the mount's readers are held out meanwhile), so a
