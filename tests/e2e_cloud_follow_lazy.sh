@@ -108,6 +108,16 @@ check_eq "the follower is still at its position" "$(pos "$F")" "$P"
 check_eq "Y shows its state at the position" "$(cat "$F/$Y")" "$old_y"
 check_eq "X shows its change" "$(cat "$F/sp1/d1")" '{"x":"after the snapshot"}'
 check_eq "... at the same position" "$(pos "$F")" "$P"
+# first reads from three readers at once (they overlap), then compared
+readers=""
+for sp in sp0 sp1 sp2; do
+	(cd "$F" && grep -r '' "$sp" >"$T/first.$sp") &
+	readers="$readers $!"
+done
+# shellcheck disable=SC2086
+wait $readers
+LC_ALL=C sort "$T/first.sp0" "$T/first.sp1" "$T/first.sp2" >"$T/first"
+check "three readers at once read the position's documents" cmp -s "$T/first" "$T/at-start"
 contents "$F" >"$T/follower"
 check "every document on first access is the writer's at the position" cmp -s "$T/follower" "$T/at-start"
 diff "$T/follower" "$T/at-start" | head -5
