@@ -86,9 +86,10 @@ if [ "${BENCH_MODE:-lag}" = start ]; then
 	# it, so the feed after the newest snapshot is short, as it is for a
 	# writer in its steady state (a bulk load ends with up to one
 	# snapshot's worth of feed after it: see bench/README.md)
-	nsnap=$(ls "$work/cloud/.caravan" | grep -c '^sidx-' || true)
+	nindex() { set -- "$work/cloud/.caravan"/sidx-*; [ -e "$1" ] && echo $# || echo 0; }
+	nsnap=$(nindex)
 	k=0
-	while [ "$(ls "$work/cloud/.caravan" | grep -c '^sidx-' || true)" -le "$nsnap" ]; do
+	while [ "$(nindex)" -le "$nsnap" ]; do
 		awk -v n="$docs" -v k="$k" -v pad="${BENCH_PAD:-150}" -v d="$work/mw" 'BEGIN {
 			for (j = 0; j < 200; j++) { i = (k + j) % n
 				f = d "/" substr("abcd", i % 4 + 1, 1) "/doc" i
@@ -101,7 +102,7 @@ if [ "${BENCH_MODE:-lag}" = start ]; then
 	fusermount3 -u "$work/mw"
 	wait
 	bodies=$(cat "$work/cloud"/a/* "$work/cloud"/b/* "$work/cloud"/c/* "$work/cloud"/d/* | wc -c)
-	echo "documents=$docs bodies_bytes=$bodies snapshots=$(ls "$work/cloud/.caravan" | grep -c '^sidx-')"
+	echo "documents=$docs bodies_bytes=$bodies snapshots=$(nindex)"
 	mkdir -p "$work/away"
 	for round in $(seq "${BENCH_ROUNDS:-3}"); do
 		for mode in lazy eager; do
