@@ -29,8 +29,9 @@
  *
  * Rounds (follow_poll):
  *   - not ready (no position, "applying", unreadable file): rebuild at
- *     the latest state (pitr_build of everything; or by position at the
- *     interrupted batch), falling back to the newest complete snapshot;
+ *     the latest state (from the newest snapshot's index, rebuild_lazy,
+ *     or pitr_build of everything when it has none), falling back to the
+ *     newest complete snapshot;
  *   - else GET the next batch (gen, batch + 1) until it is absent;
  *   - when absent, every list_every rounds (or at once after a damaged
  *     or missing object) list the reserved space: a batch of a newer
@@ -61,7 +62,10 @@
  *
  * Locks: f->mu guards the status fields (pos, counters, lag, error,
  * ready) for follow_status; the apply path is single-threaded (the
- * poll thread) and takes f->mu only to publish.
+ * poll thread) and takes f->mu only to publish.  f->refill_mu guards the
+ * index held for first reads (f->ix) and the snapshot part kept
+ * (f->part); the poll thread replaces f->ix under it (and under
+ * options.lock); lock order refill_mu, then mu.
  */
 #include "config.h"
 
@@ -70,6 +74,7 @@
 #include "cloud/pitr.h"
 #include "cloud/verify.h"
 #include "store/doc.h"
+#include "store/evict.h"
 #include "util/clock.h"
 #include "util/grow.h"
 #include "util/io.h"
@@ -110,12 +115,26 @@ struct follow {
 	uint32_t retries; /* ... rounds in a row */
 	char fail_key[FEED_KEY_MAX]; /* batch whose GET failed last round */
 	uint64_t fail_rounds; /* ... rounds in a row */
+	/* refills (follow_refill) and the index they use: under refill_mu;
+	 * the poll thread replaces ix under it too */
+	pthread_mutex_t refill_mu;
+	struct pitr_index ix; /* the base snapshot index of evicted docs */
+	bool have_ix;
+	struct {
+		bool have;
+		uint64_t gen, batch;
+		uint32_t part;
+		void *buf;
+		struct feed_object o;
+	} part; /* the last snapshot part read by a refill */
 	/* under mu */
 	struct follow_pos pos;
 	bool ready;
 	int error;
 	int64_t behind_since_ns; /* 0: caught up */
 	uint64_t batches, records, fallbacks, damaged, read_errors;
+	uint64_t start_bytes, lazy_docs, refills, refill_bytes;
+	bool lazy;
 };
 
 void follow_options_default(struct follow_options *o)
@@ -351,8 +370,16 @@ static int apply_one(struct follow *f, const struct prepared *p, uint64_t *lsn)
 	m.gid = r->gid;
 	m.mtime_ns = r->mtime_ns;
 	m.ctime_ns = r->ctime_ns;
-	if (have && info.seq == r->seq && meta_same(&info.meta, &m))
-		return 0; /* this state already (a batch applied again) */
+	if (have && info.seq == r->seq && meta_same(&info.meta, &m)) {
+		/* this state already (a batch applied again); an evicted
+		 * document takes the body in hand as its content */
+		if (!info.evicted)
+			return 0;
+		rc = store_doc_refill(f->s, id, r->seq, p->entry, p->len, &l);
+		if (rc == -EAGAIN)
+			rc = 0;
+		goto out;
+	}
 	if (have) {
 		rc = store_doc_delete(f->s, id, &l);
 		if (rc)
@@ -779,7 +806,10 @@ out_fail:
 	return fail(f, rc);
 }
 
-/* Rebuild at lim (NULL: the latest state). */
+static int rebuild_lazy(struct follow *f, const struct pitr_limit *lim);
+
+/* Rebuild at lim (NULL: the latest state): from the base snapshot's
+ * index when it has a usable one (rebuild_lazy), else every body. */
 static int rebuild(struct follow *f, const struct pitr_limit *lim)
 {
 	struct pitr_limit all = { INT64_MAX, false, 0, 0, NULL, NULL };
@@ -789,6 +819,9 @@ static int rebuild(struct follow *f, const struct pitr_limit *lim)
 
 	size_t n;
 
+	rc = rebuild_lazy(f, lim ? lim : &all);
+	if (rc != -ENOTSUP)
+		return rc;
 	rc = pitr_build(f->t, lim ? lim : &all, &st, &info);
 	if (rc)
 		return rc == -ERANGE || rc == -EIO ? -EBADMSG : rc;
@@ -798,12 +831,549 @@ static int rebuild(struct follow *f, const struct pitr_limit *lim)
 	if (!rc) {
 		char p[40];
 
+		pthread_mutex_lock(&f->mu);
+		f->start_bytes = info.bytes;
+		f->lazy_docs = 0;
+		f->lazy = false;
+		pthread_mutex_unlock(&f->mu);
 		follow_pos_format(&f->pos, p);
 		log_info("follower of '%s' rebuilt its namespace at feed "
 			 "position %s (%zu documents)",
 			 cloud_target_url(f->t), p, n);
 	}
 	return rc;
+}
+
+/* ---- a lazy rebuild: from a base snapshot's index ----
+ *
+ * The namespace at lim is the snapshot's (its index: names, seqs,
+ * metadata, sizes; no bodies) changed by the feed after it (read whole,
+ * as pitr_build reads it).  Under the lock, like replace_all: every local
+ * document the namespace lacks is deleted; each name the feed after the
+ * snapshot sets or deletes is applied as a batch record; every other
+ * name of the index is a document created evicted
+ * (store_doc_create_evicted) at the index's seq, metadata and size,
+ * unless the store holds that state already; spaces left empty go.  The
+ * bodies are read on first access (follow_refill).  -ENOTSUP (logged
+ * when there was an index): no usable index, the caller imports every
+ * body as before. */
+
+static int lazy_one(struct follow *f, const struct pitr_index_entry *e,
+		    uint64_t *lsn)
+{
+	struct store_doc_info info;
+	struct store_meta m;
+	uint64_t sid, id, l = 0;
+	int rc;
+
+	m.mode = cloud_mode_sanitize(e->mode);
+	m.uid = e->uid;
+	m.gid = e->gid;
+	m.mtime_ns = e->mtime_ns;
+	m.ctime_ns = e->ctime_ns;
+	rc = store_space_lookup(f->s, e->space, &sid);
+	if (!rc)
+		rc = store_doc_lookup(f->s, sid, e->key, &id);
+	if (!rc)
+		rc = store_doc_info(f->s, id, &info);
+	if (rc && rc != -ENOENT)
+		return rc;
+	if (!rc) {
+		if (info.seq == e->seq && meta_same(&info.meta, &m))
+			return 0; /* this state already */
+		rc = store_doc_delete(f->s, id, &l);
+		if (rc)
+			return rc;
+	}
+	rc = store_doc_create_evicted(f->s, e->space, e->key, &m, e->seq,
+				      e->size, &id, &l);
+	if (l > *lsn)
+		*lsn = l;
+	return rc;
+}
+
+static void part_drop(struct follow *f)
+{
+	if (!f->part.have)
+		return;
+	feed_release(&f->part.o);
+	free(f->part.buf);
+	memset(&f->part, 0, sizeof(f->part));
+}
+
+/* Is (space, key) in the namespace of the lazy rebuild? */
+static bool lazy_wanted(const struct pitr_index *ix, struct pitr_state *tail,
+			const char *space, const char *key)
+{
+	const struct feed_record *r = pitr_find(tail, space, key);
+
+	if (r)
+		return r->kind == FEED_REC_DOC;
+	return pitr_index_find(ix, space, key) != NULL;
+}
+
+static int rebuild_lazy(struct follow *f, const struct pitr_limit *lim)
+{
+	struct rebuild rb = { f, NULL, 0, "holds an invalid record", 0 };
+	struct pitr_state *tail = NULL;
+	struct pitr_base base;
+	struct pitr_index ix;
+	struct pitr_info info;
+	struct follow_pos np;
+	struct names local;
+	uint64_t bytes = 0, made = 0;
+	char p[40];
+	int rc;
+
+	memset(&ix, 0, sizeof(ix));
+	rc = pitr_newest_base(f->t, lim->by_position, lim->gen, lim->batch,
+			      &base);
+	if (rc == -ENOENT)
+		return -ENOTSUP; /* no snapshot: the feed from its start */
+	if (rc)
+		return rc;
+	if (!base.indexed) {
+		log_info("follower of '%s': base snapshot %016" PRIx64
+			 "-%016" PRIx64 " has no index (an older writer): "
+			 "its documents are imported whole",
+			 cloud_target_url(f->t), base.gen, base.batch);
+		return -ENOTSUP;
+	}
+	rc = pitr_index_get(f->t, base.gen, base.batch, &ix, &bytes);
+	for (size_t i = 0; !rc && i < ix.n; i++)
+		if (ix.e[i].size > f->o.max_doc_bytes + 1) {
+			log_error("base snapshot index %016" PRIx64
+				  "-%016" PRIx64 " in '%s' is refused: a "
+				  "document larger than max_doc",
+				  base.gen, base.batch, cloud_target_url(f->t));
+			pitr_index_free(&ix);
+			rc = -EBADMSG;
+		}
+	if (rc == -EBADMSG || rc == -ENOENT) {
+		log_warn("follower of '%s': the index of base snapshot "
+			 "%016" PRIx64 "-%016" PRIx64 " cannot be used: its "
+			 "documents are imported whole",
+			 cloud_target_url(f->t), base.gen, base.batch);
+		return -ENOTSUP;
+	}
+	if (rc)
+		return rc;
+	rc = pitr_build_tail(f->t, base.gen, base.batch, ix.time_ns, lim, &tail,
+			     &info);
+	if (rc) {
+		pitr_index_free(&ix);
+		return rc == -ERANGE || rc == -EIO ? -EBADMSG : rc;
+	}
+	bytes += info.bytes;
+	rb.pv = calloc(pitr_count(tail) + 1, sizeof(*rb.pv));
+	if (!rb.pv) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	rc = pitr_each(tail, prepare_each, &rb);
+	if (rc) {
+		if (rc != -ENOMEM)
+			log_error("follower of '%s': the history %s: refused",
+				  cloud_target_url(f->t), rb.why);
+		rc = rc == -ENOMEM ? rc : -EBADMSG;
+		goto out;
+	}
+	memset(&np, 0, sizeof(np));
+	np.any = info.any;
+	np.gen = info.gen;
+	np.batch = info.batch;
+	np.time_ns = info.time_ns;
+	rc = mark_applying(f);
+	if (rc)
+		goto out_fail;
+	lock(f);
+	rc = local_names(f->s, &local);
+	for (size_t i = 0; i < local.n && !rc; i++) {
+		struct name *nm = &local.v[i];
+		uint64_t sid, id, l = 0;
+
+		if (!nm->key[0] || lazy_wanted(&ix, tail, nm->space, nm->key))
+			continue;
+		rc = store_space_lookup(f->s, nm->space, &sid);
+		if (!rc)
+			rc = store_doc_lookup(f->s, sid, nm->key, &id);
+		if (!rc)
+			rc = store_doc_delete(f->s, id, &l);
+		if (rc == -ENOENT)
+			rc = 0;
+		if (l > rb.lsn)
+			rb.lsn = l;
+	}
+	for (size_t i = 0; i < ix.n && !rc; i++) {
+		if (pitr_find(tail, ix.e[i].space, ix.e[i].key))
+			continue; /* the feed after the snapshot decides */
+		rc = lazy_one(f, &ix.e[i], &rb.lsn);
+		made++;
+	}
+	for (size_t i = 0; i < rb.n && !rc; i++)
+		rc = apply_one(f, &rb.pv[i], &rb.lsn);
+	for (size_t i = 0; i < local.n && !rc; i++) {
+		uint64_t l = 0;
+
+		if (local.v[i].key[0])
+			continue;
+		if (store_space_remove(f->s, local.v[i].space, &l) == 0 &&
+		    l > rb.lsn)
+			rb.lsn = l;
+	}
+	free(local.v);
+	if (!rc && rb.lsn)
+		rc = store_sync(f->s, rb.lsn);
+	if (!rc) {
+		pthread_mutex_lock(&f->refill_mu);
+		part_drop(f);
+		pitr_index_free(&f->ix);
+		f->ix = ix;
+		f->have_ix = true;
+		memset(&ix, 0, sizeof(ix));
+		pthread_mutex_unlock(&f->refill_mu);
+		pthread_mutex_lock(&f->mu);
+		f->fallbacks++;
+		f->start_bytes = bytes;
+		f->lazy_docs = made;
+		f->lazy = true;
+		pthread_mutex_unlock(&f->mu);
+		publish(f, &np, rb.n, false);
+	}
+	unlock(f);
+	if (rc)
+		goto out_fail;
+	learn_id(f, &np);
+	f->bad_key[0] = 0;
+	rc = mark_clean(f);
+	if (rc)
+		goto out_fail;
+	follow_pos_format(&np, p);
+	log_info("follower of '%s' rebuilt its namespace at feed position %s "
+		 "from the index of base snapshot %016" PRIx64 "-%016" PRIx64
+		 " (%" PRIu64 " documents read on first access, %zu from the "
+		 "feed after it; %" PRIu64 " bytes read)",
+		 cloud_target_url(f->t), p, base.gen, base.batch, made, rb.n,
+		 bytes);
+	goto out;
+out_fail:
+	rc = fail(f, rc);
+out:
+	prepared_free(rb.pv, rb.n);
+	pitr_free(tail);
+	pitr_index_free(&ix);
+	return rc;
+}
+
+/* ---- refilling an evicted document (follow_refill) ----
+ *
+ * An evicted document of a follower holds the state (seq, metadata,
+ * size) of the namespace at its position; its body is that state's:
+ *   1. the current object when its metadata seq is the document's and
+ *      its SHA-256 the index entry's (with no index entry known: its
+ *      seq, metadata and size are the document's);
+ *   2. else the snapshot part the index names (its record of the name at
+ *      that seq, whose body has the index's SHA-256).
+ * Never a newer object: the follower shows no state mixed from two
+ * positions.  The index entry is the one of the base snapshot the start
+ * used (kept in memory), or, after a restart (or once that snapshot was
+ * pruned), of the newest index holding the name at the document's seq
+ * and metadata: any snapshot holding that state holds the same body
+ * (checked against its entry's SHA-256).  The body is checked as any feed record (prepare_one). */
+
+static bool entry_matches(const struct pitr_index_entry *e,
+			  const struct store_doc_info *info)
+{
+	struct store_meta m = { cloud_mode_sanitize(e->mode), e->uid, e->gid,
+				e->mtime_ns, e->ctime_ns };
+
+	return e->seq == info->seq && meta_same(&m, &info->meta);
+}
+
+static void sha_hex(const uint8_t sha[32], char out[65])
+{
+	for (int i = 0; i < 32; i++)
+		snprintf(out + 2 * i, 3, "%02x", sha[i]);
+}
+
+/* The index entry for the document (copied into *e; its names are the
+ * index's, f->ix): 0, or -ENOENT.  other: not in the index held (its
+ * part is gone). */
+static int refill_entry(struct follow *f, const char *space, const char *key,
+			const struct store_doc_info *info, bool other,
+			struct pitr_index_entry *e)
+{
+	struct pitr_base v[16];
+	const struct pitr_index_entry *x;
+	size_t n = 0;
+	int rc;
+
+	if (f->have_ix && !other) {
+		x = pitr_index_find(&f->ix, space, key);
+		if (x && entry_matches(x, info)) {
+			*e = *x;
+			return 0;
+		}
+	}
+	/* any index holding the name at that seq and metadata: the state
+	 * is the same (a later snapshot of a document unchanged since) */
+	rc = pitr_indexes(f->t, UINT64_MAX, UINT64_MAX, v, 16, &n);
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < n; i++) {
+		struct pitr_index ix;
+
+		if (f->have_ix && v[i].gen == f->ix.gen &&
+		    v[i].batch == f->ix.batch)
+			continue; /* looked at already */
+		if (pitr_index_get(f->t, v[i].gen, v[i].batch, &ix, NULL))
+			continue;
+		x = pitr_index_find(&ix, space, key);
+		if (x && entry_matches(x, info)) {
+			*e = *x;
+			part_drop(f);
+			pitr_index_free(&f->ix);
+			f->ix = ix;
+			f->have_ix = true;
+			return 0;
+		}
+		pitr_index_free(&ix);
+	}
+	return -ENOENT;
+}
+
+/* Body into a store entry (prepare_one): *entry owned by the caller. */
+static int body_entry(struct follow *f, const char *space, const char *key,
+		      uint64_t seq, const void *body, size_t len,
+		      struct prepared *out)
+{
+	struct feed_record r;
+	const char *why;
+
+	memset(&r, 0, sizeof(r));
+	r.kind = FEED_REC_DOC;
+	snprintf(r.space, sizeof(r.space), "%s", space);
+	snprintf(r.key, sizeof(r.key), "%s", key);
+	r.seq = seq;
+	r.body = body;
+	r.body_len = len;
+	return prepare_one(f, &r, out, &why);
+}
+
+/* 1. the current object, when it is the document's state. */
+static int from_object(struct follow *f, const char *space, const char *key,
+		       const struct store_doc_info *info,
+		       const struct pitr_index_entry *e, struct prepared *out,
+		       uint64_t *bytes)
+{
+	struct cloud_doc_meta meta;
+	struct store_meta m;
+	char sum[65], want[65];
+	void *buf = NULL;
+	size_t len = 0;
+	int rc = cloud_target_get_doc(f->t, space, key, &buf, &len, &meta);
+
+	if (rc)
+		return rc == -ENOMEM ? rc : -ENOENT;
+	*bytes += len;
+	cloud_doc_checksum(buf, len, sum);
+	m.mode = cloud_mode_sanitize(meta.mode);
+	m.uid = meta.uid;
+	m.gid = meta.gid;
+	m.mtime_ns = meta.mtime_ns;
+	m.ctime_ns = meta.ctime_ns;
+	rc = -ENOENT;
+	if (e)
+		sha_hex(e->sha256, want);
+	if (!meta.legacy && meta.seq == info->seq &&
+	    !strcmp(sum, meta.sha256) &&
+	    (e ? !strcmp(sum, want)
+	       : meta_same(&m, &info->meta) && len == info->evicted_bytes))
+		rc = body_entry(f, space, key, info->seq, buf, len, out);
+	free(buf);
+	return rc == -EBADMSG ? -ENOENT : rc;
+}
+
+/* The snapshot an index entry is of. */
+struct ixsrc {
+	uint64_t gen, batch;
+	uint32_t parts;
+};
+
+/* 2. the snapshot part the index names (refill_mu held: the part kept). */
+static int from_part(struct follow *f, const struct ixsrc *ix,
+		     const struct pitr_index_entry *e, struct prepared *out,
+		     uint64_t *bytes)
+{
+	char key[FEED_KEY_MAX], sum[65], want[65];
+	const struct feed_record *r = NULL;
+	int rc;
+
+	if (!f->part.have || f->part.gen != ix->gen ||
+	    f->part.batch != ix->batch || f->part.part != e->part) {
+		void *buf = NULL;
+		size_t len = 0;
+		uint64_t seq;
+
+		part_drop(f);
+		feed_key_snap(key, ix->gen, ix->batch, e->part);
+		rc = cloud_target_get(f->t, PITR_SPACE, key, &buf, &len, &seq);
+		if (rc)
+			return rc == -ENOMEM ? rc : -ENOENT;
+		*bytes += len;
+		rc = feed_decode(buf, len, &f->part.o);
+		if (rc) {
+			free(buf);
+			return rc == -ENOMEM ? rc : -ENOENT;
+		}
+		f->part.buf = buf;
+		f->part.have = true;
+		f->part.gen = ix->gen;
+		f->part.batch = ix->batch;
+		f->part.part = e->part;
+		if (f->part.o.kind != FEED_SNAP || f->part.o.gen != ix->gen ||
+		    f->part.o.batch != ix->batch || f->part.o.part != e->part ||
+		    f->part.o.parts != ix->parts) {
+			part_drop(f);
+			return -ENOENT;
+		}
+	}
+	for (size_t i = 0; i < f->part.o.n && !r; i++)
+		if (!strcmp(f->part.o.rec[i].space, e->space) &&
+		    !strcmp(f->part.o.rec[i].key, e->key))
+			r = &f->part.o.rec[i];
+	if (!r || r->kind != FEED_REC_DOC || r->seq != e->seq)
+		return -ENOENT;
+	cloud_doc_checksum(r->body, r->body_len, sum);
+	sha_hex(e->sha256, want);
+	if (strcmp(sum, want))
+		return -ENOENT;
+	rc = body_entry(f, e->space, e->key, e->seq, r->body, r->body_len, out);
+	return rc == -EBADMSG ? -ENOENT : rc;
+}
+
+/* The entry for the document (refill_entry under refill_mu), its names
+ * the caller's and its snapshot in *ix, so it outlives f->ix. */
+static int entry_copy(struct follow *f, const char *space, const char *key,
+		      const struct store_doc_info *info, bool other,
+		      struct pitr_index_entry *e, struct ixsrc *ix)
+{
+	int rc = refill_entry(f, space, key, info, other, e);
+
+	if (rc)
+		return rc;
+	e->space = space;
+	e->key = key;
+	ix->gen = f->ix.gen;
+	ix->batch = f->ix.batch;
+	ix->parts = f->ix.parts;
+	return 0;
+}
+
+/* refill_mu guards the index held and the part kept, not the GET of a
+ * current object nor the refill itself (store_doc_refill: a document
+ * refilled by two readers at once takes the first, -EAGAIN to the
+ * other), so first reads of different documents overlap. */
+int follow_refill(struct follow *f, uint64_t id)
+{
+	char space[STORE_NAME_MAX + 1], key[STORE_NAME_MAX + 1];
+	struct store_doc_info info;
+	struct pitr_index_entry e;
+	struct ixsrc ix;
+	struct prepared pr;
+	uint64_t bytes = 0;
+	bool have_e = false;
+	int rc;
+
+	memset(&pr, 0, sizeof(pr));
+	rc = store_doc_info(f->s, id, &info);
+	if (rc || info.is_space || !info.evicted)
+		return 0; /* nothing to do (refilled meanwhile, or gone: the
+			     caller's own lookup says so) */
+	rc = store_node_name(f->s, id, space, key);
+	if (rc)
+		return 0;
+	pthread_mutex_lock(&f->refill_mu);
+	rc = entry_copy(f, space, key, &info, false, &e, &ix);
+	pthread_mutex_unlock(&f->refill_mu);
+	if (rc && rc != -ENOENT)
+		goto out_log;
+	have_e = rc == 0;
+	rc = from_object(f, space, key, &info, have_e ? &e : NULL, &pr, &bytes);
+	if (rc == -ENOENT && have_e) {
+		pthread_mutex_lock(&f->refill_mu);
+		rc = from_part(f, &ix, &e, &pr, &bytes);
+		if (rc == -ENOENT) {
+			/* its part is gone (pruned): a later snapshot of
+			 * the same state, if any */
+			rc = entry_copy(f, space, key, &info, true, &e, &ix);
+			if (!rc)
+				rc = from_part(f, &ix, &e, &pr, &bytes);
+		}
+		pthread_mutex_unlock(&f->refill_mu);
+	}
+	if (rc)
+		goto out_log;
+	rc = store_doc_refill(f->s, id, info.seq, pr.entry, pr.len, NULL);
+	if (!rc || rc == -EAGAIN) {
+		/* -EAGAIN: refilled by another reader meanwhile */
+		pthread_mutex_lock(&f->mu);
+		f->refills += !rc;
+		f->refill_bytes += bytes;
+		pthread_mutex_unlock(&f->mu);
+		rc = 0;
+		goto out;
+	}
+out_log:
+	if (rc != -ENOMEM && rc != -ENOSPC) {
+		log_error(
+			"follower of '%s': cannot read '%s/%s' at seq %" PRIu64
+			": %s",
+			cloud_target_url(f->t), space, key, info.seq,
+			rc == -ENOENT ? "the state it shows is in no "
+					"object of the cloud any more "
+					"(current object newer, snapshot "
+					"part pruned or damaged)"
+				      : strerror(-rc));
+		rc = -EIO;
+	}
+	pthread_mutex_lock(&f->mu);
+	f->refill_bytes += bytes;
+	pthread_mutex_unlock(&f->mu);
+out:
+	free(pr.entry);
+	return rc;
+}
+
+/* Every evicted document, read back (a takeover of the store). */
+int follow_refill_all(struct follow *f, uint64_t *done, uint64_t *failed)
+{
+	struct names docs;
+	int rc = local_names(f->s, &docs), first = 0;
+
+	*done = *failed = 0;
+	for (size_t i = 0; i < docs.n && !rc; i++) {
+		struct store_doc_info info;
+		uint64_t sid, id;
+
+		if (!docs.v[i].key[0])
+			continue;
+		if (store_space_lookup(f->s, docs.v[i].space, &sid) ||
+		    store_doc_lookup(f->s, sid, docs.v[i].key, &id) ||
+		    store_doc_info(f->s, id, &info) || !info.evicted)
+			continue;
+		rc = follow_refill(f, id);
+		if (rc == -EIO) {
+			(*failed)++;
+			if (!first)
+				first = rc;
+			rc = 0;
+		} else if (!rc) {
+			(*done)++;
+		}
+	}
+	free(docs.v);
+	return rc ? rc : first;
 }
 
 /* ---- listing: what the feed holds past the position ---- */
@@ -1118,6 +1688,7 @@ int follow_open(struct cloud_target *t, struct store *s,
 		f->o.list_every = 1;
 	f->idle = f->o.list_every - 1; /* the first round lists */
 	pthread_mutex_init(&f->mu, NULL);
+	pthread_mutex_init(&f->refill_mu, NULL);
 	clock_cond_init(&f->cv);
 	state_load(f);
 	*out = f;
@@ -1156,6 +1727,11 @@ void follow_status(struct follow *f, struct follow_status *out)
 	out->fallbacks = f->fallbacks;
 	out->damaged = f->damaged;
 	out->read_errors = f->read_errors;
+	out->start_bytes = f->start_bytes;
+	out->lazy_docs = f->lazy_docs;
+	out->lazy = f->lazy;
+	out->refills = f->refills;
+	out->refill_bytes = f->refill_bytes;
 	out->error = f->error;
 	out->ready = f->ready && !f->error;
 	pthread_mutex_unlock(&f->mu);
@@ -1173,6 +1749,9 @@ void follow_close(struct follow *f)
 		pthread_join(f->thread, NULL);
 	}
 	pthread_cond_destroy(&f->cv);
+	part_drop(f);
+	pitr_index_free(&f->ix);
+	pthread_mutex_destroy(&f->refill_mu);
 	pthread_mutex_destroy(&f->mu);
 	free(f->state_path);
 	free(f);

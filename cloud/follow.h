@@ -5,7 +5,10 @@
  * docs/cloud.md, "Followers").
  *
  * A follower starts from the newest base snapshot and the feed after it
- * (cloud/pitr.h), then polls for the next feed batch every poll_ms and
+ * (cloud/pitr.h): from the snapshot's index when it has one, its
+ * documents created evicted (store/evict.h) and read on first access
+ * (follow_refill), else from the snapshot's parts, every body imported.
+ * It then polls for the next feed batch every poll_ms and
  * applies each batch whole: every record of a batch is checked before
  * anything is applied, and the batch is applied between options.lock and
  * options.unlock (the mount's readers are held out meanwhile), so a
@@ -114,10 +117,32 @@ struct follow_status {
 	uint64_t damaged; /* feed objects found missing or damaged */
 	uint64_t read_errors; /* rounds whose GET of the next batch failed
 				 (logged once per batch, see follow.c) */
+	uint64_t start_bytes; /* bytes read by the last rebuild */
+	bool lazy; /* ... from a base snapshot's index */
+	uint64_t lazy_docs; /* documents it created evicted */
+	uint64_t refills; /* evicted documents read back (follow_refill) */
+	uint64_t refill_bytes; /* bytes read for them */
 	int error; /* sticky store error (0: none) */
 	bool ready;
 };
 void follow_status(struct follow *f, struct follow_status *out);
+
+/* Give evicted document id of the store its body (a follower's start
+ * from a base snapshot's index leaves every document evicted until its
+ * first access): the state the document shows, from its current object
+ * when that is the state (seq and SHA-256), else from the base snapshot
+ * part holding it; never a newer state.  0 (also when it is not
+ * evicted), -EIO (logged) when no object holds that state any more,
+ * -ENOSPC, -ENOMEM.  Any thread; the caller holds the readers' side of
+ * options.lock (no batch is applied meanwhile). */
+int follow_refill(struct follow *f, uint64_t id);
+
+/* follow_refill of every evicted document of the store (before the
+ * store is taken over as a writer, whose uploads need the bodies): *done
+ * read back, *failed whose state no object holds any more (each
+ * logged).  0 when none failed, -EIO when some did, else the store's or
+ * the target's error. */
+int follow_refill_all(struct follow *f, uint64_t *done, uint64_t *failed);
 
 /* Format a position as text ("GGGG...-BBBB..." in hex, or "none"). */
 void follow_pos_format(const struct follow_pos *p, char out[40]);

@@ -21,6 +21,7 @@ cloud_libcloud_a_SOURCES = \
 	cloud/retry.c cloud/retry.h \
 	cloud/s3.c \
 	cloud/s3_xml.c cloud/s3_xml.h \
+	cloud/snap_index.c \
 	cloud/sigv4.c cloud/sigv4.h \
 	cloud/target.c cloud/target.h cloud/target_internal.h \
 	cloud/tombstone.c \
@@ -117,3 +118,9 @@ TESTS += tests/check_cloud_follow
 tests_check_cloud_follow_SOURCES = tests/check_cloud_follow.c
 tests_check_cloud_follow_CFLAGS = $(CLOUD_TEST_CFLAGS) $(JANSSON_CFLAGS)
 tests_check_cloud_follow_LDADD = $(tests_check_cloud_history_LDADD)
+
+check_PROGRAMS += tests/check_cloud_follow_lazy
+TESTS += tests/check_cloud_follow_lazy
+tests_check_cloud_follow_lazy_SOURCES = tests/check_cloud_follow_lazy.c
+tests_check_cloud_follow_lazy_CFLAGS = $(CLOUD_TEST_CFLAGS) $(JANSSON_CFLAGS)
+tests_check_cloud_follow_lazy_LDADD = $(tests_check_cloud_history_LDADD)

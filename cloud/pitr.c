@@ -21,6 +21,9 @@
 
 #include "cloud/pitr.h"
 
+#include "util/buf.h"
+#include "util/crc32c.h"
+#include "util/endian.h"
 #include "util/grow.h"
 #include "util/log.h"
 
@@ -39,8 +42,8 @@ struct hobj {
 };
 
 struct hlist {
-	struct hobj *batches, *snaps;
-	size_t nb, cb, ns, cs;
+	struct hobj *batches, *snaps, *idx;
+	size_t nb, cb, ns, cs, ni, ci;
 	bool floor;
 };
 
@@ -67,6 +70,10 @@ static int list_one(void *arg, const char *name)
 		return push(&l->batches, &l->nb, &l->cb, o);
 	if (kind == FEED_SNAP)
 		return push(&l->snaps, &l->ns, &l->cs, o);
+	if (!pitr_key_index_parse(name, &o.gen, &o.batch)) {
+		o.part = 0;
+		return push(&l->idx, &l->ni, &l->ci, o);
+	}
 	if (!strcmp(name, PITR_FLOOR_KEY))
 		l->floor = true;
 	return 0;
@@ -89,6 +96,7 @@ static void hlist_free(struct hlist *l)
 {
 	free(l->batches);
 	free(l->snaps);
+	free(l->idx);
 	memset(l, 0, sizeof(*l));
 }
 
@@ -108,6 +116,8 @@ static int hlist_load(struct cloud_target *t, struct hlist *l)
 		qsort(l->batches, l->nb, sizeof(*l->batches), cmp_hobj);
 	if (l->ns)
 		qsort(l->snaps, l->ns, sizeof(*l->snaps), cmp_hobj);
+	if (l->ni)
+		qsort(l->idx, l->ni, sizeof(*l->idx), cmp_hobj);
 	return 0;
 }
 
@@ -186,6 +196,9 @@ struct walk {
 	rec_fn snap_fn; /* records of the base snapshot */
 	rec_fn fn; /* records of the feed */
 	void *arg;
+	bool given_base; /* pitr_tail: the base is this snapshot, not read */
+	uint64_t base_gen, base_batch;
+	int64_t base_time;
 	struct pitr_info info;
 };
 
@@ -298,7 +311,15 @@ static int walk_run(struct walk *w)
 	rc = hlist_load(w->t, &l);
 	if (rc)
 		return rc;
-	rc = pick_base(w, &l, &based);
+	if (w->given_base) {
+		based = true;
+		w->info.any = true;
+		w->info.gen = w->base_gen;
+		w->info.batch = w->base_batch;
+		w->info.time_ns = w->base_time;
+	} else {
+		rc = pick_base(w, &l, &based);
+	}
 	if (rc)
 		goto out;
 	if (based) {
@@ -393,6 +414,7 @@ struct pitr_state {
 	struct sdoc *v;
 	size_t cap, n;
 	struct pitr_info info;
+	bool keep_dels; /* pitr_build_tail: a delete is kept as a record */
 };
 
 static uint64_t hash_name(const char *s, const char *k)
@@ -419,7 +441,9 @@ static struct sdoc *slot_of(struct pitr_state *st, const char *s, const char *k)
 
 static int state_grow(struct pitr_state *st)
 {
-	struct pitr_state n = { NULL, st->cap ? 2 * st->cap : 1024, 0, {} };
+	struct pitr_state n = {
+		NULL, st->cap ? 2 * st->cap : 1024, 0, {}, st->keep_dels
+	};
 
 	n.v = calloc(n.cap, sizeof(*n.v));
 	if (!n.v)
@@ -460,15 +484,16 @@ static int state_apply(void *arg, const struct feed_record *r)
 	if ((st->n + 1) * 2 > st->cap && state_grow(st))
 		return -ENOMEM;
 	d = slot_of(st, r->space, r->key);
-	if (r->kind == FEED_REC_DEL) {
+	if (r->kind == FEED_REC_DEL && !st->keep_dels) {
 		if (d->used)
 			state_del(st, d);
 		return 0;
 	}
-	body = malloc(r->body_len);
+	body = malloc(r->body_len ? r->body_len : 1);
 	if (!body)
 		return -ENOMEM;
-	memcpy(body, r->body, r->body_len);
+	if (r->body_len)
+		memcpy(body, r->body, r->body_len);
 	if (d->used)
 		free(d->body);
 	else
@@ -607,6 +632,8 @@ struct snapw {
 	size_t cur; /* pass 1: bytes of the current part */
 	struct feed_writer w;
 	uint64_t bytes;
+	struct cbuf ix; /* pass 1: the index's entries */
+	uint32_t nix;
 };
 
 static int snap_put(struct snapw *s)
@@ -625,6 +652,80 @@ static int snap_put(struct snapw *s)
 	return rc;
 }
 
+/* One entry of the index (docs/cloud.md, "The base snapshot index"). */
+static int index_add(struct snapw *s, const struct feed_record *r,
+		     uint32_t part)
+{
+	uint8_t e[PITR_INDEX_ENTRY];
+	size_t sl = strlen(r->space), kl = strlen(r->key);
+	char hex[65];
+
+	memset(e, 0, sizeof(e));
+	e[0] = (uint8_t)sl;
+	e[1] = (uint8_t)kl;
+	le32_put(e + 4, part);
+	le64_put(e + 8, r->seq);
+	le32_put(e + 16, r->mode);
+	le32_put(e + 20, r->uid);
+	le32_put(e + 24, r->gid);
+	le32_put(e + 28, (uint32_t)r->body_len);
+	le64_put(e + 32, (uint64_t)r->mtime_ns);
+	le64_put(e + 40, (uint64_t)r->ctime_ns);
+	cloud_doc_checksum(r->body, r->body_len, hex);
+	for (int i = 0; i < 32; i++) {
+		unsigned v;
+
+		sscanf(hex + 2 * i, "%2x", &v);
+		e[48 + i] = (uint8_t)v;
+	}
+	cbuf_add(&s->ix, e, sizeof(e));
+	cbuf_add(&s->ix, r->space, sl);
+	cbuf_add(&s->ix, r->key, kl);
+	s->nix++;
+	return cbuf_failed(&s->ix) ? -ENOMEM : 0;
+}
+
+/* Seal and put the index (before part 0: a complete snapshot has it). */
+static int index_put(struct snapw *s)
+{
+	uint8_t h[PITR_INDEX_HDR];
+	char key[FEED_KEY_MAX];
+	struct cbuf b = CBUF_INIT;
+	size_t len = PITR_INDEX_HDR + s->ix.len + 4;
+	uint8_t crc[4];
+	int rc;
+
+	memset(h, 0, sizeof(h));
+	memcpy(h, PITR_INDEX_MAGIC, 4);
+	le16_put(h + 4, 1);
+	le64_put(h + 8, len);
+	memcpy(h + 16, s->id, FEED_ID_LEN);
+	le64_put(h + 32, s->gen);
+	le64_put(h + 40, s->batch);
+	le64_put(h + 48, (uint64_t)s->time);
+	le32_put(h + 56, s->parts);
+	le32_put(h + 60, s->nix);
+	cbuf_grow(&b, len);
+	cbuf_add(&b, h, sizeof(h));
+	cbuf_add(&b, s->ix.p, s->ix.len);
+	if (cbuf_failed(&b)) {
+		cbuf_release(&b);
+		return -ENOMEM;
+	}
+	le32_put(crc, crc32c(b.p, b.len));
+	cbuf_add(&b, crc, 4);
+	if (cbuf_failed(&b)) {
+		cbuf_release(&b);
+		return -ENOMEM;
+	}
+	pitr_key_index(key, s->gen, s->batch);
+	rc = cloud_target_put(s->t, PITR_SPACE, key, b.p, b.len, 1);
+	if (!rc)
+		s->bytes += b.len;
+	cbuf_release(&b);
+	return rc;
+}
+
 /* Pass 1: where the parts end (the same rule as the writing passes). */
 static int snap_rec(void *arg, const struct feed_record *r)
 {
@@ -636,7 +737,7 @@ static int snap_rec(void *arg, const struct feed_record *r)
 		s->cur = 0;
 	}
 	s->cur += n;
-	return 0;
+	return index_add(s, r, s->parts - 1);
 }
 
 /* Write parts 1.. (skipping part 0's records), then part 0: a snapshot
@@ -720,6 +821,7 @@ int pitr_snapshot(struct cloud_target *t, const uint8_t id[FEED_ID_LEN],
 	s.time = info.time_ns;
 	s.part_bytes = part_bytes ? part_bytes : 1;
 	s.parts = 1;
+	s.ix = (struct cbuf)CBUF_INIT;
 	/* the snapshot's time: no record in it is later */
 	for (size_t i = 0; i < st->cap; i++)
 		if (st->v[i].used && st->v[i].r.time_ns > s.time)
@@ -737,7 +839,10 @@ int pitr_snapshot(struct cloud_target *t, const uint8_t id[FEED_ID_LEN],
 		feed_writer_release(&s.w);
 	if (rc)
 		goto out;
-	/* part 0 */
+	/* the index, then part 0 */
+	rc = index_put(&s);
+	if (rc)
+		goto out;
 	rc = feed_writer_init(&s.w, FEED_SNAP, id, gen, batch, 0, s.parts,
 			      s.time);
 	if (rc)
@@ -756,6 +861,7 @@ int pitr_snapshot(struct cloud_target *t, const uint8_t id[FEED_ID_LEN],
 	if (!rc && bytes)
 		*bytes = s.bytes;
 out:
+	cbuf_release(&s.ix);
 	pitr_free(st);
 	return rc;
 }
@@ -858,6 +964,15 @@ int pitr_prune(struct cloud_target *t, int64_t horizon_ns, uint64_t *removed)
 		rc = cloud_target_delete(t, PITR_SPACE, key);
 		n += !rc;
 	}
+	for (size_t i = 0; i < l.ni && !rc; i++) {
+		const struct hobj *h = &l.idx[i];
+
+		if (pos_le(keep.gen, keep.batch, h->gen, h->batch))
+			break;
+		pitr_key_index(key, h->gen, h->batch);
+		rc = cloud_target_delete(t, PITR_SPACE, key);
+		n += !rc;
+	}
 	for (size_t i = 0; i < l.nb && !rc; i++) {
 		const struct hobj *h = &l.batches[i];
 
@@ -887,6 +1002,133 @@ int pitr_last_gen(struct cloud_target *t, uint64_t *gen)
 	if (l.ns && l.snaps[l.ns - 1].gen > *gen)
 		*gen = l.snaps[l.ns - 1].gen;
 	hlist_free(&l);
+	return 0;
+}
+
+/* ---- base snapshot indexes (pitr.h; docs/cloud.md; the codec in
+ * snap_index.c) ---- */
+
+int pitr_index_get(struct cloud_target *t, uint64_t gen, uint64_t batch,
+		   struct pitr_index *out, uint64_t *bytes)
+{
+	char key[FEED_KEY_MAX];
+	const char *why = NULL;
+	void *buf = NULL;
+	size_t len = 0;
+	uint64_t seq;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	pitr_key_index(key, gen, batch);
+	rc = cloud_target_get(t, PITR_SPACE, key, &buf, &len, &seq);
+	if (rc == -EBADMSG || rc == -EFBIG)
+		why = "it cannot be read";
+	else if (rc)
+		return rc;
+	if (bytes)
+		*bytes += len;
+	if (!why) {
+		rc = pitr_index_decode(buf, len, out, &why);
+		if (rc == -ENOMEM) {
+			free(buf);
+			return rc;
+		}
+		if (!rc && (out->gen != gen || out->batch != batch)) {
+			pitr_index_free(out);
+			why = "it is another snapshot's";
+		}
+	}
+	free(buf);
+	if (why) {
+		log_error("base snapshot index '%s' in '%s' is refused: %s",
+			  key, cloud_target_url(t), why);
+		return -EBADMSG;
+	}
+	return 0;
+}
+
+int pitr_newest_base(struct cloud_target *t, bool by_position, uint64_t gen,
+		     uint64_t batch, struct pitr_base *out)
+{
+	struct hlist l;
+	int rc = hlist_load(t, &l);
+
+	memset(out, 0, sizeof(*out));
+	if (rc)
+		return rc;
+	rc = -ENOENT;
+	for (size_t k = l.ns; k-- > 0;) {
+		const struct hobj *h = &l.snaps[k];
+
+		if (h->part != 0 ||
+		    (by_position && !pos_le(h->gen, h->batch, gen, batch)))
+			continue;
+		out->gen = h->gen;
+		out->batch = h->batch;
+		for (size_t i = 0; i < l.ni; i++)
+			if (l.idx[i].gen == h->gen &&
+			    l.idx[i].batch == h->batch)
+				out->indexed = true;
+		rc = 0;
+		break;
+	}
+	hlist_free(&l);
+	return rc;
+}
+
+int pitr_indexes(struct cloud_target *t, uint64_t gen, uint64_t batch,
+		 struct pitr_base *out, size_t max, size_t *n)
+{
+	struct hlist l;
+	int rc = hlist_load(t, &l);
+
+	*n = 0;
+	if (rc)
+		return rc;
+	for (size_t k = l.ni; k-- > 0 && *n < max;) {
+		if (!pos_le(l.idx[k].gen, l.idx[k].batch, gen, batch))
+			continue;
+		out[*n].gen = l.idx[k].gen;
+		out[*n].batch = l.idx[k].batch;
+		out[*n].indexed = true;
+		(*n)++;
+	}
+	hlist_free(&l);
+	return 0;
+}
+
+int pitr_build_tail(struct cloud_target *t, uint64_t gen, uint64_t batch,
+		    int64_t snap_time_ns, const struct pitr_limit *limit,
+		    struct pitr_state **out, struct pitr_info *info)
+{
+	struct pitr_state *st = calloc(1, sizeof(*st));
+	struct walk w;
+	int rc;
+
+	if (!st)
+		return -ENOMEM;
+	st->keep_dels = true;
+	memset(&w, 0, sizeof(w));
+	w.t = t;
+	w.lim = limit;
+	w.fn = state_apply;
+	w.snap_fn = state_apply;
+	w.arg = st;
+	w.given_base = true;
+	w.base_gen = gen;
+	w.base_batch = batch;
+	w.base_time = snap_time_ns;
+	rc = state_grow(st);
+	if (!rc)
+		rc = walk_run(&w);
+	if (rc) {
+		pitr_free(st);
+		return rc;
+	}
+	st->info = w.info;
+	if (info)
+		*info = w.info;
+	*out = st;
 	return 0;
 }
 

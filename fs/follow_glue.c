@@ -14,6 +14,11 @@
  * is read-only for the kernel too (-o ro, fs/main.c); changes that still
  * reach us are EROFS.
  *
+ * A follower started from a base snapshot's index holds its documents
+ * evicted (name, seq, metadata, size; no body): an open of one first
+ * has the follower read its body (follow_refill), under the read side
+ * like the open itself, so the body is the state of the position shown.
+ *
  * The follower keeps its position in STORE_DIR/follow.position.  A store
  * that was ever a writer (it recorded a backup target) is refused: a
  * follower needs a store of its own, and a store made a writer by
@@ -37,8 +42,10 @@
 #include "fs/follow_glue.h"
 #include "fs/fs.h"
 #include "fs/namespace.h"
+#include "fs/node.h"
 #include "fs/ops.h"
 #include "fs/xattr.h"
+#include "store/evict.h"
 #include "util/log.h"
 
 #define STATE_FILE "follow.position"
@@ -151,6 +158,64 @@ out_free:
 	return rc < 0 ? rc : -EIO;
 }
 
+int follow_glue_fill(struct fs *fs)
+{
+	struct store_evict_stats es;
+	struct follow_options fo;
+	struct cloud_options co;
+	struct cloud_target *t = NULL;
+	struct follow *f = NULL;
+	uint64_t done = 0, failed = 0;
+	char *path;
+	size_t n;
+	int rc;
+
+	store_evict_stats(fs->s, &es);
+	if (!es.docs_evicted || store_backup_target_id(fs->s) != 0)
+		return 0; /* no follower's documents without their bodies */
+	n = strlen(fs->cfg.store_dir) + sizeof("/" STATE_FILE);
+	path = malloc(n);
+	if (!path)
+		return -ENOMEM;
+	snprintf(path, n, "%s/" STATE_FILE, fs->cfg.store_dir);
+	cloud_options_default(&co);
+	co.s3_endpoint = fs->cfg.s3_endpoint;
+	co.s3_region = fs->cfg.s3_region;
+	co.s3_path_style = fs->cfg.s3_path_style;
+	rc = cloud_target_open(fs->cfg.cloud, &co, &t);
+	if (rc < 0) {
+		log_error("cannot open cloud target '%s': %s", fs->cfg.cloud,
+			  strerror(-rc));
+		goto out;
+	}
+	follow_options_default(&fo);
+	fo.state_path = path;
+	fo.max_doc_bytes = fs->cfg.max_doc_bytes;
+	fo.max_patch_bytes = fs->cfg.max_patch_bytes;
+	rc = follow_open(t, fs->s, &fo, &f);
+	if (rc < 0)
+		goto out;
+	log_info("taking over '%s': reading the %" PRIu64 " documents this "
+		 "follower's store never read",
+		 fs->cfg.cloud, es.docs_evicted);
+	rc = follow_refill_all(f, &done, &failed);
+	if (rc < 0)
+		log_error("cannot take '%s' over: %" PRIu64 " documents of "
+			  "store '%s' were never read and cannot be read now "
+			  "(%s); mount it as a follower again to rebuild it "
+			  "from the bucket",
+			  fs->cfg.cloud, failed, fs->cfg.store_dir,
+			  strerror(-rc));
+	else
+		log_info("taking over '%s': %" PRIu64 " documents read",
+			 fs->cfg.cloud, done);
+out:
+	follow_close(f);
+	cloud_target_free(t);
+	free(path);
+	return rc;
+}
+
 void follow_glue_stop(struct fs *fs)
 {
 	struct follow_glue *g = fs->follow;
@@ -210,6 +275,34 @@ void follow_glue_metrics(struct fs *fs, FILE *out, const char *labels)
 		"caravanfs_follow_read_errors_total%s%s%s %" PRIu64 "\n",
 		labels[0] ? "{" : "", labels, labels[0] ? "}" : "",
 		st.read_errors);
+	fprintf(out,
+		"# HELP caravanfs_follow_start_bytes Bytes of the cloud read by "
+		"the last rebuild of the namespace (a start, a fallback).\n"
+		"# TYPE caravanfs_follow_start_bytes gauge\n"
+		"caravanfs_follow_start_bytes%s%s%s %" PRIu64 "\n"
+		"# HELP caravanfs_follow_start_lazy Whether it started from a "
+		"base snapshot's index (bodies read on first access).\n"
+		"# TYPE caravanfs_follow_start_lazy gauge\n"
+		"caravanfs_follow_start_lazy%s%s%s %d\n"
+		"# HELP caravanfs_follow_lazy_documents Documents of that index "
+		"(evicted until first read).\n"
+		"# TYPE caravanfs_follow_lazy_documents gauge\n"
+		"caravanfs_follow_lazy_documents%s%s%s %" PRIu64 "\n"
+		"# HELP caravanfs_follow_refills_total Documents read back "
+		"on first access.\n"
+		"# TYPE caravanfs_follow_refills_total counter\n"
+		"caravanfs_follow_refills_total%s%s%s %" PRIu64 "\n"
+		"# HELP caravanfs_follow_refill_bytes_total Bytes of the cloud "
+		"read for them.\n"
+		"# TYPE caravanfs_follow_refill_bytes_total counter\n"
+		"caravanfs_follow_refill_bytes_total%s%s%s %" PRIu64 "\n",
+		labels[0] ? "{" : "", labels, labels[0] ? "}" : "",
+		st.start_bytes, labels[0] ? "{" : "", labels,
+		labels[0] ? "}" : "", st.lazy ? 1 : 0, labels[0] ? "{" : "",
+		labels, labels[0] ? "}" : "", st.lazy_docs,
+		labels[0] ? "{" : "", labels, labels[0] ? "}" : "", st.refills,
+		labels[0] ? "{" : "", labels, labels[0] ? "}" : "",
+		st.refill_bytes);
 }
 
 /* ---- the operations: reads under the read side ---- */
@@ -263,6 +356,17 @@ static void f_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	if (!rlock(req))
 		return;
+	if (ino != FUSE_ROOT_ID && ino != FS_METRICS_INO) {
+		struct fs *fs = fuse_req_userdata(req);
+		uint64_t id = fs_node_doc(&fs->nodes, ino);
+		int rc = id ? follow_refill(g->f, id) : 0;
+
+		if (rc < 0) {
+			runlock(g);
+			fuse_reply_err(req, -rc);
+			return;
+		}
+	}
 	fs_op_open(req, ino, fi);
 	runlock(g);
 }

@@ -21,6 +21,13 @@ struct fs;
  * returns (the mount serves only a consistent store), then a thread
  * polls.  0, or a negative errno after logging why. */
 int follow_glue_start(struct fs *fs);
+/* Before a store is taken over (-o cloud_takeover): a follower's store
+ * started from a base snapshot's index holds documents never read (no
+ * body); each is read back as a follower reads it (the state it shows,
+ * never a newer one), since the new writer's uploads need the bodies.
+ * 0 (also for any other store), or a negative errno after logging why
+ * (the takeover is refused). */
+int follow_glue_fill(struct fs *fs);
 /* Stop the thread and free.  Accepts a never started glue. */
 void follow_glue_stop(struct fs *fs);
 

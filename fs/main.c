@@ -553,6 +553,9 @@ static int run(struct fs *fs, struct fuse_args *args, bool single_thread,
 			  fs->cfg.store_dir, strerror(-rc));
 		goto out_store;
 	}
+	if (!fs->cfg.follow && fs->cfg.cloud_takeover &&
+	    follow_glue_fill(fs) < 0)
+		goto out_store; /* a follower's bodies first */
 	if ((fs->cfg.follow ? follow_glue_start(fs) : cloud_glue_start(fs)) < 0)
 		goto out_store;
 	se = fuse_session_new(args,

@@ -8,6 +8,12 @@
  *                         as a Delete's) and marks it evicted with size;
  *   APPEND id, seq        at the evicted document's own seq: its content
  *                         back (one snapshot entry), evicted cleared.
+ *   MKSPACE?, TOMB_DEL?, MAPKEY, APPEND id, seq (empty), BACKUP id, seq,
+ *   EVICT id, seq     in one frame: a document created evicted
+ *                         (store_doc_create_evicted: a follower's start
+ *                         from a base snapshot's index); the empty
+ *                         append only gives it its seq and is freed by
+ *                         the EVICT of the same frame.
  * A checkpoint writes an evicted document as SNAP_DOC (no entries) then
  * SNAP_EVICT.
  *
@@ -45,6 +51,7 @@
 #include "store/evict.h"
 
 #include "store/store_internal.h"
+#include "util/clock.h"
 #include "util/crc32c.h"
 
 #include <errno.h>
@@ -161,6 +168,63 @@ int store_doc_refill(struct store *s, uint64_t id, uint64_t seq,
 	if (!rc)
 		s->refills++;
 out:
+	return store_change_end(s, rc, 0, l, lsn);
+}
+
+int store_doc_create_evicted(struct store *s, const char *space,
+			     const char *key, const struct store_meta *m,
+			     uint64_t seq, uint64_t size_bytes, uint64_t *id,
+			     uint64_t *lsn)
+{
+	struct wal_meta wm;
+	struct node *sp;
+	struct tomb *t;
+	uint64_t sid, nid = 0, l = 0;
+	int rc;
+
+	if (store_name_check(s, space) || store_name_check(s, key))
+		return -EINVAL;
+	if (seq == 0 || seq > STORE_SEQ_MAX)
+		return -EINVAL;
+	rc = store_change_begin(s);
+	if (rc)
+		return rc;
+	meta_to_wal(m, &wm);
+	sp = node_by_name(s, 0, space, strlen(space));
+	sid = sp ? sp->id : s->next_id;
+	nid = sp ? s->next_id : s->next_id + 1;
+	if (sp && sp->space_id) {
+		rc = -ENOTDIR;
+		goto out;
+	}
+	if (sp && node_by_name(s, sid, key, strlen(key))) {
+		rc = -EEXIST;
+		goto out;
+	}
+	if (!sp) {
+		struct wal_meta dm = wm;
+
+		dm.mode = 0755;
+		rc = wal_put_mkspace(&s->scratch, sid, &dm, space);
+	}
+	t = tomb_find(s, space, key);
+	if (!rc && t)
+		rc = wal_put_id(&s->scratch, WAL_TOMB_DEL, t->id);
+	if (!rc)
+		rc = wal_put_mapkey(&s->scratch, nid, sid, &wm, key);
+	if (!rc)
+		rc = wal_put_append(&s->scratch, nid, seq, 0, 0, NULL, 0, 0);
+	if (!rc)
+		rc = wal_put_backup(&s->scratch, nid, seq, clock_real_ns());
+	if (!rc)
+		rc = wal_put_evict(&s->scratch, WAL_EVICT, nid, seq,
+				   size_bytes);
+	if (!rc)
+		rc = store_change_commit(s, &l);
+	if (!rc && id)
+		*id = nid;
+out:
+	/* no change hook: the cloud holds its content */
 	return store_change_end(s, rc, 0, l, lsn);
 }
 

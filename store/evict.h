@@ -43,6 +43,22 @@ int store_doc_evict(struct store *s, uint64_t id, uint64_t expect_seq,
 int store_doc_refill(struct store *s, uint64_t id, uint64_t seq,
 		     const void *buf, size_t len, uint64_t *lsn);
 
+/* Create (space, key) as an evicted document that never held content
+ * here: metadata m, seq (1..STORE_SEQ_MAX), size_bytes (the size of its
+ * content at seq: what a stat shows until it is refilled), recorded as
+ * confirmed in the cloud at seq (its content is the cloud's copy at seq,
+ * fetched back by the caller and handed to store_doc_refill).  The space
+ * is created when missing; a tombstone at the name is dropped (the cloud
+ * copy under the name is this document's).  One frame: MKSPACE (when
+ * missing), TOMB_DEL (when one), MAPKEY, an empty APPEND at seq (the
+ * document's seq), BACKUP seq, EVICT seq: replay applies it whole or not
+ * at all.  -EEXIST when the key exists; -EINVAL for a bad name or seq.
+ * No change hook runs: nothing is to upload.  *id: the new document. */
+int store_doc_create_evicted(struct store *s, const char *space,
+			     const char *key, const struct store_meta *m,
+			     uint64_t seq, uint64_t size_bytes, uint64_t *id,
+			     uint64_t *lsn);
+
 /* Up to max documents that could be evicted now (entries held, seq
  * confirmed in the cloud, not evicted), least recently used first: by the
  * later of their last use (a store_read, a change or a store_doc_touch;

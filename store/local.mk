@@ -42,3 +42,9 @@ tests_check_store_space_rename_SOURCES = tests/check_store_space_rename.c
 tests_check_store_space_rename_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 tests_check_store_space_rename_LDADD = tests/libtestutil.a store/libstore.a \
 	wal/libwal.a util/libutil.a $(CHECK_LIBS)
+
+check_PROGRAMS += tests/check_store_evict_create
+TESTS += tests/check_store_evict_create
+tests_check_store_evict_create_SOURCES = tests/check_store_evict_create.c
+tests_check_store_evict_create_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+tests_check_store_evict_create_LDADD = tests/libtestutil.a store/libstore.a wal/libwal.a util/libutil.a $(CHECK_LIBS)

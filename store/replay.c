@@ -334,6 +334,8 @@ struct vnode {
 	uint64_t kids; /* spaces: documents */
 	bool gone;
 	bool evicted;
+	uint64_t backup_seq; /* what BACKUP records of the frame set */
+	int64_t backup_time_ns;
 };
 
 struct view {
@@ -372,6 +374,8 @@ static bool view_get(struct view *w, uint64_t id, struct vnode *out)
 	out->kids = n->space_id ? 0 : n->kids.live;
 	out->gone = false;
 	out->evicted = n->evicted;
+	out->backup_seq = n->backup_seq;
+	out->backup_time_ns = n->backup_time_ns;
 	return true;
 }
 
@@ -481,11 +485,10 @@ static int check_space_rename(struct view *w, const struct wal_rename *r)
  * confirmed in the cloud. */
 static int check_evict(struct view *w, const struct wal_evict *r)
 {
-	struct node *nd = node_get(w->s, r->id);
 	struct vnode n;
 
-	if (!view_doc(w, r->id, &n) || n.evicted || n.seq != r->seq || !nd ||
-	    nd->backup_seq < r->seq || nd->backup_time_ns <= 0)
+	if (!view_doc(w, r->id, &n) || n.evicted || n.seq != r->seq ||
+	    n.backup_seq < r->seq || n.backup_time_ns <= 0)
 		return -EBADMSG;
 	n.evicted = true;
 	return view_put(w, &n);
@@ -518,7 +521,13 @@ static int rec_check(struct view *w, const struct wal_rec *r, bool live)
 	case WAL_TRIM:
 		return view_doc(w, r->u.trim.id, &n) ? 0 : -EBADMSG;
 	case WAL_BACKUP:
-		return view_doc(w, r->u.backup.id, &n) ? 0 : -EBADMSG;
+		if (!view_doc(w, r->u.backup.id, &n))
+			return -EBADMSG;
+		if (!view_find(w, n.id))
+			return 0; /* a node the frame did not touch before */
+		n.backup_seq = r->u.backup.seq; /* a document created evicted */
+		n.backup_time_ns = r->u.backup.time_ns;
+		return view_put(w, &n);
 	case WAL_MAPKEY:
 		return check_new_node(w, r->u.mapkey.id, r->u.mapkey.space_id,
 				      &r->u.mapkey.key);

@@ -9,7 +9,8 @@
 EXTRA_DIST += tests/fuzz/fuzz_archive.c tests/fuzz/fuzz_s3_list.c \
 	tests/fuzz/run-cloud.sh tests/fuzz/corpus/cloud \
 	tests/fuzz/fuzz_feed.c tests/fuzz/corpus/feed \
-	tests/fuzz/fuzz_follow_state.c tests/fuzz/corpus/follow
+	tests/fuzz/fuzz_follow_state.c tests/fuzz/corpus/follow \
+	tests/fuzz/fuzz_snap_index.c tests/fuzz/corpus/snap_index
 EXTRA_DIST += tests/fuzz/framed.h
 
 # The cloud history (cloud/history.h, cloud/pitr.h): the point-in-time
@@ -27,6 +28,8 @@ TESTS += $(E2E_HISTORY_TESTS)
 # Followers and hand-over (cloud/follow.c, fs/follow_glue.c): one writer
 # and two followers against s3rver, kill -9 and takeover, a pruned feed.
 E2E_FOLLOW_TESTS = tests/e2e_cloud_follow.sh
+# ... a follower's lazy start from a base snapshot's index
+E2E_FOLLOW_TESTS += tests/e2e_cloud_follow_lazy.sh
 dist_check_SCRIPTS += $(E2E_FOLLOW_TESTS)
 TESTS += $(E2E_FOLLOW_TESTS)
 check_PROGRAMS += tests/check_store_snapshot

@@ -27,6 +27,7 @@
  * writes the seed corpora from real logs:
  *   fuzz_wal_log_seeds WAL_CORPUS_DIR SNAPSHOT_CORPUS_DIR
  */
+#include "store/evict.h"
 #include "store/store.h"
 #include "store/store_internal.h"
 #include "util/crc32c.h"
@@ -478,6 +479,8 @@ int main(int argc, char **argv)
 	must(store_doc_delete(s, d, NULL), "delete (tombstone)");
 	must(store_meta_set(s, STORE_ROOT_ID, &M, NULL), "root meta");
 	must(store_import(s, "sp3", "imp", &M, ie, 2, 7, NULL, NULL), "import");
+	must(store_doc_create_evicted(s, "sp4", "lazy", &M, 5, 10, NULL, NULL),
+	     "create evicted");
 	must(store_sync(s, 0), "sync");
 	harvest(store, argv[1], argv[2], false);
 	/* a checkpoint: the new log opens with a full snapshot (spaces,

@@ -1,7 +1,8 @@
 #!/bin/sh
 # run-cloud.sh - build the cloud module's fuzz targets (archive decoder
 # and the gate to the store behind it, the metadata of readable objects
-# and their gate, S3 XML readers, the writer lease, the change feed) with
+# and their gate, S3 XML readers, the writer lease, the change feed, base
+# snapshot indexes) with
 # libFuzzer, ASan and UBSan straight from the sources
 # and run each for a bounded time.
 #
@@ -50,6 +51,10 @@ echo "building fuzz_lease"
 # shellcheck disable=SC2086
 $cc $flags -o "$out/fuzz_lease" "$top/tests/fuzz/fuzz_lease.c" \
 	"$top/cloud/lease_format.c"
+echo "building fuzz_snap_index"
+# shellcheck disable=SC2086
+$cc $flags -o "$out/fuzz_snap_index" "$top/tests/fuzz/fuzz_snap_index.c" \
+	"$top/cloud/snap_index.c" $util
 echo "building fuzz_follow_state"
 # shellcheck disable=SC2086
 $cc $flags -o "$out/fuzz_follow_state" \
@@ -61,4 +66,5 @@ done
 fuzz_run fuzz_feed "$top/tests/fuzz/corpus/feed" 16384
 fuzz_run fuzz_docmeta "$top/tests/fuzz/corpus/docmeta" 4096
 fuzz_run fuzz_follow_state "$top/tests/fuzz/corpus/follow" 1024
+fuzz_run fuzz_snap_index "$top/tests/fuzz/corpus/snap_index" 65536
 exit $status
