@@ -237,6 +237,8 @@ void history_stats(struct history *h, struct history_stats *out)
 	*out = h->st;
 	out->gen = h->gen;
 	out->batch = h->batch;
+	out->since_snap_batches = h->since_snap_batches;
+	out->since_snap_bytes = h->since_snap_bytes;
 	pthread_mutex_unlock(&h->lock);
 }
 
@@ -448,6 +450,16 @@ static void snapshot(struct history *h, uint64_t n, uint64_t batches_at,
 		/* what came after the request counts towards the next */
 		h->since_snap_batches -= batches_at;
 		h->since_snap_bytes -= bytes_at;
+		/* a request made while this one was written counted this
+		 * one's batches too */
+		if (h->snap_req) {
+			h->snap_batches_at -= batches_at < h->snap_batches_at
+						      ? batches_at
+						      : h->snap_batches_at;
+			h->snap_bytes_at -= bytes_at < h->snap_bytes_at
+						    ? bytes_at
+						    : h->snap_bytes_at;
+		}
 		h->last_snap_bytes = bytes;
 		h->st.snapshots++;
 	}

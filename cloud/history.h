@@ -131,6 +131,9 @@ struct history_stats {
 	uint64_t snapshots; /* base snapshots written */
 	uint64_t pruned; /* objects removed by retention */
 	uint64_t gen, batch; /* this generation, next batch */
+	/* confirmed since the last base snapshot: what the next one is
+	 * asked for by (options snap_batches, the last snapshot's size) */
+	uint64_t since_snap_batches, since_snap_bytes;
 };
 void history_stats(struct history *h, struct history_stats *out);
 
