@@ -152,12 +152,8 @@ out:
 
 static void store_free(struct store *s)
 {
-	void *n;
-
 	if (!s)
 		return;
-	for (size_t pos = 0; node_next(s, &pos, NULL, &n);)
-		node_free(n);
 	nodes_release(s);
 	free(s->spaces.ids);
 	tombs_release(s);
