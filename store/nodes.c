@@ -87,6 +87,15 @@ static void node_free_parts(struct node *n)
 		free(n->kids.ids);
 }
 
+void nodes_expect(struct store *s, uint64_t n)
+{
+	if (n > NODES_EXPECT_MAX)
+		n = NODES_EXPECT_MAX;
+	/* a hint: on failure the maps grow as nodes come */
+	(void)pmap32_reserve(&s->nodes, (size_t)n);
+	(void)pmap32_reserve(&s->names, (size_t)n);
+}
+
 void nodes_release(struct store *s)
 {
 	void *v;
@@ -127,8 +136,10 @@ static bool name_match(const void *val, const void *key)
 	const struct node *n = val;
 	const struct name_key *k = key;
 
-	return n->space_id == k->space_id && strlen(n->name) == k->len &&
-	       memcmp(n->name, k->name, k->len) == 0;
+	/* no strlen of every candidate: strncmp stops at the node's end
+	 * (a key holds no NUL), then the node's name must end there */
+	return n->space_id == k->space_id &&
+	       strncmp(n->name, k->name, k->len) == 0 && n->name[k->len] == 0;
 }
 
 struct node *node_by_name(struct store *s, uint64_t space_id, const char *name,

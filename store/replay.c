@@ -210,6 +210,8 @@ static int snap_begin(struct store *s, const struct wal_snap_begin *sb)
 	s->next_tomb_id = sb->next_tomb_id ? sb->next_tomb_id : 1;
 	s->snap_want = *sb;
 	memset(&s->snap_seen, 0, sizeof(s->snap_seen));
+	if (sb->spaces <= NODES_EXPECT_MAX && sb->docs <= NODES_EXPECT_MAX)
+		nodes_expect(s, sb->spaces + sb->docs);
 	return 0;
 }
 

@@ -349,6 +349,11 @@ void store_evict_forget(struct store *s, struct node *n);
  * frees every node (and what it owns), the tables and the pool. */
 void nodes_init(struct store *s);
 void nodes_release(struct store *s);
+/* Room in both maps for n nodes (a snapshot's announced count, capped at
+ * NODES_EXPECT_MAX: hostile counts cost at most that), so that loading
+ * them does not rehash every node at each doubling.  Only a hint. */
+#define NODES_EXPECT_MAX (1ull << 24)
+void nodes_expect(struct store *s, uint64_t n);
 struct node *node_get(struct store *s, uint64_t id);
 /* Iterate over every node (start with *pos = 0; the id and the node in
  * *id and *val, either may be NULL): true, or false at the end.  Order is
