@@ -21,7 +21,8 @@
 #              the whole listing;
 #   create/unlink  BENCH_BIG_OPS (default 2000) creates of new empty
 #              files then as many unlinks through the mount, in s0 and in
-#              a new empty space: mean microseconds per operation;
+#              a new empty space, twice each alternating: mean
+#              microseconds per operation;
 #   remount    unmount (timed), then mount again after that clean unmount;
 #   kill -9    `bench_space tail` appends 100 B entries to random documents
 #              until BENCH_BIG_TAIL_MIB (default 64) MiB of log are past
@@ -106,9 +107,12 @@ mkdir "$mnt/small"
 python3 - "$mnt" "$ops" <<'EOF'
 import os, sys, time
 mnt, ops = sys.argv[1], int(sys.argv[2])
-for sp, what in (("small", "empty space"), ("s0", "space of the million")):
+# twice each, alternating, so a background checkpoint or a cold cache
+# does not fall on one space only
+for rnd, (sp, what) in enumerate((("small", "empty space"), ("s0", "space of the million"),
+                                  ("s0", "space of the million"), ("small", "empty space"))):
     d = os.path.join(mnt, sp)
-    names = [os.path.join(d, "bench-new-%d" % i) for i in range(ops)]
+    names = [os.path.join(d, "bench-new-%d-%d" % (rnd, i)) for i in range(ops)]
     t0 = time.monotonic()
     for nm in names:
         os.close(os.open(nm, os.O_CREAT | os.O_WRONLY | os.O_EXCL, 0o644))

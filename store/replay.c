@@ -827,8 +827,14 @@ int store_apply_frame(struct store *s, uint64_t lsn, const uint8_t *p,
 int store_replay_frame(void *arg, uint64_t lsn, const uint8_t *p, size_t len)
 {
 	struct store *s = arg;
+	bool in = s->in_snapshot, done = s->snap_done;
 	int rc = store_apply_frame(s, lsn, p, len, false);
 
+	/* The snapshot's bytes, as store_write_snapshot counts them: the
+	 * cut-over rule (checkpoint.c) waits for twice that, so the first
+	 * change after opening a big store does not rewrite its index. */
+	if (!rc && (in || s->in_snapshot || s->snap_done != done))
+		s->last_snap_bytes += len;
 	if (rc == -EBADMSG)
 		log_error("cannot open store '%s': frame %" PRIu64
 			  " does not apply to the state before it",

@@ -43,3 +43,10 @@ tests_check_doc_history_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(CHECK_CFLAGS)
 tests_check_doc_history_LDADD = tests/libtestutil.a store/libstore.a \
 	wal/libwal.a json/libjson.a util/libutil.a $(JANSSON_LIBS) \
 	$(CHECK_LIBS) -lm
+
+check_PROGRAMS += tests/check_store_index
+TESTS += tests/check_store_index
+tests_check_store_index_SOURCES = tests/check_store_index.c
+tests_check_store_index_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+tests_check_store_index_LDADD = tests/libtestutil.a store/libstore.a \
+	wal/libwal.a util/libutil.a $(CHECK_LIBS)
