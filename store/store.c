@@ -397,6 +397,16 @@ void store_uuid(struct store *s, uint8_t out[STORE_UUID_LEN])
 	pthread_rwlock_unlock(&s->lock);
 }
 
+uint64_t store_next_id(struct store *s)
+{
+	uint64_t id;
+
+	pthread_rwlock_rdlock(&s->lock);
+	id = s->next_id;
+	pthread_rwlock_unlock(&s->lock);
+	return id;
+}
+
 /* ---- statistics ---- */
 
 void store_stats(struct store *s, struct store_stats *out)
