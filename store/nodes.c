@@ -151,13 +151,14 @@ struct node *node_by_name(struct store *s, uint64_t space_id, const char *name,
 			  &k);
 }
 
-/* Link node n, of pool handle h, by its name. */
-static int name_link(struct store *s, struct node *n, uint32_t h)
+/* Link node n, of pool handle h, by its name; *old (may be NULL) gets
+ * the handle of a node of that name it replaced, or 0. */
+static int name_link(struct store *s, struct node *n, uint32_t h, uint32_t *old)
 {
 	struct name_key k = { n->space_id, n->name, strlen(n->name) };
 
 	return pmap32_put(&s->names, name_hash(k.space_id, k.name, k.len),
-			  name_match, &k, h, NULL);
+			  name_match, &k, h, old);
 }
 
 static void name_unlink(struct store *s, struct node *n)
@@ -297,8 +298,9 @@ int node_add(struct store *s, uint64_t id, uint64_t space_id, const char *name,
 {
 	struct node *n;
 	struct kids *parent;
-	uint32_t h;
+	uint32_t h, old;
 	void *p;
+	int rc = -ENOMEM;
 
 	if (len > WAL_NAME_MAX ||
 	    ppool_alloc(&s->node_pool, node_size(len), &h, &p))
@@ -314,10 +316,24 @@ int node_add(struct store *s, uint64_t id, uint64_t space_id, const char *name,
 	} else {
 		parent = &s->spaces;
 	}
-	if (pmap32_put(&s->nodes, id, id_match, &id, h, NULL))
+	/* A node of that id or name already there is put back and the add
+	 * refused: replay need not look both up first. */
+	if (pmap32_put(&s->nodes, id, id_match, &id, h, &old))
 		goto out_free;
-	if (name_link(s, n, h))
+	if (old) {
+		pmap32_put(&s->nodes, id, id_match, &id, old, NULL);
+		rc = -EEXIST;
+		goto out_free;
+	}
+	if (name_link(s, n, h, &old))
 		goto out_unmap;
+	if (old) {
+		struct node *o = ppool_ptr(&s->node_pool, old);
+
+		name_link(s, o, old, NULL);
+		rc = -EEXIST;
+		goto out_unmap;
+	}
 	if (kids_insert(parent, id))
 		goto out_unname;
 	if (space_id)
@@ -334,7 +350,7 @@ out_unmap:
 	pmap32_del(&s->nodes, id, id_match, &id);
 out_free:
 	ppool_free(&s->node_pool, h, node_size(len));
-	return -ENOMEM;
+	return rc;
 }
 
 void node_remove(struct store *s, struct node *n)
@@ -399,5 +415,5 @@ int node_rename(struct store *s, struct node **np, uint64_t space_id,
 	m->name[len] = 0;
 	m->space_id = space_id;
 	*np = m;
-	return name_link(s, m, mh);
+	return name_link(s, m, mh, NULL);
 }

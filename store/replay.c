@@ -218,12 +218,14 @@ static int snap_begin(struct store *s, const struct wal_snap_begin *sb)
 static int snap_space(struct store *s, const struct wal_space *r)
 {
 	struct node *n;
+	int rc;
 
-	if (r->id <= STORE_ROOT_ID || r->id >= STORE_ID_LIMIT ||
-	    node_get(s, r->id) || node_by_name(s, 0, r->name.p, r->name.len))
+	/* an id or a name already there: node_add refuses it (-EEXIST) */
+	if (r->id <= STORE_ROOT_ID || r->id >= STORE_ID_LIMIT)
 		return -EBADMSG;
 	s->snap_seen.spaces++;
-	return node_add(s, r->id, 0, r->name.p, r->name.len, &r->meta, &n);
+	rc = node_add(s, r->id, 0, r->name.p, r->name.len, &r->meta, &n);
+	return rc == -EEXIST ? -EBADMSG : rc;
 }
 
 static int snap_doc(struct store *s, const struct wal_snap_doc *r)
@@ -231,14 +233,14 @@ static int snap_doc(struct store *s, const struct wal_snap_doc *r)
 	struct node *n;
 	int rc;
 
+	/* an id or a name already there: node_add refuses it (-EEXIST) */
 	if (r->id <= STORE_ROOT_ID || r->id >= STORE_ID_LIMIT ||
-	    node_get(s, r->id) || !space_of(s, r->space_id) ||
-	    node_by_name(s, r->space_id, r->key.p, r->key.len))
+	    !space_of(s, r->space_id))
 		return -EBADMSG;
 	rc = node_add(s, r->id, r->space_id, r->key.p, r->key.len, &r->meta,
 		      &n);
 	if (rc)
-		return rc;
+		return rc == -EEXIST ? -EBADMSG : rc;
 	s->snap_seen.docs++;
 	s->snap_seen.entries += r->n;
 	n->seq = r->seq;

@@ -361,6 +361,8 @@ struct node *node_get(struct store *s, uint64_t id);
 bool node_next(struct store *s, size_t *pos, uint64_t *id, void **val);
 struct node *node_by_name(struct store *s, uint64_t space_id, const char *name,
 			  size_t len);
+/* Add a node: 0, -EEXIST (a node of that id, or of that name in that
+ * space, is there: nothing changed) or -ENOMEM. */
 int node_add(struct store *s, uint64_t id, uint64_t space_id, const char *name,
 	     size_t len, const struct wal_meta *m, struct node **out);
 void node_remove(struct store *s, struct node *n);

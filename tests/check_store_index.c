@@ -1,14 +1,18 @@
 /*
  * check_store_index.c - the in-memory index of a big store (issue 20):
  * what an open store knows of its last checkpoint, so that the first
- * change after a reopen does not rewrite the whole index.
+ * change after a reopen does not rewrite the whole index; a node whose id
+ * or name is taken is refused by the index itself (replay relies on it
+ * instead of looking both up first).
  */
 #include "config.h"
 
 #include "store/store.h"
+#include "store/store_internal.h"
 #include "tests/testutil.h"
 
 #include <check.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -79,6 +83,48 @@ START_TEST(test_reopened_store_knows_its_snapshot_size)
 }
 END_TEST
 
+/* node_add refuses an id or a (space, name) already there and leaves the
+ * index as it was: the node of that id or name is still found, nothing
+ * was added, and the store closes and checks clean. */
+START_TEST(test_index_refuses_a_taken_id_or_name)
+{
+	char *dir = test_tmpdir();
+	struct store *s = open_with(dir, 64 << 20);
+	struct wal_meta wm = { .mode = 0644 };
+	uint64_t sp, a, b, id, docs;
+	struct store_stats st;
+	struct node *n = NULL;
+	FILE *devnull;
+
+	ck_assert_int_eq(store_space_create(s, "sp", &M, &sp, NULL), 0);
+	ck_assert_int_eq(store_doc_create(s, sp, "a", &M, &a, NULL), 0);
+	ck_assert_int_eq(store_doc_create(s, sp, "b", &M, &b, NULL), 0);
+	store_stats(s, &st);
+	docs = st.documents;
+	store_wrlock(s);
+	/* a's id under a new name, then a new id under b's name */
+	ck_assert_int_eq(node_add(s, a, sp, "c", 1, &wm, &n), -EEXIST);
+	ck_assert_int_eq(node_add(s, s->next_id, sp, "b", 1, &wm, &n), -EEXIST);
+	/* the space's id as a document */
+	ck_assert_int_eq(node_add(s, sp, sp, "d", 1, &wm, &n), -EEXIST);
+	ck_assert_ptr_eq(node_get(s, a), node_by_name(s, sp, "a", 1));
+	ck_assert_ptr_eq(node_get(s, b), node_by_name(s, sp, "b", 1));
+	ck_assert_ptr_null(node_by_name(s, sp, "c", 1));
+	ck_assert_ptr_null(node_by_name(s, sp, "d", 1));
+	pthread_rwlock_unlock(&s->lock);
+	store_stats(s, &st);
+	ck_assert_uint_eq(st.documents, docs);
+	ck_assert_int_eq(store_doc_lookup(s, sp, "b", &id), 0);
+	ck_assert_uint_eq(id, b);
+	ck_assert_int_eq(store_doc_create(s, sp, "c", &M, &id, NULL), 0);
+	ck_assert_int_eq(store_close(s), 0);
+	devnull = fopen("/dev/null", "w");
+	ck_assert_int_eq(store_fsck(dir, devnull), 0);
+	fclose(devnull);
+	test_rmdir(dir);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("store_index");
@@ -86,6 +132,7 @@ int main(void)
 
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_reopened_store_knows_its_snapshot_size);
+	tcase_add_test(tc, test_index_refuses_a_taken_id_or_name);
 	suite_add_tcase(s, tc);
 	return test_run_suite(s);
 }
