@@ -46,3 +46,5 @@ EXTRA_DIST += bench/bench_floor.sh
 EXTRA_PROGRAMS += bench/bench_space
 bench_bench_space_SOURCES = bench/bench_space.c
 bench_bench_space_LDADD = store/libstore.a wal/libwal.a util/libutil.a
+# big namespaces through the mount (issue 20, goal 3)
+EXTRA_DIST += bench/bench_big.sh

@@ -99,30 +99,15 @@ void fs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		dir_handle_free(fs, dh); /* interrupted: no releasedir */
 }
 
-/* Store callback: the largest id listed. */
-static int max_id(void *arg, uint64_t id, const char *name)
-{
-	uint64_t *max = arg;
-
-	if (id > *max)
-		*max = id;
-	return 0;
-}
-
 /* The listing of a directory handle covers ids below dh->limit: the names
- * present when it began (opendir, or a rewind to offset 0). */
-static void dir_begin(struct fs *fs, uint64_t ino, struct dir_handle *dh,
-		      off_t off)
+ * present when it began (opendir, or a rewind to offset 0).  The store's
+ * next id, not the largest id listed: finding that walked the whole
+ * space before the first name (half a second at a million documents). */
+static void dir_begin(struct fs *fs, struct dir_handle *dh, off_t off)
 {
-	uint64_t max = 0;
-
 	if (off != 0 && dh->limit)
 		return;
-	if (ino == STORE_ROOT_ID)
-		store_space_list(fs->s, 2, max_id, &max);
-	else
-		store_doc_list(fs->s, ino, 2, max_id, &max);
-	dh->limit = max + 1 > 2 ? max + 1 : 2;
+	dh->limit = store_next_id(fs->s);
 }
 
 struct dir_fill {
@@ -190,7 +175,7 @@ static int fill_begin(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		fs_reply_err(req, -ENOMEM);
 		return -ENOMEM;
 	}
-	dir_begin(fuse_req_userdata(req), ino, dh, off);
+	dir_begin(fuse_req_userdata(req), dh, off);
 	df->cloud = dh->cloud;
 	df->limit = dh->limit;
 	df->mode = ino == STORE_ROOT_ID ? S_IFDIR : S_IFREG;

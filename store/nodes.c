@@ -3,9 +3,11 @@
  * the ordered id lists that directory listings walk.
  *
  * Names are found through a 64-bit hash of (space id, name) in the hash
- * map s->names (util/pmap.h), whose values are the nodes themselves; nodes sharing a
+ * map s->names, whose values are the nodes themselves; nodes sharing a
  * hash are told apart by a match on (space id, name).  A node is one
- * allocation holding its name and its first entry (struct node).  Listings walk a sorted
+ * object of s->node_pool (util/pmap.h: no allocation header, 8-byte
+ * granules) holding its name and its first entry (struct node); both
+ * maps keep its 4-byte handle (pmap32), not its address.  Listings walk a sorted
  * array of ids per space: ids only grow, so a new document is appended at
  * the end; a listing resumed "from id X" sees every name that existed
  * throughout exactly once.  A removed id is marked gone in its slot
@@ -71,26 +73,50 @@ static uint64_t node_name_hash(const void *val)
 
 void nodes_init(struct store *s)
 {
-	pmap_init(&s->nodes, node_id_hash);
-	pmap_init(&s->names, node_name_hash);
+	ppool_init(&s->node_pool);
+	pmap32_init(&s->nodes, &s->node_pool, node_id_hash);
+	pmap32_init(&s->names, &s->node_pool, node_name_hash);
+}
+
+/* What a node owns besides its pool object. */
+static void node_free_parts(struct node *n)
+{
+	if (n->ents != &n->one)
+		free(n->ents);
+	if (!n->space_id)
+		free(n->kids.ids);
+}
+
+void nodes_expect(struct store *s, uint64_t n)
+{
+	if (n > NODES_EXPECT_MAX)
+		n = NODES_EXPECT_MAX;
+	/* a hint: on failure the maps grow as nodes come */
+	(void)pmap32_reserve(&s->nodes, (size_t)n);
+	(void)pmap32_reserve(&s->names, (size_t)n);
 }
 
 void nodes_release(struct store *s)
 {
-	pmap_release(&s->nodes);
-	pmap_release(&s->names);
+	void *v;
+
+	for (size_t pos = 0; pmap32_next(&s->nodes, &pos, NULL, &v);)
+		node_free_parts(v);
+	pmap32_release(&s->nodes);
+	pmap32_release(&s->names);
+	ppool_release(&s->node_pool);
 }
 
 struct node *node_get(struct store *s, uint64_t id)
 {
-	return pmap_get(&s->nodes, id, id_match, &id);
+	return pmap32_get(&s->nodes, id, id_match, &id);
 }
 
 bool node_next(struct store *s, size_t *pos, uint64_t *id, void **val)
 {
 	void *v;
 
-	if (!pmap_next(&s->nodes, pos, &v))
+	if (!pmap32_next(&s->nodes, pos, NULL, &v))
 		return false;
 	if (id)
 		*id = ((struct node *)v)->id;
@@ -110,8 +136,10 @@ static bool name_match(const void *val, const void *key)
 	const struct node *n = val;
 	const struct name_key *k = key;
 
-	return n->space_id == k->space_id && strlen(n->name) == k->len &&
-	       memcmp(n->name, k->name, k->len) == 0;
+	/* no strlen of every candidate: strncmp stops at the node's end
+	 * (a key holds no NUL), then the node's name must end there */
+	return n->space_id == k->space_id &&
+	       strncmp(n->name, k->name, k->len) == 0 && n->name[k->len] == 0;
 }
 
 struct node *node_by_name(struct store *s, uint64_t space_id, const char *name,
@@ -119,33 +147,40 @@ struct node *node_by_name(struct store *s, uint64_t space_id, const char *name,
 {
 	struct name_key k = { space_id, name, len };
 
-	return pmap_get(&s->names, name_hash(space_id, name, len), name_match,
-			&k);
+	return pmap32_get(&s->names, name_hash(space_id, name, len), name_match,
+			  &k);
 }
 
-static int name_link(struct store *s, struct node *n)
+/* Link node n, of pool handle h, by its name; *old (may be NULL) gets
+ * the handle of a node of that name it replaced, or 0. */
+static int name_link(struct store *s, struct node *n, uint32_t h, uint32_t *old)
 {
 	struct name_key k = { n->space_id, n->name, strlen(n->name) };
 
-	return pmap_put(&s->names, name_hash(k.space_id, k.name, k.len),
-			name_match, &k, n, NULL);
+	return pmap32_put(&s->names, name_hash(k.space_id, k.name, k.len),
+			  name_match, &k, h, old);
 }
 
 static void name_unlink(struct store *s, struct node *n)
 {
 	struct name_key k = { n->space_id, n->name, strlen(n->name) };
 
-	pmap_del(&s->names, name_hash(k.space_id, k.name, k.len), name_match,
-		 &k);
+	pmap32_del(&s->names, name_hash(k.space_id, k.name, k.len), name_match,
+		   &k);
 }
 
-/* Bytes of a node whose name is len bytes long. */
+/* Bytes of a node whose name is len bytes long (at most WAL_NAME_MAX:
+ * within PPOOL_MAX_BYTES). */
 static size_t node_size(size_t len)
 {
 	size_t size = offsetof(struct node, name) + len + 1;
 
 	return size > sizeof(struct node) ? size : sizeof(struct node);
 }
+
+_Static_assert(offsetof(struct node, name) + WAL_NAME_MAX + 1 <=
+		       PPOOL_MAX_BYTES,
+	       "a node with the longest name fits the pool");
 
 int node_ents_reserve(struct node *n)
 {
@@ -261,11 +296,16 @@ void kids_remove(struct kids *k, uint64_t id)
 int node_add(struct store *s, uint64_t id, uint64_t space_id, const char *name,
 	     size_t len, const struct wal_meta *m, struct node **out)
 {
-	struct node *n = calloc(1, node_size(len));
+	struct node *n;
 	struct kids *parent;
+	uint32_t h, old;
+	void *p;
+	int rc = -ENOMEM;
 
-	if (!n)
+	if (len > WAL_NAME_MAX ||
+	    ppool_alloc(&s->node_pool, node_size(len), &h, &p))
 		return -ENOMEM;
+	n = p;
 	memcpy(n->name, name, len);
 	n->id = id;
 	n->space_id = space_id;
@@ -276,10 +316,24 @@ int node_add(struct store *s, uint64_t id, uint64_t space_id, const char *name,
 	} else {
 		parent = &s->spaces;
 	}
-	if (pmap_put(&s->nodes, id, id_match, &id, n, NULL))
+	/* A node of that id or name already there is put back and the add
+	 * refused: replay need not look both up first. */
+	if (pmap32_put(&s->nodes, id, id_match, &id, h, &old))
 		goto out_free;
-	if (name_link(s, n))
+	if (old) {
+		pmap32_put(&s->nodes, id, id_match, &id, old, NULL);
+		rc = -EEXIST;
+		goto out_free;
+	}
+	if (name_link(s, n, h, &old))
 		goto out_unmap;
+	if (old) {
+		struct node *o = ppool_ptr(&s->node_pool, old);
+
+		name_link(s, o, old, NULL);
+		rc = -EEXIST;
+		goto out_unmap;
+	}
 	if (kids_insert(parent, id))
 		goto out_unname;
 	if (space_id)
@@ -293,27 +347,18 @@ int node_add(struct store *s, uint64_t id, uint64_t space_id, const char *name,
 out_unname:
 	name_unlink(s, n);
 out_unmap:
-	pmap_del(&s->nodes, id, id_match, &id);
+	pmap32_del(&s->nodes, id, id_match, &id);
 out_free:
-	free(n);
-	return -ENOMEM;
-}
-
-void node_free(struct node *n)
-{
-	if (!n)
-		return;
-	if (n->ents != &n->one)
-		free(n->ents);
-	if (!n->space_id)
-		free(n->kids.ids);
-	free(n);
+	ppool_free(&s->node_pool, h, node_size(len));
+	return rc;
 }
 
 void node_remove(struct store *s, struct node *n)
 {
+	uint32_t h;
+
 	name_unlink(s, n);
-	pmap_del(&s->nodes, n->id, id_match, &n->id);
+	h = pmap32_del(&s->nodes, n->id, id_match, &n->id);
 	if (n->space_id) {
 		kids_remove(&node_get(s, n->space_id)->kids, n->id);
 		s->ndocs--;
@@ -322,7 +367,8 @@ void node_remove(struct store *s, struct node *n)
 		kids_remove(&s->spaces, n->id);
 		s->nspaces--;
 	}
-	node_free(n);
+	node_free_parts(n);
+	ppool_free(&s->node_pool, h, node_size(strlen(n->name)));
 }
 
 int node_rename(struct store *s, struct node **np, uint64_t space_id,
@@ -331,19 +377,26 @@ int node_rename(struct store *s, struct node **np, uint64_t space_id,
 	struct node *n = *np, *m = n;
 	struct node *to = node_get(s, space_id);
 	uint64_t id = n->id;
+	size_t old_len = strlen(n->name);
+	uint32_t h = 0, mh = 0;
+	void *p;
 
-	/* Everything that can fail comes first: the new allocation when
-	 * the name outgrows the node, room in both maps, the listing. */
-	if (len > strlen(n->name)) {
-		m = malloc(node_size(len));
-		if (!m)
+	/* Everything that can fail comes first: the new object when the
+	 * name outgrows the node, room in both maps, the listing. */
+	if (len > WAL_NAME_MAX)
+		return -ENOMEM;
+	/* a pool object is freed at the size of its name: a name of
+	 * another size in granules moves the node */
+	if (ppool_units(node_size(len)) != ppool_units(node_size(old_len))) {
+		if (ppool_alloc(&s->node_pool, node_size(len), &mh, &p))
 			return -ENOMEM;
+		m = p;
 	}
-	if (pmap_reserve(&s->nodes, pmap_count(&s->nodes) + 1) ||
-	    pmap_reserve(&s->names, pmap_count(&s->names) + 1) ||
+	if (pmap32_reserve(&s->nodes, pmap32_count(&s->nodes) + 1) ||
+	    pmap32_reserve(&s->names, pmap32_count(&s->names) + 1) ||
 	    (space_id != n->space_id && kids_insert(&to->kids, id))) {
 		if (m != n)
-			free(m);
+			ppool_free(&s->node_pool, mh, node_size(len));
 		return -ENOMEM;
 	}
 	name_unlink(s, n);
@@ -353,12 +406,14 @@ int node_rename(struct store *s, struct node **np, uint64_t space_id,
 		memcpy(m, n, offsetof(struct node, name));
 		if (n->ents == &n->one)
 			m->ents = &m->one;
-		pmap_put(&s->nodes, id, id_match, &id, m, NULL);
-		free(n);
+		pmap32_put(&s->nodes, id, id_match, &id, mh, &h);
+		ppool_free(&s->node_pool, h, node_size(old_len));
+	} else {
+		mh = pmap32_handle(&s->nodes, id, id_match, &id);
 	}
 	memcpy(m->name, name, len);
 	m->name[len] = 0;
 	m->space_id = space_id;
 	*np = m;
-	return name_link(s, m);
+	return name_link(s, m, mh, NULL);
 }

@@ -192,12 +192,8 @@ out:
 
 static void store_free(struct store *s)
 {
-	void *n;
-
 	if (!s)
 		return;
-	for (size_t pos = 0; node_next(s, &pos, NULL, &n);)
-		node_free(n);
 	nodes_release(s);
 	free(s->spaces.ids);
 	tombs_release(s);
@@ -447,6 +443,16 @@ void store_uuid(struct store *s, uint8_t out[STORE_UUID_LEN])
 	pthread_rwlock_rdlock(&s->lock); /* store_grow may move the map */
 	memcpy(out, datafile_id(s->map), STORE_UUID_LEN);
 	pthread_rwlock_unlock(&s->lock);
+}
+
+uint64_t store_next_id(struct store *s)
+{
+	uint64_t id;
+
+	pthread_rwlock_rdlock(&s->lock);
+	id = s->next_id;
+	pthread_rwlock_unlock(&s->lock);
+	return id;
 }
 
 /* ---- statistics ---- */

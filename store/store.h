@@ -156,6 +156,12 @@ typedef int (*store_name_fn)(void *arg, uint64_t id, const char *name);
 int store_space_list(struct store *s, uint64_t from_id, store_name_fn fn,
 		     void *arg);
 
+/* Every id given so far (space or document, live or removed) is below
+ * this; ids only grow, so a node created later has an id at or above it.
+ * A listing that must leave out names created after it began keeps this
+ * as its limit (fs/dir.c) without walking the space. */
+uint64_t store_next_id(struct store *s);
+
 /* ---- documents ---- */
 
 /* Create an empty document (MapKey).  -EEXIST, -ENOENT (no such space). */

@@ -60,8 +60,8 @@ static inline bool kids_at(const struct kids *k, uint32_t i, uint64_t *id)
 }
 
 /*
- * A space or a document of the index: one allocation (nodes.c), sized for
- * its name.  Its layout is what the index costs per document in memory
+ * A space or a document of the index: one object of s->node_pool
+ * (nodes.c), sized for its name.  Its layout is what the index costs per document in memory
  * (docs/engine.md, "Memory"): keep fields narrow and rare ones out.
  *   - name is the node's last field: a rename to a longer name moves
  *     the node to a new allocation (node_rename), so never keep a node
@@ -173,9 +173,10 @@ struct store {
 	void *snap_writing_arg;
 	struct alloc *alloc;
 	/* The nodes by id and by (space, name): maps of the nodes
-	 * themselves (util/pmap.h, nodes.c); use node_get, node_by_name,
-	 * node_next. */
-	struct pmap nodes, names;
+	 * themselves, objects of node_pool (util/pmap.h, nodes.c); use
+	 * node_get, node_by_name, node_next. */
+	struct ppool node_pool;
+	struct pmap32 nodes, names;
 	struct kids spaces; /* the root's children */
 	struct store_meta root_meta;
 	uint64_t next_id;
@@ -377,10 +378,15 @@ void store_refill_apply(struct store *s, struct node *n);
 void store_evict_forget(struct store *s, struct node *n);
 
 /* nodes.c */
-/* Empty maps of nodes (s->nodes, s->names); release frees their tables,
- * not the nodes. */
+/* Empty maps of nodes (s->nodes, s->names) and their pool; release
+ * frees every node (and what it owns), the tables and the pool. */
 void nodes_init(struct store *s);
 void nodes_release(struct store *s);
+/* Room in both maps for n nodes (a snapshot's announced count, capped at
+ * NODES_EXPECT_MAX: hostile counts cost at most that), so that loading
+ * them does not rehash every node at each doubling.  Only a hint. */
+#define NODES_EXPECT_MAX (1ull << 24)
+void nodes_expect(struct store *s, uint64_t n);
 struct node *node_get(struct store *s, uint64_t id);
 /* Iterate over every node (start with *pos = 0; the id and the node in
  * *id and *val, either may be NULL): true, or false at the end.  Order is
@@ -388,13 +394,14 @@ struct node *node_get(struct store *s, uint64_t id);
 bool node_next(struct store *s, size_t *pos, uint64_t *id, void **val);
 struct node *node_by_name(struct store *s, uint64_t space_id, const char *name,
 			  size_t len);
+/* Add a node: 0, -EEXIST (a node of that id, or of that name in that
+ * space, is there: nothing changed) or -ENOMEM. */
 int node_add(struct store *s, uint64_t id, uint64_t space_id, const char *name,
 	     size_t len, const struct wal_meta *m, struct node **out);
 void node_remove(struct store *s, struct node *n);
 /* Rename *np (it may move: *np is the node after). */
 int node_rename(struct store *s, struct node **np, uint64_t space_id,
 		const char *name, size_t len);
-void node_free(struct node *n);
 int kids_insert(struct kids *k, uint64_t id);
 void kids_remove(struct kids *k, uint64_t id);
 uint32_t kids_lower_bound(const struct kids *k, uint64_t id);

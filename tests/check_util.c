@@ -412,6 +412,174 @@ START_TEST(test_pmap_agrees_with_a_plain_array)
 }
 END_TEST
 
+/* pmap32 objects: the key, then a fill of the object's remaining bytes
+ * (its size varies with the key) that a get checks. */
+struct pobj {
+	int k;
+	uint8_t fill[];
+};
+
+static size_t pobj_size(int k)
+{
+	return sizeof(struct pobj) + (size_t)(k % 97) * 5 + 1;
+}
+
+/* Three keys share each hash: runs of equal hashes. */
+static uint64_t pobj_weak_hash(int k)
+{
+	return (uint64_t)(k / 3) + 1;
+}
+
+static uint64_t pobj_hash(const void *val)
+{
+	return pobj_weak_hash(((const struct pobj *)val)->k);
+}
+
+static bool pobj_match(const void *val, const void *key)
+{
+	return ((const struct pobj *)val)->k == *(const int *)key;
+}
+
+static void pobj_check(const struct pobj *o, int k)
+{
+	size_t bad = 0;
+
+	ck_assert_int_eq(o->k, k);
+	for (size_t i = 0; i < pobj_size(k) - sizeof(*o); i++)
+		bad += o->fill[i] != (uint8_t)(k + (int)i);
+	ck_assert_uint_eq(bad, 0);
+}
+
+/* Objects of many sizes in a ppool, found through a pmap32 whose hashes
+ * collide in runs: a random mix of adds and removes agrees with a plain
+ * array at every step, every object keeps its bytes, freed objects are
+ * reused (the pool stops growing once churn is steady), handles are
+ * never 0, and sizes out of range are refused. */
+START_TEST(test_pmap32_and_pool_agree_with_a_plain_array)
+{
+	enum {
+		KEYS = 4000,
+		STEPS = 80000
+	};
+	static uint32_t handle[KEYS + 1];
+	struct ppool pool;
+	struct pmap32 m;
+	uint64_t rng = 0x2545F4914F6CDD1Dull;
+	size_t live = 0, pos = 0, seen = 0, bytes_mid = 0;
+	uint32_t h, old;
+	void *p;
+
+	memset(handle, 0, sizeof(handle));
+	ppool_init(&pool);
+	pmap32_init(&m, &pool, pobj_hash);
+	ck_assert_int_eq(ppool_alloc(&pool, 0, &h, &p), -ENOMEM);
+	ck_assert_int_eq(ppool_alloc(&pool, PPOOL_MAX_BYTES + 1, &h, &p),
+			 -ENOMEM);
+	ck_assert_ptr_null(pmap32_get(&m, 1, pobj_match, &(int){ 1 }));
+	ck_assert_uint_eq(pmap32_del(&m, 1, pobj_match, &(int){ 1 }), 0);
+	for (int i = 0; i < STEPS; i++) {
+		int k;
+
+		rng ^= rng << 13;
+		rng ^= rng >> 7;
+		rng ^= rng << 17;
+		k = (int)(rng % KEYS) + 1;
+		if (i == STEPS / 2)
+			bytes_mid = pool.bytes;
+		if (!handle[k]) {
+			struct pobj *o;
+
+			ck_assert_int_eq(
+				ppool_alloc(&pool, pobj_size(k), &h, &p), 0);
+			ck_assert_uint_ne(h, 0);
+			ck_assert_ptr_eq(ppool_ptr(&pool, h), p);
+			ck_assert_uint_eq((uintptr_t)p % PPOOL_UNIT, 0);
+			o = p;
+			ck_assert_int_eq(o->k, 0); /* zeroed */
+			o->k = k;
+			for (size_t j = 0; j < pobj_size(k) - sizeof(*o); j++)
+				o->fill[j] = (uint8_t)(k + (int)j);
+			ck_assert_int_eq(pmap32_put(&m, pobj_weak_hash(k),
+						    pobj_match, &k, h, &old),
+					 0);
+			ck_assert_uint_eq(old, 0);
+			handle[k] = h;
+			live++;
+		} else {
+			pobj_check(pmap32_get(&m, pobj_weak_hash(k), pobj_match,
+					      &k),
+				   k);
+			ck_assert_uint_eq(pmap32_handle(&m, pobj_weak_hash(k),
+							pobj_match, &k),
+					  handle[k]);
+			ck_assert_uint_eq(pmap32_del(&m, pobj_weak_hash(k),
+						     pobj_match, &k),
+					  handle[k]);
+			ppool_free(&pool, handle[k], pobj_size(k));
+			handle[k] = 0;
+			live--;
+		}
+		ck_assert_uint_eq(pmap32_count(&m), live);
+		if (i % 8000 == 0)
+			for (int j = 1; j <= KEYS; j++) {
+				void *v = pmap32_get(&m, pobj_weak_hash(j),
+						     pobj_match, &j);
+
+				if (handle[j])
+					pobj_check(v, j);
+				else
+					ck_assert_ptr_null(v);
+			}
+	}
+	/* Steady churn over the same keys reuses freed objects: no block
+	 * was added in the second half. */
+	ck_assert_uint_eq(pool.bytes, bytes_mid);
+	while (pmap32_next(&m, &pos, &h, &p)) {
+		const struct pobj *o = p;
+
+		ck_assert_uint_eq(handle[o->k], h);
+		pobj_check(o, o->k);
+		seen++;
+	}
+	ck_assert_uint_eq(seen, live);
+	ck_assert_uint_lt(pmap32_count(&m) * 10, m.cap * 7);
+	ck_assert_uint_eq(pmap32_table_bytes(&m), m.cap * sizeof(uint32_t));
+	pmap32_release(&m);
+	ppool_release(&pool);
+	ck_assert_uint_eq(pool.bytes, 0);
+	ck_assert_uint_eq(pmap32_count(&m), 0);
+}
+END_TEST
+
+/* Objects fill a block to its last granule and the next one starts a
+ * new block; handles address both. */
+START_TEST(test_ppool_spans_blocks)
+{
+	struct ppool pool;
+	size_t per_block = ((size_t)1 << PPOOL_BLOCK_SHIFT) * PPOOL_UNIT;
+	size_t n = per_block / PPOOL_MAX_BYTES * 2 + 3;
+	uint32_t *hs = calloc(n, sizeof(*hs));
+	void *p;
+
+	ck_assert_ptr_nonnull(hs);
+	ppool_init(&pool);
+	for (size_t i = 0; i < n; i++) {
+		ck_assert_int_eq(ppool_alloc(&pool, PPOOL_MAX_BYTES, &hs[i], &p),
+				 0);
+		memset(p, (int)(i & 0xff), PPOOL_MAX_BYTES);
+	}
+	ck_assert_uint_eq(pool.nblocks, 3);
+	for (size_t i = 0; i < n; i++) {
+		const uint8_t *b = ppool_ptr(&pool, hs[i]);
+
+		ck_assert_uint_eq(b[0], i & 0xff);
+		ck_assert_uint_eq(b[PPOOL_MAX_BYTES - 1], i & 0xff);
+	}
+	ppool_release(&pool);
+	free(hs);
+}
+END_TEST
+
 /* A random mix of puts, replaces and deletes agrees with a plain array
  * at every step, and iteration sees exactly the live keys. */
 START_TEST(test_u64map_agrees_with_a_plain_array)
@@ -764,6 +932,8 @@ int main(void)
 	tcase_add_test(
 		tc, test_pmap_tells_shared_hashes_apart_and_deletes_inside_runs);
 	tcase_add_test(tc, test_pmap_agrees_with_a_plain_array);
+	tcase_add_test(tc, test_pmap32_and_pool_agree_with_a_plain_array);
+	tcase_add_test(tc, test_ppool_spans_blocks);
 	tcase_add_test(tc,
 		       test_grow_doubles_from_the_minimum_and_refuses_overflow);
 	tcase_add_test(tc, test_cbuf_builds_a_string_and_keeps_a_failure);

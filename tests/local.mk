@@ -56,3 +56,10 @@ tests_check_store_grow_order_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 tests_check_store_grow_order_LDADD = tests/crashsim/libcrashsim.a \
 	tests/libtestutil.a store/libstore.a wal/libwal.a util/libutil.a \
 	$(CHECK_LIBS)
+
+check_PROGRAMS += tests/check_store_index
+TESTS += tests/check_store_index
+tests_check_store_index_SOURCES = tests/check_store_index.c
+tests_check_store_index_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+tests_check_store_index_LDADD = tests/libtestutil.a store/libstore.a \
+	wal/libwal.a util/libutil.a $(CHECK_LIBS)

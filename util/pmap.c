@@ -177,3 +177,273 @@ bool pmap_next(const struct pmap *m, size_t *pos, void **val)
 	}
 	return false;
 }
+
+/*
+ * ppool and pmap32.
+ *
+ * Invariants (ppool):
+ *   1. blocks[0 .. nblocks) are blocks of 2^17 units; units [0, used) of
+ *      the last are taken or on a free list, the rest untouched; unit 0
+ *      of block 0 is never handed out (handle 0 means none).
+ *   2. free[u] heads a list of freed objects of u units, each holding
+ *      the next one's handle in its first 4 bytes (0 ends it).
+ * pmap32 keeps pmap's invariants 1 and 3; a non-empty slot is the
+ * object's handle << 1 with tag32(hash) in bit 0.
+ * Under AddressSanitizer the bytes of a freed object (past its link) and
+ * of a block beyond used are poisoned, so a node used after its removal
+ * is caught as it would be with malloc.
+ */
+#if defined(__SANITIZE_ADDRESS__)
+#define PPOOL_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define PPOOL_ASAN 1
+#endif
+#endif
+#ifdef PPOOL_ASAN
+#include <sanitizer/asan_interface.h>
+#define POISON(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
+#define UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#else
+#define POISON(p, n) ((void)(p), (void)(n))
+#define UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+
+#define BLOCK_UNITS (1u << PPOOL_BLOCK_SHIFT)
+#define BLOCK_BYTES ((size_t)BLOCK_UNITS * PPOOL_UNIT)
+
+void ppool_init(struct ppool *p)
+{
+	memset(p, 0, sizeof(*p));
+}
+
+void ppool_release(struct ppool *p)
+{
+	for (uint32_t i = 0; i < p->nblocks; i++) {
+		UNPOISON(p->blocks[i], BLOCK_BYTES);
+		free(p->blocks[i]);
+	}
+	free(p->blocks);
+	ppool_init(p);
+}
+
+static int ppool_new_block(struct ppool *p)
+{
+	uint8_t *b;
+
+	if (p->nblocks == PPOOL_MAX_BLOCKS)
+		return -ENOMEM;
+	if (p->nblocks == p->cap) {
+		uint8_t **bl = grow_array32(p->blocks, &p->cap, p->nblocks + 1,
+					    16, sizeof(*bl));
+		if (!bl)
+			return -ENOMEM;
+		p->blocks = bl;
+	}
+	b = malloc(BLOCK_BYTES);
+	if (!b)
+		return -ENOMEM;
+	POISON(b, BLOCK_BYTES);
+	p->blocks[p->nblocks++] = b;
+	p->used = p->nblocks == 1 ? 1 : 0;
+	p->bytes += BLOCK_BYTES;
+	return 0;
+}
+
+int ppool_alloc(struct ppool *p, size_t size, uint32_t *h, void **ptr)
+{
+	uint32_t units, got;
+	uint8_t *o;
+
+	if (size == 0 || size > PPOOL_MAX_BYTES)
+		return -ENOMEM;
+	units = ppool_units(size);
+	if (p->free[units]) {
+		got = p->free[units];
+		o = ppool_ptr(p, got);
+		UNPOISON(o, (size_t)units * PPOOL_UNIT);
+		memcpy(&p->free[units], o, sizeof(uint32_t));
+	} else {
+		if (!p->nblocks || p->used + units > BLOCK_UNITS) {
+			int rc = ppool_new_block(p);
+			if (rc)
+				return rc;
+		}
+		got = ((p->nblocks - 1) << PPOOL_BLOCK_SHIFT) | p->used;
+		p->used += units;
+		o = ppool_ptr(p, got);
+		UNPOISON(o, (size_t)units * PPOOL_UNIT);
+	}
+	memset(o, 0, (size_t)units * PPOOL_UNIT);
+	*h = got;
+	*ptr = o;
+	return 0;
+}
+
+void ppool_free(struct ppool *p, uint32_t h, size_t size)
+{
+	uint32_t units = ppool_units(size);
+	uint8_t *o;
+
+	if (!h)
+		return;
+	debug_assert(size && size <= PPOOL_MAX_BYTES);
+	o = ppool_ptr(p, h);
+	memcpy(o, &p->free[units], sizeof(uint32_t));
+	p->free[units] = h;
+	POISON(o + sizeof(uint32_t),
+	       (size_t)units * PPOOL_UNIT - sizeof(uint32_t));
+}
+
+static uint32_t tag32(uint64_t h)
+{
+	return (uint32_t)(mix(h) >> 8) & 1;
+}
+
+static void *slot32_val(const struct pmap32 *m, uint32_t slot)
+{
+	return ppool_ptr(m->pool, slot >> 1);
+}
+
+void pmap32_init(struct pmap32 *m, const struct ppool *pool, pmap_hash_fn *hash)
+{
+	m->slots = NULL;
+	m->cap = m->count = 0;
+	m->hash = hash;
+	m->pool = pool;
+}
+
+void pmap32_release(struct pmap32 *m)
+{
+	free(m->slots);
+	pmap32_init(m, m->pool, m->hash);
+}
+
+static int rehash32(struct pmap32 *m, size_t cap)
+{
+	uint32_t *slots = calloc(cap, sizeof(*slots));
+
+	if (!slots)
+		return -ENOMEM;
+	for (size_t i = 0; i < m->cap; i++) {
+		size_t j;
+
+		if (!m->slots[i])
+			continue;
+		j = home(m->hash(slot32_val(m, m->slots[i])), cap);
+		while (slots[j])
+			j = (j + 1) & (cap - 1);
+		slots[j] = m->slots[i];
+	}
+	free(m->slots);
+	m->slots = slots;
+	m->cap = cap;
+	return 0;
+}
+
+int pmap32_reserve(struct pmap32 *m, size_t n)
+{
+	size_t cap;
+
+	if (n > SIZE_MAX / 10)
+		return -ENOMEM;
+	cap = grow_cap(m->cap, n * 10 / 7 + 1, 16, sizeof(*m->slots));
+	if (!cap)
+		return -ENOMEM;
+	return cap == m->cap ? 0 : rehash32(m, cap);
+}
+
+static size_t find32(const struct pmap32 *m, uint64_t h, hmap_match_fn *match,
+		     const void *key)
+{
+	size_t i = home(h, m->cap);
+	uint32_t t = tag32(h);
+
+	while (m->slots[i] && ((m->slots[i] & 1) != t ||
+			       !match(slot32_val(m, m->slots[i]), key)))
+		i = (i + 1) & (m->cap - 1);
+	return i;
+}
+
+void *pmap32_get(const struct pmap32 *m, uint64_t h, hmap_match_fn *match,
+		 const void *key)
+{
+	size_t i;
+
+	if (!m->cap)
+		return NULL;
+	i = find32(m, h, match, key);
+	return m->slots[i] ? slot32_val(m, m->slots[i]) : NULL;
+}
+
+int pmap32_put(struct pmap32 *m, uint64_t h, hmap_match_fn *match,
+	       const void *key, uint32_t handle, uint32_t *old)
+{
+	size_t i;
+	int rc;
+
+	debug_assert(handle && handle < (1u << 31));
+	debug_assert(m->hash(ppool_ptr(m->pool, handle)) == h);
+	rc = pmap32_reserve(m, m->count + 1);
+	if (rc)
+		return rc;
+	i = find32(m, h, match, key);
+	if (old)
+		*old = m->slots[i] >> 1;
+	if (!m->slots[i])
+		m->count++;
+	m->slots[i] = handle << 1 | tag32(h);
+	return 0;
+}
+
+uint32_t pmap32_handle(const struct pmap32 *m, uint64_t h, hmap_match_fn *match,
+		       const void *key)
+{
+	if (!m->cap)
+		return 0;
+	return m->slots[find32(m, h, match, key)] >> 1;
+}
+
+uint32_t pmap32_del(struct pmap32 *m, uint64_t h, hmap_match_fn *match,
+		    const void *key)
+{
+	size_t i, j, mask = m->cap - 1;
+	uint32_t handle;
+
+	if (!m->cap)
+		return 0;
+	i = find32(m, h, match, key);
+	if (!m->slots[i])
+		return 0;
+	handle = m->slots[i] >> 1;
+	j = i;
+	for (;;) {
+		size_t hj;
+
+		j = (j + 1) & mask;
+		if (!m->slots[j])
+			break;
+		hj = home(m->hash(slot32_val(m, m->slots[j])), m->cap);
+		if (((j - hj) & mask) >= ((j - i) & mask)) {
+			m->slots[i] = m->slots[j];
+			i = j;
+		}
+	}
+	m->slots[i] = 0;
+	m->count--;
+	return handle;
+}
+
+bool pmap32_next(const struct pmap32 *m, size_t *pos, uint32_t *h, void **val)
+{
+	for (; *pos < m->cap; (*pos)++) {
+		if (m->slots[*pos]) {
+			if (h)
+				*h = m->slots[*pos] >> 1;
+			*val = slot32_val(m, m->slots[*pos]);
+			(*pos)++;
+			return true;
+		}
+	}
+	return false;
+}
