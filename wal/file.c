@@ -362,7 +362,7 @@ int wal_cutover_begin(struct wal *w, wal_snap_fn snap, void *arg)
 
 int wal_cutover_finish(struct wal *w, int rc)
 {
-	int fd = w->cut_fd;
+	int fd = w->cut_fd, old = -1;
 
 	if (!rc)
 		rc = new_log_seal(w, fd);
@@ -371,10 +371,12 @@ int wal_cutover_finish(struct wal *w, int rc)
 	w->io_busy = false;
 	w->cut_fd = -1;
 	if (rc) {
-		io_close(fd);
+		old = fd;
 		wal_fail_locked(w, rc, "cut-over");
 	} else {
-		io_close(w->fd);
+		/* closed below, without mu: the last close of the replaced
+		 * file frees its blocks (with discards, tens of ms) */
+		old = w->fd;
 		w->fd = fd;
 		w->file_size = w->cut_size;
 		w->written_lsn = w->cut_last_lsn;
@@ -391,6 +393,7 @@ int wal_cutover_finish(struct wal *w, int rc)
 		wal_io_locked(w, true);
 	debug_assert(wal_invariants(w));
 	wal_unlock_handoff(w);
+	io_close(old);
 	return rc;
 }
 
