@@ -249,7 +249,7 @@ static void render_evict(struct out *f, struct fs *fs)
 		"Growths a change waited for (no room and no growth ahead).",
 		ss.grows_inline);
 	fprintf(f->f,
-		"# HELP caravanfs_grow_pause_max_seconds Longest pause of changes for a growth (its map step; an inline growth runs its file step without the lock).\n"
+		"# HELP caravanfs_grow_pause_max_seconds Longest hold of the store lock by a growth (its map step; during an inline growth's file step readers go on and other changes wait).\n"
 		"# TYPE caravanfs_grow_pause_max_seconds gauge\n"
 		"caravanfs_grow_pause_max_seconds%s%s%s %.9f\n",
 		f->labels[0] ? "{" : "", f->labels, f->labels[0] ? "}" : "",
