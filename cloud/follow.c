@@ -680,6 +680,34 @@ static int local_names(struct store *s, struct names *docs)
 	return rc;
 }
 
+/* Delete the local documents that wanted() does not keep; *lsn follows
+ * the newest change. */
+static int drop_unwanted(struct follow *f, const struct names *local,
+			 bool (*wanted)(void *arg, const char *space,
+					const char *key),
+			 void *arg, uint64_t *lsn)
+{
+	int rc = 0;
+
+	for (size_t i = 0; i < local->n && !rc; i++) {
+		const struct name *nm = &local->v[i];
+		uint64_t sid, id, l = 0;
+
+		if (!nm->key[0] || wanted(arg, nm->space, nm->key))
+			continue;
+		rc = store_space_lookup(f->s, nm->space, &sid);
+		if (!rc)
+			rc = store_doc_lookup(f->s, sid, nm->key, &id);
+		if (!rc)
+			rc = store_doc_delete(f->s, id, &l);
+		if (rc == -ENOENT)
+			rc = 0;
+		if (l > *lsn)
+			*lsn = l;
+	}
+	return rc;
+}
+
 struct rebuild {
 	struct follow *f;
 	struct prepared *pv;
@@ -693,6 +721,34 @@ static int prepare_each(void *arg, const struct feed_record *r)
 	struct rebuild *rb = arg;
 
 	return prepare_one(rb->f, r, &rb->pv[rb->n++], &rb->why);
+}
+
+/* Apply the prepared states, remove the spaces the state left empty,
+ * and make it durable. */
+static int rebuild_apply(struct follow *f, struct rebuild *rb,
+			 const struct names *local)
+{
+	int rc = 0;
+
+	for (size_t i = 0; i < rb->n && !rc; i++)
+		rc = apply_one(f, &rb->pv[i], &rb->lsn);
+	for (size_t i = 0; i < local->n && !rc; i++) {
+		uint64_t l = 0;
+
+		if (local->v[i].key[0])
+			continue;
+		if (store_space_remove(f->s, local->v[i].space, &l) == 0 &&
+		    l > rb->lsn)
+			rb->lsn = l;
+	}
+	if (!rc && rb->lsn)
+		rc = store_sync(f->s, rb->lsn);
+	return rc;
+}
+
+static bool in_state(void *arg, const char *space, const char *key)
+{
+	return pitr_find(arg, space, key) != NULL;
 }
 
 /* After a rebuild: the identity of the writer of the batch at p (the
@@ -755,36 +811,11 @@ static int replace_all(struct follow *f, struct pitr_state *st,
 	lock(f);
 	rc = local_names(f->s, &local);
 	/* documents the state lacks first, then spaces left empty */
-	for (size_t i = 0; i < local.n && !rc; i++) {
-		struct name *nm = &local.v[i];
-		uint64_t sid, id, l = 0;
-
-		if (!nm->key[0] || pitr_find(st, nm->space, nm->key))
-			continue;
-		rc = store_space_lookup(f->s, nm->space, &sid);
-		if (!rc)
-			rc = store_doc_lookup(f->s, sid, nm->key, &id);
-		if (!rc)
-			rc = store_doc_delete(f->s, id, &l);
-		if (rc == -ENOENT)
-			rc = 0;
-		if (l > rb.lsn)
-			rb.lsn = l;
-	}
-	for (size_t i = 0; i < rb.n && !rc; i++)
-		rc = apply_one(f, &rb.pv[i], &rb.lsn);
-	for (size_t i = 0; i < local.n && !rc; i++) {
-		uint64_t l = 0;
-
-		if (local.v[i].key[0])
-			continue;
-		if (store_space_remove(f->s, local.v[i].space, &l) == 0 &&
-		    l > rb.lsn)
-			rb.lsn = l;
-	}
+	if (!rc)
+		rc = drop_unwanted(f, &local, in_state, st, &rb.lsn);
+	if (!rc)
+		rc = rebuild_apply(f, &rb, &local);
 	free(local.v);
-	if (!rc && rb.lsn)
-		rc = store_sync(f->s, rb.lsn);
 	if (!rc) {
 		pthread_mutex_lock(&f->mu);
 		f->fallbacks++;
@@ -912,8 +943,21 @@ static bool lazy_wanted(const struct pitr_index *ix, struct pitr_state *tail,
 	return pitr_index_find(ix, space, key) != NULL;
 }
 
+struct lazy_keep {
+	const struct pitr_index *ix;
+	struct pitr_state *tail;
+};
+
+static bool in_lazy(void *arg, const char *space, const char *key)
+{
+	const struct lazy_keep *k = arg;
+
+	return lazy_wanted(k->ix, k->tail, space, key);
+}
+
 static int rebuild_lazy(struct follow *f, const struct pitr_limit *lim)
 {
+	struct lazy_keep lz;
 	struct rebuild rb = { f, NULL, 0, "holds an invalid record", 0 };
 	struct pitr_state *tail = NULL;
 	struct pitr_base base;
@@ -987,43 +1031,19 @@ static int rebuild_lazy(struct follow *f, const struct pitr_limit *lim)
 	if (rc)
 		goto out_fail;
 	lock(f);
+	lz = (struct lazy_keep){ &ix, tail };
 	rc = local_names(f->s, &local);
-	for (size_t i = 0; i < local.n && !rc; i++) {
-		struct name *nm = &local.v[i];
-		uint64_t sid, id, l = 0;
-
-		if (!nm->key[0] || lazy_wanted(&ix, tail, nm->space, nm->key))
-			continue;
-		rc = store_space_lookup(f->s, nm->space, &sid);
-		if (!rc)
-			rc = store_doc_lookup(f->s, sid, nm->key, &id);
-		if (!rc)
-			rc = store_doc_delete(f->s, id, &l);
-		if (rc == -ENOENT)
-			rc = 0;
-		if (l > rb.lsn)
-			rb.lsn = l;
-	}
+	if (!rc)
+		rc = drop_unwanted(f, &local, in_lazy, &lz, &rb.lsn);
 	for (size_t i = 0; i < ix.n && !rc; i++) {
 		if (pitr_find(tail, ix.e[i].space, ix.e[i].key))
 			continue; /* the feed after the snapshot decides */
 		rc = lazy_one(f, &ix.e[i], &rb.lsn);
 		made++;
 	}
-	for (size_t i = 0; i < rb.n && !rc; i++)
-		rc = apply_one(f, &rb.pv[i], &rb.lsn);
-	for (size_t i = 0; i < local.n && !rc; i++) {
-		uint64_t l = 0;
-
-		if (local.v[i].key[0])
-			continue;
-		if (store_space_remove(f->s, local.v[i].space, &l) == 0 &&
-		    l > rb.lsn)
-			rb.lsn = l;
-	}
+	if (!rc)
+		rc = rebuild_apply(f, &rb, &local);
 	free(local.v);
-	if (!rc && rb.lsn)
-		rc = store_sync(f->s, rb.lsn);
 	if (!rc) {
 		pthread_mutex_lock(&f->refill_mu);
 		part_drop(f);
