@@ -505,6 +505,26 @@ static int state_apply(void *arg, const struct feed_record *r)
 	return 0;
 }
 
+/* Run walk w into st (its arg): on success *out owns st and *info (may
+ * be NULL) tells where it stands; on failure st is freed. */
+static int state_walk(struct pitr_state *st, struct walk *w,
+		      struct pitr_info *info, struct pitr_state **out)
+{
+	int rc = state_grow(st);
+
+	if (!rc)
+		rc = walk_run(w);
+	if (rc) {
+		pitr_free(st);
+		return rc;
+	}
+	st->info = w->info;
+	if (info)
+		*info = w->info;
+	*out = st;
+	return 0;
+}
+
 /* A snapshot names each document once. */
 static int state_apply_snap(void *arg, const struct feed_record *r)
 {
@@ -533,7 +553,6 @@ int pitr_build(struct cloud_target *t, const struct pitr_limit *limit,
 {
 	struct pitr_state *st = calloc(1, sizeof(*st));
 	struct walk w;
-	int rc;
 
 	if (!st)
 		return -ENOMEM;
@@ -543,18 +562,7 @@ int pitr_build(struct cloud_target *t, const struct pitr_limit *limit,
 	w.snap_fn = state_apply_snap;
 	w.fn = state_apply;
 	w.arg = st;
-	rc = state_grow(st);
-	if (!rc)
-		rc = walk_run(&w);
-	if (rc) {
-		pitr_free(st);
-		return rc;
-	}
-	st->info = w.info;
-	if (info)
-		*info = w.info;
-	*out = st;
-	return 0;
+	return state_walk(st, &w, info, out);
 }
 
 static int cmp_sdoc(const void *a, const void *b)
@@ -1103,7 +1111,6 @@ int pitr_build_tail(struct cloud_target *t, uint64_t gen, uint64_t batch,
 {
 	struct pitr_state *st = calloc(1, sizeof(*st));
 	struct walk w;
-	int rc;
 
 	if (!st)
 		return -ENOMEM;
@@ -1118,18 +1125,7 @@ int pitr_build_tail(struct cloud_target *t, uint64_t gen, uint64_t batch,
 	w.base_gen = gen;
 	w.base_batch = batch;
 	w.base_time = snap_time_ns;
-	rc = state_grow(st);
-	if (!rc)
-		rc = walk_run(&w);
-	if (rc) {
-		pitr_free(st);
-		return rc;
-	}
-	st->info = w.info;
-	if (info)
-		*info = w.info;
-	*out = st;
-	return 0;
+	return state_walk(st, &w, info, out);
 }
 
 /* ---- times ---- */
