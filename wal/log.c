@@ -383,6 +383,9 @@ void wal_unlock_handoff(struct wal *w)
 
 void wal_throttle(struct wal *w)
 {
+	if (__atomic_load_n(&w->pend_hint, __ATOMIC_RELAXED) <
+	    8 * w->opt.buffer_bytes)
+		return; /* the common case: no lock taken */
 	pthread_mutex_lock(&w->mu);
 	while (w->pend.len >= 8 * w->opt.buffer_bytes && !w->err) {
 		if (!w->io_busy)
@@ -430,6 +433,7 @@ int wal_append_spans(struct wal *w, const void *payload, size_t len,
 	if (len)
 		memcpy(w->pend.p + w->pend.len + FRAME_HDR, payload, len);
 	w->pend.len += FRAME_HDR + len;
+	__atomic_store_n(&w->pend_hint, w->pend.len, __ATOMIC_RELAXED);
 	if (lsn)
 		*lsn = w->next_lsn;
 	w->next_lsn++;

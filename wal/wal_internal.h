@@ -47,6 +47,9 @@ struct wal {
 	uint64_t flushes;
 	bool io_busy;
 	uint64_t io_len; /* bytes the flush holding io_busy writes */
+	/* pend.len as the last append left it (atomic; written under mu):
+	 * wal_throttle's look without mu, never lower than pend.len */
+	size_t pend_hint;
 	int err;
 
 	pthread_t committer;
