@@ -247,9 +247,17 @@ int store_checkpoint(struct store *s)
  * The child takes no lock, logs nothing and touches nothing but its own
  * memory and wal.tmp; it dies with the checkpointer thread
  * (PR_SET_PDEATHSIG), so no orphan writes wal.tmp after a crash.
+ *
+ * Two pipes join them: "go" (parent to child: the lock is released,
+ * start) and "verdict" (child to parent: the snapshot's result as an
+ * int, written before _exit).  The verdict, not the exit status, is the
+ * result: whatever runs at the child's exit (a tool wrapping the daemon,
+ * a leak checker) may change the status but not the snapshot already on
+ * disk.  A child that ends without a verdict failed: its exit status
+ * says how, or a signal killed it.
  */
 static void checkpoint_child(struct store *s, struct wal_cut *c, pid_t parent,
-			     const int go[2])
+			     const int go[2], const int verdict[2])
 {
 	sigset_t all;
 	char b;
@@ -262,21 +270,38 @@ static void checkpoint_child(struct store *s, struct wal_cut *c, pid_t parent,
 	/* Start once the parent has let go of the lock: until then the
 	 * two would share the cores while changes wait. */
 	close(go[1]);
+	close(verdict[0]);
 	if (read(go[0], &b, 1) != 1)
 		_exit(ECHILD);
 	rc = wal_cutover_child(c, store_write_snapshot, s);
-	_exit(rc == 0 ? 0 : -rc < 256 ? -rc : EIO);
+	if (write(verdict[1], &rc, sizeof(rc)) != (ssize_t)sizeof(rc))
+		_exit(EIO);
+	_exit(0);
 }
 
-static int child_wait(struct store *s, pid_t pid)
+/* The child's verdict, read until it comes or the child ends (EOF), then
+ * the child reaped. */
+static int child_wait(struct store *s, pid_t pid, int verdict_fd)
 {
-	int st;
+	int v, st;
+	size_t got = 0;
+	ssize_t n;
 
+	while (got < sizeof(v)) {
+		n = read(verdict_fd, (char *)&v + got, sizeof(v) - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
 	while (waitpid(pid, &st, 0) < 0)
 		if (errno != EINTR)
 			return -errno;
+	if (got == sizeof(v))
+		return v > 0 || v < -4095 ? -EIO : v;
 	if (WIFEXITED(st))
-		return -WEXITSTATUS(st);
+		return WEXITSTATUS(st) ? -WEXITSTATUS(st) : -EIO;
 	log_error("store '%s': the process writing a checkpoint died of "
 		  "signal %d",
 		  s->dir, WIFSIGNALED(st) ? WTERMSIG(st) : 0);
@@ -292,12 +317,18 @@ static int checkpoint_forked(struct store *s)
 	bool msync_failed = false;
 	uint64_t bytes = 0;
 	pid_t parent = getpid(), pid = -1;
-	int go[2];
+	int go[2], verdict[2];
 	int64_t t0;
 	int rc;
 
 	if (pipe2(go, O_CLOEXEC) < 0)
 		return errno == EMFILE || errno == ENFILE ? -EAGAIN : -errno;
+	if (pipe2(verdict, O_CLOEXEC) < 0) {
+		rc = errno == EMFILE || errno == ENFILE ? -EAGAIN : -errno;
+		close(go[0]);
+		close(go[1]);
+		return rc;
+	}
 	store_wrlock(s);
 	t0 = clock_mono_ns();
 	rc = s->failed ? s->failed : wal_error(s->wal);
@@ -309,7 +340,7 @@ static int checkpoint_forked(struct store *s)
 		s->cut_len = s->map_len;
 		pid = fork();
 		if (pid == 0)
-			checkpoint_child(s, c, parent, go);
+			checkpoint_child(s, c, parent, go, verdict);
 		if (pid < 0)
 			rc = -errno;
 	}
@@ -319,8 +350,10 @@ static int checkpoint_forked(struct store *s)
 		kill(pid, SIGKILL); /* cannot happen: it reads; it ends */
 	close(go[0]);
 	close(go[1]);
+	close(verdict[1]);
 	if (pid > 0)
-		rc = child_wait(s, pid);
+		rc = child_wait(s, pid, verdict[0]);
+	close(verdict[0]);
 	if (!rc) {
 		rc = io_msync(s->cut_map, s->cut_len, MS_SYNC);
 		msync_failed = rc != 0;

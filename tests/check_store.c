@@ -528,6 +528,61 @@ START_TEST(test_store_changes_go_on_while_a_checkpoint_writes_its_snapshot)
 }
 END_TEST
 
+/* The snapshot seam ending the checkpoint's child at once, with the exit
+ * status of success but no snapshot written. */
+static void snap_quit_fn(void *arg)
+{
+	(void)arg;
+	_exit(0);
+}
+
+/* A checkpoint's child that ends without its verdict failed, whatever its
+ * exit status: the store refuses changes from then on rather than switch
+ * to a log without the snapshot, and a reopen finds every synced change. */
+START_TEST(test_store_checkpoint_child_without_verdict_fails_the_store)
+{
+	char *dir = test_tmpdir();
+	struct store_options o;
+	struct store_doc_info info;
+	struct store *s;
+	uint64_t sp, a, lsn, synced = 0;
+	int64_t until;
+	char buf[100];
+	int rc = 0;
+
+	store_options_default(&o);
+	o.capacity_bytes = 4 << 20;
+	o.cutover_bytes = 64 << 10;
+	o.commit_ms = 1000; /* a checkpointer thread */
+	ck_assert_int_eq(store_open(dir, &o, &s), 0);
+	ck_assert_int_eq(store_space_create(s, "sp", &M, &sp, NULL), 0);
+	a = mkdoc(s, sp, "a");
+	pthread_rwlock_wrlock(&s->lock);
+	s->snap_writing = snap_quit_fn;
+	pthread_rwlock_unlock(&s->lock);
+	/* append past the cut-over size until the store refuses */
+	until = clock_mono_ns() + 60 * 1000000000LL;
+	while (clock_mono_ns() < until) {
+		fill(buf, sizeof(buf), (int)synced);
+		rc = store_append(s, a, buf, sizeof(buf), NULL, &lsn);
+		if (rc == 0)
+			rc = store_sync(s, lsn);
+		if (rc)
+			break;
+		synced++;
+	}
+	ck_assert_int_eq(rc, -EIO);
+	ck_assert_int_eq(store_append(s, a, "x", 1, NULL, NULL), -EIO);
+	store_close(s);
+	ck_assert_int_eq(store_open(dir, &o, &s), 0);
+	ck_assert_int_eq(store_doc_info(s, a, &info), 0);
+	ck_assert_uint_ge(info.seq, synced);
+	ck_assert_uint_le(info.seq, synced + 1);
+	ck_assert_int_eq(store_close(s), 0);
+	test_rmdir(dir);
+}
+END_TEST
+
 START_TEST(test_store_survives_many_cutovers_and_reopens)
 {
 	char *dir = test_tmpdir();
@@ -2451,6 +2506,7 @@ int main(void)
 	tcase_add_test(tc, test_store_survives_many_cutovers_and_reopens);
 	tcase_add_test(
 		tc, test_store_changes_go_on_while_a_checkpoint_writes_its_snapshot);
+	tcase_add_test(tc, test_store_checkpoint_child_without_verdict_fails_the_store);
 	tcase_add_test(tc, test_store_changes_go_on_during_checkpoints);
 	tcase_add_test(tc, test_store_unclosed_store_recovers_synced_changes);
 	tcase_add_test(tc, test_store_meta_backup_and_tombstones_persist);
