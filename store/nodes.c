@@ -293,6 +293,13 @@ void kids_remove(struct kids *k, uint64_t id)
 	}
 }
 
+void node_prefetch(const struct store *s, uint64_t id, uint64_t space_id,
+		   const char *name, size_t len)
+{
+	pmap32_prefetch(&s->nodes, id);
+	pmap32_prefetch(&s->names, name_hash(space_id, name, len));
+}
+
 int node_add(struct store *s, uint64_t id, uint64_t space_id, const char *name,
 	     size_t len, const struct wal_meta *m, struct node **out)
 {

@@ -812,11 +812,27 @@ static int apply_rec(struct store *s, const struct wal_rec *r, uint64_t lsn,
 	}
 }
 
+/* A snapshot's document, PREFETCH_AHEAD records before it is applied:
+ * the two map slots its node_add probes are fetched meanwhile (each is a
+ * cache miss in tables of tens of MB: most of an open's time without). */
+#define PREFETCH_AHEAD 8
+
+static void prefetch_rec(struct store *s, const uint8_t *p, size_t len,
+			 size_t *ahead)
+{
+	struct wal_rec r;
+
+	if (wal_rec_next(p, len, ahead, &r) > 0 &&
+	    (r.type == WAL_SNAP_DOC || r.type == WAL_SNAP_DOC_T))
+		node_prefetch(s, r.u.snap_doc.id, r.u.snap_doc.space_id,
+			      r.u.snap_doc.key.p, r.u.snap_doc.key.len);
+}
+
 int store_apply_frame(struct store *s, uint64_t lsn, const uint8_t *p,
 		      size_t len, bool live)
 {
 	struct wal_rec r;
-	size_t pos = 0;
+	size_t pos = 0, ahead = 0;
 	int rc = 0;
 
 	/* Decode everything first: a frame is applied whole or not at all.
@@ -827,7 +843,11 @@ int store_apply_frame(struct store *s, uint64_t lsn, const uint8_t *p,
 		return rc;
 	s->applied_lsn = lsn;
 	pos = 0;
+	for (int i = 0; !live && i < PREFETCH_AHEAD; i++)
+		prefetch_rec(s, p, len, &ahead);
 	while ((rc = wal_rec_next(p, len, &pos, &r)) > 0) {
+		if (!live)
+			prefetch_rec(s, p, len, &ahead);
 		rc = apply_rec(s, &r, lsn, live);
 		if (rc)
 			return rc;

@@ -398,6 +398,10 @@ struct node *node_by_name(struct store *s, uint64_t space_id, const char *name,
  * space, is there: nothing changed) or -ENOMEM. */
 int node_add(struct store *s, uint64_t id, uint64_t space_id, const char *name,
 	     size_t len, const struct wal_meta *m, struct node **out);
+/* A hint: node_add of this id and name comes soon (replay of a
+ * snapshot), so the slots it will probe are fetched into the cache now. */
+void node_prefetch(const struct store *s, uint64_t id, uint64_t space_id,
+		   const char *name, size_t len);
 void node_remove(struct store *s, struct node *n);
 /* Rename *np (it may move: *np is the node after). */
 int node_rename(struct store *s, struct node **np, uint64_t space_id,

@@ -551,6 +551,83 @@ START_TEST(test_pmap32_and_pool_agree_with_a_plain_array)
 }
 END_TEST
 
+/* Handles that need more and more bits: the tag narrows from 8 bits to 1
+ * while the map holds objects, and every object stays found.  The pool
+ * is made by hand, its 2^14 blocks all one buffer, so handles reach 31
+ * bits without 16 GiB; each object has its own units in that buffer. */
+START_TEST(test_pmap32_tag_narrows_as_handles_grow)
+{
+	enum {
+		KEYS = 3000
+	};
+	static uint8_t *blocks[PPOOL_MAX_BLOCKS];
+	static uint32_t handle[KEYS + 1];
+	struct ppool pool;
+	struct pmap32 m;
+	unsigned last_bits = PMAP32_TAG_BITS_MAX + 1;
+	size_t pos = 0, seen = 0;
+	uint8_t *buf;
+	uint32_t h, old;
+	void *p;
+
+	buf = calloc((size_t)1 << PPOOL_BLOCK_SHIFT, PPOOL_UNIT);
+	ck_assert_ptr_nonnull(buf);
+	for (size_t b = 0; b < PPOOL_MAX_BLOCKS; b++)
+		blocks[b] = buf;
+	memset(&pool, 0, sizeof(pool));
+	pool.blocks = blocks;
+	pool.nblocks = pool.cap = PPOOL_MAX_BLOCKS;
+	pmap32_init(&m, &pool, pobj_hash);
+	for (int k = 1; k <= KEYS; k++) {
+		uint32_t block = (uint32_t)((uint64_t)k * (PPOOL_MAX_BLOCKS - 1) /
+					    KEYS);
+		uint32_t unit = (uint32_t)k * 2; /* 16 bytes each */
+		struct pobj *o;
+
+		h = block << PPOOL_BLOCK_SHIFT | unit;
+		o = ppool_ptr(&pool, h);
+		o->k = k;
+		ck_assert_int_eq(pmap32_put(&m, pobj_weak_hash(k), pobj_match,
+					    &k, h, &old),
+				 0);
+		ck_assert_uint_eq(old, 0);
+		handle[k] = h;
+		ck_assert_uint_le(m.tag_bits, last_bits);
+		ck_assert_uint_ge(m.tag_bits, 1);
+		if (m.tag_bits != last_bits) {
+			/* narrowed: every object so far is still found */
+			for (int j = 1; j <= k; j++)
+				ck_assert_uint_eq(
+					pmap32_handle(&m, pobj_weak_hash(j),
+						      pobj_match, &j),
+					handle[j]);
+			last_bits = m.tag_bits;
+		}
+	}
+	ck_assert_uint_eq(m.tag_bits, 1);
+	for (int k = 1; k <= KEYS; k += 2)
+		ck_assert_uint_eq(pmap32_del(&m, pobj_weak_hash(k), pobj_match,
+					     &k),
+				  handle[k]);
+	for (int k = 1; k <= KEYS; k++) {
+		struct pobj *o = pmap32_get(&m, pobj_weak_hash(k), pobj_match,
+					    &k);
+
+		if (k % 2)
+			ck_assert_ptr_null(o);
+		else
+			ck_assert_int_eq(o->k, k);
+	}
+	while (pmap32_next(&m, &pos, &h, &p)) {
+		ck_assert_uint_eq(handle[((struct pobj *)p)->k], h);
+		seen++;
+	}
+	ck_assert_uint_eq(seen, KEYS / 2);
+	pmap32_release(&m);
+	free(buf);
+}
+END_TEST
+
 /* Objects fill a block to its last granule and the next one starts a
  * new block; handles address both. */
 START_TEST(test_ppool_spans_blocks)
@@ -933,6 +1010,7 @@ int main(void)
 		tc, test_pmap_tells_shared_hashes_apart_and_deletes_inside_runs);
 	tcase_add_test(tc, test_pmap_agrees_with_a_plain_array);
 	tcase_add_test(tc, test_pmap32_and_pool_agree_with_a_plain_array);
+	tcase_add_test(tc, test_pmap32_tag_narrows_as_handles_grow);
 	tcase_add_test(tc, test_ppool_spans_blocks);
 	tcase_add_test(tc,
 		       test_grow_doubles_from_the_minimum_and_refuses_overflow);

@@ -14,6 +14,7 @@ util_libutil_a_SOURCES = \
 	util/endian.h \
 	util/grow.c util/grow.h \
 	util/hmap.c util/hmap.h \
+	util/huge.c util/huge.h \
 	util/io.c util/io.h \
 	util/log.c util/log.h \
 	util/name.c util/name.h \

@@ -18,6 +18,7 @@
 
 #include "util/debug.h"
 #include "util/grow.h"
+#include "util/huge.h"
 
 #define TAG_MASK ((uintptr_t)15)
 
@@ -50,13 +51,13 @@ void pmap_init(struct pmap *m, pmap_hash_fn *hash)
 
 void pmap_release(struct pmap *m)
 {
-	free(m->slots);
+	huge_free(m->slots, m->cap * sizeof(*m->slots));
 	pmap_init(m, m->hash);
 }
 
 static int rehash(struct pmap *m, size_t cap)
 {
-	uintptr_t *slots = calloc(cap, sizeof(*slots));
+	uintptr_t *slots = huge_alloc(cap * sizeof(*slots));
 
 	if (!slots)
 		return -ENOMEM;
@@ -70,7 +71,7 @@ static int rehash(struct pmap *m, size_t cap)
 			j = (j + 1) & (cap - 1);
 		slots[j] = m->slots[i];
 	}
-	free(m->slots);
+	huge_free(m->slots, m->cap * sizeof(*m->slots));
 	m->slots = slots;
 	m->cap = cap;
 	return 0;
@@ -187,8 +188,15 @@ bool pmap_next(const struct pmap *m, size_t *pos, void **val)
  *      of block 0 is never handed out (handle 0 means none).
  *   2. free[u] heads a list of freed objects of u units, each holding
  *      the next one's handle in its first 4 bytes (0 ends it).
- * pmap32 keeps pmap's invariants 1 and 3; a non-empty slot is the
- * object's handle << 1 with tag32(hash) in bit 0.
+ *   3. blocks[2i] is the start of an arena of ARENA_BYTES from
+ *      huge_alloc and blocks[2i + 1] its second half; bytes counts the
+ *      arenas.
+ * pmap32 keeps pmap's invariants 1 and 3, and:
+ *   4. a non-empty slot is the object's handle << tag_bits with
+ *      tag32(hash), the top tag_bits bits of mix(hash), below it; every
+ *      handle in the map fits in 32 - tag_bits bits.  Narrowing the tag
+ *      to make room for a bigger handle keeps the slot's top tag bits,
+ *      which are the narrower tag: no slot moves (narrow32).
  * Under AddressSanitizer the bytes of a freed object (past its link) and
  * of a block beyond used are poisoned, so a node used after its removal
  * is caught as it would be with malloc.
@@ -211,6 +219,11 @@ bool pmap_next(const struct pmap *m, size_t *pos, void **val)
 
 #define BLOCK_UNITS (1u << PPOOL_BLOCK_SHIFT)
 #define BLOCK_BYTES ((size_t)BLOCK_UNITS * PPOOL_UNIT)
+/* Blocks come in pairs, one 2 MiB huge page each where the kernel gives
+ * them (util/huge.h): block 2i starts an arena, block 2i + 1 is its
+ * second half. */
+#define ARENA_BYTES (2 * BLOCK_BYTES)
+_Static_assert(PPOOL_MAX_BLOCKS % 2 == 0, "blocks pair into arenas");
 
 void ppool_init(struct ppool *p)
 {
@@ -219,9 +232,9 @@ void ppool_init(struct ppool *p)
 
 void ppool_release(struct ppool *p)
 {
-	for (uint32_t i = 0; i < p->nblocks; i++) {
-		UNPOISON(p->blocks[i], BLOCK_BYTES);
-		free(p->blocks[i]);
+	for (uint32_t i = 0; i < p->nblocks; i += 2) {
+		UNPOISON(p->blocks[i], ARENA_BYTES);
+		huge_free(p->blocks[i], ARENA_BYTES);
 	}
 	free(p->blocks);
 	ppool_init(p);
@@ -240,13 +253,17 @@ static int ppool_new_block(struct ppool *p)
 			return -ENOMEM;
 		p->blocks = bl;
 	}
-	b = malloc(BLOCK_BYTES);
-	if (!b)
-		return -ENOMEM;
-	POISON(b, BLOCK_BYTES);
+	if (p->nblocks % 2 == 0) {
+		b = huge_alloc(ARENA_BYTES);
+		if (!b)
+			return -ENOMEM;
+		POISON(b, ARENA_BYTES);
+		p->bytes += ARENA_BYTES;
+	} else {
+		b = p->blocks[p->nblocks - 1] + BLOCK_BYTES;
+	}
 	p->blocks[p->nblocks++] = b;
 	p->used = p->nblocks == 1 ? 1 : 0;
-	p->bytes += BLOCK_BYTES;
 	return 0;
 }
 
@@ -295,33 +312,67 @@ void ppool_free(struct ppool *p, uint32_t h, size_t size)
 	       (size_t)units * PPOOL_UNIT - sizeof(uint32_t));
 }
 
-static uint32_t tag32(uint64_t h)
+/* The top bits of the mixed hash: home() takes bits 17 and up to the
+ * table's size (below 2^31 slots), so the two do not overlap, and the tag
+ * of a narrower width is this one shifted right. */
+static uint32_t tag32(const struct pmap32 *m, uint64_t h)
 {
-	return (uint32_t)(mix(h) >> 8) & 1;
+	return (uint32_t)(mix(h) >> (64 - m->tag_bits));
+}
+
+static uint32_t slot32_handle(const struct pmap32 *m, uint32_t slot)
+{
+	return slot >> m->tag_bits;
+}
+
+static uint32_t slot32_tag(const struct pmap32 *m, uint32_t slot)
+{
+	return slot & ((1u << m->tag_bits) - 1);
 }
 
 static void *slot32_val(const struct pmap32 *m, uint32_t slot)
 {
-	return ppool_ptr(m->pool, slot >> 1);
+	return ppool_ptr(m->pool, slot32_handle(m, slot));
 }
 
 void pmap32_init(struct pmap32 *m, const struct ppool *pool, pmap_hash_fn *hash)
 {
 	m->slots = NULL;
 	m->cap = m->count = 0;
+	m->tag_bits = PMAP32_TAG_BITS_MAX;
 	m->hash = hash;
 	m->pool = pool;
 }
 
+/* Make room for handle: the tag gives up the bits the handle needs, in
+ * place (invariant 4: a narrower tag is the wider one's top bits). */
+static void narrow32(struct pmap32 *m, uint32_t handle)
+{
+	unsigned bits = 32 - (unsigned)__builtin_clz(handle);
+	unsigned nt = 32 - bits, drop;
+
+	if (nt >= m->tag_bits)
+		return;
+	drop = m->tag_bits - nt;
+	for (size_t i = 0; i < m->cap; i++) {
+		uint32_t s = m->slots[i];
+
+		if (s)
+			m->slots[i] = slot32_handle(m, s) << nt |
+				      slot32_tag(m, s) >> drop;
+	}
+	m->tag_bits = nt;
+}
+
 void pmap32_release(struct pmap32 *m)
 {
-	free(m->slots);
+	huge_free(m->slots, m->cap * sizeof(*m->slots));
 	pmap32_init(m, m->pool, m->hash);
 }
 
 static int rehash32(struct pmap32 *m, size_t cap)
 {
-	uint32_t *slots = calloc(cap, sizeof(*slots));
+	uint32_t *slots = huge_alloc(cap * sizeof(*slots));
 
 	if (!slots)
 		return -ENOMEM;
@@ -335,7 +386,7 @@ static int rehash32(struct pmap32 *m, size_t cap)
 			j = (j + 1) & (cap - 1);
 		slots[j] = m->slots[i];
 	}
-	free(m->slots);
+	huge_free(m->slots, m->cap * sizeof(*m->slots));
 	m->slots = slots;
 	m->cap = cap;
 	return 0;
@@ -357,9 +408,9 @@ static size_t find32(const struct pmap32 *m, uint64_t h, hmap_match_fn *match,
 		     const void *key)
 {
 	size_t i = home(h, m->cap);
-	uint32_t t = tag32(h);
+	uint32_t t = tag32(m, h);
 
-	while (m->slots[i] && ((m->slots[i] & 1) != t ||
+	while (m->slots[i] && (slot32_tag(m, m->slots[i]) != t ||
 			       !match(slot32_val(m, m->slots[i]), key)))
 		i = (i + 1) & (m->cap - 1);
 	return i;
@@ -387,13 +438,20 @@ int pmap32_put(struct pmap32 *m, uint64_t h, hmap_match_fn *match,
 	rc = pmap32_reserve(m, m->count + 1);
 	if (rc)
 		return rc;
+	narrow32(m, handle);
 	i = find32(m, h, match, key);
 	if (old)
-		*old = m->slots[i] >> 1;
+		*old = slot32_handle(m, m->slots[i]);
 	if (!m->slots[i])
 		m->count++;
-	m->slots[i] = handle << 1 | tag32(h);
+	m->slots[i] = handle << m->tag_bits | tag32(m, h);
 	return 0;
+}
+
+void pmap32_prefetch(const struct pmap32 *m, uint64_t h)
+{
+	if (m->cap)
+		__builtin_prefetch(&m->slots[home(h, m->cap)], 1);
 }
 
 uint32_t pmap32_handle(const struct pmap32 *m, uint64_t h, hmap_match_fn *match,
@@ -401,7 +459,7 @@ uint32_t pmap32_handle(const struct pmap32 *m, uint64_t h, hmap_match_fn *match,
 {
 	if (!m->cap)
 		return 0;
-	return m->slots[find32(m, h, match, key)] >> 1;
+	return slot32_handle(m, m->slots[find32(m, h, match, key)]);
 }
 
 uint32_t pmap32_del(struct pmap32 *m, uint64_t h, hmap_match_fn *match,
@@ -415,7 +473,7 @@ uint32_t pmap32_del(struct pmap32 *m, uint64_t h, hmap_match_fn *match,
 	i = find32(m, h, match, key);
 	if (!m->slots[i])
 		return 0;
-	handle = m->slots[i] >> 1;
+	handle = slot32_handle(m, m->slots[i]);
 	j = i;
 	for (;;) {
 		size_t hj;
@@ -439,7 +497,7 @@ bool pmap32_next(const struct pmap32 *m, size_t *pos, uint32_t *h, void **val)
 	for (; *pos < m->cap; (*pos)++) {
 		if (m->slots[*pos]) {
 			if (h)
-				*h = m->slots[*pos] >> 1;
+				*h = slot32_handle(m, m->slots[*pos]);
 			*val = slot32_val(m, m->slots[*pos]);
 			(*pos)++;
 			return true;

@@ -77,8 +77,10 @@ static inline size_t pmap_table_bytes(const struct pmap *m)
  * the free list of its size (threaded through its first 4 bytes) and is
  * reused by the next object of that size; blocks are given back only by
  * ppool_release.  Handle h is block h >> 17, unit h & (2^17 - 1) of 8
- * bytes; 2^14 blocks at most (16 GiB of objects).  Objects are 8-byte
- * aligned.  Not thread-safe; the owner locks.
+ * bytes; 2^14 blocks at most (16 GiB of objects).  Blocks are mapped two
+ * at a time, a 2 MiB-aligned arena in huge pages where the kernel gives
+ * them (util/huge.h).  Objects are 8-byte aligned.  Not thread-safe; the
+ * owner locks.
  */
 #define PPOOL_UNIT 8
 #define PPOOL_BLOCK_SHIFT 17 /* units per block: 2^17 (1 MiB) */
@@ -90,7 +92,7 @@ struct ppool {
 	uint32_t nblocks, cap;
 	uint32_t used; /* units taken in the last block */
 	uint32_t free[PPOOL_MAX_BYTES / PPOOL_UNIT + 1]; /* by units; 0 none */
-	size_t bytes; /* of blocks */
+	size_t bytes; /* of arenas (two blocks each) */
 };
 
 void ppool_init(struct ppool *p);
@@ -118,15 +120,22 @@ static inline void *ppool_ptr(const struct ppool *p, uint32_t h)
 
 /*
  * pmap32 - pmap over the objects of a ppool: a slot is 4 bytes, the
- * object's handle shifted left by one with one bit of the hash as its
- * tag (half the probes that cannot match are told apart without touching
- * the object).  The same rules as pmap otherwise; values are handed out
- * as addresses (ppool_ptr) and put in as handles.
+ * object's handle shifted left by tag_bits with that many bits of the
+ * hash as its tag, so most probes that cannot match are told apart
+ * without touching the object (a random access into the pool).  The tag
+ * takes the bits the handles leave free: 8 while the pool is small, one
+ * fewer each time a handle needs one more bit (a pass over the slots,
+ * no rehash), 1 at the pool's 16 GiB.  The same rules as pmap
+ * otherwise; values are handed out as addresses (ppool_ptr) and put in
+ * as handles.
  */
+#define PMAP32_TAG_BITS_MAX 8
+
 struct pmap32 {
-	uint32_t *slots; /* handle << 1 | tag, or 0: the slot is empty */
+	uint32_t *slots; /* handle << tag_bits | tag, or 0: empty */
 	size_t cap; /* power of two, or 0 */
 	size_t count;
+	unsigned tag_bits; /* 1 to PMAP32_TAG_BITS_MAX; only ever falls */
 	pmap_hash_fn *hash;
 	const struct ppool *pool;
 };
@@ -143,6 +152,9 @@ void *pmap32_get(const struct pmap32 *m, uint64_t h, hmap_match_fn *match,
  * (the map unchanged). */
 int pmap32_put(struct pmap32 *m, uint64_t h, hmap_match_fn *match,
 	       const void *key, uint32_t handle, uint32_t *old);
+/* A hint that a get, put or del of hash h comes soon: its home slot is
+ * fetched into the cache (lookups into a big table each miss it). */
+void pmap32_prefetch(const struct pmap32 *m, uint64_t h);
 /* The handle of the object get would find, or 0. */
 uint32_t pmap32_handle(const struct pmap32 *m, uint64_t h, hmap_match_fn *match,
 		       const void *key);
