@@ -1053,6 +1053,56 @@ static int cmp_span(const void *a, const void *b)
 	return x->off < y->off ? -1 : x->off > y->off;
 }
 
+/* The spans v[0 .. n) in order of offset (*vp may move to the scratch
+ * array): a least-significant-digit radix sort, RADIX_BITS a pass over
+ * as many bits as the largest offset has (3 passes below 8 GiB), O(n) a
+ * pass; qsort's comparisons through a pointer took 8% of the open of a
+ * store of 3M documents.  Without memory for the scratch, qsort. */
+#define RADIX_BITS 11
+
+static void spans_sort(struct span **vp, uint64_t n)
+{
+	static const size_t nd = (size_t)1 << RADIX_BITS;
+	struct span *v = *vp, *t, *sw;
+	uint64_t max = 0;
+	size_t *at;
+
+	for (uint64_t i = 0; i < n; i++)
+		max |= v[i].off;
+	if (n < 2 || max == 0)
+		return;
+	t = malloc(n * sizeof(*t));
+	at = malloc(nd * sizeof(*at));
+	if (!t || !at) {
+		free(t);
+		free(at);
+		qsort(v, n, sizeof(*v), cmp_span);
+		return;
+	}
+	for (unsigned shift = 0; shift < 64 && max >> shift;
+	     shift += RADIX_BITS) {
+		size_t sum = 0;
+
+		memset(at, 0, nd * sizeof(*at));
+		for (uint64_t i = 0; i < n; i++)
+			at[(v[i].off >> shift) & (nd - 1)]++;
+		for (size_t d = 0; d < nd; d++) {
+			size_t c = at[d];
+
+			at[d] = sum;
+			sum += c;
+		}
+		for (uint64_t i = 0; i < n; i++)
+			t[at[(v[i].off >> shift) & (nd - 1)]++] = v[i];
+		sw = v;
+		v = t;
+		t = sw;
+	}
+	free(t);
+	free(at);
+	*vp = v;
+}
+
 struct spans {
 	struct span *v;
 	uint64_t n;
@@ -1097,7 +1147,7 @@ int store_rebuild_alloc(struct store *s)
 			n++;
 		}
 	}
-	qsort(v, n, sizeof(*v), cmp_span);
+	spans_sort(&v, n);
 	a = alloc_new_empty(DATA_HDR, s->capacity);
 	if (!a) {
 		free(v);
