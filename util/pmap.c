@@ -188,9 +188,6 @@ bool pmap_next(const struct pmap *m, size_t *pos, void **val)
  *      of block 0 is never handed out (handle 0 means none).
  *   2. free[u] heads a list of freed objects of u units, each holding
  *      the next one's handle in its first 4 bytes (0 ends it).
- *   3. blocks[2i] is the start of an arena of ARENA_BYTES from
- *      huge_alloc and blocks[2i + 1] its second half; bytes counts the
- *      arenas.
  * pmap32 keeps pmap's invariants 1 and 3, and:
  *   4. a non-empty slot is the object's handle << tag_bits with
  *      tag32(hash), the top tag_bits bits of mix(hash), below it; every
@@ -219,11 +216,6 @@ bool pmap_next(const struct pmap *m, size_t *pos, void **val)
 
 #define BLOCK_UNITS (1u << PPOOL_BLOCK_SHIFT)
 #define BLOCK_BYTES ((size_t)BLOCK_UNITS * PPOOL_UNIT)
-/* Blocks come in pairs, one 2 MiB huge page each where the kernel gives
- * them (util/huge.h): block 2i starts an arena, block 2i + 1 is its
- * second half. */
-#define ARENA_BYTES (2 * BLOCK_BYTES)
-_Static_assert(PPOOL_MAX_BLOCKS % 2 == 0, "blocks pair into arenas");
 
 void ppool_init(struct ppool *p)
 {
@@ -232,9 +224,9 @@ void ppool_init(struct ppool *p)
 
 void ppool_release(struct ppool *p)
 {
-	for (uint32_t i = 0; i < p->nblocks; i += 2) {
-		UNPOISON(p->blocks[i], ARENA_BYTES);
-		huge_free(p->blocks[i], ARENA_BYTES);
+	for (uint32_t i = 0; i < p->nblocks; i++) {
+		UNPOISON(p->blocks[i], BLOCK_BYTES);
+		free(p->blocks[i]);
 	}
 	free(p->blocks);
 	ppool_init(p);
@@ -253,17 +245,13 @@ static int ppool_new_block(struct ppool *p)
 			return -ENOMEM;
 		p->blocks = bl;
 	}
-	if (p->nblocks % 2 == 0) {
-		b = huge_alloc(ARENA_BYTES);
-		if (!b)
-			return -ENOMEM;
-		POISON(b, ARENA_BYTES);
-		p->bytes += ARENA_BYTES;
-	} else {
-		b = p->blocks[p->nblocks - 1] + BLOCK_BYTES;
-	}
+	b = malloc(BLOCK_BYTES);
+	if (!b)
+		return -ENOMEM;
+	POISON(b, BLOCK_BYTES);
 	p->blocks[p->nblocks++] = b;
 	p->used = p->nblocks == 1 ? 1 : 0;
+	p->bytes += BLOCK_BYTES;
 	return 0;
 }
 

@@ -77,10 +77,9 @@ static inline size_t pmap_table_bytes(const struct pmap *m)
  * the free list of its size (threaded through its first 4 bytes) and is
  * reused by the next object of that size; blocks are given back only by
  * ppool_release.  Handle h is block h >> 17, unit h & (2^17 - 1) of 8
- * bytes; 2^14 blocks at most (16 GiB of objects).  Blocks are mapped two
- * at a time, a 2 MiB-aligned arena in huge pages where the kernel gives
- * them (util/huge.h).  Objects are 8-byte aligned.  Not thread-safe; the
- * owner locks.
+ * bytes; 2^14 blocks at most (16 GiB of objects).  Objects are 8-byte
+ * aligned.  Not thread-safe; the owner locks.  The blocks are ordinary
+ * pages, not huge ones (util/huge.h says why).
  */
 #define PPOOL_UNIT 8
 #define PPOOL_BLOCK_SHIFT 17 /* units per block: 2^17 (1 MiB) */
@@ -92,7 +91,7 @@ struct ppool {
 	uint32_t nblocks, cap;
 	uint32_t used; /* units taken in the last block */
 	uint32_t free[PPOOL_MAX_BYTES / PPOOL_UNIT + 1]; /* by units; 0 none */
-	size_t bytes; /* of arenas (two blocks each) */
+	size_t bytes; /* of blocks */
 };
 
 void ppool_init(struct ppool *p);
