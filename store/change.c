@@ -42,6 +42,8 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 /* ---- pending frees ---- */
 
@@ -167,10 +169,13 @@ int store_change_commit(struct store *s, uint64_t *lsn)
 	return store_change_commit_spans(s, NULL, 0, lsn);
 }
 
-int store_change_commit_spans(struct store *s, const struct wal_span *sp,
-			      size_t nsp, uint64_t *lsn)
+/* Check, log (copied in now, or with apart reserved for
+ * store_change_end to fill) and apply the frame p. */
+static int commit_frame(struct store *s, const uint8_t *p, size_t len,
+			const struct wal_span *sp, size_t nsp, bool apart,
+			uint64_t *lsn)
 {
-	int rc = store_check_frame(s, s->scratch.p, s->scratch.len);
+	int rc = store_check_frame(s, p, len);
 
 	if (rc) {
 		log_error("store '%s' refuses a change that does not apply to "
@@ -178,11 +183,16 @@ int store_change_commit_spans(struct store *s, const struct wal_span *sp,
 			  s->dir, strerror(-rc));
 		return -EINVAL;
 	}
-	rc = wal_append_spans(s->wal, s->scratch.p, s->scratch.len, sp, nsp,
-			      lsn);
+	if (apart) {
+		rc = wal_append_reserve(s->wal, p, len, sp, nsp, lsn, &s->fill);
+		s->fill_src = p;
+	} else {
+		rc = wal_append_spans(s->wal, p, len, sp, nsp, lsn);
+	}
 	if (rc)
 		return rc;
-	rc = store_apply_frame(s, *lsn, s->scratch.p, s->scratch.len, true);
+	s->change_bytes += len;
+	rc = store_apply_frame(s, *lsn, p, len, true);
 	if (rc) {
 		s->failed = rc == -ENOMEM ? -ENOMEM : -EIO;
 		log_error("store '%s' is failed and refuses changes: frame "
@@ -194,19 +204,97 @@ int store_change_commit_spans(struct store *s, const struct wal_span *sp,
 	return 0;
 }
 
+int store_change_commit_spans(struct store *s, const struct wal_span *sp,
+			      size_t nsp, uint64_t *lsn)
+{
+	return commit_frame(s, s->scratch.p, s->scratch.len, sp, nsp, false,
+			    lsn);
+}
+
+int store_change_commit_frame(struct store *s, const uint8_t *p, size_t len,
+			      const struct wal_span *sp, size_t nsp,
+			      uint64_t *lsn)
+{
+	return commit_frame(s, p, len, sp, nsp, true, lsn);
+}
+
+void store_change_pause(struct store *s)
+{
+	bool grow = store_grow_due(s);
+
+	pthread_rwlock_unlock(&s->lock);
+	if (grow)
+		store_grow_ask(s);
+}
+
+void store_space_giveback(struct store *s, uint64_t off, uint64_t len)
+{
+	if (!len)
+		return;
+	store_wrlock(s);
+	while (s->gate_closed) {
+		/* an inline growth's file step: its change checked the
+		 * allocator (grow.c) */
+		pthread_rwlock_unlock(&s->lock);
+		pthread_mutex_lock(&s->gate_mu);
+		while (s->gate_closed)
+			pthread_cond_wait(&s->gate_cv, &s->gate_mu);
+		pthread_mutex_unlock(&s->gate_mu);
+		store_wrlock(s);
+	}
+	if (!s->failed)
+		alloc_release(s->alloc, off, len);
+	pthread_rwlock_unlock(&s->lock);
+}
+
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+
+void store_space_populate(struct store *s, uint64_t off, uint64_t len)
+{
+	long pg = sysconf(_SC_PAGESIZE);
+	uint64_t from, n;
+	void *m;
+
+	if (!len || pg <= 0 || s->opt.read_only)
+		return;
+	/* Through a short-lived map of our own, as the warmer does
+	 * (datafile.c): the store's map may move meanwhile (growth), and
+	 * population never changes a byte.  A failure leaves the pages to
+	 * the copy under the lock, as without this. */
+	from = off / (uint64_t)pg * (uint64_t)pg;
+	n = off + len - from;
+	m = mmap(NULL, (size_t)n, PROT_READ | PROT_WRITE, MAP_SHARED,
+		 s->data_fd, (off_t)from);
+	if (m == MAP_FAILED)
+		return;
+	(void)madvise(m, (size_t)n, MADV_POPULATE_WRITE);
+	munmap(m, (size_t)n);
+}
+
 /* Unlock, then run what follows a change.  Returns rc, or the sync
  * error. */
 int store_change_end(struct store *s, int rc, uint64_t id, uint64_t lsn,
 		     uint64_t *lsn_out)
 {
 	bool grow = !rc && store_grow_due(s);
+	struct wal_slot fill = s->fill;
+	const void *src = s->fill_src;
+	size_t bytes = s->change_bytes;
 
+	s->fill.dst = NULL;
+	s->fill_src = NULL;
+	s->change_bytes = 0;
 	pthread_rwlock_unlock(&s->lock);
+	/* a frame reserved by the commit: its copy into the log holds
+	 * nobody up (also after a failed apply: the log has the frame) */
+	wal_append_fill(s->wal, &fill, src);
 	if (grow)
 		store_grow_ask(s);
 	/* a change never waits for the disk under the lock: the log's push
-	 * back comes here (wal_throttle) */
-	wal_throttle(s->wal);
+	 * back comes here (wal_throttle), on whoever brought the bytes */
+	wal_throttle(s->wal, bytes);
 	if (rc)
 		return rc;
 	if (lsn_out)
