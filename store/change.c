@@ -17,10 +17,27 @@
  * its file step and takes it again, holding other changes back meanwhile
  * (store_change_begin waits on gate_cv while gate_closed), so what the change
  * checked before still holds; readers and checkpoints go on.
- * store_change_end unlocks, then runs what follows a change: growth
- * ahead when space runs short (grow.c), the change hook, the -o sync
- * wait, and a cut-over when the log has grown past max(cutover_bytes,
- * 2 x last snapshot) (checkpoint.c).
+ * store_change_end unlocks, then runs what follows a change: the copy
+ * into the log of a frame the commit only reserved there (below), growth
+ * ahead when space runs short (grow.c), the log's push back on the
+ * change's own bytes (wal_throttle), the change hook, the -o sync wait,
+ * and a cut-over when the log has grown past max(cutover_bytes, 2 x last
+ * snapshot) (checkpoint.c).
+ *
+ * A large entry (STORE_LARGE_ENTRY or more: docs.c, append_large) holds
+ * the lock for one copy of its bytes, into the map by the apply: its
+ * frame is encoded in a buffer of its own before the lock; a first hold
+ * takes its space and lets go (store_change_pause); the space's pages
+ * are faulted in with no lock (store_space_populate, through a map of
+ * its own like the warmer's, changing no byte); a second hold checks the
+ * document again and commits with store_change_commit_frame, which
+ * reserves the frame in the log (its LSN, header and CRC: wal.h,
+ * wal_append_reserve) and applies it; store_change_end copies the frame
+ * into the log after letting go of the lock (wal_append_fill).  Until
+ * then no flush writes past it, so nobody can see it durable before its
+ * bytes are in the log, and the apply under the lock orders it among the
+ * other changes exactly as its LSN does.  The frame's buffer lives until
+ * store_change_end returns.
  *
  * Why bytes are safe in the map before they are durable in the log: they
  * go only into space that is free in every state a crash could recover

@@ -5,7 +5,9 @@
  *
  * Every mutation follows the protocol of change.c: store_change_begin,
  * validate against the index, take space, encode the frame into
- * s->scratch, store_change_commit, store_change_end.  A failed step
+ * s->scratch, store_change_commit, store_change_end.  An append of a
+ * large entry (STORE_LARGE_ENTRY or more) takes the lock twice, with its
+ * frame in a buffer of its own (append_large, and change.c on why).  A failed step
  * before the commit changes nothing; space taken for it is given back
  * (entries_release).  Readers take s->lock shared; a pointer into the
  * map handed to a store_read callback is valid only during the call.

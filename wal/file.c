@@ -63,7 +63,9 @@
  * header's first LSN is L + 1 - their count), then the frames after L are
  * copied in, re-checksummed for the new seed.  Validity and recovery are
  * unchanged: the file is renamed into place sealed, snapshot and copied
- * frames alike.
+ * frames alike.  The switch, which takes the pending frames out to
+ * re-checksum them, waits for the fills of frames reserved and not yet
+ * filled (log.c invariant 8), as a flush does.
  */
 #include "wal/wal_internal.h"
 
