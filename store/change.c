@@ -27,9 +27,10 @@
  * A large entry (STORE_LARGE_ENTRY or more: docs.c, append_large) holds
  * the lock for one copy of its bytes, into the map by the apply: its
  * frame is encoded in a buffer of its own before the lock; a first hold
- * takes its space and lets go (store_change_pause); the space's pages
- * are faulted in with no lock (store_space_populate, through a map of
- * its own like the warmer's, changing no byte); a second hold checks the
+ * takes its space and lets go (store_change_pause); the bytes are
+ * written into that space through the file with no lock
+ * (store_space_place: the space is free in every recoverable state, as
+ * above), so that the pages are in the page cache; a second hold checks the
  * document again and commits with store_change_commit_frame, which
  * reserves the frame in the log (its LSN, header and CRC: wal.h,
  * wal_append_reserve) and applies it; store_change_end copies the frame
@@ -59,7 +60,6 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 /* ---- pending frees ---- */
@@ -140,7 +140,11 @@ int store_take_space(struct store *s, uint64_t len, uint64_t *off)
 	}
 	if (!rc) {
 		s->taken_bytes += len;
-		warm_ahead(s, *off, len);
+		/* a large entry brings its own pages in, off the lock
+		 * (store_space_place): warming past it would spend a core
+		 * on pages the next one may not take */
+		if (len < STORE_LARGE_ENTRY)
+			warm_ahead(s, *off, len);
 	}
 	if (rc == -ENOSPC && store_snapshot_pinned_bytes(s))
 		log_warn("store '%s' is full: snapshots keep %" PRIu64
@@ -264,30 +268,31 @@ void store_space_giveback(struct store *s, uint64_t off, uint64_t len)
 	pthread_rwlock_unlock(&s->lock);
 }
 
-#ifndef MADV_POPULATE_WRITE
-#define MADV_POPULATE_WRITE 23
-#endif
-
-void store_space_populate(struct store *s, uint64_t off, uint64_t len)
+void store_space_place(struct store *s, uint64_t off, const void *buf,
+		       uint64_t len)
 {
-	long pg = sysconf(_SC_PAGESIZE);
-	uint64_t from, n;
-	void *m;
+	const uint8_t *p = buf;
 
-	if (!len || pg <= 0 || s->opt.read_only)
+	if (s->opt.read_only)
 		return;
-	/* Through a short-lived map of our own, as the warmer does
-	 * (datafile.c): the store's map may move meanwhile (growth), and
-	 * population never changes a byte.  A failure leaves the pages to
-	 * the copy under the lock, as without this. */
-	from = off / (uint64_t)pg * (uint64_t)pg;
-	n = off + len - from;
-	m = mmap(NULL, (size_t)n, PROT_READ | PROT_WRITE, MAP_SHARED,
-		 s->data_fd, (off_t)from);
-	if (m == MAP_FAILED)
-		return;
-	(void)madvise(m, (size_t)n, MADV_POPULATE_WRITE);
-	munmap(m, (size_t)n);
+	/* Through the file, not a map: no map is made or unmade here, so
+	 * no other thread's page fault queues behind this (the process's
+	 * map lock), and the store's map, which growth may move, is not
+	 * touched.  The bytes land in the page cache the map shares; a
+	 * failure leaves them to the copy under the lock, as without this
+	 * (a plain pwrite: these bytes need no durability of their own). */
+	while (len) {
+		ssize_t n = pwrite(s->data_fd, p, (size_t)len, (off_t)off);
+
+		if (n <= 0) {
+			if (n < 0 && errno == EINTR)
+				continue;
+			return;
+		}
+		p += n;
+		off += (uint64_t)n;
+		len -= (uint64_t)n;
+	}
 }
 
 /* Unlock, then run what follows a change.  Returns rc, or the sync

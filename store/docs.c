@@ -390,8 +390,9 @@ static struct node *append_target(struct store *s, uint64_t id, bool replace,
  *   before the lock: its Append record encoded, bytes and all, into a
  *     buffer of its own (its seq and place still blank);
  *   step 1, under the lock: the document checked, space taken;
- *   no lock: that space's pages faulted in (store_space_populate; the
- *     space is free in every recoverable state, as change.c says);
+ *   no lock: the bytes written into that space through the file
+ *     (store_space_place: the space is free in every recoverable state,
+ *     as change.c says), so that its pages are in the page cache;
  *   step 2, under the lock: the document checked again (other changes
  *     went on: a replace whose document moved past expect_seq gets
  *     -EAGAIN, an append takes the seq after the latest), the record
@@ -429,7 +430,7 @@ static int append_large(struct store *s, uint64_t id, const void *buf,
 		goto done;
 	}
 	store_change_pause(s);
-	store_space_populate(s, off, len);
+	store_space_place(s, off, buf, len);
 	rc = store_change_begin(s);
 	if (rc) {
 		store_space_giveback(s, off, len);

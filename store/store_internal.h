@@ -342,12 +342,13 @@ void store_change_pause(struct store *s);
 /* Give back space taken before a pause, when the change does not go on
  * (takes the lock; nothing when the store failed). */
 void store_space_giveback(struct store *s, uint64_t off, uint64_t len);
-/* Fault in the data file's pages of [off, off + len) (space taken, not
- * yet published) without the lock and without changing a byte, so that
- * the copy into the map under the lock finds them (change.c). */
-void store_space_populate(struct store *s, uint64_t off, uint64_t len);
+/* Write buf (len bytes) into the data file at off (space taken, not yet
+ * published) without the lock, so that the copy into the map under the
+ * lock finds the pages in the page cache (change.c). */
+void store_space_place(struct store *s, uint64_t off, const void *buf,
+		       uint64_t len);
 /* Entries this large are appended in two steps (docs.c): space under the
- * lock, its pages faulted in without it, then the commit. */
+ * lock, its bytes placed without it, then the commit. */
 #define STORE_LARGE_ENTRY ((size_t)256 << 10)
 int store_take_space(struct store *s, uint64_t len, uint64_t *off);
 /* Give freed space whose frames are now durable back to the allocator. */
