@@ -430,6 +430,8 @@ static int append_large(struct store *s, uint64_t id, const void *buf,
 		goto done;
 	}
 	store_change_pause(s);
+	if (s->large_seam)
+		s->large_seam(s->large_seam_arg);
 	store_space_place(s, off, buf, len);
 	rc = store_change_begin(s);
 	if (rc) {

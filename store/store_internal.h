@@ -255,6 +255,10 @@ struct store {
 	 * store lock not) */
 	void (*grow_file_seam)(void *);
 	void *grow_file_seam_arg;
+	/* test seam: run between the two lock holds of a large entry's
+	 * append (docs.c, append_large; no lock held) */
+	void (*large_seam)(void *);
+	void *large_seam_arg;
 	/* under lock: */
 	struct old_map *old_maps;
 	uint64_t grows;
