@@ -178,6 +178,7 @@ int store_change_begin(struct store *s)
 		return rc;
 	}
 	s->scratch.len = 0;
+	s->change_bytes = 0;
 	return 0;
 }
 
