@@ -457,6 +457,82 @@ START_TEST(test_wal_large_frames_copied_apart_replay_whole_in_order)
 }
 END_TEST
 
+/* The push back (wal_throttle) falls on whoever brings the bytes: with a
+ * flush held up (io_busy, as while the disk is slow) and 9 x buffer_bytes
+ * pending, a change that logged a few bytes goes on at once (its limit is
+ * 16 x), one that logged a large frame waits for the disk (8 x) and,
+ * once the flush is let go, writes the pending frames out itself. */
+#define THR_BUF ((size_t)64 << 10)
+
+struct thr_arg {
+	struct wal *w;
+	bool done;
+};
+
+static void *thr_main(void *p)
+{
+	struct thr_arg *a = p;
+
+	wal_throttle(a->w, THR_BUF);
+	__atomic_store_n(&a->done, true, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+START_TEST(test_wal_throttle_holds_back_the_writer_that_brought_the_bytes)
+{
+	static const struct wal_options o = { .commit_ms = 600000,
+					      .buffer_bytes = THR_BUF,
+					      .throttle_apart = true };
+	char *dir = test_tmpdir();
+	struct thr_arg a = { 0 };
+	struct seen s = { 0 };
+	char *buf = malloc(THR_BUF);
+	pthread_t th;
+	uint64_t lsn;
+	size_t pend;
+
+	ck_assert_ptr_nonnull(buf);
+	ck_assert_int_eq(wal_create(dir, &o, empty_snap, NULL, &a.w), 0);
+	pthread_mutex_lock(&a.w->mu);
+	while (a.w->io_busy)
+		pthread_cond_wait(&a.w->cv, &a.w->mu);
+	a.w->io_busy = true; /* a flush that the disk holds up */
+	pthread_mutex_unlock(&a.w->mu);
+	for (int i = 0; i < 9; i++) {
+		memset(buf, 'a' + i, THR_BUF);
+		ck_assert_int_eq(wal_append(a.w, buf, THR_BUF - 32, &lsn), 0);
+	}
+	pthread_mutex_lock(&a.w->mu);
+	pend = a.w->pend.len;
+	pthread_mutex_unlock(&a.w->mu);
+	ck_assert_uint_ge(pend, 9 * THR_BUF - 9 * 32);
+	/* a small change: past 8 x but under 16 x, no wait */
+	wal_throttle(a.w, 100);
+	ck_assert_int_eq(pthread_create(&th, NULL, thr_main, &a), 0);
+	/* a large change waits for the flush under way (it cannot end while
+	 * io_busy is held here) */
+	ck_assert(!__atomic_load_n(&a.done, __ATOMIC_ACQUIRE));
+	pthread_mutex_lock(&a.w->mu);
+	a.w->io_busy = false;
+	pthread_cond_broadcast(&a.w->cv);
+	pthread_mutex_unlock(&a.w->mu);
+	ck_assert_int_eq(pthread_join(th, NULL), 0);
+	ck_assert(a.done);
+	pthread_mutex_lock(&a.w->mu);
+	pend = a.w->pend.len;
+	pthread_mutex_unlock(&a.w->mu);
+	ck_assert_uint_lt(pend, 8 * THR_BUF);
+	ck_assert_int_eq(wal_close(a.w), 0);
+	ck_assert_int_eq(wal_open(dir, &no_committer, collect, &s, &a.w), 0);
+	ck_assert_int_eq(s.n, 10);
+	for (int i = 0; i < 9; i++)
+		ck_assert_int_eq(s.first[i + 1], 'a' + i);
+	ck_assert_int_eq(wal_close(a.w), 0);
+	free(buf);
+	test_rmdir(dir);
+}
+END_TEST
+
 /* A span whose CRC is wrong (a caller's bug): the frame it makes is
  * damaged, and replay, which reads and checks every byte, cuts the tail
  * there.  A debug build checks each span's CRC at the append and aborts
@@ -1479,6 +1555,8 @@ int main(void)
 		       test_wal_flush_waits_for_the_fill_of_a_reserved_frame);
 	tcase_add_test(tc,
 		       test_wal_large_frames_copied_apart_replay_whole_in_order);
+	tcase_add_test(
+		tc, test_wal_throttle_holds_back_the_writer_that_brought_the_bytes);
 #ifdef CARAVAN_DEBUG
 	tcase_add_test_raise_signal(
 		tc, test_wal_span_with_a_wrong_crc_is_a_damaged_frame, SIGABRT);
