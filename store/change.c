@@ -17,10 +17,28 @@
  * its file step and takes it again, holding other changes back meanwhile
  * (store_change_begin waits on gate_cv while gate_closed), so what the change
  * checked before still holds; readers and checkpoints go on.
- * store_change_end unlocks, then runs what follows a change: growth
- * ahead when space runs short (grow.c), the change hook, the -o sync
- * wait, and a cut-over when the log has grown past max(cutover_bytes,
- * 2 x last snapshot) (checkpoint.c).
+ * store_change_end unlocks, then runs what follows a change: the copy
+ * into the log of a frame the commit only reserved there (below), growth
+ * ahead when space runs short (grow.c), the log's push back on the
+ * change's own bytes (wal_throttle), the change hook, the -o sync wait,
+ * and a cut-over when the log has grown past max(cutover_bytes, 2 x last
+ * snapshot) (checkpoint.c).
+ *
+ * A large entry (STORE_LARGE_ENTRY or more: docs.c, append_large) holds
+ * the lock for one copy of its bytes, into the map by the apply: its
+ * frame is encoded in a buffer of its own before the lock; a first hold
+ * takes its space and lets go (store_change_pause); the bytes are
+ * written into that space through the file with no lock
+ * (store_space_place: the space is free in every recoverable state, as
+ * above), so that the pages are in the page cache; a second hold checks the
+ * document again and commits with store_change_commit_frame, which
+ * reserves the frame in the log (its LSN, header and CRC: wal.h,
+ * wal_append_reserve) and applies it; store_change_end copies the frame
+ * into the log after letting go of the lock (wal_append_fill).  Until
+ * then no flush writes past it, so nobody can see it durable before its
+ * bytes are in the log, and the apply under the lock orders it among the
+ * other changes exactly as its LSN does.  The frame's buffer lives until
+ * store_change_end returns.
  *
  * Why bytes are safe in the map before they are durable in the log: they
  * go only into space that is free in every state a crash could recover
@@ -42,6 +60,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <string.h>
+#include <unistd.h>
 
 /* ---- pending frees ---- */
 
@@ -121,7 +140,11 @@ int store_take_space(struct store *s, uint64_t len, uint64_t *off)
 	}
 	if (!rc) {
 		s->taken_bytes += len;
-		warm_ahead(s, *off, len);
+		/* a large entry brings its own pages in, off the lock
+		 * (store_space_place): warming past it would spend a core
+		 * on pages the next one may not take */
+		if (len < STORE_LARGE_ENTRY)
+			warm_ahead(s, *off, len);
 	}
 	if (rc == -ENOSPC && store_snapshot_pinned_bytes(s))
 		log_warn("store '%s' is full: snapshots keep %" PRIu64
@@ -155,6 +178,7 @@ int store_change_begin(struct store *s)
 		return rc;
 	}
 	s->scratch.len = 0;
+	s->change_bytes = 0;
 	return 0;
 }
 
@@ -167,10 +191,13 @@ int store_change_commit(struct store *s, uint64_t *lsn)
 	return store_change_commit_spans(s, NULL, 0, lsn);
 }
 
-int store_change_commit_spans(struct store *s, const struct wal_span *sp,
-			      size_t nsp, uint64_t *lsn)
+/* Check, log (copied in now, or with apart reserved for
+ * store_change_end to fill) and apply the frame p. */
+static int commit_frame(struct store *s, const uint8_t *p, size_t len,
+			const struct wal_span *sp, size_t nsp, bool apart,
+			uint64_t *lsn)
 {
-	int rc = store_check_frame(s, s->scratch.p, s->scratch.len);
+	int rc = store_check_frame(s, p, len);
 
 	if (rc) {
 		log_error("store '%s' refuses a change that does not apply to "
@@ -178,11 +205,16 @@ int store_change_commit_spans(struct store *s, const struct wal_span *sp,
 			  s->dir, strerror(-rc));
 		return -EINVAL;
 	}
-	rc = wal_append_spans(s->wal, s->scratch.p, s->scratch.len, sp, nsp,
-			      lsn);
+	if (apart) {
+		rc = wal_append_reserve(s->wal, p, len, sp, nsp, lsn, &s->fill);
+		s->fill_src = p;
+	} else {
+		rc = wal_append_spans(s->wal, p, len, sp, nsp, lsn);
+	}
 	if (rc)
 		return rc;
-	rc = store_apply_frame(s, *lsn, s->scratch.p, s->scratch.len, true);
+	s->change_bytes += len;
+	rc = store_apply_frame(s, *lsn, p, len, true);
 	if (rc) {
 		s->failed = rc == -ENOMEM ? -ENOMEM : -EIO;
 		log_error("store '%s' is failed and refuses changes: frame "
@@ -194,19 +226,98 @@ int store_change_commit_spans(struct store *s, const struct wal_span *sp,
 	return 0;
 }
 
+int store_change_commit_spans(struct store *s, const struct wal_span *sp,
+			      size_t nsp, uint64_t *lsn)
+{
+	return commit_frame(s, s->scratch.p, s->scratch.len, sp, nsp, false,
+			    lsn);
+}
+
+int store_change_commit_frame(struct store *s, const uint8_t *p, size_t len,
+			      const struct wal_span *sp, size_t nsp,
+			      uint64_t *lsn)
+{
+	return commit_frame(s, p, len, sp, nsp, true, lsn);
+}
+
+void store_change_pause(struct store *s)
+{
+	bool grow = store_grow_due(s);
+
+	pthread_rwlock_unlock(&s->lock);
+	if (grow)
+		store_grow_ask(s);
+}
+
+void store_space_giveback(struct store *s, uint64_t off, uint64_t len)
+{
+	if (!len)
+		return;
+	store_wrlock(s);
+	while (s->gate_closed) {
+		/* an inline growth's file step: its change checked the
+		 * allocator (grow.c) */
+		pthread_rwlock_unlock(&s->lock);
+		pthread_mutex_lock(&s->gate_mu);
+		while (s->gate_closed)
+			pthread_cond_wait(&s->gate_cv, &s->gate_mu);
+		pthread_mutex_unlock(&s->gate_mu);
+		store_wrlock(s);
+	}
+	if (!s->failed)
+		alloc_release(s->alloc, off, len);
+	pthread_rwlock_unlock(&s->lock);
+}
+
+void store_space_place(struct store *s, uint64_t off, const void *buf,
+		       uint64_t len)
+{
+	const uint8_t *p = buf;
+
+	if (s->opt.read_only)
+		return;
+	/* Through the file, not a map: no map is made or unmade here, so
+	 * no other thread's page fault queues behind this (the process's
+	 * map lock), and the store's map, which growth may move, is not
+	 * touched.  The bytes land in the page cache the map shares; a
+	 * failure leaves them to the copy under the lock, as without this
+	 * (a plain pwrite: these bytes need no durability of their own). */
+	while (len) {
+		ssize_t n = pwrite(s->data_fd, p, (size_t)len, (off_t)off);
+
+		if (n <= 0) {
+			if (n < 0 && errno == EINTR)
+				continue;
+			return;
+		}
+		p += n;
+		off += (uint64_t)n;
+		len -= (uint64_t)n;
+	}
+}
+
 /* Unlock, then run what follows a change.  Returns rc, or the sync
  * error. */
 int store_change_end(struct store *s, int rc, uint64_t id, uint64_t lsn,
 		     uint64_t *lsn_out)
 {
 	bool grow = !rc && store_grow_due(s);
+	struct wal_slot fill = s->fill;
+	const void *src = s->fill_src;
+	size_t bytes = s->change_bytes;
 
+	s->fill.dst = NULL;
+	s->fill_src = NULL;
+	s->change_bytes = 0;
 	pthread_rwlock_unlock(&s->lock);
+	/* a frame reserved by the commit: its copy into the log holds
+	 * nobody up (also after a failed apply: the log has the frame) */
+	wal_append_fill(s->wal, &fill, src);
 	if (grow)
 		store_grow_ask(s);
 	/* a change never waits for the disk under the lock: the log's push
-	 * back comes here (wal_throttle) */
-	wal_throttle(s->wal);
+	 * back comes here (wal_throttle), on whoever brought the bytes */
+	wal_throttle(s->wal, bytes);
 	if (rc)
 		return rc;
 	if (lsn_out)

@@ -5,7 +5,9 @@
  *
  * Every mutation follows the protocol of change.c: store_change_begin,
  * validate against the index, take space, encode the frame into
- * s->scratch, store_change_commit, store_change_end.  A failed step
+ * s->scratch, store_change_commit, store_change_end.  An append of a
+ * large entry (STORE_LARGE_ENTRY or more) takes the lock twice, with its
+ * frame in a buffer of its own (append_large, and change.c on why).  A failed step
  * before the commit changes nothing; space taken for it is given back
  * (entries_release).  Readers take s->lock shared; a pointer into the
  * map handed to a store_read callback is valid only during the call.
@@ -362,6 +364,106 @@ static int append_locked(struct store *s, struct node *n, const void *buf,
 	return 0;
 }
 
+/* The document an append goes to, as it stands (lock held): NULL with
+ * *rc when it is not one, is evicted, or (replace) moved past
+ * expect_seq. */
+static struct node *append_target(struct store *s, uint64_t id, bool replace,
+				  uint64_t expect_seq, int *rc)
+{
+	struct node *n = store_doc_node(s, id, rc);
+
+	if (!n)
+		return NULL;
+	if (n->evicted) {
+		*rc = -ENODATA;
+		return NULL;
+	}
+	if (replace && n->seq != expect_seq) {
+		*rc = -EAGAIN;
+		return NULL;
+	}
+	return n;
+}
+
+/* A large entry (STORE_LARGE_ENTRY or more), so that no other change
+ * waits for its copies or for faulting in its pages:
+ *   before the lock: its Append record encoded, bytes and all, into a
+ *     buffer of its own (its seq and place still blank);
+ *   step 1, under the lock: the document checked, space taken;
+ *   no lock: the bytes written into that space through the file
+ *     (store_space_place: the space is free in every recoverable state,
+ *     as change.c says), so that its pages are in the page cache;
+ *   step 2, under the lock: the document checked again (other changes
+ *     went on: a replace whose document moved past expect_seq gets
+ *     -EAGAIN, an append takes the seq after the latest), the record
+ *     placed, the Trim of a replace put after it, committed with the
+ *     frame reserved in the log (store_change_commit_frame) and applied
+ *     (its one copy under the lock: into the map);
+ *   after the lock: the frame copied into the log (store_change_end).
+ * A step that fails gives the space back. */
+static int append_large(struct store *s, uint64_t id, const void *buf,
+			size_t len, uint32_t crc, bool replace,
+			uint64_t expect_seq, uint64_t first_kept, uint64_t *seq,
+			uint64_t *lsn)
+{
+	struct wal_span sp = { WAL_APPEND_BYTES_AT, len, crc };
+	struct wal_buf fr;
+	struct node *n;
+	uint64_t off = 0, l = 0;
+	int rc;
+
+	wal_buf_init(&fr);
+	rc = wal_put_append(&fr, id, 0, 0, clock_real_ns(), buf, (uint32_t)len,
+			    crc);
+	if (rc)
+		goto done;
+	rc = store_change_begin(s);
+	if (rc)
+		goto done;
+	n = append_target(s, id, replace, expect_seq, &rc);
+	if (n && n->seq >= STORE_SEQ_MAX)
+		rc = -EOVERFLOW;
+	else if (n)
+		rc = store_take_space(s, len, &off);
+	if (rc) {
+		rc = store_change_end(s, rc, 0, 0, NULL);
+		goto done;
+	}
+	store_change_pause(s);
+	if (s->large_seam)
+		s->large_seam(s->large_seam_arg);
+	store_space_place(s, off, buf, len);
+	rc = store_change_begin(s);
+	if (rc) {
+		store_space_giveback(s, off, len);
+		goto done;
+	}
+	n = append_target(s, id, replace, expect_seq, &rc);
+	if (n && n->seq >= STORE_SEQ_MAX)
+		rc = -EOVERFLOW;
+	if (rc)
+		goto out;
+	if (replace && (!first_kept || first_kept > n->seq + 1))
+		first_kept = n->seq + 1;
+	wal_append_place(fr.p, n->seq + 1, off);
+	if (replace)
+		rc = wal_put_trim(&fr, id, first_kept);
+	if (!rc)
+		rc = store_change_commit_frame(s, fr.p, fr.len, &sp, 1, &l);
+	if (!rc) {
+		if (seq)
+			*seq = n->seq;
+		s->appends++;
+	}
+out:
+	if (rc && !s->failed)
+		alloc_release(s->alloc, off, len);
+	rc = store_change_end(s, rc, id, l, lsn);
+done:
+	wal_buf_release(&fr);
+	return rc;
+}
+
 static int append_common(struct store *s, uint64_t id, const void *buf,
 			 size_t len, bool replace, uint64_t expect_seq,
 			 uint64_t first_kept, uint64_t *seq, uint64_t *lsn)
@@ -375,20 +477,15 @@ static int append_common(struct store *s, uint64_t id, const void *buf,
 		return -EFBIG;
 	crc = crc32c(buf, len); /* not under the lock: a large entry's
 				   pass would hold every change */
+	if (len >= STORE_LARGE_ENTRY)
+		return append_large(s, id, buf, len, crc, replace, expect_seq,
+				    first_kept, seq, lsn);
 	rc = store_change_begin(s);
 	if (rc)
 		return rc;
-	n = store_doc_node(s, id, &rc);
+	n = append_target(s, id, replace, expect_seq, &rc);
 	if (!n)
 		goto out;
-	if (n->evicted) {
-		rc = -ENODATA;
-		goto out;
-	}
-	if (replace && n->seq != expect_seq) {
-		rc = -EAGAIN;
-		goto out;
-	}
 	if (replace && (!first_kept || first_kept > n->seq + 1))
 		first_kept = n->seq + 1;
 	rc = append_locked(s, n, buf, len, crc, replace ? first_kept : 0, seq,

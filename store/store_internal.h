@@ -192,6 +192,13 @@ struct store {
 	size_t npf, pf_head, pf_cap;
 	uint64_t pf_bytes;
 	struct wal_buf scratch;
+	/* the change's frame bytes (for wal_throttle), and a frame reserved
+	 * in the log and not yet filled, with its payload: set by the
+	 * commit, taken by store_change_end, which fills it after letting
+	 * go of the lock (lock held from one to the other) */
+	size_t change_bytes;
+	struct wal_slot fill;
+	const void *fill_src;
 	int failed; /* sticky in-memory failure (ENOMEM mid-apply) */
 
 	/* replay state */
@@ -248,6 +255,10 @@ struct store {
 	 * store lock not) */
 	void (*grow_file_seam)(void *);
 	void *grow_file_seam_arg;
+	/* test seam: run between the two lock holds of a large entry's
+	 * append (docs.c, append_large; no lock held) */
+	void (*large_seam)(void *);
+	void *large_seam_arg;
 	/* under lock: */
 	struct old_map *old_maps;
 	uint64_t grows;
@@ -320,8 +331,29 @@ int store_change_commit(struct store *s, uint64_t *lsn);
  * (the bytes of its Append records: wal_append_spans). */
 int store_change_commit_spans(struct store *s, const struct wal_span *sp,
 			      size_t nsp, uint64_t *lsn);
+/* The same for a frame the caller encoded in its own buffer p (len
+ * bytes), which stays valid and unchanged until store_change_end: the
+ * log reserves the frame under the lock and store_change_end copies it
+ * in after letting go of the lock (wal_append_reserve). */
+int store_change_commit_frame(struct store *s, const uint8_t *p, size_t len,
+			      const struct wal_span *sp, size_t nsp,
+			      uint64_t *lsn);
 int store_change_end(struct store *s, int rc, uint64_t id, uint64_t lsn,
 		     uint64_t *lsn_out);
+/* Let go of the lock between the two steps of a large entry's append
+ * (docs.c): space taken, nothing logged; growth ahead asked for if due. */
+void store_change_pause(struct store *s);
+/* Give back space taken before a pause, when the change does not go on
+ * (takes the lock; nothing when the store failed). */
+void store_space_giveback(struct store *s, uint64_t off, uint64_t len);
+/* Write buf (len bytes) into the data file at off (space taken, not yet
+ * published) without the lock, so that the copy into the map under the
+ * lock finds the pages in the page cache (change.c). */
+void store_space_place(struct store *s, uint64_t off, const void *buf,
+		       uint64_t len);
+/* Entries this large are appended in two steps (docs.c): space under the
+ * lock, its bytes placed without it, then the commit. */
+#define STORE_LARGE_ENTRY ((size_t)256 << 10)
 int store_take_space(struct store *s, uint64_t len, uint64_t *off);
 /* Give freed space whose frames are now durable back to the allocator. */
 void store_release_durable(struct store *s);

@@ -2323,6 +2323,108 @@ static int cand_ids(struct store *s, uint64_t *ids, size_t max)
  * appends, renames and metadata changes are refused until a refill at
  * the same seq; all of it is replayed exactly after a crash (log) and
  * after a checkpoint (snapshot). */
+/* A large entry's append takes the lock twice (docs.c, append_large);
+ * other changes go on between.  Through the seam between the holds: a
+ * small append to the same document makes a replace that expected the
+ * old seq fail with -EAGAIN, giving its space back; a plain large append
+ * takes the seq after the small one.  Every entry reads back, and after a
+ * reopen. */
+#define LARGE (300u << 10)
+
+struct large_gap {
+	struct store *s;
+	uint64_t id;
+	int calls;
+	int rc;
+};
+
+static void large_gap_seam(void *arg)
+{
+	struct large_gap *g = arg;
+	char small[100];
+
+	g->calls++;
+	fill(small, sizeof(small), 7);
+	g->rc = store_append(g->s, g->id, small, sizeof(small), NULL, NULL);
+}
+
+struct large_seen {
+	int n;
+	size_t len[4];
+	char first[4];
+};
+
+static int large_read(void *arg, uint64_t seq, const void *buf, size_t len)
+{
+	struct large_seen *ls = arg;
+	const char *p = buf;
+
+	(void)seq;
+	ck_assert_int_lt(ls->n, 4);
+	for (size_t i = 1; i < len; i++)
+		ck_assert_int_eq(p[i], p[0]);
+	ls->len[ls->n] = len;
+	ls->first[ls->n] = len ? p[0] : 0;
+	ls->n++;
+	return 0;
+}
+
+static void large_expect(struct store *s, uint64_t id)
+{
+	struct large_seen ls = { 0 };
+
+	ck_assert_int_eq(store_read(s, id, large_read, &ls), 0);
+	ck_assert_int_eq(ls.n, 3);
+	ck_assert_uint_eq(ls.len[0], LARGE);
+	ck_assert_int_eq(ls.first[0], 'a' + 1);
+	ck_assert_uint_eq(ls.len[1], 100);
+	ck_assert_int_eq(ls.first[1], 'a' + 7);
+	ck_assert_uint_eq(ls.len[2], LARGE);
+	ck_assert_int_eq(ls.first[2], 'a' + 3);
+}
+
+START_TEST(test_store_large_append_lets_changes_in_between_its_two_steps)
+{
+	char *dir = test_tmpdir();
+	struct store *s = open_store(dir, 8 << 20);
+	struct large_gap g = { .s = s };
+	char *big = malloc(LARGE);
+	uint64_t sp, seq = 0, before;
+
+	ck_assert_ptr_nonnull(big);
+	ck_assert_uint_ge(LARGE, STORE_LARGE_ENTRY);
+	ck_assert_int_eq(store_space_create(s, "sp", &M, &sp, NULL), 0);
+	g.id = mkdoc(s, sp, "d");
+	fill(big, LARGE, 1);
+	ck_assert_int_eq(store_append(s, g.id, big, LARGE, &seq, NULL), 0);
+	ck_assert_uint_eq(seq, 1);
+	before = free_bytes(s);
+	s->large_seam = large_gap_seam;
+	s->large_seam_arg = &g;
+	/* the replace expected seq 1; the seam's append moved it to 2 */
+	fill(big, LARGE, 2);
+	ck_assert_int_eq(store_append_replace(s, g.id, big, LARGE, 1, &seq,
+					      NULL),
+			 -EAGAIN);
+	ck_assert_int_eq(g.calls, 1);
+	ck_assert_int_eq(g.rc, 0);
+	/* its space came back: only the small entry took any */
+	ck_assert_uint_eq(free_bytes(s), before - 100);
+	/* a plain append goes after what came in between */
+	s->large_seam = NULL;
+	fill(big, LARGE, 3);
+	ck_assert_int_eq(store_append(s, g.id, big, LARGE, &seq, NULL), 0);
+	ck_assert_uint_eq(seq, 3);
+	large_expect(s, g.id);
+	ck_assert_int_eq(store_close(s), 0);
+	s = open_store(dir, 8 << 20);
+	large_expect(s, g.id);
+	ck_assert_int_eq(store_close(s), 0);
+	free(big);
+	test_rmdir(dir);
+}
+END_TEST
+
 START_TEST(test_store_evict_is_logged_and_replayed_exactly)
 {
 	char *dir = test_tmpdir();
@@ -2539,6 +2641,8 @@ int main(void)
 	tcase_add_test(tc, test_store_snapshot_counts_are_checked_at_snap_end);
 	tcase_add_test(tc, test_store_sync_async_reports_durability_once);
 	tcase_add_test(tc, test_store_evict_is_logged_and_replayed_exactly);
+	tcase_add_test(
+		tc, test_store_large_append_lets_changes_in_between_its_two_steps);
 	suite_add_tcase(s, tc);
 	return test_run_suite(s);
 }

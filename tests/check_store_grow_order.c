@@ -107,8 +107,13 @@ static void expect_doc(struct store *s, uint64_t id, const size_t *lens,
 /* ---- inline growth without the lock ---- */
 
 #define SMALL 100
-#define BIG (256 << 10)
+/* below STORE_LARGE_ENTRY: a one-step change, whose frame is half
+ * encoded when it grows inline (a large entry takes its space in a step
+ * of its own and lets other changes in before its commit: docs.c) */
+#define BIG ((256 << 10) - 4096)
 #define GAP_WAIT_S 10
+
+_Static_assert(BIG < STORE_LARGE_ENTRY, "BIG must be a one-step append");
 
 struct gap {
 	struct store *s;

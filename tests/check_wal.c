@@ -8,6 +8,7 @@
 #include "util/crc32c.h"
 #include "wal/record.h"
 #include "wal/wal.h"
+#include "wal/wal_internal.h"
 
 #include <check.h>
 #include <errno.h>
@@ -275,6 +276,259 @@ START_TEST(test_wal_append_spans_replays_and_is_checked_in_full)
 		ck_assert_uint_eq(s.first[i + 1], (uint8_t)i);
 	}
 	ck_assert_int_eq(wal_close(w), 0);
+	test_rmdir(dir);
+}
+END_TEST
+
+/* A large frame reserved (wal_append_reserve) and filled later: a flush
+ * that a wal_sync leads meanwhile claims the pending frames and waits
+ * for the fill (wal/log.c invariant 8) rather than writing a frame whose
+ * payload is not there yet; the frame then replays whole, with the ones
+ * around it. */
+#define FILL_LEN ((size_t)1 << 20)
+
+struct fill_sync {
+	struct wal *w;
+	uint64_t lsn;
+	int rc;
+	bool done;
+};
+
+static void *fill_sync_main(void *p)
+{
+	struct fill_sync *f = p;
+
+	f->rc = wal_sync(f->w, f->lsn);
+	__atomic_store_n(&f->done, true, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+struct fill_seen {
+	int n;
+	bool big_ok;
+};
+
+static int fill_collect(void *arg, uint64_t lsn, const uint8_t *p, size_t len)
+{
+	struct fill_seen *s = arg;
+
+	s->n++;
+	if (lsn == 3) {
+		s->big_ok = len == FILL_LEN;
+		for (size_t i = 0; s->big_ok && i < len; i++)
+			s->big_ok = p[i] == (uint8_t)(i * 7 + 3);
+	}
+	return 0;
+}
+
+START_TEST(test_wal_flush_waits_for_the_fill_of_a_reserved_frame)
+{
+	char *dir = test_tmpdir();
+	struct fill_sync f = { 0 };
+	struct fill_seen seen = { 0 };
+	struct wal_slot slot;
+	uint8_t *big = malloc(FILL_LEN);
+	uint64_t lsn;
+	pthread_t th;
+	bool claimed = false;
+
+	ck_assert_ptr_nonnull(big);
+	for (size_t i = 0; i < FILL_LEN; i++)
+		big[i] = (uint8_t)(i * 7 + 3);
+	ck_assert_int_eq(wal_create(dir, &no_committer, empty_snap, NULL, &f.w),
+			 0);
+	ck_assert_int_eq(wal_append(f.w, "before", 6, &lsn), 0);
+	ck_assert_uint_eq(lsn, 2);
+	ck_assert_int_eq(wal_append_reserve(f.w, big, FILL_LEN, NULL, 0,
+					    &f.lsn, &slot),
+			 0);
+	ck_assert_uint_eq(f.lsn, 3);
+	ck_assert_ptr_nonnull(slot.dst);
+	ck_assert_int_eq(pthread_create(&th, NULL, fill_sync_main, &f), 0);
+	/* the sync's flush has claimed the frames and waits for the fill */
+	for (int i = 0; i < 20000 && !claimed; i++) {
+		pthread_mutex_lock(&f.w->mu);
+		claimed = f.w->io_busy && f.w->filling == 1;
+		pthread_mutex_unlock(&f.w->mu);
+		if (!claimed)
+			usleep(500);
+	}
+	ck_assert_msg(claimed, "no flush came to wait for the fill");
+	ck_assert(!__atomic_load_n(&f.done, __ATOMIC_ACQUIRE));
+	ck_assert_uint_lt(wal_durable_lsn(f.w), 3);
+	wal_append_fill(f.w, &slot, big);
+	ck_assert_ptr_null(slot.dst);
+	ck_assert_int_eq(pthread_join(th, NULL), 0);
+	ck_assert_int_eq(f.rc, 0);
+	ck_assert_uint_ge(wal_durable_lsn(f.w), 3);
+	ck_assert_int_eq(wal_append(f.w, "after", 5, &lsn), 0);
+	ck_assert_uint_eq(lsn, 4);
+	ck_assert_int_eq(wal_close(f.w), 0);
+	ck_assert_int_eq(wal_open(dir, &no_committer, fill_collect, &seen,
+				  &f.w),
+			 0);
+	ck_assert_int_eq(seen.n, 4); /* snapshot, before, big, after */
+	ck_assert(seen.big_ok);
+	ck_assert_int_eq(wal_close(f.w), 0);
+	free(big);
+	test_rmdir(dir);
+}
+END_TEST
+
+/* A large frame through wal_append_spans (copied in without the log's
+ * lock) while other threads append small ones and sync: every frame
+ * replays, in LSN order, each whole. */
+struct mixed_arg {
+	struct wal *w;
+	int id;
+};
+
+static void *mixed_main(void *p)
+{
+	struct mixed_arg *a = p;
+	size_t len = a->id == 0 ? FILL_LEN : 64;
+	uint8_t *buf = malloc(len);
+	uint64_t lsn;
+
+	ck_assert_ptr_nonnull(buf);
+	for (int r = 0; r < (a->id == 0 ? 40 : 2000); r++) {
+		for (size_t i = 0; i < len; i++)
+			buf[i] = (uint8_t)(i * 7 + 3);
+		buf[0] = (uint8_t)a->id;
+		ck_assert_int_eq(wal_append(a->w, buf, len, &lsn), 0);
+		if (r % 7 == 0)
+			ck_assert_int_eq(wal_sync(a->w, lsn), 0);
+	}
+	free(buf);
+	return NULL;
+}
+
+struct mixed_seen {
+	int n[3];
+	uint64_t last;
+	bool ok;
+};
+
+static int mixed_collect(void *arg, uint64_t lsn, const uint8_t *p,
+			 size_t len)
+{
+	struct mixed_seen *s = arg;
+
+	if (lsn == 1)
+		return 0; /* the snapshot */
+	s->ok = s->ok && lsn == s->last + 1 && len && p[0] < 3 &&
+		len == (p[0] == 0 ? FILL_LEN : 64);
+	for (size_t i = 1; s->ok && i < len; i++)
+		s->ok = p[i] == (uint8_t)(i * 7 + 3);
+	if (s->ok)
+		s->n[p[0]]++;
+	s->last = lsn;
+	return 0;
+}
+
+START_TEST(test_wal_large_frames_copied_apart_replay_whole_in_order)
+{
+	static const struct wal_options o = { .commit_ms = 2,
+					      .buffer_bytes = 256 << 10 };
+	char *dir = test_tmpdir();
+	struct mixed_arg a[3];
+	struct mixed_seen seen = { .last = 1, .ok = true };
+	pthread_t th[3];
+	struct wal *w;
+
+	ck_assert_int_eq(wal_create(dir, &o, empty_snap, NULL, &w), 0);
+	for (int i = 0; i < 3; i++) {
+		a[i] = (struct mixed_arg){ w, i };
+		ck_assert_int_eq(pthread_create(&th[i], NULL, mixed_main, &a[i]),
+				 0);
+	}
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_eq(pthread_join(th[i], NULL), 0);
+	ck_assert_int_eq(wal_close(w), 0);
+	ck_assert_int_eq(wal_open(dir, &no_committer, mixed_collect, &seen,
+				  &w),
+			 0);
+	ck_assert(seen.ok);
+	ck_assert_int_eq(seen.n[0], 40);
+	ck_assert_int_eq(seen.n[1], 2000);
+	ck_assert_int_eq(seen.n[2], 2000);
+	ck_assert_int_eq(wal_close(w), 0);
+	test_rmdir(dir);
+}
+END_TEST
+
+/* The push back (wal_throttle) falls on whoever brings the bytes: with a
+ * flush held up (io_busy, as while the disk is slow) and 9 x buffer_bytes
+ * pending, a change that logged a few bytes goes on at once (its limit is
+ * 16 x), one that logged a large frame waits for the disk (8 x) and,
+ * once the flush is let go, writes the pending frames out itself. */
+#define THR_BUF ((size_t)64 << 10)
+
+struct thr_arg {
+	struct wal *w;
+	bool done;
+};
+
+static void *thr_main(void *p)
+{
+	struct thr_arg *a = p;
+
+	wal_throttle(a->w, THR_BUF);
+	__atomic_store_n(&a->done, true, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+START_TEST(test_wal_throttle_holds_back_the_writer_that_brought_the_bytes)
+{
+	static const struct wal_options o = { .commit_ms = 600000,
+					      .buffer_bytes = THR_BUF,
+					      .throttle_apart = true };
+	char *dir = test_tmpdir();
+	struct thr_arg a = { 0 };
+	struct seen s = { 0 };
+	char *buf = malloc(THR_BUF);
+	pthread_t th;
+	uint64_t lsn;
+	size_t pend;
+
+	ck_assert_ptr_nonnull(buf);
+	ck_assert_int_eq(wal_create(dir, &o, empty_snap, NULL, &a.w), 0);
+	pthread_mutex_lock(&a.w->mu);
+	while (a.w->io_busy)
+		pthread_cond_wait(&a.w->cv, &a.w->mu);
+	a.w->io_busy = true; /* a flush that the disk holds up */
+	pthread_mutex_unlock(&a.w->mu);
+	for (int i = 0; i < 9; i++) {
+		memset(buf, 'a' + i, THR_BUF);
+		ck_assert_int_eq(wal_append(a.w, buf, THR_BUF - 32, &lsn), 0);
+	}
+	pthread_mutex_lock(&a.w->mu);
+	pend = a.w->pend.len;
+	pthread_mutex_unlock(&a.w->mu);
+	ck_assert_uint_ge(pend, 9 * THR_BUF - 9 * 32);
+	/* a small change: past 8 x but under 16 x, no wait */
+	wal_throttle(a.w, 100);
+	ck_assert_int_eq(pthread_create(&th, NULL, thr_main, &a), 0);
+	/* a large change waits for the flush under way (it cannot end while
+	 * io_busy is held here) */
+	ck_assert(!__atomic_load_n(&a.done, __ATOMIC_ACQUIRE));
+	pthread_mutex_lock(&a.w->mu);
+	a.w->io_busy = false;
+	pthread_cond_broadcast(&a.w->cv);
+	pthread_mutex_unlock(&a.w->mu);
+	ck_assert_int_eq(pthread_join(th, NULL), 0);
+	ck_assert(a.done);
+	pthread_mutex_lock(&a.w->mu);
+	pend = a.w->pend.len;
+	pthread_mutex_unlock(&a.w->mu);
+	ck_assert_uint_lt(pend, 8 * THR_BUF);
+	ck_assert_int_eq(wal_close(a.w), 0);
+	ck_assert_int_eq(wal_open(dir, &no_committer, collect, &s, &a.w), 0);
+	ck_assert_int_eq(s.n, 10);
+	for (int i = 0; i < 9; i++)
+		ck_assert_int_eq(s.first[i + 1], 'a' + i);
+	ck_assert_int_eq(wal_close(a.w), 0);
+	free(buf);
 	test_rmdir(dir);
 }
 END_TEST
@@ -1297,6 +1551,12 @@ int main(void)
 	tcase_add_test(tc, test_wal_replays_every_frame_in_order);
 	tcase_add_test(tc, test_wal_crc_skip_equals_reading_the_bytes);
 	tcase_add_test(tc, test_wal_append_spans_replays_and_is_checked_in_full);
+	tcase_add_test(tc,
+		       test_wal_flush_waits_for_the_fill_of_a_reserved_frame);
+	tcase_add_test(tc,
+		       test_wal_large_frames_copied_apart_replay_whole_in_order);
+	tcase_add_test(
+		tc, test_wal_throttle_holds_back_the_writer_that_brought_the_bytes);
 #ifdef CARAVAN_DEBUG
 	tcase_add_test_raise_signal(
 		tc, test_wal_span_with_a_wrong_crc_is_a_damaged_frame, SIGABRT);

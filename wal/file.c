@@ -63,7 +63,9 @@
  * header's first LSN is L + 1 - their count), then the frames after L are
  * copied in, re-checksummed for the new seed.  Validity and recovery are
  * unchanged: the file is renamed into place sealed, snapshot and copied
- * frames alike.
+ * frames alike.  The switch, which takes the pending frames out to
+ * re-checksum them, waits for the fills of frames reserved and not yet
+ * filled (log.c invariant 8), as a flush does.
  */
 #include "wal/wal_internal.h"
 
@@ -646,9 +648,10 @@ int wal_cutover_fork_finish(struct wal *w, struct wal_cut *c, int err,
 	if (rc)
 		goto abandon;
 	/* The switch: what is in memory is taken out, appends from here on
-	 * are framed for the new file and wait for the seal. */
+	 * are framed for the new file and wait for the seal.  Frames
+	 * reserved and not yet filled are waited for (log.c invariant 8). */
 	pthread_mutex_lock(&w->mu);
-	while (w->io_busy)
+	while (w->io_busy || w->filling)
 		pthread_cond_wait(&w->cv, &w->mu);
 	debug_assert(wal_invariants(w));
 	rc = w->err;

@@ -23,6 +23,15 @@
  *      called without mu by the one thread that set firing, in list
  *      order, so callbacks never run concurrently and run in the order
  *      their frames became durable (LSN order within one flush).
+ *   8. While filling != 0, pend is neither taken out (a flush, the
+ *      switch of a fork cut-over) nor moved (grown): a frame reserved
+ *      by wal_append_reserve has its header in pend but its payload is
+ *      being copied in without mu.  Whoever would take pend out sets
+ *      io_busy first and then waits for filling to drop to 0
+ *      (wal_wait_fills_locked); an append that must grow pend waits
+ *      for it too.  A fill needs no lock but mu for its end, so nobody
+ *      holding mu, a caller's lock or io_busy waits for a fill that
+ *      cannot end.
  * A debug build (configure --enable-debug, util/debug.h) checks 1, 2, 4
  * and 5 with wal_invariants() whenever a function takes or gives back mu
  * around a change (append, sync, notify, the flush, cut-over); 3 is what
@@ -63,6 +72,13 @@
  * wal_notify is wal_sync followed by the call, in the caller's thread.
  * A registration after a failure gets the sticky error at once.
  *
+ * A large payload (WAL_FILL_APART or more) is copied into pend without
+ * mu: the frame is reserved under mu (LSN, header, CRC from the
+ * caller's spans, room in pend) and filled after (invariant 8), so a
+ * copy of megabytes holds up neither other appends nor wal_size nor the
+ * committer.  The store reserves under its own lock and fills after
+ * letting go of it (wal_append_reserve / wal_append_fill).
+ *
  * Lock order: mu is the only lock here, and no callback runs under it; a
  * callback may call any function but wal_close (its wal_sync would lead a
  * flush or wait, never for the delivery it is part of).  kick_cv wakes the
@@ -89,6 +105,8 @@
 #include <time.h>
 
 #define GATHER_MAX_NS 2000000 /* longest wait for a round to fill */
+/* payloads this large are copied into pend without mu (invariant 8) */
+#define WAL_FILL_APART ((size_t)256 << 10)
 
 /* One durability waiter: a thread in wal_sync (fn NULL, woken through
  * cv, on its stack) or a callback (allocated by wal_notify, freed after
@@ -200,16 +218,25 @@ void wal_fail_locked(struct wal *w, int rc, const char *what)
 /* Write out (and with sync, fdatasync) every pending frame.  Called with
  * mu held and io_busy clear; drops mu during the I/O.  The caller then
  * settles the waiters (flush_locked). */
+void wal_wait_fills_locked(struct wal *w)
+{
+	while (w->filling)
+		pthread_cond_wait(&w->cv, &w->mu);
+}
+
 void wal_io_locked(struct wal *w, bool sync)
 {
-	struct wal_buf batch = w->pend;
-	uint64_t last = w->next_lsn - 1;
-	uint64_t off = w->file_size;
+	struct wal_buf batch;
+	uint64_t last, off;
 	const char *what = "write";
 	int64_t t0 = 0;
 	int rc = 0;
 
 	w->io_busy = true;
+	wal_wait_fills_locked(w); /* invariant 8 */
+	batch = w->pend;
+	last = w->next_lsn - 1;
+	off = w->file_size;
 	w->io_len = batch.len;
 	w->pend = w->spare;
 	w->pend.len = 0;
@@ -381,19 +408,136 @@ void wal_unlock_handoff(struct wal *w)
 	pthread_mutex_unlock(&w->mu);
 }
 
-void wal_throttle(struct wal *w)
+void wal_throttle(struct wal *w, size_t bytes)
 {
-	if (__atomic_load_n(&w->pend_hint, __ATOMIC_RELAXED) <
-	    8 * w->opt.buffer_bytes)
+	size_t lim = 8 * w->opt.buffer_bytes;
+
+	if (bytes < w->opt.buffer_bytes / 64)
+		lim *= 2; /* a small change: see wal.h */
+	if (__atomic_load_n(&w->pend_hint, __ATOMIC_RELAXED) < lim)
 		return; /* the common case: no lock taken */
 	pthread_mutex_lock(&w->mu);
-	while (w->pend.len >= 8 * w->opt.buffer_bytes && !w->err) {
+	while (w->pend.len >= lim && !w->err) {
 		if (!w->io_busy)
 			flush_locked(w, false);
 		else
 			pthread_cond_wait(&w->cv, &w->mu);
 	}
 	wal_unlock_handoff(w);
+}
+
+/* Past buffer_bytes of pending frames: let the committer write them on
+ * another core; write them here only when they have grown far beyond
+ * (the disk is slower than the writers: push back on them), unless the
+ * caller throttles apart (wal_throttle).  mu held. */
+static void push_back_locked(struct wal *w)
+{
+	if (w->pend.len < w->opt.buffer_bytes)
+		return;
+	if (w->has_committer && !w->kick) {
+		w->kick = true;
+		pthread_cond_signal(&w->kick_cv);
+	}
+	if (w->opt.throttle_apart && w->has_committer)
+		return; /* the caller throttles: wal_throttle */
+	while (w->pend.len >= 8 * w->opt.buffer_bytes && w->io_busy && !w->err)
+		pthread_cond_wait(&w->cv, &w->mu);
+	if ((!w->has_committer || w->pend.len >= 8 * w->opt.buffer_bytes) &&
+	    !w->io_busy && !w->err && w->pend.len)
+		flush_locked(w, false);
+}
+
+static int spans_check(size_t len, const struct wal_span *sp, size_t nsp)
+{
+	size_t at = 0;
+
+	if (len > WAL_FRAME_MAX)
+		return -EFBIG;
+	for (size_t i = 0; i < nsp; i++) {
+		if (sp[i].off < at || sp[i].len > len ||
+		    sp[i].off > len - sp[i].len)
+			return -EINVAL;
+		at = sp[i].off + sp[i].len;
+	}
+	return 0;
+}
+
+/* Queue a frame for payload in pend (mu held): copied in, or with slot
+ * only reserved (its header written, slot->dst where the payload goes,
+ * filling counted: invariant 8). */
+static int append_locked(struct wal *w, const void *payload, size_t len,
+			 const struct wal_span *sp, size_t nsp, uint64_t *lsn,
+			 struct wal_slot *slot)
+{
+	uint8_t *h;
+	int rc;
+
+	for (;;) {
+		if (w->err)
+			return w->err;
+		if (w->opt.read_only)
+			return -EROFS;
+		if (!w->filling || w->pend.cap - w->pend.len >= FRAME_HDR + len)
+			break;
+		/* growing pend would move it under a fill: invariant 8 */
+		pthread_cond_wait(&w->cv, &w->mu);
+	}
+	rc = wal_buf_reserve(&w->pend, FRAME_HDR + len);
+	if (rc)
+		return rc;
+	h = w->pend.p + w->pend.len;
+	wal_frame_put_spans(h, w->seed, w->next_lsn, w->durable_lsn + 1,
+			    payload, len, sp, nsp);
+	if (slot) {
+		slot->dst = len ? h + FRAME_HDR : NULL;
+		slot->len = len;
+		if (len)
+			w->filling++;
+	} else if (len) {
+		memcpy(h + FRAME_HDR, payload, len);
+	}
+	w->pend.len += FRAME_HDR + len;
+	__atomic_store_n(&w->pend_hint, w->pend.len, __ATOMIC_RELAXED);
+	if (lsn)
+		*lsn = w->next_lsn;
+	w->next_lsn++;
+	return 0;
+}
+
+int wal_append_reserve(struct wal *w, const void *payload, size_t len,
+		       const struct wal_span *sp, size_t nsp, uint64_t *lsn,
+		       struct wal_slot *slot)
+{
+	int rc = spans_check(len, sp, nsp);
+
+	slot->dst = NULL;
+	slot->len = 0;
+	if (rc)
+		return rc;
+	pthread_mutex_lock(&w->mu);
+	debug_assert(wal_invariants(w));
+	rc = append_locked(w, payload, len, sp, nsp, lsn, slot);
+	if (!rc && w->pend.len >= w->opt.buffer_bytes && w->has_committer &&
+	    !w->kick) {
+		/* the committer's write waits for the fill (invariant 8) */
+		w->kick = true;
+		pthread_cond_signal(&w->kick_cv);
+	}
+	debug_assert(wal_invariants(w));
+	wal_unlock_handoff(w);
+	return rc;
+}
+
+void wal_append_fill(struct wal *w, struct wal_slot *slot, const void *payload)
+{
+	if (!slot->dst)
+		return;
+	memcpy(slot->dst, payload, slot->len);
+	pthread_mutex_lock(&w->mu);
+	if (--w->filling == 0)
+		pthread_cond_broadcast(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+	slot->dst = NULL;
 }
 
 int wal_append(struct wal *w, const void *payload, size_t len, uint64_t *lsn)
@@ -404,57 +548,25 @@ int wal_append(struct wal *w, const void *payload, size_t len, uint64_t *lsn)
 int wal_append_spans(struct wal *w, const void *payload, size_t len,
 		     const struct wal_span *sp, size_t nsp, uint64_t *lsn)
 {
-	size_t at = 0;
-	int rc;
+	struct wal_slot slot = { 0 };
+	int rc = spans_check(len, sp, nsp);
 
-	if (len > WAL_FRAME_MAX)
-		return -EFBIG;
-	for (size_t i = 0; i < nsp; i++) {
-		if (sp[i].off < at || sp[i].len > len ||
-		    sp[i].off > len - sp[i].len)
-			return -EINVAL;
-		at = sp[i].off + sp[i].len;
-	}
+	if (rc)
+		return rc;
 	pthread_mutex_lock(&w->mu);
 	debug_assert(wal_invariants(w));
-	if (w->err) {
-		rc = w->err;
-		goto out;
+	rc = append_locked(w, payload, len, sp, nsp, lsn,
+			   len >= WAL_FILL_APART ? &slot : NULL);
+	if (!rc && slot.dst) {
+		/* a large payload: copied without mu (invariant 8) */
+		pthread_mutex_unlock(&w->mu);
+		memcpy(slot.dst, payload, len);
+		pthread_mutex_lock(&w->mu);
+		if (--w->filling == 0)
+			pthread_cond_broadcast(&w->cv);
 	}
-	if (w->opt.read_only) {
-		rc = -EROFS;
-		goto out;
-	}
-	rc = wal_buf_reserve(&w->pend, FRAME_HDR + len);
-	if (rc)
-		goto out;
-	wal_frame_put_spans(w->pend.p + w->pend.len, w->seed, w->next_lsn,
-			    w->durable_lsn + 1, payload, len, sp, nsp);
-	if (len)
-		memcpy(w->pend.p + w->pend.len + FRAME_HDR, payload, len);
-	w->pend.len += FRAME_HDR + len;
-	__atomic_store_n(&w->pend_hint, w->pend.len, __ATOMIC_RELAXED);
-	if (lsn)
-		*lsn = w->next_lsn;
-	w->next_lsn++;
-	if (w->pend.len >= w->opt.buffer_bytes) {
-		/* Let the committer write the buffer on another core; write
-		 * it here only when it has grown far beyond its size (the
-		 * disk is slower than the writers: push back on them). */
-		if (w->has_committer && !w->kick) {
-			w->kick = true;
-			pthread_cond_signal(&w->kick_cv);
-		}
-		if (w->opt.throttle_apart && w->has_committer)
-			goto out; /* the caller throttles: wal_throttle */
-		while (w->pend.len >= 8 * w->opt.buffer_bytes && w->io_busy)
-			pthread_cond_wait(&w->cv, &w->mu);
-		if ((!w->has_committer ||
-		     w->pend.len >= 8 * w->opt.buffer_bytes) &&
-		    !w->io_busy && !w->err)
-			flush_locked(w, false);
-	}
-out:
+	if (!rc)
+		push_back_locked(w);
 	debug_assert(wal_invariants(w));
 	wal_unlock_handoff(w);
 	return rc;

@@ -123,6 +123,12 @@ int wal_put_append(struct wal_buf *b, uint64_t id, uint64_t seq,
 	return 0;
 }
 
+void wal_append_place(uint8_t *rec, uint64_t seq, uint64_t offset)
+{
+	w64(rec + WAL_REC_HDR + 8, seq);
+	w64(rec + WAL_REC_HDR + 16, offset);
+}
+
 int wal_put_id(struct wal_buf *b, enum wal_rec_type t, uint64_t id)
 {
 	uint8_t *p = begin(b, t, 8);

@@ -289,6 +289,10 @@ int wal_buf_reserve(struct wal_buf *b, size_t more);
 int wal_put_append(struct wal_buf *b, uint64_t id, uint64_t seq,
 		   uint64_t offset, int64_t mtime_ns, const void *data,
 		   uint32_t len, uint32_t crc);
+/* Set the seq and the offset of the Append record put at rec (by
+ * wal_put_append): a large entry's record is encoded, bytes and all,
+ * before its place is known (store/docs.c). */
+void wal_append_place(uint8_t *rec, uint64_t seq, uint64_t offset);
 int wal_put_id(struct wal_buf *b, enum wal_rec_type t, uint64_t id);
 int wal_put_trim(struct wal_buf *b, uint64_t id, uint64_t first_kept_seq);
 int wal_put_mapkey(struct wal_buf *b, uint64_t id, uint64_t space_id,

@@ -87,6 +87,28 @@ struct wal_span {
 int wal_append_spans(struct wal *w, const void *payload, size_t len,
 		     const struct wal_span *sp, size_t nsp, uint64_t *lsn);
 
+/* wal_append_spans in two steps, for a large payload whose copy should
+ * hold nobody up.  _reserve frames it under the log's lock (its LSN, its
+ * header and CRC, read from payload, which must hold the final bytes
+ * already) and makes room for it among the pending frames, copying
+ * nothing; _fill copies the payload into that room holding no lock.  The
+ * frame counts as appended from _reserve on (its LSN orders it), but no
+ * flush, cut-over or growth of the pending buffer goes past it until it
+ * is filled: a wal_sync, a flush or another append that must grow the
+ * buffer waits for the fill.  So the caller fills every slot it
+ * reserved, soon and exactly once, and calls no wal_sync, wal_throttle
+ * or cut-over in between (it would wait for itself); it may hold its own
+ * locks meanwhile, as long as the fill needs none of them.  _reserve
+ * fails like wal_append_spans, leaving nothing to fill. */
+struct wal_slot {
+	uint8_t *dst; /* where the payload goes; NULL: nothing to fill */
+	size_t len;
+};
+int wal_append_reserve(struct wal *w, const void *payload, size_t len,
+		       const struct wal_span *sp, size_t nsp, uint64_t *lsn,
+		       struct wal_slot *slot);
+void wal_append_fill(struct wal *w, struct wal_slot *slot, const void *payload);
+
 /* crc32c_extend(crc, B) for bytes B of length len whose crc32c is b_crc,
  * without B (wal/crc.c); _sw is the portable path, which wal_crc_skip
  * takes on CPUs without carry-less multiplication. */
@@ -95,9 +117,14 @@ uint32_t wal_crc_skip_sw(uint32_t crc, uint32_t b_crc, uint64_t len);
 
 /* The push back of wal_append (options.throttle_apart): while the frames
  * waiting to be written pass 8 x buffer_bytes (the disk is slower than
- * the writers), write them out or wait for the write in progress.  Call
- * it holding no lock that a writer needs. */
-void wal_throttle(struct wal *w);
+ * the writers), write them out or wait for the write in progress.  The
+ * push back falls on whoever brings the bytes: a caller whose change
+ * logged fewer than buffer_bytes / 64 (bytes: its frames' length) waits
+ * only past 16 x buffer_bytes, so a small change does not wait behind the
+ * disk write of a large one's frames (the large writer, held at 8 x,
+ * keeps the buffer under that unless the small ones themselves outrun the
+ * disk).  Call it holding no lock that a writer needs. */
+void wal_throttle(struct wal *w, size_t bytes);
 /* Wait until frame lsn (0: every frame so far) is durable.  Returns 0
  * or the sticky error.  With nobody flushing, the caller flushes. */
 int wal_sync(struct wal *w, uint64_t lsn);

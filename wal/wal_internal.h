@@ -50,6 +50,11 @@ struct wal {
 	/* pend.len as the last append left it (atomic; written under mu):
 	 * wal_throttle's look without mu, never lower than pend.len */
 	size_t pend_hint;
+	/* frames reserved in pend whose payload is being copied in without
+	 * mu (wal_append_reserve .. wal_append_fill); while it is not 0
+	 * pend is neither taken out (a flush, a cut-over's switch) nor
+	 * moved (grown): log.c invariant 8 */
+	unsigned filling;
 	int err;
 
 	pthread_t committer;
@@ -109,6 +114,7 @@ int wal_start_committer(struct wal *w);
 bool wal_invariants(struct wal *w);
 void wal_fail_locked(struct wal *w, int rc, const char *what);
 void wal_io_locked(struct wal *w, bool sync);
+void wal_wait_fills_locked(struct wal *w);
 bool wal_settle_locked(struct wal *w);
 void wal_unlock_handoff(struct wal *w);
 
