@@ -41,23 +41,45 @@
 #define LEASE_SPACE CLOUD_RESERVED_PREFIX
 #define LEASE_KEY "writer"
 
-/* GET and parse: 0, -ENOENT, -EBADMSG (not a lease), or the target's. */
+/* Reads of a lease that does not parse, before it is called malformed:
+ * an S3-compatible server may answer a GET that races an overwrite of
+ * the object (ours, a moment before, or another store's) with an empty
+ * or partial body (seen with s3rver: 0 bytes right after a PUT).  The
+ * pauses between them are LEASE_REREAD_MS, doubling. */
+#define LEASE_READS 4
+#define LEASE_REREAD_MS 25
+
+/* GET and parse: 0, -ENOENT, -EBADMSG (not a lease, LEASE_READS times),
+ * or the target's. */
 static int lease_read(struct cloud_target *t, struct lease_info *li)
 {
-	void *buf = NULL;
 	size_t len = 0;
-	uint64_t seq;
-	int rc;
+	int rc = 0;
 
-	memset(li, 0, sizeof(*li));
-	rc = cloud_target_get(t, LEASE_SPACE, LEASE_KEY, &buf, &len, &seq);
-	if (rc)
-		return rc;
-	rc = lease_parse(buf, len, li);
-	free(buf);
-	if (rc)
-		log_warn("the writer lease in '%s' is malformed (%zu bytes)",
-			 cloud_target_url(t), len);
+	for (int i = 0; i < LEASE_READS; i++) {
+		void *buf = NULL;
+		uint64_t seq;
+
+		if (i) {
+			long ms = (long)LEASE_REREAD_MS << (i - 1);
+			struct timespec pause = { 0, ms * 1000000L };
+
+			nanosleep(&pause, NULL);
+		}
+		memset(li, 0, sizeof(*li));
+		len = 0;
+		rc = cloud_target_get(t, LEASE_SPACE, LEASE_KEY, &buf, &len,
+				      &seq);
+		if (rc)
+			return rc;
+		rc = lease_parse(buf, len, li);
+		free(buf);
+		if (rc != -EBADMSG)
+			return rc;
+	}
+	log_warn("the writer lease in '%s' is malformed (%zu bytes, read %d "
+		 "times)",
+		 cloud_target_url(t), len, LEASE_READS);
 	return rc;
 }
 

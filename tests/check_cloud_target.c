@@ -14,6 +14,7 @@
  */
 #include "config.h"
 
+#include "cloud/lease.h"
 #include "cloud/target.h"
 
 #include "util/io.h"
@@ -1322,6 +1323,32 @@ START_TEST(test_s3_interrupt_lists_cuts_a_stalled_download)
 }
 END_TEST
 
+/* A server that answers the GET right after a PUT with an empty body
+ * (s3rver does while the overwrite is under way): the writer lease read
+ * back after it is written is read again, not taken for another
+ * store's, and a store that held it takes it again after a release. */
+START_TEST(test_s3_torn_lease_read_is_read_again)
+{
+	static const uint8_t store[LEASE_STORE_LEN] = { 7, 7, 7 };
+	struct hostile h;
+	struct cloud_options o;
+	struct cloud_target *t;
+	struct lease_info holder;
+
+	hostile_start(&h, "tornread", "0", NULL, NULL);
+	cloud_options_default(&o);
+	t = hostile_open(&h, "http", &o);
+	ck_assert_int_eq(lease_acquire(t, store, false, &holder), 0);
+	ck_assert_int_eq(lease_check(t, store, &holder), 0);
+	ck_assert(holder.active);
+	ck_assert_int_eq(lease_release(t, store), 0);
+	ck_assert_int_eq(lease_acquire(t, store, false, &holder), 0);
+	ck_assert_int_ge(hostile_count(&h, "torn"), 2);
+	cloud_target_free(t);
+	hostile_stop(&h);
+}
+END_TEST
+
 START_TEST(test_s3_huge_object_is_refused_before_its_body)
 {
 	struct hostile h;
@@ -1445,6 +1472,7 @@ int main(void)
 	tcase_add_test(s3, test_s3_interrupt_cuts_a_listing_in_progress);
 	tcase_add_test(s3, test_s3_interrupt_lists_cuts_a_stalled_download);
 	tcase_add_test(s3, test_s3_huge_object_is_refused_before_its_body);
+	tcase_add_test(s3, test_s3_torn_lease_read_is_read_again);
 	tcase_add_test(s3,
 		       test_s3_untrusted_certificate_is_ekeyrejected_not_retried);
 	tcase_set_timeout(s3, 60);

@@ -23,6 +23,10 @@
 //            (counted in /__stats as "stalled"); the store's own objects
 //            under .caravan/ (its marker, the writer lease) are absent
 //            and PUTs of them are kept, so the mount itself gets through
+//   tornread keeps what is PUT; the first GET of an object after each PUT
+//            of it answers 200 with an empty body (counted in /__stats as
+//            "torn"), as a server does when a GET races the overwrite,
+//            the later ones answer the object
 //   tls      HTTPS with CERT and KEY (a self-signed certificate): a client
 //            that verifies never gets past the handshake
 'use strict';
@@ -33,7 +37,9 @@ const fs = require('fs');
 const mode = process.argv[2];
 const names = parseInt(process.env.NAMES || '0', 10);
 const base = process.env.BASE || '';
-const stats = { lists: 0, gets: 0, stalled: 0 };
+const stats = { lists: 0, gets: 0, stalled: 0, torn: 0 };
+/* tornread: the paths PUT since their last GET */
+const fresh = new Set();
 let page = 0;
 const held = [];
 /* stallget: the store's own objects PUT here, by path (body, and seq) */
@@ -102,6 +108,22 @@ function handle(req, res) {
 	}
 	if (req.method === 'GET' || req.method === 'HEAD') {
 		stats.gets++;
+		if (mode === 'tornread') {
+			const body = kept.get(u.pathname);
+			if (body === undefined) {
+				notFound(res);
+				return;
+			}
+			const torn = req.method === 'GET' && fresh.delete(u.pathname);
+			if (torn)
+				stats.torn++;
+			res.writeHead(200, { 'Content-Length':
+					     String(torn ? 0 : body.length),
+					     'x-amz-meta-seq':
+					     kept.meta.get(u.pathname) });
+			res.end(req.method === 'HEAD' || torn ? undefined : body);
+			return;
+		}
 		if (mode === 'stallget' && u.pathname.includes('/.caravan/')) {
 			const body = kept.get(u.pathname);
 			if (body === undefined) {
@@ -141,14 +163,17 @@ function handle(req, res) {
 		}
 		return;
 	}
-	if (mode === 'stallget' && req.method === 'PUT' &&
-	    u.pathname.includes('/.caravan/')) {
+	if ((mode === 'tornread' || (mode === 'stallget' &&
+				     u.pathname.includes('/.caravan/'))) &&
+	    req.method === 'PUT') {
 		const parts = [];
 		req.on('data', (c) => parts.push(c));
 		req.on('end', () => {
 			kept.set(u.pathname, Buffer.concat(parts));
 			kept.meta.set(u.pathname,
 				      req.headers['x-amz-meta-seq'] || '1');
+			if (mode === 'tornread')
+				fresh.add(u.pathname);
 			res.writeHead(200);
 			res.end();
 		});
