@@ -51,7 +51,8 @@
  * The one case left to jansson: a key repeated within one object.  The
  * value then holds the last member at the first one's position, which a
  * single pass cannot write; json_compact_fast() detects it and answers
- * JSON_COMPACT_FALLBACK, and json_value_compact() parses and emits.
+ * JSON_COMPACT_FALLBACK, and json_value_compact() parses and emits (as
+ * it does for a real should newlocale() fail to make the "C" locale).
  * Detection: every key written goes into a hash set of (object, key
  * text); two keys are the same string exactly when their written texts
  * are equal (the output form of a string is a function of its

@@ -67,8 +67,9 @@ extern const uint8_t json_utf8_hi[256];
  * The single pass of json_value_compact() alone (compact.c): 0, -EINVAL or
  * -ENOMEM exactly as json_value_compact() returns them, or
  * JSON_COMPACT_FALLBACK (nothing allocated) when the text holds what the
- * pass leaves to jansson (a key repeated within one object).  The tests
- * call it to tell which path a text takes.
+ * pass leaves to jansson: a key repeated within one object (or a real,
+ * should the process be unable to make the "C" locale its conversion
+ * uses).  The tests call it to tell which path a text takes.
  */
 #define JSON_COMPACT_FALLBACK 1
 int json_compact_fast(const char *buf, size_t len, char **out, size_t *out_len);
