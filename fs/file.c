@@ -8,7 +8,7 @@
  *     the handle sees one version from open to close whatever writers do.
  *
  *   write side (O_WRONLY, O_RDWR): a json_splitter over the bytes written
- *     through the handle.  Each complete value is parsed, and stored before
+ *     through the handle.  Each complete value is checked and stored before
  *     the write(2) that completed it returns (visible to the next open);
  *     the patches completed by one write(2) are stored together, as one
  *     frame (doc_patch_batch), with the same result as one by one:
@@ -142,44 +142,58 @@ static size_t splitter_limit(const struct fs *fs)
 	return (size_t)(2 * m + 64);
 }
 
+/* The first value of an overwrite stream replaces the document at once.
+ * A replacement needs only the value's compact text, which
+ * json_value_compact() makes in one pass without building the value. */
+static int handle_replace(struct fs_handle *h, const char *buf, size_t len)
+{
+	struct fs *fs = h->fs;
+	uint64_t lsn = 0;
+	char *text;
+	size_t tlen;
+	int rc;
+
+	rc = json_value_compact(buf, len, &text, &tlen);
+	if (rc < 0)
+		return rc;
+	for (unsigned tries = 0;;) {
+		rc = doc_replace_text(fs->doc, h->id, text, tlen, &lsn);
+		/* evicted: brought back; no room: room made */
+		if (rc != -ENODATA && rc != -ENOSPC)
+			break;
+		rc = cloud_glue_retry(fs, h->id, rc, &tries);
+		if (rc)
+			break;
+	}
+	free(text);
+	if (rc < 0) {
+		fs_log_failure(fs, h->id, "write", rc);
+		return rc;
+	}
+	h->replaced = true;
+	h->stored = true;
+	atomic_fetch_add(&fs->c.replaces, 1);
+	if (lsn > h->lsn)
+		h->lsn = lsn;
+	return 0;
+}
+
 /* Splitter callback: one complete value of the stream.  The first value
- * of an overwrite stream replaces the document at once; patches are
- * collected and stored together when the write's bytes are consumed
+ * of an overwrite stream replaces the document (handle_replace); patches
+ * are collected and stored together when the write's bytes are consumed
  * (handle_commit), one frame for all the values of one write(2). */
 static int handle_value(void *arg, const char *buf, size_t len)
 {
 	struct fs_handle *h = arg;
-	struct fs *fs = h->fs;
-	uint64_t lsn = 0;
 	json_t **grown;
 	json_t *v;
 	int rc;
 
+	if (!(h->mode & FH_APPEND) && !h->replaced)
+		return handle_replace(h, buf, len);
 	rc = json_value_parse(buf, len, &v);
 	if (rc < 0)
 		return rc;
-	if (!(h->mode & FH_APPEND) && !h->replaced) {
-		for (unsigned tries = 0;;) {
-			rc = doc_replace(fs->doc, h->id, v, &lsn);
-			/* evicted: brought back; no room: room made */
-			if (rc != -ENODATA && rc != -ENOSPC)
-				break;
-			rc = cloud_glue_retry(fs, h->id, rc, &tries);
-			if (rc)
-				break;
-		}
-		json_decref(v);
-		if (rc < 0) {
-			fs_log_failure(fs, h->id, "write", rc);
-			return rc;
-		}
-		h->replaced = true;
-		h->stored = true;
-		atomic_fetch_add(&fs->c.replaces, 1);
-		if (lsn > h->lsn)
-			h->lsn = lsn;
-		return 0;
-	}
 	grown = grow_array(h->pend, &h->cappend, h->npend + 1, 8,
 			   sizeof(*grown));
 	if (!grown) {

@@ -61,6 +61,14 @@ int json_value_parse(const char *buf, size_t len, json_t **out);
  * holds no NUL byte.  Returns 0 or -ENOMEM (nothing to free then). */
 int json_value_emit(const json_t *v, char **out, size_t *len);
 
+/* json_value_emit()'s text of the value json_value_parse() reads from
+ * buf[0..len), without building the value (compact.c): the same bytes
+ * (compact, one '\n', NUL-terminated, *len without the NUL; release
+ * with free()) and the same errors (-EINVAL, -ENOMEM) as the two calls.
+ * A text with a key repeated within one object is parsed and emitted. */
+int json_value_compact(const char *buf, size_t len, char **out,
+		       size_t *out_len);
+
 /* Length json_value_emit would produce, without allocating the text.
  * Returns the byte count (including the trailing newline). */
 size_t json_value_emit_len(const json_t *v);

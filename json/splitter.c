@@ -139,72 +139,6 @@ struct json_splitter {
 	uint8_t stack[MAX_DEPTH / 8]; /* 1 bit per level: object? */
 };
 
-/* Bytes a string copies without a second look: 0x20..0x7F but '"', '\\'. */
-static const uint8_t str_plain[256] = {
-	[0x20 ... 0x21] = 1, /* '"' is 0x22 */
-	[0x23 ... 0x5B] = 1, /* '\\' is 0x5C */
-	[0x5D ... 0x7F] = 1,
-};
-
-#define ONES 0x0101010101010101ull
-#define HIGHS 0x8080808080808080ull
-
-/*
- * The bytes of w (loaded little-endian) that need a look in a string:
- * '"', '\\', below 0x20 or non-ASCII, as the high bit of each such byte.
- * The classic SWAR tests ("has a zero byte", "has a byte less than n")
- * can flag a byte above the first match spuriously, but never one below
- * it, so the lowest set bit is always the first byte to look at.
- */
-static uint64_t str_special8(uint64_t w)
-{
-	uint64_t lt = (w - ONES * 0x20) & ~w;
-	uint64_t q = w ^ (ONES * '"');
-	uint64_t b = w ^ (ONES * '\\');
-
-	q = (q - ONES) & ~q;
-	b = (b - ONES) & ~b;
-	return (lt | q | b | w) & HIGHS;
-}
-
-/* Index of the first byte of p[0..len) that needs a look in a string, or
- * len when there is none. */
-static size_t str_scan(const unsigned char *p, size_t len)
-{
-	size_t i = 0;
-
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-	for (; len - i >= 8; i += 8) {
-		uint64_t w, m;
-
-		memcpy(&w, p + i, 8);
-		m = str_special8(w);
-		if (m)
-			return i + (size_t)(__builtin_ctzll(m) >> 3);
-	}
-#endif
-	while (i < len && str_plain[p[i]])
-		i++;
-	return i;
-}
-
-/* Length of the valid multi-byte UTF-8 sequence at p (avail bytes there,
- * p[0] a lead byte), 0 when it is invalid or does not fit in avail. */
-static size_t utf8_seq(const unsigned char *p, size_t avail)
-{
-	unsigned need = json_utf8_need[p[0]];
-
-	if (need == 0 || avail <= need)
-		return 0;
-	if (p[1] < json_utf8_lo[p[0]] || p[1] > json_utf8_hi[p[0]])
-		return 0;
-	for (unsigned k = 2; k <= need; k++) {
-		if ((p[k] & 0xC0) != 0x80)
-			return 0;
-	}
-	return need + 1;
-}
-
 static bool is_ws(unsigned char c)
 {
 	return c == ' ' || c == '\n' || c == '\r' || c == '\t';
@@ -471,14 +405,14 @@ static enum event step_string(struct json_splitter *sp, const unsigned char *p,
 	/* The common case: plain ASCII 8 bytes at a time, complete UTF-8
 	 * sequences whole. */
 	for (;;) {
-		k += str_scan(p + k, len - k);
+		k += json_str_scan(p + k, len - k);
 		if (k == len) {
 			*i = k;
 			return EV_NONE;
 		}
 		if (p[k] < 0x80)
 			break;
-		n = utf8_seq(p + k, len - k);
+		n = json_utf8_seq(p + k, len - k);
 		if (n == 0)
 			break; /* invalid, or cut by the end of the feed */
 		k += n;

@@ -49,6 +49,12 @@ const uint8_t json_utf8_hi[256] = {
 	[0xF4] = 0x8F,
 };
 
+const uint8_t json_str_plain[256] = {
+	[0x20 ... 0x21] = 1, /* '"' is 0x22 */
+	[0x23 ... 0x5B] = 1, /* '\\' is 0x5C */
+	[0x5D ... 0x7F] = 1,
+};
+
 bool json_utf8_valid(const char *buf, size_t len)
 {
 	const unsigned char *p = (const unsigned char *)buf;

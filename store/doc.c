@@ -1360,10 +1360,27 @@ static int replace_locked(struct doc *d, struct doc_ent *e, const char *text,
 	return 0;
 }
 
+/* text[0..len): json_value_emit()'s text of the new value, NUL at
+ * text[len]. */
+static int replace_text(struct doc *d, uint64_t id, const char *text,
+			size_t len, uint64_t expect_lsn, uint64_t *lsn)
+{
+	struct doc_ent *e;
+	int rc;
+
+	if (len > d->o.max_doc_bytes)
+		return -EFBIG;
+	rc = ent_get(d, id, &e);
+	if (rc == 0) {
+		rc = replace_locked(d, e, text, len, expect_lsn, lsn);
+		ent_release(d, e);
+	}
+	return rc;
+}
+
 static int replace(struct doc *d, uint64_t id, const json_t *value,
 		   uint64_t expect_lsn, uint64_t *lsn)
 {
-	struct doc_ent *e;
 	char *text;
 	size_t len;
 	int rc;
@@ -1373,15 +1390,7 @@ static int replace(struct doc *d, uint64_t id, const json_t *value,
 	rc = json_value_emit(value, &text, &len);
 	if (rc < 0)
 		return rc;
-	rc = -EFBIG;
-	if (len > d->o.max_doc_bytes)
-		goto out_text;
-	rc = ent_get(d, id, &e);
-	if (rc == 0) {
-		rc = replace_locked(d, e, text, len, expect_lsn, lsn);
-		ent_release(d, e);
-	}
-out_text:
+	rc = replace_text(d, id, text, len, expect_lsn, lsn);
 	free(text);
 	return rc;
 }
@@ -1389,6 +1398,14 @@ out_text:
 int doc_replace(struct doc *d, uint64_t id, const json_t *value, uint64_t *lsn)
 {
 	return replace(d, id, value, 0, lsn);
+}
+
+int doc_replace_text(struct doc *d, uint64_t id, const char *text, size_t len,
+		     uint64_t *lsn)
+{
+	if (len == 0 || text[len - 1] != '\n' || text[len] != '\0')
+		return -EINVAL;
+	return replace_text(d, id, text, len, 0, lsn);
 }
 
 int doc_replace_if(struct doc *d, uint64_t id, const json_t *value,

@@ -115,7 +115,14 @@ int doc_patch_batch(struct doc *d, uint64_t id, json_t *const *patches,
 /* Replace the whole document by value (borrowed) in one frame that also
  * drops the older entries.  Same errors as doc_patch(). */
 int doc_replace(struct doc *d, uint64_t id, const json_t *value, uint64_t *lsn);
-/* The same, only while the document's last change is still the frame at
+/* The same for a value given as its compact text: text[0..len) must be
+ * exactly what json_value_emit() writes for it (compact, ending in '\n',
+ * with a NUL at text[len]; json_value_compact() makes it from any JSON
+ * text), borrowed and stored as it is, with no parse.  -EINVAL when it
+ * does not end as it should (its JSON is not checked again). */
+int doc_replace_text(struct doc *d, uint64_t id, const char *text, size_t len,
+		     uint64_t *lsn);
+/* doc_replace(), only while the document's last change is still the frame at
  * expect_lsn: -EAGAIN, nothing stored, when another change came first
  * (its content checked atomically with the replacement). */
 int doc_replace_if(struct doc *d, uint64_t id, const json_t *value,

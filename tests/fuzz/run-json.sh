@@ -20,13 +20,13 @@ secs=${1:-20}
 top=$(cd "$(dirname "$0")/../.." && pwd)
 out=${FUZZ_OUT:-$top/build-fuzz-json}
 cc=${CC:-clang}
-targets="fuzz_json_value fuzz_json_splitter"
+targets="fuzz_json_value fuzz_json_splitter fuzz_json_compact"
 
 jansson_cflags=$(pkg-config --cflags jansson)
 jansson_libs=$(pkg-config --libs jansson)
 flags="-std=gnu11 -g -O1 -fno-omit-frame-pointer \
  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
- -Wall -Wextra -Werror -Wno-unused-parameter -I$top $jansson_cflags"
+ -Wall -Wextra -Werror -Wno-unused-parameter -D_GNU_SOURCE -I$top $jansson_cflags"
 
 . "$top/tests/fuzz/lib.sh"
 mkdir -p "$out"
@@ -35,7 +35,7 @@ for t in $targets; do
 	# shellcheck disable=SC2086 # flags are words on purpose
 	$cc $flags -o "$out/$t" "$top/tests/fuzz/$t.c" "$top"/json/*.c \
 		"$top/util/grow.c" \
-		$jansson_libs
+		$jansson_libs -lm
 done
 
 for t in $targets; do
