@@ -132,22 +132,6 @@ static void skip_ws(struct cx *c)
 		c->p++;
 }
 
-static bool is_digit(unsigned char c)
-{
-	return c >= '0' && c <= '9';
-}
-
-static int hex_value(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* ---- the key set ---- */
 
 static uint64_t key_hash(const char *s, size_t len, size_t obj)
@@ -288,7 +272,7 @@ static int hex4(const unsigned char *p)
 	int v = 0;
 
 	for (int k = 0; k < 4; k++) {
-		int h = hex_value(p[k]);
+		int h = json_hex_value(p[k]);
 
 		if (h < 0)
 			return -1;
@@ -502,28 +486,28 @@ static int number(struct cx *c)
 		p++;
 	}
 	digits = p;
-	if (p == end || !is_digit(*p))
+	if (p == end || !json_is_digit(*p))
 		return -EINVAL;
 	if (*p == '0')
 		p++;
 	else
-		while (p < end && is_digit(*p))
+		while (p < end && json_is_digit(*p))
 			p++;
 	n = (size_t)(p - digits);
 	if (p < end && *p == '.') {
 		is_real = true;
-		if (++p == end || !is_digit(*p))
+		if (++p == end || !json_is_digit(*p))
 			return -EINVAL;
-		while (p < end && is_digit(*p))
+		while (p < end && json_is_digit(*p))
 			p++;
 	}
 	if (p < end && (*p == 'e' || *p == 'E')) {
 		is_real = true;
 		if (++p < end && (*p == '+' || *p == '-'))
 			p++;
-		if (p == end || !is_digit(*p))
+		if (p == end || !json_is_digit(*p))
 			return -EINVAL;
-		while (p < end && is_digit(*p))
+		while (p < end && json_is_digit(*p))
 			p++;
 	}
 	c->p = p;
@@ -575,7 +559,7 @@ static int value(struct cx *c, bool *opened)
 	case 'n':
 		return literal(c, "null", 4) ? 0 : -EINVAL;
 	default:
-		if (b == '-' || is_digit(b))
+		if (b == '-' || json_is_digit(b))
 			return number(c);
 		return -EINVAL;
 	}

@@ -81,6 +81,23 @@ int json_compact_fast(const char *buf, size_t len, char **out, size_t *out_len);
  */
 extern const uint8_t json_str_plain[256];
 
+static inline bool json_is_digit(unsigned char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+/* The value of hex digit c, or -1. */
+static inline int json_hex_value(unsigned char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
 /*
  * The bytes of w (loaded little-endian) that need a look in a string:
  * '"', '\\', below 0x20 or non-ASCII, as the high bit of each such byte.

@@ -152,22 +152,6 @@ static size_t skip_ws(const unsigned char *p, size_t i, size_t len)
 	return i;
 }
 
-static bool is_digit(unsigned char c)
-{
-	return c >= '0' && c <= '9';
-}
-
-static int hex_value(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 static bool top_is_object(const struct json_splitter *sp)
 {
 	unsigned d = sp->depth - 1;
@@ -449,7 +433,7 @@ static enum event step_string_byte(struct json_splitter *sp, unsigned char c)
 	case ST_ESC:
 		return escape_char(sp, c) ? EV_NONE : EV_INVALID;
 	case ST_HEX:
-		h = hex_value(c);
+		h = json_hex_value(c);
 		if (h < 0)
 			return EV_INVALID;
 		sp->code_unit = (uint16_t)(sp->code_unit << 4 | h);
@@ -491,7 +475,7 @@ static enum event step_number(struct json_splitter *sp, const unsigned char *p,
 	case ST_NUM_INT:
 	case ST_NUM_FRAC:
 	case ST_NUM_EXP:
-		while (is_digit(p[*i])) {
+		while (json_is_digit(p[*i])) {
 			if (++*i == len)
 				return EV_NONE;
 		}
@@ -508,7 +492,7 @@ static enum event step_number(struct json_splitter *sp, const unsigned char *p,
 			return EV_SCALAR;
 		break;
 	case ST_NUM_DOT:
-		if (!is_digit(c))
+		if (!json_is_digit(c))
 			return EV_INVALID;
 		sp->state = ST_NUM_FRAC;
 		break;
@@ -519,7 +503,7 @@ static enum event step_number(struct json_splitter *sp, const unsigned char *p,
 		}
 		/* fall through */
 	default: /* ST_NUM_ESIGN */
-		if (!is_digit(c))
+		if (!json_is_digit(c))
 			return EV_INVALID;
 		sp->state = ST_NUM_EXP;
 		break;

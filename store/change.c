@@ -156,15 +156,12 @@ int store_take_space(struct store *s, uint64_t len, uint64_t *off)
 
 /* ---- the mutation protocol ---- */
 
-int store_change_begin(struct store *s)
+/* The exclusive lock, once no inline growth's file step (grow.c) holds
+ * the gate closed: changes wait for its end. */
+static void wrlock_past_gate(struct store *s)
 {
-	int rc;
-
-	if (s->opt.read_only)
-		return -EROFS;
 	store_wrlock(s);
 	while (s->gate_closed) {
-		/* an inline growth's file step (grow.c): wait for its end */
 		pthread_rwlock_unlock(&s->lock);
 		pthread_mutex_lock(&s->gate_mu);
 		while (s->gate_closed)
@@ -172,6 +169,15 @@ int store_change_begin(struct store *s)
 		pthread_mutex_unlock(&s->gate_mu);
 		store_wrlock(s);
 	}
+}
+
+int store_change_begin(struct store *s)
+{
+	int rc;
+
+	if (s->opt.read_only)
+		return -EROFS;
+	wrlock_past_gate(s);
 	rc = s->failed ? s->failed : wal_error(s->wal);
 	if (rc) {
 		pthread_rwlock_unlock(&s->lock);
@@ -253,17 +259,8 @@ void store_space_giveback(struct store *s, uint64_t off, uint64_t len)
 {
 	if (!len)
 		return;
-	store_wrlock(s);
-	while (s->gate_closed) {
-		/* an inline growth's file step: its change checked the
-		 * allocator (grow.c) */
-		pthread_rwlock_unlock(&s->lock);
-		pthread_mutex_lock(&s->gate_mu);
-		while (s->gate_closed)
-			pthread_cond_wait(&s->gate_cv, &s->gate_mu);
-		pthread_mutex_unlock(&s->gate_mu);
-		store_wrlock(s);
-	}
+	/* not while an inline growth works from the allocator it checked */
+	wrlock_past_gate(s);
 	if (!s->failed)
 		alloc_release(s->alloc, off, len);
 	pthread_rwlock_unlock(&s->lock);
