@@ -253,8 +253,8 @@ int store_checkpoint(struct store *s)
  * int, written before _exit).  The verdict, not the exit status, is the
  * result: whatever runs at the child's exit (a tool wrapping the daemon,
  * a leak checker) may change the status but not the snapshot already on
- * disk.  A child that ends without a verdict failed: its exit status
- * says how, or a signal killed it.
+ * disk.  A child that ends without a verdict failed (-EIO), whatever
+ * its exit status; the log says how it ended.
  */
 static void checkpoint_child(struct store *s, struct wal_cut *c, pid_t parent,
 			     const int go[2], const int verdict[2])
@@ -301,10 +301,13 @@ static int child_wait(struct store *s, pid_t pid, int verdict_fd)
 	if (got == sizeof(v))
 		return v > 0 || v < -4095 ? -EIO : v;
 	if (WIFEXITED(st))
-		return WEXITSTATUS(st) ? -WEXITSTATUS(st) : -EIO;
-	log_error("store '%s': the process writing a checkpoint died of "
-		  "signal %d",
-		  s->dir, WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+		log_error("store '%s': the process writing a checkpoint "
+			  "ended (status %d) without its result",
+			  s->dir, WEXITSTATUS(st));
+	else
+		log_error("store '%s': the process writing a checkpoint died "
+			  "of signal %d",
+			  s->dir, WIFSIGNALED(st) ? WTERMSIG(st) : 0);
 	return -EIO;
 }
 
